@@ -1,0 +1,204 @@
+//! The local cache: one SQLite file per workspace on the staff member's machine.
+//!
+//! Opened with WAL, a busy timeout and foreign keys on; the schema is migrated on open from the
+//! migrations embedded at build time. A cache written by a newer app version (with migrations this
+//! build does not know) is still opened: migrations are additive, so older code can read it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use tokio::sync::OnceCell;
+
+/// File name of the cache inside the app's data directory.
+pub const CACHE_FILE_NAME: &str = "cache.sqlite";
+
+/// The cache's migrations, embedded from the repository's `migrations/` folder.
+///
+/// Migrations this build does not know (applied by a newer app) are tolerated.
+pub fn migrator() -> Migrator {
+    let mut migrator = sqlx::migrate!("../../migrations");
+    migrator.set_ignore_missing(true);
+    migrator
+}
+
+/// What went wrong with the local cache.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// The directory that holds the cache could not be created.
+    #[error("could not create the cache folder {path}: {source}")]
+    CreateDir {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The SQLite file could not be opened (permissions, a full disk, a corrupt file).
+    #[error("could not open the cache at {path}: {source}")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: sqlx::Error,
+    },
+    /// Bringing the schema up to date failed; the cache was left as it was.
+    #[error("could not update the cache schema: {0}")]
+    Migrate(#[from] MigrateError),
+    /// A query failed.
+    #[error("cache query failed: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+/// Convenience alias for cache results.
+pub type Result<T, E = CacheError> = std::result::Result<T, E>;
+
+/// How many rows the cache holds, by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct CacheCounts {
+    /// Connected channels (WhatsApp numbers, Pages, Instagram accounts).
+    pub channels: u32,
+    /// Customers.
+    pub contacts: u32,
+    /// Conversations.
+    pub conversations: u32,
+    /// Messages.
+    pub messages: u32,
+}
+
+/// A summary of the local cache, shown in the app's status bar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct CacheStatus {
+    /// Absolute path of the SQLite file.
+    pub path: String,
+    /// Number of schema migrations applied to this file.
+    pub schema_version: u32,
+    /// Description of the newest applied migration.
+    pub latest_migration: String,
+    /// Whether the file holds migrations this build does not know (written by a newer app).
+    pub written_by_newer_app: bool,
+    /// Row counts.
+    pub counts: CacheCounts,
+}
+
+/// An open cache.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl Cache {
+    /// Opens (creating it if needed) the cache file at `path` and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|source| CacheError::CreateDir {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|source| CacheError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        migrator().run(&pool).await?;
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        tracing::info!(path = %path.display(), "cache opened");
+        Ok(Self { pool, path })
+    }
+
+    /// Opens the cache kept in the app data directory `data_dir`.
+    pub async fn open_in(data_dir: &Path) -> Result<Self> {
+        Self::open(&data_dir.join(CACHE_FILE_NAME)).await
+    }
+
+    /// The connection pool, for the modules that read and write the cache.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Where the cache file lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Summarises the cache: file, schema version and row counts.
+    pub async fn status(&self) -> Result<CacheStatus> {
+        let applied: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT version, description FROM _sqlx_migrations WHERE success ORDER BY version",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let known: Vec<i64> = migrator().iter().map(|m| m.version).collect();
+        let written_by_newer_app = applied.iter().any(|(v, _)| !known.contains(v));
+        let (channels, contacts, conversations, messages): (i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM channels), (SELECT count(*) FROM contacts),
+                    (SELECT count(*) FROM conversations), (SELECT count(*) FROM messages)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(CacheStatus {
+            path: self.path.display().to_string(),
+            schema_version: saturating_u32(applied.len() as i64),
+            latest_migration: applied.last().map(|(_, d)| d.clone()).unwrap_or_default(),
+            written_by_newer_app,
+            counts: CacheCounts {
+                channels: saturating_u32(channels),
+                contacts: saturating_u32(contacts),
+                conversations: saturating_u32(conversations),
+                messages: saturating_u32(messages),
+            },
+        })
+    }
+
+    /// Closes every connection, checkpointing the WAL.
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+}
+
+fn saturating_u32(n: i64) -> u32 {
+    u32::try_from(n.max(0)).unwrap_or(u32::MAX)
+}
+
+/// A cache that is opened on first use, so a failure to open it (a full disk, a locked file) is
+/// reported to whoever asked, and the next request tries again.
+#[derive(Debug)]
+pub struct LazyCache {
+    path: PathBuf,
+    cell: OnceCell<Cache>,
+}
+
+impl LazyCache {
+    /// A cache to be opened at `data_dir`/[`CACHE_FILE_NAME`].
+    pub fn in_dir(data_dir: &Path) -> Self {
+        Self {
+            path: data_dir.join(CACHE_FILE_NAME),
+            cell: OnceCell::new(),
+        }
+    }
+
+    /// The open cache, opening it now if this is the first use or the last attempt failed.
+    pub async fn get(&self) -> Result<&Cache> {
+        self.cell.get_or_try_init(|| Cache::open(&self.path)).await
+    }
+}

@@ -1,0 +1,14 @@
+//! Zentro Desk's core: everything the desktop app does that can run without a display.
+//!
+//! The Tauri shell (`src-tauri`) and the `zentro` CLI are thin layers over this crate. It owns the
+//! local SQLite cache ([`cache`]), where every conversation a staff member can see is kept, so the
+//! inbox opens instantly and works offline.
+//!
+//! Invariants kept here:
+//! - the cache schema comes only from the migrations in the repository's `migrations/` folder;
+//! - no secret (Meta token, relay credential) is ever written to the cache.
+#![deny(missing_docs)]
+
+pub mod cache;
+
+pub use cache::{Cache, CacheCounts, CacheError, CacheStatus, LazyCache};

@@ -1,0 +1,119 @@
+use zentro_core::{Cache, CacheCounts, LazyCache};
+
+#[tokio::test]
+async fn a_new_cache_is_created_migrated_and_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open_in(dir.path()).await.unwrap();
+    let status = cache.status().await.unwrap();
+
+    assert!(dir.path().join("cache.sqlite").exists());
+    assert!(status.path.ends_with("cache.sqlite"));
+    assert_eq!(status.schema_version, 1);
+    assert_eq!(status.latest_migration, "create cache");
+    assert!(!status.written_by_newer_app);
+    assert_eq!(
+        status.counts,
+        CacheCounts {
+            channels: 0,
+            contacts: 0,
+            conversations: 0,
+            messages: 0
+        }
+    );
+}
+
+#[tokio::test]
+async fn the_cache_uses_wal_and_enforces_foreign_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open_in(dir.path()).await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(cache.pool())
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let orphan = sqlx::query(
+        "INSERT INTO contacts (channel_id, external_id, created_at) VALUES ('no-such-channel', 'x', 0)",
+    )
+    .execute(cache.pool())
+    .await;
+    assert!(
+        orphan.is_err(),
+        "a contact without its channel must be refused"
+    );
+}
+
+#[tokio::test]
+async fn reopening_keeps_data_and_counts_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let cache = Cache::open_in(dir.path()).await.unwrap();
+        sqlx::query(
+            "INSERT INTO channels (id, kind, external_id, created_at) VALUES ('ch1', 'whatsapp', '1065', 0);
+             INSERT INTO contacts (id, channel_id, external_id, created_at) VALUES (1, 'ch1', 'US.1', 0);
+             INSERT INTO conversations (id, contact_id, last_activity_at, created_at) VALUES (1, 1, 0, 0);
+             INSERT INTO messages (conversation_id, external_id, direction, kind, body, sent_at)
+                 VALUES (1, 'wamid.1', 'inbound', 'text', 'hello', 0),
+                        (1, 'wamid.2', 'inbound', 'text', 'again', 1);",
+        )
+        .execute(cache.pool())
+        .await
+        .unwrap();
+        cache.close().await;
+    }
+    let cache = Cache::open_in(dir.path()).await.unwrap();
+    let status = cache.status().await.unwrap();
+    assert_eq!(
+        status.schema_version, 1,
+        "reopening must not re-apply migrations"
+    );
+    assert_eq!(
+        status.counts,
+        CacheCounts {
+            channels: 1,
+            contacts: 1,
+            conversations: 1,
+            messages: 2
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_cache_migrated_by_a_newer_app_still_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open_in(dir.path()).await.unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (99991231000000, 'from the future', 1, x'00', 0)",
+    )
+    .execute(cache.pool())
+    .await
+    .unwrap();
+    cache.close().await;
+
+    let cache = Cache::open_in(dir.path()).await.unwrap();
+    let status = cache.status().await.unwrap();
+    assert!(status.written_by_newer_app);
+    assert_eq!(status.schema_version, 2);
+}
+
+#[tokio::test]
+async fn an_unwritable_location_is_a_clear_error_and_a_later_attempt_can_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("data");
+    std::fs::write(&blocker, b"a file where the data folder should be").unwrap();
+    let lazy = LazyCache::in_dir(&blocker.join("nested"));
+
+    let err = lazy.get().await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("could not create the cache folder"),
+        "{err}"
+    );
+
+    std::fs::remove_file(&blocker).unwrap();
+    let cache = lazy
+        .get()
+        .await
+        .expect("the second attempt opens the cache");
+    assert_eq!(cache.status().await.unwrap().schema_version, 1);
+}

@@ -1,0 +1,4 @@
+//! Integration tests of zentro-core against real SQLite files.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod cache;

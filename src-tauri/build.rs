@@ -1,0 +1,10 @@
+//! Reads tauri.conf.json (a link to the one at the repository root) and the app's command
+//! manifest, so capabilities can grant each window only the commands it uses.
+
+fn main() {
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .app_manifest(tauri_build::AppManifest::new().commands(&["cache_status"])),
+    )
+    .expect("failed to read the Tauri configuration");
+}

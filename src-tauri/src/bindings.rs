@@ -1,0 +1,27 @@
+//! The typed IPC surface: every command the UI may call, and the TypeScript bindings generated
+//! from it (`ui/src/lib/ipc/bindings.ts`, checked for staleness by a test).
+
+use tauri::Runtime;
+
+use crate::commands;
+
+/// Where the generated bindings live, relative to this crate.
+pub const BINDINGS_PATH: &str = "../ui/src/lib/ipc/bindings.ts";
+
+/// The command registry shared by the app and the binding generator.
+pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
+    tauri_specta::Builder::<R>::new()
+        .commands(tauri_specta::collect_commands![
+            commands::cache::cache_status
+        ])
+        .typ::<crate::ErrorCode>()
+}
+
+/// Renders the TypeScript bindings into `path`.
+pub fn export(path: &std::path::Path) -> Result<(), specta_typescript::Error> {
+    builder::<tauri::Wry>().export(
+        specta_typescript::Typescript::default()
+            .header("// Generated from Rust by `src-tauri/src/bindings.rs`. Do not edit.\n"),
+        path,
+    )
+}

@@ -1,0 +1,87 @@
+//! Zentro Desk's desktop shell.
+//!
+//! A thin translator between the web UI and `zentro-core`: each command unpacks its arguments,
+//! calls one core function and maps the error to [`CommandError`]. Nothing worth unit testing
+//! lives here; the logic is in `crates/`.
+//!
+//! [`build_app`] is generic over the Tauri runtime so tests can boot the whole app on Tauri's mock
+//! runtime, without a display.
+
+pub mod bindings;
+mod commands;
+pub mod error;
+mod state;
+
+use std::path::PathBuf;
+
+use tauri::{Manager, Runtime};
+
+pub use error::{CommandError, ErrorCode};
+pub use state::AppState;
+
+/// Environment variable that moves the app's data directory (cache, media) elsewhere, for tests
+/// and for running several instances side by side.
+pub const DATA_DIR_ENV: &str = "ZENTRO_DATA_DIR";
+
+/// How the app is started.
+#[derive(Debug, Clone, Default)]
+pub struct AppConfig {
+    /// Where the cache and media live; the platform's app-data directory when `None`.
+    pub data_dir: Option<PathBuf>,
+}
+
+impl AppConfig {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Self {
+        Self {
+            data_dir: std::env::var_os(DATA_DIR_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+        }
+    }
+}
+
+/// Builds the app on any Tauri runtime: plugins, commands, state and the main window.
+pub fn build_app<R: Runtime>(
+    builder: tauri::Builder<R>,
+    config: AppConfig,
+) -> tauri::Result<tauri::App<R>> {
+    let commands = bindings::builder::<R>();
+    let invoke_handler = commands.invoke_handler();
+    let app = builder
+        .plugin(tauri_plugin_shell::init())
+        .invoke_handler(invoke_handler)
+        .setup(move |app| {
+            commands.mount_events(app);
+            Ok(())
+        })
+        .build(tauri::generate_context!())?;
+    // Managed here rather than in `setup` (which runs when the event loop starts), so the state is
+    // there before any window can call a command, on every runtime.
+    let data_dir = match config.data_dir {
+        Some(dir) => dir,
+        None => app.path().app_data_dir()?,
+    };
+    tracing::info!(data_dir = %data_dir.display(), "starting");
+    app.manage(AppState::new(&data_dir));
+    Ok(app)
+}
+
+/// Runs the desktop app until its last window closes.
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match build_app(tauri::Builder::default(), AppConfig::from_env()) {
+        Ok(app) => app.run(|_, _| {}),
+        Err(error) => {
+            tracing::error!(%error, "Zentro Desk could not start");
+            eprintln!("Zentro Desk could not start: {error}");
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,98 @@
+use tauri::ipc::{CallbackFn, InvokeBody, InvokeResponseBody};
+use tauri::test::{INVOKE_KEY, get_ipc_response, mock_builder};
+use tauri::webview::InvokeRequest;
+use tauri::{Manager, WebviewWindowBuilder};
+use zentro_desk::{AppConfig, build_app};
+
+fn request(cmd: &str) -> InvokeRequest {
+    InvokeRequest {
+        cmd: cmd.into(),
+        callback: CallbackFn(0),
+        error: CallbackFn(1),
+        url: "tauri://localhost".parse().unwrap(),
+        body: InvokeBody::default(),
+        headers: Default::default(),
+        invoke_key: INVOKE_KEY.to_string(),
+    }
+}
+
+fn json(body: InvokeResponseBody) -> serde_json::Value {
+    match body {
+        InvokeResponseBody::Json(s) => serde_json::from_str(&s).unwrap(),
+        InvokeResponseBody::Raw(bytes) => serde_json::from_slice(&bytes).unwrap(),
+    }
+}
+
+fn app_in(dir: &std::path::Path) -> tauri::App<tauri::test::MockRuntime> {
+    build_app(
+        mock_builder(),
+        AppConfig {
+            data_dir: Some(dir.to_path_buf()),
+        },
+    )
+    .unwrap()
+}
+
+fn main_window(
+    app: &tauri::App<tauri::test::MockRuntime>,
+) -> tauri::WebviewWindow<tauri::test::MockRuntime> {
+    match app.get_webview_window("main") {
+        Some(window) => window,
+        None => WebviewWindowBuilder::new(app, "main", Default::default())
+            .build()
+            .unwrap(),
+    }
+}
+
+#[test]
+fn cache_status_opens_and_migrates_the_cache_in_the_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_in(dir.path());
+    let window = main_window(&app);
+
+    let status = json(get_ipc_response(&window, request("cache_status")).unwrap());
+
+    assert_eq!(status["schemaVersion"], 1);
+    assert_eq!(status["counts"]["messages"], 0);
+    assert!(
+        dir.path().join("cache.sqlite").is_file(),
+        "the cache file must be created in the data dir"
+    );
+    assert!(status["path"].as_str().unwrap().ends_with("cache.sqlite"));
+}
+
+#[test]
+fn an_unusable_data_dir_is_a_cache_unavailable_error_with_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("not-a-folder");
+    std::fs::write(&blocker, b"x").unwrap();
+    let app = app_in(&blocker.join("data"));
+    let window = main_window(&app);
+
+    let error = get_ipc_response(&window, request("cache_status")).unwrap_err();
+
+    assert_eq!(error["code"], "cache_unavailable", "{error}");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("try again"),
+        "the message must say what to do: {message}"
+    );
+}
+
+#[test]
+fn a_window_without_the_capability_cannot_call_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_in(dir.path());
+    let other = WebviewWindowBuilder::new(&app, "signup", Default::default())
+        .build()
+        .unwrap();
+
+    let denied = get_ipc_response(&other, request("cache_status"));
+
+    let error = denied.expect_err("only the main window is granted cache_status");
+    assert!(error.to_string().contains("not allowed"), "{error}");
+    assert!(
+        !dir.path().join("cache.sqlite").exists(),
+        "a denied call must not reach the core"
+    );
+}

@@ -1,0 +1,88 @@
+use std::time::Duration;
+
+use fantoccini::Locator;
+use zentro_core::Cache;
+use zentro_tests::app::{app_binary, artifacts_dir};
+use zentro_tests::webdriver::AppSession;
+
+/// Puts a few real rows in a cache file, as sync would, so the UI must show what the file holds.
+async fn seed_cache(data_dir: &std::path::Path) {
+    let cache = Cache::open_in(data_dir).await.unwrap();
+    sqlx::query(
+        "INSERT INTO channels (id, kind, external_id, created_at) VALUES ('ch1', 'whatsapp', '106540352242922', 0);
+         INSERT INTO contacts (id, channel_id, external_id, display_name, created_at)
+             VALUES (1, 'ch1', 'US.13491208655302741918', 'Sheena Nelson', 0),
+                    (2, 'ch1', 'US.99', 'Ana', 0);
+         INSERT INTO conversations (id, contact_id, last_activity_at, created_at) VALUES (1, 1, 0, 0), (2, 2, 0, 0);
+         INSERT INTO messages (conversation_id, external_id, direction, kind, body, sent_at)
+             VALUES (1, 'wamid.1', 'inbound', 'text', 'Does it come in another color?', 0),
+                    (1, 'wamid.2', 'outbound', 'text', 'Yes, in blue.', 1),
+                    (2, 'wamid.3', 'inbound', 'text', 'Hi', 2);",
+    )
+    .execute(cache.pool())
+    .await
+    .unwrap();
+    cache.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_shows_the_inbox_layout_and_the_real_cache_status() {
+    let app = app_binary().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    seed_cache(data.path()).await;
+    let data_dir = data.path().to_string_lossy().into_owned();
+
+    let session = AppSession::start(&app, &[("ZENTRO_DATA_DIR", &data_dir)])
+        .await
+        .unwrap();
+    let client = &session.client;
+
+    assert_eq!(client.title().await.unwrap(), "Zentro Desk");
+    for region in [
+        "conversation-list",
+        "conversation-pane",
+        "contact-panel",
+        "status-bar",
+    ] {
+        let element = client
+            .find(Locator::Css(&format!("[data-testid={region}]")))
+            .await;
+        assert!(element.is_ok(), "the inbox layout has no {region}");
+    }
+
+    // The status bar appears only after the UI's command opened the cache file and counted rows.
+    let status = client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("[data-testid=cache-status]"))
+        .await
+        .expect("the cache status never appeared in the status bar");
+    // Let WebKit paint the update before taking the picture.
+    client
+        .execute_async(
+            "requestAnimationFrame(() => requestAnimationFrame(arguments[0]))",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let screenshot = client.screenshot().await.unwrap();
+    let dir = artifacts_dir().join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("inbox-empty-layout.png");
+    std::fs::write(&file, screenshot).unwrap();
+    eprintln!("screenshot of the inbox: {}", file.display());
+
+    let text = status.text().await.unwrap();
+    assert!(text.contains("schema v1"), "status bar: {text}");
+    assert!(
+        text.contains("2 conversations, 3 messages, 2 contacts"),
+        "status bar: {text}"
+    );
+    let cache_file = format!("{data_dir}/cache.sqlite");
+    assert!(
+        text.contains(&cache_file),
+        "the status bar must name {cache_file}: {text}"
+    );
+
+    session.close().await.unwrap();
+}

@@ -1,0 +1,5 @@
+//! The WebDriver suite: builds the real app, opens its WebKit window on a private X display and
+//! checks what a person would see.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod inbox;
