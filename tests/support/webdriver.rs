@@ -49,7 +49,9 @@ impl AppSession {
             command.env(key, value);
         }
         let mut driver = ChildGuard::spawn("tauri-driver", &mut command)?;
-        wait_for_port(port, Duration::from_secs(20))?;
+        // tauri-driver starts WebKitWebDriver itself; a session request before both listen fails.
+        wait_for_port(port, Duration::from_secs(30))?;
+        wait_for_port(native_port, Duration::from_secs(30))?;
         driver.ensure_running()?;
 
         let mut capabilities = serde_json::Map::new();
@@ -61,9 +63,21 @@ impl AppSession {
         let mut builder = ClientBuilder::new(HttpConnector::new());
         builder.capabilities(capabilities);
         let url = format!("http://127.0.0.1:{port}");
-        let client = tokio::time::timeout(Duration::from_secs(60), builder.connect(&url))
-            .await
-            .map_err(|_| anyhow::anyhow!("the WebDriver session did not start within 60 s"))??;
+        // The drivers may accept connections a moment before they can start a session.
+        let mut attempt = 0;
+        let client = loop {
+            attempt += 1;
+            match tokio::time::timeout(Duration::from_secs(60), builder.connect(&url)).await {
+                Ok(Ok(client)) => break client,
+                Ok(Err(error)) if attempt < 3 => {
+                    eprintln!("WebDriver session attempt {attempt} failed ({error}); retrying");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    driver.ensure_running()?;
+                }
+                Ok(Err(error)) => anyhow::bail!("the WebDriver session did not start: {error}"),
+                Err(_) => anyhow::bail!("the WebDriver session did not start within 60 s"),
+            }
+        };
         Ok(Self {
             client,
             _driver: driver,
