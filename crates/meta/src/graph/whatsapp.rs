@@ -1,0 +1,533 @@
+//! WhatsApp Cloud API sends: `POST /{phone-number-id}/messages`.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::GraphError;
+use crate::platform;
+use crate::webhook::MediaKind;
+
+/// Who to send to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    /// A phone number (E.164 digits; a leading `+` is tolerated).
+    Phone(String),
+    /// A business-scoped user id (for customers who hide their number).
+    UserId(String),
+}
+
+/// A media file to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaSource {
+    /// A media id returned by an upload.
+    Id(String),
+    /// A public HTTPS link Meta fetches.
+    Link(String),
+}
+
+/// A template parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateParameter {
+    /// A text variable, positional or named (`parameter_name`).
+    Text {
+        /// The value.
+        text: String,
+        /// The variable's name for named templates.
+        name: Option<String>,
+    },
+    /// A header image.
+    Image(MediaSource),
+    /// A header document.
+    Document {
+        /// The file.
+        source: MediaSource,
+        /// Its file name.
+        filename: Option<String>,
+    },
+    /// A header video.
+    Video(MediaSource),
+    /// A quick-reply button payload.
+    Payload(String),
+}
+
+/// Which part of a template a set of parameters fills.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateComponentKind {
+    /// The header.
+    Header,
+    /// The body.
+    Body,
+    /// A button (`sub_type` url / quick_reply / copy_code, and its index).
+    Button {
+        /// `url`, `quick_reply`, …
+        sub_type: String,
+        /// The button's position.
+        index: u32,
+    },
+}
+
+/// Parameters for one part of a template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateComponent {
+    /// Which part.
+    pub kind: TemplateComponentKind,
+    /// Its parameters, in order.
+    pub parameters: Vec<TemplateParameter>,
+}
+
+/// A reply button.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyButton {
+    /// The id the customer's reply carries back.
+    pub id: String,
+    /// The title (≤ 20 characters).
+    pub title: String,
+}
+
+/// A section of an interactive list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListSection {
+    /// Section title.
+    pub title: String,
+    /// Rows.
+    pub rows: Vec<ListRow>,
+}
+
+/// A row of an interactive list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListRow {
+    /// The id the reply carries back.
+    pub id: String,
+    /// Title (≤ 24 characters).
+    pub title: String,
+    /// Description (≤ 72 characters).
+    pub description: Option<String>,
+}
+
+/// What to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    /// Text.
+    Text {
+        /// The text (≤ 4096 characters).
+        body: String,
+        /// Whether to show a link preview.
+        preview_url: bool,
+    },
+    /// A media file.
+    Media {
+        /// Kind.
+        kind: MediaKind,
+        /// The file.
+        source: MediaSource,
+        /// Caption (not for audio and stickers).
+        caption: Option<String>,
+        /// File name (documents).
+        filename: Option<String>,
+    },
+    /// An approved template (the only thing allowed outside the 24-hour window).
+    Template {
+        /// Template name.
+        name: String,
+        /// Language code, e.g. `en_US`.
+        language: String,
+        /// Parameters.
+        components: Vec<TemplateComponent>,
+    },
+    /// Reply buttons.
+    Buttons {
+        /// Body text.
+        body: String,
+        /// 1–3 buttons.
+        buttons: Vec<ReplyButton>,
+        /// Footer text.
+        footer: Option<String>,
+    },
+    /// An interactive list.
+    List {
+        /// Body text.
+        body: String,
+        /// The button that opens the list (≤ 20 characters).
+        button: String,
+        /// Sections (≤ 10 rows in all).
+        sections: Vec<ListSection>,
+    },
+    /// A reaction to a message; `None` removes it.
+    Reaction {
+        /// The wamid reacted to.
+        message_id: String,
+        /// The emoji.
+        emoji: Option<String>,
+    },
+}
+
+/// A message to send on WhatsApp.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhatsAppSend {
+    /// The customer.
+    pub to: Recipient,
+    /// What.
+    pub message: Outgoing,
+    /// The wamid to quote.
+    pub reply_to: Option<String>,
+    /// Our client message id, echoed back in every status webhook (≤ 512 bytes).
+    pub callback_data: String,
+}
+
+/// Meta accepted a send. Accepted is not delivered: the status webhooks tell the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The message id to correlate statuses and echoes with.
+    pub message_id: String,
+    /// `accepted`, `held_for_quality_assessment`, …
+    pub status: Option<String>,
+}
+
+fn too_long(what: &str, limit: usize) -> GraphError {
+    GraphError::InvalidInput(format!("{what} is longer than {limit} characters"))
+}
+
+fn media_json(source: &MediaSource) -> Value {
+    match source {
+        MediaSource::Id(id) => json!({ "id": id }),
+        MediaSource::Link(link) => json!({ "link": link }),
+    }
+}
+
+fn parameter_json(p: &TemplateParameter) -> Value {
+    match p {
+        TemplateParameter::Text {
+            text,
+            name: Some(name),
+        } => json!({ "type": "text", "text": text, "parameter_name": name }),
+        TemplateParameter::Text { text, name: None } => json!({ "type": "text", "text": text }),
+        TemplateParameter::Image(s) => json!({ "type": "image", "image": media_json(s) }),
+        TemplateParameter::Video(s) => json!({ "type": "video", "video": media_json(s) }),
+        TemplateParameter::Document { source, filename } => {
+            let mut doc = media_json(source);
+            if let Some(f) = filename {
+                doc["filename"] = json!(f);
+            }
+            json!({ "type": "document", "document": doc })
+        }
+        TemplateParameter::Payload(payload) => json!({ "type": "payload", "payload": payload }),
+    }
+}
+
+impl WhatsAppSend {
+    /// Checks the documented limits, so a request Meta would refuse is never sent.
+    pub fn validate(&self) -> Result<(), GraphError> {
+        if self.callback_data.len() > platform::WHATSAPP_CALLBACK_DATA_MAX_BYTES {
+            return Err(GraphError::InvalidInput(
+                "callback data is longer than 512 bytes".into(),
+            ));
+        }
+        match &self.message {
+            Outgoing::Text { body, .. } => {
+                if body.trim().is_empty() {
+                    return Err(GraphError::InvalidInput("the text is empty".into()));
+                }
+                if body.chars().count() > platform::WHATSAPP_TEXT_MAX_CHARS {
+                    return Err(too_long("the text", platform::WHATSAPP_TEXT_MAX_CHARS));
+                }
+            }
+            Outgoing::Media {
+                caption: Some(c), ..
+            } if c.chars().count() > platform::WHATSAPP_CAPTION_MAX_CHARS => {
+                return Err(too_long(
+                    "the caption",
+                    platform::WHATSAPP_CAPTION_MAX_CHARS,
+                ));
+            }
+            Outgoing::Buttons { buttons, .. } => {
+                if buttons.is_empty() || buttons.len() > platform::WHATSAPP_MAX_REPLY_BUTTONS {
+                    return Err(GraphError::InvalidInput(
+                        "a message needs 1 to 3 reply buttons".into(),
+                    ));
+                }
+                if buttons
+                    .iter()
+                    .any(|b| b.title.chars().count() > platform::WHATSAPP_BUTTON_TITLE_MAX_CHARS)
+                {
+                    return Err(too_long(
+                        "a button title",
+                        platform::WHATSAPP_BUTTON_TITLE_MAX_CHARS,
+                    ));
+                }
+            }
+            Outgoing::List {
+                sections, button, ..
+            } => {
+                let rows: usize = sections.iter().map(|s| s.rows.len()).sum();
+                if rows == 0 || rows > platform::WHATSAPP_LIST_MAX_ROWS {
+                    return Err(GraphError::InvalidInput("a list needs 1 to 10 rows".into()));
+                }
+                if button.chars().count() > 20 {
+                    return Err(too_long("the list button", 20));
+                }
+                if sections
+                    .iter()
+                    .flat_map(|s| &s.rows)
+                    .any(|r| r.title.chars().count() > 24)
+                {
+                    return Err(too_long("a list row title", 24));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The JSON body Meta expects.
+    pub fn to_json(&self) -> Value {
+        let mut body = json!({ "messaging_product": "whatsapp", "recipient_type": "individual" });
+        match &self.to {
+            Recipient::Phone(phone) => body["to"] = json!(phone.trim_start_matches('+')),
+            Recipient::UserId(id) => body["recipient"] = json!(id),
+        }
+        if !self.callback_data.is_empty() {
+            body["biz_opaque_callback_data"] = json!(self.callback_data);
+        }
+        if let Some(quoted) = &self.reply_to {
+            body["context"] = json!({ "message_id": quoted });
+        }
+        let (kind, part) = match &self.message {
+            Outgoing::Text { body, preview_url } => {
+                ("text", json!({ "body": body, "preview_url": preview_url }))
+            }
+            Outgoing::Media {
+                kind,
+                source,
+                caption,
+                filename,
+            } => {
+                let mut part = media_json(source);
+                if let Some(c) = caption {
+                    part["caption"] = json!(c);
+                }
+                if let Some(f) = filename {
+                    part["filename"] = json!(f);
+                }
+                (kind.as_str(), part)
+            }
+            Outgoing::Template {
+                name,
+                language,
+                components,
+            } => {
+                let components: Vec<Value> = components
+                    .iter()
+                    .map(|c| {
+                        let parameters: Vec<Value> = c.parameters.iter().map(parameter_json).collect();
+                        match &c.kind {
+                            TemplateComponentKind::Header => json!({ "type": "header", "parameters": parameters }),
+                            TemplateComponentKind::Body => json!({ "type": "body", "parameters": parameters }),
+                            TemplateComponentKind::Button { sub_type, index } => json!({
+                                "type": "button", "sub_type": sub_type, "index": index.to_string(), "parameters": parameters
+                            }),
+                        }
+                    })
+                    .collect();
+                (
+                    "template",
+                    json!({ "name": name, "language": { "code": language }, "components": components }),
+                )
+            }
+            Outgoing::Buttons {
+                body,
+                buttons,
+                footer,
+            } => {
+                let buttons: Vec<Value> = buttons
+                    .iter()
+                    .map(|b| json!({ "type": "reply", "reply": { "id": b.id, "title": b.title } }))
+                    .collect();
+                let mut part = json!({ "type": "button", "body": { "text": body }, "action": { "buttons": buttons } });
+                if let Some(f) = footer {
+                    part["footer"] = json!({ "text": f });
+                }
+                ("interactive", part)
+            }
+            Outgoing::List {
+                body,
+                button,
+                sections,
+            } => {
+                let sections: Vec<Value> = sections
+                    .iter()
+                    .map(|s| {
+                        let rows: Vec<Value> = s
+                            .rows
+                            .iter()
+                            .map(|r| match &r.description {
+                                Some(d) => {
+                                    json!({ "id": r.id, "title": r.title, "description": d })
+                                }
+                                None => json!({ "id": r.id, "title": r.title }),
+                            })
+                            .collect();
+                        json!({ "title": s.title, "rows": rows })
+                    })
+                    .collect();
+                (
+                    "interactive",
+                    json!({ "type": "list", "body": { "text": body }, "action": { "button": button, "sections": sections } }),
+                )
+            }
+            Outgoing::Reaction { message_id, emoji } => (
+                "reaction",
+                json!({ "message_id": message_id, "emoji": emoji.clone().unwrap_or_default() }),
+            ),
+        };
+        body["type"] = json!(kind);
+        body[kind] = part;
+        body
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SendResponse {
+    #[serde(default)]
+    pub messages: Vec<SentMessage>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SentMessage {
+    pub id: String,
+    #[serde(default)]
+    pub message_status: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send(message: Outgoing) -> WhatsAppSend {
+        WhatsAppSend {
+            to: Recipient::Phone("+16505551234".into()),
+            message,
+            reply_to: None,
+            callback_data: "c1".into(),
+        }
+    }
+
+    #[test]
+    fn text_body_matches_metas_shape() {
+        let mut s = send(Outgoing::Text {
+            body: "Hi".into(),
+            preview_url: true,
+        });
+        s.reply_to = Some("wamid.A".into());
+        assert_eq!(
+            s.to_json(),
+            json!({"messaging_product":"whatsapp","recipient_type":"individual","to":"16505551234",
+                   "biz_opaque_callback_data":"c1","context":{"message_id":"wamid.A"},
+                   "type":"text","text":{"body":"Hi","preview_url":true}})
+        );
+    }
+
+    #[test]
+    fn a_bsuid_recipient_uses_the_recipient_field() {
+        let mut s = send(Outgoing::Reaction {
+            message_id: "wamid.A".into(),
+            emoji: None,
+        });
+        s.to = Recipient::UserId("US.1".into());
+        let body = s.to_json();
+        assert_eq!(body["recipient"], "US.1");
+        assert!(body.get("to").is_none());
+        assert_eq!(body["reaction"], json!({"message_id":"wamid.A","emoji":""}));
+    }
+
+    #[test]
+    fn template_components_are_rendered_in_order() {
+        let s = send(Outgoing::Template {
+            name: "order_update_v1".into(),
+            language: "en_US".into(),
+            components: vec![
+                TemplateComponent {
+                    kind: TemplateComponentKind::Header,
+                    parameters: vec![TemplateParameter::Image(MediaSource::Link(
+                        "https://x/p.jpg".into(),
+                    ))],
+                },
+                TemplateComponent {
+                    kind: TemplateComponentKind::Body,
+                    parameters: vec![
+                        TemplateParameter::Text {
+                            text: "Ana".into(),
+                            name: None,
+                        },
+                        TemplateParameter::Text {
+                            text: "#1042".into(),
+                            name: None,
+                        },
+                    ],
+                },
+                TemplateComponent {
+                    kind: TemplateComponentKind::Button {
+                        sub_type: "url".into(),
+                        index: 0,
+                    },
+                    parameters: vec![TemplateParameter::Text {
+                        text: "1042".into(),
+                        name: None,
+                    }],
+                },
+            ],
+        });
+        let t = &s.to_json()["template"];
+        assert_eq!(t["language"]["code"], "en_US");
+        assert_eq!(t["components"][1]["parameters"][1]["text"], "#1042");
+        assert_eq!(t["components"][2]["index"], "0");
+    }
+
+    #[test]
+    fn limits_are_checked_before_sending() {
+        assert!(
+            send(Outgoing::Text {
+                body: "x".repeat(4097),
+                preview_url: false
+            })
+            .validate()
+            .is_err()
+        );
+        assert!(
+            send(Outgoing::Text {
+                body: "x".repeat(4096),
+                preview_url: false
+            })
+            .validate()
+            .is_ok()
+        );
+        assert!(
+            send(Outgoing::Text {
+                body: "  ".into(),
+                preview_url: false
+            })
+            .validate()
+            .is_err()
+        );
+        let four = (0..4)
+            .map(|i| ReplyButton {
+                id: i.to_string(),
+                title: "t".into(),
+            })
+            .collect();
+        assert!(
+            send(Outgoing::Buttons {
+                body: "b".into(),
+                buttons: four,
+                footer: None
+            })
+            .validate()
+            .is_err()
+        );
+        let mut s = send(Outgoing::Text {
+            body: "x".into(),
+            preview_url: false,
+        });
+        s.callback_data = "c".repeat(513);
+        assert!(s.validate().is_err());
+    }
+}

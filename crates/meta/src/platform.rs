@@ -1,0 +1,138 @@
+//! Facts about Meta's platform that change over time, kept in one place.
+//!
+//! When Meta ships a new Graph API version or changes a limit, this is the file to edit (and
+//! `docs/meta.md` to update).
+
+use std::time::Duration;
+
+/// The Graph API version every call is made with. Always explicit in the path: unversioned calls
+/// use the app's default version and drift silently.
+pub const GRAPH_API_VERSION: &str = "v26.0";
+
+/// Meta's Graph API host.
+pub const GRAPH_BASE_URL: &str = "https://graph.facebook.com";
+
+/// The permissions the Embedded Signup / Facebook Login for Business configuration asks for:
+/// exactly these and no others (privacy promise P4).
+pub const REQUESTED_PERMISSIONS: [&str; 7] = [
+    "whatsapp_business_messaging",
+    "whatsapp_business_management",
+    "pages_messaging",
+    "pages_show_list",
+    "instagram_basic",
+    "instagram_manage_messages",
+    "business_management",
+];
+
+/// Embedded Signup flow version passed in `extras.version`.
+pub const EMBEDDED_SIGNUP_VERSION: &str = "v4";
+/// Session-info version passed in `extras.sessionInfoVersion`.
+pub const EMBEDDED_SIGNUP_SESSION_INFO_VERSION: &str = "3";
+/// An Embedded Signup code must be exchanged within this time.
+pub const SIGNUP_CODE_TTL: Duration = Duration::from_secs(30);
+
+/// The largest webhook body Meta sends for WhatsApp (3 MB); the relay accepts up to 4 MiB.
+pub const WEBHOOK_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// WhatsApp customer-service window: free-form messages only within this time of the customer's
+/// last message.
+pub const WHATSAPP_SERVICE_WINDOW: Duration = Duration::from_secs(24 * 3600);
+/// Messenger / Instagram standard messaging window.
+pub const MESSENGER_STANDARD_WINDOW: Duration = Duration::from_secs(24 * 3600);
+/// Messenger / Instagram window for human agents with the `HUMAN_AGENT` tag.
+pub const MESSENGER_HUMAN_AGENT_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Free-entry-point window opened by a click-to-WhatsApp ad.
+pub const WHATSAPP_FREE_ENTRY_POINT_WINDOW: Duration = Duration::from_secs(72 * 3600);
+
+/// WhatsApp text body limit, in characters.
+pub const WHATSAPP_TEXT_MAX_CHARS: usize = 4096;
+/// WhatsApp media caption limit, in characters.
+pub const WHATSAPP_CAPTION_MAX_CHARS: usize = 1024;
+/// `biz_opaque_callback_data` limit, in bytes.
+pub const WHATSAPP_CALLBACK_DATA_MAX_BYTES: usize = 512;
+/// Reply buttons per interactive message.
+pub const WHATSAPP_MAX_REPLY_BUTTONS: usize = 3;
+/// Reply button title limit, in characters.
+pub const WHATSAPP_BUTTON_TITLE_MAX_CHARS: usize = 20;
+/// Rows across all sections of an interactive list.
+pub const WHATSAPP_LIST_MAX_ROWS: usize = 10;
+/// Messenger text limit, in characters.
+pub const MESSENGER_TEXT_MAX_CHARS: usize = 2000;
+/// Instagram text limit, in UTF-8 bytes (not characters).
+pub const INSTAGRAM_TEXT_MAX_BYTES: usize = 1000;
+
+/// A media download URL returned by `GET /{media-id}` stops working after this time.
+pub const MEDIA_URL_TTL: Duration = Duration::from_secs(5 * 60);
+/// The largest media file WhatsApp carries (documents, 100 MB).
+pub const WHATSAPP_MEDIA_MAX_BYTES: u64 = 100 * 1024 * 1024;
+
+/// Hosts media is downloaded from. Anything else is refused (no SSRF through a crafted URL).
+pub const MEDIA_HOST_SUFFIXES: [&str; 3] = ["lookaside.fbsbx.com", ".fbcdn.net", ".fbsbx.com"];
+
+/// Error codes Meta returns, by name. Build logic on these, not on titles.
+pub mod codes {
+    /// Generic temporary error.
+    pub const TEMPORARY: i64 = 2;
+    /// Unknown error (often transient).
+    pub const UNKNOWN: i64 = 1;
+    /// Application-level rate limit.
+    pub const APP_RATE_LIMIT: i64 = 4;
+    /// Permission missing or revoked.
+    pub const PERMISSION: i64 = 10;
+    /// User-level rate limit.
+    pub const USER_RATE_LIMIT: i64 = 17;
+    /// Pages rate limit.
+    pub const PAGES_RATE_LIMIT: i64 = 32;
+    /// Invalid parameter.
+    pub const INVALID_PARAMETER: i64 = 100;
+    /// Access token invalid, expired or revoked: the channel is disconnected.
+    pub const TOKEN_INVALID: i64 = 190;
+    /// Temporarily blocked for policy reasons.
+    pub const POLICY_BLOCK: i64 = 368;
+    /// Custom-level rate limit.
+    pub const CUSTOM_RATE_LIMIT: i64 = 613;
+    /// Business-use-case rate limits (Pages, Instagram, Messenger, WhatsApp).
+    pub const BUSINESS_USE_CASE_LIMITS: [i64; 4] = [80001, 80002, 80006, 80007];
+    /// Throughput limit for the phone number.
+    pub const THROUGHPUT_LIMIT: i64 = 130429;
+    /// Generic WhatsApp server error (transient).
+    pub const WHATSAPP_SERVER_ERROR: i64 = 131000;
+    /// Invalid parameter value.
+    pub const INVALID_PARAMETER_VALUE: i64 = 131009;
+    /// Service unavailable (transient).
+    pub const SERVICE_UNAVAILABLE: i64 = 131016;
+    /// Message undeliverable.
+    pub const UNDELIVERABLE: i64 = 131026;
+    /// Re-engagement required: more than 24 hours since the customer's last message.
+    pub const WINDOW_CLOSED: i64 = 131047;
+    /// Spam rate limit.
+    pub const SPAM_RATE_LIMIT: i64 = 131048;
+    /// Marketing per-user limit.
+    pub const MARKETING_LIMIT: i64 = 131049;
+    /// Unsupported message type (inbound).
+    pub const UNSUPPORTED_MESSAGE: i64 = 131051;
+    /// Media download error.
+    pub const MEDIA_DOWNLOAD: i64 = 131052;
+    /// Media upload error.
+    pub const MEDIA_UPLOAD: i64 = 131053;
+    /// Pair rate limit: too many messages to one customer in a short time.
+    pub const PAIR_RATE_LIMIT: i64 = 131056;
+    /// Number in maintenance (throughput upgrade).
+    pub const NUMBER_MAINTENANCE: i64 = 131057;
+    /// Template parameter count mismatch.
+    pub const TEMPLATE_PARAM_COUNT: i64 = 132000;
+    /// Template does not exist in that language.
+    pub const TEMPLATE_NOT_FOUND: i64 = 132001;
+    /// Template parameter format mismatch.
+    pub const TEMPLATE_PARAM_FORMAT: i64 = 132012;
+    /// Template paused.
+    pub const TEMPLATE_PAUSED: i64 = 132015;
+    /// Template disabled.
+    pub const TEMPLATE_DISABLED: i64 = 132016;
+    /// Invalid template parameters.
+    pub const TEMPLATE_INVALID_PARAMS: i64 = 132018;
+    /// Phone number not registered.
+    pub const NOT_REGISTERED: i64 = 133010;
+    /// Identity key mismatch.
+    pub const IDENTITY_KEY_MISMATCH: i64 = 137000;
+}
