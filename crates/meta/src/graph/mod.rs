@@ -127,6 +127,18 @@ impl GraphClient {
         })
     }
 
+    /// Changes how long one call may take before it counts as [`GraphError::Ambiguous`].
+    pub fn with_call_timeout(mut self, timeout: Duration) -> Result<Self, GraphError> {
+        self.http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(10).min(timeout))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("ZentroDesk/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| GraphError::Unreachable(e.to_string()))?;
+        Ok(self)
+    }
+
     /// Replaces the media download allow-list.
     pub fn with_media_policy(mut self, policy: MediaHostPolicy) -> Self {
         self.media_policy = policy;

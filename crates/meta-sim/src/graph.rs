@@ -1,0 +1,903 @@
+//! The Graph API subset, under `/{version}/…`, answering as Meta does (including its errors).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use zentro_meta::platform;
+
+use crate::SimState;
+use crate::state::{SentMessage, TokenGrant};
+use crate::webhooks::WebhookSender;
+
+#[derive(Clone)]
+struct Ctx {
+    state: Arc<Mutex<SimState>>,
+    webhooks: WebhookSender,
+}
+
+type Shared = Arc<Mutex<SimState>>;
+
+/// The Graph API routes.
+pub fn router(state: Shared, webhooks: WebhookSender) -> Router {
+    Router::new()
+        .route("/media-download/{id}", get(download))
+        .route("/{version}/debug_token", get(debug_token_route))
+        .route("/{version}/oauth/access_token", get(exchange_route))
+        .route("/{version}/{id}", any(object_route))
+        .route("/{version}/{id}/{edge}", any(edge_route))
+        .with_state(Ctx { state, webhooks })
+}
+
+/// A Graph error response: `{"error": {message, type, code, error_subcode?, error_data?}}`.
+fn graph_error(status: StatusCode, code: i64, message: &str) -> Response {
+    graph_error_with(status, code, None, message, None)
+}
+
+fn graph_error_with(
+    status: StatusCode,
+    code: i64,
+    subcode: Option<i64>,
+    message: &str,
+    details: Option<&str>,
+) -> Response {
+    let mut error = json!({ "message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AsimTrace" });
+    if let Some(s) = subcode {
+        error["error_subcode"] = json!(s);
+    }
+    if let Some(d) = details {
+        error["error_data"] = json!({ "messaging_product": "whatsapp", "details": d });
+    }
+    (status, axum::Json(json!({ "error": error }))).into_response()
+}
+
+fn bearer(headers: &HeaderMap, query: &HashMap<String, String>) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::to_string)
+        .or_else(|| query.get("access_token").cloned())
+}
+
+/// The token's grant, or the 190 Meta answers for a missing, unknown or revoked token.
+#[allow(clippy::result_large_err)] // a Response is what axum handlers return
+fn authorize(state: &SimState, token: Option<String>) -> Result<TokenGrant, Response> {
+    let invalid = || {
+        graph_error(
+            StatusCode::UNAUTHORIZED,
+            190,
+            "Invalid OAuth access token - Cannot parse access token",
+        )
+    };
+    let token = token.ok_or_else(|| {
+        graph_error(
+            StatusCode::UNAUTHORIZED,
+            190,
+            "An active access token must be used to query information about the current user.",
+        )
+    })?;
+    match state.tokens.get(&token) {
+        Some(grant) if grant.revoked => Err(graph_error_with(
+            StatusCode::UNAUTHORIZED,
+            190,
+            Some(460),
+            "Error validating access token: The session has been invalidated because the user changed their password or Facebook has changed the session for security reasons.",
+            None,
+        )),
+        Some(grant) => Ok(grant.clone()),
+        None => Err(invalid()),
+    }
+}
+
+async fn debug_token_route(
+    State(ctx): State<Ctx>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    debug_token(&ctx.state, &query)
+}
+
+async fn exchange_route(
+    State(ctx): State<Ctx>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    exchange_code(&ctx.state, &query)
+}
+
+/// `GET /{version}/{media-id}`.
+async fn object_route(
+    State(ctx): State<Ctx>,
+    method: Method,
+    Path((_version, id)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let token = bearer(&headers, &query);
+    if method == Method::GET {
+        return media_info(&ctx.state, &id, token);
+    }
+    unsupported(&method, &id)
+}
+
+fn unsupported(method: &Method, id: &str) -> Response {
+    graph_error(
+        StatusCode::BAD_REQUEST,
+        100,
+        &format!(
+            "Unsupported {method} request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."
+        ),
+    )
+}
+
+/// `/{version}/{id}/{edge}`: messages, media, subscribed_apps, register.
+async fn edge_route(
+    State(ctx): State<Ctx>,
+    Path((_version, id, edge)): Path<(String, String, String)>,
+    request: Request,
+) -> Response {
+    let method = request.method().clone();
+    let query: HashMap<String, String> = Query::try_from_uri(request.uri())
+        .map(|Query(q)| q)
+        .unwrap_or_default();
+    let token = bearer(request.headers(), &query);
+    match (method.as_str(), edge.as_str()) {
+        ("POST", "media") => match Multipart::from_request(request, &()).await {
+            Ok(multipart) => upload(&ctx, token, multipart).await,
+            Err(_) => graph_error(
+                StatusCode::BAD_REQUEST,
+                100,
+                "(#100) Upload media as multipart/form-data",
+            ),
+        },
+        ("POST", "messages") => {
+            let body = axum::body::to_bytes(request.into_body(), 8 * 1024 * 1024)
+                .await
+                .unwrap_or_default();
+            let body: Value = match serde_json::from_slice(&body) {
+                Ok(v) => v,
+                Err(_) => {
+                    return graph_error(
+                        StatusCode::BAD_REQUEST,
+                        100,
+                        "(#100) The parameter messaging_product is required.",
+                    );
+                }
+            };
+            let is_number = ctx
+                .state
+                .lock()
+                .map(|s| s.numbers.contains_key(&id))
+                .unwrap_or(false);
+            if is_number {
+                whatsapp_send(&ctx, &id, token, body)
+            } else {
+                messenger_send(&ctx, &id, token, body)
+            }
+        }
+        ("POST", "subscribed_apps") => subscribe(&ctx.state, &id, token, true),
+        ("GET", "subscribed_apps") => subscribe(&ctx.state, &id, token, false),
+        ("POST", "register") => {
+            let body = axum::body::to_bytes(request.into_body(), 64 * 1024)
+                .await
+                .unwrap_or_default();
+            register(&ctx.state, &id, token, &body)
+        }
+        _ => unsupported(&method, &id),
+    }
+}
+
+fn customer_key(body: &Value) -> Option<String> {
+    body.get("recipient")
+        .and_then(Value::as_str)
+        .or_else(|| body.get("to").and_then(Value::as_str))
+        .map(|s| s.trim_start_matches('+').to_string())
+}
+
+fn len_chars(v: Option<&Value>) -> usize {
+    v.and_then(Value::as_str)
+        .map(|s| s.chars().count())
+        .unwrap_or(0)
+}
+
+fn whatsapp_send(ctx: &Ctx, phone_number_id: &str, token: Option<String>, body: Value) -> Response {
+    let mut state = match ctx.state.lock() {
+        Ok(s) => s,
+        Err(e) => e.into_inner(),
+    };
+    let grant = match authorize(&state, token) {
+        Ok(g) => g,
+        Err(r) => return r,
+    };
+    let Some(number) = state.numbers.get(phone_number_id).cloned() else {
+        return graph_error(StatusCode::BAD_REQUEST, 100, "Unsupported post request.");
+    };
+    if !grant.wabas.contains(&number.waba_id) {
+        return graph_error(
+            StatusCode::FORBIDDEN,
+            10,
+            "(#10) Application does not have permission for this action",
+        );
+    }
+    if !state.injected.is_empty() {
+        let (status, code) = state.injected.remove(0);
+        return graph_error(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            code,
+            "Injected failure",
+        );
+    }
+    if body.get("messaging_product").and_then(Value::as_str) != Some("whatsapp") {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            "(#100) The parameter messaging_product is required.",
+        );
+    }
+    if body.get("status").and_then(Value::as_str) == Some("read") {
+        return if body.get("message_id").and_then(Value::as_str).is_some() {
+            axum::Json(json!({ "success": true })).into_response()
+        } else {
+            graph_error(
+                StatusCode::BAD_REQUEST,
+                100,
+                "(#100) The parameter message_id is required.",
+            )
+        };
+    }
+    if !number.registered {
+        return graph_error_with(
+            StatusCode::BAD_REQUEST,
+            133010,
+            None,
+            "Account not registered",
+            Some("The phone number is not registered on the Cloud API."),
+        );
+    }
+    let Some(customer) = customer_key(&body) else {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            "(#100) The parameter to is required.",
+        );
+    };
+    let kind = body
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("text")
+        .to_string();
+    let part = body.get(&kind).cloned().unwrap_or(Value::Null);
+    // Limits.
+    match kind.as_str() {
+        "text" => {
+            let n = len_chars(part.get("body"));
+            if n == 0 {
+                return graph_error(
+                    StatusCode::BAD_REQUEST,
+                    100,
+                    "(#100) Param text['body'] is required.",
+                );
+            }
+            if n > platform::WHATSAPP_TEXT_MAX_CHARS {
+                return graph_error(
+                    StatusCode::BAD_REQUEST,
+                    100,
+                    "(#100) Param text['body'] must be at most 4096 characters long.",
+                );
+            }
+        }
+        "image" | "video" | "document" | "audio" | "sticker" => {
+            if len_chars(part.get("caption")) > platform::WHATSAPP_CAPTION_MAX_CHARS {
+                return graph_error(
+                    StatusCode::BAD_REQUEST,
+                    100,
+                    "(#100) Param caption must be at most 1024 characters long.",
+                );
+            }
+            if part.get("id").is_none() && part.get("link").is_none() {
+                return graph_error(
+                    StatusCode::BAD_REQUEST,
+                    131009,
+                    "(#131009) Parameter value is not valid",
+                );
+            }
+        }
+        "interactive" => {
+            let buttons = part
+                .pointer("/action/buttons")
+                .and_then(Value::as_array)
+                .map(Vec::len);
+            if let Some(n) = buttons
+                && !(1..=3).contains(&n)
+            {
+                return graph_error_with(
+                    StatusCode::BAD_REQUEST,
+                    131009,
+                    None,
+                    "(#131009) Parameter value is not valid",
+                    Some("Buttons count should be between 1 and 3"),
+                );
+            }
+        }
+        "template" => {
+            let name = part
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let language = part
+                .pointer("/language/code")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let Some(template) = state
+                .templates
+                .get(&(name.clone(), language.clone()))
+                .cloned()
+            else {
+                return graph_error_with(
+                    StatusCode::NOT_FOUND,
+                    132001,
+                    None,
+                    "(#132001) Template name does not exist in the translation",
+                    Some(&format!(
+                        "template name ({name}) does not exist in {language}"
+                    )),
+                );
+            };
+            match template.status.as_str() {
+                "APPROVED" => {}
+                "PAUSED" => {
+                    return graph_error(
+                        StatusCode::BAD_REQUEST,
+                        132015,
+                        "(#132015) Template is paused",
+                    );
+                }
+                "DISABLED" => {
+                    return graph_error(
+                        StatusCode::BAD_REQUEST,
+                        132016,
+                        "(#132016) Template is disabled",
+                    );
+                }
+                _ => {
+                    return graph_error(
+                        StatusCode::NOT_FOUND,
+                        132001,
+                        "(#132001) Template name does not exist in the translation",
+                    );
+                }
+            }
+            let given = part
+                .get("components")
+                .and_then(Value::as_array)
+                .and_then(|c| {
+                    c.iter()
+                        .find(|c| c.get("type").and_then(Value::as_str) == Some("body"))
+                })
+                .and_then(|c| c.get("parameters"))
+                .and_then(Value::as_array)
+                .map(Vec::len)
+                .unwrap_or(0);
+            if given != template.body_parameters {
+                return graph_error_with(
+                    StatusCode::BAD_REQUEST,
+                    132000,
+                    None,
+                    "(#132000) Number of parameters does not match the expected number of params",
+                    Some(&format!(
+                        "body: number of localizable_params ({given}) does not match the expected number of params ({})",
+                        template.body_parameters
+                    )),
+                );
+            }
+        }
+        "reaction" => {}
+        other => {
+            return graph_error(
+                StatusCode::BAD_REQUEST,
+                100,
+                &format!("(#100) Param type must be one of {{text, image, ...}}, got {other}"),
+            );
+        }
+    }
+    // The 24-hour customer-service window: only templates outside it.
+    let now = state.now();
+    let window_open = state
+        .last_inbound(phone_number_id, &customer)
+        .is_some_and(|at| {
+            now - at
+                < chrono::Duration::from_std(platform::WHATSAPP_SERVICE_WINDOW).unwrap_or_default()
+        });
+    let outside_window = kind != "template" && !window_open;
+    if outside_window && state.config.reject_outside_window {
+        return graph_error_with(
+            StatusCode::BAD_REQUEST,
+            131047,
+            None,
+            "Re-engagement message",
+            Some(
+                "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
+            ),
+        );
+    }
+    let id = state.next_id("wamid.OUT");
+    state.sent.push(SentMessage {
+        id: id.clone(),
+        channel_id: phone_number_id.to_string(),
+        to: customer.clone(),
+        body: body.clone(),
+        at: now,
+    });
+    // Statuses: sent, delivered, read (or failed), each later than the last.
+    let step = state.config.status_delay;
+    let read = state.config.customers_read_messages;
+    let callback = body.get("biz_opaque_callback_data").cloned();
+    let by_user_id = body.get("recipient").is_some();
+    let states: Vec<&str> = if outside_window {
+        vec!["failed"]
+    } else if read {
+        vec!["sent", "delivered", "read"]
+    } else {
+        vec!["sent"]
+    };
+    for (i, s) in states.iter().enumerate() {
+        let status = status_json(
+            &id,
+            s,
+            now + chrono::Duration::seconds(i as i64),
+            &customer,
+            by_user_id,
+            callback.clone(),
+        );
+        let payload = json!({ "object": "whatsapp_business_account", "entry": [{ "id": number.waba_id, "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": number.display, "phone_number_id": phone_number_id },
+            "statuses": [status],
+        }}]}]});
+        ctx.webhooks.deliver_later(payload, step * (i as u32 + 1));
+    }
+    let mut contact = json!({ "input": customer });
+    if by_user_id {
+        contact["user_id"] = json!(customer);
+    } else {
+        contact["wa_id"] = json!(customer);
+    }
+    axum::Json(json!({ "messaging_product": "whatsapp", "contacts": [contact], "messages": [{ "id": id, "message_status": "accepted" }] })).into_response()
+}
+
+fn status_json(
+    id: &str,
+    status: &str,
+    at: DateTime<Utc>,
+    customer: &str,
+    by_user_id: bool,
+    callback: Option<Value>,
+) -> Value {
+    let mut s = json!({ "id": id, "status": status, "timestamp": at.timestamp().to_string(), "recipient_type": "individual" });
+    if by_user_id {
+        s["recipient_user_id"] = json!(customer);
+    } else {
+        s["recipient_id"] = json!(customer);
+    }
+    if let Some(cb) = callback {
+        s["biz_opaque_callback_data"] = cb;
+    }
+    if status == "sent" {
+        s["pricing"] = json!({ "billable": false, "pricing_model": "PMP", "category": "service", "type": "free_customer_service" });
+    }
+    if status == "failed" {
+        s["errors"] = json!([{ "code": 131047, "title": "Re-engagement message", "message": "Re-engagement message",
+            "error_data": { "details": "Message failed to send because more than 24 hours have passed since the customer last replied to this number." } }]);
+    }
+    s
+}
+
+fn messenger_send(ctx: &Ctx, page_id: &str, token: Option<String>, body: Value) -> Response {
+    let mut state = match ctx.state.lock() {
+        Ok(s) => s,
+        Err(e) => e.into_inner(),
+    };
+    let grant = match authorize(&state, token) {
+        Ok(g) => g,
+        Err(r) => return r,
+    };
+    let Some(instagram) = state.pages.get(page_id).copied() else {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            &format!("Unsupported post request. Object with ID '{page_id}' does not exist"),
+        );
+    };
+    if !grant.pages.contains(page_id) {
+        return graph_error(
+            StatusCode::FORBIDDEN,
+            10,
+            "(#10) Application does not have permission for this action",
+        );
+    }
+    if !state.injected.is_empty() {
+        let (status, code) = state.injected.remove(0);
+        return graph_error(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            code,
+            "Injected failure",
+        );
+    }
+    let Some(recipient) = body
+        .pointer("/recipient/id")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    else {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            "(#100) param recipient must be non-empty.",
+        );
+    };
+    if let Some(text) = body.pointer("/message/text").and_then(Value::as_str) {
+        let too_long = if instagram {
+            text.len() > platform::INSTAGRAM_TEXT_MAX_BYTES
+        } else {
+            text.chars().count() > platform::MESSENGER_TEXT_MAX_CHARS
+        };
+        if too_long {
+            return graph_error(
+                StatusCode::BAD_REQUEST,
+                100,
+                "(#100) Length of param message[text] must be less than or equal to the limit",
+            );
+        }
+    } else if body.pointer("/message/attachment").is_none() {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            "(#100) Must send either message or state",
+        );
+    }
+    let human_agent = body.get("tag").and_then(Value::as_str) == Some("HUMAN_AGENT");
+    if body.get("messaging_type").and_then(Value::as_str) == Some("MESSAGE_TAG")
+        && let Some(tag) = body.get("tag").and_then(Value::as_str)
+        && tag != "HUMAN_AGENT"
+    {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            &format!("(#100) Tag {tag} is no longer supported"),
+        );
+    }
+    let window = if human_agent {
+        platform::MESSENGER_HUMAN_AGENT_WINDOW
+    } else {
+        platform::MESSENGER_STANDARD_WINDOW
+    };
+    let now = state.now();
+    let open = state
+        .last_inbound(page_id, &recipient)
+        .is_some_and(|at| now - at < chrono::Duration::from_std(window).unwrap_or_default());
+    if !open {
+        return graph_error_with(
+            StatusCode::BAD_REQUEST,
+            10,
+            Some(2018278),
+            "(#10) This message is sent outside of allowed window.",
+            None,
+        );
+    }
+    let mid = state.next_id("m_OUT");
+    state.sent.push(SentMessage {
+        id: mid.clone(),
+        channel_id: page_id.to_string(),
+        to: recipient.clone(),
+        body: body.clone(),
+        at: now,
+    });
+    let object = if instagram { "instagram" } else { "page" };
+    let ms = now.timestamp_millis();
+    let mut echo_message = body.get("message").cloned().unwrap_or(json!({}));
+    echo_message["mid"] = json!(mid);
+    echo_message["is_echo"] = json!(true);
+    echo_message["app_id"] = json!(state.config.app_id.parse::<u64>().unwrap_or(0));
+    let echo = json!({ "object": object, "entry": [{ "id": page_id, "time": ms, "messaging": [{
+        "sender": { "id": page_id }, "recipient": { "id": recipient }, "timestamp": ms, "message": echo_message }] }] });
+    let step = state.config.status_delay;
+    ctx.webhooks.deliver_later(echo, step);
+    if state.config.customers_read_messages {
+        let receipt = |key: &str, ms_after: i64| {
+            let mut event = json!({ "sender": { "id": recipient }, "recipient": { "id": page_id }, "timestamp": ms + ms_after });
+            event[key] = if key == "delivery" && !instagram {
+                json!({ "mids": [mid], "watermark": ms })
+            } else if instagram {
+                json!({ "mid": mid })
+            } else {
+                json!({ "watermark": ms })
+            };
+            json!({ "object": object, "entry": [{ "id": page_id, "time": ms + ms_after, "messaging": [event] }] })
+        };
+        if !instagram {
+            ctx.webhooks.deliver_later(receipt("delivery", 1), step * 2);
+        }
+        ctx.webhooks.deliver_later(receipt("read", 2), step * 3);
+    }
+    axum::Json(json!({ "recipient_id": recipient, "message_id": mid })).into_response()
+}
+
+fn media_info(state: &Shared, media_id: &str, token: Option<String>) -> Response {
+    let state = match state.lock() {
+        Ok(s) => s,
+        Err(e) => e.into_inner(),
+    };
+    if let Err(r) = authorize(&state, token) {
+        return r;
+    }
+    let Some(file) = state.media.get(media_id) else {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            &format!("Unsupported get request. Object with ID '{media_id}' does not exist"),
+        );
+    };
+    let expires = state.now().timestamp() + platform::MEDIA_URL_TTL.as_secs() as i64;
+    axum::Json(json!({
+        "messaging_product": "whatsapp",
+        "url": format!("{}/media-download/{media_id}?exp={expires}", state.base_url),
+        "mime_type": file.mime_type,
+        "sha256": state.media_sha256(media_id),
+        "file_size": file.bytes.len().to_string(),
+        "id": media_id,
+    }))
+    .into_response()
+}
+
+async fn download(
+    State(ctx): State<Ctx>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let state = match ctx.state.lock() {
+        Ok(s) => s,
+        Err(e) => e.into_inner(),
+    };
+    // The download needs the same bearer token as the lookup.
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::to_string);
+    if authorize(&state, token).is_err() {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let expires = query
+        .get("exp")
+        .and_then(|e| e.parse::<i64>().ok())
+        .unwrap_or(0);
+    if state.now().timestamp() > expires {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    match state.media.get(&id) {
+        Some(file) => (
+            [(header::CONTENT_TYPE, file.mime_type.clone())],
+            file.bytes.clone(),
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// `POST /{version}/{phone_number_id}/media` (multipart upload).
+async fn upload(ctx: &Ctx, token: Option<String>, mut multipart: Multipart) -> Response {
+    let mut file: Option<(Vec<u8>, String)> = None;
+    let mut product = None;
+    while let Ok(Some(field)) = multipart.next_field().await {
+        match field.name() {
+            Some("messaging_product") => product = field.text().await.ok(),
+            Some("file") => {
+                let mime = field
+                    .content_type()
+                    .unwrap_or("application/octet-stream")
+                    .to_string();
+                if let Ok(bytes) = field.bytes().await {
+                    file = Some((bytes.to_vec(), mime));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut state = match ctx.state.lock() {
+        Ok(s) => s,
+        Err(e) => e.into_inner(),
+    };
+    if let Err(r) = authorize(&state, token) {
+        return r;
+    }
+    if product.as_deref() != Some("whatsapp") {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            "(#100) The parameter messaging_product is required.",
+        );
+    }
+    let Some((bytes, mime)) = file else {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            "(#100) The parameter file is required.",
+        );
+    };
+    let id = state.add_media(bytes, &mime);
+    axum::Json(json!({ "id": id })).into_response()
+}
+
+fn debug_token(state: &Shared, query: &HashMap<String, String>) -> Response {
+    let state = match state.lock() {
+        Ok(s) => s,
+        Err(e) => e.into_inner(),
+    };
+    let app_token = format!(
+        "{}|{}",
+        state.config.app_id,
+        state.config.app_secret.expose()
+    );
+    if query.get("access_token") != Some(&app_token) {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            190,
+            "Invalid OAuth access token signature.",
+        );
+    }
+    let input = query.get("input_token").cloned().unwrap_or_default();
+    let data = match state.tokens.get(&input) {
+        Some(grant) => {
+            let targets: Vec<&String> = grant.wabas.iter().collect();
+            let pages: Vec<&String> = grant.pages.iter().collect();
+            let granular: Vec<Value> = grant
+                .scopes
+                .iter()
+                .map(|scope| {
+                    let ids = if scope.starts_with("whatsapp") {
+                        json!(targets)
+                    } else if scope.starts_with("pages") || scope.starts_with("instagram") {
+                        json!(pages)
+                    } else {
+                        json!([])
+                    };
+                    json!({ "scope": scope, "target_ids": ids })
+                })
+                .collect();
+            json!({ "app_id": state.config.app_id, "type": "SYSTEM_USER", "application": "Zentro Desk", "is_valid": !grant.revoked,
+                    "expires_at": 0, "data_access_expires_at": 0, "scopes": grant.scopes, "granular_scopes": granular })
+        }
+        None => {
+            json!({ "is_valid": false, "error": { "code": 190, "message": "Invalid OAuth access token." }, "scopes": [] })
+        }
+    };
+    axum::Json(json!({ "data": data })).into_response()
+}
+
+fn exchange_code(state: &Shared, query: &HashMap<String, String>) -> Response {
+    let mut state = match state.lock() {
+        Ok(s) => s,
+        Err(e) => e.into_inner(),
+    };
+    if query.get("client_id") != Some(&state.config.app_id) {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            101,
+            "Error validating application. Invalid application ID.",
+        );
+    }
+    if query.get("client_secret").map(String::as_str) != Some(state.config.app_secret.expose()) {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            1,
+            "Error validating client secret.",
+        );
+    }
+    let code = query.get("code").cloned().unwrap_or_default();
+    let now = state.now();
+    let Some(grant) = state.codes.get(&code).cloned() else {
+        return graph_error_with(
+            StatusCode::BAD_REQUEST,
+            100,
+            Some(36009),
+            "Invalid verification code format.",
+            None,
+        );
+    };
+    if grant.used {
+        return graph_error_with(
+            StatusCode::BAD_REQUEST,
+            100,
+            Some(36009),
+            "This authorization code has been used.",
+            None,
+        );
+    }
+    if now - grant.issued_at
+        > chrono::Duration::from_std(platform::SIGNUP_CODE_TTL).unwrap_or_default()
+    {
+        return graph_error_with(
+            StatusCode::BAD_REQUEST,
+            100,
+            Some(36007),
+            "This authorization code has expired.",
+            None,
+        );
+    }
+    if let Some(g) = state.codes.get_mut(&code) {
+        g.used = true;
+    }
+    let token = state.issue_token(TokenGrant::for_waba(&grant.waba_id));
+    axum::Json(json!({ "access_token": token.expose(), "token_type": "bearer" })).into_response()
+}
+
+fn subscribe(state: &Shared, object_id: &str, token: Option<String>, add: bool) -> Response {
+    let mut state = match state.lock() {
+        Ok(s) => s,
+        Err(e) => e.into_inner(),
+    };
+    let grant = match authorize(&state, token) {
+        Ok(g) => g,
+        Err(r) => return r,
+    };
+    if !grant.wabas.contains(object_id) && !grant.pages.contains(object_id) {
+        return graph_error(StatusCode::FORBIDDEN, 200, "(#200) Permissions error");
+    }
+    let app_id = state.config.app_id.clone();
+    let apps = state
+        .subscriptions
+        .entry(object_id.to_string())
+        .or_default();
+    if add {
+        apps.insert(app_id);
+        return axum::Json(json!({ "success": true })).into_response();
+    }
+    let data: Vec<Value> = apps
+        .iter()
+        .map(|id| json!({ "whatsapp_business_api_data": { "id": id, "name": "Zentro Desk" } }))
+        .collect();
+    axum::Json(json!({ "data": data })).into_response()
+}
+
+fn register(state: &Shared, phone_number_id: &str, token: Option<String>, body: &[u8]) -> Response {
+    let mut state = match state.lock() {
+        Ok(s) => s,
+        Err(e) => e.into_inner(),
+    };
+    let grant = match authorize(&state, token) {
+        Ok(g) => g,
+        Err(r) => return r,
+    };
+    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let pin = body.get("pin").and_then(Value::as_str).unwrap_or_default();
+    let Some(number) = state.numbers.get_mut(phone_number_id) else {
+        return graph_error(StatusCode::BAD_REQUEST, 100, "Unsupported post request.");
+    };
+    if !grant.wabas.contains(&number.waba_id) {
+        return graph_error(StatusCode::FORBIDDEN, 200, "(#200) Permissions error");
+    }
+    if pin.len() != 6 || !pin.bytes().all(|b| b.is_ascii_digit()) {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            "(#100) Param pin must be 6 digits",
+        );
+    }
+    number.register_calls += 1;
+    if number.register_calls > 10 {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            133016,
+            "Account register deregister rate limit exceeded",
+        );
+    }
+    number.registered = true;
+    axum::Json(json!({ "success": true })).into_response()
+}

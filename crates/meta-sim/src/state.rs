@@ -1,0 +1,345 @@
+//! What the stand-in knows: numbers, pages, tokens, templates, windows, media and sends.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use zentro_meta::AccessToken;
+
+use crate::SimConfig;
+use crate::webhooks::{self, Customer, Inbound};
+
+/// What a token may do.
+#[derive(Debug, Clone, Default)]
+pub struct TokenGrant {
+    /// WABAs (and so their numbers) the token manages and messages.
+    pub wabas: HashSet<String>,
+    /// Pages and Instagram accounts it messages for.
+    pub pages: HashSet<String>,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// Revoked tokens answer 190.
+    pub revoked: bool,
+}
+
+impl TokenGrant {
+    /// A business integration token for one WABA.
+    pub fn for_waba(waba_id: &str) -> Self {
+        Self {
+            wabas: HashSet::from([waba_id.to_string()]),
+            scopes: vec![
+                "whatsapp_business_management".into(),
+                "whatsapp_business_messaging".into(),
+                "business_management".into(),
+            ],
+            ..Self::default()
+        }
+    }
+
+    /// A Page token.
+    pub fn for_page(page_id: &str) -> Self {
+        Self {
+            pages: HashSet::from([page_id.to_string()]),
+            scopes: vec![
+                "pages_messaging".into(),
+                "pages_show_list".into(),
+                "instagram_basic".into(),
+                "instagram_manage_messages".into(),
+            ],
+            ..Self::default()
+        }
+    }
+}
+
+/// An approved (or not) WhatsApp template.
+#[derive(Debug, Clone)]
+pub struct Template {
+    /// Number of `{{n}}` variables in the body.
+    pub body_parameters: usize,
+    /// APPROVED, PAUSED, DISABLED, PENDING, REJECTED.
+    pub status: String,
+}
+
+/// A send the stand-in accepted.
+#[derive(Debug, Clone)]
+pub struct SentMessage {
+    /// The id returned (wamid or mid).
+    pub id: String,
+    /// The channel it was sent from (phone_number_id or page id).
+    pub channel_id: String,
+    /// The recipient (phone, BSUID, PSID or IGSID).
+    pub to: String,
+    /// The request body as received.
+    pub body: Value,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Number {
+    pub waba_id: String,
+    pub display: String,
+    pub register_calls: u32,
+    pub registered: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct MediaFile {
+    pub bytes: Vec<u8>,
+    pub mime_type: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SignupCode {
+    pub waba_id: String,
+    pub issued_at: DateTime<Utc>,
+    pub used: bool,
+}
+
+/// Everything the stand-in holds.
+pub struct SimState {
+    pub(crate) config: SimConfig,
+    pub(crate) base_url: String,
+    /// Where webhooks are posted.
+    pub webhook_url: Option<String>,
+    pub(crate) numbers: HashMap<String, Number>,
+    pub(crate) pages: HashMap<String, bool>,
+    pub(crate) tokens: HashMap<String, TokenGrant>,
+    pub(crate) templates: HashMap<(String, String), Template>,
+    /// Last inbound message per (channel id, customer id).
+    pub(crate) windows: HashMap<(String, String), DateTime<Utc>>,
+    pub(crate) media: HashMap<String, MediaFile>,
+    pub(crate) subscriptions: HashMap<String, HashSet<String>>,
+    pub(crate) codes: HashMap<String, SignupCode>,
+    /// Errors to answer the next sends with, `(http status, code)`, in order.
+    pub(crate) injected: Vec<(u16, i64)>,
+    /// Every accepted send, in order.
+    pub sent: Vec<SentMessage>,
+    clock_offset: chrono::Duration,
+    counter: u64,
+}
+
+impl SimState {
+    pub(crate) fn new(config: SimConfig, base_url: String) -> Self {
+        Self {
+            config,
+            base_url,
+            webhook_url: None,
+            numbers: HashMap::new(),
+            pages: HashMap::new(),
+            tokens: HashMap::new(),
+            templates: HashMap::new(),
+            windows: HashMap::new(),
+            media: HashMap::new(),
+            subscriptions: HashMap::new(),
+            codes: HashMap::new(),
+            injected: Vec::new(),
+            sent: Vec::new(),
+            clock_offset: chrono::Duration::zero(),
+            counter: 0,
+        }
+    }
+
+    /// The stand-in's clock (real time plus [`SimState::advance`]s).
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.clock_offset
+    }
+
+    /// Moves the stand-in's clock forward (windows close, media URLs and codes expire).
+    pub fn advance(&mut self, by: Duration) {
+        self.clock_offset += chrono::Duration::from_std(by).unwrap_or_default();
+    }
+
+    pub(crate) fn next_id(&mut self, prefix: &str) -> String {
+        self.counter += 1;
+        format!("{prefix}{:016X}{:04}", fastrand::u64(..), self.counter)
+    }
+
+    pub(crate) fn add_number(&mut self, waba_id: &str, phone_number_id: &str, display: &str) {
+        self.numbers.insert(
+            phone_number_id.to_string(),
+            Number {
+                waba_id: waba_id.to_string(),
+                display: display.to_string(),
+                register_calls: 0,
+                registered: true,
+            },
+        );
+    }
+
+    pub(crate) fn add_page(&mut self, page_id: &str, instagram: bool) {
+        self.pages.insert(page_id.to_string(), instagram);
+    }
+
+    /// Issues a token with `grant`.
+    pub fn issue_token(&mut self, grant: TokenGrant) -> AccessToken {
+        let token = format!("EAAG{}", self.next_id("SIM"));
+        self.tokens.insert(token.clone(), grant);
+        AccessToken::new(token)
+    }
+
+    /// Revokes a token: every later call with it answers 190.
+    pub fn revoke_token(&mut self, token: &AccessToken) {
+        if let Some(grant) = self.tokens.get_mut(token.expose()) {
+            grant.revoked = true;
+        }
+    }
+
+    /// Adds a template with `body_parameters` variables in `status` (e.g. APPROVED).
+    pub fn add_template(
+        &mut self,
+        name: &str,
+        language: &str,
+        body_parameters: usize,
+        status: &str,
+    ) {
+        self.templates.insert(
+            (name.into(), language.into()),
+            Template {
+                body_parameters,
+                status: status.into(),
+            },
+        );
+    }
+
+    /// Stores a media file as if a customer had sent it; returns its media id.
+    pub fn add_media(&mut self, bytes: Vec<u8>, mime_type: &str) -> String {
+        let id = format!(
+            "{}",
+            1_000_000_000_000_000u64 + self.counter * 7919 + fastrand::u64(..1_000_000)
+        );
+        self.counter += 1;
+        self.media.insert(
+            id.clone(),
+            MediaFile {
+                bytes,
+                mime_type: mime_type.into(),
+            },
+        );
+        id
+    }
+
+    /// The SHA-256 (hex) of a stored media file.
+    pub fn media_sha256(&self, id: &str) -> Option<String> {
+        self.media
+            .get(id)
+            .map(|m| hex::encode(Sha256::digest(&m.bytes)))
+    }
+
+    /// Makes the next sends fail with these `(HTTP status, Meta code)` pairs, in order.
+    pub fn inject_send_errors(&mut self, errors: &[(u16, i64)]) {
+        self.injected.extend_from_slice(errors);
+    }
+
+    /// Opens (or refreshes) the window of `customer_id` on `channel_id` at `at`.
+    pub fn open_window(&mut self, channel_id: &str, customer_id: &str, at: DateTime<Utc>) {
+        self.windows
+            .insert((channel_id.to_string(), customer_id.to_string()), at);
+    }
+
+    /// When the customer last wrote on the channel.
+    pub(crate) fn last_inbound(
+        &self,
+        channel_id: &str,
+        customer_id: &str,
+    ) -> Option<DateTime<Utc>> {
+        self.windows
+            .get(&(channel_id.to_string(), customer_id.to_string()))
+            .copied()
+    }
+
+    /// Issues an Embedded Signup code for a new WABA with one number (what Meta's dialog does
+    /// when the owner finishes). Returns `(code, waba_id, phone_number_id)`.
+    pub fn issue_signup_code(&mut self) -> (String, String, String) {
+        self.counter += 1;
+        let waba_id = format!("1{:014}", 10_000 + self.counter);
+        let phone_number_id = format!("2{:014}", 10_000 + self.counter);
+        self.add_number(
+            &waba_id,
+            &phone_number_id,
+            &format!("1555{:07}", self.counter),
+        );
+        if let Some(n) = self.numbers.get_mut(&phone_number_id) {
+            n.registered = false;
+        }
+        let code = format!("AQ{}", self.next_id(""));
+        self.codes.insert(
+            code.clone(),
+            SignupCode {
+                waba_id: waba_id.clone(),
+                issued_at: self.now(),
+                used: false,
+            },
+        );
+        (code, waba_id, phone_number_id)
+    }
+
+    /// Builds the inbound webhook for a customer's message and opens the window.
+    pub(crate) fn inbound(
+        &mut self,
+        channel_id: &str,
+        customer: &Customer,
+        message: Inbound,
+    ) -> (String, Value) {
+        let now = self.now();
+        let instagram = self.pages.get(channel_id).copied();
+        let waba = self
+            .numbers
+            .get(channel_id)
+            .map(|n| (n.waba_id.clone(), n.display.clone()));
+        let media = match &message {
+            Inbound::Image { bytes, .. } => Some(self.add_media(bytes.clone(), "image/jpeg")),
+            Inbound::Voice { bytes } => {
+                Some(self.add_media(bytes.clone(), "audio/ogg; codecs=opus"))
+            }
+            Inbound::Document { bytes, .. } => {
+                Some(self.add_media(bytes.clone(), "application/pdf"))
+            }
+            _ => None,
+        };
+        let sha = media.as_ref().and_then(|id| self.media_sha256(id));
+        let counts_for_window = !matches!(message, Inbound::Reaction { .. });
+        let (id, body) = match (waba, instagram) {
+            (Some((waba_id, display)), _) => {
+                let id = self.next_id("wamid.SIM");
+                let body = webhooks::whatsapp_inbound(
+                    &waba_id,
+                    channel_id,
+                    &display,
+                    customer,
+                    &id,
+                    now,
+                    &message,
+                    media.as_deref(),
+                    sha.as_deref(),
+                );
+                (id, body)
+            }
+            (None, Some(instagram)) => {
+                let id = self.next_id("m_SIM");
+                (
+                    id.clone(),
+                    webhooks::messaging_inbound(
+                        instagram, channel_id, customer, &id, now, &message,
+                    ),
+                )
+            }
+            (None, None) => {
+                let id = self.next_id("unknown");
+                (
+                    id,
+                    serde_json::json!({ "object": "whatsapp_business_account", "entry": [] }),
+                )
+            }
+        };
+        if counts_for_window {
+            self.open_window(channel_id, &customer.id, now);
+            if let Some(phone) = &customer.phone {
+                self.open_window(channel_id, phone, now);
+            }
+        }
+        (id, body)
+    }
+}

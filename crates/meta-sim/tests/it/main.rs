@@ -1,0 +1,8 @@
+//! The real Graph client (zentro-meta) against the Meta stand-in: every send kind, every mapped
+//! error, media, Embedded Signup calls, and signed webhooks.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod receiver;
+mod sends;
+mod signup_and_media;
+mod webhooks;

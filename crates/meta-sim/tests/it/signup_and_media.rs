@@ -1,0 +1,190 @@
+use std::time::Duration;
+
+use bytes::Bytes;
+use zentro_meta::AppSecret;
+use zentro_meta::graph::{GraphClient, GraphError, MediaError, MediaHostPolicy};
+use zentro_meta::webhook::{Content, Event};
+use zentro_meta_sim::{Customer, Inbound, MetaSim, SimConfig};
+
+use crate::receiver;
+
+#[tokio::test]
+async fn embedded_signup_calls_exchange_verify_subscribe_and_register() {
+    let config = SimConfig::default();
+    let sim = MetaSim::start(config.clone()).await.unwrap();
+    let client = GraphClient::new(&sim.base_url()).unwrap();
+    let (code, waba_id, phone_number_id) = sim.state().issue_signup_code();
+
+    let token = client
+        .exchange_code(&config.app_id, &config.app_secret, &code, None)
+        .await
+        .unwrap();
+    let info = client
+        .debug_token(&config.app_id, &config.app_secret, &token)
+        .await
+        .unwrap();
+    assert!(info.is_valid);
+    assert_eq!(info.app_id, config.app_id);
+    assert_eq!(
+        info.expires_at, 0,
+        "business integration tokens never expire"
+    );
+    assert!(info.grants("whatsapp_business_management", &waba_id));
+    assert!(!info.grants("whatsapp_business_management", "some-other-waba"));
+
+    client.subscribe_app(&waba_id, &token).await.unwrap();
+    assert_eq!(
+        client.subscribed_apps(&waba_id, &token).await.unwrap(),
+        vec![config.app_id.clone()]
+    );
+    assert!(matches!(
+        client
+            .register_phone(&phone_number_id, &token, "12345")
+            .await,
+        Err(GraphError::InvalidInput(_))
+    ));
+    client
+        .register_phone(&phone_number_id, &token, "123456")
+        .await
+        .unwrap();
+
+    // A code works once.
+    let again = client
+        .exchange_code(&config.app_id, &config.app_secret, &code, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(again, GraphError::Rejected { code: 100, .. }),
+        "{again:?}"
+    );
+}
+
+#[tokio::test]
+async fn codes_expire_after_30_seconds_and_need_the_right_secret() {
+    let config = SimConfig::default();
+    let sim = MetaSim::start(config.clone()).await.unwrap();
+    let client = GraphClient::new(&sim.base_url()).unwrap();
+    let (code, _, _) = sim.state().issue_signup_code();
+    let wrong = client
+        .exchange_code(&config.app_id, &AppSecret::new("wrong"), &code, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            wrong,
+            GraphError::Transient { .. } | GraphError::Rejected { .. }
+        ),
+        "{wrong:?}"
+    );
+    assert!(
+        !format!("{wrong:?}").contains("wrong"),
+        "the secret is never echoed"
+    );
+
+    sim.state().advance(Duration::from_secs(31));
+    let expired = client
+        .exchange_code(&config.app_id, &config.app_secret, &code, None)
+        .await
+        .unwrap_err();
+    assert!(format!("{expired}").contains("expired"), "{expired}");
+}
+
+#[tokio::test]
+async fn media_downloads_need_a_fresh_url_the_token_and_a_matching_checksum() {
+    let config = SimConfig::default();
+    let sim = MetaSim::start(config.clone()).await.unwrap();
+    let (url, received) = receiver::start(config.app_secret.clone()).await;
+    sim.set_webhook_url(url);
+    let token = sim.add_whatsapp_number("W", "P", "1555");
+    let customer = Customer {
+        id: "US.1".into(),
+        phone: None,
+        name: "Dee".into(),
+    };
+    let photo = b"\xff\xd8\xff\xe0 a jpeg".to_vec();
+    sim.customer_writes(
+        "P",
+        &customer,
+        Inbound::Image {
+            bytes: photo.clone(),
+            caption: Some("broken".into()),
+        },
+    )
+    .await;
+
+    let item = received.items().pop().unwrap();
+    let Event::Message(message) = item.event else {
+        panic!("expected a message")
+    };
+    let Content::Media(media) = &message.content else {
+        panic!("expected media")
+    };
+    let base = url::Url::parse(&sim.base_url()).unwrap();
+    let client = GraphClient::new(&sim.base_url())
+        .unwrap()
+        .with_media_policy(MediaHostPolicy::meta().allow_origin(&base));
+
+    let info = client
+        .media_info(media.id.as_deref().unwrap(), &token)
+        .await
+        .unwrap();
+    assert_eq!(info.sha256, media.sha256);
+    let bytes = client.download_media(&info, &token, 1024).await.unwrap();
+    assert_eq!(bytes.as_ref(), photo.as_slice());
+
+    // Too large for the caller's limit.
+    assert!(matches!(
+        client.download_media(&info, &token, 4).await,
+        Err(GraphError::Media(MediaError::TooLarge { .. }))
+    ));
+    // A wrong checksum is refused.
+    let mut tampered = info.clone();
+    tampered.sha256 = Some("00".repeat(32));
+    assert_eq!(
+        client.download_media(&tampered, &token, 1024).await,
+        Err(GraphError::Media(MediaError::ChecksumMismatch))
+    );
+    // The URL expires after 5 minutes; a fresh lookup works again.
+    sim.state().advance(Duration::from_secs(301));
+    assert!(matches!(
+        client.download_media(&info, &token, 1024).await,
+        Err(GraphError::Media(MediaError::UrlExpired(_)))
+    ));
+    let fresh = client
+        .media_info(media.id.as_deref().unwrap(), &token)
+        .await
+        .unwrap();
+    assert_eq!(
+        client
+            .download_media(&fresh, &token, 1024)
+            .await
+            .unwrap()
+            .as_ref(),
+        photo.as_slice()
+    );
+
+    // Without the allow-list entry, the stand-in's loopback host is refused like any non-Meta host.
+    let strict = GraphClient::new(&sim.base_url()).unwrap();
+    assert!(matches!(
+        strict.download_media(&fresh, &token, 1024).await,
+        Err(GraphError::Media(MediaError::HostNotAllowed(_)))
+    ));
+}
+
+#[tokio::test]
+async fn uploads_return_a_media_id_that_can_be_sent() {
+    let sim = MetaSim::start(SimConfig::default()).await.unwrap();
+    let token = sim.add_whatsapp_number("W", "P", "1555");
+    let client = GraphClient::new(&sim.base_url()).unwrap();
+    let id = client
+        .upload_media(
+            "P",
+            &token,
+            "application/pdf",
+            "invoice.pdf",
+            Bytes::from_static(b"%PDF-1.7"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sim.state().media_sha256(&id).unwrap().len(), 64);
+}
