@@ -13,6 +13,7 @@ ensure_rust
 ensure_node
 ensure_node_modules
 ensure_cargo_tool tauri-driver tauri-driver
+ensure_cargo_tool cargo-fuzz cargo-fuzz
 
 cd "$ROOT"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -81,6 +82,26 @@ else
   [ "$status" -eq 0 ] || { echo "Rust tests failed; see $LOGS/rust.log" >&2; exit "$status"; }
   record "Rust tests (cargo test)" "$(grep -oE 'test result: ok\. [0-9]+ passed' "$LOGS/rust.log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')"
 fi
+
+# Bounded fuzzing of the webhook parser and both signature formats (longer runs by hand: see
+# crates/meta/fuzz/README.md). RUSTC_BOOTSTRAP lets stable rustc take the sanitizer flags.
+FUZZ_SECONDS="${ZENTRO_FUZZ_SECONDS:-15}"
+say "fuzzing zentro-meta (${FUZZ_SECONDS}s per target)"
+(
+  cd crates/meta
+  mkdir -p fuzz/corpus/webhook_parse
+  cp tests/corpus/*.json fuzz/corpus/webhook_parse/
+  export RUSTC_BOOTSTRAP=1
+  cargo fuzz build -O >"$LOGS/fuzz-build.log" 2>&1 || { cat "$LOGS/fuzz-build.log" >&2; exit 1; }
+  for target in webhook_parse webhook_signature signed_request; do
+    cargo fuzz run -O "$target" -- -max_total_time="$FUZZ_SECONDS" >"$LOGS/fuzz-$target.log" 2>&1 \
+      || { tail -n 40 "$LOGS/fuzz-$target.log" >&2; echo "fuzz target $target found a failure" >&2; exit 1; }
+    SUMMARY_LINE="$(grep -oE 'Done [0-9]+ runs' "$LOGS/fuzz-$target.log" | tail -n1)"
+    echo "  fuzz $target: ${SUMMARY_LINE:-done}, no failure"
+  done
+) | tee "$LOGS/fuzz.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
+while read -r line; do SUMMARY+=("$line"); done < <(grep -E '^  fuzz ' "$LOGS/fuzz.log" | sed 's/^  //')
 
 echo
 say "all suites passed"

@@ -136,3 +136,32 @@ pub mod codes {
     /// Identity key mismatch.
     pub const IDENTITY_KEY_MISMATCH: i64 = 137000;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Privacy promise P4: the login configuration asks for exactly these permissions.
+    #[test]
+    fn the_requested_permissions_are_exactly_the_documented_seven() {
+        let mut requested = REQUESTED_PERMISSIONS.to_vec();
+        requested.sort_unstable();
+        assert_eq!(
+            requested,
+            [
+                "business_management",
+                "instagram_basic",
+                "instagram_manage_messages",
+                "pages_messaging",
+                "pages_show_list",
+                "whatsapp_business_management",
+                "whatsapp_business_messaging",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_graph_version_is_a_versioned_path_segment() {
+        assert!(GRAPH_API_VERSION.starts_with('v') && GRAPH_API_VERSION.contains('.'));
+    }
+}
