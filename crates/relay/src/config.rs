@@ -1,0 +1,156 @@
+//! Configuration from flags and the environment, validated at start-up.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use zentro_meta::AppSecret;
+
+/// A secret that never prints (the verify token).
+#[derive(Clone, PartialEq, Eq)]
+pub struct VerifyToken(String);
+
+impl VerifyToken {
+    /// Wraps the token.
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    /// Constant-time comparison with what Meta sent.
+    pub fn matches(&self, candidate: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.len() == candidate.len() && bool::from(self.0.as_bytes().ct_eq(candidate.as_bytes()))
+    }
+}
+
+impl std::fmt::Debug for VerifyToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VerifyToken([redacted])")
+    }
+}
+
+/// The relay's settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the database lives.
+    pub data_dir: PathBuf,
+    /// The Meta app secret (webhook signatures).
+    pub app_secret: AppSecret,
+    /// The verify token entered in Meta's App Dashboard.
+    pub verify_token: VerifyToken,
+    /// How long an unacknowledged event is kept.
+    pub retention: Duration,
+    /// How long an event every device acknowledged is kept before it is pruned.
+    pub prune_grace: Duration,
+    /// Sign-in attempts allowed per address per minute.
+    pub sign_in_per_address: u32,
+    /// Sign-in attempts allowed per account per 15 minutes.
+    pub sign_in_per_account: u32,
+}
+
+impl Config {
+    /// Settings for tests: a data dir and the two Meta secrets, defaults elsewhere.
+    pub fn new(data_dir: PathBuf, app_secret: AppSecret, verify_token: VerifyToken) -> Self {
+        Self {
+            data_dir,
+            app_secret,
+            verify_token,
+            retention: Duration::from_secs(30 * 24 * 3600),
+            prune_grace: Duration::from_secs(3600),
+            sign_in_per_address: 30,
+            sign_in_per_account: 10,
+        }
+    }
+}
+
+/// Flags shared by every subcommand that touches the database.
+#[derive(Debug, Clone, Args)]
+pub struct DataDirArgs {
+    /// Folder holding the relay's database.
+    #[arg(long, env = "ZENTRO_RELAY_DATA_DIR", default_value = "./relay-data")]
+    pub data_dir: PathBuf,
+}
+
+/// Flags of `zentro-relay serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "ZENTRO_RELAY_LISTEN", default_value = "127.0.0.1:8787")]
+    pub listen: SocketAddr,
+    /// Where the database lives.
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// The Meta app secret (or use --meta-app-secret-file).
+    #[arg(long, env = "ZENTRO_RELAY_META_APP_SECRET", hide_env_values = true)]
+    pub meta_app_secret: Option<String>,
+    /// A file holding the Meta app secret.
+    #[arg(long, env = "ZENTRO_RELAY_META_APP_SECRET_FILE")]
+    pub meta_app_secret_file: Option<PathBuf>,
+    /// The webhook verify token entered in Meta's App Dashboard (or use --meta-verify-token-file).
+    #[arg(long, env = "ZENTRO_RELAY_META_VERIFY_TOKEN", hide_env_values = true)]
+    pub meta_verify_token: Option<String>,
+    /// A file holding the verify token.
+    #[arg(long, env = "ZENTRO_RELAY_META_VERIFY_TOKEN_FILE")]
+    pub meta_verify_token_file: Option<PathBuf>,
+    /// Days an event no device acknowledged is kept.
+    #[arg(long, env = "ZENTRO_RELAY_RETENTION_DAYS", default_value_t = 30)]
+    pub retention_days: u64,
+    /// Minutes an event every device acknowledged is kept.
+    #[arg(long, env = "ZENTRO_RELAY_PRUNE_GRACE_MINUTES", default_value_t = 60)]
+    pub prune_grace_minutes: u64,
+}
+
+fn secret_from(
+    value: &Option<String>,
+    file: &Option<PathBuf>,
+    name: &str,
+    env: &str,
+) -> anyhow::Result<String> {
+    let secret = match (value, file) {
+        (Some(_), Some(_)) => {
+            anyhow::bail!("give the {name} either directly or as a file, not both")
+        }
+        (Some(v), None) => v.clone(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("could not read the {name} file {}: {e}", path.display()))?
+            .trim()
+            .to_string(),
+        (None, None) => {
+            anyhow::bail!("the {name} is missing: set {env} (or {env}_FILE, or the matching flag)")
+        }
+    };
+    if secret.trim().is_empty() {
+        anyhow::bail!("the {name} is empty: set {env} to the value from Meta's App Dashboard");
+    }
+    Ok(secret)
+}
+
+impl ServeArgs {
+    /// Validates the flags into a [`Config`]; errors say what to set.
+    pub fn into_config(self) -> anyhow::Result<Config> {
+        let app_secret = secret_from(
+            &self.meta_app_secret,
+            &self.meta_app_secret_file,
+            "Meta app secret",
+            "ZENTRO_RELAY_META_APP_SECRET",
+        )?;
+        let verify_token = secret_from(
+            &self.meta_verify_token,
+            &self.meta_verify_token_file,
+            "Meta verify token",
+            "ZENTRO_RELAY_META_VERIFY_TOKEN",
+        )?;
+        if self.retention_days == 0 {
+            anyhow::bail!("the retention must be at least 1 day (ZENTRO_RELAY_RETENTION_DAYS)");
+        }
+        let mut config = Config::new(
+            self.data.data_dir,
+            AppSecret::new(app_secret),
+            VerifyToken::new(verify_token),
+        );
+        config.retention = Duration::from_secs(self.retention_days * 24 * 3600);
+        config.prune_grace = Duration::from_secs(self.prune_grace_minutes * 60);
+        Ok(config)
+    }
+}

@@ -1,0 +1,216 @@
+//! The event log, as devices see it: pages, live streams (SSE), team events and cursors.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ApiError, AppState, Authenticated};
+use crate::metrics::Metrics;
+use crate::store::{SessionContext, StoredEvent};
+
+/// Events per JSON page or per stream read.
+const PAGE: i64 = 500;
+
+#[derive(Deserialize)]
+pub struct After {
+    #[serde(default)]
+    after: Option<i64>,
+    #[serde(default)]
+    limit: Option<i64>,
+}
+
+/// `GET /v1/events?after=SEQ`: one JSON page, or with `Accept: text/event-stream` a live stream
+/// (event id = seq; resumes from `Last-Event-ID`).
+pub async fn list(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    headers: HeaderMap,
+    Query(q): Query<After>,
+) -> Result<Response, ApiError> {
+    let wants_stream = headers
+        .get(header::ACCEPT)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|a| a.contains("text/event-stream"));
+    if wants_stream {
+        let resume = headers
+            .get("last-event-id")
+            .and_then(|h| h.to_str().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok());
+        let after = resume.or(q.after).unwrap_or(0).max(0);
+        return Ok(stream(state, session, after).into_response());
+    }
+    let after = q.after.unwrap_or(0).max(0);
+    let limit = q.limit.unwrap_or(PAGE).clamp(1, PAGE);
+    let events = state
+        .store
+        .events_after(&session.workspace_id, after, limit)
+        .await
+        .map_err(ApiError::internal)?;
+    let next_after = events.last().map(|e| e.seq).unwrap_or(after);
+    Ok(Json(json!({ "events": events, "next_after": next_after })).into_response())
+}
+
+struct StreamClient(Arc<Metrics>);
+
+impl Drop for StreamClient {
+    fn drop(&mut self) {
+        self.0.stream_clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+struct Cursor {
+    state: AppState,
+    session: SessionContext,
+    after: i64,
+    buffer: VecDeque<StoredEvent>,
+    wake: tokio::sync::watch::Receiver<i64>,
+    _client: StreamClient,
+}
+
+fn to_sse(event: &StoredEvent) -> SseEvent {
+    let data =
+        json!({ "seq": event.seq, "kind": event.kind, "at": event.at, "payload": event.payload });
+    SseEvent::default()
+        .id(event.seq.to_string())
+        .event(event.kind.clone())
+        .data(data.to_string())
+}
+
+fn stream(
+    state: AppState,
+    session: SessionContext,
+    after: i64,
+) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>> {
+    state.metrics.stream_clients.fetch_add(1, Ordering::Relaxed);
+    let cursor = Cursor {
+        wake: state.notifier.subscribe(&session.workspace_id),
+        _client: StreamClient(state.metrics.clone()),
+        state,
+        session,
+        after,
+        buffer: VecDeque::new(),
+    };
+    let events = futures_util::stream::unfold(cursor, |mut c| async move {
+        loop {
+            if let Some(event) = c.buffer.pop_front() {
+                c.after = event.seq;
+                let sse = to_sse(&event);
+                return Some((Ok(sse), c));
+            }
+            match c
+                .state
+                .store
+                .events_after(&c.session.workspace_id, c.after, PAGE)
+                .await
+            {
+                Ok(events) if !events.is_empty() => {
+                    c.buffer.extend(events);
+                    continue;
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::error!(%error, "event stream read failed; closing it (the device reconnects)");
+                    return None;
+                }
+            }
+            c.wake.borrow_and_update();
+            tokio::select! {
+                _ = c.wake.changed() => {}
+                // Also look now and then: another relay process (the CLI releasing quarantined
+                // webhooks) may have appended, and a revoked device must be cut off.
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {
+                    if !c.state.store.session_is_live(&c.session.session_id).await.unwrap_or(false) {
+                        return None;
+                    }
+                }
+                _ = c.state.shutdown.cancelled() => return None,
+            }
+        }
+    });
+    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+#[derive(Deserialize)]
+pub struct Publish {
+    kind: String,
+    payload: serde_json::Value,
+    idempotency_key: String,
+}
+
+fn valid_kind(kind: &str) -> bool {
+    !kind.is_empty()
+        && kind.len() <= 64
+        && !kind.starts_with("meta.")
+        && kind.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_' || b == b'-'
+        })
+}
+
+/// `POST /v1/events`: a team event from a device → `{seq}`; the same idempotency key returns the
+/// same seq.
+pub async fn publish(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    body: Result<Json<Publish>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(input) = body.map_err(|e| {
+        ApiError::BadRequest(format!(
+            "expected JSON {{kind, payload, idempotency_key}}: {}",
+            e.body_text()
+        ))
+    })?;
+    if !valid_kind(&input.kind) {
+        return Err(ApiError::BadRequest("kind must be 1-64 characters of a-z, 0-9, '.', '_' or '-', and must not start with \"meta.\"".into()));
+    }
+    if input.idempotency_key.is_empty() || input.idempotency_key.len() > 128 {
+        return Err(ApiError::BadRequest(
+            "idempotency_key must be 1-128 characters".into(),
+        ));
+    }
+    let published = state
+        .sequencer
+        .publish(
+            &session.workspace_id,
+            &session.member_id,
+            &input.kind,
+            input.payload,
+            &input.idempotency_key,
+        )
+        .await
+        .map_err(ApiError::internal)?;
+    let status = if published.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(json!({ "seq": published.seq }))).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct Ack {
+    seq: i64,
+}
+
+/// `POST /v1/cursor`: what this device has durably applied.
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    Json(ack): Json<Ack>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let acked = state
+        .store
+        .acknowledge(&session, ack.seq)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "acked_seq": acked })))
+}

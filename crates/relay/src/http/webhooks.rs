@@ -1,0 +1,90 @@
+//! Meta's webhook endpoint.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use zentro_meta::signature::{SIGNATURE_HEADER, verify_webhook};
+use zentro_meta::webhook;
+
+use super::AppState;
+
+/// `GET /webhooks/meta`: the subscription handshake. Echoes `hub.challenge` raw when the verify
+/// token matches (constant time), else 403.
+pub async fn handshake(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let mode = query.get("hub.mode").map(String::as_str);
+    let token = query
+        .get("hub.verify_token")
+        .map(String::as_str)
+        .unwrap_or_default();
+    match (mode, query.get("hub.challenge")) {
+        (Some("subscribe"), Some(challenge)) if state.config.verify_token.matches(token) => {
+            (StatusCode::OK, challenge.clone()).into_response()
+        }
+        _ => {
+            tracing::warn!("webhook verification refused: wrong mode or verify token");
+            StatusCode::FORBIDDEN.into_response()
+        }
+    }
+}
+
+/// `POST /webhooks/meta`: verify the signature over the raw bytes, store durably, then 200.
+pub async fn receive(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                state
+                    .metrics
+                    .webhooks_rejected_size
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            return rejection.into_response();
+        }
+    };
+    let signature = headers.get(SIGNATURE_HEADER).and_then(|h| h.to_str().ok());
+    if let Err(error) = verify_webhook(&state.config.app_secret, &body, signature) {
+        if state.metrics.signature_failed() {
+            tracing::error!(
+                "ALERT: many webhook signature failures in the last minute; if Meta's deliveries are failing, \
+                 the app secret was probably rotated: update ZENTRO_RELAY_META_APP_SECRET"
+            );
+        }
+        tracing::warn!(%error, "webhook refused");
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let stored = match webhook::parse(&body) {
+        Ok(items) => state.sequencer.webhook(items).await,
+        Err(malformed) => {
+            state
+                .sequencer
+                .unparseable(body, malformed.to_string())
+                .await
+        }
+    };
+    match stored {
+        Ok(()) => {
+            state
+                .metrics
+                .webhooks_accepted
+                .fetch_add(1, Ordering::Relaxed);
+            StatusCode::OK.into_response()
+        }
+        Err(error) => {
+            // Not stored: Meta must retry.
+            tracing::error!(%error, "webhook not stored");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The Zentro Desk relay: the only server of the product.
+//!
+//! Meta delivers webhooks here; the relay proves they came from Meta (`X-Hub-Signature-256` over
+//! the raw bytes), stores them durably in the event log of the workspace that owns the channel
+//! (one gapless sequence per workspace, so every device sees the same order), and streams the
+//! log, with the team's own events, to every signed-in device. A webhook answered 200 is committed
+//! first (group commit); redeliveries are recognised by Meta's ids and dropped; webhooks for
+//! unknown channels wait in a quarantine until the channel is added.
+//!
+//! [`app`] builds the router over an [`AppState`]; [`run`] serves it on a listener until the
+//! shutdown future resolves, then closes streams and finishes in-flight requests.
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod credentials;
+pub mod http;
+pub mod metrics;
+pub mod ratelimit;
+pub mod routing;
+pub mod sequencer;
+pub mod store;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use config::Config;
+pub use http::{AppState, app};
+pub use store::Store;
+use tokio::net::TcpListener;
+
+/// Serves the relay on `listener` until `shutdown` resolves: then stops accepting, ends the event
+/// streams, and finishes in-flight requests.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = Store::open(&config.data_dir).await?;
+    let state = AppState::new(store.clone(), config.clone());
+    let stop = state.shutdown.clone();
+    let pruner = tokio::spawn(prune_periodically(
+        store.clone(),
+        config.clone(),
+        stop.clone(),
+    ));
+    tracing::info!(address = %listener.local_addr()?, "relay listening");
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let stop_streams = stop.clone();
+    axum::serve(listener, service)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("stopping: closing streams and finishing requests");
+            stop_streams.cancel();
+        })
+        .await?;
+    stop.cancel();
+    let _ = pruner.await;
+    store.close().await;
+    tracing::info!("relay stopped");
+    Ok(())
+}
+
+async fn prune_periodically(
+    store: Store,
+    config: Config,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = stop.cancelled() => return,
+        }
+        match store
+            .prune(store::now_ms(), config.prune_grace, config.retention)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, "pruned delivered and expired events"),
+            Err(error) => tracing::error!(%error, "pruning failed"),
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! `zentro-relay`: run the relay and administer it on a fresh box.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use clap::{Parser, Subcommand};
+use zentro_relay::config::{DataDirArgs, ServeArgs};
+use zentro_relay::credentials::{check_password_policy, hash_password};
+use zentro_relay::store::{ChannelKind, Store};
+
+#[derive(Parser)]
+#[command(
+    name = "zentro-relay",
+    version,
+    about = "The Zentro Desk relay: verified Meta webhooks, durable per-workspace event logs, streams to devices."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the relay.
+    Serve(ServeArgs),
+    /// Manage workspaces.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// Manage channels (WhatsApp numbers, Pages, Instagram accounts).
+    #[command(subcommand)]
+    Channel(ChannelCommand),
+    /// Inspect webhooks that could not be routed.
+    #[command(subcommand)]
+    Quarantine(QuarantineCommand),
+}
+
+#[derive(Subcommand)]
+enum WorkspaceCommand {
+    /// Create a workspace and its owner; the owner's password is read from standard input.
+    /// Prints the workspace id alone on standard output.
+    Create {
+        /// The workspace's name.
+        #[arg(long)]
+        name: String,
+        /// The owner's email (their username).
+        #[arg(long)]
+        owner_email: String,
+        /// The owner's display name (defaults to the part of the email before @).
+        #[arg(long)]
+        owner_name: Option<String>,
+        #[command(flatten)]
+        data: DataDirArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ChannelCommand {
+    /// Add a channel to a workspace, so its webhooks route there (and release quarantined ones).
+    Add {
+        /// The workspace id.
+        #[arg(long)]
+        workspace: String,
+        /// whatsapp, messenger or instagram.
+        #[arg(long)]
+        kind: ChannelKind,
+        /// WhatsApp phone_number_id, Page id or Instagram account id.
+        #[arg(long)]
+        external_id: String,
+        /// WhatsApp only: the WABA id, for account-level events (template status…).
+        #[arg(long)]
+        waba_id: Option<String>,
+        /// A name people recognise.
+        #[arg(long, default_value = "")]
+        name: String,
+        #[command(flatten)]
+        data: DataDirArgs,
+    },
+    /// List channels.
+    List {
+        /// Only this workspace's.
+        #[arg(long)]
+        workspace: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        data: DataDirArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum QuarantineCommand {
+    /// List quarantined webhooks.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        data: DataDirArgs,
+    },
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Owner's password (at least 10 characters): ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\n', '\r']).to_string();
+    check_password_policy(&password).map_err(|e| anyhow::anyhow!("{e}; pipe it on standard input, e.g. `printf '%s' \"$PASSWORD\" | zentro-relay workspace create …`"))?;
+    Ok(password)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let listen = args.listen;
+            let config = args.into_config()?;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("could not listen on {listen}: {e} (is another relay running? set ZENTRO_RELAY_LISTEN)"))?;
+            zentro_relay::run(config, listener, shutdown_signal()).await
+        }
+        Command::Workspace(WorkspaceCommand::Create {
+            name,
+            owner_email,
+            owner_name,
+            data,
+        }) => {
+            let email = owner_email.trim().to_lowercase();
+            if !email.contains('@') {
+                anyhow::bail!("--owner-email must be an email address");
+            }
+            let password = read_password()?;
+            let owner_name = owner_name
+                .unwrap_or_else(|| email.split('@').next().unwrap_or("owner").to_string());
+            let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await?;
+            let store = Store::open(&data.data_dir).await?;
+            let workspace = store
+                .create_workspace(name.trim(), &email, &owner_name, &hash)
+                .await?;
+            eprintln!(
+                "Created workspace {:?}; {email} is its owner.",
+                workspace.name
+            );
+            println!("{}", workspace.id);
+            Ok(())
+        }
+        Command::Channel(ChannelCommand::Add {
+            workspace,
+            kind,
+            external_id,
+            waba_id,
+            name,
+            data,
+        }) => {
+            let store = Store::open(&data.data_dir).await?;
+            let (channel, released) = store
+                .add_channel(
+                    &workspace,
+                    kind,
+                    external_id.trim(),
+                    waba_id.as_deref(),
+                    &name,
+                )
+                .await?;
+            eprintln!(
+                "Added the {} channel {} to workspace {workspace}; {released} quarantined webhook(s) delivered to it.",
+                channel.kind, channel.external_id
+            );
+            println!("{}", channel.id);
+            Ok(())
+        }
+        Command::Channel(ChannelCommand::List {
+            workspace,
+            json,
+            data,
+        }) => {
+            let store = Store::open(&data.data_dir).await?;
+            let channels = store.channels(workspace.as_deref()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&channels)?);
+            } else {
+                println!(
+                    "{:<10} {:<20} {:<20} {:<32} NAME",
+                    "KIND", "EXTERNAL ID", "WABA", "WORKSPACE"
+                );
+                for c in channels {
+                    println!(
+                        "{:<10} {:<20} {:<20} {:<32} {}",
+                        c.kind,
+                        c.external_id,
+                        c.account_id.unwrap_or_default(),
+                        c.workspace_id,
+                        c.display_name
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Quarantine(QuarantineCommand::List { json, data }) => {
+            let store = Store::open(&data.data_dir).await?;
+            let entries = store.quarantine().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&entries)?);
+            } else {
+                println!(
+                    "{:<6} {:<14} {:<22} {:<20} {:>8} REASON",
+                    "ID", "RECEIVED", "ROUTE", "ROUTE ID", "BYTES"
+                );
+                for e in entries {
+                    println!(
+                        "{:<6} {:<14} {:<22} {:<20} {:>8} {}",
+                        e.id,
+                        e.received_at,
+                        e.route_kind.unwrap_or_else(|| "-".into()),
+                        e.route_id.unwrap_or_else(|| "-".into()),
+                        e.bytes,
+                        e.reason
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(error) = run(Cli::parse()).await {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}

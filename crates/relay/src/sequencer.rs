@@ -1,0 +1,328 @@
+//! The sequencer: the single writer that gives every event of a workspace the next seq.
+//!
+//! Handlers hand it jobs over a channel; it commits whatever has queued up in **one**
+//! transaction (group commit: one fsync for many webhooks) and only then answers each job, so a
+//! webhook is acknowledged to Meta only once it is durable. After each commit it wakes the streams
+//! of the workspaces that received events.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot, watch};
+use zentro_meta::webhook::WebhookItem;
+
+use crate::metrics::Metrics;
+use crate::routing::{WEBHOOK_EVENT_KIND, route_key};
+use crate::store::{self, Store, StoreError};
+
+/// Most jobs committed in one transaction.
+const MAX_BATCH: usize = 1024;
+
+/// What a team event publication returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    /// The event's seq.
+    pub seq: i64,
+    /// Whether this call created it (`false`: the idempotency key was seen before).
+    pub created: bool,
+}
+
+enum Job {
+    Webhook {
+        items: Vec<WebhookItem>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Unparseable {
+        body: Bytes,
+        reason: String,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Team {
+        workspace_id: String,
+        author: String,
+        kind: String,
+        payload: serde_json::Value,
+        key: String,
+        reply: oneshot::Sender<Result<Published, String>>,
+    },
+}
+
+/// Wakes the event streams of a workspace when its log grows.
+#[derive(Debug, Default, Clone)]
+pub struct Notifier {
+    senders: Arc<Mutex<HashMap<String, watch::Sender<i64>>>>,
+}
+
+impl Notifier {
+    /// A receiver that changes whenever the workspace's log grows.
+    pub fn subscribe(&self, workspace_id: &str) -> watch::Receiver<i64> {
+        let mut senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
+        senders
+            .entry(workspace_id.to_string())
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
+    }
+
+    fn notify(&self, workspace_id: &str, seq: i64) {
+        let senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(sender) = senders.get(workspace_id) {
+            sender.send_replace(seq);
+        }
+    }
+}
+
+/// The handle handlers use to append.
+#[derive(Debug, Clone)]
+pub struct Sequencer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Job")
+    }
+}
+
+/// The sequencer could not commit (the database failed or the relay is stopping).
+#[derive(Debug, thiserror::Error)]
+#[error("the event log could not be written: {0}")]
+pub struct AppendError(pub String);
+
+impl Sequencer {
+    /// Starts the writer task.
+    pub fn start(store: Store, notifier: Notifier, metrics: Arc<Metrics>) -> Self {
+        let (tx, rx) = mpsc::channel(8192);
+        tokio::spawn(writer(store, notifier, metrics, rx));
+        Self { jobs: tx }
+    }
+
+    /// Durably stores a verified webhook's items (routing, de-duplicating, quarantining).
+    pub async fn webhook(&self, items: Vec<WebhookItem>) -> Result<(), AppendError> {
+        let (reply, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Webhook { items, reply })
+            .await
+            .map_err(|_| AppendError("the relay is stopping".into()))?;
+        rx.await
+            .map_err(|_| AppendError("the relay is stopping".into()))?
+            .map_err(AppendError)
+    }
+
+    /// Durably quarantines a verified body that is not a Meta notification.
+    pub async fn unparseable(&self, body: Bytes, reason: String) -> Result<(), AppendError> {
+        let (reply, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Unparseable {
+                body,
+                reason,
+                reply,
+            })
+            .await
+            .map_err(|_| AppendError("the relay is stopping".into()))?;
+        rx.await
+            .map_err(|_| AppendError("the relay is stopping".into()))?
+            .map_err(AppendError)
+    }
+
+    /// Appends a team event; the same idempotency key returns the same seq.
+    pub async fn publish(
+        &self,
+        workspace_id: &str,
+        author: &str,
+        kind: &str,
+        payload: serde_json::Value,
+        idempotency_key: &str,
+    ) -> Result<Published, AppendError> {
+        let (reply, rx) = oneshot::channel();
+        let job = Job::Team {
+            workspace_id: workspace_id.into(),
+            author: author.into(),
+            kind: kind.into(),
+            payload,
+            key: format!("team:{idempotency_key}"),
+            reply,
+        };
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| AppendError("the relay is stopping".into()))?;
+        rx.await
+            .map_err(|_| AppendError("the relay is stopping".into()))?
+            .map_err(AppendError)
+    }
+}
+
+enum Outcome {
+    Done,
+    Published(Published),
+}
+
+async fn writer(
+    store: Store,
+    notifier: Notifier,
+    metrics: Arc<Metrics>,
+    mut rx: mpsc::Receiver<Job>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut grown: HashMap<String, i64> = HashMap::new();
+        let result = commit(&store, &metrics, &batch, &mut grown).await;
+        match result {
+            Ok(outcomes) => {
+                for (job, outcome) in batch.drain(..).zip(outcomes) {
+                    match (job, outcome) {
+                        (Job::Webhook { reply, .. } | Job::Unparseable { reply, .. }, _) => {
+                            let _ = reply.send(Ok(()));
+                        }
+                        (Job::Team { reply, .. }, Outcome::Published(p)) => {
+                            let _ = reply.send(Ok(p));
+                        }
+                        (Job::Team { reply, .. }, Outcome::Done) => {
+                            let _ = reply.send(Err("no seq".into()));
+                        }
+                    }
+                }
+                for (workspace, seq) in grown {
+                    notifier.notify(&workspace, seq);
+                }
+            }
+            Err(error) => {
+                // Nothing of the batch was stored: every caller gets an error (Meta will retry).
+                tracing::error!(%error, jobs = batch.len(), "committing to the event log failed");
+                let message = error.to_string();
+                for job in batch.drain(..) {
+                    match job {
+                        Job::Webhook { reply, .. } | Job::Unparseable { reply, .. } => {
+                            let _ = reply.send(Err(message.clone()));
+                        }
+                        Job::Team { reply, .. } => {
+                            let _ = reply.send(Err(message.clone()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn commit(
+    store: &Store,
+    metrics: &Metrics,
+    batch: &[Job],
+    grown: &mut HashMap<String, i64>,
+) -> Result<Vec<Outcome>, StoreError> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut tx = store.begin().await?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let (mut appended, mut duplicates, mut quarantined) = (0u64, 0u64, 0u64);
+    let mut seen_in_batch: HashSet<(String, String)> = HashSet::new();
+    for job in batch {
+        match job {
+            Job::Webhook { items, .. } => {
+                for item in items {
+                    let envelope = item.envelope.to_string();
+                    match route_key(&item.route) {
+                        Some((kind, id)) => match store::workspace_for_route(&mut tx, kind, id)
+                            .await?
+                        {
+                            Some(workspace) => {
+                                if !seen_in_batch.insert((workspace.clone(), item.key.clone())) {
+                                    duplicates += 1;
+                                    continue;
+                                }
+                                match store::append_in(
+                                    &mut tx,
+                                    &workspace,
+                                    WEBHOOK_EVENT_KIND,
+                                    &item.key,
+                                    None,
+                                    &item.envelope,
+                                )
+                                .await?
+                                {
+                                    Some(seq) => {
+                                        appended += 1;
+                                        grown.insert(workspace, seq);
+                                    }
+                                    None => duplicates += 1,
+                                }
+                            }
+                            None => {
+                                store::quarantine_in(
+                                    &mut tx,
+                                    Some((kind, id)),
+                                    "no workspace has this channel",
+                                    &item.key,
+                                    envelope.as_bytes(),
+                                )
+                                .await?;
+                                quarantined += 1;
+                            }
+                        },
+                        None => {
+                            store::quarantine_in(
+                                &mut tx,
+                                None,
+                                "the item names no channel",
+                                &item.key,
+                                envelope.as_bytes(),
+                            )
+                            .await?;
+                            quarantined += 1;
+                        }
+                    }
+                }
+                outcomes.push(Outcome::Done);
+            }
+            Job::Unparseable { body, reason, .. } => {
+                let key = format!("unparseable:{}", hex::encode(&sha2_digest(body)[..16]));
+                store::quarantine_in(&mut tx, None, reason, &key, body).await?;
+                quarantined += 1;
+                outcomes.push(Outcome::Done);
+            }
+            Job::Team {
+                workspace_id,
+                author,
+                kind,
+                payload,
+                key,
+                ..
+            } => {
+                match store::append_in(&mut tx, workspace_id, kind, key, Some(author), payload)
+                    .await?
+                {
+                    Some(seq) => {
+                        appended += 1;
+                        grown.insert(workspace_id.clone(), seq);
+                        outcomes.push(Outcome::Published(Published { seq, created: true }));
+                    }
+                    None => match store::seq_of(&mut tx, workspace_id, key).await? {
+                        Some(seq) => outcomes.push(Outcome::Published(Published {
+                            seq,
+                            created: false,
+                        })),
+                        None => outcomes.push(Outcome::Done),
+                    },
+                }
+            }
+        }
+    }
+    tx.commit().await?;
+    metrics.events_appended.fetch_add(appended, Relaxed);
+    metrics.webhook_duplicates.fetch_add(duplicates, Relaxed);
+    metrics.webhooks_quarantined.fetch_add(quarantined, Relaxed);
+    Ok(outcomes)
+}
+
+fn sha2_digest(bytes: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).to_vec()
+}

@@ -1,0 +1,715 @@
+//! The relay's storage: one SQLite file (WAL, `synchronous=FULL`) in the data directory.
+//!
+//! Handlers and the sequencer reach the database only through [`Store`], so another backend
+//! (PostgreSQL, for several relay instances) can replace this module without touching them.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Serialize;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+
+/// The relay's migrations, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// File name of the database inside the data directory.
+pub const DATABASE_FILE: &str = "relay.sqlite";
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be opened or migrated.
+    #[error("could not open the relay database at {path}: {source}")]
+    Open {
+        /// The file.
+        path: String,
+        /// Why.
+        source: sqlx::Error,
+    },
+    /// Migrating failed.
+    #[error("could not migrate the relay database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A query failed.
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    /// A unique value (email, channel) is taken.
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// Something referred to does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+}
+
+/// Result of store operations.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Current time in UTC milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A random id (128 bits, hex).
+pub fn new_id() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the OS random source works");
+    hex::encode(bytes)
+}
+
+/// A channel kind as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    /// WhatsApp number.
+    Whatsapp,
+    /// Facebook Page.
+    Messenger,
+    /// Instagram account.
+    Instagram,
+}
+
+impl ChannelKind {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Whatsapp => "whatsapp",
+            Self::Messenger => "messenger",
+            Self::Instagram => "instagram",
+        }
+    }
+}
+
+impl FromStr for ChannelKind {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "whatsapp" => Ok(Self::Whatsapp),
+            "messenger" => Ok(Self::Messenger),
+            "instagram" => Ok(Self::Instagram),
+            other => Err(format!(
+                "unknown channel kind {other:?} (whatsapp, messenger or instagram)"
+            )),
+        }
+    }
+}
+
+/// A channel row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Channel {
+    /// Id.
+    pub id: String,
+    /// Owning workspace.
+    pub workspace_id: String,
+    /// Kind.
+    pub kind: String,
+    /// phone_number_id, Page id or Instagram account id.
+    pub external_id: String,
+    /// WABA id (WhatsApp).
+    pub account_id: Option<String>,
+    /// Name shown to people.
+    pub display_name: String,
+}
+
+/// A member as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Member {
+    /// Id.
+    pub id: String,
+    /// Email (the username).
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+    /// owner, admin or agent.
+    pub role: String,
+}
+
+/// A workspace as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Workspace {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+}
+
+/// A member's credentials, for sign-in.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// The member.
+    pub member: Member,
+    /// Their workspace.
+    pub workspace: Workspace,
+    /// argon2id hash, if a password was set.
+    pub password_hash: Option<String>,
+    /// active, invited, deactivated.
+    pub status: String,
+}
+
+/// The device session behind a bearer token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionContext {
+    /// Session id.
+    pub session_id: String,
+    /// Member id.
+    pub member_id: String,
+    /// Workspace id.
+    pub workspace_id: String,
+}
+
+/// One event of a workspace's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredEvent {
+    /// Position in the workspace's log.
+    pub seq: i64,
+    /// `meta.webhook` or a team event kind.
+    pub kind: String,
+    /// When the relay appended it (UTC ms).
+    pub at: i64,
+    /// The event's JSON.
+    pub payload: serde_json::Value,
+}
+
+/// A quarantined webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuarantineEntry {
+    /// Id.
+    pub id: i64,
+    /// When it arrived (UTC ms).
+    pub received_at: i64,
+    /// Route kind, if it parsed.
+    pub route_kind: Option<String>,
+    /// Route id, if it parsed.
+    pub route_id: Option<String>,
+    /// Why it is here.
+    pub reason: String,
+    /// Size of the stored body.
+    pub bytes: i64,
+}
+
+/// The relay's database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating) the database in `data_dir` and migrates it.
+    pub async fn open(data_dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Open {
+            path: data_dir.display().to_string(),
+            source: sqlx::Error::Io(e),
+        })?;
+        let path = data_dir.join(DATABASE_FILE);
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                path: path.display().to_string(),
+                source,
+            })?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Begins a write transaction (`BEGIN IMMEDIATE`, so writers queue instead of failing).
+    pub async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    // ----- workspaces and members -----
+
+    /// Creates a workspace with its owner (who signs in with `password_hash`).
+    pub async fn create_workspace(
+        &self,
+        name: &str,
+        owner_email: &str,
+        owner_name: &str,
+        password_hash: &str,
+    ) -> Result<Workspace> {
+        let mut tx = self.begin().await?;
+        let id = new_id();
+        let now = now_ms();
+        sqlx::query("INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)")
+            .bind(&id)
+            .bind(name)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO members (id, workspace_id, email, display_name, role, status, password_hash, created_at)
+             VALUES (?, ?, ?, ?, 'owner', 'active', ?, ?)",
+        )
+        .bind(new_id())
+        .bind(&id)
+        .bind(owner_email)
+        .bind(owner_name)
+        .bind(password_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+        if let Err(sqlx::Error::Database(e)) = &inserted
+            && e.is_unique_violation()
+        {
+            return Err(StoreError::Conflict(format!(
+                "a member with the email {owner_email}"
+            )));
+        }
+        inserted?;
+        tx.commit().await?;
+        Ok(Workspace {
+            id,
+            name: name.to_string(),
+        })
+    }
+
+    /// Whether a workspace exists.
+    pub async fn workspace_exists(&self, id: &str) -> Result<bool> {
+        Ok(sqlx::query("SELECT 1 FROM workspaces WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+
+    /// Looks a member up by email, for sign-in.
+    pub async fn credentials(&self, email: &str) -> Result<Option<Credentials>> {
+        let row = sqlx::query(
+            "SELECT m.id, m.email, m.display_name, m.role, m.status, m.password_hash, w.id AS wid, w.name AS wname
+             FROM members m JOIN workspaces w ON w.id = m.workspace_id WHERE m.email = ?",
+        )
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| Credentials {
+            member: Member {
+                id: r.get("id"),
+                email: r.get("email"),
+                display_name: r.get("display_name"),
+                role: r.get("role"),
+            },
+            workspace: Workspace {
+                id: r.get("wid"),
+                name: r.get("wname"),
+            },
+            password_hash: r.get("password_hash"),
+            status: r.get("status"),
+        }))
+    }
+
+    // ----- sessions -----
+
+    /// Records a new device session.
+    pub async fn create_session(
+        &self,
+        member_id: &str,
+        workspace_id: &str,
+        token_hash: &[u8],
+        device_name: &str,
+    ) -> Result<String> {
+        let id = new_id();
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO sessions (id, member_id, workspace_id, token_hash, device_name, created_at, last_seen_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(member_id)
+        .bind(workspace_id)
+        .bind(token_hash)
+        .bind(device_name)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE members SET last_sign_in_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(member_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The live session behind a token hash (not revoked, member active).
+    pub async fn session(&self, token_hash: &[u8]) -> Result<Option<SessionContext>> {
+        let row = sqlx::query(
+            "SELECT s.id, s.member_id, s.workspace_id FROM sessions s JOIN members m ON m.id = s.member_id
+             WHERE s.token_hash = ? AND s.revoked_at IS NULL AND m.status = 'active'",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| SessionContext {
+            session_id: r.get("id"),
+            member_id: r.get("member_id"),
+            workspace_id: r.get("workspace_id"),
+        }))
+    }
+
+    /// Whether a session is still live.
+    pub async fn session_is_live(&self, session_id: &str) -> Result<bool> {
+        Ok(sqlx::query(
+            "SELECT 1 FROM sessions s JOIN members m ON m.id = s.member_id WHERE s.id = ? AND s.revoked_at IS NULL AND m.status = 'active'",
+        )
+        .bind(session_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .is_some())
+    }
+
+    /// Revokes a session.
+    pub async fn revoke_session(&self, session_id: &str) -> Result<()> {
+        sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+            .bind(now_ms())
+            .bind(session_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records what a device has applied (never moves back, never past the log's end).
+    pub async fn acknowledge(&self, ctx: &SessionContext, seq: i64) -> Result<i64> {
+        let row = sqlx::query(
+            "UPDATE sessions SET acked_seq = MAX(acked_seq, MIN(?, (SELECT last_seq FROM workspaces WHERE id = ?))), last_seen_at = ?
+             WHERE id = ? RETURNING acked_seq",
+        )
+        .bind(seq)
+        .bind(&ctx.workspace_id)
+        .bind(now_ms())
+        .bind(&ctx.session_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.get(0))
+    }
+
+    // ----- channels -----
+
+    /// Adds a channel to a workspace and moves quarantined webhooks that name it into the
+    /// workspace's log (late routing). Returns the channel and how many webhooks were released.
+    pub async fn add_channel(
+        &self,
+        workspace_id: &str,
+        kind: ChannelKind,
+        external_id: &str,
+        account_id: Option<&str>,
+        display_name: &str,
+    ) -> Result<(Channel, usize)> {
+        let mut tx = self.begin().await?;
+        if sqlx::query("SELECT 1 FROM workspaces WHERE id = ?")
+            .bind(workspace_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_none()
+        {
+            return Err(StoreError::NotFound(format!("workspace {workspace_id}")));
+        }
+        let id = new_id();
+        let inserted = sqlx::query(
+            "INSERT INTO channels (id, workspace_id, kind, external_id, account_id, display_name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(workspace_id)
+        .bind(kind.as_str())
+        .bind(external_id)
+        .bind(account_id)
+        .bind(display_name)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await;
+        if let Err(sqlx::Error::Database(e)) = &inserted
+            && e.is_unique_violation()
+        {
+            return Err(StoreError::Conflict(format!(
+                "the {} channel {external_id}",
+                kind.as_str()
+            )));
+        }
+        inserted?;
+        let routes = crate::routing::route_kinds_for(kind);
+        let mut released = 0;
+        let mut ids: Vec<(i64, String, Vec<u8>)> = Vec::new();
+        for (route_kind, use_account) in routes {
+            let route_id = if *use_account {
+                account_id
+            } else {
+                Some(external_id)
+            };
+            let Some(route_id) = route_id else { continue };
+            let rows = sqlx::query("SELECT id, dedup_key, body FROM quarantine WHERE route_kind = ? AND route_id = ? ORDER BY id")
+                .bind(route_kind)
+                .bind(route_id)
+                .fetch_all(&mut *tx)
+                .await?;
+            ids.extend(rows.into_iter().map(|r| (r.get(0), r.get(1), r.get(2))));
+        }
+        for (qid, key, body) in ids {
+            let payload: serde_json::Value =
+                serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+            if append_in(
+                &mut tx,
+                workspace_id,
+                crate::routing::WEBHOOK_EVENT_KIND,
+                &key,
+                None,
+                &payload,
+            )
+            .await?
+            .is_some()
+            {
+                released += 1;
+            }
+            sqlx::query("DELETE FROM quarantine WHERE id = ?")
+                .bind(qid)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        let channel = Channel {
+            id,
+            workspace_id: workspace_id.to_string(),
+            kind: kind.as_str().to_string(),
+            external_id: external_id.to_string(),
+            account_id: account_id.map(str::to_string),
+            display_name: display_name.to_string(),
+        };
+        Ok((channel, released))
+    }
+
+    /// Every channel, or a workspace's.
+    pub async fn channels(&self, workspace_id: Option<&str>) -> Result<Vec<Channel>> {
+        let rows = sqlx::query(
+            "SELECT id, workspace_id, kind, external_id, account_id, display_name FROM channels
+             WHERE ?1 IS NULL OR workspace_id = ?1 ORDER BY created_at, id",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Channel {
+                id: r.get(0),
+                workspace_id: r.get(1),
+                kind: r.get(2),
+                external_id: r.get(3),
+                account_id: r.get(4),
+                display_name: r.get(5),
+            })
+            .collect())
+    }
+
+    // ----- events -----
+
+    /// Events of a workspace after `after`, in order, at most `limit`.
+    pub async fn events_after(
+        &self,
+        workspace_id: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>> {
+        let rows = sqlx::query("SELECT seq, kind, at, payload FROM events WHERE workspace_id = ? AND seq > ? ORDER BY seq LIMIT ?")
+            .bind(workspace_id)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| StoredEvent {
+                seq: r.get(0),
+                kind: r.get(1),
+                at: r.get(2),
+                payload: serde_json::from_str(r.get::<&str, _>(3))
+                    .unwrap_or(serde_json::Value::Null),
+            })
+            .collect())
+    }
+
+    /// The last seq given out in a workspace.
+    pub async fn last_seq(&self, workspace_id: &str) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT last_seq FROM workspaces WHERE id = ?")
+                .bind(workspace_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .unwrap_or(0),
+        )
+    }
+
+    /// Age in ms of the oldest event not yet acknowledged by every active device, per workspace.
+    pub async fn oldest_unacknowledged(&self, now: i64) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT w.id, MIN(e.at) FROM workspaces w JOIN events e ON e.workspace_id = w.id
+             WHERE e.seq > COALESCE((SELECT MIN(acked_seq) FROM sessions s WHERE s.workspace_id = w.id AND s.revoked_at IS NULL), 0)
+             GROUP BY w.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get::<String, _>(0), now - r.get::<i64, _>(1)))
+            .collect())
+    }
+
+    /// Drops events every active device acknowledged more than `grace` ago, and any event older
+    /// than `retention`. Returns how many were deleted.
+    pub async fn prune(&self, now: i64, grace: Duration, retention: Duration) -> Result<u64> {
+        let grace_cut = now - grace.as_millis() as i64;
+        let retention_cut = now - retention.as_millis() as i64;
+        let mut tx = self.begin().await?;
+        let acked = sqlx::query(
+            "DELETE FROM events WHERE at < ?1 AND seq <= (
+                SELECT MIN(s.acked_seq) FROM sessions s WHERE s.workspace_id = events.workspace_id AND s.revoked_at IS NULL
+             )",
+        )
+        .bind(grace_cut)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let expired = sqlx::query("DELETE FROM events WHERE at < ?")
+            .bind(retention_cut)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(acked + expired)
+    }
+
+    // ----- quarantine -----
+
+    /// Quarantined webhooks, oldest first.
+    pub async fn quarantine(&self) -> Result<Vec<QuarantineEntry>> {
+        let rows = sqlx::query("SELECT id, received_at, route_kind, route_id, reason, length(body) FROM quarantine ORDER BY id").fetch_all(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| QuarantineEntry {
+                id: r.get(0),
+                received_at: r.get(1),
+                route_kind: r.get(2),
+                route_id: r.get(3),
+                reason: r.get(4),
+                bytes: r.get(5),
+            })
+            .collect())
+    }
+}
+
+/// Appends an event inside a transaction, giving it the workspace's next seq. Returns `None` when
+/// an event with the same `dedup_key` already exists (a redelivery), or `Some(seq)`.
+pub(crate) async fn append_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    workspace_id: &str,
+    kind: &str,
+    dedup_key: &str,
+    author: Option<&str>,
+    payload: &serde_json::Value,
+) -> Result<Option<i64>> {
+    let existing: Option<i64> =
+        sqlx::query_scalar("SELECT seq FROM events WHERE workspace_id = ? AND dedup_key = ?")
+            .bind(workspace_id)
+            .bind(dedup_key)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if existing.is_some() {
+        return Ok(None);
+    }
+    let seq: i64 = sqlx::query_scalar(
+        "UPDATE workspaces SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
+    )
+    .bind(workspace_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query("INSERT INTO events (workspace_id, seq, kind, at, dedup_key, author, payload) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        .bind(workspace_id)
+        .bind(seq)
+        .bind(kind)
+        .bind(now_ms())
+        .bind(dedup_key)
+        .bind(author)
+        .bind(payload.to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(Some(seq))
+}
+
+/// The seq of an event with this dedup key, if any.
+pub(crate) async fn seq_of(
+    tx: &mut Transaction<'static, Sqlite>,
+    workspace_id: &str,
+    dedup_key: &str,
+) -> Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT seq FROM events WHERE workspace_id = ? AND dedup_key = ?")
+            .bind(workspace_id)
+            .bind(dedup_key)
+            .fetch_optional(&mut **tx)
+            .await?,
+    )
+}
+
+/// Finds the workspace a route belongs to.
+pub(crate) async fn workspace_for_route(
+    tx: &mut Transaction<'static, Sqlite>,
+    route_kind: &str,
+    route_id: &str,
+) -> Result<Option<String>> {
+    let (kind, by_account) = match route_kind {
+        "whatsapp_phone_number" => ("whatsapp", false),
+        "whatsapp_account" => ("whatsapp", true),
+        "page" => ("messenger", false),
+        "instagram_account" => ("instagram", false),
+        _ => return Ok(None),
+    };
+    let sql = if by_account {
+        "SELECT workspace_id FROM channels WHERE kind = ? AND account_id = ? LIMIT 1"
+    } else {
+        "SELECT workspace_id FROM channels WHERE kind = ? AND external_id = ?"
+    };
+    Ok(sqlx::query_scalar(sql)
+        .bind(kind)
+        .bind(route_id)
+        .fetch_optional(&mut **tx)
+        .await?)
+}
+
+/// Quarantines a webhook item (or an unparseable body). Redeliveries are ignored.
+pub(crate) async fn quarantine_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    route: Option<(&str, &str)>,
+    reason: &str,
+    dedup_key: &str,
+    body: &[u8],
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO quarantine (received_at, route_kind, route_id, reason, dedup_key, body) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (dedup_key) DO NOTHING",
+    )
+    .bind(now_ms())
+    .bind(route.map(|r| r.0))
+    .bind(route.map(|r| r.1))
+    .bind(reason)
+    .bind(dedup_key)
+    .bind(body)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

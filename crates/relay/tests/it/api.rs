@@ -1,0 +1,298 @@
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::json;
+
+use crate::support::*;
+
+fn sign_in_request(email: &str, password: &str) -> Request<Body> {
+    Request::post("/v1/sessions")
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({ "email": email, "password": password, "device_name": "d" }).to_string(),
+        ))
+        .unwrap()
+}
+
+fn publish(token: &str, kind: &str, key: &str) -> Request<Body> {
+    Request::post("/v1/events")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(json!({ "kind": kind, "payload": { "conversation": 7, "status": "resolved" }, "idempotency_key": key }).to_string()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn signing_in_returns_a_token_member_and_workspace() {
+    let relay = TestRelay::start().await;
+    let ws = relay.workspace("Acme Support", "Owner@Acme.test", "").await;
+    let response = relay
+        .request(sign_in_request("owner@acme.test", PASSWORD))
+        .await;
+    assert_eq!(response.status, StatusCode::CREATED);
+    let body = response.json();
+    assert!(
+        body["token"].as_str().unwrap().len() >= 43,
+        "at least 256 bits"
+    );
+    assert_eq!(body["member"]["role"], "owner");
+    assert_eq!(
+        body["workspace"],
+        json!({ "id": ws, "name": "Acme Support" })
+    );
+    assert!(
+        !String::from_utf8_lossy(&response.body).contains("argon2"),
+        "no hash leaks"
+    );
+}
+
+#[tokio::test]
+async fn wrong_credentials_get_one_generic_401() {
+    let relay = TestRelay::start().await;
+    relay.workspace("Acme", "owner@acme.test", "").await;
+    let wrong_password = relay
+        .request(sign_in_request("owner@acme.test", "not the password"))
+        .await;
+    let unknown = relay
+        .request(sign_in_request("nobody@acme.test", PASSWORD))
+        .await;
+    assert_eq!(wrong_password.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        wrong_password.body, unknown.body,
+        "the answer does not reveal which accounts exist"
+    );
+}
+
+#[tokio::test]
+async fn repeated_failures_are_rate_limited_with_retry_after() {
+    let relay = TestRelay::start().await;
+    relay.workspace("Acme", "owner@acme.test", "").await;
+    let mut last = None;
+    for _ in 0..11 {
+        last = Some(
+            relay
+                .request(sign_in_request("owner@acme.test", "guess guess guess"))
+                .await,
+        );
+    }
+    let last = last.unwrap();
+    assert_eq!(last.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        last.headers
+            .get("retry-after")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 0
+    );
+    // Even the right password waits until the window ends.
+    assert_eq!(
+        relay
+            .request(sign_in_request("owner@acme.test", PASSWORD))
+            .await
+            .status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn every_v1_route_needs_a_valid_bearer_token_and_sign_out_revokes_it() {
+    let relay = TestRelay::start().await;
+    relay.workspace("Acme", "owner@acme.test", "").await;
+    for request in [
+        Request::get("/v1/events").body(Body::empty()).unwrap(),
+        Request::get("/v1/events")
+            .header("authorization", "Bearer zdt_forged")
+            .body(Body::empty())
+            .unwrap(),
+        publish("zdt_forged", "conversation.status", "k"),
+    ] {
+        assert_eq!(
+            relay.request(request).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let token = relay.sign_in("owner@acme.test").await;
+    let out = relay
+        .request(
+            Request::delete("/v1/sessions/current")
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    let after = relay
+        .request(
+            Request::get("/v1/events")
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn team_events_join_the_log_and_an_idempotency_key_returns_the_same_seq() {
+    let relay = TestRelay::start().await;
+    relay.workspace("Acme", "owner@acme.test", "P1").await;
+    relay
+        .post_signed(wa_text("P1", "wamid.1", "hi").to_string().as_bytes())
+        .await;
+    let token = relay.sign_in("owner@acme.test").await;
+    let first = relay
+        .request(publish(&token, "conversation.status", "dev1-42"))
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert_eq!(first.json()["seq"], 2);
+    let again = relay
+        .request(publish(&token, "conversation.status", "dev1-42"))
+        .await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.json()["seq"], 2);
+    let events = relay.events(&token, 0).await;
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1]["kind"], "conversation.status");
+    assert_eq!(events[1]["payload"]["status"], "resolved");
+    // Devices cannot impersonate Meta.
+    assert_eq!(
+        relay
+            .request(publish(&token, "meta.webhook", "x"))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn pages_follow_after_and_next_after() {
+    let relay = TestRelay::start().await;
+    relay.workspace("Acme", "owner@acme.test", "P1").await;
+    for i in 0..7 {
+        relay
+            .post_signed(
+                wa_text("P1", &format!("wamid.{i}"), "x")
+                    .to_string()
+                    .as_bytes(),
+            )
+            .await;
+    }
+    let token = relay.sign_in("owner@acme.test").await;
+    let page = relay
+        .request(
+            Request::get("/v1/events?after=2&limit=3")
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .json();
+    let seqs: Vec<i64> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, [3, 4, 5]);
+    assert_eq!(page["next_after"], 5);
+}
+
+/// Privacy promise P6: many workspaces, every cross-read attempted, none succeeds.
+#[tokio::test]
+async fn no_device_reads_or_writes_another_workspaces_log() {
+    let relay = TestRelay::start().await;
+    let n = 5;
+    let mut tokens = Vec::new();
+    for w in 0..n {
+        relay
+            .workspace(
+                &format!("W{w}"),
+                &format!("owner{w}@w.test"),
+                &format!("PH{w}"),
+            )
+            .await;
+        tokens.push(relay.sign_in(&format!("owner{w}@w.test")).await);
+    }
+    for (w, token) in tokens.iter().enumerate() {
+        for i in 0..3 {
+            relay
+                .post_signed(
+                    wa_text(&format!("PH{w}"), &format!("wamid.{w}.{i}"), "x")
+                        .to_string()
+                        .as_bytes(),
+                )
+                .await;
+        }
+        relay
+            .request(publish(token, "note.added", "same-key-everywhere"))
+            .await;
+    }
+    for (w, token) in tokens.iter().enumerate() {
+        let events = relay.events(token, 0).await;
+        assert_eq!(events.len(), 4, "workspace {w}");
+        for id in wamids(&events) {
+            assert!(
+                id.starts_with(&format!("wamid.{w}.")),
+                "workspace {w} saw {id}"
+            );
+        }
+        // The same idempotency key in another workspace is another event.
+        assert_eq!(events[3]["kind"], "note.added");
+    }
+}
+
+#[tokio::test]
+async fn a_device_acknowledges_what_it_applied_but_never_past_the_end() {
+    let relay = TestRelay::start().await;
+    relay.workspace("Acme", "owner@acme.test", "P1").await;
+    relay
+        .post_signed(wa_text("P1", "wamid.1", "hi").to_string().as_bytes())
+        .await;
+    let token = relay.sign_in("owner@acme.test").await;
+    let ack = |seq: i64| {
+        Request::post("/v1/cursor")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Body::from(json!({ "seq": seq }).to_string()))
+            .unwrap()
+    };
+    assert_eq!(relay.request(ack(99)).await.json()["acked_seq"], 1);
+    assert_eq!(
+        relay.request(ack(0)).await.json()["acked_seq"],
+        1,
+        "never moves back"
+    );
+}
+
+#[tokio::test]
+async fn health_and_metrics_answer() {
+    let relay = TestRelay::start().await;
+    relay.workspace("Acme", "owner@acme.test", "P1").await;
+    relay
+        .post_signed(wa_text("P1", "wamid.1", "hi").to_string().as_bytes())
+        .await;
+    assert_eq!(
+        relay
+            .request(Request::get("/healthz").body(Body::empty()).unwrap())
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let metrics = String::from_utf8(
+        relay
+            .request(Request::get("/metrics").body(Body::empty()).unwrap())
+            .await
+            .body,
+    )
+    .unwrap();
+    for line in [
+        "zentro_webhooks_accepted_total 1",
+        "zentro_events_appended_total 1",
+        "zentro_stream_clients 0",
+        "zentro_oldest_unacknowledged_event_age_seconds{workspace=",
+    ] {
+        assert!(metrics.contains(line), "missing {line} in\n{metrics}");
+    }
+}

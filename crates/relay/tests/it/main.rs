@@ -1,0 +1,9 @@
+//! Tests of the relay through its router and on real sockets.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod api;
+mod crash;
+mod retention;
+mod stream;
+mod support;
+mod webhooks;

@@ -1,0 +1,162 @@
+//! A relay on a temporary data directory, driven through its router.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use zentro_meta::AppSecret;
+use zentro_meta::signature::sign_webhook;
+use zentro_relay::config::VerifyToken;
+use zentro_relay::credentials::hash_password;
+use zentro_relay::store::ChannelKind;
+use zentro_relay::{AppState, Config, Store, app};
+
+pub const SECRET: &str = "test-app-secret";
+pub const VERIFY: &str = "test-verify-token";
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestRelay {
+    pub state: AppState,
+    pub _dir: tempfile::TempDir,
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+impl TestRelay {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let config = Config::new(
+            dir.path().to_path_buf(),
+            AppSecret::new(SECRET),
+            VerifyToken::new(VERIFY),
+        );
+        Self {
+            state: AppState::new(store, config),
+            _dir: dir,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    pub async fn request(&self, request: Request<Body>) -> Response {
+        let response = app(self.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        Response {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// POSTs raw bytes signed with the app secret, as Meta does.
+    pub async fn post_signed(&self, body: &[u8]) -> Response {
+        let signature = sign_webhook(&AppSecret::new(SECRET), body);
+        self.request(
+            Request::post("/webhooks/meta")
+                .header("content-type", "application/json")
+                .header("x-hub-signature-256", signature)
+                .body(Body::from(body.to_vec()))
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// A workspace with an owner and a WhatsApp channel; returns the workspace id.
+    pub async fn workspace(&self, name: &str, email: &str, phone_number_id: &str) -> String {
+        let hash = hash_password(PASSWORD);
+        let ws = self
+            .store()
+            .create_workspace(name, email, "Owner", &hash)
+            .await
+            .unwrap();
+        if !phone_number_id.is_empty() {
+            self.store()
+                .add_channel(
+                    &ws.id,
+                    ChannelKind::Whatsapp,
+                    phone_number_id,
+                    Some(&format!("WABA-{phone_number_id}")),
+                    "",
+                )
+                .await
+                .unwrap();
+        }
+        ws.id
+    }
+
+    pub async fn sign_in(&self, email: &str) -> String {
+        let response = self
+            .request(
+                Request::post("/v1/sessions")
+                    .header("content-type", "application/json")
+                    .body(Body::from(json!({ "email": email, "password": PASSWORD, "device_name": "test laptop" }).to_string()))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(
+            response.status,
+            StatusCode::CREATED,
+            "{}",
+            String::from_utf8_lossy(&response.body)
+        );
+        response.json()["token"].as_str().unwrap().to_string()
+    }
+
+    pub async fn events(&self, token: &str, after: i64) -> Vec<Value> {
+        let response = self
+            .request(
+                Request::get(format!("/v1/events?after={after}"))
+                    .header("authorization", format!("Bearer {token}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::OK);
+        response.json()["events"].as_array().unwrap().clone()
+    }
+}
+
+/// A WhatsApp text webhook body for a phone number, as Meta would send it.
+pub fn wa_text(phone_number_id: &str, wamid: &str, text: &str) -> Value {
+    json!({ "object": "whatsapp_business_account", "entry": [{ "id": format!("WABA-{phone_number_id}"), "changes": [{ "field": "messages", "value": {
+        "messaging_product": "whatsapp",
+        "metadata": { "display_phone_number": "15550000000", "phone_number_id": phone_number_id },
+        "contacts": [{ "profile": { "name": "Ana" }, "user_id": "US.1", "wa_id": "16505551234" }],
+        "messages": [{ "from": "16505551234", "from_user_id": "US.1", "id": wamid, "timestamp": "1750000000", "type": "text", "text": { "body": text } }]
+    }}]}]})
+}
+
+/// The wamids in a list of events.
+pub fn wamids(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| {
+            e["payload"]
+                .pointer("/entry/0/changes/0/value/messages/0/id")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .collect()
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Benchmarks the relay's webhook ingest on this machine: a release relay on a temporary data
+# directory (SQLite, synchronous=FULL, group commit) and the load generator on the same box.
+#   1. maximum throughput (closed loop, 64 connections, 15 s), three runs
+#   2. latency at 5,000 webhooks/s offered (open loop, 15 s), three runs
+# Figures go to docs/benchmarks.md by hand (quote medians; the machine is shared and noisy).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+cargo build --release --locked --quiet -p zentro-relay
+BIN="$ROOT/target/release"
+DATA="$(mktemp -d)"
+trap 'kill "$RELAY" 2>/dev/null || true; rm -rf "$DATA"' EXIT
+export ZENTRO_RELAY_DATA_DIR="$DATA" ZENTRO_RELAY_META_APP_SECRET="bench-secret" ZENTRO_RELAY_META_VERIFY_TOKEN="bench-verify"
+WS="$(printf 'bench password 123' | "$BIN/zentro-relay" workspace create --name Bench --owner-email bench@example.test 2>/dev/null)"
+"$BIN/zentro-relay" channel add --workspace "$WS" --kind whatsapp --external-id LOAD-PHONE >/dev/null 2>&1
+PORT="${ZENTRO_BENCH_PORT:-18787}"
+RUST_LOG=warn "$BIN/zentro-relay" serve --listen "127.0.0.1:$PORT" &
+RELAY=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+URL="http://127.0.0.1:$PORT/webhooks/meta"
+echo "== maximum throughput (closed loop, 64 connections)"
+for run in 1 2 3; do "$BIN/zentro-relay-load" --url "$URL" --rate 0 --concurrency 64 --duration "${ZENTRO_BENCH_SECONDS:-15}" --phone-number-id LOAD-PHONE --json; done
+echo "== 5,000 webhooks/s offered (open loop)"
+for run in 1 2 3; do "$BIN/zentro-relay-load" --url "$URL" --rate 5000 --concurrency 256 --duration "${ZENTRO_BENCH_SECONDS:-15}" --phone-number-id LOAD-PHONE --json; done
+echo "== database"
+ls -la "$DATA"
