@@ -28,9 +28,16 @@ pub struct Published {
     pub created: bool,
 }
 
+/// A webhook item made ready for the writer on the request's own thread: routed and serialized.
+struct PreparedItem {
+    route: Option<(&'static str, String)>,
+    key: String,
+    envelope: String,
+}
+
 enum Job {
     Webhook {
-        items: Vec<WebhookItem>,
+        items: Vec<PreparedItem>,
         reply: oneshot::Sender<Result<(), String>>,
     },
     Unparseable {
@@ -99,6 +106,14 @@ impl Sequencer {
 
     /// Durably stores a verified webhook's items (routing, de-duplicating, quarantining).
     pub async fn webhook(&self, items: Vec<WebhookItem>) -> Result<(), AppendError> {
+        let items = items
+            .into_iter()
+            .map(|item| PreparedItem {
+                route: route_key(&item.route).map(|(kind, id)| (kind, id.to_string())),
+                envelope: item.envelope.to_string(),
+                key: item.key,
+            })
+            .collect();
         let (reply, rx) = oneshot::channel();
         self.jobs
             .send(Job::Webhook { items, reply })
@@ -213,6 +228,28 @@ async fn writer(
     }
 }
 
+/// Hands out seqs within one transaction: read once per workspace per batch (inside the write
+/// lock, so another process appending in between is seen), written back once at the end.
+#[derive(Default)]
+struct SeqCounters {
+    next: HashMap<String, i64>,
+}
+
+impl SeqCounters {
+    async fn last(
+        &mut self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        workspace: &str,
+    ) -> Result<i64, StoreError> {
+        if let Some(seq) = self.next.get(workspace) {
+            return Ok(*seq);
+        }
+        let seq = store::last_seq_in(tx, workspace).await?;
+        self.next.insert(workspace.to_string(), seq);
+        Ok(seq)
+    }
+}
+
 async fn commit(
     store: &Store,
     metrics: &Metrics,
@@ -221,67 +258,102 @@ async fn commit(
 ) -> Result<Vec<Outcome>, StoreError> {
     use std::sync::atomic::Ordering::Relaxed;
     let mut tx = store.begin().await?;
-    let mut outcomes = Vec::with_capacity(batch.len());
     let (mut appended, mut duplicates, mut quarantined) = (0u64, 0u64, 0u64);
-    let mut seen_in_batch: HashSet<(String, String)> = HashSet::new();
+    let mut seqs = SeqCounters::default();
+    let now = store::now_ms();
+
+    // 1. Route every webhook item (one lookup per distinct route) and group them per workspace,
+    //    in arrival order, dropping repeats inside the batch.
+    let mut routes: HashMap<(&'static str, &str), Option<String>> = HashMap::new();
+    let mut per_workspace: Vec<(String, Vec<(&str, &str)>)> = Vec::new();
+    let mut seen_in_batch: HashSet<(String, &str)> = HashSet::new();
+    for job in batch {
+        let Job::Webhook { items, .. } = job else {
+            continue;
+        };
+        for item in items {
+            let Some((kind, id)) = &item.route else {
+                store::quarantine_in(
+                    &mut tx,
+                    None,
+                    "the item names no channel",
+                    &item.key,
+                    item.envelope.as_bytes(),
+                )
+                .await?;
+                quarantined += 1;
+                continue;
+            };
+            let workspace = match routes.get(&(*kind, id.as_str())) {
+                Some(w) => w.clone(),
+                None => {
+                    let w = store::workspace_for_route(&mut tx, kind, id).await?;
+                    routes.insert((*kind, id.as_str()), w.clone());
+                    w
+                }
+            };
+            let Some(workspace) = workspace else {
+                store::quarantine_in(
+                    &mut tx,
+                    Some((kind, id)),
+                    "no workspace has this channel",
+                    &item.key,
+                    item.envelope.as_bytes(),
+                )
+                .await?;
+                quarantined += 1;
+                continue;
+            };
+            if !seen_in_batch.insert((workspace.clone(), item.key.as_str())) {
+                duplicates += 1;
+                continue;
+            }
+            match per_workspace.iter_mut().find(|(w, _)| *w == workspace) {
+                Some((_, list)) => list.push((item.key.as_str(), item.envelope.as_str())),
+                None => per_workspace
+                    .push((workspace, vec![(item.key.as_str(), item.envelope.as_str())])),
+            }
+        }
+    }
+
+    // 2. Per workspace: drop redeliveries already in the log, then append the rest with
+    //    consecutive seqs in a few multi-row statements.
+    for (workspace, items) in &per_workspace {
+        let keys: Vec<&str> = items.iter().map(|(k, _)| *k).collect();
+        let existing = store::existing_keys(&mut tx, workspace, &keys).await?;
+        let fresh: Vec<&(&str, &str)> = items
+            .iter()
+            .filter(|(k, _)| !existing.contains(*k))
+            .collect();
+        duplicates += (items.len() - fresh.len()) as u64;
+        if fresh.is_empty() {
+            continue;
+        }
+        let first = seqs.last(&mut tx, workspace).await? + 1;
+        let rows: Vec<store::NewEvent<'_>> = fresh
+            .iter()
+            .enumerate()
+            .map(|(i, (key, envelope))| store::NewEvent {
+                seq: first + i as i64,
+                kind: WEBHOOK_EVENT_KIND,
+                at: now,
+                dedup_key: key,
+                author: None,
+                payload: envelope,
+            })
+            .collect();
+        store::insert_events(&mut tx, workspace, &rows).await?;
+        let last = first + rows.len() as i64 - 1;
+        seqs.next.insert(workspace.clone(), last);
+        appended += rows.len() as u64;
+        grown.insert(workspace.clone(), last);
+    }
+
+    // 3. Everything else, one by one (rare next to webhooks).
+    let mut outcomes = Vec::with_capacity(batch.len());
     for job in batch {
         match job {
-            Job::Webhook { items, .. } => {
-                for item in items {
-                    let envelope = item.envelope.to_string();
-                    match route_key(&item.route) {
-                        Some((kind, id)) => match store::workspace_for_route(&mut tx, kind, id)
-                            .await?
-                        {
-                            Some(workspace) => {
-                                if !seen_in_batch.insert((workspace.clone(), item.key.clone())) {
-                                    duplicates += 1;
-                                    continue;
-                                }
-                                match store::append_in(
-                                    &mut tx,
-                                    &workspace,
-                                    WEBHOOK_EVENT_KIND,
-                                    &item.key,
-                                    None,
-                                    &item.envelope,
-                                )
-                                .await?
-                                {
-                                    Some(seq) => {
-                                        appended += 1;
-                                        grown.insert(workspace, seq);
-                                    }
-                                    None => duplicates += 1,
-                                }
-                            }
-                            None => {
-                                store::quarantine_in(
-                                    &mut tx,
-                                    Some((kind, id)),
-                                    "no workspace has this channel",
-                                    &item.key,
-                                    envelope.as_bytes(),
-                                )
-                                .await?;
-                                quarantined += 1;
-                            }
-                        },
-                        None => {
-                            store::quarantine_in(
-                                &mut tx,
-                                None,
-                                "the item names no channel",
-                                &item.key,
-                                envelope.as_bytes(),
-                            )
-                            .await?;
-                            quarantined += 1;
-                        }
-                    }
-                }
-                outcomes.push(Outcome::Done);
-            }
+            Job::Webhook { .. } => outcomes.push(Outcome::Done),
             Job::Unparseable { body, reason, .. } => {
                 let key = format!("unparseable:{}", hex::encode(&sha2_digest(body)[..16]));
                 store::quarantine_in(&mut tx, None, reason, &key, body).await?;
@@ -296,24 +368,33 @@ async fn commit(
                 key,
                 ..
             } => {
-                match store::append_in(&mut tx, workspace_id, kind, key, Some(author), payload)
-                    .await?
-                {
-                    Some(seq) => {
-                        appended += 1;
-                        grown.insert(workspace_id.clone(), seq);
-                        outcomes.push(Outcome::Published(Published { seq, created: true }));
-                    }
-                    None => match store::seq_of(&mut tx, workspace_id, key).await? {
-                        Some(seq) => outcomes.push(Outcome::Published(Published {
-                            seq,
-                            created: false,
-                        })),
-                        None => outcomes.push(Outcome::Done),
-                    },
+                if let Some(seq) = store::seq_of(&mut tx, workspace_id, key).await? {
+                    outcomes.push(Outcome::Published(Published {
+                        seq,
+                        created: false,
+                    }));
+                    continue;
                 }
+                let seq = seqs.last(&mut tx, workspace_id).await? + 1;
+                let payload = payload.to_string();
+                let row = store::NewEvent {
+                    seq,
+                    kind,
+                    at: now,
+                    dedup_key: key,
+                    author: Some(author),
+                    payload: &payload,
+                };
+                store::insert_events(&mut tx, workspace_id, std::slice::from_ref(&row)).await?;
+                seqs.next.insert(workspace_id.clone(), seq);
+                appended += 1;
+                grown.insert(workspace_id.clone(), seq);
+                outcomes.push(Outcome::Published(Published { seq, created: true }));
             }
         }
+    }
+    for (workspace, seq) in &seqs.next {
+        store::set_last_seq(&mut tx, workspace, *seq).await?;
     }
     tx.commit().await?;
     metrics.events_appended.fetch_add(appended, Relaxed);

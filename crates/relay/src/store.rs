@@ -3,6 +3,7 @@
 //! Handlers and the sequencer reach the database only through [`Store`], so another backend
 //! (PostgreSQL, for several relay instances) can replace this module without touching them.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -649,6 +650,90 @@ pub(crate) async fn append_in(
         .execute(&mut **tx)
         .await?;
     Ok(Some(seq))
+}
+
+/// The last seq given out in a workspace, inside a transaction.
+pub(crate) async fn last_seq_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    workspace_id: &str,
+) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT last_seq FROM workspaces WHERE id = ?")
+            .bind(workspace_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .unwrap_or(0),
+    )
+}
+
+/// Records the last seq given out in a workspace.
+pub(crate) async fn set_last_seq(
+    tx: &mut Transaction<'static, Sqlite>,
+    workspace_id: &str,
+    seq: i64,
+) -> Result<()> {
+    sqlx::query("UPDATE workspaces SET last_seq = MAX(last_seq, ?) WHERE id = ?")
+        .bind(seq)
+        .bind(workspace_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// An event to append.
+pub(crate) struct NewEvent<'a> {
+    pub seq: i64,
+    pub kind: &'a str,
+    pub at: i64,
+    pub dedup_key: &'a str,
+    pub author: Option<&'a str>,
+    pub payload: &'a str,
+}
+
+/// Which of `keys` a workspace's log already holds.
+pub(crate) async fn existing_keys(
+    tx: &mut Transaction<'static, Sqlite>,
+    workspace_id: &str,
+    keys: &[&str],
+) -> Result<HashSet<String>> {
+    let mut found = HashSet::new();
+    for chunk in keys.chunks(500) {
+        let mut query =
+            sqlx::QueryBuilder::<Sqlite>::new("SELECT dedup_key FROM events WHERE workspace_id = ");
+        query.push_bind(workspace_id).push(" AND dedup_key IN (");
+        let mut list = query.separated(", ");
+        for key in chunk {
+            list.push_bind(*key);
+        }
+        query.push(")");
+        let rows: Vec<String> = query.build_query_scalar().fetch_all(&mut **tx).await?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
+/// Appends events (whose keys are known to be new) in multi-row statements.
+pub(crate) async fn insert_events(
+    tx: &mut Transaction<'static, Sqlite>,
+    workspace_id: &str,
+    rows: &[NewEvent<'_>],
+) -> Result<()> {
+    for chunk in rows.chunks(200) {
+        let mut query = sqlx::QueryBuilder::<Sqlite>::new(
+            "INSERT INTO events (workspace_id, seq, kind, at, dedup_key, author, payload) ",
+        );
+        query.push_values(chunk, |mut row, e| {
+            row.push_bind(workspace_id)
+                .push_bind(e.seq)
+                .push_bind(e.kind)
+                .push_bind(e.at)
+                .push_bind(e.dedup_key)
+                .push_bind(e.author)
+                .push_bind(e.payload);
+        });
+        query.build().execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 /// The seq of an event with this dedup key, if any.
