@@ -168,6 +168,34 @@ impl Sequencer {
     }
 }
 
+/// Which workspace owns a route, remembered briefly so a busy channel costs no lookup per batch.
+/// Only found routes are kept (an added channel is seen at once); entries expire after a second.
+#[derive(Default)]
+struct RouteCache {
+    entries: HashMap<(&'static str, String), (String, std::time::Instant)>,
+}
+
+impl RouteCache {
+    const TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+    fn get(&self, kind: &'static str, id: &str) -> Option<String> {
+        self.entries
+            .get(&(kind, id.to_string()))
+            .filter(|(_, at)| at.elapsed() < Self::TTL)
+            .map(|(w, _)| w.clone())
+    }
+
+    fn put(&mut self, kind: &'static str, id: &str, workspace: &str) {
+        if self.entries.len() > 10_000 {
+            self.entries.clear();
+        }
+        self.entries.insert(
+            (kind, id.to_string()),
+            (workspace.to_string(), std::time::Instant::now()),
+        );
+    }
+}
+
 enum Outcome {
     Done,
     Published(Published),
@@ -180,6 +208,7 @@ async fn writer(
     mut rx: mpsc::Receiver<Job>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut route_cache = RouteCache::default();
     while let Some(first) = rx.recv().await {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -189,7 +218,7 @@ async fn writer(
             }
         }
         let mut grown: HashMap<String, i64> = HashMap::new();
-        let result = commit(&store, &metrics, &batch, &mut grown).await;
+        let result = commit(&store, &metrics, &batch, &mut grown, &mut route_cache).await;
         match result {
             Ok(outcomes) => {
                 for (job, outcome) in batch.drain(..).zip(outcomes) {
@@ -228,38 +257,16 @@ async fn writer(
     }
 }
 
-/// Hands out seqs within one transaction: read once per workspace per batch (inside the write
-/// lock, so another process appending in between is seen), written back once at the end.
-#[derive(Default)]
-struct SeqCounters {
-    next: HashMap<String, i64>,
-}
-
-impl SeqCounters {
-    async fn last(
-        &mut self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-        workspace: &str,
-    ) -> Result<i64, StoreError> {
-        if let Some(seq) = self.next.get(workspace) {
-            return Ok(*seq);
-        }
-        let seq = store::last_seq_in(tx, workspace).await?;
-        self.next.insert(workspace.to_string(), seq);
-        Ok(seq)
-    }
-}
-
 async fn commit(
     store: &Store,
     metrics: &Metrics,
     batch: &[Job],
     grown: &mut HashMap<String, i64>,
+    route_cache: &mut RouteCache,
 ) -> Result<Vec<Outcome>, StoreError> {
     use std::sync::atomic::Ordering::Relaxed;
     let mut tx = store.begin().await?;
     let (mut appended, mut duplicates, mut quarantined) = (0u64, 0u64, 0u64);
-    let mut seqs = SeqCounters::default();
     let now = store::now_ms();
 
     // 1. Route every webhook item (one lookup per distinct route) and group them per workspace,
@@ -287,7 +294,16 @@ async fn commit(
             let workspace = match routes.get(&(*kind, id.as_str())) {
                 Some(w) => w.clone(),
                 None => {
-                    let w = store::workspace_for_route(&mut tx, kind, id).await?;
+                    let w = match route_cache.get(kind, id) {
+                        Some(w) => Some(w),
+                        None => {
+                            let found = store::workspace_for_route(&mut tx, kind, id).await?;
+                            if let Some(w) = &found {
+                                route_cache.put(kind, id, w);
+                            }
+                            found
+                        }
+                    };
                     routes.insert((*kind, id.as_str()), w.clone());
                     w
                 }
@@ -329,7 +345,7 @@ async fn commit(
         if fresh.is_empty() {
             continue;
         }
-        let first = seqs.last(&mut tx, workspace).await? + 1;
+        let first = store::allocate_seqs(&mut tx, workspace, fresh.len() as i64).await?;
         let rows: Vec<store::NewEvent<'_>> = fresh
             .iter()
             .enumerate()
@@ -344,7 +360,6 @@ async fn commit(
             .collect();
         store::insert_events(&mut tx, workspace, &rows).await?;
         let last = first + rows.len() as i64 - 1;
-        seqs.next.insert(workspace.clone(), last);
         appended += rows.len() as u64;
         grown.insert(workspace.clone(), last);
     }
@@ -375,7 +390,7 @@ async fn commit(
                     }));
                     continue;
                 }
-                let seq = seqs.last(&mut tx, workspace_id).await? + 1;
+                let seq = store::allocate_seqs(&mut tx, workspace_id, 1).await?;
                 let payload = payload.to_string();
                 let row = store::NewEvent {
                     seq,
@@ -386,15 +401,11 @@ async fn commit(
                     payload: &payload,
                 };
                 store::insert_events(&mut tx, workspace_id, std::slice::from_ref(&row)).await?;
-                seqs.next.insert(workspace_id.clone(), seq);
                 appended += 1;
                 grown.insert(workspace_id.clone(), seq);
                 outcomes.push(Outcome::Published(Published { seq, created: true }));
             }
         }
-    }
-    for (workspace, seq) in &seqs.next {
-        store::set_last_seq(&mut tx, workspace, *seq).await?;
     }
     tx.commit().await?;
     metrics.events_appended.fetch_add(appended, Relaxed);

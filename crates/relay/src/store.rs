@@ -652,32 +652,20 @@ pub(crate) async fn append_in(
     Ok(Some(seq))
 }
 
-/// The last seq given out in a workspace, inside a transaction.
-pub(crate) async fn last_seq_in(
+/// Reserves `n` consecutive seqs in a workspace's log and returns the first.
+pub(crate) async fn allocate_seqs(
     tx: &mut Transaction<'static, Sqlite>,
     workspace_id: &str,
+    n: i64,
 ) -> Result<i64> {
-    Ok(
-        sqlx::query_scalar("SELECT last_seq FROM workspaces WHERE id = ?")
-            .bind(workspace_id)
-            .fetch_optional(&mut **tx)
-            .await?
-            .unwrap_or(0),
+    let last: i64 = sqlx::query_scalar(
+        "UPDATE workspaces SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq",
     )
-}
-
-/// Records the last seq given out in a workspace.
-pub(crate) async fn set_last_seq(
-    tx: &mut Transaction<'static, Sqlite>,
-    workspace_id: &str,
-    seq: i64,
-) -> Result<()> {
-    sqlx::query("UPDATE workspaces SET last_seq = MAX(last_seq, ?) WHERE id = ?")
-        .bind(seq)
-        .bind(workspace_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    .bind(n)
+    .bind(workspace_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(last - n + 1)
 }
 
 /// An event to append.
