@@ -678,6 +678,10 @@ pub(crate) struct NewEvent<'a> {
     pub payload: &'a str,
 }
 
+/// Statement sizes used for multi-value statements. Few distinct sizes keep every shape in the
+/// prepared-statement cache instead of preparing a new one for each batch size.
+const BUCKETS: [usize; 4] = [1, 8, 64, 256];
+
 /// Which of `keys` a workspace's log already holds.
 pub(crate) async fn existing_keys(
     tx: &mut Transaction<'static, Sqlite>,
@@ -685,28 +689,47 @@ pub(crate) async fn existing_keys(
     keys: &[&str],
 ) -> Result<HashSet<String>> {
     let mut found = HashSet::new();
-    for chunk in keys.chunks(500) {
+    for chunk in keys.chunks(BUCKETS[BUCKETS.len() - 1]) {
+        // Pad the list to the next bucket size by repeating the last key.
+        let size = BUCKETS
+            .iter()
+            .copied()
+            .find(|b| *b >= chunk.len())
+            .unwrap_or(chunk.len());
         let mut query =
             sqlx::QueryBuilder::<Sqlite>::new("SELECT dedup_key FROM events WHERE workspace_id = ");
         query.push_bind(workspace_id).push(" AND dedup_key IN (");
         let mut list = query.separated(", ");
-        for key in chunk {
-            list.push_bind(*key);
+        for i in 0..size {
+            list.push_bind(chunk[i.min(chunk.len() - 1)]);
         }
         query.push(")");
-        let rows: Vec<String> = query.build_query_scalar().fetch_all(&mut **tx).await?;
+        let rows: Vec<String> = query
+            .build_query_scalar()
+            .persistent(true)
+            .fetch_all(&mut **tx)
+            .await?;
         found.extend(rows);
     }
     Ok(found)
 }
 
-/// Appends events (whose keys are known to be new) in multi-row statements.
+/// Appends events (whose keys are known to be new) in multi-row statements of bucket sizes.
 pub(crate) async fn insert_events(
     tx: &mut Transaction<'static, Sqlite>,
     workspace_id: &str,
     rows: &[NewEvent<'_>],
 ) -> Result<()> {
-    for chunk in rows.chunks(200) {
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let size = BUCKETS
+            .iter()
+            .rev()
+            .copied()
+            .find(|b| *b <= rest.len())
+            .unwrap_or(1);
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
         let mut query = sqlx::QueryBuilder::<Sqlite>::new(
             "INSERT INTO events (workspace_id, seq, kind, at, dedup_key, author, payload) ",
         );
@@ -719,7 +742,7 @@ pub(crate) async fn insert_events(
                 .push_bind(e.author)
                 .push_bind(e.payload);
         });
-        query.build().execute(&mut **tx).await?;
+        query.build().persistent(true).execute(&mut **tx).await?;
     }
     Ok(())
 }
