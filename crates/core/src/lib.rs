@@ -9,6 +9,8 @@
 //! - no secret (Meta token, relay credential) is ever written to the cache.
 #![deny(missing_docs)]
 
+pub mod apply;
 pub mod cache;
+pub mod inbox;
 
 pub use cache::{Cache, CacheCounts, CacheError, CacheStatus, LazyCache};

@@ -52,7 +52,7 @@ fn cache_status_opens_and_migrates_the_cache_in_the_data_dir() {
 
     let status = json(get_ipc_response(&window, request("cache_status")).unwrap());
 
-    assert_eq!(status["schemaVersion"], 1);
+    assert_eq!(status["schemaVersion"], 2);
     assert_eq!(status["counts"]["messages"], 0);
     assert!(
         dir.path().join("cache.sqlite").is_file(),

@@ -1,4 +1,5 @@
 //! Integration tests of zentro-core against real SQLite files.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+mod apply;
 mod cache;

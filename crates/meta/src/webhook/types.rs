@@ -481,7 +481,8 @@ impl DeliveryState {
         }
     }
 
-    pub(crate) fn parse(s: &str) -> Self {
+    /// Parses Meta's name (unknown names are kept as [`DeliveryState::Other`]).
+    pub fn parse(s: &str) -> Self {
         match s {
             "sent" => Self::Sent,
             "delivered" => Self::Delivered,

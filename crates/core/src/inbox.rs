@@ -1,0 +1,195 @@
+//! Reading the inbox: conversation and message pages by key (never OFFSET, so page 1 and page
+//! 1000 cost the same), and full-text search as the user types.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::cache::{Cache, CacheError};
+
+/// A conversation in the list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConversationSummary {
+    /// Id.
+    pub id: i64,
+    /// The customer's name (or id, when Meta sent no name).
+    pub contact_name: String,
+    /// whatsapp, messenger or instagram.
+    pub channel_kind: String,
+    /// open, pending, snoozed, resolved.
+    pub status: String,
+    /// Unread messages.
+    pub unread_count: i64,
+    /// The last message, shortened.
+    pub preview: String,
+    /// Last activity (UTC ms); with `id`, the key of the next page.
+    pub last_activity_at: i64,
+}
+
+/// A message in a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageView {
+    /// Id.
+    pub id: i64,
+    /// Meta's id.
+    pub external_id: Option<String>,
+    /// inbound or outbound.
+    pub direction: String,
+    /// text, image, voice, …
+    pub kind: String,
+    /// Text.
+    pub body: Option<String>,
+    /// Caption.
+    pub caption: Option<String>,
+    /// When it was sent (UTC ms); with `id`, the key of the next page.
+    pub sent_at: i64,
+    /// sent, delivered, read, played, failed (outbound).
+    pub delivery_status: Option<String>,
+    /// The customer's reaction.
+    pub reaction: Option<String>,
+    /// Whether the customer unsent it.
+    pub deleted: bool,
+}
+
+/// A page key: `(time, id)` of the last row of the previous page.
+pub type PageKey = (i64, i64);
+
+/// Conversations by last activity, newest first, after `before` (exclusive).
+pub async fn conversations(
+    cache: &Cache,
+    before: Option<PageKey>,
+    limit: i64,
+) -> Result<Vec<ConversationSummary>, CacheError> {
+    let (t, id) = before.unwrap_or((i64::MAX, i64::MAX));
+    let rows = sqlx::query(
+        "SELECT c.id, COALESCE(NULLIF(k.display_name, ''), k.external_id), ch.kind, c.status, c.unread_count, c.last_message_preview, c.last_activity_at
+         FROM conversations c JOIN contacts k ON k.id = c.contact_id JOIN channels ch ON ch.id = k.channel_id
+         WHERE (c.last_activity_at, c.id) < (?, ?)
+         ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?",
+    )
+    .bind(t)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(cache.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ConversationSummary {
+            id: r.get(0),
+            contact_name: r.get(1),
+            channel_kind: r.get(2),
+            status: r.get(3),
+            unread_count: r.get(4),
+            preview: r.get(5),
+            last_activity_at: r.get(6),
+        })
+        .collect())
+}
+
+/// A conversation's messages, newest first, before `before` (exclusive). The UI reverses a page
+/// to show it and asks for the next one with the oldest row's key as the user scrolls up.
+pub async fn messages(
+    cache: &Cache,
+    conversation_id: i64,
+    before: Option<PageKey>,
+    limit: i64,
+) -> Result<Vec<MessageView>, CacheError> {
+    let (t, id) = before.unwrap_or((i64::MAX, i64::MAX));
+    let rows = sqlx::query(
+        "SELECT m.id, m.external_id, m.direction, m.kind, m.body, m.caption, m.sent_at, m.delivery_status,
+                (SELECT emoji FROM reactions r WHERE r.message_external_id = m.external_id AND r.reactor = 'customer'),
+                m.deleted_at IS NOT NULL
+         FROM messages m WHERE m.conversation_id = ? AND (m.sent_at, m.id) < (?, ?)
+         ORDER BY m.sent_at DESC, m.id DESC LIMIT ?",
+    )
+    .bind(conversation_id)
+    .bind(t)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(cache.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| MessageView {
+            id: r.get(0),
+            external_id: r.get(1),
+            direction: r.get(2),
+            kind: r.get(3),
+            body: r.get(4),
+            caption: r.get(5),
+            sent_at: r.get(6),
+            delivery_status: r.get(7),
+            reaction: r.get(8),
+            deleted: r.get(9),
+        })
+        .collect())
+}
+
+/// A search result: the best match in one conversation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchHit {
+    /// The conversation.
+    pub conversation_id: i64,
+    /// The matching message, when the match is a message (not the contact).
+    pub message_id: Option<i64>,
+    /// The matched text with the match marked by `[` and `]`.
+    pub snippet: String,
+    /// Relevance (lower is better, bm25).
+    pub rank: f64,
+}
+
+/// Turns what the user typed into an FTS5 query: every word must match, the last one as a prefix
+/// (search as you type); quotes and operators are neutralised.
+pub fn fts_query(input: &str) -> Option<String> {
+    let words: Vec<String> = input
+        .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '@' && c != '.' && c != '+')
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{}\"", w.replace('"', "")))
+        .collect();
+    if words.is_empty() {
+        return None;
+    }
+    Some(
+        words
+            .iter()
+            .map(|w| format!("{w}*"))
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
+/// Searches all history, best conversation first, one hit per conversation.
+pub async fn search(cache: &Cache, input: &str, limit: i64) -> Result<Vec<SearchHit>, CacheError> {
+    let Some(query) = fts_query(input) else {
+        return Ok(Vec::new());
+    };
+    let rows = sqlx::query(
+        "WITH hits AS (
+             SELECT s.kind, s.ref_id, s.conversation_id, snippet(search_index, 0, '[', ']', '…', 12) AS snip, bm25(search_index) AS score
+             FROM search_index s WHERE search_index MATCH ? ORDER BY score LIMIT 500
+         ),
+         resolved AS (
+             SELECT COALESCE(h.conversation_id,
+                             (SELECT c.id FROM conversations c WHERE c.contact_id = h.ref_id ORDER BY c.last_activity_at DESC LIMIT 1)) AS conversation_id,
+                    CASE WHEN h.kind = 'message' THEN h.ref_id END AS message_id, h.snip, h.score
+             FROM hits h
+         ),
+         ranked AS (
+             SELECT *, ROW_NUMBER() OVER (PARTITION BY conversation_id ORDER BY score) AS n FROM resolved WHERE conversation_id IS NOT NULL
+         )
+         SELECT conversation_id, message_id, snip, score FROM ranked WHERE n = 1 ORDER BY score LIMIT ?",
+    )
+    .bind(query)
+    .bind(limit)
+    .fetch_all(cache.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| SearchHit {
+            conversation_id: r.get(0),
+            message_id: r.get(1),
+            snippet: r.get(2),
+            rank: r.get(3),
+        })
+        .collect())
+}
