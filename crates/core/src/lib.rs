@@ -12,5 +12,7 @@
 pub mod apply;
 pub mod cache;
 pub mod inbox;
+pub mod sync;
+pub mod vault;
 
 pub use cache::{Cache, CacheCounts, CacheError, CacheStatus, LazyCache};

@@ -3,3 +3,4 @@
 
 mod apply;
 mod cache;
+mod vault;

@@ -1,0 +1,386 @@
+//! Sync with the relay: sign in, catch up from the stored cursor, follow the live stream,
+//! acknowledge what was applied, reconnect after any failure with backoff and jitter, and report
+//! progress to whoever listens (the UI, the CLI).
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::apply::{ApplyReport, RelayEvent, apply_batch, cursor};
+use crate::cache::{Cache, CacheError};
+use crate::vault::Secret;
+
+/// Events per page when catching up.
+const PAGE: i64 = 500;
+
+/// What went wrong talking to the relay.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The relay refused the credentials or the device token (revoked, expired): sign in again.
+    #[error("the relay refused the sign-in or this device's token; sign in again")]
+    Unauthorized,
+    /// Too many sign-in attempts.
+    #[error("too many attempts; try again in {0:?}")]
+    RateLimited(Duration),
+    /// The relay could not be reached or the connection broke; retried automatically when syncing.
+    #[error("the relay could not be reached ({0}); check the address and the network")]
+    Network(String),
+    /// The relay answered with an error.
+    #[error("the relay answered with an error: {0}")]
+    Relay(String),
+    /// The relay's URL is not valid.
+    #[error("the relay address is not valid: {0}")]
+    BadAddress(String),
+    /// The local cache failed.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+}
+
+/// A member and workspace, as the relay describes them at sign-in.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Identity {
+    /// The member.
+    pub member: Member,
+    /// The workspace.
+    pub workspace: Workspace,
+}
+
+/// A member.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Member {
+    /// Id.
+    pub id: String,
+    /// Email.
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+    /// owner, admin or agent.
+    pub role: String,
+}
+
+/// A workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Workspace {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+}
+
+/// Catch-up progress, for the UI's status bar and the CLI's stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// The cursor after the last applied batch.
+    pub cursor: i64,
+    /// Events applied in this run so far.
+    pub applied: usize,
+    /// Whether the device has everything the relay had when the page was read.
+    pub caught_up: bool,
+}
+
+/// A client of one relay.
+#[derive(Debug, Clone)]
+pub struct RelayClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+#[derive(Deserialize)]
+struct PageBody {
+    events: Vec<RelayEvent>,
+    next_after: i64,
+}
+
+async fn check(response: reqwest::Response) -> Result<reqwest::Response, SyncError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    if status == reqwest::StatusCode::UNAUTHORIZED {
+        return Err(SyncError::Unauthorized);
+    }
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        let wait = response
+            .headers()
+            .get("retry-after")
+            .and_then(|h| h.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(60);
+        return Err(SyncError::RateLimited(Duration::from_secs(wait)));
+    }
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    let message = body
+        .pointer("/error/message")
+        .and_then(|m| m.as_str())
+        .unwrap_or("no details")
+        .to_string();
+    Err(SyncError::Relay(format!("HTTP {status}: {message}")))
+}
+
+fn network(error: reqwest::Error) -> SyncError {
+    SyncError::Network(error.without_url().to_string())
+}
+
+impl RelayClient {
+    /// A client for the relay at `base_url` (e.g. `https://relay.acme.example`).
+    pub fn new(base_url: &str) -> Result<Self, SyncError> {
+        let url =
+            reqwest::Url::parse(base_url).map_err(|e| SyncError::BadAddress(e.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(SyncError::BadAddress(
+                "use an http:// or https:// address".into(),
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("ZentroDesk/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| SyncError::Network(e.to_string()))?;
+        Ok(Self {
+            http,
+            base: base_url.trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// The relay's address.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Signs in; returns the device token (keep it in the vault) and who signed in.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &Secret,
+        device_name: &str,
+    ) -> Result<(Secret, Identity), SyncError> {
+        let response = self
+            .http
+            .post(format!("{}/v1/sessions", self.base))
+            .timeout(Duration::from_secs(30))
+            .json(&json!({ "email": email, "password": password.expose(), "device_name": device_name }))
+            .send()
+            .await
+            .map_err(network)?;
+        let body: serde_json::Value = check(response).await?.json().await.map_err(network)?;
+        let token = body
+            .get("token")
+            .and_then(|t| t.as_str())
+            .ok_or_else(|| SyncError::Relay("no token in the answer".into()))?;
+        let identity: Identity =
+            serde_json::from_value(body.clone()).map_err(|e| SyncError::Relay(e.to_string()))?;
+        Ok((Secret::new(token), identity))
+    }
+
+    /// One page of events after `after`.
+    pub async fn page(
+        &self,
+        token: &Secret,
+        after: i64,
+    ) -> Result<(Vec<RelayEvent>, i64), SyncError> {
+        let response = self
+            .http
+            .get(format!(
+                "{}/v1/events?after={after}&limit={PAGE}",
+                self.base
+            ))
+            .bearer_auth(token.expose())
+            .timeout(Duration::from_secs(60))
+            .send()
+            .await
+            .map_err(network)?;
+        let page: PageBody = check(response).await?.json().await.map_err(network)?;
+        Ok((page.events, page.next_after))
+    }
+
+    /// Tells the relay what this device has durably applied.
+    pub async fn acknowledge(&self, token: &Secret, seq: i64) -> Result<(), SyncError> {
+        let response = self
+            .http
+            .post(format!("{}/v1/cursor", self.base))
+            .bearer_auth(token.expose())
+            .timeout(Duration::from_secs(30))
+            .json(&json!({ "seq": seq }))
+            .send()
+            .await
+            .map_err(network)?;
+        check(response).await?;
+        Ok(())
+    }
+
+    /// Publishes a team event; the same idempotency key returns the same seq.
+    pub async fn publish(
+        &self,
+        token: &Secret,
+        kind: &str,
+        payload: serde_json::Value,
+        idempotency_key: &str,
+    ) -> Result<i64, SyncError> {
+        let response = self
+            .http
+            .post(format!("{}/v1/events", self.base))
+            .bearer_auth(token.expose())
+            .timeout(Duration::from_secs(30))
+            .json(&json!({ "kind": kind, "payload": payload, "idempotency_key": idempotency_key }))
+            .send()
+            .await
+            .map_err(network)?;
+        let body: serde_json::Value = check(response).await?.json().await.map_err(network)?;
+        body.get("seq")
+            .and_then(|s| s.as_i64())
+            .ok_or_else(|| SyncError::Relay("no seq in the answer".into()))
+    }
+
+    /// Revokes this device's token on the relay.
+    pub async fn sign_out(&self, token: &Secret) -> Result<(), SyncError> {
+        let response = self
+            .http
+            .delete(format!("{}/v1/sessions/current", self.base))
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .map_err(network)?;
+        check(response).await?;
+        Ok(())
+    }
+}
+
+/// Applies everything the relay has after this device's cursor, page by page (each page in one
+/// transaction with the cursor), acknowledging as it goes.
+pub async fn catch_up(
+    cache: &Cache,
+    client: &RelayClient,
+    token: &Secret,
+    workspace_id: &str,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<ApplyReport, SyncError> {
+    let mut total = ApplyReport {
+        cursor: cursor(cache, workspace_id).await?,
+        ..ApplyReport::default()
+    };
+    loop {
+        let (events, _) = client.page(token, total.cursor).await?;
+        if events.is_empty() {
+            progress(Progress {
+                cursor: total.cursor,
+                applied: total.applied,
+                caught_up: true,
+            });
+            return Ok(total);
+        }
+        let report = apply_batch(cache, workspace_id, &events).await?;
+        total.applied += report.applied;
+        total.skipped += report.skipped;
+        total.ignored += report.ignored;
+        total.cursor = report.cursor;
+        client.acknowledge(token, report.cursor).await?;
+        progress(Progress {
+            cursor: total.cursor,
+            applied: total.applied,
+            caught_up: false,
+        });
+    }
+}
+
+/// Catches up, then follows the live stream until `stop` is cancelled, reconnecting after any
+/// network failure with exponential backoff and jitter. Returns on `stop`, or with
+/// [`SyncError::Unauthorized`] when the device must sign in again.
+pub async fn follow(
+    cache: &Cache,
+    client: &RelayClient,
+    token: &Secret,
+    workspace_id: &str,
+    stop: &CancellationToken,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<(), SyncError> {
+    let mut failures = 0u32;
+    loop {
+        let result = tokio::select! {
+            r = follow_once(cache, client, token, workspace_id, progress) => r,
+            _ = stop.cancelled() => return Ok(()),
+        };
+        match result {
+            Err(SyncError::Unauthorized) => return Err(SyncError::Unauthorized),
+            Err(SyncError::Cache(e)) => return Err(SyncError::Cache(e)),
+            Err(error) => {
+                failures += 1;
+                let base = Duration::from_millis(500) * 2u32.saturating_pow(failures.min(6));
+                let wait = base
+                    .min(Duration::from_secs(30))
+                    .mul_f64(0.5 + fastrand::f64() * 0.5);
+                tracing::warn!(%error, ?wait, "sync interrupted; reconnecting");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.cancelled() => return Ok(()),
+                }
+            }
+            Ok(()) => failures = 0,
+        }
+    }
+}
+
+async fn follow_once(
+    cache: &Cache,
+    client: &RelayClient,
+    token: &Secret,
+    workspace_id: &str,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<(), SyncError> {
+    catch_up(cache, client, token, workspace_id, progress).await?;
+    let after = cursor(cache, workspace_id).await?;
+    let response = client
+        .http
+        .get(format!("{}/v1/events?after={after}", client.base))
+        .bearer_auth(token.expose())
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .map_err(network)?;
+    let mut body = check(response).await?.bytes_stream();
+    let mut buffer = String::new();
+    let mut applied = 0usize;
+    loop {
+        // Take every complete event already received as one batch.
+        let mut batch = Vec::new();
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let data = block
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join("\n");
+            if data.is_empty() {
+                continue; // keep-alive comment
+            }
+            let event: RelayEvent = serde_json::from_str(&data)
+                .map_err(|e| SyncError::Relay(format!("bad event from the relay: {e}")))?;
+            batch.push(event);
+        }
+        if !batch.is_empty() {
+            let report = apply_batch(cache, workspace_id, &batch).await?;
+            applied += report.applied;
+            client.acknowledge(token, report.cursor).await?;
+            progress(Progress {
+                cursor: report.cursor,
+                applied,
+                caught_up: true,
+            });
+        }
+        match tokio::time::timeout(Duration::from_secs(45), body.next()).await {
+            Ok(Some(Ok(chunk))) => {
+                buffer.push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n"))
+            }
+            Ok(Some(Err(error))) => return Err(network(error)),
+            Ok(None) => return Err(SyncError::Network("the relay closed the stream".into())),
+            Err(_) => {
+                return Err(SyncError::Network(
+                    "no keep-alive from the relay for 45 s".into(),
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! End to end across the parts: Meta's stand-in, a real relay on a loopback socket, and two
+//! desktop cores with their own cache files.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod sync;
