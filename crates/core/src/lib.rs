@@ -9,6 +9,7 @@
 //! - no secret (Meta token, relay credential) is ever written to the cache.
 #![deny(missing_docs)]
 
+pub mod account;
 pub mod apply;
 pub mod cache;
 pub mod inbox;

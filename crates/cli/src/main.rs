@@ -1,0 +1,442 @@
+//! `zentro`: the headless companion of Zentro Desk, over the same core as the app.
+//!
+//! Exit codes: 0 success; 2 usage error; 3 not signed in or the relay refused the credentials
+//! (sign in again); 4 network failure (check the address and the network); 5 no keychain; 1 any
+//! other failure. Output for people is aligned text; `--json` gives scripts JSON. Progress goes
+//! to standard error.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+use zentro_core::Cache;
+use zentro_core::account::Account;
+use zentro_core::inbox;
+use zentro_core::sync::{Progress, RelayClient, SyncError, catch_up, follow};
+use zentro_core::vault::{Secret, Vault, VaultError};
+
+#[derive(Parser)]
+#[command(
+    name = "zentro",
+    version,
+    about = "Zentro Desk from the command line: sign in, sync, read and search the local cache."
+)]
+struct Cli {
+    /// The data directory (cache and account); the app's own by default.
+    #[arg(long, global = true, env = "ZENTRO_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Keep the device token in the Linux kernel keyring instead of the Secret Service (headless servers).
+    #[arg(long, global = true)]
+    kernel_keyring: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sign in to a relay (the password is read from standard input).
+    Login {
+        /// The relay's address, e.g. https://relay.acme.example
+        #[arg(long)]
+        relay: String,
+        /// Your email.
+        #[arg(long)]
+        email: String,
+        /// A name for this device, shown to admins.
+        #[arg(long, default_value = "zentro CLI")]
+        device_name: String,
+    },
+    /// Sign out: revoke this device's token and forget it.
+    Logout,
+    /// Bring the cache up to date with the relay.
+    Sync {
+        /// Keep following new events until interrupted.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// List conversations, most recent activity first.
+    Conversations {
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a conversation's latest messages, oldest first.
+    Show {
+        /// The conversation id (from `zentro conversations`).
+        conversation: i64,
+        /// How many messages.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search all history.
+    Search {
+        /// What to look for (words; the last may be a prefix).
+        query: String,
+        /// How many conversations.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A failure with the exit code it maps to.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl From<SyncError> for Failure {
+    fn from(error: SyncError) -> Self {
+        let code = match error {
+            SyncError::Unauthorized => 3,
+            SyncError::Network(_) | SyncError::BadAddress(_) => 4,
+            _ => 1,
+        };
+        let mut message = error.to_string();
+        if code == 3 {
+            message.push_str(" (zentro login --relay URL --email EMAIL)");
+        }
+        Self { code, message }
+    }
+}
+
+impl From<VaultError> for Failure {
+    fn from(error: VaultError) -> Self {
+        let code = if matches!(error, VaultError::Unavailable(_)) {
+            5
+        } else {
+            1
+        };
+        Self {
+            code,
+            message: format!("{error}; on a headless server, pass --kernel-keyring"),
+        }
+    }
+}
+
+impl From<zentro_core::CacheError> for Failure {
+    fn from(error: zentro_core::CacheError) -> Self {
+        Self {
+            code: 1,
+            message: error.to_string(),
+        }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Self {
+        Self {
+            code: 1,
+            message: error.to_string(),
+        }
+    }
+}
+
+fn fail(code: u8, message: impl Into<String>) -> Failure {
+    Failure {
+        code,
+        message: message.into(),
+    }
+}
+
+fn default_data_dir() -> Result<PathBuf, Failure> {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .ok_or_else(|| {
+            fail(
+                2,
+                "no data directory: pass --data-dir or set ZENTRO_DATA_DIR",
+            )
+        })?;
+    Ok(base.join("app.zentro.desk"))
+}
+
+struct Context {
+    data_dir: PathBuf,
+    vault: Vault,
+}
+
+impl Context {
+    fn account(&self) -> Result<Account, Failure> {
+        Account::load(&self.data_dir)?.ok_or_else(|| {
+            fail(
+                3,
+                "not signed in: run `zentro login --relay URL --email EMAIL` first",
+            )
+        })
+    }
+
+    async fn token(&self, account: &Account) -> Result<Secret, Failure> {
+        let vault = self.vault.clone();
+        let entry = Vault::device_entry(&account.relay_url, &account.email);
+        let token = tokio::task::spawn_blocking(move || vault.read(&entry))
+            .await
+            .map_err(|e| fail(1, e.to_string()))??;
+        token.ok_or_else(|| {
+            fail(
+                3,
+                "this device has no token in the keychain: run `zentro login` again",
+            )
+        })
+    }
+}
+
+fn read_password() -> Result<Secret, Failure> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Password: ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        return Err(fail(2, "no password on standard input"));
+    }
+    Ok(Secret::new(password))
+}
+
+fn report(progress: Progress) {
+    if progress.caught_up {
+        eprintln!(
+            "synced: up to event {} ({} applied)",
+            progress.cursor, progress.applied
+        );
+    } else {
+        eprintln!(
+            "catching up: event {} ({} applied so far)",
+            progress.cursor, progress.applied
+        );
+    }
+}
+
+fn time(ms: i64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (UTC).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let data_dir = match cli.data_dir {
+        Some(dir) => dir,
+        None => default_data_dir()?,
+    };
+    let vault = if cli.kernel_keyring {
+        #[cfg(target_os = "linux")]
+        {
+            Vault::kernel_keyring()
+        }
+        #[cfg(not(target_os = "linux"))]
+        return Err(fail(2, "--kernel-keyring exists only on Linux"));
+    } else {
+        Vault::system()
+    };
+    let ctx = Context { data_dir, vault };
+    match cli.command {
+        Command::Login {
+            relay,
+            email,
+            device_name,
+        } => {
+            let password = read_password()?;
+            let client = RelayClient::new(&relay)?;
+            let (token, identity) = client
+                .sign_in(email.trim(), &password, &device_name)
+                .await?;
+            let entry = Vault::device_entry(client.base_url(), &identity.member.email);
+            let vault = ctx.vault.clone();
+            tokio::task::spawn_blocking(move || vault.store(&entry, &token))
+                .await
+                .map_err(|e| fail(1, e.to_string()))??;
+            let account = Account {
+                relay_url: client.base_url().to_string(),
+                email: identity.member.email.clone(),
+                member_id: identity.member.id,
+                member_name: identity.member.display_name,
+                role: identity.member.role,
+                workspace_id: identity.workspace.id,
+                workspace_name: identity.workspace.name.clone(),
+            };
+            account.save(&ctx.data_dir)?;
+            Cache::open_in(&ctx.data_dir).await?;
+            eprintln!(
+                "Signed in to {} as {} ({}).",
+                identity.workspace.name, account.email, account.role
+            );
+        }
+        Command::Logout => {
+            let account = ctx.account()?;
+            if let Ok(token) = ctx.token(&account).await {
+                let client = RelayClient::new(&account.relay_url)?;
+                if let Err(error) = client.sign_out(&token).await {
+                    eprintln!(
+                        "warning: the relay did not confirm the sign-out ({error}); the token is forgotten here anyway"
+                    );
+                }
+            }
+            let (vault, entry) = (
+                ctx.vault.clone(),
+                Vault::device_entry(&account.relay_url, &account.email),
+            );
+            tokio::task::spawn_blocking(move || vault.delete(&entry))
+                .await
+                .map_err(|e| fail(1, e.to_string()))??;
+            Account::remove(&ctx.data_dir)?;
+            eprintln!("Signed out.");
+        }
+        Command::Sync { follow: keep } => {
+            let account = ctx.account()?;
+            let token = ctx.token(&account).await?;
+            let cache = Cache::open_in(&ctx.data_dir).await?;
+            let client = RelayClient::new(&account.relay_url)?;
+            if keep {
+                let stop = CancellationToken::new();
+                let signal = stop.clone();
+                tokio::spawn(async move {
+                    let _ = tokio::signal::ctrl_c().await;
+                    signal.cancel();
+                });
+                follow(
+                    &cache,
+                    &client,
+                    &token,
+                    &account.workspace_id,
+                    &stop,
+                    &mut report,
+                )
+                .await?;
+            } else {
+                catch_up(&cache, &client, &token, &account.workspace_id, &mut report).await?;
+            }
+        }
+        Command::Conversations { limit, json } => {
+            let cache = Cache::open_in(&ctx.data_dir).await?;
+            let list = inbox::conversations(&cache, None, limit.clamp(1, 1000)).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).map_err(|e| fail(1, e.to_string()))?
+                );
+            } else {
+                println!(
+                    "{:>6}  {:<9}  {:<8}  {:>6}  {:<16}  {:<24}  LAST MESSAGE",
+                    "ID", "CHANNEL", "STATUS", "UNREAD", "ACTIVITY (UTC)", "CUSTOMER"
+                );
+                for c in list {
+                    println!(
+                        "{:>6}  {:<9}  {:<8}  {:>6}  {:<16}  {:<24}  {}",
+                        c.id,
+                        c.channel_kind,
+                        c.status,
+                        c.unread_count,
+                        time(c.last_activity_at),
+                        c.contact_name,
+                        c.preview
+                    );
+                }
+            }
+        }
+        Command::Show {
+            conversation,
+            limit,
+            json,
+        } => {
+            let cache = Cache::open_in(&ctx.data_dir).await?;
+            let mut messages =
+                inbox::messages(&cache, conversation, None, limit.clamp(1, 1000)).await?;
+            if messages.is_empty() {
+                return Err(fail(
+                    1,
+                    format!(
+                        "conversation {conversation} has no messages here (see `zentro conversations`)"
+                    ),
+                ));
+            }
+            messages.reverse();
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&messages).map_err(|e| fail(1, e.to_string()))?
+                );
+            } else {
+                for m in messages {
+                    let who = if m.direction == "inbound" {
+                        "customer"
+                    } else {
+                        "us"
+                    };
+                    let text = if m.deleted {
+                        "(unsent by the customer)".to_string()
+                    } else {
+                        m.body
+                            .or(m.caption)
+                            .unwrap_or_else(|| format!("[{}]", m.kind))
+                    };
+                    let status = m
+                        .delivery_status
+                        .map(|s| format!("  [{s}]"))
+                        .unwrap_or_default();
+                    println!("{}  {:<8}  {text}{status}", time(m.sent_at), who);
+                }
+            }
+        }
+        Command::Search { query, limit, json } => {
+            let cache = Cache::open_in(&ctx.data_dir).await?;
+            let hits = inbox::search(&cache, &query, limit.clamp(1, 200)).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&hits).map_err(|e| fail(1, e.to_string()))?
+                );
+            } else {
+                for h in hits {
+                    println!("{:>6}  {}", h.conversation_id, h.snippet);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! The `zentro` binary against a real relay and the Meta stand-in, with the device token in the
+//! real Secret Service (scripts/test.sh provides one).
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use zentro_meta_sim::{Customer, Inbound, MetaSim, SimConfig};
+use zentro_relay::config::VerifyToken;
+use zentro_relay::credentials::hash_password;
+use zentro_relay::store::ChannelKind;
+use zentro_relay::{Config, Store};
+
+const ZENTRO: &str = env!("CARGO_BIN_EXE_zentro");
+const PASSWORD: &str = "correct horse battery";
+
+fn zentro(data_dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(ZENTRO)
+        .args(args)
+        .env("ZENTRO_DATA_DIR", data_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_sync_list_show_and_search_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("relay")).await.unwrap();
+    let ws = store
+        .create_workspace(
+            "Acme Support",
+            "agent@acme.test",
+            "Agent",
+            &hash_password(PASSWORD),
+        )
+        .await
+        .unwrap();
+    store
+        .add_channel(&ws.id, ChannelKind::Whatsapp, "P1", None, "")
+        .await
+        .unwrap();
+    let config = SimConfig::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay = format!("http://{}", listener.local_addr().unwrap());
+    let relay_config = Config::new(
+        dir.path().join("relay"),
+        config.app_secret.clone(),
+        VerifyToken::new("v"),
+    );
+    tokio::spawn(zentro_relay::run(
+        relay_config,
+        listener,
+        std::future::pending::<()>(),
+    ));
+    let sim = MetaSim::start(config).await.unwrap();
+    sim.set_webhook_url(format!("{relay}/webhooks/meta"));
+    sim.add_whatsapp_number("W1", "P1", "15550001111");
+    let ana = Customer {
+        id: "US.1".into(),
+        phone: Some("16505551234".into()),
+        name: "Ana Souza".into(),
+    };
+    sim.customer_writes("P1", &ana, Inbound::Text("Where is my refund?".into()))
+        .await;
+    sim.customer_writes("P1", &ana, Inbound::Text("It has been two weeks".into()))
+        .await;
+    sim.settle(Duration::from_secs(5)).await;
+
+    let data = dir.path().join("device");
+    let data = data.as_path();
+    // Not signed in yet: exit code 3 with what to do.
+    let early = zentro(data, &["sync"], None);
+    assert_eq!(early.status.code(), Some(3), "{}", stderr(&early));
+    assert!(stderr(&early).contains("zentro login"));
+
+    let wrong = zentro(
+        data,
+        &["login", "--relay", &relay, "--email", "agent@acme.test"],
+        Some("not the password\n"),
+    );
+    assert_eq!(wrong.status.code(), Some(3), "{}", stderr(&wrong));
+    assert!(!stderr(&wrong).contains("not the password"));
+
+    let login = zentro(
+        data,
+        &["login", "--relay", &relay, "--email", "agent@acme.test"],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(login.status.success(), "{}", stderr(&login));
+    assert!(stderr(&login).contains("Signed in to Acme Support"));
+    let account = std::fs::read_to_string(data.join("account.json")).unwrap();
+    assert!(
+        !account.contains("zdt_") && !account.contains(PASSWORD),
+        "no secret in the account file"
+    );
+
+    let sync = zentro(data, &["sync"], None);
+    assert!(sync.status.success(), "{}", stderr(&sync));
+    assert!(
+        stderr(&sync).contains("synced"),
+        "progress on stderr: {}",
+        stderr(&sync)
+    );
+
+    let list: Value =
+        serde_json::from_slice(&zentro(data, &["conversations", "--json"], None).stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["contact_name"], "Ana Souza");
+    assert_eq!(list[0]["unread_count"], 2);
+    let id = list[0]["id"].as_i64().unwrap().to_string();
+
+    let people = String::from_utf8(zentro(data, &["conversations"], None).stdout).unwrap();
+    assert!(
+        people
+            .lines()
+            .next()
+            .unwrap()
+            .starts_with("    ID  CHANNEL"),
+        "{people}"
+    );
+    let show = String::from_utf8(zentro(data, &["show", &id], None).stdout).unwrap();
+    let lines: Vec<&str> = show.lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert!(
+        lines[0].ends_with("Where is my refund?") && lines[1].ends_with("It has been two weeks"),
+        "oldest first: {show}"
+    );
+
+    let hits: Value =
+        serde_json::from_slice(&zentro(data, &["search", "refu", "--json"], None).stdout).unwrap();
+    assert_eq!(hits[0]["conversation_id"].as_i64().unwrap().to_string(), id);
+
+    // The cache file never holds the device token.
+    let token_probe = zentro(data, &["logout"], None);
+    assert!(token_probe.status.success(), "{}", stderr(&token_probe));
+    assert_eq!(
+        zentro(data, &["sync"], None).status.code(),
+        Some(3),
+        "signed out"
+    );
+}
+
+#[test]
+fn an_unreachable_relay_is_a_network_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = zentro(
+        dir.path(),
+        &[
+            "login",
+            "--relay",
+            &format!("http://127.0.0.1:{port}"),
+            "--email",
+            "a@b.c",
+        ],
+        Some("password123\n"),
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("could not be reached"));
+    let usage = zentro(dir.path(), &["frobnicate"], None);
+    assert_eq!(usage.status.code(), Some(2));
+}
