@@ -18,6 +18,7 @@ const PHONE: &str = "106540352242922";
 
 struct World {
     sim: MetaSim,
+    channel_token: zentro_meta::AccessToken,
     relay_url: String,
     workspace: String,
     _dir: tempfile::TempDir,
@@ -55,9 +56,10 @@ async fn world(config: SimConfig) -> World {
     }));
     let sim = MetaSim::start(config).await.unwrap();
     sim.set_webhook_url(format!("{relay_url}/webhooks/meta"));
-    sim.add_whatsapp_number("102290129340398", PHONE, "15550783881");
+    let channel_token = sim.add_whatsapp_number("102290129340398", PHONE, "15550783881");
     World {
         sim,
+        channel_token,
         relay_url,
         workspace: ws.id,
         _dir: dir,
@@ -223,5 +225,154 @@ async fn a_revoked_device_is_told_to_sign_in_again() {
     assert!(matches!(wrong, SyncError::Unauthorized));
     assert!(!format!("{wrong} {wrong:?}").contains("wrong password!"));
     let _ = AppSecret::new("unused");
+    w.stop.send(()).unwrap();
+}
+
+async fn wait_for<F: Fn() -> Fut, Fut: std::future::Future<Output = bool>>(what: &str, check: F) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn status_of(cache: &Cache, client_id: &str) -> Option<String> {
+    sqlx::query_scalar("SELECT delivery_status FROM messages WHERE client_id = ?")
+        .bind(client_id)
+        .fetch_optional(cache.pool())
+        .await
+        .unwrap()
+        .flatten()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_is_sent_once_even_offline_and_both_devices_see_it_delivered_and_read() {
+    use zentro_core::outbox::{OutboxError, deliver_due, queue_reply};
+    use zentro_meta::graph::GraphClient;
+
+    let w = world(SimConfig::default()).await;
+    let a = device(&w, "laptop A").await;
+    let b = device(&w, "laptop B").await;
+    w.sim
+        .customer_writes(
+            PHONE,
+            &customer(7),
+            Inbound::Text("Can I return the blue one?".into()),
+        )
+        .await;
+    w.sim.settle(Duration::from_secs(5)).await;
+    for d in [&a, &b] {
+        catch_up(&d.cache, &d.client, &d.token, &w.workspace, &mut |_| {})
+            .await
+            .unwrap();
+    }
+    let conversation = inbox::conversations(&a.cache, None, 1).await.unwrap()[0].id;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+
+    // Outside the window nothing is even written.
+    let late = queue_reply(
+        &a.cache,
+        "member-a",
+        conversation,
+        "Sure!",
+        None,
+        now + 25 * 3_600_000,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(late, OutboxError::WindowClosed { .. }), "{late:?}");
+
+    // Written offline: Meta is unreachable, so it waits…
+    let client_id = queue_reply(
+        &a.cache,
+        "member-a",
+        conversation,
+        "Yes, within 30 days.",
+        None,
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        status_of(&a.cache, &client_id).await.as_deref(),
+        Some("pending")
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let offline = GraphClient::new(&format!("http://127.0.0.1:{port}")).unwrap();
+    let token = w.channel_token.clone();
+    let tokens = move |_: &str| Some(token.clone());
+    let report = deliver_due(&a.cache, &offline, &tokens, now).await.unwrap();
+    assert_eq!((report.waiting, report.accepted.len()), (1, 0));
+    assert!(w.sim.state().sent.is_empty());
+
+    // …and goes out once the network is back (once, even if delivery runs again).
+    let graph = GraphClient::new(&w.sim.base_url()).unwrap();
+    let report = deliver_due(&a.cache, &graph, &tokens, now + 60_000)
+        .await
+        .unwrap();
+    assert_eq!(report.accepted.len(), 1);
+    deliver_due(&a.cache, &graph, &tokens, now + 120_000)
+        .await
+        .unwrap();
+    assert_eq!(w.sim.state().sent.len(), 1, "sent exactly once");
+    assert_eq!(
+        w.sim.state().sent[0].body["biz_opaque_callback_data"],
+        client_id.as_str()
+    );
+
+    // Teammates learn about it through the relay.
+    let sent = &report.accepted[0];
+    a.client
+        .publish(
+            &a.token,
+            "message.sent",
+            serde_json::to_value(sent).unwrap(),
+            &sent.client_id,
+        )
+        .await
+        .unwrap();
+    w.sim.settle(Duration::from_secs(5)).await;
+    for d in [&a, &b] {
+        wait_for("read on both devices", || async {
+            catch_up(&d.cache, &d.client, &d.token, &w.workspace, &mut |_| {})
+                .await
+                .unwrap();
+            let status: Option<String> =
+                sqlx::query_scalar("SELECT delivery_status FROM messages WHERE external_id = ?")
+                    .bind(&sent.external_id)
+                    .fetch_optional(d.cache.pool())
+                    .await
+                    .unwrap()
+                    .flatten();
+            status.as_deref() == Some("read")
+        })
+        .await;
+        let copies: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE external_id = ?")
+            .bind(&sent.external_id)
+            .fetch_one(d.cache.pool())
+            .await
+            .unwrap();
+        assert_eq!(copies, 1);
+    }
+    let on_b = inbox::messages(
+        &b.cache,
+        inbox::conversations(&b.cache, None, 1).await.unwrap()[0].id,
+        None,
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(on_b[0].body.as_deref(), Some("Yes, within 30 days."));
+    assert_eq!(on_b[0].direction, "outbound");
     w.stop.send(()).unwrap();
 }

@@ -80,6 +80,15 @@ pub async fn apply_batch(
                 }
                 report.applied += 1;
             }
+            "message.sent" => {
+                match serde_json::from_value::<crate::outbox::MessageSent>(event.payload.clone()) {
+                    Ok(sent) => {
+                        apply_message_sent(&mut tx, &sent).await?;
+                        report.applied += 1;
+                    }
+                    Err(_) => report.ignored += 1,
+                }
+            }
             _ => report.ignored += 1,
         }
         cursor = event.seq;
@@ -386,14 +395,93 @@ async fn apply_message(tx: &mut Tx, item: &WebhookItem, m: &Message) -> Result<(
             .await?;
     }
     // A status that overtook this message applies now.
+    apply_pending_in(tx, &m.id).await
+}
+
+/// A reply Meta accepted, as another device (or this one) announced it.
+async fn apply_message_sent(
+    tx: &mut Tx,
+    sent: &crate::outbox::MessageSent,
+) -> Result<(), CacheError> {
+    // This device's own reply: it only needs Meta's id.
+    let own = sqlx::query(
+        "UPDATE messages SET external_id = COALESCE(external_id, ?) WHERE client_id = ?",
+    )
+    .bind(&sent.external_id)
+    .bind(&sent.client_id)
+    .execute(&mut **tx)
+    .await?;
+    if own.rows_affected() == 0 {
+        let Some(platform) = Platform::parse(&sent.channel_kind) else {
+            return Ok(());
+        };
+        let route = match platform {
+            Platform::WhatsApp => Route::WhatsAppPhoneNumber(sent.channel_external_id.clone()),
+            Platform::Messenger => Route::Page(sent.channel_external_id.clone()),
+            Platform::Instagram => Route::InstagramAccount(sent.channel_external_id.clone()),
+        };
+        let Some(channel) = channel_for(tx, &route, platform).await? else {
+            return Ok(());
+        };
+        let contact = contact_for(
+            tx,
+            &channel,
+            &webhook::Customer {
+                id: sent.customer_id.clone(),
+                ..webhook::Customer::default()
+            },
+        )
+        .await?;
+        let conversation = conversation_for(tx, contact, sent.sent_at, false).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO messages (conversation_id, external_id, client_id, direction, kind, body, sent_at, delivery_status, author_member_id, quoted_external_id)
+             VALUES (?, ?, ?, 'outbound', 'text', ?, ?, 'sent', ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(conversation)
+        .bind(&sent.external_id)
+        .bind(&sent.client_id)
+        .bind(&sent.body)
+        .bind(sent.sent_at)
+        .bind(&sent.author_member_id)
+        .bind(&sent.reply_to)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(row) = inserted {
+            let id: i64 = row.get(0);
+            sqlx::query("INSERT INTO search_index (text, kind, ref_id, conversation_id) VALUES (?, 'message', ?, ?)")
+                .bind(&sent.body)
+                .bind(id)
+                .bind(conversation)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("UPDATE conversations SET last_activity_at = MAX(last_activity_at, ?1), last_message_preview = ?2 WHERE id = ?3")
+                .bind(sent.sent_at)
+                .bind(sent.body.chars().take(140).collect::<String>())
+                .bind(conversation)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    apply_pending_in(tx, &sent.external_id).await
+}
+
+async fn apply_pending_in(tx: &mut Tx, external_id: &str) -> Result<(), CacheError> {
     if let Some(row) = sqlx::query("DELETE FROM pending_statuses WHERE external_id = ? RETURNING status, error_code, error_message, at")
-        .bind(&m.id)
+        .bind(external_id)
         .fetch_optional(&mut **tx)
         .await?
     {
         let state = DeliveryState::parse(row.get::<String, _>(0).as_str());
-        set_status(tx, &m.id, &state, row.get(1), row.get(2), row.get(3)).await?;
+        set_status(tx, external_id, &state, row.get(1), row.get(2), row.get(3)).await?;
     }
+    Ok(())
+}
+
+/// Applies statuses that arrived before a message got its Meta id (this device's own send).
+pub async fn apply_pending_status(cache: &Cache, external_id: &str) -> Result<(), CacheError> {
+    let mut tx: Tx = cache.pool().begin_with("BEGIN IMMEDIATE").await?;
+    apply_pending_in(&mut tx, external_id).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -472,6 +560,20 @@ async fn apply_item(tx: &mut Tx, item: &WebhookItem) -> Result<(), CacheError> {
     match &item.event {
         Event::Message(m) => apply_message(tx, item, m).await?,
         Event::Status(s) => {
+            // A send whose outcome was unknown (a timeout) is recognised by its client id.
+            if let Some(client_id) = &s.callback_data {
+                let claimed = sqlx::query("UPDATE messages SET external_id = ? WHERE client_id = ? AND external_id IS NULL")
+                    .bind(&s.message_id)
+                    .bind(client_id)
+                    .execute(&mut **tx)
+                    .await?;
+                if claimed.rows_affected() > 0 {
+                    sqlx::query("UPDATE outbox SET state = 'accepted', last_error = NULL WHERE client_id = ? AND state IN ('ambiguous', 'sending')")
+                        .bind(client_id)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+            }
             let error = s.errors.first();
             let message = error.map(|e| {
                 e.details

@@ -1,0 +1,371 @@
+//! The outbox: a reply is written here (and shown as "waiting") before anything is sent, then
+//! sent through Meta's Graph API with the channel's token, tagged with its client id so status
+//! webhooks find it.
+//!
+//! - Outside the customer-service window a free-form reply is refused before it is written.
+//! - Offline (Meta unreachable: nothing was sent) it waits and goes out once the network is back.
+//! - Rate limits wait as long as Meta says; other transient failures back off.
+//! - A timeout after the request left is *ambiguous*: never retried blindly; the status webhook
+//!   carrying the client id reconciles it.
+//! - Once Meta accepted it, a `message.sent` team event tells every other device.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use zentro_meta::AccessToken;
+use zentro_meta::graph::{
+    GraphClient, GraphError, MessagingType, MessengerOutgoing, MessengerSend, Outgoing, Recipient,
+    WhatsAppSend,
+};
+use zentro_meta::platform;
+use zentro_meta::webhook::Platform;
+
+use crate::cache::{Cache, CacheError};
+
+/// Why a reply cannot be queued or was not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    /// The customer-service window is closed: only an approved template may be sent.
+    #[error(
+        "the 24-hour window closed {hours_ago} h ago (the customer's last message); send an approved template instead"
+    )]
+    WindowClosed {
+        /// Hours since the window closed.
+        hours_ago: i64,
+    },
+    /// The customer never wrote on this channel, so no window is open.
+    #[error("the customer has not written on this channel yet; send an approved template instead")]
+    NoWindow,
+    /// The text is empty or too long for the channel.
+    #[error("{0}")]
+    Invalid(String),
+    /// The conversation does not exist in this cache.
+    #[error("conversation {0} not found")]
+    NoConversation(i64),
+    /// The cache failed.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+}
+
+impl From<sqlx::Error> for OutboxError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Cache(CacheError::Query(e))
+    }
+}
+
+/// What an outbox entry asks to send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyPayload {
+    /// The text.
+    pub text: String,
+    /// The Meta id of the message it quotes.
+    pub reply_to: Option<String>,
+}
+
+/// The `message.sent` team event: a reply Meta accepted, for every device to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageSent {
+    /// The client id (also the idempotency key).
+    pub client_id: String,
+    /// Meta's id.
+    pub external_id: String,
+    /// whatsapp, messenger or instagram.
+    pub channel_kind: String,
+    /// phone_number_id, Page id or Instagram account id.
+    pub channel_external_id: String,
+    /// The customer's id on the channel.
+    pub customer_id: String,
+    /// The text.
+    pub body: String,
+    /// The quoted message.
+    pub reply_to: Option<String>,
+    /// When it was queued (UTC ms).
+    pub sent_at: i64,
+    /// Who sent it.
+    pub author_member_id: String,
+}
+
+fn new_client_id() -> String {
+    format!("cm_{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
+}
+
+struct Target {
+    channel_id: String,
+    kind: String,
+    channel_external_id: String,
+    customer_id: String,
+    phone: Option<String>,
+    last_inbound_at: Option<i64>,
+}
+
+async fn target(cache: &Cache, conversation_id: i64) -> Result<Target, OutboxError> {
+    let row = sqlx::query(
+        "SELECT ch.id, ch.kind, ch.external_id, k.external_id, k.phone, c.last_inbound_at
+         FROM conversations c JOIN contacts k ON k.id = c.contact_id JOIN channels ch ON ch.id = k.channel_id WHERE c.id = ?",
+    )
+    .bind(conversation_id)
+    .fetch_optional(cache.pool())
+    .await?
+    .ok_or(OutboxError::NoConversation(conversation_id))?;
+    Ok(Target {
+        channel_id: row.get(0),
+        kind: row.get(1),
+        channel_external_id: row.get(2),
+        customer_id: row.get(3),
+        phone: row.get(4),
+        last_inbound_at: row.get(5),
+    })
+}
+
+/// Checks the window and the text, then writes the reply to the outbox and shows it as waiting.
+/// Returns its client id. `actor` is the member asking for the send (privacy promise P2).
+pub async fn queue_reply(
+    cache: &Cache,
+    actor: &str,
+    conversation_id: i64,
+    text: &str,
+    reply_to: Option<&str>,
+    now: i64,
+) -> Result<String, OutboxError> {
+    let t = target(cache, conversation_id).await?;
+    let window = if t.kind == "whatsapp" {
+        platform::WHATSAPP_SERVICE_WINDOW
+    } else {
+        platform::MESSENGER_STANDARD_WINDOW
+    };
+    let last = t.last_inbound_at.ok_or(OutboxError::NoWindow)?;
+    let closes = last + window.as_millis() as i64;
+    if now >= closes {
+        return Err(OutboxError::WindowClosed {
+            hours_ago: (now - closes) / 3_600_000,
+        });
+    }
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(OutboxError::Invalid("the reply is empty".into()));
+    }
+    let too_long = match t.kind.as_str() {
+        "whatsapp" => text.chars().count() > platform::WHATSAPP_TEXT_MAX_CHARS,
+        "instagram" => text.len() > platform::INSTAGRAM_TEXT_MAX_BYTES,
+        _ => text.chars().count() > platform::MESSENGER_TEXT_MAX_CHARS,
+    };
+    if too_long {
+        return Err(OutboxError::Invalid(format!(
+            "the reply is too long for {}",
+            t.kind
+        )));
+    }
+    let client_id = new_client_id();
+    let payload = serde_json::to_string(&ReplyPayload {
+        text: text.to_string(),
+        reply_to: reply_to.map(str::to_string),
+    })
+    .unwrap_or_default();
+    let mut tx = cache.pool().begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query(
+        "INSERT INTO outbox (client_id, conversation_id, actor_member_id, payload, state, next_attempt_at, created_at)
+         VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+    )
+    .bind(&client_id)
+    .bind(conversation_id)
+    .bind(actor)
+    .bind(&payload)
+    .bind(now)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO messages (conversation_id, client_id, direction, kind, body, sent_at, delivery_status, author_member_id, quoted_external_id)
+         VALUES (?, ?, 'outbound', 'text', ?, ?, 'pending', ?, ?)",
+    )
+    .bind(conversation_id)
+    .bind(&client_id)
+    .bind(text)
+    .bind(now)
+    .bind(actor)
+    .bind(reply_to)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE conversations SET last_activity_at = MAX(last_activity_at, ?1), last_message_preview = ?2, unread_count = 0 WHERE id = ?3")
+        .bind(now)
+        .bind(text.chars().take(140).collect::<String>())
+        .bind(conversation_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(client_id)
+}
+
+/// What one delivery pass did.
+#[derive(Debug, Default)]
+pub struct DeliveryReport {
+    /// Accepted by Meta: `(client id, Meta's id)`, to publish as `message.sent`.
+    pub accepted: Vec<MessageSent>,
+    /// Will be tried again later.
+    pub waiting: usize,
+    /// Failed for good (shown with the reason).
+    pub failed: usize,
+    /// Outcome unknown; reconciled from status webhooks.
+    pub ambiguous: usize,
+}
+
+/// Sends every due outbox entry once. `token_for` returns the Meta token of a channel (from the
+/// vault). Nothing is sent twice: an entry is marked `sending` before the call and only a failure
+/// known to have sent nothing returns it to the queue.
+pub async fn deliver_due(
+    cache: &Cache,
+    graph: &GraphClient,
+    token_for: &(dyn Fn(&str) -> Option<AccessToken> + Sync),
+    now: i64,
+) -> Result<DeliveryReport, OutboxError> {
+    let due = sqlx::query("SELECT client_id, conversation_id, actor_member_id, payload, attempts, created_at FROM outbox WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY created_at")
+        .bind(now)
+        .fetch_all(cache.pool())
+        .await?;
+    let mut report = DeliveryReport::default();
+    for row in due {
+        let client_id: String = row.get(0);
+        let conversation_id: i64 = row.get(1);
+        let actor: String = row.get(2);
+        let payload: ReplyPayload = serde_json::from_str(row.get::<&str, _>(3))
+            .map_err(|e| OutboxError::Invalid(e.to_string()))?;
+        let attempts: i64 = row.get(4);
+        let created_at: i64 = row.get(5);
+        let t = target(cache, conversation_id).await?;
+        let Some(token) = token_for(&t.channel_id) else {
+            fail(
+                cache,
+                &client_id,
+                "this device has no token for the channel; reconnect the channel",
+            )
+            .await?;
+            report.failed += 1;
+            continue;
+        };
+        // Claim it before the call: a crash now leaves it `sending`, never sent twice.
+        sqlx::query("UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE client_id = ? AND state = 'queued'")
+            .bind(&client_id)
+            .execute(cache.pool())
+            .await?;
+        let result = match t.kind.as_str() {
+            "whatsapp" => {
+                let to = match &t.phone {
+                    Some(phone) => Recipient::Phone(phone.clone()),
+                    None => Recipient::UserId(t.customer_id.clone()),
+                };
+                let send = WhatsAppSend {
+                    to,
+                    message: Outgoing::Text {
+                        body: payload.text.clone(),
+                        preview_url: true,
+                    },
+                    reply_to: payload.reply_to.clone(),
+                    callback_data: client_id.clone(),
+                };
+                graph
+                    .send_whatsapp(&t.channel_external_id, &token, &send)
+                    .await
+            }
+            kind => {
+                let send = MessengerSend {
+                    platform: if kind == "instagram" {
+                        Platform::Instagram
+                    } else {
+                        Platform::Messenger
+                    },
+                    recipient_id: t.customer_id.clone(),
+                    message: MessengerOutgoing::Text(payload.text.clone()),
+                    messaging_type: MessagingType::Response,
+                };
+                graph
+                    .send_messenger(&t.channel_external_id, &token, &send)
+                    .await
+            }
+        };
+        match result {
+            Ok(accepted) => {
+                let mut tx = cache.pool().begin_with("BEGIN IMMEDIATE").await?;
+                sqlx::query(
+                    "UPDATE outbox SET state = 'accepted', last_error = NULL WHERE client_id = ?",
+                )
+                .bind(&client_id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE messages SET external_id = ?, delivery_status = 'sent' WHERE client_id = ? AND external_id IS NULL")
+                    .bind(&accepted.message_id)
+                    .bind(&client_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                crate::apply::apply_pending_status(cache, &accepted.message_id).await?;
+                report.accepted.push(MessageSent {
+                    client_id: client_id.clone(),
+                    external_id: accepted.message_id,
+                    channel_kind: t.kind.clone(),
+                    channel_external_id: t.channel_external_id.clone(),
+                    customer_id: t.customer_id.clone(),
+                    body: payload.text.clone(),
+                    reply_to: payload.reply_to.clone(),
+                    sent_at: created_at,
+                    author_member_id: actor,
+                });
+            }
+            Err(GraphError::Ambiguous(reason)) => {
+                sqlx::query(
+                    "UPDATE outbox SET state = 'ambiguous', last_error = ? WHERE client_id = ?",
+                )
+                .bind(&reason)
+                .bind(&client_id)
+                .execute(cache.pool())
+                .await?;
+                report.ambiguous += 1;
+            }
+            Err(error) => match error.retry_after() {
+                Some(wait) => {
+                    // Known not sent (offline, rate-limited, temporary): back to the queue.
+                    let backoff = wait.max(Duration::from_secs(
+                        2u64.saturating_pow(attempts.clamp(0, 6) as u32),
+                    ));
+                    sqlx::query("UPDATE outbox SET state = 'queued', next_attempt_at = ?, last_error = ? WHERE client_id = ?")
+                        .bind(now + backoff.as_millis() as i64)
+                        .bind(error.to_string())
+                        .bind(&client_id)
+                        .execute(cache.pool())
+                        .await?;
+                    report.waiting += 1;
+                }
+                None => {
+                    fail(cache, &client_id, &error.to_string()).await?;
+                    if let Some(code) = error.code() {
+                        sqlx::query("UPDATE messages SET error_code = ? WHERE client_id = ?")
+                            .bind(code)
+                            .bind(&client_id)
+                            .execute(cache.pool())
+                            .await?;
+                    }
+                    report.failed += 1;
+                }
+            },
+        }
+    }
+    Ok(report)
+}
+
+async fn fail(cache: &Cache, client_id: &str, reason: &str) -> Result<(), OutboxError> {
+    let mut tx = cache.pool().begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query("UPDATE outbox SET state = 'failed', last_error = ? WHERE client_id = ?")
+        .bind(reason)
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE messages SET delivery_status = 'failed', error_message = ? WHERE client_id = ?",
+    )
+    .bind(reason)
+    .bind(client_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
