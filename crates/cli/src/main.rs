@@ -76,6 +76,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Reply in a conversation: written to the outbox, sent through Meta, announced to teammates.
+    Send {
+        /// The conversation id.
+        conversation: i64,
+        /// The text.
+        text: String,
+    },
+    /// Store a channel's Meta access token in the keychain (read from standard input), for
+    /// channels connected by hand.
+    ChannelToken {
+        /// The channel id as this cache knows it (e.g. whatsapp:106540352242922).
+        channel: String,
+    },
     /// Search all history.
     Search {
         /// What to look for (words; the last may be a prefix).
@@ -190,6 +203,12 @@ impl Context {
             )
         })
     }
+}
+
+async fn sqlx_state(cache: &Cache, client_id: &str) -> Result<(String, Option<String>), Failure> {
+    zentro_core::outbox::state(cache, client_id)
+        .await
+        .map_err(|e| fail(1, e.to_string()))
 }
 
 fn read_password() -> Result<Secret, Failure> {
@@ -403,6 +422,68 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                         .unwrap_or_default();
                     println!("{}  {:<8}  {text}{status}", time(m.sent_at), who);
                 }
+            }
+        }
+        Command::ChannelToken { channel } => {
+            let token = read_password()?;
+            let (vault, entry) = (ctx.vault.clone(), Vault::channel_entry(&channel));
+            tokio::task::spawn_blocking(move || vault.store(&entry, &token))
+                .await
+                .map_err(|e| fail(1, e.to_string()))??;
+            eprintln!("Stored the token of {channel} in the keychain.");
+        }
+        Command::Send { conversation, text } => {
+            let account = ctx.account()?;
+            let token = ctx.token(&account).await?;
+            let cache = Cache::open_in(&ctx.data_dir).await?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            let client_id = zentro_core::outbox::queue_reply(
+                &cache,
+                &account.member_id,
+                conversation,
+                &text,
+                None,
+                now,
+            )
+            .await
+            .map_err(|e| fail(1, e.to_string()))?;
+            let graph_url = std::env::var("ZENTRO_GRAPH_URL")
+                .unwrap_or_else(|_| zentro_meta::platform::GRAPH_BASE_URL.to_string());
+            let graph = zentro_meta::graph::GraphClient::new(&graph_url)
+                .map_err(|e| fail(1, e.to_string()))?;
+            let vault = ctx.vault.clone();
+            let tokens = move |channel: &str| {
+                vault
+                    .read(&Vault::channel_entry(channel))
+                    .ok()
+                    .flatten()
+                    .map(|s| zentro_meta::AccessToken::new(s.expose()))
+            };
+            let report = tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(zentro_core::outbox::deliver_due(
+                    &cache, &graph, &tokens, now,
+                ))
+            })
+            .map_err(|e| fail(1, e.to_string()))?;
+            let client = RelayClient::new(&account.relay_url)?;
+            for sent in &report.accepted {
+                let payload = serde_json::to_value(sent).map_err(|e| fail(1, e.to_string()))?;
+                client
+                    .publish(&token, "message.sent", payload, &sent.client_id)
+                    .await?;
+            }
+            if report.accepted.iter().any(|s| s.client_id == client_id) {
+                eprintln!("Sent.");
+            } else {
+                let (state, error): (String, Option<String>) =
+                    sqlx_state(&cache, &client_id).await?;
+                return Err(fail(
+                    if state == "queued" { 4 } else { 1 },
+                    format!("not sent ({state}): {}", error.unwrap_or_default()),
+                ));
             }
         }
         Command::Search { query, limit, json } => {

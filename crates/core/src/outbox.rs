@@ -369,3 +369,15 @@ async fn fail(cache: &Cache, client_id: &str, reason: &str) -> Result<(), Outbox
     tx.commit().await?;
     Ok(())
 }
+
+/// An outbox entry's state (`queued`, `sending`, `accepted`, `failed`, `ambiguous`) and last error.
+pub async fn state(
+    cache: &Cache,
+    client_id: &str,
+) -> Result<(String, Option<String>), OutboxError> {
+    let row = sqlx::query("SELECT state, last_error FROM outbox WHERE client_id = ?")
+        .bind(client_id)
+        .fetch_one(cache.pool())
+        .await?;
+    Ok((row.get(0), row.get(1)))
+}

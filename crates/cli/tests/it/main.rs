@@ -17,8 +17,18 @@ const ZENTRO: &str = env!("CARGO_BIN_EXE_zentro");
 const PASSWORD: &str = "correct horse battery";
 
 fn zentro(data_dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
+    zentro_with(data_dir, args, stdin, &[])
+}
+
+fn zentro_with(
+    data_dir: &std::path::Path,
+    args: &[&str],
+    stdin: Option<&str>,
+    envs: &[(&str, &str)],
+) -> Output {
     let mut child = Command::new(ZENTRO)
         .args(args)
+        .envs(envs.iter().copied())
         .env("ZENTRO_DATA_DIR", data_dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -72,7 +82,7 @@ async fn login_sync_list_show_and_search_from_the_command_line() {
     ));
     let sim = MetaSim::start(config).await.unwrap();
     sim.set_webhook_url(format!("{relay}/webhooks/meta"));
-    sim.add_whatsapp_number("W1", "P1", "15550001111");
+    let channel_token = sim.add_whatsapp_number("W1", "P1", "15550001111");
     let ana = Customer {
         id: "US.1".into(),
         phone: Some("16505551234".into()),
@@ -148,7 +158,46 @@ async fn login_sync_list_show_and_search_from_the_command_line() {
         serde_json::from_slice(&zentro(data, &["search", "refu", "--json"], None).stdout).unwrap();
     assert_eq!(hits[0]["conversation_id"].as_i64().unwrap().to_string(), id);
 
-    // The cache file never holds the device token.
+    // Reply: without the channel's token it says what to do; with it, Meta receives one send.
+    let graph = sim.base_url();
+    let env = [("ZENTRO_GRAPH_URL", graph.as_str())];
+    let no_token = zentro_with(data, &["send", &id, "We are on it"], None, &env);
+    assert_eq!(no_token.status.code(), Some(1), "{}", stderr(&no_token));
+    assert!(
+        stderr(&no_token).contains("reconnect the channel"),
+        "{}",
+        stderr(&no_token)
+    );
+    let stored = zentro(
+        data,
+        &["channel-token", "whatsapp:P1"],
+        Some(&format!("{}\n", channel_token.expose())),
+    );
+    assert!(stored.status.success(), "{}", stderr(&stored));
+    let sent = zentro_with(data, &["send", &id, "Refund issued today"], None, &env);
+    assert!(sent.status.success(), "{}", stderr(&sent));
+    assert_eq!(sim.state().sent.len(), 1);
+    assert_eq!(
+        sim.state().sent[0].body["text"]["body"],
+        "Refund issued today"
+    );
+    sim.settle(Duration::from_secs(5)).await;
+    assert!(zentro(data, &["sync"], None).status.success());
+    let show = String::from_utf8(zentro(data, &["show", &id], None).stdout).unwrap();
+    assert!(show.contains("Refund issued today  [read]"), "{show}");
+    let cache_bytes = std::fs::read(data.join("cache.sqlite")).unwrap();
+    let wal_bytes = std::fs::read(data.join("cache.sqlite-wal")).unwrap_or_default();
+    for secret in [channel_token.expose().as_bytes(), PASSWORD.as_bytes()] {
+        assert!(
+            !cache_bytes.windows(secret.len()).any(|w| w == secret),
+            "a secret reached the cache file"
+        );
+        assert!(
+            !wal_bytes.windows(secret.len()).any(|w| w == secret),
+            "a secret reached the WAL"
+        );
+    }
+
     let token_probe = zentro(data, &["logout"], None);
     assert!(token_probe.status.success(), "{}", stderr(&token_probe));
     assert_eq!(
