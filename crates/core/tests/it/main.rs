@@ -3,4 +3,5 @@
 
 mod apply;
 mod cache;
+mod crash;
 mod vault;
