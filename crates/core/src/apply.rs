@@ -171,12 +171,15 @@ async fn contact_for(
     .flatten()
     .collect::<Vec<_>>()
     .join(" ");
-    sqlx::query("DELETE FROM search_index WHERE kind = 'contact' AND ref_id = ?")
-        .bind(id)
+    // Index rows: rowid = -contact id for contacts, message id for messages, so replacing or
+    // removing one is a key lookup, never a scan of the index.
+    sqlx::query("DELETE FROM search_index WHERE rowid = ?")
+        .bind(-id)
         .execute(&mut **tx)
         .await?;
     if !text.is_empty() {
-        sqlx::query("INSERT INTO search_index (text, kind, ref_id, conversation_id) VALUES (?, 'contact', ?, NULL)")
+        sqlx::query("INSERT INTO search_index (rowid, text, kind, ref_id, conversation_id) VALUES (?, ?, 'contact', ?, NULL)")
+            .bind(-id)
             .bind(text)
             .bind(id)
             .execute(&mut **tx)
@@ -387,7 +390,8 @@ async fn apply_message(tx: &mut Tx, item: &WebhookItem, m: &Message) -> Result<(
     .collect::<Vec<_>>()
     .join(" ");
     if !text.trim().is_empty() {
-        sqlx::query("INSERT INTO search_index (text, kind, ref_id, conversation_id) VALUES (?, 'message', ?, ?)")
+        sqlx::query("INSERT INTO search_index (rowid, text, kind, ref_id, conversation_id) VALUES (?, ?, 'message', ?, ?)")
+            .bind(message_id)
             .bind(text)
             .bind(message_id)
             .bind(conversation)
@@ -448,7 +452,8 @@ async fn apply_message_sent(
         .await?;
         if let Some(row) = inserted {
             let id: i64 = row.get(0);
-            sqlx::query("INSERT INTO search_index (text, kind, ref_id, conversation_id) VALUES (?, 'message', ?, ?)")
+            sqlx::query("INSERT INTO search_index (rowid, text, kind, ref_id, conversation_id) VALUES (?, ?, 'message', ?, ?)")
+                .bind(id)
                 .bind(&sent.body)
                 .bind(id)
                 .bind(conversation)
@@ -622,13 +627,11 @@ async fn apply_item(tx: &mut Tx, item: &WebhookItem) -> Result<(), CacheError> {
                 .await?;
             if let Some(row) = updated {
                 let id: i64 = row.get(0);
-                sqlx::query(
-                    "UPDATE search_index SET text = ? WHERE kind = 'message' AND ref_id = ?",
-                )
-                .bind(&e.text)
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
+                sqlx::query("UPDATE search_index SET text = ? WHERE rowid = ?")
+                    .bind(&e.text)
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await?;
             }
         }
         Event::Deleted(d) => {
@@ -639,7 +642,7 @@ async fn apply_item(tx: &mut Tx, item: &WebhookItem) -> Result<(), CacheError> {
                 .fetch_optional(&mut **tx)
                 .await?;
             if let Some(row) = deleted {
-                sqlx::query("DELETE FROM search_index WHERE kind = 'message' AND ref_id = ?")
+                sqlx::query("DELETE FROM search_index WHERE rowid = ?")
                     .bind(row.get::<i64, _>(0))
                     .execute(&mut **tx)
                     .await?;

@@ -62,9 +62,9 @@ pub async fn conversations(
     let (t, id) = before.unwrap_or((i64::MAX, i64::MAX));
     let rows = sqlx::query(
         "SELECT c.id, COALESCE(NULLIF(k.display_name, ''), k.external_id), ch.kind, c.status, c.unread_count, c.last_message_preview, c.last_activity_at
-         FROM conversations c JOIN contacts k ON k.id = c.contact_id JOIN channels ch ON ch.id = k.channel_id
-         WHERE (c.last_activity_at, c.id) < (?, ?)
-         ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?",
+         FROM conversations c CROSS JOIN contacts k CROSS JOIN channels ch
+         WHERE k.id = c.contact_id AND ch.id = k.channel_id AND c.last_activity_at <= ?1 AND (c.last_activity_at < ?1 OR c.id < ?2)
+         ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?3",
     )
     .bind(t)
     .bind(id)
@@ -98,8 +98,8 @@ pub async fn messages(
         "SELECT m.id, m.external_id, m.direction, m.kind, m.body, m.caption, m.sent_at, m.delivery_status,
                 (SELECT emoji FROM reactions r WHERE r.message_external_id = m.external_id AND r.reactor = 'customer'),
                 m.deleted_at IS NOT NULL
-         FROM messages m WHERE m.conversation_id = ? AND (m.sent_at, m.id) < (?, ?)
-         ORDER BY m.sent_at DESC, m.id DESC LIMIT ?",
+         FROM messages m WHERE m.conversation_id = ?1 AND m.sent_at <= ?2 AND (m.sent_at < ?2 OR m.id < ?3)
+         ORDER BY m.sent_at DESC, m.id DESC LIMIT ?4",
     )
     .bind(conversation_id)
     .bind(t)

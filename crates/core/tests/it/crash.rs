@@ -39,7 +39,11 @@ async fn a_crash_mid_batch_leaves_whole_batches_only() {
     }
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["crash::a_crash_mid_batch_leaves_whole_batches_only", "--exact", "--nocapture"])
+        .args([
+            "crash::a_crash_mid_batch_leaves_whole_batches_only",
+            "--exact",
+            "--nocapture",
+        ])
         .env("ZENTRO_CRASH_CHILD", dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -61,14 +65,28 @@ async fn a_crash_mid_batch_leaves_whole_batches_only() {
     let applied = cursor(&cache, "ws").await.unwrap();
     let messages = i64::from(cache.status().await.unwrap().counts.messages);
     assert!(applied >= BATCH as i64, "the first batch was committed");
-    assert_eq!(applied % BATCH as i64, 0, "the cursor only ever lands on a batch boundary");
-    assert_eq!(messages, applied, "exactly the committed batches' messages: nothing of a half-written batch");
-    let indexed: i64 = sqlx::query_scalar("SELECT count(*) FROM search_index WHERE kind = 'message'").fetch_one(cache.pool()).await.unwrap();
+    assert_eq!(
+        applied % BATCH as i64,
+        0,
+        "the cursor only ever lands on a batch boundary"
+    );
+    assert_eq!(
+        messages, applied,
+        "exactly the committed batches' messages: nothing of a half-written batch"
+    );
+    let indexed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM search_index WHERE kind = 'message'")
+            .fetch_one(cache.pool())
+            .await
+            .unwrap();
     assert_eq!(indexed, applied, "the search index moved with the messages");
 
     // Catching up from there completes it, once.
     let all = events();
     apply_batch(&cache, "ws", &all).await.unwrap();
-    assert_eq!(i64::from(cache.status().await.unwrap().counts.messages), EVENTS);
+    assert_eq!(
+        i64::from(cache.status().await.unwrap().counts.messages),
+        EVENTS
+    );
     assert_eq!(cursor(&cache, "ws").await.unwrap(), EVENTS);
 }

@@ -1,0 +1,248 @@
+//! Cache benchmark: a cache of 1,000,000 messages in 50,000 conversations, then the operations
+//! the inbox does all day. Run with `cargo bench -p zentro-core --bench cache` (figures in
+//! docs/benchmarks.md). The generated cache is kept in target/bench-cache and reused.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use zentro_core::Cache;
+use zentro_core::apply::{RelayEvent, apply_batch};
+use zentro_core::inbox;
+
+const CONVERSATIONS: i64 = 50_000;
+const PER_CONVERSATION: i64 = 20;
+const BASE: i64 = 1_750_000_000_000;
+const WORDS: &[&str] = &[
+    "order",
+    "refund",
+    "delivery",
+    "address",
+    "invoice",
+    "payment",
+    "blue",
+    "red",
+    "size",
+    "medium",
+    "large",
+    "return",
+    "exchange",
+    "shipping",
+    "tracking",
+    "number",
+    "thanks",
+    "hello",
+    "please",
+    "today",
+    "tomorrow",
+    "week",
+    "store",
+    "open",
+    "closed",
+    "price",
+    "discount",
+    "coupon",
+    "broken",
+    "missing",
+    "package",
+    "courier",
+    "warranty",
+    "receipt",
+    "cancel",
+    "subscription",
+    "account",
+    "password",
+    "login",
+    "photo",
+];
+
+fn sentence(seed: u64) -> String {
+    // Used for the events applied at the end.
+    let mut rng = fastrand::Rng::with_seed(seed);
+    (0..rng.usize(4..14))
+        .map(|_| WORDS[rng.usize(..WORDS.len())])
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Generates the cache inside SQLite (recursive CTEs), so a million rows take seconds, not a
+/// million round trips.
+async fn generate(cache: &Cache) {
+    let started = Instant::now();
+    let mut tx = cache.pool().begin().await.unwrap();
+    let words = WORDS
+        .iter()
+        .map(|w| format!("('{w}')"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let statements = [
+        "CREATE TEMP TABLE words (w TEXT)".to_string(),
+        format!("INSERT INTO words (w) VALUES {words}"),
+        "CREATE TEMP TABLE wl AS SELECT row_number() OVER () - 1 AS k, w FROM words".to_string(),
+        "INSERT INTO channels (id, kind, external_id, created_at) VALUES ('whatsapp:P1', 'whatsapp', 'P1', 0)".to_string(),
+        format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {CONVERSATIONS})
+             INSERT INTO contacts (id, channel_id, external_id, display_name, phone, created_at)
+             SELECT i, 'whatsapp:P1', 'US.' || i, 'Customer ' || i, printf('1650%07d', i), 0 FROM n"
+        ),
+        format!(
+            "INSERT INTO conversations (id, contact_id, last_activity_at, last_inbound_at, created_at, last_message_preview)
+             SELECT id, id, {BASE} + id * 60000 + {PER_CONVERSATION} * 1000, {BASE} + id * 60000 + {PER_CONVERSATION} * 1000, {BASE}, 'hello' FROM contacts"
+        ),
+        format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {total})
+             INSERT INTO messages (id, conversation_id, external_id, direction, kind, body, sent_at)
+             SELECT i, (i - 1) / {PER_CONVERSATION} + 1, 'wamid.B' || i, CASE WHEN i % 2 THEN 'inbound' ELSE 'outbound' END, 'text',
+                    (SELECT w FROM wl WHERE k = (i * 7) % 40) || ' ' || (SELECT w FROM wl WHERE k = (i * 13) % 40) || ' ' ||
+                    (SELECT w FROM wl WHERE k = (i * 31) % 40) || ' ' || (SELECT w FROM wl WHERE k = (i * 17 / 3) % 40) || ' ' ||
+                    (SELECT w FROM wl WHERE k = (i / 40) % 40) || ' ' || (SELECT w FROM wl WHERE k = (i * 3 + 11) % 40) || ' number ' || (i % 9973),
+                    {BASE} + ((i - 1) / {PER_CONVERSATION} + 1) * 60000 + ((i - 1) % {PER_CONVERSATION}) * 1000
+             FROM n",
+            total = CONVERSATIONS * PER_CONVERSATION
+        ),
+        "INSERT INTO search_index (rowid, text, kind, ref_id, conversation_id) SELECT id, body, 'message', id, conversation_id FROM messages".to_string(),
+        "INSERT INTO search_index (rowid, text, kind, ref_id) SELECT -id, display_name || ' ' || phone, 'contact', id FROM contacts".to_string(),
+    ];
+    for sql in statements {
+        sqlx::query(&sql).execute(&mut *tx).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    sqlx::query("INSERT INTO search_index (search_index) VALUES ('optimize')")
+        .execute(cache.pool())
+        .await
+        .unwrap();
+    sqlx::query("PRAGMA optimize")
+        .execute(cache.pool())
+        .await
+        .unwrap();
+    eprintln!(
+        "generated {} messages in {CONVERSATIONS} conversations in {:.1?}",
+        CONVERSATIONS * PER_CONVERSATION,
+        started.elapsed()
+    );
+}
+
+fn summary(name: &str, mut samples: Vec<Duration>) {
+    samples.sort_unstable();
+    let at = |p: f64| {
+        samples[((samples.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0
+    };
+    println!(
+        "{name:<44} n={:<5} p50 {:>8.3} ms   p95 {:>8.3} ms   max {:>8.3} ms",
+        samples.len(),
+        at(0.5),
+        at(0.95),
+        at(1.0)
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-cache");
+    let fresh = !dir.join("cache.sqlite").exists();
+    {
+        let cache = Cache::open_in(&dir).await.unwrap();
+        let have: i64 = sqlx::query_scalar("SELECT count(*) FROM messages")
+            .fetch_one(cache.pool())
+            .await
+            .unwrap();
+        if fresh || have < CONVERSATIONS * PER_CONVERSATION {
+            sqlx::query("DELETE FROM search_index")
+                .execute(cache.pool())
+                .await
+                .unwrap();
+            sqlx::query("DELETE FROM channels")
+                .execute(cache.pool())
+                .await
+                .unwrap();
+            generate(&cache).await;
+        }
+        cache.close().await;
+    }
+
+    // Open: migrations check + the first inbox page, as the app does at start.
+    let mut opens = Vec::new();
+    for _ in 0..15 {
+        let started = Instant::now();
+        let cache = Cache::open_in(&dir).await.unwrap();
+        let page = inbox::conversations(&cache, None, 50).await.unwrap();
+        opens.push(started.elapsed());
+        assert_eq!(page.len(), 50);
+        cache.close().await;
+    }
+    summary("open + first inbox page (50)", opens);
+
+    let cache = Cache::open_in(&dir).await.unwrap();
+    let mut rng = fastrand::Rng::with_seed(42);
+    let base = BASE;
+
+    let mut pages = Vec::new();
+    for _ in 0..300 {
+        let c = rng.i64(51..CONVERSATIONS);
+        let key = (base + c * 60_000 + PER_CONVERSATION * 1000, c);
+        let started = Instant::now();
+        let page = inbox::conversations(&cache, Some(key), 50).await.unwrap();
+        pages.push(started.elapsed());
+        assert!(!page.is_empty());
+    }
+    summary("inbox page (50, any depth, by key)", pages);
+
+    let mut opens = Vec::new();
+    for _ in 0..300 {
+        let c = rng.i64(1..=CONVERSATIONS);
+        let started = Instant::now();
+        let messages = inbox::messages(&cache, c, None, 50).await.unwrap();
+        opens.push(started.elapsed());
+        assert!(messages.len() as i64 >= PER_CONVERSATION);
+    }
+    summary("open conversation (last 50 messages)", opens);
+
+    let mut searches = Vec::new();
+    for i in 0..300 {
+        let a = WORDS[rng.usize(..WORDS.len())];
+        let b = WORDS[rng.usize(..WORDS.len())];
+        let query = match i % 3 {
+            0 => a[..3].to_string(),                      // typing the first letters
+            1 => format!("{a} {}", &b[..b.len().min(4)]), // two words, the last a prefix
+            _ => format!("Customer {}", rng.i64(1..CONVERSATIONS)),
+        };
+        let started = Instant::now();
+        let _ = inbox::search(&cache, &query, 20).await.unwrap();
+        searches.push(started.elapsed());
+    }
+    summary("search as you type (top 20 conversations)", searches);
+
+    // Apply: new webhook events in batches of 500, as sync does.
+    let last_seq: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(applied_seq), 0) FROM sync_cursors")
+            .fetch_one(cache.pool())
+            .await
+            .unwrap();
+    let n = 2_000i64;
+    let events: Vec<RelayEvent> = (1..=n)
+        .map(|i| {
+            let seq = last_seq + i;
+            let c = (seq * 7) % CONVERSATIONS + 1;
+            RelayEvent {
+                seq,
+                kind: "meta.webhook".into(),
+                at: 0,
+                payload: json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
+                    "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P1" },
+                    "contacts": [{ "profile": { "name": format!("Customer {c}") }, "user_id": format!("US.{c}") }],
+                    "messages": [{ "from_user_id": format!("US.{c}"), "id": format!("wamid.A{seq}"), "timestamp": "1760000000", "type": "text",
+                                   "text": { "body": sentence(seq as u64) } }] }}]}]}),
+            }
+        })
+        .collect();
+    let started = Instant::now();
+    for chunk in events.chunks(500) {
+        apply_batch(&cache, "bench", chunk).await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "{:<44} {n} events in {:.2?}: {:.0} events/s",
+        "apply webhook events (batches of 500)",
+        elapsed,
+        n as f64 / elapsed.as_secs_f64()
+    );
+}
