@@ -1,6 +1,7 @@
 //! Cache benchmark: a cache of 1,000,000 messages in 50,000 conversations, then the operations
 //! the inbox does all day. Run with `cargo bench -p zentro-core --bench cache` (figures in
 //! docs/benchmarks.md). The generated cache is kept in target/bench-cache and reused.
+#![allow(clippy::unwrap_used)] // a benchmark fails loudly
 
 use std::time::{Duration, Instant};
 
