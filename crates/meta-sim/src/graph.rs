@@ -24,6 +24,11 @@ struct Ctx {
 
 type Shared = Arc<Mutex<SimState>>;
 
+/// The state, even if a handler panicked while holding it (the stand-in keeps serving).
+fn lock(state: &Mutex<SimState>) -> std::sync::MutexGuard<'_, SimState> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The Graph API routes.
 pub fn router(state: Shared, webhooks: WebhookSender) -> Router {
     Router::new()
@@ -206,10 +211,7 @@ fn len_chars(v: Option<&Value>) -> usize {
 }
 
 fn whatsapp_send(ctx: &Ctx, phone_number_id: &str, token: Option<String>, body: Value) -> Response {
-    let mut state = match ctx.state.lock() {
-        Ok(s) => s,
-        Err(e) => e.into_inner(),
-    };
+    let mut state = lock(&ctx.state);
     let grant = match authorize(&state, token) {
         Ok(g) => g,
         Err(r) => return r,
@@ -500,10 +502,7 @@ fn status_json(
 }
 
 fn messenger_send(ctx: &Ctx, page_id: &str, token: Option<String>, body: Value) -> Response {
-    let mut state = match ctx.state.lock() {
-        Ok(s) => s,
-        Err(e) => e.into_inner(),
-    };
+    let mut state = lock(&ctx.state);
     let grant = match authorize(&state, token) {
         Ok(g) => g,
         Err(r) => return r,
@@ -629,10 +628,7 @@ fn messenger_send(ctx: &Ctx, page_id: &str, token: Option<String>, body: Value) 
 }
 
 fn media_info(state: &Shared, media_id: &str, token: Option<String>) -> Response {
-    let state = match state.lock() {
-        Ok(s) => s,
-        Err(e) => e.into_inner(),
-    };
+    let state = lock(state);
     if let Err(r) = authorize(&state, token) {
         return r;
     }
@@ -661,10 +657,7 @@ async fn download(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let state = match ctx.state.lock() {
-        Ok(s) => s,
-        Err(e) => e.into_inner(),
-    };
+    let state = lock(&ctx.state);
     // The download needs the same bearer token as the lookup.
     let token = headers
         .get(header::AUTHORIZATION)
@@ -710,10 +703,7 @@ async fn upload(ctx: &Ctx, token: Option<String>, mut multipart: Multipart) -> R
             _ => {}
         }
     }
-    let mut state = match ctx.state.lock() {
-        Ok(s) => s,
-        Err(e) => e.into_inner(),
-    };
+    let mut state = lock(&ctx.state);
     if let Err(r) = authorize(&state, token) {
         return r;
     }
@@ -736,10 +726,7 @@ async fn upload(ctx: &Ctx, token: Option<String>, mut multipart: Multipart) -> R
 }
 
 fn debug_token(state: &Shared, query: &HashMap<String, String>) -> Response {
-    let state = match state.lock() {
-        Ok(s) => s,
-        Err(e) => e.into_inner(),
-    };
+    let state = lock(state);
     let app_token = format!(
         "{}|{}",
         state.config.app_id,
@@ -782,10 +769,7 @@ fn debug_token(state: &Shared, query: &HashMap<String, String>) -> Response {
 }
 
 fn exchange_code(state: &Shared, query: &HashMap<String, String>) -> Response {
-    let mut state = match state.lock() {
-        Ok(s) => s,
-        Err(e) => e.into_inner(),
-    };
+    let mut state = lock(state);
     if query.get("client_id") != Some(&state.config.app_id) {
         return graph_error(
             StatusCode::BAD_REQUEST,
@@ -839,10 +823,7 @@ fn exchange_code(state: &Shared, query: &HashMap<String, String>) -> Response {
 }
 
 fn subscribe(state: &Shared, object_id: &str, token: Option<String>, add: bool) -> Response {
-    let mut state = match state.lock() {
-        Ok(s) => s,
-        Err(e) => e.into_inner(),
-    };
+    let mut state = lock(state);
     let grant = match authorize(&state, token) {
         Ok(g) => g,
         Err(r) => return r,
@@ -867,10 +848,7 @@ fn subscribe(state: &Shared, object_id: &str, token: Option<String>, add: bool) 
 }
 
 fn register(state: &Shared, phone_number_id: &str, token: Option<String>, body: &[u8]) -> Response {
-    let mut state = match state.lock() {
-        Ok(s) => s,
-        Err(e) => e.into_inner(),
-    };
+    let mut state = lock(state);
     let grant = match authorize(&state, token) {
         Ok(g) => g,
         Err(r) => return r,

@@ -251,16 +251,9 @@ async fn a_device_acknowledges_what_it_applied_but_never_past_the_end() {
         .post_signed(wa_text("P1", "wamid.1", "hi").to_string().as_bytes())
         .await;
     let token = relay.sign_in("owner@acme.test").await;
-    let ack = |seq: i64| {
-        Request::post("/v1/cursor")
-            .header("authorization", format!("Bearer {token}"))
-            .header("content-type", "application/json")
-            .body(Body::from(json!({ "seq": seq }).to_string()))
-            .unwrap()
-    };
-    assert_eq!(relay.request(ack(99)).await.json()["acked_seq"], 1);
+    assert_eq!(relay.acknowledge(&token, 99).await.json()["acked_seq"], 1);
     assert_eq!(
-        relay.request(ack(0)).await.json()["acked_seq"],
+        relay.acknowledge(&token, 0).await.json()["acked_seq"],
         1,
         "never moves back"
     );

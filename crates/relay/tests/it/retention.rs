@@ -1,8 +1,5 @@
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::Request;
-use serde_json::json;
 use zentro_relay::store::now_ms;
 
 use crate::support::*;
@@ -25,12 +22,7 @@ async fn acknowledged_events_go_after_the_grace_and_unacknowledged_ones_after_th
             )
             .await;
     }
-    let ack = Request::post("/v1/cursor")
-        .header("authorization", format!("Bearer {laptop}"))
-        .header("content-type", "application/json")
-        .body(Body::from(json!({ "seq": 4 }).to_string()))
-        .unwrap();
-    relay.request(ack).await;
+    relay.acknowledge(&laptop, 4).await;
     let now = now_ms();
 
     // One device has not acknowledged: nothing goes before the retention period.
@@ -70,12 +62,7 @@ async fn events_every_device_has_are_pruned_after_the_grace_period() {
             .await;
     }
     for (token, seq) in [(&a, 3), (&b, 2)] {
-        let ack = Request::post("/v1/cursor")
-            .header("authorization", format!("Bearer {token}"))
-            .header("content-type", "application/json")
-            .body(Body::from(json!({ "seq": seq }).to_string()))
-            .unwrap();
-        relay.request(ack).await;
+        relay.acknowledge(token, seq).await;
     }
     let now = now_ms();
     assert_eq!(

@@ -124,6 +124,18 @@ impl TestRelay {
         response.json()["token"].as_str().unwrap().to_string()
     }
 
+    /// Acknowledges `seq` for the device holding `token`; returns the relay's answer.
+    pub async fn acknowledge(&self, token: &str, seq: i64) -> Response {
+        self.request(
+            Request::post("/v1/cursor")
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .body(Body::from(json!({ "seq": seq }).to_string()))
+                .unwrap(),
+        )
+        .await
+    }
+
     pub async fn events(&self, token: &str, after: i64) -> Vec<Value> {
         let response = self
             .request(
