@@ -2,17 +2,23 @@
 //!
 //! A batch of events is applied in **one** transaction together with the sync cursor, so a crash
 //! leaves either all of it or none. Applying an event twice changes nothing: messages are keyed
-//! by Meta's ids, statuses only move forward, reactions and edits overwrite. Several messages
-//! from one customer at once (an album) land in one conversation (a unique index allows one
-//! active conversation per contact, and the apply is a single writer).
+//! by Meta's ids, statuses only move forward, reactions and edits overwrite, team events are keyed
+//! by their seq. Several messages from one customer at once (an album) land in one conversation
+//! (one active conversation per contact, enforced by a unique index; the apply is the only writer).
+//!
+//! Consecutive messages are stored together: a run of them costs a handful of set-based
+//! statements (channels, contacts, conversations, messages), whatever its length; triggers keep the
+//! search index and the conversation summaries in step. Other items apply one by one, in order.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use sqlx::{Row, Sqlite, Transaction};
 use zentro_meta::webhook::{
     self, Content, DeliveryState, Direction, Event, Message, Platform, Route, WebhookItem,
 };
 
 use crate::cache::{Cache, CacheError};
+use crate::team::{ContactRef, TeamEvent};
 
 /// An event of the relay's log for this device's workspace.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -23,6 +29,9 @@ pub struct RelayEvent {
     pub kind: String,
     /// When the relay appended it (UTC ms).
     pub at: i64,
+    /// The member who published a team event (set by the relay, never by the device).
+    #[serde(default)]
+    pub author: Option<String>,
     /// The event's JSON (for `meta.webhook`, Meta's own shape).
     pub payload: serde_json::Value,
 }
@@ -34,7 +43,8 @@ pub struct ApplyReport {
     pub applied: usize,
     /// Events skipped because the cursor was already past them.
     pub skipped: usize,
-    /// Events of kinds this version does not handle (kept moving; nothing stored).
+    /// Events of kinds this version does not handle, or about conversations this cache does not
+    /// have (kept moving; nothing stored).
     pub ignored: usize,
     /// The cursor after the batch.
     pub cursor: i64,
@@ -67,6 +77,7 @@ pub async fn apply_batch(
             .await?
             .unwrap_or(0);
     let mut report = ApplyReport::default();
+    let mut run: Vec<MessageRow> = Vec::new();
     for event in events {
         if event.seq <= cursor {
             report.skipped += 1;
@@ -76,23 +87,43 @@ pub async fn apply_batch(
             "meta.webhook" => {
                 let items = webhook::parse_value(&event.payload).unwrap_or_default();
                 for item in &items {
-                    apply_item(&mut tx, item).await?;
+                    if let Event::Message(m) = &item.event {
+                        run.extend(message_row(item, m));
+                    } else {
+                        store_messages(&mut tx, &mut run).await?;
+                        apply_item(&mut tx, item).await?;
+                    }
                 }
                 report.applied += 1;
             }
             "message.sent" => {
                 match serde_json::from_value::<crate::outbox::MessageSent>(event.payload.clone()) {
                     Ok(sent) => {
+                        store_messages(&mut tx, &mut run).await?;
                         apply_message_sent(&mut tx, &sent).await?;
                         report.applied += 1;
                     }
                     Err(_) => report.ignored += 1,
                 }
             }
+            kind if kind.starts_with(crate::team::KIND_PREFIX) => {
+                match serde_json::from_value::<TeamEvent>(event.payload.clone()) {
+                    Ok(team) if team.kind() == kind => {
+                        store_messages(&mut tx, &mut run).await?;
+                        if apply_team(&mut tx, event, &team).await? {
+                            report.applied += 1;
+                        } else {
+                            report.ignored += 1;
+                        }
+                    }
+                    _ => report.ignored += 1,
+                }
+            }
             _ => report.ignored += 1,
         }
         cursor = event.seq;
     }
+    store_messages(&mut tx, &mut run).await?;
     sqlx::query(
         "INSERT INTO sync_cursors (workspace_id, applied_seq, updated_at) VALUES (?, ?, ?)
          ON CONFLICT (workspace_id) DO UPDATE SET applied_seq = excluded.applied_seq, updated_at = excluded.updated_at",
@@ -114,113 +145,352 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// The cache's channel id for a route, created on first sight.
-async fn channel_for(
-    tx: &mut Tx,
-    route: &Route,
-    platform: Platform,
-) -> Result<Option<String>, CacheError> {
-    let external = match route {
-        Route::WhatsAppPhoneNumber(id) | Route::Page(id) | Route::InstagramAccount(id) => id,
-        Route::WhatsAppAccount(_) | Route::Unroutable => return Ok(None),
-    };
-    let id = format!("{}:{external}", platform.as_str());
-    sqlx::query("INSERT INTO channels (id, kind, external_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
-        .bind(&id)
-        .bind(platform.as_str())
-        .bind(external)
-        .bind(now_ms())
-        .execute(&mut **tx)
-        .await?;
-    Ok(Some(id))
+/// The cache's channel id for a channel: `<kind>:<Meta id>`.
+fn channel_id(platform: Platform, external_id: &str) -> String {
+    format!("{}:{external_id}", platform.as_str())
 }
 
-async fn contact_for(
-    tx: &mut Tx,
-    channel_id: &str,
-    customer: &webhook::Customer,
-) -> Result<i64, CacheError> {
+/// The Meta id of the channel an item came in on.
+fn channel_external_id(route: &Route) -> Option<&str> {
+    match route {
+        Route::WhatsAppPhoneNumber(id) | Route::Page(id) | Route::InstagramAccount(id) => Some(id),
+        Route::WhatsAppAccount(_) | Route::Unroutable => None,
+    }
+}
+
+/// A message ready to be stored: one element of the JSON array a run is inserted from.
+#[derive(Debug, Serialize)]
+struct MessageRow {
+    channel_id: String,
+    channel_kind: &'static str,
+    channel_external_id: String,
+    customer_id: String,
+    name: Option<String>,
+    phone: Option<String>,
+    username: Option<String>,
+    parent_user_id: Option<String>,
+    external_id: Option<String>,
+    client_id: Option<String>,
+    author: Option<String>,
+    direction: &'static str,
+    kind: String,
+    body: Option<String>,
+    caption: Option<String>,
+    file_name: Option<String>,
+    media_id: Option<String>,
+    media_url: Option<String>,
+    media_mime: Option<String>,
+    media_sha256: Option<String>,
+    raw: Option<String>,
+    quoted: Option<String>,
+    at: i64,
+    status: Option<&'static str>,
+    /// WhatsApp media: the file is fetched from Meta and kept (Instagram keeps only the URL).
+    download: bool,
+}
+
+fn message_row(item: &WebhookItem, m: &Message) -> Option<MessageRow> {
+    let external = channel_external_id(&item.route)?;
+    let s = stored(&m.content);
+    let inbound = m.direction == Direction::Inbound;
+    let download = m.platform == Platform::WhatsApp && s.media_id.is_some();
+    Some(MessageRow {
+        channel_id: channel_id(m.platform, external),
+        channel_kind: m.platform.as_str(),
+        channel_external_id: external.to_string(),
+        customer_id: m.customer.id.clone(),
+        name: m.customer.name.clone().filter(|n| !n.is_empty()),
+        phone: m.customer.phone.clone(),
+        username: m.customer.username.clone(),
+        parent_user_id: m.customer.parent_user_id.clone(),
+        external_id: Some(m.id.clone()),
+        client_id: None,
+        author: None,
+        direction: if inbound { "inbound" } else { "outbound" },
+        raw: matches!(m.content, Content::Unsupported { .. }).then(|| item.envelope.to_string()),
+        quoted: m.context.as_ref().and_then(|c| c.quoted_id.clone()),
+        at: m.sent_at.timestamp_millis(),
+        status: (!inbound).then_some("sent"),
+        download,
+        kind: s.kind,
+        body: s.body,
+        caption: s.caption,
+        file_name: s.file_name,
+        media_id: s.media_id,
+        media_url: s.media_url,
+        media_mime: s.media_mime,
+        media_sha256: s.media_sha256,
+    })
+}
+
+/// Stores a run of messages (and their channels, contacts and conversations) with a fixed number
+/// of statements, then empties `rows`.
+async fn store_messages(tx: &mut Tx, rows: &mut Vec<MessageRow>) -> Result<(), CacheError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let data = serde_json::to_string(&*rows).unwrap_or_else(|_| "[]".into());
     let now = now_ms();
-    let row = sqlx::query(
-        "INSERT INTO contacts (channel_id, external_id, display_name, phone, username, parent_user_id, created_at, updated_at)
-         VALUES (?1, ?2, COALESCE(?3, ''), ?4, ?5, ?6, ?7, ?7)
-         ON CONFLICT (channel_id, external_id) DO UPDATE SET
-             display_name = CASE WHEN ?3 IS NOT NULL AND ?3 <> '' THEN ?3 ELSE contacts.display_name END,
-             phone = COALESCE(?4, contacts.phone),
-             username = COALESCE(?5, contacts.username),
-             parent_user_id = COALESCE(?6, contacts.parent_user_id)
-         RETURNING id",
+    sqlx::query(
+        "INSERT INTO channels (id, kind, external_id, created_at)
+         SELECT DISTINCT r.value ->> 'channel_id', r.value ->> 'channel_kind', r.value ->> 'channel_external_id', ?2
+         FROM json_each(?1) r WHERE true
+         ON CONFLICT DO NOTHING",
     )
-    .bind(channel_id)
-    .bind(&customer.id)
-    .bind(&customer.name)
-    .bind(&customer.phone)
-    .bind(&customer.username)
-    .bind(&customer.parent_user_id)
+    .bind(&data)
     .bind(now)
-    .fetch_one(&mut **tx)
+    .execute(&mut **tx)
     .await?;
-    let id: i64 = row.get(0);
-    // Names and numbers are searchable.
-    let text = [
-        customer.name.as_deref(),
-        customer.phone.as_deref(),
-        customer.username.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(" ");
-    // Index rows: rowid = -contact id for contacts, message id for messages, so replacing or
-    // removing one is a key lookup, never a scan of the index.
-    sqlx::query("DELETE FROM search_index WHERE rowid = ?")
-        .bind(-id)
-        .execute(&mut **tx)
-        .await?;
-    if !text.is_empty() {
-        sqlx::query("INSERT INTO search_index (rowid, text, kind, ref_id, conversation_id) VALUES (?, ?, 'contact', ?, NULL)")
-            .bind(-id)
-            .bind(text)
-            .bind(id)
+    // Contacts: new ones are created; known ones only change when Meta says something new (so
+    // an unchanged contact costs no write and no search-index churn).
+    sqlx::query(
+        "INSERT INTO contacts (channel_id, external_id, display_name, phone, username, parent_user_id, created_at, updated_at)
+         SELECT r.value ->> 'channel_id', r.value ->> 'customer_id', coalesce(r.value ->> 'name', ''), r.value ->> 'phone',
+                r.value ->> 'username', r.value ->> 'parent_user_id', ?2, ?2
+         FROM json_each(?1) r WHERE true ORDER BY r.key
+         ON CONFLICT (channel_id, external_id) DO UPDATE SET
+             display_name = CASE WHEN excluded.display_name <> '' THEN excluded.display_name ELSE contacts.display_name END,
+             phone = coalesce(excluded.phone, contacts.phone),
+             username = coalesce(excluded.username, contacts.username),
+             parent_user_id = coalesce(excluded.parent_user_id, contacts.parent_user_id),
+             updated_at = excluded.updated_at
+         WHERE (excluded.display_name <> '' AND excluded.display_name IS NOT contacts.display_name)
+            OR (excluded.phone IS NOT NULL AND excluded.phone IS NOT contacts.phone)
+            OR (excluded.username IS NOT NULL AND excluded.username IS NOT contacts.username)
+            OR (excluded.parent_user_id IS NOT NULL AND excluded.parent_user_id IS NOT contacts.parent_user_id)",
+    )
+    .bind(&data)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    // A contact's first message opens their conversation; later ones reuse it.
+    sqlx::query(
+        "INSERT INTO conversations (contact_id, last_activity_at, created_at)
+         SELECT k.id, min(r.value ->> 'at'), min(r.value ->> 'at')
+         FROM json_each(?1) r JOIN contacts k ON k.channel_id = r.value ->> 'channel_id' AND k.external_id = r.value ->> 'customer_id'
+         WHERE NOT EXISTS (SELECT 1 FROM conversations c WHERE c.contact_id = k.id)
+         GROUP BY k.id ORDER BY min(r.key)",
+    )
+    .bind(&data)
+    .execute(&mut **tx)
+    .await?;
+    // Into the contact's active conversation, else their latest. Redeliveries (and this device's
+    // own sends, already recorded) conflict and are skipped.
+    let inserted = sqlx::query(
+        "INSERT INTO messages (conversation_id, external_id, client_id, author_member_id, direction, kind, body, caption, file_name,
+                               media_id, media_url, media_mime, media_sha256, raw, quoted_external_id, sent_at, delivery_status)
+         SELECT (SELECT c.id FROM conversations c WHERE c.contact_id = k.id
+                 ORDER BY c.status <> 'resolved' DESC, c.last_activity_at DESC, c.id DESC LIMIT 1),
+                r.value ->> 'external_id', r.value ->> 'client_id', r.value ->> 'author', r.value ->> 'direction', r.value ->> 'kind',
+                r.value ->> 'body', r.value ->> 'caption', r.value ->> 'file_name', r.value ->> 'media_id', r.value ->> 'media_url',
+                r.value ->> 'media_mime', r.value ->> 'media_sha256', r.value ->> 'raw', r.value ->> 'quoted', r.value ->> 'at',
+                r.value ->> 'status'
+         FROM json_each(?1) r JOIN contacts k ON k.channel_id = r.value ->> 'channel_id' AND k.external_id = r.value ->> 'customer_id'
+         WHERE true ORDER BY r.key
+         ON CONFLICT DO NOTHING
+         RETURNING conversation_id, direction, external_id",
+    )
+    .bind(&data)
+    .fetch_all(&mut **tx)
+    .await?;
+    // A customer writing again reopens a resolved, pending or snoozed conversation.
+    let woken: Vec<i64> = inserted
+        .iter()
+        .filter(|r| r.get::<&str, _>(1) == "inbound")
+        .map(|r| r.get(0))
+        .collect();
+    if !woken.is_empty() {
+        sqlx::query("UPDATE conversations SET status = 'open', snoozed_until = NULL WHERE status <> 'open' AND id IN (SELECT value FROM json_each(?))")
+            .bind(json!(woken).to_string())
             .execute(&mut **tx)
             .await?;
     }
-    Ok(id)
+    // WhatsApp media to fetch: new messages, and redeliveries of ones whose file is still missing.
+    let downloads: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.download)
+        .filter_map(|r| r.external_id.as_deref())
+        .collect();
+    if !downloads.is_empty() {
+        sqlx::query(
+            "INSERT INTO media_downloads (message_id, next_attempt_at)
+             SELECT m.id, ?2 FROM messages m WHERE m.external_id IN (SELECT value FROM json_each(?1)) AND m.media_path IS NULL
+             ON CONFLICT (message_id) DO UPDATE SET next_attempt_at = min(media_downloads.next_attempt_at, excluded.next_attempt_at)",
+        )
+        .bind(json!(downloads).to_string())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    // Statuses that overtook their (outbound) message apply now.
+    let outbound: Vec<String> = inserted
+        .iter()
+        .filter(|r| r.get::<&str, _>(1) == "outbound")
+        .filter_map(|r| r.get::<Option<String>, _>(2))
+        .collect();
+    if !outbound.is_empty() {
+        let waiting: Vec<String> = sqlx::query_scalar(
+            "SELECT external_id FROM pending_statuses WHERE external_id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(json!(outbound).to_string())
+        .fetch_all(&mut **tx)
+        .await?;
+        for external_id in waiting {
+            apply_pending_in(tx, &external_id).await?;
+        }
+    }
+    rows.clear();
+    Ok(())
 }
 
-/// The contact's active conversation, reopening the latest resolved one or creating one.
-async fn conversation_for(
-    tx: &mut Tx,
-    contact_id: i64,
-    at: i64,
-    reopen: bool,
-) -> Result<i64, CacheError> {
-    if let Some(id) = sqlx::query_scalar::<_, i64>(
-        "SELECT id FROM conversations WHERE contact_id = ? AND status <> 'resolved'",
+/// The cache's conversation for a reference: the contact's active one, else their latest.
+async fn conversation_for(tx: &mut Tx, target: &ContactRef) -> Result<Option<i64>, CacheError> {
+    Ok(sqlx::query_scalar(
+        "SELECT c.id FROM channels ch JOIN contacts k ON k.channel_id = ch.id JOIN conversations c ON c.contact_id = k.id
+         WHERE ch.kind = ? AND ch.external_id = ? AND k.external_id = ?
+         ORDER BY c.status <> 'resolved' DESC, c.last_activity_at DESC, c.id DESC LIMIT 1",
     )
-    .bind(contact_id)
+    .bind(&target.channel_kind)
+    .bind(&target.channel_external_id)
+    .bind(&target.customer_id)
     .fetch_optional(&mut **tx)
-    .await?
-    {
-        return Ok(id);
-    }
-    if let Some(id) = sqlx::query_scalar::<_, i64>("SELECT id FROM conversations WHERE contact_id = ? ORDER BY last_activity_at DESC, id DESC LIMIT 1")
-        .bind(contact_id)
-        .fetch_optional(&mut **tx)
-        .await?
-    {
-        if reopen {
-            sqlx::query("UPDATE conversations SET status = 'open', snoozed_until = NULL WHERE id = ?").bind(id).execute(&mut **tx).await?;
+    .await?)
+}
+
+/// Applies a team event; `false` when the conversation or contact is not in this cache.
+async fn apply_team(tx: &mut Tx, event: &RelayEvent, team: &TeamEvent) -> Result<bool, CacheError> {
+    let actor = event.author.clone().unwrap_or_default();
+    let (conversation, kind, detail) = match team {
+        TeamEvent::Assigned {
+            conversation,
+            assignee,
+        } => {
+            let Some(id) = conversation_for(tx, conversation).await? else {
+                return Ok(false);
+            };
+            sqlx::query("UPDATE conversations SET assignee_id = ? WHERE id = ?")
+                .bind(assignee)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+            (id, "assigned", json!({ "assignee": assignee }))
         }
-        return Ok(id);
-    }
-    let id = sqlx::query_scalar("INSERT INTO conversations (contact_id, last_activity_at, created_at) VALUES (?, ?, ?) RETURNING id")
-        .bind(contact_id)
-        .bind(at)
-        .bind(at)
-        .fetch_one(&mut **tx)
-        .await?;
-    Ok(id)
+        TeamEvent::StatusChanged {
+            conversation,
+            status,
+            snoozed_until,
+        } => {
+            let Some(id) = conversation_for(tx, conversation).await? else {
+                return Ok(false);
+            };
+            let until = (*status == crate::team::ConversationStatus::Snoozed)
+                .then_some(*snoozed_until)
+                .flatten();
+            sqlx::query("UPDATE conversations SET status = ?, snoozed_until = ? WHERE id = ?")
+                .bind(status.as_str())
+                .bind(until)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+            (
+                id,
+                "status",
+                json!({ "status": status.as_str(), "snoozed_until": until }),
+            )
+        }
+        TeamEvent::NoteAdded {
+            conversation,
+            note_id,
+            body,
+            mentions,
+            at,
+        } => {
+            let Some(id) = conversation_for(tx, conversation).await? else {
+                return Ok(false);
+            };
+            sqlx::query(
+                "INSERT INTO notes (id, conversation_id, author_member_id, body, mentions, created_at) VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(note_id)
+            .bind(id)
+            .bind(&actor)
+            .bind(body)
+            .bind(json!(mentions).to_string())
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
+            return Ok(true);
+        }
+        TeamEvent::Labeled {
+            conversation,
+            label,
+            added,
+        } => {
+            let Some(id) = conversation_for(tx, conversation).await? else {
+                return Ok(false);
+            };
+            let label = label.trim();
+            if *added {
+                sqlx::query("INSERT INTO labels (name) VALUES (?) ON CONFLICT (name) DO NOTHING")
+                    .bind(label)
+                    .execute(&mut **tx)
+                    .await?;
+                sqlx::query("INSERT INTO conversation_labels (conversation_id, label_id) SELECT ?, id FROM labels WHERE name = ? ON CONFLICT DO NOTHING")
+                    .bind(id)
+                    .bind(label)
+                    .execute(&mut **tx)
+                    .await?;
+            } else {
+                sqlx::query("DELETE FROM conversation_labels WHERE conversation_id = ? AND label_id = (SELECT id FROM labels WHERE name = ?)")
+                    .bind(id)
+                    .bind(label)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            (
+                id,
+                if *added { "labeled" } else { "unlabeled" },
+                json!({ "label": label }),
+            )
+        }
+        TeamEvent::ContactEdited { contact, changes } => {
+            let attributes =
+                serde_json::to_string(&changes.attributes).unwrap_or_else(|_| "{}".into());
+            let updated = sqlx::query(
+                "UPDATE contacts SET
+                     display_name = coalesce(?1, display_name),
+                     email = CASE WHEN ?2 THEN ?3 ELSE email END,
+                     attributes = json_patch(attributes, ?4),
+                     updated_at = ?5
+                 WHERE channel_id = (SELECT id FROM channels WHERE kind = ?6 AND external_id = ?7) AND external_id = ?8",
+            )
+            .bind(changes.display_name.as_deref().map(str::trim))
+            .bind(changes.email.is_some())
+            .bind(changes.email.clone().flatten())
+            .bind(attributes)
+            .bind(event.at)
+            .bind(&contact.channel_kind)
+            .bind(&contact.channel_external_id)
+            .bind(&contact.customer_id)
+            .execute(&mut **tx)
+            .await?;
+            return Ok(updated.rows_affected() > 0);
+        }
+    };
+    sqlx::query(
+        "INSERT INTO conversation_activity (conversation_id, seq, kind, actor_member_id, detail, at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(conversation)
+    .bind(event.seq)
+    .bind(kind)
+    .bind(&actor)
+    .bind(detail.to_string())
+    .bind(event.at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(true)
 }
 
 /// How a message's content is stored: (kind, body, caption, file name, media id, media URL, MIME, sha256).
@@ -323,85 +593,6 @@ fn stored(content: &Content) -> Stored {
     s
 }
 
-fn preview(s: &Stored) -> String {
-    let text = s
-        .body
-        .clone()
-        .or_else(|| s.caption.clone())
-        .or_else(|| s.file_name.clone())
-        .unwrap_or_else(|| format!("[{}]", s.kind));
-    text.chars().take(140).collect()
-}
-
-async fn apply_message(tx: &mut Tx, item: &WebhookItem, m: &Message) -> Result<(), CacheError> {
-    let Some(channel) = channel_for(tx, &item.route, m.platform).await? else {
-        return Ok(());
-    };
-    let contact = contact_for(tx, &channel, &m.customer).await?;
-    let at = m.sent_at.timestamp_millis();
-    let inbound = m.direction == Direction::Inbound;
-    let conversation = conversation_for(tx, contact, at, inbound).await?;
-    let s = stored(&m.content);
-    let raw = matches!(m.content, Content::Unsupported { .. }).then(|| item.envelope.to_string());
-    let inserted = sqlx::query(
-        "INSERT INTO messages (conversation_id, external_id, direction, kind, body, sent_at, raw, quoted_external_id, caption,
-                               file_name, media_id, media_url, media_mime, media_sha256, delivery_status)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (external_id) DO NOTHING
-         RETURNING id",
-    )
-    .bind(conversation)
-    .bind(&m.id)
-    .bind(if inbound { "inbound" } else { "outbound" })
-    .bind(&s.kind)
-    .bind(&s.body)
-    .bind(at)
-    .bind(raw)
-    .bind(m.context.as_ref().and_then(|c| c.quoted_id.clone()))
-    .bind(&s.caption)
-    .bind(&s.file_name)
-    .bind(&s.media_id)
-    .bind(&s.media_url)
-    .bind(&s.media_mime)
-    .bind(&s.media_sha256)
-    .bind(if inbound { None } else { Some("sent") })
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some(row) = inserted else { return Ok(()) }; // a redelivery, or our own send already recorded
-    let message_id: i64 = row.get(0);
-    sqlx::query(
-        "UPDATE conversations SET last_activity_at = MAX(last_activity_at, ?1), last_message_preview = ?2,
-             unread_count = unread_count + ?3, last_inbound_at = CASE WHEN ?3 = 1 THEN MAX(COALESCE(last_inbound_at, 0), ?1) ELSE last_inbound_at END
-         WHERE id = ?4",
-    )
-    .bind(at)
-    .bind(preview(&s))
-    .bind(i64::from(inbound))
-    .bind(conversation)
-    .execute(&mut **tx)
-    .await?;
-    let text = [
-        s.body.as_deref(),
-        s.caption.as_deref(),
-        s.file_name.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(" ");
-    if !text.trim().is_empty() {
-        sqlx::query("INSERT INTO search_index (rowid, text, kind, ref_id, conversation_id) VALUES (?, ?, 'message', ?, ?)")
-            .bind(message_id)
-            .bind(text)
-            .bind(message_id)
-            .bind(conversation)
-            .execute(&mut **tx)
-            .await?;
-    }
-    // A status that overtook this message applies now.
-    apply_pending_in(tx, &m.id).await
-}
-
 /// A reply Meta accepted, as another device (or this one) announced it.
 async fn apply_message_sent(
     tx: &mut Tx,
@@ -419,53 +610,40 @@ async fn apply_message_sent(
         let Some(platform) = Platform::parse(&sent.channel_kind) else {
             return Ok(());
         };
-        let route = match platform {
-            Platform::WhatsApp => Route::WhatsAppPhoneNumber(sent.channel_external_id.clone()),
-            Platform::Messenger => Route::Page(sent.channel_external_id.clone()),
-            Platform::Instagram => Route::InstagramAccount(sent.channel_external_id.clone()),
-        };
-        let Some(channel) = channel_for(tx, &route, platform).await? else {
-            return Ok(());
-        };
-        let contact = contact_for(
-            tx,
-            &channel,
-            &webhook::Customer {
-                id: sent.customer_id.clone(),
-                ..webhook::Customer::default()
-            },
-        )
-        .await?;
-        let conversation = conversation_for(tx, contact, sent.sent_at, false).await?;
-        let inserted = sqlx::query(
-            "INSERT INTO messages (conversation_id, external_id, client_id, direction, kind, body, sent_at, delivery_status, author_member_id, quoted_external_id)
-             VALUES (?, ?, ?, 'outbound', 'text', ?, ?, 'sent', ?, ?) ON CONFLICT DO NOTHING RETURNING id",
-        )
-        .bind(conversation)
-        .bind(&sent.external_id)
-        .bind(&sent.client_id)
-        .bind(&sent.body)
-        .bind(sent.sent_at)
-        .bind(&sent.author_member_id)
-        .bind(&sent.reply_to)
-        .fetch_optional(&mut **tx)
-        .await?;
-        if let Some(row) = inserted {
-            let id: i64 = row.get(0);
-            sqlx::query("INSERT INTO search_index (rowid, text, kind, ref_id, conversation_id) VALUES (?, ?, 'message', ?, ?)")
-                .bind(id)
-                .bind(&sent.body)
-                .bind(id)
-                .bind(conversation)
-                .execute(&mut **tx)
-                .await?;
-            sqlx::query("UPDATE conversations SET last_activity_at = MAX(last_activity_at, ?1), last_message_preview = ?2 WHERE id = ?3")
-                .bind(sent.sent_at)
-                .bind(sent.body.chars().take(140).collect::<String>())
-                .bind(conversation)
-                .execute(&mut **tx)
-                .await?;
-        }
+        let mut rows = vec![MessageRow {
+            channel_id: channel_id(platform, &sent.channel_external_id),
+            channel_kind: platform.as_str(),
+            channel_external_id: sent.channel_external_id.clone(),
+            customer_id: sent.customer_id.clone(),
+            name: None,
+            phone: None,
+            username: None,
+            parent_user_id: None,
+            external_id: Some(sent.external_id.clone()),
+            client_id: Some(sent.client_id.clone()),
+            author: Some(sent.author_member_id.clone()),
+            direction: "outbound",
+            kind: "text".into(),
+            body: Some(sent.body.clone()),
+            caption: None,
+            file_name: None,
+            media_id: None,
+            media_url: None,
+            media_mime: None,
+            media_sha256: None,
+            raw: None,
+            quoted: sent.reply_to.clone(),
+            at: sent.sent_at,
+            status: Some("sent"),
+            download: false,
+        }];
+        store_messages(tx, &mut rows).await?;
+        // Meta's echo may have been first: the message exists; record who wrote it.
+        sqlx::query("UPDATE messages SET author_member_id = coalesce(author_member_id, ?) WHERE external_id = ?")
+            .bind(&sent.author_member_id)
+            .bind(&sent.external_id)
+            .execute(&mut **tx)
+            .await?;
     }
     apply_pending_in(tx, &sent.external_id).await
 }
@@ -563,7 +741,8 @@ async fn set_status(
 
 async fn apply_item(tx: &mut Tx, item: &WebhookItem) -> Result<(), CacheError> {
     match &item.event {
-        Event::Message(m) => apply_message(tx, item, m).await?,
+        // Messages are stored in runs (see `store_messages`).
+        Event::Message(_) => {}
         Event::Status(s) => {
             // A send whose outcome was unknown (a timeout) is recognised by its client id.
             if let Some(client_id) = &s.callback_data {
@@ -618,35 +797,23 @@ async fn apply_item(tx: &mut Tx, item: &WebhookItem) -> Result<(), CacheError> {
             }
         },
         Event::Edit(e) => {
-            let updated = sqlx::query("UPDATE messages SET body = ?, edited_at = ? WHERE external_id = ? AND (edited_at IS NULL OR edited_at <= ?) RETURNING id")
+            // The search row follows by trigger.
+            sqlx::query("UPDATE messages SET body = ?, edited_at = ? WHERE external_id = ? AND (edited_at IS NULL OR edited_at <= ?)")
                 .bind(&e.text)
                 .bind(e.at.timestamp_millis())
                 .bind(&e.message_id)
                 .bind(e.at.timestamp_millis())
-                .fetch_optional(&mut **tx)
+                .execute(&mut **tx)
                 .await?;
-            if let Some(row) = updated {
-                let id: i64 = row.get(0);
-                sqlx::query("UPDATE search_index SET text = ? WHERE rowid = ?")
-                    .bind(&e.text)
-                    .bind(id)
-                    .execute(&mut **tx)
-                    .await?;
-            }
         }
         Event::Deleted(d) => {
             // The customer unsent it: its content goes, the fact that it existed stays.
-            let deleted = sqlx::query("UPDATE messages SET body = NULL, caption = NULL, media_url = NULL, deleted_at = ? WHERE external_id = ? RETURNING id")
+            // Its search row goes by trigger.
+            sqlx::query("UPDATE messages SET body = NULL, caption = NULL, media_url = NULL, deleted_at = ? WHERE external_id = ?")
                 .bind(d.at.timestamp_millis())
                 .bind(&d.message_id)
-                .fetch_optional(&mut **tx)
+                .execute(&mut **tx)
                 .await?;
-            if let Some(row) = deleted {
-                sqlx::query("DELETE FROM search_index WHERE rowid = ?")
-                    .bind(row.get::<i64, _>(0))
-                    .execute(&mut **tx)
-                    .await?;
-            }
         }
         Event::Read(r) => {
             if let Some(mid) = &r.message_id {
@@ -710,9 +877,10 @@ async fn mark_outbound_before(
     watermark: i64,
     state: DeliveryState,
 ) -> Result<(), CacheError> {
-    let Some(channel) = channel_for(tx, &item.route, platform).await? else {
+    let Some(external) = channel_external_id(&item.route) else {
         return Ok(());
     };
+    let channel = channel_id(platform, external);
     let ids: Vec<String> = sqlx::query_scalar(
         "SELECT m.external_id FROM messages m JOIN conversations c ON c.id = m.conversation_id JOIN contacts k ON k.id = c.contact_id
          WHERE k.channel_id = ? AND k.external_id = ? AND m.direction = 'outbound' AND m.sent_at <= ? AND m.external_id IS NOT NULL",

@@ -133,7 +133,7 @@ pub struct SearchHit {
     pub message_id: Option<i64>,
     /// The matched text with the match marked by `[` and `]`.
     pub snippet: String,
-    /// Relevance (lower is better, bm25).
+    /// Relevance tier (lower is better): 0 the customer matched, 1 a whole word, 2 a prefix.
     pub rank: f64,
 }
 
@@ -149,47 +149,107 @@ pub fn fts_query(input: &str) -> Option<String> {
     if words.is_empty() {
         return None;
     }
+    let last = words.len() - 1;
     Some(
         words
             .iter()
-            .map(|w| format!("{w}*"))
+            .enumerate()
+            .map(|(i, w)| {
+                if i == last {
+                    format!("{w}*")
+                } else {
+                    w.clone()
+                }
+            })
             .collect::<Vec<_>>()
             .join(" "),
     )
 }
 
+/// How many of the newest matching messages one search looks at. Ranking every match of a short
+/// prefix (a third of a million-message cache for three letters) would take far longer than a
+/// keystroke; each further letter narrows the matches, so older ones come into reach as the user
+/// types.
+pub const SEARCH_CANDIDATES: i64 = 500;
+
 /// Searches all history, best conversation first, one hit per conversation.
+///
+/// Ranking: a match on the customer (name, phone, username, email) first; then messages where
+/// the last word typed matches a whole word over those where it is only a prefix; then the newest.
 pub async fn search(cache: &Cache, input: &str, limit: i64) -> Result<Vec<SearchHit>, CacheError> {
     let Some(query) = fts_query(input) else {
         return Ok(Vec::new());
     };
+    let last_word = input
+        .split(|c: char| !c.is_alphanumeric())
+        .rfind(|w| !w.is_empty())
+        .unwrap_or_default()
+        .to_lowercase();
     let rows = sqlx::query(
         "WITH hits AS (
-             SELECT s.kind, s.ref_id, s.conversation_id, snippet(search_index, 0, '[', ']', '…', 12) AS snip, bm25(search_index) AS score
-             FROM search_index s WHERE search_index MATCH ? ORDER BY score LIMIT 500
-         ),
-         resolved AS (
-             SELECT COALESCE(h.conversation_id,
-                             (SELECT c.id FROM conversations c WHERE c.contact_id = h.ref_id ORDER BY c.last_activity_at DESC LIMIT 1)) AS conversation_id,
-                    CASE WHEN h.kind = 'message' THEN h.ref_id END AS message_id, h.snip, h.score
-             FROM hits h
-         ),
-         ranked AS (
-             SELECT *, ROW_NUMBER() OVER (PARTITION BY conversation_id ORDER BY score) AS n FROM resolved WHERE conversation_id IS NOT NULL
+             SELECT * FROM (SELECT s.rowid AS rid, s.ref_id, s.conversation_id, snippet(search_index, 0, '[', ']', '…', 12) AS snip
+                            FROM search_index s WHERE search_index MATCH ?1 AND s.rowid < 0 LIMIT 50)
+             UNION ALL
+             SELECT * FROM (SELECT s.rowid AS rid, s.ref_id, s.conversation_id, snippet(search_index, 0, '[', ']', '…', 12) AS snip
+                            FROM search_index s WHERE search_index MATCH ?1 AND s.rowid > 0 ORDER BY s.rowid DESC LIMIT ?2)
          )
-         SELECT conversation_id, message_id, snip, score FROM ranked WHERE n = 1 ORDER BY score LIMIT ?",
+         SELECT COALESCE(h.conversation_id,
+                         (SELECT c.id FROM conversations c WHERE c.contact_id = h.ref_id ORDER BY c.last_activity_at DESC LIMIT 1)),
+                h.rid, h.snip
+         FROM hits h",
     )
     .bind(query)
-    .bind(limit)
+    .bind(SEARCH_CANDIDATES)
     .fetch_all(cache.pool())
     .await?;
-    Ok(rows
+    let mut best: std::collections::HashMap<i64, (u8, i64, String)> =
+        std::collections::HashMap::new();
+    for row in rows {
+        let Some(conversation_id) = row.get::<Option<i64>, _>(0) else {
+            continue;
+        };
+        let rowid: i64 = row.get(1);
+        let snippet: String = row.get(2);
+        let tier = if rowid < 0 {
+            0
+        } else if marked_words(&snippet).any(|w| w.to_lowercase() == last_word) {
+            1
+        } else {
+            2
+        };
+        let candidate = (tier, rowid, snippet);
+        match best.get(&conversation_id) {
+            Some(current) if (current.0, -current.1) <= (candidate.0, -candidate.1) => {}
+            _ => {
+                best.insert(conversation_id, candidate);
+            }
+        }
+    }
+    let mut hits: Vec<SearchHit> = best
         .into_iter()
-        .map(|r| SearchHit {
-            conversation_id: r.get(0),
-            message_id: r.get(1),
-            snippet: r.get(2),
-            rank: r.get(3),
+        .map(|(conversation_id, (tier, rowid, snippet))| SearchHit {
+            conversation_id,
+            message_id: (rowid > 0).then_some(rowid),
+            snippet,
+            rank: f64::from(tier),
         })
-        .collect())
+        .collect();
+    // Within a tier, the newest message first (message ids grow with arrival).
+    hits.sort_by(|a, b| {
+        a.rank.total_cmp(&b.rank).then(
+            b.message_id
+                .unwrap_or(i64::MAX)
+                .cmp(&a.message_id.unwrap_or(i64::MAX)),
+        )
+    });
+    hits.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok(hits)
+}
+
+/// The words FTS marked in a snippet (`[word]`).
+fn marked_words(snippet: &str) -> impl Iterator<Item = &str> {
+    snippet
+        .split('[')
+        .skip(1)
+        .filter_map(|part| part.split(']').next())
 }

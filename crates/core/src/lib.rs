@@ -15,6 +15,7 @@ pub mod cache;
 pub mod inbox;
 pub mod outbox;
 pub mod sync;
+pub mod team;
 pub mod vault;
 
 pub use cache::{Cache, CacheCounts, CacheError, CacheStatus, LazyCache};

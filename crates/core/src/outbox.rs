@@ -187,9 +187,8 @@ pub async fn queue_reply(
     .bind(reply_to)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE conversations SET last_activity_at = MAX(last_activity_at, ?1), last_message_preview = ?2, unread_count = 0 WHERE id = ?3")
-        .bind(now)
-        .bind(text.chars().take(140).collect::<String>())
+    // Activity and preview follow by trigger; answering marks the conversation read.
+    sqlx::query("UPDATE conversations SET unread_count = 0 WHERE id = ?")
         .bind(conversation_id)
         .execute(&mut *tx)
         .await?;

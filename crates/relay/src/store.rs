@@ -172,6 +172,9 @@ pub struct StoredEvent {
     pub kind: String,
     /// When the relay appended it (UTC ms).
     pub at: i64,
+    /// The member who published a team event (`None` for Meta's webhooks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
     /// The event's JSON.
     pub payload: serde_json::Value,
 }
@@ -527,7 +530,7 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> Result<Vec<StoredEvent>> {
-        let rows = sqlx::query("SELECT seq, kind, at, payload FROM events WHERE workspace_id = ? AND seq > ? ORDER BY seq LIMIT ?")
+        let rows = sqlx::query("SELECT seq, kind, at, payload, author FROM events WHERE workspace_id = ? AND seq > ? ORDER BY seq LIMIT ?")
             .bind(workspace_id)
             .bind(after)
             .bind(limit)
@@ -539,6 +542,7 @@ impl Store {
                 seq: r.get(0),
                 kind: r.get(1),
                 at: r.get(2),
+                author: r.get(4),
                 payload: serde_json::from_str(r.get::<&str, _>(3))
                     .unwrap_or(serde_json::Value::Null),
             })

@@ -23,6 +23,7 @@ fn events_from(bodies: &[Value], first_seq: i64) -> Vec<RelayEvent> {
                 seq,
                 kind: "meta.webhook".into(),
                 at: 0,
+                author: None,
                 payload: item.envelope,
             });
             seq += 1;

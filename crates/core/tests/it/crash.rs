@@ -17,6 +17,7 @@ fn events() -> Vec<RelayEvent> {
             seq,
             kind: "meta.webhook".into(),
             at: 0,
+            author: None,
             payload: json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
                 "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P1" },
                 "contacts": [{ "profile": { "name": format!("Customer {}", seq % 500) }, "user_id": format!("US.{}", seq % 500) }],

@@ -4,4 +4,5 @@
 mod apply;
 mod cache;
 mod crash;
+mod team;
 mod vault;

@@ -78,12 +78,11 @@ struct Cursor {
 }
 
 fn to_sse(event: &StoredEvent) -> SseEvent {
-    let data =
-        json!({ "seq": event.seq, "kind": event.kind, "at": event.at, "payload": event.payload });
+    let data = serde_json::to_string(event).unwrap_or_default();
     SseEvent::default()
         .id(event.seq.to_string())
         .event(event.kind.clone())
-        .data(data.to_string())
+        .data(data)
 }
 
 fn stream(

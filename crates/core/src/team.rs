@@ -1,0 +1,379 @@
+//! Team events: what staff do to conversations and contacts (assign, change status, write a
+//! private note, label, edit a contact), shared with every device of the workspace through the
+//! relay's log.
+//!
+//! A device never changes its cache directly for these: it queues the event (so it survives being
+//! offline), publishes it with an idempotency key, and applies it when the event comes back in the
+//! relay's order — like every other device — so all caches converge on the same state.
+//!
+//! Conversations and contacts are named by what every device knows the same way: the channel
+//! (kind and Meta id) and the customer's id on it. A conversation reference means the contact's
+//! current conversation (the active one, else the latest).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::cache::{Cache, CacheError};
+use crate::sync::{RelayClient, SyncError};
+use crate::vault::Secret;
+
+/// A customer as every device names them: channel kind, channel id at Meta, customer id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ContactRef {
+    /// whatsapp, messenger or instagram.
+    pub channel_kind: String,
+    /// phone_number_id, Page id or Instagram account id.
+    pub channel_external_id: String,
+    /// BSUID / wa_id, PSID or IGSID.
+    pub customer_id: String,
+}
+
+/// A conversation's workflow state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationStatus {
+    /// Needs an answer.
+    Open,
+    /// Waiting on the customer or a third party.
+    Pending,
+    /// Hidden until a time (or the customer writes again).
+    Snoozed,
+    /// Done; a new message from the customer reopens it.
+    Resolved,
+}
+
+impl ConversationStatus {
+    /// The value stored in the cache.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Pending => "pending",
+            Self::Snoozed => "snoozed",
+            Self::Resolved => "resolved",
+        }
+    }
+}
+
+/// Changes to a contact's editable fields. Absent fields stay as they are; for `email` and the
+/// attributes, `null` clears.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ContactChanges {
+    /// A new display name (not empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// A new email (`Some(None)` clears it).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub email: Option<Option<String>>,
+    /// Custom attributes to set (a value) or remove (`null`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, Option<String>>,
+}
+
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Option<String>>, s: S) -> Result<S::Ok, S::Error> {
+        v.as_ref().map(|inner| inner.as_deref()).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        Ok(Some(Option::<String>::deserialize(d)?))
+    }
+}
+
+/// Something a member did, as published to the relay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TeamEvent {
+    /// The conversation was given to a member (or unassigned, `None`).
+    Assigned {
+        /// Which conversation.
+        conversation: ContactRef,
+        /// The member now responsible.
+        assignee: Option<String>,
+    },
+    /// The conversation's status changed.
+    StatusChanged {
+        /// Which conversation.
+        conversation: ContactRef,
+        /// The new status.
+        status: ConversationStatus,
+        /// For `snoozed`: when it wakes up (UTC ms).
+        #[serde(default)]
+        snoozed_until: Option<i64>,
+    },
+    /// A private note for the team (never sent to the customer).
+    NoteAdded {
+        /// Which conversation.
+        conversation: ContactRef,
+        /// The note's id, made by the writer's device.
+        note_id: String,
+        /// The text.
+        body: String,
+        /// Members mentioned with @.
+        #[serde(default)]
+        mentions: Vec<String>,
+        /// When it was written (UTC ms).
+        at: i64,
+    },
+    /// A label was put on (or taken off) the conversation.
+    Labeled {
+        /// Which conversation.
+        conversation: ContactRef,
+        /// The label's name (labels are created on first use).
+        label: String,
+        /// On (`true`) or off.
+        added: bool,
+    },
+    /// A contact's fields were corrected.
+    ContactEdited {
+        /// Which contact.
+        contact: ContactRef,
+        /// What changed.
+        changes: ContactChanges,
+    },
+}
+
+/// The relay event kind for every team event of this module.
+pub const KIND_PREFIX: &str = "team.";
+
+impl TeamEvent {
+    /// The relay event kind, e.g. `team.assigned`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Assigned { .. } => "team.assigned",
+            Self::StatusChanged { .. } => "team.status_changed",
+            Self::NoteAdded { .. } => "team.note_added",
+            Self::Labeled { .. } => "team.labeled",
+            Self::ContactEdited { .. } => "team.contact_edited",
+        }
+    }
+
+    /// Checks what a member typed before it is queued.
+    pub fn validate(&self) -> Result<(), TeamError> {
+        match self {
+            Self::NoteAdded { body, .. } if body.trim().is_empty() => {
+                Err(TeamError::Invalid("the note is empty".into()))
+            }
+            Self::NoteAdded { body, .. } if body.len() > 10_000 => Err(TeamError::Invalid(
+                "the note is longer than 10,000 characters".into(),
+            )),
+            Self::Labeled { label, .. } if label.trim().is_empty() || label.len() > 64 => {
+                Err(TeamError::Invalid("a label has 1 to 64 characters".into()))
+            }
+            Self::StatusChanged {
+                status: ConversationStatus::Snoozed,
+                snoozed_until: None,
+                ..
+            } => Err(TeamError::Invalid("snoozing needs the time it ends".into())),
+            Self::ContactEdited { changes, .. }
+                if changes
+                    .display_name
+                    .as_deref()
+                    .is_some_and(|n| n.trim().is_empty()) =>
+            {
+                Err(TeamError::Invalid("a contact's name can't be empty".into()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What went wrong with a team event.
+#[derive(Debug, thiserror::Error)]
+pub enum TeamError {
+    /// The change is not allowed as given; the message says why.
+    #[error("{0}")]
+    Invalid(String),
+    /// The conversation or contact is not in this cache.
+    #[error("conversation {0} is not in this cache")]
+    NoConversation(i64),
+    /// The cache failed.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+}
+
+impl From<sqlx::Error> for TeamError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Cache(CacheError::Query(e))
+    }
+}
+
+/// How every device names the cache's conversation `conversation_id`.
+pub async fn conversation_ref(
+    cache: &Cache,
+    conversation_id: i64,
+) -> Result<ContactRef, TeamError> {
+    let row = sqlx::query(
+        "SELECT ch.kind, ch.external_id, k.external_id FROM conversations c
+         JOIN contacts k ON k.id = c.contact_id JOIN channels ch ON ch.id = k.channel_id WHERE c.id = ?",
+    )
+    .bind(conversation_id)
+    .fetch_optional(cache.pool())
+    .await?
+    .ok_or(TeamError::NoConversation(conversation_id))?;
+    Ok(ContactRef {
+        channel_kind: row.get(0),
+        channel_external_id: row.get(1),
+        customer_id: row.get(2),
+    })
+}
+
+/// Writes `event` to this device's team outbox; [`flush`] publishes it. Returns its idempotency key.
+pub async fn queue(cache: &Cache, event: &TeamEvent, now: i64) -> Result<String, TeamError> {
+    event.validate()?;
+    let key = format!(
+        "{}-{:016x}{:016x}",
+        now,
+        fastrand::u64(..),
+        fastrand::u64(..)
+    );
+    let payload = serde_json::to_string(event).map_err(|e| TeamError::Invalid(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO team_outbox (idempotency_key, kind, payload, created_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(&key)
+    .bind(event.kind())
+    .bind(payload)
+    .bind(now)
+    .execute(cache.pool())
+    .await?;
+    Ok(key)
+}
+
+/// Team events waiting to be published.
+pub async fn waiting(cache: &Cache) -> Result<i64, CacheError> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM team_outbox")
+        .fetch_one(cache.pool())
+        .await?)
+}
+
+/// Publishes queued team events in the order they were written. Each leaves the queue once the
+/// relay accepted it; a failure stops the pass (order matters) and leaves the rest queued.
+/// Returns how many were published.
+pub async fn flush(
+    cache: &Cache,
+    client: &RelayClient,
+    token: &Secret,
+) -> Result<usize, SyncError> {
+    let queued: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT idempotency_key, kind, payload FROM team_outbox ORDER BY created_at, rowid",
+    )
+    .fetch_all(cache.pool())
+    .await
+    .map_err(CacheError::Query)?;
+    let mut published = 0;
+    for (key, kind, payload) in queued {
+        let value: serde_json::Value = serde_json::from_str(&payload).unwrap_or_default();
+        match client.publish(token, &kind, value, &key).await {
+            Ok(_) => {
+                sqlx::query("DELETE FROM team_outbox WHERE idempotency_key = ?")
+                    .bind(&key)
+                    .execute(cache.pool())
+                    .await
+                    .map_err(CacheError::Query)?;
+                published += 1;
+            }
+            Err(error) => {
+                sqlx::query("UPDATE team_outbox SET attempts = attempts + 1, last_error = ? WHERE idempotency_key = ?")
+                    .bind(error.to_string())
+                    .bind(&key)
+                    .execute(cache.pool())
+                    .await
+                    .map_err(CacheError::Query)?;
+                return Err(error);
+            }
+        }
+    }
+    Ok(published)
+}
+
+/// A note in a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct NoteView {
+    /// Id.
+    pub id: String,
+    /// Who wrote it.
+    pub author_member_id: String,
+    /// Text.
+    pub body: String,
+    /// Mentioned members.
+    pub mentions: Vec<String>,
+    /// When (UTC ms).
+    pub created_at: i64,
+}
+
+/// The notes of a conversation, oldest first.
+pub async fn notes(cache: &Cache, conversation_id: i64) -> Result<Vec<NoteView>, CacheError> {
+    let rows = sqlx::query(
+        "SELECT id, author_member_id, body, mentions, created_at FROM notes WHERE conversation_id = ? ORDER BY created_at, id",
+    )
+    .bind(conversation_id)
+    .fetch_all(cache.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| NoteView {
+            id: r.get(0),
+            author_member_id: r.get(1),
+            body: r.get(2),
+            mentions: serde_json::from_str(r.get::<&str, _>(3)).unwrap_or_default(),
+            created_at: r.get(4),
+        })
+        .collect())
+}
+
+/// A conversation's assignment, status and labels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationState {
+    /// open, pending, snoozed, resolved.
+    pub status: String,
+    /// Until when it is snoozed.
+    pub snoozed_until: Option<i64>,
+    /// The member responsible.
+    pub assignee: Option<String>,
+    /// Label names, alphabetical.
+    pub labels: Vec<String>,
+}
+
+/// The workflow state of a conversation.
+pub async fn conversation_state(
+    cache: &Cache,
+    conversation_id: i64,
+) -> Result<Option<ConversationState>, CacheError> {
+    let Some(row) =
+        sqlx::query("SELECT status, snoozed_until, assignee_id FROM conversations WHERE id = ?")
+            .bind(conversation_id)
+            .fetch_optional(cache.pool())
+            .await?
+    else {
+        return Ok(None);
+    };
+    let labels: Vec<String> = sqlx::query_scalar(
+        "SELECT l.name FROM conversation_labels cl JOIN labels l ON l.id = cl.label_id WHERE cl.conversation_id = ? ORDER BY l.name",
+    )
+    .bind(conversation_id)
+    .fetch_all(cache.pool())
+    .await?;
+    Ok(Some(ConversationState {
+        status: row.get(0),
+        snoozed_until: row.get(1),
+        assignee: row.get(2),
+        labels,
+    }))
+}

@@ -1,0 +1,328 @@
+//! Team events applied to a real cache file: every device converges on the same state.
+
+use serde_json::{Value, json};
+use zentro_core::Cache;
+use zentro_core::apply::{RelayEvent, apply_batch};
+use zentro_core::team::{
+    self, ContactChanges, ContactRef, ConversationStatus, TeamError, TeamEvent,
+};
+
+fn inbound(seq: i64, customer: &str, id: &str, ts: i64) -> RelayEvent {
+    RelayEvent {
+        seq,
+        kind: "meta.webhook".into(),
+        at: 0,
+        author: None,
+        payload: json!({ "object": "whatsapp_business_account", "entry": [{ "id": "WABA", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P1" },
+            "contacts": [{ "profile": { "name": "Ana Souza" }, "user_id": customer }],
+            "messages": [{ "from_user_id": customer, "id": id, "timestamp": ts.to_string(), "type": "text", "text": { "body": "hello" } }] }}]}]}),
+    }
+}
+
+fn team_event(seq: i64, author: &str, event: &TeamEvent) -> RelayEvent {
+    RelayEvent {
+        seq,
+        kind: event.kind().into(),
+        at: 1_760_000_500_000 + seq,
+        author: Some(author.into()),
+        payload: serde_json::to_value(event).unwrap(),
+    }
+}
+
+fn ana() -> ContactRef {
+    ContactRef {
+        channel_kind: "whatsapp".into(),
+        channel_external_id: "P1".into(),
+        customer_id: "BR.1".into(),
+    }
+}
+
+async fn only_conversation(cache: &Cache) -> i64 {
+    sqlx::query_scalar("SELECT id FROM conversations")
+        .fetch_one(cache.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn assignment_status_notes_labels_and_contact_edits_apply_once_in_log_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open_in(dir.path()).await.unwrap();
+    let mut events = vec![inbound(1, "BR.1", "wamid.1", 1_760_000_000)];
+    let team_events = [
+        TeamEvent::Assigned {
+            conversation: ana(),
+            assignee: Some("m_bo".into()),
+        },
+        TeamEvent::StatusChanged {
+            conversation: ana(),
+            status: ConversationStatus::Pending,
+            snoozed_until: None,
+        },
+        TeamEvent::NoteAdded {
+            conversation: ana(),
+            note_id: "n1".into(),
+            body: "VIP, @bo please call".into(),
+            mentions: vec!["m_bo".into()],
+            at: 5,
+        },
+        TeamEvent::Labeled {
+            conversation: ana(),
+            label: "refund".into(),
+            added: true,
+        },
+        TeamEvent::Labeled {
+            conversation: ana(),
+            label: "vip".into(),
+            added: true,
+        },
+        TeamEvent::Labeled {
+            conversation: ana(),
+            label: "refund".into(),
+            added: false,
+        },
+        TeamEvent::ContactEdited {
+            contact: ana(),
+            changes: ContactChanges {
+                display_name: Some("Ana S. Souza".into()),
+                email: Some(Some("ana@example.com".into())),
+                attributes: [
+                    ("plan".to_string(), Some("gold".to_string())),
+                    ("city".to_string(), Some("Recife".to_string())),
+                ]
+                .into(),
+            },
+        },
+        TeamEvent::ContactEdited {
+            contact: ana(),
+            changes: ContactChanges {
+                attributes: [("city".to_string(), None)].into(),
+                ..ContactChanges::default()
+            },
+        },
+    ];
+    for (i, e) in team_events.iter().enumerate() {
+        events.push(team_event(2 + i as i64, "m_ana", e));
+    }
+    let report = apply_batch(&cache, "ws", &events).await.unwrap();
+    assert_eq!(report.applied, events.len());
+    let again = apply_batch(&cache, "ws", &events).await.unwrap();
+    assert_eq!(again.skipped, events.len());
+
+    let id = only_conversation(&cache).await;
+    let state = team::conversation_state(&cache, id).await.unwrap().unwrap();
+    assert_eq!(state.assignee.as_deref(), Some("m_bo"));
+    assert_eq!(state.status, "pending");
+    assert_eq!(state.labels, vec!["vip".to_string()]);
+    let notes = team::notes(&cache, id).await.unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(
+        notes[0].author_member_id, "m_ana",
+        "the relay's author, not the payload"
+    );
+    assert_eq!(notes[0].mentions, vec!["m_bo".to_string()]);
+
+    let (name, email, attributes): (String, Option<String>, String) =
+        sqlx::query_as("SELECT display_name, email, attributes FROM contacts")
+            .fetch_one(cache.pool())
+            .await
+            .unwrap();
+    assert_eq!(name, "Ana S. Souza");
+    assert_eq!(email.as_deref(), Some("ana@example.com"));
+    assert_eq!(
+        serde_json::from_str::<Value>(&attributes).unwrap(),
+        json!({ "plan": "gold" })
+    );
+
+    // The edited name and the email are searchable; the old spelling is gone.
+    let hits = zentro_core::inbox::search(&cache, "ana@exam", 10)
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 1);
+
+    // The timeline: assignment, status, labels (notes are their own list), in order, once.
+    let activity: Vec<(String, String)> =
+        sqlx::query_as("SELECT kind, actor_member_id FROM conversation_activity ORDER BY seq")
+            .fetch_all(cache.pool())
+            .await
+            .unwrap();
+    let kinds: Vec<&str> = activity.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["assigned", "status", "labeled", "labeled", "unlabeled"]
+    );
+    assert!(activity.iter().all(|(_, actor)| actor == "m_ana"));
+}
+
+#[tokio::test]
+async fn a_customer_writing_again_reopens_a_resolved_or_snoozed_conversation() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open_in(dir.path()).await.unwrap();
+    let resolve = TeamEvent::StatusChanged {
+        conversation: ana(),
+        status: ConversationStatus::Resolved,
+        snoozed_until: None,
+    };
+    let snooze = TeamEvent::StatusChanged {
+        conversation: ana(),
+        status: ConversationStatus::Snoozed,
+        snoozed_until: Some(1_900_000_000_000),
+    };
+    apply_batch(
+        &cache,
+        "ws",
+        &[
+            inbound(1, "BR.1", "wamid.1", 1_760_000_000),
+            team_event(2, "m_ana", &resolve),
+        ],
+    )
+    .await
+    .unwrap();
+    let id = only_conversation(&cache).await;
+    assert_eq!(
+        team::conversation_state(&cache, id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "resolved"
+    );
+
+    // A redelivery of the old message does not reopen it…
+    apply_batch(
+        &cache,
+        "ws",
+        &[inbound(3, "BR.1", "wamid.1", 1_760_000_000)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        team::conversation_state(&cache, id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "resolved"
+    );
+
+    // …a new message does, in the same conversation.
+    apply_batch(
+        &cache,
+        "ws",
+        &[
+            inbound(4, "BR.1", "wamid.2", 1_760_000_100),
+            team_event(5, "m_ana", &snooze),
+        ],
+    )
+    .await
+    .unwrap();
+    let state = team::conversation_state(&cache, id).await.unwrap().unwrap();
+    assert_eq!(
+        (state.status.as_str(), state.snoozed_until),
+        ("snoozed", Some(1_900_000_000_000))
+    );
+    apply_batch(
+        &cache,
+        "ws",
+        &[inbound(6, "BR.1", "wamid.3", 1_760_000_200)],
+    )
+    .await
+    .unwrap();
+    let state = team::conversation_state(&cache, id).await.unwrap().unwrap();
+    assert_eq!((state.status.as_str(), state.snoozed_until), ("open", None));
+    assert_eq!(
+        only_conversation(&cache).await,
+        id,
+        "one conversation per contact"
+    );
+}
+
+#[tokio::test]
+async fn events_about_unknown_conversations_or_of_unknown_shape_are_skipped_without_stopping_sync()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open_in(dir.path()).await.unwrap();
+    let stranger = ContactRef {
+        customer_id: "nobody".into(),
+        ..ana()
+    };
+    let mut forged = team_event(
+        2,
+        "m_ana",
+        &TeamEvent::Assigned {
+            conversation: ana(),
+            assignee: None,
+        },
+    );
+    forged.kind = "team.note_added".into(); // kind and payload disagree
+    let events = [
+        team_event(
+            1,
+            "m_ana",
+            &TeamEvent::Assigned {
+                conversation: stranger,
+                assignee: Some("m_bo".into()),
+            },
+        ),
+        forged,
+        RelayEvent {
+            seq: 3,
+            kind: "team.from_the_future".into(),
+            at: 0,
+            author: Some("m_ana".into()),
+            payload: json!({ "type": "x" }),
+        },
+    ];
+    let report = apply_batch(&cache, "ws", &events).await.unwrap();
+    assert_eq!((report.applied, report.ignored, report.cursor), (0, 3, 3));
+}
+
+#[tokio::test]
+async fn invalid_changes_are_refused_before_they_are_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open_in(dir.path()).await.unwrap();
+    let bad = [
+        TeamEvent::NoteAdded {
+            conversation: ana(),
+            note_id: "n".into(),
+            body: "  ".into(),
+            mentions: vec![],
+            at: 0,
+        },
+        TeamEvent::Labeled {
+            conversation: ana(),
+            label: "".into(),
+            added: true,
+        },
+        TeamEvent::StatusChanged {
+            conversation: ana(),
+            status: ConversationStatus::Snoozed,
+            snoozed_until: None,
+        },
+        TeamEvent::ContactEdited {
+            contact: ana(),
+            changes: ContactChanges {
+                display_name: Some(" ".into()),
+                ..ContactChanges::default()
+            },
+        },
+    ];
+    for event in &bad {
+        let error = team::queue(&cache, event, 0).await.unwrap_err();
+        assert!(matches!(error, TeamError::Invalid(_)), "{event:?}: {error}");
+    }
+    assert_eq!(team::waiting(&cache).await.unwrap(), 0);
+    let key = team::queue(
+        &cache,
+        &TeamEvent::Assigned {
+            conversation: ana(),
+            assignee: None,
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    assert!(!key.is_empty());
+    assert_eq!(team::waiting(&cache).await.unwrap(), 1);
+}
