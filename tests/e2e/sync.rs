@@ -5,6 +5,7 @@ use zentro_core::Cache;
 use zentro_core::apply::cursor;
 use zentro_core::inbox;
 use zentro_core::sync::{RelayClient, SyncError, catch_up, follow};
+use zentro_core::team::{self, ConversationStatus, TeamEvent};
 use zentro_core::vault::Secret;
 use zentro_meta::AppSecret;
 use zentro_meta_sim::{Customer, Inbound, MetaSim, SimConfig};
@@ -72,6 +73,7 @@ struct Device {
     cache: Cache,
     client: RelayClient,
     token: Secret,
+    member_id: String,
     _dir: tempfile::TempDir,
 }
 
@@ -88,6 +90,7 @@ async fn device(world: &World, name: &str) -> Device {
         cache,
         client,
         token,
+        member_id: identity.member.id,
         _dir: dir,
     }
 }
@@ -374,5 +377,94 @@ async fn a_reply_is_sent_once_even_offline_and_both_devices_see_it_delivered_and
     .unwrap();
     assert_eq!(on_b[0].body.as_deref(), Some("Yes, within 30 days."));
     assert_eq!(on_b[0].direction, "outbound");
+    w.stop.send(()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn team_events_written_offline_reach_every_device_once_in_the_relays_order() {
+    let w = world(SimConfig::default()).await;
+    let a = device(&w, "laptop A").await;
+    let b = device(&w, "laptop B").await;
+    w.sim
+        .customer_writes(
+            PHONE,
+            &customer(1),
+            Inbound::Text("My parcel is late".into()),
+        )
+        .await;
+    w.sim.settle(Duration::from_secs(10)).await;
+    for d in [&a, &b] {
+        wait_for("the customer's message", || async {
+            catch_up(&d.cache, &d.client, &d.token, &w.workspace, &mut |_| {})
+                .await
+                .unwrap();
+            message_count(&d.cache).await == 1
+        })
+        .await;
+    }
+    let on_a = inbox::conversations(&a.cache, None, 1).await.unwrap()[0].id;
+    let conversation = team::conversation_ref(&a.cache, on_a).await.unwrap();
+
+    // Device A works offline: the events wait in its queue, its cache is unchanged.
+    let now = 1_760_000_000_000;
+    for event in [
+        TeamEvent::Assigned {
+            conversation: conversation.clone(),
+            assignee: Some("m_someone".into()),
+        },
+        TeamEvent::NoteAdded {
+            conversation: conversation.clone(),
+            note_id: "note-1".into(),
+            body: "Carrier says Friday".into(),
+            mentions: vec![],
+            at: now,
+        },
+        TeamEvent::Labeled {
+            conversation: conversation.clone(),
+            label: "shipping".into(),
+            added: true,
+        },
+        TeamEvent::StatusChanged {
+            conversation: conversation.clone(),
+            status: ConversationStatus::Pending,
+            snoozed_until: None,
+        },
+    ] {
+        team::queue(&a.cache, &event, now).await.unwrap();
+    }
+    let offline = RelayClient::new("http://127.0.0.1:9").unwrap();
+    assert!(team::flush(&a.cache, &offline, &a.token).await.is_err());
+    assert_eq!(team::waiting(&a.cache).await.unwrap(), 4);
+    assert_eq!(
+        team::conversation_state(&a.cache, on_a)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "open"
+    );
+
+    // Back online: published once each (a second flush finds nothing), applied by both devices.
+    assert_eq!(team::flush(&a.cache, &a.client, &a.token).await.unwrap(), 4);
+    assert_eq!(team::flush(&a.cache, &a.client, &a.token).await.unwrap(), 0);
+    for d in [&a, &b] {
+        catch_up(&d.cache, &d.client, &d.token, &w.workspace, &mut |_| {})
+            .await
+            .unwrap();
+        let id = inbox::conversations(&d.cache, None, 1).await.unwrap()[0].id;
+        let state = team::conversation_state(&d.cache, id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(state.assignee.as_deref(), Some("m_someone"));
+        assert_eq!(state.status, "pending");
+        assert_eq!(state.labels, vec!["shipping".to_string()]);
+        let notes = team::notes(&d.cache, id).await.unwrap();
+        assert_eq!(notes.len(), 1);
+        assert_eq!(
+            notes[0].author_member_id, a.member_id,
+            "the relay names the author"
+        );
+    }
     w.stop.send(()).unwrap();
 }

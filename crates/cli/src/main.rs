@@ -351,6 +351,26 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 .await?;
             } else {
                 catch_up(&cache, &client, &token, &account.workspace_id, &mut report).await?;
+                // Team events written while offline go out, and media that arrived come in.
+                zentro_core::team::flush(&cache, &client, &token).await?;
+                let graph = graph_client()?;
+                let tokens = channel_tokens(&ctx.vault);
+                let media = tokio::task::block_in_place(|| {
+                    tokio::runtime::Handle::current().block_on(zentro_core::media::download_due(
+                        &cache,
+                        &graph,
+                        &tokens,
+                        &ctx.data_dir,
+                        now_ms(),
+                        500,
+                    ))
+                })?;
+                if media.stored + media.retrying > 0 {
+                    eprintln!(
+                        "Media: {} downloaded, {} to retry later.",
+                        media.stored, media.retrying
+                    );
+                }
             }
         }
         Command::Conversations { limit, json } => {
@@ -450,18 +470,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             )
             .await
             .map_err(|e| fail(1, e.to_string()))?;
-            let graph_url = std::env::var("ZENTRO_GRAPH_URL")
-                .unwrap_or_else(|_| zentro_meta::platform::GRAPH_BASE_URL.to_string());
-            let graph = zentro_meta::graph::GraphClient::new(&graph_url)
-                .map_err(|e| fail(1, e.to_string()))?;
-            let vault = ctx.vault.clone();
-            let tokens = move |channel: &str| {
-                vault
-                    .read(&Vault::channel_entry(channel))
-                    .ok()
-                    .flatten()
-                    .map(|s| zentro_meta::AccessToken::new(s.expose()))
-            };
+            let graph = graph_client()?;
+            let tokens = channel_tokens(&ctx.vault);
             let report = tokio::task::block_in_place(|| {
                 tokio::runtime::Handle::current().block_on(zentro_core::outbox::deliver_due(
                     &cache, &graph, &tokens, now,
@@ -520,4 +530,40 @@ async fn main() -> ExitCode {
             ExitCode::from(failure.code)
         }
     }
+}
+
+/// The Graph API client (`ZENTRO_GRAPH_URL` points it at a stand-in, for tests and the sandbox).
+fn graph_client() -> Result<zentro_meta::graph::GraphClient, Failure> {
+    let graph_url = std::env::var("ZENTRO_GRAPH_URL")
+        .unwrap_or_else(|_| zentro_meta::platform::GRAPH_BASE_URL.to_string());
+    let graph =
+        zentro_meta::graph::GraphClient::new(&graph_url).map_err(|e| fail(1, e.to_string()))?;
+    Ok(match url::Url::parse(&graph_url) {
+        // A stand-in serves its media itself.
+        Ok(base) if std::env::var_os("ZENTRO_GRAPH_URL").is_some() => {
+            graph.with_media_policy(zentro_meta::graph::MediaHostPolicy::meta().allow_origin(&base))
+        }
+        _ => graph,
+    })
+}
+
+/// Channel tokens from the keychain, by cache channel id.
+fn channel_tokens(
+    vault: &Vault,
+) -> impl Fn(&str) -> Option<zentro_meta::AccessToken> + Sync + use<> {
+    let vault = vault.clone();
+    move |channel: &str| {
+        vault
+            .read(&Vault::channel_entry(channel))
+            .ok()
+            .flatten()
+            .map(|s| zentro_meta::AccessToken::new(s.expose()))
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

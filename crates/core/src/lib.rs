@@ -13,6 +13,7 @@ pub mod account;
 pub mod apply;
 pub mod cache;
 pub mod inbox;
+pub mod media;
 pub mod outbox;
 pub mod sync;
 pub mod team;

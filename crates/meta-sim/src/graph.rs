@@ -657,7 +657,7 @@ async fn download(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let state = lock(&ctx.state);
+    let mut state = lock(&ctx.state);
     // The download needs the same bearer token as the lookup.
     let token = headers
         .get(header::AUTHORIZATION)
@@ -673,6 +673,10 @@ async fn download(
         .unwrap_or(0);
     if state.now().timestamp() > expires {
         return StatusCode::NOT_FOUND.into_response();
+    }
+    if state.failing_downloads > 0 {
+        state.failing_downloads -= 1;
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
     match state.media.get(&id) {
         Some(file) => (

@@ -115,6 +115,7 @@ pub struct SimState {
     pub(crate) codes: HashMap<String, SignupCode>,
     /// Errors to answer the next sends with, `(http status, code)`, in order.
     pub(crate) injected: Vec<(u16, i64)>,
+    pub(crate) failing_downloads: u32,
     /// Every accepted send, in order.
     pub sent: Vec<SentMessage>,
     clock_offset: chrono::Duration,
@@ -136,6 +137,7 @@ impl SimState {
             subscriptions: HashMap::new(),
             codes: HashMap::new(),
             injected: Vec::new(),
+            failing_downloads: 0,
             sent: Vec::new(),
             clock_offset: chrono::Duration::zero(),
             counter: 0,
@@ -226,6 +228,11 @@ impl SimState {
         self.media
             .get(id)
             .map(|m| hex::encode(Sha256::digest(&m.bytes)))
+    }
+
+    /// Makes the next `count` media downloads fail with HTTP 500, as Meta's CDN sometimes does.
+    pub fn fail_media_downloads(&mut self, count: u32) {
+        self.failing_downloads += count;
     }
 
     /// Makes the next sends fail with these `(HTTP status, Meta code)` pairs, in order.

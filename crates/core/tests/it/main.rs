@@ -4,5 +4,6 @@
 mod apply;
 mod cache;
 mod crash;
+mod media;
 mod team;
 mod vault;

@@ -79,7 +79,7 @@ pub enum GraphError {
         message: String,
     },
     /// A temporary failure on Meta's side, known not to have sent anything; retry with backoff.
-    #[error("Meta had a temporary failure (code {code:?}); retry later")]
+    #[error("Meta had a temporary failure{}; retry later", code.map(|c| format!(" (code {c})")).unwrap_or_default())]
     Transient {
         /// Meta's code, when it gave one.
         code: Option<i64>,
