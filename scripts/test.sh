@@ -2,7 +2,7 @@
 # Runs every test of Zentro Desk, installing what is missing first. Fails on the first failing step.
 #
 #   formatting (cargo fmt --check) -> the UI's type check and unit tests (vitest) -> UI build ->
-#   clippy with warnings denied -> the workspace's Rust tests, including the WebDriver suite that
+#   sqlx offline query data up to date -> clippy with warnings denied -> the workspace's Rust tests, including the WebDriver suite that
 #   drives the real app's WebKit window on a private X display
 #
 # Screenshots and other artifacts go to $ZENTRO_ARTIFACTS_DIR (default target/artifacts).
@@ -17,6 +17,9 @@ ensure_cargo_tool cargo-fuzz cargo-fuzz
 
 cd "$ROOT"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# Compile-checked queries build from the committed offline data (crates/core/.sqlx), never a live DB.
+export SQLX_OFFLINE=true
+unset DATABASE_URL
 export ZENTRO_ARTIFACTS_DIR="${ZENTRO_ARTIFACTS_DIR:-$ROOT/target/artifacts}"
 LOGS="$ROOT/target/test-logs"
 mkdir -p "$LOGS" "$ZENTRO_ARTIFACTS_DIR"
@@ -40,6 +43,9 @@ say "UI: unit tests (vitest)"
 record "UI unit tests (vitest)" "$(sed -E 's/\x1b\[[0-9;]*m//g' "$LOGS/vitest.log" | grep -E '^ +Tests ' | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')"
 
 build_ui
+
+say "sqlx offline query data (crates/core/.sqlx) matches the queries and migrations"
+bash scripts/sqlx-prepare.sh --check
 
 say "cargo clippy (warnings denied)"
 cargo clippy --workspace --all-targets --locked --quiet -- -D warnings

@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 use zentro_meta::webhook::{
     self, Content, DeliveryState, Direction, Event, Message, Platform, Route, WebhookItem,
 };
@@ -54,13 +54,13 @@ type Tx = Transaction<'static, Sqlite>;
 
 /// Where this device is in a workspace's log.
 pub async fn cursor(cache: &Cache, workspace_id: &str) -> Result<i64, CacheError> {
-    Ok(
-        sqlx::query_scalar("SELECT applied_seq FROM sync_cursors WHERE workspace_id = ?")
-            .bind(workspace_id)
-            .fetch_optional(cache.pool())
-            .await?
-            .unwrap_or(0),
+    Ok(sqlx::query_scalar!(
+        "SELECT applied_seq FROM sync_cursors WHERE workspace_id = ?",
+        workspace_id
     )
+    .fetch_optional(cache.pool())
+    .await?
+    .unwrap_or(0))
 }
 
 /// Applies `events` (in seq order) and moves the cursor, all in one transaction.
@@ -70,12 +70,13 @@ pub async fn apply_batch(
     events: &[RelayEvent],
 ) -> Result<ApplyReport, CacheError> {
     let mut tx: Tx = cache.pool().begin_with("BEGIN IMMEDIATE").await?;
-    let mut cursor: i64 =
-        sqlx::query_scalar("SELECT applied_seq FROM sync_cursors WHERE workspace_id = ?")
-            .bind(workspace_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .unwrap_or(0);
+    let mut cursor: i64 = sqlx::query_scalar!(
+        "SELECT applied_seq FROM sync_cursors WHERE workspace_id = ?",
+        workspace_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .unwrap_or(0);
     let mut report = ApplyReport::default();
     let mut run: Vec<MessageRow> = Vec::new();
     for event in events {
@@ -124,13 +125,9 @@ pub async fn apply_batch(
         cursor = event.seq;
     }
     store_messages(&mut tx, &mut run).await?;
-    sqlx::query(
-        "INSERT INTO sync_cursors (workspace_id, applied_seq, updated_at) VALUES (?, ?, ?)
-         ON CONFLICT (workspace_id) DO UPDATE SET applied_seq = excluded.applied_seq, updated_at = excluded.updated_at",
-    )
-    .bind(workspace_id)
-    .bind(cursor)
-    .bind(now_ms())
+    let now = now_ms();
+    sqlx::query!("INSERT INTO sync_cursors (workspace_id, applied_seq, updated_at) VALUES (?, ?, ?)
+         ON CONFLICT (workspace_id) DO UPDATE SET applied_seq = excluded.applied_seq, updated_at = excluded.updated_at", workspace_id, cursor, now)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -231,20 +228,15 @@ async fn store_messages(tx: &mut Tx, rows: &mut Vec<MessageRow>) -> Result<(), C
     }
     let data = serde_json::to_string(&*rows).unwrap_or_else(|_| "[]".into());
     let now = now_ms();
-    sqlx::query(
-        "INSERT INTO channels (id, kind, external_id, created_at)
+    sqlx::query!("INSERT INTO channels (id, kind, external_id, created_at)
          SELECT DISTINCT r.value ->> 'channel_id', r.value ->> 'channel_kind', r.value ->> 'channel_external_id', ?2
          FROM json_each(?1) r WHERE true
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(&data)
-    .bind(now)
+         ON CONFLICT DO NOTHING", data, now)
     .execute(&mut **tx)
     .await?;
     // Contacts: new ones are created; known ones only change when Meta says something new (so
     // an unchanged contact costs no write and no search-index churn).
-    sqlx::query(
-        "INSERT INTO contacts (channel_id, external_id, display_name, phone, username, parent_user_id, created_at, updated_at)
+    sqlx::query!("INSERT INTO contacts (channel_id, external_id, display_name, phone, username, parent_user_id, created_at, updated_at)
          SELECT r.value ->> 'channel_id', r.value ->> 'customer_id', coalesce(r.value ->> 'name', ''), r.value ->> 'phone',
                 r.value ->> 'username', r.value ->> 'parent_user_id', ?2, ?2
          FROM json_each(?1) r WHERE true ORDER BY r.key
@@ -257,27 +249,20 @@ async fn store_messages(tx: &mut Tx, rows: &mut Vec<MessageRow>) -> Result<(), C
          WHERE (excluded.display_name <> '' AND excluded.display_name IS NOT contacts.display_name)
             OR (excluded.phone IS NOT NULL AND excluded.phone IS NOT contacts.phone)
             OR (excluded.username IS NOT NULL AND excluded.username IS NOT contacts.username)
-            OR (excluded.parent_user_id IS NOT NULL AND excluded.parent_user_id IS NOT contacts.parent_user_id)",
-    )
-    .bind(&data)
-    .bind(now)
+            OR (excluded.parent_user_id IS NOT NULL AND excluded.parent_user_id IS NOT contacts.parent_user_id)", data, now)
     .execute(&mut **tx)
     .await?;
     // A contact's first message opens their conversation; later ones reuse it.
-    sqlx::query(
-        "INSERT INTO conversations (contact_id, last_activity_at, created_at)
+    sqlx::query!("INSERT INTO conversations (contact_id, last_activity_at, created_at)
          SELECT k.id, min(r.value ->> 'at'), min(r.value ->> 'at')
          FROM json_each(?1) r JOIN contacts k ON k.channel_id = r.value ->> 'channel_id' AND k.external_id = r.value ->> 'customer_id'
          WHERE NOT EXISTS (SELECT 1 FROM conversations c WHERE c.contact_id = k.id)
-         GROUP BY k.id ORDER BY min(r.key)",
-    )
-    .bind(&data)
+         GROUP BY k.id ORDER BY min(r.key)", data)
     .execute(&mut **tx)
     .await?;
     // Into the contact's active conversation, else their latest. Redeliveries (and this device's
     // own sends, already recorded) conflict and are skipped.
-    let inserted = sqlx::query(
-        "INSERT INTO messages (conversation_id, external_id, client_id, author_member_id, direction, kind, body, caption, file_name,
+    let inserted = sqlx::query!("INSERT INTO messages (conversation_id, external_id, client_id, author_member_id, direction, kind, body, caption, file_name,
                                media_id, media_url, media_mime, media_sha256, raw, quoted_external_id, sent_at, delivery_status)
          SELECT (SELECT c.id FROM conversations c WHERE c.contact_id = k.id
                  ORDER BY c.status <> 'resolved' DESC, c.last_activity_at DESC, c.id DESC LIMIT 1),
@@ -288,20 +273,18 @@ async fn store_messages(tx: &mut Tx, rows: &mut Vec<MessageRow>) -> Result<(), C
          FROM json_each(?1) r JOIN contacts k ON k.channel_id = r.value ->> 'channel_id' AND k.external_id = r.value ->> 'customer_id'
          WHERE true ORDER BY r.key
          ON CONFLICT DO NOTHING
-         RETURNING conversation_id, direction, external_id",
-    )
-    .bind(&data)
+         RETURNING conversation_id, direction, external_id", data)
     .fetch_all(&mut **tx)
     .await?;
     // A customer writing again reopens a resolved, pending or snoozed conversation.
     let woken: Vec<i64> = inserted
         .iter()
-        .filter(|r| r.get::<&str, _>(1) == "inbound")
-        .map(|r| r.get(0))
+        .filter(|r| r.direction == "inbound")
+        .map(|r| r.conversation_id)
         .collect();
     if !woken.is_empty() {
-        sqlx::query("UPDATE conversations SET status = 'open', snoozed_until = NULL WHERE status <> 'open' AND id IN (SELECT value FROM json_each(?))")
-            .bind(json!(woken).to_string())
+        let woken_json = json!(woken).to_string();
+        sqlx::query!("UPDATE conversations SET status = 'open', snoozed_until = NULL WHERE status <> 'open' AND id IN (SELECT value FROM json_each(?))", woken_json)
             .execute(&mut **tx)
             .await?;
     }
@@ -312,27 +295,22 @@ async fn store_messages(tx: &mut Tx, rows: &mut Vec<MessageRow>) -> Result<(), C
         .filter_map(|r| r.external_id.as_deref())
         .collect();
     if !downloads.is_empty() {
-        sqlx::query(
-            "INSERT INTO media_downloads (message_id, next_attempt_at)
+        let downloads_json = json!(downloads).to_string();
+        sqlx::query!("INSERT INTO media_downloads (message_id, next_attempt_at)
              SELECT m.id, ?2 FROM messages m WHERE m.external_id IN (SELECT value FROM json_each(?1)) AND m.media_path IS NULL
-             ON CONFLICT (message_id) DO UPDATE SET next_attempt_at = min(media_downloads.next_attempt_at, excluded.next_attempt_at)",
-        )
-        .bind(json!(downloads).to_string())
-        .bind(now)
+             ON CONFLICT (message_id) DO UPDATE SET next_attempt_at = min(media_downloads.next_attempt_at, excluded.next_attempt_at)", downloads_json, now)
         .execute(&mut **tx)
         .await?;
     }
     // Statuses that overtook their (outbound) message apply now.
     let outbound: Vec<String> = inserted
         .iter()
-        .filter(|r| r.get::<&str, _>(1) == "outbound")
-        .filter_map(|r| r.get::<Option<String>, _>(2))
+        .filter(|r| r.direction == "outbound")
+        .filter_map(|r| r.external_id.clone())
         .collect();
     if !outbound.is_empty() {
-        let waiting: Vec<String> = sqlx::query_scalar(
-            "SELECT external_id FROM pending_statuses WHERE external_id IN (SELECT value FROM json_each(?))",
-        )
-        .bind(json!(outbound).to_string())
+        let outbound_json = json!(outbound).to_string();
+        let waiting: Vec<String> = sqlx::query_scalar!("SELECT external_id FROM pending_statuses WHERE external_id IN (SELECT value FROM json_each(?))", outbound_json)
         .fetch_all(&mut **tx)
         .await?;
         for external_id in waiting {
@@ -345,14 +323,9 @@ async fn store_messages(tx: &mut Tx, rows: &mut Vec<MessageRow>) -> Result<(), C
 
 /// The cache's conversation for a reference: the contact's active one, else their latest.
 async fn conversation_for(tx: &mut Tx, target: &ContactRef) -> Result<Option<i64>, CacheError> {
-    Ok(sqlx::query_scalar(
-        "SELECT c.id FROM channels ch JOIN contacts k ON k.channel_id = ch.id JOIN conversations c ON c.contact_id = k.id
+    Ok(sqlx::query_scalar!(r#"SELECT c.id AS "id!" FROM channels ch JOIN contacts k ON k.channel_id = ch.id JOIN conversations c ON c.contact_id = k.id
          WHERE ch.kind = ? AND ch.external_id = ? AND k.external_id = ?
-         ORDER BY c.status <> 'resolved' DESC, c.last_activity_at DESC, c.id DESC LIMIT 1",
-    )
-    .bind(&target.channel_kind)
-    .bind(&target.channel_external_id)
-    .bind(&target.customer_id)
+         ORDER BY c.status <> 'resolved' DESC, c.last_activity_at DESC, c.id DESC LIMIT 1"#, target.channel_kind, target.channel_external_id, target.customer_id)
     .fetch_optional(&mut **tx)
     .await?)
 }
@@ -368,11 +341,13 @@ async fn apply_team(tx: &mut Tx, event: &RelayEvent, team: &TeamEvent) -> Result
             let Some(id) = conversation_for(tx, conversation).await? else {
                 return Ok(false);
             };
-            sqlx::query("UPDATE conversations SET assignee_id = ? WHERE id = ?")
-                .bind(assignee)
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
+            sqlx::query!(
+                "UPDATE conversations SET assignee_id = ? WHERE id = ?",
+                assignee,
+                id
+            )
+            .execute(&mut **tx)
+            .await?;
             (id, "assigned", json!({ "assignee": assignee }))
         }
         TeamEvent::StatusChanged {
@@ -386,12 +361,15 @@ async fn apply_team(tx: &mut Tx, event: &RelayEvent, team: &TeamEvent) -> Result
             let until = (*status == crate::team::ConversationStatus::Snoozed)
                 .then_some(*snoozed_until)
                 .flatten();
-            sqlx::query("UPDATE conversations SET status = ?, snoozed_until = ? WHERE id = ?")
-                .bind(status.as_str())
-                .bind(until)
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
+            let status_name = status.as_str();
+            sqlx::query!(
+                "UPDATE conversations SET status = ?, snoozed_until = ? WHERE id = ?",
+                status_name,
+                until,
+                id
+            )
+            .execute(&mut **tx)
+            .await?;
             (
                 id,
                 "status",
@@ -408,16 +386,9 @@ async fn apply_team(tx: &mut Tx, event: &RelayEvent, team: &TeamEvent) -> Result
             let Some(id) = conversation_for(tx, conversation).await? else {
                 return Ok(false);
             };
-            sqlx::query(
-                "INSERT INTO notes (id, conversation_id, author_member_id, body, mentions, created_at) VALUES (?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(note_id)
-            .bind(id)
-            .bind(&actor)
-            .bind(body)
-            .bind(json!(mentions).to_string())
-            .bind(at)
+            let mentions_json = json!(mentions).to_string();
+            sqlx::query!("INSERT INTO notes (id, conversation_id, author_member_id, body, mentions, created_at) VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO NOTHING", note_id, id, actor, body, mentions_json, at)
             .execute(&mut **tx)
             .await?;
             return Ok(true);
@@ -432,19 +403,17 @@ async fn apply_team(tx: &mut Tx, event: &RelayEvent, team: &TeamEvent) -> Result
             };
             let label = label.trim();
             if *added {
-                sqlx::query("INSERT INTO labels (name) VALUES (?) ON CONFLICT (name) DO NOTHING")
-                    .bind(label)
-                    .execute(&mut **tx)
-                    .await?;
-                sqlx::query("INSERT INTO conversation_labels (conversation_id, label_id) SELECT ?, id FROM labels WHERE name = ? ON CONFLICT DO NOTHING")
-                    .bind(id)
-                    .bind(label)
+                sqlx::query!(
+                    "INSERT INTO labels (name) VALUES (?) ON CONFLICT (name) DO NOTHING",
+                    label
+                )
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query!("INSERT INTO conversation_labels (conversation_id, label_id) SELECT ?, id FROM labels WHERE name = ? ON CONFLICT DO NOTHING", id, label)
                     .execute(&mut **tx)
                     .await?;
             } else {
-                sqlx::query("DELETE FROM conversation_labels WHERE conversation_id = ? AND label_id = (SELECT id FROM labels WHERE name = ?)")
-                    .bind(id)
-                    .bind(label)
+                sqlx::query!("DELETE FROM conversation_labels WHERE conversation_id = ? AND label_id = (SELECT id FROM labels WHERE name = ?)", id, label)
                     .execute(&mut **tx)
                     .await?;
             }
@@ -457,37 +426,23 @@ async fn apply_team(tx: &mut Tx, event: &RelayEvent, team: &TeamEvent) -> Result
         TeamEvent::ContactEdited { contact, changes } => {
             let attributes =
                 serde_json::to_string(&changes.attributes).unwrap_or_else(|_| "{}".into());
-            let updated = sqlx::query(
-                "UPDATE contacts SET
+            let display_name = changes.display_name.as_deref().map(str::trim);
+            let email = changes.email.is_some();
+            let email2 = changes.email.clone().flatten();
+            let updated = sqlx::query!("UPDATE contacts SET
                      display_name = coalesce(?1, display_name),
                      email = CASE WHEN ?2 THEN ?3 ELSE email END,
                      attributes = json_patch(attributes, ?4),
                      updated_at = ?5
-                 WHERE channel_id = (SELECT id FROM channels WHERE kind = ?6 AND external_id = ?7) AND external_id = ?8",
-            )
-            .bind(changes.display_name.as_deref().map(str::trim))
-            .bind(changes.email.is_some())
-            .bind(changes.email.clone().flatten())
-            .bind(attributes)
-            .bind(event.at)
-            .bind(&contact.channel_kind)
-            .bind(&contact.channel_external_id)
-            .bind(&contact.customer_id)
+                 WHERE channel_id = (SELECT id FROM channels WHERE kind = ?6 AND external_id = ?7) AND external_id = ?8", display_name, email, email2, attributes, event.at, contact.channel_kind, contact.channel_external_id, contact.customer_id)
             .execute(&mut **tx)
             .await?;
             return Ok(updated.rows_affected() > 0);
         }
     };
-    sqlx::query(
-        "INSERT INTO conversation_activity (conversation_id, seq, kind, actor_member_id, detail, at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(conversation)
-    .bind(event.seq)
-    .bind(kind)
-    .bind(&actor)
-    .bind(detail.to_string())
-    .bind(event.at)
+    let detail = detail.to_string();
+    sqlx::query!("INSERT INTO conversation_activity (conversation_id, seq, kind, actor_member_id, detail, at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT DO NOTHING", conversation, event.seq, kind, actor, detail, event.at)
     .execute(&mut **tx)
     .await?;
     Ok(true)
@@ -599,11 +554,11 @@ async fn apply_message_sent(
     sent: &crate::outbox::MessageSent,
 ) -> Result<(), CacheError> {
     // This device's own reply: it only needs Meta's id.
-    let own = sqlx::query(
+    let own = sqlx::query!(
         "UPDATE messages SET external_id = COALESCE(external_id, ?) WHERE client_id = ?",
+        sent.external_id,
+        sent.client_id
     )
-    .bind(&sent.external_id)
-    .bind(&sent.client_id)
     .execute(&mut **tx)
     .await?;
     if own.rows_affected() == 0 {
@@ -639,9 +594,7 @@ async fn apply_message_sent(
         }];
         store_messages(tx, &mut rows).await?;
         // Meta's echo may have been first: the message exists; record who wrote it.
-        sqlx::query("UPDATE messages SET author_member_id = coalesce(author_member_id, ?) WHERE external_id = ?")
-            .bind(&sent.author_member_id)
-            .bind(&sent.external_id)
+        sqlx::query!("UPDATE messages SET author_member_id = coalesce(author_member_id, ?) WHERE external_id = ?", sent.author_member_id, sent.external_id)
             .execute(&mut **tx)
             .await?;
     }
@@ -649,13 +602,12 @@ async fn apply_message_sent(
 }
 
 async fn apply_pending_in(tx: &mut Tx, external_id: &str) -> Result<(), CacheError> {
-    if let Some(row) = sqlx::query("DELETE FROM pending_statuses WHERE external_id = ? RETURNING status, error_code, error_message, at")
-        .bind(external_id)
+    if let Some(row) = sqlx::query!("DELETE FROM pending_statuses WHERE external_id = ? RETURNING status, error_code, error_message, at", external_id)
         .fetch_optional(&mut **tx)
         .await?
     {
-        let state = DeliveryState::parse(row.get::<String, _>(0).as_str());
-        set_status(tx, external_id, &state, row.get(1), row.get(2), row.get(3)).await?;
+        let state = DeliveryState::parse(&row.status);
+        set_status(tx, external_id, &state, row.error_code, row.error_message, row.at).await?;
     }
     Ok(())
 }
@@ -691,46 +643,44 @@ async fn set_status(
     message: Option<String>,
     at: i64,
 ) -> Result<(), CacheError> {
-    let row = sqlx::query("SELECT delivery_status FROM messages WHERE external_id = ?")
-        .bind(external_id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let row = sqlx::query!(
+        "SELECT delivery_status FROM messages WHERE external_id = ?",
+        external_id
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
     match row {
         Some(row) => {
-            let current: Option<String> = row.get(0);
+            let current: Option<String> = row.delivery_status;
             let current = current
                 .filter(|c| c != "pending")
                 .map(|c| DeliveryState::parse(&c));
             if status_advances(current.as_ref(), state) {
                 let failed = *state == DeliveryState::Failed;
-                sqlx::query("UPDATE messages SET delivery_status = ?, status_at = ?, error_code = ?, error_message = ? WHERE external_id = ?")
-                    .bind(state.as_str())
-                    .bind(at)
-                    .bind(if failed { code } else { None })
-                    .bind(if failed { message } else { None })
-                    .bind(external_id)
+                let state2 = state.as_str();
+                let (code, message) = if failed {
+                    (code, message)
+                } else {
+                    (None, None)
+                };
+                sqlx::query!("UPDATE messages SET delivery_status = ?, status_at = ?, error_code = ?, error_message = ? WHERE external_id = ?", state2, at, code, message, external_id)
                     .execute(&mut **tx)
                     .await?;
             }
         }
         None => {
-            let current: Option<String> =
-                sqlx::query_scalar("SELECT status FROM pending_statuses WHERE external_id = ?")
-                    .bind(external_id)
-                    .fetch_optional(&mut **tx)
-                    .await?;
+            let current: Option<String> = sqlx::query_scalar!(
+                "SELECT status FROM pending_statuses WHERE external_id = ?",
+                external_id
+            )
+            .fetch_optional(&mut **tx)
+            .await?;
             let current = current.map(|c| DeliveryState::parse(&c));
             if status_advances(current.as_ref(), state) {
-                sqlx::query(
-                    "INSERT INTO pending_statuses (external_id, status, error_code, error_message, at) VALUES (?, ?, ?, ?, ?)
+                let state3 = state.as_str();
+                sqlx::query!("INSERT INTO pending_statuses (external_id, status, error_code, error_message, at) VALUES (?, ?, ?, ?, ?)
                      ON CONFLICT (external_id) DO UPDATE SET status = excluded.status, error_code = excluded.error_code,
-                         error_message = excluded.error_message, at = excluded.at",
-                )
-                .bind(external_id)
-                .bind(state.as_str())
-                .bind(code)
-                .bind(message)
-                .bind(at)
+                         error_message = excluded.error_message, at = excluded.at", external_id, state3, code, message, at)
                 .execute(&mut **tx)
                 .await?;
             }
@@ -746,14 +696,11 @@ async fn apply_item(tx: &mut Tx, item: &WebhookItem) -> Result<(), CacheError> {
         Event::Status(s) => {
             // A send whose outcome was unknown (a timeout) is recognised by its client id.
             if let Some(client_id) = &s.callback_data {
-                let claimed = sqlx::query("UPDATE messages SET external_id = ? WHERE client_id = ? AND external_id IS NULL")
-                    .bind(&s.message_id)
-                    .bind(client_id)
+                let claimed = sqlx::query!("UPDATE messages SET external_id = ? WHERE client_id = ? AND external_id IS NULL", s.message_id, client_id)
                     .execute(&mut **tx)
                     .await?;
                 if claimed.rows_affected() > 0 {
-                    sqlx::query("UPDATE outbox SET state = 'accepted', last_error = NULL WHERE client_id = ? AND state IN ('ambiguous', 'sending')")
-                        .bind(client_id)
+                    sqlx::query!("UPDATE outbox SET state = 'accepted', last_error = NULL WHERE client_id = ? AND state IN ('ambiguous', 'sending')", client_id)
                         .execute(&mut **tx)
                         .await?;
                 }
@@ -777,41 +724,33 @@ async fn apply_item(tx: &mut Tx, item: &WebhookItem) -> Result<(), CacheError> {
         }
         Event::Reaction(r) => match &r.emoji {
             Some(emoji) => {
-                sqlx::query(
-                    "INSERT INTO reactions (message_external_id, reactor, emoji, at) VALUES (?, 'customer', ?, ?)
+                let at = r.at.timestamp_millis();
+                sqlx::query!("INSERT INTO reactions (message_external_id, reactor, emoji, at) VALUES (?, 'customer', ?, ?)
                      ON CONFLICT (message_external_id, reactor) DO UPDATE SET emoji = excluded.emoji, at = excluded.at
-                     WHERE excluded.at >= reactions.at",
-                )
-                .bind(&r.message_id)
-                .bind(emoji)
-                .bind(r.at.timestamp_millis())
+                     WHERE excluded.at >= reactions.at", r.message_id, emoji, at)
                 .execute(&mut **tx)
                 .await?;
             }
             None => {
-                sqlx::query("DELETE FROM reactions WHERE message_external_id = ? AND reactor = 'customer' AND at <= ?")
-                    .bind(&r.message_id)
-                    .bind(r.at.timestamp_millis())
+                let at2 = r.at.timestamp_millis();
+                sqlx::query!("DELETE FROM reactions WHERE message_external_id = ? AND reactor = 'customer' AND at <= ?", r.message_id, at2)
                     .execute(&mut **tx)
                     .await?;
             }
         },
         Event::Edit(e) => {
             // The search row follows by trigger.
-            sqlx::query("UPDATE messages SET body = ?, edited_at = ? WHERE external_id = ? AND (edited_at IS NULL OR edited_at <= ?)")
-                .bind(&e.text)
-                .bind(e.at.timestamp_millis())
-                .bind(&e.message_id)
-                .bind(e.at.timestamp_millis())
+            let at3 = e.at.timestamp_millis();
+            let at4 = e.at.timestamp_millis();
+            sqlx::query!("UPDATE messages SET body = ?, edited_at = ? WHERE external_id = ? AND (edited_at IS NULL OR edited_at <= ?)", e.text, at3, e.message_id, at4)
                 .execute(&mut **tx)
                 .await?;
         }
         Event::Deleted(d) => {
             // The customer unsent it: its content goes, the fact that it existed stays.
             // Its search row goes by trigger.
-            sqlx::query("UPDATE messages SET body = NULL, caption = NULL, media_url = NULL, deleted_at = ? WHERE external_id = ?")
-                .bind(d.at.timestamp_millis())
-                .bind(&d.message_id)
+            let at5 = d.at.timestamp_millis();
+            sqlx::query!("UPDATE messages SET body = NULL, caption = NULL, media_url = NULL, deleted_at = ? WHERE external_id = ?", at5, d.message_id)
                 .execute(&mut **tx)
                 .await?;
         }
@@ -881,13 +820,8 @@ async fn mark_outbound_before(
         return Ok(());
     };
     let channel = channel_id(platform, external);
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT m.external_id FROM messages m JOIN conversations c ON c.id = m.conversation_id JOIN contacts k ON k.id = c.contact_id
-         WHERE k.channel_id = ? AND k.external_id = ? AND m.direction = 'outbound' AND m.sent_at <= ? AND m.external_id IS NOT NULL",
-    )
-    .bind(channel)
-    .bind(customer)
-    .bind(watermark)
+    let ids: Vec<String> = sqlx::query_scalar!(r#"SELECT m.external_id AS "external_id!" FROM messages m JOIN conversations c ON c.id = m.conversation_id JOIN contacts k ON k.id = c.contact_id
+         WHERE k.channel_id = ? AND k.external_id = ? AND m.direction = 'outbound' AND m.sent_at <= ? AND m.external_id IS NOT NULL"#, channel, customer, watermark)
     .fetch_all(&mut **tx)
     .await?;
     for id in ids {

@@ -145,6 +145,7 @@ impl Cache {
 
     /// Summarises the cache: file, schema version and row counts.
     pub async fn status(&self) -> Result<CacheStatus> {
+        // sqlx's own bookkeeping table is not part of our schema, so this one query is unchecked.
         let applied: Vec<(i64, String)> = sqlx::query_as(
             "SELECT version, description FROM _sqlx_migrations WHERE success ORDER BY version",
         )
@@ -152,12 +153,18 @@ impl Cache {
         .await?;
         let known: Vec<i64> = migrator().iter().map(|m| m.version).collect();
         let written_by_newer_app = applied.iter().any(|(v, _)| !known.contains(v));
-        let (channels, contacts, conversations, messages): (i64, i64, i64, i64) = sqlx::query_as(
-            "SELECT (SELECT count(*) FROM channels), (SELECT count(*) FROM contacts),
-                    (SELECT count(*) FROM conversations), (SELECT count(*) FROM messages)",
+        let counts = sqlx::query!(
+            r#"SELECT (SELECT count(*) FROM channels) AS "channels!: i64", (SELECT count(*) FROM contacts) AS "contacts!: i64",
+                      (SELECT count(*) FROM conversations) AS "conversations!: i64", (SELECT count(*) FROM messages) AS "messages!: i64""#
         )
         .fetch_one(&self.pool)
         .await?;
+        let (channels, contacts, conversations, messages) = (
+            counts.channels,
+            counts.contacts,
+            counts.conversations,
+            counts.messages,
+        );
         Ok(CacheStatus {
             path: self.path.display().to_string(),
             schema_version: saturating_u32(applied.len() as i64),

@@ -2,7 +2,6 @@
 //! 1000 cost the same), and full-text search as the user types.
 
 use serde::Serialize;
-use sqlx::Row;
 
 use crate::cache::{Cache, CacheError};
 
@@ -60,29 +59,19 @@ pub async fn conversations(
     limit: i64,
 ) -> Result<Vec<ConversationSummary>, CacheError> {
     let (t, id) = before.unwrap_or((i64::MAX, i64::MAX));
-    let rows = sqlx::query(
-        "SELECT c.id, COALESCE(NULLIF(k.display_name, ''), k.external_id), ch.kind, c.status, c.unread_count, c.last_message_preview, c.last_activity_at
-         FROM conversations c CROSS JOIN contacts k CROSS JOIN channels ch
-         WHERE k.id = c.contact_id AND ch.id = k.channel_id AND c.last_activity_at <= ?1 AND (c.last_activity_at < ?1 OR c.id < ?2)
-         ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?3",
+    Ok(sqlx::query_as!(
+        ConversationSummary,
+        r#"SELECT c.id AS "id!", COALESCE(NULLIF(k.display_name, ''), k.external_id) AS "contact_name!: String",
+                  ch.kind AS channel_kind, c.status, c.unread_count, c.last_message_preview AS preview, c.last_activity_at
+           FROM conversations c CROSS JOIN contacts k CROSS JOIN channels ch
+           WHERE k.id = c.contact_id AND ch.id = k.channel_id AND c.last_activity_at <= ?1 AND (c.last_activity_at < ?1 OR c.id < ?2)
+           ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?3"#,
+        t,
+        id,
+        limit
     )
-    .bind(t)
-    .bind(id)
-    .bind(limit)
     .fetch_all(cache.pool())
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| ConversationSummary {
-            id: r.get(0),
-            contact_name: r.get(1),
-            channel_kind: r.get(2),
-            status: r.get(3),
-            unread_count: r.get(4),
-            preview: r.get(5),
-            last_activity_at: r.get(6),
-        })
-        .collect())
+    .await?)
 }
 
 /// A conversation's messages, newest first, before `before` (exclusive). The UI reverses a page
@@ -94,34 +83,20 @@ pub async fn messages(
     limit: i64,
 ) -> Result<Vec<MessageView>, CacheError> {
     let (t, id) = before.unwrap_or((i64::MAX, i64::MAX));
-    let rows = sqlx::query(
-        "SELECT m.id, m.external_id, m.direction, m.kind, m.body, m.caption, m.sent_at, m.delivery_status,
-                (SELECT emoji FROM reactions r WHERE r.message_external_id = m.external_id AND r.reactor = 'customer'),
-                m.deleted_at IS NOT NULL
-         FROM messages m WHERE m.conversation_id = ?1 AND m.sent_at <= ?2 AND (m.sent_at < ?2 OR m.id < ?3)
-         ORDER BY m.sent_at DESC, m.id DESC LIMIT ?4",
+    Ok(sqlx::query_as!(
+        MessageView,
+        r#"SELECT m.id AS "id!", m.external_id, m.direction, m.kind, m.body, m.caption, m.sent_at, m.delivery_status,
+                  (SELECT emoji FROM reactions r WHERE r.message_external_id = m.external_id AND r.reactor = 'customer') AS "reaction?: String",
+                  m.deleted_at IS NOT NULL AS "deleted!: bool"
+           FROM messages m WHERE m.conversation_id = ?1 AND m.sent_at <= ?2 AND (m.sent_at < ?2 OR m.id < ?3)
+           ORDER BY m.sent_at DESC, m.id DESC LIMIT ?4"#,
+        conversation_id,
+        t,
+        id,
+        limit
     )
-    .bind(conversation_id)
-    .bind(t)
-    .bind(id)
-    .bind(limit)
     .fetch_all(cache.pool())
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| MessageView {
-            id: r.get(0),
-            external_id: r.get(1),
-            direction: r.get(2),
-            kind: r.get(3),
-            body: r.get(4),
-            caption: r.get(5),
-            sent_at: r.get(6),
-            delivery_status: r.get(7),
-            reaction: r.get(8),
-            deleted: r.get(9),
-        })
-        .collect())
+    .await?)
 }
 
 /// A search result: the best match in one conversation.
@@ -185,8 +160,7 @@ pub async fn search(cache: &Cache, input: &str, limit: i64) -> Result<Vec<Search
         .rfind(|w| !w.is_empty())
         .unwrap_or_default()
         .to_lowercase();
-    let rows = sqlx::query(
-        "WITH hits AS (
+    let rows = sqlx::query!(r#"WITH hits AS (
              SELECT * FROM (SELECT s.rowid AS rid, s.ref_id, s.conversation_id, snippet(search_index, 0, '[', ']', '…', 12) AS snip
                             FROM search_index s WHERE search_index MATCH ?1 AND s.rowid < 0 LIMIT 50)
              UNION ALL
@@ -194,22 +168,18 @@ pub async fn search(cache: &Cache, input: &str, limit: i64) -> Result<Vec<Search
                             FROM search_index s WHERE search_index MATCH ?1 AND s.rowid > 0 ORDER BY s.rowid DESC LIMIT ?2)
          )
          SELECT COALESCE(h.conversation_id,
-                         (SELECT c.id FROM conversations c WHERE c.contact_id = h.ref_id ORDER BY c.last_activity_at DESC LIMIT 1)),
-                h.rid, h.snip
-         FROM hits h",
-    )
-    .bind(query)
-    .bind(SEARCH_CANDIDATES)
+                         (SELECT c.id FROM conversations c WHERE c.contact_id = h.ref_id ORDER BY c.last_activity_at DESC LIMIT 1)) AS "conversation_id?: i64",
+                h.rid AS "rowid!: i64", h.snip AS "snippet!: String"
+         FROM hits h"#, query, SEARCH_CANDIDATES)
     .fetch_all(cache.pool())
     .await?;
     let mut best: std::collections::HashMap<i64, (u8, i64, String)> =
         std::collections::HashMap::new();
     for row in rows {
-        let Some(conversation_id) = row.get::<Option<i64>, _>(0) else {
+        let Some(conversation_id) = row.conversation_id else {
             continue;
         };
-        let rowid: i64 = row.get(1);
-        let snippet: String = row.get(2);
+        let (rowid, snippet) = (row.rowid, row.snippet);
         let tier = if rowid < 0 {
             0
         } else if marked_words(&snippet).any(|w| w.to_lowercase() == last_word) {

@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 use zentro_meta::AccessToken;
 use zentro_meta::graph::GraphClient;
 use zentro_meta::platform;
@@ -63,22 +62,16 @@ pub async fn download_due(
     now: i64,
     limit: i64,
 ) -> Result<MediaReport, CacheError> {
-    let due = sqlx::query(
-        "SELECT d.message_id, d.attempts, m.media_id, ch.id
+    let due = sqlx::query!(r#"SELECT d.message_id AS "message_id!", d.attempts, m.media_id, ch.id AS channel_id
          FROM media_downloads d JOIN messages m ON m.id = d.message_id JOIN conversations c ON c.id = m.conversation_id
          JOIN contacts k ON k.id = c.contact_id JOIN channels ch ON ch.id = k.channel_id
-         WHERE d.next_attempt_at <= ? ORDER BY d.next_attempt_at LIMIT ?",
-    )
-    .bind(now)
-    .bind(limit)
+         WHERE d.next_attempt_at <= ? ORDER BY d.next_attempt_at LIMIT ?"#, now, limit)
     .fetch_all(cache.pool())
     .await?;
     let mut report = MediaReport::default();
     for row in due {
-        let message_id: i64 = row.get(0);
-        let attempts: i64 = row.get(1);
-        let media_id: Option<String> = row.get(2);
-        let channel_id: String = row.get(3);
+        let (message_id, attempts) = (row.message_id, row.attempts);
+        let (media_id, channel_id) = (row.media_id, row.channel_id);
         let outcome = match (media_id, token_for(&channel_id)) {
             (None, _) => Err("the message names no media id".to_string()),
             (_, None) => {
@@ -89,26 +82,23 @@ pub async fn download_due(
         match outcome {
             Ok((sha256, path)) => {
                 let mut tx = cache.pool().begin().await?;
-                sqlx::query("UPDATE messages SET media_path = ?, media_sha256 = coalesce(media_sha256, ?) WHERE id = ?")
-                    .bind(path.to_string_lossy().as_ref())
-                    .bind(&sha256)
-                    .bind(message_id)
+                let path = path.to_string_lossy().into_owned();
+                sqlx::query!("UPDATE messages SET media_path = ?, media_sha256 = coalesce(media_sha256, ?) WHERE id = ?", path, sha256, message_id)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query("DELETE FROM media_downloads WHERE message_id = ?")
-                    .bind(message_id)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query!(
+                    "DELETE FROM media_downloads WHERE message_id = ?",
+                    message_id
+                )
+                .execute(&mut *tx)
+                .await?;
                 tx.commit().await?;
                 report.stored += 1;
             }
             Err(reason) => {
                 tracing::warn!(message_id, attempts, %reason, "media download failed; will retry");
                 let next = now + backoff(attempts).as_millis() as i64;
-                sqlx::query("UPDATE media_downloads SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE message_id = ?")
-                    .bind(next)
-                    .bind(&reason)
-                    .bind(message_id)
+                sqlx::query!("UPDATE media_downloads SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE message_id = ?", next, reason, message_id)
                     .execute(cache.pool())
                     .await?;
                 report.retrying += 1;
@@ -116,7 +106,7 @@ pub async fn download_due(
         }
     }
     report.waiting = usize::try_from(
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM media_downloads")
+        sqlx::query_scalar!("SELECT count(*) FROM media_downloads")
             .fetch_one(cache.pool())
             .await?,
     )
@@ -162,9 +152,12 @@ async fn fetch(
 
 /// Media downloads still waiting, with the last error of each: `(message id, attempts, error)`.
 pub async fn pending(cache: &Cache) -> Result<Vec<(i64, i64, Option<String>)>, CacheError> {
-    Ok(sqlx::query_as(
-        "SELECT message_id, attempts, last_error FROM media_downloads ORDER BY message_id",
+    Ok(sqlx::query!(
+        r#"SELECT message_id AS "message_id!", attempts, last_error FROM media_downloads ORDER BY message_id"#
     )
     .fetch_all(cache.pool())
-    .await?)
+    .await?
+    .into_iter()
+    .map(|r| (r.message_id, r.attempts, r.last_error))
+    .collect())
 }

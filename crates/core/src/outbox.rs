@@ -12,7 +12,6 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use zentro_meta::AccessToken;
 use zentro_meta::graph::{
     GraphClient, GraphError, MessagingType, MessengerOutgoing, MessengerSend, Outgoing, Recipient,
@@ -100,22 +99,16 @@ struct Target {
 }
 
 async fn target(cache: &Cache, conversation_id: i64) -> Result<Target, OutboxError> {
-    let row = sqlx::query(
-        "SELECT ch.id, ch.kind, ch.external_id, k.external_id, k.phone, c.last_inbound_at
-         FROM conversations c JOIN contacts k ON k.id = c.contact_id JOIN channels ch ON ch.id = k.channel_id WHERE c.id = ?",
+    sqlx::query_as!(
+        Target,
+        r#"SELECT ch.id AS channel_id, ch.kind, ch.external_id AS channel_external_id, k.external_id AS customer_id,
+                  k.phone, c.last_inbound_at
+           FROM conversations c JOIN contacts k ON k.id = c.contact_id JOIN channels ch ON ch.id = k.channel_id WHERE c.id = ?"#,
+        conversation_id
     )
-    .bind(conversation_id)
     .fetch_optional(cache.pool())
     .await?
-    .ok_or(OutboxError::NoConversation(conversation_id))?;
-    Ok(Target {
-        channel_id: row.get(0),
-        kind: row.get(1),
-        channel_external_id: row.get(2),
-        customer_id: row.get(3),
-        phone: row.get(4),
-        last_inbound_at: row.get(5),
-    })
+    .ok_or(OutboxError::NoConversation(conversation_id))
 }
 
 /// Checks the window and the text, then writes the reply to the outbox and shows it as waiting.
@@ -163,35 +156,21 @@ pub async fn queue_reply(
     })
     .unwrap_or_default();
     let mut tx = cache.pool().begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query(
-        "INSERT INTO outbox (client_id, conversation_id, actor_member_id, payload, state, next_attempt_at, created_at)
-         VALUES (?, ?, ?, ?, 'queued', ?, ?)",
-    )
-    .bind(&client_id)
-    .bind(conversation_id)
-    .bind(actor)
-    .bind(&payload)
-    .bind(now)
-    .bind(now)
+    sqlx::query!("INSERT INTO outbox (client_id, conversation_id, actor_member_id, payload, state, next_attempt_at, created_at)
+         VALUES (?, ?, ?, ?, 'queued', ?, ?)", client_id, conversation_id, actor, payload, now, now)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
-        "INSERT INTO messages (conversation_id, client_id, direction, kind, body, sent_at, delivery_status, author_member_id, quoted_external_id)
-         VALUES (?, ?, 'outbound', 'text', ?, ?, 'pending', ?, ?)",
-    )
-    .bind(conversation_id)
-    .bind(&client_id)
-    .bind(text)
-    .bind(now)
-    .bind(actor)
-    .bind(reply_to)
+    sqlx::query!("INSERT INTO messages (conversation_id, client_id, direction, kind, body, sent_at, delivery_status, author_member_id, quoted_external_id)
+         VALUES (?, ?, 'outbound', 'text', ?, ?, 'pending', ?, ?)", conversation_id, client_id, text, now, actor, reply_to)
     .execute(&mut *tx)
     .await?;
     // Activity and preview follow by trigger; answering marks the conversation read.
-    sqlx::query("UPDATE conversations SET unread_count = 0 WHERE id = ?")
-        .bind(conversation_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "UPDATE conversations SET unread_count = 0 WHERE id = ?",
+        conversation_id
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(client_id)
 }
@@ -218,19 +197,16 @@ pub async fn deliver_due(
     token_for: &(dyn Fn(&str) -> Option<AccessToken> + Sync),
     now: i64,
 ) -> Result<DeliveryReport, OutboxError> {
-    let due = sqlx::query("SELECT client_id, conversation_id, actor_member_id, payload, attempts, created_at FROM outbox WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY created_at")
-        .bind(now)
+    let due = sqlx::query!("SELECT client_id, conversation_id, actor_member_id, payload, attempts, created_at FROM outbox WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY created_at", now)
         .fetch_all(cache.pool())
         .await?;
     let mut report = DeliveryReport::default();
     for row in due {
-        let client_id: String = row.get(0);
-        let conversation_id: i64 = row.get(1);
-        let actor: String = row.get(2);
-        let payload: ReplyPayload = serde_json::from_str(row.get::<&str, _>(3))
-            .map_err(|e| OutboxError::Invalid(e.to_string()))?;
-        let attempts: i64 = row.get(4);
-        let created_at: i64 = row.get(5);
+        let (client_id, conversation_id, actor) =
+            (row.client_id, row.conversation_id, row.actor_member_id);
+        let payload: ReplyPayload =
+            serde_json::from_str(&row.payload).map_err(|e| OutboxError::Invalid(e.to_string()))?;
+        let (attempts, created_at) = (row.attempts, row.created_at);
         let t = target(cache, conversation_id).await?;
         let Some(token) = token_for(&t.channel_id) else {
             fail(
@@ -243,8 +219,7 @@ pub async fn deliver_due(
             continue;
         };
         // Claim it before the call: a crash now leaves it `sending`, never sent twice.
-        sqlx::query("UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE client_id = ? AND state = 'queued'")
-            .bind(&client_id)
+        sqlx::query!("UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE client_id = ? AND state = 'queued'", client_id)
             .execute(cache.pool())
             .await?;
         let result = match t.kind.as_str() {
@@ -285,15 +260,13 @@ pub async fn deliver_due(
         match result {
             Ok(accepted) => {
                 let mut tx = cache.pool().begin_with("BEGIN IMMEDIATE").await?;
-                sqlx::query(
+                sqlx::query!(
                     "UPDATE outbox SET state = 'accepted', last_error = NULL WHERE client_id = ?",
+                    client_id
                 )
-                .bind(&client_id)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query("UPDATE messages SET external_id = ?, delivery_status = 'sent' WHERE client_id = ? AND external_id IS NULL")
-                    .bind(&accepted.message_id)
-                    .bind(&client_id)
+                sqlx::query!("UPDATE messages SET external_id = ?, delivery_status = 'sent' WHERE client_id = ? AND external_id IS NULL", accepted.message_id, client_id)
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
@@ -311,11 +284,11 @@ pub async fn deliver_due(
                 });
             }
             Err(GraphError::Ambiguous(reason)) => {
-                sqlx::query(
+                sqlx::query!(
                     "UPDATE outbox SET state = 'ambiguous', last_error = ? WHERE client_id = ?",
+                    reason,
+                    client_id
                 )
-                .bind(&reason)
-                .bind(&client_id)
                 .execute(cache.pool())
                 .await?;
                 report.ambiguous += 1;
@@ -326,10 +299,9 @@ pub async fn deliver_due(
                     let backoff = wait.max(Duration::from_secs(
                         2u64.saturating_pow(attempts.clamp(0, 6) as u32),
                     ));
-                    sqlx::query("UPDATE outbox SET state = 'queued', next_attempt_at = ?, last_error = ? WHERE client_id = ?")
-                        .bind(now + backoff.as_millis() as i64)
-                        .bind(error.to_string())
-                        .bind(&client_id)
+                    let next_attempt_at = now + backoff.as_millis() as i64;
+                    let error = error.to_string();
+                    sqlx::query!("UPDATE outbox SET state = 'queued', next_attempt_at = ?, last_error = ? WHERE client_id = ?", next_attempt_at, error, client_id)
                         .execute(cache.pool())
                         .await?;
                     report.waiting += 1;
@@ -337,11 +309,13 @@ pub async fn deliver_due(
                 None => {
                     fail(cache, &client_id, &error.to_string()).await?;
                     if let Some(code) = error.code() {
-                        sqlx::query("UPDATE messages SET error_code = ? WHERE client_id = ?")
-                            .bind(code)
-                            .bind(&client_id)
-                            .execute(cache.pool())
-                            .await?;
+                        sqlx::query!(
+                            "UPDATE messages SET error_code = ? WHERE client_id = ?",
+                            code,
+                            client_id
+                        )
+                        .execute(cache.pool())
+                        .await?;
                     }
                     report.failed += 1;
                 }
@@ -353,16 +327,18 @@ pub async fn deliver_due(
 
 async fn fail(cache: &Cache, client_id: &str, reason: &str) -> Result<(), OutboxError> {
     let mut tx = cache.pool().begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query("UPDATE outbox SET state = 'failed', last_error = ? WHERE client_id = ?")
-        .bind(reason)
-        .bind(client_id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "UPDATE messages SET delivery_status = 'failed', error_message = ? WHERE client_id = ?",
+    sqlx::query!(
+        "UPDATE outbox SET state = 'failed', last_error = ? WHERE client_id = ?",
+        reason,
+        client_id
     )
-    .bind(reason)
-    .bind(client_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "UPDATE messages SET delivery_status = 'failed', error_message = ? WHERE client_id = ?",
+        reason,
+        client_id
+    )
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -374,9 +350,11 @@ pub async fn state(
     cache: &Cache,
     client_id: &str,
 ) -> Result<(String, Option<String>), OutboxError> {
-    let row = sqlx::query("SELECT state, last_error FROM outbox WHERE client_id = ?")
-        .bind(client_id)
-        .fetch_one(cache.pool())
-        .await?;
-    Ok((row.get(0), row.get(1)))
+    let row = sqlx::query!(
+        "SELECT state, last_error FROM outbox WHERE client_id = ?",
+        client_id
+    )
+    .fetch_one(cache.pool())
+    .await?;
+    Ok((row.state, row.last_error))
 }

@@ -13,7 +13,6 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 use crate::cache::{Cache, CacheError};
 use crate::sync::{RelayClient, SyncError};
@@ -215,19 +214,15 @@ pub async fn conversation_ref(
     cache: &Cache,
     conversation_id: i64,
 ) -> Result<ContactRef, TeamError> {
-    let row = sqlx::query(
-        "SELECT ch.kind, ch.external_id, k.external_id FROM conversations c
-         JOIN contacts k ON k.id = c.contact_id JOIN channels ch ON ch.id = k.channel_id WHERE c.id = ?",
+    sqlx::query_as!(
+        ContactRef,
+        r#"SELECT ch.kind AS channel_kind, ch.external_id AS channel_external_id, k.external_id AS customer_id
+           FROM conversations c JOIN contacts k ON k.id = c.contact_id JOIN channels ch ON ch.id = k.channel_id WHERE c.id = ?"#,
+        conversation_id
     )
-    .bind(conversation_id)
     .fetch_optional(cache.pool())
     .await?
-    .ok_or(TeamError::NoConversation(conversation_id))?;
-    Ok(ContactRef {
-        channel_kind: row.get(0),
-        channel_external_id: row.get(1),
-        customer_id: row.get(2),
-    })
+    .ok_or(TeamError::NoConversation(conversation_id))
 }
 
 /// Writes `event` to this device's team outbox; [`flush`] publishes it. Returns its idempotency key.
@@ -240,13 +235,14 @@ pub async fn queue(cache: &Cache, event: &TeamEvent, now: i64) -> Result<String,
         fastrand::u64(..)
     );
     let payload = serde_json::to_string(event).map_err(|e| TeamError::Invalid(e.to_string()))?;
-    sqlx::query(
+    let kind = event.kind();
+    sqlx::query!(
         "INSERT INTO team_outbox (idempotency_key, kind, payload, created_at) VALUES (?, ?, ?, ?)",
+        key,
+        kind,
+        payload,
+        now
     )
-    .bind(&key)
-    .bind(event.kind())
-    .bind(payload)
-    .bind(now)
     .execute(cache.pool())
     .await?;
     Ok(key)
@@ -254,7 +250,7 @@ pub async fn queue(cache: &Cache, event: &TeamEvent, now: i64) -> Result<String,
 
 /// Team events waiting to be published.
 pub async fn waiting(cache: &Cache) -> Result<i64, CacheError> {
-    Ok(sqlx::query_scalar("SELECT count(*) FROM team_outbox")
+    Ok(sqlx::query_scalar!("SELECT count(*) FROM team_outbox")
         .fetch_one(cache.pool())
         .await?)
 }
@@ -267,28 +263,29 @@ pub async fn flush(
     client: &RelayClient,
     token: &Secret,
 ) -> Result<usize, SyncError> {
-    let queued: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT idempotency_key, kind, payload FROM team_outbox ORDER BY created_at, rowid",
+    let queued: Vec<(String, String, String)> = sqlx::query!(
+        "SELECT idempotency_key, kind, payload FROM team_outbox ORDER BY created_at, rowid"
     )
     .fetch_all(cache.pool())
     .await
-    .map_err(CacheError::Query)?;
+    .map_err(CacheError::Query)?
+    .into_iter()
+    .map(|r| (r.idempotency_key, r.kind, r.payload))
+    .collect();
     let mut published = 0;
     for (key, kind, payload) in queued {
         let value: serde_json::Value = serde_json::from_str(&payload).unwrap_or_default();
         match client.publish(token, &kind, value, &key).await {
             Ok(_) => {
-                sqlx::query("DELETE FROM team_outbox WHERE idempotency_key = ?")
-                    .bind(&key)
+                sqlx::query!("DELETE FROM team_outbox WHERE idempotency_key = ?", key)
                     .execute(cache.pool())
                     .await
                     .map_err(CacheError::Query)?;
                 published += 1;
             }
             Err(error) => {
-                sqlx::query("UPDATE team_outbox SET attempts = attempts + 1, last_error = ? WHERE idempotency_key = ?")
-                    .bind(error.to_string())
-                    .bind(&key)
+                let reason = error.to_string();
+                sqlx::query!("UPDATE team_outbox SET attempts = attempts + 1, last_error = ? WHERE idempotency_key = ?", reason, key)
                     .execute(cache.pool())
                     .await
                     .map_err(CacheError::Query)?;
@@ -318,20 +315,17 @@ pub struct NoteView {
 
 /// The notes of a conversation, oldest first.
 pub async fn notes(cache: &Cache, conversation_id: i64) -> Result<Vec<NoteView>, CacheError> {
-    let rows = sqlx::query(
-        "SELECT id, author_member_id, body, mentions, created_at FROM notes WHERE conversation_id = ? ORDER BY created_at, id",
-    )
-    .bind(conversation_id)
+    let rows = sqlx::query!("SELECT id, author_member_id, body, mentions, created_at FROM notes WHERE conversation_id = ? ORDER BY created_at, id", conversation_id)
     .fetch_all(cache.pool())
     .await?;
     Ok(rows
         .into_iter()
         .map(|r| NoteView {
-            id: r.get(0),
-            author_member_id: r.get(1),
-            body: r.get(2),
-            mentions: serde_json::from_str(r.get::<&str, _>(3)).unwrap_or_default(),
-            created_at: r.get(4),
+            id: r.id,
+            author_member_id: r.author_member_id,
+            body: r.body,
+            mentions: serde_json::from_str(&r.mentions).unwrap_or_default(),
+            created_at: r.created_at,
         })
         .collect())
 }
@@ -356,24 +350,22 @@ pub async fn conversation_state(
     cache: &Cache,
     conversation_id: i64,
 ) -> Result<Option<ConversationState>, CacheError> {
-    let Some(row) =
-        sqlx::query("SELECT status, snoozed_until, assignee_id FROM conversations WHERE id = ?")
-            .bind(conversation_id)
-            .fetch_optional(cache.pool())
-            .await?
+    let Some(row) = sqlx::query!(
+        "SELECT status, snoozed_until, assignee_id FROM conversations WHERE id = ?",
+        conversation_id
+    )
+    .fetch_optional(cache.pool())
+    .await?
     else {
         return Ok(None);
     };
-    let labels: Vec<String> = sqlx::query_scalar(
-        "SELECT l.name FROM conversation_labels cl JOIN labels l ON l.id = cl.label_id WHERE cl.conversation_id = ? ORDER BY l.name",
-    )
-    .bind(conversation_id)
+    let labels: Vec<String> = sqlx::query_scalar!("SELECT l.name FROM conversation_labels cl JOIN labels l ON l.id = cl.label_id WHERE cl.conversation_id = ? ORDER BY l.name", conversation_id)
     .fetch_all(cache.pool())
     .await?;
     Ok(Some(ConversationState {
-        status: row.get(0),
-        snoozed_until: row.get(1),
-        assignee: row.get(2),
+        status: row.status,
+        snoozed_until: row.snoozed_until,
+        assignee: row.assignee_id,
         labels,
     }))
 }
