@@ -169,14 +169,25 @@ async fn a_customer_message_reaches_both_devices_and_an_offline_device_catches_u
     let hits = inbox::search(&a.cache, "order on its", 5).await.unwrap();
     assert_eq!(hits.len(), 1, "search finds the first message on A");
 
-    // B comes online and catches up to exactly the same state.
+    // B comes online and catches up to exactly the same state, page by page, saying how far
+    // behind it still is.
     let mut updates = Vec::new();
-    let report = catch_up(&b.cache, &b.client, &b.token, &w.workspace, &mut |p| {
+    let paged = b.client.clone().with_page_size(5);
+    let report = catch_up(&b.cache, &paged, &b.token, &w.workspace, &mut |p| {
         updates.push(p)
     })
     .await
     .unwrap();
     assert!(updates.last().unwrap().caught_up);
+    assert_eq!(updates.last().unwrap().behind, 0);
+    let behind: Vec<i64> = updates.iter().map(|u| u.behind).collect();
+    assert!(updates.len() >= 5, "{behind:?}");
+    assert_eq!(behind[0], report.cursor - 5, "{behind:?}");
+    assert!(
+        behind.windows(2).all(|w| w[1] < w[0] || w[1] == 0),
+        "behind only shrinks: {behind:?}"
+    );
+    assert!(updates.iter().all(|u| u.rate > 0.0));
     assert_eq!(report.cursor, cursor(&a.cache, &w.workspace).await.unwrap());
     assert_eq!(
         b.cache.status().await.unwrap().counts,

@@ -234,8 +234,8 @@ fn report(progress: Progress) {
         );
     } else {
         eprintln!(
-            "catching up: event {} ({} applied so far)",
-            progress.cursor, progress.applied
+            "catching up: event {}, {} behind ({} applied so far, {:.0} events/s)",
+            progress.cursor, progress.behind, progress.applied, progress.rate
         );
     }
 }

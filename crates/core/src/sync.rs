@@ -14,7 +14,8 @@ use crate::cache::{Cache, CacheError};
 use crate::vault::Secret;
 
 /// Events per page when catching up.
-const PAGE: i64 = 500;
+/// Events per page when catching up (the relay's maximum); each page is one transaction.
+pub const PAGE: i64 = 500;
 
 /// What went wrong talking to the relay.
 #[derive(Debug, thiserror::Error)]
@@ -71,12 +72,16 @@ pub struct Workspace {
 }
 
 /// Catch-up progress, for the UI's status bar and the CLI's stderr.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Progress {
     /// The cursor after the last applied batch.
     pub cursor: i64,
     /// Events applied in this run so far.
     pub applied: usize,
+    /// Events the relay has that this device has not applied yet (as of the last page).
+    pub behind: i64,
+    /// Events applied per second in this run.
+    pub rate: f64,
     /// Whether the device has everything the relay had when the page was read.
     pub caught_up: bool,
 }
@@ -86,12 +91,24 @@ pub struct Progress {
 pub struct RelayClient {
     http: reqwest::Client,
     base: String,
+    page_size: i64,
 }
 
 #[derive(Deserialize)]
 struct PageBody {
     events: Vec<RelayEvent>,
-    next_after: i64,
+    /// The relay's newest seq (older relays did not send it).
+    #[serde(default)]
+    head: Option<i64>,
+}
+
+/// One page of a workspace's log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// The events, in seq order.
+    pub events: Vec<RelayEvent>,
+    /// The newest seq the relay has (at least the last event's).
+    pub head: i64,
 }
 
 async fn check(response: reqwest::Response) -> Result<reqwest::Response, SyncError> {
@@ -142,7 +159,15 @@ impl RelayClient {
         Ok(Self {
             http,
             base: base_url.trim_end_matches('/').to_string(),
+            page_size: PAGE,
         })
+    }
+
+    /// Catches up in pages of `events` (1 to [`PAGE`]): smaller pages mean smaller transactions
+    /// and more frequent progress reports.
+    pub fn with_page_size(mut self, events: i64) -> Self {
+        self.page_size = events.clamp(1, PAGE);
+        self
     }
 
     /// The relay's address.
@@ -176,16 +201,12 @@ impl RelayClient {
     }
 
     /// One page of events after `after`.
-    pub async fn page(
-        &self,
-        token: &Secret,
-        after: i64,
-    ) -> Result<(Vec<RelayEvent>, i64), SyncError> {
+    pub async fn page(&self, token: &Secret, after: i64) -> Result<Page, SyncError> {
         let response = self
             .http
             .get(format!(
-                "{}/v1/events?after={after}&limit={PAGE}",
-                self.base
+                "{}/v1/events?after={after}&limit={}",
+                self.base, self.page_size
             ))
             .bearer_auth(token.expose())
             .timeout(Duration::from_secs(60))
@@ -193,7 +214,11 @@ impl RelayClient {
             .await
             .map_err(network)?;
         let page: PageBody = check(response).await?.json().await.map_err(network)?;
-        Ok((page.events, page.next_after))
+        let last = page.events.last().map_or(after, |e| e.seq);
+        Ok(Page {
+            head: page.head.unwrap_or(last).max(last),
+            events: page.events,
+        })
     }
 
     /// Tells the relay what this device has durably applied.
@@ -261,12 +286,16 @@ pub async fn catch_up(
         cursor: cursor(cache, workspace_id).await?,
         ..ApplyReport::default()
     };
+    let started = std::time::Instant::now();
+    let rate = |applied: usize| applied as f64 / started.elapsed().as_secs_f64().max(0.001);
     loop {
-        let (events, _) = client.page(token, total.cursor).await?;
+        let Page { events, head } = client.page(token, total.cursor).await?;
         if events.is_empty() {
             progress(Progress {
                 cursor: total.cursor,
                 applied: total.applied,
+                behind: 0,
+                rate: rate(total.applied),
                 caught_up: true,
             });
             return Ok(total);
@@ -280,6 +309,8 @@ pub async fn catch_up(
         progress(Progress {
             cursor: total.cursor,
             applied: total.applied,
+            behind: (head - total.cursor).max(0),
+            rate: rate(total.applied),
             caught_up: false,
         });
     }
@@ -367,6 +398,8 @@ async fn follow_once(
             progress(Progress {
                 cursor: report.cursor,
                 applied,
+                behind: 0,
+                rate: 0.0,
                 caught_up: true,
             });
         }

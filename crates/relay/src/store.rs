@@ -523,6 +523,16 @@ impl Store {
 
     // ----- events -----
 
+    /// The seq of a workspace's newest event (0 when it has none).
+    pub async fn head(&self, workspace_id: &str) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM events WHERE workspace_id = ?")
+                .bind(workspace_id)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     /// Events of a workspace after `after`, in order, at most `limit`.
     pub async fn events_after(
         &self,

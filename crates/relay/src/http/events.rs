@@ -57,7 +57,14 @@ pub async fn list(
         .await
         .map_err(ApiError::internal)?;
     let next_after = events.last().map(|e| e.seq).unwrap_or(after);
-    Ok(Json(json!({ "events": events, "next_after": next_after })).into_response())
+    // Read after the page, so `head >= next_after`: how far behind the device is.
+    let head = state
+        .store
+        .head(&session.workspace_id)
+        .await
+        .map_err(ApiError::internal)?
+        .max(next_after);
+    Ok(Json(json!({ "events": events, "next_after": next_after, "head": head })).into_response())
 }
 
 struct StreamClient(Arc<Metrics>);

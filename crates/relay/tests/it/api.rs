@@ -197,6 +197,10 @@ async fn pages_follow_after_and_next_after() {
         .collect();
     assert_eq!(seqs, [3, 4, 5]);
     assert_eq!(page["next_after"], 5);
+    assert_eq!(
+        page["head"], 7,
+        "the newest seq, however much the page holds"
+    );
 }
 
 /// Privacy promise P6: many workspaces, every cross-read attempted, none succeeds.
