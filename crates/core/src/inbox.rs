@@ -47,6 +47,22 @@ pub struct MessageView {
     pub reaction: Option<String>,
     /// Whether the customer unsent it.
     pub deleted: bool,
+    /// A document's file name.
+    pub file_name: Option<String>,
+    /// The media's MIME type.
+    pub media_mime: Option<String>,
+    /// Meta's URL of the media (Instagram and Messenger keep only this).
+    pub media_url: Option<String>,
+    /// Whether the media file is on this machine (see [`media_file`]).
+    pub media_stored: bool,
+    /// The quoted message's Meta id.
+    pub quoted_external_id: Option<String>,
+    /// When the customer edited it.
+    pub edited_at: Option<i64>,
+    /// Why it failed (outbound).
+    pub error_message: Option<String>,
+    /// The member who wrote it (outbound from this app).
+    pub author_member_id: Option<String>,
 }
 
 /// A page key: `(time, id)` of the last row of the previous page.
@@ -87,7 +103,9 @@ pub async fn messages(
         MessageView,
         r#"SELECT m.id AS "id!", m.external_id, m.direction, m.kind, m.body, m.caption, m.sent_at, m.delivery_status,
                   (SELECT emoji FROM reactions r WHERE r.message_external_id = m.external_id AND r.reactor = 'customer') AS "reaction?: String",
-                  m.deleted_at IS NOT NULL AS "deleted!: bool"
+                  m.deleted_at IS NOT NULL AS "deleted!: bool", m.file_name, m.media_mime, m.media_url,
+                  m.media_path IS NOT NULL AS "media_stored!: bool", m.quoted_external_id, m.edited_at, m.error_message,
+                  m.author_member_id
            FROM messages m WHERE m.conversation_id = ?1 AND m.sent_at <= ?2 AND (m.sent_at < ?2 OR m.id < ?3)
            ORDER BY m.sent_at DESC, m.id DESC LIMIT ?4"#,
         conversation_id,
@@ -222,4 +240,19 @@ fn marked_words(snippet: &str) -> impl Iterator<Item = &str> {
         .split('[')
         .skip(1)
         .filter_map(|part| part.split(']').next())
+}
+
+/// The stored media file of a message and its MIME type, once downloaded.
+pub async fn media_file(
+    cache: &Cache,
+    message_id: i64,
+) -> Result<Option<(std::path::PathBuf, String)>, CacheError> {
+    let row = sqlx::query!(
+        r#"SELECT media_path AS "path!", coalesce(media_mime, 'application/octet-stream') AS "mime!: String"
+           FROM messages WHERE id = ? AND media_path IS NOT NULL"#,
+        message_id
+    )
+    .fetch_optional(cache.pool())
+    .await?;
+    Ok(row.map(|r| (std::path::PathBuf::from(r.path), r.mime)))
 }

@@ -12,6 +12,7 @@
 pub mod account;
 pub mod apply;
 pub mod cache;
+pub mod desk;
 pub mod inbox;
 pub mod media;
 pub mod outbox;

@@ -327,6 +327,28 @@ pub async fn follow(
     stop: &CancellationToken,
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<(), SyncError> {
+    follow_reporting(
+        cache,
+        client,
+        token,
+        workspace_id,
+        stop,
+        progress,
+        &mut |_| {},
+    )
+    .await
+}
+
+/// [`follow`], also telling `interrupted` about each failure before it waits to reconnect.
+pub async fn follow_reporting(
+    cache: &Cache,
+    client: &RelayClient,
+    token: &Secret,
+    workspace_id: &str,
+    stop: &CancellationToken,
+    progress: &mut (dyn FnMut(Progress) + Send),
+    interrupted: &mut (dyn FnMut(&SyncError) + Send),
+) -> Result<(), SyncError> {
     let mut failures = 0u32;
     loop {
         let result = tokio::select! {
@@ -338,6 +360,7 @@ pub async fn follow(
             Err(SyncError::Cache(e)) => return Err(SyncError::Cache(e)),
             Err(error) => {
                 failures += 1;
+                interrupted(&error);
                 let base = Duration::from_millis(500) * 2u32.saturating_pow(failures.min(6));
                 let wait = base
                     .min(Duration::from_secs(30))

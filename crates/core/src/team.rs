@@ -248,6 +248,28 @@ pub async fn queue(cache: &Cache, event: &TeamEvent, now: i64) -> Result<String,
     Ok(key)
 }
 
+/// Queues an announcement to publish as is (e.g. `message.sent` after Meta accepted a reply), with
+/// the caller's idempotency key, so it goes out once even if the relay is unreachable now.
+pub async fn queue_announcement(
+    cache: &Cache,
+    kind: &str,
+    payload: &serde_json::Value,
+    idempotency_key: &str,
+    now: i64,
+) -> Result<(), CacheError> {
+    let payload = payload.to_string();
+    sqlx::query!(
+        "INSERT INTO team_outbox (idempotency_key, kind, payload, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        idempotency_key,
+        kind,
+        payload,
+        now
+    )
+    .execute(cache.pool())
+    .await?;
+    Ok(())
+}
+
 /// Team events waiting to be published.
 pub async fn waiting(cache: &Cache) -> Result<i64, CacheError> {
     Ok(sqlx::query_scalar!("SELECT count(*) FROM team_outbox")

@@ -1,0 +1,340 @@
+//! A signed-in desk: the cache of one workspace, kept in step with its relay while the app runs.
+//!
+//! [`Desk::start`] spawns the background work the app (or any long-running client) needs:
+//! - **sync**: follow the relay's stream from the stored cursor, apply, acknowledge, reconnect;
+//! - **outbox**: send queued replies through Meta, announce the accepted ones (`message.sent`);
+//! - **team**: publish queued team events in order;
+//! - **media**: fetch WhatsApp media that arrived.
+//!
+//! Everything the UI shows comes from the cache; the desk only tells listeners *that* something
+//! changed ([`DeskEvent`]), so they re-read what they display. Each loop waits on a short timer
+//! or a nudge (a reply was queued), and survives network failures: work stays queued in the
+//! cache until it succeeds.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::{Notify, broadcast};
+use tokio_util::sync::CancellationToken;
+use zentro_meta::AccessToken;
+use zentro_meta::graph::GraphClient;
+
+use crate::cache::Cache;
+use crate::outbox::{self, OutboxError};
+use crate::sync::{self, Member, Progress, RelayClient, SyncError};
+use crate::team::{self, TeamError, TeamEvent};
+use crate::vault::Secret;
+
+/// Gives the Meta token of a cache channel id (from the keychain, or the sandbox's memory).
+pub type TokenSource = Arc<dyn Fn(&str) -> Option<AccessToken> + Send + Sync>;
+
+/// Something listeners should know: re-read, or show the new sync state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeskEvent {
+    /// The cache changed (events applied, a reply queued or sent, media stored).
+    Changed,
+    /// How sync is doing.
+    Sync(SyncState),
+}
+
+/// The connection to the relay, as the status bar shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SyncState {
+    /// Connecting, or catching up.
+    CatchingUp(Progress),
+    /// Up to date and following live.
+    Live,
+    /// The relay could not be reached; retrying on its own.
+    Offline {
+        /// What went wrong, for people.
+        reason: String,
+    },
+    /// The relay no longer accepts this device: sign in again.
+    SignedOut,
+}
+
+/// What a desk is connected to.
+pub struct DeskConfig {
+    /// The workspace's cache.
+    pub cache: Cache,
+    /// The relay.
+    pub relay: RelayClient,
+    /// This device's relay token.
+    pub token: Secret,
+    /// The workspace.
+    pub workspace_id: String,
+    /// Who is signed in.
+    pub member: Member,
+    /// Meta's Graph API (or the sandbox's stand-in).
+    pub graph: GraphClient,
+    /// Channel tokens.
+    pub tokens: TokenSource,
+    /// Where media files are stored.
+    pub data_dir: PathBuf,
+}
+
+/// A running desk. Dropping it does not stop it; call [`Desk::stop`].
+pub struct Desk {
+    config: Arc<DeskConfig>,
+    events: broadcast::Sender<DeskEvent>,
+    nudge: Arc<Notify>,
+    state: Arc<Mutex<SyncState>>,
+    stop: CancellationToken,
+    tasks: tokio_util::task::TaskTracker,
+}
+
+impl std::fmt::Debug for Desk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Desk")
+            .field("workspace_id", &self.config.workspace_id)
+            .field("member", &self.config.member.id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Desk {
+    /// Starts the background work on the current tokio runtime.
+    pub fn start(config: DeskConfig) -> Self {
+        let (events, _) = broadcast::channel(256);
+        let desk = Self {
+            config: Arc::new(config),
+            events,
+            nudge: Arc::new(Notify::new()),
+            state: Arc::new(Mutex::new(SyncState::CatchingUp(Progress {
+                cursor: 0,
+                applied: 0,
+                behind: 0,
+                rate: 0.0,
+                caught_up: false,
+            }))),
+            stop: CancellationToken::new(),
+            tasks: tokio_util::task::TaskTracker::new(),
+        };
+        desk.spawn_sync();
+        desk.spawn_senders();
+        desk
+    }
+
+    /// The cache this desk keeps.
+    pub fn cache(&self) -> &Cache {
+        &self.config.cache
+    }
+
+    /// Who is signed in.
+    pub fn member(&self) -> &Member {
+        &self.config.member
+    }
+
+    /// The sync state now.
+    pub fn sync_state(&self) -> SyncState {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Listens to changes and sync states.
+    pub fn subscribe(&self) -> broadcast::Receiver<DeskEvent> {
+        self.events.subscribe()
+    }
+
+    /// Queues a reply (checked against the 24-hour window first) and sends it as soon as it can.
+    pub async fn reply(
+        &self,
+        conversation_id: i64,
+        text: &str,
+        reply_to: Option<&str>,
+    ) -> Result<String, OutboxError> {
+        let client_id = outbox::queue_reply(
+            &self.config.cache,
+            &self.config.member.id,
+            conversation_id,
+            text,
+            reply_to,
+            now_ms(),
+        )
+        .await?;
+        let _ = self.events.send(DeskEvent::Changed);
+        self.nudge.notify_one();
+        Ok(client_id)
+    }
+
+    /// Queues a team event (assign, status, note, label, contact edit) and publishes it as soon as
+    /// it can; every device, this one included, applies it when it comes back from the relay.
+    pub async fn act(&self, event: &TeamEvent) -> Result<String, TeamError> {
+        let key = team::queue(&self.config.cache, event, now_ms()).await?;
+        self.nudge.notify_one();
+        Ok(key)
+    }
+
+    /// Stops the background work and waits for it.
+    pub async fn stop(&self) {
+        self.stop.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+
+    fn set_state(&self, state: SyncState) {
+        Self::publish_state(&self.state, &self.events, state);
+    }
+
+    fn publish_state(
+        slot: &Mutex<SyncState>,
+        events: &broadcast::Sender<DeskEvent>,
+        state: SyncState,
+    ) {
+        let mut current = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if *current != state {
+            *current = state.clone();
+            let _ = events.send(DeskEvent::Sync(state));
+        }
+    }
+
+    fn spawn_sync(&self) {
+        let (config, events, state, stop, nudge) = (
+            self.config.clone(),
+            self.events.clone(),
+            self.state.clone(),
+            self.stop.clone(),
+            self.nudge.clone(),
+        );
+        self.tasks.spawn(async move {
+            let mut on_progress = {
+                let (events, state, nudge) = (events.clone(), state.clone(), nudge.clone());
+                move |p: Progress| {
+                    if p.applied > 0 {
+                        let _ = events.send(DeskEvent::Changed);
+                        nudge.notify_one(); // new media to fetch, statuses for the outbox
+                    }
+                    let next = if p.caught_up {
+                        SyncState::Live
+                    } else {
+                        SyncState::CatchingUp(p)
+                    };
+                    Desk::publish_state(&state, &events, next);
+                }
+            };
+            let mut on_interrupt = {
+                let (events, state) = (events.clone(), state.clone());
+                move |error: &SyncError| {
+                    Desk::publish_state(
+                        &state,
+                        &events,
+                        SyncState::Offline {
+                            reason: error.to_string(),
+                        },
+                    );
+                }
+            };
+            let result = sync::follow_reporting(
+                &config.cache,
+                &config.relay,
+                &config.token,
+                &config.workspace_id,
+                &stop,
+                &mut on_progress,
+                &mut on_interrupt,
+            )
+            .await;
+            match result {
+                Err(SyncError::Unauthorized) => {
+                    Desk::publish_state(&state, &events, SyncState::SignedOut)
+                }
+                Err(error) => Desk::publish_state(
+                    &state,
+                    &events,
+                    SyncState::Offline {
+                        reason: error.to_string(),
+                    },
+                ),
+                Ok(()) => {}
+            }
+        });
+    }
+
+    /// One loop for everything that goes out (replies, team events) and media that come in: it
+    /// runs every few seconds, and at once when nudged.
+    fn spawn_senders(&self) {
+        let (config, events, stop, nudge) = (
+            self.config.clone(),
+            self.events.clone(),
+            self.stop.clone(),
+            self.nudge.clone(),
+        );
+        self.tasks.spawn(async move {
+            loop {
+                if let Err(error) = send_once(&config, &events).await {
+                    tracing::warn!(%error, "sending queued work failed; will retry");
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = nudge.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(3)) => {}
+                }
+            }
+        });
+    }
+
+    /// Used by tests and the app's shutdown: marks the desk as stopped for the status bar.
+    pub fn mark_offline(&self, reason: &str) {
+        self.set_state(SyncState::Offline {
+            reason: reason.to_string(),
+        });
+    }
+}
+
+async fn send_once(
+    config: &DeskConfig,
+    events: &broadcast::Sender<DeskEvent>,
+) -> Result<(), String> {
+    let now = now_ms();
+    let report = outbox::deliver_due(&config.cache, &config.graph, config.tokens.as_ref(), now)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut changed = report.failed + report.ambiguous > 0 || !report.accepted.is_empty();
+    // Announced through the team queue: if the relay is unreachable now, it goes out later, once.
+    for sent in &report.accepted {
+        let payload = serde_json::to_value(sent).map_err(|e| e.to_string())?;
+        team::queue_announcement(
+            &config.cache,
+            "message.sent",
+            &payload,
+            &sent.client_id,
+            now,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    }
+    if team::waiting(&config.cache)
+        .await
+        .map_err(|e| e.to_string())?
+        > 0
+    {
+        team::flush(&config.cache, &config.relay, &config.token)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let media = crate::media::download_due(
+        &config.cache,
+        &config.graph,
+        config.tokens.as_ref(),
+        &config.data_dir,
+        now,
+        20,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    changed |= media.stored > 0;
+    if changed {
+        let _ = events.send(DeskEvent::Changed);
+    }
+    Ok(())
+}

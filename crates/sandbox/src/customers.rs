@@ -1,0 +1,228 @@
+//! The sandbox's customers: who they are, what they write first, and how they answer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use zentro_meta_sim::{Customer, Inbound, MetaSim};
+
+use crate::{INSTAGRAM, PAGE, WHATSAPP_NUMBER, picture};
+
+/// A customer and the channel they write on.
+#[derive(Debug, Clone)]
+pub struct Regular {
+    /// The channel's Meta id (phone_number_id, Page id or Instagram account id).
+    pub channel: &'static str,
+    /// Who they are.
+    pub customer: Customer,
+    /// What they might say later.
+    pub chatter: &'static [&'static str],
+}
+
+fn customer(id: &str, phone: Option<&str>, name: &str) -> Customer {
+    Customer {
+        id: id.into(),
+        phone: phone.map(str::to_string),
+        name: name.into(),
+    }
+}
+
+/// The sandbox's customers.
+pub fn cast() -> Vec<Regular> {
+    vec![
+        Regular {
+            channel: WHATSAPP_NUMBER,
+            customer: customer("BR.11987654321", Some("5511987654321"), "Ana Souza"),
+            chatter: &[
+                "Any news on the parcel?",
+                "The tracking page still says 'in transit' 🤔",
+            ],
+        },
+        Regular {
+            channel: INSTAGRAM,
+            customer: customer("IGSID.17841400000001", None, "Bruno Costa"),
+            chatter: &[
+                "Also, do you sell gift cards?",
+                "How long does shipping take to Porto?",
+            ],
+        },
+        Regular {
+            channel: PAGE,
+            customer: customer("PSID.24000000000001", None, "Chen Wei"),
+            chatter: &[
+                "Can I book the tasting room for 6 people?",
+                "Is there parking nearby?",
+            ],
+        },
+        Regular {
+            channel: WHATSAPP_NUMBER,
+            customer: customer("US.4155550123", Some("14155550123"), "Dara Okafor"),
+            chatter: &[
+                "The grinder makes a clicking noise now",
+                "Should I send it back or can it be fixed?",
+            ],
+        },
+        Regular {
+            channel: WHATSAPP_NUMBER,
+            customer: customer("GB.447700900123", Some("447700900123"), "Eli Marsh"),
+            chatter: &[
+                "I paid twice for order #2231",
+                "Here is my bank reference: ZX-55-201",
+            ],
+        },
+        Regular {
+            channel: INSTAGRAM,
+            customer: customer("IGSID.17841400000002", None, "Fatima Zahra"),
+            chatter: &[
+                "Is the Ethiopia roast back in stock?",
+                "Do you have decaf beans?",
+            ],
+        },
+    ]
+}
+
+/// What the customers write when the sandbox opens, in order.
+pub fn opening(cast: &[Regular]) -> Vec<(usize, Inbound)> {
+    vec![
+        (
+            0,
+            Inbound::Text("Hi! My order #4821 still hasn't arrived 📦".into()),
+        ),
+        (
+            0,
+            Inbound::Image {
+                bytes: picture::parcel_label(),
+                caption: Some("This is the tracking label".into()),
+            },
+        ),
+        (1, Inbound::Text("Do you ship to Portugal? 🇵🇹".into())),
+        (
+            2,
+            Inbound::Location {
+                latitude: 38.7139,
+                longitude: -9.1394,
+                name: "Sandbox Coffee, Rua Augusta".into(),
+            },
+        ),
+        (2, Inbound::Text("Is this store open on Sundays?".into())),
+        (
+            3,
+            Inbound::Voice {
+                bytes: b"OggS\0\x02sandbox voice note".to_vec(),
+            },
+        ),
+        (
+            3,
+            Inbound::Text("Sent you a voice note about my grinder".into()),
+        ),
+        (
+            4,
+            Inbound::Document {
+                bytes: b"%PDF-1.4 sandbox receipt".to_vec(),
+                filename: "receipt-2231.pdf".into(),
+            },
+        ),
+        (4, Inbound::Text("Can I get a refund for this?".into())),
+        (
+            5,
+            Inbound::Text(format!(
+                "Love the new roast ☕ — {}",
+                cast[5].customer.name.split(' ').next().unwrap_or_default()
+            )),
+        ),
+    ]
+}
+
+/// How a customer answers the agent.
+const ANSWERS: &[&str] = &[
+    "Thank you so much! 🙏",
+    "Great, that helps.",
+    "Perfect, I'll wait then.",
+    "Ok! One more question: do you have it in a bigger size?",
+    "👍",
+];
+
+/// Plays the customers until `stop`: the opening, answers to the agent's replies after 2–4 s,
+/// and every `pace` or so a follow-up from someone.
+pub async fn play(sim: Arc<MetaSim>, pace: Duration, stop: CancellationToken) {
+    let cast = cast();
+    for (who, message) in opening(&cast) {
+        let regular = &cast[who];
+        sim.customer_writes(regular.channel, &regular.customer, message)
+            .await;
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+        }
+    }
+    // Every reply since the sandbox started gets an answer, even one sent during the opening.
+    let mut seen = 0;
+    let mut next_chatter = tokio::time::Instant::now() + pace;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(400)) => {}
+        }
+        let replies: Vec<_> = {
+            let state = sim.state();
+            let new = state.sent[seen.min(state.sent.len())..].to_vec();
+            seen = state.sent.len();
+            new
+        };
+        for reply in replies {
+            let Some(regular) = cast.iter().find(|r| {
+                r.channel == reply.channel_id
+                    && (r.customer.id == reply.to
+                        || r.customer.phone.as_deref() == Some(reply.to.as_str()))
+            }) else {
+                continue;
+            };
+            let (sim, regular, stop) = (sim.clone(), regular.clone(), stop.clone());
+            tokio::spawn(async move {
+                let delay = Duration::from_millis(2_000 + fastrand::u64(..2_000));
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                let answer = ANSWERS[fastrand::usize(..ANSWERS.len())].to_string();
+                match fastrand::u8(..4) {
+                    0 => {
+                        let reaction = Inbound::Reaction {
+                            message_id: reply.id.clone(),
+                            emoji: Some("❤️".into()),
+                        };
+                        sim.customer_writes(regular.channel, &regular.customer, reaction)
+                            .await;
+                    }
+                    1 => {
+                        let quote = Inbound::Reply {
+                            quoted_id: reply.id.clone(),
+                            text: answer,
+                        };
+                        sim.customer_writes(regular.channel, &regular.customer, quote)
+                            .await;
+                    }
+                    _ => {
+                        sim.customer_writes(
+                            regular.channel,
+                            &regular.customer,
+                            Inbound::Text(answer),
+                        )
+                        .await;
+                    }
+                }
+            });
+        }
+        if tokio::time::Instant::now() >= next_chatter {
+            let regular = &cast[fastrand::usize(..cast.len())];
+            let line = regular.chatter[fastrand::usize(..regular.chatter.len())];
+            sim.customer_writes(
+                regular.channel,
+                &regular.customer,
+                Inbound::Text(line.into()),
+            )
+            .await;
+            next_chatter = tokio::time::Instant::now() + pace.mul_f64(0.5 + fastrand::f64());
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! The sandbox: Zentro Desk with no Meta account and no server to install.
+//!
+//! [`Sandbox::start`] runs, in this process and on loopback only, a real relay (its own SQLite
+//! file under the given folder) and meta-sim (the stand-in for Meta), creates a workspace with a
+//! WhatsApp number, a Facebook Page and an Instagram account, and signs a device in. The
+//! [`customers`] module then plays a few customers who write in on all three channels — text,
+//! photos, voice notes, locations, quoted replies, reactions — and answer the agent's replies
+//! after a short delay. Every message takes the real path: a signed webhook to the relay, the
+//! relay's log, the device's sync, the cache.
+//!
+//! Nothing of the sandbox is a secret worth keeping: its tokens and password live in memory for
+//! the session, and its folder is wiped at each start.
+
+pub mod customers;
+mod picture;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+use zentro_core::sync::{Identity, RelayClient};
+use zentro_core::vault::Secret;
+use zentro_meta::AccessToken;
+use zentro_meta::graph::{GraphClient, MediaHostPolicy};
+use zentro_meta_sim::{MetaSim, SimConfig};
+use zentro_relay::config::VerifyToken;
+use zentro_relay::credentials::hash_password;
+use zentro_relay::store::ChannelKind;
+use zentro_relay::{Config, Store};
+
+/// The sandbox's WhatsApp phone_number_id.
+pub const WHATSAPP_NUMBER: &str = "100000000000001";
+/// Its WhatsApp Business Account.
+pub const WHATSAPP_ACCOUNT: &str = "200000000000001";
+/// The sandbox's Facebook Page.
+pub const PAGE: &str = "300000000000001";
+/// The sandbox's Instagram account.
+pub const INSTAGRAM: &str = "400000000000001";
+/// The signed-in agent's email.
+pub const AGENT_EMAIL: &str = "you@sandbox.zentro.invalid";
+
+/// A running sandbox.
+pub struct Sandbox {
+    sim: Arc<MetaSim>,
+    relay_url: String,
+    identity: Identity,
+    device_token: Secret,
+    channel_tokens: Arc<HashMap<String, AccessToken>>,
+    folder: PathBuf,
+    stop: CancellationToken,
+    tasks: tokio_util::task::TaskTracker,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("relay_url", &self.relay_url)
+            .field("folder", &self.folder)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sandbox {
+    /// Starts a fresh sandbox in `folder` (wiped first): relay, meta-sim, workspace, channels,
+    /// and a signed-in device. Customers start writing once [`Sandbox::start_customers`] is called.
+    pub async fn start(folder: &Path) -> anyhow::Result<Self> {
+        if folder.exists() {
+            std::fs::remove_dir_all(folder).with_context(|| {
+                format!("could not clear the sandbox folder {}", folder.display())
+            })?;
+        }
+        std::fs::create_dir_all(folder)
+            .with_context(|| format!("could not create the sandbox folder {}", folder.display()))?;
+        let relay_dir = folder.join("relay");
+        let password = format!("sandbox-{:016x}", fastrand::u64(..));
+        let store = Store::open(&relay_dir).await?;
+        let workspace = store
+            .create_workspace(
+                "Sandbox Coffee Co.",
+                AGENT_EMAIL,
+                "You",
+                &hash_password(&password),
+            )
+            .await?;
+        for (kind, id, account, name) in [
+            (
+                ChannelKind::Whatsapp,
+                WHATSAPP_NUMBER,
+                Some(WHATSAPP_ACCOUNT),
+                "WhatsApp +1 555 0100",
+            ),
+            (
+                ChannelKind::Messenger,
+                PAGE,
+                None,
+                "Sandbox Coffee Co. (Page)",
+            ),
+            (ChannelKind::Instagram, INSTAGRAM, None, "@sandboxcoffee"),
+        ] {
+            store
+                .add_channel(&workspace.id, kind, id, account, name)
+                .await?;
+        }
+        store.close().await;
+
+        let sim_config = SimConfig {
+            status_delay: std::time::Duration::from_millis(700),
+            ..SimConfig::default()
+        };
+        let relay_config = Config::new(
+            relay_dir,
+            sim_config.app_secret.clone(),
+            VerifyToken::new(format!("{:016x}", fastrand::u64(..))),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let relay_url = format!("http://{}", listener.local_addr()?);
+        let stop = CancellationToken::new();
+        let tasks = tokio_util::task::TaskTracker::new();
+        {
+            let stop = stop.clone();
+            tasks.spawn(async move {
+                if let Err(error) =
+                    zentro_relay::run(
+                        relay_config,
+                        listener,
+                        async move { stop.cancelled().await },
+                    )
+                    .await
+                {
+                    tracing::error!(%error, "the sandbox relay stopped");
+                }
+            });
+        }
+
+        let sim = MetaSim::start(sim_config).await?;
+        sim.set_webhook_url(format!("{relay_url}/webhooks/meta"));
+        let mut channel_tokens = HashMap::new();
+        channel_tokens.insert(
+            format!("whatsapp:{WHATSAPP_NUMBER}"),
+            sim.add_whatsapp_number(WHATSAPP_ACCOUNT, WHATSAPP_NUMBER, "15550100"),
+        );
+        channel_tokens.insert(format!("messenger:{PAGE}"), sim.add_page(PAGE, false));
+        channel_tokens.insert(
+            format!("instagram:{INSTAGRAM}"),
+            sim.add_page(INSTAGRAM, true),
+        );
+
+        let client = RelayClient::new(&relay_url)?;
+        let (device_token, identity) = client
+            .sign_in(
+                AGENT_EMAIL,
+                &Secret::new(password),
+                "this computer (sandbox)",
+            )
+            .await
+            .context("could not sign in to the sandbox relay")?;
+        Ok(Self {
+            sim: Arc::new(sim),
+            relay_url,
+            identity,
+            device_token,
+            channel_tokens: Arc::new(channel_tokens),
+            folder: folder.to_path_buf(),
+            stop,
+            tasks,
+        })
+    }
+
+    /// The relay's address (loopback).
+    pub fn relay_url(&self) -> &str {
+        &self.relay_url
+    }
+
+    /// The signed-in member and workspace.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The device's relay token.
+    pub fn device_token(&self) -> &Secret {
+        &self.device_token
+    }
+
+    /// The folder holding the sandbox's relay and cache.
+    pub fn folder(&self) -> &Path {
+        &self.folder
+    }
+
+    /// A Graph client pointed at meta-sim (which serves its own media).
+    pub fn graph(&self) -> anyhow::Result<GraphClient> {
+        let base = url::Url::parse(&self.sim.base_url())?;
+        Ok(GraphClient::new(&self.sim.base_url())?
+            .with_media_policy(MediaHostPolicy::meta().allow_origin(&base)))
+    }
+
+    /// The channel tokens, by cache channel id.
+    pub fn tokens(&self) -> zentro_core::desk::TokenSource {
+        let tokens = self.channel_tokens.clone();
+        Arc::new(move |channel: &str| tokens.get(channel).cloned())
+    }
+
+    /// The Meta stand-in, for tests that drive customers themselves.
+    pub fn sim(&self) -> &MetaSim {
+        &self.sim
+    }
+
+    /// Starts the simulated customers: an opening burst right away, then someone writes every
+    /// `pace` or so, and customers answer the agent's replies after a short delay.
+    pub fn start_customers(&self, pace: std::time::Duration) {
+        let (sim, stop) = (self.sim.clone(), self.stop.clone());
+        self.tasks
+            .spawn(async move { customers::play(sim, pace, stop).await });
+    }
+
+    /// Stops the customers and the relay.
+    pub async fn stop(&self) {
+        self.stop.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+}

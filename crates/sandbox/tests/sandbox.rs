@@ -1,0 +1,105 @@
+//! The sandbox as the app runs it: a desk over the in-process relay, customers writing in.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::time::Duration;
+
+use zentro_core::Cache;
+use zentro_core::desk::{Desk, DeskConfig, DeskEvent, SyncState};
+use zentro_core::inbox;
+use zentro_sandbox::Sandbox;
+
+async fn wait_for<F: Fn() -> Fut, Fut: std::future::Future<Output = bool>>(what: &str, check: F) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_write_in_on_every_channel_and_answer_the_agents_reply() {
+    let folder = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::start(&folder.path().join("sandbox"))
+        .await
+        .unwrap();
+    let cache = Cache::open_in(sandbox.folder()).await.unwrap();
+    let desk = Desk::start(DeskConfig {
+        cache: cache.clone(),
+        relay: zentro_core::sync::RelayClient::new(sandbox.relay_url()).unwrap(),
+        token: sandbox.device_token().clone(),
+        workspace_id: sandbox.identity().workspace.id.clone(),
+        member: sandbox.identity().member.clone(),
+        graph: sandbox.graph().unwrap(),
+        tokens: sandbox.tokens(),
+        data_dir: sandbox.folder().to_path_buf(),
+    });
+    let mut events = desk.subscribe();
+    sandbox.start_customers(Duration::from_secs(3600));
+
+    // The opening: six customers on WhatsApp, Instagram and Messenger.
+    wait_for("six conversations", || async {
+        inbox::conversations(&cache, None, 50).await.unwrap().len() == 6
+    })
+    .await;
+    let list = inbox::conversations(&cache, None, 50).await.unwrap();
+    for kind in ["whatsapp", "instagram", "messenger"] {
+        assert!(
+            list.iter().any(|c| c.channel_kind == kind),
+            "{kind}: {list:?}"
+        );
+    }
+    let mut saw_changed = false;
+    while let Ok(event) = events.try_recv() {
+        saw_changed |= event == DeskEvent::Changed;
+    }
+    assert!(saw_changed, "listeners are told the cache changed");
+    assert_eq!(desk.sync_state(), SyncState::Live);
+
+    // Ana's photo is fetched from the stand-in and kept on disk.
+    let ana = list
+        .iter()
+        .find(|c| c.contact_name == "Ana Souza")
+        .unwrap()
+        .id;
+    wait_for("the photo's file", || async {
+        let messages = inbox::messages(&cache, ana, None, 100).await.unwrap();
+        let Some(photo) = messages
+            .iter()
+            .find(|m| m.kind == "image" && m.media_stored)
+        else {
+            return false;
+        };
+        let (path, _) = inbox::media_file(&cache, photo.id).await.unwrap().unwrap();
+        std::fs::read(path).unwrap().starts_with(b"\x89PNG")
+    })
+    .await;
+
+    // The agent answers Ana: the reply is sent, read, and Ana writes back.
+    let before = inbox::messages(&cache, ana, None, 100).await.unwrap().len();
+    desk.reply(
+        ana,
+        "It left our warehouse yesterday — arriving Friday.",
+        None,
+    )
+    .await
+    .unwrap();
+    wait_for("the read tick", || async {
+        inbox::messages(&cache, ana, None, 100)
+            .await
+            .unwrap()
+            .iter()
+            .any(|m| m.direction == "outbound" && m.delivery_status.as_deref() == Some("read"))
+    })
+    .await;
+    wait_for("Ana's answer", || async {
+        let messages = inbox::messages(&cache, ana, None, 100).await.unwrap();
+        messages.len() >= before + 2 || messages.iter().any(|m| m.reaction.is_some())
+    })
+    .await;
+
+    desk.stop().await;
+    sandbox.stop().await;
+}
