@@ -2,9 +2,18 @@
 //! manifest, so capabilities can grant each window only the commands it uses.
 
 fn main() {
-    tauri_build::try_build(
-        tauri_build::Attributes::new()
-            .app_manifest(tauri_build::AppManifest::new().commands(&["cache_status"])),
-    )
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(
+        tauri_build::AppManifest::new().commands(&[
+            "cache_status",
+            "desk_status",
+            "send_reply",
+            "act_on_conversation",
+            "conversations",
+            "messages",
+            "open_conversation",
+            "search",
+            "media",
+        ]),
+    ))
     .expect("failed to read the Tauri configuration");
 }

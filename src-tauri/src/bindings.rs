@@ -12,7 +12,19 @@ pub const BINDINGS_PATH: &str = "../ui/src/lib/ipc/bindings.ts";
 pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
     tauri_specta::Builder::<R>::new()
         .commands(tauri_specta::collect_commands![
-            commands::cache::cache_status
+            commands::cache::cache_status,
+            commands::desk::desk_status,
+            commands::desk::send_reply,
+            commands::desk::act_on_conversation,
+            commands::inbox::conversations,
+            commands::inbox::messages,
+            commands::inbox::open_conversation,
+            commands::inbox::search,
+            commands::inbox::media,
+        ])
+        .events(tauri_specta::collect_events![
+            crate::desk::DeskStatusChanged,
+            crate::desk::InboxChanged
         ])
         .typ::<crate::ErrorCode>()
 }

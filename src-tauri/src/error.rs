@@ -12,6 +12,14 @@ use zentro_core::CacheError;
 pub enum ErrorCode {
     /// The local cache could not be opened or updated; the UI offers to try again.
     CacheUnavailable,
+    /// The customer's 24-hour window is closed: only a template may be sent; the composer says so.
+    WindowClosed,
+    /// What the user entered can't be used as is (empty, too long); shown next to the input.
+    Invalid,
+    /// The conversation or message is not in this cache (any more); the UI reloads.
+    NotFound,
+    /// Nothing syncs (signed out, or still starting): the action can't be queued yet.
+    SignedOut,
     /// Something unexpected; the UI shows the message.
     Internal,
 }
@@ -62,6 +70,32 @@ impl From<CacheError> for CommandError {
                 ErrorCode::Internal,
                 format!("Reading the local cache failed: {error}."),
             ),
+        }
+    }
+}
+
+impl From<zentro_core::outbox::OutboxError> for CommandError {
+    fn from(error: zentro_core::outbox::OutboxError) -> Self {
+        use zentro_core::outbox::OutboxError;
+        let message = error.to_string();
+        match error {
+            OutboxError::WindowClosed { .. } | OutboxError::NoWindow => {
+                Self::new(ErrorCode::WindowClosed, message)
+            }
+            OutboxError::Invalid(_) => Self::new(ErrorCode::Invalid, message),
+            OutboxError::NoConversation(_) => Self::new(ErrorCode::NotFound, message),
+            OutboxError::Cache(error) => error.into(),
+        }
+    }
+}
+
+impl From<zentro_core::team::TeamError> for CommandError {
+    fn from(error: zentro_core::team::TeamError) -> Self {
+        use zentro_core::team::TeamError;
+        match error {
+            TeamError::Invalid(message) => Self::new(ErrorCode::Invalid, message),
+            TeamError::NoConversation(_) => Self::new(ErrorCode::NotFound, error.to_string()),
+            TeamError::Cache(error) => error.into(),
         }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod bindings;
 mod commands;
+pub mod desk;
 pub mod error;
 mod state;
 
@@ -23,20 +24,34 @@ pub use state::AppState;
 /// and for running several instances side by side.
 pub const DATA_DIR_ENV: &str = "ZENTRO_DATA_DIR";
 
+/// Environment variable choosing the sandbox (`1`) or not (`0`); see [`AppConfig::sandbox`].
+pub const SANDBOX_ENV: &str = "ZENTRO_SANDBOX";
+
 /// How the app is started.
 #[derive(Debug, Clone, Default)]
 pub struct AppConfig {
     /// Where the cache and media live; the platform's app-data directory when `None`.
     pub data_dir: Option<PathBuf>,
+    /// Run the sandbox (`Some(true)`, `--sandbox`), never (`Some(false)`), or when nobody has
+    /// signed in on this computer yet (`None`, the default: the first start shows the sandbox).
+    pub sandbox: Option<bool>,
+    /// Start the desk (sync, sending) at all; off for tests of the bare shell.
+    pub start_desk: bool,
 }
 
 impl AppConfig {
-    /// Reads the configuration from the process environment.
+    /// Reads the configuration from the command line and the process environment.
     pub fn from_env() -> Self {
+        let flag = std::env::args().any(|a| a == "--sandbox").then_some(true);
+        let env = std::env::var(SANDBOX_ENV)
+            .ok()
+            .map(|v| v == "1" || v == "true");
         Self {
             data_dir: std::env::var_os(DATA_DIR_ENV)
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
+            sandbox: flag.or(env),
+            start_desk: true,
         }
     }
 }
@@ -64,6 +79,12 @@ pub fn build_app<R: Runtime>(
     };
     tracing::info!(data_dir = %data_dir.display(), "starting");
     app.manage(AppState::new(&data_dir));
+    if config.start_desk {
+        let sandbox = config
+            .sandbox
+            .unwrap_or_else(|| !data_dir.join(zentro_core::account::ACCOUNT_FILE).exists());
+        desk::launch(app.handle(), sandbox);
+    }
     Ok(app)
 }
 

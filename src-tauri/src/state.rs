@@ -1,21 +1,66 @@
 //! The state every command can reach.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use zentro_core::LazyCache;
+use tokio::sync::RwLock;
+use zentro_core::desk::Desk;
+use zentro_core::{Cache, CacheError, LazyCache};
+
+use crate::desk::DeskStatus;
+
+/// A desk the app is running, with what the status bar says about it.
+pub struct RunningDesk {
+    /// The desk.
+    pub desk: Arc<Desk>,
+    /// The sandbox behind it, when it is one.
+    pub sandbox: Option<Arc<zentro_sandbox::Sandbox>>,
+    /// The workspace's name.
+    pub workspace_name: String,
+}
 
 /// Shared app state, managed once at start-up.
-#[derive(Debug)]
 pub struct AppState {
-    /// The local cache, opened on first use.
+    /// The app's data directory.
+    pub data_dir: PathBuf,
+    /// The signed-in member's cache, opened on first use (also when no desk runs: the inbox is
+    /// readable offline and signed out).
     pub cache: LazyCache,
+    /// The running desk, once started.
+    pub desk: RwLock<Option<RunningDesk>>,
+    /// What the status bar shows.
+    pub status: std::sync::Mutex<DeskStatus>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AppState {
     /// State for an app whose data lives in `data_dir`.
     pub fn new(data_dir: &Path) -> Self {
         Self {
+            data_dir: data_dir.to_path_buf(),
             cache: LazyCache::in_dir(data_dir),
+            desk: RwLock::new(None),
+            status: std::sync::Mutex::new(DeskStatus::starting()),
         }
+    }
+
+    /// The cache the inbox shows: the running desk's, else the signed-in member's file.
+    pub async fn cache(&self) -> Result<Cache, CacheError> {
+        if let Some(running) = self.desk.read().await.as_ref() {
+            return Ok(running.desk.cache().clone());
+        }
+        self.cache.get().await.cloned()
+    }
+
+    /// The running desk, if any.
+    pub async fn desk(&self) -> Option<Arc<Desk>> {
+        self.desk.read().await.as_ref().map(|r| r.desk.clone())
     }
 }

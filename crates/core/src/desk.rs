@@ -338,3 +338,71 @@ async fn send_once(
     }
     Ok(())
 }
+
+/// Why the desk of a data directory could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Nobody signed in here (no `account.json`).
+    #[error("nobody is signed in on this computer")]
+    NoAccount,
+    /// The keychain holds no device token for the account: sign in again.
+    #[error("this computer's sign-in is missing from the keychain; sign in again")]
+    NoToken,
+    /// The keychain could not be used.
+    #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
+    /// The account file or cache could not be read.
+    #[error("{0}")]
+    Local(String),
+}
+
+/// Starts the desk of the member signed in to `data_dir` (see `zentro login`): its cache, its
+/// device token from `vault`, channel tokens from `vault`, and Meta's Graph API
+/// (`ZENTRO_GRAPH_URL` points it at a stand-in).
+pub async fn open_signed_in(
+    data_dir: &std::path::Path,
+    vault: crate::vault::Vault,
+) -> Result<Desk, OpenError> {
+    use crate::account::Account;
+    use crate::vault::Vault;
+
+    let account = Account::load(data_dir)
+        .map_err(|e| OpenError::Local(format!("could not read the account file: {e}")))?
+        .ok_or(OpenError::NoAccount)?;
+    let entry = Vault::device_entry(&account.relay_url, &account.email);
+    let reader = vault.clone();
+    let token = tokio::task::spawn_blocking(move || reader.read(&entry))
+        .await
+        .map_err(|e| OpenError::Local(e.to_string()))??
+        .ok_or(OpenError::NoToken)?;
+    let cache = Cache::open_in(data_dir)
+        .await
+        .map_err(|e| OpenError::Local(e.to_string()))?;
+    let relay =
+        RelayClient::new(&account.relay_url).map_err(|e| OpenError::Local(e.to_string()))?;
+    let graph_url = std::env::var("ZENTRO_GRAPH_URL")
+        .unwrap_or_else(|_| zentro_meta::platform::GRAPH_BASE_URL.to_string());
+    let graph = GraphClient::new(&graph_url).map_err(|e| OpenError::Local(e.to_string()))?;
+    let tokens: TokenSource = Arc::new(move |channel: &str| {
+        vault
+            .read(&Vault::channel_entry(channel))
+            .ok()
+            .flatten()
+            .map(|s| AccessToken::new(s.expose()))
+    });
+    Ok(Desk::start(DeskConfig {
+        cache,
+        relay,
+        token,
+        workspace_id: account.workspace_id.clone(),
+        member: Member {
+            id: account.member_id.clone(),
+            email: account.email.clone(),
+            display_name: account.member_name.clone(),
+            role: account.role.clone(),
+        },
+        graph,
+        tokens,
+        data_dir: data_dir.to_path_buf(),
+    }))
+}

@@ -7,8 +7,10 @@ use crate::cache::{Cache, CacheError};
 
 /// A conversation in the list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ConversationSummary {
     /// Id.
+    #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
     pub id: i64,
     /// The customer's name (or id, when Meta sent no name).
     pub contact_name: String,
@@ -16,18 +18,24 @@ pub struct ConversationSummary {
     pub channel_kind: String,
     /// open, pending, snoozed, resolved.
     pub status: String,
+    /// The member responsible, if any.
+    pub assignee_id: Option<String>,
     /// Unread messages.
+    #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
     pub unread_count: i64,
     /// The last message, shortened.
     pub preview: String,
     /// Last activity (UTC ms); with `id`, the key of the next page.
+    #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
     pub last_activity_at: i64,
 }
 
 /// A message in a conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct MessageView {
     /// Id.
+    #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
     pub id: i64,
     /// Meta's id.
     pub external_id: Option<String>,
@@ -40,6 +48,7 @@ pub struct MessageView {
     /// Caption.
     pub caption: Option<String>,
     /// When it was sent (UTC ms); with `id`, the key of the next page.
+    #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
     pub sent_at: i64,
     /// sent, delivered, read, played, failed (outbound).
     pub delivery_status: Option<String>,
@@ -58,6 +67,7 @@ pub struct MessageView {
     /// The quoted message's Meta id.
     pub quoted_external_id: Option<String>,
     /// When the customer edited it.
+    #[cfg_attr(feature = "specta", specta(type = Option<specta_typescript::Number>))]
     pub edited_at: Option<i64>,
     /// Why it failed (outbound).
     pub error_message: Option<String>,
@@ -68,23 +78,69 @@ pub struct MessageView {
 /// A page key: `(time, id)` of the last row of the previous page.
 pub type PageKey = (i64, i64);
 
+/// Which conversations a list shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ConversationFilter {
+    /// Only this status (open, pending, snoozed, resolved).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Only those assigned to this member; `Some("")` for unassigned ones.
+    #[serde(default)]
+    pub assignee: Option<String>,
+    /// Only this channel kind (whatsapp, messenger, instagram).
+    #[serde(default)]
+    pub channel_kind: Option<String>,
+    /// Only those with this label.
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
 /// Conversations by last activity, newest first, after `before` (exclusive).
 pub async fn conversations(
     cache: &Cache,
     before: Option<PageKey>,
     limit: i64,
 ) -> Result<Vec<ConversationSummary>, CacheError> {
+    conversations_where(cache, &ConversationFilter::default(), before, limit).await
+}
+
+/// The conversations `filter` lets through, by last activity, newest first, after `before`
+/// (exclusive). Walks the activity index and filters as it goes, so a page costs the same at any
+/// depth.
+pub async fn conversations_where(
+    cache: &Cache,
+    filter: &ConversationFilter,
+    before: Option<PageKey>,
+    limit: i64,
+) -> Result<Vec<ConversationSummary>, CacheError> {
     let (t, id) = before.unwrap_or((i64::MAX, i64::MAX));
+    let (status, assignee, kind, label) = (
+        filter.status.as_deref(),
+        filter.assignee.as_deref(),
+        filter.channel_kind.as_deref(),
+        filter.label.as_deref(),
+    );
     Ok(sqlx::query_as!(
         ConversationSummary,
         r#"SELECT c.id AS "id!", COALESCE(NULLIF(k.display_name, ''), k.external_id) AS "contact_name!: String",
-                  ch.kind AS channel_kind, c.status, c.unread_count, c.last_message_preview AS preview, c.last_activity_at
+                  ch.kind AS channel_kind, c.status, c.assignee_id, c.unread_count, c.last_message_preview AS preview,
+                  c.last_activity_at
            FROM conversations c CROSS JOIN contacts k CROSS JOIN channels ch
            WHERE k.id = c.contact_id AND ch.id = k.channel_id AND c.last_activity_at <= ?1 AND (c.last_activity_at < ?1 OR c.id < ?2)
+             AND (?4 IS NULL OR c.status = ?4)
+             AND (?5 IS NULL OR (?5 = '' AND c.assignee_id IS NULL) OR c.assignee_id = ?5)
+             AND (?6 IS NULL OR ch.kind = ?6)
+             AND (?7 IS NULL OR EXISTS (SELECT 1 FROM conversation_labels cl JOIN labels l ON l.id = cl.label_id
+                                        WHERE cl.conversation_id = c.id AND l.name = ?7))
            ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?3"#,
         t,
         id,
-        limit
+        limit,
+        status,
+        assignee,
+        kind,
+        label
     )
     .fetch_all(cache.pool())
     .await?)
@@ -119,10 +175,13 @@ pub async fn messages(
 
 /// A search result: the best match in one conversation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SearchHit {
     /// The conversation.
+    #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
     pub conversation_id: i64,
     /// The matching message, when the match is a message (not the contact).
+    #[cfg_attr(feature = "specta", specta(type = Option<specta_typescript::Number>))]
     pub message_id: Option<i64>,
     /// The matched text with the match marked by `[` and `]`.
     pub snippet: String,
@@ -255,4 +314,80 @@ pub async fn media_file(
     .fetch_optional(cache.pool())
     .await?;
     Ok(row.map(|r| (std::path::PathBuf::from(r.path), r.mime)))
+}
+
+/// The customer a conversation is with, and what the composer needs to know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ConversationDetails {
+    /// The conversation.
+    #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
+    pub id: i64,
+    /// The customer's name (or id).
+    pub contact_name: String,
+    /// whatsapp, messenger or instagram.
+    pub channel_kind: String,
+    /// The customer's id on the channel.
+    pub customer_id: String,
+    /// Phone (WhatsApp), when known.
+    pub phone: Option<String>,
+    /// Username, when known.
+    pub username: Option<String>,
+    /// Email, when someone added it.
+    pub email: Option<String>,
+    /// Custom attributes (JSON object).
+    pub attributes: String,
+    /// When the customer last wrote (UTC ms): the 24-hour window runs from here.
+    #[cfg_attr(feature = "specta", specta(type = Option<specta_typescript::Number>))]
+    pub last_inbound_at: Option<i64>,
+    /// When the reply window closes (UTC ms); `None` before the customer ever wrote.
+    #[cfg_attr(feature = "specta", specta(type = Option<specta_typescript::Number>))]
+    pub window_closes_at: Option<i64>,
+}
+
+/// Details of one conversation, or `None` when it is not in the cache.
+pub async fn conversation_details(
+    cache: &Cache,
+    conversation_id: i64,
+) -> Result<Option<ConversationDetails>, CacheError> {
+    let row = sqlx::query!(
+        r#"SELECT c.id AS "id!", COALESCE(NULLIF(k.display_name, ''), k.external_id) AS "contact_name!: String",
+                  ch.kind AS channel_kind, k.external_id AS customer_id, k.phone, k.username, k.email, k.attributes,
+                  c.last_inbound_at
+           FROM conversations c JOIN contacts k ON k.id = c.contact_id JOIN channels ch ON ch.id = k.channel_id
+           WHERE c.id = ?"#,
+        conversation_id
+    )
+    .fetch_optional(cache.pool())
+    .await?;
+    Ok(row.map(|r| {
+        let window = if r.channel_kind == "whatsapp" {
+            zentro_meta::platform::WHATSAPP_SERVICE_WINDOW
+        } else {
+            zentro_meta::platform::MESSENGER_STANDARD_WINDOW
+        };
+        ConversationDetails {
+            id: r.id,
+            contact_name: r.contact_name,
+            customer_id: r.customer_id,
+            phone: r.phone,
+            username: r.username,
+            email: r.email,
+            attributes: r.attributes,
+            last_inbound_at: r.last_inbound_at,
+            window_closes_at: r.last_inbound_at.map(|at| at + window.as_millis() as i64),
+            channel_kind: r.channel_kind,
+        }
+    }))
+}
+
+/// Marks a conversation read on this device (unread counts are per device).
+pub async fn mark_read(cache: &Cache, conversation_id: i64) -> Result<(), CacheError> {
+    sqlx::query!(
+        "UPDATE conversations SET unread_count = 0 WHERE id = ? AND unread_count <> 0",
+        conversation_id
+    )
+    .execute(cache.pool())
+    .await?;
+    Ok(())
 }

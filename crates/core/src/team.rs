@@ -321,7 +321,6 @@ pub async fn flush(
 /// A note in a conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(rename_all = "camelCase")]
 pub struct NoteView {
     /// Id.
     pub id: String,
@@ -332,6 +331,7 @@ pub struct NoteView {
     /// Mentioned members.
     pub mentions: Vec<String>,
     /// When (UTC ms).
+    #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
     pub created_at: i64,
 }
 
@@ -355,11 +355,11 @@ pub async fn notes(cache: &Cache, conversation_id: i64) -> Result<Vec<NoteView>,
 /// A conversation's assignment, status and labels.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(rename_all = "camelCase")]
 pub struct ConversationState {
     /// open, pending, snoozed, resolved.
     pub status: String,
     /// Until when it is snoozed.
+    #[cfg_attr(feature = "specta", specta(type = Option<specta_typescript::Number>))]
     pub snoozed_until: Option<i64>,
     /// The member responsible.
     pub assignee: Option<String>,

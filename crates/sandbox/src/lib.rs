@@ -214,6 +214,23 @@ impl Sandbox {
             .spawn(async move { customers::play(sim, pace, stop).await });
     }
 
+    /// Opens the sandbox's cache and starts a desk over it, as the app does.
+    pub async fn start_desk(&self) -> anyhow::Result<zentro_core::desk::Desk> {
+        let cache = zentro_core::Cache::open_in(&self.folder).await?;
+        Ok(zentro_core::desk::Desk::start(
+            zentro_core::desk::DeskConfig {
+                cache,
+                relay: RelayClient::new(&self.relay_url)?,
+                token: self.device_token.clone(),
+                workspace_id: self.identity.workspace.id.clone(),
+                member: self.identity.member.clone(),
+                graph: self.graph()?,
+                tokens: self.tokens(),
+                data_dir: self.folder.clone(),
+            },
+        ))
+    }
+
     /// Stops the customers and the relay.
     pub async fn stop(&self) {
         self.stop.cancel();

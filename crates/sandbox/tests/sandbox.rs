@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use zentro_core::Cache;
-use zentro_core::desk::{Desk, DeskConfig, DeskEvent, SyncState};
+use zentro_core::desk::{DeskEvent, SyncState};
 use zentro_core::inbox;
 use zentro_sandbox::Sandbox;
 
@@ -25,17 +24,8 @@ async fn customers_write_in_on_every_channel_and_answer_the_agents_reply() {
     let sandbox = Sandbox::start(&folder.path().join("sandbox"))
         .await
         .unwrap();
-    let cache = Cache::open_in(sandbox.folder()).await.unwrap();
-    let desk = Desk::start(DeskConfig {
-        cache: cache.clone(),
-        relay: zentro_core::sync::RelayClient::new(sandbox.relay_url()).unwrap(),
-        token: sandbox.device_token().clone(),
-        workspace_id: sandbox.identity().workspace.id.clone(),
-        member: sandbox.identity().member.clone(),
-        graph: sandbox.graph().unwrap(),
-        tokens: sandbox.tokens(),
-        data_dir: sandbox.folder().to_path_buf(),
-    });
+    let desk = sandbox.start_desk().await.unwrap();
+    let cache = desk.cache().clone();
     let mut events = desk.subscribe();
     sandbox.start_customers(Duration::from_secs(3600));
 

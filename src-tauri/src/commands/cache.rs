@@ -10,5 +10,5 @@ use crate::{AppState, CommandError};
 #[specta::specta]
 #[tracing::instrument(skip(state), err(Debug))]
 pub async fn cache_status(state: State<'_, AppState>) -> Result<CacheStatus, CommandError> {
-    Ok(state.cache.get().await?.status().await?)
+    Ok(state.cache().await?.status().await?)
 }

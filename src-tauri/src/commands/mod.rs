@@ -1,3 +1,5 @@
-//! The app's commands, grouped by area. Each is a few lines over `zentro-core`.
+//! The commands the UI calls; each a few lines over `zentro-core`.
 
 pub mod cache;
+pub mod desk;
+pub mod inbox;

@@ -28,6 +28,7 @@ fn app_in(dir: &std::path::Path) -> tauri::App<tauri::test::MockRuntime> {
         mock_builder(),
         AppConfig {
             data_dir: Some(dir.to_path_buf()),
+            ..AppConfig::default()
         },
     )
     .unwrap()

@@ -1,0 +1,126 @@
+//! What the agent does: reply, assign, change status, write notes, label. Each is queued in the
+//! cache and goes out through the desk (so it works offline), then comes back from the relay.
+
+use std::sync::Arc;
+
+use tauri::State;
+use zentro_core::desk::Desk;
+use zentro_core::team::{self, ConversationStatus, TeamEvent};
+
+use crate::desk::DeskStatus;
+use crate::{AppState, CommandError, ErrorCode};
+
+async fn running(state: &AppState) -> Result<Arc<Desk>, CommandError> {
+    state.desk().await.ok_or_else(|| {
+        CommandError::new(
+            ErrorCode::SignedOut,
+            "Nothing is syncing yet: sign in (or wait for the sandbox to start), then try again.",
+        )
+    })
+}
+
+/// What runs behind the inbox, and how sync is doing.
+#[tauri::command]
+#[specta::specta]
+pub fn desk_status(state: State<'_, AppState>) -> DeskStatus {
+    state
+        .status
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+}
+
+/// Queues a reply; returns its client id. Refused at once when the 24-hour window is closed.
+#[tauri::command]
+#[specta::specta]
+pub async fn send_reply(
+    state: State<'_, AppState>,
+    conversation_id: u32,
+    text: String,
+    reply_to: Option<String>,
+) -> Result<String, CommandError> {
+    let desk = running(&state).await?;
+    Ok(desk
+        .reply(conversation_id.into(), &text, reply_to.as_deref())
+        .await?)
+}
+
+/// Something the agent does to a conversation.
+#[derive(Debug, Clone, serde::Deserialize, specta::Type)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ConversationAction {
+    /// Assign to a member (`None`: unassign).
+    Assign {
+        /// The member.
+        assignee: Option<String>,
+    },
+    /// Change the status; snoozing needs `snooze_hours`.
+    SetStatus {
+        /// The new status.
+        status: ConversationStatus,
+        /// For how long to snooze.
+        snooze_hours: Option<u32>,
+    },
+    /// A private note for the team.
+    AddNote {
+        /// The text.
+        body: String,
+        /// Mentioned members.
+        mentions: Vec<String>,
+    },
+    /// Put a label on or take it off.
+    Label {
+        /// The label.
+        label: String,
+        /// On or off.
+        added: bool,
+    },
+}
+
+/// Does `action` to a conversation, for every device of the team.
+#[tauri::command]
+#[specta::specta]
+pub async fn act_on_conversation(
+    state: State<'_, AppState>,
+    conversation_id: u32,
+    action: ConversationAction,
+) -> Result<(), CommandError> {
+    let desk = running(&state).await?;
+    let conversation = team::conversation_ref(desk.cache(), conversation_id.into()).await?;
+    let now = now_ms();
+    let event = match action {
+        ConversationAction::Assign { assignee } => TeamEvent::Assigned {
+            conversation,
+            assignee,
+        },
+        ConversationAction::SetStatus {
+            status,
+            snooze_hours,
+        } => TeamEvent::StatusChanged {
+            conversation,
+            status,
+            snoozed_until: snooze_hours.map(|h| now + i64::from(h) * 3_600_000),
+        },
+        ConversationAction::AddNote { body, mentions } => TeamEvent::NoteAdded {
+            conversation,
+            note_id: format!("note-{now}-{:08x}", fastrand::u32(..)),
+            body,
+            mentions,
+            at: now,
+        },
+        ConversationAction::Label { label, added } => TeamEvent::Labeled {
+            conversation,
+            label,
+            added,
+        },
+    };
+    desk.act(&event).await?;
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

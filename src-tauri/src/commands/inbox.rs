@@ -1,0 +1,126 @@
+//! Reading the inbox: lists, conversations, search, media.
+
+use base64::Engine as _;
+use serde::Deserialize;
+use tauri::State;
+use zentro_core::inbox::{
+    self, ConversationDetails, ConversationFilter, ConversationSummary, MessageView, SearchHit,
+};
+use zentro_core::team::{self, ConversationState, NoteView};
+
+use crate::{AppState, CommandError, ErrorCode};
+
+/// Where the previous page ended: `(time, id)` of its last row.
+#[derive(Debug, Clone, Copy, Deserialize, specta::Type)]
+pub struct PageKey {
+    /// Its time (UTC ms).
+    #[specta(type = specta_typescript::Number)]
+    pub time: i64,
+    /// Its id.
+    #[specta(type = specta_typescript::Number)]
+    pub id: i64,
+}
+
+/// A page of conversations, newest activity first.
+#[tauri::command]
+#[specta::specta]
+pub async fn conversations(
+    state: State<'_, AppState>,
+    filter: ConversationFilter,
+    after: Option<PageKey>,
+    limit: u32,
+) -> Result<Vec<ConversationSummary>, CommandError> {
+    let cache = state.cache().await?;
+    let key = after.map(|k| (k.time, k.id));
+    Ok(inbox::conversations_where(&cache, &filter, key, i64::from(limit.clamp(1, 200))).await?)
+}
+
+/// A page of a conversation's messages, newest first (the UI shows them reversed).
+#[tauri::command]
+#[specta::specta]
+pub async fn messages(
+    state: State<'_, AppState>,
+    conversation_id: u32,
+    before: Option<PageKey>,
+    limit: u32,
+) -> Result<Vec<MessageView>, CommandError> {
+    let cache = state.cache().await?;
+    let key = before.map(|k| (k.time, k.id));
+    Ok(inbox::messages(
+        &cache,
+        conversation_id.into(),
+        key,
+        i64::from(limit.clamp(1, 200)),
+    )
+    .await?)
+}
+
+/// Everything the side panel and the composer need about one conversation.
+#[derive(Debug, Clone, serde::Serialize, specta::Type)]
+pub struct ConversationView {
+    /// The customer and the reply window.
+    pub details: ConversationDetails,
+    /// Status, assignee, labels.
+    pub state: ConversationState,
+    /// Private notes, oldest first.
+    pub notes: Vec<NoteView>,
+}
+
+/// One conversation's details; marks it read on this device.
+#[tauri::command]
+#[specta::specta]
+pub async fn open_conversation(
+    state: State<'_, AppState>,
+    conversation_id: u32,
+) -> Result<ConversationView, CommandError> {
+    let cache = state.cache().await?;
+    let id = i64::from(conversation_id);
+    let not_found =
+        || CommandError::new(ErrorCode::NotFound, "This conversation is no longer here.");
+    let details = inbox::conversation_details(&cache, id)
+        .await?
+        .ok_or_else(not_found)?;
+    let conversation = team::conversation_state(&cache, id)
+        .await?
+        .ok_or_else(not_found)?;
+    inbox::mark_read(&cache, id).await?;
+    Ok(ConversationView {
+        details,
+        state: conversation,
+        notes: team::notes(&cache, id).await?,
+    })
+}
+
+/// Searches all history as the user types.
+#[tauri::command]
+#[specta::specta]
+pub async fn search(
+    state: State<'_, AppState>,
+    query: String,
+) -> Result<Vec<SearchHit>, CommandError> {
+    let cache = state.cache().await?;
+    Ok(inbox::search(&cache, &query, 20).await?)
+}
+
+/// A stored media file as a `data:` URL (images, voice notes), or `None` while it downloads.
+#[tauri::command]
+#[specta::specta]
+pub async fn media(
+    state: State<'_, AppState>,
+    message_id: u32,
+) -> Result<Option<String>, CommandError> {
+    let cache = state.cache().await?;
+    let Some((path, mime)) = inbox::media_file(&cache, message_id.into()).await? else {
+        return Ok(None);
+    };
+    let bytes = tokio::fs::read(&path).await.map_err(|e| {
+        CommandError::new(
+            ErrorCode::NotFound,
+            format!("The media file is missing ({e}); it will be downloaded again."),
+        )
+    })?;
+    Ok(Some(format!(
+        "data:{mime};base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )))
+}

@@ -1,0 +1,234 @@
+//! Starting the desk (the sandbox, or the signed-in member's relay) and relaying its events to
+//! the UI as typed Tauri events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tauri::{AppHandle, Manager, Runtime};
+use tauri_specta::Event;
+use zentro_core::desk::{self, DeskEvent, OpenError, SyncState};
+
+use crate::AppState;
+use crate::state::RunningDesk;
+
+/// What runs behind the inbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum DeskMode {
+    /// Still starting.
+    Starting,
+    /// The built-in sandbox (simulated customers, no Meta account).
+    Sandbox,
+    /// A real relay.
+    Relay,
+    /// Nobody is signed in (or the keychain lost the sign-in): the cache is shown read-only.
+    SignedOut,
+}
+
+/// How sync is doing, for the status bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncPhase {
+    /// Not connected yet.
+    Connecting,
+    /// Applying what the relay has.
+    CatchingUp,
+    /// Up to date, following live.
+    Live,
+    /// The relay is unreachable; retrying.
+    Offline,
+    /// No sync (signed out).
+    Stopped,
+}
+
+/// The desk's state as the UI shows it; sent with every change as [`DeskStatusChanged`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct DeskStatus {
+    /// What runs.
+    pub mode: DeskMode,
+    /// Sync.
+    pub sync: SyncPhase,
+    /// Events still to apply while catching up.
+    pub behind: u32,
+    /// For people: why it is offline or signed out, and what to do.
+    pub detail: Option<String>,
+    /// The signed-in member's id.
+    pub member_id: Option<String>,
+    /// The signed-in member's name.
+    pub member_name: Option<String>,
+    /// The workspace's name.
+    pub workspace_name: Option<String>,
+}
+
+impl DeskStatus {
+    /// Before the desk started.
+    pub fn starting() -> Self {
+        Self {
+            mode: DeskMode::Starting,
+            sync: SyncPhase::Connecting,
+            behind: 0,
+            detail: None,
+            member_id: None,
+            member_name: None,
+            workspace_name: None,
+        }
+    }
+}
+
+/// The desk's status changed.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, Event)]
+pub struct DeskStatusChanged(pub DeskStatus);
+
+/// The cache changed: lists and the open conversation should be read again.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, Event)]
+pub struct InboxChanged;
+
+fn apply_sync(status: &mut DeskStatus, sync: &SyncState) {
+    (status.sync, status.behind, status.detail) = match sync {
+        SyncState::CatchingUp(p) => (
+            SyncPhase::CatchingUp,
+            u32::try_from(p.behind).unwrap_or(u32::MAX),
+            None,
+        ),
+        SyncState::Live => (SyncPhase::Live, 0, None),
+        SyncState::Offline { reason } => (
+            SyncPhase::Offline,
+            0,
+            Some(format!(
+                "Offline: {reason}. Replies wait and go out when the connection is back."
+            )),
+        ),
+        SyncState::SignedOut => {
+            status.mode = DeskMode::SignedOut;
+            (
+                SyncPhase::Stopped,
+                0,
+                Some("The relay signed this computer out. Sign in again to keep syncing.".into()),
+            )
+        }
+    };
+}
+
+fn publish<R: Runtime>(app: &AppHandle<R>, change: impl FnOnce(&mut DeskStatus)) {
+    let state = app.state::<AppState>();
+    let status = {
+        let mut status = state
+            .status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        change(&mut status);
+        status.clone()
+    };
+    let _ = DeskStatusChanged(status).emit(app);
+}
+
+/// Starts the desk in the background: the sandbox when asked (or when nobody ever signed in
+/// here), else the signed-in member's relay.
+pub fn launch<R: Runtime>(app: &AppHandle<R>, sandbox: bool) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let data_dir = app.state::<AppState>().data_dir.clone();
+        let started = if sandbox {
+            start_sandbox(&data_dir).await
+        } else {
+            start_signed_in(&data_dir).await
+        };
+        match started {
+            Ok((running, mode)) => {
+                let desk = running.desk.clone();
+                let member = desk.member().clone();
+                let workspace = running.workspace_name.clone();
+                *app.state::<AppState>().desk.write().await = Some(running);
+                publish(&app, |s| {
+                    s.mode = mode;
+                    s.member_id = Some(member.id.clone());
+                    s.member_name = Some(member.display_name.clone());
+                    s.workspace_name = Some(workspace);
+                    apply_sync(s, &desk.sync_state());
+                });
+                let _ = InboxChanged.emit(&app);
+                forward(app, desk).await;
+            }
+            Err(detail) => {
+                tracing::warn!(%detail, "no desk: showing the local cache only");
+                publish(&app, |s| {
+                    s.mode = DeskMode::SignedOut;
+                    s.sync = SyncPhase::Stopped;
+                    s.detail = Some(detail);
+                });
+            }
+        }
+    });
+}
+
+async fn start_sandbox(data_dir: &std::path::Path) -> Result<(RunningDesk, DeskMode), String> {
+    let sandbox = zentro_sandbox::Sandbox::start(&data_dir.join("sandbox"))
+        .await
+        .map_err(|e| format!("The sandbox could not start: {e:#}"))?;
+    let desk = sandbox
+        .start_desk()
+        .await
+        .map_err(|e| format!("The sandbox could not start: {e:#}"))?;
+    sandbox.start_customers(Duration::from_secs(45));
+    let workspace_name = sandbox.identity().workspace.name.clone();
+    Ok((
+        RunningDesk {
+            desk: Arc::new(desk),
+            sandbox: Some(Arc::new(sandbox)),
+            workspace_name,
+        },
+        DeskMode::Sandbox,
+    ))
+}
+
+async fn start_signed_in(data_dir: &std::path::Path) -> Result<(RunningDesk, DeskMode), String> {
+    let workspace_name = zentro_core::account::Account::load(data_dir)
+        .ok()
+        .flatten()
+        .map(|a| a.workspace_name)
+        .unwrap_or_default();
+    match desk::open_signed_in(data_dir, zentro_core::vault::Vault::system()).await {
+        Ok(desk) => Ok((
+            RunningDesk {
+                desk: Arc::new(desk),
+                sandbox: None,
+                workspace_name,
+            },
+            DeskMode::Relay,
+        )),
+        Err(OpenError::NoAccount) => Err("Nobody is signed in on this computer.".into()),
+        Err(OpenError::NoToken) => Err(
+            "This computer's sign-in is no longer in the keychain. Sign in again to sync; the inbox below is what was synced before."
+                .into(),
+        ),
+        Err(error) => Err(format!("Zentro Desk could not start syncing: {error}.")),
+    }
+}
+
+/// Relays the desk's events to the UI until it stops. Change notices are coalesced (at most a few
+/// per second), so a catch-up of thousands of events does not flood the UI.
+async fn forward<R: Runtime>(app: AppHandle<R>, desk: Arc<zentro_core::desk::Desk>) {
+    let mut events = desk.subscribe();
+    let mut pending_change = false;
+    loop {
+        let event = if pending_change {
+            match tokio::time::timeout(Duration::from_millis(150), events.recv()).await {
+                Ok(event) => event,
+                Err(_) => {
+                    pending_change = false;
+                    let _ = InboxChanged.emit(&app);
+                    continue;
+                }
+            }
+        } else {
+            events.recv().await
+        };
+        match event {
+            Ok(DeskEvent::Changed) => pending_change = true,
+            Ok(DeskEvent::Sync(sync)) => publish(&app, |s| apply_sync(s, &sync)),
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => pending_change = true,
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
