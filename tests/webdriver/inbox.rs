@@ -32,9 +32,13 @@ async fn the_window_shows_the_inbox_layout_and_the_real_cache_status() {
     seed_cache(data.path()).await;
     let data_dir = data.path().to_string_lossy().into_owned();
 
-    let session = AppSession::start(&app, &[("ZENTRO_DATA_DIR", &data_dir)])
-        .await
-        .unwrap();
+    // Not the sandbox: nobody is signed in, so the app shows what the cache holds, read-only.
+    let session = AppSession::start(
+        &app,
+        &[("ZENTRO_DATA_DIR", &data_dir), ("ZENTRO_SANDBOX", "0")],
+    )
+    .await
+    .unwrap();
     let client = &session.client;
 
     assert_eq!(client.title().await.unwrap(), "Zentro Desk");
@@ -68,7 +72,7 @@ async fn the_window_shows_the_inbox_layout_and_the_real_cache_status() {
     let screenshot = client.screenshot().await.unwrap();
     let dir = artifacts_dir().join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("inbox-empty-layout.png");
+    let file = dir.join("inbox-offline-cache.png");
     std::fs::write(&file, screenshot).unwrap();
     eprintln!("screenshot of the inbox: {}", file.display());
 
@@ -85,5 +89,26 @@ async fn the_window_shows_the_inbox_layout_and_the_real_cache_status() {
         "the status bar must name {cache_file}: {text}"
     );
 
+    // The list shows what the file holds, without any network.
+    let names = texts(client, "[data-testid=conversation-name]").await;
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.contains(&"Sheena Nelson".to_string()), "{names:?}");
+    let sync = client
+        .find(Locator::Css("[data-testid=sync-status]"))
+        .await
+        .unwrap();
+    assert_eq!(
+        sync.attr("data-phase").await.unwrap().as_deref(),
+        Some("stopped")
+    );
+
     session.close().await.unwrap();
+}
+
+async fn texts(client: &fantoccini::Client, css: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for element in client.find_all(Locator::Css(css)).await.unwrap() {
+        out.push(element.text().await.unwrap());
+    }
+    out
 }

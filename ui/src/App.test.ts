@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, fireEvent, render, screen } from '@testing-library/svelte';
+import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import App from './App.svelte';
 
@@ -11,6 +11,98 @@ const STATUS = {
   counts: { channels: 0, contacts: 2, conversations: 0, messages: 5 },
 };
 
+const DESK = {
+  mode: 'sandbox',
+  sync: 'live',
+  behind: 0,
+  detail: null,
+  member_id: 'm1',
+  member_name: 'You',
+  workspace_name: 'Sandbox Coffee Co.',
+};
+
+const NOW = Date.now();
+
+const ANA = {
+  id: 7,
+  contact_name: 'Ana Souza',
+  channel_kind: 'whatsapp',
+  status: 'open',
+  assignee_id: null,
+  unread_count: 2,
+  preview: 'This is the tracking label',
+  last_activity_at: NOW - 60_000,
+};
+
+function message(id: number, direction: string, body: string, extra: Record<string, unknown> = {}) {
+  return {
+    id,
+    external_id: `wamid.${id}`,
+    direction,
+    kind: 'text',
+    body,
+    caption: null,
+    sent_at: NOW - 100_000 + id,
+    delivery_status: direction === 'outbound' ? 'read' : null,
+    reaction: null,
+    deleted: false,
+    file_name: null,
+    media_mime: null,
+    media_url: null,
+    media_stored: false,
+    quoted_external_id: null,
+    edited_at: null,
+    error_message: null,
+    author_member_id: null,
+    ...extra,
+  };
+}
+
+function conversationView(windowClosesAt: number | null) {
+  return {
+    details: {
+      id: 7,
+      contact_name: 'Ana Souza',
+      channel_kind: 'whatsapp',
+      customer_id: 'BR.1',
+      phone: '5511987654321',
+      username: null,
+      email: null,
+      attributes: '{"plan":"gold"}',
+      last_inbound_at: NOW - 3_600_000,
+      window_closes_at: windowClosesAt,
+    },
+    state: { status: 'open', snoozed_until: null, assignee: null, labels: ['vip'] },
+    notes: [],
+  };
+}
+
+type Calls = { cmd: string; args: Record<string, unknown> }[];
+
+/** A fake backend: answers each command like the Rust side would, and records the calls. */
+function backend(overrides: Record<string, (args: Record<string, unknown>) => unknown> = {}): Calls {
+  const calls: Calls = [];
+  const answers: Record<string, (args: Record<string, unknown>) => unknown> = {
+    cache_status: () => STATUS,
+    desk_status: () => DESK,
+    conversations: () => [],
+    messages: () => [],
+    open_conversation: () => conversationView(NOW + 3_600_000),
+    search: () => [],
+    media: () => null,
+    send_reply: () => 'cm_1',
+    act_on_conversation: () => null,
+    ...overrides,
+  };
+  mockIPC((cmd, args) => {
+    calls.push({ cmd, args: (args ?? {}) as Record<string, unknown> });
+    const answer = answers[cmd];
+    if (!answer) return undefined; // event plugin calls
+    return answer((args ?? {}) as Record<string, unknown>);
+  });
+  return calls;
+}
+
 afterEach(() => {
   cleanup();
   clearMocks();
@@ -18,7 +110,7 @@ afterEach(() => {
 
 describe('App', () => {
   it('shows the three inbox regions', () => {
-    mockIPC(() => STATUS);
+    backend();
     render(App);
     expect(screen.getByRole('navigation', { name: 'Conversations' })).toBeTruthy();
     expect(screen.getByRole('main', { name: 'Conversation' })).toBeTruthy();
@@ -26,21 +118,25 @@ describe('App', () => {
   });
 
   it('shows the cache status returned by Rust in the status bar', async () => {
-    mockIPC(() => STATUS);
+    backend();
     render(App);
     const status = await screen.findByTestId('cache-status');
     expect(status.textContent).toContain('schema v1');
     expect(status.textContent).toContain('0 conversations, 5 messages, 2 contacts');
     expect(screen.getByTestId('cache-path').textContent).toBe('/data/cache.sqlite');
-    expect(screen.getByTestId('conversation-list-empty')).toBeTruthy();
+    expect(await screen.findByTestId('conversation-list-empty')).toBeTruthy();
+    expect((await screen.findByTestId('sync-status')).textContent).toContain('Up to date');
+    expect(screen.getByTestId('sandbox-banner').textContent).toContain('nothing reaches Meta');
   });
 
   it('offers to try again when the cache is unavailable, and recovers', async () => {
     let attempts = 0;
-    mockIPC(() => {
-      attempts += 1;
-      if (attempts === 1) throw { code: 'cache_unavailable', message: 'the disk is full' };
-      return STATUS;
+    backend({
+      cache_status: () => {
+        attempts += 1;
+        if (attempts === 1) throw { code: 'cache_unavailable', message: 'the disk is full' };
+        return STATUS;
+      },
     });
     render(App);
     const alert = await screen.findByRole('alert');
@@ -55,12 +151,92 @@ describe('App', () => {
   });
 
   it('shows an internal error without a retry button', async () => {
-    mockIPC(() => {
-      throw { code: 'internal', message: 'query failed' };
+    backend({
+      cache_status: () => {
+        throw { code: 'internal', message: 'query failed' };
+      },
     });
     render(App);
     const alert = await screen.findByRole('alert');
     expect(alert.dataset.code).toBe('internal');
     expect(screen.queryByRole('button', { name: 'Try again' })).toBeNull();
+  });
+
+  it('lists conversations, opens one with its messages and ticks, and sends a reply', async () => {
+    let thread = [message(1, 'inbound', 'Hi! My order #4821 still hasn’t arrived'), message(2, 'outbound', 'Checking now')];
+    const calls = backend({
+      conversations: () => [ANA],
+      messages: () => [...thread].reverse(),
+      send_reply: (args) => {
+        thread = [...thread, message(3, 'outbound', String(args.text), { delivery_status: 'pending' })];
+        return 'cm_3';
+      },
+    });
+    render(App);
+    expect((await screen.findByTestId('conversation-name')).textContent).toBe('Ana Souza');
+    expect(screen.getByTestId('unread').textContent).toBe('2');
+
+    await fireEvent.click(screen.getByText('Ana Souza'));
+    expect((await screen.findByTestId('conversation-title')).textContent).toBe('Ana Souza');
+    const bubbles = await screen.findAllByTestId('message');
+    expect(bubbles.map((b) => b.dataset.externalId)).toEqual(['wamid.1', 'wamid.2']);
+    expect(screen.getByTestId('delivery').dataset.status).toBe('read');
+    expect(screen.getByTestId('window').textContent).toMatch(/closes in 59m|closes in 1h/);
+    expect(screen.getByTestId('contact-panel').textContent).toContain('gold');
+
+    const input = screen.getByTestId('composer-input') as HTMLTextAreaElement;
+    await fireEvent.input(input, { target: { value: 'It ships today' } });
+    await fireEvent.keyDown(input, { key: 'Enter' });
+    await waitFor(() => expect(screen.getAllByTestId('message')).toHaveLength(3));
+    expect(calls.find((c) => c.cmd === 'send_reply')?.args).toEqual({ conversationId: 7, text: 'It ships today', replyTo: null });
+    await waitFor(() => expect(input.value).toBe(''));
+  });
+
+  it('says when the 24-hour window is closed and does not let a free-form reply through', async () => {
+    backend({ conversations: () => [ANA], open_conversation: () => conversationView(NOW - 1000) });
+    render(App);
+    await fireEvent.click(await screen.findByText('Ana Souza'));
+    const window = await screen.findByTestId('window');
+    await waitFor(() => expect(window.textContent).toContain('window closed'));
+    expect((screen.getByTestId('composer-input') as HTMLTextAreaElement).disabled).toBe(true);
+    expect((screen.getByTestId('send') as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it('assigns and resolves through team actions', async () => {
+    const calls = backend({ conversations: () => [ANA] });
+    render(App);
+    await fireEvent.click(await screen.findByText('Ana Souza'));
+    await fireEvent.click(await screen.findByTestId('assign-me'));
+    await fireEvent.click(screen.getByTestId('resolve'));
+    const actions = calls.filter((c) => c.cmd === 'act_on_conversation').map((c) => c.args.action);
+    expect(actions).toEqual([
+      { type: 'assign', assignee: 'm1' },
+      { type: 'set_status', status: 'resolved', snooze_hours: null },
+    ]);
+  });
+
+  it('searches from the palette with Ctrl+K and jumps to the hit', async () => {
+    const calls = backend({
+      conversations: () => [ANA],
+      messages: () => [message(1, 'inbound', 'where is my invoice')],
+      search: () => [{ conversation_id: 7, message_id: 1, snippet: 'where is my [invoice]', rank: 1 }],
+    });
+    render(App);
+    await fireEvent.keyDown(window, { key: 'k', ctrlKey: true });
+    const input = await screen.findByTestId('search-input');
+    await fireEvent.input(input, { target: { value: 'invo' } });
+    const hit = await screen.findByTestId('search-hit');
+    expect(hit.querySelector('mark')?.textContent).toBe('invoice');
+    await fireEvent.keyDown(input, { key: 'Enter' });
+    expect((await screen.findByTestId('conversation-title')).textContent).toBe('Ana Souza');
+    expect(screen.queryByTestId('search-palette')).toBeNull();
+    expect(calls.find((c) => c.cmd === 'search')?.args).toEqual({ query: 'invo' });
+  });
+
+  it('lists the keyboard shortcuts on ?', async () => {
+    backend();
+    render(App);
+    await fireEvent.keyDown(window, { key: '?' });
+    expect((await screen.findByTestId('help')).textContent).toContain('Search all history');
   });
 });

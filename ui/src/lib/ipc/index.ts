@@ -1,10 +1,39 @@
 // The UI's one gateway to Rust. Components import from here, never from `@tauri-apps/api`
 // or from the generated bindings directly.
-import { commands, type CacheStatus, type CommandError, type ErrorCode } from './bindings';
+import { open as shellOpen } from '@tauri-apps/plugin-shell';
+import {
+  commands,
+  events,
+  type CacheStatus,
+  type CommandError,
+  type ConversationAction_Deserialize,
+  type ConversationFilter_Deserialize,
+  type ConversationSummary_Serialize,
+  type ConversationView_Serialize,
+  type DeskStatus_Serialize,
+  type ErrorCode,
+  type MessageView_Serialize,
+  type PageKey,
+  type SearchHit_Serialize,
+} from './bindings';
 
-export type { CacheCounts, CacheStatus, CommandError, ErrorCode } from './bindings';
+export type { CacheCounts, CacheStatus, CommandError, ErrorCode, PageKey } from './bindings';
+export type ConversationSummary = ConversationSummary_Serialize;
+export type MessageView = MessageView_Serialize;
+export type ConversationView = ConversationView_Serialize;
+export type SearchHit = SearchHit_Serialize;
+export type DeskStatus = DeskStatus_Serialize;
+export type ConversationFilter = ConversationFilter_Deserialize;
+export type ConversationAction = ConversationAction_Deserialize;
 
-const ERROR_CODES: readonly ErrorCode[] = ['cache_unavailable', 'internal'];
+const ERROR_CODES: readonly ErrorCode[] = [
+  'cache_unavailable',
+  'window_closed',
+  'invalid',
+  'not_found',
+  'signed_out',
+  'internal',
+];
 
 /** A failed command. Branch on `code`; show `message` to people. */
 export class IpcError extends Error {
@@ -52,4 +81,68 @@ async function unwrap<T>(call: () => Promise<Result<T>>): Promise<T> {
 /** Opens the local cache if needed and summarises it. */
 export function cacheStatus(): Promise<CacheStatus> {
   return unwrap(() => commands.cacheStatus());
+}
+
+/** What runs behind the inbox (sandbox, relay, signed out) and how sync is doing. */
+export async function deskStatus(): Promise<DeskStatus> {
+  try {
+    return await commands.deskStatus();
+  } catch (raw) {
+    throw IpcError.from(raw);
+  }
+}
+
+/** A page of conversations, newest activity first, after `after`. */
+export function conversations(
+  filter: ConversationFilter,
+  after: PageKey | null,
+  limit = 50,
+): Promise<ConversationSummary[]> {
+  return unwrap(() => commands.conversations(filter, after, limit));
+}
+
+/** A page of messages, newest first, before `before`. */
+export function messages(conversationId: number, before: PageKey | null, limit = 50): Promise<MessageView[]> {
+  return unwrap(() => commands.messages(conversationId, before, limit));
+}
+
+/** A conversation's details, state and notes; marks it read on this device. */
+export function openConversation(conversationId: number): Promise<ConversationView> {
+  return unwrap(() => commands.openConversation(conversationId));
+}
+
+/** Searches all history. */
+export function search(query: string): Promise<SearchHit[]> {
+  return unwrap(() => commands.search(query));
+}
+
+/** A stored media file as a data URL, or null while it downloads. */
+export function media(messageId: number): Promise<string | null> {
+  return unwrap(() => commands.media(messageId));
+}
+
+/** Queues a reply; it goes out as soon as the network allows. */
+export function sendReply(conversationId: number, text: string, replyTo: string | null): Promise<string> {
+  return unwrap(() => commands.sendReply(conversationId, text, replyTo));
+}
+
+/** Assigns, changes status, adds a note or a label, for the whole team. */
+export function act(conversationId: number, action: ConversationAction): Promise<null> {
+  return unwrap(() => commands.actOnConversation(conversationId, action));
+}
+
+/** Calls `callback` whenever the cache changed (new messages, statuses, team actions). */
+export function onInboxChanged(callback: () => void): Promise<() => void> {
+  return events.inboxChanged.listen(() => callback());
+}
+
+/** Calls `callback` with every new desk status. */
+export function onDeskStatus(callback: (status: DeskStatus) => void): Promise<() => void> {
+  return events.deskStatusChanged.listen((event) => callback(event.payload as DeskStatus));
+}
+
+/** Opens a web link in the default browser (the only thing the shell plugin may do). */
+export function openExternal(url: string): Promise<void> {
+  if (!/^https?:\/\//i.test(url)) return Promise.resolve();
+  return shellOpen(url);
 }

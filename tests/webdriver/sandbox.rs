@@ -1,0 +1,245 @@
+//! The README's run command on a fresh computer: the sandbox, with customers writing in, driven
+//! in the real WebKit window.
+
+use std::time::Duration;
+
+use fantoccini::{Client, Locator, key::Key};
+use zentro_tests::app::{app_binary, artifacts_dir};
+use zentro_tests::webdriver::AppSession;
+
+async fn wait_for<F, Fut>(what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn count(client: &Client, css: &str) -> usize {
+    client
+        .find_all(Locator::Css(css))
+        .await
+        .map(|v| v.len())
+        .unwrap_or(0)
+}
+
+async fn text(client: &Client, css: &str) -> String {
+    match client.find(Locator::Css(css)).await {
+        Ok(element) => element.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    client
+        .execute_async(
+            "requestAnimationFrame(() => requestAnimationFrame(arguments[0]))",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let dir = artifacts_dir().join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(name);
+    std::fs::write(&file, client.screenshot().await.unwrap()).unwrap();
+    eprintln!("screenshot: {}", file.display());
+}
+
+async fn open_conversation(client: &Client, name: &str) {
+    let rows = client
+        .find_all(Locator::Css("[data-testid=conversation-row] button"))
+        .await
+        .unwrap();
+    for row in rows {
+        if row.text().await.unwrap_or_default().contains(name) {
+            row.click().await.unwrap();
+            break;
+        }
+    }
+    wait_for("the conversation to open", || async {
+        text(client, "[data-testid=conversation-title]").await == name
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_the_sandbox_an_agent_reads_replies_sees_ticks_searches_and_assigns() {
+    let app = app_binary().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_string_lossy().into_owned();
+    // No ZENTRO_SANDBOX: a first start (nobody signed in) opens the sandbox by itself.
+    let session = AppSession::start(&app, &[("ZENTRO_DATA_DIR", &data_dir)])
+        .await
+        .unwrap();
+    let client = &session.client;
+
+    wait_for("the sandbox banner", || async {
+        count(client, "[data-testid=sandbox-banner]").await == 1
+    })
+    .await;
+    wait_for("six customers' conversations", || async {
+        count(client, "[data-testid=conversation-row]").await >= 6
+    })
+    .await;
+    wait_for("sync to be live", || async {
+        let Ok(sync) = client.find(Locator::Css("[data-testid=sync-status]")).await else {
+            return false;
+        };
+        sync.attr("data-phase").await.ok().flatten().as_deref() == Some("live")
+    })
+    .await;
+
+    // A customer's photo and text, as they sent them.
+    open_conversation(client, "Ana Souza").await;
+    wait_for("Ana's photo", || async {
+        count(client, "[data-kind=image] img").await == 1
+    })
+    .await;
+    assert!(
+        text(client, "[data-testid=messages]")
+            .await
+            .contains("order #4821")
+    );
+    screenshot(client, "sandbox-conversation-light.png").await;
+
+    // The agent replies; Meta (the stand-in) accepts it; delivered, then read, ticks arrive.
+    let input = client
+        .find(Locator::Css("[data-testid=composer-input]"))
+        .await
+        .unwrap();
+    input
+        .send_keys("It left our warehouse yesterday, arriving Friday.")
+        .await
+        .unwrap();
+    input.send_keys(&Key::Enter.to_string()).await.unwrap();
+    wait_for("the read ticks on the reply", || async {
+        let Ok(ticks) = client
+            .find_all(Locator::Css("[data-testid=delivery]"))
+            .await
+        else {
+            return false;
+        };
+        for tick in ticks {
+            if tick.attr("data-status").await.ok().flatten().as_deref() == Some("read") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert!(
+        text(client, "[data-testid=messages]")
+            .await
+            .contains("arriving Friday")
+    );
+
+    // Assign to me and resolve: the header follows once the team event came back from the relay.
+    client
+        .find(Locator::Css("[data-testid=assign-me]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for("the assignment", || async {
+        count(client, "[data-testid=unassign]").await == 1
+    })
+    .await;
+    client
+        .find(Locator::Css("[data-testid=resolve]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for("the resolved status", || async {
+        count(client, "[data-testid=reopen]").await == 1
+    })
+    .await;
+
+    // Search finds an older message in another conversation and jumps to it.
+    client
+        .find(Locator::Css("[data-testid=open-search]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let search = client
+        .find(Locator::Css("[data-testid=search-input]"))
+        .await
+        .unwrap();
+    search.send_keys("refu").await.unwrap();
+    wait_for("a search hit", || async {
+        count(client, "[data-testid=search-hit]").await >= 1
+    })
+    .await;
+    assert!(
+        text(client, "[data-testid=search-hit]")
+            .await
+            .to_lowercase()
+            .contains("refund")
+    );
+    search.send_keys(&Key::Enter.to_string()).await.unwrap();
+    wait_for("the hit's conversation", || async {
+        text(client, "[data-testid=conversation-title]").await == "Eli Marsh"
+    })
+    .await;
+    wait_for("the highlighted message", || async {
+        text(client, ".highlighted").await.contains("refund")
+    })
+    .await;
+    screenshot(client, "sandbox-search-jump-light.png").await;
+
+    session.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_inbox_follows_a_dark_system_theme() {
+    let app = app_binary().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_string_lossy().into_owned();
+    let session = AppSession::start(
+        &app,
+        &[
+            ("ZENTRO_DATA_DIR", &data_dir),
+            ("ZENTRO_SANDBOX", "1"),
+            ("GTK_THEME", "Adwaita:dark"),
+        ],
+    )
+    .await
+    .unwrap();
+    let client = &session.client;
+    wait_for("the customers' conversations", || async {
+        count(client, "[data-testid=conversation-row]").await >= 6
+    })
+    .await;
+    open_conversation(client, "Dara Okafor").await;
+    let dark: bool = client
+        .execute(
+            "return window.matchMedia('(prefers-color-scheme: dark)').matches",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_bool()
+        .unwrap();
+    screenshot(
+        client,
+        if dark {
+            "sandbox-conversation-dark.png"
+        } else {
+            "sandbox-conversation-theme.png"
+        },
+    )
+    .await;
+    assert!(dark, "WebKit did not report the dark system theme");
+    session.close().await.unwrap();
+}

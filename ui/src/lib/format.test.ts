@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { countdown, linkParts, snippetParts } from './format';
+
+describe('format', () => {
+  it('counts down the reply window in hours and minutes, never below zero', () => {
+    const now = 1_000_000;
+    expect(countdown(now + (23 * 3600 + 12 * 60 + 5) * 1000, now)).toBe('23h 12m');
+    expect(countdown(now + 12 * 60 * 1000, now)).toBe('12m');
+    expect(countdown(now + 40 * 1000, now)).toBe('40s');
+    expect(countdown(now - 5000, now)).toBe('0s');
+  });
+
+  it('marks what search matched', () => {
+    expect(snippetParts('where is my [invoice] for [March]?')).toEqual([
+      { text: 'where is my ', mark: false },
+      { text: 'invoice', mark: true },
+      { text: ' for ', mark: false },
+      { text: 'March', mark: true },
+      { text: '?', mark: false },
+    ]);
+  });
+
+  it('finds web links and nothing else', () => {
+    expect(linkParts('see https://example.com/a?b=1, or mail me')).toEqual([
+      { text: 'see ', href: null },
+      { text: 'https://example.com/a?b=1', href: 'https://example.com/a?b=1' },
+      { text: ', or mail me', href: null },
+    ]);
+    expect(linkParts('javascript:alert(1)')).toEqual([{ text: 'javascript:alert(1)', href: null }]);
+  });
+});

@@ -1,0 +1,60 @@
+// Pure formatting helpers (unit tested in format.test.ts).
+
+/** "14:05" today, "Mon" this week, else "12 Mar". */
+export function listTime(ms: number, now = Date.now()): string {
+  const date = new Date(ms);
+  const today = new Date(now);
+  if (date.toDateString() === today.toDateString()) {
+    return date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  }
+  if (now - ms < 6 * 24 * 3600 * 1000 && ms <= now) {
+    return date.toLocaleDateString([], { weekday: 'short' });
+  }
+  return date.toLocaleDateString([], { day: 'numeric', month: 'short' });
+}
+
+/** "23h 12m" / "12m" / "40s" until `until`. */
+export function countdown(until: number, now = Date.now()): string {
+  const seconds = Math.max(0, Math.floor((until - now) / 1000));
+  const hours = Math.floor(seconds / 3600);
+  const minutes = Math.floor((seconds % 3600) / 60);
+  if (hours > 0) return `${hours}h ${minutes}m`;
+  if (minutes > 0) return `${minutes}m`;
+  return `${seconds}s`;
+}
+
+/** A search snippet ("…the [invoice] is…") as parts, marked where FTS marked a match. */
+export function snippetParts(snippet: string): { text: string; mark: boolean }[] {
+  const parts: { text: string; mark: boolean }[] = [];
+  const pattern = /\[([^\]]*)\]/g;
+  let last = 0;
+  for (let match = pattern.exec(snippet); match; match = pattern.exec(snippet)) {
+    if (match.index > last) parts.push({ text: snippet.slice(last, match.index), mark: false });
+    parts.push({ text: match[1], mark: true });
+    last = match.index + match[0].length;
+  }
+  if (last < snippet.length) parts.push({ text: snippet.slice(last), mark: false });
+  return parts;
+}
+
+/** Text split into plain runs and http(s) links. */
+export function linkParts(text: string): { text: string; href: string | null }[] {
+  const parts: { text: string; href: string | null }[] = [];
+  const pattern = /https?:\/\/[^\s<>"')]+/gi;
+  let last = 0;
+  for (let match = pattern.exec(text); match; match = pattern.exec(text)) {
+    // Punctuation right after a link ends the sentence, not the link.
+    const href = match[0].replace(/[.,;:!?]+$/, '');
+    if (match.index > last) parts.push({ text: text.slice(last, match.index), href: null });
+    parts.push({ text: href, href });
+    last = match.index + href.length;
+    pattern.lastIndex = last;
+  }
+  if (last < text.length) parts.push({ text: text.slice(last), href: null });
+  return parts;
+}
+
+/** The short label of a channel kind. */
+export function channelLabel(kind: string): string {
+  return kind === 'whatsapp' ? 'WhatsApp' : kind === 'instagram' ? 'Instagram' : kind === 'messenger' ? 'Messenger' : kind;
+}
