@@ -4,7 +4,8 @@
 //! - **sync**: follow the relay's stream from the stored cursor, apply, acknowledge, reconnect;
 //! - **outbox**: send queued replies through Meta, announce the accepted ones (`message.sent`);
 //! - **team**: publish queued team events in order;
-//! - **media**: fetch WhatsApp media that arrived.
+//! - **media**: fetch WhatsApp media that arrived;
+//! - **profiles**: name Messenger and Instagram customers (their webhooks carry only an id).
 //!
 //! Everything the UI shows comes from the cache; the desk only tells listeners *that* something
 //! changed ([`DeskEvent`]), so they re-read what they display. Each loop waits on a short timer
@@ -333,6 +334,16 @@ async fn send_once(
     .await
     .map_err(|e| e.to_string())?;
     changed |= media.stored > 0;
+    let named = crate::profiles::fetch_missing(
+        &config.cache,
+        &config.graph,
+        config.tokens.as_ref(),
+        now,
+        20,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    changed |= named > 0;
     if changed {
         let _ = events.send(DeskEvent::Changed);
     }

@@ -16,6 +16,7 @@ pub mod desk;
 pub mod inbox;
 pub mod media;
 pub mod outbox;
+pub mod profiles;
 pub mod sync;
 pub mod team;
 pub mod vault;

@@ -125,6 +125,14 @@ async fn object_route(
 ) -> Response {
     let token = bearer(&headers, &query);
     if method == Method::GET {
+        if lock(&ctx.state).profiles.contains_key(&id) {
+            return user_profile(
+                &ctx.state,
+                &id,
+                token,
+                query.get("fields").map(String::as_str),
+            );
+        }
         return media_info(&ctx.state, &id, token);
     }
     unsupported(&method, &id)
@@ -625,6 +633,52 @@ fn messenger_send(ctx: &Ctx, page_id: &str, token: Option<String>, body: Value) 
         ctx.webhooks.deliver_later(receipt("read", 2), step * 3);
     }
     axum::Json(json!({ "recipient_id": recipient, "message_id": mid })).into_response()
+}
+
+/// The User Profile API: a PSID's first and last name, an IGSID's name and username, readable
+/// only with a token of the Page (or Instagram account) the customer wrote to.
+fn user_profile(
+    state: &Shared,
+    user_id: &str,
+    token: Option<String>,
+    fields: Option<&str>,
+) -> Response {
+    let state = lock(state);
+    let grant = match authorize(&state, token) {
+        Ok(grant) => grant,
+        Err(r) => return r,
+    };
+    let Some((page, customer)) = state.profiles.get(user_id) else {
+        return unsupported(&Method::GET, user_id);
+    };
+    if !grant.pages.contains(page) {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            &format!(
+                "Unsupported get request. Object with ID '{user_id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."
+            ),
+        );
+    }
+    let (first, last) = customer
+        .name
+        .split_once(' ')
+        .unwrap_or((customer.name.as_str(), ""));
+    let username = customer.name.to_lowercase().replace(' ', ".");
+    let mut body = serde_json::Map::new();
+    body.insert("id".into(), json!(user_id));
+    for field in fields.unwrap_or("first_name,last_name").split(',') {
+        let value = match field.trim() {
+            "first_name" => json!(first),
+            "last_name" => json!(last),
+            "name" => json!(customer.name),
+            "username" => json!(username),
+            "profile_pic" => json!(format!("https://lookaside.fbsbx.com/profile/{user_id}")),
+            _ => continue,
+        };
+        body.insert(field.trim().to_string(), value);
+    }
+    axum::Json(Value::Object(body)).into_response()
 }
 
 fn media_info(state: &Shared, media_id: &str, token: Option<String>) -> Response {

@@ -116,6 +116,8 @@ pub struct SimState {
     /// Errors to answer the next sends with, `(http status, code)`, in order.
     pub(crate) injected: Vec<(u16, i64)>,
     pub(crate) failing_downloads: u32,
+    /// Messenger and Instagram customers who wrote in: user id → (page or account id, customer).
+    pub(crate) profiles: HashMap<String, (String, Customer)>,
     /// Every accepted send, in order.
     pub sent: Vec<SentMessage>,
     clock_offset: chrono::Duration,
@@ -138,6 +140,7 @@ impl SimState {
             codes: HashMap::new(),
             injected: Vec::new(),
             failing_downloads: 0,
+            profiles: HashMap::new(),
             sent: Vec::new(),
             clock_offset: chrono::Duration::zero(),
             counter: 0,
@@ -325,6 +328,10 @@ impl SimState {
                 (id, body)
             }
             (None, Some(instagram)) => {
+                self.profiles.insert(
+                    customer.id.clone(),
+                    (channel_id.to_string(), customer.clone()),
+                );
                 let id = self.next_id("m_SIM");
                 (
                     id.clone(),

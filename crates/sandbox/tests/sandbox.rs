@@ -48,6 +48,23 @@ async fn customers_write_in_on_every_channel_and_answer_the_agents_reply() {
     assert!(saw_changed, "listeners are told the cache changed");
     assert_eq!(desk.sync_state(), SyncState::Live);
 
+    // Messenger and Instagram webhooks carry only ids: names come from the User Profile API.
+    wait_for(
+        "names for the Messenger and Instagram customers",
+        || async {
+            let names: Vec<String> = inbox::conversations(&cache, None, 50)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| c.contact_name)
+                .collect();
+            ["Chen Wei", "Bruno Costa", "Fatima Zahra"]
+                .iter()
+                .all(|n| names.contains(&n.to_string()))
+        },
+    )
+    .await;
+
     // Ana's photo is fetched from the stand-in and kept on disk.
     let ana = list
         .iter()

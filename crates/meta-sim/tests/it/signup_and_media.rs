@@ -188,3 +188,64 @@ async fn uploads_return_a_media_id_that_can_be_sent() {
         .unwrap();
     assert_eq!(sim.state().media_sha256(&id).unwrap().len(), 64);
 }
+
+#[tokio::test]
+async fn user_profiles_name_messenger_and_instagram_customers_only_for_their_page() {
+    let sim = MetaSim::start(SimConfig::default()).await.unwrap();
+    let page_token = sim.add_page("PAGE1", false);
+    let ig_token = sim.add_page("IG1", true);
+    let client = GraphClient::new(&sim.base_url()).unwrap();
+    let chen = Customer {
+        id: "PSID9".into(),
+        phone: None,
+        name: "Chen Wei".into(),
+    };
+    let bruno = Customer {
+        id: "IGSID7".into(),
+        phone: None,
+        name: "Bruno Costa".into(),
+    };
+    sim.customer_writes("PAGE1", &chen, Inbound::Text("hi".into()))
+        .await;
+    sim.customer_writes("IG1", &bruno, Inbound::Text("oi".into()))
+        .await;
+
+    let messenger = client
+        .user_profile(
+            "PSID9",
+            zentro_meta::webhook::Platform::Messenger,
+            &page_token,
+        )
+        .await
+        .unwrap();
+    assert_eq!(messenger.first_name.as_deref(), Some("Chen"));
+    assert_eq!(messenger.display_name().as_deref(), Some("Chen Wei"));
+    let instagram = client
+        .user_profile(
+            "IGSID7",
+            zentro_meta::webhook::Platform::Instagram,
+            &ig_token,
+        )
+        .await
+        .unwrap();
+    assert_eq!(instagram.name.as_deref(), Some("Bruno Costa"));
+    assert_eq!(instagram.username.as_deref(), Some("bruno.costa"));
+
+    // Another Page's token can't read the customer.
+    let other = client
+        .user_profile(
+            "PSID9",
+            zentro_meta::webhook::Platform::Messenger,
+            &ig_token,
+        )
+        .await;
+    assert!(
+        matches!(
+            other,
+            Err(GraphError::InvalidInput(_)
+                | GraphError::Rejected { .. }
+                | GraphError::PermissionDenied { .. })
+        ),
+        "{other:?}"
+    );
+}

@@ -62,6 +62,40 @@ pub struct MediaInfo {
     pub file_size: Option<u64>,
 }
 
+/// A Messenger or Instagram customer's public profile (User Profile API).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct UserProfile {
+    /// Full name (Instagram; Messenger when given).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// First name (Messenger).
+    #[serde(default)]
+    pub first_name: Option<String>,
+    /// Last name (Messenger).
+    #[serde(default)]
+    pub last_name: Option<String>,
+    /// Instagram username.
+    #[serde(default)]
+    pub username: Option<String>,
+}
+
+impl UserProfile {
+    /// The name to show: the full name, else first and last name joined.
+    pub fn display_name(&self) -> Option<String> {
+        self.name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| {
+                let joined = [self.first_name.as_deref(), self.last_name.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                (!joined.trim().is_empty()).then_some(joined)
+            })
+    }
+}
+
 /// What `debug_token` says about a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenInfo {
@@ -393,6 +427,28 @@ impl GraphClient {
             .and_then(Value::as_str)
             .map(AccessToken::new)
             .ok_or_else(|| GraphError::InvalidResponse("no access_token in the answer".into()))
+    }
+
+    /// A customer's profile from a PSID (Messenger) or IGSID (Instagram), read with the Page's
+    /// token. Webhooks carry only the id, so this is how a conversation gets a name.
+    pub async fn user_profile(
+        &self,
+        user_id: &str,
+        platform: crate::webhook::Platform,
+        token: &AccessToken,
+    ) -> Result<UserProfile, GraphError> {
+        let fields = match platform {
+            crate::webhook::Platform::Instagram => "name,username",
+            _ => "first_name,last_name",
+        };
+        self.call(
+            Method::GET,
+            user_id,
+            Some(token),
+            &[("fields", fields)],
+            None,
+        )
+        .await
     }
 
     /// Inspects a token with the app's credentials (`debug_token`).
