@@ -7,6 +7,7 @@ fn main() {
             "cache_status",
             "desk_status",
             "send_reply",
+            "retry_reply",
             "act_on_conversation",
             "conversations",
             "messages",

@@ -15,6 +15,7 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::cache::cache_status,
             commands::desk::desk_status,
             commands::desk::send_reply,
+            commands::desk::retry_reply,
             commands::desk::act_on_conversation,
             commands::inbox::conversations,
             commands::inbox::messages,

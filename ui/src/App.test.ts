@@ -54,6 +54,7 @@ function message(id: number, direction: string, body: string, extra: Record<stri
     edited_at: null,
     error_message: null,
     author_member_id: null,
+    client_id: null,
     ...extra,
   };
 }
@@ -92,6 +93,7 @@ function backend(overrides: Record<string, (args: Record<string, unknown>) => un
     media: () => null,
     send_reply: () => 'cm_1',
     act_on_conversation: () => null,
+    retry_reply: () => 'cm_1',
     ...overrides,
   };
   mockIPC((cmd, args) => {
@@ -238,5 +240,21 @@ describe('App', () => {
     render(App);
     await fireEvent.keyDown(window, { key: '?' });
     expect((await screen.findByTestId('help')).textContent).toContain('Search all history');
+  });
+
+  it('shows why a reply failed and tries it again', async () => {
+    const failed = message(5, 'outbound', 'On its way', {
+      delivery_status: 'failed',
+      error_message: 'this device has no token for the channel; reconnect the channel',
+      client_id: 'cm_5',
+    });
+    const calls = backend({ conversations: () => [ANA], messages: () => [failed] });
+    render(App);
+    await fireEvent.click(await screen.findByText('Ana Souza'));
+    const delivery = await screen.findByTestId('delivery');
+    expect(delivery.dataset.status).toBe('failed');
+    expect(delivery.textContent).toContain('reconnect the channel');
+    await fireEvent.click(screen.getByTestId('retry'));
+    await waitFor(() => expect(calls.find((c) => c.cmd === 'retry_reply')?.args).toEqual({ clientId: 'cm_5' }));
   });
 });

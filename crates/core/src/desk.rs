@@ -168,6 +168,20 @@ impl Desk {
         Ok(client_id)
     }
 
+    /// Tries a failed reply again (see [`outbox::retry`]); returns the attempt's client id.
+    pub async fn retry(&self, client_id: &str) -> Result<String, OutboxError> {
+        let id = outbox::retry(
+            &self.config.cache,
+            &self.config.member.id,
+            client_id,
+            now_ms(),
+        )
+        .await?;
+        let _ = self.events.send(DeskEvent::Changed);
+        self.nudge.notify_one();
+        Ok(id)
+    }
+
     /// Queues a team event (assign, status, note, label, contact edit) and publishes it as soon as
     /// it can; every device, this one included, applies it when it comes back from the relay.
     pub async fn act(&self, event: &TeamEvent) -> Result<String, TeamError> {

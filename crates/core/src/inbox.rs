@@ -73,6 +73,8 @@ pub struct MessageView {
     pub error_message: Option<String>,
     /// The member who wrote it (outbound from this app).
     pub author_member_id: Option<String>,
+    /// The id a device gave it (outbound from this app): what a retry names.
+    pub client_id: Option<String>,
 }
 
 /// A page key: `(time, id)` of the last row of the previous page.
@@ -161,7 +163,7 @@ pub async fn messages(
                   (SELECT emoji FROM reactions r WHERE r.message_external_id = m.external_id AND r.reactor = 'customer') AS "reaction?: String",
                   m.deleted_at IS NOT NULL AS "deleted!: bool", m.file_name, m.media_mime, m.media_url,
                   m.media_path IS NOT NULL AS "media_stored!: bool", m.quoted_external_id, m.edited_at, m.error_message,
-                  m.author_member_id
+                  m.author_member_id, m.client_id
            FROM messages m WHERE m.conversation_id = ?1 AND m.sent_at <= ?2 AND (m.sent_at < ?2 OR m.id < ?3)
            ORDER BY m.sent_at DESC, m.id DESC LIMIT ?4"#,
         conversation_id,

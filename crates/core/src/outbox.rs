@@ -358,3 +358,54 @@ pub async fn state(
     .await?;
     Ok((row.state, row.last_error))
 }
+
+/// Tries a failed reply again; returns the client id of the attempt.
+///
+/// A reply Meta never accepted is put back in the queue as it was (same client id, so a late
+/// status for an earlier attempt still finds it). A reply Meta accepted and later reported as
+/// failed (the customer's phone was unreachable, say) is sent again as a new reply, checked
+/// against the 24-hour window like any other.
+pub async fn retry(
+    cache: &Cache,
+    actor: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<String, OutboxError> {
+    let row = sqlx::query!(
+        r#"SELECT m.conversation_id, m.body, m.quoted_external_id, m.external_id, o.state AS "state?"
+           FROM messages m LEFT JOIN outbox o ON o.client_id = m.client_id
+           WHERE m.client_id = ? AND m.delivery_status = 'failed'"#,
+        client_id
+    )
+    .fetch_optional(cache.pool())
+    .await?
+    .ok_or_else(|| OutboxError::Invalid("only a failed reply can be tried again".into()))?;
+    if row.external_id.is_none() && row.state.as_deref() == Some("failed") {
+        let mut tx = cache.pool().begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query!(
+            "UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_at = ?, last_error = NULL WHERE client_id = ?",
+            now,
+            client_id
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query!(
+            "UPDATE messages SET delivery_status = 'pending', error_code = NULL, error_message = NULL WHERE client_id = ?",
+            client_id
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        return Ok(client_id.to_string());
+    }
+    let text = row.body.unwrap_or_default();
+    queue_reply(
+        cache,
+        actor,
+        row.conversation_id,
+        &text,
+        row.quoted_external_id.as_deref(),
+        now,
+    )
+    .await
+}

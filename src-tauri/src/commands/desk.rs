@@ -45,6 +45,17 @@ pub async fn send_reply(
         .await?)
 }
 
+/// Tries a failed reply again; returns the attempt's client id.
+#[tauri::command]
+#[specta::specta]
+pub async fn retry_reply(
+    state: State<'_, AppState>,
+    client_id: String,
+) -> Result<String, CommandError> {
+    let desk = running(&state).await?;
+    Ok(desk.retry(&client_id).await?)
+}
+
 /// Something the agent does to a conversation.
 #[derive(Debug, Clone, serde::Deserialize, specta::Type)]
 #[serde(tag = "type", rename_all = "snake_case")]

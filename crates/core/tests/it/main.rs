@@ -5,5 +5,6 @@ mod apply;
 mod cache;
 mod crash;
 mod media;
+mod outbox;
 mod team;
 mod vault;

@@ -13,6 +13,8 @@ export const commands = {
 	deskStatus: () => __TAURI_INVOKE<DeskStatus_Serialize>("desk_status"),
 	/**  Queues a reply; returns its client id. Refused at once when the 24-hour window is closed. */
 	sendReply: (conversationId: number, text: string, replyTo: string | null) => typedError<string, CommandError>(__TAURI_INVOKE("send_reply", { conversationId, text, replyTo })),
+	/**  Tries a failed reply again; returns the attempt's client id. */
+	retryReply: (clientId: string) => typedError<string, CommandError>(__TAURI_INVOKE("retry_reply", { clientId })),
 	/**  Does `action` to a conversation, for every device of the team. */
 	actOnConversation: (conversationId: number, action: ConversationAction_Deserialize) => typedError<null, CommandError>(__TAURI_INVOKE("act_on_conversation", { conversationId, action })),
 	/**  A page of conversations, newest activity first. */
@@ -421,6 +423,8 @@ export type MessageView_Deserialize = {
 	error_message?: string | null,
 	/**  The member who wrote it (outbound from this app). */
 	author_member_id?: string | null,
+	/**  The id a device gave it (outbound from this app): what a retry names. */
+	client_id?: string | null,
 };
 
 /**  A message in a conversation. */
@@ -461,6 +465,8 @@ export type MessageView_Serialize = {
 	error_message: string | null,
 	/**  The member who wrote it (outbound from this app). */
 	author_member_id: string | null,
+	/**  The id a device gave it (outbound from this app): what a retry names. */
+	client_id: string | null,
 };
 
 /**  A note in a conversation. */

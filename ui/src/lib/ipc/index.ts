@@ -126,6 +126,11 @@ export function sendReply(conversationId: number, text: string, replyTo: string 
   return unwrap(() => commands.sendReply(conversationId, text, replyTo));
 }
 
+/** Tries a failed reply again. */
+export function retryReply(clientId: string): Promise<string> {
+  return unwrap(() => commands.retryReply(clientId));
+}
+
 /** Assigns, changes status, adds a note or a label, for the whole team. */
 export function act(conversationId: number, action: ConversationAction): Promise<null> {
   return unwrap(() => commands.actOnConversation(conversationId, action));

@@ -1,0 +1,111 @@
+//! Replies through the outbox against meta-sim: failures, and trying again.
+
+use serde_json::json;
+use zentro_core::Cache;
+use zentro_core::apply::{RelayEvent, apply_batch};
+use zentro_core::{inbox, outbox};
+use zentro_meta::AccessToken;
+use zentro_meta::graph::GraphClient;
+use zentro_meta_sim::{MetaSim, SimConfig};
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn inbound(seq: i64, at_secs: i64) -> RelayEvent {
+    RelayEvent {
+        seq,
+        kind: "meta.webhook".into(),
+        at: 0,
+        author: None,
+        payload: json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P" },
+            "contacts": [{ "profile": { "name": "Dee" }, "user_id": "US.1", "wa_id": "15550001111" }],
+            "messages": [{ "from_user_id": "US.1", "from": "15550001111", "id": format!("wamid.in{seq}"), "timestamp": at_secs.to_string(),
+                           "type": "text", "text": { "body": "hello?" } }] }}]}]}),
+    }
+}
+
+fn failed_status(seq: i64, wamid: &str) -> RelayEvent {
+    RelayEvent {
+        seq,
+        kind: "meta.webhook".into(),
+        at: 0,
+        author: None,
+        payload: json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P" },
+            "statuses": [{ "id": wamid, "status": "failed", "timestamp": (now_ms() / 1000).to_string(), "recipient_id": "15550001111",
+                           "errors": [{ "code": 131026, "title": "Message undeliverable" }] }] }}]}]}),
+    }
+}
+
+#[tokio::test]
+async fn a_failed_reply_is_tried_again_as_it_was_or_sent_anew_after_meta_accepted_it() {
+    let sim = MetaSim::start(SimConfig::default()).await.unwrap();
+    let token = sim.add_whatsapp_number("W", "P", "1555");
+    sim.state()
+        .open_window("P", "15550001111", chrono::Utc::now());
+    sim.state().open_window("P", "US.1", chrono::Utc::now());
+    let graph = GraphClient::new(&sim.base_url()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open_in(dir.path()).await.unwrap();
+    apply_batch(&cache, "ws", &[inbound(1, now_ms() / 1000)])
+        .await
+        .unwrap();
+    let conversation = inbox::conversations(&cache, None, 1).await.unwrap()[0].id;
+
+    // No token for the channel: the reply fails with the reason, nothing reached Meta.
+    let client_id = outbox::queue_reply(&cache, "m1", conversation, "On its way", None, now_ms())
+        .await
+        .unwrap();
+    let no_token = |_: &str| None;
+    let report = outbox::deliver_due(&cache, &graph, &no_token, now_ms())
+        .await
+        .unwrap();
+    assert_eq!(report.failed, 1);
+    let shown = inbox::messages(&cache, conversation, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(shown[0].delivery_status.as_deref(), Some("failed"));
+    assert!(
+        shown[0]
+            .error_message
+            .as_deref()
+            .unwrap()
+            .contains("reconnect the channel")
+    );
+    assert!(sim.state().sent.is_empty());
+
+    // Tried again after the channel was reconnected: the same reply, sent once.
+    let again = outbox::retry(&cache, "m1", &client_id, now_ms())
+        .await
+        .unwrap();
+    assert_eq!(again, client_id);
+    let secret = token.expose().to_string();
+    let tokens = move |_: &str| Some(AccessToken::new(&secret));
+    let report = outbox::deliver_due(&cache, &graph, &tokens, now_ms())
+        .await
+        .unwrap();
+    assert_eq!(report.accepted.len(), 1);
+    assert_eq!(sim.state().sent.len(), 1);
+    let wamid = report.accepted[0].external_id.clone();
+
+    // Meta accepted it, then reported it undeliverable: a retry is a new reply.
+    apply_batch(&cache, "ws", &[failed_status(2, &wamid)])
+        .await
+        .unwrap();
+    let anew = outbox::retry(&cache, "m1", &client_id, now_ms())
+        .await
+        .unwrap();
+    assert_ne!(anew, client_id);
+    outbox::deliver_due(&cache, &graph, &tokens, now_ms())
+        .await
+        .unwrap();
+    assert_eq!(sim.state().sent.len(), 2);
+
+    // Only failed replies can be retried.
+    assert!(outbox::retry(&cache, "m1", &anew, now_ms()).await.is_err());
+}
