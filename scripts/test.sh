@@ -2,7 +2,8 @@
 # Runs every test of Zentro Desk, installing what is missing first. Fails on the first failing step.
 #
 #   formatting (cargo fmt --check) -> the UI's type check and unit tests (vitest) -> UI build ->
-#   sqlx offline query data up to date -> clippy with warnings denied -> the workspace's Rust tests, including the WebDriver suite that
+#   UI browser tests (Chromium) -> sqlx offline query data up to date -> clippy with warnings
+#   denied -> the workspace's Rust tests, including the WebDriver suite that
 #   drives the real app's WebKit window on a private X display
 #
 # Screenshots and other artifacts go to $ZENTRO_ARTIFACTS_DIR (default target/artifacts).
@@ -43,6 +44,11 @@ say "UI: unit tests (vitest)"
 record "UI unit tests (vitest)" "$(sed -E 's/\x1b\[[0-9;]*m//g' "$LOGS/vitest.log" | grep -E '^ +Tests ' | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')"
 
 build_ui
+
+say "UI: browser tests (Debian's Chromium over a fake backend)"
+(cd ui && npx vitest run --config vitest.browser.config.ts --reporter=default) 2>&1 | tee "$LOGS/browser.log" | grep -E "✓|✗|×|FAIL|Tests|Test Files" || true
+[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "browser tests failed; see $LOGS/browser.log" >&2; exit 1; }
+record "UI browser tests (Chromium)" "$(sed -E 's/\x1b\[[0-9;]*m//g' "$LOGS/browser.log" | grep -E '^ +Tests ' | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')"
 
 say "sqlx offline query data (crates/core/.sqlx) matches the queries and migrations"
 bash scripts/sqlx-prepare.sh --check

@@ -175,6 +175,33 @@ pub async fn messages(
     .await?)
 }
 
+/// A conversation's messages, oldest first, after `after` (exclusive): the page below the ones
+/// shown, when the reader scrolls back down after paging far up.
+pub async fn messages_after(
+    cache: &Cache,
+    conversation_id: i64,
+    after: PageKey,
+    limit: i64,
+) -> Result<Vec<MessageView>, CacheError> {
+    let (t, id) = after;
+    Ok(sqlx::query_as!(
+        MessageView,
+        r#"SELECT m.id AS "id!", m.external_id, m.direction, m.kind, m.body, m.caption, m.sent_at, m.delivery_status,
+                  (SELECT emoji FROM reactions r WHERE r.message_external_id = m.external_id AND r.reactor = 'customer') AS "reaction?: String",
+                  m.deleted_at IS NOT NULL AS "deleted!: bool", m.file_name, m.media_mime, m.media_url,
+                  m.media_path IS NOT NULL AS "media_stored!: bool", m.quoted_external_id, m.edited_at, m.error_message,
+                  m.author_member_id, m.client_id
+           FROM messages m WHERE m.conversation_id = ?1 AND m.sent_at >= ?2 AND (m.sent_at > ?2 OR m.id > ?3)
+           ORDER BY m.sent_at ASC, m.id ASC LIMIT ?4"#,
+        conversation_id,
+        t,
+        id,
+        limit
+    )
+    .fetch_all(cache.pool())
+    .await?)
+}
+
 /// A search result: the best match in one conversation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]

@@ -35,24 +35,23 @@ pub async fn conversations(
     Ok(inbox::conversations_where(&cache, &filter, key, i64::from(limit.clamp(1, 200))).await?)
 }
 
-/// A page of a conversation's messages, newest first (the UI shows them reversed).
+/// A page of a conversation's messages: with `after`, the ones after it, oldest first; else the
+/// ones before `before` (or the newest), newest first.
 #[tauri::command]
 #[specta::specta]
 pub async fn messages(
     state: State<'_, AppState>,
     conversation_id: u32,
     before: Option<PageKey>,
+    after: Option<PageKey>,
     limit: u32,
 ) -> Result<Vec<MessageView>, CommandError> {
     let cache = state.cache().await?;
-    let key = before.map(|k| (k.time, k.id));
-    Ok(inbox::messages(
-        &cache,
-        conversation_id.into(),
-        key,
-        i64::from(limit.clamp(1, 200)),
-    )
-    .await?)
+    let (id, limit) = (i64::from(conversation_id), i64::from(limit.clamp(1, 200)));
+    Ok(match after {
+        Some(k) => inbox::messages_after(&cache, id, (k.time, k.id), limit).await?,
+        None => inbox::messages(&cache, id, before.map(|k| (k.time, k.id)), limit).await?,
+    })
 }
 
 /// Everything the side panel and the composer need about one conversation.

@@ -300,4 +300,24 @@ async fn pages_by_key_cover_everything_once() {
     assert_eq!(seen[0], "m24", "newest first");
     let unique: std::collections::HashSet<_> = seen.iter().collect();
     assert_eq!(unique.len(), 25);
+
+    // Walking back down from the oldest covers the same messages in the other order.
+    let oldest = inbox::messages(&cache, conversation, key, 1).await.unwrap();
+    assert!(oldest.is_empty());
+    let first = inbox::messages(&cache, conversation, None, 25)
+        .await
+        .unwrap();
+    let start = first.last().unwrap();
+    let mut forward = vec![start.body.clone().unwrap()];
+    let mut key = (start.sent_at, start.id);
+    loop {
+        let page = inbox::messages_after(&cache, conversation, key, 7)
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        key = (last.sent_at, last.id);
+        forward.extend(page.into_iter().map(|m| m.body.unwrap()));
+    }
+    seen.reverse();
+    assert_eq!(forward, seen, "oldest first, each once");
 }

@@ -19,8 +19,11 @@ export const commands = {
 	actOnConversation: (conversationId: number, action: ConversationAction_Deserialize) => typedError<null, CommandError>(__TAURI_INVOKE("act_on_conversation", { conversationId, action })),
 	/**  A page of conversations, newest activity first. */
 	conversations: (filter: ConversationFilter_Deserialize, after: PageKey | null, limit: number) => typedError<ConversationSummary_Serialize[], CommandError>(__TAURI_INVOKE("conversations", { filter, after, limit })),
-	/**  A page of a conversation's messages, newest first (the UI shows them reversed). */
-	messages: (conversationId: number, before: PageKey | null, limit: number) => typedError<MessageView_Serialize[], CommandError>(__TAURI_INVOKE("messages", { conversationId, before, limit })),
+	/**
+	 *  A page of a conversation's messages: with `after`, the ones after it, oldest first; else the
+	 *  ones before `before` (or the newest), newest first.
+	 */
+	messages: (conversationId: number, before: PageKey | null, after: PageKey | null, limit: number) => typedError<MessageView_Serialize[], CommandError>(__TAURI_INVOKE("messages", { conversationId, before, after, limit })),
 	/**  One conversation's details; marks it read on this device. */
 	openConversation: (conversationId: number) => typedError<ConversationView_Serialize, CommandError>(__TAURI_INVOKE("open_conversation", { conversationId })),
 	/**  Searches all history as the user types. */

@@ -101,9 +101,14 @@ export function conversations(
   return unwrap(() => commands.conversations(filter, after, limit));
 }
 
-/** A page of messages, newest first, before `before`. */
+/** A page of messages, newest first, before `before` (or the newest). */
 export function messages(conversationId: number, before: PageKey | null, limit = 50): Promise<MessageView[]> {
-  return unwrap(() => commands.messages(conversationId, before, limit));
+  return unwrap(() => commands.messages(conversationId, before, null, limit));
+}
+
+/** A page of messages, oldest first, after `after`. */
+export function messagesAfter(conversationId: number, after: PageKey, limit = 50): Promise<MessageView[]> {
+  return unwrap(() => commands.messages(conversationId, null, after, limit));
 }
 
 /** A conversation's details, state and notes; marks it read on this device. */
