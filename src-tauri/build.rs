@@ -13,6 +13,7 @@ fn main() {
             "messages",
             "open_conversation",
             "search",
+            "set_viewing",
             "media",
         ]),
     ))

@@ -21,6 +21,7 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::inbox::messages,
             commands::inbox::open_conversation,
             commands::inbox::search,
+            commands::inbox::set_viewing,
             commands::inbox::media,
         ])
         .events(tauri_specta::collect_events![

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_specta::Event;
 use zentro_core::desk::{self, DeskEvent, OpenError, SyncState};
+use zentro_core::notices;
 
 use crate::AppState;
 use crate::state::RunningDesk;
@@ -206,11 +207,62 @@ async fn start_signed_in(data_dir: &std::path::Path) -> Result<(RunningDesk, Des
     }
 }
 
+/// The tray icon's id.
+pub const TRAY_ID: &str = "main";
+
+/// After a change: OS notifications for what deserves one, and the tray's unread count.
+async fn notify<R: Runtime>(
+    app: &AppHandle<R>,
+    desk: &zentro_core::desk::Desk,
+    cursor: &mut notices::NoticeCursor,
+) {
+    use tauri_plugin_notification::NotificationExt;
+    let viewing = app
+        .state::<AppState>()
+        .viewing
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let viewing = (viewing > 0).then_some(viewing);
+    match notices::since(desk.cache(), *cursor, desk.member(), viewing).await {
+        Ok((found, next)) => {
+            *cursor = next;
+            // A burst (a catch-up) is one summary, not a wall of notifications.
+            let shown: Vec<(String, String)> = if found.len() > 3 {
+                vec![(
+                    "Zentro Desk".into(),
+                    format!("{} new messages and mentions", found.len()),
+                )]
+            } else {
+                found.into_iter().map(|n| (n.title, n.body)).collect()
+            };
+            for (title, body) in shown {
+                if let Err(error) = app.notification().builder().title(title).body(body).show() {
+                    tracing::debug!(%error, "no notification shown");
+                }
+            }
+        }
+        Err(error) => tracing::warn!(%error, "could not look for notifications"),
+    }
+    if let (Some(tray), Ok(unread)) = (
+        app.tray_by_id(TRAY_ID),
+        notices::unread_total(desk.cache()).await,
+    ) {
+        let text = match unread {
+            0 => "Zentro Desk — no unread messages".to_string(),
+            1 => "Zentro Desk — 1 unread message".to_string(),
+            n => format!("Zentro Desk — {n} unread messages"),
+        };
+        let _ = tray.set_tooltip(Some(&text));
+        let _ = tray.set_title((unread > 0).then(|| unread.to_string()));
+    }
+}
+
 /// Relays the desk's events to the UI until it stops. Change notices are coalesced (at most a few
 /// per second), so a catch-up of thousands of events does not flood the UI.
 async fn forward<R: Runtime>(app: AppHandle<R>, desk: Arc<zentro_core::desk::Desk>) {
     let mut events = desk.subscribe();
     let mut pending_change = false;
+    let mut cursor = notices::cursor_now(desk.cache()).await.unwrap_or_default();
+    notify(&app, &desk, &mut cursor).await;
     loop {
         let event = if pending_change {
             match tokio::time::timeout(Duration::from_millis(150), events.recv()).await {
@@ -218,6 +270,7 @@ async fn forward<R: Runtime>(app: AppHandle<R>, desk: Arc<zentro_core::desk::Des
                 Err(_) => {
                     pending_change = false;
                     let _ = InboxChanged.emit(&app);
+                    notify(&app, &desk, &mut cursor).await;
                     continue;
                 }
             }
@@ -231,4 +284,33 @@ async fn forward<R: Runtime>(app: AppHandle<R>, desk: Arc<zentro_core::desk::Des
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }
     }
+}
+
+/// Puts Zentro Desk in the system tray: the unread count as its tooltip (and title where the
+/// desktop shows one), a menu to bring the window back or quit.
+pub fn tray<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    use tauri::menu::{Menu, MenuItem};
+    use tauri::tray::TrayIconBuilder;
+    let open = MenuItem::with_id(app, "open", "Open Zentro Desk", true, None::<&str>)?;
+    let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
+    let menu = Menu::with_items(app, &[&open, &quit])?;
+    let mut builder = TrayIconBuilder::with_id(TRAY_ID)
+        .tooltip("Zentro Desk")
+        .menu(&menu)
+        .on_menu_event(|app, event| match event.id().as_ref() {
+            "open" => {
+                if let Some(window) = app.get_webview_window("main") {
+                    let _ = window.show();
+                    let _ = window.unminimize();
+                    let _ = window.set_focus();
+                }
+            }
+            "quit" => app.exit(0),
+            _ => {}
+        });
+    if let Some(icon) = app.default_window_icon() {
+        builder = builder.icon(icon.clone());
+    }
+    builder.build(app)?;
+    Ok(())
 }

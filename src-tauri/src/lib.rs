@@ -65,6 +65,7 @@ pub fn build_app<R: Runtime>(
     let invoke_handler = commands.invoke_handler();
     let app = builder
         .plugin(tauri_plugin_shell::init())
+        .plugin(tauri_plugin_notification::init())
         .invoke_handler(invoke_handler)
         .setup(move |app| {
             commands.mount_events(app);
@@ -83,6 +84,9 @@ pub fn build_app<R: Runtime>(
         let sandbox = config
             .sandbox
             .unwrap_or_else(|| !data_dir.join(zentro_core::account::ACCOUNT_FILE).exists());
+        if let Err(error) = desk::tray(app.handle()) {
+            tracing::warn!(%error, "no tray icon on this desktop");
+        }
         desk::launch(app.handle(), sandbox);
     }
     Ok(app)

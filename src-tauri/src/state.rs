@@ -30,6 +30,8 @@ pub struct AppState {
     pub desk: RwLock<Option<RunningDesk>>,
     /// What the status bar shows.
     pub status: std::sync::Mutex<DeskStatus>,
+    /// The conversation on screen (0: none): it gets no notifications.
+    pub viewing: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for AppState {
@@ -48,6 +50,7 @@ impl AppState {
             cache: LazyCache::in_dir(data_dir),
             desk: RwLock::new(None),
             status: std::sync::Mutex::new(DeskStatus::starting()),
+            viewing: std::sync::atomic::AtomicI64::new(0),
         }
     }
 

@@ -89,6 +89,7 @@
     send_reply: () => 'cm_fake',
     retry_reply: () => 'cm_fake',
     act_on_conversation: () => null,
+    set_viewing: () => null,
   };
 
   const callbacks = new Map();

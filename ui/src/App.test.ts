@@ -94,6 +94,7 @@ function backend(overrides: Record<string, (args: Record<string, unknown>) => un
     send_reply: () => 'cm_1',
     act_on_conversation: () => null,
     retry_reply: () => 'cm_1',
+    set_viewing: () => null,
     ...overrides,
   };
   mockIPC((cmd, args) => {

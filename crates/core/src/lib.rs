@@ -15,6 +15,7 @@ pub mod cache;
 pub mod desk;
 pub mod inbox;
 pub mod media;
+pub mod notices;
 pub mod outbox;
 pub mod profiles;
 pub mod sync;

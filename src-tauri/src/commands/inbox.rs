@@ -90,6 +90,16 @@ pub async fn open_conversation(
     })
 }
 
+/// Which conversation is on screen (`None`: none): it gets no OS notifications.
+#[tauri::command]
+#[specta::specta]
+pub fn set_viewing(state: State<'_, AppState>, conversation_id: Option<u32>) {
+    state.viewing.store(
+        conversation_id.map_or(0, i64::from),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+}
+
 /// Searches all history as the user types.
 #[tauri::command]
 #[specta::specta]

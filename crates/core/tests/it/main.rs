@@ -5,6 +5,7 @@ mod apply;
 mod cache;
 mod crash;
 mod media;
+mod notices;
 mod outbox;
 mod team;
 mod vault;

@@ -28,6 +28,8 @@ export const commands = {
 	openConversation: (conversationId: number) => typedError<ConversationView_Serialize, CommandError>(__TAURI_INVOKE("open_conversation", { conversationId })),
 	/**  Searches all history as the user types. */
 	search: (query: string) => typedError<SearchHit_Serialize[], CommandError>(__TAURI_INVOKE("search", { query })),
+	/**  Which conversation is on screen (`None`: none): it gets no OS notifications. */
+	setViewing: (conversationId: number | null) => __TAURI_INVOKE<void>("set_viewing", { conversationId }),
 	/**  A stored media file as a `data:` URL (images, voice notes), or `None` while it downloads. */
 	media: (messageId: number) => typedError<string | null, CommandError>(__TAURI_INVOKE("media", { messageId })),
 };

@@ -116,6 +116,11 @@ export function openConversation(conversationId: number): Promise<ConversationVi
   return unwrap(() => commands.openConversation(conversationId));
 }
 
+/** Tells Rust which conversation is on screen (it gets no OS notifications). */
+export function setViewing(conversationId: number | null): Promise<void> {
+  return commands.setViewing(conversationId).then(() => undefined, () => undefined);
+}
+
 /** Searches all history. */
 export function search(query: string): Promise<SearchHit[]> {
   return unwrap(() => commands.search(query));
