@@ -95,6 +95,9 @@ function backend(overrides: Record<string, (args: Record<string, unknown>) => un
     act_on_conversation: () => null,
     retry_reply: () => 'cm_1',
     set_viewing: () => null,
+    canned_replies: () => [],
+    save_canned_reply: () => null,
+    delete_canned_reply: () => null,
     ...overrides,
   };
   mockIPC((cmd, args) => {
@@ -257,5 +260,24 @@ describe('App', () => {
     expect(delivery.textContent).toContain('reconnect the channel');
     await fireEvent.click(screen.getByTestId('retry'));
     await waitFor(() => expect(calls.find((c) => c.cmd === 'retry_reply')?.args).toEqual({ clientId: 'cm_5' }));
+  });
+
+  it('inserts a canned reply typed as /shortcut', async () => {
+    backend({
+      conversations: () => [ANA],
+      canned_replies: () => [
+        { shortcut: 'refund', body: 'Refunds take 3–5 working days.' },
+        { shortcut: 'hours', body: 'We open at 9.' },
+      ],
+    });
+    render(App);
+    await fireEvent.click(await screen.findByText('Ana Souza'));
+    const input = (await screen.findByTestId('composer-input')) as HTMLTextAreaElement;
+    await fireEvent.input(input, { target: { value: '/re' } });
+    const suggestions = await screen.findByTestId('canned-suggestions');
+    expect(suggestions.textContent).toContain('/refund');
+    expect(suggestions.textContent).not.toContain('/hours');
+    await fireEvent.keyDown(input, { key: 'Enter' });
+    await waitFor(() => expect(input.value).toBe('Refunds take 3–5 working days.'));
   });
 });

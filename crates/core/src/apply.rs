@@ -423,6 +423,26 @@ async fn apply_team(tx: &mut Tx, event: &RelayEvent, team: &TeamEvent) -> Result
                 json!({ "label": label }),
             )
         }
+        TeamEvent::CannedReplySaved { shortcut, body } => {
+            sqlx::query!(
+                "INSERT INTO canned_replies (shortcut, body, updated_by, updated_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (shortcut) DO UPDATE SET body = excluded.body, updated_by = excluded.updated_by,
+                     updated_at = excluded.updated_at",
+                shortcut,
+                body,
+                actor,
+                event.at
+            )
+            .execute(&mut **tx)
+            .await?;
+            return Ok(true);
+        }
+        TeamEvent::CannedReplyDeleted { shortcut } => {
+            sqlx::query!("DELETE FROM canned_replies WHERE shortcut = ?", shortcut)
+                .execute(&mut **tx)
+                .await?;
+            return Ok(true);
+        }
         TeamEvent::ContactEdited { contact, changes } => {
             let attributes =
                 serde_json::to_string(&changes.attributes).unwrap_or_else(|_| "{}".into());

@@ -135,6 +135,18 @@ pub enum TeamEvent {
         /// On (`true`) or off.
         added: bool,
     },
+    /// A canned reply was saved (created or replaced) for the team.
+    CannedReplySaved {
+        /// Typed as `/shortcut` (letters, digits, `-` and `_`).
+        shortcut: String,
+        /// The text it inserts.
+        body: String,
+    },
+    /// A canned reply was deleted.
+    CannedReplyDeleted {
+        /// Its shortcut.
+        shortcut: String,
+    },
     /// A contact's fields were corrected.
     ContactEdited {
         /// Which contact.
@@ -156,6 +168,8 @@ impl TeamEvent {
             Self::NoteAdded { .. } => "team.note_added",
             Self::Labeled { .. } => "team.labeled",
             Self::ContactEdited { .. } => "team.contact_edited",
+            Self::CannedReplySaved { .. } => "team.canned_reply_saved",
+            Self::CannedReplyDeleted { .. } => "team.canned_reply_deleted",
         }
     }
 
@@ -176,6 +190,20 @@ impl TeamEvent {
                 snoozed_until: None,
                 ..
             } => Err(TeamError::Invalid("snoozing needs the time it ends".into())),
+            Self::CannedReplySaved { shortcut, .. } | Self::CannedReplyDeleted { shortcut }
+                if shortcut.is_empty()
+                    || shortcut.len() > 32
+                    || !shortcut
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '-' || c == '_') =>
+            {
+                Err(TeamError::Invalid(
+                    "a shortcut has 1 to 32 letters, digits, '-' or '_'".into(),
+                ))
+            }
+            Self::CannedReplySaved { body, .. } if body.trim().is_empty() => {
+                Err(TeamError::Invalid("a canned reply needs its text".into()))
+            }
             Self::ContactEdited { changes, .. }
                 if changes
                     .display_name
@@ -390,4 +418,24 @@ pub async fn conversation_state(
         assignee: row.assignee_id,
         labels,
     }))
+}
+
+/// A canned reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct CannedReply {
+    /// Typed as `/shortcut`.
+    pub shortcut: String,
+    /// The text it inserts.
+    pub body: String,
+}
+
+/// The team's canned replies, by shortcut.
+pub async fn canned_replies(cache: &Cache) -> Result<Vec<CannedReply>, CacheError> {
+    Ok(sqlx::query_as!(
+        CannedReply,
+        "SELECT shortcut, body FROM canned_replies ORDER BY shortcut"
+    )
+    .fetch_all(cache.pool())
+    .await?)
 }

@@ -133,6 +133,26 @@ pub fn opening(cast: &[Regular]) -> Vec<(usize, Inbound)> {
     ]
 }
 
+/// The canned replies the sandbox's team has saved (typed as `/shortcut`).
+pub const CANNED_REPLIES: &[(&str, &str)] = &[
+    (
+        "thanks",
+        "Thank you for reaching out! We'll get back to you shortly.",
+    ),
+    (
+        "shipping",
+        "Orders ship within 1–2 working days; tracking arrives by email as soon as the parcel leaves.",
+    ),
+    (
+        "refund",
+        "Refunds go back to the original payment method within 3–5 working days.",
+    ),
+    (
+        "hours",
+        "We're open Monday to Saturday, 8:00–18:00, and Sundays 9:00–14:00.",
+    ),
+];
+
 /// How a customer answers the agent.
 const ANSWERS: &[&str] = &[
     "Thank you so much! 🙏",

@@ -156,6 +156,22 @@ impl Sandbox {
             )
             .await
             .context("could not sign in to the sandbox relay")?;
+        // The team's canned replies, as an admin would have saved them.
+        for (shortcut, body) in customers::CANNED_REPLIES {
+            let payload = zentro_core::team::TeamEvent::CannedReplySaved {
+                shortcut: (*shortcut).into(),
+                body: (*body).into(),
+            };
+            let value = serde_json::to_value(&payload)?;
+            client
+                .publish(
+                    &device_token,
+                    payload.kind(),
+                    value,
+                    &format!("sandbox-canned-{shortcut}"),
+                )
+                .await?;
+        }
         Ok(Self {
             sim: Arc::new(sim),
             relay_url,

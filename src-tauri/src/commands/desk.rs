@@ -129,6 +129,42 @@ pub async fn act_on_conversation(
     Ok(())
 }
 
+/// The team's canned replies.
+#[tauri::command]
+#[specta::specta]
+pub async fn canned_replies(
+    state: State<'_, AppState>,
+) -> Result<Vec<team::CannedReply>, CommandError> {
+    Ok(team::canned_replies(&state.cache().await?).await?)
+}
+
+/// Saves (or replaces) a canned reply for the whole team.
+#[tauri::command]
+#[specta::specta]
+pub async fn save_canned_reply(
+    state: State<'_, AppState>,
+    shortcut: String,
+    body: String,
+) -> Result<(), CommandError> {
+    let desk = running(&state).await?;
+    desk.act(&TeamEvent::CannedReplySaved { shortcut, body })
+        .await?;
+    Ok(())
+}
+
+/// Deletes a canned reply for the whole team.
+#[tauri::command]
+#[specta::specta]
+pub async fn delete_canned_reply(
+    state: State<'_, AppState>,
+    shortcut: String,
+) -> Result<(), CommandError> {
+    let desk = running(&state).await?;
+    desk.act(&TeamEvent::CannedReplyDeleted { shortcut })
+        .await?;
+    Ok(())
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -326,3 +326,47 @@ async fn invalid_changes_are_refused_before_they_are_queued() {
     assert!(!key.is_empty());
     assert_eq!(team::waiting(&cache).await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn canned_replies_are_saved_replaced_and_deleted_for_the_whole_team() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open_in(dir.path()).await.unwrap();
+    let save = |shortcut: &str, body: &str| TeamEvent::CannedReplySaved {
+        shortcut: shortcut.into(),
+        body: body.into(),
+    };
+    apply_batch(
+        &cache,
+        "ws",
+        &[
+            team_event(1, "m_ana", &save("refund", "Refunds take 5 days.")),
+            team_event(2, "m_ana", &save("hours", "We open at 9.")),
+            team_event(3, "m_bo", &save("REFUND", "Refunds take 3-5 working days.")),
+            team_event(
+                4,
+                "m_bo",
+                &TeamEvent::CannedReplyDeleted {
+                    shortcut: "hours".into(),
+                },
+            ),
+        ],
+    )
+    .await
+    .unwrap();
+    let canned = team::canned_replies(&cache).await.unwrap();
+    assert_eq!(canned.len(), 1, "{canned:?}");
+    assert_eq!(
+        canned[0].body, "Refunds take 3-5 working days.",
+        "shortcuts ignore case"
+    );
+
+    for bad in [save("", "x"), save("two words", "x"), save("ok", "  ")] {
+        assert!(
+            matches!(
+                team::queue(&cache, &bad, 0).await,
+                Err(TeamError::Invalid(_))
+            ),
+            "{bad:?}"
+        );
+    }
+}

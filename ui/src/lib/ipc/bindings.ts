@@ -17,6 +17,12 @@ export const commands = {
 	retryReply: (clientId: string) => typedError<string, CommandError>(__TAURI_INVOKE("retry_reply", { clientId })),
 	/**  Does `action` to a conversation, for every device of the team. */
 	actOnConversation: (conversationId: number, action: ConversationAction_Deserialize) => typedError<null, CommandError>(__TAURI_INVOKE("act_on_conversation", { conversationId, action })),
+	/**  The team's canned replies. */
+	cannedReplies: () => typedError<CannedReply[], CommandError>(__TAURI_INVOKE("canned_replies")),
+	/**  Saves (or replaces) a canned reply for the whole team. */
+	saveCannedReply: (shortcut: string, body: string) => typedError<null, CommandError>(__TAURI_INVOKE("save_canned_reply", { shortcut, body })),
+	/**  Deletes a canned reply for the whole team. */
+	deleteCannedReply: (shortcut: string) => typedError<null, CommandError>(__TAURI_INVOKE("delete_canned_reply", { shortcut })),
 	/**  A page of conversations, newest activity first. */
 	conversations: (filter: ConversationFilter_Deserialize, after: PageKey | null, limit: number) => typedError<ConversationSummary_Serialize[], CommandError>(__TAURI_INVOKE("conversations", { filter, after, limit })),
 	/**
@@ -65,6 +71,14 @@ export type CacheStatus = {
 	writtenByNewerApp: boolean,
 	/**  Row counts. */
 	counts: CacheCounts,
+};
+
+/**  A canned reply. */
+export type CannedReply = {
+	/**  Typed as `/shortcut`. */
+	shortcut: string,
+	/**  The text it inserts. */
+	body: string,
 };
 
 /**  A failed command, as the UI receives it. */

@@ -5,6 +5,7 @@ import {
   commands,
   events,
   type CacheStatus,
+  type CannedReply,
   type CommandError,
   type ConversationAction_Deserialize,
   type ConversationFilter_Deserialize,
@@ -17,7 +18,7 @@ import {
   type SearchHit_Serialize,
 } from './bindings';
 
-export type { CacheCounts, CacheStatus, CommandError, ErrorCode, PageKey } from './bindings';
+export type { CacheCounts, CacheStatus, CannedReply, CommandError, ErrorCode, PageKey } from './bindings';
 export type ConversationSummary = ConversationSummary_Serialize;
 export type MessageView = MessageView_Serialize;
 export type ConversationView = ConversationView_Serialize;
@@ -134,6 +135,21 @@ export function media(messageId: number): Promise<string | null> {
 /** Queues a reply; it goes out as soon as the network allows. */
 export function sendReply(conversationId: number, text: string, replyTo: string | null): Promise<string> {
   return unwrap(() => commands.sendReply(conversationId, text, replyTo));
+}
+
+/** The team's canned replies. */
+export function cannedReplies(): Promise<CannedReply[]> {
+  return unwrap(() => commands.cannedReplies());
+}
+
+/** Saves (or replaces) a canned reply for the team. */
+export function saveCannedReply(shortcut: string, body: string): Promise<null> {
+  return unwrap(() => commands.saveCannedReply(shortcut, body));
+}
+
+/** Deletes a canned reply for the team. */
+export function deleteCannedReply(shortcut: string): Promise<null> {
+  return unwrap(() => commands.deleteCannedReply(shortcut));
 }
 
 /** Tries a failed reply again. */
