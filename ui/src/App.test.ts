@@ -280,4 +280,22 @@ describe('App', () => {
     await fireEvent.keyDown(input, { key: 'Enter' });
     await waitFor(() => expect(input.value).toBe('Refunds take 3–5 working days.'));
   });
+
+  it('edits the contact in place and filters the list by label', async () => {
+    const calls = backend({ conversations: () => [ANA] });
+    render(App);
+    await fireEvent.click(await screen.findByText('Ana Souza'));
+    await fireEvent.click(await screen.findByTestId('contact-edit-open'));
+    await fireEvent.input(screen.getByTestId('contact-edit-email'), { target: { value: 'ana@example.com' } });
+    await fireEvent.submit(screen.getByTestId('contact-edit'));
+    await waitFor(() =>
+      expect(calls.filter((c) => c.cmd === 'act_on_conversation').map((c) => c.args.action)).toEqual([
+        { type: 'edit_contact', display_name: null, email: 'ana@example.com' },
+      ]),
+    );
+
+    const filter = screen.getByTestId('filter-label') as HTMLInputElement;
+    await fireEvent.change(filter, { target: { value: 'vip' } });
+    await waitFor(() => expect(calls.filter((c) => c.cmd === 'conversations').at(-1)?.args.filter).toMatchObject({ label: 'vip' }));
+  });
 });

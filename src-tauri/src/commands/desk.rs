@@ -79,6 +79,13 @@ pub enum ConversationAction {
         /// Mentioned members.
         mentions: Vec<String>,
     },
+    /// Correct the customer's details (absent fields stay; an empty email clears it).
+    EditContact {
+        /// A new name.
+        display_name: Option<String>,
+        /// A new email (`""` clears it).
+        email: Option<String>,
+    },
     /// Put a label on or take it off.
     Label {
         /// The label.
@@ -118,6 +125,17 @@ pub async fn act_on_conversation(
             body,
             mentions,
             at: now,
+        },
+        ConversationAction::EditContact {
+            display_name,
+            email,
+        } => TeamEvent::ContactEdited {
+            contact: conversation,
+            changes: team::ContactChanges {
+                display_name,
+                email: email.map(|e| Some(e.trim().to_string()).filter(|e| !e.is_empty())),
+                attributes: Default::default(),
+            },
         },
         ConversationAction::Label { label, added } => TeamEvent::Labeled {
             conversation,

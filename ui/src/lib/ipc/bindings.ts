@@ -110,6 +110,12 @@ snooze_hours?: number | null } |
 body: string; 
 /**  Mentioned members. */
 mentions: string[] } | 
+/**  Correct the customer's details (absent fields stay; an empty email clears it). */
+{ type: "edit_contact"; 
+/**  A new name. */
+display_name?: string | null; 
+/**  A new email (`""` clears it). */
+email?: string | null } | 
 /**  Put a label on or take it off. */
 { type: "label"; 
 /**  The label. */
@@ -135,6 +141,12 @@ snooze_hours: number | null } |
 body: string; 
 /**  Mentioned members. */
 mentions: string[] } | 
+/**  Correct the customer's details (absent fields stay; an empty email clears it). */
+{ type: "edit_contact"; 
+/**  A new name. */
+display_name: string | null; 
+/**  A new email (`""` clears it). */
+email: string | null } | 
 /**  Put a label on or take it off. */
 { type: "label"; 
 /**  The label. */
