@@ -159,6 +159,8 @@ fn channel_external_id(route: &Route) -> Option<&str> {
 #[derive(Debug, Serialize)]
 struct MessageRow {
     channel_id: String,
+    /// WhatsApp: the Business Account (the webhook's entry id).
+    account_id: Option<String>,
     channel_kind: &'static str,
     channel_external_id: String,
     customer_id: String,
@@ -191,7 +193,16 @@ fn message_row(item: &WebhookItem, m: &Message) -> Option<MessageRow> {
     let s = stored(&m.content);
     let inbound = m.direction == Direction::Inbound;
     let download = m.platform == Platform::WhatsApp && s.media_id.is_some();
+    let account_id = (m.platform == Platform::WhatsApp)
+        .then(|| {
+            item.envelope
+                .pointer("/entry/0/id")
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        })
+        .flatten();
     Some(MessageRow {
+        account_id,
         channel_id: channel_id(m.platform, external),
         channel_kind: m.platform.as_str(),
         channel_external_id: external.to_string(),
@@ -228,10 +239,13 @@ async fn store_messages(tx: &mut Tx, rows: &mut Vec<MessageRow>) -> Result<(), C
     }
     let data = serde_json::to_string(&*rows).unwrap_or_else(|_| "[]".into());
     let now = now_ms();
-    sqlx::query!("INSERT INTO channels (id, kind, external_id, created_at)
-         SELECT DISTINCT r.value ->> 'channel_id', r.value ->> 'channel_kind', r.value ->> 'channel_external_id', ?2
-         FROM json_each(?1) r WHERE true
-         ON CONFLICT DO NOTHING", data, now)
+    // Channels: created on first sight; a WhatsApp number learns its Business Account.
+    sqlx::query!("INSERT INTO channels (id, kind, external_id, account_id, created_at)
+         SELECT r.value ->> 'channel_id', r.value ->> 'channel_kind', r.value ->> 'channel_external_id',
+                max(r.value ->> 'account_id'), ?2
+         FROM json_each(?1) r WHERE true GROUP BY r.value ->> 'channel_id'
+         ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id
+         WHERE excluded.account_id IS NOT NULL AND channels.account_id IS NOT excluded.account_id", data, now)
     .execute(&mut **tx)
     .await?;
     // Contacts: new ones are created; known ones only change when Meta says something new (so
@@ -587,6 +601,7 @@ async fn apply_message_sent(
         };
         let mut rows = vec![MessageRow {
             channel_id: channel_id(platform, &sent.channel_external_id),
+            account_id: None,
             channel_kind: platform.as_str(),
             channel_external_id: sent.channel_external_id.clone(),
             customer_id: sent.customer_id.clone(),

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use zentro_meta::AccessToken;
 use zentro_meta::graph::{
     GraphClient, GraphError, MessagingType, MessengerOutgoing, MessengerSend, Outgoing, Recipient,
-    WhatsAppSend,
+    TemplateComponent, TemplateComponentKind, TemplateParameter, WhatsAppSend,
 };
 use zentro_meta::platform;
 use zentro_meta::webhook::Platform;
@@ -56,10 +56,25 @@ impl From<sqlx::Error> for OutboxError {
 /// What an outbox entry asks to send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplyPayload {
-    /// The text.
+    /// The text (for a template, its body with the variables filled in, as shown in the thread).
     pub text: String,
     /// The Meta id of the message it quotes.
     pub reply_to: Option<String>,
+    /// A WhatsApp template to send instead of free text (outside the 24-hour window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<TemplateChoice>,
+}
+
+/// An approved template and the values of its body variables.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct TemplateChoice {
+    /// Its name.
+    pub name: String,
+    /// Its language code.
+    pub language: String,
+    /// `{{1}}`, `{{2}}`… in order.
+    pub variables: Vec<String>,
 }
 
 /// The `message.sent` team event: a reply Meta accepted, for every device to show.
@@ -153,6 +168,7 @@ pub async fn queue_reply(
     let payload = serde_json::to_string(&ReplyPayload {
         text: text.to_string(),
         reply_to: reply_to.map(str::to_string),
+        template: None,
     })
     .unwrap_or_default();
     let mut tx = cache.pool().begin_with("BEGIN IMMEDIATE").await?;
@@ -228,12 +244,30 @@ pub async fn deliver_due(
                     Some(phone) => Recipient::Phone(phone.clone()),
                     None => Recipient::UserId(t.customer_id.clone()),
                 };
-                let send = WhatsAppSend {
-                    to,
-                    message: Outgoing::Text {
+                let message = match &payload.template {
+                    Some(template) => Outgoing::Template {
+                        name: template.name.clone(),
+                        language: template.language.clone(),
+                        components: vec![TemplateComponent {
+                            kind: TemplateComponentKind::Body,
+                            parameters: template
+                                .variables
+                                .iter()
+                                .map(|v| TemplateParameter::Text {
+                                    text: v.clone(),
+                                    name: None,
+                                })
+                                .collect(),
+                        }],
+                    },
+                    None => Outgoing::Text {
                         body: payload.text.clone(),
                         preview_url: true,
                     },
+                };
+                let send = WhatsAppSend {
+                    to,
+                    message,
                     reply_to: payload.reply_to.clone(),
                     callback_data: client_id.clone(),
                 };
@@ -408,4 +442,99 @@ pub async fn retry(
         now,
     )
     .await
+}
+
+/// The approved WhatsApp templates a conversation's channel may send, from Meta (a network call).
+pub async fn templates(
+    cache: &Cache,
+    graph: &GraphClient,
+    token_for: &(dyn Fn(&str) -> Option<AccessToken> + Sync),
+    conversation_id: i64,
+) -> Result<Vec<zentro_meta::graph::MessageTemplate>, OutboxError> {
+    let row = sqlx::query!(
+        r#"SELECT ch.id AS "id!", ch.kind, ch.account_id FROM conversations c JOIN contacts k ON k.id = c.contact_id
+           JOIN channels ch ON ch.id = k.channel_id WHERE c.id = ?"#,
+        conversation_id
+    )
+    .fetch_optional(cache.pool())
+    .await?
+    .ok_or(OutboxError::NoConversation(conversation_id))?;
+    if row.kind != "whatsapp" {
+        return Err(OutboxError::Invalid(
+            "templates are for WhatsApp; Messenger and Instagram only allow replies within their window".into(),
+        ));
+    }
+    let account = row.account_id.ok_or_else(|| {
+        OutboxError::Invalid(
+            "this number's WhatsApp Business Account is not known yet; wait for the next message"
+                .into(),
+        )
+    })?;
+    let token = token_for(&row.id).ok_or_else(|| {
+        OutboxError::Invalid(
+            "this device has no token for the channel; reconnect the channel".into(),
+        )
+    })?;
+    let mut list = graph
+        .message_templates(&account, &token)
+        .await
+        .map_err(|e| OutboxError::Invalid(format!("Meta did not list the templates: {e}")))?;
+    list.retain(|t| t.is_approved());
+    Ok(list)
+}
+
+/// Queues an approved WhatsApp template (allowed outside the 24-hour window); `preview` is its
+/// body with the variables filled in, shown in the thread. Returns the client id.
+pub async fn queue_template(
+    cache: &Cache,
+    actor: &str,
+    conversation_id: i64,
+    choice: TemplateChoice,
+    preview: &str,
+    now: i64,
+) -> Result<String, OutboxError> {
+    let t = target(cache, conversation_id).await?;
+    if t.kind != "whatsapp" {
+        return Err(OutboxError::Invalid(
+            "templates are for WhatsApp conversations".into(),
+        ));
+    }
+    if choice.variables.iter().any(|v| v.trim().is_empty()) {
+        return Err(OutboxError::Invalid(
+            "fill in every variable of the template".into(),
+        ));
+    }
+    let client_id = new_client_id();
+    let payload = serde_json::to_string(&ReplyPayload {
+        text: preview.to_string(),
+        reply_to: None,
+        template: Some(choice),
+    })
+    .unwrap_or_default();
+    let mut tx = cache.pool().begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query!(
+        "INSERT INTO outbox (client_id, conversation_id, actor_member_id, payload, state, next_attempt_at, created_at)
+         VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+        client_id,
+        conversation_id,
+        actor,
+        payload,
+        now,
+        now
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO messages (conversation_id, client_id, direction, kind, body, sent_at, delivery_status, author_member_id)
+         VALUES (?, ?, 'outbound', 'template', ?, ?, 'pending', ?)",
+        conversation_id,
+        client_id,
+        preview,
+        now,
+        actor
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(client_id)
 }

@@ -193,6 +193,7 @@ async fn edge_route(
                 messenger_send(&ctx, &id, token, body)
             }
         }
+        ("GET", "message_templates") => templates(&ctx.state, &id, token),
         ("POST", "subscribed_apps") => subscribe(&ctx.state, &id, token, true),
         ("GET", "subscribed_apps") => subscribe(&ctx.state, &id, token, false),
         ("POST", "register") => {
@@ -878,6 +879,30 @@ fn exchange_code(state: &Shared, query: &HashMap<String, String>) -> Response {
     }
     let token = state.issue_token(TokenGrant::for_waba(&grant.waba_id));
     axum::Json(json!({ "access_token": token.expose(), "token_type": "bearer" })).into_response()
+}
+
+/// `GET /{waba-id}/message_templates`: the account's templates, as Meta lists them.
+fn templates(state: &Shared, waba_id: &str, token: Option<String>) -> Response {
+    let state = lock(state);
+    let grant = match authorize(&state, token) {
+        Ok(g) => g,
+        Err(r) => return r,
+    };
+    if !grant.wabas.contains(waba_id) {
+        return graph_error(StatusCode::FORBIDDEN, 200, "(#200) Permissions error");
+    }
+    let mut data: Vec<Value> = state
+        .templates
+        .iter()
+        .map(|((name, language), t)| {
+            json!({ "name": name, "language": language, "status": t.status, "category": "UTILITY",
+                    "id": format!("tpl_{name}_{language}"),
+                    "components": [{ "type": "BODY", "text": t.body }] })
+        })
+        .collect();
+    data.sort_by_key(|t| t["name"].as_str().unwrap_or_default().to_string());
+    axum::Json(json!({ "data": data, "paging": { "cursors": { "before": "", "after": "" } } }))
+        .into_response()
 }
 
 fn subscribe(state: &Shared, object_id: &str, token: Option<String>, add: bool) -> Response {

@@ -58,6 +58,8 @@ impl TokenGrant {
 pub struct Template {
     /// Number of `{{n}}` variables in the body.
     pub body_parameters: usize,
+    /// The body text, with `{{1}}`… where the variables go.
+    pub body: String,
     /// APPROVED, PAUSED, DISABLED, PENDING, REJECTED.
     pub status: String,
 }
@@ -200,10 +202,30 @@ impl SimState {
         body_parameters: usize,
         status: &str,
     ) {
+        let body = (1..=body_parameters)
+            .map(|i| format!("{{{{{i}}}}}"))
+            .collect::<Vec<_>>()
+            .join(" ");
         self.templates.insert(
             (name.into(), language.into()),
             Template {
                 body_parameters,
+                body: format!("{name}: {body}"),
+                status: status.into(),
+            },
+        );
+    }
+
+    /// Adds a template with its body text; its variables are counted from the `{{n}}` in it.
+    pub fn add_template_text(&mut self, name: &str, language: &str, body: &str, status: &str) {
+        let body_parameters = (1..=10)
+            .take_while(|i| body.contains(&format!("{{{{{i}}}}}")))
+            .count();
+        self.templates.insert(
+            (name.into(), language.into()),
+            Template {
+                body_parameters,
+                body: body.into(),
                 status: status.into(),
             },
         );

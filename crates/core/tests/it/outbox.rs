@@ -109,3 +109,91 @@ async fn a_failed_reply_is_tried_again_as_it_was_or_sent_anew_after_meta_accepte
     // Only failed replies can be retried.
     assert!(outbox::retry(&cache, "m1", &anew, now_ms()).await.is_err());
 }
+
+#[tokio::test]
+async fn outside_the_window_only_an_approved_template_goes_out_with_its_variables() {
+    let sim = MetaSim::start(SimConfig::default()).await.unwrap();
+    let token = sim.add_whatsapp_number("W", "P", "1555");
+    {
+        let mut state = sim.state();
+        state.add_template_text(
+            "order_update",
+            "en_US",
+            "Hi {{1}}, your order {{2}} has shipped.",
+            "APPROVED",
+        );
+        state.add_template_text("promo", "en_US", "Sale!", "PAUSED");
+    }
+    let graph = GraphClient::new(&sim.base_url()).unwrap();
+    let secret = token.expose().to_string();
+    let tokens = move |_: &str| Some(AccessToken::new(&secret));
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open_in(dir.path()).await.unwrap();
+    // The customer last wrote two days ago.
+    apply_batch(&cache, "ws", &[inbound(1, now_ms() / 1000 - 2 * 86_400)])
+        .await
+        .unwrap();
+    let conversation = inbox::conversations(&cache, None, 1).await.unwrap()[0].id;
+
+    let refused =
+        outbox::queue_reply(&cache, "m1", conversation, "Any news?", None, now_ms()).await;
+    assert!(
+        matches!(refused, Err(outbox::OutboxError::WindowClosed { .. })),
+        "{refused:?}"
+    );
+
+    let listed = outbox::templates(&cache, &graph, &tokens, conversation)
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+        ["order_update"],
+        "approved only"
+    );
+    assert_eq!(listed[0].body_variables(), 2);
+
+    let choice = |variables: &[&str]| outbox::TemplateChoice {
+        name: "order_update".into(),
+        language: "en_US".into(),
+        variables: variables.iter().map(|v| v.to_string()).collect(),
+    };
+    assert!(
+        outbox::queue_template(
+            &cache,
+            "m1",
+            conversation,
+            choice(&["Dee", " "]),
+            "",
+            now_ms()
+        )
+        .await
+        .is_err()
+    );
+    outbox::queue_template(
+        &cache,
+        "m1",
+        conversation,
+        choice(&["Dee", "#4821"]),
+        "Hi Dee, your order #4821 has shipped.",
+        now_ms(),
+    )
+    .await
+    .unwrap();
+    let report = outbox::deliver_due(&cache, &graph, &tokens, now_ms())
+        .await
+        .unwrap();
+    assert_eq!(report.accepted.len(), 1, "{report:?}");
+    let sent = sim.state().sent[0].body.clone();
+    assert_eq!(sent["type"], "template");
+    assert_eq!(
+        sent["template"]["components"][0]["parameters"][1]["text"],
+        "#4821"
+    );
+    let shown = inbox::messages(&cache, conversation, None, 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        shown[0].body.as_deref(),
+        Some("Hi Dee, your order #4821 has shipped.")
+    );
+}

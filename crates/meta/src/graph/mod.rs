@@ -96,6 +96,47 @@ impl UserProfile {
     }
 }
 
+/// A message template of a WhatsApp Business Account.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct MessageTemplate {
+    /// Its name.
+    pub name: String,
+    /// Language code, e.g. `en_US`.
+    pub language: String,
+    /// APPROVED, PENDING, REJECTED, PAUSED, DISABLED.
+    pub status: String,
+    /// MARKETING, UTILITY, AUTHENTICATION.
+    #[serde(default)]
+    pub category: String,
+    /// Header, body, footer and buttons as Meta describes them.
+    #[serde(default)]
+    pub components: Vec<Value>,
+}
+
+impl MessageTemplate {
+    /// The body's text, with `{{1}}`… where its variables go.
+    pub fn body(&self) -> Option<&str> {
+        self.components
+            .iter()
+            .find(|c| c.get("type").and_then(Value::as_str) == Some("BODY"))
+            .and_then(|c| c.get("text"))
+            .and_then(Value::as_str)
+    }
+
+    /// How many `{{n}}` variables the body has.
+    pub fn body_variables(&self) -> usize {
+        let body = self.body().unwrap_or_default();
+        (1..=64)
+            .take_while(|i| body.contains(&format!("{{{{{i}}}}}")))
+            .count()
+    }
+
+    /// Whether it can be sent now.
+    pub fn is_approved(&self) -> bool {
+        self.status.eq_ignore_ascii_case("APPROVED")
+    }
+}
+
 /// What `debug_token` says about a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenInfo {
@@ -427,6 +468,31 @@ impl GraphClient {
             .and_then(Value::as_str)
             .map(AccessToken::new)
             .ok_or_else(|| GraphError::InvalidResponse("no access_token in the answer".into()))
+    }
+
+    /// The message templates of a WhatsApp Business Account (first 100).
+    pub async fn message_templates(
+        &self,
+        waba_id: &str,
+        token: &AccessToken,
+    ) -> Result<Vec<MessageTemplate>, GraphError> {
+        #[derive(Deserialize)]
+        struct Page {
+            data: Vec<MessageTemplate>,
+        }
+        let page: Page = self
+            .call(
+                Method::GET,
+                &format!("{waba_id}/message_templates"),
+                Some(token),
+                &[
+                    ("fields", "name,language,status,category,components"),
+                    ("limit", "100"),
+                ],
+                None,
+            )
+            .await?;
+        Ok(page.data)
     }
 
     /// A customer's profile from a PSID (Messenger) or IGSID (Instagram), read with the Page's
