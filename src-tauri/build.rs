@@ -8,6 +8,8 @@ fn main() {
             "desk_status",
             "send_reply",
             "retry_reply",
+            "templates",
+            "send_template",
             "act_on_conversation",
             "canned_replies",
             "save_canned_reply",

@@ -16,6 +16,8 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::desk::desk_status,
             commands::desk::send_reply,
             commands::desk::retry_reply,
+            commands::desk::templates,
+            commands::desk::send_template,
             commands::desk::act_on_conversation,
             commands::desk::canned_replies,
             commands::desk::save_canned_reply,

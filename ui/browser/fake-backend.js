@@ -90,6 +90,7 @@
     retry_reply: () => 'cm_fake',
     act_on_conversation: () => null,
     set_viewing: () => null,
+    templates: () => [],
     canned_replies: () => [],
   };
 

@@ -95,6 +95,8 @@ function backend(overrides: Record<string, (args: Record<string, unknown>) => un
     act_on_conversation: () => null,
     retry_reply: () => 'cm_1',
     set_viewing: () => null,
+    templates: () => [],
+    send_template: () => 'cm_t',
     canned_replies: () => [],
     save_canned_reply: () => null,
     delete_canned_reply: () => null,
@@ -297,5 +299,27 @@ describe('App', () => {
     const filter = screen.getByTestId('filter-label') as HTMLInputElement;
     await fireEvent.change(filter, { target: { value: 'vip' } });
     await waitFor(() => expect(calls.filter((c) => c.cmd === 'conversations').at(-1)?.args.filter).toMatchObject({ label: 'vip' }));
+  });
+
+  it('offers approved templates when the window is closed and sends one with its variables', async () => {
+    const template = { name: 'order_update', language: 'en_US', category: 'UTILITY', body: 'Hi {{1}}, order {{2}} shipped.', variables: 2 };
+    const calls = backend({
+      conversations: () => [ANA],
+      open_conversation: () => conversationView(NOW - 1000),
+      templates: () => [template],
+    });
+    render(App);
+    await fireEvent.click(await screen.findByText('Ana Souza'));
+    await fireEvent.click(await screen.findByTestId('choose-template'));
+    await fireEvent.click(await screen.findByTestId('template-option'));
+    const [first, second] = screen.getAllByTestId('template-variable') as HTMLInputElement[];
+    await fireEvent.input(first, { target: { value: 'Ana' } });
+    await fireEvent.input(second, { target: { value: '#4821' } });
+    expect(screen.getByTestId('template-preview').textContent).toBe('Hi Ana, order #4821 shipped.');
+    await fireEvent.click(screen.getByTestId('template-send'));
+    await waitFor(() =>
+      expect(calls.find((c) => c.cmd === 'send_template')?.args).toEqual({ conversationId: 7, template, variables: ['Ana', '#4821'] }),
+    );
+    await waitFor(() => expect(screen.queryByTestId('template-picker')).toBeNull());
   });
 });

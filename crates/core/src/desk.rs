@@ -168,6 +168,43 @@ impl Desk {
         Ok(client_id)
     }
 
+    /// The approved WhatsApp templates this conversation's number may send (asks Meta).
+    pub async fn templates(
+        &self,
+        conversation_id: i64,
+    ) -> Result<Vec<zentro_meta::graph::MessageTemplate>, OutboxError> {
+        outbox::templates(
+            &self.config.cache,
+            &self.config.graph,
+            self.config.tokens.as_ref(),
+            conversation_id,
+        )
+        .await
+    }
+
+    /// Queues a template with its variables (`body` is the template's text, rendered for the
+    /// thread); it goes out as soon as it can.
+    pub async fn send_template(
+        &self,
+        conversation_id: i64,
+        choice: outbox::TemplateChoice,
+        body: &str,
+    ) -> Result<String, OutboxError> {
+        let preview = outbox::render_template(body, &choice.variables);
+        let id = outbox::queue_template(
+            &self.config.cache,
+            &self.config.member.id,
+            conversation_id,
+            choice,
+            &preview,
+            now_ms(),
+        )
+        .await?;
+        let _ = self.events.send(DeskEvent::Changed);
+        self.nudge.notify_one();
+        Ok(id)
+    }
+
     /// Tries a failed reply again (see [`outbox::retry`]); returns the attempt's client id.
     pub async fn retry(&self, client_id: &str) -> Result<String, OutboxError> {
         let id = outbox::retry(

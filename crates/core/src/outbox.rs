@@ -483,6 +483,16 @@ pub async fn templates(
     Ok(list)
 }
 
+/// A template's body with its variables filled in (`{{1}}` → the first value…).
+pub fn render_template(body: &str, variables: &[String]) -> String {
+    variables
+        .iter()
+        .enumerate()
+        .fold(body.to_string(), |text, (i, value)| {
+            text.replace(&format!("{{{{{}}}}}", i + 1), value)
+        })
+}
+
 /// Queues an approved WhatsApp template (allowed outside the 24-hour window); `preview` is its
 /// body with the variables filled in, shown in the thread. Returns the client id.
 pub async fn queue_template(

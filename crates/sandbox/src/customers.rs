@@ -153,6 +153,18 @@ pub const CANNED_REPLIES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The WhatsApp templates approved for the sandbox's number.
+pub const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "order_update",
+        "Hi {{1}}, your order {{2}} has shipped and should arrive by {{3}}.",
+    ),
+    (
+        "follow_up",
+        "Hi {{1}}, just checking in: is there anything else we can help you with?",
+    ),
+];
+
 /// How a customer answers the agent.
 const ANSWERS: &[&str] = &[
     "Thank you so much! 🙏",

@@ -135,6 +135,10 @@ impl Sandbox {
         }
 
         let sim = MetaSim::start(sim_config).await?;
+        for (name, body) in customers::TEMPLATES {
+            sim.state()
+                .add_template_text(name, "en_US", body, "APPROVED");
+        }
         sim.set_webhook_url(format!("{relay_url}/webhooks/meta"));
         let mut channel_tokens = HashMap::new();
         channel_tokens.insert(

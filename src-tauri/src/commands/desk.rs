@@ -147,6 +147,63 @@ pub async fn act_on_conversation(
     Ok(())
 }
 
+/// An approved WhatsApp template, as the picker shows it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, specta::Type)]
+pub struct TemplateView {
+    /// Its name.
+    pub name: String,
+    /// Language code.
+    pub language: String,
+    /// MARKETING, UTILITY, AUTHENTICATION.
+    pub category: String,
+    /// The body, with `{{1}}`… where the variables go.
+    pub body: String,
+    /// How many variables the body has.
+    pub variables: u32,
+}
+
+/// The approved templates this conversation's WhatsApp number may send (asks Meta).
+#[tauri::command]
+#[specta::specta]
+pub async fn templates(
+    state: State<'_, AppState>,
+    conversation_id: u32,
+) -> Result<Vec<TemplateView>, CommandError> {
+    let desk = running(&state).await?;
+    Ok(desk
+        .templates(conversation_id.into())
+        .await?
+        .into_iter()
+        .map(|t| TemplateView {
+            body: t.body().unwrap_or_default().to_string(),
+            variables: u32::try_from(t.body_variables()).unwrap_or(0),
+            name: t.name,
+            language: t.language,
+            category: t.category,
+        })
+        .collect())
+}
+
+/// Queues an approved template with its variables (allowed outside the 24-hour window).
+#[tauri::command]
+#[specta::specta]
+pub async fn send_template(
+    state: State<'_, AppState>,
+    conversation_id: u32,
+    template: TemplateView,
+    variables: Vec<String>,
+) -> Result<String, CommandError> {
+    let desk = running(&state).await?;
+    let choice = zentro_core::outbox::TemplateChoice {
+        name: template.name,
+        language: template.language,
+        variables,
+    };
+    Ok(desk
+        .send_template(conversation_id.into(), choice, &template.body)
+        .await?)
+}
+
 /// The team's canned replies.
 #[tauri::command]
 #[specta::specta]

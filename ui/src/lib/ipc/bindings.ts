@@ -15,6 +15,10 @@ export const commands = {
 	sendReply: (conversationId: number, text: string, replyTo: string | null) => typedError<string, CommandError>(__TAURI_INVOKE("send_reply", { conversationId, text, replyTo })),
 	/**  Tries a failed reply again; returns the attempt's client id. */
 	retryReply: (clientId: string) => typedError<string, CommandError>(__TAURI_INVOKE("retry_reply", { clientId })),
+	/**  The approved templates this conversation's WhatsApp number may send (asks Meta). */
+	templates: (conversationId: number) => typedError<TemplateView[], CommandError>(__TAURI_INVOKE("templates", { conversationId })),
+	/**  Queues an approved template with its variables (allowed outside the 24-hour window). */
+	sendTemplate: (conversationId: number, template: TemplateView, variables: string[]) => typedError<string, CommandError>(__TAURI_INVOKE("send_template", { conversationId, template, variables })),
 	/**  Does `action` to a conversation, for every device of the team. */
 	actOnConversation: (conversationId: number, action: ConversationAction_Deserialize) => typedError<null, CommandError>(__TAURI_INVOKE("act_on_conversation", { conversationId, action })),
 	/**  The team's canned replies. */
@@ -561,6 +565,20 @@ export type SyncPhase =
 "offline" | 
 /**  No sync (signed out). */
 "stopped";
+
+/**  An approved WhatsApp template, as the picker shows it. */
+export type TemplateView = {
+	/**  Its name. */
+	name: string,
+	/**  Language code. */
+	language: string,
+	/**  MARKETING, UTILITY, AUTHENTICATION. */
+	category: string,
+	/**  The body, with `{{1}}`… where the variables go. */
+	body: string,
+	/**  How many variables the body has. */
+	variables: number,
+};
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

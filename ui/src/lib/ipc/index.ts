@@ -16,6 +16,7 @@ import {
   type MessageView_Serialize,
   type PageKey,
   type SearchHit_Serialize,
+  type TemplateView,
 } from './bindings';
 
 export type { CacheCounts, CacheStatus, CannedReply, CommandError, ErrorCode, PageKey } from './bindings';
@@ -26,6 +27,7 @@ export type SearchHit = SearchHit_Serialize;
 export type DeskStatus = DeskStatus_Serialize;
 export type ConversationFilter = ConversationFilter_Deserialize;
 export type ConversationAction = ConversationAction_Deserialize;
+export type { TemplateView };
 
 const ERROR_CODES: readonly ErrorCode[] = [
   'cache_unavailable',
@@ -150,6 +152,16 @@ export function saveCannedReply(shortcut: string, body: string): Promise<null> {
 /** Deletes a canned reply for the team. */
 export function deleteCannedReply(shortcut: string): Promise<null> {
   return unwrap(() => commands.deleteCannedReply(shortcut));
+}
+
+/** The approved WhatsApp templates this conversation may send (asks Meta). */
+export function templates(conversationId: number): Promise<TemplateView[]> {
+  return unwrap(() => commands.templates(conversationId));
+}
+
+/** Queues a template with its variables; allowed outside the 24-hour window. */
+export function sendTemplate(conversationId: number, template: TemplateView, variables: string[]): Promise<string> {
+  return unwrap(() => commands.sendTemplate(conversationId, template, variables));
 }
 
 /** Tries a failed reply again. */
