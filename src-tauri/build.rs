@@ -7,6 +7,7 @@ fn main() {
             "cache_status",
             "desk_status",
             "send_reply",
+            "send_attachment",
             "retry_reply",
             "templates",
             "send_template",

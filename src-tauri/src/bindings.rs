@@ -15,6 +15,7 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::cache::cache_status,
             commands::desk::desk_status,
             commands::desk::send_reply,
+            commands::desk::send_attachment,
             commands::desk::retry_reply,
             commands::desk::templates,
             commands::desk::send_template,

@@ -96,6 +96,7 @@ function backend(overrides: Record<string, (args: Record<string, unknown>) => un
     retry_reply: () => 'cm_1',
     set_viewing: () => null,
     templates: () => [],
+    send_attachment: () => 'cm_a',
     send_template: () => 'cm_t',
     canned_replies: () => [],
     save_canned_reply: () => null,
@@ -321,5 +322,26 @@ describe('App', () => {
       expect(calls.find((c) => c.cmd === 'send_template')?.args).toEqual({ conversationId: 7, template, variables: ['Ana', '#4821'] }),
     );
     await waitFor(() => expect(screen.queryByTestId('template-picker')).toBeNull());
+  });
+
+  it('sends an attached file with the typed text as its caption', async () => {
+    const calls = backend({ conversations: () => [ANA] });
+    render(App);
+    await fireEvent.click(await screen.findByText('Ana Souza'));
+    const file = new File([new Uint8Array([37, 80, 68, 70])], 'receipt.pdf', { type: 'application/pdf' });
+    await fireEvent.change(await screen.findByTestId('file-input'), { target: { files: [file] } });
+    expect((await screen.findByTestId('attachment')).textContent).toContain('receipt.pdf');
+    await fireEvent.input(screen.getByTestId('composer-input'), { target: { value: 'Your receipt' } });
+    await fireEvent.click(screen.getByTestId('send'));
+    await waitFor(() =>
+      expect(calls.find((c) => c.cmd === 'send_attachment')?.args).toEqual({
+        conversationId: 7,
+        fileName: 'receipt.pdf',
+        mime: 'application/pdf',
+        dataBase64: 'JVBERg==',
+        caption: 'Your receipt',
+      }),
+    );
+    await waitFor(() => expect(screen.queryByTestId('attachment')).toBeNull());
   });
 });

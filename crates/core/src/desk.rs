@@ -205,6 +205,28 @@ impl Desk {
         Ok(id)
     }
 
+    /// Keeps the file, shows it in the thread and sends it with `caption` as soon as it can.
+    pub async fn attach(
+        &self,
+        conversation_id: i64,
+        attachment: outbox::Attachment,
+        caption: &str,
+    ) -> Result<String, OutboxError> {
+        let id = outbox::queue_attachment(
+            &self.config.cache,
+            &self.config.data_dir,
+            &self.config.member.id,
+            conversation_id,
+            attachment,
+            caption,
+            now_ms(),
+        )
+        .await?;
+        let _ = self.events.send(DeskEvent::Changed);
+        self.nudge.notify_one();
+        Ok(id)
+    }
+
     /// Tries a failed reply again (see [`outbox::retry`]); returns the attempt's client id.
     pub async fn retry(&self, client_id: &str) -> Result<String, OutboxError> {
         let id = outbox::retry(

@@ -129,7 +129,13 @@ async fn fetch(
         .download_media(&info, token, platform::WHATSAPP_MEDIA_MAX_BYTES)
         .await
         .map_err(|e| e.to_string())?;
-    let sha256 = hex::encode(Sha256::digest(&bytes));
+    store(data_dir, &bytes).await
+}
+
+/// Stores `bytes` under their SHA-256 in `data_dir`'s media folder (once: the same file sent
+/// twice is kept once); returns the hex digest and the path.
+pub async fn store(data_dir: &Path, bytes: &[u8]) -> Result<(String, PathBuf), String> {
+    let sha256 = hex::encode(Sha256::digest(bytes));
     let path = path_for(data_dir, &sha256);
     if tokio::fs::try_exists(&path).await.unwrap_or(false) {
         return Ok((sha256, path)); // the same file, already kept
@@ -141,7 +147,7 @@ async fn fetch(
     // Written next to its final place, then renamed: a crash never leaves half a file under the
     // content address.
     let partial = dir.join(format!(".{sha256}.partial"));
-    tokio::fs::write(&partial, &bytes)
+    tokio::fs::write(&partial, bytes)
         .await
         .map_err(|e| format!("could not write {}: {e}", partial.display()))?;
     tokio::fs::rename(&partial, &path)

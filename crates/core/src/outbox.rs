@@ -63,6 +63,43 @@ pub struct ReplyPayload {
     /// A WhatsApp template to send instead of free text (outside the 24-hour window).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<TemplateChoice>,
+    /// A file to send (the text is its caption).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<AttachmentRef>,
+}
+
+/// A file waiting in the content-addressed store to be uploaded and sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentRef {
+    /// Where it is stored.
+    pub path: String,
+    /// Its MIME type.
+    pub mime: String,
+    /// Its name, as the customer will see it (documents).
+    pub file_name: String,
+}
+
+/// A file an agent attaches to a reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// Its name.
+    pub file_name: String,
+    /// Its MIME type.
+    pub mime: String,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// How WhatsApp sends a file of this MIME type.
+pub fn media_kind(mime: &str) -> zentro_meta::webhook::MediaKind {
+    use zentro_meta::webhook::MediaKind;
+    match mime.split(';').next().unwrap_or_default().trim() {
+        "image/jpeg" | "image/png" => MediaKind::Image,
+        "image/webp" => MediaKind::Sticker,
+        m if m.starts_with("video/") => MediaKind::Video,
+        m if m.starts_with("audio/") => MediaKind::Audio,
+        _ => MediaKind::Document,
+    }
 }
 
 /// An approved template and the values of its body variables.
@@ -126,17 +163,8 @@ async fn target(cache: &Cache, conversation_id: i64) -> Result<Target, OutboxErr
     .ok_or(OutboxError::NoConversation(conversation_id))
 }
 
-/// Checks the window and the text, then writes the reply to the outbox and shows it as waiting.
-/// Returns its client id. `actor` is the member asking for the send (privacy promise P2).
-pub async fn queue_reply(
-    cache: &Cache,
-    actor: &str,
-    conversation_id: i64,
-    text: &str,
-    reply_to: Option<&str>,
-    now: i64,
-) -> Result<String, OutboxError> {
-    let t = target(cache, conversation_id).await?;
+/// Free-form messages need the customer's window open (24 hours since they last wrote).
+fn check_window(t: &Target, now: i64) -> Result<(), OutboxError> {
     let window = if t.kind == "whatsapp" {
         platform::WHATSAPP_SERVICE_WINDOW
     } else {
@@ -149,6 +177,21 @@ pub async fn queue_reply(
             hours_ago: (now - closes) / 3_600_000,
         });
     }
+    Ok(())
+}
+
+/// Checks the window and the text, then writes the reply to the outbox and shows it as waiting.
+/// Returns its client id. `actor` is the member asking for the send (privacy promise P2).
+pub async fn queue_reply(
+    cache: &Cache,
+    actor: &str,
+    conversation_id: i64,
+    text: &str,
+    reply_to: Option<&str>,
+    now: i64,
+) -> Result<String, OutboxError> {
+    let t = target(cache, conversation_id).await?;
+    check_window(&t, now)?;
     let text = text.trim();
     if text.is_empty() {
         return Err(OutboxError::Invalid("the reply is empty".into()));
@@ -169,6 +212,7 @@ pub async fn queue_reply(
         text: text.to_string(),
         reply_to: reply_to.map(str::to_string),
         template: None,
+        attachment: None,
     })
     .unwrap_or_default();
     let mut tx = cache.pool().begin_with("BEGIN IMMEDIATE").await?;
@@ -244,8 +288,45 @@ pub async fn deliver_due(
                     Some(phone) => Recipient::Phone(phone.clone()),
                     None => Recipient::UserId(t.customer_id.clone()),
                 };
-                let message = match &payload.template {
-                    Some(template) => Outgoing::Template {
+                let uploaded = match &payload.attachment {
+                    Some(file) => match tokio::fs::read(&file.path).await {
+                        Ok(bytes) => graph
+                            .upload_media(
+                                &t.channel_external_id,
+                                &token,
+                                &file.mime,
+                                &file.file_name,
+                                bytes.into(),
+                            )
+                            .await
+                            .map(Some),
+                        Err(e) => Err(GraphError::InvalidInput(format!(
+                            "the attached file is gone from this computer ({e}); attach it again"
+                        ))),
+                    },
+                    None => Ok(None),
+                };
+                let message = match (&payload.template, &payload.attachment, uploaded) {
+                    (_, _, Err(error)) => Err(error),
+                    (_, Some(file), Ok(Some(media_id))) => {
+                        let kind = media_kind(&file.mime);
+                        let caption = Some(payload.text.clone()).filter(|c| {
+                            !c.trim().is_empty()
+                                && !matches!(
+                                    kind,
+                                    zentro_meta::webhook::MediaKind::Audio
+                                        | zentro_meta::webhook::MediaKind::Sticker
+                                )
+                        });
+                        Ok(Outgoing::Media {
+                            kind,
+                            source: zentro_meta::graph::MediaSource::Id(media_id),
+                            caption,
+                            filename: (kind == zentro_meta::webhook::MediaKind::Document)
+                                .then(|| file.file_name.clone()),
+                        })
+                    }
+                    (Some(template), _, _) => Ok(Outgoing::Template {
                         name: template.name.clone(),
                         language: template.language.clone(),
                         components: vec![TemplateComponent {
@@ -259,21 +340,26 @@ pub async fn deliver_due(
                                 })
                                 .collect(),
                         }],
-                    },
-                    None => Outgoing::Text {
+                    }),
+                    _ => Ok(Outgoing::Text {
                         body: payload.text.clone(),
                         preview_url: true,
-                    },
+                    }),
                 };
-                let send = WhatsAppSend {
-                    to,
-                    message,
-                    reply_to: payload.reply_to.clone(),
-                    callback_data: client_id.clone(),
-                };
-                graph
-                    .send_whatsapp(&t.channel_external_id, &token, &send)
-                    .await
+                match message {
+                    Ok(message) => {
+                        let send = WhatsAppSend {
+                            to,
+                            message,
+                            reply_to: payload.reply_to.clone(),
+                            callback_data: client_id.clone(),
+                        };
+                        graph
+                            .send_whatsapp(&t.channel_external_id, &token, &send)
+                            .await
+                    }
+                    Err(error) => Err(error),
+                }
             }
             kind => {
                 let send = MessengerSend {
@@ -519,6 +605,7 @@ pub async fn queue_template(
         text: preview.to_string(),
         reply_to: None,
         template: Some(choice),
+        attachment: None,
     })
     .unwrap_or_default();
     let mut tx = cache.pool().begin_with("BEGIN IMMEDIATE").await?;
@@ -540,6 +627,92 @@ pub async fn queue_template(
         conversation_id,
         client_id,
         preview,
+        now,
+        actor
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(client_id)
+}
+
+/// Stores the file (content-addressed, under `data_dir`), shows it in the thread and queues it for
+/// sending with `caption`. WhatsApp only; checked against the window and WhatsApp's size limits
+/// before anything is written. Returns the client id.
+pub async fn queue_attachment(
+    cache: &Cache,
+    data_dir: &std::path::Path,
+    actor: &str,
+    conversation_id: i64,
+    attachment: Attachment,
+    caption: &str,
+    now: i64,
+) -> Result<String, OutboxError> {
+    let t = target(cache, conversation_id).await?;
+    if t.kind != "whatsapp" {
+        return Err(OutboxError::Invalid(
+            "sending files on Messenger and Instagram is not supported yet: share a link instead"
+                .into(),
+        ));
+    }
+    check_window(&t, now)?;
+    let kind = media_kind(&attachment.mime);
+    let limit = platform::whatsapp_upload_limit(kind.as_str());
+    if attachment.bytes.is_empty() {
+        return Err(OutboxError::Invalid("the file is empty".into()));
+    }
+    if attachment.bytes.len() as u64 > limit {
+        return Err(OutboxError::Invalid(format!(
+            "{} is too large for WhatsApp: a {} may be at most {} MB",
+            attachment.file_name,
+            kind.as_str(),
+            limit / (1024 * 1024)
+        )));
+    }
+    let (sha256, path) = crate::media::store(data_dir, &attachment.bytes)
+        .await
+        .map_err(OutboxError::Invalid)?;
+    let path_text = path.to_string_lossy().into_owned();
+    let caption = caption.trim();
+    let client_id = new_client_id();
+    let payload = serde_json::to_string(&ReplyPayload {
+        text: caption.to_string(),
+        reply_to: None,
+        template: None,
+        attachment: Some(AttachmentRef {
+            path: path_text.clone(),
+            mime: attachment.mime.clone(),
+            file_name: attachment.file_name.clone(),
+        }),
+    })
+    .unwrap_or_default();
+    let kind_name = kind.as_str();
+    let caption = (!caption.is_empty()).then_some(caption);
+    let mut tx = cache.pool().begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query!(
+        "INSERT INTO outbox (client_id, conversation_id, actor_member_id, payload, state, next_attempt_at, created_at)
+         VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+        client_id,
+        conversation_id,
+        actor,
+        payload,
+        now,
+        now
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO messages (conversation_id, client_id, direction, kind, caption, file_name, media_mime, media_path,
+                               media_sha256, sent_at, delivery_status, author_member_id)
+         VALUES (?, ?, 'outbound', ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+        conversation_id,
+        client_id,
+        kind_name,
+        caption,
+        attachment.file_name,
+        attachment.mime,
+        path_text,
+        sha256,
         now,
         actor
     )

@@ -63,6 +63,17 @@ pub const INSTAGRAM_TEXT_MAX_BYTES: usize = 1000;
 
 /// A media download URL returned by `GET /{media-id}` stops working after this time.
 pub const MEDIA_URL_TTL: Duration = Duration::from_secs(5 * 60);
+/// The largest file WhatsApp accepts for a media kind (`image`, `video`, `audio`, `sticker`,
+/// `document`): 5 MB images, 16 MB video and audio, 500 KB stickers, 100 MB documents.
+pub fn whatsapp_upload_limit(kind: &str) -> u64 {
+    match kind {
+        "image" => 5 * 1024 * 1024,
+        "video" | "audio" => 16 * 1024 * 1024,
+        "sticker" => 500 * 1024,
+        _ => WHATSAPP_MEDIA_MAX_BYTES,
+    }
+}
+
 /// The largest media file WhatsApp carries (documents, 100 MB).
 pub const WHATSAPP_MEDIA_MAX_BYTES: u64 = 100 * 1024 * 1024;
 

@@ -147,6 +147,37 @@ pub async fn act_on_conversation(
     Ok(())
 }
 
+/// Sends a file (base64) with an optional caption; it shows in the thread at once.
+#[tauri::command]
+#[specta::specta]
+pub async fn send_attachment(
+    state: State<'_, AppState>,
+    conversation_id: u32,
+    file_name: String,
+    mime: String,
+    data_base64: String,
+    caption: String,
+) -> Result<String, CommandError> {
+    use base64::Engine as _;
+    let desk = running(&state).await?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data_base64.as_bytes())
+        .map_err(|_| {
+            CommandError::new(
+                ErrorCode::Invalid,
+                "The file could not be read; attach it again.",
+            )
+        })?;
+    let attachment = zentro_core::outbox::Attachment {
+        file_name,
+        mime,
+        bytes,
+    };
+    Ok(desk
+        .attach(conversation_id.into(), attachment, &caption)
+        .await?)
+}
+
 /// An approved WhatsApp template, as the picker shows it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, specta::Type)]
 pub struct TemplateView {

@@ -197,3 +197,79 @@ async fn outside_the_window_only_an_approved_template_goes_out_with_its_variable
         Some("Hi Dee, your order #4821 has shipped.")
     );
 }
+
+#[tokio::test]
+async fn an_attached_file_is_kept_shown_uploaded_and_sent_within_whatsapps_limits() {
+    let sim = MetaSim::start(SimConfig::default()).await.unwrap();
+    let token = sim.add_whatsapp_number("W", "P", "1555");
+    sim.state()
+        .open_window("P", "15550001111", chrono::Utc::now());
+    sim.state().open_window("P", "US.1", chrono::Utc::now());
+    let graph = GraphClient::new(&sim.base_url()).unwrap();
+    let secret = token.expose().to_string();
+    let tokens = move |_: &str| Some(AccessToken::new(&secret));
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open_in(dir.path()).await.unwrap();
+    apply_batch(&cache, "ws", &[inbound(1, now_ms() / 1000)])
+        .await
+        .unwrap();
+    let conversation = inbox::conversations(&cache, None, 1).await.unwrap()[0].id;
+
+    let too_big = outbox::Attachment {
+        file_name: "huge.png".into(),
+        mime: "image/png".into(),
+        bytes: vec![0; 5 * 1024 * 1024 + 1],
+    };
+    let refused = outbox::queue_attachment(
+        &cache,
+        dir.path(),
+        "m1",
+        conversation,
+        too_big,
+        "",
+        now_ms(),
+    )
+    .await;
+    assert!(format!("{:?}", refused.unwrap_err()).contains("at most 5 MB"));
+
+    let receipt = outbox::Attachment {
+        file_name: "receipt.pdf".into(),
+        mime: "application/pdf".into(),
+        bytes: b"%PDF-1.4 receipt".to_vec(),
+    };
+    outbox::queue_attachment(
+        &cache,
+        dir.path(),
+        "m1",
+        conversation,
+        receipt,
+        "Your receipt",
+        now_ms(),
+    )
+    .await
+    .unwrap();
+    // Shown at once, from the local copy.
+    let shown = inbox::messages(&cache, conversation, None, 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        (shown[0].kind.as_str(), shown[0].media_stored),
+        ("document", true)
+    );
+    assert_eq!(shown[0].file_name.as_deref(), Some("receipt.pdf"));
+
+    let report = outbox::deliver_due(&cache, &graph, &tokens, now_ms())
+        .await
+        .unwrap();
+    assert_eq!(report.accepted.len(), 1, "{report:?}");
+    let sent = sim.state().sent[0].body.clone();
+    assert_eq!(sent["type"], "document");
+    assert_eq!(sent["document"]["filename"], "receipt.pdf");
+    assert_eq!(sent["document"]["caption"], "Your receipt");
+    let media_id = sent["document"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        sim.state().media_sha256(&media_id).unwrap().len(),
+        64,
+        "uploaded to Meta first"
+    );
+}

@@ -13,6 +13,8 @@ export const commands = {
 	deskStatus: () => __TAURI_INVOKE<DeskStatus_Serialize>("desk_status"),
 	/**  Queues a reply; returns its client id. Refused at once when the 24-hour window is closed. */
 	sendReply: (conversationId: number, text: string, replyTo: string | null) => typedError<string, CommandError>(__TAURI_INVOKE("send_reply", { conversationId, text, replyTo })),
+	/**  Sends a file (base64) with an optional caption; it shows in the thread at once. */
+	sendAttachment: (conversationId: number, fileName: string, mime: string, dataBase64: string, caption: string) => typedError<string, CommandError>(__TAURI_INVOKE("send_attachment", { conversationId, fileName, mime, dataBase64, caption })),
 	/**  Tries a failed reply again; returns the attempt's client id. */
 	retryReply: (clientId: string) => typedError<string, CommandError>(__TAURI_INVOKE("retry_reply", { clientId })),
 	/**  The approved templates this conversation's WhatsApp number may send (asks Meta). */

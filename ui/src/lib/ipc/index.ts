@@ -164,6 +164,17 @@ export function sendTemplate(conversationId: number, template: TemplateView, var
   return unwrap(() => commands.sendTemplate(conversationId, template, variables));
 }
 
+/** Sends a file with an optional caption (WhatsApp); it shows in the thread at once. */
+export async function sendAttachment(conversationId: number, file: File, caption: string): Promise<string> {
+  const data = await new Promise<string>((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).replace(/^data:[^,]*,/, ''));
+    reader.onerror = () => reject(new IpcError('invalid', `Could not read ${file.name}.`));
+    reader.readAsDataURL(file);
+  });
+  return unwrap(() => commands.sendAttachment(conversationId, file.name, file.type || 'application/octet-stream', data, caption));
+}
+
 /** Tries a failed reply again. */
 export function retryReply(clientId: string): Promise<string> {
   return unwrap(() => commands.retryReply(clientId));
