@@ -344,4 +344,17 @@ describe('App', () => {
     );
     await waitFor(() => expect(screen.queryByTestId('attachment')).toBeNull());
   });
+
+  it('inserts an emoji where the cursor is', async () => {
+    backend({ conversations: () => [ANA] });
+    render(App);
+    await fireEvent.click(await screen.findByText('Ana Souza'));
+    const input = (await screen.findByTestId('composer-input')) as HTMLTextAreaElement;
+    await fireEvent.input(input, { target: { value: 'Thanks!' } });
+    input.setSelectionRange(6, 6);
+    await fireEvent.click(screen.getByTestId('emoji-button'));
+    await fireEvent.click(screen.getByText('🙏'));
+    expect(input.value).toBe('Thanks🙏!');
+    expect(screen.queryByTestId('emoji-picker')).toBeNull();
+  });
 });
