@@ -13,6 +13,7 @@ fn main() {
             "send_template",
             "act_on_conversation",
             "canned_replies",
+            "members",
             "save_canned_reply",
             "delete_canned_reply",
             "conversations",

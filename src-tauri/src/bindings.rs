@@ -21,6 +21,7 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::desk::send_template,
             commands::desk::act_on_conversation,
             commands::desk::canned_replies,
+            commands::desk::members,
             commands::desk::save_canned_reply,
             commands::desk::delete_canned_reply,
             commands::inbox::conversations,

@@ -91,6 +91,7 @@
     act_on_conversation: () => null,
     set_viewing: () => null,
     templates: () => [],
+    members: () => [{ id: 'm1', email: 'you@fake.test', display_name: 'You', role: 'owner', status: 'active' }],
     canned_replies: () => [],
   };
 

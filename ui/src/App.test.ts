@@ -97,6 +97,7 @@ function backend(overrides: Record<string, (args: Record<string, unknown>) => un
     set_viewing: () => null,
     templates: () => [],
     send_attachment: () => 'cm_a',
+    members: () => [{ id: 'm1', email: 'you@acme.test', display_name: 'You Self', role: 'owner', status: 'active' }],
     send_template: () => 'cm_t',
     canned_replies: () => [],
     save_canned_reply: () => null,
@@ -356,5 +357,34 @@ describe('App', () => {
     await fireEvent.click(screen.getByText('🙏'));
     expect(input.value).toBe('Thanks🙏!');
     expect(screen.queryByTestId('emoji-picker')).toBeNull();
+  });
+
+  it('assigns to a teammate and mentions one in a note', async () => {
+    const calls = backend({
+      conversations: () => [ANA],
+      members: () => [
+        { id: 'm1', email: 'you@acme.test', display_name: 'You Self', role: 'owner', status: 'active' },
+        { id: 'm2', email: 'bo@acme.test', display_name: 'Bo Lind', role: 'agent', status: 'active' },
+        { id: 'm3', email: 'gone@acme.test', display_name: 'Gone', role: 'agent', status: 'deactivated' },
+      ],
+    });
+    render(App);
+    await fireEvent.click(await screen.findByText('Ana Souza'));
+    const select = (await screen.findByTestId('assign-select')) as HTMLSelectElement;
+    expect([...select.options].map((o) => o.textContent)).toEqual(['Unassigned', 'You Self (you)', 'Bo Lind']);
+    await fireEvent.change(select, { target: { value: 'm2' } });
+
+    await fireEvent.click(screen.getByTestId('note-mode'));
+    const input = screen.getByTestId('composer-input') as HTMLTextAreaElement;
+    await fireEvent.input(input, { target: { value: 'Can you call her, @b' } });
+    await fireEvent.click(await screen.findByText(/@bo — Bo Lind/));
+    expect(input.value).toBe('Can you call her, @bo ');
+    await fireEvent.click(screen.getByTestId('send'));
+    await waitFor(() =>
+      expect(calls.filter((c) => c.cmd === 'act_on_conversation').map((c) => c.args.action)).toEqual([
+        { type: 'assign', assignee: 'm2' },
+        { type: 'add_note', body: 'Can you call her, @bo', mentions: ['m2'] },
+      ]),
+    );
   });
 });

@@ -83,6 +83,7 @@ pub struct Desk {
     state: Arc<Mutex<SyncState>>,
     stop: CancellationToken,
     tasks: tokio_util::task::TaskTracker,
+    teammates: Mutex<Vec<crate::sync::Teammate>>,
 }
 
 impl std::fmt::Debug for Desk {
@@ -118,6 +119,7 @@ impl Desk {
             }))),
             stop: CancellationToken::new(),
             tasks: tokio_util::task::TaskTracker::new(),
+            teammates: Mutex::new(Vec::new()),
         };
         desk.spawn_sync();
         desk.spawn_senders();
@@ -132,6 +134,31 @@ impl Desk {
     /// Who is signed in.
     pub fn member(&self) -> &Member {
         &self.config.member
+    }
+
+    /// The workspace's members (from the relay; the last list when it is unreachable).
+    pub async fn members(&self) -> Result<Vec<crate::sync::Teammate>, SyncError> {
+        match self.config.relay.members(&self.config.token).await {
+            Ok(list) => {
+                *self
+                    .teammates
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = list.clone();
+                Ok(list)
+            }
+            Err(error) => {
+                let known = self
+                    .teammates
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                if known.is_empty() {
+                    Err(error)
+                } else {
+                    Ok(known)
+                }
+            }
+        }
     }
 
     /// The sync state now.

@@ -62,6 +62,22 @@ pub struct Member {
     pub role: String,
 }
 
+/// A teammate, as the relay lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Teammate {
+    /// Id.
+    pub id: String,
+    /// Email.
+    pub email: String,
+    /// Name.
+    pub display_name: String,
+    /// owner, admin or agent.
+    pub role: String,
+    /// invited, active or deactivated.
+    pub status: String,
+}
+
 /// A workspace.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Workspace {
@@ -257,6 +273,24 @@ impl RelayClient {
         body.get("seq")
             .and_then(|s| s.as_i64())
             .ok_or_else(|| SyncError::Relay("no seq in the answer".into()))
+    }
+
+    /// The workspace's members.
+    pub async fn members(&self, token: &Secret) -> Result<Vec<Teammate>, SyncError> {
+        #[derive(Deserialize)]
+        struct Body {
+            members: Vec<Teammate>,
+        }
+        let response = self
+            .http
+            .get(format!("{}/v1/members", self.base))
+            .bearer_auth(token.expose())
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(network)?;
+        let body: Body = check(response).await?.json().await.map_err(network)?;
+        Ok(body.members)
     }
 
     /// Revokes this device's token on the relay.

@@ -163,6 +163,21 @@ pub struct SessionContext {
     pub workspace_id: String,
 }
 
+/// A member as teammates see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberSummary {
+    /// Id.
+    pub id: String,
+    /// Email.
+    pub email: String,
+    /// Name.
+    pub display_name: String,
+    /// owner, admin or agent.
+    pub role: String,
+    /// invited, active or deactivated.
+    pub status: String,
+}
+
 /// One event of a workspace's log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoredEvent {
@@ -522,6 +537,26 @@ impl Store {
     }
 
     // ----- events -----
+
+    /// The members of a workspace (no secrets), by name.
+    pub async fn members(&self, workspace_id: &str) -> Result<Vec<MemberSummary>> {
+        let rows = sqlx::query(
+            "SELECT id, email, display_name, role, status FROM members WHERE workspace_id = ? ORDER BY display_name, email",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| MemberSummary {
+                id: r.get(0),
+                email: r.get(1),
+                display_name: r.get(2),
+                role: r.get(3),
+                status: r.get(4),
+            })
+            .collect())
+    }
 
     /// The seq of a workspace's newest event (0 when it has none).
     pub async fn head(&self, workspace_id: &str) -> Result<i64> {

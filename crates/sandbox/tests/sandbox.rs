@@ -65,6 +65,11 @@ async fn customers_write_in_on_every_channel_and_answer_the_agents_reply() {
     )
     .await;
 
+    // The team, for assigning and mentions.
+    let team = desk.members().await.unwrap();
+    assert_eq!(team.len(), 1);
+    assert_eq!(team[0].email, zentro_sandbox::AGENT_EMAIL);
+
     // The team's canned replies came with the log.
     wait_for("the canned replies", || async {
         zentro_core::team::canned_replies(&cache)

@@ -235,6 +235,21 @@ pub async fn send_template(
         .await?)
 }
 
+/// The workspace's members, for assigning and @mentions.
+#[tauri::command]
+#[specta::specta]
+pub async fn members(
+    state: State<'_, AppState>,
+) -> Result<Vec<zentro_core::sync::Teammate>, CommandError> {
+    let desk = running(&state).await?;
+    desk.members().await.map_err(|e| {
+        CommandError::new(
+            ErrorCode::Internal,
+            format!("The team list could not be loaded: {e}"),
+        )
+    })
+}
+
 /// The team's canned replies.
 #[tauri::command]
 #[specta::specta]

@@ -85,6 +85,7 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .route("/v1/sessions", post(sessions::sign_in))
         .route("/v1/sessions/current", delete(sessions::sign_out))
+        .route("/v1/members", get(sessions::members))
         .route("/v1/events", get(events::list).post(events::publish))
         .route("/v1/cursor", post(events::acknowledge))
         .layer(DefaultBodyLimit::max(256 * 1024));

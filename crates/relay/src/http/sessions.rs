@@ -95,3 +95,16 @@ pub async fn sign_out(
         .map_err(ApiError::internal)?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `GET /v1/members`: the workspace's members (for assigning and mentioning), no secrets.
+pub async fn members(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let members = state
+        .store
+        .members(&session.workspace_id)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "members": members })))
+}

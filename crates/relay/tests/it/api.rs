@@ -293,3 +293,35 @@ async fn health_and_metrics_answer() {
         assert!(metrics.contains(line), "missing {line} in\n{metrics}");
     }
 }
+
+#[tokio::test]
+async fn members_are_listed_to_signed_in_teammates_only_and_without_secrets() {
+    let relay = TestRelay::start().await;
+    relay.workspace("Acme", "owner@acme.test", "P1").await;
+    relay.workspace("Other", "owner@other.test", "P2").await;
+    let token = relay.sign_in("owner@acme.test").await;
+
+    let listed = relay
+        .request(
+            Request::get("/v1/members")
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(listed.status, StatusCode::OK);
+    let body = listed.json();
+    let members = body["members"].as_array().unwrap();
+    assert_eq!(members.len(), 1, "only this workspace's members: {body}");
+    assert_eq!(members[0]["email"], "owner@acme.test");
+    assert_eq!(members[0]["role"], "owner");
+    assert!(
+        !body.to_string().contains("argon2"),
+        "no password hashes: {body}"
+    );
+
+    let anonymous = relay
+        .request(Request::get("/v1/members").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+}

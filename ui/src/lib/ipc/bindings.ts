@@ -25,6 +25,8 @@ export const commands = {
 	actOnConversation: (conversationId: number, action: ConversationAction_Deserialize) => typedError<null, CommandError>(__TAURI_INVOKE("act_on_conversation", { conversationId, action })),
 	/**  The team's canned replies. */
 	cannedReplies: () => typedError<CannedReply[], CommandError>(__TAURI_INVOKE("canned_replies")),
+	/**  The workspace's members, for assigning and @mentions. */
+	members: () => typedError<Teammate[], CommandError>(__TAURI_INVOKE("members")),
 	/**  Saves (or replaces) a canned reply for the whole team. */
 	saveCannedReply: (shortcut: string, body: string) => typedError<null, CommandError>(__TAURI_INVOKE("save_canned_reply", { shortcut, body })),
 	/**  Deletes a canned reply for the whole team. */
@@ -567,6 +569,20 @@ export type SyncPhase =
 "offline" | 
 /**  No sync (signed out). */
 "stopped";
+
+/**  A teammate, as the relay lists them. */
+export type Teammate = {
+	/**  Id. */
+	id: string,
+	/**  Email. */
+	email: string,
+	/**  Name. */
+	display_name: string,
+	/**  owner, admin or agent. */
+	role: string,
+	/**  invited, active or deactivated. */
+	status: string,
+};
 
 /**  An approved WhatsApp template, as the picker shows it. */
 export type TemplateView = {

@@ -17,6 +17,7 @@ import {
   type PageKey,
   type SearchHit_Serialize,
   type TemplateView,
+  type Teammate,
 } from './bindings';
 
 export type { CacheCounts, CacheStatus, CannedReply, CommandError, ErrorCode, PageKey } from './bindings';
@@ -27,7 +28,7 @@ export type SearchHit = SearchHit_Serialize;
 export type DeskStatus = DeskStatus_Serialize;
 export type ConversationFilter = ConversationFilter_Deserialize;
 export type ConversationAction = ConversationAction_Deserialize;
-export type { TemplateView };
+export type { TemplateView, Teammate };
 
 const ERROR_CODES: readonly ErrorCode[] = [
   'cache_unavailable',
@@ -137,6 +138,11 @@ export function media(messageId: number): Promise<string | null> {
 /** Queues a reply; it goes out as soon as the network allows. */
 export function sendReply(conversationId: number, text: string, replyTo: string | null): Promise<string> {
   return unwrap(() => commands.sendReply(conversationId, text, replyTo));
+}
+
+/** The workspace's members (for assigning and @mentions). */
+export function members(): Promise<Teammate[]> {
+  return unwrap(() => commands.members());
 }
 
 /** The team's canned replies. */
