@@ -22,6 +22,7 @@ fn main() {
             "search",
             "set_viewing",
             "media",
+            "open_media",
         ]),
     ))
     .expect("failed to read the Tauri configuration");

@@ -30,6 +30,7 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::inbox::search,
             commands::inbox::set_viewing,
             commands::inbox::media,
+            commands::inbox::open_media,
         ])
         .events(tauri_specta::collect_events![
             crate::desk::DeskStatusChanged,

@@ -95,6 +95,7 @@ function backend(overrides: Record<string, (args: Record<string, unknown>) => un
     act_on_conversation: () => null,
     retry_reply: () => 'cm_1',
     set_viewing: () => null,
+    open_media: () => null,
     templates: () => [],
     send_attachment: () => 'cm_a',
     members: () => [{ id: 'm1', email: 'you@acme.test', display_name: 'You Self', role: 'owner', status: 'active' }],
@@ -386,5 +387,14 @@ describe('App', () => {
         { type: 'add_note', body: 'Can you call her, @bo', mentions: ['m2'] },
       ]),
     );
+  });
+
+  it("opens a customer's document in the system's application", async () => {
+    const doc = message(9, 'inbound', '', { kind: 'document', body: null, file_name: 'receipt.pdf', media_stored: true });
+    const calls = backend({ conversations: () => [ANA], messages: () => [doc] });
+    render(App);
+    await fireEvent.click(await screen.findByText('Ana Souza'));
+    await fireEvent.click(await screen.findByTestId('open-file'));
+    await waitFor(() => expect(calls.find((c) => c.cmd === 'open_media')?.args).toEqual({ messageId: 9 }));
   });
 });

@@ -167,3 +167,94 @@ pub async fn pending(cache: &Cache) -> Result<Vec<(i64, i64, Option<String>)>, C
     .map(|r| (r.message_id, r.attempts, r.last_error))
     .collect())
 }
+
+/// A copy of a message's stored file under its own name (in `<data dir>/opened/`), for the
+/// system's default application to open: the store names files by their SHA-256, which tells
+/// that application nothing about what they are.
+pub async fn copy_for_opening(
+    cache: &Cache,
+    data_dir: &Path,
+    message_id: i64,
+) -> Result<Option<PathBuf>, CacheError> {
+    let Some((stored, mime)) = crate::inbox::media_file(cache, message_id).await? else {
+        return Ok(None);
+    };
+    let name: Option<String> =
+        sqlx::query_scalar!("SELECT file_name FROM messages WHERE id = ?", message_id)
+            .fetch_optional(cache.pool())
+            .await?
+            .flatten();
+    let name = safe_file_name(name.as_deref(), &mime, message_id);
+    let dir = data_dir.join("opened");
+    let target = dir.join(name);
+    let copied = async {
+        tokio::fs::create_dir_all(&dir).await?;
+        tokio::fs::copy(&stored, &target).await
+    }
+    .await;
+    Ok(copied.ok().map(|_| target))
+}
+
+/// A file name that stays inside its folder: no separators or leading dots, an extension from the
+/// MIME type when the customer's name has none.
+pub fn safe_file_name(name: Option<&str>, mime: &str, message_id: i64) -> String {
+    let cleaned: String = name
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c == '/' || c == '\\' || c.is_control() || c == ':' {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect::<String>()
+        .trim_start_matches('.')
+        .trim()
+        .chars()
+        .take(120)
+        .collect();
+    let extension = match mime.split(';').next().unwrap_or_default().trim() {
+        "image/jpeg" => "jpg",
+        "image/png" => "png",
+        "image/webp" => "webp",
+        "application/pdf" => "pdf",
+        "audio/ogg" => "ogg",
+        "audio/mpeg" => "mp3",
+        "video/mp4" => "mp4",
+        _ => "bin",
+    };
+    if cleaned.is_empty() {
+        format!("message-{message_id}.{extension}")
+    } else if cleaned.contains('.') {
+        cleaned
+    } else {
+        format!("{cleaned}.{extension}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_file_name;
+
+    #[test]
+    fn file_names_from_customers_stay_in_their_folder() {
+        assert_eq!(
+            safe_file_name(Some("../../etc/passwd"), "text/plain", 1),
+            "_.._etc_passwd"
+        );
+        assert_eq!(
+            safe_file_name(Some(".bashrc"), "text/plain", 2),
+            "bashrc.bin"
+        );
+        assert_eq!(
+            safe_file_name(Some("receipt.pdf"), "application/pdf", 3),
+            "receipt.pdf"
+        );
+        assert_eq!(safe_file_name(None, "image/jpeg", 4), "message-4.jpg");
+        assert_eq!(
+            safe_file_name(Some("C:\\x"), "application/pdf", 5),
+            "C__x.pdf"
+        );
+    }
+}

@@ -90,6 +90,28 @@ pub async fn open_conversation(
     })
 }
 
+/// Opens a message's file (a document the customer sent, say) in the system's default
+/// application, from a copy under its own name.
+#[tauri::command]
+#[specta::specta]
+pub async fn open_media(state: State<'_, AppState>, message_id: u32) -> Result<(), CommandError> {
+    let cache = state.cache().await?;
+    let path = zentro_core::media::copy_for_opening(&cache, &state.data_dir, message_id.into())
+        .await?
+        .ok_or_else(|| {
+            CommandError::new(
+                ErrorCode::NotFound,
+                "This file is not on this computer yet; it downloads when the network allows.",
+            )
+        })?;
+    tauri_plugin_opener::open_path(path, None::<&str>).map_err(|e| {
+        CommandError::new(
+            ErrorCode::Internal,
+            format!("No application could open the file: {e}"),
+        )
+    })
+}
+
 /// Which conversation is on screen (`None`: none): it gets no OS notifications.
 #[tauri::command]
 #[specta::specta]

@@ -46,6 +46,11 @@ export const commands = {
 	setViewing: (conversationId: number | null) => __TAURI_INVOKE<void>("set_viewing", { conversationId }),
 	/**  A stored media file as a `data:` URL (images, voice notes), or `None` while it downloads. */
 	media: (messageId: number) => typedError<string | null, CommandError>(__TAURI_INVOKE("media", { messageId })),
+	/**
+	 *  Opens a message's file (a document the customer sent, say) in the system's default
+	 *  application, from a copy under its own name.
+	 */
+	openMedia: (messageId: number) => typedError<null, CommandError>(__TAURI_INVOKE("open_media", { messageId })),
 };
 
 /** Events */

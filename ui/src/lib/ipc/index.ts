@@ -135,6 +135,11 @@ export function media(messageId: number): Promise<string | null> {
   return unwrap(() => commands.media(messageId));
 }
 
+/** Opens a message's file in the system's default application. */
+export function openMedia(messageId: number): Promise<null> {
+  return unwrap(() => commands.openMedia(messageId));
+}
+
 /** Queues a reply; it goes out as soon as the network allows. */
 export function sendReply(conversationId: number, text: string, replyTo: string | null): Promise<string> {
   return unwrap(() => commands.sendReply(conversationId, text, replyTo));
