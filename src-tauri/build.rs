@@ -6,6 +6,7 @@ fn main() {
         tauri_build::AppManifest::new().commands(&[
             "cache_status",
             "desk_status",
+            "sign_in",
             "send_reply",
             "send_attachment",
             "retry_reply",

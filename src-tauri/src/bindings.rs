@@ -14,6 +14,7 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
         .commands(tauri_specta::collect_commands![
             commands::cache::cache_status,
             commands::desk::desk_status,
+            commands::desk::sign_in,
             commands::desk::send_reply,
             commands::desk::send_attachment,
             commands::desk::retry_reply,

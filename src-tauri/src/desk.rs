@@ -264,18 +264,26 @@ async fn forward<R: Runtime>(app: AppHandle<R>, desk: Arc<zentro_core::desk::Des
     let mut cursor = notices::cursor_now(desk.cache()).await.unwrap_or_default();
     notify(&app, &desk, &mut cursor).await;
     loop {
-        let event = if pending_change {
-            match tokio::time::timeout(Duration::from_millis(150), events.recv()).await {
-                Ok(event) => event,
-                Err(_) => {
+        let next = async {
+            if pending_change {
+                tokio::time::timeout(Duration::from_millis(150), events.recv())
+                    .await
+                    .ok()
+            } else {
+                Some(events.recv().await)
+            }
+        };
+        let event = tokio::select! {
+            _ = desk.stopped() => return,
+            next = next => match next {
+                Some(event) => event,
+                None => {
                     pending_change = false;
                     let _ = InboxChanged.emit(&app);
                     notify(&app, &desk, &mut cursor).await;
                     continue;
                 }
-            }
-        } else {
-            events.recv().await
+            },
         };
         match event {
             Ok(DeskEvent::Changed) => pending_change = true,

@@ -79,8 +79,15 @@ pub fn build_app<R: Runtime>(
         None => app.path().app_data_dir()?,
     };
     tracing::info!(data_dir = %data_dir.display(), "starting");
-    app.manage(AppState::new(&data_dir));
+    let (relaunch, mut relaunches) = tokio::sync::mpsc::unbounded_channel();
+    app.manage(AppState::new(&data_dir, relaunch));
     if config.start_desk {
+        let handle = app.handle().clone();
+        tauri::async_runtime::spawn(async move {
+            while let Some(sandbox) = relaunches.recv().await {
+                desk::launch(&handle, sandbox);
+            }
+        });
         let sandbox = config
             .sandbox
             .unwrap_or_else(|| !data_dir.join(zentro_core::account::ACCOUNT_FILE).exists());

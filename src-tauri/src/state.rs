@@ -32,6 +32,8 @@ pub struct AppState {
     pub status: std::sync::Mutex<DeskStatus>,
     /// The conversation on screen (0: none): it gets no notifications.
     pub viewing: std::sync::atomic::AtomicI64,
+    /// Asks the app to start a desk again (`true`: the sandbox), after a sign-in.
+    pub relaunch: tokio::sync::mpsc::UnboundedSender<bool>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -44,8 +46,9 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// State for an app whose data lives in `data_dir`.
-    pub fn new(data_dir: &Path) -> Self {
+    pub fn new(data_dir: &Path, relaunch: tokio::sync::mpsc::UnboundedSender<bool>) -> Self {
         Self {
+            relaunch,
             data_dir: data_dir.to_path_buf(),
             cache: LazyCache::in_dir(data_dir),
             desk: RwLock::new(None),
@@ -60,6 +63,16 @@ impl AppState {
             return Ok(running.desk.cache().clone());
         }
         self.cache.get().await.cloned()
+    }
+
+    /// Stops the running desk (and its sandbox) and forgets it.
+    pub async fn stop_desk(&self) {
+        if let Some(running) = self.desk.write().await.take() {
+            running.desk.stop().await;
+            if let Some(sandbox) = running.sandbox {
+                sandbox.stop().await;
+            }
+        }
     }
 
     /// The running desk, if any.

@@ -96,6 +96,7 @@ function backend(overrides: Record<string, (args: Record<string, unknown>) => un
     retry_reply: () => 'cm_1',
     set_viewing: () => null,
     open_media: () => null,
+    sign_in: () => ({ ...DESK, mode: 'starting', sync: 'connecting' }),
     templates: () => [],
     send_attachment: () => 'cm_a',
     members: () => [{ id: 'm1', email: 'you@acme.test', display_name: 'You Self', role: 'owner', status: 'active' }],
@@ -396,5 +397,25 @@ describe('App', () => {
     await fireEvent.click(await screen.findByText('Ana Souza'));
     await fireEvent.click(await screen.findByTestId('open-file'));
     await waitFor(() => expect(calls.find((c) => c.cmd === 'open_media')?.args).toEqual({ messageId: 9 }));
+  });
+
+  it('leaves the sandbox by signing in to a real relay', async () => {
+    const calls = backend({
+      sign_in: (args) => {
+        if (args.password !== 'right') throw { code: 'invalid', message: 'Wrong email or password.' };
+        return { ...DESK, mode: 'starting', sync: 'connecting' };
+      },
+    });
+    render(App);
+    await fireEvent.click(await screen.findByTestId('leave-sandbox'));
+    await fireEvent.input(screen.getByTestId('sign-in-relay'), { target: { value: 'https://relay.acme.test' } });
+    await fireEvent.input(screen.getByTestId('sign-in-email'), { target: { value: 'ana@acme.test' } });
+    await fireEvent.input(screen.getByTestId('sign-in-password'), { target: { value: 'wrong' } });
+    await fireEvent.submit(screen.getByTestId('sign-in'));
+    expect((await screen.findByRole('alert')).textContent).toContain('Wrong email or password');
+    await fireEvent.input(screen.getByTestId('sign-in-password'), { target: { value: 'right' } });
+    await fireEvent.submit(screen.getByTestId('sign-in'));
+    await waitFor(() => expect(screen.queryByTestId('sign-in')).toBeNull());
+    expect(calls.filter((c) => c.cmd === 'sign_in').at(-1)?.args).toEqual({ relayUrl: 'https://relay.acme.test', email: 'ana@acme.test', password: 'right' });
   });
 });

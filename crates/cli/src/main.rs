@@ -283,29 +283,23 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             device_name,
         } => {
             let password = read_password()?;
-            let client = RelayClient::new(&relay)?;
-            let (token, identity) = client
-                .sign_in(email.trim(), &password, &device_name)
-                .await?;
-            let entry = Vault::device_entry(client.base_url(), &identity.member.email);
-            let vault = ctx.vault.clone();
-            tokio::task::spawn_blocking(move || vault.store(&entry, &token))
-                .await
-                .map_err(|e| fail(1, e.to_string()))??;
-            let account = Account {
-                relay_url: client.base_url().to_string(),
-                email: identity.member.email.clone(),
-                member_id: identity.member.id,
-                member_name: identity.member.display_name,
-                role: identity.member.role,
-                workspace_id: identity.workspace.id,
-                workspace_name: identity.workspace.name.clone(),
-            };
-            account.save(&ctx.data_dir)?;
-            Cache::open_in(&ctx.data_dir).await?;
+            let account = zentro_core::account::sign_in(
+                &ctx.data_dir,
+                ctx.vault.clone(),
+                &relay,
+                &email,
+                &password,
+                &device_name,
+            )
+            .await
+            .map_err(|e| match e {
+                zentro_core::account::SignInError::Relay(e) => Failure::from(e),
+                zentro_core::account::SignInError::Vault(e) => Failure::from(e),
+                other => fail(1, other.to_string()),
+            })?;
             eprintln!(
                 "Signed in to {} as {} ({}).",
-                identity.workspace.name, account.email, account.role
+                account.workspace_name, account.email, account.role
             );
         }
         Command::Logout => {

@@ -62,3 +62,52 @@ impl Account {
         }
     }
 }
+
+/// Why signing in did not work.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// The relay refused or could not be reached.
+    #[error(transparent)]
+    Relay(#[from] crate::sync::SyncError),
+    /// The keychain could not keep the device's token (nothing was saved).
+    #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
+    /// The account file could not be written.
+    #[error("could not save the sign-in in {0}")]
+    Save(String),
+}
+
+/// Signs in to a relay from `data_dir`: the device token goes to the keychain, who and where to
+/// `account.json` (no secret), and the member's cache is created.
+pub async fn sign_in(
+    data_dir: &Path,
+    vault: crate::vault::Vault,
+    relay_url: &str,
+    email: &str,
+    password: &crate::vault::Secret,
+    device_name: &str,
+) -> Result<Account, SignInError> {
+    use crate::vault::Vault;
+    let client = crate::sync::RelayClient::new(relay_url)?;
+    let (token, identity) = client.sign_in(email.trim(), password, device_name).await?;
+    let entry = Vault::device_entry(client.base_url(), &identity.member.email);
+    tokio::task::spawn_blocking(move || vault.store(&entry, &token))
+        .await
+        .map_err(|e| SignInError::Save(e.to_string()))??;
+    let account = Account {
+        relay_url: client.base_url().to_string(),
+        email: identity.member.email,
+        member_id: identity.member.id,
+        member_name: identity.member.display_name,
+        role: identity.member.role,
+        workspace_id: identity.workspace.id,
+        workspace_name: identity.workspace.name,
+    };
+    account
+        .save(data_dir)
+        .map_err(|e| SignInError::Save(format!("{}: {e}", data_dir.display())))?;
+    crate::Cache::open_in(data_dir)
+        .await
+        .map_err(|e| SignInError::Save(e.to_string()))?;
+    Ok(account)
+}

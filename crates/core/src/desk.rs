@@ -276,6 +276,11 @@ impl Desk {
         Ok(key)
     }
 
+    /// Resolves once the desk was stopped.
+    pub async fn stopped(&self) {
+        self.stop.cancelled().await;
+    }
+
     /// Stops the background work and waits for it.
     pub async fn stop(&self) {
         self.stop.cancel();

@@ -30,6 +30,53 @@ pub fn desk_status(state: State<'_, AppState>) -> DeskStatus {
         .clone()
 }
 
+/// Signs this computer in to a relay (the token goes to the keychain) and syncs with it instead of
+/// the sandbox.
+#[tauri::command]
+#[specta::specta]
+pub async fn sign_in(
+    state: State<'_, AppState>,
+    relay_url: String,
+    email: String,
+    password: String,
+) -> Result<DeskStatus, CommandError> {
+    use zentro_core::account::SignInError;
+    use zentro_core::sync::SyncError;
+    let password = zentro_core::vault::Secret::new(password);
+    let device = format!(
+        "Zentro Desk on {}",
+        std::env::var("HOSTNAME").unwrap_or_else(|_| "this computer".into())
+    );
+    let signed_in = zentro_core::account::sign_in(
+        &state.data_dir,
+        zentro_core::vault::Vault::system(),
+        &relay_url,
+        &email,
+        &password,
+        &device,
+    )
+    .await;
+    if let Err(error) = signed_in {
+        return Err(match error {
+            SignInError::Relay(SyncError::Unauthorized) => {
+                CommandError::new(ErrorCode::Invalid, "Wrong email or password.")
+            }
+            SignInError::Relay(SyncError::BadAddress(e)) => CommandError::new(
+                ErrorCode::Invalid,
+                format!("That relay address does not work: {e}"),
+            ),
+            other => CommandError::new(ErrorCode::Internal, format!("Signing in failed: {other}")),
+        });
+    }
+    state.stop_desk().await;
+    *state
+        .status
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = DeskStatus::starting();
+    let _ = state.relaunch.send(false);
+    Ok(DeskStatus::starting())
+}
+
 /// Queues a reply; returns its client id. Refused at once when the 24-hour window is closed.
 #[tauri::command]
 #[specta::specta]

@@ -11,6 +11,11 @@ export const commands = {
 	cacheStatus: () => typedError<CacheStatus, CommandError>(__TAURI_INVOKE("cache_status")),
 	/**  What runs behind the inbox, and how sync is doing. */
 	deskStatus: () => __TAURI_INVOKE<DeskStatus_Serialize>("desk_status"),
+	/**
+	 *  Signs this computer in to a relay (the token goes to the keychain) and syncs with it instead of
+	 *  the sandbox.
+	 */
+	signIn: (relayUrl: string, email: string, password: string) => typedError<DeskStatus_Serialize, CommandError>(__TAURI_INVOKE("sign_in", { relayUrl, email, password })),
 	/**  Queues a reply; returns its client id. Refused at once when the 24-hour window is closed. */
 	sendReply: (conversationId: number, text: string, replyTo: string | null) => typedError<string, CommandError>(__TAURI_INVOKE("send_reply", { conversationId, text, replyTo })),
 	/**  Sends a file (base64) with an optional caption; it shows in the thread at once. */

@@ -96,6 +96,11 @@ export async function deskStatus(): Promise<DeskStatus> {
   }
 }
 
+/** Signs this computer in to a relay; the desk restarts against it (the status follows by event). */
+export function signIn(relayUrl: string, email: string, password: string): Promise<DeskStatus> {
+  return unwrap(() => commands.signIn(relayUrl, email, password)) as Promise<DeskStatus>;
+}
+
 /** A page of conversations, newest activity first, after `after`. */
 export function conversations(
   filter: ConversationFilter,
