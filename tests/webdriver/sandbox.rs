@@ -243,3 +243,112 @@ async fn the_sandbox_inbox_follows_a_dark_system_theme() {
     assert!(dark, "WebKit did not report the dark system theme");
     session.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_click_leaves_the_sandbox_for_a_team_relay() {
+    // A team's relay on loopback, with one workspace.
+    let relay_dir = tempfile::tempdir().unwrap();
+    let store = zentro_relay::Store::open(relay_dir.path()).await.unwrap();
+    store
+        .create_workspace(
+            "Acme Support",
+            "ana@acme.test",
+            "Ana",
+            &zentro_relay::credentials::hash_password("correct horse battery"),
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    let config = zentro_relay::Config::new(
+        relay_dir.path().to_path_buf(),
+        zentro_meta::AppSecret::new("app-secret"),
+        zentro_relay::config::VerifyToken::new("verify"),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay_url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(zentro_relay::run(config, listener, async {
+        let _ = stopped.await;
+    }));
+
+    let app = app_binary().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_string_lossy().into_owned();
+    let session = AppSession::start(
+        &app,
+        &[("ZENTRO_DATA_DIR", &data_dir), ("ZENTRO_SANDBOX", "1")],
+    )
+    .await
+    .unwrap();
+    let client = &session.client;
+    wait_for("the sandbox banner", || async {
+        count(client, "[data-testid=leave-sandbox]").await == 1
+    })
+    .await;
+    client
+        .find(Locator::Css("[data-testid=leave-sandbox]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    let fill = |css: &'static str, value: String| async move {
+        let field = client.find(Locator::Css(css)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(&value).await.unwrap();
+    };
+    fill("[data-testid=sign-in-relay]", relay_url.clone()).await;
+    fill("[data-testid=sign-in-email]", "ana@acme.test".into()).await;
+    fill("[data-testid=sign-in-password]", "not the password".into()).await;
+    client
+        .find(Locator::Css("[data-testid=sign-in-submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for("the refusal", || async {
+        text(client, "[data-testid=sign-in] [role=alert]")
+            .await
+            .contains("Wrong email or password")
+    })
+    .await;
+
+    fill(
+        "[data-testid=sign-in-password]",
+        "correct horse battery".into(),
+    )
+    .await;
+    client
+        .find(Locator::Css("[data-testid=sign-in-submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // The sandbox is gone; the team's (empty) inbox syncs live.
+    wait_for("the team's workspace", || async {
+        count(client, "[data-testid=sandbox-banner]").await == 0
+            && text(client, ".workspace").await == "Acme Support"
+    })
+    .await;
+    wait_for("live sync with the team's relay", || async {
+        let Ok(sync) = client.find(Locator::Css("[data-testid=sync-status]")).await else {
+            return false;
+        };
+        sync.attr("data-phase").await.ok().flatten().as_deref() == Some("live")
+    })
+    .await;
+    assert!(count(client, "[data-testid=conversation-list-empty]").await == 1);
+    let account = std::fs::read_to_string(data.path().join("account.json")).unwrap();
+    assert!(account.contains("ana@acme.test"));
+    assert!(
+        !account.contains("correct horse"),
+        "no secret in the account file"
+    );
+
+    session.close().await.unwrap();
+    stop.send(()).unwrap();
+    let _ = server.await;
+}
