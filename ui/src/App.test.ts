@@ -418,4 +418,14 @@ describe('App', () => {
     await waitFor(() => expect(screen.queryByTestId('sign-in')).toBeNull());
     expect(calls.filter((c) => c.cmd === 'sign_in').at(-1)?.args).toEqual({ relayUrl: 'https://relay.acme.test', email: 'ana@acme.test', password: 'right' });
   });
+
+  it('snoozes for a chosen time', async () => {
+    const calls = backend({ conversations: () => [ANA] });
+    render(App);
+    await fireEvent.click(await screen.findByText('Ana Souza'));
+    await fireEvent.change(await screen.findByTestId('snooze'), { target: { value: '168' } });
+    await waitFor(() =>
+      expect(calls.find((c) => c.cmd === 'act_on_conversation')?.args.action).toEqual({ type: 'set_status', status: 'snoozed', snooze_hours: 168 }),
+    );
+  });
 });

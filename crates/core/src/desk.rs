@@ -406,6 +406,10 @@ async fn send_once(
         .await
         .map_err(|e| e.to_string())?;
     let mut changed = report.failed + report.ambiguous > 0 || !report.accepted.is_empty();
+    changed |= team::wake_snoozed(&config.cache, now)
+        .await
+        .map_err(|e| e.to_string())?
+        > 0;
     // Announced through the team queue: if the relay is unreachable now, it goes out later, once.
     for sent in &report.accepted {
         let payload = serde_json::to_value(sent).map_err(|e| e.to_string())?;

@@ -439,3 +439,16 @@ pub async fn canned_replies(cache: &Cache) -> Result<Vec<CannedReply>, CacheErro
     .fetch_all(cache.pool())
     .await?)
 }
+
+/// Reopens snoozed conversations whose time has come; returns how many woke. Every device does
+/// this for itself at the same moment, so caches agree without a team event.
+pub async fn wake_snoozed(cache: &Cache, now: i64) -> Result<u64, CacheError> {
+    Ok(sqlx::query!(
+        "UPDATE conversations SET status = 'open', snoozed_until = NULL
+         WHERE status = 'snoozed' AND snoozed_until IS NOT NULL AND snoozed_until <= ?",
+        now
+    )
+    .execute(cache.pool())
+    .await?
+    .rows_affected())
+}

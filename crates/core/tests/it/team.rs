@@ -222,10 +222,30 @@ async fn a_customer_writing_again_reopens_a_resolved_or_snoozed_conversation() {
         (state.status.as_str(), state.snoozed_until),
         ("snoozed", Some(1_900_000_000_000))
     );
+    // Not yet time: still snoozed; past its time: open again, on every device alike.
+    assert_eq!(
+        team::wake_snoozed(&cache, 1_899_999_999_999).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        team::wake_snoozed(&cache, 1_900_000_000_000).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        team::conversation_state(&cache, id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "open"
+    );
+    apply_batch(&cache, "ws", &[team_event(6, "m_ana", &snooze)])
+        .await
+        .unwrap();
     apply_batch(
         &cache,
         "ws",
-        &[inbound(6, "BR.1", "wamid.3", 1_760_000_200)],
+        &[inbound(7, "BR.1", "wamid.3", 1_760_000_200)],
     )
     .await
     .unwrap();

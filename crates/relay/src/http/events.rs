@@ -211,8 +211,10 @@ pub struct Ack {
 pub async fn acknowledge(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
-    Json(ack): Json<Ack>,
+    body: Result<Json<Ack>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(ack) = body
+        .map_err(|e| ApiError::BadRequest(format!("expected JSON {{seq}}: {}", e.body_text())))?;
     let acked = state
         .store
         .acknowledge(&session, ack.seq)

@@ -325,3 +325,28 @@ async fn members_are_listed_to_signed_in_teammates_only_and_without_secrets() {
         .await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_malformed_acknowledgement_gets_the_api_error_shape() {
+    let relay = TestRelay::start().await;
+    relay.workspace("Acme", "owner@acme.test", "P1").await;
+    let token = relay.sign_in("owner@acme.test").await;
+    let response = relay
+        .request(
+            Request::post("/v1/cursor")
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .body(Body::from("{\"seq\": \"ten\"}"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    let body = response.json();
+    assert_eq!(body["error"]["code"], "bad_request", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expected JSON {seq}")
+    );
+}
