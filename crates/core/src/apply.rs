@@ -543,6 +543,12 @@ fn stored(content: &Content) -> Stored {
                 .trim()
                 .to_string(),
             );
+            // A map of the pin, to open in the browser.
+            s.media_url = Some(format!(
+                "https://www.openstreetmap.org/?mlat={lat:.6}&mlon={lon:.6}#map=17/{lat:.6}/{lon:.6}",
+                lat = l.latitude,
+                lon = l.longitude
+            ));
         }
         Content::Contacts(cs) => {
             s.kind = "contacts".into();

@@ -321,3 +321,29 @@ async fn pages_by_key_cover_everything_once() {
     seen.reverse();
     assert_eq!(forward, seen, "oldest first, each once");
 }
+
+#[tokio::test]
+async fn a_location_pin_keeps_its_place_name_and_a_map_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open_in(dir.path()).await.unwrap();
+    let body = wa(
+        "P1",
+        json!({ "from_user_id": "BR.1", "id": "wamid.L1", "timestamp": "1750000000", "type": "location",
+                "location": { "latitude": 38.7139, "longitude": -9.1394, "name": "Sandbox Coffee", "address": "Rua Augusta" } }),
+    );
+    apply_batch(&cache, "ws", &events_from(&[body], 1))
+        .await
+        .unwrap();
+    let conversation = inbox::conversations(&cache, None, 1).await.unwrap()[0].id;
+    let pin = &inbox::messages(&cache, conversation, None, 1)
+        .await
+        .unwrap()[0];
+    assert_eq!(pin.kind, "location");
+    assert_eq!(pin.body.as_deref(), Some("Sandbox Coffee Rua Augusta"));
+    assert_eq!(
+        pin.media_url.as_deref(),
+        Some(
+            "https://www.openstreetmap.org/?mlat=38.713900&mlon=-9.139400#map=17/38.713900/-9.139400"
+        )
+    );
+}
