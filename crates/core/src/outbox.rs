@@ -362,19 +362,54 @@ pub async fn deliver_due(
                 }
             }
             kind => {
-                let send = MessengerSend {
-                    platform: if kind == "instagram" {
-                        Platform::Instagram
-                    } else {
-                        Platform::Messenger
-                    },
-                    recipient_id: t.customer_id.clone(),
-                    message: MessengerOutgoing::Text(payload.text.clone()),
-                    messaging_type: MessagingType::Response,
+                let message = match &payload.attachment {
+                    Some(file) => {
+                        let kind = match media_kind(&file.mime) {
+                            zentro_meta::webhook::MediaKind::Image => "image",
+                            zentro_meta::webhook::MediaKind::Video => "video",
+                            zentro_meta::webhook::MediaKind::Audio => "audio",
+                            _ => "file",
+                        };
+                        match tokio::fs::read(&file.path).await {
+                            Ok(bytes) => graph
+                                .upload_messenger_attachment(
+                                    &t.channel_external_id,
+                                    &token,
+                                    kind,
+                                    &file.mime,
+                                    &file.file_name,
+                                    bytes.into(),
+                                )
+                                .await
+                                .map(|attachment_id| MessengerOutgoing::Uploaded {
+                                    kind: kind.to_string(),
+                                    attachment_id,
+                                }),
+                            Err(e) => Err(GraphError::InvalidInput(format!(
+                                "the attached file is gone from this computer ({e}); attach it again"
+                            ))),
+                        }
+                    }
+                    None => Ok(MessengerOutgoing::Text(payload.text.clone())),
                 };
-                graph
-                    .send_messenger(&t.channel_external_id, &token, &send)
-                    .await
+                match message {
+                    Ok(message) => {
+                        let send = MessengerSend {
+                            platform: if kind == "instagram" {
+                                Platform::Instagram
+                            } else {
+                                Platform::Messenger
+                            },
+                            recipient_id: t.customer_id.clone(),
+                            message,
+                            messaging_type: MessagingType::Response,
+                        };
+                        graph
+                            .send_messenger(&t.channel_external_id, &token, &send)
+                            .await
+                    }
+                    Err(error) => Err(error),
+                }
             }
         };
         match result {
@@ -637,7 +672,8 @@ pub async fn queue_template(
 }
 
 /// Stores the file (content-addressed, under `data_dir`), shows it in the thread and queues it for
-/// sending with `caption`. WhatsApp only; checked against the window and WhatsApp's size limits
+/// sending with `caption`. WhatsApp and Messenger (Instagram takes only public links); checked
+/// against the window and the platform's size limits
 /// before anything is written. Returns the client id.
 pub async fn queue_attachment(
     cache: &Cache,
@@ -649,15 +685,24 @@ pub async fn queue_attachment(
     now: i64,
 ) -> Result<String, OutboxError> {
     let t = target(cache, conversation_id).await?;
-    if t.kind != "whatsapp" {
+    if t.kind == "instagram" {
         return Err(OutboxError::Invalid(
-            "sending files on Messenger and Instagram is not supported yet: share a link instead"
+            "Instagram takes files only from a public link: share a link instead".into(),
+        ));
+    }
+    if t.kind == "messenger" && !caption.trim().is_empty() {
+        return Err(OutboxError::Invalid(
+            "a file on Messenger carries no caption: send the file alone, then the text as a reply"
                 .into(),
         ));
     }
     check_window(&t, now)?;
     let kind = media_kind(&attachment.mime);
-    let limit = platform::whatsapp_upload_limit(kind.as_str());
+    let limit = if t.kind == "messenger" {
+        platform::MESSENGER_ATTACHMENT_MAX_BYTES
+    } else {
+        platform::whatsapp_upload_limit(kind.as_str())
+    };
     if attachment.bytes.is_empty() {
         return Err(OutboxError::Invalid("the file is empty".into()));
     }

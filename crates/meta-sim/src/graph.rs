@@ -168,6 +168,14 @@ async fn edge_route(
                 "(#100) Upload media as multipart/form-data",
             ),
         },
+        ("POST", "message_attachments") => match Multipart::from_request(request, &()).await {
+            Ok(multipart) => attachment_upload(&ctx, &id, token, multipart).await,
+            Err(_) => graph_error(
+                StatusCode::BAD_REQUEST,
+                100,
+                "(#100) Upload the attachment as multipart/form-data",
+            ),
+        },
         ("POST", "messages") => {
             let body = axum::body::to_bytes(request.into_body(), 8 * 1024 * 1024)
                 .await
@@ -741,6 +749,70 @@ async fn download(
             .into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+/// `POST /{version}/{page_id}/message_attachments`: Messenger's Attachment Upload API.
+async fn attachment_upload(
+    ctx: &Ctx,
+    page_id: &str,
+    token: Option<String>,
+    mut multipart: Multipart,
+) -> Response {
+    let mut file: Option<(Vec<u8>, String)> = None;
+    let mut message: Option<Value> = None;
+    while let Ok(Some(field)) = multipart.next_field().await {
+        match field.name() {
+            Some("message") => {
+                message = field
+                    .text()
+                    .await
+                    .ok()
+                    .and_then(|t| serde_json::from_str(&t).ok())
+            }
+            Some("filedata") => {
+                let mime = field
+                    .content_type()
+                    .unwrap_or("application/octet-stream")
+                    .to_string();
+                if let Ok(bytes) = field.bytes().await {
+                    file = Some((bytes.to_vec(), mime));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut state = lock(&ctx.state);
+    let grant = match authorize(&state, token) {
+        Ok(g) => g,
+        Err(r) => return r,
+    };
+    if !grant.pages.contains(page_id) || state.pages.get(page_id) == Some(&true) {
+        return graph_error(
+            StatusCode::FORBIDDEN,
+            10,
+            "(#10) Application does not have permission for this action",
+        );
+    }
+    let kind = message
+        .as_ref()
+        .and_then(|m| m.pointer("/attachment/type"))
+        .and_then(Value::as_str);
+    if !matches!(kind, Some("image" | "audio" | "video" | "file")) {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            "(#100) param message[attachment][type] must be one of {image, audio, video, file}",
+        );
+    }
+    let Some((bytes, mime)) = file else {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            "(#100) The parameter filedata is required.",
+        );
+    };
+    let id = state.add_media(bytes, &mime);
+    axum::Json(json!({ "attachment_id": id })).into_response()
 }
 
 /// `POST /{version}/{phone_number_id}/media` (multipart upload).

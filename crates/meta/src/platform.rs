@@ -74,6 +74,9 @@ pub fn whatsapp_upload_limit(kind: &str) -> u64 {
     }
 }
 
+/// The largest file the Messenger Attachment Upload API takes.
+pub const MESSENGER_ATTACHMENT_MAX_BYTES: u64 = 25 * 1024 * 1024;
+
 /// The largest media file WhatsApp carries (documents, 100 MB).
 pub const WHATSAPP_MEDIA_MAX_BYTES: u64 = 100 * 1024 * 1024;
 

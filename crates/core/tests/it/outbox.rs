@@ -273,3 +273,71 @@ async fn an_attached_file_is_kept_shown_uploaded_and_sent_within_whatsapps_limit
         "uploaded to Meta first"
     );
 }
+
+#[tokio::test]
+async fn a_file_on_messenger_is_uploaded_then_sent_by_its_attachment_id() {
+    let sim = MetaSim::start(SimConfig::default()).await.unwrap();
+    let token = sim.add_page("PAGE1", false);
+    sim.state()
+        .open_window("PAGE1", "PSID7", chrono::Utc::now());
+    let graph = GraphClient::new(&sim.base_url()).unwrap();
+    let secret = token.expose().to_string();
+    let tokens = move |_: &str| Some(AccessToken::new(&secret));
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open_in(dir.path()).await.unwrap();
+    let ms = now_ms();
+    let hello = RelayEvent {
+        seq: 1,
+        kind: "meta.webhook".into(),
+        at: 0,
+        author: None,
+        payload: json!({ "object": "page", "entry": [{ "id": "PAGE1", "time": ms, "messaging": [{
+            "sender": { "id": "PSID7" }, "recipient": { "id": "PAGE1" }, "timestamp": ms,
+            "message": { "mid": "m_1", "text": "can you send the invoice?" } }] }] }),
+    };
+    apply_batch(&cache, "ws", &[hello]).await.unwrap();
+    let conversation = inbox::conversations(&cache, None, 1).await.unwrap()[0].id;
+    let invoice = || outbox::Attachment {
+        file_name: "invoice.pdf".into(),
+        mime: "application/pdf".into(),
+        bytes: b"%PDF-1.4 invoice".to_vec(),
+    };
+
+    let captioned = outbox::queue_attachment(
+        &cache,
+        dir.path(),
+        "m1",
+        conversation,
+        invoice(),
+        "here",
+        now_ms(),
+    )
+    .await;
+    assert!(format!("{:?}", captioned.unwrap_err()).contains("no caption"));
+    outbox::queue_attachment(
+        &cache,
+        dir.path(),
+        "m1",
+        conversation,
+        invoice(),
+        "",
+        now_ms(),
+    )
+    .await
+    .unwrap();
+    let report = outbox::deliver_due(&cache, &graph, &tokens, now_ms())
+        .await
+        .unwrap();
+    assert_eq!(report.accepted.len(), 1, "{report:?}");
+    let sent = sim.state().sent[0].body.clone();
+    assert_eq!(sent["message"]["attachment"]["type"], "file");
+    let id = sent["message"]["attachment"]["payload"]["attachment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        sim.state().media_sha256(&id).unwrap().len(),
+        64,
+        "uploaded first"
+    );
+}

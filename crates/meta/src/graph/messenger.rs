@@ -28,6 +28,13 @@ pub enum MessengerOutgoing {
         /// A public URL.
         url: String,
     },
+    /// An attachment uploaded first (Attachment Upload API), by its id.
+    Uploaded {
+        /// `image`, `audio`, `video` or `file`.
+        kind: String,
+        /// The id `message_attachments` returned.
+        attachment_id: String,
+    },
 }
 
 /// A message to send on Messenger or Instagram.
@@ -76,6 +83,12 @@ impl MessengerSend {
             MessengerOutgoing::Attachment { kind, url } => {
                 json!({ "attachment": { "type": kind, "payload": { "url": url, "is_reusable": false } } })
             }
+            MessengerOutgoing::Uploaded {
+                kind,
+                attachment_id,
+            } => {
+                json!({ "attachment": { "type": kind, "payload": { "attachment_id": attachment_id } } })
+            }
         };
         let mut body = json!({ "recipient": { "id": self.recipient_id }, "message": message });
         match self.messaging_type {
@@ -104,6 +117,23 @@ mod tests {
         assert_eq!(
             s.to_json(),
             json!({"recipient":{"id":"PSID"},"message":{"text":"On it!"},"messaging_type":"MESSAGE_TAG","tag":"HUMAN_AGENT"})
+        );
+    }
+
+    #[test]
+    fn uploaded_attachments_are_sent_by_id() {
+        let s = MessengerSend {
+            platform: Platform::Messenger,
+            recipient_id: "PSID".into(),
+            message: MessengerOutgoing::Uploaded {
+                kind: "file".into(),
+                attachment_id: "123".into(),
+            },
+            messaging_type: MessagingType::Response,
+        };
+        assert_eq!(
+            s.to_json(),
+            json!({"recipient":{"id":"PSID"},"message":{"attachment":{"type":"file","payload":{"attachment_id":"123"}}},"messaging_type":"RESPONSE"})
         );
     }
 

@@ -334,6 +334,39 @@ impl GraphClient {
         })
     }
 
+    /// Uploads a file for Messenger (Attachment Upload API); returns the attachment id to send.
+    /// `kind` is `image`, `audio`, `video` or `file`.
+    pub async fn upload_messenger_attachment(
+        &self,
+        page_id: &str,
+        token: &AccessToken,
+        kind: &str,
+        mime_type: &str,
+        file_name: &str,
+        data: Bytes,
+    ) -> Result<String, GraphError> {
+        let part = reqwest::multipart::Part::stream(data)
+            .file_name(file_name.to_string())
+            .mime_str(mime_type)
+            .map_err(|e| GraphError::InvalidInput(format!("bad MIME type: {e}")))?;
+        let message = serde_json::json!({ "attachment": { "type": kind, "payload": { "is_reusable": true } } });
+        let form = reqwest::multipart::Form::new()
+            .text("message", message.to_string())
+            .part("filedata", part);
+        let response = self
+            .http
+            .post(self.url(&format!("{page_id}/message_attachments")))
+            .bearer_auth(token.expose())
+            .multipart(form)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        let body: Value = read_response(response).await?;
+        body.get("attachment_id")
+            .and_then(id_string)
+            .ok_or_else(|| GraphError::InvalidResponse("no attachment_id in the answer".into()))
+    }
+
     /// Looks up a WhatsApp media file's download URL (valid 5 minutes; look it up each time).
     pub async fn media_info(
         &self,
