@@ -171,7 +171,13 @@ async fn start_sandbox(data_dir: &std::path::Path) -> Result<(RunningDesk, DeskM
         .start_desk()
         .await
         .map_err(|e| format!("The sandbox could not start: {e:#}"))?;
-    sandbox.start_customers(Duration::from_secs(45));
+    // How often a customer writes in on their own (`ZENTRO_SANDBOX_PACE`, seconds; tests slow it).
+    let pace = std::env::var("ZENTRO_SANDBOX_PACE")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(45)
+        .max(1);
+    sandbox.start_customers(Duration::from_secs(pace));
     let workspace_name = sandbox.identity().workspace.name.clone();
     Ok((
         RunningDesk {

@@ -74,10 +74,17 @@ async fn in_the_sandbox_an_agent_reads_replies_sees_ticks_searches_and_assigns()
     let app = app_binary().unwrap();
     let data = tempfile::tempdir().unwrap();
     let data_dir = data.path().to_string_lossy().into_owned();
-    // No ZENTRO_SANDBOX: a first start (nobody signed in) opens the sandbox by itself.
-    let session = AppSession::start(&app, &[("ZENTRO_DATA_DIR", &data_dir)])
-        .await
-        .unwrap();
+    // No ZENTRO_SANDBOX: a first start (nobody signed in) opens the sandbox by itself. Customers
+    // only answer replies here (no unprompted chatter), so what the test sees is deterministic.
+    let session = AppSession::start(
+        &app,
+        &[
+            ("ZENTRO_DATA_DIR", &data_dir),
+            ("ZENTRO_SANDBOX_PACE", "3600"),
+        ],
+    )
+    .await
+    .unwrap();
     let client = &session.client;
 
     wait_for("the sandbox banner", || async {
@@ -110,6 +117,7 @@ async fn in_the_sandbox_an_agent_reads_replies_sees_ticks_searches_and_assigns()
     screenshot(client, "sandbox-conversation-light.png").await;
 
     // The agent replies; Meta (the stand-in) accepts it; delivered, then read, ticks arrive.
+    let before = count(client, "[data-testid=message]").await;
     let input = client
         .find(Locator::Css("[data-testid=composer-input]"))
         .await
@@ -139,6 +147,13 @@ async fn in_the_sandbox_an_agent_reads_replies_sees_ticks_searches_and_assigns()
             .await
             .contains("arriving Friday")
     );
+    // Ana answers (a message, a quoted reply or a reaction) a few seconds later: wait for it, so it
+    // does not reopen the conversation after it is resolved below.
+    wait_for("Ana's answer", || async {
+        count(client, "[data-testid=message]").await >= before + 2
+            || count(client, "[data-testid=reaction]").await >= 1
+    })
+    .await;
 
     // Assign to me and resolve: the header follows once the team event came back from the relay.
     client
@@ -211,6 +226,7 @@ async fn the_sandbox_inbox_follows_a_dark_system_theme() {
         &[
             ("ZENTRO_DATA_DIR", &data_dir),
             ("ZENTRO_SANDBOX", "1"),
+            ("ZENTRO_SANDBOX_PACE", "3600"),
             ("GTK_THEME", "Adwaita:dark"),
         ],
     )
@@ -276,7 +292,11 @@ async fn one_click_leaves_the_sandbox_for_a_team_relay() {
     let data_dir = data.path().to_string_lossy().into_owned();
     let session = AppSession::start(
         &app,
-        &[("ZENTRO_DATA_DIR", &data_dir), ("ZENTRO_SANDBOX", "1")],
+        &[
+            ("ZENTRO_DATA_DIR", &data_dir),
+            ("ZENTRO_SANDBOX", "1"),
+            ("ZENTRO_SANDBOX_PACE", "3600"),
+        ],
     )
     .await
     .unwrap();
