@@ -163,6 +163,30 @@ async fn target(cache: &Cache, conversation_id: i64) -> Result<Target, OutboxErr
     .ok_or(OutboxError::NoConversation(conversation_id))
 }
 
+/// Writes a queued entry to the outbox (in the caller's transaction, with its message row).
+async fn insert_entry(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    client_id: &str,
+    conversation_id: i64,
+    actor: &str,
+    payload: &str,
+    now: i64,
+) -> Result<(), OutboxError> {
+    sqlx::query!(
+        "INSERT INTO outbox (client_id, conversation_id, actor_member_id, payload, state, next_attempt_at, created_at)
+         VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+        client_id,
+        conversation_id,
+        actor,
+        payload,
+        now,
+        now
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Free-form messages need the customer's window open (24 hours since they last wrote).
 fn check_window(t: &Target, now: i64) -> Result<(), OutboxError> {
     let window = if t.kind == "whatsapp" {
@@ -216,10 +240,7 @@ pub async fn queue_reply(
     })
     .unwrap_or_default();
     let mut tx = cache.pool().begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query!("INSERT INTO outbox (client_id, conversation_id, actor_member_id, payload, state, next_attempt_at, created_at)
-         VALUES (?, ?, ?, ?, 'queued', ?, ?)", client_id, conversation_id, actor, payload, now, now)
-    .execute(&mut *tx)
-    .await?;
+    insert_entry(&mut tx, &client_id, conversation_id, actor, &payload, now).await?;
     sqlx::query!("INSERT INTO messages (conversation_id, client_id, direction, kind, body, sent_at, delivery_status, author_member_id, quoted_external_id)
          VALUES (?, ?, 'outbound', 'text', ?, ?, 'pending', ?, ?)", conversation_id, client_id, text, now, actor, reply_to)
     .execute(&mut *tx)
@@ -644,18 +665,7 @@ pub async fn queue_template(
     })
     .unwrap_or_default();
     let mut tx = cache.pool().begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query!(
-        "INSERT INTO outbox (client_id, conversation_id, actor_member_id, payload, state, next_attempt_at, created_at)
-         VALUES (?, ?, ?, ?, 'queued', ?, ?)",
-        client_id,
-        conversation_id,
-        actor,
-        payload,
-        now,
-        now
-    )
-    .execute(&mut *tx)
-    .await?;
+    insert_entry(&mut tx, &client_id, conversation_id, actor, &payload, now).await?;
     sqlx::query!(
         "INSERT INTO messages (conversation_id, client_id, direction, kind, body, sent_at, delivery_status, author_member_id)
          VALUES (?, ?, 'outbound', 'template', ?, ?, 'pending', ?)",
@@ -734,18 +744,7 @@ pub async fn queue_attachment(
     let kind_name = kind.as_str();
     let caption = (!caption.is_empty()).then_some(caption);
     let mut tx = cache.pool().begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query!(
-        "INSERT INTO outbox (client_id, conversation_id, actor_member_id, payload, state, next_attempt_at, created_at)
-         VALUES (?, ?, ?, ?, 'queued', ?, ?)",
-        client_id,
-        conversation_id,
-        actor,
-        payload,
-        now,
-        now
-    )
-    .execute(&mut *tx)
-    .await?;
+    insert_entry(&mut tx, &client_id, conversation_id, actor, &payload, now).await?;
     sqlx::query!(
         "INSERT INTO messages (conversation_id, client_id, direction, kind, caption, file_name, media_mime, media_path,
                                media_sha256, sent_at, delivery_status, author_member_id)

@@ -334,6 +334,24 @@ impl GraphClient {
         })
     }
 
+    /// Posts a multipart form (an upload) and reads Meta's answer.
+    async fn post_multipart(
+        &self,
+        path: &str,
+        token: &AccessToken,
+        form: reqwest::multipart::Form,
+    ) -> Result<Value, GraphError> {
+        let response = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(token.expose())
+            .multipart(form)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        read_response(response).await
+    }
+
     /// Uploads a file for Messenger (Attachment Upload API); returns the attachment id to send.
     /// `kind` is `image`, `audio`, `video` or `file`.
     pub async fn upload_messenger_attachment(
@@ -353,15 +371,9 @@ impl GraphClient {
         let form = reqwest::multipart::Form::new()
             .text("message", message.to_string())
             .part("filedata", part);
-        let response = self
-            .http
-            .post(self.url(&format!("{page_id}/message_attachments")))
-            .bearer_auth(token.expose())
-            .multipart(form)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        let body: Value = read_response(response).await?;
+        let body = self
+            .post_multipart(&format!("{page_id}/message_attachments"), token, form)
+            .await?;
         body.get("attachment_id")
             .and_then(id_string)
             .ok_or_else(|| GraphError::InvalidResponse("no attachment_id in the answer".into()))
@@ -463,15 +475,9 @@ impl GraphClient {
             .text("messaging_product", "whatsapp")
             .text("type", mime_type.to_string())
             .part("file", part);
-        let response = self
-            .http
-            .post(self.url(&format!("{phone_number_id}/media")))
-            .bearer_auth(token.expose())
-            .multipart(form)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        let body: Value = read_response(response).await?;
+        let body = self
+            .post_multipart(&format!("{phone_number_id}/media"), token, form)
+            .await?;
         body.get("id")
             .and_then(id_string)
             .ok_or_else(|| GraphError::InvalidResponse("no media id in the answer".into()))
