@@ -7,6 +7,8 @@ use std::time::Duration;
 use clap::Args;
 use zentro_meta::AppSecret;
 
+use crate::sealing::{TokenKey, TokenKeys};
+
 /// A secret that never prints (the verify token).
 #[derive(Clone, PartialEq, Eq)]
 pub struct VerifyToken(String);
@@ -47,6 +49,12 @@ pub struct Config {
     pub sign_in_per_address: u32,
     /// Sign-in attempts allowed per account per 15 minutes.
     pub sign_in_per_account: u32,
+    /// The keys that seal channel tokens; without them the relay keeps no channel tokens.
+    pub token_keys: Option<TokenKeys>,
+    /// How long an invitation code stays valid.
+    pub invitation_ttl: Duration,
+    /// The relay's address as devices reach it, for invitation links (`zentro://invite?…`).
+    pub public_url: Option<String>,
 }
 
 impl Config {
@@ -60,6 +68,9 @@ impl Config {
             prune_grace: Duration::from_secs(3600),
             sign_in_per_address: 30,
             sign_in_per_account: 10,
+            token_keys: None,
+            invitation_ttl: Duration::from_secs(7 * 24 * 3600),
+            public_url: None,
         }
     }
 }
@@ -99,6 +110,67 @@ pub struct ServeArgs {
     /// Minutes an event every device acknowledged is kept.
     #[arg(long, env = "ZENTRO_RELAY_PRUNE_GRACE_MINUTES", default_value_t = 60)]
     pub prune_grace_minutes: u64,
+    #[command(flatten)]
+    /// Where the channel-token keys come from.
+    pub keys: TokenKeyArgs,
+    /// Hours an invitation code stays valid.
+    #[arg(long, env = "ZENTRO_RELAY_INVITATION_HOURS", default_value_t = 72)]
+    pub invitation_hours: u64,
+    /// The relay's public address (https://relay.example.com), for invitation links.
+    #[arg(long, env = "ZENTRO_RELAY_PUBLIC_URL")]
+    pub public_url: Option<String>,
+}
+
+/// Where the channel-token sealing keys come from.
+#[derive(Debug, Clone, Args)]
+pub struct TokenKeyArgs {
+    /// The key that seals channel tokens: 32 random bytes as base64 (`zentro-relay key generate`).
+    #[arg(long, env = "ZENTRO_RELAY_TOKEN_KEY", hide_env_values = true)]
+    pub token_key: Option<String>,
+    /// A file holding that key.
+    #[arg(long, env = "ZENTRO_RELAY_TOKEN_KEY_FILE")]
+    pub token_key_file: Option<PathBuf>,
+    /// During a key rotation: the previous key, so tokens sealed under it still open.
+    #[arg(long, env = "ZENTRO_RELAY_TOKEN_KEY_PREVIOUS", hide_env_values = true)]
+    pub token_key_previous: Option<String>,
+    /// A file holding the previous key.
+    #[arg(long, env = "ZENTRO_RELAY_TOKEN_KEY_PREVIOUS_FILE")]
+    pub token_key_previous_file: Option<PathBuf>,
+}
+
+impl TokenKeyArgs {
+    /// The keys, `None` when no key is configured.
+    pub fn into_keys(self) -> anyhow::Result<Option<TokenKeys>> {
+        let parse = |value: &Option<String>,
+                     file: &Option<PathBuf>,
+                     env: &str|
+         -> anyhow::Result<Option<TokenKey>> {
+            if value.is_none() && file.is_none() {
+                return Ok(None);
+            }
+            let text = secret_from(value, file, "token key", env)?;
+            TokenKey::parse(&text)
+                .map(Some)
+                .map_err(|e| anyhow::anyhow!("{env}: {e}"))
+        };
+        let current = parse(
+            &self.token_key,
+            &self.token_key_file,
+            "ZENTRO_RELAY_TOKEN_KEY",
+        )?;
+        let previous = parse(
+            &self.token_key_previous,
+            &self.token_key_previous_file,
+            "ZENTRO_RELAY_TOKEN_KEY_PREVIOUS",
+        )?;
+        match (current, previous) {
+            (Some(current), previous) => Ok(Some(TokenKeys { current, previous })),
+            (None, Some(_)) => anyhow::bail!(
+                "a previous token key was given without the current one: set ZENTRO_RELAY_TOKEN_KEY too"
+            ),
+            (None, None) => Ok(None),
+        }
+    }
 }
 
 fn secret_from(
@@ -151,6 +223,17 @@ impl ServeArgs {
         );
         config.retention = Duration::from_secs(self.retention_days * 24 * 3600);
         config.prune_grace = Duration::from_secs(self.prune_grace_minutes * 60);
+        config.token_keys = self.keys.into_keys()?;
+        if self.invitation_hours == 0 {
+            anyhow::bail!(
+                "invitations must stay valid at least 1 hour (ZENTRO_RELAY_INVITATION_HOURS)"
+            );
+        }
+        config.invitation_ttl = Duration::from_secs(self.invitation_hours * 3600);
+        config.public_url = self
+            .public_url
+            .map(|u| u.trim().trim_end_matches('/').to_string())
+            .filter(|u| !u.is_empty());
         Ok(config)
     }
 }

@@ -63,6 +63,35 @@ pub fn new_token() -> (String, Vec<u8>) {
     (token, hash)
 }
 
+/// Letters of invitation codes: no 0/O, 1/I/L, so a code read aloud or retyped survives.
+const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+
+/// A new invitation code (20 characters in groups of 4, about 99 bits) and the hash to store.
+pub fn new_invitation_code() -> (String, Vec<u8>) {
+    let mut bytes = [0u8; 20];
+    getrandom::fill(&mut bytes).expect("the OS random source works");
+    let mut code = String::with_capacity(24);
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 && i % 4 == 0 {
+            code.push('-');
+        }
+        // 256 is not a multiple of 31; the bias (at most 1/256 per letter) costs well under a bit.
+        code.push(CODE_ALPHABET[*b as usize % CODE_ALPHABET.len()] as char);
+    }
+    let hash = invitation_code_hash(&code);
+    (code, hash)
+}
+
+/// The stored form of an invitation code: case, spaces and dashes do not matter.
+pub fn invitation_code_hash(code: &str) -> Vec<u8> {
+    let normal: String = code
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    token_hash(&format!("invitation:{normal}"))
+}
+
 /// The stored form of a token.
 pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
@@ -89,6 +118,17 @@ mod tests {
         assert!(a.len() >= 40);
         assert_eq!(hash, token_hash(&a));
         assert_eq!(hash.len(), 32);
+    }
+
+    #[test]
+    fn invitation_codes_are_random_and_forgiving_to_type() {
+        let (code, hash) = new_invitation_code();
+        assert_eq!(code.len(), 24);
+        assert_ne!(code, new_invitation_code().0);
+        assert_eq!(
+            invitation_code_hash(&code.to_lowercase().replace('-', " ")),
+            hash
+        );
     }
 
     #[test]

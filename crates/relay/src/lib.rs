@@ -16,7 +16,9 @@ pub mod credentials;
 pub mod http;
 pub mod metrics;
 pub mod ratelimit;
+pub mod roles;
 pub mod routing;
+pub mod sealing;
 pub mod sequencer;
 pub mod store;
 

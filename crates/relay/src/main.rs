@@ -3,8 +3,9 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use clap::{Parser, Subcommand};
-use zentro_relay::config::{DataDirArgs, ServeArgs};
+use zentro_relay::config::{DataDirArgs, ServeArgs, TokenKeyArgs};
 use zentro_relay::credentials::{check_password_policy, hash_password};
+use zentro_relay::sealing::TokenKey;
 use zentro_relay::store::{ChannelKind, Store};
 
 #[derive(Parser)]
@@ -31,6 +32,15 @@ enum Command {
     /// Inspect webhooks that could not be routed.
     #[command(subcommand)]
     Quarantine(QuarantineCommand),
+    /// The key that seals channel tokens.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Print a new random key (base64) for ZENTRO_RELAY_TOKEN_KEY; keep it outside the data directory.
+    Generate,
 }
 
 #[derive(Subcommand)]
@@ -74,6 +84,25 @@ enum ChannelCommand {
         #[command(flatten)]
         data: DataDirArgs,
     },
+    /// Store or rotate a channel's Meta access token, sealed under the token key (the token is
+    /// read from standard input).
+    SetToken {
+        /// The channel's id (from `channel list`).
+        #[arg(long)]
+        channel: String,
+        #[command(flatten)]
+        keys: TokenKeyArgs,
+        #[command(flatten)]
+        data: DataDirArgs,
+    },
+    /// Seal every channel token again under the current key (after a key rotation, with the old
+    /// key given as the previous one).
+    Reseal {
+        #[command(flatten)]
+        keys: TokenKeyArgs,
+        #[command(flatten)]
+        data: DataDirArgs,
+    },
     /// List channels.
     List {
         /// Only this workspace's.
@@ -97,6 +126,19 @@ enum QuarantineCommand {
         #[command(flatten)]
         data: DataDirArgs,
     },
+}
+
+fn read_line(prompt: &str) -> anyhow::Result<zeroize::Zeroizing<String>> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("{prompt}");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = zeroize::Zeroizing::new(String::new());
+    stdin.lock().read_line(&mut line)?;
+    Ok(zeroize::Zeroizing::new(
+        line.trim_end_matches(['\n', '\r']).to_string(),
+    ))
 }
 
 fn read_password() -> anyhow::Result<String> {
@@ -139,6 +181,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = Store::open(&data.data_dir).await?;
             let workspace = store
                 .create_workspace(name.trim(), &email, &owner_name, &hash)
+                .await?;
+            store
+                .record(zentro_relay::store::NewAuditEntry {
+                    workspace_id: &workspace.id,
+                    action: "workspace.created",
+                    subject: Some(&email),
+                    details: serde_json::json!({ "by": "operator" }),
+                    ..Default::default()
+                })
                 .await?;
             eprintln!(
                 "Created workspace {:?}; {email} is its owner.",
@@ -183,12 +234,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&channels)?);
             } else {
                 println!(
-                    "{:<10} {:<20} {:<20} {:<32} NAME",
-                    "KIND", "EXTERNAL ID", "WABA", "WORKSPACE"
+                    "{:<32} {:<10} {:<20} {:<20} {:<32} NAME",
+                    "ID", "KIND", "EXTERNAL ID", "WABA", "WORKSPACE"
                 );
                 for c in channels {
                     println!(
-                        "{:<10} {:<20} {:<20} {:<32} {}",
+                        "{:<32} {:<10} {:<20} {:<20} {:<32} {}",
+                        c.id,
                         c.kind,
                         c.external_id,
                         c.account_id.unwrap_or_default(),
@@ -197,6 +249,78 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     );
                 }
             }
+            Ok(())
+        }
+        Command::Key(KeyCommand::Generate) => {
+            println!("{}", TokenKey::generate());
+            eprintln!(
+                "Set it as ZENTRO_RELAY_TOKEN_KEY (or in a file named by ZENTRO_RELAY_TOKEN_KEY_FILE). \
+                 Losing it makes the stored channel tokens unreadable: keep a copy in your password manager."
+            );
+            Ok(())
+        }
+        Command::Channel(ChannelCommand::SetToken {
+            channel,
+            keys,
+            data,
+        }) => {
+            let keys = keys.into_keys()?.ok_or_else(|| {
+                anyhow::anyhow!("set ZENTRO_RELAY_TOKEN_KEY first (`zentro-relay key generate`)")
+            })?;
+            let token = read_line("Channel's Meta access token: ")?;
+            let token = token.trim();
+            if token.len() < 20 || token.chars().any(char::is_whitespace) {
+                anyhow::bail!(
+                    "that does not look like a Meta access token (one word, as Meta gives it)"
+                );
+            }
+            let store = Store::open(&data.data_dir).await?;
+            let found = store
+                .channels(None)
+                .await?
+                .into_iter()
+                .find(|c| c.id == channel)
+                .ok_or_else(|| {
+                    anyhow::anyhow!("no channel {channel} (see `zentro-relay channel list`)")
+                })?;
+            let sealed = keys.current.seal(&found.id, token);
+            let version = store.set_channel_token(&found.id, &sealed, None).await?;
+            store
+                .record(zentro_relay::store::NewAuditEntry {
+                    workspace_id: &found.workspace_id,
+                    action: if version == 1 { "channel.token_set" } else { "channel.token_rotated" },
+                    subject: Some(&format!("{}:{}", found.kind, found.external_id)),
+                    details: serde_json::json!({ "channel_id": found.id, "version": version, "by": "operator" }),
+                    ..Default::default()
+                })
+                .await?;
+            eprintln!(
+                "Stored the token of {} {} (version {version}); devices fetch it when they next connect.",
+                found.kind, found.external_id
+            );
+            Ok(())
+        }
+        Command::Channel(ChannelCommand::Reseal { keys, data }) => {
+            let keys = keys.into_keys()?.ok_or_else(|| {
+                anyhow::anyhow!("set ZENTRO_RELAY_TOKEN_KEY (the new key) and ZENTRO_RELAY_TOKEN_KEY_PREVIOUS (the old one)")
+            })?;
+            let store = Store::open(&data.data_dir).await?;
+            let mut resealed = 0;
+            for stored in store.all_channel_tokens().await? {
+                if stored.sealed.key_id == keys.current.id() {
+                    continue;
+                }
+                let token = keys.open(&stored.channel_id, &stored.sealed)?;
+                let sealed = keys.current.seal(&stored.channel_id, &token);
+                store
+                    .reseal_channel_token(&stored.channel_id, &sealed)
+                    .await?;
+                resealed += 1;
+            }
+            eprintln!(
+                "Sealed {resealed} channel token(s) again under key {}; the previous key is no longer needed.",
+                keys.current.id()
+            );
             Ok(())
         }
         Command::Quarantine(QuarantineCommand::List { json, data }) => {

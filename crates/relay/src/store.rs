@@ -14,6 +14,10 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
+mod team;
+
+pub use team::{AuditEntry, ChannelView, Device, NewAuditEntry, SealedToken};
+
 /// The relay's migrations, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -43,6 +47,17 @@ pub enum StoreError {
     /// Something referred to does not exist.
     #[error("{0} not found")]
     NotFound(String),
+    /// The change would leave the workspace without an active owner.
+    #[error("a workspace keeps at least one active owner: make someone else owner first")]
+    LastOwner,
+    /// The invitation code is unknown or was used.
+    #[error(
+        "this invitation code is not valid (it may have been used already); ask an admin for a new one"
+    )]
+    InvitationInvalid,
+    /// The invitation code expired.
+    #[error("this invitation has expired; ask an admin to invite you again")]
+    InvitationExpired,
 }
 
 /// Result of store operations.
@@ -161,6 +176,12 @@ pub struct SessionContext {
     pub member_id: String,
     /// Workspace id.
     pub workspace_id: String,
+    /// The member's role.
+    pub role: crate::roles::Role,
+    /// The member's email (for the audit log).
+    pub email: String,
+    /// The device's name (for the audit log).
+    pub device_name: String,
 }
 
 /// A member as teammates see them.
@@ -176,6 +197,10 @@ pub struct MemberSummary {
     pub role: String,
     /// invited, active or deactivated.
     pub status: String,
+    /// When the member was created or invited (UTC ms).
+    pub created_at: i64,
+    /// Their last successful sign-in (UTC ms).
+    pub last_sign_in_at: Option<i64>,
 }
 
 /// One event of a workspace's log.
@@ -372,7 +397,7 @@ impl Store {
     /// The live session behind a token hash (not revoked, member active).
     pub async fn session(&self, token_hash: &[u8]) -> Result<Option<SessionContext>> {
         let row = sqlx::query(
-            "SELECT s.id, s.member_id, s.workspace_id FROM sessions s JOIN members m ON m.id = s.member_id
+            "SELECT s.id, s.member_id, s.workspace_id, m.role, m.email, s.device_name FROM sessions s JOIN members m ON m.id = s.member_id
              WHERE s.token_hash = ? AND s.revoked_at IS NULL AND m.status = 'active'",
         )
         .bind(token_hash)
@@ -382,6 +407,12 @@ impl Store {
             session_id: r.get("id"),
             member_id: r.get("member_id"),
             workspace_id: r.get("workspace_id"),
+            role: r
+                .get::<&str, _>("role")
+                .parse()
+                .unwrap_or(crate::roles::Role::Agent),
+            email: r.get("email"),
+            device_name: r.get("device_name"),
         }))
     }
 
@@ -541,21 +572,12 @@ impl Store {
     /// The members of a workspace (no secrets), by name.
     pub async fn members(&self, workspace_id: &str) -> Result<Vec<MemberSummary>> {
         let rows = sqlx::query(
-            "SELECT id, email, display_name, role, status FROM members WHERE workspace_id = ? ORDER BY display_name, email",
+            "SELECT id, email, display_name, role, status, created_at, last_sign_in_at FROM members WHERE workspace_id = ? ORDER BY display_name, email",
         )
         .bind(workspace_id)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| MemberSummary {
-                id: r.get(0),
-                email: r.get(1),
-                display_name: r.get(2),
-                role: r.get(3),
-                status: r.get(4),
-            })
-            .collect())
+        Ok(rows.iter().map(member_summary).collect())
     }
 
     /// The seq of a workspace's newest event (0 when it has none).
@@ -660,6 +682,20 @@ impl Store {
                 bytes: r.get(5),
             })
             .collect())
+    }
+}
+
+/// Reads a `members` row selected as (id, email, display_name, role, status, created_at,
+/// last_sign_in_at).
+pub(crate) fn member_summary(r: &sqlx::sqlite::SqliteRow) -> MemberSummary {
+    MemberSummary {
+        id: r.get(0),
+        email: r.get(1),
+        display_name: r.get(2),
+        role: r.get(3),
+        status: r.get(4),
+        created_at: r.get(5),
+        last_sign_in_at: r.get(6),
     }
 }
 

@@ -16,8 +16,40 @@ pub enum ApiError {
     BadRequest(String),
     /// Too many attempts; retry after the given time.
     TooManyRequests(Duration),
+    /// The member's role does not allow it; the message says what is needed.
+    Forbidden(String),
+    /// What the request names does not exist (in this workspace).
+    NotFound(String),
+    /// The request breaks a rule; a stable code and what to do.
+    Refused {
+        /// HTTP status.
+        status: StatusCode,
+        /// Stable code for callers.
+        code: &'static str,
+        /// For people.
+        message: String,
+    },
     /// Something failed on the relay; the cause is logged, not sent.
     Internal(String),
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(error: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        let (status, code) = match &error {
+            StoreError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            StoreError::NotFound(_) => return Self::NotFound(error.to_string()),
+            StoreError::LastOwner => (StatusCode::CONFLICT, "last_owner"),
+            StoreError::InvitationInvalid => (StatusCode::BAD_REQUEST, "invitation_invalid"),
+            StoreError::InvitationExpired => (StatusCode::GONE, "invitation_expired"),
+            _ => return Self::internal(error),
+        };
+        Self::Refused {
+            status,
+            code,
+            message: error.to_string(),
+        }
+    }
 }
 
 impl ApiError {
@@ -41,6 +73,13 @@ impl IntoResponse for ApiError {
                 "rate_limited",
                 "Too many attempts; wait and try again.".to_string(),
             ),
+            Self::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
+            Self::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.clone()),
+            Self::Refused {
+                status,
+                code,
+                message,
+            } => (*status, *code, message.clone()),
             Self::Internal(cause) => {
                 tracing::error!(%cause, "request failed");
                 (

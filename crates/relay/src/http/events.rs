@@ -81,6 +81,7 @@ struct Cursor {
     after: i64,
     buffer: VecDeque<StoredEvent>,
     wake: tokio::sync::watch::Receiver<i64>,
+    revoked: tokio::sync::watch::Receiver<u64>,
     _client: StreamClient,
 }
 
@@ -100,6 +101,7 @@ fn stream(
     state.metrics.stream_clients.fetch_add(1, Ordering::Relaxed);
     let cursor = Cursor {
         wake: state.notifier.subscribe(&session.workspace_id),
+        revoked: state.revocations.subscribe(),
         _client: StreamClient(state.metrics.clone()),
         state,
         session,
@@ -112,6 +114,18 @@ fn stream(
                 c.after = event.seq;
                 let sse = to_sse(&event);
                 return Some((Ok(sse), c));
+            }
+            if c.revoked.has_changed().unwrap_or(false) {
+                c.revoked.borrow_and_update();
+                if !c
+                    .state
+                    .store
+                    .session_is_live(&c.session.session_id)
+                    .await
+                    .unwrap_or(false)
+                {
+                    return None;
+                }
             }
             match c
                 .state
@@ -135,6 +149,12 @@ fn stream(
                 // Also look now and then: another relay process (the CLI releasing quarantined
                 // webhooks) may have appended, and a revoked device must be cut off.
                 _ = tokio::time::sleep(Duration::from_secs(2)) => {
+                    if !c.state.store.session_is_live(&c.session.session_id).await.unwrap_or(false) {
+                        return None;
+                    }
+                }
+                // Sessions were revoked somewhere: end at once if this one was.
+                _ = c.revoked.changed() => {
                     if !c.state.store.session_is_live(&c.session.session_id).await.unwrap_or(false) {
                         return None;
                     }

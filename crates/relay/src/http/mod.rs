@@ -1,9 +1,11 @@
 //! The relay's HTTP surface: Meta's webhook endpoint and the devices' `/v1` API.
 
+mod channels;
 mod error;
 mod events;
 mod ops;
 mod sessions;
+mod team;
 mod webhooks;
 
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post, put};
 use tokio_util::sync::CancellationToken;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -45,6 +47,16 @@ pub struct AppState {
     pub account_limiter: Arc<RateLimiter>,
     /// Cancelled when the relay stops: open streams end.
     pub shutdown: CancellationToken,
+    /// Bumped whenever sessions are revoked (sign-out, device revocation, deactivation, removal),
+    /// so open streams check at once whether they may go on.
+    pub revocations: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl AppState {
+    /// Tells open streams that sessions were revoked.
+    pub fn sessions_revoked(&self) {
+        self.revocations.send_modify(|n| *n += 1);
+    }
 }
 
 impl AppState {
@@ -68,6 +80,7 @@ impl AppState {
             metrics,
             config: Arc::new(config),
             shutdown: CancellationToken::new(),
+            revocations: Arc::new(tokio::sync::watch::channel(0).0),
         }
     }
 }
@@ -84,8 +97,32 @@ pub fn app(state: AppState) -> Router {
         ));
     let api = Router::new()
         .route("/v1/sessions", post(sessions::sign_in))
-        .route("/v1/sessions/current", delete(sessions::sign_out))
-        .route("/v1/members", get(sessions::members))
+        .route(
+            "/v1/sessions/current",
+            get(sessions::current).delete(sessions::sign_out),
+        )
+        .route("/v1/members", get(team::members).post(team::invite))
+        .route(
+            "/v1/members/{id}",
+            patch(team::update_member).delete(team::remove_member),
+        )
+        .route("/v1/invitations/accept", post(team::accept_invitation))
+        .route("/v1/devices", get(team::devices))
+        .route("/v1/devices/{id}", delete(team::revoke_device))
+        .route("/v1/audit", get(team::audit).post(team::report))
+        .route(
+            "/v1/workspace",
+            patch(team::rename_workspace).delete(team::terminate_workspace),
+        )
+        .route("/v1/channels", get(channels::list).post(channels::add))
+        .route("/v1/channels/{id}", delete(channels::remove))
+        .route(
+            "/v1/channels/{id}/token",
+            get(channels::token)
+                .put(channels::set_token)
+                .delete(channels::revoke_token),
+        )
+        .route("/v1/channels/{id}/access", put(channels::set_access))
         .route("/v1/events", get(events::list).post(events::publish))
         .route("/v1/cursor", post(events::acknowledge))
         .layer(DefaultBodyLimit::max(256 * 1024));
@@ -106,6 +143,40 @@ pub fn app(state: AppState) -> Router {
 /// A request authenticated with a device's bearer token.
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub SessionContext);
+
+impl Authenticated {
+    /// Refuses (403) unless the member's role has `permission`.
+    pub fn require(&self, permission: crate::roles::Permission) -> Result<(), ApiError> {
+        if self.0.role.allows(permission) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "only {}s may {} (you are {}); ask an admin of the workspace",
+                permission.least_role().as_str(),
+                permission.describe(),
+                self.0.role.as_str()
+            )))
+        }
+    }
+
+    /// The audit entry of something this device did.
+    pub fn audit<'a>(
+        &'a self,
+        action: &'a str,
+        subject: Option<&'a str>,
+        details: serde_json::Value,
+    ) -> crate::store::NewAuditEntry<'a> {
+        crate::store::NewAuditEntry {
+            workspace_id: &self.0.workspace_id,
+            actor_id: Some(&self.0.member_id),
+            actor_email: Some(&self.0.email),
+            device: Some(&self.0.device_name),
+            action,
+            subject,
+            details,
+        }
+    }
+}
 
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;

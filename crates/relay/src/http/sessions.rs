@@ -1,4 +1,4 @@
-//! Device sign-in and sign-out.
+//! Device sign-in and sign-out, and who a device is signed in as.
 
 use std::net::SocketAddr;
 
@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::{ApiError, AppState, Authenticated};
 use crate::credentials::{dummy_hash, new_token, verify_password};
+use crate::store::{Credentials, NewAuditEntry};
 
 #[derive(Deserialize)]
 struct SignIn {
@@ -25,11 +26,7 @@ pub async fn sign_in(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let address = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "local".into());
+    let address = client_address(&request);
     let body = axum::body::to_bytes(request.into_body(), 64 * 1024)
         .await
         .map_err(|_| ApiError::BadRequest("the body is too large".into()))?;
@@ -60,51 +57,112 @@ pub async fn sign_in(
         .map_err(ApiError::internal)?;
     let Some(credentials) = credentials.filter(|c| valid && c.status == "active") else {
         tracing::info!("sign-in failed");
+        if let Ok(Some((member, workspace_id))) = state.store.member_by_email(&email).await {
+            let _ = state
+                .store
+                .record(NewAuditEntry {
+                    workspace_id: &workspace_id,
+                    actor_id: Some(&member.id),
+                    actor_email: Some(&member.email),
+                    device: Some(device_name(&input.device_name).as_str()),
+                    action: "sign_in.failed",
+                    subject: Some(&member.email),
+                    details: json!({ "address": address }),
+                })
+                .await;
+        }
         return Err(ApiError::Unauthorized);
     };
     state.account_limiter.reset(&email);
-    let (token, hash) = new_token();
-    let device_name = if input.device_name.trim().is_empty() {
+    start_session(&state, &credentials, &input.device_name, &address).await
+}
+
+/// A device name as stored: trimmed, at most 100 characters, never empty.
+pub(super) fn device_name(given: &str) -> String {
+    if given.trim().is_empty() {
         "Unnamed device".to_string()
     } else {
-        input.device_name.trim().chars().take(100).collect()
-    };
+        given.trim().chars().take(100).collect()
+    }
+}
+
+/// Creates a device session for credentials already checked, records it, and answers 201 with
+/// the token, the member and the workspace.
+pub(super) async fn start_session(
+    state: &AppState,
+    credentials: &Credentials,
+    device: &str,
+    address: &str,
+) -> Result<Response, ApiError> {
+    let (token, hash) = new_token();
+    let device = device_name(device);
     state
         .store
         .create_session(
             &credentials.member.id,
             &credentials.workspace.id,
             &hash,
-            &device_name,
+            &device,
         )
         .await
         .map_err(ApiError::internal)?;
+    state
+        .store
+        .record(NewAuditEntry {
+            workspace_id: &credentials.workspace.id,
+            actor_id: Some(&credentials.member.id),
+            actor_email: Some(&credentials.member.email),
+            device: Some(&device),
+            action: "sign_in",
+            subject: Some(&credentials.member.email),
+            details: json!({ "address": address }),
+        })
+        .await?;
     tracing::info!(member = %credentials.member.id, "signed in");
     Ok((StatusCode::CREATED, Json(json!({ "token": token, "member": credentials.member, "workspace": credentials.workspace }))).into_response())
+}
+
+/// The client's address, for rate limits and the audit log.
+pub(super) fn client_address(request: &Request) -> String {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "local".into())
+}
+
+/// `GET /v1/sessions/current`: who this device is signed in as, with their current role.
+pub async fn current(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let session = &auth.0;
+    let member = state
+        .store
+        .member(&session.workspace_id, &session.member_id)
+        .await?;
+    let workspace = state.store.workspace(&session.workspace_id).await?;
+    Ok(Json(json!({
+        "member": member,
+        "workspace": workspace,
+        "device": { "id": session.session_id, "name": session.device_name },
+    })))
 }
 
 /// `DELETE /v1/sessions/current`: revokes the calling device's token.
 pub async fn sign_out(
     State(state): State<AppState>,
-    Authenticated(session): Authenticated,
+    auth: Authenticated,
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .revoke_session(&session.session_id)
+        .revoke_session(&auth.0.session_id)
         .await
         .map_err(ApiError::internal)?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// `GET /v1/members`: the workspace's members (for assigning and mentioning), no secrets.
-pub async fn members(
-    State(state): State<AppState>,
-    Authenticated(session): Authenticated,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let members = state
+    state.sessions_revoked();
+    state
         .store
-        .members(&session.workspace_id)
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(Json(json!({ "members": members })))
+        .record(auth.audit("sign_out", Some(&auth.0.email), json!({})))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -6,4 +6,5 @@ mod crash;
 mod retention;
 mod stream;
 mod support;
+mod team;
 mod webhooks;

@@ -13,13 +13,18 @@ use zentro_relay::{Config, Store};
 
 use crate::support::{PASSWORD, SECRET, VERIFY, wa_text};
 
-struct Sse {
+pub struct Sse {
     body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
     buffer: String,
 }
 
 impl Sse {
-    async fn open(base: &str, token: &str, after: Option<i64>, last_event_id: Option<i64>) -> Self {
+    pub async fn open(
+        base: &str,
+        token: &str,
+        after: Option<i64>,
+        last_event_id: Option<i64>,
+    ) -> Self {
         let mut request = reqwest::Client::new()
             .get(format!(
                 "{base}/v1/events{}",
@@ -45,7 +50,7 @@ impl Sse {
     }
 
     /// The next event as `(id, data)`, or `None` when the stream ended.
-    async fn next(&mut self) -> Option<(i64, Value)> {
+    pub async fn next(&mut self) -> Option<(i64, Value)> {
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let block: String = self.buffer.drain(..end + 2).collect();

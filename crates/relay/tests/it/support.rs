@@ -35,13 +35,19 @@ impl Response {
 
 impl TestRelay {
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A relay whose settings `adjust` changes first.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).await.unwrap();
-        let config = Config::new(
+        let mut config = Config::new(
             dir.path().to_path_buf(),
             AppSecret::new(SECRET),
             VerifyToken::new(VERIFY),
         );
+        adjust(&mut config);
         Self {
             state: AppState::new(store, config),
             _dir: dir,
@@ -68,6 +74,28 @@ impl TestRelay {
             headers,
             body,
         }
+    }
+
+    /// Calls `/v1` with a method, an optional bearer token and an optional JSON body.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(json) => {
+                request = request.header("content-type", "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.request(request.body(body).unwrap()).await
     }
 
     /// POSTs raw bytes signed with the app secret, as Meta does.

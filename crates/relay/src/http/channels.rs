@@ -1,0 +1,321 @@
+//! Channels of a workspace, their sealed Meta tokens, and who may use them.
+//!
+//! Every change appends a `channel.changed` event to the workspace's log (ids and the token's
+//! version, never the token), so each device fetches or forgets tokens on its next sync.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState, Authenticated};
+use crate::roles::Permission;
+use crate::sealing::TokenKeys;
+use crate::store::{ChannelKind, ChannelView, new_id};
+
+/// The log event that tells devices a channel or its token changed.
+pub const CHANNEL_CHANGED: &str = "channel.changed";
+
+type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+fn body<T>(input: Body<T>, shape: &str) -> Result<T, ApiError> {
+    input
+        .map(|Json(v)| v)
+        .map_err(|e| ApiError::BadRequest(format!("expected JSON {shape}: {}", e.body_text())))
+}
+
+fn keys(state: &AppState) -> Result<&TokenKeys, ApiError> {
+    state.config.token_keys.as_ref().ok_or(ApiError::Refused {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        code: "token_key_missing",
+        message: "this relay keeps no channel tokens until its operator sets ZENTRO_RELAY_TOKEN_KEY (see `zentro-relay key generate`)".into(),
+    })
+}
+
+async fn announce(state: &AppState, auth: &Authenticated, view: Value) -> Result<(), ApiError> {
+    state
+        .sequencer
+        .publish(
+            &auth.0.workspace_id,
+            &auth.0.member_id,
+            CHANNEL_CHANGED,
+            view,
+            &format!("{CHANNEL_CHANGED}:{}", new_id()),
+        )
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(())
+}
+
+async fn view(
+    state: &AppState,
+    auth: &Authenticated,
+    channel_id: &str,
+) -> Result<ChannelView, ApiError> {
+    state
+        .store
+        .channel_views(&auth.0.workspace_id, &auth.0.member_id, auth.0.role)
+        .await?
+        .into_iter()
+        .find(|v| v.channel.id == channel_id)
+        .ok_or_else(|| ApiError::NotFound("the channel is not in this workspace".into()))
+}
+
+fn change(view: &ChannelView) -> Value {
+    json!({
+        "channel_id": view.channel.id,
+        "kind": view.channel.kind,
+        "external_id": view.channel.external_id,
+        "token_version": view.token_version,
+    })
+}
+
+/// `GET /v1/channels`: the workspace's channels, with whether the caller may use each.
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Permission::Answer)?;
+    let channels = state
+        .store
+        .channel_views(&auth.0.workspace_id, &auth.0.member_id, auth.0.role)
+        .await?;
+    Ok(Json(json!({ "channels": channels })))
+}
+
+#[derive(Deserialize)]
+pub struct NewChannel {
+    kind: String,
+    external_id: String,
+    #[serde(default)]
+    waba_id: Option<String>,
+    #[serde(default)]
+    name: String,
+}
+
+/// `POST /v1/channels`: adds a channel (admins); quarantined webhooks naming it are delivered.
+pub async fn add(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    input: Body<NewChannel>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    auth.require(Permission::ManageChannels)?;
+    let input = body(input, "{kind, external_id, waba_id?, name?}")?;
+    let kind: ChannelKind = input.kind.parse().map_err(ApiError::BadRequest)?;
+    let external_id = input.external_id.trim();
+    if external_id.is_empty() || !external_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(ApiError::BadRequest(
+            "external_id must be Meta's numeric id of the number, Page or account".into(),
+        ));
+    }
+    let (channel, released) = state
+        .store
+        .add_channel(
+            &auth.0.workspace_id,
+            kind,
+            external_id,
+            input
+                .waba_id
+                .as_deref()
+                .map(str::trim)
+                .filter(|w| !w.is_empty()),
+            input.name.trim(),
+        )
+        .await?;
+    state
+        .store
+        .record(auth.audit(
+            "channel.added",
+            Some(&format!("{}:{}", channel.kind, channel.external_id)),
+            json!({ "channel_id": channel.id }),
+        ))
+        .await?;
+    let view = view(&state, &auth, &channel.id).await?;
+    announce(&state, &auth, change(&view)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "channel": view, "released": released })),
+    ))
+}
+
+/// `DELETE /v1/channels/{id}`: removes a channel, its token and its access list (admins).
+pub async fn remove(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(channel_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    auth.require(Permission::ManageChannels)?;
+    let channel = state
+        .store
+        .remove_channel(&auth.0.workspace_id, &channel_id)
+        .await?;
+    state
+        .store
+        .record(auth.audit(
+            "channel.removed",
+            Some(&format!("{}:{}", channel.kind, channel.external_id)),
+            json!({ "channel_id": channel.id }),
+        ))
+        .await?;
+    announce(
+        &state,
+        &auth,
+        json!({ "channel_id": channel.id, "kind": channel.kind, "external_id": channel.external_id, "removed": true }),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct NewToken {
+    token: String,
+}
+
+/// `PUT /v1/channels/{id}/token`: stores or rotates the channel's Meta token, sealed (admins).
+pub async fn set_token(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(channel_id): Path<String>,
+    input: Body<NewToken>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Permission::ManageChannels)?;
+    let keys = keys(&state)?;
+    let input = body(input, "{token}")?;
+    let token = zeroize::Zeroizing::new(input.token);
+    let token = token.trim();
+    if token.len() < 20 || token.len() > 4096 || token.chars().any(char::is_whitespace) {
+        return Err(ApiError::BadRequest(
+            "token must be the channel's Meta access token (one word, as Meta gives it)".into(),
+        ));
+    }
+    let channel = state
+        .store
+        .channel(&auth.0.workspace_id, &channel_id)
+        .await?;
+    let sealed = keys.current.seal(&channel.id, token);
+    let version = state
+        .store
+        .set_channel_token(&channel.id, &sealed, Some(&auth.0.member_id))
+        .await?;
+    state
+        .store
+        .record(auth.audit(
+            if version == 1 {
+                "channel.token_set"
+            } else {
+                "channel.token_rotated"
+            },
+            Some(&format!("{}:{}", channel.kind, channel.external_id)),
+            json!({ "channel_id": channel.id, "version": version }),
+        ))
+        .await?;
+    let view = view(&state, &auth, &channel.id).await?;
+    announce(&state, &auth, change(&view)).await?;
+    Ok(Json(json!({ "channel": view })))
+}
+
+/// `DELETE /v1/channels/{id}/token`: forgets the channel's token; devices delete their copy on
+/// their next sync (admins).
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(channel_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    auth.require(Permission::ManageChannels)?;
+    let channel = state
+        .store
+        .channel(&auth.0.workspace_id, &channel_id)
+        .await?;
+    if !state.store.revoke_channel_token(&channel.id).await? {
+        return Err(ApiError::NotFound("the channel has no token".into()));
+    }
+    state
+        .store
+        .record(auth.audit(
+            "channel.token_revoked",
+            Some(&format!("{}:{}", channel.kind, channel.external_id)),
+            json!({ "channel_id": channel.id }),
+        ))
+        .await?;
+    let view = view(&state, &auth, &channel.id).await?;
+    announce(&state, &auth, change(&view)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v1/channels/{id}/token`: the channel's Meta token, for a signed-in device of a member
+/// allowed on the channel (recorded in the audit log).
+pub async fn token(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(channel_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Permission::Answer)?;
+    let view = view(&state, &auth, &channel_id).await?;
+    if !view.allowed {
+        return Err(ApiError::Forbidden(
+            "you are not among the members allowed on this channel; ask an admin".into(),
+        ));
+    }
+    let keys = keys(&state)?;
+    let sealed = state
+        .store
+        .channel_token(&channel_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::NotFound("the channel has no token; an admin must connect it".into())
+        })?;
+    let token = keys
+        .open(&channel_id, &sealed.sealed)
+        .map_err(ApiError::internal)?;
+    state
+        .store
+        .record(auth.audit(
+            "channel.token_issued",
+            Some(&format!(
+                "{}:{}",
+                view.channel.kind, view.channel.external_id
+            )),
+            json!({ "channel_id": channel_id, "version": sealed.version }),
+        ))
+        .await?;
+    Ok(Json(
+        json!({ "token": token.as_str(), "version": sealed.version }),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct Access {
+    agents: Vec<String>,
+}
+
+/// `PUT /v1/channels/{id}/access` with `{agents: [member ids]}`: the agents allowed on the
+/// channel (empty: everyone). Admins and owners are always allowed.
+pub async fn set_access(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(channel_id): Path<String>,
+    input: Body<Access>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Permission::ManageChannels)?;
+    let input = body(input, "{agents: [member ids]}")?;
+    let channel = state
+        .store
+        .channel(&auth.0.workspace_id, &channel_id)
+        .await?;
+    state
+        .store
+        .set_channel_access(&auth.0.workspace_id, &channel.id, &input.agents)
+        .await?;
+    state
+        .store
+        .record(auth.audit(
+            "channel.access_changed",
+            Some(&format!("{}:{}", channel.kind, channel.external_id)),
+            json!({ "channel_id": channel.id, "agents": input.agents }),
+        ))
+        .await?;
+    let view = view(&state, &auth, &channel.id).await?;
+    announce(&state, &auth, change(&view)).await?;
+    Ok(Json(json!({ "channel": view })))
+}

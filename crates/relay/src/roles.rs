@@ -1,0 +1,105 @@
+//! Who may do what: the three roles and the permission each relay route needs.
+
+use std::str::FromStr;
+
+use serde::Serialize;
+
+/// A member's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads and answers conversations.
+    Agent,
+    /// Also manages members, channels, retention, exports and erasure.
+    Admin,
+    /// Also manages the workspace's settings and its termination.
+    Owner,
+}
+
+impl Role {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Agent => "agent",
+            Self::Admin => "admin",
+            Self::Owner => "owner",
+        }
+    }
+
+    /// Whether this role may do `permission`.
+    pub fn allows(self, permission: Permission) -> bool {
+        self >= permission.least_role()
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "agent" => Ok(Self::Agent),
+            "admin" => Ok(Self::Admin),
+            "owner" => Ok(Self::Owner),
+            other => Err(format!("unknown role {other:?} (owner, admin or agent)")),
+        }
+    }
+}
+
+/// Something a route does that not every role may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Read the log, publish team events, use the channels one is allowed on, manage one's devices.
+    Answer,
+    /// Invite, change roles, deactivate and remove members; see and revoke anyone's devices.
+    ManageMembers,
+    /// Add channels, set and revoke their tokens, choose who may use them.
+    ManageChannels,
+    /// Read the audit log.
+    ReadAudit,
+    /// Export or erase customers' data (reported to the audit log).
+    ManageData,
+    /// Rename the workspace, terminate it.
+    ManageWorkspace,
+}
+
+impl Permission {
+    /// The least role that has this permission.
+    pub fn least_role(self) -> Role {
+        match self {
+            Self::Answer => Role::Agent,
+            Self::ManageMembers | Self::ManageChannels | Self::ReadAudit | Self::ManageData => {
+                Role::Admin
+            }
+            Self::ManageWorkspace => Role::Owner,
+        }
+    }
+
+    /// How the refusal names it, for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Answer => "use the inbox",
+            Self::ManageMembers => "manage members and their devices",
+            Self::ManageChannels => "manage channels",
+            Self::ReadAudit => "read the audit log",
+            Self::ManageData => "export or erase customers' data",
+            Self::ManageWorkspace => "change or terminate the workspace",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_ordered_and_each_grants_what_the_lower_ones_do() {
+        assert!(Role::Agent.allows(Permission::Answer));
+        assert!(!Role::Agent.allows(Permission::ManageMembers));
+        assert!(!Role::Agent.allows(Permission::ReadAudit));
+        assert!(Role::Admin.allows(Permission::ManageChannels));
+        assert!(Role::Admin.allows(Permission::ManageData));
+        assert!(!Role::Admin.allows(Permission::ManageWorkspace));
+        assert!(Role::Owner.allows(Permission::ManageWorkspace));
+        assert_eq!("admin".parse::<Role>(), Ok(Role::Admin));
+        assert!("root".parse::<Role>().is_err());
+    }
+}

@@ -1,0 +1,647 @@
+//! Members, invitations, devices, the audit log and channel tokens.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{
+    Channel, Credentials, Member, MemberSummary, Result, Store, StoreError, Workspace,
+    member_summary, new_id, now_ms,
+};
+use crate::roles::Role;
+use crate::sealing::Sealed;
+
+/// A signed-in device, as its member and admins see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Device {
+    /// The session's id.
+    pub id: String,
+    /// Whose device.
+    pub member_id: String,
+    /// Their email.
+    pub member_email: String,
+    /// The name given at sign-in.
+    pub name: String,
+    /// When it signed in (UTC ms).
+    pub created_at: i64,
+    /// When it last acknowledged events (UTC ms).
+    pub last_seen_at: i64,
+}
+
+/// An entry to add to the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct NewAuditEntry<'a> {
+    /// The workspace.
+    pub workspace_id: &'a str,
+    /// The acting member (none: the operator on the relay's command line).
+    pub actor_id: Option<&'a str>,
+    /// Their email.
+    pub actor_email: Option<&'a str>,
+    /// The acting device's name.
+    pub device: Option<&'a str>,
+    /// What happened (`sign_in`, `member.invited`, …).
+    pub action: &'a str,
+    /// Whom or what it concerns.
+    pub subject: Option<&'a str>,
+    /// More facts (never content or secrets).
+    pub details: serde_json::Value,
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    /// Position (newest is highest).
+    pub id: i64,
+    /// When (UTC ms).
+    pub at: i64,
+    /// The acting member's id.
+    pub actor_id: Option<String>,
+    /// The acting member's email.
+    pub actor_email: Option<String>,
+    /// The acting device.
+    pub device: Option<String>,
+    /// What happened.
+    pub action: String,
+    /// Whom or what it concerns.
+    pub subject: Option<String>,
+    /// More facts.
+    pub details: serde_json::Value,
+}
+
+/// A channel as a member sees it: whether they may use it and the version of its token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChannelView {
+    /// The channel.
+    #[serde(flatten)]
+    pub channel: Channel,
+    /// The version of its stored token, if one is stored.
+    pub token_version: Option<i64>,
+    /// Agents allowed on it; empty means every member.
+    pub agents: Vec<String>,
+    /// Whether the asking member may use it (and fetch its token).
+    pub allowed: bool,
+}
+
+/// A sealed token with its version.
+#[derive(Debug, Clone)]
+pub struct SealedToken {
+    /// The channel.
+    pub channel_id: String,
+    /// The sealed bytes.
+    pub sealed: Sealed,
+    /// Grows with every rotation.
+    pub version: i64,
+}
+
+fn role_of(value: &str) -> Role {
+    value.parse().unwrap_or(Role::Agent)
+}
+
+impl Store {
+    // ----- members -----
+
+    /// One member of a workspace.
+    pub async fn member(&self, workspace_id: &str, member_id: &str) -> Result<MemberSummary> {
+        sqlx::query(
+            "SELECT id, email, display_name, role, status, created_at, last_sign_in_at FROM members WHERE workspace_id = ? AND id = ?",
+        )
+        .bind(workspace_id)
+        .bind(member_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| member_summary(&r))
+        .ok_or_else(|| StoreError::NotFound("the member".into()))
+    }
+
+    /// Invites `email` with `role`: creates the member (status invited) or renews the invitation
+    /// of one still invited. Earlier codes of that member stop working.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn invite(
+        &self,
+        workspace_id: &str,
+        email: &str,
+        display_name: &str,
+        role: Role,
+        invited_by: &str,
+        code_hash: &[u8],
+        expires_at: i64,
+    ) -> Result<MemberSummary> {
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        let existing = sqlx::query("SELECT id, workspace_id, status FROM members WHERE email = ?")
+            .bind(email)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let member_id = match existing {
+            Some(r) if r.get::<&str, _>(1) == workspace_id && r.get::<&str, _>(2) == "invited" => {
+                let id: String = r.get(0);
+                sqlx::query("UPDATE members SET role = ?, display_name = ? WHERE id = ?")
+                    .bind(role.as_str())
+                    .bind(display_name)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE invitations SET used_at = ? WHERE member_id = ? AND used_at IS NULL",
+                )
+                .bind(now)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+                id
+            }
+            Some(_) => {
+                return Err(StoreError::Conflict(format!(
+                    "a member with the email {email}"
+                )));
+            }
+            None => {
+                let id = new_id();
+                sqlx::query(
+                    "INSERT INTO members (id, workspace_id, email, display_name, role, status, created_at)
+                     VALUES (?, ?, ?, ?, ?, 'invited', ?)",
+                )
+                .bind(&id)
+                .bind(workspace_id)
+                .bind(email)
+                .bind(display_name)
+                .bind(role.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                id
+            }
+        };
+        sqlx::query(
+            "INSERT INTO invitations (id, workspace_id, member_id, code_hash, created_by, created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(new_id())
+        .bind(workspace_id)
+        .bind(&member_id)
+        .bind(code_hash)
+        .bind(invited_by)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.member(workspace_id, &member_id).await
+    }
+
+    /// Accepts an invitation: sets the password and activates the member. Each code works once,
+    /// and only before it expires.
+    pub async fn accept_invitation(
+        &self,
+        code_hash: &[u8],
+        password_hash: &str,
+        now: i64,
+    ) -> Result<Credentials> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(
+            "SELECT i.id, i.member_id, i.expires_at, m.email, m.status FROM invitations i JOIN members m ON m.id = i.member_id
+             WHERE i.code_hash = ? AND i.used_at IS NULL",
+        )
+        .bind(code_hash)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::InvitationInvalid)?;
+        if row.get::<&str, _>(4) != "invited" {
+            return Err(StoreError::InvitationInvalid);
+        }
+        if row.get::<i64, _>(2) <= now {
+            return Err(StoreError::InvitationExpired);
+        }
+        let (invitation_id, member_id, email): (String, String, String) =
+            (row.get(0), row.get(1), row.get(3));
+        sqlx::query("UPDATE invitations SET used_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(&invitation_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE members SET status = 'active', password_hash = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(&member_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.credentials(&email)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("the member".into()))
+    }
+
+    /// Changes a member's role and/or status. Deactivating revokes every session of the member.
+    /// The last active owner can be neither demoted nor deactivated.
+    pub async fn update_member(
+        &self,
+        workspace_id: &str,
+        member_id: &str,
+        role: Option<Role>,
+        status: Option<&str>,
+    ) -> Result<MemberSummary> {
+        let mut tx = self.begin().await?;
+        let current =
+            sqlx::query("SELECT role, status FROM members WHERE workspace_id = ? AND id = ?")
+                .bind(workspace_id)
+                .bind(member_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::NotFound("the member".into()))?;
+        let (old_role, old_status) = (role_of(current.get(0)), current.get::<String, _>(1));
+        let new_role = role.unwrap_or(old_role);
+        let new_status = status.unwrap_or(&old_status);
+        if old_role == Role::Owner
+            && old_status == "active"
+            && (new_role != Role::Owner || new_status != "active")
+            && other_active_owners(&mut tx, workspace_id, member_id).await? == 0
+        {
+            return Err(StoreError::LastOwner);
+        }
+        if new_status == "active" && old_status == "invited" {
+            return Err(StoreError::Conflict(
+                "an invitation: the member activates by accepting it".into(),
+            ));
+        }
+        sqlx::query("UPDATE members SET role = ?, status = ? WHERE id = ?")
+            .bind(new_role.as_str())
+            .bind(new_status)
+            .bind(member_id)
+            .execute(&mut *tx)
+            .await?;
+        if new_status == "deactivated" {
+            sqlx::query(
+                "UPDATE sessions SET revoked_at = ? WHERE member_id = ? AND revoked_at IS NULL",
+            )
+            .bind(now_ms())
+            .bind(member_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.member(workspace_id, member_id).await
+    }
+
+    /// Removes a member (their sessions and invitations go with them); not the last owner.
+    pub async fn remove_member(
+        &self,
+        workspace_id: &str,
+        member_id: &str,
+    ) -> Result<MemberSummary> {
+        let removed = self.member(workspace_id, member_id).await?;
+        let mut tx = self.begin().await?;
+        if removed.role == "owner"
+            && removed.status == "active"
+            && other_active_owners(&mut tx, workspace_id, member_id).await? == 0
+        {
+            return Err(StoreError::LastOwner);
+        }
+        sqlx::query("DELETE FROM members WHERE workspace_id = ? AND id = ?")
+            .bind(workspace_id)
+            .bind(member_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    // ----- devices -----
+
+    /// Live devices of a workspace, or of one member.
+    pub async fn devices(
+        &self,
+        workspace_id: &str,
+        member_id: Option<&str>,
+    ) -> Result<Vec<Device>> {
+        let rows = sqlx::query(
+            "SELECT s.id, s.member_id, m.email, s.device_name, s.created_at, s.last_seen_at
+             FROM sessions s JOIN members m ON m.id = s.member_id
+             WHERE s.workspace_id = ?1 AND s.revoked_at IS NULL AND (?2 IS NULL OR s.member_id = ?2)
+             ORDER BY m.email, s.created_at",
+        )
+        .bind(workspace_id)
+        .bind(member_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Device {
+                id: r.get(0),
+                member_id: r.get(1),
+                member_email: r.get(2),
+                name: r.get(3),
+                created_at: r.get(4),
+                last_seen_at: r.get(5),
+            })
+            .collect())
+    }
+
+    /// One live device of a workspace.
+    pub async fn device(&self, workspace_id: &str, session_id: &str) -> Result<Device> {
+        self.devices(workspace_id, None)
+            .await?
+            .into_iter()
+            .find(|d| d.id == session_id)
+            .ok_or_else(|| StoreError::NotFound("the device".into()))
+    }
+
+    // ----- audit log -----
+
+    /// Appends to the audit log.
+    pub async fn record(&self, entry: NewAuditEntry<'_>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO audit_log (workspace_id, at, actor_id, actor_email, device, action, subject, details)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(entry.workspace_id)
+        .bind(now_ms())
+        .bind(entry.actor_id)
+        .bind(entry.actor_email)
+        .bind(entry.device)
+        .bind(entry.action)
+        .bind(entry.subject)
+        .bind(entry.details.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The audit log of a workspace, newest first, before `before` (an entry id), at most `limit`.
+    pub async fn audit(
+        &self,
+        workspace_id: &str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT id, at, actor_id, actor_email, device, action, subject, details FROM audit_log
+             WHERE workspace_id = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
+        )
+        .bind(workspace_id)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| AuditEntry {
+                id: r.get(0),
+                at: r.get(1),
+                actor_id: r.get(2),
+                actor_email: r.get(3),
+                device: r.get(4),
+                action: r.get(5),
+                subject: r.get(6),
+                details: serde_json::from_str(r.get::<&str, _>(7))
+                    .unwrap_or(serde_json::Value::Null),
+            })
+            .collect())
+    }
+
+    // ----- workspace -----
+
+    /// A workspace by id.
+    pub async fn workspace(&self, workspace_id: &str) -> Result<Workspace> {
+        sqlx::query("SELECT id, name FROM workspaces WHERE id = ?")
+            .bind(workspace_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| Workspace {
+                id: r.get(0),
+                name: r.get(1),
+            })
+            .ok_or_else(|| StoreError::NotFound(format!("workspace {workspace_id}")))
+    }
+
+    /// Renames a workspace.
+    pub async fn rename_workspace(&self, workspace_id: &str, name: &str) -> Result<Workspace> {
+        sqlx::query("UPDATE workspaces SET name = ? WHERE id = ?")
+            .bind(name)
+            .bind(workspace_id)
+            .execute(&self.pool)
+            .await?;
+        self.workspace(workspace_id).await
+    }
+
+    /// Terminates a workspace: its members, devices, channels, tokens, log and audit log go.
+    pub async fn terminate_workspace(&self, workspace_id: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let deleted = sqlx::query("DELETE FROM workspaces WHERE id = ?")
+            .bind(workspace_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(StoreError::NotFound(format!("workspace {workspace_id}")));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ----- channels and their tokens -----
+
+    /// One channel of a workspace.
+    pub async fn channel(&self, workspace_id: &str, channel_id: &str) -> Result<Channel> {
+        self.channels(Some(workspace_id))
+            .await?
+            .into_iter()
+            .find(|c| c.id == channel_id)
+            .ok_or_else(|| StoreError::NotFound("the channel".into()))
+    }
+
+    /// The workspace's channels as `member_id` (with `role`) sees them.
+    pub async fn channel_views(
+        &self,
+        workspace_id: &str,
+        member_id: &str,
+        role: Role,
+    ) -> Result<Vec<ChannelView>> {
+        let channels = self.channels(Some(workspace_id)).await?;
+        let versions = sqlx::query(
+            "SELECT t.channel_id, t.version FROM channel_tokens t JOIN channels c ON c.id = t.channel_id WHERE c.workspace_id = ?",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let access = sqlx::query(
+            "SELECT a.channel_id, a.member_id FROM channel_access a JOIN channels c ON c.id = a.channel_id WHERE c.workspace_id = ? ORDER BY a.member_id",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(channels
+            .into_iter()
+            .map(|channel| {
+                let agents: Vec<String> = access
+                    .iter()
+                    .filter(|r| r.get::<&str, _>(0) == channel.id)
+                    .map(|r| r.get(1))
+                    .collect();
+                let allowed = role >= Role::Admin
+                    || agents.is_empty()
+                    || agents.iter().any(|a| a == member_id);
+                let token_version = versions
+                    .iter()
+                    .find(|r| r.get::<&str, _>(0) == channel.id)
+                    .map(|r| r.get(1));
+                ChannelView {
+                    channel,
+                    token_version,
+                    agents,
+                    allowed,
+                }
+            })
+            .collect())
+    }
+
+    /// Stores (or rotates) a channel's sealed token; returns its new version.
+    pub async fn set_channel_token(
+        &self,
+        channel_id: &str,
+        sealed: &Sealed,
+        by: Option<&str>,
+    ) -> Result<i64> {
+        let version: i64 = sqlx::query_scalar(
+            "INSERT INTO channel_tokens (channel_id, key_id, nonce, ciphertext, version, updated_at, updated_by)
+             VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6)
+             ON CONFLICT (channel_id) DO UPDATE SET key_id = ?2, nonce = ?3, ciphertext = ?4,
+                version = channel_tokens.version + 1, updated_at = ?5, updated_by = ?6
+             RETURNING version",
+        )
+        .bind(channel_id)
+        .bind(&sealed.key_id)
+        .bind(&sealed.nonce)
+        .bind(&sealed.ciphertext)
+        .bind(now_ms())
+        .bind(by)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(version)
+    }
+
+    /// A channel's sealed token.
+    pub async fn channel_token(&self, channel_id: &str) -> Result<Option<SealedToken>> {
+        Ok(sqlx::query(
+            "SELECT channel_id, key_id, nonce, ciphertext, version FROM channel_tokens WHERE channel_id = ?",
+        )
+        .bind(channel_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| sealed_token(&r)))
+    }
+
+    /// Every sealed token (for resealing under a new key).
+    pub async fn all_channel_tokens(&self) -> Result<Vec<SealedToken>> {
+        Ok(sqlx::query(
+            "SELECT channel_id, key_id, nonce, ciphertext, version FROM channel_tokens ORDER BY channel_id",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(sealed_token)
+        .collect())
+    }
+
+    /// Replaces a sealed token's bytes without a new version (same token, new key).
+    pub async fn reseal_channel_token(&self, channel_id: &str, sealed: &Sealed) -> Result<()> {
+        sqlx::query(
+            "UPDATE channel_tokens SET key_id = ?, nonce = ?, ciphertext = ? WHERE channel_id = ?",
+        )
+        .bind(&sealed.key_id)
+        .bind(&sealed.nonce)
+        .bind(&sealed.ciphertext)
+        .bind(channel_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes a channel's token; whether there was one.
+    pub async fn revoke_channel_token(&self, channel_id: &str) -> Result<bool> {
+        Ok(
+            sqlx::query("DELETE FROM channel_tokens WHERE channel_id = ?")
+                .bind(channel_id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                > 0,
+        )
+    }
+
+    /// Sets which agents may use a channel (empty: every member). Members must be the workspace's.
+    pub async fn set_channel_access(
+        &self,
+        workspace_id: &str,
+        channel_id: &str,
+        agents: &[String],
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM channel_access WHERE channel_id = ?")
+            .bind(channel_id)
+            .execute(&mut *tx)
+            .await?;
+        for member in agents {
+            let known = sqlx::query("SELECT 1 FROM members WHERE id = ? AND workspace_id = ?")
+                .bind(member)
+                .bind(workspace_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+            if !known {
+                return Err(StoreError::NotFound(format!("the member {member}")));
+            }
+            sqlx::query(
+                "INSERT OR IGNORE INTO channel_access (channel_id, member_id) VALUES (?, ?)",
+            )
+            .bind(channel_id)
+            .bind(member)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes a channel from its workspace (its token and access list go with it).
+    pub async fn remove_channel(&self, workspace_id: &str, channel_id: &str) -> Result<Channel> {
+        let channel = self.channel(workspace_id, channel_id).await?;
+        sqlx::query("DELETE FROM channels WHERE id = ? AND workspace_id = ?")
+            .bind(channel_id)
+            .bind(workspace_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(channel)
+    }
+
+    /// The member and workspace of an email (for audit entries of failed sign-ins).
+    pub async fn member_by_email(&self, email: &str) -> Result<Option<(Member, String)>> {
+        Ok(self
+            .credentials(email)
+            .await?
+            .map(|c| (c.member, c.workspace.id)))
+    }
+}
+
+fn sealed_token(r: &sqlx::sqlite::SqliteRow) -> SealedToken {
+    SealedToken {
+        channel_id: r.get(0),
+        sealed: Sealed {
+            key_id: r.get(1),
+            nonce: r.get(2),
+            ciphertext: r.get(3),
+        },
+        version: r.get(4),
+    }
+}
+
+async fn other_active_owners(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    workspace_id: &str,
+    member_id: &str,
+) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM members WHERE workspace_id = ? AND id <> ? AND role = 'owner' AND status = 'active'",
+    )
+    .bind(workspace_id)
+    .bind(member_id)
+    .fetch_one(&mut **tx)
+    .await?)
+}

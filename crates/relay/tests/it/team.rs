@@ -1,0 +1,943 @@
+//! Members, roles, invitations, devices, the audit log and sealed channel tokens.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use zentro_meta::AppSecret;
+use zentro_relay::config::VerifyToken;
+use zentro_relay::credentials::hash_password;
+use zentro_relay::sealing::{TokenKey, TokenKeys};
+use zentro_relay::{Config, Store};
+
+use crate::stream::Sse;
+use crate::support::{PASSWORD, SECRET, TestRelay, VERIFY};
+
+const OWNER: &str = "owner@acme.test";
+const PLANTED: &str = "EAAG-planted-channel-token-0123456789";
+
+fn keys() -> TokenKeys {
+    TokenKeys {
+        current: TokenKey::parse(&TokenKey::generate()).unwrap(),
+        previous: None,
+    }
+}
+
+async fn relay_with_keys() -> TestRelay {
+    let keys = keys();
+    TestRelay::start_with(|c| c.token_keys = Some(keys)).await
+}
+
+/// Invites `email` as `role` (by the member holding `by`) and accepts; returns the new device token.
+async fn join(relay: &TestRelay, by: &str, email: &str, role: &str) -> String {
+    let invited = relay
+        .call(
+            "POST",
+            "/v1/members",
+            Some(by),
+            Some(json!({ "email": email, "role": role, "display_name": email })),
+        )
+        .await;
+    assert_eq!(invited.status, StatusCode::CREATED, "{:?}", invited.json());
+    let code = invited.json()["code"].as_str().unwrap().to_string();
+    let accepted = relay
+        .call(
+            "POST",
+            "/v1/invitations/accept",
+            None,
+            Some(json!({ "code": code, "password": PASSWORD, "device_name": format!("{role} laptop") })),
+        )
+        .await;
+    assert_eq!(
+        accepted.status,
+        StatusCode::CREATED,
+        "{:?}",
+        accepted.json()
+    );
+    assert_eq!(accepted.json()["member"]["role"], role);
+    accepted.json()["token"].as_str().unwrap().to_string()
+}
+
+async fn member_id(relay: &TestRelay, token: &str, email: &str) -> String {
+    let members = relay
+        .call("GET", "/v1/members", Some(token), None)
+        .await
+        .json();
+    members["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == email)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+struct Team {
+    relay: TestRelay,
+    owner: String,
+    admin: String,
+    agent: String,
+    channel: String,
+}
+
+async fn team() -> Team {
+    let relay = relay_with_keys().await;
+    relay.workspace("Acme", OWNER, "P1").await;
+    let owner = relay.sign_in(OWNER).await;
+    let admin = join(&relay, &owner, "admin@acme.test", "admin").await;
+    let agent = join(&relay, &owner, "agent@acme.test", "agent").await;
+    let channels = relay
+        .call("GET", "/v1/channels", Some(&owner), None)
+        .await
+        .json();
+    let channel = channels["channels"][0]["id"].as_str().unwrap().to_string();
+    Team {
+        relay,
+        owner,
+        admin,
+        agent,
+        channel,
+    }
+}
+
+#[tokio::test]
+async fn every_route_is_refused_to_roles_below_its_permission_and_to_strangers() {
+    let t = team().await;
+    let other_member = member_id(&t.relay, &t.owner, "agent@acme.test").await;
+    let admin_member = member_id(&t.relay, &t.owner, "admin@acme.test").await;
+    let ch = &t.channel;
+    // (method, path, body, least role that may call it)
+    let routes: Vec<(&str, String, Option<Value>, &str)> = vec![
+        ("GET", "/v1/sessions/current".into(), None, "agent"),
+        ("GET", "/v1/members".into(), None, "agent"),
+        ("GET", "/v1/devices".into(), None, "agent"),
+        ("GET", "/v1/channels".into(), None, "agent"),
+        ("GET", "/v1/events".into(), None, "agent"),
+        ("GET", format!("/v1/channels/{ch}/token"), None, "agent"),
+        (
+            "POST",
+            "/v1/members".into(),
+            Some(json!({ "email": "new@acme.test", "role": "agent" })),
+            "admin",
+        ),
+        (
+            "PATCH",
+            format!("/v1/members/{other_member}"),
+            Some(json!({ "role": "agent" })),
+            "admin",
+        ),
+        (
+            "DELETE",
+            format!("/v1/members/{admin_member}"),
+            None,
+            "admin",
+        ),
+        ("GET", "/v1/devices?all=true".into(), None, "admin"),
+        ("GET", "/v1/audit".into(), None, "admin"),
+        (
+            "POST",
+            "/v1/audit".into(),
+            Some(json!({ "action": "data.export", "subject": "contact 7" })),
+            "admin",
+        ),
+        (
+            "POST",
+            "/v1/channels".into(),
+            Some(json!({ "kind": "messenger", "external_id": "990001" })),
+            "admin",
+        ),
+        (
+            "PUT",
+            format!("/v1/channels/{ch}/token"),
+            Some(json!({ "token": PLANTED })),
+            "admin",
+        ),
+        (
+            "PUT",
+            format!("/v1/channels/{ch}/access"),
+            Some(json!({ "agents": [] })),
+            "admin",
+        ),
+        ("DELETE", format!("/v1/channels/{ch}/token"), None, "admin"),
+        ("DELETE", format!("/v1/channels/{ch}"), None, "admin"),
+        (
+            "PATCH",
+            "/v1/workspace".into(),
+            Some(json!({ "name": "Acme Ltd" })),
+            "owner",
+        ),
+        (
+            "DELETE",
+            "/v1/workspace".into(),
+            Some(json!({ "confirm": "not the name" })),
+            "owner",
+        ),
+    ];
+    for (method, path, body, least) in &routes {
+        let stranger = t.relay.call(method, path, None, body.clone()).await;
+        assert_eq!(
+            stranger.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path} without a token"
+        );
+        let forged = t
+            .relay
+            .call(method, path, Some("zdt_forged"), body.clone())
+            .await;
+        assert_eq!(
+            forged.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path} with a forged token"
+        );
+        let below: &[(&str, &str)] = match *least {
+            "agent" => &[],
+            "admin" => &[("agent", &t.agent)],
+            _ => &[("agent", &t.agent), ("admin", &t.admin)],
+        };
+        for (role, token) in below {
+            let refused = t.relay.call(method, path, Some(token), body.clone()).await;
+            assert_eq!(
+                refused.status,
+                StatusCode::FORBIDDEN,
+                "{role} on {method} {path}"
+            );
+            assert_eq!(refused.json()["error"]["code"], "forbidden");
+            assert!(
+                refused.json()["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains(least),
+                "the refusal names who may: {:?}",
+                refused.json()
+            );
+        }
+    }
+    // Routes run in order, so the allowed calls also work (owner, who may do everything).
+    for (method, path, body, _) in &routes {
+        let allowed = t
+            .relay
+            .call(method, path, Some(&t.owner), body.clone())
+            .await;
+        assert!(
+            !matches!(
+                allowed.status,
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+            ),
+            "owner on {method} {path}: {}",
+            allowed.status
+        );
+    }
+}
+
+#[tokio::test]
+async fn invitations_work_once_expire_and_set_the_password() {
+    let relay = TestRelay::start_with(|c| c.invitation_ttl = Duration::from_secs(3600)).await;
+    let workspace = relay.workspace("Acme", OWNER, "").await;
+    let owner = relay.sign_in(OWNER).await;
+    let invited = relay
+        .call(
+            "POST",
+            "/v1/members",
+            Some(&owner),
+            Some(json!({ "email": "Ana@Acme.test", "role": "agent" })),
+        )
+        .await;
+    assert_eq!(invited.status, StatusCode::CREATED);
+    let body = invited.json();
+    assert_eq!(body["member"]["status"], "invited");
+    assert_eq!(body["member"]["email"], "ana@acme.test");
+    let code = body["code"].as_str().unwrap().to_string();
+    assert!(
+        body["link"]
+            .as_str()
+            .unwrap()
+            .starts_with("zentro://invite?relay=")
+    );
+    assert!(body["link"].as_str().unwrap().ends_with(&code));
+
+    // An invited member cannot sign in before choosing a password.
+    let early = relay
+        .call(
+            "POST",
+            "/v1/sessions",
+            None,
+            Some(json!({ "email": "ana@acme.test", "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(early.status, StatusCode::UNAUTHORIZED);
+
+    // Too short a password is refused and the code stays usable.
+    let short = relay
+        .call(
+            "POST",
+            "/v1/invitations/accept",
+            None,
+            Some(json!({ "code": code, "password": "short" })),
+        )
+        .await;
+    assert_eq!(short.status, StatusCode::BAD_REQUEST);
+    let wrong = relay
+        .call(
+            "POST",
+            "/v1/invitations/accept",
+            None,
+            Some(json!({ "code": "AAAA-BBBB-CCCC-DDDD-EEEE", "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    assert_eq!(wrong.json()["error"]["code"], "invitation_invalid");
+
+    // Typed in lower case with spaces, it still works — once.
+    let typed = code.to_lowercase().replace('-', " ");
+    let accepted = relay
+        .call(
+            "POST",
+            "/v1/invitations/accept",
+            None,
+            Some(json!({ "code": typed, "password": PASSWORD, "device_name": "Ana's laptop" })),
+        )
+        .await;
+    assert_eq!(
+        accepted.status,
+        StatusCode::CREATED,
+        "{:?}",
+        accepted.json()
+    );
+    assert_eq!(accepted.json()["member"]["email"], "ana@acme.test");
+    let again = relay
+        .call(
+            "POST",
+            "/v1/invitations/accept",
+            None,
+            Some(json!({ "code": code, "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(again.json()["error"]["code"], "invitation_invalid");
+    relay.sign_in("ana@acme.test").await;
+
+    // An invitation not accepted in time is gone (one whose hour passed).
+    let (late_code, late_hash) = zentro_relay::credentials::new_invitation_code();
+    let owner_id = member_id(&relay, &owner, OWNER).await;
+    relay
+        .store()
+        .invite(
+            &workspace,
+            "late@acme.test",
+            "Late",
+            zentro_relay::roles::Role::Agent,
+            &owner_id,
+            &late_hash,
+            zentro_relay::store::now_ms() - 1,
+        )
+        .await
+        .unwrap();
+    let expired = relay
+        .call(
+            "POST",
+            "/v1/invitations/accept",
+            None,
+            Some(json!({ "code": late_code, "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(expired.status, StatusCode::GONE);
+    assert_eq!(expired.json()["error"]["code"], "invitation_expired");
+    // Inviting again gives a fresh code; an active member's email cannot be invited again.
+    let renewed = relay
+        .call(
+            "POST",
+            "/v1/members",
+            Some(&owner),
+            Some(json!({ "email": "late@acme.test", "role": "admin" })),
+        )
+        .await;
+    assert_eq!(renewed.status, StatusCode::CREATED);
+    assert_eq!(renewed.json()["member"]["role"], "admin");
+    let taken = relay
+        .call(
+            "POST",
+            "/v1/members",
+            Some(&owner),
+            Some(json!({ "email": "ana@acme.test", "role": "agent" })),
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn the_last_owner_can_be_neither_demoted_deactivated_nor_removed_and_admins_cannot_touch_owners()
+ {
+    let t = team().await;
+    let owner_id = member_id(&t.relay, &t.owner, OWNER).await;
+    let admin_id = member_id(&t.relay, &t.owner, "admin@acme.test").await;
+    for change in [
+        json!({ "role": "admin" }),
+        json!({ "status": "deactivated" }),
+    ] {
+        let refused = t
+            .relay
+            .call(
+                "PATCH",
+                &format!("/v1/members/{owner_id}"),
+                Some(&t.owner),
+                Some(change),
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::CONFLICT);
+        assert_eq!(refused.json()["error"]["code"], "last_owner");
+    }
+    let removed = t
+        .relay
+        .call(
+            "DELETE",
+            &format!("/v1/members/{owner_id}"),
+            Some(&t.owner),
+            None,
+        )
+        .await;
+    assert_eq!(removed.json()["error"]["code"], "last_owner");
+
+    // Admins cannot demote an owner, nor make one.
+    let by_admin = t
+        .relay
+        .call(
+            "PATCH",
+            &format!("/v1/members/{owner_id}"),
+            Some(&t.admin),
+            Some(json!({ "role": "agent" })),
+        )
+        .await;
+    assert_eq!(by_admin.status, StatusCode::FORBIDDEN);
+    let promote = t
+        .relay
+        .call(
+            "PATCH",
+            &format!("/v1/members/{admin_id}"),
+            Some(&t.admin),
+            Some(json!({ "role": "owner" })),
+        )
+        .await;
+    assert_eq!(promote.status, StatusCode::FORBIDDEN);
+    let invite_owner = t
+        .relay
+        .call(
+            "POST",
+            "/v1/members",
+            Some(&t.admin),
+            Some(json!({ "email": "boss@acme.test", "role": "owner" })),
+        )
+        .await;
+    assert_eq!(invite_owner.status, StatusCode::FORBIDDEN);
+
+    // With a second owner, the first may step down.
+    let promoted = t
+        .relay
+        .call(
+            "PATCH",
+            &format!("/v1/members/{admin_id}"),
+            Some(&t.owner),
+            Some(json!({ "role": "owner" })),
+        )
+        .await;
+    assert_eq!(promoted.status, StatusCode::OK);
+    let stepped_down = t
+        .relay
+        .call(
+            "PATCH",
+            &format!("/v1/members/{owner_id}"),
+            Some(&t.owner),
+            Some(json!({ "role": "agent" })),
+        )
+        .await;
+    assert_eq!(
+        stepped_down.status,
+        StatusCode::OK,
+        "{:?}",
+        stepped_down.json()
+    );
+    // The role applies at once: the former owner's next admin call is refused.
+    let now_agent = t.relay.call("GET", "/v1/audit", Some(&t.owner), None).await;
+    assert_eq!(now_agent.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn members_see_and_revoke_their_own_devices_and_admins_anyones() {
+    let t = team().await;
+    let second = t.relay.sign_in("agent@acme.test").await;
+    let mine = t
+        .relay
+        .call("GET", "/v1/devices", Some(&t.agent), None)
+        .await
+        .json();
+    let devices = mine["devices"].as_array().unwrap();
+    assert_eq!(devices.len(), 2, "{mine:?}");
+    assert!(
+        devices
+            .iter()
+            .all(|d| d["member_email"] == "agent@acme.test")
+    );
+    assert!(devices.iter().any(|d| d["name"] == "agent laptop"));
+    // No token or hash is shown.
+    assert!(!mine.to_string().contains("token"));
+
+    // The agent cannot revoke the admin's device; the admin can revoke the agent's.
+    let all = t
+        .relay
+        .call("GET", "/v1/devices?all=true", Some(&t.admin), None)
+        .await
+        .json();
+    let admin_device = all["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["member_email"] == "admin@acme.test")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let refused = t
+        .relay
+        .call(
+            "DELETE",
+            &format!("/v1/devices/{admin_device}"),
+            Some(&t.agent),
+            None,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    let current = mine["current"].as_str().unwrap();
+    let other = devices.iter().find(|d| d["id"] != current).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let revoked = t
+        .relay
+        .call(
+            "DELETE",
+            &format!("/v1/devices/{other}"),
+            Some(&t.agent),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        t.relay
+            .call("GET", "/v1/members", Some(&second), None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let by_admin = t
+        .relay
+        .call(
+            "DELETE",
+            &format!("/v1/devices/{current}"),
+            Some(&t.admin),
+            None,
+        )
+        .await;
+    assert_eq!(by_admin.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        t.relay
+            .call("GET", "/v1/members", Some(&t.agent), None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn channel_tokens_are_sealed_at_rest_and_handed_only_to_allowed_members() {
+    let t = team().await;
+    let ch = &t.channel;
+    let set = t
+        .relay
+        .call(
+            "PUT",
+            &format!("/v1/channels/{ch}/token"),
+            Some(&t.admin),
+            Some(json!({ "token": PLANTED })),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{:?}", set.json());
+    assert_eq!(set.json()["channel"]["token_version"], 1);
+    assert!(
+        !set.body
+            .windows(PLANTED.len())
+            .any(|w| w == PLANTED.as_bytes())
+    );
+
+    // Every agent may use a channel nobody restricted.
+    let fetched = t
+        .relay
+        .call(
+            "GET",
+            &format!("/v1/channels/{ch}/token"),
+            Some(&t.agent),
+            None,
+        )
+        .await;
+    assert_eq!(fetched.status, StatusCode::OK);
+    assert_eq!(fetched.json()["token"], PLANTED);
+    assert_eq!(fetched.json()["version"], 1);
+
+    // Restricted to another agent: this one is refused, and the list says so.
+    let other = join(&t.relay, &t.owner, "other@acme.test", "agent").await;
+    let other_id = member_id(&t.relay, &t.owner, "other@acme.test").await;
+    let restricted = t
+        .relay
+        .call(
+            "PUT",
+            &format!("/v1/channels/{ch}/access"),
+            Some(&t.admin),
+            Some(json!({ "agents": [other_id] })),
+        )
+        .await;
+    assert_eq!(restricted.status, StatusCode::OK);
+    let refused = t
+        .relay
+        .call(
+            "GET",
+            &format!("/v1/channels/{ch}/token"),
+            Some(&t.agent),
+            None,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let list = t
+        .relay
+        .call("GET", "/v1/channels", Some(&t.agent), None)
+        .await
+        .json();
+    assert_eq!(list["channels"][0]["allowed"], false);
+    assert_eq!(
+        t.relay
+            .call(
+                "GET",
+                &format!("/v1/channels/{ch}/token"),
+                Some(&other),
+                None
+            )
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // Rotation bumps the version; revocation removes it for everyone.
+    let rotated = t
+        .relay
+        .call(
+            "PUT",
+            &format!("/v1/channels/{ch}/token"),
+            Some(&t.owner),
+            Some(json!({ "token": format!("{PLANTED}-v2") })),
+        )
+        .await;
+    assert_eq!(rotated.json()["channel"]["token_version"], 2);
+    assert_eq!(
+        t.relay
+            .call(
+                "DELETE",
+                &format!("/v1/channels/{ch}/token"),
+                Some(&t.admin),
+                None
+            )
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let gone = t
+        .relay
+        .call(
+            "GET",
+            &format!("/v1/channels/{ch}/token"),
+            Some(&other),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+
+    // Devices learn of each change from the log, without the token.
+    let events = t.relay.events(&t.agent, 0).await;
+    let changes: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["kind"] == "channel.changed")
+        .collect();
+    assert!(changes.len() >= 4, "{events:?}");
+    assert!(!serde_json::to_string(&events).unwrap().contains(PLANTED));
+
+    // The database holds ciphertext only.
+    let dir = t.relay.state.config.data_dir.clone();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(
+            !bytes
+                .windows(PLANTED.len())
+                .any(|w| w == PLANTED.as_bytes()),
+            "a channel token in clear in the relay's files"
+        );
+    }
+}
+
+#[tokio::test]
+async fn without_a_token_key_the_relay_keeps_no_channel_tokens_and_says_why() {
+    let relay = TestRelay::start().await;
+    relay.workspace("Acme", OWNER, "P1").await;
+    let owner = relay.sign_in(OWNER).await;
+    let list = relay
+        .call("GET", "/v1/channels", Some(&owner), None)
+        .await
+        .json();
+    let ch = list["channels"][0]["id"].as_str().unwrap();
+    let refused = relay
+        .call(
+            "PUT",
+            &format!("/v1/channels/{ch}/token"),
+            Some(&owner),
+            Some(json!({ "token": PLANTED })),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refused.json()["error"]["code"], "token_key_missing");
+    assert!(
+        refused.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ZENTRO_RELAY_TOKEN_KEY")
+    );
+}
+
+#[tokio::test]
+async fn the_audit_log_records_who_did_what_and_never_secrets() {
+    let t = team().await;
+    let failed = t
+        .relay
+        .call(
+            "POST",
+            "/v1/sessions",
+            None,
+            Some(json!({ "email": "agent@acme.test", "password": "not the password" })),
+        )
+        .await;
+    assert_eq!(failed.status, StatusCode::UNAUTHORIZED);
+    let agent_id = member_id(&t.relay, &t.owner, "agent@acme.test").await;
+    t.relay
+        .call(
+            "PATCH",
+            &format!("/v1/members/{agent_id}"),
+            Some(&t.admin),
+            Some(json!({ "role": "admin" })),
+        )
+        .await;
+    t.relay
+        .call(
+            "PUT",
+            &format!("/v1/channels/{}/token", t.channel),
+            Some(&t.admin),
+            Some(json!({ "token": PLANTED })),
+        )
+        .await;
+    let reported = t
+        .relay
+        .call("POST", "/v1/audit", Some(&t.admin), Some(json!({ "action": "data.erasure", "subject": "receipt 5f2c", "details": { "conversations": 2 } })))
+        .await;
+    assert_eq!(reported.status, StatusCode::CREATED);
+    let bad = t
+        .relay
+        .call(
+            "POST",
+            "/v1/audit",
+            Some(&t.admin),
+            Some(json!({ "action": "member.removed", "subject": "x" })),
+        )
+        .await;
+    assert_eq!(
+        bad.status,
+        StatusCode::BAD_REQUEST,
+        "devices report only data-rights actions"
+    );
+
+    let log = t.relay.call("GET", "/v1/audit", Some(&t.owner), None).await;
+    assert_eq!(log.status, StatusCode::OK);
+    let entries = log.json()["entries"].as_array().unwrap().clone();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "sign_in",
+        "member.invited",
+        "member.joined",
+        "sign_in.failed",
+        "member.role_changed",
+        "channel.token_set",
+        "data.erasure",
+    ] {
+        assert!(
+            actions.contains(&expected),
+            "{expected} missing from {actions:?}"
+        );
+    }
+    assert!(
+        entries
+            .windows(2)
+            .all(|w| w[0]["id"].as_i64() > w[1]["id"].as_i64()),
+        "newest first"
+    );
+    let role_change = entries
+        .iter()
+        .find(|e| e["action"] == "member.role_changed")
+        .unwrap();
+    assert_eq!(role_change["actor_email"], "admin@acme.test");
+    assert_eq!(role_change["device"], "admin laptop");
+    assert_eq!(role_change["subject"], "agent@acme.test");
+    assert_eq!(
+        role_change["details"],
+        json!({ "from": "agent", "to": "admin" })
+    );
+    let text = log.json().to_string();
+    assert!(
+        !text.contains(PLANTED) && !text.contains(PASSWORD) && !text.contains("not the password")
+    );
+
+    // Paging by id.
+    let page = t
+        .relay
+        .call("GET", "/v1/audit?limit=2", Some(&t.owner), None)
+        .await
+        .json();
+    assert_eq!(page["entries"].as_array().unwrap().len(), 2);
+    let before = page["next_before"].as_i64().unwrap();
+    let next = t
+        .relay
+        .call(
+            "GET",
+            &format!("/v1/audit?limit=2&before={before}"),
+            Some(&t.owner),
+            None,
+        )
+        .await
+        .json();
+    assert!(next["entries"][0]["id"].as_i64().unwrap() < before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deactivating_a_member_closes_their_open_streams_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    store
+        .create_workspace("Acme", OWNER, "Owner", &hash_password(PASSWORD))
+        .await
+        .unwrap();
+    let config = Config::new(
+        dir.path().to_path_buf(),
+        AppSecret::new(SECRET),
+        VerifyToken::new(VERIFY),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(zentro_relay::run(config, listener, async {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::new();
+    let owner: Value = http
+        .post(format!("{base}/v1/sessions"))
+        .json(&json!({ "email": OWNER, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let owner = owner["token"].as_str().unwrap().to_string();
+    let invited: Value = http
+        .post(format!("{base}/v1/members"))
+        .bearer_auth(&owner)
+        .json(&json!({ "email": "agent@acme.test", "role": "agent" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let joined: Value = http
+        .post(format!("{base}/v1/invitations/accept"))
+        .json(&json!({ "code": invited["code"], "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let agent = joined["token"].as_str().unwrap().to_string();
+    let agent_id = joined["member"]["id"].as_str().unwrap().to_string();
+
+    let mut stream = Sse::open(&base, &agent, Some(0), None).await;
+    // The stream is live: the owner's team event reaches it.
+    http.post(format!("{base}/v1/events"))
+        .bearer_auth(&owner)
+        .json(&json!({ "kind": "conversation.assigned", "payload": {}, "idempotency_key": "k1" }))
+        .send()
+        .await
+        .unwrap();
+    loop {
+        let (_, event) = stream.next().await.expect("the stream is open");
+        if event["kind"] == "conversation.assigned" {
+            break;
+        }
+    }
+    let deactivated = http
+        .patch(format!("{base}/v1/members/{agent_id}"))
+        .bearer_auth(&owner)
+        .json(&json!({ "status": "deactivated" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deactivated.status(), 200);
+    // Well before the 2-second safety poll: the revocation wakes the stream.
+    let ended = tokio::time::timeout(Duration::from_millis(1500), stream.next()).await;
+    assert!(
+        matches!(ended, Ok(None)),
+        "the deactivated member's stream ends at once"
+    );
+    let refused = http
+        .get(format!("{base}/v1/events"))
+        .bearer_auth(&agent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let sign_in = http
+        .post(format!("{base}/v1/sessions"))
+        .json(&json!({ "email": "agent@acme.test", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sign_in.status(), 401, "a deactivated member cannot sign in");
+
+    // Reactivated, they sign in again.
+    let reactivated = http
+        .patch(format!("{base}/v1/members/{agent_id}"))
+        .bearer_auth(&owner)
+        .json(&json!({ "status": "active" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reactivated.status(), 200);
+    let sign_in = http
+        .post(format!("{base}/v1/sessions"))
+        .json(&json!({ "email": "agent@acme.test", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sign_in.status(), 201);
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
