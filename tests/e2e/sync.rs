@@ -14,20 +14,29 @@ use zentro_relay::credentials::hash_password;
 use zentro_relay::store::ChannelKind;
 use zentro_relay::{Config, Store};
 
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 const PHONE: &str = "106540352242922";
 
-struct World {
-    sim: MetaSim,
-    channel_token: zentro_meta::AccessToken,
-    relay_url: String,
-    workspace: String,
-    _dir: tempfile::TempDir,
-    stop: tokio::sync::oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+pub(crate) struct World {
+    pub(crate) sim: MetaSim,
+    pub(crate) channel_token: zentro_meta::AccessToken,
+    pub(crate) relay_url: String,
+    pub(crate) workspace: String,
+    pub(crate) _dir: tempfile::TempDir,
+    pub(crate) stop: tokio::sync::oneshot::Sender<()>,
+    pub(crate) server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
-async fn world(config: SimConfig) -> World {
+pub(crate) async fn world(config: SimConfig) -> World {
+    world_with(config, PHONE, |_| {}).await
+}
+
+/// A world whose WhatsApp number is `phone` and whose relay settings `adjust` changes.
+pub(crate) async fn world_with(
+    config: SimConfig,
+    phone: &str,
+    adjust: impl FnOnce(&mut Config),
+) -> World {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("relay")).await.unwrap();
     let ws = store
@@ -38,17 +47,18 @@ async fn world(config: SimConfig) -> World {
         .add_channel(
             &ws.id,
             ChannelKind::Whatsapp,
-            PHONE,
+            phone,
             Some("102290129340398"),
             "Support",
         )
         .await
         .unwrap();
-    let relay_config = Config::new(
+    let mut relay_config = Config::new(
         dir.path().join("relay"),
         config.app_secret.clone(),
         VerifyToken::new("verify"),
     );
+    adjust(&mut relay_config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let relay_url = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -57,7 +67,7 @@ async fn world(config: SimConfig) -> World {
     }));
     let sim = MetaSim::start(config).await.unwrap();
     sim.set_webhook_url(format!("{relay_url}/webhooks/meta"));
-    let channel_token = sim.add_whatsapp_number("102290129340398", PHONE, "15550783881");
+    let channel_token = sim.add_whatsapp_number("102290129340398", phone, "15550783881");
     World {
         sim,
         channel_token,
@@ -95,7 +105,7 @@ async fn device(world: &World, name: &str) -> Device {
     }
 }
 
-fn customer(i: usize) -> Customer {
+pub(crate) fn customer(i: usize) -> Customer {
     Customer {
         id: format!("US.{i}"),
         phone: Some(format!("1650555{i:04}")),
@@ -242,7 +252,10 @@ async fn a_revoked_device_is_told_to_sign_in_again() {
     w.stop.send(()).unwrap();
 }
 
-async fn wait_for<F: Fn() -> Fut, Fut: std::future::Future<Output = bool>>(what: &str, check: F) {
+pub(crate) async fn wait_for<F: Fn() -> Fut, Fut: std::future::Future<Output = bool>>(
+    what: &str,
+    check: F,
+) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     while !check().await {
         assert!(

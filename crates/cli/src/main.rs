@@ -2,7 +2,7 @@
 //!
 //! Exit codes: 0 success; 2 usage error; 3 not signed in or the relay refused the credentials
 //! (sign in again); 4 network failure (check the address and the network); 5 no keychain; 1 any
-//! other failure. Output for people is aligned text; `--json` gives scripts JSON. Progress goes
+//! other failure; 6 the member's role does not allow it. Output for people is aligned text; `--json` gives scripts JSON. Progress goes
 //! to standard error.
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -48,8 +48,41 @@ enum Command {
         #[arg(long, default_value = "zentro CLI")]
         device_name: String,
     },
-    /// Sign out: revoke this device's token and forget it.
+    /// Accept an invitation: choose your password (read from standard input) and sign in.
+    Join {
+        /// The relay's address (from the invitation link).
+        #[arg(long)]
+        relay: String,
+        /// The invitation code.
+        #[arg(long)]
+        code: String,
+        /// A name for this device, shown to admins.
+        #[arg(long, default_value = "zentro CLI")]
+        device_name: String,
+    },
+    /// Sign out: revoke this device's token and forget it (and the channel tokens it kept).
     Logout,
+    /// The team: members, invitations, roles (admins change them).
+    #[command(subcommand)]
+    Team(TeamCommand),
+    /// Signed-in devices: yours, or everyone's for admins.
+    #[command(subcommand)]
+    Devices(DevicesCommand),
+    /// The workspace's audit log, newest first (admins).
+    Audit {
+        /// How many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Entries older than this id (for paging).
+        #[arg(long)]
+        before: Option<i64>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The workspace's channels, and their Meta tokens.
+    #[command(subcommand)]
+    Channels(ChannelsCommand),
     /// Bring the cache up to date with the relay.
     Sync {
         /// Keep following new events until interrupted.
@@ -102,6 +135,90 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum TeamCommand {
+    /// List the members.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Invite someone by email; prints the one-time code and link to hand them.
+    Invite {
+        /// Their email.
+        #[arg(long)]
+        email: String,
+        /// owner, admin or agent.
+        #[arg(long, default_value = "agent")]
+        role: String,
+        /// Their name.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Change a member's role.
+    SetRole {
+        /// Their email.
+        email: String,
+        /// owner, admin or agent.
+        role: String,
+    },
+    /// Deactivate a member: every session of theirs ends at once.
+    Deactivate {
+        /// Their email.
+        email: String,
+    },
+    /// Reactivate a deactivated member.
+    Activate {
+        /// Their email.
+        email: String,
+    },
+    /// Remove a member.
+    Remove {
+        /// Their email.
+        email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DevicesCommand {
+    /// List devices.
+    List {
+        /// Everyone's (admins).
+        #[arg(long)]
+        all: bool,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign a device out.
+    Revoke {
+        /// The device id (from `zentro devices list`).
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ChannelsCommand {
+    /// List the workspace's channels, whether you may use each and whether a token is stored.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Store or rotate a channel's Meta token on the relay, sealed (admins; read from standard input).
+    SetToken {
+        /// The channel (relay id, or kind:external_id as in `channels list`).
+        channel: String,
+    },
+    /// Revoke a channel's token on the relay (admins): every device drops its copy.
+    RevokeToken {
+        /// The channel (relay id, or kind:external_id).
+        channel: String,
+    },
+    /// Fetch the tokens of the channels you may use into the keychain, and drop the others.
+    Fetch,
+}
+
 /// A failure with the exit code it maps to.
 struct Failure {
     code: u8,
@@ -113,6 +230,7 @@ impl From<SyncError> for Failure {
         let code = match error {
             SyncError::Unauthorized => 3,
             SyncError::Network(_) | SyncError::BadAddress(_) => 4,
+            SyncError::Forbidden(_) => 6,
             _ => 1,
         };
         let mut message = error.to_string();
@@ -181,6 +299,13 @@ struct Context {
 }
 
 impl Context {
+    /// The signed-in relay and this device's token.
+    async fn relay(&self) -> Result<(RelayClient, Secret), Failure> {
+        let account = self.account()?;
+        let token = self.token(&account).await?;
+        Ok((RelayClient::new(&account.relay_url)?, token))
+    }
+
     fn account(&self) -> Result<Account, Failure> {
         Account::load(&self.data_dir)?.ok_or_else(|| {
             fail(
@@ -302,6 +427,77 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 account.workspace_name, account.email, account.role
             );
         }
+        Command::Join {
+            relay,
+            code,
+            device_name,
+        } => {
+            if std::io::stdin().is_terminal() {
+                eprintln!("Choose a password (at least 10 characters).");
+            }
+            let password = read_password()?;
+            let account = zentro_core::account::join(
+                &ctx.data_dir,
+                ctx.vault.clone(),
+                &relay,
+                &code,
+                &password,
+                &device_name,
+            )
+            .await
+            .map_err(|e| match e {
+                zentro_core::account::SignInError::Relay(e) => Failure::from(e),
+                zentro_core::account::SignInError::Vault(e) => Failure::from(e),
+                other => fail(1, other.to_string()),
+            })?;
+            eprintln!(
+                "Joined {} as {} ({}).",
+                account.workspace_name, account.email, account.role
+            );
+        }
+        Command::Team(command) => team(&ctx, command).await?,
+        Command::Devices(command) => devices(&ctx, command).await?,
+        Command::Audit {
+            limit,
+            before,
+            json,
+        } => {
+            let (client, token) = ctx.relay().await?;
+            let page = client.audit(&token, before, limit.clamp(1, 500)).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "entries": page.entries.iter().map(|e| serde_json::json!({
+                            "id": e.id, "at": e.at, "actor_email": e.actor_email, "device": e.device,
+                            "action": e.action, "subject": e.subject,
+                            "details": serde_json::from_str::<serde_json::Value>(&e.details).unwrap_or_default(),
+                        })).collect::<Vec<_>>(),
+                        "next_before": page.next_before,
+                    }))
+                    .map_err(|e| fail(1, e.to_string()))?
+                );
+            } else {
+                println!(
+                    "{:<16}  {:<24}  {:<22}  {:<28}  DEVICE",
+                    "WHEN", "WHO", "WHAT", "SUBJECT"
+                );
+                for e in &page.entries {
+                    println!(
+                        "{:<16}  {:<24}  {:<22}  {:<28}  {}",
+                        time(e.at),
+                        e.actor_email.as_deref().unwrap_or("(operator)"),
+                        e.action,
+                        e.subject.as_deref().unwrap_or("-"),
+                        e.device.as_deref().unwrap_or("-")
+                    );
+                }
+                if let Some(next) = page.next_before {
+                    eprintln!("more: zentro audit --before {next}");
+                }
+            }
+        }
+        Command::Channels(command) => channels(&ctx, command).await?,
         Command::Logout => {
             let account = ctx.account()?;
             if let Ok(token) = ctx.token(&account).await {
@@ -319,8 +515,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             tokio::task::spawn_blocking(move || vault.delete(&entry))
                 .await
                 .map_err(|e| fail(1, e.to_string()))??;
+            let cache = Cache::open_in(&ctx.data_dir).await?;
+            let removed = zentro_core::channel_tokens::forget_all(&cache, &ctx.vault)
+                .await
+                .map_err(|e| fail(1, e.to_string()))?;
             Account::remove(&ctx.data_dir)?;
-            eprintln!("Signed out.");
+            eprintln!("Signed out ({removed} channel token(s) removed from the keychain).");
         }
         Command::Sync { follow: keep } => {
             let account = ctx.account()?;
@@ -347,6 +547,16 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 catch_up(&cache, &client, &token, &account.workspace_id, &mut report).await?;
                 // Team events written while offline go out, and media that arrived come in.
                 zentro_core::team::flush(&cache, &client, &token).await?;
+                match zentro_core::channel_tokens::refresh(&cache, &client, &token, &ctx.vault)
+                    .await
+                {
+                    Ok(done) if done.stored + done.removed > 0 => eprintln!(
+                        "Channel tokens: {} stored in the keychain, {} removed.",
+                        done.stored, done.removed
+                    ),
+                    Ok(_) => {}
+                    Err(error) => eprintln!("warning: channel tokens not updated: {error}"),
+                }
                 let graph = graph_client()?;
                 let tokens = channel_tokens(&ctx.vault);
                 let media = tokio::task::block_in_place(|| {
@@ -503,6 +713,222 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     println!("{:>6}  {}", h.conversation_id, h.snippet);
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+async fn member_by_email(
+    client: &RelayClient,
+    token: &Secret,
+    email: &str,
+) -> Result<zentro_core::sync::Teammate, Failure> {
+    client
+        .members(token)
+        .await?
+        .into_iter()
+        .find(|m| m.email.eq_ignore_ascii_case(email.trim()))
+        .ok_or_else(|| fail(2, format!("no member {email} (see `zentro team list`)")))
+}
+
+async fn team(ctx: &Context, command: TeamCommand) -> Result<(), Failure> {
+    use zentro_core::members::MemberChange;
+    let (client, token) = ctx.relay().await?;
+    let change = |email: String, change: MemberChange| {
+        let (client, token) = (client.clone(), token.clone());
+        async move {
+            let member = member_by_email(&client, &token, &email).await?;
+            let updated = client.update_member(&token, &member.id, &change).await?;
+            eprintln!("{}: {} ({}).", updated.email, updated.status, updated.role);
+            Ok::<(), Failure>(())
+        }
+    };
+    match command {
+        TeamCommand::List { json } => {
+            let members = client.members(&token).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&members).map_err(|e| fail(1, e.to_string()))?
+                );
+            } else {
+                println!(
+                    "{:<32}  {:<24}  {:<6}  {:<11}  LAST SIGN-IN",
+                    "EMAIL", "NAME", "ROLE", "STATUS"
+                );
+                for m in members {
+                    println!(
+                        "{:<32}  {:<24}  {:<6}  {:<11}  {}",
+                        m.email,
+                        m.display_name,
+                        m.role,
+                        m.status,
+                        m.last_sign_in_at
+                            .map(time)
+                            .unwrap_or_else(|| "never".into())
+                    );
+                }
+            }
+        }
+        TeamCommand::Invite { email, role, name } => {
+            let invitation = client.invite(&token, &email, &name, &role).await?;
+            eprintln!(
+                "Invited {} as {}; the code works once, until {} UTC. Hand them:",
+                invitation.member.email,
+                invitation.member.role,
+                time(invitation.expires_at)
+            );
+            println!("{}", invitation.code);
+            eprintln!("  link: {}", invitation.link);
+        }
+        TeamCommand::SetRole { email, role } => {
+            change(
+                email,
+                MemberChange {
+                    role: Some(role),
+                    status: None,
+                },
+            )
+            .await?
+        }
+        TeamCommand::Deactivate { email } => {
+            change(
+                email,
+                MemberChange {
+                    role: None,
+                    status: Some("deactivated".into()),
+                },
+            )
+            .await?
+        }
+        TeamCommand::Activate { email } => {
+            change(
+                email,
+                MemberChange {
+                    role: None,
+                    status: Some("active".into()),
+                },
+            )
+            .await?
+        }
+        TeamCommand::Remove { email } => {
+            let member = member_by_email(&client, &token, &email).await?;
+            client.remove_member(&token, &member.id).await?;
+            eprintln!("Removed {}.", member.email);
+        }
+    }
+    Ok(())
+}
+
+async fn devices(ctx: &Context, command: DevicesCommand) -> Result<(), Failure> {
+    let (client, token) = ctx.relay().await?;
+    match command {
+        DevicesCommand::List { all, json } => {
+            let devices = client.devices(&token, all).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&devices).map_err(|e| fail(1, e.to_string()))?
+                );
+            } else {
+                println!(
+                    "{:<32}  {:<28}  {:<24}  {:<16}  LAST SEEN",
+                    "ID", "MEMBER", "NAME", "SIGNED IN"
+                );
+                for d in devices {
+                    println!(
+                        "{:<32}  {:<28}  {:<24}  {:<16}  {}{}",
+                        d.id,
+                        d.member_email,
+                        d.name,
+                        time(d.created_at),
+                        time(d.last_seen_at),
+                        if d.current { "  (this device)" } else { "" }
+                    );
+                }
+            }
+        }
+        DevicesCommand::Revoke { id } => {
+            client.revoke_device(&token, &id).await?;
+            eprintln!("Signed out device {id}.");
+        }
+    }
+    Ok(())
+}
+
+async fn channels(ctx: &Context, command: ChannelsCommand) -> Result<(), Failure> {
+    let (client, token) = ctx.relay().await?;
+    let find = |channels: Vec<zentro_core::channel_tokens::ChannelInfo>, wanted: &str| {
+        channels
+            .into_iter()
+            .find(|c| c.id == wanted || c.cache_id() == wanted)
+            .ok_or_else(|| {
+                fail(
+                    2,
+                    format!("no channel {wanted} (see `zentro channels list`)"),
+                )
+            })
+    };
+    match command {
+        ChannelsCommand::List { json } => {
+            let channels = client.channels(&token).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&channels).map_err(|e| fail(1, e.to_string()))?
+                );
+            } else {
+                println!(
+                    "{:<32}  {:<30}  {:<20}  {:<8}  ALLOWED",
+                    "ID", "CHANNEL", "NAME", "TOKEN"
+                );
+                for c in channels {
+                    println!(
+                        "{:<32}  {:<30}  {:<20}  {:<8}  {}",
+                        c.id,
+                        c.cache_id(),
+                        c.display_name,
+                        c.token_version
+                            .map(|v| format!("v{v}"))
+                            .unwrap_or_else(|| "none".into()),
+                        if c.allowed { "yes" } else { "no" }
+                    );
+                }
+            }
+        }
+        ChannelsCommand::SetToken { channel } => {
+            let channel = find(client.channels(&token).await?, &channel)?;
+            let meta_token = read_password()?;
+            let updated = client
+                .set_channel_token(&token, &channel.id, &meta_token)
+                .await?;
+            eprintln!(
+                "Stored the token of {} on the relay (version {}).",
+                updated.cache_id(),
+                updated.token_version.unwrap_or_default()
+            );
+        }
+        ChannelsCommand::RevokeToken { channel } => {
+            let channel = find(client.channels(&token).await?, &channel)?;
+            client.revoke_channel_token(&token, &channel.id).await?;
+            eprintln!(
+                "Revoked the token of {}; devices drop it when they next sync.",
+                channel.cache_id()
+            );
+        }
+        ChannelsCommand::Fetch => {
+            let cache = Cache::open_in(&ctx.data_dir).await?;
+            let done = zentro_core::channel_tokens::refresh(&cache, &client, &token, &ctx.vault)
+                .await
+                .map_err(|e| match e {
+                    zentro_core::channel_tokens::RefreshError::Relay(e) => Failure::from(e),
+                    zentro_core::channel_tokens::RefreshError::Vault(e) => Failure::from(e),
+                    other => fail(1, other.to_string()),
+                })?;
+            eprintln!(
+                "{} channel token(s) stored in the keychain, {} removed.",
+                done.stored, done.removed
+            );
         }
     }
     Ok(())

@@ -87,9 +87,37 @@ pub async fn sign_in(
     password: &crate::vault::Secret,
     device_name: &str,
 ) -> Result<Account, SignInError> {
-    use crate::vault::Vault;
     let client = crate::sync::RelayClient::new(relay_url)?;
     let (token, identity) = client.sign_in(email.trim(), password, device_name).await?;
+    keep(data_dir, vault, &client, token, identity).await
+}
+
+/// Accepts an invitation from `data_dir`: the invitee's new password is set on the relay and this
+/// device is signed in, as with [`sign_in`].
+pub async fn join(
+    data_dir: &Path,
+    vault: crate::vault::Vault,
+    relay_url: &str,
+    code: &str,
+    password: &crate::vault::Secret,
+    device_name: &str,
+) -> Result<Account, SignInError> {
+    let client = crate::sync::RelayClient::new(relay_url)?;
+    let (token, identity) = client
+        .accept_invitation(code.trim(), password, device_name)
+        .await?;
+    keep(data_dir, vault, &client, token, identity).await
+}
+
+/// Keeps a new sign-in: the token in the keychain, who and where in `account.json`, a cache.
+async fn keep(
+    data_dir: &Path,
+    vault: crate::vault::Vault,
+    client: &crate::sync::RelayClient,
+    token: crate::vault::Secret,
+    identity: crate::sync::Identity,
+) -> Result<Account, SignInError> {
+    use crate::vault::Vault;
     let entry = Vault::device_entry(client.base_url(), &identity.member.email);
     tokio::task::spawn_blocking(move || vault.store(&entry, &token))
         .await

@@ -73,6 +73,15 @@ pub struct DeskConfig {
     pub tokens: TokenSource,
     /// Where media files are stored.
     pub data_dir: PathBuf,
+    /// The keychain that keeps the team's channel tokens, fetched from the relay (`None` in the
+    /// sandbox, whose tokens live in memory).
+    pub channel_keychain: Option<crate::vault::Vault>,
+}
+
+/// Whether the channel tokens must be compared with the relay's.
+#[derive(Default)]
+struct KeptTokens {
+    stale: std::sync::atomic::AtomicBool,
 }
 
 /// A running desk. Dropping it does not stop it; call [`Desk::stop`].
@@ -84,6 +93,7 @@ pub struct Desk {
     stop: CancellationToken,
     tasks: tokio_util::task::TaskTracker,
     teammates: Mutex<Vec<crate::sync::Teammate>>,
+    kept: Arc<KeptTokens>,
 }
 
 impl std::fmt::Debug for Desk {
@@ -116,10 +126,14 @@ impl Desk {
                 behind: 0,
                 rate: 0.0,
                 caught_up: false,
+                channel_changes: 0,
             }))),
             stop: CancellationToken::new(),
             tasks: tokio_util::task::TaskTracker::new(),
             teammates: Mutex::new(Vec::new()),
+            kept: Arc::new(KeptTokens {
+                stale: std::sync::atomic::AtomicBool::new(true),
+            }),
         };
         desk.spawn_sync();
         desk.spawn_senders();
@@ -305,17 +319,21 @@ impl Desk {
     }
 
     fn spawn_sync(&self) {
-        let (config, events, state, stop, nudge) = (
+        let (config, events, state, stop, nudge, kept) = (
             self.config.clone(),
             self.events.clone(),
             self.state.clone(),
             self.stop.clone(),
             self.nudge.clone(),
+            self.kept.clone(),
         );
         self.tasks.spawn(async move {
             let mut on_progress = {
                 let (events, state, nudge) = (events.clone(), state.clone(), nudge.clone());
                 move |p: Progress| {
+                    if p.channel_changes > 0 {
+                        kept.stale.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
                     if p.applied > 0 {
                         let _ = events.send(DeskEvent::Changed);
                         nudge.notify_one(); // new media to fetch, statuses for the outbox
@@ -352,6 +370,13 @@ impl Desk {
             .await;
             match result {
                 Err(SyncError::Unauthorized) => {
+                    // Signed out or revoked: this device keeps no channel token any more.
+                    if let Some(vault) = &config.channel_keychain {
+                        match crate::channel_tokens::forget_all(&config.cache, vault).await {
+                            Ok(n) => tracing::info!(removed = n, "device signed out: channel tokens removed from the keychain"),
+                            Err(error) => tracing::warn!(%error, "could not remove channel tokens from the keychain"),
+                        }
+                    }
                     Desk::publish_state(&state, &events, SyncState::SignedOut)
                 }
                 Err(error) => Desk::publish_state(
@@ -369,14 +394,16 @@ impl Desk {
     /// One loop for everything that goes out (replies, team events) and media that come in: it
     /// runs every few seconds, and at once when nudged.
     fn spawn_senders(&self) {
-        let (config, events, stop, nudge) = (
+        let (config, events, stop, nudge, kept) = (
             self.config.clone(),
             self.events.clone(),
             self.stop.clone(),
             self.nudge.clone(),
+            self.kept.clone(),
         );
         self.tasks.spawn(async move {
             loop {
+                refresh_tokens(&config, &kept).await;
                 if let Err(error) = send_once(&config, &events).await {
                     tracing::warn!(%error, "sending queued work failed; will retry");
                 }
@@ -394,6 +421,23 @@ impl Desk {
         self.set_state(SyncState::Offline {
             reason: reason.to_string(),
         });
+    }
+}
+
+/// Fetches or forgets channel tokens when the log said they changed (and once at start).
+async fn refresh_tokens(config: &DeskConfig, kept: &KeptTokens) {
+    use std::sync::atomic::Ordering;
+    let Some(vault) = &config.channel_keychain else {
+        return;
+    };
+    if !kept.stale.swap(false, Ordering::SeqCst) {
+        return;
+    }
+    if let Err(error) =
+        crate::channel_tokens::refresh(&config.cache, &config.relay, &config.token, vault).await
+    {
+        tracing::warn!(%error, "could not update the channel tokens; will retry");
+        kept.stale.store(true, Ordering::SeqCst);
     }
 }
 
@@ -503,6 +547,7 @@ pub async fn open_signed_in(
     let graph_url = std::env::var("ZENTRO_GRAPH_URL")
         .unwrap_or_else(|_| zentro_meta::platform::GRAPH_BASE_URL.to_string());
     let graph = GraphClient::new(&graph_url).map_err(|e| OpenError::Local(e.to_string()))?;
+    let keychain = vault.clone();
     let tokens: TokenSource = Arc::new(move |channel: &str| {
         vault
             .read(&Vault::channel_entry(channel))
@@ -524,5 +569,6 @@ pub async fn open_signed_in(
         graph,
         tokens,
         data_dir: data_dir.to_path_buf(),
+        channel_keychain: Some(keychain),
     }))
 }

@@ -12,9 +12,11 @@
 pub mod account;
 pub mod apply;
 pub mod cache;
+pub mod channel_tokens;
 pub mod desk;
 pub mod inbox;
 pub mod media;
+pub mod members;
 pub mod notices;
 pub mod outbox;
 pub mod profiles;

@@ -29,6 +29,18 @@ pub enum SyncError {
     /// The relay could not be reached or the connection broke; retried automatically when syncing.
     #[error("the relay could not be reached ({0}); check the address and the network")]
     Network(String),
+    /// The member's role does not allow it; the relay's message names who may.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The relay refused the request for a reason people can act on (an expired invitation, the
+    /// last owner, a name taken); `code` is the relay's stable code.
+    #[error("{message}")]
+    Refused {
+        /// The relay's code (`invitation_expired`, `last_owner`, `conflict`, …).
+        code: String,
+        /// The relay's message, for people.
+        message: String,
+    },
     /// The relay answered with an error.
     #[error("the relay answered with an error: {0}")]
     Relay(String),
@@ -76,6 +88,14 @@ pub struct Teammate {
     pub role: String,
     /// invited, active or deactivated.
     pub status: String,
+    /// When they were invited or created (UTC ms).
+    #[serde(default)]
+    #[cfg_attr(feature = "specta", specta(type = f64))]
+    pub created_at: i64,
+    /// Their last sign-in (UTC ms).
+    #[serde(default)]
+    #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
+    pub last_sign_in_at: Option<i64>,
 }
 
 /// A workspace.
@@ -100,13 +120,22 @@ pub struct Progress {
     pub rate: f64,
     /// Whether the device has everything the relay had when the page was read.
     pub caught_up: bool,
+    /// `channel.changed` events in what was just applied: the device refreshes its channel tokens.
+    pub channel_changes: usize,
+}
+
+fn channel_changes(events: &[RelayEvent]) -> usize {
+    events
+        .iter()
+        .filter(|e| e.kind == crate::channel_tokens::CHANNEL_CHANGED)
+        .count()
 }
 
 /// A client of one relay.
 #[derive(Debug, Clone)]
 pub struct RelayClient {
-    http: reqwest::Client,
-    base: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
     page_size: i64,
 }
 
@@ -127,7 +156,7 @@ pub struct Page {
     pub head: i64,
 }
 
-async fn check(response: reqwest::Response) -> Result<reqwest::Response, SyncError> {
+pub(crate) async fn check(response: reqwest::Response) -> Result<reqwest::Response, SyncError> {
     let status = response.status();
     if status.is_success() {
         return Ok(response);
@@ -150,10 +179,20 @@ async fn check(response: reqwest::Response) -> Result<reqwest::Response, SyncErr
         .and_then(|m| m.as_str())
         .unwrap_or("no details")
         .to_string();
-    Err(SyncError::Relay(format!("HTTP {status}: {message}")))
+    let code = body.pointer("/error/code").and_then(|c| c.as_str());
+    match (status, code) {
+        (reqwest::StatusCode::FORBIDDEN, _) => Err(SyncError::Forbidden(message)),
+        (s, Some(code)) if s.is_client_error() || s == reqwest::StatusCode::SERVICE_UNAVAILABLE => {
+            Err(SyncError::Refused {
+                code: code.to_string(),
+                message,
+            })
+        }
+        _ => Err(SyncError::Relay(format!("HTTP {status}: {message}"))),
+    }
 }
 
-fn network(error: reqwest::Error) -> SyncError {
+pub(crate) fn network(error: reqwest::Error) -> SyncError {
     SyncError::Network(error.without_url().to_string())
 }
 
@@ -331,9 +370,11 @@ pub async fn catch_up(
                 behind: 0,
                 rate: rate(total.applied),
                 caught_up: true,
+                channel_changes: 0,
             });
             return Ok(total);
         }
+        let changes = channel_changes(&events);
         let report = apply_batch(cache, workspace_id, &events).await?;
         total.applied += report.applied;
         total.skipped += report.skipped;
@@ -346,6 +387,7 @@ pub async fn catch_up(
             behind: (head - total.cursor).max(0),
             rate: rate(total.applied),
             caught_up: false,
+            channel_changes: changes,
         });
     }
 }
@@ -458,6 +500,7 @@ async fn follow_once(
                 behind: 0,
                 rate: 0.0,
                 caught_up: true,
+                channel_changes: channel_changes(&batch),
             });
         }
         match tokio::time::timeout(Duration::from_secs(45), body.next()).await {

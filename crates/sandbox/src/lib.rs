@@ -247,6 +247,7 @@ impl Sandbox {
                 graph: self.graph()?,
                 tokens: self.tokens(),
                 data_dir: self.folder.clone(),
+                channel_keychain: None,
             },
         ))
     }

@@ -231,3 +231,117 @@ fn an_unreachable_relay_is_a_network_failure() {
     let usage = zentro(dir.path(), &["frobnicate"], None);
     assert_eq!(usage.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_invites_an_agent_who_joins_and_only_admins_read_the_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("relay")).await.unwrap();
+    store
+        .create_workspace("Acme", "owner@team.test", "Olga", &hash_password(PASSWORD))
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay = format!("http://{}", listener.local_addr().unwrap());
+    let relay_config = Config::new(
+        dir.path().join("relay"),
+        zentro_meta::AppSecret::new("secret"),
+        VerifyToken::new("v"),
+    );
+    tokio::spawn(zentro_relay::run(
+        relay_config,
+        listener,
+        std::future::pending::<()>(),
+    ));
+    let owner = dir.path().join("owner");
+    let agent = dir.path().join("agent");
+    let login = zentro(
+        &owner,
+        &["login", "--relay", &relay, "--email", "owner@team.test"],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(login.status.success(), "{}", stderr(&login));
+
+    // The code alone on stdout, for scripts; the link and expiry for people on stderr.
+    let invite = zentro(
+        &owner,
+        &[
+            "team",
+            "invite",
+            "--email",
+            "ana@team.test",
+            "--role",
+            "agent",
+            "--name",
+            "Ana",
+        ],
+        None,
+    );
+    assert!(invite.status.success(), "{}", stderr(&invite));
+    let code = String::from_utf8(invite.stdout.clone()).unwrap().trim().to_string();
+    assert_eq!(code.len(), 24, "{code}");
+    assert!(stderr(&invite).contains("zentro://invite?relay="));
+
+    let short = zentro(
+        &agent,
+        &["join", "--relay", &relay, "--code", &code],
+        Some("short\n"),
+    );
+    assert_eq!(short.status.code(), Some(1));
+    assert!(
+        stderr(&short).contains("at least 10 characters"),
+        "{}",
+        stderr(&short)
+    );
+    let joined = zentro(
+        &agent,
+        &[
+            "join",
+            "--relay",
+            &relay,
+            "--code",
+            &code,
+            "--device-name",
+            "Ana's laptop",
+        ],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(joined.status.success(), "{}", stderr(&joined));
+    assert!(stderr(&joined).contains("as ana@team.test (agent)"));
+
+    // The agent is refused the audit log with a reason (exit 6); the owner reads it.
+    let refused = zentro(&agent, &["audit"], None);
+    assert_eq!(refused.status.code(), Some(6), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("only admins"),
+        "{}",
+        stderr(&refused)
+    );
+    let audit = zentro(&owner, &["audit", "--json"], None);
+    assert!(audit.status.success(), "{}", stderr(&audit));
+    let entries: Value = serde_json::from_slice(&audit.stdout).unwrap();
+    let actions: Vec<&str> = entries["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for expected in ["member.joined", "member.invited", "sign_in"] {
+        assert!(actions.contains(&expected), "{expected} not in {actions:?}");
+    }
+
+    // Deactivated, the agent's device is refused at once (exit 3: sign in again).
+    let deactivated = zentro(&owner, &["team", "deactivate", "ana@team.test"], None);
+    assert!(deactivated.status.success(), "{}", stderr(&deactivated));
+    let sync = zentro(&agent, &["sync"], None);
+    assert_eq!(sync.status.code(), Some(3), "{}", stderr(&sync));
+    let list = zentro(&owner, &["team", "list", "--json"], None);
+    let members: Value = serde_json::from_slice(&list.stdout).unwrap();
+    let ana = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == "ana@team.test")
+        .unwrap();
+    assert_eq!(ana["status"], "deactivated");
+    assert!(ana["last_sign_in_at"].as_i64().is_some());
+}

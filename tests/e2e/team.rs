@@ -1,0 +1,244 @@
+//! A channel's Meta token travels from the admin, sealed through the relay, into the OS keychain
+//! of the team's devices (the real Secret Service), is used to answer a customer, and is dropped
+//! when revoked or when the device is signed out. A planted token is then searched for in every
+//! file and log line: found only in the keychain.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use zentro_core::desk::{Desk, DeskConfig, SyncState};
+use zentro_core::sync::{Member, RelayClient};
+use zentro_core::vault::{Secret, Vault};
+use zentro_core::{Cache, inbox};
+use zentro_meta::graph::{GraphClient, MediaHostPolicy};
+use zentro_meta_sim::{Inbound, SimConfig};
+use zentro_relay::sealing::{TokenKey, TokenKeys};
+
+use crate::sync::{PASSWORD, customer, wait_for, world_with};
+
+/// A number no other test uses: keychain entries are shared by the tests of one session.
+const PHONE: &str = "106540350009001";
+
+/// Everything logged in this test process (the relay's and the desk's), to search.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if contains(&std::fs::read(&path).unwrap_or_default(), needle) {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    found
+}
+
+async fn keychain(vault: &Vault, entry: &str) -> Option<String> {
+    let (vault, entry) = (vault.clone(), entry.to_string());
+    tokio::task::spawn_blocking(move || vault.read(&entry))
+        .await
+        .unwrap()
+        .unwrap()
+        .map(|s| s.expose().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_token_reaches_allowed_devices_keychains_only_and_is_dropped_when_revoked() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("debug,hyper=info,reqwest=info,sqlx=info")
+        .with_writer(move || writer.clone())
+        .try_init();
+
+    let key = TokenKeys {
+        current: TokenKey::parse(&TokenKey::generate()).unwrap(),
+        previous: None,
+    };
+    let w = world_with(SimConfig::default(), PHONE, |c| c.token_keys = Some(key)).await;
+    let planted = w.channel_token.expose().to_string();
+    let vault = Vault::system();
+    let entry = Vault::channel_entry(&format!("whatsapp:{PHONE}"));
+
+    // The owner stores the channel's token on the relay from one device…
+    let admin = RelayClient::new(&w.relay_url).unwrap();
+    let (admin_token, _) = admin
+        .sign_in("owner@acme.test", &Secret::new(PASSWORD), "admin desk")
+        .await
+        .unwrap();
+    let channel = admin.channels(&admin_token).await.unwrap().remove(0);
+    let stored = admin
+        .set_channel_token(&admin_token, &channel.id, &Secret::new(planted.clone()))
+        .await
+        .unwrap();
+    assert_eq!(stored.token_version, Some(1));
+
+    // …and an agent's laptop, running its desk, gets it into its keychain.
+    let invitation = admin
+        .invite(&admin_token, "agent@acme.test", "Agent", "agent")
+        .await
+        .unwrap();
+    let laptop_dir = tempfile::tempdir().unwrap();
+    let relay = RelayClient::new(&w.relay_url).unwrap();
+    let (token, identity) = relay
+        .accept_invitation(&invitation.code, &Secret::new(PASSWORD), "agent laptop")
+        .await
+        .unwrap();
+    let cache = Cache::open_in(laptop_dir.path()).await.unwrap();
+    let base = url::Url::parse(&w.sim.base_url()).unwrap();
+    let graph = GraphClient::new(&w.sim.base_url())
+        .unwrap()
+        .with_media_policy(MediaHostPolicy::meta().allow_origin(&base));
+    let reader = vault.clone();
+    let desk = Desk::start(DeskConfig {
+        cache: cache.clone(),
+        relay: relay.clone(),
+        token: token.clone(),
+        workspace_id: identity.workspace.id.clone(),
+        member: Member {
+            id: identity.member.id.clone(),
+            email: identity.member.email.clone(),
+            display_name: identity.member.display_name.clone(),
+            role: identity.member.role.clone(),
+        },
+        graph,
+        tokens: Arc::new(move |channel: &str| {
+            reader
+                .read(&Vault::channel_entry(channel))
+                .ok()
+                .flatten()
+                .map(|s| zentro_meta::AccessToken::new(s.expose()))
+        }),
+        data_dir: laptop_dir.path().to_path_buf(),
+        channel_keychain: Some(vault.clone()),
+    });
+    wait_for("the token in the agent's keychain", || async {
+        keychain(&vault, &entry).await.as_deref() == Some(planted.as_str())
+    })
+    .await;
+
+    // The token works: a customer writes, the agent answers through Meta with it.
+    w.sim
+        .customer_writes(
+            PHONE,
+            &customer(3),
+            Inbound::Text("Is my order on its way?".into()),
+        )
+        .await;
+    wait_for("the customer's message", || async {
+        !inbox::conversations(&cache, None, 1)
+            .await
+            .unwrap()
+            .is_empty()
+    })
+    .await;
+    let conversation = inbox::conversations(&cache, None, 1).await.unwrap()[0].id;
+    desk.reply(conversation, "It ships today.", None)
+        .await
+        .unwrap();
+    wait_for("the reply at Meta", || async {
+        !w.sim.state().sent.is_empty()
+    })
+    .await;
+    assert_eq!(
+        w.sim.state().sent[0].body["text"]["body"],
+        "It ships today."
+    );
+
+    // Revoked on the relay: the device drops its copy on the next sync.
+    admin
+        .revoke_channel_token(&admin_token, &channel.id)
+        .await
+        .unwrap();
+    wait_for("the token gone from the keychain", || async {
+        keychain(&vault, &entry).await.is_none()
+    })
+    .await;
+
+    // Rotated in again: fetched again. Then the device is signed out by an admin: it drops it.
+    admin
+        .set_channel_token(&admin_token, &channel.id, &Secret::new(planted.clone()))
+        .await
+        .unwrap();
+    wait_for("the rotated token in the keychain", || async {
+        keychain(&vault, &entry).await.is_some()
+    })
+    .await;
+    let laptop = admin
+        .devices(&admin_token, true)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.name == "agent laptop")
+        .unwrap();
+    admin.revoke_device(&admin_token, &laptop.id).await.unwrap();
+    wait_for("the revoked device signed out", || async {
+        desk.sync_state() == SyncState::SignedOut
+    })
+    .await;
+    wait_for("the token gone after the revocation", || async {
+        keychain(&vault, &entry).await.is_none()
+    })
+    .await;
+    desk.stop().await;
+    cache.close().await;
+
+    // The audit log shows who got the token, and the secret is nowhere but where it was sent.
+    let audit = admin.audit(&admin_token, None, 200).await.unwrap();
+    let issued = audit
+        .entries
+        .iter()
+        .filter(|e| e.action == "channel.token_issued")
+        .count();
+    assert_eq!(issued, 2, "fetched once per version: {:?}", audit.entries);
+    assert!(!format!("{audit:?}").contains(&planted));
+    w.stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), w.server)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let relay_files = files_holding(w._dir.path(), &planted);
+    assert!(
+        relay_files.is_empty(),
+        "the token in clear in {relay_files:?}"
+    );
+    let device_files = files_holding(laptop_dir.path(), &planted);
+    assert!(
+        device_files.is_empty(),
+        "the token in clear in {device_files:?}"
+    );
+    let logged = logs.0.lock().unwrap().clone();
+    assert!(!logged.is_empty(), "logs were captured");
+    assert!(!contains(&logged, &planted), "the token reached a log line");
+    assert!(
+        !contains(&logged, token.expose()),
+        "the device token reached a log line"
+    );
+}
