@@ -58,6 +58,8 @@ pub struct DeskStatus {
     pub member_id: Option<String>,
     /// The signed-in member's name.
     pub member_name: Option<String>,
+    /// The signed-in member's role (owner, admin, agent), for what the UI offers.
+    pub member_role: Option<String>,
     /// The workspace's name.
     pub workspace_name: Option<String>,
 }
@@ -72,6 +74,7 @@ impl DeskStatus {
             detail: None,
             member_id: None,
             member_name: None,
+            member_role: None,
             workspace_name: None,
         }
     }
@@ -145,6 +148,7 @@ pub fn launch<R: Runtime>(app: &AppHandle<R>, sandbox: bool) {
                     s.mode = mode;
                     s.member_id = Some(member.id.clone());
                     s.member_name = Some(member.display_name.clone());
+                    s.member_role = Some(member.role.clone());
                     s.workspace_name = Some(workspace);
                     apply_sync(s, &desk.sync_state());
                 });

@@ -20,6 +20,10 @@ pub enum ErrorCode {
     NotFound,
     /// Nothing syncs (signed out, or still starting): the action can't be queued yet.
     SignedOut,
+    /// The member's role does not allow it; the message names who may. The UI disables the action.
+    Forbidden,
+    /// The relay could not be reached; the UI offers to try again.
+    Offline,
     /// Something unexpected; the UI shows the message.
     Internal,
 }
@@ -96,6 +100,26 @@ impl From<zentro_core::team::TeamError> for CommandError {
             TeamError::Invalid(message) => Self::new(ErrorCode::Invalid, message),
             TeamError::NoConversation(_) => Self::new(ErrorCode::NotFound, error.to_string()),
             TeamError::Cache(error) => error.into(),
+        }
+    }
+}
+
+impl From<zentro_core::sync::SyncError> for CommandError {
+    fn from(error: zentro_core::sync::SyncError) -> Self {
+        use zentro_core::sync::SyncError;
+        let message = error.to_string();
+        match error {
+            SyncError::Unauthorized => Self::new(
+                ErrorCode::SignedOut,
+                "The relay no longer accepts this computer's sign-in. Sign in again.",
+            ),
+            SyncError::Forbidden(_) => Self::new(ErrorCode::Forbidden, message),
+            SyncError::Network(_) => Self::new(ErrorCode::Offline, message),
+            SyncError::RateLimited(_) | SyncError::BadAddress(_) | SyncError::Refused { .. } => {
+                Self::new(ErrorCode::Invalid, message)
+            }
+            SyncError::Relay(_) => Self::new(ErrorCode::Internal, message),
+            SyncError::Cache(error) => error.into(),
         }
     }
 }

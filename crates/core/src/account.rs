@@ -8,6 +8,44 @@ use serde::{Deserialize, Serialize};
 /// File name inside the data directory.
 pub const ACCOUNT_FILE: &str = "account.json";
 
+/// File name of what the sign-in screen remembers (no secret).
+pub const REMEMBERED_FILE: &str = "sign-in.json";
+
+/// What the sign-in screen remembers across sign-outs: the last relay and email, and whether the
+/// first-run choice (sandbox or a real relay) was made.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Remembered {
+    /// The relay last signed in to.
+    pub relay_url: Option<String>,
+    /// The email last signed in with.
+    pub email: Option<String>,
+    /// Whether the welcome (sandbox or relay) was answered.
+    #[serde(default)]
+    pub welcomed: bool,
+}
+
+impl Remembered {
+    /// What `data_dir` remembers (nothing yet: the defaults; an unreadable file counts as nothing).
+    pub fn load(data_dir: &Path) -> Self {
+        std::fs::read(data_dir.join(REMEMBERED_FILE))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    /// Saves it (write then rename).
+    pub fn save(&self, data_dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(data_dir)?;
+        let tmp = data_dir.join(format!("{REMEMBERED_FILE}.tmp"));
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
+        )?;
+        std::fs::rename(tmp, data_dir.join(REMEMBERED_FILE))
+    }
+}
+
 /// The signed-in member of this data directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
@@ -134,6 +172,14 @@ async fn keep(
     account
         .save(data_dir)
         .map_err(|e| SignInError::Save(format!("{}: {e}", data_dir.display())))?;
+    let remembered = Remembered {
+        relay_url: Some(account.relay_url.clone()),
+        email: Some(account.email.clone()),
+        welcomed: true,
+    };
+    if let Err(error) = remembered.save(data_dir) {
+        tracing::warn!(%error, "could not remember the relay for the next sign-in");
+    }
     crate::Cache::open_in(data_dir)
         .await
         .map_err(|e| SignInError::Save(e.to_string()))?;

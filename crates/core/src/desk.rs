@@ -150,6 +150,12 @@ impl Desk {
         &self.config.member
     }
 
+    /// The relay and this device's token, for team administration (members, devices, the audit
+    /// log, channels); the relay checks the member's role on every call.
+    pub fn relay_access(&self) -> (&RelayClient, &Secret) {
+        (&self.config.relay, &self.config.token)
+    }
+
     /// The workspace's members (from the relay; the last list when it is unreachable).
     pub async fn members(&self) -> Result<Vec<crate::sync::Teammate>, SyncError> {
         match self.config.relay.members(&self.config.token).await {

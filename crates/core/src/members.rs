@@ -309,3 +309,46 @@ impl RelayClient {
         .map(|_| ())
     }
 }
+
+/// The Team page: who this member is now, what they may do, and the team.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct TeamView {
+    /// This member, with their current role.
+    pub me: Teammate,
+    /// What the relay lets them do: `answer`, `manage_members`, `manage_channels`, `read_audit`,
+    /// `manage_data`, `manage_workspace`.
+    pub permissions: Vec<String>,
+    /// The workspace's name.
+    pub workspace_name: String,
+    /// Every member.
+    pub members: Vec<Teammate>,
+}
+
+impl RelayClient {
+    /// The Team page's data, in two calls.
+    pub async fn team_view(&self, token: &Secret) -> Result<TeamView, SyncError> {
+        #[derive(Deserialize)]
+        struct Current {
+            member: Teammate,
+            workspace: crate::sync::Workspace,
+            #[serde(default)]
+            permissions: Vec<String>,
+        }
+        let current: Current = self
+            .call(
+                reqwest::Method::GET,
+                "/v1/sessions/current",
+                Some(token),
+                None,
+            )
+            .await?;
+        let members = self.members(token).await?;
+        Ok(TeamView {
+            me: current.member,
+            permissions: current.permissions,
+            workspace_name: current.workspace.name,
+            members,
+        })
+    }
+}

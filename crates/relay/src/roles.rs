@@ -17,6 +17,15 @@ pub enum Role {
 }
 
 impl Role {
+    /// The names of everything this role may do (for the UI to show or disable).
+    pub fn permissions(self) -> Vec<&'static str> {
+        Permission::ALL
+            .into_iter()
+            .filter(|p| self.allows(*p))
+            .map(Permission::as_str)
+            .collect()
+    }
+
     /// Stored name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -62,6 +71,28 @@ pub enum Permission {
 }
 
 impl Permission {
+    /// Every permission, in order.
+    pub const ALL: [Permission; 6] = [
+        Self::Answer,
+        Self::ManageMembers,
+        Self::ManageChannels,
+        Self::ReadAudit,
+        Self::ManageData,
+        Self::ManageWorkspace,
+    ];
+
+    /// Its name in the API (`manage_members`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Answer => "answer",
+            Self::ManageMembers => "manage_members",
+            Self::ManageChannels => "manage_channels",
+            Self::ReadAudit => "read_audit",
+            Self::ManageData => "manage_data",
+            Self::ManageWorkspace => "manage_workspace",
+        }
+    }
+
     /// The least role that has this permission.
     pub fn least_role(self) -> Role {
         match self {

@@ -40,22 +40,33 @@ pub async fn sign_in(
     email: String,
     password: String,
 ) -> Result<DeskStatus, CommandError> {
-    use zentro_core::account::SignInError;
-    use zentro_core::sync::SyncError;
-    let password = zentro_core::vault::Secret::new(password);
-    let device = format!(
-        "Zentro Desk on {}",
-        std::env::var("HOSTNAME").unwrap_or_else(|_| "this computer".into())
-    );
     let signed_in = zentro_core::account::sign_in(
         &state.data_dir,
         zentro_core::vault::Vault::system(),
         &relay_url,
         &email,
-        &password,
-        &device,
+        &zentro_core::vault::Secret::new(password),
+        &device_name(),
     )
     .await;
+    switch_to_relay(&state, signed_in).await
+}
+
+/// How this computer names itself to the relay.
+pub(crate) fn device_name() -> String {
+    format!(
+        "Zentro Desk on {}",
+        std::env::var("HOSTNAME").unwrap_or_else(|_| "this computer".into())
+    )
+}
+
+/// After a sign-in (or joining): stops the current desk and starts one against the relay.
+pub(crate) async fn switch_to_relay(
+    state: &AppState,
+    signed_in: Result<zentro_core::account::Account, zentro_core::account::SignInError>,
+) -> Result<DeskStatus, CommandError> {
+    use zentro_core::account::SignInError;
+    use zentro_core::sync::SyncError;
     if let Err(error) = signed_in {
         return Err(match error {
             SignInError::Relay(SyncError::Unauthorized) => {
@@ -65,6 +76,7 @@ pub async fn sign_in(
                 ErrorCode::Invalid,
                 format!("That relay address does not work: {e}"),
             ),
+            SignInError::Relay(error) => error.into(),
             other => CommandError::new(ErrorCode::Internal, format!("Signing in failed: {other}")),
         });
     }

@@ -3,3 +3,4 @@
 pub mod cache;
 pub mod desk;
 pub mod inbox;
+pub mod team;

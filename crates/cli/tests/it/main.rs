@@ -277,7 +277,10 @@ async fn an_owner_invites_an_agent_who_joins_and_only_admins_read_the_audit_log(
         None,
     );
     assert!(invite.status.success(), "{}", stderr(&invite));
-    let code = String::from_utf8(invite.stdout.clone()).unwrap().trim().to_string();
+    let code = String::from_utf8(invite.stdout.clone())
+        .unwrap()
+        .trim()
+        .to_string();
     assert_eq!(code.len(), 24, "{code}");
     assert!(stderr(&invite).contains("zentro://invite?relay="));
 

@@ -146,6 +146,7 @@ pub async fn current(
         "member": member,
         "workspace": workspace,
         "device": { "id": session.session_id, "name": session.device_name },
+        "permissions": session.role.permissions(),
     })))
 }
 

@@ -31,7 +31,7 @@ export const commands = {
 	/**  The team's canned replies. */
 	cannedReplies: () => typedError<CannedReply[], CommandError>(__TAURI_INVOKE("canned_replies")),
 	/**  The workspace's members, for assigning and @mentions. */
-	members: () => typedError<Teammate[], CommandError>(__TAURI_INVOKE("members")),
+	members: () => typedError<Teammate_Serialize[], CommandError>(__TAURI_INVOKE("members")),
 	/**  Saves (or replaces) a canned reply for the whole team. */
 	saveCannedReply: (shortcut: string, body: string) => typedError<null, CommandError>(__TAURI_INVOKE("save_canned_reply", { shortcut, body })),
 	/**  Deletes a canned reply for the whole team. */
@@ -56,6 +56,35 @@ export const commands = {
 	 *  application, from a copy under its own name.
 	 */
 	openMedia: (messageId: number) => typedError<null, CommandError>(__TAURI_INVOKE("open_media", { messageId })),
+	/**  Who this member is now, what they may do, and the team. */
+	team: () => typedError<TeamView_Serialize, CommandError>(__TAURI_INVOKE("team")),
+	/**  Invites someone by email (admins; owners for owners): a one-time code and link to hand them. */
+	inviteMember: (email: string, displayName: string, role: string) => typedError<Invitation_Serialize, CommandError>(__TAURI_INVOKE("invite_member", { email, displayName, role })),
+	/**  Changes a member's role or status (admins); deactivation signs all their devices out. */
+	updateMember: (memberId: string, change: MemberChange_Deserialize) => typedError<Teammate_Serialize, CommandError>(__TAURI_INVOKE("update_member", { memberId, change })),
+	/**  Removes a member (admins). */
+	removeMember: (memberId: string) => typedError<null, CommandError>(__TAURI_INVOKE("remove_member", { memberId })),
+	/**  Signed-in devices: this member's, or everyone's (`all`, admins). */
+	devices: (all: boolean) => typedError<Device_Serialize[], CommandError>(__TAURI_INVOKE("devices", { all })),
+	/**  Signs a device out (one's own; admins: anyone's). */
+	revokeDevice: (deviceId: string) => typedError<null, CommandError>(__TAURI_INVOKE("revoke_device", { deviceId })),
+	/**  A page of the audit log, newest first (admins). */
+	auditLog: (before: number | null) => typedError<AuditPage_Serialize, CommandError>(__TAURI_INVOKE("audit_log", { before })),
+	/**  The workspace's channels, with whether this member may use each. */
+	channels: () => typedError<ChannelInfo_Serialize[], CommandError>(__TAURI_INVOKE("channels")),
+	/**  Stores or rotates a channel's Meta token, sealed on the relay (admins); devices fetch it. */
+	setChannelToken: (channelId: string, token: string) => typedError<ChannelInfo_Serialize, CommandError>(__TAURI_INVOKE("set_channel_token", { channelId, token })),
+	/**  Revokes a channel's token (admins); every device drops its copy. */
+	revokeChannelToken: (channelId: string) => typedError<null, CommandError>(__TAURI_INVOKE("revoke_channel_token", { channelId })),
+	/**
+	 *  What the sign-in screen remembers (the last relay and email) and whether the first-run choice
+	 *  was made.
+	 */
+	rememberedSignIn: () => __TAURI_INVOKE<Remembered_Serialize>("remembered_sign_in"),
+	/**  Records the first-run choice (the sandbox or a relay), so it is not asked again. */
+	finishWelcome: () => typedError<null, CommandError>(__TAURI_INVOKE("finish_welcome")),
+	/**  Accepts an invitation with a new password, and syncs with that workspace instead. */
+	joinWorkspace: (relayUrl: string, code: string, password: string) => typedError<DeskStatus_Serialize, CommandError>(__TAURI_INVOKE("join_workspace", { relayUrl, code, password })),
 };
 
 /** Events */
@@ -65,6 +94,64 @@ export const events = {
 };
 
 /* Types */
+/**  One line of the audit log. */
+export type AuditEntry = AuditEntry_Serialize | AuditEntry_Deserialize;
+
+/**  One line of the audit log. */
+export type AuditEntry_Deserialize = {
+	/**  Position (newer is higher). */
+	id: number | null,
+	/**  When (UTC ms). */
+	at: number | null,
+	/**  Who (email), if a member. */
+	actor_email?: string | null,
+	/**  From which device. */
+	device?: string | null,
+	/**  What (`sign_in`, `member.invited`, …). */
+	action: string,
+	/**  Whom or what it concerns. */
+	subject?: string | null,
+	/**  More facts, as JSON text. */
+	details: string,
+};
+
+/**  One line of the audit log. */
+export type AuditEntry_Serialize = {
+	/**  Position (newer is higher). */
+	id: number | null,
+	/**  When (UTC ms). */
+	at: number | null,
+	/**  Who (email), if a member. */
+	actor_email: string | null,
+	/**  From which device. */
+	device: string | null,
+	/**  What (`sign_in`, `member.invited`, …). */
+	action: string,
+	/**  Whom or what it concerns. */
+	subject: string | null,
+	/**  More facts, as JSON text. */
+	details: string,
+};
+
+/**  A page of the audit log. */
+export type AuditPage = AuditPage_Serialize | AuditPage_Deserialize;
+
+/**  A page of the audit log. */
+export type AuditPage_Deserialize = {
+	/**  Newest first. */
+	entries: AuditEntry_Deserialize[],
+	/**  Pass as `before` for the next page; `None` at the end. */
+	next_before?: number | null,
+};
+
+/**  A page of the audit log. */
+export type AuditPage_Serialize = {
+	/**  Newest first. */
+	entries: AuditEntry_Serialize[],
+	/**  Pass as `before` for the next page; `None` at the end. */
+	next_before: number | null,
+};
+
 /**  How many rows the cache holds, by kind. */
 export type CacheCounts = {
 	/**  Connected channels (WhatsApp numbers, Pages, Instagram accounts). */
@@ -97,6 +184,45 @@ export type CannedReply = {
 	shortcut: string,
 	/**  The text it inserts. */
 	body: string,
+};
+
+/**  A channel of the workspace, as the relay shows it to this member. */
+export type ChannelInfo = ChannelInfo_Serialize | ChannelInfo_Deserialize;
+
+/**  A channel of the workspace, as the relay shows it to this member. */
+export type ChannelInfo_Deserialize = {
+	/**  The relay's id of the channel. */
+	id: string,
+	/**  whatsapp, messenger or instagram. */
+	kind: string,
+	/**  phone_number_id, Page id or Instagram account id. */
+	external_id: string,
+	/**  A name people recognise. */
+	display_name?: string,
+	/**  The version of the token the relay holds, if it holds one. */
+	token_version?: number | null,
+	/**  Agents allowed on it (member ids); empty means everyone. */
+	agents?: string[],
+	/**  Whether this member may use it. */
+	allowed: boolean,
+};
+
+/**  A channel of the workspace, as the relay shows it to this member. */
+export type ChannelInfo_Serialize = {
+	/**  The relay's id of the channel. */
+	id: string,
+	/**  whatsapp, messenger or instagram. */
+	kind: string,
+	/**  phone_number_id, Page id or Instagram account id. */
+	external_id: string,
+	/**  A name people recognise. */
+	display_name: string,
+	/**  The version of the token the relay holds, if it holds one. */
+	token_version: number | null,
+	/**  Agents allowed on it (member ids); empty means everyone. */
+	agents: string[],
+	/**  Whether this member may use it. */
+	allowed: boolean,
 };
 
 /**  A failed command, as the UI receives it. */
@@ -391,6 +517,8 @@ export type DeskStatus_Deserialize = {
 	member_id?: string | null,
 	/**  The signed-in member's name. */
 	member_name?: string | null,
+	/**  The signed-in member's role (owner, admin, agent), for what the UI offers. */
+	member_role?: string | null,
 	/**  The workspace's name. */
 	workspace_name?: string | null,
 };
@@ -409,8 +537,49 @@ export type DeskStatus_Serialize = {
 	member_id: string | null,
 	/**  The signed-in member's name. */
 	member_name: string | null,
+	/**  The signed-in member's role (owner, admin, agent), for what the UI offers. */
+	member_role: string | null,
 	/**  The workspace's name. */
 	workspace_name: string | null,
+};
+
+/**  A signed-in device. */
+export type Device = Device_Serialize | Device_Deserialize;
+
+/**  A signed-in device. */
+export type Device_Deserialize = {
+	/**  The device session's id. */
+	id: string,
+	/**  Whose. */
+	member_id: string,
+	/**  Their email. */
+	member_email: string,
+	/**  The name given at sign-in. */
+	name: string,
+	/**  Signed in at (UTC ms). */
+	created_at: number | null,
+	/**  Last seen (UTC ms). */
+	last_seen_at: number | null,
+	/**  Whether it is the device asking. */
+	current?: boolean,
+};
+
+/**  A signed-in device. */
+export type Device_Serialize = {
+	/**  The device session's id. */
+	id: string,
+	/**  Whose. */
+	member_id: string,
+	/**  Their email. */
+	member_email: string,
+	/**  The name given at sign-in. */
+	name: string,
+	/**  Signed in at (UTC ms). */
+	created_at: number | null,
+	/**  Last seen (UTC ms). */
+	last_seen_at: number | null,
+	/**  Whether it is the device asking. */
+	current: boolean,
 };
 
 /**  What kind of failure a command had; the UI branches on this. */
@@ -425,11 +594,61 @@ export type ErrorCode =
 "not_found" | 
 /**  Nothing syncs (signed out, or still starting): the action can't be queued yet. */
 "signed_out" | 
+/**  The member's role does not allow it; the message names who may. The UI disables the action. */
+"forbidden" | 
+/**  The relay could not be reached; the UI offers to try again. */
+"offline" | 
 /**  Something unexpected; the UI shows the message. */
 "internal";
 
 /**  The cache changed: lists and the open conversation should be read again. */
 export type InboxChanged = null;
+
+/**  A one-time invitation, to hand to the invitee (the code works once, until it expires). */
+export type Invitation = Invitation_Serialize | Invitation_Deserialize;
+
+/**  A one-time invitation, to hand to the invitee (the code works once, until it expires). */
+export type Invitation_Deserialize = {
+	/**  The invited member (status `invited`). */
+	member: Teammate_Deserialize,
+	/**  The code to type at sign-in. */
+	code: string,
+	/**  `zentro://invite?relay=…&code=…`. */
+	link: string,
+	/**  When the code stops working (UTC ms). */
+	expires_at: number | null,
+};
+
+/**  A one-time invitation, to hand to the invitee (the code works once, until it expires). */
+export type Invitation_Serialize = {
+	/**  The invited member (status `invited`). */
+	member: Teammate_Serialize,
+	/**  The code to type at sign-in. */
+	code: string,
+	/**  `zentro://invite?relay=…&code=…`. */
+	link: string,
+	/**  When the code stops working (UTC ms). */
+	expires_at: number | null,
+};
+
+/**  A change to a member. */
+export type MemberChange = MemberChange_Serialize | MemberChange_Deserialize;
+
+/**  A change to a member. */
+export type MemberChange_Deserialize = {
+	/**  New role: owner, admin or agent. */
+	role?: string | null,
+	/**  New status: active or deactivated. */
+	status?: string | null,
+};
+
+/**  A change to a member. */
+export type MemberChange_Serialize = {
+	/**  New role: owner, admin or agent. */
+	role: string | null,
+	/**  New status: active or deactivated. */
+	status: string | null,
+};
 
 /**  A message in a conversation. */
 export type MessageView = MessageView_Serialize | MessageView_Deserialize;
@@ -540,6 +759,38 @@ export type PageKey = {
 	id: number,
 };
 
+/**
+ *  What the sign-in screen remembers across sign-outs: the last relay and email, and whether the
+ *  first-run choice (sandbox or a real relay) was made.
+ */
+export type Remembered = Remembered_Serialize | Remembered_Deserialize;
+
+/**
+ *  What the sign-in screen remembers across sign-outs: the last relay and email, and whether the
+ *  first-run choice (sandbox or a real relay) was made.
+ */
+export type Remembered_Deserialize = {
+	/**  The relay last signed in to. */
+	relay_url?: string | null,
+	/**  The email last signed in with. */
+	email?: string | null,
+	/**  Whether the welcome (sandbox or relay) was answered. */
+	welcomed?: boolean,
+};
+
+/**
+ *  What the sign-in screen remembers across sign-outs: the last relay and email, and whether the
+ *  first-run choice (sandbox or a real relay) was made.
+ */
+export type Remembered_Serialize = {
+	/**  The relay last signed in to. */
+	relay_url: string | null,
+	/**  The email last signed in with. */
+	email: string | null,
+	/**  Whether the welcome (sandbox or relay) was answered. */
+	welcomed: boolean,
+};
+
 /**  A search result: the best match in one conversation. */
 export type SearchHit = SearchHit_Serialize | SearchHit_Deserialize;
 
@@ -580,8 +831,44 @@ export type SyncPhase =
 /**  No sync (signed out). */
 "stopped";
 
+/**  The Team page: who this member is now, what they may do, and the team. */
+export type TeamView = TeamView_Serialize | TeamView_Deserialize;
+
+/**  The Team page: who this member is now, what they may do, and the team. */
+export type TeamView_Deserialize = {
+	/**  This member, with their current role. */
+	me: Teammate_Deserialize,
+	/**
+	 *  What the relay lets them do: `answer`, `manage_members`, `manage_channels`, `read_audit`,
+	 *  `manage_data`, `manage_workspace`.
+	 */
+	permissions: string[],
+	/**  The workspace's name. */
+	workspace_name: string,
+	/**  Every member. */
+	members: Teammate_Deserialize[],
+};
+
+/**  The Team page: who this member is now, what they may do, and the team. */
+export type TeamView_Serialize = {
+	/**  This member, with their current role. */
+	me: Teammate_Serialize,
+	/**
+	 *  What the relay lets them do: `answer`, `manage_members`, `manage_channels`, `read_audit`,
+	 *  `manage_data`, `manage_workspace`.
+	 */
+	permissions: string[],
+	/**  The workspace's name. */
+	workspace_name: string,
+	/**  Every member. */
+	members: Teammate_Serialize[],
+};
+
 /**  A teammate, as the relay lists them. */
-export type Teammate = {
+export type Teammate = Teammate_Serialize | Teammate_Deserialize;
+
+/**  A teammate, as the relay lists them. */
+export type Teammate_Deserialize = {
 	/**  Id. */
 	id: string,
 	/**  Email. */
@@ -592,6 +879,28 @@ export type Teammate = {
 	role: string,
 	/**  invited, active or deactivated. */
 	status: string,
+	/**  When they were invited or created (UTC ms). */
+	created_at?: number | null,
+	/**  Their last sign-in (UTC ms). */
+	last_sign_in_at?: number | null,
+};
+
+/**  A teammate, as the relay lists them. */
+export type Teammate_Serialize = {
+	/**  Id. */
+	id: string,
+	/**  Email. */
+	email: string,
+	/**  Name. */
+	display_name: string,
+	/**  owner, admin or agent. */
+	role: string,
+	/**  invited, active or deactivated. */
+	status: string,
+	/**  When they were invited or created (UTC ms). */
+	created_at: number | null,
+	/**  Their last sign-in (UTC ms). */
+	last_sign_in_at: number | null,
 };
 
 /**  An approved WhatsApp template, as the picker shows it. */
