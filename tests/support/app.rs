@@ -56,3 +56,10 @@ pub fn app_binary() -> anyhow::Result<PathBuf> {
     anyhow::ensure!(bin.is_file(), "the app binary is not at {}", bin.display());
     Ok(bin)
 }
+
+/// Marks a data directory as past the first-run welcome (sandbox or relay), for tests that start
+/// elsewhere.
+pub fn skip_welcome(data_dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(data_dir)?;
+    std::fs::write(data_dir.join("sign-in.json"), r#"{"welcomed": true}"#)
+}

@@ -30,6 +30,7 @@ async fn the_window_shows_the_inbox_layout_and_the_real_cache_status() {
     let app = app_binary().unwrap();
     let data = tempfile::tempdir().unwrap();
     seed_cache(data.path()).await;
+    zentro_tests::app::skip_welcome(data.path()).unwrap();
     let data_dir = data.path().to_string_lossy().into_owned();
 
     // Not the sandbox: nobody is signed in, so the app shows what the cache holds, read-only.

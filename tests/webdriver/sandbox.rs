@@ -91,6 +91,18 @@ async fn in_the_sandbox_an_agent_reads_replies_sees_ticks_searches_and_assigns()
         count(client, "[data-testid=sandbox-banner]").await == 1
     })
     .await;
+    // A first start asks once: the sandbox or a team's relay.
+    wait_for("the welcome", || async {
+        count(client, "[data-testid=welcome]").await == 1
+    })
+    .await;
+    client
+        .find(Locator::Css("[data-testid=welcome-sandbox]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     wait_for("six customers' conversations", || async {
         count(client, "[data-testid=conversation-row]").await >= 6
     })
@@ -220,6 +232,7 @@ async fn in_the_sandbox_an_agent_reads_replies_sees_ticks_searches_and_assigns()
 async fn the_sandbox_inbox_follows_a_dark_system_theme() {
     let app = app_binary().unwrap();
     let data = tempfile::tempdir().unwrap();
+    zentro_tests::app::skip_welcome(data.path()).unwrap();
     let data_dir = data.path().to_string_lossy().into_owned();
     let session = AppSession::start(
         &app,
@@ -301,12 +314,13 @@ async fn one_click_leaves_the_sandbox_for_a_team_relay() {
     .await
     .unwrap();
     let client = &session.client;
-    wait_for("the sandbox banner", || async {
-        count(client, "[data-testid=leave-sandbox]").await == 1
+    // The first-run welcome offers the team's relay right away.
+    wait_for("the welcome", || async {
+        count(client, "[data-testid=welcome-sign-in]").await == 1
     })
     .await;
     client
-        .find(Locator::Css("[data-testid=leave-sandbox]"))
+        .find(Locator::Css("[data-testid=welcome-sign-in]"))
         .await
         .unwrap()
         .click()
@@ -367,6 +381,56 @@ async fn one_click_leaves_the_sandbox_for_a_team_relay() {
         !account.contains("correct horse"),
         "no secret in the account file"
     );
+    let remembered = std::fs::read_to_string(data.path().join("sign-in.json")).unwrap();
+    assert!(
+        remembered.contains(&relay_url),
+        "the relay is remembered: {remembered}"
+    );
+
+    // The owner's Team page: invite a teammate, get the one-time code, see it in the audit log.
+    let click = |css: &'static str| async move {
+        client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    };
+    click("[data-testid=open-team]").await;
+    wait_for("the team", || async {
+        text(client, "[data-testid=team-me]")
+            .await
+            .contains("(owner)")
+    })
+    .await;
+    fill("[data-testid=invite-email]", "bo@acme.test".into()).await;
+    click("[data-testid=invite-submit]").await;
+    wait_for("the invitation code", || async {
+        text(client, "[data-testid=invitation-code]").await.len() == 24
+    })
+    .await;
+    wait_for("the invited member in the list", || async {
+        count(
+            client,
+            "[data-testid=team-member][data-email='bo@acme.test']",
+        )
+        .await
+            == 1
+    })
+    .await;
+    click("[data-testid=team-tab-audit]").await;
+    wait_for("the audit log", || async {
+        count(
+            client,
+            "[data-testid=audit-entry][data-action='member.invited']",
+        )
+        .await
+            == 1
+            && count(client, "[data-testid=audit-entry][data-action=sign_in]").await >= 1
+    })
+    .await;
+    screenshot(client, "team-audit-log.png").await;
 
     session.close().await.unwrap();
     stop.send(()).unwrap();

@@ -93,6 +93,7 @@
     templates: () => [],
     members: () => [{ id: 'm1', email: 'you@fake.test', display_name: 'You', role: 'owner', status: 'active' }],
     canned_replies: () => [],
+    remembered_sign_in: () => ({ relay_url: null, email: null, welcomed: true }),
   };
 
   const callbacks = new Map();

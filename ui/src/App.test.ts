@@ -428,4 +428,106 @@ describe('App', () => {
       expect(calls.find((c) => c.cmd === 'act_on_conversation')?.args.action).toEqual({ type: 'set_status', status: 'snoozed', snooze_hours: 168 }),
     );
   });
+
+  it('first run offers the sandbox or a relay; an invitation link fills the join form', async () => {
+    const calls = backend({
+      remembered_sign_in: () => ({ relay_url: null, email: null, welcomed: false }),
+      join_workspace: () => ({ ...DESK, mode: 'starting', sync: 'connecting' }),
+    });
+    render(App);
+    await fireEvent.click(await screen.findByTestId('welcome-invited'));
+    expect(screen.queryByTestId('welcome')).toBeNull();
+    expect(calls.some((c) => c.cmd === 'finish_welcome')).toBe(true);
+    await fireEvent.input(screen.getByTestId('sign-in-code'), {
+      target: { value: 'zentro://invite?relay=https%3A%2F%2Frelay.acme.test&code=ABCD-EFGH-JKMN-PQRS-TUVW' },
+    });
+    expect((screen.getByTestId('sign-in-relay') as HTMLInputElement).value).toBe('https://relay.acme.test');
+    expect((screen.getByTestId('sign-in-code') as HTMLInputElement).value).toBe('ABCD-EFGH-JKMN-PQRS-TUVW');
+    expect(screen.queryByTestId('sign-in-email')).toBeNull();
+    await fireEvent.input(screen.getByTestId('sign-in-password'), { target: { value: 'a long new password' } });
+    await fireEvent.submit(screen.getByTestId('sign-in'));
+    await waitFor(() => expect(screen.queryByTestId('sign-in')).toBeNull());
+    expect(calls.find((c) => c.cmd === 'join_workspace')?.args).toEqual({
+      relayUrl: 'https://relay.acme.test',
+      code: 'ABCD-EFGH-JKMN-PQRS-TUVW',
+      password: 'a long new password',
+    });
+  });
+
+  it('does not ask again once the first-run choice was made, and sign-in remembers the relay', async () => {
+    backend({ remembered_sign_in: () => ({ relay_url: 'https://relay.acme.test', email: 'ana@acme.test', welcomed: true }) });
+    render(App);
+    await fireEvent.click(await screen.findByTestId('leave-sandbox'));
+    await waitFor(() => expect((screen.getByTestId('sign-in-relay') as HTMLInputElement).value).toBe('https://relay.acme.test'));
+    expect((screen.getByTestId('sign-in-email') as HTMLInputElement).value).toBe('ana@acme.test');
+    expect(screen.queryByTestId('welcome')).toBeNull();
+  });
+
+  const MEMBERS = [
+    { id: 'm1', email: 'olga@acme.test', display_name: 'Olga', role: 'owner', status: 'active', created_at: NOW, last_sign_in_at: NOW },
+    { id: 'm2', email: 'ana@acme.test', display_name: 'Ana', role: 'agent', status: 'active', created_at: NOW, last_sign_in_at: null },
+  ];
+
+  function teamView(role: string, permissions: string[]) {
+    return { me: { ...MEMBERS[1], role }, permissions, workspace_name: 'Acme', members: MEMBERS };
+  }
+
+  it('shows an agent the team with admin actions disabled and why', async () => {
+    backend({ team: () => teamView('agent', ['answer']) });
+    render(App);
+    await fireEvent.click(await screen.findByTestId('open-team'));
+    expect((await screen.findByTestId('team-me')).textContent).toContain('(agent)');
+    const roles = screen.getAllByTestId('member-role') as HTMLSelectElement[];
+    expect(roles.every((r) => r.disabled)).toBe(true);
+    expect(roles[0].title).toContain('Only admins and owners');
+    expect(screen.queryByTestId('invite-form')).toBeNull();
+    expect(screen.getByTestId('invite-disabled').textContent).toContain('invite teammates');
+    expect((screen.getByTestId('team-tab-audit') as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it('lets an admin invite a teammate and shows the one-time code', async () => {
+    const calls = backend({
+      team: () => teamView('admin', ['answer', 'manage_members', 'manage_channels', 'read_audit', 'manage_data']),
+      invite_member: (args) => ({
+        member: { id: 'm3', email: args.email, display_name: 'Bo', role: args.role, status: 'invited', created_at: NOW, last_sign_in_at: null },
+        code: 'WXYZ-2345-6789-ABCD-EFGH',
+        link: 'zentro://invite?relay=x&code=WXYZ-2345-6789-ABCD-EFGH',
+        expires_at: NOW + 72 * 3_600_000,
+      }),
+    });
+    render(App);
+    await fireEvent.click(await screen.findByTestId('open-team'));
+    const role = (await screen.findByTestId('invite-role')) as HTMLSelectElement;
+    expect([...role.options].map((o) => o.value)).toEqual(['agent', 'admin']);
+    await fireEvent.input(screen.getByTestId('invite-email'), { target: { value: 'bo@acme.test' } });
+    await fireEvent.change(role, { target: { value: 'admin' } });
+    await fireEvent.submit(screen.getByTestId('invite-form'));
+    expect((await screen.findByTestId('invitation-code')).textContent).toBe('WXYZ-2345-6789-ABCD-EFGH');
+    expect(calls.find((c) => c.cmd === 'invite_member')?.args).toEqual({ email: 'bo@acme.test', displayName: '', role: 'admin' });
+    // An admin may not change an owner.
+    const owner = screen.getAllByTestId('member-role')[0] as HTMLSelectElement;
+    expect(owner.disabled).toBe(true);
+    expect(owner.title).toContain('Only an owner');
+  });
+
+  it('deactivates a member only after confirming, and shows the relay refusing the last owner', async () => {
+    const calls = backend({
+      team: () => teamView('owner', ['answer', 'manage_members', 'manage_channels', 'read_audit', 'manage_data', 'manage_workspace']),
+      update_member: (args) => {
+        if (args.memberId === 'm1') throw { code: 'invalid', message: 'a workspace keeps at least one active owner: make someone else owner first' };
+        return { ...MEMBERS[1], status: 'deactivated' };
+      },
+    });
+    render(App);
+    await fireEvent.click(await screen.findByTestId('open-team'));
+    const buttons = await screen.findAllByTestId('member-deactivate');
+    await fireEvent.click(buttons[1]);
+    expect(calls.some((c) => c.cmd === 'update_member')).toBe(false);
+    expect((await screen.findByTestId('team-confirm')).textContent).toContain('ana@acme.test');
+    await fireEvent.click(screen.getByTestId('team-confirm-yes'));
+    await waitFor(() => expect(calls.find((c) => c.cmd === 'update_member')?.args).toEqual({ memberId: 'm2', change: { role: null, status: 'deactivated' } }));
+    await fireEvent.click(screen.getAllByTestId('member-deactivate')[0]);
+    await fireEvent.click(await screen.findByTestId('team-confirm-yes'));
+    expect((await screen.findByTestId('team-problem')).textContent).toContain('at least one active owner');
+  });
 });

@@ -58,3 +58,15 @@ export function linkParts(text: string): { text: string; href: string | null }[]
 export function channelLabel(kind: string): string {
   return kind === 'whatsapp' ? 'WhatsApp' : kind === 'instagram' ? 'Instagram' : kind === 'messenger' ? 'Messenger' : kind;
 }
+
+/** A date and time in the user's locale, for tables (members, devices, the audit log). */
+export function formatTime(ms: number | null): string {
+  if (ms === null) return '';
+  return new Date(ms).toLocaleString(undefined, {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+  });
+}

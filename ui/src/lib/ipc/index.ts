@@ -18,6 +18,13 @@ import {
   type SearchHit_Serialize,
   type TemplateView,
   type Teammate,
+  type AuditPage_Serialize,
+  type ChannelInfo_Serialize,
+  type Device_Serialize,
+  type Invitation_Serialize,
+  type MemberChange_Deserialize,
+  type Remembered_Serialize,
+  type TeamView_Serialize,
 } from './bindings';
 
 export type { CacheCounts, CacheStatus, CannedReply, CommandError, ErrorCode, PageKey } from './bindings';
@@ -29,6 +36,14 @@ export type DeskStatus = DeskStatus_Serialize;
 export type ConversationFilter = ConversationFilter_Deserialize;
 export type ConversationAction = ConversationAction_Deserialize;
 export type { TemplateView, Teammate };
+export type TeamView = TeamView_Serialize;
+export type Invitation = Invitation_Serialize;
+export type Device = Device_Serialize;
+export type AuditPage = AuditPage_Serialize;
+export type AuditEntry = AuditPage_Serialize['entries'][number];
+export type ChannelInfo = ChannelInfo_Serialize;
+export type MemberChange = MemberChange_Deserialize;
+export type Remembered = Remembered_Serialize;
 
 const ERROR_CODES: readonly ErrorCode[] = [
   'cache_unavailable',
@@ -36,6 +51,8 @@ const ERROR_CODES: readonly ErrorCode[] = [
   'invalid',
   'not_found',
   'signed_out',
+  'forbidden',
+  'offline',
   'internal',
 ];
 
@@ -199,6 +216,85 @@ export function retryReply(clientId: string): Promise<string> {
 /** Assigns, changes status, adds a note or a label, for the whole team. */
 export function act(conversationId: number, action: ConversationAction): Promise<null> {
   return unwrap(() => commands.actOnConversation(conversationId, action));
+}
+
+/** Who this member is now, what they may do, and the team. */
+export function team(): Promise<TeamView> {
+  return unwrap(() => commands.team());
+}
+
+/** Invites someone by email; the code and link are to hand to them. */
+export function inviteMember(email: string, displayName: string, role: string): Promise<Invitation> {
+  return unwrap(() => commands.inviteMember(email, displayName, role));
+}
+
+/** Changes a member's role or status (deactivation signs all their devices out). */
+export function updateMember(memberId: string, change: MemberChange): Promise<Teammate> {
+  return unwrap(() => commands.updateMember(memberId, change));
+}
+
+/** Removes a member. */
+export function removeMember(memberId: string): Promise<null> {
+  return unwrap(() => commands.removeMember(memberId));
+}
+
+/** Signed-in devices: mine, or everyone's (`all`, admins). */
+export function devices(all: boolean): Promise<Device[]> {
+  return unwrap(() => commands.devices(all));
+}
+
+/** Signs a device out. */
+export function revokeDevice(deviceId: string): Promise<null> {
+  return unwrap(() => commands.revokeDevice(deviceId));
+}
+
+/** A page of the audit log, newest first, before an entry id. */
+export function auditLog(before: number | null): Promise<AuditPage> {
+  return unwrap(() => commands.auditLog(before));
+}
+
+/** The workspace's channels and whether this member may use each. */
+export function channels(): Promise<ChannelInfo[]> {
+  return unwrap(() => commands.channels());
+}
+
+/** Stores or rotates a channel's Meta token on the relay (sealed); devices fetch it. */
+export function setChannelToken(channelId: string, token: string): Promise<ChannelInfo> {
+  return unwrap(() => commands.setChannelToken(channelId, token));
+}
+
+/** Revokes a channel's token; every device drops its copy. */
+export function revokeChannelToken(channelId: string): Promise<null> {
+  return unwrap(() => commands.revokeChannelToken(channelId));
+}
+
+/** The last relay and email, and whether the first-run choice was made. */
+export async function rememberedSignIn(): Promise<Remembered> {
+  try {
+    return await commands.rememberedSignIn();
+  } catch (raw) {
+    throw IpcError.from(raw);
+  }
+}
+
+/** Records the first-run choice. */
+export function finishWelcome(): Promise<null> {
+  return unwrap(() => commands.finishWelcome());
+}
+
+/** Accepts an invitation with a new password and syncs with that workspace. */
+export function joinWorkspace(relayUrl: string, code: string, password: string): Promise<DeskStatus> {
+  return unwrap(() => commands.joinWorkspace(relayUrl, code, password)) as Promise<DeskStatus>;
+}
+
+/** Reads `zentro://invite?relay=…&code=…` (as the Team page hands it out), or null. */
+export function parseInvitationLink(text: string): { relay: string; code: string } | null {
+  const match = /^zentro:\/\/invite\?(.*)$/i.exec(text.trim());
+  if (!match) return null;
+  const params = new URLSearchParams(match[1]);
+  const relay = params.get('relay');
+  const code = params.get('code');
+  return relay && code ? { relay, code } : null;
 }
 
 /** Calls `callback` whenever the cache changed (new messages, statuses, team actions). */
