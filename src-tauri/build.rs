@@ -37,6 +37,9 @@ fn main() {
             "remembered_sign_in",
             "finish_welcome",
             "join_workspace",
+            "set_channel_access",
+            "rename_workspace",
+            "terminate_workspace",
         ]),
     ))
     .expect("failed to read the Tauri configuration");

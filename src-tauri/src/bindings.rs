@@ -45,6 +45,9 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::team::remembered_sign_in,
             commands::team::finish_welcome,
             commands::team::join_workspace,
+            commands::team::set_channel_access,
+            commands::team::rename_workspace,
+            commands::team::terminate_workspace,
         ])
         .events(tauri_specta::collect_events![
             crate::desk::DeskStatusChanged,

@@ -530,4 +530,50 @@ describe('App', () => {
     await fireEvent.click(await screen.findByTestId('team-confirm-yes'));
     expect((await screen.findByTestId('team-problem')).textContent).toContain('at least one active owner');
   });
+
+  it('lets an admin restrict a channel to chosen agents', async () => {
+    const calls = backend({
+      team: () => teamView('admin', ['answer', 'manage_members', 'manage_channels', 'read_audit', 'manage_data']),
+      channels: () => [
+        { id: 'c1', kind: 'whatsapp', external_id: '1065', display_name: 'Support', token_version: 2, agents: [], allowed: true },
+      ],
+      set_channel_access: () => null,
+    });
+    render(App);
+    await fireEvent.click(await screen.findByTestId('open-team'));
+    await fireEvent.click(await screen.findByTestId('team-tab-channels'));
+    expect((await screen.findByTestId('channel-access')).textContent).toBe('everyone');
+    expect(screen.getByTestId('channel-token-state').textContent).toBe('stored (v2)');
+    await fireEvent.click(screen.getByTestId('channel-edit-access'));
+    const form = await screen.findByTestId('channel-access-form');
+    const box = form.querySelector('input[type=checkbox]') as HTMLInputElement;
+    expect(box.parentElement?.textContent).toContain('ana@acme.test');
+    await fireEvent.click(box);
+    await fireEvent.click(screen.getByTestId('channel-access-save'));
+    await waitFor(() => expect(calls.find((c) => c.cmd === 'set_channel_access')?.args).toEqual({ channelId: 'c1', agents: ['m2'] }));
+  });
+
+  it('lets only the owner terminate the workspace, after typing its name', async () => {
+    const calls = backend({
+      team: () => teamView('owner', ['answer', 'manage_members', 'manage_channels', 'read_audit', 'manage_data', 'manage_workspace']),
+      terminate_workspace: () => null,
+    });
+    render(App);
+    await fireEvent.click(await screen.findByTestId('open-team'));
+    await fireEvent.click(await screen.findByTestId('team-tab-workspace'));
+    const submit = (await screen.findByTestId('terminate-submit')) as HTMLButtonElement;
+    expect(submit.disabled).toBe(true);
+    await fireEvent.input(screen.getByTestId('terminate-confirm'), { target: { value: 'Acme' } });
+    expect(submit.disabled).toBe(false);
+    await fireEvent.submit(screen.getByTestId('workspace-terminate'));
+    await waitFor(() => expect(calls.find((c) => c.cmd === 'terminate_workspace')?.args).toEqual({ confirm: 'Acme' }));
+  });
+
+  it('shows no workspace settings to an admin', async () => {
+    backend({ team: () => teamView('admin', ['answer', 'manage_members', 'manage_channels', 'read_audit', 'manage_data']) });
+    render(App);
+    await fireEvent.click(await screen.findByTestId('open-team'));
+    await screen.findByTestId('team-members');
+    expect(screen.queryByTestId('team-tab-workspace')).toBeNull();
+  });
 });

@@ -352,3 +352,34 @@ impl RelayClient {
         })
     }
 }
+
+impl RelayClient {
+    /// Renames the workspace (owners).
+    pub async fn rename_workspace(&self, token: &Secret, name: &str) -> Result<(), SyncError> {
+        self.call::<Value>(
+            reqwest::Method::PATCH,
+            "/v1/workspace",
+            Some(token),
+            Some(json!({ "name": name })),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Terminates the workspace for good (owners): `confirm` must be its exact name. Every
+    /// device, this one included, is signed out.
+    pub async fn terminate_workspace(
+        &self,
+        token: &Secret,
+        confirm: &str,
+    ) -> Result<(), SyncError> {
+        self.call::<Value>(
+            reqwest::Method::DELETE,
+            "/v1/workspace",
+            Some(token),
+            Some(json!({ "confirm": confirm })),
+        )
+        .await
+        .map(|_| ())
+    }
+}

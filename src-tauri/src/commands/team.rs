@@ -183,3 +183,42 @@ pub async fn join_workspace(
     .await;
     crate::commands::desk::switch_to_relay(&state, joined).await
 }
+
+/// Sets which agents may use a channel (empty: everyone) (admins).
+#[tauri::command]
+#[specta::specta]
+pub async fn set_channel_access(
+    state: State<'_, AppState>,
+    channel_id: String,
+    agents: Vec<String>,
+) -> Result<(), CommandError> {
+    let desk = running(&state).await?;
+    let (relay, token) = desk.relay_access();
+    Ok(relay
+        .set_channel_access(token, &channel_id, &agents)
+        .await?)
+}
+
+/// Renames the workspace (owners).
+#[tauri::command]
+#[specta::specta]
+pub async fn rename_workspace(
+    state: State<'_, AppState>,
+    name: String,
+) -> Result<(), CommandError> {
+    let desk = running(&state).await?;
+    let (relay, token) = desk.relay_access();
+    Ok(relay.rename_workspace(token, &name).await?)
+}
+
+/// Terminates the workspace for good (owners; `confirm` is its exact name).
+#[tauri::command]
+#[specta::specta]
+pub async fn terminate_workspace(
+    state: State<'_, AppState>,
+    confirm: String,
+) -> Result<(), CommandError> {
+    let desk = running(&state).await?;
+    let (relay, token) = desk.relay_access();
+    Ok(relay.terminate_workspace(token, &confirm).await?)
+}

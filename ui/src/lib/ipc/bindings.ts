@@ -85,6 +85,12 @@ export const commands = {
 	finishWelcome: () => typedError<null, CommandError>(__TAURI_INVOKE("finish_welcome")),
 	/**  Accepts an invitation with a new password, and syncs with that workspace instead. */
 	joinWorkspace: (relayUrl: string, code: string, password: string) => typedError<DeskStatus_Serialize, CommandError>(__TAURI_INVOKE("join_workspace", { relayUrl, code, password })),
+	/**  Sets which agents may use a channel (empty: everyone) (admins). */
+	setChannelAccess: (channelId: string, agents: string[]) => typedError<null, CommandError>(__TAURI_INVOKE("set_channel_access", { channelId, agents })),
+	/**  Renames the workspace (owners). */
+	renameWorkspace: (name: string) => typedError<null, CommandError>(__TAURI_INVOKE("rename_workspace", { name })),
+	/**  Terminates the workspace for good (owners; `confirm` is its exact name). */
+	terminateWorkspace: (confirm: string) => typedError<null, CommandError>(__TAURI_INVOKE("terminate_workspace", { confirm })),
 };
 
 /** Events */

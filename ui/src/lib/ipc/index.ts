@@ -268,6 +268,21 @@ export function revokeChannelToken(channelId: string): Promise<null> {
   return unwrap(() => commands.revokeChannelToken(channelId));
 }
 
+/** Sets the agents allowed on a channel (empty: everyone; admins and owners always are). */
+export function setChannelAccess(channelId: string, agents: string[]): Promise<null> {
+  return unwrap(() => commands.setChannelAccess(channelId, agents));
+}
+
+/** Renames the workspace (owners). */
+export function renameWorkspace(name: string): Promise<null> {
+  return unwrap(() => commands.renameWorkspace(name));
+}
+
+/** Terminates the workspace for good (owners); `confirm` is its exact name. */
+export function terminateWorkspace(confirm: string): Promise<null> {
+  return unwrap(() => commands.terminateWorkspace(confirm));
+}
+
 /** The last relay and email, and whether the first-run choice was made. */
 export async function rememberedSignIn(): Promise<Remembered> {
   try {
