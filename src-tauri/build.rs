@@ -40,6 +40,8 @@ fn main() {
             "set_channel_access",
             "rename_workspace",
             "terminate_workspace",
+            "erasure_preview",
+            "erase_contact",
         ]),
     ))
     .expect("failed to read the Tauri configuration");

@@ -48,6 +48,8 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::team::set_channel_access,
             commands::team::rename_workspace,
             commands::team::terminate_workspace,
+            commands::team::erasure_preview,
+            commands::team::erase_contact,
         ])
         .events(tauri_specta::collect_events![
             crate::desk::DeskStatusChanged,

@@ -2,5 +2,6 @@
 //! desktop cores with their own cache files.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+mod rights;
 mod sync;
 mod team;

@@ -15,7 +15,7 @@ use zentro_relay::store::ChannelKind;
 use zentro_relay::{Config, Store};
 
 pub(crate) const PASSWORD: &str = "correct horse battery";
-const PHONE: &str = "106540352242922";
+pub(crate) const PHONE: &str = "106540352242922";
 
 pub(crate) struct World {
     pub(crate) sim: MetaSim,
@@ -79,15 +79,15 @@ pub(crate) async fn world_with(
     }
 }
 
-struct Device {
-    cache: Cache,
-    client: RelayClient,
-    token: Secret,
-    member_id: String,
-    _dir: tempfile::TempDir,
+pub(crate) struct Device {
+    pub(crate) cache: Cache,
+    pub(crate) client: RelayClient,
+    pub(crate) token: Secret,
+    pub(crate) member_id: String,
+    pub(crate) _dir: tempfile::TempDir,
 }
 
-async fn device(world: &World, name: &str) -> Device {
+pub(crate) async fn device(world: &World, name: &str) -> Device {
     let dir = tempfile::tempdir().unwrap();
     let cache = Cache::open_in(dir.path()).await.unwrap();
     let client = RelayClient::new(&world.relay_url).unwrap();

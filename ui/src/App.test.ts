@@ -576,4 +576,34 @@ describe('App', () => {
     await screen.findByTestId('team-members');
     expect(screen.queryByTestId('team-tab-workspace')).toBeNull();
   });
+
+  it('erases a customer everywhere after a confirmation that names what goes (admins only)', async () => {
+    const calls = backend({
+      desk_status: () => ({ ...DESK, member_role: 'admin' }),
+      conversations: () => [ANA],
+      erasure_preview: () => ({ contact_id: 3, name: 'Ana Souza', channel_kind: 'whatsapp', identity: '5511987654321', conversations: 2, messages: 37, notes: 1, media_files: 4 }),
+      erase_contact: () => ({ hash: 'ab'.repeat(32), conversations: 2, messages: 37, media_files: 4, relay_events_purged: 40 }),
+    });
+    render(App);
+    await fireEvent.click(await screen.findByText('Ana Souza'));
+    const open = (await screen.findByTestId('erase-open')) as HTMLButtonElement;
+    await waitFor(() => expect(open.disabled).toBe(false));
+    await fireEvent.click(open);
+    const confirm = await screen.findByTestId('erase-confirm');
+    expect(confirm.textContent).toContain('2 conversation(s), 37 message(s), 1 note(s), 4 media file(s)');
+    expect(calls.some((c) => c.cmd === 'erase_contact')).toBe(false);
+    await fireEvent.click(screen.getByTestId('erase-confirm-yes'));
+    expect((await screen.findByTestId('notice')).textContent).toContain('Ana Souza was erased');
+    expect(calls.find((c) => c.cmd === 'erase_contact')?.args).toEqual({ contactId: 3 });
+    expect(calls.find((c) => c.cmd === 'erasure_preview')?.args).toEqual({ conversationId: 7 });
+  });
+
+  it('does not let an agent erase a customer, and says why', async () => {
+    backend({ desk_status: () => ({ ...DESK, member_role: 'agent' }), conversations: () => [ANA] });
+    render(App);
+    await fireEvent.click(await screen.findByText('Ana Souza'));
+    const open = (await screen.findByTestId('erase-open')) as HTMLButtonElement;
+    expect(open.disabled).toBe(true);
+    expect(open.title).toContain('Only admins and owners');
+  });
 });

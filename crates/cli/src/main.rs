@@ -83,6 +83,22 @@ enum Command {
     /// The workspace's channels, and their Meta tokens.
     #[command(subcommand)]
     Channels(ChannelsCommand),
+    /// List the customers in this cache, with the ids `erase` takes.
+    Contacts {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Erase a customer everywhere (admins): every device deletes them, the relay purges its log,
+    /// and the audit log keeps a receipt without identifiers. Asks first on a terminal.
+    Erase {
+        /// The contact id (from `zentro contacts`).
+        #[arg(long)]
+        contact: i64,
+        /// Do not ask (for scripts).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Bring the cache up to date with the relay.
     Sync {
         /// Keep following new events until interrupted.
@@ -498,6 +514,79 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::Channels(command) => channels(&ctx, command).await?,
+        Command::Contacts { json } => {
+            let cache = Cache::open_in(&ctx.data_dir).await?;
+            let contacts = inbox::contacts(&cache).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&contacts).map_err(|e| fail(1, e.to_string()))?
+                );
+            } else {
+                println!(
+                    "{:>6}  {:<24}  {:<10}  {:<18}  CONVERSATIONS",
+                    "ID", "NAME", "CHANNEL", "PHONE/USERNAME"
+                );
+                for c in contacts {
+                    println!(
+                        "{:>6}  {:<24}  {:<10}  {:<18}  {}{}",
+                        c.id,
+                        c.name,
+                        c.channel_kind,
+                        c.phone.or(c.username).unwrap_or(c.customer_id),
+                        c.conversations,
+                        if c.restricted { "  (restricted)" } else { "" }
+                    );
+                }
+            }
+        }
+        Command::Erase { contact, yes } => {
+            let (client, token) = ctx.relay().await?;
+            let cache = Cache::open_in(&ctx.data_dir).await?;
+            let erasure_failure = |e: zentro_core::rights::ErasureError| match e {
+                zentro_core::rights::ErasureError::Relay(e) => Failure::from(e),
+                zentro_core::rights::ErasureError::NoContact => fail(2, e.to_string()),
+                other => fail(1, other.to_string()),
+            };
+            let preview = zentro_core::rights::preview(&cache, contact)
+                .await
+                .map_err(erasure_failure)?;
+            if !yes {
+                if !std::io::stdin().is_terminal() {
+                    return Err(fail(
+                        2,
+                        "refusing to erase without confirmation: pass --yes",
+                    ));
+                }
+                eprint!(
+                    "Erase {} ({} {}) everywhere: {} conversation(s), {} message(s), {} note(s), {} media file(s)? This cannot be undone. Type 'erase' to confirm: ",
+                    preview.name,
+                    preview.channel_kind,
+                    preview.identity,
+                    preview.conversations,
+                    preview.messages,
+                    preview.notes,
+                    preview.media_files
+                );
+                let _ = std::io::stderr().flush();
+                let mut answer = String::new();
+                std::io::stdin().lock().read_line(&mut answer)?;
+                if answer.trim() != "erase" {
+                    return Err(fail(1, "not erased"));
+                }
+            }
+            let receipt = zentro_core::rights::erase_everywhere(&cache, &client, &token, contact)
+                .await
+                .map_err(erasure_failure)?;
+            eprintln!(
+                "Erased: {} conversation(s), {} message(s), {} media file(s) here; {} event(s) purged from the relay. Every other device erases them at its next sync.",
+                receipt.conversations,
+                receipt.messages,
+                receipt.media_files,
+                receipt.relay_events_purged
+            );
+            println!("sha256:{}", receipt.hash);
+        }
         Command::Logout => {
             let account = ctx.account()?;
             if let Ok(token) = ctx.token(&account).await {
@@ -545,6 +634,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 .await?;
             } else {
                 catch_up(&cache, &client, &token, &account.workspace_id, &mut report).await?;
+                zentro_core::rights::cleanup(&cache).await?;
                 // Team events written while offline go out, and media that arrived come in.
                 zentro_core::team::flush(&cache, &client, &token).await?;
                 match zentro_core::channel_tokens::refresh(&cache, &client, &token, &ctx.vault)

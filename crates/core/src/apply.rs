@@ -107,6 +107,17 @@ pub async fn apply_batch(
                     Err(_) => report.ignored += 1,
                 }
             }
+            crate::rights::CONTACT_ERASED => {
+                match serde_json::from_value::<crate::rights::ErasureNotice>(event.payload.clone())
+                {
+                    Ok(notice) => {
+                        store_messages(&mut tx, &mut run).await?;
+                        crate::rights::apply_erasure(&mut tx, &notice).await?;
+                        report.applied += 1;
+                    }
+                    Err(_) => report.ignored += 1,
+                }
+            }
             kind if kind.starts_with(crate::team::KIND_PREFIX) => {
                 match serde_json::from_value::<TeamEvent>(event.payload.clone()) {
                     Ok(team) if team.kind() == kind => {

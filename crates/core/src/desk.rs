@@ -296,6 +296,23 @@ impl Desk {
         Ok(key)
     }
 
+    /// Erases a customer everywhere (admins): the relay purges and tells every device, then this
+    /// device erases them at once.
+    pub async fn erase_contact(
+        &self,
+        contact_id: i64,
+    ) -> Result<crate::rights::ErasureReceipt, crate::rights::ErasureError> {
+        let receipt = crate::rights::erase_everywhere(
+            &self.config.cache,
+            &self.config.relay,
+            &self.config.token,
+            contact_id,
+        )
+        .await?;
+        let _ = self.events.send(DeskEvent::Changed);
+        Ok(receipt)
+    }
+
     /// Resolves once the desk was stopped.
     pub async fn stopped(&self) {
         self.stop.cancelled().await;
@@ -456,6 +473,10 @@ async fn send_once(
         .await
         .map_err(|e| e.to_string())?;
     let mut changed = report.failed + report.ambiguous > 0 || !report.accepted.is_empty();
+    // Erasures applied from the log: their media files and the WAL.
+    crate::rights::cleanup(&config.cache)
+        .await
+        .map_err(|e| e.to_string())?;
     changed |= team::wake_snoozed(&config.cache, now)
         .await
         .map_err(|e| e.to_string())?

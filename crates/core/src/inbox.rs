@@ -420,3 +420,50 @@ pub async fn mark_read(cache: &Cache, conversation_id: i64) -> Result<(), CacheE
     .await?;
     Ok(())
 }
+
+/// A customer as `zentro contacts` lists them (for exports and erasure).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContactSummary {
+    /// The contact's id in this cache.
+    pub id: i64,
+    /// Name (may be empty).
+    pub name: String,
+    /// whatsapp, messenger or instagram.
+    pub channel_kind: String,
+    /// The customer's id on the channel.
+    pub customer_id: String,
+    /// Phone, if known.
+    pub phone: Option<String>,
+    /// Username, if known.
+    pub username: Option<String>,
+    /// Whether they are restricted (kept, not processed).
+    pub restricted: bool,
+    /// Their conversations in this cache.
+    pub conversations: i64,
+}
+
+/// Every contact of the cache, by name.
+pub async fn contacts(cache: &Cache) -> Result<Vec<ContactSummary>, CacheError> {
+    let rows = sqlx::query!(
+        r#"SELECT k.id AS "id!", k.display_name AS "name!", ch.kind AS "kind!", k.external_id AS "customer_id!",
+                  k.phone, k.username, k.restricted AS "restricted!: bool",
+                  (SELECT count(*) FROM conversations c WHERE c.contact_id = k.id) AS "conversations!: i64"
+           FROM contacts k JOIN channels ch ON ch.id = k.channel_id
+           ORDER BY k.display_name COLLATE NOCASE, k.id"#
+    )
+    .fetch_all(cache.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ContactSummary {
+            id: r.id,
+            name: r.name,
+            channel_kind: r.kind,
+            customer_id: r.customer_id,
+            phone: r.phone,
+            username: r.username,
+            restricted: r.restricted,
+            conversations: r.conversations,
+        })
+        .collect())
+}

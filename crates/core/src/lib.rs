@@ -20,6 +20,7 @@ pub mod members;
 pub mod notices;
 pub mod outbox;
 pub mod profiles;
+pub mod rights;
 pub mod sync;
 pub mod team;
 pub mod vault;

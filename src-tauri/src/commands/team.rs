@@ -222,3 +222,45 @@ pub async fn terminate_workspace(
     let (relay, token) = desk.relay_access();
     Ok(relay.terminate_workspace(token, &confirm).await?)
 }
+
+fn erasure_error(error: zentro_core::rights::ErasureError) -> CommandError {
+    use zentro_core::rights::ErasureError;
+    match error {
+        ErasureError::NoContact => CommandError::new(ErrorCode::NotFound, error.to_string()),
+        ErasureError::Relay(inner) => {
+            let mut converted = CommandError::from(inner);
+            converted.message = format!("{} Nothing was deleted.", converted.message);
+            converted
+        }
+        ErasureError::Cache(inner) => inner.into(),
+    }
+}
+
+/// What erasing the customer of a conversation would delete, for the confirmation.
+#[tauri::command]
+#[specta::specta]
+pub async fn erasure_preview(
+    state: State<'_, AppState>,
+    conversation_id: u32,
+) -> Result<zentro_core::rights::ErasurePreview, CommandError> {
+    let cache = state.cache().await?;
+    let contact = zentro_core::rights::contact_of(&cache, conversation_id.into())
+        .await
+        .map_err(erasure_error)?;
+    zentro_core::rights::preview(&cache, contact)
+        .await
+        .map_err(erasure_error)
+}
+
+/// Erases a customer everywhere (admins): every device deletes them and the relay purges them.
+#[tauri::command]
+#[specta::specta]
+pub async fn erase_contact(
+    state: State<'_, AppState>,
+    contact_id: u32,
+) -> Result<zentro_core::rights::ErasureReceipt, CommandError> {
+    let desk = running(&state).await?;
+    desk.erase_contact(contact_id.into())
+        .await
+        .map_err(erasure_error)
+}

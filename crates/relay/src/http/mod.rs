@@ -4,6 +4,7 @@ mod channels;
 mod error;
 mod events;
 mod ops;
+mod rights;
 mod sessions;
 mod team;
 mod webhooks;
@@ -110,6 +111,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/devices", get(team::devices))
         .route("/v1/devices/{id}", delete(team::revoke_device))
         .route("/v1/audit", get(team::audit).post(team::report))
+        .route("/v1/erasures", post(rights::erase))
         .route(
             "/v1/workspace",
             patch(team::rename_workspace).delete(team::terminate_workspace),

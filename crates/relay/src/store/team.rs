@@ -611,6 +611,57 @@ impl Store {
         Ok(channel)
     }
 
+    /// Deletes a workspace's events that name any of `identifiers` as a JSON string (a customer's
+    /// id or phone), and quarantined webhooks that do; returns `(events, quarantined)`. With
+    /// `secure_delete` the freed bytes are overwritten.
+    pub async fn purge_mentions(
+        &self,
+        workspace_id: &str,
+        identifiers: &[String],
+    ) -> Result<(i64, i64)> {
+        let mut tx = self.begin().await?;
+        let (mut events, mut quarantined) = (0, 0);
+        for identifier in identifiers {
+            let quoted = format!("\"{identifier}\"");
+            events +=
+                sqlx::query("DELETE FROM events WHERE workspace_id = ? AND instr(payload, ?) > 0")
+                    .bind(workspace_id)
+                    .bind(&quoted)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected() as i64;
+            quarantined +=
+                sqlx::query("DELETE FROM quarantine WHERE instr(CAST(body AS TEXT), ?) > 0")
+                    .bind(&quoted)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected() as i64;
+        }
+        tx.commit().await?;
+        Ok((events, quarantined))
+    }
+
+    /// Moves the WAL into the database and truncates it (after a purge: the WAL still holds the
+    /// purged rows' old pages). Retries while readers hold it; logs when it cannot.
+    pub async fn checkpoint(&self) {
+        for attempt in 0..20u64 {
+            match sqlx::query_scalar::<_, i64>("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&self.pool)
+                .await
+            {
+                Ok(0) => return,
+                Ok(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 * (attempt + 1))).await
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "checkpoint failed");
+                    return;
+                }
+            }
+        }
+        tracing::warn!("the relay's WAL could not be truncated; it will be at the next checkpoint");
+    }
+
     /// The member and workspace of an email (for audit entries of failed sign-ins).
     pub async fn member_by_email(&self, email: &str) -> Result<Option<(Member, String)>> {
         Ok(self

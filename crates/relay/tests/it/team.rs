@@ -149,6 +149,14 @@ async fn every_route_is_refused_to_roles_below_its_permission_and_to_strangers()
             "admin",
         ),
         (
+            "POST",
+            "/v1/erasures".into(),
+            Some(
+                json!({ "identifiers": ["16505551234"], "salt": "0".repeat(32), "hash": "a".repeat(64) }),
+            ),
+            "admin",
+        ),
+        (
             "PUT",
             format!("/v1/channels/{ch}/token"),
             Some(json!({ "token": PLANTED })),
@@ -940,4 +948,75 @@ async fn deactivating_a_member_closes_their_open_streams_at_once() {
         .unwrap()
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test]
+async fn an_erasure_purges_the_events_naming_the_customer_and_keeps_only_a_hash() {
+    let relay = relay_with_keys().await;
+    relay.workspace("Acme", OWNER, "P1").await;
+    let owner = relay.sign_in(OWNER).await;
+    for (wamid, phone) in [("wamid.1", "16505551234"), ("wamid.2", "16505550000")] {
+        let mut body = crate::support::wa_text("P1", wamid, "my address is 1 Main St");
+        body["entry"][0]["changes"][0]["value"]["contacts"][0]["wa_id"] = json!(phone);
+        body["entry"][0]["changes"][0]["value"]["messages"][0]["from"] = json!(phone);
+        assert_eq!(
+            relay.post_signed(body.to_string().as_bytes()).await.status,
+            StatusCode::OK
+        );
+    }
+    wait_for_events(&relay, &owner, 2).await;
+    // Too short an identifier would match unrelated events: refused.
+    let short = relay
+        .call(
+            "POST",
+            "/v1/erasures",
+            Some(&owner),
+            Some(
+                json!({ "identifiers": ["1650"], "salt": "0".repeat(32), "hash": "a".repeat(64) }),
+            ),
+        )
+        .await;
+    assert_eq!(short.status, StatusCode::BAD_REQUEST);
+    let erased = relay
+        .call("POST", "/v1/erasures", Some(&owner), Some(json!({ "identifiers": ["16505551234"], "salt": "1".repeat(32), "hash": "b".repeat(64), "details": { "messages": 1 } })))
+        .await;
+    assert_eq!(erased.status, StatusCode::CREATED, "{:?}", erased.json());
+    assert_eq!(erased.json()["events_purged"], 1);
+    let events = relay.events(&owner, 0).await;
+    let text = serde_json::to_string(&events).unwrap();
+    assert!(
+        !text.contains("16505551234"),
+        "the customer's events are gone"
+    );
+    assert!(text.contains("16505550000"), "other customers' events stay");
+    let notice = events
+        .iter()
+        .find(|e| e["kind"] == "contact.erased")
+        .unwrap();
+    assert_eq!(
+        notice["payload"],
+        json!({ "salt": "1".repeat(32), "hash": "b".repeat(64) })
+    );
+    let audit = relay
+        .call("GET", "/v1/audit", Some(&owner), None)
+        .await
+        .json();
+    let receipt = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "data.erasure")
+        .unwrap();
+    assert_eq!(receipt["subject"], format!("sha256:{}", "b".repeat(64)));
+    assert!(!audit.to_string().contains("16505551234"));
+}
+
+async fn wait_for_events(relay: &TestRelay, token: &str, n: usize) {
+    for _ in 0..100 {
+        if relay.events(token, 0).await.len() >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the webhooks did not reach the log");
 }

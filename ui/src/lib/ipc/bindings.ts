@@ -91,6 +91,10 @@ export const commands = {
 	renameWorkspace: (name: string) => typedError<null, CommandError>(__TAURI_INVOKE("rename_workspace", { name })),
 	/**  Terminates the workspace for good (owners; `confirm` is its exact name). */
 	terminateWorkspace: (confirm: string) => typedError<null, CommandError>(__TAURI_INVOKE("terminate_workspace", { confirm })),
+	/**  What erasing the customer of a conversation would delete, for the confirmation. */
+	erasurePreview: (conversationId: number) => typedError<ErasurePreview, CommandError>(__TAURI_INVOKE("erasure_preview", { conversationId })),
+	/**  Erases a customer everywhere (admins): every device deletes them and the relay purges them. */
+	eraseContact: (contactId: number) => typedError<ErasureReceipt, CommandError>(__TAURI_INVOKE("erase_contact", { contactId })),
 };
 
 /** Events */
@@ -586,6 +590,40 @@ export type Device_Serialize = {
 	last_seen_at: number | null,
 	/**  Whether it is the device asking. */
 	current: boolean,
+};
+
+/**  What erasing a customer will delete, for the confirmation. */
+export type ErasurePreview = {
+	/**  The contact. */
+	contact_id: number,
+	/**  Their name (or id). */
+	name: string,
+	/**  whatsapp, messenger or instagram. */
+	channel_kind: string,
+	/**  Their phone, username or id on the channel. */
+	identity: string,
+	/**  Conversations that go. */
+	conversations: number,
+	/**  Messages that go. */
+	messages: number,
+	/**  Private notes that go. */
+	notes: number,
+	/**  Media files kept on this device that go. */
+	media_files: number,
+};
+
+/**  What an erasure did, and its receipt. */
+export type ErasureReceipt = {
+	/**  The salted hash the audit log keeps. */
+	hash: string,
+	/**  Conversations deleted here. */
+	conversations: number,
+	/**  Messages deleted here. */
+	messages: number,
+	/**  Media files overwritten and deleted here. */
+	media_files: number,
+	/**  Events the relay purged from the log. */
+	relay_events_purged: number,
 };
 
 /**  What kind of failure a command had; the UI branches on this. */

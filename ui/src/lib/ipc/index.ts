@@ -25,6 +25,8 @@ import {
   type MemberChange_Deserialize,
   type Remembered_Serialize,
   type TeamView_Serialize,
+  type ErasurePreview,
+  type ErasureReceipt,
 } from './bindings';
 
 export type { CacheCounts, CacheStatus, CannedReply, CommandError, ErrorCode, PageKey } from './bindings';
@@ -44,6 +46,7 @@ export type AuditEntry = AuditPage_Serialize['entries'][number];
 export type ChannelInfo = ChannelInfo_Serialize;
 export type MemberChange = MemberChange_Deserialize;
 export type Remembered = Remembered_Serialize;
+export type { ErasurePreview, ErasureReceipt };
 
 const ERROR_CODES: readonly ErrorCode[] = [
   'cache_unavailable',
@@ -281,6 +284,16 @@ export function renameWorkspace(name: string): Promise<null> {
 /** Terminates the workspace for good (owners); `confirm` is its exact name. */
 export function terminateWorkspace(confirm: string): Promise<null> {
   return unwrap(() => commands.terminateWorkspace(confirm));
+}
+
+/** What erasing the customer of a conversation would delete. */
+export function erasurePreview(conversationId: number): Promise<ErasurePreview> {
+  return unwrap(() => commands.erasurePreview(conversationId));
+}
+
+/** Erases a customer from every device and the relay (admins). Cannot be undone. */
+export function eraseContact(contactId: number): Promise<ErasureReceipt> {
+  return unwrap(() => commands.eraseContact(contactId));
 }
 
 /** The last relay and email, and whether the first-run choice was made. */

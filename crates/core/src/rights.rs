@@ -1,0 +1,462 @@
+//! Data rights the businesses promise their customers: erasing a customer everywhere (privacy
+//! promise P14).
+//!
+//! Erasure, from an admin's device: the relay purges every event of the workspace's log (and the
+//! quarantine) that names the customer and appends a `contact.erased` event that names them only
+//! by a salted hash; then this device deletes the contact, their conversations, messages, notes,
+//! labels links, activity, queued sends and search entries in one transaction (`secure_delete` and
+//! FTS5 secure-delete overwrite the bytes), overwrites and deletes their media files, and
+//! truncates the WAL. Every other device matches the hash against its own contacts when the event
+//! reaches it — also one that was offline for weeks — and does the same. The relay's audit log
+//! keeps the receipt: who, when, the salted hash and counts; never an identifier in clear.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::{Sqlite, Transaction};
+
+use crate::cache::{Cache, CacheError};
+use crate::sync::{RelayClient, SyncError};
+use crate::vault::Secret;
+
+/// The log event of an erasure.
+pub const CONTACT_ERASED: &str = "contact.erased";
+
+/// The shortest identifier the relay will purge events by (shorter ones would match too much).
+pub const MIN_IDENTIFIER_CHARS: usize = 5;
+
+/// What the `contact.erased` event carries: a salt and the salted hash of the customer's
+/// channel and id, so devices recognise them and nobody else can read who it was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErasureNotice {
+    /// Random, hex.
+    pub salt: String,
+    /// [`erasure_hash`] of the customer under `salt`.
+    pub hash: String,
+}
+
+/// The salted hash naming an erased customer: SHA-256 over a domain tag, the salt, the channel
+/// (`kind:external id`) and the customer's id on it.
+pub fn erasure_hash(salt: &str, channel_id: &str, customer_id: &str) -> String {
+    hex::encode(
+        Sha256::new()
+            .chain_update(b"zentro-erasure-v1\0")
+            .chain_update(salt.as_bytes())
+            .chain_update(b"\0")
+            .chain_update(channel_id.as_bytes())
+            .chain_update(b"\0")
+            .chain_update(customer_id.as_bytes())
+            .finalize(),
+    )
+}
+
+/// What erasing a customer will delete, for the confirmation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ErasurePreview {
+    /// The contact.
+    #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
+    pub contact_id: i64,
+    /// Their name (or id).
+    pub name: String,
+    /// whatsapp, messenger or instagram.
+    pub channel_kind: String,
+    /// Their phone, username or id on the channel.
+    pub identity: String,
+    /// Conversations that go.
+    #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
+    pub conversations: i64,
+    /// Messages that go.
+    #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
+    pub messages: i64,
+    /// Private notes that go.
+    #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
+    pub notes: i64,
+    /// Media files kept on this device that go.
+    #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
+    pub media_files: i64,
+}
+
+/// What an erasure did, and its receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ErasureReceipt {
+    /// The salted hash the audit log keeps.
+    pub hash: String,
+    /// Conversations deleted here.
+    #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
+    pub conversations: i64,
+    /// Messages deleted here.
+    #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
+    pub messages: i64,
+    /// Media files overwritten and deleted here.
+    #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
+    pub media_files: i64,
+    /// Events the relay purged from the log.
+    #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
+    pub relay_events_purged: i64,
+}
+
+/// Why an erasure did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ErasureError {
+    /// No such contact in this cache.
+    #[error("that customer is not in this cache (any more)")]
+    NoContact,
+    /// The relay must purge the customer and tell every device; it refused or was unreachable.
+    /// Nothing was deleted.
+    #[error("the erasure needs the relay, which did not accept it ({0}); nothing was deleted")]
+    Relay(#[from] SyncError),
+    /// The cache failed.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+}
+
+fn sql(error: sqlx::Error) -> CacheError {
+    CacheError::Query(error)
+}
+
+struct ContactRow {
+    channel_id: String,
+    channel_kind: String,
+    external_id: String,
+    name: String,
+    phone: Option<String>,
+    username: Option<String>,
+}
+
+async fn contact(cache: &Cache, contact_id: i64) -> Result<ContactRow, ErasureError> {
+    let row = sqlx::query!(
+        r#"SELECT k.channel_id AS "channel_id!", ch.kind AS "kind!", k.external_id AS "external_id!",
+                  k.display_name AS "name!", k.phone, k.username
+           FROM contacts k JOIN channels ch ON ch.id = k.channel_id WHERE k.id = ?"#,
+        contact_id
+    )
+    .fetch_optional(cache.pool())
+    .await
+    .map_err(sql)?
+    .ok_or(ErasureError::NoContact)?;
+    Ok(ContactRow {
+        channel_id: row.channel_id,
+        channel_kind: row.kind,
+        external_id: row.external_id,
+        name: row.name,
+        phone: row.phone,
+        username: row.username,
+    })
+}
+
+/// The contact a conversation is with.
+pub async fn contact_of(cache: &Cache, conversation_id: i64) -> Result<i64, ErasureError> {
+    sqlx::query_scalar!(
+        r#"SELECT contact_id AS "contact_id!" FROM conversations WHERE id = ?"#,
+        conversation_id
+    )
+    .fetch_optional(cache.pool())
+    .await
+    .map_err(sql)?
+    .ok_or(ErasureError::NoContact)
+}
+
+/// What erasing `contact_id` will delete on this device.
+pub async fn preview(cache: &Cache, contact_id: i64) -> Result<ErasurePreview, ErasureError> {
+    let who = contact(cache, contact_id).await?;
+    let counts = sqlx::query!(
+        r#"SELECT
+             (SELECT count(*) FROM conversations WHERE contact_id = ?1) AS "conversations!: i64",
+             (SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.contact_id = ?1) AS "messages!: i64",
+             (SELECT count(*) FROM notes n JOIN conversations c ON c.id = n.conversation_id WHERE c.contact_id = ?1) AS "notes!: i64",
+             (SELECT count(DISTINCT m.media_path) FROM messages m JOIN conversations c ON c.id = m.conversation_id
+               WHERE c.contact_id = ?1 AND m.media_path IS NOT NULL) AS "media!: i64""#,
+        contact_id
+    )
+    .fetch_one(cache.pool())
+    .await
+    .map_err(sql)?;
+    let identity = who
+        .phone
+        .clone()
+        .or_else(|| who.username.clone())
+        .unwrap_or_else(|| who.external_id.clone());
+    Ok(ErasurePreview {
+        contact_id,
+        name: if who.name.is_empty() {
+            identity.clone()
+        } else {
+            who.name
+        },
+        channel_kind: who.channel_kind,
+        identity,
+        conversations: counts.conversations,
+        messages: counts.messages,
+        notes: counts.notes,
+        media_files: counts.media,
+    })
+}
+
+/// Counts of what one contact's erasure deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Erased {
+    /// Conversations.
+    pub conversations: i64,
+    /// Messages.
+    pub messages: i64,
+    /// Media files queued for overwriting and deletion.
+    pub media_files: i64,
+}
+
+/// Deletes a contact and everything of theirs inside `tx`; their media files (unless another
+/// message uses the same content) are queued in `erasure_cleanup` for [`cleanup`] after commit.
+pub(crate) async fn erase_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    contact_id: i64,
+) -> Result<Erased, CacheError> {
+    let who = sqlx::query!(
+        r#"SELECT external_id AS "external_id!" FROM contacts WHERE id = ?"#,
+        contact_id
+    )
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(sql)?;
+    let Some(who) = who else {
+        return Ok(Erased::default());
+    };
+    let counts = sqlx::query!(
+        r#"SELECT (SELECT count(*) FROM conversations WHERE contact_id = ?1) AS "conversations!: i64",
+                  (SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.contact_id = ?1) AS "messages!: i64""#,
+        contact_id
+    )
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(sql)?;
+    // Media whose content no other customer's message shares.
+    let media = sqlx::query!(
+        r#"INSERT OR IGNORE INTO erasure_cleanup (path)
+           SELECT DISTINCT m.media_path FROM messages m JOIN conversations c ON c.id = m.conversation_id
+           WHERE c.contact_id = ?1 AND m.media_path IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM messages o JOIN conversations oc ON oc.id = o.conversation_id
+                             WHERE o.media_path = m.media_path AND oc.contact_id <> ?1)"#,
+        contact_id
+    )
+    .execute(&mut **tx)
+    .await
+    .map_err(sql)?
+    .rows_affected();
+    // Rows that name the customer's messages by Meta's ids (no foreign key to cascade along).
+    sqlx::query!(
+        "DELETE FROM reactions WHERE message_external_id IN (
+            SELECT m.external_id FROM messages m JOIN conversations c ON c.id = m.conversation_id
+            WHERE c.contact_id = ? AND m.external_id IS NOT NULL)",
+        contact_id
+    )
+    .execute(&mut **tx)
+    .await
+    .map_err(sql)?;
+    sqlx::query!(
+        "DELETE FROM pending_statuses WHERE external_id IN (
+            SELECT m.external_id FROM messages m JOIN conversations c ON c.id = m.conversation_id
+            WHERE c.contact_id = ? AND m.external_id IS NOT NULL)",
+        contact_id
+    )
+    .execute(&mut **tx)
+    .await
+    .map_err(sql)?;
+    // Team events not yet published that name the customer.
+    let quoted = format!("%\"{}\"%", who.external_id);
+    sqlx::query!("DELETE FROM team_outbox WHERE payload LIKE ?", quoted)
+        .execute(&mut **tx)
+        .await
+        .map_err(sql)?;
+    sqlx::query!(
+        "DELETE FROM search_index WHERE conversation_id IN (SELECT id FROM conversations WHERE contact_id = ?)",
+        contact_id
+    )
+    .execute(&mut **tx)
+    .await
+    .map_err(sql)?;
+    // Conversations, messages (and their search rows, by trigger), notes, labels links, activity,
+    // outbox entries and media downloads follow by cascade.
+    sqlx::query!("DELETE FROM contacts WHERE id = ?", contact_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(sql)?;
+    sqlx::query!("INSERT OR IGNORE INTO erasure_cleanup (path) VALUES ('')")
+        .execute(&mut **tx)
+        .await
+        .map_err(sql)?;
+    Ok(Erased {
+        conversations: counts.conversations,
+        messages: counts.messages,
+        media_files: media as i64,
+    })
+}
+
+/// Applies a `contact.erased` event inside the apply transaction: erases every contact of this
+/// cache whose salted hash matches. Returns how many.
+pub(crate) async fn apply_erasure(
+    tx: &mut Transaction<'static, Sqlite>,
+    notice: &ErasureNotice,
+) -> Result<usize, CacheError> {
+    let contacts = sqlx::query!(
+        r#"SELECT id AS "id!", channel_id AS "channel_id!", external_id AS "external_id!" FROM contacts"#
+    )
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(sql)?;
+    let mut erased = 0;
+    for c in contacts {
+        if erasure_hash(&notice.salt, &c.channel_id, &c.external_id) == notice.hash {
+            erase_in(tx, c.id).await?;
+            erased += 1;
+        }
+    }
+    Ok(erased)
+}
+
+/// Finishes erasures after their transaction committed: overwrites and deletes the queued media
+/// files, and checkpoints and truncates the WAL (which still holds the erased rows' old pages).
+/// Returns how many files were deleted. Safe to call often: it does nothing when nothing waits.
+pub async fn cleanup(cache: &Cache) -> Result<usize, CacheError> {
+    let waiting = sqlx::query_scalar!(r#"SELECT path AS "path!" FROM erasure_cleanup"#)
+        .fetch_all(cache.pool())
+        .await
+        .map_err(sql)?;
+    if waiting.is_empty() {
+        return Ok(0);
+    }
+    let mut deleted = 0;
+    for path in &waiting {
+        if !path.is_empty() && shred(std::path::Path::new(path)).await {
+            deleted += 1;
+        }
+    }
+    for path in &waiting {
+        sqlx::query!("DELETE FROM erasure_cleanup WHERE path = ?", path)
+            .execute(cache.pool())
+            .await
+            .map_err(sql)?;
+    }
+    checkpoint(cache).await?;
+    Ok(deleted)
+}
+
+/// Overwrites a file with zeros, then deletes it. Whether it existed.
+async fn shred(path: &std::path::Path) -> bool {
+    let Ok(meta) = tokio::fs::metadata(path).await else {
+        return false;
+    };
+    let zeros = vec![0u8; usize::try_from(meta.len()).unwrap_or(0).min(64 << 20)];
+    if let Err(error) = tokio::fs::write(path, &zeros).await {
+        tracing::warn!(%error, "could not overwrite an erased media file; deleting it");
+    }
+    match tokio::fs::remove_file(path).await {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::warn!(%error, "could not delete an erased media file");
+            false
+        }
+    }
+}
+
+/// Moves the WAL into the database file and truncates it, retrying while readers hold it.
+async fn checkpoint(cache: &Cache) -> Result<(), CacheError> {
+    for attempt in 0..20 {
+        let busy: i64 = sqlx::query_scalar("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(cache.pool())
+            .await
+            .map_err(sql)?;
+        if busy == 0 {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50 * (attempt + 1))).await;
+    }
+    tracing::warn!(
+        "the WAL could not be truncated after an erasure; it will be at the next checkpoint"
+    );
+    Ok(())
+}
+
+/// Erases a customer from this device only (the relay's `contact.erased` event does this on
+/// every other device).
+pub async fn erase_locally(cache: &Cache, contact_id: i64) -> Result<Erased, ErasureError> {
+    let mut tx = cache.pool().begin().await.map_err(sql)?;
+    let erased = erase_in(&mut tx, contact_id).await?;
+    tx.commit().await.map_err(sql)?;
+    cleanup(cache).await?;
+    Ok(erased)
+}
+
+/// Erases a customer everywhere: the relay purges its log and tells every device, then this
+/// device erases them at once. Nothing is deleted when the relay refuses (an agent's role) or
+/// cannot be reached.
+pub async fn erase_everywhere(
+    cache: &Cache,
+    relay: &RelayClient,
+    token: &Secret,
+    contact_id: i64,
+) -> Result<ErasureReceipt, ErasureError> {
+    let who = contact(cache, contact_id).await?;
+    let preview = preview(cache, contact_id).await?;
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).expect("the OS random source works");
+    let salt = hex::encode(salt);
+    let hash = erasure_hash(&salt, &who.channel_id, &who.external_id);
+    let mut identifiers = vec![who.external_id.clone()];
+    identifiers.extend(who.phone.clone());
+    identifiers.extend(who.username.clone());
+    identifiers.retain(|i| i.chars().count() >= MIN_IDENTIFIER_CHARS);
+    identifiers.sort();
+    identifiers.dedup();
+    let purged = relay
+        .erase(
+            token,
+            &identifiers,
+            &ErasureNotice {
+                salt,
+                hash: hash.clone(),
+            },
+            serde_json::json!({
+                "channel": who.channel_kind,
+                "conversations": preview.conversations,
+                "messages": preview.messages,
+            }),
+        )
+        .await?;
+    let erased = erase_locally(cache, contact_id).await?;
+    Ok(ErasureReceipt {
+        hash,
+        conversations: erased.conversations,
+        messages: erased.messages,
+        media_files: erased.media_files,
+        relay_events_purged: purged,
+    })
+}
+
+impl RelayClient {
+    /// Asks the relay to purge every event naming `identifiers` and to tell every device of the
+    /// erasure (`notice`); returns how many events it purged. The relay keeps no identifier.
+    pub async fn erase(
+        &self,
+        token: &Secret,
+        identifiers: &[String],
+        notice: &ErasureNotice,
+        details: serde_json::Value,
+    ) -> Result<i64, SyncError> {
+        let body: serde_json::Value = self
+            .call(
+                reqwest::Method::POST,
+                "/v1/erasures",
+                Some(token),
+                Some(serde_json::json!({
+                    "identifiers": identifiers,
+                    "salt": notice.salt,
+                    "hash": notice.hash,
+                    "details": details,
+                })),
+            )
+            .await?;
+        Ok(body
+            .get("events_purged")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or(0))
+    }
+}

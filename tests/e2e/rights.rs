@@ -1,0 +1,248 @@
+//! Erasing a customer everywhere (privacy promise P14): a relay and two devices, one offline
+//! while an admin erases. Afterwards no row, search entry, media file, relay event or raw page of
+//! any SQLite file holds the customer's name, phone or words; the audit log keeps a receipt with
+//! a salted hash only; and the customer writing again starts a new contact.
+
+use std::time::Duration;
+
+use zentro_core::sync::catch_up;
+use zentro_core::{Cache, inbox, rights};
+use zentro_meta::graph::{GraphClient, MediaHostPolicy};
+use zentro_meta_sim::{Customer, Inbound, SimConfig};
+
+use crate::sync::{Device, PHONE, World, device, world};
+
+const NAME: &str = "Zoe Quintana";
+const PHONE_NUMBER: &str = "16505559876";
+const WORDS: &str = "parcel code XYZZY-4471";
+const CAPTION: &str = "blurry receipt QWERTY-9";
+
+fn zoe() -> Customer {
+    Customer {
+        id: "US.2002003004".into(),
+        phone: Some(PHONE_NUMBER.into()),
+        name: NAME.into(),
+    }
+}
+
+fn other() -> Customer {
+    Customer {
+        id: "US.5005006007".into(),
+        phone: Some("16505550001".into()),
+        name: "Kai Other".into(),
+    }
+}
+
+/// Every file under `dir` whose bytes hold `needle`.
+fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                    found.push(path.display().to_string());
+                }
+            }
+        }
+    }
+    found
+}
+
+async fn sync(w: &World, d: &Device) {
+    catch_up(&d.cache, &d.client, &d.token, &w.workspace, &mut |_| {})
+        .await
+        .unwrap();
+    let base = url::Url::parse(&w.sim.base_url()).unwrap();
+    let graph = GraphClient::new(&w.sim.base_url())
+        .unwrap()
+        .with_media_policy(MediaHostPolicy::meta().allow_origin(&base));
+    let token = w.channel_token.clone();
+    let tokens = move |_: &str| Some(token.clone());
+    zentro_core::media::download_due(&d.cache, &graph, &tokens, d._dir.path(), i64::MAX / 2, 50)
+        .await
+        .unwrap();
+    rights::cleanup(&d.cache).await.unwrap();
+}
+
+async fn zoe_contact(cache: &Cache) -> Option<i64> {
+    inbox::contacts(cache)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.customer_id == zoe().id)
+        .map(|c| c.id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erased_customer_leaves_no_byte_on_any_device_or_the_relay() {
+    let w = world(SimConfig::default()).await;
+    let a = device(&w, "admin laptop").await;
+    let b = device(&w, "laptop left closed").await;
+    let image = b"\x89PNG\r\n\x1a\n zoe's receipt photo bytes".to_vec();
+    w.sim
+        .customer_writes(PHONE, &zoe(), Inbound::Text(format!("Hi, my {WORDS}")))
+        .await;
+    w.sim
+        .customer_writes(
+            PHONE,
+            &zoe(),
+            Inbound::Image {
+                bytes: image.clone(),
+                caption: Some(CAPTION.into()),
+            },
+        )
+        .await;
+    w.sim
+        .customer_writes(PHONE, &other(), Inbound::Text("unrelated question".into()))
+        .await;
+    w.sim.settle(Duration::from_secs(5)).await;
+    sync(&w, &a).await;
+    sync(&w, &b).await;
+    let on_a = zoe_contact(&a.cache).await.expect("Zoe on device A");
+    assert!(zoe_contact(&b.cache).await.is_some());
+    assert_eq!(inbox::search(&a.cache, "XYZZY", 10).await.unwrap().len(), 1);
+    assert!(
+        !files_holding(a._dir.path(), "zoe's receipt photo").is_empty(),
+        "the photo was stored on A"
+    );
+    // The search below can find them: before the erasure every place holds them.
+    let relay_dir = w._dir.path().to_path_buf();
+    for dir in [a._dir.path(), b._dir.path(), relay_dir.as_path()] {
+        for needle in [NAME, PHONE_NUMBER, "XYZZY"] {
+            assert!(
+                !files_holding(dir, needle).is_empty(),
+                "{needle} not found in {dir:?} before"
+            );
+        }
+    }
+    let preview = rights::preview(&a.cache, on_a).await.unwrap();
+    assert_eq!(
+        (preview.conversations, preview.messages, preview.media_files),
+        (1, 2, 1)
+    );
+
+    // B is offline (not syncing) while A's admin erases Zoe everywhere.
+    let receipt = rights::erase_everywhere(&a.cache, &a.client, &a.token, on_a)
+        .await
+        .unwrap();
+    assert_eq!((receipt.messages, receipt.media_files), (2, 1));
+    assert!(receipt.relay_events_purged >= 2, "{receipt:?}");
+    assert!(zoe_contact(&a.cache).await.is_none());
+    assert!(
+        inbox::search(&a.cache, "XYZZY", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        inbox::search(&a.cache, "Quintana", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        inbox::search(&a.cache, "unrelated", 10)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "other customers stay"
+    );
+
+    // Weeks later B syncs: it erases Zoe too.
+    sync(&w, &b).await;
+    assert!(zoe_contact(&b.cache).await.is_none());
+    assert!(inbox::contacts(&b.cache).await.unwrap().len() == 1);
+
+    // Not a byte left: cache files (with their WAL), media, the relay's files.
+    for needle in [NAME, PHONE_NUMBER, WORDS, CAPTION, "XYZZY"] {
+        for dir in [a._dir.path(), b._dir.path(), relay_dir.as_path()] {
+            let found = files_holding(dir, needle);
+            assert!(found.is_empty(), "{needle:?} is still in {found:?}");
+        }
+    }
+    let photo = files_holding(a._dir.path(), "zoe's receipt photo");
+    assert!(photo.is_empty(), "the photo is still in {photo:?}");
+
+    // The receipt: who erased, with the salted hash, never an identifier.
+    let audit = a.client.audit(&a.token, None, 50).await.unwrap();
+    let entry = audit
+        .entries
+        .iter()
+        .find(|e| e.action == "data.erasure")
+        .expect("a receipt");
+    assert_eq!(
+        entry.subject.as_deref(),
+        Some(format!("sha256:{}", receipt.hash).as_str())
+    );
+    assert_eq!(entry.actor_email.as_deref(), Some("owner@acme.test"));
+    let text = format!("{audit:?}");
+    for needle in [NAME, PHONE_NUMBER, zoe().id.as_str()] {
+        assert!(!text.contains(needle), "{needle} in the audit log");
+    }
+
+    // Zoe writes again: a new contact, with only the new message.
+    w.sim
+        .customer_writes(PHONE, &zoe(), Inbound::Text("hello again".into()))
+        .await;
+    w.sim.settle(Duration::from_secs(5)).await;
+    sync(&w, &a).await;
+    let again = zoe_contact(&a.cache).await.expect("a new contact");
+    assert_ne!(again, on_a);
+    assert_eq!(rights::preview(&a.cache, again).await.unwrap().messages, 1);
+    w.stop.send(()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_cannot_erase_and_nothing_is_deleted() {
+    let w = world(SimConfig::default()).await;
+    let owner = device(&w, "owner laptop").await;
+    let invitation = owner
+        .client
+        .invite(&owner.token, "agent@acme.test", "Agent", "agent")
+        .await
+        .unwrap();
+    let (agent_token, _) = owner
+        .client
+        .accept_invitation(
+            &invitation.code,
+            &zentro_core::vault::Secret::new(crate::sync::PASSWORD),
+            "agent laptop",
+        )
+        .await
+        .unwrap();
+    w.sim
+        .customer_writes(PHONE, &zoe(), Inbound::Text(format!("my {WORDS}")))
+        .await;
+    w.sim.settle(Duration::from_secs(5)).await;
+    sync(&w, &owner).await;
+    let contact = zoe_contact(&owner.cache).await.unwrap();
+    let refused = rights::erase_everywhere(&owner.cache, &owner.client, &agent_token, contact)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            rights::ErasureError::Relay(zentro_core::sync::SyncError::Forbidden(_))
+        ),
+        "{refused:?}"
+    );
+    assert!(refused.to_string().contains("nothing was deleted"));
+    assert!(zoe_contact(&owner.cache).await.is_some());
+    assert_eq!(
+        inbox::search(&owner.cache, "XYZZY", 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    w.stop.send(()).unwrap();
+}
