@@ -42,6 +42,9 @@ fn main() {
             "terminate_workspace",
             "erasure_preview",
             "erase_contact",
+            "export_contact",
+            "export_all",
+            "reveal_export",
         ]),
     ))
     .expect("failed to read the Tauri configuration");

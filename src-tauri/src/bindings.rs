@@ -50,6 +50,9 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::team::terminate_workspace,
             commands::team::erasure_preview,
             commands::team::erase_contact,
+            commands::rights::export_contact,
+            commands::rights::export_all,
+            commands::rights::reveal_export,
         ])
         .events(tauri_specta::collect_events![
             crate::desk::DeskStatusChanged,

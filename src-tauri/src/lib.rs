@@ -80,7 +80,11 @@ pub fn build_app<R: Runtime>(
     };
     tracing::info!(data_dir = %data_dir.display(), "starting");
     let (relaunch, mut relaunches) = tokio::sync::mpsc::unbounded_channel();
-    app.manage(AppState::new(&data_dir, relaunch));
+    let mut state = AppState::new(&data_dir, relaunch);
+    if let Ok(downloads) = app.path().download_dir() {
+        state.downloads = downloads;
+    }
+    app.manage(state);
     if config.start_desk {
         let handle = app.handle().clone();
         tauri::async_runtime::spawn(async move {

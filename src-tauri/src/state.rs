@@ -34,6 +34,8 @@ pub struct AppState {
     pub viewing: std::sync::atomic::AtomicI64,
     /// Asks the app to start a desk again (`true`: the sandbox), after a sign-in.
     pub relaunch: tokio::sync::mpsc::UnboundedSender<bool>,
+    /// Where exports go: the user's Downloads folder (else `<data dir>/exports`).
+    pub downloads: PathBuf,
 }
 
 impl std::fmt::Debug for AppState {
@@ -54,6 +56,7 @@ impl AppState {
             desk: RwLock::new(None),
             status: std::sync::Mutex::new(DeskStatus::starting()),
             viewing: std::sync::atomic::AtomicI64::new(0),
+            downloads: data_dir.join("exports"),
         }
     }
 

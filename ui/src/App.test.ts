@@ -606,4 +606,37 @@ describe('App', () => {
     expect(open.disabled).toBe(true);
     expect(open.title).toContain('Only admins and owners');
   });
+
+  it("exports a customer's data and says where the archive is (admins only)", async () => {
+    const calls = backend({
+      desk_status: () => ({ ...DESK, member_role: 'owner' }),
+      conversations: () => [ANA],
+      export_contact: () => ({ path: '/home/ana/Downloads/zentro-export-contact-3-2026-11-22.zip', contacts: 1, messages: 37, media_files: 4, bytes: 52_000 }),
+    });
+    render(App);
+    await fireEvent.click(await screen.findByText('Ana Souza'));
+    const start = (await screen.findByTestId('export-start')) as HTMLButtonElement;
+    await waitFor(() => expect(start.disabled).toBe(false));
+    await fireEvent.click(start);
+    const done = await screen.findByTestId('export-done');
+    expect(done.textContent).toContain('37 messages and 4 files');
+    expect(done.textContent).toContain('zentro-export-contact-3-2026-11-22.zip');
+    expect(calls.find((c) => c.cmd === 'export_contact')?.args.conversationId).toBe(7);
+  });
+
+  it('shows why an export was refused', async () => {
+    backend({
+      desk_status: () => ({ ...DESK, member_role: 'admin' }),
+      conversations: () => [ANA],
+      export_contact: () => {
+        throw { code: 'offline', message: 'the relay could not be reached. Exports are recorded in the audit log first; nothing was exported.' };
+      },
+    });
+    render(App);
+    await fireEvent.click(await screen.findByText('Ana Souza'));
+    const start = (await screen.findByTestId('export-start')) as HTMLButtonElement;
+    await waitFor(() => expect(start.disabled).toBe(false));
+    await fireEvent.click(start);
+    expect((await screen.findByTestId('export-problem')).textContent).toContain('nothing was exported');
+  });
 });

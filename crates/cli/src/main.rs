@@ -89,6 +89,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Export a customer's data (or everyone's, `--all`) to a ZIP archive: JSON, CSV, readable
+    /// transcripts and media (admins; recorded in the audit log).
+    Export {
+        /// The contact id (from `zentro contacts`).
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        contact: Option<i64>,
+        /// Every contact of the cache.
+        #[arg(long)]
+        all: bool,
+        /// The archive to write (.zip).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Erase a customer everywhere (admins): every device deletes them, the relay purges its log,
     /// and the audit log keeps a receipt without identifiers. Asks first on a terminal.
     Erase {
@@ -539,6 +552,43 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     );
                 }
             }
+        }
+        Command::Export { contact, all, out } => {
+            let (client, token) = ctx.relay().await?;
+            let cache = Cache::open_in(&ctx.data_dir).await?;
+            let scope = match (contact, all) {
+                (Some(id), false) => zentro_core::export::Scope::Contact(id),
+                _ => zentro_core::export::Scope::All,
+            };
+            let mut last_report = std::time::Instant::now();
+            let summary = zentro_core::export::export_recorded(
+                &cache,
+                &client,
+                &token,
+                scope,
+                &out,
+                now_ms(),
+                &mut |p| {
+                    if last_report.elapsed() > std::time::Duration::from_secs(1) {
+                        last_report = std::time::Instant::now();
+                        eprintln!(
+                            "exporting: {}/{} contacts, {}/{} messages",
+                            p.contacts_done, p.contacts_total, p.messages_done, p.messages_total
+                        );
+                    }
+                },
+            )
+            .await
+            .map_err(|e| match e {
+                zentro_core::export::ExportError::Relay(e) => Failure::from(e),
+                zentro_core::export::ExportError::NoContact => fail(2, e.to_string()),
+                other => fail(1, other.to_string()),
+            })?;
+            eprintln!(
+                "Exported {} contact(s), {} message(s), {} media file(s) ({} bytes); recorded in the audit log.",
+                summary.contacts, summary.messages, summary.media_files, summary.bytes
+            );
+            println!("{}", summary.path);
         }
         Command::Erase { contact, yes } => {
             let (client, token) = ctx.relay().await?;

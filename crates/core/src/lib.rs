@@ -14,6 +14,7 @@ pub mod apply;
 pub mod cache;
 pub mod channel_tokens;
 pub mod desk;
+pub mod export;
 pub mod inbox;
 pub mod media;
 pub mod members;

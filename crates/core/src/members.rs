@@ -112,11 +112,14 @@ impl RelayClient {
             request = request.json(&body);
         }
         let response = check(request.send().await.map_err(network)?).await?;
-        if response.status() == reqwest::StatusCode::NO_CONTENT {
+        let bytes = response.bytes().await.map_err(network)?;
+        if bytes.is_empty() {
+            // 201/204 without a body.
             return serde_json::from_value(Value::Null)
                 .map_err(|e| SyncError::Relay(e.to_string()));
         }
-        response.json().await.map_err(network)
+        serde_json::from_slice(&bytes)
+            .map_err(|e| SyncError::Relay(format!("unexpected answer from the relay: {e}")))
     }
 
     /// Who this device is signed in as, with the current role.

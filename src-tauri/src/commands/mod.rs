@@ -3,4 +3,5 @@
 pub mod cache;
 pub mod desk;
 pub mod inbox;
+pub mod rights;
 pub mod team;

@@ -198,6 +198,54 @@ async fn login_sync_list_show_and_search_from_the_command_line() {
         );
     }
 
+    // Data rights from the command line: list, export, erase (the owner may).
+    let contacts: Value =
+        serde_json::from_slice(&zentro(data, &["contacts", "--json"], None).stdout).unwrap();
+    assert_eq!(contacts[0]["name"], "Ana Souza");
+    let contact = contacts[0]["id"].as_i64().unwrap().to_string();
+    let archive = dir.path().join("ana.zip");
+    let exported = zentro(
+        data,
+        &[
+            "export",
+            "--contact",
+            &contact,
+            "--out",
+            archive.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    assert!(stderr(&exported).contains("recorded in the audit log"));
+    assert!(std::fs::metadata(&archive).unwrap().len() > 0);
+    let unconfirmed = zentro(data, &["erase", "--contact", &contact], None);
+    assert_eq!(
+        unconfirmed.status.code(),
+        Some(2),
+        "{}",
+        stderr(&unconfirmed)
+    );
+    assert!(stderr(&unconfirmed).contains("--yes"));
+    let erased = zentro(data, &["erase", "--contact", &contact, "--yes"], None);
+    assert!(erased.status.success(), "{}", stderr(&erased));
+    assert!(String::from_utf8_lossy(&erased.stdout).starts_with("sha256:"));
+    let after: Value =
+        serde_json::from_slice(&zentro(data, &["contacts", "--json"], None).stdout).unwrap();
+    assert_eq!(after.as_array().unwrap().len(), 0);
+    let audit: Value =
+        serde_json::from_slice(&zentro(data, &["audit", "--json"], None).stdout).unwrap();
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"data.export") && actions.contains(&"data.erasure"),
+        "{actions:?}"
+    );
+    assert!(!audit.to_string().contains("Ana Souza"));
+
     let token_probe = zentro(data, &["logout"], None);
     assert!(token_probe.status.success(), "{}", stderr(&token_probe));
     assert_eq!(

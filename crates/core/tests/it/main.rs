@@ -4,6 +4,7 @@
 mod apply;
 mod cache;
 mod crash;
+mod export;
 mod media;
 mod notices;
 mod outbox;

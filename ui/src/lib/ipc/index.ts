@@ -1,5 +1,6 @@
 // The UI's one gateway to Rust. Components import from here, never from `@tauri-apps/api`
 // or from the generated bindings directly.
+import { Channel } from '@tauri-apps/api/core';
 import { open as shellOpen } from '@tauri-apps/plugin-shell';
 import {
   commands,
@@ -27,6 +28,8 @@ import {
   type TeamView_Serialize,
   type ErasurePreview,
   type ErasureReceipt,
+  type ExportProgressed,
+  type ExportSummary,
 } from './bindings';
 
 export type { CacheCounts, CacheStatus, CannedReply, CommandError, ErrorCode, PageKey } from './bindings';
@@ -46,7 +49,7 @@ export type AuditEntry = AuditPage_Serialize['entries'][number];
 export type ChannelInfo = ChannelInfo_Serialize;
 export type MemberChange = MemberChange_Deserialize;
 export type Remembered = Remembered_Serialize;
-export type { ErasurePreview, ErasureReceipt };
+export type { ErasurePreview, ErasureReceipt, ExportProgressed, ExportSummary };
 
 const ERROR_CODES: readonly ErrorCode[] = [
   'cache_unavailable',
@@ -294,6 +297,27 @@ export function erasurePreview(conversationId: number): Promise<ErasurePreview> 
 /** Erases a customer from every device and the relay (admins). Cannot be undone. */
 export function eraseContact(contactId: number): Promise<ErasureReceipt> {
   return unwrap(() => commands.eraseContact(contactId));
+}
+
+function progressChannel(onProgress: (p: ExportProgressed) => void): Channel<ExportProgressed> {
+  const channel = new Channel<ExportProgressed>();
+  channel.onmessage = onProgress;
+  return channel;
+}
+
+/** Exports the customer of a conversation to the Downloads folder (admins; audited). */
+export function exportContact(conversationId: number, onProgress: (p: ExportProgressed) => void): Promise<ExportSummary> {
+  return unwrap(() => commands.exportContact(conversationId, progressChannel(onProgress)));
+}
+
+/** Exports every customer to the Downloads folder (admins; audited). */
+export function exportAll(onProgress: (p: ExportProgressed) => void): Promise<ExportSummary> {
+  return unwrap(() => commands.exportAll(progressChannel(onProgress)));
+}
+
+/** Shows an export in the file manager. */
+export function revealExport(path: string): Promise<null> {
+  return unwrap(() => commands.revealExport(path));
 }
 
 /** The last relay and email, and whether the first-run choice was made. */

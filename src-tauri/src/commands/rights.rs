@@ -1,0 +1,168 @@
+//! Exports of customers' data (admins; recorded in the audit log), written to the Downloads folder
+//! with progress sent over a channel.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use tauri::State;
+use tauri::ipc::Channel;
+use zentro_core::export::{ExportProgress, ExportSummary, Scope};
+
+use crate::{AppState, CommandError, ErrorCode};
+
+/// How far the running export is.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+pub struct ExportProgressed {
+    /// Contacts finished.
+    pub contacts_done: u32,
+    /// Contacts in the export.
+    pub contacts_total: u32,
+    /// Messages written.
+    pub messages_done: u32,
+    /// Messages in the export.
+    pub messages_total: u32,
+}
+
+/// The file name prefix of every export (the only files `reveal_export` shows).
+const PREFIX: &str = "zentro-export-";
+
+fn target(state: &AppState, name: &str) -> PathBuf {
+    let dir = if state.downloads.is_dir() {
+        state.downloads.clone()
+    } else {
+        state.data_dir.join("exports")
+    };
+    let _ = std::fs::create_dir_all(&dir);
+    let date = chrono_date();
+    let mut path = dir.join(format!("{PREFIX}{name}-{date}.zip"));
+    let mut n = 2;
+    while path.exists() {
+        path = dir.join(format!("{PREFIX}{name}-{date}-{n}.zip"));
+        n += 1;
+    }
+    path
+}
+
+fn chrono_date() -> String {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64 / 86_400)
+        .unwrap_or(0);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn export_error(error: zentro_core::export::ExportError) -> CommandError {
+    use zentro_core::export::ExportError;
+    match error {
+        ExportError::NoContact => CommandError::new(ErrorCode::NotFound, error.to_string()),
+        ExportError::Relay(inner) => {
+            let mut converted = CommandError::from(inner);
+            converted.message = format!(
+                "{} Exports are recorded in the audit log first; nothing was exported.",
+                converted.message
+            );
+            converted
+        }
+        ExportError::Cache(inner) => inner.into(),
+        ExportError::Write { .. } => CommandError::new(ErrorCode::Internal, error.to_string()),
+    }
+}
+
+async fn run(
+    progress: Channel<ExportProgressed>,
+    state: &AppState,
+    scope: Scope,
+    name: &str,
+) -> Result<ExportSummary, CommandError> {
+    let desk = state.desk().await.ok_or_else(|| {
+        CommandError::new(ErrorCode::SignedOut, "Sign in to export customers' data.")
+    })?;
+    let out = target(state, name);
+    let (relay, token) = desk.relay_access();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let clamp = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    zentro_core::export::export_recorded(
+        desk.cache(),
+        relay,
+        token,
+        scope,
+        &out,
+        now,
+        &mut |p: ExportProgress| {
+            let _ = progress.send(ExportProgressed {
+                contacts_done: clamp(p.contacts_done),
+                contacts_total: clamp(p.contacts_total),
+                messages_done: clamp(p.messages_done),
+                messages_total: clamp(p.messages_total),
+            });
+        },
+    )
+    .await
+    .map_err(export_error)
+}
+
+/// Exports the customer of a conversation to the Downloads folder (admins).
+#[tauri::command]
+#[specta::specta]
+pub async fn export_contact(
+    state: State<'_, AppState>,
+    conversation_id: u32,
+    progress: Channel<ExportProgressed>,
+) -> Result<ExportSummary, CommandError> {
+    let cache = state.cache().await?;
+    let contact = zentro_core::rights::contact_of(&cache, conversation_id.into())
+        .await
+        .map_err(|e| CommandError::new(ErrorCode::NotFound, e.to_string()))?;
+    run(
+        progress,
+        &state,
+        Scope::Contact(contact),
+        &format!("contact-{contact}"),
+    )
+    .await
+}
+
+/// Exports every customer of this cache to the Downloads folder (admins).
+#[tauri::command]
+#[specta::specta]
+pub async fn export_all(
+    state: State<'_, AppState>,
+    progress: Channel<ExportProgressed>,
+) -> Result<ExportSummary, CommandError> {
+    run(progress, &state, Scope::All, "all").await
+}
+
+/// Shows an export in the file manager.
+#[tauri::command]
+#[specta::specta]
+pub fn reveal_export(path: String) -> Result<(), CommandError> {
+    let path = PathBuf::from(path);
+    let is_export = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with(PREFIX) && n.ends_with(".zip"));
+    if !is_export || !path.is_file() {
+        return Err(CommandError::new(
+            ErrorCode::NotFound,
+            "That export is no longer there.",
+        ));
+    }
+    tauri_plugin_opener::reveal_item_in_dir(&path).map_err(|e| {
+        CommandError::new(
+            ErrorCode::Internal,
+            format!("The file manager could not be opened: {e}"),
+        )
+    })
+}
