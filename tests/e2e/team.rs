@@ -1,7 +1,7 @@
 //! A channel's Meta token travels from the admin, sealed through the relay, into the OS keychain
 //! of the team's devices (the real Secret Service), is used to answer a customer, and is dropped
 //! when revoked or when the device is signed out. A planted token is then searched for in every
-//! file and log line: found only in the keychain.
+//! file, log line and an export: found only in the keychain.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -207,7 +207,34 @@ async fn a_channel_token_reaches_allowed_devices_keychains_only_and_is_dropped_w
     })
     .await;
     desk.stop().await;
+    // An export of everything this laptop holds.
+    let archive = laptop_dir.path().join("everything.zip");
+    zentro_core::export::export(
+        &cache,
+        zentro_core::export::Scope::All,
+        &archive,
+        0,
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
     cache.close().await;
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&archive).unwrap()).unwrap();
+    assert!(zip.len() > 3, "the export has content");
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).unwrap();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+        assert!(
+            !contains(&bytes, &planted),
+            "the token is in the export's {}",
+            entry.name()
+        );
+        assert!(
+            !contains(&bytes, token.expose()),
+            "the device token is in the export"
+        );
+    }
 
     // The audit log shows who got the token, and the secret is nowhere but where it was sent.
     let audit = admin.audit(&admin_token, None, 200).await.unwrap();
