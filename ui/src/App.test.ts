@@ -296,7 +296,7 @@ describe('App', () => {
     await fireEvent.submit(screen.getByTestId('contact-edit'));
     await waitFor(() =>
       expect(calls.filter((c) => c.cmd === 'act_on_conversation').map((c) => c.args.action)).toEqual([
-        { type: 'edit_contact', display_name: null, email: 'ana@example.com' },
+        { type: 'edit_contact', display_name: null, email: 'ana@example.com', restricted: null },
       ]),
     );
 
@@ -638,5 +638,23 @@ describe('App', () => {
     await waitFor(() => expect(start.disabled).toBe(false));
     await fireEvent.click(start);
     expect((await screen.findByTestId('export-problem')).textContent).toContain('nothing was exported');
+  });
+
+  it('shows a restricted customer with a badge and lets an admin lift it', async () => {
+    const view = conversationView(NOW + 3_600_000);
+    const calls = backend({
+      desk_status: () => ({ ...DESK, member_role: 'admin' }),
+      conversations: () => [ANA],
+      open_conversation: () => ({ ...view, details: { ...view.details, restricted: true } }),
+    });
+    render(App);
+    await fireEvent.click(await screen.findByText('Ana Souza'));
+    expect((await screen.findByTestId('restricted-badge')).title).toContain('no automation');
+    const toggle = screen.getByTestId('restrict-toggle') as HTMLButtonElement;
+    expect(toggle.textContent).toBe('Lift the restriction');
+    await fireEvent.click(toggle);
+    await waitFor(() =>
+      expect(calls.find((c) => c.cmd === 'act_on_conversation')?.args.action).toEqual({ type: 'edit_contact', display_name: null, email: null, restricted: false }),
+    );
   });
 });

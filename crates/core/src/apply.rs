@@ -474,12 +474,14 @@ async fn apply_team(tx: &mut Tx, event: &RelayEvent, team: &TeamEvent) -> Result
             let display_name = changes.display_name.as_deref().map(str::trim);
             let email = changes.email.is_some();
             let email2 = changes.email.clone().flatten();
+            let restricted = changes.restricted;
             let updated = sqlx::query!("UPDATE contacts SET
                      display_name = coalesce(?1, display_name),
                      email = CASE WHEN ?2 THEN ?3 ELSE email END,
                      attributes = json_patch(attributes, ?4),
+                     restricted = coalesce(?9, restricted),
                      updated_at = ?5
-                 WHERE channel_id = (SELECT id FROM channels WHERE kind = ?6 AND external_id = ?7) AND external_id = ?8", display_name, email, email2, attributes, event.at, contact.channel_kind, contact.channel_external_id, contact.customer_id)
+                 WHERE channel_id = (SELECT id FROM channels WHERE kind = ?6 AND external_id = ?7) AND external_id = ?8", display_name, email, email2, attributes, event.at, contact.channel_kind, contact.channel_external_id, contact.customer_id, restricted)
             .execute(&mut **tx)
             .await?;
             return Ok(updated.rows_affected() > 0);

@@ -366,6 +366,9 @@ pub struct ConversationDetails {
     pub email: Option<String>,
     /// Custom attributes (JSON object).
     pub attributes: String,
+    /// Restricted (privacy promise P14): kept, but no processing beyond storage — no automation,
+    /// no AI features.
+    pub restricted: bool,
     /// When the customer last wrote (UTC ms): the 24-hour window runs from here.
     #[cfg_attr(feature = "specta", specta(type = Option<specta_typescript::Number>))]
     pub last_inbound_at: Option<i64>,
@@ -382,7 +385,7 @@ pub async fn conversation_details(
     let row = sqlx::query!(
         r#"SELECT c.id AS "id!", COALESCE(NULLIF(k.display_name, ''), k.external_id) AS "contact_name!: String",
                   ch.kind AS channel_kind, k.external_id AS customer_id, k.phone, k.username, k.email, k.attributes,
-                  c.last_inbound_at
+                  k.restricted AS "restricted!: bool", c.last_inbound_at
            FROM conversations c JOIN contacts k ON k.id = c.contact_id JOIN channels ch ON ch.id = k.channel_id
            WHERE c.id = ?"#,
         conversation_id
@@ -403,6 +406,7 @@ pub async fn conversation_details(
             username: r.username,
             email: r.email,
             attributes: r.attributes,
+            restricted: r.restricted,
             last_inbound_at: r.last_inbound_at,
             window_closes_at: r.last_inbound_at.map(|at| at + window.as_millis() as i64),
             channel_kind: r.channel_kind,

@@ -75,6 +75,10 @@ pub struct ContactChanges {
     /// Custom attributes to set (a value) or remove (`null`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, Option<String>>,
+    /// Restrict (or lift the restriction on) processing: kept, but no automation and no AI
+    /// features. The relay accepts this only from admins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restricted: Option<bool>,
 }
 
 mod double_option {

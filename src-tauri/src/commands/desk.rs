@@ -144,6 +144,9 @@ pub enum ConversationAction {
         display_name: Option<String>,
         /// A new email (`""` clears it).
         email: Option<String>,
+        /// Restrict processing (admins), or lift it.
+        #[serde(default)]
+        restricted: Option<bool>,
     },
     /// Put a label on or take it off.
     Label {
@@ -188,12 +191,14 @@ pub async fn act_on_conversation(
         ConversationAction::EditContact {
             display_name,
             email,
+            restricted,
         } => TeamEvent::ContactEdited {
             contact: conversation,
             changes: team::ContactChanges {
                 display_name,
                 email: email.map(|e| Some(e.trim().to_string()).filter(|e| !e.is_empty())),
                 attributes: Default::default(),
+                restricted,
             },
         },
         ConversationAction::Label { label, added } => TeamEvent::Labeled {

@@ -92,6 +92,7 @@ async fn assignment_status_notes_labels_and_contact_edits_apply_once_in_log_orde
                     ("city".to_string(), Some("Recife".to_string())),
                 ]
                 .into(),
+                restricted: Some(true),
             },
         },
         TeamEvent::ContactEdited {
@@ -123,6 +124,14 @@ async fn assignment_status_notes_labels_and_contact_edits_apply_once_in_log_orde
     );
     assert_eq!(notes[0].mentions, vec!["m_bo".to_string()]);
 
+    let restricted: bool = sqlx::query_scalar("SELECT restricted FROM contacts")
+        .fetch_one(cache.pool())
+        .await
+        .unwrap();
+    assert!(
+        restricted,
+        "an admin restricted the contact; a later edit without it keeps it"
+    );
     let (name, email, attributes): (String, Option<String>, String) =
         sqlx::query_as("SELECT display_name, email, attributes FROM contacts")
             .fetch_one(cache.pool())

@@ -186,7 +186,7 @@ fn valid_kind(kind: &str) -> bool {
 /// same seq.
 pub async fn publish(
     State(state): State<AppState>,
-    Authenticated(session): Authenticated,
+    auth: Authenticated,
     body: Result<Json<Publish>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(input) = body.map_err(|e| {
@@ -198,11 +198,21 @@ pub async fn publish(
     if !valid_kind(&input.kind) {
         return Err(ApiError::BadRequest("kind must be 1-64 characters of a-z, 0-9, '.', '_' or '-', and must not start with \"meta.\"".into()));
     }
+    // Restricting a customer's processing is an admin's decision (privacy promise P14).
+    if input.kind == "team.contact_edited"
+        && input
+            .payload
+            .pointer("/changes/restricted")
+            .is_some_and(|r| !r.is_null())
+    {
+        auth.require(crate::roles::Permission::ManageData)?;
+    }
     if input.idempotency_key.is_empty() || input.idempotency_key.len() > 128 {
         return Err(ApiError::BadRequest(
             "idempotency_key must be 1-128 characters".into(),
         ));
     }
+    let session = &auth.0;
     let published = state
         .sequencer
         .publish(

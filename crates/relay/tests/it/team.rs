@@ -1020,3 +1020,35 @@ async fn wait_for_events(relay: &TestRelay, token: &str, n: usize) {
     }
     panic!("the webhooks did not reach the log");
 }
+
+#[tokio::test]
+async fn only_admins_restrict_a_customers_processing() {
+    let t = team().await;
+    let edit = |restricted: Option<bool>| {
+        json!({
+            "kind": "team.contact_edited",
+            "idempotency_key": format!("k-{restricted:?}-{}", zentro_relay::store::new_id()),
+            "payload": { "type": "contact_edited", "contact": { "channel_kind": "whatsapp", "channel_external_id": "P1", "customer_id": "US.1" },
+                         "changes": { "display_name": "Ana", "restricted": restricted } },
+        })
+    };
+    let by_agent = t
+        .relay
+        .call("POST", "/v1/events", Some(&t.agent), Some(edit(Some(true))))
+        .await;
+    assert_eq!(by_agent.status, StatusCode::FORBIDDEN);
+    let rename_by_agent = t
+        .relay
+        .call("POST", "/v1/events", Some(&t.agent), Some(edit(None)))
+        .await;
+    assert_eq!(
+        rename_by_agent.status,
+        StatusCode::CREATED,
+        "agents still correct names"
+    );
+    let by_admin = t
+        .relay
+        .call("POST", "/v1/events", Some(&t.admin), Some(edit(Some(true))))
+        .await;
+    assert_eq!(by_admin.status, StatusCode::CREATED);
+}

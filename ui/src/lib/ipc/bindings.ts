@@ -275,7 +275,9 @@ mentions: string[] } |
 /**  A new name. */
 display_name?: string | null; 
 /**  A new email (`""` clears it). */
-email?: string | null } | 
+email?: string | null; 
+/**  Restrict processing (admins), or lift it. */
+restricted?: boolean | null } | 
 /**  Put a label on or take it off. */
 { type: "label"; 
 /**  The label. */
@@ -306,7 +308,9 @@ mentions: string[] } |
 /**  A new name. */
 display_name: string | null; 
 /**  A new email (`""` clears it). */
-email: string | null } | 
+email: string | null; 
+/**  Restrict processing (admins), or lift it. */
+restricted: boolean | null } | 
 /**  Put a label on or take it off. */
 { type: "label"; 
 /**  The label. */
@@ -335,6 +339,11 @@ export type ConversationDetails_Deserialize = {
 	email?: string | null,
 	/**  Custom attributes (JSON object). */
 	attributes: string,
+	/**
+	 *  Restricted (privacy promise P14): kept, but no processing beyond storage — no automation,
+	 *  no AI features.
+	 */
+	restricted: boolean,
 	/**  When the customer last wrote (UTC ms): the 24-hour window runs from here. */
 	last_inbound_at?: number | null,
 	/**  When the reply window closes (UTC ms); `None` before the customer ever wrote. */
@@ -359,6 +368,11 @@ export type ConversationDetails_Serialize = {
 	email: string | null,
 	/**  Custom attributes (JSON object). */
 	attributes: string,
+	/**
+	 *  Restricted (privacy promise P14): kept, but no processing beyond storage — no automation,
+	 *  no AI features.
+	 */
+	restricted: boolean,
 	/**  When the customer last wrote (UTC ms): the 24-hour window runs from here. */
 	last_inbound_at: number | null,
 	/**  When the reply window closes (UTC ms); `None` before the customer ever wrote. */
