@@ -103,6 +103,21 @@ fn apply_sync(status: &mut DeskStatus, sync: &SyncState) {
                 "Offline: {reason}. Replies wait and go out when the connection is back."
             )),
         ),
+        SyncState::Terminated {
+            files,
+            keychain_entries,
+        } => {
+            status.mode = DeskMode::SignedOut;
+            status.member_id = None;
+            status.member_role = None;
+            (
+                SyncPhase::Stopped,
+                0,
+                Some(format!(
+                    "The workspace was terminated by its owner. Zentro Desk deleted its conversations, media and keys from this computer ({files} files, {keychain_entries} keychain entries)."
+                )),
+            )
+        }
         SyncState::SignedOut => {
             status.mode = DeskMode::SignedOut;
             (
@@ -284,7 +299,13 @@ async fn forward<R: Runtime>(app: AppHandle<R>, desk: Arc<zentro_core::desk::Des
             }
         };
         let event = tokio::select! {
-            _ = desk.stopped() => return,
+            _ = desk.stopped() => {
+                let sync = desk.sync_state();
+                if matches!(sync, SyncState::Terminated { .. }) {
+                    terminated(&app, &sync).await;
+                }
+                return;
+            }
             next = next => match next {
                 Some(event) => event,
                 None => {
@@ -297,11 +318,25 @@ async fn forward<R: Runtime>(app: AppHandle<R>, desk: Arc<zentro_core::desk::Des
         };
         match event {
             Ok(DeskEvent::Changed) => pending_change = true,
+            Ok(DeskEvent::Sync(sync @ SyncState::Terminated { .. })) => {
+                terminated(&app, &sync).await;
+                return;
+            }
             Ok(DeskEvent::Sync(sync)) => publish(&app, |s| apply_sync(s, &sync)),
             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => pending_change = true,
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }
     }
+}
+
+/// The workspace was terminated and the desk deleted its data: forget the desk and the cache,
+/// and say what happened.
+async fn terminated<R: Runtime>(app: &AppHandle<R>, sync: &SyncState) {
+    let state = app.state::<AppState>();
+    state.stop_desk().await;
+    state.reset_cache().await;
+    publish(app, |s| apply_sync(s, sync));
+    let _ = InboxChanged.emit(app);
 }
 
 /// Puts Zentro Desk in the system tray: the unread count as its tooltip (and title where the

@@ -114,6 +114,10 @@ impl From<zentro_core::sync::SyncError> for CommandError {
                 "The relay no longer accepts this computer's sign-in. Sign in again.",
             ),
             SyncError::Forbidden(_) => Self::new(ErrorCode::Forbidden, message),
+            SyncError::WorkspaceTerminated => Self::new(
+                ErrorCode::SignedOut,
+                "The workspace was terminated by its owner; its data is deleted from this computer.",
+            ),
             SyncError::Network(_) => Self::new(ErrorCode::Offline, message),
             SyncError::RateLimited(_) | SyncError::BadAddress(_) | SyncError::Refused { .. } => {
                 Self::new(ErrorCode::Invalid, message)

@@ -25,7 +25,7 @@ pub struct AppState {
     pub data_dir: PathBuf,
     /// The signed-in member's cache, opened on first use (also when no desk runs: the inbox is
     /// readable offline and signed out).
-    pub cache: LazyCache,
+    cache: std::sync::Mutex<Arc<LazyCache>>,
     /// The running desk, once started.
     pub desk: RwLock<Option<RunningDesk>>,
     /// What the status bar shows.
@@ -52,7 +52,7 @@ impl AppState {
         Self {
             relaunch,
             data_dir: data_dir.to_path_buf(),
-            cache: LazyCache::in_dir(data_dir),
+            cache: std::sync::Mutex::new(Arc::new(LazyCache::in_dir(data_dir))),
             desk: RwLock::new(None),
             status: std::sync::Mutex::new(DeskStatus::starting()),
             viewing: std::sync::atomic::AtomicI64::new(0),
@@ -65,7 +65,27 @@ impl AppState {
         if let Some(running) = self.desk.read().await.as_ref() {
             return Ok(running.desk.cache().clone());
         }
-        self.cache.get().await.cloned()
+        let lazy = self.lazy_cache();
+        lazy.get().await.cloned()
+    }
+
+    fn lazy_cache(&self) -> Arc<LazyCache> {
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Closes the signed-out cache (its files were deleted) and opens a fresh one on next use.
+    pub async fn reset_cache(&self) {
+        let old = std::mem::replace(
+            &mut *self
+                .cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            Arc::new(LazyCache::in_dir(&self.data_dir)),
+        );
+        old.close().await;
     }
 
     /// Stops the running desk (and its sandbox) and forgets it.

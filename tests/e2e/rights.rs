@@ -246,3 +246,89 @@ async fn an_agent_cannot_erase_and_nothing_is_deleted() {
     );
     w.stop.send(()).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminating_the_workspace_deletes_its_data_on_the_relay_and_every_device() {
+    use std::sync::Arc;
+    use zentro_core::desk::{Desk, DeskConfig, SyncState};
+    use zentro_core::vault::{Secret, Vault};
+
+    let w = world(SimConfig::default()).await;
+    let laptop = device(&w, "laptop").await;
+    w.sim
+        .customer_writes(PHONE, &zoe(), Inbound::Text(format!("my {WORDS}")))
+        .await;
+    w.sim.settle(Duration::from_secs(5)).await;
+    sync(&w, &laptop).await;
+    std::fs::write(laptop._dir.path().join("account.json"), "{}").unwrap();
+    // The laptop keeps its device token in the keychain, as the app does.
+    let vault = Vault::system();
+    let entry = Vault::device_entry(laptop.client.base_url(), "owner@acme.test");
+    let (writer, name, token) = (vault.clone(), entry.clone(), laptop.token.clone());
+    tokio::task::spawn_blocking(move || writer.store(&name, &token))
+        .await
+        .unwrap()
+        .unwrap();
+
+    // The owner terminates the workspace from another device (the name must match).
+    let phone = device(&w, "phone").await;
+    let wrong = phone.client.terminate_workspace(&phone.token, "acme").await;
+    assert!(wrong.is_err(), "the confirmation must be the exact name");
+    phone
+        .client
+        .terminate_workspace(&phone.token, "Acme")
+        .await
+        .unwrap();
+    assert!(
+        files_holding(w._dir.path(), NAME).is_empty(),
+        "the relay deleted the workspace's data at once"
+    );
+
+    // The laptop's desk learns it at its next sync and deletes everything of the workspace.
+    let graph = GraphClient::new(&w.sim.base_url()).unwrap();
+    let desk = Desk::start(DeskConfig {
+        cache: laptop.cache.clone(),
+        relay: laptop.client.clone(),
+        token: laptop.token.clone(),
+        workspace_id: w.workspace.clone(),
+        member: zentro_core::sync::Member {
+            id: laptop.member_id.clone(),
+            email: "owner@acme.test".into(),
+            display_name: "Owner".into(),
+            role: "owner".into(),
+        },
+        graph,
+        tokens: Arc::new(|_| None),
+        data_dir: laptop._dir.path().to_path_buf(),
+        channel_keychain: Some(vault.clone()),
+    });
+    crate::sync::wait_for("the desk to learn of the termination", || async {
+        matches!(desk.sync_state(), SyncState::Terminated { .. })
+    })
+    .await;
+    let SyncState::Terminated {
+        files,
+        keychain_entries,
+    } = desk.sync_state()
+    else {
+        unreachable!()
+    };
+    assert!(
+        files >= 2 && keychain_entries >= 1,
+        "{files} files, {keychain_entries} entries"
+    );
+    assert!(!laptop._dir.path().join("cache.sqlite").exists());
+    assert!(!laptop._dir.path().join("account.json").exists());
+    let (reader, name) = (vault.clone(), entry.clone());
+    let left: Option<Secret> = tokio::task::spawn_blocking(move || reader.read(&name))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(left.is_none(), "the device token left the keychain");
+    for needle in [NAME, WORDS] {
+        let found = files_holding(laptop._dir.path(), needle);
+        assert!(found.is_empty(), "{needle:?} is still in {found:?}");
+    }
+    desk.stop().await;
+    w.stop.send(()).unwrap();
+}

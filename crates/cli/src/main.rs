@@ -260,6 +260,7 @@ impl From<SyncError> for Failure {
             SyncError::Unauthorized => 3,
             SyncError::Network(_) | SyncError::BadAddress(_) => 4,
             SyncError::Forbidden(_) => 6,
+            SyncError::WorkspaceTerminated => 3,
             _ => 1,
         };
         let mut message = error.to_string();
@@ -666,6 +667,26 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let token = ctx.token(&account).await?;
             let cache = Cache::open_in(&ctx.data_dir).await?;
             let client = RelayClient::new(&account.relay_url)?;
+            let forget = |cache: Cache| {
+                let (data_dir, vault) = (ctx.data_dir.clone(), ctx.vault.clone());
+                let entry = Vault::device_entry(&account.relay_url, &account.email);
+                async move {
+                    let done = zentro_core::account::forget_workspace(
+                        &data_dir,
+                        cache,
+                        Some(&vault),
+                        &entry,
+                    )
+                    .await;
+                    fail(
+                        3,
+                        format!(
+                            "the workspace was terminated by its owner; its data was deleted from this computer ({} files, {} keychain entries)",
+                            done.files, done.keychain_entries
+                        ),
+                    )
+                }
+            };
             if keep {
                 let stop = CancellationToken::new();
                 let signal = stop.clone();
@@ -673,7 +694,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     let _ = tokio::signal::ctrl_c().await;
                     signal.cancel();
                 });
-                follow(
+                match follow(
                     &cache,
                     &client,
                     &token,
@@ -681,9 +702,18 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     &stop,
                     &mut report,
                 )
-                .await?;
+                .await
+                {
+                    Err(SyncError::WorkspaceTerminated) => return Err(forget(cache).await),
+                    other => other?,
+                }
             } else {
-                catch_up(&cache, &client, &token, &account.workspace_id, &mut report).await?;
+                match catch_up(&cache, &client, &token, &account.workspace_id, &mut report).await {
+                    Err(SyncError::WorkspaceTerminated) => return Err(forget(cache).await),
+                    other => {
+                        other?;
+                    }
+                }
                 zentro_core::rights::cleanup(&cache).await?;
                 // Team events written while offline go out, and media that arrived come in.
                 zentro_core::team::flush(&cache, &client, &token).await?;

@@ -185,3 +185,64 @@ async fn keep(
         .map_err(|e| SignInError::Save(e.to_string()))?;
     Ok(account)
 }
+
+/// What deleting a terminated workspace's data removed from this computer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Forgotten {
+    /// Files and folders deleted (the cache and its WAL, media, the account file).
+    pub files: usize,
+    /// Keychain entries deleted (channel tokens, the device token).
+    pub keychain_entries: usize,
+}
+
+/// Deletes everything of a terminated workspace from `data_dir` (privacy promise P5): its channel
+/// tokens and this device's token from the keychain, then — with the cache closed — the cache
+/// file and its WAL, the media files and the account file. What the sign-in screen remembers
+/// (the relay's address) stays.
+pub async fn forget_workspace(
+    data_dir: &Path,
+    cache: crate::Cache,
+    vault: Option<&crate::vault::Vault>,
+    device_entry: &str,
+) -> Forgotten {
+    let mut done = Forgotten::default();
+    if let Some(vault) = vault {
+        match crate::channel_tokens::forget_all(&cache, vault).await {
+            Ok(n) => done.keychain_entries += n,
+            Err(error) => tracing::warn!(%error, "could not remove the channel tokens"),
+        }
+        let (vault, entry) = (vault.clone(), device_entry.to_string());
+        let held = tokio::task::spawn_blocking(move || {
+            let held = vault.read(&entry).ok().flatten().is_some();
+            vault.delete(&entry).map(|()| held)
+        })
+        .await;
+        match held {
+            Ok(Ok(true)) => done.keychain_entries += 1,
+            Ok(Ok(false)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "could not remove the device token"),
+            Err(error) => tracing::warn!(%error, "could not remove the device token"),
+        }
+    }
+    cache.close().await;
+    let name = crate::cache::CACHE_FILE_NAME;
+    for file in [
+        name.to_string(),
+        format!("{name}-wal"),
+        format!("{name}-shm"),
+        ACCOUNT_FILE.to_string(),
+    ] {
+        if std::fs::remove_file(data_dir.join(&file)).is_ok() {
+            done.files += 1;
+        }
+    }
+    if std::fs::remove_dir_all(data_dir.join(crate::media::MEDIA_DIR_NAME)).is_ok() {
+        done.files += 1;
+    }
+    tracing::info!(
+        files = done.files,
+        keychain = done.keychain_entries,
+        "the terminated workspace's data was deleted"
+    );
+    done
+}

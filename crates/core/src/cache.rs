@@ -212,4 +212,11 @@ impl LazyCache {
     pub async fn get(&self) -> Result<&Cache> {
         self.cell.get_or_try_init(|| Cache::open(&self.path)).await
     }
+
+    /// Closes the cache if it was opened (before its files are deleted).
+    pub async fn close(&self) {
+        if let Some(cache) = self.cell.get() {
+            cache.pool.close().await;
+        }
+    }
 }

@@ -53,6 +53,13 @@ pub enum SyncState {
     },
     /// The relay no longer accepts this device: sign in again.
     SignedOut,
+    /// The owner terminated the workspace: its data was deleted from this computer.
+    Terminated {
+        /// Files deleted.
+        files: usize,
+        /// Keychain entries deleted.
+        keychain_entries: usize,
+    },
 }
 
 /// What a desk is connected to.
@@ -392,6 +399,29 @@ impl Desk {
             )
             .await;
             match result {
+                Err(SyncError::WorkspaceTerminated) => {
+                    let entry = crate::vault::Vault::device_entry(
+                        config.relay.base_url(),
+                        &config.member.email,
+                    );
+                    let done = crate::account::forget_workspace(
+                        &config.data_dir,
+                        config.cache.clone(),
+                        config.channel_keychain.as_ref(),
+                        &entry,
+                    )
+                    .await;
+                    Desk::publish_state(
+                        &state,
+                        &events,
+                        SyncState::Terminated {
+                            files: done.files,
+                            keychain_entries: done.keychain_entries,
+                        },
+                    );
+                    // Nothing is left to send or fetch.
+                    stop.cancel();
+                }
                 Err(SyncError::Unauthorized) => {
                     // Signed out or revoked: this device keeps no channel token any more.
                     if let Some(vault) = &config.channel_keychain {

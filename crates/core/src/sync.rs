@@ -29,6 +29,9 @@ pub enum SyncError {
     /// The relay could not be reached or the connection broke; retried automatically when syncing.
     #[error("the relay could not be reached ({0}); check the address and the network")]
     Network(String),
+    /// The workspace was terminated by its owner: this device deletes its data.
+    #[error("the workspace was terminated by its owner")]
+    WorkspaceTerminated,
     /// The member's role does not allow it; the relay's message names who may.
     #[error("{0}")]
     Forbidden(String),
@@ -181,6 +184,9 @@ pub(crate) async fn check(response: reqwest::Response) -> Result<reqwest::Respon
         .to_string();
     let code = body.pointer("/error/code").and_then(|c| c.as_str());
     match (status, code) {
+        (reqwest::StatusCode::GONE, Some("workspace_terminated")) => {
+            Err(SyncError::WorkspaceTerminated)
+        }
         (reqwest::StatusCode::FORBIDDEN, _) => Err(SyncError::Forbidden(message)),
         (s, Some(code)) if s.is_client_error() || s == reqwest::StatusCode::SERVICE_UNAVAILABLE => {
             Err(SyncError::Refused {
@@ -433,6 +439,7 @@ pub async fn follow_reporting(
         };
         match result {
             Err(SyncError::Unauthorized) => return Err(SyncError::Unauthorized),
+            Err(SyncError::WorkspaceTerminated) => return Err(SyncError::WorkspaceTerminated),
             Err(SyncError::Cache(e)) => return Err(SyncError::Cache(e)),
             Err(error) => {
                 failures += 1;

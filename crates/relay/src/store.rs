@@ -664,6 +664,10 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        sqlx::query("DELETE FROM terminated_sessions WHERE terminated_at < ?")
+            .bind(now - 90 * 24 * 3_600_000)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(acked + expired)
     }

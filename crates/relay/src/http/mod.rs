@@ -190,11 +190,27 @@ impl FromRequestParts<AppState> for Authenticated {
             .and_then(|h| h.to_str().ok())
             .and_then(|h| h.strip_prefix("Bearer "))
             .ok_or(ApiError::Unauthorized)?;
+        let hash = token_hash(token.trim());
         let session = state
             .store
-            .session(&token_hash(token.trim()))
+            .session(&hash)
             .await
             .map_err(ApiError::internal)?;
-        session.map(Authenticated).ok_or(ApiError::Unauthorized)
+        match session {
+            Some(session) => Ok(Authenticated(session)),
+            None if state
+                .store
+                .was_terminated(&hash)
+                .await
+                .map_err(ApiError::internal)? =>
+            {
+                Err(ApiError::Refused {
+                    status: axum::http::StatusCode::GONE,
+                    code: "workspace_terminated",
+                    message: "The workspace was terminated by its owner: delete its data from this device.".into(),
+                })
+            }
+            None => Err(ApiError::Unauthorized),
+        }
     }
 }

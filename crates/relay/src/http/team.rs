@@ -430,6 +430,7 @@ pub async fn terminate_workspace(
     }
     state.store.terminate_workspace(&workspace.id).await?;
     state.sessions_revoked();
+    state.store.checkpoint().await;
     tracing::warn!(workspace = %workspace.id, member = %auth.0.member_id, "workspace terminated");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -421,9 +421,18 @@ impl Store {
         self.workspace(workspace_id).await
     }
 
-    /// Terminates a workspace: its members, devices, channels, tokens, log and audit log go.
+    /// Terminates a workspace: its members, devices, channels, tokens, log and audit log go. The
+    /// hashes of its live device tokens are kept (90 days) so those devices learn of it.
     pub async fn terminate_workspace(&self, workspace_id: &str) -> Result<()> {
         let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT OR IGNORE INTO terminated_sessions (token_hash, terminated_at)
+             SELECT token_hash, ? FROM sessions WHERE workspace_id = ? AND revoked_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(workspace_id)
+        .execute(&mut *tx)
+        .await?;
         let deleted = sqlx::query("DELETE FROM workspaces WHERE id = ?")
             .bind(workspace_id)
             .execute(&mut *tx)
@@ -660,6 +669,17 @@ impl Store {
             }
         }
         tracing::warn!("the relay's WAL could not be truncated; it will be at the next checkpoint");
+    }
+
+    /// Whether a token belonged to a device of a workspace terminated since.
+    pub async fn was_terminated(&self, token_hash: &[u8]) -> Result<bool> {
+        Ok(
+            sqlx::query("SELECT 1 FROM terminated_sessions WHERE token_hash = ?")
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
     }
 
     /// The member and workspace of an email (for audit entries of failed sign-ins).
