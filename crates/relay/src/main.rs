@@ -81,6 +81,10 @@ enum ChannelCommand {
         /// A name people recognise.
         #[arg(long, default_value = "")]
         name: String,
+        /// The app-scoped id of the Facebook user who connected it (for Meta's data-deletion and
+        /// deauthorize callbacks).
+        #[arg(long)]
+        meta_user_id: Option<String>,
         #[command(flatten)]
         data: DataDirArgs,
     },
@@ -204,6 +208,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             external_id,
             waba_id,
             name,
+            meta_user_id,
             data,
         }) => {
             let store = Store::open(&data.data_dir).await?;
@@ -216,6 +221,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     &name,
                 )
                 .await?;
+            if let Some(user) = meta_user_id
+                .as_deref()
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+            {
+                store.set_channel_connector(&channel.id, user).await?;
+            }
             eprintln!(
                 "Added the {} channel {} to workspace {workspace}; {released} quarantined webhook(s) delivered to it.",
                 channel.kind, channel.external_id

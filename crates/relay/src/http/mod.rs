@@ -3,6 +3,7 @@
 mod channels;
 mod error;
 mod events;
+mod meta_callbacks;
 mod ops;
 mod rights;
 mod sessions;
@@ -128,10 +129,19 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/events", get(events::list).post(events::publish))
         .route("/v1/cursor", post(events::acknowledge))
         .layer(DefaultBodyLimit::max(256 * 1024));
+    let meta = Router::new()
+        .route("/meta/data-deletion", post(meta_callbacks::data_deletion))
+        .route(
+            "/meta/data-deletion/{code}",
+            get(meta_callbacks::deletion_status),
+        )
+        .route("/meta/deauthorize", post(meta_callbacks::deauthorize))
+        .layer(DefaultBodyLimit::max(16 * 1024));
     // The timeout bounds how long a response takes to start; an event stream's body then stays open.
     Router::new()
         .merge(webhooks)
         .merge(api)
+        .merge(meta)
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .layer(TimeoutLayer::with_status_code(

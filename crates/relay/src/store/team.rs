@@ -682,6 +682,84 @@ impl Store {
         )
     }
 
+    /// Records who (by Meta's app-scoped user id) connected a channel.
+    pub async fn set_channel_connector(&self, channel_id: &str, user_id: &str) -> Result<()> {
+        sqlx::query("UPDATE channels SET connected_by = ? WHERE id = ?")
+            .bind(user_id)
+            .bind(channel_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Channels a Facebook user connected (by app-scoped id).
+    pub async fn channels_connected_by(&self, user_id: &str) -> Result<Vec<Channel>> {
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM channels WHERE connected_by = ? ORDER BY id")
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?;
+        let all = self.channels(None).await?;
+        Ok(all.into_iter().filter(|c| ids.contains(&c.id)).collect())
+    }
+
+    /// Marks a channel disconnected (the user removed the app) and forgets its token.
+    pub async fn disconnect_channel(&self, channel_id: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE channels SET disconnected_at = coalesce(disconnected_at, ?) WHERE id = ?",
+        )
+        .bind(now_ms())
+        .bind(channel_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM channel_tokens WHERE channel_id = ?")
+            .bind(channel_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a deletion request (the user by hash only) and its outcome.
+    pub async fn record_deletion_request(
+        &self,
+        code: &str,
+        user_hash: &str,
+        channels_removed: i64,
+    ) -> Result<()> {
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO deletion_requests (code, user_hash, received_at, completed_at, channels_removed) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(code)
+        .bind(user_hash)
+        .bind(now)
+        .bind(now)
+        .bind(channels_removed)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A deletion request's status: `(received_at, completed_at, channels_removed)`.
+    pub async fn deletion_request(&self, code: &str) -> Result<Option<(i64, Option<i64>, i64)>> {
+        Ok(sqlx::query(
+            "SELECT received_at, completed_at, channels_removed FROM deletion_requests WHERE code = ?",
+        )
+        .bind(code)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| (r.get(0), r.get(1), r.get(2))))
+    }
+
+    /// How many deletion requests were recorded.
+    pub async fn deletion_request_count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM deletion_requests")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
     /// The member and workspace of an email (for audit entries of failed sign-ins).
     pub async fn member_by_email(&self, email: &str) -> Result<Option<(Member, String)>> {
         Ok(self

@@ -3,6 +3,7 @@
 
 mod api;
 mod crash;
+mod meta_callbacks;
 mod retention;
 mod stream;
 mod support;
