@@ -45,6 +45,8 @@ fn main() {
             "export_contact",
             "export_all",
             "reveal_export",
+            "retention",
+            "set_retention",
         ]),
     ))
     .expect("failed to read the Tauri configuration");

@@ -53,6 +53,8 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::rights::export_contact,
             commands::rights::export_all,
             commands::rights::reveal_export,
+            commands::team::retention,
+            commands::team::set_retention,
         ])
         .events(tauri_specta::collect_events![
             crate::desk::DeskStatusChanged,

@@ -657,4 +657,22 @@ describe('App', () => {
       expect(calls.find((c) => c.cmd === 'act_on_conversation')?.args.action).toEqual({ type: 'edit_contact', display_name: null, email: null, restricted: false }),
     );
   });
+
+  it('lets an admin set retention periods (empty keeps)', async () => {
+    const calls = backend({
+      team: () => teamView('admin', ['answer', 'manage_members', 'manage_channels', 'read_audit', 'manage_data']),
+      retention: () => ({ conversation_days: null, media_days: 30 }),
+      set_retention: (args) => args.retention,
+    });
+    render(App);
+    await fireEvent.click(await screen.findByTestId('open-team'));
+    await fireEvent.click(await screen.findByTestId('team-tab-data'));
+    const media = (await screen.findByTestId('retention-media')) as HTMLInputElement;
+    await waitFor(() => expect(media.value).toBe('30'));
+    await fireEvent.input(screen.getByTestId('retention-conversations'), { target: { value: '90' } });
+    await fireEvent.submit(screen.getByTestId('retention-form'));
+    await waitFor(() =>
+      expect(calls.find((c) => c.cmd === 'set_retention')?.args).toEqual({ retention: { conversation_days: 90, media_days: 30 } }),
+    );
+  });
 });

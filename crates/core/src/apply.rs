@@ -107,6 +107,16 @@ pub async fn apply_batch(
                     Err(_) => report.ignored += 1,
                 }
             }
+            crate::rights::RETENTION_EVENT => {
+                match serde_json::from_value::<crate::rights::Retention>(event.payload.clone()) {
+                    Ok(retention) => {
+                        store_messages(&mut tx, &mut run).await?;
+                        crate::rights::apply_retention(&mut tx, &retention, event.at).await?;
+                        report.applied += 1;
+                    }
+                    Err(_) => report.ignored += 1,
+                }
+            }
             crate::rights::CONTACT_ERASED => {
                 match serde_json::from_value::<crate::rights::ErasureNotice>(event.payload.clone())
                 {

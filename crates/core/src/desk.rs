@@ -85,11 +85,16 @@ pub struct DeskConfig {
     pub channel_keychain: Option<crate::vault::Vault>,
 }
 
-/// Whether the channel tokens must be compared with the relay's.
+/// Background upkeep: whether the channel tokens must be compared with the relay's, and when
+/// retention was last enforced.
 #[derive(Default)]
 struct KeptTokens {
     stale: std::sync::atomic::AtomicBool,
+    retention_checked_at: std::sync::atomic::AtomicI64,
 }
+
+/// How often retention periods are enforced.
+const RETENTION_EVERY_MS: i64 = 10 * 60 * 1000;
 
 /// A running desk. Dropping it does not stop it; call [`Desk::stop`].
 pub struct Desk {
@@ -140,6 +145,7 @@ impl Desk {
             teammates: Mutex::new(Vec::new()),
             kept: Arc::new(KeptTokens {
                 stale: std::sync::atomic::AtomicBool::new(true),
+                ..KeptTokens::default()
             }),
         };
         desk.spawn_sync();
@@ -457,6 +463,7 @@ impl Desk {
         self.tasks.spawn(async move {
             loop {
                 refresh_tokens(&config, &kept).await;
+                enforce_retention(&config, &kept, &events).await;
                 if let Err(error) = send_once(&config, &events).await {
                     tracing::warn!(%error, "sending queued work failed; will retry");
                 }
@@ -474,6 +481,41 @@ impl Desk {
         self.set_state(SyncState::Offline {
             reason: reason.to_string(),
         });
+    }
+}
+
+/// Enforces the workspace's retention periods now and then, and reports what it deleted to the
+/// audit log (counts only).
+async fn enforce_retention(
+    config: &DeskConfig,
+    kept: &KeptTokens,
+    events: &broadcast::Sender<DeskEvent>,
+) {
+    use std::sync::atomic::Ordering;
+    let now = now_ms();
+    if now - kept.retention_checked_at.load(Ordering::SeqCst) < RETENTION_EVERY_MS {
+        return;
+    }
+    kept.retention_checked_at.store(now, Ordering::SeqCst);
+    match crate::rights::enforce_retention(&config.cache, now).await {
+        Ok(report) if report != crate::rights::RetentionReport::default() => {
+            let _ = events.send(DeskEvent::Changed);
+            let details = serde_json::to_value(report).unwrap_or_default();
+            if let Err(error) = config
+                .relay
+                .report(
+                    &config.token,
+                    "data.retention",
+                    "retention periods",
+                    details,
+                )
+                .await
+            {
+                tracing::warn!(%error, "could not report the retention run to the audit log");
+            }
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "enforcing retention failed; will retry"),
     }
 }
 

@@ -386,3 +386,31 @@ impl RelayClient {
         .map(|_| ())
     }
 }
+
+impl RelayClient {
+    /// The workspace's retention periods.
+    pub async fn retention(&self, token: &Secret) -> Result<crate::rights::Retention, SyncError> {
+        self.call(
+            reqwest::Method::GET,
+            "/v1/workspace/retention",
+            Some(token),
+            None,
+        )
+        .await
+    }
+
+    /// Sets the workspace's retention periods (admins); every device enforces them.
+    pub async fn set_retention(
+        &self,
+        token: &Secret,
+        retention: &crate::rights::Retention,
+    ) -> Result<crate::rights::Retention, SyncError> {
+        self.call(
+            reqwest::Method::PUT,
+            "/v1/workspace/retention",
+            Some(token),
+            Some(json!({ "conversation_days": retention.conversation_days, "media_days": retention.media_days })),
+        )
+        .await
+    }
+}

@@ -460,3 +460,146 @@ impl RelayClient {
             .unwrap_or(0))
     }
 }
+
+/// The log event of the workspace's retention periods.
+pub const RETENTION_EVENT: &str = "workspace.retention";
+
+/// Retention periods as the relay announces them (privacy promise P12); `None` keeps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Retention {
+    /// Conversations with no activity for this many days are deleted.
+    #[cfg_attr(feature = "specta", specta(type = Option<specta_typescript::Number>))]
+    pub conversation_days: Option<i64>,
+    /// Media files older than this many days are deleted (the message stays, marked expired).
+    #[cfg_attr(feature = "specta", specta(type = Option<specta_typescript::Number>))]
+    pub media_days: Option<i64>,
+}
+
+/// Stores the announced retention periods (inside the apply transaction).
+pub(crate) async fn apply_retention(
+    tx: &mut Transaction<'static, Sqlite>,
+    retention: &Retention,
+    at: i64,
+) -> Result<(), CacheError> {
+    sqlx::query!(
+        "INSERT INTO retention (id, conversation_days, media_days, updated_at) VALUES (1, ?1, ?2, ?3)
+         ON CONFLICT (id) DO UPDATE SET conversation_days = ?1, media_days = ?2, updated_at = ?3",
+        retention.conversation_days,
+        retention.media_days,
+        at
+    )
+    .execute(&mut **tx)
+    .await
+    .map_err(sql)?;
+    Ok(())
+}
+
+/// The retention periods this device knows.
+pub async fn retention(cache: &Cache) -> Result<Retention, CacheError> {
+    Ok(
+        sqlx::query!("SELECT conversation_days, media_days FROM retention WHERE id = 1")
+            .fetch_optional(cache.pool())
+            .await
+            .map_err(sql)?
+            .map(|r| Retention {
+                conversation_days: r.conversation_days,
+                media_days: r.media_days,
+            })
+            .unwrap_or_default(),
+    )
+}
+
+/// What enforcing retention deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RetentionReport {
+    /// Conversations deleted (with their messages, notes and search entries).
+    pub conversations: i64,
+    /// Customers deleted because no conversation of theirs was left.
+    pub contacts: i64,
+    /// Media files deleted.
+    pub media_files: i64,
+}
+
+/// Deletes what the retention periods no longer allow at `now`: conversations with no activity
+/// for the conversation period (and customers left without conversations), and media files older
+/// than the media period (the messages stay, without their file). Secure-deleted like erasures.
+pub async fn enforce_retention(cache: &Cache, now: i64) -> Result<RetentionReport, CacheError> {
+    let periods = retention(cache).await?;
+    let mut report = RetentionReport::default();
+    if periods.conversation_days.is_none() && periods.media_days.is_none() {
+        return Ok(report);
+    }
+    let mut tx = cache.pool().begin().await.map_err(sql)?;
+    if let Some(days) = periods.conversation_days {
+        let cut = now - days * 86_400_000;
+        sqlx::query!(
+            r#"INSERT OR IGNORE INTO erasure_cleanup (path)
+               SELECT DISTINCT m.media_path FROM messages m JOIN conversations c ON c.id = m.conversation_id
+               WHERE c.last_activity_at < ?1 AND m.media_path IS NOT NULL
+                 AND NOT EXISTS (SELECT 1 FROM messages o JOIN conversations oc ON oc.id = o.conversation_id
+                                 WHERE o.media_path = m.media_path AND oc.last_activity_at >= ?1)"#,
+            cut
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(sql)?;
+        sqlx::query!(
+            "DELETE FROM search_index WHERE conversation_id IN (SELECT id FROM conversations WHERE last_activity_at < ?)",
+            cut
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(sql)?;
+        report.conversations =
+            sqlx::query!("DELETE FROM conversations WHERE last_activity_at < ?", cut)
+                .execute(&mut *tx)
+                .await
+                .map_err(sql)?
+                .rows_affected() as i64;
+        report.contacts = sqlx::query!(
+            "DELETE FROM contacts WHERE NOT EXISTS (SELECT 1 FROM conversations c WHERE c.contact_id = contacts.id)"
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(sql)?
+        .rows_affected() as i64;
+    }
+    if let Some(days) = periods.media_days {
+        let cut = now - days * 86_400_000;
+        let expired = sqlx::query!(
+            r#"INSERT OR IGNORE INTO erasure_cleanup (path)
+               SELECT DISTINCT media_path FROM messages m WHERE m.media_path IS NOT NULL AND m.sent_at < ?1
+                 AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.media_path = m.media_path AND o.sent_at >= ?1)"#,
+            cut
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(sql)?
+        .rows_affected();
+        sqlx::query!(
+            "UPDATE messages SET media_path = NULL WHERE media_path IS NOT NULL AND sent_at < ?",
+            cut
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(sql)?;
+        sqlx::query!(
+            "DELETE FROM media_downloads WHERE message_id IN (SELECT id FROM messages WHERE sent_at < ?)",
+            cut
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(sql)?;
+        report.media_files = expired as i64;
+    }
+    if report != RetentionReport::default() {
+        sqlx::query!("INSERT OR IGNORE INTO erasure_cleanup (path) VALUES ('')")
+            .execute(&mut *tx)
+            .await
+            .map_err(sql)?;
+    }
+    tx.commit().await.map_err(sql)?;
+    cleanup(cache).await?;
+    Ok(report)
+}

@@ -664,12 +664,21 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        // A workspace's own, shorter retention (privacy promise P12).
+        let by_workspace = sqlx::query(
+            "DELETE FROM events WHERE at < ?1 - 86400000 * (
+                SELECT conversation_retention_days FROM workspaces w WHERE w.id = events.workspace_id)",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         sqlx::query("DELETE FROM terminated_sessions WHERE terminated_at < ?")
             .bind(now - 90 * 24 * 3_600_000)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(acked + expired)
+        Ok(acked + expired + by_workspace)
     }
 
     // ----- quarantine -----

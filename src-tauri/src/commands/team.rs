@@ -264,3 +264,26 @@ pub async fn erase_contact(
         .await
         .map_err(erasure_error)
 }
+
+/// The workspace's retention periods.
+#[tauri::command]
+#[specta::specta]
+pub async fn retention(
+    state: State<'_, AppState>,
+) -> Result<zentro_core::rights::Retention, CommandError> {
+    let desk = running(&state).await?;
+    let (relay, token) = desk.relay_access();
+    Ok(relay.retention(token).await?)
+}
+
+/// Sets the workspace's retention periods (admins); every device enforces them.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_retention(
+    state: State<'_, AppState>,
+    retention: zentro_core::rights::Retention,
+) -> Result<zentro_core::rights::Retention, CommandError> {
+    let desk = running(&state).await?;
+    let (relay, token) = desk.relay_access();
+    Ok(relay.set_retention(token, &retention).await?)
+}

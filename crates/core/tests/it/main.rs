@@ -8,5 +8,6 @@ mod export;
 mod media;
 mod notices;
 mod outbox;
+mod retention;
 mod team;
 mod vault;

@@ -117,6 +117,10 @@ pub fn app(state: AppState) -> Router {
             "/v1/workspace",
             patch(team::rename_workspace).delete(team::terminate_workspace),
         )
+        .route(
+            "/v1/workspace/retention",
+            get(team::retention).put(team::set_retention),
+        )
         .route("/v1/channels", get(channels::list).post(channels::add))
         .route("/v1/channels/{id}", delete(channels::remove))
         .route(

@@ -351,8 +351,14 @@ pub struct Report {
     details: Value,
 }
 
-/// What devices may report (data rights done locally).
-const REPORTABLE: [&str; 3] = ["data.export", "data.export_all", "data.erasure"];
+/// What devices may report (data rights done locally); `data.retention` from any member's device,
+/// the others from admins'.
+const REPORTABLE: [&str; 4] = [
+    "data.export",
+    "data.export_all",
+    "data.erasure",
+    "data.retention",
+];
 
 /// `POST /v1/audit`: a device reports an export or erasure it performed (admins); never content.
 pub async fn report(
@@ -360,8 +366,11 @@ pub async fn report(
     auth: Authenticated,
     input: Body<Report>,
 ) -> Result<StatusCode, ApiError> {
-    auth.require(Permission::ManageData)?;
+    auth.require(Permission::Answer)?;
     let input = body(input, "{action, subject, details?}")?;
+    if input.action != "data.retention" {
+        auth.require(Permission::ManageData)?;
+    }
     if !REPORTABLE.contains(&input.action.as_str()) {
         return Err(ApiError::BadRequest(format!(
             "action must be one of {}",
@@ -433,4 +442,73 @@ pub async fn terminate_workspace(
     state.store.checkpoint().await;
     tracing::warn!(workspace = %workspace.id, member = %auth.0.member_id, "workspace terminated");
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct Retention {
+    conversation_days: Option<i64>,
+    media_days: Option<i64>,
+}
+
+/// The log event that tells devices the retention periods.
+pub const RETENTION_EVENT: &str = "workspace.retention";
+
+/// `GET /v1/workspace/retention`: `{conversation_days, media_days}` (`null`: kept).
+pub async fn retention(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Permission::Answer)?;
+    let (conversation_days, media_days) = state.store.retention(&auth.0.workspace_id).await?;
+    Ok(Json(
+        json!({ "conversation_days": conversation_days, "media_days": media_days }),
+    ))
+}
+
+/// `PUT /v1/workspace/retention` `{conversation_days, media_days}` (admins): every device deletes
+/// conversations with no activity for that many days, and media files older than that; the relay
+/// drops events older than the conversation period.
+pub async fn set_retention(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    input: Body<Retention>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Permission::ManageData)?;
+    let input = body(input, "{conversation_days, media_days}")?;
+    for days in [input.conversation_days, input.media_days]
+        .into_iter()
+        .flatten()
+    {
+        if !(1..=3650).contains(&days) {
+            return Err(ApiError::BadRequest(
+                "retention periods are 1 to 3650 days, or null to keep".into(),
+            ));
+        }
+    }
+    state
+        .store
+        .set_retention(
+            &auth.0.workspace_id,
+            input.conversation_days,
+            input.media_days,
+        )
+        .await?;
+    let settings =
+        json!({ "conversation_days": input.conversation_days, "media_days": input.media_days });
+    state
+        .sequencer
+        .publish(
+            &auth.0.workspace_id,
+            &auth.0.member_id,
+            RETENTION_EVENT,
+            settings.clone(),
+            &format!("{RETENTION_EVENT}:{}", crate::store::new_id()),
+        )
+        .await
+        .map_err(ApiError::internal)?;
+    state
+        .store
+        .record(auth.audit("retention.changed", None, settings.clone()))
+        .await?;
+    Ok(Json(settings))
 }

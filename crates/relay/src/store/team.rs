@@ -760,6 +760,36 @@ impl Store {
             .await?)
     }
 
+    /// A workspace's retention periods in days: `(conversations, media)`; `None` keeps.
+    pub async fn retention(&self, workspace_id: &str) -> Result<(Option<i64>, Option<i64>)> {
+        let row = sqlx::query(
+            "SELECT conversation_retention_days, media_retention_days FROM workspaces WHERE id = ?",
+        )
+        .bind(workspace_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("workspace {workspace_id}")))?;
+        Ok((row.get(0), row.get(1)))
+    }
+
+    /// Sets a workspace's retention periods.
+    pub async fn set_retention(
+        &self,
+        workspace_id: &str,
+        conversation_days: Option<i64>,
+        media_days: Option<i64>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE workspaces SET conversation_retention_days = ?, media_retention_days = ? WHERE id = ?",
+        )
+        .bind(conversation_days)
+        .bind(media_days)
+        .bind(workspace_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// The member and workspace of an email (for audit entries of failed sign-ins).
     pub async fn member_by_email(&self, email: &str) -> Result<Option<(Member, String)>> {
         Ok(self

@@ -1052,3 +1052,68 @@ async fn only_admins_restrict_a_customers_processing() {
         .await;
     assert_eq!(by_admin.status, StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn admins_set_retention_devices_hear_it_and_the_relay_drops_older_events() {
+    let t = team().await;
+    let by_agent = t
+        .relay
+        .call(
+            "PUT",
+            "/v1/workspace/retention",
+            Some(&t.agent),
+            Some(json!({ "conversation_days": 90, "media_days": 30 })),
+        )
+        .await;
+    assert_eq!(by_agent.status, StatusCode::FORBIDDEN);
+    let zero = t
+        .relay
+        .call(
+            "PUT",
+            "/v1/workspace/retention",
+            Some(&t.admin),
+            Some(json!({ "conversation_days": 0, "media_days": null })),
+        )
+        .await;
+    assert_eq!(zero.status, StatusCode::BAD_REQUEST);
+    let set = t
+        .relay
+        .call(
+            "PUT",
+            "/v1/workspace/retention",
+            Some(&t.admin),
+            Some(json!({ "conversation_days": 90, "media_days": 30 })),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK);
+    let read = t
+        .relay
+        .call("GET", "/v1/workspace/retention", Some(&t.agent), None)
+        .await
+        .json();
+    assert_eq!(read, json!({ "conversation_days": 90, "media_days": 30 }));
+    let events = t.relay.events(&t.agent, 0).await;
+    let announced = events
+        .iter()
+        .find(|e| e["kind"] == "workspace.retention")
+        .unwrap();
+    assert_eq!(announced["payload"]["conversation_days"], 90);
+    let audit = t
+        .relay
+        .call("GET", "/v1/audit", Some(&t.admin), None)
+        .await
+        .json();
+    assert!(audit.to_string().contains("retention.changed"));
+    // A retention run reported by any member's device is recorded.
+    let reported = t
+        .relay
+        .call("POST", "/v1/audit", Some(&t.agent), Some(json!({ "action": "data.retention", "subject": "retention periods", "details": { "conversations": 3 } })))
+        .await;
+    assert_eq!(reported.status, StatusCode::CREATED);
+
+    // 91 days later, the relay keeps none of these events, though its own retention is a year.
+    let later = zentro_relay::store::now_ms() + 91 * 86_400_000;
+    let year = Duration::from_secs(365 * 86_400);
+    t.relay.store().prune(later, year, year).await.unwrap();
+    assert!(t.relay.events(&t.admin, 0).await.is_empty());
+}

@@ -101,6 +101,10 @@ export const commands = {
 	exportAll: (progress: Channel<ExportProgressed>) => typedError<ExportSummary, CommandError>(__TAURI_INVOKE("export_all", { progress })),
 	/**  Shows an export in the file manager. */
 	revealExport: (path: string) => typedError<null, CommandError>(__TAURI_INVOKE("reveal_export", { path })),
+	/**  The workspace's retention periods. */
+	retention: () => typedError<Retention_Serialize, CommandError>(__TAURI_INVOKE("retention")),
+	/**  Sets the workspace's retention periods (admins); every device enforces them. */
+	setRetention: (retention: Retention_Deserialize) => typedError<Retention_Serialize, CommandError>(__TAURI_INVOKE("set_retention", { retention })),
 };
 
 /** Events */
@@ -879,6 +883,25 @@ export type Remembered_Serialize = {
 	email: string | null,
 	/**  Whether the welcome (sandbox or relay) was answered. */
 	welcomed: boolean,
+};
+
+/**  Retention periods as the relay announces them (privacy promise P12); `None` keeps. */
+export type Retention = Retention_Serialize | Retention_Deserialize;
+
+/**  Retention periods as the relay announces them (privacy promise P12); `None` keeps. */
+export type Retention_Deserialize = {
+	/**  Conversations with no activity for this many days are deleted. */
+	conversation_days?: number | null,
+	/**  Media files older than this many days are deleted (the message stays, marked expired). */
+	media_days?: number | null,
+};
+
+/**  Retention periods as the relay announces them (privacy promise P12); `None` keeps. */
+export type Retention_Serialize = {
+	/**  Conversations with no activity for this many days are deleted. */
+	conversation_days: number | null,
+	/**  Media files older than this many days are deleted (the message stays, marked expired). */
+	media_days: number | null,
 };
 
 /**  A search result: the best match in one conversation. */

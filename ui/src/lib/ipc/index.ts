@@ -30,6 +30,7 @@ import {
   type ErasureReceipt,
   type ExportProgressed,
   type ExportSummary,
+  type Retention,
 } from './bindings';
 
 export type { CacheCounts, CacheStatus, CannedReply, CommandError, ErrorCode, PageKey } from './bindings';
@@ -49,7 +50,7 @@ export type AuditEntry = AuditPage_Serialize['entries'][number];
 export type ChannelInfo = ChannelInfo_Serialize;
 export type MemberChange = MemberChange_Deserialize;
 export type Remembered = Remembered_Serialize;
-export type { ErasurePreview, ErasureReceipt, ExportProgressed, ExportSummary };
+export type { ErasurePreview, ErasureReceipt, ExportProgressed, ExportSummary, Retention };
 
 const ERROR_CODES: readonly ErrorCode[] = [
   'cache_unavailable',
@@ -318,6 +319,16 @@ export function exportAll(onProgress: (p: ExportProgressed) => void): Promise<Ex
 /** Shows an export in the file manager. */
 export function revealExport(path: string): Promise<null> {
   return unwrap(() => commands.revealExport(path));
+}
+
+/** The workspace's retention periods (null: kept). */
+export function retention(): Promise<Retention> {
+  return unwrap(() => commands.retention());
+}
+
+/** Sets the workspace's retention periods (admins); every device enforces them. */
+export function setRetention(periods: Retention): Promise<Retention> {
+  return unwrap(() => commands.setRetention(periods));
 }
 
 /** The last relay and email, and whether the first-run choice was made. */
