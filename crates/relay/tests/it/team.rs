@@ -115,6 +115,7 @@ async fn every_route_is_refused_to_roles_below_its_permission_and_to_strangers()
         ("GET", "/v1/devices".into(), None, "agent"),
         ("GET", "/v1/channels".into(), None, "agent"),
         ("GET", "/v1/events".into(), None, "agent"),
+        ("GET", "/v1/workspace/retention".into(), None, "agent"),
         ("GET", format!("/v1/channels/{ch}/token"), None, "agent"),
         (
             "POST",
@@ -146,6 +147,12 @@ async fn every_route_is_refused_to_roles_below_its_permission_and_to_strangers()
             "POST",
             "/v1/channels".into(),
             Some(json!({ "kind": "messenger", "external_id": "990001" })),
+            "admin",
+        ),
+        (
+            "PUT",
+            "/v1/workspace/retention".into(),
+            Some(json!({ "conversation_days": 365, "media_days": null })),
             "admin",
         ),
         (
