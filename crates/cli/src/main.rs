@@ -271,6 +271,50 @@ impl From<SyncError> for Failure {
     }
 }
 
+impl From<zentro_core::account::SignInError> for Failure {
+    fn from(error: zentro_core::account::SignInError) -> Self {
+        use zentro_core::account::SignInError;
+        match error {
+            SignInError::Relay(e) => e.into(),
+            SignInError::Vault(e) => e.into(),
+            other => fail(1, other.to_string()),
+        }
+    }
+}
+
+impl From<zentro_core::rights::ErasureError> for Failure {
+    fn from(error: zentro_core::rights::ErasureError) -> Self {
+        use zentro_core::rights::ErasureError;
+        match error {
+            ErasureError::Relay(e) => e.into(),
+            ErasureError::NoContact => fail(2, error.to_string()),
+            other => fail(1, other.to_string()),
+        }
+    }
+}
+
+impl From<zentro_core::export::ExportError> for Failure {
+    fn from(error: zentro_core::export::ExportError) -> Self {
+        use zentro_core::export::ExportError;
+        match error {
+            ExportError::Relay(e) => e.into(),
+            ExportError::NoContact => fail(2, error.to_string()),
+            other => fail(1, other.to_string()),
+        }
+    }
+}
+
+impl From<zentro_core::channel_tokens::RefreshError> for Failure {
+    fn from(error: zentro_core::channel_tokens::RefreshError) -> Self {
+        use zentro_core::channel_tokens::RefreshError;
+        match error {
+            RefreshError::Relay(e) => e.into(),
+            RefreshError::Vault(e) => e.into(),
+            other => fail(1, other.to_string()),
+        }
+    }
+}
+
 impl From<VaultError> for Failure {
     fn from(error: VaultError) -> Self {
         let code = if matches!(error, VaultError::Unavailable(_)) {
@@ -396,23 +440,7 @@ fn report(progress: Progress) {
 }
 
 fn time(ms: i64) -> String {
-    let secs = ms / 1000;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (UTC).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60
-    )
+    zentro_core::utc::UtcTime::from_ms(ms).minutes()
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
@@ -446,12 +474,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 &password,
                 &device_name,
             )
-            .await
-            .map_err(|e| match e {
-                zentro_core::account::SignInError::Relay(e) => Failure::from(e),
-                zentro_core::account::SignInError::Vault(e) => Failure::from(e),
-                other => fail(1, other.to_string()),
-            })?;
+            .await?;
             eprintln!(
                 "Signed in to {} as {} ({}).",
                 account.workspace_name, account.email, account.role
@@ -474,12 +497,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 &password,
                 &device_name,
             )
-            .await
-            .map_err(|e| match e {
-                zentro_core::account::SignInError::Relay(e) => Failure::from(e),
-                zentro_core::account::SignInError::Vault(e) => Failure::from(e),
-                other => fail(1, other.to_string()),
-            })?;
+            .await?;
             eprintln!(
                 "Joined {} as {} ({}).",
                 account.workspace_name, account.email, account.role
@@ -579,12 +597,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     }
                 },
             )
-            .await
-            .map_err(|e| match e {
-                zentro_core::export::ExportError::Relay(e) => Failure::from(e),
-                zentro_core::export::ExportError::NoContact => fail(2, e.to_string()),
-                other => fail(1, other.to_string()),
-            })?;
+            .await?;
             eprintln!(
                 "Exported {} contact(s), {} message(s), {} media file(s) ({} bytes); recorded in the audit log.",
                 summary.contacts, summary.messages, summary.media_files, summary.bytes
@@ -594,14 +607,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Erase { contact, yes } => {
             let (client, token) = ctx.relay().await?;
             let cache = Cache::open_in(&ctx.data_dir).await?;
-            let erasure_failure = |e: zentro_core::rights::ErasureError| match e {
-                zentro_core::rights::ErasureError::Relay(e) => Failure::from(e),
-                zentro_core::rights::ErasureError::NoContact => fail(2, e.to_string()),
-                other => fail(1, other.to_string()),
-            };
-            let preview = zentro_core::rights::preview(&cache, contact)
-                .await
-                .map_err(erasure_failure)?;
+            let preview = zentro_core::rights::preview(&cache, contact).await?;
             if !yes {
                 if !std::io::stdin().is_terminal() {
                     return Err(fail(
@@ -626,9 +632,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     return Err(fail(1, "not erased"));
                 }
             }
-            let receipt = zentro_core::rights::erase_everywhere(&cache, &client, &token, contact)
-                .await
-                .map_err(erasure_failure)?;
+            let receipt =
+                zentro_core::rights::erase_everywhere(&cache, &client, &token, contact).await?;
             eprintln!(
                 "Erased: {} conversation(s), {} message(s), {} media file(s) here; {} event(s) purged from the relay. Every other device erases them at its next sync.",
                 receipt.conversations,
@@ -1088,13 +1093,8 @@ async fn channels(ctx: &Context, command: ChannelsCommand) -> Result<(), Failure
         }
         ChannelsCommand::Fetch => {
             let cache = Cache::open_in(&ctx.data_dir).await?;
-            let done = zentro_core::channel_tokens::refresh(&cache, &client, &token, &ctx.vault)
-                .await
-                .map_err(|e| match e {
-                    zentro_core::channel_tokens::RefreshError::Relay(e) => Failure::from(e),
-                    zentro_core::channel_tokens::RefreshError::Vault(e) => Failure::from(e),
-                    other => fail(1, other.to_string()),
-                })?;
+            let done =
+                zentro_core::channel_tokens::refresh(&cache, &client, &token, &ctx.vault).await?;
             eprintln!(
                 "{} channel token(s) stored in the keychain, {} removed.",
                 done.stored, done.removed

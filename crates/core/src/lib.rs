@@ -24,6 +24,7 @@ pub mod profiles;
 pub mod rights;
 pub mod sync;
 pub mod team;
+pub mod utc;
 pub mod vault;
 
 pub use cache::{Cache, CacheCounts, CacheError, CacheStatus, LazyCache};

@@ -33,7 +33,7 @@ fn target(state: &AppState, name: &str) -> PathBuf {
         state.data_dir.join("exports")
     };
     let _ = std::fs::create_dir_all(&dir);
-    let date = chrono_date();
+    let date = today();
     let mut path = dir.join(format!("{PREFIX}{name}-{date}.zip"));
     let mut n = 2;
     while path.exists() {
@@ -43,21 +43,12 @@ fn target(state: &AppState, name: &str) -> PathBuf {
     path
 }
 
-fn chrono_date() -> String {
-    let days = std::time::SystemTime::now()
+fn today() -> String {
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64 / 86_400)
+        .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    zentro_core::utc::UtcTime::from_ms(now).date()
 }
 
 fn export_error(error: zentro_core::export::ExportError) -> CommandError {

@@ -4,7 +4,7 @@
 
 use std::io::Read;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use zentro_core::Cache;
 use zentro_core::apply::{RelayEvent, apply_batch};
 use zentro_core::export::{Scope, export};
@@ -12,17 +12,7 @@ use zentro_core::export::{Scope, export};
 const TRICKY: &str = "He said \"hi\", then <b>left</b>\nsecond line";
 
 fn text(seq: i64, customer: &str, name: &str, wamid: &str, body: &str, at: i64) -> RelayEvent {
-    RelayEvent {
-        seq,
-        kind: "meta.webhook".into(),
-        at: 0,
-        author: None,
-        payload: json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
-            "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P" },
-            "contacts": [{ "profile": { "name": name }, "user_id": customer, "wa_id": format!("1650{}", &customer[3..]) }],
-            "messages": [{ "from_user_id": customer, "from": format!("1650{}", &customer[3..]), "id": wamid,
-                           "timestamp": at.to_string(), "type": "text", "text": { "body": body } }] }}]}]}),
-    }
+    crate::support::wa_text(seq, customer, name, wamid, body, at)
 }
 
 async fn contact_id(cache: &Cache, customer: &str) -> i64 {

@@ -9,5 +9,6 @@ mod media;
 mod notices;
 mod outbox;
 mod retention;
+mod support;
 mod team;
 mod vault;

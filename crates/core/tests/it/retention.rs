@@ -11,17 +11,7 @@ const DAY: i64 = 86_400_000;
 const NOW: i64 = 1_780_000_000_000;
 
 fn text(seq: i64, customer: &str, wamid: &str, body: &str, at_ms: i64) -> RelayEvent {
-    RelayEvent {
-        seq,
-        kind: "meta.webhook".into(),
-        at: 0,
-        author: None,
-        payload: json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
-            "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P" },
-            "contacts": [{ "profile": { "name": customer }, "user_id": customer }],
-            "messages": [{ "from_user_id": customer, "id": wamid, "timestamp": (at_ms / 1000).to_string(),
-                           "type": "text", "text": { "body": body } }] }}]}]}),
-    }
+    crate::support::wa_text(seq, customer, customer, wamid, body, at_ms / 1000)
 }
 
 fn retention(seq: i64, conversation_days: Option<i64>, media_days: Option<i64>) -> RelayEvent {
