@@ -125,6 +125,9 @@ async fn object_route(
 ) -> Response {
     let token = bearer(&headers, &query);
     if method == Method::GET {
+        if lock(&ctx.state).numbers.contains_key(&id) {
+            return phone_number(&ctx.state, &id, token);
+        }
         if lock(&ctx.state).profiles.contains_key(&id) {
             return user_profile(
                 &ctx.state,
@@ -202,8 +205,10 @@ async fn edge_route(
             }
         }
         ("GET", "message_templates") => templates(&ctx.state, &id, token),
-        ("POST", "subscribed_apps") => subscribe(&ctx.state, &id, token, true),
-        ("GET", "subscribed_apps") => subscribe(&ctx.state, &id, token, false),
+        ("POST", "subscribed_apps") => subscribe(&ctx.state, &id, token, Some(true)),
+        ("GET", "subscribed_apps") => subscribe(&ctx.state, &id, token, None),
+        ("DELETE", "subscribed_apps") => subscribe(&ctx.state, &id, token, Some(false)),
+        ("GET", "phone_numbers") => phone_numbers(&ctx.state, &id, token),
         ("POST", "register") => {
             let body = axum::body::to_bytes(request.into_body(), 64 * 1024)
                 .await
@@ -977,7 +982,13 @@ fn templates(state: &Shared, waba_id: &str, token: Option<String>) -> Response {
         .into_response()
 }
 
-fn subscribe(state: &Shared, object_id: &str, token: Option<String>, add: bool) -> Response {
+/// `subscribed_apps`: add (`Some(true)`), remove (`Some(false)`) or list (`None`).
+fn subscribe(
+    state: &Shared,
+    object_id: &str,
+    token: Option<String>,
+    change: Option<bool>,
+) -> Response {
     let mut state = lock(state);
     let grant = match authorize(&state, token) {
         Ok(g) => g,
@@ -991,14 +1002,62 @@ fn subscribe(state: &Shared, object_id: &str, token: Option<String>, add: bool) 
         .subscriptions
         .entry(object_id.to_string())
         .or_default();
-    if add {
-        apps.insert(app_id);
-        return axum::Json(json!({ "success": true })).into_response();
+    match change {
+        Some(true) => {
+            apps.insert(app_id);
+            return axum::Json(json!({ "success": true })).into_response();
+        }
+        Some(false) => {
+            apps.remove(&app_id);
+            return axum::Json(json!({ "success": true })).into_response();
+        }
+        None => {}
     }
     let data: Vec<Value> = apps
         .iter()
         .map(|id| json!({ "whatsapp_business_api_data": { "id": id, "name": "Zentro Desk" } }))
         .collect();
+    axum::Json(json!({ "data": data })).into_response()
+}
+
+fn number_json(id: &str, number: &crate::state::Number) -> Value {
+    json!({ "id": id, "display_phone_number": format!("+{}", number.display), "verified_name": "Sandbox Coffee Co.",
+            "quality_rating": number.quality, "code_verification_status": "VERIFIED",
+            "platform_type": if number.registered { "CLOUD_API" } else { "NOT_APPLICABLE" } })
+}
+
+/// `GET /{phone-number-id}`: the number's display number, name and quality rating.
+fn phone_number(state: &Shared, id: &str, token: Option<String>) -> Response {
+    let state = lock(state);
+    let grant = match authorize(&state, token) {
+        Ok(g) => g,
+        Err(r) => return r,
+    };
+    match state.numbers.get(id) {
+        Some(n) if grant.wabas.contains(&n.waba_id) => {
+            axum::Json(number_json(id, n)).into_response()
+        }
+        _ => unsupported(&Method::GET, id),
+    }
+}
+
+/// `GET /{waba-id}/phone_numbers`.
+fn phone_numbers(state: &Shared, waba_id: &str, token: Option<String>) -> Response {
+    let state = lock(state);
+    let grant = match authorize(&state, token) {
+        Ok(g) => g,
+        Err(r) => return r,
+    };
+    if !grant.wabas.contains(waba_id) {
+        return graph_error(StatusCode::FORBIDDEN, 200, "(#200) Permissions error");
+    }
+    let mut data: Vec<Value> = state
+        .numbers
+        .iter()
+        .filter(|(_, n)| n.waba_id == waba_id)
+        .map(|(id, n)| number_json(id, n))
+        .collect();
+    data.sort_by_key(|n| n["id"].as_str().unwrap_or_default().to_string());
     axum::Json(json!({ "data": data })).into_response()
 }
 
@@ -1032,5 +1091,6 @@ fn register(state: &Shared, phone_number_id: &str, token: Option<String>, body: 
         );
     }
     number.registered = true;
+    number.pin = Some(pin.to_string());
     axum::Json(json!({ "success": true })).into_response()
 }

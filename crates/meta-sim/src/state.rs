@@ -85,6 +85,10 @@ pub(crate) struct Number {
     pub display: String,
     pub register_calls: u32,
     pub registered: bool,
+    /// `GREEN`, `YELLOW`, `RED` or `UNKNOWN`.
+    pub quality: String,
+    /// The PIN the last registration set.
+    pub pin: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -115,6 +119,9 @@ pub struct SimState {
     pub(crate) media: HashMap<String, MediaFile>,
     pub(crate) subscriptions: HashMap<String, HashSet<String>>,
     pub(crate) codes: HashMap<String, SignupCode>,
+    /// The next Embedded Signup grants a token for another WABA than the one the dialog names
+    /// (what a mismatched or stale session looks like).
+    pub(crate) next_signup_grants_other_account: bool,
     /// Errors to answer the next sends with, `(http status, code)`, in order.
     pub(crate) injected: Vec<(u16, i64)>,
     pub(crate) failing_downloads: u32,
@@ -140,6 +147,7 @@ impl SimState {
             media: HashMap::new(),
             subscriptions: HashMap::new(),
             codes: HashMap::new(),
+            next_signup_grants_other_account: false,
             injected: Vec::new(),
             failing_downloads: 0,
             profiles: HashMap::new(),
@@ -172,6 +180,8 @@ impl SimState {
                 display: display.to_string(),
                 register_calls: 0,
                 registered: true,
+                quality: "GREEN".into(),
+                pin: None,
             },
         );
     }
@@ -282,6 +292,72 @@ impl SimState {
             .copied()
     }
 
+    /// Issues an Embedded Signup code for an existing WABA (the owner signs up again with the
+    /// same account: a reconnection).
+    pub fn issue_signup_code_for(&mut self, waba_id: &str) -> String {
+        let code = format!("AQ{}", self.next_id(""));
+        let issued_at = self.now();
+        self.codes.insert(
+            code.clone(),
+            SignupCode {
+                waba_id: waba_id.to_string(),
+                issued_at,
+                used: false,
+            },
+        );
+        code
+    }
+
+    /// The Meta app's id.
+    pub fn app_id(&self) -> &str {
+        &self.config.app_id
+    }
+
+    /// What a token may do, if the stand-in issued it.
+    pub fn grant_of(&self, token: &str) -> Option<&TokenGrant> {
+        self.tokens.get(token)
+    }
+
+    /// Makes the next Embedded Signup grant a token for another WABA than the one it reports.
+    pub fn grant_other_account_on_next_signup(&mut self) {
+        self.next_signup_grants_other_account = true;
+    }
+
+    /// Drops our app's webhook subscription of a WABA or Page, as happens silently at Meta.
+    pub fn drop_subscription(&mut self, object_id: &str) {
+        self.subscriptions.remove(object_id);
+    }
+
+    /// Whether our app is subscribed to the webhooks of a WABA or Page.
+    pub fn is_subscribed(&self, object_id: &str) -> bool {
+        self.subscriptions
+            .get(object_id)
+            .is_some_and(|apps| apps.contains(&self.config.app_id))
+    }
+
+    /// Whether a number is registered on the Cloud API, and the PIN its registration set.
+    pub fn registration(&self, phone_number_id: &str) -> Option<(bool, Option<String>)> {
+        self.numbers
+            .get(phone_number_id)
+            .map(|n| (n.registered, n.pin.clone()))
+    }
+
+    /// Sets a number's quality rating (`GREEN`, `YELLOW`, `RED`).
+    pub fn set_quality(&mut self, phone_number_id: &str, rating: &str) {
+        if let Some(n) = self.numbers.get_mut(phone_number_id) {
+            n.quality = rating.to_string();
+        }
+    }
+
+    /// Revokes every token that may use `object_id` (a WABA or Page): the owner removed the app.
+    pub fn revoke_tokens_for(&mut self, object_id: &str) {
+        for grant in self.tokens.values_mut() {
+            if grant.wabas.contains(object_id) || grant.pages.contains(object_id) {
+                grant.revoked = true;
+            }
+        }
+    }
+
     /// Issues an Embedded Signup code for a new WABA with one number (what Meta's dialog does
     /// when the owner finishes). Returns `(code, waba_id, phone_number_id)`.
     pub fn issue_signup_code(&mut self) -> (String, String, String) {
@@ -297,10 +373,15 @@ impl SimState {
             n.registered = false;
         }
         let code = format!("AQ{}", self.next_id(""));
+        let granted = if std::mem::take(&mut self.next_signup_grants_other_account) {
+            format!("9{:014}", 10_000 + self.counter)
+        } else {
+            waba_id.clone()
+        };
         self.codes.insert(
             code.clone(),
             SignupCode {
-                waba_id: waba_id.clone(),
+                waba_id: granted,
                 issued_at: self.now(),
                 used: false,
             },

@@ -31,6 +31,43 @@ pub const EMBEDDED_SIGNUP_SESSION_INFO_VERSION: &str = "3";
 /// An Embedded Signup code must be exchanged within this time.
 pub const SIGNUP_CODE_TTL: Duration = Duration::from_secs(30);
 
+/// Meta's JavaScript SDK, which the relay's signup page loads (`FB.init`, `FB.login`).
+pub const JS_SDK_URL: &str = "https://connect.facebook.net/en_US/sdk.js";
+
+/// `extras.featureType` of the WhatsApp Business app coexistence flow (the number stays in the
+/// app; it is not registered again).
+pub const COEXISTENCE_FEATURE_TYPE: &str = "whatsapp_business_app_onboarding";
+
+/// The `WA_EMBEDDED_SIGNUP` events of Meta's dialog (`event` field of the message).
+pub mod signup_events {
+    /// A new number finished.
+    pub const FINISH: &str = "FINISH";
+    /// The WhatsApp Business app (coexistence) flow finished; `phone_number_id` may be missing.
+    pub const FINISH_COEXISTENCE: &str = "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING";
+    /// Only the WhatsApp Business Account was shared (no number).
+    pub const FINISH_ONLY_WABA: &str = "FINISH_ONLY_WABA";
+    /// The owner closed the dialog (`data.current_step`).
+    pub const CANCEL: &str = "CANCEL";
+    /// Meta reported an error (`data.error_message`, `data.error_id`).
+    pub const ERROR: &str = "ERROR";
+}
+
+/// Hosts (and their subdomains) that Meta's login dialog and SDK load from: the only pages, with
+/// the relay's, that the signup window may show.
+pub const LOGIN_HOST_SUFFIXES: [&str; 4] =
+    ["facebook.com", "facebook.net", "fbcdn.net", "fbsbx.com"];
+
+/// Whether `host` belongs to Meta's login dialog (`www.facebook.com`, `connect.facebook.net`, …).
+pub fn is_login_host(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    LOGIN_HOST_SUFFIXES
+        .iter()
+        .any(|suffix| host == *suffix || host.ends_with(&format!(".{suffix}")))
+}
+
+/// The webhook fields a Page (Messenger) or Instagram account is subscribed to.
+pub const MESSAGING_FIELDS: &str = "messages,messaging_postbacks,message_deliveries,message_reads,message_reactions,message_echoes";
+
 /// The largest webhook body Meta sends for WhatsApp (3 MB); the relay accepts up to 4 MiB.
 pub const WEBHOOK_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
@@ -101,6 +138,10 @@ pub mod codes {
     pub const INVALID_PARAMETER: i64 = 100;
     /// Access token invalid, expired or revoked: the channel is disconnected.
     pub const TOKEN_INVALID: i64 = 190;
+    /// Subcode of 100: the login code expired.
+    pub const CODE_EXPIRED: i64 = 36007;
+    /// Subcode of 100: the login code was used already or is malformed.
+    pub const CODE_INVALID: i64 = 36009;
     /// Temporarily blocked for policy reasons.
     pub const POLICY_BLOCK: i64 = 368;
     /// Custom-level rate limit.
@@ -172,6 +213,28 @@ mod tests {
                 "whatsapp_business_messaging",
             ]
         );
+    }
+
+    #[test]
+    fn only_meta_hosts_count_as_login_hosts() {
+        for host in [
+            "www.facebook.com",
+            "facebook.com",
+            "connect.facebook.net",
+            "static.xx.fbcdn.net",
+            "WEB.Facebook.com.",
+        ] {
+            assert!(is_login_host(host), "{host}");
+        }
+        for host in [
+            "evilfacebook.com",
+            "facebook.com.evil.net",
+            "example.com",
+            "fbcdn.net.example",
+            "",
+        ] {
+            assert!(!is_login_host(host), "{host}");
+        }
     }
 
     #[test]

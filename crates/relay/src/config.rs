@@ -55,6 +55,49 @@ pub struct Config {
     pub invitation_ttl: Duration,
     /// The relay's address as devices reach it, for invitation links (`zentro://invite?…`).
     pub public_url: Option<String>,
+    /// The Meta app, for connecting channels from the app and checking their health; without it
+    /// channels are added by the operator (`zentro-relay channel add`) and not checked.
+    pub meta_app: Option<MetaApp>,
+    /// How often each connected channel is checked at Meta.
+    pub channel_check_interval: Duration,
+    /// How long a signup window's link stays valid.
+    pub signup_ttl: Duration,
+}
+
+/// The Meta app's public settings (the secret is [`Config::app_secret`]).
+#[derive(Debug, Clone)]
+pub struct MetaApp {
+    /// The app id (public: the signup page's `FB.init` gets it).
+    pub app_id: String,
+    /// The Facebook Login for Business configuration of Embedded Signup (WhatsApp).
+    pub signup_config_id: String,
+    /// Graph API base (Meta's, or meta-sim's in tests and the sandbox).
+    pub graph_url: String,
+    /// The JavaScript SDK the signup page loads.
+    pub sdk_url: String,
+}
+
+impl MetaApp {
+    /// The app at Meta's real addresses.
+    pub fn new(app_id: impl Into<String>, signup_config_id: impl Into<String>) -> Self {
+        Self {
+            app_id: app_id.into(),
+            signup_config_id: signup_config_id.into(),
+            graph_url: zentro_meta::platform::GRAPH_BASE_URL.into(),
+            sdk_url: zentro_meta::platform::JS_SDK_URL.into(),
+        }
+    }
+
+    /// The origin Meta's dialog posts its messages from when it is not facebook.com (meta-sim's),
+    /// derived from the SDK's address.
+    pub fn stand_in_origin(&self) -> Option<String> {
+        let url = url::Url::parse(&self.sdk_url).ok()?;
+        let host = url.host_str()?;
+        if zentro_meta::platform::is_login_host(host) {
+            return None;
+        }
+        Some(url.origin().ascii_serialization())
+    }
 }
 
 impl Config {
@@ -71,6 +114,9 @@ impl Config {
             token_keys: None,
             invitation_ttl: Duration::from_secs(7 * 24 * 3600),
             public_url: None,
+            meta_app: None,
+            channel_check_interval: Duration::from_secs(30 * 60),
+            signup_ttl: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -119,6 +165,73 @@ pub struct ServeArgs {
     /// The relay's public address (https://relay.example.com), for invitation links.
     #[arg(long, env = "ZENTRO_RELAY_PUBLIC_URL")]
     pub public_url: Option<String>,
+    #[command(flatten)]
+    /// The Meta app, for connecting channels from the app.
+    pub meta_app: MetaAppArgs,
+}
+
+/// The Meta app's public settings (connecting channels, channel health).
+#[derive(Debug, Clone, Args)]
+pub struct MetaAppArgs {
+    /// The Meta app's id (App Dashboard → App settings → Basic).
+    #[arg(long, env = "ZENTRO_RELAY_META_APP_ID")]
+    pub meta_app_id: Option<String>,
+    /// The Facebook Login for Business configuration id of Embedded Signup.
+    #[arg(long, env = "ZENTRO_RELAY_META_SIGNUP_CONFIG_ID")]
+    pub meta_signup_config_id: Option<String>,
+    /// The Graph API's address.
+    #[arg(long, env = "ZENTRO_RELAY_META_GRAPH_URL", default_value = zentro_meta::platform::GRAPH_BASE_URL)]
+    pub meta_graph_url: String,
+    /// The address of Meta's JavaScript SDK.
+    #[arg(long, env = "ZENTRO_RELAY_META_SDK_URL", default_value = zentro_meta::platform::JS_SDK_URL)]
+    pub meta_sdk_url: String,
+    /// Minutes between two health checks of each connected channel.
+    #[arg(long, env = "ZENTRO_RELAY_CHANNEL_CHECK_MINUTES", default_value_t = 30)]
+    pub channel_check_minutes: u64,
+}
+
+impl MetaAppArgs {
+    /// The validated settings; `None` when no app id is set.
+    pub fn into_meta_app(self) -> anyhow::Result<Option<MetaApp>> {
+        let numeric = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+        let Some(app_id) = self.meta_app_id.map(|v| v.trim().to_string()) else {
+            if self.meta_signup_config_id.is_some() {
+                anyhow::bail!(
+                    "ZENTRO_RELAY_META_SIGNUP_CONFIG_ID is set without ZENTRO_RELAY_META_APP_ID: set the app id too"
+                );
+            }
+            return Ok(None);
+        };
+        if !numeric(&app_id) {
+            anyhow::bail!(
+                "ZENTRO_RELAY_META_APP_ID must be the app's numeric id from Meta's App Dashboard"
+            );
+        }
+        let config_id = self
+            .meta_signup_config_id
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default();
+        if !numeric(&config_id) {
+            anyhow::bail!(
+                "ZENTRO_RELAY_META_SIGNUP_CONFIG_ID must be the numeric id of the Embedded Signup configuration (App Dashboard → Facebook Login for Business → Configurations)"
+            );
+        }
+        for (name, value) in [
+            ("ZENTRO_RELAY_META_GRAPH_URL", &self.meta_graph_url),
+            ("ZENTRO_RELAY_META_SDK_URL", &self.meta_sdk_url),
+        ] {
+            match url::Url::parse(value) {
+                Ok(u) if u.scheme() == "https" || u.scheme() == "http" => {}
+                _ => anyhow::bail!("{name} must be an http(s) address, not {value:?}"),
+            }
+        }
+        Ok(Some(MetaApp {
+            app_id,
+            signup_config_id: config_id,
+            graph_url: self.meta_graph_url.trim_end_matches('/').to_string(),
+            sdk_url: self.meta_sdk_url,
+        }))
+    }
 }
 
 /// Where the channel-token sealing keys come from.
@@ -234,6 +347,14 @@ impl ServeArgs {
             .public_url
             .map(|u| u.trim().trim_end_matches('/').to_string())
             .filter(|u| !u.is_empty());
+        if self.meta_app.channel_check_minutes == 0 {
+            anyhow::bail!(
+                "channels are checked at most every minute (ZENTRO_RELAY_CHANNEL_CHECK_MINUTES)"
+            );
+        }
+        config.channel_check_interval =
+            Duration::from_secs(self.meta_app.channel_check_minutes * 60);
+        config.meta_app = self.meta_app.into_meta_app()?;
         Ok(config)
     }
 }

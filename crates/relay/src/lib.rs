@@ -41,6 +41,7 @@ pub async fn run(
     let store = Store::open(&config.data_dir).await?;
     let state = AppState::new(store.clone(), config.clone());
     let stop = state.shutdown.clone();
+    let checker = tokio::spawn(http::health::check_periodically(state.clone()));
     let pruner = tokio::spawn(prune_periodically(
         store.clone(),
         config.clone(),
@@ -58,6 +59,7 @@ pub async fn run(
         .await?;
     stop.cancel();
     let _ = pruner.await;
+    let _ = checker.await;
     store.close().await;
     tracing::info!("relay stopped");
     Ok(())

@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the relay.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage workspaces.
     #[command(subcommand)]
     Workspace(WorkspaceCommand),

@@ -68,17 +68,20 @@ pub enum Permission {
     ManageData,
     /// Rename the workspace, terminate it.
     ManageWorkspace,
+    /// Connect channels through Meta's login (Embedded Signup): the business owner's decision.
+    ConnectChannels,
 }
 
 impl Permission {
     /// Every permission, in order.
-    pub const ALL: [Permission; 6] = [
+    pub const ALL: [Permission; 7] = [
         Self::Answer,
         Self::ManageMembers,
         Self::ManageChannels,
         Self::ReadAudit,
         Self::ManageData,
         Self::ManageWorkspace,
+        Self::ConnectChannels,
     ];
 
     /// Its name in the API (`manage_members`, …).
@@ -90,6 +93,7 @@ impl Permission {
             Self::ReadAudit => "read_audit",
             Self::ManageData => "manage_data",
             Self::ManageWorkspace => "manage_workspace",
+            Self::ConnectChannels => "connect_channels",
         }
     }
 
@@ -100,7 +104,7 @@ impl Permission {
             Self::ManageMembers | Self::ManageChannels | Self::ReadAudit | Self::ManageData => {
                 Role::Admin
             }
-            Self::ManageWorkspace => Role::Owner,
+            Self::ManageWorkspace | Self::ConnectChannels => Role::Owner,
         }
     }
 
@@ -113,6 +117,7 @@ impl Permission {
             Self::ReadAudit => "read the audit log",
             Self::ManageData => "export or erase customers' data",
             Self::ManageWorkspace => "change or terminate the workspace",
+            Self::ConnectChannels => "connect channels through Meta",
         }
     }
 }

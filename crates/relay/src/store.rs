@@ -14,8 +14,10 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
+mod connections;
 mod team;
 
+pub use connections::{ChannelHealth, Signup, SignupRefusal, SignupState};
 pub use team::{AuditEntry, ChannelView, Device, NewAuditEntry, SealedToken};
 
 /// The relay's migrations, embedded in the binary.
@@ -130,6 +132,16 @@ pub struct Channel {
     pub account_id: Option<String>,
     /// Name shown to people.
     pub display_name: String,
+    /// What the relay last saw at Meta: `connected`, `attention`, `disconnected` or `unknown`.
+    pub health: String,
+    /// Why it needs attention or is disconnected, for people.
+    pub health_reason: Option<String>,
+    /// When Meta was last asked (ms since the epoch).
+    pub health_checked_at: Option<i64>,
+    /// The number as customers dial it (WhatsApp).
+    pub phone_number: Option<String>,
+    /// Meta's quality rating of the number: `GREEN`, `YELLOW`, `RED` or `UNKNOWN`.
+    pub quality_rating: Option<String>,
 }
 
 /// A member as the API shows it.
@@ -476,65 +488,16 @@ impl Store {
             return Err(StoreError::NotFound(format!("workspace {workspace_id}")));
         }
         let id = new_id();
-        let inserted = sqlx::query(
-            "INSERT INTO channels (id, workspace_id, kind, external_id, account_id, display_name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        let released = insert_channel_in(
+            &mut tx,
+            &id,
+            workspace_id,
+            kind,
+            external_id,
+            account_id,
+            display_name,
         )
-        .bind(&id)
-        .bind(workspace_id)
-        .bind(kind.as_str())
-        .bind(external_id)
-        .bind(account_id)
-        .bind(display_name)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await;
-        if let Err(sqlx::Error::Database(e)) = &inserted
-            && e.is_unique_violation()
-        {
-            return Err(StoreError::Conflict(format!(
-                "the {} channel {external_id}",
-                kind.as_str()
-            )));
-        }
-        inserted?;
-        let routes = crate::routing::route_kinds_for(kind);
-        let mut released = 0;
-        let mut ids: Vec<(i64, String, Vec<u8>)> = Vec::new();
-        for (route_kind, use_account) in routes {
-            let route_id = if *use_account {
-                account_id
-            } else {
-                Some(external_id)
-            };
-            let Some(route_id) = route_id else { continue };
-            let rows = sqlx::query("SELECT id, dedup_key, body FROM quarantine WHERE route_kind = ? AND route_id = ? ORDER BY id")
-                .bind(route_kind)
-                .bind(route_id)
-                .fetch_all(&mut *tx)
-                .await?;
-            ids.extend(rows.into_iter().map(|r| (r.get(0), r.get(1), r.get(2))));
-        }
-        for (qid, key, body) in ids {
-            let payload: serde_json::Value =
-                serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-            if append_in(
-                &mut tx,
-                workspace_id,
-                crate::routing::WEBHOOK_EVENT_KIND,
-                &key,
-                None,
-                &payload,
-            )
-            .await?
-            .is_some()
-            {
-                released += 1;
-            }
-            sqlx::query("DELETE FROM quarantine WHERE id = ?")
-                .bind(qid)
-                .execute(&mut *tx)
-                .await?;
-        }
+        .await?;
         tx.commit().await?;
         let channel = Channel {
             id,
@@ -543,6 +506,11 @@ impl Store {
             external_id: external_id.to_string(),
             account_id: account_id.map(str::to_string),
             display_name: display_name.to_string(),
+            health: "unknown".into(),
+            health_reason: None,
+            health_checked_at: None,
+            phone_number: None,
+            quality_rating: None,
         };
         Ok((channel, released))
     }
@@ -550,7 +518,8 @@ impl Store {
     /// Every channel, or a workspace's.
     pub async fn channels(&self, workspace_id: Option<&str>) -> Result<Vec<Channel>> {
         let rows = sqlx::query(
-            "SELECT id, workspace_id, kind, external_id, account_id, display_name FROM channels
+            "SELECT id, workspace_id, kind, external_id, account_id, display_name, health,
+                    health_reason, health_checked_at, phone_number, quality_rating FROM channels
              WHERE ?1 IS NULL OR workspace_id = ?1 ORDER BY created_at, id",
         )
         .bind(workspace_id)
@@ -565,6 +534,11 @@ impl Store {
                 external_id: r.get(3),
                 account_id: r.get(4),
                 display_name: r.get(5),
+                health: r.get(6),
+                health_reason: r.get(7),
+                health_checked_at: r.get(8),
+                phone_number: r.get(9),
+                quality_rating: r.get(10),
             })
             .collect())
     }
@@ -908,4 +882,77 @@ pub(crate) async fn quarantine_in(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Inserts a channel inside `tx` and moves quarantined webhooks naming it into the workspace's
+/// log; returns how many were released.
+pub(crate) async fn insert_channel_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    id: &str,
+    workspace_id: &str,
+    kind: ChannelKind,
+    external_id: &str,
+    account_id: Option<&str>,
+    display_name: &str,
+) -> Result<usize> {
+    let inserted = sqlx::query(
+            "INSERT INTO channels (id, workspace_id, kind, external_id, account_id, display_name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(workspace_id)
+        .bind(kind.as_str())
+        .bind(external_id)
+        .bind(account_id)
+        .bind(display_name)
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await;
+    if let Err(sqlx::Error::Database(e)) = &inserted
+        && e.is_unique_violation()
+    {
+        return Err(StoreError::Conflict(format!(
+            "the {} channel {external_id}",
+            kind.as_str()
+        )));
+    }
+    inserted?;
+    let routes = crate::routing::route_kinds_for(kind);
+    let mut released = 0;
+    let mut ids: Vec<(i64, String, Vec<u8>)> = Vec::new();
+    for (route_kind, use_account) in routes {
+        let route_id = if *use_account {
+            account_id
+        } else {
+            Some(external_id)
+        };
+        let Some(route_id) = route_id else { continue };
+        let rows = sqlx::query("SELECT id, dedup_key, body FROM quarantine WHERE route_kind = ? AND route_id = ? ORDER BY id")
+                .bind(route_kind)
+                .bind(route_id)
+                .fetch_all(&mut **tx)
+                .await?;
+        ids.extend(rows.into_iter().map(|r| (r.get(0), r.get(1), r.get(2))));
+    }
+    for (qid, key, body) in ids {
+        let payload: serde_json::Value =
+            serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+        if append_in(
+            tx,
+            workspace_id,
+            crate::routing::WEBHOOK_EVENT_KIND,
+            &key,
+            None,
+            &payload,
+        )
+        .await?
+        .is_some()
+        {
+            released += 1;
+        }
+        sqlx::query("DELETE FROM quarantine WHERE id = ?")
+            .bind(qid)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(released)
 }

@@ -54,7 +54,7 @@ async fn embedded_signup_calls_exchange_verify_subscribe_and_register() {
         .await
         .unwrap_err();
     assert!(
-        matches!(again, GraphError::Rejected { code: 100, .. }),
+        matches!(again, GraphError::CodeRefused { expired: false }),
         "{again:?}"
     );
 }
@@ -86,6 +86,7 @@ async fn codes_expire_after_30_seconds_and_need_the_right_secret() {
         .exchange_code(&config.app_id, &config.app_secret, &code, None)
         .await
         .unwrap_err();
+    assert_eq!(expired, GraphError::CodeRefused { expired: true });
     assert!(format!("{expired}").contains("expired"), "{expired}");
 }
 

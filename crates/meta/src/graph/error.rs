@@ -93,6 +93,13 @@ pub enum GraphError {
     /// blindly: reconcile from status webhooks.
     #[error("no answer from Meta ({0}); the message may have been sent — wait for its status")]
     Ambiguous(String),
+    /// The Embedded Signup / Facebook Login code was refused (subcodes 36007 expired, 36009
+    /// used or malformed): the owner must go through Meta's dialog again.
+    #[error("Meta refused the login code: {}", if *expired { "it expired (codes live 30 seconds)" } else { "it was already used or is not valid" })]
+    CodeRefused {
+        /// Whether it expired (rather than being used or malformed).
+        expired: bool,
+    },
     /// Meta answered with something this client cannot read.
     #[error("unexpected answer from Meta: {0}")]
     InvalidResponse(String),

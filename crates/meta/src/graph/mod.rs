@@ -137,6 +137,30 @@ impl MessageTemplate {
     }
 }
 
+/// A WhatsApp business phone number as Meta describes it (`GET /{phone-number-id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PhoneNumber {
+    /// The phone_number_id (what webhooks and sends name).
+    #[serde(deserialize_with = "string_id")]
+    pub id: String,
+    /// The number as people dial it, e.g. `+1 555-010-0000`.
+    #[serde(default)]
+    pub display_phone_number: String,
+    /// The business name customers see.
+    #[serde(default)]
+    pub verified_name: String,
+    /// `GREEN`, `YELLOW`, `RED` or `UNKNOWN`.
+    #[serde(default)]
+    pub quality_rating: Option<String>,
+}
+
+fn string_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    id_string(&Value::deserialize(d)?).ok_or_else(|| serde::de::Error::custom("expected an id"))
+}
+
+/// The fields read of a phone number.
+const PHONE_NUMBER_FIELDS: &str = "id,display_phone_number,verified_name,quality_rating";
+
 /// What `debug_token` says about a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenInfo {
@@ -658,6 +682,83 @@ impl GraphClient {
             .unwrap_or_default())
     }
 
+    /// Subscribes our app to a Page's (or Instagram account's) messaging webhooks with `fields`
+    /// (comma-separated, e.g. [`platform::MESSAGING_FIELDS`]), with the Page token.
+    pub async fn subscribe_page(
+        &self,
+        page_id: &str,
+        token: &AccessToken,
+        fields: &str,
+    ) -> Result<(), GraphError> {
+        let body: Value = self
+            .call(
+                Method::POST,
+                &format!("{page_id}/subscribed_apps"),
+                Some(token),
+                &[("subscribed_fields", fields)],
+                None,
+            )
+            .await?;
+        success(&body)
+    }
+
+    /// Unsubscribes our app from a WABA's (or Page's) webhooks (when a channel is disconnected).
+    pub async fn unsubscribe_app(
+        &self,
+        object_id: &str,
+        token: &AccessToken,
+    ) -> Result<(), GraphError> {
+        let body: Value = self
+            .call(
+                Method::DELETE,
+                &format!("{object_id}/subscribed_apps"),
+                Some(token),
+                &[],
+                None,
+            )
+            .await?;
+        success(&body)
+    }
+
+    /// A phone number's display number, verified name and quality rating.
+    pub async fn phone_number(
+        &self,
+        phone_number_id: &str,
+        token: &AccessToken,
+    ) -> Result<PhoneNumber, GraphError> {
+        self.call(
+            Method::GET,
+            phone_number_id,
+            Some(token),
+            &[("fields", PHONE_NUMBER_FIELDS)],
+            None,
+        )
+        .await
+    }
+
+    /// The phone numbers of a WhatsApp Business Account (first 100): how a coexistence signup,
+    /// whose event may lack `phone_number_id`, finds its number.
+    pub async fn phone_numbers(
+        &self,
+        waba_id: &str,
+        token: &AccessToken,
+    ) -> Result<Vec<PhoneNumber>, GraphError> {
+        #[derive(Deserialize)]
+        struct Page {
+            data: Vec<PhoneNumber>,
+        }
+        let page: Page = self
+            .call(
+                Method::GET,
+                &format!("{waba_id}/phone_numbers"),
+                Some(token),
+                &[("fields", PHONE_NUMBER_FIELDS), ("limit", "100")],
+                None,
+            )
+            .await?;
+        Ok(page.data)
+    }
+
     /// Registers a phone number for the Cloud API with its two-step verification PIN (6 digits).
     pub async fn register_phone(
         &self,
@@ -753,6 +854,14 @@ async fn read_response<T: DeserializeOwned>(response: reqwest::Response) -> Resu
         .and_then(|d| d.get("details"))
         .and_then(Value::as_str)
         .map(str::to_string);
+    let subcode = error.get("error_subcode").and_then(Value::as_i64);
+    if code == Some(platform::codes::INVALID_PARAMETER)
+        && let Some(sub @ (platform::codes::CODE_EXPIRED | platform::codes::CODE_INVALID)) = subcode
+    {
+        return Err(GraphError::CodeRefused {
+            expired: sub == platform::codes::CODE_EXPIRED,
+        });
+    }
     Err(GraphError::from_response(
         status.as_u16(),
         code,

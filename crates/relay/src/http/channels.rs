@@ -25,7 +25,7 @@ fn body<T>(input: Body<T>, shape: &str) -> Result<T, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("expected JSON {shape}: {}", e.body_text())))
 }
 
-fn keys(state: &AppState) -> Result<&TokenKeys, ApiError> {
+pub(crate) fn keys(state: &AppState) -> Result<&TokenKeys, ApiError> {
     state.config.token_keys.as_ref().ok_or(ApiError::Refused {
         status: StatusCode::SERVICE_UNAVAILABLE,
         code: "token_key_missing",

@@ -179,6 +179,15 @@ pub async fn deauthorize(
     let channels = state.store.channels_connected_by(&request.user_id).await?;
     for channel in &channels {
         state.store.disconnect_channel(&channel.id).await?;
+        state
+            .store
+            .set_channel_health(
+                &channel.id,
+                &crate::store::ChannelHealth::disconnected(
+                    "The Facebook user who connected it removed the app at Meta. An owner must reconnect it.",
+                ),
+            )
+            .await?;
         announce(&state, channel, "meta.deauthorized", None).await?;
     }
     tracing::info!(

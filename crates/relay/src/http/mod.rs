@@ -3,10 +3,12 @@
 mod channels;
 mod error;
 mod events;
+pub mod health;
 mod meta_callbacks;
 mod ops;
 mod rights;
 mod sessions;
+pub mod signup;
 mod team;
 mod webhooks;
 
@@ -52,6 +54,8 @@ pub struct AppState {
     /// Bumped whenever sessions are revoked (sign-out, device revocation, deactivation, removal),
     /// so open streams check at once whether they may go on.
     pub revocations: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Meta's Graph API, when the Meta app is configured (signups, channel health).
+    pub graph: Option<zentro_meta::graph::GraphClient>,
 }
 
 impl AppState {
@@ -80,9 +84,16 @@ impl AppState {
             sequencer,
             notifier,
             metrics,
-            config: Arc::new(config),
             shutdown: CancellationToken::new(),
             revocations: Arc::new(tokio::sync::watch::channel(0).0),
+            graph: config.meta_app.as_ref().and_then(|app| {
+                zentro_meta::graph::GraphClient::new(&app.graph_url)
+                    .map_err(
+                        |error| tracing::error!(%error, "the Graph API client could not be built"),
+                    )
+                    .ok()
+            }),
+            config: Arc::new(config),
         }
     }
 }
@@ -130,6 +141,14 @@ pub fn app(state: AppState) -> Router {
                 .delete(channels::revoke_token),
         )
         .route("/v1/channels/{id}/access", put(channels::set_access))
+        .route("/v1/channels/{id}/check", post(health::check_now))
+        .route("/v1/channels/{id}/disconnect", post(health::disconnect))
+        .route("/v1/signups", post(signup::start))
+        .route("/v1/signups/{id}", get(signup::show))
+        .route("/signup", get(signup::signup_page))
+        .route("/signup/complete", post(signup::complete))
+        .route("/signup/abandon", post(signup::abandon))
+        .route(signup::FINISHED_PATH, get(signup::finished))
         .route("/v1/events", get(events::list).post(events::publish))
         .route("/v1/cursor", post(events::acknowledge))
         .layer(DefaultBodyLimit::max(256 * 1024));

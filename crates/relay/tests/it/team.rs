@@ -117,6 +117,7 @@ async fn every_route_is_refused_to_roles_below_its_permission_and_to_strangers()
         ("GET", "/v1/events".into(), None, "agent"),
         ("GET", "/v1/workspace/retention".into(), None, "agent"),
         ("GET", format!("/v1/channels/{ch}/token"), None, "agent"),
+        ("POST", format!("/v1/channels/{ch}/check"), None, "agent"),
         (
             "POST",
             "/v1/members".into(),
@@ -175,8 +176,21 @@ async fn every_route_is_refused_to_roles_below_its_permission_and_to_strangers()
             Some(json!({ "agents": [] })),
             "admin",
         ),
+        (
+            "POST",
+            format!("/v1/channels/{ch}/disconnect"),
+            None,
+            "admin",
+        ),
         ("DELETE", format!("/v1/channels/{ch}/token"), None, "admin"),
         ("DELETE", format!("/v1/channels/{ch}"), None, "admin"),
+        (
+            "POST",
+            "/v1/signups".into(),
+            Some(json!({ "kind": "whatsapp" })),
+            "owner",
+        ),
+        ("GET", "/v1/signups/0123".into(), None, "owner"),
         (
             "PATCH",
             "/v1/workspace".into(),

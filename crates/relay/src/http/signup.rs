@@ -1,0 +1,743 @@
+//! Connecting WhatsApp from the app: Meta's Embedded Signup, completed on the relay.
+//!
+//! 1. An owner's device asks for a signup (`POST /v1/signups`) and gets a one-time link to the
+//!    relay's signup page (`GET /signup?t=…`), which it opens in a locked-down window. Meta only
+//!    runs Embedded Signup on the HTTPS domains listed in the app's settings: the relay's.
+//! 2. The page loads Meta's JavaScript SDK, asks for the number's two-step PIN, calls `FB.login`
+//!    with the Embedded Signup configuration, and listens for the `WA_EMBEDDED_SIGNUP` message
+//!    events from facebook.com only.
+//! 3. On finish it posts Meta's code and the ids to `POST /signup/complete`. Within the code's 30
+//!    seconds the relay exchanges it (the app secret never leaves the relay), checks with
+//!    `debug_token` that the grant covers the account, subscribes the app to the account's
+//!    webhooks, registers the number with the PIN (not for the WhatsApp Business app, which keeps
+//!    its registration), and only then creates the channel, seals its token and appends a
+//!    `channel.connected` event. Any failure leaves nothing behind.
+//! 4. Cancel and error end at `POST /signup/abandon`. The page then goes to `/signup/finished`,
+//!    which the app watches to close the window and read the outcome (`GET /v1/signups/{id}`).
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use zentro_meta::AccessToken;
+use zentro_meta::graph::{GraphClient, GraphError};
+use zentro_meta::platform::{self, signup_events};
+
+use super::{ApiError, AppState, Authenticated};
+use crate::config::MetaApp;
+use crate::credentials::{new_token, token_hash};
+use crate::roles::Permission;
+use crate::store::{
+    Channel, ChannelHealth, ChannelKind, NewAuditEntry, Signup, SignupRefusal, SignupState, new_id,
+};
+
+/// The log event of a newly connected (or reconnected) channel.
+pub const CHANNEL_CONNECTED: &str = "channel.connected";
+
+/// The path the page ends on; the app closes the window when it gets there.
+pub const FINISHED_PATH: &str = "/signup/finished";
+
+/// The Meta app settings and a Graph client, or 503 saying what the operator must set.
+pub(crate) fn meta(state: &AppState) -> Result<(&MetaApp, &GraphClient), ApiError> {
+    match (&state.config.meta_app, &state.graph) {
+        (Some(app), Some(graph)) => Ok((app, graph)),
+        _ => Err(ApiError::Refused {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "meta_app_missing",
+            message: "this relay is not set up to connect channels: its operator must set ZENTRO_RELAY_META_APP_ID and ZENTRO_RELAY_META_SIGNUP_CONFIG_ID (see docs/meta.md)".into(),
+        }),
+    }
+}
+
+/// The body of `POST /v1/signups`.
+#[derive(Deserialize)]
+pub struct NewSignup {
+    #[serde(default = "whatsapp")]
+    kind: String,
+}
+
+fn whatsapp() -> String {
+    "whatsapp".into()
+}
+
+/// `POST /v1/signups` `{kind: "whatsapp"}` (owners): a one-time signup link.
+pub async fn start(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    input: Result<Json<NewSignup>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    auth.require(Permission::ConnectChannels)?;
+    let Json(input) = input
+        .map_err(|e| ApiError::BadRequest(format!("expected JSON {{kind}}: {}", e.body_text())))?;
+    let kind: ChannelKind = input.kind.parse().map_err(ApiError::BadRequest)?;
+    if kind != ChannelKind::Whatsapp {
+        return Err(ApiError::BadRequest(
+            "only WhatsApp connects through Embedded Signup; Pages and Instagram accounts are added with their Page token".into(),
+        ));
+    }
+    meta(&state)?;
+    super::channels::keys(&state)?;
+    let (token, hash) = new_token();
+    let signup = state
+        .store
+        .create_signup(
+            &auth.0.workspace_id,
+            &auth.0.member_id,
+            kind,
+            &hash,
+            state.config.signup_ttl,
+        )
+        .await?;
+    state
+        .store
+        .record(auth.audit(
+            "channel.signup_started",
+            Some(kind.as_str()),
+            json!({ "signup_id": signup.id }),
+        ))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "signup": signup,
+            "path": format!("/signup?t={token}"),
+            "finished_path": FINISHED_PATH,
+        })),
+    ))
+}
+
+/// `GET /v1/signups/{id}`: where a signup is (owners of the workspace).
+pub async fn show(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Permission::ConnectChannels)?;
+    let signup = state.store.signup(&auth.0.workspace_id, &id).await?;
+    Ok(Json(json!({ "signup": signup })))
+}
+
+/// The signup page's query (`t`: its one-time token).
+#[derive(Deserialize)]
+pub struct PageQuery {
+    #[serde(default)]
+    t: String,
+}
+
+fn page(
+    status: StatusCode,
+    nonce: &str,
+    connect_src: &str,
+    sdk_src: &str,
+    body: String,
+) -> Response {
+    let csp = format!(
+        "default-src 'none'; script-src 'nonce-{nonce}' {sdk_src}; style-src 'unsafe-inline'; \
+         connect-src 'self' {connect_src}; img-src 'self' data: https://*.fbcdn.net https://*.facebook.com; \
+         frame-src https://*.facebook.com {connect_src}; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    );
+    let mut response = (status, Html(body)).into_response();
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn message_page(title: &str, text: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title></head>\
+         <body><main><h1>{}</h1><p>{}</p></main></body></html>",
+        escape(title),
+        escape(title),
+        escape(text)
+    )
+}
+
+/// `GET /signup?t=…`: the signup page (its token is the only credential; one use).
+pub async fn signup_page(State(state): State<AppState>, Query(q): Query<PageQuery>) -> Response {
+    let nonce = new_id();
+    let Ok((app, _)) = meta(&state) else {
+        return page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &nonce,
+            "",
+            "",
+            message_page(
+                "Connecting channels is not set up",
+                "The relay's operator must set the Meta app id and Embedded Signup configuration.",
+            ),
+        );
+    };
+    let stand_in = app.stand_in_origin().unwrap_or_default();
+    let sdk_origin = url::Url::parse(&app.sdk_url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    let refused = |status, title: &str, text: &str| {
+        page(
+            status,
+            &nonce,
+            &stand_in,
+            &sdk_origin,
+            message_page(title, text),
+        )
+    };
+    let signup = match state.store.pending_signup(&token_hash(q.t.trim())).await {
+        Ok(Ok(signup)) => signup,
+        Ok(Err(SignupRefusal::Expired)) => {
+            return refused(
+                StatusCode::GONE,
+                "This link has expired",
+                "Close this window and choose “Connect WhatsApp” again in Zentro Desk.",
+            );
+        }
+        Ok(Err(SignupRefusal::Invalid)) => {
+            return refused(
+                StatusCode::NOT_FOUND,
+                "This link is not valid",
+                "It was used already. Close this window and choose “Connect WhatsApp” again in Zentro Desk.",
+            );
+        }
+        Err(error) => {
+            tracing::error!(%error, "the signup page could not be served");
+            return refused(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "The relay could not open this signup; try again.",
+            );
+        }
+    };
+    let config = json!({
+        "token": q.t.trim(),
+        "signupId": signup.id,
+        "appId": app.app_id,
+        "configId": app.signup_config_id,
+        "graphVersion": platform::GRAPH_API_VERSION,
+        "extras": {
+            "setup": {},
+            "featureType": "",
+            "sessionInfoVersion": platform::EMBEDDED_SIGNUP_SESSION_INFO_VERSION,
+            "version": platform::EMBEDDED_SIGNUP_VERSION,
+        },
+        "coexistenceFeature": platform::COEXISTENCE_FEATURE_TYPE,
+        "standInOrigin": stand_in,
+        "finishedPath": FINISHED_PATH,
+    });
+    // `</` cannot end the script element from inside the JSON.
+    let config = config.to_string().replace("</", "<\\/");
+    let html = SIGNUP_HTML
+        .replace("{{nonce}}", &nonce)
+        .replace("{{config}}", &config)
+        .replace("{{sdk}}", &escape(&app.sdk_url));
+    page(StatusCode::OK, &nonce, &stand_in, &sdk_origin, html)
+}
+
+/// The finished page's query.
+#[derive(Deserialize)]
+pub struct FinishedQuery {
+    #[serde(default)]
+    outcome: String,
+}
+
+/// `GET /signup/finished`: the page the signup ends on (the app closes the window here).
+pub async fn finished(Query(q): Query<FinishedQuery>) -> Response {
+    let text = match q.outcome.as_str() {
+        "connected" => "WhatsApp is connected. You can close this window.",
+        "cancelled" => "Nothing was connected. You can close this window.",
+        _ => "Nothing was connected. Zentro Desk shows what happened; you can close this window.",
+    };
+    page(
+        StatusCode::OK,
+        &new_id(),
+        "",
+        "",
+        message_page("Zentro Desk", text),
+    )
+}
+
+/// The `data` of a `WA_EMBEDDED_SIGNUP` event.
+#[derive(Deserialize, Default)]
+pub struct SessionInfo {
+    #[serde(default)]
+    waba_id: Option<String>,
+    #[serde(default)]
+    phone_number_id: Option<String>,
+    #[serde(default)]
+    current_step: Option<String>,
+    #[serde(default)]
+    error_message: Option<String>,
+    #[serde(default)]
+    error_id: Option<String>,
+}
+
+/// The body of `POST /signup/complete`.
+#[derive(Deserialize)]
+pub struct Completion {
+    t: String,
+    #[serde(default)]
+    code: String,
+    event: String,
+    #[serde(default)]
+    data: SessionInfo,
+    #[serde(default)]
+    pin: Option<String>,
+}
+
+/// A failed completion: a stable code and what to do, for people.
+struct Failure {
+    code: &'static str,
+    message: String,
+}
+
+impl Failure {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn meta(step: &str, error: &GraphError) -> Self {
+        match error {
+            GraphError::CodeRefused { expired: true } => Self::new(
+                "code_expired",
+                "Meta's code expired before the relay could use it (codes live 30 seconds). Start again.",
+            ),
+            GraphError::CodeRefused { expired: false } => Self::new(
+                "code_invalid",
+                "Meta's code was already used or is not valid. Start again.",
+            ),
+            GraphError::Unreachable(_)
+            | GraphError::Ambiguous(_)
+            | GraphError::Transient { .. } => Self::new(
+                "meta_unavailable",
+                format!(
+                    "Meta could not be reached while {step}; nothing was connected. Try again in a few minutes."
+                ),
+            ),
+            other => Self::new(
+                "meta_refused",
+                format!("Meta refused while {step}: {other}. Nothing was connected."),
+            ),
+        }
+    }
+}
+
+fn digits(value: &str) -> bool {
+    !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `POST /signup/complete`: Meta's code and ids from the page; connects the number.
+pub async fn complete(
+    State(state): State<AppState>,
+    input: Result<Json<Completion>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(input) = input.map_err(|e| {
+        ApiError::BadRequest(format!(
+            "expected JSON {{t, code, event, data, pin}}: {}",
+            e.body_text()
+        ))
+    })?;
+    let (app, graph) = meta(&state)?;
+    let coexistence = input.event == signup_events::FINISH_COEXISTENCE;
+    let known = [
+        signup_events::FINISH,
+        signup_events::FINISH_COEXISTENCE,
+        signup_events::FINISH_ONLY_WABA,
+    ];
+    if !known.contains(&input.event.as_str()) {
+        return Err(ApiError::BadRequest(format!(
+            "event must be one of {known:?} here (cancel and error go to /signup/abandon)"
+        )));
+    }
+    let pin = input.pin.as_deref().map(str::trim).unwrap_or_default();
+    if !coexistence && (pin.len() != 6 || !digits(pin)) {
+        return Err(ApiError::BadRequest(
+            "choose a 6-digit PIN for the number's two-step verification".into(),
+        ));
+    }
+    let signup = claim(&state, &input.t, SignupState::Working, None).await?;
+    let outcome = connect_whatsapp(&state, app, graph, &signup, &input, coexistence, pin).await;
+    let (state_now, channel_id, outcome) = match outcome {
+        Ok((channel, reconnected)) => (
+            SignupState::Connected,
+            Some(channel.id.clone()),
+            json!({
+                "message": format!(
+                    "{} {} ({}).",
+                    if reconnected { "Reconnected" } else { "Connected" },
+                    channel.display_name,
+                    channel.phone_number.clone().unwrap_or_else(|| channel.external_id.clone())
+                ),
+                "channel_id": channel.id,
+                "reconnected": reconnected,
+            }),
+        ),
+        Err(failure) => {
+            tracing::warn!(signup = %signup.id, code = failure.code, "a WhatsApp signup failed");
+            (
+                SignupState::Failed,
+                None,
+                json!({ "code": failure.code, "message": failure.message }),
+            )
+        }
+    };
+    state
+        .store
+        .finish_signup(&signup.id, state_now, channel_id.as_deref(), &outcome)
+        .await?;
+    if state_now == SignupState::Failed {
+        audit(
+            &state,
+            &signup,
+            "channel.signup_failed",
+            None,
+            json!({ "signup_id": signup.id, "code": outcome["code"] }),
+        )
+        .await?;
+    }
+    Ok(Json(
+        json!({ "state": state_now, "outcome": outcome, "signup_id": signup.id }),
+    ))
+}
+
+/// The body of `POST /signup/abandon`.
+#[derive(Deserialize)]
+pub struct Abandonment {
+    t: String,
+    event: String,
+    #[serde(default)]
+    data: SessionInfo,
+}
+
+/// `POST /signup/abandon`: the owner cancelled Meta's dialog, or Meta reported an error.
+pub async fn abandon(
+    State(state): State<AppState>,
+    input: Result<Json<Abandonment>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(input) = input.map_err(|e| {
+        ApiError::BadRequest(format!(
+            "expected JSON {{t, event, data}}: {}",
+            e.body_text()
+        ))
+    })?;
+    let clip = |s: Option<String>| s.map(|s| s.chars().take(200).collect::<String>());
+    let (to, outcome) = match input.event.as_str() {
+        signup_events::CANCEL => {
+            let step = clip(input.data.current_step);
+            (
+                SignupState::Cancelled,
+                json!({
+                    "code": "cancelled",
+                    "message": match &step {
+                        Some(step) => format!("The signup was cancelled at Meta's step {step}; nothing was connected."),
+                        None => "The signup was cancelled; nothing was connected.".into(),
+                    },
+                    "step": step,
+                }),
+            )
+        }
+        signup_events::ERROR => {
+            let (message, id) = (clip(input.data.error_message), clip(input.data.error_id));
+            (
+                SignupState::Failed,
+                json!({
+                    "code": "meta_error",
+                    "message": format!(
+                        "Meta reported an error: {}{}. Nothing was connected; try again, or give Meta's support the error id.",
+                        message.as_deref().unwrap_or("no details"),
+                        id.as_deref().map(|id| format!(" (error id {id})")).unwrap_or_default()
+                    ),
+                    "error_id": id,
+                }),
+            )
+        }
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "event must be CANCEL or ERROR here, not {other:?}"
+            )));
+        }
+    };
+    let signup = claim(&state, &input.t, to, Some(&outcome)).await?;
+    audit(
+        &state,
+        &signup,
+        if to == SignupState::Cancelled {
+            "channel.signup_cancelled"
+        } else {
+            "channel.signup_failed"
+        },
+        None,
+        json!({ "signup_id": signup.id, "code": outcome["code"], "error_id": outcome["error_id"] }),
+    )
+    .await?;
+    Ok(Json(
+        json!({ "state": to, "outcome": outcome, "signup_id": signup.id }),
+    ))
+}
+
+async fn claim(
+    state: &AppState,
+    token: &str,
+    to: SignupState,
+    outcome: Option<&Value>,
+) -> Result<Signup, ApiError> {
+    match state
+        .store
+        .claim_signup(&token_hash(token.trim()), to, outcome)
+        .await?
+    {
+        Ok(signup) => Ok(signup),
+        Err(SignupRefusal::Expired) => Err(ApiError::Refused {
+            status: StatusCode::GONE,
+            code: "signup_expired",
+            message: "this signup link has expired; choose “Connect WhatsApp” again in Zentro Desk"
+                .into(),
+        }),
+        Err(SignupRefusal::Invalid) => Err(ApiError::Refused {
+            status: StatusCode::BAD_REQUEST,
+            code: "signup_invalid",
+            message:
+                "this signup link is not valid or was used already; start again in Zentro Desk"
+                    .into(),
+        }),
+    }
+}
+
+async fn audit(
+    state: &AppState,
+    signup: &Signup,
+    action: &str,
+    subject: Option<&str>,
+    details: Value,
+) -> Result<(), ApiError> {
+    let member = state
+        .store
+        .member(&signup.workspace_id, &signup.member_id)
+        .await
+        .ok();
+    state
+        .store
+        .record(NewAuditEntry {
+            workspace_id: &signup.workspace_id,
+            actor_id: Some(&signup.member_id),
+            actor_email: member.as_ref().map(|m| m.email.as_str()),
+            device: Some("signup window"),
+            action,
+            subject,
+            details,
+        })
+        .await?;
+    Ok(())
+}
+
+/// Exchanges, verifies, subscribes, registers; then creates the channel with its sealed token.
+async fn connect_whatsapp(
+    state: &AppState,
+    app: &MetaApp,
+    graph: &GraphClient,
+    signup: &Signup,
+    input: &Completion,
+    coexistence: bool,
+    pin: &str,
+) -> Result<(Channel, bool), Failure> {
+    let keys = super::channels::keys(state).map_err(|_| {
+        Failure::new(
+            "token_key_missing",
+            "this relay keeps no channel tokens until its operator sets ZENTRO_RELAY_TOKEN_KEY",
+        )
+    })?;
+    let internal = |error: crate::store::StoreError| {
+        tracing::error!(%error, "a signup could not be stored");
+        Failure::new(
+            "internal",
+            "The relay could not store the channel; nothing was connected. Try again.",
+        )
+    };
+    let waba_id = input
+        .data
+        .waba_id
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default();
+    if !digits(waba_id) {
+        return Err(Failure::new(
+            "no_account",
+            "Meta's dialog did not say which WhatsApp Business Account was shared. Start again.",
+        ));
+    }
+    if input.event == signup_events::FINISH_ONLY_WABA {
+        return Err(Failure::new(
+            "no_number",
+            "Meta's dialog shared the WhatsApp Business Account without a phone number. Start again and add a number.",
+        ));
+    }
+    if input.code.trim().is_empty() {
+        return Err(Failure::new(
+            "code_invalid",
+            "Meta's dialog gave no code. Start again.",
+        ));
+    }
+    let token = graph
+        .exchange_code(
+            &app.app_id,
+            &state.config.app_secret,
+            input.code.trim(),
+            None,
+        )
+        .await
+        .map_err(|e| Failure::meta("exchanging the code", &e))?;
+    let info = graph
+        .debug_token(&app.app_id, &state.config.app_secret, &token)
+        .await
+        .map_err(|e| Failure::meta("checking the token", &e))?;
+    if !info.is_valid || info.app_id != app.app_id {
+        return Err(Failure::new(
+            "grant_invalid",
+            "Meta's token is not valid for this app. Start again.",
+        ));
+    }
+    if !info.grants("whatsapp_business_management", waba_id)
+        && !info.grants("whatsapp_business_messaging", waba_id)
+    {
+        return Err(Failure::new(
+            "account_not_granted",
+            format!(
+                "Meta's grant does not include the WhatsApp Business Account chosen in the dialog ({waba_id}). Start again and share that account."
+            ),
+        ));
+    }
+    let numbers = graph
+        .phone_numbers(waba_id, &token)
+        .await
+        .map_err(|e| Failure::meta("reading the account's numbers", &e))?;
+    let wanted = input
+        .data
+        .phone_number_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
+    let number = match wanted {
+        Some(id) => numbers.into_iter().find(|n| n.id == id).ok_or_else(|| {
+            Failure::new("number_not_in_account", format!("The number {id} is not in the shared WhatsApp Business Account. Start again."))
+        })?,
+        None => numbers.into_iter().next().ok_or_else(|| {
+            Failure::new("no_number", "The shared WhatsApp Business Account has no phone number. Add one in WhatsApp Manager, then start again.")
+        })?,
+    };
+    let existing = state
+        .store
+        .channel_by_external_id(ChannelKind::Whatsapp, &number.id)
+        .await
+        .map_err(internal)?;
+    if existing
+        .as_ref()
+        .is_some_and(|c| c.workspace_id != signup.workspace_id)
+    {
+        return Err(Failure::new(
+            "channel_taken",
+            "This number is connected to another Zentro Desk workspace; disconnect it there first.",
+        ));
+    }
+    graph
+        .subscribe_app(waba_id, &token)
+        .await
+        .map_err(|e| Failure::meta("subscribing to the account's webhooks", &e))?;
+    if !coexistence && let Err(error) = graph.register_phone(&number.id, &token, pin).await {
+        if existing.is_none() {
+            undo_subscription(graph, waba_id, &token).await;
+        }
+        return Err(Failure::meta("registering the number", &error));
+    }
+    let name = if number.verified_name.is_empty() {
+        format!("WhatsApp {}", number.display_phone_number)
+    } else {
+        format!("WhatsApp {}", number.verified_name)
+    };
+    let health = ChannelHealth::connected(
+        Some(number.display_phone_number.clone()).filter(|n| !n.is_empty()),
+        number.quality_rating.clone(),
+    );
+    let connected = state
+        .store
+        .connect_channel(
+            &signup.workspace_id,
+            ChannelKind::Whatsapp,
+            &number.id,
+            Some(waba_id),
+            &name,
+            |channel_id| keys.current.seal(channel_id, token.expose()),
+            &signup.member_id,
+            &health,
+        )
+        .await;
+    let (channel, version, reconnected) = match connected {
+        Ok(c) => c,
+        Err(error) => {
+            if existing.is_none() {
+                undo_subscription(graph, waba_id, &token).await;
+            }
+            return Err(internal(error));
+        }
+    };
+    let subject = format!("whatsapp:{}", channel.external_id);
+    audit(
+        state,
+        signup,
+        if reconnected { "channel.reconnected" } else { "channel.connected" },
+        Some(&subject),
+        json!({ "channel_id": channel.id, "version": version, "coexistence": coexistence, "signup_id": signup.id }),
+    )
+    .await
+    .map_err(|_| Failure::new("internal", "The channel was connected but could not be recorded; check the Channels tab."))?;
+    let published = state
+        .sequencer
+        .publish(
+            &signup.workspace_id,
+            &signup.member_id,
+            CHANNEL_CONNECTED,
+            json!({
+                "channel_id": channel.id,
+                "kind": channel.kind,
+                "external_id": channel.external_id,
+                "token_version": version,
+                "name": channel.display_name,
+                "phone_number": channel.phone_number,
+                "reconnected": reconnected,
+            }),
+            &format!("{CHANNEL_CONNECTED}:{}", signup.id),
+        )
+        .await;
+    if let Err(error) = published {
+        tracing::error!(%error, "the channel.connected event could not be appended");
+    }
+    Ok((channel, reconnected))
+}
+
+async fn undo_subscription(graph: &GraphClient, object_id: &str, token: &AccessToken) {
+    if let Err(error) = graph.unsubscribe_app(object_id, token).await {
+        tracing::warn!(%error, "could not undo a webhook subscription after a failed signup");
+    }
+}
+
+/// The signup page. `{{config}}` is JSON, `{{nonce}}` the CSP nonce, `{{sdk}}` the SDK address.
+const SIGNUP_HTML: &str = include_str!("signup.html");

@@ -1,0 +1,594 @@
+//! Connecting WhatsApp through Embedded Signup, against meta-sim on loopback: the test plays the
+//! signup page's part (the WebDriver suite drives the real page in the app's window).
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use zentro_meta::AppSecret;
+use zentro_meta_sim::{MetaSim, SimConfig};
+use zentro_relay::config::MetaApp;
+use zentro_relay::sealing::{TokenKey, TokenKeys};
+
+use crate::support::{SECRET, TestRelay};
+
+const OWNER: &str = "owner@acme.test";
+
+struct Setup {
+    relay: TestRelay,
+    sim: MetaSim,
+    owner: String,
+}
+
+async fn setup_with(adjust: impl FnOnce(&mut zentro_relay::Config)) -> Setup {
+    let sim = MetaSim::start(SimConfig {
+        app_secret: AppSecret::new(SECRET),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let app_id = sim.state().app_id().to_string();
+    let base = sim.base_url();
+    let relay = TestRelay::start_with(|c| {
+        c.token_keys = Some(TokenKeys {
+            current: TokenKey::parse(&TokenKey::generate()).unwrap(),
+            previous: None,
+        });
+        c.meta_app = Some(MetaApp {
+            app_id,
+            signup_config_id: "778899001122".into(),
+            graph_url: base.clone(),
+            sdk_url: format!("{base}/sim/sdk.js"),
+        });
+        adjust(c);
+    })
+    .await;
+    relay.workspace("Acme", OWNER, "").await;
+    let owner = relay.sign_in(OWNER).await;
+    Setup { relay, sim, owner }
+}
+
+async fn setup() -> Setup {
+    setup_with(|_| {}).await
+}
+
+/// Starts a signup as the owner: `(signup id, page token)`.
+async fn start(s: &Setup) -> (String, String) {
+    let started = s
+        .relay
+        .call(
+            "POST",
+            "/v1/signups",
+            Some(&s.owner),
+            Some(json!({ "kind": "whatsapp" })),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::CREATED, "{:?}", started.json());
+    let body = started.json();
+    let path = body["path"].as_str().unwrap();
+    let token = path.split("t=").nth(1).unwrap().to_string();
+    (body["signup"]["id"].as_str().unwrap().to_string(), token)
+}
+
+/// What Meta's dialog does when the owner finishes: `(code, waba_id, phone_number_id)`.
+async fn dialog_finishes(sim: &MetaSim, coexistence: bool) -> (String, String, String) {
+    let answer: Value = reqwest::Client::new()
+        .post(format!(
+            "{}/sim/signup/finish?coexistence={coexistence}",
+            sim.base_url()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let s = |k: &str| answer[k].as_str().unwrap().to_string();
+    (s("code"), s("waba_id"), s("phone_number_id"))
+}
+
+async fn complete(s: &Setup, body: Value) -> crate::support::Response {
+    s.relay
+        .call("POST", "/signup/complete", None, Some(body))
+        .await
+}
+
+async fn channels(s: &Setup) -> Vec<Value> {
+    s.relay
+        .call("GET", "/v1/channels", Some(&s.owner), None)
+        .await
+        .json()["channels"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn events(s: &Setup) -> Vec<Value> {
+    s.relay
+        .call("GET", "/v1/events?after=0&limit=500", Some(&s.owner), None)
+        .await
+        .json()["events"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn audit_actions(s: &Setup) -> Vec<String> {
+    s.relay
+        .call("GET", "/v1/audit", Some(&s.owner), None)
+        .await
+        .json()["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn signup_state(s: &Setup, id: &str) -> Value {
+    s.relay
+        .call("GET", &format!("/v1/signups/{id}"), Some(&s.owner), None)
+        .await
+        .json()["signup"]
+        .clone()
+}
+
+#[tokio::test]
+async fn the_signup_page_launches_embedded_signup_as_meta_documents_it() {
+    let s = setup().await;
+    let (_, token) = start(&s).await;
+    let page = s
+        .relay
+        .call("GET", &format!("/signup?t={token}"), None, None)
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = String::from_utf8(page.body.clone()).unwrap();
+    for expected in [
+        "\"configId\":\"778899001122\"",
+        "\"version\":\"v4\"",
+        "\"sessionInfoVersion\":\"3\"",
+        "response_type: 'code'",
+        "override_default_response_type: true",
+        "WA_EMBEDDED_SIGNUP",
+        "/sim/sdk.js",
+    ] {
+        assert!(html.contains(expected), "the page has {expected}");
+    }
+    // Meta's origins only (plus the stand-in's, which is this test's Meta).
+    assert!(html.contains(r"/^https:\/\/([a-z]+\.)?facebook\.com$/"));
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'nonce-"));
+    assert_eq!(page.headers["referrer-policy"], "no-referrer");
+    assert_eq!(page.headers["cache-control"], "no-store");
+    // The app secret never reaches the page.
+    assert!(!html.contains(SECRET));
+
+    let unknown = s
+        .relay
+        .call("GET", "/signup?t=zdt_unknown", None, None)
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn finishing_connects_the_number_once_with_a_sealed_token_and_tells_every_device() {
+    let s = setup().await;
+    let (id, token) = start(&s).await;
+    let (code, waba, number) = dialog_finishes(&s.sim, false).await;
+
+    // A PIN that is not 6 digits is refused before anything happens; the link stays usable.
+    let bad_pin = complete(
+        &s,
+        json!({ "t": token, "code": code, "event": "FINISH", "data": { "waba_id": waba, "phone_number_id": number }, "pin": "12" }),
+    )
+    .await;
+    assert_eq!(bad_pin.status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad_pin.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("6-digit PIN")
+    );
+
+    let done = complete(
+        &s,
+        json!({ "t": token, "code": code, "event": "FINISH", "data": { "waba_id": waba, "phone_number_id": number, "business_id": "1" }, "pin": "246810" }),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::OK, "{:?}", done.json());
+    assert_eq!(done.json()["state"], "connected", "{:?}", done.json());
+
+    // At Meta: subscribed to the account's webhooks, the number registered with the owner's PIN.
+    assert!(s.sim.state().is_subscribed(&waba));
+    assert_eq!(
+        s.sim.state().registration(&number),
+        Some((true, Some("246810".into())))
+    );
+    // In the workspace: the channel, healthy, with its number and a token version.
+    let list = channels(&s).await;
+    let channel = list
+        .iter()
+        .find(|c| c["external_id"] == number.as_str())
+        .unwrap();
+    assert_eq!(channel["account_id"], waba.as_str());
+    assert_eq!(channel["health"], "connected");
+    assert_eq!(channel["quality_rating"], "GREEN");
+    assert!(
+        channel["phone_number"]
+            .as_str()
+            .unwrap()
+            .starts_with("+1555")
+    );
+    assert_eq!(channel["token_version"], 1);
+    let channel_id = channel["id"].as_str().unwrap();
+    // The token devices fetch is the one Meta issued: it sends.
+    let fetched = s
+        .relay
+        .call(
+            "GET",
+            &format!("/v1/channels/{channel_id}/token"),
+            Some(&s.owner),
+            None,
+        )
+        .await;
+    let meta_token = fetched.json()["token"].as_str().unwrap().to_string();
+    assert!(
+        s.sim
+            .state()
+            .grant_of(&meta_token)
+            .is_some_and(|g| g.wabas.contains(&waba))
+    );
+    // Not in the database file in the clear.
+    let db = std::fs::read(s.relay._dir.path().join("relay.sqlite")).unwrap();
+    assert!(
+        !db.windows(meta_token.len())
+            .any(|w| w == meta_token.as_bytes())
+    );
+
+    // Every device learns of it from the log: channel.connected, without the token.
+    let log = events(&s).await;
+    let connected: Vec<&Value> = log
+        .iter()
+        .filter(|e| e["kind"] == "channel.connected")
+        .collect();
+    assert_eq!(connected.len(), 1);
+    assert_eq!(connected[0]["payload"]["channel_id"], channel_id);
+    assert!(!serde_json::to_string(&log).unwrap().contains(&meta_token));
+    assert_eq!(signup_state(&s, &id).await["state"], "connected");
+    let actions = audit_actions(&s).await;
+    assert!(actions.contains(&"channel.signup_started".to_string()));
+    assert!(actions.contains(&"channel.connected".to_string()));
+
+    // The link works once.
+    let again = complete(
+        &s,
+        json!({ "t": token, "code": code, "event": "FINISH", "data": { "waba_id": waba, "phone_number_id": number }, "pin": "246810" }),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert_eq!(again.json()["error"]["code"], "signup_invalid");
+    let page = s
+        .relay
+        .call("GET", &format!("/signup?t={token}"), None, None)
+        .await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+
+    // Signing up again with the same account reconnects the same channel with a new token.
+    let (_, token2) = start(&s).await;
+    let code2 = s.sim.state().issue_signup_code_for(&waba);
+    let re = complete(
+        &s,
+        json!({ "t": token2, "code": code2, "event": "FINISH", "data": { "waba_id": waba, "phone_number_id": number }, "pin": "246810" }),
+    )
+    .await;
+    assert_eq!(re.json()["state"], "connected", "{:?}", re.json());
+    assert_eq!(re.json()["outcome"]["reconnected"], true);
+    let list = channels(&s).await;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["token_version"], 2);
+}
+
+#[tokio::test]
+async fn the_whatsapp_business_app_flow_keeps_its_registration_and_finds_the_number() {
+    let s = setup().await;
+    let (_, token) = start(&s).await;
+    let (code, waba, number) = dialog_finishes(&s.sim, true).await;
+    // Coexistence may come without phone_number_id, and without a PIN.
+    let done = complete(
+        &s,
+        json!({ "t": token, "code": code, "event": "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING", "data": { "waba_id": waba } }),
+    )
+    .await;
+    assert_eq!(done.json()["state"], "connected", "{:?}", done.json());
+    // Not registered again (no PIN set by us), but subscribed.
+    assert_eq!(s.sim.state().registration(&number), Some((true, None)));
+    assert!(s.sim.state().is_subscribed(&waba));
+    assert_eq!(channels(&s).await[0]["external_id"], number.as_str());
+}
+
+#[tokio::test]
+async fn cancel_and_meta_errors_end_the_signup_with_nothing_created() {
+    let s = setup().await;
+    let (id, token) = start(&s).await;
+    let cancelled = s
+        .relay
+        .call(
+            "POST",
+            "/signup/abandon",
+            None,
+            Some(json!({ "t": token, "event": "CANCEL", "data": { "current_step": "PHONE_NUMBER_SETUP" } })),
+        )
+        .await;
+    assert_eq!(cancelled.status, StatusCode::OK);
+    let signup = signup_state(&s, &id).await;
+    assert_eq!(signup["state"], "cancelled");
+    assert!(
+        signup["outcome"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("PHONE_NUMBER_SETUP")
+    );
+
+    let (id, token) = start(&s).await;
+    let failed = s
+        .relay
+        .call(
+            "POST",
+            "/signup/abandon",
+            None,
+            Some(json!({ "t": token, "event": "ERROR", "data": { "error_message": "Something went wrong", "error_id": "524126" } })),
+        )
+        .await;
+    assert_eq!(failed.status, StatusCode::OK);
+    let signup = signup_state(&s, &id).await;
+    assert_eq!(signup["state"], "failed");
+    assert_eq!(signup["outcome"]["error_id"], "524126");
+    assert!(
+        signup["outcome"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("524126")
+    );
+    assert!(channels(&s).await.is_empty());
+    let actions = audit_actions(&s).await;
+    assert!(actions.contains(&"channel.signup_cancelled".to_string()));
+    assert!(actions.contains(&"channel.signup_failed".to_string()));
+}
+
+#[tokio::test]
+async fn an_expired_code_or_a_grant_without_the_account_creates_nothing() {
+    let s = setup().await;
+    // Meta's code lives 30 seconds.
+    let (id, token) = start(&s).await;
+    let (code, waba, number) = dialog_finishes(&s.sim, false).await;
+    s.sim.state().advance(Duration::from_secs(31));
+    let late = complete(
+        &s,
+        json!({ "t": token, "code": code, "event": "FINISH", "data": { "waba_id": waba, "phone_number_id": number }, "pin": "135790" }),
+    )
+    .await;
+    assert_eq!(late.json()["state"], "failed");
+    assert_eq!(late.json()["outcome"]["code"], "code_expired");
+    assert!(
+        late.json()["outcome"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("30 seconds")
+    );
+    assert_eq!(signup_state(&s, &id).await["state"], "failed");
+    assert!(!s.sim.state().is_subscribed(&waba));
+
+    // The dialog names one account, the token grants another.
+    let (_, token) = start(&s).await;
+    s.sim.state().grant_other_account_on_next_signup();
+    let (code, waba, number) = dialog_finishes(&s.sim, false).await;
+    let mismatch = complete(
+        &s,
+        json!({ "t": token, "code": code, "event": "FINISH", "data": { "waba_id": waba, "phone_number_id": number }, "pin": "135790" }),
+    )
+    .await;
+    assert_eq!(mismatch.json()["outcome"]["code"], "account_not_granted");
+    assert!(
+        mismatch.json()["outcome"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&waba)
+    );
+    assert!(!s.sim.state().is_subscribed(&waba));
+    assert_eq!(s.sim.state().registration(&number), Some((false, None)));
+    assert!(channels(&s).await.is_empty());
+    assert!(
+        !events(&s)
+            .await
+            .iter()
+            .any(|e| e["kind"] == "channel.connected")
+    );
+}
+
+#[tokio::test]
+async fn an_expired_link_is_refused_and_a_relay_without_a_meta_app_says_what_to_set() {
+    let s = setup_with(|c| c.signup_ttl = Duration::from_millis(1)).await;
+    let (_, token) = start(&s).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let page = s
+        .relay
+        .call("GET", &format!("/signup?t={token}"), None, None)
+        .await;
+    assert_eq!(page.status, StatusCode::GONE);
+    let late = s
+        .relay
+        .call(
+            "POST",
+            "/signup/abandon",
+            None,
+            Some(json!({ "t": token, "event": "CANCEL" })),
+        )
+        .await;
+    assert_eq!(late.status, StatusCode::GONE);
+    assert_eq!(late.json()["error"]["code"], "signup_expired");
+
+    let bare = TestRelay::start().await;
+    bare.workspace("Bare", OWNER, "").await;
+    let owner = bare.sign_in(OWNER).await;
+    let refused = bare
+        .call(
+            "POST",
+            "/v1/signups",
+            Some(&owner),
+            Some(json!({ "kind": "whatsapp" })),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refused.json()["error"]["code"], "meta_app_missing");
+    assert!(
+        refused.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ZENTRO_RELAY_META_APP_ID")
+    );
+}
+
+/// Connects a number through the signup; returns `(channel id, waba, number)`.
+async fn connect(s: &Setup) -> (String, String, String) {
+    let (_, token) = start(s).await;
+    let (code, waba, number) = dialog_finishes(&s.sim, false).await;
+    let done = complete(
+        s,
+        json!({ "t": token, "code": code, "event": "FINISH", "data": { "waba_id": waba, "phone_number_id": number }, "pin": "112233" }),
+    )
+    .await;
+    assert_eq!(done.json()["state"], "connected", "{:?}", done.json());
+    let id = channels(s).await[0]["id"].as_str().unwrap().to_string();
+    (id, waba, number)
+}
+
+async fn check(s: &Setup, id: &str) -> Value {
+    let checked = s
+        .relay
+        .call(
+            "POST",
+            &format!("/v1/channels/{id}/check"),
+            Some(&s.owner),
+            None,
+        )
+        .await;
+    assert_eq!(checked.status, StatusCode::OK, "{:?}", checked.json());
+    checked.json()["channel"].clone()
+}
+
+#[tokio::test]
+async fn health_checks_repair_a_lost_subscription_and_see_quality_and_revocation() {
+    let s = setup().await;
+    let (id, waba, number) = connect(&s).await;
+
+    // The subscription silently disappeared at Meta: the check subscribes again.
+    s.sim.state().drop_subscription(&waba);
+    let channel = check(&s, &id).await;
+    assert_eq!(channel["health"], "connected");
+    assert!(s.sim.state().is_subscribed(&waba));
+    assert!(
+        audit_actions(&s)
+            .await
+            .contains(&"channel.resubscribed".to_string())
+    );
+
+    // A RED rating needs attention.
+    s.sim.state().set_quality(&number, "RED");
+    let channel = check(&s, &id).await;
+    assert_eq!(channel["health"], "attention");
+    assert_eq!(channel["quality_rating"], "RED");
+    assert!(
+        channel["health_reason"]
+            .as_str()
+            .unwrap()
+            .contains("quality")
+    );
+
+    // The owner removed the app at Meta: every token dies; the channel is disconnected and
+    // every device is told.
+    s.sim.state().set_quality(&number, "GREEN");
+    s.sim.state().revoke_tokens_for(&waba);
+    let channel = check(&s, &id).await;
+    assert_eq!(channel["health"], "disconnected");
+    assert!(
+        channel["health_reason"]
+            .as_str()
+            .unwrap()
+            .contains("reconnect")
+    );
+    let changes: Vec<Value> = events(&s)
+        .await
+        .into_iter()
+        .filter(|e| e["kind"] == "channel.changed")
+        .collect();
+    assert_eq!(changes.last().unwrap()["payload"]["health"], "disconnected");
+    // Checking again changes nothing and appends nothing.
+    let before = events(&s).await.len();
+    check(&s, &id).await;
+    assert_eq!(events(&s).await.len(), before);
+}
+
+#[tokio::test]
+async fn the_periodic_check_runs_on_its_own() {
+    let s = setup_with(|c| c.channel_check_interval = Duration::from_millis(100)).await;
+    let (id, waba, _) = connect(&s).await;
+    s.sim.state().drop_subscription(&waba);
+    let checker = tokio::spawn(zentro_relay::http::health::check_periodically(
+        s.relay.state.clone(),
+    ));
+    let mut repaired = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if s.sim.state().is_subscribed(&waba) {
+            repaired = true;
+            break;
+        }
+    }
+    s.relay.state.shutdown.cancel();
+    checker.await.unwrap();
+    assert!(repaired, "the periodic check subscribed again");
+    assert_eq!(check(&s, &id).await["health"], "connected");
+}
+
+#[tokio::test]
+async fn disconnecting_unsubscribes_forgets_the_token_and_keeps_the_channel() {
+    let s = setup().await;
+    let (id, waba, _) = connect(&s).await;
+    let done = s
+        .relay
+        .call(
+            "POST",
+            &format!("/v1/channels/{id}/disconnect"),
+            Some(&s.owner),
+            None,
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{:?}", done.json());
+    assert_eq!(done.json()["unsubscribed"], true);
+    assert!(!s.sim.state().is_subscribed(&waba));
+    let channel = &channels(&s).await[0];
+    assert_eq!(channel["health"], "disconnected");
+    assert_eq!(channel["token_version"], Value::Null);
+    let token = s
+        .relay
+        .call(
+            "GET",
+            &format!("/v1/channels/{id}/token"),
+            Some(&s.owner),
+            None,
+        )
+        .await;
+    assert_eq!(token.status, StatusCode::NOT_FOUND);
+    let last = events(&s)
+        .await
+        .into_iter()
+        .rfind(|e| e["kind"] == "channel.changed")
+        .unwrap();
+    assert_eq!(last["payload"]["health"], "disconnected");
+    assert_eq!(last["payload"]["token_version"], Value::Null);
+    assert!(
+        audit_actions(&s)
+            .await
+            .contains(&"channel.disconnected".to_string())
+    );
+}
