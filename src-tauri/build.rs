@@ -47,6 +47,9 @@ fn main() {
             "reveal_export",
             "retention",
             "set_retention",
+            "connect_whatsapp",
+            "check_channel",
+            "disconnect_channel",
         ]),
     ))
     .expect("failed to read the Tauri configuration");

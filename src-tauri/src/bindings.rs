@@ -55,6 +55,9 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::rights::reveal_export,
             commands::team::retention,
             commands::team::set_retention,
+            commands::team::connect_whatsapp,
+            commands::team::check_channel,
+            commands::team::disconnect_channel,
         ])
         .events(tauri_specta::collect_events![
             crate::desk::DeskStatusChanged,

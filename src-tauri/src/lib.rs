@@ -11,6 +11,7 @@ pub mod bindings;
 mod commands;
 pub mod desk;
 pub mod error;
+pub mod signup_window;
 mod state;
 
 use std::path::PathBuf;
@@ -84,6 +85,9 @@ pub fn build_app<R: Runtime>(
     if let Ok(downloads) = app.path().download_dir() {
         state.downloads = downloads;
     }
+    let _ = state
+        .signup_windows
+        .set(std::sync::Arc::new(app.handle().clone()));
     app.manage(state);
     if config.start_desk {
         let handle = app.handle().clone();

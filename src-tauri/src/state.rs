@@ -36,6 +36,8 @@ pub struct AppState {
     pub relaunch: tokio::sync::mpsc::UnboundedSender<bool>,
     /// Where exports go: the user's Downloads folder (else `<data dir>/exports`).
     pub downloads: PathBuf,
+    /// Opens Embedded Signup windows (set once the app is built).
+    pub signup_windows: std::sync::OnceLock<Arc<dyn crate::signup_window::SignupWindows>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -57,6 +59,7 @@ impl AppState {
             status: std::sync::Mutex::new(DeskStatus::starting()),
             viewing: std::sync::atomic::AtomicI64::new(0),
             downloads: data_dir.join("exports"),
+            signup_windows: std::sync::OnceLock::new(),
         }
     }
 

@@ -553,6 +553,87 @@ describe('App', () => {
     await waitFor(() => expect(calls.find((c) => c.cmd === 'set_channel_access')?.args).toEqual({ channelId: 'c1', agents: ['m2'] }));
   });
 
+  it('connects WhatsApp only for owners and says how the signup ended', async () => {
+    const OWNER = ['answer', 'manage_members', 'manage_channels', 'read_audit', 'manage_data', 'manage_workspace', 'connect_channels'];
+    let connected = false;
+    const channel = { id: 'c9', kind: 'whatsapp', external_id: '2001', display_name: 'WhatsApp Sandbox Coffee Co.', token_version: 1, agents: [], allowed: true,
+      health: 'connected', health_reason: null, phone_number: '+1 555 0101', quality_rating: 'GREEN' };
+    const calls = backend({
+      team: () => teamView('owner', OWNER),
+      channels: () => (connected ? [channel] : []),
+      connect_whatsapp: () => {
+        connected = true;
+        return { state: 'connected', message: 'Connected WhatsApp Sandbox Coffee Co. (+1 555 0101).', channel_id: 'c9' };
+      },
+    });
+    render(App);
+    await fireEvent.click(await screen.findByTestId('open-team'));
+    await fireEvent.click(await screen.findByTestId('team-tab-channels'));
+    const button = (await screen.findByTestId('connect-whatsapp')) as HTMLButtonElement;
+    await waitFor(() => expect(button.disabled).toBe(false));
+    await fireEvent.click(button);
+    expect((await screen.findByTestId('team-notice')).textContent).toContain('Connected WhatsApp Sandbox Coffee Co.');
+    expect(calls.filter((c) => c.cmd === 'connect_whatsapp')).toHaveLength(1);
+    expect((await screen.findByTestId('channel-health')).textContent).toContain('Connected');
+    expect(screen.getByTestId('team-channel').textContent).toContain('quality green');
+    expect(screen.queryByTestId('channel-reconnect')).toBeNull();
+  });
+
+  it('shows a cancelled signup as a problem, and an admin cannot start one', async () => {
+    backend({
+      team: () => teamView('owner', ['answer', 'manage_channels', 'manage_workspace', 'connect_channels']),
+      channels: () => [],
+      connect_whatsapp: () => ({ state: 'cancelled', message: 'The signup was cancelled at Meta\'s step PHONE_NUMBER_SETUP; nothing was connected.', channel_id: null }),
+    });
+    render(App);
+    await fireEvent.click(await screen.findByTestId('open-team'));
+    await fireEvent.click(await screen.findByTestId('team-tab-channels'));
+    const button = (await screen.findByTestId('connect-whatsapp')) as HTMLButtonElement;
+    await waitFor(() => expect(button.disabled).toBe(false));
+    await fireEvent.click(button);
+    expect((await screen.findByTestId('team-problem')).textContent).toContain('PHONE_NUMBER_SETUP');
+    cleanup();
+    backend({ team: () => teamView('admin', ['answer', 'manage_members', 'manage_channels', 'read_audit', 'manage_data']), channels: () => [] });
+    render(App);
+    await fireEvent.click(await screen.findByTestId('open-team'));
+    await fireEvent.click(await screen.findByTestId('team-tab-channels'));
+    const disabled = (await screen.findByTestId('connect-whatsapp')) as HTMLButtonElement;
+    expect(disabled.disabled).toBe(true);
+    expect(disabled.title).toContain('Only owners');
+  });
+
+  it('shows a disconnected channel with its reason, offers Reconnect, and disconnects only after confirming', async () => {
+    const calls = backend({
+      team: () => teamView('owner', ['answer', 'manage_members', 'manage_channels', 'read_audit', 'manage_data', 'manage_workspace', 'connect_channels']),
+      channels: () => [
+        { id: 'c1', kind: 'whatsapp', external_id: '1065', display_name: 'Support', token_version: null, agents: [], allowed: true,
+          health: 'disconnected', health_reason: 'Meta no longer accepts this channel\'s access. An owner must reconnect it.', phone_number: '+1 555 0100', quality_rating: 'GREEN' },
+        { id: 'c2', kind: 'messenger', external_id: '3001', display_name: 'Page', token_version: 3, agents: [], allowed: true,
+          health: 'attention', health_reason: 'Meta stopped sending this channel\'s messages.', phone_number: null, quality_rating: null },
+      ],
+      disconnect_channel: () => ({}),
+      check_channel: () => ({ id: 'c2', kind: 'messenger', external_id: '3001', display_name: 'Page', token_version: 3, agents: [], allowed: true,
+        health: 'connected', health_reason: null, phone_number: null, quality_rating: null }),
+    });
+    render(App);
+    await fireEvent.click(await screen.findByTestId('open-team'));
+    await fireEvent.click(await screen.findByTestId('team-tab-channels'));
+    const health = await screen.findAllByTestId('channel-health');
+    expect(health[0].textContent).toContain('Disconnected');
+    expect(health[0].textContent).toContain('reconnect it');
+    expect(health[1].textContent).toContain('Needs attention');
+    // Reconnect is for WhatsApp channels (Embedded Signup); Pages get a new token.
+    expect(screen.getAllByTestId('channel-reconnect')).toHaveLength(1);
+    // Only the channel with a token can be disconnected.
+    await fireEvent.click(screen.getByTestId('channel-disconnect'));
+    expect(calls.some((c) => c.cmd === 'disconnect_channel')).toBe(false);
+    expect((await screen.findByTestId('team-confirm')).textContent).toContain('every device deletes its token');
+    await fireEvent.click(screen.getByTestId('team-confirm-yes'));
+    await waitFor(() => expect(calls.find((c) => c.cmd === 'disconnect_channel')?.args).toEqual({ channelId: 'c2' }));
+    await fireEvent.click(screen.getAllByTestId('channel-check')[1]);
+    expect((await screen.findByTestId('team-notice')).textContent).toContain('Page: Connected');
+  });
+
   it('lets only the owner terminate the workspace, after typing its name', async () => {
     const calls = backend({
       team: () => teamView('owner', ['answer', 'manage_members', 'manage_channels', 'read_audit', 'manage_data', 'manage_workspace']),

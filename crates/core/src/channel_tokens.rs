@@ -39,6 +39,22 @@ pub struct ChannelInfo {
     pub agents: Vec<String>,
     /// Whether this member may use it.
     pub allowed: bool,
+    /// What the relay last saw at Meta: `connected`, `attention`, `disconnected` or `unknown`.
+    #[serde(default = "unknown_health")]
+    pub health: String,
+    /// Why it needs attention or is disconnected.
+    #[serde(default)]
+    pub health_reason: Option<String>,
+    /// The number as customers dial it (WhatsApp).
+    #[serde(default)]
+    pub phone_number: Option<String>,
+    /// Meta's quality rating of the number (`GREEN`, `YELLOW`, `RED`).
+    #[serde(default)]
+    pub quality_rating: Option<String>,
+}
+
+fn unknown_health() -> String {
+    "unknown".into()
 }
 
 impl ChannelInfo {

@@ -169,6 +169,15 @@ impl Desk {
         (&self.config.relay, &self.config.token)
     }
 
+    /// The team's channels changed (one was just connected from this device): bring the channel
+    /// tokens in the keychain up to date now rather than after the next sync.
+    pub fn channels_changed(&self) {
+        self.kept
+            .stale
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.nudge.notify_one();
+    }
+
     /// The workspace's members (from the relay; the last list when it is unreachable).
     pub async fn members(&self) -> Result<Vec<crate::sync::Teammate>, SyncError> {
         match self.config.relay.members(&self.config.token).await {
@@ -536,6 +545,30 @@ async fn refresh_tokens(config: &DeskConfig, kept: &KeptTokens) {
     }
 }
 
+/// Meta refused sends on these channels (190, lost permission): the relay checks them at Meta and,
+/// when it agrees, tells every device the channel is disconnected. Best effort: the periodic
+/// check finds it too.
+async fn report_refused_channels(config: &DeskConfig, cache_ids: &[String]) {
+    let channels = match config.relay.channels(&config.token).await {
+        Ok(c) => c,
+        Err(error) => {
+            tracing::warn!(%error, "could not report a refused channel to the relay");
+            return;
+        }
+    };
+    for channel in channels
+        .iter()
+        .filter(|c| cache_ids.contains(&c.cache_id()))
+    {
+        match config.relay.check_channel(&config.token, &channel.id).await {
+            Ok(checked) => {
+                tracing::info!(channel = %checked.id, health = %checked.health, "a refused channel was checked")
+            }
+            Err(error) => tracing::warn!(%error, "the relay could not check a refused channel"),
+        }
+    }
+}
+
 async fn send_once(
     config: &DeskConfig,
     events: &broadcast::Sender<DeskEvent>,
@@ -545,6 +578,9 @@ async fn send_once(
         .await
         .map_err(|e| e.to_string())?;
     let mut changed = report.failed + report.ambiguous > 0 || !report.accepted.is_empty();
+    if !report.refused_channels.is_empty() {
+        report_refused_channels(config, &report.refused_channels).await;
+    }
     // Erasures applied from the log: their media files and the WAL.
     crate::rights::cleanup(&config.cache)
         .await

@@ -13,6 +13,7 @@ pub mod account;
 pub mod apply;
 pub mod cache;
 pub mod channel_tokens;
+pub mod connections;
 pub mod desk;
 pub mod export;
 pub mod inbox;

@@ -267,6 +267,9 @@ pub struct DeliveryReport {
     pub failed: usize,
     /// Outcome unknown; reconciled from status webhooks.
     pub ambiguous: usize,
+    /// Channels (cache ids) whose sends Meta refused for a dead token or a lost permission: the
+    /// relay is asked to check them, so every device sees them disconnected.
+    pub refused_channels: Vec<String>,
 }
 
 /// Sends every due outbox entry once. `token_for` returns the Meta token of a channel (from the
@@ -483,6 +486,11 @@ pub async fn deliver_due(
                     report.waiting += 1;
                 }
                 None => {
+                    if error.disconnects_channel()
+                        && !report.refused_channels.contains(&t.channel_id)
+                    {
+                        report.refused_channels.push(t.channel_id.clone());
+                    }
                     fail(cache, &client_id, &error.to_string()).await?;
                     if let Some(code) = error.code() {
                         sqlx::query!(

@@ -130,7 +130,10 @@ pub struct Progress {
 fn channel_changes(events: &[RelayEvent]) -> usize {
     events
         .iter()
-        .filter(|e| e.kind == crate::channel_tokens::CHANNEL_CHANGED)
+        .filter(|e| {
+            e.kind == crate::channel_tokens::CHANNEL_CHANGED
+                || e.kind == crate::connections::CHANNEL_CONNECTED
+        })
         .count()
 }
 

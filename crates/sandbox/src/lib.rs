@@ -38,6 +38,8 @@ pub const WHATSAPP_ACCOUNT: &str = "200000000000001";
 pub const PAGE: &str = "300000000000001";
 /// The sandbox's Instagram account.
 pub const INSTAGRAM: &str = "400000000000001";
+/// The sandbox Meta app's Embedded Signup configuration id.
+pub const SIGNUP_CONFIGURATION: &str = "500000000000001";
 /// The signed-in agent's email.
 pub const AGENT_EMAIL: &str = "you@sandbox.zentro.invalid";
 
@@ -47,7 +49,7 @@ pub struct Sandbox {
     relay_url: String,
     identity: Identity,
     device_token: Secret,
-    channel_tokens: Arc<HashMap<String, AccessToken>>,
+    channel_tokens: Arc<std::sync::RwLock<HashMap<String, AccessToken>>>,
     folder: PathBuf,
     stop: CancellationToken,
     tasks: tokio_util::task::TaskTracker,
@@ -109,11 +111,26 @@ impl Sandbox {
             status_delay: std::time::Duration::from_millis(700),
             ..SimConfig::default()
         };
-        let relay_config = Config::new(
+        let sim = MetaSim::start(sim_config.clone()).await?;
+        let mut relay_config = Config::new(
             relay_dir,
             sim_config.app_secret.clone(),
             VerifyToken::new(format!("{:016x}", fastrand::u64(..))),
         );
+        // Connecting channels works in the sandbox too: Embedded Signup against meta-sim's
+        // dialog, tokens sealed under a key that lives as long as the session.
+        relay_config.token_keys = Some(zentro_relay::sealing::TokenKeys {
+            current: zentro_relay::sealing::TokenKey::parse(
+                &zentro_relay::sealing::TokenKey::generate(),
+            )?,
+            previous: None,
+        });
+        relay_config.meta_app = Some(zentro_relay::config::MetaApp {
+            app_id: sim_config.app_id.clone(),
+            signup_config_id: SIGNUP_CONFIGURATION.into(),
+            graph_url: sim.base_url(),
+            sdk_url: format!("{}/sim/sdk.js", sim.base_url()),
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let relay_url = format!("http://{}", listener.local_addr()?);
         let stop = CancellationToken::new();
@@ -134,7 +151,6 @@ impl Sandbox {
             });
         }
 
-        let sim = MetaSim::start(sim_config).await?;
         for (name, body) in customers::TEMPLATES {
             sim.state()
                 .add_template_text(name, "en_US", body, "APPROVED");
@@ -181,7 +197,7 @@ impl Sandbox {
             relay_url,
             identity,
             device_token,
-            channel_tokens: Arc::new(channel_tokens),
+            channel_tokens: Arc::new(std::sync::RwLock::new(channel_tokens)),
             folder: folder.to_path_buf(),
             stop,
             tasks,
@@ -218,7 +234,37 @@ impl Sandbox {
     /// The channel tokens, by cache channel id.
     pub fn tokens(&self) -> zentro_core::desk::TokenSource {
         let tokens = self.channel_tokens.clone();
-        Arc::new(move |channel: &str| tokens.get(channel).cloned())
+        Arc::new(move |channel: &str| {
+            tokens
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(channel)
+                .cloned()
+        })
+    }
+
+    /// Takes into memory the tokens of channels connected since the start (through the
+    /// sandbox's Embedded Signup), as a real device takes them into its keychain. Returns how many.
+    pub async fn adopt_channel_tokens(&self) -> anyhow::Result<usize> {
+        let relay = RelayClient::new(&self.relay_url)?;
+        let mut adopted = 0;
+        for channel in relay.channels(&self.device_token).await? {
+            let known = self
+                .channel_tokens
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(&channel.cache_id());
+            if known || channel.token_version.is_none() {
+                continue;
+            }
+            let (token, _) = relay.channel_token(&self.device_token, &channel.id).await?;
+            self.channel_tokens
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(channel.cache_id(), AccessToken::new(token.expose()));
+            adopted += 1;
+        }
+        Ok(adopted)
     }
 
     /// The Meta stand-in, for tests that drive customers themselves.

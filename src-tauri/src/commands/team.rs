@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tauri::State;
 use zentro_core::account::Remembered;
 use zentro_core::channel_tokens::ChannelInfo;
+use zentro_core::connections::SignupOutcome;
 use zentro_core::desk::Desk;
 use zentro_core::members::{AuditPage, Device, Invitation, MemberChange, TeamView};
 use zentro_core::sync::Teammate;
@@ -286,4 +287,68 @@ pub async fn set_retention(
     let desk = running(&state).await?;
     let (relay, token) = desk.relay_access();
     Ok(relay.set_retention(token, &retention).await?)
+}
+
+/// Connects a WhatsApp number through Meta's Embedded Signup (owners): opens the relay's signup
+/// page in a locked-down window and, once it ends, says how. A connected channel's token is
+/// fetched into the keychain at once.
+#[tauri::command]
+#[specta::specta]
+pub async fn connect_whatsapp(state: State<'_, AppState>) -> Result<SignupOutcome, CommandError> {
+    let desk = running(&state).await?;
+    let (relay, token) = desk.relay_access();
+    let start = relay.start_signup(token, "whatsapp").await?;
+    let windows = state.signup_windows.get().ok_or_else(|| {
+        CommandError::new(
+            ErrorCode::Internal,
+            "This window cannot open the signup window.",
+        )
+    })?;
+    let ended = windows
+        .open(&start)
+        .map_err(|message| CommandError::new(ErrorCode::Internal, message))?;
+    let _ = ended.await;
+    let outcome = relay.signup(token, &start.id).await?;
+    if outcome.state == "connected" {
+        desk.channels_changed();
+        let sandbox = state
+            .desk
+            .read()
+            .await
+            .as_ref()
+            .and_then(|r| r.sandbox.clone());
+        if let Some(sandbox) = sandbox
+            && let Err(error) = sandbox.adopt_channel_tokens().await
+        {
+            tracing::warn!(%error, "the sandbox could not take the new channel's token");
+        }
+    }
+    Ok(outcome)
+}
+
+/// Asks the relay to check a channel at Meta now; returns it as the relay then sees it.
+#[tauri::command]
+#[specta::specta]
+pub async fn check_channel(
+    state: State<'_, AppState>,
+    channel_id: String,
+) -> Result<ChannelInfo, CommandError> {
+    let desk = running(&state).await?;
+    let (relay, token) = desk.relay_access();
+    Ok(relay.check_channel(token, &channel_id).await?)
+}
+
+/// Disconnects a channel (admins): unsubscribed at Meta, its token deleted on the relay and on
+/// every device; its conversations stay.
+#[tauri::command]
+#[specta::specta]
+pub async fn disconnect_channel(
+    state: State<'_, AppState>,
+    channel_id: String,
+) -> Result<ChannelInfo, CommandError> {
+    let desk = running(&state).await?;
+    let (relay, token) = desk.relay_access();
+    let channel = relay.disconnect_channel(token, &channel_id).await?;
+    desk.channels_changed();
+    Ok(channel)
 }

@@ -77,7 +77,8 @@ pub async fn start(
             "only WhatsApp connects through Embedded Signup; Pages and Instagram accounts are added with their Page token".into(),
         ));
     }
-    meta(&state)?;
+    let (app, _) = meta(&state)?;
+    let dialog_origins: Vec<String> = app.stand_in_origin().into_iter().collect();
     super::channels::keys(&state)?;
     let (token, hash) = new_token();
     let signup = state
@@ -104,6 +105,7 @@ pub async fn start(
             "signup": signup,
             "path": format!("/signup?t={token}"),
             "finished_path": FINISHED_PATH,
+            "dialog_origins": dialog_origins,
         })),
     ))
 }

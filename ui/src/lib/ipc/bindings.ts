@@ -105,6 +105,19 @@ export const commands = {
 	retention: () => typedError<Retention_Serialize, CommandError>(__TAURI_INVOKE("retention")),
 	/**  Sets the workspace's retention periods (admins); every device enforces them. */
 	setRetention: (retention: Retention_Deserialize) => typedError<Retention_Serialize, CommandError>(__TAURI_INVOKE("set_retention", { retention })),
+	/**
+	 *  Connects a WhatsApp number through Meta's Embedded Signup (owners): opens the relay's signup
+	 *  page in a locked-down window and, once it ends, says how. A connected channel's token is
+	 *  fetched into the keychain at once.
+	 */
+	connectWhatsapp: () => typedError<SignupOutcome_Serialize, CommandError>(__TAURI_INVOKE("connect_whatsapp")),
+	/**  Asks the relay to check a channel at Meta now; returns it as the relay then sees it. */
+	checkChannel: (channelId: string) => typedError<ChannelInfo_Serialize, CommandError>(__TAURI_INVOKE("check_channel", { channelId })),
+	/**
+	 *  Disconnects a channel (admins): unsubscribed at Meta, its token deleted on the relay and on
+	 *  every device; its conversations stay.
+	 */
+	disconnectChannel: (channelId: string) => typedError<ChannelInfo_Serialize, CommandError>(__TAURI_INVOKE("disconnect_channel", { channelId })),
 };
 
 /** Events */
@@ -225,6 +238,14 @@ export type ChannelInfo_Deserialize = {
 	agents?: string[],
 	/**  Whether this member may use it. */
 	allowed: boolean,
+	/**  What the relay last saw at Meta: `connected`, `attention`, `disconnected` or `unknown`. */
+	health?: string,
+	/**  Why it needs attention or is disconnected. */
+	health_reason?: string | null,
+	/**  The number as customers dial it (WhatsApp). */
+	phone_number?: string | null,
+	/**  Meta's quality rating of the number (`GREEN`, `YELLOW`, `RED`). */
+	quality_rating?: string | null,
 };
 
 /**  A channel of the workspace, as the relay shows it to this member. */
@@ -243,6 +264,14 @@ export type ChannelInfo_Serialize = {
 	agents: string[],
 	/**  Whether this member may use it. */
 	allowed: boolean,
+	/**  What the relay last saw at Meta: `connected`, `attention`, `disconnected` or `unknown`. */
+	health: string,
+	/**  Why it needs attention or is disconnected. */
+	health_reason: string | null,
+	/**  The number as customers dial it (WhatsApp). */
+	phone_number: string | null,
+	/**  Meta's quality rating of the number (`GREEN`, `YELLOW`, `RED`). */
+	quality_rating: string | null,
 };
 
 /**  A failed command, as the UI receives it. */
@@ -929,6 +958,29 @@ export type SearchHit_Serialize = {
 	snippet: string,
 	/**  Relevance tier (lower is better): 0 the customer matched, 1 a whole word, 2 a prefix. */
 	rank: number | null,
+};
+
+/**  How a signup ended, for people. */
+export type SignupOutcome = SignupOutcome_Serialize | SignupOutcome_Deserialize;
+
+/**  How a signup ended, for people. */
+export type SignupOutcome_Deserialize = {
+	/**  `connected`, `cancelled`, `failed`, or `pending`/`working` when the window closed early. */
+	state: string,
+	/**  What happened and what to do. */
+	message: string,
+	/**  The connected channel's relay id. */
+	channel_id?: string | null,
+};
+
+/**  How a signup ended, for people. */
+export type SignupOutcome_Serialize = {
+	/**  `connected`, `cancelled`, `failed`, or `pending`/`working` when the window closed early. */
+	state: string,
+	/**  What happened and what to do. */
+	message: string,
+	/**  The connected channel's relay id. */
+	channel_id: string | null,
 };
 
 /**  How sync is doing, for the status bar. */

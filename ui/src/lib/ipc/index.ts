@@ -31,6 +31,7 @@ import {
   type ExportProgressed,
   type ExportSummary,
   type Retention,
+  type SignupOutcome_Serialize,
 } from './bindings';
 
 export type { CacheCounts, CacheStatus, CannedReply, CommandError, ErrorCode, PageKey } from './bindings';
@@ -48,6 +49,7 @@ export type Device = Device_Serialize;
 export type AuditPage = AuditPage_Serialize;
 export type AuditEntry = AuditPage_Serialize['entries'][number];
 export type ChannelInfo = ChannelInfo_Serialize;
+export type SignupOutcome = SignupOutcome_Serialize;
 export type MemberChange = MemberChange_Deserialize;
 export type Remembered = Remembered_Serialize;
 export type { ErasurePreview, ErasureReceipt, ExportProgressed, ExportSummary, Retention };
@@ -278,6 +280,24 @@ export function revokeChannelToken(channelId: string): Promise<null> {
 /** Sets the agents allowed on a channel (empty: everyone; admins and owners always are). */
 export function setChannelAccess(channelId: string, agents: string[]): Promise<null> {
   return unwrap(() => commands.setChannelAccess(channelId, agents));
+}
+
+/**
+ * Connects a WhatsApp number through Meta's Embedded Signup (owners): resolves when the signup
+ * window closes, with how it ended.
+ */
+export function connectWhatsapp(): Promise<SignupOutcome> {
+  return unwrap(() => commands.connectWhatsapp());
+}
+
+/** Asks the relay to check a channel at Meta now. */
+export function checkChannel(channelId: string): Promise<ChannelInfo> {
+  return unwrap(() => commands.checkChannel(channelId));
+}
+
+/** Disconnects a channel (admins): unsubscribed at Meta, its token deleted everywhere. */
+export function disconnectChannel(channelId: string): Promise<ChannelInfo> {
+  return unwrap(() => commands.disconnectChannel(channelId));
 }
 
 /** Renames the workspace (owners). */
