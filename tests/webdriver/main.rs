@@ -4,3 +4,4 @@
 
 mod inbox;
 mod sandbox;
+mod signup;

@@ -323,6 +323,16 @@ impl SimState {
         self.next_signup_grants_other_account = true;
     }
 
+    /// Subscribes our app to the webhooks of a WABA or Page (as the signup or a Page connection
+    /// did before the stand-in started).
+    pub fn subscribe_app_to(&mut self, object_id: &str) {
+        let app_id = self.config.app_id.clone();
+        self.subscriptions
+            .entry(object_id.to_string())
+            .or_default()
+            .insert(app_id);
+    }
+
     /// Drops our app's webhook subscription of a WABA or Page, as happens silently at Meta.
     pub fn drop_subscription(&mut self, object_id: &str) {
         self.subscriptions.remove(object_id);

@@ -166,6 +166,9 @@ impl Sandbox {
             format!("instagram:{INSTAGRAM}"),
             sim.add_page(INSTAGRAM, true),
         );
+        for object in [WHATSAPP_ACCOUNT, PAGE, INSTAGRAM] {
+            sim.state().subscribe_app_to(object);
+        }
 
         let client = RelayClient::new(&relay_url)?;
         let (device_token, identity) = client
@@ -176,6 +179,15 @@ impl Sandbox {
             )
             .await
             .context("could not sign in to the sandbox relay")?;
+        // The channels as a connected team has them: tokens sealed on the relay, checked at Meta.
+        for channel in client.channels(&device_token).await? {
+            if let Some(meta) = channel_tokens.get(&channel.cache_id()) {
+                client
+                    .set_channel_token(&device_token, &channel.id, &Secret::new(meta.expose()))
+                    .await?;
+                client.check_channel(&device_token, &channel.id).await?;
+            }
+        }
         // The team's canned replies, as an admin would have saved them.
         for (shortcut, body) in customers::CANNED_REPLIES {
             let payload = zentro_core::team::TeamEvent::CannedReplySaved {

@@ -24,6 +24,14 @@ async fn customers_write_in_on_every_channel_and_answer_the_agents_reply() {
     let sandbox = Sandbox::start(&folder.path().join("sandbox"))
         .await
         .unwrap();
+    // Its channels are connected as a team's are: tokens sealed on the relay, checked at Meta.
+    let relay = zentro_core::sync::RelayClient::new(sandbox.relay_url()).unwrap();
+    let channels = relay.channels(sandbox.device_token()).await.unwrap();
+    assert_eq!(channels.len(), 3);
+    for channel in &channels {
+        assert_eq!(channel.health, "connected", "{channel:?}");
+        assert_eq!(channel.token_version, Some(1), "{channel:?}");
+    }
     let desk = sandbox.start_desk().await.unwrap();
     let cache = desk.cache().clone();
     let mut events = desk.subscribe();

@@ -48,7 +48,7 @@ async fn announce(state: &AppState, auth: &Authenticated, view: Value) -> Result
     Ok(())
 }
 
-async fn view(
+pub(crate) async fn view(
     state: &AppState,
     auth: &Authenticated,
     channel_id: &str,

@@ -226,8 +226,9 @@ pub async fn check_now(
         .store
         .channel(&auth.0.workspace_id, &channel_id)
         .await?;
-    let channel = check(&state, &channel).await?;
-    Ok(Json(json!({ "channel": channel })))
+    check(&state, &channel).await?;
+    let view = super::channels::view(&state, &auth, &channel.id).await?;
+    Ok(Json(json!({ "channel": view })))
 }
 
 /// `POST /v1/channels/{id}/disconnect` (admins): unsubscribes the app at Meta, deletes the stored
@@ -279,12 +280,9 @@ pub async fn disconnect(
         ))
         .await?;
     announce(&state, &channel, &auth.0.member_id, &health).await?;
-    let channel = state
-        .store
-        .channel(&auth.0.workspace_id, &channel.id)
-        .await?;
+    let view = super::channels::view(&state, &auth, &channel.id).await?;
     Ok(Json(
-        json!({ "channel": channel, "unsubscribed": unsubscribed }),
+        json!({ "channel": view, "unsubscribed": unsubscribed }),
     ))
 }
 

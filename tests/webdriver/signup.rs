@@ -1,0 +1,253 @@
+//! Connecting WhatsApp in the real app: the owner opens the Channels tab, Embedded Signup runs in
+//! the app's own locked-down window (the relay's signup page) with Meta's dialog as its popup
+//! (meta-sim's stand-in, in the sandbox), and the new channel shows as connected.
+
+use std::time::Duration;
+
+use fantoccini::wd::WindowHandle;
+use fantoccini::{Client, Locator};
+use zentro_tests::app::{app_binary, artifacts_dir, skip_welcome};
+use zentro_tests::webdriver::AppSession;
+
+async fn wait_for<F, Fut>(what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn count(client: &Client, css: &str) -> usize {
+    client
+        .find_all(Locator::Css(css))
+        .await
+        .map(|v| v.len())
+        .unwrap_or(0)
+}
+
+async fn text(client: &Client, css: &str) -> String {
+    match client.find(Locator::Css(css)).await {
+        Ok(element) => element.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+async fn click(client: &Client, css: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    let dir = artifacts_dir().join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(name);
+    if let Ok(png) = client.screenshot().await {
+        std::fs::write(&file, png).unwrap();
+        eprintln!("screenshot: {}", file.display());
+    }
+}
+
+/// Waits for a window that is not in `known` and switches to it.
+async fn switch_to_new_window(client: &Client, known: &[WindowHandle], what: &str) -> WindowHandle {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let handles = client.windows().await.unwrap_or_default();
+        if let Some(handle) = handles.into_iter().find(|h| !known.contains(h)) {
+            client.switch_to_window(handle.clone()).await.unwrap();
+            return handle;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn open_channels(client: &Client) {
+    wait_for("the sandbox's conversations", || async {
+        count(client, "[data-testid=conversation-row]").await >= 6
+    })
+    .await;
+    click(client, "[data-testid=open-team]").await;
+    click(client, "[data-testid=team-tab-channels]").await;
+    wait_for("the sandbox's three channels", || async {
+        count(client, "[data-testid=team-channel]").await == 3
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_connects_whatsapp_through_embedded_signup_in_the_apps_window() {
+    let app = app_binary().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    skip_welcome(data.path()).unwrap();
+    let data_dir = data.path().to_string_lossy().into_owned();
+    let session = AppSession::start(
+        &app,
+        &[
+            ("ZENTRO_DATA_DIR", &data_dir),
+            ("ZENTRO_SANDBOX", "1"),
+            ("ZENTRO_SANDBOX_PACE", "3600"),
+        ],
+    )
+    .await
+    .unwrap();
+    let client = &session.client;
+    open_channels(client).await;
+    let main = client.window().await.unwrap();
+
+    click(client, "[data-testid=connect-whatsapp]").await;
+    // The relay's signup page, in its own window.
+    let signup =
+        switch_to_new_window(client, std::slice::from_ref(&main), "the signup window").await;
+    wait_for("the signup page", || async {
+        text(client, "h1").await.contains("Connect WhatsApp")
+    })
+    .await;
+    assert_eq!(
+        client.title().await.unwrap(),
+        "Connect WhatsApp — Zentro Desk"
+    );
+    // The page has no way into the app's commands: Tauri refuses them to this window.
+    let answer = client
+        .execute_async(
+            "const done = arguments[0];
+             const ipc = window.__TAURI_INTERNALS__;
+             if (!ipc || typeof ipc.invoke !== 'function') { done('no ipc'); return; }
+             ipc.invoke('channels').then((v) => done('allowed: ' + JSON.stringify(v)), (e) => done('refused: ' + String(e)));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let answer = answer.as_str().unwrap_or_default().to_string();
+    eprintln!("signup window IPC: {answer}");
+    assert!(
+        answer == "no ipc" || answer.starts_with("refused"),
+        "the signup window reached a command: {answer}"
+    );
+    // A PIN is needed first.
+    click(client, "#connect").await;
+    wait_for("the PIN hint", || async {
+        text(client, "#status").await.contains("six digits")
+    })
+    .await;
+    client
+        .find(Locator::Css("#pin"))
+        .await
+        .unwrap()
+        .send_keys("246810")
+        .await
+        .unwrap();
+    screenshot(client, "signup-page.png").await;
+    click(client, "#connect").await;
+
+    // Meta's dialog opens as a popup of the page.
+    switch_to_new_window(client, &[main.clone(), signup.clone()], "Meta's dialog").await;
+    wait_for("the dialog", || async {
+        count(client, "#finish").await == 1
+    })
+    .await;
+    screenshot(client, "signup-meta-dialog.png").await;
+    click(client, "#finish").await;
+
+    // The windows close by themselves; the Channels tab says what happened.
+    client.switch_to_window(main.clone()).await.unwrap();
+    wait_for("the outcome", || async {
+        text(client, "[data-testid=team-notice]")
+            .await
+            .contains("Connected")
+    })
+    .await;
+    wait_for("the signup windows to close", || async {
+        client.windows().await.map(|w| w.len()).unwrap_or(0) == 1
+    })
+    .await;
+    wait_for("the new channel", || async {
+        count(client, "[data-testid=team-channel]").await == 4
+    })
+    .await;
+    let rows = client
+        .find_all(Locator::Css("[data-testid=team-channel]"))
+        .await
+        .unwrap();
+    let mut new_row = String::new();
+    for row in rows {
+        let row_text = row.text().await.unwrap_or_default();
+        if row_text.contains("+1555") {
+            new_row = row_text;
+        }
+    }
+    assert!(new_row.contains("Connected"), "{new_row}");
+    assert!(new_row.contains("stored (v1)"), "{new_row}");
+    screenshot(client, "signup-connected.png").await;
+    session.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_meta_dialog_connects_nothing_and_says_so() {
+    let app = app_binary().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    skip_welcome(data.path()).unwrap();
+    let data_dir = data.path().to_string_lossy().into_owned();
+    let session = AppSession::start(
+        &app,
+        &[
+            ("ZENTRO_DATA_DIR", &data_dir),
+            ("ZENTRO_SANDBOX", "1"),
+            ("ZENTRO_SANDBOX_PACE", "3600"),
+        ],
+    )
+    .await
+    .unwrap();
+    let client = &session.client;
+    open_channels(client).await;
+    let main = client.window().await.unwrap();
+    click(client, "[data-testid=connect-whatsapp]").await;
+    let signup =
+        switch_to_new_window(client, std::slice::from_ref(&main), "the signup window").await;
+    wait_for("the signup page", || async {
+        count(client, "#pin").await == 1
+    })
+    .await;
+    client
+        .find(Locator::Css("#pin"))
+        .await
+        .unwrap()
+        .send_keys("246810")
+        .await
+        .unwrap();
+    click(client, "#connect").await;
+    switch_to_new_window(client, &[main.clone(), signup], "Meta's dialog").await;
+    wait_for("the dialog", || async {
+        count(client, "#cancel").await == 1
+    })
+    .await;
+    click(client, "#cancel").await;
+    client.switch_to_window(main).await.unwrap();
+    wait_for("the outcome", || async {
+        text(client, "[data-testid=team-problem]")
+            .await
+            .contains("cancelled")
+    })
+    .await;
+    assert!(
+        text(client, "[data-testid=team-problem]")
+            .await
+            .contains("PHONE_NUMBER_SETUP")
+    );
+    assert_eq!(count(client, "[data-testid=team-channel]").await, 3);
+    session.close().await.unwrap();
+}
