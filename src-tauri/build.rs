@@ -47,7 +47,7 @@ fn main() {
             "reveal_export",
             "retention",
             "set_retention",
-            "connect_whatsapp",
+            "connect_channels",
             "check_channel",
             "disconnect_channel",
         ]),

@@ -55,7 +55,7 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::rights::reveal_export,
             commands::team::retention,
             commands::team::set_retention,
-            commands::team::connect_whatsapp,
+            commands::team::connect_channels,
             commands::team::check_channel,
             commands::team::disconnect_channel,
         ])

@@ -45,8 +45,14 @@ impl<R: Runtime> SignupWindows for AppHandle<R> {
                 let _ = sender.send(how);
             }
         });
+        let title = if start.kind == "pages" {
+            "Connect Facebook Pages and Instagram — Zentro Desk"
+        } else {
+            "Connect WhatsApp — Zentro Desk"
+        };
         let window = build(
             self,
+            title,
             LABEL.to_string(),
             WebviewUrl::External(start.url.clone()),
             Arc::new(start.policy.clone()),
@@ -73,8 +79,10 @@ fn close_all<R: Runtime>(app: &AppHandle<R>) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn build<R: Runtime>(
     app: &AppHandle<R>,
+    title: &'static str,
     label: String,
     url: WebviewUrl,
     policy: Arc<SignupWindowPolicy>,
@@ -85,7 +93,7 @@ fn build<R: Runtime>(
     let (nav_app, nav_policy, nav_end) = (app.clone(), policy.clone(), end.clone());
     let (popup_app, popup_policy) = (app.clone(), policy.clone());
     let mut builder = WebviewWindowBuilder::new(app, label, url)
-        .title("Connect WhatsApp — Zentro Desk")
+        .title(title)
         .inner_size(560.0, 720.0)
         .on_navigation(move |url| match nav_policy.decide(url) {
             Navigation::Load => true,
@@ -115,6 +123,7 @@ fn build<R: Runtime>(
                 let n = popups.fetch_add(1, Ordering::SeqCst);
                 match build(
                     &popup_app,
+                    title,
                     format!("{POPUP_PREFIX}{n}"),
                     WebviewUrl::External("about:blank".parse().expect("a valid URL")),
                     popup_policy.clone(),

@@ -56,6 +56,7 @@ async fn a_number_connected_by_embedded_signup_answers_customers_until_meta_revo
     config.meta_app = Some(MetaApp {
         app_id: SimConfig::default().app_id,
         signup_config_id: "5566778899".into(),
+        login_config_id: Some("880011223344".into()),
         graph_url: sim.base_url(),
         sdk_url: format!("{}/sim/sdk.js", sim.base_url()),
     });

@@ -251,3 +251,69 @@ async fn cancelling_meta_dialog_connects_nothing_and_says_so() {
     assert_eq!(count(client, "[data-testid=team-channel]").await, 3);
     session.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_connects_a_facebook_page_and_its_instagram_account() {
+    let app = app_binary().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    skip_welcome(data.path()).unwrap();
+    let data_dir = data.path().to_string_lossy().into_owned();
+    let session = AppSession::start(
+        &app,
+        &[
+            ("ZENTRO_DATA_DIR", &data_dir),
+            ("ZENTRO_SANDBOX", "1"),
+            ("ZENTRO_SANDBOX_PACE", "3600"),
+        ],
+    )
+    .await
+    .unwrap();
+    let client = &session.client;
+    open_channels(client).await;
+    let main = client.window().await.unwrap();
+    click(client, "[data-testid=connect-pages]").await;
+    let signup =
+        switch_to_new_window(client, std::slice::from_ref(&main), "the signup window").await;
+    wait_for("the Pages page", || async {
+        count(client, "#login").await == 1
+    })
+    .await;
+    assert_eq!(
+        client.title().await.unwrap(),
+        "Connect Facebook Pages and Instagram — Zentro Desk"
+    );
+    click(client, "#login").await;
+    // Meta's login dialog: the owner shares their Pages.
+    switch_to_new_window(client, &[main.clone(), signup.clone()], "Meta's login").await;
+    wait_for("the login dialog", || async {
+        count(client, "#share-pages").await == 1
+    })
+    .await;
+    click(client, "#share-pages").await;
+    // Back on the relay's page: choose what to connect.
+    client.switch_to_window(signup).await.unwrap();
+    wait_for("the Pages to choose from", || async {
+        count(client, "#choose input[type=checkbox]").await == 2
+    })
+    .await;
+    let choices = text(client, "#choose").await;
+    assert!(
+        choices.contains("Sandbox Coffee Roastery") && choices.contains("@sandboxroastery"),
+        "{choices}"
+    );
+    screenshot(client, "signup-pages-choice.png").await;
+    click(client, "#connect").await;
+    client.switch_to_window(main).await.unwrap();
+    wait_for("the outcome", || async {
+        text(client, "[data-testid=team-notice]")
+            .await
+            .contains("@sandboxroastery")
+    })
+    .await;
+    wait_for("the two new channels", || async {
+        count(client, "[data-testid=team-channel]").await == 5
+    })
+    .await;
+    screenshot(client, "signup-pages-connected.png").await;
+    session.close().await.unwrap();
+}

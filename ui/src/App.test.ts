@@ -561,7 +561,7 @@ describe('App', () => {
     const calls = backend({
       team: () => teamView('owner', OWNER),
       channels: () => (connected ? [channel] : []),
-      connect_whatsapp: () => {
+      connect_channels: () => {
         connected = true;
         return { state: 'connected', message: 'Connected WhatsApp Sandbox Coffee Co. (+1 555 0101).', channel_id: 'c9' };
       },
@@ -573,7 +573,7 @@ describe('App', () => {
     await waitFor(() => expect(button.disabled).toBe(false));
     await fireEvent.click(button);
     expect((await screen.findByTestId('team-notice')).textContent).toContain('Connected WhatsApp Sandbox Coffee Co.');
-    expect(calls.filter((c) => c.cmd === 'connect_whatsapp')).toHaveLength(1);
+    expect(calls.filter((c) => c.cmd === 'connect_channels').map((c) => c.args)).toEqual([{ kind: 'whatsapp' }]);
     expect((await screen.findByTestId('channel-health')).textContent).toContain('Connected');
     expect(screen.getByTestId('team-channel').textContent).toContain('quality green');
     expect(screen.queryByTestId('channel-reconnect')).toBeNull();
@@ -583,7 +583,7 @@ describe('App', () => {
     backend({
       team: () => teamView('owner', ['answer', 'manage_channels', 'manage_workspace', 'connect_channels']),
       channels: () => [],
-      connect_whatsapp: () => ({ state: 'cancelled', message: 'The signup was cancelled at Meta\'s step PHONE_NUMBER_SETUP; nothing was connected.', channel_id: null }),
+      connect_channels: () => ({ state: 'cancelled', message: 'The signup was cancelled at Meta\'s step PHONE_NUMBER_SETUP; nothing was connected.', channel_id: null }),
     });
     render(App);
     await fireEvent.click(await screen.findByTestId('open-team'));
@@ -612,6 +612,7 @@ describe('App', () => {
           health: 'attention', health_reason: 'Meta stopped sending this channel\'s messages.', phone_number: null, quality_rating: null },
       ],
       disconnect_channel: () => ({}),
+      connect_channels: () => ({ state: 'connected', message: 'Connected Page.', channel_id: 'c2' }),
       check_channel: () => ({ id: 'c2', kind: 'messenger', external_id: '3001', display_name: 'Page', token_version: 3, agents: [], allowed: true,
         health: 'connected', health_reason: null, phone_number: null, quality_rating: null }),
     });
@@ -622,8 +623,10 @@ describe('App', () => {
     expect(health[0].textContent).toContain('Disconnected');
     expect(health[0].textContent).toContain('reconnect it');
     expect(health[1].textContent).toContain('Needs attention');
-    // Reconnect is for WhatsApp channels (Embedded Signup); Pages get a new token.
-    expect(screen.getAllByTestId('channel-reconnect')).toHaveLength(1);
+    // Both need an owner to run Meta's signup again: Embedded Signup, or the Pages login.
+    expect(screen.getAllByTestId('channel-reconnect')).toHaveLength(2);
+    await fireEvent.click(screen.getAllByTestId('channel-reconnect')[1]);
+    await waitFor(() => expect(calls.find((c) => c.cmd === 'connect_channels')?.args).toEqual({ kind: 'pages' }));
     // Only the channel with a token can be disconnected.
     await fireEvent.click(screen.getByTestId('channel-disconnect'));
     expect(calls.some((c) => c.cmd === 'disconnect_channel')).toBe(false);
@@ -631,7 +634,7 @@ describe('App', () => {
     await fireEvent.click(screen.getByTestId('team-confirm-yes'));
     await waitFor(() => expect(calls.find((c) => c.cmd === 'disconnect_channel')?.args).toEqual({ channelId: 'c2' }));
     await fireEvent.click(screen.getAllByTestId('channel-check')[1]);
-    expect((await screen.findByTestId('team-notice')).textContent).toContain('Page: Connected');
+    await waitFor(() => expect(screen.getByTestId('team-notice').textContent).toContain('Page: Connected'));
   });
 
   it('lets only the owner terminate the workspace, after typing its name', async () => {

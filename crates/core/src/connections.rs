@@ -22,6 +22,8 @@ pub const CHANNEL_CONNECTED: &str = "channel.connected";
 pub struct SignupStart {
     /// The signup's id (to read its outcome).
     pub id: String,
+    /// `whatsapp` (Embedded Signup) or `pages` (Facebook Pages and Instagram).
+    pub kind: String,
     /// The signup page, with its one-time token: a credential, never logged.
     pub url: Url,
     /// What the window may show and when it is done.
@@ -141,7 +143,8 @@ impl SignupBody {
 }
 
 impl RelayClient {
-    /// Starts connecting a channel of `kind` (owners): the signup page to open.
+    /// Starts connecting channels (owners): `whatsapp` (Embedded Signup) or `pages` (Facebook
+    /// Pages and their Instagram accounts); the signup page to open.
     pub async fn start_signup(&self, token: &Secret, kind: &str) -> Result<SignupStart, SyncError> {
         #[derive(Deserialize)]
         struct Body {
@@ -170,6 +173,7 @@ impl RelayClient {
         }
         Ok(SignupStart {
             id: body.signup.id,
+            kind: kind.to_string(),
             policy: SignupWindowPolicy::new(&base, &body.finished_path, body.dialog_origins),
             url,
         })

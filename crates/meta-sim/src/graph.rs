@@ -205,6 +205,7 @@ async fn edge_route(
             }
         }
         ("GET", "message_templates") => templates(&ctx.state, &id, token),
+        ("GET", "accounts") if id == "me" => accounts(&ctx.state, token),
         ("POST", "subscribed_apps") => subscribe(&ctx.state, &id, token, Some(true)),
         ("GET", "subscribed_apps") => subscribe(&ctx.state, &id, token, None),
         ("DELETE", "subscribed_apps") => subscribe(&ctx.state, &id, token, Some(false)),
@@ -954,7 +955,22 @@ fn exchange_code(state: &Shared, query: &HashMap<String, String>) -> Response {
     if let Some(g) = state.codes.get_mut(&code) {
         g.used = true;
     }
-    let token = state.issue_token(TokenGrant::for_waba(&grant.waba_id));
+    let token = if grant.pages.is_empty() {
+        state.issue_token(TokenGrant::for_waba(&grant.waba_id))
+    } else {
+        // A Facebook Login user token: it lists the shared Pages (`/me/accounts`).
+        state.issue_token(TokenGrant {
+            pages: grant.pages.iter().cloned().collect(),
+            scopes: vec![
+                "pages_show_list".into(),
+                "pages_messaging".into(),
+                "instagram_basic".into(),
+                "instagram_manage_messages".into(),
+                "business_management".into(),
+            ],
+            ..TokenGrant::default()
+        })
+    };
     axum::Json(json!({ "access_token": token.expose(), "token_type": "bearer" })).into_response()
 }
 
@@ -1018,6 +1034,18 @@ fn subscribe(
         .map(|id| json!({ "whatsapp_business_api_data": { "id": id, "name": "Zentro Desk" } }))
         .collect();
     axum::Json(json!({ "data": data })).into_response()
+}
+
+/// `GET /me/accounts`: the Pages a Facebook Login user token shares, with Page tokens.
+fn accounts(state: &Shared, token: Option<String>) -> Response {
+    let mut state = lock(state);
+    let grant = match authorize(&state, token) {
+        Ok(g) => g,
+        Err(r) => return r,
+    };
+    let data = state.accounts(&grant);
+    axum::Json(json!({ "data": data, "paging": { "cursors": { "before": "", "after": "" } } }))
+        .into_response()
 }
 
 fn number_json(id: &str, number: &crate::state::Number) -> Value {

@@ -7,6 +7,7 @@
 //!   coexistence flow), cancel, or fail, and post the `WA_EMBEDDED_SIGNUP` message events to the
 //!   opener exactly as Meta's dialog does (JSON strings with `type`, `event`, `data`).
 //! - `POST /sim/signup/finish`: issues the 30-second code for a new WABA and number.
+//! - `POST /sim/login/finish`: issues a Facebook Login code sharing the user's Pages.
 
 use std::sync::{Arc, Mutex};
 
@@ -26,6 +27,7 @@ pub fn router(state: Arc<Mutex<SimState>>) -> Router {
         .route("/sim/sdk.js", get(sdk))
         .route("/dialog/oauth", get(dialog))
         .route("/sim/signup/finish", post(finish))
+        .route("/sim/login/finish", post(login_finish))
         .with_state(state)
 }
 
@@ -48,6 +50,12 @@ async fn finish(
         n.registered = true;
     }
     axum::Json(json!({ "code": code, "waba_id": waba_id, "phone_number_id": phone_number_id, "business_id": "998877665544" })).into_response()
+}
+
+async fn login_finish(State(state): State<Arc<Mutex<SimState>>>) -> Response {
+    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+    let code = state.issue_login_code();
+    axum::Json(json!({ "code": code })).into_response()
 }
 
 async fn sdk() -> Response {
@@ -97,6 +105,9 @@ const DIALOG_HTML: &str = r#"<!doctype html>
 <button id="finish-coexistence">Finish with the WhatsApp Business app</button>
 <button id="cancel">Cancel</button>
 <button id="error">Fail with an error</button>
+<hr>
+<p>Facebook Login for Business (Pages and Instagram):</p>
+<button id="share-pages">Share my Pages</button>
 <script>
 const params = new URLSearchParams(location.search);
 const redirect = params.get('redirect_uri');
@@ -116,6 +127,11 @@ async function finish(coexistence) {
   done(d.code);
 }
 document.getElementById('finish').onclick = () => finish(false);
+document.getElementById('share-pages').onclick = async () => {
+  const r = await fetch('/sim/login/finish', { method: 'POST' });
+  const d = await r.json();
+  done(d.code);
+};
 document.getElementById('finish-coexistence').onclick = () => finish(true);
 document.getElementById('cancel').onclick = () => { post({ type: 'WA_EMBEDDED_SIGNUP', event: 'CANCEL', data: { current_step: 'PHONE_NUMBER_SETUP' }, version: 3 }); done(null); };
 document.getElementById('error').onclick = () => { post({ type: 'WA_EMBEDDED_SIGNUP', event: 'ERROR', data: { error_message: 'Something went wrong', error_id: '524126', session_id: 'sim-session', timestamp: String(Date.now()) }, version: 3 }); done(null); };

@@ -99,9 +99,21 @@ pub(crate) struct MediaFile {
 
 #[derive(Debug, Clone)]
 pub(crate) struct SignupCode {
+    /// The WABA an Embedded Signup code grants (empty for a Facebook Login code).
     pub waba_id: String,
+    /// The Pages (and their Instagram accounts) a Facebook Login code grants.
+    pub pages: Vec<String>,
     pub issued_at: DateTime<Utc>,
     pub used: bool,
+}
+
+/// A Facebook Page the signing-in user manages, as Facebook Login shares it.
+#[derive(Debug, Clone)]
+pub(crate) struct LoginPage {
+    pub page_id: String,
+    pub name: String,
+    /// The linked Instagram professional account: `(id, username)`.
+    pub instagram: Option<(String, String)>,
 }
 
 /// Everything the stand-in holds.
@@ -122,6 +134,8 @@ pub struct SimState {
     /// The next Embedded Signup grants a token for another WABA than the one the dialog names
     /// (what a mismatched or stale session looks like).
     pub(crate) next_signup_grants_other_account: bool,
+    /// The Pages Facebook Login shares (the signing-in user's).
+    pub(crate) login_pages: Vec<LoginPage>,
     /// Errors to answer the next sends with, `(http status, code)`, in order.
     pub(crate) injected: Vec<(u16, i64)>,
     pub(crate) failing_downloads: u32,
@@ -148,6 +162,7 @@ impl SimState {
             subscriptions: HashMap::new(),
             codes: HashMap::new(),
             next_signup_grants_other_account: false,
+            login_pages: Vec::new(),
             injected: Vec::new(),
             failing_downloads: 0,
             profiles: HashMap::new(),
@@ -301,6 +316,7 @@ impl SimState {
             code.clone(),
             SignupCode {
                 waba_id: waba_id.to_string(),
+                pages: Vec::new(),
                 issued_at,
                 used: false,
             },
@@ -316,6 +332,71 @@ impl SimState {
     /// What a token may do, if the stand-in issued it.
     pub fn grant_of(&self, token: &str) -> Option<&TokenGrant> {
         self.tokens.get(token)
+    }
+
+    /// Adds a Facebook Page (with its linked Instagram account, `(id, username)`) that the user
+    /// signing in with Facebook Login manages and shares.
+    pub fn add_login_page(&mut self, page_id: &str, name: &str, instagram: Option<(&str, &str)>) {
+        self.add_page(page_id, false);
+        if let Some((ig, _)) = instagram {
+            self.add_page(ig, true);
+        }
+        self.login_pages.push(LoginPage {
+            page_id: page_id.to_string(),
+            name: name.to_string(),
+            instagram: instagram.map(|(id, user)| (id.to_string(), user.to_string())),
+        });
+    }
+
+    /// Issues a Facebook Login code sharing every login Page (what Meta's dialog does when the
+    /// user picks their Pages and confirms).
+    pub fn issue_login_code(&mut self) -> String {
+        let pages = self
+            .login_pages
+            .iter()
+            .flat_map(|p| {
+                std::iter::once(p.page_id.clone())
+                    .chain(p.instagram.as_ref().map(|(id, _)| id.clone()))
+            })
+            .collect();
+        let code = format!("AQL{}", self.next_id(""));
+        let issued_at = self.now();
+        self.codes.insert(
+            code.clone(),
+            SignupCode {
+                waba_id: String::new(),
+                pages,
+                issued_at,
+                used: false,
+            },
+        );
+        code
+    }
+
+    /// The `GET /me/accounts` answer for a user token: each shared Page with a Page token.
+    pub(crate) fn accounts(&mut self, grant: &TokenGrant) -> Vec<serde_json::Value> {
+        let pages: Vec<LoginPage> = self
+            .login_pages
+            .iter()
+            .filter(|p| grant.pages.contains(&p.page_id))
+            .cloned()
+            .collect();
+        pages
+            .into_iter()
+            .map(|p| {
+                let mut page_grant = TokenGrant::for_page(&p.page_id);
+                if let Some((ig, _)) = &p.instagram {
+                    page_grant.pages.insert(ig.clone());
+                }
+                let token = self.issue_token(page_grant);
+                let mut account = serde_json::json!({ "id": p.page_id, "name": p.name, "access_token": token.expose(),
+                    "category": "Coffee shop", "tasks": ["MESSAGING", "MODERATE", "MANAGE"] });
+                if let Some((id, username)) = &p.instagram {
+                    account["instagram_business_account"] = serde_json::json!({ "id": id, "username": username });
+                }
+                account
+            })
+            .collect()
     }
 
     /// Makes the next Embedded Signup grant a token for another WABA than the one it reports.
@@ -392,6 +473,7 @@ impl SimState {
             code.clone(),
             SignupCode {
                 waba_id: granted,
+                pages: Vec::new(),
                 issued_at: self.now(),
                 used: false,
             },

@@ -71,6 +71,9 @@ pub struct MetaApp {
     pub app_id: String,
     /// The Facebook Login for Business configuration of Embedded Signup (WhatsApp).
     pub signup_config_id: String,
+    /// The Facebook Login for Business configuration that shares Pages and Instagram accounts;
+    /// without it those are connected with a Page token by an admin.
+    pub login_config_id: Option<String>,
     /// Graph API base (Meta's, or meta-sim's in tests and the sandbox).
     pub graph_url: String,
     /// The JavaScript SDK the signup page loads.
@@ -83,6 +86,7 @@ impl MetaApp {
         Self {
             app_id: app_id.into(),
             signup_config_id: signup_config_id.into(),
+            login_config_id: None,
             graph_url: zentro_meta::platform::GRAPH_BASE_URL.into(),
             sdk_url: zentro_meta::platform::JS_SDK_URL.into(),
         }
@@ -179,6 +183,9 @@ pub struct MetaAppArgs {
     /// The Facebook Login for Business configuration id of Embedded Signup.
     #[arg(long, env = "ZENTRO_RELAY_META_SIGNUP_CONFIG_ID")]
     pub meta_signup_config_id: Option<String>,
+    /// The Facebook Login for Business configuration id for Pages and Instagram.
+    #[arg(long, env = "ZENTRO_RELAY_META_LOGIN_CONFIG_ID")]
+    pub meta_login_config_id: Option<String>,
     /// The Graph API's address.
     #[arg(long, env = "ZENTRO_RELAY_META_GRAPH_URL", default_value = zentro_meta::platform::GRAPH_BASE_URL)]
     pub meta_graph_url: String,
@@ -216,6 +223,12 @@ impl MetaAppArgs {
                 "ZENTRO_RELAY_META_SIGNUP_CONFIG_ID must be the numeric id of the Embedded Signup configuration (App Dashboard → Facebook Login for Business → Configurations)"
             );
         }
+        let login_config_id = self.meta_login_config_id.map(|v| v.trim().to_string());
+        if login_config_id.as_deref().is_some_and(|v| !numeric(v)) {
+            anyhow::bail!(
+                "ZENTRO_RELAY_META_LOGIN_CONFIG_ID must be the numeric id of the Facebook Login for Business configuration for Pages"
+            );
+        }
         for (name, value) in [
             ("ZENTRO_RELAY_META_GRAPH_URL", &self.meta_graph_url),
             ("ZENTRO_RELAY_META_SDK_URL", &self.meta_sdk_url),
@@ -228,6 +241,7 @@ impl MetaAppArgs {
         Ok(Some(MetaApp {
             app_id,
             signup_config_id: config_id,
+            login_config_id,
             graph_url: self.meta_graph_url.trim_end_matches('/').to_string(),
             sdk_url: self.meta_sdk_url,
         }))

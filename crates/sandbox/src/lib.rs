@@ -40,6 +40,15 @@ pub const PAGE: &str = "300000000000001";
 pub const INSTAGRAM: &str = "400000000000001";
 /// The sandbox Meta app's Embedded Signup configuration id.
 pub const SIGNUP_CONFIGURATION: &str = "500000000000001";
+/// The sandbox Meta app's Facebook Login configuration id (Pages and Instagram).
+pub const LOGIN_CONFIGURATION: &str = "500000000000002";
+/// A second Page (with an Instagram account) the sandbox's owner can connect from the app.
+pub const SECOND_PAGE: (&str, &str, &str, &str) = (
+    "300000000000002",
+    "Sandbox Coffee Roastery",
+    "400000000000002",
+    "sandboxroastery",
+);
 /// The signed-in agent's email.
 pub const AGENT_EMAIL: &str = "you@sandbox.zentro.invalid";
 
@@ -128,6 +137,7 @@ impl Sandbox {
         relay_config.meta_app = Some(zentro_relay::config::MetaApp {
             app_id: sim_config.app_id.clone(),
             signup_config_id: SIGNUP_CONFIGURATION.into(),
+            login_config_id: Some(LOGIN_CONFIGURATION.into()),
             graph_url: sim.base_url(),
             sdk_url: format!("{}/sim/sdk.js", sim.base_url()),
         });
@@ -166,6 +176,11 @@ impl Sandbox {
             format!("instagram:{INSTAGRAM}"),
             sim.add_page(INSTAGRAM, true),
         );
+        {
+            let (page, name, instagram, username) = SECOND_PAGE;
+            sim.state()
+                .add_login_page(page, name, Some((instagram, username)));
+        }
         for object in [WHATSAPP_ACCOUNT, PAGE, INSTAGRAM] {
             sim.state().subscribe_app_to(object);
         }

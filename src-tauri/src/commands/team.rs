@@ -289,15 +289,19 @@ pub async fn set_retention(
     Ok(relay.set_retention(token, &retention).await?)
 }
 
-/// Connects a WhatsApp number through Meta's Embedded Signup (owners): opens the relay's signup
-/// page in a locked-down window and, once it ends, says how. A connected channel's token is
-/// fetched into the keychain at once.
+/// Connects channels through Meta (owners): `whatsapp` runs Embedded Signup, `pages` Facebook
+/// Login for Pages and their Instagram accounts. Opens the relay's signup page in a locked-down
+/// window and, once it ends, says how. Connected channels' tokens are fetched into the keychain
+/// at once.
 #[tauri::command]
 #[specta::specta]
-pub async fn connect_whatsapp(state: State<'_, AppState>) -> Result<SignupOutcome, CommandError> {
+pub async fn connect_channels(
+    state: State<'_, AppState>,
+    kind: String,
+) -> Result<SignupOutcome, CommandError> {
     let desk = running(&state).await?;
     let (relay, token) = desk.relay_access();
-    let start = relay.start_signup(token, "whatsapp").await?;
+    let start = relay.start_signup(token, &kind).await?;
     let windows = state.signup_windows.get().ok_or_else(|| {
         CommandError::new(
             ErrorCode::Internal,

@@ -158,6 +158,19 @@ fn string_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error>
     id_string(&Value::deserialize(d)?).ok_or_else(|| serde::de::Error::custom("expected an id"))
 }
 
+/// A Facebook Page a Facebook Login user token manages (`GET /me/accounts`), with its Page token.
+#[derive(Debug, Clone)]
+pub struct PageAccount {
+    /// The Page id (what Messenger webhooks and sends name).
+    pub id: String,
+    /// The Page's name.
+    pub name: String,
+    /// The Page token (a secret).
+    pub token: AccessToken,
+    /// The linked Instagram professional account: `(id, username)`.
+    pub instagram: Option<(String, String)>,
+}
+
 /// The fields read of a phone number.
 const PHONE_NUMBER_FIELDS: &str = "id,display_phone_number,verified_name,quality_rating";
 
@@ -700,6 +713,57 @@ impl GraphClient {
             )
             .await?;
         success(&body)
+    }
+
+    /// The Pages a Facebook Login user token manages, with their Page tokens and linked
+    /// Instagram accounts (first 100).
+    pub async fn page_accounts(
+        &self,
+        user_token: &AccessToken,
+    ) -> Result<Vec<PageAccount>, GraphError> {
+        let body: Value = self
+            .call(
+                Method::GET,
+                "me/accounts",
+                Some(user_token),
+                &[
+                    (
+                        "fields",
+                        "id,name,access_token,instagram_business_account{id,username}",
+                    ),
+                    ("limit", "100"),
+                ],
+                None,
+            )
+            .await?;
+        let pages = body
+            .get("data")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        Ok(pages
+            .iter()
+            .filter_map(|p| {
+                Some(PageAccount {
+                    id: p.get("id").and_then(id_string)?,
+                    name: p
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                    token: AccessToken::new(p.get("access_token").and_then(Value::as_str)?),
+                    instagram: p.get("instagram_business_account").and_then(|ig| {
+                        Some((
+                            ig.get("id").and_then(id_string)?,
+                            ig.get("username")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_string(),
+                        ))
+                    }),
+                })
+            })
+            .collect())
     }
 
     /// Unsubscribes our app from a WABA's (or Page's) webhooks (when a channel is disconnected).

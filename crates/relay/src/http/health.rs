@@ -68,10 +68,7 @@ async fn assess(state: &AppState, channel: &Channel) -> Option<ChannelHealth> {
         Ok(_) => {}
         Err(e) => return gone(&e).or_else(|| unreachable(channel, &e)),
     }
-    let subscribed_object = match channel.kind.as_str() {
-        "whatsapp" => channel.account_id.clone().unwrap_or_default(),
-        _ => channel.external_id.clone(),
-    };
+    let subscribed_object = subscribed_object(channel);
     let mut attention = None;
     if !subscribed_object.is_empty() {
         match graph.subscribed_apps(&subscribed_object, &token).await {
@@ -137,6 +134,19 @@ async fn assess(state: &AppState, channel: &Channel) -> Option<ChannelHealth> {
         },
         None => ChannelHealth::connected(phone, quality),
     })
+}
+
+/// What our app's webhook subscription hangs on: a WhatsApp number's WABA, an Instagram
+/// account's linked Page, a Page itself.
+fn subscribed_object(channel: &Channel) -> String {
+    match channel.kind.as_str() {
+        "whatsapp" => channel.account_id.clone().unwrap_or_default(),
+        "instagram" => channel
+            .account_id
+            .clone()
+            .unwrap_or_else(|| channel.external_id.clone()),
+        _ => channel.external_id.clone(),
+    }
 }
 
 fn unreachable(channel: &Channel, error: &GraphError) -> Option<ChannelHealth> {
@@ -251,17 +261,23 @@ pub async fn disconnect(
     ) && let Some(sealed) = state.store.channel_token(&channel.id).await?
         && let Ok(token) = keys.open(&channel.id, &sealed.sealed)
     {
-        let object = match channel.kind.as_str() {
-            "whatsapp" => channel.account_id.clone().unwrap_or_default(),
-            _ => channel.external_id.clone(),
-        };
-        match graph
-            .unsubscribe_app(&object, &AccessToken::new(token.as_str()))
-            .await
-        {
-            Ok(()) => unsubscribed = true,
-            Err(error) => {
-                tracing::warn!(%error, channel = %channel.id, "unsubscribing at Meta failed; the token is deleted anyway")
+        let object = subscribed_object(&channel);
+        // A Page's Messenger and Instagram channels share its subscription: keep it for the other.
+        let shared = state
+            .store
+            .channels_with_tokens()
+            .await?
+            .iter()
+            .any(|c| c.id != channel.id && subscribed_object(c) == object);
+        if !shared {
+            match graph
+                .unsubscribe_app(&object, &AccessToken::new(token.as_str()))
+                .await
+            {
+                Ok(()) => unsubscribed = true,
+                Err(error) => {
+                    tracing::warn!(%error, channel = %channel.id, "unsubscribing at Meta failed; the token is deleted anyway")
+                }
             }
         }
     }

@@ -9,6 +9,7 @@ mod ops;
 mod rights;
 mod sessions;
 pub mod signup;
+pub mod signup_pages;
 mod team;
 mod webhooks;
 
@@ -56,6 +57,8 @@ pub struct AppState {
     pub revocations: Arc<tokio::sync::watch::Sender<u64>>,
     /// Meta's Graph API, when the Meta app is configured (signups, channel health).
     pub graph: Option<zentro_meta::graph::GraphClient>,
+    /// The Pages a Facebook Login shared, per signup, waiting for the owner's choice (memory only).
+    pub shared_pages: Arc<signup_pages::SharedPages>,
 }
 
 impl AppState {
@@ -94,6 +97,7 @@ impl AppState {
                     .ok()
             }),
             config: Arc::new(config),
+            shared_pages: Arc::default(),
         }
     }
 }
@@ -148,6 +152,8 @@ pub fn app(state: AppState) -> Router {
         .route("/signup", get(signup::signup_page))
         .route("/signup/complete", post(signup::complete))
         .route("/signup/abandon", post(signup::abandon))
+        .route("/signup/pages/accounts", post(signup_pages::accounts))
+        .route("/signup/pages/connect", post(signup_pages::connect))
         .route(signup::FINISHED_PATH, get(signup::finished))
         .route("/v1/events", get(events::list).post(events::publish))
         .route("/v1/cursor", post(events::acknowledge))

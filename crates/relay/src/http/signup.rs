@@ -36,6 +36,12 @@ use crate::store::{
 /// The log event of a newly connected (or reconnected) channel.
 pub const CHANNEL_CONNECTED: &str = "channel.connected";
 
+/// A signup that connects a WhatsApp number (Embedded Signup).
+pub const WHATSAPP: &str = "whatsapp";
+/// A signup that connects Facebook Pages and their Instagram accounts (Facebook Login for
+/// Business).
+pub const PAGES: &str = "pages";
+
 /// The path the page ends on; the app closes the window when it gets there.
 pub const FINISHED_PATH: &str = "/signup/finished";
 
@@ -71,13 +77,23 @@ pub async fn start(
     auth.require(Permission::ConnectChannels)?;
     let Json(input) = input
         .map_err(|e| ApiError::BadRequest(format!("expected JSON {{kind}}: {}", e.body_text())))?;
-    let kind: ChannelKind = input.kind.parse().map_err(ApiError::BadRequest)?;
-    if kind != ChannelKind::Whatsapp {
-        return Err(ApiError::BadRequest(
-            "only WhatsApp connects through Embedded Signup; Pages and Instagram accounts are added with their Page token".into(),
-        ));
-    }
+    let kind = match input.kind.as_str() {
+        "whatsapp" => WHATSAPP,
+        "pages" | "messenger" | "instagram" => PAGES,
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "kind must be whatsapp or pages (Facebook Pages and Instagram), not {other:?}"
+            )));
+        }
+    };
     let (app, _) = meta(&state)?;
+    if kind == PAGES && app.login_config_id.is_none() {
+        return Err(ApiError::Refused {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "meta_app_missing",
+            message: "this relay is not set up to connect Pages: its operator must set ZENTRO_RELAY_META_LOGIN_CONFIG_ID (see docs/meta.md); meanwhile an admin can add a Page with its token".into(),
+        });
+    }
     let dialog_origins: Vec<String> = app.stand_in_origin().into_iter().collect();
     super::channels::keys(&state)?;
     let (token, hash) = new_token();
@@ -95,7 +111,7 @@ pub async fn start(
         .store
         .record(auth.audit(
             "channel.signup_started",
-            Some(kind.as_str()),
+            Some(kind),
             json!({ "signup_id": signup.id }),
         ))
         .await?;
@@ -228,11 +244,16 @@ pub async fn signup_page(State(state): State<AppState>, Query(q): Query<PageQuer
             );
         }
     };
+    let (template, config_id) = if signup.kind == PAGES {
+        (PAGES_HTML, app.login_config_id.clone().unwrap_or_default())
+    } else {
+        (SIGNUP_HTML, app.signup_config_id.clone())
+    };
     let config = json!({
         "token": q.t.trim(),
         "signupId": signup.id,
         "appId": app.app_id,
-        "configId": app.signup_config_id,
+        "configId": config_id,
         "graphVersion": platform::GRAPH_API_VERSION,
         "extras": {
             "setup": {},
@@ -246,7 +267,7 @@ pub async fn signup_page(State(state): State<AppState>, Query(q): Query<PageQuer
     });
     // `</` cannot end the script element from inside the JSON.
     let config = config.to_string().replace("</", "<\\/");
-    let html = SIGNUP_HTML
+    let html = template
         .replace("{{nonce}}", &nonce)
         .replace("{{config}}", &config)
         .replace("{{sdk}}", &escape(&app.sdk_url));
@@ -305,20 +326,20 @@ pub struct Completion {
 }
 
 /// A failed completion: a stable code and what to do, for people.
-struct Failure {
-    code: &'static str,
-    message: String,
+pub(crate) struct Failure {
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
 }
 
 impl Failure {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
         }
     }
 
-    fn meta(step: &str, error: &GraphError) -> Self {
+    pub(crate) fn meta(step: &str, error: &GraphError) -> Self {
         match error {
             GraphError::CodeRefused { expired: true } => Self::new(
                 "code_expired",
@@ -377,7 +398,20 @@ pub async fn complete(
             "choose a 6-digit PIN for the number's two-step verification".into(),
         ));
     }
-    let signup = claim(&state, &input.t, SignupState::Working, None).await?;
+    let open = open(&state, &input.t, &[SignupState::Pending]).await?;
+    if open.kind != WHATSAPP {
+        return Err(ApiError::BadRequest(
+            "this signup connects Pages; use /signup/pages/accounts".into(),
+        ));
+    }
+    let signup = claim(
+        &state,
+        &input.t,
+        &[SignupState::Pending],
+        SignupState::Working,
+        None,
+    )
+    .await?;
     let outcome = connect_whatsapp(&state, app, graph, &signup, &input, coexistence, pin).await;
     let (state_now, channel_id, outcome) = match outcome {
         Ok((channel, reconnected)) => (
@@ -403,14 +437,25 @@ pub async fn complete(
             )
         }
     };
+    end(&state, &signup, state_now, channel_id.as_deref(), outcome).await
+}
+
+/// Records how a signup ended (and a failure in the audit log); the page's answer.
+pub(crate) async fn end(
+    state: &AppState,
+    signup: &Signup,
+    state_now: SignupState,
+    channel_id: Option<&str>,
+    outcome: Value,
+) -> Result<Json<Value>, ApiError> {
     state
         .store
-        .finish_signup(&signup.id, state_now, channel_id.as_deref(), &outcome)
+        .finish_signup(&signup.id, state_now, channel_id, &outcome)
         .await?;
     if state_now == SignupState::Failed {
         audit(
-            &state,
-            &signup,
+            state,
+            signup,
             "channel.signup_failed",
             None,
             json!({ "signup_id": signup.id, "code": outcome["code"] }),
@@ -479,7 +524,15 @@ pub async fn abandon(
             )));
         }
     };
-    let signup = claim(&state, &input.t, to, Some(&outcome)).await?;
+    let signup = claim(
+        &state,
+        &input.t,
+        &[SignupState::Pending, SignupState::Working],
+        to,
+        Some(&outcome),
+    )
+    .await?;
+    super::signup_pages::forget(&state, &signup.id);
     audit(
         &state,
         &signup,
@@ -497,35 +550,55 @@ pub async fn abandon(
     ))
 }
 
-async fn claim(
-    state: &AppState,
-    token: &str,
-    to: SignupState,
-    outcome: Option<&Value>,
-) -> Result<Signup, ApiError> {
-    match state
-        .store
-        .claim_signup(&token_hash(token.trim()), to, outcome)
-        .await?
-    {
-        Ok(signup) => Ok(signup),
-        Err(SignupRefusal::Expired) => Err(ApiError::Refused {
+fn refusal(refusal: SignupRefusal) -> ApiError {
+    match refusal {
+        SignupRefusal::Expired => ApiError::Refused {
             status: StatusCode::GONE,
             code: "signup_expired",
-            message: "this signup link has expired; choose “Connect WhatsApp” again in Zentro Desk"
-                .into(),
-        }),
-        Err(SignupRefusal::Invalid) => Err(ApiError::Refused {
+            message: "this signup link has expired; start again in Zentro Desk".into(),
+        },
+        SignupRefusal::Invalid => ApiError::Refused {
             status: StatusCode::BAD_REQUEST,
             code: "signup_invalid",
             message:
                 "this signup link is not valid or was used already; start again in Zentro Desk"
                     .into(),
-        }),
+        },
     }
 }
 
-async fn audit(
+/// The signup a page token opens in one of `states`.
+pub(crate) async fn open(
+    state: &AppState,
+    token: &str,
+    states: &[SignupState],
+) -> Result<Signup, ApiError> {
+    state
+        .store
+        .open_signup(&token_hash(token.trim()), states)
+        .await?
+        .map_err(refusal)
+}
+
+/// Moves a signup from one of `from` to `to`, once.
+pub(crate) async fn claim(
+    state: &AppState,
+    token: &str,
+    from: &[SignupState],
+    to: SignupState,
+    outcome: Option<&Value>,
+) -> Result<Signup, ApiError> {
+    match state
+        .store
+        .claim_signup(&token_hash(token.trim()), from, to, outcome)
+        .await?
+    {
+        Ok(signup) => Ok(signup),
+        Err(r) => Err(refusal(r)),
+    }
+}
+
+pub(crate) async fn audit(
     state: &AppState,
     signup: &Signup,
     action: &str,
@@ -735,7 +808,7 @@ async fn connect_whatsapp(
     Ok((channel, reconnected))
 }
 
-async fn undo_subscription(graph: &GraphClient, object_id: &str, token: &AccessToken) {
+pub(crate) async fn undo_subscription(graph: &GraphClient, object_id: &str, token: &AccessToken) {
     if let Err(error) = graph.unsubscribe_app(object_id, token).await {
         tracing::warn!(%error, "could not undo a webhook subscription after a failed signup");
     }
@@ -743,3 +816,5 @@ async fn undo_subscription(graph: &GraphClient, object_id: &str, token: &AccessT
 
 /// The signup page. `{{config}}` is JSON, `{{nonce}}` the CSP nonce, `{{sdk}}` the SDK address.
 const SIGNUP_HTML: &str = include_str!("signup.html");
+/// The Pages page, with the same placeholders.
+const PAGES_HTML: &str = include_str!("signup_pages.html");

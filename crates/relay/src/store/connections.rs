@@ -155,7 +155,7 @@ impl Store {
         &self,
         workspace_id: &str,
         member_id: &str,
-        kind: ChannelKind,
+        kind: &str,
         token_hash: &[u8],
         ttl: Duration,
     ) -> Result<Signup> {
@@ -168,7 +168,7 @@ impl Store {
         .bind(&id)
         .bind(workspace_id)
         .bind(member_id)
-        .bind(kind.as_str())
+        .bind(kind)
         .bind(token_hash)
         .bind(now)
         .bind(now + ttl.as_millis() as i64)
@@ -190,10 +190,11 @@ impl Store {
         .ok_or_else(|| StoreError::NotFound("the signup".into()))
     }
 
-    /// The pending signup a page token opens (to serve the page), or why not.
-    pub async fn pending_signup(
+    /// The signup a page token opens when it is in one of `states` and not expired, or why not.
+    pub async fn open_signup(
         &self,
         token_hash: &[u8],
+        states: &[SignupState],
     ) -> Result<std::result::Result<Signup, SignupRefusal>> {
         let row = sqlx::query(&format!(
             "SELECT {SIGNUP_COLUMNS} FROM signups WHERE token_hash = ?"
@@ -203,33 +204,43 @@ impl Store {
         .await?;
         Ok(match row.map(|r| signup_of(&r)) {
             None => Err(SignupRefusal::Invalid),
-            Some(s) if s.state != SignupState::Pending => Err(SignupRefusal::Invalid),
+            Some(s) if !states.contains(&s.state) => Err(SignupRefusal::Invalid),
             Some(s) if s.expires_at < now_ms() => Err(SignupRefusal::Expired),
             Some(s) => Ok(s),
         })
     }
 
-    /// Claims a pending signup by its page token, exactly once: pending → `to` (working, or
-    /// cancelled/failed with `outcome` when the dialog did not finish).
+    /// The pending signup a page token opens (to serve the page), or why not.
+    pub async fn pending_signup(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<std::result::Result<Signup, SignupRefusal>> {
+        self.open_signup(token_hash, &[SignupState::Pending]).await
+    }
+
+    /// Moves a signup, by its page token, from one of `from` to `to` exactly once (two requests
+    /// racing: one wins); `outcome` is recorded when `to` ends it.
     pub async fn claim_signup(
         &self,
         token_hash: &[u8],
+        from: &[SignupState],
         to: SignupState,
         outcome: Option<&Value>,
     ) -> Result<std::result::Result<Signup, SignupRefusal>> {
-        let pending = match self.pending_signup(token_hash).await? {
+        let open = match self.open_signup(token_hash, from).await? {
             Ok(s) => s,
             Err(refusal) => return Ok(Err(refusal)),
         };
         let finished = to.is_finished().then(now_ms);
         let row = sqlx::query(&format!(
             "UPDATE signups SET state = ?, outcome = ?, finished_at = ?
-             WHERE id = ? AND state = 'pending' RETURNING {SIGNUP_COLUMNS}"
+             WHERE id = ? AND state = ? RETURNING {SIGNUP_COLUMNS}"
         ))
         .bind(to.as_str())
         .bind(outcome.map(Value::to_string))
         .bind(finished)
-        .bind(&pending.id)
+        .bind(&open.id)
+        .bind(open.state.as_str())
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(|r| signup_of(&r)).ok_or(SignupRefusal::Invalid))

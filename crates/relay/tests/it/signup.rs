@@ -37,6 +37,7 @@ async fn setup_with(adjust: impl FnOnce(&mut zentro_relay::Config)) -> Setup {
         c.meta_app = Some(MetaApp {
             app_id,
             signup_config_id: "778899001122".into(),
+            login_config_id: Some("880011223344".into()),
             graph_url: base.clone(),
             sdk_url: format!("{base}/sim/sdk.js"),
         });
@@ -591,4 +592,239 @@ async fn disconnecting_unsubscribes_forgets_the_token_and_keeps_the_channel() {
             .await
             .contains(&"channel.disconnected".to_string())
     );
+}
+
+/// Starts a Pages signup as the owner: `(signup id, page token)`.
+async fn start_pages(s: &Setup) -> (String, String) {
+    let started = s
+        .relay
+        .call(
+            "POST",
+            "/v1/signups",
+            Some(&s.owner),
+            Some(json!({ "kind": "pages" })),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::CREATED, "{:?}", started.json());
+    let body = started.json();
+    let token = body["path"]
+        .as_str()
+        .unwrap()
+        .split("t=")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    (body["signup"]["id"].as_str().unwrap().to_string(), token)
+}
+
+async fn login_code(sim: &MetaSim) -> String {
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{}/sim/login/finish", sim.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["code"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn facebook_login_connects_the_chosen_pages_and_instagram_accounts() {
+    let s = setup().await;
+    s.sim.state().add_login_page(
+        "610000000000001",
+        "Acme Coffee",
+        Some(("710000000000001", "acmecoffee")),
+    );
+    s.sim
+        .state()
+        .add_login_page("610000000000002", "Acme Bakery", None);
+    let (id, token) = start_pages(&s).await;
+    let page = s
+        .relay
+        .call("GET", &format!("/signup?t={token}"), None, None)
+        .await;
+    let html = String::from_utf8(page.body.clone()).unwrap();
+    assert!(
+        html.contains("\"configId\":\"880011223344\""),
+        "the Pages configuration"
+    );
+    assert!(html.contains("Continue with Facebook"));
+
+    // The login shares two Pages (one with Instagram); the page lists them, without tokens.
+    let code = login_code(&s.sim).await;
+    let listed = s
+        .relay
+        .call(
+            "POST",
+            "/signup/pages/accounts",
+            None,
+            Some(json!({ "t": token, "code": code })),
+        )
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.json());
+    let body = listed.json();
+    assert_eq!(body["state"], "working");
+    let pages = body["pages"].as_array().unwrap();
+    assert_eq!(pages.len(), 2);
+    assert_eq!(pages[0]["instagram"]["username"], "acmecoffee");
+    assert!(
+        !listed.body.windows(4).any(|w| w == b"EAAG"),
+        "no token reaches the page"
+    );
+
+    // The owner picks the first Page and its Instagram account, not the bakery.
+    let done = s
+        .relay
+        .call(
+            "POST",
+            "/signup/pages/connect",
+            None,
+            Some(json!({ "t": token, "pages": ["610000000000001"], "instagram": ["710000000000001"] })),
+        )
+        .await;
+    assert_eq!(done.json()["state"], "connected", "{:?}", done.json());
+    assert!(
+        done.json()["outcome"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("@acmecoffee")
+    );
+    assert!(s.sim.state().is_subscribed("610000000000001"));
+    assert!(!s.sim.state().is_subscribed("610000000000002"));
+    let list = channels(&s).await;
+    assert_eq!(list.len(), 2);
+    let messenger = list.iter().find(|c| c["kind"] == "messenger").unwrap();
+    let instagram = list.iter().find(|c| c["kind"] == "instagram").unwrap();
+    assert_eq!(messenger["external_id"], "610000000000001");
+    assert_eq!(instagram["external_id"], "710000000000001");
+    assert_eq!(
+        instagram["account_id"], "610000000000001",
+        "linked to its Page"
+    );
+    assert_eq!(messenger["health"], "connected");
+    // Their tokens are Page tokens that Meta accepts for the Page.
+    for channel in [messenger, instagram] {
+        let id = channel["id"].as_str().unwrap();
+        let fetched = s
+            .relay
+            .call(
+                "GET",
+                &format!("/v1/channels/{id}/token"),
+                Some(&s.owner),
+                None,
+            )
+            .await;
+        let t = fetched.json()["token"].as_str().unwrap().to_string();
+        assert!(
+            s.sim
+                .state()
+                .grant_of(&t)
+                .is_some_and(|g| g.pages.contains("610000000000001"))
+        );
+    }
+    assert_eq!(
+        events(&s)
+            .await
+            .iter()
+            .filter(|e| e["kind"] == "channel.connected")
+            .count(),
+        2
+    );
+    assert_eq!(signup_state(&s, &id).await["state"], "connected");
+
+    // Health checks look at the Page's subscription for both.
+    let instagram_id = instagram["id"].as_str().unwrap().to_string();
+    assert_eq!(check(&s, &instagram_id).await["health"], "connected");
+    // Disconnecting Instagram keeps the Page's subscription for Messenger.
+    let off = s
+        .relay
+        .call(
+            "POST",
+            &format!("/v1/channels/{instagram_id}/disconnect"),
+            Some(&s.owner),
+            None,
+        )
+        .await;
+    assert_eq!(off.json()["unsubscribed"], false);
+    assert!(s.sim.state().is_subscribed("610000000000001"));
+
+    // The link is spent.
+    let again = s
+        .relay
+        .call(
+            "POST",
+            "/signup/pages/connect",
+            None,
+            Some(json!({ "t": token, "pages": ["610000000000002"] })),
+        )
+        .await;
+    assert_eq!(again.json()["error"]["code"], "signup_invalid");
+}
+
+#[tokio::test]
+async fn a_login_sharing_no_page_or_a_cancelled_choice_connects_nothing() {
+    let s = setup().await;
+    // No Pages at all.
+    let (id, token) = start_pages(&s).await;
+    let code = login_code(&s.sim).await;
+    let none = s
+        .relay
+        .call(
+            "POST",
+            "/signup/pages/accounts",
+            None,
+            Some(json!({ "t": token, "code": code })),
+        )
+        .await;
+    assert_eq!(none.json()["state"], "failed");
+    assert_eq!(none.json()["outcome"]["code"], "no_pages");
+    assert_eq!(signup_state(&s, &id).await["state"], "failed");
+
+    // Pages shared, then the owner cancels at the choice.
+    s.sim
+        .state()
+        .add_login_page("620000000000001", "Acme Tea", None);
+    let (id, token) = start_pages(&s).await;
+    let code = login_code(&s.sim).await;
+    s.relay
+        .call(
+            "POST",
+            "/signup/pages/accounts",
+            None,
+            Some(json!({ "t": token, "code": code })),
+        )
+        .await;
+    let cancelled = s
+        .relay
+        .call("POST", "/signup/abandon", None, Some(json!({ "t": token, "event": "CANCEL", "data": { "current_step": "CHOOSE_ACCOUNTS" } })))
+        .await;
+    assert_eq!(cancelled.json()["state"], "cancelled");
+    assert_eq!(signup_state(&s, &id).await["state"], "cancelled");
+    let late = s
+        .relay
+        .call(
+            "POST",
+            "/signup/pages/connect",
+            None,
+            Some(json!({ "t": token, "pages": ["620000000000001"] })),
+        )
+        .await;
+    assert_eq!(late.status, StatusCode::BAD_REQUEST);
+    assert!(channels(&s).await.is_empty());
+    assert!(!s.sim.state().is_subscribed("620000000000001"));
+
+    // A WhatsApp link does not take a Pages login, and the other way round.
+    let (_, wa) = start(&s).await;
+    let wrong = s
+        .relay
+        .call(
+            "POST",
+            "/signup/pages/accounts",
+            None,
+            Some(json!({ "t": wa, "code": "x" })),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
 }

@@ -106,11 +106,12 @@ export const commands = {
 	/**  Sets the workspace's retention periods (admins); every device enforces them. */
 	setRetention: (retention: Retention_Deserialize) => typedError<Retention_Serialize, CommandError>(__TAURI_INVOKE("set_retention", { retention })),
 	/**
-	 *  Connects a WhatsApp number through Meta's Embedded Signup (owners): opens the relay's signup
-	 *  page in a locked-down window and, once it ends, says how. A connected channel's token is
-	 *  fetched into the keychain at once.
+	 *  Connects channels through Meta (owners): `whatsapp` runs Embedded Signup, `pages` Facebook
+	 *  Login for Pages and their Instagram accounts. Opens the relay's signup page in a locked-down
+	 *  window and, once it ends, says how. Connected channels' tokens are fetched into the keychain
+	 *  at once.
 	 */
-	connectWhatsapp: () => typedError<SignupOutcome_Serialize, CommandError>(__TAURI_INVOKE("connect_whatsapp")),
+	connectChannels: (kind: string) => typedError<SignupOutcome_Serialize, CommandError>(__TAURI_INVOKE("connect_channels", { kind })),
 	/**  Asks the relay to check a channel at Meta now; returns it as the relay then sees it. */
 	checkChannel: (channelId: string) => typedError<ChannelInfo_Serialize, CommandError>(__TAURI_INVOKE("check_channel", { channelId })),
 	/**

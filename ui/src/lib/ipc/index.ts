@@ -283,11 +283,11 @@ export function setChannelAccess(channelId: string, agents: string[]): Promise<n
 }
 
 /**
- * Connects a WhatsApp number through Meta's Embedded Signup (owners): resolves when the signup
- * window closes, with how it ended.
+ * Connects channels through Meta (owners): `whatsapp` (Embedded Signup) or `pages` (Facebook
+ * Pages and their Instagram accounts). Resolves when the signup window closes, with how it ended.
  */
-export function connectWhatsapp(): Promise<SignupOutcome> {
-  return unwrap(() => commands.connectWhatsapp());
+export function connectChannels(kind: 'whatsapp' | 'pages'): Promise<SignupOutcome> {
+  return unwrap(() => commands.connectChannels(kind));
 }
 
 /** Asks the relay to check a channel at Meta now. */

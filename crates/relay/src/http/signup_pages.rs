@@ -1,0 +1,385 @@
+//! Connecting Facebook Pages (Messenger) and their Instagram accounts from the app: Facebook
+//! Login for Business in the same locked-down window as Embedded Signup.
+//!
+//! 1. The page calls `FB.login` with the Pages configuration and posts Meta's code to
+//!    `POST /signup/pages/accounts`. The relay exchanges it for the user's token, checks it with
+//!    `debug_token`, lists the Pages it manages (`/me/accounts`, with Page tokens and linked
+//!    Instagram accounts) and keeps those tokens in memory only, for this signup, for a few
+//!    minutes. The page receives names and ids, never a token.
+//! 2. The owner ticks the Pages and Instagram accounts to connect; `POST /signup/pages/connect`
+//!    subscribes the app to each Page's messaging webhooks (undoing them all if one fails), then
+//!    creates the channels with their sealed Page tokens and appends `channel.connected` for each.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use zentro_meta::graph::PageAccount;
+use zentro_meta::platform;
+
+use super::signup::{
+    CHANNEL_CONNECTED, Failure, PAGES, audit, claim, end, meta, open, undo_subscription,
+};
+use super::{ApiError, AppState};
+use crate::store::{ChannelHealth, ChannelKind, Signup, SignupState};
+
+/// How long the Pages shared by a login wait for the owner's choice.
+const CHOICE_TTL: Duration = Duration::from_secs(10 * 60);
+
+/// The Pages each signup's login shared, with their tokens: in memory only.
+#[derive(Default)]
+pub struct SharedPages(Mutex<HashMap<String, (Instant, Vec<PageAccount>)>>);
+
+impl SharedPages {
+    fn put(&self, signup_id: &str, pages: Vec<PageAccount>) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, (at, _)| at.elapsed() < CHOICE_TTL);
+        map.insert(signup_id.to_string(), (Instant::now(), pages));
+    }
+
+    fn take(&self, signup_id: &str) -> Option<Vec<PageAccount>> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(signup_id)
+            .filter(|(at, _)| at.elapsed() < CHOICE_TTL)
+            .map(|(_, pages)| pages)
+    }
+}
+
+/// Forgets the Pages a signup's login shared (it was cancelled).
+pub(crate) fn forget(state: &AppState, signup_id: &str) {
+    let _ = state.shared_pages.take(signup_id);
+}
+
+/// The body of `POST /signup/pages/accounts`.
+#[derive(Deserialize)]
+pub struct Login {
+    t: String,
+    #[serde(default)]
+    code: String,
+}
+
+async fn fail(
+    state: &AppState,
+    signup: &Signup,
+    failure: Failure,
+) -> Result<Json<Value>, ApiError> {
+    tracing::warn!(signup = %signup.id, code = failure.code, "a Pages signup failed");
+    end(
+        state,
+        signup,
+        SignupState::Failed,
+        None,
+        json!({ "code": failure.code, "message": failure.message }),
+    )
+    .await
+}
+
+/// `POST /signup/pages/accounts` `{t, code}`: the Pages the login shared, to choose from.
+pub async fn accounts(
+    State(state): State<AppState>,
+    input: Result<Json<Login>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(input) = input.map_err(|e| {
+        ApiError::BadRequest(format!("expected JSON {{t, code}}: {}", e.body_text()))
+    })?;
+    let (app, graph) = meta(&state)?;
+    let pending = open(&state, &input.t, &[SignupState::Pending]).await?;
+    if pending.kind != PAGES {
+        return Err(ApiError::BadRequest(
+            "this signup connects WhatsApp; use /signup/complete".into(),
+        ));
+    }
+    let signup = claim(
+        &state,
+        &input.t,
+        &[SignupState::Pending],
+        SignupState::Working,
+        None,
+    )
+    .await?;
+    if input.code.trim().is_empty() {
+        return fail(
+            &state,
+            &signup,
+            Failure::new("code_invalid", "Meta's login gave no code. Start again."),
+        )
+        .await;
+    }
+    let user = match graph
+        .exchange_code(
+            &app.app_id,
+            &state.config.app_secret,
+            input.code.trim(),
+            None,
+        )
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => return fail(&state, &signup, Failure::meta("exchanging the code", &e)).await,
+    };
+    match graph
+        .debug_token(&app.app_id, &state.config.app_secret, &user)
+        .await
+    {
+        Ok(info) if info.is_valid && info.app_id == app.app_id => {}
+        Ok(_) => {
+            return fail(
+                &state,
+                &signup,
+                Failure::new(
+                    "grant_invalid",
+                    "Meta's token is not valid for this app. Start again.",
+                ),
+            )
+            .await;
+        }
+        Err(e) => return fail(&state, &signup, Failure::meta("checking the token", &e)).await,
+    }
+    let pages = match graph.page_accounts(&user).await {
+        Ok(p) => p,
+        Err(e) => return fail(&state, &signup, Failure::meta("listing your Pages", &e)).await,
+    };
+    if pages.is_empty() {
+        return fail(
+            &state,
+            &signup,
+            Failure::new("no_pages", "Meta's login shared no Facebook Page. Start again and select the Pages (and their Instagram accounts) to connect."),
+        )
+        .await;
+    }
+    let mut listed = Vec::new();
+    for page in &pages {
+        let taken = |kind, id: &str| {
+            let (state, id) = (state.clone(), id.to_string());
+            let workspace = signup.workspace_id.clone();
+            async move {
+                state
+                    .store
+                    .channel_by_external_id(kind, &id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|c| c.workspace_id != workspace)
+            }
+        };
+        listed.push(json!({
+            "id": page.id,
+            "name": page.name,
+            "elsewhere": taken(ChannelKind::Messenger, &page.id).await,
+            "instagram": match &page.instagram {
+                Some((id, username)) => json!({
+                    "id": id, "username": username,
+                    "elsewhere": taken(ChannelKind::Instagram, id).await,
+                }),
+                None => Value::Null,
+            },
+        }));
+    }
+    state.shared_pages.put(&signup.id, pages);
+    Ok(Json(
+        json!({ "state": SignupState::Working, "pages": listed, "signup_id": signup.id }),
+    ))
+}
+
+/// The body of `POST /signup/pages/connect`.
+#[derive(Deserialize)]
+pub struct Choice {
+    t: String,
+    #[serde(default)]
+    pages: Vec<String>,
+    #[serde(default)]
+    instagram: Vec<String>,
+}
+
+/// `POST /signup/pages/connect` `{t, pages, instagram}`: connects the chosen Pages and Instagram
+/// accounts.
+pub async fn connect(
+    State(state): State<AppState>,
+    input: Result<Json<Choice>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(input) = input.map_err(|e| {
+        ApiError::BadRequest(format!(
+            "expected JSON {{t, pages, instagram}}: {}",
+            e.body_text()
+        ))
+    })?;
+    let (_, graph) = meta(&state)?;
+    if input.pages.is_empty() && input.instagram.is_empty() {
+        return Err(ApiError::BadRequest(
+            "choose at least one Page or Instagram account".into(),
+        ));
+    }
+    let signup = claim(
+        &state,
+        &input.t,
+        &[SignupState::Working],
+        SignupState::Working,
+        None,
+    )
+    .await?;
+    if signup.kind != PAGES {
+        return Err(ApiError::BadRequest(
+            "this signup does not connect Pages".into(),
+        ));
+    }
+    let Some(shared) = state.shared_pages.take(&signup.id) else {
+        return fail(
+            &state,
+            &signup,
+            Failure::new("choice_expired", "The Pages Meta shared are no longer at hand (the choice took over 10 minutes, or the relay restarted). Start again."),
+        )
+        .await;
+    };
+    // What to connect: (kind, external id, linked Page, name, Page).
+    let mut wanted: Vec<(ChannelKind, String, Option<String>, String, &PageAccount)> = Vec::new();
+    for id in &input.pages {
+        let Some(page) = shared.iter().find(|p| &p.id == id) else {
+            return fail(
+                &state,
+                &signup,
+                Failure::new(
+                    "not_shared",
+                    format!("The Page {id} was not shared in Meta's login. Start again."),
+                ),
+            )
+            .await;
+        };
+        wanted.push((
+            ChannelKind::Messenger,
+            page.id.clone(),
+            None,
+            page.name.clone(),
+            page,
+        ));
+    }
+    for id in &input.instagram {
+        let Some(page) = shared
+            .iter()
+            .find(|p| p.instagram.as_ref().is_some_and(|(ig, _)| ig == id))
+        else {
+            return fail(
+                &state,
+                &signup,
+                Failure::new(
+                    "not_shared",
+                    format!(
+                        "The Instagram account {id} was not shared in Meta's login. Start again."
+                    ),
+                ),
+            )
+            .await;
+        };
+        let username = page
+            .instagram
+            .as_ref()
+            .map(|(_, u)| u.clone())
+            .unwrap_or_default();
+        wanted.push((
+            ChannelKind::Instagram,
+            id.clone(),
+            Some(page.id.clone()),
+            format!("@{username}"),
+            page,
+        ));
+    }
+    let mut existing = Vec::new();
+    for (kind, id, ..) in &wanted {
+        match state.store.channel_by_external_id(*kind, id).await? {
+            Some(c) if c.workspace_id != signup.workspace_id => {
+                return fail(&state, &signup, Failure::new("channel_taken", format!("{} {id} is connected to another Zentro Desk workspace; disconnect it there first.", kind.as_str()))).await;
+            }
+            Some(c) => existing.push(c.external_id),
+            None => {}
+        }
+    }
+    // Subscribe every Page involved first; undo them all if one fails.
+    let mut subscribed: Vec<&PageAccount> = Vec::new();
+    for (.., page) in &wanted {
+        if subscribed.iter().any(|p| p.id == page.id) {
+            continue;
+        }
+        if let Err(error) = graph
+            .subscribe_page(&page.id, &page.token, platform::MESSAGING_FIELDS)
+            .await
+        {
+            for done in &subscribed {
+                if !existing.contains(&done.id) {
+                    undo_subscription(graph, &done.id, &done.token).await;
+                }
+            }
+            return fail(
+                &state,
+                &signup,
+                Failure::meta(&format!("subscribing to the Page {}", page.name), &error),
+            )
+            .await;
+        }
+        subscribed.push(page);
+    }
+    let keys = super::channels::keys(&state)?;
+    let mut connected = Vec::new();
+    for (kind, id, linked, name, page) in &wanted {
+        let result = state
+            .store
+            .connect_channel(
+                &signup.workspace_id,
+                *kind,
+                id,
+                linked.as_deref(),
+                name,
+                |channel_id| keys.current.seal(channel_id, page.token.expose()),
+                &signup.member_id,
+                &ChannelHealth::connected(None, None),
+            )
+            .await;
+        let (channel, version, reconnected) = match result {
+            Ok(c) => c,
+            Err(error) => {
+                tracing::error!(%error, "a Page channel could not be stored");
+                return fail(&state, &signup, Failure::new("internal", format!("The relay could not store {name}; what was connected before it is listed in the Channels tab. Try again."))).await;
+            }
+        };
+        let subject = format!("{}:{}", channel.kind, channel.external_id);
+        audit(
+            &state,
+            &signup,
+            if reconnected {
+                "channel.reconnected"
+            } else {
+                "channel.connected"
+            },
+            Some(&subject),
+            json!({ "channel_id": channel.id, "version": version, "signup_id": signup.id }),
+        )
+        .await?;
+        if let Err(error) = state
+            .sequencer
+            .publish(
+                &signup.workspace_id,
+                &signup.member_id,
+                CHANNEL_CONNECTED,
+                json!({ "channel_id": channel.id, "kind": channel.kind, "external_id": channel.external_id,
+                        "token_version": version, "name": channel.display_name, "reconnected": reconnected }),
+                &format!("{CHANNEL_CONNECTED}:{}:{}", signup.id, channel.id),
+            )
+            .await
+        {
+            tracing::error!(%error, "the channel.connected event could not be appended");
+        }
+        connected.push(channel);
+    }
+    let names: Vec<String> = connected.iter().map(|c| c.display_name.clone()).collect();
+    let first = connected.first().map(|c| c.id.clone());
+    end(
+        &state,
+        &signup,
+        SignupState::Connected,
+        first.as_deref(),
+        json!({ "message": format!("Connected {}.", names.join(", ")), "channel_ids": connected.iter().map(|c| c.id.clone()).collect::<Vec<_>>() }),
+    )
+    .await
+}
