@@ -637,6 +637,31 @@ describe('App', () => {
     await waitFor(() => expect(screen.getByTestId('team-notice').textContent).toContain('Page: Connected'));
   });
 
+  it('warns above the inbox when a channel is disconnected and opens the Channels tab from there', async () => {
+    backend({
+      desk_status: () => ({ ...DESK, mode: 'relay' }),
+      team: () => teamView('agent', ['answer']),
+      channels: () => [
+        { id: 'c1', kind: 'whatsapp', external_id: '1065', display_name: 'Support line', token_version: null, agents: [], allowed: true,
+          health: 'disconnected', health_reason: 'Meta no longer accepts this channel\'s access. An owner must reconnect it.', phone_number: '+1 555 0100', quality_rating: null },
+        { id: 'c2', kind: 'messenger', external_id: '3001', display_name: 'Page', token_version: 1, agents: [], allowed: true,
+          health: 'connected', health_reason: null, phone_number: null, quality_rating: null },
+        { id: 'c3', kind: 'instagram', external_id: '4001', display_name: '@other', token_version: 1, agents: ['m9'], allowed: false,
+          health: 'disconnected', health_reason: 'not mine', phone_number: null, quality_rating: null },
+      ],
+    });
+    render(App);
+    const banner = await screen.findByTestId('channel-problem');
+    expect(banner.textContent).toContain('Support line');
+    expect(banner.textContent).toContain('is disconnected');
+    expect(banner.textContent).toContain('reconnect it');
+    // Only channels this member uses, and only those with a problem.
+    expect(screen.getAllByTestId('channel-problem')).toHaveLength(1);
+    await fireEvent.click(screen.getByTestId('channel-problem-open'));
+    expect((await screen.findByTestId('team-tab-channels')).getAttribute('aria-selected')).toBe('true');
+    expect((await screen.findAllByTestId('team-channel')).length).toBe(3);
+  });
+
   it('lets only the owner terminate the workspace, after typing its name', async () => {
     const calls = backend({
       team: () => teamView('owner', ['answer', 'manage_members', 'manage_channels', 'read_audit', 'manage_data', 'manage_workspace']),
