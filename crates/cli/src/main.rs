@@ -246,6 +246,17 @@ enum ChannelsCommand {
     },
     /// Fetch the tokens of the channels you may use into the keychain, and drop the others.
     Fetch,
+    /// Ask the relay to check a channel at Meta now and print its health.
+    Check {
+        /// The channel (relay id, or kind:external_id).
+        channel: String,
+    },
+    /// Disconnect a channel (admins): unsubscribed at Meta, its token deleted everywhere; its
+    /// conversations stay.
+    Disconnect {
+        /// The channel (relay id, or kind:external_id).
+        channel: String,
+    },
 }
 
 /// A failure with the exit code it maps to.
@@ -1054,19 +1065,20 @@ async fn channels(ctx: &Context, command: ChannelsCommand) -> Result<(), Failure
                 );
             } else {
                 println!(
-                    "{:<32}  {:<30}  {:<20}  {:<8}  ALLOWED",
-                    "ID", "CHANNEL", "NAME", "TOKEN"
+                    "{:<32}  {:<30}  {:<20}  {:<8}  {:<7}  HEALTH",
+                    "ID", "CHANNEL", "NAME", "TOKEN", "ALLOWED"
                 );
                 for c in channels {
                     println!(
-                        "{:<32}  {:<30}  {:<20}  {:<8}  {}",
+                        "{:<32}  {:<30}  {:<20}  {:<8}  {:<7}  {}",
                         c.id,
                         c.cache_id(),
                         c.display_name,
                         c.token_version
                             .map(|v| format!("v{v}"))
                             .unwrap_or_else(|| "none".into()),
-                        if c.allowed { "yes" } else { "no" }
+                        if c.allowed { "yes" } else { "no" },
+                        c.health
                     );
                 }
             }
@@ -1088,6 +1100,22 @@ async fn channels(ctx: &Context, command: ChannelsCommand) -> Result<(), Failure
             client.revoke_channel_token(&token, &channel.id).await?;
             eprintln!(
                 "Revoked the token of {}; devices drop it when they next sync.",
+                channel.cache_id()
+            );
+        }
+        ChannelsCommand::Check { channel } => {
+            let channel = find(client.channels(&token).await?, &channel)?;
+            let checked = client.check_channel(&token, &channel.id).await?;
+            println!("{}", checked.health);
+            if let Some(reason) = &checked.health_reason {
+                eprintln!("{}: {reason}", checked.cache_id());
+            }
+        }
+        ChannelsCommand::Disconnect { channel } => {
+            let channel = find(client.channels(&token).await?, &channel)?;
+            client.disconnect_channel(&token, &channel.id).await?;
+            eprintln!(
+                "Disconnected {}: Meta no longer sends its messages here and devices drop its token when they next sync. An owner can connect it again from the app.",
                 channel.cache_id()
             );
         }

@@ -396,3 +396,82 @@ async fn an_owner_invites_an_agent_who_joins_and_only_admins_read_the_audit_log(
     assert_eq!(ana["status"], "deactivated");
     assert!(ana["last_sign_in_at"].as_i64().is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_are_checked_at_meta_and_disconnected_from_the_command_line() {
+    let sim = MetaSim::start(SimConfig::default()).await.unwrap();
+    let meta_token = sim.add_whatsapp_number("102290129340777", "106540352240777", "15550107777");
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("relay")).await.unwrap();
+    let ws = store
+        .create_workspace("Acme", "owner@team.test", "Olga", &hash_password(PASSWORD))
+        .await
+        .unwrap();
+    store
+        .add_channel(
+            &ws.id,
+            ChannelKind::Whatsapp,
+            "106540352240777",
+            Some("102290129340777"),
+            "Support",
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay = format!("http://{}", listener.local_addr().unwrap());
+    let mut relay_config = Config::new(
+        dir.path().join("relay"),
+        SimConfig::default().app_secret,
+        VerifyToken::new("v"),
+    );
+    relay_config.token_keys = Some(zentro_relay::sealing::TokenKeys {
+        current: zentro_relay::sealing::TokenKey::parse(
+            &zentro_relay::sealing::TokenKey::generate(),
+        )
+        .unwrap(),
+        previous: None,
+    });
+    let mut app = zentro_relay::config::MetaApp::new(SimConfig::default().app_id, "5566");
+    app.graph_url = sim.base_url();
+    relay_config.meta_app = Some(app);
+    tokio::spawn(zentro_relay::run(
+        relay_config,
+        listener,
+        std::future::pending::<()>(),
+    ));
+    let owner = dir.path().join("owner");
+    let login = zentro(
+        &owner,
+        &["login", "--relay", &relay, "--email", "owner@team.test"],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(login.status.success(), "{}", stderr(&login));
+    let channel = "whatsapp:106540352240777";
+    let set = zentro(
+        &owner,
+        &["channels", "set-token", channel],
+        Some(&format!("{}\n", meta_token.expose())),
+    );
+    assert!(set.status.success(), "{}", stderr(&set));
+
+    let check = zentro(&owner, &["channels", "check", channel], None);
+    assert!(check.status.success(), "{}", stderr(&check));
+    assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "connected");
+    sim.state().revoke_token(&meta_token);
+    let check = zentro(&owner, &["channels", "check", channel], None);
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout).trim(),
+        "disconnected"
+    );
+    assert!(stderr(&check).contains("reconnect"), "{}", stderr(&check));
+
+    let off = zentro(&owner, &["channels", "disconnect", channel], None);
+    assert!(off.status.success(), "{}", stderr(&off));
+    let list = zentro(&owner, &["channels", "list", "--json"], None);
+    let channels: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(channels[0]["token_version"], Value::Null);
+    assert_eq!(channels[0]["health"], "disconnected");
+    let unknown = zentro(&owner, &["channels", "check", "whatsapp:1"], None);
+    assert_eq!(unknown.status.code(), Some(2));
+}
