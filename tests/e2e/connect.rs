@@ -3,15 +3,11 @@
 //! stops accepting it (a 190 on a send) the relay confirms and every device sees the channel
 //! disconnected; disconnecting deletes the token from the keychain.
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
 use zentro_core::connections::Navigation;
-use zentro_core::desk::{Desk, DeskConfig};
-use zentro_core::sync::{Member, RelayClient};
+use zentro_core::inbox;
+use zentro_core::sync::RelayClient;
 use zentro_core::vault::{Secret, Vault};
-use zentro_core::{Cache, inbox};
-use zentro_meta::graph::{GraphClient, MediaHostPolicy};
 use zentro_meta_sim::{Inbound, MetaSim, SimConfig};
 use zentro_relay::config::{MetaApp, VerifyToken};
 use zentro_relay::credentials::hash_password;
@@ -75,34 +71,16 @@ async fn a_number_connected_by_embedded_signup_answers_customers_until_meta_revo
         .sign_in("owner@acme.test", &Secret::new(PASSWORD), "owner laptop")
         .await
         .unwrap();
-    let cache = Cache::open_in(laptop.path()).await.unwrap();
     let vault = Vault::system();
-    let reader = vault.clone();
-    let base = url::Url::parse(&sim.base_url()).unwrap();
-    let desk = Desk::start(DeskConfig {
-        cache: cache.clone(),
-        relay: relay.clone(),
-        token: token.clone(),
-        workspace_id: identity.workspace.id.clone(),
-        member: Member {
-            id: identity.member.id.clone(),
-            email: identity.member.email.clone(),
-            display_name: identity.member.display_name.clone(),
-            role: identity.member.role.clone(),
-        },
-        graph: GraphClient::new(&sim.base_url())
-            .unwrap()
-            .with_media_policy(MediaHostPolicy::meta().allow_origin(&base)),
-        tokens: Arc::new(move |channel: &str| {
-            reader
-                .read(&Vault::channel_entry(channel))
-                .ok()
-                .flatten()
-                .map(|s| zentro_meta::AccessToken::new(s.expose()))
-        }),
-        data_dir: laptop.path().to_path_buf(),
-        channel_keychain: Some(vault.clone()),
-    });
+    let (desk, cache) = crate::team::keychain_desk(
+        &relay,
+        &token,
+        &identity,
+        &sim.base_url(),
+        laptop.path(),
+        &vault,
+    )
+    .await;
 
     // The device starts the signup: a page on the relay, and a window policy that lets the
     // page and Meta's dialog load and recognises the end.

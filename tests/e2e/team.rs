@@ -20,6 +20,47 @@ use crate::sync::{PASSWORD, customer, wait_for, world_with};
 /// A number no other test uses: keychain entries are shared by the tests of one session.
 const PHONE: &str = "106540350009001";
 
+/// A desk as the app runs it for a signed-in member: its own cache in `dir`, Meta at `graph_url`,
+/// channel tokens in the real keychain. Returns the desk and its cache.
+pub(crate) async fn keychain_desk(
+    relay: &RelayClient,
+    token: &Secret,
+    identity: &zentro_core::sync::Identity,
+    graph_url: &str,
+    dir: &std::path::Path,
+    vault: &Vault,
+) -> (Desk, Cache) {
+    let cache = Cache::open_in(dir).await.unwrap();
+    let base = url::Url::parse(graph_url).unwrap();
+    let graph = GraphClient::new(graph_url)
+        .unwrap()
+        .with_media_policy(MediaHostPolicy::meta().allow_origin(&base));
+    let reader = vault.clone();
+    let desk = Desk::start(DeskConfig {
+        cache: cache.clone(),
+        relay: relay.clone(),
+        token: token.clone(),
+        workspace_id: identity.workspace.id.clone(),
+        member: Member {
+            id: identity.member.id.clone(),
+            email: identity.member.email.clone(),
+            display_name: identity.member.display_name.clone(),
+            role: identity.member.role.clone(),
+        },
+        graph,
+        tokens: Arc::new(move |channel: &str| {
+            reader
+                .read(&Vault::channel_entry(channel))
+                .ok()
+                .flatten()
+                .map(|s| zentro_meta::AccessToken::new(s.expose()))
+        }),
+        data_dir: dir.to_path_buf(),
+        channel_keychain: Some(vault.clone()),
+    });
+    (desk, cache)
+}
+
 /// Everything logged in this test process (the relay's and the desk's), to search.
 #[derive(Clone, Default)]
 struct Logs(Arc<Mutex<Vec<u8>>>);
@@ -110,34 +151,15 @@ async fn a_channel_token_reaches_allowed_devices_keychains_only_and_is_dropped_w
         .accept_invitation(&invitation.code, &Secret::new(PASSWORD), "agent laptop")
         .await
         .unwrap();
-    let cache = Cache::open_in(laptop_dir.path()).await.unwrap();
-    let base = url::Url::parse(&w.sim.base_url()).unwrap();
-    let graph = GraphClient::new(&w.sim.base_url())
-        .unwrap()
-        .with_media_policy(MediaHostPolicy::meta().allow_origin(&base));
-    let reader = vault.clone();
-    let desk = Desk::start(DeskConfig {
-        cache: cache.clone(),
-        relay: relay.clone(),
-        token: token.clone(),
-        workspace_id: identity.workspace.id.clone(),
-        member: Member {
-            id: identity.member.id.clone(),
-            email: identity.member.email.clone(),
-            display_name: identity.member.display_name.clone(),
-            role: identity.member.role.clone(),
-        },
-        graph,
-        tokens: Arc::new(move |channel: &str| {
-            reader
-                .read(&Vault::channel_entry(channel))
-                .ok()
-                .flatten()
-                .map(|s| zentro_meta::AccessToken::new(s.expose()))
-        }),
-        data_dir: laptop_dir.path().to_path_buf(),
-        channel_keychain: Some(vault.clone()),
-    });
+    let (desk, cache) = keychain_desk(
+        &relay,
+        &token,
+        &identity,
+        &w.sim.base_url(),
+        laptop_dir.path(),
+        &vault,
+    )
+    .await;
     wait_for("the token in the agent's keychain", || async {
         keychain(&vault, &entry).await.as_deref() == Some(planted.as_str())
     })

@@ -5,3 +5,4 @@
 mod inbox;
 mod sandbox;
 mod signup;
+mod ui;

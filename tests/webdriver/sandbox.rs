@@ -1,56 +1,11 @@
 //! The README's run command on a fresh computer: the sandbox, with customers writing in, driven
 //! in the real WebKit window.
 
-use std::time::Duration;
-
 use fantoccini::{Client, Locator, key::Key};
-use zentro_tests::app::{app_binary, artifacts_dir};
+use zentro_tests::app::app_binary;
 use zentro_tests::webdriver::AppSession;
 
-async fn wait_for<F, Fut>(what: &str, check: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-async fn count(client: &Client, css: &str) -> usize {
-    client
-        .find_all(Locator::Css(css))
-        .await
-        .map(|v| v.len())
-        .unwrap_or(0)
-}
-
-async fn text(client: &Client, css: &str) -> String {
-    match client.find(Locator::Css(css)).await {
-        Ok(element) => element.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
-}
-
-async fn screenshot(client: &Client, name: &str) {
-    client
-        .execute_async(
-            "requestAnimationFrame(() => requestAnimationFrame(arguments[0]))",
-            vec![],
-        )
-        .await
-        .unwrap();
-    let dir = artifacts_dir().join("screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join(name);
-    std::fs::write(&file, client.screenshot().await.unwrap()).unwrap();
-    eprintln!("screenshot: {}", file.display());
-}
+use crate::ui::{count, screenshot, text, wait_for};
 
 async fn open_conversation(client: &Client, name: &str) {
     let rows = client

@@ -6,58 +6,10 @@ use std::time::Duration;
 
 use fantoccini::wd::WindowHandle;
 use fantoccini::{Client, Locator};
-use zentro_tests::app::{app_binary, artifacts_dir, skip_welcome};
+use zentro_tests::app::{app_binary, skip_welcome};
 use zentro_tests::webdriver::AppSession;
 
-async fn wait_for<F, Fut>(what: &str, check: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-async fn count(client: &Client, css: &str) -> usize {
-    client
-        .find_all(Locator::Css(css))
-        .await
-        .map(|v| v.len())
-        .unwrap_or(0)
-}
-
-async fn text(client: &Client, css: &str) -> String {
-    match client.find(Locator::Css(css)).await {
-        Ok(element) => element.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
-}
-
-async fn click(client: &Client, css: &str) {
-    client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap();
-}
-
-async fn screenshot(client: &Client, name: &str) {
-    let dir = artifacts_dir().join("screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join(name);
-    if let Ok(png) = client.screenshot().await {
-        std::fs::write(&file, png).unwrap();
-        eprintln!("screenshot: {}", file.display());
-    }
-}
+use crate::ui::{click, count, screenshot, text, wait_for};
 
 /// Waits for a window that is not in `known` and switches to it.
 async fn switch_to_new_window(client: &Client, known: &[WindowHandle], what: &str) -> WindowHandle {
@@ -76,6 +28,23 @@ async fn switch_to_new_window(client: &Client, known: &[WindowHandle], what: &st
     }
 }
 
+/// The app in the sandbox (past the welcome, customers quiet), with its data in `data`.
+async fn sandbox(data: &tempfile::TempDir) -> AppSession {
+    let app = app_binary().unwrap();
+    skip_welcome(data.path()).unwrap();
+    let data_dir = data.path().to_string_lossy().into_owned();
+    AppSession::start(
+        &app,
+        &[
+            ("ZENTRO_DATA_DIR", &data_dir),
+            ("ZENTRO_SANDBOX", "1"),
+            ("ZENTRO_SANDBOX_PACE", "3600"),
+        ],
+    )
+    .await
+    .unwrap()
+}
+
 async fn open_channels(client: &Client) {
     wait_for("the sandbox's conversations", || async {
         count(client, "[data-testid=conversation-row]").await >= 6
@@ -91,20 +60,8 @@ async fn open_channels(client: &Client) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_connects_whatsapp_through_embedded_signup_in_the_apps_window() {
-    let app = app_binary().unwrap();
     let data = tempfile::tempdir().unwrap();
-    skip_welcome(data.path()).unwrap();
-    let data_dir = data.path().to_string_lossy().into_owned();
-    let session = AppSession::start(
-        &app,
-        &[
-            ("ZENTRO_DATA_DIR", &data_dir),
-            ("ZENTRO_SANDBOX", "1"),
-            ("ZENTRO_SANDBOX_PACE", "3600"),
-        ],
-    )
-    .await
-    .unwrap();
+    let session = sandbox(&data).await;
     let client = &session.client;
     open_channels(client).await;
     let main = client.window().await.unwrap();
@@ -198,20 +155,8 @@ async fn an_owner_connects_whatsapp_through_embedded_signup_in_the_apps_window()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_meta_dialog_connects_nothing_and_says_so() {
-    let app = app_binary().unwrap();
     let data = tempfile::tempdir().unwrap();
-    skip_welcome(data.path()).unwrap();
-    let data_dir = data.path().to_string_lossy().into_owned();
-    let session = AppSession::start(
-        &app,
-        &[
-            ("ZENTRO_DATA_DIR", &data_dir),
-            ("ZENTRO_SANDBOX", "1"),
-            ("ZENTRO_SANDBOX_PACE", "3600"),
-        ],
-    )
-    .await
-    .unwrap();
+    let session = sandbox(&data).await;
     let client = &session.client;
     open_channels(client).await;
     let main = client.window().await.unwrap();
@@ -254,20 +199,8 @@ async fn cancelling_meta_dialog_connects_nothing_and_says_so() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_connects_a_facebook_page_and_its_instagram_account() {
-    let app = app_binary().unwrap();
     let data = tempfile::tempdir().unwrap();
-    skip_welcome(data.path()).unwrap();
-    let data_dir = data.path().to_string_lossy().into_owned();
-    let session = AppSession::start(
-        &app,
-        &[
-            ("ZENTRO_DATA_DIR", &data_dir),
-            ("ZENTRO_SANDBOX", "1"),
-            ("ZENTRO_SANDBOX_PACE", "3600"),
-        ],
-    )
-    .await
-    .unwrap();
+    let session = sandbox(&data).await;
     let client = &session.client;
     open_channels(client).await;
     let main = client.window().await.unwrap();

@@ -203,19 +203,7 @@ impl RelayClient {
         token: &Secret,
         channel_id: &str,
     ) -> Result<ChannelInfo, SyncError> {
-        #[derive(Deserialize)]
-        struct Body {
-            channel: ChannelInfo,
-        }
-        let body: Body = self
-            .call(
-                reqwest::Method::POST,
-                &format!("/v1/channels/{channel_id}/check"),
-                Some(token),
-                None,
-            )
-            .await?;
-        Ok(body.channel)
+        self.channel_action(token, channel_id, "check").await
     }
 
     /// Disconnects a channel (admins): unsubscribed at Meta, its token deleted everywhere; its
@@ -225,6 +213,16 @@ impl RelayClient {
         token: &Secret,
         channel_id: &str,
     ) -> Result<ChannelInfo, SyncError> {
+        self.channel_action(token, channel_id, "disconnect").await
+    }
+
+    /// `POST /v1/channels/{id}/{action}`, answered with the channel.
+    async fn channel_action(
+        &self,
+        token: &Secret,
+        channel_id: &str,
+        action: &str,
+    ) -> Result<ChannelInfo, SyncError> {
         #[derive(Deserialize)]
         struct Body {
             channel: ChannelInfo,
@@ -232,7 +230,7 @@ impl RelayClient {
         let body: Body = self
             .call(
                 reqwest::Method::POST,
-                &format!("/v1/channels/{channel_id}/disconnect"),
+                &format!("/v1/channels/{channel_id}/{action}"),
                 Some(token),
                 None,
             )

@@ -398,20 +398,7 @@ pub async fn complete(
             "choose a 6-digit PIN for the number's two-step verification".into(),
         ));
     }
-    let open = open(&state, &input.t, &[SignupState::Pending]).await?;
-    if open.kind != WHATSAPP {
-        return Err(ApiError::BadRequest(
-            "this signup connects Pages; use /signup/pages/accounts".into(),
-        ));
-    }
-    let signup = claim(
-        &state,
-        &input.t,
-        &[SignupState::Pending],
-        SignupState::Working,
-        None,
-    )
-    .await?;
+    let signup = begin(&state, &input.t, WHATSAPP).await?;
     let outcome = connect_whatsapp(&state, app, graph, &signup, &input, coexistence, pin).await;
     let (state_now, channel_id, outcome) = match outcome {
         Ok((channel, reconnected)) => (
@@ -580,6 +567,56 @@ pub(crate) async fn open(
         .map_err(refusal)
 }
 
+/// Takes a pending signup of `kind` by its page token into `working`, once (Meta's code arrived).
+pub(crate) async fn begin(state: &AppState, token: &str, kind: &str) -> Result<Signup, ApiError> {
+    let pending = open(state, token, &[SignupState::Pending]).await?;
+    if pending.kind != kind {
+        return Err(ApiError::BadRequest(format!(
+            "this signup connects {}, not {kind}; post to its own route",
+            pending.kind
+        )));
+    }
+    claim(
+        state,
+        token,
+        &[SignupState::Pending],
+        SignupState::Working,
+        None,
+    )
+    .await
+}
+
+/// Exchanges Meta's code (the app secret never leaves the relay) and checks with `debug_token`
+/// that the token is valid and this app's.
+pub(crate) async fn exchange_and_verify(
+    state: &AppState,
+    app: &MetaApp,
+    graph: &GraphClient,
+    code: &str,
+) -> Result<(AccessToken, zentro_meta::graph::TokenInfo), Failure> {
+    if code.trim().is_empty() {
+        return Err(Failure::new(
+            "code_invalid",
+            "Meta's dialog gave no code. Start again.",
+        ));
+    }
+    let token = graph
+        .exchange_code(&app.app_id, &state.config.app_secret, code.trim(), None)
+        .await
+        .map_err(|e| Failure::meta("exchanging the code", &e))?;
+    let info = graph
+        .debug_token(&app.app_id, &state.config.app_secret, &token)
+        .await
+        .map_err(|e| Failure::meta("checking the token", &e))?;
+    if !info.is_valid || info.app_id != app.app_id {
+        return Err(Failure::new(
+            "grant_invalid",
+            "Meta's token is not valid for this app. Start again.",
+        ));
+    }
+    Ok((token, info))
+}
+
 /// Moves a signup from one of `from` to `to`, once.
 pub(crate) async fn claim(
     state: &AppState,
@@ -666,31 +703,7 @@ async fn connect_whatsapp(
             "Meta's dialog shared the WhatsApp Business Account without a phone number. Start again and add a number.",
         ));
     }
-    if input.code.trim().is_empty() {
-        return Err(Failure::new(
-            "code_invalid",
-            "Meta's dialog gave no code. Start again.",
-        ));
-    }
-    let token = graph
-        .exchange_code(
-            &app.app_id,
-            &state.config.app_secret,
-            input.code.trim(),
-            None,
-        )
-        .await
-        .map_err(|e| Failure::meta("exchanging the code", &e))?;
-    let info = graph
-        .debug_token(&app.app_id, &state.config.app_secret, &token)
-        .await
-        .map_err(|e| Failure::meta("checking the token", &e))?;
-    if !info.is_valid || info.app_id != app.app_id {
-        return Err(Failure::new(
-            "grant_invalid",
-            "Meta's token is not valid for this app. Start again.",
-        ));
-    }
+    let (token, info) = exchange_and_verify(state, app, graph, &input.code).await?;
     if !info.grants("whatsapp_business_management", waba_id)
         && !info.grants("whatsapp_business_messaging", waba_id)
     {

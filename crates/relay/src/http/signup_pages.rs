@@ -22,7 +22,8 @@ use zentro_meta::graph::PageAccount;
 use zentro_meta::platform;
 
 use super::signup::{
-    CHANNEL_CONNECTED, Failure, PAGES, audit, claim, end, meta, open, undo_subscription,
+    CHANNEL_CONNECTED, Failure, PAGES, audit, begin, claim, end, exchange_and_verify, meta,
+    undo_subscription,
 };
 use super::{ApiError, AppState};
 use crate::store::{ChannelHealth, ChannelKind, Signup, SignupState};
@@ -87,58 +88,11 @@ pub async fn accounts(
         ApiError::BadRequest(format!("expected JSON {{t, code}}: {}", e.body_text()))
     })?;
     let (app, graph) = meta(&state)?;
-    let pending = open(&state, &input.t, &[SignupState::Pending]).await?;
-    if pending.kind != PAGES {
-        return Err(ApiError::BadRequest(
-            "this signup connects WhatsApp; use /signup/complete".into(),
-        ));
-    }
-    let signup = claim(
-        &state,
-        &input.t,
-        &[SignupState::Pending],
-        SignupState::Working,
-        None,
-    )
-    .await?;
-    if input.code.trim().is_empty() {
-        return fail(
-            &state,
-            &signup,
-            Failure::new("code_invalid", "Meta's login gave no code. Start again."),
-        )
-        .await;
-    }
-    let user = match graph
-        .exchange_code(
-            &app.app_id,
-            &state.config.app_secret,
-            input.code.trim(),
-            None,
-        )
-        .await
-    {
-        Ok(t) => t,
-        Err(e) => return fail(&state, &signup, Failure::meta("exchanging the code", &e)).await,
+    let signup = begin(&state, &input.t, PAGES).await?;
+    let user = match exchange_and_verify(&state, app, graph, &input.code).await {
+        Ok((user, _)) => user,
+        Err(failure) => return fail(&state, &signup, failure).await,
     };
-    match graph
-        .debug_token(&app.app_id, &state.config.app_secret, &user)
-        .await
-    {
-        Ok(info) if info.is_valid && info.app_id == app.app_id => {}
-        Ok(_) => {
-            return fail(
-                &state,
-                &signup,
-                Failure::new(
-                    "grant_invalid",
-                    "Meta's token is not valid for this app. Start again.",
-                ),
-            )
-            .await;
-        }
-        Err(e) => return fail(&state, &signup, Failure::meta("checking the token", &e)).await,
-    }
     let pages = match graph.page_accounts(&user).await {
         Ok(p) => p,
         Err(e) => return fail(&state, &signup, Failure::meta("listing your Pages", &e)).await,

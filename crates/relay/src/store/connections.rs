@@ -342,21 +342,7 @@ impl Store {
             }
         };
         let sealed = seal(&id);
-        let version: i64 = sqlx::query_scalar(
-            "INSERT INTO channel_tokens (channel_id, key_id, nonce, ciphertext, version, updated_at, updated_by)
-             VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6)
-             ON CONFLICT (channel_id) DO UPDATE SET key_id = ?2, nonce = ?3, ciphertext = ?4,
-                version = channel_tokens.version + 1, updated_at = ?5, updated_by = ?6
-             RETURNING version",
-        )
-        .bind(&id)
-        .bind(&sealed.key_id)
-        .bind(&sealed.nonce)
-        .bind(&sealed.ciphertext)
-        .bind(now_ms())
-        .bind(by)
-        .fetch_one(&mut *tx)
-        .await?;
+        let version = super::team::store_token_in(&mut tx, &id, &sealed, Some(by)).await?;
         set_health_in(&mut tx, &id, health).await?;
         tx.commit().await?;
         let channel = self.channel(workspace_id, &id).await?;

@@ -508,21 +508,9 @@ impl Store {
         sealed: &Sealed,
         by: Option<&str>,
     ) -> Result<i64> {
-        let version: i64 = sqlx::query_scalar(
-            "INSERT INTO channel_tokens (channel_id, key_id, nonce, ciphertext, version, updated_at, updated_by)
-             VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6)
-             ON CONFLICT (channel_id) DO UPDATE SET key_id = ?2, nonce = ?3, ciphertext = ?4,
-                version = channel_tokens.version + 1, updated_at = ?5, updated_by = ?6
-             RETURNING version",
-        )
-        .bind(channel_id)
-        .bind(&sealed.key_id)
-        .bind(&sealed.nonce)
-        .bind(&sealed.ciphertext)
-        .bind(now_ms())
-        .bind(by)
-        .fetch_one(&self.pool)
-        .await?;
+        let mut tx = self.begin().await?;
+        let version = store_token_in(&mut tx, channel_id, sealed, by).await?;
+        tx.commit().await?;
         Ok(version)
     }
 
@@ -821,6 +809,30 @@ async fn other_active_owners(
     )
     .bind(workspace_id)
     .bind(member_id)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+/// Stores (or rotates) a channel's sealed token inside `tx`; returns its new version.
+pub(crate) async fn store_token_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    channel_id: &str,
+    sealed: &Sealed,
+    by: Option<&str>,
+) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO channel_tokens (channel_id, key_id, nonce, ciphertext, version, updated_at, updated_by)
+         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6)
+         ON CONFLICT (channel_id) DO UPDATE SET key_id = ?2, nonce = ?3, ciphertext = ?4,
+            version = channel_tokens.version + 1, updated_at = ?5, updated_by = ?6
+         RETURNING version",
+    )
+    .bind(channel_id)
+    .bind(&sealed.key_id)
+    .bind(&sealed.nonce)
+    .bind(&sealed.ciphertext)
+    .bind(now_ms())
+    .bind(by)
     .fetch_one(&mut **tx)
     .await?)
 }

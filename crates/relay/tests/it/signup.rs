@@ -88,6 +88,11 @@ async fn dialog_finishes(sim: &MetaSim, coexistence: bool) -> (String, String, S
     (s("code"), s("waba_id"), s("phone_number_id"))
 }
 
+/// What the page posts when Meta's dialog finished with a new number.
+fn finished(t: &str, code: &str, waba: &str, number: &str, pin: &str) -> Value {
+    json!({ "t": t, "code": code, "event": "FINISH", "data": { "waba_id": waba, "phone_number_id": number }, "pin": pin })
+}
+
 async fn complete(s: &Setup, body: Value) -> crate::support::Response {
     s.relay
         .call("POST", "/signup/complete", None, Some(body))
@@ -178,11 +183,7 @@ async fn finishing_connects_the_number_once_with_a_sealed_token_and_tells_every_
     let (code, waba, number) = dialog_finishes(&s.sim, false).await;
 
     // A PIN that is not 6 digits is refused before anything happens; the link stays usable.
-    let bad_pin = complete(
-        &s,
-        json!({ "t": token, "code": code, "event": "FINISH", "data": { "waba_id": waba, "phone_number_id": number }, "pin": "12" }),
-    )
-    .await;
+    let bad_pin = complete(&s, finished(&token, &code, &waba, &number, "12")).await;
     assert_eq!(bad_pin.status, StatusCode::BAD_REQUEST);
     assert!(
         bad_pin.json()["error"]["message"]
@@ -261,11 +262,7 @@ async fn finishing_connects_the_number_once_with_a_sealed_token_and_tells_every_
     assert!(actions.contains(&"channel.connected".to_string()));
 
     // The link works once.
-    let again = complete(
-        &s,
-        json!({ "t": token, "code": code, "event": "FINISH", "data": { "waba_id": waba, "phone_number_id": number }, "pin": "246810" }),
-    )
-    .await;
+    let again = complete(&s, finished(&token, &code, &waba, &number, "246810")).await;
     assert_eq!(again.status, StatusCode::BAD_REQUEST);
     assert_eq!(again.json()["error"]["code"], "signup_invalid");
     let page = s
@@ -277,11 +274,7 @@ async fn finishing_connects_the_number_once_with_a_sealed_token_and_tells_every_
     // Signing up again with the same account reconnects the same channel with a new token.
     let (_, token2) = start(&s).await;
     let code2 = s.sim.state().issue_signup_code_for(&waba);
-    let re = complete(
-        &s,
-        json!({ "t": token2, "code": code2, "event": "FINISH", "data": { "waba_id": waba, "phone_number_id": number }, "pin": "246810" }),
-    )
-    .await;
+    let re = complete(&s, finished(&token2, &code2, &waba, &number, "246810")).await;
     assert_eq!(re.json()["state"], "connected", "{:?}", re.json());
     assert_eq!(re.json()["outcome"]["reconnected"], true);
     let list = channels(&s).await;
@@ -363,11 +356,7 @@ async fn an_expired_code_or_a_grant_without_the_account_creates_nothing() {
     let (id, token) = start(&s).await;
     let (code, waba, number) = dialog_finishes(&s.sim, false).await;
     s.sim.state().advance(Duration::from_secs(31));
-    let late = complete(
-        &s,
-        json!({ "t": token, "code": code, "event": "FINISH", "data": { "waba_id": waba, "phone_number_id": number }, "pin": "135790" }),
-    )
-    .await;
+    let late = complete(&s, finished(&token, &code, &waba, &number, "135790")).await;
     assert_eq!(late.json()["state"], "failed");
     assert_eq!(late.json()["outcome"]["code"], "code_expired");
     assert!(
@@ -383,11 +372,7 @@ async fn an_expired_code_or_a_grant_without_the_account_creates_nothing() {
     let (_, token) = start(&s).await;
     s.sim.state().grant_other_account_on_next_signup();
     let (code, waba, number) = dialog_finishes(&s.sim, false).await;
-    let mismatch = complete(
-        &s,
-        json!({ "t": token, "code": code, "event": "FINISH", "data": { "waba_id": waba, "phone_number_id": number }, "pin": "135790" }),
-    )
-    .await;
+    let mismatch = complete(&s, finished(&token, &code, &waba, &number, "135790")).await;
     assert_eq!(mismatch.json()["outcome"]["code"], "account_not_granted");
     assert!(
         mismatch.json()["outcome"]["message"]
@@ -453,11 +438,7 @@ async fn an_expired_link_is_refused_and_a_relay_without_a_meta_app_says_what_to_
 async fn connect(s: &Setup) -> (String, String, String) {
     let (_, token) = start(s).await;
     let (code, waba, number) = dialog_finishes(&s.sim, false).await;
-    let done = complete(
-        s,
-        json!({ "t": token, "code": code, "event": "FINISH", "data": { "waba_id": waba, "phone_number_id": number }, "pin": "112233" }),
-    )
-    .await;
+    let done = complete(s, finished(&token, &code, &waba, &number, "112233")).await;
     assert_eq!(done.json()["state"], "connected", "{:?}", done.json());
     let id = channels(s).await[0]["id"].as_str().unwrap().to_string();
     (id, waba, number)

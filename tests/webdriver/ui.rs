@@ -1,0 +1,62 @@
+//! What the WebDriver tests do with a window: wait, count, read, click, take a screenshot.
+
+use std::time::Duration;
+
+use fantoccini::{Client, Locator};
+use zentro_tests::app::artifacts_dir;
+
+pub async fn wait_for<F, Fut>(what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+pub async fn count(client: &Client, css: &str) -> usize {
+    client
+        .find_all(Locator::Css(css))
+        .await
+        .map(|v| v.len())
+        .unwrap_or(0)
+}
+
+pub async fn text(client: &Client, css: &str) -> String {
+    match client.find(Locator::Css(css)).await {
+        Ok(element) => element.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+pub async fn screenshot(client: &Client, name: &str) {
+    client
+        .execute_async(
+            "requestAnimationFrame(() => requestAnimationFrame(arguments[0]))",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let dir = artifacts_dir().join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(name);
+    std::fs::write(&file, client.screenshot().await.unwrap()).unwrap();
+    eprintln!("screenshot: {}", file.display());
+}
+
+/// Clicks the element `css` names (it must be there).
+pub async fn click(client: &Client, css: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
