@@ -895,8 +895,12 @@ fn debug_token(state: &Shared, query: &HashMap<String, String>) -> Response {
                     json!({ "scope": scope, "target_ids": ids })
                 })
                 .collect();
-            json!({ "app_id": state.config.app_id, "type": "SYSTEM_USER", "application": "Zentro Desk", "is_valid": !grant.revoked,
-                    "expires_at": 0, "data_access_expires_at": 0, "scopes": grant.scopes, "granular_scopes": granular })
+            let mut data = json!({ "app_id": state.config.app_id, "type": "SYSTEM_USER", "application": "Zentro Desk", "is_valid": !grant.revoked,
+                    "expires_at": 0, "data_access_expires_at": 0, "scopes": grant.scopes, "granular_scopes": granular });
+            if let Some(user) = &grant.user_id {
+                data["user_id"] = json!(user);
+            }
+            data
         }
         None => {
             json!({ "is_valid": false, "error": { "code": 190, "message": "Invalid OAuth access token." }, "scopes": [] })
@@ -955,8 +959,12 @@ fn exchange_code(state: &Shared, query: &HashMap<String, String>) -> Response {
     if let Some(g) = state.codes.get_mut(&code) {
         g.used = true;
     }
+    let user_id = Some(state.login_user_id().to_string());
     let token = if grant.pages.is_empty() {
-        state.issue_token(TokenGrant::for_waba(&grant.waba_id))
+        state.issue_token(TokenGrant {
+            user_id: user_id.clone(),
+            ..TokenGrant::for_waba(&grant.waba_id)
+        })
     } else {
         // A Facebook Login user token: it lists the shared Pages (`/me/accounts`).
         state.issue_token(TokenGrant {
@@ -968,6 +976,7 @@ fn exchange_code(state: &Shared, query: &HashMap<String, String>) -> Response {
                 "instagram_manage_messages".into(),
                 "business_management".into(),
             ],
+            user_id,
             ..TokenGrant::default()
         })
     };

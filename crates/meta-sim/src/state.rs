@@ -11,6 +11,9 @@ use zentro_meta::AccessToken;
 use crate::SimConfig;
 use crate::webhooks::{self, Customer, Inbound};
 
+/// The app-scoped id of the Facebook user who signs in to the stand-in's dialogs.
+const LOGIN_USER_ID: &str = "10229900000000001";
+
 /// What a token may do.
 #[derive(Debug, Clone, Default)]
 pub struct TokenGrant {
@@ -22,6 +25,8 @@ pub struct TokenGrant {
     pub scopes: Vec<String>,
     /// Revoked tokens answer 190.
     pub revoked: bool,
+    /// The Facebook user (app-scoped id) who granted it, for tokens from a login.
+    pub user_id: Option<String>,
 }
 
 impl TokenGrant {
@@ -385,6 +390,7 @@ impl SimState {
             .into_iter()
             .map(|p| {
                 let mut page_grant = TokenGrant::for_page(&p.page_id);
+                page_grant.user_id = grant.user_id.clone();
                 if let Some((ig, _)) = &p.instagram {
                     page_grant.pages.insert(ig.clone());
                 }
@@ -397,6 +403,11 @@ impl SimState {
                 account
             })
             .collect()
+    }
+
+    /// The app-scoped id of the Facebook user who signs in to the stand-in's dialogs.
+    pub fn login_user_id(&self) -> &'static str {
+        LOGIN_USER_ID
     }
 
     /// Makes the next Embedded Signup grant a token for another WABA than the one it reports.

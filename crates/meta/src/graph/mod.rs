@@ -187,6 +187,9 @@ pub struct TokenInfo {
     pub scopes: Vec<String>,
     /// Per-permission targets: `(scope, target ids)`; WABA ids appear under the WhatsApp scopes.
     pub granular_scopes: Vec<(String, Vec<String>)>,
+    /// The Facebook user (app-scoped id) who granted it: what Meta's data-deletion and
+    /// deauthorize callbacks name.
+    pub user_id: Option<String>,
 }
 
 impl TokenInfo {
@@ -628,6 +631,7 @@ impl GraphClient {
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
             expires_at: data.get("expires_at").and_then(Value::as_i64).unwrap_or(0),
+            user_id: data.get("user_id").and_then(id_string),
             scopes: strings(data.get("scopes")),
             granular_scopes: data
                 .get("granular_scopes")

@@ -270,7 +270,11 @@ pub async fn signup_page(State(state): State<AppState>, Query(q): Query<PageQuer
     let html = template
         .replace("{{nonce}}", &nonce)
         .replace("{{config}}", &config)
-        .replace("{{sdk}}", &escape(&app.sdk_url));
+        .replace("{{sdk}}", &escape(&app.sdk_url))
+        .replace(
+            "{{permissions}}",
+            &escape(&platform::REQUESTED_PERMISSIONS.join(", ")),
+        );
     page(StatusCode::OK, &nonce, &stand_in, &sdk_origin, html)
 }
 
@@ -787,6 +791,11 @@ async fn connect_whatsapp(
             return Err(internal(error));
         }
     };
+    if let Some(user) = &info.user_id
+        && let Err(error) = state.store.set_channel_connector(&channel.id, user).await
+    {
+        tracing::warn!(%error, "could not record who connected a channel");
+    }
     let subject = format!("whatsapp:{}", channel.external_id);
     audit(
         state,

@@ -33,20 +33,26 @@ const CHOICE_TTL: Duration = Duration::from_secs(10 * 60);
 
 /// The Pages each signup's login shared, with their tokens: in memory only.
 #[derive(Default)]
-pub struct SharedPages(Mutex<HashMap<String, (Instant, Vec<PageAccount>)>>);
+pub struct SharedPages(Mutex<HashMap<String, (Instant, Shared)>>);
+
+/// What one login shared: who (app-scoped user id) and their Pages.
+struct Shared {
+    user_id: Option<String>,
+    pages: Vec<PageAccount>,
+}
 
 impl SharedPages {
-    fn put(&self, signup_id: &str, pages: Vec<PageAccount>) {
+    fn put(&self, signup_id: &str, shared: Shared) {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         map.retain(|_, (at, _)| at.elapsed() < CHOICE_TTL);
-        map.insert(signup_id.to_string(), (Instant::now(), pages));
+        map.insert(signup_id.to_string(), (Instant::now(), shared));
     }
 
-    fn take(&self, signup_id: &str) -> Option<Vec<PageAccount>> {
+    fn take(&self, signup_id: &str) -> Option<Shared> {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         map.remove(signup_id)
             .filter(|(at, _)| at.elapsed() < CHOICE_TTL)
-            .map(|(_, pages)| pages)
+            .map(|(_, shared)| shared)
     }
 }
 
@@ -89,8 +95,8 @@ pub async fn accounts(
     })?;
     let (app, graph) = meta(&state)?;
     let signup = begin(&state, &input.t, PAGES).await?;
-    let user = match exchange_and_verify(&state, app, graph, &input.code).await {
-        Ok((user, _)) => user,
+    let (user, info) = match exchange_and_verify(&state, app, graph, &input.code).await {
+        Ok(verified) => verified,
         Err(failure) => return fail(&state, &signup, failure).await,
     };
     let pages = match graph.page_accounts(&user).await {
@@ -133,7 +139,13 @@ pub async fn accounts(
             },
         }));
     }
-    state.shared_pages.put(&signup.id, pages);
+    state.shared_pages.put(
+        &signup.id,
+        Shared {
+            user_id: info.user_id,
+            pages,
+        },
+    );
     Ok(Json(
         json!({ "state": SignupState::Working, "pages": listed, "signup_id": signup.id }),
     ))
@@ -180,7 +192,11 @@ pub async fn connect(
             "this signup does not connect Pages".into(),
         ));
     }
-    let Some(shared) = state.shared_pages.take(&signup.id) else {
+    let Some(Shared {
+        user_id,
+        pages: shared,
+    }) = state.shared_pages.take(&signup.id)
+    else {
         return fail(
             &state,
             &signup,
@@ -297,6 +313,11 @@ pub async fn connect(
                 return fail(&state, &signup, Failure::new("internal", format!("The relay could not store {name}; what was connected before it is listed in the Channels tab. Try again."))).await;
             }
         };
+        if let Some(user) = &user_id
+            && let Err(error) = state.store.set_channel_connector(&channel.id, user).await
+        {
+            tracing::warn!(%error, "could not record who connected a channel");
+        }
         let subject = format!("{}:{}", channel.kind, channel.external_id);
         audit(
             &state,

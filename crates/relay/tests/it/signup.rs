@@ -160,6 +160,10 @@ async fn the_signup_page_launches_embedded_signup_as_meta_documents_it() {
     ] {
         assert!(html.contains(expected), "the page has {expected}");
     }
+    // The permissions asked for, exactly the documented list.
+    for permission in zentro_meta::platform::REQUESTED_PERMISSIONS {
+        assert!(html.contains(permission), "the page names {permission}");
+    }
     // Meta's origins only (plus the stand-in's, which is this test's Meta).
     assert!(html.contains(r"/^https:\/\/([a-z]+\.)?facebook\.com$/"));
     let csp = page.headers["content-security-policy"].to_str().unwrap();
@@ -257,6 +261,11 @@ async fn finishing_connects_the_number_once_with_a_sealed_token_and_tells_every_
     assert_eq!(connected[0]["payload"]["channel_id"], channel_id);
     assert!(!serde_json::to_string(&log).unwrap().contains(&meta_token));
     assert_eq!(signup_state(&s, &id).await["state"], "connected");
+    // Who connected it (Meta's app-scoped id), for Meta's data-deletion callback.
+    let user = s.sim.state().login_user_id();
+    let by_user = s.relay.store().channels_connected_by(user).await.unwrap();
+    assert_eq!(by_user.len(), 1);
+    assert_eq!(by_user[0].id, channel_id);
     let actions = audit_actions(&s).await;
     assert!(actions.contains(&"channel.signup_started".to_string()));
     assert!(actions.contains(&"channel.connected".to_string()));
@@ -714,6 +723,17 @@ async fn facebook_login_connects_the_chosen_pages_and_instagram_accounts() {
         2
     );
     assert_eq!(signup_state(&s, &id).await["state"], "connected");
+    let user = s.sim.state().login_user_id();
+    assert_eq!(
+        s.relay
+            .store()
+            .channels_connected_by(user)
+            .await
+            .unwrap()
+            .len(),
+        2,
+        "who connected them, for Meta's data-deletion callback"
+    );
 
     // Health checks look at the Page's subscription for both.
     let instagram_id = instagram["id"].as_str().unwrap().to_string();
