@@ -50,6 +50,8 @@ fn main() {
             "connect_channels",
             "check_channel",
             "disconnect_channel",
+            "about",
+            "open_logs_folder",
         ]),
     ))
     .expect("failed to read the Tauri configuration");

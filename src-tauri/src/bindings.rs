@@ -58,6 +58,8 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::team::connect_channels,
             commands::team::check_channel,
             commands::team::disconnect_channel,
+            commands::about::about,
+            commands::about::open_logs_folder,
         ])
         .events(tauri_specta::collect_events![
             crate::desk::DeskStatusChanged,

@@ -11,6 +11,7 @@ pub mod bindings;
 mod commands;
 pub mod desk;
 pub mod error;
+pub mod logs;
 pub mod signup_window;
 mod state;
 
@@ -75,16 +76,33 @@ pub fn build_app<R: Runtime>(
         .build(tauri::generate_context!())?;
     // Managed here rather than in `setup` (which runs when the event loop starts), so the state is
     // there before any window can call a command, on every runtime.
+    let explicit_data_dir = config.data_dir.is_some();
     let data_dir = match config.data_dir {
         Some(dir) => dir,
         None => app.path().app_data_dir()?,
     };
-    tracing::info!(data_dir = %data_dir.display(), "starting");
+    // With a data folder of its own (tests, side-by-side instances) the logs go next to it.
+    let log_dir = match explicit_data_dir {
+        true => data_dir.join("logs"),
+        false => app
+            .path()
+            .app_log_dir()
+            .unwrap_or_else(|_| data_dir.join("logs")),
+    };
+    if let Err(error) = logs::to_folder(&log_dir) {
+        tracing::warn!(%error, folder = %log_dir.display(), "logs go to standard error only");
+    }
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        data_dir = %data_dir.display(),
+        "starting"
+    );
     let (relaunch, mut relaunches) = tokio::sync::mpsc::unbounded_channel();
     let mut state = AppState::new(&data_dir, relaunch);
     if let Ok(downloads) = app.path().download_dir() {
         state.downloads = downloads;
     }
+    state.logs = log_dir;
     let _ = state
         .signup_windows
         .set(std::sync::Arc::new(app.handle().clone()));
@@ -109,13 +127,7 @@ pub fn build_app<R: Runtime>(
 
 /// Runs the desktop app until its last window closes.
 pub fn run() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    logs::init();
     match build_app(tauri::Builder::default(), AppConfig::from_env()) {
         Ok(app) => app.run(|_, _| {}),
         Err(error) => {

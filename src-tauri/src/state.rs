@@ -36,6 +36,8 @@ pub struct AppState {
     pub relaunch: tokio::sync::mpsc::UnboundedSender<bool>,
     /// Where exports go: the user's Downloads folder (else `<data dir>/exports`).
     pub downloads: PathBuf,
+    /// Where the log files go (the platform's log folder, or `<data dir>/logs`).
+    pub logs: PathBuf,
     /// Opens Embedded Signup windows (set once the app is built).
     pub signup_windows: std::sync::OnceLock<Arc<dyn crate::signup_window::SignupWindows>>,
 }
@@ -60,6 +62,7 @@ impl AppState {
             viewing: std::sync::atomic::AtomicI64::new(0),
             downloads: data_dir.join("exports"),
             signup_windows: std::sync::OnceLock::new(),
+            logs: data_dir.join("logs"),
         }
     }
 

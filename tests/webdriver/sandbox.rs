@@ -181,6 +181,29 @@ async fn in_the_sandbox_an_agent_reads_replies_sees_ticks_searches_and_assigns()
     screenshot(client, "sandbox-search-jump-light.png").await;
 
     session.close().await.unwrap();
+
+    // The session's log file is in the data folder's logs, and holds no message text.
+    let logs = data.path().join("logs");
+    let mut logged = String::new();
+    for entry in std::fs::read_dir(&logs).expect("a logs folder") {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with("zentro-desk.") && name.ends_with(".log"),
+            "{name}"
+        );
+        logged.push_str(&std::fs::read_to_string(&path).unwrap());
+    }
+    assert!(
+        logged.contains("starting"),
+        "the app logged its start: {logged}"
+    );
+    for text in ["order #4821", "It left our warehouse yesterday", "refund"] {
+        assert!(
+            !logged.contains(text),
+            "the log holds message text {text:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -662,6 +662,22 @@ describe('App', () => {
     expect((await screen.findAllByTestId('team-channel')).length).toBe(3);
   });
 
+  it('shows the version and the logs folder, and opens it', async () => {
+    const calls = backend({
+      about: () => ({ version: '0.1.0', data_folder: '/home/ana/.local/share/zentro', logs_folder: '/home/ana/.local/share/zentro/logs' }),
+      open_logs_folder: () => null,
+    });
+    render(App);
+    await fireEvent.click(await screen.findByTestId('open-about'));
+    expect((await screen.findByTestId('about-version')).textContent).toBe('0.1.0');
+    expect(screen.getByTestId('about').textContent).toContain('never hold message text or secrets');
+    expect(screen.getByTestId('about-logs').textContent).toBe('/home/ana/.local/share/zentro/logs');
+    await fireEvent.click(screen.getByTestId('open-logs'));
+    await waitFor(() => expect(calls.some((c) => c.cmd === 'open_logs_folder')).toBe(true));
+    await fireEvent.keyDown(window, { key: 'Escape' });
+    await waitFor(() => expect(screen.queryByTestId('about')).toBeNull());
+  });
+
   it('lets only the owner terminate the workspace, after typing its name', async () => {
     const calls = backend({
       team: () => teamView('owner', ['answer', 'manage_members', 'manage_channels', 'read_audit', 'manage_data', 'manage_workspace']),

@@ -1,5 +1,6 @@
 //! The commands the UI calls; each a few lines over `zentro-core`.
 
+pub mod about;
 pub mod cache;
 pub mod desk;
 pub mod inbox;

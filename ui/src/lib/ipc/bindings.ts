@@ -119,6 +119,10 @@ export const commands = {
 	 *  every device; its conversations stay.
 	 */
 	disconnectChannel: (channelId: string) => typedError<ChannelInfo_Serialize, CommandError>(__TAURI_INVOKE("disconnect_channel", { channelId })),
+	/**  The app's version and folders. */
+	about: () => __TAURI_INVOKE<About>("about"),
+	/**  Opens the log folder in the system's file manager. */
+	openLogsFolder: () => typedError<null, CommandError>(__TAURI_INVOKE("open_logs_folder")),
 };
 
 /** Events */
@@ -128,6 +132,16 @@ export const events = {
 };
 
 /* Types */
+/**  What the About page shows. */
+export type About = {
+	/**  The app's version. */
+	version: string,
+	/**  Where the cache, media and account live. */
+	data_folder: string,
+	/**  Where the log files go (daily files, the last 7 kept). */
+	logs_folder: string,
+};
+
 /**  One line of the audit log. */
 export type AuditEntry = AuditEntry_Serialize | AuditEntry_Deserialize;
 

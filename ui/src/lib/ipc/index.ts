@@ -32,6 +32,7 @@ import {
   type ExportSummary,
   type Retention,
   type SignupOutcome_Serialize,
+  type About,
 } from './bindings';
 
 export type { CacheCounts, CacheStatus, CannedReply, CommandError, ErrorCode, PageKey } from './bindings';
@@ -50,6 +51,7 @@ export type AuditPage = AuditPage_Serialize;
 export type AuditEntry = AuditPage_Serialize['entries'][number];
 export type ChannelInfo = ChannelInfo_Serialize;
 export type SignupOutcome = SignupOutcome_Serialize;
+export type { About };
 export type MemberChange = MemberChange_Deserialize;
 export type Remembered = Remembered_Serialize;
 export type { ErasurePreview, ErasureReceipt, ExportProgressed, ExportSummary, Retention };
@@ -298,6 +300,16 @@ export function checkChannel(channelId: string): Promise<ChannelInfo> {
 /** Disconnects a channel (admins): unsubscribed at Meta, its token deleted everywhere. */
 export function disconnectChannel(channelId: string): Promise<ChannelInfo> {
   return unwrap(() => commands.disconnectChannel(channelId));
+}
+
+/** The app's version and where it keeps its data and logs. */
+export function about(): Promise<About> {
+  return commands.about();
+}
+
+/** Opens the log folder in the system's file manager. */
+export function openLogsFolder(): Promise<null> {
+  return unwrap(() => commands.openLogsFolder());
 }
 
 /** Renames the workspace (owners). */
