@@ -14,6 +14,7 @@ pub mod error;
 pub mod logs;
 pub mod signup_window;
 mod state;
+pub mod window_state;
 
 use std::path::PathBuf;
 
@@ -69,11 +70,16 @@ pub fn build_app<R: Runtime>(
         .plugin(tauri_plugin_shell::init())
         .plugin(tauri_plugin_notification::init())
         .invoke_handler(invoke_handler)
-        .setup(move |app| {
-            commands.mount_events(app);
+        .setup(|app| {
+            // The main window exists from here on (windows from the configuration come first).
+            if let Some(window) = app.get_webview_window("main") {
+                window_state::keep(&window, &app.state::<AppState>().data_dir);
+            }
             Ok(())
         })
         .build(tauri::generate_context!())?;
+    // Before anything can emit (the desk starts below; `setup` would run only with the loop).
+    commands.mount_events(&app);
     // Managed here rather than in `setup` (which runs when the event loop starts), so the state is
     // there before any window can call a command, on every runtime.
     let explicit_data_dir = config.data_dir.is_some();

@@ -6,3 +6,4 @@ mod inbox;
 mod sandbox;
 mod signup;
 mod ui;
+mod window;
