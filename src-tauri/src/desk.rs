@@ -339,6 +339,15 @@ async fn terminated<R: Runtime>(app: &AppHandle<R>, sync: &SyncState) {
     let _ = InboxChanged.emit(app);
 }
 
+/// Shows the main window in front (from the tray, or when the app is launched again).
+pub fn bring_to_front<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.show();
+        let _ = window.unminimize();
+        let _ = window.set_focus();
+    }
+}
+
 /// Puts Zentro Desk in the system tray: the unread count as its tooltip (and title where the
 /// desktop shows one), a menu to bring the window back or quit.
 pub fn tray<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
@@ -351,13 +360,7 @@ pub fn tray<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         .tooltip("Zentro Desk")
         .menu(&menu)
         .on_menu_event(|app, event| match event.id().as_ref() {
-            "open" => {
-                if let Some(window) = app.get_webview_window("main") {
-                    let _ = window.show();
-                    let _ = window.unminimize();
-                    let _ = window.set_focus();
-                }
-            }
+            "open" => bring_to_front(app),
             "quit" => app.exit(0),
             _ => {}
         });

@@ -59,6 +59,14 @@ impl AppConfig {
     }
 }
 
+/// The single-instance name of the app running on `data_dir` (a D-Bus name on Linux).
+fn instance_id(data_dir: &std::path::Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    data_dir.hash(&mut hasher);
+    format!("app.zentro.desk.d{:016x}", hasher.finish())
+}
+
 /// Builds the app on any Tauri runtime: plugins, commands, state and the main window.
 pub fn build_app<R: Runtime>(
     builder: tauri::Builder<R>,
@@ -66,7 +74,17 @@ pub fn build_app<R: Runtime>(
 ) -> tauri::Result<tauri::App<R>> {
     let commands = bindings::builder::<R>();
     let invoke_handler = commands.invoke_handler();
+    // One app per data folder: a second launch hands its arguments to the running one, which
+    // comes to the front, and exits. Keyed by the folder, so side-by-side instances (and the
+    // tests) with folders of their own stay independent.
+    let instance = tauri_plugin_single_instance::Builder::new()
+        .callback(|app, _args, _cwd| desk::bring_to_front(app));
+    let instance = match &config.data_dir {
+        Some(dir) => instance.dbus_id(instance_id(dir)),
+        None => instance,
+    };
     let app = builder
+        .plugin(instance.build())
         .plugin(tauri_plugin_shell::init())
         .plugin(tauri_plugin_notification::init())
         .invoke_handler(invoke_handler)

@@ -85,6 +85,11 @@ impl AppSession {
         })
     }
 
+    /// The X display the app runs on (for launching another process beside it).
+    pub fn display(&self) -> &str {
+        &self._display.name
+    }
+
     /// Ends the WebDriver session (closing the app) before the drivers stop.
     pub async fn close(self) -> anyhow::Result<()> {
         let Self {

@@ -1,4 +1,5 @@
-//! The main window comes back at the size the user left it.
+//! The main window comes back at the size the user left it, and a second launch on the same
+//! data folder hands over to the running app instead of starting another.
 
 use std::time::Duration;
 
@@ -42,5 +43,42 @@ async fn the_window_reopens_at_the_size_it_was_left() {
         session.client.get_window_size().await.unwrap_or_default() == (1040, 690)
     })
     .await;
+    session.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_launch_on_the_same_data_folder_hands_over_and_exits() {
+    let data = tempfile::tempdir().unwrap();
+    skip_welcome(data.path()).unwrap();
+    let data_dir = data.path().to_string_lossy().into_owned();
+    let session = start(&data_dir).await;
+    let first = session.client.window().await.unwrap();
+
+    // Launched again (same D-Bus session, same display, same folder): it exits at once, with
+    // success, after handing its arguments to the running app.
+    let started = std::time::Instant::now();
+    let mut second = std::process::Command::new(app_binary().unwrap())
+        .env("ZENTRO_DATA_DIR", &data_dir)
+        .env("ZENTRO_SANDBOX", "0")
+        .env("DISPLAY", session.display())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = second.kill();
+            panic!("the second launch is still running: it started a second app");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "{status}");
+    // The first app is untouched and still answers.
+    assert_eq!(session.client.window().await.unwrap(), first);
+    assert_eq!(session.client.windows().await.unwrap().len(), 1);
     session.close().await.unwrap();
 }
