@@ -378,6 +378,13 @@ pub async fn complete(
     State(state): State<AppState>,
     input: Result<Json<Completion>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    detached(async move { complete_step(state, input).await }).await
+}
+
+async fn complete_step(
+    state: AppState,
+    input: Result<Json<Completion>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
     let Json(input) = input.map_err(|e| {
         ApiError::BadRequest(format!(
             "expected JSON {{t, code, event, data, pin}}: {}",
@@ -429,6 +436,15 @@ pub async fn complete(
         }
     };
     end(&state, &signup, state_now, channel_id.as_deref(), outcome).await
+}
+
+/// Runs a signup step to its end even when the page's request is dropped (the relay's request
+/// timeout while Meta is slow, a window closed mid-way): what it did at Meta is then recorded
+/// and undone or completed, never left half-done.
+pub(crate) async fn detached(
+    step: impl std::future::Future<Output = Result<Json<Value>, ApiError>> + Send + 'static,
+) -> Result<Json<Value>, ApiError> {
+    tokio::spawn(step).await.map_err(ApiError::internal)?
 }
 
 /// Records how a signup ended (and a failure in the audit log); the page's answer.

@@ -22,7 +22,7 @@ use zentro_meta::graph::PageAccount;
 use zentro_meta::platform;
 
 use super::signup::{
-    CHANNEL_CONNECTED, Failure, PAGES, audit, begin, claim, end, exchange_and_verify, meta,
+    CHANNEL_CONNECTED, Failure, PAGES, audit, begin, end, exchange_and_verify, meta, open,
     undo_subscription,
 };
 use super::{ApiError, AppState};
@@ -88,6 +88,13 @@ async fn fail(
 /// `POST /signup/pages/accounts` `{t, code}`: the Pages the login shared, to choose from.
 pub async fn accounts(
     State(state): State<AppState>,
+    input: Result<Json<Login>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    super::signup::detached(async move { accounts_step(state, input).await }).await
+}
+
+async fn accounts_step(
+    state: AppState,
     input: Result<Json<Login>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(input) = input.map_err(|e| {
@@ -167,6 +174,13 @@ pub async fn connect(
     State(state): State<AppState>,
     input: Result<Json<Choice>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    super::signup::detached(async move { connect_step(state, input).await }).await
+}
+
+async fn connect_step(
+    state: AppState,
+    input: Result<Json<Choice>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
     let Json(input) = input.map_err(|e| {
         ApiError::BadRequest(format!(
             "expected JSON {{t, pages, instagram}}: {}",
@@ -179,14 +193,7 @@ pub async fn connect(
             "choose at least one Page or Instagram account".into(),
         ));
     }
-    let signup = claim(
-        &state,
-        &input.t,
-        &[SignupState::Working],
-        SignupState::Working,
-        None,
-    )
-    .await?;
+    let signup = open(&state, &input.t, &[SignupState::Working]).await?;
     if signup.kind != PAGES {
         return Err(ApiError::BadRequest(
             "this signup does not connect Pages".into(),
