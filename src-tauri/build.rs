@@ -52,6 +52,11 @@ fn main() {
             "disconnect_channel",
             "about",
             "open_logs_folder",
+            "set_start_minimized",
+            "update_status",
+            "check_for_update",
+            "install_update",
+            "set_update_endpoint",
         ]),
     ))
     .expect("failed to read the Tauri configuration");

@@ -60,10 +60,16 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::team::disconnect_channel,
             commands::about::about,
             commands::about::open_logs_folder,
+            commands::about::set_start_minimized,
+            commands::about::update_status,
+            commands::about::check_for_update,
+            commands::about::install_update,
+            commands::about::set_update_endpoint,
         ])
         .events(tauri_specta::collect_events![
             crate::desk::DeskStatusChanged,
-            crate::desk::InboxChanged
+            crate::desk::InboxChanged,
+            crate::self_update::UpdateStatusChanged
         ])
         .typ::<crate::ErrorCode>()
 }

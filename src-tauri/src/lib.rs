@@ -12,6 +12,7 @@ mod commands;
 pub mod desk;
 pub mod error;
 pub mod logs;
+pub mod self_update;
 pub mod signup_window;
 mod state;
 pub mod window_state;
@@ -73,6 +74,7 @@ pub fn build_app<R: Runtime>(
     config: AppConfig,
 ) -> tauri::Result<tauri::App<R>> {
     let commands = bindings::builder::<R>();
+    let start_desk = config.start_desk;
     let invoke_handler = commands.invoke_handler();
     // One app per data folder: a second launch hands its arguments to the running one, which
     // comes to the front, and exits. Keyed by the folder, so side-by-side instances (and the
@@ -87,11 +89,23 @@ pub fn build_app<R: Runtime>(
         .plugin(instance.build())
         .plugin(tauri_plugin_shell::init())
         .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .invoke_handler(invoke_handler)
-        .setup(|app| {
-            // The main window exists from here on (windows from the configuration come first).
+        .setup(move |app| {
+            // The main window exists from here on (windows from the configuration come first),
+            // hidden until it is where it was left. It stays hidden when the user chose to start
+            // in the tray, if there is a tray to come back from.
             if let Some(window) = app.get_webview_window("main") {
-                window_state::keep(&window, &app.state::<AppState>().data_dir);
+                let data_dir = &app.state::<AppState>().data_dir;
+                window_state::keep(&window, data_dir);
+                let in_tray = start_desk
+                    && app.tray_by_id(desk::TRAY_ID).is_some()
+                    && zentro_core::preferences::Preferences::load(data_dir).start_minimized;
+                if in_tray {
+                    tracing::info!("starting minimized to the tray");
+                } else {
+                    window.show()?;
+                }
             }
             Ok(())
         })
@@ -130,6 +144,8 @@ pub fn build_app<R: Runtime>(
     let _ = state
         .signup_windows
         .set(std::sync::Arc::new(app.handle().clone()));
+    let self_update = std::sync::Arc::new(updates_for(app.handle(), &data_dir));
+    let _ = state.self_update.set(self_update.clone());
     app.manage(state);
     if config.start_desk {
         let handle = app.handle().clone();
@@ -145,8 +161,43 @@ pub fn build_app<R: Runtime>(
             tracing::warn!(%error, "no tray icon on this desktop");
         }
         desk::launch(app.handle(), sandbox);
+        self_update.check_periodically();
     }
     Ok(app)
+}
+
+/// The app's updating, through the updater plugin (the public key and default server come from
+/// the configuration).
+fn updates_for<R: Runtime>(
+    app: &tauri::AppHandle<R>,
+    data_dir: &std::path::Path,
+) -> self_update::SelfUpdate {
+    use std::time::Duration;
+    use tauri_plugin_updater::UpdaterExt;
+    use tauri_specta::Event;
+    let (updater, publisher, restarter) = (app.clone(), app.clone(), app.clone());
+    self_update::SelfUpdate::new(
+        data_dir,
+        self_update::configured_endpoints(app.config()),
+        Box::new(move |endpoints| {
+            updater
+                .updater_builder()
+                .endpoints(endpoints)?
+                // A server that stops answering fails the attempt instead of hanging it; a slow
+                // but moving download is fine.
+                .configure_client(|client| {
+                    client
+                        .connect_timeout(Duration::from_secs(20))
+                        .read_timeout(Duration::from_secs(60))
+                })
+                .build()
+        }),
+        Box::new(move |status| {
+            let _ = self_update::UpdateStatusChanged(status.clone()).emit(&publisher);
+        }),
+        Box::new(move || restarter.restart()),
+        self_update::cannot_install(),
+    )
 }
 
 /// Runs the desktop app until its last window closes.

@@ -40,6 +40,8 @@ pub struct AppState {
     pub logs: PathBuf,
     /// Opens Embedded Signup windows (set once the app is built).
     pub signup_windows: std::sync::OnceLock<Arc<dyn crate::signup_window::SignupWindows>>,
+    /// The app's own updating (set once the app is built).
+    pub self_update: std::sync::OnceLock<Arc<crate::self_update::SelfUpdate>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -62,6 +64,7 @@ impl AppState {
             viewing: std::sync::atomic::AtomicI64::new(0),
             downloads: data_dir.join("exports"),
             signup_windows: std::sync::OnceLock::new(),
+            self_update: std::sync::OnceLock::new(),
             logs: data_dir.join("logs"),
         }
     }

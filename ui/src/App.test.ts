@@ -678,6 +678,73 @@ describe('App', () => {
     await waitFor(() => expect(screen.queryByTestId('about')).toBeNull());
   });
 
+  it('offers an update in About, installs it, and explains a refused one', async () => {
+    const status = (state: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+      current_version: '0.1.0',
+      endpoint: 'https://updates.zentro.app/desk/{{target}}/{{arch}}/{{current_version}}',
+      custom_endpoint: false,
+      last_check: null,
+      state,
+      problem: null,
+      cannot_install: null,
+      ...extra,
+    });
+    let install = () => status({ state: 'installed', version: '0.2.0' });
+    const calls = backend({
+      about: () => ({ version: '0.1.0', data_folder: '/d', logs_folder: '/d/logs', start_minimized: false }),
+      update_status: () => status({ state: 'unknown' }),
+      check_for_update: () =>
+        status({ state: 'available', version: '0.2.0', notes: 'Faster search' }, { last_check: 1_796_000_000 }),
+      install_update: () => install(),
+      set_update_endpoint: (args) => {
+        if (String(args.endpoint).startsWith('http:')) {
+          throw { code: 'invalid', message: 'The update server must use https://' };
+        }
+        return status({ state: 'unknown' }, { endpoint: args.endpoint, custom_endpoint: true });
+      },
+      set_start_minimized: (args) => ({ version: '0.1.0', data_folder: '/d', logs_folder: '/d/logs', start_minimized: args.on }),
+    });
+    render(App);
+    await fireEvent.click(await screen.findByTestId('open-about'));
+    expect((await screen.findByTestId('update-state')).textContent).toContain('Not checked');
+    expect(screen.getByTestId('update-last-check').textContent).toBe('never');
+    expect(screen.queryByTestId('install-update')).toBeNull();
+
+    await fireEvent.click(screen.getByTestId('check-updates'));
+    await waitFor(() => expect(screen.getByTestId('update-state').textContent).toContain('Version 0.2.0 is available'));
+    expect(screen.getByTestId('update-notes').textContent).toBe('Faster search');
+    expect(screen.getByTestId('update-last-check').textContent).not.toBe('never');
+
+    // A refused download: the reason shows and the update stays on offer.
+    const reason = 'The downloaded update does not carry a valid Zentro Desk signature, so it was not installed';
+    install = () => {
+      throw { code: 'internal', message: reason };
+    };
+    await fireEvent.click(screen.getByTestId('install-update'));
+    await waitFor(() => expect(screen.getByTestId('about-problem').textContent).toContain('valid Zentro Desk signature'));
+    expect(screen.getByTestId('install-update')).toBeTruthy();
+
+    install = () => status({ state: 'installed', version: '0.2.0' });
+    await fireEvent.click(screen.getByTestId('install-update'));
+    await waitFor(() => expect(screen.getByTestId('update-state').textContent).toContain('0.2.0 is installed'));
+    expect(calls.filter((c) => c.cmd === 'install_update')).toHaveLength(2);
+
+    // The update server: plain http is refused with the reason; https is kept for this computer.
+    await fireEvent.click(screen.getByText('Change update server…'));
+    const input = screen.getByTestId('update-server-input') as HTMLInputElement;
+    await fireEvent.input(input, { target: { value: 'http://updates.acme.test/latest.json' } });
+    await fireEvent.click(screen.getByText('Save'));
+    expect((await screen.findByRole('alert')).textContent).toContain('https://');
+    await fireEvent.input(input, { target: { value: 'https://updates.acme.test/latest.json' } });
+    await fireEvent.click(screen.getByText('Save'));
+    await waitFor(() => expect(screen.getByTestId('update-server').textContent).toBe('https://updates.acme.test/latest.json'));
+    expect(screen.getByTestId('updates').textContent).toContain('chosen for this computer');
+
+    await fireEvent.click(screen.getByTestId('start-minimized'));
+    await waitFor(() => expect(calls.some((c) => c.cmd === 'set_start_minimized' && c.args.on === true)).toBe(true));
+    expect((screen.getByTestId('start-minimized') as HTMLInputElement).checked).toBe(true);
+  });
+
   it('lets only the owner terminate the workspace, after typing its name', async () => {
     const calls = backend({
       team: () => teamView('owner', ['answer', 'manage_members', 'manage_channels', 'read_audit', 'manage_data', 'manage_workspace']),

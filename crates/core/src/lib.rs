@@ -21,10 +21,12 @@ pub mod media;
 pub mod members;
 pub mod notices;
 pub mod outbox;
+pub mod preferences;
 pub mod profiles;
 pub mod rights;
 pub mod sync;
 pub mod team;
+pub mod updates;
 pub mod utc;
 pub mod vault;
 

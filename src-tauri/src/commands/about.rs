@@ -1,8 +1,13 @@
-//! Settings → About: the version, where this computer keeps the app's data and logs.
+//! Settings → About: the version and its updates, where this computer keeps the app's data and
+//! logs, and how the app starts.
 
 use serde::Serialize;
 use tauri::State;
 
+use zentro_core::preferences::Preferences;
+use zentro_core::updates::UpdateStatus;
+
+use crate::self_update::SelfUpdate;
 use crate::{AppState, CommandError, ErrorCode};
 
 /// What the About page shows.
@@ -14,6 +19,8 @@ pub struct About {
     pub data_folder: String,
     /// Where the log files go (daily files, the last 7 kept).
     pub logs_folder: String,
+    /// Whether the app starts hidden in the tray.
+    pub start_minimized: bool,
 }
 
 /// The app's version and folders.
@@ -24,6 +31,7 @@ pub fn about(state: State<'_, AppState>) -> About {
         version: env!("CARGO_PKG_VERSION").to_string(),
         data_folder: state.data_dir.display().to_string(),
         logs_folder: state.logs.display().to_string(),
+        start_minimized: Preferences::load(&state.data_dir).start_minimized,
     }
 }
 
@@ -46,4 +54,64 @@ pub fn open_logs_folder(state: State<'_, AppState>) -> Result<(), CommandError> 
             ),
         )
     })
+}
+
+/// Starts the app hidden in the tray (`true`) or with its window (`false`), from the next start.
+#[tauri::command]
+#[specta::specta]
+pub fn set_start_minimized(state: State<'_, AppState>, on: bool) -> Result<About, CommandError> {
+    Preferences::update(&state.data_dir, |p| p.start_minimized = on).map_err(|e| {
+        CommandError::new(
+            ErrorCode::Internal,
+            format!("The setting could not be saved: {e}"),
+        )
+    })?;
+    Ok(about(state))
+}
+
+fn self_update(state: &AppState) -> Result<&SelfUpdate, CommandError> {
+    state.self_update.get().map(|s| s.as_ref()).ok_or_else(|| {
+        CommandError::new(
+            ErrorCode::Internal,
+            "Updates are not available in this window.",
+        )
+    })
+}
+
+/// What is known about updates: the version running, the update server, the last check and
+/// an update on offer.
+#[tauri::command]
+#[specta::specta]
+pub fn update_status(state: State<'_, AppState>) -> Result<UpdateStatus, CommandError> {
+    Ok(self_update(&state)?.status())
+}
+
+/// Asks the update server now; a failure is in the status's `problem`.
+#[tauri::command]
+#[specta::specta]
+pub async fn check_for_update(state: State<'_, AppState>) -> Result<UpdateStatus, CommandError> {
+    Ok(self_update(&state)?.check().await)
+}
+
+/// Downloads, verifies and installs the offered update, then restarts into it (progress arrives
+/// as `UpdateStatusChanged`). Fails with the reason, the installed app unchanged.
+#[tauri::command]
+#[specta::specta]
+pub async fn install_update(state: State<'_, AppState>) -> Result<UpdateStatus, CommandError> {
+    self_update(&state)?
+        .install()
+        .await
+        .map_err(|reason| CommandError::new(ErrorCode::Internal, reason))
+}
+
+/// Chooses this installation's update server (`null`: the app's own).
+#[tauri::command]
+#[specta::specta]
+pub fn set_update_endpoint(
+    state: State<'_, AppState>,
+    endpoint: Option<String>,
+) -> Result<UpdateStatus, CommandError> {
+    self_update(&state)?
+        .set_endpoint(endpoint.as_deref())
+        .map_err(|reason| CommandError::new(ErrorCode::Invalid, reason))
 }

@@ -4,7 +4,7 @@ use tauri::webview::InvokeRequest;
 use tauri::{Manager, WebviewWindowBuilder};
 use zentro_desk::{AppConfig, build_app};
 
-fn request(cmd: &str) -> InvokeRequest {
+pub(crate) fn request(cmd: &str) -> InvokeRequest {
     InvokeRequest {
         cmd: cmd.into(),
         callback: CallbackFn(0),
@@ -16,14 +16,22 @@ fn request(cmd: &str) -> InvokeRequest {
     }
 }
 
-fn json(body: InvokeResponseBody) -> serde_json::Value {
+/// A request for `cmd` with JSON arguments.
+pub(crate) fn request_with(cmd: &str, args: serde_json::Value) -> InvokeRequest {
+    InvokeRequest {
+        body: InvokeBody::Json(args),
+        ..request(cmd)
+    }
+}
+
+pub(crate) fn json(body: InvokeResponseBody) -> serde_json::Value {
     match body {
         InvokeResponseBody::Json(s) => serde_json::from_str(&s).unwrap(),
         InvokeResponseBody::Raw(bytes) => serde_json::from_slice(&bytes).unwrap(),
     }
 }
 
-fn app_in(dir: &std::path::Path) -> tauri::App<tauri::test::MockRuntime> {
+pub(crate) fn app_in(dir: &std::path::Path) -> tauri::App<tauri::test::MockRuntime> {
     build_app(
         mock_builder(),
         AppConfig {
@@ -34,7 +42,7 @@ fn app_in(dir: &std::path::Path) -> tauri::App<tauri::test::MockRuntime> {
     .unwrap()
 }
 
-fn main_window(
+pub(crate) fn main_window(
     app: &tauri::App<tauri::test::MockRuntime>,
 ) -> tauri::WebviewWindow<tauri::test::MockRuntime> {
     match app.get_webview_window("main") {

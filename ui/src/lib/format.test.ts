@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { countdown, linkParts, snippetParts } from './format';
+import { countdown, formatBytes, linkParts, snippetParts } from './format';
 
 describe('format', () => {
   it('counts down the reply window in hours and minutes, never below zero', () => {
@@ -27,5 +27,13 @@ describe('format', () => {
       { text: ', or mail me', href: null },
     ]);
     expect(linkParts('javascript:alert(1)')).toEqual([{ text: 'javascript:alert(1)', href: null }]);
+  });
+
+  it('writes download sizes the way file managers do', () => {
+    expect(formatBytes(812)).toBe('812 B');
+    expect(formatBytes(4_200)).toBe('4.2 kB');
+    expect(formatBytes(7_340_032)).toBe('7.3 MB');
+    expect(formatBytes(123_000_000)).toBe('123 MB');
+    expect(formatBytes(2_500_000_000)).toBe('2.5 GB');
   });
 });

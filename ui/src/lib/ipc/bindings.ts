@@ -123,12 +123,29 @@ export const commands = {
 	about: () => __TAURI_INVOKE<About>("about"),
 	/**  Opens the log folder in the system's file manager. */
 	openLogsFolder: () => typedError<null, CommandError>(__TAURI_INVOKE("open_logs_folder")),
+	/**  Starts the app hidden in the tray (`true`) or with its window (`false`), from the next start. */
+	setStartMinimized: (on: boolean) => typedError<About, CommandError>(__TAURI_INVOKE("set_start_minimized", { on })),
+	/**
+	 *  What is known about updates: the version running, the update server, the last check and
+	 *  an update on offer.
+	 */
+	updateStatus: () => typedError<UpdateStatus_Serialize, CommandError>(__TAURI_INVOKE("update_status")),
+	/**  Asks the update server now; a failure is in the status's `problem`. */
+	checkForUpdate: () => typedError<UpdateStatus_Serialize, CommandError>(__TAURI_INVOKE("check_for_update")),
+	/**
+	 *  Downloads, verifies and installs the offered update, then restarts into it (progress arrives
+	 *  as `UpdateStatusChanged`). Fails with the reason, the installed app unchanged.
+	 */
+	installUpdate: () => typedError<UpdateStatus_Serialize, CommandError>(__TAURI_INVOKE("install_update")),
+	/**  Chooses this installation's update server (`null`: the app's own). */
+	setUpdateEndpoint: (endpoint: string | null) => typedError<UpdateStatus_Serialize, CommandError>(__TAURI_INVOKE("set_update_endpoint", { endpoint })),
 };
 
 /** Events */
 export const events = {
 	deskStatusChanged: makeEvent<DeskStatusChanged_Serialize, DeskStatusChanged_Deserialize>("desk-status-changed"),
 	inboxChanged: makeEvent<InboxChanged, InboxChanged>("inbox-changed"),
+	updateStatusChanged: makeEvent<UpdateStatusChanged_Serialize, UpdateStatusChanged_Deserialize>("update-status-changed"),
 };
 
 /* Types */
@@ -140,6 +157,8 @@ export type About = {
 	data_folder: string,
 	/**  Where the log files go (daily files, the last 7 kept). */
 	logs_folder: string,
+	/**  Whether the app starts hidden in the tray. */
+	start_minimized: boolean,
 };
 
 /**  One line of the audit log. */
@@ -1095,6 +1114,137 @@ export type TemplateView = {
 	body: string,
 	/**  How many variables the body has. */
 	variables: number,
+};
+
+/**  Where the app stands with updates, as Settings → About shows it. */
+export type UpdateState = UpdateState_Serialize | UpdateState_Deserialize;
+
+/**  Where the app stands with updates, as Settings → About shows it. */
+export type UpdateState_Deserialize = 
+/**  Nothing known yet (no check since the app started). */
+{ state: "unknown" } | 
+/**  Asking the update server. */
+{ state: "checking" } | 
+/**  The server offers nothing newer than this version. */
+{ state: "up_to_date" } | 
+/**  A newer version is offered. */
+{ state: "available"; 
+/**  Its version. */
+version: string; 
+/**  Its release notes, if the server gave any. */
+notes?: string | null } | 
+/**  Downloading it. */
+{ state: "downloading"; 
+/**  Its version. */
+version: string; 
+/**  Bytes received so far. */
+received: number; 
+/**  Its size, when the server said. */
+total?: number | null } | 
+/**
+ *  Downloaded, its signature verified, being installed (the system may ask for an
+ *  administrator's password).
+ */
+{ state: "installing"; 
+/**  Its version. */
+version: string } | 
+/**  Installed; the app restarts into it. */
+{ state: "installed"; 
+/**  Its version. */
+version: string };
+
+/**  Where the app stands with updates, as Settings → About shows it. */
+export type UpdateState_Serialize = 
+/**  Nothing known yet (no check since the app started). */
+{ state: "unknown" } | 
+/**  Asking the update server. */
+{ state: "checking" } | 
+/**  The server offers nothing newer than this version. */
+{ state: "up_to_date" } | 
+/**  A newer version is offered. */
+{ state: "available"; 
+/**  Its version. */
+version: string; 
+/**  Its release notes, if the server gave any. */
+notes: string | null } | 
+/**  Downloading it. */
+{ state: "downloading"; 
+/**  Its version. */
+version: string; 
+/**  Bytes received so far. */
+received: number; 
+/**  Its size, when the server said. */
+total: number | null } | 
+/**
+ *  Downloaded, its signature verified, being installed (the system may ask for an
+ *  administrator's password).
+ */
+{ state: "installing"; 
+/**  Its version. */
+version: string } | 
+/**  Installed; the app restarts into it. */
+{ state: "installed"; 
+/**  Its version. */
+version: string };
+
+/**  Settings → About's view of updates. */
+export type UpdateStatus = UpdateStatus_Serialize | UpdateStatus_Deserialize;
+
+/**  The update status changed (a check, download progress, an installation). */
+export type UpdateStatusChanged = UpdateStatusChanged_Serialize | UpdateStatusChanged_Deserialize;
+
+/**  The update status changed (a check, download progress, an installation). */
+export type UpdateStatusChanged_Deserialize = UpdateStatus_Deserialize;
+
+/**  The update status changed (a check, download progress, an installation). */
+export type UpdateStatusChanged_Serialize = UpdateStatus_Serialize;
+
+/**  Settings → About's view of updates. */
+export type UpdateStatus_Deserialize = {
+	/**  The version running. */
+	current_version: string,
+	/**  Where this installation looks for updates. */
+	endpoint: string,
+	/**  Whether that is an address chosen for this installation (else the app's own). */
+	custom_endpoint: boolean,
+	/**  When updates were last looked for (Unix seconds), if ever. */
+	last_check?: number | null,
+	/**  What is known. */
+	state: UpdateState_Deserialize,
+	/**
+	 *  Why the last check or installation failed, in words for the user; cleared by the next
+	 *  success. Nothing was replaced when this is set.
+	 */
+	problem?: string | null,
+	/**
+	 *  Why this copy cannot install updates itself, when it cannot (a development build, or one
+	 *  not installed from a package): the user downloads the new version instead.
+	 */
+	cannot_install?: string | null,
+};
+
+/**  Settings → About's view of updates. */
+export type UpdateStatus_Serialize = {
+	/**  The version running. */
+	current_version: string,
+	/**  Where this installation looks for updates. */
+	endpoint: string,
+	/**  Whether that is an address chosen for this installation (else the app's own). */
+	custom_endpoint: boolean,
+	/**  When updates were last looked for (Unix seconds), if ever. */
+	last_check: number | null,
+	/**  What is known. */
+	state: UpdateState_Serialize,
+	/**
+	 *  Why the last check or installation failed, in words for the user; cleared by the next
+	 *  success. Nothing was replaced when this is set.
+	 */
+	problem: string | null,
+	/**
+	 *  Why this copy cannot install updates itself, when it cannot (a development build, or one
+	 *  not installed from a package): the user downloads the new version instead.
+	 */
+	cannot_install: string | null,
 };
 
 /* Tauri Specta runtime */

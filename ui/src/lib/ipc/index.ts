@@ -33,6 +33,7 @@ import {
   type Retention,
   type SignupOutcome_Serialize,
   type About,
+  type UpdateStatus_Serialize,
 } from './bindings';
 
 export type { CacheCounts, CacheStatus, CannedReply, CommandError, ErrorCode, PageKey } from './bindings';
@@ -52,6 +53,7 @@ export type AuditEntry = AuditPage_Serialize['entries'][number];
 export type ChannelInfo = ChannelInfo_Serialize;
 export type SignupOutcome = SignupOutcome_Serialize;
 export type { About };
+export type UpdateStatus = UpdateStatus_Serialize;
 export type MemberChange = MemberChange_Deserialize;
 export type Remembered = Remembered_Serialize;
 export type { ErasurePreview, ErasureReceipt, ExportProgressed, ExportSummary, Retention };
@@ -305,6 +307,36 @@ export function disconnectChannel(channelId: string): Promise<ChannelInfo> {
 /** The app's version and where it keeps its data and logs. */
 export function about(): Promise<About> {
   return commands.about();
+}
+
+/** Starts the app hidden in the tray, or with its window, from the next start. */
+export function setStartMinimized(on: boolean): Promise<About> {
+  return unwrap(() => commands.setStartMinimized(on));
+}
+
+/** The running version, the update server, the last check and an update on offer. */
+export function updateStatus(): Promise<UpdateStatus> {
+  return unwrap(() => commands.updateStatus()) as Promise<UpdateStatus>;
+}
+
+/** Asks the update server now (a failure is in the status's `problem`). */
+export function checkForUpdate(): Promise<UpdateStatus> {
+  return unwrap(() => commands.checkForUpdate()) as Promise<UpdateStatus>;
+}
+
+/** Downloads, verifies and installs the offered update, then restarts into it. */
+export function installUpdate(): Promise<UpdateStatus> {
+  return unwrap(() => commands.installUpdate()) as Promise<UpdateStatus>;
+}
+
+/** Chooses this installation's update server; null goes back to the app's own. */
+export function setUpdateEndpoint(endpoint: string | null): Promise<UpdateStatus> {
+  return unwrap(() => commands.setUpdateEndpoint(endpoint)) as Promise<UpdateStatus>;
+}
+
+/** Calls `callback` with every change of the update status (checks, download progress). */
+export function onUpdateStatus(callback: (status: UpdateStatus) => void): Promise<() => void> {
+  return events.updateStatusChanged.listen((event) => callback(event.payload as UpdateStatus));
 }
 
 /** Opens the log folder in the system's file manager. */
