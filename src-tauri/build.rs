@@ -57,6 +57,7 @@ fn main() {
             "check_for_update",
             "install_update",
             "set_update_endpoint",
+            "take_link",
         ]),
     ))
     .expect("failed to read the Tauri configuration");

@@ -65,11 +65,13 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::about::check_for_update,
             commands::about::install_update,
             commands::about::set_update_endpoint,
+            commands::about::take_link,
         ])
         .events(tauri_specta::collect_events![
             crate::desk::DeskStatusChanged,
             crate::desk::InboxChanged,
-            crate::self_update::UpdateStatusChanged
+            crate::self_update::UpdateStatusChanged,
+            crate::deep_links::LinkOpened
         ])
         .typ::<crate::ErrorCode>()
 }

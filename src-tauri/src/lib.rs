@@ -9,6 +9,7 @@
 
 pub mod bindings;
 mod commands;
+pub mod deep_links;
 pub mod desk;
 pub mod error;
 pub mod logs;
@@ -87,6 +88,9 @@ pub fn build_app<R: Runtime>(
     };
     let app = builder
         .plugin(instance.build())
+        // After single-instance: a second launch's `zentro://` argument reaches this app's
+        // deep-link handler.
+        .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_shell::init())
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_updater::Builder::new().build())
@@ -147,6 +151,7 @@ pub fn build_app<R: Runtime>(
     let self_update = std::sync::Arc::new(updates_for(app.handle(), &data_dir));
     let _ = state.self_update.set(self_update.clone());
     app.manage(state);
+    deep_links::listen(app.handle());
     if config.start_desk {
         let handle = app.handle().clone();
         tauri::async_runtime::spawn(async move {

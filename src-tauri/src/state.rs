@@ -42,6 +42,8 @@ pub struct AppState {
     pub signup_windows: std::sync::OnceLock<Arc<dyn crate::signup_window::SignupWindows>>,
     /// The app's own updating (set once the app is built).
     pub self_update: std::sync::OnceLock<Arc<crate::self_update::SelfUpdate>>,
+    /// The last `zentro://` link opened, until the UI takes it.
+    pub opened_link: std::sync::Mutex<Option<crate::deep_links::OpenedLink>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -65,6 +67,7 @@ impl AppState {
             downloads: data_dir.join("exports"),
             signup_windows: std::sync::OnceLock::new(),
             self_update: std::sync::OnceLock::new(),
+            opened_link: std::sync::Mutex::new(None),
             logs: data_dir.join("logs"),
         }
     }

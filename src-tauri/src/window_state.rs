@@ -1,11 +1,10 @@
 //! The main window comes back where the user left it: its size, position and whether it was
-//! maximized are kept in `window.json` in the data folder (written as they change, at most twice
-//! a second) and restored at start — unless the screen it was on is gone or the size is
+//! maximized are kept in `window.json` in the data folder (written once it keeps still) and restored at start — unless the screen it was on is gone or the size is
 //! implausible, then the window starts centred at its default size.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tauri::{PhysicalPosition, PhysicalSize, Runtime, WebviewWindow, WindowEvent};
@@ -104,30 +103,45 @@ pub fn keep<R: Runtime>(window: &WebviewWindow<R>, data_dir: &Path) {
         }
     }
     let (watched, folder): (WebviewWindow<R>, PathBuf) = (window.clone(), data_dir.to_path_buf());
-    let last = Mutex::new(Instant::now() - Duration::from_secs(1));
+    // Saved once the window has been still for a moment (a drag or resize sends many events),
+    // and at once when it closes.
+    let changes = std::sync::Arc::new(AtomicU64::new(0));
     window.on_window_event(move |event| {
         let closing = matches!(event, WindowEvent::CloseRequested { .. });
-        if !(closing || matches!(event, WindowEvent::Resized(_) | WindowEvent::Moved(_))) {
+        if closing {
+            remember(&watched, &folder);
             return;
         }
-        let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
-        if !closing && last.elapsed() < Duration::from_millis(500) {
+        if !matches!(event, WindowEvent::Resized(_) | WindowEvent::Moved(_)) {
             return;
         }
-        *last = Instant::now();
-        if let Some(mut placement) = current(&watched) {
-            // A maximized window keeps the size it will return to.
-            if placement.maximized
-                && let Some(before) = load(&folder)
-            {
-                placement = Placement {
-                    maximized: true,
-                    ..before
-                };
+        let change = changes.fetch_add(1, Ordering::SeqCst) + 1;
+        let (changes, watched, folder) = (changes.clone(), watched.clone(), folder.clone());
+        tauri::async_runtime::spawn(async move {
+            tokio::time::sleep(SETTLE).await;
+            if changes.load(Ordering::SeqCst) == change {
+                remember(&watched, &folder);
             }
-            save(&folder, &placement);
-        }
+        });
     });
+}
+
+/// How long the window must keep still before its placement is written.
+const SETTLE: Duration = Duration::from_millis(400);
+
+fn remember<R: Runtime>(window: &WebviewWindow<R>, folder: &Path) {
+    if let Some(mut placement) = current(window) {
+        // A maximized window keeps the size it will return to.
+        if placement.maximized
+            && let Some(before) = load(folder)
+        {
+            placement = Placement {
+                maximized: true,
+                ..before
+            };
+        }
+        save(folder, &placement);
+    }
 }
 
 #[cfg(test)]

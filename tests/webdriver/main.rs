@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod inbox;
+mod links;
 mod sandbox;
 mod signup;
 mod ui;

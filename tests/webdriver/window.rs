@@ -8,13 +8,42 @@ use zentro_tests::webdriver::AppSession;
 
 use crate::ui::wait_for;
 
-async fn start(data_dir: &str) -> AppSession {
+pub async fn start(data_dir: &str) -> AppSession {
     AppSession::start(
         &app_binary().unwrap(),
         &[("ZENTRO_DATA_DIR", data_dir), ("ZENTRO_SANDBOX", "0")],
     )
     .await
     .unwrap()
+}
+
+/// Launches the app a second time on `data_dir` (same display and D-Bus session as `session`)
+/// with `args`, and waits for it to exit, as it does when an app already runs there.
+pub async fn launch_again(
+    session: &AppSession,
+    data_dir: &str,
+    args: &[&str],
+) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    let mut second = std::process::Command::new(app_binary().unwrap())
+        .args(args)
+        .env("ZENTRO_DATA_DIR", data_dir)
+        .env("DISPLAY", session.display())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = second.kill();
+            panic!("the second launch is still running: it started a second app");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,29 +85,44 @@ async fn a_second_launch_on_the_same_data_folder_hands_over_and_exits() {
 
     // Launched again (same D-Bus session, same display, same folder): it exits at once, with
     // success, after handing its arguments to the running app.
-    let started = std::time::Instant::now();
-    let mut second = std::process::Command::new(app_binary().unwrap())
-        .env("ZENTRO_DATA_DIR", &data_dir)
-        .env("ZENTRO_SANDBOX", "0")
-        .env("DISPLAY", session.display())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let status = loop {
-        if let Some(status) = second.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = second.kill();
-            panic!("the second launch is still running: it started a second app");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let status = launch_again(&session, &data_dir, &[]).await;
     assert!(status.success(), "{status}");
     // The first app is untouched and still answers.
     assert_eq!(session.client.window().await.unwrap(), first);
     assert_eq!(session.client.windows().await.unwrap().len(), 1);
+    session.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn started_minimized_the_window_stays_hidden_until_the_app_is_launched_again() {
+    let data = tempfile::tempdir().unwrap();
+    skip_welcome(data.path()).unwrap();
+    std::fs::write(
+        data.path().join("preferences.json"),
+        r#"{"start_minimized": true}"#,
+    )
+    .unwrap();
+    let data_dir = data.path().to_string_lossy().into_owned();
+    let session = start(&data_dir).await;
+    let visibility = || async {
+        session
+            .client
+            .execute("return document.visibilityState", vec![])
+            .await
+            .unwrap()
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    // Only the tray icon shows; the inbox loads behind it.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(visibility().await, "hidden");
+
+    // Launching it again (or the tray's "Open Zentro Desk") brings the window.
+    assert!(launch_again(&session, &data_dir, &[]).await.success());
+    wait_for("the window shown", || async {
+        visibility().await == "visible"
+    })
+    .await;
     session.close().await.unwrap();
 }

@@ -745,6 +745,33 @@ describe('App', () => {
     expect((screen.getByTestId('start-minimized') as HTMLInputElement).checked).toBe(true);
   });
 
+  it('follows zentro:// links: a conversation opens, an invitation fills Join, anything else says why', async () => {
+    let link: unknown = { kind: 'conversation', conversation_id: 7 };
+    const calls = backend({
+      conversations: () => [ANA],
+      take_link: () => {
+        const taken = link;
+        link = null;
+        return taken;
+      },
+    });
+    render(App);
+    expect((await screen.findByTestId('conversation-title')).textContent).toBe('Ana Souza');
+    expect(calls.some((c) => c.cmd === 'open_conversation' && c.args.conversationId === 7)).toBe(true);
+    cleanup();
+
+    link = { kind: 'invitation', relay: 'https://relay.acme.test', code: 'WXYZ-2345' };
+    backend({ take_link: () => link });
+    render(App);
+    expect((await screen.findByTestId('sign-in-code') as HTMLInputElement).value).toBe('WXYZ-2345');
+    expect((screen.getByTestId('sign-in-relay') as HTMLInputElement).value).toBe('https://relay.acme.test');
+    cleanup();
+
+    backend({ take_link: () => ({ kind: 'refused', reason: 'That conversation is not on this computer' }) });
+    render(App);
+    expect((await screen.findByTestId('notice')).textContent).toContain('not on this computer');
+  });
+
   it('lets only the owner terminate the workspace, after typing its name', async () => {
     const calls = backend({
       team: () => teamView('owner', ['answer', 'manage_members', 'manage_channels', 'read_audit', 'manage_data', 'manage_workspace']),

@@ -375,6 +375,8 @@ pub struct ConversationDetails {
     /// When the reply window closes (UTC ms); `None` before the customer ever wrote.
     #[cfg_attr(feature = "specta", specta(type = Option<specta_typescript::Number>))]
     pub window_closes_at: Option<i64>,
+    /// The `zentro://` link to this conversation, which opens it on any desk of the workspace.
+    pub link: String,
 }
 
 /// Details of one conversation, or `None` when it is not in the cache.
@@ -385,7 +387,7 @@ pub async fn conversation_details(
     let row = sqlx::query!(
         r#"SELECT c.id AS "id!", COALESCE(NULLIF(k.display_name, ''), k.external_id) AS "contact_name!: String",
                   ch.kind AS channel_kind, k.external_id AS customer_id, k.phone, k.username, k.email, k.attributes,
-                  k.restricted AS "restricted!: bool", c.last_inbound_at
+                  k.restricted AS "restricted!: bool", c.last_inbound_at, k.channel_id
            FROM conversations c JOIN contacts k ON k.id = c.contact_id JOIN channels ch ON ch.id = k.channel_id
            WHERE c.id = ?"#,
         conversation_id
@@ -399,6 +401,7 @@ pub async fn conversation_details(
             zentro_meta::platform::MESSENGER_STANDARD_WINDOW
         };
         ConversationDetails {
+            link: crate::links::conversation_link(&r.channel_id, &r.customer_id),
             id: r.id,
             contact_name: r.contact_name,
             customer_id: r.customer_id,
@@ -412,6 +415,25 @@ pub async fn conversation_details(
             channel_kind: r.channel_kind,
         }
     }))
+}
+
+/// The conversation a `zentro://conversation` link names (see [`crate::links`]): the contact's
+/// most recently active one in this cache, or `None` when this cache has no such contact.
+pub async fn conversation_for_contact(
+    cache: &Cache,
+    channel_id: &str,
+    contact: &str,
+) -> Result<Option<i64>, CacheError> {
+    let id = sqlx::query_scalar!(
+        r#"SELECT c.id AS "id!" FROM conversations c JOIN contacts k ON k.id = c.contact_id
+           WHERE k.channel_id = ? AND k.external_id = ?
+           ORDER BY c.last_activity_at DESC, c.id DESC LIMIT 1"#,
+        channel_id,
+        contact
+    )
+    .fetch_optional(cache.pool())
+    .await?;
+    Ok(id)
 }
 
 /// Marks a conversation read on this device (unread counts are per device).

@@ -17,6 +17,7 @@ pub mod connections;
 pub mod desk;
 pub mod export;
 pub mod inbox;
+pub mod links;
 pub mod media;
 pub mod members;
 pub mod notices;

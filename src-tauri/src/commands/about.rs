@@ -115,3 +115,15 @@ pub fn set_update_endpoint(
         .set_endpoint(endpoint.as_deref())
         .map_err(|reason| CommandError::new(ErrorCode::Invalid, reason))
 }
+
+/// The `zentro://` link opened last, if the UI has not taken it yet (announced by
+/// `LinkOpened`; also asked for once at start, for the link the app was started with).
+#[tauri::command]
+#[specta::specta]
+pub fn take_link(state: State<'_, AppState>) -> Option<crate::deep_links::OpenedLink> {
+    state
+        .opened_link
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
+}

@@ -139,12 +139,18 @@ export const commands = {
 	installUpdate: () => typedError<UpdateStatus_Serialize, CommandError>(__TAURI_INVOKE("install_update")),
 	/**  Chooses this installation's update server (`null`: the app's own). */
 	setUpdateEndpoint: (endpoint: string | null) => typedError<UpdateStatus_Serialize, CommandError>(__TAURI_INVOKE("set_update_endpoint", { endpoint })),
+	/**
+	 *  The `zentro://` link opened last, if the UI has not taken it yet (announced by
+	 *  `LinkOpened`; also asked for once at start, for the link the app was started with).
+	 */
+	takeLink: () => __TAURI_INVOKE<OpenedLink | null>("take_link"),
 };
 
 /** Events */
 export const events = {
 	deskStatusChanged: makeEvent<DeskStatusChanged_Serialize, DeskStatusChanged_Deserialize>("desk-status-changed"),
 	inboxChanged: makeEvent<InboxChanged, InboxChanged>("inbox-changed"),
+	linkOpened: makeEvent<LinkOpened, LinkOpened>("link-opened"),
 	updateStatusChanged: makeEvent<UpdateStatusChanged_Serialize, UpdateStatusChanged_Deserialize>("update-status-changed"),
 };
 
@@ -415,6 +421,8 @@ export type ConversationDetails_Deserialize = {
 	last_inbound_at?: number | null,
 	/**  When the reply window closes (UTC ms); `None` before the customer ever wrote. */
 	window_closes_at?: number | null,
+	/**  The `zentro://` link to this conversation, which opens it on any desk of the workspace. */
+	link: string,
 };
 
 /**  The customer a conversation is with, and what the composer needs to know. */
@@ -444,6 +452,8 @@ export type ConversationDetails_Serialize = {
 	last_inbound_at: number | null,
 	/**  When the reply window closes (UTC ms); `None` before the customer ever wrote. */
 	window_closes_at: number | null,
+	/**  The `zentro://` link to this conversation, which opens it on any desk of the workspace. */
+	link: string,
 };
 
 /**  Which conversations a list shows. */
@@ -788,6 +798,9 @@ export type Invitation_Serialize = {
 	expires_at: number | null,
 };
 
+/**  A link was opened: the UI takes it with the `take_link` command. */
+export type LinkOpened = null;
+
 /**  A change to a member. */
 export type MemberChange = MemberChange_Serialize | MemberChange_Deserialize;
 
@@ -907,6 +920,23 @@ export type NoteView = {
 	/**  When (UTC ms). */
 	created_at: number,
 };
+
+/**  What the UI does with a link. */
+export type OpenedLink = 
+/**  Show this conversation. */
+{ kind: "conversation"; 
+/**  The conversation's id in this cache. */
+conversation_id: number } | 
+/**  Open "Join your team" with these filled in. */
+{ kind: "invitation"; 
+/**  The relay's address. */
+relay: string; 
+/**  The invitation code. */
+code: string } | 
+/**  The link cannot be followed here; say why. */
+{ kind: "refused"; 
+/**  Why, for people. */
+reason: string };
 
 /**  Where the previous page ended: `(time, id)` of its last row. */
 export type PageKey = {

@@ -34,6 +34,7 @@ import {
   type SignupOutcome_Serialize,
   type About,
   type UpdateStatus_Serialize,
+  type OpenedLink,
 } from './bindings';
 
 export type { CacheCounts, CacheStatus, CannedReply, CommandError, ErrorCode, PageKey } from './bindings';
@@ -54,6 +55,7 @@ export type ChannelInfo = ChannelInfo_Serialize;
 export type SignupOutcome = SignupOutcome_Serialize;
 export type { About };
 export type UpdateStatus = UpdateStatus_Serialize;
+export type { OpenedLink };
 export type MemberChange = MemberChange_Deserialize;
 export type Remembered = Remembered_Serialize;
 export type { ErasurePreview, ErasureReceipt, ExportProgressed, ExportSummary, Retention };
@@ -337,6 +339,16 @@ export function setUpdateEndpoint(endpoint: string | null): Promise<UpdateStatus
 /** Calls `callback` with every change of the update status (checks, download progress). */
 export function onUpdateStatus(callback: (status: UpdateStatus) => void): Promise<() => void> {
   return events.updateStatusChanged.listen((event) => callback(event.payload as UpdateStatus));
+}
+
+/** The `zentro://` link opened last (clicked elsewhere on the computer), if not taken yet. */
+export function takeLink(): Promise<OpenedLink | null> {
+  return commands.takeLink();
+}
+
+/** Calls `callback` when a `zentro://` link was opened (then take it with `takeLink`). */
+export function onLinkOpened(callback: () => void): Promise<() => void> {
+  return events.linkOpened.listen(() => callback());
 }
 
 /** Opens the log folder in the system's file manager. */
