@@ -4,7 +4,8 @@
 #   formatting (cargo fmt --check) -> the UI's type check and unit tests (vitest) -> UI build ->
 #   UI browser tests (Chromium) -> sqlx offline query data up to date -> clippy with warnings
 #   denied -> the workspace's Rust tests, including the WebDriver suite that
-#   drives the real app's WebKit window on a private X display
+#   drives the real app's WebKit window on a private X display -> the .deb built by the Tauri
+#   bundler and checked (docs/desktop.md) -> bounded fuzzing
 #
 # Screenshots and other artifacts go to $ZENTRO_ARTIFACTS_DIR (default target/artifacts).
 source "$(dirname "$0")/setup.sh"
@@ -94,6 +95,12 @@ else
   [ "$status" -eq 0 ] || { echo "Rust tests failed; see $LOGS/rust.log" >&2; exit "$status"; }
   record "Rust tests (cargo test)" "$(grep -oE 'test result: ok\. [0-9]+ passed' "$LOGS/rust.log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')"
 fi
+
+say "Debian package: release build with the Tauri bundler (about 9 minutes on a clean target/), then checked"
+bash scripts/build-deb.sh >"$LOGS/deb.log" 2>&1 \
+  || { tail -n 40 "$LOGS/deb.log" >&2; echo "the .deb build failed; see $LOGS/deb.log" >&2; exit 1; }
+bash scripts/check-deb.sh
+record "Debian package (built, checked)" 1
 
 # Bounded fuzzing of the webhook parser and both signature formats (longer runs by hand: see
 # crates/meta/fuzz/README.md). RUSTC_BOOTSTRAP lets stable rustc take the sanitizer flags.

@@ -2,6 +2,10 @@
 //! folder, daily files there (`zentro-desk.YYYY-MM-DD.log`, the last 7 kept). Nothing in them is
 //! message text or a secret: the crates log ids, counts and errors only (the WebDriver suite reads
 //! the file after a session to prove it). Nothing leaves the computer.
+//!
+//! A crash (a panic) is recorded here too, as the only crash report there is: where it happened
+//! and, when the message is a fixed text from the code, that text; a message built at run time
+//! could carry data, so it is left out. No crash report is ever sent anywhere (privacy promise P1).
 
 use std::io::Write;
 use std::path::Path;
@@ -45,8 +49,33 @@ impl Write for Tee {
     }
 }
 
-/// Starts logging (level from `RUST_LOG`, `info` by default) to standard error.
+/// The log line a panic leaves: its place in the code and its message only if that is a fixed
+/// text.
+pub fn crash_report(info: &std::panic::PanicHookInfo<'_>) -> String {
+    let place = info
+        .location()
+        .map(|l| format!("{}:{}", l.file(), l.line()))
+        .unwrap_or_else(|| "an unknown place".into());
+    let thread = std::thread::current()
+        .name()
+        .unwrap_or("unnamed")
+        .to_string();
+    match info.payload().downcast_ref::<&'static str>() {
+        Some(text) => format!("crashed at {place} (thread {thread}): {text}"),
+        None => format!(
+            "crashed at {place} (thread {thread}); its message is not logged as it may hold data"
+        ),
+    }
+}
+
+/// Starts logging (level from `RUST_LOG`, `info` by default) to standard error, and records
+/// crashes in the log.
 pub fn init() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!("{}", crash_report(info));
+        default_hook(info);
+    }));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -69,4 +98,34 @@ pub fn to_folder(folder: &Path) -> std::io::Result<()> {
         .map_err(std::io::Error::other)?;
     let _ = FILE.set(Mutex::new(appender));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report_of(panic: impl FnOnce() + std::panic::UnwindSafe) -> String {
+        let report = std::sync::Arc::new(Mutex::new(String::new()));
+        let seen = report.clone();
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            *seen.lock().unwrap_or_else(|e| e.into_inner()) = crash_report(info);
+        }));
+        let _ = std::panic::catch_unwind(panic);
+        std::panic::set_hook(previous);
+        report.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    #[test]
+    fn a_crash_report_names_the_place_but_never_a_message_built_from_data() {
+        let fixed = report_of(|| panic!("the cache lock was poisoned"));
+        assert!(fixed.contains("src/logs.rs:"), "{fixed}");
+        assert!(fixed.contains("the cache lock was poisoned"), "{fixed}");
+
+        let customer_text = "Hi, my card 4111 1111 1111 1111 was charged twice";
+        let built = report_of(move || panic!("could not apply {customer_text}"));
+        assert!(built.contains("src/logs.rs:"), "{built}");
+        assert!(!built.contains("4111"), "{built}");
+        assert!(built.contains("not logged"), "{built}");
+    }
 }

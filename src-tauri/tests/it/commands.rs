@@ -108,3 +108,67 @@ fn a_window_without_the_capability_cannot_call_commands() {
         "a denied call must not reach the core"
     );
 }
+
+/// The shell plugin may only open links (https, mailto, tel) in the default application: no
+/// window can run, spawn or kill a program, and other targets are refused.
+#[test]
+fn the_shell_plugin_can_only_open_links_and_never_run_a_program() {
+    // What the capability files grant: of the shell plugin, `allow-open` and nothing else.
+    let capabilities = concat!(env!("CARGO_MANIFEST_DIR"), "/capabilities");
+    for entry in std::fs::read_dir(capabilities).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let capability: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for permission in capability["permissions"].as_array().unwrap() {
+            let name = permission
+                .as_str()
+                .or_else(|| permission["identifier"].as_str())
+                .unwrap();
+            assert!(
+                !name.starts_with("shell:") || name == "shell:allow-open",
+                "{name} lets the UI do more with the shell than open a link"
+            );
+        }
+    }
+
+    // What the running app enforces, from the main window.
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_in(dir.path());
+    let window = main_window(&app);
+    let marker = dir.path().join("ran");
+    for (command, args) in [
+        (
+            "plugin:shell|execute",
+            serde_json::json!({ "program": "sh", "args": ["-c", format!("touch {}", marker.display())], "options": {} }),
+        ),
+        (
+            "plugin:shell|spawn",
+            serde_json::json!({ "program": "sh", "args": ["-c", format!("touch {}", marker.display())], "options": {}, "onEvent": "__CHANNEL__:9" }),
+        ),
+        ("plugin:shell|kill", serde_json::json!({ "pid": 1 })),
+        (
+            "plugin:shell|stdin_write",
+            serde_json::json!({ "pid": 1, "buffer": "x" }),
+        ),
+    ] {
+        let denied = get_ipc_response(&window, request_with(command, args));
+        let error = denied.expect_err(command);
+        assert!(
+            error.to_string().contains("not allowed"),
+            "{command}: {error}"
+        );
+    }
+    // Opening is scoped to links: a local file or a script URL is refused before anything runs.
+    for target in [
+        "file:///etc/passwd",
+        "/usr/bin/xterm",
+        "javascript:alert(1)",
+    ] {
+        let refused = get_ipc_response(
+            &window,
+            request_with("plugin:shell|open", serde_json::json!({ "path": target })),
+        );
+        assert!(refused.is_err(), "{target} was opened");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!marker.exists(), "a program ran");
+}

@@ -401,3 +401,67 @@ fn an_unreachable_or_unusable_update_server_is_explained_and_nothing_is_offered(
             .starts_with("https://updates.zentro.app/")
     );
 }
+
+/// The public key the app is built with (`plugins.updater.pubkey`).
+fn built_in_public_key() -> minisign::PublicKey {
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../tauri.conf.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let encoded = config["plugins"]["updater"]["pubkey"].as_str().unwrap();
+    let text = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap();
+    minisign::PublicKeyBox::from_string(std::str::from_utf8(&text).unwrap())
+        .unwrap()
+        .into_public_key()
+        .unwrap()
+}
+
+/// Checks the package `scripts/build-deb.sh` built (`ZENTRO_DEB`): its `.sig` verifies against
+/// the key the app trusts and names the package's version, and a changed byte does not verify.
+/// `scripts/check-deb.sh` runs it after building; it is skipped in the ordinary run, which
+/// builds no package.
+#[test]
+#[ignore = "needs the .deb from scripts/build-deb.sh; scripts/check-deb.sh runs it"]
+fn the_built_package_is_signed_for_its_version_with_the_key_the_app_trusts() {
+    let deb = std::env::var("ZENTRO_DEB").expect("ZENTRO_DEB names the .deb to check");
+    let mut bytes = std::fs::read(&deb).unwrap();
+    let signature = std::fs::read_to_string(format!("{deb}.sig")).unwrap();
+    let text = base64::engine::general_purpose::STANDARD
+        .decode(signature.trim())
+        .unwrap();
+    let signature =
+        minisign::SignatureBox::from_string(std::str::from_utf8(&text).unwrap()).unwrap();
+    let key = built_in_public_key();
+
+    minisign::verify(
+        &key,
+        &signature,
+        std::io::Cursor::new(&bytes),
+        true,
+        false,
+        false,
+    )
+    .expect("the package's signature verifies against the built-in key");
+    let trusted = signature.trusted_comment().unwrap();
+    assert!(
+        trusted.contains(&format!("version:{}", env!("CARGO_PKG_VERSION"))),
+        "the signature names its version: {trusted}"
+    );
+
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    assert!(
+        minisign::verify(
+            &key,
+            &signature,
+            std::io::Cursor::new(&bytes),
+            true,
+            false,
+            false
+        )
+        .is_err()
+    );
+}
