@@ -58,6 +58,7 @@ fn main() {
             "install_update",
             "set_update_endpoint",
             "take_link",
+            "link_candidates",
         ]),
     ))
     .expect("failed to read the Tauri configuration");

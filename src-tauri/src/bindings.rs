@@ -66,6 +66,7 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::about::install_update,
             commands::about::set_update_endpoint,
             commands::about::take_link,
+            commands::inbox::link_candidates,
         ])
         .events(tauri_specta::collect_events![
             crate::desk::DeskStatusChanged,

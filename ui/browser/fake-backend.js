@@ -79,9 +79,11 @@
         attributes: '{}',
         last_inbound_at: NOW - 60000,
         window_closes_at: NOW + 23 * 3600000,
+        link: `zentro://conversation?channel=ch_1&contact=US.${conversationId}`,
       },
       state: { status: 'open', snoozed_until: null, assignee: null, labels: [] },
       notes: [],
+      identities: [],
     }),
     search: ({ query }) =>
       query.toLowerCase().startsWith('invo') ? [{ conversation_id: 1, message_id: 7, snippet: 'Where is my [invoice] for March?', rank: 1 }] : [],

@@ -72,9 +72,11 @@ function conversationView(windowClosesAt: number | null) {
       attributes: '{"plan":"gold"}',
       last_inbound_at: NOW - 3_600_000,
       window_closes_at: windowClosesAt,
+      link: 'zentro://conversation?channel=ch_1&contact=BR.1',
     },
     state: { status: 'open', snoozed_until: null, assignee: null, labels: ['vip'] },
     notes: [],
+    identities: [] as unknown[],
   };
 }
 
@@ -770,6 +772,47 @@ describe('App', () => {
     backend({ take_link: () => ({ kind: 'refused', reason: 'That conversation is not on this computer' }) });
     render(App);
     expect((await screen.findByTestId('notice')).textContent).toContain('not on this computer');
+  });
+
+  it('links the same customer on another channel and lists their identities', async () => {
+    const instagram = {
+      conversation_id: 9,
+      channel_kind: 'instagram',
+      channel_name: '@coffee',
+      name: 'ana.souza',
+      customer_id: 'IGSID1',
+      phone: null,
+      username: 'ana.souza',
+    };
+    let linked = false;
+    const calls = backend({
+      conversations: () => [ANA],
+      open_conversation: () => ({ ...conversationView(NOW + 3_600_000), identities: linked ? [instagram] : [] }),
+      link_candidates: (args) => (String(args.query).startsWith('ana') ? [instagram] : []),
+      act_on_conversation: (args) => {
+        const action = args.action as { type: string };
+        if (action.type === 'link_contact') linked = true;
+        if (action.type === 'unlink_contact') linked = false;
+        return null;
+      },
+    });
+    render(App);
+    await fireEvent.click(await screen.findByText('Ana Souza'));
+    await fireEvent.click(await screen.findByTestId('link-open'));
+    await fireEvent.input(screen.getByTestId('link-query'), { target: { value: 'ana' } });
+    await fireEvent.click(await screen.findByTestId('link-candidate'));
+    await waitFor(() =>
+      expect(calls.some((c) => c.cmd === 'act_on_conversation' && (c.args.action as { other_conversation_id?: number }).other_conversation_id === 9)).toBe(true),
+    );
+    // The change comes back through the relay like every team event; the panel reads it again.
+    await fireEvent.click(screen.getByTestId('conversation-row').querySelector('button')!);
+    const identity = await screen.findByTestId('identity');
+    expect(identity.textContent).toContain('Instagram');
+    expect(identity.textContent).toContain('@ana.souza');
+    await fireEvent.click(screen.getByTestId('unlink-self'));
+    await waitFor(() =>
+      expect(calls.some((c) => c.cmd === 'act_on_conversation' && (c.args.action as { type: string }).type === 'unlink_contact')).toBe(true),
+    );
   });
 
   it('lets only the owner terminate the workspace, after typing its name', async () => {

@@ -356,6 +356,23 @@ async fn store_messages(tx: &mut Tx, rows: &mut Vec<MessageRow>) -> Result<(), C
     Ok(())
 }
 
+/// The cache's contact for a reference: its id and person key.
+async fn contact_in(
+    tx: &mut Tx,
+    target: &ContactRef,
+) -> Result<Option<(i64, Option<String>)>, CacheError> {
+    let row = sqlx::query!(
+        r#"SELECT k.id AS "id!", k.person_key FROM contacts k JOIN channels ch ON ch.id = k.channel_id
+           WHERE ch.kind = ? AND ch.external_id = ? AND k.external_id = ?"#,
+        target.channel_kind,
+        target.channel_external_id,
+        target.customer_id
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|r| (r.id, r.person_key)))
+}
+
 /// The cache's conversation for a reference: the contact's active one, else their latest.
 async fn conversation_for(tx: &mut Tx, target: &ContactRef) -> Result<Option<i64>, CacheError> {
     Ok(sqlx::query_scalar!(r#"SELECT c.id AS "id!" FROM channels ch JOIN contacts k ON k.channel_id = ch.id JOIN conversations c ON c.contact_id = k.id
@@ -495,6 +512,44 @@ async fn apply_team(tx: &mut Tx, event: &RelayEvent, team: &TeamEvent) -> Result
             .execute(&mut **tx)
             .await?;
             return Ok(updated.rows_affected() > 0);
+        }
+        TeamEvent::ContactsLinked { contact, with } => {
+            let (Some(one), Some(other)) = (
+                contact_in(tx, contact).await?,
+                contact_in(tx, with).await?,
+            ) else {
+                // A contact this device does not have (a channel it does not see).
+                return Ok(false);
+            };
+            let key = one.1.unwrap_or_else(|| contact.person_key());
+            let joined = other.1.unwrap_or_else(|| with.person_key());
+            sqlx::query!(
+                "UPDATE contacts SET person_key = ?1 WHERE id IN (?2, ?3) OR person_key = ?4",
+                key,
+                one.0,
+                other.0,
+                joined
+            )
+            .execute(&mut **tx)
+            .await?;
+            return Ok(true);
+        }
+        TeamEvent::ContactUnlinked { contact } => {
+            let Some((id, Some(key))) = contact_in(tx, contact).await? else {
+                return Ok(false);
+            };
+            sqlx::query!("UPDATE contacts SET person_key = NULL WHERE id = ?", id)
+                .execute(&mut **tx)
+                .await?;
+            // A person of one identity is just a contact again.
+            sqlx::query!(
+                "UPDATE contacts SET person_key = NULL WHERE person_key = ?1
+                 AND (SELECT count(*) FROM contacts WHERE person_key = ?1) = 1",
+                key
+            )
+            .execute(&mut **tx)
+            .await?;
+            return Ok(true);
         }
     };
     let detail = detail.to_string();

@@ -417,6 +417,117 @@ pub async fn conversation_details(
     }))
 }
 
+/// One identity of a customer: a contact on one channel, with its conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Identity {
+    /// The contact's conversation in this cache (the one to open).
+    #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
+    pub conversation_id: i64,
+    /// whatsapp, messenger or instagram.
+    pub channel_kind: String,
+    /// The channel's name (the business's number or Page).
+    pub channel_name: String,
+    /// The name the customer goes by there (their id when unknown).
+    pub name: String,
+    /// The customer's id on that channel.
+    pub customer_id: String,
+    /// Phone, if known.
+    pub phone: Option<String>,
+    /// Username, if known.
+    pub username: Option<String>,
+}
+
+/// The other identities of the customer in conversation `conversation_id` (contacts a team
+/// member linked to theirs), by channel; empty when they have none.
+pub async fn identities(cache: &Cache, conversation_id: i64) -> Result<Vec<Identity>, CacheError> {
+    let rows = sqlx::query!(
+        r#"SELECT (SELECT c2.id FROM conversations c2 WHERE c2.contact_id = o.id
+                   ORDER BY c2.last_activity_at DESC, c2.id DESC LIMIT 1) AS "conversation_id: i64",
+                  ch.kind AS channel_kind, ch.display_name AS channel_name,
+                  COALESCE(NULLIF(o.display_name, ''), o.external_id) AS "name!: String",
+                  o.external_id AS customer_id, o.phone, o.username
+           FROM conversations c JOIN contacts k ON k.id = c.contact_id
+           JOIN contacts o ON o.person_key = k.person_key AND o.id <> k.id
+           JOIN channels ch ON ch.id = o.channel_id
+           WHERE c.id = ? AND k.person_key IS NOT NULL
+           ORDER BY ch.kind, o.id"#,
+        conversation_id
+    )
+    .fetch_all(cache.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(Identity {
+                conversation_id: r.conversation_id?,
+                channel_kind: r.channel_kind,
+                channel_name: r.channel_name,
+                name: r.name,
+                customer_id: r.customer_id,
+                phone: r.phone,
+                username: r.username,
+            })
+        })
+        .collect())
+}
+
+/// Customers a team member may link to the one in conversation `conversation_id`: contacts
+/// whose name, phone, username or id contains `query`, not already the same person, most
+/// recently active first.
+pub async fn link_candidates(
+    cache: &Cache,
+    conversation_id: i64,
+    query: &str,
+    limit: i64,
+) -> Result<Vec<Identity>, CacheError> {
+    let query = query.trim();
+    if query.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pattern = format!(
+        "%{}%",
+        query
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let rows = sqlx::query!(
+        r#"SELECT c2.id AS "conversation_id!", ch.kind AS channel_kind, ch.display_name AS channel_name,
+                  COALESCE(NULLIF(o.display_name, ''), o.external_id) AS "name!: String",
+                  o.external_id AS customer_id, o.phone, o.username
+           FROM conversations c2 JOIN contacts o ON o.id = c2.contact_id
+           JOIN channels ch ON ch.id = o.channel_id,
+                (SELECT k.id AS contact_id, k.person_key FROM conversations c JOIN contacts k ON k.id = c.contact_id
+                 WHERE c.id = ?1) AS me
+           WHERE o.id <> me.contact_id
+             AND (me.person_key IS NULL OR o.person_key IS NULL OR o.person_key <> me.person_key)
+             AND (o.display_name LIKE ?2 ESCAPE '\' OR o.phone LIKE ?2 ESCAPE '\'
+                  OR o.username LIKE ?2 ESCAPE '\' OR o.external_id LIKE ?2 ESCAPE '\')
+             AND c2.id = (SELECT c3.id FROM conversations c3 WHERE c3.contact_id = o.id
+                          ORDER BY c3.last_activity_at DESC, c3.id DESC LIMIT 1)
+           ORDER BY c2.last_activity_at DESC, c2.id DESC
+           LIMIT ?3"#,
+        conversation_id,
+        pattern,
+        limit
+    )
+    .fetch_all(cache.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Identity {
+            conversation_id: r.conversation_id,
+            channel_kind: r.channel_kind,
+            channel_name: r.channel_name,
+            name: r.name,
+            customer_id: r.customer_id,
+            phone: r.phone,
+            username: r.username,
+        })
+        .collect())
+}
+
 /// The conversation a `zentro://conversation` link names (see [`crate::links`]): the contact's
 /// most recently active one in this cache, or `None` when this cache has no such contact.
 pub async fn conversation_for_contact(

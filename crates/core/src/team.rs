@@ -158,6 +158,20 @@ pub enum TeamEvent {
         /// What changed.
         changes: ContactChanges,
     },
+    /// Two contacts are the same person (e.g. on WhatsApp and on Instagram): from now on they
+    /// are shown as one customer's identities. Linking into a contact already linked joins its
+    /// person.
+    ContactsLinked {
+        /// One contact.
+        contact: ContactRef,
+        /// The other (with everyone already linked to it).
+        with: ContactRef,
+    },
+    /// A contact is no longer linked to the person it was part of.
+    ContactUnlinked {
+        /// Which contact.
+        contact: ContactRef,
+    },
 }
 
 /// The relay event kind for every team event of this module.
@@ -172,6 +186,8 @@ impl TeamEvent {
             Self::NoteAdded { .. } => "team.note_added",
             Self::Labeled { .. } => "team.labeled",
             Self::ContactEdited { .. } => "team.contact_edited",
+            Self::ContactsLinked { .. } => "team.contacts_linked",
+            Self::ContactUnlinked { .. } => "team.contact_unlinked",
             Self::CannedReplySaved { .. } => "team.canned_reply_saved",
             Self::CannedReplyDeleted { .. } => "team.canned_reply_deleted",
         }
@@ -208,6 +224,9 @@ impl TeamEvent {
             Self::CannedReplySaved { body, .. } if body.trim().is_empty() => {
                 Err(TeamError::Invalid("a canned reply needs its text".into()))
             }
+            Self::ContactsLinked { contact, with } if contact == with => Err(TeamError::Invalid(
+                "a contact is already the same person as itself".into(),
+            )),
             Self::ContactEdited { changes, .. }
                 if changes
                     .display_name
@@ -238,6 +257,17 @@ pub enum TeamError {
 impl From<sqlx::Error> for TeamError {
     fn from(e: sqlx::Error) -> Self {
         Self::Cache(CacheError::Query(e))
+    }
+}
+
+impl ContactRef {
+    /// The person key this contact gives a person it starts (see the migration
+    /// `link_contact_identities`): the same string on every device.
+    pub fn person_key(&self) -> String {
+        format!(
+            "{}|{}|{}",
+            self.channel_kind, self.channel_external_id, self.customer_id
+        )
     }
 }
 

@@ -155,6 +155,14 @@ pub enum ConversationAction {
         /// On or off.
         added: bool,
     },
+    /// The customer is the same person as the one in another conversation (another channel,
+    /// another number): show them as one customer's identities.
+    LinkContact {
+        /// The other customer's conversation.
+        other_conversation_id: u32,
+    },
+    /// The customer is not the person they were linked to.
+    UnlinkContact,
 }
 
 /// Does `action` to a conversation, for every device of the team.
@@ -205,6 +213,15 @@ pub async fn act_on_conversation(
             conversation,
             label,
             added,
+        },
+        ConversationAction::LinkContact {
+            other_conversation_id,
+        } => TeamEvent::ContactsLinked {
+            contact: conversation,
+            with: team::conversation_ref(desk.cache(), other_conversation_id.into()).await?,
+        },
+        ConversationAction::UnlinkContact => TeamEvent::ContactUnlinked {
+            contact: conversation,
         },
     };
     desk.act(&event).await?;

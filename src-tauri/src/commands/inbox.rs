@@ -63,6 +63,8 @@ pub struct ConversationView {
     pub state: ConversationState,
     /// Private notes, oldest first.
     pub notes: Vec<NoteView>,
+    /// The customer's other identities (linked contacts on other channels or numbers).
+    pub identities: Vec<inbox::Identity>,
 }
 
 /// One conversation's details; marks it read on this device.
@@ -87,7 +89,21 @@ pub async fn open_conversation(
         details,
         state: conversation,
         notes: team::notes(&cache, id).await?,
+        identities: inbox::identities(&cache, id).await?,
     })
+}
+
+/// Customers that could be the same person as the one in `conversation_id`, matching `query`
+/// (name, phone, username or id): at most 8.
+#[tauri::command]
+#[specta::specta]
+pub async fn link_candidates(
+    state: State<'_, AppState>,
+    conversation_id: u32,
+    query: String,
+) -> Result<Vec<inbox::Identity>, CommandError> {
+    let cache = state.cache().await?;
+    Ok(inbox::link_candidates(&cache, conversation_id.into(), &query, 8).await?)
 }
 
 /// Opens a message's file (a document the customer sent, say) in the system's default

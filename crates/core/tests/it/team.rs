@@ -399,3 +399,146 @@ async fn canned_replies_are_saved_replaced_and_deleted_for_the_whole_team() {
         );
     }
 }
+
+fn instagram_text(seq: i64, customer: &str, mid: &str) -> RelayEvent {
+    RelayEvent {
+        seq,
+        kind: "meta.webhook".into(),
+        at: 0,
+        author: None,
+        payload: json!({ "object": "instagram", "entry": [{ "id": "IG1", "time": 1760000000000i64, "messaging": [{
+            "sender": { "id": customer }, "recipient": { "id": "IG1" }, "timestamp": 1760000000000i64 + seq,
+            "message": { "mid": mid, "text": "hi from instagram" } }] }] }),
+    }
+}
+
+fn contact(kind: &str, channel: &str, customer: &str) -> ContactRef {
+    ContactRef {
+        channel_kind: kind.into(),
+        channel_external_id: channel.into(),
+        customer_id: customer.into(),
+    }
+}
+
+async fn conversation_of(cache: &Cache, customer: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT c.id FROM conversations c JOIN contacts k ON k.id = c.contact_id WHERE k.external_id = ?",
+    )
+    .bind(customer)
+    .fetch_one(cache.pool())
+    .await
+    .unwrap()
+}
+
+async fn others(cache: &Cache, customer: &str) -> Vec<String> {
+    let id = conversation_of(cache, customer).await;
+    zentro_core::inbox::identities(cache, id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.customer_id)
+        .collect()
+}
+
+#[tokio::test]
+async fn linked_identities_make_one_customer_on_every_device_and_unlink_cleanly() {
+    let ana_wa = contact("whatsapp", "P1", "BR.1");
+    let ana_ig = contact("instagram", "IG1", "IGSID1");
+    let bo_wa = contact("whatsapp", "P1", "BR.2");
+    let link = |a: &ContactRef, b: &ContactRef| TeamEvent::ContactsLinked {
+        contact: a.clone(),
+        with: b.clone(),
+    };
+    let mut events = vec![
+        inbound(1, "BR.1", "wamid.1", 1_760_000_000),
+        instagram_text(2, "IGSID1", "ig_m1"),
+        inbound(3, "BR.2", "wamid.2", 1_760_000_100),
+    ];
+    let team_events = [
+        link(&ana_wa, &ana_ig),
+        // Linking into a person joins it: Bo's WhatsApp turns out to be Ana's second number.
+        link(&bo_wa, &ana_ig),
+        TeamEvent::ContactUnlinked {
+            contact: bo_wa.clone(),
+        },
+        // A contact this device does not have is skipped, not an error.
+        link(&ana_wa, &contact("messenger", "PAGE9", "PSID9")),
+    ];
+    for (i, e) in team_events.iter().enumerate() {
+        events.push(team_event(4 + i as i64, "m_ana", e));
+    }
+
+    // Two devices apply the same log (one in two batches) and agree.
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = Cache::open_in(one.path()).await.unwrap();
+    let second = Cache::open_in(two.path()).await.unwrap();
+    let report = apply_batch(&first, "ws", &events).await.unwrap();
+    assert_eq!(report.applied, events.len() - 1, "{report:?}");
+    apply_batch(&second, "ws", &events[..5]).await.unwrap();
+    // Before the unlink, all three were one person.
+    let mut before = others(&second, "BR.2").await;
+    before.sort();
+    assert_eq!(before, vec!["BR.1".to_string(), "IGSID1".to_string()]);
+    apply_batch(&second, "ws", &events[5..]).await.unwrap();
+
+    for cache in [&first, &second] {
+        assert_eq!(others(cache, "BR.1").await, vec!["IGSID1".to_string()]);
+        assert_eq!(others(cache, "IGSID1").await, vec!["BR.1".to_string()]);
+        assert!(others(cache, "BR.2").await.is_empty());
+        let ig = zentro_core::inbox::identities(cache, conversation_of(cache, "BR.1").await)
+            .await
+            .unwrap();
+        assert_eq!(ig[0].channel_kind, "instagram");
+        assert_eq!(
+            ig[0].conversation_id,
+            conversation_of(cache, "IGSID1").await
+        );
+    }
+
+    // Unlinking one of two leaves two contacts on their own.
+    let unlink = team_event(
+        20,
+        "m_ana",
+        &TeamEvent::ContactUnlinked {
+            contact: ana_ig.clone(),
+        },
+    );
+    apply_batch(&first, "ws", &[unlink]).await.unwrap();
+    assert!(others(&first, "BR.1").await.is_empty());
+    let keys: Vec<Option<String>> = sqlx::query_scalar("SELECT person_key FROM contacts")
+        .fetch_all(first.pool())
+        .await
+        .unwrap();
+    assert!(keys.iter().all(Option::is_none), "{keys:?}");
+
+    // Candidates to link: by name, phone, username or id, never the contact itself.
+    let ana = conversation_of(&second, "BR.1").await;
+    let found = zentro_core::inbox::link_candidates(&second, ana, "BR.", 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        found
+            .iter()
+            .map(|i| i.customer_id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["BR.2"],
+        "not Ana herself, not her linked Instagram (it does not match), Bo matches"
+    );
+    let linked_already = zentro_core::inbox::link_candidates(&second, ana, "IGSID", 10)
+        .await
+        .unwrap();
+    assert!(linked_already.is_empty(), "already the same person");
+    assert!(
+        zentro_core::inbox::link_candidates(&second, ana, "%", 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "LIKE wildcards are taken literally"
+    );
+
+    // Linking a contact to itself is refused before it is queued.
+    assert!(matches!(
+        link(&ana_wa, &ana_wa).validate(),
+        Err(TeamError::Invalid(_))
+    ));
+}

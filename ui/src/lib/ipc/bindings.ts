@@ -144,6 +144,11 @@ export const commands = {
 	 *  `LinkOpened`; also asked for once at start, for the link the app was started with).
 	 */
 	takeLink: () => __TAURI_INVOKE<OpenedLink | null>("take_link"),
+	/**
+	 *  Customers that could be the same person as the one in `conversation_id`, matching `query`
+	 *  (name, phone, username or id): at most 8.
+	 */
+	linkCandidates: (conversationId: number, query: string) => typedError<Identity_Serialize[], CommandError>(__TAURI_INVOKE("link_candidates", { conversationId, query })),
 };
 
 /** Events */
@@ -356,7 +361,16 @@ restricted?: boolean | null } |
 /**  The label. */
 label: string; 
 /**  On or off. */
-added: boolean };
+added: boolean } | 
+/**
+ *  The customer is the same person as the one in another conversation (another channel,
+ *  another number): show them as one customer's identities.
+ */
+{ type: "link_contact"; 
+/**  The other customer's conversation. */
+other_conversation_id: number } | 
+/**  The customer is not the person they were linked to. */
+{ type: "unlink_contact" };
 
 /**  Something the agent does to a conversation. */
 export type ConversationAction_Serialize = 
@@ -389,7 +403,16 @@ restricted: boolean | null } |
 /**  The label. */
 label: string; 
 /**  On or off. */
-added: boolean };
+added: boolean } | 
+/**
+ *  The customer is the same person as the one in another conversation (another channel,
+ *  another number): show them as one customer's identities.
+ */
+{ type: "link_contact"; 
+/**  The other customer's conversation. */
+other_conversation_id: number } | 
+/**  The customer is not the person they were linked to. */
+{ type: "unlink_contact" };
 
 /**  The customer a conversation is with, and what the composer needs to know. */
 export type ConversationDetails = ConversationDetails_Serialize | ConversationDetails_Deserialize;
@@ -575,6 +598,8 @@ export type ConversationView_Deserialize = {
 	state: ConversationState_Deserialize,
 	/**  Private notes, oldest first. */
 	notes: NoteView[],
+	/**  The customer's other identities (linked contacts on other channels or numbers). */
+	identities: Identity_Deserialize[],
 };
 
 /**  Everything the side panel and the composer need about one conversation. */
@@ -585,6 +610,8 @@ export type ConversationView_Serialize = {
 	state: ConversationState_Serialize,
 	/**  Private notes, oldest first. */
 	notes: NoteView[],
+	/**  The customer's other identities (linked contacts on other channels or numbers). */
+	identities: Identity_Serialize[],
 };
 
 /**  What runs behind the inbox. */
@@ -766,6 +793,45 @@ export type ExportSummary = {
 	media_files: number,
 	/**  Its size in bytes. */
 	bytes: number,
+};
+
+/**  One identity of a customer: a contact on one channel, with its conversation. */
+export type Identity = Identity_Serialize | Identity_Deserialize;
+
+/**  One identity of a customer: a contact on one channel, with its conversation. */
+export type Identity_Deserialize = {
+	/**  The contact's conversation in this cache (the one to open). */
+	conversation_id: number,
+	/**  whatsapp, messenger or instagram. */
+	channel_kind: string,
+	/**  The channel's name (the business's number or Page). */
+	channel_name: string,
+	/**  The name the customer goes by there (their id when unknown). */
+	name: string,
+	/**  The customer's id on that channel. */
+	customer_id: string,
+	/**  Phone, if known. */
+	phone?: string | null,
+	/**  Username, if known. */
+	username?: string | null,
+};
+
+/**  One identity of a customer: a contact on one channel, with its conversation. */
+export type Identity_Serialize = {
+	/**  The contact's conversation in this cache (the one to open). */
+	conversation_id: number,
+	/**  whatsapp, messenger or instagram. */
+	channel_kind: string,
+	/**  The channel's name (the business's number or Page). */
+	channel_name: string,
+	/**  The name the customer goes by there (their id when unknown). */
+	name: string,
+	/**  The customer's id on that channel. */
+	customer_id: string,
+	/**  Phone, if known. */
+	phone: string | null,
+	/**  Username, if known. */
+	username: string | null,
 };
 
 /**  The cache changed: lists and the open conversation should be read again. */

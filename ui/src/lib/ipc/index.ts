@@ -35,6 +35,7 @@ import {
   type About,
   type UpdateStatus_Serialize,
   type OpenedLink,
+  type Identity_Serialize,
 } from './bindings';
 
 export type { CacheCounts, CacheStatus, CannedReply, CommandError, ErrorCode, PageKey } from './bindings';
@@ -56,6 +57,7 @@ export type SignupOutcome = SignupOutcome_Serialize;
 export type { About };
 export type UpdateStatus = UpdateStatus_Serialize;
 export type { OpenedLink };
+export type Identity = Identity_Serialize;
 export type MemberChange = MemberChange_Deserialize;
 export type Remembered = Remembered_Serialize;
 export type { ErasurePreview, ErasureReceipt, ExportProgressed, ExportSummary, Retention };
@@ -339,6 +341,11 @@ export function setUpdateEndpoint(endpoint: string | null): Promise<UpdateStatus
 /** Calls `callback` with every change of the update status (checks, download progress). */
 export function onUpdateStatus(callback: (status: UpdateStatus) => void): Promise<() => void> {
   return events.updateStatusChanged.listen((event) => callback(event.payload as UpdateStatus));
+}
+
+/** Customers that could be the same person as this conversation's (name, phone, username, id). */
+export function linkCandidates(conversationId: number, query: string): Promise<Identity[]> {
+  return unwrap(() => commands.linkCandidates(conversationId, query)) as Promise<Identity[]>;
 }
 
 /** The `zentro://` link opened last (clicked elsewhere on the computer), if not taken yet. */
