@@ -101,6 +101,18 @@ pub fn open<R: Runtime>(app: &AppHandle<R>, links: Vec<String>) {
     });
 }
 
+/// Shows conversation `conversation_id` in the main window, brought to the front (a click on
+/// its notification).
+pub fn show_conversation<R: Runtime>(app: &AppHandle<R>, conversation_id: i64) {
+    *app.state::<AppState>()
+        .opened_link
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) =
+        Some(OpenedLink::Conversation { conversation_id });
+    crate::desk::bring_to_front(app);
+    let _ = LinkOpened.emit(app);
+}
+
 /// Listens for links (and takes the one the app was started with).
 pub fn listen<R: Runtime>(app: &AppHandle<R>) {
     use tauri_plugin_deep_link::DeepLinkExt;

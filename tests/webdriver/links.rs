@@ -1,32 +1,12 @@
 //! `zentro://` links clicked elsewhere on the computer: the operating system launches the app
 //! with the link, the launch hands it to the running app, and the running window follows it.
 
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use zentro_tests::app::{app_binary, skip_welcome};
 use zentro_tests::webdriver::AppSession;
 
-use crate::ui::{count, text, wait_for};
+use crate::ui::{count, open_row, open_row_other_than, text, wait_for};
 use crate::window::launch_again;
-
-async fn open_row(client: &Client, index: usize) -> String {
-    let rows = client
-        .find_all(Locator::Css("[data-testid=conversation-row] button"))
-        .await
-        .unwrap();
-    rows[index].click().await.unwrap();
-    let name = rows[index]
-        .find(Locator::Css("[data-testid=conversation-name]"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    wait_for("the conversation to open", || async {
-        text(client, "[data-testid=conversation-title]").await == name
-    })
-    .await;
-    name
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn links_open_a_conversation_or_join_and_anything_else_is_explained() {
@@ -45,7 +25,7 @@ async fn links_open_a_conversation_or_join_and_anything_else_is_explained() {
     .unwrap();
     let client = &session.client;
     wait_for("the sandbox's conversations", || async {
-        count(client, "[data-testid=conversation-row]").await >= 2
+        count(client, "[data-testid=conversation-row]").await >= 6
     })
     .await;
 
@@ -60,7 +40,7 @@ async fn links_open_a_conversation_or_join_and_anything_else_is_explained() {
         .unwrap()
         .unwrap();
     assert!(link.starts_with("zentro://conversation?channel="), "{link}");
-    let second = open_row(client, 1).await;
+    let second = open_row_other_than(client, &first).await;
     assert_ne!(first, second);
 
     // Clicked elsewhere: the OS launches the app with the link; it hands over and exits, and

@@ -4,6 +4,7 @@
 
 mod inbox;
 mod links;
+mod notifications;
 mod sandbox;
 mod signup;
 mod ui;

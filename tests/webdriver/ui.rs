@@ -60,3 +60,54 @@ pub async fn click(client: &Client, css: &str) {
         .await
         .unwrap();
 }
+
+/// Opens the `index`-th conversation of the list, returning its name.
+pub async fn open_row(client: &Client, index: usize) -> String {
+    let rows = client
+        .find_all(Locator::Css("[data-testid=conversation-row] button"))
+        .await
+        .unwrap();
+    // The name first: the list may reorder as messages arrive.
+    let name = rows[index]
+        .find(Locator::Css("[data-testid=conversation-name]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    rows[index].click().await.unwrap();
+    wait_for("the conversation to open", || async {
+        text(client, "[data-testid=conversation-title]").await == name
+    })
+    .await;
+    name
+}
+
+/// Opens the conversation named `name`.
+pub async fn open_row_named(client: &Client, name: &str) {
+    let rows = client
+        .find_all(Locator::Css("[data-testid=conversation-row] button"))
+        .await
+        .unwrap();
+    for (i, row) in rows.iter().enumerate() {
+        if row.text().await.unwrap_or_default().contains(name) {
+            open_row(client, i).await;
+            return;
+        }
+    }
+    panic!("no conversation named {name}");
+}
+
+/// Opens a conversation other than `name`'s, returning its name.
+pub async fn open_row_other_than(client: &Client, name: &str) -> String {
+    let rows = client
+        .find_all(Locator::Css("[data-testid=conversation-row] button"))
+        .await
+        .unwrap();
+    for (i, row) in rows.iter().enumerate() {
+        if !row.text().await.unwrap_or_default().contains(name) {
+            return open_row(client, i).await;
+        }
+    }
+    panic!("only {name}'s conversation is listed");
+}

@@ -514,10 +514,9 @@ async fn apply_team(tx: &mut Tx, event: &RelayEvent, team: &TeamEvent) -> Result
             return Ok(updated.rows_affected() > 0);
         }
         TeamEvent::ContactsLinked { contact, with } => {
-            let (Some(one), Some(other)) = (
-                contact_in(tx, contact).await?,
-                contact_in(tx, with).await?,
-            ) else {
+            let (Some(one), Some(other)) =
+                (contact_in(tx, contact).await?, contact_in(tx, with).await?)
+            else {
                 // A contact this device does not have (a channel it does not see).
                 return Ok(false);
             };
