@@ -350,6 +350,28 @@ describe('App', () => {
     await waitFor(() => expect(screen.queryByTestId('attachment')).toBeNull());
   });
 
+  it('sends a file to Instagram alone and the typed text after it as a reply', async () => {
+    const calls = backend({
+      conversations: () => [{ ...ANA, channel_kind: 'instagram' }],
+      open_conversation: () => {
+        const view = conversationView(NOW + 3_600_000);
+        return { ...view, details: { ...view.details, channel_kind: 'instagram' } };
+      },
+    });
+    render(App);
+    await fireEvent.click(await screen.findByText('Ana Souza'));
+    const file = new File([new Uint8Array([255, 216, 255])], 'label.jpg', { type: 'image/jpeg' });
+    await fireEvent.change(await screen.findByTestId('file-input'), { target: { files: [file] } });
+    expect((await screen.findByTestId('attachment')).textContent).toContain('follows it as a reply');
+    await fireEvent.input(screen.getByTestId('composer-input'), { target: { value: 'Your label' } });
+    await fireEvent.click(screen.getByTestId('send'));
+    await waitFor(() => expect(calls.some((c) => c.cmd === 'send_reply')).toBe(true));
+    const sent = calls.filter((c) => c.cmd === 'send_attachment' || c.cmd === 'send_reply');
+    expect(sent.map((c) => c.cmd)).toEqual(['send_attachment', 'send_reply']);
+    expect(sent[0].args.caption).toBe('');
+    expect(sent[1].args.text).toBe('Your label');
+  });
+
   it('inserts an emoji where the cursor is', async () => {
     backend({ conversations: () => [ANA] });
     render(App);

@@ -85,6 +85,31 @@ pub struct DeskConfig {
     pub channel_keychain: Option<crate::vault::Vault>,
 }
 
+/// Instagram files are shared through the workspace's relay, for Meta to fetch.
+impl outbox::FileLinks for DeskConfig {
+    fn share<'a>(
+        &'a self,
+        file_name: &'a str,
+        mime: &'a str,
+        bytes: Vec<u8>,
+    ) -> futures_util::future::BoxFuture<'a, Result<String, zentro_meta::graph::GraphError>> {
+        Box::pin(async move {
+            use zentro_meta::graph::GraphError;
+            self.relay
+                .share_file(&self.token, file_name, mime, bytes)
+                .await
+                .map_err(|error| match error {
+                    SyncError::Network(reason) => GraphError::Unreachable(format!(
+                        "the relay could not be reached to pass the file to Instagram ({reason})"
+                    )),
+                    other => GraphError::InvalidInput(format!(
+                        "the relay did not take the file for Instagram: {other}"
+                    )),
+                })
+        })
+    }
+}
+
 /// Background upkeep: whether the channel tokens must be compared with the relay's, and when
 /// retention was last enforced.
 #[derive(Default)]
@@ -574,9 +599,15 @@ async fn send_once(
     events: &broadcast::Sender<DeskEvent>,
 ) -> Result<(), String> {
     let now = now_ms();
-    let report = outbox::deliver_due(&config.cache, &config.graph, config.tokens.as_ref(), now)
-        .await
-        .map_err(|e| e.to_string())?;
+    let report = outbox::deliver_due_with_links(
+        &config.cache,
+        &config.graph,
+        config.tokens.as_ref(),
+        Some(config),
+        now,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let mut changed = report.failed + report.ambiguous > 0 || !report.accepted.is_empty();
     if !report.refused_channels.is_empty() {
         report_refused_channels(config, &report.refused_channels).await;

@@ -272,13 +272,38 @@ pub struct DeliveryReport {
     pub refused_channels: Vec<String>,
 }
 
-/// Sends every due outbox entry once. `token_for` returns the Meta token of a channel (from the
-/// vault). Nothing is sent twice: an entry is marked `sending` before the call and only a failure
-/// known to have sent nothing returns it to the queue.
+/// Puts a file at a short-lived public address for Meta to fetch: Instagram takes a reply's file
+/// only by link. The desk's implementation shares it through the workspace's relay.
+pub trait FileLinks: Send + Sync {
+    /// The public address of `bytes`; an [`GraphError::Unreachable`] failure is retried later.
+    fn share<'a>(
+        &'a self,
+        file_name: &'a str,
+        mime: &'a str,
+        bytes: Vec<u8>,
+    ) -> futures_util::future::BoxFuture<'a, Result<String, GraphError>>;
+}
+
+/// Sends every due outbox entry once, with no way to share files by link (Instagram files then
+/// fail with the reason); see [`deliver_due_with_links`].
 pub async fn deliver_due(
     cache: &Cache,
     graph: &GraphClient,
     token_for: &(dyn Fn(&str) -> Option<AccessToken> + Sync),
+    now: i64,
+) -> Result<DeliveryReport, OutboxError> {
+    deliver_due_with_links(cache, graph, token_for, None, now).await
+}
+
+/// Sends every due outbox entry once. `token_for` returns the Meta token of a channel (from the
+/// vault); `links` shares Instagram files by link. Nothing is sent twice: an entry is marked
+/// `sending` before the call and only a failure known to have sent nothing returns it to the
+/// queue.
+pub async fn deliver_due_with_links(
+    cache: &Cache,
+    graph: &GraphClient,
+    token_for: &(dyn Fn(&str) -> Option<AccessToken> + Sync),
+    links: Option<&dyn FileLinks>,
     now: i64,
 ) -> Result<DeliveryReport, OutboxError> {
     let due = sqlx::query!("SELECT client_id, conversation_id, actor_member_id, payload, attempts, created_at FROM outbox WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY created_at", now)
@@ -395,6 +420,21 @@ pub async fn deliver_due(
                             _ => "file",
                         };
                         match tokio::fs::read(&file.path).await {
+                            // Instagram has no upload API: Meta fetches the file by link.
+                            Ok(bytes) if t.kind == "instagram" => match links {
+                                Some(links) => links
+                                    .share(&file.file_name, &file.mime, bytes)
+                                    .await
+                                    .map(|url| MessengerOutgoing::Attachment {
+                                        kind: kind.to_string(),
+                                        url,
+                                    }),
+                                None => Err(GraphError::InvalidInput(
+                                    "files to Instagram go through the team's relay, which this \
+                                     sender has not got; send it from the app"
+                                        .into(),
+                                )),
+                            },
                             Ok(bytes) => graph
                                 .upload_messenger_attachment(
                                     &t.channel_external_id,
@@ -690,8 +730,8 @@ pub async fn queue_template(
 }
 
 /// Stores the file (content-addressed, under `data_dir`), shows it in the thread and queues it for
-/// sending with `caption`. WhatsApp and Messenger (Instagram takes only public links); checked
-/// against the window and the platform's size limits
+/// sending with `caption` (WhatsApp only: Messenger and Instagram files carry none). Checked
+/// against the window and the platform's types and size limits
 /// before anything is written. Returns the client id.
 pub async fn queue_attachment(
     cache: &Cache,
@@ -703,30 +743,34 @@ pub async fn queue_attachment(
     now: i64,
 ) -> Result<String, OutboxError> {
     let t = target(cache, conversation_id).await?;
-    if t.kind == "instagram" {
-        return Err(OutboxError::Invalid(
-            "Instagram takes files only from a public link: share a link instead".into(),
-        ));
-    }
-    if t.kind == "messenger" && !caption.trim().is_empty() {
-        return Err(OutboxError::Invalid(
-            "a file on Messenger carries no caption: send the file alone, then the text as a reply"
-                .into(),
-        ));
+    let platform_name = match t.kind.as_str() {
+        "messenger" => "Messenger",
+        "instagram" => "Instagram",
+        _ => "WhatsApp",
+    };
+    if t.kind != "whatsapp" && !caption.trim().is_empty() {
+        return Err(OutboxError::Invalid(format!(
+            "a file on {platform_name} carries no caption: send the file alone, then the text as a reply"
+        )));
     }
     check_window(&t, now)?;
     let kind = media_kind(&attachment.mime);
-    let limit = if t.kind == "messenger" {
-        platform::MESSENGER_ATTACHMENT_MAX_BYTES
-    } else {
-        platform::whatsapp_upload_limit(kind.as_str())
+    let limit = match t.kind.as_str() {
+        "messenger" => platform::MESSENGER_ATTACHMENT_MAX_BYTES,
+        "instagram" => platform::instagram_attachment_limit(&attachment.mime).ok_or_else(|| {
+            OutboxError::Invalid(format!(
+                "Instagram takes PNG or JPEG images, audio, video and PDF files; {} is {}",
+                attachment.file_name, attachment.mime
+            ))
+        })?,
+        _ => platform::whatsapp_upload_limit(kind.as_str()),
     };
     if attachment.bytes.is_empty() {
         return Err(OutboxError::Invalid("the file is empty".into()));
     }
     if attachment.bytes.len() as u64 > limit {
         return Err(OutboxError::Invalid(format!(
-            "{} is too large for WhatsApp: a {} may be at most {} MB",
+            "{} is too large for {platform_name}: a {} may be at most {} MB",
             attachment.file_name,
             kind.as_str(),
             limit / (1024 * 1024)

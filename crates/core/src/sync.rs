@@ -323,6 +323,33 @@ impl RelayClient {
             .ok_or_else(|| SyncError::Relay("no seq in the answer".into()))
     }
 
+    /// Puts a file on the relay for an hour at an unguessable public address, for Meta to fetch
+    /// (Instagram takes a reply's file only by link); returns the address.
+    pub async fn share_file(
+        &self,
+        token: &Secret,
+        file_name: &str,
+        mime: &str,
+        bytes: Vec<u8>,
+    ) -> Result<String, SyncError> {
+        let response = self
+            .http
+            .post(format!("{}/v1/shared-files", self.base))
+            .query(&[("name", file_name)])
+            .bearer_auth(token.expose())
+            .header(reqwest::header::CONTENT_TYPE, mime)
+            .timeout(Duration::from_secs(120))
+            .body(bytes)
+            .send()
+            .await
+            .map_err(network)?;
+        let body: serde_json::Value = check(response).await?.json().await.map_err(network)?;
+        body.get("url")
+            .and_then(|u| u.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| SyncError::Relay("no url in the answer".into()))
+    }
+
     /// The workspace's members.
     pub async fn members(&self, token: &Secret) -> Result<Vec<Teammate>, SyncError> {
         #[derive(Deserialize)]

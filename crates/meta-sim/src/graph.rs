@@ -201,6 +201,27 @@ async fn edge_route(
             if is_number {
                 whatsapp_send(&ctx, &id, token, body)
             } else {
+                // An attachment by URL: Meta fetches it before accepting the message.
+                let mut body = body;
+                if let Some(url) = body
+                    .pointer("/message/attachment/payload/url")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                {
+                    match fetch_attachment(&url).await {
+                        Ok((bytes, mime)) => {
+                            let mut state = lock(&ctx.state);
+                            let media_id = state.add_media(bytes, &mime);
+                            // The echo carries Meta's own copy, as Meta's CDN would.
+                            body["message"]["attachment"]["payload"] = json!({
+                                "url": format!("{}/media-download/{media_id}", state.base_url),
+                                "fetched_from": url,
+                                "media_id": media_id,
+                            });
+                        }
+                        Err(response) => return response,
+                    }
+                }
                 messenger_send(&ctx, &id, token, body)
             }
         }
@@ -755,6 +776,43 @@ async fn download(
             .into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+/// Fetches a file a Messenger or Instagram message names by URL, as Meta does before accepting
+/// the message: it must answer 200 within 20 s with at most 25 MB.
+async fn fetch_attachment(url: &str) -> Result<(Vec<u8>, String), Response> {
+    let refused = || {
+        graph_error_with(
+            StatusCode::BAD_REQUEST,
+            100,
+            Some(2018008),
+            "(#100) Failed to fetch the file from the url",
+            None,
+        )
+    };
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .map_err(|_| refused())?;
+    let response = client.get(url).send().await.map_err(|_| refused())?;
+    if !response.status().is_success() {
+        return Err(refused());
+    }
+    let mime = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let bytes = response.bytes().await.map_err(|_| refused())?;
+    if bytes.len() as u64 > platform::MESSENGER_ATTACHMENT_MAX_BYTES {
+        return Err(graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            "(#100) The file is larger than the attachment size limit",
+        ));
+    }
+    Ok((bytes.to_vec(), mime))
 }
 
 /// `POST /{version}/{page_id}/message_attachments`: Messenger's Attachment Upload API.

@@ -285,6 +285,11 @@ impl SimState {
             .map(|m| hex::encode(Sha256::digest(&m.bytes)))
     }
 
+    /// A stored media file's bytes (an upload, or a file fetched by link).
+    pub fn media_bytes(&self, id: &str) -> Option<Vec<u8>> {
+        self.media.get(id).map(|m| m.bytes.clone())
+    }
+
     /// Makes the next `count` media downloads fail with HTTP 500, as Meta's CDN sometimes does.
     pub fn fail_media_downloads(&mut self, count: u32) {
         self.failing_downloads += count;

@@ -111,6 +111,23 @@ pub fn whatsapp_upload_limit(kind: &str) -> u64 {
     }
 }
 
+/// What Instagram accepts as a reply's file, by MIME type, and how large: PNG and JPEG images up
+/// to 8 MB; audio, video and PDF up to 25 MB. `None`: Instagram takes no such file.
+pub fn instagram_attachment_limit(mime: &str) -> Option<u64> {
+    let mime = mime
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match mime.as_str() {
+        "image/png" | "image/jpeg" => Some(8 * 1024 * 1024),
+        "application/pdf" => Some(25 * 1024 * 1024),
+        m if m.starts_with("audio/") || m.starts_with("video/") => Some(25 * 1024 * 1024),
+        _ => None,
+    }
+}
+
 /// The largest file the Messenger Attachment Upload API takes.
 pub const MESSENGER_ATTACHMENT_MAX_BYTES: u64 = 25 * 1024 * 1024;
 

@@ -42,6 +42,7 @@ pub async fn run(
     let state = AppState::new(store.clone(), config.clone());
     let stop = state.shutdown.clone();
     let checker = tokio::spawn(http::health::check_periodically(state.clone()));
+    http::shared_files::sweep_periodically(&state);
     let pruner = tokio::spawn(prune_periodically(
         store.clone(),
         config.clone(),

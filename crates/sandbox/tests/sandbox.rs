@@ -133,3 +133,117 @@ async fn customers_write_in_on_every_channel_and_answer_the_agents_reply() {
     desk.stop().await;
     sandbox.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_to_an_instagram_customer_goes_by_a_link_meta_fetches_from_the_relay() {
+    let folder = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::start(&folder.path().join("sandbox"))
+        .await
+        .unwrap();
+    let desk = sandbox.start_desk().await.unwrap();
+    let cache = desk.cache().clone();
+    sandbox.start_customers(Duration::from_secs(3600));
+    wait_for("an Instagram conversation", || async {
+        inbox::conversations(&cache, None, 50)
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.channel_kind == "instagram")
+    })
+    .await;
+    let instagram = inbox::conversations(&cache, None, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.channel_kind == "instagram")
+        .unwrap()
+        .id;
+    let photo = b"\xff\xd8\xff\xe0\x00\x10JFIF the label photo".to_vec();
+    let file = |name: &str, mime: &str, bytes: Vec<u8>| zentro_core::outbox::Attachment {
+        file_name: name.into(),
+        mime: mime.into(),
+        bytes,
+    };
+
+    // What Instagram does not take is refused before anything is kept or sent.
+    let refused = desk
+        .attach(
+            instagram,
+            file("notes.docx", "application/msword", b"PK..".to_vec()),
+            "",
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("PNG or JPEG images"),
+        "{refused}"
+    );
+    let captioned = desk
+        .attach(
+            instagram,
+            file("label.jpg", "image/jpeg", photo.clone()),
+            "your label",
+        )
+        .await
+        .unwrap_err();
+    assert!(captioned.to_string().contains("no caption"), "{captioned}");
+
+    desk.attach(
+        instagram,
+        file("label.jpg", "image/jpeg", photo.clone()),
+        "",
+    )
+    .await
+    .unwrap();
+    // Meta (the stand-in) fetched the file from the relay's short-lived link and sent it.
+    wait_for("the photo sent on Instagram", || async {
+        sandbox.sim().state().sent.iter().any(|m| {
+            m.body
+                .pointer("/message/attachment/payload/fetched_from")
+                .is_some()
+        })
+    })
+    .await;
+    let sent = sandbox
+        .sim()
+        .state()
+        .sent
+        .iter()
+        .rev()
+        .find(|m| m.body.pointer("/message/attachment").is_some())
+        .unwrap()
+        .body
+        .clone();
+    assert_eq!(sent["message"]["attachment"]["type"], "image");
+    let link = sent["message"]["attachment"]["payload"]["fetched_from"]
+        .as_str()
+        .unwrap();
+    assert!(
+        link.starts_with(sandbox.relay_url()) && link.contains("/shared/"),
+        "{link}"
+    );
+    let media_id = sent["message"]["attachment"]["payload"]["media_id"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        sandbox.sim().state().media_bytes(media_id).unwrap(),
+        photo,
+        "Meta received the very file"
+    );
+    // In the thread it is sent (then read, as Instagram reports).
+    wait_for("the photo's tick", || async {
+        inbox::messages(&cache, instagram, None, 100)
+            .await
+            .unwrap()
+            .iter()
+            .any(|m| {
+                m.kind == "image"
+                    && m.direction == "outbound"
+                    && m.delivery_status.as_deref() != Some("pending")
+            })
+    })
+    .await;
+
+    desk.stop().await;
+    sandbox.stop().await;
+}

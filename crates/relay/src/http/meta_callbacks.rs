@@ -44,7 +44,9 @@ async fn read(state: &AppState, request: Request) -> Result<Callback, ApiError> 
     Ok(form)
 }
 
-fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+/// The relay's address as Meta and devices reach it: the configured public URL, else the
+/// request's host.
+pub(crate) fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     state.config.public_url.clone().unwrap_or_else(|| {
         let host = headers
             .get(header::HOST)

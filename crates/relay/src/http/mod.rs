@@ -8,6 +8,7 @@ mod meta_callbacks;
 mod ops;
 mod rights;
 mod sessions;
+pub mod shared_files;
 pub mod signup;
 pub mod signup_pages;
 mod team;
@@ -158,6 +159,11 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/events", get(events::list).post(events::publish))
         .route("/v1/cursor", post(events::acknowledge))
         .layer(DefaultBodyLimit::max(256 * 1024));
+    // Files for Meta to fetch by link (Instagram): up to Instagram's largest attachment.
+    let files = Router::new()
+        .route("/v1/shared-files", post(shared_files::share))
+        .route("/shared/{token}/{name}", get(shared_files::fetch))
+        .layer(DefaultBodyLimit::max(shared_files::MAX_BYTES));
     let meta = Router::new()
         .route("/meta/data-deletion", post(meta_callbacks::data_deletion))
         .route(
@@ -170,6 +176,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(webhooks)
         .merge(api)
+        .merge(files)
         .merge(meta)
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -96,13 +96,7 @@ pub async fn invite(
             json!({ "role": role.as_str(), "expires_at": expires_at }),
         ))
         .await?;
-    let relay = state.config.public_url.clone().unwrap_or_else(|| {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("127.0.0.1:8787");
-        format!("http://{host}")
-    });
+    let relay = super::meta_callbacks::base_url(&state, &headers);
     let link = format!(
         "zentro://invite?relay={}&code={code}",
         percent_encode(&relay)

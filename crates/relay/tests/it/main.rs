@@ -5,6 +5,7 @@ mod api;
 mod crash;
 mod meta_callbacks;
 mod retention;
+mod shared_files;
 mod signup;
 mod stream;
 mod support;
