@@ -2,32 +2,16 @@
 //! with the link, the launch hands it to the running app, and the running window follows it.
 
 use fantoccini::Locator;
-use zentro_tests::app::{app_binary, skip_welcome};
-use zentro_tests::webdriver::AppSession;
 
-use crate::ui::{count, open_row, open_row_other_than, text, wait_for};
+use crate::ui::{count, open_row, open_row_other_than, sandbox_session, text, wait_for};
 use crate::window::launch_again;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn links_open_a_conversation_or_join_and_anything_else_is_explained() {
     let data = tempfile::tempdir().unwrap();
-    skip_welcome(data.path()).unwrap();
     let data_dir = data.path().to_string_lossy().into_owned();
-    let session = AppSession::start(
-        &app_binary().unwrap(),
-        &[
-            ("ZENTRO_DATA_DIR", &data_dir),
-            ("ZENTRO_SANDBOX", "1"),
-            ("ZENTRO_SANDBOX_PACE", "3600"),
-        ],
-    )
-    .await
-    .unwrap();
+    let session = sandbox_session(data.path(), &[]).await;
     let client = &session.client;
-    wait_for("the sandbox's conversations", || async {
-        count(client, "[data-testid=conversation-row]").await >= 6
-    })
-    .await;
 
     // The link a teammate would copy from the contact panel.
     let first = open_row(client, 0).await;

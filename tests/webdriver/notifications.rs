@@ -11,10 +11,8 @@ use fantoccini::{Locator, key::Key};
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 use zbus::{Connection, OwnedVariant, interface};
-use zentro_tests::app::{app_binary, skip_welcome};
-use zentro_tests::webdriver::AppSession;
 
-use crate::ui::{count, open_row, open_row_named, open_row_other_than, wait_for};
+use crate::ui::{count, open_row, open_row_named, open_row_other_than, sandbox_session, wait_for};
 
 /// A notification an app showed: id, summary, body, actions, the showing process.
 type Shown = (u32, String, String, Vec<String>, Option<u32>);
@@ -108,23 +106,9 @@ async fn clicking_a_notification_opens_its_conversation() {
         .expect("the stand-in notification server on the session bus");
 
     let data = tempfile::tempdir().unwrap();
-    skip_welcome(data.path()).unwrap();
     let data_dir = data.path().to_string_lossy().into_owned();
-    let session = AppSession::start(
-        &app_binary().unwrap(),
-        &[
-            ("ZENTRO_DATA_DIR", &data_dir),
-            ("ZENTRO_SANDBOX", "1"),
-            ("ZENTRO_SANDBOX_PACE", "3600"),
-        ],
-    )
-    .await
-    .unwrap();
+    let session = sandbox_session(data.path(), &[]).await;
     let client = &session.client;
-    wait_for("the sandbox's conversations", || async {
-        count(client, "[data-testid=conversation-row]").await >= 6
-    })
-    .await;
 
     // Ana's conversation is mine; I reply, then look at another one while she answers.
     let mine = open_row(client, 0).await;

@@ -111,3 +111,30 @@ pub async fn open_row_other_than(client: &Client, name: &str) -> String {
     }
     panic!("only {name}'s conversation is listed");
 }
+
+/// The app in the sandbox on `data_dir` (the welcome skipped, customers answering replies only),
+/// once the six opening conversations are listed; `extra` adds environment variables.
+pub async fn sandbox_session(
+    data_dir: &std::path::Path,
+    extra: &[(&str, &str)],
+) -> zentro_tests::webdriver::AppSession {
+    zentro_tests::app::skip_welcome(data_dir).unwrap();
+    let dir = data_dir.to_string_lossy().into_owned();
+    let mut envs = vec![
+        ("ZENTRO_DATA_DIR", dir.as_str()),
+        ("ZENTRO_SANDBOX", "1"),
+        ("ZENTRO_SANDBOX_PACE", "3600"),
+    ];
+    envs.extend_from_slice(extra);
+    let session = zentro_tests::webdriver::AppSession::start(
+        &zentro_tests::app::app_binary().unwrap(),
+        &envs,
+    )
+    .await
+    .unwrap();
+    wait_for("the sandbox's six conversations", || async {
+        count(&session.client, "[data-testid=conversation-row]").await >= 6
+    })
+    .await;
+    session
+}

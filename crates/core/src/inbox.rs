@@ -441,35 +441,22 @@ pub struct Identity {
 /// The other identities of the customer in conversation `conversation_id` (contacts a team
 /// member linked to theirs), by channel; empty when they have none.
 pub async fn identities(cache: &Cache, conversation_id: i64) -> Result<Vec<Identity>, CacheError> {
-    let rows = sqlx::query!(
-        r#"SELECT (SELECT c2.id FROM conversations c2 WHERE c2.contact_id = o.id
-                   ORDER BY c2.last_activity_at DESC, c2.id DESC LIMIT 1) AS "conversation_id: i64",
-                  ch.kind AS channel_kind, ch.display_name AS channel_name,
+    Ok(sqlx::query_as!(
+        Identity,
+        r#"SELECT c2.id AS "conversation_id!", ch.kind AS channel_kind, ch.display_name AS channel_name,
                   COALESCE(NULLIF(o.display_name, ''), o.external_id) AS "name!: String",
                   o.external_id AS customer_id, o.phone, o.username
            FROM conversations c JOIN contacts k ON k.id = c.contact_id
            JOIN contacts o ON o.person_key = k.person_key AND o.id <> k.id
            JOIN channels ch ON ch.id = o.channel_id
+           JOIN conversations c2 ON c2.id = (SELECT c3.id FROM conversations c3 WHERE c3.contact_id = o.id
+                                            ORDER BY c3.last_activity_at DESC, c3.id DESC LIMIT 1)
            WHERE c.id = ? AND k.person_key IS NOT NULL
            ORDER BY ch.kind, o.id"#,
         conversation_id
     )
     .fetch_all(cache.pool())
-    .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| {
-            Some(Identity {
-                conversation_id: r.conversation_id?,
-                channel_kind: r.channel_kind,
-                channel_name: r.channel_name,
-                name: r.name,
-                customer_id: r.customer_id,
-                phone: r.phone,
-                username: r.username,
-            })
-        })
-        .collect())
+    .await?)
 }
 
 /// Customers a team member may link to the one in conversation `conversation_id`: contacts
@@ -492,7 +479,8 @@ pub async fn link_candidates(
             .replace('%', "\\%")
             .replace('_', "\\_")
     );
-    let rows = sqlx::query!(
+    Ok(sqlx::query_as!(
+        Identity,
         r#"SELECT c2.id AS "conversation_id!", ch.kind AS channel_kind, ch.display_name AS channel_name,
                   COALESCE(NULLIF(o.display_name, ''), o.external_id) AS "name!: String",
                   o.external_id AS customer_id, o.phone, o.username
@@ -513,19 +501,7 @@ pub async fn link_candidates(
         limit
     )
     .fetch_all(cache.pool())
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Identity {
-            conversation_id: r.conversation_id,
-            channel_kind: r.channel_kind,
-            channel_name: r.channel_name,
-            name: r.name,
-            customer_id: r.customer_id,
-            phone: r.phone,
-            username: r.username,
-        })
-        .collect())
+    .await?)
 }
 
 /// The conversation a `zentro://conversation` link names (see [`crate::links`]): the contact's
