@@ -12,7 +12,9 @@ use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 use zbus::{Connection, OwnedVariant, interface};
 
-use crate::ui::{count, open_row, open_row_named, open_row_other_than, sandbox_session, wait_for};
+use crate::ui::{
+    click, count, open_row, open_row_named, open_row_other_than, sandbox_session, wait_for,
+};
 
 /// A notification an app showed: id, summary, body, actions, the showing process.
 type Shown = (u32, String, String, Vec<String>, Option<u32>);
@@ -112,13 +114,7 @@ async fn clicking_a_notification_opens_its_conversation() {
 
     // Ana's conversation is mine; I reply, then look at another one while she answers.
     let mine = open_row(client, 0).await;
-    client
-        .find(Locator::Css("[data-testid=assign-me]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, "[data-testid=assign-me]").await;
     wait_for("the assignment", || async {
         count(client, "[data-testid=unassign]").await == 1
     })

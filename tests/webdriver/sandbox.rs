@@ -208,26 +208,9 @@ async fn in_the_sandbox_an_agent_reads_replies_sees_ticks_searches_and_assigns()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sandbox_inbox_follows_a_dark_system_theme() {
-    let app = app_binary().unwrap();
     let data = tempfile::tempdir().unwrap();
-    zentro_tests::app::skip_welcome(data.path()).unwrap();
-    let data_dir = data.path().to_string_lossy().into_owned();
-    let session = AppSession::start(
-        &app,
-        &[
-            ("ZENTRO_DATA_DIR", &data_dir),
-            ("ZENTRO_SANDBOX", "1"),
-            ("ZENTRO_SANDBOX_PACE", "3600"),
-            ("GTK_THEME", "Adwaita:dark"),
-        ],
-    )
-    .await
-    .unwrap();
+    let session = crate::ui::sandbox_session(data.path(), &[("GTK_THEME", "Adwaita:dark")]).await;
     let client = &session.client;
-    wait_for("the customers' conversations", || async {
-        count(client, "[data-testid=conversation-row]").await >= 6
-    })
-    .await;
     open_conversation(client, "Dara Okafor").await;
     let dark: bool = client
         .execute(

@@ -127,29 +127,39 @@ fn app_with_server(
     let app = app_in(dir);
     let window = main_window(&app);
     let endpoint = format!("{}/latest.json", server.base);
-    let status = json(
-        get_ipc_response(
-            &window,
-            request_with(
-                "set_update_endpoint",
-                serde_json::json!({ "endpoint": endpoint }),
-            ),
-        )
-        .unwrap(),
-    );
+    let status = set_endpoint(&window, Some(&endpoint)).unwrap();
     assert_eq!(status["endpoint"], endpoint);
     assert_eq!(status["custom_endpoint"], true);
     (app, window)
 }
 
-fn check(window: &tauri::WebviewWindow<MockRuntime>) -> serde_json::Value {
-    json(
-        get_ipc_response(
-            window,
-            request_with("check_for_update", serde_json::json!({})),
-        )
-        .unwrap(),
+/// Calls command `cmd` from the main window: its JSON answer, or the error it returned.
+fn call(
+    window: &tauri::WebviewWindow<MockRuntime>,
+    cmd: &str,
+    args: serde_json::Value,
+) -> Result<serde_json::Value, serde_json::Value> {
+    get_ipc_response(window, request_with(cmd, args)).map(json)
+}
+
+/// Chooses the update server (`None`: the app's own).
+fn set_endpoint(
+    window: &tauri::WebviewWindow<MockRuntime>,
+    endpoint: Option<&str>,
+) -> Result<serde_json::Value, serde_json::Value> {
+    call(
+        window,
+        "set_update_endpoint",
+        serde_json::json!({ "endpoint": endpoint }),
     )
+}
+
+fn update_status(window: &tauri::WebviewWindow<MockRuntime>) -> serde_json::Value {
+    call(window, "update_status", serde_json::json!({})).unwrap()
+}
+
+fn check(window: &tauri::WebviewWindow<MockRuntime>) -> serde_json::Value {
+    call(window, "check_for_update", serde_json::json!({})).unwrap()
 }
 
 fn download(app: &tauri::App<MockRuntime>) -> Result<Vec<u8>, String> {
@@ -182,22 +192,12 @@ fn a_newer_signed_version_is_offered_and_verified_but_a_development_build_never_
 
     // This test binary is no installed package: "Install and restart" says so, and the update
     // stays on offer.
-    let refused = get_ipc_response(
-        &window,
-        request_with("install_update", serde_json::json!({})),
-    )
-    .unwrap_err();
+    let refused = call(&window, "install_update", serde_json::json!({})).unwrap_err();
     assert!(
         refused.to_string().contains("not installed from a package"),
         "{refused}"
     );
-    let status = json(
-        get_ipc_response(
-            &window,
-            request_with("update_status", serde_json::json!({})),
-        )
-        .unwrap(),
-    );
+    let status = update_status(&window);
     assert_eq!(status["state"]["state"], "available");
     assert!(
         status["cannot_install"]
@@ -210,13 +210,7 @@ fn a_newer_signed_version_is_offered_and_verified_but_a_development_build_never_
     drop((window, app));
     let app = app_in(dir.path());
     let window = main_window(&app);
-    let status = json(
-        get_ipc_response(
-            &window,
-            request_with("update_status", serde_json::json!({})),
-        )
-        .unwrap(),
-    );
+    let status = update_status(&window);
     assert_eq!(status["last_check"], last);
     assert_eq!(status["state"]["state"], "unknown");
 }
@@ -242,13 +236,7 @@ fn a_tampered_or_foreign_signed_artifact_is_refused_and_the_update_stays_on_offe
         reason.contains("not carry a valid Zentro Desk signature"),
         "{reason}"
     );
-    let status = json(
-        get_ipc_response(
-            &window,
-            request_with("update_status", serde_json::json!({})),
-        )
-        .unwrap(),
-    );
+    let status = update_status(&window);
     assert_eq!(status["state"]["state"], "available", "{status}");
     assert_eq!(status["problem"], reason.as_str());
 
@@ -329,14 +317,7 @@ fn an_unreachable_or_unusable_update_server_is_explained_and_nothing_is_offered(
         "https://user:pw@updates.example.com/latest.json",
         "not a url",
     ] {
-        let error = get_ipc_response(
-            &window,
-            request_with(
-                "set_update_endpoint",
-                serde_json::json!({ "endpoint": bad }),
-            ),
-        )
-        .unwrap_err();
+        let error = set_endpoint(&window, Some(bad)).unwrap_err();
         assert!(error.to_string().contains("invalid"), "{bad}: {error}");
     }
 
@@ -344,14 +325,7 @@ fn an_unreachable_or_unusable_update_server_is_explained_and_nothing_is_offered(
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}/latest.json", closed.local_addr().unwrap());
     drop(closed);
-    get_ipc_response(
-        &window,
-        request_with(
-            "set_update_endpoint",
-            serde_json::json!({ "endpoint": endpoint }),
-        ),
-    )
-    .unwrap();
+    set_endpoint(&window, Some(&endpoint)).unwrap();
     let status = check(&window);
     assert_eq!(status["state"]["state"], "unknown");
     assert!(
@@ -365,14 +339,7 @@ fn an_unreachable_or_unusable_update_server_is_explained_and_nothing_is_offered(
     // A server answering something that is not a manifest.
     let server = UpdateServer::start();
     *server.served.manifest.lock().unwrap() = serde_json::json!({ "hello": "world" });
-    get_ipc_response(
-        &window,
-        request_with(
-            "set_update_endpoint",
-            serde_json::json!({ "endpoint": format!("{}/latest.json", server.base) }),
-        ),
-    )
-    .unwrap();
+    set_endpoint(&window, Some(&format!("{}/latest.json", server.base))).unwrap();
     let status = check(&window);
     assert!(
         status["problem"]
@@ -383,16 +350,7 @@ fn an_unreachable_or_unusable_update_server_is_explained_and_nothing_is_offered(
     );
 
     // Back to the app's own server.
-    let status = json(
-        get_ipc_response(
-            &window,
-            request_with(
-                "set_update_endpoint",
-                serde_json::json!({ "endpoint": null }),
-            ),
-        )
-        .unwrap(),
-    );
+    let status = set_endpoint(&window, None).unwrap();
     assert_eq!(status["custom_endpoint"], false);
     assert!(
         status["endpoint"]
