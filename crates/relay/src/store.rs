@@ -26,6 +26,9 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "relay.sqlite";
 
+/// Most events one pruning transaction deletes: about 20 ms of writer lock here, fsync included.
+pub const PRUNE_CHUNK: i64 = 500;
+
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -606,9 +609,14 @@ impl Store {
     /// Age in ms of the oldest event not yet acknowledged by every active device, per workspace.
     pub async fn oldest_unacknowledged(&self, now: i64) -> Result<Vec<(String, i64)>> {
         let rows = sqlx::query(
-            "SELECT w.id, MIN(e.at) FROM workspaces w JOIN events e ON e.workspace_id = w.id
-             WHERE e.seq > COALESCE((SELECT MIN(acked_seq) FROM sessions s WHERE s.workspace_id = w.id AND s.revoked_at IS NULL), 0)
-             GROUP BY w.id",
+            // The first event after what every device has: events are appended in seq order, so
+            // it is the oldest, and finding it is one seek (not a walk over the whole backlog).
+            "SELECT id, at FROM (
+                 SELECT w.id, (SELECT e.at FROM events e WHERE e.workspace_id = w.id
+                                 AND e.seq > COALESCE((SELECT MIN(acked_seq) FROM sessions s WHERE s.workspace_id = w.id AND s.revoked_at IS NULL), 0)
+                               ORDER BY e.seq LIMIT 1) AS at
+                 FROM workspaces w)
+             WHERE at IS NOT NULL ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -619,40 +627,87 @@ impl Store {
     }
 
     /// Drops events every active device acknowledged more than `grace` ago, and any event older
-    /// than `retention`. Returns how many were deleted.
+    /// than `retention` (or the workspace's own, shorter retention). Returns how many were
+    /// deleted.
+    ///
+    /// Works per workspace in transactions of at most [`PRUNE_CHUNK`] events, each an index range,
+    /// so a large backlog never holds the writer lock long enough to delay webhook commits.
     pub async fn prune(&self, now: i64, grace: Duration, retention: Duration) -> Result<u64> {
         let grace_cut = now - grace.as_millis() as i64;
         let retention_cut = now - retention.as_millis() as i64;
-        let mut tx = self.begin().await?;
-        let acked = sqlx::query(
-            "DELETE FROM events WHERE at < ?1 AND seq <= (
-                SELECT MIN(s.acked_seq) FROM sessions s WHERE s.workspace_id = events.workspace_id AND s.revoked_at IS NULL
-             )",
+        let workspaces = sqlx::query(
+            "SELECT w.id, w.conversation_retention_days,
+                    (SELECT MIN(s.acked_seq) FROM sessions s WHERE s.workspace_id = w.id AND s.revoked_at IS NULL)
+             FROM workspaces w",
         )
-        .bind(grace_cut)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let expired = sqlx::query("DELETE FROM events WHERE at < ?")
-            .bind(retention_cut)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        // A workspace's own, shorter retention (privacy promise P12).
-        let by_workspace = sqlx::query(
-            "DELETE FROM events WHERE at < ?1 - 86400000 * (
-                SELECT conversation_retention_days FROM workspaces w WHERE w.id = events.workspace_id)",
-        )
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .fetch_all(&self.pool)
+        .await?;
+        let mut deleted = 0;
+        for row in workspaces {
+            let workspace: String = row.get(0);
+            let own_days: Option<i64> = row.get(1);
+            let acknowledged: Option<i64> = row.get(2);
+            // On every active device, and past the grace period.
+            if let Some(acknowledged) = acknowledged {
+                deleted += self
+                    .delete_events_chunked(
+                        "DELETE FROM events WHERE workspace_id = ?1 AND seq IN (
+                             SELECT seq FROM events WHERE workspace_id = ?1 AND seq <= ?2 AND at < ?3 ORDER BY seq LIMIT ?4)",
+                        &workspace,
+                        acknowledged,
+                        grace_cut,
+                    )
+                    .await?;
+            }
+            // Past the retention period (privacy promise P12 for a workspace's own), delivered or not.
+            let expiry = own_days.map_or(retention_cut, |days| {
+                retention_cut.max(now - days * 86_400_000)
+            });
+            deleted += self
+                .delete_events_chunked(
+                    "DELETE FROM events WHERE workspace_id = ?1 AND seq IN (
+                         SELECT seq FROM events WHERE workspace_id = ?1 AND at < ?3 LIMIT ?4)",
+                    &workspace,
+                    i64::MAX,
+                    expiry,
+                )
+                .await?;
+        }
         sqlx::query("DELETE FROM terminated_sessions WHERE terminated_at < ?")
             .bind(now - 90 * 24 * 3_600_000)
-            .execute(&mut *tx)
+            .execute(&self.pool)
             .await?;
-        tx.commit().await?;
-        Ok(acked + expired + by_workspace)
+        Ok(deleted)
+    }
+
+    /// Runs a pruning `DELETE` (bound to workspace, seq bound, time bound and chunk size) in
+    /// chunks until it deletes fewer than a chunk, pausing between chunks so the sequencer's
+    /// commits get the writer lock in between.
+    async fn delete_events_chunked(
+        &self,
+        statement: &'static str,
+        workspace: &str,
+        seq_bound: i64,
+        time_bound: i64,
+    ) -> Result<u64> {
+        let mut deleted = 0;
+        loop {
+            let mut tx = self.begin().await?;
+            let n = sqlx::query(statement)
+                .bind(workspace)
+                .bind(seq_bound)
+                .bind(time_bound)
+                .bind(PRUNE_CHUNK)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            deleted += n;
+            if n < PRUNE_CHUNK as u64 {
+                return Ok(deleted);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     // ----- quarantine -----

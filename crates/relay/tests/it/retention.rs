@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use zentro_relay::store::now_ms;
+use zentro_relay::store::{PRUNE_CHUNK, now_ms};
 
 use crate::support::*;
 
@@ -90,4 +90,98 @@ async fn events_every_device_has_are_pruned_after_the_grace_period() {
         .map(|e| e["seq"].as_i64().unwrap())
         .collect();
     assert_eq!(left, [3]);
+}
+
+/// One signed webhook carrying `count` customer messages for a phone number (wamids `prefix.N`).
+fn wa_texts(phone_number_id: &str, prefix: &str, count: usize) -> Vec<u8> {
+    let mut body = wa_text(phone_number_id, &format!("{prefix}.0"), "x");
+    let messages = body
+        .pointer_mut("/entry/0/changes/0/value/messages")
+        .and_then(serde_json::Value::as_array_mut)
+        .unwrap();
+    let first = messages[0].clone();
+    for i in 1..count {
+        let mut message = first.clone();
+        message["id"] = format!("{prefix}.{i}").into();
+        messages.push(message);
+    }
+    body.to_string().into_bytes()
+}
+
+#[tokio::test]
+async fn a_backlog_larger_than_one_pruning_chunk_goes_entirely_and_only_from_its_workspace() {
+    let relay = TestRelay::start().await;
+    let acme = relay.workspace("Acme", "owner@acme.test", "P1").await;
+    let beta = relay.workspace("Beta", "owner@beta.test", "P2").await;
+    let acme_laptop = relay.sign_in("owner@acme.test").await;
+    let _beta_laptop = relay.sign_in("owner@beta.test").await;
+    let (delivered, undelivered) = (2 * PRUNE_CHUNK as usize + 17, PRUNE_CHUNK as usize + 3);
+    for (phone, count) in [("P1", delivered), ("P2", undelivered)] {
+        let response = relay.post_signed(&wa_texts(phone, phone, count)).await;
+        assert_eq!(response.status, axum::http::StatusCode::OK);
+    }
+    relay.acknowledge(&acme_laptop, delivered as i64).await;
+    let count = |workspace: String| {
+        let store = relay.store().clone();
+        async move {
+            store
+                .events_after(&workspace, 0, 10_000)
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(count(acme.clone()).await, delivered);
+    assert_eq!(count(beta.clone()).await, undelivered);
+
+    let now = now_ms();
+    let pruned = relay
+        .store()
+        .prune(now + 2 * 3_600_000, HOUR, 30 * DAY)
+        .await
+        .unwrap();
+    assert_eq!(pruned, delivered as u64, "everything Acme's device has");
+    assert_eq!(count(acme.clone()).await, 0);
+    assert_eq!(
+        count(beta.clone()).await,
+        undelivered,
+        "Beta's device has none yet"
+    );
+
+    let pruned = relay
+        .store()
+        .prune(now + 31 * 86_400_000, HOUR, 30 * DAY)
+        .await
+        .unwrap();
+    assert_eq!(
+        pruned, undelivered as u64,
+        "past the retention, delivered or not"
+    );
+    assert_eq!(count(beta).await, 0);
+}
+
+#[tokio::test]
+async fn the_oldest_unacknowledged_age_is_that_of_the_first_event_some_device_lacks() {
+    let relay = TestRelay::start().await;
+    let acme = relay.workspace("Acme", "owner@acme.test", "P1").await;
+    let laptop = relay.sign_in("owner@acme.test").await;
+    for i in 0..3 {
+        relay
+            .post_signed(
+                wa_text("P1", &format!("wamid.{i}"), "x")
+                    .to_string()
+                    .as_bytes(),
+            )
+            .await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let events = relay.store().events_after(&acme, 0, 10).await.unwrap();
+    relay.acknowledge(&laptop, 1).await;
+    let now = now_ms() + 60_000;
+    assert_eq!(
+        relay.store().oldest_unacknowledged(now).await.unwrap(),
+        [(acme.clone(), now - events[1].at)]
+    );
+    relay.acknowledge(&laptop, 3).await;
+    assert_eq!(relay.store().oldest_unacknowledged(now).await.unwrap(), []);
 }
