@@ -216,7 +216,7 @@ async fn main() {
             .fetch_one(cache.pool())
             .await
             .unwrap();
-    let n = 10_000i64;
+    let n = 50_000i64;
     let events: Vec<RelayEvent> = (1..=n)
         .map(|i| {
             let seq = last_seq + i;

@@ -152,6 +152,8 @@ pub async fn apply_batch(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+
+    cache.checkpoint_soon();
     report.cursor = cursor;
     Ok(report)
 }
@@ -252,6 +254,55 @@ fn message_row(item: &WebhookItem, m: &Message) -> Option<MessageRow> {
     })
 }
 
+/// A run's customer as the contact and conversation statements read it (a small JSON element:
+/// SQLite converts an element to text for every field it reads).
+#[derive(Serialize)]
+struct CustomerRow<'a> {
+    channel_id: &'a str,
+    customer_id: &'a str,
+    name: Option<&'a str>,
+    phone: Option<&'a str>,
+    username: Option<&'a str>,
+    parent_user_id: Option<&'a str>,
+    at: i64,
+}
+
+impl<'a> CustomerRow<'a> {
+    fn of(row: &'a MessageRow) -> Self {
+        Self {
+            channel_id: &row.channel_id,
+            customer_id: &row.customer_id,
+            name: row.name.as_deref(),
+            phone: row.phone.as_deref(),
+            username: row.username.as_deref(),
+            parent_user_id: row.parent_user_id.as_deref(),
+            at: row.at,
+        }
+    }
+}
+
+/// The channels a run came in on, each once, with the Business Account if any row named one.
+fn distinct_channels(rows: &[MessageRow]) -> Vec<serde_json::Value> {
+    let mut channels: Vec<(&str, &str, &str, Option<&str>)> = Vec::new();
+    for row in rows {
+        match channels.iter_mut().find(|c| c.0 == row.channel_id) {
+            Some(channel) => channel.3 = channel.3.max(row.account_id.as_deref()),
+            None => channels.push((
+                &row.channel_id,
+                row.channel_kind,
+                &row.channel_external_id,
+                row.account_id.as_deref(),
+            )),
+        }
+    }
+    channels
+        .into_iter()
+        .map(|(id, kind, external_id, account_id)| {
+            json!({ "channel_id": id, "channel_kind": kind, "channel_external_id": external_id, "account_id": account_id })
+        })
+        .collect()
+}
+
 /// Stores a run of messages (and their channels, contacts and conversations) with a fixed number
 /// of statements, then empties `rows`.
 async fn store_messages(tx: &mut Tx, rows: &mut Vec<MessageRow>) -> Result<(), CacheError> {
@@ -259,22 +310,25 @@ async fn store_messages(tx: &mut Tx, rows: &mut Vec<MessageRow>) -> Result<(), C
         return Ok(());
     }
     let data = serde_json::to_string(&*rows).unwrap_or_else(|_| "[]".into());
+    let customers = serde_json::to_string(&rows.iter().map(CustomerRow::of).collect::<Vec<_>>())
+        .unwrap_or_else(|_| "[]".into());
     let now = now_ms();
     // Channels: created on first sight; a WhatsApp number learns its Business Account.
+    let channels = json!(distinct_channels(rows)).to_string();
     sqlx::query!("INSERT INTO channels (id, kind, external_id, account_id, created_at)
-         SELECT r.value ->> 'channel_id', r.value ->> 'channel_kind', r.value ->> 'channel_external_id',
-                max(r.value ->> 'account_id'), ?2
-         FROM json_each(?1) r WHERE true GROUP BY r.value ->> 'channel_id'
+         SELECT r.value ->> 'channel_id', r.value ->> 'channel_kind', r.value ->> 'channel_external_id', r.value ->> 'account_id', ?2
+         FROM json_each(?1) r WHERE true
          ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id
-         WHERE excluded.account_id IS NOT NULL AND channels.account_id IS NOT excluded.account_id", data, now)
+         WHERE excluded.account_id IS NOT NULL AND channels.account_id IS NOT excluded.account_id", channels, now)
     .execute(&mut **tx)
     .await?;
     // Contacts: new ones are created; known ones only change when Meta says something new (so
     // an unchanged contact costs no write and no search-index churn).
-    sqlx::query!("INSERT INTO contacts (channel_id, external_id, display_name, phone, username, parent_user_id, created_at, updated_at)
+    sqlx::query!("WITH r AS MATERIALIZED (SELECT key, jsonb(value) AS value FROM json_each(?1))
+         INSERT INTO contacts (channel_id, external_id, display_name, phone, username, parent_user_id, created_at, updated_at)
          SELECT r.value ->> 'channel_id', r.value ->> 'customer_id', coalesce(r.value ->> 'name', ''), r.value ->> 'phone',
                 r.value ->> 'username', r.value ->> 'parent_user_id', ?2, ?2
-         FROM json_each(?1) r WHERE true ORDER BY r.key
+         FROM r WHERE true ORDER BY r.key
          ON CONFLICT (channel_id, external_id) DO UPDATE SET
              display_name = CASE WHEN excluded.display_name <> '' THEN excluded.display_name ELSE contacts.display_name END,
              phone = coalesce(excluded.phone, contacts.phone),
@@ -284,20 +338,21 @@ async fn store_messages(tx: &mut Tx, rows: &mut Vec<MessageRow>) -> Result<(), C
          WHERE (excluded.display_name <> '' AND excluded.display_name IS NOT contacts.display_name)
             OR (excluded.phone IS NOT NULL AND excluded.phone IS NOT contacts.phone)
             OR (excluded.username IS NOT NULL AND excluded.username IS NOT contacts.username)
-            OR (excluded.parent_user_id IS NOT NULL AND excluded.parent_user_id IS NOT contacts.parent_user_id)", data, now)
+            OR (excluded.parent_user_id IS NOT NULL AND excluded.parent_user_id IS NOT contacts.parent_user_id)", customers, now)
     .execute(&mut **tx)
     .await?;
     // A contact's first message opens their conversation; later ones reuse it.
-    sqlx::query!("INSERT INTO conversations (contact_id, last_activity_at, created_at)
+    sqlx::query!("WITH r AS MATERIALIZED (SELECT key, jsonb(value) AS value FROM json_each(?1))
+         INSERT INTO conversations (contact_id, last_activity_at, created_at)
          SELECT k.id, min(r.value ->> 'at'), min(r.value ->> 'at')
-         FROM json_each(?1) r JOIN contacts k ON k.channel_id = r.value ->> 'channel_id' AND k.external_id = r.value ->> 'customer_id'
+         FROM r JOIN contacts k ON k.channel_id = r.value ->> 'channel_id' AND k.external_id = r.value ->> 'customer_id'
          WHERE NOT EXISTS (SELECT 1 FROM conversations c WHERE c.contact_id = k.id)
-         GROUP BY k.id ORDER BY min(r.key)", data)
+         GROUP BY k.id ORDER BY min(r.key)", customers)
     .execute(&mut **tx)
     .await?;
     // Into the contact's active conversation, else their latest. Redeliveries (and this device's
     // own sends, already recorded) conflict and are skipped.
-    let inserted = sqlx::query!("INSERT INTO messages (conversation_id, external_id, client_id, author_member_id, direction, kind, body, caption, file_name,
+    sqlx::query!("WITH r AS MATERIALIZED (SELECT key, jsonb(value) AS value FROM json_each(?1)) INSERT INTO messages (conversation_id, external_id, client_id, author_member_id, direction, kind, body, caption, file_name,
                                media_id, media_url, media_mime, media_sha256, raw, quoted_external_id, sent_at, delivery_status)
          SELECT (SELECT c.id FROM conversations c WHERE c.contact_id = k.id
                  ORDER BY c.status <> 'resolved' DESC, c.last_activity_at DESC, c.id DESC LIMIT 1),
@@ -305,24 +360,11 @@ async fn store_messages(tx: &mut Tx, rows: &mut Vec<MessageRow>) -> Result<(), C
                 r.value ->> 'body', r.value ->> 'caption', r.value ->> 'file_name', r.value ->> 'media_id', r.value ->> 'media_url',
                 r.value ->> 'media_mime', r.value ->> 'media_sha256', r.value ->> 'raw', r.value ->> 'quoted', r.value ->> 'at',
                 r.value ->> 'status'
-         FROM json_each(?1) r JOIN contacts k ON k.channel_id = r.value ->> 'channel_id' AND k.external_id = r.value ->> 'customer_id'
+         FROM r JOIN contacts k ON k.channel_id = r.value ->> 'channel_id' AND k.external_id = r.value ->> 'customer_id'
          WHERE true ORDER BY r.key
-         ON CONFLICT DO NOTHING
-         RETURNING conversation_id, direction, external_id", data)
-    .fetch_all(&mut **tx)
+         ON CONFLICT DO NOTHING", data)
+    .execute(&mut **tx)
     .await?;
-    // A customer writing again reopens a resolved, pending or snoozed conversation.
-    let woken: Vec<i64> = inserted
-        .iter()
-        .filter(|r| r.direction == "inbound")
-        .map(|r| r.conversation_id)
-        .collect();
-    if !woken.is_empty() {
-        let woken_json = json!(woken).to_string();
-        sqlx::query!("UPDATE conversations SET status = 'open', snoozed_until = NULL WHERE status <> 'open' AND id IN (SELECT value FROM json_each(?))", woken_json)
-            .execute(&mut **tx)
-            .await?;
-    }
     // WhatsApp media to fetch: new messages, and redeliveries of ones whose file is still missing.
     let downloads: Vec<&str> = rows
         .iter()
@@ -337,11 +379,12 @@ async fn store_messages(tx: &mut Tx, rows: &mut Vec<MessageRow>) -> Result<(), C
         .execute(&mut **tx)
         .await?;
     }
-    // Statuses that overtook their (outbound) message apply now.
-    let outbound: Vec<String> = inserted
+    // Statuses that overtook their (outbound) message apply now. (A redelivered message has none
+    // waiting: its statuses applied when it first arrived.)
+    let outbound: Vec<&str> = rows
         .iter()
         .filter(|r| r.direction == "outbound")
-        .filter_map(|r| r.external_id.clone())
+        .filter_map(|r| r.external_id.as_deref())
         .collect();
     if !outbound.is_empty() {
         let outbound_json = json!(outbound).to_string();

@@ -3,8 +3,13 @@
 //! Opened with WAL, a busy timeout and foreign keys on; the schema is migrated on open from the
 //! migrations embedded at build time. A cache written by a newer app version (with migrations this
 //! build does not know) is still opened: migrations are additive, so older code can read it.
+//!
+//! The WAL is copied back into the database file by a background task ([`Cache::checkpoint_soon`]),
+//! never inside a writer's commit: applying a batch of synced messages would otherwise pay for
+//! rewriting thousands of pages before it could return.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -12,7 +17,8 @@ use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use tokio::sync::OnceCell;
+use tokio::sync::{Notify, OnceCell};
+use tokio::task::JoinHandle;
 
 /// File name of the cache inside the app's data directory.
 pub const CACHE_FILE_NAME: &str = "cache.sqlite";
@@ -92,6 +98,41 @@ pub struct CacheStatus {
 pub struct Cache {
     pool: SqlitePool,
     path: PathBuf,
+    checkpointer: Arc<Checkpointer>,
+}
+
+/// How often the background task checkpoints when no writer asked for it sooner.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The task that checkpoints the WAL off the writers' path; stopped when the last clone of its
+/// [`Cache`] goes.
+#[derive(Debug)]
+struct Checkpointer {
+    wake: Arc<Notify>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Copies what the WAL holds into the database file (PASSIVE: it never waits for or blocks
+/// readers and writers) whenever woken and at least every [`CHECKPOINT_INTERVAL`].
+async fn checkpoint_continuously(pool: SqlitePool, wake: Arc<Notify>) {
+    loop {
+        let _ = tokio::time::timeout(CHECKPOINT_INTERVAL, wake.notified()).await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::debug!(%error, "background checkpoint did not run");
+        }
+    }
 }
 
 impl Cache {
@@ -114,6 +155,11 @@ impl Cache {
             .foreign_keys(true)
             // 32 MiB of page cache per connection: a million-message cache keeps its indexes warm.
             .pragma("cache_size", "-32768")
+            // Statement journals (kept for every multi-row statement that could fail half-way) in
+            // memory rather than in temporary files.
+            .pragma("temp_store", "memory")
+            // Checkpoints are the background task's job, not a committing writer's.
+            .pragma("wal_autocheckpoint", "0")
             // Deleted content is overwritten with zeros, so an erased customer leaves no bytes behind.
             .pragma("secure_delete", "on");
         let pool = SqlitePoolOptions::new()
@@ -127,7 +173,13 @@ impl Cache {
         migrator().run(&pool).await?;
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         tracing::info!(path = %path.display(), "cache opened");
-        Ok(Self { pool, path })
+        let wake = Arc::new(Notify::new());
+        let task = tokio::spawn(checkpoint_continuously(pool.clone(), wake.clone()));
+        Ok(Self {
+            pool,
+            path,
+            checkpointer: Arc::new(Checkpointer { wake, task }),
+        })
     }
 
     /// Opens the cache kept in the app data directory `data_dir`.
@@ -138,6 +190,12 @@ impl Cache {
     /// The connection pool, for the modules that read and write the cache.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Asks the background task to checkpoint now (after a large write, such as a synced batch),
+    /// rather than at its next interval.
+    pub fn checkpoint_soon(&self) {
+        self.checkpointer.wake.notify_one();
     }
 
     /// Where the cache file lives.
@@ -183,6 +241,7 @@ impl Cache {
 
     /// Closes every connection, checkpointing the WAL.
     pub async fn close(self) {
+        self.checkpointer.task.abort();
         self.pool.close().await;
     }
 }
@@ -216,6 +275,7 @@ impl LazyCache {
     /// Closes the cache if it was opened (before its files are deleted).
     pub async fn close(&self) {
         if let Some(cache) = self.cell.get() {
+            cache.checkpointer.task.abort();
             cache.pool.close().await;
         }
     }

@@ -130,3 +130,60 @@ async fn an_unwritable_location_is_a_clear_error_and_a_later_attempt_can_succeed
 fn migrations() -> u32 {
     zentro_core::cache::migrator().iter().count() as u32
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn synced_messages_reach_the_database_file_without_a_restart_and_commits_leave_the_wal_to_the_background()
+ {
+    use zentro_core::apply::apply_batch;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open_in(dir.path()).await.unwrap();
+    let events: Vec<_> = (1..=300)
+        .map(|i| {
+            crate::support::wa_text(
+                i,
+                &format!("US.{i}"),
+                "Ana",
+                &format!("wamid.{i}"),
+                "hello",
+                1_760_000_000,
+            )
+        })
+        .collect();
+    for chunk in events.chunks(100) {
+        apply_batch(&cache, "ws", chunk).await.unwrap();
+    }
+    // The database file alone (read as immutable, so SQLite ignores the WAL) holds every message
+    // once the background checkpoint has run: nobody has to close the cache for that.
+    let file = dir.path().join("cache.sqlite");
+    let in_file = || async {
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&file)
+            .read_only(true)
+            .immutable(true);
+        // While a checkpoint is half-way the file alone is not a consistent database yet.
+        let mut connection = sqlx::ConnectOptions::connect(&options).await.ok()?;
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM messages")
+            .fetch_one(&mut connection)
+            .await
+            .ok()
+    };
+    let mut found = None;
+    for _ in 0..100 {
+        found = in_file().await;
+        if found == Some(300) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        found,
+        Some(300),
+        "the WAL was never copied into the database file"
+    );
+    // Writers never checkpoint on their own: that would put the copy back on their path.
+    let every: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+        .fetch_one(cache.pool())
+        .await
+        .unwrap();
+    assert_eq!(every, 0);
+}
