@@ -210,14 +210,23 @@ async fn main() {
     }
     summary("search as you type (top 20 conversations)", searches);
 
-    // Apply: new webhook events in batches of 500, as sync does.
+    // Apply runs on a copy, so every run of the benchmark starts from the same generated cache.
+    cache.close().await;
+    let scratch = dir.join("apply");
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).unwrap();
+    std::fs::copy(dir.join("cache.sqlite"), scratch.join("cache.sqlite")).unwrap();
+    let cache = Cache::open_in(&scratch).await.unwrap();
+
+    // Apply: new webhook events in batches of 500, as sync does. First customers' messages to
+    // random conversations, then delivery statuses (delivered, then read) of earlier replies.
     let last_seq: i64 =
         sqlx::query_scalar("SELECT COALESCE(MAX(applied_seq), 0) FROM sync_cursors")
             .fetch_one(cache.pool())
             .await
             .unwrap();
     let n = 50_000i64;
-    let events: Vec<RelayEvent> = (1..=n)
+    let messages: Vec<RelayEvent> = (1..=n)
         .map(|i| {
             let seq = last_seq + i;
             let c = (seq * 7) % CONVERSATIONS + 1;
@@ -234,16 +243,59 @@ async fn main() {
             }
         })
         .collect();
+    apply_rates(
+        &cache,
+        "apply customer messages (batches of 500)",
+        &messages,
+    )
+    .await;
+    // Outbound messages of the generated cache are the even ids; each gets delivered, then read.
+    let statuses: Vec<RelayEvent> = (1..=n)
+        .map(|i| {
+            let seq = last_seq + n + i;
+            let message = ((i + 1) / 2 * 7919) % (CONVERSATIONS * PER_CONVERSATION / 2) * 2 + 2;
+            let c = (message - 1) / PER_CONVERSATION + 1;
+            let state = if i % 2 == 1 { "delivered" } else { "read" };
+            RelayEvent {
+                seq,
+                kind: "meta.webhook".into(),
+                at: 0,
+                author: None,
+                payload: json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
+                    "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P1" },
+                    "statuses": [{ "id": format!("wamid.B{message}"), "status": state, "timestamp": (1_760_000_000 + i).to_string(),
+                                   "recipient_id": format!("1650{c:07}"), "recipient_user_id": format!("US.{c}") }] }}]}]}),
+            }
+        })
+        .collect();
+    apply_rates(
+        &cache,
+        "apply delivery statuses (batches of 500)",
+        &statuses,
+    )
+    .await;
+    let read: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM messages WHERE delivery_status = 'read'")
+            .fetch_one(cache.pool())
+            .await
+            .unwrap();
+    assert!(read > 0, "the statuses applied");
+    cache.close().await;
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
+/// Applies `events` in batches of 500 and prints the median, worst and best rate.
+async fn apply_rates(cache: &Cache, name: &str, events: &[RelayEvent]) {
     let mut rates = Vec::new();
     for chunk in events.chunks(500) {
         let started = Instant::now();
-        apply_batch(&cache, "bench", chunk).await.unwrap();
+        apply_batch(cache, "bench", chunk).await.unwrap();
         rates.push(chunk.len() as f64 / started.elapsed().as_secs_f64());
     }
     rates.sort_by(f64::total_cmp);
     println!(
         "{:<44} n={:<5} median {:.0} events/s   worst {:.0} events/s   best {:.0} events/s",
-        "apply webhook events (batches of 500)",
+        name,
         rates.len(),
         rates[rates.len() / 2],
         rates[0],

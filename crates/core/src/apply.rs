@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::{Sqlite, Transaction};
 use zentro_meta::webhook::{
-    self, Content, DeliveryState, Direction, Event, Message, Platform, Route, WebhookItem,
+    self, Content, DeliveryState, Direction, Event, Message, Platform, Route, Status, WebhookItem,
 };
 
 use crate::cache::{Cache, CacheError};
@@ -78,7 +78,7 @@ pub async fn apply_batch(
     .await?
     .unwrap_or(0);
     let mut report = ApplyReport::default();
-    let mut run: Vec<MessageRow> = Vec::new();
+    let mut runs = Runs::default();
     for event in events {
         if event.seq <= cursor {
             report.skipped += 1;
@@ -88,11 +88,19 @@ pub async fn apply_batch(
             "meta.webhook" => {
                 let items = webhook::parse_value(&event.payload).unwrap_or_default();
                 for item in &items {
-                    if let Event::Message(m) = &item.event {
-                        run.extend(message_row(item, m));
-                    } else {
-                        store_messages(&mut tx, &mut run).await?;
-                        apply_item(&mut tx, item).await?;
+                    match &item.event {
+                        Event::Message(m) => {
+                            store_statuses(&mut tx, &mut runs.statuses).await?;
+                            runs.messages.extend(message_row(item, m));
+                        }
+                        Event::Status(s) => {
+                            store_messages(&mut tx, &mut runs.messages).await?;
+                            runs.statuses.push(s.clone());
+                        }
+                        _ => {
+                            runs.flush(&mut tx).await?;
+                            apply_item(&mut tx, item).await?;
+                        }
                     }
                 }
                 report.applied += 1;
@@ -100,7 +108,7 @@ pub async fn apply_batch(
             "message.sent" => {
                 match serde_json::from_value::<crate::outbox::MessageSent>(event.payload.clone()) {
                     Ok(sent) => {
-                        store_messages(&mut tx, &mut run).await?;
+                        runs.flush(&mut tx).await?;
                         apply_message_sent(&mut tx, &sent).await?;
                         report.applied += 1;
                     }
@@ -110,7 +118,7 @@ pub async fn apply_batch(
             crate::rights::RETENTION_EVENT => {
                 match serde_json::from_value::<crate::rights::Retention>(event.payload.clone()) {
                     Ok(retention) => {
-                        store_messages(&mut tx, &mut run).await?;
+                        runs.flush(&mut tx).await?;
                         crate::rights::apply_retention(&mut tx, &retention, event.at).await?;
                         report.applied += 1;
                     }
@@ -121,7 +129,7 @@ pub async fn apply_batch(
                 match serde_json::from_value::<crate::rights::ErasureNotice>(event.payload.clone())
                 {
                     Ok(notice) => {
-                        store_messages(&mut tx, &mut run).await?;
+                        runs.flush(&mut tx).await?;
                         crate::rights::apply_erasure(&mut tx, &notice).await?;
                         report.applied += 1;
                     }
@@ -131,7 +139,7 @@ pub async fn apply_batch(
             kind if kind.starts_with(crate::team::KIND_PREFIX) => {
                 match serde_json::from_value::<TeamEvent>(event.payload.clone()) {
                     Ok(team) if team.kind() == kind => {
-                        store_messages(&mut tx, &mut run).await?;
+                        runs.flush(&mut tx).await?;
                         if apply_team(&mut tx, event, &team).await? {
                             report.applied += 1;
                         } else {
@@ -145,7 +153,7 @@ pub async fn apply_batch(
         }
         cursor = event.seq;
     }
-    store_messages(&mut tx, &mut run).await?;
+    runs.flush(&mut tx).await?;
     let now = now_ms();
     sqlx::query!("INSERT INTO sync_cursors (workspace_id, applied_seq, updated_at) VALUES (?, ?, ?)
          ON CONFLICT (workspace_id) DO UPDATE SET applied_seq = excluded.applied_seq, updated_at = excluded.updated_at", workspace_id, cursor, now)
@@ -252,6 +260,151 @@ fn message_row(item: &WebhookItem, m: &Message) -> Option<MessageRow> {
         media_mime: s.media_mime,
         media_sha256: s.media_sha256,
     })
+}
+
+/// Consecutive messages, or consecutive statuses, waiting to be stored together (at most one of
+/// the two is non-empty: a run ends when an item of another kind comes).
+#[derive(Default)]
+struct Runs {
+    messages: Vec<MessageRow>,
+    statuses: Vec<Status>,
+}
+
+impl Runs {
+    /// Stores whatever run is waiting, before an item that is applied on its own.
+    async fn flush(&mut self, tx: &mut Tx) -> Result<(), CacheError> {
+        store_messages(tx, &mut self.messages).await?;
+        store_statuses(tx, &mut self.statuses).await
+    }
+}
+
+/// A message's delivery state as known before a run of statuses, and what the run makes of it.
+struct Delivery {
+    /// Whether the message row exists (else the state waits in `pending_statuses`).
+    stored: bool,
+    state: Option<DeliveryState>,
+    changed: bool,
+    error_code: Option<i64>,
+    error_message: Option<String>,
+    at: i64,
+}
+
+/// Applies a run of statuses with a fixed number of statements: sends recognised by their client
+/// id get Meta's id, each message's state is folded forward in order (see [`status_advances`]),
+/// and the final states are written at once — to the messages, or to `pending_statuses` for
+/// messages not here yet. Then empties `statuses`.
+async fn store_statuses(tx: &mut Tx, statuses: &mut Vec<Status>) -> Result<(), CacheError> {
+    if statuses.is_empty() {
+        return Ok(());
+    }
+    // A send whose outcome was unknown (a timeout) is recognised by its client id.
+    let claims: Vec<serde_json::Value> = statuses
+        .iter()
+        .filter_map(|s| {
+            s.callback_data
+                .as_ref()
+                .map(|client_id| json!({ "id": s.message_id, "client_id": client_id }))
+        })
+        .collect();
+    if !claims.is_empty() {
+        let claims = json!(claims).to_string();
+        let claimed: Vec<Option<String>> = sqlx::query_scalar!("UPDATE messages SET external_id = r.value ->> 'id'
+             FROM json_each(?1) r WHERE messages.client_id = r.value ->> 'client_id' AND messages.external_id IS NULL
+             RETURNING messages.client_id", claims)
+            .fetch_all(&mut **tx)
+            .await?;
+        if !claimed.is_empty() {
+            let claimed = json!(claimed).to_string();
+            sqlx::query!("UPDATE outbox SET state = 'accepted', last_error = NULL
+                 WHERE client_id IN (SELECT value FROM json_each(?1)) AND state IN ('ambiguous', 'sending')", claimed)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    // Where each message stands now.
+    let ids = json!(
+        statuses
+            .iter()
+            .map(|s| s.message_id.as_str())
+            .collect::<Vec<_>>()
+    )
+    .to_string();
+    let mut known: std::collections::HashMap<String, Delivery> = std::collections::HashMap::new();
+    for row in sqlx::query!(r#"SELECT external_id AS "external_id!", delivery_status FROM messages WHERE external_id IN (SELECT value FROM json_each(?1))"#, ids)
+        .fetch_all(&mut **tx)
+        .await?
+    {
+        let state = row.delivery_status.filter(|c| c != "pending").map(|c| DeliveryState::parse(&c));
+        known.insert(row.external_id, Delivery { stored: true, state, changed: false, error_code: None, error_message: None, at: 0 });
+    }
+    for row in sqlx::query!("SELECT external_id, status FROM pending_statuses WHERE external_id IN (SELECT value FROM json_each(?1))", ids)
+        .fetch_all(&mut **tx)
+        .await?
+    {
+        known.entry(row.external_id).or_insert(Delivery {
+            stored: false,
+            state: Some(DeliveryState::parse(&row.status)),
+            changed: false,
+            error_code: None,
+            error_message: None,
+            at: 0,
+        });
+    }
+    // Forward only, in the order Meta reported them.
+    for status in statuses.iter() {
+        let delivery = known.entry(status.message_id.clone()).or_insert(Delivery {
+            stored: false,
+            state: None,
+            changed: false,
+            error_code: None,
+            error_message: None,
+            at: 0,
+        });
+        if status_advances(delivery.state.as_ref(), &status.state) {
+            let error = status
+                .errors
+                .first()
+                .filter(|_| status.state == DeliveryState::Failed);
+            delivery.state = Some(status.state.clone());
+            delivery.changed = true;
+            delivery.error_code = error.map(|e| e.code);
+            delivery.error_message = error.map(|e| {
+                e.details
+                    .clone()
+                    .or_else(|| e.message.clone())
+                    .unwrap_or_default()
+            });
+            delivery.at = status.at.timestamp_millis();
+        }
+    }
+    let (mut updates, mut pending) = (Vec::new(), Vec::new());
+    for (id, d) in known.iter().filter(|(_, d)| d.changed) {
+        let row = json!({ "id": id, "status": d.state.as_ref().map(DeliveryState::as_str), "code": d.error_code, "message": d.error_message, "at": d.at });
+        if d.stored {
+            updates.push(row)
+        } else {
+            pending.push(row)
+        }
+    }
+    if !updates.is_empty() {
+        let updates = json!(updates).to_string();
+        sqlx::query!("UPDATE messages SET delivery_status = r.value ->> 'status', status_at = r.value ->> 'at',
+                 error_code = r.value ->> 'code', error_message = r.value ->> 'message'
+             FROM json_each(?1) r WHERE messages.external_id = r.value ->> 'id'", updates)
+            .execute(&mut **tx)
+            .await?;
+    }
+    if !pending.is_empty() {
+        let pending = json!(pending).to_string();
+        sqlx::query!("INSERT INTO pending_statuses (external_id, status, error_code, error_message, at)
+             SELECT r.value ->> 'id', r.value ->> 'status', r.value ->> 'code', r.value ->> 'message', r.value ->> 'at' FROM json_each(?1) r WHERE true
+             ON CONFLICT (external_id) DO UPDATE SET status = excluded.status, error_code = excluded.error_code,
+                 error_message = excluded.error_message, at = excluded.at", pending)
+            .execute(&mut **tx)
+            .await?;
+    }
+    statuses.clear();
+    Ok(())
 }
 
 /// A run's customer as the contact and conversation statements read it (a small JSON element:
@@ -852,37 +1005,8 @@ async fn set_status(
 
 async fn apply_item(tx: &mut Tx, item: &WebhookItem) -> Result<(), CacheError> {
     match &item.event {
-        // Messages are stored in runs (see `store_messages`).
-        Event::Message(_) => {}
-        Event::Status(s) => {
-            // A send whose outcome was unknown (a timeout) is recognised by its client id.
-            if let Some(client_id) = &s.callback_data {
-                let claimed = sqlx::query!("UPDATE messages SET external_id = ? WHERE client_id = ? AND external_id IS NULL", s.message_id, client_id)
-                    .execute(&mut **tx)
-                    .await?;
-                if claimed.rows_affected() > 0 {
-                    sqlx::query!("UPDATE outbox SET state = 'accepted', last_error = NULL WHERE client_id = ? AND state IN ('ambiguous', 'sending')", client_id)
-                        .execute(&mut **tx)
-                        .await?;
-                }
-            }
-            let error = s.errors.first();
-            let message = error.map(|e| {
-                e.details
-                    .clone()
-                    .or_else(|| e.message.clone())
-                    .unwrap_or_default()
-            });
-            set_status(
-                tx,
-                &s.message_id,
-                &s.state,
-                error.map(|e| e.code),
-                message,
-                s.at.timestamp_millis(),
-            )
-            .await?;
-        }
+        // Messages and statuses are stored in runs (see `store_messages`, `store_statuses`).
+        Event::Message(_) | Event::Status(_) => {}
         Event::Reaction(r) => match &r.emoji {
             Some(emoji) => {
                 let at = r.at.timestamp_millis();

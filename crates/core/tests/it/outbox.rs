@@ -341,3 +341,107 @@ async fn a_file_on_messenger_is_uploaded_then_sent_by_its_attachment_id() {
         "uploaded first"
     );
 }
+
+/// A status webhook of WhatsApp for `wamid`, optionally carrying the callback data a send was
+/// tagged with.
+fn wa_status(seq: i64, wamid: &str, state: &str, callback: Option<&str>) -> RelayEvent {
+    let mut status = json!({ "id": wamid, "status": state, "timestamp": (now_ms() / 1000).to_string(), "recipient_id": "15550001111" });
+    if let Some(callback) = callback {
+        status["biz_opaque_callback_data"] = callback.into();
+    }
+    if state == "failed" {
+        status["errors"] = json!([{ "code": 131026, "title": "Message undeliverable" }]);
+    }
+    RelayEvent {
+        seq,
+        kind: "meta.webhook".into(),
+        at: 0,
+        author: None,
+        payload: json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P" }, "statuses": [status] }}]}]}),
+    }
+}
+
+#[tokio::test]
+async fn a_send_that_timed_out_is_recognised_by_its_statuses_and_every_status_moves_forward() {
+    // Meta takes the request and never answers: the outcome is unknown.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let silent = GraphClient::new(&format!("http://{address}"))
+        .unwrap()
+        .with_call_timeout(std::time::Duration::from_secs(1))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open_in(dir.path()).await.unwrap();
+    apply_batch(&cache, "ws", &[inbound(1, now_ms() / 1000)])
+        .await
+        .unwrap();
+    let conversation = inbox::conversations(&cache, None, 1).await.unwrap()[0].id;
+    let client_id = outbox::queue_reply(&cache, "m1", conversation, "On its way", None, now_ms())
+        .await
+        .unwrap();
+    let tokens = |_: &str| Some(AccessToken::new("t"));
+    let report = outbox::deliver_due(&cache, &silent, &tokens, now_ms())
+        .await
+        .unwrap();
+    assert_eq!(report.ambiguous, 1);
+    // One batch: the timed-out send's statuses (the first tagged with its client id), and the
+    // statuses of a message whose state is folded forward in the batch's order.
+    let batch = [
+        wa_status(2, "wamid.NEW", "sent", Some(&client_id)),
+        wa_status(3, "wamid.NEW", "read", Some(&client_id)),
+        wa_status(4, "wamid.NEW", "delivered", Some(&client_id)),
+        wa_status(5, "wamid.LATE", "sent", None),
+        wa_status(6, "wamid.LATE", "failed", None),
+    ];
+    apply_batch(&cache, "ws", &batch).await.unwrap();
+    let shown = inbox::messages(&cache, conversation, None, 10)
+        .await
+        .unwrap();
+    let reply = shown.iter().find(|m| m.direction == "outbound").unwrap();
+    assert_eq!(
+        reply.delivery_status.as_deref(),
+        Some("read"),
+        "a late delivered does not undo read"
+    );
+    assert_eq!(
+        outbox::state(&cache, &client_id).await.unwrap().0,
+        "accepted"
+    );
+    let wamid: Option<String> =
+        sqlx::query_scalar("SELECT external_id FROM messages WHERE client_id = ?")
+            .bind(&client_id)
+            .fetch_one(cache.pool())
+            .await
+            .unwrap();
+    assert_eq!(wamid.as_deref(), Some("wamid.NEW"));
+    // A message not here yet keeps its newest state, with the error, until it arrives.
+    let waiting: (String, Option<i64>) = sqlx::query_as(
+        "SELECT status, error_code FROM pending_statuses WHERE external_id = 'wamid.LATE'",
+    )
+    .fetch_one(cache.pool())
+    .await
+    .unwrap();
+    assert_eq!(waiting, ("failed".to_string(), Some(131026)));
+    // A later delivered replaces failed, and clears the error.
+    apply_batch(
+        &cache,
+        "ws",
+        &[wa_status(7, "wamid.LATE", "delivered", None)],
+    )
+    .await
+    .unwrap();
+    let waiting: (String, Option<i64>) = sqlx::query_as(
+        "SELECT status, error_code FROM pending_statuses WHERE external_id = 'wamid.LATE'",
+    )
+    .fetch_one(cache.pool())
+    .await
+    .unwrap();
+    assert_eq!(waiting, ("delivered".to_string(), None));
+}
