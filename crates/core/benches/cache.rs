@@ -226,23 +226,7 @@ async fn main() {
             .await
             .unwrap();
     let n = 50_000i64;
-    let messages: Vec<RelayEvent> = (1..=n)
-        .map(|i| {
-            let seq = last_seq + i;
-            let c = (seq * 7) % CONVERSATIONS + 1;
-            RelayEvent {
-                seq,
-                kind: "meta.webhook".into(),
-                at: 0,
-                author: None,
-                payload: json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
-                    "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P1" },
-                    "contacts": [{ "profile": { "name": format!("Customer {c}") }, "user_id": format!("US.{c}") }],
-                    "messages": [{ "from_user_id": format!("US.{c}"), "id": format!("wamid.A{seq}"), "timestamp": "1760000000", "type": "text",
-                                   "text": { "body": sentence(seq as u64) } }] }}]}]}),
-            }
-        })
-        .collect();
+    let messages: Vec<RelayEvent> = (1..=n).map(|i| customer_message(last_seq + i)).collect();
     apply_rates(
         &cache,
         "apply customer messages (batches of 500)",
@@ -252,20 +236,9 @@ async fn main() {
     // Outbound messages of the generated cache are the even ids; each gets delivered, then read.
     let statuses: Vec<RelayEvent> = (1..=n)
         .map(|i| {
-            let seq = last_seq + n + i;
             let message = ((i + 1) / 2 * 7919) % (CONVERSATIONS * PER_CONVERSATION / 2) * 2 + 2;
-            let c = (message - 1) / PER_CONVERSATION + 1;
             let state = if i % 2 == 1 { "delivered" } else { "read" };
-            RelayEvent {
-                seq,
-                kind: "meta.webhook".into(),
-                at: 0,
-                author: None,
-                payload: json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
-                    "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P1" },
-                    "statuses": [{ "id": format!("wamid.B{message}"), "status": state, "timestamp": (1_760_000_000 + i).to_string(),
-                                   "recipient_id": format!("1650{c:07}"), "recipient_user_id": format!("US.{c}") }] }}]}]}),
-            }
+            delivery_status(last_seq + n + i, message, state)
         })
         .collect();
     apply_rates(
@@ -274,6 +247,19 @@ async fn main() {
         &statuses,
     )
     .await;
+    // As a day's traffic comes: customers' messages and the statuses of replies, interleaved.
+    let mixed: Vec<RelayEvent> = (1..=n)
+        .map(|i| {
+            let seq = last_seq + 2 * n + i;
+            if i % 2 == 0 {
+                customer_message(seq)
+            } else {
+                let message = (i * 104_729) % (CONVERSATIONS * PER_CONVERSATION / 2) * 2 + 2;
+                delivery_status(seq, message, if i % 4 == 1 { "delivered" } else { "read" })
+            }
+        })
+        .collect();
+    apply_rates(&cache, "apply both, interleaved (batches of 500)", &mixed).await;
     let read: i64 =
         sqlx::query_scalar("SELECT count(*) FROM messages WHERE delivery_status = 'read'")
             .fetch_one(cache.pool())
@@ -282,6 +268,37 @@ async fn main() {
     assert!(read > 0, "the statuses applied");
     cache.close().await;
     let _ = std::fs::remove_dir_all(&scratch);
+}
+
+/// A customer's text to a conversation picked by `seq`, as the relay delivers it.
+fn customer_message(seq: i64) -> RelayEvent {
+    let c = (seq * 7) % CONVERSATIONS + 1;
+    RelayEvent {
+        seq,
+        kind: "meta.webhook".into(),
+        at: 0,
+        author: None,
+        payload: json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P1" },
+            "contacts": [{ "profile": { "name": format!("Customer {c}") }, "user_id": format!("US.{c}") }],
+            "messages": [{ "from_user_id": format!("US.{c}"), "id": format!("wamid.A{seq}"), "timestamp": "1760000000", "type": "text",
+                           "text": { "body": sentence(seq as u64) } }] }}]}]}),
+    }
+}
+
+/// A status of the generated message `message` (an outbound one: even ids).
+fn delivery_status(seq: i64, message: i64, state: &str) -> RelayEvent {
+    let c = (message - 1) / PER_CONVERSATION + 1;
+    RelayEvent {
+        seq,
+        kind: "meta.webhook".into(),
+        at: 0,
+        author: None,
+        payload: json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P1" },
+            "statuses": [{ "id": format!("wamid.B{message}"), "status": state, "timestamp": (1_760_000_000 + seq).to_string(),
+                           "recipient_id": format!("1650{c:07}"), "recipient_user_id": format!("US.{c}") }] }}]}]}),
+    }
 }
 
 /// Applies `events` in batches of 500 and prints the median, worst and best rate.

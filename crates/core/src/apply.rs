@@ -89,14 +89,8 @@ pub async fn apply_batch(
                 let items = webhook::parse_value(&event.payload).unwrap_or_default();
                 for item in &items {
                     match &item.event {
-                        Event::Message(m) => {
-                            store_statuses(&mut tx, &mut runs.statuses).await?;
-                            runs.messages.extend(message_row(item, m));
-                        }
-                        Event::Status(s) => {
-                            store_messages(&mut tx, &mut runs.messages).await?;
-                            runs.statuses.push(s.clone());
-                        }
+                        Event::Message(m) => runs.messages.extend(message_row(item, m)),
+                        Event::Status(s) => runs.statuses.push(s.clone()),
                         _ => {
                             runs.flush(&mut tx).await?;
                             apply_item(&mut tx, item).await?;
@@ -262,8 +256,12 @@ fn message_row(item: &WebhookItem, m: &Message) -> Option<MessageRow> {
     })
 }
 
-/// Consecutive messages, or consecutive statuses, waiting to be stored together (at most one of
-/// the two is non-empty: a run ends when an item of another kind comes).
+/// Messages and statuses waiting to be stored together, until an item that is applied on its own
+/// (or the end of the batch).
+///
+/// The two may interleave in Meta's order and still be stored as two runs, messages first: a
+/// status only ever moves its own message forward, and one that came before its message ends the
+/// same either way (waiting in `pending_statuses` until the message is stored, or applied to it).
 #[derive(Default)]
 struct Runs {
     messages: Vec<MessageRow>,
@@ -271,7 +269,7 @@ struct Runs {
 }
 
 impl Runs {
-    /// Stores whatever run is waiting, before an item that is applied on its own.
+    /// Stores the waiting messages, then the waiting statuses.
     async fn flush(&mut self, tx: &mut Tx) -> Result<(), CacheError> {
         store_messages(tx, &mut self.messages).await?;
         store_statuses(tx, &mut self.statuses).await

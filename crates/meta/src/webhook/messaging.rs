@@ -1,7 +1,7 @@
 //! `object: "page"` (Messenger) and `object: "instagram"` bodies.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::types::*;
 use super::whatsapp::{referral, text};
@@ -46,10 +46,18 @@ pub(crate) fn parse_entry(platform: Platform, entry: &Value, items: &mut Vec<Web
             .unwrap_or(&[])
         {
             any = true;
-            let envelope = json!({
-                "object": object(platform),
-                "entry": [{ "id": entry_id, "time": entry.get("time"), list: [event] }],
-            });
+            // Built from parts: `json!` would copy the event once more (by serializing it).
+            let mut single = serde_json::Map::new();
+            single.insert("id".into(), entry_id.clone().into());
+            single.insert(
+                "time".into(),
+                entry.get("time").cloned().unwrap_or(Value::Null),
+            );
+            single.insert(list.into(), Value::Array(vec![event.clone()]));
+            let mut envelope = serde_json::Map::new();
+            envelope.insert("object".into(), object(platform).into());
+            envelope.insert("entry".into(), Value::Array(vec![Value::Object(single)]));
+            let envelope = Value::Object(envelope);
             let (key, at, parsed) = messaging_event(platform, &entry_id, event);
             items.push(WebhookItem {
                 route: route.clone(),

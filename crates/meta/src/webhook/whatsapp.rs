@@ -91,7 +91,7 @@ pub(crate) fn parse_entry(entry: &Value, items: &mut Vec<WebhookItem>) {
             _ => items.push(change_item(
                 &waba_id,
                 account_route(&waba_id),
-                change,
+                change.clone(),
                 derived_key(&format!("whatsapp:{field}"), change),
                 None,
                 Event::Unsupported(Unsupported {
@@ -114,7 +114,7 @@ fn account_route(waba_id: &str) -> Route {
 fn change_item(
     waba_id: &str,
     route: Route,
-    change: &Value,
+    change: Value,
     key: String,
     at: Option<DateTime<Utc>>,
     event: Event,
@@ -123,9 +123,22 @@ fn change_item(
         route,
         key,
         at,
-        envelope: json!({ "object": OBJECT, "entry": [{ "id": waba_id, "changes": [change] }] }),
+        envelope: envelope(waba_id, change),
         event,
     }
+}
+
+/// `{"object": "whatsapp_business_account", "entry": [{"id": waba_id, "changes": [change]}]}`,
+/// with the change moved in (`json!` would copy it by serializing it; parsing a backlog builds
+/// one envelope per item).
+fn envelope(waba_id: &str, change: Value) -> Value {
+    let mut entry = serde_json::Map::new();
+    entry.insert("id".into(), waba_id.into());
+    entry.insert("changes".into(), Value::Array(vec![change]));
+    let mut body = serde_json::Map::new();
+    body.insert("object".into(), OBJECT.into());
+    body.insert("entry".into(), Value::Array(vec![Value::Object(entry)]));
+    Value::Object(body)
 }
 
 fn account_item(waba_id: &str, change: &Value, event: impl Fn(&Value) -> Event) -> WebhookItem {
@@ -137,7 +150,7 @@ fn account_item(waba_id: &str, change: &Value, event: impl Fn(&Value) -> Event) 
     change_item(
         waba_id,
         account_route(waba_id),
-        change,
+        change.clone(),
         derived_key(&format!("whatsapp:{field}"), change),
         None,
         event(value),
@@ -161,7 +174,7 @@ fn template_status(waba_id: &str, value: &Value, change: &Value) -> WebhookItem 
     change_item(
         waba_id,
         account_route(waba_id),
-        change,
+        change.clone(),
         key,
         None,
         Event::TemplateStatus(status),
@@ -194,7 +207,7 @@ fn parse_user_preferences(
         items.push(change_item(
             waba_id,
             route.clone(),
-            &single,
+            single,
             derived_key("whatsapp:user_preferences", pref),
             seconds(pref, "timestamp"),
             event,
@@ -223,37 +236,41 @@ fn parse_messages_value(waba_id: &str, value: &Value, items: &mut Vec<WebhookIte
             base.insert(key.into(), v.clone());
         }
     }
+    // Built from parts rather than with `json!`, which would copy every value it is given once
+    // more (by serializing it).
     let single = |key: &str, item: &Value, contact: Option<&Value>| -> Value {
         let mut v = base.clone();
         if let Some(c) = contact {
-            v.insert("contacts".into(), json!([c]));
+            v.insert("contacts".into(), Value::Array(vec![c.clone()]));
         }
-        v.insert(key.into(), json!([item]));
-        json!({ "field": "messages", "value": Value::Object(v) })
+        v.insert(key.into(), Value::Array(vec![item.clone()]));
+        let mut change = serde_json::Map::new();
+        change.insert("field".into(), "messages".into());
+        change.insert("value".into(), Value::Object(v));
+        Value::Object(change)
     };
 
     for message in array(value, "messages") {
         let contact = find_contact(contacts, message);
         let change = single("messages", message, contact);
         let (key, at, event) = inbound(message, contact);
-        items.push(change_item(waba_id, route.clone(), &change, key, at, event));
+        items.push(change_item(waba_id, route.clone(), change, key, at, event));
     }
     for status in array(value, "statuses") {
         let contact = find_contact(contacts, status);
         let change = single("statuses", status, contact);
         let (key, at, event) = status_event(status);
-        items.push(change_item(waba_id, route.clone(), &change, key, at, event));
+        items.push(change_item(waba_id, route.clone(), change, key, at, event));
     }
     let value_errors = errors(value);
     if !value_errors.is_empty() {
-        let change = single("errors", &Value::Null, None);
-        let mut change = change;
+        let mut change = single("errors", &Value::Null, None);
         change["value"]["errors"] = value.get("errors").cloned().unwrap_or(Value::Null);
         let key = derived_key("whatsapp:errors", &change);
         items.push(change_item(
             waba_id,
             route.clone(),
-            &change,
+            change,
             key,
             None,
             Event::PlatformErrors(value_errors),
@@ -269,7 +286,7 @@ fn parse_messages_value(waba_id: &str, value: &Value, items: &mut Vec<WebhookIte
             reason: "messages change with nothing in it".into(),
             raw: value.clone(),
         });
-        items.push(change_item(waba_id, route, &change, key, None, event));
+        items.push(change_item(waba_id, route, change, key, None, event));
     }
 }
 
