@@ -310,6 +310,10 @@ async fn apply_rates(cache: &Cache, name: &str, events: &[RelayEvent]) {
         rates.push(chunk.len() as f64 / started.elapsed().as_secs_f64());
     }
     rates.sort_by(f64::total_cmp);
+    eprintln!(
+        "wal bytes: {:?}",
+        std::fs::metadata(cache.path().with_extension("sqlite-wal")).map(|m| m.len())
+    );
     println!(
         "{:<44} n={:<5} median {:.0} events/s   worst {:.0} events/s   best {:.0} events/s",
         name,

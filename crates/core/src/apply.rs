@@ -69,6 +69,7 @@ pub async fn apply_batch(
     workspace_id: &str,
     events: &[RelayEvent],
 ) -> Result<ApplyReport, CacheError> {
+    cache.restart_wal_if_large().await;
     let mut tx: Tx = cache.pool().begin_with("BEGIN IMMEDIATE").await?;
     let mut cursor: i64 = sqlx::query_scalar!(
         "SELECT applied_seq FROM sync_cursors WHERE workspace_id = ?",
