@@ -370,7 +370,7 @@ async fn checkpoint(cache: &Cache) -> Result<(), CacheError> {
         tokio::time::sleep(std::time::Duration::from_millis(50 * (attempt + 1))).await;
     }
     tracing::warn!(
-        "the WAL could not be truncated after an erasure; it will be at the next checkpoint"
+        "the WAL could not be truncated after an erasure (readers kept it busy); it will be when the cache is next closed"
     );
     Ok(())
 }
