@@ -6,9 +6,12 @@
 //! by their seq. Several messages from one customer at once (an album) land in one conversation
 //! (one active conversation per contact, enforced by a unique index; the apply is the only writer).
 //!
-//! Consecutive messages are stored together: a run of them costs a handful of set-based
-//! statements (channels, contacts, conversations, messages), whatever its length; triggers keep the
-//! search index and the conversation summaries in step. Other items apply one by one, in order.
+//! Messages and delivery statuses are stored in runs: a run of messages costs a handful of
+//! set-based statements (channels, contacts, conversations, messages), whatever its length, with
+//! triggers keeping the search index and the conversation summaries in step; a run of statuses is
+//! folded forward per message and written in one statement. Other items apply one by one, in order.
+
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -288,6 +291,20 @@ struct Delivery {
     at: i64,
 }
 
+impl Delivery {
+    /// What the cache holds for a message before the run (`stored`: in `messages`).
+    fn before(stored: bool, state: Option<DeliveryState>) -> Self {
+        Self {
+            stored,
+            state,
+            changed: false,
+            error_code: None,
+            error_message: None,
+            at: 0,
+        }
+    }
+}
+
 /// Applies a run of statuses with a fixed number of statements: sends recognised by their client
 /// id get Meta's id, each message's state is folded forward in order (see [`status_advances`]),
 /// and the final states are written at once — to the messages, or to `pending_statuses` for
@@ -328,37 +345,27 @@ async fn store_statuses(tx: &mut Tx, statuses: &mut Vec<Status>) -> Result<(), C
             .collect::<Vec<_>>()
     )
     .to_string();
-    let mut known: std::collections::HashMap<String, Delivery> = std::collections::HashMap::new();
+    let mut known: HashMap<String, Delivery> = HashMap::new();
     for row in sqlx::query!(r#"SELECT external_id AS "external_id!", delivery_status FROM messages WHERE external_id IN (SELECT value FROM json_each(?1))"#, ids)
         .fetch_all(&mut **tx)
         .await?
     {
         let state = row.delivery_status.filter(|c| c != "pending").map(|c| DeliveryState::parse(&c));
-        known.insert(row.external_id, Delivery { stored: true, state, changed: false, error_code: None, error_message: None, at: 0 });
+        known.insert(row.external_id, Delivery::before(true, state));
     }
     for row in sqlx::query!("SELECT external_id, status FROM pending_statuses WHERE external_id IN (SELECT value FROM json_each(?1))", ids)
         .fetch_all(&mut **tx)
         .await?
     {
-        known.entry(row.external_id).or_insert(Delivery {
-            stored: false,
-            state: Some(DeliveryState::parse(&row.status)),
-            changed: false,
-            error_code: None,
-            error_message: None,
-            at: 0,
-        });
+        known
+            .entry(row.external_id)
+            .or_insert_with(|| Delivery::before(false, Some(DeliveryState::parse(&row.status))));
     }
     // Forward only, in the order Meta reported them.
     for status in statuses.iter() {
-        let delivery = known.entry(status.message_id.clone()).or_insert(Delivery {
-            stored: false,
-            state: None,
-            changed: false,
-            error_code: None,
-            error_message: None,
-            at: 0,
-        });
+        let delivery = known
+            .entry(status.message_id.clone())
+            .or_insert_with(|| Delivery::before(false, None));
         if status_advances(delivery.state.as_ref(), &status.state) {
             let error = status
                 .errors
