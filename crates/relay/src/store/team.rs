@@ -611,31 +611,106 @@ impl Store {
     /// Deletes a workspace's events that name any of `identifiers` as a JSON string (a customer's
     /// id or phone), and quarantined webhooks that do; returns `(events, quarantined)`. With
     /// `secure_delete` the freed bytes are overwritten.
+    ///
+    /// The log is searched without the writer lock (events up to the current head never change),
+    /// and what was found is deleted in short transactions, so webhooks keep committing while a
+    /// large log is read; only events appended meanwhile and the quarantine are searched under
+    /// the lock.
     pub async fn purge_mentions(
         &self,
         workspace_id: &str,
         identifiers: &[String],
     ) -> Result<(i64, i64)> {
+        let quoted: Vec<String> = identifiers.iter().map(|i| format!("\"{i}\"")).collect();
+        let head = self.head(workspace_id).await?;
+        let last_quarantined: i64 =
+            sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM quarantine")
+                .fetch_one(&self.pool)
+                .await?;
+        let (mut found_events, mut found_quarantined) = (Vec::new(), Vec::new());
+        for identifier in &quoted {
+            found_events.extend(
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT seq FROM events WHERE workspace_id = ? AND seq <= ? AND instr(payload, ?) > 0",
+                )
+                .bind(workspace_id)
+                .bind(head)
+                .bind(identifier)
+                .fetch_all(&self.pool)
+                .await?,
+            );
+            found_quarantined.extend(
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT id FROM quarantine WHERE id <= ? AND instr(CAST(body AS TEXT), ?) > 0",
+                )
+                .bind(last_quarantined)
+                .bind(identifier)
+                .fetch_all(&self.pool)
+                .await?,
+            );
+        }
+        let mut events = self
+            .delete_found(
+                "DELETE FROM events WHERE workspace_id = ?1 AND seq IN (SELECT value FROM json_each(?2))",
+                workspace_id,
+                found_events,
+            )
+            .await?;
+        let mut quarantined = self
+            .delete_found(
+                "DELETE FROM quarantine WHERE id IN (SELECT value FROM json_each(?2))",
+                workspace_id,
+                found_quarantined,
+            )
+            .await?;
+        // What arrived while the log was read.
         let mut tx = self.begin().await?;
-        let (mut events, mut quarantined) = (0, 0);
-        for identifier in identifiers {
-            let quoted = format!("\"{identifier}\"");
-            events +=
-                sqlx::query("DELETE FROM events WHERE workspace_id = ? AND instr(payload, ?) > 0")
-                    .bind(workspace_id)
-                    .bind(&quoted)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected() as i64;
-            quarantined +=
-                sqlx::query("DELETE FROM quarantine WHERE instr(CAST(body AS TEXT), ?) > 0")
-                    .bind(&quoted)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected() as i64;
+        for identifier in &quoted {
+            events += sqlx::query(
+                "DELETE FROM events WHERE workspace_id = ? AND seq > ? AND instr(payload, ?) > 0",
+            )
+            .bind(workspace_id)
+            .bind(head)
+            .bind(identifier)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected() as i64;
+            quarantined += sqlx::query(
+                "DELETE FROM quarantine WHERE id > ? AND instr(CAST(body AS TEXT), ?) > 0",
+            )
+            .bind(last_quarantined)
+            .bind(identifier)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected() as i64;
         }
         tx.commit().await?;
         Ok((events, quarantined))
+    }
+
+    /// Deletes the rows `found` (ids or seqs, bound as a JSON array to `?2`; `?1` is the workspace,
+    /// for statements that need it) in transactions of at most [`super::PRUNE_CHUNK`]; returns how many went.
+    async fn delete_found(
+        &self,
+        statement: &'static str,
+        workspace_id: &str,
+        mut found: Vec<i64>,
+    ) -> Result<i64> {
+        found.sort_unstable();
+        found.dedup();
+        let mut deleted = 0;
+        for chunk in found.chunks(super::PRUNE_CHUNK as usize) {
+            let keys = serde_json::to_string(chunk).unwrap_or_else(|_| "[]".into());
+            let mut tx = self.begin().await?;
+            deleted += sqlx::query(statement)
+                .bind(workspace_id)
+                .bind(&keys)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected() as i64;
+            tx.commit().await?;
+        }
+        Ok(deleted)
     }
 
     /// Moves the WAL into the database and truncates it (after a purge: the WAL still holds the

@@ -185,3 +185,41 @@ async fn the_oldest_unacknowledged_age_is_that_of_the_first_event_some_device_la
     relay.acknowledge(&laptop, 3).await;
     assert_eq!(relay.store().oldest_unacknowledged(now).await.unwrap(), []);
 }
+
+/// A text from `phone` to the business number `to`, as Meta sends it.
+fn text_from(to: &str, wamid: &str, phone: &str) -> Vec<u8> {
+    let mut body = wa_text(to, wamid, "my address is 1 Main St");
+    body["entry"][0]["changes"][0]["value"]["contacts"][0]["wa_id"] = phone.into();
+    body["entry"][0]["changes"][0]["value"]["messages"][0]["from"] = phone.into();
+    body.to_string().into_bytes()
+}
+
+#[tokio::test]
+async fn an_erasure_purge_removes_the_customers_events_and_quarantined_webhooks_only() {
+    let relay = TestRelay::start().await;
+    let acme = relay.workspace("Acme", "owner@acme.test", "P1").await;
+    for (to, wamid, phone) in [
+        ("P1", "wamid.1", "16505551234"),
+        ("P1", "wamid.2", "16505550000"),
+        ("P1", "wamid.3", "16505551234"),
+        // A number no workspace has (yet): quarantined.
+        ("P9", "wamid.4", "16505551234"),
+        ("P9", "wamid.5", "16505550000"),
+    ] {
+        let response = relay.post_signed(&text_from(to, wamid, phone)).await;
+        assert_eq!(response.status, axum::http::StatusCode::OK);
+    }
+    assert_eq!(relay.store().quarantine().await.unwrap().len(), 2);
+
+    let purged = relay
+        .store()
+        .purge_mentions(&acme, &["16505551234".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(purged, (2, 1));
+    let left = relay.store().events_after(&acme, 0, 100).await.unwrap();
+    let text = serde_json::to_string(&left.iter().map(|e| &e.payload).collect::<Vec<_>>()).unwrap();
+    assert_eq!(left.len(), 1);
+    assert!(!text.contains("16505551234") && text.contains("16505550000"));
+    assert_eq!(relay.store().quarantine().await.unwrap().len(), 1);
+}
