@@ -29,6 +29,16 @@ fn inbound(seq: i64, at_secs: i64) -> RelayEvent {
     }
 }
 
+/// A cache in `dir` holding one customer's message sent at `at_secs`, and its conversation.
+async fn cache_with_a_customer_message(dir: &std::path::Path, at_secs: i64) -> (Cache, i64) {
+    let cache = Cache::open_in(dir).await.unwrap();
+    apply_batch(&cache, "ws", &[inbound(1, at_secs)])
+        .await
+        .unwrap();
+    let conversation = inbox::conversations(&cache, None, 1).await.unwrap()[0].id;
+    (cache, conversation)
+}
+
 fn failed_status(seq: i64, wamid: &str) -> RelayEvent {
     RelayEvent {
         seq,
@@ -51,11 +61,7 @@ async fn a_failed_reply_is_tried_again_as_it_was_or_sent_anew_after_meta_accepte
     sim.state().open_window("P", "US.1", chrono::Utc::now());
     let graph = GraphClient::new(&sim.base_url()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
-    apply_batch(&cache, "ws", &[inbound(1, now_ms() / 1000)])
-        .await
-        .unwrap();
-    let conversation = inbox::conversations(&cache, None, 1).await.unwrap()[0].id;
+    let (cache, conversation) = cache_with_a_customer_message(dir.path(), now_ms() / 1000).await;
 
     // No token for the channel: the reply fails with the reason, nothing reached Meta.
     let client_id = outbox::queue_reply(&cache, "m1", conversation, "On its way", None, now_ms())
@@ -128,12 +134,9 @@ async fn outside_the_window_only_an_approved_template_goes_out_with_its_variable
     let secret = token.expose().to_string();
     let tokens = move |_: &str| Some(AccessToken::new(&secret));
     let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
     // The customer last wrote two days ago.
-    apply_batch(&cache, "ws", &[inbound(1, now_ms() / 1000 - 2 * 86_400)])
-        .await
-        .unwrap();
-    let conversation = inbox::conversations(&cache, None, 1).await.unwrap()[0].id;
+    let (cache, conversation) =
+        cache_with_a_customer_message(dir.path(), now_ms() / 1000 - 2 * 86_400).await;
 
     let refused =
         outbox::queue_reply(&cache, "m1", conversation, "Any news?", None, now_ms()).await;
@@ -209,11 +212,7 @@ async fn an_attached_file_is_kept_shown_uploaded_and_sent_within_whatsapps_limit
     let secret = token.expose().to_string();
     let tokens = move |_: &str| Some(AccessToken::new(&secret));
     let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
-    apply_batch(&cache, "ws", &[inbound(1, now_ms() / 1000)])
-        .await
-        .unwrap();
-    let conversation = inbox::conversations(&cache, None, 1).await.unwrap()[0].id;
+    let (cache, conversation) = cache_with_a_customer_message(dir.path(), now_ms() / 1000).await;
 
     let too_big = outbox::Attachment {
         file_name: "huge.png".into(),
@@ -378,11 +377,7 @@ async fn a_send_that_timed_out_is_recognised_by_its_statuses_and_every_status_mo
         .with_call_timeout(std::time::Duration::from_secs(1))
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
-    apply_batch(&cache, "ws", &[inbound(1, now_ms() / 1000)])
-        .await
-        .unwrap();
-    let conversation = inbox::conversations(&cache, None, 1).await.unwrap()[0].id;
+    let (cache, conversation) = cache_with_a_customer_message(dir.path(), now_ms() / 1000).await;
     let client_id = outbox::queue_reply(&cache, "m1", conversation, "On its way", None, now_ms())
         .await
         .unwrap();
