@@ -273,32 +273,26 @@ async fn main() {
 /// A customer's text to a conversation picked by `seq`, as the relay delivers it.
 fn customer_message(seq: i64) -> RelayEvent {
     let c = (seq * 7) % CONVERSATIONS + 1;
-    RelayEvent {
+    RelayEvent::webhook(
         seq,
-        kind: "meta.webhook".into(),
-        at: 0,
-        author: None,
-        payload: json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
+        json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
             "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P1" },
             "contacts": [{ "profile": { "name": format!("Customer {c}") }, "user_id": format!("US.{c}") }],
             "messages": [{ "from_user_id": format!("US.{c}"), "id": format!("wamid.A{seq}"), "timestamp": "1760000000", "type": "text",
                            "text": { "body": sentence(seq as u64) } }] }}]}]}),
-    }
+    )
 }
 
 /// A status of the generated message `message` (an outbound one: even ids).
 fn delivery_status(seq: i64, message: i64, state: &str) -> RelayEvent {
     let c = (message - 1) / PER_CONVERSATION + 1;
-    RelayEvent {
+    RelayEvent::webhook(
         seq,
-        kind: "meta.webhook".into(),
-        at: 0,
-        author: None,
-        payload: json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
+        json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
             "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P1" },
             "statuses": [{ "id": format!("wamid.B{message}"), "status": state, "timestamp": (1_760_000_000 + seq).to_string(),
                            "recipient_id": format!("1650{c:07}"), "recipient_user_id": format!("US.{c}") }] }}]}]}),
-    }
+    )
 }
 
 /// Applies `events` in batches of 500 and prints the median, worst and best rate.

@@ -39,6 +39,19 @@ pub struct RelayEvent {
     pub payload: serde_json::Value,
 }
 
+impl RelayEvent {
+    /// A `meta.webhook` event at `seq` carrying Meta's JSON (how the relay forwards a webhook).
+    pub fn webhook(seq: i64, payload: serde_json::Value) -> Self {
+        Self {
+            seq,
+            kind: "meta.webhook".into(),
+            at: 0,
+            author: None,
+            payload,
+        }
+    }
+}
+
 /// What applying a batch did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ApplyReport {

@@ -19,13 +19,7 @@ fn events_from(bodies: &[Value], first_seq: i64) -> Vec<RelayEvent> {
     let mut events = Vec::new();
     for body in bodies {
         for item in zentro_meta::webhook::parse_value(body).unwrap() {
-            events.push(RelayEvent {
-                seq,
-                kind: "meta.webhook".into(),
-                at: 0,
-                author: None,
-                payload: item.envelope,
-            });
+            events.push(RelayEvent::webhook(seq, item.envelope));
             seq += 1;
         }
     }

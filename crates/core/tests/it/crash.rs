@@ -13,17 +13,11 @@ const BATCH: usize = 750;
 
 fn events() -> Vec<RelayEvent> {
     (1..=EVENTS)
-        .map(|seq| RelayEvent {
-            seq,
-            kind: "meta.webhook".into(),
-            at: 0,
-            author: None,
-            payload: json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
+        .map(|seq| RelayEvent::webhook(seq, json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
                 "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P1" },
                 "contacts": [{ "profile": { "name": format!("Customer {}", seq % 500) }, "user_id": format!("US.{}", seq % 500) }],
                 "messages": [{ "from_user_id": format!("US.{}", seq % 500), "id": format!("wamid.{seq}"), "timestamp": "1750000000",
-                               "type": "text", "text": { "body": format!("message number {seq}") } }] }}]}]}),
-        })
+                               "type": "text", "text": { "body": format!("message number {seq}") } }] }}]}]})))
         .collect()
 }
 

@@ -9,29 +9,23 @@ use zentro_meta::graph::{GraphClient, MediaHostPolicy};
 use zentro_meta_sim::{MetaSim, SimConfig};
 
 fn image(seq: i64, wamid: &str, media_id: &str, sha256: &str) -> RelayEvent {
-    RelayEvent {
+    RelayEvent::webhook(
         seq,
-        kind: "meta.webhook".into(),
-        at: 0,
-        author: None,
-        payload: json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
+        json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
             "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P" },
             "contacts": [{ "profile": { "name": "Dee" }, "user_id": "US.1" }],
             "messages": [{ "from_user_id": "US.1", "id": wamid, "timestamp": "1760000000", "type": "image",
                            "image": { "id": media_id, "mime_type": "image/jpeg", "sha256": sha256, "caption": "my order" } }] }}]}]}),
-    }
+    )
 }
 
 fn instagram_image(seq: i64) -> RelayEvent {
-    RelayEvent {
+    RelayEvent::webhook(
         seq,
-        kind: "meta.webhook".into(),
-        at: 0,
-        author: None,
-        payload: json!({ "object": "instagram", "entry": [{ "id": "IG1", "time": 1760000000000i64, "messaging": [{
+        json!({ "object": "instagram", "entry": [{ "id": "IG1", "time": 1760000000000i64, "messaging": [{
             "sender": { "id": "IGSID1" }, "recipient": { "id": "IG1" }, "timestamp": 1760000000000i64,
             "message": { "mid": "ig_m1", "attachments": [{ "type": "image", "payload": { "url": "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=1" } }] } }] }] }),
-    }
+    )
 }
 
 async fn media_path(cache: &Cache, wamid: &str) -> Option<String> {

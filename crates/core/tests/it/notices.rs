@@ -8,16 +8,13 @@ use zentro_core::sync::Member;
 use zentro_core::team::{ContactRef, TeamEvent};
 
 fn inbound(seq: i64, customer: &str, name: &str, id: &str) -> RelayEvent {
-    RelayEvent {
+    RelayEvent::webhook(
         seq,
-        kind: "meta.webhook".into(),
-        at: 0,
-        author: None,
-        payload: json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
+        json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
             "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P" },
             "contacts": [{ "profile": { "name": name }, "user_id": customer }],
             "messages": [{ "from_user_id": customer, "id": id, "timestamp": "1760000000", "type": "text", "text": { "body": format!("hello from {name}") } }] }}]}]}),
-    }
+    )
 }
 
 fn team(seq: i64, author: &str, event: &TeamEvent) -> RelayEvent {

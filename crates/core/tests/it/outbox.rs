@@ -16,17 +16,14 @@ fn now_ms() -> i64 {
 }
 
 fn inbound(seq: i64, at_secs: i64) -> RelayEvent {
-    RelayEvent {
+    RelayEvent::webhook(
         seq,
-        kind: "meta.webhook".into(),
-        at: 0,
-        author: None,
-        payload: json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
+        json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
             "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P" },
             "contacts": [{ "profile": { "name": "Dee" }, "user_id": "US.1", "wa_id": "15550001111" }],
             "messages": [{ "from_user_id": "US.1", "from": "15550001111", "id": format!("wamid.in{seq}"), "timestamp": at_secs.to_string(),
                            "type": "text", "text": { "body": "hello?" } }] }}]}]}),
-    }
+    )
 }
 
 /// A cache in `dir` holding one customer's message sent at `at_secs`, and its conversation.
@@ -40,16 +37,13 @@ async fn cache_with_a_customer_message(dir: &std::path::Path, at_secs: i64) -> (
 }
 
 fn failed_status(seq: i64, wamid: &str) -> RelayEvent {
-    RelayEvent {
+    RelayEvent::webhook(
         seq,
-        kind: "meta.webhook".into(),
-        at: 0,
-        author: None,
-        payload: json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
+        json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
             "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P" },
             "statuses": [{ "id": wamid, "status": "failed", "timestamp": (now_ms() / 1000).to_string(), "recipient_id": "15550001111",
                            "errors": [{ "code": 131026, "title": "Message undeliverable" }] }] }}]}]}),
-    }
+    )
 }
 
 #[tokio::test]
@@ -285,15 +279,12 @@ async fn a_file_on_messenger_is_uploaded_then_sent_by_its_attachment_id() {
     let dir = tempfile::tempdir().unwrap();
     let cache = Cache::open_in(dir.path()).await.unwrap();
     let ms = now_ms();
-    let hello = RelayEvent {
-        seq: 1,
-        kind: "meta.webhook".into(),
-        at: 0,
-        author: None,
-        payload: json!({ "object": "page", "entry": [{ "id": "PAGE1", "time": ms, "messaging": [{
+    let hello = RelayEvent::webhook(
+        1,
+        json!({ "object": "page", "entry": [{ "id": "PAGE1", "time": ms, "messaging": [{
             "sender": { "id": "PSID7" }, "recipient": { "id": "PAGE1" }, "timestamp": ms,
             "message": { "mid": "m_1", "text": "can you send the invoice?" } }] }] }),
-    };
+    );
     apply_batch(&cache, "ws", &[hello]).await.unwrap();
     let conversation = inbox::conversations(&cache, None, 1).await.unwrap()[0].id;
     let invoice = || outbox::Attachment {
@@ -351,14 +342,11 @@ fn wa_status(seq: i64, wamid: &str, state: &str, callback: Option<&str>) -> Rela
     if state == "failed" {
         status["errors"] = json!([{ "code": 131026, "title": "Message undeliverable" }]);
     }
-    RelayEvent {
+    RelayEvent::webhook(
         seq,
-        kind: "meta.webhook".into(),
-        at: 0,
-        author: None,
-        payload: json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
+        json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
             "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P" }, "statuses": [status] }}]}]}),
-    }
+    )
 }
 
 #[tokio::test]

@@ -14,15 +14,12 @@ pub fn wa_text(
     at_secs: i64,
 ) -> RelayEvent {
     let phone = format!("1650{}", customer.trim_start_matches("US."));
-    RelayEvent {
+    RelayEvent::webhook(
         seq,
-        kind: "meta.webhook".into(),
-        at: 0,
-        author: None,
-        payload: json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
+        json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
             "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P" },
             "contacts": [{ "profile": { "name": name }, "user_id": customer, "wa_id": phone }],
             "messages": [{ "from_user_id": customer, "from": phone, "id": wamid,
                            "timestamp": at_secs.to_string(), "type": "text", "text": { "body": body } }] }}]}]}),
-    }
+    )
 }

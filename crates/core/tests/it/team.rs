@@ -8,16 +8,13 @@ use zentro_core::team::{
 };
 
 fn inbound(seq: i64, customer: &str, id: &str, ts: i64) -> RelayEvent {
-    RelayEvent {
+    RelayEvent::webhook(
         seq,
-        kind: "meta.webhook".into(),
-        at: 0,
-        author: None,
-        payload: json!({ "object": "whatsapp_business_account", "entry": [{ "id": "WABA", "changes": [{ "field": "messages", "value": {
+        json!({ "object": "whatsapp_business_account", "entry": [{ "id": "WABA", "changes": [{ "field": "messages", "value": {
             "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P1" },
             "contacts": [{ "profile": { "name": "Ana Souza" }, "user_id": customer }],
             "messages": [{ "from_user_id": customer, "id": id, "timestamp": ts.to_string(), "type": "text", "text": { "body": "hello" } }] }}]}]}),
-    }
+    )
 }
 
 fn team_event(seq: i64, author: &str, event: &TeamEvent) -> RelayEvent {
@@ -401,15 +398,12 @@ async fn canned_replies_are_saved_replaced_and_deleted_for_the_whole_team() {
 }
 
 fn instagram_text(seq: i64, customer: &str, mid: &str) -> RelayEvent {
-    RelayEvent {
+    RelayEvent::webhook(
         seq,
-        kind: "meta.webhook".into(),
-        at: 0,
-        author: None,
-        payload: json!({ "object": "instagram", "entry": [{ "id": "IG1", "time": 1760000000000i64, "messaging": [{
+        json!({ "object": "instagram", "entry": [{ "id": "IG1", "time": 1760000000000i64, "messaging": [{
             "sender": { "id": customer }, "recipient": { "id": "IG1" }, "timestamp": 1760000000000i64 + seq,
             "message": { "mid": mid, "text": "hi from instagram" } }] }] }),
-    }
+    )
 }
 
 fn contact(kind: &str, channel: &str, customer: &str) -> ContactRef {
