@@ -526,8 +526,8 @@ async fn store_messages(tx: &mut Tx, rows: &mut Vec<MessageRow>) -> Result<(), C
     // own sends, already recorded) conflict and are skipped.
     sqlx::query!("WITH r AS MATERIALIZED (SELECT key, jsonb(value) AS value FROM json_each(?1)) INSERT INTO messages (conversation_id, external_id, client_id, author_member_id, direction, kind, body, caption, file_name,
                                media_id, media_url, media_mime, media_sha256, raw, quoted_external_id, sent_at, delivery_status)
-         SELECT (SELECT c.id FROM conversations c WHERE c.contact_id = k.id
-                 ORDER BY c.status <> 'resolved' DESC, c.last_activity_at DESC, c.id DESC LIMIT 1),
+         SELECT coalesce((SELECT c.id FROM conversations c WHERE c.contact_id = k.id AND c.status <> 'resolved'),
+                         (SELECT c.id FROM conversations c WHERE c.contact_id = k.id ORDER BY c.last_activity_at DESC, c.id DESC LIMIT 1)),
                 r.value ->> 'external_id', r.value ->> 'client_id', r.value ->> 'author', r.value ->> 'direction', r.value ->> 'kind',
                 r.value ->> 'body', r.value ->> 'caption', r.value ->> 'file_name', r.value ->> 'media_id', r.value ->> 'media_url',
                 r.value ->> 'media_mime', r.value ->> 'media_sha256', r.value ->> 'raw', r.value ->> 'quoted', r.value ->> 'at',
