@@ -110,6 +110,12 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 /// would otherwise grow by every page written for the whole catch-up (268 MB for 50,000 messages).
 const WAL_RESTART_FRAMES: i64 = 8192;
 
+/// How long a WAL restart waits for readers before it gives up until the next batch.
+const WAL_RESTART_WAIT: Duration = Duration::from_millis(200);
+
+/// How long a statement waits for the database to be free (another writer, a checkpoint).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What the WAL file is cut back to once restarted (SQLite's `journal_size_limit`, bytes).
 const WAL_SIZE_LIMIT: &str = "33554432";
 
@@ -163,7 +169,7 @@ impl Cache {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
             // 32 MiB of page cache per connection: a million-message cache keeps its indexes warm.
             .pragma("cache_size", "-32768")
@@ -216,17 +222,25 @@ impl Cache {
 
     /// Before a large write: if the WAL has grown past [`WAL_RESTART_FRAMES`], checkpoints what
     /// the background task has not yet copied and restarts the WAL, so the next writes reuse its
-    /// start instead of growing the file. (Waits for readers still using the WAL; a checkpoint
-    /// that cannot finish is left to the next time.)
+    /// start instead of growing the file. It waits at most [`WAL_RESTART_WAIT`] for readers still
+    /// using the WAL (a long export, say); a restart that cannot happen is left to the next time.
     pub async fn restart_wal_if_large(&self) {
         if self.checkpointer.wal_frames.load(Ordering::Relaxed) < WAL_RESTART_FRAMES {
             return;
         }
         self.checkpointer.wal_frames.store(0, Ordering::Relaxed);
-        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
-            .execute(&self.pool)
-            .await
-        {
+        let restarted = async {
+            let mut connection = self.pool.acquire().await?;
+            let wait = format!("PRAGMA busy_timeout = {}", WAL_RESTART_WAIT.as_millis());
+            sqlx::query(&wait).execute(&mut *connection).await?;
+            let result = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+                .execute(&mut *connection)
+                .await;
+            let back = format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis());
+            sqlx::query(&back).execute(&mut *connection).await?;
+            result.map(|_| ())
+        };
+        if let Err(error) = restarted.await {
             tracing::debug!(%error, "restarting the WAL did not happen");
         }
     }
