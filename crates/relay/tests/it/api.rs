@@ -170,15 +170,7 @@ async fn team_events_join_the_log_and_an_idempotency_key_returns_the_same_seq() 
 async fn pages_follow_after_and_next_after() {
     let relay = TestRelay::start().await;
     relay.workspace("Acme", "owner@acme.test", "P1").await;
-    for i in 0..7 {
-        relay
-            .post_signed(
-                wa_text("P1", &format!("wamid.{i}"), "x")
-                    .to_string()
-                    .as_bytes(),
-            )
-            .await;
-    }
+    relay.post_texts("P1", 0..7).await;
     let token = relay.sign_in("owner@acme.test").await;
     let page = relay
         .request(

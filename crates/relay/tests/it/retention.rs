@@ -13,15 +13,7 @@ async fn acknowledged_events_go_after_the_grace_and_unacknowledged_ones_after_th
     relay.workspace("Acme", "owner@acme.test", "P1").await;
     let laptop = relay.sign_in("owner@acme.test").await;
     let _closed_laptop = relay.sign_in("owner@acme.test").await;
-    for i in 0..4 {
-        relay
-            .post_signed(
-                wa_text("P1", &format!("wamid.{i}"), "x")
-                    .to_string()
-                    .as_bytes(),
-            )
-            .await;
-    }
+    relay.post_texts("P1", 0..4).await;
     relay.acknowledge(&laptop, 4).await;
     let now = now_ms();
 
@@ -52,15 +44,7 @@ async fn events_every_device_has_are_pruned_after_the_grace_period() {
     relay.workspace("Acme", "owner@acme.test", "P1").await;
     let a = relay.sign_in("owner@acme.test").await;
     let b = relay.sign_in("owner@acme.test").await;
-    for i in 0..3 {
-        relay
-            .post_signed(
-                wa_text("P1", &format!("wamid.{i}"), "x")
-                    .to_string()
-                    .as_bytes(),
-            )
-            .await;
-    }
+    relay.post_texts("P1", 0..3).await;
     for (token, seq) in [(&a, 3), (&b, 2)] {
         relay.acknowledge(token, seq).await;
     }
@@ -166,13 +150,7 @@ async fn the_oldest_unacknowledged_age_is_that_of_the_first_event_some_device_la
     let acme = relay.workspace("Acme", "owner@acme.test", "P1").await;
     let laptop = relay.sign_in("owner@acme.test").await;
     for i in 0..3 {
-        relay
-            .post_signed(
-                wa_text("P1", &format!("wamid.{i}"), "x")
-                    .to_string()
-                    .as_bytes(),
-            )
-            .await;
+        relay.post_texts("P1", i..i + 1).await;
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let events = relay.store().events_after(&acme, 0, 10).await.unwrap();

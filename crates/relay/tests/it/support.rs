@@ -111,6 +111,18 @@ impl TestRelay {
         .await
     }
 
+    /// POSTs signed texts to the WhatsApp number `phone_number_id`, with wamids `wamid.N` for
+    /// each N in `numbers`; each must be accepted.
+    pub async fn post_texts(&self, phone_number_id: &str, numbers: std::ops::Range<usize>) {
+        for i in numbers {
+            let body = wa_text(phone_number_id, &format!("wamid.{i}"), "x").to_string();
+            assert_eq!(
+                self.post_signed(body.as_bytes()).await.status,
+                StatusCode::OK
+            );
+        }
+    }
+
     /// A workspace with an owner and a WhatsApp channel; returns the workspace id.
     pub async fn workspace(&self, name: &str, email: &str, phone_number_id: &str) -> String {
         let hash = hash_password(PASSWORD);
