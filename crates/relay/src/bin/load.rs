@@ -4,6 +4,11 @@
 //! Latency is measured from each request's **scheduled** send time (open loop), so a stalled
 //! relay shows up as latency instead of silently lowering the offered load. `--rate 0` sends as
 //! fast as `--concurrency` connections allow (closed loop) to find the maximum throughput.
+//!
+//! With `--devices N` (and a member's `--email` and password), N devices sign in, follow the
+//! workspace's event stream while the webhooks arrive and acknowledge what they received each
+//! second, as desktops do; the report adds, per device, the events received and the delivery lag
+//! (from the relay appending an event to the device reading it).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,6 +45,15 @@ struct Args {
     /// Print one JSON line instead of the table.
     #[arg(long)]
     json: bool,
+    /// Devices following the event stream and acknowledging it while the webhooks arrive.
+    #[arg(long, default_value_t = 0)]
+    devices: usize,
+    /// The member the devices sign in as (the workspace the phone number belongs to).
+    #[arg(long)]
+    email: Option<String>,
+    /// That member's password.
+    #[arg(long, env = "ZENTRO_RELAY_LOAD_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
 }
 
 fn body(phone_number_id: &str, run: u64, i: u64) -> String {
@@ -90,6 +104,154 @@ struct Sample {
     ok: bool,
 }
 
+/// A desktop following the workspace's stream during the run.
+struct Device {
+    /// Webhook events read from the stream.
+    received: Arc<std::sync::atomic::AtomicUsize>,
+    /// Milliseconds from each event's append to its arrival here.
+    lags: Arc<std::sync::Mutex<Vec<u64>>>,
+    stream: tokio::task::JoinHandle<()>,
+    acks: tokio::task::JoinHandle<()>,
+}
+
+/// The fields of a streamed event the device looks at (its payload is skipped).
+#[derive(serde::Deserialize)]
+struct StreamedEvent {
+    seq: i64,
+    kind: String,
+    at: i64,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Device {
+    /// Signs in as device `n`, and follows the stream from the log's current end.
+    async fn start(
+        client: &reqwest::Client,
+        base: &reqwest::Url,
+        email: &str,
+        password: &str,
+        n: usize,
+    ) -> anyhow::Result<Self> {
+        let signed_in: serde_json::Value = client
+            .post(base.join("/v1/sessions")?)
+            .json(&serde_json::json!({ "email": email, "password": password, "device_name": format!("load device {n}") }))
+            .send()
+            .await?
+            .error_for_status()
+            .map_err(|e| anyhow::anyhow!("device {n} could not sign in: {e}"))?
+            .json()
+            .await?;
+        let token = signed_in["token"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("the relay's sign-in answer had no token"))?
+            .to_string();
+        let page: serde_json::Value = client
+            .get(base.join("/v1/events?after=0&limit=1")?)
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let head = page["head"].as_i64().unwrap_or(0);
+        let response = client
+            .get(base.join(&format!("/v1/events?after={head}"))?)
+            .bearer_auth(&token)
+            .header("accept", "text/event-stream")
+            .timeout(Duration::from_secs(24 * 3600))
+            .send()
+            .await?
+            .error_for_status()?;
+        let received = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let lags = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let applied = Arc::new(std::sync::atomic::AtomicI64::new(head));
+        let stream = tokio::spawn(follow(
+            response,
+            received.clone(),
+            lags.clone(),
+            applied.clone(),
+        ));
+        let (client, cursor) = (client.clone(), base.join("/v1/cursor")?);
+        let acks = tokio::spawn(async move {
+            let mut acked = head;
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let seq = applied.load(std::sync::atomic::Ordering::Relaxed);
+                if seq > acked {
+                    let sent = client
+                        .post(cursor.clone())
+                        .bearer_auth(&token)
+                        .json(&serde_json::json!({ "seq": seq }))
+                        .send()
+                        .await;
+                    if sent.is_ok_and(|r| r.status().is_success()) {
+                        acked = seq;
+                    }
+                }
+            }
+        });
+        Ok(Self {
+            received,
+            lags,
+            stream,
+            acks,
+        })
+    }
+
+    fn received(&self) -> usize {
+        self.received.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Stops following and returns what was measured: events received and lag percentiles.
+    fn finish(self) -> serde_json::Value {
+        self.stream.abort();
+        self.acks.abort();
+        let mut lags = std::mem::take(&mut *self.lags.lock().expect("not poisoned"));
+        lags.sort_unstable();
+        let pct = |p: f64| {
+            lags.get(((lags.len() as f64 - 1.0) * p).round() as usize)
+                .copied()
+        };
+        serde_json::json!({ "received": self.received(), "lag_p50_ms": pct(0.5), "lag_p99_ms": pct(0.99), "lag_max_ms": pct(1.0) })
+    }
+}
+
+/// Reads a Server-Sent Events stream, counting webhook events and their lag.
+async fn follow(
+    response: reqwest::Response,
+    received: Arc<std::sync::atomic::AtomicUsize>,
+    lags: Arc<std::sync::Mutex<Vec<u64>>>,
+    applied: Arc<std::sync::atomic::AtomicI64>,
+) {
+    use futures_util::StreamExt;
+    let mut chunks = response.bytes_stream();
+    let mut pending = String::new();
+    while let Some(Ok(chunk)) = chunks.next().await {
+        pending.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = pending.find("\n\n") {
+            let block: String = pending.drain(..end + 2).collect();
+            let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) else {
+                continue; // a keep-alive comment
+            };
+            let Ok(event) = serde_json::from_str::<StreamedEvent>(data.trim_start()) else {
+                continue;
+            };
+            if event.kind == "meta.webhook" {
+                received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let lag = now_ms().saturating_sub(u64::try_from(event.at).unwrap_or(0));
+                lags.lock().expect("not poisoned").push(lag);
+            }
+            applied.store(event.seq, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -101,6 +263,18 @@ async fn main() -> anyhow::Result<()> {
     let run = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_millis() as u64;
+    let mut devices = Vec::new();
+    if args.devices > 0 {
+        let (Some(email), Some(password)) = (&args.email, &args.password) else {
+            anyhow::bail!(
+                "--devices needs the member they sign in as: --email and a password (--password or ZENTRO_RELAY_LOAD_PASSWORD)"
+            );
+        };
+        let base = reqwest::Url::parse(&args.url)?;
+        for n in 1..=args.devices {
+            devices.push(Device::start(&client, &base, email, password, n).await?);
+        }
+    }
     let samples: Arc<Mutex<Vec<Sample>>> = Arc::new(Mutex::new(Vec::new()));
     let permits = Arc::new(Semaphore::new(args.concurrency));
     let duration = Duration::from_secs(args.duration);
@@ -159,12 +333,22 @@ async fn main() -> anyhow::Result<()> {
         latencies[index].as_secs_f64() * 1000.0
     };
     let throughput = accepted as f64 / elapsed.as_secs_f64();
+    // The devices get up to 30 s more to receive every accepted webhook.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while devices.iter().any(|d| d.received() < accepted) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let devices: Vec<serde_json::Value> = devices.into_iter().map(Device::finish).collect();
+    let missed = devices
+        .iter()
+        .any(|d| d["received"].as_u64().unwrap_or(0) < accepted as u64);
     if args.json {
         println!(
             "{}",
             serde_json::json!({ "offered_rate": args.rate, "concurrency": args.concurrency, "sent": samples.len(), "accepted": accepted,
                 "failed": samples.len() - accepted, "seconds": elapsed.as_secs_f64(), "throughput": throughput,
-                "p50_ms": pct(0.5), "p90_ms": pct(0.9), "p99_ms": pct(0.99), "p999_ms": pct(0.999), "max_ms": pct(1.0) })
+                "p50_ms": pct(0.5), "p90_ms": pct(0.9), "p99_ms": pct(0.99), "p999_ms": pct(0.999), "max_ms": pct(1.0),
+                "devices": devices })
         );
     } else {
         println!(
@@ -189,6 +373,20 @@ async fn main() -> anyhow::Result<()> {
             pct(0.999),
             pct(1.0)
         );
+        for (n, device) in devices.iter().enumerate() {
+            println!(
+                "device {}       received {} of {accepted}; lag (ms from append)  p50 {}  p99 {}  max {}",
+                n + 1,
+                device["received"],
+                device["lag_p50_ms"],
+                device["lag_p99_ms"],
+                device["lag_max_ms"]
+            );
+        }
+    }
+    if missed {
+        eprintln!("a device did not receive every accepted webhook within 30 s");
+        std::process::exit(3);
     }
     if accepted < samples.len() {
         std::process::exit(2);

@@ -3,6 +3,7 @@
 
 mod api;
 mod crash;
+mod load;
 mod meta_callbacks;
 mod retention;
 mod shared_files;

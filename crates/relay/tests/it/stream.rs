@@ -3,15 +3,11 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use serde_json::{Value, json};
+use serde_json::Value;
 use zentro_meta::AppSecret;
 use zentro_meta::signature::sign_webhook;
-use zentro_relay::config::VerifyToken;
-use zentro_relay::credentials::hash_password;
-use zentro_relay::store::ChannelKind;
-use zentro_relay::{Config, Store};
 
-use crate::support::{PASSWORD, SECRET, VERIFY, wa_text};
+use crate::support::{SECRET, ServedRelay, wa_text};
 
 pub struct Sse {
     body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
@@ -95,38 +91,9 @@ async fn post(base: &str, body: &Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_deliver_live_resume_from_last_event_id_and_close_on_shutdown() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
-    let ws = store
-        .create_workspace("Acme", "owner@acme.test", "Owner", &hash_password(PASSWORD))
-        .await
-        .unwrap();
-    store
-        .add_channel(&ws.id, ChannelKind::Whatsapp, "P1", None, "")
-        .await
-        .unwrap();
-    let config = Config::new(
-        dir.path().to_path_buf(),
-        AppSecret::new(SECRET),
-        VerifyToken::new(VERIFY),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(zentro_relay::run(config, listener, async {
-        let _ = stopped.await;
-    }));
-
-    let session: Value = reqwest::Client::new()
-        .post(format!("{base}/v1/sessions"))
-        .json(&json!({ "email": "owner@acme.test", "password": PASSWORD, "device_name": "laptop" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = session["token"].as_str().unwrap().to_string();
+    let relay = ServedRelay::start("owner@acme.test", "P1").await;
+    let base = relay.base.clone();
+    let token = relay.sign_in("owner@acme.test").await;
 
     for i in 1..=3 {
         post(&base, &wa_text("P1", &format!("wamid.{i}"), "x")).await;
@@ -156,14 +123,9 @@ async fn streams_deliver_live_resume_from_last_event_id_and_close_on_shutdown() 
     assert_eq!(resumed.next().await.unwrap().0, 4);
 
     // Shutdown closes the stream and the server returns.
-    stop.send(()).unwrap();
+    relay.stop().await;
     assert!(
         resumed.next().await.is_none(),
         "the stream ends on shutdown"
     );
-    tokio::time::timeout(Duration::from_secs(10), server)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
 }

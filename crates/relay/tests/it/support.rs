@@ -212,3 +212,78 @@ pub fn wamids(events: &[Value]) -> Vec<String> {
         })
         .collect()
 }
+
+/// A relay serving on a loopback socket through `zentro_relay::run`, as the binary does.
+pub struct ServedRelay {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl ServedRelay {
+    /// Serves a workspace whose owner signs in as `email` with [`PASSWORD`], and which has a
+    /// WhatsApp channel `phone_number_id` unless that is empty.
+    pub async fn start(email: &str, phone_number_id: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let workspace = store
+            .create_workspace("Acme", email, "Owner", &hash_password(PASSWORD))
+            .await
+            .unwrap();
+        if !phone_number_id.is_empty() {
+            store
+                .add_channel(
+                    &workspace.id,
+                    ChannelKind::Whatsapp,
+                    phone_number_id,
+                    None,
+                    "",
+                )
+                .await
+                .unwrap();
+        }
+        let config = Config::new(
+            dir.path().to_path_buf(),
+            AppSecret::new(SECRET),
+            VerifyToken::new(VERIFY),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(zentro_relay::run(config, listener, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            base,
+            stop,
+            server,
+            _dir: dir,
+        }
+    }
+
+    /// Signs in a device as `email` ([`PASSWORD`]) over HTTP; returns its token.
+    pub async fn sign_in(&self, email: &str) -> String {
+        let session: Value = reqwest::Client::new()
+            .post(format!("{}/v1/sessions", self.base))
+            .json(&json!({ "email": email, "password": PASSWORD, "device_name": "laptop" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        session["token"].as_str().unwrap().to_string()
+    }
+
+    /// Shuts the relay down gracefully and waits (at most 10 s) for it to return.
+    pub async fn stop(self) {
+        self.stop.send(()).unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(10), self.server)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    }
+}

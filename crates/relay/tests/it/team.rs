@@ -4,14 +4,10 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use zentro_meta::AppSecret;
-use zentro_relay::config::VerifyToken;
-use zentro_relay::credentials::hash_password;
 use zentro_relay::sealing::{TokenKey, TokenKeys};
-use zentro_relay::{Config, Store};
 
 use crate::stream::Sse;
-use crate::support::{PASSWORD, SECRET, TestRelay, VERIFY};
+use crate::support::{PASSWORD, ServedRelay, TestRelay};
 
 const OWNER: &str = "owner@acme.test";
 const PLANTED: &str = "EAAG-planted-channel-token-0123456789";
@@ -854,34 +850,10 @@ async fn the_audit_log_records_who_did_what_and_never_secrets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deactivating_a_member_closes_their_open_streams_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
-    store
-        .create_workspace("Acme", OWNER, "Owner", &hash_password(PASSWORD))
-        .await
-        .unwrap();
-    let config = Config::new(
-        dir.path().to_path_buf(),
-        AppSecret::new(SECRET),
-        VerifyToken::new(VERIFY),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(zentro_relay::run(config, listener, async {
-        let _ = stopped.await;
-    }));
+    let relay = ServedRelay::start(OWNER, "").await;
+    let base = relay.base.clone();
     let http = reqwest::Client::new();
-    let owner: Value = http
-        .post(format!("{base}/v1/sessions"))
-        .json(&json!({ "email": OWNER, "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let owner = owner["token"].as_str().unwrap().to_string();
+    let owner = relay.sign_in(OWNER).await;
     let invited: Value = http
         .post(format!("{base}/v1/members"))
         .bearer_auth(&owner)
@@ -963,12 +935,7 @@ async fn deactivating_a_member_closes_their_open_streams_at_once() {
         .await
         .unwrap();
     assert_eq!(sign_in.status(), 201);
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), server)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    relay.stop().await;
 }
 
 #[tokio::test]
