@@ -1,4 +1,5 @@
-//! The sequencer: the single writer that gives every event of a workspace the next seq.
+//! The sequencer: the single writer that gives every event of a workspace the next seq (and
+//! records the devices' cursors in the same commits).
 //!
 //! Handlers hand it jobs over a channel; it commits whatever has queued up in **one**
 //! transaction (group commit: one fsync for many webhooks) and only then answers each job, so a
@@ -52,6 +53,12 @@ enum Job {
         payload: serde_json::Value,
         key: String,
         reply: oneshot::Sender<Result<Published, String>>,
+    },
+    Acknowledge {
+        workspace_id: String,
+        session_id: String,
+        seq: i64,
+        reply: oneshot::Sender<Result<Option<i64>, String>>,
     },
 }
 
@@ -140,6 +147,32 @@ impl Sequencer {
             .map_err(AppendError)
     }
 
+    /// Records what a device has applied, in the next group commit: a cursor written beside the
+    /// log would have to win SQLite's write lock from a writer that commits back to back (over a
+    /// second under load), and would make that writer back off in turn. Returns the session's
+    /// acknowledged seq, `None` if the session is gone.
+    pub async fn acknowledge(
+        &self,
+        workspace_id: &str,
+        session_id: &str,
+        seq: i64,
+    ) -> Result<Option<i64>, AppendError> {
+        let (reply, rx) = oneshot::channel();
+        let job = Job::Acknowledge {
+            workspace_id: workspace_id.into(),
+            session_id: session_id.into(),
+            seq,
+            reply,
+        };
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| AppendError("the relay is stopping".into()))?;
+        rx.await
+            .map_err(|_| AppendError("the relay is stopping".into()))?
+            .map_err(AppendError)
+    }
+
     /// Appends a team event; the same idempotency key returns the same seq.
     pub async fn publish(
         &self,
@@ -199,6 +232,7 @@ impl RouteCache {
 enum Outcome {
     Done,
     Published(Published),
+    Acknowledged(Option<i64>),
 }
 
 async fn writer(
@@ -229,8 +263,14 @@ async fn writer(
                         (Job::Team { reply, .. }, Outcome::Published(p)) => {
                             let _ = reply.send(Ok(p));
                         }
-                        (Job::Team { reply, .. }, Outcome::Done) => {
+                        (Job::Team { reply, .. }, _) => {
                             let _ = reply.send(Err("no seq".into()));
+                        }
+                        (Job::Acknowledge { reply, .. }, Outcome::Acknowledged(acked)) => {
+                            let _ = reply.send(Ok(acked));
+                        }
+                        (Job::Acknowledge { reply, .. }, _) => {
+                            let _ = reply.send(Err("no cursor".into()));
                         }
                     }
                 }
@@ -248,6 +288,9 @@ async fn writer(
                             let _ = reply.send(Err(message.clone()));
                         }
                         Job::Team { reply, .. } => {
+                            let _ = reply.send(Err(message.clone()));
+                        }
+                        Job::Acknowledge { reply, .. } => {
                             let _ = reply.send(Err(message.clone()));
                         }
                     }
@@ -404,6 +447,16 @@ async fn commit(
                 appended += 1;
                 grown.insert(workspace_id.clone(), seq);
                 outcomes.push(Outcome::Published(Published { seq, created: true }));
+            }
+            Job::Acknowledge {
+                workspace_id,
+                session_id,
+                seq,
+                ..
+            } => {
+                let acked =
+                    store::acknowledge_in(&mut tx, workspace_id, session_id, *seq, now).await?;
+                outcomes.push(Outcome::Acknowledged(acked));
             }
         }
     }

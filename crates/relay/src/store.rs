@@ -454,21 +454,6 @@ impl Store {
         Ok(())
     }
 
-    /// Records what a device has applied (never moves back, never past the log's end).
-    pub async fn acknowledge(&self, ctx: &SessionContext, seq: i64) -> Result<i64> {
-        let row = sqlx::query(
-            "UPDATE sessions SET acked_seq = MAX(acked_seq, MIN(?, (SELECT last_seq FROM workspaces WHERE id = ?))), last_seen_at = ?
-             WHERE id = ? RETURNING acked_seq",
-        )
-        .bind(seq)
-        .bind(&ctx.workspace_id)
-        .bind(now_ms())
-        .bind(&ctx.session_id)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row.get(0))
-    }
-
     // ----- channels -----
 
     /// Adds a channel to a workspace and moves quarantined webhooks that name it into the
@@ -874,6 +859,29 @@ pub(crate) async fn insert_events(
         query.build().persistent(true).execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+/// Records, inside the writer's transaction, what a device has applied: never moves back, never
+/// past the log's end. `None` when the session is gone (revoked or signed out meanwhile).
+pub(crate) async fn acknowledge_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    workspace_id: &str,
+    session_id: &str,
+    seq: i64,
+    now: i64,
+) -> Result<Option<i64>> {
+    let row = sqlx::query(
+        "UPDATE sessions SET acked_seq = MAX(acked_seq, MIN(?, (SELECT last_seq FROM workspaces WHERE id = ?))), last_seen_at = ?
+         WHERE id = ? AND workspace_id = ? AND revoked_at IS NULL RETURNING acked_seq",
+    )
+    .bind(seq)
+    .bind(workspace_id)
+    .bind(now)
+    .bind(session_id)
+    .bind(workspace_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|r| r.get(0)))
 }
 
 /// The seq of an event with this dedup key, if any.

@@ -246,9 +246,10 @@ pub async fn acknowledge(
     let Json(ack) = body
         .map_err(|e| ApiError::BadRequest(format!("expected JSON {{seq}}: {}", e.body_text())))?;
     let acked = state
-        .store
-        .acknowledge(&session, ack.seq)
+        .sequencer
+        .acknowledge(&session.workspace_id, &session.session_id, ack.seq)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::internal)?
+        .ok_or(ApiError::Unauthorized)?;
     Ok(Json(json!({ "acked_seq": acked })))
 }
