@@ -218,7 +218,9 @@ impl Device {
             lags.get(((lags.len() as f64 - 1.0) * p).round() as usize)
                 .copied()
         };
-        serde_json::json!({ "received": self.received(), "lag_p50_ms": pct(0.5), "lag_p99_ms": pct(0.99), "lag_max_ms": pct(1.0) })
+        let over_a_second = lags.iter().filter(|&&lag| lag > 1000).count();
+        serde_json::json!({ "received": self.received(), "lag_p50_ms": pct(0.5), "lag_p99_ms": pct(0.99), "lag_max_ms": pct(1.0),
+            "lag_over_1s": over_a_second })
     }
 }
 
@@ -234,8 +236,11 @@ async fn follow(
     let mut pending = String::new();
     while let Some(Ok(chunk)) = chunks.next().await {
         pending.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = pending.find("\n\n") {
-            let block: String = pending.drain(..end + 2).collect();
+        // One pass over what arrived (a page of events can come in one chunk), then one drain.
+        let mut consumed = 0;
+        while let Some(end) = pending[consumed..].find("\n\n") {
+            let block = &pending[consumed..consumed + end];
+            consumed += end + 2;
             let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) else {
                 continue; // a keep-alive comment
             };
@@ -249,6 +254,7 @@ async fn follow(
             }
             applied.store(event.seq, std::sync::atomic::Ordering::Relaxed);
         }
+        pending.drain(..consumed);
     }
 }
 
@@ -375,12 +381,13 @@ async fn main() -> anyhow::Result<()> {
         );
         for (n, device) in devices.iter().enumerate() {
             println!(
-                "device {}       received {} of {accepted}; lag (ms from append)  p50 {}  p99 {}  max {}",
+                "device {}       received {} of {accepted}; lag (ms from append)  p50 {}  p99 {}  max {}  ({} over 1 s)",
                 n + 1,
                 device["received"],
                 device["lag_p50_ms"],
                 device["lag_p99_ms"],
-                device["lag_max_ms"]
+                device["lag_max_ms"],
+                device["lag_over_1s"]
             );
         }
     }
