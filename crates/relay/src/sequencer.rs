@@ -122,29 +122,18 @@ impl Sequencer {
             })
             .collect();
         let (reply, rx) = oneshot::channel();
-        self.jobs
-            .send(Job::Webhook { items, reply })
-            .await
-            .map_err(|_| AppendError("the relay is stopping".into()))?;
-        rx.await
-            .map_err(|_| AppendError("the relay is stopping".into()))?
-            .map_err(AppendError)
+        self.submit(Job::Webhook { items, reply }, rx).await
     }
 
     /// Durably quarantines a verified body that is not a Meta notification.
     pub async fn unparseable(&self, body: Bytes, reason: String) -> Result<(), AppendError> {
         let (reply, rx) = oneshot::channel();
-        self.jobs
-            .send(Job::Unparseable {
-                body,
-                reason,
-                reply,
-            })
-            .await
-            .map_err(|_| AppendError("the relay is stopping".into()))?;
-        rx.await
-            .map_err(|_| AppendError("the relay is stopping".into()))?
-            .map_err(AppendError)
+        let job = Job::Unparseable {
+            body,
+            reason,
+            reply,
+        };
+        self.submit(job, rx).await
     }
 
     /// Records what a device has applied, in the next group commit: a cursor written beside the
@@ -164,13 +153,18 @@ impl Sequencer {
             seq,
             reply,
         };
-        self.jobs
-            .send(job)
-            .await
-            .map_err(|_| AppendError("the relay is stopping".into()))?;
-        rx.await
-            .map_err(|_| AppendError("the relay is stopping".into()))?
-            .map_err(AppendError)
+        self.submit(job, rx).await
+    }
+
+    /// Hands `job` to the writer and waits for its answer on `answer`.
+    async fn submit<T>(
+        &self,
+        job: Job,
+        answer: oneshot::Receiver<Result<T, String>>,
+    ) -> Result<T, AppendError> {
+        let stopping = || AppendError("the relay is stopping".into());
+        self.jobs.send(job).await.map_err(|_| stopping())?;
+        answer.await.map_err(|_| stopping())?.map_err(AppendError)
     }
 
     /// Appends a team event; the same idempotency key returns the same seq.
@@ -191,13 +185,7 @@ impl Sequencer {
             key: format!("team:{idempotency_key}"),
             reply,
         };
-        self.jobs
-            .send(job)
-            .await
-            .map_err(|_| AppendError("the relay is stopping".into()))?;
-        rx.await
-            .map_err(|_| AppendError("the relay is stopping".into()))?
-            .map_err(AppendError)
+        self.submit(job, rx).await
     }
 }
 
