@@ -1,14 +1,34 @@
 #!/usr/bin/env bash
-# Runs every test of Zentro Desk, installing what is missing first. Fails on the first failing step.
+# Runs every test of Zentro Desk, installing what is missing first. Fails on the first failing stage.
 #
-#   formatting (cargo fmt --check) -> the UI's type check and unit tests (vitest) -> UI build ->
-#   UI browser tests (Chromium) -> sqlx offline query data up to date -> clippy with warnings
-#   denied -> the workspace's Rust tests, including the WebDriver suite that
-#   drives the real app's WebKit window on a private X display -> the .deb built by the Tauri
-#   bundler and checked (docs/desktop.md) -> bounded fuzzing
+#   bash scripts/test.sh                 # every stage, in this order
+#   bash scripts/test.sh --stage NAME    # one stage (names below); earlier stages' outputs must exist
+#   bash scripts/test.sh --list          # the stage names
 #
+#   fmt (cargo fmt --check) -> ui-check (svelte-check, tsc) -> ui-unit (vitest) -> ui-build ->
+#   ui-browser (Chromium) -> ui-gates (the gates above fail on a failing test) -> sqlx (offline
+#   query data up to date) -> clippy (warnings denied) -> build -> rust (the workspace's Rust
+#   tests, including the WebDriver suite that drives the real app's WebKit window on a private X
+#   display) -> deb (the .deb built by the Tauri bundler and checked, docs/desktop.md) ->
+#   deb-gate (the .deb check fails when its signature test does not run) -> fuzz (bounded)
+#
+# Every stage goes through run_stage, which fails the command when the stage's runner exits
+# non-zero, whatever the runner prints, and a stage that reports no passed tests fails too.
+# scripts/test-gates.sh proves it on a copy with failing tests injected (stages ui-gates, deb-gate).
 # Screenshots and other artifacts go to $ZENTRO_ARTIFACTS_DIR (default target/artifacts).
 source "$(dirname "$0")/setup.sh"
+
+STAGES=(fmt ui-check ui-unit ui-build ui-browser ui-gates sqlx clippy build rust deb deb-gate fuzz)
+only=""
+case "${1:-}" in
+  --stage)
+    only="${2:?usage: scripts/test.sh --stage NAME (see --list)}"
+    [[ " ${STAGES[*]} " == *" $only "* ]] || { echo "error: no stage '$only'; stages: ${STAGES[*]}" >&2; exit 2; }
+    ;;
+  --list) printf '%s\n' "${STAGES[@]}"; exit 0 ;;
+  "") ;;
+  *) echo "usage: scripts/test.sh [--stage NAME | --list]" >&2; exit 2 ;;
+esac
 
 ensure_apt_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 ensure_rust
@@ -28,103 +48,172 @@ mkdir -p "$LOGS" "$ZENTRO_ARTIFACTS_DIR"
 declare -a SUMMARY=()
 TOTAL_PASSED=0
 
-record() { # suite passed
+# run_stage TITLE LOG PATTERN COMMAND...: runs COMMAND with its output in LOG, showing the lines
+# that match PATTERN ('.' for all), and fails the whole command with the stage's name when COMMAND
+# exits non-zero. The filter can never hide the runner's status: with pipefail the pipeline's
+# status is the runner's (tee does not fail, and the filter is made to succeed on no match).
+run_stage() {
+  local title="$1" log="$2" pattern="$3"
+  shift 3
+  say "$title"
+  if ! "$@" 2>&1 | tee "$log" | { grep -E --line-buffered -- "$pattern" || true; }; then
+    tail -n 40 "$log" >&2
+    echo "error: stage '$title' failed; its whole output: $log" >&2
+    exit 1
+  fi
+}
+
+# record SUITE COUNT: a suite's passed tests for the summary; a suite that passed nothing fails.
+record() {
+  if ! [[ "${2:-}" =~ ^[0-9]+$ ]] || [ "$2" -eq 0 ]; then
+    echo "error: $1 reported no passed tests (runner output changed, or nothing ran)" >&2
+    exit 1
+  fi
   SUMMARY+=("$(printf '%-34s %5s passed' "$1" "$2")")
   TOTAL_PASSED=$((TOTAL_PASSED + $2))
 }
 
-say "cargo fmt --check"
-cargo fmt --all --check
+# The "Tests  N passed" count of a vitest log.
+vitest_passed() {
+  sed -E 's/\x1b\[[0-9;]*m//g' "$1" | grep -E '^ +Tests ' | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || true
+}
 
-say "UI: type check (svelte-check)"
-(cd ui && npm run --silent check) 2>&1 | tail -n 3
+VITEST_LINES='✓|✗|×|FAIL|Tests|Test Files|Error'
 
-say "UI: unit tests (vitest)"
-(cd ui && npx vitest run --reporter=default) 2>&1 | tee "$LOGS/vitest.log" | grep -E "✓|✗|×|FAIL|Tests|Test Files" || true
-[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "vitest failed; see $LOGS/vitest.log" >&2; exit 1; }
-record "UI unit tests (vitest)" "$(sed -E 's/\x1b\[[0-9;]*m//g' "$LOGS/vitest.log" | grep -E '^ +Tests ' | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')"
+stage_fmt() { run_stage "cargo fmt --check" "$LOGS/fmt.log" . cargo fmt --all --check; }
 
-build_ui
+stage_ui_check() {
+  run_stage "UI: type check (svelte-check)" "$LOGS/ui-check.log" . \
+    bash -c 'cd ui && npm run --silent check'
+}
 
-say "UI: browser tests (Debian's Chromium over a fake backend)"
-(cd ui && npx vitest run --config vitest.browser.config.ts --reporter=default) 2>&1 | tee "$LOGS/browser.log" | grep -E "✓|✗|×|FAIL|Tests|Test Files" || true
-[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "browser tests failed; see $LOGS/browser.log" >&2; exit 1; }
-record "UI browser tests (Chromium)" "$(sed -E 's/\x1b\[[0-9;]*m//g' "$LOGS/browser.log" | grep -E '^ +Tests ' | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')"
+stage_ui_unit() {
+  run_stage "UI: unit tests (vitest)" "$LOGS/vitest.log" "$VITEST_LINES" \
+    bash -c 'cd ui && npx vitest run --reporter=default'
+  record "UI unit tests (vitest)" "$(vitest_passed "$LOGS/vitest.log")"
+}
 
-say "sqlx offline query data (crates/core/.sqlx) matches the queries and migrations"
-bash scripts/sqlx-prepare.sh --check
+stage_ui_build() { run_stage "building the UI (ui/dist)" "$LOGS/ui-build.log" . build_ui; }
 
-say "cargo clippy (warnings denied)"
-cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
+stage_ui_browser() {
+  [ -f ui/dist/index.html ] || { echo "error: no ui/dist: run the ui-build stage first" >&2; exit 1; }
+  run_stage "UI: browser tests (Debian's Chromium over a fake backend)" "$LOGS/browser.log" "$VITEST_LINES" \
+    bash -c 'cd ui && npx vitest run --config vitest.browser.config.ts --reporter=default'
+  record "UI browser tests (Chromium)" "$(vitest_passed "$LOGS/browser.log")"
+}
 
-say "building the app and the Rust tests"
-cargo build --locked --quiet -p zentro-desk --bin zentro-desk
-if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --locked --no-run --cargo-quiet
-else
-  cargo test --workspace --locked --no-run --quiet
-fi
+stage_ui_gates() {
+  run_stage "the test command fails on a failing UI unit or browser test (scripts/test-gates.sh ui)" \
+    "$LOGS/gates-ui.log" '^(gate|error)' bash scripts/test-gates.sh ui
+  record "test-command gates (UI)" "$(grep -c '^gate ok' "$LOGS/gates-ui.log" || true)"
+}
+
+stage_sqlx() {
+  run_stage "sqlx offline query data (crates/core/.sqlx) matches the queries and migrations" \
+    "$LOGS/sqlx.log" . bash scripts/sqlx-prepare.sh --check
+}
+
+stage_clippy() {
+  run_stage "cargo clippy (warnings denied)" "$LOGS/clippy.log" . \
+    cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
+}
+
+build_app_and_tests() {
+  cargo build --locked --quiet -p zentro-desk --bin zentro-desk &&
+    if cargo nextest --version >/dev/null 2>&1; then
+      cargo nextest run --workspace --locked --no-run --cargo-quiet
+    else
+      cargo test --workspace --locked --no-run --quiet
+    fi
+}
+stage_build() { run_stage "building the app and the Rust tests" "$LOGS/build.log" . build_app_and_tests; }
 
 # The Rust tests run inside a private D-Bus session with an unlocked gnome-keyring (a real Secret
 # Service for the keychain tests); the WebDriver suite starts its own Xvfb display.
-KEYRING_HOME="$(mktemp -d)"
-trap 'rm -rf "$KEYRING_HOME"' EXIT
 run_rust_tests() {
+  local keyring_home
+  keyring_home="$(mktemp -d)"
+  local status=0
   dbus-run-session -- bash -c '
     set -euo pipefail
     eval "$(printf "zentro-test" | XDG_DATA_HOME="$1" gnome-keyring-daemon --unlock --components=secrets --daemonize 2>/dev/null)"
     export GNOME_KEYRING_CONTROL
     shift
     exec "$@"
-  ' bash "$KEYRING_HOME" "$@"
+  ' bash "$keyring_home" "$@" || status=$?
+  rm -rf "$keyring_home"
+  return "$status"
 }
 
-say "Rust tests (unit, integration, end-to-end, WebDriver)"
-unset DISPLAY
-if cargo nextest --version >/dev/null 2>&1; then
-  run_rust_tests timeout 40m cargo nextest run --workspace --locked --cargo-quiet --no-fail-fast 2>&1 | tee "$LOGS/rust.log"
-  status="${PIPESTATUS[0]}"
-  [ "$status" -eq 0 ] || { echo "Rust tests failed; see $LOGS/rust.log" >&2; exit "$status"; }
-  # One line per test binary (crate::binary), e.g. zentro-core::it, zentro-tests::webdriver.
-  while read -r count binary; do
-    record "Rust: $binary" "$count"
-  done < <(sed -nE 's/^ *PASS \[[^]]*\] +(\([0-9/ ]+\) +)?([^ ]+) .*/\2/p' "$LOGS/rust.log" | sort | uniq -c)
-else
-  run_rust_tests timeout 40m cargo test --workspace --locked --quiet --no-fail-fast 2>&1 | tee "$LOGS/rust.log"
-  status="${PIPESTATUS[0]}"
-  [ "$status" -eq 0 ] || { echo "Rust tests failed; see $LOGS/rust.log" >&2; exit "$status"; }
-  record "Rust tests (cargo test)" "$(grep -oE 'test result: ok\. [0-9]+ passed' "$LOGS/rust.log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')"
-fi
+stage_rust() {
+  unset DISPLAY
+  if cargo nextest --version >/dev/null 2>&1; then
+    run_stage "Rust tests (unit, integration, end-to-end, WebDriver)" "$LOGS/rust.log" . \
+      run_rust_tests timeout 40m cargo nextest run --workspace --locked --cargo-quiet --no-fail-fast
+    # One line per test binary (crate::binary), e.g. zentro-core::it, zentro-tests::webdriver.
+    local count binary
+    while read -r count binary; do
+      record "Rust: $binary" "$count"
+    done < <(sed -nE 's/^ *PASS \[[^]]*\] +(\([0-9/ ]+\) +)?([^ ]+) .*/\2/p' "$LOGS/rust.log" | sort | uniq -c)
+    grep -qE '^ *PASS ' "$LOGS/rust.log" || record "Rust tests (nextest)" 0
+  else
+    run_stage "Rust tests (unit, integration, end-to-end, WebDriver)" "$LOGS/rust.log" . \
+      run_rust_tests timeout 40m cargo test --workspace --locked --quiet --no-fail-fast
+    record "Rust tests (cargo test)" "$(grep -oE 'test result: ok\. [0-9]+ passed' "$LOGS/rust.log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')"
+  fi
+}
 
-say "Debian package: release build with the Tauri bundler (about 9 minutes on a clean target/), then checked"
-bash scripts/build-deb.sh >"$LOGS/deb.log" 2>&1 \
-  || { tail -n 40 "$LOGS/deb.log" >&2; echo "the .deb build failed; see $LOGS/deb.log" >&2; exit 1; }
-bash scripts/check-deb.sh
-record "Debian package (built, checked)" 1
+stage_deb() {
+  run_stage "Debian package: release build with the Tauri bundler (about 9 minutes on a clean target/)" \
+    "$LOGS/deb.log" '^(error|warning: .*failed)' bash scripts/build-deb.sh
+  run_stage "Debian package: checked" "$LOGS/deb-check.log" . bash scripts/check-deb.sh
+  record "Debian package (built, checked)" "$(grep -c ': ok$' "$LOGS/deb-check.log" || true)"
+}
+
+stage_deb_gate() {
+  run_stage "the .deb check fails when its signature test does not run (scripts/test-gates.sh deb)" \
+    "$LOGS/gates-deb.log" '^(gate|error)' bash scripts/test-gates.sh deb
+  record "test-command gates (.deb)" "$(grep -c '^gate ok' "$LOGS/gates-deb.log" || true)"
+}
 
 # Bounded fuzzing of the webhook parser and both signature formats (longer runs by hand: see
 # crates/meta/fuzz/README.md). RUSTC_BOOTSTRAP lets stable rustc take the sanitizer flags.
-FUZZ_SECONDS="${ZENTRO_FUZZ_SECONDS:-15}"
-say "fuzzing zentro-meta (${FUZZ_SECONDS}s per target)"
-(
+fuzz_targets() {
+  local seconds="$1" target
   cd crates/meta
   mkdir -p fuzz/corpus/webhook_parse
   cp tests/corpus/*.json fuzz/corpus/webhook_parse/
   export RUSTC_BOOTSTRAP=1
-  cargo fuzz build -O >"$LOGS/fuzz-build.log" 2>&1 || { cat "$LOGS/fuzz-build.log" >&2; exit 1; }
+  cargo fuzz build -O || return 1
   for target in webhook_parse webhook_signature signed_request; do
-    cargo fuzz run -O "$target" -- -max_total_time="$FUZZ_SECONDS" >"$LOGS/fuzz-$target.log" 2>&1 \
-      || { tail -n 40 "$LOGS/fuzz-$target.log" >&2; echo "fuzz target $target found a failure" >&2; exit 1; }
-    SUMMARY_LINE="$(grep -oE 'Done [0-9]+ runs' "$LOGS/fuzz-$target.log" | tail -n1)"
-    echo "  fuzz $target: ${SUMMARY_LINE:-done}, no failure"
+    cargo fuzz run -O "$target" -- -max_total_time="$seconds" >"$LOGS/fuzz-$target.log" 2>&1 \
+      || { tail -n 40 "$LOGS/fuzz-$target.log"; echo "fuzz target $target found a failure"; return 1; }
+    grep -qE 'Done [0-9]+ runs' "$LOGS/fuzz-$target.log" \
+      || { tail -n 20 "$LOGS/fuzz-$target.log"; echo "fuzz target $target did not run"; return 1; }
+    echo "fuzz $target: $(grep -oE 'Done [0-9]+ runs' "$LOGS/fuzz-$target.log" | tail -n1), no failure"
   done
-) | tee "$LOGS/fuzz.log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
-while read -r line; do SUMMARY+=("$line"); done < <(grep -E '^  fuzz ' "$LOGS/fuzz.log" | sed 's/^  //')
+}
+stage_fuzz() {
+  local seconds="${ZENTRO_FUZZ_SECONDS:-15}"
+  run_stage "fuzzing zentro-meta (${seconds}s per target)" "$LOGS/fuzz.log" '^fuzz ' \
+    fuzz_targets "$seconds"
+  local line
+  while read -r line; do SUMMARY+=("$line"); done < <(grep -E '^fuzz ' "$LOGS/fuzz.log")
+}
+
+for stage in "${STAGES[@]}"; do
+  if [ -z "$only" ] || [ "$only" = "$stage" ]; then
+    "stage_${stage//-/_}"
+  fi
+done
 
 echo
-say "all suites passed"
-printf '  %s\n' "${SUMMARY[@]}"
-echo "  screenshots: $ZENTRO_ARTIFACTS_DIR/screenshots"
+if [ -n "$only" ]; then
+  say "stage $only passed"
+else
+  say "all suites passed"
+fi
+[ "${#SUMMARY[@]}" -eq 0 ] || printf '  %s\n' "${SUMMARY[@]}"
+[ -n "$only" ] || echo "  screenshots: $ZENTRO_ARTIFACTS_DIR/screenshots"
 echo
 echo "total: $TOTAL_PASSED passed, 0 failed"
