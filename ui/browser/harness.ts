@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { build } from 'vite';
 
 const DIST = join(import.meta.dirname, '..', 'dist');
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml' };
@@ -47,10 +48,32 @@ export async function launch(): Promise<Browser> {
   });
 }
 
+let fakeBackend: Promise<string> | undefined;
+
+/** fake-backend.ts as one classic script for the page (its imports are types only, checked by `npm run check`). */
+function bundleFakeBackend(): Promise<string> {
+  fakeBackend ??= build({
+    configFile: false,
+    root: import.meta.dirname,
+    logLevel: 'warn',
+    build: {
+      write: false,
+      minify: false,
+      lib: { entry: join(import.meta.dirname, 'fake-backend.ts'), formats: ['iife'], name: 'zentroFakeBackend' },
+    },
+  }).then((result) => {
+    const output = (Array.isArray(result) ? result[0] : result) as { output?: { type: string; code?: string }[] };
+    const chunk = output.output?.find((file) => file.type === 'chunk');
+    if (!chunk?.code) throw new Error('bundling browser/fake-backend.ts produced no script');
+    return chunk.code;
+  });
+  return fakeBackend;
+}
+
 /** A page of the app over the fake backend with `conversations` conversations, the first with `messages` messages. */
 export async function openApp(browser: Browser, url: string, conversations: number, messages: number): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  const backend = await readFile(join(import.meta.dirname, 'fake-backend.js'), 'utf8');
+  const backend = await bundleFakeBackend();
   await page.addInitScript(`window.__FAKE__ = { conversations: ${conversations}, messages: ${messages} };\n${backend}`);
   await page.goto(url);
   return page;
