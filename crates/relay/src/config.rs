@@ -62,6 +62,10 @@ pub struct Config {
     pub channel_check_interval: Duration,
     /// How long a signup window's link stays valid.
     pub signup_ttl: Duration,
+    /// Shared files a workspace may keep at once (`ZENTRO_RELAY_SHARED_FILES_PER_WORKSPACE`).
+    pub shared_files_per_workspace: u32,
+    /// Bytes of shared files a workspace may keep at once (`ZENTRO_RELAY_SHARED_MB_PER_WORKSPACE`).
+    pub shared_bytes_per_workspace: u64,
 }
 
 /// The Meta app's public settings (the secret is [`Config::app_secret`]).
@@ -121,6 +125,8 @@ impl Config {
             meta_app: None,
             channel_check_interval: Duration::from_secs(30 * 60),
             signup_ttl: Duration::from_secs(15 * 60),
+            shared_files_per_workspace: 200,
+            shared_bytes_per_workspace: 500 * 1024 * 1024,
         }
     }
 }
@@ -172,6 +178,20 @@ pub struct ServeArgs {
     #[command(flatten)]
     /// The Meta app, for connecting channels from the app.
     pub meta_app: MetaAppArgs,
+    /// Shared files (for Instagram) a workspace may keep at once.
+    #[arg(
+        long,
+        env = "ZENTRO_RELAY_SHARED_FILES_PER_WORKSPACE",
+        default_value_t = 200
+    )]
+    pub shared_files_per_workspace: u32,
+    /// Megabytes of shared files a workspace may keep at once.
+    #[arg(
+        long,
+        env = "ZENTRO_RELAY_SHARED_MB_PER_WORKSPACE",
+        default_value_t = 500
+    )]
+    pub shared_mb_per_workspace: u64,
 }
 
 /// The Meta app's public settings (connecting channels, channel health).
@@ -369,6 +389,9 @@ impl ServeArgs {
         config.channel_check_interval =
             Duration::from_secs(self.meta_app.channel_check_minutes * 60);
         config.meta_app = self.meta_app.into_meta_app()?;
+        config.shared_files_per_workspace = self.shared_files_per_workspace;
+        config.shared_bytes_per_workspace =
+            self.shared_mb_per_workspace.saturating_mul(1024 * 1024);
         Ok(config)
     }
 }

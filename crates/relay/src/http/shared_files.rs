@@ -3,6 +3,12 @@
 //! /v1/shared-files` (a member's device) returns an unguessable address under `/shared/…` that
 //! anyone holding it may fetch until it expires ([`TTL`]). Nothing lists these files, they are
 //! kept on disk only (never in the database or the event log) and deleted when they expire.
+//!
+//! The relay's origin also serves the signup page, so nothing here may be active content: only
+//! the types Instagram takes are kept ([`zentro_meta::platform::instagram_attachment_limit`]),
+//! they are served as attachments (images inline) under `Content-Security-Policy: sandbox` and
+//! `nosniff`, and each workspace keeps at most [`crate::Config::shared_files_per_workspace`] files
+//! and [`crate::Config::shared_bytes_per_workspace`] bytes at once.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -31,6 +37,12 @@ pub const FOLDER: &str = "shared-files";
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Meta {
+    /// The workspace that shared it (its quota); absent in files kept before quotas.
+    #[serde(default)]
+    workspace: String,
+    /// How large it is.
+    #[serde(default)]
+    bytes: u64,
     mime: String,
     name: String,
     /// Unix seconds.
@@ -86,8 +98,21 @@ pub async fn share(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .filter(|m| m.contains('/') && m.len() <= 100)
-        .ok_or_else(|| ApiError::BadRequest("say the file's type in Content-Type".into()))?
-        .to_string();
+        .ok_or_else(|| ApiError::BadRequest("say the file's type in Content-Type".into()))?;
+    let (mime, limit) = instagram_type(mime)?;
+    if body.len() as u64 > limit {
+        return Err(ApiError::Refused {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "too_large",
+            message: format!(
+                "Instagram takes {mime} files up to {} MB",
+                limit / (1024 * 1024)
+            ),
+        });
+    }
+    // One upload at a time checks the quota and writes, so two cannot both fit the last place.
+    let _quota = QUOTA.lock().await;
+    within_quota(&state, &auth.0.workspace_id, body.len() as u64).await?;
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| ApiError::Internal(e.to_string()))?;
     let token = URL_SAFE_NO_PAD.encode(bytes);
@@ -95,6 +120,8 @@ pub async fn share(
     let expires_at = now() + TTL.as_secs();
     let dir = folder(&state);
     let meta = Meta {
+        workspace: auth.0.workspace_id.clone(),
+        bytes: body.len() as u64,
         mime,
         name: name.clone(),
         expires_at,
@@ -150,21 +177,110 @@ pub async fn fetch(
         return not_found();
     }
     match tokio::fs::read(dir.join(&token)).await {
-        Ok(bytes) => (
-            [
-                (header::CONTENT_TYPE, meta.mime),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("inline; filename=\"{}\"", meta.name),
-                ),
-                (header::CACHE_CONTROL, "no-store".to_string()),
-                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
-            ],
-            bytes,
-        )
-            .into_response(),
+        Ok(bytes) => {
+            // Files kept before the allow-list are served only if they pass it too.
+            let Ok((mime, _)) = instagram_type(&meta.mime) else {
+                return not_found();
+            };
+            let disposition = if mime.starts_with("image/") {
+                "inline"
+            } else {
+                "attachment"
+            };
+            (
+                [
+                    (header::CONTENT_TYPE, mime),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("{disposition}; filename=\"{}\"", clean_name(&meta.name)),
+                    ),
+                    (header::CACHE_CONTROL, "no-store".to_string()),
+                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+                    (header::CONTENT_SECURITY_POLICY, "sandbox".to_string()),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
         Err(_) => not_found(),
     }
+}
+
+/// Serialises uploads' quota check and write.
+static QUOTA: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The MIME types taken (besides `audio/*` and `video/*`), named in refusals.
+const TAKEN: &str = "image/jpeg, image/png, application/pdf, audio/*, video/*";
+
+/// The file's type as served (lowercase, no parameters) and the largest size Instagram takes for
+/// it; 415 for any type Instagram does not take.
+fn instagram_type(mime: &str) -> Result<(String, u64), ApiError> {
+    let essence = mime
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let token = |part: &str| {
+        !part.is_empty()
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
+    };
+    let well_formed =
+        matches!(essence.split_once('/'), Some((kind, sub)) if token(kind) && token(sub));
+    match zentro_meta::platform::instagram_attachment_limit(&essence) {
+        Some(limit) if well_formed => Ok((essence, limit)),
+        _ => Err(ApiError::Refused {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code: "unsupported_type",
+            message: format!("Instagram takes only these files: {TAKEN}"),
+        }),
+    }
+}
+
+/// 429 when the workspace already keeps its quota of files or `adding` bytes would pass its byte
+/// quota (retry when its oldest file expires); 413 when the file alone is larger than that.
+async fn within_quota(state: &AppState, workspace: &str, adding: u64) -> Result<(), ApiError> {
+    let max_bytes = state.config.shared_bytes_per_workspace;
+    if adding > max_bytes {
+        return Err(ApiError::Refused {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "too_large",
+            message: format!(
+                "this relay keeps at most {max_bytes} bytes of shared files per workspace"
+            ),
+        });
+    }
+    let now = now();
+    let (mut count, mut bytes, mut first_expiry) = (0u64, 0u64, u64::MAX);
+    if let Ok(mut entries) = tokio::fs::read_dir(folder(state)).await {
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            if !entry.file_name().to_string_lossy().ends_with(".json") {
+                continue;
+            }
+            let Ok(raw) = tokio::fs::read(entry.path()).await else {
+                continue;
+            };
+            let Ok(meta) = serde_json::from_slice::<Meta>(&raw) else {
+                continue;
+            };
+            if meta.workspace == workspace && meta.expires_at > now {
+                count += 1;
+                bytes += meta.bytes;
+                first_expiry = first_expiry.min(meta.expires_at);
+            }
+        }
+    }
+    if count >= u64::from(state.config.shared_files_per_workspace)
+        || bytes.saturating_add(adding) > max_bytes
+    {
+        tracing::warn!(workspace, count, bytes, "shared-file quota reached");
+        return Err(ApiError::TooManyRequests(Duration::from_secs(
+            first_expiry.saturating_sub(now).clamp(1, TTL.as_secs()),
+        )));
+    }
+    Ok(())
 }
 
 async fn remove(dir: &Path, token: &str) {

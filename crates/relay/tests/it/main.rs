@@ -5,6 +5,7 @@ mod api;
 mod crash;
 mod load;
 mod meta_callbacks;
+mod origin;
 mod retention;
 mod shared_files;
 mod signup;

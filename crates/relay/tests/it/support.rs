@@ -263,6 +263,40 @@ impl ServedRelay {
         }
     }
 
+    /// Serves a relay whose settings `adjust` changes, over a store `prepare` fills first.
+    pub async fn start_on(
+        adjust: impl FnOnce(&mut Config),
+        prepare: impl AsyncFnOnce(&Store),
+    ) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        prepare(&store).await;
+        store.close().await;
+        let mut config = Config::new(
+            dir.path().to_path_buf(),
+            AppSecret::new(SECRET),
+            VerifyToken::new(VERIFY),
+        );
+        adjust(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(zentro_relay::run(config, listener, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            base,
+            stop,
+            server,
+            _dir: dir,
+        }
+    }
+
+    /// The relay's data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     /// Signs in a device as `email` ([`PASSWORD`]) over HTTP; returns its token.
     pub async fn sign_in(&self, email: &str) -> String {
         let session: Value = reqwest::Client::new()
