@@ -507,19 +507,12 @@ async fn follow_once(
         .await
         .map_err(network)?;
     let mut body = check(response).await?.bytes_stream();
-    let mut buffer = String::new();
+    let mut buffer = SseBuffer::default();
     let mut applied = 0usize;
     loop {
         // Take every complete event already received as one batch.
         let mut batch = Vec::new();
-        while let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            let data = block
-                .lines()
-                .filter_map(|l| l.strip_prefix("data:"))
-                .map(str::trim)
-                .collect::<Vec<_>>()
-                .join("\n");
+        while let Some(data) = buffer.next_data() {
             if data.is_empty() {
                 continue; // keep-alive comment
             }
@@ -541,15 +534,105 @@ async fn follow_once(
             });
         }
         match tokio::time::timeout(Duration::from_secs(45), body.next()).await {
-            Ok(Some(Ok(chunk))) => {
-                buffer.push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n"))
-            }
+            Ok(Some(Ok(chunk))) => buffer.push(&chunk),
             Ok(Some(Err(error))) => return Err(network(error)),
             Ok(None) => return Err(SyncError::Network("the relay closed the stream".into())),
             Err(_) => {
                 return Err(SyncError::Network(
                     "no keep-alive from the relay for 45 s".into(),
                 ));
+            }
+        }
+    }
+}
+
+/// Server-sent events as they arrive, in chunks cut anywhere: the bytes are kept until a whole
+/// event (ended by a blank line) is there and only then decoded, so a character or a line break
+/// split across two chunks arrives whole.
+#[derive(Debug, Default)]
+struct SseBuffer {
+    /// Received bytes, line breaks normalised to `\n`.
+    bytes: Vec<u8>,
+    /// A `\r` that ended the last chunk: half of a `\r\n` whose `\n` has not arrived.
+    carriage_return: bool,
+    /// How far `bytes` has been searched for the end of an event.
+    searched: usize,
+}
+
+impl SseBuffer {
+    /// Appends a chunk as received.
+    fn push(&mut self, chunk: &[u8]) {
+        if chunk.is_empty() {
+            return;
+        }
+        let mut chunk = chunk;
+        if std::mem::take(&mut self.carriage_return) && chunk.first() != Some(&b'\n') {
+            self.bytes.push(b'\r');
+        }
+        if let Some(rest) = chunk.strip_suffix(b"\r") {
+            self.carriage_return = true;
+            chunk = rest;
+        }
+        let mut i = 0;
+        while i < chunk.len() {
+            if chunk[i] == b'\r' && chunk.get(i + 1) == Some(&b'\n') {
+                i += 1; // keep the \n only
+            }
+            self.bytes.push(chunk[i]);
+            i += 1;
+        }
+    }
+
+    /// The `data:` lines of the next complete event, joined (empty for a comment), or `None` until
+    /// one has fully arrived.
+    fn next_data(&mut self) -> Option<String> {
+        let from = self.searched.saturating_sub(1);
+        let Some(end) = self.bytes[from..]
+            .windows(2)
+            .position(|w| w == b"\n\n")
+            .map(|i| from + i + 2)
+        else {
+            self.searched = self.bytes.len();
+            return None;
+        };
+        let block: Vec<u8> = self.bytes.drain(..end).collect();
+        self.searched = 0;
+        // A whole event ends on an ASCII blank line, so no character is cut here.
+        let block = String::from_utf8_lossy(&block);
+        Some(
+            block
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SseBuffer;
+
+    #[test]
+    fn events_cut_anywhere_come_out_whole() {
+        let stream = ": keep-alive\r\n\r\ndata: {\"t\":\"👋 olá\"}\r\n\r\ndata: x\n\n";
+        for cut_a in 0..stream.len() {
+            for cut_b in cut_a..stream.len() {
+                let bytes = stream.as_bytes();
+                let mut buffer = SseBuffer::default();
+                let mut out = Vec::new();
+                for part in [&bytes[..cut_a], &bytes[cut_a..cut_b], &bytes[cut_b..]] {
+                    buffer.push(part);
+                    while let Some(data) = buffer.next_data() {
+                        out.push(data);
+                    }
+                }
+                assert_eq!(
+                    out,
+                    ["", "{\"t\":\"👋 olá\"}", "x"],
+                    "cut at {cut_a} and {cut_b}"
+                );
             }
         }
     }

@@ -9,6 +9,7 @@ mod media;
 mod notices;
 mod outbox;
 mod retention;
+mod stream_utf8;
 mod support;
 mod team;
 mod vault;
