@@ -224,6 +224,11 @@ pub async fn publish(
         )
         .await
         .map_err(ApiError::internal)?;
+    state
+        .store
+        .audit_published(&auth.0, published.seq, published.created)
+        .await
+        .map_err(ApiError::internal)?;
     let status = if published.created {
         StatusCode::CREATED
     } else {

@@ -364,6 +364,56 @@ impl Store {
         Ok(())
     }
 
+    /// Audits the event a device just published at `seq`, when the promises name it (P2, P8):
+    /// every send (`message.sent`: who, which conversation, Meta's id of the message — never its
+    /// text) and every restriction of a customer or its lifting (`team.contact_edited` changing
+    /// `restricted`). The actor is `session`, the caller, never a field of the payload. Called
+    /// once the event is accepted; for a repeated publication (`created` false: the same
+    /// idempotency key) the entry is written only if it is missing, so a retry after a failure
+    /// here completes the log and never doubles it.
+    pub async fn audit_published(
+        &self,
+        session: &super::SessionContext,
+        seq: i64,
+        created: bool,
+    ) -> Result<()> {
+        let Some(event) = self
+            .events_after(&session.workspace_id, seq - 1, 1)
+            .await?
+            .into_iter()
+            .find(|e| e.seq == seq)
+        else {
+            return Ok(());
+        };
+        let Some((action, subject, details)) = audited(&event.kind, &event.payload, seq) else {
+            return Ok(());
+        };
+        if !created {
+            let recorded: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM audit_log WHERE workspace_id = ? AND action = ?
+                 AND json_extract(details, '$.seq') = ? LIMIT 1",
+            )
+            .bind(&session.workspace_id)
+            .bind(action)
+            .bind(seq)
+            .fetch_optional(&self.pool)
+            .await?;
+            if recorded.is_some() {
+                return Ok(());
+            }
+        }
+        self.record(NewAuditEntry {
+            workspace_id: &session.workspace_id,
+            actor_id: Some(&session.member_id),
+            actor_email: Some(&session.email),
+            device: Some(&session.device_name),
+            action,
+            subject: Some(&subject),
+            details,
+        })
+        .await
+    }
+
     /// The audit log of a workspace, newest first, before `before` (an entry id), at most `limit`.
     pub async fn audit(
         &self,
@@ -910,4 +960,57 @@ pub(crate) async fn store_token_in(
     .bind(by)
     .fetch_one(&mut **tx)
     .await?)
+}
+
+/// The audit entry (action, subject, details) of a device's event the promises name, or `None`.
+/// Details name the conversation (channel and customer) and, for a send, Meta's id of the message
+/// and the device's client id; they never carry the text, a caption or a file.
+fn audited(
+    kind: &str,
+    payload: &serde_json::Value,
+    seq: i64,
+) -> Option<(&'static str, String, serde_json::Value)> {
+    let text = |pointer: &str| {
+        payload
+            .pointer(pointer)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    match kind {
+        "message.sent" => {
+            let customer = text("/customer_id");
+            Some((
+                "message.sent",
+                customer.clone(),
+                serde_json::json!({
+                    "seq": seq,
+                    "channel_kind": text("/channel_kind"),
+                    "channel_external_id": text("/channel_external_id"),
+                    "customer_id": customer,
+                    "external_id": text("/external_id"),
+                    "client_id": text("/client_id"),
+                }),
+            ))
+        }
+        "team.contact_edited" => {
+            let restricted = payload.pointer("/changes/restricted")?.as_bool()?;
+            let customer = text("/contact/customer_id");
+            Some((
+                if restricted {
+                    "contact.restricted"
+                } else {
+                    "contact.unrestricted"
+                },
+                customer.clone(),
+                serde_json::json!({
+                    "seq": seq,
+                    "channel_kind": text("/contact/channel_kind"),
+                    "channel_external_id": text("/contact/channel_external_id"),
+                    "customer_id": customer,
+                }),
+            ))
+        }
+        _ => None,
+    }
 }

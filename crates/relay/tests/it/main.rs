@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod api;
+mod audit_sends;
 mod crash;
 mod load;
 mod meta_callbacks;

@@ -1,0 +1,179 @@
+//! Promises P2 and P8: every send and every restriction of a customer is in the audit log, in the
+//! name of the member whose device published it, with the conversation and Meta's id — never the
+//! text.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{PASSWORD, TestRelay};
+
+const TEXT: &str = "Your refund of 120 EUR was issued to card 4242";
+
+/// Invites `email` as `role` and accepts; returns the new device's token.
+async fn join(relay: &TestRelay, by: &str, email: &str, role: &str) -> String {
+    let invited = relay
+        .call(
+            "POST",
+            "/v1/members",
+            Some(by),
+            Some(json!({ "email": email, "role": role, "display_name": email })),
+        )
+        .await;
+    assert_eq!(invited.status, StatusCode::CREATED, "{:?}", invited.json());
+    let code = invited.json()["code"].as_str().unwrap().to_string();
+    let accepted = relay
+        .call(
+            "POST",
+            "/v1/invitations/accept",
+            None,
+            Some(json!({ "code": code, "password": PASSWORD, "device_name": "agent laptop" })),
+        )
+        .await;
+    assert_eq!(
+        accepted.status,
+        StatusCode::CREATED,
+        "{:?}",
+        accepted.json()
+    );
+    accepted.json()["token"].as_str().unwrap().to_string()
+}
+
+fn sent(author: &str) -> Value {
+    json!({
+        "client_id": "cm_0001", "external_id": "wamid.OUT1", "channel_kind": "whatsapp",
+        "channel_external_id": "P1", "customer_id": "US.1", "body": TEXT, "reply_to": null,
+        "sent_at": 1_750_000_000_000i64, "author_member_id": author,
+    })
+}
+
+fn restriction(restricted: bool) -> Value {
+    json!({
+        "type": "contact_edited",
+        "contact": { "channel_kind": "whatsapp", "channel_external_id": "P1", "customer_id": "US.1" },
+        "changes": { "restricted": restricted },
+    })
+}
+
+async fn publish(relay: &TestRelay, token: &str, kind: &str, payload: Value, key: &str) {
+    let response = relay
+        .call(
+            "POST",
+            "/v1/events",
+            Some(token),
+            Some(json!({ "kind": kind, "payload": payload, "idempotency_key": key })),
+        )
+        .await;
+    assert!(
+        response.status.is_success(),
+        "{kind}: {:?}",
+        response.json()
+    );
+}
+
+async fn audit(relay: &TestRelay, owner: &str) -> Vec<Value> {
+    let log = relay.call("GET", "/v1/audit", Some(owner), None).await;
+    assert_eq!(log.status, StatusCode::OK);
+    log.json()["entries"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn every_send_and_restriction_is_audited_with_member_conversation_and_meta_id_never_text() {
+    let relay = TestRelay::start().await;
+    relay.workspace("Acme", "owner@acme.test", "P1").await;
+    let owner = relay.sign_in("owner@acme.test").await;
+    let agent = join(&relay, &owner, "agent@acme.test", "agent").await;
+    let members = relay
+        .call("GET", "/v1/members", Some(&owner), None)
+        .await
+        .json();
+    let id_of = |email: &str| {
+        members["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["email"] == email)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (agent_id, owner_id) = (id_of("agent@acme.test"), id_of("owner@acme.test"));
+
+    // The agent's device sends a reply, claiming in the payload to be the owner; then retries it.
+    publish(&relay, &agent, "message.sent", sent(&owner_id), "cm_0001").await;
+    publish(&relay, &agent, "message.sent", sent(&owner_id), "cm_0001").await;
+    // The owner restricts the customer, then lifts it.
+    publish(
+        &relay,
+        &owner,
+        "team.contact_edited",
+        restriction(true),
+        "r1",
+    )
+    .await;
+    publish(
+        &relay,
+        &owner,
+        "team.contact_edited",
+        restriction(false),
+        "r2",
+    )
+    .await;
+    // Edits that are not restrictions are not audited.
+    publish(
+        &relay,
+        &agent,
+        "team.contact_edited",
+        json!({ "type": "contact_edited",
+                "contact": { "channel_kind": "whatsapp", "channel_external_id": "P1", "customer_id": "US.1" },
+                "changes": { "display_name": "Ana S." } }),
+        "e1",
+    )
+    .await;
+
+    let entries = audit(&relay, &owner).await;
+    let of = |action: &str| -> Vec<&Value> {
+        entries.iter().filter(|e| e["action"] == action).collect()
+    };
+    let sends = of("message.sent");
+    assert_eq!(
+        sends.len(),
+        1,
+        "one entry per send, retries included: {entries:#?}"
+    );
+    let send = sends[0];
+    assert_eq!(
+        send["actor_id"],
+        agent_id.as_str(),
+        "the caller, not the payload's author"
+    );
+    assert_eq!(send["actor_email"], "agent@acme.test");
+    assert_eq!(send["device"], "agent laptop");
+    assert_eq!(send["subject"], "US.1");
+    assert_eq!(send["details"]["external_id"], "wamid.OUT1");
+    assert_eq!(send["details"]["channel_kind"], "whatsapp");
+    assert_eq!(send["details"]["channel_external_id"], "P1");
+    assert_eq!(send["details"]["customer_id"], "US.1");
+
+    let restricted = of("contact.restricted");
+    assert_eq!(restricted.len(), 1, "{entries:#?}");
+    assert_eq!(restricted[0]["actor_id"], owner_id.as_str());
+    assert_eq!(restricted[0]["subject"], "US.1");
+    assert_eq!(restricted[0]["details"]["channel_external_id"], "P1");
+    let lifted = of("contact.unrestricted");
+    assert_eq!(lifted.len(), 1, "{entries:#?}");
+    assert_eq!(lifted[0]["actor_id"], owner_id.as_str());
+    assert!(
+        entries
+            .iter()
+            .all(|e| !e["action"].as_str().unwrap().starts_with("team.")),
+        "{entries:#?}"
+    );
+
+    let everything = serde_json::to_string(&entries).unwrap();
+    assert!(
+        !everything.contains("refund"),
+        "message text in the audit log: {everything}"
+    );
+    assert!(!everything.contains("4242"), "{everything}");
+}
