@@ -54,7 +54,8 @@ fn serve(dir: &std::path::Path, port: u16) -> Child {
 }
 
 async fn wait_healthy(base: &str) {
-    for _ in 0..100 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::time::Instant::now() < deadline {
         if reqwest::get(format!("{base}/healthz"))
             .await
             .is_ok_and(|r| r.status() == 200)
@@ -63,8 +64,12 @@ async fn wait_healthy(base: &str) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("the relay did not come up at {base}");
+    panic!("the relay did not come up at {base} within 30 s");
 }
+
+/// How many webhooks the relay must have answered 200 before it is killed, so the kill lands
+/// under load (the senders never stop before the relay dies).
+const ACCEPTED_BEFORE_KILL: usize = 200;
 
 async fn post(client: &reqwest::Client, base: &str, body: &str) -> Option<u16> {
     let signature = sign_webhook(&AppSecret::new(SECRET), body.as_bytes());
@@ -144,18 +149,31 @@ async fn every_webhook_answered_200_survives_kill_9_exactly_once() {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Wait for the load itself to reach the relay (a generous deadline, not a fixed time: a slow
+    // machine only takes longer), then kill it while the senders are still posting.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let accepted = ledger.lock().unwrap().len();
+        if accepted >= ACCEPTED_BEFORE_KILL {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the load reached the relay: only {accepted} webhooks answered 200 in 30 s"
+        );
+        assert!(
+            senders.iter().all(|s| !s.is_finished()),
+            "the senders post until the relay dies"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     relay.kill().unwrap(); // SIGKILL: no shutdown, no flush
     relay.wait().unwrap();
     for sender in senders {
         sender.await.unwrap();
     }
     let ledger = ledger.lock().unwrap().clone();
-    assert!(
-        ledger.len() > 50,
-        "the load reached the relay ({} accepted)",
-        ledger.len()
-    );
+    assert!(ledger.len() >= ACCEPTED_BEFORE_KILL);
 
     // Restart on the same data; Meta redelivers some of what it had sent.
     let mut relay = serve(dir.path(), port);
