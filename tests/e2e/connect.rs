@@ -21,8 +21,7 @@ async fn keychain(vault: &Vault, entry: &str) -> Option<String> {
     tokio::task::spawn_blocking(move || {
         vault
             .read(&entry)
-            .ok()
-            .flatten()
+            .unwrap_or_else(|e| panic!("could not read {entry} from the keychain: {e}"))
             .map(|s| s.expose().to_string())
     })
     .await

@@ -33,20 +33,40 @@ fn other() -> Customer {
     }
 }
 
-/// Every file under `dir` whose bytes hold `needle`.
+/// Every file under `dir` whose bytes hold `needle`. A file or folder deleted while it is walked
+/// (SQLite's `-wal`/`-shm`, a temporary file) holds nothing; any other error reading one fails
+/// the test rather than counting as "nothing there". `dir` itself must exist.
 fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<String> {
+    use std::io::ErrorKind::NotFound;
     let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
+    let root = dir.to_path_buf();
+    let mut stack = vec![root.clone()];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == NotFound && dir != root => continue,
+            Err(e) => panic!("could not list {}: {e}", dir.display()),
         };
         for entry in entries {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) if e.kind() == NotFound => continue,
+                Err(e) => panic!("could not list {}: {e}", dir.display()),
+            };
+            let path = entry.path();
+            let kind = match entry.file_type() {
+                Ok(kind) => kind,
+                Err(e) if e.kind() == NotFound => continue,
+                Err(e) => panic!("could not stat {}: {e}", path.display()),
+            };
+            if kind.is_dir() {
                 stack.push(path);
             } else {
-                let bytes = std::fs::read(&path).unwrap_or_default();
+                let bytes = match std::fs::read(&path) {
+                    Ok(bytes) => bytes,
+                    Err(e) if e.kind() == NotFound => continue,
+                    Err(e) => panic!("could not read {}: {e}", path.display()),
+                };
                 if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
                     found.push(path.display().to_string());
                 }
@@ -54,6 +74,13 @@ fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// Whether nothing is at `path` (a panic if the file system cannot say).
+fn absent(path: &std::path::Path) -> bool {
+    !path
+        .try_exists()
+        .unwrap_or_else(|e| panic!("could not tell whether {} exists: {e}", path.display()))
 }
 
 async fn sync(w: &World, d: &Device) {
@@ -317,8 +344,8 @@ async fn terminating_the_workspace_deletes_its_data_on_the_relay_and_every_devic
         files >= 2 && keychain_entries >= 1,
         "{files} files, {keychain_entries} entries"
     );
-    assert!(!laptop._dir.path().join("cache.sqlite").exists());
-    assert!(!laptop._dir.path().join("account.json").exists());
+    assert!(absent(&laptop._dir.path().join("cache.sqlite")));
+    assert!(absent(&laptop._dir.path().join("account.json")));
     let (reader, name) = (vault.clone(), entry.clone());
     let left: Option<Secret> = tokio::task::spawn_blocking(move || reader.read(&name))
         .await

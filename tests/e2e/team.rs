@@ -49,10 +49,10 @@ pub(crate) async fn keychain_desk(
         },
         graph,
         tokens: Arc::new(move |channel: &str| {
+            // A keychain error is not "no token": it fails the test, loudly.
             reader
                 .read(&Vault::channel_entry(channel))
-                .ok()
-                .flatten()
+                .unwrap_or_else(|e| panic!("could not read {channel}'s token: {e}"))
                 .map(|s| zentro_meta::AccessToken::new(s.expose()))
         }),
         data_dir: dir.to_path_buf(),
@@ -84,15 +84,25 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
+/// Every file under `dir` whose bytes hold `needle`. A file deleted while it is walked (SQLite's
+/// `-wal`/`-shm`) holds nothing; any other error reading one fails the test.
 fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<String> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            if entry.file_type().unwrap().is_dir() {
                 stack.push(path);
-            } else if contains(&std::fs::read(&path).unwrap_or_default(), needle) {
+                continue;
+            }
+            let bytes = match std::fs::read(&path) {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => panic!("could not read {}: {e}", path.display()),
+            };
+            if contains(&bytes, needle) {
                 found.push(path.display().to_string());
             }
         }

@@ -85,7 +85,7 @@ async fn whatsapp_media_is_verified_stored_once_by_content_and_retried_after_a_f
         pending[0]
             .2
             .as_deref()
-            .unwrap_or_default()
+            .expect("the waiting download keeps its reason")
             .contains("temporary failure"),
         "{pending:?}"
     );
@@ -207,8 +207,9 @@ fn now_ms() -> i64 {
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        if entry.file_type().unwrap().is_dir() {
             files.extend(walk(&path));
         } else {
             files.push(path);

@@ -19,7 +19,7 @@ fn retention(seq: i64, conversation_days: Option<i64>, media_days: Option<i64>) 
         seq,
         kind: "workspace.retention".into(),
         at: NOW - DAY,
-        author: Some("m_admin".into()),
+        author: Some("relay".into()),
         payload: json!({ "conversation_days": conversation_days, "media_days": media_days }),
     }
 }
@@ -84,7 +84,10 @@ async fn old_conversations_and_media_go_and_recent_ones_stay() {
             .is_empty()
     );
     assert_eq!(inbox::search(&cache, "waiting", 10).await.unwrap().len(), 1);
-    assert!(!photo.exists(), "the old photo's file is deleted");
+    assert!(
+        crate::support::absent(&photo),
+        "the old photo's file is deleted"
+    );
     let kept: (Option<String>, String) =
         sqlx::query_as("SELECT media_path, body FROM messages WHERE external_id = 'wamid.2'")
             .fetch_one(cache.pool())

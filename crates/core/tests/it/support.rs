@@ -23,3 +23,11 @@ pub fn wa_text(
                            "timestamp": at_secs.to_string(), "type": "text", "text": { "body": body } }] }}]}]}),
     )
 }
+
+/// Whether nothing is at `path`: `false` if something is, a panic if the file system cannot say
+/// (a permission error is not "deleted").
+pub fn absent(path: &std::path::Path) -> bool {
+    !path
+        .try_exists()
+        .unwrap_or_else(|e| panic!("could not tell whether {} exists: {e}", path.display()))
+}
