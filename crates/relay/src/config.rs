@@ -66,6 +66,12 @@ pub struct Config {
     pub shared_files_per_workspace: u32,
     /// Bytes of shared files a workspace may keep at once (`ZENTRO_RELAY_SHARED_MB_PER_WORKSPACE`).
     pub shared_bytes_per_workspace: u64,
+    /// The reverse proxies whose `X-Forwarded-For` names the client (`ZENTRO_RELAY_TRUSTED_PROXIES`).
+    pub trusted_proxies: crate::ratelimit::TrustedProxies,
+    /// Refused Meta callbacks (bad signatures) allowed per address per minute.
+    pub meta_refusals_per_address: u32,
+    /// Writes (events, shared files, channel checks, audit reports) allowed per session per minute.
+    pub writes_per_session: u32,
 }
 
 /// The Meta app's public settings (the secret is [`Config::app_secret`]).
@@ -127,6 +133,9 @@ impl Config {
             signup_ttl: Duration::from_secs(15 * 60),
             shared_files_per_workspace: 200,
             shared_bytes_per_workspace: 500 * 1024 * 1024,
+            trusted_proxies: crate::ratelimit::TrustedProxies::default(),
+            meta_refusals_per_address: 60,
+            writes_per_session: 1200,
         }
     }
 }
@@ -192,6 +201,25 @@ pub struct ServeArgs {
         default_value_t = 500
     )]
     pub shared_mb_per_workspace: u64,
+    /// Reverse proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For is believed.
+    #[arg(long, env = "ZENTRO_RELAY_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+    /// Sign-in attempts allowed per client address per minute.
+    #[arg(long, env = "ZENTRO_RELAY_SIGN_IN_PER_ADDRESS", default_value_t = 30)]
+    pub sign_in_per_address: u32,
+    /// Sign-in attempts allowed per client address and account per 15 minutes.
+    #[arg(long, env = "ZENTRO_RELAY_SIGN_IN_PER_ACCOUNT", default_value_t = 10)]
+    pub sign_in_per_account: u32,
+    /// Refused Meta callbacks (bad signatures) allowed per address per minute.
+    #[arg(
+        long,
+        env = "ZENTRO_RELAY_META_REFUSALS_PER_ADDRESS",
+        default_value_t = 60
+    )]
+    pub meta_refusals_per_address: u32,
+    /// Writes allowed per device session per minute.
+    #[arg(long, env = "ZENTRO_RELAY_WRITES_PER_SESSION", default_value_t = 1200)]
+    pub writes_per_session: u32,
 }
 
 /// The Meta app's public settings (connecting channels, channel health).
@@ -392,6 +420,27 @@ impl ServeArgs {
         config.shared_files_per_workspace = self.shared_files_per_workspace;
         config.shared_bytes_per_workspace =
             self.shared_mb_per_workspace.saturating_mul(1024 * 1024);
+        config.trusted_proxies = self
+            .trusted_proxies
+            .parse()
+            .map_err(|e| anyhow::anyhow!("ZENTRO_RELAY_TRUSTED_PROXIES: {e}"))?;
+        for (name, value) in [
+            ("ZENTRO_RELAY_SIGN_IN_PER_ADDRESS", self.sign_in_per_address),
+            ("ZENTRO_RELAY_SIGN_IN_PER_ACCOUNT", self.sign_in_per_account),
+            (
+                "ZENTRO_RELAY_META_REFUSALS_PER_ADDRESS",
+                self.meta_refusals_per_address,
+            ),
+            ("ZENTRO_RELAY_WRITES_PER_SESSION", self.writes_per_session),
+        ] {
+            if value == 0 {
+                anyhow::bail!("{name} must be at least 1");
+            }
+        }
+        config.sign_in_per_address = self.sign_in_per_address;
+        config.sign_in_per_account = self.sign_in_per_account;
+        config.meta_refusals_per_address = self.meta_refusals_per_address;
+        config.writes_per_session = self.writes_per_session;
         Ok(config)
     }
 }

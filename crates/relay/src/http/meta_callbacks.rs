@@ -32,12 +32,17 @@ fn verify(state: &AppState, raw: &str) -> Result<SignedRequest, ApiError> {
     })
 }
 
-/// Rate-limits by client address, then reads the `signed_request` form field.
-async fn read(state: &AppState, request: Request) -> Result<Callback, ApiError> {
-    state
-        .address_limiter
-        .check(&super::sessions::client_address(&request))
-        .map_err(ApiError::TooManyRequests)?;
+/// Reads and verifies the `signed_request` form field. Genuine callbacks are never limited;
+/// refused ones count against the address in Meta's own limiter (429 past it).
+async fn read(state: &AppState, request: Request) -> Result<SignedRequest, Response> {
+    let address = crate::ratelimit::ClientAddress(super::sessions::client_address(&request));
+    let refuse =
+        |error: ApiError| crate::ratelimit::meta_refusal(state, &address, error.into_response());
+    let form = form(state, request).await.map_err(refuse)?;
+    verify(state, &form.signed_request).map_err(refuse)
+}
+
+async fn form(state: &AppState, request: Request) -> Result<Callback, ApiError> {
     let Form(form) = Form::<Callback>::from_request(request, state)
         .await
         .map_err(|_| ApiError::BadRequest("expected the form field signed_request".into()))?;
@@ -101,8 +106,10 @@ pub async fn data_deletion(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let form = read(&state, request).await?;
-    let request = verify(&state, &form.signed_request)?;
+    let request = match read(&state, request).await {
+        Ok(request) => request,
+        Err(refused) => return Ok(refused),
+    };
     let code = new_id()[..20].to_string();
     let channels = state.store.channels_connected_by(&request.user_id).await?;
     for channel in &channels {
@@ -175,9 +182,11 @@ pub async fn deletion_status(
 pub async fn deauthorize(
     State(state): State<AppState>,
     request: Request,
-) -> Result<StatusCode, ApiError> {
-    let form = read(&state, request).await?;
-    let request = verify(&state, &form.signed_request)?;
+) -> Result<Response, ApiError> {
+    let request = match read(&state, request).await {
+        Ok(request) => request,
+        Err(refused) => return Ok(refused),
+    };
     let channels = state.store.channels_connected_by(&request.user_id).await?;
     for channel in &channels {
         state.store.disconnect_channel(&channel.id).await?;
@@ -196,5 +205,5 @@ pub async fn deauthorize(
         channels = channels.len(),
         "Meta deauthorization: channels disconnected"
     );
-    Ok(StatusCode::OK)
+    Ok(StatusCode::OK.into_response())
 }

@@ -49,8 +49,12 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Sign-in attempts per client address.
     pub address_limiter: Arc<RateLimiter>,
-    /// Sign-in attempts per account.
+    /// Sign-in attempts per client address and account.
     pub account_limiter: Arc<RateLimiter>,
+    /// Refused Meta callbacks (bad signatures) per client address.
+    pub meta_limiter: Arc<RateLimiter>,
+    /// Writes per device session (keyed by the token's hash).
+    pub write_limiter: Arc<RateLimiter>,
     /// Cancelled when the relay stops: open streams end.
     pub shutdown: CancellationToken,
     /// Bumped whenever sessions are revoked (sign-out, device revocation, deactivation, removal),
@@ -83,6 +87,14 @@ impl AppState {
             account_limiter: Arc::new(RateLimiter::new(
                 config.sign_in_per_account,
                 Duration::from_secs(15 * 60),
+            )),
+            meta_limiter: Arc::new(RateLimiter::new(
+                config.meta_refusals_per_address,
+                Duration::from_secs(60),
+            )),
+            write_limiter: Arc::new(RateLimiter::new(
+                config.writes_per_session,
+                Duration::from_secs(60),
             )),
             store,
             sequencer,
@@ -180,6 +192,10 @@ pub fn app(state: AppState) -> Router {
         .merge(meta)
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::ratelimit::guard,
+        ))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),

@@ -37,9 +37,11 @@ pub async fn sign_in(
         .address_limiter
         .check(&address)
         .map_err(ApiError::TooManyRequests)?;
+    // Per address and account: another client's failures never lock a member out from their own.
+    let account_key = format!("{address} {email}");
     state
         .account_limiter
-        .check(&email)
+        .check(&account_key)
         .map_err(ApiError::TooManyRequests)?;
 
     let credentials = state
@@ -73,7 +75,7 @@ pub async fn sign_in(
         }
         return Err(ApiError::Unauthorized);
     };
-    state.account_limiter.reset(&email);
+    state.account_limiter.reset(&account_key);
     start_session(&state, &credentials, &input.device_name, &address).await
 }
 
@@ -122,13 +124,20 @@ pub(super) async fn start_session(
     Ok((StatusCode::CREATED, Json(json!({ "token": token, "member": credentials.member, "workspace": credentials.workspace }))).into_response())
 }
 
-/// The client's address, for rate limits and the audit log.
+/// The client's address, for rate limits and the audit log (resolved by
+/// [`crate::ratelimit::guard`], trusted proxies considered).
 pub(super) fn client_address(request: &Request) -> String {
-    request
+    match request
         .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "local".into())
+        .get::<crate::ratelimit::ClientAddress>()
+    {
+        Some(address) => address.0.clone(),
+        None => request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_else(|| "local".into()),
+    }
 }
 
 /// `GET /v1/sessions/current`: who this device is signed in as, with their current role.

@@ -38,6 +38,7 @@ pub async fn handshake(
 /// `POST /webhooks/meta`: verify the signature over the raw bytes, store durably, then 200.
 pub async fn receive(
     State(state): State<AppState>,
+    address: crate::ratelimit::ClientAddress,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -62,7 +63,12 @@ pub async fn receive(
             );
         }
         tracing::warn!(%error, "webhook refused");
-        return StatusCode::UNAUTHORIZED.into_response();
+        // Meta's signed deliveries are never limited; forgeries are, per address.
+        return crate::ratelimit::meta_refusal(
+            &state,
+            &address,
+            StatusCode::UNAUTHORIZED.into_response(),
+        );
     }
     let stored = match webhook::parse(&body) {
         Ok(items) => state.sequencer.webhook(items).await,
