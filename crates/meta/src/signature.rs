@@ -7,7 +7,9 @@
 //!   `base64url(signature).base64url(payload)`, the HMAC-SHA256 of the payload segment *as
 //!   received*, keyed with the app secret.
 //!
-//! Comparisons are constant-time (`hmac::Mac::verify_slice`).
+//! Both are HMAC-SHA256 (RFC 2104; test vectors in RFC 4231), computed and checked by
+//! [`hmac_sha256`] and [`hmac_sha256_matches`]. Comparisons are constant-time
+//! (`hmac::Mac::verify_slice`).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -36,11 +38,22 @@ pub enum SignatureError {
     Mismatch,
 }
 
-fn mac(secret: &AppSecret, data: &[u8]) -> HmacSha256 {
-    let mut mac = HmacSha256::new_from_slice(secret.expose().as_bytes())
-        .expect("HMAC takes keys of any length");
+fn mac(key: &[u8], data: &[u8]) -> HmacSha256 {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(data);
     mac
+}
+
+/// The HMAC-SHA256 of `data` keyed with `key`: what Meta signs webhooks and `signed_request`s
+/// with (the key is the app secret's bytes).
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    mac(key, data).finalize().into_bytes().into()
+}
+
+/// Whether `tag` is the full HMAC-SHA256 of `data` keyed with `key`, compared in constant time.
+/// Every signature check of this module comes down to this; a truncated tag never matches.
+pub fn hmac_sha256_matches(key: &[u8], data: &[u8], tag: &[u8]) -> bool {
+    mac(key, data).verify_slice(tag).is_ok()
 }
 
 /// Checks `header` (the value of `X-Hub-Signature-256`, if any) against the raw `body`.
@@ -57,16 +70,18 @@ pub fn verify_webhook(
         return Err(SignatureError::Malformed);
     }
     let expected = hex::decode(hex_digest).map_err(|_| SignatureError::Malformed)?;
-    mac(secret, body)
-        .verify_slice(&expected)
-        .map_err(|_| SignatureError::Mismatch)
+    if hmac_sha256_matches(secret.expose().as_bytes(), body, &expected) {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
 }
 
 /// The `X-Hub-Signature-256` value Meta would send with `body` (for the Meta stand-in and tests).
 pub fn sign_webhook(secret: &AppSecret, body: &[u8]) -> String {
     format!(
         "sha256={}",
-        hex::encode(mac(secret, body).finalize().into_bytes())
+        hex::encode(hmac_sha256(secret.expose().as_bytes(), body))
     )
 }
 
@@ -128,9 +143,13 @@ pub fn verify_signed_request(
         return Err(SignedRequestError::UnsupportedAlgorithm);
     }
     // The HMAC covers the payload segment exactly as received, before decoding.
-    mac(secret, payload_b64.as_bytes())
-        .verify_slice(&signature)
-        .map_err(|_| SignedRequestError::Mismatch)?;
+    if !hmac_sha256_matches(
+        secret.expose().as_bytes(),
+        payload_b64.as_bytes(),
+        &signature,
+    ) {
+        return Err(SignedRequestError::Mismatch);
+    }
     let mut request: SignedRequest = serde_json::from_value(normalise_user_id(payload))
         .map_err(|_| SignedRequestError::Malformed)?;
     if let Some(expires) = request.expires.filter(|e| *e > 0)
@@ -154,7 +173,8 @@ fn normalise_user_id(mut payload: serde_json::Value) -> serde_json::Value {
 pub fn sign_signed_request(secret: &AppSecret, request: &SignedRequest) -> String {
     let payload =
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(request).expect("a signed request serializes"));
-    let signature = URL_SAFE_NO_PAD.encode(mac(secret, payload.as_bytes()).finalize().into_bytes());
+    let signature =
+        URL_SAFE_NO_PAD.encode(hmac_sha256(secret.expose().as_bytes(), payload.as_bytes()));
     format!("{signature}.{payload}")
 }
 
@@ -245,8 +265,10 @@ mod tests {
     #[test]
     fn a_signed_request_with_another_algorithm_is_refused() {
         let payload = URL_SAFE_NO_PAD.encode(br#"{"algorithm":"HMAC-SHA1","user_id":"1"}"#);
-        let signature =
-            URL_SAFE_NO_PAD.encode(mac(&secret(), payload.as_bytes()).finalize().into_bytes());
+        let signature = URL_SAFE_NO_PAD.encode(hmac_sha256(
+            secret().expose().as_bytes(),
+            payload.as_bytes(),
+        ));
         assert_eq!(
             verify_signed_request(&secret(), &format!("{signature}.{payload}"), 0),
             Err(SignedRequestError::UnsupportedAlgorithm)

@@ -2,4 +2,5 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod corpus;
+mod known_answers;
 mod properties;
