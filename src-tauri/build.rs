@@ -24,6 +24,7 @@ fn main() {
             "set_viewing",
             "media",
             "open_media",
+            "save_media",
             "team",
             "invite_member",
             "update_member",

@@ -32,6 +32,7 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::inbox::set_viewing,
             commands::inbox::media,
             commands::inbox::open_media,
+            commands::inbox::save_media,
             commands::team::team,
             commands::team::invite_member,
             commands::team::update_member,

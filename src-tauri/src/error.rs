@@ -24,6 +24,9 @@ pub enum ErrorCode {
     Forbidden,
     /// The relay could not be reached; the UI offers to try again.
     Offline,
+    /// A customer's file that may not be opened (a program or a script, or a type the desk does
+    /// not open): the UI shows the warning and offers to save it instead.
+    NotOpenable,
     /// Something unexpected; the UI shows the message.
     Internal,
 }

@@ -423,6 +423,27 @@ describe('App', () => {
     await waitFor(() => expect(calls.find((c) => c.cmd === 'open_media')?.args).toEqual({ messageId: 9 }));
   });
 
+  it('warns instead of opening a program a customer sent, and offers to save it', async () => {
+    const exe = message(9, 'inbound', '', { kind: 'document', body: null, file_name: 'setup.bin', media_stored: true });
+    const calls = backend({
+      conversations: () => [ANA],
+      messages: () => [exe],
+      open_media: () => {
+        throw { code: 'not_openable', message: 'Zentro Desk will not open this file: it is a program.' };
+      },
+      save_media: () => '/home/ana/Downloads/setup.bin',
+    });
+    render(App);
+    await fireEvent.click(await screen.findByText('Ana Souza'));
+    await fireEvent.click(await screen.findByTestId('open-file'));
+    const warning = await screen.findByTestId('file-refused');
+    expect(warning.textContent).toContain('will not open this file');
+    await fireEvent.click(screen.getByTestId('save-file'));
+    expect((await screen.findByTestId('file-saved')).textContent).toContain('/home/ana/Downloads/setup.bin');
+    expect(calls.find((c) => c.cmd === 'save_media')?.args).toEqual({ messageId: 9 });
+    expect(screen.queryByTestId('file-refused')).toBeNull();
+  });
+
   it('leaves the sandbox by signing in to a real relay', async () => {
     const calls = backend({
       sign_in: (args) => {

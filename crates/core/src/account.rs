@@ -189,7 +189,7 @@ async fn keep(
 /// What deleting a terminated workspace's data removed from this computer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Forgotten {
-    /// Files and folders deleted (the cache and its WAL, media, the account file).
+    /// Files and folders deleted (the cache and its WAL, media, the account file, opened copies).
     pub files: usize,
     /// Keychain entries deleted (channel tokens, the device token).
     pub keychain_entries: usize,
@@ -197,8 +197,9 @@ pub struct Forgotten {
 
 /// Deletes everything of a terminated workspace from `data_dir` (privacy promise P5): its channel
 /// tokens and this device's token from the keychain, then — with the cache closed — the cache
-/// file and its WAL, the media files and the account file. What the sign-in screen remembers
-/// (the relay's address) stays.
+/// file and its WAL, the media files, the account file and the shredded opened copies of
+/// customers' files ([`crate::customer_files::shred_all_copies`]). What the sign-in screen
+/// remembers (the relay's address) stays.
 pub async fn forget_workspace(
     data_dir: &Path,
     cache: crate::Cache,
@@ -239,6 +240,7 @@ pub async fn forget_workspace(
     if std::fs::remove_dir_all(data_dir.join(crate::media::MEDIA_DIR_NAME)).is_ok() {
         done.files += 1;
     }
+    done.files += crate::customer_files::shred_all_copies(data_dir).await;
     tracing::info!(
         files = done.files,
         keychain = done.keychain_entries,

@@ -463,6 +463,8 @@ impl Desk {
                     stop.cancel();
                 }
                 Err(SyncError::Unauthorized) => {
+                    // Signed out, revoked or removed: no customer's file stays opened here.
+                    crate::customer_files::shred_all_copies(&config.data_dir).await;
                     // Signed out or revoked: this device keeps no channel token any more.
                     if let Some(vault) = &config.channel_keychain {
                         match crate::channel_tokens::forget_all(&config.cache, vault).await {

@@ -56,7 +56,8 @@ pub struct MessageView {
     pub reaction: Option<String>,
     /// Whether the customer unsent it.
     pub deleted: bool,
-    /// A document's file name.
+    /// A document's file name, as the desk names the file
+    /// ([`crate::customer_files::shown_name`]).
     pub file_name: Option<String>,
     /// The media's MIME type.
     pub media_mime: Option<String>,
@@ -148,6 +149,18 @@ pub async fn conversations_where(
     .await?)
 }
 
+/// A message as it is shown: its file name is the one the desk gives the file
+/// ([`crate::customer_files::shown_name`]: no invisible or reordering characters, the extension
+/// of its MIME type), never the customer's as sent.
+fn with_shown_name(mut message: MessageView) -> MessageView {
+    message.file_name = crate::customer_files::shown_name(
+        message.file_name.as_deref(),
+        message.media_mime.as_deref(),
+        message.id,
+    );
+    message
+}
+
 /// A conversation's messages, newest first, before `before` (exclusive). The UI reverses a page
 /// to show it and asks for the next one with the oldest row's key as the user scrolls up.
 pub async fn messages(
@@ -172,7 +185,10 @@ pub async fn messages(
         limit
     )
     .fetch_all(cache.pool())
-    .await?)
+    .await?
+    .into_iter()
+    .map(with_shown_name)
+    .collect())
 }
 
 /// A conversation's messages, oldest first, after `after` (exclusive): the page below the ones
@@ -199,7 +215,10 @@ pub async fn messages_after(
         limit
     )
     .fetch_all(cache.pool())
-    .await?)
+    .await?
+    .into_iter()
+    .map(with_shown_name)
+    .collect())
 }
 
 /// A search result: the best match in one conversation.

@@ -14,6 +14,7 @@ pub mod apply;
 pub mod cache;
 pub mod channel_tokens;
 pub mod connections;
+pub mod customer_files;
 pub mod desk;
 pub mod export;
 pub mod inbox;

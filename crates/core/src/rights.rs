@@ -313,7 +313,8 @@ pub(crate) async fn apply_erasure(
 }
 
 /// Finishes erasures after their transaction committed: overwrites and deletes the queued media
-/// files, and checkpoints and truncates the WAL (which still holds the erased rows' old pages).
+/// files and the opened copies of files now gone ([`crate::customer_files::shred_stale_copies`]),
+/// and checkpoints and truncates the WAL (which still holds the erased rows' old pages).
 /// Returns how many files were deleted. Safe to call often: it does nothing when nothing waits.
 pub async fn cleanup(cache: &Cache) -> Result<usize, CacheError> {
     let waiting = sqlx::query_scalar!(r#"SELECT path AS "path!" FROM erasure_cleanup"#)
@@ -335,12 +336,14 @@ pub async fn cleanup(cache: &Cache) -> Result<usize, CacheError> {
             .await
             .map_err(sql)?;
     }
+    // Copies handed to the system's opener go with their messages and files.
+    crate::customer_files::shred_stale_copies(cache).await?;
     checkpoint(cache).await?;
     Ok(deleted)
 }
 
 /// Overwrites a file with zeros, then deletes it. Whether it existed.
-async fn shred(path: &std::path::Path) -> bool {
+pub(crate) async fn shred(path: &std::path::Path) -> bool {
     let Ok(meta) = tokio::fs::metadata(path).await else {
         return false;
     };

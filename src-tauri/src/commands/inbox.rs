@@ -106,26 +106,69 @@ pub async fn link_candidates(
     Ok(inbox::link_candidates(&cache, conversation_id.into(), &query, 8).await?)
 }
 
+/// What a failed open or save of a customer's file tells the UI: a refused file is
+/// [`ErrorCode::NotOpenable`], for which the UI warns and offers to save it instead.
+fn file_error(error: zentro_core::customer_files::FileError) -> CommandError {
+    use zentro_core::customer_files::FileError;
+    match error {
+        FileError::NotStored => CommandError::new(
+            ErrorCode::NotFound,
+            "This file is not on this computer yet; it downloads when the network allows.",
+        ),
+        FileError::Refused(refusal) => CommandError::new(
+            ErrorCode::NotOpenable,
+            format!(
+                "Zentro Desk will not open this file: {refusal}. Files like this can run programs \
+                 on this computer. Save it only if you trust the sender and expected it, and \
+                 check it before you open it."
+            ),
+        ),
+        FileError::Write { .. } => CommandError::new(ErrorCode::Internal, error.to_string()),
+        FileError::Cache(error) => error.into(),
+    }
+}
+
 /// Opens a message's file (a document the customer sent, say) in the system's default
-/// application, from a copy under its own name.
+/// application, from a copy under the name the desk gives it; programs and scripts are refused
+/// (`not_openable`) and can only be saved ([`save_media`]).
 #[tauri::command]
 #[specta::specta]
+#[tracing::instrument(skip(state))]
 pub async fn open_media(state: State<'_, AppState>, message_id: u32) -> Result<(), CommandError> {
     let cache = state.cache().await?;
-    let path = zentro_core::media::copy_for_opening(&cache, &state.data_dir, message_id.into())
-        .await?
-        .ok_or_else(|| {
-            CommandError::new(
-                ErrorCode::NotFound,
-                "This file is not on this computer yet; it downloads when the network allows.",
-            )
-        })?;
+    let path = zentro_core::customer_files::open_copy(&cache, message_id.into())
+        .await
+        .map_err(file_error)?;
     tauri_plugin_opener::open_path(path, None::<&str>).map_err(|e| {
         CommandError::new(
             ErrorCode::Internal,
             format!("No application could open the file: {e}"),
         )
     })
+}
+
+/// Saves a message's file to the Downloads folder (not executable) and shows it in the file
+/// manager: what the UI offers, with a warning, for a file it may not open. Returns where.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip(state))]
+pub async fn save_media(
+    state: State<'_, AppState>,
+    message_id: u32,
+) -> Result<String, CommandError> {
+    let cache = state.cache().await?;
+    let folder = if state.downloads.is_dir() {
+        state.downloads.clone()
+    } else {
+        state.data_dir.join("exports")
+    };
+    let path = zentro_core::customer_files::save_copy(&cache, message_id.into(), &folder)
+        .await
+        .map_err(file_error)?;
+    if let Err(error) = tauri_plugin_opener::reveal_item_in_dir(&path) {
+        tracing::warn!(%error, "a saved file could not be shown in the file manager");
+    }
+    Ok(path.display().to_string())
 }
 
 /// Which conversation is on screen (`None`: none): it gets no OS notifications.

@@ -4,6 +4,7 @@
 mod apply;
 mod cache;
 mod crash;
+mod customer_files;
 mod export;
 mod media;
 mod notices;

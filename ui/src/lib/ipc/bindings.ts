@@ -53,9 +53,15 @@ export const commands = {
 	media: (messageId: number) => typedError<string | null, CommandError>(__TAURI_INVOKE("media", { messageId })),
 	/**
 	 *  Opens a message's file (a document the customer sent, say) in the system's default
-	 *  application, from a copy under its own name.
+	 *  application, from a copy under the name the desk gives it; programs and scripts are refused
+	 *  (`not_openable`) and can only be saved ([`save_media`]).
 	 */
 	openMedia: (messageId: number) => typedError<null, CommandError>(__TAURI_INVOKE("open_media", { messageId })),
+	/**
+	 *  Saves a message's file to the Downloads folder (not executable) and shows it in the file
+	 *  manager: what the UI offers, with a warning, for a file it may not open. Returns where.
+	 */
+	saveMedia: (messageId: number) => typedError<string, CommandError>(__TAURI_INVOKE("save_media", { messageId })),
 	/**  Who this member is now, what they may do, and the team. */
 	team: () => typedError<TeamView_Serialize, CommandError>(__TAURI_INVOKE("team")),
 	/**  Invites someone by email (admins; owners for owners): a one-time code and link to hand them. */
@@ -766,6 +772,11 @@ export type ErrorCode =
 "forbidden" | 
 /**  The relay could not be reached; the UI offers to try again. */
 "offline" | 
+/**
+ *  A customer's file that may not be opened (a program or a script, or a type the desk does
+ *  not open): the UI shows the warning and offers to save it instead.
+ */
+"not_openable" | 
 /**  Something unexpected; the UI shows the message. */
 "internal";
 
@@ -911,7 +922,10 @@ export type MessageView_Deserialize = {
 	reaction?: string | null,
 	/**  Whether the customer unsent it. */
 	deleted: boolean,
-	/**  A document's file name. */
+	/**
+	 *  A document's file name, as the desk names the file
+	 *  ([`crate::customer_files::shown_name`]).
+	 */
 	file_name?: string | null,
 	/**  The media's MIME type. */
 	media_mime?: string | null,
@@ -953,7 +967,10 @@ export type MessageView_Serialize = {
 	reaction: string | null,
 	/**  Whether the customer unsent it. */
 	deleted: boolean,
-	/**  A document's file name. */
+	/**
+	 *  A document's file name, as the desk names the file
+	 *  ([`crate::customer_files::shown_name`]).
+	 */
 	file_name: string | null,
 	/**  The media's MIME type. */
 	media_mime: string | null,

@@ -70,6 +70,7 @@ const ERROR_CODES: readonly ErrorCode[] = [
   'signed_out',
   'forbidden',
   'offline',
+  'not_openable',
   'internal',
 ];
 
@@ -174,9 +175,17 @@ export function media(messageId: number): Promise<string | null> {
   return unwrap(() => commands.media(messageId));
 }
 
-/** Opens a message's file in the system's default application. */
+/**
+ * Opens a message's file in the system's default application. Programs and scripts are refused
+ * with code `not_openable`: show the warning and offer {@link saveMedia}.
+ */
 export function openMedia(messageId: number): Promise<null> {
   return unwrap(() => commands.openMedia(messageId));
+}
+
+/** Saves a message's file to the Downloads folder and shows it in the file manager; where it went. */
+export function saveMedia(messageId: number): Promise<string> {
+  return unwrap(() => commands.saveMedia(messageId));
 }
 
 /** Queues a reply; it goes out as soon as the network allows. */
