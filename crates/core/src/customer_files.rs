@@ -382,6 +382,25 @@ fn invisible(c: char) -> bool {
     )
 }
 
+/// Whether `c` reorders text or hides in it: bidi embeddings, overrides, isolates and marks,
+/// zero-width spaces, the byte order mark. Joiners and variation selectors (emoji sequences,
+/// Persian words) are not among them.
+fn reordering_or_hidden(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x061C | 0x200B | 0x200E | 0x200F | 0x202A..=0x202E | 0x2060 | 0x2066..=0x2069 | 0xFEFF
+    )
+}
+
+/// Text a customer wrote or named, fit to show next to names: without bidi controls (which
+/// could make `invoice\u{202E}fdp.exe` read as `invoiceexe.pdf`), zero-width spaces or control
+/// characters other than whitespace. For names and previews in lists and notifications.
+pub fn visible_text(text: &str) -> String {
+    text.chars()
+        .filter(|&c| !reordering_or_hidden(c) && (!c.is_control() || c.is_whitespace()))
+        .collect()
+}
+
 /// Characters no file name may hold on Windows or macOS, and path separators everywhere.
 fn forbidden_in_names(c: char) -> bool {
     matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|')
@@ -753,6 +772,16 @@ mod tests {
         assert_eq!(
             display_name(&"a".repeat(500)).chars().count(),
             MAX_NAME_CHARS
+        );
+    }
+
+    #[test]
+    fn text_keeps_no_reordering_characters_but_keeps_joiners() {
+        assert_eq!(visible_text("invoice\u{202E}fdp.exe"), "invoicefdp.exe");
+        assert_eq!(visible_text("a\u{2067}b\u{200B}c\u{0007}\nd"), "abc\nd");
+        assert_eq!(
+            visible_text("👨\u{200D}👩\u{200D}👧 می\u{200C}خواهم"),
+            "👨\u{200D}👩\u{200D}👧 می\u{200C}خواهم"
         );
     }
 

@@ -146,7 +146,15 @@ pub async fn conversations_where(
         label
     )
     .fetch_all(cache.pool())
-    .await?)
+    .await?
+    .into_iter()
+    .map(|mut c| {
+        // Names and previews (a document's file name, often) as shown: nothing reorders them.
+        c.contact_name = crate::customer_files::visible_text(&c.contact_name);
+        c.preview = crate::customer_files::visible_text(&c.preview);
+        c
+    })
+    .collect())
 }
 
 /// A message as it is shown: its file name is the one the desk gives the file
@@ -325,7 +333,7 @@ pub async fn search(cache: &Cache, input: &str, limit: i64) -> Result<Vec<Search
         .map(|(conversation_id, (tier, rowid, snippet))| SearchHit {
             conversation_id,
             message_id: (rowid > 0).then_some(rowid),
-            snippet,
+            snippet: crate::customer_files::visible_text(&snippet),
             rank: f64::from(tier),
         })
         .collect();
@@ -422,7 +430,7 @@ pub async fn conversation_details(
         ConversationDetails {
             link: crate::links::conversation_link(&r.channel_id, &r.customer_id),
             id: r.id,
-            contact_name: r.contact_name,
+            contact_name: crate::customer_files::visible_text(&r.contact_name),
             customer_id: r.customer_id,
             phone: r.phone,
             username: r.username,

@@ -90,8 +90,12 @@ pub async fn since(
         notices.push(Notice {
             kind,
             conversation_id: m.conversation_id,
-            title: m.name,
-            body: shorten(m.text.as_deref().unwrap_or(&format!("[{}]", m.kind))),
+            // The customer's name and a document's file name stay unreordered
+            // (`customer_files::visible_text`).
+            title: crate::customer_files::visible_text(&m.name),
+            body: shorten(&crate::customer_files::visible_text(
+                m.text.as_deref().unwrap_or(&format!("[{}]", m.kind)),
+            )),
         });
     }
 

@@ -114,7 +114,12 @@ async fn a_hostile_name_is_stored_under_its_types_extension_and_shown_without_bi
     let receipt = downloaded(&cache, dir.path(), "wamid.2", PDF).await;
 
     // What the UI is given to show.
-    let conversation = inbox::conversations(&cache, None, 10).await.unwrap()[0].id;
+    let summary = inbox::conversations(&cache, None, 10)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(summary.preview, "receipt.pdf"); // the list's preview is the last file's name
+    let conversation = summary.id;
     let shown: Vec<Option<String>> = inbox::messages(&cache, conversation, None, 10)
         .await
         .unwrap()
