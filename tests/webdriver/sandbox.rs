@@ -8,16 +8,7 @@ use zentro_tests::webdriver::AppSession;
 use crate::ui::{count, screenshot, text, wait_for};
 
 async fn open_conversation(client: &Client, name: &str) {
-    let rows = client
-        .find_all(Locator::Css("[data-testid=conversation-row] button"))
-        .await
-        .unwrap();
-    for row in rows {
-        if row.text().await.unwrap_or_default().contains(name) {
-            row.click().await.unwrap();
-            break;
-        }
-    }
+    crate::ui::open_row_named(client, name).await;
     wait_for("the conversation to open", || async {
         text(client, "[data-testid=conversation-title]").await == name
     })
@@ -206,13 +197,65 @@ async fn in_the_sandbox_an_agent_reads_replies_sees_ticks_searches_and_assigns()
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_sandbox_inbox_follows_a_dark_system_theme() {
-    let data = tempfile::tempdir().unwrap();
-    let session = crate::ui::sandbox_session(data.path(), &[("GTK_THEME", "Adwaita:dark")]).await;
-    let client = &session.client;
-    open_conversation(client, "Dara Okafor").await;
-    let dark: bool = client
+/// An sRGB colour as `getComputedStyle` reports it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Colour {
+    rgb: [f64; 3],
+    alpha: f64,
+}
+
+impl Colour {
+    /// Parses `rgb(r, g, b)` or `rgba(r, g, b, a)`.
+    fn parse(css: &str) -> Self {
+        let inner = css
+            .strip_prefix("rgba(")
+            .or_else(|| css.strip_prefix("rgb("))
+            .and_then(|rest| rest.strip_suffix(')'))
+            .unwrap_or_else(|| panic!("not an rgb() colour: {css:?}"));
+        let parts: Vec<f64> = inner
+            .split(',')
+            .map(|p| {
+                p.trim()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("not an rgb() colour: {css:?}"))
+            })
+            .collect();
+        assert!(
+            parts.len() == 3 || parts.len() == 4,
+            "not an rgb() colour: {css:?}"
+        );
+        Self {
+            rgb: [parts[0], parts[1], parts[2]],
+            alpha: parts.get(3).copied().unwrap_or(1.0),
+        }
+    }
+
+    /// WCAG relative luminance: 0 for black, 1 for white.
+    fn luminance(&self) -> f64 {
+        let linear = |c: f64| {
+            let c = c / 255.0;
+            if c <= 0.040_45 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        let [r, g, b] = self.rgb.map(linear);
+        0.2126 * r + 0.7152 * g + 0.0722 * b
+    }
+}
+
+/// What the inbox draws: the page's background, and the conversation list's background and text.
+#[derive(Debug)]
+struct Drawn {
+    page: Colour,
+    list: Colour,
+    list_text: Colour,
+}
+
+/// Reads the colours WebKit computed for the inbox, after checking which scheme it reports.
+async fn drawn_colours(client: &Client, dark: bool) -> Drawn {
+    let scheme = client
         .execute(
             "return window.matchMedia('(prefers-color-scheme: dark)').matches",
             vec![],
@@ -221,17 +264,79 @@ async fn the_sandbox_inbox_follows_a_dark_system_theme() {
         .unwrap()
         .as_bool()
         .unwrap();
-    screenshot(
-        client,
+    assert_eq!(
+        scheme, dark,
+        "WebKit did not report the system theme (dark expected: {dark})"
+    );
+    let colours = client
+        .execute(
+            "const list = document.querySelector('[data-testid=conversation-list]');
+             const root = getComputedStyle(document.documentElement);
+             const drawn = getComputedStyle(list);
+             return [root.backgroundColor, drawn.backgroundColor, drawn.color];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let colours: Vec<String> = serde_json::from_value(colours).unwrap();
+    let drawn = Drawn {
+        page: Colour::parse(&colours[0]),
+        list: Colour::parse(&colours[1]),
+        list_text: Colour::parse(&colours[2]),
+    };
+    for colour in [drawn.page, drawn.list, drawn.list_text] {
+        assert_eq!(colour.alpha, 1.0, "a see-through colour: {drawn:?}");
+    }
+    drawn
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_inbox_is_drawn_light_or_dark_with_the_system_theme() {
+    // The same inbox under GTK's light and dark Adwaita: WebKit reports the preference and the
+    // app's stylesheet follows it, so the colours it draws are light on dark or dark on light.
+    let mut seen = Vec::new();
+    for (theme, dark) in [("Adwaita", false), ("Adwaita:dark", true)] {
+        let data = tempfile::tempdir().unwrap();
+        let session = crate::ui::sandbox_session(data.path(), &[("GTK_THEME", theme)]).await;
+        let client = &session.client;
+        open_conversation(client, "Dara Okafor").await;
+        let drawn = drawn_colours(client, dark).await;
+        screenshot(
+            client,
+            if dark {
+                "sandbox-conversation-dark.png"
+            } else {
+                "sandbox-conversation-system-light.png"
+            },
+        )
+        .await;
+        session.close().await.unwrap();
+        let (page, list, text) = (
+            drawn.page.luminance(),
+            drawn.list.luminance(),
+            drawn.list_text.luminance(),
+        );
         if dark {
-            "sandbox-conversation-dark.png"
+            assert!(
+                page < 0.05 && list < 0.05,
+                "the dark inbox has a light background: {drawn:?}"
+            );
+            assert!(text > 0.5, "the dark inbox has dark text: {drawn:?}");
         } else {
-            "sandbox-conversation-theme.png"
-        },
-    )
-    .await;
-    assert!(dark, "WebKit did not report the dark system theme");
-    session.close().await.unwrap();
+            assert!(
+                page > 0.7 && list > 0.7,
+                "the light inbox has a dark background: {drawn:?}"
+            );
+            assert!(text < 0.1, "the light inbox has light text: {drawn:?}");
+        }
+        seen.push(drawn);
+    }
+    let (light, dark) = (&seen[0], &seen[1]);
+    assert!(
+        light.list.luminance() > dark.list.luminance()
+            && light.list_text.luminance() < dark.list_text.luminance(),
+        "the themes do not differ the right way: light {light:?}, dark {dark:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

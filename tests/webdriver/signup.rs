@@ -142,7 +142,7 @@ async fn an_owner_connects_whatsapp_through_embedded_signup_in_the_apps_window()
         .unwrap();
     let mut new_row = String::new();
     for row in rows {
-        let row_text = row.text().await.unwrap_or_default();
+        let row_text = row.text().await.unwrap();
         if row_text.contains("+1555") {
             new_row = row_text;
         }

@@ -20,19 +20,32 @@ where
     }
 }
 
+/// How many elements `css` matches. A WebDriver error fails the test rather than counting as
+/// none, so a "nothing left" check cannot pass on an error.
 pub async fn count(client: &Client, css: &str) -> usize {
     client
         .find_all(Locator::Css(css))
         .await
-        .map(|v| v.len())
-        .unwrap_or(0)
+        .unwrap_or_else(|e| panic!("counting {css}: {e}"))
+        .len()
 }
 
+/// The text of the first element `css` matches, or "" when there is none. An element replaced
+/// while it is read is looked up again; any other WebDriver error fails the test.
 pub async fn text(client: &Client, css: &str) -> String {
-    match client.find(Locator::Css(css)).await {
-        Ok(element) => element.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
+    for _ in 0..5 {
+        let element = match client.find(Locator::Css(css)).await {
+            Ok(element) => element,
+            Err(e) if e.is_no_such_element() => return String::new(),
+            Err(e) => panic!("finding {css}: {e}"),
+        };
+        match element.text().await {
+            Ok(text) => return text,
+            Err(e) if e.is_stale_element_reference() => continue,
+            Err(e) => panic!("reading {css}: {e}"),
+        }
     }
+    panic!("{css} was replaced every time it was read");
 }
 
 pub async fn screenshot(client: &Client, name: &str) {
@@ -83,33 +96,37 @@ pub async fn open_row(client: &Client, index: usize) -> String {
     name
 }
 
-/// Opens the conversation named `name`.
-pub async fn open_row_named(client: &Client, name: &str) {
-    let rows = client
-        .find_all(Locator::Css("[data-testid=conversation-row] button"))
+/// The text of each conversation row, in the list's order, read in one step (rows may be
+/// re-rendered between two WebDriver reads as messages arrive).
+async fn row_texts(client: &Client) -> Vec<String> {
+    let texts = client
+        .execute(
+            "return Array.from(document.querySelectorAll('[data-testid=conversation-row] button'), (b) => b.innerText)",
+            vec![],
+        )
         .await
         .unwrap();
-    for (i, row) in rows.iter().enumerate() {
-        if row.text().await.unwrap_or_default().contains(name) {
+    serde_json::from_value(texts).unwrap()
+}
+
+/// Opens the conversation named `name`.
+pub async fn open_row_named(client: &Client, name: &str) {
+    let rows = row_texts(client).await;
+    match rows.iter().position(|t| t.contains(name)) {
+        Some(i) => {
             open_row(client, i).await;
-            return;
         }
+        None => panic!("no conversation named {name}"),
     }
-    panic!("no conversation named {name}");
 }
 
 /// Opens a conversation other than `name`'s, returning its name.
 pub async fn open_row_other_than(client: &Client, name: &str) -> String {
-    let rows = client
-        .find_all(Locator::Css("[data-testid=conversation-row] button"))
-        .await
-        .unwrap();
-    for (i, row) in rows.iter().enumerate() {
-        if !row.text().await.unwrap_or_default().contains(name) {
-            return open_row(client, i).await;
-        }
+    let rows = row_texts(client).await;
+    match rows.iter().position(|t| !t.contains(name)) {
+        Some(i) => open_row(client, i).await,
+        None => panic!("only {name}'s conversation is listed"),
     }
-    panic!("only {name}'s conversation is listed");
 }
 
 /// The app in the sandbox on `data_dir` (the welcome skipped, customers answering replies only),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use zentro_tests::app::{app_binary, skip_welcome};
 use zentro_tests::webdriver::AppSession;
 
-use crate::ui::wait_for;
+use crate::ui::{count, wait_for};
 
 pub async fn start(data_dir: &str) -> AppSession {
     AppSession::start(
@@ -105,18 +105,33 @@ async fn started_minimized_the_window_stays_hidden_until_the_app_is_launched_aga
     let data_dir = data.path().to_string_lossy().into_owned();
     let session = start(&data_dir).await;
     let visibility = || async {
-        session
+        let state = session
             .client
             .execute("return document.visibilityState", vec![])
             .await
-            .unwrap()
+            .unwrap();
+        state
             .as_str()
-            .unwrap_or_default()
+            .unwrap_or_else(|| panic!("visibilityState is not a string: {state}"))
             .to_string()
     };
-    // Only the tray icon shows; the inbox loads behind it.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(visibility().await, "hidden");
+    // Only the tray icon shows; the inbox loads behind it. Ready means the UI has asked the app
+    // for the cache's status and shown the answer (a command answered, the window's page live).
+    wait_for(
+        "the inbox's cache status, loaded behind the tray",
+        || async { count(&session.client, "[data-testid=cache-status]").await == 1 },
+    )
+    .await;
+    assert_eq!(
+        visibility().await,
+        "hidden",
+        "the window showed although the app was to start in the tray"
+    );
+    let log = read_logs(data.path());
+    assert!(
+        log.contains("starting minimized to the tray"),
+        "the app did not say it started in the tray: {log}"
+    );
 
     // Launching it again (or the tray's "Open Zentro Desk") brings the window.
     assert!(launch_again(&session, &data_dir, &[]).await.success());
@@ -125,4 +140,13 @@ async fn started_minimized_the_window_stays_hidden_until_the_app_is_launched_aga
     })
     .await;
     session.close().await.unwrap();
+}
+
+/// Everything the app has logged in `data_dir`'s log folder so far.
+fn read_logs(data_dir: &std::path::Path) -> String {
+    let mut logged = String::new();
+    for entry in std::fs::read_dir(data_dir.join("logs")).expect("a logs folder") {
+        logged.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    logged
 }
