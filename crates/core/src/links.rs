@@ -51,6 +51,9 @@ pub enum LinkError {
     /// A known kind with a missing or unusable part.
     #[error("This Zentro Desk link is incomplete: {0}.")]
     Incomplete(&'static str),
+    /// An invitation to a relay reached over plain `http://` away from this computer.
+    #[error("This invitation is not safe to follow: {0}.")]
+    Insecure(String),
 }
 
 const MAX_LEN: usize = 2048;
@@ -96,6 +99,7 @@ pub fn parse(link: &str) -> Result<DeepLink, LinkError> {
                     "the relay address is not a web address",
                 ));
             }
+            crate::sync::relay_address(&relay).map_err(|e| LinkError::Insecure(e.to_string()))?;
             Ok(DeepLink::Invitation { relay, code })
         }
         other => Err(LinkError::Unknown(other.chars().take(40).collect())),
@@ -172,6 +176,11 @@ mod tests {
                 "the relay address is not a web address"
             ))
         );
+        match parse("zentro://invite?relay=http://relay.example.com&code=A") {
+            Err(LinkError::Insecure(reason)) => assert!(reason.contains("https://"), "{reason}"),
+            other => panic!("a plain-http invitation was followed: {other:?}"),
+        }
+        assert!(parse("zentro://invite?relay=http://127.0.0.1:8787&code=A").is_ok());
         assert_eq!(
             parse("zentro://invite?code=A"),
             Err(LinkError::Incomplete("no relay address"))

@@ -205,16 +205,41 @@ pub(crate) fn network(error: reqwest::Error) -> SyncError {
     SyncError::Network(error.without_url().to_string())
 }
 
+/// Checks the address of a relay before anything is sent to it, wherever it comes from (sign-in,
+/// an invitation code or link, a saved account): `https://`, or plain `http://` only to this
+/// computer (127.0.0.0/8, `::1`, `localhost`), since a device token, a password and customers'
+/// messages cross that connection. The one check every way in uses.
+pub fn relay_address(base_url: &str) -> Result<url::Url, SyncError> {
+    let url = url::Url::parse(base_url.trim()).map_err(|e| SyncError::BadAddress(e.to_string()))?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(SyncError::BadAddress(format!(
+            "{} is plain http://, which anyone on the network can read and change; use the \
+             relay's https:// address (plain http:// only reaches a relay on this computer: \
+             127.0.0.1, ::1 or localhost)",
+            url.origin().ascii_serialization()
+        ))),
+        _ => Err(SyncError::BadAddress(
+            "use the relay's https:// address".into(),
+        )),
+    }
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
 impl RelayClient {
-    /// A client for the relay at `base_url` (e.g. `https://relay.acme.example`).
+    /// A client for the relay at `base_url` (e.g. `https://relay.acme.example`); refused unless
+    /// [`relay_address`] accepts it.
     pub fn new(base_url: &str) -> Result<Self, SyncError> {
-        let url =
-            reqwest::Url::parse(base_url).map_err(|e| SyncError::BadAddress(e.to_string()))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(SyncError::BadAddress(
-                "use an http:// or https:// address".into(),
-            ));
-        }
+        relay_address(base_url)?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("ZentroDesk/", env!("CARGO_PKG_VERSION")))
@@ -612,7 +637,37 @@ impl SseBuffer {
 
 #[cfg(test)]
 mod tests {
-    use super::SseBuffer;
+    use super::{SseBuffer, SyncError, relay_address};
+
+    #[test]
+    fn plain_http_reaches_only_a_relay_on_this_computer() {
+        for refused in [
+            "http://relay.example.com",
+            "http://relay.example.com:8787/",
+            "http://10.0.0.5:8787",
+            "http://[2001:db8::1]:8787",
+            "http://localhost.example.com",
+            "ftp://relay.example.com",
+        ] {
+            match relay_address(refused) {
+                Err(SyncError::BadAddress(message)) => {
+                    assert!(message.contains("https://"), "{refused}: {message}")
+                }
+                other => panic!("{refused} was not refused: {other:?}"),
+            }
+        }
+        for accepted in [
+            "https://relay.example.com",
+            "https://relay.example.com:8443/",
+            "http://127.0.0.1:8787",
+            "http://127.10.0.1",
+            "http://[::1]:8787",
+            "http://localhost:8787",
+            "http://LOCALHOST",
+        ] {
+            assert!(relay_address(accepted).is_ok(), "{accepted}");
+        }
+    }
 
     #[test]
     fn events_cut_anywhere_come_out_whole() {

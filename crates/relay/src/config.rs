@@ -72,6 +72,9 @@ pub struct Config {
     pub meta_refusals_per_address: u32,
     /// Writes (events, shared files, channel checks, audit reports) allowed per session per minute.
     pub writes_per_session: u32,
+    /// The bearer token that unlocks per-workspace series on `/metrics`; without it (or without
+    /// the right one) a caller sees only aggregates, never a workspace id.
+    pub metrics_token: Option<VerifyToken>,
 }
 
 /// The Meta app's public settings (the secret is [`Config::app_secret`]).
@@ -136,6 +139,7 @@ impl Config {
             trusted_proxies: crate::ratelimit::TrustedProxies::default(),
             meta_refusals_per_address: 60,
             writes_per_session: 1200,
+            metrics_token: None,
         }
     }
 }
@@ -220,6 +224,68 @@ pub struct ServeArgs {
     /// Writes allowed per device session per minute.
     #[arg(long, env = "ZENTRO_RELAY_WRITES_PER_SESSION", default_value_t = 1200)]
     pub writes_per_session: u32,
+    /// The relay runs behind a TLS-terminating proxy (Caddy, nginx, a load balancer): only then
+    /// may it listen on an address other than loopback, and `--public-url` must be https.
+    #[arg(
+        long,
+        env = "ZENTRO_RELAY_BEHIND_TLS_PROXY",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub behind_tls_proxy: bool,
+    /// A bearer token for per-workspace series on `/metrics` (or use --metrics-token-file);
+    /// without it `/metrics` shows aggregates only.
+    #[arg(long, env = "ZENTRO_RELAY_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// A file holding the metrics token.
+    #[arg(long, env = "ZENTRO_RELAY_METRICS_TOKEN_FILE")]
+    pub metrics_token_file: Option<PathBuf>,
+}
+
+/// Refuses a listen address and public address that would carry devices' passwords, tokens and
+/// customers' messages in plain text over a network (promise P16). Plain HTTP is served only on
+/// loopback, unless `behind_tls_proxy` says a TLS-terminating proxy on this machine or network
+/// answers the devices — and then the public address must be `https://`. A public address is
+/// always `https://` (or plain `http://` to loopback, for a relay used on this computer only):
+/// desks refuse anything else, so invitation links naming it would not work.
+pub fn check_transport(
+    listen: SocketAddr,
+    behind_tls_proxy: bool,
+    public_url: Option<&str>,
+) -> anyhow::Result<()> {
+    let public = match public_url {
+        Some(text) => Some(url::Url::parse(text).map_err(|e| {
+            anyhow::anyhow!("ZENTRO_RELAY_PUBLIC_URL is not a web address ({e}): set it to https://relay.example.com")
+        })?),
+        None => None,
+    };
+    if let Some(url) = &public {
+        let loopback = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            None => false,
+        };
+        if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+            anyhow::bail!(
+                "ZENTRO_RELAY_PUBLIC_URL must be the relay's https:// address (devices refuse a plain http:// relay away from their own computer), not {}",
+                url.origin().ascii_serialization()
+            );
+        }
+    }
+    if !behind_tls_proxy {
+        if listen.ip().is_loopback() {
+            return Ok(());
+        }
+        anyhow::bail!(
+            "refusing to serve plain HTTP on {listen}, which is not loopback: passwords, device tokens and customers' messages would cross the network unencrypted. Listen on 127.0.0.1 (ZENTRO_RELAY_LISTEN) behind a TLS-terminating proxy, and if that proxy is on another machine set ZENTRO_RELAY_BEHIND_TLS_PROXY=1 with ZENTRO_RELAY_PUBLIC_URL=https://…"
+        );
+    }
+    if public.is_none_or(|u| u.scheme() != "https") {
+        anyhow::bail!(
+            "behind a TLS proxy (ZENTRO_RELAY_BEHIND_TLS_PROXY) the relay needs its public https:// address: set ZENTRO_RELAY_PUBLIC_URL=https://relay.example.com (invitation links and Meta's callbacks name it)"
+        );
+    }
+    Ok(())
 }
 
 /// The Meta app's public settings (connecting channels, channel health).
@@ -441,6 +507,20 @@ impl ServeArgs {
         config.sign_in_per_account = self.sign_in_per_account;
         config.meta_refusals_per_address = self.meta_refusals_per_address;
         config.writes_per_session = self.writes_per_session;
+        check_transport(
+            self.listen,
+            self.behind_tls_proxy,
+            config.public_url.as_deref(),
+        )?;
+        if self.metrics_token.is_some() || self.metrics_token_file.is_some() {
+            let token = secret_from(
+                &self.metrics_token,
+                &self.metrics_token_file,
+                "metrics token",
+                "ZENTRO_RELAY_METRICS_TOKEN",
+            )?;
+            config.metrics_token = Some(VerifyToken::new(token.trim()));
+        }
         Ok(config)
     }
 }

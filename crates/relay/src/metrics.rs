@@ -64,8 +64,9 @@ impl Metrics {
         false
     }
 
-    /// Renders the counters, plus the oldest unacknowledged event age per workspace.
-    pub fn render(&self, oldest_unacknowledged: &[(String, i64)]) -> String {
+    /// Renders the counters and the age of the oldest unacknowledged event: over all workspaces,
+    /// or per workspace (labelled with its id) when `per_workspace`, for the operator's scraper.
+    pub fn render(&self, oldest_unacknowledged: &[(String, i64)], per_workspace: bool) -> String {
         let mut out = String::new();
         let counter = |out: &mut String, name: &str, help: &str, value: u64| {
             let _ = writeln!(
@@ -120,11 +121,24 @@ impl Metrics {
             out,
             "# HELP zentro_oldest_unacknowledged_event_age_seconds Age of the oldest event some active device has not acknowledged.\n# TYPE zentro_oldest_unacknowledged_event_age_seconds gauge"
         );
-        for (workspace, age_ms) in oldest_unacknowledged {
+        if per_workspace {
+            for (workspace, age_ms) in oldest_unacknowledged {
+                let _ = writeln!(
+                    out,
+                    "zentro_oldest_unacknowledged_event_age_seconds{{workspace=\"{workspace}\"}} {:.3}",
+                    *age_ms as f64 / 1000.0
+                );
+            }
+        } else {
+            let oldest = oldest_unacknowledged
+                .iter()
+                .map(|(_, age_ms)| *age_ms)
+                .max()
+                .unwrap_or(0);
             let _ = writeln!(
                 out,
-                "zentro_oldest_unacknowledged_event_age_seconds{{workspace=\"{workspace}\"}} {:.3}",
-                *age_ms as f64 / 1000.0
+                "zentro_oldest_unacknowledged_event_age_seconds {:.3}",
+                oldest as f64 / 1000.0
             );
         }
         out

@@ -200,8 +200,19 @@ pub fn app(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The span of a request in the relay's traces: the method and the route it matched
+/// (`/shared/{token}/{name}`, never the token), or the path when none did; never the query string,
+/// which can carry a file's name or a code, and never a header.
+fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| request.uri().path(), |m| m.as_str());
+    tracing::debug_span!("request", method = %request.method(), path = %route, version = ?request.version())
 }
 
 /// A request authenticated with a device's bearer token.

@@ -14,4 +14,5 @@ mod signup;
 mod stream;
 mod support;
 mod team;
+mod transport;
 mod webhooks;
