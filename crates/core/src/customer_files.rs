@@ -775,6 +775,127 @@ mod tests {
         );
     }
 
+    /// Names built at random from the characters attackers use (bidi controls, invisible and
+    /// control characters, separators, dots, spaces, executable extensions, Windows device
+    /// names) keep every promise: nothing invisible or reordering, no separator, no leading dot,
+    /// no trailing dot or space, no device name, at most [`MAX_NAME_CHARS`], the allow-list's
+    /// extension; and a name ending in a program's extension is never opened.
+    #[test]
+    fn random_hostile_names_keep_every_promise() {
+        const PIECES: &[&str] = &[
+            "\u{202E}",
+            "\u{202A}",
+            "\u{202D}",
+            "\u{2066}",
+            "\u{2067}",
+            "\u{2069}",
+            "\u{200E}",
+            "\u{200F}",
+            "\u{061C}",
+            "\u{200B}",
+            "\u{FEFF}",
+            "\u{00AD}",
+            "\u{E0041}",
+            "\u{FE0F}",
+            "\u{0000}",
+            "\u{0007}",
+            "\n",
+            "\t",
+            "\u{2028}",
+            "\u{00A0}",
+            "/",
+            "\\",
+            ":",
+            "*",
+            "?",
+            "\"",
+            "<",
+            ">",
+            "|",
+            ".",
+            "..",
+            " ",
+            "invoice",
+            "fdp",
+            "CON",
+            "com1",
+            "lpt9",
+            "nul",
+            "photo",
+            "ملف",
+            "写真",
+            "exe",
+            "sh",
+            "desktop",
+            "pdf",
+            "AppImage",
+            "lnk",
+            "a",
+        ];
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            usize::try_from(state % n as u64).unwrap_or(0)
+        };
+        let mimes = [
+            "application/pdf",
+            "image/jpeg",
+            "application/x-msdownload",
+            "",
+            "text/plain",
+        ];
+        for round in 0..20_000 {
+            let mut name: String = (0..next(12) + 1)
+                .map(|_| PIECES[next(PIECES.len())])
+                .collect();
+            if round % 3 == 0 {
+                name.push('.');
+                name.push_str(EXECUTABLE_EXTENSIONS[next(EXECUTABLE_EXTENSIONS.len())]);
+            }
+            let mime = mimes[next(mimes.len())];
+            let stored = stored_name(Some(&name), mime, 7);
+            let shown = display_name(&name);
+            for out in [&stored, &shown] {
+                assert!(
+                    !out.chars()
+                        .any(|c| c.is_control() || invisible(c) || forbidden_in_names(c)),
+                    "{name:?} → {out:?}"
+                );
+                assert!(out.chars().count() <= MAX_NAME_CHARS, "{name:?} → {out:?}");
+                assert!(!out.starts_with(['.', ' ']), "{name:?} → {out:?}");
+                assert!(!out.ends_with(['.', ' ']), "{name:?} → {out:?}");
+            }
+            assert!(
+                stored.ends_with(&format!(".{}", extension_for(mime))),
+                "{name:?} → {stored:?}"
+            );
+            assert!(!reserved_on_windows(&stored), "{name:?} → {stored:?}");
+            if let Some(extension) = customer_extension(&name)
+                && EXECUTABLE_EXTENSIONS.contains(&extension.as_str())
+            {
+                assert!(
+                    refusal(Some(&name), "application/pdf", b"%PDF").is_some(),
+                    "{name:?}"
+                );
+            }
+            if round % 3 == 0 && !shown.is_empty() && shown.contains('.') {
+                // The executable extension appended last survives cleaning, so it is refused.
+                let last = shown
+                    .rsplit_once('.')
+                    .map(|(_, e)| e.to_lowercase())
+                    .unwrap_or_default();
+                if EXECUTABLE_EXTENSIONS.contains(&last.as_str()) {
+                    assert!(
+                        refusal(Some(&name), "image/jpeg", b"\xFF\xD8").is_some(),
+                        "{name:?}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn text_keeps_no_reordering_characters_but_keeps_joiners() {
         assert_eq!(visible_text("invoice\u{202E}fdp.exe"), "invoicefdp.exe");
