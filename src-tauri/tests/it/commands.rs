@@ -169,6 +169,25 @@ fn the_shell_plugin_can_only_open_links_and_never_run_a_program() {
         );
         assert!(refused.is_err(), "{target} was opened");
     }
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    assert!(!marker.exists(), "a program ran");
+    // A refused program must not run later either: watch for its marker for a generous 3 s, far
+    // longer than the same program takes when it does run (the control below proves the watch
+    // sees a program that ran).
+    let watch = |path: &std::path::Path| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        while std::time::Instant::now() < deadline {
+            if path.exists() {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        path.exists()
+    };
+    assert!(!watch(&marker), "a program ran");
+    let control = dir.path().join("control");
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", &format!("touch {}", control.display())])
+        .spawn()
+        .expect("sh runs");
+    assert!(watch(&control), "the watch did not see a program that ran");
+    child.wait().unwrap();
 }
