@@ -72,6 +72,11 @@ pub struct Config {
     pub meta_refusals_per_address: u32,
     /// Writes (events, shared files, channel checks, audit reports) allowed per session per minute.
     pub writes_per_session: u32,
+    /// How long a quarantined webhook waits for its channel (`ZENTRO_RELAY_QUARANTINE_DAYS`).
+    pub quarantine_retention: Duration,
+    /// The most webhooks the quarantine keeps; the oldest go first
+    /// (`ZENTRO_RELAY_QUARANTINE_MAX_ITEMS`).
+    pub quarantine_max_items: u64,
     /// The bearer token that unlocks per-workspace series on `/metrics`; without it (or without
     /// the right one) a caller sees only aggregates, never a workspace id.
     pub metrics_token: Option<VerifyToken>,
@@ -139,6 +144,8 @@ impl Config {
             trusted_proxies: crate::ratelimit::TrustedProxies::default(),
             meta_refusals_per_address: 60,
             writes_per_session: 1200,
+            quarantine_retention: Duration::from_secs(7 * 24 * 3600),
+            quarantine_max_items: 10_000,
             metrics_token: None,
         }
     }
@@ -224,6 +231,16 @@ pub struct ServeArgs {
     /// Writes allowed per device session per minute.
     #[arg(long, env = "ZENTRO_RELAY_WRITES_PER_SESSION", default_value_t = 1200)]
     pub writes_per_session: u32,
+    /// Days a quarantined webhook waits for its channel.
+    #[arg(long, env = "ZENTRO_RELAY_QUARANTINE_DAYS", default_value_t = 7)]
+    pub quarantine_days: u64,
+    /// The most webhooks the quarantine keeps (the oldest go first).
+    #[arg(
+        long,
+        env = "ZENTRO_RELAY_QUARANTINE_MAX_ITEMS",
+        default_value_t = 10_000
+    )]
+    pub quarantine_max_items: u64,
     /// The relay runs behind a TLS-terminating proxy (Caddy, nginx, a load balancer): only then
     /// may it listen on an address other than loopback, and `--public-url` must be https.
     #[arg(
@@ -507,6 +524,13 @@ impl ServeArgs {
         config.sign_in_per_account = self.sign_in_per_account;
         config.meta_refusals_per_address = self.meta_refusals_per_address;
         config.writes_per_session = self.writes_per_session;
+        if self.quarantine_days == 0 || self.quarantine_max_items == 0 {
+            anyhow::bail!(
+                "the quarantine keeps webhooks at least 1 day (ZENTRO_RELAY_QUARANTINE_DAYS) and at least 1 (ZENTRO_RELAY_QUARANTINE_MAX_ITEMS)"
+            );
+        }
+        config.quarantine_retention = Duration::from_secs(self.quarantine_days * 24 * 3600);
+        config.quarantine_max_items = self.quarantine_max_items;
         check_transport(
             self.listen,
             self.behind_tls_proxy,

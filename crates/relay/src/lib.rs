@@ -84,5 +84,15 @@ async fn prune_periodically(
             Ok(n) => tracing::info!(events = n, "pruned delivered and expired events"),
             Err(error) => tracing::error!(%error, "pruning failed"),
         }
+        if let Err(error) = store
+            .trim_quarantine(
+                store::now_ms(),
+                config.quarantine_retention,
+                config.quarantine_max_items,
+            )
+            .await
+        {
+            tracing::error!(%error, "trimming the quarantine failed");
+        }
     }
 }

@@ -697,6 +697,47 @@ impl Store {
 
     // ----- quarantine -----
 
+    /// Drops quarantined webhooks received before `now - retention`, then the oldest past
+    /// `max_items`; returns how many went.
+    pub async fn trim_quarantine(
+        &self,
+        now: i64,
+        retention: Duration,
+        max_items: u64,
+    ) -> Result<u64> {
+        let cutoff = now - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+        let mut tx = self.begin().await?;
+        let mut dropped = sqlx::query("DELETE FROM quarantine WHERE received_at < ?")
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        dropped += sqlx::query(
+            "DELETE FROM quarantine WHERE id NOT IN (SELECT id FROM quarantine ORDER BY id DESC LIMIT ?)",
+        )
+        .bind(i64::try_from(max_items).unwrap_or(i64::MAX))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(dropped)
+    }
+
+    /// The workspace whose channel has the account (a WhatsApp Business Account), if any.
+    pub async fn workspace_of_account(
+        &self,
+        kind: ChannelKind,
+        account_id: &str,
+    ) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT workspace_id FROM channels WHERE kind = ? AND account_id = ? LIMIT 1",
+        )
+        .bind(kind.as_str())
+        .bind(account_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// Quarantined webhooks, oldest first.
     pub async fn quarantine(&self) -> Result<Vec<QuarantineEntry>> {
         let rows = sqlx::query("SELECT id, received_at, route_kind, route_id, reason, length(body) FROM quarantine ORDER BY id").fetch_all(&self.pool).await?;
@@ -958,6 +999,23 @@ pub(crate) async fn insert_channel_in(
     account_id: Option<&str>,
     display_name: &str,
 ) -> Result<usize> {
+    // A WhatsApp Business Account belongs to one workspace: its account-level webhooks route there.
+    if let Some(account_id) = account_id
+        && sqlx::query_scalar::<_, i64>(
+            "SELECT 1 FROM channels WHERE kind = ? AND account_id = ? AND workspace_id <> ?",
+        )
+        .bind(kind.as_str())
+        .bind(account_id)
+        .bind(workspace_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .is_some()
+    {
+        return Err(StoreError::Conflict(format!(
+            "the {} account {account_id} (in another workspace)",
+            kind.as_str()
+        )));
+    }
     let inserted = sqlx::query(
             "INSERT INTO channels (id, workspace_id, kind, external_id, account_id, display_name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )

@@ -92,9 +92,122 @@ pub struct NewChannel {
     waba_id: Option<String>,
     #[serde(default)]
     name: String,
+    /// Proof: a Meta access token whose `debug_token` grants the id (the Page, or the WABA that
+    /// holds the number).
+    #[serde(default)]
+    token: Option<String>,
 }
 
-/// `POST /v1/channels`: adds a channel (admins); quarantined webhooks naming it are delivered.
+fn refused(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::Refused {
+        status: StatusCode::FORBIDDEN,
+        code,
+        message: message.into(),
+    }
+}
+
+/// Refuses (409) an id another workspace (or this one) already has, then (403) an unclaimed id
+/// without proof that Meta granted it to the caller: `token`'s `debug_token` must be this app's,
+/// valid, and grant the Page or Instagram account, or the WABA whose numbers include the number.
+/// The operator's CLI (`zentro-relay channel add`) needs no proof.
+async fn prove(
+    state: &AppState,
+    kind: ChannelKind,
+    external_id: &str,
+    waba_id: Option<&str>,
+    token: Option<&str>,
+) -> Result<(), ApiError> {
+    let taken = || ApiError::Refused {
+        status: StatusCode::CONFLICT,
+        code: "conflict",
+        message: format!(
+            "the {} id {external_id} is already connected to a workspace on this relay",
+            kind.as_str()
+        ),
+    };
+    if state
+        .store
+        .channel_by_external_id(kind, external_id)
+        .await?
+        .is_some()
+    {
+        return Err(taken());
+    }
+    if let Some(waba) = waba_id
+        && state
+            .store
+            .workspace_of_account(kind, waba)
+            .await?
+            .is_some()
+    {
+        return Err(taken());
+    }
+    let Some(token) = token.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Err(refused(
+            "proof_required",
+            "add a channel with a Meta token that grants it (`token`), connect it from the app, or ask the relay's operator (`zentro-relay channel add`)",
+        ));
+    };
+    let (app, graph) = super::signup::meta(state)?;
+    let token = zentro_meta::AccessToken::new(token.to_string());
+    let not_granted = || {
+        refused(
+            "not_granted",
+            format!("Meta does not say this token grants {external_id}"),
+        )
+    };
+    let info = graph
+        .debug_token(&app.app_id, &state.config.app_secret, &token)
+        .await
+        .map_err(|error| {
+            tracing::info!(%error, "a channel's proof was refused by Meta");
+            not_granted()
+        })?;
+    if !info.is_valid || info.app_id != app.app_id {
+        return Err(not_granted());
+    }
+    let granted = |scopes: &[&str], target: &str| scopes.iter().any(|s| info.grants(s, target));
+    match kind {
+        ChannelKind::Whatsapp => {
+            let waba = waba_id.ok_or_else(|| {
+                ApiError::BadRequest("a WhatsApp number needs its waba_id".into())
+            })?;
+            if !granted(
+                &[
+                    "whatsapp_business_management",
+                    "whatsapp_business_messaging",
+                ],
+                waba,
+            ) {
+                return Err(not_granted());
+            }
+            let numbers = graph.phone_numbers(waba, &token).await.map_err(|error| {
+                tracing::info!(%error, "a channel's numbers could not be read at Meta");
+                not_granted()
+            })?;
+            if !numbers.iter().any(|n| n.id == external_id) {
+                return Err(not_granted());
+            }
+        }
+        ChannelKind::Messenger => {
+            if !granted(&["pages_messaging", "pages_manage_metadata"], external_id) {
+                return Err(not_granted());
+            }
+        }
+        ChannelKind::Instagram => {
+            if !granted(
+                &["instagram_manage_messages", "instagram_basic"],
+                external_id,
+            ) {
+                return Err(not_granted());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `POST /v1/channels`: adds a channel (admins) no workspace has, with proof that Meta granted it
+/// ([`prove`]); quarantined webhooks naming it are delivered.
 pub async fn add(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -109,17 +222,19 @@ pub async fn add(
             "external_id must be Meta's numeric id of the number, Page or account".into(),
         ));
     }
+    let waba_id = input
+        .waba_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|w| !w.is_empty());
+    prove(&state, kind, external_id, waba_id, input.token.as_deref()).await?;
     let (channel, released) = state
         .store
         .add_channel(
             &auth.0.workspace_id,
             kind,
             external_id,
-            input
-                .waba_id
-                .as_deref()
-                .map(str::trim)
-                .filter(|w| !w.is_empty()),
+            waba_id,
             input.name.trim(),
         )
         .await?;

@@ -70,6 +70,7 @@ pub async fn receive(
             StatusCode::UNAUTHORIZED.into_response(),
         );
     }
+    let quarantined = state.metrics.webhooks_quarantined.load(Ordering::Relaxed);
     let stored = match webhook::parse(&body) {
         Ok(items) => state.sequencer.webhook(items).await,
         Err(malformed) => {
@@ -85,6 +86,9 @@ pub async fn receive(
                 .metrics
                 .webhooks_accepted
                 .fetch_add(1, Ordering::Relaxed);
+            if state.metrics.webhooks_quarantined.load(Ordering::Relaxed) != quarantined {
+                trim_quarantine(&state).await;
+            }
             StatusCode::OK.into_response()
         }
         Err(error) => {
@@ -92,5 +96,25 @@ pub async fn receive(
             tracing::error!(%error, "webhook not stored");
             StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
+    }
+}
+
+/// Keeps the quarantine within its retention and size (after it grew, and periodically).
+pub async fn trim_quarantine(state: &AppState) {
+    match state
+        .store
+        .trim_quarantine(
+            crate::store::now_ms(),
+            state.config.quarantine_retention,
+            state.config.quarantine_max_items,
+        )
+        .await
+    {
+        Ok(0) => {}
+        Ok(dropped) => tracing::warn!(
+            dropped,
+            "quarantined webhooks dropped (too old or too many)"
+        ),
+        Err(error) => tracing::error!(%error, "the quarantine could not be trimmed"),
     }
 }

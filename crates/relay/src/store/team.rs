@@ -4,7 +4,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{
-    Channel, Credentials, Member, MemberSummary, Result, Store, StoreError, Workspace,
+    Channel, ChannelKind, Credentials, Member, MemberSummary, Result, Store, StoreError, Workspace,
     member_summary, new_id, now_ms,
 };
 use crate::roles::Role;
@@ -95,6 +95,14 @@ pub struct SealedToken {
 fn role_of(value: &str) -> Role {
     value.parse().unwrap_or(Role::Agent)
 }
+
+/// The condition (on `quarantine AS q`, the workspace bound to `?3`) that a quarantined webhook is
+/// addressed to one of the workspace's channels.
+const OWN_QUARANTINE: &str = "EXISTS (SELECT 1 FROM channels c WHERE c.workspace_id = ?3 AND (
+    (q.route_kind = 'whatsapp_phone_number' AND c.kind = 'whatsapp' AND c.external_id = q.route_id)
+    OR (q.route_kind = 'whatsapp_account' AND c.kind = 'whatsapp' AND c.account_id = q.route_id)
+    OR (q.route_kind = 'page' AND c.kind = 'messenger' AND c.external_id = q.route_id)
+    OR (q.route_kind = 'instagram_account' AND c.kind = 'instagram' AND c.external_id = q.route_id)))";
 
 impl Store {
     // ----- members -----
@@ -647,19 +655,38 @@ impl Store {
         Ok(())
     }
 
-    /// Removes a channel from its workspace (its token and access list go with it).
+    /// Removes a channel from its workspace (its token and access list go with it), and the
+    /// quarantined webhooks addressed to it: nobody who adds that id later receives them.
     pub async fn remove_channel(&self, workspace_id: &str, channel_id: &str) -> Result<Channel> {
         let channel = self.channel(workspace_id, channel_id).await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM channels WHERE id = ? AND workspace_id = ?")
             .bind(channel_id)
             .bind(workspace_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        if let Ok(kind) = channel.kind.parse::<ChannelKind>() {
+            for (route_kind, by_account) in crate::routing::route_kinds_for(kind) {
+                let route_id = if *by_account {
+                    channel.account_id.as_deref()
+                } else {
+                    Some(channel.external_id.as_str())
+                };
+                let Some(route_id) = route_id else { continue };
+                sqlx::query("DELETE FROM quarantine WHERE route_kind = ? AND route_id = ?")
+                    .bind(route_kind)
+                    .bind(route_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
         Ok(channel)
     }
 
     /// Deletes a workspace's events that name any of `identifiers` as a JSON string (a customer's
-    /// id or phone), and quarantined webhooks that do; returns `(events, quarantined)`. With
+    /// id or phone), and quarantined webhooks addressed to its own channels that do (never another
+    /// workspace's, nor webhooks addressed to nobody's); returns `(events, quarantined)`. With
     /// `secure_delete` the freed bytes are overwritten.
     ///
     /// The log is searched without the writer lock (events up to the current head never change),
@@ -690,11 +717,13 @@ impl Store {
                 .await?,
             );
             found_quarantined.extend(
-                sqlx::query_scalar::<_, i64>(
-                    "SELECT id FROM quarantine WHERE id <= ? AND instr(CAST(body AS TEXT), ?) > 0",
-                )
+                sqlx::query_scalar::<_, i64>(&format!(
+                    "SELECT id FROM quarantine q WHERE id <= ?1 AND instr(CAST(body AS TEXT), ?2) > 0
+                     AND {OWN_QUARANTINE}"
+                ))
                 .bind(last_quarantined)
                 .bind(identifier)
+                .bind(workspace_id)
                 .fetch_all(&self.pool)
                 .await?,
             );
@@ -725,11 +754,13 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected() as i64;
-            quarantined += sqlx::query(
-                "DELETE FROM quarantine WHERE id > ? AND instr(CAST(body AS TEXT), ?) > 0",
-            )
+            quarantined += sqlx::query(&format!(
+                "DELETE FROM quarantine AS q WHERE id > ?1 AND instr(CAST(body AS TEXT), ?2) > 0
+                 AND {OWN_QUARANTINE}"
+            ))
             .bind(last_quarantined)
             .bind(identifier)
+            .bind(workspace_id)
             .execute(&mut *tx)
             .await?
             .rows_affected() as i64;

@@ -13,6 +13,7 @@ mod shared_files;
 mod signup;
 mod stream;
 mod support;
+mod tenants;
 mod team;
 mod transport;
 mod webhooks;

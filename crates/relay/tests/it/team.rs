@@ -133,6 +133,8 @@ async fn every_route_is_refused_to_roles_below_its_permission_and_to_strangers()
     let ch = &t.channel;
     // The channel has a token Meta issued for its number, and a signup exists to be read.
     let meta_token = sim.add_whatsapp_number("100000000000001", "P1", "15550001111");
+    // Adding a channel needs Meta's proof that it was granted (a Page token here).
+    let page_token = sim.add_page("990001", false);
     let planted = t
         .relay
         .call(
@@ -193,7 +195,9 @@ async fn every_route_is_refused_to_roles_below_its_permission_and_to_strangers()
         (
             "POST",
             "/v1/channels".into(),
-            Some(json!({ "kind": "messenger", "external_id": "990001" })),
+            Some(
+                json!({ "kind": "messenger", "external_id": "990001", "token": page_token.expose() }),
+            ),
             "admin",
         ),
         (
