@@ -1018,14 +1018,14 @@ fn exchange_code(state: &Shared, query: &HashMap<String, String>) -> Response {
         g.used = true;
     }
     let user_id = Some(state.login_user_id().to_string());
-    let token = if grant.pages.is_empty() {
-        state.issue_token(TokenGrant {
+    let mut token_grant = if grant.pages.is_empty() {
+        TokenGrant {
             user_id: user_id.clone(),
             ..TokenGrant::for_waba(&grant.waba_id)
-        })
+        }
     } else {
         // A Facebook Login user token: it lists the shared Pages (`/me/accounts`).
-        state.issue_token(TokenGrant {
+        TokenGrant {
             pages: grant.pages.iter().cloned().collect(),
             scopes: vec![
                 "pages_show_list".into(),
@@ -1036,8 +1036,13 @@ fn exchange_code(state: &Shared, query: &HashMap<String, String>) -> Response {
             ],
             user_id,
             ..TokenGrant::default()
-        })
+        }
     };
+    // The permissions the person left ticked in the dialog, when not all of them.
+    if let Some(scopes) = grant.scopes {
+        token_grant.scopes = scopes;
+    }
+    let token = state.issue_token(token_grant);
     axum::Json(json!({ "access_token": token.expose(), "token_type": "bearer" })).into_response()
 }
 

@@ -108,6 +108,9 @@ pub(crate) struct SignupCode {
     pub waba_id: String,
     /// The Pages (and their Instagram accounts) a Facebook Login code grants.
     pub pages: Vec<String>,
+    /// The permissions the person signing in left ticked, when not all that the configuration
+    /// asks for (`None`: all of them).
+    pub scopes: Option<Vec<String>>,
     pub issued_at: DateTime<Utc>,
     pub used: bool,
 }
@@ -139,6 +142,8 @@ pub struct SimState {
     /// The next Embedded Signup grants a token for another WABA than the one the dialog names
     /// (what a mismatched or stale session looks like).
     pub(crate) next_signup_grants_other_account: bool,
+    /// The permissions the next signup or login grants, when not the configuration's.
+    pub(crate) next_grant_scopes: Option<Vec<String>>,
     /// The Pages Facebook Login shares (the signing-in user's).
     pub(crate) login_pages: Vec<LoginPage>,
     /// Errors to answer the next sends with, `(http status, code)`, in order.
@@ -167,6 +172,7 @@ impl SimState {
             subscriptions: HashMap::new(),
             codes: HashMap::new(),
             next_signup_grants_other_account: false,
+            next_grant_scopes: None,
             login_pages: Vec::new(),
             injected: Vec::new(),
             failing_downloads: 0,
@@ -327,6 +333,7 @@ impl SimState {
             SignupCode {
                 waba_id: waba_id.to_string(),
                 pages: Vec::new(),
+                scopes: self.next_grant_scopes.take(),
                 issued_at,
                 used: false,
             },
@@ -376,6 +383,7 @@ impl SimState {
             SignupCode {
                 waba_id: String::new(),
                 pages,
+                scopes: self.next_grant_scopes.take(),
                 issued_at,
                 used: false,
             },
@@ -418,6 +426,14 @@ impl SimState {
     /// Makes the next Embedded Signup grant a token for another WABA than the one it reports.
     pub fn grant_other_account_on_next_signup(&mut self) {
         self.next_signup_grants_other_account = true;
+    }
+
+    /// Makes the next Embedded Signup or Facebook Login grant exactly `scopes` instead of the
+    /// permissions its configuration asks for: what Meta does when the person signing in edits
+    /// the permissions in the dialog (fewer), or the configuration asks for others (more).
+    /// `debug_token` then reports these.
+    pub fn grant_scopes_on_next_login(&mut self, scopes: &[&str]) {
+        self.next_grant_scopes = Some(scopes.iter().map(|s| s.to_string()).collect());
     }
 
     /// Subscribes our app to the webhooks of a WABA or Page (as the signup or a Page connection
@@ -490,6 +506,7 @@ impl SimState {
             SignupCode {
                 waba_id: granted,
                 pages: Vec::new(),
+                scopes: self.next_grant_scopes.take(),
                 issued_at: self.now(),
                 used: false,
             },

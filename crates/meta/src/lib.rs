@@ -10,9 +10,11 @@
 //! - [`graph`]: a Graph API client (sends, media, onboarding calls) whose errors say what the
 //!   caller should do.
 //! - [`secret`]: app secrets and access tokens that never print.
+//! - [`permissions`]: the permissions Meta granted compared with those asked for (P4).
 #![deny(missing_docs)]
 
 pub mod graph;
+pub mod permissions;
 pub mod platform;
 pub mod secret;
 pub mod signature;

@@ -3,6 +3,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use zentro_meta::AppSecret;
 use zentro_meta::graph::{GraphClient, GraphError, MediaError, MediaHostPolicy};
+use zentro_meta::permissions::LoginFlow;
 use zentro_meta::webhook::{Content, Event};
 use zentro_meta_sim::{Customer, Inbound, MetaSim, SimConfig};
 
@@ -56,6 +57,72 @@ async fn embedded_signup_calls_exchange_verify_subscribe_and_register() {
     assert!(
         matches!(again, GraphError::CodeRefused { expired: false }),
         "{again:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_signup_grants_the_configurations_permissions_unless_the_dialog_changed_them() {
+    let config = SimConfig::default();
+    let sim = MetaSim::start(config.clone()).await.unwrap();
+    let client = GraphClient::new(&sim.base_url()).unwrap();
+    let scopes_of = |code: String| {
+        let (client, config) = (&client, &config);
+        async move {
+            let token = client
+                .exchange_code(&config.app_id, &config.app_secret, &code, None)
+                .await
+                .unwrap();
+            let info = client
+                .debug_token(&config.app_id, &config.app_secret, &token)
+                .await
+                .unwrap();
+            let mut scopes = info.scopes.clone();
+            scopes.sort();
+            (scopes, info)
+        }
+    };
+    // All the Embedded Signup configuration asks for.
+    let (code, waba_id, _) = sim.state().issue_signup_code();
+    let (scopes, info) = scopes_of(code).await;
+    assert_eq!(
+        scopes,
+        [
+            "business_management",
+            "whatsapp_business_management",
+            "whatsapp_business_messaging"
+        ]
+    );
+    assert!(info.check_permissions(LoginFlow::WhatsAppSignup).is_exact());
+    // The person unticked one in the dialog: the token has only what was left.
+    sim.state()
+        .grant_scopes_on_next_login(&["whatsapp_business_management", "business_management"]);
+    let (code, waba_id2, _) = sim.state().issue_signup_code();
+    let (scopes, info) = scopes_of(code).await;
+    assert_eq!(
+        scopes,
+        ["business_management", "whatsapp_business_management"]
+    );
+    assert!(info.grants("whatsapp_business_management", &waba_id2));
+    assert!(!info.grants("whatsapp_business_messaging", &waba_id2));
+    assert_ne!(waba_id, waba_id2);
+    // Only the next code: the one after grants everything again.
+    let (code, _, _) = sim.state().issue_signup_code();
+    assert_eq!(scopes_of(code).await.0.len(), 3);
+    // A Facebook Login code can carry more than was asked for.
+    sim.state().add_login_page("610000000000009", "Acme", None);
+    sim.state().grant_scopes_on_next_login(&[
+        "pages_show_list",
+        "pages_messaging",
+        "instagram_basic",
+        "instagram_manage_messages",
+        "business_management",
+        "ads_management",
+    ]);
+    let code = sim.state().issue_login_code();
+    let (_, info) = scopes_of(code).await;
+    assert_eq!(
+        info.check_permissions(LoginFlow::PagesLogin).extra,
+        ["ads_management"]
     );
 }
 

@@ -193,6 +193,22 @@ pub struct TokenInfo {
 }
 
 impl TokenInfo {
+    /// Every permission granted: `scopes` and those named in `granular_scopes`.
+    pub fn granted_permissions(&self) -> impl Iterator<Item = &str> {
+        self.scopes
+            .iter()
+            .chain(self.granular_scopes.iter().map(|(scope, _)| scope))
+            .map(String::as_str)
+    }
+
+    /// How the grant differs from what `flow` asked for (privacy promise P4).
+    pub fn check_permissions(
+        &self,
+        flow: crate::permissions::LoginFlow,
+    ) -> crate::permissions::PermissionCheck {
+        crate::permissions::PermissionCheck::compare(flow, self.granted_permissions())
+    }
+
     /// Whether the token grants `scope` on `target` (e.g. a WABA id).
     pub fn grants(&self, scope: &str, target: &str) -> bool {
         self.granular_scopes

@@ -8,7 +8,8 @@
 //!    events from facebook.com only.
 //! 3. On finish it posts Meta's code and the ids to `POST /signup/complete`. Within the code's 30
 //!    seconds the relay exchanges it (the app secret never leaves the relay), checks with
-//!    `debug_token` that the grant covers the account, subscribes the app to the account's
+//!    `debug_token` that the grant covers the account (and compares the permissions granted with
+//!    those asked for: privacy promise P4), subscribes the app to the account's
 //!    webhooks, registers the number with the PIN (not for the WhatsApp Business app, which keeps
 //!    its registration), and only then creates the channel, seals its token and appends a
 //!    `channel.connected` event. Any failure leaves nothing behind.
@@ -22,7 +23,8 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use zentro_meta::AccessToken;
-use zentro_meta::graph::{GraphClient, GraphError};
+use zentro_meta::graph::{GraphClient, GraphError, TokenInfo};
+use zentro_meta::permissions::{LoginFlow, PermissionCheck};
 use zentro_meta::platform::{self, signup_events};
 
 use super::{ApiError, AppState, Authenticated};
@@ -412,18 +414,22 @@ async fn complete_step(
     let signup = begin(&state, &input.t, WHATSAPP).await?;
     let outcome = connect_whatsapp(&state, app, graph, &signup, &input, coexistence, pin).await;
     let (state_now, channel_id, outcome) = match outcome {
-        Ok((channel, reconnected)) => (
+        Ok((channel, reconnected, permissions)) => (
             SignupState::Connected,
             Some(channel.id.clone()),
             json!({
-                "message": format!(
-                    "{} {} ({}).",
-                    if reconnected { "Reconnected" } else { "Connected" },
-                    channel.display_name,
-                    channel.phone_number.clone().unwrap_or_else(|| channel.external_id.clone())
+                "message": with_permissions(
+                    format!(
+                        "{} {} ({}).",
+                        if reconnected { "Reconnected" } else { "Connected" },
+                        channel.display_name,
+                        channel.phone_number.clone().unwrap_or_else(|| channel.external_id.clone())
+                    ),
+                    &permissions,
                 ),
                 "channel_id": channel.id,
                 "reconnected": reconnected,
+                "permissions": permissions,
             }),
         ),
         Err(failure) => {
@@ -637,6 +643,46 @@ pub(crate) async fn exchange_and_verify(
     Ok((token, info))
 }
 
+/// Compares the permissions Meta granted with those `flow` asked for (privacy promise P4). When
+/// they differ it says so in the log (permission names only) and the audit log
+/// (`channel.permissions_differ`); the signup goes on, and its outcome carries the comparison.
+pub(crate) async fn check_permissions(
+    state: &AppState,
+    signup: &Signup,
+    flow: LoginFlow,
+    info: &TokenInfo,
+) -> PermissionCheck {
+    let check = info.check_permissions(flow);
+    if !check.is_exact() {
+        tracing::warn!(
+            signup = %signup.id,
+            extra = ?check.extra,
+            missing = ?check.missing,
+            "Meta granted other permissions than the signup asked for"
+        );
+        if let Err(error) = audit(
+            state,
+            signup,
+            "channel.permissions_differ",
+            None,
+            json!({ "signup_id": signup.id, "extra": check.extra, "missing": check.missing }),
+        )
+        .await
+        {
+            tracing::error!(?error, "a permission difference could not be audited");
+        }
+    }
+    check
+}
+
+/// `message`, followed by what differs in the permissions granted, if anything.
+pub(crate) fn with_permissions(message: String, permissions: &PermissionCheck) -> String {
+    match permissions.describe() {
+        Some(difference) => format!("{message} {difference}"),
+        None => message,
+    }
+}
+
 /// Moves a signup from one of `from` to `to`, once.
 pub(crate) async fn claim(
     state: &AppState,
@@ -691,7 +737,7 @@ async fn connect_whatsapp(
     input: &Completion,
     coexistence: bool,
     pin: &str,
-) -> Result<(Channel, bool), Failure> {
+) -> Result<(Channel, bool, PermissionCheck), Failure> {
     let keys = super::channels::keys(state).map_err(|_| {
         Failure::new(
             "token_key_missing",
@@ -724,6 +770,7 @@ async fn connect_whatsapp(
         ));
     }
     let (token, info) = exchange_and_verify(state, app, graph, &input.code).await?;
+    let permissions = check_permissions(state, signup, LoginFlow::WhatsAppSignup, &info).await;
     if !info.grants("whatsapp_business_management", waba_id)
         && !info.grants("whatsapp_business_messaging", waba_id)
     {
@@ -843,7 +890,7 @@ async fn connect_whatsapp(
     if let Err(error) = published {
         tracing::error!(%error, "the channel.connected event could not be appended");
     }
-    Ok((channel, reconnected))
+    Ok((channel, reconnected, permissions))
 }
 
 pub(crate) async fn undo_subscription(graph: &GraphClient, object_id: &str, token: &AccessToken) {

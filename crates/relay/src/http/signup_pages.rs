@@ -3,7 +3,8 @@
 //!
 //! 1. The page calls `FB.login` with the Pages configuration and posts Meta's code to
 //!    `POST /signup/pages/accounts`. The relay exchanges it for the user's token, checks it with
-//!    `debug_token`, lists the Pages it manages (`/me/accounts`, with Page tokens and linked
+//!    `debug_token` (comparing the permissions granted with those asked for: privacy promise P4),
+//!    lists the Pages it manages (`/me/accounts`, with Page tokens and linked
 //!    Instagram accounts) and keeps those tokens in memory only, for this signup, for a few
 //!    minutes. The page receives names and ids, never a token.
 //! 2. The owner ticks the Pages and Instagram accounts to connect; `POST /signup/pages/connect`
@@ -19,11 +20,12 @@ use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use zentro_meta::graph::PageAccount;
+use zentro_meta::permissions::{LoginFlow, PermissionCheck};
 use zentro_meta::platform;
 
 use super::signup::{
-    CHANNEL_CONNECTED, Failure, PAGES, audit, begin, end, exchange_and_verify, meta, open,
-    undo_subscription,
+    CHANNEL_CONNECTED, Failure, PAGES, audit, begin, check_permissions, end, exchange_and_verify,
+    meta, open, undo_subscription, with_permissions,
 };
 use super::{ApiError, AppState};
 use crate::store::{ChannelHealth, ChannelKind, Signup, SignupState};
@@ -35,10 +37,12 @@ const CHOICE_TTL: Duration = Duration::from_secs(10 * 60);
 #[derive(Default)]
 pub struct SharedPages(Mutex<HashMap<String, (Instant, Shared)>>);
 
-/// What one login shared: who (app-scoped user id) and their Pages.
+/// What one login shared: who (app-scoped user id), their Pages, and how the permissions
+/// granted compare with those asked for.
 struct Shared {
     user_id: Option<String>,
     pages: Vec<PageAccount>,
+    permissions: PermissionCheck,
 }
 
 impl SharedPages {
@@ -106,6 +110,7 @@ async fn accounts_step(
         Ok(verified) => verified,
         Err(failure) => return fail(&state, &signup, failure).await,
     };
+    let permissions = check_permissions(&state, &signup, LoginFlow::PagesLogin, &info).await;
     let pages = match graph.page_accounts(&user).await {
         Ok(p) => p,
         Err(e) => return fail(&state, &signup, Failure::meta("listing your Pages", &e)).await,
@@ -146,16 +151,18 @@ async fn accounts_step(
             },
         }));
     }
+    let notice = permissions.describe();
+    let answer = json!({ "state": SignupState::Working, "pages": listed, "signup_id": signup.id,
+                         "permissions": permissions, "permissions_notice": notice });
     state.shared_pages.put(
         &signup.id,
         Shared {
             user_id: info.user_id,
             pages,
+            permissions,
         },
     );
-    Ok(Json(
-        json!({ "state": SignupState::Working, "pages": listed, "signup_id": signup.id }),
-    ))
+    Ok(Json(answer))
 }
 
 /// The body of `POST /signup/pages/connect`.
@@ -202,6 +209,7 @@ async fn connect_step(
     let Some(Shared {
         user_id,
         pages: shared,
+        permissions,
     }) = state.shared_pages.take(&signup.id)
     else {
         return fail(
@@ -361,7 +369,9 @@ async fn connect_step(
         &signup,
         SignupState::Connected,
         first.as_deref(),
-        json!({ "message": format!("Connected {}.", names.join(", ")), "channel_ids": connected.iter().map(|c| c.id.clone()).collect::<Vec<_>>() }),
+        json!({ "message": with_permissions(format!("Connected {}.", names.join(", ")), &permissions),
+                "channel_ids": connected.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
+                "permissions": permissions }),
     )
     .await
 }

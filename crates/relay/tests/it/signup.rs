@@ -829,3 +829,219 @@ async fn a_login_sharing_no_page_or_a_cancelled_choice_connects_nothing() {
         .await;
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
 }
+
+/// The audit entries recording that Meta granted other permissions than were asked for.
+async fn permission_audits(s: &Setup) -> Vec<Value> {
+    s.relay
+        .call("GET", "/v1/audit", Some(&s.owner), None)
+        .await
+        .json()["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "channel.permissions_differ")
+        .cloned()
+        .collect()
+}
+
+/// Runs a WhatsApp signup whose dialog grants `scopes` (`None`: what the configuration asks
+/// for); returns the page's answer and the signup as the app reads it afterwards.
+async fn whatsapp_signup_granting(s: &Setup, scopes: Option<&[&str]>) -> (Value, Value) {
+    let (id, token) = start(s).await;
+    if let Some(scopes) = scopes {
+        s.sim.state().grant_scopes_on_next_login(scopes);
+    }
+    let (code, waba, number) = dialog_finishes(&s.sim, false).await;
+    let done = complete(s, finished(&token, &code, &waba, &number, "135790")).await;
+    assert_eq!(done.status, StatusCode::OK, "{:?}", done.json());
+    assert_eq!(done.json()["state"], "connected", "{:?}", done.json());
+    (done.json(), signup_state(s, &id).await)
+}
+
+#[tokio::test]
+async fn a_whatsapp_grant_of_exactly_the_requested_permissions_reports_no_difference() {
+    let s = setup().await;
+    let (done, signup) = whatsapp_signup_granting(&s, None).await;
+    for outcome in [&done["outcome"], &signup["outcome"]] {
+        assert_eq!(
+            outcome["permissions"],
+            json!({ "extra": [], "missing": [] }),
+            "{outcome:?}"
+        );
+        assert!(
+            !outcome["message"].as_str().unwrap().contains("permission"),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(permission_audits(&s).await, Vec::<Value>::new());
+}
+
+#[tokio::test]
+async fn a_whatsapp_grant_with_more_permissions_than_requested_is_reported() {
+    let s = setup().await;
+    let (done, signup) = whatsapp_signup_granting(
+        &s,
+        Some(&[
+            "whatsapp_business_management",
+            "whatsapp_business_messaging",
+            "business_management",
+            "ads_management",
+        ]),
+    )
+    .await;
+    // The owner sees it in the outcome the app shows (the page's answer and the stored signup).
+    for outcome in [&done["outcome"], &signup["outcome"]] {
+        assert_eq!(
+            outcome["permissions"],
+            json!({ "extra": ["ads_management"], "missing": [] }),
+            "{outcome:?}"
+        );
+        let message = outcome["message"].as_str().unwrap();
+        assert!(
+            message.contains("ads_management") && message.contains("P4"),
+            "{message}"
+        );
+    }
+    // Admins find it in the audit log.
+    let audits = permission_audits(&s).await;
+    assert_eq!(audits.len(), 1, "{audits:?}");
+    assert_eq!(audits[0]["details"]["extra"], json!(["ads_management"]));
+    assert_eq!(audits[0]["details"]["missing"], json!([]));
+    assert_eq!(audits[0]["details"]["signup_id"], signup["id"]);
+}
+
+#[tokio::test]
+async fn a_whatsapp_grant_missing_a_requested_permission_is_reported() {
+    let s = setup().await;
+    // The owner unticked whatsapp_business_messaging in Meta's dialog.
+    let (done, signup) = whatsapp_signup_granting(
+        &s,
+        Some(&["whatsapp_business_management", "business_management"]),
+    )
+    .await;
+    for outcome in [&done["outcome"], &signup["outcome"]] {
+        assert_eq!(
+            outcome["permissions"],
+            json!({ "extra": [], "missing": ["whatsapp_business_messaging"] }),
+            "{outcome:?}"
+        );
+        assert!(
+            outcome["message"].as_str().unwrap().contains(
+                "did not grant a permission Zentro Desk needs (whatsapp_business_messaging)"
+            ),
+            "{outcome:?}"
+        );
+    }
+    let audits = permission_audits(&s).await;
+    assert_eq!(audits.len(), 1, "{audits:?}");
+    assert_eq!(
+        audits[0]["details"]["missing"],
+        json!(["whatsapp_business_messaging"])
+    );
+}
+
+/// Runs a Pages login whose dialog grants `scopes` (`None`: what the configuration asks for)
+/// and connects the Page; returns the accounts answer and the connect answer.
+async fn pages_login_granting(s: &Setup, scopes: Option<&[&str]>) -> (Value, Value) {
+    s.sim
+        .state()
+        .add_login_page("610000000000007", "Acme Tea", None);
+    let (_, token) = start_pages(s).await;
+    if let Some(scopes) = scopes {
+        s.sim.state().grant_scopes_on_next_login(scopes);
+    }
+    let code = login_code(&s.sim).await;
+    let listed = s
+        .relay
+        .call(
+            "POST",
+            "/signup/pages/accounts",
+            None,
+            Some(json!({ "t": token, "code": code })),
+        )
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.json());
+    let done = s
+        .relay
+        .call(
+            "POST",
+            "/signup/pages/connect",
+            None,
+            Some(json!({ "t": token, "pages": ["610000000000007"], "instagram": [] })),
+        )
+        .await;
+    assert_eq!(done.json()["state"], "connected", "{:?}", done.json());
+    (listed.json(), done.json())
+}
+
+#[tokio::test]
+async fn a_pages_login_granting_exactly_the_requested_permissions_reports_no_difference() {
+    let s = setup().await;
+    let (listed, done) = pages_login_granting(&s, None).await;
+    assert_eq!(listed["permissions"], json!({ "extra": [], "missing": [] }));
+    assert_eq!(listed["permissions_notice"], Value::Null);
+    assert_eq!(
+        done["outcome"]["permissions"],
+        json!({ "extra": [], "missing": [] })
+    );
+    assert_eq!(done["outcome"]["message"], "Connected Acme Tea.");
+    assert_eq!(permission_audits(&s).await, Vec::<Value>::new());
+}
+
+#[tokio::test]
+async fn a_pages_login_granting_more_or_fewer_permissions_is_reported() {
+    let s = setup().await;
+    // More than asked for (public_profile, which every login carries, does not count).
+    let (listed, done) = pages_login_granting(
+        &s,
+        Some(&[
+            "pages_show_list",
+            "pages_messaging",
+            "instagram_basic",
+            "instagram_manage_messages",
+            "business_management",
+            "public_profile",
+            "pages_read_engagement",
+        ]),
+    )
+    .await;
+    let expected = json!({ "extra": ["pages_read_engagement"], "missing": [] });
+    assert_eq!(listed["permissions"], expected);
+    assert!(
+        listed["permissions_notice"]
+            .as_str()
+            .unwrap()
+            .contains("pages_read_engagement"),
+        "the page shows it while the owner chooses"
+    );
+    assert_eq!(done["outcome"]["permissions"], expected);
+    assert!(
+        done["outcome"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("pages_read_engagement")
+    );
+
+    // Fewer: the owner unticked Instagram's messaging permission.
+    let (listed, done) = pages_login_granting(
+        &s,
+        Some(&[
+            "pages_show_list",
+            "pages_messaging",
+            "instagram_basic",
+            "business_management",
+        ]),
+    )
+    .await;
+    let expected = json!({ "extra": [], "missing": ["instagram_manage_messages"] });
+    assert_eq!(listed["permissions"], expected);
+    assert_eq!(done["outcome"]["permissions"], expected);
+    assert!(
+        done["outcome"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("instagram_manage_messages")
+    );
+    let audits = permission_audits(&s).await;
+    assert_eq!(audits.len(), 2, "{audits:?}");
+}
