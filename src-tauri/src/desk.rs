@@ -96,6 +96,18 @@ fn apply_sync(status: &mut DeskStatus, sync: &SyncState) {
             None,
         ),
         SyncState::Live => (SyncPhase::Live, 0, None),
+        SyncState::Resynced(r) => (
+            SyncPhase::Live,
+            0,
+            Some(format!(
+                "This computer was away longer than the relay keeps events: {} events (#{} to #{}) were gone before it received them. It applied every erasure the relay remembers ({}, {} on this computer) and synced what remains; older conversations may lack messages.",
+                r.to - r.from + 1,
+                r.from,
+                r.to,
+                r.erasures,
+                r.contacts_erased
+            )),
+        ),
         SyncState::Offline { reason } => (
             SyncPhase::Offline,
             0,

@@ -46,6 +46,10 @@ pub enum SyncState {
     CatchingUp(Progress),
     /// Up to date and following live.
     Live,
+    /// Up to date and following live, after the relay had pruned events this device never
+    /// received: every erasure it remembers was applied, and what remains synced. Shown to
+    /// people (older conversations may lack messages) until the desk restarts.
+    Resynced(crate::gaps::Resync),
     /// The relay could not be reached; retrying on its own.
     Offline {
         /// What went wrong, for people.
@@ -164,6 +168,7 @@ impl Desk {
                 rate: 0.0,
                 caught_up: false,
                 channel_changes: 0,
+                resynced: None,
             }))),
             stop: CancellationToken::new(),
             tasks: tokio_util::task::TaskTracker::new(),
@@ -400,7 +405,11 @@ impl Desk {
         self.tasks.spawn(async move {
             let mut on_progress = {
                 let (events, state, nudge) = (events.clone(), state.clone(), nudge.clone());
+                let mut resynced = None;
                 move |p: Progress| {
+                    if p.resynced.is_some() {
+                        resynced = p.resynced;
+                    }
                     if p.channel_changes > 0 {
                         kept.stale.store(true, std::sync::atomic::Ordering::SeqCst);
                     }
@@ -409,7 +418,7 @@ impl Desk {
                         nudge.notify_one(); // new media to fetch, statuses for the outbox
                     }
                     let next = if p.caught_up {
-                        SyncState::Live
+                        resynced.map_or(SyncState::Live, SyncState::Resynced)
                     } else {
                         SyncState::CatchingUp(p)
                     };

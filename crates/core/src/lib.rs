@@ -17,6 +17,7 @@ pub mod connections;
 pub mod customer_files;
 pub mod desk;
 pub mod export;
+pub mod gaps;
 pub mod inbox;
 pub mod links;
 pub mod media;

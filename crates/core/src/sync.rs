@@ -125,6 +125,9 @@ pub struct Progress {
     pub caught_up: bool,
     /// `channel.changed` events in what was just applied: the device refreshes its channel tokens.
     pub channel_changes: usize,
+    /// The relay had pruned events this device never received: what was done about it (every
+    /// remembered erasure applied, the cursor moved past the gap).
+    pub resynced: Option<crate::gaps::Resync>,
 }
 
 fn channel_changes(events: &[RelayEvent]) -> usize {
@@ -151,6 +154,9 @@ struct PageBody {
     /// The relay's newest seq (older relays did not send it).
     #[serde(default)]
     head: Option<i64>,
+    /// Events the relay pruned before this device received them.
+    #[serde(default)]
+    gap: Option<crate::gaps::Gap>,
 }
 
 /// One page of a workspace's log.
@@ -160,6 +166,8 @@ pub struct Page {
     pub events: Vec<RelayEvent>,
     /// The newest seq the relay has (at least the last event's).
     pub head: i64,
+    /// Events after the asked cursor the relay pruned before this device received them.
+    pub gap: Option<crate::gaps::Gap>,
 }
 
 pub(crate) async fn check(response: reqwest::Response) -> Result<reqwest::Response, SyncError> {
@@ -304,9 +312,17 @@ impl RelayClient {
             .map_err(network)?;
         let page: PageBody = check(response).await?.json().await.map_err(network)?;
         let last = page.events.last().map_or(after, |e| e.seq);
+        // A gap begins right after the cursor asked for and ends before the events sent.
+        let gap = page.gap.filter(|g| {
+            g.from == after + 1
+                && g.to >= g.from
+                && page.events.first().is_none_or(|e| e.seq > g.to)
+        });
+        let last = last.max(gap.map_or(last, |g| g.to));
         Ok(Page {
             head: page.head.unwrap_or(last).max(last),
             events: page.events,
+            gap,
         })
     }
 
@@ -423,7 +439,12 @@ pub async fn catch_up(
     let started = std::time::Instant::now();
     let rate = |applied: usize| applied as f64 / started.elapsed().as_secs_f64().max(0.001);
     loop {
-        let Page { events, head } = client.page(token, total.cursor).await?;
+        let Page { events, head, gap } = client.page(token, total.cursor).await?;
+        let mut resynced = None;
+        if let Some(gap) = gap {
+            resynced = Some(crate::gaps::recover(cache, client, token, workspace_id, gap).await?);
+            total.cursor = total.cursor.max(gap.to);
+        }
         if events.is_empty() {
             progress(Progress {
                 cursor: total.cursor,
@@ -432,6 +453,7 @@ pub async fn catch_up(
                 rate: rate(total.applied),
                 caught_up: true,
                 channel_changes: 0,
+                resynced,
             });
             return Ok(total);
         }
@@ -449,6 +471,7 @@ pub async fn catch_up(
             rate: rate(total.applied),
             caught_up: false,
             channel_changes: changes,
+            resynced,
         });
     }
 }
@@ -537,9 +560,15 @@ async fn follow_once(
     loop {
         // Take every complete event already received as one batch.
         let mut batch = Vec::new();
+        let mut gap = None;
         while let Some(data) = buffer.next_data() {
             if data.is_empty() {
                 continue; // keep-alive comment
+            }
+            // Events were pruned before this device had them (first in the stream).
+            if let Some(found) = crate::gaps::stream_gap(&data) {
+                gap = Some(found);
+                break;
             }
             let event: RelayEvent = serde_json::from_str(&data)
                 .map_err(|e| SyncError::Relay(format!("bad event from the relay: {e}")))?;
@@ -556,7 +585,21 @@ async fn follow_once(
                 rate: 0.0,
                 caught_up: true,
                 channel_changes: channel_changes(&batch),
+                resynced: None,
             });
+        }
+        if let Some(gap) = gap {
+            let resynced = crate::gaps::recover(cache, client, token, workspace_id, gap).await?;
+            progress(Progress {
+                cursor: gap.to,
+                applied,
+                behind: 0,
+                rate: 0.0,
+                caught_up: true,
+                channel_changes: 0,
+                resynced: Some(resynced),
+            });
+            continue; // what followed the gap may already be here
         }
         match tokio::time::timeout(Duration::from_secs(45), body.next()).await {
             Ok(Some(Ok(chunk))) => buffer.push(&chunk),

@@ -45,6 +45,8 @@ pub struct Config {
     pub retention: Duration,
     /// How long an event every device acknowledged is kept before it is pruned.
     pub prune_grace: Duration,
+    /// How long a device token may go unused before it expires (`ZENTRO_RELAY_DEVICE_IDLE_DAYS`).
+    pub device_idle: Duration,
     /// Sign-in attempts allowed per address per minute.
     pub sign_in_per_address: u32,
     /// Sign-in attempts allowed per account per 15 minutes.
@@ -131,6 +133,7 @@ impl Config {
             verify_token,
             retention: Duration::from_secs(30 * 24 * 3600),
             prune_grace: Duration::from_secs(3600),
+            device_idle: Duration::from_secs(90 * 24 * 3600),
             sign_in_per_address: 30,
             sign_in_per_account: 10,
             token_keys: None,
@@ -186,6 +189,9 @@ pub struct ServeArgs {
     /// Minutes an event every device acknowledged is kept.
     #[arg(long, env = "ZENTRO_RELAY_PRUNE_GRACE_MINUTES", default_value_t = 60)]
     pub prune_grace_minutes: u64,
+    /// Days a device token may go unused before it expires (the device signs in again).
+    #[arg(long, env = "ZENTRO_RELAY_DEVICE_IDLE_DAYS", default_value_t = 90)]
+    pub device_idle_days: u64,
     #[command(flatten)]
     /// Where the channel-token keys come from.
     pub keys: TokenKeyArgs,
@@ -481,6 +487,12 @@ impl ServeArgs {
         );
         config.retention = Duration::from_secs(self.retention_days * 24 * 3600);
         config.prune_grace = Duration::from_secs(self.prune_grace_minutes * 60);
+        if self.device_idle_days == 0 {
+            anyhow::bail!(
+                "device tokens must be allowed at least 1 idle day (ZENTRO_RELAY_DEVICE_IDLE_DAYS)"
+            );
+        }
+        config.device_idle = Duration::from_secs(self.device_idle_days * 24 * 3600);
         config.token_keys = self.keys.into_keys()?;
         if self.invitation_hours == 0 {
             anyhow::bail!(

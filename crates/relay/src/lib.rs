@@ -76,6 +76,15 @@ async fn prune_periodically(
             _ = tokio::time::sleep(Duration::from_secs(60)) => {}
             _ = stop.cancelled() => return,
         }
+        // Devices unused past the idle period: signed out, and no longer holding pruning back.
+        match store
+            .expire_idle_sessions(store::now_ms(), config.device_idle)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "expired idle device tokens"),
+            Err(error) => tracing::error!(%error, "expiring idle device tokens failed"),
+        }
         match store
             .prune(store::now_ms(), config.prune_grace, config.retention)
             .await

@@ -15,9 +15,11 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 mod connections;
+mod gaps;
 mod team;
 
 pub use connections::{ChannelHealth, Signup, SignupRefusal, SignupState};
+pub use gaps::{ErasureReceipt, Gap, LAST_USE_RESOLUTION, SessionUse};
 pub use team::{AuditEntry, ChannelView, Device, NewAuditEntry, SealedToken};
 
 /// The relay's migrations, embedded in the binary.

@@ -32,7 +32,7 @@ use crate::credentials::token_hash;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::sequencer::{Notifier, Sequencer};
-use crate::store::{SessionContext, Store};
+use crate::store::{SessionContext, SessionUse, Store};
 
 /// Everything a handler can reach.
 #[derive(Clone)]
@@ -140,7 +140,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/devices", get(team::devices))
         .route("/v1/devices/{id}", delete(team::revoke_device))
         .route("/v1/audit", get(team::audit).post(team::report))
-        .route("/v1/erasures", post(rights::erase))
+        .route("/v1/erasures", get(rights::remembered).post(rights::erase))
         .route(
             "/v1/workspace",
             patch(team::rename_workspace).delete(team::terminate_workspace),
@@ -266,12 +266,20 @@ impl FromRequestParts<AppState> for Authenticated {
         let hash = token_hash(token.trim());
         let session = state
             .store
-            .session(&hash)
+            .session_in_use(&hash, crate::store::now_ms(), state.config.device_idle)
             .await
             .map_err(ApiError::internal)?;
         match session {
-            Some(session) => Ok(Authenticated(session)),
-            None if state
+            SessionUse::Live(session) => Ok(Authenticated(session)),
+            SessionUse::Expired => Err(ApiError::Refused {
+                status: axum::http::StatusCode::UNAUTHORIZED,
+                code: "session_expired",
+                message: format!(
+                    "This device was not used for more than {} days: sign in again.",
+                    state.config.device_idle.as_secs() / 86_400
+                ),
+            }),
+            SessionUse::Unknown if state
                 .store
                 .was_terminated(&hash)
                 .await
@@ -283,7 +291,7 @@ impl FromRequestParts<AppState> for Authenticated {
                     message: "The workspace was terminated by its owner: delete its data from this device.".into(),
                 })
             }
-            None => Err(ApiError::Unauthorized),
+            SessionUse::Unknown => Err(ApiError::Unauthorized),
         }
     }
 }

@@ -68,6 +68,11 @@ pub async fn erase(
         .store
         .purge_mentions(&auth.0.workspace_id, &input.identifiers)
         .await?;
+    // Kept after the event is pruned, for devices that were away (`GET /v1/erasures`).
+    state
+        .store
+        .remember_erasure(&auth.0.workspace_id, &input.salt, &input.hash)
+        .await?;
     state
         .sequencer
         .publish(
@@ -97,4 +102,16 @@ pub async fn erase(
         StatusCode::CREATED,
         Json(json!({ "events_purged": events, "quarantine_purged": quarantined })),
     ))
+}
+
+/// `GET /v1/erasures` (any member): `{erasures: [{salt, hash}]}`, every erasure of the workspace
+/// the relay remembers — as long as it keeps anything of the workspace, after their
+/// `contact.erased` events were pruned. A device that missed events (a gap) applies them all.
+/// Salted hashes only: no identifier is stored anywhere.
+pub async fn remembered(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<Value>, ApiError> {
+    let erasures = state.store.erasures(&auth.0.workspace_id).await?;
+    Ok(Json(json!({ "erasures": erasures })))
 }
