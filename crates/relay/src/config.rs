@@ -82,6 +82,8 @@ pub struct Config {
     /// The bearer token that unlocks per-workspace series on `/metrics`; without it (or without
     /// the right one) a caller sees only aggregates, never a workspace id.
     pub metrics_token: Option<VerifyToken>,
+    /// The certificate and key when the relay serves HTTPS itself (reloaded when they change).
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 /// The Meta app's public settings (the secret is [`Config::app_secret`]).
@@ -150,6 +152,7 @@ impl Config {
             quarantine_retention: Duration::from_secs(7 * 24 * 3600),
             quarantine_max_items: 10_000,
             metrics_token: None,
+            tls: None,
         }
     }
 }
@@ -262,17 +265,26 @@ pub struct ServeArgs {
     /// A file holding the metrics token.
     #[arg(long, env = "ZENTRO_RELAY_METRICS_TOKEN_FILE")]
     pub metrics_token_file: Option<PathBuf>,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first; with --tls-key). Read again when
+    /// it changes, without a restart.
+    #[arg(long, env = "ZENTRO_RELAY_TLS_CERT_FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "ZENTRO_RELAY_TLS_KEY_FILE")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Refuses a listen address and public address that would carry devices' passwords, tokens and
-/// customers' messages in plain text over a network (promise P16). Plain HTTP is served only on
-/// loopback, unless `behind_tls_proxy` says a TLS-terminating proxy on this machine or network
-/// answers the devices — and then the public address must be `https://`. A public address is
+/// customers' messages in plain text over a network (promise P16). When the relay serves HTTPS
+/// itself (`serves_tls`) any address will do; plain HTTP is served only on loopback, unless
+/// `behind_tls_proxy` says a TLS-terminating proxy on this machine or network answers the
+/// devices — and then the public address must be `https://`. A public address is
 /// always `https://` (or plain `http://` to loopback, for a relay used on this computer only):
 /// desks refuse anything else, so invitation links naming it would not work.
 pub fn check_transport(
     listen: SocketAddr,
     behind_tls_proxy: bool,
+    serves_tls: bool,
     public_url: Option<&str>,
 ) -> anyhow::Result<()> {
     let public = match public_url {
@@ -295,12 +307,15 @@ pub fn check_transport(
             );
         }
     }
+    if serves_tls {
+        return Ok(());
+    }
     if !behind_tls_proxy {
         if listen.ip().is_loopback() {
             return Ok(());
         }
         anyhow::bail!(
-            "refusing to serve plain HTTP on {listen}, which is not loopback: passwords, device tokens and customers' messages would cross the network unencrypted. Listen on 127.0.0.1 (ZENTRO_RELAY_LISTEN) behind a TLS-terminating proxy, and if that proxy is on another machine set ZENTRO_RELAY_BEHIND_TLS_PROXY=1 with ZENTRO_RELAY_PUBLIC_URL=https://…"
+            "refusing to serve plain HTTP on {listen}, which is not loopback: passwords, device tokens and customers' messages would cross the network unencrypted. Serve HTTPS (ZENTRO_RELAY_TLS_CERT_FILE and ZENTRO_RELAY_TLS_KEY_FILE), or listen on 127.0.0.1 (ZENTRO_RELAY_LISTEN) behind a TLS-terminating proxy, and if that proxy is on another machine set ZENTRO_RELAY_BEHIND_TLS_PROXY=1 with ZENTRO_RELAY_PUBLIC_URL=https://…"
         );
     }
     if public.is_none_or(|u| u.scheme() != "https") {
@@ -543,9 +558,21 @@ impl ServeArgs {
         }
         config.quarantine_retention = Duration::from_secs(self.quarantine_days * 24 * 3600);
         config.quarantine_max_items = self.quarantine_max_items;
+        config.tls = match (self.tls_cert, self.tls_key) {
+            (Some(cert), Some(key)) => {
+                let files = crate::tls::TlsFiles { cert, key };
+                files.load()?;
+                Some(files)
+            }
+            (None, None) => None,
+            _ => anyhow::bail!(
+                "to serve HTTPS set both ZENTRO_RELAY_TLS_CERT_FILE and ZENTRO_RELAY_TLS_KEY_FILE"
+            ),
+        };
         check_transport(
             self.listen,
             self.behind_tls_proxy,
+            config.tls.is_some(),
             config.public_url.as_deref(),
         )?;
         if self.metrics_token.is_some() || self.metrics_token_file.is_some() {

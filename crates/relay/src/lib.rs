@@ -21,11 +21,13 @@ pub mod routing;
 pub mod sealing;
 pub mod sequencer;
 pub mod store;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 pub use config::Config;
 pub use http::{AppState, app};
 pub use store::Store;
@@ -48,16 +50,30 @@ pub async fn run(
         config.clone(),
         stop.clone(),
     ));
-    tracing::info!(address = %listener.local_addr()?, "relay listening");
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let stop_streams = stop.clone();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("stopping: closing streams and finishing requests");
-            stop_streams.cancel();
-        })
-        .await?;
+    let graceful = async move {
+        shutdown.await;
+        tracing::info!("stopping: closing streams and finishing requests");
+        stop_streams.cancel();
+    };
+    match config.tls.clone() {
+        Some(files) => {
+            let address = listener.local_addr()?;
+            // `tap_io` only to reach axum's `ConnectInfo` for a listener of our own.
+            let listener = tls::TlsListener::start(listener, files, stop.clone())?.tap_io(|_| {});
+            tracing::info!(%address, "relay listening (HTTPS)");
+            axum::serve(listener, service)
+                .with_graceful_shutdown(graceful)
+                .await?;
+        }
+        None => {
+            tracing::info!(address = %listener.local_addr()?, "relay listening");
+            axum::serve(listener, service)
+                .with_graceful_shutdown(graceful)
+                .await?;
+        }
+    }
     stop.cancel();
     let _ = pruner.await;
     let _ = checker.await;

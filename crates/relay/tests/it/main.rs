@@ -15,5 +15,6 @@ mod stream;
 mod support;
 mod tenants;
 mod team;
+mod tls;
 mod transport;
 mod webhooks;
