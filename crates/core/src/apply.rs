@@ -101,6 +101,16 @@ pub async fn apply_batch(
             report.skipped += 1;
             continue;
         }
+        // The relay's own kinds count only when the relay wrote them (its routes stamp the
+        // author): a device could never publish them, and a desk does not take one that claims to.
+        if zentro_events::writer_of(&event.kind) == Some(zentro_events::Writer::Relay)
+            && !zentro_events::written_by_relay(event.author.as_deref())
+        {
+            tracing::warn!(seq = event.seq, kind = %event.kind, "ignored: a relay event the relay did not write");
+            report.ignored += 1;
+            cursor = event.seq;
+            continue;
+        }
         match event.kind.as_str() {
             "meta.webhook" => {
                 let items = webhook::parse_value(&event.payload).unwrap_or_default();
@@ -116,22 +126,34 @@ pub async fn apply_batch(
                 }
                 report.applied += 1;
             }
-            "message.sent" => {
+            zentro_events::MESSAGE_SENT => {
                 match serde_json::from_value::<crate::outbox::MessageSent>(event.payload.clone()) {
-                    Ok(sent) => {
+                    Ok(mut sent) if sent.validate().is_ok() => {
+                        // Who sent it is who published it, not what the payload claims.
+                        if let Some(author) = &event.author {
+                            sent.author_member_id.clone_from(author);
+                        }
                         runs.flush(&mut tx).await?;
                         apply_message_sent(&mut tx, &sent).await?;
                         report.applied += 1;
                     }
-                    Err(_) => report.ignored += 1,
+                    _ => report.ignored += 1,
                 }
             }
             crate::rights::RETENTION_EVENT => {
                 match serde_json::from_value::<crate::rights::Retention>(event.payload.clone()) {
-                    Ok(retention) => {
+                    Ok(retention) if retention_in_range(&retention) => {
                         runs.flush(&mut tx).await?;
                         crate::rights::apply_retention(&mut tx, &retention, event.at).await?;
                         report.applied += 1;
+                    }
+                    Ok(retention) => {
+                        tracing::warn!(
+                            seq = event.seq,
+                            ?retention,
+                            "ignored: a retention period outside 1 to 3650 days"
+                        );
+                        report.ignored += 1;
                     }
                     Err(_) => report.ignored += 1,
                 }
@@ -149,7 +171,7 @@ pub async fn apply_batch(
             }
             kind if kind.starts_with(crate::team::KIND_PREFIX) => {
                 match serde_json::from_value::<TeamEvent>(event.payload.clone()) {
-                    Ok(team) if team.kind() == kind => {
+                    Ok(team) if team.kind() == kind && team.validate().is_ok() => {
                         runs.flush(&mut tx).await?;
                         if apply_team(&mut tx, event, &team).await? {
                             report.applied += 1;
@@ -175,6 +197,15 @@ pub async fn apply_batch(
     cache.checkpoint_soon();
     report.cursor = cursor;
     Ok(report)
+}
+
+/// Whether announced retention periods are ones the relay allows ([`crate::rights::RETENTION_DAYS`],
+/// or kept): a desk never deletes on a period below a day, whatever reaches it.
+fn retention_in_range(retention: &crate::rights::Retention) -> bool {
+    [retention.conversation_days, retention.media_days]
+        .into_iter()
+        .flatten()
+        .all(|days| crate::rights::RETENTION_DAYS.contains(&days))
 }
 
 fn now_ms() -> i64 {

@@ -115,27 +115,7 @@ pub struct TemplateChoice {
 }
 
 /// The `message.sent` team event: a reply Meta accepted, for every device to show.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MessageSent {
-    /// The client id (also the idempotency key).
-    pub client_id: String,
-    /// Meta's id.
-    pub external_id: String,
-    /// whatsapp, messenger or instagram.
-    pub channel_kind: String,
-    /// phone_number_id, Page id or Instagram account id.
-    pub channel_external_id: String,
-    /// The customer's id on the channel.
-    pub customer_id: String,
-    /// The text.
-    pub body: String,
-    /// The quoted message.
-    pub reply_to: Option<String>,
-    /// When it was queued (UTC ms).
-    pub sent_at: i64,
-    /// Who sent it.
-    pub author_member_id: String,
-}
+pub use zentro_events::MessageSent;
 
 fn new_client_id() -> String {
     format!("cm_{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))

@@ -467,6 +467,10 @@ impl RelayClient {
 /// The log event of the workspace's retention periods.
 pub const RETENTION_EVENT: &str = "workspace.retention";
 
+/// The retention periods the relay lets admins set, in days (one day to ten years): a desk applies
+/// and enforces no other.
+pub const RETENTION_DAYS: std::ops::RangeInclusive<i64> = 1..=3650;
+
 /// Retention periods as the relay announces them (privacy promise P12); `None` keeps.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -528,7 +532,15 @@ pub struct RetentionReport {
 /// for the conversation period (and customers left without conversations), and media files older
 /// than the media period (the messages stay, without their file). Secure-deleted like erasures.
 pub async fn enforce_retention(cache: &Cache, now: i64) -> Result<RetentionReport, CacheError> {
-    let periods = retention(cache).await?;
+    let known = retention(cache).await?;
+    // A period the relay would never set (one a cache kept before desks checked them) deletes
+    // nothing.
+    let periods = Retention {
+        conversation_days: known
+            .conversation_days
+            .filter(|d| RETENTION_DAYS.contains(d)),
+        media_days: known.media_days.filter(|d| RETENTION_DAYS.contains(d)),
+    };
     let mut report = RetentionReport::default();
     if periods.conversation_days.is_none() && periods.media_days.is_none() {
         return Ok(report);

@@ -10,235 +10,15 @@
 //! (kind and Meta id) and the customer's id on it. A conversation reference means the contact's
 //! current conversation (the active one, else the latest).
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::cache::{Cache, CacheError};
 use crate::sync::{RelayClient, SyncError};
 use crate::vault::Secret;
 
-/// A customer as every device names them: channel kind, channel id at Meta, customer id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-pub struct ContactRef {
-    /// whatsapp, messenger or instagram.
-    pub channel_kind: String,
-    /// phone_number_id, Page id or Instagram account id.
-    pub channel_external_id: String,
-    /// BSUID / wa_id, PSID or IGSID.
-    pub customer_id: String,
-}
-
-/// A conversation's workflow state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(rename_all = "snake_case")]
-pub enum ConversationStatus {
-    /// Needs an answer.
-    Open,
-    /// Waiting on the customer or a third party.
-    Pending,
-    /// Hidden until a time (or the customer writes again).
-    Snoozed,
-    /// Done; a new message from the customer reopens it.
-    Resolved,
-}
-
-impl ConversationStatus {
-    /// The value stored in the cache.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::Pending => "pending",
-            Self::Snoozed => "snoozed",
-            Self::Resolved => "resolved",
-        }
-    }
-}
-
-/// Changes to a contact's editable fields. Absent fields stay as they are; for `email` and the
-/// attributes, `null` clears.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-pub struct ContactChanges {
-    /// A new display name (not empty).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-    /// A new email (`Some(None)` clears it).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "double_option"
-    )]
-    pub email: Option<Option<String>>,
-    /// Custom attributes to set (a value) or remove (`null`).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub attributes: BTreeMap<String, Option<String>>,
-    /// Restrict (or lift the restriction on) processing: kept, but no automation and no AI
-    /// features. The relay accepts this only from admins.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub restricted: Option<bool>,
-}
-
-mod double_option {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &Option<Option<String>>, s: S) -> Result<S::Ok, S::Error> {
-        v.as_ref().map(|inner| inner.as_deref()).serialize(s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Option<String>>, D::Error> {
-        Ok(Some(Option::<String>::deserialize(d)?))
-    }
-}
-
-/// Something a member did, as published to the relay.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum TeamEvent {
-    /// The conversation was given to a member (or unassigned, `None`).
-    Assigned {
-        /// Which conversation.
-        conversation: ContactRef,
-        /// The member now responsible.
-        assignee: Option<String>,
-    },
-    /// The conversation's status changed.
-    StatusChanged {
-        /// Which conversation.
-        conversation: ContactRef,
-        /// The new status.
-        status: ConversationStatus,
-        /// For `snoozed`: when it wakes up (UTC ms).
-        #[serde(default)]
-        snoozed_until: Option<i64>,
-    },
-    /// A private note for the team (never sent to the customer).
-    NoteAdded {
-        /// Which conversation.
-        conversation: ContactRef,
-        /// The note's id, made by the writer's device.
-        note_id: String,
-        /// The text.
-        body: String,
-        /// Members mentioned with @.
-        #[serde(default)]
-        mentions: Vec<String>,
-        /// When it was written (UTC ms).
-        at: i64,
-    },
-    /// A label was put on (or taken off) the conversation.
-    Labeled {
-        /// Which conversation.
-        conversation: ContactRef,
-        /// The label's name (labels are created on first use).
-        label: String,
-        /// On (`true`) or off.
-        added: bool,
-    },
-    /// A canned reply was saved (created or replaced) for the team.
-    CannedReplySaved {
-        /// Typed as `/shortcut` (letters, digits, `-` and `_`).
-        shortcut: String,
-        /// The text it inserts.
-        body: String,
-    },
-    /// A canned reply was deleted.
-    CannedReplyDeleted {
-        /// Its shortcut.
-        shortcut: String,
-    },
-    /// A contact's fields were corrected.
-    ContactEdited {
-        /// Which contact.
-        contact: ContactRef,
-        /// What changed.
-        changes: ContactChanges,
-    },
-    /// Two contacts are the same person (e.g. on WhatsApp and on Instagram): from now on they
-    /// are shown as one customer's identities. Linking into a contact already linked joins its
-    /// person.
-    ContactsLinked {
-        /// One contact.
-        contact: ContactRef,
-        /// The other (with everyone already linked to it).
-        with: ContactRef,
-    },
-    /// A contact is no longer linked to the person it was part of.
-    ContactUnlinked {
-        /// Which contact.
-        contact: ContactRef,
-    },
-}
-
-/// The relay event kind for every team event of this module.
-pub const KIND_PREFIX: &str = "team.";
-
-impl TeamEvent {
-    /// The relay event kind, e.g. `team.assigned`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Assigned { .. } => "team.assigned",
-            Self::StatusChanged { .. } => "team.status_changed",
-            Self::NoteAdded { .. } => "team.note_added",
-            Self::Labeled { .. } => "team.labeled",
-            Self::ContactEdited { .. } => "team.contact_edited",
-            Self::ContactsLinked { .. } => "team.contacts_linked",
-            Self::ContactUnlinked { .. } => "team.contact_unlinked",
-            Self::CannedReplySaved { .. } => "team.canned_reply_saved",
-            Self::CannedReplyDeleted { .. } => "team.canned_reply_deleted",
-        }
-    }
-
-    /// Checks what a member typed before it is queued.
-    pub fn validate(&self) -> Result<(), TeamError> {
-        match self {
-            Self::NoteAdded { body, .. } if body.trim().is_empty() => {
-                Err(TeamError::Invalid("the note is empty".into()))
-            }
-            Self::NoteAdded { body, .. } if body.len() > 10_000 => Err(TeamError::Invalid(
-                "the note is longer than 10,000 characters".into(),
-            )),
-            Self::Labeled { label, .. } if label.trim().is_empty() || label.len() > 64 => {
-                Err(TeamError::Invalid("a label has 1 to 64 characters".into()))
-            }
-            Self::StatusChanged {
-                status: ConversationStatus::Snoozed,
-                snoozed_until: None,
-                ..
-            } => Err(TeamError::Invalid("snoozing needs the time it ends".into())),
-            Self::CannedReplySaved { shortcut, .. } | Self::CannedReplyDeleted { shortcut }
-                if shortcut.is_empty()
-                    || shortcut.len() > 32
-                    || !shortcut
-                        .chars()
-                        .all(|c| c.is_alphanumeric() || c == '-' || c == '_') =>
-            {
-                Err(TeamError::Invalid(
-                    "a shortcut has 1 to 32 letters, digits, '-' or '_'".into(),
-                ))
-            }
-            Self::CannedReplySaved { body, .. } if body.trim().is_empty() => {
-                Err(TeamError::Invalid("a canned reply needs its text".into()))
-            }
-            Self::ContactsLinked { contact, with } if contact == with => Err(TeamError::Invalid(
-                "a contact is already the same person as itself".into(),
-            )),
-            Self::ContactEdited { changes, .. }
-                if changes
-                    .display_name
-                    .as_deref()
-                    .is_some_and(|n| n.trim().is_empty()) =>
-            {
-                Err(TeamError::Invalid("a contact's name can't be empty".into()))
-            }
-            _ => Ok(()),
-        }
-    }
-}
+pub use zentro_events::team::{
+    ContactChanges, ContactRef, ConversationStatus, Invalid, KIND_PREFIX, TeamEvent,
+};
 
 /// What went wrong with a team event.
 #[derive(Debug, thiserror::Error)]
@@ -254,20 +34,15 @@ pub enum TeamError {
     Cache(#[from] CacheError),
 }
 
-impl From<sqlx::Error> for TeamError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Cache(CacheError::Query(e))
+impl From<Invalid> for TeamError {
+    fn from(e: Invalid) -> Self {
+        Self::Invalid(e.0)
     }
 }
 
-impl ContactRef {
-    /// The person key this contact gives a person it starts (see the migration
-    /// `link_contact_identities`): the same string on every device.
-    pub fn person_key(&self) -> String {
-        format!(
-            "{}|{}|{}",
-            self.channel_kind, self.channel_external_id, self.customer_id
-        )
+impl From<sqlx::Error> for TeamError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Cache(CacheError::Query(e))
     }
 }
 

@@ -167,7 +167,10 @@ impl Sequencer {
         answer.await.map_err(|_| stopping())?.map_err(AppendError)
     }
 
-    /// Appends a team event; the same idempotency key returns the same seq.
+    /// Appends an event published by a device (`author`: its member) or written by one of the
+    /// relay's routes; the same idempotency key returns the same seq. The relay's own kinds
+    /// (`contact.*`, `workspace.*`, `channel.*`, `meta.*`) are always stored in the relay's name
+    /// ([`zentro_events::RELAY_AUTHOR`]), which is how desks tell them from a device's.
     pub async fn publish(
         &self,
         workspace_id: &str,
@@ -176,13 +179,21 @@ impl Sequencer {
         payload: serde_json::Value,
         idempotency_key: &str,
     ) -> Result<Published, AppendError> {
+        // Its own namespace of keys too, so no device's key can stand in for a route's.
+        let (author, key) = match zentro_events::writer_of(kind) {
+            Some(zentro_events::Writer::Relay) => (
+                zentro_events::RELAY_AUTHOR,
+                format!("relay:{idempotency_key}"),
+            ),
+            _ => (author, format!("team:{idempotency_key}")),
+        };
         let (reply, rx) = oneshot::channel();
         let job = Job::Team {
             workspace_id: workspace_id.into(),
             author: author.into(),
             kind: kind.into(),
             payload,
-            key: format!("team:{idempotency_key}"),
+            key,
             reply,
         };
         self.submit(job, rx).await

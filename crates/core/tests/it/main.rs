@@ -9,6 +9,7 @@ mod export;
 mod media;
 mod notices;
 mod outbox;
+mod relay_events;
 mod retention;
 mod stream_utf8;
 mod support;

@@ -531,8 +531,5 @@ async fn linked_identities_make_one_customer_on_every_device_and_unlink_cleanly(
     );
 
     // Linking a contact to itself is refused before it is queued.
-    assert!(matches!(
-        link(&ana_wa, &ana_wa).validate(),
-        Err(TeamError::Invalid(_))
-    ));
+    assert!(link(&ana_wa, &ana_wa).validate().is_err());
 }

@@ -17,6 +17,7 @@ use serde_json::json;
 use super::{ApiError, AppState, Authenticated};
 use crate::metrics::Metrics;
 use crate::store::{SessionContext, StoredEvent};
+use zentro_events::{DeviceEvent, Refusal};
 
 /// Events per JSON page or per stream read.
 const PAGE: i64 = 500;
@@ -173,17 +174,14 @@ pub struct Publish {
     idempotency_key: String,
 }
 
-fn valid_kind(kind: &str) -> bool {
-    !kind.is_empty()
-        && kind.len() <= 64
-        && !kind.starts_with("meta.")
-        && kind.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_' || b == b'-'
-        })
-}
-
-/// `POST /v1/events`: a team event from a device → `{seq}`; the same idempotency key returns the
-/// same seq.
+/// `POST /v1/events`: a device's event → `{seq}`; the same idempotency key returns the same seq.
+///
+/// Only the kinds devices produce (`team.*`, `message.sent`) are taken: the relay's own kinds
+/// (`contact.*`, `workspace.*`, `channel.*`, `meta.*`) are refused with 403 whatever the role —
+/// they come only from the relay's routes, with their checks — and unknown kinds with 400. The
+/// payload must be its kind's type ([`DeviceEvent`], what desks apply) and is stored as parsed;
+/// the caller's role must allow the event ([`crate::roles::permission_for`]); the author is the
+/// caller, never a field of the payload.
 pub async fn publish(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -195,31 +193,34 @@ pub async fn publish(
             e.body_text()
         ))
     })?;
-    if !valid_kind(&input.kind) {
-        return Err(ApiError::BadRequest("kind must be 1-64 characters of a-z, 0-9, '.', '_' or '-', and must not start with \"meta.\"".into()));
-    }
-    // Restricting a customer's processing is an admin's decision (privacy promise P14).
-    if input.kind == "team.contact_edited"
-        && input
-            .payload
-            .pointer("/changes/restricted")
-            .is_some_and(|r| !r.is_null())
-    {
-        auth.require(crate::roles::Permission::ManageData)?;
-    }
     if input.idempotency_key.is_empty() || input.idempotency_key.len() > 128 {
         return Err(ApiError::BadRequest(
             "idempotency_key must be 1-128 characters".into(),
         ));
     }
     let session = &auth.0;
+    let event = DeviceEvent::parse(&input.kind, &input.payload).map_err(|refusal| {
+        tracing::info!(member = %session.member_id, kind = %input.kind.chars().take(64).collect::<String>(), %refusal, "event refused");
+        match refusal {
+            Refusal::RelayOnly(_) => ApiError::Forbidden(refusal.to_string()),
+            Refusal::Unknown(_) | Refusal::Invalid { .. } => {
+                ApiError::BadRequest(refusal.to_string())
+            }
+        }
+    })?;
+    auth.require(crate::roles::permission_for(&event))?;
+    let mut payload = event.to_payload();
+    if let DeviceEvent::MessageSent(_) = event {
+        // Who sent it is who publishes it.
+        payload["author_member_id"] = json!(session.member_id);
+    }
     let published = state
         .sequencer
         .publish(
             &session.workspace_id,
             &session.member_id,
-            &input.kind,
-            input.payload,
+            event.kind(),
+            payload,
             &input.idempotency_key,
         )
         .await

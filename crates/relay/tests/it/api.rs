@@ -17,7 +17,9 @@ fn publish(token: &str, kind: &str, key: &str) -> Request<Body> {
     Request::post("/v1/events")
         .header("authorization", format!("Bearer {token}"))
         .header("content-type", "application/json")
-        .body(Body::from(json!({ "kind": kind, "payload": { "conversation": 7, "status": "resolved" }, "idempotency_key": key }).to_string()))
+        .body(Body::from(json!({ "kind": kind, "payload": { "type": "status_changed", "status": "resolved",
+            "conversation": { "channel_kind": "whatsapp", "channel_external_id": "P1", "customer_id": "US.1" } },
+            "idempotency_key": key }).to_string()))
         .unwrap()
 }
 
@@ -106,7 +108,7 @@ async fn every_v1_route_needs_a_valid_bearer_token_and_sign_out_revokes_it() {
             .header("authorization", "Bearer zdt_forged")
             .body(Body::empty())
             .unwrap(),
-        publish("zdt_forged", "conversation.status", "k"),
+        publish("zdt_forged", "team.status_changed", "k"),
     ] {
         assert_eq!(
             relay.request(request).await.status,
@@ -143,18 +145,18 @@ async fn team_events_join_the_log_and_an_idempotency_key_returns_the_same_seq() 
         .await;
     let token = relay.sign_in("owner@acme.test").await;
     let first = relay
-        .request(publish(&token, "conversation.status", "dev1-42"))
+        .request(publish(&token, "team.status_changed", "dev1-42"))
         .await;
     assert_eq!(first.status, StatusCode::CREATED);
     assert_eq!(first.json()["seq"], 2);
     let again = relay
-        .request(publish(&token, "conversation.status", "dev1-42"))
+        .request(publish(&token, "team.status_changed", "dev1-42"))
         .await;
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.json()["seq"], 2);
     let events = relay.events(&token, 0).await;
     assert_eq!(events.len(), 2);
-    assert_eq!(events[1]["kind"], "conversation.status");
+    assert_eq!(events[1]["kind"], "team.status_changed");
     assert_eq!(events[1]["payload"]["status"], "resolved");
     // Devices cannot impersonate Meta.
     assert_eq!(
@@ -162,7 +164,7 @@ async fn team_events_join_the_log_and_an_idempotency_key_returns_the_same_seq() 
             .request(publish(&token, "meta.webhook", "x"))
             .await
             .status,
-        StatusCode::BAD_REQUEST
+        StatusCode::FORBIDDEN
     );
 }
 
@@ -222,7 +224,7 @@ async fn no_device_reads_or_writes_another_workspaces_log() {
                 .await;
         }
         relay
-            .request(publish(token, "note.added", "same-key-everywhere"))
+            .request(publish(token, "team.status_changed", "same-key-everywhere"))
             .await;
     }
     for (w, token) in tokens.iter().enumerate() {
@@ -235,7 +237,7 @@ async fn no_device_reads_or_writes_another_workspaces_log() {
             );
         }
         // The same idempotency key in another workspace is another event.
-        assert_eq!(events[3]["kind"], "note.added");
+        assert_eq!(events[3]["kind"], "team.status_changed");
     }
 }
 

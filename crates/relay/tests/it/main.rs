@@ -7,6 +7,7 @@ mod crash;
 mod load;
 mod meta_callbacks;
 mod origin;
+mod publish;
 mod ratelimit;
 mod retention;
 mod shared_files;

@@ -1,0 +1,373 @@
+//! Team events: what staff do to conversations and contacts (assign, change status, write a
+//! private note, label, edit or link a contact, keep canned replies), published by devices and
+//! applied by every desk in the relay's order.
+//!
+//! Conversations and contacts are named by what every device knows the same way: the channel
+//! (kind and Meta id) and the customer's id on it. A conversation reference means the contact's
+//! current conversation (the active one, else the latest).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A customer as every device names them: channel kind, channel id at Meta, customer id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ContactRef {
+    /// whatsapp, messenger or instagram.
+    pub channel_kind: String,
+    /// phone_number_id, Page id or Instagram account id.
+    pub channel_external_id: String,
+    /// BSUID / wa_id, PSID or IGSID.
+    pub customer_id: String,
+}
+
+/// A conversation's workflow state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationStatus {
+    /// Needs an answer.
+    Open,
+    /// Waiting on the customer or a third party.
+    Pending,
+    /// Hidden until a time (or the customer writes again).
+    Snoozed,
+    /// Done; a new message from the customer reopens it.
+    Resolved,
+}
+
+impl ConversationStatus {
+    /// The value stored in the cache.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Pending => "pending",
+            Self::Snoozed => "snoozed",
+            Self::Resolved => "resolved",
+        }
+    }
+}
+
+/// Changes to a contact's editable fields. Absent fields stay as they are; for `email` and the
+/// attributes, `null` clears.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ContactChanges {
+    /// A new display name (not empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// A new email (`Some(None)` clears it).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub email: Option<Option<String>>,
+    /// Custom attributes to set (a value) or remove (`null`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, Option<String>>,
+    /// Restrict (or lift the restriction on) processing: kept, but no automation and no AI
+    /// features. The relay accepts this only from admins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restricted: Option<bool>,
+}
+
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Option<String>>, s: S) -> Result<S::Ok, S::Error> {
+        v.as_ref().map(|inner| inner.as_deref()).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        Ok(Some(Option::<String>::deserialize(d)?))
+    }
+}
+
+/// Something a member did, as published to the relay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TeamEvent {
+    /// The conversation was given to a member (or unassigned, `None`).
+    Assigned {
+        /// Which conversation.
+        conversation: ContactRef,
+        /// The member now responsible.
+        assignee: Option<String>,
+    },
+    /// The conversation's status changed.
+    StatusChanged {
+        /// Which conversation.
+        conversation: ContactRef,
+        /// The new status.
+        status: ConversationStatus,
+        /// For `snoozed`: when it wakes up (UTC ms).
+        #[serde(default)]
+        snoozed_until: Option<i64>,
+    },
+    /// A private note for the team (never sent to the customer).
+    NoteAdded {
+        /// Which conversation.
+        conversation: ContactRef,
+        /// The note's id, made by the writer's device.
+        note_id: String,
+        /// The text.
+        body: String,
+        /// Members mentioned with @.
+        #[serde(default)]
+        mentions: Vec<String>,
+        /// When it was written (UTC ms).
+        at: i64,
+    },
+    /// A label was put on (or taken off) the conversation.
+    Labeled {
+        /// Which conversation.
+        conversation: ContactRef,
+        /// The label's name (labels are created on first use).
+        label: String,
+        /// On (`true`) or off.
+        added: bool,
+    },
+    /// A canned reply was saved (created or replaced) for the team.
+    CannedReplySaved {
+        /// Typed as `/shortcut` (letters, digits, `-` and `_`).
+        shortcut: String,
+        /// The text it inserts.
+        body: String,
+    },
+    /// A canned reply was deleted.
+    CannedReplyDeleted {
+        /// Its shortcut.
+        shortcut: String,
+    },
+    /// A contact's fields were corrected.
+    ContactEdited {
+        /// Which contact.
+        contact: ContactRef,
+        /// What changed.
+        changes: ContactChanges,
+    },
+    /// Two contacts are the same person (e.g. on WhatsApp and on Instagram): from now on they
+    /// are shown as one customer's identities. Linking into a contact already linked joins its
+    /// person.
+    ContactsLinked {
+        /// One contact.
+        contact: ContactRef,
+        /// The other (with everyone already linked to it).
+        with: ContactRef,
+    },
+    /// A contact is no longer linked to the person it was part of.
+    ContactUnlinked {
+        /// Which contact.
+        contact: ContactRef,
+    },
+}
+
+/// The relay event kind for every team event of this module.
+pub const KIND_PREFIX: &str = "team.";
+
+impl TeamEvent {
+    /// The relay event kind, e.g. `team.assigned`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Assigned { .. } => "team.assigned",
+            Self::StatusChanged { .. } => "team.status_changed",
+            Self::NoteAdded { .. } => "team.note_added",
+            Self::Labeled { .. } => "team.labeled",
+            Self::ContactEdited { .. } => "team.contact_edited",
+            Self::ContactsLinked { .. } => "team.contacts_linked",
+            Self::ContactUnlinked { .. } => "team.contact_unlinked",
+            Self::CannedReplySaved { .. } => "team.canned_reply_saved",
+            Self::CannedReplyDeleted { .. } => "team.canned_reply_deleted",
+        }
+    }
+
+    /// Every team event kind.
+    pub const KINDS: [&'static str; 9] = [
+        "team.assigned",
+        "team.status_changed",
+        "team.note_added",
+        "team.labeled",
+        "team.contact_edited",
+        "team.contacts_linked",
+        "team.contact_unlinked",
+        "team.canned_reply_saved",
+        "team.canned_reply_deleted",
+    ];
+
+    /// The contacts it names (every reference must name a customer on a channel).
+    fn contacts(&self) -> Vec<&ContactRef> {
+        match self {
+            Self::Assigned { conversation, .. }
+            | Self::StatusChanged { conversation, .. }
+            | Self::NoteAdded { conversation, .. }
+            | Self::Labeled { conversation, .. } => vec![conversation],
+            Self::ContactEdited { contact, .. } | Self::ContactUnlinked { contact } => {
+                vec![contact]
+            }
+            Self::ContactsLinked { contact, with } => vec![contact, with],
+            Self::CannedReplySaved { .. } | Self::CannedReplyDeleted { .. } => vec![],
+        }
+    }
+
+    /// Whether it restricts a customer's processing (or lifts the restriction): an admin's
+    /// decision (privacy promise P14).
+    pub fn restricts(&self) -> bool {
+        matches!(self, Self::ContactEdited { changes, .. } if changes.restricted.is_some())
+    }
+
+    /// Checks what a member typed before it is queued, and what the relay accepts: everything a
+    /// desk needs to apply it.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        for contact in self.contacts() {
+            channel(
+                &contact.channel_kind,
+                &contact.channel_external_id,
+                &contact.customer_id,
+            )?;
+        }
+        match self {
+            Self::Assigned {
+                assignee: Some(member),
+                ..
+            } => id("assignee", member),
+            Self::NoteAdded { body, .. } if body.trim().is_empty() => {
+                Err(Invalid("the note is empty".into()))
+            }
+            Self::NoteAdded { body, .. } if body.len() > MAX_TEXT => {
+                Err(Invalid("the note is longer than 10,000 characters".into()))
+            }
+            Self::NoteAdded {
+                note_id,
+                mentions,
+                at,
+                ..
+            } => {
+                id("note_id", note_id)?;
+                if mentions.len() > 100 {
+                    return Err(Invalid("a note mentions at most 100 members".into()));
+                }
+                for member in mentions {
+                    id("mention", member)?;
+                }
+                if *at < 0 {
+                    return Err(Invalid("at is a time in UTC ms".into()));
+                }
+                Ok(())
+            }
+            Self::Labeled { label, .. } if label.trim().is_empty() || label.len() > 64 => {
+                Err(Invalid("a label has 1 to 64 characters".into()))
+            }
+            Self::StatusChanged {
+                status: ConversationStatus::Snoozed,
+                snoozed_until: None,
+                ..
+            } => Err(Invalid("snoozing needs the time it ends".into())),
+            Self::StatusChanged {
+                snoozed_until: Some(until),
+                ..
+            } if *until < 0 => Err(Invalid("snoozed_until is a time in UTC ms".into())),
+            Self::CannedReplySaved { shortcut, .. } | Self::CannedReplyDeleted { shortcut }
+                if shortcut.is_empty()
+                    || shortcut.len() > 32
+                    || !shortcut
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '-' || c == '_') =>
+            {
+                Err(Invalid(
+                    "a shortcut has 1 to 32 letters, digits, '-' or '_'".into(),
+                ))
+            }
+            Self::CannedReplySaved { body, .. } if body.trim().is_empty() => {
+                Err(Invalid("a canned reply needs its text".into()))
+            }
+            Self::CannedReplySaved { body, .. } if body.len() > MAX_TEXT => Err(Invalid(
+                "a canned reply is longer than 10,000 characters".into(),
+            )),
+            Self::ContactsLinked { contact, with } if contact == with => Err(Invalid(
+                "a contact is already the same person as itself".into(),
+            )),
+            Self::ContactEdited { changes, .. } => changes.validate(),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl ContactChanges {
+    fn validate(&self) -> Result<(), Invalid> {
+        if let Some(name) = &self.display_name {
+            if name.trim().is_empty() {
+                return Err(Invalid("a contact's name can't be empty".into()));
+            }
+            if name.len() > 256 {
+                return Err(Invalid(
+                    "a contact's name has at most 256 characters".into(),
+                ));
+            }
+        }
+        if self
+            .email
+            .as_ref()
+            .is_some_and(|e| e.as_ref().is_some_and(|e| e.len() > 320))
+        {
+            return Err(Invalid("an email has at most 320 characters".into()));
+        }
+        if self.attributes.len() > 100 {
+            return Err(Invalid("at most 100 attributes at once".into()));
+        }
+        for (name, value) in &self.attributes {
+            if name.trim().is_empty() || name.len() > 64 {
+                return Err(Invalid("an attribute's name has 1 to 64 characters".into()));
+            }
+            if value.as_ref().is_some_and(|v| v.len() > 1_000) {
+                return Err(Invalid(
+                    "an attribute's value has at most 1,000 characters".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ContactRef {
+    /// The person key this contact gives a person it starts (see the migration
+    /// `link_contact_identities`): the same string on every device.
+    pub fn person_key(&self) -> String {
+        format!(
+            "{}|{}|{}",
+            self.channel_kind, self.channel_external_id, self.customer_id
+        )
+    }
+}
+
+/// The longest note or canned reply (bytes).
+const MAX_TEXT: usize = 10_000;
+
+/// An event that is not allowed as given; the message says why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+/// Checks an id a desk stores or looks up: 1 to 256 bytes, no control characters.
+pub(crate) fn id(what: &str, value: &str) -> Result<(), Invalid> {
+    if value.is_empty() || value.len() > 256 || value.chars().any(char::is_control) {
+        return Err(Invalid(format!(
+            "{what} has 1 to 256 characters and no control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a customer reference: a channel kind desks know, the channel's and the customer's ids.
+pub(crate) fn channel(kind: &str, channel_id: &str, customer_id: &str) -> Result<(), Invalid> {
+    if !["whatsapp", "messenger", "instagram"].contains(&kind) {
+        return Err(Invalid(
+            "channel_kind is whatsapp, messenger or instagram".into(),
+        ));
+    }
+    id("channel_external_id", channel_id)?;
+    id("customer_id", customer_id)
+}
