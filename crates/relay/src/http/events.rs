@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::{ApiError, AppState, Authenticated};
 use crate::metrics::Metrics;
-use crate::store::{SessionContext, StoredEvent};
+use crate::store::{Gap, SessionContext, StoredEvent};
 use zentro_events::{DeviceEvent, Refusal};
 
 /// Events per JSON page or per stream read.
@@ -57,7 +57,14 @@ pub async fn list(
         .events_after(&session.workspace_id, after, limit)
         .await
         .map_err(ApiError::internal)?;
-    let next_after = events.last().map(|e| e.seq).unwrap_or(after);
+    let gap = gap_before(&state, &session.workspace_id, after, events.first())
+        .await
+        .map_err(ApiError::internal)?;
+    let next_after = events
+        .last()
+        .map(|e| e.seq)
+        .or(gap.map(|g| g.to))
+        .unwrap_or(after);
     // Read after the page, so `head >= next_after`: how far behind the device is.
     let head = state
         .store
@@ -65,7 +72,31 @@ pub async fn list(
         .await
         .map_err(ApiError::internal)?
         .max(next_after);
-    Ok(Json(json!({ "events": events, "next_after": next_after, "head": head })).into_response())
+    let mut page = json!({ "events": events, "next_after": next_after, "head": head });
+    if let Some(gap) = gap {
+        page["gap"] = json!(gap);
+    }
+    Ok(Json(page).into_response())
+}
+
+/// Whether the relay pruned events after `after` that the device never received (`first` is the
+/// first event read after it): the device is told, applies every remembered erasure
+/// (`GET /v1/erasures`) and goes on from the oldest kept event.
+async fn gap_before(
+    state: &AppState,
+    workspace_id: &str,
+    after: i64,
+    first: Option<&StoredEvent>,
+) -> crate::store::Result<Option<Gap>> {
+    if first.is_some_and(|e| e.seq == after + 1) {
+        return Ok(None);
+    }
+    let gap = state.store.gap(workspace_id, after).await?;
+    // Pruning may have gone on since the events were read: the gap ends before them.
+    Ok(gap.and_then(|g| {
+        let to = first.map_or(g.to, |e| g.to.min(e.seq - 1));
+        (to >= g.from).then_some(Gap { from: g.from, to })
+    }))
 }
 
 struct StreamClient(Arc<Metrics>);
@@ -83,6 +114,8 @@ struct Cursor {
     buffer: VecDeque<StoredEvent>,
     wake: tokio::sync::watch::Receiver<i64>,
     revoked: tokio::sync::watch::Receiver<u64>,
+    /// Whether the start was checked for a gap (events pruned before the device had them).
+    gap_checked: bool,
     _client: StreamClient,
 }
 
@@ -108,6 +141,7 @@ fn stream(
         session,
         after,
         buffer: VecDeque::new(),
+        gap_checked: false,
     };
     let events = futures_util::stream::unfold(cursor, |mut c| async move {
         loop {
@@ -134,6 +168,28 @@ fn stream(
                 .events_after(&c.session.workspace_id, c.after, PAGE)
                 .await
             {
+                Ok(events) if !c.gap_checked => {
+                    c.gap_checked = true;
+                    let gap =
+                        gap_before(&c.state, &c.session.workspace_id, c.after, events.first())
+                            .await;
+                    c.buffer.extend(events);
+                    match gap {
+                        // First of all, an event `gap` (no id): `{"gap": {from, to}}`.
+                        Ok(Some(gap)) => {
+                            c.after = gap.to;
+                            let sse = SseEvent::default()
+                                .event("gap")
+                                .data(json!({ "gap": gap }).to_string());
+                            return Some((Ok(sse), c));
+                        }
+                        Ok(None) => continue,
+                        Err(error) => {
+                            tracing::error!(%error, "event stream read failed; closing it (the device reconnects)");
+                            return None;
+                        }
+                    }
+                }
                 Ok(events) if !events.is_empty() => {
                     c.buffer.extend(events);
                     continue;

@@ -1,0 +1,179 @@
+//! A desk that was away while the relay pruned events it never received (issue 19, item 8): it
+//! is told, erases every customer the relay remembers erasing (the `contact.erased` event itself
+//! was pruned), catches up with what remains, and says so; a device token idle past the relay's
+//! limit signs the desk out.
+
+use std::time::Duration;
+
+use zentro_core::apply::cursor;
+use zentro_core::sync::{SyncError, catch_up};
+use zentro_core::{Cache, inbox, rights};
+use zentro_meta_sim::{Customer, Inbound, SimConfig};
+use zentro_relay::Store;
+use zentro_relay::store::now_ms;
+
+use crate::sync::{Device, PHONE, World, customer, device, world};
+
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+fn zoe() -> Customer {
+    Customer {
+        id: "US.2002003004".into(),
+        phone: Some("16505559876".into()),
+        name: "Zoe Quintana".into(),
+    }
+}
+
+async fn sync(w: &World, d: &Device) {
+    catch_up(&d.cache, &d.client, &d.token, &w.workspace, &mut |_| {})
+        .await
+        .unwrap();
+}
+
+async fn contact_of(cache: &Cache, who: &Customer) -> Option<i64> {
+    inbox::contacts(cache)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.customer_id == who.id)
+        .map(|c| c.id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_away_past_the_pruning_applies_the_remembered_erasure_and_catches_up() {
+    let w = world(SimConfig::default()).await;
+    let admin = device(&w, "admin laptop").await;
+    let away = device(&w, "laptop left in a drawer").await;
+    w.sim
+        .customer_writes(
+            PHONE,
+            &zoe(),
+            Inbound::Text("parcel code XYZZY-4471".into()),
+        )
+        .await;
+    w.sim
+        .customer_writes(PHONE, &customer(1), Inbound::Text("first question".into()))
+        .await;
+    w.sim.settle(Duration::from_secs(5)).await;
+    sync(&w, &admin).await;
+    sync(&w, &away).await;
+    assert!(contact_of(&away.cache, &zoe()).await.is_some());
+    let away_cursor = cursor(&away.cache, &w.workspace).await.unwrap();
+
+    // The laptop is away while the admin erases Zoe and customers keep writing.
+    let on_admin = contact_of(&admin.cache, &zoe()).await.unwrap();
+    rights::erase_everywhere(&admin.cache, &admin.client, &admin.token, on_admin)
+        .await
+        .unwrap();
+    sync(&w, &admin).await;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let cut = now_ms();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    w.sim
+        .customer_writes(
+            PHONE,
+            &customer(2),
+            Inbound::Text("while you were away".into()),
+        )
+        .await;
+    w.sim.settle(Duration::from_secs(5)).await;
+    sync(&w, &admin).await;
+
+    // A month on, the relay prunes what is past its retention, delivered to the laptop or not:
+    // the erasure's own event goes too.
+    let store = Store::open(&w._dir.path().join("relay")).await.unwrap();
+    let pruned = store
+        .prune(cut + 30 * 86_400_000, HOUR, 30 * DAY)
+        .await
+        .unwrap();
+    assert!(pruned >= 1);
+    let kept = store.events_after(&w.workspace, 0, 1000).await.unwrap();
+    assert!(!kept.is_empty(), "the new customer's message stays");
+    assert!(kept.iter().all(|e| e.kind != "contact.erased"), "{kept:?}");
+    assert!(
+        kept[0].seq > away_cursor + 1,
+        "the laptop's next events are gone"
+    );
+    let head = store.last_seq(&w.workspace).await.unwrap();
+    store.close().await;
+
+    // The laptop comes back.
+    let mut resynced = Vec::new();
+    catch_up(
+        &away.cache,
+        &away.client,
+        &away.token,
+        &w.workspace,
+        &mut |p| resynced.extend(p.resynced),
+    )
+    .await
+    .unwrap();
+    assert!(
+        contact_of(&away.cache, &zoe()).await.is_none(),
+        "Zoe is erased from the laptop though her erasure's event was pruned"
+    );
+    assert!(
+        inbox::search(&away.cache, "XYZZY", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        contact_of(&away.cache, &customer(1)).await.is_some(),
+        "others stay"
+    );
+    assert!(
+        contact_of(&away.cache, &customer(2)).await.is_some(),
+        "what remains is synced"
+    );
+    assert_eq!(cursor(&away.cache, &w.workspace).await.unwrap(), head);
+    assert_eq!(resynced.len(), 1, "{resynced:?}");
+    assert_eq!(resynced[0].from, away_cursor + 1);
+    assert_eq!(resynced[0].to, kept[0].seq - 1);
+    assert_eq!((resynced[0].erasures, resynced[0].contacts_erased), (1, 1));
+
+    // Caught up: no gap any more.
+    let mut again = Vec::new();
+    catch_up(
+        &away.cache,
+        &away.client,
+        &away.token,
+        &w.workspace,
+        &mut |p| again.extend(p.resynced),
+    )
+    .await
+    .unwrap();
+    assert!(again.is_empty(), "{again:?}");
+    w.stop.send(()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_whose_token_was_idle_past_the_limit_must_sign_in_again() {
+    let w = world(SimConfig::default()).await;
+    let laptop = device(&w, "laptop").await;
+    sync(&w, &laptop).await;
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        w._dir.path().join("relay/relay.sqlite").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query("UPDATE sessions SET last_seen_at = ?")
+        .bind(now_ms() - 91 * 86_400_000)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let refused = catch_up(
+        &laptop.cache,
+        &laptop.client,
+        &laptop.token,
+        &w.workspace,
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(refused, SyncError::Unauthorized), "{refused:?}");
+    w.stop.send(()).unwrap();
+}
