@@ -622,3 +622,36 @@ async fn events_the_routes_wrote_before_are_put_in_the_relays_name_and_forgeries
     );
     store.close().await;
 }
+
+/// A device cannot claim a route's idempotency key ahead of it: the erasure is still announced.
+#[tokio::test]
+async fn no_device_key_stands_in_for_a_routes() {
+    let t = Team::start().await;
+    let hash = "c".repeat(64);
+    let labeled =
+        json!({ "type": "labeled", "conversation": ana(), "label": "vip", "added": true });
+    let (status, _) = t
+        .publish(
+            t.token("agent"),
+            "team.labeled",
+            &labeled,
+            &format!("contact.erased:{hash}"),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, body) = t
+        .call(
+            "admin",
+            "POST",
+            "/v1/erasures",
+            json!({ "identifiers": ["16505551234"], "salt": "1".repeat(32), "hash": hash, "details": {} }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let log = t.log().await;
+    assert!(
+        log.iter()
+            .any(|e| e["kind"] == "contact.erased" && e["payload"]["hash"] == hash.as_str()),
+        "the erasure is announced: {log:?}"
+    );
+}
