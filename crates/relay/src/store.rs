@@ -14,10 +14,12 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
+mod access;
 mod connections;
 mod gaps;
 mod team;
 
+pub use access::{ReadablePage, RotationAdvice};
 pub use connections::{ChannelHealth, Signup, SignupRefusal, SignupState};
 pub use gaps::{ErasureReceipt, Gap, LAST_USE_RESOLUTION, SessionUse};
 pub use team::{AuditEntry, ChannelView, Device, NewAuditEntry, SealedToken};

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState, Authenticated};
-use crate::roles::Permission;
+use crate::roles::{Permission, Role};
 use crate::sealing::TokenKeys;
 use crate::store::{ChannelKind, ChannelView, new_id};
 
@@ -81,7 +81,34 @@ pub async fn list(
         .store
         .channel_views(&auth.0.workspace_id, &auth.0.member_id, auth.0.role)
         .await?;
+    let mut channels = serde_json::to_value(channels).map_err(ApiError::internal)?;
+    let advice = rotation_advice(&state, &auth).await?;
+    for channel in channels.as_array_mut().into_iter().flatten() {
+        let id = channel["id"].as_str().unwrap_or_default().to_string();
+        channel["rotation_advised"] = advised_for(&advice, &id);
+    }
     Ok(Json(json!({ "channels": channels })))
+}
+
+/// What admins are advised to rotate (agents are told nothing).
+async fn rotation_advice(
+    state: &AppState,
+    auth: &Authenticated,
+) -> Result<Vec<crate::store::RotationAdvice>, ApiError> {
+    if auth.0.role < Role::Admin {
+        return Ok(Vec::new());
+    }
+    Ok(state.store.rotation_advice(&auth.0.workspace_id).await?)
+}
+
+/// `[{member_id, email}]`: members who may no longer use the channel but whose devices were
+/// handed its current token.
+fn advised_for(advice: &[crate::store::RotationAdvice], channel_id: &str) -> Value {
+    advice
+        .iter()
+        .filter(|a| a.channel_id == channel_id)
+        .map(|a| json!({ "member_id": a.member_id, "email": a.email }))
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -432,5 +459,71 @@ pub async fn set_access(
         .await?;
     let view = view(&state, &auth, &channel.id).await?;
     announce(&state, &auth, change(&view)).await?;
-    Ok(Json(json!({ "channel": view })))
+    // Who lost the channel while a device of theirs holds its token: rotate it.
+    let advised = advised_for(&rotation_advice(&state, &auth).await?, &channel.id);
+    if advised.as_array().is_some_and(|a| !a.is_empty()) {
+        state
+            .store
+            .record(auth.audit(
+                "channel.rotation_advised",
+                Some(&format!("{}:{}", channel.kind, channel.external_id)),
+                json!({ "channel_id": channel.id, "members": advised }),
+            ))
+            .await?;
+    }
+    Ok(Json(
+        json!({ "channel": view, "rotation_advised": advised }),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct HistoryRange {
+    #[serde(default)]
+    after: i64,
+    #[serde(default)]
+    before: Option<i64>,
+    #[serde(default)]
+    limit: Option<i64>,
+}
+
+/// `GET /v1/channels/{id}/events?after=A[&before=B]`: the channel's events the relay still holds
+/// with `A < seq <= B` (no `B`: up to the newest), for a device whose member was just allowed on it (403 otherwise) →
+/// `{events, next_after}` (`next_after`: where the next page starts; at `B` or the newest seq when
+/// done).
+pub async fn history(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(channel_id): Path<String>,
+    axum::extract::Query(range): axum::extract::Query<HistoryRange>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Permission::Answer)?;
+    let view = view(&state, &auth, &channel_id).await?;
+    if !view.allowed {
+        return Err(ApiError::Forbidden(
+            "you are not among the members allowed on this channel; ask an admin".into(),
+        ));
+    }
+    let limit = range.limit.unwrap_or(500).clamp(1, 500);
+    let before = range.before.unwrap_or(i64::MAX);
+    let events = state
+        .store
+        .channel_events(
+            &auth.0.workspace_id,
+            &channel_id,
+            range.after.max(0),
+            before,
+            limit,
+        )
+        .await?;
+    let next_after = if events.len() as i64 == limit {
+        events.last().map_or(before, |e| e.seq)
+    } else {
+        state
+            .store
+            .head(&auth.0.workspace_id)
+            .await?
+            .min(before)
+            .max(range.after)
+    };
+    Ok(Json(json!({ "events": events, "next_after": next_after })))
 }

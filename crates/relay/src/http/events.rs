@@ -52,17 +52,19 @@ pub async fn list(
     }
     let after = q.after.unwrap_or(0).max(0);
     let limit = q.limit.unwrap_or(PAGE).clamp(1, PAGE);
-    let events = state
+    // Only what the member may read: events of channels they may not use are skipped, and the
+    // page still moves past them.
+    let page = state
         .store
-        .events_after(&session.workspace_id, after, limit)
+        .readable_events_after(&session, after, limit)
         .await
         .map_err(ApiError::internal)?;
+    let events = page.events;
     let gap = gap_before(&state, &session.workspace_id, after, events.first())
         .await
         .map_err(ApiError::internal)?;
-    let next_after = events
-        .last()
-        .map(|e| e.seq)
+    let next_after = (page.scanned_to > after)
+        .then_some(page.scanned_to)
         .or(gap.map(|g| g.to))
         .unwrap_or(after);
     // Read after the page, so `head >= next_after`: how far behind the device is.
@@ -112,6 +114,9 @@ struct Cursor {
     session: SessionContext,
     after: i64,
     buffer: VecDeque<StoredEvent>,
+    /// The last seq read (the member's or skipped): where the next read starts once the buffer
+    /// is sent.
+    scanned: i64,
     wake: tokio::sync::watch::Receiver<i64>,
     revoked: tokio::sync::watch::Receiver<u64>,
     /// Whether the start was checked for a gap (events pruned before the device had them).
@@ -141,6 +146,7 @@ fn stream(
         session,
         after,
         buffer: VecDeque::new(),
+        scanned: after,
         gap_checked: false,
     };
     let events = futures_util::stream::unfold(cursor, |mut c| async move {
@@ -150,6 +156,8 @@ fn stream(
                 let sse = to_sse(&event);
                 return Some((Ok(sse), c));
             }
+            // Past the events the member may not read, too.
+            c.after = c.after.max(c.scanned);
             if c.revoked.has_changed().unwrap_or(false) {
                 c.revoked.borrow_and_update();
                 if !c
@@ -165,11 +173,13 @@ fn stream(
             match c
                 .state
                 .store
-                .events_after(&c.session.workspace_id, c.after, PAGE)
+                .readable_events_after(&c.session, c.after, PAGE)
                 .await
             {
-                Ok(events) if !c.gap_checked => {
+                Ok(page) if !c.gap_checked => {
                     c.gap_checked = true;
+                    c.scanned = c.scanned.max(page.scanned_to);
+                    let events = page.events;
                     let gap =
                         gap_before(&c.state, &c.session.workspace_id, c.after, events.first())
                             .await;
@@ -190,8 +200,9 @@ fn stream(
                         }
                     }
                 }
-                Ok(events) if !events.is_empty() => {
-                    c.buffer.extend(events);
+                Ok(page) if page.scanned_to > c.after => {
+                    c.scanned = page.scanned_to;
+                    c.buffer.extend(page.events);
                     continue;
                 }
                 Ok(_) => {}
@@ -265,6 +276,18 @@ pub async fn publish(
         }
     })?;
     auth.require(crate::roles::permission_for(&event))?;
+    // Nobody writes about a channel they may not use (they never see its conversations).
+    if !state
+        .store
+        .may_write_about(session, &input.payload)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        return Err(ApiError::Forbidden(
+            "you are not among the members allowed on this conversation's channel; ask an admin"
+                .into(),
+        ));
+    }
     let mut payload = event.to_payload();
     if let DeviceEvent::MessageSent(_) = event {
         // Who sent it is who publishes it.

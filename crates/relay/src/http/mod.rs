@@ -158,6 +158,7 @@ pub fn app(state: AppState) -> Router {
                 .delete(channels::revoke_token),
         )
         .route("/v1/channels/{id}/access", put(channels::set_access))
+        .route("/v1/channels/{id}/events", get(channels::history))
         .route("/v1/channels/{id}/check", post(health::check_now))
         .route("/v1/channels/{id}/disconnect", post(health::disconnect))
         .route("/v1/signups", post(signup::start))

@@ -221,12 +221,20 @@ pub async fn update_member(
             .await?;
     }
     if before.status != after.status {
+        let held = if after.status == "deactivated" {
+            state
+                .store
+                .tokens_held_by(&auth.0.workspace_id, &member_id)
+                .await?
+        } else {
+            Vec::new()
+        };
         state
             .store
             .record(auth.audit(
                 "member.status_changed",
                 Some(&after.email),
-                json!({ "from": before.status, "to": after.status }),
+                json!({ "from": before.status, "to": after.status, "rotate_tokens": held }),
             ))
             .await?;
     }
@@ -242,6 +250,11 @@ pub async fn remove_member(
     auth.require(Permission::ManageMembers)?;
     let target = state.store.member(&auth.0.workspace_id, &member_id).await?;
     check_owner_rule(&auth, target.role.parse().unwrap_or(Role::Agent))?;
+    // The channel tokens their devices were handed: rotating them is advised (GET /v1/channels).
+    let held = state
+        .store
+        .tokens_held_by(&auth.0.workspace_id, &member_id)
+        .await?;
     let removed = state
         .store
         .remove_member(&auth.0.workspace_id, &member_id)
@@ -252,7 +265,7 @@ pub async fn remove_member(
         .record(auth.audit(
             "member.removed",
             Some(&removed.email),
-            json!({ "role": removed.role }),
+            json!({ "role": removed.role, "rotate_tokens": held }),
         ))
         .await?;
     Ok(StatusCode::NO_CONTENT)

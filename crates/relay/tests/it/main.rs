@@ -1,6 +1,7 @@
 //! Tests of the relay through its router and on real sockets.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+mod access;
 mod api;
 mod audit_sends;
 mod crash;

@@ -455,6 +455,7 @@ async fn every_route_with_an_id_answers_404_to_another_workspaces_ids_and_change
         "PUT /v1/channels/{id}/token",
         "DELETE /v1/channels/{id}/token",
         "PUT /v1/channels/{id}/access",
+        "GET /v1/channels/{id}/events",
         "POST /v1/channels/{id}/check",
         "POST /v1/channels/{id}/disconnect",
         "GET /v1/signups/{id}",

@@ -1,0 +1,426 @@
+//! Per-channel access where data flows (issue 19, item 2), on a relay served over loopback: an
+//! agent not allowed on a channel receives none of its webhooks, replies or team events (JSON
+//! pages, the stream), is never held back by them, gets the channel's history once allowed, and
+//! admins are told which channel tokens a member's devices held.
+
+use serde_json::{Value, json};
+use zentro_meta::AppSecret;
+use zentro_meta::signature::sign_webhook;
+use zentro_relay::credentials::hash_password;
+use zentro_relay::sealing::{TokenKey, TokenKeys};
+use zentro_relay::store::ChannelKind;
+
+use crate::stream::Sse;
+use crate::support::{PASSWORD, SECRET, ServedRelay, wa_text};
+
+const OWNER: &str = "owner@acme.test";
+
+struct Desk {
+    relay: ServedRelay,
+    http: reqwest::Client,
+    owner: String,
+    /// (device token, member id) of the agents Ann and Bob.
+    ann: (String, String),
+    bob: (String, String),
+    /// Channel ids: A (WhatsApp P1, everyone's) and B (WhatsApp P2, Bob's only).
+    a: String,
+    b: String,
+}
+
+fn contact(number: &str, customer: &str) -> Value {
+    json!({ "channel_kind": "whatsapp", "channel_external_id": number, "customer_id": customer })
+}
+
+impl Desk {
+    async fn start() -> Self {
+        let relay = ServedRelay::start_on(
+            |c| {
+                c.token_keys = Some(TokenKeys {
+                    current: TokenKey::parse(&TokenKey::generate()).unwrap(),
+                    previous: None,
+                })
+            },
+            async |store| {
+                let ws = store
+                    .create_workspace("Acme", OWNER, "Owner", &hash_password(PASSWORD))
+                    .await
+                    .unwrap();
+                for number in ["P1", "P2"] {
+                    store
+                        .add_channel(&ws.id, ChannelKind::Whatsapp, number, None, number)
+                        .await
+                        .unwrap();
+                }
+            },
+        )
+        .await;
+        let http = reqwest::Client::new();
+        let owner = relay.sign_in(OWNER).await;
+        let mut desk = Self {
+            relay,
+            http,
+            owner,
+            ann: Default::default(),
+            bob: Default::default(),
+            a: String::new(),
+            b: String::new(),
+        };
+        desk.ann = desk.join("ann@acme.test").await;
+        desk.bob = desk.join("bob@acme.test").await;
+        let (_, channels) = desk
+            .call(&desk.owner, "GET", "/v1/channels", Value::Null)
+            .await;
+        for c in channels["channels"].as_array().unwrap() {
+            let id = c["id"].as_str().unwrap().to_string();
+            match c["external_id"].as_str().unwrap() {
+                "P1" => desk.a = id,
+                _ => desk.b = id,
+            }
+        }
+        desk.allow_on_b(&[desk.bob.1.clone()]).await;
+        desk
+    }
+
+    async fn join(&self, email: &str) -> (String, String) {
+        let (_, invited) = self
+            .call(
+                &self.owner,
+                "POST",
+                "/v1/members",
+                json!({ "email": email, "role": "agent" }),
+            )
+            .await;
+        let joined: Value = self
+            .http
+            .post(format!("{}/v1/invitations/accept", self.relay.base))
+            .json(&json!({ "code": invited["code"], "password": PASSWORD, "device_name": email }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (
+            joined["token"].as_str().unwrap().to_string(),
+            joined["member"]["id"].as_str().unwrap().to_string(),
+        )
+    }
+
+    async fn allow_on_b(&self, agents: &[String]) -> Value {
+        let (status, body) = self
+            .call(
+                &self.owner,
+                "PUT",
+                &format!("/v1/channels/{}/access", self.b),
+                json!({ "agents": agents }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    async fn call(&self, token: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.relay.base))
+            .bearer_auth(token);
+        if !body.is_null() {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn webhook(&self, body: &Value) {
+        let bytes = body.to_string();
+        let response = self
+            .http
+            .post(format!("{}/webhooks/meta", self.relay.base))
+            .header(
+                "x-hub-signature-256",
+                sign_webhook(&AppSecret::new(SECRET), bytes.as_bytes()),
+            )
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+
+    async fn publish(&self, token: &str, kind: &str, payload: Value, key: &str) {
+        let (status, body) = self
+            .call(
+                token,
+                "POST",
+                "/v1/events",
+                json!({ "kind": kind, "payload": payload, "idempotency_key": key }),
+            )
+            .await;
+        assert_eq!(status, 201, "{kind}: {body}");
+    }
+
+    /// Customers write on A and on B; the owner answers and notes on both.
+    async fn traffic(&self, tag: &str) {
+        self.webhook(&wa_text("P1", &format!("wamid.a-{tag}"), "hello A"))
+            .await;
+        self.webhook(&wa_text("P2", &format!("wamid.b-{tag}"), "secret of B"))
+            .await;
+        for (number, customer) in [("P1", "US.1"), ("P2", "US.2")] {
+            self.publish(
+                &self.owner,
+                "team.note_added",
+                json!({ "type": "note_added", "conversation": contact(number, customer),
+                        "note_id": format!("n-{number}-{tag}"), "body": format!("note on {number}"), "mentions": [], "at": 1 }),
+                &format!("note-{number}-{tag}"),
+            )
+            .await;
+            self.publish(
+                &self.owner,
+                "message.sent",
+                json!({ "client_id": format!("c-{number}-{tag}"), "external_id": format!("wamid.out-{number}-{tag}"),
+                        "channel_kind": "whatsapp", "channel_external_id": number, "customer_id": customer,
+                        "body": format!("reply on {number}"), "reply_to": null, "sent_at": 1, "author_member_id": "x" }),
+                &format!("c-{number}-{tag}"),
+            )
+            .await;
+        }
+    }
+
+    /// Every page a device reads from `after`, one event per page (skipped events included);
+    /// returns the events and where the last page left the device.
+    async fn pages(&self, token: &str, mut after: i64) -> (Vec<Value>, i64, i64) {
+        let mut events = Vec::new();
+        loop {
+            let (status, page) = self
+                .call(
+                    token,
+                    "GET",
+                    &format!("/v1/events?after={after}&limit=1"),
+                    Value::Null,
+                )
+                .await;
+            assert_eq!(status, 200, "{page}");
+            let next = page["next_after"].as_i64().unwrap();
+            events.extend(page["events"].as_array().unwrap().iter().cloned());
+            if next == after {
+                return (events, after, page["head"].as_i64().unwrap());
+            }
+            after = next;
+        }
+    }
+}
+
+/// Whether an event concerns WhatsApp number P2 (channel B).
+fn of_b(event: &Value) -> bool {
+    let kind = event["kind"].as_str().unwrap_or_default();
+    if !(kind == "meta.webhook" || kind == "message.sent" || kind.starts_with("team.")) {
+        return false; // workspace-wide (channel.changed names channels, never their content)
+    }
+    let text = event["payload"].to_string();
+    text.contains("\"P2\"") || text.contains("secret of B") || text.contains("on P2")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_not_allowed_on_a_channel_receives_none_of_its_events_in_pages_or_stream() {
+    let desk = Desk::start().await;
+    desk.traffic("1").await;
+
+    let (ann, ann_end, head) = desk.pages(&desk.ann.0, 0).await;
+    assert_eq!(ann_end, head, "skipped events never hold Ann's device back");
+    assert!(ann.iter().all(|e| !of_b(e)), "Ann got B's events: {ann:?}");
+    for kind in ["meta.webhook", "team.note_added", "message.sent"] {
+        assert!(
+            ann.iter().any(|e| e["kind"] == kind && !of_b(e)),
+            "Ann gets A's {kind}"
+        );
+    }
+    let (bob, bob_end, _) = desk.pages(&desk.bob.0, 0).await;
+    assert_eq!(bob_end, head);
+    for kind in ["meta.webhook", "team.note_added", "message.sent"] {
+        assert!(
+            bob.iter().any(|e| e["kind"] == kind && of_b(e)),
+            "Bob, allowed on B, gets B's {kind}: {bob:?}"
+        );
+    }
+    let (owner, _, _) = desk.pages(&desk.owner, 0).await;
+    assert_eq!(owner.len(), bob.len(), "the owner and Bob see everything");
+
+    // The stream: everything after 0, live traffic too; B's events never come, nothing stalls.
+    let mut stream = Sse::open(&desk.relay.base, &desk.ann.0, Some(0), None).await;
+    desk.traffic("2").await;
+    desk.webhook(&wa_text("P1", "wamid.a-last", "the end"))
+        .await;
+    let mut streamed = Vec::new();
+    loop {
+        let (_, event) = stream.next().await.expect("the stream goes on");
+        let last = event["payload"].to_string().contains("wamid.a-last");
+        streamed.push(event);
+        if last {
+            break;
+        }
+    }
+    assert!(
+        streamed.iter().all(|e| !of_b(e)),
+        "Ann streamed B's events: {streamed:?}"
+    );
+    assert!(streamed.iter().any(|e| e["kind"] == "team.note_added"));
+
+    // Nor does she write about B's conversations.
+    let (status, body) = desk
+        .call(
+            &desk.ann.0,
+            "POST",
+            "/v1/events",
+            json!({ "kind": "team.note_added", "idempotency_key": "ann-on-b",
+                    "payload": { "type": "note_added", "conversation": contact("P2", "US.2"),
+                                 "note_id": "n-ann", "body": "hi", "mentions": [], "at": 1 } }),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    desk.relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_allowed_on_a_channel_gets_the_history_the_relay_holds_and_no_one_else_does() {
+    let desk = Desk::start().await;
+    desk.traffic("1").await;
+    let (_, cursor, _) = desk.pages(&desk.ann.0, 0).await;
+    let history = format!("/v1/channels/{}/events?after=0&before={cursor}", desk.b);
+
+    let (status, _) = desk.call(&desk.ann.0, "GET", &history, Value::Null).await;
+    assert_eq!(status, 403, "not allowed on B: no history of it");
+
+    desk.allow_on_b(&[desk.bob.1.clone(), desk.ann.1.clone()])
+        .await;
+    let (status, page) = desk.call(&desk.ann.0, "GET", &history, Value::Null).await;
+    assert_eq!(status, 200, "{page}");
+    let events = page["events"].as_array().unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["meta.webhook", "team.note_added", "message.sent"],
+        "B's webhook, note and reply: {page}"
+    );
+    assert!(events.iter().all(of_b));
+    assert!(events.iter().all(|e| e["seq"].as_i64().unwrap() <= cursor));
+    // From now on her pages carry B's events too.
+    desk.traffic("2").await;
+    let (ann, _, _) = desk.pages(&desk.ann.0, cursor).await;
+    assert_eq!(ann.iter().filter(|e| of_b(e)).count(), 3);
+    desk.relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_are_told_which_channel_tokens_a_members_devices_held() {
+    let desk = Desk::start().await;
+    let (status, body) = desk
+        .call(
+            &desk.owner,
+            "PUT",
+            &format!("/v1/channels/{}/token", desk.b),
+            json!({ "token": "EAAGbChannelToken0123456789" }),
+        )
+        .await;
+    assert!(status < 300, "{body}");
+    // Bob's device fetches B's token; then he loses B.
+    let (status, _) = desk
+        .call(
+            &desk.bob.0,
+            "GET",
+            &format!("/v1/channels/{}/token", desk.b),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let changed = desk.allow_on_b(std::slice::from_ref(&desk.ann.1)).await;
+    assert_eq!(
+        changed["rotation_advised"],
+        json!([{ "member_id": desk.bob.1, "email": "bob@acme.test" }]),
+        "{changed}"
+    );
+    let (_, channels) = desk
+        .call(&desk.owner, "GET", "/v1/channels", Value::Null)
+        .await;
+    let b = channels["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == desk.b.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(b["rotation_advised"][0]["email"], "bob@acme.test", "{b}");
+    // Allowed again, nothing to advise; removed, his devices' token is named again.
+    desk.allow_on_b(&[]).await;
+    let (status, removed) = desk
+        .call(
+            &desk.owner,
+            "DELETE",
+            &format!("/v1/members/{}", desk.bob.1),
+            Value::Null,
+        )
+        .await;
+    assert!(status < 300, "{removed}");
+    let (_, channels) = desk
+        .call(&desk.owner, "GET", "/v1/channels", Value::Null)
+        .await;
+    let advised: Vec<Value> = channels["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["rotation_advised"].clone())
+        .collect();
+    assert!(
+        advised.contains(&json!([{ "member_id": desk.bob.1, "email": "bob@acme.test" }])),
+        "{channels}"
+    );
+    let (_, audit) = desk
+        .call(&desk.owner, "GET", "/v1/audit", Value::Null)
+        .await;
+    let entry = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "member.removed")
+        .unwrap_or_else(|| panic!("{audit}"))
+        .clone();
+    assert_eq!(
+        entry["details"]["rotate_tokens"],
+        json!([desk.b]),
+        "{entry}"
+    );
+    // Agents are not told.
+    let (_, seen_by_ann) = desk
+        .call(&desk.ann.0, "GET", "/v1/channels", Value::Null)
+        .await;
+    assert!(
+        seen_by_ann["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["rotation_advised"] == json!([]))
+    );
+    // Rotating the token ends the advice.
+    let (status, _) = desk
+        .call(
+            &desk.owner,
+            "PUT",
+            &format!("/v1/channels/{}/token", desk.b),
+            json!({ "token": "EAAGbChannelToken9876543210" }),
+        )
+        .await;
+    assert!(status < 300);
+    let (_, channels) = desk
+        .call(&desk.owner, "GET", "/v1/channels", Value::Null)
+        .await;
+    assert!(
+        channels["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["rotation_advised"] == json!([])),
+        "{channels}"
+    );
+    desk.relay.stop().await;
+}
