@@ -108,6 +108,7 @@ fn apply_sync(status: &mut DeskStatus, sync: &SyncState) {
                 r.contacts_erased
             )),
         ),
+        SyncState::ChannelAccess(change) => (SyncPhase::Live, 0, Some(change.describe())),
         SyncState::Offline { reason } => (
             SyncPhase::Offline,
             0,

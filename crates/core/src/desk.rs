@@ -64,6 +64,9 @@ pub enum SyncState {
         /// Keychain entries deleted.
         keychain_entries: usize,
     },
+    /// Following live; the member lost or was given channels: a lost channel's data was deleted
+    /// from this computer, a given one's history fetched ([`crate::channel_access`]).
+    ChannelAccess(crate::channel_access::AccessChange),
 }
 
 /// What a desk is connected to.
@@ -507,7 +510,7 @@ impl Desk {
         );
         self.tasks.spawn(async move {
             loop {
-                refresh_tokens(&config, &kept).await;
+                refresh_tokens(&config, &kept, &events).await;
                 enforce_retention(&config, &kept, &events).await;
                 if let Err(error) = send_once(&config, &events).await {
                     tracing::warn!(%error, "sending queued work failed; will retry");
@@ -565,14 +568,37 @@ async fn enforce_retention(
 }
 
 /// Fetches or forgets channel tokens when the log said they changed (and once at start).
-async fn refresh_tokens(config: &DeskConfig, kept: &KeptTokens) {
+async fn refresh_tokens(
+    config: &DeskConfig,
+    kept: &KeptTokens,
+    events: &broadcast::Sender<DeskEvent>,
+) {
     use std::sync::atomic::Ordering;
-    let Some(vault) = &config.channel_keychain else {
-        return;
-    };
     if !kept.stale.swap(false, Ordering::SeqCst) {
         return;
     }
+    // The channels this member may use: a lost one's data goes, a given one's history comes.
+    match crate::channel_access::reconcile(
+        &config.cache,
+        &config.relay,
+        &config.token,
+        &config.workspace_id,
+    )
+    .await
+    {
+        Ok(change) if !change.is_empty() => {
+            let _ = events.send(DeskEvent::Changed);
+            let _ = events.send(DeskEvent::Sync(SyncState::ChannelAccess(change)));
+        }
+        Ok(_) => {}
+        Err(error) => {
+            tracing::warn!(%error, "could not bring channel access up to date; will retry");
+            kept.stale.store(true, Ordering::SeqCst);
+        }
+    }
+    let Some(vault) = &config.channel_keychain else {
+        return;
+    };
     if let Err(error) =
         crate::channel_tokens::refresh(&config.cache, &config.relay, &config.token, vault).await
     {

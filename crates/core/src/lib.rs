@@ -12,6 +12,7 @@
 pub mod account;
 pub mod apply;
 pub mod cache;
+pub mod channel_access;
 pub mod channel_tokens;
 pub mod connections;
 pub mod customer_files;
