@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod connect;
+mod gaps;
 mod channel_access;
 mod content_flow;
 mod rights;

@@ -5,6 +5,7 @@ mod access;
 mod api;
 mod audit_sends;
 mod crash;
+mod gaps;
 mod load;
 mod meta_callbacks;
 mod origin;
