@@ -113,7 +113,11 @@ async fn an_agent_loses_a_channel_its_data_goes_from_the_desk_and_comes_back_wit
         .customer_writes(PHONE, &customer(1), Inbound::Text("question on A".into()))
         .await;
     w.sim
-        .customer_writes(PHONE_B, &bea(), Inbound::Text("private XYZZY matter".into()))
+        .customer_writes(
+            PHONE_B,
+            &bea(),
+            Inbound::Text("private XYZZY matter".into()),
+        )
         .await;
     w.sim.settle(Duration::from_secs(5)).await;
     sync(&w, &ann).await;
@@ -126,10 +130,17 @@ async fn an_agent_loses_a_channel_its_data_goes_from_the_desk_and_comes_back_wit
         .await
         .unwrap();
     assert_eq!(change.lost, ["Second line"], "{change:?}");
-    assert_eq!((change.conversations_deleted, change.messages_deleted), (1, 1));
+    assert_eq!(
+        (change.conversations_deleted, change.messages_deleted),
+        (1, 1)
+    );
     assert!(change.describe().contains("deleted from this computer"));
     assert!(!has(&ann.cache, &bea()).await, "B's customer is gone");
-    assert_eq!(found(&ann.cache, "XYZZY").await, 0, "search finds nothing of B");
+    assert_eq!(
+        found(&ann.cache, "XYZZY").await,
+        0,
+        "search finds nothing of B"
+    );
     assert!(has(&ann.cache, &customer(1)).await, "A stays");
 
     // B's new messages never reach Ann; A's do; the owner gets both.

@@ -2,10 +2,10 @@
 //! desktop cores with their own cache files.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-mod connect;
-mod gaps;
 mod channel_access;
+mod connect;
 mod content_flow;
+mod gaps;
 mod rights;
 mod sync;
 mod team;
