@@ -576,6 +576,24 @@ describe('App', () => {
     expect((await screen.findByTestId('team-problem')).textContent).toContain('at least one active owner');
   });
 
+  it('tells an admin to rotate the token a member who lost the channel still holds', async () => {
+    backend({
+      team: () => teamView('admin', ['answer', 'manage_members', 'manage_channels', 'read_audit', 'manage_data']),
+      channels: () => [
+        { id: 'c1', kind: 'whatsapp', external_id: '1065', display_name: 'Support', token_version: 2, agents: ['m2'], allowed: true,
+          rotation_advised: [{ member_id: 'm9', email: 'bob@acme.test' }] },
+        { id: 'c2', kind: 'whatsapp', external_id: '1066', display_name: 'Sales', token_version: 1, agents: [], allowed: true },
+      ],
+    });
+    render(App);
+    await fireEvent.click(await screen.findByTestId('open-team'));
+    await fireEvent.click(await screen.findByTestId('team-tab-channels'));
+    const advised = await screen.findAllByTestId('channel-rotation-advised');
+    expect(advised).toHaveLength(1);
+    expect(advised[0].textContent).toContain('bob@acme.test');
+    expect(advised[0].textContent).toContain('Rotate');
+  });
+
   it('lets an admin restrict a channel to chosen agents', async () => {
     const calls = backend({
       team: () => teamView('admin', ['answer', 'manage_members', 'manage_channels', 'read_audit', 'manage_data']),

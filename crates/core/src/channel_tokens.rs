@@ -51,6 +51,20 @@ pub struct ChannelInfo {
     /// Meta's quality rating of the number (`GREEN`, `YELLOW`, `RED`).
     #[serde(default)]
     pub quality_rating: Option<String>,
+    /// Admins only: members who may no longer use it (removed, deactivated, taken off its list)
+    /// but whose devices were handed its current token: rotate it.
+    #[serde(default)]
+    pub rotation_advised: Vec<RotationAdvised>,
+}
+
+/// A member whose device holds a channel's current token though they may no longer use it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct RotationAdvised {
+    /// The member's id (perhaps removed).
+    pub member_id: String,
+    /// Their email.
+    pub email: String,
 }
 
 fn unknown_health() -> String {

@@ -297,6 +297,11 @@ export type ChannelInfo_Deserialize = {
 	phone_number?: string | null,
 	/**  Meta's quality rating of the number (`GREEN`, `YELLOW`, `RED`). */
 	quality_rating?: string | null,
+	/**
+	 *  Admins only: members who may no longer use it (removed, deactivated, taken off its list)
+	 *  but whose devices were handed its current token: rotate it.
+	 */
+	rotation_advised?: RotationAdvised[],
 };
 
 /**  A channel of the workspace, as the relay shows it to this member. */
@@ -323,6 +328,11 @@ export type ChannelInfo_Serialize = {
 	phone_number: string | null,
 	/**  Meta's quality rating of the number (`GREEN`, `YELLOW`, `RED`). */
 	quality_rating: string | null,
+	/**
+	 *  Admins only: members who may no longer use it (removed, deactivated, taken off its list)
+	 *  but whose devices were handed its current token: rotate it.
+	 */
+	rotation_advised: RotationAdvised[],
 };
 
 /**  A failed command, as the UI receives it. */
@@ -1078,6 +1088,14 @@ export type Retention_Serialize = {
 	conversation_days: number | null,
 	/**  Media files older than this many days are deleted (the message stays, marked expired). */
 	media_days: number | null,
+};
+
+/**  A member whose device holds a channel's current token though they may no longer use it. */
+export type RotationAdvised = {
+	/**  The member's id (perhaps removed). */
+	member_id: string,
+	/**  Their email. */
+	email: string,
 };
 
 /**  A search result: the best match in one conversation. */
