@@ -623,10 +623,20 @@ async fn write_contact<W: Write + Seek>(
                 (Some(file), Some(mime)) if mime.starts_with("image/") => {
                     text.push_str(&format!("<img src=\"../{}\" alt=\"image\">", html(&file)))
                 }
-                (Some(file), _) => text.push_str(&format!(
-                    "<p><a href=\"../{file}\">{}</a></p>",
-                    html(m.file_name.as_deref().unwrap_or("attachment"))
-                )),
+                (Some(file), _) => {
+                    // Shown as the desk shows it (no bidi or invisible characters); the JSON and
+                    // CSV keep the name as the customer sent it.
+                    let shown = m
+                        .file_name
+                        .as_deref()
+                        .map(crate::customer_files::display_name)
+                        .filter(|name| !name.is_empty());
+                    text.push_str(&format!(
+                        "<p><a href=\"../{}\">{}</a></p>",
+                        html(&file),
+                        html(shown.as_deref().unwrap_or("attachment"))
+                    ))
+                }
                 (None, _) if m.body.is_none() && m.caption.is_none() => {
                     text.push_str(&format!("<p class=\"deleted\">[{}]</p>", html(&m.kind)))
                 }

@@ -326,3 +326,55 @@ async fn a_hundred_thousand_message_customer_exports_in_bounded_memory() {
         text_bytes >> 20
     );
 }
+
+/// A file's name in the readable transcript is shown as the desk shows it: a customer's bidi
+/// override (U+202E) cannot make `invoice<RLO>fdp.exe` read as `invoiceexe.pdf` there.
+#[tokio::test]
+async fn the_transcript_shows_a_files_name_without_bidi_controls() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open_in(dir.path()).await.unwrap();
+    apply_batch(
+        &cache,
+        "ws",
+        &[text(
+            1,
+            "US.300",
+            "Rae",
+            "wamid.9",
+            "see file",
+            1_760_000_000,
+        )],
+    )
+    .await
+    .unwrap();
+    let rae = contact_id(&cache, "US.300").await;
+    let (sha, path) = zentro_core::media::store(dir.path(), b"%PDF-1.7 rae")
+        .await
+        .unwrap();
+    sqlx::query("UPDATE messages SET kind = 'document', media_mime = 'application/pdf', media_path = ?, media_sha256 = ?, file_name = ? WHERE external_id = 'wamid.9'")
+        .bind(path.to_string_lossy().into_owned())
+        .bind(&sha)
+        .bind("invoice\u{202E}fdp.exe")
+        .execute(cache.pool())
+        .await
+        .unwrap();
+    let out = dir.path().join("rae.zip");
+    export(
+        &cache,
+        Scope::Contact(rae),
+        &out,
+        1_763_800_000_000,
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&out).unwrap()).unwrap();
+    let doc: Value = serde_json::from_slice(&read(&mut archive, "export.json")).unwrap();
+    let transcript_name = doc["conversations"][0]["transcript"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let transcript = String::from_utf8(read(&mut archive, &transcript_name)).unwrap();
+    assert!(transcript.contains(">invoicefdp.exe</a>"), "{transcript}");
+    assert!(!transcript.contains('\u{202E}'));
+}
