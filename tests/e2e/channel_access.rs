@@ -1,6 +1,6 @@
 //! Per-channel access on real desks (issue 19, item 2): an agent's desk never receives the
 //! events of a channel the agent may not use; when access is taken away that desk deletes the
-//! channel's customers (conversations, messages, search rows) and says so; when it is given back
+//! channel's customers (conversations, messages, search rows, media files) and says so; when it is given back
 //! the desk receives the history the relay still holds.
 
 use std::time::Duration;
@@ -10,6 +10,7 @@ use zentro_core::channel_access::reconcile;
 use zentro_core::sync::{RelayClient, catch_up};
 use zentro_core::vault::Secret;
 use zentro_core::{Cache, inbox};
+use zentro_meta::graph::{GraphClient, MediaHostPolicy};
 use zentro_meta_sim::{Customer, Inbound, SimConfig};
 use zentro_relay::Store;
 use zentro_relay::store::ChannelKind;
@@ -18,6 +19,8 @@ use crate::sync::{Device, PASSWORD, PHONE, World, customer, device, world};
 
 /// Channel B: a second WhatsApp number of the same business.
 const PHONE_B: &str = "106540352242999";
+
+const PHOTO: &[u8] = b"\x89PNG\r\n\x1a\n bea's private photo bytes";
 
 fn bea() -> Customer {
     Customer {
@@ -29,6 +32,41 @@ fn bea() -> Customer {
 
 async fn sync(w: &World, d: &Device) {
     catch_up(&d.cache, &d.client, &d.token, &w.workspace, &mut |_| {})
+        .await
+        .unwrap();
+}
+
+/// Files under `dir` (recursively) holding `needle`; read errors other than a vanished file fail.
+fn files_holding(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            match std::fs::read(&path) {
+                Ok(bytes) if bytes.windows(needle.len()).any(|w| w == needle) => found.push(path),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => panic!("could not read {}: {e}", path.display()),
+            }
+        }
+    }
+    found
+}
+
+/// Downloads the media due on a desk (as its media loop does), with B's token.
+async fn download_media(w: &World, d: &Device, token: &zentro_meta::AccessToken) {
+    let base = url::Url::parse(&w.sim.base_url()).unwrap();
+    let graph = GraphClient::new(&w.sim.base_url())
+        .unwrap()
+        .with_media_policy(MediaHostPolicy::meta().allow_origin(&base));
+    let token = token.clone();
+    let tokens = move |_: &str| Some(token.clone());
+    zentro_core::media::download_due(&d.cache, &graph, &tokens, d._dir.path(), i64::MAX / 2, 50)
         .await
         .unwrap();
 }
@@ -103,7 +141,8 @@ async fn an_agent_loses_a_channel_its_data_goes_from_the_desk_and_comes_back_wit
         .await
         .unwrap();
     store.close().await;
-    w.sim
+    let b_token = w
+        .sim
         .add_whatsapp_number("102290129340398", PHONE_B, "15550783999");
     let owner = device(&w, "owner laptop").await;
     let ann = agent(&w, &owner).await;
@@ -119,8 +158,24 @@ async fn an_agent_loses_a_channel_its_data_goes_from_the_desk_and_comes_back_wit
             Inbound::Text("private XYZZY matter".into()),
         )
         .await;
+    w.sim
+        .customer_writes(
+            PHONE_B,
+            &bea(),
+            Inbound::Image {
+                bytes: PHOTO.to_vec(),
+                caption: None,
+            },
+        )
+        .await;
     w.sim.settle(Duration::from_secs(5)).await;
     sync(&w, &ann).await;
+    download_media(&w, &ann, &b_token).await;
+    assert_eq!(
+        files_holding(ann._dir.path(), PHOTO).len(),
+        1,
+        "B's photo is on Ann's desk"
+    );
     assert!(has(&ann.cache, &bea()).await && has(&ann.cache, &customer(1)).await);
     assert_eq!(found(&ann.cache, "XYZZY").await, 1);
 
@@ -131,8 +186,12 @@ async fn an_agent_loses_a_channel_its_data_goes_from_the_desk_and_comes_back_wit
         .unwrap();
     assert_eq!(change.lost, ["Second line"], "{change:?}");
     assert_eq!(
-        (change.conversations_deleted, change.messages_deleted),
-        (1, 1)
+        (
+            change.conversations_deleted,
+            change.messages_deleted,
+            change.media_files_deleted
+        ),
+        (1, 2, 1)
     );
     assert!(change.describe().contains("deleted from this computer"));
     assert!(!has(&ann.cache, &bea()).await, "B's customer is gone");
@@ -142,6 +201,8 @@ async fn an_agent_loses_a_channel_its_data_goes_from_the_desk_and_comes_back_wit
         "search finds nothing of B"
     );
     assert!(has(&ann.cache, &customer(1)).await, "A stays");
+    let photo = files_holding(ann._dir.path(), PHOTO);
+    assert!(photo.is_empty(), "B's photo is gone: {photo:?}");
 
     // B's new messages never reach Ann; A's do; the owner gets both.
     w.sim
