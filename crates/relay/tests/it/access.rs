@@ -422,5 +422,51 @@ async fn admins_are_told_which_channel_tokens_a_members_devices_held() {
             .all(|c| c["rotation_advised"] == json!([])),
         "{channels}"
     );
+    // Deactivating Ann, whose device fetched the new token, names it too.
+    let (status, _) = desk
+        .call(
+            &desk.ann.0,
+            "GET",
+            &format!("/v1/channels/{}/token", desk.b),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = desk
+        .call(
+            &desk.owner,
+            "PATCH",
+            &format!("/v1/members/{}", desk.ann.1),
+            json!({ "status": "deactivated" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, audit) = desk
+        .call(&desk.owner, "GET", "/v1/audit", Value::Null)
+        .await;
+    let entry = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "member.status_changed")
+        .unwrap_or_else(|| panic!("{audit}"))
+        .clone();
+    assert_eq!(
+        entry["details"]["rotate_tokens"],
+        json!([desk.b]),
+        "{entry}"
+    );
+    let (_, channels) = desk
+        .call(&desk.owner, "GET", "/v1/channels", Value::Null)
+        .await;
+    assert!(
+        channels["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["rotation_advised"]
+                == json!([{ "member_id": desk.ann.1, "email": "ann@acme.test" }])),
+        "{channels}"
+    );
     desk.relay.stop().await;
 }
