@@ -5,38 +5,9 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{PASSWORD, TestRelay};
+use crate::support::TestRelay;
 
 const TEXT: &str = "Your refund of 120 EUR was issued to card 4242";
-
-/// Invites `email` as `role` and accepts; returns the new device's token.
-async fn join(relay: &TestRelay, by: &str, email: &str, role: &str) -> String {
-    let invited = relay
-        .call(
-            "POST",
-            "/v1/members",
-            Some(by),
-            Some(json!({ "email": email, "role": role, "display_name": email })),
-        )
-        .await;
-    assert_eq!(invited.status, StatusCode::CREATED, "{:?}", invited.json());
-    let code = invited.json()["code"].as_str().unwrap().to_string();
-    let accepted = relay
-        .call(
-            "POST",
-            "/v1/invitations/accept",
-            None,
-            Some(json!({ "code": code, "password": PASSWORD, "device_name": "agent laptop" })),
-        )
-        .await;
-    assert_eq!(
-        accepted.status,
-        StatusCode::CREATED,
-        "{:?}",
-        accepted.json()
-    );
-    accepted.json()["token"].as_str().unwrap().to_string()
-}
 
 fn sent(author: &str) -> Value {
     json!({
@@ -81,7 +52,7 @@ async fn every_send_and_restriction_is_audited_with_member_conversation_and_meta
     let relay = TestRelay::start().await;
     relay.workspace("Acme", "owner@acme.test", "P1").await;
     let owner = relay.sign_in("owner@acme.test").await;
-    let agent = join(&relay, &owner, "agent@acme.test", "agent").await;
+    let agent = relay.join(&owner, "agent@acme.test", "agent").await;
     let members = relay
         .call("GET", "/v1/members", Some(&owner), None)
         .await

@@ -98,6 +98,37 @@ impl TestRelay {
         self.request(request.body(body).unwrap()).await
     }
 
+    /// Invites `email` as `role` (by the member holding the token `by`) and accepts the
+    /// invitation; returns the new device's token. Both steps must succeed.
+    pub async fn join(&self, by: &str, email: &str, role: &str) -> String {
+        let invited = self
+            .call(
+                "POST",
+                "/v1/members",
+                Some(by),
+                Some(json!({ "email": email, "role": role, "display_name": email })),
+            )
+            .await;
+        assert_eq!(invited.status, StatusCode::CREATED, "{:?}", invited.json());
+        let code = invited.json()["code"].as_str().unwrap().to_string();
+        let accepted = self
+            .call(
+                "POST",
+                "/v1/invitations/accept",
+                None,
+                Some(json!({ "code": code, "password": PASSWORD, "device_name": format!("{role} laptop") })),
+            )
+            .await;
+        assert_eq!(
+            accepted.status,
+            StatusCode::CREATED,
+            "{:?}",
+            accepted.json()
+        );
+        assert_eq!(accepted.json()["member"]["role"], role);
+        accepted.json()["token"].as_str().unwrap().to_string()
+    }
+
     /// POSTs raw bytes signed with the app secret, as Meta does.
     pub async fn post_signed(&self, body: &[u8]) -> Response {
         let signature = sign_webhook(&AppSecret::new(SECRET), body);

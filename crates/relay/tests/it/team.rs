@@ -27,36 +27,6 @@ async fn relay_with_keys() -> TestRelay {
     TestRelay::start_with(|c| c.token_keys = Some(keys)).await
 }
 
-/// Invites `email` as `role` (by the member holding `by`) and accepts; returns the new device token.
-async fn join(relay: &TestRelay, by: &str, email: &str, role: &str) -> String {
-    let invited = relay
-        .call(
-            "POST",
-            "/v1/members",
-            Some(by),
-            Some(json!({ "email": email, "role": role, "display_name": email })),
-        )
-        .await;
-    assert_eq!(invited.status, StatusCode::CREATED, "{:?}", invited.json());
-    let code = invited.json()["code"].as_str().unwrap().to_string();
-    let accepted = relay
-        .call(
-            "POST",
-            "/v1/invitations/accept",
-            None,
-            Some(json!({ "code": code, "password": PASSWORD, "device_name": format!("{role} laptop") })),
-        )
-        .await;
-    assert_eq!(
-        accepted.status,
-        StatusCode::CREATED,
-        "{:?}",
-        accepted.json()
-    );
-    assert_eq!(accepted.json()["member"]["role"], role);
-    accepted.json()["token"].as_str().unwrap().to_string()
-}
-
 async fn member_id(relay: &TestRelay, token: &str, email: &str) -> String {
     let members = relay
         .call("GET", "/v1/members", Some(token), None)
@@ -89,8 +59,8 @@ async fn team() -> Team {
 async fn team_on(relay: TestRelay) -> Team {
     relay.workspace("Acme", OWNER, "P1").await;
     let owner = relay.sign_in(OWNER).await;
-    let admin = join(&relay, &owner, "admin@acme.test", "admin").await;
-    let agent = join(&relay, &owner, "agent@acme.test", "agent").await;
+    let admin = relay.join(&owner, "admin@acme.test", "admin").await;
+    let agent = relay.join(&owner, "agent@acme.test", "agent").await;
     let channels = relay
         .call("GET", "/v1/channels", Some(&owner), None)
         .await
@@ -666,7 +636,7 @@ async fn channel_tokens_are_sealed_at_rest_and_handed_only_to_allowed_members() 
     assert_eq!(fetched.json()["version"], 1);
 
     // Restricted to another agent: this one is refused, and the list says so.
-    let other = join(&t.relay, &t.owner, "other@acme.test", "agent").await;
+    let other = t.relay.join(&t.owner, "other@acme.test", "agent").await;
     let other_id = member_id(&t.relay, &t.owner, "other@acme.test").await;
     let restricted = t
         .relay
