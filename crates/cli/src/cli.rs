@@ -1,0 +1,247 @@
+//! The command line's shape: every command, subcommand and flag, as clap parses them.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "zentro",
+    version,
+    about = "Zentro Desk from the command line: sign in, sync, read and search the local cache."
+)]
+pub struct Cli {
+    /// The data directory (cache and account); the app's own by default.
+    #[arg(long, global = true, env = "ZENTRO_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Keep the device token in the Linux kernel keyring instead of the Secret Service (headless servers).
+    #[arg(long, global = true)]
+    pub kernel_keyring: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Sign in to a relay (the password is read from standard input).
+    Login {
+        /// The relay's address, e.g. https://relay.acme.example
+        #[arg(long)]
+        relay: String,
+        /// Your email.
+        #[arg(long)]
+        email: String,
+        /// A name for this device, shown to admins.
+        #[arg(long, default_value = "zentro CLI")]
+        device_name: String,
+    },
+    /// Accept an invitation: choose your password (read from standard input) and sign in.
+    Join {
+        /// The relay's address (from the invitation link).
+        #[arg(long)]
+        relay: String,
+        /// The invitation code.
+        #[arg(long)]
+        code: String,
+        /// A name for this device, shown to admins.
+        #[arg(long, default_value = "zentro CLI")]
+        device_name: String,
+    },
+    /// Sign out: revoke this device's token and forget it (and the channel tokens it kept).
+    Logout,
+    /// The team: members, invitations, roles (admins change them).
+    #[command(subcommand)]
+    Team(TeamCommand),
+    /// Signed-in devices: yours, or everyone's for admins.
+    #[command(subcommand)]
+    Devices(DevicesCommand),
+    /// The workspace's audit log, newest first (admins).
+    Audit {
+        /// How many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Entries older than this id (for paging).
+        #[arg(long)]
+        before: Option<i64>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The workspace's channels, and their Meta tokens.
+    #[command(subcommand)]
+    Channels(ChannelsCommand),
+    /// List the customers in this cache, with the ids `erase` takes.
+    Contacts {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export a customer's data (or everyone's, `--all`) to a ZIP archive: JSON, CSV, readable
+    /// transcripts and media (admins; recorded in the audit log).
+    Export {
+        /// The contact id (from `zentro contacts`).
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        contact: Option<i64>,
+        /// Every contact of the cache.
+        #[arg(long)]
+        all: bool,
+        /// The archive to write (.zip).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Erase a customer everywhere (admins): every device deletes them, the relay purges its log,
+    /// and the audit log keeps a receipt without identifiers. Asks first on a terminal.
+    Erase {
+        /// The contact id (from `zentro contacts`).
+        #[arg(long)]
+        contact: i64,
+        /// Do not ask (for scripts).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Bring the cache up to date with the relay.
+    Sync {
+        /// Keep following new events until interrupted.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// List conversations, most recent activity first.
+    Conversations {
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a conversation's latest messages, oldest first.
+    Show {
+        /// The conversation id (from `zentro conversations`).
+        conversation: i64,
+        /// How many messages.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reply in a conversation: written to the outbox, sent through Meta, announced to teammates.
+    Send {
+        /// The conversation id.
+        conversation: i64,
+        /// The text.
+        text: String,
+    },
+    /// Store a channel's Meta access token in the keychain (read from standard input), for
+    /// channels connected by hand.
+    ChannelToken {
+        /// The channel id as this cache knows it (e.g. whatsapp:106540352242922).
+        channel: String,
+    },
+    /// Search all history.
+    Search {
+        /// What to look for (words; the last may be a prefix).
+        query: String,
+        /// How many conversations.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TeamCommand {
+    /// List the members.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Invite someone by email; prints the one-time code and link to hand them.
+    Invite {
+        /// Their email.
+        #[arg(long)]
+        email: String,
+        /// owner, admin or agent.
+        #[arg(long, default_value = "agent")]
+        role: String,
+        /// Their name.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Change a member's role.
+    SetRole {
+        /// Their email.
+        email: String,
+        /// owner, admin or agent.
+        role: String,
+    },
+    /// Deactivate a member: every session of theirs ends at once.
+    Deactivate {
+        /// Their email.
+        email: String,
+    },
+    /// Reactivate a deactivated member.
+    Activate {
+        /// Their email.
+        email: String,
+    },
+    /// Remove a member.
+    Remove {
+        /// Their email.
+        email: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DevicesCommand {
+    /// List devices.
+    List {
+        /// Everyone's (admins).
+        #[arg(long)]
+        all: bool,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign a device out.
+    Revoke {
+        /// The device id (from `zentro devices list`).
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ChannelsCommand {
+    /// List the workspace's channels, whether you may use each and whether a token is stored.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Store or rotate a channel's Meta token on the relay, sealed (admins; read from standard input).
+    SetToken {
+        /// The channel (relay id, or kind:external_id as in `channels list`).
+        channel: String,
+    },
+    /// Revoke a channel's token on the relay (admins): every device drops its copy.
+    RevokeToken {
+        /// The channel (relay id, or kind:external_id).
+        channel: String,
+    },
+    /// Fetch the tokens of the channels you may use into the keychain, and drop the others.
+    Fetch,
+    /// Ask the relay to check a channel at Meta now and print its health.
+    Check {
+        /// The channel (relay id, or kind:external_id).
+        channel: String,
+    },
+    /// Disconnect a channel (admins): unsubscribed at Meta, its token deleted everywhere; its
+    /// conversations stay.
+    Disconnect {
+        /// The channel (relay id, or kind:external_id).
+        channel: String,
+    },
+}
