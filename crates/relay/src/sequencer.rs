@@ -36,30 +36,133 @@ struct PreparedItem {
     envelope: String,
 }
 
+/// The writer's transaction.
+type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
+
+/// Where a job's answer goes: sent only after the batch holding it has committed.
+type Reply<T> = oneshot::Sender<Result<T, SequencerError>>;
+
+/// A team event to append.
+struct TeamEvent {
+    workspace_id: String,
+    author: String,
+    kind: String,
+    payload: serde_json::Value,
+    key: String,
+}
+
+/// A device's cursor to record.
+struct Cursor {
+    workspace_id: String,
+    session_id: String,
+    seq: i64,
+}
+
+/// What a handler hands the writer: the work and the reply of its own type.
 enum Job {
     Webhook {
         items: Vec<PreparedItem>,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: Reply<()>,
     },
     Unparseable {
         body: Bytes,
         reason: String,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: Reply<()>,
     },
     Team {
-        workspace_id: String,
-        author: String,
-        kind: String,
-        payload: serde_json::Value,
-        key: String,
-        reply: oneshot::Sender<Result<Published, String>>,
+        event: TeamEvent,
+        reply: Reply<Published>,
     },
     Acknowledge {
-        workspace_id: String,
-        session_id: String,
-        seq: i64,
-        reply: oneshot::Sender<Result<Option<i64>, String>>,
+        cursor: Cursor,
+        reply: Reply<Option<i64>>,
     },
+}
+
+/// A job's work without its reply, in arrival order within a batch.
+enum Work {
+    Webhook(Vec<PreparedItem>),
+    Unparseable { body: Bytes, reason: String },
+    Team(TeamEvent),
+    Acknowledge(Cursor),
+}
+
+/// The replies of a batch, by type, each list in arrival order.
+#[derive(Default)]
+struct Replies {
+    stored: Vec<Reply<()>>,
+    published: Vec<Reply<Published>>,
+    acknowledged: Vec<Reply<Option<i64>>>,
+}
+
+/// What a committed batch answers, by type, each list in the order of [`Replies`]' lists.
+#[derive(Default)]
+struct Answers {
+    published: Vec<Published>,
+    acknowledged: Vec<Option<i64>>,
+}
+
+impl Replies {
+    /// Splits jobs into their work (in arrival order) and their replies.
+    fn split(batch: Vec<Job>) -> (Vec<Work>, Self) {
+        let mut replies = Self::default();
+        let work = batch
+            .into_iter()
+            .map(|job| match job {
+                Job::Webhook { items, reply } => {
+                    replies.stored.push(reply);
+                    Work::Webhook(items)
+                }
+                Job::Unparseable {
+                    body,
+                    reason,
+                    reply,
+                } => {
+                    replies.stored.push(reply);
+                    Work::Unparseable { body, reason }
+                }
+                Job::Team { event, reply } => {
+                    replies.published.push(reply);
+                    Work::Team(event)
+                }
+                Job::Acknowledge { cursor, reply } => {
+                    replies.acknowledged.push(reply);
+                    Work::Acknowledge(cursor)
+                }
+            })
+            .collect();
+        (work, replies)
+    }
+
+    /// Answers every job of a committed batch.
+    fn answer(self, answers: Answers) {
+        for reply in self.stored {
+            let _ = reply.send(Ok(()));
+        }
+        for (reply, published) in self.published.into_iter().zip(answers.published) {
+            let _ = reply.send(Ok(published));
+        }
+        for (reply, acked) in self.acknowledged.into_iter().zip(answers.acknowledged) {
+            let _ = reply.send(Ok(acked));
+        }
+    }
+
+    /// Fails every job of a batch that did not commit.
+    fn fail(self, error: &SequencerError) {
+        for reply in self.stored {
+            let _ = reply.send(Err(error.clone()));
+        }
+        for reply in self.published {
+            let _ = reply.send(Err(error.clone()));
+        }
+        for reply in self.acknowledged {
+            let _ = reply.send(Err(error.clone()));
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.stored.len() + self.published.len() + self.acknowledged.len()
+    }
 }
 
 /// Wakes the event streams of a workspace when its log grows.
@@ -98,10 +201,16 @@ impl std::fmt::Debug for Job {
     }
 }
 
-/// The sequencer could not commit (the database failed or the relay is stopping).
-#[derive(Debug, thiserror::Error)]
-#[error("the event log could not be written: {0}")]
-pub struct AppendError(pub String);
+/// Why the sequencer could not store a job; nothing of the job was stored either way.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SequencerError {
+    /// The database failed the batch holding the job (retry later).
+    #[error("the event log could not be written: {0}")]
+    Store(#[source] Arc<StoreError>),
+    /// The writer has stopped: the relay is shutting down.
+    #[error("the event log could not be written: the relay is stopping")]
+    Stopped,
+}
 
 impl Sequencer {
     /// Starts the writer task.
@@ -112,7 +221,7 @@ impl Sequencer {
     }
 
     /// Durably stores a verified webhook's items (routing, de-duplicating, quarantining).
-    pub async fn webhook(&self, items: Vec<WebhookItem>) -> Result<(), AppendError> {
+    pub async fn webhook(&self, items: Vec<WebhookItem>) -> Result<(), SequencerError> {
         let items = items
             .into_iter()
             .map(|item| PreparedItem {
@@ -126,7 +235,7 @@ impl Sequencer {
     }
 
     /// Durably quarantines a verified body that is not a Meta notification.
-    pub async fn unparseable(&self, body: Bytes, reason: String) -> Result<(), AppendError> {
+    pub async fn unparseable(&self, body: Bytes, reason: String) -> Result<(), SequencerError> {
         let (reply, rx) = oneshot::channel();
         let job = Job::Unparseable {
             body,
@@ -145,12 +254,14 @@ impl Sequencer {
         workspace_id: &str,
         session_id: &str,
         seq: i64,
-    ) -> Result<Option<i64>, AppendError> {
+    ) -> Result<Option<i64>, SequencerError> {
         let (reply, rx) = oneshot::channel();
         let job = Job::Acknowledge {
-            workspace_id: workspace_id.into(),
-            session_id: session_id.into(),
-            seq,
+            cursor: Cursor {
+                workspace_id: workspace_id.into(),
+                session_id: session_id.into(),
+                seq,
+            },
             reply,
         };
         self.submit(job, rx).await
@@ -160,11 +271,13 @@ impl Sequencer {
     async fn submit<T>(
         &self,
         job: Job,
-        answer: oneshot::Receiver<Result<T, String>>,
-    ) -> Result<T, AppendError> {
-        let stopping = || AppendError("the relay is stopping".into());
-        self.jobs.send(job).await.map_err(|_| stopping())?;
-        answer.await.map_err(|_| stopping())?.map_err(AppendError)
+        answer: oneshot::Receiver<Result<T, SequencerError>>,
+    ) -> Result<T, SequencerError> {
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| SequencerError::Stopped)?;
+        answer.await.map_err(|_| SequencerError::Stopped)?
     }
 
     /// Appends an event published by a device (`author`: its member) or written by one of the
@@ -178,7 +291,7 @@ impl Sequencer {
         kind: &str,
         payload: serde_json::Value,
         idempotency_key: &str,
-    ) -> Result<Published, AppendError> {
+    ) -> Result<Published, SequencerError> {
         // Its own namespace of keys too, so no device's key can stand in for a route's.
         let (author, key) = match zentro_events::writer_of(kind) {
             Some(zentro_events::Writer::Relay) => (
@@ -189,11 +302,13 @@ impl Sequencer {
         };
         let (reply, rx) = oneshot::channel();
         let job = Job::Team {
-            workspace_id: workspace_id.into(),
-            author: author.into(),
-            kind: kind.into(),
-            payload,
-            key,
+            event: TeamEvent {
+                workspace_id: workspace_id.into(),
+                author: author.into(),
+                kind: kind.into(),
+                payload,
+                key,
+            },
             reply,
         };
         self.submit(job, rx).await
@@ -228,12 +343,6 @@ impl RouteCache {
     }
 }
 
-enum Outcome {
-    Done,
-    Published(Published),
-    Acknowledged(Option<i64>),
-}
-
 async fn writer(
     store: Store,
     notifier: Notifier,
@@ -250,144 +359,153 @@ async fn writer(
                 Err(_) => break,
             }
         }
+        let (work, replies) = Replies::split(std::mem::take(&mut batch));
         let mut grown: HashMap<String, i64> = HashMap::new();
-        let result = commit(&store, &metrics, &batch, &mut grown, &mut route_cache).await;
-        match result {
-            Ok(outcomes) => {
-                for (job, outcome) in batch.drain(..).zip(outcomes) {
-                    match (job, outcome) {
-                        (Job::Webhook { reply, .. } | Job::Unparseable { reply, .. }, _) => {
-                            let _ = reply.send(Ok(()));
-                        }
-                        (Job::Team { reply, .. }, Outcome::Published(p)) => {
-                            let _ = reply.send(Ok(p));
-                        }
-                        (Job::Team { reply, .. }, _) => {
-                            let _ = reply.send(Err("no seq".into()));
-                        }
-                        (Job::Acknowledge { reply, .. }, Outcome::Acknowledged(acked)) => {
-                            let _ = reply.send(Ok(acked));
-                        }
-                        (Job::Acknowledge { reply, .. }, _) => {
-                            let _ = reply.send(Err("no cursor".into()));
-                        }
-                    }
-                }
+        match commit(&store, &metrics, &work, &mut grown, &mut route_cache).await {
+            Ok(answers) => {
+                replies.answer(answers);
                 for (workspace, seq) in grown {
                     notifier.notify(&workspace, seq);
                 }
             }
             Err(error) => {
                 // Nothing of the batch was stored: every caller gets an error (Meta will retry).
-                tracing::error!(%error, jobs = batch.len(), "committing to the event log failed");
-                let message = error.to_string();
-                for job in batch.drain(..) {
-                    match job {
-                        Job::Webhook { reply, .. } | Job::Unparseable { reply, .. } => {
-                            let _ = reply.send(Err(message.clone()));
-                        }
-                        Job::Team { reply, .. } => {
-                            let _ = reply.send(Err(message.clone()));
-                        }
-                        Job::Acknowledge { reply, .. } => {
-                            let _ = reply.send(Err(message.clone()));
-                        }
-                    }
-                }
+                tracing::error!(%error, jobs = replies.len(), "committing to the event log failed");
+                replies.fail(&SequencerError::Store(Arc::new(error)));
             }
         }
     }
 }
 
+/// What a batch did, counted for the metrics once it has committed.
+#[derive(Default)]
+struct Tally {
+    appended: u64,
+    duplicates: u64,
+    quarantined: u64,
+}
+
+/// Webhook items of one workspace, in arrival order: `(dedup key, envelope)`.
+type WorkspaceItems<'a> = Vec<(String, Vec<(&'a str, &'a str)>)>;
+
+/// Commits a batch in one transaction: the webhooks first, then everything else in arrival order.
 async fn commit(
     store: &Store,
     metrics: &Metrics,
-    batch: &[Job],
+    work: &[Work],
     grown: &mut HashMap<String, i64>,
     route_cache: &mut RouteCache,
-) -> Result<Vec<Outcome>, StoreError> {
+) -> Result<Answers, StoreError> {
     use std::sync::atomic::Ordering::Relaxed;
     let mut tx = store.begin().await?;
-    let (mut appended, mut duplicates, mut quarantined) = (0u64, 0u64, 0u64);
+    let mut tally = Tally::default();
     let now = store::now_ms();
+    let per_workspace = route_webhooks(&mut tx, work, route_cache, &mut tally).await?;
+    append_webhooks(&mut tx, &per_workspace, now, grown, &mut tally).await?;
+    let answers = write_the_rest(&mut tx, work, now, grown, &mut tally).await?;
+    tx.commit().await?;
+    metrics.events_appended.fetch_add(tally.appended, Relaxed);
+    metrics
+        .webhook_duplicates
+        .fetch_add(tally.duplicates, Relaxed);
+    metrics
+        .webhooks_quarantined
+        .fetch_add(tally.quarantined, Relaxed);
+    Ok(answers)
+}
 
-    // 1. Route every webhook item (one lookup per distinct route) and group them per workspace,
-    //    in arrival order, dropping repeats inside the batch.
+/// Routes every webhook item (one lookup per distinct route) and groups them per workspace, in
+/// arrival order, dropping repeats inside the batch and quarantining items no workspace owns.
+async fn route_webhooks<'a>(
+    tx: &mut Tx,
+    work: &'a [Work],
+    route_cache: &mut RouteCache,
+    tally: &mut Tally,
+) -> Result<WorkspaceItems<'a>, StoreError> {
     let mut routes: HashMap<(&'static str, &str), Option<String>> = HashMap::new();
-    let mut per_workspace: Vec<(String, Vec<(&str, &str)>)> = Vec::new();
+    let mut per_workspace: WorkspaceItems<'a> = Vec::new();
     let mut seen_in_batch: HashSet<(String, &str)> = HashSet::new();
-    for job in batch {
-        let Job::Webhook { items, .. } = job else {
+    let items = work.iter().flat_map(|w| match w {
+        Work::Webhook(items) => items.as_slice(),
+        _ => &[],
+    });
+    for item in items {
+        let Some((kind, id)) = &item.route else {
+            store::quarantine_in(
+                tx,
+                None,
+                "the item names no channel",
+                &item.key,
+                item.envelope.as_bytes(),
+            )
+            .await?;
+            tally.quarantined += 1;
             continue;
         };
-        for item in items {
-            let Some((kind, id)) = &item.route else {
-                store::quarantine_in(
-                    &mut tx,
-                    None,
-                    "the item names no channel",
-                    &item.key,
-                    item.envelope.as_bytes(),
-                )
-                .await?;
-                quarantined += 1;
-                continue;
-            };
-            let workspace = match routes.get(&(*kind, id.as_str())) {
-                Some(w) => w.clone(),
-                None => {
-                    let w = match route_cache.get(kind, id) {
-                        Some(w) => Some(w),
-                        None => {
-                            let found = store::workspace_for_route(&mut tx, kind, id).await?;
-                            if let Some(w) = &found {
-                                route_cache.put(kind, id, w);
-                            }
-                            found
+        let workspace = match routes.get(&(*kind, id.as_str())) {
+            Some(w) => w.clone(),
+            None => {
+                let w = match route_cache.get(kind, id) {
+                    Some(w) => Some(w),
+                    None => {
+                        let found = store::workspace_for_route(tx, kind, id).await?;
+                        if let Some(w) = &found {
+                            route_cache.put(kind, id, w);
                         }
-                    };
-                    routes.insert((*kind, id.as_str()), w.clone());
-                    w
-                }
-            };
-            let Some(workspace) = workspace else {
-                store::quarantine_in(
-                    &mut tx,
-                    Some((kind, id)),
-                    "no workspace has this channel",
-                    &item.key,
-                    item.envelope.as_bytes(),
-                )
-                .await?;
-                quarantined += 1;
-                continue;
-            };
-            if !seen_in_batch.insert((workspace.clone(), item.key.as_str())) {
-                duplicates += 1;
-                continue;
+                        found
+                    }
+                };
+                routes.insert((*kind, id.as_str()), w.clone());
+                w
             }
-            match per_workspace.iter_mut().find(|(w, _)| *w == workspace) {
-                Some((_, list)) => list.push((item.key.as_str(), item.envelope.as_str())),
-                None => per_workspace
-                    .push((workspace, vec![(item.key.as_str(), item.envelope.as_str())])),
+        };
+        let Some(workspace) = workspace else {
+            store::quarantine_in(
+                tx,
+                Some((kind, id)),
+                "no workspace has this channel",
+                &item.key,
+                item.envelope.as_bytes(),
+            )
+            .await?;
+            tally.quarantined += 1;
+            continue;
+        };
+        if !seen_in_batch.insert((workspace.clone(), item.key.as_str())) {
+            tally.duplicates += 1;
+            continue;
+        }
+        match per_workspace.iter_mut().find(|(w, _)| *w == workspace) {
+            Some((_, list)) => list.push((item.key.as_str(), item.envelope.as_str())),
+            None => {
+                per_workspace.push((workspace, vec![(item.key.as_str(), item.envelope.as_str())]))
             }
         }
     }
+    Ok(per_workspace)
+}
 
-    // 2. Per workspace: drop redeliveries already in the log, then append the rest with
-    //    consecutive seqs in a few multi-row statements.
-    for (workspace, items) in &per_workspace {
+/// Per workspace: drops redeliveries already in the log, then appends the rest with consecutive
+/// seqs in a few multi-row statements.
+async fn append_webhooks(
+    tx: &mut Tx,
+    per_workspace: &WorkspaceItems<'_>,
+    now: i64,
+    grown: &mut HashMap<String, i64>,
+    tally: &mut Tally,
+) -> Result<(), StoreError> {
+    for (workspace, items) in per_workspace {
         let keys: Vec<&str> = items.iter().map(|(k, _)| *k).collect();
-        let existing = store::existing_keys(&mut tx, workspace, &keys).await?;
+        let existing = store::existing_keys(tx, workspace, &keys).await?;
         let fresh: Vec<&(&str, &str)> = items
             .iter()
             .filter(|(k, _)| !existing.contains(*k))
             .collect();
-        duplicates += (items.len() - fresh.len()) as u64;
+        tally.duplicates += (items.len() - fresh.len()) as u64;
         if fresh.is_empty() {
             continue;
         }
-        let first = store::allocate_seqs(&mut tx, workspace, fresh.len() as i64).await?;
+        let first = store::allocate_seqs(tx, workspace, fresh.len() as i64).await?;
         let rows: Vec<store::NewEvent<'_>> = fresh
             .iter()
             .enumerate()
@@ -400,70 +518,86 @@ async fn commit(
                 payload: envelope,
             })
             .collect();
-        store::insert_events(&mut tx, workspace, &rows).await?;
+        store::insert_events(tx, workspace, &rows).await?;
         let last = first + rows.len() as i64 - 1;
-        appended += rows.len() as u64;
+        tally.appended += rows.len() as u64;
         grown.insert(workspace.clone(), last);
     }
+    Ok(())
+}
 
-    // 3. Everything else, one by one (rare next to webhooks).
-    let mut outcomes = Vec::with_capacity(batch.len());
-    for job in batch {
+/// Everything but webhooks, one by one in arrival order (rare next to webhooks).
+async fn write_the_rest(
+    tx: &mut Tx,
+    work: &[Work],
+    now: i64,
+    grown: &mut HashMap<String, i64>,
+    tally: &mut Tally,
+) -> Result<Answers, StoreError> {
+    let mut answers = Answers::default();
+    for job in work {
         match job {
-            Job::Webhook { .. } => outcomes.push(Outcome::Done),
-            Job::Unparseable { body, reason, .. } => {
+            Work::Webhook(_) => {}
+            Work::Unparseable { body, reason } => {
                 let key = format!("unparseable:{}", hex::encode(&sha2_digest(body)[..16]));
-                store::quarantine_in(&mut tx, None, reason, &key, body).await?;
-                quarantined += 1;
-                outcomes.push(Outcome::Done);
+                store::quarantine_in(tx, None, reason, &key, body).await?;
+                tally.quarantined += 1;
             }
-            Job::Team {
-                workspace_id,
-                author,
-                kind,
-                payload,
-                key,
-                ..
-            } => {
-                if let Some(seq) = store::seq_of(&mut tx, workspace_id, key).await? {
-                    outcomes.push(Outcome::Published(Published {
-                        seq,
-                        created: false,
-                    }));
-                    continue;
-                }
-                let seq = store::allocate_seqs(&mut tx, workspace_id, 1).await?;
-                let payload = payload.to_string();
-                let row = store::NewEvent {
-                    seq,
-                    kind,
-                    at: now,
-                    dedup_key: key,
-                    author: Some(author),
-                    payload: &payload,
-                };
-                store::insert_events(&mut tx, workspace_id, std::slice::from_ref(&row)).await?;
-                appended += 1;
-                grown.insert(workspace_id.clone(), seq);
-                outcomes.push(Outcome::Published(Published { seq, created: true }));
+            Work::Team(event) => {
+                let published = append_team_event(tx, event, now, grown, tally).await?;
+                answers.published.push(published);
             }
-            Job::Acknowledge {
-                workspace_id,
-                session_id,
-                seq,
-                ..
-            } => {
-                let acked =
-                    store::acknowledge_in(&mut tx, workspace_id, session_id, *seq, now).await?;
-                outcomes.push(Outcome::Acknowledged(acked));
+            Work::Acknowledge(cursor) => {
+                let acked = store::acknowledge_in(
+                    tx,
+                    &cursor.workspace_id,
+                    &cursor.session_id,
+                    cursor.seq,
+                    now,
+                )
+                .await?;
+                answers.acknowledged.push(acked);
             }
         }
     }
-    tx.commit().await?;
-    metrics.events_appended.fetch_add(appended, Relaxed);
-    metrics.webhook_duplicates.fetch_add(duplicates, Relaxed);
-    metrics.webhooks_quarantined.fetch_add(quarantined, Relaxed);
-    Ok(outcomes)
+    Ok(answers)
+}
+
+/// Appends one team event, or finds the seq its idempotency key already has.
+async fn append_team_event(
+    tx: &mut Tx,
+    event: &TeamEvent,
+    now: i64,
+    grown: &mut HashMap<String, i64>,
+    tally: &mut Tally,
+) -> Result<Published, StoreError> {
+    let TeamEvent {
+        workspace_id,
+        author,
+        kind,
+        payload,
+        key,
+    } = event;
+    if let Some(seq) = store::seq_of(tx, workspace_id, key).await? {
+        return Ok(Published {
+            seq,
+            created: false,
+        });
+    }
+    let seq = store::allocate_seqs(tx, workspace_id, 1).await?;
+    let payload = payload.to_string();
+    let row = store::NewEvent {
+        seq,
+        kind,
+        at: now,
+        dedup_key: key,
+        author: Some(author),
+        payload: &payload,
+    };
+    store::insert_events(tx, workspace_id, std::slice::from_ref(&row)).await?;
+    tally.appended += 1;
+    grown.insert(workspace_id.clone(), seq);
+    Ok(Published { seq, created: true })
 }
 
 fn sha2_digest(bytes: &[u8]) -> Vec<u8> {
