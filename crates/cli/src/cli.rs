@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// The whole command line: the global flags and one command.
 #[derive(Parser)]
 #[command(
     name = "zentro",
@@ -21,6 +22,7 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The top-level commands, one per line of `zentro --help`.
 #[derive(Subcommand)]
 pub enum Command {
     /// Sign in to a relay (the password is read from standard input).
@@ -151,6 +153,7 @@ pub enum Command {
     },
 }
 
+/// `zentro team …`: members and invitations.
 #[derive(Subcommand)]
 pub enum TeamCommand {
     /// List the members.
@@ -195,6 +198,7 @@ pub enum TeamCommand {
     },
 }
 
+/// `zentro devices …`: signed-in devices.
 #[derive(Subcommand)]
 pub enum DevicesCommand {
     /// List devices.
@@ -213,6 +217,7 @@ pub enum DevicesCommand {
     },
 }
 
+/// `zentro channels …`: the workspace's channels and their tokens on the relay.
 #[derive(Subcommand)]
 pub enum ChannelsCommand {
     /// List the workspace's channels, whether you may use each and whether a token is stored.
