@@ -1,0 +1,136 @@
+//! The relay's own events: a reply Meta accepted, the workspace's retention periods, a contact's
+//! erasure. Each is taken only when the relay wrote it (checked before these run).
+
+use zentro_meta::webhook::Platform;
+
+use super::messages::{MessageRow, store_messages};
+use super::statuses::apply_pending_in;
+use super::{RelayEvent, Runs, Tx, channel_id};
+use crate::cache::CacheError;
+use crate::outbox::MessageSent;
+use crate::rights::{ErasureNotice, Retention};
+
+/// A reply Meta accepted (`message.sent`); `false` when the payload does not parse or validate.
+pub(super) async fn apply_message_sent(
+    tx: &mut Tx,
+    runs: &mut Runs,
+    event: &RelayEvent,
+) -> Result<bool, CacheError> {
+    let Ok(mut sent) = serde_json::from_value::<MessageSent>(event.payload.clone()) else {
+        return Ok(false);
+    };
+    if sent.validate().is_err() {
+        return Ok(false);
+    }
+    // Who sent it is who published it, not what the payload claims.
+    if let Some(author) = &event.author {
+        sent.author_member_id.clone_from(author);
+    }
+    runs.flush(tx).await?;
+    store_message_sent(tx, &sent).await?;
+    Ok(true)
+}
+
+/// The workspace's retention periods; `false` when the payload does not parse or a period is out
+/// of range.
+pub(super) async fn apply_retention(
+    tx: &mut Tx,
+    runs: &mut Runs,
+    event: &RelayEvent,
+) -> Result<bool, CacheError> {
+    let Ok(retention) = serde_json::from_value::<Retention>(event.payload.clone()) else {
+        return Ok(false);
+    };
+    if !retention_in_range(&retention) {
+        tracing::warn!(
+            seq = event.seq,
+            ?retention,
+            "ignored: a retention period outside 1 to 3650 days"
+        );
+        return Ok(false);
+    }
+    runs.flush(tx).await?;
+    crate::rights::apply_retention(tx, &retention, event.at).await?;
+    Ok(true)
+}
+
+/// A contact erased on a customer's request; `false` when the payload does not parse.
+pub(super) async fn apply_erasure(
+    tx: &mut Tx,
+    runs: &mut Runs,
+    event: &RelayEvent,
+) -> Result<bool, CacheError> {
+    let Ok(notice) = serde_json::from_value::<ErasureNotice>(event.payload.clone()) else {
+        return Ok(false);
+    };
+    runs.flush(tx).await?;
+    crate::rights::apply_erasure(tx, &notice).await?;
+    Ok(true)
+}
+
+/// Whether announced retention periods are ones the relay allows ([`crate::rights::RETENTION_DAYS`],
+/// or kept): a desk never deletes on a period below a day, whatever reaches it.
+fn retention_in_range(retention: &Retention) -> bool {
+    [retention.conversation_days, retention.media_days]
+        .into_iter()
+        .flatten()
+        .all(|days| crate::rights::RETENTION_DAYS.contains(&days))
+}
+
+/// A reply Meta accepted, as another device (or this one) announced it.
+async fn store_message_sent(tx: &mut Tx, sent: &MessageSent) -> Result<(), CacheError> {
+    // This device's own reply: it only needs Meta's id.
+    let own = sqlx::query!(
+        "UPDATE messages SET external_id = COALESCE(external_id, ?) WHERE client_id = ?",
+        sent.external_id,
+        sent.client_id
+    )
+    .execute(&mut **tx)
+    .await?;
+    if own.rows_affected() == 0 {
+        let Some(platform) = Platform::parse(&sent.channel_kind) else {
+            return Ok(());
+        };
+        let mut rows = vec![MessageRow {
+            channel_id: channel_id(platform, &sent.channel_external_id),
+            account_id: None,
+            channel_kind: platform.as_str(),
+            channel_external_id: sent.channel_external_id.clone(),
+            customer_id: sent.customer_id.clone(),
+            name: None,
+            phone: None,
+            username: None,
+            parent_user_id: None,
+            external_id: Some(sent.external_id.clone()),
+            client_id: Some(sent.client_id.clone()),
+            author: Some(sent.author_member_id.clone()),
+            direction: "outbound",
+            kind: "text".into(),
+            body: Some(sent.body.clone()),
+            caption: None,
+            file_name: None,
+            media_id: None,
+            media_url: None,
+            media_mime: None,
+            media_sha256: None,
+            raw: None,
+            quoted: sent.reply_to.clone(),
+            at: sent.sent_at,
+            status: Some("sent"),
+            download: false,
+        }];
+        store_messages(tx, &mut rows).await?;
+        // Meta's echo may have been first: the message exists; record who wrote it.
+        sqlx::query!(
+            r#"
+            UPDATE messages SET author_member_id = coalesce(author_member_id, ?)
+            WHERE external_id = ?
+            "#,
+            sent.author_member_id,
+            sent.external_id
+        )
+        .execute(&mut **tx)
+        .await?;
+    }
+    apply_pending_in(tx, &sent.external_id).await
+}
