@@ -12,6 +12,7 @@
 //!   never takes it from the caller ([`written_by_relay`]).
 #![deny(missing_docs)]
 
+pub mod clock;
 pub mod team;
 
 use serde::{Deserialize, Serialize};
