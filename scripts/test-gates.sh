@@ -6,9 +6,11 @@
 #                                    # stage, once a failing test is added (needs ui/dist built)
 #   bash scripts/test-gates.sh deb   # scripts/check-deb.sh fails when its signature test does not
 #                                    # run (a renamed test); needs the .deb built
+#   bash scripts/test-gates.sh shape # scripts/long-functions.py fails on an 81-line function, naming
+#                                    # it, and passes one that says why or lives in tests
 #
 # Each check prints "gate ok: ..." or "gate FAILED: ..." and the script exits non-zero on any
-# failure. Run by scripts/test.sh (stages ui-gates and deb-gate).
+# failure. Run by scripts/test.sh (stages ui-gates, deb-gate and shape).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 LOGS="$ROOT/target/test-logs/gates"
@@ -100,9 +102,46 @@ gate_deb() {
     || bad "the check-deb failure does not say the test did not run; see $LOGS/deb-renamed.log"
 }
 
+# A tree of one crate whose lib.rs holds BODY (a function of LINES lines) for the shape check.
+shape_tree() {
+  local dir="$1" lines="$2" prefix="$3"
+  rm -rf "$dir/crates"
+  mkdir -p "$dir/crates/demo/src" "$dir/scripts"
+  cp "$ROOT/scripts/long-functions.py" "$dir/scripts/"
+  {
+    printf '%b' "$prefix"
+    echo "pub fn grown(x: u32) -> u32 {"
+    echo "    let mut total = x;"
+    for _ in $(seq 3 "$((lines - 1))"); do echo "    total += 1;"; done
+    echo "}"
+  } >"$dir/crates/demo/src/lib.rs"
+}
+
+gate_shape() {
+  dir="$(mktemp -d "${TMPDIR:-/tmp}/zentro-shape.XXXXXX")"
+  trap 'rm -rf "$dir"' EXIT
+  shape_tree "$dir" 80 ""
+  expect_exit pass "$LOGS/shape-80.log" "the shape check with an 80-line function" \
+    python3 "$dir/scripts/long-functions.py" || true
+  shape_tree "$dir" 81 ""
+  expect_exit fail "$LOGS/shape-81.log" "the shape check with an 81-line function" \
+    python3 "$dir/scripts/long-functions.py" &&
+    { grep -q "crates/demo/src/lib.rs:1  grown" "$LOGS/shape-81.log" \
+      && ok "the failure names the function and its place" \
+      || bad "the shape failure does not name crates/demo/src/lib.rs:1 grown; see $LOGS/shape-81.log"; }
+  shape_tree "$dir" 120 "// Long: one table a reader wants to see whole.\n"
+  expect_exit pass "$LOGS/shape-reason.log" "the shape check with a long function that says why" \
+    python3 "$dir/scripts/long-functions.py" || true
+  shape_tree "$dir" 120 "#[cfg(test)]\nmod tests {\n"
+  echo "}" >>"$dir/crates/demo/src/lib.rs"
+  expect_exit pass "$LOGS/shape-test.log" "the shape check with a long test function" \
+    python3 "$dir/scripts/long-functions.py" || true
+}
+
 case "${1:-}" in
   ui) gate_ui ;;
   deb) gate_deb ;;
-  *) echo "usage: scripts/test-gates.sh ui|deb" >&2; exit 2 ;;
+  shape) gate_shape ;;
+  *) echo "usage: scripts/test-gates.sh ui|deb|shape" >&2; exit 2 ;;
 esac
 [ "$failures" -eq 0 ] || { echo "error: $failures gate check(s) failed"; exit 1; }
