@@ -2,8 +2,8 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 use zentro_core::Cache;
-use zentro_tests::app::{app_binary, artifacts_dir};
-use zentro_tests::webdriver::AppSession;
+
+use crate::ui::{screenshot, start_app};
 
 /// Puts a few real rows in a cache file, as sync would, so the UI must show what the file holds.
 async fn seed_cache(data_dir: &std::path::Path) {
@@ -27,19 +27,13 @@ async fn seed_cache(data_dir: &std::path::Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_window_shows_the_inbox_layout_and_the_real_cache_status() {
-    let app = app_binary().unwrap();
     let data = tempfile::tempdir().unwrap();
     seed_cache(data.path()).await;
     zentro_tests::app::skip_welcome(data.path()).unwrap();
     let data_dir = data.path().to_string_lossy().into_owned();
 
     // Not the sandbox: nobody is signed in, so the app shows what the cache holds, read-only.
-    let session = AppSession::start(
-        &app,
-        &[("ZENTRO_DATA_DIR", &data_dir), ("ZENTRO_SANDBOX", "0")],
-    )
-    .await
-    .unwrap();
+    let session = start_app(data.path(), &[("ZENTRO_SANDBOX", "0")]).await;
     let client = &session.client;
 
     assert_eq!(client.title().await.unwrap(), "Zentro Desk");
@@ -62,20 +56,8 @@ async fn the_window_shows_the_inbox_layout_and_the_real_cache_status() {
         .for_element(Locator::Css("[data-testid=cache-status]"))
         .await
         .expect("the cache status never appeared in the status bar");
-    // Let WebKit paint the update before taking the picture.
-    client
-        .execute_async(
-            "requestAnimationFrame(() => requestAnimationFrame(arguments[0]))",
-            vec![],
-        )
-        .await
-        .unwrap();
-    let screenshot = client.screenshot().await.unwrap();
-    let dir = artifacts_dir().join("screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("inbox-offline-cache.png");
-    std::fs::write(&file, screenshot).unwrap();
-    eprintln!("screenshot of the inbox: {}", file.display());
+    // WebKit paints the update before the picture is taken.
+    screenshot(client, "inbox-offline-cache.png").await;
 
     let text = status.text().await.unwrap();
     let schema = format!("schema v{}", zentro_core::cache::migrator().iter().count());

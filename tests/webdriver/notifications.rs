@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fantoccini::{Locator, key::Key};
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 use zbus::{Connection, OwnedVariant, interface};
 
 use crate::ui::{
-    click, count, open_row, open_row_named, open_row_other_than, sandbox_session, wait_for,
+    click, count, open_row, open_row_named, open_row_other_than, sandbox_session, send_reply,
+    wait_for,
 };
 
 /// A notification an app showed: id, summary, body, actions, the showing process.
@@ -126,12 +126,7 @@ async fn clicking_a_notification_opens_its_conversation() {
         if attempt > 0 {
             open_row_named(client, &mine).await;
         }
-        let input = client
-            .find(Locator::Css("[data-testid=composer-input]"))
-            .await
-            .unwrap();
-        input.send_keys("Checking on it now.").await.unwrap();
-        input.send_keys(&Key::Enter.to_string()).await.unwrap();
+        send_reply(client, "Checking on it now.").await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let elsewhere = open_row_other_than(client, &mine).await;
         assert_ne!(elsewhere, mine);

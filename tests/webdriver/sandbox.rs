@@ -2,10 +2,10 @@
 //! in the real WebKit window.
 
 use fantoccini::{Client, Locator, key::Key};
-use zentro_tests::app::app_binary;
-use zentro_tests::webdriver::AppSession;
 
-use crate::ui::{count, screenshot, text, wait_for};
+use crate::ui::{
+    click, count, fill, screenshot, send_reply, start_app, text, wait_for, wait_for_live_sync,
+};
 
 async fn open_conversation(client: &Client, name: &str) {
     crate::ui::open_row_named(client, name).await;
@@ -17,20 +17,10 @@ async fn open_conversation(client: &Client, name: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_the_sandbox_an_agent_reads_replies_sees_ticks_searches_and_assigns() {
-    let app = app_binary().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let data_dir = data.path().to_string_lossy().into_owned();
     // No ZENTRO_SANDBOX: a first start (nobody signed in) opens the sandbox by itself. Customers
     // only answer replies here (no unprompted chatter), so what the test sees is deterministic.
-    let session = AppSession::start(
-        &app,
-        &[
-            ("ZENTRO_DATA_DIR", &data_dir),
-            ("ZENTRO_SANDBOX_PACE", "3600"),
-        ],
-    )
-    .await
-    .unwrap();
+    let session = start_app(data.path(), &[("ZENTRO_SANDBOX_PACE", "3600")]).await;
     let client = &session.client;
 
     wait_for("the sandbox banner", || async {
@@ -42,24 +32,12 @@ async fn in_the_sandbox_an_agent_reads_replies_sees_ticks_searches_and_assigns()
         count(client, "[data-testid=welcome]").await == 1
     })
     .await;
-    client
-        .find(Locator::Css("[data-testid=welcome-sandbox]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, "[data-testid=welcome-sandbox]").await;
     wait_for("six customers' conversations", || async {
         count(client, "[data-testid=conversation-row]").await >= 6
     })
     .await;
-    wait_for("sync to be live", || async {
-        let Ok(sync) = client.find(Locator::Css("[data-testid=sync-status]")).await else {
-            return false;
-        };
-        sync.attr("data-phase").await.ok().flatten().as_deref() == Some("live")
-    })
-    .await;
+    wait_for_live_sync(client, "sync to be live").await;
 
     // A customer's photo and text, as they sent them.
     open_conversation(client, "Ana Souza").await;
@@ -76,15 +54,7 @@ async fn in_the_sandbox_an_agent_reads_replies_sees_ticks_searches_and_assigns()
 
     // The agent replies; Meta (the stand-in) accepts it; delivered, then read, ticks arrive.
     let before = count(client, "[data-testid=message]").await;
-    let input = client
-        .find(Locator::Css("[data-testid=composer-input]"))
-        .await
-        .unwrap();
-    input
-        .send_keys("It left our warehouse yesterday, arriving Friday.")
-        .await
-        .unwrap();
-    input.send_keys(&Key::Enter.to_string()).await.unwrap();
+    send_reply(client, "It left our warehouse yesterday, arriving Friday.").await;
     wait_for("the read ticks on the reply", || async {
         let Ok(ticks) = client
             .find_all(Locator::Css("[data-testid=delivery]"))
@@ -114,37 +84,19 @@ async fn in_the_sandbox_an_agent_reads_replies_sees_ticks_searches_and_assigns()
     .await;
 
     // Assign to me and resolve: the header follows once the team event came back from the relay.
-    client
-        .find(Locator::Css("[data-testid=assign-me]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, "[data-testid=assign-me]").await;
     wait_for("the assignment", || async {
         count(client, "[data-testid=unassign]").await == 1
     })
     .await;
-    client
-        .find(Locator::Css("[data-testid=resolve]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, "[data-testid=resolve]").await;
     wait_for("the resolved status", || async {
         count(client, "[data-testid=reopen]").await == 1
     })
     .await;
 
     // Search finds an older message in another conversation and jumps to it.
-    client
-        .find(Locator::Css("[data-testid=open-search]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, "[data-testid=open-search]").await;
     let search = client
         .find(Locator::Css("[data-testid=search-input]"))
         .await
@@ -366,48 +318,24 @@ async fn one_click_leaves_the_sandbox_for_a_team_relay() {
         let _ = stopped.await;
     }));
 
-    let app = app_binary().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let data_dir = data.path().to_string_lossy().into_owned();
-    let session = AppSession::start(
-        &app,
-        &[
-            ("ZENTRO_DATA_DIR", &data_dir),
-            ("ZENTRO_SANDBOX", "1"),
-            ("ZENTRO_SANDBOX_PACE", "3600"),
-        ],
+    let session = start_app(
+        data.path(),
+        &[("ZENTRO_SANDBOX", "1"), ("ZENTRO_SANDBOX_PACE", "3600")],
     )
-    .await
-    .unwrap();
+    .await;
     let client = &session.client;
     // The first-run welcome offers the team's relay right away.
     wait_for("the welcome", || async {
         count(client, "[data-testid=welcome-sign-in]").await == 1
     })
     .await;
-    client
-        .find(Locator::Css("[data-testid=welcome-sign-in]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, "[data-testid=welcome-sign-in]").await;
 
-    let fill = |css: &'static str, value: String| async move {
-        let field = client.find(Locator::Css(css)).await.unwrap();
-        field.clear().await.unwrap();
-        field.send_keys(&value).await.unwrap();
-    };
-    fill("[data-testid=sign-in-relay]", relay_url.clone()).await;
-    fill("[data-testid=sign-in-email]", "ana@acme.test".into()).await;
-    fill("[data-testid=sign-in-password]", "not the password".into()).await;
-    client
-        .find(Locator::Css("[data-testid=sign-in-submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    fill(client, "[data-testid=sign-in-relay]", &relay_url).await;
+    fill(client, "[data-testid=sign-in-email]", "ana@acme.test").await;
+    fill(client, "[data-testid=sign-in-password]", "not the password").await;
+    click(client, "[data-testid=sign-in-submit]").await;
     wait_for("the refusal", || async {
         text(client, "[data-testid=sign-in] [role=alert]")
             .await
@@ -416,30 +344,19 @@ async fn one_click_leaves_the_sandbox_for_a_team_relay() {
     .await;
 
     fill(
+        client,
         "[data-testid=sign-in-password]",
-        "correct horse battery".into(),
+        "correct horse battery",
     )
     .await;
-    client
-        .find(Locator::Css("[data-testid=sign-in-submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, "[data-testid=sign-in-submit]").await;
     // The sandbox is gone; the team's (empty) inbox syncs live.
     wait_for("the team's workspace", || async {
         count(client, "[data-testid=sandbox-banner]").await == 0
             && text(client, ".workspace").await == "Acme Support"
     })
     .await;
-    wait_for("live sync with the team's relay", || async {
-        let Ok(sync) = client.find(Locator::Css("[data-testid=sync-status]")).await else {
-            return false;
-        };
-        sync.attr("data-phase").await.ok().flatten().as_deref() == Some("live")
-    })
-    .await;
+    wait_for_live_sync(client, "live sync with the team's relay").await;
     assert!(count(client, "[data-testid=conversation-list-empty]").await == 1);
     let account = std::fs::read_to_string(data.path().join("account.json")).unwrap();
     assert!(account.contains("ana@acme.test"));
@@ -454,24 +371,15 @@ async fn one_click_leaves_the_sandbox_for_a_team_relay() {
     );
 
     // The owner's Team page: invite a teammate, get the one-time code, see it in the audit log.
-    let click = |css: &'static str| async move {
-        client
-            .find(Locator::Css(css))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-    };
-    click("[data-testid=open-team]").await;
+    click(client, "[data-testid=open-team]").await;
     wait_for("the team", || async {
         text(client, "[data-testid=team-me]")
             .await
             .contains("(owner)")
     })
     .await;
-    fill("[data-testid=invite-email]", "bo@acme.test".into()).await;
-    click("[data-testid=invite-submit]").await;
+    fill(client, "[data-testid=invite-email]", "bo@acme.test").await;
+    click(client, "[data-testid=invite-submit]").await;
     wait_for("the invitation code", || async {
         text(client, "[data-testid=invitation-code]").await.len() == 24
     })
@@ -485,7 +393,7 @@ async fn one_click_leaves_the_sandbox_for_a_team_relay() {
             == 1
     })
     .await;
-    click("[data-testid=team-tab-audit]").await;
+    click(client, "[data-testid=team-tab-audit]").await;
     wait_for("the audit log", || async {
         count(
             client,

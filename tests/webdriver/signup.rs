@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use fantoccini::wd::WindowHandle;
 use fantoccini::{Client, Locator};
-use zentro_tests::app::{app_binary, skip_welcome};
 use zentro_tests::webdriver::AppSession;
 
-use crate::ui::{click, count, screenshot, text, wait_for};
+use crate::ui::{click, count, sandbox_app, screenshot, text, type_into, wait_for};
 
 /// Waits for a window that is not in `known` and switches to it.
 async fn switch_to_new_window(client: &Client, known: &[WindowHandle], what: &str) -> WindowHandle {
@@ -28,21 +27,28 @@ async fn switch_to_new_window(client: &Client, known: &[WindowHandle], what: &st
     }
 }
 
-/// The app in the sandbox (past the welcome, customers quiet), with its data in `data`.
-async fn sandbox(data: &tempfile::TempDir) -> AppSession {
-    let app = app_binary().unwrap();
-    skip_welcome(data.path()).unwrap();
-    let data_dir = data.path().to_string_lossy().into_owned();
-    AppSession::start(
-        &app,
-        &[
-            ("ZENTRO_DATA_DIR", &data_dir),
-            ("ZENTRO_SANDBOX", "1"),
-            ("ZENTRO_SANDBOX_PACE", "3600"),
-        ],
-    )
-    .await
-    .unwrap()
+/// The windows of a signup under way: the app's main window and the relay's signup page.
+struct Signup {
+    session: AppSession,
+    main: WindowHandle,
+    page: WindowHandle,
+}
+
+/// The app in the sandbox (past the welcome, customers quiet) with its data in `data`, its
+/// Channels tab open and `button` clicked: switched to the signup window that opened.
+async fn start_signup(data: &tempfile::TempDir, button: &str) -> Signup {
+    let session = sandbox_app(data.path(), &[]).await;
+    let client = &session.client;
+    open_channels(client).await;
+    let main = client.window().await.unwrap();
+    click(client, button).await;
+    // The relay's signup page, in its own window.
+    let page = switch_to_new_window(client, std::slice::from_ref(&main), "the signup window").await;
+    Signup {
+        session,
+        main,
+        page,
+    }
 }
 
 async fn open_channels(client: &Client) {
@@ -61,15 +67,12 @@ async fn open_channels(client: &Client) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_connects_whatsapp_through_embedded_signup_in_the_apps_window() {
     let data = tempfile::tempdir().unwrap();
-    let session = sandbox(&data).await;
+    let Signup {
+        session,
+        main,
+        page: signup,
+    } = start_signup(&data, "[data-testid=connect-whatsapp]").await;
     let client = &session.client;
-    open_channels(client).await;
-    let main = client.window().await.unwrap();
-
-    click(client, "[data-testid=connect-whatsapp]").await;
-    // The relay's signup page, in its own window.
-    let signup =
-        switch_to_new_window(client, std::slice::from_ref(&main), "the signup window").await;
     wait_for("the signup page", || async {
         text(client, "h1").await.contains("Connect WhatsApp")
     })
@@ -101,13 +104,7 @@ async fn an_owner_connects_whatsapp_through_embedded_signup_in_the_apps_window()
         text(client, "#status").await.contains("six digits")
     })
     .await;
-    client
-        .find(Locator::Css("#pin"))
-        .await
-        .unwrap()
-        .send_keys("246810")
-        .await
-        .unwrap();
+    type_into(client, "#pin", "246810").await;
     screenshot(client, "signup-page.png").await;
     click(client, "#connect").await;
 
@@ -156,24 +153,17 @@ async fn an_owner_connects_whatsapp_through_embedded_signup_in_the_apps_window()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_meta_dialog_connects_nothing_and_says_so() {
     let data = tempfile::tempdir().unwrap();
-    let session = sandbox(&data).await;
+    let Signup {
+        session,
+        main,
+        page: signup,
+    } = start_signup(&data, "[data-testid=connect-whatsapp]").await;
     let client = &session.client;
-    open_channels(client).await;
-    let main = client.window().await.unwrap();
-    click(client, "[data-testid=connect-whatsapp]").await;
-    let signup =
-        switch_to_new_window(client, std::slice::from_ref(&main), "the signup window").await;
     wait_for("the signup page", || async {
         count(client, "#pin").await == 1
     })
     .await;
-    client
-        .find(Locator::Css("#pin"))
-        .await
-        .unwrap()
-        .send_keys("246810")
-        .await
-        .unwrap();
+    type_into(client, "#pin", "246810").await;
     click(client, "#connect").await;
     switch_to_new_window(client, &[main.clone(), signup], "Meta's dialog").await;
     wait_for("the dialog", || async {
@@ -200,13 +190,12 @@ async fn cancelling_meta_dialog_connects_nothing_and_says_so() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_connects_a_facebook_page_and_its_instagram_account() {
     let data = tempfile::tempdir().unwrap();
-    let session = sandbox(&data).await;
+    let Signup {
+        session,
+        main,
+        page: signup,
+    } = start_signup(&data, "[data-testid=connect-pages]").await;
     let client = &session.client;
-    open_channels(client).await;
-    let main = client.window().await.unwrap();
-    click(client, "[data-testid=connect-pages]").await;
-    let signup =
-        switch_to_new_window(client, std::slice::from_ref(&main), "the signup window").await;
     wait_for("the Pages page", || async {
         count(client, "#login").await == 1
     })

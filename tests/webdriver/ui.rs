@@ -1,9 +1,11 @@
 //! What the WebDriver tests do with a window: wait, count, read, click, take a screenshot.
 
+use std::path::Path;
 use std::time::Duration;
 
-use fantoccini::{Client, Locator};
-use zentro_tests::app::artifacts_dir;
+use fantoccini::{Client, Locator, key::Key};
+use zentro_tests::app::{app_binary, artifacts_dir, skip_welcome};
+use zentro_tests::webdriver::AppSession;
 
 pub async fn wait_for<F, Fut>(what: &str, check: F)
 where
@@ -129,26 +131,68 @@ pub async fn open_row_other_than(client: &Client, name: &str) -> String {
     }
 }
 
-/// The app in the sandbox on `data_dir` (the welcome skipped, customers answering replies only),
-/// once the six opening conversations are listed; `extra` adds environment variables.
-pub async fn sandbox_session(
-    data_dir: &std::path::Path,
-    extra: &[(&str, &str)],
-) -> zentro_tests::webdriver::AppSession {
-    zentro_tests::app::skip_welcome(data_dir).unwrap();
+/// Fills the field `css` names (it must be there) with `value`, replacing what it held.
+pub async fn fill(client: &Client, css: &str, value: &str) {
+    let field = client.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(value).await.unwrap();
+}
+
+/// Types `keys` into the element `css` names (it must be there), after what it holds.
+pub async fn type_into(client: &Client, css: &str, keys: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .send_keys(keys)
+        .await
+        .unwrap();
+}
+
+/// Sends `reply` from the open conversation's composer (typed, then Enter).
+pub async fn send_reply(client: &Client, reply: &str) {
+    let input = client
+        .find(Locator::Css("[data-testid=composer-input]"))
+        .await
+        .unwrap();
+    input.send_keys(reply).await.unwrap();
+    input.send_keys(&Key::Enter.to_string()).await.unwrap();
+}
+
+/// Waits (naming it `what`) until the status bar says sync is live.
+pub async fn wait_for_live_sync(client: &Client, what: &str) {
+    wait_for(what, || async {
+        let Ok(sync) = client.find(Locator::Css("[data-testid=sync-status]")).await else {
+            return false;
+        };
+        sync.attr("data-phase").await.ok().flatten().as_deref() == Some("live")
+    })
+    .await;
+}
+
+/// Starts the app on `data_dir` (`ZENTRO_DATA_DIR`), with `envs` added to its environment.
+pub async fn start_app(data_dir: &Path, envs: &[(&str, &str)]) -> AppSession {
     let dir = data_dir.to_string_lossy().into_owned();
-    let mut envs = vec![
-        ("ZENTRO_DATA_DIR", dir.as_str()),
-        ("ZENTRO_SANDBOX", "1"),
-        ("ZENTRO_SANDBOX_PACE", "3600"),
-    ];
+    let mut all = vec![("ZENTRO_DATA_DIR", dir.as_str())];
+    all.extend_from_slice(envs);
+    AppSession::start(&app_binary().unwrap(), &all)
+        .await
+        .unwrap()
+}
+
+/// The app in the sandbox on `data_dir` (the welcome skipped, customers answering replies only),
+/// as soon as it started; `extra` adds environment variables.
+pub async fn sandbox_app(data_dir: &Path, extra: &[(&str, &str)]) -> AppSession {
+    skip_welcome(data_dir).unwrap();
+    let mut envs = vec![("ZENTRO_SANDBOX", "1"), ("ZENTRO_SANDBOX_PACE", "3600")];
     envs.extend_from_slice(extra);
-    let session = zentro_tests::webdriver::AppSession::start(
-        &zentro_tests::app::app_binary().unwrap(),
-        &envs,
-    )
-    .await
-    .unwrap();
+    start_app(data_dir, &envs).await
+}
+
+/// The app in the sandbox on `data_dir` (see [`sandbox_app`]), once the six opening
+/// conversations are listed; `extra` adds environment variables.
+pub async fn sandbox_session(data_dir: &Path, extra: &[(&str, &str)]) -> AppSession {
+    let session = sandbox_app(data_dir, extra).await;
     wait_for("the sandbox's six conversations", || async {
         count(&session.client, "[data-testid=conversation-row]").await >= 6
     })

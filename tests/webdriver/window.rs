@@ -9,12 +9,7 @@ use zentro_tests::webdriver::AppSession;
 use crate::ui::{count, wait_for};
 
 pub async fn start(data_dir: &str) -> AppSession {
-    AppSession::start(
-        &app_binary().unwrap(),
-        &[("ZENTRO_DATA_DIR", data_dir), ("ZENTRO_SANDBOX", "0")],
-    )
-    .await
-    .unwrap()
+    crate::ui::start_app(std::path::Path::new(data_dir), &[("ZENTRO_SANDBOX", "0")]).await
 }
 
 /// Launches the app a second time on `data_dir` (same display and D-Bus session as `session`)
