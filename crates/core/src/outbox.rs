@@ -14,8 +14,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use zentro_meta::AccessToken;
 use zentro_meta::graph::{
-    GraphClient, GraphError, MessagingType, MessengerOutgoing, MessengerSend, Outgoing, Recipient,
-    TemplateComponent, TemplateComponentKind, TemplateParameter, WhatsAppSend,
+    Accepted, GraphClient, GraphError, MessagingType, MessengerOutgoing, MessengerSend, Outgoing,
+    Recipient, TemplateComponent, TemplateComponentKind, TemplateParameter, WhatsAppSend,
 };
 use zentro_meta::platform;
 use zentro_meta::webhook::Platform;
@@ -286,223 +286,102 @@ pub async fn deliver_due_with_links(
     links: Option<&dyn FileLinks>,
     now: i64,
 ) -> Result<DeliveryReport, OutboxError> {
+    let pass = Pass {
+        cache,
+        graph,
+        token_for,
+        links,
+        now,
+    };
+    let mut report = DeliveryReport::default();
+    for entry in due_entries(cache, now).await? {
+        pass.deliver(entry, &mut report).await?;
+    }
+    Ok(report)
+}
+
+/// An outbox entry whose time to be sent has come, as stored.
+struct DueEntry {
+    client_id: String,
+    conversation_id: i64,
+    actor: String,
+    /// The [`ReplyPayload`] as JSON.
+    payload: String,
+    attempts: i64,
+    created_at: i64,
+}
+
+/// The queued entries due at `now`, oldest first.
+async fn due_entries(cache: &Cache, now: i64) -> Result<Vec<DueEntry>, OutboxError> {
     let due = sqlx::query!("SELECT client_id, conversation_id, actor_member_id, payload, attempts, created_at FROM outbox WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY created_at", now)
         .fetch_all(cache.pool())
         .await?;
-    let mut report = DeliveryReport::default();
-    for row in due {
-        let (client_id, conversation_id, actor) =
-            (row.client_id, row.conversation_id, row.actor_member_id);
-        let payload: ReplyPayload =
-            serde_json::from_str(&row.payload).map_err(|e| OutboxError::Invalid(e.to_string()))?;
-        let (attempts, created_at) = (row.attempts, row.created_at);
-        let t = target(cache, conversation_id).await?;
-        let Some(token) = token_for(&t.channel_id) else {
+    Ok(due
+        .into_iter()
+        .map(|row| DueEntry {
+            client_id: row.client_id,
+            conversation_id: row.conversation_id,
+            actor: row.actor_member_id,
+            payload: row.payload,
+            attempts: row.attempts,
+            created_at: row.created_at,
+        })
+        .collect())
+}
+
+/// One delivery pass: the cache, Meta's client, the channels' tokens and the pass's time.
+struct Pass<'a> {
+    cache: &'a Cache,
+    graph: &'a GraphClient,
+    token_for: &'a (dyn Fn(&str) -> Option<AccessToken> + Sync),
+    links: Option<&'a dyn FileLinks>,
+    now: i64,
+}
+
+impl Pass<'_> {
+    /// Sends one entry: fails it when this device has no token for its channel, else claims it,
+    /// sends it and records what Meta answered.
+    async fn deliver(
+        &self,
+        entry: DueEntry,
+        report: &mut DeliveryReport,
+    ) -> Result<(), OutboxError> {
+        let payload: ReplyPayload = serde_json::from_str(&entry.payload)
+            .map_err(|e| OutboxError::Invalid(e.to_string()))?;
+        let t = target(self.cache, entry.conversation_id).await?;
+        let Some(token) = (self.token_for)(&t.channel_id) else {
             fail(
-                cache,
-                &client_id,
+                self.cache,
+                &entry.client_id,
                 "this device has no token for the channel; reconnect the channel",
             )
             .await?;
             report.failed += 1;
-            continue;
+            return Ok(());
         };
-        // Claim it before the call: a crash now leaves it `sending`, never sent twice.
-        sqlx::query!("UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE client_id = ? AND state = 'queued'", client_id)
-            .execute(cache.pool())
-            .await?;
-        let result = match t.kind.as_str() {
-            "whatsapp" => {
-                let to = match &t.phone {
-                    Some(phone) => Recipient::Phone(phone.clone()),
-                    None => Recipient::UserId(t.customer_id.clone()),
-                };
-                let uploaded = match &payload.attachment {
-                    Some(file) => match tokio::fs::read(&file.path).await {
-                        Ok(bytes) => graph
-                            .upload_media(
-                                &t.channel_external_id,
-                                &token,
-                                &file.mime,
-                                &file.file_name,
-                                bytes.into(),
-                            )
-                            .await
-                            .map(Some),
-                        Err(e) => Err(GraphError::InvalidInput(format!(
-                            "the attached file is gone from this computer ({e}); attach it again"
-                        ))),
-                    },
-                    None => Ok(None),
-                };
-                let message = match (&payload.template, &payload.attachment, uploaded) {
-                    (_, _, Err(error)) => Err(error),
-                    (_, Some(file), Ok(Some(media_id))) => {
-                        let kind = media_kind(&file.mime);
-                        let caption = Some(payload.text.clone()).filter(|c| {
-                            !c.trim().is_empty()
-                                && !matches!(
-                                    kind,
-                                    zentro_meta::webhook::MediaKind::Audio
-                                        | zentro_meta::webhook::MediaKind::Sticker
-                                )
-                        });
-                        Ok(Outgoing::Media {
-                            kind,
-                            source: zentro_meta::graph::MediaSource::Id(media_id),
-                            caption,
-                            filename: (kind == zentro_meta::webhook::MediaKind::Document)
-                                .then(|| file.file_name.clone()),
-                        })
-                    }
-                    (Some(template), _, _) => Ok(Outgoing::Template {
-                        name: template.name.clone(),
-                        language: template.language.clone(),
-                        components: vec![TemplateComponent {
-                            kind: TemplateComponentKind::Body,
-                            parameters: template
-                                .variables
-                                .iter()
-                                .map(|v| TemplateParameter::Text {
-                                    text: v.clone(),
-                                    name: None,
-                                })
-                                .collect(),
-                        }],
-                    }),
-                    _ => Ok(Outgoing::Text {
-                        body: payload.text.clone(),
-                        preview_url: true,
-                    }),
-                };
-                match message {
-                    Ok(message) => {
-                        let send = WhatsAppSend {
-                            to,
-                            message,
-                            reply_to: payload.reply_to.clone(),
-                            callback_data: client_id.clone(),
-                        };
-                        graph
-                            .send_whatsapp(&t.channel_external_id, &token, &send)
-                            .await
-                    }
-                    Err(error) => Err(error),
-                }
-            }
-            kind => {
-                let message = match &payload.attachment {
-                    Some(file) => {
-                        let kind = match media_kind(&file.mime) {
-                            zentro_meta::webhook::MediaKind::Image => "image",
-                            zentro_meta::webhook::MediaKind::Video => "video",
-                            zentro_meta::webhook::MediaKind::Audio => "audio",
-                            _ => "file",
-                        };
-                        match tokio::fs::read(&file.path).await {
-                            // Instagram has no upload API: Meta fetches the file by link.
-                            Ok(bytes) if t.kind == "instagram" => match links {
-                                Some(links) => links
-                                    .share(&file.file_name, &file.mime, bytes)
-                                    .await
-                                    .map(|url| MessengerOutgoing::Attachment {
-                                        kind: kind.to_string(),
-                                        url,
-                                    }),
-                                None => Err(GraphError::InvalidInput(
-                                    "files to Instagram go through the team's relay, which this \
-                                     sender has not got; send it from the app"
-                                        .into(),
-                                )),
-                            },
-                            Ok(bytes) => graph
-                                .upload_messenger_attachment(
-                                    &t.channel_external_id,
-                                    &token,
-                                    kind,
-                                    &file.mime,
-                                    &file.file_name,
-                                    bytes.into(),
-                                )
-                                .await
-                                .map(|attachment_id| MessengerOutgoing::Uploaded {
-                                    kind: kind.to_string(),
-                                    attachment_id,
-                                }),
-                            Err(e) => Err(GraphError::InvalidInput(format!(
-                                "the attached file is gone from this computer ({e}); attach it again"
-                            ))),
-                        }
-                    }
-                    None => Ok(MessengerOutgoing::Text(payload.text.clone())),
-                };
-                match message {
-                    Ok(message) => {
-                        let send = MessengerSend {
-                            platform: if kind == "instagram" {
-                                Platform::Instagram
-                            } else {
-                                Platform::Messenger
-                            },
-                            recipient_id: t.customer_id.clone(),
-                            message,
-                            messaging_type: MessagingType::Response,
-                        };
-                        graph
-                            .send_messenger(&t.channel_external_id, &token, &send)
-                            .await
-                    }
-                    Err(error) => Err(error),
-                }
-            }
+        claim(self.cache, &entry.client_id).await?;
+        let dispatch = Dispatch {
+            graph: self.graph,
+            token: &token,
+            target: &t,
+            links: self.links,
         };
-        match result {
+        match dispatch.send(&payload, &entry.client_id).await {
             Ok(accepted) => {
-                let mut tx = cache.pool().begin_with("BEGIN IMMEDIATE").await?;
-                sqlx::query!(
-                    "UPDATE outbox SET state = 'accepted', last_error = NULL WHERE client_id = ?",
-                    client_id
-                )
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query!("UPDATE messages SET external_id = ?, delivery_status = 'sent' WHERE client_id = ? AND external_id IS NULL", accepted.message_id, client_id)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                crate::apply::apply_pending_status(cache, &accepted.message_id).await?;
-                report.accepted.push(MessageSent {
-                    client_id: client_id.clone(),
-                    external_id: accepted.message_id,
-                    channel_kind: t.kind.clone(),
-                    channel_external_id: t.channel_external_id.clone(),
-                    customer_id: t.customer_id.clone(),
-                    body: payload.text.clone(),
-                    reply_to: payload.reply_to.clone(),
-                    sent_at: created_at,
-                    author_member_id: actor,
-                });
+                record_accepted(self.cache, &entry.client_id, &accepted.message_id).await?;
+                report
+                    .accepted
+                    .push(message_sent(entry, &t, payload, accepted.message_id));
             }
             Err(GraphError::Ambiguous(reason)) => {
-                sqlx::query!(
-                    "UPDATE outbox SET state = 'ambiguous', last_error = ? WHERE client_id = ?",
-                    reason,
-                    client_id
-                )
-                .execute(cache.pool())
-                .await?;
+                record_ambiguous(self.cache, &entry.client_id, &reason).await?;
                 report.ambiguous += 1;
             }
             Err(error) => match error.retry_after() {
                 Some(wait) => {
-                    // Known not sent (offline, rate-limited, temporary): back to the queue.
-                    let backoff = wait.max(Duration::from_secs(
-                        2u64.saturating_pow(attempts.clamp(0, 6) as u32),
-                    ));
-                    let next_attempt_at = now + backoff.as_millis() as i64;
-                    let error = error.to_string();
-                    sqlx::query!("UPDATE outbox SET state = 'queued', next_attempt_at = ?, last_error = ? WHERE client_id = ?", next_attempt_at, error, client_id)
-                        .execute(cache.pool())
-                        .await?;
+                    let next_attempt_at =
+                        self.now + backoff(wait, entry.attempts).as_millis() as i64;
+                    requeue(self.cache, &entry.client_id, next_attempt_at, &error).await?;
                     report.waiting += 1;
                 }
                 None => {
@@ -511,22 +390,300 @@ pub async fn deliver_due_with_links(
                     {
                         report.refused_channels.push(t.channel_id.clone());
                     }
-                    fail(cache, &client_id, &error.to_string()).await?;
-                    if let Some(code) = error.code() {
-                        sqlx::query!(
-                            "UPDATE messages SET error_code = ? WHERE client_id = ?",
-                            code,
-                            client_id
-                        )
-                        .execute(cache.pool())
-                        .await?;
-                    }
+                    fail_refused(self.cache, &entry.client_id, &error).await?;
                     report.failed += 1;
                 }
             },
         }
+        Ok(())
     }
-    Ok(report)
+}
+
+/// Claims an entry before the call: a crash now leaves it `sending`, never sent twice.
+async fn claim(cache: &Cache, client_id: &str) -> Result<(), OutboxError> {
+    sqlx::query!("UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE client_id = ? AND state = 'queued'", client_id)
+        .execute(cache.pool())
+        .await?;
+    Ok(())
+}
+
+/// How long a reply known not to have been sent waits: as long as Meta says, and at least
+/// 2^attempts seconds (up to 64).
+fn backoff(wait: Duration, attempts: i64) -> Duration {
+    wait.max(Duration::from_secs(
+        2u64.saturating_pow(attempts.clamp(0, 6) as u32),
+    ))
+}
+
+/// The `message.sent` event of an entry Meta accepted as `external_id`.
+fn message_sent(
+    entry: DueEntry,
+    t: &Target,
+    payload: ReplyPayload,
+    external_id: String,
+) -> MessageSent {
+    MessageSent {
+        client_id: entry.client_id,
+        external_id,
+        channel_kind: t.kind.clone(),
+        channel_external_id: t.channel_external_id.clone(),
+        customer_id: t.customer_id.clone(),
+        body: payload.text,
+        reply_to: payload.reply_to,
+        sent_at: entry.created_at,
+        author_member_id: entry.actor,
+    }
+}
+
+/// Marks an entry accepted with Meta's id on its message, then applies a status that arrived
+/// before the id was known.
+async fn record_accepted(
+    cache: &Cache,
+    client_id: &str,
+    message_id: &str,
+) -> Result<(), OutboxError> {
+    let mut tx = cache.pool().begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query!(
+        "UPDATE outbox SET state = 'accepted', last_error = NULL WHERE client_id = ?",
+        client_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!("UPDATE messages SET external_id = ?, delivery_status = 'sent' WHERE client_id = ? AND external_id IS NULL", message_id, client_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    crate::apply::apply_pending_status(cache, message_id).await?;
+    Ok(())
+}
+
+/// Marks an entry whose outcome is unknown (reconciled later from status webhooks).
+async fn record_ambiguous(cache: &Cache, client_id: &str, reason: &str) -> Result<(), OutboxError> {
+    sqlx::query!(
+        "UPDATE outbox SET state = 'ambiguous', last_error = ? WHERE client_id = ?",
+        reason,
+        client_id
+    )
+    .execute(cache.pool())
+    .await?;
+    Ok(())
+}
+
+/// Puts an entry known not to have been sent (offline, rate-limited, temporary) back in the
+/// queue until `next_attempt_at`.
+async fn requeue(
+    cache: &Cache,
+    client_id: &str,
+    next_attempt_at: i64,
+    error: &GraphError,
+) -> Result<(), OutboxError> {
+    let error = error.to_string();
+    sqlx::query!("UPDATE outbox SET state = 'queued', next_attempt_at = ?, last_error = ? WHERE client_id = ?", next_attempt_at, error, client_id)
+        .execute(cache.pool())
+        .await?;
+    Ok(())
+}
+
+/// Fails an entry Meta refused for good, with the reason and Meta's error code on its message.
+async fn fail_refused(
+    cache: &Cache,
+    client_id: &str,
+    error: &GraphError,
+) -> Result<(), OutboxError> {
+    fail(cache, client_id, &error.to_string()).await?;
+    if let Some(code) = error.code() {
+        sqlx::query!(
+            "UPDATE messages SET error_code = ? WHERE client_id = ?",
+            code,
+            client_id
+        )
+        .execute(cache.pool())
+        .await?;
+    }
+    Ok(())
+}
+
+/// One reply on its way to Meta: the client, the channel's token and where it goes.
+struct Dispatch<'a> {
+    graph: &'a GraphClient,
+    token: &'a AccessToken,
+    target: &'a Target,
+    links: Option<&'a dyn FileLinks>,
+}
+
+impl Dispatch<'_> {
+    /// Sends the payload on the target's platform, tagged with its client id (WhatsApp).
+    async fn send(&self, payload: &ReplyPayload, client_id: &str) -> Result<Accepted, GraphError> {
+        match self.target.kind.as_str() {
+            "whatsapp" => self.send_whatsapp(payload, client_id).await,
+            kind => self.send_messenger(payload, kind).await,
+        }
+    }
+
+    async fn send_whatsapp(
+        &self,
+        payload: &ReplyPayload,
+        client_id: &str,
+    ) -> Result<Accepted, GraphError> {
+        let t = self.target;
+        let to = match &t.phone {
+            Some(phone) => Recipient::Phone(phone.clone()),
+            None => Recipient::UserId(t.customer_id.clone()),
+        };
+        let send = WhatsAppSend {
+            to,
+            message: self.whatsapp_message(payload).await?,
+            reply_to: payload.reply_to.clone(),
+            callback_data: client_id.to_string(),
+        };
+        self.graph
+            .send_whatsapp(&t.channel_external_id, self.token, &send)
+            .await
+    }
+
+    /// The WhatsApp message of a payload: its file (uploaded first), its template or its text.
+    async fn whatsapp_message(&self, payload: &ReplyPayload) -> Result<Outgoing, GraphError> {
+        if let Some(file) = &payload.attachment {
+            let media_id = self.upload_to_whatsapp(file).await?;
+            return Ok(whatsapp_media(file, &payload.text, media_id));
+        }
+        Ok(match &payload.template {
+            Some(template) => template_message(template),
+            None => Outgoing::Text {
+                body: payload.text.clone(),
+                preview_url: true,
+            },
+        })
+    }
+
+    /// Uploads a stored file to WhatsApp; returns its media id.
+    async fn upload_to_whatsapp(&self, file: &AttachmentRef) -> Result<String, GraphError> {
+        let bytes = read_attached(file).await?;
+        self.graph
+            .upload_media(
+                &self.target.channel_external_id,
+                self.token,
+                &file.mime,
+                &file.file_name,
+                bytes.into(),
+            )
+            .await
+    }
+
+    /// Sends on Messenger or Instagram (`kind`), as a response to the customer.
+    async fn send_messenger(
+        &self,
+        payload: &ReplyPayload,
+        kind: &str,
+    ) -> Result<Accepted, GraphError> {
+        let message = match &payload.attachment {
+            Some(file) => self.messenger_file(file).await?,
+            None => MessengerOutgoing::Text(payload.text.clone()),
+        };
+        let send = MessengerSend {
+            platform: if kind == "instagram" {
+                Platform::Instagram
+            } else {
+                Platform::Messenger
+            },
+            recipient_id: self.target.customer_id.clone(),
+            message,
+            messaging_type: MessagingType::Response,
+        };
+        self.graph
+            .send_messenger(&self.target.channel_external_id, self.token, &send)
+            .await
+    }
+
+    /// A stored file as a Messenger attachment: uploaded to Messenger, or shared by link for
+    /// Instagram, which has no upload API (Meta fetches the file by link).
+    async fn messenger_file(&self, file: &AttachmentRef) -> Result<MessengerOutgoing, GraphError> {
+        let kind = messenger_attachment_kind(&file.mime);
+        let bytes = read_attached(file).await?;
+        if self.target.kind == "instagram" {
+            let Some(links) = self.links else {
+                return Err(GraphError::InvalidInput(
+                    "files to Instagram go through the team's relay, which this \
+                     sender has not got; send it from the app"
+                        .into(),
+                ));
+            };
+            let url = links.share(&file.file_name, &file.mime, bytes).await?;
+            return Ok(MessengerOutgoing::Attachment {
+                kind: kind.to_string(),
+                url,
+            });
+        }
+        let attachment_id = self
+            .graph
+            .upload_messenger_attachment(
+                &self.target.channel_external_id,
+                self.token,
+                kind,
+                &file.mime,
+                &file.file_name,
+                bytes.into(),
+            )
+            .await?;
+        Ok(MessengerOutgoing::Uploaded {
+            kind: kind.to_string(),
+            attachment_id,
+        })
+    }
+}
+
+/// The bytes of an attached file, or why it cannot be sent.
+async fn read_attached(file: &AttachmentRef) -> Result<Vec<u8>, GraphError> {
+    tokio::fs::read(&file.path).await.map_err(|e| {
+        GraphError::InvalidInput(format!(
+            "the attached file is gone from this computer ({e}); attach it again"
+        ))
+    })
+}
+
+/// An uploaded file as a WhatsApp message: `text` is its caption (audio and stickers carry
+/// none), and a document keeps its name.
+fn whatsapp_media(file: &AttachmentRef, text: &str, media_id: String) -> Outgoing {
+    use zentro_meta::webhook::MediaKind;
+    let kind = media_kind(&file.mime);
+    let caption = Some(text.to_string())
+        .filter(|c| !c.trim().is_empty() && !matches!(kind, MediaKind::Audio | MediaKind::Sticker));
+    Outgoing::Media {
+        kind,
+        source: zentro_meta::graph::MediaSource::Id(media_id),
+        caption,
+        filename: (kind == MediaKind::Document).then(|| file.file_name.clone()),
+    }
+}
+
+/// An approved template with its body variables.
+fn template_message(template: &TemplateChoice) -> Outgoing {
+    Outgoing::Template {
+        name: template.name.clone(),
+        language: template.language.clone(),
+        components: vec![TemplateComponent {
+            kind: TemplateComponentKind::Body,
+            parameters: template
+                .variables
+                .iter()
+                .map(|v| TemplateParameter::Text {
+                    text: v.clone(),
+                    name: None,
+                })
+                .collect(),
+        }],
+    }
+}
+
+/// How Messenger and Instagram name a file of this MIME type.
+fn messenger_attachment_kind(mime: &str) -> &'static str {
+    use zentro_meta::webhook::MediaKind;
+    match media_kind(mime) {
+        MediaKind::Image => "image",
+        MediaKind::Video => "video",
+        MediaKind::Audio => "audio",
+        _ => "file",
+    }
 }
 
 async fn fail(cache: &Cache, client_id: &str, reason: &str) -> Result<(), OutboxError> {
@@ -723,56 +880,14 @@ pub async fn queue_attachment(
     now: i64,
 ) -> Result<String, OutboxError> {
     let t = target(cache, conversation_id).await?;
-    let platform_name = match t.kind.as_str() {
-        "messenger" => "Messenger",
-        "instagram" => "Instagram",
-        _ => "WhatsApp",
-    };
-    if t.kind != "whatsapp" && !caption.trim().is_empty() {
-        return Err(OutboxError::Invalid(format!(
-            "a file on {platform_name} carries no caption: send the file alone, then the text as a reply"
-        )));
-    }
-    check_window(&t, now)?;
-    let kind = media_kind(&attachment.mime);
-    let limit = match t.kind.as_str() {
-        "messenger" => platform::MESSENGER_ATTACHMENT_MAX_BYTES,
-        "instagram" => platform::instagram_attachment_limit(&attachment.mime).ok_or_else(|| {
-            OutboxError::Invalid(format!(
-                "Instagram takes PNG or JPEG images, audio, video and PDF files; {} is {}",
-                attachment.file_name, attachment.mime
-            ))
-        })?,
-        _ => platform::whatsapp_upload_limit(kind.as_str()),
-    };
-    if attachment.bytes.is_empty() {
-        return Err(OutboxError::Invalid("the file is empty".into()));
-    }
-    if attachment.bytes.len() as u64 > limit {
-        return Err(OutboxError::Invalid(format!(
-            "{} is too large for {platform_name}: a {} may be at most {} MB",
-            attachment.file_name,
-            kind.as_str(),
-            limit / (1024 * 1024)
-        )));
-    }
+    let kind = check_attachment(&t, &attachment, caption, now)?;
     let (sha256, path) = crate::media::store(data_dir, &attachment.bytes)
         .await
         .map_err(OutboxError::Invalid)?;
     let path_text = path.to_string_lossy().into_owned();
     let caption = caption.trim();
     let client_id = new_client_id();
-    let payload = serde_json::to_string(&ReplyPayload {
-        text: caption.to_string(),
-        reply_to: None,
-        template: None,
-        attachment: Some(AttachmentRef {
-            path: path_text.clone(),
-            mime: attachment.mime.clone(),
-            file_name: attachment.file_name.clone(),
-        }),
-    })
-    .unwrap_or_default();
+    let payload = attachment_payload(caption, &path_text, &attachment);
     let kind_name = kind.as_str();
     let caption = (!caption.is_empty()).then_some(caption);
     let mut tx = cache.pool().begin_with("BEGIN IMMEDIATE").await?;
@@ -796,4 +911,77 @@ pub async fn queue_attachment(
     .await?;
     tx.commit().await?;
     Ok(client_id)
+}
+
+/// Checks a file before anything is written: no caption off WhatsApp, the window open, a type the
+/// platform takes, not empty and within its size limit. Returns how it is sent.
+fn check_attachment(
+    t: &Target,
+    attachment: &Attachment,
+    caption: &str,
+    now: i64,
+) -> Result<zentro_meta::webhook::MediaKind, OutboxError> {
+    let platform_name = platform_name(&t.kind);
+    if t.kind != "whatsapp" && !caption.trim().is_empty() {
+        return Err(OutboxError::Invalid(format!(
+            "a file on {platform_name} carries no caption: send the file alone, then the text as a reply"
+        )));
+    }
+    check_window(t, now)?;
+    let kind = media_kind(&attachment.mime);
+    let limit = attachment_limit(t, attachment, kind)?;
+    if attachment.bytes.is_empty() {
+        return Err(OutboxError::Invalid("the file is empty".into()));
+    }
+    if attachment.bytes.len() as u64 > limit {
+        return Err(OutboxError::Invalid(format!(
+            "{} is too large for {platform_name}: a {} may be at most {} MB",
+            attachment.file_name,
+            kind.as_str(),
+            limit / (1024 * 1024)
+        )));
+    }
+    Ok(kind)
+}
+
+/// A channel kind's name as the agent knows it.
+fn platform_name(kind: &str) -> &'static str {
+    match kind {
+        "messenger" => "Messenger",
+        "instagram" => "Instagram",
+        _ => "WhatsApp",
+    }
+}
+
+/// The most bytes the target's platform takes for this file (Instagram refuses some types).
+fn attachment_limit(
+    t: &Target,
+    attachment: &Attachment,
+    kind: zentro_meta::webhook::MediaKind,
+) -> Result<u64, OutboxError> {
+    Ok(match t.kind.as_str() {
+        "messenger" => platform::MESSENGER_ATTACHMENT_MAX_BYTES,
+        "instagram" => platform::instagram_attachment_limit(&attachment.mime).ok_or_else(|| {
+            OutboxError::Invalid(format!(
+                "Instagram takes PNG or JPEG images, audio, video and PDF files; {} is {}",
+                attachment.file_name, attachment.mime
+            ))
+        })?,
+        _ => platform::whatsapp_upload_limit(kind.as_str()),
+    })
+}
+
+/// The outbox payload of a stored file and its caption.
+fn attachment_payload(caption: &str, path: &str, attachment: &Attachment) -> String {
+    serde_json::to_string(&ReplyPayload {
+        text: caption.to_string(),
+        reply_to: None,
+        template: None,
+        attachment: Some(AttachmentRef {
+            path: path.to_string(),
+            mime: attachment.mime.clone(),
+            file_name: attachment.file_name.clone(),
+        }),
+    })
+    .unwrap_or_default()
 }
