@@ -13,11 +13,20 @@
 // The harness (harness.ts) bundles this file into a classic script at test time. Options, set by
 // the page's init script before it:
 //   window.__FAKE__ = { conversations: N, messages: M }
-import type {
-  commands,
-  ConversationSummary_Serialize,
-  MessageView_Serialize,
-} from '../src/lib/ipc/bindings';
+//
+// Its data is the unit tests' (src/lib/fixtures.ts): the same records, paged the same way.
+import type { commands } from '../src/lib/ipc/bindings';
+import {
+  NOW,
+  cacheStatus,
+  conversationSummary,
+  conversationView,
+  conversationsPage,
+  deskStatus,
+  message as messageFixture,
+  messagesPage,
+  teammate,
+} from '../src/lib/fixtures';
 
 type Commands = typeof commands;
 type Command = keyof Commands;
@@ -39,99 +48,46 @@ type Page = {
 
 const page = window as unknown as Page;
 const options: Options = page.__FAKE__ ?? { conversations: 50000, messages: 100000 };
-const NOW = Date.now();
 const calls: string[] = [];
 page.__FAKE_CALLS__ = calls;
 
-const conversation = (i: number): ConversationSummary_Serialize => ({
-  id: i,
-  contact_name: i === 1 ? 'Ana Souza' : `Customer ${i}`,
-  channel_kind: ['whatsapp', 'instagram', 'messenger'][i % 3],
-  status: 'open',
-  assignee_id: null,
-  unread_count: i % 4,
-  preview: i === 1 ? 'Is my order on its way?' : `Message from customer ${i}`,
-  last_activity_at: NOW - i * 60000,
-});
-const message = (conversationId: number, i: number): MessageView_Serialize => ({
-  id: i,
-  external_id: `wamid.${conversationId}.${i}`,
-  direction: i % 3 === 0 ? 'outbound' : 'inbound',
-  kind: 'text',
-  body: i === 7 ? 'Where is my invoice for March?' : `Message number ${i} in this conversation`,
-  caption: null,
-  sent_at: NOW - (options.messages - i) * 60000,
-  delivery_status: i % 3 === 0 ? 'read' : null,
-  reaction: null,
-  deleted: false,
-  file_name: null,
-  media_mime: null,
-  media_url: null,
-  media_stored: false,
-  quoted_external_id: null,
-  edited_at: null,
-  error_message: null,
-  author_member_id: null,
-  client_id: null,
-});
+/** Conversation 1 is Ana Souza's, the one with `options.messages` messages. */
+const conversation = (i: number) =>
+  conversationSummary(i, i === 1 ? { contact_name: 'Ana Souza', preview: 'Is my order on its way?' } : {});
+const message = (conversationId: number, i: number) =>
+  messageFixture(i, i % 3 === 0 ? 'outbound' : 'inbound', i === 7 ? 'Where is my invoice for March?' : `Message number ${i} in this conversation`, {
+    external_id: `wamid.${conversationId}.${i}`,
+    sent_at: NOW - (options.messages - i) * 60000,
+  });
 const count = (id: number) => (id === 1 ? options.messages : 20);
 
 // Each answer names its Rust return type (`Out<…>`) so that a field Rust does not have is an error
 // too (a contextually typed arrow would let an extra field through); `satisfies` checks the rest.
 const answers = {
-  cacheStatus: (): Out<'cacheStatus'> => ({
-    path: '/fake/cache.sqlite',
-    schemaVersion: 4,
-    latestMigration: 'contact profiles',
-    writtenByNewerApp: false,
-    counts: { channels: 3, contacts: options.conversations, conversations: options.conversations, messages: options.messages },
-  }),
-  deskStatus: (): Out<'deskStatus'> => ({
-    mode: 'relay',
-    sync: 'live',
-    behind: 0,
-    detail: null,
-    member_id: 'm1',
-    member_name: 'You',
-    member_role: null,
-    workspace_name: 'Fake Co.',
-  }),
-  conversations: (_filter, after, limit): Out<'conversations'> => {
-    const start = after ? after.id + 1 : 1;
-    const out: ConversationSummary_Serialize[] = [];
-    for (let i = start; i < start + limit && i <= options.conversations; i++) out.push(conversation(i));
-    return out;
-  },
-  messages: (conversationId, before, after, limit): Out<'messages'> => {
-    const total = count(conversationId);
-    const out: MessageView_Serialize[] = [];
-    if (after) {
-      for (let i = after.id + 1; i <= total && out.length < limit; i++) out.push(message(conversationId, i));
-    } else {
-      const top = before ? before.id - 1 : total;
-      for (let i = top; i >= 1 && out.length < limit; i--) out.push(message(conversationId, i));
-    }
-    return out;
-  },
-  openConversation: (conversationId): Out<'openConversation'> => ({
-    details: {
-      id: conversationId,
-      contact_name: conversation(conversationId).contact_name,
-      channel_kind: 'whatsapp',
-      customer_id: `US.${conversationId}`,
-      phone: '15550001111',
-      username: null,
-      email: null,
-      attributes: '{}',
-      restricted: false,
-      last_inbound_at: NOW - 60000,
-      window_closes_at: NOW + 23 * 3600000,
-      link: `zentro://conversation?channel=ch_1&contact=US.${conversationId}`,
-    },
-    state: { status: 'open', snoozed_until: null, assignee: null, labels: [] },
-    notes: [],
-    identities: [],
-  }),
+  cacheStatus: (): Out<'cacheStatus'> =>
+    cacheStatus({
+      path: '/fake/cache.sqlite',
+      schemaVersion: 4,
+      latestMigration: 'contact profiles',
+      counts: { channels: 3, contacts: options.conversations, conversations: options.conversations, messages: options.messages },
+    }),
+  deskStatus: (): Out<'deskStatus'> => deskStatus({ mode: 'relay', workspace_name: 'Fake Co.' }),
+  conversations: (_filter, after, limit): Out<'conversations'> => conversationsPage(options.conversations, after, limit, conversation),
+  messages: (conversationId, before, after, limit): Out<'messages'> =>
+    messagesPage(count(conversationId), before, after, limit, (i) => message(conversationId, i)),
+  openConversation: (conversationId): Out<'openConversation'> =>
+    conversationView(NOW + 23 * 3600000, {
+      details: {
+        id: conversationId,
+        contact_name: conversation(conversationId).contact_name,
+        customer_id: `US.${conversationId}`,
+        phone: '15550001111',
+        attributes: '{}',
+        last_inbound_at: NOW - 60000,
+        link: `zentro://conversation?channel=ch_1&contact=US.${conversationId}`,
+      },
+      state: { labels: [] },
+    }),
   search: (query): Out<'search'> =>
     query.toLowerCase().startsWith('invo') ? [{ conversation_id: 1, message_id: 7, snippet: 'Where is my [invoice] for March?', rank: 1 }] : [],
   media: (): Out<'media'> => null,
@@ -140,9 +96,7 @@ const answers = {
   actOnConversation: (): Out<'actOnConversation'> => null,
   setViewing: () => null, // Rust's `()` arrives as null (the binding says void)
   templates: (): Out<'templates'> => [],
-  members: (): Out<'members'> => [
-    { id: 'm1', email: 'you@fake.test', display_name: 'You', role: 'owner', status: 'active', created_at: null, last_sign_in_at: null },
-  ],
+  members: (): Out<'members'> => [teammate('m1', 'you@fake.test', 'You', 'owner')],
   cannedReplies: (): Out<'cannedReplies'> => [],
   rememberedSignIn: (): Out<'rememberedSignIn'> => ({ relay_url: null, email: null, welcomed: true }),
 } satisfies Answers;

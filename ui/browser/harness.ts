@@ -50,7 +50,7 @@ export async function launch(): Promise<Browser> {
 
 let fakeBackend: Promise<string> | undefined;
 
-/** fake-backend.ts as one classic script for the page (its imports are types only, checked by `npm run check`). */
+/** fake-backend.ts, with the fixtures it shares with the unit tests, as one classic script for the page. */
 function bundleFakeBackend(): Promise<string> {
   fakeBackend ??= build({
     configFile: false,

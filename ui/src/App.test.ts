@@ -2,83 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import App from './App.svelte';
+import { ANA, NOW, cacheStatus, conversationView, deskStatus, message } from './lib/fixtures';
 
-const STATUS = {
-  path: '/data/cache.sqlite',
-  schemaVersion: 1,
-  latestMigration: 'create cache',
-  writtenByNewerApp: false,
-  counts: { channels: 0, contacts: 2, conversations: 0, messages: 5 },
-};
-
-const DESK = {
-  mode: 'sandbox',
-  sync: 'live',
-  behind: 0,
-  detail: null,
-  member_id: 'm1',
-  member_name: 'You',
-  workspace_name: 'Sandbox Coffee Co.',
-};
-
-const NOW = Date.now();
-
-const ANA = {
-  id: 7,
-  contact_name: 'Ana Souza',
-  channel_kind: 'whatsapp',
-  status: 'open',
-  assignee_id: null,
-  unread_count: 2,
-  preview: 'This is the tracking label',
-  last_activity_at: NOW - 60_000,
-};
-
-function message(id: number, direction: string, body: string, extra: Record<string, unknown> = {}) {
-  return {
-    id,
-    external_id: `wamid.${id}`,
-    direction,
-    kind: 'text',
-    body,
-    caption: null,
-    sent_at: NOW - 100_000 + id,
-    delivery_status: direction === 'outbound' ? 'read' : null,
-    reaction: null,
-    deleted: false,
-    file_name: null,
-    media_mime: null,
-    media_url: null,
-    media_stored: false,
-    quoted_external_id: null,
-    edited_at: null,
-    error_message: null,
-    author_member_id: null,
-    client_id: null,
-    ...extra,
-  };
-}
-
-function conversationView(windowClosesAt: number | null) {
-  return {
-    details: {
-      id: 7,
-      contact_name: 'Ana Souza',
-      channel_kind: 'whatsapp',
-      customer_id: 'BR.1',
-      phone: '5511987654321',
-      username: null,
-      email: null,
-      attributes: '{"plan":"gold"}',
-      last_inbound_at: NOW - 3_600_000,
-      window_closes_at: windowClosesAt,
-      link: 'zentro://conversation?channel=ch_1&contact=BR.1',
-    },
-    state: { status: 'open', snoozed_until: null, assignee: null, labels: ['vip'] },
-    notes: [],
-    identities: [] as unknown[],
-  };
-}
+const STATUS = cacheStatus();
+const DESK = deskStatus();
 
 type Calls = { cmd: string; args: Record<string, unknown> }[];
 

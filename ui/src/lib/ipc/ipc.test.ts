@@ -1,14 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
-import { cacheStatus, IpcError, type CacheStatus } from './index';
+import { cacheStatus, IpcError } from './index';
+import { cacheStatus as cacheStatusFixture } from '../fixtures';
 
-const STATUS: CacheStatus = {
+const STATUS = cacheStatusFixture({
   path: '/home/ana/.local/share/app.zentro.desk/cache.sqlite',
-  schemaVersion: 1,
-  latestMigration: 'create cache',
-  writtenByNewerApp: false,
   counts: { channels: 1, contacts: 2, conversations: 3, messages: 4 },
-};
+});
 
 afterEach(() => clearMocks());
 

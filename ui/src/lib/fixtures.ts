@@ -1,0 +1,156 @@
+// Test data, one copy for every UI test: the unit tests (src/**/*.test.ts) answer mockIPC with it
+// and the browser tests' fake backend (browser/fake-backend.ts) serves it to Chromium. Each record
+// is typed as Rust sends it (the generated bindings, through ../ipc), so a changed shape fails the
+// type check here once instead of in every test. Nothing in the app imports this file.
+import type { CacheStatus, ConversationSummary, ConversationView, DeskStatus, MessageView, PageKey } from './ipc';
+
+/** The moment the fixtures' times are relative to (UTC ms). */
+export const NOW = Date.now();
+
+const MINUTE = 60_000;
+const CHANNELS = ['whatsapp', 'instagram', 'messenger'];
+
+/** What `cache_status` answers. */
+export function cacheStatus(overrides: Partial<CacheStatus> = {}): CacheStatus {
+  return {
+    path: '/data/cache.sqlite',
+    schemaVersion: 1,
+    latestMigration: 'create cache',
+    writtenByNewerApp: false,
+    counts: { channels: 0, contacts: 2, conversations: 0, messages: 5 },
+    ...overrides,
+  };
+}
+
+/** What `desk_status` answers: the sandbox, signed in as member m1. */
+export function deskStatus(overrides: Partial<DeskStatus> = {}): DeskStatus {
+  return {
+    mode: 'sandbox',
+    sync: 'live',
+    behind: 0,
+    detail: null,
+    member_id: 'm1',
+    member_name: 'You',
+    member_role: null,
+    workspace_name: 'Sandbox Coffee Co.',
+    ...overrides,
+  };
+}
+
+/** Conversation `id` in a list: the further down (higher id), the older its last activity. */
+export function conversationSummary(id: number, overrides: Partial<ConversationSummary> = {}): ConversationSummary {
+  return {
+    id,
+    contact_name: `Customer ${id}`,
+    channel_kind: CHANNELS[id % 3],
+    status: 'open',
+    assignee_id: null,
+    unread_count: id % 4,
+    preview: `Message from customer ${id}`,
+    last_activity_at: NOW - id * MINUTE,
+    ...overrides,
+  };
+}
+
+/** Ana Souza's WhatsApp conversation, with two unread messages. */
+export const ANA = conversationSummary(7, {
+  contact_name: 'Ana Souza',
+  channel_kind: 'whatsapp',
+  unread_count: 2,
+  preview: 'This is the tracking label',
+  last_activity_at: NOW - MINUTE,
+});
+
+/** Message `id`: an outbound one was read; the higher the id, the newer. */
+export function message(id: number, direction: string, body: string, extra: Partial<MessageView> = {}): MessageView {
+  return {
+    id,
+    external_id: `wamid.${id}`,
+    direction,
+    kind: 'text',
+    body,
+    caption: null,
+    sent_at: NOW - 100_000 + id,
+    delivery_status: direction === 'outbound' ? 'read' : null,
+    reaction: null,
+    deleted: false,
+    file_name: null,
+    media_mime: null,
+    media_url: null,
+    media_stored: false,
+    quoted_external_id: null,
+    edited_at: null,
+    error_message: null,
+    author_member_id: null,
+    client_id: null,
+    ...extra,
+  };
+}
+
+type ViewChanges = { details?: Partial<ConversationView['details']>; state?: Partial<ConversationView['state']> };
+
+/** What `open_conversation` answers for Ana (conversation 7), its reply window closing at `windowClosesAt`. */
+export function conversationView(windowClosesAt: number | null, changes: ViewChanges = {}): ConversationView {
+  return {
+    details: {
+      id: 7,
+      contact_name: 'Ana Souza',
+      channel_kind: 'whatsapp',
+      customer_id: 'BR.1',
+      phone: '5511987654321',
+      username: null,
+      email: null,
+      attributes: '{"plan":"gold"}',
+      restricted: false,
+      last_inbound_at: NOW - 60 * MINUTE,
+      window_closes_at: windowClosesAt,
+      link: 'zentro://conversation?channel=ch_1&contact=BR.1',
+      ...changes.details,
+    },
+    state: { status: 'open', snoozed_until: null, assignee: null, labels: ['vip'], ...changes.state },
+    notes: [],
+    identities: [],
+  };
+}
+
+/** A teammate as `members` lists them. */
+export function teammate(id: string, email: string, display_name: string, role: string, status = 'active') {
+  return { id, email, display_name, role, status, created_at: null, last_sign_in_at: null };
+}
+
+/**
+ * A workspace of `total` conversations, numbered 1 to `total` newest first, as `conversations`
+ * pages it: up to `limit` after the key `after` (the last row of the page before), made on demand.
+ */
+export function conversationsPage(
+  total: number,
+  after: PageKey | null,
+  limit: number,
+  make: (id: number) => ConversationSummary = (id) => conversationSummary(id),
+): ConversationSummary[] {
+  const start = after ? after.id + 1 : 1;
+  const out: ConversationSummary[] = [];
+  for (let id = start; id < start + limit && id <= total; id++) out.push(make(id));
+  return out;
+}
+
+/**
+ * A conversation of `total` messages, numbered 1 (oldest) to `total`, as `messages` pages it:
+ * newest first before the key `before` (or from the newest), or oldest first after the key `after`.
+ */
+export function messagesPage(
+  total: number,
+  before: PageKey | null,
+  after: PageKey | null,
+  limit: number,
+  make: (id: number) => MessageView,
+): MessageView[] {
+  const out: MessageView[] = [];
+  if (after) {
+    for (let id = after.id + 1; id <= total && out.length < limit; id++) out.push(make(id));
+  } else {
+    const top = before ? before.id - 1 : total;
+    for (let id = top; id >= 1 && out.length < limit; id--) out.push(make(id));
+  }
+  return out;
+}
