@@ -8,13 +8,16 @@ use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use zentro_meta::platform;
 
 use crate::SimState;
-use crate::state::{SentMessage, TokenGrant};
+use crate::state::TokenGrant;
 use crate::webhooks::WebhookSender;
+
+mod send;
+
+use send::{messenger_send, whatsapp_send};
 
 #[derive(Clone)]
 struct Ctx {
@@ -165,66 +168,13 @@ async fn edge_route(
     match (method.as_str(), edge.as_str()) {
         ("POST", "media") => match Multipart::from_request(request, &()).await {
             Ok(multipart) => upload(&ctx, token, multipart).await,
-            Err(_) => graph_error(
-                StatusCode::BAD_REQUEST,
-                100,
-                "(#100) Upload media as multipart/form-data",
-            ),
+            Err(_) => not_multipart("(#100) Upload media as multipart/form-data"),
         },
         ("POST", "message_attachments") => match Multipart::from_request(request, &()).await {
             Ok(multipart) => attachment_upload(&ctx, &id, token, multipart).await,
-            Err(_) => graph_error(
-                StatusCode::BAD_REQUEST,
-                100,
-                "(#100) Upload the attachment as multipart/form-data",
-            ),
+            Err(_) => not_multipart("(#100) Upload the attachment as multipart/form-data"),
         },
-        ("POST", "messages") => {
-            let body = axum::body::to_bytes(request.into_body(), 8 * 1024 * 1024)
-                .await
-                .unwrap_or_default();
-            let body: Value = match serde_json::from_slice(&body) {
-                Ok(v) => v,
-                Err(_) => {
-                    return graph_error(
-                        StatusCode::BAD_REQUEST,
-                        100,
-                        "(#100) The parameter messaging_product is required.",
-                    );
-                }
-            };
-            let is_number = ctx
-                .state
-                .lock()
-                .map(|s| s.numbers.contains_key(&id))
-                .unwrap_or(false);
-            if is_number {
-                whatsapp_send(&ctx, &id, token, body)
-            } else {
-                // An attachment by URL: Meta fetches it before accepting the message.
-                let mut body = body;
-                if let Some(url) = body
-                    .pointer("/message/attachment/payload/url")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-                {
-                    match fetch_attachment(&url).await {
-                        Ok((bytes, mime)) => {
-                            let mut state = lock(&ctx.state);
-                            let media_id = state.add_media(bytes, &mime);
-                            // The echo carries Meta's own copy, as Meta's CDN would.
-                            body["message"]["attachment"]["payload"] = json!({
-                                "url": format!("{}/media-download/{media_id}", state.base_url),
-                                "fetched_from": url,
-                                "media_id": media_id,
-                            });
-                        }
-                        Err(response) => return response,
-                    }
-                }
-                messenger_send(&ctx, &id, token, body)
-            }
-        }
+        ("POST", "messages") => post_messages(&ctx, &id, token, request).await,
         ("GET", "message_templates") => templates(&ctx.state, &id, token),
         ("GET", "accounts") if id == "me" => accounts(&ctx.state, token),
         ("POST", "subscribed_apps") => subscribe(&ctx.state, &id, token, Some(true)),
@@ -241,434 +191,59 @@ async fn edge_route(
     }
 }
 
-fn customer_key(body: &Value) -> Option<String> {
-    body.get("recipient")
-        .and_then(Value::as_str)
-        .or_else(|| body.get("to").and_then(Value::as_str))
-        .map(|s| s.trim_start_matches('+').to_string())
+/// The `(#100)` of an upload that is not `multipart/form-data`.
+fn not_multipart(message: &str) -> Response {
+    graph_error(StatusCode::BAD_REQUEST, 100, message)
 }
 
-fn len_chars(v: Option<&Value>) -> usize {
-    v.and_then(Value::as_str)
-        .map(|s| s.chars().count())
-        .unwrap_or(0)
-}
-
-fn whatsapp_send(ctx: &Ctx, phone_number_id: &str, token: Option<String>, body: Value) -> Response {
-    let mut state = lock(&ctx.state);
-    let grant = match authorize(&state, token) {
-        Ok(g) => g,
-        Err(r) => return r,
-    };
-    let Some(number) = state.numbers.get(phone_number_id).cloned() else {
-        return graph_error(StatusCode::BAD_REQUEST, 100, "Unsupported post request.");
-    };
-    if !grant.wabas.contains(&number.waba_id) {
-        return graph_error(
-            StatusCode::FORBIDDEN,
-            10,
-            "(#10) Application does not have permission for this action",
-        );
-    }
-    if !state.injected.is_empty() {
-        let (status, code) = state.injected.remove(0);
-        return graph_error(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-            code,
-            "Injected failure",
-        );
-    }
-    if body.get("messaging_product").and_then(Value::as_str) != Some("whatsapp") {
+/// `POST /{version}/{id}/messages`: a WhatsApp send when `id` is a phone number, else a
+/// Messenger or Instagram send from a Page.
+async fn post_messages(ctx: &Ctx, id: &str, token: Option<String>, request: Request) -> Response {
+    let body = axum::body::to_bytes(request.into_body(), 8 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return graph_error(
             StatusCode::BAD_REQUEST,
             100,
             "(#100) The parameter messaging_product is required.",
         );
-    }
-    if body.get("status").and_then(Value::as_str) == Some("read") {
-        return if body.get("message_id").and_then(Value::as_str).is_some() {
-            axum::Json(json!({ "success": true })).into_response()
-        } else {
-            graph_error(
-                StatusCode::BAD_REQUEST,
-                100,
-                "(#100) The parameter message_id is required.",
-            )
-        };
-    }
-    if !number.registered {
-        return graph_error_with(
-            StatusCode::BAD_REQUEST,
-            133010,
-            None,
-            "Account not registered",
-            Some("The phone number is not registered on the Cloud API."),
-        );
-    }
-    let Some(customer) = customer_key(&body) else {
-        return graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
-            "(#100) The parameter to is required.",
-        );
     };
-    let kind = body
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("text")
-        .to_string();
-    let part = body.get(&kind).cloned().unwrap_or(Value::Null);
-    // Limits.
-    match kind.as_str() {
-        "text" => {
-            let n = len_chars(part.get("body"));
-            if n == 0 {
-                return graph_error(
-                    StatusCode::BAD_REQUEST,
-                    100,
-                    "(#100) Param text['body'] is required.",
-                );
-            }
-            if n > platform::WHATSAPP_TEXT_MAX_CHARS {
-                return graph_error(
-                    StatusCode::BAD_REQUEST,
-                    100,
-                    "(#100) Param text['body'] must be at most 4096 characters long.",
-                );
-            }
-        }
-        "image" | "video" | "document" | "audio" | "sticker" => {
-            if len_chars(part.get("caption")) > platform::WHATSAPP_CAPTION_MAX_CHARS {
-                return graph_error(
-                    StatusCode::BAD_REQUEST,
-                    100,
-                    "(#100) Param caption must be at most 1024 characters long.",
-                );
-            }
-            if part.get("id").is_none() && part.get("link").is_none() {
-                return graph_error(
-                    StatusCode::BAD_REQUEST,
-                    131009,
-                    "(#131009) Parameter value is not valid",
-                );
-            }
-        }
-        "interactive" => {
-            let buttons = part
-                .pointer("/action/buttons")
-                .and_then(Value::as_array)
-                .map(Vec::len);
-            if let Some(n) = buttons
-                && !(1..=3).contains(&n)
-            {
-                return graph_error_with(
-                    StatusCode::BAD_REQUEST,
-                    131009,
-                    None,
-                    "(#131009) Parameter value is not valid",
-                    Some("Buttons count should be between 1 and 3"),
-                );
-            }
-        }
-        "template" => {
-            let name = part
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let language = part
-                .pointer("/language/code")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let Some(template) = state
-                .templates
-                .get(&(name.clone(), language.clone()))
-                .cloned()
-            else {
-                return graph_error_with(
-                    StatusCode::NOT_FOUND,
-                    132001,
-                    None,
-                    "(#132001) Template name does not exist in the translation",
-                    Some(&format!(
-                        "template name ({name}) does not exist in {language}"
-                    )),
-                );
-            };
-            match template.status.as_str() {
-                "APPROVED" => {}
-                "PAUSED" => {
-                    return graph_error(
-                        StatusCode::BAD_REQUEST,
-                        132015,
-                        "(#132015) Template is paused",
-                    );
-                }
-                "DISABLED" => {
-                    return graph_error(
-                        StatusCode::BAD_REQUEST,
-                        132016,
-                        "(#132016) Template is disabled",
-                    );
-                }
-                _ => {
-                    return graph_error(
-                        StatusCode::NOT_FOUND,
-                        132001,
-                        "(#132001) Template name does not exist in the translation",
-                    );
-                }
-            }
-            let given = part
-                .get("components")
-                .and_then(Value::as_array)
-                .and_then(|c| {
-                    c.iter()
-                        .find(|c| c.get("type").and_then(Value::as_str) == Some("body"))
-                })
-                .and_then(|c| c.get("parameters"))
-                .and_then(Value::as_array)
-                .map(Vec::len)
-                .unwrap_or(0);
-            if given != template.body_parameters {
-                return graph_error_with(
-                    StatusCode::BAD_REQUEST,
-                    132000,
-                    None,
-                    "(#132000) Number of parameters does not match the expected number of params",
-                    Some(&format!(
-                        "body: number of localizable_params ({given}) does not match the expected number of params ({})",
-                        template.body_parameters
-                    )),
-                );
-            }
-        }
-        "reaction" => {}
-        other => {
-            return graph_error(
-                StatusCode::BAD_REQUEST,
-                100,
-                &format!("(#100) Param type must be one of {{text, image, ...}}, got {other}"),
-            );
-        }
+    let is_number = ctx
+        .state
+        .lock()
+        .map(|s| s.numbers.contains_key(id))
+        .unwrap_or(false);
+    if is_number {
+        return whatsapp_send(ctx, id, token, body);
     }
-    // The 24-hour customer-service window: only templates outside it.
-    let now = state.now();
-    let window_open = state
-        .last_inbound(phone_number_id, &customer)
-        .is_some_and(|at| {
-            now - at
-                < chrono::Duration::from_std(platform::WHATSAPP_SERVICE_WINDOW).unwrap_or_default()
-        });
-    let outside_window = kind != "template" && !window_open;
-    if outside_window && state.config.reject_outside_window {
-        return graph_error_with(
-            StatusCode::BAD_REQUEST,
-            131047,
-            None,
-            "Re-engagement message",
-            Some(
-                "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
-            ),
-        );
+    match with_fetched_attachment(ctx, body).await {
+        Ok(body) => messenger_send(ctx, id, token, body),
+        Err(response) => response,
     }
-    let id = state.next_id("wamid.OUT");
-    state.sent.push(SentMessage {
-        id: id.clone(),
-        channel_id: phone_number_id.to_string(),
-        to: customer.clone(),
-        body: body.clone(),
-        at: now,
-    });
-    // Statuses: sent, delivered, read (or failed), each later than the last.
-    let step = state.config.status_delay;
-    let read = state.config.customers_read_messages;
-    let callback = body.get("biz_opaque_callback_data").cloned();
-    let by_user_id = body.get("recipient").is_some();
-    let states: Vec<&str> = if outside_window {
-        vec!["failed"]
-    } else if read {
-        vec!["sent", "delivered", "read"]
-    } else {
-        vec!["sent"]
-    };
-    for (i, s) in states.iter().enumerate() {
-        let status = status_json(
-            &id,
-            s,
-            now + chrono::Duration::seconds(i as i64),
-            &customer,
-            by_user_id,
-            callback.clone(),
-        );
-        let payload = json!({ "object": "whatsapp_business_account", "entry": [{ "id": number.waba_id, "changes": [{ "field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": { "display_phone_number": number.display, "phone_number_id": phone_number_id },
-            "statuses": [status],
-        }}]}]});
-        ctx.webhooks.deliver_later(payload, step * (i as u32 + 1));
-    }
-    let mut contact = json!({ "input": customer });
-    if by_user_id {
-        contact["user_id"] = json!(customer);
-    } else {
-        contact["wa_id"] = json!(customer);
-    }
-    axum::Json(json!({ "messaging_product": "whatsapp", "contacts": [contact], "messages": [{ "id": id, "message_status": "accepted" }] })).into_response()
 }
 
-fn status_json(
-    id: &str,
-    status: &str,
-    at: DateTime<Utc>,
-    customer: &str,
-    by_user_id: bool,
-    callback: Option<Value>,
-) -> Value {
-    let mut s = json!({ "id": id, "status": status, "timestamp": at.timestamp().to_string(), "recipient_type": "individual" });
-    if by_user_id {
-        s["recipient_user_id"] = json!(customer);
-    } else {
-        s["recipient_id"] = json!(customer);
-    }
-    if let Some(cb) = callback {
-        s["biz_opaque_callback_data"] = cb;
-    }
-    if status == "sent" {
-        s["pricing"] = json!({ "billable": false, "pricing_model": "PMP", "category": "service", "type": "free_customer_service" });
-    }
-    if status == "failed" {
-        s["errors"] = json!([{ "code": 131047, "title": "Re-engagement message", "message": "Re-engagement message",
-            "error_data": { "details": "Message failed to send because more than 24 hours have passed since the customer last replied to this number." } }]);
-    }
-    s
-}
-
-fn messenger_send(ctx: &Ctx, page_id: &str, token: Option<String>, body: Value) -> Response {
-    let mut state = lock(&ctx.state);
-    let grant = match authorize(&state, token) {
-        Ok(g) => g,
-        Err(r) => return r,
-    };
-    let Some(instagram) = state.pages.get(page_id).copied() else {
-        return graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
-            &format!("Unsupported post request. Object with ID '{page_id}' does not exist"),
-        );
-    };
-    if !grant.pages.contains(page_id) {
-        return graph_error(
-            StatusCode::FORBIDDEN,
-            10,
-            "(#10) Application does not have permission for this action",
-        );
-    }
-    if !state.injected.is_empty() {
-        let (status, code) = state.injected.remove(0);
-        return graph_error(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-            code,
-            "Injected failure",
-        );
-    }
-    let Some(recipient) = body
-        .pointer("/recipient/id")
+/// A Messenger body whose attachment is given by URL, with Meta's own copy in its place: Meta
+/// fetches the file before accepting the message, and the echo carries the copy, as Meta's CDN
+/// would.
+#[allow(clippy::result_large_err)] // a Response is what axum handlers return
+async fn with_fetched_attachment(ctx: &Ctx, mut body: Value) -> Result<Value, Response> {
+    let Some(url) = body
+        .pointer("/message/attachment/payload/url")
         .and_then(Value::as_str)
         .map(str::to_string)
     else {
-        return graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
-            "(#100) param recipient must be non-empty.",
-        );
+        return Ok(body);
     };
-    if let Some(text) = body.pointer("/message/text").and_then(Value::as_str) {
-        let too_long = if instagram {
-            text.len() > platform::INSTAGRAM_TEXT_MAX_BYTES
-        } else {
-            text.chars().count() > platform::MESSENGER_TEXT_MAX_CHARS
-        };
-        if too_long {
-            return graph_error(
-                StatusCode::BAD_REQUEST,
-                100,
-                "(#100) Length of param message[text] must be less than or equal to the limit",
-            );
-        }
-    } else if body.pointer("/message/attachment").is_none() {
-        return graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
-            "(#100) Must send either message or state",
-        );
-    }
-    let human_agent = body.get("tag").and_then(Value::as_str) == Some("HUMAN_AGENT");
-    if body.get("messaging_type").and_then(Value::as_str) == Some("MESSAGE_TAG")
-        && let Some(tag) = body.get("tag").and_then(Value::as_str)
-        && tag != "HUMAN_AGENT"
-    {
-        return graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
-            &format!("(#100) Tag {tag} is no longer supported"),
-        );
-    }
-    let window = if human_agent {
-        platform::MESSENGER_HUMAN_AGENT_WINDOW
-    } else {
-        platform::MESSENGER_STANDARD_WINDOW
-    };
-    let now = state.now();
-    let open = state
-        .last_inbound(page_id, &recipient)
-        .is_some_and(|at| now - at < chrono::Duration::from_std(window).unwrap_or_default());
-    if !open {
-        return graph_error_with(
-            StatusCode::BAD_REQUEST,
-            10,
-            Some(2018278),
-            "(#10) This message is sent outside of allowed window.",
-            None,
-        );
-    }
-    let mid = state.next_id("m_OUT");
-    state.sent.push(SentMessage {
-        id: mid.clone(),
-        channel_id: page_id.to_string(),
-        to: recipient.clone(),
-        body: body.clone(),
-        at: now,
+    let (bytes, mime) = fetch_attachment(&url).await?;
+    let mut state = lock(&ctx.state);
+    let media_id = state.add_media(bytes, &mime);
+    body["message"]["attachment"]["payload"] = json!({
+        "url": format!("{}/media-download/{media_id}", state.base_url),
+        "fetched_from": url,
+        "media_id": media_id,
     });
-    let object = if instagram { "instagram" } else { "page" };
-    let ms = now.timestamp_millis();
-    let mut echo_message = body.get("message").cloned().unwrap_or(json!({}));
-    echo_message["mid"] = json!(mid);
-    echo_message["is_echo"] = json!(true);
-    echo_message["app_id"] = json!(state.config.app_id.parse::<u64>().unwrap_or(0));
-    let echo = json!({ "object": object, "entry": [{ "id": page_id, "time": ms, "messaging": [{
-        "sender": { "id": page_id }, "recipient": { "id": recipient }, "timestamp": ms, "message": echo_message }] }] });
-    let step = state.config.status_delay;
-    ctx.webhooks.deliver_later(echo, step);
-    if state.config.customers_read_messages {
-        let receipt = |key: &str, ms_after: i64| {
-            let mut event = json!({ "sender": { "id": recipient }, "recipient": { "id": page_id }, "timestamp": ms + ms_after });
-            event[key] = if key == "delivery" && !instagram {
-                json!({ "mids": [mid], "watermark": ms })
-            } else if instagram {
-                json!({ "mid": mid })
-            } else {
-                json!({ "watermark": ms })
-            };
-            json!({ "object": object, "entry": [{ "id": page_id, "time": ms + ms_after, "messaging": [event] }] })
-        };
-        if !instagram {
-            ctx.webhooks.deliver_later(receipt("delivery", 1), step * 2);
-        }
-        ctx.webhooks.deliver_later(receipt("read", 2), step * 3);
-    }
-    axum::Json(json!({ "recipient_id": recipient, "message_id": mid })).into_response()
+    Ok(body)
 }
 
 /// The User Profile API: a PSID's first and last name, an IGSID's name and username, readable

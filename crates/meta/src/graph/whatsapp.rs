@@ -291,7 +291,17 @@ impl WhatsAppSend {
         if let Some(quoted) = &self.reply_to {
             body["context"] = json!({ "message_id": quoted });
         }
-        let (kind, part) = match &self.message {
+        let (kind, part) = self.message.to_json();
+        body["type"] = json!(kind);
+        body[kind] = part;
+        body
+    }
+}
+
+impl Outgoing {
+    /// Meta's `type` for the message and the JSON of its part (the field named by the type).
+    fn to_json(&self) -> (&'static str, Value) {
+        match self {
             Outgoing::Text { body, preview_url } => {
                 ("text", json!({ "body": body, "preview_url": preview_url }))
             }
@@ -300,89 +310,89 @@ impl WhatsAppSend {
                 source,
                 caption,
                 filename,
-            } => {
-                let mut part = media_json(source);
-                if let Some(c) = caption {
-                    part["caption"] = json!(c);
-                }
-                if let Some(f) = filename {
-                    part["filename"] = json!(f);
-                }
-                (kind.as_str(), part)
-            }
+            } => (kind.as_str(), media_part_json(source, caption, filename)),
             Outgoing::Template {
                 name,
                 language,
                 components,
-            } => {
-                let components: Vec<Value> = components
-                    .iter()
-                    .map(|c| {
-                        let parameters: Vec<Value> = c.parameters.iter().map(parameter_json).collect();
-                        match &c.kind {
-                            TemplateComponentKind::Header => json!({ "type": "header", "parameters": parameters }),
-                            TemplateComponentKind::Body => json!({ "type": "body", "parameters": parameters }),
-                            TemplateComponentKind::Button { sub_type, index } => json!({
-                                "type": "button", "sub_type": sub_type, "index": index.to_string(), "parameters": parameters
-                            }),
-                        }
-                    })
-                    .collect();
-                (
-                    "template",
-                    json!({ "name": name, "language": { "code": language }, "components": components }),
-                )
-            }
+            } => (
+                "template",
+                json!({ "name": name, "language": { "code": language }, "components": components.iter().map(component_json).collect::<Vec<_>>() }),
+            ),
             Outgoing::Buttons {
                 body,
                 buttons,
                 footer,
-            } => {
-                let buttons: Vec<Value> = buttons
-                    .iter()
-                    .map(|b| json!({ "type": "reply", "reply": { "id": b.id, "title": b.title } }))
-                    .collect();
-                let mut part = json!({ "type": "button", "body": { "text": body }, "action": { "buttons": buttons } });
-                if let Some(f) = footer {
-                    part["footer"] = json!({ "text": f });
-                }
-                ("interactive", part)
-            }
+            } => ("interactive", buttons_json(body, buttons, footer)),
             Outgoing::List {
                 body,
                 button,
                 sections,
-            } => {
-                let sections: Vec<Value> = sections
-                    .iter()
-                    .map(|s| {
-                        let rows: Vec<Value> = s
-                            .rows
-                            .iter()
-                            .map(|r| match &r.description {
-                                Some(d) => {
-                                    json!({ "id": r.id, "title": r.title, "description": d })
-                                }
-                                None => json!({ "id": r.id, "title": r.title }),
-                            })
-                            .collect();
-                        json!({ "title": s.title, "rows": rows })
-                    })
-                    .collect();
-                (
-                    "interactive",
-                    json!({ "type": "list", "body": { "text": body }, "action": { "button": button, "sections": sections } }),
-                )
-            }
+            } => (
+                "interactive",
+                json!({ "type": "list", "body": { "text": body }, "action": { "button": button, "sections": sections.iter().map(section_json).collect::<Vec<_>>() } }),
+            ),
             Outgoing::Reaction { message_id, emoji } => (
                 "reaction",
                 json!({ "message_id": message_id, "emoji": emoji.clone().unwrap_or_default() }),
             ),
-        };
-        body["type"] = json!(kind);
-        body[kind] = part;
-        body
+        }
     }
+}
+
+/// An image, video, document, audio or sticker: its source, caption and file name.
+fn media_part_json(
+    source: &MediaSource,
+    caption: &Option<String>,
+    filename: &Option<String>,
+) -> Value {
+    let mut part = media_json(source);
+    if let Some(c) = caption {
+        part["caption"] = json!(c);
+    }
+    if let Some(f) = filename {
+        part["filename"] = json!(f);
+    }
+    part
+}
+
+/// One component of a template (header, body or a button) with its parameters.
+fn component_json(c: &TemplateComponent) -> Value {
+    let parameters: Vec<Value> = c.parameters.iter().map(parameter_json).collect();
+    match &c.kind {
+        TemplateComponentKind::Header => json!({ "type": "header", "parameters": parameters }),
+        TemplateComponentKind::Body => json!({ "type": "body", "parameters": parameters }),
+        TemplateComponentKind::Button { sub_type, index } => json!({
+            "type": "button", "sub_type": sub_type, "index": index.to_string(), "parameters": parameters
+        }),
+    }
+}
+
+/// An interactive message with reply buttons.
+fn buttons_json(body: &str, buttons: &[ReplyButton], footer: &Option<String>) -> Value {
+    let buttons: Vec<Value> = buttons
+        .iter()
+        .map(|b| json!({ "type": "reply", "reply": { "id": b.id, "title": b.title } }))
+        .collect();
+    let mut part =
+        json!({ "type": "button", "body": { "text": body }, "action": { "buttons": buttons } });
+    if let Some(f) = footer {
+        part["footer"] = json!({ "text": f });
+    }
+    part
+}
+
+/// One section of a list message, with its rows.
+fn section_json(s: &ListSection) -> Value {
+    let rows: Vec<Value> = s
+        .rows
+        .iter()
+        .map(|r| match &r.description {
+            Some(d) => json!({ "id": r.id, "title": r.title, "description": d }),
+            None => json!({ "id": r.id, "title": r.title }),
+        })
+        .collect();
+    json!({ "title": s.title, "rows": rows })
 }
 
 #[derive(Deserialize)]

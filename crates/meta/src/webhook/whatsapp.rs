@@ -416,99 +416,109 @@ fn media(kind: MediaKind, m: &Value) -> Content {
 
 fn content(kind: &str, message: &Value) -> Content {
     let part = message.get(kind).unwrap_or(&Value::Null);
-    let unsupported = || Content::Unsupported {
-        kind: kind.to_string(),
-        raw: message.clone(),
-    };
-    match kind {
-        "text" => match text(part, "body") {
-            Some(body) => Content::Text { body },
-            None => unsupported(),
-        },
-        "image" => media(MediaKind::Image, part),
-        "video" => media(MediaKind::Video, part),
-        "audio" => media(MediaKind::Audio, part),
-        "document" => media(MediaKind::Document, part),
-        "sticker" => media(MediaKind::Sticker, part),
-        "location" => match (
-            part.get("latitude").and_then(Value::as_f64),
-            part.get("longitude").and_then(Value::as_f64),
-        ) {
-            (Some(latitude), Some(longitude)) => Content::Location(Location {
-                latitude,
-                longitude,
-                name: text(part, "name"),
-                address: text(part, "address"),
-                url: text(part, "url"),
-            }),
-            _ => unsupported(),
-        },
-        "contacts" => Content::Contacts(
-            array(message, "contacts")
-                .iter()
-                .map(|c| SharedContact {
-                    name: c
-                        .get("name")
-                        .and_then(|n| text(n, "formatted_name"))
-                        .unwrap_or_default(),
-                    phones: array(c, "phones")
-                        .iter()
-                        .filter_map(|p| text(p, "phone"))
-                        .collect(),
-                    emails: array(c, "emails")
-                        .iter()
-                        .filter_map(|e| text(e, "email"))
-                        .collect(),
-                    organization: c.get("org").and_then(|o| text(o, "company")),
-                    raw: c.clone(),
-                })
-                .collect(),
-        ),
-        "interactive" => {
-            let sub = text(part, "type").unwrap_or_default();
-            let reply = part.get(&sub).unwrap_or(&Value::Null);
-            let kind = match sub.as_str() {
-                "button_reply" => InteractiveKind::ButtonReply,
-                "list_reply" => InteractiveKind::ListReply,
-                "nfm_reply" => InteractiveKind::FlowReply,
-                "call_permission_reply" => InteractiveKind::CallPermissionReply,
-                other => InteractiveKind::Other(other.to_string()),
-            };
-            Content::InteractiveReply(InteractiveReply {
-                kind,
-                id: text(reply, "id"),
-                title: text(reply, "title").or_else(|| text(reply, "name")),
-                description: text(reply, "description").or_else(|| text(reply, "body")),
-                response_json: text(reply, "response_json"),
-                raw: part.clone(),
-            })
-        }
-        "button" => Content::TemplateButton {
+    let understood = match kind {
+        "text" => text(part, "body").map(|body| Content::Text { body }),
+        "image" => Some(media(MediaKind::Image, part)),
+        "video" => Some(media(MediaKind::Video, part)),
+        "audio" => Some(media(MediaKind::Audio, part)),
+        "document" => Some(media(MediaKind::Document, part)),
+        "sticker" => Some(media(MediaKind::Sticker, part)),
+        "location" => location(part),
+        "contacts" => Some(shared_contacts(message)),
+        "interactive" => Some(interactive_reply(part)),
+        "button" => Some(Content::TemplateButton {
             text: text(part, "text").unwrap_or_default(),
             payload: text(part, "payload"),
-        },
-        "order" => Content::Order(Order {
-            catalog_id: text(part, "catalog_id"),
-            text: text(part, "text"),
-            items: array(part, "product_items")
-                .iter()
-                .map(|i| OrderItem {
-                    product_retailer_id: text(i, "product_retailer_id").unwrap_or_default(),
-                    quantity: number(i, "quantity"),
-                    item_price: number(i, "item_price"),
-                    currency: text(i, "currency").unwrap_or_default(),
-                })
-                .collect(),
         }),
-        "system" => Content::System(SystemNotice {
+        "order" => Some(order(part)),
+        "system" => Some(Content::System(SystemNotice {
             kind: text(part, "type").unwrap_or_default(),
             body: text(part, "body"),
             new_wa_id: text(part, "wa_id").or_else(|| text(part, "new_wa_id")),
             user_id: text(part, "user_id"),
-        }),
-        "request_welcome" => Content::RequestWelcome,
-        _ => unsupported(),
-    }
+        })),
+        "request_welcome" => Some(Content::RequestWelcome),
+        _ => None,
+    };
+    understood.unwrap_or_else(|| Content::Unsupported {
+        kind: kind.to_string(),
+        raw: message.clone(),
+    })
+}
+
+/// A shared location: `None` without its coordinates.
+fn location(part: &Value) -> Option<Content> {
+    Some(Content::Location(Location {
+        latitude: part.get("latitude").and_then(Value::as_f64)?,
+        longitude: part.get("longitude").and_then(Value::as_f64)?,
+        name: text(part, "name"),
+        address: text(part, "address"),
+        url: text(part, "url"),
+    }))
+}
+
+/// Contact cards the customer shared (the message's `contacts` list).
+fn shared_contacts(message: &Value) -> Content {
+    Content::Contacts(
+        array(message, "contacts")
+            .iter()
+            .map(|c| SharedContact {
+                name: c
+                    .get("name")
+                    .and_then(|n| text(n, "formatted_name"))
+                    .unwrap_or_default(),
+                phones: array(c, "phones")
+                    .iter()
+                    .filter_map(|p| text(p, "phone"))
+                    .collect(),
+                emails: array(c, "emails")
+                    .iter()
+                    .filter_map(|e| text(e, "email"))
+                    .collect(),
+                organization: c.get("org").and_then(|o| text(o, "company")),
+                raw: c.clone(),
+            })
+            .collect(),
+    )
+}
+
+/// The customer's answer to an interactive message: a button, a list row, a flow, a call
+/// permission.
+fn interactive_reply(part: &Value) -> Content {
+    let sub = text(part, "type").unwrap_or_default();
+    let reply = part.get(&sub).unwrap_or(&Value::Null);
+    let kind = match sub.as_str() {
+        "button_reply" => InteractiveKind::ButtonReply,
+        "list_reply" => InteractiveKind::ListReply,
+        "nfm_reply" => InteractiveKind::FlowReply,
+        "call_permission_reply" => InteractiveKind::CallPermissionReply,
+        other => InteractiveKind::Other(other.to_string()),
+    };
+    Content::InteractiveReply(InteractiveReply {
+        kind,
+        id: text(reply, "id"),
+        title: text(reply, "title").or_else(|| text(reply, "name")),
+        description: text(reply, "description").or_else(|| text(reply, "body")),
+        response_json: text(reply, "response_json"),
+        raw: part.clone(),
+    })
+}
+
+/// An order from the catalog: its items, quantities and prices.
+fn order(part: &Value) -> Content {
+    Content::Order(Order {
+        catalog_id: text(part, "catalog_id"),
+        text: text(part, "text"),
+        items: array(part, "product_items")
+            .iter()
+            .map(|i| OrderItem {
+                product_retailer_id: text(i, "product_retailer_id").unwrap_or_default(),
+                quantity: number(i, "quantity"),
+                item_price: number(i, "item_price"),
+                currency: text(i, "currency").unwrap_or_default(),
+            })
+            .collect(),
+    })
 }
 
 fn number(v: &Value, key: &str) -> f64 {
