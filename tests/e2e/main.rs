@@ -7,6 +7,5 @@ mod connect;
 mod content_flow;
 mod gaps;
 mod rights;
-mod support;
 mod sync;
 mod team;

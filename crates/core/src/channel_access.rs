@@ -5,16 +5,16 @@
 //!   rows and media files are deleted as an erasure deletes them ([`crate::rights`]'s secure
 //!   delete, files overwritten, WAL truncated), and the channel is remembered as denied.
 //! - A channel remembered as denied that the member may use again: the history the relay still
-//!   holds for it, up to this desk's cursor, is fetched (`GET /v1/channels/{id}/events`) and
+//!   holds for it, up to this desk's cursor, is fetched ([`RelayClient::channel_history`]) and
 //!   applied (later events arrive with the log as usual).
 //!
 //! Run on every `channel.changed` event (with the channel tokens) and at start.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use zentro_events::clock::now_ms;
 
-use crate::apply::RelayEvent;
 use crate::cache::{Cache, CacheError};
-use crate::sync::{RelayClient, SyncError};
+use crate::relay_client::{RelayClient, SyncError};
 use crate::vault::Secret;
 
 /// What changed on this desk.
@@ -72,34 +72,6 @@ pub enum AccessError {
     /// The cache failed.
     #[error(transparent)]
     Cache(#[from] CacheError),
-}
-
-#[derive(Deserialize)]
-struct HistoryPage {
-    events: Vec<RelayEvent>,
-    next_after: i64,
-}
-
-impl RelayClient {
-    /// A channel's events the relay still holds with `after < seq <= before` (members allowed on
-    /// the channel), one page → `(events, next_after)`.
-    pub async fn channel_history(
-        &self,
-        token: &Secret,
-        channel_id: &str,
-        after: i64,
-        before: i64,
-    ) -> Result<(Vec<RelayEvent>, i64), SyncError> {
-        let page: HistoryPage = self
-            .call(
-                reqwest::Method::GET,
-                &format!("/v1/channels/{channel_id}/events?after={after}&before={before}"),
-                Some(token),
-                None,
-            )
-            .await?;
-        Ok((page.events, page.next_after))
-    }
 }
 
 /// The `sync_cursors` key that remembers a channel as denied (and, while its history is fetched,
@@ -184,10 +156,7 @@ async fn delete_channel(
         total.messages += erased.messages;
         total.media_files += erased.media_files;
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
+    let now = now_ms();
     sqlx::query!(
         "INSERT INTO sync_cursors (workspace_id, applied_seq, updated_at) VALUES (?, 0, ?)
          ON CONFLICT (workspace_id) DO NOTHING",

@@ -4,15 +4,16 @@
 //! when the token is revoked, when the member loses access, or when the device is signed out.
 //!
 //! Devices learn of changes from `channel.changed` events in the workspace's log (they carry ids
-//! and the token's version, never the token).
+//! and the token's version, never the token). The relay calls (the channel list, a channel's token,
+//! setting, revoking, access) are [`RelayClient`]'s (`relay_client/channels.rs`).
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use zentro_events::clock::now_ms;
 
 use crate::cache::Cache;
-use crate::sync::{RelayClient, SyncError};
+use crate::relay_client::{RelayClient, SyncError};
 use crate::vault::{Secret, Vault, VaultError};
 
 /// The log event that says a channel, its token or its access list changed.
@@ -101,98 +102,6 @@ pub struct Refreshed {
     pub removed: usize,
 }
 
-impl RelayClient {
-    /// The workspace's channels as this member sees them.
-    pub async fn channels(&self, token: &Secret) -> Result<Vec<ChannelInfo>, SyncError> {
-        #[derive(Deserialize)]
-        struct Body {
-            channels: Vec<ChannelInfo>,
-        }
-        let body: Body = self
-            .call(reqwest::Method::GET, "/v1/channels", Some(token), None)
-            .await?;
-        Ok(body.channels)
-    }
-
-    /// A channel's Meta token and its version (members allowed on the channel).
-    pub async fn channel_token(
-        &self,
-        token: &Secret,
-        channel_id: &str,
-    ) -> Result<(Secret, i64), SyncError> {
-        let body: Value = self
-            .call(
-                reqwest::Method::GET,
-                &format!("/v1/channels/{channel_id}/token"),
-                Some(token),
-                None,
-            )
-            .await?;
-        let secret = body
-            .get("token")
-            .and_then(Value::as_str)
-            .map(Secret::new)
-            .ok_or_else(|| SyncError::Relay("no token in the answer".into()))?;
-        let version = body.get("version").and_then(Value::as_i64).unwrap_or(0);
-        Ok((secret, version))
-    }
-
-    /// Stores or rotates a channel's Meta token on the relay (admins); returns the channel.
-    pub async fn set_channel_token(
-        &self,
-        token: &Secret,
-        channel_id: &str,
-        meta_token: &Secret,
-    ) -> Result<ChannelInfo, SyncError> {
-        #[derive(Deserialize)]
-        struct Body {
-            channel: ChannelInfo,
-        }
-        let body: Body = self
-            .call(
-                reqwest::Method::PUT,
-                &format!("/v1/channels/{channel_id}/token"),
-                Some(token),
-                Some(json!({ "token": meta_token.expose() })),
-            )
-            .await?;
-        Ok(body.channel)
-    }
-
-    /// Revokes a channel's token on the relay (admins).
-    pub async fn revoke_channel_token(
-        &self,
-        token: &Secret,
-        channel_id: &str,
-    ) -> Result<(), SyncError> {
-        self.call::<Value>(
-            reqwest::Method::DELETE,
-            &format!("/v1/channels/{channel_id}/token"),
-            Some(token),
-            None,
-        )
-        .await
-        .map(|_| ())
-    }
-
-    /// Sets the agents allowed on a channel (empty: everyone) (admins).
-    pub async fn set_channel_access(
-        &self,
-        token: &Secret,
-        channel_id: &str,
-        agents: &[String],
-    ) -> Result<(), SyncError> {
-        self.call::<Value>(
-            reqwest::Method::PUT,
-            &format!("/v1/channels/{channel_id}/access"),
-            Some(token),
-            Some(json!({ "agents": agents })),
-        )
-        .await
-        .map(|_| ())
-    }
-}
-
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, VaultError> + Send + 'static,
 ) -> Result<T, VaultError> {
@@ -268,10 +177,7 @@ pub async fn refresh(
         };
         let (writer, entry) = (vault.clone(), Vault::channel_entry(&cache_id));
         blocking(move || writer.store(&entry, &secret)).await?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
+        let now = now_ms();
         sqlx::query!(
             "INSERT INTO kept_channel_tokens (channel_id, version, fetched_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (channel_id) DO UPDATE SET version = ?2, fetched_at = ?3",

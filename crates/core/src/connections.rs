@@ -4,15 +4,14 @@
 //! one-time link in a locked-down window; [`SignupWindowPolicy`] decides what that window may
 //! show (the relay and Meta's login dialog), what opens in the default browser instead, and when
 //! the signup is over (the relay's finished page). The device then reads the outcome
-//! ([`RelayClient::signup`]). Health checks and disconnection are relay calls too.
+//! ([`RelayClient::signup`]). Health checks and disconnection are relay calls too; all of them are
+//! in `relay_client/channels.rs`.
+//!
+//! [`RelayClient::start_signup`]: crate::relay_client::RelayClient::start_signup
+//! [`RelayClient::signup`]: crate::relay_client::RelayClient::signup
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use url::Url;
-
-use crate::channel_tokens::ChannelInfo;
-use crate::sync::{RelayClient, SyncError};
-use crate::vault::Secret;
 
 /// The log event of a newly connected (or reconnected) channel; devices fetch its token.
 pub const CHANNEL_CONNECTED: &str = "channel.connected";
@@ -102,140 +101,6 @@ impl SignupWindowPolicy {
             return Navigation::Load;
         }
         Navigation::OpenInBrowser
-    }
-}
-
-#[derive(Deserialize)]
-struct SignupBody {
-    id: String,
-    state: String,
-    #[serde(default)]
-    channel_id: Option<String>,
-    #[serde(default)]
-    outcome: Option<Value>,
-}
-
-impl SignupBody {
-    fn outcome(self) -> SignupOutcome {
-        let message = self
-            .outcome
-            .as_ref()
-            .and_then(|o| o.get("message"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| match self.state.as_str() {
-                "pending" => {
-                    "The window was closed before Meta's dialog finished; nothing was connected."
-                        .into()
-                }
-                "working" => {
-                    "The relay is still connecting the number; check the Channels tab in a moment."
-                        .into()
-                }
-                _ => format!("The signup ended: {}.", self.state),
-            });
-        SignupOutcome {
-            state: self.state,
-            message,
-            channel_id: self.channel_id,
-        }
-    }
-}
-
-impl RelayClient {
-    /// Starts connecting channels (owners): `whatsapp` (Embedded Signup) or `pages` (Facebook
-    /// Pages and their Instagram accounts); the signup page to open.
-    pub async fn start_signup(&self, token: &Secret, kind: &str) -> Result<SignupStart, SyncError> {
-        #[derive(Deserialize)]
-        struct Body {
-            signup: SignupBody,
-            path: String,
-            finished_path: String,
-            #[serde(default)]
-            dialog_origins: Vec<String>,
-        }
-        let body: Body = self
-            .call(
-                reqwest::Method::POST,
-                "/v1/signups",
-                Some(token),
-                Some(json!({ "kind": kind })),
-            )
-            .await?;
-        let base = Url::parse(self.base_url()).map_err(|e| SyncError::BadAddress(e.to_string()))?;
-        let url = base
-            .join(&body.path)
-            .map_err(|e| SyncError::Relay(format!("the relay gave a bad signup address: {e}")))?;
-        if url.origin() != base.origin() {
-            return Err(SyncError::Relay(
-                "the relay's signup page must be on the relay itself".into(),
-            ));
-        }
-        Ok(SignupStart {
-            id: body.signup.id,
-            kind: kind.to_string(),
-            policy: SignupWindowPolicy::new(&base, &body.finished_path, body.dialog_origins),
-            url,
-        })
-    }
-
-    /// How a signup ended (or that it has not).
-    pub async fn signup(&self, token: &Secret, id: &str) -> Result<SignupOutcome, SyncError> {
-        #[derive(Deserialize)]
-        struct Body {
-            signup: SignupBody,
-        }
-        let body: Body = self
-            .call(
-                reqwest::Method::GET,
-                &format!("/v1/signups/{id}"),
-                Some(token),
-                None,
-            )
-            .await?;
-        Ok(body.signup.outcome())
-    }
-
-    /// Asks the relay to check a channel at Meta now (after a send was refused with 190, or
-    /// from the Channels tab); returns the channel as the relay then sees it.
-    pub async fn check_channel(
-        &self,
-        token: &Secret,
-        channel_id: &str,
-    ) -> Result<ChannelInfo, SyncError> {
-        self.channel_action(token, channel_id, "check").await
-    }
-
-    /// Disconnects a channel (admins): unsubscribed at Meta, its token deleted everywhere; its
-    /// conversations stay.
-    pub async fn disconnect_channel(
-        &self,
-        token: &Secret,
-        channel_id: &str,
-    ) -> Result<ChannelInfo, SyncError> {
-        self.channel_action(token, channel_id, "disconnect").await
-    }
-
-    /// `POST /v1/channels/{id}/{action}`, answered with the channel.
-    async fn channel_action(
-        &self,
-        token: &Secret,
-        channel_id: &str,
-        action: &str,
-    ) -> Result<ChannelInfo, SyncError> {
-        #[derive(Deserialize)]
-        struct Body {
-            channel: ChannelInfo,
-        }
-        let body: Body = self
-            .call(
-                reqwest::Method::POST,
-                &format!("/v1/channels/{channel_id}/{action}"),
-                Some(token),
-                None,
-            )
-            .await?;
-        Ok(body.channel)
     }
 }
 

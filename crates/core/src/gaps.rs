@@ -4,13 +4,11 @@
 //! moves its cursor past the gap, and goes on with what remains. The UI says so
 //! ([`crate::desk::SyncState::Resynced`]).
 
-use std::time::Duration;
-
 use serde::Deserialize;
+use zentro_events::clock::now_ms;
 
 use crate::cache::{Cache, CacheError};
-use crate::rights::ErasureNotice;
-use crate::sync::{RelayClient, SyncError, check, network};
+use crate::relay_client::{RelayClient, SyncError};
 use crate::vault::Secret;
 
 /// Events the relay pruned before this device received them: seqs `from..=to`.
@@ -35,11 +33,6 @@ pub struct Resync {
     pub contacts_erased: usize,
 }
 
-#[derive(Deserialize)]
-struct Erasures {
-    erasures: Vec<ErasureNotice>,
-}
-
 /// The stream's `gap` event: `{"gap": {from, to}}`.
 #[derive(Deserialize)]
 struct GapEvent {
@@ -54,25 +47,9 @@ pub(crate) fn stream_gap(data: &str) -> Option<Gap> {
     serde_json::from_str::<GapEvent>(data).ok().map(|e| e.gap)
 }
 
-impl RelayClient {
-    /// Every erasure of the workspace the relay remembers (`GET /v1/erasures`): salts and salted
-    /// hashes only.
-    pub async fn erasures(&self, token: &Secret) -> Result<Vec<ErasureNotice>, SyncError> {
-        let response = self
-            .http
-            .get(format!("{}/v1/erasures", self.base))
-            .bearer_auth(token.expose())
-            .timeout(Duration::from_secs(60))
-            .send()
-            .await
-            .map_err(network)?;
-        let body: Erasures = check(response).await?.json().await.map_err(network)?;
-        Ok(body.erasures)
-    }
-}
-
-/// Recovers from a gap: applies every erasure the relay remembers and moves the cursor to the
-/// gap's end in one transaction, shreds what was erased, and acknowledges the new cursor.
+/// Recovers from a gap: applies every erasure the relay remembers ([`RelayClient::erasures`]) and
+/// moves the cursor to the gap's end in one transaction, shreds what was erased, and acknowledges
+/// the new cursor.
 pub async fn recover(
     cache: &Cache,
     client: &RelayClient,
@@ -117,11 +94,4 @@ pub async fn recover(
         erasures: erasures.len(),
         contacts_erased,
     })
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

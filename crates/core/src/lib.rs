@@ -27,6 +27,7 @@ pub mod notices;
 pub mod outbox;
 pub mod preferences;
 pub mod profiles;
+pub mod relay_client;
 pub mod rights;
 pub mod sync;
 pub mod team;

@@ -14,8 +14,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::{Sqlite, Transaction};
 
+use zentro_events::clock::random_bytes;
+
 use crate::cache::{Cache, CacheError};
-use crate::sync::{RelayClient, SyncError};
+use crate::relay_client::{RelayClient, SyncError};
 use crate::vault::Secret;
 
 /// The log event of an erasure.
@@ -220,6 +222,19 @@ pub(crate) async fn erase_in(
     let Some(who) = who else {
         return Ok(Erased::default());
     };
+    let mut erased = count_conversations_and_messages(tx, contact_id).await?;
+    erased.media_files = queue_media_of(tx, contact_id).await?;
+    delete_rows_naming_messages(tx, contact_id).await?;
+    delete_contact_rows(tx, contact_id, &who.external_id).await?;
+    queue_checkpoint(tx).await?;
+    Ok(erased)
+}
+
+/// How many conversations and messages a contact has (what their erasure deletes).
+async fn count_conversations_and_messages(
+    tx: &mut Transaction<'static, Sqlite>,
+    contact_id: i64,
+) -> Result<Erased, CacheError> {
     let counts = sqlx::query!(
         r#"SELECT (SELECT count(*) FROM conversations WHERE contact_id = ?1) AS "conversations!: i64",
                   (SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.contact_id = ?1) AS "messages!: i64""#,
@@ -228,7 +243,19 @@ pub(crate) async fn erase_in(
     .fetch_one(&mut **tx)
     .await
     .map_err(sql)?;
-    // Media whose content no other customer's message shares.
+    Ok(Erased {
+        conversations: counts.conversations,
+        messages: counts.messages,
+        media_files: 0,
+    })
+}
+
+/// Queues for [`cleanup`] the contact's media whose content no other customer's message shares;
+/// returns how many files.
+async fn queue_media_of(
+    tx: &mut Transaction<'static, Sqlite>,
+    contact_id: i64,
+) -> Result<i64, CacheError> {
     let media = sqlx::query!(
         r#"INSERT OR IGNORE INTO erasure_cleanup (path)
            SELECT DISTINCT m.media_path FROM messages m JOIN conversations c ON c.id = m.conversation_id
@@ -241,7 +268,15 @@ pub(crate) async fn erase_in(
     .await
     .map_err(sql)?
     .rows_affected();
-    // Rows that name the customer's messages by Meta's ids (no foreign key to cascade along).
+    Ok(media as i64)
+}
+
+/// Deletes the rows that name the contact's messages by Meta's ids (reactions, statuses waiting
+/// for their message): no foreign key cascades along those.
+async fn delete_rows_naming_messages(
+    tx: &mut Transaction<'static, Sqlite>,
+    contact_id: i64,
+) -> Result<(), CacheError> {
     sqlx::query!(
         "DELETE FROM reactions WHERE message_external_id IN (
             SELECT m.external_id FROM messages m JOIN conversations c ON c.id = m.conversation_id
@@ -260,8 +295,19 @@ pub(crate) async fn erase_in(
     .execute(&mut **tx)
     .await
     .map_err(sql)?;
-    // Team events not yet published that name the customer.
-    let quoted = format!("%\"{}\"%", who.external_id);
+    Ok(())
+}
+
+/// Deletes the contact (`external_id` on their channel), the team events not yet published that
+/// name them, their search rows, and by cascade their conversations, messages (and those
+/// messages' search rows, by trigger), notes, labels links, activity, outbox entries and media
+/// downloads.
+async fn delete_contact_rows(
+    tx: &mut Transaction<'static, Sqlite>,
+    contact_id: i64,
+    external_id: &str,
+) -> Result<(), CacheError> {
+    let quoted = format!("%\"{external_id}\"%");
     sqlx::query!("DELETE FROM team_outbox WHERE payload LIKE ?", quoted)
         .execute(&mut **tx)
         .await
@@ -273,21 +319,21 @@ pub(crate) async fn erase_in(
     .execute(&mut **tx)
     .await
     .map_err(sql)?;
-    // Conversations, messages (and their search rows, by trigger), notes, labels links, activity,
-    // outbox entries and media downloads follow by cascade.
     sqlx::query!("DELETE FROM contacts WHERE id = ?", contact_id)
         .execute(&mut **tx)
         .await
         .map_err(sql)?;
+    Ok(())
+}
+
+/// Queues the empty path in `erasure_cleanup`: [`cleanup`] then runs even with no file to shred,
+/// and checkpoints the WAL that still holds the deleted rows.
+async fn queue_checkpoint(tx: &mut Transaction<'static, Sqlite>) -> Result<(), CacheError> {
     sqlx::query!("INSERT OR IGNORE INTO erasure_cleanup (path) VALUES ('')")
         .execute(&mut **tx)
         .await
         .map_err(sql)?;
-    Ok(Erased {
-        conversations: counts.conversations,
-        messages: counts.messages,
-        media_files: media as i64,
-    })
+    Ok(())
 }
 
 /// Applies a `contact.erased` event inside the apply transaction: erases every contact of this
@@ -399,9 +445,7 @@ pub async fn erase_everywhere(
 ) -> Result<ErasureReceipt, ErasureError> {
     let who = contact(cache, contact_id).await?;
     let preview = preview(cache, contact_id).await?;
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).expect("the OS random source works");
-    let salt = hex::encode(salt);
+    let salt = hex::encode(random_bytes::<16>());
     let hash = erasure_hash(&salt, &who.channel_id, &who.external_id);
     let mut identifiers = vec![who.external_id.clone()];
     identifiers.extend(who.phone.clone());
@@ -432,36 +476,6 @@ pub async fn erase_everywhere(
         media_files: erased.media_files,
         relay_events_purged: purged,
     })
-}
-
-impl RelayClient {
-    /// Asks the relay to purge every event naming `identifiers` and to tell every device of the
-    /// erasure (`notice`); returns how many events it purged. The relay keeps no identifier.
-    pub async fn erase(
-        &self,
-        token: &Secret,
-        identifiers: &[String],
-        notice: &ErasureNotice,
-        details: serde_json::Value,
-    ) -> Result<i64, SyncError> {
-        let body: serde_json::Value = self
-            .call(
-                reqwest::Method::POST,
-                "/v1/erasures",
-                Some(token),
-                Some(serde_json::json!({
-                    "identifiers": identifiers,
-                    "salt": notice.salt,
-                    "hash": notice.hash,
-                    "details": details,
-                })),
-            )
-            .await?;
-        Ok(body
-            .get("events_purged")
-            .and_then(serde_json::Value::as_i64)
-            .unwrap_or(0))
-    }
 }
 
 /// The log event of the workspace's retention periods.
@@ -532,89 +546,107 @@ pub struct RetentionReport {
 /// for the conversation period (and customers left without conversations), and media files older
 /// than the media period (the messages stay, without their file). Secure-deleted like erasures.
 pub async fn enforce_retention(cache: &Cache, now: i64) -> Result<RetentionReport, CacheError> {
-    let known = retention(cache).await?;
-    // A period the relay would never set (one a cache kept before desks checked them) deletes
-    // nothing.
-    let periods = Retention {
-        conversation_days: known
-            .conversation_days
-            .filter(|d| RETENTION_DAYS.contains(d)),
-        media_days: known.media_days.filter(|d| RETENTION_DAYS.contains(d)),
-    };
+    let periods = periods_in_force(retention(cache).await?);
     let mut report = RetentionReport::default();
     if periods.conversation_days.is_none() && periods.media_days.is_none() {
         return Ok(report);
     }
     let mut tx = cache.pool().begin().await.map_err(sql)?;
     if let Some(days) = periods.conversation_days {
-        let cut = now - days * 86_400_000;
-        sqlx::query!(
-            r#"INSERT OR IGNORE INTO erasure_cleanup (path)
-               SELECT DISTINCT m.media_path FROM messages m JOIN conversations c ON c.id = m.conversation_id
-               WHERE c.last_activity_at < ?1 AND m.media_path IS NOT NULL
-                 AND NOT EXISTS (SELECT 1 FROM messages o JOIN conversations oc ON oc.id = o.conversation_id
-                                 WHERE o.media_path = m.media_path AND oc.last_activity_at >= ?1)"#,
-            cut
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(sql)?;
-        sqlx::query!(
-            "DELETE FROM search_index WHERE conversation_id IN (SELECT id FROM conversations WHERE last_activity_at < ?)",
-            cut
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(sql)?;
-        report.conversations =
-            sqlx::query!("DELETE FROM conversations WHERE last_activity_at < ?", cut)
-                .execute(&mut *tx)
-                .await
-                .map_err(sql)?
-                .rows_affected() as i64;
-        report.contacts = sqlx::query!(
-            "DELETE FROM contacts WHERE NOT EXISTS (SELECT 1 FROM conversations c WHERE c.contact_id = contacts.id)"
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(sql)?
-        .rows_affected() as i64;
+        let cut = now - days * DAY_MS;
+        (report.conversations, report.contacts) = expire_conversations(&mut tx, cut).await?;
     }
     if let Some(days) = periods.media_days {
-        let cut = now - days * 86_400_000;
-        let expired = sqlx::query!(
-            r#"INSERT OR IGNORE INTO erasure_cleanup (path)
-               SELECT DISTINCT media_path FROM messages m WHERE m.media_path IS NOT NULL AND m.sent_at < ?1
-                 AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.media_path = m.media_path AND o.sent_at >= ?1)"#,
-            cut
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(sql)?
-        .rows_affected();
-        sqlx::query!(
-            "UPDATE messages SET media_path = NULL WHERE media_path IS NOT NULL AND sent_at < ?",
-            cut
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(sql)?;
-        sqlx::query!(
-            "DELETE FROM media_downloads WHERE message_id IN (SELECT id FROM messages WHERE sent_at < ?)",
-            cut
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(sql)?;
-        report.media_files = expired as i64;
+        report.media_files = expire_media(&mut tx, now - days * DAY_MS).await?;
     }
     if report != RetentionReport::default() {
-        sqlx::query!("INSERT OR IGNORE INTO erasure_cleanup (path) VALUES ('')")
-            .execute(&mut *tx)
-            .await
-            .map_err(sql)?;
+        queue_checkpoint(&mut tx).await?;
     }
     tx.commit().await.map_err(sql)?;
     cleanup(cache).await?;
     Ok(report)
+}
+
+/// Milliseconds in a day.
+const DAY_MS: i64 = 86_400_000;
+
+/// The periods of `known` the relay could have set: one it would never set (one a cache kept
+/// before desks checked them) deletes nothing.
+fn periods_in_force(known: Retention) -> Retention {
+    Retention {
+        conversation_days: known
+            .conversation_days
+            .filter(|d| RETENTION_DAYS.contains(d)),
+        media_days: known.media_days.filter(|d| RETENTION_DAYS.contains(d)),
+    }
+}
+
+/// Deletes the conversations with no activity since `cut` (their media queued for [`cleanup`]
+/// unless a kept conversation shares it) and the customers left without conversations; returns
+/// how many of each.
+async fn expire_conversations(
+    tx: &mut Transaction<'static, Sqlite>,
+    cut: i64,
+) -> Result<(i64, i64), CacheError> {
+    sqlx::query!(
+        r#"INSERT OR IGNORE INTO erasure_cleanup (path)
+               SELECT DISTINCT m.media_path FROM messages m JOIN conversations c ON c.id = m.conversation_id
+               WHERE c.last_activity_at < ?1 AND m.media_path IS NOT NULL
+                 AND NOT EXISTS (SELECT 1 FROM messages o JOIN conversations oc ON oc.id = o.conversation_id
+                                 WHERE o.media_path = m.media_path AND oc.last_activity_at >= ?1)"#,
+        cut
+    )
+    .execute(&mut **tx)
+    .await
+    .map_err(sql)?;
+    sqlx::query!(
+        "DELETE FROM search_index WHERE conversation_id IN (SELECT id FROM conversations WHERE last_activity_at < ?)",
+        cut
+    )
+    .execute(&mut **tx)
+    .await
+    .map_err(sql)?;
+    let conversations = sqlx::query!("DELETE FROM conversations WHERE last_activity_at < ?", cut)
+        .execute(&mut **tx)
+        .await
+        .map_err(sql)?
+        .rows_affected() as i64;
+    let contacts = sqlx::query!(
+        "DELETE FROM contacts WHERE NOT EXISTS (SELECT 1 FROM conversations c WHERE c.contact_id = contacts.id)"
+    )
+    .execute(&mut **tx)
+    .await
+    .map_err(sql)?
+    .rows_affected() as i64;
+    Ok((conversations, contacts))
+}
+
+/// Takes their file from the messages sent before `cut` (the messages stay) and queues the files
+/// no later message shares for [`cleanup`]; returns how many files.
+async fn expire_media(tx: &mut Transaction<'static, Sqlite>, cut: i64) -> Result<i64, CacheError> {
+    let expired = sqlx::query!(
+        r#"INSERT OR IGNORE INTO erasure_cleanup (path)
+               SELECT DISTINCT media_path FROM messages m WHERE m.media_path IS NOT NULL AND m.sent_at < ?1
+                 AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.media_path = m.media_path AND o.sent_at >= ?1)"#,
+        cut
+    )
+    .execute(&mut **tx)
+    .await
+    .map_err(sql)?
+    .rows_affected();
+    sqlx::query!(
+        "UPDATE messages SET media_path = NULL WHERE media_path IS NOT NULL AND sent_at < ?",
+        cut
+    )
+    .execute(&mut **tx)
+    .await
+    .map_err(sql)?;
+    sqlx::query!(
+        "DELETE FROM media_downloads WHERE message_id IN (SELECT id FROM messages WHERE sent_at < ?)",
+        cut
+    )
+    .execute(&mut **tx)
+    .await
+    .map_err(sql)?;
+    Ok(expired as i64)
 }

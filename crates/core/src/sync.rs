@@ -1,114 +1,20 @@
-//! Sync with the relay: sign in, catch up from the stored cursor, follow the live stream,
+//! Sync with the relay: catch up from the stored cursor page by page, follow the live stream,
 //! acknowledge what was applied, reconnect after any failure with backoff and jitter, and report
-//! progress to whoever listens (the UI, the CLI).
+//! progress to whoever listens (the UI, the CLI). The HTTP calls are
+//! [`RelayClient`](crate::relay_client::RelayClient)'s.
 
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use serde::Deserialize;
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::apply::{ApplyReport, RelayEvent, apply_batch, cursor};
-use crate::cache::{Cache, CacheError};
+use crate::cache::Cache;
 use crate::vault::Secret;
 
-/// Events per page when catching up.
-/// Events per page when catching up (the relay's maximum); each page is one transaction.
-pub const PAGE: i64 = 500;
-
-/// What went wrong talking to the relay.
-#[derive(Debug, thiserror::Error)]
-pub enum SyncError {
-    /// The relay refused the credentials or the device token (revoked, expired): sign in again.
-    #[error("the relay refused the sign-in or this device's token; sign in again")]
-    Unauthorized,
-    /// Too many sign-in attempts.
-    #[error("too many attempts; try again in {0:?}")]
-    RateLimited(Duration),
-    /// The relay could not be reached or the connection broke; retried automatically when syncing.
-    #[error("the relay could not be reached ({0}); check the address and the network")]
-    Network(String),
-    /// The workspace was terminated by its owner: this device deletes its data.
-    #[error("the workspace was terminated by its owner")]
-    WorkspaceTerminated,
-    /// The member's role does not allow it; the relay's message names who may.
-    #[error("{0}")]
-    Forbidden(String),
-    /// The relay refused the request for a reason people can act on (an expired invitation, the
-    /// last owner, a name taken); `code` is the relay's stable code.
-    #[error("{message}")]
-    Refused {
-        /// The relay's code (`invitation_expired`, `last_owner`, `conflict`, …).
-        code: String,
-        /// The relay's message, for people.
-        message: String,
-    },
-    /// The relay answered with an error.
-    #[error("the relay answered with an error: {0}")]
-    Relay(String),
-    /// The relay's URL is not valid.
-    #[error("the relay address is not valid: {0}")]
-    BadAddress(String),
-    /// The local cache failed.
-    #[error(transparent)]
-    Cache(#[from] CacheError),
-}
-
-/// A member and workspace, as the relay describes them at sign-in.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Identity {
-    /// The member.
-    pub member: Member,
-    /// The workspace.
-    pub workspace: Workspace,
-}
-
-/// A member.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Member {
-    /// Id.
-    pub id: String,
-    /// Email.
-    pub email: String,
-    /// Display name.
-    pub display_name: String,
-    /// owner, admin or agent.
-    pub role: String,
-}
-
-/// A teammate, as the relay lists them.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-pub struct Teammate {
-    /// Id.
-    pub id: String,
-    /// Email.
-    pub email: String,
-    /// Name.
-    pub display_name: String,
-    /// owner, admin or agent.
-    pub role: String,
-    /// invited, active or deactivated.
-    pub status: String,
-    /// When they were invited or created (UTC ms).
-    #[serde(default)]
-    #[cfg_attr(feature = "specta", specta(type = f64))]
-    pub created_at: i64,
-    /// Their last sign-in (UTC ms).
-    #[serde(default)]
-    #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
-    pub last_sign_in_at: Option<i64>,
-}
-
-/// A workspace.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Workspace {
-    /// Id.
-    pub id: String,
-    /// Name.
-    pub name: String,
-}
+// Where these lived before the relay client had its own module; kept so callers' paths work.
+pub use crate::members::{Identity, Member, Teammate, Workspace};
+pub use crate::relay_client::{PAGE, Page, RelayClient, SyncError, relay_address};
 
 /// Catch-up progress, for the UI's status bar and the CLI's stderr.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -138,289 +44,6 @@ fn channel_changes(events: &[RelayEvent]) -> usize {
                 || e.kind == crate::connections::CHANNEL_CONNECTED
         })
         .count()
-}
-
-/// A client of one relay.
-#[derive(Debug, Clone)]
-pub struct RelayClient {
-    pub(crate) http: reqwest::Client,
-    pub(crate) base: String,
-    page_size: i64,
-}
-
-#[derive(Deserialize)]
-struct PageBody {
-    events: Vec<RelayEvent>,
-    /// The relay's newest seq (older relays did not send it).
-    #[serde(default)]
-    head: Option<i64>,
-    /// Events the relay pruned before this device received them.
-    #[serde(default)]
-    gap: Option<crate::gaps::Gap>,
-}
-
-/// One page of a workspace's log.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Page {
-    /// The events, in seq order.
-    pub events: Vec<RelayEvent>,
-    /// The newest seq the relay has (at least the last event's).
-    pub head: i64,
-    /// Events after the asked cursor the relay pruned before this device received them.
-    pub gap: Option<crate::gaps::Gap>,
-}
-
-pub(crate) async fn check(response: reqwest::Response) -> Result<reqwest::Response, SyncError> {
-    let status = response.status();
-    if status.is_success() {
-        return Ok(response);
-    }
-    if status == reqwest::StatusCode::UNAUTHORIZED {
-        return Err(SyncError::Unauthorized);
-    }
-    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-        let wait = response
-            .headers()
-            .get("retry-after")
-            .and_then(|h| h.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(60);
-        return Err(SyncError::RateLimited(Duration::from_secs(wait)));
-    }
-    let body: serde_json::Value = response.json().await.unwrap_or_default();
-    let message = body
-        .pointer("/error/message")
-        .and_then(|m| m.as_str())
-        .unwrap_or("no details")
-        .to_string();
-    let code = body.pointer("/error/code").and_then(|c| c.as_str());
-    match (status, code) {
-        (reqwest::StatusCode::GONE, Some("workspace_terminated")) => {
-            Err(SyncError::WorkspaceTerminated)
-        }
-        (reqwest::StatusCode::FORBIDDEN, _) => Err(SyncError::Forbidden(message)),
-        (s, Some(code)) if s.is_client_error() || s == reqwest::StatusCode::SERVICE_UNAVAILABLE => {
-            Err(SyncError::Refused {
-                code: code.to_string(),
-                message,
-            })
-        }
-        _ => Err(SyncError::Relay(format!("HTTP {status}: {message}"))),
-    }
-}
-
-pub(crate) fn network(error: reqwest::Error) -> SyncError {
-    SyncError::Network(error.without_url().to_string())
-}
-
-/// Checks the address of a relay before anything is sent to it, wherever it comes from (sign-in,
-/// an invitation code or link, a saved account): `https://`, or plain `http://` only to this
-/// computer (127.0.0.0/8, `::1`, `localhost`), since a device token, a password and customers'
-/// messages cross that connection. The one check every way in uses.
-pub fn relay_address(base_url: &str) -> Result<url::Url, SyncError> {
-    let url = url::Url::parse(base_url.trim()).map_err(|e| SyncError::BadAddress(e.to_string()))?;
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(SyncError::BadAddress(format!(
-            "{} is plain http://, which anyone on the network can read and change; use the \
-             relay's https:// address (plain http:// only reaches a relay on this computer: \
-             127.0.0.1, ::1 or localhost)",
-            url.origin().ascii_serialization()
-        ))),
-        _ => Err(SyncError::BadAddress(
-            "use the relay's https:// address".into(),
-        )),
-    }
-}
-
-fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
-}
-
-impl RelayClient {
-    /// A client for the relay at `base_url` (e.g. `https://relay.acme.example`); refused unless
-    /// [`relay_address`] accepts it.
-    pub fn new(base_url: &str) -> Result<Self, SyncError> {
-        relay_address(base_url)?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("ZentroDesk/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| SyncError::Network(e.to_string()))?;
-        Ok(Self {
-            http,
-            base: base_url.trim_end_matches('/').to_string(),
-            page_size: PAGE,
-        })
-    }
-
-    /// Catches up in pages of `events` (1 to [`PAGE`]): smaller pages mean smaller transactions
-    /// and more frequent progress reports.
-    pub fn with_page_size(mut self, events: i64) -> Self {
-        self.page_size = events.clamp(1, PAGE);
-        self
-    }
-
-    /// The relay's address.
-    pub fn base_url(&self) -> &str {
-        &self.base
-    }
-
-    /// Signs in; returns the device token (keep it in the vault) and who signed in.
-    pub async fn sign_in(
-        &self,
-        email: &str,
-        password: &Secret,
-        device_name: &str,
-    ) -> Result<(Secret, Identity), SyncError> {
-        let response = self
-            .http
-            .post(format!("{}/v1/sessions", self.base))
-            .timeout(Duration::from_secs(30))
-            .json(&json!({ "email": email, "password": password.expose(), "device_name": device_name }))
-            .send()
-            .await
-            .map_err(network)?;
-        let body: serde_json::Value = check(response).await?.json().await.map_err(network)?;
-        let token = body
-            .get("token")
-            .and_then(|t| t.as_str())
-            .ok_or_else(|| SyncError::Relay("no token in the answer".into()))?;
-        let identity: Identity =
-            serde_json::from_value(body.clone()).map_err(|e| SyncError::Relay(e.to_string()))?;
-        Ok((Secret::new(token), identity))
-    }
-
-    /// One page of events after `after`.
-    pub async fn page(&self, token: &Secret, after: i64) -> Result<Page, SyncError> {
-        let response = self
-            .http
-            .get(format!(
-                "{}/v1/events?after={after}&limit={}",
-                self.base, self.page_size
-            ))
-            .bearer_auth(token.expose())
-            .timeout(Duration::from_secs(60))
-            .send()
-            .await
-            .map_err(network)?;
-        let page: PageBody = check(response).await?.json().await.map_err(network)?;
-        let last = page.events.last().map_or(after, |e| e.seq);
-        // A gap begins right after the cursor asked for and ends before the events sent.
-        let gap = page.gap.filter(|g| {
-            g.from == after + 1
-                && g.to >= g.from
-                && page.events.first().is_none_or(|e| e.seq > g.to)
-        });
-        let last = last.max(gap.map_or(last, |g| g.to));
-        Ok(Page {
-            head: page.head.unwrap_or(last).max(last),
-            events: page.events,
-            gap,
-        })
-    }
-
-    /// Tells the relay what this device has durably applied.
-    pub async fn acknowledge(&self, token: &Secret, seq: i64) -> Result<(), SyncError> {
-        let response = self
-            .http
-            .post(format!("{}/v1/cursor", self.base))
-            .bearer_auth(token.expose())
-            .timeout(Duration::from_secs(30))
-            .json(&json!({ "seq": seq }))
-            .send()
-            .await
-            .map_err(network)?;
-        check(response).await?;
-        Ok(())
-    }
-
-    /// Publishes a team event; the same idempotency key returns the same seq.
-    pub async fn publish(
-        &self,
-        token: &Secret,
-        kind: &str,
-        payload: serde_json::Value,
-        idempotency_key: &str,
-    ) -> Result<i64, SyncError> {
-        let response = self
-            .http
-            .post(format!("{}/v1/events", self.base))
-            .bearer_auth(token.expose())
-            .timeout(Duration::from_secs(30))
-            .json(&json!({ "kind": kind, "payload": payload, "idempotency_key": idempotency_key }))
-            .send()
-            .await
-            .map_err(network)?;
-        let body: serde_json::Value = check(response).await?.json().await.map_err(network)?;
-        body.get("seq")
-            .and_then(|s| s.as_i64())
-            .ok_or_else(|| SyncError::Relay("no seq in the answer".into()))
-    }
-
-    /// Puts a file on the relay for an hour at an unguessable public address, for Meta to fetch
-    /// (Instagram takes a reply's file only by link); returns the address.
-    pub async fn share_file(
-        &self,
-        token: &Secret,
-        file_name: &str,
-        mime: &str,
-        bytes: Vec<u8>,
-    ) -> Result<String, SyncError> {
-        let response = self
-            .http
-            .post(format!("{}/v1/shared-files", self.base))
-            .query(&[("name", file_name)])
-            .bearer_auth(token.expose())
-            .header(reqwest::header::CONTENT_TYPE, mime)
-            .timeout(Duration::from_secs(120))
-            .body(bytes)
-            .send()
-            .await
-            .map_err(network)?;
-        let body: serde_json::Value = check(response).await?.json().await.map_err(network)?;
-        body.get("url")
-            .and_then(|u| u.as_str())
-            .map(str::to_string)
-            .ok_or_else(|| SyncError::Relay("no url in the answer".into()))
-    }
-
-    /// The workspace's members.
-    pub async fn members(&self, token: &Secret) -> Result<Vec<Teammate>, SyncError> {
-        #[derive(Deserialize)]
-        struct Body {
-            members: Vec<Teammate>,
-        }
-        let response = self
-            .http
-            .get(format!("{}/v1/members", self.base))
-            .bearer_auth(token.expose())
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .map_err(network)?;
-        let body: Body = check(response).await?.json().await.map_err(network)?;
-        Ok(body.members)
-    }
-
-    /// Revokes this device's token on the relay.
-    pub async fn sign_out(&self, token: &Secret) -> Result<(), SyncError> {
-        let response = self
-            .http
-            .delete(format!("{}/v1/sessions/current", self.base))
-            .bearer_auth(token.expose())
-            .send()
-            .await
-            .map_err(network)?;
-        check(response).await?;
-        Ok(())
-    }
 }
 
 /// Applies everything the relay has after this device's cursor, page by page (each page in one
@@ -546,15 +169,7 @@ async fn follow_once(
 ) -> Result<(), SyncError> {
     catch_up(cache, client, token, workspace_id, progress).await?;
     let after = cursor(cache, workspace_id).await?;
-    let response = client
-        .http
-        .get(format!("{}/v1/events?after={after}", client.base))
-        .bearer_auth(token.expose())
-        .header("accept", "text/event-stream")
-        .send()
-        .await
-        .map_err(network)?;
-    let mut body = check(response).await?.bytes_stream();
+    let mut body = client.stream(token, after).await?;
     let mut buffer = SseBuffer::default();
     let mut applied = 0usize;
     loop {
@@ -602,8 +217,8 @@ async fn follow_once(
             continue; // what followed the gap may already be here
         }
         match tokio::time::timeout(Duration::from_secs(45), body.next()).await {
-            Ok(Some(Ok(chunk))) => buffer.push(&chunk),
-            Ok(Some(Err(error))) => return Err(network(error)),
+            Ok(Some(Ok(chunk))) => buffer.push(chunk.as_ref()),
+            Ok(Some(Err(error))) => return Err(error),
             Ok(None) => return Err(SyncError::Network("the relay closed the stream".into())),
             Err(_) => {
                 return Err(SyncError::Network(
@@ -680,37 +295,7 @@ impl SseBuffer {
 
 #[cfg(test)]
 mod tests {
-    use super::{SseBuffer, SyncError, relay_address};
-
-    #[test]
-    fn plain_http_reaches_only_a_relay_on_this_computer() {
-        for refused in [
-            "http://relay.example.com",
-            "http://relay.example.com:8787/",
-            "http://10.0.0.5:8787",
-            "http://[2001:db8::1]:8787",
-            "http://localhost.example.com",
-            "ftp://relay.example.com",
-        ] {
-            match relay_address(refused) {
-                Err(SyncError::BadAddress(message)) => {
-                    assert!(message.contains("https://"), "{refused}: {message}")
-                }
-                other => panic!("{refused} was not refused: {other:?}"),
-            }
-        }
-        for accepted in [
-            "https://relay.example.com",
-            "https://relay.example.com:8443/",
-            "http://127.0.0.1:8787",
-            "http://127.10.0.1",
-            "http://[::1]:8787",
-            "http://localhost:8787",
-            "http://LOCALHOST",
-        ] {
-            assert!(relay_address(accepted).is_ok(), "{accepted}");
-        }
-    }
+    use super::SseBuffer;
 
     #[test]
     fn events_cut_anywhere_come_out_whole() {

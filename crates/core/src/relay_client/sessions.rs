@@ -1,0 +1,91 @@
+//! Signing in and out, who is signed in, accepting an invitation.
+
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{RelayClient, SyncError, send};
+use crate::members::{Identity, TeamView, Teammate, Workspace};
+use crate::vault::Secret;
+
+impl RelayClient {
+    /// Signs in; returns the device token (keep it in the vault) and who signed in.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &Secret,
+        device_name: &str,
+    ) -> Result<(Secret, Identity), SyncError> {
+        let body: Value = self
+            .call(
+                Method::POST,
+                "/v1/sessions",
+                None,
+                Some(json!({ "email": email, "password": password.expose(), "device_name": device_name })),
+            )
+            .await?;
+        signed_in(body)
+    }
+
+    /// Accepts an invitation with a new password: signs this device in.
+    pub async fn accept_invitation(
+        &self,
+        code: &str,
+        password: &Secret,
+        device_name: &str,
+    ) -> Result<(Secret, Identity), SyncError> {
+        let body: Value = self
+            .call(
+                Method::POST,
+                "/v1/invitations/accept",
+                None,
+                Some(json!({ "code": code, "password": password.expose(), "device_name": device_name })),
+            )
+            .await?;
+        signed_in(body)
+    }
+
+    /// Who this device is signed in as, with the current role.
+    pub async fn current(&self, token: &Secret) -> Result<Identity, SyncError> {
+        self.call(Method::GET, "/v1/sessions/current", Some(token), None)
+            .await
+    }
+
+    /// The Team page's data, in two calls.
+    pub async fn team_view(&self, token: &Secret) -> Result<TeamView, SyncError> {
+        #[derive(Deserialize)]
+        struct Current {
+            member: Teammate,
+            workspace: Workspace,
+            #[serde(default)]
+            permissions: Vec<String>,
+        }
+        let current: Current = self
+            .call(Method::GET, "/v1/sessions/current", Some(token), None)
+            .await?;
+        let members = self.members(token).await?;
+        Ok(TeamView {
+            me: current.member,
+            permissions: current.permissions,
+            workspace_name: current.workspace.name,
+            members,
+        })
+    }
+
+    /// Revokes this device's token on the relay.
+    pub async fn sign_out(&self, token: &Secret) -> Result<(), SyncError> {
+        send(self.request(Method::DELETE, "/v1/sessions/current", Some(token))).await?;
+        Ok(())
+    }
+}
+
+/// The device token and identity in a sign-in's answer.
+fn signed_in(body: Value) -> Result<(Secret, Identity), SyncError> {
+    let token = body
+        .get("token")
+        .and_then(Value::as_str)
+        .ok_or_else(|| SyncError::Relay("no token in the answer".into()))?;
+    let identity: Identity =
+        serde_json::from_value(body.clone()).map_err(|e| SyncError::Relay(e.to_string()))?;
+    Ok((Secret::new(token), identity))
+}
