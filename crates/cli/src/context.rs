@@ -83,11 +83,3 @@ fn default_data_dir() -> Result<PathBuf, Failure> {
         })?;
     Ok(base.join("app.zentro.desk"))
 }
-
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}

@@ -6,8 +6,9 @@ use zentro_core::account::Account;
 use zentro_core::inbox;
 use zentro_core::sync::{Progress, RelayClient, SyncError, catch_up, follow};
 use zentro_core::vault::{Secret, Vault};
+use zentro_events::clock::now_ms;
 
-use crate::context::{Context, now_ms};
+use crate::context::Context;
 use crate::exit::{Exit, Failure, fail, other};
 use crate::graph::{channel_tokens, graph_client};
 use crate::terminal::{print_json, time};
@@ -72,7 +73,7 @@ async fn after_catch_up(
 ) -> Result<(), Failure> {
     zentro_core::rights::cleanup(cache).await?;
     // Team events written while offline go out, and media that arrived come in.
-    zentro_core::team::flush(cache, client, token).await?;
+    zentro_core::actions::flush(cache, client, token).await?;
     match zentro_core::channel_tokens::refresh(cache, client, token, &ctx.vault).await {
         Ok(done) if done.stored + done.removed > 0 => eprintln!(
             "Channel tokens: {} stored in the keychain, {} removed.",

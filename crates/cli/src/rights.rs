@@ -6,8 +6,9 @@ use std::path::Path;
 use zentro_core::Cache;
 use zentro_core::export::Scope;
 use zentro_core::inbox;
+use zentro_events::clock::now_ms;
 
-use crate::context::{Context, now_ms};
+use crate::context::Context;
 use crate::exit::{Exit, Failure, fail};
 use crate::terminal::print_json;
 

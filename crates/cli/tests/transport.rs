@@ -6,6 +6,8 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 const ZENTRO: &str = env!("CARGO_BIN_EXE_zentro");
+/// `Exit::Network` (src/exit.rs): the exit code of a relay address that is not allowed.
+const EXIT_NETWORK: Option<i32> = Some(4);
 
 fn zentro(data_dir: &std::path::Path, args: &[&str]) -> Output {
     let mut child = Command::new(ZENTRO)
@@ -59,7 +61,7 @@ fn login_and_join_refuse_a_plain_http_relay_away_from_this_computer() {
     ] {
         let output = zentro(dir.path(), args);
         let message = stderr(&output);
-        assert_eq!(output.status.code(), Some(4), "{args:?}: {message}");
+        assert_eq!(output.status.code(), EXIT_NETWORK, "{args:?}: {message}");
         assert!(message.contains("https://"), "{args:?}: {message}");
         assert!(message.contains("plain http://"), "{args:?}: {message}");
         assert!(

@@ -16,6 +16,16 @@ use zentro_relay::{Config, Store};
 const ZENTRO: &str = env!("CARGO_BIN_EXE_zentro");
 const PASSWORD: &str = "correct horse battery";
 
+/// `zentro`'s exit codes (`Exit` in src/exit.rs), spelled out here: they are a public contract,
+/// so these tests notice if one ever changes.
+mod exit {
+    pub const OTHER: Option<i32> = Some(1);
+    pub const USAGE: Option<i32> = Some(2);
+    pub const SIGN_IN: Option<i32> = Some(3);
+    pub const NETWORK: Option<i32> = Some(4);
+    pub const FORBIDDEN: Option<i32> = Some(6);
+}
+
 fn zentro(data_dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
     zentro_with(data_dir, args, stdin, &[])
 }
@@ -98,7 +108,7 @@ async fn login_sync_list_show_and_search_from_the_command_line() {
     let data = data.as_path();
     // Not signed in yet: exit code 3 with what to do.
     let early = zentro(data, &["sync"], None);
-    assert_eq!(early.status.code(), Some(3), "{}", stderr(&early));
+    assert_eq!(early.status.code(), exit::SIGN_IN, "{}", stderr(&early));
     assert!(stderr(&early).contains("zentro login"));
 
     let wrong = zentro(
@@ -106,7 +116,7 @@ async fn login_sync_list_show_and_search_from_the_command_line() {
         &["login", "--relay", &relay, "--email", "agent@acme.test"],
         Some("not the password\n"),
     );
-    assert_eq!(wrong.status.code(), Some(3), "{}", stderr(&wrong));
+    assert_eq!(wrong.status.code(), exit::SIGN_IN, "{}", stderr(&wrong));
     assert!(!stderr(&wrong).contains("not the password"));
 
     let login = zentro(
@@ -162,7 +172,7 @@ async fn login_sync_list_show_and_search_from_the_command_line() {
     let graph = sim.base_url();
     let env = [("ZENTRO_GRAPH_URL", graph.as_str())];
     let no_token = zentro_with(data, &["send", &id, "We are on it"], None, &env);
-    assert_eq!(no_token.status.code(), Some(1), "{}", stderr(&no_token));
+    assert_eq!(no_token.status.code(), exit::OTHER, "{}", stderr(&no_token));
     assert!(
         stderr(&no_token).contains("reconnect the channel"),
         "{}",
@@ -226,7 +236,7 @@ async fn login_sync_list_show_and_search_from_the_command_line() {
     let unconfirmed = zentro(data, &["erase", "--contact", &contact], None);
     assert_eq!(
         unconfirmed.status.code(),
-        Some(2),
+        exit::USAGE,
         "{}",
         stderr(&unconfirmed)
     );
@@ -255,7 +265,7 @@ async fn login_sync_list_show_and_search_from_the_command_line() {
     assert!(token_probe.status.success(), "{}", stderr(&token_probe));
     assert_eq!(
         zentro(data, &["sync"], None).status.code(),
-        Some(3),
+        exit::SIGN_IN,
         "signed out"
     );
 }
@@ -279,10 +289,10 @@ fn an_unreachable_relay_is_a_network_failure() {
         ],
         Some("password123\n"),
     );
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert_eq!(out.status.code(), exit::NETWORK, "{}", stderr(&out));
     assert!(stderr(&out).contains("could not be reached"));
     let usage = zentro(dir.path(), &["frobnicate"], None);
-    assert_eq!(usage.status.code(), Some(2));
+    assert_eq!(usage.status.code(), exit::USAGE);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -342,7 +352,7 @@ async fn an_owner_invites_an_agent_who_joins_and_only_admins_read_the_audit_log(
         &["join", "--relay", &relay, "--code", &code],
         Some("short\n"),
     );
-    assert_eq!(short.status.code(), Some(1));
+    assert_eq!(short.status.code(), exit::OTHER);
     assert!(
         stderr(&short).contains("at least 10 characters"),
         "{}",
@@ -366,7 +376,12 @@ async fn an_owner_invites_an_agent_who_joins_and_only_admins_read_the_audit_log(
 
     // The agent is refused the audit log with a reason (exit 6); the owner reads it.
     let refused = zentro(&agent, &["audit"], None);
-    assert_eq!(refused.status.code(), Some(6), "{}", stderr(&refused));
+    assert_eq!(
+        refused.status.code(),
+        exit::FORBIDDEN,
+        "{}",
+        stderr(&refused)
+    );
     assert!(
         stderr(&refused).contains("only admins"),
         "{}",
@@ -389,7 +404,7 @@ async fn an_owner_invites_an_agent_who_joins_and_only_admins_read_the_audit_log(
     let deactivated = zentro(&owner, &["team", "deactivate", "ana@team.test"], None);
     assert!(deactivated.status.success(), "{}", stderr(&deactivated));
     let sync = zentro(&agent, &["sync"], None);
-    assert_eq!(sync.status.code(), Some(3), "{}", stderr(&sync));
+    assert_eq!(sync.status.code(), exit::SIGN_IN, "{}", stderr(&sync));
     let list = zentro(&owner, &["team", "list", "--json"], None);
     let members: Value = serde_json::from_slice(&list.stdout).unwrap();
     let ana = members
@@ -478,5 +493,5 @@ async fn channels_are_checked_at_meta_and_disconnected_from_the_command_line() {
     assert_eq!(channels[0]["token_version"], Value::Null);
     assert_eq!(channels[0]["health"], "disconnected");
     let unknown = zentro(&owner, &["channels", "check", "whatsapp:1"], None);
-    assert_eq!(unknown.status.code(), Some(2));
+    assert_eq!(unknown.status.code(), exit::USAGE);
 }
