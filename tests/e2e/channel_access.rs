@@ -7,15 +7,14 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use zentro_core::channel_access::reconcile;
-use zentro_core::sync::{RelayClient, catch_up};
+use zentro_core::sync::RelayClient;
 use zentro_core::vault::Secret;
 use zentro_core::{Cache, inbox};
-use zentro_meta::graph::{GraphClient, MediaHostPolicy};
 use zentro_meta_sim::{Customer, Inbound, SimConfig};
 use zentro_relay::Store;
 use zentro_relay::store::ChannelKind;
 
-use crate::sync::{Device, PASSWORD, PHONE, World, customer, device, world};
+use crate::support::{Device, PASSWORD, World, customer, device, files_holding, world};
 
 /// Channel B: a second WhatsApp number of the same business.
 const PHONE_B: &str = "106540352242999";
@@ -28,47 +27,6 @@ fn bea() -> Customer {
         phone: Some("16505550042".into()),
         name: "Bea Secreta".into(),
     }
-}
-
-async fn sync(w: &World, d: &Device) {
-    catch_up(&d.cache, &d.client, &d.token, &w.workspace, &mut |_| {})
-        .await
-        .unwrap();
-}
-
-/// Files under `dir` (recursively) holding `needle`; read errors other than a vanished file fail.
-fn files_holding(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            match std::fs::read(&path) {
-                Ok(bytes) if bytes.windows(needle.len()).any(|w| w == needle) => found.push(path),
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => panic!("could not read {}: {e}", path.display()),
-            }
-        }
-    }
-    found
-}
-
-/// Downloads the media due on a desk (as its media loop does), with B's token.
-async fn download_media(w: &World, d: &Device, token: &zentro_meta::AccessToken) {
-    let base = url::Url::parse(&w.sim.base_url()).unwrap();
-    let graph = GraphClient::new(&w.sim.base_url())
-        .unwrap()
-        .with_media_policy(MediaHostPolicy::meta().allow_origin(&base));
-    let token = token.clone();
-    let tokens = move |_: &str| Some(token.clone());
-    zentro_core::media::download_due(&d.cache, &graph, &tokens, d._dir.path(), i64::MAX / 2, 50)
-        .await
-        .unwrap();
 }
 
 async fn has(cache: &Cache, who: &Customer) -> bool {
@@ -148,9 +106,7 @@ async fn an_agent_loses_a_channel_its_data_goes_from_the_desk_and_comes_back_wit
     let ann = agent(&w, &owner).await;
 
     // Everyone may use both channels: Ann's desk has both customers.
-    w.sim
-        .customer_writes(PHONE, &customer(1), Inbound::Text("question on A".into()))
-        .await;
+    w.text_from(&customer(1), "question on A").await;
     w.sim
         .customer_writes(
             PHONE_B,
@@ -169,8 +125,9 @@ async fn an_agent_loses_a_channel_its_data_goes_from_the_desk_and_comes_back_wit
         )
         .await;
     w.sim.settle(Duration::from_secs(5)).await;
-    sync(&w, &ann).await;
-    download_media(&w, &ann, &b_token).await;
+    w.sync(&ann).await;
+    // B's token serves the download.
+    w.download_media(&ann, &b_token).await;
     assert_eq!(
         files_holding(ann._dir.path(), PHOTO).len(),
         1,
@@ -208,12 +165,10 @@ async fn an_agent_loses_a_channel_its_data_goes_from_the_desk_and_comes_back_wit
     w.sim
         .customer_writes(PHONE_B, &bea(), Inbound::Text("second PLUGH note".into()))
         .await;
-    w.sim
-        .customer_writes(PHONE, &customer(2), Inbound::Text("another on A".into()))
-        .await;
+    w.text_from(&customer(2), "another on A").await;
     w.sim.settle(Duration::from_secs(5)).await;
-    sync(&w, &ann).await;
-    sync(&w, &owner).await;
+    w.sync(&ann).await;
+    w.sync(&owner).await;
     assert!(!has(&ann.cache, &bea()).await);
     assert_eq!(found(&ann.cache, "PLUGH").await, 0);
     assert!(has(&ann.cache, &customer(2)).await);

@@ -5,39 +5,23 @@
 
 use serde_json::{Value, json};
 use zentro_core::connections::Navigation;
-use zentro_core::inbox;
 use zentro_core::sync::RelayClient;
 use zentro_core::vault::{Secret, Vault};
 use zentro_meta_sim::{Inbound, MetaSim, SimConfig};
+use zentro_relay::Config;
 use zentro_relay::config::{MetaApp, VerifyToken};
-use zentro_relay::credentials::hash_password;
 use zentro_relay::sealing::{TokenKey, TokenKeys};
-use zentro_relay::{Config, Store};
 
-use crate::sync::{PASSWORD, customer, wait_for};
-
-async fn keychain(vault: &Vault, entry: &str) -> Option<String> {
-    let (vault, entry) = (vault.clone(), entry.to_string());
-    tokio::task::spawn_blocking(move || {
-        vault
-            .read(&entry)
-            .unwrap_or_else(|e| panic!("could not read {entry} from the keychain: {e}"))
-            .map(|s| s.expose().to_string())
-    })
-    .await
-    .unwrap()
-}
+use crate::support::{
+    PASSWORD, acme_store, answer_the_first_customer, customer, keychain, serve_relay, wait_for,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_number_connected_by_embedded_signup_answers_customers_until_meta_revokes_it() {
     // Meta (the stand-in) and a relay set up to connect channels through it.
     let sim = MetaSim::start(SimConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("relay")).await.unwrap();
-    store
-        .create_workspace("Acme", "owner@acme.test", "Owner", &hash_password(PASSWORD))
-        .await
-        .unwrap();
+    let (store, _) = acme_store(&dir.path().join("relay")).await;
     store.close().await;
     let mut config = Config::new(
         dir.path().join("relay"),
@@ -55,12 +39,8 @@ async fn a_number_connected_by_embedded_signup_answers_customers_until_meta_revo
         graph_url: sim.base_url(),
         sdk_url: format!("{}/sim/sdk.js", sim.base_url()),
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let relay_url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(zentro_relay::run(config, listener, async {
-        let _ = stopped.await;
-    }));
+    let served = serve_relay(config).await;
+    let relay_url = served.url.clone();
     sim.set_webhook_url(format!("{relay_url}/webhooks/meta"));
 
     // The owner's desk, with the real keychain.
@@ -157,21 +137,7 @@ async fn a_number_connected_by_embedded_signup_answers_customers_until_meta_revo
         Inbound::Text("Hello, are you open today?".into()),
     )
     .await;
-    wait_for("the customer's message", || async {
-        !inbox::conversations(&cache, None, 1)
-            .await
-            .unwrap()
-            .is_empty()
-    })
-    .await;
-    let conversation = inbox::conversations(&cache, None, 1).await.unwrap()[0].id;
-    desk.reply(conversation, "Yes, until 6 pm.", None)
-        .await
-        .unwrap();
-    wait_for("the reply at Meta", || async {
-        !sim.state().sent.is_empty()
-    })
-    .await;
+    let conversation = answer_the_first_customer(&desk, &cache, &sim, "Yes, until 6 pm.").await;
 
     // The business removes the app at Meta: the next send gets 190, the device reports it, the
     // relay checks with Meta and marks the channel disconnected for everyone.
@@ -195,6 +161,6 @@ async fn a_number_connected_by_embedded_signup_answers_customers_until_meta_revo
     .await;
 
     desk.stop().await;
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    let _ = served.stop.send(());
+    served.server.await.unwrap().unwrap();
 }

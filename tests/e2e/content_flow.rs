@@ -29,7 +29,7 @@ use zentro_core::outbox::Attachment;
 use zentro_meta_sim::{Customer, Inbound};
 use zentro_sandbox::{Sandbox, WHATSAPP_NUMBER};
 
-use crate::sync::wait_for;
+use crate::support::wait_for;
 use proxy::RecordingProxy;
 
 /// Set only in the child: where it writes the ports it started.

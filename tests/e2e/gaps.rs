@@ -7,37 +7,25 @@ use std::time::Duration;
 
 use zentro_core::apply::cursor;
 use zentro_core::sync::{SyncError, catch_up};
-use zentro_core::{Cache, inbox, rights};
-use zentro_meta_sim::{Customer, Inbound, SimConfig};
+use zentro_core::{inbox, rights};
+use zentro_meta_sim::SimConfig;
 use zentro_relay::Store;
 use zentro_relay::store::now_ms;
 
-use crate::sync::{Device, PHONE, World, customer, device, world};
+use crate::support::{Device, World, contact_of, customer, device, world, zoe};
 
 const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
-fn zoe() -> Customer {
-    Customer {
-        id: "US.2002003004".into(),
-        phone: Some("16505559876".into()),
-        name: "Zoe Quintana".into(),
-    }
-}
-
-async fn sync(w: &World, d: &Device) {
-    catch_up(&d.cache, &d.client, &d.token, &w.workspace, &mut |_| {})
-        .await
-        .unwrap();
-}
-
-async fn contact_of(cache: &Cache, who: &Customer) -> Option<i64> {
-    inbox::contacts(cache)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|c| c.customer_id == who.id)
-        .map(|c| c.id)
+/// Catches `d` up, collecting the gaps it resynced.
+async fn resync(w: &World, d: &Device) -> Vec<zentro_core::gaps::Resync> {
+    let mut resynced = Vec::new();
+    catch_up(&d.cache, &d.client, &d.token, &w.workspace, &mut |p| {
+        resynced.extend(p.resynced)
+    })
+    .await
+    .unwrap();
+    resynced
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -45,19 +33,11 @@ async fn a_desk_away_past_the_pruning_applies_the_remembered_erasure_and_catches
     let w = world(SimConfig::default()).await;
     let admin = device(&w, "admin laptop").await;
     let away = device(&w, "laptop left in a drawer").await;
-    w.sim
-        .customer_writes(
-            PHONE,
-            &zoe(),
-            Inbound::Text("parcel code XYZZY-4471".into()),
-        )
-        .await;
-    w.sim
-        .customer_writes(PHONE, &customer(1), Inbound::Text("first question".into()))
-        .await;
+    w.text_from(&zoe(), "parcel code XYZZY-4471").await;
+    w.text_from(&customer(1), "first question").await;
     w.sim.settle(Duration::from_secs(5)).await;
-    sync(&w, &admin).await;
-    sync(&w, &away).await;
+    w.sync(&admin).await;
+    w.sync(&away).await;
     assert!(contact_of(&away.cache, &zoe()).await.is_some());
     let away_cursor = cursor(&away.cache, &w.workspace).await.unwrap();
 
@@ -66,19 +46,13 @@ async fn a_desk_away_past_the_pruning_applies_the_remembered_erasure_and_catches
     rights::erase_everywhere(&admin.cache, &admin.client, &admin.token, on_admin)
         .await
         .unwrap();
-    sync(&w, &admin).await;
+    w.sync(&admin).await;
     tokio::time::sleep(Duration::from_millis(10)).await;
     let cut = now_ms();
     tokio::time::sleep(Duration::from_millis(10)).await;
-    w.sim
-        .customer_writes(
-            PHONE,
-            &customer(2),
-            Inbound::Text("while you were away".into()),
-        )
-        .await;
+    w.text_from(&customer(2), "while you were away").await;
     w.sim.settle(Duration::from_secs(5)).await;
-    sync(&w, &admin).await;
+    w.sync(&admin).await;
 
     // A month on, the relay prunes what is past its retention, delivered to the laptop or not:
     // the erasure's own event goes too.
@@ -99,16 +73,7 @@ async fn a_desk_away_past_the_pruning_applies_the_remembered_erasure_and_catches
     store.close().await;
 
     // The laptop comes back.
-    let mut resynced = Vec::new();
-    catch_up(
-        &away.cache,
-        &away.client,
-        &away.token,
-        &w.workspace,
-        &mut |p| resynced.extend(p.resynced),
-    )
-    .await
-    .unwrap();
+    let resynced = resync(&w, &away).await;
     assert!(
         contact_of(&away.cache, &zoe()).await.is_none(),
         "Zoe is erased from the laptop though her erasure's event was pruned"
@@ -134,16 +99,7 @@ async fn a_desk_away_past_the_pruning_applies_the_remembered_erasure_and_catches
     assert_eq!((resynced[0].erasures, resynced[0].contacts_erased), (1, 1));
 
     // Caught up: no gap any more.
-    let mut again = Vec::new();
-    catch_up(
-        &away.cache,
-        &away.client,
-        &away.token,
-        &w.workspace,
-        &mut |p| again.extend(p.resynced),
-    )
-    .await
-    .unwrap();
+    let again = resync(&w, &away).await;
     assert!(again.is_empty(), "{again:?}");
     w.stop.send(()).unwrap();
 }
@@ -152,7 +108,7 @@ async fn a_desk_away_past_the_pruning_applies_the_remembered_erasure_and_catches
 async fn a_desk_whose_token_was_idle_past_the_limit_must_sign_in_again() {
     let w = world(SimConfig::default()).await;
     let laptop = device(&w, "laptop").await;
-    sync(&w, &laptop).await;
+    w.sync(&laptop).await;
     let pool = sqlx::SqlitePool::connect(&format!(
         "sqlite://{}",
         w._dir.path().join("relay/relay.sqlite").display()

@@ -7,5 +7,6 @@ mod connect;
 mod content_flow;
 mod gaps;
 mod rights;
+mod support;
 mod sync;
 mod team;

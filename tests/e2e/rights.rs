@@ -5,25 +5,17 @@
 
 use std::time::Duration;
 
-use zentro_core::sync::catch_up;
 use zentro_core::{Cache, inbox, rights};
-use zentro_meta::graph::{GraphClient, MediaHostPolicy};
+use zentro_meta::graph::GraphClient;
 use zentro_meta_sim::{Customer, Inbound, SimConfig};
 
-use crate::sync::{Device, PHONE, World, device, world};
+use crate::support::{Device, PHONE, World, contact_of, device, files_holding, world, zoe};
 
+/// Zoe's name and phone, as `zoe()` writes in.
 const NAME: &str = "Zoe Quintana";
 const PHONE_NUMBER: &str = "16505559876";
 const WORDS: &str = "parcel code XYZZY-4471";
 const CAPTION: &str = "blurry receipt QWERTY-9";
-
-fn zoe() -> Customer {
-    Customer {
-        id: "US.2002003004".into(),
-        phone: Some(PHONE_NUMBER.into()),
-        name: NAME.into(),
-    }
-}
 
 fn other() -> Customer {
     Customer {
@@ -33,49 +25,6 @@ fn other() -> Customer {
     }
 }
 
-/// Every file under `dir` whose bytes hold `needle`. A file or folder deleted while it is walked
-/// (SQLite's `-wal`/`-shm`, a temporary file) holds nothing; any other error reading one fails
-/// the test rather than counting as "nothing there". `dir` itself must exist.
-fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<String> {
-    use std::io::ErrorKind::NotFound;
-    let mut found = Vec::new();
-    let root = dir.to_path_buf();
-    let mut stack = vec![root.clone()];
-    while let Some(dir) = stack.pop() {
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == NotFound && dir != root => continue,
-            Err(e) => panic!("could not list {}: {e}", dir.display()),
-        };
-        for entry in entries {
-            let entry = match entry {
-                Ok(entry) => entry,
-                Err(e) if e.kind() == NotFound => continue,
-                Err(e) => panic!("could not list {}: {e}", dir.display()),
-            };
-            let path = entry.path();
-            let kind = match entry.file_type() {
-                Ok(kind) => kind,
-                Err(e) if e.kind() == NotFound => continue,
-                Err(e) => panic!("could not stat {}: {e}", path.display()),
-            };
-            if kind.is_dir() {
-                stack.push(path);
-            } else {
-                let bytes = match std::fs::read(&path) {
-                    Ok(bytes) => bytes,
-                    Err(e) if e.kind() == NotFound => continue,
-                    Err(e) => panic!("could not read {}: {e}", path.display()),
-                };
-                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                    found.push(path.display().to_string());
-                }
-            }
-        }
-    }
-    found
-}
-
 /// Whether nothing is at `path` (a panic if the file system cannot say).
 fn absent(path: &std::path::Path) -> bool {
     !path
@@ -83,29 +32,15 @@ fn absent(path: &std::path::Path) -> bool {
         .unwrap_or_else(|e| panic!("could not tell whether {} exists: {e}", path.display()))
 }
 
+/// Syncs `d` as a desk does: events, then media, then the cleanup of erased customers.
 async fn sync(w: &World, d: &Device) {
-    catch_up(&d.cache, &d.client, &d.token, &w.workspace, &mut |_| {})
-        .await
-        .unwrap();
-    let base = url::Url::parse(&w.sim.base_url()).unwrap();
-    let graph = GraphClient::new(&w.sim.base_url())
-        .unwrap()
-        .with_media_policy(MediaHostPolicy::meta().allow_origin(&base));
-    let token = w.channel_token.clone();
-    let tokens = move |_: &str| Some(token.clone());
-    zentro_core::media::download_due(&d.cache, &graph, &tokens, d._dir.path(), i64::MAX / 2, 50)
-        .await
-        .unwrap();
+    w.sync(d).await;
+    w.download_media(d, &w.channel_token).await;
     rights::cleanup(&d.cache).await.unwrap();
 }
 
 async fn zoe_contact(cache: &Cache) -> Option<i64> {
-    inbox::contacts(cache)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|c| c.customer_id == zoe().id)
-        .map(|c| c.id)
+    contact_of(cache, &zoe()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,9 +49,7 @@ async fn an_erased_customer_leaves_no_byte_on_any_device_or_the_relay() {
     let a = device(&w, "admin laptop").await;
     let b = device(&w, "laptop left closed").await;
     let image = b"\x89PNG\r\n\x1a\n zoe's receipt photo bytes".to_vec();
-    w.sim
-        .customer_writes(PHONE, &zoe(), Inbound::Text(format!("Hi, my {WORDS}")))
-        .await;
+    w.text_from(&zoe(), &format!("Hi, my {WORDS}")).await;
     w.sim
         .customer_writes(
             PHONE,
@@ -127,9 +60,7 @@ async fn an_erased_customer_leaves_no_byte_on_any_device_or_the_relay() {
             },
         )
         .await;
-    w.sim
-        .customer_writes(PHONE, &other(), Inbound::Text("unrelated question".into()))
-        .await;
+    w.text_from(&other(), "unrelated question").await;
     w.sim.settle(Duration::from_secs(5)).await;
     sync(&w, &a).await;
     sync(&w, &b).await;
@@ -217,9 +148,7 @@ async fn an_erased_customer_leaves_no_byte_on_any_device_or_the_relay() {
     }
 
     // Zoe writes again: a new contact, with only the new message.
-    w.sim
-        .customer_writes(PHONE, &zoe(), Inbound::Text("hello again".into()))
-        .await;
+    w.text_from(&zoe(), "hello again").await;
     w.sim.settle(Duration::from_secs(5)).await;
     sync(&w, &a).await;
     let again = zoe_contact(&a.cache).await.expect("a new contact");
@@ -241,14 +170,12 @@ async fn an_agent_cannot_erase_and_nothing_is_deleted() {
         .client
         .accept_invitation(
             &invitation.code,
-            &zentro_core::vault::Secret::new(crate::sync::PASSWORD),
+            &zentro_core::vault::Secret::new(crate::support::PASSWORD),
             "agent laptop",
         )
         .await
         .unwrap();
-    w.sim
-        .customer_writes(PHONE, &zoe(), Inbound::Text(format!("my {WORDS}")))
-        .await;
+    w.text_from(&zoe(), &format!("my {WORDS}")).await;
     w.sim.settle(Duration::from_secs(5)).await;
     sync(&w, &owner).await;
     let contact = zoe_contact(&owner.cache).await.unwrap();
@@ -282,9 +209,7 @@ async fn terminating_the_workspace_deletes_its_data_on_the_relay_and_every_devic
 
     let w = world(SimConfig::default()).await;
     let laptop = device(&w, "laptop").await;
-    w.sim
-        .customer_writes(PHONE, &zoe(), Inbound::Text(format!("my {WORDS}")))
-        .await;
+    w.text_from(&zoe(), &format!("my {WORDS}")).await;
     w.sim.settle(Duration::from_secs(5)).await;
     sync(&w, &laptop).await;
     std::fs::write(laptop._dir.path().join("account.json"), "{}").unwrap();
@@ -329,7 +254,7 @@ async fn terminating_the_workspace_deletes_its_data_on_the_relay_and_every_devic
         data_dir: laptop._dir.path().to_path_buf(),
         channel_keychain: Some(vault.clone()),
     });
-    crate::sync::wait_for("the desk to learn of the termination", || async {
+    crate::support::wait_for("the desk to learn of the termination", || async {
         matches!(desk.sync_state(), SyncState::Terminated { .. })
     })
     .await;

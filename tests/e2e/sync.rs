@@ -8,110 +8,9 @@ use zentro_core::sync::{RelayClient, SyncError, catch_up, follow};
 use zentro_core::team::{self, ConversationStatus, TeamEvent};
 use zentro_core::vault::Secret;
 use zentro_meta::AppSecret;
-use zentro_meta_sim::{Customer, Inbound, MetaSim, SimConfig};
-use zentro_relay::config::VerifyToken;
-use zentro_relay::credentials::hash_password;
-use zentro_relay::store::ChannelKind;
-use zentro_relay::{Config, Store};
+use zentro_meta_sim::{Inbound, SimConfig};
 
-pub(crate) const PASSWORD: &str = "correct horse battery";
-pub(crate) const PHONE: &str = "106540352242922";
-
-pub(crate) struct World {
-    pub(crate) sim: MetaSim,
-    pub(crate) channel_token: zentro_meta::AccessToken,
-    pub(crate) relay_url: String,
-    pub(crate) workspace: String,
-    pub(crate) _dir: tempfile::TempDir,
-    pub(crate) stop: tokio::sync::oneshot::Sender<()>,
-    pub(crate) server: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-pub(crate) async fn world(config: SimConfig) -> World {
-    world_with(config, PHONE, |_| {}).await
-}
-
-/// A world whose WhatsApp number is `phone` and whose relay settings `adjust` changes.
-pub(crate) async fn world_with(
-    config: SimConfig,
-    phone: &str,
-    adjust: impl FnOnce(&mut Config),
-) -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("relay")).await.unwrap();
-    let ws = store
-        .create_workspace("Acme", "owner@acme.test", "Owner", &hash_password(PASSWORD))
-        .await
-        .unwrap();
-    store
-        .add_channel(
-            &ws.id,
-            ChannelKind::Whatsapp,
-            phone,
-            Some("102290129340398"),
-            "Support",
-        )
-        .await
-        .unwrap();
-    let mut relay_config = Config::new(
-        dir.path().join("relay"),
-        config.app_secret.clone(),
-        VerifyToken::new("verify"),
-    );
-    adjust(&mut relay_config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let relay_url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(zentro_relay::run(relay_config, listener, async {
-        let _ = stopped.await;
-    }));
-    let sim = MetaSim::start(config).await.unwrap();
-    sim.set_webhook_url(format!("{relay_url}/webhooks/meta"));
-    let channel_token = sim.add_whatsapp_number("102290129340398", phone, "15550783881");
-    World {
-        sim,
-        channel_token,
-        relay_url,
-        workspace: ws.id,
-        _dir: dir,
-        stop,
-        server,
-    }
-}
-
-pub(crate) struct Device {
-    pub(crate) cache: Cache,
-    pub(crate) client: RelayClient,
-    pub(crate) token: Secret,
-    pub(crate) member_id: String,
-    pub(crate) _dir: tempfile::TempDir,
-}
-
-pub(crate) async fn device(world: &World, name: &str) -> Device {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
-    let client = RelayClient::new(&world.relay_url).unwrap();
-    let (token, identity) = client
-        .sign_in("owner@acme.test", &Secret::new(PASSWORD), name)
-        .await
-        .unwrap();
-    assert_eq!(identity.workspace.id, world.workspace);
-    Device {
-        cache,
-        client,
-        token,
-        member_id: identity.member.id,
-        _dir: dir,
-    }
-}
-
-pub(crate) fn customer(i: usize) -> Customer {
-    Customer {
-        id: format!("US.{i}"),
-        phone: Some(format!("1650555{i:04}")),
-        name: format!("Customer {i}"),
-    }
-}
+use crate::support::{PHONE, customer, device, wait_for, world};
 
 async fn message_count(cache: &Cache) -> u32 {
     cache.status().await.unwrap().counts.messages
@@ -142,21 +41,10 @@ async fn a_customer_message_reaches_both_devices_and_an_offline_device_catches_u
     };
 
     let first = w
-        .sim
-        .customer_writes(
-            PHONE,
-            &customer(1),
-            Inbound::Text("Hello, is my order on its way?".into()),
-        )
+        .text_from(&customer(1), "Hello, is my order on its way?")
         .await;
     for i in 0..20 {
-        w.sim
-            .customer_writes(
-                PHONE,
-                &customer(i % 4),
-                Inbound::Text(format!("message {i}")),
-            )
-            .await;
+        w.text_from(&customer(i % 4), &format!("message {i}")).await;
     }
     w.sim
         .customer_writes(
@@ -252,20 +140,6 @@ async fn a_revoked_device_is_told_to_sign_in_again() {
     w.stop.send(()).unwrap();
 }
 
-pub(crate) async fn wait_for<F: Fn() -> Fut, Fut: std::future::Future<Output = bool>>(
-    what: &str,
-    check: F,
-) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn status_of(cache: &Cache, client_id: &str) -> Option<String> {
     sqlx::query_scalar("SELECT delivery_status FROM messages WHERE client_id = ?")
         .bind(client_id)
@@ -283,18 +157,11 @@ async fn a_reply_is_sent_once_even_offline_and_both_devices_see_it_delivered_and
     let w = world(SimConfig::default()).await;
     let a = device(&w, "laptop A").await;
     let b = device(&w, "laptop B").await;
-    w.sim
-        .customer_writes(
-            PHONE,
-            &customer(7),
-            Inbound::Text("Can I return the blue one?".into()),
-        )
+    w.text_from(&customer(7), "Can I return the blue one?")
         .await;
     w.sim.settle(Duration::from_secs(5)).await;
     for d in [&a, &b] {
-        catch_up(&d.cache, &d.client, &d.token, &w.workspace, &mut |_| {})
-            .await
-            .unwrap();
+        w.sync(d).await;
     }
     let conversation = inbox::conversations(&a.cache, None, 1).await.unwrap()[0].id;
     let now = std::time::SystemTime::now()
@@ -371,9 +238,7 @@ async fn a_reply_is_sent_once_even_offline_and_both_devices_see_it_delivered_and
     w.sim.settle(Duration::from_secs(5)).await;
     for d in [&a, &b] {
         wait_for("read on both devices", || async {
-            catch_up(&d.cache, &d.client, &d.token, &w.workspace, &mut |_| {})
-                .await
-                .unwrap();
+            w.sync(d).await;
             let status: Option<String> =
                 sqlx::query_scalar("SELECT delivery_status FROM messages WHERE external_id = ?")
                     .bind(&sent.external_id)
@@ -409,19 +274,11 @@ async fn team_events_written_offline_reach_every_device_once_in_the_relays_order
     let w = world(SimConfig::default()).await;
     let a = device(&w, "laptop A").await;
     let b = device(&w, "laptop B").await;
-    w.sim
-        .customer_writes(
-            PHONE,
-            &customer(1),
-            Inbound::Text("My parcel is late".into()),
-        )
-        .await;
+    w.text_from(&customer(1), "My parcel is late").await;
     w.sim.settle(Duration::from_secs(10)).await;
     for d in [&a, &b] {
         wait_for("the customer's message", || async {
-            catch_up(&d.cache, &d.client, &d.token, &w.workspace, &mut |_| {})
-                .await
-                .unwrap();
+            w.sync(d).await;
             message_count(&d.cache).await == 1
         })
         .await;
@@ -472,9 +329,7 @@ async fn team_events_written_offline_reach_every_device_once_in_the_relays_order
     assert_eq!(team::flush(&a.cache, &a.client, &a.token).await.unwrap(), 4);
     assert_eq!(team::flush(&a.cache, &a.client, &a.token).await.unwrap(), 0);
     for d in [&a, &b] {
-        catch_up(&d.cache, &d.client, &d.token, &w.workspace, &mut |_| {})
-            .await
-            .unwrap();
+        w.sync(d).await;
         let id = inbox::conversations(&d.cache, None, 1).await.unwrap()[0].id;
         let state = team::conversation_state(&d.cache, id)
             .await

@@ -7,15 +7,18 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use zentro_core::Cache;
 use zentro_core::desk::{Desk, DeskConfig, SyncState};
 use zentro_core::sync::{Member, RelayClient};
 use zentro_core::vault::{Secret, Vault};
-use zentro_core::{Cache, inbox};
 use zentro_meta::graph::{GraphClient, MediaHostPolicy};
-use zentro_meta_sim::{Inbound, SimConfig};
+use zentro_meta_sim::SimConfig;
 use zentro_relay::sealing::{TokenKey, TokenKeys};
 
-use crate::sync::{PASSWORD, customer, wait_for, world_with};
+use crate::support::{
+    PASSWORD, answer_the_first_customer, contains, customer, files_holding, keychain, wait_for,
+    world_with,
+};
 
 /// A number no other test uses: keychain entries are shared by the tests of one session.
 const PHONE: &str = "106540350009001";
@@ -78,47 +81,6 @@ impl Write for Logs {
     }
 }
 
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
-/// Every file under `dir` whose bytes hold `needle`. A file deleted while it is walked (SQLite's
-/// `-wal`/`-shm`) holds nothing; any other error reading one fails the test.
-fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let entry = entry.unwrap();
-            let path = entry.path();
-            if entry.file_type().unwrap().is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let bytes = match std::fs::read(&path) {
-                Ok(bytes) => bytes,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => panic!("could not read {}: {e}", path.display()),
-            };
-            if contains(&bytes, needle) {
-                found.push(path.display().to_string());
-            }
-        }
-    }
-    found
-}
-
-async fn keychain(vault: &Vault, entry: &str) -> Option<String> {
-    let (vault, entry) = (vault.clone(), entry.to_string());
-    tokio::task::spawn_blocking(move || vault.read(&entry))
-        .await
-        .unwrap()
-        .unwrap()
-        .map(|s| s.expose().to_string())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_channel_token_reaches_allowed_devices_keychains_only_and_is_dropped_when_revoked() {
     let logs = Logs::default();
@@ -176,28 +138,8 @@ async fn a_channel_token_reaches_allowed_devices_keychains_only_and_is_dropped_w
     .await;
 
     // The token works: a customer writes, the agent answers through Meta with it.
-    w.sim
-        .customer_writes(
-            PHONE,
-            &customer(3),
-            Inbound::Text("Is my order on its way?".into()),
-        )
-        .await;
-    wait_for("the customer's message", || async {
-        !inbox::conversations(&cache, None, 1)
-            .await
-            .unwrap()
-            .is_empty()
-    })
-    .await;
-    let conversation = inbox::conversations(&cache, None, 1).await.unwrap()[0].id;
-    desk.reply(conversation, "It ships today.", None)
-        .await
-        .unwrap();
-    wait_for("the reply at Meta", || async {
-        !w.sim.state().sent.is_empty()
-    })
-    .await;
+    w.text_from(&customer(3), "Is my order on its way?").await;
+    answer_the_first_customer(&desk, &cache, &w.sim, "It ships today.").await;
     assert_eq!(
         w.sim.state().sent[0].body["text"]["body"],
         "It ships today."

@@ -181,6 +181,33 @@ describe('App', () => {
     expect((await screen.findByTestId('help')).textContent).toContain('Search all history');
   });
 
+  it('shows one overlay at a time, and Escape closes the open one', async () => {
+    backend();
+    render(App);
+    await fireEvent.keyDown(window, { key: '?' });
+    await screen.findByTestId('help');
+    await fireEvent.keyDown(window, { key: 'k', ctrlKey: true });
+    await screen.findByTestId('search-palette');
+    expect(screen.queryByTestId('help')).toBeNull();
+    expect(screen.getAllByRole('dialog')).toHaveLength(1);
+    await fireEvent.keyDown(window, { key: 'Escape' });
+    await waitFor(() => expect(screen.queryByRole('dialog')).toBeNull());
+    await fireEvent.click(screen.getByTestId('open-canned'));
+    await screen.findByTestId('canned-replies');
+    await fireEvent.keyDown(window, { key: 'Escape' });
+    await waitFor(() => expect(screen.queryByTestId('canned-replies')).toBeNull());
+  });
+
+  it('keeps the first-run choice open on Escape', async () => {
+    backend({ remembered_sign_in: () => ({ relay_url: null, email: null, welcomed: false }) });
+    render(App);
+    await screen.findByTestId('welcome');
+    await fireEvent.keyDown(window, { key: 'Escape' });
+    await fireEvent.keyDown(window, { key: 'k', ctrlKey: true });
+    expect(screen.getByTestId('welcome')).toBeTruthy();
+    expect(screen.queryByTestId('search-palette')).toBeNull();
+  });
+
   it('shows why a reply failed and tries it again', async () => {
     const failed = message(5, 'outbound', 'On its way', {
       delivery_status: 'failed',
@@ -501,6 +528,22 @@ describe('App', () => {
     await fireEvent.click(screen.getAllByTestId('member-deactivate')[0]);
     await fireEvent.click(await screen.findByTestId('team-confirm-yes'));
     expect((await screen.findByTestId('team-problem')).textContent).toContain('at least one active owner');
+  });
+
+  it('cancels a confirmation in Team on Escape, and closes Team on the next', async () => {
+    const calls = backend({
+      team: () => teamView('owner', ['answer', 'manage_members', 'manage_channels', 'read_audit', 'manage_data', 'manage_workspace']),
+    });
+    render(App);
+    await fireEvent.click(await screen.findByTestId('open-team'));
+    await fireEvent.click((await screen.findAllByTestId('member-deactivate'))[1]);
+    await screen.findByTestId('team-confirm');
+    await fireEvent.keyDown(window, { key: 'Escape' });
+    await waitFor(() => expect(screen.queryByTestId('team-confirm')).toBeNull());
+    expect(screen.getByTestId('team')).toBeTruthy();
+    await fireEvent.keyDown(window, { key: 'Escape' });
+    await waitFor(() => expect(screen.queryByTestId('team')).toBeNull());
+    expect(calls.some((c) => c.cmd === 'update_member')).toBe(false);
   });
 
   it('tells an admin to rotate the token a member who lost the channel still holds', async () => {
