@@ -109,12 +109,39 @@ struct Archive<W: Write + Seek> {
     path: String,
 }
 
+/// Why writing the archive shown as `path` failed.
+fn write_error(path: &str, reason: impl std::fmt::Display) -> ExportError {
+    ExportError::Write {
+        path: path.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+impl Archive<std::io::BufWriter<std::fs::File>> {
+    /// Creates the archive's file at `file`; errors name it as `shown` (where it will end up).
+    fn create(file: &Path, shown: &str) -> Result<Self, ExportError> {
+        let file = std::fs::File::create(file).map_err(|e| write_error(shown, e))?;
+        Ok(Self {
+            zip: zip::ZipWriter::new(std::io::BufWriter::new(file)),
+            path: shown.to_string(),
+        })
+    }
+
+    /// Finishes the ZIP and makes sure every byte of it is on disk.
+    fn finish(self) -> Result<(), ExportError> {
+        let path = self.path;
+        let mut writer = self.zip.finish().map_err(|e| write_error(&path, e))?;
+        writer.flush().map_err(|e| write_error(&path, e))?;
+        writer
+            .get_ref()
+            .sync_all()
+            .map_err(|e| write_error(&path, e))
+    }
+}
+
 impl<W: Write + Seek> Archive<W> {
     fn fail(&self, reason: impl std::fmt::Display) -> ExportError {
-        ExportError::Write {
-            path: self.path.clone(),
-            reason: reason.to_string(),
-        }
+        write_error(&self.path, reason)
     }
 
     fn start(&mut self, name: &str) -> Result<(), ExportError> {
@@ -424,12 +451,60 @@ h1{font-size:20px}.meta{color:#555;font-size:12px}.m{margin:8px 0;padding:8px 10
 .deleted{color:#777;font-style:italic}img{max-width:320px;display:block;margin-top:4px}
 @media print{.m{border:1px solid #ccc}body{margin:0}}";
 
+/// What was written: messages, and media files copied.
 struct Counts {
     messages: i64,
     media: i64,
 }
 
-/// Writes one contact's files under `prefix` (`""` or `contacts/<id>/`).
+/// The header of `contacts.csv`.
+const CONTACT_COLUMNS: [&str; 12] = [
+    "id",
+    "name",
+    "channel",
+    "channel_id",
+    "customer_id",
+    "phone",
+    "username",
+    "email",
+    "labels",
+    "attributes",
+    "restricted",
+    "created_at",
+];
+
+/// The header of `conversations.csv`.
+const CONVERSATION_COLUMNS: [&str; 7] = [
+    "id",
+    "status",
+    "assignee_member_id",
+    "created_at",
+    "last_activity_at",
+    "labels",
+    "notes",
+];
+
+/// The header of `messages.csv`.
+const MESSAGE_COLUMNS: [&str; 12] = [
+    "id",
+    "conversation_id",
+    "sent_at",
+    "direction",
+    "kind",
+    "text",
+    "caption",
+    "file_name",
+    "media_file",
+    "status",
+    "external_id",
+    "author_member_id",
+];
+
+/// The media files an export copies: `(path on this computer, name in the archive)`, each once.
+type MediaFiles = Vec<(String, String)>;
+
+/// Writes one contact's files under `prefix` (`""` or `contacts/<id>/`): its JSON document, its
+/// CSV files, a transcript per conversation and the media files this cache holds.
 async fn write_contact<W: Write + Seek>(
     conn: &mut SqliteConnection,
     archive: &mut Archive<W>,
@@ -439,225 +514,277 @@ async fn write_contact<W: Write + Seek>(
     progress: &mut (dyn FnMut(ExportProgress) + Send),
     state: &mut ExportProgress,
 ) -> Result<Counts, ExportError> {
-    let contact = contact_info(conn, contact_id).await?;
-    let conversations = conversations_of(conn, contact_id).await?;
-    let mut counts = Counts {
-        messages: 0,
-        media: 0,
+    let files = ContactFiles {
+        prefix,
+        exported_at,
+        contact: contact_info(conn, contact_id).await?,
+        conversations: conversations_of(conn, contact_id).await?,
     };
+    let mut media = MediaFiles::new();
+    let messages = files
+        .write_json(conn, archive, &mut media, progress, state)
+        .await?;
+    files.write_csv(conn, archive).await?;
+    files.write_transcripts(conn, archive).await?;
+    let media = write_media(archive, prefix, &media).await?;
+    Ok(Counts { messages, media })
+}
 
-    // export.json, streamed: the document's head, then each conversation with its messages.
-    archive.start(&format!("{prefix}export.json"))?;
-    let head = json!({
-        "schema": "zentro-desk-export",
-        "version": SCHEMA_VERSION,
-        "exported_at": iso(exported_at),
-        "contact": contact.json,
-    });
-    let head = serde_json::to_string_pretty(&head).map_err(|e| archive.fail(e))?;
-    // Reopen the object to append "conversations".
-    archive.write(head.trim_end().trim_end_matches('}').as_bytes())?;
-    archive.write(b",\n  \"conversations\": [")?;
-    let mut media: Vec<(String, String)> = Vec::new();
-    for (i, conversation) in conversations.iter().enumerate() {
-        let open = json!({
-            "id": conversation.id,
-            "status": conversation.status,
-            "assignee_member_id": conversation.assignee,
-            "created_at": iso(conversation.created_at),
-            "last_activity_at": iso(conversation.last_activity_at),
-            "labels": conversation.labels,
-            "notes": conversation.notes,
-            "transcript": format!("transcripts/conversation-{}.html", conversation.id),
-        })
-        .to_string();
-        if i > 0 {
-            archive.write(b",")?;
+/// One contact's part of the archive: where its files go and what they hold.
+struct ContactFiles<'a> {
+    prefix: &'a str,
+    exported_at: i64,
+    contact: ContactInfo,
+    conversations: Vec<ConversationInfo>,
+}
+
+impl ContactFiles<'_> {
+    /// `export.json`, streamed: the document's head, then each conversation with its messages.
+    /// Notes the media files the messages reference; returns how many messages it wrote.
+    async fn write_json<W: Write + Seek>(
+        &self,
+        conn: &mut SqliteConnection,
+        archive: &mut Archive<W>,
+        media: &mut MediaFiles,
+        progress: &mut (dyn FnMut(ExportProgress) + Send),
+        state: &mut ExportProgress,
+    ) -> Result<i64, ExportError> {
+        self.write_json_head(archive)?;
+        let mut messages = 0;
+        for (i, conversation) in self.conversations.iter().enumerate() {
+            let open = conversation_json(conversation).to_string();
+            if i > 0 {
+                archive.write(b",")?;
+            }
+            archive.write(b"\n    ")?;
+            archive.write(open.trim_end_matches('}').as_bytes())?;
+            archive.write(b",\"messages\":[")?;
+            messages +=
+                write_messages_json(conn, archive, conversation.id, media, progress, state).await?;
+            archive.write(b"]}")?;
         }
-        archive.write(b"\n    ")?;
-        archive.write(open.trim_end_matches('}').as_bytes())?;
-        archive.write(b",\"messages\":[")?;
-        let mut first = true;
-        let mut buffer = Vec::new();
-        for_each_message(&mut *conn, conversation.id, |m| {
-            buffer.clear();
-            if !first {
-                buffer.push(b',');
-            }
-            first = false;
-            buffer.extend_from_slice(b"\n      ");
-            serde_json::to_writer(&mut buffer, &m.json()).map_err(|e| archive.fail(e))?;
-            archive.write(&buffer)?;
-            if let (Some(path), Some(file)) = (&m.media_path, m.media_file())
-                && !media.iter().any(|(_, f)| *f == file)
-            {
-                media.push((path.clone(), file));
-            }
-            counts.messages += 1;
-            state.messages_done += 1;
-            if state.messages_done % 1000 == 0 {
-                progress(*state);
-            }
-            Ok(())
-        })
-        .await?;
-        archive.write(b"]}")?;
+        archive.write(b"\n  ]\n}\n")?;
+        Ok(messages)
     }
-    archive.write(b"\n  ]\n}\n")?;
 
-    // CSV files.
-    archive.file(
-        &format!("{prefix}contacts.csv"),
-        format!(
+    /// Starts `export.json` with the schema, the time and the contact, left open for its
+    /// conversations.
+    fn write_json_head<W: Write + Seek>(
+        &self,
+        archive: &mut Archive<W>,
+    ) -> Result<(), ExportError> {
+        archive.start(&format!("{}export.json", self.prefix))?;
+        let head = json!({
+            "schema": "zentro-desk-export",
+            "version": SCHEMA_VERSION,
+            "exported_at": iso(self.exported_at),
+            "contact": self.contact.json,
+        });
+        let head = serde_json::to_string_pretty(&head).map_err(|e| archive.fail(e))?;
+        // Reopen the object to append "conversations".
+        archive.write(head.trim_end().trim_end_matches('}').as_bytes())?;
+        archive.write(b",\n  \"conversations\": [")
+    }
+
+    /// `contacts.csv`, `conversations.csv` and `messages.csv`.
+    async fn write_csv<W: Write + Seek>(
+        &self,
+        conn: &mut SqliteConnection,
+        archive: &mut Archive<W>,
+    ) -> Result<(), ExportError> {
+        let contacts = format!(
             "{}{}",
-            csv_row(
-                &[
-                    "id",
-                    "name",
-                    "channel",
-                    "channel_id",
-                    "customer_id",
-                    "phone",
-                    "username",
-                    "email",
-                    "labels",
-                    "attributes",
-                    "restricted",
-                    "created_at"
-                ]
-                .map(String::from)
-            ),
-            csv_row(&contact.csv)
-        )
-        .as_bytes(),
-    )?;
-    let mut rows = csv_row(
-        &[
-            "id",
-            "status",
-            "assignee_member_id",
-            "created_at",
-            "last_activity_at",
-            "labels",
-            "notes",
-        ]
-        .map(String::from),
-    );
-    for c in &conversations {
-        rows.push_str(&csv_row(&[
-            c.id.to_string(),
-            c.status.clone(),
-            c.assignee.clone().unwrap_or_default(),
-            iso(c.created_at),
-            iso(c.last_activity_at),
-            c.labels.join(";"),
-            c.notes.len().to_string(),
-        ]));
-    }
-    archive.file(&format!("{prefix}conversations.csv"), rows.as_bytes())?;
-    archive.start(&format!("{prefix}messages.csv"))?;
-    archive.write(
-        csv_row(
-            &[
-                "id",
-                "conversation_id",
-                "sent_at",
-                "direction",
-                "kind",
-                "text",
-                "caption",
-                "file_name",
-                "media_file",
-                "status",
-                "external_id",
-                "author_member_id",
-            ]
-            .map(String::from),
-        )
-        .as_bytes(),
-    )?;
-    for c in &conversations {
-        for_each_message(&mut *conn, c.id, |m| {
-            archive.write(csv_row(&m.csv(c.id)).as_bytes())
-        })
-        .await?;
-    }
-
-    // A readable transcript per conversation.
-    let who = if contact.name.is_empty() {
-        "Customer".to_string()
-    } else {
-        contact.name.clone()
-    };
-    for c in &conversations {
-        archive.start(&format!("{prefix}transcripts/conversation-{}.html", c.id))?;
-        archive.write(
-            format!(
-                "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Conversation with {name}</title><style>{TRANSCRIPT_STYLE}</style>\
-                 <h1>Conversation with {name}</h1><p class=\"meta\">{channel} · started {started} · status {status} · exported {exported}</p>\n",
-                name = html(&who),
-                channel = html(&contact.channel_kind),
-                started = iso(c.created_at),
-                status = html(&c.status),
-                exported = iso(exported_at),
-            )
-            .as_bytes(),
+            csv_row(&CONTACT_COLUMNS.map(String::from)),
+            csv_row(&self.contact.csv)
+        );
+        archive.file(&format!("{}contacts.csv", self.prefix), contacts.as_bytes())?;
+        archive.file(
+            &format!("{}conversations.csv", self.prefix),
+            self.conversations_csv().as_bytes(),
         )?;
-        for_each_message(&mut *conn, c.id, |m| {
-            let speaker = if m.direction == "inbound" {
-                who.clone()
-            } else {
-                "Support team".to_string()
-            };
-            let mut text = String::new();
-            if m.deleted_at.is_some() {
-                text.push_str("<p class=\"deleted\">(deleted by the customer)</p>");
-            }
-            if let Some(body) = &m.body {
-                text.push_str(&format!("<p>{}</p>", html(body).replace('\n', "<br>")));
-            }
-            if let Some(caption) = &m.caption {
-                text.push_str(&format!("<p>{}</p>", html(caption)));
-            }
-            match (m.media_file(), m.media_mime.as_deref()) {
-                (Some(file), Some(mime)) if mime.starts_with("image/") => {
-                    text.push_str(&format!("<img src=\"../{}\" alt=\"image\">", html(&file)))
-                }
-                (Some(file), _) => {
-                    // Shown as the desk shows it (no bidi or invisible characters); the JSON and
-                    // CSV keep the name as the customer sent it.
-                    let shown = m
-                        .file_name
-                        .as_deref()
-                        .map(crate::customer_files::display_name)
-                        .filter(|name| !name.is_empty());
-                    text.push_str(&format!(
-                        "<p><a href=\"../{}\">{}</a></p>",
-                        html(&file),
-                        html(shown.as_deref().unwrap_or("attachment"))
-                    ))
-                }
-                (None, _) if m.body.is_none() && m.caption.is_none() => {
-                    text.push_str(&format!("<p class=\"deleted\">[{}]</p>", html(&m.kind)))
-                }
-                _ => {}
-            }
-            archive.write(
-                format!(
-                    "<div class=\"m {dir}\"><div class=\"who\">{speaker} <span class=\"meta\">{at}</span></div>{text}</div>\n",
-                    dir = html(&m.direction),
-                    speaker = html(&speaker),
-                    at = iso(m.sent_at),
-                )
-                .as_bytes(),
-            )
-        })
-        .await?;
-        archive.write(b"</html>\n")?;
+        archive.start(&format!("{}messages.csv", self.prefix))?;
+        archive.write(csv_row(&MESSAGE_COLUMNS.map(String::from)).as_bytes())?;
+        for c in &self.conversations {
+            for_each_message(&mut *conn, c.id, |m| {
+                archive.write(csv_row(&m.csv(c.id)).as_bytes())
+            })
+            .await?;
+        }
+        Ok(())
     }
 
-    // The media files this cache holds.
-    for (path, file) in &media {
+    /// The contact's conversations as CSV, with its header.
+    fn conversations_csv(&self) -> String {
+        let mut rows = csv_row(&CONVERSATION_COLUMNS.map(String::from));
+        for c in &self.conversations {
+            rows.push_str(&csv_row(&[
+                c.id.to_string(),
+                c.status.clone(),
+                c.assignee.clone().unwrap_or_default(),
+                iso(c.created_at),
+                iso(c.last_activity_at),
+                c.labels.join(";"),
+                c.notes.len().to_string(),
+            ]));
+        }
+        rows
+    }
+
+    /// A readable transcript per conversation.
+    async fn write_transcripts<W: Write + Seek>(
+        &self,
+        conn: &mut SqliteConnection,
+        archive: &mut Archive<W>,
+    ) -> Result<(), ExportError> {
+        let who = if self.contact.name.is_empty() {
+            "Customer".to_string()
+        } else {
+            self.contact.name.clone()
+        };
+        for c in &self.conversations {
+            archive.start(&format!(
+                "{}transcripts/conversation-{}.html",
+                self.prefix, c.id
+            ))?;
+            archive.write(self.transcript_head(c, &who).as_bytes())?;
+            for_each_message(&mut *conn, c.id, |m| {
+                archive.write(transcript_entry(&who, m).as_bytes())
+            })
+            .await?;
+            archive.write(b"</html>\n")?;
+        }
+        Ok(())
+    }
+
+    /// A transcript's page head: the customer, the channel, when it started, its status and
+    /// when it was exported.
+    fn transcript_head(&self, c: &ConversationInfo, who: &str) -> String {
+        format!(
+            "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Conversation with {name}</title><style>{TRANSCRIPT_STYLE}</style>\
+             <h1>Conversation with {name}</h1><p class=\"meta\">{channel} · started {started} · status {status} · exported {exported}</p>\n",
+            name = html(who),
+            channel = html(&self.contact.channel_kind),
+            started = iso(c.created_at),
+            status = html(&c.status),
+            exported = iso(self.exported_at),
+        )
+    }
+}
+
+/// A conversation's object in `export.json`, without its messages.
+fn conversation_json(conversation: &ConversationInfo) -> Value {
+    json!({
+        "id": conversation.id,
+        "status": conversation.status,
+        "assignee_member_id": conversation.assignee,
+        "created_at": iso(conversation.created_at),
+        "last_activity_at": iso(conversation.last_activity_at),
+        "labels": conversation.labels,
+        "notes": conversation.notes,
+        "transcript": format!("transcripts/conversation-{}.html", conversation.id),
+    })
+}
+
+/// Writes a conversation's messages into `export.json`, noting their media files and reporting
+/// progress every thousand messages. Returns how many it wrote.
+async fn write_messages_json<W: Write + Seek>(
+    conn: &mut SqliteConnection,
+    archive: &mut Archive<W>,
+    conversation_id: i64,
+    media: &mut MediaFiles,
+    progress: &mut (dyn FnMut(ExportProgress) + Send),
+    state: &mut ExportProgress,
+) -> Result<i64, ExportError> {
+    let mut written = 0;
+    let mut buffer = Vec::new();
+    for_each_message(&mut *conn, conversation_id, |m| {
+        buffer.clear();
+        if written > 0 {
+            buffer.push(b',');
+        }
+        buffer.extend_from_slice(b"\n      ");
+        serde_json::to_writer(&mut buffer, &m.json()).map_err(|e| archive.fail(e))?;
+        archive.write(&buffer)?;
+        if let (Some(path), Some(file)) = (&m.media_path, m.media_file())
+            && !media.iter().any(|(_, f)| *f == file)
+        {
+            media.push((path.clone(), file));
+        }
+        written += 1;
+        state.messages_done += 1;
+        if state.messages_done % 1000 == 0 {
+            progress(*state);
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(written)
+}
+
+/// One message of a transcript: who wrote it, when, and what it holds.
+fn transcript_entry(who: &str, m: &ExportedMessage) -> String {
+    let speaker = if m.direction == "inbound" {
+        who
+    } else {
+        "Support team"
+    };
+    format!(
+        "<div class=\"m {dir}\"><div class=\"who\">{speaker} <span class=\"meta\">{at}</span></div>{text}</div>\n",
+        dir = html(&m.direction),
+        speaker = html(speaker),
+        at = iso(m.sent_at),
+        text = transcript_text(m),
+    )
+}
+
+/// A message's content in a transcript: a deletion note, its text, its caption and its file
+/// (an image shown inline, other files linked), or its kind when it holds nothing shown.
+fn transcript_text(m: &ExportedMessage) -> String {
+    let mut text = String::new();
+    if m.deleted_at.is_some() {
+        text.push_str("<p class=\"deleted\">(deleted by the customer)</p>");
+    }
+    if let Some(body) = &m.body {
+        text.push_str(&format!("<p>{}</p>", html(body).replace('\n', "<br>")));
+    }
+    if let Some(caption) = &m.caption {
+        text.push_str(&format!("<p>{}</p>", html(caption)));
+    }
+    match (m.media_file(), m.media_mime.as_deref()) {
+        (Some(file), Some(mime)) if mime.starts_with("image/") => {
+            text.push_str(&format!("<img src=\"../{}\" alt=\"image\">", html(&file)))
+        }
+        (Some(file), _) => {
+            // Shown as the desk shows it (no bidi or invisible characters); the JSON and
+            // CSV keep the name as the customer sent it.
+            let shown = m
+                .file_name
+                .as_deref()
+                .map(crate::customer_files::display_name)
+                .filter(|name| !name.is_empty());
+            text.push_str(&format!(
+                "<p><a href=\"../{}\">{}</a></p>",
+                html(&file),
+                html(shown.as_deref().unwrap_or("attachment"))
+            ))
+        }
+        (None, _) if m.body.is_none() && m.caption.is_none() => {
+            text.push_str(&format!("<p class=\"deleted\">[{}]</p>", html(&m.kind)))
+        }
+        _ => {}
+    }
+    text
+}
+
+/// Copies the media files this cache holds under `prefix` (a missing one is skipped); returns
+/// how many it copied.
+async fn write_media<W: Write + Seek>(
+    archive: &mut Archive<W>,
+    prefix: &str,
+    media: &MediaFiles,
+) -> Result<i64, ExportError> {
+    let mut copied = 0;
+    for (path, file) in media {
         let bytes = match tokio::fs::read(path).await {
             Ok(bytes) => bytes,
             Err(error) => {
@@ -666,10 +793,17 @@ async fn write_contact<W: Write + Seek>(
             }
         };
         archive.file(&format!("{prefix}{file}"), &bytes)?;
-        counts.media += 1;
+        copied += 1;
     }
-    Ok(counts)
+    Ok(copied)
 }
+
+/// The archive's `README.txt`.
+const README: &[u8] = b"Zentro Desk export (schema version 1).\r\n\
+              export.json: everything, machine-readable (see docs/export-schema-v1.json in Zentro Desk's repository).\r\n\
+              *.csv: contacts, conversations and messages as spreadsheets.\r\n\
+              transcripts/: a readable page per conversation (open in a browser; prints well).\r\n\
+              media/: the files this computer kept, named by their SHA-256.\r\n";
 
 /// Writes the export of `scope` to `out` (a `.zip`), reporting progress. A failed export leaves
 /// no partial file behind.
@@ -680,19 +814,66 @@ pub async fn export(
     exported_at: i64,
     progress: &mut (dyn FnMut(ExportProgress) + Send),
 ) -> Result<ExportSummary, ExportError> {
-    let contacts: Vec<i64> = match scope {
-        Scope::Contact(id) => vec![id],
-        Scope::All => sqlx::query_scalar!(r#"SELECT id AS "id!" FROM contacts ORDER BY id"#)
-            .fetch_all(cache.pool())
-            .await
-            .map_err(sql)?,
-    };
+    let contacts = contacts_in(cache, scope).await?;
     // One connection in one read transaction: a consistent snapshot, and one page cache.
     let mut snapshot = cache.pool().begin().await.map_err(sql)?;
     if let Scope::Contact(id) = scope {
         contact_info(&mut snapshot, id).await?;
     }
-    let messages_total: i64 = match scope {
+    let messages_total = messages_in(cache, scope).await?;
+    let display = out.display().to_string();
+    let partial = out.with_extension("zip.partial");
+    let mut archive = Archive::create(&partial, &display)?;
+    let mut state = ExportProgress {
+        contacts_done: 0,
+        contacts_total: contacts.len() as i64,
+        messages_done: 0,
+        messages_total,
+    };
+    progress(state);
+    let written = write_archive(
+        &mut snapshot,
+        &mut archive,
+        scope,
+        &contacts,
+        exported_at,
+        progress,
+        &mut state,
+    )
+    .await;
+    let finished = written.and_then(|counts| archive.finish().map(|()| counts));
+    let counts = match finished {
+        Ok(counts) => counts,
+        Err(error) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(error);
+        }
+    };
+    std::fs::rename(&partial, out).map_err(|e| write_error(&display, e))?;
+    let bytes = std::fs::metadata(out).map(|m| m.len() as i64).unwrap_or(0);
+    Ok(ExportSummary {
+        path: display,
+        contacts: contacts.len() as i64,
+        messages: counts.messages,
+        media_files: counts.media,
+        bytes,
+    })
+}
+
+/// The contacts of `scope`, by id.
+async fn contacts_in(cache: &Cache, scope: Scope) -> Result<Vec<i64>, ExportError> {
+    Ok(match scope {
+        Scope::Contact(id) => vec![id],
+        Scope::All => sqlx::query_scalar!(r#"SELECT id AS "id!" FROM contacts ORDER BY id"#)
+            .fetch_all(cache.pool())
+            .await
+            .map_err(sql)?,
+    })
+}
+
+/// How many messages `scope` holds.
+async fn messages_in(cache: &Cache, scope: Scope) -> Result<i64, ExportError> {
+    Ok(match scope {
         Scope::Contact(id) => sqlx::query_scalar!(
             r#"SELECT count(*) AS "n!: i64" FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.contact_id = ?"#,
             id
@@ -704,110 +885,63 @@ pub async fn export(
             .fetch_one(cache.pool())
             .await
             .map_err(sql)?,
-    };
-    let display = out.display().to_string();
-    let partial = out.with_extension("zip.partial");
-    let file = std::fs::File::create(&partial).map_err(|e| ExportError::Write {
-        path: display.clone(),
-        reason: e.to_string(),
-    })?;
-    let mut archive = Archive {
-        zip: zip::ZipWriter::new(std::io::BufWriter::new(file)),
-        path: display.clone(),
-    };
-    let mut state = ExportProgress {
-        contacts_done: 0,
-        contacts_total: contacts.len() as i64,
-        messages_done: 0,
-        messages_total,
-    };
-    progress(state);
-    let result = async {
-        let (mut messages, mut media) = (0, 0);
-        let mut index = Vec::new();
-        for id in &contacts {
-            let prefix = match scope {
-                Scope::Contact(_) => String::new(),
-                Scope::All => format!("contacts/{id}/"),
-            };
-            let counts = write_contact(
-                &mut snapshot,
-                &mut archive,
-                &prefix,
-                *id,
-                exported_at,
-                progress,
-                &mut state,
-            )
-            .await?;
-            messages += counts.messages;
-            media += counts.media;
-            index.push(json!({ "contact_id": id, "folder": prefix, "messages": counts.messages }));
-            state.contacts_done += 1;
-            progress(state);
-        }
-        if scope == Scope::All {
-            let doc = json!({
-                "schema": "zentro-desk-export-index",
-                "version": SCHEMA_VERSION,
-                "exported_at": iso(exported_at),
-                "contacts": index,
-            });
-            archive.file(
-                "index.json",
-                serde_json::to_string_pretty(&doc)
-                    .map_err(|e| archive.fail(e))?
-                    .as_bytes(),
-            )?;
-        }
-        archive.file(
-            "README.txt",
-            b"Zentro Desk export (schema version 1).\r\n\
-              export.json: everything, machine-readable (see docs/export-schema-v1.json in Zentro Desk's repository).\r\n\
-              *.csv: contacts, conversations and messages as spreadsheets.\r\n\
-              transcripts/: a readable page per conversation (open in a browser; prints well).\r\n\
-              media/: the files this computer kept, named by their SHA-256.\r\n",
-        )?;
-        Ok::<_, ExportError>((messages, media))
-    }
-    .await;
-    let finished = result.and_then(|counts| {
-        let mut writer = archive.zip.finish().map_err(|e| ExportError::Write {
-            path: display.clone(),
-            reason: e.to_string(),
-        })?;
-        writer.flush().map_err(|e| ExportError::Write {
-            path: display.clone(),
-            reason: e.to_string(),
-        })?;
-        writer
-            .get_ref()
-            .sync_all()
-            .map_err(|e| ExportError::Write {
-                path: display.clone(),
-                reason: e.to_string(),
-            })?;
-        Ok(counts)
-    });
-    let (messages, media) = match finished {
-        Ok(counts) => counts,
-        Err(error) => {
-            let _ = std::fs::remove_file(&partial);
-            return Err(error);
-        }
-    };
-    std::fs::rename(&partial, out).map_err(|e| ExportError::Write {
-        path: display.clone(),
-        reason: e.to_string(),
-    })?;
-    let bytes = std::fs::metadata(out).map(|m| m.len() as i64).unwrap_or(0);
-    Ok(ExportSummary {
-        path: display,
-        contacts: contacts.len() as i64,
-        messages,
-        media_files: media,
-        bytes,
     })
+}
+
+/// Writes every contact of `scope` (each in its folder, with an index when there are several)
+/// and the README; returns what it wrote.
+async fn write_archive<W: Write + Seek>(
+    conn: &mut SqliteConnection,
+    archive: &mut Archive<W>,
+    scope: Scope,
+    contacts: &[i64],
+    exported_at: i64,
+    progress: &mut (dyn FnMut(ExportProgress) + Send),
+    state: &mut ExportProgress,
+) -> Result<Counts, ExportError> {
+    let mut total = Counts {
+        messages: 0,
+        media: 0,
+    };
+    let mut index = Vec::new();
+    for id in contacts {
+        let prefix = match scope {
+            Scope::Contact(_) => String::new(),
+            Scope::All => format!("contacts/{id}/"),
+        };
+        let counts =
+            write_contact(conn, archive, &prefix, *id, exported_at, progress, state).await?;
+        total.messages += counts.messages;
+        total.media += counts.media;
+        index.push(json!({ "contact_id": id, "folder": prefix, "messages": counts.messages }));
+        state.contacts_done += 1;
+        progress(*state);
+    }
+    if scope == Scope::All {
+        write_index(archive, exported_at, index)?;
+    }
+    archive.file("README.txt", README)?;
+    Ok(total)
+}
+
+/// `index.json`: each contact's folder and message count.
+fn write_index<W: Write + Seek>(
+    archive: &mut Archive<W>,
+    exported_at: i64,
+    index: Vec<Value>,
+) -> Result<(), ExportError> {
+    let doc = json!({
+        "schema": "zentro-desk-export-index",
+        "version": SCHEMA_VERSION,
+        "exported_at": iso(exported_at),
+        "contacts": index,
+    });
+    archive.file(
+        "index.json",
+        serde_json::to_string_pretty(&doc)
+            .map_err(|e| archive.fail(e))?
+            .as_bytes(),
+    )
 }
 
 /// How an export names a contact in the audit log: a salted hash (with its salt), never the
@@ -824,9 +958,7 @@ pub async fn audit_subject(
     .await
     .map_err(sql)?
     .ok_or(ExportError::NoContact)?;
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).expect("the OS random source works");
-    let salt = hex::encode(salt);
+    let salt = hex::encode(zentro_events::clock::random_bytes::<16>());
     let hash = crate::rights::erasure_hash(&salt, &c.channel_id, &c.external_id);
     Ok((format!("sha256:{hash}"), salt))
 }
