@@ -4,10 +4,14 @@
 
 use serde::Serialize;
 use serde_json::json;
-use zentro_meta::webhook::{Content, Direction, Event, Message, Platform, WebhookItem};
+use zentro_events::clock::now_ms;
+use zentro_meta::webhook::{
+    Attachment, Content, Direction, Event, Location, Media, Message, MessageDeleted, MessageEdit,
+    Platform, Reaction, WebhookItem,
+};
 
 use super::statuses::{apply_delivery, apply_pending_in, apply_read};
-use super::{Tx, channel_external_id, channel_id, now_ms};
+use super::{Tx, channel_external_id, channel_id};
 use crate::cache::CacheError;
 
 /// A message ready to be stored: one element of the JSON array a run is inserted from.
@@ -179,7 +183,18 @@ pub(super) async fn store_messages(
     let customers = serde_json::to_string(&rows.iter().map(CustomerRow::of).collect::<Vec<_>>())
         .unwrap_or_else(|_| "[]".into());
     let now = now_ms();
-    // Channels: created on first sight; a WhatsApp number learns its Business Account.
+    upsert_channels(tx, rows, now).await?;
+    upsert_contacts(tx, &customers, now).await?;
+    open_conversations(tx, &customers).await?;
+    insert_messages(tx, &data).await?;
+    queue_downloads(tx, rows, now).await?;
+    apply_overtaken_statuses(tx, rows).await?;
+    rows.clear();
+    Ok(())
+}
+
+/// Channels: created on first sight; a WhatsApp number learns its Business Account.
+async fn upsert_channels(tx: &mut Tx, rows: &[MessageRow], now: i64) -> Result<(), CacheError> {
     let channels = json!(distinct_channels(rows)).to_string();
     sqlx::query!(
         r#"
@@ -195,8 +210,13 @@ pub(super) async fn store_messages(
     )
     .execute(&mut **tx)
     .await?;
-    // Contacts: new ones are created; known ones only change when Meta says something new (so
-    // an unchanged contact costs no write and no search-index churn).
+    Ok(())
+}
+
+/// Contacts (`customers`: [`CustomerRow`]s as JSON): new ones are created; known ones only change
+/// when Meta says something new (so an unchanged contact costs no write and no search-index
+/// churn).
+async fn upsert_contacts(tx: &mut Tx, customers: &str, now: i64) -> Result<(), CacheError> {
     sqlx::query!(
         r#"
         WITH r AS MATERIALIZED (SELECT key, jsonb(value) AS value FROM json_each(?1))
@@ -223,7 +243,11 @@ pub(super) async fn store_messages(
     )
     .execute(&mut **tx)
     .await?;
-    // A contact's first message opens their conversation; later ones reuse it.
+    Ok(())
+}
+
+/// A contact's first message opens their conversation; later ones reuse it.
+async fn open_conversations(tx: &mut Tx, customers: &str) -> Result<(), CacheError> {
     sqlx::query!(
         r#"
         WITH r AS MATERIALIZED (SELECT key, jsonb(value) AS value FROM json_each(?1))
@@ -239,8 +263,13 @@ pub(super) async fn store_messages(
     )
     .execute(&mut **tx)
     .await?;
-    // Into the contact's active conversation, else their latest. Redeliveries (and this device's
-    // own sends, already recorded) conflict and are skipped.
+    Ok(())
+}
+
+/// The messages (`data`: [`MessageRow`]s as JSON), into the contact's active conversation, else
+/// their latest. Redeliveries (and this device's own sends, already recorded) conflict and are
+/// skipped.
+async fn insert_messages(tx: &mut Tx, data: &str) -> Result<(), CacheError> {
     sqlx::query!(
         r#"
         WITH r AS MATERIALIZED (SELECT key, jsonb(value) AS value FROM json_each(?1))
@@ -268,55 +297,65 @@ pub(super) async fn store_messages(
     )
     .execute(&mut **tx)
     .await?;
-    // WhatsApp media to fetch: new messages, and redeliveries of ones whose file is still missing.
+    Ok(())
+}
+
+/// WhatsApp media to fetch: new messages, and redeliveries of ones whose file is still missing.
+async fn queue_downloads(tx: &mut Tx, rows: &[MessageRow], now: i64) -> Result<(), CacheError> {
     let downloads: Vec<&str> = rows
         .iter()
         .filter(|r| r.download)
         .filter_map(|r| r.external_id.as_deref())
         .collect();
-    if !downloads.is_empty() {
-        let downloads_json = json!(downloads).to_string();
-        sqlx::query!(
-            r#"
+    if downloads.is_empty() {
+        return Ok(());
+    }
+    let downloads_json = json!(downloads).to_string();
+    sqlx::query!(
+        r#"
             INSERT INTO media_downloads (message_id, next_attempt_at)
             SELECT m.id, ?2 FROM messages m
             WHERE m.external_id IN (SELECT value FROM json_each(?1)) AND m.media_path IS NULL
             ON CONFLICT (message_id) DO UPDATE SET
                 next_attempt_at = min(media_downloads.next_attempt_at, excluded.next_attempt_at)
             "#,
-            downloads_json,
-            now
-        )
-        .execute(&mut **tx)
-        .await?;
-    }
-    // Statuses that overtook their (outbound) message apply now. (A redelivered message has none
-    // waiting: its statuses applied when it first arrived.)
+        downloads_json,
+        now
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Statuses that overtook their (outbound) message apply now. (A redelivered message has none
+/// waiting: its statuses applied when it first arrived.)
+async fn apply_overtaken_statuses(tx: &mut Tx, rows: &[MessageRow]) -> Result<(), CacheError> {
     let outbound: Vec<&str> = rows
         .iter()
         .filter(|r| r.direction == "outbound")
         .filter_map(|r| r.external_id.as_deref())
         .collect();
-    if !outbound.is_empty() {
-        let outbound_json = json!(outbound).to_string();
-        let waiting: Vec<String> = sqlx::query_scalar!(
-            r#"
+    if outbound.is_empty() {
+        return Ok(());
+    }
+    let outbound_json = json!(outbound).to_string();
+    let waiting: Vec<String> = sqlx::query_scalar!(
+        r#"
             SELECT external_id FROM pending_statuses
             WHERE external_id IN (SELECT value FROM json_each(?))
             "#,
-            outbound_json
-        )
-        .fetch_all(&mut **tx)
-        .await?;
-        for external_id in waiting {
-            apply_pending_in(tx, &external_id).await?;
-        }
+        outbound_json
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    for external_id in waiting {
+        apply_pending_in(tx, &external_id).await?;
     }
-    rows.clear();
     Ok(())
 }
 
 /// How a message's content is stored: (kind, body, caption, file name, media id, media URL, MIME, sha256).
+#[derive(Default)]
 struct Stored {
     kind: String,
     body: Option<String>,
@@ -328,98 +367,103 @@ struct Stored {
     media_sha256: Option<String>,
 }
 
-fn stored(content: &Content) -> Stored {
-    let mut s = Stored {
-        kind: String::new(),
-        body: None,
-        caption: None,
-        file_name: None,
-        media_id: None,
-        media_url: None,
-        media_mime: None,
-        media_sha256: None,
-    };
-    match content {
-        Content::Text { body } => {
-            s.kind = "text".into();
-            s.body = Some(body.clone());
+impl Stored {
+    /// Content of `kind` stored as `body` alone.
+    fn text(kind: impl Into<String>, body: Option<String>) -> Self {
+        Self {
+            kind: kind.into(),
+            body,
+            ..Self::default()
         }
-        Content::Media(m) => {
-            s.kind = if m.voice {
+    }
+
+    /// One WhatsApp media item (a voice note is its own kind).
+    fn media(m: &Media) -> Self {
+        Self {
+            kind: if m.voice {
                 "voice".into()
             } else {
                 m.kind.as_str().into()
-            };
-            s.caption = m.caption.clone();
-            s.file_name = m.filename.clone();
-            s.media_id = m.id.clone();
-            s.media_url = m.url.clone();
-            s.media_mime = m.mime_type.clone();
-            s.media_sha256 = m.sha256.clone();
+            },
+            caption: m.caption.clone(),
+            file_name: m.filename.clone(),
+            media_id: m.id.clone(),
+            media_url: m.url.clone(),
+            media_mime: m.mime_type.clone(),
+            media_sha256: m.sha256.clone(),
+            ..Self::default()
         }
-        Content::Attachments { text, items } => {
-            s.kind = items
-                .first()
+    }
+
+    /// Messenger or Instagram attachments: the first one, with the text.
+    fn attachments(text: &Option<String>, items: &[Attachment]) -> Self {
+        let first = items.first();
+        Self {
+            kind: first
                 .map(|a| a.kind.clone())
-                .unwrap_or_else(|| "attachment".into());
-            s.body = text.clone();
-            s.media_url = items.first().and_then(|a| a.url.clone());
-            s.file_name = items.first().and_then(|a| a.title.clone());
+                .unwrap_or_else(|| "attachment".into()),
+            body: text.clone(),
+            media_url: first.and_then(|a| a.url.clone()),
+            file_name: first.and_then(|a| a.title.clone()),
+            ..Self::default()
         }
-        Content::Location(l) => {
-            s.kind = "location".into();
-            s.body = Some(
-                format!(
-                    "{} {}",
-                    l.name.clone().unwrap_or_default(),
-                    l.address.clone().unwrap_or_default()
-                )
-                .trim()
-                .to_string(),
-            );
-            // A map of the pin, to open in the browser.
-            s.media_url = Some(format!(
+    }
+
+    /// A location: its name and address, with a map of the pin to open in the browser.
+    fn location(l: &Location) -> Self {
+        let body = format!(
+            "{} {}",
+            l.name.clone().unwrap_or_default(),
+            l.address.clone().unwrap_or_default()
+        )
+        .trim()
+        .to_string();
+        Self {
+            media_url: Some(format!(
                 "https://www.openstreetmap.org/?mlat={lat:.6}&mlon={lon:.6}#map=17/{lat:.6}/{lon:.6}",
                 lat = l.latitude,
                 lon = l.longitude
-            ));
+            )),
+            ..Self::text("location", Some(body))
         }
-        Content::Contacts(cs) => {
-            s.kind = "contacts".into();
-            s.body = Some(
+    }
+}
+
+/// How `content` is stored, by its kind.
+fn stored(content: &Content) -> Stored {
+    match content {
+        Content::Text { body } => Stored::text("text", Some(body.clone())),
+        Content::Media(m) => Stored::media(m),
+        Content::Attachments { text, items } => Stored::attachments(text, items),
+        Content::Location(l) => Stored::location(l),
+        Content::Contacts(cs) => Stored::text(
+            "contacts",
+            Some(
                 cs.iter()
                     .map(|c| format!("{} {}", c.name, c.phones.join(" ")))
                     .collect::<Vec<_>>()
                     .join("; "),
-            );
-        }
-        Content::InteractiveReply(r) => {
-            s.kind = "interactive_reply".into();
-            s.body = r.title.clone();
-        }
+            ),
+        ),
+        Content::InteractiveReply(r) => Stored::text("interactive_reply", r.title.clone()),
         Content::TemplateButton { text, .. } | Content::QuickReply { text, .. } => {
-            s.kind = "button_reply".into();
-            s.body = Some(text.clone());
+            Stored::text("button_reply", Some(text.clone()))
         }
-        Content::Order(o) => {
-            s.kind = "order".into();
-            s.body = Some(format!(
+        Content::Order(o) => Stored::text(
+            "order",
+            Some(format!(
                 "{} item(s){}",
                 o.items.len(),
                 o.text
                     .as_ref()
                     .map(|t| format!(": {t}"))
                     .unwrap_or_default()
-            ));
-        }
-        Content::System(n) => {
-            s.kind = "system".into();
-            s.body = n.body.clone();
-        }
-        Content::RequestWelcome => s.kind = "request_welcome".into(),
-        Content::Unsupported { kind, .. } => s.kind = format!("unsupported:{kind}"),
+            )),
+        ),
+        Content::System(n) => Stored::text("system", n.body.clone()),
+        Content::RequestWelcome => Stored::text("request_welcome", None),
+        Content::Unsupported { kind, .. } => Stored::text(format!("unsupported:{kind}"), None),
     }
-    s
 }
 
 /// Applies a webhook item that is not stored in a run. Every kind of item is named, so a new
@@ -428,71 +472,9 @@ pub(super) async fn apply_item(tx: &mut Tx, item: &WebhookItem) -> Result<(), Ca
     match &item.event {
         // Messages and statuses are stored in runs (see `store_messages`, `store_statuses`).
         Event::Message(_) | Event::Status(_) => {}
-        Event::Reaction(reaction) => {
-            let at = reaction.at.timestamp_millis();
-            match &reaction.emoji {
-                Some(emoji) => {
-                    sqlx::query!(
-                        r#"
-                        INSERT INTO reactions (message_external_id, reactor, emoji, at)
-                        VALUES (?, 'customer', ?, ?)
-                        ON CONFLICT (message_external_id, reactor) DO UPDATE SET
-                            emoji = excluded.emoji,
-                            at = excluded.at
-                        WHERE excluded.at >= reactions.at
-                        "#,
-                        reaction.message_id,
-                        emoji,
-                        at
-                    )
-                    .execute(&mut **tx)
-                    .await?;
-                }
-                None => {
-                    sqlx::query!(
-                        r#"
-                        DELETE FROM reactions
-                        WHERE message_external_id = ? AND reactor = 'customer' AND at <= ?
-                        "#,
-                        reaction.message_id,
-                        at
-                    )
-                    .execute(&mut **tx)
-                    .await?;
-                }
-            }
-        }
-        Event::Edit(edit) => {
-            // The search row follows by trigger.
-            let edited_at = edit.at.timestamp_millis();
-            sqlx::query!(
-                r#"
-                UPDATE messages SET body = ?, edited_at = ?
-                WHERE external_id = ? AND (edited_at IS NULL OR edited_at <= ?)
-                "#,
-                edit.text,
-                edited_at,
-                edit.message_id,
-                edited_at
-            )
-            .execute(&mut **tx)
-            .await?;
-        }
-        Event::Deleted(deleted) => {
-            // The customer unsent it: its content goes, the fact that it existed stays.
-            // Its search row goes by trigger.
-            let deleted_at = deleted.at.timestamp_millis();
-            sqlx::query!(
-                r#"
-                UPDATE messages SET body = NULL, caption = NULL, media_url = NULL, deleted_at = ?
-                WHERE external_id = ?
-                "#,
-                deleted_at,
-                deleted.message_id
-            )
-            .execute(&mut **tx)
-            .await?;
-        }
+        Event::Reaction(reaction) => apply_reaction(tx, reaction).await?,
+        Event::Edit(edit) => apply_edit(tx, edit).await?,
+        Event::Deleted(deleted) => apply_unsend(tx, deleted).await?,
         Event::Read(read) => apply_read(tx, item, read).await?,
         Event::Delivery(delivery) => apply_delivery(tx, item, delivery).await?,
         // Not kept in the cache.
@@ -505,5 +487,79 @@ pub(super) async fn apply_item(tx: &mut Tx, item: &WebhookItem) -> Result<(), Ca
         | Event::PlatformErrors(_)
         | Event::Unsupported(_) => {}
     }
+    Ok(())
+}
+
+/// The customer's reaction to a message, or its removal (`emoji: None`); an older one never
+/// overrides a newer.
+async fn apply_reaction(tx: &mut Tx, reaction: &Reaction) -> Result<(), CacheError> {
+    let at = reaction.at.timestamp_millis();
+    match &reaction.emoji {
+        Some(emoji) => {
+            sqlx::query!(
+                r#"
+                        INSERT INTO reactions (message_external_id, reactor, emoji, at)
+                        VALUES (?, 'customer', ?, ?)
+                        ON CONFLICT (message_external_id, reactor) DO UPDATE SET
+                            emoji = excluded.emoji,
+                            at = excluded.at
+                        WHERE excluded.at >= reactions.at
+                        "#,
+                reaction.message_id,
+                emoji,
+                at
+            )
+            .execute(&mut **tx)
+            .await?;
+        }
+        None => {
+            sqlx::query!(
+                r#"
+                        DELETE FROM reactions
+                        WHERE message_external_id = ? AND reactor = 'customer' AND at <= ?
+                        "#,
+                reaction.message_id,
+                at
+            )
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The customer edited a message: its new text, unless a later edit is already here. The search
+/// row follows by trigger.
+async fn apply_edit(tx: &mut Tx, edit: &MessageEdit) -> Result<(), CacheError> {
+    let edited_at = edit.at.timestamp_millis();
+    sqlx::query!(
+        r#"
+                UPDATE messages SET body = ?, edited_at = ?
+                WHERE external_id = ? AND (edited_at IS NULL OR edited_at <= ?)
+                "#,
+        edit.text,
+        edited_at,
+        edit.message_id,
+        edited_at
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The customer unsent a message: its content goes, the fact that it existed stays. Its search
+/// row goes by trigger.
+async fn apply_unsend(tx: &mut Tx, deleted: &MessageDeleted) -> Result<(), CacheError> {
+    let deleted_at = deleted.at.timestamp_millis();
+    sqlx::query!(
+        r#"
+                UPDATE messages SET body = NULL, caption = NULL, media_url = NULL, deleted_at = ?
+                WHERE external_id = ?
+                "#,
+        deleted_at,
+        deleted.message_id
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }

@@ -22,6 +22,7 @@ mod team;
 
 use serde::Deserialize;
 use sqlx::{Sqlite, Transaction};
+use zentro_events::clock::now_ms;
 use zentro_meta::webhook::{self, Event, Platform, Route, Status};
 
 use crate::cache::{Cache, CacheError};
@@ -156,7 +157,7 @@ async fn apply_event(tx: &mut Tx, runs: &mut Runs, event: &RelayEvent) -> Result
         zentro_events::MESSAGE_SENT => relay::apply_message_sent(tx, runs, event).await,
         crate::rights::RETENTION_EVENT => relay::apply_retention(tx, runs, event).await,
         crate::rights::CONTACT_ERASED => relay::apply_erasure(tx, runs, event).await,
-        kind if kind.starts_with(crate::team::KIND_PREFIX) => team::apply(tx, runs, event).await,
+        kind if kind.starts_with(crate::actions::KIND_PREFIX) => team::apply(tx, runs, event).await,
         _ => Ok(false),
     }
 }
@@ -176,13 +177,6 @@ async fn apply_webhook(tx: &mut Tx, runs: &mut Runs, event: &RelayEvent) -> Resu
         }
     }
     Ok(())
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// The cache's channel id for a channel: `<kind>:<Meta id>`.

@@ -35,6 +35,27 @@ impl Delivery {
             at: 0,
         }
     }
+
+    /// Takes `status` when it moves the state forward, with its error when it is a failure.
+    fn advance(&mut self, status: &Status) {
+        if !status_advances(self.state.as_ref(), &status.state) {
+            return;
+        }
+        let error = status
+            .errors
+            .first()
+            .filter(|_| status.state == DeliveryState::Failed);
+        self.state = Some(status.state.clone());
+        self.changed = true;
+        self.error_code = error.map(|e| e.code);
+        self.error_message = error.map(|e| {
+            e.details
+                .clone()
+                .or_else(|| e.message.clone())
+                .unwrap_or_default()
+        });
+        self.at = status.at.timestamp_millis();
+    }
 }
 
 /// Applies a run of statuses with a fixed number of statements: sends recognised by their client
@@ -48,7 +69,25 @@ pub(super) async fn store_statuses(
     if statuses.is_empty() {
         return Ok(());
     }
-    // A send whose outcome was unknown (a timeout) is recognised by its client id.
+    claim_sends(tx, statuses).await?;
+    let mut known = deliveries_before(tx, statuses).await?;
+    // Forward only, in the order Meta reported them.
+    for status in statuses.iter() {
+        known
+            .entry(status.message_id.clone())
+            .or_insert_with(|| Delivery::before(false, None))
+            .advance(status);
+    }
+    let (updates, pending) = changed_rows(&known);
+    update_messages(tx, updates).await?;
+    keep_pending(tx, pending).await?;
+    statuses.clear();
+    Ok(())
+}
+
+/// Gives Meta's id to the sends whose outcome was unknown (a timeout), recognised by the client
+/// id a status carries, and marks their outbox entries accepted.
+async fn claim_sends(tx: &mut Tx, statuses: &[Status]) -> Result<(), CacheError> {
     let claims: Vec<serde_json::Value> = statuses
         .iter()
         .filter_map(|s| {
@@ -57,34 +96,44 @@ pub(super) async fn store_statuses(
                 .map(|client_id| json!({ "id": s.message_id, "client_id": client_id }))
         })
         .collect();
-    if !claims.is_empty() {
-        let claims = json!(claims).to_string();
-        let claimed: Vec<Option<String>> = sqlx::query_scalar!(
-            r#"
+    if claims.is_empty() {
+        return Ok(());
+    }
+    let claims = json!(claims).to_string();
+    let claimed: Vec<Option<String>> = sqlx::query_scalar!(
+        r#"
             UPDATE messages SET external_id = r.value ->> 'id'
             FROM json_each(?1) r
             WHERE messages.client_id = r.value ->> 'client_id' AND messages.external_id IS NULL
             RETURNING messages.client_id
             "#,
-            claims
-        )
-        .fetch_all(&mut **tx)
-        .await?;
-        if !claimed.is_empty() {
-            let claimed = json!(claimed).to_string();
-            sqlx::query!(
-                r#"
+        claims
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    if claimed.is_empty() {
+        return Ok(());
+    }
+    let claimed = json!(claimed).to_string();
+    sqlx::query!(
+        r#"
                 UPDATE outbox SET state = 'accepted', last_error = NULL
                 WHERE client_id IN (SELECT value FROM json_each(?1))
                   AND state IN ('ambiguous', 'sending')
                 "#,
-                claimed
-            )
-            .execute(&mut **tx)
-            .await?;
-        }
-    }
-    // Where each message stands now.
+        claimed
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Where each message of the run stands now: stored with its state, or waiting in
+/// `pending_statuses`.
+async fn deliveries_before(
+    tx: &mut Tx,
+    statuses: &[Status],
+) -> Result<HashMap<String, Delivery>, CacheError> {
     let ids = json!(
         statuses
             .iter()
@@ -125,28 +174,13 @@ pub(super) async fn store_statuses(
             .entry(row.external_id)
             .or_insert_with(|| Delivery::before(false, Some(DeliveryState::parse(&row.status))));
     }
-    // Forward only, in the order Meta reported them.
-    for status in statuses.iter() {
-        let delivery = known
-            .entry(status.message_id.clone())
-            .or_insert_with(|| Delivery::before(false, None));
-        if status_advances(delivery.state.as_ref(), &status.state) {
-            let error = status
-                .errors
-                .first()
-                .filter(|_| status.state == DeliveryState::Failed);
-            delivery.state = Some(status.state.clone());
-            delivery.changed = true;
-            delivery.error_code = error.map(|e| e.code);
-            delivery.error_message = error.map(|e| {
-                e.details
-                    .clone()
-                    .or_else(|| e.message.clone())
-                    .unwrap_or_default()
-            });
-            delivery.at = status.at.timestamp_millis();
-        }
-    }
+    Ok(known)
+}
+
+/// The changed states as JSON rows: `(for stored messages, for messages not here yet)`.
+fn changed_rows(
+    known: &HashMap<String, Delivery>,
+) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
     let (mut updates, mut pending) = (Vec::new(), Vec::new());
     for (id, d) in known.iter().filter(|(_, d)| d.changed) {
         let row = json!({ "id": id, "status": d.state.as_ref().map(DeliveryState::as_str), "code": d.error_code, "message": d.error_message, "at": d.at });
@@ -156,10 +190,17 @@ pub(super) async fn store_statuses(
             pending.push(row)
         }
     }
-    if !updates.is_empty() {
-        let updates = json!(updates).to_string();
-        sqlx::query!(
-            r#"
+    (updates, pending)
+}
+
+/// Writes the new states of stored messages, in one statement.
+async fn update_messages(tx: &mut Tx, updates: Vec<serde_json::Value>) -> Result<(), CacheError> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let updates = json!(updates).to_string();
+    sqlx::query!(
+        r#"
             UPDATE messages SET
                 delivery_status = r.value ->> 'status',
                 status_at = r.value ->> 'at',
@@ -168,15 +209,21 @@ pub(super) async fn store_statuses(
             FROM json_each(?1) r
             WHERE messages.external_id = r.value ->> 'id'
             "#,
-            updates
-        )
-        .execute(&mut **tx)
-        .await?;
+        updates
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Keeps the new states of messages not here yet in `pending_statuses`, in one statement.
+async fn keep_pending(tx: &mut Tx, pending: Vec<serde_json::Value>) -> Result<(), CacheError> {
+    if pending.is_empty() {
+        return Ok(());
     }
-    if !pending.is_empty() {
-        let pending = json!(pending).to_string();
-        sqlx::query!(
-            r#"
+    let pending = json!(pending).to_string();
+    sqlx::query!(
+        r#"
             INSERT INTO pending_statuses (external_id, status, error_code, error_message, at)
             SELECT r.value ->> 'id', r.value ->> 'status', r.value ->> 'code',
                    r.value ->> 'message', r.value ->> 'at'
@@ -187,12 +234,10 @@ pub(super) async fn store_statuses(
                 error_message = excluded.error_message,
                 at = excluded.at
             "#,
-            pending
-        )
-        .execute(&mut **tx)
-        .await?;
-    }
-    statuses.clear();
+        pending
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

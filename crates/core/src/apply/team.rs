@@ -5,9 +5,9 @@ use serde_json::json;
 
 use super::{RelayEvent, Runs, Tx};
 use crate::cache::CacheError;
-use crate::team::{ContactChanges, ContactRef, ConversationStatus, TeamEvent};
+use zentro_events::team::{ContactChanges, ContactRef, ConversationStatus, TeamEvent};
 
-/// A team event (a kind starting with [`crate::team::KIND_PREFIX`]); `false` when the payload
+/// A team event (a kind starting with [`crate::actions::KIND_PREFIX`]); `false` when the payload
 /// does not parse, names another kind or is invalid, or when its conversation or contact is not
 /// in this cache.
 pub(super) async fn apply(
