@@ -117,8 +117,9 @@ pub struct TemplateChoice {
 /// The `message.sent` team event: a reply Meta accepted, for every device to show.
 pub use zentro_events::MessageSent;
 
+/// A new client id: `cm_` and 128 random bits in hex.
 fn new_client_id() -> String {
-    format!("cm_{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
+    format!("cm_{}", zentro_events::clock::random_id())
 }
 
 struct Target {
