@@ -234,30 +234,13 @@ impl TeamEvent {
                 assignee: Some(member),
                 ..
             } => id("assignee", member),
-            Self::NoteAdded { body, .. } if body.trim().is_empty() => {
-                Err(Invalid("the note is empty".into()))
-            }
-            Self::NoteAdded { body, .. } if body.len() > MAX_TEXT => {
-                Err(Invalid("the note is longer than 10,000 characters".into()))
-            }
             Self::NoteAdded {
                 note_id,
+                body,
                 mentions,
                 at,
                 ..
-            } => {
-                id("note_id", note_id)?;
-                if mentions.len() > 100 {
-                    return Err(Invalid("a note mentions at most 100 members".into()));
-                }
-                for member in mentions {
-                    id("mention", member)?;
-                }
-                if *at < 0 {
-                    return Err(Invalid("at is a time in UTC ms".into()));
-                }
-                Ok(())
-            }
+            } => note(note_id, body, mentions, *at),
             Self::Labeled { label, .. } if label.trim().is_empty() || label.len() > 64 => {
                 Err(Invalid("a label has 1 to 64 characters".into()))
             }
@@ -271,11 +254,7 @@ impl TeamEvent {
                 ..
             } if *until < 0 => Err(Invalid("snoozed_until is a time in UTC ms".into())),
             Self::CannedReplySaved { shortcut, .. } | Self::CannedReplyDeleted { shortcut }
-                if shortcut.is_empty()
-                    || shortcut.len() > 32
-                    || !shortcut
-                        .chars()
-                        .all(|c| c.is_alphanumeric() || c == '-' || c == '_') =>
+                if !is_shortcut(shortcut) =>
             {
                 Err(Invalid(
                     "a shortcut has 1 to 32 letters, digits, '-' or '_'".into(),
@@ -345,6 +324,36 @@ impl ContactRef {
 
 /// The longest note or canned reply (bytes).
 const MAX_TEXT: usize = 10_000;
+
+/// A note: some text within the limit, its id, at most 100 mentioned members, a time.
+fn note(note_id: &str, body: &str, mentions: &[String], at: i64) -> Result<(), Invalid> {
+    if body.trim().is_empty() {
+        return Err(Invalid("the note is empty".into()));
+    }
+    if body.len() > MAX_TEXT {
+        return Err(Invalid("the note is longer than 10,000 characters".into()));
+    }
+    id("note_id", note_id)?;
+    if mentions.len() > 100 {
+        return Err(Invalid("a note mentions at most 100 members".into()));
+    }
+    for member in mentions {
+        id("mention", member)?;
+    }
+    if at < 0 {
+        return Err(Invalid("at is a time in UTC ms".into()));
+    }
+    Ok(())
+}
+
+/// A canned reply's shortcut: 1 to 32 letters, digits, '-' or '_'.
+fn is_shortcut(shortcut: &str) -> bool {
+    !shortcut.is_empty()
+        && shortcut.len() <= 32
+        && shortcut
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+}
 
 /// An event that is not allowed as given; the message says why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use zentro_meta::platform;
 
 use crate::SimState;
-use crate::state::TokenGrant;
+use crate::state::{SignupCode, TokenGrant};
 use crate::webhooks::WebhookSender;
 
 mod send;
@@ -542,6 +542,8 @@ fn debug_token(state: &Shared, query: &HashMap<String, String>) -> Response {
     axum::Json(json!({ "data": data })).into_response()
 }
 
+/// `GET /oauth/access_token`: an Embedded Signup or Facebook Login code exchanged, once and
+/// within its lifetime, by the app that asked for it.
 fn exchange_code(state: &Shared, query: &HashMap<String, String>) -> Response {
     let mut state = lock(state);
     if query.get("client_id") != Some(&state.config.app_id) {
@@ -559,39 +561,42 @@ fn exchange_code(state: &Shared, query: &HashMap<String, String>) -> Response {
         );
     }
     let code = query.get("code").cloned().unwrap_or_default();
+    let grant = match redeem_code(&mut state, &code) {
+        Ok(grant) => grant,
+        Err(response) => return response,
+    };
+    let token_grant = code_token_grant(&state, grant);
+    let token = state.issue_token(token_grant);
+    axum::Json(json!({ "access_token": token.expose(), "token_type": "bearer" })).into_response()
+}
+
+/// The code's grant, once the code is known, unused and not expired (it is used up then).
+#[allow(clippy::result_large_err)] // a Response is what axum handlers return
+fn redeem_code(state: &mut SimState, code: &str) -> Result<SignupCode, Response> {
+    let refused = |subcode, message| {
+        graph_error_with(StatusCode::BAD_REQUEST, 100, Some(subcode), message, None)
+    };
     let now = state.now();
-    let Some(grant) = state.codes.get(&code).cloned() else {
-        return graph_error_with(
-            StatusCode::BAD_REQUEST,
-            100,
-            Some(36009),
-            "Invalid verification code format.",
-            None,
-        );
+    let Some(grant) = state.codes.get(code).cloned() else {
+        return Err(refused(36009, "Invalid verification code format."));
     };
     if grant.used {
-        return graph_error_with(
-            StatusCode::BAD_REQUEST,
-            100,
-            Some(36009),
-            "This authorization code has been used.",
-            None,
-        );
+        return Err(refused(36009, "This authorization code has been used."));
     }
     if now - grant.issued_at
         > chrono::Duration::from_std(platform::SIGNUP_CODE_TTL).unwrap_or_default()
     {
-        return graph_error_with(
-            StatusCode::BAD_REQUEST,
-            100,
-            Some(36007),
-            "This authorization code has expired.",
-            None,
-        );
+        return Err(refused(36007, "This authorization code has expired."));
     }
-    if let Some(g) = state.codes.get_mut(&code) {
+    if let Some(g) = state.codes.get_mut(code) {
         g.used = true;
     }
+    Ok(grant)
+}
+
+/// What the token a code is exchanged for may do: the WABA an Embedded Signup code grants, or
+/// the Pages of a Facebook Login code; with only the permissions left ticked in the dialog.
+fn code_token_grant(state: &SimState, grant: SignupCode) -> TokenGrant {
     let user_id = Some(state.login_user_id().to_string());
     let mut token_grant = if grant.pages.is_empty() {
         TokenGrant {
@@ -617,8 +622,7 @@ fn exchange_code(state: &Shared, query: &HashMap<String, String>) -> Response {
     if let Some(scopes) = grant.scopes {
         token_grant.scopes = scopes;
     }
-    let token = state.issue_token(token_grant);
-    axum::Json(json!({ "access_token": token.expose(), "token_type": "bearer" })).into_response()
+    token_grant
 }
 
 /// `GET /{waba-id}/message_templates`: the account's templates, as Meta lists them.

@@ -527,16 +527,7 @@ impl SimState {
             .numbers
             .get(channel_id)
             .map(|n| (n.waba_id.clone(), n.display.clone()));
-        let media = match &message {
-            Inbound::Image { bytes, .. } => Some(self.add_media(bytes.clone(), "image/jpeg")),
-            Inbound::Voice { bytes } => {
-                Some(self.add_media(bytes.clone(), "audio/ogg; codecs=opus"))
-            }
-            Inbound::Document { bytes, .. } => {
-                Some(self.add_media(bytes.clone(), "application/pdf"))
-            }
-            _ => None,
-        };
+        let media = self.store_inbound_media(&message);
         let sha = media.as_ref().and_then(|id| self.media_sha256(id));
         let counts_for_window = !matches!(message, Inbound::Reaction { .. });
         let (id, body) = match (waba, instagram) {
@@ -583,5 +574,20 @@ impl SimState {
             }
         }
         (id, body)
+    }
+
+    /// Keeps the photo, voice note or document a customer sends, as Meta's media store would;
+    /// its media id.
+    fn store_inbound_media(&mut self, message: &Inbound) -> Option<String> {
+        match message {
+            Inbound::Image { bytes, .. } => Some(self.add_media(bytes.clone(), "image/jpeg")),
+            Inbound::Voice { bytes } => {
+                Some(self.add_media(bytes.clone(), "audio/ogg; codecs=opus"))
+            }
+            Inbound::Document { bytes, .. } => {
+                Some(self.add_media(bytes.clone(), "application/pdf"))
+            }
+            _ => None,
+        }
     }
 }

@@ -110,7 +110,33 @@ pub(crate) fn whatsapp_inbound(
     if let Some(phone) = &customer.phone {
         m["from"] = json!(phone);
     }
-    let (kind, part) = match message {
+    let (kind, part) = whatsapp_message_part(&mut m, message, display, media_id, sha256);
+    m["type"] = json!(kind);
+    if !part.is_null() {
+        m[kind] = part;
+    }
+    let mut contact = json!({ "profile": { "name": customer.name }, "user_id": customer.id });
+    if let Some(phone) = &customer.phone {
+        contact["wa_id"] = json!(phone);
+    }
+    json!({ "object": "whatsapp_business_account", "entry": [{ "id": waba_id, "changes": [{ "field": "messages", "value": {
+        "messaging_product": "whatsapp",
+        "metadata": { "display_phone_number": display, "phone_number_id": phone_number_id },
+        "contacts": [contact],
+        "messages": [m],
+    }}]}]})
+}
+
+/// The WhatsApp `type` of an inbound message and its part (`Null` when it has none); contacts,
+/// quotes and errors go on the message `m` itself.
+fn whatsapp_message_part(
+    m: &mut Value,
+    message: &Inbound,
+    display: &str,
+    media_id: Option<&str>,
+    sha256: Option<&str>,
+) -> (&'static str, Value) {
+    match message {
         Inbound::Text(body) => ("text", json!({ "body": body })),
         Inbound::Image { caption, .. } => {
             let mut part = json!({ "id": media_id, "mime_type": "image/jpeg", "sha256": sha256 });
@@ -156,21 +182,7 @@ pub(crate) fn whatsapp_inbound(
                                    "error_data": { "details": "Message type is currently not supported." } }]);
             ("unsupported", json!({ "type": "poll" }))
         }
-    };
-    m["type"] = json!(kind);
-    if !part.is_null() {
-        m[kind] = part;
     }
-    let mut contact = json!({ "profile": { "name": customer.name }, "user_id": customer.id });
-    if let Some(phone) = &customer.phone {
-        contact["wa_id"] = json!(phone);
-    }
-    json!({ "object": "whatsapp_business_account", "entry": [{ "id": waba_id, "changes": [{ "field": "messages", "value": {
-        "messaging_product": "whatsapp",
-        "metadata": { "display_phone_number": display, "phone_number_id": phone_number_id },
-        "contacts": [contact],
-        "messages": [m],
-    }}]}]})
 }
 
 /// A Messenger or Instagram inbound webhook body.
