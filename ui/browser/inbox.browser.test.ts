@@ -77,4 +77,28 @@ describe('the inbox at scale, in Chromium', () => {
     expect(await page.getByTestId('message').count()).toBeLessThanOrEqual(360);
     await page.close();
   });
+
+  it('keeps the keyboard inside an open dialog, closes it on Escape, and gives focus back', async () => {
+    const page = await openApp(browser, url, 10, 20);
+    await page.waitForSelector('[data-testid=conversation-row]');
+    // Ctrl+K: the palette's field has the focus, typing searches.
+    await page.keyboard.press('Control+k');
+    await page.keyboard.type('invo');
+    await expect.poll(() => page.getByTestId('search-hit').count()).toBe(1);
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.getByTestId('search-palette').count()).toBe(0);
+
+    await page.getByTestId('open-canned').focus();
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('[data-testid=canned-replies]');
+    const insideDialog = () => page.evaluate(() => !!document.activeElement?.closest('[role=dialog]'));
+    for (let i = 0; i < 8; i++) {
+      await page.keyboard.press(i % 3 === 2 ? 'Shift+Tab' : 'Tab');
+      expect(await insideDialog()).toBe(true);
+    }
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.getByTestId('canned-replies').count()).toBe(0);
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('open-canned');
+    await page.close();
+  });
 });
