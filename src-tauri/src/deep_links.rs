@@ -91,12 +91,9 @@ pub fn open<R: Runtime>(app: &AppHandle<R>, links: Vec<String>) {
                 },
                 "a zentro:// link was opened"
             );
-            *state
-                .opened_link
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(opened);
+            state.open_link(opened);
         }
-        crate::desk::bring_to_front(&app);
+        crate::tray::bring_to_front(&app);
         let _ = LinkOpened.emit(&app);
     });
 }
@@ -104,12 +101,9 @@ pub fn open<R: Runtime>(app: &AppHandle<R>, links: Vec<String>) {
 /// Shows conversation `conversation_id` in the main window, brought to the front (a click on
 /// its notification).
 pub fn show_conversation<R: Runtime>(app: &AppHandle<R>, conversation_id: i64) {
-    *app.state::<AppState>()
-        .opened_link
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) =
-        Some(OpenedLink::Conversation { conversation_id });
-    crate::desk::bring_to_front(app);
+    app.state::<AppState>()
+        .open_link(OpenedLink::Conversation { conversation_id });
+    crate::tray::bring_to_front(app);
     let _ = LinkOpened.emit(app);
 }
 

@@ -96,9 +96,9 @@ impl From<zentro_core::outbox::OutboxError> for CommandError {
     }
 }
 
-impl From<zentro_core::team::TeamError> for CommandError {
-    fn from(error: zentro_core::team::TeamError) -> Self {
-        use zentro_core::team::TeamError;
+impl From<zentro_core::actions::TeamError> for CommandError {
+    fn from(error: zentro_core::actions::TeamError) -> Self {
+        use zentro_core::actions::TeamError;
         match error {
             TeamError::Invalid(message) => Self::new(ErrorCode::Invalid, message),
             TeamError::NoConversation(_) => Self::new(ErrorCode::NotFound, error.to_string()),
@@ -127,6 +127,24 @@ impl From<zentro_core::sync::SyncError> for CommandError {
             }
             SyncError::Relay(_) => Self::new(ErrorCode::Internal, message),
             SyncError::Cache(error) => error.into(),
+        }
+    }
+}
+
+impl From<zentro_core::account::SignInError> for CommandError {
+    fn from(error: zentro_core::account::SignInError) -> Self {
+        use zentro_core::account::SignInError;
+        use zentro_core::sync::SyncError;
+        match error {
+            SignInError::Relay(SyncError::Unauthorized) => {
+                Self::new(ErrorCode::Invalid, "Wrong email or password.")
+            }
+            SignInError::Relay(SyncError::BadAddress(e)) => Self::new(
+                ErrorCode::Invalid,
+                format!("That relay address does not work: {e}"),
+            ),
+            SignInError::Relay(error) => error.into(),
+            other => Self::new(ErrorCode::Internal, format!("Signing in failed: {other}")),
         }
     }
 }

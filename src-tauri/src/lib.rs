@@ -10,17 +10,23 @@
 pub mod bindings;
 mod commands;
 pub mod deep_links;
-pub mod desk;
+pub mod desk_runner;
 pub mod error;
 pub mod logs;
+mod notifications;
 pub mod self_update;
 pub mod signup_window;
 mod state;
+pub mod tray;
 pub mod window_state;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use tauri::{Manager, Runtime};
+use tauri::{App, AppHandle, Manager, Runtime};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use desk_runner::DeskKind;
 
 pub use error::{CommandError, ErrorCode};
 pub use state::AppState;
@@ -69,106 +75,156 @@ fn instance_id(data_dir: &std::path::Path) -> String {
     format!("app.zentro.desk.d{:016x}", hasher.finish())
 }
 
-/// Builds the app on any Tauri runtime: plugins, commands, state and the main window.
+/// Builds the app on any Tauri runtime: plugins, commands, state and the main window; then starts
+/// the desk (unless `config.start_desk` is off).
 pub fn build_app<R: Runtime>(
     builder: tauri::Builder<R>,
     config: AppConfig,
 ) -> tauri::Result<tauri::App<R>> {
     let commands = bindings::builder::<R>();
     let start_desk = config.start_desk;
-    let invoke_handler = commands.invoke_handler();
-    // One app per data folder: a second launch hands its arguments to the running one, which
-    // comes to the front, and exits. Keyed by the folder, so side-by-side instances (and the
-    // tests) with folders of their own stay independent.
-    let instance = tauri_plugin_single_instance::Builder::new()
-        .callback(|app, _args, _cwd| desk::bring_to_front(app));
-    let instance = match &config.data_dir {
-        Some(dir) => instance.dbus_id(instance_id(dir)),
-        None => instance,
-    };
     let app = builder
-        .plugin(instance.build())
+        .plugin(single_instance(config.data_dir.as_deref()))
         // After single-instance: a second launch's `zentro://` argument reaches this app's
         // deep-link handler.
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_shell::init())
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_updater::Builder::new().build())
-        .invoke_handler(invoke_handler)
-        .setup(move |app| {
-            // The main window exists from here on (windows from the configuration come first),
-            // hidden until it is where it was left. It stays hidden when the user chose to start
-            // in the tray, if there is a tray to come back from.
-            if let Some(window) = app.get_webview_window("main") {
-                let data_dir = &app.state::<AppState>().data_dir;
-                window_state::keep(&window, data_dir);
-                let in_tray = start_desk
-                    && app.tray_by_id(desk::TRAY_ID).is_some()
-                    && zentro_core::preferences::Preferences::load(data_dir).start_minimized;
-                if in_tray {
-                    tracing::info!("starting minimized to the tray");
-                } else {
-                    window.show()?;
-                }
-            }
-            Ok(())
-        })
+        .invoke_handler(commands.invoke_handler())
+        .setup(move |app| show_main_window(app, start_desk))
         .build(tauri::generate_context!())?;
     // Before anything can emit (the desk starts below; `setup` would run only with the loop).
     commands.mount_events(&app);
     // Managed here rather than in `setup` (which runs when the event loop starts), so the state is
     // there before any window can call a command, on every runtime.
-    let explicit_data_dir = config.data_dir.is_some();
-    let data_dir = match config.data_dir {
-        Some(dir) => dir,
-        None => app.path().app_data_dir()?,
-    };
-    // With a data folder of its own (tests, side-by-side instances) the logs go next to it.
-    let log_dir = match explicit_data_dir {
-        true => data_dir.join("logs"),
-        false => app
-            .path()
-            .app_log_dir()
-            .unwrap_or_else(|_| data_dir.join("logs")),
-    };
-    if let Err(error) = logs::to_folder(&log_dir) {
-        tracing::warn!(%error, folder = %log_dir.display(), "logs go to standard error only");
+    let folders = Folders::of(&app, config.data_dir)?;
+    if let Err(error) = logs::to_folder(&folders.logs) {
+        tracing::warn!(%error, folder = %folders.logs.display(), "logs go to standard error only");
     }
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
-        data_dir = %data_dir.display(),
+        data_dir = %folders.data.display(),
         "starting"
     );
-    let (relaunch, mut relaunches) = tokio::sync::mpsc::unbounded_channel();
-    let mut state = AppState::new(&data_dir, relaunch);
-    if let Ok(downloads) = app.path().download_dir() {
-        state.downloads = downloads;
-    }
-    state.logs = log_dir;
-    let _ = state
-        .signup_windows
-        .set(std::sync::Arc::new(app.handle().clone()));
-    let self_update = std::sync::Arc::new(updates_for(app.handle(), &data_dir));
-    let _ = state.self_update.set(self_update.clone());
-    app.manage(state);
+    let (self_update, relaunches) = manage_state(&app, &folders);
     deep_links::listen(app.handle());
-    if config.start_desk {
-        let handle = app.handle().clone();
-        tauri::async_runtime::spawn(async move {
-            while let Some(sandbox) = relaunches.recv().await {
-                desk::launch(&handle, sandbox);
-            }
-        });
-        let sandbox = config
-            .sandbox
-            .unwrap_or_else(|| !data_dir.join(zentro_core::account::ACCOUNT_FILE).exists());
-        if let Err(error) = desk::tray(app.handle()) {
-            tracing::warn!(%error, "no tray icon on this desktop");
-        }
-        desk::launch(app.handle(), sandbox);
+    if start_desk {
+        let kind = first_desk(config.sandbox, &folders.data);
+        start_desk_and_tray(app.handle(), kind, relaunches);
         self_update.check_periodically();
     }
     Ok(app)
+}
+
+/// One app per data folder: a second launch hands its arguments to the running one, which comes
+/// to the front, and exits. Keyed by the folder, so side-by-side instances (and the tests) with
+/// folders of their own stay independent.
+fn single_instance<R: Runtime>(data_dir: Option<&Path>) -> tauri::plugin::TauriPlugin<R> {
+    let instance = tauri_plugin_single_instance::Builder::new()
+        .callback(|app, _args, _cwd| tray::bring_to_front(app));
+    match data_dir {
+        Some(dir) => instance.dbus_id(instance_id(dir)),
+        None => instance,
+    }
+    .build()
+}
+
+/// The main window exists from `setup` on (windows from the configuration come first), hidden
+/// until it is where it was left. It stays hidden when the user chose to start in the tray, if
+/// there is a tray to come back from.
+fn show_main_window<R: Runtime>(
+    app: &mut App<R>,
+    start_desk: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(window) = app.get_webview_window("main") {
+        let data_dir = &app.state::<AppState>().data_dir;
+        window_state::keep(&window, data_dir);
+        let in_tray = start_desk
+            && app.tray_by_id(tray::TRAY_ID).is_some()
+            && zentro_core::preferences::Preferences::load(data_dir).start_minimized;
+        if in_tray {
+            tracing::info!("starting minimized to the tray");
+        } else {
+            window.show()?;
+        }
+    }
+    Ok(())
+}
+
+/// Where the app keeps its data and writes its logs.
+struct Folders {
+    data: PathBuf,
+    logs: PathBuf,
+}
+
+impl Folders {
+    /// The configured data folder, else the platform's; the logs go next to a configured one,
+    /// else to the platform's log folder.
+    fn of<R: Runtime>(app: &App<R>, data_dir: Option<PathBuf>) -> tauri::Result<Self> {
+        let explicit = data_dir.is_some();
+        let data = match data_dir {
+            Some(dir) => dir,
+            None => app.path().app_data_dir()?,
+        };
+        let logs = match explicit {
+            true => data.join("logs"),
+            false => app
+                .path()
+                .app_log_dir()
+                .unwrap_or_else(|_| data.join("logs")),
+        };
+        Ok(Self { data, logs })
+    }
+}
+
+/// Makes the [`AppState`] every command reaches; returns the app's updating and where requests
+/// to start a desk again arrive.
+fn manage_state<R: Runtime>(
+    app: &App<R>,
+    folders: &Folders,
+) -> (Arc<self_update::SelfUpdate>, UnboundedReceiver<DeskKind>) {
+    let (relaunch, relaunches) = tokio::sync::mpsc::unbounded_channel();
+    let mut state = AppState::new(&folders.data, relaunch);
+    if let Ok(downloads) = app.path().download_dir() {
+        state.downloads = downloads;
+    }
+    state.logs = folders.logs.clone();
+    let _ = state.signup_windows.set(Arc::new(app.handle().clone()));
+    let self_update = Arc::new(updates_for(app.handle(), &folders.data));
+    let _ = state.self_update.set(self_update.clone());
+    app.manage(state);
+    (self_update, relaunches)
+}
+
+/// The desk to start at launch: as `sandbox` says, else the sandbox when nobody has signed in on
+/// this computer yet.
+fn first_desk(sandbox: Option<bool>, data_dir: &Path) -> DeskKind {
+    let sandbox =
+        sandbox.unwrap_or_else(|| !data_dir.join(zentro_core::account::ACCOUNT_FILE).exists());
+    match sandbox {
+        true => DeskKind::Sandbox,
+        false => DeskKind::SignedIn,
+    }
+}
+
+/// Puts the app in the tray and starts a desk of `kind`, and another whenever one is asked for
+/// (after a sign-in).
+fn start_desk_and_tray<R: Runtime>(
+    app: &AppHandle<R>,
+    kind: DeskKind,
+    mut relaunches: UnboundedReceiver<DeskKind>,
+) {
+    let handle = app.clone();
+    tauri::async_runtime::spawn(async move {
+        while let Some(kind) = relaunches.recv().await {
+            desk_runner::launch(&handle, kind);
+        }
+    });
+    if let Err(error) = tray::install(app) {
+        tracing::warn!(%error, "no tray icon on this desktop");
+    }
+    desk_runner::launch(app, kind);
 }
 
 /// The app's updating, through the updater plugin (the public key and default server come from

@@ -120,11 +120,9 @@ impl std::fmt::Debug for SelfUpdate {
     }
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+/// Seconds since the Unix epoch, as the update check's bookkeeping keeps them.
+fn now_secs() -> i64 {
+    zentro_events::clock::now_ms() / 1000
 }
 
 impl SelfUpdate {
@@ -234,7 +232,7 @@ impl SelfUpdate {
             Err(error) => Err(error),
         };
         if let Err(error) = Preferences::update(&self.data_dir, |p| {
-            p.last_update_check = Some(now());
+            p.last_update_check = Some(now_secs());
         }) {
             tracing::warn!(%error, "the time of the update check could not be saved");
         }
@@ -393,7 +391,8 @@ impl SelfUpdate {
             loop {
                 tokio::time::sleep(Duration::from_secs(10 * 60)).await;
                 let last = Preferences::load(&this.data_dir).last_update_check;
-                if this.checks_automatically() && zentro_core::updates::check_due(last, now()) {
+                if this.checks_automatically() && zentro_core::updates::check_due(last, now_secs())
+                {
                     this.check().await;
                 }
             }

@@ -1,13 +1,22 @@
 //! The state every command can reach.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::RwLock;
+use tokio::sync::mpsc::UnboundedSender;
 use zentro_core::desk::Desk;
 use zentro_core::{Cache, CacheError, LazyCache};
 
-use crate::desk::DeskStatus;
+use crate::deep_links::OpenedLink;
+use crate::desk_runner::{DeskKind, DeskStatus};
+use crate::{CommandError, ErrorCode};
+
+/// Locks `mutex` even if a thread panicked while holding it: what it guards (a status, a link,
+/// the lazily opened cache) is replaced whole, never left half-written.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// A desk the app is running, with what the status bar says about it.
 pub struct RunningDesk {
@@ -25,15 +34,15 @@ pub struct AppState {
     pub data_dir: PathBuf,
     /// The signed-in member's cache, opened on first use (also when no desk runs: the inbox is
     /// readable offline and signed out).
-    cache: std::sync::Mutex<Arc<LazyCache>>,
+    cache: Mutex<Arc<LazyCache>>,
     /// The running desk, once started.
     pub desk: RwLock<Option<RunningDesk>>,
-    /// What the status bar shows.
-    pub status: std::sync::Mutex<DeskStatus>,
+    /// What the status bar shows ([`AppState::status`], [`AppState::update_status`]).
+    status: Mutex<DeskStatus>,
     /// The conversation on screen (0: none): it gets no notifications.
     pub viewing: std::sync::atomic::AtomicI64,
-    /// Asks the app to start a desk again (`true`: the sandbox), after a sign-in.
-    pub relaunch: tokio::sync::mpsc::UnboundedSender<bool>,
+    /// Asks the app to start a desk again, after a sign-in ([`AppState::relaunch`]).
+    relaunch: UnboundedSender<DeskKind>,
     /// Where exports go: the user's Downloads folder (else `<data dir>/exports`).
     pub downloads: PathBuf,
     /// Where the log files go (the platform's log folder, or `<data dir>/logs`).
@@ -42,8 +51,9 @@ pub struct AppState {
     pub signup_windows: std::sync::OnceLock<Arc<dyn crate::signup_window::SignupWindows>>,
     /// The app's own updating (set once the app is built).
     pub self_update: std::sync::OnceLock<Arc<crate::self_update::SelfUpdate>>,
-    /// The last `zentro://` link opened, until the UI takes it.
-    pub opened_link: std::sync::Mutex<Option<crate::deep_links::OpenedLink>>,
+    /// The last `zentro://` link opened, until the UI takes it ([`AppState::open_link`],
+    /// [`AppState::take_link`]).
+    opened_link: Mutex<Option<OpenedLink>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -56,18 +66,18 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// State for an app whose data lives in `data_dir`.
-    pub fn new(data_dir: &Path, relaunch: tokio::sync::mpsc::UnboundedSender<bool>) -> Self {
+    pub fn new(data_dir: &Path, relaunch: UnboundedSender<DeskKind>) -> Self {
         Self {
             relaunch,
             data_dir: data_dir.to_path_buf(),
-            cache: std::sync::Mutex::new(Arc::new(LazyCache::in_dir(data_dir))),
+            cache: Mutex::new(Arc::new(LazyCache::in_dir(data_dir))),
             desk: RwLock::new(None),
-            status: std::sync::Mutex::new(DeskStatus::starting()),
+            status: Mutex::new(DeskStatus::starting()),
             viewing: std::sync::atomic::AtomicI64::new(0),
             downloads: data_dir.join("exports"),
             signup_windows: std::sync::OnceLock::new(),
             self_update: std::sync::OnceLock::new(),
-            opened_link: std::sync::Mutex::new(None),
+            opened_link: Mutex::new(None),
             logs: data_dir.join("logs"),
         }
     }
@@ -82,19 +92,13 @@ impl AppState {
     }
 
     fn lazy_cache(&self) -> Arc<LazyCache> {
-        self.cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        lock(&self.cache).clone()
     }
 
     /// Closes the signed-out cache (its files were deleted) and opens a fresh one on next use.
     pub async fn reset_cache(&self) {
         let old = std::mem::replace(
-            &mut *self
-                .cache
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            &mut *lock(&self.cache),
             Arc::new(LazyCache::in_dir(&self.data_dir)),
         );
         old.close().await;
@@ -113,5 +117,43 @@ impl AppState {
     /// The running desk, if any.
     pub async fn desk(&self) -> Option<Arc<Desk>> {
         self.desk.read().await.as_ref().map(|r| r.desk.clone())
+    }
+
+    /// The running desk, or `signed_out` for a command that needs one.
+    pub async fn running_desk(&self) -> Result<Arc<Desk>, CommandError> {
+        self.desk().await.ok_or_else(|| {
+            CommandError::new(
+                ErrorCode::SignedOut,
+                "Nothing is syncing yet: sign in (or wait for the sandbox to start), then try again.",
+            )
+        })
+    }
+
+    /// What the status bar shows now.
+    pub fn status(&self) -> DeskStatus {
+        lock(&self.status).clone()
+    }
+
+    /// Changes what the status bar shows; returns the new status.
+    pub fn update_status(&self, change: impl FnOnce(&mut DeskStatus)) -> DeskStatus {
+        let mut status = lock(&self.status);
+        change(&mut status);
+        status.clone()
+    }
+
+    /// Asks the app to start a desk of `kind` (after the running one was stopped).
+    pub fn relaunch(&self, kind: DeskKind) {
+        // Closed only while the app shuts down (or in tests of the bare shell): nothing to start.
+        let _ = self.relaunch.send(kind);
+    }
+
+    /// Keeps `link` for the UI, replacing one it has not taken.
+    pub fn open_link(&self, link: OpenedLink) {
+        *lock(&self.opened_link) = Some(link);
+    }
+
+    /// The link opened last, if the UI has not taken it yet.
+    pub fn take_link(&self) -> Option<OpenedLink> {
+        lock(&self.opened_link).take()
     }
 }

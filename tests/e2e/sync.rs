@@ -2,10 +2,10 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use zentro_core::Cache;
+use zentro_core::actions::{self, ConversationStatus, TeamEvent};
 use zentro_core::apply::cursor;
 use zentro_core::inbox;
 use zentro_core::sync::{RelayClient, SyncError, catch_up, follow};
-use zentro_core::team::{self, ConversationStatus, TeamEvent};
 use zentro_core::vault::Secret;
 use zentro_meta::AppSecret;
 use zentro_meta_sim::{Inbound, SimConfig};
@@ -284,7 +284,7 @@ async fn team_events_written_offline_reach_every_device_once_in_the_relays_order
         .await;
     }
     let on_a = inbox::conversations(&a.cache, None, 1).await.unwrap()[0].id;
-    let conversation = team::conversation_ref(&a.cache, on_a).await.unwrap();
+    let conversation = actions::conversation_ref(&a.cache, on_a).await.unwrap();
 
     // Device A works offline: the events wait in its queue, its cache is unchanged.
     let now = 1_760_000_000_000;
@@ -311,13 +311,13 @@ async fn team_events_written_offline_reach_every_device_once_in_the_relays_order
             snoozed_until: None,
         },
     ] {
-        team::queue(&a.cache, &event, now).await.unwrap();
+        actions::queue(&a.cache, &event, now).await.unwrap();
     }
     let offline = RelayClient::new("http://127.0.0.1:9").unwrap();
-    assert!(team::flush(&a.cache, &offline, &a.token).await.is_err());
-    assert_eq!(team::waiting(&a.cache).await.unwrap(), 4);
+    assert!(actions::flush(&a.cache, &offline, &a.token).await.is_err());
+    assert_eq!(actions::waiting(&a.cache).await.unwrap(), 4);
     assert_eq!(
-        team::conversation_state(&a.cache, on_a)
+        actions::conversation_state(&a.cache, on_a)
             .await
             .unwrap()
             .unwrap()
@@ -326,19 +326,25 @@ async fn team_events_written_offline_reach_every_device_once_in_the_relays_order
     );
 
     // Back online: published once each (a second flush finds nothing), applied by both devices.
-    assert_eq!(team::flush(&a.cache, &a.client, &a.token).await.unwrap(), 4);
-    assert_eq!(team::flush(&a.cache, &a.client, &a.token).await.unwrap(), 0);
+    assert_eq!(
+        actions::flush(&a.cache, &a.client, &a.token).await.unwrap(),
+        4
+    );
+    assert_eq!(
+        actions::flush(&a.cache, &a.client, &a.token).await.unwrap(),
+        0
+    );
     for d in [&a, &b] {
         w.sync(d).await;
         let id = inbox::conversations(&d.cache, None, 1).await.unwrap()[0].id;
-        let state = team::conversation_state(&d.cache, id)
+        let state = actions::conversation_state(&d.cache, id)
             .await
             .unwrap()
             .unwrap();
         assert_eq!(state.assignee.as_deref(), Some("m_someone"));
         assert_eq!(state.status, "pending");
         assert_eq!(state.labels, vec!["shipping".to_string()]);
-        let notes = team::notes(&d.cache, id).await.unwrap();
+        let notes = actions::notes(&d.cache, id).await.unwrap();
         assert_eq!(notes.len(), 1);
         assert_eq!(
             notes[0].author_member_id, a.member_id,

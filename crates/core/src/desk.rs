@@ -21,10 +21,10 @@ use tokio_util::sync::CancellationToken;
 use zentro_meta::AccessToken;
 use zentro_meta::graph::GraphClient;
 
+use crate::actions::{self as team, TeamError, TeamEvent};
 use crate::cache::Cache;
 use crate::outbox::{self, OutboxError};
 use crate::sync::{self, Member, Progress, RelayClient, SyncError};
-use crate::team::{self, TeamError, TeamEvent};
 use crate::vault::Secret;
 
 /// Gives the Meta token of a cache channel id (from the keychain, or the sandbox's memory).

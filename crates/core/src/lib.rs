@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod account;
+pub mod actions;
 pub mod apply;
 pub mod cache;
 pub mod channel_access;
@@ -30,7 +31,6 @@ pub mod profiles;
 pub mod relay_client;
 pub mod rights;
 pub mod sync;
-pub mod team;
 pub mod updates;
 pub mod utc;
 pub mod vault;

@@ -205,7 +205,7 @@ impl Sandbox {
         }
         // The team's canned replies, as an admin would have saved them.
         for (shortcut, body) in customers::CANNED_REPLIES {
-            let payload = zentro_core::team::TeamEvent::CannedReplySaved {
+            let payload = zentro_core::actions::TeamEvent::CannedReplySaved {
                 shortcut: (*shortcut).into(),
                 body: (*body).into(),
             };

@@ -80,7 +80,7 @@ async fn customers_write_in_on_every_channel_and_answer_the_agents_reply() {
 
     // The team's canned replies came with the log.
     wait_for("the canned replies", || async {
-        zentro_core::team::canned_replies(&cache)
+        zentro_core::actions::canned_replies(&cache)
             .await
             .unwrap()
             .len()

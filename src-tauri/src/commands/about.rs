@@ -26,6 +26,7 @@ pub struct About {
 /// The app's version and folders.
 #[tauri::command]
 #[specta::specta]
+#[tracing::instrument(skip_all)]
 pub fn about(state: State<'_, AppState>) -> About {
     About {
         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -38,6 +39,7 @@ pub fn about(state: State<'_, AppState>) -> About {
 /// Opens the log folder in the system's file manager.
 #[tauri::command]
 #[specta::specta]
+#[tracing::instrument(skip_all, err(Display, level = "warn"))]
 pub fn open_logs_folder(state: State<'_, AppState>) -> Result<(), CommandError> {
     std::fs::create_dir_all(&state.logs).map_err(|e| {
         CommandError::new(
@@ -59,6 +61,7 @@ pub fn open_logs_folder(state: State<'_, AppState>) -> Result<(), CommandError> 
 /// Starts the app hidden in the tray (`true`) or with its window (`false`), from the next start.
 #[tauri::command]
 #[specta::specta]
+#[tracing::instrument(skip_all, fields(on = on), err(Display, level = "warn"))]
 pub fn set_start_minimized(state: State<'_, AppState>, on: bool) -> Result<About, CommandError> {
     Preferences::update(&state.data_dir, |p| p.start_minimized = on).map_err(|e| {
         CommandError::new(
@@ -82,6 +85,7 @@ fn self_update(state: &AppState) -> Result<&SelfUpdate, CommandError> {
 /// an update on offer.
 #[tauri::command]
 #[specta::specta]
+#[tracing::instrument(skip_all, err(Display, level = "warn"))]
 pub fn update_status(state: State<'_, AppState>) -> Result<UpdateStatus, CommandError> {
     Ok(self_update(&state)?.status())
 }
@@ -89,6 +93,7 @@ pub fn update_status(state: State<'_, AppState>) -> Result<UpdateStatus, Command
 /// Asks the update server now; a failure is in the status's `problem`.
 #[tauri::command]
 #[specta::specta]
+#[tracing::instrument(skip_all, err(Display, level = "warn"))]
 pub async fn check_for_update(state: State<'_, AppState>) -> Result<UpdateStatus, CommandError> {
     Ok(self_update(&state)?.check().await)
 }
@@ -97,6 +102,7 @@ pub async fn check_for_update(state: State<'_, AppState>) -> Result<UpdateStatus
 /// as `UpdateStatusChanged`). Fails with the reason, the installed app unchanged.
 #[tauri::command]
 #[specta::specta]
+#[tracing::instrument(skip_all, err(Display, level = "warn"))]
 pub async fn install_update(state: State<'_, AppState>) -> Result<UpdateStatus, CommandError> {
     self_update(&state)?
         .install()
@@ -107,6 +113,7 @@ pub async fn install_update(state: State<'_, AppState>) -> Result<UpdateStatus, 
 /// Chooses this installation's update server (`null`: the app's own).
 #[tauri::command]
 #[specta::specta]
+#[tracing::instrument(skip_all, err(Display, level = "warn"))]
 pub fn set_update_endpoint(
     state: State<'_, AppState>,
     endpoint: Option<String>,
@@ -120,10 +127,7 @@ pub fn set_update_endpoint(
 /// `LinkOpened`; also asked for once at start, for the link the app was started with).
 #[tauri::command]
 #[specta::specta]
+#[tracing::instrument(skip_all)]
 pub fn take_link(state: State<'_, AppState>) -> Option<crate::deep_links::OpenedLink> {
-    state
-        .opened_link
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .take()
+    state.take_link()
 }

@@ -3,10 +3,10 @@
 use base64::Engine as _;
 use serde::Deserialize;
 use tauri::State;
+use zentro_core::actions::{self, ConversationState, NoteView};
 use zentro_core::inbox::{
     self, ConversationDetails, ConversationFilter, ConversationSummary, MessageView, SearchHit,
 };
-use zentro_core::team::{self, ConversationState, NoteView};
 
 use crate::{AppState, CommandError, ErrorCode};
 
@@ -24,6 +24,7 @@ pub struct PageKey {
 /// A page of conversations, newest activity first.
 #[tauri::command]
 #[specta::specta]
+#[tracing::instrument(skip_all, err(Display, level = "warn"))]
 pub async fn conversations(
     state: State<'_, AppState>,
     filter: ConversationFilter,
@@ -39,6 +40,7 @@ pub async fn conversations(
 /// ones before `before` (or the newest), newest first.
 #[tauri::command]
 #[specta::specta]
+#[tracing::instrument(skip_all, fields(conversation_id = conversation_id), err(Display, level = "warn"))]
 pub async fn messages(
     state: State<'_, AppState>,
     conversation_id: u32,
@@ -70,6 +72,7 @@ pub struct ConversationView {
 /// One conversation's details; marks it read on this device.
 #[tauri::command]
 #[specta::specta]
+#[tracing::instrument(skip_all, fields(conversation_id = conversation_id), err(Display, level = "warn"))]
 pub async fn open_conversation(
     state: State<'_, AppState>,
     conversation_id: u32,
@@ -81,14 +84,14 @@ pub async fn open_conversation(
     let details = inbox::conversation_details(&cache, id)
         .await?
         .ok_or_else(not_found)?;
-    let conversation = team::conversation_state(&cache, id)
+    let conversation = actions::conversation_state(&cache, id)
         .await?
         .ok_or_else(not_found)?;
     inbox::mark_read(&cache, id).await?;
     Ok(ConversationView {
         details,
         state: conversation,
-        notes: team::notes(&cache, id).await?,
+        notes: actions::notes(&cache, id).await?,
         identities: inbox::identities(&cache, id).await?,
     })
 }
@@ -97,6 +100,7 @@ pub async fn open_conversation(
 /// (name, phone, username or id): at most 8.
 #[tauri::command]
 #[specta::specta]
+#[tracing::instrument(skip_all, fields(conversation_id = conversation_id), err(Display, level = "warn"))]
 pub async fn link_candidates(
     state: State<'_, AppState>,
     conversation_id: u32,
@@ -133,7 +137,7 @@ fn file_error(error: zentro_core::customer_files::FileError) -> CommandError {
 /// (`not_openable`) and can only be saved ([`save_media`]).
 #[tauri::command]
 #[specta::specta]
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(skip_all, fields(message_id = message_id), err(Display, level = "warn"))]
 pub async fn open_media(state: State<'_, AppState>, message_id: u32) -> Result<(), CommandError> {
     let cache = state.cache().await?;
     let path = zentro_core::customer_files::open_copy(&cache, message_id.into())
@@ -151,7 +155,7 @@ pub async fn open_media(state: State<'_, AppState>, message_id: u32) -> Result<(
 /// manager: what the UI offers, with a warning, for a file it may not open. Returns where.
 #[tauri::command]
 #[specta::specta]
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(skip_all, fields(message_id = message_id), err(Display, level = "warn"))]
 pub async fn save_media(
     state: State<'_, AppState>,
     message_id: u32,
@@ -174,6 +178,7 @@ pub async fn save_media(
 /// Which conversation is on screen (`None`: none): it gets no OS notifications.
 #[tauri::command]
 #[specta::specta]
+#[tracing::instrument(skip_all, fields(conversation_id = ?conversation_id))]
 pub fn set_viewing(state: State<'_, AppState>, conversation_id: Option<u32>) {
     state.viewing.store(
         conversation_id.map_or(0, i64::from),
@@ -184,6 +189,7 @@ pub fn set_viewing(state: State<'_, AppState>, conversation_id: Option<u32>) {
 /// Searches all history as the user types.
 #[tauri::command]
 #[specta::specta]
+#[tracing::instrument(skip_all, err(Display, level = "warn"))]
 pub async fn search(
     state: State<'_, AppState>,
     query: String,
@@ -195,6 +201,7 @@ pub async fn search(
 /// A stored media file as a `data:` URL (images, voice notes), or `None` while it downloads.
 #[tauri::command]
 #[specta::specta]
+#[tracing::instrument(skip_all, fields(message_id = message_id), err(Display, level = "warn"))]
 pub async fn media(
     state: State<'_, AppState>,
     message_id: u32,

@@ -1,8 +1,10 @@
 //! The commands the UI calls; each a few lines over `zentro-core`.
 
 pub mod about;
+pub mod account;
 pub mod cache;
-pub mod desk;
+pub mod channels;
+pub mod conversations;
 pub mod inbox;
 pub mod rights;
-pub mod team;
+pub mod workspace;

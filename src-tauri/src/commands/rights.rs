@@ -1,5 +1,6 @@
-//! Exports of customers' data (admins; recorded in the audit log), written to the Downloads folder
-//! with progress sent over a channel.
+//! Customers' data rights (admins): exports (recorded in the audit log, written to the Downloads
+//! folder with progress sent over a channel), erasure everywhere, and the workspace's retention
+//! periods.
 
 use std::path::PathBuf;
 
@@ -7,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use tauri::State;
 use tauri::ipc::Channel;
 use zentro_core::export::{ExportProgress, ExportSummary, Scope};
+use zentro_core::rights::{ErasurePreview, ErasureReceipt, Retention};
+use zentro_events::clock::now_ms;
 
 use crate::{AppState, CommandError, ErrorCode};
 
@@ -44,11 +47,7 @@ fn target(state: &AppState, name: &str) -> PathBuf {
 }
 
 fn today() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    zentro_core::utc::UtcTime::from_ms(now).date()
+    zentro_core::utc::UtcTime::from_ms(now_ms()).date()
 }
 
 fn export_error(error: zentro_core::export::ExportError) -> CommandError {
@@ -74,15 +73,9 @@ async fn run(
     scope: Scope,
     name: &str,
 ) -> Result<ExportSummary, CommandError> {
-    let desk = state.desk().await.ok_or_else(|| {
-        CommandError::new(ErrorCode::SignedOut, "Sign in to export customers' data.")
-    })?;
+    let desk = state.running_desk().await?;
     let out = target(state, name);
     let (relay, token) = desk.relay_access();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
     let clamp = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
     zentro_core::export::export_recorded(
         desk.cache(),
@@ -90,7 +83,7 @@ async fn run(
         token,
         scope,
         &out,
-        now,
+        now_ms(),
         &mut |p: ExportProgress| {
             let _ = progress.send(ExportProgressed {
                 contacts_done: clamp(p.contacts_done),
@@ -107,6 +100,7 @@ async fn run(
 /// Exports the customer of a conversation to the Downloads folder (admins).
 #[tauri::command]
 #[specta::specta]
+#[tracing::instrument(skip_all, fields(conversation_id = conversation_id), err(Display, level = "warn"))]
 pub async fn export_contact(
     state: State<'_, AppState>,
     conversation_id: u32,
@@ -128,6 +122,7 @@ pub async fn export_contact(
 /// Exports every customer of this cache to the Downloads folder (admins).
 #[tauri::command]
 #[specta::specta]
+#[tracing::instrument(skip_all, err(Display, level = "warn"))]
 pub async fn export_all(
     state: State<'_, AppState>,
     progress: Channel<ExportProgressed>,
@@ -138,6 +133,7 @@ pub async fn export_all(
 /// Shows an export in the file manager.
 #[tauri::command]
 #[specta::specta]
+#[tracing::instrument(skip_all, err(Display, level = "warn"))]
 pub fn reveal_export(path: String) -> Result<(), CommandError> {
     let path = PathBuf::from(path);
     let is_export = path
@@ -156,4 +152,71 @@ pub fn reveal_export(path: String) -> Result<(), CommandError> {
             format!("The file manager could not be opened: {e}"),
         )
     })
+}
+
+fn erasure_error(error: zentro_core::rights::ErasureError) -> CommandError {
+    use zentro_core::rights::ErasureError;
+    match error {
+        ErasureError::NoContact => CommandError::new(ErrorCode::NotFound, error.to_string()),
+        ErasureError::Relay(inner) => {
+            let mut converted = CommandError::from(inner);
+            converted.message = format!("{} Nothing was deleted.", converted.message);
+            converted
+        }
+        ErasureError::Cache(inner) => inner.into(),
+    }
+}
+
+/// What erasing the customer of a conversation would delete, for the confirmation.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all, fields(conversation_id = conversation_id), err(Display, level = "warn"))]
+pub async fn erasure_preview(
+    state: State<'_, AppState>,
+    conversation_id: u32,
+) -> Result<ErasurePreview, CommandError> {
+    let cache = state.cache().await?;
+    let contact = zentro_core::rights::contact_of(&cache, conversation_id.into())
+        .await
+        .map_err(erasure_error)?;
+    zentro_core::rights::preview(&cache, contact)
+        .await
+        .map_err(erasure_error)
+}
+
+/// Erases a customer everywhere (admins): every device deletes them and the relay purges them.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all, fields(contact_id = contact_id), err(Display, level = "warn"))]
+pub async fn erase_contact(
+    state: State<'_, AppState>,
+    contact_id: u32,
+) -> Result<ErasureReceipt, CommandError> {
+    let desk = state.running_desk().await?;
+    desk.erase_contact(contact_id.into())
+        .await
+        .map_err(erasure_error)
+}
+
+/// The workspace's retention periods.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all, err(Display, level = "warn"))]
+pub async fn retention(state: State<'_, AppState>) -> Result<Retention, CommandError> {
+    let desk = state.running_desk().await?;
+    let (relay, token) = desk.relay_access();
+    Ok(relay.retention(token).await?)
+}
+
+/// Sets the workspace's retention periods (admins); every device enforces them.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all, err(Display, level = "warn"))]
+pub async fn set_retention(
+    state: State<'_, AppState>,
+    retention: Retention,
+) -> Result<Retention, CommandError> {
+    let desk = state.running_desk().await?;
+    let (relay, token) = desk.relay_access();
+    Ok(relay.set_retention(token, &retention).await?)
 }

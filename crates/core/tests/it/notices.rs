@@ -2,10 +2,10 @@
 
 use serde_json::json;
 use zentro_core::Cache;
+use zentro_core::actions::{ContactRef, TeamEvent};
 use zentro_core::apply::{RelayEvent, apply_batch};
 use zentro_core::notices::{self, NoticeKind};
 use zentro_core::sync::Member;
-use zentro_core::team::{ContactRef, TeamEvent};
 
 fn inbound(seq: i64, customer: &str, name: &str, id: &str) -> RelayEvent {
     RelayEvent::webhook(

@@ -2,10 +2,10 @@
 
 use serde_json::{Value, json};
 use zentro_core::Cache;
-use zentro_core::apply::{RelayEvent, apply_batch};
-use zentro_core::team::{
-    self, ContactChanges, ContactRef, ConversationStatus, TeamError, TeamEvent,
+use zentro_core::actions::{
+    self, ContactChanges, ContactRef, ConversationAction, ConversationStatus, TeamError, TeamEvent,
 };
+use zentro_core::apply::{RelayEvent, apply_batch};
 
 fn inbound(seq: i64, customer: &str, id: &str, ts: i64) -> RelayEvent {
     RelayEvent::webhook(
@@ -109,11 +109,14 @@ async fn assignment_status_notes_labels_and_contact_edits_apply_once_in_log_orde
     assert_eq!(again.skipped, events.len());
 
     let id = only_conversation(&cache).await;
-    let state = team::conversation_state(&cache, id).await.unwrap().unwrap();
+    let state = actions::conversation_state(&cache, id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(state.assignee.as_deref(), Some("m_bo"));
     assert_eq!(state.status, "pending");
     assert_eq!(state.labels, vec!["vip".to_string()]);
-    let notes = team::notes(&cache, id).await.unwrap();
+    let notes = actions::notes(&cache, id).await.unwrap();
     assert_eq!(notes.len(), 1);
     assert_eq!(
         notes[0].author_member_id, "m_ana",
@@ -187,7 +190,7 @@ async fn a_customer_writing_again_reopens_a_resolved_or_snoozed_conversation() {
     .unwrap();
     let id = only_conversation(&cache).await;
     assert_eq!(
-        team::conversation_state(&cache, id)
+        actions::conversation_state(&cache, id)
             .await
             .unwrap()
             .unwrap()
@@ -204,7 +207,7 @@ async fn a_customer_writing_again_reopens_a_resolved_or_snoozed_conversation() {
     .await
     .unwrap();
     assert_eq!(
-        team::conversation_state(&cache, id)
+        actions::conversation_state(&cache, id)
             .await
             .unwrap()
             .unwrap()
@@ -223,22 +226,29 @@ async fn a_customer_writing_again_reopens_a_resolved_or_snoozed_conversation() {
     )
     .await
     .unwrap();
-    let state = team::conversation_state(&cache, id).await.unwrap().unwrap();
+    let state = actions::conversation_state(&cache, id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (state.status.as_str(), state.snoozed_until),
         ("snoozed", Some(1_900_000_000_000))
     );
     // Not yet time: still snoozed; past its time: open again, on every device alike.
     assert_eq!(
-        team::wake_snoozed(&cache, 1_899_999_999_999).await.unwrap(),
+        actions::wake_snoozed(&cache, 1_899_999_999_999)
+            .await
+            .unwrap(),
         0
     );
     assert_eq!(
-        team::wake_snoozed(&cache, 1_900_000_000_000).await.unwrap(),
+        actions::wake_snoozed(&cache, 1_900_000_000_000)
+            .await
+            .unwrap(),
         1
     );
     assert_eq!(
-        team::conversation_state(&cache, id)
+        actions::conversation_state(&cache, id)
             .await
             .unwrap()
             .unwrap()
@@ -255,7 +265,10 @@ async fn a_customer_writing_again_reopens_a_resolved_or_snoozed_conversation() {
     )
     .await
     .unwrap();
-    let state = team::conversation_state(&cache, id).await.unwrap().unwrap();
+    let state = actions::conversation_state(&cache, id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((state.status.as_str(), state.snoozed_until), ("open", None));
     assert_eq!(
         only_conversation(&cache).await,
@@ -335,11 +348,11 @@ async fn invalid_changes_are_refused_before_they_are_queued() {
         },
     ];
     for event in &bad {
-        let error = team::queue(&cache, event, 0).await.unwrap_err();
+        let error = actions::queue(&cache, event, 0).await.unwrap_err();
         assert!(matches!(error, TeamError::Invalid(_)), "{event:?}: {error}");
     }
-    assert_eq!(team::waiting(&cache).await.unwrap(), 0);
-    let key = team::queue(
+    assert_eq!(actions::waiting(&cache).await.unwrap(), 0);
+    let key = actions::queue(
         &cache,
         &TeamEvent::Assigned {
             conversation: ana(),
@@ -350,7 +363,7 @@ async fn invalid_changes_are_refused_before_they_are_queued() {
     .await
     .unwrap();
     assert!(!key.is_empty());
-    assert_eq!(team::waiting(&cache).await.unwrap(), 1);
+    assert_eq!(actions::waiting(&cache).await.unwrap(), 1);
 }
 
 #[tokio::test]
@@ -379,7 +392,7 @@ async fn canned_replies_are_saved_replaced_and_deleted_for_the_whole_team() {
     )
     .await
     .unwrap();
-    let canned = team::canned_replies(&cache).await.unwrap();
+    let canned = actions::canned_replies(&cache).await.unwrap();
     assert_eq!(canned.len(), 1, "{canned:?}");
     assert_eq!(
         canned[0].body, "Refunds take 3-5 working days.",
@@ -389,7 +402,7 @@ async fn canned_replies_are_saved_replaced_and_deleted_for_the_whole_team() {
     for bad in [save("", "x"), save("two words", "x"), save("ok", "  ")] {
         assert!(
             matches!(
-                team::queue(&cache, &bad, 0).await,
+                actions::queue(&cache, &bad, 0).await,
                 Err(TeamError::Invalid(_))
             ),
             "{bad:?}"
@@ -532,4 +545,97 @@ async fn linked_identities_make_one_customer_on_every_device_and_unlink_cleanly(
 
     // Linking a contact to itself is refused before it is queued.
     assert!(link(&ana_wa, &ana_wa).validate().is_err());
+}
+
+#[tokio::test]
+async fn conversation_actions_become_team_events_named_as_every_device_knows_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open_in(dir.path()).await.unwrap();
+    let arrivals = [
+        inbound(1, "BR.1", "wamid.1", 1_760_000_000),
+        inbound(2, "BR.2", "wamid.2", 1_760_000_001),
+    ];
+    apply_batch(&cache, "ws", &arrivals).await.unwrap();
+    let (ana_id, other_id) = (
+        conversation_of(&cache, "BR.1").await,
+        conversation_of(&cache, "BR.2").await,
+    );
+    let now = 1_900_000_000_000;
+    let event = |action| actions::event(&cache, ana_id, action, now);
+
+    let snoozed = event(ConversationAction::SetStatus {
+        status: ConversationStatus::Snoozed,
+        snooze_hours: Some(2),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        snoozed,
+        TeamEvent::StatusChanged {
+            conversation: ana(),
+            status: ConversationStatus::Snoozed,
+            snoozed_until: Some(now + 2 * 3_600_000),
+        }
+    );
+
+    let note = |body: &str| ConversationAction::AddNote {
+        body: body.into(),
+        mentions: vec!["m_bo".into()],
+    };
+    let (first, second) = (
+        event(note("call her")).await.unwrap(),
+        event(note("call her")).await.unwrap(),
+    );
+    let note_id = |e: &TeamEvent| match e {
+        TeamEvent::NoteAdded { note_id, at, .. } => {
+            assert_eq!(*at, now);
+            note_id.clone()
+        }
+        other => panic!("not a note: {other:?}"),
+    };
+    assert!(note_id(&first).starts_with(&format!("note-{now}-")));
+    assert_ne!(
+        note_id(&first),
+        note_id(&second),
+        "two notes in the same ms differ"
+    );
+
+    let edited = |email: &str| ConversationAction::EditContact {
+        display_name: None,
+        email: Some(email.into()),
+        restricted: None,
+    };
+    let email_of = |e: TeamEvent| match e {
+        TeamEvent::ContactEdited { contact, changes } => {
+            assert_eq!(contact, ana());
+            changes.email
+        }
+        other => panic!("not an edit: {other:?}"),
+    };
+    assert_eq!(
+        email_of(event(edited(" ana@example.com ")).await.unwrap()),
+        Some(Some("ana@example.com".into()))
+    );
+    assert_eq!(email_of(event(edited("  ")).await.unwrap()), Some(None));
+
+    let linked = event(ConversationAction::LinkContact {
+        other_conversation_id: u32::try_from(other_id).unwrap(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        linked,
+        TeamEvent::ContactsLinked {
+            contact: ana(),
+            with: ContactRef {
+                customer_id: "BR.2".into(),
+                ..ana()
+            },
+        }
+    );
+
+    assert!(matches!(
+        actions::event(&cache, 999, ConversationAction::UnlinkContact, now).await,
+        Err(TeamError::NoConversation(999))
+    ));
 }

@@ -1199,11 +1199,11 @@ export type Teammate = Teammate_Serialize | Teammate_Deserialize;
 
 /**  A teammate, as the relay lists them. */
 export type Teammate_Deserialize = {
-	/**  Id. */
+	/**  Their id on the relay. */
 	id: string,
-	/**  Email. */
+	/**  The email they sign in with. */
 	email: string,
-	/**  Name. */
+	/**  The name teammates see. */
 	display_name: string,
 	/**  owner, admin or agent. */
 	role: string,
@@ -1217,11 +1217,11 @@ export type Teammate_Deserialize = {
 
 /**  A teammate, as the relay lists them. */
 export type Teammate_Serialize = {
-	/**  Id. */
+	/**  Their id on the relay. */
 	id: string,
-	/**  Email. */
+	/**  The email they sign in with. */
 	email: string,
-	/**  Name. */
+	/**  The name teammates see. */
 	display_name: string,
 	/**  owner, admin or agent. */
 	role: string,

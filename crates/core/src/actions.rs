@@ -1,6 +1,7 @@
-//! Team events: what staff do to conversations and contacts (assign, change status, write a
-//! private note, label, edit a contact), shared with every device of the workspace through the
-//! relay's log.
+//! What staff do to conversations and contacts (assign, change status, write a private note,
+//! label, edit or link a contact, canned replies): each is a team event, shared with every device
+//! of the workspace through the relay's log. [`ConversationAction`] is what the UI asks for;
+//! [`event`] turns it into the team event and [`act`] queues it on the running desk.
 //!
 //! A device never changes its cache directly for these: it queues the event (so it survives being
 //! offline), publishes it with an idempotency key, and applies it when the event comes back in the
@@ -10,9 +11,11 @@
 //! (kind and Meta id) and the customer's id on it. A conversation reference means the contact's
 //! current conversation (the active one, else the latest).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use zentro_events::clock::random_id;
 
 use crate::cache::{Cache, CacheError};
+use crate::desk::Desk;
 use crate::sync::{RelayClient, SyncError};
 use crate::vault::Secret;
 
@@ -62,15 +65,134 @@ pub async fn conversation_ref(
     .ok_or(TeamError::NoConversation(conversation_id))
 }
 
+/// Something the agent does to a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ConversationAction {
+    /// Assign to a member (`None`: unassign).
+    Assign {
+        /// The member.
+        assignee: Option<String>,
+    },
+    /// Change the status; snoozing needs `snooze_hours`.
+    SetStatus {
+        /// The new status.
+        status: ConversationStatus,
+        /// For how long to snooze.
+        snooze_hours: Option<u32>,
+    },
+    /// A private note for the team.
+    AddNote {
+        /// The text.
+        body: String,
+        /// Mentioned members.
+        mentions: Vec<String>,
+    },
+    /// Correct the customer's details (absent fields stay; an empty email clears it).
+    EditContact {
+        /// A new name.
+        display_name: Option<String>,
+        /// A new email (`""` clears it).
+        email: Option<String>,
+        /// Restrict processing (admins), or lift it.
+        #[serde(default)]
+        restricted: Option<bool>,
+    },
+    /// Put a label on or take it off.
+    Label {
+        /// The label.
+        label: String,
+        /// On or off.
+        added: bool,
+    },
+    /// The customer is the same person as the one in another conversation (another channel,
+    /// another number): show them as one customer's identities.
+    LinkContact {
+        /// The other customer's conversation.
+        other_conversation_id: u32,
+    },
+    /// The customer is not the person they were linked to.
+    UnlinkContact,
+}
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// The team event that does `action` to the cache's conversation `conversation_id` at `now`
+/// (UTC ms): conversations named as every device knows them, a snooze's end, a new note's id.
+pub async fn event(
+    cache: &Cache,
+    conversation_id: i64,
+    action: ConversationAction,
+    now: i64,
+) -> Result<TeamEvent, TeamError> {
+    let conversation = conversation_ref(cache, conversation_id).await?;
+    Ok(match action {
+        ConversationAction::Assign { assignee } => TeamEvent::Assigned {
+            conversation,
+            assignee,
+        },
+        ConversationAction::SetStatus {
+            status,
+            snooze_hours,
+        } => TeamEvent::StatusChanged {
+            conversation,
+            status,
+            snoozed_until: snooze_hours.map(|h| now + i64::from(h) * HOUR_MS),
+        },
+        ConversationAction::AddNote { body, mentions } => TeamEvent::NoteAdded {
+            conversation,
+            note_id: format!("note-{now}-{}", random_id()),
+            body,
+            mentions,
+            at: now,
+        },
+        ConversationAction::EditContact {
+            display_name,
+            email,
+            restricted,
+        } => TeamEvent::ContactEdited {
+            contact: conversation,
+            changes: ContactChanges {
+                display_name,
+                email: email.map(|e| Some(e.trim().to_string()).filter(|e| !e.is_empty())),
+                attributes: Default::default(),
+                restricted,
+            },
+        },
+        ConversationAction::Label { label, added } => TeamEvent::Labeled {
+            conversation,
+            label,
+            added,
+        },
+        ConversationAction::LinkContact {
+            other_conversation_id,
+        } => TeamEvent::ContactsLinked {
+            contact: conversation,
+            with: conversation_ref(cache, other_conversation_id.into()).await?,
+        },
+        ConversationAction::UnlinkContact => TeamEvent::ContactUnlinked {
+            contact: conversation,
+        },
+    })
+}
+
+/// Does `action` to conversation `conversation_id` for every device of the team: queued on the
+/// running desk, which publishes it. Returns the event's idempotency key.
+pub async fn act(
+    desk: &Desk,
+    conversation_id: i64,
+    action: ConversationAction,
+    now: i64,
+) -> Result<String, TeamError> {
+    let event = event(desk.cache(), conversation_id, action, now).await?;
+    desk.act(&event).await
+}
+
 /// Writes `event` to this device's team outbox; [`flush`] publishes it. Returns its idempotency key.
 pub async fn queue(cache: &Cache, event: &TeamEvent, now: i64) -> Result<String, TeamError> {
     event.validate()?;
-    let key = format!(
-        "{}-{:016x}{:016x}",
-        now,
-        fastrand::u64(..),
-        fastrand::u64(..)
-    );
+    let key = format!("{now}-{}", random_id());
     let payload = serde_json::to_string(event).map_err(|e| TeamError::Invalid(e.to_string()))?;
     let kind = event.kind();
     sqlx::query!(

@@ -1,5 +1,6 @@
-//! Starting the desk (the sandbox, or the signed-in member's relay) and relaying its events to
-//! the UI as typed Tauri events.
+//! Running the desk: starting it (the sandbox, or the signed-in member's relay) and forwarding its
+//! events to the UI as typed Tauri events (`InboxChanged`, coalesced; `DeskStatusChanged`, the
+//! status bar), with OS notifications after each change.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,15 @@ use zentro_core::notices;
 
 use crate::AppState;
 use crate::state::RunningDesk;
+
+/// Which desk to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeskKind {
+    /// The built-in sandbox (simulated customers on loopback).
+    Sandbox,
+    /// The signed-in member's relay.
+    SignedIn,
+}
 
 /// What runs behind the inbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
@@ -143,28 +153,19 @@ fn apply_sync(status: &mut DeskStatus, sync: &SyncState) {
 }
 
 fn publish<R: Runtime>(app: &AppHandle<R>, change: impl FnOnce(&mut DeskStatus)) {
-    let state = app.state::<AppState>();
-    let status = {
-        let mut status = state
-            .status
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        change(&mut status);
-        status.clone()
-    };
+    let status = app.state::<AppState>().update_status(change);
     let _ = DeskStatusChanged(status).emit(app);
 }
 
-/// Starts the desk in the background: the sandbox when asked (or when nobody ever signed in
-/// here), else the signed-in member's relay.
-pub fn launch<R: Runtime>(app: &AppHandle<R>, sandbox: bool) {
+/// Starts a desk of `kind` in the background; when it cannot start, the status bar says why and
+/// the local cache is shown read-only.
+pub fn launch<R: Runtime>(app: &AppHandle<R>, kind: DeskKind) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let data_dir = app.state::<AppState>().data_dir.clone();
-        let started = if sandbox {
-            start_sandbox(&data_dir).await
-        } else {
-            start_signed_in(&data_dir).await
+        let started = match kind {
+            DeskKind::Sandbox => start_sandbox(&data_dir).await,
+            DeskKind::SignedIn => start_signed_in(&data_dir).await,
         };
         match started {
             Ok((running, mode)) => {
@@ -244,112 +245,13 @@ async fn start_signed_in(data_dir: &std::path::Path) -> Result<(RunningDesk, Des
         Err(error) => Err(format!("Zentro Desk could not start syncing: {error}.")),
     }
 }
-
-/// The tray icon's id.
-pub const TRAY_ID: &str = "main";
-
-/// After a change: OS notifications for what deserves one, and the tray's unread count.
-async fn notify<R: Runtime>(
-    app: &AppHandle<R>,
-    desk: &zentro_core::desk::Desk,
-    cursor: &mut notices::NoticeCursor,
-) {
-    let viewing = app
-        .state::<AppState>()
-        .viewing
-        .load(std::sync::atomic::Ordering::Relaxed);
-    let viewing = (viewing > 0).then_some(viewing);
-    match notices::since(desk.cache(), *cursor, desk.member(), viewing).await {
-        Ok((found, next)) => {
-            *cursor = next;
-            // A burst (a catch-up) is one summary, not a wall of notifications.
-            let shown: Vec<(String, String, Option<i64>)> = if found.len() > 3 {
-                vec![(
-                    "Zentro Desk".into(),
-                    format!("{} new messages and mentions", found.len()),
-                    None,
-                )]
-            } else {
-                found
-                    .into_iter()
-                    .map(|n| (n.title, n.body, Some(n.conversation_id)))
-                    .collect()
-            };
-            for (title, body, conversation) in shown {
-                show_notice(app, title, body, conversation);
-            }
-        }
-        Err(error) => tracing::warn!(%error, "could not look for notifications"),
-    }
-    if let (Some(tray), Ok(unread)) = (
-        app.tray_by_id(TRAY_ID),
-        notices::unread_total(desk.cache()).await,
-    ) {
-        let text = match unread {
-            0 => "Zentro Desk — no unread messages".to_string(),
-            1 => "Zentro Desk — 1 unread message".to_string(),
-            n => format!("Zentro Desk — {n} unread messages"),
-        };
-        let _ = tray.set_tooltip(Some(&text));
-        let _ = tray.set_title((unread > 0).then(|| unread.to_string()));
-    }
-}
-
-/// Shows one OS notification. On Linux a click on it opens its conversation (or the window, for
-/// a summary): the notification server reports the click, which a thread per notification
-/// waits for until the notification is closed. Elsewhere the notification plugin shows it.
-fn show_notice<R: Runtime>(
-    app: &AppHandle<R>,
-    title: String,
-    body: String,
-    conversation: Option<i64>,
-) {
-    #[cfg(target_os = "linux")]
-    {
-        let app = app.clone();
-        let spawned = std::thread::Builder::new()
-            .name("notification".into())
-            .spawn(move || {
-                let shown = notify_rust::Notification::new()
-                    .appname("Zentro Desk")
-                    .icon("zentro-desk")
-                    .summary(&title)
-                    .body(&body)
-                    .action("default", "Open")
-                    .show();
-                match shown {
-                    Ok(handle) => handle.wait_for_action(|action| {
-                        if action == "default" {
-                            match conversation {
-                                Some(id) => crate::deep_links::show_conversation(&app, id),
-                                None => bring_to_front(&app),
-                            }
-                        }
-                    }),
-                    Err(error) => tracing::debug!(%error, "no notification shown"),
-                }
-            });
-        if let Err(error) = spawned {
-            tracing::debug!(%error, "no notification shown");
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        use tauri_plugin_notification::NotificationExt;
-        let _ = conversation;
-        if let Err(error) = app.notification().builder().title(title).body(body).show() {
-            tracing::debug!(%error, "no notification shown");
-        }
-    }
-}
-
 /// Relays the desk's events to the UI until it stops. Change notices are coalesced (at most a few
 /// per second), so a catch-up of thousands of events does not flood the UI.
 async fn forward<R: Runtime>(app: AppHandle<R>, desk: Arc<zentro_core::desk::Desk>) {
     let mut events = desk.subscribe();
     let mut pending_change = false;
     let mut cursor = notices::cursor_now(desk.cache()).await.unwrap_or_default();
-    notify(&app, &desk, &mut cursor).await;
+    crate::notifications::notify(&app, &desk, &mut cursor).await;
     loop {
         let next = async {
             if pending_change {
@@ -373,7 +275,7 @@ async fn forward<R: Runtime>(app: AppHandle<R>, desk: Arc<zentro_core::desk::Des
                 None => {
                     pending_change = false;
                     let _ = InboxChanged.emit(&app);
-                    notify(&app, &desk, &mut cursor).await;
+                    crate::notifications::notify(&app, &desk, &mut cursor).await;
                     continue;
                 }
             },
@@ -399,36 +301,4 @@ async fn terminated<R: Runtime>(app: &AppHandle<R>, sync: &SyncState) {
     state.reset_cache().await;
     publish(app, |s| apply_sync(s, sync));
     let _ = InboxChanged.emit(app);
-}
-
-/// Shows the main window in front (from the tray, or when the app is launched again).
-pub fn bring_to_front<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(window) = app.get_webview_window("main") {
-        let _ = window.show();
-        let _ = window.unminimize();
-        let _ = window.set_focus();
-    }
-}
-
-/// Puts Zentro Desk in the system tray: the unread count as its tooltip (and title where the
-/// desktop shows one), a menu to bring the window back or quit.
-pub fn tray<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
-    use tauri::menu::{Menu, MenuItem};
-    use tauri::tray::TrayIconBuilder;
-    let open = MenuItem::with_id(app, "open", "Open Zentro Desk", true, None::<&str>)?;
-    let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
-    let menu = Menu::with_items(app, &[&open, &quit])?;
-    let mut builder = TrayIconBuilder::with_id(TRAY_ID)
-        .tooltip("Zentro Desk")
-        .menu(&menu)
-        .on_menu_event(|app, event| match event.id().as_ref() {
-            "open" => bring_to_front(app),
-            "quit" => app.exit(0),
-            _ => {}
-        });
-    if let Some(icon) = app.default_window_icon() {
-        builder = builder.icon(icon.clone());
-    }
-    builder.build(app)?;
-    Ok(())
 }
