@@ -169,6 +169,35 @@ fn with_shown_name(mut message: MessageView) -> MessageView {
     message
 }
 
+/// A page of a conversation's messages as shown ([`MessageView`], [`with_shown_name`]): the
+/// columns are the same for every page, `$page` is the rest of the query (the key condition, the
+/// order and the limit), with `?1` the conversation, `?2` and `?3` the page key's time and id, and
+/// `?4` the limit. A macro, as `sqlx::query_as!` checks only literal SQL.
+macro_rules! message_page {
+    ($cache:expr, $conversation_id:expr, $key:expr, $limit:expr, $page:literal) => {{
+        let (t, id): PageKey = $key;
+        sqlx::query_as!(
+            MessageView,
+            r#"SELECT m.id AS "id!", m.external_id, m.direction, m.kind, m.body, m.caption, m.sent_at, m.delivery_status,
+                  (SELECT emoji FROM reactions r WHERE r.message_external_id = m.external_id AND r.reactor = 'customer') AS "reaction?: String",
+                  m.deleted_at IS NOT NULL AS "deleted!: bool", m.file_name, m.media_mime, m.media_url,
+                  m.media_path IS NOT NULL AS "media_stored!: bool", m.quoted_external_id, m.edited_at, m.error_message,
+                  m.author_member_id, m.client_id
+           FROM messages m WHERE m.conversation_id = ?1 AND "#
+                + $page,
+            $conversation_id,
+            t,
+            id,
+            $limit
+        )
+        .fetch_all($cache.pool())
+        .await?
+        .into_iter()
+        .map(with_shown_name)
+        .collect()
+    }};
+}
+
 /// A conversation's messages, newest first, before `before` (exclusive). The UI reverses a page
 /// to show it and asks for the next one with the oldest row's key as the user scrolls up.
 pub async fn messages(
@@ -177,26 +206,15 @@ pub async fn messages(
     before: Option<PageKey>,
     limit: i64,
 ) -> Result<Vec<MessageView>, CacheError> {
-    let (t, id) = before.unwrap_or((i64::MAX, i64::MAX));
-    Ok(sqlx::query_as!(
-        MessageView,
-        r#"SELECT m.id AS "id!", m.external_id, m.direction, m.kind, m.body, m.caption, m.sent_at, m.delivery_status,
-                  (SELECT emoji FROM reactions r WHERE r.message_external_id = m.external_id AND r.reactor = 'customer') AS "reaction?: String",
-                  m.deleted_at IS NOT NULL AS "deleted!: bool", m.file_name, m.media_mime, m.media_url,
-                  m.media_path IS NOT NULL AS "media_stored!: bool", m.quoted_external_id, m.edited_at, m.error_message,
-                  m.author_member_id, m.client_id
-           FROM messages m WHERE m.conversation_id = ?1 AND m.sent_at <= ?2 AND (m.sent_at < ?2 OR m.id < ?3)
-           ORDER BY m.sent_at DESC, m.id DESC LIMIT ?4"#,
+    let key = before.unwrap_or((i64::MAX, i64::MAX));
+    Ok(message_page!(
+        cache,
         conversation_id,
-        t,
-        id,
-        limit
-    )
-    .fetch_all(cache.pool())
-    .await?
-    .into_iter()
-    .map(with_shown_name)
-    .collect())
+        key,
+        limit,
+        r#"m.sent_at <= ?2 AND (m.sent_at < ?2 OR m.id < ?3)
+           ORDER BY m.sent_at DESC, m.id DESC LIMIT ?4"#
+    ))
 }
 
 /// A conversation's messages, oldest first, after `after` (exclusive): the page below the ones
@@ -207,26 +225,14 @@ pub async fn messages_after(
     after: PageKey,
     limit: i64,
 ) -> Result<Vec<MessageView>, CacheError> {
-    let (t, id) = after;
-    Ok(sqlx::query_as!(
-        MessageView,
-        r#"SELECT m.id AS "id!", m.external_id, m.direction, m.kind, m.body, m.caption, m.sent_at, m.delivery_status,
-                  (SELECT emoji FROM reactions r WHERE r.message_external_id = m.external_id AND r.reactor = 'customer') AS "reaction?: String",
-                  m.deleted_at IS NOT NULL AS "deleted!: bool", m.file_name, m.media_mime, m.media_url,
-                  m.media_path IS NOT NULL AS "media_stored!: bool", m.quoted_external_id, m.edited_at, m.error_message,
-                  m.author_member_id, m.client_id
-           FROM messages m WHERE m.conversation_id = ?1 AND m.sent_at >= ?2 AND (m.sent_at > ?2 OR m.id > ?3)
-           ORDER BY m.sent_at ASC, m.id ASC LIMIT ?4"#,
+    Ok(message_page!(
+        cache,
         conversation_id,
-        t,
-        id,
-        limit
-    )
-    .fetch_all(cache.pool())
-    .await?
-    .into_iter()
-    .map(with_shown_name)
-    .collect())
+        after,
+        limit,
+        r#"m.sent_at >= ?2 AND (m.sent_at > ?2 OR m.id > ?3)
+           ORDER BY m.sent_at ASC, m.id ASC LIMIT ?4"#
+    ))
 }
 
 /// A search result: the best match in one conversation.
@@ -465,15 +471,32 @@ pub struct Identity {
     pub username: Option<String>,
 }
 
+/// Identities ([`Identity`]) the rest of a query picks: the columns are the same, `$rest`
+/// continues `FROM conversations c` (with `o` the contact, `ch` its channel, `c2` its
+/// conversation), `$arg`s are its parameters. A macro, as `sqlx::query_as!` checks only literal
+/// SQL.
+macro_rules! identity_rows {
+    ($cache:expr, $rest:literal, $($arg:expr),+) => {
+        sqlx::query_as!(
+            Identity,
+            r#"SELECT c2.id AS "conversation_id!", ch.kind AS channel_kind, ch.display_name AS channel_name,
+                  COALESCE(NULLIF(o.display_name, ''), o.external_id) AS "name!: String",
+                  o.external_id AS customer_id, o.phone, o.username
+           FROM conversations c"#
+                + $rest,
+            $($arg),+
+        )
+        .fetch_all($cache.pool())
+        .await?
+    };
+}
+
 /// The other identities of the customer in conversation `conversation_id` (contacts a team
 /// member linked to theirs), by channel; empty when they have none.
 pub async fn identities(cache: &Cache, conversation_id: i64) -> Result<Vec<Identity>, CacheError> {
-    Ok(sqlx::query_as!(
-        Identity,
-        r#"SELECT c2.id AS "conversation_id!", ch.kind AS channel_kind, ch.display_name AS channel_name,
-                  COALESCE(NULLIF(o.display_name, ''), o.external_id) AS "name!: String",
-                  o.external_id AS customer_id, o.phone, o.username
-           FROM conversations c JOIN contacts k ON k.id = c.contact_id
+    Ok(identity_rows!(
+        cache,
+        r#" JOIN contacts k ON k.id = c.contact_id
            JOIN contacts o ON o.person_key = k.person_key AND o.id <> k.id
            JOIN channels ch ON ch.id = o.channel_id
            JOIN conversations c2 ON c2.id = (SELECT c3.id FROM conversations c3 WHERE c3.contact_id = o.id
@@ -481,9 +504,7 @@ pub async fn identities(cache: &Cache, conversation_id: i64) -> Result<Vec<Ident
            WHERE c.id = ? AND k.person_key IS NOT NULL
            ORDER BY ch.kind, o.id"#,
         conversation_id
-    )
-    .fetch_all(cache.pool())
-    .await?)
+    ))
 }
 
 /// Customers a team member may link to the one in conversation `conversation_id`: contacts
@@ -506,12 +527,9 @@ pub async fn link_candidates(
             .replace('%', "\\%")
             .replace('_', "\\_")
     );
-    Ok(sqlx::query_as!(
-        Identity,
-        r#"SELECT c2.id AS "conversation_id!", ch.kind AS channel_kind, ch.display_name AS channel_name,
-                  COALESCE(NULLIF(o.display_name, ''), o.external_id) AS "name!: String",
-                  o.external_id AS customer_id, o.phone, o.username
-           FROM conversations c2 JOIN contacts o ON o.id = c2.contact_id
+    Ok(identity_rows!(
+        cache,
+        r#"2 JOIN contacts o ON o.id = c2.contact_id
            JOIN channels ch ON ch.id = o.channel_id,
                 (SELECT k.id AS contact_id, k.person_key FROM conversations c JOIN contacts k ON k.id = c.contact_id
                  WHERE c.id = ?1) AS me
@@ -526,9 +544,7 @@ pub async fn link_candidates(
         conversation_id,
         pattern,
         limit
-    )
-    .fetch_all(cache.pool())
-    .await?)
+    ))
 }
 
 /// The conversation a `zentro://conversation` link names (see [`crate::links`]): the contact's

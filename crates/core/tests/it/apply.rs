@@ -79,14 +79,12 @@ async fn applying_the_same_events_twice_changes_nothing() {
 
 #[tokio::test]
 async fn an_album_makes_one_conversation_even_across_batches() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
     let images: Vec<Value> = (0..10)
         .map(|i| wa("P1", json!({ "from": "5511987654321", "from_user_id": "BR.1", "id": format!("wamid.ALBUM{i}"), "timestamp": "1750000000",
                                    "type": "image", "image": { "id": format!("{i}"), "mime_type": "image/jpeg", "sha256": "x" } })))
         .collect();
     let events = events_from(&images, 1);
-    apply_batch(&cache, "ws", &events[..4]).await.unwrap();
+    let (_dir, cache) = crate::support::cache_with(&events[..4]).await;
     apply_batch(&cache, "ws", &events[4..]).await.unwrap();
     assert_eq!(counts(&cache).await, (1, 1, 10));
     let list = inbox::conversations(&cache, None, 10).await.unwrap();
@@ -97,8 +95,6 @@ async fn an_album_makes_one_conversation_even_across_batches() {
 
 #[tokio::test]
 async fn statuses_only_move_forward_and_may_arrive_before_their_message() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
     // read overtakes delivered, and both overtake the message (an echo stands in for our send).
     let mut bodies = vec![
         status("wamid.OUT", "read", 1750000003),
@@ -108,9 +104,7 @@ async fn statuses_only_move_forward_and_may_arrive_before_their_message() {
         "timestamp": 1750000001000i64, "message": { "mid": "wamid.OUT", "is_echo": true, "text": "Your order shipped" } }] }] }));
     bodies.push(status("wamid.OUT", "sent", 1750000001));
     bodies.push(status("wamid.OUT", "failed", 1750000004));
-    apply_batch(&cache, "ws", &events_from(&bodies, 1))
-        .await
-        .unwrap();
+    let (_dir, cache) = crate::support::cache_with(&events_from(&bodies, 1)).await;
     let conversation = inbox::conversations(&cache, None, 1).await.unwrap()[0].id;
     let messages = inbox::messages(&cache, conversation, None, 10)
         .await
@@ -147,17 +141,13 @@ fn the_status_order_rules() {
 
 #[tokio::test]
 async fn a_failed_status_keeps_its_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
     let echo = json!({ "object": "page", "entry": [{ "id": "PAGE1", "messaging": [{ "sender": { "id": "PAGE1" }, "recipient": { "id": "PSID1" },
         "timestamp": 1750000001000i64, "message": { "mid": "wamid.F", "is_echo": true, "text": "hello?" } }] }] });
-    apply_batch(
-        &cache,
-        "ws",
-        &events_from(&[echo, status("wamid.F", "failed", 1750000005)], 1),
-    )
-    .await
-    .unwrap();
+    let (_dir, cache) = crate::support::cache_with(&events_from(
+        &[echo, status("wamid.F", "failed", 1750000005)],
+        1,
+    ))
+    .await;
     let (status, code, message): (String, i64, String) =
         sqlx::query_as("SELECT delivery_status, error_code, error_message FROM messages WHERE external_id = 'wamid.F'").fetch_one(cache.pool()).await.unwrap();
     assert_eq!((status.as_str(), code), ("failed", 131026));
@@ -166,21 +156,14 @@ async fn a_failed_status_keeps_its_error() {
 
 #[tokio::test]
 async fn reactions_edits_and_unsends_update_the_message() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
-    apply_batch(
-        &cache,
-        "ws",
-        &events_from(
-            &[
-                corpus("messenger_events.json"),
-                corpus("instagram_events.json"),
-            ],
-            1,
-        ),
-    )
-    .await
-    .unwrap();
+    let (_dir, cache) = crate::support::cache_with(&events_from(
+        &[
+            corpus("messenger_events.json"),
+            corpus("instagram_events.json"),
+        ],
+        1,
+    ))
+    .await;
     let edited: String =
         sqlx::query_scalar("SELECT body FROM messages WHERE external_id = 'm_AbC1'")
             .fetch_one(cache.pool())
@@ -215,8 +198,6 @@ async fn reactions_edits_and_unsends_update_the_message() {
 
 #[tokio::test]
 async fn search_matches_prefixes_ranks_and_groups_by_conversation() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
     let texts = [
         "Where is my invoice for March?",
         "The invoice is attached",
@@ -230,9 +211,7 @@ async fn search_matches_prefixes_ranks_and_groups_by_conversation() {
         .chain(std::iter::once(json!({ "object": "page", "entry": [{ "id": "PAGE1", "messaging": [{ "sender": { "id": "PSID9" }, "recipient": { "id": "PAGE1" },
             "timestamp": 1750000100000i64, "message": { "mid": "m_S", "text": "invoices please" } }] }] })))
         .collect();
-    apply_batch(&cache, "ws", &events_from(&bodies, 1))
-        .await
-        .unwrap();
+    let (_dir, cache) = crate::support::cache_with(&events_from(&bodies, 1)).await;
 
     let hits = inbox::search(&cache, "invo", 10).await.unwrap();
     assert_eq!(
@@ -269,14 +248,10 @@ async fn search_matches_prefixes_ranks_and_groups_by_conversation() {
 
 #[tokio::test]
 async fn pages_by_key_cover_everything_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
     let bodies: Vec<Value> = (0..25)
         .map(|i| wa("P1", json!({ "from": "5511987654321", "from_user_id": "BR.1", "id": format!("wamid.K{i}"), "timestamp": format!("{}", 1750000000 + i / 3), "type": "text", "text": { "body": format!("m{i}") } })))
         .collect();
-    apply_batch(&cache, "ws", &events_from(&bodies, 1))
-        .await
-        .unwrap();
+    let (_dir, cache) = crate::support::cache_with(&events_from(&bodies, 1)).await;
     let conversation = inbox::conversations(&cache, None, 1).await.unwrap()[0].id;
     let mut seen = Vec::new();
     let mut key = None;
@@ -318,16 +293,12 @@ async fn pages_by_key_cover_everything_once() {
 
 #[tokio::test]
 async fn a_location_pin_keeps_its_place_name_and_a_map_link() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
     let body = wa(
         "P1",
         json!({ "from_user_id": "BR.1", "id": "wamid.L1", "timestamp": "1750000000", "type": "location",
                 "location": { "latitude": 38.7139, "longitude": -9.1394, "name": "Sandbox Coffee", "address": "Rua Augusta" } }),
     );
-    apply_batch(&cache, "ws", &events_from(&[body], 1))
-        .await
-        .unwrap();
+    let (_dir, cache) = crate::support::cache_with(&events_from(&[body], 1)).await;
     let conversation = inbox::conversations(&cache, None, 1).await.unwrap()[0].id;
     let pin = &inbox::messages(&cache, conversation, None, 1)
         .await

@@ -18,15 +18,7 @@ async fn a_new_cache_is_created_migrated_and_empty() {
             .description
     );
     assert!(!status.written_by_newer_app);
-    assert_eq!(
-        status.counts,
-        CacheCounts {
-            channels: 0,
-            contacts: 0,
-            conversations: 0,
-            messages: 0
-        }
-    );
+    assert_eq!(status.counts, counts(0, 0, 0, 0));
 }
 
 #[tokio::test]
@@ -74,15 +66,7 @@ async fn reopening_keeps_data_and_counts_rows() {
         migrations(),
         "reopening must not re-apply migrations"
     );
-    assert_eq!(
-        status.counts,
-        CacheCounts {
-            channels: 1,
-            contacts: 1,
-            conversations: 1,
-            messages: 2
-        }
-    );
+    assert_eq!(status.counts, counts(1, 1, 1, 2));
 }
 
 #[tokio::test]
@@ -124,6 +108,16 @@ async fn an_unwritable_location_is_a_clear_error_and_a_later_attempt_can_succeed
         .await
         .expect("the second attempt opens the cache");
     assert_eq!(cache.status().await.unwrap().schema_version, migrations());
+}
+
+/// Row counts: channels, contacts, conversations, messages.
+fn counts(channels: u32, contacts: u32, conversations: u32, messages: u32) -> CacheCounts {
+    CacheCounts {
+        channels,
+        contacts,
+        conversations,
+        messages,
+    }
 }
 
 /// How many migrations this build embeds.

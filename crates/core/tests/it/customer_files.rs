@@ -26,15 +26,14 @@ fn document(
     mime: &str,
     at_ms: i64,
 ) -> RelayEvent {
-    let phone = format!("1650{}", customer.trim_start_matches("US."));
-    RelayEvent::webhook(
+    crate::support::wa_message(
         seq,
-        json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
-            "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P" },
-            "contacts": [{ "profile": { "name": customer }, "user_id": customer, "wa_id": phone }],
-            "messages": [{ "from_user_id": customer, "from": phone, "id": wamid,
-                           "timestamp": (at_ms / 1000).to_string(), "type": "document",
-                           "document": { "id": format!("media.{wamid}"), "filename": filename, "mime_type": mime } }] }}]}]}),
+        customer,
+        customer,
+        wamid,
+        at_ms / 1000,
+        "document",
+        json!({ "id": format!("media.{wamid}"), "filename": filename, "mime_type": mime }),
     )
 }
 

@@ -6,7 +6,7 @@ use std::io::Read;
 
 use serde_json::Value;
 use zentro_core::Cache;
-use zentro_core::apply::{RelayEvent, apply_batch};
+use zentro_core::apply::RelayEvent;
 use zentro_core::export::{Scope, export};
 
 const TRICKY: &str = "He said \"hi\", then <b>left</b>\nsecond line";
@@ -42,33 +42,26 @@ fn schema() -> jsonschema::Validator {
 
 #[tokio::test]
 async fn a_contacts_archive_matches_the_cache_and_the_schema_and_holds_no_one_else() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
-    apply_batch(
-        &cache,
-        "ws",
-        &[
-            text(
-                1,
-                "US.100",
-                "Dee Export",
-                "wamid.1",
-                "Where is my order?",
-                1_760_000_000,
-            ),
-            text(2, "US.100", "Dee Export", "wamid.2", TRICKY, 1_760_000_060),
-            text(
-                3,
-                "US.200",
-                "Someone Else",
-                "wamid.3",
-                "unrelated secret",
-                1_760_000_100,
-            ),
-        ],
-    )
-    .await
-    .unwrap();
+    let (dir, cache) = crate::support::cache_with(&[
+        text(
+            1,
+            "US.100",
+            "Dee Export",
+            "wamid.1",
+            "Where is my order?",
+            1_760_000_000,
+        ),
+        text(2, "US.100", "Dee Export", "wamid.2", TRICKY, 1_760_000_060),
+        text(
+            3,
+            "US.200",
+            "Someone Else",
+            "wamid.3",
+            "unrelated secret",
+            1_760_000_100,
+        ),
+    ])
+    .await;
     let dee = contact_id(&cache, "US.100").await;
     // A photo Dee sent, kept on this computer.
     let (sha, path) = zentro_core::media::store(dir.path(), b"\xff\xd8 dee's photo")
@@ -154,18 +147,11 @@ async fn a_contacts_archive_matches_the_cache_and_the_schema_and_holds_no_one_el
 
 #[tokio::test]
 async fn exporting_everyone_gives_each_contact_the_same_layout_and_an_index() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
-    apply_batch(
-        &cache,
-        "ws",
-        &[
-            text(1, "US.100", "Dee", "wamid.1", "one", 1_760_000_000),
-            text(2, "US.200", "Eve", "wamid.2", "two", 1_760_000_060),
-        ],
-    )
-    .await
-    .unwrap();
+    let (dir, cache) = crate::support::cache_with(&[
+        text(1, "US.100", "Dee", "wamid.1", "one", 1_760_000_000),
+        text(2, "US.200", "Eve", "wamid.2", "two", 1_760_000_060),
+    ])
+    .await;
     let out = dir.path().join("all.zip");
     let summary = export(&cache, Scope::All, &out, 1_763_800_000_000, &mut |_| {})
         .await
@@ -191,15 +177,9 @@ async fn exporting_everyone_gives_each_contact_the_same_layout_and_an_index() {
 
 #[tokio::test]
 async fn an_export_into_a_missing_folder_says_so_and_leaves_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
-    apply_batch(
-        &cache,
-        "ws",
-        &[text(1, "US.100", "Dee", "wamid.1", "one", 1_760_000_000)],
-    )
-    .await
-    .unwrap();
+    let (dir, cache) =
+        crate::support::cache_with(&[text(1, "US.100", "Dee", "wamid.1", "one", 1_760_000_000)])
+            .await;
     let out = dir.path().join("no/such/folder/x.zip");
     let error = export(&cache, Scope::All, &out, 0, &mut |_| {})
         .await
@@ -258,15 +238,9 @@ async fn a_hundred_thousand_message_customer_exports_in_bounded_memory() {
         );
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
-    apply_batch(
-        &cache,
-        "ws",
-        &[text(1, "US.100", "Dee", "wamid.1", "first", 1_760_000_000)],
-    )
-    .await
-    .unwrap();
+    let (dir, cache) =
+        crate::support::cache_with(&[text(1, "US.100", "Dee", "wamid.1", "first", 1_760_000_000)])
+            .await;
     // 100 MB of text, inserted in bulk (the search trigger is dropped in this scratch cache only:
     // indexing is not what this test measures).
     sqlx::query("DROP TRIGGER messages_search_insert")
@@ -331,22 +305,15 @@ async fn a_hundred_thousand_message_customer_exports_in_bounded_memory() {
 /// override (U+202E) cannot make `invoice<RLO>fdp.exe` read as `invoiceexe.pdf` there.
 #[tokio::test]
 async fn the_transcript_shows_a_files_name_without_bidi_controls() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
-    apply_batch(
-        &cache,
-        "ws",
-        &[text(
-            1,
-            "US.300",
-            "Rae",
-            "wamid.9",
-            "see file",
-            1_760_000_000,
-        )],
-    )
-    .await
-    .unwrap();
+    let (dir, cache) = crate::support::cache_with(&[text(
+        1,
+        "US.300",
+        "Rae",
+        "wamid.9",
+        "see file",
+        1_760_000_000,
+    )])
+    .await;
     let rae = contact_id(&cache, "US.300").await;
     let (sha, path) = zentro_core::media::store(dir.path(), b"%PDF-1.7 rae")
         .await

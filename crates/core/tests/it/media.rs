@@ -55,15 +55,9 @@ async fn whatsapp_media_is_verified_stored_once_by_content_and_retried_after_a_f
     let secret = token.expose().to_string();
     let tokens = move |channel: &str| (channel == "whatsapp:P").then(|| AccessToken::new(&secret));
 
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
-    apply_batch(
-        &cache,
-        "ws",
-        &[image(1, "wamid.A", &media_a, &sha), instagram_image(2)],
-    )
-    .await
-    .unwrap();
+    let (dir, cache) =
+        crate::support::cache_with(&[image(1, "wamid.A", &media_a, &sha), instagram_image(2)])
+            .await;
 
     // The CDN fails once: the download waits with the reason, nothing half-written is kept.
     sim.state().fail_media_downloads(1);
@@ -157,11 +151,7 @@ async fn a_failed_download_is_retried_when_the_message_is_delivered_again_and_a_
     let graph = GraphClient::new(&sim.base_url())
         .unwrap()
         .with_media_policy(MediaHostPolicy::meta().allow_origin(&base));
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
-    apply_batch(&cache, "ws", &[image(1, "wamid.V", &media_id, &sha)])
-        .await
-        .unwrap();
+    let (dir, cache) = crate::support::cache_with(&[image(1, "wamid.V", &media_id, &sha)]).await;
 
     let no_tokens = |_: &str| None;
     let now = now_ms();

@@ -46,6 +46,21 @@ fn failed_status(seq: i64, wamid: &str) -> RelayEvent {
     )
 }
 
+/// Delivers what is due now, which must be one message accepted by Meta, and returns the body
+/// Meta received (its first send).
+async fn deliver_the_one_due(
+    cache: &Cache,
+    graph: &GraphClient,
+    tokens: &(dyn Fn(&str) -> Option<AccessToken> + Sync),
+    sim: &MetaSim,
+) -> serde_json::Value {
+    let report = outbox::deliver_due(cache, graph, tokens, now_ms())
+        .await
+        .unwrap();
+    assert_eq!(report.accepted.len(), 1, "{report:?}");
+    sim.state().sent[0].body.clone()
+}
+
 #[tokio::test]
 async fn a_failed_reply_is_tried_again_as_it_was_or_sent_anew_after_meta_accepted_it() {
     let sim = MetaSim::start(SimConfig::default()).await.unwrap();
@@ -176,11 +191,7 @@ async fn outside_the_window_only_an_approved_template_goes_out_with_its_variable
     )
     .await
     .unwrap();
-    let report = outbox::deliver_due(&cache, &graph, &tokens, now_ms())
-        .await
-        .unwrap();
-    assert_eq!(report.accepted.len(), 1, "{report:?}");
-    let sent = sim.state().sent[0].body.clone();
+    let sent = deliver_the_one_due(&cache, &graph, &tokens, &sim).await;
     assert_eq!(sent["type"], "template");
     assert_eq!(
         sent["template"]["components"][0]["parameters"][1]["text"],
@@ -251,11 +262,7 @@ async fn an_attached_file_is_kept_shown_uploaded_and_sent_within_whatsapps_limit
     );
     assert_eq!(shown[0].file_name.as_deref(), Some("receipt.pdf"));
 
-    let report = outbox::deliver_due(&cache, &graph, &tokens, now_ms())
-        .await
-        .unwrap();
-    assert_eq!(report.accepted.len(), 1, "{report:?}");
-    let sent = sim.state().sent[0].body.clone();
+    let sent = deliver_the_one_due(&cache, &graph, &tokens, &sim).await;
     assert_eq!(sent["type"], "document");
     assert_eq!(sent["document"]["filename"], "receipt.pdf");
     assert_eq!(sent["document"]["caption"], "Your receipt");
@@ -276,8 +283,6 @@ async fn a_file_on_messenger_is_uploaded_then_sent_by_its_attachment_id() {
     let graph = GraphClient::new(&sim.base_url()).unwrap();
     let secret = token.expose().to_string();
     let tokens = move |_: &str| Some(AccessToken::new(&secret));
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
     let ms = now_ms();
     let hello = RelayEvent::webhook(
         1,
@@ -285,7 +290,7 @@ async fn a_file_on_messenger_is_uploaded_then_sent_by_its_attachment_id() {
             "sender": { "id": "PSID7" }, "recipient": { "id": "PAGE1" }, "timestamp": ms,
             "message": { "mid": "m_1", "text": "can you send the invoice?" } }] }] }),
     );
-    apply_batch(&cache, "ws", &[hello]).await.unwrap();
+    let (dir, cache) = crate::support::cache_with(&[hello]).await;
     let conversation = inbox::conversations(&cache, None, 1).await.unwrap()[0].id;
     let invoice = || outbox::Attachment {
         file_name: "invoice.pdf".into(),
@@ -315,11 +320,7 @@ async fn a_file_on_messenger_is_uploaded_then_sent_by_its_attachment_id() {
     )
     .await
     .unwrap();
-    let report = outbox::deliver_due(&cache, &graph, &tokens, now_ms())
-        .await
-        .unwrap();
-    assert_eq!(report.accepted.len(), 1, "{report:?}");
-    let sent = sim.state().sent[0].body.clone();
+    let sent = deliver_the_one_due(&cache, &graph, &tokens, &sim).await;
     assert_eq!(sent["message"]["attachment"]["type"], "file");
     let id = sent["message"]["attachment"]["payload"]["attachment_id"]
         .as_str()

@@ -28,22 +28,15 @@ async fn contacts(cache: &Cache) -> i64 {
 
 #[tokio::test]
 async fn an_erasure_counts_only_when_the_relay_wrote_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
-    apply_batch(
-        &cache,
-        "ws",
-        &[crate::support::wa_text(
-            1,
-            "US.1",
-            "Ana",
-            "wamid.1",
-            "hello",
-            AT / 1000,
-        )],
-    )
-    .await
-    .unwrap();
+    let (_dir, cache) = crate::support::cache_with(&[crate::support::wa_text(
+        1,
+        "US.1",
+        "Ana",
+        "wamid.1",
+        "hello",
+        AT / 1000,
+    )])
+    .await;
     let salt = "1".repeat(32);
     let notice = json!({ "salt": salt, "hash": erasure_hash(&salt, "whatsapp:P", "US.1") });
 
@@ -149,21 +142,14 @@ async fn retention_is_taken_from_the_relay_alone_and_never_below_a_day() {
 
 #[tokio::test]
 async fn a_sent_reply_is_in_its_publishers_name_not_the_payloads() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
     let sent = json!({ "client_id": "cm_1", "external_id": "wamid.out1", "channel_kind": "whatsapp",
         "channel_external_id": "P", "customer_id": "US.1", "body": "Hello", "reply_to": null,
         "sent_at": AT, "author_member_id": "m_forged" });
-    apply_batch(
-        &cache,
-        "ws",
-        &[
-            crate::support::wa_text(1, "US.1", "Ana", "wamid.1", "hello", AT / 1000),
-            event(2, "message.sent", Some("m_real"), sent),
-        ],
-    )
-    .await
-    .unwrap();
+    let (_dir, cache) = crate::support::cache_with(&[
+        crate::support::wa_text(1, "US.1", "Ana", "wamid.1", "hello", AT / 1000),
+        event(2, "message.sent", Some("m_real"), sent),
+    ])
+    .await;
     let author: Option<String> = sqlx::query_scalar(
         "SELECT author_member_id FROM messages WHERE external_id = 'wamid.out1'",
     )
@@ -230,22 +216,15 @@ async fn malformed_payloads_of_every_kind_are_ignored_without_failing() {
 
 #[tokio::test]
 async fn a_period_below_a_day_kept_from_before_deletes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
-    apply_batch(
-        &cache,
-        "ws",
-        &[crate::support::wa_text(
-            1,
-            "US.1",
-            "Ana",
-            "wamid.1",
-            "hello",
-            (AT - 3_600_000) / 1000,
-        )],
-    )
-    .await
-    .unwrap();
+    let (_dir, cache) = crate::support::cache_with(&[crate::support::wa_text(
+        1,
+        "US.1",
+        "Ana",
+        "wamid.1",
+        "hello",
+        (AT - 3_600_000) / 1000,
+    )])
+    .await;
     // What a forged event left in a cache before desks checked periods.
     sqlx::query(
         "INSERT INTO retention (id, conversation_days, media_days, updated_at) VALUES (1, 0, 0, 0)",

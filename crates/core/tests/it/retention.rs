@@ -4,8 +4,8 @@
 
 use serde_json::json;
 use zentro_core::apply::{RelayEvent, apply_batch};
+use zentro_core::inbox;
 use zentro_core::rights::{RetentionReport, enforce_retention};
-use zentro_core::{Cache, inbox};
 
 const DAY: i64 = 86_400_000;
 const NOW: i64 = 1_780_000_000_000;
@@ -26,25 +26,18 @@ fn retention(seq: i64, conversation_days: Option<i64>, media_days: Option<i64>) 
 
 #[tokio::test]
 async fn old_conversations_and_media_go_and_recent_ones_stay() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
-    apply_batch(
-        &cache,
-        "ws",
-        &[
-            text(1, "US.old", "wamid.1", "ancient complaint", NOW - 120 * DAY),
-            text(
-                2,
-                "US.new",
-                "wamid.2",
-                "photo of the receipt",
-                NOW - 40 * DAY,
-            ),
-            text(3, "US.new", "wamid.3", "still waiting", NOW - 2 * DAY),
-        ],
-    )
-    .await
-    .unwrap();
+    let (dir, cache) = crate::support::cache_with(&[
+        text(1, "US.old", "wamid.1", "ancient complaint", NOW - 120 * DAY),
+        text(
+            2,
+            "US.new",
+            "wamid.2",
+            "photo of the receipt",
+            NOW - 40 * DAY,
+        ),
+        text(3, "US.new", "wamid.3", "still waiting", NOW - 2 * DAY),
+    ])
+    .await;
     let (_, photo) = zentro_core::media::store(dir.path(), b"receipt bytes")
         .await
         .unwrap();

@@ -1,10 +1,45 @@
-//! Relay events as the core tests feed them to `apply_batch`.
+//! What the core tests share: relay events as they feed them to `apply_batch`, a cache file
+//! with events applied, and file checks.
 
-use serde_json::json;
-use zentro_core::apply::RelayEvent;
+use serde_json::{Value, json};
+use zentro_core::Cache;
+use zentro_core::apply::{RelayEvent, apply_batch};
 
-/// A WhatsApp text from `customer` (a business-scoped id like `US.100`; its phone is derived from
-/// it) named `name`, sent at `at_secs` (Unix seconds), as the relay delivers it.
+/// A cache file in a new temporary folder (returned with it, so it lives as long as the test
+/// holds it), with `events` applied as the relay delivers them to workspace "ws".
+pub async fn cache_with(events: &[RelayEvent]) -> (tempfile::TempDir, Cache) {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open_in(dir.path()).await.unwrap();
+    apply_batch(&cache, "ws", events).await.unwrap();
+    (dir, cache)
+}
+
+/// A WhatsApp message from `customer` (a business-scoped id like `US.100`; its phone is derived
+/// from it) named `name`, sent at `at_secs` (Unix seconds), as the relay delivers it: of type
+/// `kind`, with `content` under that key.
+pub fn wa_message(
+    seq: i64,
+    customer: &str,
+    name: &str,
+    wamid: &str,
+    at_secs: i64,
+    kind: &str,
+    content: Value,
+) -> RelayEvent {
+    let phone = format!("1650{}", customer.trim_start_matches("US."));
+    let mut message = json!({ "from_user_id": customer, "from": phone, "id": wamid,
+                              "timestamp": at_secs.to_string(), "type": kind });
+    message[kind] = content;
+    RelayEvent::webhook(
+        seq,
+        json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P" },
+            "contacts": [{ "profile": { "name": name }, "user_id": customer, "wa_id": phone }],
+            "messages": [message] }}]}]}),
+    )
+}
+
+/// A WhatsApp text (see [`wa_message`]).
 pub fn wa_text(
     seq: i64,
     customer: &str,
@@ -13,14 +48,14 @@ pub fn wa_text(
     body: &str,
     at_secs: i64,
 ) -> RelayEvent {
-    let phone = format!("1650{}", customer.trim_start_matches("US."));
-    RelayEvent::webhook(
+    wa_message(
         seq,
-        json!({ "object": "whatsapp_business_account", "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
-            "messaging_product": "whatsapp", "metadata": { "phone_number_id": "P" },
-            "contacts": [{ "profile": { "name": name }, "user_id": customer, "wa_id": phone }],
-            "messages": [{ "from_user_id": customer, "from": phone, "id": wamid,
-                           "timestamp": at_secs.to_string(), "type": "text", "text": { "body": body } }] }}]}]}),
+        customer,
+        name,
+        wamid,
+        at_secs,
+        "text",
+        json!({ "body": body }),
     )
 }
 
