@@ -36,6 +36,8 @@ pub struct Progress {
     pub resynced: Option<crate::gaps::Resync>,
 }
 
+/// How many of `events` change a channel, its token or its access (the desk then refreshes its
+/// channel tokens).
 fn channel_changes(events: &[RelayEvent]) -> usize {
     events
         .iter()
@@ -160,6 +162,7 @@ pub async fn follow_reporting(
     }
 }
 
+/// Catches up, then applies the live stream as it arrives until it fails or goes quiet.
 async fn follow_once(
     cache: &Cache,
     client: &RelayClient,
@@ -173,22 +176,7 @@ async fn follow_once(
     let mut buffer = SseBuffer::default();
     let mut applied = 0usize;
     loop {
-        // Take every complete event already received as one batch.
-        let mut batch = Vec::new();
-        let mut gap = None;
-        while let Some(data) = buffer.next_data() {
-            if data.is_empty() {
-                continue; // keep-alive comment
-            }
-            // Events were pruned before this device had them (first in the stream).
-            if let Some(found) = crate::gaps::stream_gap(&data) {
-                gap = Some(found);
-                break;
-            }
-            let event: RelayEvent = serde_json::from_str(&data)
-                .map_err(|e| SyncError::Relay(format!("bad event from the relay: {e}")))?;
-            batch.push(event);
-        }
+        let (batch, gap) = received(&mut buffer)?;
         if !batch.is_empty() {
             let report = apply_batch(cache, workspace_id, &batch).await?;
             applied += report.applied;
@@ -227,6 +215,26 @@ async fn follow_once(
             }
         }
     }
+}
+
+/// Every complete event already received, as one batch, up to a gap the relay announces (events
+/// pruned before this device had them; first in the stream) if there is one.
+fn received(
+    buffer: &mut SseBuffer,
+) -> Result<(Vec<RelayEvent>, Option<crate::gaps::Gap>), SyncError> {
+    let mut batch = Vec::new();
+    while let Some(data) = buffer.next_data() {
+        if data.is_empty() {
+            continue; // keep-alive comment
+        }
+        if let Some(gap) = crate::gaps::stream_gap(&data) {
+            return Ok((batch, Some(gap)));
+        }
+        let event: RelayEvent = serde_json::from_str(&data)
+            .map_err(|e| SyncError::Relay(format!("bad event from the relay: {e}")))?;
+        batch.push(event);
+    }
+    Ok((batch, None))
 }
 
 /// Server-sent events as they arrive, in chunks cut anywhere: the bytes are kept until a whole
