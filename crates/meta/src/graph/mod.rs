@@ -460,25 +460,7 @@ impl GraphClient {
         }
         let url =
             Url::parse(&info.url).map_err(|_| MediaError::HostNotAllowed(info.url.clone()))?;
-        let mut request = self
-            .http
-            .get(url.clone())
-            .bearer_auth(token.expose())
-            .timeout(DOWNLOAD_TIMEOUT);
-        if self.media_policy.check_url(&url)? {
-            // Pin the checked addresses so DNS cannot change between the check and the fetch.
-            let addrs = self.media_policy.check_addresses(&url).await?;
-            let host = url.host_str().unwrap_or_default().to_string();
-            let client = reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .resolve_to_addrs(&host, &addrs)
-                .build()
-                .map_err(|e| GraphError::Unreachable(e.to_string()))?;
-            request = client
-                .get(url)
-                .bearer_auth(token.expose())
-                .timeout(DOWNLOAD_TIMEOUT);
-        }
+        let request = self.media_request(url, token).await?;
         let mut response = request.send().await.map_err(transport_error)?;
         let status = response.status();
         if status.is_redirection() {
@@ -512,6 +494,34 @@ impl GraphClient {
             return Err(MediaError::ChecksumMismatch.into());
         }
         Ok(Bytes::from(data))
+    }
+
+    /// The request fetching a media file at `url`: once the media policy has checked the host,
+    /// through a client pinned to the checked addresses (DNS cannot change between the check and
+    /// the fetch) that follows no redirect.
+    async fn media_request(
+        &self,
+        url: Url,
+        token: &AccessToken,
+    ) -> Result<reqwest::RequestBuilder, GraphError> {
+        if !self.media_policy.check_url(&url)? {
+            return Ok(self
+                .http
+                .get(url)
+                .bearer_auth(token.expose())
+                .timeout(DOWNLOAD_TIMEOUT));
+        }
+        let addrs = self.media_policy.check_addresses(&url).await?;
+        let host = url.host_str().unwrap_or_default().to_string();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve_to_addrs(&host, &addrs)
+            .build()
+            .map_err(|e| GraphError::Unreachable(e.to_string()))?;
+        Ok(client
+            .get(url)
+            .bearer_auth(token.expose())
+            .timeout(DOWNLOAD_TIMEOUT))
     }
 
     /// Uploads a media file for sending from `phone_number_id`; returns its media id (valid 30 days).

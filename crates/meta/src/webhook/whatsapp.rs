@@ -229,27 +229,9 @@ fn phone_route(waba_id: &str, value: &Value) -> Route {
 fn parse_messages_value(waba_id: &str, value: &Value, items: &mut Vec<WebhookItem>) {
     let route = phone_route(waba_id, value);
     let contacts = array(value, "contacts");
-    // What every single-item envelope keeps from the original value.
-    let mut base = serde_json::Map::new();
-    for key in ["messaging_product", "metadata"] {
-        if let Some(v) = value.get(key) {
-            base.insert(key.into(), v.clone());
-        }
-    }
-    // Built from parts rather than with `json!`, which would copy every value it is given once
-    // more (by serializing it).
-    let single = |key: &str, item: &Value, contact: Option<&Value>| -> Value {
-        let mut v = base.clone();
-        if let Some(c) = contact {
-            v.insert("contacts".into(), Value::Array(vec![c.clone()]));
-        }
-        v.insert(key.into(), Value::Array(vec![item.clone()]));
-        let mut change = serde_json::Map::new();
-        change.insert("field".into(), "messages".into());
-        change.insert("value".into(), Value::Object(v));
-        Value::Object(change)
-    };
-
+    let base = single_change_base(value);
+    let single =
+        |key: &str, item: &Value, contact: Option<&Value>| single_change(&base, key, item, contact);
     for message in array(value, "messages") {
         let contact = find_contact(contacts, message);
         let change = single("messages", message, contact);
@@ -288,6 +270,36 @@ fn parse_messages_value(waba_id: &str, value: &Value, items: &mut Vec<WebhookIte
         });
         items.push(change_item(waba_id, route, change, key, None, event));
     }
+}
+
+/// What every single-item envelope keeps from the original value.
+fn single_change_base(value: &Value) -> serde_json::Map<String, Value> {
+    let mut base = serde_json::Map::new();
+    for key in ["messaging_product", "metadata"] {
+        if let Some(v) = value.get(key) {
+            base.insert(key.into(), v.clone());
+        }
+    }
+    base
+}
+
+/// A `messages` change holding one item (under `key`) and its contact. Built from parts rather
+/// than with `json!`, which would copy every value it is given once more (by serializing it).
+fn single_change(
+    base: &serde_json::Map<String, Value>,
+    key: &str,
+    item: &Value,
+    contact: Option<&Value>,
+) -> Value {
+    let mut v = base.clone();
+    if let Some(c) = contact {
+        v.insert("contacts".into(), Value::Array(vec![c.clone()]));
+    }
+    v.insert(key.into(), Value::Array(vec![item.clone()]));
+    let mut change = serde_json::Map::new();
+    change.insert("field".into(), "messages".into());
+    change.insert("value".into(), Value::Object(v));
+    Value::Object(change)
 }
 
 fn find_contact<'a>(contacts: &'a [Value], item: &Value) -> Option<&'a Value> {
