@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import App from './App.svelte';
-import { ANA, NOW, cacheStatus, conversationView, deskStatus, message } from './lib/fixtures';
+import { ANA, MEMBERS, NOW, cacheStatus, conversationView, deskStatus, message, teamView } from './lib/fixtures';
 
 const STATUS = cacheStatus();
 const DESK = deskStatus();
@@ -461,15 +461,6 @@ describe('App', () => {
     expect((screen.getByTestId('sign-in-email') as HTMLInputElement).value).toBe('ana@acme.test');
     expect(screen.queryByTestId('welcome')).toBeNull();
   });
-
-  const MEMBERS = [
-    { id: 'm1', email: 'olga@acme.test', display_name: 'Olga', role: 'owner', status: 'active', created_at: NOW, last_sign_in_at: NOW },
-    { id: 'm2', email: 'ana@acme.test', display_name: 'Ana', role: 'agent', status: 'active', created_at: NOW, last_sign_in_at: null },
-  ];
-
-  function teamView(role: string, permissions: string[]) {
-    return { me: { ...MEMBERS[1], role }, permissions, workspace_name: 'Acme', members: MEMBERS };
-  }
 
   it('shows an agent the team with admin actions disabled and why', async () => {
     backend({ team: () => teamView('agent', ['answer']) });

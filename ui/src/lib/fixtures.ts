@@ -2,7 +2,7 @@
 // and the browser tests' fake backend (browser/fake-backend.ts) serves it to Chromium. Each record
 // is typed as Rust sends it (the generated bindings, through ../ipc), so a changed shape fails the
 // type check here once instead of in every test. Nothing in the app imports this file.
-import type { CacheStatus, ConversationSummary, ConversationView, DeskStatus, MessageView, PageKey } from './ipc';
+import type { CacheStatus, ChannelInfo, ConversationSummary, ConversationView, DeskStatus, MessageView, PageKey, TeamView } from './ipc';
 
 /** The moment the fixtures' times are relative to (UTC ms). */
 export const NOW = Date.now();
@@ -116,6 +116,36 @@ export function conversationView(windowClosesAt: number | null, changes: ViewCha
 /** A teammate as `members` lists them. */
 export function teammate(id: string, email: string, display_name: string, role: string, status = 'active') {
   return { id, email, display_name, role, status, created_at: null, last_sign_in_at: null };
+}
+
+/** Acme's team: Olga (owner) and Ana (agent). */
+export const MEMBERS = [
+  { ...teammate('m1', 'olga@acme.test', 'Olga', 'owner'), created_at: NOW, last_sign_in_at: NOW },
+  { ...teammate('m2', 'ana@acme.test', 'Ana', 'agent'), created_at: NOW },
+];
+
+/** What `team` answers to Ana, holding `role` and `permissions` in Acme. */
+export function teamView(role: string, permissions: string[]): TeamView {
+  return { me: { ...MEMBERS[1], role }, permissions, workspace_name: 'Acme', members: MEMBERS };
+}
+
+/** A WhatsApp channel as `channels` lists it: connected, with a token, open to everyone. */
+export function channelInfo(id: string, overrides: Partial<ChannelInfo> = {}): ChannelInfo {
+  return {
+    id,
+    kind: 'whatsapp',
+    external_id: `10${id}`,
+    display_name: '',
+    token_version: 1,
+    agents: [],
+    allowed: true,
+    health: 'connected',
+    health_reason: null,
+    phone_number: null,
+    quality_rating: null,
+    rotation_advised: [],
+    ...overrides,
+  };
 }
 
 /**

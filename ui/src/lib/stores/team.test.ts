@@ -1,19 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
-import { teammate } from '../fixtures';
+import { teamView } from '../fixtures';
 import { removeMember } from '../ipc';
 import { TeamState } from './team.svelte';
 
 type Calls = { cmd: string; args: Record<string, unknown> }[];
 
 const ADMIN = ['answer', 'manage_members', 'manage_channels', 'read_audit', 'manage_data'];
-const members = [teammate('m1', 'olga@acme.test', 'Olga', 'owner'), teammate('m2', 'ana@acme.test', 'Ana', 'agent')];
 
 /** The relay as the Team dialog sees it, for a member with `permissions`. */
 function relay(permissions: string[], overrides: Record<string, (args: Record<string, unknown>) => unknown> = {}): Calls {
   const calls: Calls = [];
   const answers: Record<string, (args: Record<string, unknown>) => unknown> = {
-    team: () => ({ me: members[1], permissions, workspace_name: 'Acme', members }),
+    team: () => teamView('agent', permissions),
     devices: () => [{ id: 'd1', name: 'Laptop', member_email: 'ana@acme.test', created_at: 1, last_seen_at: 2, current: true }],
     channels: () => [],
     retention: () => ({ conversation_days: null, media_days: 30 }),
