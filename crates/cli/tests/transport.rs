@@ -2,42 +2,16 @@
 //! before it sends anything (a password, an invitation code).
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod support;
 
-const ZENTRO: &str = env!("CARGO_BIN_EXE_zentro");
+use support::{closed_port, stderr};
+
 /// `Exit::Network` (src/exit.rs): the exit code of a relay address that is not allowed.
 const EXIT_NETWORK: Option<i32> = Some(4);
 
-fn zentro(data_dir: &std::path::Path, args: &[&str]) -> Output {
-    let mut child = Command::new(ZENTRO)
-        .args(args)
-        .env("ZENTRO_DATA_DIR", data_dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"correct horse battery\n")
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// A loopback port nobody listens on.
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Runs `zentro args` on `data_dir`, typing a password.
+fn zentro(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    support::zentro(data_dir, args, Some("correct horse battery\n"))
 }
 
 #[test]

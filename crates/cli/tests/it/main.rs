@@ -2,8 +2,7 @@
 //! real Secret Service (scripts/test.sh provides one).
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -13,7 +12,11 @@ use zentro_relay::credentials::hash_password;
 use zentro_relay::store::ChannelKind;
 use zentro_relay::{Config, Store};
 
-const ZENTRO: &str = env!("CARGO_BIN_EXE_zentro");
+#[path = "../support/mod.rs"]
+mod support;
+
+use support::{closed_port, stderr, zentro, zentro_with};
+
 const PASSWORD: &str = "correct horse battery";
 
 /// `zentro`'s exit codes (`Exit` in src/exit.rs), spelled out here: they are a public contract,
@@ -26,70 +29,96 @@ mod exit {
     pub const FORBIDDEN: Option<i32> = Some(6);
 }
 
-fn zentro(data_dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
-    zentro_with(data_dir, args, stdin, &[])
+/// Signs `data_dir` in to `relay` as `email` (with [`PASSWORD`]), which must succeed.
+fn login(data_dir: &std::path::Path, relay: &str, email: &str) -> Output {
+    let login = zentro(
+        data_dir,
+        &["login", "--relay", relay, "--email", email],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(login.status.success(), "{}", stderr(&login));
+    login
 }
 
-fn zentro_with(
-    data_dir: &std::path::Path,
-    args: &[&str],
-    stdin: Option<&str>,
-    envs: &[(&str, &str)],
-) -> Output {
-    let mut child = Command::new(ZENTRO)
-        .args(args)
-        .envs(envs.iter().copied())
-        .env("ZENTRO_DATA_DIR", data_dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+/// What `zentro args` printed on `data_dir`, as JSON.
+fn json(data_dir: &std::path::Path, args: &[&str]) -> Value {
+    serde_json::from_slice(&zentro(data_dir, args, None).stdout).unwrap()
+}
+
+/// The actions of the entries of an audit log as `zentro audit --json` prints it.
+fn actions(audit: &Value) -> Vec<&str> {
+    audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect()
+}
+
+/// A channel a relay's store starts with: a WhatsApp number, its WhatsApp Business account and
+/// its name.
+struct Channel<'a> {
+    number: &'a str,
+    waba: Option<&'a str>,
+    name: &'a str,
+}
+
+/// A relay on a free loopback port, running until the test ends, on a store in `dir`/relay that
+/// holds the workspace `workspace` owned by `email` (`owner`, with [`PASSWORD`]) and `channel`;
+/// `adjust` changes its settings. Returns its URL.
+async fn serve_relay(
+    dir: &std::path::Path,
+    (workspace, email, owner): (&str, &str, &str),
+    channel: Option<Channel<'_>>,
+    app_secret: zentro_meta::AppSecret,
+    adjust: impl FnOnce(&mut Config),
+) -> String {
+    let store = Store::open(&dir.join("relay")).await.unwrap();
+    let ws = store
+        .create_workspace(workspace, email, owner, &hash_password(PASSWORD))
+        .await
         .unwrap();
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
+    if let Some(channel) = channel {
+        store
+            .add_channel(
+                &ws.id,
+                ChannelKind::Whatsapp,
+                channel.number,
+                channel.waba,
+                channel.name,
+            )
+            .await
             .unwrap();
     }
-    child.wait_with_output().unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_sync_list_show_and_search_from_the_command_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("relay")).await.unwrap();
-    let ws = store
-        .create_workspace(
-            "Acme Support",
-            "agent@acme.test",
-            "Agent",
-            &hash_password(PASSWORD),
-        )
-        .await
-        .unwrap();
-    store
-        .add_channel(&ws.id, ChannelKind::Whatsapp, "P1", None, "")
-        .await
-        .unwrap();
-    let config = SimConfig::default();
+    store.close().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let relay = format!("http://{}", listener.local_addr().unwrap());
-    let relay_config = Config::new(
-        dir.path().join("relay"),
-        config.app_secret.clone(),
-        VerifyToken::new("v"),
-    );
+    let mut relay_config = Config::new(dir.join("relay"), app_secret, VerifyToken::new("v"));
+    adjust(&mut relay_config);
     tokio::spawn(zentro_relay::run(
         relay_config,
         listener,
         std::future::pending::<()>(),
     ));
+    relay
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_sync_list_show_and_search_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SimConfig::default();
+    let relay = serve_relay(
+        dir.path(),
+        ("Acme Support", "agent@acme.test", "Agent"),
+        Some(Channel {
+            number: "P1",
+            waba: None,
+            name: "",
+        }),
+        config.app_secret.clone(),
+        |_| {},
+    )
+    .await;
     let sim = MetaSim::start(config).await.unwrap();
     sim.set_webhook_url(format!("{relay}/webhooks/meta"));
     let channel_token = sim.add_whatsapp_number("W1", "P1", "15550001111");
@@ -119,12 +148,7 @@ async fn login_sync_list_show_and_search_from_the_command_line() {
     assert_eq!(wrong.status.code(), exit::SIGN_IN, "{}", stderr(&wrong));
     assert!(!stderr(&wrong).contains("not the password"));
 
-    let login = zentro(
-        data,
-        &["login", "--relay", &relay, "--email", "agent@acme.test"],
-        Some(&format!("{PASSWORD}\n")),
-    );
-    assert!(login.status.success(), "{}", stderr(&login));
+    let login = login(data, &relay, "agent@acme.test");
     assert!(stderr(&login).contains("Signed in to Acme Support"));
     let account = std::fs::read_to_string(data.join("account.json")).unwrap();
     assert!(
@@ -140,8 +164,7 @@ async fn login_sync_list_show_and_search_from_the_command_line() {
         stderr(&sync)
     );
 
-    let list: Value =
-        serde_json::from_slice(&zentro(data, &["conversations", "--json"], None).stdout).unwrap();
+    let list = json(data, &["conversations", "--json"]);
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["contact_name"], "Ana Souza");
     assert_eq!(list[0]["unread_count"], 2);
@@ -164,8 +187,7 @@ async fn login_sync_list_show_and_search_from_the_command_line() {
         "oldest first: {show}"
     );
 
-    let hits: Value =
-        serde_json::from_slice(&zentro(data, &["search", "refu", "--json"], None).stdout).unwrap();
+    let hits = json(data, &["search", "refu", "--json"]);
     assert_eq!(hits[0]["conversation_id"].as_i64().unwrap().to_string(), id);
 
     // Reply: without the channel's token it says what to do; with it, Meta receives one send.
@@ -214,8 +236,7 @@ async fn login_sync_list_show_and_search_from_the_command_line() {
     }
 
     // Data rights from the command line: list, export, erase (the owner may).
-    let contacts: Value =
-        serde_json::from_slice(&zentro(data, &["contacts", "--json"], None).stdout).unwrap();
+    let contacts = json(data, &["contacts", "--json"]);
     assert_eq!(contacts[0]["name"], "Ana Souza");
     let contact = contacts[0]["id"].as_i64().unwrap().to_string();
     let archive = dir.path().join("ana.zip");
@@ -244,17 +265,10 @@ async fn login_sync_list_show_and_search_from_the_command_line() {
     let erased = zentro(data, &["erase", "--contact", &contact, "--yes"], None);
     assert!(erased.status.success(), "{}", stderr(&erased));
     assert!(String::from_utf8_lossy(&erased.stdout).starts_with("sha256:"));
-    let after: Value =
-        serde_json::from_slice(&zentro(data, &["contacts", "--json"], None).stdout).unwrap();
+    let after = json(data, &["contacts", "--json"]);
     assert_eq!(after.as_array().unwrap().len(), 0);
-    let audit: Value =
-        serde_json::from_slice(&zentro(data, &["audit", "--json"], None).stdout).unwrap();
-    let actions: Vec<&str> = audit["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let audit = json(data, &["audit", "--json"]);
+    let actions = actions(&audit);
     assert!(
         actions.contains(&"data.export") && actions.contains(&"data.erasure"),
         "{actions:?}"
@@ -273,11 +287,7 @@ async fn login_sync_list_show_and_search_from_the_command_line() {
 #[test]
 fn an_unreachable_relay_is_a_network_failure() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     let out = zentro(
         dir.path(),
         &[
@@ -298,31 +308,17 @@ fn an_unreachable_relay_is_a_network_failure() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_invites_an_agent_who_joins_and_only_admins_read_the_audit_log() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("relay")).await.unwrap();
-    store
-        .create_workspace("Acme", "owner@team.test", "Olga", &hash_password(PASSWORD))
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let relay = format!("http://{}", listener.local_addr().unwrap());
-    let relay_config = Config::new(
-        dir.path().join("relay"),
+    let relay = serve_relay(
+        dir.path(),
+        ("Acme", "owner@team.test", "Olga"),
+        None,
         zentro_meta::AppSecret::new("secret"),
-        VerifyToken::new("v"),
-    );
-    tokio::spawn(zentro_relay::run(
-        relay_config,
-        listener,
-        std::future::pending::<()>(),
-    ));
+        |_| {},
+    )
+    .await;
     let owner = dir.path().join("owner");
     let agent = dir.path().join("agent");
-    let login = zentro(
-        &owner,
-        &["login", "--relay", &relay, "--email", "owner@team.test"],
-        Some(&format!("{PASSWORD}\n")),
-    );
-    assert!(login.status.success(), "{}", stderr(&login));
+    login(&owner, &relay, "owner@team.test");
 
     // The code alone on stdout, for scripts; the link and expiry for people on stderr.
     let invite = zentro(
@@ -390,12 +386,7 @@ async fn an_owner_invites_an_agent_who_joins_and_only_admins_read_the_audit_log(
     let audit = zentro(&owner, &["audit", "--json"], None);
     assert!(audit.status.success(), "{}", stderr(&audit));
     let entries: Value = serde_json::from_slice(&audit.stdout).unwrap();
-    let actions: Vec<&str> = entries["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = actions(&entries);
     for expected in ["member.joined", "member.invited", "sign_in"] {
         assert!(actions.contains(&expected), "{expected} not in {actions:?}");
     }
@@ -405,8 +396,7 @@ async fn an_owner_invites_an_agent_who_joins_and_only_admins_read_the_audit_log(
     assert!(deactivated.status.success(), "{}", stderr(&deactivated));
     let sync = zentro(&agent, &["sync"], None);
     assert_eq!(sync.status.code(), exit::SIGN_IN, "{}", stderr(&sync));
-    let list = zentro(&owner, &["team", "list", "--json"], None);
-    let members: Value = serde_json::from_slice(&list.stdout).unwrap();
+    let members = json(&owner, &["team", "list", "--json"]);
     let ana = members
         .as_array()
         .unwrap()
@@ -422,51 +412,31 @@ async fn channels_are_checked_at_meta_and_disconnected_from_the_command_line() {
     let sim = MetaSim::start(SimConfig::default()).await.unwrap();
     let meta_token = sim.add_whatsapp_number("102290129340777", "106540352240777", "15550107777");
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("relay")).await.unwrap();
-    let ws = store
-        .create_workspace("Acme", "owner@team.test", "Olga", &hash_password(PASSWORD))
-        .await
-        .unwrap();
-    store
-        .add_channel(
-            &ws.id,
-            ChannelKind::Whatsapp,
-            "106540352240777",
-            Some("102290129340777"),
-            "Support",
-        )
-        .await
-        .unwrap();
-    store.close().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let relay = format!("http://{}", listener.local_addr().unwrap());
-    let mut relay_config = Config::new(
-        dir.path().join("relay"),
+    let relay = serve_relay(
+        dir.path(),
+        ("Acme", "owner@team.test", "Olga"),
+        Some(Channel {
+            number: "106540352240777",
+            waba: Some("102290129340777"),
+            name: "Support",
+        }),
         SimConfig::default().app_secret,
-        VerifyToken::new("v"),
-    );
-    relay_config.token_keys = Some(zentro_relay::sealing::TokenKeys {
-        current: zentro_relay::sealing::TokenKey::parse(
-            &zentro_relay::sealing::TokenKey::generate(),
-        )
-        .unwrap(),
-        previous: None,
-    });
-    let mut app = zentro_relay::config::MetaApp::new(SimConfig::default().app_id, "5566");
-    app.graph_url = sim.base_url();
-    relay_config.meta_app = Some(app);
-    tokio::spawn(zentro_relay::run(
-        relay_config,
-        listener,
-        std::future::pending::<()>(),
-    ));
+        |relay_config| {
+            relay_config.token_keys = Some(zentro_relay::sealing::TokenKeys {
+                current: zentro_relay::sealing::TokenKey::parse(
+                    &zentro_relay::sealing::TokenKey::generate(),
+                )
+                .unwrap(),
+                previous: None,
+            });
+            let mut app = zentro_relay::config::MetaApp::new(SimConfig::default().app_id, "5566");
+            app.graph_url = sim.base_url();
+            relay_config.meta_app = Some(app);
+        },
+    )
+    .await;
     let owner = dir.path().join("owner");
-    let login = zentro(
-        &owner,
-        &["login", "--relay", &relay, "--email", "owner@team.test"],
-        Some(&format!("{PASSWORD}\n")),
-    );
-    assert!(login.status.success(), "{}", stderr(&login));
+    login(&owner, &relay, "owner@team.test");
     let channel = "whatsapp:106540352240777";
     let set = zentro(
         &owner,
@@ -488,8 +458,7 @@ async fn channels_are_checked_at_meta_and_disconnected_from_the_command_line() {
 
     let off = zentro(&owner, &["channels", "disconnect", channel], None);
     assert!(off.status.success(), "{}", stderr(&off));
-    let list = zentro(&owner, &["channels", "list", "--json"], None);
-    let channels: Value = serde_json::from_slice(&list.stdout).unwrap();
+    let channels = json(&owner, &["channels", "list", "--json"]);
     assert_eq!(channels[0]["token_version"], Value::Null);
     assert_eq!(channels[0]["health"], "disconnected");
     let unknown = zentro(&owner, &["channels", "check", "whatsapp:1"], None);
