@@ -18,12 +18,13 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
+use zentro_events::clock::now_ms;
 use zentro_meta::AccessToken;
 use zentro_meta::graph::GraphClient;
 
 use crate::actions::{self as team, TeamError, TeamEvent};
 use crate::cache::Cache;
-use crate::outbox::{self, OutboxError};
+use crate::outbox::{self, MessageSent, OutboxError};
 use crate::sync::{self, Member, Progress, RelayClient, SyncError};
 use crate::vault::Secret;
 
@@ -147,13 +148,6 @@ impl std::fmt::Debug for Desk {
             .field("member", &self.config.member.id)
             .finish_non_exhaustive()
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl Desk {
@@ -396,50 +390,22 @@ impl Desk {
         }
     }
 
+    /// Follows the relay in the background, publishing how sync is doing, until it stops or the
+    /// relay ends this device's access (see [`sync_ended`]).
     fn spawn_sync(&self) {
-        let (config, events, state, stop, nudge, kept) = (
+        let (config, stop, nudge, kept) = (
             self.config.clone(),
-            self.events.clone(),
-            self.state.clone(),
             self.stop.clone(),
             self.nudge.clone(),
             self.kept.clone(),
         );
+        let status = SyncStatus {
+            state: self.state.clone(),
+            events: self.events.clone(),
+        };
         self.tasks.spawn(async move {
-            let mut on_progress = {
-                let (events, state, nudge) = (events.clone(), state.clone(), nudge.clone());
-                let mut resynced = None;
-                move |p: Progress| {
-                    if p.resynced.is_some() {
-                        resynced = p.resynced;
-                    }
-                    if p.channel_changes > 0 {
-                        kept.stale.store(true, std::sync::atomic::Ordering::SeqCst);
-                    }
-                    if p.applied > 0 {
-                        let _ = events.send(DeskEvent::Changed);
-                        nudge.notify_one(); // new media to fetch, statuses for the outbox
-                    }
-                    let next = if p.caught_up {
-                        resynced.map_or(SyncState::Live, SyncState::Resynced)
-                    } else {
-                        SyncState::CatchingUp(p)
-                    };
-                    Desk::publish_state(&state, &events, next);
-                }
-            };
-            let mut on_interrupt = {
-                let (events, state) = (events.clone(), state.clone());
-                move |error: &SyncError| {
-                    Desk::publish_state(
-                        &state,
-                        &events,
-                        SyncState::Offline {
-                            reason: error.to_string(),
-                        },
-                    );
-                }
-            };
+            let mut on_progress = progress_reporter(status.clone(), nudge, kept);
+            let mut on_interrupt = |error: &SyncError| status.publish(offline(error));
             let result = sync::follow_reporting(
                 &config.cache,
                 &config.relay,
@@ -450,50 +416,8 @@ impl Desk {
                 &mut on_interrupt,
             )
             .await;
-            match result {
-                Err(SyncError::WorkspaceTerminated) => {
-                    let entry = crate::vault::Vault::device_entry(
-                        config.relay.base_url(),
-                        &config.member.email,
-                    );
-                    let done = crate::account::forget_workspace(
-                        &config.data_dir,
-                        config.cache.clone(),
-                        config.channel_keychain.as_ref(),
-                        &entry,
-                    )
-                    .await;
-                    Desk::publish_state(
-                        &state,
-                        &events,
-                        SyncState::Terminated {
-                            files: done.files,
-                            keychain_entries: done.keychain_entries,
-                        },
-                    );
-                    // Nothing is left to send or fetch.
-                    stop.cancel();
-                }
-                Err(SyncError::Unauthorized) => {
-                    // Signed out, revoked or removed: no customer's file stays opened here.
-                    crate::customer_files::shred_all_copies(&config.data_dir).await;
-                    // Signed out or revoked: this device keeps no channel token any more.
-                    if let Some(vault) = &config.channel_keychain {
-                        match crate::channel_tokens::forget_all(&config.cache, vault).await {
-                            Ok(n) => tracing::info!(removed = n, "device signed out: channel tokens removed from the keychain"),
-                            Err(error) => tracing::warn!(%error, "could not remove channel tokens from the keychain"),
-                        }
-                    }
-                    Desk::publish_state(&state, &events, SyncState::SignedOut)
-                }
-                Err(error) => Desk::publish_state(
-                    &state,
-                    &events,
-                    SyncState::Offline {
-                        reason: error.to_string(),
-                    },
-                ),
-                Ok(()) => {}
+            if let Err(error) = result {
+                sync_ended(&config, &status, &stop, error).await;
             }
         });
     }
@@ -529,6 +453,112 @@ impl Desk {
         self.set_state(SyncState::Offline {
             reason: reason.to_string(),
         });
+    }
+}
+
+/// The sync state's slot and the channel it is announced on, as the sync task holds them.
+#[derive(Clone)]
+struct SyncStatus {
+    state: Arc<Mutex<SyncState>>,
+    events: broadcast::Sender<DeskEvent>,
+}
+
+impl SyncStatus {
+    /// Keeps `state` and tells listeners, when it changed.
+    fn publish(&self, state: SyncState) {
+        Desk::publish_state(&self.state, &self.events, state);
+    }
+}
+
+/// The sync state after `error`: offline, with the reason for people.
+fn offline(error: &SyncError) -> SyncState {
+    SyncState::Offline {
+        reason: error.to_string(),
+    }
+}
+
+/// What sync's progress sets off: the channel tokens marked stale when channels changed,
+/// listeners told and the senders nudged when events were applied (new media to fetch, statuses
+/// for the outbox), and the state published (catching up, live, or live after a resync).
+fn progress_reporter(
+    status: SyncStatus,
+    nudge: Arc<Notify>,
+    kept: Arc<KeptTokens>,
+) -> impl FnMut(Progress) + Send {
+    let mut resynced = None;
+    move |p: Progress| {
+        if p.resynced.is_some() {
+            resynced = p.resynced;
+        }
+        if p.channel_changes > 0 {
+            kept.stale.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        if p.applied > 0 {
+            let _ = status.events.send(DeskEvent::Changed);
+            nudge.notify_one();
+        }
+        let next = if p.caught_up {
+            resynced.map_or(SyncState::Live, SyncState::Resynced)
+        } else {
+            SyncState::CatchingUp(p)
+        };
+        status.publish(next);
+    }
+}
+
+/// Sync stopped with `error`: a terminated workspace is forgotten, a signed-out device drops
+/// what it kept, anything else shows as offline.
+async fn sync_ended(
+    config: &DeskConfig,
+    status: &SyncStatus,
+    stop: &CancellationToken,
+    error: SyncError,
+) {
+    match error {
+        SyncError::WorkspaceTerminated => {
+            forget_terminated_workspace(config, status).await;
+            // Nothing is left to send or fetch.
+            stop.cancel();
+        }
+        SyncError::Unauthorized => {
+            sign_out_device(config).await;
+            status.publish(SyncState::SignedOut)
+        }
+        error => status.publish(offline(&error)),
+    }
+}
+
+/// The owner terminated the workspace: its data and this device's keychain entries go, and the
+/// state says what was deleted.
+async fn forget_terminated_workspace(config: &DeskConfig, status: &SyncStatus) {
+    let entry = crate::vault::Vault::device_entry(config.relay.base_url(), &config.member.email);
+    let done = crate::account::forget_workspace(
+        &config.data_dir,
+        config.cache.clone(),
+        config.channel_keychain.as_ref(),
+        &entry,
+    )
+    .await;
+    status.publish(SyncState::Terminated {
+        files: done.files,
+        keychain_entries: done.keychain_entries,
+    });
+}
+
+/// Signed out, revoked or removed: no customer's file stays opened here, and this device keeps
+/// no channel token any more.
+async fn sign_out_device(config: &DeskConfig) {
+    crate::customer_files::shred_all_copies(&config.data_dir).await;
+    if let Some(vault) = &config.channel_keychain {
+        match crate::channel_tokens::forget_all(&config.cache, vault).await {
+            Ok(n) => tracing::info!(
+                removed = n,
+                "device signed out: channel tokens removed from the keychain"
+            ),
+            Err(error) => {
+                tracing::warn!(%error, "could not remove channel tokens from the keychain")
+            }
+        }
     }
 }
 
@@ -657,8 +687,23 @@ async fn send_once(
         .await
         .map_err(|e| e.to_string())?
         > 0;
-    // Announced through the team queue: if the relay is unreachable now, it goes out later, once.
-    for sent in &report.accepted {
+    announce_sent(config, &report.accepted, now).await?;
+    publish_team_events(config).await?;
+    changed |= fetch_incoming(config, now).await?;
+    if changed {
+        let _ = events.send(DeskEvent::Changed);
+    }
+    Ok(())
+}
+
+/// Queues a `message.sent` for every reply Meta accepted. Announced through the team queue: if
+/// the relay is unreachable now, it goes out later, once.
+async fn announce_sent(
+    config: &DeskConfig,
+    accepted: &[MessageSent],
+    now: i64,
+) -> Result<(), String> {
+    for sent in accepted {
         let payload = serde_json::to_value(sent).map_err(|e| e.to_string())?;
         team::queue_announcement(
             &config.cache,
@@ -670,6 +715,11 @@ async fn send_once(
         .await
         .map_err(|e| e.to_string())?;
     }
+    Ok(())
+}
+
+/// Publishes the queued team events, if any wait.
+async fn publish_team_events(config: &DeskConfig) -> Result<(), String> {
     if team::waiting(&config.cache)
         .await
         .map_err(|e| e.to_string())?
@@ -679,6 +729,12 @@ async fn send_once(
             .await
             .map_err(|e| e.to_string())?;
     }
+    Ok(())
+}
+
+/// Fetches what came in without its content: WhatsApp media files, and the names of Messenger
+/// and Instagram customers (up to 20 of each). Returns whether the cache changed.
+async fn fetch_incoming(config: &DeskConfig, now: i64) -> Result<bool, String> {
     let media = crate::media::download_due(
         &config.cache,
         &config.graph,
@@ -689,7 +745,6 @@ async fn send_once(
     )
     .await
     .map_err(|e| e.to_string())?;
-    changed |= media.stored > 0;
     let named = crate::profiles::fetch_missing(
         &config.cache,
         &config.graph,
@@ -699,11 +754,7 @@ async fn send_once(
     )
     .await
     .map_err(|e| e.to_string())?;
-    changed |= named > 0;
-    if changed {
-        let _ = events.send(DeskEvent::Changed);
-    }
-    Ok(())
+    Ok(media.stored > 0 || named > 0)
 }
 
 /// Why the desk of a data directory could not start.
