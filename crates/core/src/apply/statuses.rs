@@ -315,29 +315,12 @@ async fn set_status(
                 .map(|c| DeliveryState::parse(&c));
             if status_advances(current.as_ref(), state) {
                 let failed = *state == DeliveryState::Failed;
-                let state_name = state.as_str();
                 let (code, message) = if failed {
                     (code, message)
                 } else {
                     (None, None)
                 };
-                sqlx::query!(
-                    r#"
-                    UPDATE messages SET
-                        delivery_status = ?,
-                        status_at = ?,
-                        error_code = ?,
-                        error_message = ?
-                    WHERE external_id = ?
-                    "#,
-                    state_name,
-                    at,
-                    code,
-                    message,
-                    external_id
-                )
-                .execute(&mut **tx)
-                .await?;
+                write_status(tx, external_id, state, code, message, at).await?;
             }
         }
         None => {
@@ -349,9 +332,55 @@ async fn set_status(
             .await?;
             let current = current.map(|c| DeliveryState::parse(&c));
             if status_advances(current.as_ref(), state) {
-                let state_name = state.as_str();
-                sqlx::query!(
-                    r#"
+                write_pending_status(tx, external_id, state, code, message, at).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes a stored message's state, with its error.
+async fn write_status(
+    tx: &mut Tx,
+    external_id: &str,
+    state: &DeliveryState,
+    code: Option<i64>,
+    message: Option<String>,
+    at: i64,
+) -> Result<(), CacheError> {
+    let state_name = state.as_str();
+    sqlx::query!(
+        r#"
+                    UPDATE messages SET
+                        delivery_status = ?,
+                        status_at = ?,
+                        error_code = ?,
+                        error_message = ?
+                    WHERE external_id = ?
+                    "#,
+        state_name,
+        at,
+        code,
+        message,
+        external_id
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Keeps the state of a message not here yet in `pending_statuses`, with its error.
+async fn write_pending_status(
+    tx: &mut Tx,
+    external_id: &str,
+    state: &DeliveryState,
+    code: Option<i64>,
+    message: Option<String>,
+    at: i64,
+) -> Result<(), CacheError> {
+    let state_name = state.as_str();
+    sqlx::query!(
+        r#"
                     INSERT INTO pending_statuses (external_id, status, error_code, error_message, at)
                     VALUES (?, ?, ?, ?, ?)
                     ON CONFLICT (external_id) DO UPDATE SET
@@ -360,17 +389,14 @@ async fn set_status(
                         error_message = excluded.error_message,
                         at = excluded.at
                     "#,
-                    external_id,
-                    state_name,
-                    code,
-                    message,
-                    at
-                )
-                .execute(&mut **tx)
-                .await?;
-            }
-        }
-    }
+        external_id,
+        state_name,
+        code,
+        message,
+        at
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
