@@ -367,12 +367,26 @@ impl Pass<'_> {
             target: &t,
             links: self.links,
         };
-        match dispatch.send(&payload, &entry.client_id).await {
+        let result = dispatch.send(&payload, &entry.client_id).await;
+        self.record(entry, &t, payload, result, report).await
+    }
+
+    /// Records what Meta answered: accepted (to announce), unknown (reconciled from statuses),
+    /// not sent (back to the queue, after a backoff) or refused for good.
+    async fn record(
+        &self,
+        entry: DueEntry,
+        t: &Target,
+        payload: ReplyPayload,
+        result: Result<Accepted, GraphError>,
+        report: &mut DeliveryReport,
+    ) -> Result<(), OutboxError> {
+        match result {
             Ok(accepted) => {
                 record_accepted(self.cache, &entry.client_id, &accepted.message_id).await?;
                 report
                     .accepted
-                    .push(message_sent(entry, &t, payload, accepted.message_id));
+                    .push(message_sent(entry, t, payload, accepted.message_id));
             }
             Err(GraphError::Ambiguous(reason)) => {
                 record_ambiguous(self.cache, &entry.client_id, &reason).await?;
