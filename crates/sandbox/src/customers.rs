@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use zentro_meta_sim::{Customer, Inbound, MetaSim};
+use zentro_meta_sim::{Customer, Inbound, MetaSim, SentMessage};
 
 use crate::{INSTAGRAM, PAGE, WHATSAPP_NUMBER, picture};
 
@@ -178,14 +178,8 @@ const ANSWERS: &[&str] = &[
 /// and every `pace` or so a follow-up from someone.
 pub async fn play(sim: Arc<MetaSim>, pace: Duration, stop: CancellationToken) {
     let cast = cast();
-    for (who, message) in opening(&cast) {
-        let regular = &cast[who];
-        sim.customer_writes(regular.channel, &regular.customer, message)
-            .await;
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-        }
+    if !play_opening(&sim, &cast, &stop).await {
+        return;
     }
     // Every reply since the sandbox started gets an answer, even one sent during the opening.
     let mut seen = 0;
@@ -195,66 +189,82 @@ pub async fn play(sim: Arc<MetaSim>, pace: Duration, stop: CancellationToken) {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_millis(400)) => {}
         }
-        let replies: Vec<_> = {
-            let state = sim.state();
-            let new = state.sent[seen.min(state.sent.len())..].to_vec();
-            seen = state.sent.len();
-            new
-        };
-        for reply in replies {
-            let Some(regular) = cast.iter().find(|r| {
-                r.channel == reply.channel_id
-                    && (r.customer.id == reply.to
-                        || r.customer.phone.as_deref() == Some(reply.to.as_str()))
-            }) else {
-                continue;
-            };
-            let (sim, regular, stop) = (sim.clone(), regular.clone(), stop.clone());
-            tokio::spawn(async move {
-                let delay = Duration::from_millis(2_000 + fastrand::u64(..2_000));
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(delay) => {}
-                }
-                let answer = ANSWERS[fastrand::usize(..ANSWERS.len())].to_string();
-                match fastrand::u8(..4) {
-                    0 => {
-                        let reaction = Inbound::Reaction {
-                            message_id: reply.id.clone(),
-                            emoji: Some("❤️".into()),
-                        };
-                        sim.customer_writes(regular.channel, &regular.customer, reaction)
-                            .await;
-                    }
-                    1 => {
-                        let quote = Inbound::Reply {
-                            quoted_id: reply.id.clone(),
-                            text: answer,
-                        };
-                        sim.customer_writes(regular.channel, &regular.customer, quote)
-                            .await;
-                    }
-                    _ => {
-                        sim.customer_writes(
-                            regular.channel,
-                            &regular.customer,
-                            Inbound::Text(answer),
-                        )
-                        .await;
-                    }
-                }
-            });
+        for reply in replies_since(&sim, &mut seen) {
+            if let Some(regular) = addressee(&cast, &reply) {
+                answer_later(sim.clone(), regular.clone(), reply, stop.clone());
+            }
         }
         if tokio::time::Instant::now() >= next_chatter {
-            let regular = &cast[fastrand::usize(..cast.len())];
-            let line = regular.chatter[fastrand::usize(..regular.chatter.len())];
-            sim.customer_writes(
-                regular.channel,
-                &regular.customer,
-                Inbound::Text(line.into()),
-            )
-            .await;
+            chatter(&sim, &cast).await;
             next_chatter = tokio::time::Instant::now() + pace.mul_f64(0.5 + fastrand::f64());
         }
     }
+}
+
+/// The opening messages, a quarter of a second apart. `false` when stopped on the way.
+async fn play_opening(sim: &MetaSim, cast: &[Regular], stop: &CancellationToken) -> bool {
+    for (who, message) in opening(cast) {
+        let regular = &cast[who];
+        sim.customer_writes(regular.channel, &regular.customer, message)
+            .await;
+        tokio::select! {
+            _ = stop.cancelled() => return false,
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+        }
+    }
+    true
+}
+
+/// The agent's replies sent since the first `seen` (which moves past them).
+fn replies_since(sim: &MetaSim, seen: &mut usize) -> Vec<SentMessage> {
+    let state = sim.state();
+    let new = state.sent[(*seen).min(state.sent.len())..].to_vec();
+    *seen = state.sent.len();
+    new
+}
+
+/// The customer a reply went to, when it is one of the cast.
+fn addressee<'a>(cast: &'a [Regular], reply: &SentMessage) -> Option<&'a Regular> {
+    cast.iter().find(|r| {
+        r.channel == reply.channel_id
+            && (r.customer.id == reply.to || r.customer.phone.as_deref() == Some(reply.to.as_str()))
+    })
+}
+
+/// After 2–4 s (unless stopped), the customer answers `reply`: a heart, a quoted answer or a
+/// plain one.
+fn answer_later(sim: Arc<MetaSim>, regular: Regular, reply: SentMessage, stop: CancellationToken) {
+    tokio::spawn(async move {
+        let delay = Duration::from_millis(2_000 + fastrand::u64(..2_000));
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        let answer = ANSWERS[fastrand::usize(..ANSWERS.len())].to_string();
+        let message = match fastrand::u8(..4) {
+            0 => Inbound::Reaction {
+                message_id: reply.id.clone(),
+                emoji: Some("❤️".into()),
+            },
+            1 => Inbound::Reply {
+                quoted_id: reply.id.clone(),
+                text: answer,
+            },
+            _ => Inbound::Text(answer),
+        };
+        sim.customer_writes(regular.channel, &regular.customer, message)
+            .await;
+    });
+}
+
+/// Someone of the cast, at random, says one of their lines.
+async fn chatter(sim: &MetaSim, cast: &[Regular]) {
+    let regular = &cast[fastrand::usize(..cast.len())];
+    let line = regular.chatter[fastrand::usize(..regular.chatter.len())];
+    sim.customer_writes(
+        regular.channel,
+        &regular.customer,
+        Inbound::Text(line.into()),
+    )
+    .await;
 }

@@ -77,114 +77,24 @@ impl Sandbox {
     /// Starts a fresh sandbox in `folder` (wiped first): relay, meta-sim, workspace, channels,
     /// and a signed-in device. Customers start writing once [`Sandbox::start_customers`] is called.
     pub async fn start(folder: &Path) -> anyhow::Result<Self> {
-        if folder.exists() {
-            std::fs::remove_dir_all(folder).with_context(|| {
-                format!("could not clear the sandbox folder {}", folder.display())
-            })?;
-        }
-        std::fs::create_dir_all(folder)
-            .with_context(|| format!("could not create the sandbox folder {}", folder.display()))?;
+        clear_folder(folder)?;
         let relay_dir = folder.join("relay");
         let password = format!("sandbox-{:016x}", fastrand::u64(..));
-        let store = Store::open(&relay_dir).await?;
-        let workspace = store
-            .create_workspace(
-                "Sandbox Coffee Co.",
-                AGENT_EMAIL,
-                "You",
-                &hash_password(&password),
-            )
-            .await?;
-        for (kind, id, account, name) in [
-            (
-                ChannelKind::Whatsapp,
-                WHATSAPP_NUMBER,
-                Some(WHATSAPP_ACCOUNT),
-                "WhatsApp +1 555 0100",
-            ),
-            (
-                ChannelKind::Messenger,
-                PAGE,
-                None,
-                "Sandbox Coffee Co. (Page)",
-            ),
-            (ChannelKind::Instagram, INSTAGRAM, None, "@sandboxcoffee"),
-        ] {
-            store
-                .add_channel(&workspace.id, kind, id, account, name)
-                .await?;
-        }
-        store.close().await;
+        create_workspace(&relay_dir, &password).await?;
 
         let sim_config = SimConfig {
             status_delay: std::time::Duration::from_millis(700),
             ..SimConfig::default()
         };
         let sim = MetaSim::start(sim_config.clone()).await?;
-        let mut relay_config = Config::new(
-            relay_dir,
-            sim_config.app_secret.clone(),
-            VerifyToken::new(format!("{:016x}", fastrand::u64(..))),
-        );
-        // Connecting channels works in the sandbox too: Embedded Signup against meta-sim's
-        // dialog, tokens sealed under a key that lives as long as the session.
-        relay_config.token_keys = Some(zentro_relay::sealing::TokenKeys {
-            current: zentro_relay::sealing::TokenKey::parse(
-                &zentro_relay::sealing::TokenKey::generate(),
-            )?,
-            previous: None,
-        });
-        relay_config.meta_app = Some(zentro_relay::config::MetaApp {
-            app_id: sim_config.app_id.clone(),
-            signup_config_id: SIGNUP_CONFIGURATION.into(),
-            login_config_id: Some(LOGIN_CONFIGURATION.into()),
-            graph_url: sim.base_url(),
-            sdk_url: format!("{}/sim/sdk.js", sim.base_url()),
-        });
+        let relay_config = relay_config(relay_dir, &sim_config, &sim)?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let relay_url = format!("http://{}", listener.local_addr()?);
         let stop = CancellationToken::new();
         let tasks = tokio_util::task::TaskTracker::new();
-        {
-            let stop = stop.clone();
-            tasks.spawn(async move {
-                if let Err(error) =
-                    zentro_relay::run(
-                        relay_config,
-                        listener,
-                        async move { stop.cancelled().await },
-                    )
-                    .await
-                {
-                    tracing::error!(%error, "the sandbox relay stopped");
-                }
-            });
-        }
+        spawn_relay(&tasks, relay_config, listener, stop.clone());
 
-        for (name, body) in customers::TEMPLATES {
-            sim.state()
-                .add_template_text(name, "en_US", body, "APPROVED");
-        }
-        sim.set_webhook_url(format!("{relay_url}/webhooks/meta"));
-        let mut channel_tokens = HashMap::new();
-        channel_tokens.insert(
-            format!("whatsapp:{WHATSAPP_NUMBER}"),
-            sim.add_whatsapp_number(WHATSAPP_ACCOUNT, WHATSAPP_NUMBER, "15550100"),
-        );
-        channel_tokens.insert(format!("messenger:{PAGE}"), sim.add_page(PAGE, false));
-        channel_tokens.insert(
-            format!("instagram:{INSTAGRAM}"),
-            sim.add_page(INSTAGRAM, true),
-        );
-        {
-            let (page, name, instagram, username) = SECOND_PAGE;
-            sim.state()
-                .add_login_page(page, name, Some((instagram, username)));
-        }
-        for object in [WHATSAPP_ACCOUNT, PAGE, INSTAGRAM] {
-            sim.state().subscribe_app_to(object);
-        }
-
+        let channel_tokens = set_up_meta(&sim, &relay_url);
         let client = RelayClient::new(&relay_url)?;
         let (device_token, identity) = client
             .sign_in(
@@ -194,31 +104,8 @@ impl Sandbox {
             )
             .await
             .context("could not sign in to the sandbox relay")?;
-        // The channels as a connected team has them: tokens sealed on the relay, checked at Meta.
-        for channel in client.channels(&device_token).await? {
-            if let Some(meta) = channel_tokens.get(&channel.cache_id()) {
-                client
-                    .set_channel_token(&device_token, &channel.id, &Secret::new(meta.expose()))
-                    .await?;
-                client.check_channel(&device_token, &channel.id).await?;
-            }
-        }
-        // The team's canned replies, as an admin would have saved them.
-        for (shortcut, body) in customers::CANNED_REPLIES {
-            let payload = zentro_core::actions::TeamEvent::CannedReplySaved {
-                shortcut: (*shortcut).into(),
-                body: (*body).into(),
-            };
-            let value = serde_json::to_value(&payload)?;
-            client
-                .publish(
-                    &device_token,
-                    payload.kind(),
-                    value,
-                    &format!("sandbox-canned-{shortcut}"),
-                )
-                .await?;
-        }
+        connect_channels(&client, &device_token, &channel_tokens).await?;
+        publish_canned_replies(&client, &device_token).await?;
         Ok(Self {
             sim: Arc::new(sim),
             relay_url,
@@ -331,4 +218,159 @@ impl Sandbox {
         self.tasks.close();
         self.tasks.wait().await;
     }
+}
+
+/// Wipes `folder` (if it exists) and creates it empty.
+fn clear_folder(folder: &Path) -> anyhow::Result<()> {
+    if folder.exists() {
+        std::fs::remove_dir_all(folder)
+            .with_context(|| format!("could not clear the sandbox folder {}", folder.display()))?;
+    }
+    std::fs::create_dir_all(folder)
+        .with_context(|| format!("could not create the sandbox folder {}", folder.display()))
+}
+
+/// The relay's store with the sandbox's workspace, its owner (signing in with `password`) and
+/// its three channels.
+async fn create_workspace(relay_dir: &Path, password: &str) -> anyhow::Result<()> {
+    let store = Store::open(relay_dir).await?;
+    let workspace = store
+        .create_workspace(
+            "Sandbox Coffee Co.",
+            AGENT_EMAIL,
+            "You",
+            &hash_password(password),
+        )
+        .await?;
+    for (kind, id, account, name) in [
+        (
+            ChannelKind::Whatsapp,
+            WHATSAPP_NUMBER,
+            Some(WHATSAPP_ACCOUNT),
+            "WhatsApp +1 555 0100",
+        ),
+        (
+            ChannelKind::Messenger,
+            PAGE,
+            None,
+            "Sandbox Coffee Co. (Page)",
+        ),
+        (ChannelKind::Instagram, INSTAGRAM, None, "@sandboxcoffee"),
+    ] {
+        store
+            .add_channel(&workspace.id, kind, id, account, name)
+            .await?;
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// The relay's configuration: meta-sim's app secret, and Embedded Signup against meta-sim's
+/// dialog with tokens sealed under a key that lives as long as the session (connecting channels
+/// works in the sandbox too).
+fn relay_config(
+    relay_dir: PathBuf,
+    sim_config: &SimConfig,
+    sim: &MetaSim,
+) -> anyhow::Result<Config> {
+    let mut config = Config::new(
+        relay_dir,
+        sim_config.app_secret.clone(),
+        VerifyToken::new(format!("{:016x}", fastrand::u64(..))),
+    );
+    config.token_keys = Some(zentro_relay::sealing::TokenKeys {
+        current: zentro_relay::sealing::TokenKey::parse(
+            &zentro_relay::sealing::TokenKey::generate(),
+        )?,
+        previous: None,
+    });
+    config.meta_app = Some(zentro_relay::config::MetaApp {
+        app_id: sim_config.app_id.clone(),
+        signup_config_id: SIGNUP_CONFIGURATION.into(),
+        login_config_id: Some(LOGIN_CONFIGURATION.into()),
+        graph_url: sim.base_url(),
+        sdk_url: format!("{}/sim/sdk.js", sim.base_url()),
+    });
+    Ok(config)
+}
+
+/// Runs the relay on `listener` until `stop`.
+fn spawn_relay(
+    tasks: &tokio_util::task::TaskTracker,
+    config: Config,
+    listener: tokio::net::TcpListener,
+    stop: CancellationToken,
+) {
+    tasks.spawn(async move {
+        if let Err(error) =
+            zentro_relay::run(config, listener, async move { stop.cancelled().await }).await
+        {
+            tracing::error!(%error, "the sandbox relay stopped");
+        }
+    });
+}
+
+/// Meta's side of the sandbox: the templates, the webhooks to the relay, the WhatsApp number,
+/// the Page and the Instagram account (their tokens, by cache channel id, are returned), and a
+/// second Page to connect from the app.
+fn set_up_meta(sim: &MetaSim, relay_url: &str) -> HashMap<String, AccessToken> {
+    for (name, body) in customers::TEMPLATES {
+        sim.state()
+            .add_template_text(name, "en_US", body, "APPROVED");
+    }
+    sim.set_webhook_url(format!("{relay_url}/webhooks/meta"));
+    let mut channel_tokens = HashMap::new();
+    channel_tokens.insert(
+        format!("whatsapp:{WHATSAPP_NUMBER}"),
+        sim.add_whatsapp_number(WHATSAPP_ACCOUNT, WHATSAPP_NUMBER, "15550100"),
+    );
+    channel_tokens.insert(format!("messenger:{PAGE}"), sim.add_page(PAGE, false));
+    channel_tokens.insert(
+        format!("instagram:{INSTAGRAM}"),
+        sim.add_page(INSTAGRAM, true),
+    );
+    let (page, name, instagram, username) = SECOND_PAGE;
+    sim.state()
+        .add_login_page(page, name, Some((instagram, username)));
+    for object in [WHATSAPP_ACCOUNT, PAGE, INSTAGRAM] {
+        sim.state().subscribe_app_to(object);
+    }
+    channel_tokens
+}
+
+/// The channels as a connected team has them: tokens sealed on the relay, checked at Meta.
+async fn connect_channels(
+    client: &RelayClient,
+    device_token: &Secret,
+    channel_tokens: &HashMap<String, AccessToken>,
+) -> anyhow::Result<()> {
+    for channel in client.channels(device_token).await? {
+        if let Some(meta) = channel_tokens.get(&channel.cache_id()) {
+            client
+                .set_channel_token(device_token, &channel.id, &Secret::new(meta.expose()))
+                .await?;
+            client.check_channel(device_token, &channel.id).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The team's canned replies, as an admin would have saved them.
+async fn publish_canned_replies(client: &RelayClient, device_token: &Secret) -> anyhow::Result<()> {
+    for (shortcut, body) in customers::CANNED_REPLIES {
+        let payload = zentro_core::actions::TeamEvent::CannedReplySaved {
+            shortcut: (*shortcut).into(),
+            body: (*body).into(),
+        };
+        let value = serde_json::to_value(&payload)?;
+        client
+            .publish(
+                device_token,
+                payload.kind(),
+                value,
+                &format!("sandbox-canned-{shortcut}"),
+            )
+            .await?;
+    }
+    Ok(())
 }
