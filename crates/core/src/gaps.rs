@@ -1,6 +1,6 @@
 //! A desk that was away longer than the relay keeps events: the relay says which events it pruned
 //! before this device received them (a gap); the desk then applies every erasure the relay
-//! remembers — exactly as it applies a `contact.erased` event ([`crate::rights::apply_erasure`]) —
+//! remembers — exactly as it applies a `contact.erased` event (`rights::apply_erasure`) —
 //! moves its cursor past the gap, and goes on with what remains. The UI says so
 //! ([`crate::desk::SyncState::Resynced`]).
 

@@ -1,7 +1,6 @@
 //! Sync with the relay: catch up from the stored cursor page by page, follow the live stream,
 //! acknowledge what was applied, reconnect after any failure with backoff and jitter, and report
-//! progress to whoever listens (the UI, the CLI). The HTTP calls are
-//! [`RelayClient`](crate::relay_client::RelayClient)'s.
+//! progress to whoever listens (the UI, the CLI). The HTTP calls are [`RelayClient`]'s.
 
 use std::time::Duration;
 

@@ -113,10 +113,11 @@ impl RelayClient {
         &self.base
     }
 
-    /// The request helper every route uses: `method` on `path` (a `/v1` route with its query),
-    /// with the device token when the route needs one and `body` as JSON when given, sent within
-    /// 30 s; the answer checked ([`check`]) and read as `T` (an empty answer reads as JSON
-    /// `null`).
+    /// The request helper: `method` on `path` (a `/v1` route with its query), with the device
+    /// token when the route needs one and `body` as JSON when given, sent within 30 s; the answer
+    /// checked ([`check`]) and read as `T` (an empty answer reads as JSON `null`). The few routes
+    /// that need another timeout, a file body or a stream use its parts: [`Self::request`],
+    /// [`send`], [`read`].
     async fn call<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
@@ -131,8 +132,8 @@ impl RelayClient {
         read(send(request).await?).await
     }
 
-    /// A request to `path` with the device token, for the few routes that need more than
-    /// [`Self::call`] gives (another timeout, a file body, a stream): send it with [`send`].
+    /// A request for `method` on `path` at this relay, with the device token when given; no
+    /// timeout until the caller sets one.
     fn request(
         &self,
         method: reqwest::Method,
