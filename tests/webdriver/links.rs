@@ -3,7 +3,9 @@
 
 use fantoccini::Locator;
 
-use crate::ui::{count, open_row, open_row_other_than, sandbox_session, text, wait_for};
+use crate::ui::{
+    open_row, open_row_other_than, sandbox_session, text, wait_for, wait_for_count, wait_for_text,
+};
 use crate::window::launch_again;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,11 +44,12 @@ async fn links_open_a_conversation_or_join_and_anything_else_is_explained() {
             .await
             .success()
     );
-    wait_for("the notice", || async {
-        text(client, "[data-testid=notice]")
-            .await
-            .contains("not on this computer")
-    })
+    wait_for_text(
+        client,
+        "the notice",
+        "[data-testid=notice]",
+        "not on this computer",
+    )
     .await;
     assert_eq!(
         text(client, "[data-testid=conversation-title]").await,
@@ -60,10 +63,7 @@ async fn links_open_a_conversation_or_join_and_anything_else_is_explained() {
             .await
             .success()
     );
-    wait_for("Join your team", || async {
-        count(client, "[data-testid=sign-in-code]").await == 1
-    })
-    .await;
+    wait_for_count(client, "Join your team", "[data-testid=sign-in-code]", 1).await;
     let value = |css: &'static str| async move {
         client
             .find(Locator::Css(css))

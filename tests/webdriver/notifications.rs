@@ -12,8 +12,8 @@ use zbus::object_server::SignalEmitter;
 use zbus::{Connection, OwnedVariant, interface};
 
 use crate::ui::{
-    click, count, open_row, open_row_named, open_row_other_than, sandbox_session, send_reply,
-    wait_for,
+    click, open_row, open_row_named, open_row_other_than, sandbox_session, send_reply, wait_for,
+    wait_for_count,
 };
 
 /// A notification an app showed: id, summary, body, actions, the showing process.
@@ -115,10 +115,7 @@ async fn clicking_a_notification_opens_its_conversation() {
     // Ana's conversation is mine; I reply, then look at another one while she answers.
     let mine = open_row(client, 0).await;
     click(client, "[data-testid=assign-me]").await;
-    wait_for("the assignment", || async {
-        count(client, "[data-testid=unassign]").await == 1
-    })
-    .await;
+    wait_for_count(client, "the assignment", "[data-testid=unassign]", 1).await;
     let mut notification = None;
     // A customer answers with a message three times in four (else with a reaction, which
     // notifies nobody): reply until one answers with a message.

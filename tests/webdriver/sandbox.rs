@@ -4,7 +4,8 @@
 use fantoccini::{Client, Locator, key::Key};
 
 use crate::ui::{
-    click, count, fill, screenshot, send_reply, start_app, text, wait_for, wait_for_live_sync,
+    click, count, fill, screenshot, send_reply, start_app, text, wait_for, wait_for_count,
+    wait_for_live_sync, wait_for_text,
 };
 
 async fn open_conversation(client: &Client, name: &str) {
@@ -23,15 +24,15 @@ async fn in_the_sandbox_an_agent_reads_replies_sees_ticks_searches_and_assigns()
     let session = start_app(data.path(), &[("ZENTRO_SANDBOX_PACE", "3600")]).await;
     let client = &session.client;
 
-    wait_for("the sandbox banner", || async {
-        count(client, "[data-testid=sandbox-banner]").await == 1
-    })
+    wait_for_count(
+        client,
+        "the sandbox banner",
+        "[data-testid=sandbox-banner]",
+        1,
+    )
     .await;
     // A first start asks once: the sandbox or a team's relay.
-    wait_for("the welcome", || async {
-        count(client, "[data-testid=welcome]").await == 1
-    })
-    .await;
+    wait_for_count(client, "the welcome", "[data-testid=welcome]", 1).await;
     click(client, "[data-testid=welcome-sandbox]").await;
     wait_for("six customers' conversations", || async {
         count(client, "[data-testid=conversation-row]").await >= 6
@@ -41,10 +42,7 @@ async fn in_the_sandbox_an_agent_reads_replies_sees_ticks_searches_and_assigns()
 
     // A customer's photo and text, as they sent them.
     open_conversation(client, "Ana Souza").await;
-    wait_for("Ana's photo", || async {
-        count(client, "[data-kind=image] img").await == 1
-    })
-    .await;
+    wait_for_count(client, "Ana's photo", "[data-kind=image] img", 1).await;
     assert!(
         text(client, "[data-testid=messages]")
             .await
@@ -85,15 +83,9 @@ async fn in_the_sandbox_an_agent_reads_replies_sees_ticks_searches_and_assigns()
 
     // Assign to me and resolve: the header follows once the team event came back from the relay.
     click(client, "[data-testid=assign-me]").await;
-    wait_for("the assignment", || async {
-        count(client, "[data-testid=unassign]").await == 1
-    })
-    .await;
+    wait_for_count(client, "the assignment", "[data-testid=unassign]", 1).await;
     click(client, "[data-testid=resolve]").await;
-    wait_for("the resolved status", || async {
-        count(client, "[data-testid=reopen]").await == 1
-    })
-    .await;
+    wait_for_count(client, "the resolved status", "[data-testid=reopen]", 1).await;
 
     // Search finds an older message in another conversation and jumps to it.
     click(client, "[data-testid=open-search]").await;
@@ -117,10 +109,7 @@ async fn in_the_sandbox_an_agent_reads_replies_sees_ticks_searches_and_assigns()
         text(client, "[data-testid=conversation-title]").await == "Eli Marsh"
     })
     .await;
-    wait_for("the highlighted message", || async {
-        text(client, ".highlighted").await.contains("refund")
-    })
-    .await;
+    wait_for_text(client, "the highlighted message", ".highlighted", "refund").await;
     screenshot(client, "sandbox-search-jump-light.png").await;
 
     session.close().await.unwrap();
@@ -326,21 +315,19 @@ async fn one_click_leaves_the_sandbox_for_a_team_relay() {
     .await;
     let client = &session.client;
     // The first-run welcome offers the team's relay right away.
-    wait_for("the welcome", || async {
-        count(client, "[data-testid=welcome-sign-in]").await == 1
-    })
-    .await;
+    wait_for_count(client, "the welcome", "[data-testid=welcome-sign-in]", 1).await;
     click(client, "[data-testid=welcome-sign-in]").await;
 
     fill(client, "[data-testid=sign-in-relay]", &relay_url).await;
     fill(client, "[data-testid=sign-in-email]", "ana@acme.test").await;
     fill(client, "[data-testid=sign-in-password]", "not the password").await;
     click(client, "[data-testid=sign-in-submit]").await;
-    wait_for("the refusal", || async {
-        text(client, "[data-testid=sign-in] [role=alert]")
-            .await
-            .contains("Wrong email or password")
-    })
+    wait_for_text(
+        client,
+        "the refusal",
+        "[data-testid=sign-in] [role=alert]",
+        "Wrong email or password",
+    )
     .await;
 
     fill(
@@ -372,12 +359,7 @@ async fn one_click_leaves_the_sandbox_for_a_team_relay() {
 
     // The owner's Team page: invite a teammate, get the one-time code, see it in the audit log.
     click(client, "[data-testid=open-team]").await;
-    wait_for("the team", || async {
-        text(client, "[data-testid=team-me]")
-            .await
-            .contains("(owner)")
-    })
-    .await;
+    wait_for_text(client, "the team", "[data-testid=team-me]", "(owner)").await;
     fill(client, "[data-testid=invite-email]", "bo@acme.test").await;
     click(client, "[data-testid=invite-submit]").await;
     wait_for("the invitation code", || async {

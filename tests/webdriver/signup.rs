@@ -8,7 +8,9 @@ use fantoccini::wd::WindowHandle;
 use fantoccini::{Client, Locator};
 use zentro_tests::webdriver::AppSession;
 
-use crate::ui::{click, count, sandbox_app, screenshot, text, type_into, wait_for};
+use crate::ui::{
+    click, count, sandbox_app, screenshot, text, type_into, wait_for, wait_for_count, wait_for_text,
+};
 
 /// Waits for a window that is not in `known` and switches to it.
 async fn switch_to_new_window(client: &Client, known: &[WindowHandle], what: &str) -> WindowHandle {
@@ -58,9 +60,12 @@ async fn open_channels(client: &Client) {
     .await;
     click(client, "[data-testid=open-team]").await;
     click(client, "[data-testid=team-tab-channels]").await;
-    wait_for("the sandbox's three channels", || async {
-        count(client, "[data-testid=team-channel]").await == 3
-    })
+    wait_for_count(
+        client,
+        "the sandbox's three channels",
+        "[data-testid=team-channel]",
+        3,
+    )
     .await;
 }
 
@@ -73,10 +78,7 @@ async fn an_owner_connects_whatsapp_through_embedded_signup_in_the_apps_window()
         page: signup,
     } = start_signup(&data, "[data-testid=connect-whatsapp]").await;
     let client = &session.client;
-    wait_for("the signup page", || async {
-        text(client, "h1").await.contains("Connect WhatsApp")
-    })
-    .await;
+    wait_for_text(client, "the signup page", "h1", "Connect WhatsApp").await;
     assert_eq!(
         client.title().await.unwrap(),
         "Connect WhatsApp — Zentro Desk"
@@ -100,39 +102,31 @@ async fn an_owner_connects_whatsapp_through_embedded_signup_in_the_apps_window()
     );
     // A PIN is needed first.
     click(client, "#connect").await;
-    wait_for("the PIN hint", || async {
-        text(client, "#status").await.contains("six digits")
-    })
-    .await;
+    wait_for_text(client, "the PIN hint", "#status", "six digits").await;
     type_into(client, "#pin", "246810").await;
     screenshot(client, "signup-page.png").await;
     click(client, "#connect").await;
 
     // Meta's dialog opens as a popup of the page.
     switch_to_new_window(client, &[main.clone(), signup.clone()], "Meta's dialog").await;
-    wait_for("the dialog", || async {
-        count(client, "#finish").await == 1
-    })
-    .await;
+    wait_for_count(client, "the dialog", "#finish", 1).await;
     screenshot(client, "signup-meta-dialog.png").await;
     click(client, "#finish").await;
 
     // The windows close by themselves; the Channels tab says what happened.
     client.switch_to_window(main.clone()).await.unwrap();
-    wait_for("the outcome", || async {
-        text(client, "[data-testid=team-notice]")
-            .await
-            .contains("Connected")
-    })
+    wait_for_text(
+        client,
+        "the outcome",
+        "[data-testid=team-notice]",
+        "Connected",
+    )
     .await;
     wait_for("the signup windows to close", || async {
         client.windows().await.map(|w| w.len()).unwrap_or(0) == 1
     })
     .await;
-    wait_for("the new channel", || async {
-        count(client, "[data-testid=team-channel]").await == 4
-    })
-    .await;
+    wait_for_count(client, "the new channel", "[data-testid=team-channel]", 4).await;
     let rows = client
         .find_all(Locator::Css("[data-testid=team-channel]"))
         .await
@@ -159,24 +153,19 @@ async fn cancelling_meta_dialog_connects_nothing_and_says_so() {
         page: signup,
     } = start_signup(&data, "[data-testid=connect-whatsapp]").await;
     let client = &session.client;
-    wait_for("the signup page", || async {
-        count(client, "#pin").await == 1
-    })
-    .await;
+    wait_for_count(client, "the signup page", "#pin", 1).await;
     type_into(client, "#pin", "246810").await;
     click(client, "#connect").await;
     switch_to_new_window(client, &[main.clone(), signup], "Meta's dialog").await;
-    wait_for("the dialog", || async {
-        count(client, "#cancel").await == 1
-    })
-    .await;
+    wait_for_count(client, "the dialog", "#cancel", 1).await;
     click(client, "#cancel").await;
     client.switch_to_window(main).await.unwrap();
-    wait_for("the outcome", || async {
-        text(client, "[data-testid=team-problem]")
-            .await
-            .contains("cancelled")
-    })
+    wait_for_text(
+        client,
+        "the outcome",
+        "[data-testid=team-problem]",
+        "cancelled",
+    )
     .await;
     assert!(
         text(client, "[data-testid=team-problem]")
@@ -196,10 +185,7 @@ async fn an_owner_connects_a_facebook_page_and_its_instagram_account() {
         page: signup,
     } = start_signup(&data, "[data-testid=connect-pages]").await;
     let client = &session.client;
-    wait_for("the Pages page", || async {
-        count(client, "#login").await == 1
-    })
-    .await;
+    wait_for_count(client, "the Pages page", "#login", 1).await;
     assert_eq!(
         client.title().await.unwrap(),
         "Connect Facebook Pages and Instagram — Zentro Desk"
@@ -207,16 +193,16 @@ async fn an_owner_connects_a_facebook_page_and_its_instagram_account() {
     click(client, "#login").await;
     // Meta's login dialog: the owner shares their Pages.
     switch_to_new_window(client, &[main.clone(), signup.clone()], "Meta's login").await;
-    wait_for("the login dialog", || async {
-        count(client, "#share-pages").await == 1
-    })
-    .await;
+    wait_for_count(client, "the login dialog", "#share-pages", 1).await;
     click(client, "#share-pages").await;
     // Back on the relay's page: choose what to connect.
     client.switch_to_window(signup).await.unwrap();
-    wait_for("the Pages to choose from", || async {
-        count(client, "#choose input[type=checkbox]").await == 2
-    })
+    wait_for_count(
+        client,
+        "the Pages to choose from",
+        "#choose input[type=checkbox]",
+        2,
+    )
     .await;
     let choices = text(client, "#choose").await;
     assert!(
@@ -226,15 +212,19 @@ async fn an_owner_connects_a_facebook_page_and_its_instagram_account() {
     screenshot(client, "signup-pages-choice.png").await;
     click(client, "#connect").await;
     client.switch_to_window(main).await.unwrap();
-    wait_for("the outcome", || async {
-        text(client, "[data-testid=team-notice]")
-            .await
-            .contains("@sandboxroastery")
-    })
+    wait_for_text(
+        client,
+        "the outcome",
+        "[data-testid=team-notice]",
+        "@sandboxroastery",
+    )
     .await;
-    wait_for("the two new channels", || async {
-        count(client, "[data-testid=team-channel]").await == 5
-    })
+    wait_for_count(
+        client,
+        "the two new channels",
+        "[data-testid=team-channel]",
+        5,
+    )
     .await;
     screenshot(client, "signup-pages-connected.png").await;
     session.close().await.unwrap();

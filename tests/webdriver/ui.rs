@@ -22,6 +22,16 @@ where
     }
 }
 
+/// Waits (naming it `what`) until `css` matches exactly `n` elements.
+pub async fn wait_for_count(client: &Client, what: &str, css: &str, n: usize) {
+    wait_for(what, || async { count(client, css).await == n }).await;
+}
+
+/// Waits (naming it `what`) until the text of the first element `css` matches contains `needle`.
+pub async fn wait_for_text(client: &Client, what: &str, css: &str, needle: &str) {
+    wait_for(what, || async { text(client, css).await.contains(needle) }).await;
+}
+
 /// How many elements `css` matches. A WebDriver error fails the test rather than counting as
 /// none, so a "nothing left" check cannot pass on an error.
 pub async fn count(client: &Client, css: &str) -> usize {

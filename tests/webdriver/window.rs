@@ -6,7 +6,7 @@ use std::time::Duration;
 use zentro_tests::app::{app_binary, skip_welcome};
 use zentro_tests::webdriver::AppSession;
 
-use crate::ui::{count, wait_for};
+use crate::ui::{wait_for, wait_for_count};
 
 pub async fn start(data_dir: &str) -> AppSession {
     crate::ui::start_app(std::path::Path::new(data_dir), &[("ZENTRO_SANDBOX", "0")]).await
@@ -112,9 +112,11 @@ async fn started_minimized_the_window_stays_hidden_until_the_app_is_launched_aga
     };
     // Only the tray icon shows; the inbox loads behind it. Ready means the UI has asked the app
     // for the cache's status and shown the answer (a command answered, the window's page live).
-    wait_for(
+    wait_for_count(
+        &session.client,
         "the inbox's cache status, loaded behind the tray",
-        || async { count(&session.client, "[data-testid=cache-status]").await == 1 },
+        "[data-testid=cache-status]",
+        1,
     )
     .await;
     assert_eq!(
