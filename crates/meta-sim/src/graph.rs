@@ -390,6 +390,32 @@ async fn fetch_attachment(url: &str) -> Result<(Vec<u8>, String), Response> {
     Ok((bytes.to_vec(), mime))
 }
 
+/// A multipart form's text field `text_field` and its file field `file_field` (bytes and MIME
+/// type); other fields are skipped, and a field that cannot be read counts as missing.
+async fn read_form(
+    multipart: &mut Multipart,
+    text_field: &str,
+    file_field: &str,
+) -> (Option<String>, Option<(Vec<u8>, String)>) {
+    let mut text = None;
+    let mut file = None;
+    while let Ok(Some(field)) = multipart.next_field().await {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == text_field {
+            text = field.text().await.ok();
+        } else if name == file_field {
+            let mime = field
+                .content_type()
+                .unwrap_or("application/octet-stream")
+                .to_string();
+            if let Ok(bytes) = field.bytes().await {
+                file = Some((bytes.to_vec(), mime));
+            }
+        }
+    }
+    (text, file)
+}
+
 /// `POST /{version}/{page_id}/message_attachments`: Messenger's Attachment Upload API.
 async fn attachment_upload(
     ctx: &Ctx,
@@ -397,29 +423,8 @@ async fn attachment_upload(
     token: Option<String>,
     mut multipart: Multipart,
 ) -> Response {
-    let mut file: Option<(Vec<u8>, String)> = None;
-    let mut message: Option<Value> = None;
-    while let Ok(Some(field)) = multipart.next_field().await {
-        match field.name() {
-            Some("message") => {
-                message = field
-                    .text()
-                    .await
-                    .ok()
-                    .and_then(|t| serde_json::from_str(&t).ok())
-            }
-            Some("filedata") => {
-                let mime = field
-                    .content_type()
-                    .unwrap_or("application/octet-stream")
-                    .to_string();
-                if let Ok(bytes) = field.bytes().await {
-                    file = Some((bytes.to_vec(), mime));
-                }
-            }
-            _ => {}
-        }
-    }
+    let (message, file) = read_form(&mut multipart, "message", "filedata").await;
+    let message: Option<Value> = message.and_then(|t| serde_json::from_str(&t).ok());
     let mut state = lock(&ctx.state);
     let grant = match authorize(&state, token) {
         Ok(g) => g,
@@ -456,23 +461,7 @@ async fn attachment_upload(
 
 /// `POST /{version}/{phone_number_id}/media` (multipart upload).
 async fn upload(ctx: &Ctx, token: Option<String>, mut multipart: Multipart) -> Response {
-    let mut file: Option<(Vec<u8>, String)> = None;
-    let mut product = None;
-    while let Ok(Some(field)) = multipart.next_field().await {
-        match field.name() {
-            Some("messaging_product") => product = field.text().await.ok(),
-            Some("file") => {
-                let mime = field
-                    .content_type()
-                    .unwrap_or("application/octet-stream")
-                    .to_string();
-                if let Ok(bytes) = field.bytes().await {
-                    file = Some((bytes.to_vec(), mime));
-                }
-            }
-            _ => {}
-        }
-    }
+    let (product, file) = read_form(&mut multipart, "messaging_product", "file").await;
     let mut state = lock(&ctx.state);
     if let Err(r) = authorize(&state, token) {
         return r;

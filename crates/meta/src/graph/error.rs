@@ -152,26 +152,12 @@ impl GraphError {
                 }
             };
         };
+        if let Some(limited) = Self::rate_limited(code, regain) {
+            return limited;
+        }
         match code {
             codes::WINDOW_CLOSED => Self::WindowClosed { details },
             codes::UNDELIVERABLE => Self::Undeliverable { details },
-            codes::PAIR_RATE_LIMIT => Self::PairRateLimited {
-                retry_after: regain.unwrap_or(Duration::from_secs(6)),
-            },
-            codes::THROUGHPUT_LIMIT => Self::ThroughputLimited {
-                retry_after: regain.unwrap_or(Duration::from_secs(1)),
-            },
-            codes::APP_RATE_LIMIT
-            | codes::USER_RATE_LIMIT
-            | codes::PAGES_RATE_LIMIT
-            | codes::CUSTOM_RATE_LIMIT => Self::Throttled {
-                code,
-                retry_after: regain.unwrap_or(Duration::from_secs(60)),
-            },
-            c if codes::BUSINESS_USE_CASE_LIMITS.contains(&c) => Self::Throttled {
-                code,
-                retry_after: regain.unwrap_or(Duration::from_secs(60)),
-            },
             codes::SPAM_RATE_LIMIT | codes::MARKETING_LIMIT | codes::POLICY_BLOCK => {
                 Self::QualityLimited {
                     code,
@@ -201,6 +187,32 @@ impl GraphError {
                 message: full,
             },
         }
+    }
+
+    /// The rate limits: per customer, per number, per app, user, Page or business use case;
+    /// each waits Meta's estimate when it sent one.
+    fn rate_limited(code: i64, regain: Option<Duration>) -> Option<Self> {
+        let limited = match code {
+            codes::PAIR_RATE_LIMIT => Self::PairRateLimited {
+                retry_after: regain.unwrap_or(Duration::from_secs(6)),
+            },
+            codes::THROUGHPUT_LIMIT => Self::ThroughputLimited {
+                retry_after: regain.unwrap_or(Duration::from_secs(1)),
+            },
+            codes::APP_RATE_LIMIT
+            | codes::USER_RATE_LIMIT
+            | codes::PAGES_RATE_LIMIT
+            | codes::CUSTOM_RATE_LIMIT => Self::Throttled {
+                code,
+                retry_after: regain.unwrap_or(Duration::from_secs(60)),
+            },
+            c if codes::BUSINESS_USE_CASE_LIMITS.contains(&c) => Self::Throttled {
+                code,
+                retry_after: regain.unwrap_or(Duration::from_secs(60)),
+            },
+            _ => return None,
+        };
+        Some(limited)
     }
 
     /// Meta's error code, when there is one.

@@ -239,40 +239,10 @@ impl WhatsAppSend {
                     platform::WHATSAPP_CAPTION_MAX_CHARS,
                 ));
             }
-            Outgoing::Buttons { buttons, .. } => {
-                if buttons.is_empty() || buttons.len() > platform::WHATSAPP_MAX_REPLY_BUTTONS {
-                    return Err(GraphError::InvalidInput(
-                        "a message needs 1 to 3 reply buttons".into(),
-                    ));
-                }
-                if buttons
-                    .iter()
-                    .any(|b| b.title.chars().count() > platform::WHATSAPP_BUTTON_TITLE_MAX_CHARS)
-                {
-                    return Err(too_long(
-                        "a button title",
-                        platform::WHATSAPP_BUTTON_TITLE_MAX_CHARS,
-                    ));
-                }
-            }
+            Outgoing::Buttons { buttons, .. } => validate_buttons(buttons)?,
             Outgoing::List {
                 sections, button, ..
-            } => {
-                let rows: usize = sections.iter().map(|s| s.rows.len()).sum();
-                if rows == 0 || rows > platform::WHATSAPP_LIST_MAX_ROWS {
-                    return Err(GraphError::InvalidInput("a list needs 1 to 10 rows".into()));
-                }
-                if button.chars().count() > 20 {
-                    return Err(too_long("the list button", 20));
-                }
-                if sections
-                    .iter()
-                    .flat_map(|s| &s.rows)
-                    .any(|r| r.title.chars().count() > 24)
-                {
-                    return Err(too_long("a list row title", 24));
-                }
-            }
+            } => validate_list(sections, button)?,
             _ => {}
         }
         Ok(())
@@ -296,6 +266,44 @@ impl WhatsAppSend {
         body[kind] = part;
         body
     }
+}
+
+/// Reply buttons: 1 to 3, each title within its limit.
+fn validate_buttons(buttons: &[ReplyButton]) -> Result<(), GraphError> {
+    if buttons.is_empty() || buttons.len() > platform::WHATSAPP_MAX_REPLY_BUTTONS {
+        return Err(GraphError::InvalidInput(
+            "a message needs 1 to 3 reply buttons".into(),
+        ));
+    }
+    if buttons
+        .iter()
+        .any(|b| b.title.chars().count() > platform::WHATSAPP_BUTTON_TITLE_MAX_CHARS)
+    {
+        return Err(too_long(
+            "a button title",
+            platform::WHATSAPP_BUTTON_TITLE_MAX_CHARS,
+        ));
+    }
+    Ok(())
+}
+
+/// A list message: 1 to 10 rows in all, its button's and rows' titles within their limits.
+fn validate_list(sections: &[ListSection], button: &str) -> Result<(), GraphError> {
+    let rows: usize = sections.iter().map(|s| s.rows.len()).sum();
+    if rows == 0 || rows > platform::WHATSAPP_LIST_MAX_ROWS {
+        return Err(GraphError::InvalidInput("a list needs 1 to 10 rows".into()));
+    }
+    if button.chars().count() > 20 {
+        return Err(too_long("the list button", 20));
+    }
+    if sections
+        .iter()
+        .flat_map(|s| &s.rows)
+        .any(|r| r.title.chars().count() > 24)
+    {
+        return Err(too_long("a list row title", 24));
+    }
+    Ok(())
 }
 
 impl Outgoing {
