@@ -68,7 +68,7 @@ impl AppConfig {
 }
 
 /// The single-instance name of the app running on `data_dir` (a D-Bus name on Linux).
-fn instance_id(data_dir: &std::path::Path) -> String {
+fn instance_id(data_dir: &Path) -> String {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     data_dir.hash(&mut hasher);
@@ -96,8 +96,6 @@ pub fn build_app<R: Runtime>(
         .build(tauri::generate_context!())?;
     // Before anything can emit (the desk starts below; `setup` would run only with the loop).
     commands.mount_events(&app);
-    // Managed here rather than in `setup` (which runs when the event loop starts), so the state is
-    // there before any window can call a command, on every runtime.
     let folders = Folders::of(&app, config.data_dir)?;
     if let Err(error) = logs::to_folder(&folders.logs) {
         tracing::warn!(%error, folder = %folders.logs.display(), "logs go to standard error only");
@@ -107,6 +105,8 @@ pub fn build_app<R: Runtime>(
         data_dir = %folders.data.display(),
         "starting"
     );
+    // Managed here rather than in `setup` (which runs when the event loop starts), so the state is
+    // there before any window can call a command, on every runtime.
     let (self_update, relaunches) = manage_state(&app, &folders);
     deep_links::listen(app.handle());
     if start_desk {
