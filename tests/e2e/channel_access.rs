@@ -14,7 +14,9 @@ use zentro_meta_sim::{Customer, Inbound, SimConfig};
 use zentro_relay::Store;
 use zentro_relay::store::ChannelKind;
 
-use crate::support::{Device, PASSWORD, World, customer, device, files_holding, world};
+use crate::support::{
+    Device, PASSWORD, World, answer_json, customer, device, files_holding, found, world,
+};
 
 /// Channel B: a second WhatsApp number of the same business.
 const PHONE_B: &str = "106540352242999";
@@ -37,32 +39,20 @@ async fn has(cache: &Cache, who: &Customer) -> bool {
         .any(|c| c.customer_id == who.id)
 }
 
-async fn found(cache: &Cache, word: &str) -> usize {
-    inbox::search(cache, word, 10).await.unwrap().len()
-}
-
 /// The owner invites an agent; returns the agent's desk.
 async fn agent(w: &World, owner: &Device) -> Device {
     let http = reqwest::Client::new();
-    let invited: Value = http
-        .post(format!("{}/v1/members", w.relay_url))
-        .bearer_auth(owner.token.expose())
-        .json(&json!({ "email": "ann@acme.test", "role": "agent" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let joined: Value = http
-        .post(format!("{}/v1/invitations/accept", w.relay_url))
-        .json(&json!({ "code": invited["code"], "password": PASSWORD, "device_name": "ann" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let invited: Value = answer_json(
+        http.post(format!("{}/v1/members", w.relay_url))
+            .bearer_auth(owner.token.expose())
+            .json(&json!({ "email": "ann@acme.test", "role": "agent" })),
+    )
+    .await;
+    let joined: Value = answer_json(
+        http.post(format!("{}/v1/invitations/accept", w.relay_url))
+            .json(&json!({ "code": invited["code"], "password": PASSWORD, "device_name": "ann" })),
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     Device {
         cache: Cache::open_in(dir.path()).await.unwrap(),

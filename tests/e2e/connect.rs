@@ -13,7 +13,8 @@ use zentro_relay::config::{MetaApp, VerifyToken};
 use zentro_relay::sealing::{TokenKey, TokenKeys};
 
 use crate::support::{
-    PASSWORD, acme_store, answer_the_first_customer, customer, keychain, serve_relay, wait_for,
+    PASSWORD, acme_store, answer_json, answer_the_first_customer, customer, keychain, serve_relay,
+    wait_for,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -83,33 +84,20 @@ async fn a_number_connected_by_embedded_signup_answers_customers_until_meta_revo
         .to_string();
 
     // What the page does when Meta's dialog finishes.
-    let finish: Value = http
-        .post(format!(
-            "{}/sim/signup/finish?coexistence=false",
-            sim.base_url()
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let finish: Value = answer_json(http.post(format!(
+        "{}/sim/signup/finish?coexistence=false",
+        sim.base_url()
+    )))
+    .await;
     let (waba, number) = (
         finish["waba_id"].as_str().unwrap().to_string(),
         finish["phone_number_id"].as_str().unwrap().to_string(),
     );
-    let completed: Value = http
-        .post(format!("{relay_url}/signup/complete"))
-        .json(
-            &json!({ "t": page_token, "code": finish["code"], "event": "FINISH",
+    let completed: Value = answer_json(http.post(format!("{relay_url}/signup/complete")).json(
+        &json!({ "t": page_token, "code": finish["code"], "event": "FINISH",
                        "data": { "waba_id": waba, "phone_number_id": number }, "pin": "314159" }),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    ))
+    .await;
     assert_eq!(completed["state"], "connected", "{completed}");
     let outcome = relay.signup(&token, &start.id).await.unwrap();
     assert_eq!(outcome.state, "connected");

@@ -9,7 +9,7 @@ use zentro_core::{Cache, inbox, rights};
 use zentro_meta::graph::GraphClient;
 use zentro_meta_sim::{Customer, Inbound, SimConfig};
 
-use crate::support::{Device, PHONE, World, contact_of, device, files_holding, world, zoe};
+use crate::support::{Device, PHONE, World, contact_of, device, files_holding, found, world, zoe};
 
 /// Zoe's name and phone, as `zoe()` writes in.
 const NAME: &str = "Zoe Quintana";
@@ -66,7 +66,7 @@ async fn an_erased_customer_leaves_no_byte_on_any_device_or_the_relay() {
     sync(&w, &b).await;
     let on_a = zoe_contact(&a.cache).await.expect("Zoe on device A");
     assert!(zoe_contact(&b.cache).await.is_some());
-    assert_eq!(inbox::search(&a.cache, "XYZZY", 10).await.unwrap().len(), 1);
+    assert_eq!(found(&a.cache, "XYZZY").await, 1);
     assert!(
         !files_holding(a._dir.path(), "zoe's receipt photo").is_empty(),
         "the photo was stored on A"
@@ -94,23 +94,10 @@ async fn an_erased_customer_leaves_no_byte_on_any_device_or_the_relay() {
     assert_eq!((receipt.messages, receipt.media_files), (2, 1));
     assert!(receipt.relay_events_purged >= 2, "{receipt:?}");
     assert!(zoe_contact(&a.cache).await.is_none());
-    assert!(
-        inbox::search(&a.cache, "XYZZY", 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        inbox::search(&a.cache, "Quintana", 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(found(&a.cache, "XYZZY").await, 0);
+    assert_eq!(found(&a.cache, "Quintana").await, 0);
     assert_eq!(
-        inbox::search(&a.cache, "unrelated", 10)
-            .await
-            .unwrap()
-            .len(),
+        found(&a.cache, "unrelated").await,
         1,
         "other customers stay"
     );
@@ -191,13 +178,7 @@ async fn an_agent_cannot_erase_and_nothing_is_deleted() {
     );
     assert!(refused.to_string().contains("nothing was deleted"));
     assert!(zoe_contact(&owner.cache).await.is_some());
-    assert_eq!(
-        inbox::search(&owner.cache, "XYZZY", 10)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(found(&owner.cache, "XYZZY").await, 1);
     w.stop.send(()).unwrap();
 }
 

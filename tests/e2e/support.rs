@@ -191,6 +191,27 @@ pub(crate) async fn contact_of(cache: &Cache, who: &Customer) -> Option<i64> {
         .map(|c| c.id)
 }
 
+/// Sends `request` and reads the answer as JSON.
+pub(crate) async fn answer_json(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
+/// Waits (up to 10 s) for `task` to end, which it must do without an error; returns its value.
+pub(crate) async fn finished<T, E: std::fmt::Debug>(
+    task: tokio::task::JoinHandle<Result<T, E>>,
+) -> T {
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+}
+
+/// How many conversations a search for `word` finds in `cache`.
+pub(crate) async fn found(cache: &Cache, word: &str) -> usize {
+    inbox::search(cache, word, 10).await.unwrap().len()
+}
+
 /// Waits (up to 15 s, naming it `what` if it times out) until `check` holds.
 pub(crate) async fn wait_for<F: Fn() -> Fut, Fut: std::future::Future<Output = bool>>(
     what: &str,

@@ -10,7 +10,7 @@ use zentro_core::vault::Secret;
 use zentro_meta::AppSecret;
 use zentro_meta_sim::{Inbound, SimConfig};
 
-use crate::support::{PHONE, customer, device, wait_for, world};
+use crate::support::{PHONE, customer, device, finished, wait_for, world};
 
 async fn message_count(cache: &Cache) -> u32 {
     cache.status().await.unwrap().counts.messages
@@ -107,17 +107,9 @@ async fn a_customer_message_reaches_both_devices_and_an_offline_device_catches_u
     );
 
     stop.cancel();
-    tokio::time::timeout(Duration::from_secs(10), follower)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    finished(follower).await;
     w.stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), w.server)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    finished(w.server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

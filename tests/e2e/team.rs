@@ -5,7 +5,6 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use zentro_core::Cache;
 use zentro_core::desk::{Desk, DeskConfig, SyncState};
@@ -16,8 +15,8 @@ use zentro_meta_sim::SimConfig;
 use zentro_relay::sealing::{TokenKey, TokenKeys};
 
 use crate::support::{
-    PASSWORD, answer_the_first_customer, contains, customer, files_holding, keychain, wait_for,
-    world_with,
+    PASSWORD, answer_the_first_customer, contains, customer, files_holding, finished, keychain,
+    wait_for, world_with,
 };
 
 /// A number no other test uses: keychain entries are shared by the tests of one session.
@@ -220,11 +219,7 @@ async fn a_channel_token_reaches_allowed_devices_keychains_only_and_is_dropped_w
     assert_eq!(issued, 2, "fetched once per version: {:?}", audit.entries);
     assert!(!format!("{audit:?}").contains(&planted));
     w.stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), w.server)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    finished(w.server).await;
     let relay_files = files_holding(w._dir.path(), &planted);
     assert!(
         relay_files.is_empty(),
