@@ -480,6 +480,66 @@ fn secret_from(
 impl ServeArgs {
     /// Validates the flags into a [`Config`]; errors say what to set.
     pub fn into_config(self) -> anyhow::Result<Config> {
+        let (app_secret, verify_token) = self.meta_secrets()?;
+        let retention = at_least_one(
+            self.retention_days,
+            DAY,
+            "the retention must be at least 1 day (ZENTRO_RELAY_RETENTION_DAYS)",
+        )?;
+        let mut config = Config::new(self.data.data_dir, app_secret, verify_token);
+        config.retention = retention;
+        config.prune_grace = Duration::from_secs(self.prune_grace_minutes * 60);
+        config.device_idle = at_least_one(
+            self.device_idle_days,
+            DAY,
+            "device tokens must be allowed at least 1 idle day (ZENTRO_RELAY_DEVICE_IDLE_DAYS)",
+        )?;
+        config.token_keys = self.keys.into_keys()?;
+        config.invitation_ttl = at_least_one(
+            self.invitation_hours,
+            3600,
+            "invitations must stay valid at least 1 hour (ZENTRO_RELAY_INVITATION_HOURS)",
+        )?;
+        config.public_url = self
+            .public_url
+            .map(|u| u.trim().trim_end_matches('/').to_string())
+            .filter(|u| !u.is_empty());
+        config.channel_check_interval = at_least_one(
+            self.meta_app.channel_check_minutes,
+            60,
+            "channels are checked at most every minute (ZENTRO_RELAY_CHANNEL_CHECK_MINUTES)",
+        )?;
+        config.meta_app = self.meta_app.into_meta_app()?;
+        config.shared_files_per_workspace = self.shared_files_per_workspace;
+        config.shared_bytes_per_workspace =
+            self.shared_mb_per_workspace.saturating_mul(1024 * 1024);
+        config.trusted_proxies = self
+            .trusted_proxies
+            .parse()
+            .map_err(|e| anyhow::anyhow!("ZENTRO_RELAY_TRUSTED_PROXIES: {e}"))?;
+        let limits = [
+            self.sign_in_per_address,
+            self.sign_in_per_account,
+            self.meta_refusals_per_address,
+            self.writes_per_session,
+        ];
+        set_rate_limits(&mut config, limits)?;
+        if self.quarantine_days == 0 || self.quarantine_max_items == 0 {
+            anyhow::bail!(
+                "the quarantine keeps webhooks at least 1 day (ZENTRO_RELAY_QUARANTINE_DAYS) and at least 1 (ZENTRO_RELAY_QUARANTINE_MAX_ITEMS)"
+            );
+        }
+        config.quarantine_retention = Duration::from_secs(self.quarantine_days * DAY);
+        config.quarantine_max_items = self.quarantine_max_items;
+        config.tls = tls_files(self.tls_cert, self.tls_key)?;
+        let (tls, public_url) = (config.tls.is_some(), config.public_url.as_deref());
+        check_transport(self.listen, self.behind_tls_proxy, tls, public_url)?;
+        config.metrics_token = metrics_token(&self.metrics_token, &self.metrics_token_file)?;
+        Ok(config)
+    }
+
+    /// The Meta app secret and the webhook verify token, both required.
+    fn meta_secrets(&self) -> anyhow::Result<(AppSecret, VerifyToken)> {
         let app_secret = secret_from(
             &self.meta_app_secret,
             &self.meta_app_secret_file,
@@ -492,98 +552,67 @@ impl ServeArgs {
             "Meta verify token",
             "ZENTRO_RELAY_META_VERIFY_TOKEN",
         )?;
-        if self.retention_days == 0 {
-            anyhow::bail!("the retention must be at least 1 day (ZENTRO_RELAY_RETENTION_DAYS)");
-        }
-        let mut config = Config::new(
-            self.data.data_dir,
-            AppSecret::new(app_secret),
-            VerifyToken::new(verify_token),
-        );
-        config.retention = Duration::from_secs(self.retention_days * 24 * 3600);
-        config.prune_grace = Duration::from_secs(self.prune_grace_minutes * 60);
-        if self.device_idle_days == 0 {
-            anyhow::bail!(
-                "device tokens must be allowed at least 1 idle day (ZENTRO_RELAY_DEVICE_IDLE_DAYS)"
-            );
-        }
-        config.device_idle = Duration::from_secs(self.device_idle_days * 24 * 3600);
-        config.token_keys = self.keys.into_keys()?;
-        if self.invitation_hours == 0 {
-            anyhow::bail!(
-                "invitations must stay valid at least 1 hour (ZENTRO_RELAY_INVITATION_HOURS)"
-            );
-        }
-        config.invitation_ttl = Duration::from_secs(self.invitation_hours * 3600);
-        config.public_url = self
-            .public_url
-            .map(|u| u.trim().trim_end_matches('/').to_string())
-            .filter(|u| !u.is_empty());
-        if self.meta_app.channel_check_minutes == 0 {
-            anyhow::bail!(
-                "channels are checked at most every minute (ZENTRO_RELAY_CHANNEL_CHECK_MINUTES)"
-            );
-        }
-        config.channel_check_interval =
-            Duration::from_secs(self.meta_app.channel_check_minutes * 60);
-        config.meta_app = self.meta_app.into_meta_app()?;
-        config.shared_files_per_workspace = self.shared_files_per_workspace;
-        config.shared_bytes_per_workspace =
-            self.shared_mb_per_workspace.saturating_mul(1024 * 1024);
-        config.trusted_proxies = self
-            .trusted_proxies
-            .parse()
-            .map_err(|e| anyhow::anyhow!("ZENTRO_RELAY_TRUSTED_PROXIES: {e}"))?;
-        for (name, value) in [
-            ("ZENTRO_RELAY_SIGN_IN_PER_ADDRESS", self.sign_in_per_address),
-            ("ZENTRO_RELAY_SIGN_IN_PER_ACCOUNT", self.sign_in_per_account),
-            (
-                "ZENTRO_RELAY_META_REFUSALS_PER_ADDRESS",
-                self.meta_refusals_per_address,
-            ),
-            ("ZENTRO_RELAY_WRITES_PER_SESSION", self.writes_per_session),
-        ] {
-            if value == 0 {
-                anyhow::bail!("{name} must be at least 1");
-            }
-        }
-        config.sign_in_per_address = self.sign_in_per_address;
-        config.sign_in_per_account = self.sign_in_per_account;
-        config.meta_refusals_per_address = self.meta_refusals_per_address;
-        config.writes_per_session = self.writes_per_session;
-        if self.quarantine_days == 0 || self.quarantine_max_items == 0 {
-            anyhow::bail!(
-                "the quarantine keeps webhooks at least 1 day (ZENTRO_RELAY_QUARANTINE_DAYS) and at least 1 (ZENTRO_RELAY_QUARANTINE_MAX_ITEMS)"
-            );
-        }
-        config.quarantine_retention = Duration::from_secs(self.quarantine_days * 24 * 3600);
-        config.quarantine_max_items = self.quarantine_max_items;
-        config.tls = match (self.tls_cert, self.tls_key) {
-            (Some(cert), Some(key)) => {
-                let files = crate::tls::TlsFiles { cert, key };
-                files.load()?;
-                Some(files)
-            }
-            (None, None) => None,
-            _ => anyhow::bail!(
-                "to serve HTTPS set both ZENTRO_RELAY_TLS_CERT_FILE and ZENTRO_RELAY_TLS_KEY_FILE"
-            ),
-        };
-        check_transport(
-            self.listen,
-            self.behind_tls_proxy,
-            config.tls.is_some(),
-            config.public_url.as_deref(),
-        )?;
-        if self.metrics_token.is_some() || self.metrics_token_file.is_some() {
-            let token = secret_from(
-                &self.metrics_token,
-                &self.metrics_token_file,
-                "metrics token",
-                "ZENTRO_RELAY_METRICS_TOKEN",
-            )?;
-            config.metrics_token = Some(VerifyToken::new(token.trim()));
-        }
-        Ok(config)
+        Ok((AppSecret::new(app_secret), VerifyToken::new(verify_token)))
     }
+}
+
+/// Seconds in a day.
+const DAY: u64 = 24 * 3600;
+
+/// `value` units of `unit_secs` seconds, or the error `message` when `value` is 0.
+fn at_least_one(value: u64, unit_secs: u64, message: &str) -> anyhow::Result<Duration> {
+    if value == 0 {
+        anyhow::bail!("{message}");
+    }
+    Ok(Duration::from_secs(value * unit_secs))
+}
+
+/// Sets the rate limits (sign-in per address and per account, Meta refusals per address, writes
+/// per session), each at least 1.
+fn set_rate_limits(config: &mut Config, limits: [u32; 4]) -> anyhow::Result<()> {
+    let names = [
+        "ZENTRO_RELAY_SIGN_IN_PER_ADDRESS",
+        "ZENTRO_RELAY_SIGN_IN_PER_ACCOUNT",
+        "ZENTRO_RELAY_META_REFUSALS_PER_ADDRESS",
+        "ZENTRO_RELAY_WRITES_PER_SESSION",
+    ];
+    if let Some((name, _)) = names.iter().zip(limits).find(|(_, value)| *value == 0) {
+        anyhow::bail!("{name} must be at least 1");
+    }
+    let [per_address, per_account, refusals, writes] = limits;
+    config.sign_in_per_address = per_address;
+    config.sign_in_per_account = per_account;
+    config.meta_refusals_per_address = refusals;
+    config.writes_per_session = writes;
+    Ok(())
+}
+
+/// The certificate and key to serve HTTPS with (both or neither), checked by loading them once.
+fn tls_files(
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+) -> anyhow::Result<Option<crate::tls::TlsFiles>> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => {
+            let files = crate::tls::TlsFiles { cert, key };
+            files.load()?;
+            Ok(Some(files))
+        }
+        (None, None) => Ok(None),
+        _ => anyhow::bail!(
+            "to serve HTTPS set both ZENTRO_RELAY_TLS_CERT_FILE and ZENTRO_RELAY_TLS_KEY_FILE"
+        ),
+    }
+}
+
+/// The bearer token of `/metrics`' per-workspace series, when one is given.
+fn metrics_token(
+    value: &Option<String>,
+    file: &Option<PathBuf>,
+) -> anyhow::Result<Option<VerifyToken>> {
+    if value.is_none() && file.is_none() {
+        return Ok(None);
+    }
+    let token = secret_from(value, file, "metrics token", "ZENTRO_RELAY_METRICS_TOKEN")?;
+    Ok(Some(VerifyToken::new(token.trim())))
 }

@@ -5,6 +5,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
+use zentro_events::clock::random_bytes;
 
 /// The shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 10;
@@ -30,9 +31,7 @@ pub fn check_password_policy(password: &str) -> Result<(), String> {
 
 /// Hashes a password with argon2id and a random salt (slow by design: call it off the async threads).
 pub fn hash_password(password: &str) -> String {
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).expect("the OS random source works");
-    let salt = SaltString::encode_b64(&salt).expect("16 bytes encode as a salt");
+    let salt = SaltString::encode_b64(&random_bytes::<16>()).expect("16 bytes encode as a salt");
     hasher()
         .hash_password(password.as_bytes(), &salt)
         .expect("argon2 hashing cannot fail with valid parameters")
@@ -56,9 +55,7 @@ pub fn dummy_hash() -> &'static str {
 
 /// A new device token (256 random bits, base64url) and the hash to store.
 pub fn new_token() -> (String, Vec<u8>) {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the OS random source works");
-    let token = format!("zdt_{}", URL_SAFE_NO_PAD.encode(bytes));
+    let token = format!("zdt_{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()));
     let hash = token_hash(&token);
     (token, hash)
 }
@@ -68,8 +65,7 @@ const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 
 /// A new invitation code (20 characters in groups of 4, about 99 bits) and the hash to store.
 pub fn new_invitation_code() -> (String, Vec<u8>) {
-    let mut bytes = [0u8; 20];
-    getrandom::fill(&mut bytes).expect("the OS random source works");
+    let bytes = random_bytes::<20>();
     let mut code = String::with_capacity(24);
     for (i, b) in bytes.iter().enumerate() {
         if i > 0 && i % 4 == 0 {

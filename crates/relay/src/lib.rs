@@ -32,6 +32,7 @@ pub use config::Config;
 pub use http::{AppState, app};
 pub use store::Store;
 use tokio::net::TcpListener;
+use zentro_events::clock::now_ms;
 
 /// Serves the relay on `listener` until `shutdown` resolves: then stops accepting, ends the event
 /// streams, and finishes in-flight requests.
@@ -43,7 +44,7 @@ pub async fn run(
     let store = Store::open(&config.data_dir).await?;
     let state = AppState::new(store.clone(), config.clone());
     let stop = state.shutdown.clone();
-    let checker = tokio::spawn(http::health::check_periodically(state.clone()));
+    let checker = tokio::spawn(http::channel_health::check_periodically(state.clone()));
     http::shared_files::sweep_periodically(&state);
     let pruner = tokio::spawn(prune_periodically(
         store.clone(),
@@ -94,7 +95,7 @@ async fn prune_periodically(
         }
         // Devices unused past the idle period: signed out, and no longer holding pruning back.
         match store
-            .expire_idle_sessions(store::now_ms(), config.device_idle)
+            .expire_idle_sessions(now_ms(), config.device_idle)
             .await
         {
             Ok(0) => {}
@@ -102,7 +103,7 @@ async fn prune_periodically(
             Err(error) => tracing::error!(%error, "expiring idle device tokens failed"),
         }
         match store
-            .prune(store::now_ms(), config.prune_grace, config.retention)
+            .prune(now_ms(), config.prune_grace, config.retention)
             .await
         {
             Ok(0) => {}
@@ -111,7 +112,7 @@ async fn prune_periodically(
         }
         if let Err(error) = store
             .trim_quarantine(
-                store::now_ms(),
+                now_ms(),
                 config.quarantine_retention,
                 config.quarantine_max_items,
             )

@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use zentro_relay::config::{DataDirArgs, ServeArgs, TokenKeyArgs};
 use zentro_relay::credentials::{check_password_policy, hash_password};
 use zentro_relay::sealing::TokenKey;
-use zentro_relay::store::{ChannelKind, Store};
+use zentro_relay::store::{ChannelKind, NewAuditEntry, Store};
 
 #[derive(Parser)]
 #[command(
@@ -160,48 +160,13 @@ fn read_password() -> anyhow::Result<String> {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => {
-            let listen = args.listen;
-            let config = args.into_config()?;
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .map_err(|e| anyhow::anyhow!("could not listen on {listen}: {e} (is another relay running? set ZENTRO_RELAY_LISTEN)"))?;
-            zentro_relay::run(config, listener, shutdown_signal()).await
-        }
+        Command::Serve(args) => serve(*args).await,
         Command::Workspace(WorkspaceCommand::Create {
             name,
             owner_email,
             owner_name,
             data,
-        }) => {
-            let email = owner_email.trim().to_lowercase();
-            if !email.contains('@') {
-                anyhow::bail!("--owner-email must be an email address");
-            }
-            let password = read_password()?;
-            let owner_name = owner_name
-                .unwrap_or_else(|| email.split('@').next().unwrap_or("owner").to_string());
-            let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await?;
-            let store = Store::open(&data.data_dir).await?;
-            let workspace = store
-                .create_workspace(name.trim(), &email, &owner_name, &hash)
-                .await?;
-            store
-                .record(zentro_relay::store::NewAuditEntry {
-                    workspace_id: &workspace.id,
-                    action: "workspace.created",
-                    subject: Some(&email),
-                    details: serde_json::json!({ "by": "operator" }),
-                    ..Default::default()
-                })
-                .await?;
-            eprintln!(
-                "Created workspace {:?}; {email} is its owner.",
-                workspace.name
-            );
-            println!("{}", workspace.id);
-            Ok(())
-        }
+        }) => create_workspace(&name, &owner_email, owner_name, &data).await,
         Command::Channel(ChannelCommand::Add {
             workspace,
             kind,
@@ -211,155 +176,252 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             meta_user_id,
             data,
         }) => {
-            let store = Store::open(&data.data_dir).await?;
-            let (channel, released) = store
-                .add_channel(
-                    &workspace,
-                    kind,
-                    external_id.trim(),
-                    waba_id.as_deref(),
-                    &name,
-                )
-                .await?;
-            if let Some(user) = meta_user_id
-                .as_deref()
-                .map(str::trim)
-                .filter(|u| !u.is_empty())
-            {
-                store.set_channel_connector(&channel.id, user).await?;
-            }
-            eprintln!(
-                "Added the {} channel {} to workspace {workspace}; {released} quarantined webhook(s) delivered to it.",
-                channel.kind, channel.external_id
-            );
-            println!("{}", channel.id);
-            Ok(())
+            let channel = NewChannelArgs {
+                workspace,
+                kind,
+                external_id,
+                waba_id,
+                name,
+                meta_user_id,
+            };
+            add_channel(channel, &data).await
         }
         Command::Channel(ChannelCommand::List {
             workspace,
             json,
             data,
-        }) => {
-            let store = Store::open(&data.data_dir).await?;
-            let channels = store.channels(workspace.as_deref()).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&channels)?);
-            } else {
-                println!(
-                    "{:<32} {:<10} {:<20} {:<20} {:<32} NAME",
-                    "ID", "KIND", "EXTERNAL ID", "WABA", "WORKSPACE"
-                );
-                for c in channels {
-                    println!(
-                        "{:<32} {:<10} {:<20} {:<20} {:<32} {}",
-                        c.id,
-                        c.kind,
-                        c.external_id,
-                        c.account_id.unwrap_or_default(),
-                        c.workspace_id,
-                        c.display_name
-                    );
-                }
-            }
-            Ok(())
-        }
+        }) => list_channels(workspace.as_deref(), json, &data).await,
         Command::Key(KeyCommand::Generate) => {
-            println!("{}", TokenKey::generate());
-            eprintln!(
-                "Set it as ZENTRO_RELAY_TOKEN_KEY (or in a file named by ZENTRO_RELAY_TOKEN_KEY_FILE). \
-                 Losing it makes the stored channel tokens unreadable: keep a copy in your password manager."
-            );
+            generate_key();
             Ok(())
         }
         Command::Channel(ChannelCommand::SetToken {
             channel,
             keys,
             data,
-        }) => {
-            let keys = keys.into_keys()?.ok_or_else(|| {
-                anyhow::anyhow!("set ZENTRO_RELAY_TOKEN_KEY first (`zentro-relay key generate`)")
-            })?;
-            let token = read_line("Channel's Meta access token: ")?;
-            let token = token.trim();
-            if token.len() < 20 || token.chars().any(char::is_whitespace) {
-                anyhow::bail!(
-                    "that does not look like a Meta access token (one word, as Meta gives it)"
-                );
-            }
-            let store = Store::open(&data.data_dir).await?;
-            let found = store
-                .channels(None)
-                .await?
-                .into_iter()
-                .find(|c| c.id == channel)
-                .ok_or_else(|| {
-                    anyhow::anyhow!("no channel {channel} (see `zentro-relay channel list`)")
-                })?;
-            let sealed = keys.current.seal(&found.id, token);
-            let version = store.set_channel_token(&found.id, &sealed, None).await?;
-            store
-                .record(zentro_relay::store::NewAuditEntry {
-                    workspace_id: &found.workspace_id,
-                    action: if version == 1 { "channel.token_set" } else { "channel.token_rotated" },
-                    subject: Some(&format!("{}:{}", found.kind, found.external_id)),
-                    details: serde_json::json!({ "channel_id": found.id, "version": version, "by": "operator" }),
-                    ..Default::default()
-                })
-                .await?;
-            eprintln!(
-                "Stored the token of {} {} (version {version}); devices fetch it when they next connect.",
-                found.kind, found.external_id
-            );
-            Ok(())
-        }
+        }) => set_channel_token(&channel, keys, &data).await,
         Command::Channel(ChannelCommand::Reseal { keys, data }) => {
-            let keys = keys.into_keys()?.ok_or_else(|| {
-                anyhow::anyhow!("set ZENTRO_RELAY_TOKEN_KEY (the new key) and ZENTRO_RELAY_TOKEN_KEY_PREVIOUS (the old one)")
-            })?;
-            let store = Store::open(&data.data_dir).await?;
-            let mut resealed = 0;
-            for stored in store.all_channel_tokens().await? {
-                if stored.sealed.key_id == keys.current.id() {
-                    continue;
-                }
-                let token = keys.open(&stored.channel_id, &stored.sealed)?;
-                let sealed = keys.current.seal(&stored.channel_id, &token);
-                store
-                    .reseal_channel_token(&stored.channel_id, &sealed)
-                    .await?;
-                resealed += 1;
-            }
-            eprintln!(
-                "Sealed {resealed} channel token(s) again under key {}; the previous key is no longer needed.",
-                keys.current.id()
-            );
-            Ok(())
+            reseal_channel_tokens(keys, &data).await
         }
         Command::Quarantine(QuarantineCommand::List { json, data }) => {
-            let store = Store::open(&data.data_dir).await?;
-            let entries = store.quarantine().await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&entries)?);
-            } else {
-                println!(
-                    "{:<6} {:<14} {:<22} {:<20} {:>8} REASON",
-                    "ID", "RECEIVED", "ROUTE", "ROUTE ID", "BYTES"
-                );
-                for e in entries {
-                    println!(
-                        "{:<6} {:<14} {:<22} {:<20} {:>8} {}",
-                        e.id,
-                        e.received_at,
-                        e.route_kind.unwrap_or_else(|| "-".into()),
-                        e.route_id.unwrap_or_else(|| "-".into()),
-                        e.bytes,
-                        e.reason
-                    );
-                }
-            }
-            Ok(())
+            list_quarantine(json, &data).await
         }
     }
+}
+
+/// `serve`: bind the listening address, then run the relay until a shutdown signal.
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let listen = args.listen;
+    let config = args.into_config()?;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        anyhow::anyhow!(
+            "could not listen on {listen}: {e} (is another relay running? set ZENTRO_RELAY_LISTEN)"
+        )
+    })?;
+    zentro_relay::run(config, listener, shutdown_signal()).await
+}
+
+/// `workspace create`: the workspace and its owner (password from standard input).
+async fn create_workspace(
+    name: &str,
+    owner_email: &str,
+    owner_name: Option<String>,
+    data: &DataDirArgs,
+) -> anyhow::Result<()> {
+    let email = owner_email.trim().to_lowercase();
+    if !email.contains('@') {
+        anyhow::bail!("--owner-email must be an email address");
+    }
+    let password = read_password()?;
+    let owner_name =
+        owner_name.unwrap_or_else(|| email.split('@').next().unwrap_or("owner").to_string());
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await?;
+    let store = Store::open(&data.data_dir).await?;
+    let workspace = store
+        .create_workspace(name.trim(), &email, &owner_name, &hash)
+        .await?;
+    store
+        .record(NewAuditEntry {
+            workspace_id: &workspace.id,
+            action: "workspace.created",
+            subject: Some(&email),
+            details: serde_json::json!({ "by": "operator" }),
+            ..Default::default()
+        })
+        .await?;
+    eprintln!(
+        "Created workspace {:?}; {email} is its owner.",
+        workspace.name
+    );
+    println!("{}", workspace.id);
+    Ok(())
+}
+
+/// The arguments of `channel add`, but the data directory.
+struct NewChannelArgs {
+    workspace: String,
+    kind: ChannelKind,
+    external_id: String,
+    waba_id: Option<String>,
+    name: String,
+    meta_user_id: Option<String>,
+}
+
+/// `channel add`: route a channel to a workspace (and release its quarantined webhooks).
+async fn add_channel(args: NewChannelArgs, data: &DataDirArgs) -> anyhow::Result<()> {
+    let store = Store::open(&data.data_dir).await?;
+    let (channel, released) = store
+        .add_channel(
+            &args.workspace,
+            args.kind,
+            args.external_id.trim(),
+            args.waba_id.as_deref(),
+            &args.name,
+        )
+        .await?;
+    if let Some(user) = args
+        .meta_user_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    {
+        store.set_channel_connector(&channel.id, user).await?;
+    }
+    eprintln!(
+        "Added the {} channel {} to workspace {}; {released} quarantined webhook(s) delivered to it.",
+        channel.kind, channel.external_id, args.workspace
+    );
+    println!("{}", channel.id);
+    Ok(())
+}
+
+/// `channel list`: a table, or JSON with `--json`.
+async fn list_channels(
+    workspace: Option<&str>,
+    json: bool,
+    data: &DataDirArgs,
+) -> anyhow::Result<()> {
+    let store = Store::open(&data.data_dir).await?;
+    let channels = store.channels(workspace).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&channels)?);
+        return Ok(());
+    }
+    println!(
+        "{:<32} {:<10} {:<20} {:<20} {:<32} NAME",
+        "ID", "KIND", "EXTERNAL ID", "WABA", "WORKSPACE"
+    );
+    for c in channels {
+        println!(
+            "{:<32} {:<10} {:<20} {:<20} {:<32} {}",
+            c.id,
+            c.kind,
+            c.external_id,
+            c.account_id.unwrap_or_default(),
+            c.workspace_id,
+            c.display_name
+        );
+    }
+    Ok(())
+}
+
+/// `key generate`: print a new token key.
+fn generate_key() {
+    println!("{}", TokenKey::generate());
+    eprintln!(
+        "Set it as ZENTRO_RELAY_TOKEN_KEY (or in a file named by ZENTRO_RELAY_TOKEN_KEY_FILE). \
+         Losing it makes the stored channel tokens unreadable: keep a copy in your password manager."
+    );
+}
+
+/// `channel set-token`: seal the token read from standard input and store it.
+async fn set_channel_token(
+    channel: &str,
+    keys: TokenKeyArgs,
+    data: &DataDirArgs,
+) -> anyhow::Result<()> {
+    let keys = keys.into_keys()?.ok_or_else(|| {
+        anyhow::anyhow!("set ZENTRO_RELAY_TOKEN_KEY first (`zentro-relay key generate`)")
+    })?;
+    let token = read_line("Channel's Meta access token: ")?;
+    let token = token.trim();
+    if token.len() < 20 || token.chars().any(char::is_whitespace) {
+        anyhow::bail!("that does not look like a Meta access token (one word, as Meta gives it)");
+    }
+    let store = Store::open(&data.data_dir).await?;
+    let found = store
+        .channels(None)
+        .await?
+        .into_iter()
+        .find(|c| c.id == channel)
+        .ok_or_else(|| anyhow::anyhow!("no channel {channel} (see `zentro-relay channel list`)"))?;
+    let sealed = keys.current.seal(&found.id, token);
+    let version = store.set_channel_token(&found.id, &sealed, None).await?;
+    store
+        .record(NewAuditEntry {
+            workspace_id: &found.workspace_id,
+            action: if version == 1 { "channel.token_set" } else { "channel.token_rotated" },
+            subject: Some(&format!("{}:{}", found.kind, found.external_id)),
+            details: serde_json::json!({ "channel_id": found.id, "version": version, "by": "operator" }),
+            ..Default::default()
+        })
+        .await?;
+    eprintln!(
+        "Stored the token of {} {} (version {version}); devices fetch it when they next connect.",
+        found.kind, found.external_id
+    );
+    Ok(())
+}
+
+/// `channel reseal`: seal every token not under the current key again under it.
+async fn reseal_channel_tokens(keys: TokenKeyArgs, data: &DataDirArgs) -> anyhow::Result<()> {
+    let keys = keys.into_keys()?.ok_or_else(|| {
+        anyhow::anyhow!("set ZENTRO_RELAY_TOKEN_KEY (the new key) and ZENTRO_RELAY_TOKEN_KEY_PREVIOUS (the old one)")
+    })?;
+    let store = Store::open(&data.data_dir).await?;
+    let mut resealed = 0;
+    for stored in store.all_channel_tokens().await? {
+        if stored.sealed.key_id == keys.current.id() {
+            continue;
+        }
+        let token = keys.open(&stored.channel_id, &stored.sealed)?;
+        let sealed = keys.current.seal(&stored.channel_id, &token);
+        store
+            .reseal_channel_token(&stored.channel_id, &sealed)
+            .await?;
+        resealed += 1;
+    }
+    eprintln!(
+        "Sealed {resealed} channel token(s) again under key {}; the previous key is no longer needed.",
+        keys.current.id()
+    );
+    Ok(())
+}
+
+/// `quarantine list`: a table, or JSON with `--json`.
+async fn list_quarantine(json: bool, data: &DataDirArgs) -> anyhow::Result<()> {
+    let store = Store::open(&data.data_dir).await?;
+    let entries = store.quarantine().await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(());
+    }
+    println!(
+        "{:<6} {:<14} {:<22} {:<20} {:>8} REASON",
+        "ID", "RECEIVED", "ROUTE", "ROUTE ID", "BYTES"
+    );
+    for e in entries {
+        println!(
+            "{:<6} {:<14} {:<22} {:<20} {:>8} {}",
+            e.id,
+            e.received_at,
+            e.route_kind.unwrap_or_else(|| "-".into()),
+            e.route_id.unwrap_or_else(|| "-".into()),
+            e.bytes,
+            e.reason
+        );
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

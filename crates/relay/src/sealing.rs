@@ -12,6 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use sha2::{Digest, Sha256};
+use zentro_events::clock::random_bytes;
 use zeroize::Zeroizing;
 
 /// Bytes of a key.
@@ -90,8 +91,7 @@ impl TokenKey {
 
     /// A new random key, written as base64 (for `zentro-relay key generate`).
     pub fn generate() -> String {
-        let mut key = Zeroizing::new([0u8; KEY_BYTES]);
-        getrandom::fill(key.as_mut()).expect("the OS random source works");
+        let key = Zeroizing::new(random_bytes::<KEY_BYTES>());
         STANDARD.encode(key.as_ref())
     }
 
@@ -103,8 +103,7 @@ impl TokenKey {
     /// Seals `token` for `channel_id`.
     pub fn seal(&self, channel_id: &str, token: &str) -> Sealed {
         let cipher = XChaCha20Poly1305::new(self.key.as_ref().into());
-        let mut nonce = [0u8; 24];
-        getrandom::fill(&mut nonce).expect("the OS random source works");
+        let nonce = random_bytes::<24>();
         let ciphertext = cipher
             .encrypt(
                 XNonce::from_slice(&nonce),

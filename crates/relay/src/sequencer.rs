@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
+use zentro_events::clock::now_ms;
 use zentro_meta::webhook::WebhookItem;
 
 use crate::metrics::Metrics;
@@ -399,7 +400,7 @@ async fn commit(
     use std::sync::atomic::Ordering::Relaxed;
     let mut tx = store.begin().await?;
     let mut tally = Tally::default();
-    let now = store::now_ms();
+    let now = now_ms();
     let per_workspace = route_webhooks(&mut tx, work, route_cache, &mut tally).await?;
     append_webhooks(&mut tx, &per_workspace, now, grown, &mut tally).await?;
     let answers = write_the_rest(&mut tx, work, now, grown, &mut tally).await?;

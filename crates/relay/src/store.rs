@@ -13,6 +13,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
+use zentro_events::clock::random_id;
 
 mod access;
 mod connections;
@@ -72,20 +73,9 @@ pub enum StoreError {
 /// Result of store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Current time in UTC milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// A random id (128 bits, hex).
-pub fn new_id() -> String {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the OS random source works");
-    hex::encode(bytes)
-}
+/// The workspace's clock, re-exported for callers outside the relay (the end-to-end tests); the
+/// relay itself uses [`zentro_events::clock`].
+pub use zentro_events::clock::now_ms;
 
 /// A channel kind as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -311,7 +301,7 @@ impl Store {
         password_hash: &str,
     ) -> Result<Workspace> {
         let mut tx = self.begin().await?;
-        let id = new_id();
+        let id = random_id();
         let now = now_ms();
         sqlx::query("INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)")
             .bind(&id)
@@ -323,7 +313,7 @@ impl Store {
             "INSERT INTO members (id, workspace_id, email, display_name, role, status, password_hash, created_at)
              VALUES (?, ?, ?, ?, 'owner', 'active', ?, ?)",
         )
-        .bind(new_id())
+        .bind(random_id())
         .bind(&id)
         .bind(owner_email)
         .bind(owner_name)
@@ -390,7 +380,7 @@ impl Store {
         token_hash: &[u8],
         device_name: &str,
     ) -> Result<String> {
-        let id = new_id();
+        let id = random_id();
         let now = now_ms();
         let mut tx = self.begin().await?;
         sqlx::query(
@@ -479,7 +469,7 @@ impl Store {
         {
             return Err(StoreError::NotFound(format!("workspace {workspace_id}")));
         }
-        let id = new_id();
+        let id = random_id();
         let released = insert_channel_in(
             &mut tx,
             &id,
@@ -1041,10 +1031,20 @@ pub(crate) async fn insert_channel_in(
         )));
     }
     inserted?;
-    let routes = crate::routing::route_kinds_for(kind);
-    let mut released = 0;
-    let mut ids: Vec<(i64, String, Vec<u8>)> = Vec::new();
-    for (route_kind, use_account) in routes {
+    let quarantined = quarantined_for_in(tx, kind, external_id, account_id).await?;
+    release_in(tx, workspace_id, quarantined).await
+}
+
+/// The quarantined webhooks (id, dedup key, body) naming a channel or its account, oldest first
+/// per route.
+async fn quarantined_for_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    kind: ChannelKind,
+    external_id: &str,
+    account_id: Option<&str>,
+) -> Result<Vec<(i64, String, Vec<u8>)>> {
+    let mut quarantined = Vec::new();
+    for (route_kind, use_account) in crate::routing::route_kinds_for(kind) {
         let route_id = if *use_account {
             account_id
         } else {
@@ -1056,9 +1056,20 @@ pub(crate) async fn insert_channel_in(
                 .bind(route_id)
                 .fetch_all(&mut **tx)
                 .await?;
-        ids.extend(rows.into_iter().map(|r| (r.get(0), r.get(1), r.get(2))));
+        quarantined.extend(rows.into_iter().map(|r| (r.get(0), r.get(1), r.get(2))));
     }
-    for (qid, key, body) in ids {
+    Ok(quarantined)
+}
+
+/// Moves quarantined webhooks into the workspace's log (a redelivery already there is dropped);
+/// returns how many were appended.
+async fn release_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    workspace_id: &str,
+    quarantined: Vec<(i64, String, Vec<u8>)>,
+) -> Result<usize> {
+    let mut released = 0;
+    for (qid, key, body) in quarantined {
         let payload: serde_json::Value =
             serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
         if append_in(

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use tokio::sync::{Mutex, Semaphore};
+use zentro_events::clock::now_ms;
 use zentro_meta::AppSecret;
 use zentro_meta::signature::sign_webhook;
 
@@ -120,12 +121,6 @@ struct StreamedEvent {
     seq: i64,
     kind: String,
     at: i64,
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Device {
@@ -249,7 +244,7 @@ async fn follow(
             };
             if event.kind == "meta.webhook" {
                 received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let lag = now_ms().saturating_sub(u64::try_from(event.at).unwrap_or(0));
+                let lag = u64::try_from(now_ms().saturating_sub(event.at)).unwrap_or(0);
                 lags.lock().expect("not poisoned").push(lag);
             }
             applied.store(event.seq, std::sync::atomic::Ordering::Relaxed);
@@ -261,102 +256,172 @@ async fn follow(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let secret = AppSecret::new(args.secret.clone());
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .timeout(Duration::from_secs(30))
         .build()?;
-    let run = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_millis() as u64;
-    let mut devices = Vec::new();
-    if args.devices > 0 {
-        let (Some(email), Some(password)) = (&args.email, &args.password) else {
-            anyhow::bail!(
-                "--devices needs the member they sign in as: --email and a password (--password or ZENTRO_RELAY_LOAD_PASSWORD)"
-            );
-        };
-        let base = reqwest::Url::parse(&args.url)?;
-        for n in 1..=args.devices {
-            devices.push(Device::start(&client, &base, email, password, n).await?);
-        }
-    }
+    let devices = start_devices(&args, &client).await?;
     let samples: Arc<Mutex<Vec<Sample>>> = Arc::new(Mutex::new(Vec::new()));
-    let permits = Arc::new(Semaphore::new(args.concurrency));
-    let duration = Duration::from_secs(args.duration);
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-
     let sender = Sender {
         client: client.clone(),
-        secret: secret.clone(),
+        secret: AppSecret::new(args.secret.clone()),
         samples: samples.clone(),
-        permits: permits.clone(),
+        permits: Arc::new(Semaphore::new(args.concurrency)),
         url: Arc::new(args.url.clone()),
         phone_number_id: Arc::new(args.phone_number_id.clone()),
-        run,
+        run: u64::try_from(now_ms()).unwrap_or(0),
     };
-
-    if args.rate == 0 {
-        // Closed loop: each worker sends the next request when its previous one returned.
-        let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        for _ in 0..args.concurrency {
-            let next = next.clone();
-            let sender = sender.clone();
-            tasks.push(tokio::spawn(async move {
-                while start.elapsed() < duration {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    sender.clone().fire(i, Instant::now()).await;
-                }
-            }));
-        }
+    let start = Instant::now();
+    let tasks = if args.rate == 0 {
+        send_closed_loop(&args, &sender, start)
     } else {
-        // Open loop: request i is due at start + i / rate, whether or not earlier ones returned.
-        let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
-        let total = args.rate * args.duration;
-        for i in 0..total {
-            let due = start + interval.mul_f64(i as f64);
-            let now = Instant::now();
-            if due > now {
-                tokio::time::sleep(due - now).await;
-            }
-            tasks.push(tokio::spawn(sender.clone().fire(i, due)));
-        }
-    }
+        send_open_loop(&args, &sender, start).await
+    };
     for task in tasks {
         task.await?;
     }
     let elapsed = start.elapsed();
     let samples = samples.lock().await;
     let accepted = samples.iter().filter(|s| s.ok).count();
-    let mut latencies: Vec<Duration> = samples.iter().filter(|s| s.ok).map(|s| s.latency).collect();
-    latencies.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if latencies.is_empty() {
-            return f64::NAN;
-        }
-        let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
-        latencies[index].as_secs_f64() * 1000.0
+    let devices = finish_devices(devices, accepted).await;
+    let missed = devices
+        .iter()
+        .any(|d| d["received"].as_u64().unwrap_or(0) < accepted as u64);
+    let report = Report {
+        samples: &samples,
+        accepted,
+        elapsed,
+        devices,
     };
-    let throughput = accepted as f64 / elapsed.as_secs_f64();
-    // The devices get up to 30 s more to receive every accepted webhook.
+    if args.json {
+        report.print_json(&args);
+    } else {
+        report.print_table(&args);
+    }
+    if missed {
+        eprintln!("a device did not receive every accepted webhook within 30 s");
+        std::process::exit(3);
+    }
+    if accepted < samples.len() {
+        std::process::exit(2);
+    }
+    Ok(())
+}
+
+/// Signs in and starts the `--devices` that follow the stream (none by default).
+async fn start_devices(args: &Args, client: &reqwest::Client) -> anyhow::Result<Vec<Device>> {
+    let mut devices = Vec::new();
+    if args.devices == 0 {
+        return Ok(devices);
+    }
+    let (Some(email), Some(password)) = (&args.email, &args.password) else {
+        anyhow::bail!(
+            "--devices needs the member they sign in as: --email and a password (--password or ZENTRO_RELAY_LOAD_PASSWORD)"
+        );
+    };
+    let base = reqwest::Url::parse(&args.url)?;
+    for n in 1..=args.devices {
+        devices.push(Device::start(client, &base, email, password, n).await?);
+    }
+    Ok(devices)
+}
+
+/// Closed loop: each worker sends the next request when its previous one returned.
+fn send_closed_loop(
+    args: &Args,
+    sender: &Sender,
+    start: Instant,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let duration = Duration::from_secs(args.duration);
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    (0..args.concurrency)
+        .map(|_| {
+            let next = next.clone();
+            let sender = sender.clone();
+            tokio::spawn(async move {
+                while start.elapsed() < duration {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    sender.clone().fire(i, Instant::now()).await;
+                }
+            })
+        })
+        .collect()
+}
+
+/// Open loop: request i is due at start + i / rate, whether or not earlier ones returned.
+async fn send_open_loop(
+    args: &Args,
+    sender: &Sender,
+    start: Instant,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
+    let total = args.rate * args.duration;
+    let mut tasks = Vec::new();
+    for i in 0..total {
+        let due = start + interval.mul_f64(i as f64);
+        let now = Instant::now();
+        if due > now {
+            tokio::time::sleep(due - now).await;
+        }
+        tasks.push(tokio::spawn(sender.clone().fire(i, due)));
+    }
+    tasks
+}
+
+/// Gives the devices up to 30 s more to receive every accepted webhook, then stops them and
+/// returns what each measured.
+async fn finish_devices(devices: Vec<Device>, accepted: usize) -> Vec<serde_json::Value> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while devices.iter().any(|d| d.received() < accepted) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let devices: Vec<serde_json::Value> = devices.into_iter().map(Device::finish).collect();
-    let missed = devices
-        .iter()
-        .any(|d| d["received"].as_u64().unwrap_or(0) < accepted as u64);
-    if args.json {
+    devices.into_iter().map(Device::finish).collect()
+}
+
+/// What a run measured.
+struct Report<'a> {
+    samples: &'a [Sample],
+    accepted: usize,
+    elapsed: Duration,
+    devices: Vec<serde_json::Value>,
+}
+
+impl Report<'_> {
+    /// The accepted requests' latency percentile `p`, in milliseconds (NaN when none).
+    fn latency_ms(&self, p: f64) -> f64 {
+        let mut latencies: Vec<Duration> = self
+            .samples
+            .iter()
+            .filter(|s| s.ok)
+            .map(|s| s.latency)
+            .collect();
+        if latencies.is_empty() {
+            return f64::NAN;
+        }
+        latencies.sort_unstable();
+        let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+        latencies[index].as_secs_f64() * 1000.0
+    }
+
+    fn throughput(&self) -> f64 {
+        self.accepted as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn print_json(&self, args: &Args) {
+        let (sent, accepted) = (self.samples.len(), self.accepted);
+        let pct = |p| self.latency_ms(p);
         println!(
             "{}",
-            serde_json::json!({ "offered_rate": args.rate, "concurrency": args.concurrency, "sent": samples.len(), "accepted": accepted,
-                "failed": samples.len() - accepted, "seconds": elapsed.as_secs_f64(), "throughput": throughput,
+            serde_json::json!({ "offered_rate": args.rate, "concurrency": args.concurrency, "sent": sent, "accepted": accepted,
+                "failed": sent - accepted, "seconds": self.elapsed.as_secs_f64(), "throughput": self.throughput(),
                 "p50_ms": pct(0.5), "p90_ms": pct(0.9), "p99_ms": pct(0.99), "p999_ms": pct(0.999), "max_ms": pct(1.0),
-                "devices": devices })
+                "devices": self.devices })
         );
-    } else {
+    }
+
+    fn print_table(&self, args: &Args) {
+        let (sent, accepted) = (self.samples.len(), self.accepted);
+        let pct = |p| self.latency_ms(p);
         println!(
             "offered rate   {}",
             if args.rate == 0 {
@@ -366,11 +431,14 @@ async fn main() -> anyhow::Result<()> {
             }
         );
         println!("concurrency    {}", args.concurrency);
-        println!("sent           {}", samples.len());
+        println!("sent           {sent}");
         println!("accepted (200) {accepted}");
-        println!("failed         {}", samples.len() - accepted);
-        println!("elapsed        {:.2} s", elapsed.as_secs_f64());
-        println!("throughput     {throughput:.0} accepted webhooks/s");
+        println!("failed         {}", sent - accepted);
+        println!("elapsed        {:.2} s", self.elapsed.as_secs_f64());
+        println!(
+            "throughput     {:.0} accepted webhooks/s",
+            self.throughput()
+        );
         println!(
             "latency (ms from scheduled send)  p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
             pct(0.5),
@@ -379,7 +447,7 @@ async fn main() -> anyhow::Result<()> {
             pct(0.999),
             pct(1.0)
         );
-        for (n, device) in devices.iter().enumerate() {
+        for (n, device) in self.devices.iter().enumerate() {
             println!(
                 "device {}       received {} of {accepted}; lag (ms from append)  p50 {}  p99 {}  max {}  ({} over 1 s)",
                 n + 1,
@@ -391,12 +459,4 @@ async fn main() -> anyhow::Result<()> {
             );
         }
     }
-    if missed {
-        eprintln!("a device did not receive every accepted webhook within 30 s");
-        std::process::exit(3);
-    }
-    if accepted < samples.len() {
-        std::process::exit(2);
-    }
-    Ok(())
 }

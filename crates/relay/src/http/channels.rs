@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 use super::{ApiError, AppState, Authenticated};
 use crate::roles::{Permission, Role};
 use crate::sealing::TokenKeys;
-use crate::store::{ChannelKind, ChannelView, new_id};
+use crate::store::{ChannelKind, ChannelView};
+use zentro_events::clock::random_id;
 
 /// The log event that tells devices a channel or its token changed.
 pub const CHANNEL_CHANGED: &str = "channel.changed";
@@ -41,7 +42,7 @@ async fn announce(state: &AppState, auth: &Authenticated, view: Value) -> Result
             &auth.0.member_id,
             CHANNEL_CHANGED,
             view,
-            &format!("{CHANNEL_CHANGED}:{}", new_id()),
+            &format!("{CHANNEL_CHANGED}:{}", random_id()),
         )
         .await
         .map_err(ApiError::internal)?;
@@ -144,31 +145,7 @@ async fn prove(
     waba_id: Option<&str>,
     token: Option<&str>,
 ) -> Result<(), ApiError> {
-    let taken = || ApiError::Refused {
-        status: StatusCode::CONFLICT,
-        code: "conflict",
-        message: format!(
-            "the {} id {external_id} is already connected to a workspace on this relay",
-            kind.as_str()
-        ),
-    };
-    if state
-        .store
-        .channel_by_external_id(kind, external_id)
-        .await?
-        .is_some()
-    {
-        return Err(taken());
-    }
-    if let Some(waba) = waba_id
-        && state
-            .store
-            .workspace_of_account(kind, waba)
-            .await?
-            .is_some()
-    {
-        return Err(taken());
-    }
+    refuse_taken(state, kind, external_id, waba_id).await?;
     let Some(token) = token.map(str::trim).filter(|t| !t.is_empty()) else {
         return Err(refused(
             "proof_required",
@@ -177,60 +154,86 @@ async fn prove(
     };
     let (app, graph) = super::signup::meta(state)?;
     let token = zentro_meta::AccessToken::new(token.to_string());
-    let not_granted = || {
-        refused(
-            "not_granted",
-            format!("Meta does not say this token grants {external_id}"),
-        )
-    };
     let info = graph
         .debug_token(&app.app_id, &state.config.app_secret, &token)
         .await
         .map_err(|error| {
             tracing::info!(%error, "a channel's proof was refused by Meta");
-            not_granted()
+            not_granted(external_id)
         })?;
     if !info.is_valid || info.app_id != app.app_id {
-        return Err(not_granted());
+        return Err(not_granted(external_id));
     }
-    let granted = |scopes: &[&str], target: &str| scopes.iter().any(|s| info.grants(s, target));
-    match kind {
-        ChannelKind::Whatsapp => {
-            let waba = waba_id.ok_or_else(|| {
+    let (scopes, target) = match kind {
+        ChannelKind::Whatsapp => (
+            [
+                "whatsapp_business_management",
+                "whatsapp_business_messaging",
+            ],
+            waba_id.ok_or_else(|| {
                 ApiError::BadRequest("a WhatsApp number needs its waba_id".into())
-            })?;
-            if !granted(
-                &[
-                    "whatsapp_business_management",
-                    "whatsapp_business_messaging",
-                ],
-                waba,
-            ) {
-                return Err(not_granted());
-            }
-            let numbers = graph.phone_numbers(waba, &token).await.map_err(|error| {
-                tracing::info!(%error, "a channel's numbers could not be read at Meta");
-                not_granted()
-            })?;
-            if !numbers.iter().any(|n| n.id == external_id) {
-                return Err(not_granted());
-            }
-        }
-        ChannelKind::Messenger => {
-            if !granted(&["pages_messaging", "pages_manage_metadata"], external_id) {
-                return Err(not_granted());
-            }
-        }
-        ChannelKind::Instagram => {
-            if !granted(
-                &["instagram_manage_messages", "instagram_basic"],
-                external_id,
-            ) {
-                return Err(not_granted());
-            }
+            })?,
+        ),
+        ChannelKind::Messenger => (["pages_messaging", "pages_manage_metadata"], external_id),
+        ChannelKind::Instagram => (
+            ["instagram_manage_messages", "instagram_basic"],
+            external_id,
+        ),
+    };
+    if !scopes.iter().any(|s| info.grants(s, target)) {
+        return Err(not_granted(external_id));
+    }
+    if kind == ChannelKind::Whatsapp {
+        let numbers = graph.phone_numbers(target, &token).await.map_err(|error| {
+            tracing::info!(%error, "a channel's numbers could not be read at Meta");
+            not_granted(external_id)
+        })?;
+        if !numbers.iter().any(|n| n.id == external_id) {
+            return Err(not_granted(external_id));
         }
     }
     Ok(())
+}
+
+/// 409 when the channel, or the WhatsApp account it is in, is connected to a workspace already.
+async fn refuse_taken(
+    state: &AppState,
+    kind: ChannelKind,
+    external_id: &str,
+    waba_id: Option<&str>,
+) -> Result<(), ApiError> {
+    let taken = state
+        .store
+        .channel_by_external_id(kind, external_id)
+        .await?
+        .is_some()
+        || match waba_id {
+            Some(waba) => state
+                .store
+                .workspace_of_account(kind, waba)
+                .await?
+                .is_some(),
+            None => false,
+        };
+    if taken {
+        return Err(ApiError::Refused {
+            status: StatusCode::CONFLICT,
+            code: "conflict",
+            message: format!(
+                "the {} id {external_id} is already connected to a workspace on this relay",
+                kind.as_str()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// 403: Meta does not say the token grants the channel.
+fn not_granted(external_id: &str) -> ApiError {
+    refused(
+        "not_granted",
+        format!("Meta does not say this token grants {external_id}"),
+    )
 }
 
 /// `POST /v1/channels`: adds a channel (admins) no workspace has, with proof that Meta granted it

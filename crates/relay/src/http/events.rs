@@ -149,89 +149,124 @@ fn stream(
         scanned: after,
         gap_checked: false,
     };
-    let events = futures_util::stream::unfold(cursor, |mut c| async move {
-        loop {
-            if let Some(event) = c.buffer.pop_front() {
-                c.after = event.seq;
-                let sse = to_sse(&event);
-                return Some((Ok(sse), c));
-            }
-            // Past the events the member may not read, too.
-            c.after = c.after.max(c.scanned);
-            if c.revoked.has_changed().unwrap_or(false) {
-                c.revoked.borrow_and_update();
-                if !c
-                    .state
-                    .store
-                    .session_is_live(&c.session.session_id)
-                    .await
-                    .unwrap_or(false)
-                {
-                    return None;
-                }
-            }
-            match c
-                .state
-                .store
-                .readable_events_after(&c.session, c.after, PAGE)
-                .await
-            {
-                Ok(page) if !c.gap_checked => {
-                    c.gap_checked = true;
-                    c.scanned = c.scanned.max(page.scanned_to);
-                    let events = page.events;
-                    let gap =
-                        gap_before(&c.state, &c.session.workspace_id, c.after, events.first())
-                            .await;
-                    c.buffer.extend(events);
-                    match gap {
-                        // First of all, an event `gap` (no id): `{"gap": {from, to}}`.
-                        Ok(Some(gap)) => {
-                            c.after = gap.to;
-                            let sse = SseEvent::default()
-                                .event("gap")
-                                .data(json!({ "gap": gap }).to_string());
-                            return Some((Ok(sse), c));
-                        }
-                        Ok(None) => continue,
-                        Err(error) => {
-                            tracing::error!(%error, "event stream read failed; closing it (the device reconnects)");
-                            return None;
-                        }
-                    }
-                }
-                Ok(page) if page.scanned_to > c.after => {
-                    c.scanned = page.scanned_to;
-                    c.buffer.extend(page.events);
-                    continue;
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::error!(%error, "event stream read failed; closing it (the device reconnects)");
-                    return None;
-                }
-            }
-            c.wake.borrow_and_update();
-            tokio::select! {
-                _ = c.wake.changed() => {}
-                // Also look now and then: another relay process (the CLI releasing quarantined
-                // webhooks) may have appended, and a revoked device must be cut off.
-                _ = tokio::time::sleep(Duration::from_secs(2)) => {
-                    if !c.state.store.session_is_live(&c.session.session_id).await.unwrap_or(false) {
-                        return None;
-                    }
-                }
-                // Sessions were revoked somewhere: end at once if this one was.
-                _ = c.revoked.changed() => {
-                    if !c.state.store.session_is_live(&c.session.session_id).await.unwrap_or(false) {
-                        return None;
-                    }
-                }
-                _ = c.state.shutdown.cancelled() => return None,
-            }
-        }
+    let events = futures_util::stream::unfold(cursor, |mut cursor| async move {
+        let event = cursor.next().await?;
+        Some((Ok(event), cursor))
     });
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// What one read of the log gave a stream.
+enum Read {
+    /// Pruned events before the first read: the `gap` event to send first.
+    Gap(SseEvent),
+    /// Events (or skipped ones) were read: look at the buffer again.
+    More,
+    /// Nothing new: wait.
+    Nothing,
+}
+
+impl Cursor {
+    /// The next event to send, or `None` when the stream ends (the session ended, a read failed,
+    /// the relay stops).
+    async fn next(&mut self) -> Option<SseEvent> {
+        loop {
+            if let Some(event) = self.buffer.pop_front() {
+                self.after = event.seq;
+                return Some(to_sse(&event));
+            }
+            // Past the events the member may not read, too.
+            self.after = self.after.max(self.scanned);
+            if self.revoked.has_changed().unwrap_or(false) {
+                self.revoked.borrow_and_update();
+                if !is_live(&self.state, &self.session).await {
+                    return None;
+                }
+            }
+            match self.read().await? {
+                Read::Gap(event) => return Some(event),
+                Read::More => continue,
+                Read::Nothing => {}
+            }
+            if !self.wait().await {
+                return None;
+            }
+        }
+    }
+
+    /// Reads the next page into the buffer; the first read also looks for a gap. `None` when
+    /// the read failed.
+    async fn read(&mut self) -> Option<Read> {
+        let page = match self
+            .state
+            .store
+            .readable_events_after(&self.session, self.after, PAGE)
+            .await
+        {
+            Ok(page) => page,
+            Err(error) => return stream_failed(&error),
+        };
+        if !self.gap_checked {
+            self.gap_checked = true;
+            self.scanned = self.scanned.max(page.scanned_to);
+            let events = page.events;
+            let gap = gap_before(
+                &self.state,
+                &self.session.workspace_id,
+                self.after,
+                events.first(),
+            )
+            .await;
+            self.buffer.extend(events);
+            return match gap {
+                // First of all, an event `gap` (no id): `{"gap": {from, to}}`.
+                Ok(Some(gap)) => {
+                    self.after = gap.to;
+                    let event = SseEvent::default()
+                        .event("gap")
+                        .data(json!({ "gap": gap }).to_string());
+                    Some(Read::Gap(event))
+                }
+                Ok(None) => Some(Read::More),
+                Err(error) => stream_failed(&error),
+            };
+        }
+        if page.scanned_to > self.after {
+            self.scanned = page.scanned_to;
+            self.buffer.extend(page.events);
+            return Some(Read::More);
+        }
+        Some(Read::Nothing)
+    }
+
+    /// Waits until the log may have grown; `false` when the stream must end instead.
+    async fn wait(&mut self) -> bool {
+        self.wake.borrow_and_update();
+        tokio::select! {
+            _ = self.wake.changed() => true,
+            // Also look now and then: another relay process (the CLI releasing quarantined
+            // webhooks) may have appended, and a revoked device must be cut off.
+            _ = tokio::time::sleep(Duration::from_secs(2)) => is_live(&self.state, &self.session).await,
+            // Sessions were revoked somewhere: end at once if this one was.
+            _ = self.revoked.changed() => is_live(&self.state, &self.session).await,
+            _ = self.state.shutdown.cancelled() => false,
+        }
+    }
+}
+
+/// Whether the stream's session still works (a read error counts as no).
+async fn is_live(state: &AppState, session: &SessionContext) -> bool {
+    state
+        .store
+        .session_is_live(&session.session_id)
+        .await
+        .unwrap_or(false)
+}
+
+/// Logs why a stream ends after a failed read (the device reconnects).
+fn stream_failed<T>(error: &crate::store::StoreError) -> Option<T> {
+    tracing::error!(%error, "event stream read failed; closing it (the device reconnects)");
+    None
 }
 
 #[derive(Deserialize)]

@@ -18,7 +18,8 @@ use sha2::{Digest, Sha256};
 use zentro_meta::signature::{SignedRequest, verify_signed_request};
 
 use super::{ApiError, AppState};
-use crate::store::{NewAuditEntry, new_id, now_ms};
+use crate::store::NewAuditEntry;
+use zentro_events::clock::{now_ms, random_id};
 
 #[derive(Deserialize)]
 pub struct Callback {
@@ -82,7 +83,7 @@ async fn announce(
             "meta",
             super::channels::CHANNEL_CHANGED,
             change,
-            &format!("{action}:{}:{}", channel.id, new_id()),
+            &format!("{action}:{}:{}", channel.id, random_id()),
         )
         .await
         .map_err(ApiError::internal)?;
@@ -110,7 +111,7 @@ pub async fn data_deletion(
         Ok(request) => request,
         Err(refused) => return Ok(refused),
     };
-    let code = new_id()[..20].to_string();
+    let code = random_id()[..20].to_string();
     let channels = state.store.channels_connected_by(&request.user_id).await?;
     for channel in &channels {
         state

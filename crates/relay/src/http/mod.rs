@@ -1,9 +1,9 @@
 //! The relay's HTTP surface: Meta's webhook endpoint and the devices' `/v1` API.
 
+pub mod channel_health;
 mod channels;
 mod error;
 mod events;
-pub mod health;
 mod meta_callbacks;
 mod ops;
 mod rights;
@@ -24,6 +24,7 @@ use axum::routing::{delete, get, patch, post, put};
 use tokio_util::sync::CancellationToken;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use zentro_events::clock::now_ms;
 
 pub use error::ApiError;
 
@@ -117,15 +118,45 @@ impl AppState {
 
 /// The relay's router.
 pub fn app(state: AppState) -> Router {
-    let webhooks = Router::new()
+    // The timeout bounds how long a response takes to start; an event stream's body then stays open.
+    Router::new()
+        .merge(webhook_routes())
+        .merge(team_routes())
+        .merge(channel_routes())
+        .merge(shared_file_routes())
+        .merge(meta_callback_routes())
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::ratelimit::guard,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .with_state(state)
+}
+
+/// The largest body of an API request (files and webhooks have their own limits).
+const API_MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Meta's webhook endpoint.
+fn webhook_routes() -> Router<AppState> {
+    Router::new()
         .route(
             "/webhooks/meta",
             get(webhooks::handshake).post(webhooks::receive),
         )
         .layer(DefaultBodyLimit::max(
             zentro_meta::platform::WEBHOOK_MAX_BODY_BYTES,
-        ));
-    let api = Router::new()
+        ))
+}
+
+/// Sessions, members, devices, the audit log, the workspace and its event log.
+fn team_routes() -> Router<AppState> {
+    Router::new()
         .route("/v1/sessions", post(sessions::sign_in))
         .route(
             "/v1/sessions/current",
@@ -149,6 +180,14 @@ pub fn app(state: AppState) -> Router {
             "/v1/workspace/retention",
             get(team::retention).put(team::set_retention),
         )
+        .route("/v1/events", get(events::list).post(events::publish))
+        .route("/v1/cursor", post(events::acknowledge))
+        .layer(DefaultBodyLimit::max(API_MAX_BODY_BYTES))
+}
+
+/// Channels, their tokens and health, and connecting them through Meta (the signup pages).
+fn channel_routes() -> Router<AppState> {
+    Router::new()
         .route("/v1/channels", get(channels::list).post(channels::add))
         .route("/v1/channels/{id}", delete(channels::remove))
         .route(
@@ -159,8 +198,11 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/channels/{id}/access", put(channels::set_access))
         .route("/v1/channels/{id}/events", get(channels::history))
-        .route("/v1/channels/{id}/check", post(health::check_now))
-        .route("/v1/channels/{id}/disconnect", post(health::disconnect))
+        .route("/v1/channels/{id}/check", post(channel_health::check_now))
+        .route(
+            "/v1/channels/{id}/disconnect",
+            post(channel_health::disconnect),
+        )
         .route("/v1/signups", post(signup::start))
         .route("/v1/signups/{id}", get(signup::show))
         .route("/signup", get(signup::signup_page))
@@ -169,40 +211,27 @@ pub fn app(state: AppState) -> Router {
         .route("/signup/pages/accounts", post(signup_pages::accounts))
         .route("/signup/pages/connect", post(signup_pages::connect))
         .route(signup::FINISHED_PATH, get(signup::finished))
-        .route("/v1/events", get(events::list).post(events::publish))
-        .route("/v1/cursor", post(events::acknowledge))
-        .layer(DefaultBodyLimit::max(256 * 1024));
-    // Files for Meta to fetch by link (Instagram): up to Instagram's largest attachment.
-    let files = Router::new()
+        .layer(DefaultBodyLimit::max(API_MAX_BODY_BYTES))
+}
+
+/// Files for Meta to fetch by link (Instagram): up to Instagram's largest attachment.
+fn shared_file_routes() -> Router<AppState> {
+    Router::new()
         .route("/v1/shared-files", post(shared_files::share))
         .route("/shared/{token}/{name}", get(shared_files::fetch))
-        .layer(DefaultBodyLimit::max(shared_files::MAX_BYTES));
-    let meta = Router::new()
+        .layer(DefaultBodyLimit::max(shared_files::MAX_BYTES))
+}
+
+/// Meta's data-deletion and deauthorize callbacks.
+fn meta_callback_routes() -> Router<AppState> {
+    Router::new()
         .route("/meta/data-deletion", post(meta_callbacks::data_deletion))
         .route(
             "/meta/data-deletion/{code}",
             get(meta_callbacks::deletion_status),
         )
         .route("/meta/deauthorize", post(meta_callbacks::deauthorize))
-        .layer(DefaultBodyLimit::max(16 * 1024));
-    // The timeout bounds how long a response takes to start; an event stream's body then stays open.
-    Router::new()
-        .merge(webhooks)
-        .merge(api)
-        .merge(files)
-        .merge(meta)
-        .route("/healthz", get(ops::healthz))
-        .route("/metrics", get(ops::metrics))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::ratelimit::guard,
-        ))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(16 * 1024))
 }
 
 /// The span of a request in the relay's traces: the method and the route it matched
@@ -267,7 +296,7 @@ impl FromRequestParts<AppState> for Authenticated {
         let hash = token_hash(token.trim());
         let session = state
             .store
-            .session_in_use(&hash, crate::store::now_ms(), state.config.device_idle)
+            .session_in_use(&hash, now_ms(), state.config.device_idle)
             .await
             .map_err(ApiError::internal)?;
         match session {

@@ -11,7 +11,7 @@
 //! and [`crate::Config::shared_bytes_per_workspace`] bytes at once.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -22,6 +22,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use zentro_events::clock::{now_ms, random_bytes};
 
 use super::{ApiError, AppState, Authenticated};
 use crate::roles::Permission;
@@ -49,11 +50,9 @@ struct Meta {
     expires_at: u64,
 }
 
+/// Unix seconds.
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    u64::try_from(now_ms() / 1000).unwrap_or(0)
 }
 
 fn folder(state: &AppState) -> PathBuf {
@@ -113,9 +112,7 @@ pub async fn share(
     // One upload at a time checks the quota and writes, so two cannot both fit the last place.
     let _quota = QUOTA.lock().await;
     within_quota(&state, &auth.0.workspace_id, body.len() as u64).await?;
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let token = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
     let name = clean_name(&upload.name);
     let expires_at = now() + TTL.as_secs();
     let dir = folder(&state);

@@ -23,7 +23,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use zentro_meta::AccessToken;
-use zentro_meta::graph::{GraphClient, GraphError, TokenInfo};
+use zentro_meta::graph::{GraphClient, GraphError, PhoneNumber, TokenInfo};
 use zentro_meta::permissions::{LoginFlow, PermissionCheck};
 use zentro_meta::platform::{self, signup_events};
 
@@ -32,8 +32,9 @@ use crate::config::MetaApp;
 use crate::credentials::{new_token, token_hash};
 use crate::roles::Permission;
 use crate::store::{
-    Channel, ChannelHealth, ChannelKind, NewAuditEntry, Signup, SignupRefusal, SignupState, new_id,
+    Channel, ChannelHealth, ChannelKind, NewAuditEntry, Signup, SignupRefusal, SignupState,
 };
+use zentro_events::clock::random_id;
 
 /// The log event of a newly connected (or reconnected) channel.
 pub const CHANNEL_CONNECTED: &str = "channel.connected";
@@ -195,7 +196,7 @@ fn message_page(title: &str, text: &str) -> String {
 
 /// `GET /signup?t=…`: the signup page (its token is the only credential; one use).
 pub async fn signup_page(State(state): State<AppState>, Query(q): Query<PageQuery>) -> Response {
-    let nonce = new_id();
+    let nonce = random_id();
     let Ok((app, _)) = meta(&state) else {
         return page(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -212,47 +213,55 @@ pub async fn signup_page(State(state): State<AppState>, Query(q): Query<PageQuer
     let sdk_origin = url::Url::parse(&app.sdk_url)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
-    let refused = |status, title: &str, text: &str| {
-        page(
-            status,
-            &nonce,
-            &stand_in,
-            &sdk_origin,
-            message_page(title, text),
-        )
-    };
-    let signup = match state.store.pending_signup(&token_hash(q.t.trim())).await {
-        Ok(Ok(signup)) => signup,
-        Ok(Err(SignupRefusal::Expired)) => {
-            return refused(
-                StatusCode::GONE,
-                "This link has expired",
-                "Close this window and choose “Connect WhatsApp” again in Zentro Desk.",
-            );
-        }
-        Ok(Err(SignupRefusal::Invalid)) => {
-            return refused(
-                StatusCode::NOT_FOUND,
-                "This link is not valid",
-                "It was used already. Close this window and choose “Connect WhatsApp” again in Zentro Desk.",
-            );
-        }
+    let (status, html) = match state.store.pending_signup(&token_hash(q.t.trim())).await {
+        Ok(Ok(signup)) => (
+            StatusCode::OK,
+            signup_html(app, &signup, q.t.trim(), &nonce, &stand_in),
+        ),
+        Ok(Err(refusal)) => link_refused(refusal),
         Err(error) => {
             tracing::error!(%error, "the signup page could not be served");
-            return refused(
+            (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "The relay could not open this signup; try again.",
-            );
+                message_page(
+                    "Something went wrong",
+                    "The relay could not open this signup; try again.",
+                ),
+            )
         }
     };
+    page(status, &nonce, &stand_in, &sdk_origin, html)
+}
+
+/// The page shown instead of the signup when its link no longer works.
+fn link_refused(refusal: SignupRefusal) -> (StatusCode, String) {
+    match refusal {
+        SignupRefusal::Expired => (
+            StatusCode::GONE,
+            message_page(
+                "This link has expired",
+                "Close this window and choose “Connect WhatsApp” again in Zentro Desk.",
+            ),
+        ),
+        SignupRefusal::Invalid => (
+            StatusCode::NOT_FOUND,
+            message_page(
+                "This link is not valid",
+                "It was used already. Close this window and choose “Connect WhatsApp” again in Zentro Desk.",
+            ),
+        ),
+    }
+}
+
+/// The signup page of `signup` (WhatsApp or Pages), its configuration filled in.
+fn signup_html(app: &MetaApp, signup: &Signup, token: &str, nonce: &str, stand_in: &str) -> String {
     let (template, config_id) = if signup.kind == PAGES {
         (PAGES_HTML, app.login_config_id.clone().unwrap_or_default())
     } else {
         (SIGNUP_HTML, app.signup_config_id.clone())
     };
     let config = json!({
-        "token": q.t.trim(),
+        "token": token,
         "signupId": signup.id,
         "appId": app.app_id,
         "configId": config_id,
@@ -269,15 +278,14 @@ pub async fn signup_page(State(state): State<AppState>, Query(q): Query<PageQuer
     });
     // `</` cannot end the script element from inside the JSON.
     let config = config.to_string().replace("</", "<\\/");
-    let html = template
-        .replace("{{nonce}}", &nonce)
+    template
+        .replace("{{nonce}}", nonce)
         .replace("{{config}}", &config)
         .replace("{{sdk}}", &escape(&app.sdk_url))
         .replace(
             "{{permissions}}",
             &escape(&platform::REQUESTED_PERMISSIONS.join(", ")),
-        );
-    page(StatusCode::OK, &nonce, &stand_in, &sdk_origin, html)
+        )
 }
 
 /// The finished page's query.
@@ -296,7 +304,7 @@ pub async fn finished(Query(q): Query<FinishedQuery>) -> Response {
     };
     page(
         StatusCode::OK,
-        &new_id(),
+        &random_id(),
         "",
         "",
         message_page("Zentro Desk", text),
@@ -744,13 +752,66 @@ async fn connect_whatsapp(
             "this relay keeps no channel tokens until its operator sets ZENTRO_RELAY_TOKEN_KEY",
         )
     })?;
-    let internal = |error: crate::store::StoreError| {
-        tracing::error!(%error, "a signup could not be stored");
-        Failure::new(
-            "internal",
-            "The relay could not store the channel; nothing was connected. Try again.",
+    let waba_id = shared_account(input)?;
+    let (token, info) = exchange_and_verify(state, app, graph, &input.code).await?;
+    let permissions = check_permissions(state, signup, LoginFlow::WhatsAppSignup, &info).await;
+    check_account_granted(&info, waba_id)?;
+    let number = chosen_number(graph, waba_id, &token, input).await?;
+    let is_new = unclaimed_number(state, signup, &number.id).await?;
+    let pin = (!coexistence).then_some(pin);
+    subscribe_and_register(graph, waba_id, &number.id, &token, pin, is_new).await?;
+    let connected = state
+        .store
+        .connect_channel(
+            &signup.workspace_id,
+            ChannelKind::Whatsapp,
+            &number.id,
+            Some(waba_id),
+            &whatsapp_name(&number),
+            |channel_id| keys.current.seal(channel_id, token.expose()),
+            &signup.member_id,
+            &number_health(&number),
         )
+        .await;
+    let (channel, version, reconnected) = match connected {
+        Ok(c) => c,
+        Err(error) => {
+            if is_new {
+                undo_subscription(graph, waba_id, &token).await;
+            }
+            return Err(store_failure(error));
+        }
     };
+    let connection = Connection {
+        channel: &channel,
+        version,
+        reconnected,
+        connector: info.user_id.as_deref(),
+    };
+    record_connected(
+        state,
+        signup,
+        &connection,
+        json!({ "channel_id": channel.id, "version": version, "coexistence": coexistence, "signup_id": signup.id }),
+        json!({ "phone_number": channel.phone_number }),
+        &format!("{CHANNEL_CONNECTED}:{}", signup.id),
+    )
+    .await
+    .map_err(|_| Failure::new("internal", "The channel was connected but could not be recorded; check the Channels tab."))?;
+    Ok((channel, reconnected, permissions))
+}
+
+/// A store error while connecting: logged, and a failure that says nothing was connected.
+fn store_failure(error: crate::store::StoreError) -> Failure {
+    tracing::error!(%error, "a signup could not be stored");
+    Failure::new(
+        "internal",
+        "The relay could not store the channel; nothing was connected. Try again.",
+    )
+}
+
+/// The WhatsApp Business Account Meta's dialog shared, when it also shared a number.
+fn shared_account(input: &Completion) -> Result<&str, Failure> {
     let waba_id = input
         .data
         .waba_id
@@ -769,8 +830,87 @@ async fn connect_whatsapp(
             "Meta's dialog shared the WhatsApp Business Account without a phone number. Start again and add a number.",
         ));
     }
-    let (token, info) = exchange_and_verify(state, app, graph, &input.code).await?;
-    let permissions = check_permissions(state, signup, LoginFlow::WhatsAppSignup, &info).await;
+    Ok(waba_id)
+}
+
+/// The number chosen in the dialog (or the account's first) among the account's numbers.
+async fn chosen_number(
+    graph: &GraphClient,
+    waba_id: &str,
+    token: &AccessToken,
+    input: &Completion,
+) -> Result<PhoneNumber, Failure> {
+    let numbers = graph
+        .phone_numbers(waba_id, token)
+        .await
+        .map_err(|e| Failure::meta("reading the account's numbers", &e))?;
+    let wanted = input
+        .data
+        .phone_number_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
+    match wanted {
+        Some(id) => numbers.into_iter().find(|n| n.id == id).ok_or_else(|| {
+            Failure::new("number_not_in_account", format!("The number {id} is not in the shared WhatsApp Business Account. Start again."))
+        }),
+        None => numbers.into_iter().next().ok_or_else(|| {
+            Failure::new("no_number", "The shared WhatsApp Business Account has no phone number. Add one in WhatsApp Manager, then start again.")
+        }),
+    }
+}
+
+/// Whether the number is new to the relay (`true`) or this workspace's already; a failure when
+/// another workspace has it.
+async fn unclaimed_number(
+    state: &AppState,
+    signup: &Signup,
+    number_id: &str,
+) -> Result<bool, Failure> {
+    let existing = state
+        .store
+        .channel_by_external_id(ChannelKind::Whatsapp, number_id)
+        .await
+        .map_err(store_failure)?;
+    if existing
+        .as_ref()
+        .is_some_and(|c| c.workspace_id != signup.workspace_id)
+    {
+        return Err(Failure::new(
+            "channel_taken",
+            "This number is connected to another Zentro Desk workspace; disconnect it there first.",
+        ));
+    }
+    Ok(existing.is_none())
+}
+
+/// Subscribes the app to the account's webhooks, then registers the number with `pin` (none
+/// for the WhatsApp Business app); a failed registration undoes a new subscription.
+async fn subscribe_and_register(
+    graph: &GraphClient,
+    waba_id: &str,
+    number_id: &str,
+    token: &AccessToken,
+    pin: Option<&str>,
+    is_new: bool,
+) -> Result<(), Failure> {
+    graph
+        .subscribe_app(waba_id, token)
+        .await
+        .map_err(|e| Failure::meta("subscribing to the account's webhooks", &e))?;
+    if let Some(pin) = pin
+        && let Err(error) = graph.register_phone(number_id, token, pin).await
+    {
+        if is_new {
+            undo_subscription(graph, waba_id, token).await;
+        }
+        return Err(Failure::meta("registering the number", &error));
+    }
+    Ok(())
+}
+
+/// A failure unless Meta's grant covers the WhatsApp Business Account chosen in the dialog.
+fn check_account_granted(info: &TokenInfo, waba_id: &str) -> Result<(), Failure> {
     if !info.grants("whatsapp_business_management", waba_id)
         && !info.grants("whatsapp_business_messaging", waba_id)
     {
@@ -781,116 +921,84 @@ async fn connect_whatsapp(
             ),
         ));
     }
-    let numbers = graph
-        .phone_numbers(waba_id, &token)
-        .await
-        .map_err(|e| Failure::meta("reading the account's numbers", &e))?;
-    let wanted = input
-        .data
-        .phone_number_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty());
-    let number = match wanted {
-        Some(id) => numbers.into_iter().find(|n| n.id == id).ok_or_else(|| {
-            Failure::new("number_not_in_account", format!("The number {id} is not in the shared WhatsApp Business Account. Start again."))
-        })?,
-        None => numbers.into_iter().next().ok_or_else(|| {
-            Failure::new("no_number", "The shared WhatsApp Business Account has no phone number. Add one in WhatsApp Manager, then start again.")
-        })?,
-    };
-    let existing = state
-        .store
-        .channel_by_external_id(ChannelKind::Whatsapp, &number.id)
-        .await
-        .map_err(internal)?;
-    if existing
-        .as_ref()
-        .is_some_and(|c| c.workspace_id != signup.workspace_id)
-    {
-        return Err(Failure::new(
-            "channel_taken",
-            "This number is connected to another Zentro Desk workspace; disconnect it there first.",
-        ));
-    }
-    graph
-        .subscribe_app(waba_id, &token)
-        .await
-        .map_err(|e| Failure::meta("subscribing to the account's webhooks", &e))?;
-    if !coexistence && let Err(error) = graph.register_phone(&number.id, &token, pin).await {
-        if existing.is_none() {
-            undo_subscription(graph, waba_id, &token).await;
-        }
-        return Err(Failure::meta("registering the number", &error));
-    }
-    let name = if number.verified_name.is_empty() {
+    Ok(())
+}
+
+/// A newly connected number's health: its display number and quality rating.
+fn number_health(number: &PhoneNumber) -> ChannelHealth {
+    ChannelHealth::connected(
+        Some(number.display_phone_number.clone()).filter(|n| !n.is_empty()),
+        number.quality_rating.clone(),
+    )
+}
+
+/// The channel's name: its verified name, else its display number.
+fn whatsapp_name(number: &PhoneNumber) -> String {
+    if number.verified_name.is_empty() {
         format!("WhatsApp {}", number.display_phone_number)
     } else {
         format!("WhatsApp {}", number.verified_name)
-    };
-    let health = ChannelHealth::connected(
-        Some(number.display_phone_number.clone()).filter(|n| !n.is_empty()),
-        number.quality_rating.clone(),
-    );
-    let connected = state
-        .store
-        .connect_channel(
-            &signup.workspace_id,
-            ChannelKind::Whatsapp,
-            &number.id,
-            Some(waba_id),
-            &name,
-            |channel_id| keys.current.seal(channel_id, token.expose()),
-            &signup.member_id,
-            &health,
-        )
-        .await;
-    let (channel, version, reconnected) = match connected {
-        Ok(c) => c,
-        Err(error) => {
-            if existing.is_none() {
-                undo_subscription(graph, waba_id, &token).await;
-            }
-            return Err(internal(error));
-        }
-    };
-    if let Some(user) = &info.user_id
+    }
+}
+
+/// A channel a signup has just stored.
+pub(crate) struct Connection<'a> {
+    pub(crate) channel: &'a Channel,
+    pub(crate) version: i64,
+    pub(crate) reconnected: bool,
+    /// The app-scoped id of the Facebook user who connected it.
+    pub(crate) connector: Option<&'a str>,
+}
+
+/// After a signup stored a channel: who connected it (best effort), the audit entry
+/// (`channel.connected` or `channel.reconnected`, with `audit_details`), then the
+/// `channel.connected` log event (its fields plus `extra`; a failure to append it is logged).
+pub(crate) async fn record_connected(
+    state: &AppState,
+    signup: &Signup,
+    connection: &Connection<'_>,
+    audit_details: Value,
+    extra: Value,
+    event_key: &str,
+) -> Result<(), ApiError> {
+    let channel = connection.channel;
+    if let Some(user) = connection.connector
         && let Err(error) = state.store.set_channel_connector(&channel.id, user).await
     {
         tracing::warn!(%error, "could not record who connected a channel");
     }
-    let subject = format!("whatsapp:{}", channel.external_id);
-    audit(
-        state,
-        signup,
-        if reconnected { "channel.reconnected" } else { "channel.connected" },
-        Some(&subject),
-        json!({ "channel_id": channel.id, "version": version, "coexistence": coexistence, "signup_id": signup.id }),
-    )
-    .await
-    .map_err(|_| Failure::new("internal", "The channel was connected but could not be recorded; check the Channels tab."))?;
+    let subject = format!("{}:{}", channel.kind, channel.external_id);
+    let action = if connection.reconnected {
+        "channel.reconnected"
+    } else {
+        "channel.connected"
+    };
+    audit(state, signup, action, Some(&subject), audit_details).await?;
+    let mut event = json!({
+        "channel_id": channel.id,
+        "kind": channel.kind,
+        "external_id": channel.external_id,
+        "token_version": connection.version,
+        "name": channel.display_name,
+    });
+    if let (Some(event), Value::Object(extra)) = (event.as_object_mut(), extra) {
+        event.extend(extra);
+    }
+    event["reconnected"] = json!(connection.reconnected);
     let published = state
         .sequencer
         .publish(
             &signup.workspace_id,
             &signup.member_id,
             CHANNEL_CONNECTED,
-            json!({
-                "channel_id": channel.id,
-                "kind": channel.kind,
-                "external_id": channel.external_id,
-                "token_version": version,
-                "name": channel.display_name,
-                "phone_number": channel.phone_number,
-                "reconnected": reconnected,
-            }),
-            &format!("{CHANNEL_CONNECTED}:{}", signup.id),
+            event,
+            event_key,
         )
         .await;
     if let Err(error) = published {
         tracing::error!(%error, "the channel.connected event could not be appended");
     }
-    Ok((channel, reconnected, permissions))
+    Ok(())
 }
 
 pub(crate) async fn undo_subscription(graph: &GraphClient, object_id: &str, token: &AccessToken) {

@@ -19,16 +19,16 @@ use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use zentro_meta::graph::PageAccount;
+use zentro_meta::graph::{GraphClient, PageAccount};
 use zentro_meta::permissions::{LoginFlow, PermissionCheck};
 use zentro_meta::platform;
 
 use super::signup::{
-    CHANNEL_CONNECTED, Failure, PAGES, audit, begin, check_permissions, end, exchange_and_verify,
-    meta, open, undo_subscription, with_permissions,
+    CHANNEL_CONNECTED, Connection, Failure, PAGES, begin, check_permissions, end,
+    exchange_and_verify, meta, open, record_connected, undo_subscription, with_permissions,
 };
 use super::{ApiError, AppState};
-use crate::store::{ChannelHealth, ChannelKind, Signup, SignupState};
+use crate::store::{Channel, ChannelHealth, ChannelKind, Signup, SignupState};
 
 /// How long the Pages shared by a login wait for the owner's choice.
 const CHOICE_TTL: Duration = Duration::from_secs(10 * 60);
@@ -206,12 +206,7 @@ async fn connect_step(
             "this signup does not connect Pages".into(),
         ));
     }
-    let Some(Shared {
-        user_id,
-        pages: shared,
-        permissions,
-    }) = state.shared_pages.take(&signup.id)
-    else {
+    let Some(shared) = state.shared_pages.take(&signup.id) else {
         return fail(
             &state,
             &signup,
@@ -219,71 +214,190 @@ async fn connect_step(
         )
         .await;
     };
-    // What to connect: (kind, external id, linked Page, name, Page).
-    let mut wanted: Vec<(ChannelKind, String, Option<String>, String, &PageAccount)> = Vec::new();
-    for id in &input.pages {
-        let Some(page) = shared.iter().find(|p| &p.id == id) else {
-            return fail(
-                &state,
-                &signup,
-                Failure::new(
-                    "not_shared",
-                    format!("The Page {id} was not shared in Meta's login. Start again."),
-                ),
+    let connected = match connect_chosen(&state, graph, &signup, &input, &shared).await {
+        Ok(connected) => connected,
+        Err(Halt::Failed(failure)) => return fail(&state, &signup, failure).await,
+        Err(Halt::Error(error)) => return Err(error),
+    };
+    let names: Vec<String> = connected.iter().map(|c| c.display_name.clone()).collect();
+    let first = connected.first().map(|c| c.id.clone());
+    let permissions = shared.permissions;
+    end(
+        &state,
+        &signup,
+        SignupState::Connected,
+        first.as_deref(),
+        json!({ "message": with_permissions(format!("Connected {}.", names.join(", ")), &permissions),
+                "channel_ids": connected.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
+                "permissions": permissions }),
+    )
+    .await
+}
+
+/// Why connecting the chosen Pages stopped: a failure the signup ends with, or an error that
+/// leaves it as it is.
+enum Halt {
+    Failed(Failure),
+    Error(ApiError),
+}
+
+impl From<Failure> for Halt {
+    fn from(failure: Failure) -> Self {
+        Self::Failed(failure)
+    }
+}
+
+impl From<ApiError> for Halt {
+    fn from(error: ApiError) -> Self {
+        Self::Error(error)
+    }
+}
+
+/// One channel to connect, and the Page whose token and subscription it uses.
+struct Wanted<'a> {
+    kind: ChannelKind,
+    external_id: String,
+    /// The Page an Instagram account is linked to.
+    linked: Option<String>,
+    name: String,
+    page: &'a PageAccount,
+}
+
+/// Checks, subscribes and stores the chosen Pages and Instagram accounts, in that order.
+async fn connect_chosen(
+    state: &AppState,
+    graph: &GraphClient,
+    signup: &Signup,
+    choice: &Choice,
+    shared: &Shared,
+) -> Result<Vec<Channel>, Halt> {
+    let wanted = wanted_channels(choice, &shared.pages)?;
+    let existing = existing_channels(state, signup, &wanted).await?;
+    subscribe_pages(graph, &wanted, &existing).await?;
+    let keys = super::channels::keys(state)?;
+    let mut connected = Vec::new();
+    for wanted in &wanted {
+        let result = state
+            .store
+            .connect_channel(
+                &signup.workspace_id,
+                wanted.kind,
+                &wanted.external_id,
+                wanted.linked.as_deref(),
+                &wanted.name,
+                |channel_id| keys.current.seal(channel_id, wanted.page.token.expose()),
+                &signup.member_id,
+                &ChannelHealth::connected(None, None),
             )
             .await;
+        let (channel, version, reconnected) = result.map_err(|error| {
+            tracing::error!(%error, "a Page channel could not be stored");
+            Failure::new("internal", format!("The relay could not store {}; what was connected before it is listed in the Channels tab. Try again.", wanted.name))
+        })?;
+        let connection = Connection {
+            channel: &channel,
+            version,
+            reconnected,
+            connector: shared.user_id.as_deref(),
         };
-        wanted.push((
-            ChannelKind::Messenger,
-            page.id.clone(),
-            None,
-            page.name.clone(),
-            page,
-        ));
+        record_connected(
+            state,
+            signup,
+            &connection,
+            json!({ "channel_id": channel.id, "version": version, "signup_id": signup.id }),
+            json!({}),
+            &format!("{CHANNEL_CONNECTED}:{}:{}", signup.id, channel.id),
+        )
+        .await?;
+        connected.push(channel);
     }
-    for id in &input.instagram {
+    Ok(connected)
+}
+
+/// The channels chosen, Pages first, each with the shared Page it belongs to.
+fn wanted_channels<'a>(
+    choice: &Choice,
+    shared: &'a [PageAccount],
+) -> Result<Vec<Wanted<'a>>, Failure> {
+    let not_shared = |what: String| {
+        Failure::new(
+            "not_shared",
+            format!("The {what} was not shared in Meta's login. Start again."),
+        )
+    };
+    let mut wanted = Vec::new();
+    for id in &choice.pages {
+        let Some(page) = shared.iter().find(|p| &p.id == id) else {
+            return Err(not_shared(format!("Page {id}")));
+        };
+        wanted.push(Wanted {
+            kind: ChannelKind::Messenger,
+            external_id: page.id.clone(),
+            linked: None,
+            name: page.name.clone(),
+            page,
+        });
+    }
+    for id in &choice.instagram {
         let Some(page) = shared
             .iter()
             .find(|p| p.instagram.as_ref().is_some_and(|(ig, _)| ig == id))
         else {
-            return fail(
-                &state,
-                &signup,
-                Failure::new(
-                    "not_shared",
-                    format!(
-                        "The Instagram account {id} was not shared in Meta's login. Start again."
-                    ),
-                ),
-            )
-            .await;
+            return Err(not_shared(format!("Instagram account {id}")));
         };
         let username = page
             .instagram
             .as_ref()
             .map(|(_, u)| u.clone())
             .unwrap_or_default();
-        wanted.push((
-            ChannelKind::Instagram,
-            id.clone(),
-            Some(page.id.clone()),
-            format!("@{username}"),
+        wanted.push(Wanted {
+            kind: ChannelKind::Instagram,
+            external_id: id.clone(),
+            linked: Some(page.id.clone()),
+            name: format!("@{username}"),
             page,
-        ));
+        });
     }
+    Ok(wanted)
+}
+
+/// The external ids of the wanted channels this workspace has already; a failure when another
+/// workspace has one.
+async fn existing_channels(
+    state: &AppState,
+    signup: &Signup,
+    wanted: &[Wanted<'_>],
+) -> Result<Vec<String>, Halt> {
     let mut existing = Vec::new();
-    for (kind, id, ..) in &wanted {
-        match state.store.channel_by_external_id(*kind, id).await? {
+    for Wanted {
+        kind, external_id, ..
+    } in wanted
+    {
+        match state
+            .store
+            .channel_by_external_id(*kind, external_id)
+            .await
+            .map_err(ApiError::from)?
+        {
             Some(c) if c.workspace_id != signup.workspace_id => {
-                return fail(&state, &signup, Failure::new("channel_taken", format!("{} {id} is connected to another Zentro Desk workspace; disconnect it there first.", kind.as_str()))).await;
+                return Err(Failure::new("channel_taken", format!("{} {external_id} is connected to another Zentro Desk workspace; disconnect it there first.", kind.as_str())).into());
             }
             Some(c) => existing.push(c.external_id),
             None => {}
         }
     }
-    // Subscribe every Page involved first; undo them all if one fails.
+    Ok(existing)
+}
+
+/// Subscribes every Page involved to the messaging webhooks, once each; when one fails, undoes
+/// those subscribed here that no existing channel used.
+async fn subscribe_pages(
+    graph: &GraphClient,
+    wanted: &[Wanted<'_>],
+    existing: &[String],
+) -> Result<(), Failure> {
     let mut subscribed: Vec<&PageAccount> = Vec::new();
-    for (.., page) in &wanted {
+    for Wanted { page, .. } in wanted {
         if subscribed.iter().any(|p| p.id == page.id) {
             continue;
         }
@@ -296,82 +410,12 @@ async fn connect_step(
                     undo_subscription(graph, &done.id, &done.token).await;
                 }
             }
-            return fail(
-                &state,
-                &signup,
-                Failure::meta(&format!("subscribing to the Page {}", page.name), &error),
-            )
-            .await;
+            return Err(Failure::meta(
+                &format!("subscribing to the Page {}", page.name),
+                &error,
+            ));
         }
         subscribed.push(page);
     }
-    let keys = super::channels::keys(&state)?;
-    let mut connected = Vec::new();
-    for (kind, id, linked, name, page) in &wanted {
-        let result = state
-            .store
-            .connect_channel(
-                &signup.workspace_id,
-                *kind,
-                id,
-                linked.as_deref(),
-                name,
-                |channel_id| keys.current.seal(channel_id, page.token.expose()),
-                &signup.member_id,
-                &ChannelHealth::connected(None, None),
-            )
-            .await;
-        let (channel, version, reconnected) = match result {
-            Ok(c) => c,
-            Err(error) => {
-                tracing::error!(%error, "a Page channel could not be stored");
-                return fail(&state, &signup, Failure::new("internal", format!("The relay could not store {name}; what was connected before it is listed in the Channels tab. Try again."))).await;
-            }
-        };
-        if let Some(user) = &user_id
-            && let Err(error) = state.store.set_channel_connector(&channel.id, user).await
-        {
-            tracing::warn!(%error, "could not record who connected a channel");
-        }
-        let subject = format!("{}:{}", channel.kind, channel.external_id);
-        audit(
-            &state,
-            &signup,
-            if reconnected {
-                "channel.reconnected"
-            } else {
-                "channel.connected"
-            },
-            Some(&subject),
-            json!({ "channel_id": channel.id, "version": version, "signup_id": signup.id }),
-        )
-        .await?;
-        if let Err(error) = state
-            .sequencer
-            .publish(
-                &signup.workspace_id,
-                &signup.member_id,
-                CHANNEL_CONNECTED,
-                json!({ "channel_id": channel.id, "kind": channel.kind, "external_id": channel.external_id,
-                        "token_version": version, "name": channel.display_name, "reconnected": reconnected }),
-                &format!("{CHANNEL_CONNECTED}:{}:{}", signup.id, channel.id),
-            )
-            .await
-        {
-            tracing::error!(%error, "the channel.connected event could not be appended");
-        }
-        connected.push(channel);
-    }
-    let names: Vec<String> = connected.iter().map(|c| c.display_name.clone()).collect();
-    let first = connected.first().map(|c| c.id.clone());
-    end(
-        &state,
-        &signup,
-        SignupState::Connected,
-        first.as_deref(),
-        json!({ "message": with_permissions(format!("Connected {}.", names.join(", ")), &permissions),
-                "channel_ids": connected.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
-                "permissions": permissions }),
-    )
-    .await
+    Ok(())
 }

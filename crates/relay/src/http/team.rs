@@ -13,7 +13,8 @@ use crate::credentials::{
     check_password_policy, hash_password, invitation_code_hash, new_invitation_code,
 };
 use crate::roles::{Permission, Role};
-use crate::store::{NewAuditEntry, now_ms};
+use crate::store::NewAuditEntry;
+use zentro_events::clock::{now_ms, random_id};
 
 type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 
@@ -509,7 +510,7 @@ pub async fn set_retention(
             &auth.0.member_id,
             RETENTION_EVENT,
             settings.clone(),
-            &format!("{RETENTION_EVENT}:{}", crate::store::new_id()),
+            &format!("{RETENTION_EVENT}:{}", random_id()),
         )
         .await
         .map_err(ApiError::internal)?;

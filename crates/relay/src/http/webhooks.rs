@@ -8,6 +8,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use zentro_events::clock::now_ms;
 use zentro_meta::signature::{SIGNATURE_HEADER, verify_webhook};
 use zentro_meta::webhook;
 
@@ -104,7 +105,7 @@ pub async fn trim_quarantine(state: &AppState) {
     match state
         .store
         .trim_quarantine(
-            crate::store::now_ms(),
+            now_ms(),
             state.config.quarantine_retention,
             state.config.quarantine_max_items,
         )

@@ -10,7 +10,9 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
 
-use super::{Channel, ChannelKind, Result, Store, StoreError, insert_channel_in, new_id, now_ms};
+use zentro_events::clock::{now_ms, random_id};
+
+use super::{Channel, ChannelKind, Result, Store, StoreError, insert_channel_in};
 use crate::sealing::Sealed;
 
 /// Where a signup is.
@@ -160,7 +162,7 @@ impl Store {
         ttl: Duration,
     ) -> Result<Signup> {
         let now = now_ms();
-        let id = new_id();
+        let id = random_id();
         let row = sqlx::query(&format!(
             "INSERT INTO signups (id, workspace_id, member_id, kind, token_hash, created_at, expires_at)
              VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {SIGNUP_COLUMNS}"
@@ -327,7 +329,7 @@ impl Store {
                 (id, true)
             }
             None => {
-                let id = new_id();
+                let id = random_id();
                 insert_channel_in(
                     &mut tx,
                     &id,

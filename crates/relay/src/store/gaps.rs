@@ -7,7 +7,9 @@ use std::time::Duration;
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{Result, SessionContext, Store, now_ms};
+use zentro_events::clock::now_ms;
+
+use super::{Result, SessionContext, Store};
 
 /// How often a session's last use is written at most (not on every request).
 pub const LAST_USE_RESOLUTION: Duration = Duration::from_secs(3600);

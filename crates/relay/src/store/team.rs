@@ -5,10 +5,11 @@ use sqlx::Row;
 
 use super::{
     Channel, ChannelKind, Credentials, Member, MemberSummary, Result, Store, StoreError, Workspace,
-    member_summary, new_id, now_ms,
+    member_summary,
 };
 use crate::roles::Role;
 use crate::sealing::Sealed;
+use zentro_events::clock::{now_ms, random_id};
 
 /// A signed-in device, as its member and admins see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -163,7 +164,7 @@ impl Store {
                 )));
             }
             None => {
-                let id = new_id();
+                let id = random_id();
                 sqlx::query(
                     "INSERT INTO members (id, workspace_id, email, display_name, role, status, created_at)
                      VALUES (?, ?, ?, ?, ?, 'invited', ?)",
@@ -183,7 +184,7 @@ impl Store {
             "INSERT INTO invitations (id, workspace_id, member_id, code_hash, created_by, created_at, expires_at)
              VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(new_id())
+        .bind(random_id())
         .bind(workspace_id)
         .bind(&member_id)
         .bind(code_hash)

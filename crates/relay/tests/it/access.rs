@@ -4,20 +4,17 @@
 //! admins are told which channel tokens a member's devices held.
 
 use serde_json::{Value, json};
-use zentro_meta::AppSecret;
-use zentro_meta::signature::sign_webhook;
 use zentro_relay::credentials::hash_password;
 use zentro_relay::sealing::{TokenKey, TokenKeys};
 use zentro_relay::store::ChannelKind;
 
 use crate::stream::Sse;
-use crate::support::{PASSWORD, SECRET, ServedRelay, wa_text};
+use crate::support::{PASSWORD, ServedRelay, post_webhook, wa_text};
 
 const OWNER: &str = "owner@acme.test";
 
 struct Desk {
     relay: ServedRelay,
-    http: reqwest::Client,
     owner: String,
     /// (device token, member id) of the agents Ann and Bob.
     ann: (String, String),
@@ -54,11 +51,9 @@ impl Desk {
             },
         )
         .await;
-        let http = reqwest::Client::new();
         let owner = relay.sign_in(OWNER).await;
         let mut desk = Self {
             relay,
-            http,
             owner,
             ann: Default::default(),
             bob: Default::default(),
@@ -82,28 +77,8 @@ impl Desk {
     }
 
     async fn join(&self, email: &str) -> (String, String) {
-        let (_, invited) = self
-            .call(
-                &self.owner,
-                "POST",
-                "/v1/members",
-                json!({ "email": email, "role": "agent" }),
-            )
-            .await;
-        let joined: Value = self
-            .http
-            .post(format!("{}/v1/invitations/accept", self.relay.base))
-            .json(&json!({ "code": invited["code"], "password": PASSWORD, "device_name": email }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        (
-            joined["token"].as_str().unwrap().to_string(),
-            joined["member"]["id"].as_str().unwrap().to_string(),
-        )
+        let joined = self.relay.join(&self.owner, email, "agent", email).await;
+        (joined.token, joined.member_id)
     }
 
     async fn allow_on_b(&self, agents: &[String]) -> Value {
@@ -120,33 +95,11 @@ impl Desk {
     }
 
     async fn call(&self, token: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.relay.base))
-            .bearer_auth(token);
-        if !body.is_null() {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        self.relay.call(token, method, path, body).await
     }
 
     async fn webhook(&self, body: &Value) {
-        let bytes = body.to_string();
-        let response = self
-            .http
-            .post(format!("{}/webhooks/meta", self.relay.base))
-            .header(
-                "x-hub-signature-256",
-                sign_webhook(&AppSecret::new(SECRET), bytes.as_bytes()),
-            )
-            .body(bytes)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
+        post_webhook(&self.relay.base, body).await;
     }
 
     async fn publish(&self, token: &str, kind: &str, payload: Value, key: &str) {

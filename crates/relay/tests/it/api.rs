@@ -117,22 +117,10 @@ async fn every_v1_route_needs_a_valid_bearer_token_and_sign_out_revokes_it() {
     }
     let token = relay.sign_in("owner@acme.test").await;
     let out = relay
-        .request(
-            Request::delete("/v1/sessions/current")
-                .header("authorization", format!("Bearer {token}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
+        .call("DELETE", "/v1/sessions/current", Some(&token), None)
         .await;
     assert_eq!(out.status, StatusCode::NO_CONTENT);
-    let after = relay
-        .request(
-            Request::get("/v1/events")
-                .header("authorization", format!("Bearer {token}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let after = relay.call("GET", "/v1/events", Some(&token), None).await;
     assert_eq!(after.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -175,12 +163,7 @@ async fn pages_follow_after_and_next_after() {
     relay.post_texts("P1", 0..7).await;
     let token = relay.sign_in("owner@acme.test").await;
     let page = relay
-        .request(
-            Request::get("/v1/events?after=2&limit=3")
-                .header("authorization", format!("Bearer {token}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
+        .call("GET", "/v1/events?after=2&limit=3", Some(&token), None)
         .await
         .json();
     let seqs: Vec<i64> = page["events"]
@@ -296,14 +279,7 @@ async fn members_are_listed_to_signed_in_teammates_only_and_without_secrets() {
     relay.workspace("Other", "owner@other.test", "P2").await;
     let token = relay.sign_in("owner@acme.test").await;
 
-    let listed = relay
-        .request(
-            Request::get("/v1/members")
-                .header("authorization", format!("Bearer {token}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let listed = relay.call("GET", "/v1/members", Some(&token), None).await;
     assert_eq!(listed.status, StatusCode::OK);
     let body = listed.json();
     let members = body["members"].as_array().unwrap();

@@ -53,22 +53,8 @@ async fn every_send_and_restriction_is_audited_with_member_conversation_and_meta
     relay.workspace("Acme", "owner@acme.test", "P1").await;
     let owner = relay.sign_in("owner@acme.test").await;
     let agent = relay.join(&owner, "agent@acme.test", "agent").await;
-    let members = relay
-        .call("GET", "/v1/members", Some(&owner), None)
-        .await
-        .json();
-    let id_of = |email: &str| {
-        members["members"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["email"] == email)
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
-    let (agent_id, owner_id) = (id_of("agent@acme.test"), id_of("owner@acme.test"));
+    let agent_id = relay.member_id(&owner, "agent@acme.test").await;
+    let owner_id = relay.member_id(&owner, "owner@acme.test").await;
 
     // The agent's device sends a reply, claiming in the payload to be the owner; then retries it.
     publish(&relay, &agent, "message.sent", sent(&owner_id), "cm_0001").await;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use zentro_meta::AppSecret;
 use zentro_meta::signature::sign_webhook;
 
-use crate::support::{PASSWORD, SECRET, VERIFY, wa_text};
+use crate::support::{PASSWORD, SECRET, VERIFY, get_json, wa_text};
 
 const RELAY: &str = env!("CARGO_BIN_EXE_zentro-relay");
 
@@ -201,15 +201,7 @@ async fn every_webhook_answered_200_survives_kill_9_exactly_once() {
     let mut after = 0;
     let mut expected_seq = 1;
     loop {
-        let page: Value = client
-            .get(format!("{base}/v1/events?after={after}"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = get_json(&base, token, &format!("/v1/events?after={after}")).await;
         let events = page["events"].as_array().unwrap();
         if events.is_empty() {
             break;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use zentro_relay::store::now_ms;
+use zentro_events::clock::now_ms;
 
 use crate::support::*;
 
@@ -114,10 +114,7 @@ async fn a_device_behind_what_was_pruned_is_told_the_gap_and_gets_the_erasures()
     assert_eq!(empty["gap"], json!({ "from": 5, "to": 6 }));
     assert_eq!(seqs(&empty), Vec::<i64>::new());
     assert_eq!(
-        relay
-            .call("GET", "/v1/erasures", Some(&away), None)
-            .await
-            .json()["erasures"][0]["hash"],
+        relay.get_json(&away, "/v1/erasures").await["erasures"][0]["hash"],
         HASH,
         "kept while the workspace is"
     );

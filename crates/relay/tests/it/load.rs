@@ -51,15 +51,7 @@ async fn every_webhook_sent_is_accepted_and_reaches_each_following_device() {
     // The devices acknowledged what they received, as desktops do (each second, so after they
     // signed in): the relay saw them.
     let owner = relay.sign_in("owner@acme.test").await;
-    let listed: Value = reqwest::Client::new()
-        .get(format!("{}/v1/devices", relay.base))
-        .bearer_auth(&owner)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = relay.get_json(&owner, "/v1/devices").await;
     let load_devices: Vec<&Value> = listed["devices"]
         .as_array()
         .unwrap()

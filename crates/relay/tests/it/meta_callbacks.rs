@@ -16,7 +16,7 @@ fn signed(secret: &str, user: &str, expires: Option<i64>) -> String {
         &SignedRequest {
             algorithm: "HMAC-SHA256".into(),
             user_id: user.into(),
-            issued_at: Some(zentro_relay::store::now_ms() / 1000),
+            issued_at: Some(zentro_events::clock::now_ms() / 1000),
             expires,
         },
     )
@@ -99,10 +99,7 @@ async fn a_deletion_request_removes_what_the_user_connected_and_gives_a_status_p
             .iter()
             .any(|e| e["kind"] == "channel.changed" && e["payload"]["removed"] == true)
     );
-    let audit = relay
-        .call("GET", "/v1/audit", Some(&owner), None)
-        .await
-        .json();
+    let audit = relay.get_json(&owner, "/v1/audit").await;
     assert!(audit.to_string().contains("meta.data_deletion"));
 
     // The status page, for a person.
@@ -133,7 +130,7 @@ async fn a_deletion_request_removes_what_the_user_connected_and_gives_a_status_p
 #[tokio::test]
 async fn wrong_expired_or_malformed_signed_requests_are_400_and_record_nothing() {
     let (relay, _, _) = connected().await;
-    let now = zentro_relay::store::now_ms() / 1000;
+    let now = zentro_events::clock::now_ms() / 1000;
     for (what, request) in [
         (
             "signed with another secret",

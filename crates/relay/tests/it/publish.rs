@@ -13,7 +13,6 @@ const ROLES: [&str; 3] = ["agent", "admin", "owner"];
 /// A served relay with an owner, an admin and an agent signed in.
 struct Team {
     relay: ServedRelay,
-    http: reqwest::Client,
     /// (role, device token, member id), in [`ROLES`] order.
     members: Vec<(&'static str, String, String)>,
 }
@@ -21,53 +20,18 @@ struct Team {
 impl Team {
     async fn start() -> Self {
         let relay = ServedRelay::start(OWNER, "P1").await;
-        let http = reqwest::Client::new();
         let owner = relay.sign_in(OWNER).await;
-        let current: Value = http
-            .get(format!("{}/v1/sessions/current", relay.base))
-            .bearer_auth(&owner)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let current = relay.get_json(&owner, "/v1/sessions/current").await;
         let owner_id = current["member"]["id"].as_str().unwrap().to_string();
         let mut members = Vec::new();
         for role in ["agent", "admin"] {
-            let invited: Value = http
-                .post(format!("{}/v1/members", relay.base))
-                .bearer_auth(&owner)
-                .json(&json!({ "email": format!("{role}@acme.test"), "role": role }))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let joined: Value = http
-                .post(format!("{}/v1/invitations/accept", relay.base))
-                .json(
-                    &json!({ "code": invited["code"], "password": PASSWORD, "device_name": role }),
-                )
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            members.push((
-                role,
-                joined["token"].as_str().unwrap().to_string(),
-                joined["member"]["id"].as_str().unwrap().to_string(),
-            ));
+            let joined = relay
+                .join(&owner, &format!("{role}@acme.test"), role, role)
+                .await;
+            members.push((role, joined.token, joined.member_id));
         }
         members.push(("owner", owner, owner_id));
-        Self {
-            relay,
-            http,
-            members,
-        }
+        Self { relay, members }
     }
 
     fn token(&self, role: &str) -> &str {
@@ -80,31 +44,13 @@ impl Team {
 
     /// `POST /v1/events` → (status, body).
     async fn publish(&self, token: &str, kind: &str, payload: &Value, key: &str) -> (u16, Value) {
-        let response = self
-            .http
-            .post(format!("{}/v1/events", self.relay.base))
-            .bearer_auth(token)
-            .json(&json!({ "kind": kind, "payload": payload, "idempotency_key": key }))
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        let body = json!({ "kind": kind, "payload": payload, "idempotency_key": key });
+        self.relay.call(token, "POST", "/v1/events", body).await
     }
 
     /// Any `/v1` call as `role` → (status, body).
     async fn call(&self, role: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let response = self
-            .http
-            .request(method, format!("{}{path}", self.relay.base))
-            .bearer_auth(self.token(role))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        self.relay.call(self.token(role), method, path, body).await
     }
 
     /// The whole log, read back as the owner's device reads it.
@@ -112,19 +58,8 @@ impl Team {
         let mut events = Vec::new();
         let mut after = 0;
         loop {
-            let page: Value = self
-                .http
-                .get(format!(
-                    "{}/v1/events?after={after}&limit=500",
-                    self.relay.base
-                ))
-                .bearer_auth(self.token("owner"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let path = format!("/v1/events?after={after}&limit=500");
+            let page = self.relay.get_json(self.token("owner"), &path).await;
             let batch = page["events"].as_array().unwrap().clone();
             if batch.is_empty() {
                 return events;

@@ -55,15 +55,7 @@ async fn sign_in(
 
 /// The address the audit log recorded for the newest sign-in.
 async fn last_sign_in_address(relay: &ServedRelay, token: &str) -> String {
-    let audit: Value = reqwest::Client::new()
-        .get(format!("{}/v1/audit", relay.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let audit = relay.get_json(token, "/v1/audit").await;
     audit["entries"]
         .as_array()
         .unwrap()
@@ -175,7 +167,7 @@ fn signed_request(secret: &str) -> String {
         &SignedRequest {
             algorithm: "HMAC-SHA256".into(),
             user_id: "10158000000000001".into(),
-            issued_at: Some(zentro_relay::store::now_ms() / 1000),
+            issued_at: Some(zentro_events::clock::now_ms() / 1000),
             expires: None,
         },
     )
@@ -276,15 +268,7 @@ async fn authenticated_writes_are_limited_per_session() {
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(limited.headers().contains_key("retry-after"));
     // Every kind of write of that session waits…
-    let channels: Value = http
-        .get(format!("{}/v1/channels", relay.base))
-        .bearer_auth(&first)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let channels = relay.get_json(&first, "/v1/channels").await;
     let channel = channels["channels"][0]["id"].as_str().unwrap();
     let writes = [
         http.post(format!("{}/v1/events", relay.base))

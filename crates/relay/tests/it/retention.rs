@@ -1,6 +1,7 @@
 use std::time::Duration;
 
-use zentro_relay::store::{PRUNE_CHUNK, now_ms};
+use zentro_events::clock::now_ms;
+use zentro_relay::store::PRUNE_CHUNK;
 
 use crate::support::*;
 

@@ -5,12 +5,9 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use zentro_meta::AppSecret;
-use zentro_meta_sim::{MetaSim, SimConfig};
-use zentro_relay::config::MetaApp;
-use zentro_relay::sealing::{TokenKey, TokenKeys};
+use zentro_meta_sim::MetaSim;
 
-use crate::support::{SECRET, TestRelay};
+use crate::support::{SECRET, TestRelay, meta_app_of, new_token_keys, start_meta_sim};
 
 const OWNER: &str = "owner@acme.test";
 
@@ -21,26 +18,11 @@ struct Setup {
 }
 
 async fn setup_with(adjust: impl FnOnce(&mut zentro_relay::Config)) -> Setup {
-    let sim = MetaSim::start(SimConfig {
-        app_secret: AppSecret::new(SECRET),
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let app_id = sim.state().app_id().to_string();
-    let base = sim.base_url();
+    let sim = start_meta_sim().await;
+    let meta_app = meta_app_of(&sim);
     let relay = TestRelay::start_with(|c| {
-        c.token_keys = Some(TokenKeys {
-            current: TokenKey::parse(&TokenKey::generate()).unwrap(),
-            previous: None,
-        });
-        c.meta_app = Some(MetaApp {
-            app_id,
-            signup_config_id: "778899001122".into(),
-            login_config_id: Some("880011223344".into()),
-            graph_url: base.clone(),
-            sdk_url: format!("{base}/sim/sdk.js"),
-        });
+        c.token_keys = Some(new_token_keys());
+        c.meta_app = Some(meta_app);
         adjust(c);
     })
     .await;
@@ -100,32 +82,19 @@ async fn complete(s: &Setup, body: Value) -> crate::support::Response {
 }
 
 async fn channels(s: &Setup) -> Vec<Value> {
-    s.relay
-        .call("GET", "/v1/channels", Some(&s.owner), None)
-        .await
-        .json()["channels"]
-        .as_array()
-        .unwrap()
-        .clone()
+    s.relay.get_list(&s.owner, "/v1/channels", "channels").await
 }
 
 async fn events(s: &Setup) -> Vec<Value> {
     s.relay
-        .call("GET", "/v1/events?after=0&limit=500", Some(&s.owner), None)
+        .get_list(&s.owner, "/v1/events?after=0&limit=500", "events")
         .await
-        .json()["events"]
-        .as_array()
-        .unwrap()
-        .clone()
 }
 
 async fn audit_actions(s: &Setup) -> Vec<String> {
     s.relay
-        .call("GET", "/v1/audit", Some(&s.owner), None)
+        .get_list(&s.owner, "/v1/audit", "entries")
         .await
-        .json()["entries"]
-        .as_array()
-        .unwrap()
         .iter()
         .map(|e| e["action"].as_str().unwrap().to_string())
         .collect()
@@ -133,9 +102,8 @@ async fn audit_actions(s: &Setup) -> Vec<String> {
 
 async fn signup_state(s: &Setup, id: &str) -> Value {
     s.relay
-        .call("GET", &format!("/v1/signups/{id}"), Some(&s.owner), None)
-        .await
-        .json()["signup"]
+        .get_json(&s.owner, &format!("/v1/signups/{id}"))
+        .await["signup"]
         .clone()
 }
 
@@ -230,14 +198,9 @@ async fn finishing_connects_the_number_once_with_a_sealed_token_and_tells_every_
     // The token devices fetch is the one Meta issued: it sends.
     let fetched = s
         .relay
-        .call(
-            "GET",
-            &format!("/v1/channels/{channel_id}/token"),
-            Some(&s.owner),
-            None,
-        )
+        .get_json(&s.owner, &format!("/v1/channels/{channel_id}/token"))
         .await;
-    let meta_token = fetched.json()["token"].as_str().unwrap().to_string();
+    let meta_token = fetched["token"].as_str().unwrap().to_string();
     assert!(
         s.sim
             .state()
@@ -524,7 +487,7 @@ async fn the_periodic_check_runs_on_its_own() {
     let s = setup_with(|c| c.channel_check_interval = Duration::from_millis(100)).await;
     let (id, waba, _) = connect(&s).await;
     s.sim.state().drop_subscription(&waba);
-    let checker = tokio::spawn(zentro_relay::http::health::check_periodically(
+    let checker = tokio::spawn(zentro_relay::http::channel_health::check_periodically(
         s.relay.state.clone(),
     ));
     let mut repaired = false;
@@ -699,14 +662,9 @@ async fn facebook_login_connects_the_chosen_pages_and_instagram_accounts() {
         let id = channel["id"].as_str().unwrap();
         let fetched = s
             .relay
-            .call(
-                "GET",
-                &format!("/v1/channels/{id}/token"),
-                Some(&s.owner),
-                None,
-            )
+            .get_json(&s.owner, &format!("/v1/channels/{id}/token"))
             .await;
-        let t = fetched.json()["token"].as_str().unwrap().to_string();
+        let t = fetched["token"].as_str().unwrap().to_string();
         assert!(
             s.sim
                 .state()
@@ -832,10 +790,7 @@ async fn a_login_sharing_no_page_or_a_cancelled_choice_connects_nothing() {
 
 /// The audit entries recording that Meta granted other permissions than were asked for.
 async fn permission_audits(s: &Setup) -> Vec<Value> {
-    s.relay
-        .call("GET", "/v1/audit", Some(&s.owner), None)
-        .await
-        .json()["entries"]
+    s.relay.get_json(&s.owner, "/v1/audit").await["entries"]
         .as_array()
         .unwrap()
         .iter()

@@ -4,10 +4,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::Value;
-use zentro_meta::AppSecret;
-use zentro_meta::signature::sign_webhook;
 
-use crate::support::{SECRET, ServedRelay, wa_text};
+use crate::support::{ServedRelay, post_webhook, wa_text};
 
 pub struct Sse {
     body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
@@ -74,21 +72,6 @@ impl Sse {
     }
 }
 
-async fn post(base: &str, body: &Value) {
-    let bytes = body.to_string();
-    let response = reqwest::Client::new()
-        .post(format!("{base}/webhooks/meta"))
-        .header(
-            "x-hub-signature-256",
-            sign_webhook(&AppSecret::new(SECRET), bytes.as_bytes()),
-        )
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_deliver_live_resume_from_last_event_id_and_close_on_shutdown() {
     let relay = ServedRelay::start("owner@acme.test", "P1").await;
@@ -96,7 +79,7 @@ async fn streams_deliver_live_resume_from_last_event_id_and_close_on_shutdown() 
     let token = relay.sign_in("owner@acme.test").await;
 
     for i in 1..=3 {
-        post(&base, &wa_text("P1", &format!("wamid.{i}"), "x")).await;
+        post_webhook(&base, &wa_text("P1", &format!("wamid.{i}"), "x")).await;
     }
     let mut stream = Sse::open(&base, &token, Some(0), None).await;
     for expected in 1..=3 {
@@ -106,7 +89,7 @@ async fn streams_deliver_live_resume_from_last_event_id_and_close_on_shutdown() 
         assert_eq!(data["kind"], "meta.webhook");
     }
     // Live: a webhook arriving now reaches the open stream.
-    post(&base, &wa_text("P1", "wamid.4", "live")).await;
+    post_webhook(&base, &wa_text("P1", "wamid.4", "live")).await;
     let (id, data) = stream.next().await.unwrap();
     assert_eq!(id, 4);
     assert_eq!(

@@ -7,8 +7,10 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 use zentro_meta::AppSecret;
 use zentro_meta::signature::sign_webhook;
-use zentro_relay::config::VerifyToken;
+use zentro_meta_sim::{MetaSim, SimConfig};
+use zentro_relay::config::{MetaApp, VerifyToken};
 use zentro_relay::credentials::hash_password;
+use zentro_relay::sealing::{TokenKey, TokenKeys};
 use zentro_relay::store::ChannelKind;
 use zentro_relay::{AppState, Config, Store, app};
 
@@ -98,6 +100,33 @@ impl TestRelay {
         self.request(request.body(body).unwrap()).await
     }
 
+    /// GETs `path` with the bearer token `token`; the answer's JSON (null when it has none).
+    pub async fn get_json(&self, token: &str, path: &str) -> Value {
+        self.call("GET", path, Some(token), None).await.json()
+    }
+
+    /// GETs `path` with the bearer token `token`; the list `key` of the answer.
+    pub async fn get_list(&self, token: &str, path: &str, key: &str) -> Vec<Value> {
+        self.get_json(token, path).await[key]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// The id of the member `email`, as `GET /v1/members` lists it to the device holding `token`.
+    pub async fn member_id(&self, token: &str, email: &str) -> String {
+        let members = self.get_json(token, "/v1/members").await;
+        members["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["email"] == email)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     /// Invites `email` as `role` (by the member holding the token `by`) and accepts the
     /// invitation; returns the new device's token. Both steps must succeed.
     pub async fn join(&self, by: &str, email: &str, role: &str) -> String {
@@ -178,14 +207,8 @@ impl TestRelay {
     }
 
     pub async fn sign_in(&self, email: &str) -> String {
-        let response = self
-            .request(
-                Request::post("/v1/sessions")
-                    .header("content-type", "application/json")
-                    .body(Body::from(json!({ "email": email, "password": PASSWORD, "device_name": "test laptop" }).to_string()))
-                    .unwrap(),
-            )
-            .await;
+        let body = json!({ "email": email, "password": PASSWORD, "device_name": "test laptop" });
+        let response = self.call("POST", "/v1/sessions", None, Some(body)).await;
         assert_eq!(
             response.status,
             StatusCode::CREATED,
@@ -197,25 +220,14 @@ impl TestRelay {
 
     /// Acknowledges `seq` for the device holding `token`; returns the relay's answer.
     pub async fn acknowledge(&self, token: &str, seq: i64) -> Response {
-        self.request(
-            Request::post("/v1/cursor")
-                .header("authorization", format!("Bearer {token}"))
-                .header("content-type", "application/json")
-                .body(Body::from(json!({ "seq": seq }).to_string()))
-                .unwrap(),
-        )
-        .await
+        let body = json!({ "seq": seq });
+        self.call("POST", "/v1/cursor", Some(token), Some(body))
+            .await
     }
 
     pub async fn events(&self, token: &str, after: i64) -> Vec<Value> {
-        let response = self
-            .request(
-                Request::get(format!("/v1/events?after={after}"))
-                    .header("authorization", format!("Bearer {token}"))
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await;
+        let path = format!("/v1/events?after={after}");
+        let response = self.call("GET", &path, Some(token), None).await;
         assert_eq!(response.status, StatusCode::OK);
         response.json()["events"].as_array().unwrap().clone()
     }
@@ -257,41 +269,28 @@ impl ServedRelay {
     /// Serves a workspace whose owner signs in as `email` with [`PASSWORD`], and which has a
     /// WhatsApp channel `phone_number_id` unless that is empty.
     pub async fn start(email: &str, phone_number_id: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
-        let workspace = store
-            .create_workspace("Acme", email, "Owner", &hash_password(PASSWORD))
-            .await
-            .unwrap();
-        if !phone_number_id.is_empty() {
-            store
-                .add_channel(
-                    &workspace.id,
-                    ChannelKind::Whatsapp,
-                    phone_number_id,
-                    None,
-                    "",
-                )
-                .await
-                .unwrap();
-        }
-        let config = Config::new(
-            dir.path().to_path_buf(),
-            AppSecret::new(SECRET),
-            VerifyToken::new(VERIFY),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(zentro_relay::run(config, listener, async {
-            let _ = stopped.await;
-        }));
-        Self {
-            base,
-            stop,
-            server,
-            _dir: dir,
-        }
+        Self::start_on(
+            |_| {},
+            async |store| {
+                let workspace = store
+                    .create_workspace("Acme", email, "Owner", &hash_password(PASSWORD))
+                    .await
+                    .unwrap();
+                if !phone_number_id.is_empty() {
+                    store
+                        .add_channel(
+                            &workspace.id,
+                            ChannelKind::Whatsapp,
+                            phone_number_id,
+                            None,
+                            "",
+                        )
+                        .await
+                        .unwrap();
+                }
+            },
+        )
+        .await
     }
 
     /// Serves a relay whose settings `adjust` changes, over a store `prepare` fills first.
@@ -342,6 +341,52 @@ impl ServedRelay {
         session["token"].as_str().unwrap().to_string()
     }
 
+    /// GETs `path` with the bearer token `token`; the answer's JSON.
+    pub async fn get_json(&self, token: &str, path: &str) -> Value {
+        get_json(&self.base, token, path).await
+    }
+
+    /// Any call to `path` with the bearer token `token` and a JSON body (none when `body` is
+    /// null) → (status, the answer's JSON, null when it has none).
+    pub async fn call(&self, token: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if !body.is_null() {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Invites `email` as `role` (by the member holding the token `by`) and accepts the
+    /// invitation over HTTP, the device named `device_name`; both steps must succeed.
+    pub async fn join(&self, by: &str, email: &str, role: &str, device_name: &str) -> Joined {
+        let (status, invited) = self
+            .call(
+                by,
+                "POST",
+                "/v1/members",
+                json!({ "email": email, "role": role }),
+            )
+            .await;
+        assert_eq!(status, 201, "{invited}");
+        let accepted = reqwest::Client::new()
+            .post(format!("{}/v1/invitations/accept", self.base))
+            .json(&json!({ "code": invited["code"], "password": PASSWORD, "device_name": device_name }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(accepted.status(), 201);
+        let joined: Value = accepted.json().await.unwrap();
+        Joined {
+            token: joined["token"].as_str().unwrap().to_string(),
+            member_id: joined["member"]["id"].as_str().unwrap().to_string(),
+        }
+    }
+
     /// Shuts the relay down gracefully and waits (at most 10 s) for it to return.
     pub async fn stop(self) {
         self.stop.send(()).unwrap();
@@ -350,5 +395,72 @@ impl ServedRelay {
             .unwrap()
             .unwrap()
             .unwrap();
+    }
+}
+
+/// A member who joined by invitation: their device's token and their member id.
+pub struct Joined {
+    pub token: String,
+    pub member_id: String,
+}
+
+/// GETs `{base}{path}` with the bearer token `token`; the answer's JSON.
+pub async fn get_json(base: &str, token: &str, path: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// POSTs a webhook to the relay at `base`, signed with the app secret as Meta does; it must be
+/// accepted.
+pub async fn post_webhook(base: &str, body: &Value) {
+    let bytes = body.to_string();
+    let response = reqwest::Client::new()
+        .post(format!("{base}/webhooks/meta"))
+        .header("content-type", "application/json")
+        .header(
+            "x-hub-signature-256",
+            sign_webhook(&AppSecret::new(SECRET), bytes.as_bytes()),
+        )
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+/// Meta's stand-in, verifying with the relay's app secret.
+pub async fn start_meta_sim() -> MetaSim {
+    MetaSim::start(SimConfig {
+        app_secret: AppSecret::new(SECRET),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// The Meta app settings of a relay that connects channels through the stand-in `sim`.
+pub fn meta_app_of(sim: &MetaSim) -> MetaApp {
+    let base = sim.base_url();
+    MetaApp {
+        app_id: sim.state().app_id().to_string(),
+        signup_config_id: "778899001122".into(),
+        login_config_id: Some("880011223344".into()),
+        graph_url: base.clone(),
+        sdk_url: format!("{base}/sim/sdk.js"),
+    }
+}
+
+/// A new random key to seal channel tokens with, and no previous one.
+pub fn new_token_keys() -> TokenKeys {
+    TokenKeys {
+        current: TokenKey::parse(&TokenKey::generate()).unwrap(),
+        previous: None,
     }
 }

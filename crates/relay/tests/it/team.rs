@@ -4,43 +4,17 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use zentro_meta::AppSecret;
-use zentro_meta_sim::{MetaSim, SimConfig};
-use zentro_relay::config::MetaApp;
-use zentro_relay::sealing::{TokenKey, TokenKeys};
 
 use crate::stream::Sse;
-use crate::support::{PASSWORD, SECRET, ServedRelay, TestRelay};
+use crate::support::{
+    Joined, PASSWORD, ServedRelay, TestRelay, meta_app_of, new_token_keys, start_meta_sim,
+};
 
 const OWNER: &str = "owner@acme.test";
 const PLANTED: &str = "EAAG-planted-channel-token-0123456789";
 
-fn keys() -> TokenKeys {
-    TokenKeys {
-        current: TokenKey::parse(&TokenKey::generate()).unwrap(),
-        previous: None,
-    }
-}
-
 async fn relay_with_keys() -> TestRelay {
-    let keys = keys();
-    TestRelay::start_with(|c| c.token_keys = Some(keys)).await
-}
-
-async fn member_id(relay: &TestRelay, token: &str, email: &str) -> String {
-    let members = relay
-        .call("GET", "/v1/members", Some(token), None)
-        .await
-        .json();
-    members["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["email"] == email)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    TestRelay::start_with(|c| c.token_keys = Some(new_token_keys())).await
 }
 
 struct Team {
@@ -61,10 +35,7 @@ async fn team_on(relay: TestRelay) -> Team {
     let owner = relay.sign_in(OWNER).await;
     let admin = relay.join(&owner, "admin@acme.test", "admin").await;
     let agent = relay.join(&owner, "agent@acme.test", "agent").await;
-    let channels = relay
-        .call("GET", "/v1/channels", Some(&owner), None)
-        .await
-        .json();
+    let channels = relay.get_json(&owner, "/v1/channels").await;
     let channel = channels["channels"][0]["id"].as_str().unwrap().to_string();
     Team {
         relay,
@@ -78,28 +49,16 @@ async fn team_on(relay: TestRelay) -> Team {
 #[tokio::test]
 async fn every_route_is_refused_to_roles_below_its_permission_and_to_strangers() {
     // A relay that may reach (the stand-in for) Meta, so that every call can succeed for the owner.
-    let sim = MetaSim::start(SimConfig {
-        app_secret: AppSecret::new(SECRET),
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let (app_id, meta) = (sim.state().app_id().to_string(), sim.base_url());
-    let keys = keys();
+    let sim = start_meta_sim().await;
+    let meta_app = meta_app_of(&sim);
     let relay = TestRelay::start_with(|c| {
-        c.token_keys = Some(keys);
-        c.meta_app = Some(MetaApp {
-            app_id,
-            signup_config_id: "778899001122".into(),
-            login_config_id: Some("880011223344".into()),
-            graph_url: meta.clone(),
-            sdk_url: format!("{meta}/sim/sdk.js"),
-        });
+        c.token_keys = Some(new_token_keys());
+        c.meta_app = Some(meta_app);
     })
     .await;
     let t = team_on(relay).await;
-    let other_member = member_id(&t.relay, &t.owner, "agent@acme.test").await;
-    let admin_member = member_id(&t.relay, &t.owner, "admin@acme.test").await;
+    let other_member = t.relay.member_id(&t.owner, "agent@acme.test").await;
+    let admin_member = t.relay.member_id(&t.owner, "admin@acme.test").await;
     let ch = &t.channel;
     // The channel has a token Meta issued for its number, and a signup exists to be read.
     let meta_token = sim.add_whatsapp_number("100000000000001", "P1", "15550001111");
@@ -371,7 +330,7 @@ async fn invitations_work_once_expire_and_set_the_password() {
 
     // An invitation not accepted in time is gone (one whose hour passed).
     let (late_code, late_hash) = zentro_relay::credentials::new_invitation_code();
-    let owner_id = member_id(&relay, &owner, OWNER).await;
+    let owner_id = relay.member_id(&owner, OWNER).await;
     relay
         .store()
         .invite(
@@ -381,7 +340,7 @@ async fn invitations_work_once_expire_and_set_the_password() {
             zentro_relay::roles::Role::Agent,
             &owner_id,
             &late_hash,
-            zentro_relay::store::now_ms() - 1,
+            zentro_events::clock::now_ms() - 1,
         )
         .await
         .unwrap();
@@ -421,8 +380,8 @@ async fn invitations_work_once_expire_and_set_the_password() {
 async fn the_last_owner_can_be_neither_demoted_deactivated_nor_removed_and_admins_cannot_touch_owners()
  {
     let t = team().await;
-    let owner_id = member_id(&t.relay, &t.owner, OWNER).await;
-    let admin_id = member_id(&t.relay, &t.owner, "admin@acme.test").await;
+    let owner_id = t.relay.member_id(&t.owner, OWNER).await;
+    let admin_id = t.relay.member_id(&t.owner, "admin@acme.test").await;
     for change in [
         json!({ "role": "admin" }),
         json!({ "status": "deactivated" }),
@@ -517,11 +476,7 @@ async fn the_last_owner_can_be_neither_demoted_deactivated_nor_removed_and_admin
 async fn members_see_and_revoke_their_own_devices_and_admins_anyones() {
     let t = team().await;
     let second = t.relay.sign_in("agent@acme.test").await;
-    let mine = t
-        .relay
-        .call("GET", "/v1/devices", Some(&t.agent), None)
-        .await
-        .json();
+    let mine = t.relay.get_json(&t.agent, "/v1/devices").await;
     let devices = mine["devices"].as_array().unwrap();
     assert_eq!(devices.len(), 2, "{mine:?}");
     assert!(
@@ -534,11 +489,7 @@ async fn members_see_and_revoke_their_own_devices_and_admins_anyones() {
     assert!(!mine.to_string().contains("token"));
 
     // The agent cannot revoke the admin's device; the admin can revoke the agent's.
-    let all = t
-        .relay
-        .call("GET", "/v1/devices?all=true", Some(&t.admin), None)
-        .await
-        .json();
+    let all = t.relay.get_json(&t.admin, "/v1/devices?all=true").await;
     let admin_device = all["devices"]
         .as_array()
         .unwrap()
@@ -637,7 +588,7 @@ async fn channel_tokens_are_sealed_at_rest_and_handed_only_to_allowed_members() 
 
     // Restricted to another agent: this one is refused, and the list says so.
     let other = t.relay.join(&t.owner, "other@acme.test", "agent").await;
-    let other_id = member_id(&t.relay, &t.owner, "other@acme.test").await;
+    let other_id = t.relay.member_id(&t.owner, "other@acme.test").await;
     let restricted = t
         .relay
         .call(
@@ -658,11 +609,7 @@ async fn channel_tokens_are_sealed_at_rest_and_handed_only_to_allowed_members() 
         )
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    let list = t
-        .relay
-        .call("GET", "/v1/channels", Some(&t.agent), None)
-        .await
-        .json();
+    let list = t.relay.get_json(&t.agent, "/v1/channels").await;
     assert_eq!(list["channels"][0]["allowed"], false);
     assert_eq!(
         t.relay
@@ -738,10 +685,7 @@ async fn without_a_token_key_the_relay_keeps_no_channel_tokens_and_says_why() {
     let relay = TestRelay::start().await;
     relay.workspace("Acme", OWNER, "P1").await;
     let owner = relay.sign_in(OWNER).await;
-    let list = relay
-        .call("GET", "/v1/channels", Some(&owner), None)
-        .await
-        .json();
+    let list = relay.get_json(&owner, "/v1/channels").await;
     let ch = list["channels"][0]["id"].as_str().unwrap();
     let refused = relay
         .call(
@@ -774,7 +718,7 @@ async fn the_audit_log_records_who_did_what_and_never_secrets() {
         )
         .await;
     assert_eq!(failed.status, StatusCode::UNAUTHORIZED);
-    let agent_id = member_id(&t.relay, &t.owner, "agent@acme.test").await;
+    let agent_id = t.relay.member_id(&t.owner, "agent@acme.test").await;
     t.relay
         .call(
             "PATCH",
@@ -855,23 +799,13 @@ async fn the_audit_log_records_who_did_what_and_never_secrets() {
     );
 
     // Paging by id.
-    let page = t
-        .relay
-        .call("GET", "/v1/audit?limit=2", Some(&t.owner), None)
-        .await
-        .json();
+    let page = t.relay.get_json(&t.owner, "/v1/audit?limit=2").await;
     assert_eq!(page["entries"].as_array().unwrap().len(), 2);
     let before = page["next_before"].as_i64().unwrap();
     let next = t
         .relay
-        .call(
-            "GET",
-            &format!("/v1/audit?limit=2&before={before}"),
-            Some(&t.owner),
-            None,
-        )
-        .await
-        .json();
+        .get_json(&t.owner, &format!("/v1/audit?limit=2&before={before}"))
+        .await;
     assert!(next["entries"][0]["id"].as_i64().unwrap() < before);
 }
 
@@ -887,27 +821,12 @@ async fn deactivating_a_member_closes_their_open_streams_at_once() {
     let base = relay.base.clone();
     let http = reqwest::Client::new();
     let owner = relay.sign_in(OWNER).await;
-    let invited: Value = http
-        .post(format!("{base}/v1/members"))
-        .bearer_auth(&owner)
-        .json(&json!({ "email": "agent@acme.test", "role": "agent" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let joined: Value = http
-        .post(format!("{base}/v1/invitations/accept"))
-        .json(&json!({ "code": invited["code"], "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let agent = joined["token"].as_str().unwrap().to_string();
-    let agent_id = joined["member"]["id"].as_str().unwrap().to_string();
+    let Joined {
+        token: agent,
+        member_id: agent_id,
+    } = relay
+        .join(&owner, "agent@acme.test", "agent", "agent laptop")
+        .await;
 
     let mut stream = Sse::open(&base, &agent, Some(0), None).await;
     // The stream is live: the owner's team event reaches it.
@@ -1056,10 +975,7 @@ async fn an_erasure_purges_the_events_naming_the_customer_and_keeps_only_a_hash(
         notice["payload"],
         json!({ "salt": "1".repeat(32), "hash": "b".repeat(64) })
     );
-    let audit = relay
-        .call("GET", "/v1/audit", Some(&owner), None)
-        .await
-        .json();
+    let audit = relay.get_json(&owner, "/v1/audit").await;
     let receipt = audit["entries"]
         .as_array()
         .unwrap()
@@ -1086,7 +1002,7 @@ async fn only_admins_restrict_a_customers_processing() {
     let edit = |restricted: Option<bool>| {
         json!({
             "kind": "team.contact_edited",
-            "idempotency_key": format!("k-{restricted:?}-{}", zentro_relay::store::new_id()),
+            "idempotency_key": format!("k-{restricted:?}-{}", zentro_events::clock::random_id()),
             "payload": { "type": "contact_edited", "contact": { "channel_kind": "whatsapp", "channel_external_id": "P1", "customer_id": "US.1" },
                          "changes": { "display_name": "Ana", "restricted": restricted } },
         })
@@ -1145,11 +1061,7 @@ async fn admins_set_retention_devices_hear_it_and_the_relay_drops_older_events()
         )
         .await;
     assert_eq!(set.status, StatusCode::OK);
-    let read = t
-        .relay
-        .call("GET", "/v1/workspace/retention", Some(&t.agent), None)
-        .await
-        .json();
+    let read = t.relay.get_json(&t.agent, "/v1/workspace/retention").await;
     assert_eq!(read, json!({ "conversation_days": 90, "media_days": 30 }));
     let events = t.relay.events(&t.agent, 0).await;
     let announced = events
@@ -1157,11 +1069,7 @@ async fn admins_set_retention_devices_hear_it_and_the_relay_drops_older_events()
         .find(|e| e["kind"] == "workspace.retention")
         .unwrap();
     assert_eq!(announced["payload"]["conversation_days"], 90);
-    let audit = t
-        .relay
-        .call("GET", "/v1/audit", Some(&t.admin), None)
-        .await
-        .json();
+    let audit = t.relay.get_json(&t.admin, "/v1/audit").await;
     assert!(audit.to_string().contains("retention.changed"));
     // A retention run reported by any member's device is recorded.
     let reported = t
@@ -1171,7 +1079,7 @@ async fn admins_set_retention_devices_hear_it_and_the_relay_drops_older_events()
     assert_eq!(reported.status, StatusCode::CREATED);
 
     // 91 days later, the relay keeps none of these events, though its own retention is a year.
-    let later = zentro_relay::store::now_ms() + 91 * 86_400_000;
+    let later = zentro_events::clock::now_ms() + 91 * 86_400_000;
     let year = Duration::from_secs(365 * 86_400);
     t.relay.store().prune(later, year, year).await.unwrap();
     assert!(t.relay.events(&t.admin, 0).await.is_empty());

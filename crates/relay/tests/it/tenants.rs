@@ -5,16 +5,14 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use zentro_meta::AppSecret;
-use zentro_meta::signature::sign_webhook;
-use zentro_meta_sim::{MetaSim, SimConfig};
+use zentro_meta_sim::MetaSim;
 use zentro_relay::Store;
-use zentro_relay::config::MetaApp;
 use zentro_relay::credentials::hash_password;
-use zentro_relay::sealing::{TokenKey, TokenKeys};
 use zentro_relay::store::ChannelKind;
 
-use crate::support::{PASSWORD, SECRET, ServedRelay, wa_text};
+use crate::support::{
+    PASSWORD, ServedRelay, meta_app_of, new_token_keys, post_webhook, start_meta_sim, wa_text,
+};
 
 const ACME: &str = "owner@acme.test";
 const GLOBEX: &str = "owner@globex.test";
@@ -26,32 +24,16 @@ struct Tenants {
     sim: MetaSim,
     acme: String,
     globex: String,
-    http: reqwest::Client,
 }
 
 /// Acme has the number PA (WABA WA), Globex PG (WABA WG); Meta's stand-in knows both and more.
 async fn tenants(adjust: impl FnOnce(&mut zentro_relay::Config)) -> Tenants {
-    let sim = MetaSim::start(SimConfig {
-        app_secret: AppSecret::new(SECRET),
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let app_id = sim.state().app_id().to_string();
-    let base = sim.base_url();
+    let sim = start_meta_sim().await;
+    let meta_app = meta_app_of(&sim);
     let relay = ServedRelay::start_on(
         |c| {
-            c.token_keys = Some(TokenKeys {
-                current: TokenKey::parse(&TokenKey::generate()).unwrap(),
-                previous: None,
-            });
-            c.meta_app = Some(MetaApp {
-                app_id,
-                signup_config_id: "778899001122".into(),
-                login_config_id: Some("880011223344".into()),
-                graph_url: base.clone(),
-                sdk_url: format!("{base}/sim/sdk.js"),
-            });
+            c.token_keys = Some(new_token_keys());
+            c.meta_app = Some(meta_app);
             adjust(c);
         },
         async |store| {
@@ -77,7 +59,6 @@ async fn tenants(adjust: impl FnOnce(&mut zentro_relay::Config)) -> Tenants {
         sim,
         acme,
         globex,
-        http: reqwest::Client::new(),
     }
 }
 
@@ -89,20 +70,9 @@ impl Tenants {
         token: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .request(
-                method.parse().unwrap(),
-                format!("{}{path}", self.relay.base),
-            )
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        let body = body.unwrap_or(Value::Null);
+        let (status, answer) = self.relay.call(token, method, path, body).await;
+        (StatusCode::from_u16(status).unwrap(), answer)
     }
 
     async fn ok(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> Value {
@@ -112,20 +82,7 @@ impl Tenants {
     }
 
     async fn webhook(&self, body: &Value) {
-        let raw = body.to_string();
-        let response = self
-            .http
-            .post(format!("{}/webhooks/meta", self.relay.base))
-            .header("content-type", "application/json")
-            .header(
-                "x-hub-signature-256",
-                sign_webhook(&AppSecret::new(SECRET), raw.as_bytes()),
-            )
-            .body(raw)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
+        post_webhook(&self.relay.base, body).await;
     }
 
     /// The relay's quarantine, read from its database.
@@ -292,7 +249,7 @@ async fn the_quarantine_is_bounded_and_forgets_removed_channels() {
 
     // Older than the retention (7 days by default): dropped.
     let db = t.database().await;
-    let eight_days_ago = zentro_relay::store::now_ms() - 8 * 24 * 3600 * 1000;
+    let eight_days_ago = zentro_events::clock::now_ms() - 8 * 24 * 3600 * 1000;
     sqlx::query("UPDATE quarantine SET received_at = ? WHERE route_id = 'PX2'")
         .bind(eight_days_ago)
         .execute(&db)
@@ -316,7 +273,7 @@ async fn the_quarantine_is_bounded_and_forgets_removed_channels() {
         ("whatsapp_phone_number", "PG", "raced-3"),
     ] {
         sqlx::query("INSERT INTO quarantine (received_at, route_kind, route_id, reason, dedup_key, body) VALUES (?, ?, ?, 'raced', ?, X'7B7D')")
-            .bind(zentro_relay::store::now_ms())
+            .bind(zentro_events::clock::now_ms())
             .bind(kind)
             .bind(id)
             .bind(key)

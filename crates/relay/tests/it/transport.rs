@@ -217,11 +217,11 @@ async fn traces_name_the_route_never_the_query_string_or_a_capability_in_the_pat
         .finish();
     let guard = tracing::subscriber::set_default(subscriber);
     relay
-        .request(
-            Request::get("/v1/events?after=0&limit=7&name=Secret-Invoice-Ana.pdf")
-                .header("authorization", format!("Bearer {token}"))
-                .body(Body::empty())
-                .unwrap(),
+        .call(
+            "GET",
+            "/v1/events?after=0&limit=7&name=Secret-Invoice-Ana.pdf",
+            Some(&token),
+            None,
         )
         .await;
     relay

@@ -14,119 +14,90 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
 use zentro_meta::AccessToken;
-use zentro_meta::graph::GraphError;
+use zentro_meta::graph::{GraphClient, GraphError};
 use zentro_meta::platform;
 
 use super::{ApiError, AppState, Authenticated};
+use crate::config::MetaApp;
 use crate::roles::Permission;
-use crate::store::{Channel, ChannelHealth, NewAuditEntry, new_id};
+use crate::sealing::TokenKeys;
+use crate::store::{Channel, ChannelHealth, NewAuditEntry};
+use zentro_events::clock::random_id;
 
 /// What one check found: the health to record, or `None` when Meta could not be asked.
 async fn assess(state: &AppState, channel: &Channel) -> Option<ChannelHealth> {
     let (app, graph) = super::signup::meta(state).ok()?;
     let keys = state.config.token_keys.as_ref()?;
+    let token = match channel_access(state, keys, channel).await {
+        Ok(token) => token,
+        Err(found) => return found,
+    };
+    match ask_meta(state, app, graph, channel, &token).await {
+        Ok(health) => Some(health),
+        Err(e) => gone(&e).or_else(|| unreachable(channel, &e)),
+    }
+}
+
+/// The channel's token, opened; otherwise what that says of its health (`None`: unknown).
+async fn channel_access(
+    state: &AppState,
+    keys: &TokenKeys,
+    channel: &Channel,
+) -> Result<AccessToken, Option<ChannelHealth>> {
     let sealed = match state.store.channel_token(&channel.id).await {
         Ok(Some(sealed)) => sealed,
         Ok(None) => {
-            return Some(ChannelHealth::disconnected(
+            return Err(Some(ChannelHealth::disconnected(
                 "No token is stored for this channel; an owner must connect it.",
-            ));
+            )));
         }
         Err(error) => {
             tracing::error!(%error, "could not read a channel token for its health check");
-            return None;
+            return Err(None);
         }
     };
-    let token = match keys.open(&channel.id, &sealed.sealed) {
-        Ok(t) => AccessToken::new(t.as_str()),
+    match keys.open(&channel.id, &sealed.sealed) {
+        Ok(t) => Ok(AccessToken::new(t.as_str())),
         Err(error) => {
             tracing::error!(%error, channel = %channel.id, "a channel token could not be opened");
-            return Some(ChannelHealth::attention(
+            Err(Some(ChannelHealth::attention(
                 "The relay cannot open this channel's token (its key changed); reconnect it.",
-            ));
-        }
-    };
-    let gone = |e: &GraphError| -> Option<ChannelHealth> {
-        match e {
-            GraphError::TokenInvalid | GraphError::PermissionDenied { .. } => {
-                Some(ChannelHealth::disconnected(
-                    "Meta no longer accepts this channel's access (the app was removed, the token revoked, or a permission withdrawn). An owner must reconnect it.",
-                ))
-            }
-            _ => None,
-        }
-    };
-    match graph
-        .debug_token(&app.app_id, &state.config.app_secret, &token)
-        .await
-    {
-        Ok(info) if !info.is_valid => {
-            return Some(ChannelHealth::disconnected(
-                "Meta says this channel's token is no longer valid. An owner must reconnect it.",
-            ));
-        }
-        Ok(_) => {}
-        Err(e) => return gone(&e).or_else(|| unreachable(channel, &e)),
-    }
-    let subscribed_object = subscribed_object(channel);
-    let mut attention = None;
-    if !subscribed_object.is_empty() {
-        match graph.subscribed_apps(&subscribed_object, &token).await {
-            Ok(apps) if apps.iter().any(|a| a == &app.app_id) => {}
-            Ok(_) => {
-                tracing::warn!(channel = %channel.id, "the webhook subscription disappeared; subscribing again");
-                let again = if channel.kind == "whatsapp" {
-                    graph.subscribe_app(&subscribed_object, &token).await
-                } else {
-                    graph
-                        .subscribe_page(&subscribed_object, &token, platform::MESSAGING_FIELDS)
-                        .await
-                };
-                match again {
-                    Ok(()) => {
-                        let _ = state
-                            .store
-                            .record(NewAuditEntry {
-                                workspace_id: &channel.workspace_id,
-                                actor_id: None,
-                                actor_email: None,
-                                device: Some("relay"),
-                                action: "channel.resubscribed",
-                                subject: Some(&format!("{}:{}", channel.kind, channel.external_id)),
-                                details: json!({ "channel_id": channel.id }),
-                            })
-                            .await;
-                    }
-                    Err(e) => {
-                        if let Some(h) = gone(&e) {
-                            return Some(h);
-                        }
-                        attention = Some(format!(
-                            "Meta stopped sending this channel's messages and subscribing again failed ({e}); new messages may not arrive."
-                        ));
-                    }
-                }
-            }
-            Err(e) => return gone(&e).or_else(|| unreachable(channel, &e)),
+            )))
         }
     }
+}
+
+/// The health Meta's answers give: the token, the webhook subscription (renewed when it
+/// disappeared) and, for WhatsApp, the number's quality. A Graph error stops the check.
+async fn ask_meta(
+    state: &AppState,
+    app: &MetaApp,
+    graph: &GraphClient,
+    channel: &Channel,
+    token: &AccessToken,
+) -> Result<ChannelHealth, GraphError> {
+    let info = graph
+        .debug_token(&app.app_id, &state.config.app_secret, token)
+        .await?;
+    if !info.is_valid {
+        return Ok(ChannelHealth::disconnected(
+            "Meta says this channel's token is no longer valid. An owner must reconnect it.",
+        ));
+    }
+    let mut attention = keep_subscribed(state, app, graph, channel, token).await?;
     let (mut phone, mut quality) = (None, None);
     if channel.kind == "whatsapp" {
-        match graph.phone_number(&channel.external_id, &token).await {
-            Ok(number) => {
-                if number.quality_rating.as_deref() == Some("RED") && attention.is_none() {
-                    attention = Some(
-                        "Meta rates this number's quality low (RED): customers blocked or reported messages. Its messaging limit may drop."
-                            .into(),
-                    );
-                }
-                phone = Some(number.display_phone_number).filter(|n| !n.is_empty());
-                quality = number.quality_rating;
-            }
-            Err(e) => return gone(&e).or_else(|| unreachable(channel, &e)),
+        let number = graph.phone_number(&channel.external_id, token).await?;
+        if number.quality_rating.as_deref() == Some("RED") && attention.is_none() {
+            attention = Some(
+                "Meta rates this number's quality low (RED): customers blocked or reported messages. Its messaging limit may drop."
+                    .into(),
+            );
         }
+        phone = Some(number.display_phone_number).filter(|n| !n.is_empty());
+        quality = number.quality_rating;
     }
-    Some(match attention {
+    Ok(match attention {
         Some(reason) => ChannelHealth {
             phone_number: phone,
             quality_rating: quality,
@@ -134,6 +105,66 @@ async fn assess(state: &AppState, channel: &Channel) -> Option<ChannelHealth> {
         },
         None => ChannelHealth::connected(phone, quality),
     })
+}
+
+/// Subscribes our app again when its webhook subscription disappeared (audited). Returns what
+/// needs attention when subscribing again failed.
+async fn keep_subscribed(
+    state: &AppState,
+    app: &MetaApp,
+    graph: &GraphClient,
+    channel: &Channel,
+    token: &AccessToken,
+) -> Result<Option<String>, GraphError> {
+    let object = subscribed_object(channel);
+    if object.is_empty() {
+        return Ok(None);
+    }
+    let apps = graph.subscribed_apps(&object, token).await?;
+    if apps.iter().any(|a| a == &app.app_id) {
+        return Ok(None);
+    }
+    tracing::warn!(channel = %channel.id, "the webhook subscription disappeared; subscribing again");
+    let again = if channel.kind == "whatsapp" {
+        graph.subscribe_app(&object, token).await
+    } else {
+        graph
+            .subscribe_page(&object, token, platform::MESSAGING_FIELDS)
+            .await
+    };
+    match again {
+        Ok(()) => {
+            let _ = state
+                .store
+                .record(NewAuditEntry {
+                    workspace_id: &channel.workspace_id,
+                    actor_id: None,
+                    actor_email: None,
+                    device: Some("relay"),
+                    action: "channel.resubscribed",
+                    subject: Some(&format!("{}:{}", channel.kind, channel.external_id)),
+                    details: json!({ "channel_id": channel.id }),
+                })
+                .await;
+            Ok(None)
+        }
+        Err(e) if gone(&e).is_some() => Err(e),
+        Err(e) => Ok(Some(format!(
+            "Meta stopped sending this channel's messages and subscribing again failed ({e}); new messages may not arrive."
+        ))),
+    }
+}
+
+/// A disconnected health when Meta's error says the channel's access is gone.
+fn gone(e: &GraphError) -> Option<ChannelHealth> {
+    match e {
+        GraphError::TokenInvalid | GraphError::PermissionDenied { .. } => {
+            Some(ChannelHealth::disconnected(
+                "Meta no longer accepts this channel's access (the app was removed, the token revoked, or a permission withdrawn). An owner must reconnect it.",
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// What our app's webhook subscription hangs on: a WhatsApp number's WABA, an Instagram
@@ -197,7 +228,7 @@ async fn announce(
                 "health": health.state,
                 "health_reason": health.reason,
             }),
-            &format!("channel.health:{}:{}", channel.id, new_id()),
+            &format!("channel.health:{}:{}", channel.id, random_id()),
         )
         .await
         .map_err(ApiError::internal)?;
