@@ -21,7 +21,10 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 
 /// A random id of 128 bits, as 32 lowercase hex digits.
 pub fn random_id() -> String {
-    random_bytes::<16>().iter().map(|b| format!("{b:02x}")).collect()
+    random_bytes::<16>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -32,7 +35,10 @@ mod tests {
     fn ids_are_hex_of_128_bits_and_differ() {
         let (a, b) = (random_id(), random_id());
         assert_eq!(a.len(), 32);
-        assert!(a.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
         assert_ne!(a, b);
     }
 
