@@ -153,6 +153,13 @@ impl SelfUpdate {
         }
     }
 
+    /// What is known, even if a thread panicked while changing it (each change is whole).
+    fn known(&self) -> std::sync::MutexGuard<'_, Known> {
+        self.known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// The endpoints in use: this installation's choice, else the app's own.
     fn endpoints(&self, preferences: &Preferences) -> Vec<Url> {
         preferences
@@ -172,7 +179,7 @@ impl SelfUpdate {
     /// What Settings → About shows now.
     pub fn status(&self) -> UpdateStatus {
         let preferences = Preferences::load(&self.data_dir);
-        let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        let known = self.known();
         UpdateStatus {
             current_version: env!("CARGO_PKG_VERSION").to_string(),
             endpoint: self
@@ -190,7 +197,7 @@ impl SelfUpdate {
 
     fn change(&self, change: impl FnOnce(&mut Known)) -> UpdateStatus {
         {
-            let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+            let mut known = self.known();
             change(&mut known);
         }
         let status = self.status();
@@ -273,7 +280,7 @@ impl SelfUpdate {
     /// are returned only when they are exactly what the release key signed for that version.
     pub async fn download(&self) -> Result<(Update, Vec<u8>), String> {
         let update = {
-            let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+            let known = self.known();
             known.pending.clone()
         }
         .ok_or_else(|| "No update is waiting: check for updates first.".to_string())?;

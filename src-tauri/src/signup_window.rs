@@ -9,8 +9,10 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tauri::webview::NewWindowResponse;
-use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder, WindowEvent};
+use tauri::webview::{NewWindowFeatures, NewWindowResponse};
+use tauri::{
+    AppHandle, Manager, Runtime, Url, WebviewUrl, WebviewWindow, WebviewWindowBuilder, WindowEvent,
+};
 use tokio::sync::oneshot;
 use zentro_core::connections::{Navigation, SignupStart, SignupWindowPolicy};
 
@@ -50,17 +52,20 @@ impl<R: Runtime> SignupWindows for AppHandle<R> {
         } else {
             "Connect WhatsApp — Zentro Desk"
         };
-        let window = build(
-            self,
+        let signup = Signup {
+            app: self.clone(),
             title,
-            LABEL.to_string(),
-            WebviewUrl::External(start.url.clone()),
-            Arc::new(start.policy.clone()),
-            end.clone(),
-            Arc::new(AtomicU32::new(0)),
-            None,
-        )
-        .map_err(|e| format!("the signup window could not be opened: {e}"))?;
+            policy: Arc::new(start.policy.clone()),
+            end: end.clone(),
+            popups: Arc::new(AtomicU32::new(0)),
+        };
+        let window = signup
+            .window(
+                LABEL.to_string(),
+                WebviewUrl::External(start.url.clone()),
+                None,
+            )
+            .map_err(|e| format!("the signup window could not be opened: {e}"))?;
         window.on_window_event(move |event| {
             if matches!(event, WindowEvent::Destroyed) {
                 end(WindowEnd::Closed);
@@ -79,35 +84,62 @@ fn close_all<R: Runtime>(app: &AppHandle<R>) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn build<R: Runtime>(
-    app: &AppHandle<R>,
+/// One signup: what its window and Meta's popups share.
+struct Signup<R: Runtime> {
+    app: AppHandle<R>,
     title: &'static str,
-    label: String,
-    url: WebviewUrl,
     policy: Arc<SignupWindowPolicy>,
     end: Ending,
+    /// How many popups were opened (their labels' numbers).
     popups: Arc<AtomicU32>,
-    features: Option<tauri::webview::NewWindowFeatures>,
-) -> tauri::Result<tauri::WebviewWindow<R>> {
-    let (nav_app, nav_policy, nav_end) = (app.clone(), policy.clone(), end.clone());
-    let (popup_app, popup_policy) = (app.clone(), policy.clone());
-    let mut builder = WebviewWindowBuilder::new(app, label, url)
-        .title(title)
-        .inner_size(560.0, 720.0)
-        .on_navigation(move |url| match nav_policy.decide(url) {
+}
+
+impl<R: Runtime> Clone for Signup<R> {
+    fn clone(&self) -> Self {
+        Self {
+            app: self.app.clone(),
+            title: self.title,
+            policy: self.policy.clone(),
+            end: self.end.clone(),
+            popups: self.popups.clone(),
+        }
+    }
+}
+
+impl<R: Runtime> Signup<R> {
+    /// Opens a window of this signup on `url` (a popup with the `features` its page asked for).
+    fn window(
+        &self,
+        label: String,
+        url: WebviewUrl,
+        features: Option<NewWindowFeatures>,
+    ) -> tauri::Result<WebviewWindow<R>> {
+        let (navigating, opening) = (self.clone(), self.clone());
+        let mut builder = WebviewWindowBuilder::new(&self.app, label, url)
+            .title(self.title)
+            .inner_size(560.0, 720.0)
+            .on_navigation(move |url| navigating.navigate(url))
+            .on_new_window(move |url, features| opening.popup(&url, features));
+        if let Some(features) = features {
+            builder = builder.window_features(features);
+        }
+        builder.build()
+    }
+
+    /// Whether a window may go to `url`; reaching the finished page ends the signup and closes
+    /// its windows.
+    fn navigate(&self, url: &Url) -> bool {
+        match self.policy.decide(url) {
             Navigation::Load => true,
             Navigation::Finished => {
-                nav_end(WindowEnd::Finished);
-                let app = nav_app.clone();
+                (self.end)(WindowEnd::Finished);
+                let app = self.app.clone();
                 // Not from inside WebKit's navigation callback.
                 tauri::async_runtime::spawn(async move { close_all(&app) });
                 false
             }
             Navigation::OpenInBrowser => {
-                if let Err(error) = tauri_plugin_opener::open_url(url.as_str(), None::<&str>) {
-                    tracing::warn!(%error, "a link from the signup window could not be opened");
-                }
+                open_in_browser(url);
                 false
             }
             Navigation::Block => {
@@ -117,20 +149,17 @@ fn build<R: Runtime>(
                 );
                 false
             }
-        })
-        .on_new_window(move |url, features| match popup_policy.decide(&url) {
+        }
+    }
+
+    /// What a page's request for a new window on `url` gets: a popup of this signup (Meta's login
+    /// dialog), the default browser, or nothing.
+    fn popup(&self, url: &Url, features: NewWindowFeatures) -> NewWindowResponse<R> {
+        match self.policy.decide(url) {
             Navigation::Load => {
-                let n = popups.fetch_add(1, Ordering::SeqCst);
-                match build(
-                    &popup_app,
-                    title,
-                    format!("{POPUP_PREFIX}{n}"),
-                    WebviewUrl::External("about:blank".parse().expect("a valid URL")),
-                    popup_policy.clone(),
-                    end.clone(),
-                    popups.clone(),
-                    Some(features),
-                ) {
+                let n = self.popups.fetch_add(1, Ordering::SeqCst);
+                let blank = WebviewUrl::External("about:blank".parse().expect("a valid URL"));
+                match self.window(format!("{POPUP_PREFIX}{n}"), blank, Some(features)) {
                     Ok(window) => NewWindowResponse::Create { window },
                     Err(error) => {
                         tracing::warn!(%error, "Meta's login window could not be opened");
@@ -139,15 +168,17 @@ fn build<R: Runtime>(
                 }
             }
             Navigation::OpenInBrowser => {
-                if let Err(error) = tauri_plugin_opener::open_url(url.as_str(), None::<&str>) {
-                    tracing::warn!(%error, "a link from the signup window could not be opened");
-                }
+                open_in_browser(url);
                 NewWindowResponse::Deny
             }
             Navigation::Finished | Navigation::Block => NewWindowResponse::Deny,
-        });
-    if let Some(features) = features {
-        builder = builder.window_features(features);
+        }
     }
-    builder.build()
+}
+
+/// Opens a link from the signup pages in the default browser.
+fn open_in_browser(url: &Url) {
+    if let Err(error) = tauri_plugin_opener::open_url(url.as_str(), None::<&str>) {
+        tracing::warn!(%error, "a link from the signup window could not be opened");
+    }
 }
