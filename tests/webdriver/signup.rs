@@ -53,6 +53,23 @@ async fn start_signup(data: &tempfile::TempDir, button: &str) -> Signup {
     }
 }
 
+impl Signup {
+    /// Switches to the popup Meta's dialog opens (named `what` if it never does).
+    async fn switch_to_metas_popup(&self, what: &str) {
+        let known = [self.main.clone(), self.page.clone()];
+        switch_to_new_window(&self.session.client, &known, what).await;
+    }
+
+    /// Switches back to `window`.
+    async fn back_to(&self, window: &WindowHandle) {
+        self.session
+            .client
+            .switch_to_window(window.clone())
+            .await
+            .unwrap();
+    }
+}
+
 async fn open_channels(client: &Client) {
     wait_for("the sandbox's conversations", || async {
         count(client, "[data-testid=conversation-row]").await >= 6
@@ -72,12 +89,8 @@ async fn open_channels(client: &Client) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_connects_whatsapp_through_embedded_signup_in_the_apps_window() {
     let data = tempfile::tempdir().unwrap();
-    let Signup {
-        session,
-        main,
-        page: signup,
-    } = start_signup(&data, "[data-testid=connect-whatsapp]").await;
-    let client = &session.client;
+    let signup = start_signup(&data, "[data-testid=connect-whatsapp]").await;
+    let client = &signup.session.client;
     wait_for_text(client, "the signup page", "h1", "Connect WhatsApp").await;
     assert_eq!(
         client.title().await.unwrap(),
@@ -108,13 +121,13 @@ async fn an_owner_connects_whatsapp_through_embedded_signup_in_the_apps_window()
     click(client, "#connect").await;
 
     // Meta's dialog opens as a popup of the page.
-    switch_to_new_window(client, &[main.clone(), signup.clone()], "Meta's dialog").await;
+    signup.switch_to_metas_popup("Meta's dialog").await;
     wait_for_count(client, "the dialog", "#finish", 1).await;
     screenshot(client, "signup-meta-dialog.png").await;
     click(client, "#finish").await;
 
     // The windows close by themselves; the Channels tab says what happened.
-    client.switch_to_window(main.clone()).await.unwrap();
+    signup.back_to(&signup.main).await;
     wait_for_text(
         client,
         "the outcome",
@@ -141,25 +154,21 @@ async fn an_owner_connects_whatsapp_through_embedded_signup_in_the_apps_window()
     assert!(new_row.contains("Connected"), "{new_row}");
     assert!(new_row.contains("stored (v1)"), "{new_row}");
     screenshot(client, "signup-connected.png").await;
-    session.close().await.unwrap();
+    signup.session.close().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_meta_dialog_connects_nothing_and_says_so() {
     let data = tempfile::tempdir().unwrap();
-    let Signup {
-        session,
-        main,
-        page: signup,
-    } = start_signup(&data, "[data-testid=connect-whatsapp]").await;
-    let client = &session.client;
+    let signup = start_signup(&data, "[data-testid=connect-whatsapp]").await;
+    let client = &signup.session.client;
     wait_for_count(client, "the signup page", "#pin", 1).await;
     type_into(client, "#pin", "246810").await;
     click(client, "#connect").await;
-    switch_to_new_window(client, &[main.clone(), signup], "Meta's dialog").await;
+    signup.switch_to_metas_popup("Meta's dialog").await;
     wait_for_count(client, "the dialog", "#cancel", 1).await;
     click(client, "#cancel").await;
-    client.switch_to_window(main).await.unwrap();
+    signup.back_to(&signup.main).await;
     wait_for_text(
         client,
         "the outcome",
@@ -173,18 +182,14 @@ async fn cancelling_meta_dialog_connects_nothing_and_says_so() {
             .contains("PHONE_NUMBER_SETUP")
     );
     assert_eq!(count(client, "[data-testid=team-channel]").await, 3);
-    session.close().await.unwrap();
+    signup.session.close().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_connects_a_facebook_page_and_its_instagram_account() {
     let data = tempfile::tempdir().unwrap();
-    let Signup {
-        session,
-        main,
-        page: signup,
-    } = start_signup(&data, "[data-testid=connect-pages]").await;
-    let client = &session.client;
+    let signup = start_signup(&data, "[data-testid=connect-pages]").await;
+    let client = &signup.session.client;
     wait_for_count(client, "the Pages page", "#login", 1).await;
     assert_eq!(
         client.title().await.unwrap(),
@@ -192,11 +197,11 @@ async fn an_owner_connects_a_facebook_page_and_its_instagram_account() {
     );
     click(client, "#login").await;
     // Meta's login dialog: the owner shares their Pages.
-    switch_to_new_window(client, &[main.clone(), signup.clone()], "Meta's login").await;
+    signup.switch_to_metas_popup("Meta's login").await;
     wait_for_count(client, "the login dialog", "#share-pages", 1).await;
     click(client, "#share-pages").await;
     // Back on the relay's page: choose what to connect.
-    client.switch_to_window(signup).await.unwrap();
+    signup.back_to(&signup.page).await;
     wait_for_count(
         client,
         "the Pages to choose from",
@@ -211,7 +216,7 @@ async fn an_owner_connects_a_facebook_page_and_its_instagram_account() {
     );
     screenshot(client, "signup-pages-choice.png").await;
     click(client, "#connect").await;
-    client.switch_to_window(main).await.unwrap();
+    signup.back_to(&signup.main).await;
     wait_for_text(
         client,
         "the outcome",
@@ -227,5 +232,5 @@ async fn an_owner_connects_a_facebook_page_and_its_instagram_account() {
     )
     .await;
     screenshot(client, "signup-pages-connected.png").await;
-    session.close().await.unwrap();
+    signup.session.close().await.unwrap();
 }
