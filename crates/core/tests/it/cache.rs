@@ -59,8 +59,7 @@ async fn reopening_keeps_data_and_counts_rows() {
         .unwrap();
         cache.close().await;
     }
-    let cache = Cache::open_in(dir.path()).await.unwrap();
-    let status = cache.status().await.unwrap();
+    let status = reopened(dir.path()).await;
     assert_eq!(
         status.schema_version,
         migrations(),
@@ -82,8 +81,7 @@ async fn a_cache_migrated_by_a_newer_app_still_opens() {
     .unwrap();
     cache.close().await;
 
-    let cache = Cache::open_in(dir.path()).await.unwrap();
-    let status = cache.status().await.unwrap();
+    let status = reopened(dir.path()).await;
     assert!(status.written_by_newer_app);
     assert_eq!(status.schema_version, migrations() + 1);
 }
@@ -108,6 +106,11 @@ async fn an_unwritable_location_is_a_clear_error_and_a_later_attempt_can_succeed
         .await
         .expect("the second attempt opens the cache");
     assert_eq!(cache.status().await.unwrap().schema_version, migrations());
+}
+
+/// The status of the cache in `dir`, opened again.
+async fn reopened(dir: &std::path::Path) -> zentro_core::CacheStatus {
+    Cache::open_in(dir).await.unwrap().status().await.unwrap()
 }
 
 /// Row counts: channels, contacts, conversations, messages.

@@ -23,6 +23,37 @@ async fn contact_id(cache: &Cache, customer: &str) -> i64 {
         .unwrap()
 }
 
+/// What a message becomes when a media file is attached to it.
+struct Attached<'a> {
+    kind: &'a str,
+    mime: &'a str,
+    caption: Option<&'a str>,
+    file_name: Option<&'a str>,
+}
+
+/// Stores `bytes` as the media file of message `wamid` (kept under `dir`, as a download would
+/// be) and makes the message `attached`.
+async fn attach(
+    cache: &Cache,
+    dir: &std::path::Path,
+    wamid: &str,
+    bytes: &[u8],
+    attached: Attached<'_>,
+) {
+    let (sha, path) = zentro_core::media::store(dir, bytes).await.unwrap();
+    sqlx::query("UPDATE messages SET kind = ?, media_mime = ?, media_path = ?, media_sha256 = ?, caption = COALESCE(?, caption), file_name = COALESCE(?, file_name) WHERE external_id = ?")
+        .bind(attached.kind)
+        .bind(attached.mime)
+        .bind(path.to_string_lossy().into_owned())
+        .bind(&sha)
+        .bind(attached.caption)
+        .bind(attached.file_name)
+        .bind(wamid)
+        .execute(cache.pool())
+        .await
+        .unwrap();
+}
+
 fn read(archive: &mut zip::ZipArchive<std::fs::File>, name: &str) -> Vec<u8> {
     let mut file = archive
         .by_name(name)
@@ -64,15 +95,19 @@ async fn a_contacts_archive_matches_the_cache_and_the_schema_and_holds_no_one_el
     .await;
     let dee = contact_id(&cache, "US.100").await;
     // A photo Dee sent, kept on this computer.
-    let (sha, path) = zentro_core::media::store(dir.path(), b"\xff\xd8 dee's photo")
-        .await
-        .unwrap();
-    sqlx::query("UPDATE messages SET kind = 'image', media_mime = 'image/jpeg', media_path = ?, media_sha256 = ?, caption = 'broken mug' WHERE external_id = 'wamid.1'")
-        .bind(path.to_string_lossy().into_owned())
-        .bind(&sha)
-        .execute(cache.pool())
-        .await
-        .unwrap();
+    attach(
+        &cache,
+        dir.path(),
+        "wamid.1",
+        b"\xff\xd8 dee's photo",
+        Attached {
+            kind: "image",
+            mime: "image/jpeg",
+            caption: Some("broken mug"),
+            file_name: None,
+        },
+    )
+    .await;
 
     let out = dir.path().join("dee.zip");
     let mut reports = Vec::new();
@@ -315,16 +350,19 @@ async fn the_transcript_shows_a_files_name_without_bidi_controls() {
     )])
     .await;
     let rae = contact_id(&cache, "US.300").await;
-    let (sha, path) = zentro_core::media::store(dir.path(), b"%PDF-1.7 rae")
-        .await
-        .unwrap();
-    sqlx::query("UPDATE messages SET kind = 'document', media_mime = 'application/pdf', media_path = ?, media_sha256 = ?, file_name = ? WHERE external_id = 'wamid.9'")
-        .bind(path.to_string_lossy().into_owned())
-        .bind(&sha)
-        .bind("invoice\u{202E}fdp.exe")
-        .execute(cache.pool())
-        .await
-        .unwrap();
+    attach(
+        &cache,
+        dir.path(),
+        "wamid.9",
+        b"%PDF-1.7 rae",
+        Attached {
+            kind: "document",
+            mime: "application/pdf",
+            caption: None,
+            file_name: Some("invoice\u{202E}fdp.exe"),
+        },
+    )
+    .await;
     let out = dir.path().join("rae.zip");
     export(
         &cache,

@@ -36,6 +36,15 @@ async fn media_path(cache: &Cache, wamid: &str) -> Option<String> {
         .unwrap()
 }
 
+/// A media pass's report: files stored, downloads to retry, downloads still waiting.
+fn media_report(stored: usize, retrying: usize, waiting: usize) -> MediaReport {
+    MediaReport {
+        stored,
+        retrying,
+        waiting,
+    }
+}
+
 #[tokio::test]
 async fn whatsapp_media_is_verified_stored_once_by_content_and_retried_after_a_failure() {
     let sim = MetaSim::start(SimConfig::default()).await.unwrap();
@@ -67,11 +76,7 @@ async fn whatsapp_media_is_verified_stored_once_by_content_and_retried_after_a_f
         .unwrap();
     assert_eq!(
         report,
-        MediaReport {
-            stored: 0,
-            retrying: 1,
-            waiting: 1
-        },
+        media_report(0, 1, 1),
         "only WhatsApp media is downloaded"
     );
     let pending = media::pending(&cache).await.unwrap();
@@ -95,14 +100,7 @@ async fn whatsapp_media_is_verified_stored_once_by_content_and_retried_after_a_f
     let report = media::download_due(&cache, &graph, &tokens, dir.path(), later, 10)
         .await
         .unwrap();
-    assert_eq!(
-        report,
-        MediaReport {
-            stored: 1,
-            retrying: 0,
-            waiting: 0
-        }
-    );
+    assert_eq!(report, media_report(1, 0, 0));
     let stored = media_path(&cache, "wamid.A").await.unwrap();
     assert_eq!(
         std::path::PathBuf::from(&stored),

@@ -46,6 +46,18 @@ fn failed_status(seq: i64, wamid: &str) -> RelayEvent {
     )
 }
 
+/// Meta's stand-in with the WhatsApp number "P", its window open for customer US.1 (by phone
+/// and by id); returns it, the number's token and a Graph client on it.
+async fn meta_with_an_open_window() -> (MetaSim, AccessToken, GraphClient) {
+    let sim = MetaSim::start(SimConfig::default()).await.unwrap();
+    let token = sim.add_whatsapp_number("W", "P", "1555");
+    sim.state()
+        .open_window("P", "15550001111", chrono::Utc::now());
+    sim.state().open_window("P", "US.1", chrono::Utc::now());
+    let graph = GraphClient::new(&sim.base_url()).unwrap();
+    (sim, token, graph)
+}
+
 /// Delivers what is due now, which must be one message accepted by Meta, and returns the body
 /// Meta received (its first send).
 async fn deliver_the_one_due(
@@ -63,12 +75,7 @@ async fn deliver_the_one_due(
 
 #[tokio::test]
 async fn a_failed_reply_is_tried_again_as_it_was_or_sent_anew_after_meta_accepted_it() {
-    let sim = MetaSim::start(SimConfig::default()).await.unwrap();
-    let token = sim.add_whatsapp_number("W", "P", "1555");
-    sim.state()
-        .open_window("P", "15550001111", chrono::Utc::now());
-    sim.state().open_window("P", "US.1", chrono::Utc::now());
-    let graph = GraphClient::new(&sim.base_url()).unwrap();
+    let (sim, token, graph) = meta_with_an_open_window().await;
     let dir = tempfile::tempdir().unwrap();
     let (cache, conversation) = cache_with_a_customer_message(dir.path(), now_ms() / 1000).await;
 
@@ -208,12 +215,7 @@ async fn outside_the_window_only_an_approved_template_goes_out_with_its_variable
 
 #[tokio::test]
 async fn an_attached_file_is_kept_shown_uploaded_and_sent_within_whatsapps_limits() {
-    let sim = MetaSim::start(SimConfig::default()).await.unwrap();
-    let token = sim.add_whatsapp_number("W", "P", "1555");
-    sim.state()
-        .open_window("P", "15550001111", chrono::Utc::now());
-    sim.state().open_window("P", "US.1", chrono::Utc::now());
-    let graph = GraphClient::new(&sim.base_url()).unwrap();
+    let (sim, token, graph) = meta_with_an_open_window().await;
     let secret = token.expose().to_string();
     let tokens = move |_: &str| Some(AccessToken::new(&secret));
     let dir = tempfile::tempdir().unwrap();

@@ -42,6 +42,14 @@ async fn only_conversation(cache: &Cache) -> i64 {
         .unwrap()
 }
 
+/// The state of conversation `id`, which must be in `cache`.
+async fn state_of(cache: &Cache, id: i64) -> actions::ConversationState {
+    actions::conversation_state(cache, id)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn assignment_status_notes_labels_and_contact_edits_apply_once_in_log_order() {
     let dir = tempfile::tempdir().unwrap();
@@ -109,10 +117,7 @@ async fn assignment_status_notes_labels_and_contact_edits_apply_once_in_log_orde
     assert_eq!(again.skipped, events.len());
 
     let id = only_conversation(&cache).await;
-    let state = actions::conversation_state(&cache, id)
-        .await
-        .unwrap()
-        .unwrap();
+    let state = state_of(&cache, id).await;
     assert_eq!(state.assignee.as_deref(), Some("m_bo"));
     assert_eq!(state.status, "pending");
     assert_eq!(state.labels, vec!["vip".to_string()]);
@@ -166,8 +171,6 @@ async fn assignment_status_notes_labels_and_contact_edits_apply_once_in_log_orde
 
 #[tokio::test]
 async fn a_customer_writing_again_reopens_a_resolved_or_snoozed_conversation() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
     let resolve = TeamEvent::StatusChanged {
         conversation: ana(),
         status: ConversationStatus::Resolved,
@@ -178,25 +181,13 @@ async fn a_customer_writing_again_reopens_a_resolved_or_snoozed_conversation() {
         status: ConversationStatus::Snoozed,
         snoozed_until: Some(1_900_000_000_000),
     };
-    apply_batch(
-        &cache,
-        "ws",
-        &[
-            inbound(1, "BR.1", "wamid.1", 1_760_000_000),
-            team_event(2, "m_ana", &resolve),
-        ],
-    )
-    .await
-    .unwrap();
+    let (_dir, cache) = crate::support::cache_with(&[
+        inbound(1, "BR.1", "wamid.1", 1_760_000_000),
+        team_event(2, "m_ana", &resolve),
+    ])
+    .await;
     let id = only_conversation(&cache).await;
-    assert_eq!(
-        actions::conversation_state(&cache, id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
-        "resolved"
-    );
+    assert_eq!(state_of(&cache, id).await.status, "resolved");
 
     // A redelivery of the old message does not reopen it…
     apply_batch(
@@ -206,14 +197,7 @@ async fn a_customer_writing_again_reopens_a_resolved_or_snoozed_conversation() {
     )
     .await
     .unwrap();
-    assert_eq!(
-        actions::conversation_state(&cache, id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
-        "resolved"
-    );
+    assert_eq!(state_of(&cache, id).await.status, "resolved");
 
     // …a new message does, in the same conversation.
     apply_batch(
@@ -226,10 +210,7 @@ async fn a_customer_writing_again_reopens_a_resolved_or_snoozed_conversation() {
     )
     .await
     .unwrap();
-    let state = actions::conversation_state(&cache, id)
-        .await
-        .unwrap()
-        .unwrap();
+    let state = state_of(&cache, id).await;
     assert_eq!(
         (state.status.as_str(), state.snoozed_until),
         ("snoozed", Some(1_900_000_000_000))
@@ -247,14 +228,7 @@ async fn a_customer_writing_again_reopens_a_resolved_or_snoozed_conversation() {
             .unwrap(),
         1
     );
-    assert_eq!(
-        actions::conversation_state(&cache, id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
-        "open"
-    );
+    assert_eq!(state_of(&cache, id).await.status, "open");
     apply_batch(&cache, "ws", &[team_event(6, "m_ana", &snooze)])
         .await
         .unwrap();
@@ -265,10 +239,7 @@ async fn a_customer_writing_again_reopens_a_resolved_or_snoozed_conversation() {
     )
     .await
     .unwrap();
-    let state = actions::conversation_state(&cache, id)
-        .await
-        .unwrap()
-        .unwrap();
+    let state = state_of(&cache, id).await;
     assert_eq!((state.status.as_str(), state.snoozed_until), ("open", None));
     assert_eq!(
         only_conversation(&cache).await,
@@ -368,30 +339,23 @@ async fn invalid_changes_are_refused_before_they_are_queued() {
 
 #[tokio::test]
 async fn canned_replies_are_saved_replaced_and_deleted_for_the_whole_team() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
     let save = |shortcut: &str, body: &str| TeamEvent::CannedReplySaved {
         shortcut: shortcut.into(),
         body: body.into(),
     };
-    apply_batch(
-        &cache,
-        "ws",
-        &[
-            team_event(1, "m_ana", &save("refund", "Refunds take 5 days.")),
-            team_event(2, "m_ana", &save("hours", "We open at 9.")),
-            team_event(3, "m_bo", &save("REFUND", "Refunds take 3-5 working days.")),
-            team_event(
-                4,
-                "m_bo",
-                &TeamEvent::CannedReplyDeleted {
-                    shortcut: "hours".into(),
-                },
-            ),
-        ],
-    )
-    .await
-    .unwrap();
+    let (_dir, cache) = crate::support::cache_with(&[
+        team_event(1, "m_ana", &save("refund", "Refunds take 5 days.")),
+        team_event(2, "m_ana", &save("hours", "We open at 9.")),
+        team_event(3, "m_bo", &save("REFUND", "Refunds take 3-5 working days.")),
+        team_event(
+            4,
+            "m_bo",
+            &TeamEvent::CannedReplyDeleted {
+                shortcut: "hours".into(),
+            },
+        ),
+    ])
+    .await;
     let canned = actions::canned_replies(&cache).await.unwrap();
     assert_eq!(canned.len(), 1, "{canned:?}");
     assert_eq!(
@@ -549,13 +513,11 @@ async fn linked_identities_make_one_customer_on_every_device_and_unlink_cleanly(
 
 #[tokio::test]
 async fn conversation_actions_become_team_events_named_as_every_device_knows_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
     let arrivals = [
         inbound(1, "BR.1", "wamid.1", 1_760_000_000),
         inbound(2, "BR.2", "wamid.2", 1_760_000_001),
     ];
-    apply_batch(&cache, "ws", &arrivals).await.unwrap();
+    let (_dir, cache) = crate::support::cache_with(&arrivals).await;
     let (ana_id, other_id) = (
         conversation_of(&cache, "BR.1").await,
         conversation_of(&cache, "BR.2").await,
