@@ -217,14 +217,8 @@ pub(crate) async fn wait_for<F: Fn() -> Fut, Fut: std::future::Future<Output = b
     what: &str,
     check: F,
 ) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (timeout, every) = (Duration::from_secs(15), Duration::from_millis(100));
+    zentro_tests::wait::until(what, timeout, every, check).await;
 }
 
 /// Waits for a customer's message to make a conversation in `cache` (a desk's), answers it with

@@ -6,5 +6,6 @@
 
 pub mod app;
 pub mod process;
+pub mod wait;
 pub mod webdriver;
 pub mod xvfb;

@@ -60,6 +60,13 @@ impl Signup {
         switch_to_new_window(&self.session.client, &known, what).await;
     }
 
+    /// Switches back to the main window and waits until the notice `css` (the Channels tab's
+    /// notice or problem) says `needle`.
+    async fn outcome(&self, css: &str, needle: &str) {
+        self.back_to(&self.main).await;
+        wait_for_text(&self.session.client, "the outcome", css, needle).await;
+    }
+
     /// Switches back to `window`.
     async fn back_to(&self, window: &WindowHandle) {
         self.session
@@ -127,14 +134,9 @@ async fn an_owner_connects_whatsapp_through_embedded_signup_in_the_apps_window()
     click(client, "#finish").await;
 
     // The windows close by themselves; the Channels tab says what happened.
-    signup.back_to(&signup.main).await;
-    wait_for_text(
-        client,
-        "the outcome",
-        "[data-testid=team-notice]",
-        "Connected",
-    )
-    .await;
+    signup
+        .outcome("[data-testid=team-notice]", "Connected")
+        .await;
     wait_for("the signup windows to close", || async {
         client.windows().await.map(|w| w.len()).unwrap_or(0) == 1
     })
@@ -168,14 +170,9 @@ async fn cancelling_meta_dialog_connects_nothing_and_says_so() {
     signup.switch_to_metas_popup("Meta's dialog").await;
     wait_for_count(client, "the dialog", "#cancel", 1).await;
     click(client, "#cancel").await;
-    signup.back_to(&signup.main).await;
-    wait_for_text(
-        client,
-        "the outcome",
-        "[data-testid=team-problem]",
-        "cancelled",
-    )
-    .await;
+    signup
+        .outcome("[data-testid=team-problem]", "cancelled")
+        .await;
     assert!(
         text(client, "[data-testid=team-problem]")
             .await
@@ -216,14 +213,9 @@ async fn an_owner_connects_a_facebook_page_and_its_instagram_account() {
     );
     screenshot(client, "signup-pages-choice.png").await;
     click(client, "#connect").await;
-    signup.back_to(&signup.main).await;
-    wait_for_text(
-        client,
-        "the outcome",
-        "[data-testid=team-notice]",
-        "@sandboxroastery",
-    )
-    .await;
+    signup
+        .outcome("[data-testid=team-notice]", "@sandboxroastery")
+        .await;
     wait_for_count(
         client,
         "the two new channels",

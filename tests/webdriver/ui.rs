@@ -7,19 +7,14 @@ use fantoccini::{Client, Locator, key::Key};
 use zentro_tests::app::{app_binary, artifacts_dir, skip_welcome};
 use zentro_tests::webdriver::AppSession;
 
+/// Waits (up to 60 s, naming it `what` if it times out) until `check` holds.
 pub async fn wait_for<F, Fut>(what: &str, check: F)
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let (timeout, every) = (Duration::from_secs(60), Duration::from_millis(250));
+    zentro_tests::wait::until(what, timeout, every, check).await;
 }
 
 /// Waits (naming it `what`) until `css` matches exactly `n` elements.
