@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use zentro_core::apply::cursor;
-use zentro_core::sync::{SyncError, catch_up};
 use zentro_core::rights;
+use zentro_core::sync::{SyncError, catch_up};
 use zentro_meta_sim::SimConfig;
 use zentro_relay::Store;
 use zentro_relay::store::now_ms;
