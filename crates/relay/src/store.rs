@@ -141,6 +141,13 @@ pub struct Channel {
     pub quality_rating: Option<String>,
 }
 
+impl Channel {
+    /// How the audit log names the channel: `kind:external_id`.
+    pub fn audit_subject(&self) -> String {
+        format!("{}:{}", self.kind, self.external_id)
+    }
+}
+
 /// A member as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Member {

@@ -142,7 +142,7 @@ async fn keep_subscribed(
                     actor_email: None,
                     device: Some("relay"),
                     action: "channel.resubscribed",
-                    subject: Some(&format!("{}:{}", channel.kind, channel.external_id)),
+                    subject: Some(&channel.audit_subject()),
                     details: json!({ "channel_id": channel.id }),
                 })
                 .await;
@@ -322,7 +322,7 @@ pub async fn disconnect(
         .store
         .record(auth.audit(
             "channel.disconnected",
-            Some(&format!("{}:{}", channel.kind, channel.external_id)),
+            Some(&channel.audit_subject()),
             json!({ "channel_id": channel.id, "unsubscribed": unsubscribed }),
         ))
         .await?;

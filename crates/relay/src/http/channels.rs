@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::{ApiError, AppState, Authenticated};
 use crate::roles::{Permission, Role};
 use crate::sealing::TokenKeys;
-use crate::store::{ChannelKind, ChannelView};
+use crate::store::{Channel, ChannelKind, ChannelView};
 use zentro_events::clock::random_id;
 
 /// The log event that tells devices a channel or its token changed.
@@ -47,6 +47,24 @@ async fn announce(state: &AppState, auth: &Authenticated, view: Value) -> Result
         .await
         .map_err(ApiError::internal)?;
     Ok(())
+}
+
+/// Records `action` on `channel` in the audit log (with `details`), then tells every device how
+/// the channel looks now; returns that view.
+async fn record_change(
+    state: &AppState,
+    auth: &Authenticated,
+    action: &str,
+    channel: &Channel,
+    details: Value,
+) -> Result<ChannelView, ApiError> {
+    state
+        .store
+        .record(auth.audit(action, Some(&channel.audit_subject()), details))
+        .await?;
+    let view = view(state, auth, &channel.id).await?;
+    announce(state, auth, change(&view)).await?;
+    Ok(view)
 }
 
 pub(crate) async fn view(
@@ -268,16 +286,14 @@ pub async fn add(
             input.name.trim(),
         )
         .await?;
-    state
-        .store
-        .record(auth.audit(
-            "channel.added",
-            Some(&format!("{}:{}", channel.kind, channel.external_id)),
-            json!({ "channel_id": channel.id }),
-        ))
-        .await?;
-    let view = view(&state, &auth, &channel.id).await?;
-    announce(&state, &auth, change(&view)).await?;
+    let view = record_change(
+        &state,
+        &auth,
+        "channel.added",
+        &channel,
+        json!({ "channel_id": channel.id }),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "channel": view, "released": released })),
@@ -299,7 +315,7 @@ pub async fn remove(
         .store
         .record(auth.audit(
             "channel.removed",
-            Some(&format!("{}:{}", channel.kind, channel.external_id)),
+            Some(&channel.audit_subject()),
             json!({ "channel_id": channel.id }),
         ))
         .await?;
@@ -343,20 +359,13 @@ pub async fn set_token(
         .store
         .set_channel_token(&channel.id, &sealed, Some(&auth.0.member_id))
         .await?;
-    state
-        .store
-        .record(auth.audit(
-            if version == 1 {
-                "channel.token_set"
-            } else {
-                "channel.token_rotated"
-            },
-            Some(&format!("{}:{}", channel.kind, channel.external_id)),
-            json!({ "channel_id": channel.id, "version": version }),
-        ))
-        .await?;
-    let view = view(&state, &auth, &channel.id).await?;
-    announce(&state, &auth, change(&view)).await?;
+    let action = if version == 1 {
+        "channel.token_set"
+    } else {
+        "channel.token_rotated"
+    };
+    let details = json!({ "channel_id": channel.id, "version": version });
+    let view = record_change(&state, &auth, action, &channel, details).await?;
     Ok(Json(json!({ "channel": view })))
 }
 
@@ -375,16 +384,14 @@ pub async fn revoke_token(
     if !state.store.revoke_channel_token(&channel.id).await? {
         return Err(ApiError::NotFound("the channel has no token".into()));
     }
-    state
-        .store
-        .record(auth.audit(
-            "channel.token_revoked",
-            Some(&format!("{}:{}", channel.kind, channel.external_id)),
-            json!({ "channel_id": channel.id }),
-        ))
-        .await?;
-    let view = view(&state, &auth, &channel.id).await?;
-    announce(&state, &auth, change(&view)).await?;
+    record_change(
+        &state,
+        &auth,
+        "channel.token_revoked",
+        &channel,
+        json!({ "channel_id": channel.id }),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -452,16 +459,14 @@ pub async fn set_access(
         .store
         .set_channel_access(&auth.0.workspace_id, &channel.id, &input.agents)
         .await?;
-    state
-        .store
-        .record(auth.audit(
-            "channel.access_changed",
-            Some(&format!("{}:{}", channel.kind, channel.external_id)),
-            json!({ "channel_id": channel.id, "agents": input.agents }),
-        ))
-        .await?;
-    let view = view(&state, &auth, &channel.id).await?;
-    announce(&state, &auth, change(&view)).await?;
+    let view = record_change(
+        &state,
+        &auth,
+        "channel.access_changed",
+        &channel,
+        json!({ "channel_id": channel.id, "agents": input.agents }),
+    )
+    .await?;
     // Who lost the channel while a device of theirs holds its token: rotate it.
     let advised = advised_for(&rotation_advice(&state, &auth).await?, &channel.id);
     if advised.as_array().is_some_and(|a| !a.is_empty()) {
@@ -469,7 +474,7 @@ pub async fn set_access(
             .store
             .record(auth.audit(
                 "channel.rotation_advised",
-                Some(&format!("{}:{}", channel.kind, channel.external_id)),
+                Some(&channel.audit_subject()),
                 json!({ "channel_id": channel.id, "members": advised }),
             ))
             .await?;

@@ -92,7 +92,7 @@ async fn announce(
         .record(NewAuditEntry {
             workspace_id: &channel.workspace_id,
             action,
-            subject: Some(&format!("{}:{}", channel.kind, channel.external_id)),
+            subject: Some(&channel.audit_subject()),
             details: json!({ "channel_id": channel.id, "confirmation_code": code, "by": "Meta" }),
             ..Default::default()
         })

@@ -31,6 +31,7 @@ use super::{ApiError, AppState, Authenticated};
 use crate::config::MetaApp;
 use crate::credentials::{new_token, token_hash};
 use crate::roles::Permission;
+use crate::sealing::TokenKeys;
 use crate::store::{
     Channel, ChannelHealth, ChannelKind, NewAuditEntry, Signup, SignupRefusal, SignupState,
 };
@@ -746,12 +747,7 @@ async fn connect_whatsapp(
     coexistence: bool,
     pin: &str,
 ) -> Result<(Channel, bool, PermissionCheck), Failure> {
-    let keys = super::channels::keys(state).map_err(|_| {
-        Failure::new(
-            "token_key_missing",
-            "this relay keeps no channel tokens until its operator sets ZENTRO_RELAY_TOKEN_KEY",
-        )
-    })?;
+    let keys = token_keys(state)?;
     let waba_id = shared_account(input)?;
     let (token, info) = exchange_and_verify(state, app, graph, &input.code).await?;
     let permissions = check_permissions(state, signup, LoginFlow::WhatsAppSignup, &info).await;
@@ -799,6 +795,16 @@ async fn connect_whatsapp(
     .await
     .map_err(|_| Failure::new("internal", "The channel was connected but could not be recorded; check the Channels tab."))?;
     Ok((channel, reconnected, permissions))
+}
+
+/// The keys that seal channel tokens, or a failure when the relay has none.
+fn token_keys(state: &AppState) -> Result<&TokenKeys, Failure> {
+    super::channels::keys(state).map_err(|_| {
+        Failure::new(
+            "token_key_missing",
+            "this relay keeps no channel tokens until its operator sets ZENTRO_RELAY_TOKEN_KEY",
+        )
+    })
 }
 
 /// A store error while connecting: logged, and a failure that says nothing was connected.
@@ -967,7 +973,7 @@ pub(crate) async fn record_connected(
     {
         tracing::warn!(%error, "could not record who connected a channel");
     }
-    let subject = format!("{}:{}", channel.kind, channel.external_id);
+    let subject = channel.audit_subject();
     let action = if connection.reconnected {
         "channel.reconnected"
     } else {
