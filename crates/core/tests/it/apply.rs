@@ -72,7 +72,7 @@ async fn applying_the_same_events_twice_changes_nothing() {
         .execute(cache.pool())
         .await
         .unwrap();
-    apply_batch(&cache, "ws", &events).await.unwrap();
+    crate::support::apply(&cache, &events).await;
     assert_eq!(counts(&cache).await, before);
     assert_eq!(cursor(&cache, "ws").await.unwrap(), events.len() as i64);
 }
@@ -85,7 +85,7 @@ async fn an_album_makes_one_conversation_even_across_batches() {
         .collect();
     let events = events_from(&images, 1);
     let (_dir, cache) = crate::support::cache_with(&events[..4]).await;
-    apply_batch(&cache, "ws", &events[4..]).await.unwrap();
+    crate::support::apply(&cache, &events[4..]).await;
     assert_eq!(counts(&cache).await, (1, 1, 10));
     let list = inbox::conversations(&cache, None, 10).await.unwrap();
     assert_eq!(list.len(), 1);

@@ -131,7 +131,6 @@ fn migrations() -> u32 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn synced_messages_reach_the_database_file_without_a_restart_and_commits_leave_the_wal_to_the_background()
  {
-    use zentro_core::apply::apply_batch;
     let dir = tempfile::tempdir().unwrap();
     let cache = Cache::open_in(dir.path()).await.unwrap();
     let events: Vec<_> = (1..=300)
@@ -147,7 +146,7 @@ async fn synced_messages_reach_the_database_file_without_a_restart_and_commits_l
         })
         .collect();
     for chunk in events.chunks(100) {
-        apply_batch(&cache, "ws", chunk).await.unwrap();
+        crate::support::apply(&cache, chunk).await;
     }
     // The database file alone (read as immutable, so SQLite ignores the WAL) holds every message
     // once the background checkpoint has run: nobody has to close the cache for that.

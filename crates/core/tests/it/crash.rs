@@ -187,7 +187,7 @@ async fn a_crash_mid_batch_leaves_whole_batches_only() {
         .await
         .unwrap();
     let all = events();
-    apply_batch(&cache, "ws", &all).await.unwrap();
+    crate::support::apply(&cache, &all).await;
     assert_eq!(
         i64::from(cache.status().await.unwrap().counts.messages),
         EVENTS

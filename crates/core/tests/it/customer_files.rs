@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
-use zentro_core::apply::{RelayEvent, apply_batch};
+use zentro_core::apply::RelayEvent;
 use zentro_core::customer_files::{self, FileError, Refusal};
 use zentro_core::{Cache, inbox, rights};
 
@@ -92,9 +92,8 @@ const PDF: &[u8] = b"%PDF-1.7\n% a customer's invoice\n";
 async fn a_hostile_name_is_stored_under_its_types_extension_and_shown_without_bidi_controls() {
     let (dir, cache) = desk().await;
     let hostile = "invoice\u{202E}fdp.exe";
-    apply_batch(
+    crate::support::apply(
         &cache,
-        "ws",
         &[
             document(1, "US.1", "wamid.1", hostile, "application/pdf", NOW),
             document(
@@ -107,8 +106,7 @@ async fn a_hostile_name_is_stored_under_its_types_extension_and_shown_without_bi
             ),
         ],
     )
-    .await
-    .unwrap();
+    .await;
     let id = downloaded(&cache, dir.path(), "wamid.1", PDF).await;
     let receipt = downloaded(&cache, dir.path(), "wamid.2", PDF).await;
 
@@ -249,7 +247,7 @@ async fn programs_and_scripts_are_refused_for_opening_and_can_only_be_saved() {
             )
         })
         .collect();
-    apply_batch(&cache, "ws", &events).await.unwrap();
+    crate::support::apply(&cache, &events).await;
     let downloads = dir.path().join("Downloads");
     for (i, (name, _, bytes, why, saved_as)) in hostile.iter().enumerate() {
         let id = downloaded(&cache, dir.path(), &format!("wamid.{i}"), bytes).await;
@@ -284,9 +282,8 @@ async fn programs_and_scripts_are_refused_for_opening_and_can_only_be_saved() {
 #[tokio::test]
 async fn an_opened_copy_is_shredded_when_its_customer_is_erased_here_or_from_the_log() {
     let (dir, cache) = desk().await;
-    apply_batch(
+    crate::support::apply(
         &cache,
-        "ws",
         &[
             document(1, "US.1", "wamid.1", "contract.pdf", "application/pdf", NOW),
             document(
@@ -300,8 +297,7 @@ async fn an_opened_copy_is_shredded_when_its_customer_is_erased_here_or_from_the
             document(3, "US.3", "wamid.3", "other.pdf", "application/pdf", NOW),
         ],
     )
-    .await
-    .unwrap();
+    .await;
     let one = downloaded(&cache, dir.path(), "wamid.1", b"%PDF one").await;
     let two = downloaded(&cache, dir.path(), "wamid.2", b"%PDF two").await;
     let three = downloaded(&cache, dir.path(), "wamid.3", b"%PDF three").await;
@@ -336,9 +332,8 @@ async fn an_opened_copy_is_shredded_when_its_customer_is_erased_here_or_from_the
     .unwrap();
     let salt = "00112233445566778899aabbccddeeff".to_string();
     let hash = rights::erasure_hash(&salt, &channel, &customer);
-    apply_batch(
+    crate::support::apply(
         &cache,
-        "ws",
         &[RelayEvent {
             seq: 10,
             kind: rights::CONTACT_ERASED.into(),
@@ -347,8 +342,7 @@ async fn an_opened_copy_is_shredded_when_its_customer_is_erased_here_or_from_the
             payload: json!({ "salt": salt, "hash": hash }),
         }],
     )
-    .await
-    .unwrap();
+    .await;
     rights::cleanup(&cache).await.unwrap();
     shredded(&copies[1], &witnesses[1]);
     assert!(!absent(&copies[2]), "customer 3's copy went too");
@@ -357,9 +351,8 @@ async fn an_opened_copy_is_shredded_when_its_customer_is_erased_here_or_from_the
 #[tokio::test]
 async fn an_opened_copy_is_shredded_when_retention_expires_its_file_or_its_conversation() {
     let (dir, cache) = desk().await;
-    apply_batch(
+    crate::support::apply(
         &cache,
-        "ws",
         &[
             document(
                 1,
@@ -387,8 +380,7 @@ async fn an_opened_copy_is_shredded_when_retention_expires_its_file_or_its_conve
             ),
         ],
     )
-    .await
-    .unwrap();
+    .await;
     let mut copies = Vec::new();
     for (i, wamid) in ["wamid.1", "wamid.2", "wamid.3"].iter().enumerate() {
         let id = downloaded(&cache, dir.path(), wamid, format!("%PDF {i}").as_bytes()).await;
@@ -398,9 +390,8 @@ async fn an_opened_copy_is_shredded_when_retention_expires_its_file_or_its_conve
     let w_mid = witness(dir.path(), &copies[1], "w-mid");
 
     // 90 days for conversations, 30 for media files.
-    apply_batch(
+    crate::support::apply(
         &cache,
-        "ws",
         &[RelayEvent {
             seq: 10,
             kind: rights::RETENTION_EVENT.into(),
@@ -409,8 +400,7 @@ async fn an_opened_copy_is_shredded_when_retention_expires_its_file_or_its_conve
             payload: json!({ "conversation_days": 90, "media_days": 30 }),
         }],
     )
-    .await
-    .unwrap();
+    .await;
     rights::enforce_retention(&cache, NOW).await.unwrap();
     shredded(&copies[0], &w_old); // its conversation expired
     shredded(&copies[1], &w_mid); // its file expired, the message stays
@@ -421,9 +411,8 @@ async fn an_opened_copy_is_shredded_when_retention_expires_its_file_or_its_conve
 async fn every_opened_copy_is_shredded_when_the_member_is_removed_or_the_workspace_terminated() {
     for terminated in [false, true] {
         let (dir, cache) = desk().await;
-        apply_batch(
+        crate::support::apply(
             &cache,
-            "ws",
             &[document(
                 1,
                 "US.1",
@@ -433,8 +422,7 @@ async fn every_opened_copy_is_shredded_when_the_member_is_removed_or_the_workspa
                 NOW,
             )],
         )
-        .await
-        .unwrap();
+        .await;
         let id = downloaded(&cache, dir.path(), "wamid.1", PDF).await;
         let copy = customer_files::open_copy(&cache, id).await.unwrap();
         let w = witness(dir.path(), &copy, "w");

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 use zentro_core::Cache;
-use zentro_core::apply::{RelayEvent, apply_batch};
+use zentro_core::apply::RelayEvent;
 use zentro_core::media::{self, MediaReport};
 use zentro_meta::AccessToken;
 use zentro_meta::graph::{GraphClient, MediaHostPolicy};
@@ -110,16 +110,14 @@ async fn whatsapp_media_is_verified_stored_once_by_content_and_retried_after_a_f
 
     // A redelivery of a stored message queues nothing; the same picture in another message is
     // kept once.
-    apply_batch(
+    crate::support::apply(
         &cache,
-        "ws",
         &[
             image(3, "wamid.A", &media_a, &sha),
             image(4, "wamid.B", &media_b, &sha),
         ],
     )
-    .await
-    .unwrap();
+    .await;
     let report = media::download_due(&cache, &graph, &tokens, dir.path(), later, 10)
         .await
         .unwrap();
@@ -174,9 +172,7 @@ async fn a_failed_download_is_retried_when_the_message_is_delivered_again_and_a_
     );
 
     // Meta redelivers the message: the download is due again at once, and now works.
-    apply_batch(&cache, "ws", &[image(2, "wamid.V", &media_id, &sha)])
-        .await
-        .unwrap();
+    crate::support::apply(&cache, &[image(2, "wamid.V", &media_id, &sha)]).await;
     let secret = token.expose().to_string();
     let tokens = move |_: &str| Some(AccessToken::new(&secret));
     let report = media::download_due(&cache, &graph, &tokens, dir.path(), now_ms(), 10)

@@ -3,7 +3,7 @@
 use serde_json::json;
 use zentro_core::Cache;
 use zentro_core::actions::{ContactRef, TeamEvent};
-use zentro_core::apply::{RelayEvent, apply_batch};
+use zentro_core::apply::RelayEvent;
 use zentro_core::notices::{self, NoticeKind};
 use zentro_core::sync::Member;
 
@@ -45,23 +45,20 @@ async fn new_conversations_my_conversations_and_mentions_notify_and_nothing_else
         display_name: "Bo Lind".into(),
         role: "agent".into(),
     };
-    apply_batch(
+    crate::support::apply(
         &cache,
-        "ws",
         &[
             inbound(1, "US.1", "Ana", "w1"),
             inbound(2, "US.2", "Chen", "w2"),
         ],
     )
-    .await
-    .unwrap();
+    .await;
     let start = notices::cursor_now(&cache).await.unwrap();
 
     // Ana's conversation is mine, Chen's is someone else's; Dee is new; Ana's is open on screen.
     let ana = reference("US.1");
-    apply_batch(
+    crate::support::apply(
         &cache,
-        "ws",
         &[
             team(
                 3,
@@ -106,8 +103,7 @@ async fn new_conversations_my_conversations_and_mentions_notify_and_nothing_else
             ),
         ],
     )
-    .await
-    .unwrap();
+    .await;
     let (found, next) = notices::since(&cache, start, &me, None).await.unwrap();
     let kinds: Vec<(NoticeKind, String)> =
         found.iter().map(|n| (n.kind, n.title.clone())).collect();

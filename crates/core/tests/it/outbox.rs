@@ -2,7 +2,7 @@
 
 use serde_json::json;
 use zentro_core::Cache;
-use zentro_core::apply::{RelayEvent, apply_batch};
+use zentro_core::apply::RelayEvent;
 use zentro_core::{inbox, outbox};
 use zentro_meta::AccessToken;
 use zentro_meta::graph::GraphClient;
@@ -29,9 +29,7 @@ fn inbound(seq: i64, at_secs: i64) -> RelayEvent {
 /// A cache in `dir` holding one customer's message sent at `at_secs`, and its conversation.
 async fn cache_with_a_customer_message(dir: &std::path::Path, at_secs: i64) -> (Cache, i64) {
     let cache = Cache::open_in(dir).await.unwrap();
-    apply_batch(&cache, "ws", &[inbound(1, at_secs)])
-        .await
-        .unwrap();
+    crate::support::apply(&cache, &[inbound(1, at_secs)]).await;
     let conversation = inbox::conversations(&cache, None, 1).await.unwrap()[0].id;
     (cache, conversation)
 }
@@ -116,9 +114,7 @@ async fn a_failed_reply_is_tried_again_as_it_was_or_sent_anew_after_meta_accepte
     let wamid = report.accepted[0].external_id.clone();
 
     // Meta accepted it, then reported it undeliverable: a retry is a new reply.
-    apply_batch(&cache, "ws", &[failed_status(2, &wamid)])
-        .await
-        .unwrap();
+    crate::support::apply(&cache, &[failed_status(2, &wamid)]).await;
     let anew = outbox::retry(&cache, "m1", &client_id, now_ms())
         .await
         .unwrap();
@@ -386,7 +382,7 @@ async fn a_send_that_timed_out_is_recognised_by_its_statuses_and_every_status_mo
         wa_status(5, "wamid.LATE", "sent", None),
         wa_status(6, "wamid.LATE", "failed", None),
     ];
-    apply_batch(&cache, "ws", &batch).await.unwrap();
+    crate::support::apply(&cache, &batch).await;
     let shown = inbox::messages(&cache, conversation, None, 10)
         .await
         .unwrap();
@@ -416,13 +412,7 @@ async fn a_send_that_timed_out_is_recognised_by_its_statuses_and_every_status_mo
     .unwrap();
     assert_eq!(waiting, ("failed".to_string(), Some(131026)));
     // A later delivered replaces failed, and clears the error.
-    apply_batch(
-        &cache,
-        "ws",
-        &[wa_status(7, "wamid.LATE", "delivered", None)],
-    )
-    .await
-    .unwrap();
+    crate::support::apply(&cache, &[wa_status(7, "wamid.LATE", "delivered", None)]).await;
     let waiting: (String, Option<i64>) = sqlx::query_as(
         "SELECT status, error_code FROM pending_statuses WHERE external_id = 'wamid.LATE'",
     )

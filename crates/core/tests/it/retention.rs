@@ -3,7 +3,7 @@
 //! their messages stay — and nothing happens while no period is set.
 
 use serde_json::json;
-use zentro_core::apply::{RelayEvent, apply_batch};
+use zentro_core::apply::RelayEvent;
 use zentro_core::inbox;
 use zentro_core::rights::{RetentionReport, enforce_retention};
 
@@ -55,9 +55,7 @@ async fn old_conversations_and_media_go_and_recent_ones_stay() {
     assert_eq!(inbox::contacts(&cache).await.unwrap().len(), 2);
 
     // The admin sets 90 days for conversations and 30 for media.
-    apply_batch(&cache, "ws", &[retention(4, Some(90), Some(30))])
-        .await
-        .unwrap();
+    crate::support::apply(&cache, &[retention(4, Some(90), Some(30))]).await;
     let report = enforce_retention(&cache, NOW).await.unwrap();
     assert_eq!(
         report,
@@ -97,9 +95,7 @@ async fn old_conversations_and_media_go_and_recent_ones_stay() {
         enforce_retention(&cache, NOW).await.unwrap(),
         RetentionReport::default()
     );
-    apply_batch(&cache, "ws", &[retention(5, None, None)])
-        .await
-        .unwrap();
+    crate::support::apply(&cache, &[retention(5, None, None)]).await;
     assert_eq!(
         enforce_retention(&cache, NOW + 1000 * DAY).await.unwrap(),
         RetentionReport::default()

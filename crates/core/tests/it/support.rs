@@ -10,8 +10,13 @@ use zentro_core::apply::{RelayEvent, apply_batch};
 pub async fn cache_with(events: &[RelayEvent]) -> (tempfile::TempDir, Cache) {
     let dir = tempfile::tempdir().unwrap();
     let cache = Cache::open_in(dir.path()).await.unwrap();
-    apply_batch(&cache, "ws", events).await.unwrap();
+    apply(&cache, events).await;
     (dir, cache)
+}
+
+/// Applies `events` to `cache` as the relay delivers them to workspace "ws"; they must apply.
+pub async fn apply(cache: &Cache, events: &[RelayEvent]) {
+    apply_batch(cache, "ws", events).await.unwrap();
 }
 
 /// A WhatsApp message from `customer` (a business-scoped id like `US.100`; its phone is derived

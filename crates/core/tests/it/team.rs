@@ -190,26 +190,18 @@ async fn a_customer_writing_again_reopens_a_resolved_or_snoozed_conversation() {
     assert_eq!(state_of(&cache, id).await.status, "resolved");
 
     // A redelivery of the old message does not reopen it…
-    apply_batch(
-        &cache,
-        "ws",
-        &[inbound(3, "BR.1", "wamid.1", 1_760_000_000)],
-    )
-    .await
-    .unwrap();
+    crate::support::apply(&cache, &[inbound(3, "BR.1", "wamid.1", 1_760_000_000)]).await;
     assert_eq!(state_of(&cache, id).await.status, "resolved");
 
     // …a new message does, in the same conversation.
-    apply_batch(
+    crate::support::apply(
         &cache,
-        "ws",
         &[
             inbound(4, "BR.1", "wamid.2", 1_760_000_100),
             team_event(5, "m_ana", &snooze),
         ],
     )
-    .await
-    .unwrap();
+    .await;
     let state = state_of(&cache, id).await;
     assert_eq!(
         (state.status.as_str(), state.snoozed_until),
@@ -229,16 +221,8 @@ async fn a_customer_writing_again_reopens_a_resolved_or_snoozed_conversation() {
         1
     );
     assert_eq!(state_of(&cache, id).await.status, "open");
-    apply_batch(&cache, "ws", &[team_event(6, "m_ana", &snooze)])
-        .await
-        .unwrap();
-    apply_batch(
-        &cache,
-        "ws",
-        &[inbound(7, "BR.1", "wamid.3", 1_760_000_200)],
-    )
-    .await
-    .unwrap();
+    crate::support::apply(&cache, &[team_event(6, "m_ana", &snooze)]).await;
+    crate::support::apply(&cache, &[inbound(7, "BR.1", "wamid.3", 1_760_000_200)]).await;
     let state = state_of(&cache, id).await;
     assert_eq!((state.status.as_str(), state.snoozed_until), ("open", None));
     assert_eq!(
