@@ -25,10 +25,7 @@ async fn a_new_cache_is_created_migrated_and_empty() {
 async fn the_cache_uses_wal_and_enforces_foreign_keys() {
     let dir = tempfile::tempdir().unwrap();
     let cache = Cache::open_in(dir.path()).await.unwrap();
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(cache.pool())
-        .await
-        .unwrap();
+    let mode = crate::support::pragma(&cache, "journal_mode").await;
     assert_eq!(mode, "wal");
     let orphan = sqlx::query(
         "INSERT INTO contacts (channel_id, external_id, created_at) VALUES ('no-such-channel', 'x', 0)",

@@ -155,10 +155,7 @@ async fn a_crash_mid_batch_leaves_whole_batches_only() {
 
     // The cache opens, is intact, and holds the two committed batches and nothing of the third.
     let cache = Cache::open_in(dir.path()).await.unwrap();
-    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
-        .fetch_one(cache.pool())
-        .await
-        .unwrap();
+    let integrity = crate::support::pragma(&cache, "integrity_check").await;
     assert_eq!(integrity, "ok");
     let applied = cursor(&cache, "ws").await.unwrap();
     let messages = i64::from(cache.status().await.unwrap().counts.messages);

@@ -64,6 +64,14 @@ pub fn wa_text(
     )
 }
 
+/// What `PRAGMA name` answers on `cache`, as text.
+pub async fn pragma(cache: &Cache, name: &str) -> String {
+    sqlx::query_scalar(&format!("PRAGMA {name}"))
+        .fetch_one(cache.pool())
+        .await
+        .unwrap()
+}
+
 /// Whether nothing is at `path`: `false` if something is, a panic if the file system cannot say
 /// (a permission error is not "deleted").
 pub fn absent(path: &std::path::Path) -> bool {
