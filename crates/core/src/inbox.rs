@@ -600,26 +600,14 @@ pub struct ContactSummary {
 
 /// Every contact of the cache, by name.
 pub async fn contacts(cache: &Cache) -> Result<Vec<ContactSummary>, CacheError> {
-    let rows = sqlx::query!(
-        r#"SELECT k.id AS "id!", k.display_name AS "name!", ch.kind AS "kind!", k.external_id AS "customer_id!",
+    Ok(sqlx::query_as!(
+        ContactSummary,
+        r#"SELECT k.id AS "id!", k.display_name AS "name!", ch.kind AS "channel_kind!", k.external_id AS "customer_id!",
                   k.phone, k.username, k.restricted AS "restricted!: bool",
                   (SELECT count(*) FROM conversations c WHERE c.contact_id = k.id) AS "conversations!: i64"
            FROM contacts k JOIN channels ch ON ch.id = k.channel_id
            ORDER BY k.display_name COLLATE NOCASE, k.id"#
     )
     .fetch_all(cache.pool())
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| ContactSummary {
-            id: r.id,
-            name: r.name,
-            channel_kind: r.kind,
-            customer_id: r.customer_id,
-            phone: r.phone,
-            username: r.username,
-            restricted: r.restricted,
-            conversations: r.conversations,
-        })
-        .collect())
+    .await?)
 }
