@@ -68,14 +68,19 @@ impl Metrics {
     /// or per workspace (labelled with its id) when `per_workspace`, for the operator's scraper.
     pub fn render(&self, oldest_unacknowledged: &[(String, i64)], per_workspace: bool) -> String {
         let mut out = String::new();
-        let counter = |out: &mut String, name: &str, help: &str, value: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
-            );
-        };
+        self.render_counters(&mut out);
+        let _ = writeln!(
+            out,
+            "# HELP zentro_stream_clients Open event streams.\n# TYPE zentro_stream_clients gauge\nzentro_stream_clients {}",
+            self.stream_clients.load(Ordering::Relaxed)
+        );
+        render_oldest_unacknowledged(&mut out, oldest_unacknowledged, per_workspace);
+        out
+    }
+
+    fn render_counters(&self, out: &mut String) {
         counter(
-            &mut out,
+            out,
             "zentro_webhooks_accepted_total",
             "Webhook deliveries answered 200.",
             self.webhooks_accepted.load(Ordering::Relaxed),
@@ -95,52 +100,63 @@ impl Metrics {
             self.webhooks_rejected_size.load(Ordering::Relaxed)
         );
         counter(
-            &mut out,
+            out,
             "zentro_webhook_duplicates_total",
             "Webhook items that were redeliveries.",
             self.webhook_duplicates.load(Ordering::Relaxed),
         );
         counter(
-            &mut out,
+            out,
             "zentro_webhooks_quarantined_total",
             "Webhook items quarantined.",
             self.webhooks_quarantined.load(Ordering::Relaxed),
         );
         counter(
-            &mut out,
+            out,
             "zentro_events_appended_total",
             "Events appended to workspace logs.",
             self.events_appended.load(Ordering::Relaxed),
         );
-        let _ = writeln!(
-            out,
-            "# HELP zentro_stream_clients Open event streams.\n# TYPE zentro_stream_clients gauge\nzentro_stream_clients {}",
-            self.stream_clients.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP zentro_oldest_unacknowledged_event_age_seconds Age of the oldest event some active device has not acknowledged.\n# TYPE zentro_oldest_unacknowledged_event_age_seconds gauge"
-        );
-        if per_workspace {
-            for (workspace, age_ms) in oldest_unacknowledged {
-                let _ = writeln!(
-                    out,
-                    "zentro_oldest_unacknowledged_event_age_seconds{{workspace=\"{workspace}\"}} {:.3}",
-                    *age_ms as f64 / 1000.0
-                );
-            }
-        } else {
-            let oldest = oldest_unacknowledged
-                .iter()
-                .map(|(_, age_ms)| *age_ms)
-                .max()
-                .unwrap_or(0);
+    }
+}
+
+/// One counter, with its help and type lines.
+fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+    );
+}
+
+/// The age of the oldest event some active device has not acknowledged: the largest over all
+/// workspaces, or one line per workspace.
+fn render_oldest_unacknowledged(
+    out: &mut String,
+    oldest_unacknowledged: &[(String, i64)],
+    per_workspace: bool,
+) {
+    let _ = writeln!(
+        out,
+        "# HELP zentro_oldest_unacknowledged_event_age_seconds Age of the oldest event some active device has not acknowledged.\n# TYPE zentro_oldest_unacknowledged_event_age_seconds gauge"
+    );
+    if per_workspace {
+        for (workspace, age_ms) in oldest_unacknowledged {
             let _ = writeln!(
                 out,
-                "zentro_oldest_unacknowledged_event_age_seconds {:.3}",
-                oldest as f64 / 1000.0
+                "zentro_oldest_unacknowledged_event_age_seconds{{workspace=\"{workspace}\"}} {:.3}",
+                *age_ms as f64 / 1000.0
             );
         }
-        out
+    } else {
+        let oldest = oldest_unacknowledged
+            .iter()
+            .map(|(_, age_ms)| *age_ms)
+            .max()
+            .unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "zentro_oldest_unacknowledged_event_age_seconds {:.3}",
+            oldest as f64 / 1000.0
+        );
     }
 }

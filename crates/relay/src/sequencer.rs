@@ -443,23 +443,7 @@ async fn route_webhooks<'a>(
             tally.quarantined += 1;
             continue;
         };
-        let workspace = match routes.get(&(*kind, id.as_str())) {
-            Some(w) => w.clone(),
-            None => {
-                let w = match route_cache.get(kind, id) {
-                    Some(w) => Some(w),
-                    None => {
-                        let found = store::workspace_for_route(tx, kind, id).await?;
-                        if let Some(w) = &found {
-                            route_cache.put(kind, id, w);
-                        }
-                        found
-                    }
-                };
-                routes.insert((*kind, id.as_str()), w.clone());
-                w
-            }
-        };
+        let workspace = workspace_of(tx, (*kind, id.as_str()), &mut routes, route_cache).await?;
         let Some(workspace) = workspace else {
             store::quarantine_in(
                 tx,
@@ -484,6 +468,32 @@ async fn route_webhooks<'a>(
         }
     }
     Ok(per_workspace)
+}
+
+/// The workspace a route belongs to: from this batch's lookups, the cache, or the database (then
+/// cached when found).
+async fn workspace_of<'a>(
+    tx: &mut Tx,
+    route: (&'static str, &'a str),
+    routes: &mut HashMap<(&'static str, &'a str), Option<String>>,
+    route_cache: &mut RouteCache,
+) -> Result<Option<String>, StoreError> {
+    if let Some(workspace) = routes.get(&route) {
+        return Ok(workspace.clone());
+    }
+    let (kind, id) = route;
+    let workspace = match route_cache.get(kind, id) {
+        Some(w) => Some(w),
+        None => {
+            let found = store::workspace_for_route(tx, kind, id).await?;
+            if let Some(w) = &found {
+                route_cache.put(kind, id, w);
+            }
+            found
+        }
+    };
+    routes.insert(route, workspace.clone());
+    Ok(workspace)
 }
 
 /// Per workspace: drops redeliveries already in the log, then appends the rest with consecutive

@@ -90,7 +90,7 @@ impl TlsListener {
         files: TlsFiles,
         stop: CancellationToken,
     ) -> anyhow::Result<Self> {
-        let (first, mut stamp) = files.load()?;
+        let (first, stamp) = files.load()?;
         let current = Arc::new(Current(RwLock::new(Arc::new(first))));
         let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
@@ -103,59 +103,75 @@ impl TlsListener {
         let local = listener.local_addr()?;
         let (sender, accepted) = tokio::sync::mpsc::channel(64);
 
-        let reload_stop = stop.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(RELOAD_EVERY) => {}
-                    _ = reload_stop.cancelled() => return,
-                }
-                let files = files.clone();
-                let loaded = tokio::task::spawn_blocking(move || files.load()).await;
-                match loaded {
-                    Ok(Ok((pair, new_stamp))) if new_stamp != stamp => {
-                        stamp = new_stamp;
-                        if let Ok(mut slot) = current.0.write() {
-                            *slot = Arc::new(pair);
-                        }
-                        tracing::info!("TLS certificate reloaded");
-                    }
-                    Ok(Ok(_)) => {}
-                    Ok(Err(error)) => {
-                        tracing::warn!(%error, "TLS certificate not reloaded; serving the previous one")
-                    }
-                    Err(_) => {}
-                }
-            }
-        });
-
-        tokio::spawn(async move {
-            loop {
-                let (tcp, peer) = tokio::select! {
-                    accepted = listener.accept() => match accepted {
-                        Ok(pair) => pair,
-                        Err(error) => {
-                            tracing::debug!(%error, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    },
-                    _ = stop.cancelled() => return,
-                };
-                let acceptor = acceptor.clone();
-                let sender = sender.clone();
-                tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                        Ok(Ok(tls)) => {
-                            let _ = sender.send((tls, peer)).await;
-                        }
-                        Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
-                        Err(_) => tracing::debug!("TLS handshake timed out"),
-                    }
-                });
-            }
-        });
+        tokio::spawn(reload_when_changed(files, stamp, current, stop.clone()));
+        tokio::spawn(accept_connections(listener, acceptor, sender, stop));
         Ok(Self { accepted, local })
+    }
+}
+
+/// Every [`RELOAD_EVERY`], loads the pair again and serves it when the files changed (a renewal),
+/// until `stop`; a pair that does not load leaves the previous one served.
+async fn reload_when_changed(
+    files: TlsFiles,
+    mut stamp: Vec<u8>,
+    current: Arc<Current>,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(RELOAD_EVERY) => {}
+            _ = stop.cancelled() => return,
+        }
+        let files = files.clone();
+        let loaded = tokio::task::spawn_blocking(move || files.load()).await;
+        match loaded {
+            Ok(Ok((pair, new_stamp))) if new_stamp != stamp => {
+                stamp = new_stamp;
+                if let Ok(mut slot) = current.0.write() {
+                    *slot = Arc::new(pair);
+                }
+                tracing::info!("TLS certificate reloaded");
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "TLS certificate not reloaded; serving the previous one")
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// Accepts connections until `stop`, each handshake in its own task (bounded by
+/// [`HANDSHAKE_TIMEOUT`]); sends the established ones to `sender`.
+async fn accept_connections(
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    sender: tokio::sync::mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
+    stop: CancellationToken,
+) {
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(error) => {
+                    tracing::debug!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.cancelled() => return,
+        };
+        let acceptor = acceptor.clone();
+        let sender = sender.clone();
+        tokio::spawn(async move {
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => {
+                    let _ = sender.send((tls, peer)).await;
+                }
+                Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
+                Err(_) => tracing::debug!("TLS handshake timed out"),
+            }
+        });
     }
 }
 

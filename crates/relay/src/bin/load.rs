@@ -132,19 +132,7 @@ impl Device {
         password: &str,
         n: usize,
     ) -> anyhow::Result<Self> {
-        let signed_in: serde_json::Value = client
-            .post(base.join("/v1/sessions")?)
-            .json(&serde_json::json!({ "email": email, "password": password, "device_name": format!("load device {n}") }))
-            .send()
-            .await?
-            .error_for_status()
-            .map_err(|e| anyhow::anyhow!("device {n} could not sign in: {e}"))?
-            .json()
-            .await?;
-        let token = signed_in["token"]
-            .as_str()
-            .ok_or_else(|| anyhow::anyhow!("the relay's sign-in answer had no token"))?
-            .to_string();
+        let token = sign_in(client, base, email, password, n).await?;
         let page: serde_json::Value = client
             .get(base.join("/v1/events?after=0&limit=1")?)
             .bearer_auth(&token)
@@ -171,26 +159,8 @@ impl Device {
             lags.clone(),
             applied.clone(),
         ));
-        let (client, cursor) = (client.clone(), base.join("/v1/cursor")?);
-        let acks = tokio::spawn(async move {
-            let mut acked = head;
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tick.tick().await;
-                let seq = applied.load(std::sync::atomic::Ordering::Relaxed);
-                if seq > acked {
-                    let sent = client
-                        .post(cursor.clone())
-                        .bearer_auth(&token)
-                        .json(&serde_json::json!({ "seq": seq }))
-                        .send()
-                        .await;
-                    if sent.is_ok_and(|r| r.status().is_success()) {
-                        acked = seq;
-                    }
-                }
-            }
-        });
+        let cursor = base.join("/v1/cursor")?;
+        let acks = tokio::spawn(acknowledge(client.clone(), cursor, token, applied, head));
         Ok(Self {
             received,
             lags,
@@ -216,6 +186,57 @@ impl Device {
         let over_a_second = lags.iter().filter(|&&lag| lag > 1000).count();
         serde_json::json!({ "received": self.received(), "lag_p50_ms": pct(0.5), "lag_p99_ms": pct(0.99), "lag_max_ms": pct(1.0),
             "lag_over_1s": over_a_second })
+    }
+}
+
+/// Signs in as device `n`; its token.
+async fn sign_in(
+    client: &reqwest::Client,
+    base: &reqwest::Url,
+    email: &str,
+    password: &str,
+    n: usize,
+) -> anyhow::Result<String> {
+    let signed_in: serde_json::Value = client
+        .post(base.join("/v1/sessions")?)
+        .json(&serde_json::json!({ "email": email, "password": password, "device_name": format!("load device {n}") }))
+        .send()
+        .await?
+        .error_for_status()
+        .map_err(|e| anyhow::anyhow!("device {n} could not sign in: {e}"))?
+        .json()
+        .await?;
+    Ok(signed_in["token"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("the relay's sign-in answer had no token"))?
+        .to_string())
+}
+
+/// Acknowledges each second the last seq `applied` (past `head`), as desktops do; runs until
+/// aborted.
+async fn acknowledge(
+    client: reqwest::Client,
+    cursor: reqwest::Url,
+    token: String,
+    applied: Arc<std::sync::atomic::AtomicI64>,
+    head: i64,
+) {
+    let mut acked = head;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let seq = applied.load(std::sync::atomic::Ordering::Relaxed);
+        if seq > acked {
+            let sent = client
+                .post(cursor.clone())
+                .bearer_auth(&token)
+                .json(&serde_json::json!({ "seq": seq }))
+                .send()
+                .await;
+            if sent.is_ok_and(|r| r.status().is_success()) {
+                acked = seq;
+            }
+        }
     }
 }
 

@@ -276,6 +276,20 @@ pub struct Publish {
     idempotency_key: String,
 }
 
+/// The device's event, parsed into its kind's type: 403 for the relay's own kinds, 400 for an
+/// unknown kind or a payload not of its kind's type (logged without the payload).
+fn device_event(session: &SessionContext, input: &Publish) -> Result<DeviceEvent, ApiError> {
+    DeviceEvent::parse(&input.kind, &input.payload).map_err(|refusal| {
+        tracing::info!(member = %session.member_id, kind = %input.kind.chars().take(64).collect::<String>(), %refusal, "event refused");
+        match refusal {
+            Refusal::RelayOnly(_) => ApiError::Forbidden(refusal.to_string()),
+            Refusal::Unknown(_) | Refusal::Invalid { .. } => {
+                ApiError::BadRequest(refusal.to_string())
+            }
+        }
+    })
+}
+
 /// `POST /v1/events`: a device's event → `{seq}`; the same idempotency key returns the same seq.
 ///
 /// Only the kinds devices produce (`team.*`, `message.sent`) are taken: the relay's own kinds
@@ -301,15 +315,7 @@ pub async fn publish(
         ));
     }
     let session = &auth.0;
-    let event = DeviceEvent::parse(&input.kind, &input.payload).map_err(|refusal| {
-        tracing::info!(member = %session.member_id, kind = %input.kind.chars().take(64).collect::<String>(), %refusal, "event refused");
-        match refusal {
-            Refusal::RelayOnly(_) => ApiError::Forbidden(refusal.to_string()),
-            Refusal::Unknown(_) | Refusal::Invalid { .. } => {
-                ApiError::BadRequest(refusal.to_string())
-            }
-        }
-    })?;
+    let event = device_event(session, &input)?;
     auth.require(crate::roles::permission_for(&event))?;
     // Nobody writes about a channel they may not use (they never see its conversations).
     if !state

@@ -28,22 +28,8 @@ fn is_hex(text: &str, len: usize) -> bool {
     text.len() == len && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// `POST /v1/erasures` `{identifiers, salt, hash, details}` (admins): deletes every event of the
-/// workspace's log and every quarantined webhook that names one of `identifiers` (as a JSON
-/// string), appends `contact.erased {salt, hash}` for every device, and records the receipt (the
-/// hash and counts — never the identifiers, which are not stored anywhere).
-pub async fn erase(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    input: Result<Json<Erasure>, axum::extract::rejection::JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    auth.require(Permission::ManageData)?;
-    let Json(input) = input.map_err(|e| {
-        ApiError::BadRequest(format!(
-            "expected JSON {{identifiers, salt, hash, details}}: {}",
-            e.body_text()
-        ))
-    })?;
+/// Refuses (400) an erasure whose identifiers, salt, hash or details are not as documented.
+fn check_erasure(input: &Erasure) -> Result<(), ApiError> {
     if input.identifiers.is_empty()
         || input.identifiers.len() > 10
         || input.identifiers.iter().any(|i| {
@@ -64,6 +50,26 @@ pub async fn erase(
     if input.details.to_string().len() > 2048 {
         return Err(ApiError::BadRequest("details are limited to 2 KiB".into()));
     }
+    Ok(())
+}
+
+/// `POST /v1/erasures` `{identifiers, salt, hash, details}` (admins): deletes every event of the
+/// workspace's log and every quarantined webhook that names one of `identifiers` (as a JSON
+/// string), appends `contact.erased {salt, hash}` for every device, and records the receipt (the
+/// hash and counts — never the identifiers, which are not stored anywhere).
+pub async fn erase(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    input: Result<Json<Erasure>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    auth.require(Permission::ManageData)?;
+    let Json(input) = input.map_err(|e| {
+        ApiError::BadRequest(format!(
+            "expected JSON {{identifiers, salt, hash, details}}: {}",
+            e.body_text()
+        ))
+    })?;
+    check_erasure(&input)?;
     let (events, quarantined) = state
         .store
         .purge_mentions(&auth.0.workspace_id, &input.identifiers)

@@ -93,22 +93,7 @@ pub async fn share(
     if body.is_empty() {
         return Err(ApiError::BadRequest("the file is empty".into()));
     }
-    let mime = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .filter(|m| m.contains('/') && m.len() <= 100)
-        .ok_or_else(|| ApiError::BadRequest("say the file's type in Content-Type".into()))?;
-    let (mime, limit) = instagram_type(mime)?;
-    if body.len() as u64 > limit {
-        return Err(ApiError::Refused {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            code: "too_large",
-            message: format!(
-                "Instagram takes {mime} files up to {} MB",
-                limit / (1024 * 1024)
-            ),
-        });
-    }
+    let mime = accepted_type(&headers, body.len() as u64)?;
     // One upload at a time checks the quota and writes, so two cannot both fit the last place.
     let _quota = QUOTA.lock().await;
     within_quota(&state, &auth.0.workspace_id, body.len() as u64).await?;
@@ -123,16 +108,7 @@ pub async fn share(
         name: name.clone(),
         expires_at,
     };
-    let write = async {
-        tokio::fs::create_dir_all(&dir).await?;
-        tokio::fs::write(dir.join(&token), &body).await?;
-        tokio::fs::write(
-            dir.join(format!("{token}.json")),
-            serde_json::to_vec(&meta).map_err(std::io::Error::other)?,
-        )
-        .await
-    };
-    write
+    keep(&dir, &token, &body, &meta)
         .await
         .map_err(|e| ApiError::Internal(format!("a shared file could not be kept: {e}")))?;
     let base = super::meta_callbacks::base_url(&state, &headers);
@@ -147,6 +123,39 @@ pub async fn share(
         Json(json!({ "url": url, "expires_at": expires_at })),
     )
         .into_response())
+}
+
+/// The file's type from `Content-Type`, when Instagram takes it at this size: 400 for a type
+/// missing or not taken, 413 for a file too large for its type.
+fn accepted_type(headers: &HeaderMap, bytes: u64) -> Result<String, ApiError> {
+    let mime = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|m| m.contains('/') && m.len() <= 100)
+        .ok_or_else(|| ApiError::BadRequest("say the file's type in Content-Type".into()))?;
+    let (mime, limit) = instagram_type(mime)?;
+    if bytes > limit {
+        return Err(ApiError::Refused {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "too_large",
+            message: format!(
+                "Instagram takes {mime} files up to {} MB",
+                limit / (1024 * 1024)
+            ),
+        });
+    }
+    Ok(mime)
+}
+
+/// Writes the file and its description (`{token}.json`) into `dir`.
+async fn keep(dir: &Path, token: &str, body: &[u8], meta: &Meta) -> std::io::Result<()> {
+    tokio::fs::create_dir_all(dir).await?;
+    tokio::fs::write(dir.join(token), body).await?;
+    tokio::fs::write(
+        dir.join(format!("{token}.json")),
+        serde_json::to_vec(meta).map_err(std::io::Error::other)?,
+    )
+    .await
 }
 
 /// `GET /shared/{token}/{name}`: the file, until it expires (then, or for any other address, 404).

@@ -509,43 +509,7 @@ pub async fn abandon(
             e.body_text()
         ))
     })?;
-    let clip = |s: Option<String>| s.map(|s| s.chars().take(200).collect::<String>());
-    let (to, outcome) = match input.event.as_str() {
-        signup_events::CANCEL => {
-            let step = clip(input.data.current_step);
-            (
-                SignupState::Cancelled,
-                json!({
-                    "code": "cancelled",
-                    "message": match &step {
-                        Some(step) => format!("The signup was cancelled at Meta's step {step}; nothing was connected."),
-                        None => "The signup was cancelled; nothing was connected.".into(),
-                    },
-                    "step": step,
-                }),
-            )
-        }
-        signup_events::ERROR => {
-            let (message, id) = (clip(input.data.error_message), clip(input.data.error_id));
-            (
-                SignupState::Failed,
-                json!({
-                    "code": "meta_error",
-                    "message": format!(
-                        "Meta reported an error: {}{}. Nothing was connected; try again, or give Meta's support the error id.",
-                        message.as_deref().unwrap_or("no details"),
-                        id.as_deref().map(|id| format!(" (error id {id})")).unwrap_or_default()
-                    ),
-                    "error_id": id,
-                }),
-            )
-        }
-        other => {
-            return Err(ApiError::BadRequest(format!(
-                "event must be CANCEL or ERROR here, not {other:?}"
-            )));
-        }
-    };
+    let (to, outcome) = abandoned(&input.event, input.data)?;
     let signup = claim(
         &state,
         &input.t,
@@ -570,6 +534,46 @@ pub async fn abandon(
     Ok(Json(
         json!({ "state": to, "outcome": outcome, "signup_id": signup.id }),
     ))
+}
+
+/// How a signup abandoned with Meta's `event` ends: its new state and its outcome (Meta's words
+/// clipped to 200 characters).
+fn abandoned(event: &str, data: SessionInfo) -> Result<(SignupState, Value), ApiError> {
+    let clip = |s: Option<String>| s.map(|s| s.chars().take(200).collect::<String>());
+    match event {
+        signup_events::CANCEL => {
+            let step = clip(data.current_step);
+            Ok((
+                SignupState::Cancelled,
+                json!({
+                    "code": "cancelled",
+                    "message": match &step {
+                        Some(step) => format!("The signup was cancelled at Meta's step {step}; nothing was connected."),
+                        None => "The signup was cancelled; nothing was connected.".into(),
+                    },
+                    "step": step,
+                }),
+            ))
+        }
+        signup_events::ERROR => {
+            let (message, id) = (clip(data.error_message), clip(data.error_id));
+            Ok((
+                SignupState::Failed,
+                json!({
+                    "code": "meta_error",
+                    "message": format!(
+                        "Meta reported an error: {}{}. Nothing was connected; try again, or give Meta's support the error id.",
+                        message.as_deref().unwrap_or("no details"),
+                        id.as_deref().map(|id| format!(" (error id {id})")).unwrap_or_default()
+                    ),
+                    "error_id": id,
+                }),
+            ))
+        }
+        other => Err(ApiError::BadRequest(format!(
+            "event must be CANCEL or ERROR here, not {other:?}"
+        ))),
+    }
 }
 
 fn refusal(refusal: SignupRefusal) -> ApiError {

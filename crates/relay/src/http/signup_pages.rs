@@ -123,8 +123,26 @@ async fn accounts_step(
         )
         .await;
     }
+    let listed = listed_pages(&state, &signup, &pages).await;
+    let notice = permissions.describe();
+    let answer = json!({ "state": SignupState::Working, "pages": listed, "signup_id": signup.id,
+                         "permissions": permissions, "permissions_notice": notice });
+    state.shared_pages.put(
+        &signup.id,
+        Shared {
+            user_id: info.user_id,
+            pages,
+            permissions,
+        },
+    );
+    Ok(Json(answer))
+}
+
+/// The shared Pages and their Instagram accounts as the page lists them: names and ids, and
+/// whether another workspace has each already (`elsewhere`); never a token.
+async fn listed_pages(state: &AppState, signup: &Signup, pages: &[PageAccount]) -> Vec<Value> {
     let mut listed = Vec::new();
-    for page in &pages {
+    for page in pages {
         let taken = |kind, id: &str| {
             let (state, id) = (state.clone(), id.to_string());
             let workspace = signup.workspace_id.clone();
@@ -151,18 +169,7 @@ async fn accounts_step(
             },
         }));
     }
-    let notice = permissions.describe();
-    let answer = json!({ "state": SignupState::Working, "pages": listed, "signup_id": signup.id,
-                         "permissions": permissions, "permissions_notice": notice });
-    state.shared_pages.put(
-        &signup.id,
-        Shared {
-            user_id: info.user_id,
-            pages,
-            permissions,
-        },
-    );
-    Ok(Json(answer))
+    listed
 }
 
 /// The body of `POST /signup/pages/connect`.

@@ -13,7 +13,7 @@ use crate::credentials::{
     check_password_policy, hash_password, invitation_code_hash, new_invitation_code,
 };
 use crate::roles::{Permission, Role};
-use crate::store::NewAuditEntry;
+use crate::store::{MemberSummary, NewAuditEntry};
 use zentro_events::clock::{now_ms, random_id};
 
 type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
@@ -211,6 +211,18 @@ pub async fn update_member(
     if after.status == "deactivated" {
         state.sessions_revoked();
     }
+    audit_member_change(&state, &auth, &before, &after).await?;
+    Ok(Json(json!({ "member": after })))
+}
+
+/// Records a changed role and a changed status in the audit log; a deactivated member's entry
+/// names the channel tokens their devices held (to rotate).
+async fn audit_member_change(
+    state: &AppState,
+    auth: &Authenticated,
+    before: &MemberSummary,
+    after: &MemberSummary,
+) -> Result<(), ApiError> {
     if before.role != after.role {
         state
             .store
@@ -225,7 +237,7 @@ pub async fn update_member(
         let held = if after.status == "deactivated" {
             state
                 .store
-                .tokens_held_by(&auth.0.workspace_id, &member_id)
+                .tokens_held_by(&auth.0.workspace_id, &after.id)
                 .await?
         } else {
             Vec::new()
@@ -239,7 +251,7 @@ pub async fn update_member(
             ))
             .await?;
     }
-    Ok(Json(json!({ "member": after })))
+    Ok(())
 }
 
 /// `DELETE /v1/members/{id}`: removes a member and ends their sessions.

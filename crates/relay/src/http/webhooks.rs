@@ -57,19 +57,7 @@ pub async fn receive(
     };
     let signature = headers.get(SIGNATURE_HEADER).and_then(|h| h.to_str().ok());
     if let Err(error) = verify_webhook(&state.config.app_secret, &body, signature) {
-        if state.metrics.signature_failed() {
-            tracing::error!(
-                "ALERT: many webhook signature failures in the last minute; if Meta's deliveries are failing, \
-                 the app secret was probably rotated: update ZENTRO_RELAY_META_APP_SECRET"
-            );
-        }
-        tracing::warn!(%error, "webhook refused");
-        // Meta's signed deliveries are never limited; forgeries are, per address.
-        return crate::ratelimit::meta_refusal(
-            &state,
-            &address,
-            StatusCode::UNAUTHORIZED.into_response(),
-        );
+        return refuse_unsigned(&state, &address, &error);
     }
     let quarantined = state.metrics.webhooks_quarantined.load(Ordering::Relaxed);
     let stored = match webhook::parse(&body) {
@@ -98,6 +86,24 @@ pub async fn receive(
             StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
     }
+}
+
+/// 401 for a delivery not signed with the app secret (429 past the address's limit); many in a
+/// minute raise an alert, the secret having probably been rotated.
+fn refuse_unsigned(
+    state: &AppState,
+    address: &crate::ratelimit::ClientAddress,
+    error: &zentro_meta::signature::SignatureError,
+) -> Response {
+    if state.metrics.signature_failed() {
+        tracing::error!(
+            "ALERT: many webhook signature failures in the last minute; if Meta's deliveries are failing, \
+             the app secret was probably rotated: update ZENTRO_RELAY_META_APP_SECRET"
+        );
+    }
+    tracing::warn!(%error, "webhook refused");
+    // Meta's signed deliveries are never limited; forgeries are, per address.
+    crate::ratelimit::meta_refusal(state, address, StatusCode::UNAUTHORIZED.into_response())
 }
 
 /// Keeps the quarantine within its retention and size (after it grew, and periodically).

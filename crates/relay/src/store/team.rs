@@ -143,19 +143,7 @@ impl Store {
         let member_id = match existing {
             Some(r) if r.get::<&str, _>(1) == workspace_id && r.get::<&str, _>(2) == "invited" => {
                 let id: String = r.get(0);
-                sqlx::query("UPDATE members SET role = ?, display_name = ? WHERE id = ?")
-                    .bind(role.as_str())
-                    .bind(display_name)
-                    .bind(&id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(
-                    "UPDATE invitations SET used_at = ? WHERE member_id = ? AND used_at IS NULL",
-                )
-                .bind(now)
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
+                renew_invited_in(&mut tx, &id, role, display_name, now).await?;
                 id
             }
             Some(_) => {
@@ -164,20 +152,7 @@ impl Store {
                 )));
             }
             None => {
-                let id = random_id();
-                sqlx::query(
-                    "INSERT INTO members (id, workspace_id, email, display_name, role, status, created_at)
-                     VALUES (?, ?, ?, ?, ?, 'invited', ?)",
-                )
-                .bind(&id)
-                .bind(workspace_id)
-                .bind(email)
-                .bind(display_name)
-                .bind(role.as_str())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                id
+                insert_invited_in(&mut tx, workspace_id, email, display_name, role, now).await?
             }
         };
         sqlx::query(
@@ -705,8 +680,41 @@ impl Store {
             sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM quarantine")
                 .fetch_one(&self.pool)
                 .await?;
+        let (found_events, found_quarantined) = self
+            .find_mentions(workspace_id, &quoted, head, last_quarantined)
+            .await?;
+        let events = self
+            .delete_found(
+                "DELETE FROM events WHERE workspace_id = ?1 AND seq IN (SELECT value FROM json_each(?2))",
+                workspace_id,
+                found_events,
+            )
+            .await?;
+        let quarantined = self
+            .delete_found(
+                "DELETE FROM quarantine WHERE id IN (SELECT value FROM json_each(?2))",
+                workspace_id,
+                found_quarantined,
+            )
+            .await?;
+        // What arrived while the log was read.
+        let (recent_events, recent_quarantined) = self
+            .purge_recent_mentions(workspace_id, &quoted, head, last_quarantined)
+            .await?;
+        Ok((events + recent_events, quarantined + recent_quarantined))
+    }
+
+    /// The seqs of the workspace's events up to `head`, and the ids of its quarantined webhooks
+    /// up to `last_quarantined`, that name one of the `quoted` identifiers (read without a lock).
+    async fn find_mentions(
+        &self,
+        workspace_id: &str,
+        quoted: &[String],
+        head: i64,
+        last_quarantined: i64,
+    ) -> Result<(Vec<i64>, Vec<i64>)> {
         let (mut found_events, mut found_quarantined) = (Vec::new(), Vec::new());
-        for identifier in &quoted {
+        for identifier in quoted {
             found_events.extend(
                 sqlx::query_scalar::<_, i64>(
                     "SELECT seq FROM events WHERE workspace_id = ? AND seq <= ? AND instr(payload, ?) > 0",
@@ -729,23 +737,21 @@ impl Store {
                 .await?,
             );
         }
-        let mut events = self
-            .delete_found(
-                "DELETE FROM events WHERE workspace_id = ?1 AND seq IN (SELECT value FROM json_each(?2))",
-                workspace_id,
-                found_events,
-            )
-            .await?;
-        let mut quarantined = self
-            .delete_found(
-                "DELETE FROM quarantine WHERE id IN (SELECT value FROM json_each(?2))",
-                workspace_id,
-                found_quarantined,
-            )
-            .await?;
-        // What arrived while the log was read.
+        Ok((found_events, found_quarantined))
+    }
+
+    /// Deletes, in one transaction, the events after `head` and the quarantined webhooks after
+    /// `last_quarantined` that name one of the `quoted` identifiers; returns how many of each.
+    async fn purge_recent_mentions(
+        &self,
+        workspace_id: &str,
+        quoted: &[String],
+        head: i64,
+        last_quarantined: i64,
+    ) -> Result<(i64, i64)> {
+        let (mut events, mut quarantined) = (0, 0);
         let mut tx = self.begin().await?;
-        for identifier in &quoted {
+        for identifier in quoted {
             events += sqlx::query(
                 "DELETE FROM events WHERE workspace_id = ? AND seq > ? AND instr(payload, ?) > 0",
             )
@@ -1045,4 +1051,52 @@ fn audited(
         }
         _ => None,
     }
+}
+
+/// Renews the invitation of a member still invited: their new role and name; their earlier codes
+/// stop working.
+async fn renew_invited_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    member_id: &str,
+    role: Role,
+    display_name: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query("UPDATE members SET role = ?, display_name = ? WHERE id = ?")
+        .bind(role.as_str())
+        .bind(display_name)
+        .bind(member_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE invitations SET used_at = ? WHERE member_id = ? AND used_at IS NULL")
+        .bind(now)
+        .bind(member_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Creates an invited member; returns their id.
+async fn insert_invited_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    workspace_id: &str,
+    email: &str,
+    display_name: &str,
+    role: Role,
+    now: i64,
+) -> Result<String> {
+    let id = random_id();
+    sqlx::query(
+        "INSERT INTO members (id, workspace_id, email, display_name, role, status, created_at)
+                     VALUES (?, ?, ?, ?, ?, 'invited', ?)",
+    )
+    .bind(&id)
+    .bind(workspace_id)
+    .bind(email)
+    .bind(display_name)
+    .bind(role.as_str())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
 }
