@@ -107,9 +107,9 @@ impl From<zentro_core::actions::TeamError> for CommandError {
     }
 }
 
-impl From<zentro_core::sync::SyncError> for CommandError {
-    fn from(error: zentro_core::sync::SyncError) -> Self {
-        use zentro_core::sync::SyncError;
+impl From<zentro_core::relay_client::SyncError> for CommandError {
+    fn from(error: zentro_core::relay_client::SyncError) -> Self {
+        use zentro_core::relay_client::SyncError;
         let message = error.to_string();
         match error {
             SyncError::Unauthorized => Self::new(
@@ -134,7 +134,7 @@ impl From<zentro_core::sync::SyncError> for CommandError {
 impl From<zentro_core::account::SignInError> for CommandError {
     fn from(error: zentro_core::account::SignInError) -> Self {
         use zentro_core::account::SignInError;
-        use zentro_core::sync::SyncError;
+        use zentro_core::relay_client::SyncError;
         match error {
             SignInError::Relay(SyncError::Unauthorized) => {
                 Self::new(ErrorCode::Invalid, "Wrong email or password.")

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use zentro_core::channel_access::reconcile;
-use zentro_core::sync::RelayClient;
+use zentro_core::relay_client::RelayClient;
 use zentro_core::vault::Secret;
 use zentro_core::{Cache, inbox};
 use zentro_meta_sim::{Customer, Inbound, SimConfig};

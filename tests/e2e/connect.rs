@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 use zentro_core::connections::Navigation;
-use zentro_core::sync::RelayClient;
+use zentro_core::relay_client::RelayClient;
 use zentro_core::vault::{Secret, Vault};
 use zentro_meta_sim::{Inbound, MetaSim, SimConfig};
 use zentro_relay::Config;

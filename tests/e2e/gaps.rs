@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use zentro_core::apply::cursor;
+use zentro_core::relay_client::SyncError;
 use zentro_core::rights;
-use zentro_core::sync::{SyncError, catch_up};
+use zentro_core::sync::catch_up;
 use zentro_meta_sim::SimConfig;
 use zentro_relay::Store;
 use zentro_relay::store::now_ms;

@@ -172,7 +172,7 @@ async fn an_agent_cannot_erase_and_nothing_is_deleted() {
     assert!(
         matches!(
             refused,
-            rights::ErasureError::Relay(zentro_core::sync::SyncError::Forbidden(_))
+            rights::ErasureError::Relay(zentro_core::relay_client::SyncError::Forbidden(_))
         ),
         "{refused:?}"
     );
@@ -224,7 +224,7 @@ async fn terminating_the_workspace_deletes_its_data_on_the_relay_and_every_devic
         relay: laptop.client.clone(),
         token: laptop.token.clone(),
         workspace_id: w.workspace.clone(),
-        member: zentro_core::sync::Member {
+        member: zentro_core::members::Member {
             id: laptop.member_id.clone(),
             email: "owner@acme.test".into(),
             display_name: "Owner".into(),

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use zentro_core::sync::{RelayClient, catch_up};
+use zentro_core::relay_client::RelayClient;
+use zentro_core::sync::catch_up;
 use zentro_core::vault::{Secret, Vault};
 use zentro_core::{Cache, inbox};
 use zentro_meta::graph::{GraphClient, MediaHostPolicy};

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use zentro_core::Cache;
 use zentro_core::desk::{Desk, DeskConfig, SyncState};
-use zentro_core::sync::{Member, RelayClient};
+use zentro_core::members::Member;
+use zentro_core::relay_client::RelayClient;
 use zentro_core::vault::{Secret, Vault};
 use zentro_meta::graph::{GraphClient, MediaHostPolicy};
 use zentro_meta_sim::SimConfig;
@@ -27,7 +28,7 @@ const PHONE: &str = "106540350009001";
 pub(crate) async fn keychain_desk(
     relay: &RelayClient,
     token: &Secret,
-    identity: &zentro_core::sync::Identity,
+    identity: &zentro_core::members::Identity,
     graph_url: &str,
     dir: &std::path::Path,
     vault: &Vault,

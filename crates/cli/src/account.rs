@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use zentro_core::Cache;
 use zentro_core::account::Account;
-use zentro_core::sync::RelayClient;
+use zentro_core::relay_client::RelayClient;
 use zentro_core::vault::Vault;
 
 use crate::context::Context;

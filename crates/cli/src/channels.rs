@@ -2,7 +2,7 @@
 
 use zentro_core::Cache;
 use zentro_core::channel_tokens::ChannelInfo;
-use zentro_core::sync::RelayClient;
+use zentro_core::relay_client::RelayClient;
 use zentro_core::vault::{Secret, Vault};
 
 use crate::cli::ChannelsCommand;

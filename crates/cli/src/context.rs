@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use zentro_core::account::Account;
-use zentro_core::sync::RelayClient;
+use zentro_core::relay_client::RelayClient;
 use zentro_core::vault::{Secret, Vault};
 
 use crate::exit::{Exit, Failure, fail, other};

@@ -1,6 +1,6 @@
 //! How a command ends: the exit codes scripts rely on, and the failure that carries one.
 
-use zentro_core::sync::SyncError;
+use zentro_core::relay_client::SyncError;
 use zentro_core::vault::VaultError;
 
 /// The process's exit status. The numbers are a public contract: scripts and tests depend on

@@ -4,7 +4,8 @@ use tokio_util::sync::CancellationToken;
 use zentro_core::Cache;
 use zentro_core::account::Account;
 use zentro_core::inbox;
-use zentro_core::sync::{Progress, RelayClient, SyncError, catch_up, follow};
+use zentro_core::relay_client::{RelayClient, SyncError};
+use zentro_core::sync::{Progress, catch_up, follow};
 use zentro_core::vault::{Secret, Vault};
 use zentro_events::clock::now_ms;
 

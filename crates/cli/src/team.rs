@@ -1,7 +1,8 @@
 //! `zentro team`, `devices` and `audit`: the workspace's people, their devices and its record.
 
 use zentro_core::members::MemberChange;
-use zentro_core::sync::{RelayClient, Teammate};
+use zentro_core::members::Teammate;
+use zentro_core::relay_client::RelayClient;
 use zentro_core::vault::Secret;
 
 use crate::cli::{DevicesCommand, TeamCommand};

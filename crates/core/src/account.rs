@@ -106,7 +106,7 @@ impl Account {
 pub enum SignInError {
     /// The relay refused or could not be reached.
     #[error(transparent)]
-    Relay(#[from] crate::sync::SyncError),
+    Relay(#[from] crate::relay_client::SyncError),
     /// The keychain could not keep the device's token (nothing was saved).
     #[error(transparent)]
     Vault(#[from] crate::vault::VaultError),
@@ -125,7 +125,7 @@ pub async fn sign_in(
     password: &crate::vault::Secret,
     device_name: &str,
 ) -> Result<Account, SignInError> {
-    let client = crate::sync::RelayClient::new(relay_url)?;
+    let client = crate::relay_client::RelayClient::new(relay_url)?;
     let (token, identity) = client.sign_in(email.trim(), password, device_name).await?;
     keep(data_dir, vault, &client, token, identity).await
 }
@@ -140,7 +140,7 @@ pub async fn join(
     password: &crate::vault::Secret,
     device_name: &str,
 ) -> Result<Account, SignInError> {
-    let client = crate::sync::RelayClient::new(relay_url)?;
+    let client = crate::relay_client::RelayClient::new(relay_url)?;
     let (token, identity) = client
         .accept_invitation(code.trim(), password, device_name)
         .await?;
@@ -151,9 +151,9 @@ pub async fn join(
 async fn keep(
     data_dir: &Path,
     vault: crate::vault::Vault,
-    client: &crate::sync::RelayClient,
+    client: &crate::relay_client::RelayClient,
     token: crate::vault::Secret,
-    identity: crate::sync::Identity,
+    identity: crate::members::Identity,
 ) -> Result<Account, SignInError> {
     use crate::vault::Vault;
     let entry = Vault::device_entry(client.base_url(), &identity.member.email);

@@ -16,7 +16,7 @@ use zentro_events::clock::random_id;
 
 use crate::cache::{Cache, CacheError};
 use crate::desk::Desk;
-use crate::sync::{RelayClient, SyncError};
+use crate::relay_client::{RelayClient, SyncError};
 use crate::vault::Secret;
 
 pub use zentro_events::team::{

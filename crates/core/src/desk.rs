@@ -22,10 +22,12 @@ use zentro_events::clock::now_ms;
 use zentro_meta::AccessToken;
 use zentro_meta::graph::GraphClient;
 
-use crate::actions::{self as team, TeamError, TeamEvent};
+use crate::actions::{self, TeamError, TeamEvent};
 use crate::cache::Cache;
+use crate::members::Member;
 use crate::outbox::{self, MessageSent, OutboxError};
-use crate::sync::{self, Member, Progress, RelayClient, SyncError};
+use crate::relay_client::{RelayClient, SyncError};
+use crate::sync::{self, Progress};
 use crate::vault::Secret;
 
 /// Gives the Meta token of a cache channel id (from the keychain, or the sandbox's memory).
@@ -137,7 +139,7 @@ pub struct Desk {
     state: Arc<Mutex<SyncState>>,
     stop: CancellationToken,
     tasks: tokio_util::task::TaskTracker,
-    teammates: Mutex<Vec<crate::sync::Teammate>>,
+    teammates: Mutex<Vec<crate::members::Teammate>>,
     kept: Arc<KeptTokens>,
 }
 
@@ -206,7 +208,7 @@ impl Desk {
     }
 
     /// The workspace's members (from the relay; the last list when it is unreachable).
-    pub async fn members(&self) -> Result<Vec<crate::sync::Teammate>, SyncError> {
+    pub async fn members(&self) -> Result<Vec<crate::members::Teammate>, SyncError> {
         match self.config.relay.members(&self.config.token).await {
             Ok(list) => {
                 *self
@@ -340,7 +342,7 @@ impl Desk {
     /// Queues a team event (assign, status, note, label, contact edit) and publishes it as soon as
     /// it can; every device, this one included, applies it when it comes back from the relay.
     pub async fn act(&self, event: &TeamEvent) -> Result<String, TeamError> {
-        let key = team::queue(&self.config.cache, event, now_ms()).await?;
+        let key = actions::queue(&self.config.cache, event, now_ms()).await?;
         self.nudge.notify_one();
         Ok(key)
     }
@@ -683,7 +685,7 @@ async fn send_once(
     crate::rights::cleanup(&config.cache)
         .await
         .map_err(|e| e.to_string())?;
-    changed |= team::wake_snoozed(&config.cache, now)
+    changed |= actions::wake_snoozed(&config.cache, now)
         .await
         .map_err(|e| e.to_string())?
         > 0;
@@ -705,7 +707,7 @@ async fn announce_sent(
 ) -> Result<(), String> {
     for sent in accepted {
         let payload = serde_json::to_value(sent).map_err(|e| e.to_string())?;
-        team::queue_announcement(
+        actions::queue_announcement(
             &config.cache,
             "message.sent",
             &payload,
@@ -720,12 +722,12 @@ async fn announce_sent(
 
 /// Publishes the queued team events, if any wait.
 async fn publish_team_events(config: &DeskConfig) -> Result<(), String> {
-    if team::waiting(&config.cache)
+    if actions::waiting(&config.cache)
         .await
         .map_err(|e| e.to_string())?
         > 0
     {
-        team::flush(&config.cache, &config.relay, &config.token)
+        actions::flush(&config.cache, &config.relay, &config.token)
             .await
             .map_err(|e| e.to_string())?;
     }

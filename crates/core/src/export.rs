@@ -78,7 +78,7 @@ pub enum ExportError {
     #[error(
         "exports are recorded in the team's audit log, and the relay did not accept it ({0}); nothing was exported"
     )]
-    Relay(#[from] crate::sync::SyncError),
+    Relay(#[from] crate::relay_client::SyncError),
     /// Writing the archive failed (a full disk, a folder that is not writable).
     #[error(
         "could not write the export to {path}: {reason}; free some space or choose another folder"
@@ -967,7 +967,7 @@ pub async fn audit_subject(
 /// content), then writes it. Nothing is written when the relay refuses or cannot be reached.
 pub async fn export_recorded(
     cache: &Cache,
-    relay: &crate::sync::RelayClient,
+    relay: &crate::relay_client::RelayClient,
     token: &crate::vault::Secret,
     scope: Scope,
     out: &Path,

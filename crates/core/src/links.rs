@@ -99,7 +99,8 @@ pub fn parse(link: &str) -> Result<DeepLink, LinkError> {
                     "the relay address is not a web address",
                 ));
             }
-            crate::sync::relay_address(&relay).map_err(|e| LinkError::Insecure(e.to_string()))?;
+            crate::relay_client::relay_address(&relay)
+                .map_err(|e| LinkError::Insecure(e.to_string()))?;
             Ok(DeepLink::Invitation { relay, code })
         }
         other => Err(LinkError::Unknown(other.chars().take(40).collect())),

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::cache::{Cache, CacheError};
-use crate::sync::Member;
+use crate::members::Member;
 
 /// Why a notice is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -9,11 +9,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::apply::{ApplyReport, RelayEvent, apply_batch, cursor};
 use crate::cache::Cache;
+use crate::relay_client::{Page, RelayClient, SyncError};
 use crate::vault::Secret;
-
-// Where these lived before the relay client had its own module; kept so callers' paths work.
-pub use crate::members::{Identity, Member, Teammate, Workspace};
-pub use crate::relay_client::{PAGE, Page, RelayClient, SyncError, relay_address};
 
 /// Catch-up progress, for the UI's status bar and the CLI's stderr.
 #[derive(Debug, Clone, Copy, PartialEq)]

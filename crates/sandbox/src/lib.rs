@@ -20,7 +20,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
-use zentro_core::sync::{Identity, RelayClient};
+use zentro_core::members::Identity;
+use zentro_core::relay_client::RelayClient;
 use zentro_core::vault::Secret;
 use zentro_meta::AccessToken;
 use zentro_meta::graph::{GraphClient, MediaHostPolicy};

@@ -25,7 +25,7 @@ async fn customers_write_in_on_every_channel_and_answer_the_agents_reply() {
         .await
         .unwrap();
     // Its channels are connected as a team's are: tokens sealed on the relay, checked at Meta.
-    let relay = zentro_core::sync::RelayClient::new(sandbox.relay_url()).unwrap();
+    let relay = zentro_core::relay_client::RelayClient::new(sandbox.relay_url()).unwrap();
     let channels = relay.channels(sandbox.device_token()).await.unwrap();
     assert_eq!(channels.len(), 3);
     for channel in &channels {

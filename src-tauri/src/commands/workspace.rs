@@ -4,8 +4,8 @@
 //! refusals reach the UI as `forbidden` with the reason.
 
 use tauri::State;
+use zentro_core::members::Teammate;
 use zentro_core::members::{AuditPage, Device, Invitation, MemberChange, TeamView};
-use zentro_core::sync::Teammate;
 
 use crate::{AppState, CommandError, ErrorCode};
 

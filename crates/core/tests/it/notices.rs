@@ -4,8 +4,8 @@ use serde_json::json;
 use zentro_core::Cache;
 use zentro_core::actions::{ContactRef, TeamEvent};
 use zentro_core::apply::RelayEvent;
+use zentro_core::members::Member;
 use zentro_core::notices::{self, NoticeKind};
-use zentro_core::sync::Member;
 
 fn inbound(seq: i64, customer: &str, name: &str, id: &str) -> RelayEvent {
     RelayEvent::webhook(

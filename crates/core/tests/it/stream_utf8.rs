@@ -7,7 +7,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use zentro_core::Cache;
 use zentro_core::inbox;
-use zentro_core::sync::{RelayClient, follow};
+use zentro_core::relay_client::RelayClient;
+use zentro_core::sync::follow;
 use zentro_core::vault::Secret;
 
 use crate::support::wa_text;
