@@ -5,7 +5,8 @@
 #   bash scripts/test.sh --stage NAME    # one stage (names below); earlier stages' outputs must exist
 #   bash scripts/test.sh --list          # the stage names
 #
-#   fmt (cargo fmt --check) -> ui-check (svelte-check, tsc) -> ui-unit (vitest) -> ui-build ->
+#   fmt (cargo fmt --check) -> shape (no function outside tests over 80 lines without a written
+#   reason, that check's own gate, and docs/architecture.md naming every module) -> ui-check (svelte-check, tsc) -> ui-unit (vitest) -> ui-build ->
 #   ui-browser (Chromium) -> ui-gates (the gates above fail on a failing test) -> sqlx (offline
 #   query data up to date) -> clippy (warnings denied) -> build -> rust (the workspace's Rust
 #   tests, including the WebDriver suite that drives the real app's WebKit window on a private X
@@ -18,7 +19,7 @@
 # Screenshots and other artifacts go to $ZENTRO_ARTIFACTS_DIR (default target/artifacts).
 source "$(dirname "$0")/setup.sh"
 
-STAGES=(fmt ui-check ui-unit ui-build ui-browser ui-gates sqlx clippy build rust deb deb-gate fuzz)
+STAGES=(fmt shape ui-check ui-unit ui-build ui-browser ui-gates sqlx clippy build rust deb deb-gate fuzz)
 only=""
 case "${1:-}" in
   --stage)
@@ -81,6 +82,16 @@ vitest_passed() {
 VITEST_LINES='✓|✗|×|FAIL|Tests|Test Files|Error'
 
 stage_fmt() { run_stage "cargo fmt --check" "$LOGS/fmt.log" . cargo fmt --all --check; }
+
+stage_shape() {
+  run_stage "the shape check fails on a long function (scripts/test-gates.sh shape)" \
+    "$LOGS/gates-shape.log" '^(gate|error)' bash scripts/test-gates.sh shape
+  record "test-command gates (shape)" "$(grep -c '^gate ok' "$LOGS/gates-shape.log" || true)"
+  run_stage "no function outside tests longer than 80 lines without a reason" \
+    "$LOGS/shape.log" . python3 scripts/long-functions.py
+  run_stage "docs/architecture.md names every module" \
+    "$LOGS/architecture.log" . python3 scripts/check-architecture.py
+}
 
 stage_ui_check() {
   run_stage "UI: type check (svelte-check)" "$LOGS/ui-check.log" . \
