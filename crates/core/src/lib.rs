@@ -4,6 +4,25 @@
 //! local SQLite cache ([`cache`]), where every conversation a staff member can see is kept, so the
 //! inbox opens instantly and works offline.
 //!
+//! The map:
+//! - **The cache and what fills it**: [`cache`] (the SQLite file, its migrations, checkpoints),
+//!   [`apply`] (the relay's events applied in the log's order, one transaction per batch with the
+//!   cursor), [`sync`] (catching up and following the stream), [`gaps`] (catching up after the
+//!   relay pruned past this desk).
+//! - **Talking to the relay**: [`relay_client`] (every route the desk calls, one request helper),
+//!   [`account`] (which relay and member a data folder belongs to; signing in and joining),
+//!   [`members`] (the team as the relay describes it), [`channel_tokens`], [`channel_access`] and
+//!   [`connections`] (channels: their tokens in the keychain, who may use them, connecting them).
+//! - **What staff do**: [`inbox`] (lists, threads, search), [`outbox`] (replies, templates and
+//!   files, sent exactly once through Meta's Graph API), [`actions`] (assign, status, notes,
+//!   labels, contact edits: team events queued offline), [`desk`] (the running desk that ties
+//!   sync and sending together).
+//! - **Customers' content and rights**: [`media`] and [`customer_files`] (files kept, shown and
+//!   opened safely), [`profiles`] (customer names), [`export`] and [`rights`] (export, erasure,
+//!   retention, restriction), [`notices`] (what deserves an OS notification), [`links`]
+//!   (`zentro://` links).
+//! - **This installation**: [`vault`] (the OS keychain), [`preferences`], [`updates`], [`utc`].
+//!
 //! Invariants kept here:
 //! - the cache schema comes only from the migrations in the repository's `migrations/` folder;
 //! - no secret (Meta token, relay credential) is ever written to the cache.
