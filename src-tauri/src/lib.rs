@@ -6,6 +6,16 @@
 //!
 //! [`build_app`] is generic over the Tauri runtime so tests can boot the whole app on Tauri's mock
 //! runtime, without a display.
+//!
+//! The map:
+//! - **What the UI calls**: `commands/` (one module per page or concern: `account`, `inbox`,
+//!   `conversations`, `workspace`, `channels`, `rights`, `cache`, `about`), registered with their
+//!   events in [`bindings`], which also generates the TypeScript bindings; errors as
+//!   [`CommandError`] ([`error`]); what every command reaches in [`AppState`].
+//! - **What runs beside the UI**: [`desk_runner`] (starting the desk and forwarding its events),
+//!   `notifications` (OS notifications), [`tray`] (the tray's unread count), [`deep_links`]
+//!   (`zentro://` links), [`self_update`] (signed updates), [`signup_window`] (Meta's Embedded
+//!   Signup in a locked-down window), [`window_state`] and [`logs`].
 
 pub mod bindings;
 mod commands;
