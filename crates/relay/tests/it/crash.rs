@@ -6,11 +6,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use zentro_meta::AppSecret;
 use zentro_meta::signature::sign_webhook;
 
-use crate::support::{PASSWORD, SECRET, VERIFY, get_json, wa_text};
+use crate::support::{PASSWORD, SECRET, VERIFY, get_json, post_json, wa_text};
 
 const RELAY: &str = env!("CARGO_BIN_EXE_zentro-relay");
 
@@ -185,17 +185,9 @@ async fn every_webhook_answered_200_survives_kill_9_exactly_once() {
         );
     }
 
-    let session: Value = client
-        .post(format!("{base}/v1/sessions"))
-        .json(
-            &json!({ "email": "owner@acme.test", "password": PASSWORD, "device_name": "auditor" }),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body =
+        json!({ "email": "owner@acme.test", "password": PASSWORD, "device_name": "auditor" });
+    let session = post_json(&format!("{base}/v1/sessions"), &body).await;
     let token = session["token"].as_str().unwrap();
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut after = 0;

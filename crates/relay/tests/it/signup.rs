@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 use zentro_meta_sim::MetaSim;
 
-use crate::support::{SECRET, TestRelay, meta_app_of, new_token_keys, start_meta_sim};
+use crate::support::{SECRET, TestRelay, meta_app_of, new_token_keys, post_json, start_meta_sim};
 
 const OWNER: &str = "owner@acme.test";
 
@@ -35,15 +35,20 @@ async fn setup() -> Setup {
     setup_with(|_| {}).await
 }
 
-/// Starts a signup as the owner: `(signup id, page token)`.
+/// Starts a WhatsApp signup as the owner: `(signup id, page token)`.
 async fn start(s: &Setup) -> (String, String) {
+    start_kind(s, "whatsapp").await
+}
+
+/// Starts a signup of `kind` as the owner: `(signup id, page token)`.
+async fn start_kind(s: &Setup, kind: &str) -> (String, String) {
     let started = s
         .relay
         .call(
             "POST",
             "/v1/signups",
             Some(&s.owner),
-            Some(json!({ "kind": "whatsapp" })),
+            Some(json!({ "kind": kind })),
         )
         .await;
     assert_eq!(started.status, StatusCode::CREATED, "{:?}", started.json());
@@ -55,17 +60,11 @@ async fn start(s: &Setup) -> (String, String) {
 
 /// What Meta's dialog does when the owner finishes: `(code, waba_id, phone_number_id)`.
 async fn dialog_finishes(sim: &MetaSim, coexistence: bool) -> (String, String, String) {
-    let answer: Value = reqwest::Client::new()
-        .post(format!(
-            "{}/sim/signup/finish?coexistence={coexistence}",
-            sim.base_url()
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url = format!(
+        "{}/sim/signup/finish?coexistence={coexistence}",
+        sim.base_url()
+    );
+    let answer = post_json(&url, &Value::Null).await;
     let s = |k: &str| answer[k].as_str().unwrap().to_string();
     (s("code"), s("waba_id"), s("phone_number_id"))
 }
@@ -549,36 +548,12 @@ async fn disconnecting_unsubscribes_forgets_the_token_and_keeps_the_channel() {
 
 /// Starts a Pages signup as the owner: `(signup id, page token)`.
 async fn start_pages(s: &Setup) -> (String, String) {
-    let started = s
-        .relay
-        .call(
-            "POST",
-            "/v1/signups",
-            Some(&s.owner),
-            Some(json!({ "kind": "pages" })),
-        )
-        .await;
-    assert_eq!(started.status, StatusCode::CREATED, "{:?}", started.json());
-    let body = started.json();
-    let token = body["path"]
-        .as_str()
-        .unwrap()
-        .split("t=")
-        .nth(1)
-        .unwrap()
-        .to_string();
-    (body["signup"]["id"].as_str().unwrap().to_string(), token)
+    start_kind(s, "pages").await
 }
 
 async fn login_code(sim: &MetaSim) -> String {
-    let answer: Value = reqwest::Client::new()
-        .post(format!("{}/sim/login/finish", sim.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url = format!("{}/sim/login/finish", sim.base_url());
+    let answer = post_json(&url, &Value::Null).await;
     answer["code"].as_str().unwrap().to_string()
 }
 

@@ -113,6 +113,13 @@ impl TestRelay {
             .clone()
     }
 
+    /// `PATCH /v1/members/{member_id}` with `change` (a role, a status), by the member holding
+    /// the token `by`.
+    pub async fn change_member(&self, by: &str, member_id: &str, change: Value) -> Response {
+        let path = format!("/v1/members/{member_id}");
+        self.call("PATCH", &path, Some(by), Some(change)).await
+    }
+
     /// The id of the member `email`, as `GET /v1/members` lists it to the device holding `token`.
     pub async fn member_id(&self, token: &str, email: &str) -> String {
         let members = self.get_json(token, "/v1/members").await;
@@ -329,15 +336,8 @@ impl ServedRelay {
 
     /// Signs in a device as `email` ([`PASSWORD`]) over HTTP; returns its token.
     pub async fn sign_in(&self, email: &str) -> String {
-        let session: Value = reqwest::Client::new()
-            .post(format!("{}/v1/sessions", self.base))
-            .json(&json!({ "email": email, "password": PASSWORD, "device_name": "laptop" }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = json!({ "email": email, "password": PASSWORD, "device_name": "laptop" });
+        let session = post_json(&format!("{}/v1/sessions", self.base), &body).await;
         session["token"].as_str().unwrap().to_string()
     }
 
@@ -415,6 +415,15 @@ pub async fn get_json(base: &str, token: &str, path: &str) -> Value {
         .json()
         .await
         .unwrap()
+}
+
+/// POSTs `body` to `url` (no body when it is null); the answer's JSON.
+pub async fn post_json(url: &str, body: &Value) -> Value {
+    let mut request = reqwest::Client::new().post(url);
+    if !body.is_null() {
+        request = request.json(body);
+    }
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 /// POSTs a webhook to the relay at `base`, signed with the app secret as Meta does; it must be

@@ -386,15 +386,7 @@ async fn the_last_owner_can_be_neither_demoted_deactivated_nor_removed_and_admin
         json!({ "role": "admin" }),
         json!({ "status": "deactivated" }),
     ] {
-        let refused = t
-            .relay
-            .call(
-                "PATCH",
-                &format!("/v1/members/{owner_id}"),
-                Some(&t.owner),
-                Some(change),
-            )
-            .await;
+        let refused = t.relay.change_member(&t.owner, &owner_id, change).await;
         assert_eq!(refused.status, StatusCode::CONFLICT);
         assert_eq!(refused.json()["error"]["code"], "last_owner");
     }
@@ -412,22 +404,12 @@ async fn the_last_owner_can_be_neither_demoted_deactivated_nor_removed_and_admin
     // Admins cannot demote an owner, nor make one.
     let by_admin = t
         .relay
-        .call(
-            "PATCH",
-            &format!("/v1/members/{owner_id}"),
-            Some(&t.admin),
-            Some(json!({ "role": "agent" })),
-        )
+        .change_member(&t.admin, &owner_id, json!({ "role": "agent" }))
         .await;
     assert_eq!(by_admin.status, StatusCode::FORBIDDEN);
     let promote = t
         .relay
-        .call(
-            "PATCH",
-            &format!("/v1/members/{admin_id}"),
-            Some(&t.admin),
-            Some(json!({ "role": "owner" })),
-        )
+        .change_member(&t.admin, &admin_id, json!({ "role": "owner" }))
         .await;
     assert_eq!(promote.status, StatusCode::FORBIDDEN);
     let invite_owner = t
@@ -444,22 +426,12 @@ async fn the_last_owner_can_be_neither_demoted_deactivated_nor_removed_and_admin
     // With a second owner, the first may step down.
     let promoted = t
         .relay
-        .call(
-            "PATCH",
-            &format!("/v1/members/{admin_id}"),
-            Some(&t.owner),
-            Some(json!({ "role": "owner" })),
-        )
+        .change_member(&t.owner, &admin_id, json!({ "role": "owner" }))
         .await;
     assert_eq!(promoted.status, StatusCode::OK);
     let stepped_down = t
         .relay
-        .call(
-            "PATCH",
-            &format!("/v1/members/{owner_id}"),
-            Some(&t.owner),
-            Some(json!({ "role": "agent" })),
-        )
+        .change_member(&t.owner, &owner_id, json!({ "role": "agent" }))
         .await;
     assert_eq!(
         stepped_down.status,
@@ -720,12 +692,7 @@ async fn the_audit_log_records_who_did_what_and_never_secrets() {
     assert_eq!(failed.status, StatusCode::UNAUTHORIZED);
     let agent_id = t.relay.member_id(&t.owner, "agent@acme.test").await;
     t.relay
-        .call(
-            "PATCH",
-            &format!("/v1/members/{agent_id}"),
-            Some(&t.admin),
-            Some(json!({ "role": "admin" })),
-        )
+        .change_member(&t.admin, &agent_id, json!({ "role": "admin" }))
         .await;
     t.relay
         .call(
