@@ -76,6 +76,8 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             crate::deep_links::LinkOpened
         ])
         .typ::<crate::ErrorCode>()
+        // The platform's rules the UI offers from, so no page spells them out again.
+        .constant("ROLES", zentro_core::members::Role::ALL)
 }
 
 /// Renders the TypeScript bindings into `path`.

@@ -68,8 +68,8 @@ pub struct DeskStatus {
     pub member_id: Option<String>,
     /// The signed-in member's name.
     pub member_name: Option<String>,
-    /// The signed-in member's role (owner, admin, agent), for what the UI offers.
-    pub member_role: Option<String>,
+    /// The signed-in member's role, for what the UI offers.
+    pub member_role: Option<zentro_core::members::Role>,
     /// The workspace's name.
     pub workspace_name: Option<String>,
 }
@@ -177,7 +177,7 @@ pub fn launch<R: Runtime>(app: &AppHandle<R>, kind: DeskKind) {
                     s.mode = mode;
                     s.member_id = Some(member.id.clone());
                     s.member_name = Some(member.display_name.clone());
-                    s.member_role = Some(member.role.clone());
+                    s.member_role = Some(member.role);
                     s.workspace_name = Some(workspace);
                     apply_sync(s, &desk.sync_state());
                 });

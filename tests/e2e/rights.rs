@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use zentro_core::members::Role;
 use zentro_core::{Cache, inbox, rights};
 use zentro_meta::graph::GraphClient;
 use zentro_meta_sim::{Customer, Inbound, SimConfig};
@@ -150,7 +151,7 @@ async fn an_agent_cannot_erase_and_nothing_is_deleted() {
     let owner = device(&w, "owner laptop").await;
     let invitation = owner
         .client
-        .invite(&owner.token, "agent@acme.test", "Agent", "agent")
+        .invite(&owner.token, "agent@acme.test", "Agent", Role::Agent)
         .await
         .unwrap();
     let (agent_token, _) = owner
@@ -228,7 +229,7 @@ async fn terminating_the_workspace_deletes_its_data_on_the_relay_and_every_devic
             id: laptop.member_id.clone(),
             email: "owner@acme.test".into(),
             display_name: "Owner".into(),
-            role: "owner".into(),
+            role: Role::Owner,
         },
         graph,
         tokens: Arc::new(|_| None),

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use zentro_core::Cache;
 use zentro_core::desk::{Desk, DeskConfig, SyncState};
 use zentro_core::members::Member;
+use zentro_core::members::Role;
 use zentro_core::relay_client::RelayClient;
 use zentro_core::vault::{Secret, Vault};
 use zentro_meta::graph::{GraphClient, MediaHostPolicy};
@@ -48,7 +49,7 @@ pub(crate) async fn keychain_desk(
             id: identity.member.id.clone(),
             email: identity.member.email.clone(),
             display_name: identity.member.display_name.clone(),
-            role: identity.member.role.clone(),
+            role: identity.member.role,
         },
         graph,
         tokens: Arc::new(move |channel: &str| {
@@ -114,7 +115,7 @@ async fn a_channel_token_reaches_allowed_devices_keychains_only_and_is_dropped_w
 
     // …and an agent's laptop, running its desk, gets it into its keychain.
     let invitation = admin
-        .invite(&admin_token, "agent@acme.test", "Agent", "agent")
+        .invite(&admin_token, "agent@acme.test", "Agent", Role::Agent)
         .await
         .unwrap();
     let laptop_dir = tempfile::tempdir().unwrap();

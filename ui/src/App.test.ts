@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import App from './App.svelte';
+import type { Permission } from './lib/ipc';
 import { ANA, MEMBERS, NOW, cacheStatus, conversationView, deskStatus, message, teamView } from './lib/fixtures';
 
 const STATUS = cacheStatus();
@@ -309,7 +310,7 @@ describe('App', () => {
       conversations: () => [{ ...ANA, channel_kind: 'instagram' }],
       open_conversation: () => {
         const view = conversationView(NOW + 3_600_000);
-        return { ...view, details: { ...view.details, channel_kind: 'instagram' } };
+        return { ...view, details: { ...view.details, channel_kind: 'instagram', files_carry_captions: false } };
       },
     });
     render(App);
@@ -578,7 +579,7 @@ describe('App', () => {
   });
 
   it('connects WhatsApp only for owners and says how the signup ended', async () => {
-    const OWNER = ['answer', 'manage_members', 'manage_channels', 'read_audit', 'manage_data', 'manage_workspace', 'connect_channels'];
+    const OWNER: Permission[] = ['answer', 'manage_members', 'manage_channels', 'read_audit', 'manage_data', 'manage_workspace', 'connect_channels'];
     let connected = false;
     const channel = { id: 'c9', kind: 'whatsapp', external_id: '2001', display_name: 'WhatsApp Sandbox Coffee Co.', token_version: 1, agents: [], allowed: true,
       health: 'connected', health_reason: null, phone_number: '+1 555 0101', quality_rating: 'GREEN' };

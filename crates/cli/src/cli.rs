@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use zentro_core::members::Role;
 
 /// The whole command line: the global flags and one command.
 #[derive(Parser)]
@@ -169,7 +170,7 @@ pub enum TeamCommand {
         email: String,
         /// owner, admin or agent.
         #[arg(long, default_value = "agent")]
-        role: String,
+        role: Role,
         /// Their name.
         #[arg(long, default_value = "")]
         name: String,
@@ -179,7 +180,7 @@ pub enum TeamCommand {
         /// Their email.
         email: String,
         /// owner, admin or agent.
-        role: String,
+        role: Role,
     },
     /// Deactivate a member: every session of theirs ends at once.
     Deactivate {

@@ -16,7 +16,7 @@ pub async fn team(ctx: &Context, command: TeamCommand) -> Result<(), Failure> {
     match command {
         TeamCommand::List { json } => list_members(&client, &token, json).await?,
         TeamCommand::Invite { email, role, name } => {
-            let invitation = client.invite(&token, &email, &name, &role).await?;
+            let invitation = client.invite(&token, &email, &name, role).await?;
             eprintln!(
                 "Invited {} as {}; the code works once, until {} UTC. Hand them:",
                 invitation.member.email,

@@ -57,8 +57,8 @@ pub struct Account {
     pub member_id: String,
     /// The member's name.
     pub member_name: String,
-    /// owner, admin or agent.
-    pub role: String,
+    /// What the member may do (as stored: `owner`, `admin` or `agent`).
+    pub role: crate::members::Role,
     /// The workspace's id.
     pub workspace_id: String,
     /// The workspace's name.

@@ -820,7 +820,7 @@ pub async fn open_signed_in(
             id: account.member_id.clone(),
             email: account.email.clone(),
             display_name: account.member_name.clone(),
-            role: account.role.clone(),
+            role: account.role,
         },
         graph,
         tokens,

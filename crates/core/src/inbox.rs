@@ -389,6 +389,9 @@ pub struct ConversationDetails {
     pub contact_name: String,
     /// whatsapp, messenger or instagram.
     pub channel_kind: String,
+    /// Whether a file sent here carries the typed text as its caption (WhatsApp); elsewhere the
+    /// text goes as its own reply after the file.
+    pub files_carry_captions: bool,
     /// The customer's id on the channel.
     pub customer_id: String,
     /// Phone (WhatsApp), when known.
@@ -445,6 +448,7 @@ pub async fn conversation_details(
             restricted: r.restricted,
             last_inbound_at: r.last_inbound_at,
             window_closes_at: r.last_inbound_at.map(|at| at + window.as_millis() as i64),
+            files_carry_captions: zentro_meta::platform::files_carry_captions(&r.channel_kind),
             channel_kind: r.channel_kind,
         }
     }))

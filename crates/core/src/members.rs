@@ -5,6 +5,7 @@
 //! with its reason when the member's role does not allow.
 
 use serde::{Deserialize, Serialize};
+pub use zentro_events::roles::{Permission, Role};
 
 /// A member and workspace, as the relay describes them at sign-in.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -24,8 +25,8 @@ pub struct Member {
     pub email: String,
     /// The name teammates see.
     pub display_name: String,
-    /// owner, admin or agent.
-    pub role: String,
+    /// What they may do in the workspace.
+    pub role: Role,
 }
 
 /// A teammate, as the relay lists them.
@@ -38,8 +39,8 @@ pub struct Teammate {
     pub email: String,
     /// The name teammates see.
     pub display_name: String,
-    /// owner, admin or agent.
-    pub role: String,
+    /// What they may do in the workspace.
+    pub role: Role,
     /// invited, active or deactivated.
     pub status: String,
     /// When they were invited or created (UTC ms).
@@ -136,8 +137,8 @@ pub struct AuditPage {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct MemberChange {
-    /// New role: owner, admin or agent.
-    pub role: Option<String>,
+    /// A new role.
+    pub role: Option<Role>,
     /// New status: active or deactivated.
     pub status: Option<String>,
 }
@@ -148,9 +149,8 @@ pub struct MemberChange {
 pub struct TeamView {
     /// This member, with their current role.
     pub me: Teammate,
-    /// What the relay lets them do: `answer`, `manage_members`, `manage_channels`, `read_audit`,
-    /// `manage_data`, `manage_workspace`.
-    pub permissions: Vec<String>,
+    /// What the relay lets them do (their role's permissions).
+    pub permissions: Vec<Permission>,
     /// The workspace's name.
     pub workspace_name: String,
     /// Every member.

@@ -937,7 +937,7 @@ fn check_attachment(
     now: i64,
 ) -> Result<zentro_meta::webhook::MediaKind, OutboxError> {
     let platform_name = platform_name(&t.kind);
-    if t.kind != "whatsapp" && !caption.trim().is_empty() {
+    if !zentro_meta::platform::files_carry_captions(&t.kind) && !caption.trim().is_empty() {
         return Err(OutboxError::Invalid(format!(
             "a file on {platform_name} carries no caption: send the file alone, then the text as a reply"
         )));

@@ -13,6 +13,7 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+pub mod roles;
 pub mod team;
 
 use serde::{Deserialize, Serialize};

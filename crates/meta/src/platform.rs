@@ -85,6 +85,13 @@ pub const WHATSAPP_FREE_ENTRY_POINT_WINDOW: Duration = Duration::from_secs(72 * 
 pub const WHATSAPP_TEXT_MAX_CHARS: usize = 4096;
 /// WhatsApp media caption limit, in characters.
 pub const WHATSAPP_CAPTION_MAX_CHARS: usize = 1024;
+
+/// Whether a file sent on a channel of this kind (`whatsapp`, `messenger`, `instagram`) carries a
+/// caption. Only WhatsApp's media messages have one; Messenger's and Instagram's attachments carry
+/// none, so text typed with a file goes as its own message there.
+pub fn files_carry_captions(channel_kind: &str) -> bool {
+    channel_kind == "whatsapp"
+}
 /// `biz_opaque_callback_data` limit, in bytes.
 pub const WHATSAPP_CALLBACK_DATA_MAX_BYTES: usize = 512;
 /// Reply buttons per interactive message.

@@ -4,8 +4,7 @@
 //! refusals reach the UI as `forbidden` with the reason.
 
 use tauri::State;
-use zentro_core::members::Teammate;
-use zentro_core::members::{AuditPage, Device, Invitation, MemberChange, TeamView};
+use zentro_core::members::{AuditPage, Device, Invitation, MemberChange, Role, TeamView, Teammate};
 
 use crate::{AppState, CommandError, ErrorCode};
 
@@ -41,11 +40,11 @@ pub async fn invite_member(
     state: State<'_, AppState>,
     email: String,
     display_name: String,
-    role: String,
+    role: Role,
 ) -> Result<Invitation, CommandError> {
     let desk = state.running_desk().await?;
     let (relay, token) = desk.relay_access();
-    Ok(relay.invite(token, &email, &display_name, &role).await?)
+    Ok(relay.invite(token, &email, &display_name, role).await?)
 }
 
 /// Changes a member's role or status (admins); deactivation signs all their devices out.

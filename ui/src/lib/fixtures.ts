@@ -2,7 +2,7 @@
 // and the browser tests' fake backend (browser/fake-backend.ts) serves it to Chromium. Each record
 // is typed as Rust sends it (the generated bindings, through ../ipc), so a changed shape fails the
 // type check here once instead of in every test. Nothing in the app imports this file.
-import type { CacheStatus, ChannelInfo, ConversationSummary, ConversationView, DeskStatus, MessageView, PageKey, TeamView } from './ipc';
+import type { CacheStatus, ChannelInfo, ConversationSummary, ConversationView, DeskStatus, MessageView, PageKey, Permission, Role, TeamView } from './ipc';
 
 /** The moment the fixtures' times are relative to (UTC ms). */
 export const NOW = Date.now();
@@ -96,6 +96,7 @@ export function conversationView(windowClosesAt: number | null, changes: ViewCha
       id: 7,
       contact_name: 'Ana Souza',
       channel_kind: 'whatsapp',
+      files_carry_captions: true,
       customer_id: 'BR.1',
       phone: '5511987654321',
       username: null,
@@ -114,7 +115,7 @@ export function conversationView(windowClosesAt: number | null, changes: ViewCha
 }
 
 /** A teammate as `members` lists them. */
-export function teammate(id: string, email: string, display_name: string, role: string, status = 'active') {
+export function teammate(id: string, email: string, display_name: string, role: Role, status = 'active') {
   return { id, email, display_name, role, status, created_at: null, last_sign_in_at: null };
 }
 
@@ -125,7 +126,7 @@ export const MEMBERS = [
 ];
 
 /** What `team` answers to Ana, holding `role` and `permissions` in Acme. */
-export function teamView(role: string, permissions: string[]): TeamView {
+export function teamView(role: Role, permissions: Permission[]): TeamView {
   return { me: { ...MEMBERS[1], role }, permissions, workspace_name: 'Acme', members: MEMBERS };
 }
 

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{RelayClient, SyncError};
-use crate::members::{AuditEntry, AuditPage, Device, Invitation, MemberChange, Teammate};
+use crate::members::{AuditEntry, AuditPage, Device, Invitation, MemberChange, Role, Teammate};
 use crate::vault::Secret;
 
 impl RelayClient {
@@ -27,7 +27,7 @@ impl RelayClient {
         token: &Secret,
         email: &str,
         display_name: &str,
-        role: &str,
+        role: Role,
     ) -> Result<Invitation, SyncError> {
         self.call(
             Method::POST,

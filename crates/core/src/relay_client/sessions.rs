@@ -58,7 +58,7 @@ impl RelayClient {
             member: Teammate,
             workspace: Workspace,
             #[serde(default)]
-            permissions: Vec<String>,
+            permissions: Vec<serde_json::Value>,
         }
         let current: Current = self
             .call(Method::GET, "/v1/sessions/current", Some(token), None)
@@ -66,7 +66,12 @@ impl RelayClient {
         let members = self.members(token).await?;
         Ok(TeamView {
             me: current.member,
-            permissions: current.permissions,
+            // A permission this desk does not know yet (from a newer relay) is left out.
+            permissions: current
+                .permissions
+                .into_iter()
+                .filter_map(|p| serde_json::from_value(p).ok())
+                .collect(),
             workspace_name: current.workspace.name,
             members,
         })

@@ -43,7 +43,7 @@ async fn new_conversations_my_conversations_and_mentions_notify_and_nothing_else
         id: "m_bo".into(),
         email: "bo@acme.test".into(),
         display_name: "Bo Lind".into(),
-        role: "agent".into(),
+        role: zentro_core::members::Role::Agent,
     };
     crate::support::apply(
         &cache,

@@ -65,7 +65,7 @@ export const commands = {
 	/**  Who this member is now, what they may do, and the team. */
 	team: () => typedError<TeamView_Serialize, CommandError>(__TAURI_INVOKE("team")),
 	/**  Invites someone by email (admins; owners for owners): a one-time code and link to hand them. */
-	inviteMember: (email: string, displayName: string, role: string) => typedError<Invitation_Serialize, CommandError>(__TAURI_INVOKE("invite_member", { email, displayName, role })),
+	inviteMember: (email: string, displayName: string, role: Role) => typedError<Invitation_Serialize, CommandError>(__TAURI_INVOKE("invite_member", { email, displayName, role })),
 	/**  Changes a member's role or status (admins); deactivation signs all their devices out. */
 	updateMember: (memberId: string, change: MemberChange_Deserialize) => typedError<Teammate_Serialize, CommandError>(__TAURI_INVOKE("update_member", { memberId, change })),
 	/**  Removes a member (admins). */
@@ -164,6 +164,9 @@ export const events = {
 	linkOpened: makeEvent<LinkOpened, LinkOpened>("link-opened"),
 	updateStatusChanged: makeEvent<UpdateStatusChanged_Serialize, UpdateStatusChanged_Deserialize>("update-status-changed"),
 };
+
+/* Constants */
+export const ROLES = ["agent","admin","owner"] as const;
 
 /* Types */
 /**  What the About page shows. */
@@ -441,6 +444,11 @@ export type ConversationDetails_Deserialize = {
 	contact_name: string,
 	/**  whatsapp, messenger or instagram. */
 	channel_kind: string,
+	/**
+	 *  Whether a file sent here carries the typed text as its caption (WhatsApp); elsewhere the
+	 *  text goes as its own reply after the file.
+	 */
+	files_carry_captions: boolean,
 	/**  The customer's id on the channel. */
 	customer_id: string,
 	/**  Phone (WhatsApp), when known. */
@@ -472,6 +480,11 @@ export type ConversationDetails_Serialize = {
 	contact_name: string,
 	/**  whatsapp, messenger or instagram. */
 	channel_kind: string,
+	/**
+	 *  Whether a file sent here carries the typed text as its caption (WhatsApp); elsewhere the
+	 *  text goes as its own reply after the file.
+	 */
+	files_carry_captions: boolean,
 	/**  The customer's id on the channel. */
 	customer_id: string,
 	/**  Phone (WhatsApp), when known. */
@@ -667,8 +680,8 @@ export type DeskStatus_Deserialize = {
 	member_id?: string | null,
 	/**  The signed-in member's name. */
 	member_name?: string | null,
-	/**  The signed-in member's role (owner, admin, agent), for what the UI offers. */
-	member_role?: string | null,
+	/**  The signed-in member's role, for what the UI offers. */
+	member_role?: Role | null,
 	/**  The workspace's name. */
 	workspace_name?: string | null,
 };
@@ -687,8 +700,8 @@ export type DeskStatus_Serialize = {
 	member_id: string | null,
 	/**  The signed-in member's name. */
 	member_name: string | null,
-	/**  The signed-in member's role (owner, admin, agent), for what the UI offers. */
-	member_role: string | null,
+	/**  The signed-in member's role, for what the UI offers. */
+	member_role: Role | null,
 	/**  The workspace's name. */
 	workspace_name: string | null,
 };
@@ -893,16 +906,16 @@ export type MemberChange = MemberChange_Serialize | MemberChange_Deserialize;
 
 /**  A change to a member. */
 export type MemberChange_Deserialize = {
-	/**  New role: owner, admin or agent. */
-	role?: string | null,
+	/**  A new role. */
+	role?: Role | null,
 	/**  New status: active or deactivated. */
 	status?: string | null,
 };
 
 /**  A change to a member. */
 export type MemberChange_Serialize = {
-	/**  New role: owner, admin or agent. */
-	role: string | null,
+	/**  A new role. */
+	role: Role | null,
 	/**  New status: active or deactivated. */
 	status: string | null,
 };
@@ -1039,6 +1052,23 @@ export type PageKey = {
 	id: number,
 };
 
+/**  Something a route does that not every role may. */
+export type Permission = 
+/**  Read the log, publish team events, use the channels one is allowed on, manage one's devices. */
+"answer" | 
+/**  Invite, change roles, deactivate and remove members; see and revoke anyone's devices. */
+"manage_members" | 
+/**  Add channels, set and revoke their tokens, choose who may use them. */
+"manage_channels" | 
+/**  Read the audit log. */
+"read_audit" | 
+/**  Export or erase customers' data (reported to the audit log). */
+"manage_data" | 
+/**  Rename the workspace, terminate it. */
+"manage_workspace" | 
+/**  Connect channels through Meta's login (Embedded Signup): the business owner's decision. */
+"connect_channels";
+
 /**
  *  What the sign-in screen remembers across sign-outs: the last relay and email, and whether the
  *  first-run choice (sandbox or a real relay) was made.
@@ -1089,6 +1119,15 @@ export type Retention_Serialize = {
 	/**  Media files older than this many days are deleted (the message stays, marked expired). */
 	media_days: number | null,
 };
+
+/**  A member's role. */
+export type Role = 
+/**  Reads and answers conversations. */
+"agent" | 
+/**  Also manages members, channels, retention, exports and erasure. */
+"admin" | 
+/**  Also manages the workspace's settings and its termination. */
+"owner";
 
 /**  A member whose device holds a channel's current token though they may no longer use it. */
 export type RotationAdvised = {
@@ -1168,11 +1207,8 @@ export type TeamView = TeamView_Serialize | TeamView_Deserialize;
 export type TeamView_Deserialize = {
 	/**  This member, with their current role. */
 	me: Teammate_Deserialize,
-	/**
-	 *  What the relay lets them do: `answer`, `manage_members`, `manage_channels`, `read_audit`,
-	 *  `manage_data`, `manage_workspace`.
-	 */
-	permissions: string[],
+	/**  What the relay lets them do (their role's permissions). */
+	permissions: Permission[],
 	/**  The workspace's name. */
 	workspace_name: string,
 	/**  Every member. */
@@ -1183,11 +1219,8 @@ export type TeamView_Deserialize = {
 export type TeamView_Serialize = {
 	/**  This member, with their current role. */
 	me: Teammate_Serialize,
-	/**
-	 *  What the relay lets them do: `answer`, `manage_members`, `manage_channels`, `read_audit`,
-	 *  `manage_data`, `manage_workspace`.
-	 */
-	permissions: string[],
+	/**  What the relay lets them do (their role's permissions). */
+	permissions: Permission[],
 	/**  The workspace's name. */
 	workspace_name: string,
 	/**  Every member. */
@@ -1205,8 +1238,8 @@ export type Teammate_Deserialize = {
 	email: string,
 	/**  The name teammates see. */
 	display_name: string,
-	/**  owner, admin or agent. */
-	role: string,
+	/**  What they may do in the workspace. */
+	role: Role,
 	/**  invited, active or deactivated. */
 	status: string,
 	/**  When they were invited or created (UTC ms). */
@@ -1223,8 +1256,8 @@ export type Teammate_Serialize = {
 	email: string,
 	/**  The name teammates see. */
 	display_name: string,
-	/**  owner, admin or agent. */
-	role: string,
+	/**  What they may do in the workspace. */
+	role: Role,
 	/**  invited, active or deactivated. */
 	status: string,
 	/**  When they were invited or created (UTC ms). */

@@ -19,6 +19,7 @@ import {
   type SearchHit_Serialize,
   type TemplateView,
   type Teammate,
+  type Role,
   type AuditPage_Serialize,
   type ChannelInfo_Serialize,
   type Device_Serialize,
@@ -38,7 +39,9 @@ import {
   type Identity_Serialize,
 } from './bindings';
 
-export type { CacheCounts, CacheStatus, CannedReply, CommandError, ErrorCode, PageKey } from './bindings';
+export type { CacheCounts, CacheStatus, CannedReply, CommandError, ErrorCode, PageKey, Permission, Role } from './bindings';
+/** Every role a member can hold, from the least to the most trusted (from Rust's `Role::ALL`). */
+export { ROLES } from './bindings';
 export type ConversationSummary = ConversationSummary_Serialize;
 export type MessageView = MessageView_Serialize;
 export type ConversationView = ConversationView_Serialize;
@@ -250,7 +253,7 @@ export function team(): Promise<TeamView> {
 }
 
 /** Invites someone by email; the code and link are to hand to them. */
-export function inviteMember(email: string, displayName: string, role: string): Promise<Invitation> {
+export function inviteMember(email: string, displayName: string, role: Role): Promise<Invitation> {
   return unwrap(() => commands.inviteMember(email, displayName, role));
 }
 

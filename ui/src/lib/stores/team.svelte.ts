@@ -14,6 +14,7 @@ import {
   type ChannelInfo,
   type Device,
   type Invitation,
+  type Permission,
   type TeamView,
 } from '../ipc';
 import type { TeamSection } from './overlay.svelte';
@@ -60,7 +61,7 @@ export class TeamState {
   }
 
   /** Whether the signed-in member holds `permission`. */
-  can(permission: string): boolean {
+  can(permission: Permission): boolean {
     return this.view?.permissions.includes(permission) ?? false;
   }
   get manageMembers() {

@@ -1,15 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { teamView } from '../fixtures';
-import { removeMember } from '../ipc';
+import { removeMember, type Permission } from '../ipc';
 import { TeamState } from './team.svelte';
 
 type Calls = { cmd: string; args: Record<string, unknown> }[];
 
-const ADMIN = ['answer', 'manage_members', 'manage_channels', 'read_audit', 'manage_data'];
+const ADMIN: Permission[] = ['answer', 'manage_members', 'manage_channels', 'read_audit', 'manage_data'];
 
 /** The relay as the Team dialog sees it, for a member with `permissions`. */
-function relay(permissions: string[], overrides: Record<string, (args: Record<string, unknown>) => unknown> = {}): Calls {
+function relay(permissions: Permission[], overrides: Record<string, (args: Record<string, unknown>) => unknown> = {}): Calls {
   const calls: Calls = [];
   const answers: Record<string, (args: Record<string, unknown>) => unknown> = {
     team: () => teamView('agent', permissions),
