@@ -117,7 +117,7 @@ pub enum MediaError {
     /// The file is larger than allowed.
     #[error("the media file is larger than {limit} bytes")]
     TooLarge {
-        /// The limit.
+        /// The largest size allowed, in bytes (the caller's `max_bytes`).
         limit: u64,
     },
     /// The downloaded bytes do not match Meta's SHA-256.

@@ -19,7 +19,7 @@ pub enum MessagingType {
 /// What to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MessengerOutgoing {
-    /// Text.
+    /// A text message (not blank; at most 2,000 characters on Messenger, 1,000 UTF-8 bytes on Instagram).
     Text(String),
     /// An attachment fetched by Meta from a URL.
     Attachment {
@@ -44,7 +44,7 @@ pub struct MessengerSend {
     pub platform: Platform,
     /// The PSID or IGSID.
     pub recipient_id: String,
-    /// What.
+    /// The content; checked against the platform's limits by `validate` before sending.
     pub message: MessengerOutgoing,
     /// Why the business may send now.
     pub messaging_type: MessagingType,

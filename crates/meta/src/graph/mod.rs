@@ -99,7 +99,7 @@ impl UserProfile {
 /// A message template of a WhatsApp Business Account.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct MessageTemplate {
-    /// Its name.
+    /// The name it is sent by (lower case, unique per language in the account).
     pub name: String,
     /// Language code, e.g. `en_US`.
     pub language: String,
@@ -310,6 +310,48 @@ impl GraphClient {
         read_response(response).await
     }
 
+    /// A GET of `path` with the customer's `token`.
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        token: &AccessToken,
+        query: &[(&str, &str)],
+    ) -> Result<T, GraphError> {
+        self.call(Method::GET, path, Some(token), query, None).await
+    }
+
+    /// A POST of the JSON `body` to `path` with the customer's `token`.
+    async fn post_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        token: &AccessToken,
+        body: &Value,
+    ) -> Result<T, GraphError> {
+        self.call(Method::POST, path, Some(token), &[], Some(body))
+            .await
+    }
+
+    /// `method` on `{object_id}/subscribed_apps` (subscribe, unsubscribe), expecting
+    /// `{"success": true}`.
+    async fn change_subscription(
+        &self,
+        method: Method,
+        object_id: &str,
+        token: &AccessToken,
+        query: &[(&str, &str)],
+    ) -> Result<(), GraphError> {
+        let body: Value = self
+            .call(
+                method,
+                &format!("{object_id}/subscribed_apps"),
+                Some(token),
+                query,
+                None,
+            )
+            .await?;
+        success(&body)
+    }
+
     /// Sends a WhatsApp message from `phone_number_id`.
     pub async fn send_whatsapp(
         &self,
@@ -319,12 +361,10 @@ impl GraphClient {
     ) -> Result<Accepted, GraphError> {
         send.validate()?;
         let response: whatsapp::SendResponse = self
-            .call(
-                Method::POST,
+            .post_json(
                 &format!("{phone_number_id}/messages"),
-                Some(token),
-                &[],
-                Some(&send.to_json()),
+                token,
+                &send.to_json(),
             )
             .await?;
         let first = response
@@ -352,13 +392,7 @@ impl GraphClient {
             body["typing_indicator"] = serde_json::json!({ "type": "text" });
         }
         let _: Value = self
-            .call(
-                Method::POST,
-                &format!("{phone_number_id}/messages"),
-                Some(token),
-                &[],
-                Some(&body),
-            )
+            .post_json(&format!("{phone_number_id}/messages"), token, &body)
             .await?;
         Ok(())
     }
@@ -372,13 +406,7 @@ impl GraphClient {
     ) -> Result<Accepted, GraphError> {
         send.validate()?;
         let response: Value = self
-            .call(
-                Method::POST,
-                &format!("{page_id}/messages"),
-                Some(token),
-                &[],
-                Some(&send.to_json()),
-            )
+            .post_json(&format!("{page_id}/messages"), token, &send.to_json())
             .await?;
         let message_id = response
             .get("message_id")
@@ -390,13 +418,16 @@ impl GraphClient {
         })
     }
 
-    /// Posts a multipart form (an upload) and reads Meta's answer.
-    async fn post_multipart(
+    /// Posts a multipart form (an upload) and returns the id Meta answers with under `key`;
+    /// `missing` is the error's text when the answer has none.
+    async fn upload_for_id(
         &self,
         path: &str,
         token: &AccessToken,
         form: reqwest::multipart::Form,
-    ) -> Result<Value, GraphError> {
+        key: &str,
+        missing: &str,
+    ) -> Result<String, GraphError> {
         let response = self
             .http
             .post(self.url(path))
@@ -405,7 +436,10 @@ impl GraphClient {
             .send()
             .await
             .map_err(transport_error)?;
-        read_response(response).await
+        let body: Value = read_response(response).await?;
+        body.get(key)
+            .and_then(id_string)
+            .ok_or_else(|| GraphError::InvalidResponse(missing.into()))
     }
 
     /// Uploads a file for Messenger (Attachment Upload API); returns the attachment id to send.
@@ -419,20 +453,19 @@ impl GraphClient {
         file_name: &str,
         data: Bytes,
     ) -> Result<String, GraphError> {
-        let part = reqwest::multipart::Part::stream(data)
-            .file_name(file_name.to_string())
-            .mime_str(mime_type)
-            .map_err(|e| GraphError::InvalidInput(format!("bad MIME type: {e}")))?;
+        let part = file_part(data, file_name, mime_type)?;
         let message = serde_json::json!({ "attachment": { "type": kind, "payload": { "is_reusable": true } } });
         let form = reqwest::multipart::Form::new()
             .text("message", message.to_string())
             .part("filedata", part);
-        let body = self
-            .post_multipart(&format!("{page_id}/message_attachments"), token, form)
-            .await?;
-        body.get("attachment_id")
-            .and_then(id_string)
-            .ok_or_else(|| GraphError::InvalidResponse("no attachment_id in the answer".into()))
+        self.upload_for_id(
+            &format!("{page_id}/message_attachments"),
+            token,
+            form,
+            "attachment_id",
+            "no attachment_id in the answer",
+        )
+        .await
     }
 
     /// Looks up a WhatsApp media file's download URL (valid 5 minutes; look it up each time).
@@ -441,8 +474,7 @@ impl GraphClient {
         media_id: &str,
         token: &AccessToken,
     ) -> Result<MediaInfo, GraphError> {
-        self.call(Method::GET, media_id, Some(token), &[], None)
-            .await
+        self.get(media_id, token, &[]).await
     }
 
     /// Downloads a media file: only from allowed hosts, at most `max_bytes`, checked against
@@ -533,20 +565,19 @@ impl GraphClient {
         file_name: &str,
         data: Bytes,
     ) -> Result<String, GraphError> {
-        let part = reqwest::multipart::Part::stream(data)
-            .file_name(file_name.to_string())
-            .mime_str(mime_type)
-            .map_err(|e| GraphError::InvalidInput(format!("bad MIME type: {e}")))?;
+        let part = file_part(data, file_name, mime_type)?;
         let form = reqwest::multipart::Form::new()
             .text("messaging_product", "whatsapp")
             .text("type", mime_type.to_string())
             .part("file", part);
-        let body = self
-            .post_multipart(&format!("{phone_number_id}/media"), token, form)
-            .await?;
-        body.get("id")
-            .and_then(id_string)
-            .ok_or_else(|| GraphError::InvalidResponse("no media id in the answer".into()))
+        self.upload_for_id(
+            &format!("{phone_number_id}/media"),
+            token,
+            form,
+            "id",
+            "no media id in the answer",
+        )
+        .await
     }
 
     /// Exchanges an Embedded Signup / Facebook Login code for the customer's token (relay only: it
@@ -586,15 +617,13 @@ impl GraphClient {
             data: Vec<MessageTemplate>,
         }
         let page: Page = self
-            .call(
-                Method::GET,
+            .get(
                 &format!("{waba_id}/message_templates"),
-                Some(token),
+                token,
                 &[
                     ("fields", "name,language,status,category,components"),
                     ("limit", "100"),
                 ],
-                None,
             )
             .await?;
         Ok(page.data)
@@ -612,14 +641,7 @@ impl GraphClient {
             crate::webhook::Platform::Instagram => "name,username",
             _ => "first_name,last_name",
         };
-        self.call(
-            Method::GET,
-            user_id,
-            Some(token),
-            &[("fields", fields)],
-            None,
-        )
-        .await
+        self.get(user_id, token, &[("fields", fields)]).await
     }
 
     /// Inspects a token with the app's credentials (`debug_token`).
@@ -682,16 +704,8 @@ impl GraphClient {
         waba_id: &str,
         token: &AccessToken,
     ) -> Result<(), GraphError> {
-        let body: Value = self
-            .call(
-                Method::POST,
-                &format!("{waba_id}/subscribed_apps"),
-                Some(token),
-                &[],
-                None,
-            )
-            .await?;
-        success(&body)
+        self.change_subscription(Method::POST, waba_id, token, &[])
+            .await
     }
 
     /// The app ids subscribed to a WABA's (or Page's) webhooks.
@@ -701,13 +715,7 @@ impl GraphClient {
         token: &AccessToken,
     ) -> Result<Vec<String>, GraphError> {
         let body: Value = self
-            .call(
-                Method::GET,
-                &format!("{object_id}/subscribed_apps"),
-                Some(token),
-                &[],
-                None,
-            )
+            .get(&format!("{object_id}/subscribed_apps"), token, &[])
             .await?;
         Ok(body
             .get("data")
@@ -733,16 +741,13 @@ impl GraphClient {
         token: &AccessToken,
         fields: &str,
     ) -> Result<(), GraphError> {
-        let body: Value = self
-            .call(
-                Method::POST,
-                &format!("{page_id}/subscribed_apps"),
-                Some(token),
-                &[("subscribed_fields", fields)],
-                None,
-            )
-            .await?;
-        success(&body)
+        self.change_subscription(
+            Method::POST,
+            page_id,
+            token,
+            &[("subscribed_fields", fields)],
+        )
+        .await
     }
 
     /// The Pages a Facebook Login user token manages, with their Page tokens and linked
@@ -752,10 +757,9 @@ impl GraphClient {
         user_token: &AccessToken,
     ) -> Result<Vec<PageAccount>, GraphError> {
         let body: Value = self
-            .call(
-                Method::GET,
+            .get(
                 "me/accounts",
-                Some(user_token),
+                user_token,
                 &[
                     (
                         "fields",
@@ -763,7 +767,6 @@ impl GraphClient {
                     ),
                     ("limit", "100"),
                 ],
-                None,
             )
             .await?;
         let pages = body
@@ -802,16 +805,8 @@ impl GraphClient {
         object_id: &str,
         token: &AccessToken,
     ) -> Result<(), GraphError> {
-        let body: Value = self
-            .call(
-                Method::DELETE,
-                &format!("{object_id}/subscribed_apps"),
-                Some(token),
-                &[],
-                None,
-            )
-            .await?;
-        success(&body)
+        self.change_subscription(Method::DELETE, object_id, token, &[])
+            .await
     }
 
     /// A phone number's display number, verified name and quality rating.
@@ -820,14 +815,8 @@ impl GraphClient {
         phone_number_id: &str,
         token: &AccessToken,
     ) -> Result<PhoneNumber, GraphError> {
-        self.call(
-            Method::GET,
-            phone_number_id,
-            Some(token),
-            &[("fields", PHONE_NUMBER_FIELDS)],
-            None,
-        )
-        .await
+        self.get(phone_number_id, token, &[("fields", PHONE_NUMBER_FIELDS)])
+            .await
     }
 
     /// The phone numbers of a WhatsApp Business Account (first 100): how a coexistence signup,
@@ -842,12 +831,10 @@ impl GraphClient {
             data: Vec<PhoneNumber>,
         }
         let page: Page = self
-            .call(
-                Method::GET,
+            .get(
                 &format!("{waba_id}/phone_numbers"),
-                Some(token),
+                token,
                 &[("fields", PHONE_NUMBER_FIELDS), ("limit", "100")],
-                None,
             )
             .await?;
         Ok(page.data)
@@ -865,16 +852,22 @@ impl GraphClient {
         }
         let body = serde_json::json!({ "messaging_product": "whatsapp", "pin": pin });
         let body: Value = self
-            .call(
-                Method::POST,
-                &format!("{phone_number_id}/register"),
-                Some(token),
-                &[],
-                Some(&body),
-            )
+            .post_json(&format!("{phone_number_id}/register"), token, &body)
             .await?;
         success(&body)
     }
+}
+
+/// A multipart part carrying an upload's bytes, named `file_name`, of type `mime_type`.
+fn file_part(
+    data: Bytes,
+    file_name: &str,
+    mime_type: &str,
+) -> Result<reqwest::multipart::Part, GraphError> {
+    reqwest::multipart::Part::stream(data)
+        .file_name(file_name.to_string())
+        .mime_str(mime_type)
+        .map_err(|e| GraphError::InvalidInput(format!("bad MIME type: {e}")))
 }
 
 fn success(body: &Value) -> Result<(), GraphError> {

@@ -30,7 +30,7 @@ pub enum MediaSource {
 pub enum TemplateParameter {
     /// A text variable, positional or named (`parameter_name`).
     Text {
-        /// The value.
+        /// What replaces the variable in the template's text.
         text: String,
         /// The variable's name for named templates.
         name: Option<String>,
@@ -39,7 +39,7 @@ pub enum TemplateParameter {
     Image(MediaSource),
     /// A header document.
     Document {
-        /// The file.
+        /// An uploaded media id, or a link Meta fetches.
         source: MediaSource,
         /// Its file name.
         filename: Option<String>,
@@ -53,9 +53,9 @@ pub enum TemplateParameter {
 /// Which part of a template a set of parameters fills.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TemplateComponentKind {
-    /// The header.
+    /// The header (text, image, video or document).
     Header,
-    /// The body.
+    /// The main text, with its `{{n}}` variables.
     Body,
     /// A button (`sub_type` url / quick_reply / copy_code, and its index).
     Button {
@@ -89,7 +89,7 @@ pub struct ReplyButton {
 pub struct ListSection {
     /// Section title.
     pub title: String,
-    /// Rows.
+    /// The section's rows; all sections together hold at most 10.
     pub rows: Vec<ListRow>,
 }
 
@@ -107,7 +107,7 @@ pub struct ListRow {
 /// What to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outgoing {
-    /// Text.
+    /// A text message.
     Text {
         /// The text (≤ 4096 characters).
         body: String,
@@ -116,9 +116,9 @@ pub enum Outgoing {
     },
     /// A media file.
     Media {
-        /// Kind.
+        /// Which media type to send it as (image, video, audio, document, sticker).
         kind: MediaKind,
-        /// The file.
+        /// An uploaded media id, or a link Meta fetches.
         source: MediaSource,
         /// Caption (not for audio and stickers).
         caption: Option<String>,
@@ -131,7 +131,7 @@ pub enum Outgoing {
         name: String,
         /// Language code, e.g. `en_US`.
         language: String,
-        /// Parameters.
+        /// The values for the template's variables, part by part; empty for a template without variables.
         components: Vec<TemplateComponent>,
     },
     /// Reply buttons.
@@ -156,7 +156,7 @@ pub enum Outgoing {
     Reaction {
         /// The wamid reacted to.
         message_id: String,
-        /// The emoji.
+        /// The emoji to react with; `None` removes an earlier reaction.
         emoji: Option<String>,
     },
 }
@@ -164,9 +164,9 @@ pub enum Outgoing {
 /// A message to send on WhatsApp.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WhatsAppSend {
-    /// The customer.
+    /// Who receives it: a phone number or a BSUID.
     pub to: Recipient,
-    /// What.
+    /// The content; checked against Meta's limits by `validate` before sending.
     pub message: Outgoing,
     /// The wamid to quote.
     pub reply_to: Option<String>,

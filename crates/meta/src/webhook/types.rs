@@ -124,7 +124,7 @@ pub struct PlatformError {
     pub code: i64,
     /// Short title (being deprecated by Meta).
     pub title: Option<String>,
-    /// Message.
+    /// Meta's human-readable message (wording changes; never match on it).
     pub message: Option<String>,
     /// `error_data.details`: the useful explanation.
     pub details: Option<String>,
@@ -156,12 +156,12 @@ pub enum Direction {
     Echo,
 }
 
-/// A message.
+/// A message in a conversation: the customer's, or an echo of the business's own.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     /// wamid (WhatsApp) or mid (Messenger / Instagram).
     pub id: String,
-    /// Platform.
+    /// The channel it came through (WhatsApp, Messenger or Instagram).
     pub platform: Platform,
     /// Customer's or the business's own.
     pub direction: Direction,
@@ -188,9 +188,9 @@ pub struct MessageContext {
     pub quoted_id: Option<String>,
     /// Who sent the quoted message.
     pub quoted_from: Option<String>,
-    /// Forwarded.
+    /// WhatsApp marked it forwarded (`context.forwarded`).
     pub forwarded: bool,
-    /// Forwarded many times.
+    /// WhatsApp marked it forwarded more than five times (`context.frequently_forwarded`).
     pub frequently_forwarded: bool,
     /// `(catalog_id, product_retailer_id)` of a product enquiry.
     pub referred_product: Option<(String, String)>,
@@ -222,9 +222,9 @@ pub struct Referral {
 /// What a message carries.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Content {
-    /// Text.
+    /// Plain text (WhatsApp `text`, or a Messenger / Instagram message without attachments).
     Text {
-        /// The text.
+        /// What the customer wrote, as sent (not trimmed).
         body: String,
     },
     /// One WhatsApp media item.
@@ -233,10 +233,10 @@ pub enum Content {
     Attachments {
         /// Text sent with the attachments.
         text: Option<String>,
-        /// The attachments.
+        /// In the order Meta listed them; never empty.
         items: Vec<Attachment>,
     },
-    /// A location.
+    /// A place or pin the customer shared (WhatsApp `location`).
     Location(Location),
     /// Shared contact cards.
     Contacts(Vec<SharedContact>),
@@ -253,7 +253,7 @@ pub enum Content {
     QuickReply {
         /// The text shown.
         text: String,
-        /// The payload.
+        /// The payload the business gave the quick reply when it sent it.
         payload: String,
     },
     /// A WhatsApp catalog order.
@@ -277,11 +277,11 @@ pub enum Content {
 pub enum MediaKind {
     /// Image (jpeg, png).
     Image,
-    /// Video.
+    /// Video (mp4, 3gpp).
     Video,
     /// Audio or a voice note.
     Audio,
-    /// Document.
+    /// Any other file (PDF, office documents…), sent with a file name.
     Document,
     /// Sticker (webp).
     Sticker,
@@ -303,7 +303,7 @@ impl MediaKind {
 /// A WhatsApp media item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Media {
-    /// Kind.
+    /// Which of WhatsApp's media types it was sent as (decides how it is shown).
     pub kind: MediaKind,
     /// The media id to look up the download URL with (expires after 7 days).
     pub id: Option<String>,
@@ -313,7 +313,7 @@ pub struct Media {
     pub mime_type: Option<String>,
     /// Base64 or hex SHA-256 of the file, as Meta gives it.
     pub sha256: Option<String>,
-    /// Caption.
+    /// The text sent with the media; `None` when there was none (audio and stickers never carry one).
     pub caption: Option<String>,
     /// File name (documents).
     pub filename: Option<String>,
@@ -339,18 +339,18 @@ pub struct Attachment {
     pub raw: Value,
 }
 
-/// A location.
+/// A location shared by the customer (a pin, or a named place).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Location {
-    /// Latitude.
+    /// Degrees north (negative: south), as Meta sends it.
     pub latitude: f64,
-    /// Longitude.
+    /// Degrees east (negative: west), as Meta sends it.
     pub longitude: f64,
     /// Place name.
     pub name: Option<String>,
-    /// Address.
+    /// The place's street address; `None` for a bare pin.
     pub address: Option<String>,
-    /// A URL.
+    /// The place's web page, when the customer shared one with it.
     pub url: Option<String>,
 }
 
@@ -363,7 +363,7 @@ pub struct SharedContact {
     pub phones: Vec<String>,
     /// Email addresses.
     pub emails: Vec<String>,
-    /// Company.
+    /// The card's company (`org.company`), when it has one.
     pub organization: Option<String>,
     /// The full card as sent.
     pub raw: Value,
@@ -387,7 +387,7 @@ pub enum InteractiveKind {
 /// A reply to an interactive message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InteractiveReply {
-    /// Kind.
+    /// Which interactive element was answered (decides which of the other fields are set).
     pub kind: InteractiveKind,
     /// The id the business gave the button or row.
     pub id: Option<String>,
@@ -408,7 +408,7 @@ pub struct Order {
     pub catalog_id: Option<String>,
     /// Text sent with the order.
     pub text: Option<String>,
-    /// Items.
+    /// The products ordered, in the customer's order.
     pub items: Vec<OrderItem>,
 }
 
@@ -417,7 +417,7 @@ pub struct Order {
 pub struct OrderItem {
     /// Product id in the catalog.
     pub product_retailer_id: String,
-    /// Quantity.
+    /// How many units (Meta sends a number, possibly fractional).
     pub quantity: f64,
     /// Unit price.
     pub item_price: f64,
@@ -446,7 +446,7 @@ pub enum DeliveryState {
     Sent,
     /// On the customer's phone.
     Delivered,
-    /// Read.
+    /// Opened by the customer (only when their read receipts are on).
     Read,
     /// A voice message played.
     Played,
@@ -501,7 +501,7 @@ pub struct Status {
     pub message_id: String,
     /// The new state.
     pub state: DeliveryState,
-    /// When.
+    /// When Meta says it happened (its `timestamp`, not when the webhook arrived).
     pub at: DateTime<Utc>,
     /// The recipient's phone, when sent to a phone.
     pub recipient_phone: Option<String>,
@@ -518,7 +518,7 @@ pub struct Status {
 /// A reaction added or removed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reaction {
-    /// Platform.
+    /// The channel it came through (WhatsApp, Messenger or Instagram).
     pub platform: Platform,
     /// The reaction's own id (WhatsApp sends one).
     pub id: Option<String>,
@@ -528,76 +528,76 @@ pub struct Reaction {
     pub customer: Customer,
     /// The emoji; `None` when the reaction was removed.
     pub emoji: Option<String>,
-    /// When.
+    /// When Meta says it happened (its `timestamp`, not when the webhook arrived).
     pub at: DateTime<Utc>,
 }
 
 /// The customer read messages.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadReceipt {
-    /// Platform.
+    /// The channel it came through (WhatsApp, Messenger or Instagram).
     pub platform: Platform,
-    /// Customer.
+    /// The customer's id on the platform (PSID on Messenger, IGSID on Instagram).
     pub customer_id: String,
     /// Messenger: everything sent before this time was read.
     pub watermark: Option<DateTime<Utc>>,
     /// Instagram: the message read.
     pub message_id: Option<String>,
-    /// When.
+    /// When Meta says it happened (its `timestamp`, not when the webhook arrived).
     pub at: DateTime<Utc>,
 }
 
 /// Messages delivered to the customer (Messenger).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryReceipt {
-    /// Platform.
+    /// The channel it came through (WhatsApp, Messenger or Instagram).
     pub platform: Platform,
-    /// Customer.
+    /// The customer's id on the platform (PSID on Messenger, IGSID on Instagram).
     pub customer_id: String,
     /// The delivered messages, when listed.
     pub message_ids: Vec<String>,
     /// Everything sent before this time was delivered.
     pub watermark: Option<DateTime<Utc>>,
-    /// When.
+    /// When Meta says it happened (its `timestamp`, not when the webhook arrived).
     pub at: DateTime<Utc>,
 }
 
 /// A customer edited a message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MessageEdit {
-    /// Platform.
+    /// The channel it came through (WhatsApp, Messenger or Instagram).
     pub platform: Platform,
     /// The edited message.
     pub message_id: String,
-    /// Customer.
+    /// The customer's id on the platform (PSID on Messenger, IGSID on Instagram).
     pub customer_id: String,
     /// The new text.
     pub text: Option<String>,
     /// How many times it has been edited.
     pub edit_count: i64,
-    /// When.
+    /// When Meta says it happened (its `timestamp`, not when the webhook arrived).
     pub at: DateTime<Utc>,
 }
 
 /// A customer unsent a message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MessageDeleted {
-    /// Platform.
+    /// The channel it came through (WhatsApp, Messenger or Instagram).
     pub platform: Platform,
-    /// The message.
+    /// The mid of the message the customer unsent.
     pub message_id: String,
-    /// Customer.
+    /// The customer's id on the platform (PSID on Messenger, IGSID on Instagram).
     pub customer_id: String,
-    /// When.
+    /// When Meta says it happened (its `timestamp`, not when the webhook arrived).
     pub at: DateTime<Utc>,
 }
 
-/// A postback.
+/// A Messenger / Instagram button tapped (a postback button, a persistent-menu item, Get Started).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Postback {
-    /// Platform.
+    /// The channel it came through (WhatsApp, Messenger or Instagram).
     pub platform: Platform,
-    /// Customer.
+    /// The customer's id on the platform (PSID on Messenger, IGSID on Instagram).
     pub customer_id: String,
     /// The postback's message id, when Meta gives one.
     pub id: Option<String>,
@@ -607,20 +607,20 @@ pub struct Postback {
     pub payload: Option<String>,
     /// A referral that came with it.
     pub referral: Option<Referral>,
-    /// When.
+    /// When Meta says it happened (its `timestamp`, not when the webhook arrived).
     pub at: DateTime<Utc>,
 }
 
 /// A referral on its own.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReferralEvent {
-    /// Platform.
+    /// The channel it came through (WhatsApp, Messenger or Instagram).
     pub platform: Platform,
-    /// Customer.
+    /// The customer's id on the platform (PSID on Messenger, IGSID on Instagram).
     pub customer_id: String,
-    /// The referral.
+    /// The ad, post or link the customer came from.
     pub referral: Referral,
-    /// When.
+    /// When Meta says it happened (its `timestamp`, not when the webhook arrived).
     pub at: DateTime<Utc>,
 }
 
@@ -633,7 +633,7 @@ pub struct TemplateStatus {
     pub template_id: String,
     /// Template name.
     pub name: Option<String>,
-    /// Language.
+    /// The template's language code (`en_US`…), when Meta gives it.
     pub language: Option<String>,
     /// Why (NONE when approved).
     pub reason: Option<String>,
@@ -662,13 +662,13 @@ pub struct PhoneNumberQuality {
 /// A marketing opt-out or opt-in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserPreference {
-    /// The customer.
+    /// Who changed their preference.
     pub customer: Customer,
     /// `marketing_messages`.
     pub category: String,
     /// `stop` or `resume`.
     pub value: String,
-    /// When.
+    /// When Meta says it happened; `None` when the webhook carries no timestamp.
     pub at: Option<DateTime<Utc>>,
 }
 
