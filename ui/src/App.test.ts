@@ -45,6 +45,13 @@ function backend(overrides: Record<string, (args: Record<string, unknown>) => un
   return calls;
 }
 
+/** Finds the button `testid` and checks that it is disabled with a title saying `why`. */
+async function expectRefused(testid: string, why: string) {
+  const button = (await screen.findByTestId(testid)) as HTMLButtonElement;
+  expect(button.disabled).toBe(true);
+  expect(button.title).toContain(why);
+}
+
 afterEach(() => {
   cleanup();
   clearMocks();
@@ -622,9 +629,7 @@ describe('App', () => {
     render(App);
     await fireEvent.click(await screen.findByTestId('open-team'));
     await fireEvent.click(await screen.findByTestId('team-tab-channels'));
-    const disabled = (await screen.findByTestId('connect-whatsapp')) as HTMLButtonElement;
-    expect(disabled.disabled).toBe(true);
-    expect(disabled.title).toContain('Only owners');
+    await expectRefused('connect-whatsapp', 'Only owners');
   });
 
   it('shows a disconnected channel with its reason, offers Reconnect, and disconnects only after confirming', async () => {
@@ -887,9 +892,7 @@ describe('App', () => {
     backend({ desk_status: () => ({ ...DESK, member_role: 'agent' }), conversations: () => [ANA] });
     render(App);
     await fireEvent.click(await screen.findByText('Ana Souza'));
-    const open = (await screen.findByTestId('erase-open')) as HTMLButtonElement;
-    expect(open.disabled).toBe(true);
-    expect(open.title).toContain('Only admins and owners');
+    await expectRefused('erase-open', 'Only admins and owners');
   });
 
   it("exports a customer's data and says where the archive is (admins only)", async () => {
