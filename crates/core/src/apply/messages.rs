@@ -10,7 +10,7 @@ use zentro_meta::webhook::{
     Platform, Reaction, WebhookItem,
 };
 
-use super::statuses::{apply_delivery, apply_pending_in, apply_read};
+use super::statuses::{Receipt, apply_pending_in, apply_receipt};
 use super::{Tx, channel_external_id, channel_id};
 use crate::cache::CacheError;
 
@@ -475,8 +475,8 @@ pub(super) async fn apply_item(tx: &mut Tx, item: &WebhookItem) -> Result<(), Ca
         Event::Reaction(reaction) => apply_reaction(tx, reaction).await?,
         Event::Edit(edit) => apply_edit(tx, edit).await?,
         Event::Deleted(deleted) => apply_unsend(tx, deleted).await?,
-        Event::Read(read) => apply_read(tx, item, read).await?,
-        Event::Delivery(delivery) => apply_delivery(tx, item, delivery).await?,
+        Event::Read(read) => apply_receipt(tx, item, Receipt::Read(read)).await?,
+        Event::Delivery(delivery) => apply_receipt(tx, item, Receipt::Delivery(delivery)).await?,
         // Not kept in the cache.
         Event::Postback(_)
         | Event::Referral(_)

@@ -254,16 +254,14 @@ pub(super) async fn apply_pending_in(tx: &mut Tx, external_id: &str) -> Result<(
     .fetch_optional(&mut **tx)
     .await?
     {
-        let state = DeliveryState::parse(&row.status);
-        set_status(
-            tx,
+        let change = StatusChange {
             external_id,
-            &state,
-            row.error_code,
-            row.error_message,
-            row.at,
-        )
-        .await?;
+            state: DeliveryState::parse(&row.status),
+            code: row.error_code,
+            message: row.error_message,
+            at: row.at,
+        };
+        set_status(tx, change).await?;
     }
     Ok(())
 }
@@ -291,16 +289,36 @@ pub fn status_advances(current: Option<&DeliveryState>, new: &DeliveryState) -> 
     }
 }
 
-/// Moves one message's state forward to `state` (or, for a message not here yet, the state that
-/// waits for it in `pending_statuses`); the error is kept only for a failure.
-async fn set_status(
-    tx: &mut Tx,
-    external_id: &str,
-    state: &DeliveryState,
+/// A message's new delivery state, as a status, receipt or waiting status gives it.
+struct StatusChange<'a> {
+    /// The message's Meta id (wamid or mid).
+    external_id: &'a str,
+    state: DeliveryState,
+    /// Meta's error code and message; written only for a failure.
     code: Option<i64>,
     message: Option<String>,
+    /// When Meta says the state was reached (Unix ms).
     at: i64,
-) -> Result<(), CacheError> {
+}
+
+impl<'a> StatusChange<'a> {
+    /// A change without an error (receipts).
+    fn plain(external_id: &'a str, state: DeliveryState, at: i64) -> Self {
+        Self {
+            external_id,
+            state,
+            code: None,
+            message: None,
+            at,
+        }
+    }
+}
+
+/// Moves one message's state forward to `state` (or, for a message not here yet, the state that
+/// waits for it in `pending_statuses`); the error is kept only for a failure.
+async fn set_status(tx: &mut Tx, mut change: StatusChange<'_>) -> Result<(), CacheError> {
+    let external_id = change.external_id;
+    let state = &change.state;
     let row = sqlx::query!(
         "SELECT delivery_status FROM messages WHERE external_id = ?",
         external_id
@@ -314,13 +332,10 @@ async fn set_status(
                 .filter(|c| c != "pending")
                 .map(|c| DeliveryState::parse(&c));
             if status_advances(current.as_ref(), state) {
-                let failed = *state == DeliveryState::Failed;
-                let (code, message) = if failed {
-                    (code, message)
-                } else {
-                    (None, None)
-                };
-                write_status(tx, external_id, state, code, message, at).await?;
+                if *state != DeliveryState::Failed {
+                    (change.code, change.message) = (None, None);
+                }
+                write_status(tx, &change).await?;
             }
         }
         None => {
@@ -332,7 +347,7 @@ async fn set_status(
             .await?;
             let current = current.map(|c| DeliveryState::parse(&c));
             if status_advances(current.as_ref(), state) {
-                write_pending_status(tx, external_id, state, code, message, at).await?;
+                write_pending_status(tx, &change).await?;
             }
         }
     }
@@ -340,15 +355,8 @@ async fn set_status(
 }
 
 /// Writes a stored message's state, with its error.
-async fn write_status(
-    tx: &mut Tx,
-    external_id: &str,
-    state: &DeliveryState,
-    code: Option<i64>,
-    message: Option<String>,
-    at: i64,
-) -> Result<(), CacheError> {
-    let state_name = state.as_str();
+async fn write_status(tx: &mut Tx, change: &StatusChange<'_>) -> Result<(), CacheError> {
+    let state_name = change.state.as_str();
     sqlx::query!(
         r#"
                     UPDATE messages SET
@@ -359,10 +367,10 @@ async fn write_status(
                     WHERE external_id = ?
                     "#,
         state_name,
-        at,
-        code,
-        message,
-        external_id
+        change.at,
+        change.code,
+        change.message,
+        change.external_id
     )
     .execute(&mut **tx)
     .await?;
@@ -370,15 +378,8 @@ async fn write_status(
 }
 
 /// Keeps the state of a message not here yet in `pending_statuses`, with its error.
-async fn write_pending_status(
-    tx: &mut Tx,
-    external_id: &str,
-    state: &DeliveryState,
-    code: Option<i64>,
-    message: Option<String>,
-    at: i64,
-) -> Result<(), CacheError> {
-    let state_name = state.as_str();
+async fn write_pending_status(tx: &mut Tx, change: &StatusChange<'_>) -> Result<(), CacheError> {
+    let state_name = change.state.as_str();
     sqlx::query!(
         r#"
                     INSERT INTO pending_statuses (external_id, status, error_code, error_message, at)
@@ -389,75 +390,92 @@ async fn write_pending_status(
                         error_message = excluded.error_message,
                         at = excluded.at
                     "#,
-        external_id,
+        change.external_id,
         state_name,
-        code,
-        message,
-        at
+        change.code,
+        change.message,
+        change.at
     )
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-/// The customer read messages: the one named (Instagram), or every outbound message up to the
-/// watermark (Messenger).
-pub(super) async fn apply_read(
-    tx: &mut Tx,
-    item: &WebhookItem,
-    read: &ReadReceipt,
-) -> Result<(), CacheError> {
-    if let Some(message_id) = &read.message_id {
-        set_status(
-            tx,
-            message_id,
-            &DeliveryState::Read,
-            None,
-            None,
-            read.at.timestamp_millis(),
-        )
-        .await?;
-    }
-    if let Some(watermark) = read.watermark {
-        mark_outbound_before(
-            tx,
-            item,
-            read.platform,
-            &read.customer_id,
-            watermark.timestamp_millis(),
-            DeliveryState::Read,
-        )
-        .await?;
-    }
-    Ok(())
+/// A receipt from the customer: messages read or delivered.
+pub(super) enum Receipt<'a> {
+    /// The customer read the one named (Instagram), or every outbound message up to the
+    /// watermark (Messenger).
+    Read(&'a ReadReceipt),
+    /// Messages were delivered to the customer: the ones named, and every outbound message up
+    /// to the watermark (Messenger).
+    Delivery(&'a DeliveryReceipt),
 }
 
-/// Messages were delivered to the customer: the ones named, and every outbound message up to
-/// the watermark (Messenger).
-pub(super) async fn apply_delivery(
+/// Applies a read or delivery receipt.
+pub(super) async fn apply_receipt(
     tx: &mut Tx,
     item: &WebhookItem,
-    delivery: &DeliveryReceipt,
+    receipt: Receipt<'_>,
 ) -> Result<(), CacheError> {
-    for message_id in &delivery.message_ids {
+    let (facts, state) = match receipt {
+        Receipt::Read(read) => (
+            ReceiptFacts {
+                platform: read.platform,
+                customer_id: &read.customer_id,
+                message_ids: read.message_id.as_slice(),
+                watermark: read.watermark.map(|w| w.timestamp_millis()),
+                at: read.at.timestamp_millis(),
+            },
+            DeliveryState::Read,
+        ),
+        Receipt::Delivery(delivery) => (
+            ReceiptFacts {
+                platform: delivery.platform,
+                customer_id: &delivery.customer_id,
+                message_ids: &delivery.message_ids,
+                watermark: delivery.watermark.map(|w| w.timestamp_millis()),
+                at: delivery.at.timestamp_millis(),
+            },
+            DeliveryState::Delivered,
+        ),
+    };
+    apply_receipt_facts(tx, item, &facts, state).await
+}
+
+/// What a read or delivery receipt says, whichever it was.
+struct ReceiptFacts<'a> {
+    platform: Platform,
+    customer_id: &'a str,
+    /// The messages the receipt names (may be none).
+    message_ids: &'a [String],
+    /// Messenger: every outbound message sent up to this time (Unix ms) is covered too.
+    watermark: Option<i64>,
+    /// When Meta says the receipt happened (Unix ms).
+    at: i64,
+}
+
+/// Moves the messages a receipt names, and those up to its watermark, to `state`.
+async fn apply_receipt_facts(
+    tx: &mut Tx,
+    item: &WebhookItem,
+    receipt: &ReceiptFacts<'_>,
+    state: DeliveryState,
+) -> Result<(), CacheError> {
+    for message_id in receipt.message_ids {
         set_status(
             tx,
-            message_id,
-            &DeliveryState::Delivered,
-            None,
-            None,
-            delivery.at.timestamp_millis(),
+            StatusChange::plain(message_id, state.clone(), receipt.at),
         )
         .await?;
     }
-    if let Some(watermark) = delivery.watermark {
+    if let Some(watermark) = receipt.watermark {
         mark_outbound_before(
             tx,
             item,
-            delivery.platform,
-            &delivery.customer_id,
-            watermark.timestamp_millis(),
-            DeliveryState::Delivered,
+            receipt.platform,
+            receipt.customer_id,
+            watermark,
+            state,
         )
         .await?;
     }
@@ -493,7 +511,7 @@ async fn mark_outbound_before(
     .fetch_all(&mut **tx)
     .await?;
     for id in ids {
-        set_status(tx, &id, &state, None, None, watermark).await?;
+        set_status(tx, StatusChange::plain(&id, state.clone(), watermark)).await?;
     }
     Ok(())
 }
