@@ -78,6 +78,9 @@ enum Job {
         cursor: Cursor,
         reply: Reply<Option<i64>>,
     },
+    Probe {
+        reply: Reply<()>,
+    },
 }
 
 /// A job's work without its reply, in arrival order within a batch.
@@ -86,6 +89,7 @@ enum Work {
     Unparseable { body: Bytes, reason: String },
     Team(TeamEvent),
     Acknowledge(Cursor),
+    Probe,
 }
 
 /// The replies of a batch, by type, each list in arrival order.
@@ -129,6 +133,10 @@ impl Replies {
                 Job::Acknowledge { cursor, reply } => {
                     replies.acknowledged.push(reply);
                     Work::Acknowledge(cursor)
+                }
+                Job::Probe { reply } => {
+                    replies.stored.push(reply);
+                    Work::Probe
                 }
             })
             .collect();
@@ -266,6 +274,13 @@ impl Sequencer {
             reply,
         };
         self.submit(job, rx).await
+    }
+
+    /// Writes the health probe's row in the next group commit: `Ok` once that commit is durable,
+    /// so a caller knows the database takes writes on the path webhooks take.
+    pub async fn probe(&self) -> Result<(), SequencerError> {
+        let (reply, rx) = oneshot::channel();
+        self.submit(Job::Probe { reply }, rx).await
     }
 
     /// Hands `job` to the writer and waits for its answer on `answer`.
@@ -569,6 +584,7 @@ async fn write_the_rest(
                 .await?;
                 answers.acknowledged.push(acked);
             }
+            Work::Probe => store::probe_in(tx, now).await?,
         }
     }
     Ok(answers)

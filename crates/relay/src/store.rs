@@ -252,6 +252,32 @@ pub struct QuarantineEntry {
     pub bytes: i64,
 }
 
+/// Whether a connection returned to the pool may be used again: after the rollback a dropped
+/// transaction queued has run (the ping waits for it), one still counted inside a transaction is
+/// closed instead. This happens when SQLite rolled a failed write back by itself (`SQLITE_FULL`,
+/// `SQLITE_IOERR`), so sqlx's own `ROLLBACK` failed and its count never went down; reused, the
+/// connection would refuse every later `begin` ("non-zero transaction depth").
+async fn discard_if_still_in_a_transaction(
+    conn: &mut sqlx::SqliteConnection,
+) -> std::result::Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    conn.ping().await?;
+    let keep = !conn.is_in_transaction();
+    if !keep {
+        tracing::warn!("a database connection left inside a failed transaction is closed");
+    }
+    Ok(keep)
+}
+
+/// Rewrites the health probe's row (see `/healthz`), inside the sequencer's batch.
+pub(crate) async fn probe_in(tx: &mut Transaction<'static, Sqlite>, now: i64) -> Result<()> {
+    sqlx::query("UPDATE health_probe SET checked_at = ? WHERE id = 1")
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// The relay's database.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -277,6 +303,7 @@ impl Store {
             .pragma("secure_delete", "on");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .after_release(|conn, _| Box::pin(discard_if_still_in_a_transaction(conn)))
             .connect_with(options)
             .await
             .map_err(|source| StoreError::Open {
@@ -288,6 +315,11 @@ impl Store {
     }
 
     /// Begins a write transaction (`BEGIN IMMEDIATE`, so writers queue instead of failing).
+    ///
+    /// A transaction SQLite ended by itself (a full disk, an I/O error: it rolls back on its own)
+    /// leaves its connection counting itself inside a transaction; such a connection is closed
+    /// when it comes back to the pool ([`discard_if_still_in_a_transaction`]), so the next
+    /// `begin` gets a working one and the relay recovers once the cause is gone.
     pub async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }

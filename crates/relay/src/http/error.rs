@@ -42,6 +42,15 @@ impl From<crate::store::StoreError> for ApiError {
             StoreError::LastOwner => (StatusCode::CONFLICT, "last_owner"),
             StoreError::InvitationInvalid => (StatusCode::BAD_REQUEST, "invitation_invalid"),
             StoreError::InvitationExpired => (StatusCode::GONE, "invitation_expired"),
+            StoreError::Sql(cause) if database_unavailable(cause) => {
+                tracing::error!(%cause, "the database cannot take the request");
+                return Self::Refused {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    code: "unavailable",
+                    message: "The relay cannot use its database right now; try again shortly."
+                        .into(),
+                };
+            }
             _ => return Self::internal(error),
         };
         Self::Refused {
@@ -49,6 +58,29 @@ impl From<crate::store::StoreError> for ApiError {
             code,
             message: error.to_string(),
         }
+    }
+}
+
+/// Whether a database error means the database cannot serve anyone now (its disk is full or
+/// failing, it is locked or gone, or SQLite rolled the request back by itself), rather than a
+/// fault of this request or a defect: the caller should retry later (503), not report a bug.
+fn database_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => {
+            // SQLite's primary result codes: BUSY 5, LOCKED 6, NOMEM 7, READONLY 8, IOERR 10,
+            // CORRUPT 11, FULL 13, CANTOPEN 14; a trigger's RAISE(ROLLBACK) is how tests fail a
+            // write the way a full disk does (the transaction is gone).
+            let primary = db
+                .code()
+                .and_then(|code| code.parse::<i32>().ok())
+                .map(|code| code & 0xff);
+            matches!(primary, Some(5 | 6 | 7 | 8 | 10 | 11 | 13 | 14))
+                || db
+                    .message()
+                    .contains("cannot start a transaction within a transaction")
+        }
+        _ => false,
     }
 }
 
@@ -100,5 +132,48 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::sqlite::SqliteConnectOptions;
+    use sqlx::{ConnectOptions, Connection};
+
+    use super::database_unavailable;
+
+    /// A real SQLite error of each kind, from a file in a temporary folder.
+    async fn error_of(sql: &str, read_only: bool) -> sqlx::Error {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let mut setup = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::raw_sql("CREATE TABLE t (id INTEGER PRIMARY KEY); INSERT INTO t VALUES (1);")
+            .execute(&mut setup)
+            .await
+            .unwrap();
+        setup.close().await.unwrap();
+        let mut conn = SqliteConnectOptions::new()
+            .filename(&path)
+            .read_only(read_only)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn a_database_that_cannot_write_is_unavailable_and_a_bad_request_is_not() {
+        let read_only = error_of("INSERT INTO t VALUES (2)", true).await;
+        assert!(database_unavailable(&read_only), "{read_only}");
+        let duplicate = error_of("INSERT INTO t VALUES (1)", false).await;
+        assert!(!database_unavailable(&duplicate), "{duplicate}");
+        let defect = error_of("SELECT nothing FROM nowhere", false).await;
+        assert!(!database_unavailable(&defect), "{defect}");
+        assert!(database_unavailable(&sqlx::Error::PoolTimedOut));
     }
 }

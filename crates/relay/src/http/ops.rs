@@ -7,15 +7,29 @@ use axum::response::{IntoResponse, Response};
 use super::{ApiError, AppState};
 use zentro_events::clock::now_ms;
 
-/// `GET /healthz`: 200 when the database answers.
+/// How long `/healthz` waits for its write to commit before calling the relay unhealthy.
+const HEALTH_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `GET /healthz`: 200 `ok` when the database takes writes: a probe row is rewritten in the
+/// sequencer's next group commit, the path every webhook takes, so a full disk, an I/O error or a
+/// lost database shows here as 503 (and load balancers stop sending webhooks to this instance
+/// while webhooks themselves answer 503, which Meta retries).
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store.last_seq("").await {
-        Ok(_) => (axum::http::StatusCode::OK, "ok"),
-        Err(error) => {
-            tracing::error!(%error, "health check failed");
+    use axum::http::StatusCode;
+    match tokio::time::timeout(HEALTH_WRITE_TIMEOUT, state.sequencer.probe()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ok"),
+        Ok(Err(error)) => {
+            tracing::error!(%error, "health check: the event log cannot be written");
             (
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "database unavailable",
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the event log cannot be written: see the relay's log",
+            )
+        }
+        Err(_) => {
+            tracing::error!("health check: a write did not commit within 2 s");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the event log cannot be written in time: see the relay's log",
             )
         }
     }

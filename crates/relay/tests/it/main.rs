@@ -6,6 +6,7 @@ mod api;
 mod audit_sends;
 mod crash;
 mod gaps;
+mod health;
 mod load;
 mod meta_callbacks;
 mod origin;
