@@ -302,17 +302,12 @@ async fn list_channels(
     data: &DataDirArgs,
 ) -> anyhow::Result<()> {
     let store = Store::open(&data.data_dir).await?;
-    let channels = store.channels(workspace).await?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&channels)?);
-        return Ok(());
-    }
-    println!(
+    let header = format!(
         "{:<32} {:<10} {:<20} {:<20} {:<32} NAME",
         "ID", "KIND", "EXTERNAL ID", "WABA", "WORKSPACE"
     );
-    for c in channels {
-        println!(
+    print_rows(store.channels(workspace).await?, json, &header, |c| {
+        format!(
             "{:<32} {:<10} {:<20} {:<20} {:<32} {}",
             c.id,
             c.kind,
@@ -320,7 +315,24 @@ async fn list_channels(
             c.account_id.unwrap_or_default(),
             c.workspace_id,
             c.display_name
-        );
+        )
+    })
+}
+
+/// Prints `rows` as pretty JSON when `json`, else as a table: `header`, then `line` of each row.
+fn print_rows<T: serde::Serialize>(
+    rows: Vec<T>,
+    json: bool,
+    header: &str,
+    line: impl Fn(T) -> String,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!("{header}");
+    for row in rows {
+        println!("{}", line(row));
     }
     Ok(())
 }
@@ -361,7 +373,7 @@ async fn set_channel_token(
         .record(NewAuditEntry {
             workspace_id: &found.workspace_id,
             action: if version == 1 { "channel.token_set" } else { "channel.token_rotated" },
-            subject: Some(&format!("{}:{}", found.kind, found.external_id)),
+            subject: Some(&found.audit_subject()),
             details: serde_json::json!({ "channel_id": found.id, "version": version, "by": "operator" }),
             ..Default::default()
         })
@@ -401,17 +413,12 @@ async fn reseal_channel_tokens(keys: TokenKeyArgs, data: &DataDirArgs) -> anyhow
 /// `quarantine list`: a table, or JSON with `--json`.
 async fn list_quarantine(json: bool, data: &DataDirArgs) -> anyhow::Result<()> {
     let store = Store::open(&data.data_dir).await?;
-    let entries = store.quarantine().await?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&entries)?);
-        return Ok(());
-    }
-    println!(
+    let header = format!(
         "{:<6} {:<14} {:<22} {:<20} {:>8} REASON",
         "ID", "RECEIVED", "ROUTE", "ROUTE ID", "BYTES"
     );
-    for e in entries {
-        println!(
+    print_rows(store.quarantine().await?, json, &header, |e| {
+        format!(
             "{:<6} {:<14} {:<22} {:<20} {:>8} {}",
             e.id,
             e.received_at,
@@ -419,9 +426,8 @@ async fn list_quarantine(json: bool, data: &DataDirArgs) -> anyhow::Result<()> {
             e.route_id.unwrap_or_else(|| "-".into()),
             e.bytes,
             e.reason
-        );
-    }
-    Ok(())
+        )
+    })
 }
 
 async fn shutdown_signal() {

@@ -125,14 +125,9 @@ struct StreamedEvent {
 
 impl Device {
     /// Signs in as device `n`, and follows the stream from the log's current end.
-    async fn start(
-        client: &reqwest::Client,
-        base: &reqwest::Url,
-        email: &str,
-        password: &str,
-        n: usize,
-    ) -> anyhow::Result<Self> {
-        let token = sign_in(client, base, email, password, n).await?;
+    async fn start(login: &Login<'_>, n: usize) -> anyhow::Result<Self> {
+        let Login { client, base, .. } = *login;
+        let token = sign_in(login, n).await?;
         let page: serde_json::Value = client
             .get(base.join("/v1/events?after=0&limit=1")?)
             .bearer_auth(&token)
@@ -189,14 +184,23 @@ impl Device {
     }
 }
 
+/// Where the `--devices` sign in, and as whom.
+#[derive(Clone, Copy)]
+struct Login<'a> {
+    client: &'a reqwest::Client,
+    base: &'a reqwest::Url,
+    email: &'a str,
+    password: &'a str,
+}
+
 /// Signs in as device `n`; its token.
-async fn sign_in(
-    client: &reqwest::Client,
-    base: &reqwest::Url,
-    email: &str,
-    password: &str,
-    n: usize,
-) -> anyhow::Result<String> {
+async fn sign_in(login: &Login<'_>, n: usize) -> anyhow::Result<String> {
+    let Login {
+        client,
+        base,
+        email,
+        password,
+    } = *login;
     let signed_in: serde_json::Value = client
         .post(base.join("/v1/sessions")?)
         .json(&serde_json::json!({ "email": email, "password": password, "device_name": format!("load device {n}") }))
@@ -341,8 +345,14 @@ async fn start_devices(args: &Args, client: &reqwest::Client) -> anyhow::Result<
         );
     };
     let base = reqwest::Url::parse(&args.url)?;
+    let login = Login {
+        client,
+        base: &base,
+        email,
+        password,
+    };
     for n in 1..=args.devices {
-        devices.push(Device::start(client, &base, email, password, n).await?);
+        devices.push(Device::start(&login, n).await?);
     }
     Ok(devices)
 }

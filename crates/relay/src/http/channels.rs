@@ -18,9 +18,11 @@ use zentro_events::clock::random_id;
 /// The log event that tells devices a channel or its token changed.
 pub const CHANNEL_CHANGED: &str = "channel.changed";
 
-type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+/// A handler's JSON body as axum extracts it: the value, or why it is not JSON of that shape.
+pub(super) type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 
-fn body<T>(input: Body<T>, shape: &str) -> Result<T, ApiError> {
+/// The value of `input`; a bad request naming the `shape` expected when it is not JSON of it.
+pub(super) fn body<T>(input: Body<T>, shape: &str) -> Result<T, ApiError> {
     input
         .map(|Json(v)| v)
         .map_err(|e| ApiError::BadRequest(format!("expected JSON {shape}: {}", e.body_text())))
@@ -64,6 +66,35 @@ async fn record_change(
         .await?;
     let view = view(state, auth, &channel.id).await?;
     announce(state, auth, change(&view)).await?;
+    Ok(view)
+}
+
+/// The channel `channel_id` of the caller's workspace (not found when another workspace's).
+async fn channel(
+    state: &AppState,
+    auth: &Authenticated,
+    channel_id: &str,
+) -> Result<Channel, ApiError> {
+    Ok(state
+        .store
+        .channel(&auth.0.workspace_id, channel_id)
+        .await?)
+}
+
+/// How the caller sees the channel `channel_id`, for a member who may answer and is allowed on
+/// it (forbidden otherwise).
+async fn allowed_view(
+    state: &AppState,
+    auth: &Authenticated,
+    channel_id: &str,
+) -> Result<ChannelView, ApiError> {
+    auth.require(Permission::Answer)?;
+    let view = view(state, auth, channel_id).await?;
+    if !view.allowed {
+        return Err(ApiError::Forbidden(
+            "you are not among the members allowed on this channel; ask an admin".into(),
+        ));
+    }
     Ok(view)
 }
 
@@ -350,10 +381,7 @@ pub async fn set_token(
             "token must be the channel's Meta access token (one word, as Meta gives it)".into(),
         ));
     }
-    let channel = state
-        .store
-        .channel(&auth.0.workspace_id, &channel_id)
-        .await?;
+    let channel = channel(&state, &auth, &channel_id).await?;
     let sealed = keys.current.seal(&channel.id, token);
     let version = state
         .store
@@ -377,10 +405,7 @@ pub async fn revoke_token(
     Path(channel_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     auth.require(Permission::ManageChannels)?;
-    let channel = state
-        .store
-        .channel(&auth.0.workspace_id, &channel_id)
-        .await?;
+    let channel = channel(&state, &auth, &channel_id).await?;
     if !state.store.revoke_channel_token(&channel.id).await? {
         return Err(ApiError::NotFound("the channel has no token".into()));
     }
@@ -402,13 +427,7 @@ pub async fn token(
     auth: Authenticated,
     Path(channel_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Permission::Answer)?;
-    let view = view(&state, &auth, &channel_id).await?;
-    if !view.allowed {
-        return Err(ApiError::Forbidden(
-            "you are not among the members allowed on this channel; ask an admin".into(),
-        ));
-    }
+    let view = allowed_view(&state, &auth, &channel_id).await?;
     let keys = keys(&state)?;
     let sealed = state
         .store
@@ -424,10 +443,7 @@ pub async fn token(
         .store
         .record(auth.audit(
             "channel.token_issued",
-            Some(&format!(
-                "{}:{}",
-                view.channel.kind, view.channel.external_id
-            )),
+            Some(&view.channel.audit_subject()),
             json!({ "channel_id": channel_id, "version": sealed.version }),
         ))
         .await?;
@@ -451,10 +467,7 @@ pub async fn set_access(
 ) -> Result<Json<Value>, ApiError> {
     auth.require(Permission::ManageChannels)?;
     let input = body(input, "{agents: [member ids]}")?;
-    let channel = state
-        .store
-        .channel(&auth.0.workspace_id, &channel_id)
-        .await?;
+    let channel = channel(&state, &auth, &channel_id).await?;
     state
         .store
         .set_channel_access(&auth.0.workspace_id, &channel.id, &input.agents)
@@ -504,13 +517,7 @@ pub async fn history(
     Path(channel_id): Path<String>,
     axum::extract::Query(range): axum::extract::Query<HistoryRange>,
 ) -> Result<Json<Value>, ApiError> {
-    auth.require(Permission::Answer)?;
-    let view = view(&state, &auth, &channel_id).await?;
-    if !view.allowed {
-        return Err(ApiError::Forbidden(
-            "you are not among the members allowed on this channel; ask an admin".into(),
-        ));
-    }
+    allowed_view(&state, &auth, &channel_id).await?;
     let limit = range.limit.unwrap_or(500).clamp(1, 500);
     let before = range.before.unwrap_or(i64::MAX);
     let events = state

@@ -27,11 +27,7 @@ pub async fn sign_in(
     request: Request,
 ) -> Result<Response, ApiError> {
     let address = client_address(&request);
-    let body = axum::body::to_bytes(request.into_body(), 64 * 1024)
-        .await
-        .map_err(|_| ApiError::BadRequest("the body is too large".into()))?;
-    let input: SignIn = serde_json::from_slice(&body)
-        .map_err(|_| ApiError::BadRequest("expected JSON {email, password, device_name}".into()))?;
+    let input: SignIn = read_json(request, "{email, password, device_name}").await?;
     let email = input.email.trim().to_lowercase();
     state
         .address_limiter
@@ -122,6 +118,19 @@ pub(super) async fn start_session(
         .await?;
     tracing::info!(member = %credentials.member.id, "signed in");
     Ok((StatusCode::CREATED, Json(json!({ "token": token, "member": credentials.member, "workspace": credentials.workspace }))).into_response())
+}
+
+/// The JSON body of `request` (at most 64 KiB), for handlers that also need the request itself;
+/// a bad request naming the `shape` expected when it is not that JSON.
+pub(super) async fn read_json<T: serde::de::DeserializeOwned>(
+    request: Request,
+    shape: &str,
+) -> Result<T, ApiError> {
+    let bytes = axum::body::to_bytes(request.into_body(), 64 * 1024)
+        .await
+        .map_err(|_| ApiError::BadRequest("the body is too large".into()))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|_| ApiError::BadRequest(format!("expected JSON {shape}")))
 }
 
 /// The client's address, for rate limits and the audit log (resolved by

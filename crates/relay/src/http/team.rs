@@ -7,7 +7,8 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::sessions::{client_address, start_session};
+use super::channels::{Body, body};
+use super::sessions::{client_address, read_json, start_session};
 use super::{ApiError, AppState, Authenticated};
 use crate::credentials::{
     check_password_policy, hash_password, invitation_code_hash, new_invitation_code,
@@ -15,14 +16,6 @@ use crate::credentials::{
 use crate::roles::{Permission, Role};
 use crate::store::{MemberSummary, NewAuditEntry};
 use zentro_events::clock::{now_ms, random_id};
-
-type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
-
-fn body<T>(input: Body<T>, shape: &str) -> Result<T, ApiError> {
-    input
-        .map(|Json(v)| v)
-        .map_err(|e| ApiError::BadRequest(format!("expected JSON {shape}: {}", e.body_text())))
-}
 
 /// `GET /v1/members`: the workspace's members (for assigning, mentioning and the Team page).
 pub async fn members(
@@ -137,11 +130,7 @@ pub async fn accept_invitation(
         .address_limiter
         .check(&address)
         .map_err(ApiError::TooManyRequests)?;
-    let bytes = axum::body::to_bytes(request.into_body(), 64 * 1024)
-        .await
-        .map_err(|_| ApiError::BadRequest("the body is too large".into()))?;
-    let input: Accept = serde_json::from_slice(&bytes)
-        .map_err(|_| ApiError::BadRequest("expected JSON {code, password, device_name}".into()))?;
+    let input: Accept = read_json(request, "{code, password, device_name}").await?;
     check_password_policy(&input.password).map_err(ApiError::BadRequest)?;
     let password = input.password;
     let hash = tokio::task::spawn_blocking(move || hash_password(&password))

@@ -215,7 +215,7 @@ impl Store {
 /// A channel whose token a member who may no longer use it still holds on a device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RotationAdvice {
-    /// The channel.
+    /// The channel whose token an admin should rotate.
     pub channel_id: String,
     /// The member (perhaps removed).
     pub member_id: String,

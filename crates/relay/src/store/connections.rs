@@ -61,7 +61,7 @@ impl SignupState {
 /// One signup.
 #[derive(Debug, Clone, Serialize)]
 pub struct Signup {
-    /// Id.
+    /// A random id the relay gives the signup when the owner starts it (`/v1/signups/{id}`).
     pub id: String,
     /// The workspace the channel goes to.
     pub workspace_id: String,
@@ -73,9 +73,9 @@ pub struct Signup {
     pub created_at: i64,
     /// After this the page refuses it.
     pub expires_at: i64,
-    /// Where it is.
+    /// Where it is; connected, cancelled and failed are final ([`SignupState::is_finished`]).
     pub state: SignupState,
-    /// The connected channel.
+    /// The channel the signup connected (`None` until its state is connected).
     pub channel_id: Option<String>,
     /// What happened, for people: `{message, step?, error_id?, code?}` (never a secret).
     pub outcome: Option<Value>,

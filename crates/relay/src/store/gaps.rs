@@ -26,7 +26,7 @@ pub struct Gap {
 /// An erasure as devices apply it: the salt and the salted hash of the customer, nothing else.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ErasureReceipt {
-    /// Hex.
+    /// The salt the erasing device chose and hashed the customer with, hex-encoded as it sent it.
     pub salt: String,
     /// Salted SHA-256 naming the customer (hex).
     pub hash: String,

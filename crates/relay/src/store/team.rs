@@ -18,7 +18,7 @@ pub struct Device {
     pub id: String,
     /// Whose device.
     pub member_id: String,
-    /// Their email.
+    /// The member's email as it is now (they sign in with it).
     pub member_email: String,
     /// The name given at sign-in.
     pub name: String,
@@ -31,11 +31,12 @@ pub struct Device {
 /// An entry to add to the audit log.
 #[derive(Debug, Clone, Default)]
 pub struct NewAuditEntry<'a> {
-    /// The workspace.
+    /// The workspace whose audit log the entry goes in (each workspace reads only its own).
     pub workspace_id: &'a str,
     /// The acting member (none: the operator on the relay's command line).
     pub actor_id: Option<&'a str>,
-    /// Their email.
+    /// The acting member's email, kept in the entry so that it still reads once they are removed
+    /// (`None` with no acting member).
     pub actor_email: Option<&'a str>,
     /// The acting device's name.
     pub device: Option<&'a str>,
@@ -60,18 +61,18 @@ pub struct AuditEntry {
     pub actor_email: Option<String>,
     /// The acting device.
     pub device: Option<String>,
-    /// What happened.
+    /// What happened, a dotted name (`sign_in`, `member.invited`, `channel.token_set`, …).
     pub action: String,
-    /// Whom or what it concerns.
+    /// Whom or what it concerns: an email, or a channel as `kind:external_id`.
     pub subject: Option<String>,
-    /// More facts.
+    /// More facts, as the action records them (`{}` when none; never content or secrets).
     pub details: serde_json::Value,
 }
 
 /// A channel as a member sees it: whether they may use it and the version of its token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChannelView {
-    /// The channel.
+    /// The channel's own fields, flattened into the view's JSON.
     #[serde(flatten)]
     pub channel: Channel,
     /// The version of its stored token, if one is stored.
@@ -85,9 +86,9 @@ pub struct ChannelView {
 /// A sealed token with its version.
 #[derive(Debug, Clone)]
 pub struct SealedToken {
-    /// The channel.
+    /// The channel the token is for; sealed with its id, the token opens for no other channel.
     pub channel_id: String,
-    /// The sealed bytes.
+    /// The token encrypted under a token key (the key's id, the nonce and the ciphertext).
     pub sealed: Sealed,
     /// Grows with every rotation.
     pub version: i64,
