@@ -48,6 +48,44 @@ fn graph_error(status: StatusCode, code: i64, message: &str) -> Response {
     graph_error_with(status, code, None, message, None)
 }
 
+/// `(#100) The parameter {name} is required.`
+fn required(name: &str) -> Response {
+    invalid_parameter(&format!("(#100) The parameter {name} is required."))
+}
+
+/// The `(#10)` Meta answers when the token does not manage the sender.
+fn no_permission() -> Response {
+    graph_error(
+        StatusCode::FORBIDDEN,
+        10,
+        "(#10) Application does not have permission for this action",
+    )
+}
+
+/// The `(#200)` Meta answers when the token does not manage the account or Page.
+fn permissions_error() -> Response {
+    graph_error(StatusCode::FORBIDDEN, 200, "(#200) Permissions error")
+}
+
+/// Checks the token and that it manages the WhatsApp Business Account `waba_id`.
+#[allow(clippy::result_large_err)] // a Response is what axum handlers return
+fn authorize_waba(
+    state: &SimState,
+    token: Option<String>,
+    waba_id: &str,
+) -> Result<TokenGrant, Response> {
+    let grant = authorize(state, token)?;
+    if !grant.wabas.contains(waba_id) {
+        return Err(permissions_error());
+    }
+    Ok(grant)
+}
+
+/// Meta's answer to a missing or malformed parameter: HTTP 400 with code 100.
+fn invalid_parameter(message: &str) -> Response {
+    graph_error(StatusCode::BAD_REQUEST, 100, message)
+}
+
 fn graph_error_with(
     status: StatusCode,
     code: i64,
@@ -145,13 +183,9 @@ async fn object_route(
 }
 
 fn unsupported(method: &Method, id: &str) -> Response {
-    graph_error(
-        StatusCode::BAD_REQUEST,
-        100,
-        &format!(
-            "Unsupported {method} request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."
-        ),
-    )
+    invalid_parameter(&format!(
+        "Unsupported {method} request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."
+    ))
 }
 
 /// `/{version}/{id}/{edge}`: messages, media, subscribed_apps, register.
@@ -203,11 +237,7 @@ async fn post_messages(ctx: &Ctx, id: &str, token: Option<String>, request: Requ
         .await
         .unwrap_or_default();
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
-            "(#100) The parameter messaging_product is required.",
-        );
+        return required("messaging_product");
     };
     let is_number = ctx
         .state
@@ -263,13 +293,9 @@ fn user_profile(
         return unsupported(&Method::GET, user_id);
     };
     if !grant.pages.contains(page) {
-        return graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
-            &format!(
-                "Unsupported get request. Object with ID '{user_id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."
-            ),
-        );
+        return invalid_parameter(&format!(
+            "Unsupported get request. Object with ID '{user_id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."
+        ));
     }
     let (first, last) = customer
         .name
@@ -298,11 +324,9 @@ fn media_info(state: &Shared, media_id: &str, token: Option<String>) -> Response
         return r;
     }
     let Some(file) = state.media.get(media_id) else {
-        return graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
-            &format!("Unsupported get request. Object with ID '{media_id}' does not exist"),
-        );
+        return invalid_parameter(&format!(
+            "Unsupported get request. Object with ID '{media_id}' does not exist"
+        ));
     };
     let expires = state.now().timestamp() + platform::MEDIA_URL_TTL.as_secs() as i64;
     axum::Json(json!({
@@ -381,9 +405,7 @@ async fn fetch_attachment(url: &str) -> Result<(Vec<u8>, String), Response> {
         .to_string();
     let bytes = response.bytes().await.map_err(|_| refused())?;
     if bytes.len() as u64 > platform::MESSENGER_ATTACHMENT_MAX_BYTES {
-        return Err(graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
+        return Err(invalid_parameter(
             "(#100) The file is larger than the attachment size limit",
         ));
     }
@@ -431,32 +453,18 @@ async fn attachment_upload(
         Err(r) => return r,
     };
     if !grant.pages.contains(page_id) || state.pages.get(page_id) == Some(&true) {
-        return graph_error(
-            StatusCode::FORBIDDEN,
-            10,
-            "(#10) Application does not have permission for this action",
-        );
+        return no_permission();
     }
     let kind = message
         .as_ref()
         .and_then(|m| m.pointer("/attachment/type"))
         .and_then(Value::as_str);
     if !matches!(kind, Some("image" | "audio" | "video" | "file")) {
-        return graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
+        return invalid_parameter(
             "(#100) param message[attachment][type] must be one of {image, audio, video, file}",
         );
     }
-    let Some((bytes, mime)) = file else {
-        return graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
-            "(#100) The parameter filedata is required.",
-        );
-    };
-    let id = state.add_media(bytes, &mime);
-    axum::Json(json!({ "attachment_id": id })).into_response()
+    store_upload(&mut state, file, "filedata", "attachment_id")
 }
 
 /// `POST /{version}/{phone_number_id}/media` (multipart upload).
@@ -467,21 +475,24 @@ async fn upload(ctx: &Ctx, token: Option<String>, mut multipart: Multipart) -> R
         return r;
     }
     if product.as_deref() != Some("whatsapp") {
-        return graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
-            "(#100) The parameter messaging_product is required.",
-        );
+        return required("messaging_product");
     }
+    store_upload(&mut state, file, "file", "id")
+}
+
+/// Keeps an uploaded file (from the form's `field`) and answers with its new id under `key`;
+/// without a file, Meta's "parameter required" error.
+fn store_upload(
+    state: &mut SimState,
+    file: Option<(Vec<u8>, String)>,
+    field: &str,
+    key: &str,
+) -> Response {
     let Some((bytes, mime)) = file else {
-        return graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
-            "(#100) The parameter file is required.",
-        );
+        return required(field);
     };
     let id = state.add_media(bytes, &mime);
-    axum::Json(json!({ "id": id })).into_response()
+    axum::Json(json!({ key: id })).into_response()
 }
 
 fn debug_token(state: &Shared, query: &HashMap<String, String>) -> Response {
@@ -617,12 +628,8 @@ fn code_token_grant(state: &SimState, grant: SignupCode) -> TokenGrant {
 /// `GET /{waba-id}/message_templates`: the account's templates, as Meta lists them.
 fn templates(state: &Shared, waba_id: &str, token: Option<String>) -> Response {
     let state = lock(state);
-    let grant = match authorize(&state, token) {
-        Ok(g) => g,
-        Err(r) => return r,
-    };
-    if !grant.wabas.contains(waba_id) {
-        return graph_error(StatusCode::FORBIDDEN, 200, "(#200) Permissions error");
+    if let Err(r) = authorize_waba(&state, token, waba_id) {
+        return r;
     }
     let mut data: Vec<Value> = state
         .templates
@@ -651,7 +658,7 @@ fn subscribe(
         Err(r) => return r,
     };
     if !grant.wabas.contains(object_id) && !grant.pages.contains(object_id) {
-        return graph_error(StatusCode::FORBIDDEN, 200, "(#200) Permissions error");
+        return permissions_error();
     }
     let app_id = state.config.app_id.clone();
     let apps = state
@@ -712,12 +719,8 @@ fn phone_number(state: &Shared, id: &str, token: Option<String>) -> Response {
 /// `GET /{waba-id}/phone_numbers`.
 fn phone_numbers(state: &Shared, waba_id: &str, token: Option<String>) -> Response {
     let state = lock(state);
-    let grant = match authorize(&state, token) {
-        Ok(g) => g,
-        Err(r) => return r,
-    };
-    if !grant.wabas.contains(waba_id) {
-        return graph_error(StatusCode::FORBIDDEN, 200, "(#200) Permissions error");
+    if let Err(r) = authorize_waba(&state, token, waba_id) {
+        return r;
     }
     let mut data: Vec<Value> = state
         .numbers
@@ -738,17 +741,13 @@ fn register(state: &Shared, phone_number_id: &str, token: Option<String>, body: 
     let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let pin = body.get("pin").and_then(Value::as_str).unwrap_or_default();
     let Some(number) = state.numbers.get_mut(phone_number_id) else {
-        return graph_error(StatusCode::BAD_REQUEST, 100, "Unsupported post request.");
+        return invalid_parameter("Unsupported post request.");
     };
     if !grant.wabas.contains(&number.waba_id) {
-        return graph_error(StatusCode::FORBIDDEN, 200, "(#200) Permissions error");
+        return permissions_error();
     }
     if pin.len() != 6 || !pin.bytes().all(|b| b.is_ascii_digit()) {
-        return graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
-            "(#100) Param pin must be 6 digits",
-        );
+        return invalid_parameter("(#100) Param pin must be 6 digits");
     }
     number.register_calls += 1;
     if number.register_calls > 10 {

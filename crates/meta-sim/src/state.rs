@@ -80,7 +80,7 @@ pub struct SentMessage {
     pub to: String,
     /// The request body as received.
     pub body: Value,
-    /// When.
+    /// When the stand-in accepted it, by its clock ([`SimState::now`], which tests can advance).
     pub at: DateTime<Utc>,
 }
 

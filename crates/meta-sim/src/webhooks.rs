@@ -27,62 +27,62 @@ pub struct Customer {
 /// What a simulated customer sends.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Inbound {
-    /// Text.
+    /// A text message with this body.
     Text(String),
     /// A photo (stored so it can be downloaded).
     Image {
-        /// The file.
+        /// The JPEG's bytes, kept as media the desk can download (`image/jpeg`).
         bytes: Vec<u8>,
-        /// Caption.
+        /// The text sent with the photo; `None` sends none.
         caption: Option<String>,
     },
     /// A voice note.
     Voice {
-        /// The file.
+        /// The recording's bytes, kept as media (`audio/ogg; codecs=opus`).
         bytes: Vec<u8>,
     },
     /// A PDF.
     Document {
-        /// The file.
+        /// The PDF's bytes, kept as media (`application/pdf`).
         bytes: Vec<u8>,
-        /// Its name.
+        /// The file name the customer's phone shows and sends.
         filename: String,
     },
     /// A location pin.
     Location {
-        /// Latitude.
+        /// Degrees north (negative: south).
         latitude: f64,
-        /// Longitude.
+        /// Degrees east (negative: west).
         longitude: f64,
         /// Place name.
         name: String,
     },
     /// A contact card.
     ContactCard {
-        /// Name.
+        /// The card's formatted name.
         name: String,
-        /// Phone.
+        /// The card's one phone number (sent as type `CELL`).
         phone: String,
     },
     /// A reply quoting one of the business's messages.
     Reply {
         /// The quoted message id.
         quoted_id: String,
-        /// The text.
+        /// What the customer wrote under the quote.
         text: String,
     },
     /// A reaction (None removes it).
     Reaction {
         /// The message reacted to.
         message_id: String,
-        /// The emoji.
+        /// The emoji; `None` removes the customer's earlier reaction.
         emoji: Option<String>,
     },
     /// A tap on a reply button.
     ButtonReply {
         /// The button id.
         id: String,
-        /// Its title.
+        /// The button's label, as the customer saw it.
         title: String,
     },
     /// A message type the platform does not support (e.g. a poll).
@@ -356,40 +356,37 @@ impl WebhookSender {
         };
         let bytes = Arc::new(meta_json_bytes(&body));
         if self.dice(self.config.duplicate_rate) {
-            let (sender, url, bytes) = (self.clone(), url.clone(), bytes.clone());
             let delay =
                 Duration::from_millis(self.rng.lock().map(|mut r| r.u64(0..50)).unwrap_or(0));
-            self.spawn(async move {
-                tokio::time::sleep(delay).await;
-                if !matches!(
-                    sender.attempt(&url, &bytes).await,
-                    WebhookDelivery::Answered(200..=299)
-                ) {
-                    sender.retry_later(url, bytes);
-                }
-            });
+            self.deliver_after(delay, url.clone(), bytes.clone());
         }
         if self.dice(self.config.late_rate) {
             let max = self.config.max_extra_delay.as_millis() as u64;
             let delay =
                 Duration::from_millis(self.rng.lock().map(|mut r| r.u64(0..=max)).unwrap_or(0));
-            let sender = self.clone();
-            self.spawn(async move {
-                tokio::time::sleep(delay).await;
-                if !matches!(
-                    sender.attempt(&url, &bytes).await,
-                    WebhookDelivery::Answered(200..=299)
-                ) {
-                    sender.retry_later(url, bytes);
-                }
-            });
+            self.deliver_after(delay, url, bytes);
             return WebhookDelivery::Late;
         }
+        self.attempt_or_retry(url, bytes).await
+    }
+
+    /// One attempt now; anything but a 2xx answer schedules the retries.
+    async fn attempt_or_retry(&self, url: String, bytes: Arc<Vec<u8>>) -> WebhookDelivery {
         let outcome = self.attempt(&url, &bytes).await;
         if !matches!(outcome, WebhookDelivery::Answered(200..=299)) {
             self.retry_later(url, bytes);
         }
         outcome
+    }
+
+    /// One attempt (with its retries) in the background after `delay`: a duplicate or a late
+    /// delivery.
+    fn deliver_after(&self, delay: Duration, url: String, bytes: Arc<Vec<u8>>) {
+        let sender = self.clone();
+        self.spawn(async move {
+            tokio::time::sleep(delay).await;
+            sender.attempt_or_retry(url, bytes).await;
+        });
     }
 
     /// Delivers `body` in the background after `delay`.

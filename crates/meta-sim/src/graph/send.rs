@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use zentro_meta::platform;
 
-use super::{Ctx, authorize, graph_error, graph_error_with, lock};
+use super::{
+    Ctx, authorize, graph_error, graph_error_with, invalid_parameter, lock, no_permission, required,
+};
 use crate::SimState;
 use crate::state::{Number, SentMessage};
 
@@ -25,24 +27,6 @@ struct Accepted<'a> {
     body: &'a Value,
     /// When it was accepted, by the stand-in's clock.
     at: DateTime<Utc>,
-}
-
-/// `(#100) The parameter {name} is required.`
-fn required(name: &str) -> Response {
-    graph_error(
-        StatusCode::BAD_REQUEST,
-        100,
-        &format!("(#100) The parameter {name} is required."),
-    )
-}
-
-/// The `(#10)` Meta answers when the token does not manage the sender.
-fn no_permission() -> Response {
-    graph_error(
-        StatusCode::FORBIDDEN,
-        10,
-        "(#10) Application does not have permission for this action",
-    )
 }
 
 /// The next failure a test injected, if any (it is used up).
@@ -171,11 +155,7 @@ fn whatsapp_sender(
 ) -> Result<Number, Response> {
     let grant = authorize(state, token)?;
     let Some(number) = state.numbers.get(phone_number_id).cloned() else {
-        return Err(graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
-            "Unsupported post request.",
-        ));
+        return Err(invalid_parameter("Unsupported post request."));
     };
     if !grant.wabas.contains(&number.waba_id) {
         return Err(no_permission());
@@ -235,11 +215,9 @@ fn check_whatsapp_content(state: &SimState, kind: &str, part: &Value) -> Result<
         "interactive" => check_buttons(part),
         "template" => check_template(state, part),
         "reaction" => Ok(()),
-        other => Err(graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
-            &format!("(#100) Param type must be one of {{text, image, ...}}, got {other}"),
-        )),
+        other => Err(invalid_parameter(&format!(
+            "(#100) Param type must be one of {{text, image, ...}}, got {other}"
+        ))),
     }
 }
 
@@ -247,16 +225,10 @@ fn check_whatsapp_content(state: &SimState, kind: &str, part: &Value) -> Result<
 fn check_text(part: &Value) -> Result<(), Response> {
     let n = len_chars(part.get("body"));
     if n == 0 {
-        return Err(graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
-            "(#100) Param text['body'] is required.",
-        ));
+        return Err(invalid_parameter("(#100) Param text['body'] is required."));
     }
     if n > platform::WHATSAPP_TEXT_MAX_CHARS {
-        return Err(graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
+        return Err(invalid_parameter(
             "(#100) Param text['body'] must be at most 4096 characters long.",
         ));
     }
@@ -266,9 +238,7 @@ fn check_text(part: &Value) -> Result<(), Response> {
 #[allow(clippy::result_large_err)] // a Response is what axum handlers return
 fn check_media(part: &Value) -> Result<(), Response> {
     if len_chars(part.get("caption")) > platform::WHATSAPP_CAPTION_MAX_CHARS {
-        return Err(graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
+        return Err(invalid_parameter(
             "(#100) Param caption must be at most 1024 characters long.",
         ));
     }
@@ -455,11 +425,7 @@ pub(super) fn messenger_send(
         Err(response) => return response,
     };
     let Some(recipient) = body.pointer("/recipient/id").and_then(Value::as_str) else {
-        return graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
-            "(#100) param recipient must be non-empty.",
-        );
+        return invalid_parameter("(#100) param recipient must be non-empty.");
     };
     if let Err(response) = check_messenger_content(&body, instagram) {
         return response;
@@ -495,11 +461,9 @@ fn messenger_sender(
 ) -> Result<bool, Response> {
     let grant = authorize(state, token)?;
     let Some(instagram) = state.pages.get(page_id).copied() else {
-        return Err(graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
-            &format!("Unsupported post request. Object with ID '{page_id}' does not exist"),
-        ));
+        return Err(invalid_parameter(&format!(
+            "Unsupported post request. Object with ID '{page_id}' does not exist"
+        )));
     };
     if !grant.pages.contains(page_id) {
         return Err(no_permission());
@@ -518,16 +482,12 @@ fn check_messenger_content(body: &Value, instagram: bool) -> Result<(), Response
             text.chars().count() > platform::MESSENGER_TEXT_MAX_CHARS
         };
         if too_long {
-            return Err(graph_error(
-                StatusCode::BAD_REQUEST,
-                100,
+            return Err(invalid_parameter(
                 "(#100) Length of param message[text] must be less than or equal to the limit",
             ));
         }
     } else if body.pointer("/message/attachment").is_none() {
-        return Err(graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
+        return Err(invalid_parameter(
             "(#100) Must send either message or state",
         ));
     }

@@ -10,6 +10,7 @@ use axum::routing::post;
 use zentro_meta::AppSecret;
 use zentro_meta::signature::verify_webhook;
 use zentro_meta::webhook::{self, WebhookItem};
+use zentro_meta_sim::{Customer, MetaSim, SimConfig};
 
 #[derive(Clone, Default)]
 pub struct Received {
@@ -66,4 +67,22 @@ pub async fn start(secret: AppSecret) -> (String, Received) {
     let url = format!("http://{}/webhooks/meta", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (url, received)
+}
+
+/// Starts the stand-in with `config` and a receiver for its webhooks, checking them with the
+/// config's app secret.
+pub async fn sim_with_receiver(config: SimConfig) -> (MetaSim, Received) {
+    let sim = MetaSim::start(config.clone()).await.unwrap();
+    let (url, received) = start(config.app_secret).await;
+    sim.set_webhook_url(url);
+    (sim, received)
+}
+
+/// A customer who does not show a phone number (a BSUID, PSID or IGSID `id`).
+pub fn customer(id: &str, name: &str) -> Customer {
+    Customer {
+        id: id.into(),
+        phone: None,
+        name: name.into(),
+    }
 }

@@ -29,15 +29,23 @@ fn text(to: Recipient, body: &str) -> WhatsAppSend {
     }
 }
 
+/// Sends a text from [`PHONE`] to `to` as `token`'s holder.
+async fn send_text(
+    client: &GraphClient,
+    token: &zentro_meta::AccessToken,
+    to: Recipient,
+    body: &str,
+) -> Result<zentro_meta::graph::Accepted, GraphError> {
+    client.send_whatsapp(PHONE, token, &text(to, body)).await
+}
+
 async fn setup() -> (
     MetaSim,
     GraphClient,
     zentro_meta::AccessToken,
     receiver::Received,
 ) {
-    let sim = MetaSim::start(SimConfig::default()).await.unwrap();
-    let (url, received) = receiver::start(SimConfig::default().app_secret).await;
-    sim.set_webhook_url(url);
+    let (sim, received) = receiver::sim_with_receiver(SimConfig::default()).await;
     let token = sim.add_whatsapp_number(WABA, PHONE, "15550783881");
     let client = GraphClient::new(&sim.base_url()).unwrap();
     (sim, client, token, received)
@@ -49,12 +57,7 @@ async fn a_reply_inside_the_window_is_accepted_and_followed_by_sent_delivered_re
     sim.customer_writes(PHONE, &ana(), Inbound::Text("Hi".into()))
         .await;
 
-    let accepted = client
-        .send_whatsapp(
-            PHONE,
-            &token,
-            &text(Recipient::UserId(ana().id), "Hello Ana"),
-        )
+    let accepted = send_text(&client, &token, Recipient::UserId(ana().id), "Hello Ana")
         .await
         .unwrap();
     sim.settle(Duration::from_secs(5)).await;
@@ -96,14 +99,14 @@ async fn free_form_outside_the_24_hour_window_is_refused_but_a_template_goes() {
         .await;
     sim.state().advance(Duration::from_secs(24 * 3600 + 1));
 
-    let error = client
-        .send_whatsapp(
-            PHONE,
-            &token,
-            &text(Recipient::Phone("+16505551234".into()), "late"),
-        )
-        .await
-        .unwrap_err();
+    let error = send_text(
+        &client,
+        &token,
+        Recipient::Phone("+16505551234".into()),
+        "late",
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(error, GraphError::WindowClosed { .. }),
         "{error:?}"
@@ -292,22 +295,12 @@ async fn an_invalid_or_revoked_token_disconnects_the_channel() {
     sim.customer_writes(PHONE, &ana(), Inbound::Text("Hi".into()))
         .await;
     let bogus = zentro_meta::AccessToken::new("EAAG-not-a-token");
-    let error = client
-        .send_whatsapp(
-            PHONE,
-            &bogus,
-            &text(Recipient::Phone("16505551234".into()), "x"),
-        )
+    let error = send_text(&client, &bogus, Recipient::Phone("16505551234".into()), "x")
         .await
         .unwrap_err();
     assert!(error.disconnects_channel(), "{error:?}");
     sim.state().revoke_token(&token);
-    let error = client
-        .send_whatsapp(
-            PHONE,
-            &token,
-            &text(Recipient::Phone("16505551234".into()), "x"),
-        )
+    let error = send_text(&client, &token, Recipient::Phone("16505551234".into()), "x")
         .await
         .unwrap_err();
     assert_eq!(error, GraphError::TokenInvalid);
@@ -359,14 +352,14 @@ async fn an_unreachable_meta_means_nothing_was_sent() {
     let port = listener.local_addr().unwrap().port();
     drop(listener);
     let client = GraphClient::new(&format!("http://127.0.0.1:{port}")).unwrap();
-    let error = client
-        .send_whatsapp(
-            PHONE,
-            &zentro_meta::AccessToken::new("t"),
-            &text(Recipient::Phone("1".into()), "x"),
-        )
-        .await
-        .unwrap_err();
+    let error = send_text(
+        &client,
+        &zentro_meta::AccessToken::new("t"),
+        Recipient::Phone("1".into()),
+        "x",
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(error, GraphError::Unreachable(_)), "{error:?}");
 }
 
@@ -400,37 +393,25 @@ async fn a_timeout_after_sending_is_ambiguous_never_retried_blindly() {
 
 #[tokio::test]
 async fn messenger_and_instagram_sends_respect_their_windows_and_limits() {
-    let sim = MetaSim::start(SimConfig::default()).await.unwrap();
-    let (url, received) = receiver::start(SimConfig::default().app_secret).await;
-    sim.set_webhook_url(url);
+    let (sim, received) = receiver::sim_with_receiver(SimConfig::default()).await;
     let page_token = sim.add_page("PAGE1", false);
     let ig_token = sim.add_page("IG1", true);
     let client = GraphClient::new(&sim.base_url()).unwrap();
-    let psid = Customer {
-        id: "PSID1".into(),
-        phone: None,
-        name: "Bo".into(),
-    };
+    let psid = receiver::customer("PSID1", "Bo");
     let send = |platform, to: &str, text: String, messaging_type| MessengerSend {
         platform,
         recipient_id: to.into(),
         message: MessengerOutgoing::Text(text),
         messaging_type,
     };
+    // A text to Bo from the Page, as the future of its send.
+    let to_psid = |text: &str, messaging_type| {
+        let message = send(Platform::Messenger, "PSID1", text.into(), messaging_type);
+        let (client, page_token) = (&client, &page_token);
+        async move { client.send_messenger("PAGE1", page_token, &message).await }
+    };
 
-    let closed = client
-        .send_messenger(
-            "PAGE1",
-            &page_token,
-            &send(
-                Platform::Messenger,
-                "PSID1",
-                "hi".into(),
-                MessagingType::Response,
-            ),
-        )
-        .await
-        .unwrap_err();
+    let closed = to_psid("hi", MessagingType::Response).await.unwrap_err();
     assert!(
         matches!(
             closed,
@@ -441,57 +422,15 @@ async fn messenger_and_instagram_sends_respect_their_windows_and_limits() {
 
     sim.customer_writes("PAGE1", &psid, Inbound::Text("hello".into()))
         .await;
-    let ok = client
-        .send_messenger(
-            "PAGE1",
-            &page_token,
-            &send(
-                Platform::Messenger,
-                "PSID1",
-                "On it!".into(),
-                MessagingType::Response,
-            ),
-        )
-        .await
-        .unwrap();
+    let ok = to_psid("On it!", MessagingType::Response).await.unwrap();
     assert!(ok.message_id.starts_with("m_"));
 
     // After 2 days only a human agent may answer, with the tag.
     sim.state().advance(Duration::from_secs(2 * 24 * 3600));
-    assert!(
-        client
-            .send_messenger(
-                "PAGE1",
-                &page_token,
-                &send(
-                    Platform::Messenger,
-                    "PSID1",
-                    "late".into(),
-                    MessagingType::Response
-                )
-            )
-            .await
-            .is_err()
-    );
-    client
-        .send_messenger(
-            "PAGE1",
-            &page_token,
-            &send(
-                Platform::Messenger,
-                "PSID1",
-                "late".into(),
-                MessagingType::HumanAgent,
-            ),
-        )
-        .await
-        .unwrap();
+    assert!(to_psid("late", MessagingType::Response).await.is_err());
+    to_psid("late", MessagingType::HumanAgent).await.unwrap();
 
-    let igsid = Customer {
-        id: "IGSID1".into(),
-        phone: None,
-        name: "Cy".into(),
-    };
+    let igsid = receiver::customer("IGSID1", "Cy");
     sim.customer_writes("IG1", &igsid, Inbound::Text("oi".into()))
         .await;
     let too_long = send(

@@ -2,28 +2,45 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use zentro_meta::AppSecret;
-use zentro_meta::graph::{GraphClient, GraphError, MediaError, MediaHostPolicy};
+use zentro_meta::graph::{GraphClient, GraphError, MediaError, MediaHostPolicy, TokenInfo};
 use zentro_meta::permissions::LoginFlow;
-use zentro_meta::webhook::{Content, Event};
-use zentro_meta_sim::{Customer, Inbound, MetaSim, SimConfig};
+use zentro_meta::webhook::{Content, Event, Platform};
+use zentro_meta_sim::{Inbound, MetaSim, SimConfig};
 
 use crate::receiver;
 
-#[tokio::test]
-async fn embedded_signup_calls_exchange_verify_subscribe_and_register() {
+/// The stand-in with its default settings (returned, for the app's id and secret) and a Graph
+/// client pointed at it.
+async fn sim_and_client() -> (SimConfig, MetaSim, GraphClient) {
     let config = SimConfig::default();
     let sim = MetaSim::start(config.clone()).await.unwrap();
     let client = GraphClient::new(&sim.base_url()).unwrap();
-    let (code, waba_id, phone_number_id) = sim.state().issue_signup_code();
+    (config, sim, client)
+}
 
+/// Exchanges a signup `code` for its token and inspects the token, as the relay does.
+async fn redeem(
+    client: &GraphClient,
+    config: &SimConfig,
+    code: &str,
+) -> (zentro_meta::AccessToken, TokenInfo) {
     let token = client
-        .exchange_code(&config.app_id, &config.app_secret, &code, None)
+        .exchange_code(&config.app_id, &config.app_secret, code, None)
         .await
         .unwrap();
     let info = client
         .debug_token(&config.app_id, &config.app_secret, &token)
         .await
         .unwrap();
+    (token, info)
+}
+
+#[tokio::test]
+async fn embedded_signup_calls_exchange_verify_subscribe_and_register() {
+    let (config, sim, client) = sim_and_client().await;
+    let (code, waba_id, phone_number_id) = sim.state().issue_signup_code();
+
+    let (token, info) = redeem(&client, &config, &code).await;
     assert!(info.is_valid);
     assert_eq!(info.app_id, config.app_id);
     assert_eq!(
@@ -62,20 +79,11 @@ async fn embedded_signup_calls_exchange_verify_subscribe_and_register() {
 
 #[tokio::test]
 async fn a_signup_grants_the_configurations_permissions_unless_the_dialog_changed_them() {
-    let config = SimConfig::default();
-    let sim = MetaSim::start(config.clone()).await.unwrap();
-    let client = GraphClient::new(&sim.base_url()).unwrap();
+    let (config, sim, client) = sim_and_client().await;
     let scopes_of = |code: String| {
         let (client, config) = (&client, &config);
         async move {
-            let token = client
-                .exchange_code(&config.app_id, &config.app_secret, &code, None)
-                .await
-                .unwrap();
-            let info = client
-                .debug_token(&config.app_id, &config.app_secret, &token)
-                .await
-                .unwrap();
+            let (_, info) = redeem(client, config, &code).await;
             let mut scopes = info.scopes.clone();
             scopes.sort();
             (scopes, info)
@@ -128,9 +136,7 @@ async fn a_signup_grants_the_configurations_permissions_unless_the_dialog_change
 
 #[tokio::test]
 async fn codes_expire_after_30_seconds_and_need_the_right_secret() {
-    let config = SimConfig::default();
-    let sim = MetaSim::start(config.clone()).await.unwrap();
-    let client = GraphClient::new(&sim.base_url()).unwrap();
+    let (config, sim, client) = sim_and_client().await;
     let (code, _, _) = sim.state().issue_signup_code();
     let wrong = client
         .exchange_code(&config.app_id, &AppSecret::new("wrong"), &code, None)
@@ -160,15 +166,9 @@ async fn codes_expire_after_30_seconds_and_need_the_right_secret() {
 #[tokio::test]
 async fn media_downloads_need_a_fresh_url_the_token_and_a_matching_checksum() {
     let config = SimConfig::default();
-    let sim = MetaSim::start(config.clone()).await.unwrap();
-    let (url, received) = receiver::start(config.app_secret.clone()).await;
-    sim.set_webhook_url(url);
+    let (sim, received) = receiver::sim_with_receiver(config.clone()).await;
     let token = sim.add_whatsapp_number("W", "P", "1555");
-    let customer = Customer {
-        id: "US.1".into(),
-        phone: None,
-        name: "Dee".into(),
-    };
+    let customer = receiver::customer("US.1", "Dee");
     let photo = b"\xff\xd8\xff\xe0 a jpeg".to_vec();
     sim.customer_writes(
         "P",
@@ -263,37 +263,21 @@ async fn user_profiles_name_messenger_and_instagram_customers_only_for_their_pag
     let page_token = sim.add_page("PAGE1", false);
     let ig_token = sim.add_page("IG1", true);
     let client = GraphClient::new(&sim.base_url()).unwrap();
-    let chen = Customer {
-        id: "PSID9".into(),
-        phone: None,
-        name: "Chen Wei".into(),
-    };
-    let bruno = Customer {
-        id: "IGSID7".into(),
-        phone: None,
-        name: "Bruno Costa".into(),
-    };
+    let chen = receiver::customer("PSID9", "Chen Wei");
+    let bruno = receiver::customer("IGSID7", "Bruno Costa");
     sim.customer_writes("PAGE1", &chen, Inbound::Text("hi".into()))
         .await;
     sim.customer_writes("IG1", &bruno, Inbound::Text("oi".into()))
         .await;
 
     let messenger = client
-        .user_profile(
-            "PSID9",
-            zentro_meta::webhook::Platform::Messenger,
-            &page_token,
-        )
+        .user_profile("PSID9", Platform::Messenger, &page_token)
         .await
         .unwrap();
     assert_eq!(messenger.first_name.as_deref(), Some("Chen"));
     assert_eq!(messenger.display_name().as_deref(), Some("Chen Wei"));
     let instagram = client
-        .user_profile(
-            "IGSID7",
-            zentro_meta::webhook::Platform::Instagram,
-            &ig_token,
-        )
+        .user_profile("IGSID7", Platform::Instagram, &ig_token)
         .await
         .unwrap();
     assert_eq!(instagram.name.as_deref(), Some("Bruno Costa"));
@@ -301,11 +285,7 @@ async fn user_profiles_name_messenger_and_instagram_customers_only_for_their_pag
 
     // Another Page's token can't read the customer.
     let other = client
-        .user_profile(
-            "PSID9",
-            zentro_meta::webhook::Platform::Messenger,
-            &ig_token,
-        )
+        .user_profile("PSID9", Platform::Messenger, &ig_token)
         .await;
     assert!(
         matches!(

@@ -1,16 +1,14 @@
 use std::time::Duration;
 
 use zentro_meta::webhook::{Content, Event};
-use zentro_meta_sim::{Customer, Inbound, MetaSim, SimConfig, WebhookDelivery};
+use zentro_meta_sim::{Customer, Inbound, SimConfig, WebhookDelivery};
 
 use crate::receiver;
 
 #[tokio::test]
 async fn customers_write_every_type_and_each_webhook_verifies_as_signed() {
     let config = SimConfig::default();
-    let sim = MetaSim::start(config.clone()).await.unwrap();
-    let (url, received) = receiver::start(config.app_secret.clone()).await;
-    sim.set_webhook_url(url);
+    let (sim, received) = receiver::sim_with_receiver(config.clone()).await;
     sim.add_whatsapp_number("W", "P", "1555");
     let c = Customer {
         id: "US.7".into(),
@@ -86,9 +84,7 @@ async fn failed_deliveries_are_retried_until_the_receiver_answers_200() {
         ],
         ..SimConfig::default()
     };
-    let sim = MetaSim::start(config.clone()).await.unwrap();
-    let (url, received) = receiver::start(config.app_secret.clone()).await;
-    sim.set_webhook_url(url);
+    let (sim, received) = receiver::sim_with_receiver(config.clone()).await;
     sim.add_whatsapp_number("W", "P", "1555");
     *received.script.lock().unwrap() = vec![500, 503];
     let first = sim
@@ -112,15 +108,9 @@ async fn faults_duplicate_and_delay_deliveries_at_the_configured_rates() {
         seed: 42,
         ..SimConfig::default()
     };
-    let sim = MetaSim::start(config.clone()).await.unwrap();
-    let (url, received) = receiver::start(config.app_secret.clone()).await;
-    sim.set_webhook_url(url);
+    let (sim, received) = receiver::sim_with_receiver(config.clone()).await;
     sim.add_whatsapp_number("W", "P", "1555");
-    let c = Customer {
-        id: "US.8".into(),
-        phone: None,
-        name: "E".into(),
-    };
+    let c = receiver::customer("US.8", "E");
     for i in 0..40 {
         sim.customer_writes("P", &c, Inbound::Text(format!("m{i}")))
             .await;
