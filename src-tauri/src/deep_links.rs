@@ -23,9 +23,10 @@ pub enum OpenedLink {
     },
     /// Open "Join your team" with these filled in.
     Invitation {
-        /// The relay's address.
+        /// The relay's address, from the link's `relay` parameter (already checked to be a web
+        /// address).
         relay: String,
-        /// The invitation code.
+        /// The invitation code, from the link's `code` parameter, single use.
         code: String,
     },
     /// The link cannot be followed here; say why.

@@ -27,11 +27,11 @@ pub enum DeskKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
 pub enum DeskMode {
-    /// Still starting.
+    /// No desk runs yet: the app has just started, or starts one after a sign-in.
     Starting,
     /// The built-in sandbox (simulated customers, no Meta account).
     Sandbox,
-    /// A real relay.
+    /// The team's relay, with the channels connected to Meta.
     Relay,
     /// Nobody is signed in (or the keychain lost the sign-in): the cache is shown read-only.
     SignedOut,
@@ -56,9 +56,9 @@ pub enum SyncPhase {
 /// The desk's state as the UI shows it; sent with every change as [`DeskStatusChanged`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct DeskStatus {
-    /// What runs.
+    /// What answers behind the inbox: the sandbox, the team's relay or nothing (signed out).
     pub mode: DeskMode,
-    /// Sync.
+    /// Whether events from the relay are arriving, for the status bar's dot.
     pub sync: SyncPhase,
     /// Events still to apply while catching up.
     pub behind: u32,
@@ -70,7 +70,7 @@ pub struct DeskStatus {
     pub member_name: Option<String>,
     /// The signed-in member's role, for what the UI offers.
     pub member_role: Option<zentro_core::members::Role>,
-    /// The workspace's name.
+    /// The workspace's name, for the title and the status bar (none while signed out).
     pub workspace_name: Option<String>,
 }
 

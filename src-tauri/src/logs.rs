@@ -14,6 +14,8 @@ use std::sync::{Mutex, OnceLock};
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::fmt::MakeWriter;
 
+use crate::state::lock;
+
 /// How many daily files are kept.
 pub const KEPT_FILES: usize = 7;
 
@@ -33,24 +35,21 @@ impl Write for Tee {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         let _ = std::io::stderr().write_all(bytes);
         if let Some(file) = FILE.get() {
-            let _ = file
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .write_all(bytes);
+            let _ = lock(file).write_all(bytes);
         }
         Ok(bytes.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         if let Some(file) = FILE.get() {
-            file.lock().unwrap_or_else(|e| e.into_inner()).flush()?;
+            lock(file).flush()?;
         }
         Ok(())
     }
 }
 
 /// The log line a panic leaves: its place in the code and its message only if that is a fixed
-/// text.
+/// string in the code (a message formatted at run time may hold customer data).
 pub fn crash_report(info: &std::panic::PanicHookInfo<'_>) -> String {
     let place = info
         .location()
@@ -109,11 +108,11 @@ mod tests {
         let seen = report.clone();
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            *seen.lock().unwrap_or_else(|e| e.into_inner()) = crash_report(info);
+            *lock(&seen) = crash_report(info);
         }));
         let _ = std::panic::catch_unwind(panic);
         std::panic::set_hook(previous);
-        report.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        lock(&report).clone()
     }
 
     #[test]

@@ -155,9 +155,7 @@ impl SelfUpdate {
 
     /// What is known, even if a thread panicked while changing it (each change is whole).
     fn known(&self) -> std::sync::MutexGuard<'_, Known> {
-        self.known
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::state::lock(&self.known)
     }
 
     /// The endpoints in use: this installation's choice, else the app's own.

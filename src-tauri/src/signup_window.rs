@@ -43,7 +43,7 @@ impl<R: Runtime> SignupWindows for AppHandle<R> {
         let (sender, receiver) = oneshot::channel();
         let sender = Mutex::new(Some(sender));
         let end: Ending = Arc::new(move |how| {
-            if let Some(sender) = sender.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            if let Some(sender) = crate::state::lock(&sender).take() {
                 let _ = sender.send(how);
             }
         });

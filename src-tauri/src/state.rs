@@ -12,15 +12,16 @@ use crate::deep_links::OpenedLink;
 use crate::desk_runner::{DeskKind, DeskStatus};
 use crate::{CommandError, ErrorCode};
 
-/// Locks `mutex` even if a thread panicked while holding it: what it guards (a status, a link,
-/// the lazily opened cache) is replaced whole, never left half-written.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Locks `mutex` even if a thread panicked while holding it. Only for what is replaced or
+/// written whole, never left half-written: here a status, a link and the lazily opened cache; also
+/// the log file, the update state and the signup window's answer elsewhere in the shell.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A desk the app is running, with what the status bar says about it.
 pub struct RunningDesk {
-    /// The desk.
+    /// Its sync, sends and team events, shared with the tasks that run them.
     pub desk: Arc<Desk>,
     /// The sandbox behind it, when it is one.
     pub sandbox: Option<Arc<zentro_sandbox::Sandbox>>,

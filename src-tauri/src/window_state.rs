@@ -15,13 +15,14 @@ pub const FILE: &str = "window.json";
 /// The window's outer placement, in physical pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Placement {
-    /// Width.
+    /// The outer size, frame included, as the window had it last (unmaximized).
     pub width: u32,
-    /// Height.
+    /// See `width`.
     pub height: u32,
-    /// Left edge.
+    /// The outer top-left corner, from the top-left of the whole desktop (it may be negative on
+    /// a monitor left of or above the primary one).
     pub x: i32,
-    /// Top edge.
+    /// See `x`.
     pub y: i32,
     /// Maximized (size and position are then the unmaximized ones).
     pub maximized: bool,

@@ -61,7 +61,7 @@ pub fn written_by_relay(author: Option<&str>) -> bool {
 pub struct MessageSent {
     /// The client id (also the idempotency key).
     pub client_id: String,
-    /// Meta's id.
+    /// Meta's id for the sent message (the `wamid` or `mid`), which its statuses name.
     pub external_id: String,
     /// whatsapp, messenger or instagram.
     pub channel_kind: String,
@@ -69,9 +69,9 @@ pub struct MessageSent {
     pub channel_external_id: String,
     /// The customer's id on the channel.
     pub customer_id: String,
-    /// The text.
+    /// What the customer was sent, as the thread shows it (at most 64 KiB).
     pub body: String,
-    /// The quoted message.
+    /// Meta's id of the message this reply quotes, if it quotes one.
     pub reply_to: Option<String>,
     /// When it was queued (UTC ms).
     pub sent_at: i64,
@@ -129,7 +129,7 @@ pub enum Refusal {
     /// The payload is not what the kind carries; the message says why.
     #[error("the payload is not a valid {kind:?} event: {reason}")]
     Invalid {
-        /// The kind.
+        /// The kind the device published the payload under.
         kind: String,
         /// What is wrong.
         reason: String,
@@ -161,7 +161,7 @@ impl DeviceEvent {
         Ok(Self::Team(team))
     }
 
-    /// Its kind.
+    /// The relay event kind it is published under (`team.*` or `message.sent`).
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Team(team) => team.kind(),

@@ -7,7 +7,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// A member's role.
+/// A member's role: what they may do in the workspace ([`Role::allows`]), each role all the one
+/// before it may and more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -32,7 +33,7 @@ impl Role {
             .collect()
     }
 
-    /// Stored name.
+    /// The name stored by the relay and sent in events (`agent`, `admin`, `owner`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Agent => "agent",

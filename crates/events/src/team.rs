@@ -102,7 +102,7 @@ pub enum TeamEvent {
     StatusChanged {
         /// Which conversation.
         conversation: ContactRef,
-        /// The new status.
+        /// The status from now on (a snoozed conversation reopens at `snoozed_until`).
         status: ConversationStatus,
         /// For `snoozed`: when it wakes up (UTC ms).
         #[serde(default)]
@@ -114,7 +114,7 @@ pub enum TeamEvent {
         conversation: ContactRef,
         /// The note's id, made by the writer's device.
         note_id: String,
-        /// The text.
+        /// What the member wrote, shown only to the team.
         body: String,
         /// Members mentioned with @.
         #[serde(default)]
@@ -140,21 +140,21 @@ pub enum TeamEvent {
     },
     /// A canned reply was deleted.
     CannedReplyDeleted {
-        /// Its shortcut.
+        /// The `/shortcut` of the reply to delete (a shortcut nobody saved changes nothing).
         shortcut: String,
     },
     /// A contact's fields were corrected.
     ContactEdited {
         /// Which contact.
         contact: ContactRef,
-        /// What changed.
+        /// The fields set (a field left out keeps its value).
         changes: ContactChanges,
     },
     /// Two contacts are the same person (e.g. on WhatsApp and on Instagram): from now on they
     /// are shown as one customer's identities. Linking into a contact already linked joins its
     /// person.
     ContactsLinked {
-        /// One contact.
+        /// The contact being linked (with everyone already linked to it).
         contact: ContactRef,
         /// The other (with everyone already linked to it).
         with: ContactRef,

@@ -27,7 +27,8 @@ fn customer(id: &str, phone: Option<&str>, name: &str) -> Customer {
     }
 }
 
-/// The sandbox's customers.
+/// The regulars who keep writing in on the three channels: each with the channel they use and
+/// the lines they pick their next message from.
 pub fn cast() -> Vec<Regular> {
     vec![
         Regular {

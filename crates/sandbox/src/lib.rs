@@ -53,7 +53,8 @@ pub const SECOND_PAGE: (&str, &str, &str, &str) = (
 /// The signed-in agent's email.
 pub const AGENT_EMAIL: &str = "you@sandbox.zentro.invalid";
 
-/// A running sandbox.
+/// A running sandbox: meta-sim and a relay in this process, a workspace with the agent signed in,
+/// and the channels' tokens held in memory. [`Sandbox::stop`] ends its tasks.
 pub struct Sandbox {
     sim: Arc<MetaSim>,
     relay_url: String,

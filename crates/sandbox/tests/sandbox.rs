@@ -18,12 +18,18 @@ async fn wait_for<F: Fn() -> Fut, Fut: std::future::Future<Output = bool>>(what:
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn customers_write_in_on_every_channel_and_answer_the_agents_reply() {
+/// A sandbox in a folder of its own, removed when the returned guard is dropped.
+async fn start_in_a_temporary_folder() -> (tempfile::TempDir, Sandbox) {
     let folder = tempfile::tempdir().unwrap();
     let sandbox = Sandbox::start(&folder.path().join("sandbox"))
         .await
         .unwrap();
+    (folder, sandbox)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_write_in_on_every_channel_and_answer_the_agents_reply() {
+    let (_folder, sandbox) = start_in_a_temporary_folder().await;
     // Its channels are connected as a team's are: tokens sealed on the relay, checked at Meta.
     let relay = zentro_core::relay_client::RelayClient::new(sandbox.relay_url()).unwrap();
     let channels = relay.channels(sandbox.device_token()).await.unwrap();
@@ -136,10 +142,7 @@ async fn customers_write_in_on_every_channel_and_answer_the_agents_reply() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_to_an_instagram_customer_goes_by_a_link_meta_fetches_from_the_relay() {
-    let folder = tempfile::tempdir().unwrap();
-    let sandbox = Sandbox::start(&folder.path().join("sandbox"))
-        .await
-        .unwrap();
+    let (_folder, sandbox) = start_in_a_temporary_folder().await;
     let desk = sandbox.start_desk().await.unwrap();
     let cache = desk.cache().clone();
     sandbox.start_customers(Duration::from_secs(3600));

@@ -87,9 +87,9 @@ pub async fn send_attachment(
 /// An approved WhatsApp template, as the picker shows it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, specta::Type)]
 pub struct TemplateView {
-    /// Its name.
+    /// The name it was approved under in WhatsApp Manager (with `language`, what a send names).
     pub name: String,
-    /// Language code.
+    /// Meta's language code, such as `en_US` or `pt_BR`: one template has one per translation.
     pub language: String,
     /// MARKETING, UTILITY, AUTHENTICATION.
     pub category: String,

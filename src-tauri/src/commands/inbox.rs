@@ -13,10 +13,10 @@ use crate::{AppState, CommandError, ErrorCode};
 /// Where the previous page ended: `(time, id)` of its last row.
 #[derive(Debug, Clone, Copy, Deserialize, specta::Type)]
 pub struct PageKey {
-    /// Its time (UTC ms).
+    /// The last row's latest activity (UTC ms), the order pages are read in.
     #[specta(type = specta_typescript::Number)]
     pub time: i64,
-    /// Its id.
+    /// The last row's conversation id: breaks ties between rows of the same time.
     #[specta(type = specta_typescript::Number)]
     pub id: i64,
 }

@@ -16,11 +16,11 @@ use crate::{AppState, CommandError, ErrorCode};
 /// How far the running export is.
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
 pub struct ExportProgressed {
-    /// Contacts finished.
+    /// Contacts written whole to the archive so far.
     pub contacts_done: u32,
     /// Contacts in the export.
     pub contacts_total: u32,
-    /// Messages written.
+    /// Messages written so far, across all contacts.
     pub messages_done: u32,
     /// Messages in the export.
     pub messages_total: u32,

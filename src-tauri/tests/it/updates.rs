@@ -162,6 +162,12 @@ fn check(window: &tauri::WebviewWindow<MockRuntime>) -> serde_json::Value {
     call(window, "check_for_update", serde_json::json!({})).unwrap()
 }
 
+/// Asserts that the status's `field` is a text containing `words`.
+fn assert_says(status: &serde_json::Value, field: &str, words: &str) {
+    let text = status[field].as_str().unwrap();
+    assert!(text.contains(words), "{status}");
+}
+
 fn download(app: &tauri::App<MockRuntime>) -> Result<Vec<u8>, String> {
     let updates = app.state::<AppState>().self_update.get().unwrap().clone();
     tauri::async_runtime::block_on(async move { updates.download().await }).map(|(_, bytes)| bytes)
@@ -199,12 +205,7 @@ fn a_newer_signed_version_is_offered_and_verified_but_a_development_build_never_
     );
     let status = update_status(&window);
     assert_eq!(status["state"]["state"], "available");
-    assert!(
-        status["cannot_install"]
-            .as_str()
-            .unwrap()
-            .contains("development build")
-    );
+    assert_says(&status, "cannot_install", "development build");
     // The last check survives a restart of the app.
     let last = status["last_check"].clone();
     drop((window, app));
@@ -328,26 +329,14 @@ fn an_unreachable_or_unusable_update_server_is_explained_and_nothing_is_offered(
     set_endpoint(&window, Some(&endpoint)).unwrap();
     let status = check(&window);
     assert_eq!(status["state"]["state"], "unknown");
-    assert!(
-        status["problem"]
-            .as_str()
-            .unwrap()
-            .contains("could not be reached"),
-        "{status}"
-    );
+    assert_says(&status, "problem", "could not be reached");
 
     // A server answering something that is not a manifest.
     let server = UpdateServer::start();
     *server.served.manifest.lock().unwrap() = serde_json::json!({ "hello": "world" });
     set_endpoint(&window, Some(&format!("{}/latest.json", server.base))).unwrap();
     let status = check(&window);
-    assert!(
-        status["problem"]
-            .as_str()
-            .unwrap()
-            .contains("not an update description"),
-        "{status}"
-    );
+    assert_says(&status, "problem", "not an update description");
 
     // Back to the app's own server.
     let status = set_endpoint(&window, None).unwrap();

@@ -645,11 +645,11 @@ export type ConversationView_Serialize = {
 
 /**  What runs behind the inbox. */
 export type DeskMode = 
-/**  Still starting. */
+/**  No desk runs yet: the app has just started, or starts one after a sign-in. */
 "starting" | 
 /**  The built-in sandbox (simulated customers, no Meta account). */
 "sandbox" | 
-/**  A real relay. */
+/**  The team's relay, with the channels connected to Meta. */
 "relay" | 
 /**  Nobody is signed in (or the keychain lost the sign-in): the cache is shown read-only. */
 "signed_out";
@@ -668,9 +668,9 @@ export type DeskStatusChanged_Serialize = DeskStatus_Serialize;
 
 /**  The desk's state as the UI shows it; sent with every change as [`DeskStatusChanged`]. */
 export type DeskStatus_Deserialize = {
-	/**  What runs. */
+	/**  What answers behind the inbox: the sandbox, the team's relay or nothing (signed out). */
 	mode: DeskMode,
-	/**  Sync. */
+	/**  Whether events from the relay are arriving, for the status bar's dot. */
 	sync: SyncPhase,
 	/**  Events still to apply while catching up. */
 	behind: number,
@@ -682,15 +682,15 @@ export type DeskStatus_Deserialize = {
 	member_name?: string | null,
 	/**  The signed-in member's role, for what the UI offers. */
 	member_role?: Role | null,
-	/**  The workspace's name. */
+	/**  The workspace's name, for the title and the status bar (none while signed out). */
 	workspace_name?: string | null,
 };
 
 /**  The desk's state as the UI shows it; sent with every change as [`DeskStatusChanged`]. */
 export type DeskStatus_Serialize = {
-	/**  What runs. */
+	/**  What answers behind the inbox: the sandbox, the team's relay or nothing (signed out). */
 	mode: DeskMode,
-	/**  Sync. */
+	/**  Whether events from the relay are arriving, for the status bar's dot. */
 	sync: SyncPhase,
 	/**  Events still to apply while catching up. */
 	behind: number,
@@ -702,7 +702,7 @@ export type DeskStatus_Serialize = {
 	member_name: string | null,
 	/**  The signed-in member's role, for what the UI offers. */
 	member_role: Role | null,
-	/**  The workspace's name. */
+	/**  The workspace's name, for the title and the status bar (none while signed out). */
 	workspace_name: string | null,
 };
 
@@ -805,11 +805,11 @@ export type ErrorCode =
 
 /**  How far the running export is. */
 export type ExportProgressed = {
-	/**  Contacts finished. */
+	/**  Contacts written whole to the archive so far. */
 	contacts_done: number,
 	/**  Contacts in the export. */
 	contacts_total: number,
-	/**  Messages written. */
+	/**  Messages written so far, across all contacts. */
 	messages_done: number,
 	/**  Messages in the export. */
 	messages_total: number,
@@ -1035,9 +1035,12 @@ export type OpenedLink =
 conversation_id: number } | 
 /**  Open "Join your team" with these filled in. */
 { kind: "invitation"; 
-/**  The relay's address. */
+/**
+ *  The relay's address, from the link's `relay` parameter (already checked to be a web
+ *  address).
+ */
 relay: string; 
-/**  The invitation code. */
+/**  The invitation code, from the link's `code` parameter, single use. */
 code: string } | 
 /**  The link cannot be followed here; say why. */
 { kind: "refused"; 
@@ -1046,9 +1049,9 @@ reason: string };
 
 /**  Where the previous page ended: `(time, id)` of its last row. */
 export type PageKey = {
-	/**  Its time (UTC ms). */
+	/**  The last row's latest activity (UTC ms), the order pages are read in. */
 	time: number,
-	/**  Its id. */
+	/**  The last row's conversation id: breaks ties between rows of the same time. */
 	id: number,
 };
 
@@ -1120,7 +1123,10 @@ export type Retention_Serialize = {
 	media_days: number | null,
 };
 
-/**  A member's role. */
+/**
+ *  A member's role: what they may do in the workspace ([`Role::allows`]), each role all the one
+ *  before it may and more.
+ */
 export type Role = 
 /**  Reads and answers conversations. */
 "agent" | 
@@ -1268,9 +1274,9 @@ export type Teammate_Serialize = {
 
 /**  An approved WhatsApp template, as the picker shows it. */
 export type TemplateView = {
-	/**  Its name. */
+	/**  The name it was approved under in WhatsApp Manager (with `language`, what a send names). */
 	name: string,
-	/**  Language code. */
+	/**  Meta's language code, such as `en_US` or `pt_BR`: one template has one per translation. */
 	language: string,
 	/**  MARKETING, UTILITY, AUTHENTICATION. */
 	category: string,
