@@ -39,17 +39,17 @@ pub enum CacheError {
     /// The directory that holds the cache could not be created.
     #[error("could not create the cache folder {path}: {source}")]
     CreateDir {
-        /// The folder.
+        /// The folder that was to hold the cache.
         path: PathBuf,
-        /// Why.
+        /// The operating system's error.
         source: std::io::Error,
     },
     /// The SQLite file could not be opened (permissions, a full disk, a corrupt file).
     #[error("could not open the cache at {path}: {source}")]
     Open {
-        /// The file.
+        /// The SQLite file that would not open.
         path: PathBuf,
-        /// Why.
+        /// SQLite's error.
         source: sqlx::Error,
     },
     /// Bringing the schema up to date failed; the cache was left as it was.

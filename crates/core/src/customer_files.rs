@@ -320,9 +320,9 @@ pub enum FileError {
     /// The copy could not be written.
     #[error("could not write {path}: {reason}")]
     Write {
-        /// Where.
+        /// The file that could not be written, as the agent chose it.
         path: String,
-        /// Why.
+        /// The operating system's error, as text.
         reason: String,
     },
     /// The cache failed.
@@ -349,8 +349,7 @@ pub fn extension_for(mime: &str) -> &'static str {
 }
 
 /// Whether `c` is invisible or reorders text: bidi controls, zero-width and other format (Cf)
-/// characters, line and paragraph separators, variation selectors, fillers that render as
-/// nothing.
+/// characters, line and paragraph separators, variation selectors, fillers that render as nothing.
 fn invisible(c: char) -> bool {
     matches!(
         u32::from(c),
@@ -607,8 +606,8 @@ fn write_error(path: &Path) -> impl Fn(std::io::Error) -> FileError + '_ {
     }
 }
 
-/// Copies `from` to `to` and makes the copy readable and writable by its owner only, never
-/// executable.
+/// Copies `from` to `to` and makes the copy readable and writable by its owner only,
+/// never executable.
 async fn copy_plain(from: &Path, to: &Path, mode: u32) -> std::io::Result<()> {
     tokio::fs::copy(from, to).await?;
     #[cfg(unix)]

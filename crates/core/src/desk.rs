@@ -76,11 +76,11 @@ pub enum SyncState {
 pub struct DeskConfig {
     /// The workspace's cache.
     pub cache: Cache,
-    /// The relay.
+    /// The workspace's relay, for the event stream, team events and channel tokens.
     pub relay: RelayClient,
     /// This device's relay token.
     pub token: Secret,
-    /// The workspace.
+    /// The relay's id of the workspace this cache belongs to.
     pub workspace_id: String,
     /// Who is signed in.
     pub member: Member,

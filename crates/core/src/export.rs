@@ -84,9 +84,9 @@ pub enum ExportError {
         "could not write the export to {path}: {reason}; free some space or choose another folder"
     )]
     Write {
-        /// The archive.
+        /// The archive that was being written (removed again).
         path: String,
-        /// Why.
+        /// The operating system's error, as text.
         reason: String,
     },
 }
@@ -567,8 +567,8 @@ impl ContactFiles<'_> {
         Ok(messages)
     }
 
-    /// Starts `export.json` with the schema, the time and the contact, left open for its
-    /// conversations.
+    /// Starts `export.json` with the schema, the time and the contact, left open for
+    /// its conversations.
     fn write_json_head<W: Write + Seek>(
         &self,
         archive: &mut Archive<W>,

@@ -109,8 +109,8 @@ pub async fn conversations(
 }
 
 /// The conversations `filter` lets through, by last activity, newest first, after `before`
-/// (exclusive). Walks the activity index and filters as it goes, so a page costs the same at any
-/// depth.
+/// (exclusive). Walks the activity index and filters as it goes, so a page costs the same at
+/// any depth.
 pub async fn conversations_where(
     cache: &Cache,
     filter: &ConversationFilter,
@@ -282,8 +282,8 @@ pub fn fts_query(input: &str) -> Option<String> {
 
 /// How many of the newest matching messages one search looks at. Ranking every match of a short
 /// prefix (a third of a million-message cache for three letters) would take far longer than a
-/// keystroke; each further letter narrows the matches, so older ones come into reach as the user
-/// types.
+/// keystroke; each further letter narrows the matches, so older ones come into reach as the
+/// user types.
 pub const SEARCH_CANDIDATES: i64 = 500;
 
 /// Searches all history, best conversation first, one hit per conversation.
@@ -477,8 +477,8 @@ pub struct Identity {
 
 /// Identities ([`Identity`]) the rest of a query picks: the columns are the same, `$rest`
 /// continues `FROM conversations c` (with `o` the contact, `ch` its channel, `c2` its
-/// conversation), `$arg`s are its parameters. A macro, as `sqlx::query_as!` checks only literal
-/// SQL.
+/// conversation), `$arg`s are its parameters. A macro, as `sqlx::query_as!` checks only
+/// literal SQL.
 macro_rules! identity_rows {
     ($cache:expr, $rest:literal, $($arg:expr),+) => {
         sqlx::query_as!(

@@ -10,9 +10,9 @@ pub use zentro_events::roles::{Permission, Role};
 /// A member and workspace, as the relay describes them at sign-in.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Identity {
-    /// The member.
+    /// Who signed in, with the role they have now.
     pub member: Member,
-    /// The workspace.
+    /// The workspace they signed in to (one per sign-in).
     pub workspace: Workspace,
 }
 

@@ -22,7 +22,7 @@ pub enum NoticeKind {
 /// One notification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Notice {
-    /// Why.
+    /// What happened: a new conversation, a message in one assigned to you, or a mention.
     pub kind: NoticeKind,
     /// The conversation to open when clicked.
     pub conversation_id: i64,

@@ -82,11 +82,11 @@ pub struct AttachmentRef {
 /// A file an agent attaches to a reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attachment {
-    /// Its name.
+    /// The name the customer sees (documents); a path's last part, never a path.
     pub file_name: String,
     /// Its MIME type.
     pub mime: String,
-    /// Its bytes.
+    /// The whole file, read before queueing (checked against the platform's size limit).
     pub bytes: Vec<u8>,
 }
 
@@ -278,8 +278,7 @@ pub async fn deliver_due(
 
 /// Sends every due outbox entry once. `token_for` returns the Meta token of a channel (from the
 /// vault); `links` shares Instagram files by link. Nothing is sent twice: an entry is marked
-/// `sending` before the call and only a failure known to have sent nothing returns it to the
-/// queue.
+/// `sending` before the call and only a failure known to have sent nothing returns it to the queue.
 pub async fn deliver_due_with_links(
     cache: &Cache,
     graph: &GraphClient,

@@ -198,9 +198,9 @@ pub async fn preview(cache: &Cache, contact_id: i64) -> Result<ErasurePreview, E
 /// Counts of what one contact's erasure deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Erased {
-    /// Conversations.
+    /// Conversations deleted (with their notes, labels and activity).
     pub conversations: i64,
-    /// Messages.
+    /// Messages deleted across those conversations.
     pub messages: i64,
     /// Media files queued for overwriting and deletion.
     pub media_files: i64,
@@ -300,8 +300,8 @@ async fn delete_rows_naming_messages(
 
 /// Deletes the contact (`external_id` on their channel), the team events not yet published that
 /// name them, their search rows, and by cascade their conversations, messages (and those
-/// messages' search rows, by trigger), notes, labels links, activity, outbox entries and media
-/// downloads.
+/// messages' search rows, by trigger), notes, labels links, activity, outbox entries and
+/// media downloads.
 async fn delete_contact_rows(
     tx: &mut Transaction<'static, Sqlite>,
     contact_id: i64,

@@ -4,7 +4,7 @@
 /// A moment in UTC, split into its calendar fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UtcTime {
-    /// Year.
+    /// Year of the Gregorian calendar (proleptic before 1582; 1970 at the Unix epoch).
     pub year: i64,
     /// Month, 1-12.
     pub month: i64,

@@ -66,7 +66,8 @@ enum Backend {
     KernelKeyring,
 }
 
-/// The vault.
+/// Where secrets (device tokens, channel tokens) are kept: the platform keychain, or on Linux
+/// the kernel keyring when asked for.
 #[derive(Debug, Clone)]
 pub struct Vault {
     backend: Backend,

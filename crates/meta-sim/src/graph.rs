@@ -254,8 +254,8 @@ async fn post_messages(ctx: &Ctx, id: &str, token: Option<String>, request: Requ
 }
 
 /// A Messenger body whose attachment is given by URL, with Meta's own copy in its place: Meta
-/// fetches the file before accepting the message, and the echo carries the copy, as Meta's CDN
-/// would.
+/// fetches the file before accepting the message, and the echo carries the copy, as Meta's
+/// CDN would.
 #[allow(clippy::result_large_err)] // a Response is what axum handlers return
 async fn with_fetched_attachment(ctx: &Ctx, mut body: Value) -> Result<Value, Response> {
     let Some(url) = body

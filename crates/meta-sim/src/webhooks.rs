@@ -41,7 +41,7 @@ pub enum Inbound {
         /// The recording's bytes, kept as media (`audio/ogg; codecs=opus`).
         bytes: Vec<u8>,
     },
-    /// A PDF.
+    /// A PDF document, with its file name.
     Document {
         /// The PDF's bytes, kept as media (`application/pdf`).
         bytes: Vec<u8>,
@@ -379,8 +379,8 @@ impl WebhookSender {
         outcome
     }
 
-    /// One attempt (with its retries) in the background after `delay`: a duplicate or a late
-    /// delivery.
+    /// One attempt (with its retries) in the background after `delay`: a duplicate or a
+    /// late delivery.
     fn deliver_after(&self, delay: Duration, url: String, bytes: Arc<Vec<u8>>) {
         let sender = self.clone();
         self.spawn(async move {

@@ -267,8 +267,8 @@ async fn open_conversations(tx: &mut Tx, customers: &str) -> Result<(), CacheErr
 }
 
 /// The messages (`data`: [`MessageRow`]s as JSON), into the contact's active conversation, else
-/// their latest. Redeliveries (and this device's own sends, already recorded) conflict and are
-/// skipped.
+/// their latest. Redeliveries (and this device's own sends, already recorded) conflict and
+/// are skipped.
 async fn insert_messages(tx: &mut Tx, data: &str) -> Result<(), CacheError> {
     sqlx::query!(
         r#"

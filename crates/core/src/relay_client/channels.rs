@@ -19,9 +19,7 @@ impl RelayClient {
         struct Body {
             channels: Vec<ChannelInfo>,
         }
-        let body: Body = self
-            .call(Method::GET, "/v1/channels", Some(token), None)
-            .await?;
+        let body: Body = self.get("/v1/channels", token).await?;
         Ok(body.channels)
     }
 
@@ -32,12 +30,7 @@ impl RelayClient {
         channel_id: &str,
     ) -> Result<(Secret, i64), SyncError> {
         let body: Value = self
-            .call(
-                Method::GET,
-                &format!("/v1/channels/{channel_id}/token"),
-                Some(token),
-                None,
-            )
+            .get(&format!("/v1/channels/{channel_id}/token"), token)
             .await?;
         let secret = body
             .get("token")
@@ -60,11 +53,11 @@ impl RelayClient {
             channel: ChannelInfo,
         }
         let body: Body = self
-            .call(
+            .send_json(
                 Method::PUT,
                 &format!("/v1/channels/{channel_id}/token"),
-                Some(token),
-                Some(json!({ "token": meta_token.expose() })),
+                token,
+                json!({ "token": meta_token.expose() }),
             )
             .await?;
         Ok(body.channel)
@@ -76,14 +69,13 @@ impl RelayClient {
         token: &Secret,
         channel_id: &str,
     ) -> Result<(), SyncError> {
-        self.call::<Value>(
+        self.act(
             Method::DELETE,
             &format!("/v1/channels/{channel_id}/token"),
-            Some(token),
+            token,
             None,
         )
         .await
-        .map(|_| ())
     }
 
     /// Sets the agents allowed on a channel (empty: everyone) (admins).
@@ -93,14 +85,13 @@ impl RelayClient {
         channel_id: &str,
         agents: &[String],
     ) -> Result<(), SyncError> {
-        self.call::<Value>(
+        self.act(
             Method::PUT,
             &format!("/v1/channels/{channel_id}/access"),
-            Some(token),
+            token,
             Some(json!({ "agents": agents })),
         )
         .await
-        .map(|_| ())
     }
 
     /// A channel's events the relay still holds with `after < seq <= before` (members allowed on
@@ -118,11 +109,9 @@ impl RelayClient {
             next_after: i64,
         }
         let page: Body = self
-            .call(
-                Method::GET,
+            .get(
                 &format!("/v1/channels/{channel_id}/events?after={after}&before={before}"),
-                Some(token),
-                None,
+                token,
             )
             .await?;
         Ok((page.events, page.next_after))
@@ -182,12 +171,7 @@ impl RelayClient {
             dialog_origins: Vec<String>,
         }
         let body: Body = self
-            .call(
-                Method::POST,
-                "/v1/signups",
-                Some(token),
-                Some(json!({ "kind": kind })),
-            )
+            .send_json(Method::POST, "/v1/signups", token, json!({ "kind": kind }))
             .await?;
         let base = Url::parse(self.base_url()).map_err(|e| SyncError::BadAddress(e.to_string()))?;
         let url = base
@@ -212,9 +196,7 @@ impl RelayClient {
         struct Body {
             signup: SignupBody,
         }
-        let body: Body = self
-            .call(Method::GET, &format!("/v1/signups/{id}"), Some(token), None)
-            .await?;
+        let body: Body = self.get(&format!("/v1/signups/{id}"), token).await?;
         Ok(body.signup.outcome())
     }
 }

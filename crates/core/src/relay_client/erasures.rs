@@ -21,16 +21,16 @@ impl RelayClient {
         details: Value,
     ) -> Result<i64, SyncError> {
         let body: Value = self
-            .call(
+            .send_json(
                 Method::POST,
                 "/v1/erasures",
-                Some(token),
-                Some(json!({
+                token,
+                json!({
                     "identifiers": identifiers,
                     "salt": notice.salt,
                     "hash": notice.hash,
                     "details": details,
-                })),
+                }),
             )
             .await?;
         Ok(body

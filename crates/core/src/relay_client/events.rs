@@ -81,14 +81,13 @@ impl RelayClient {
 
     /// Tells the relay what this device has durably applied.
     pub async fn acknowledge(&self, token: &Secret, seq: i64) -> Result<(), SyncError> {
-        self.call::<Value>(
+        self.act(
             Method::POST,
             "/v1/cursor",
-            Some(token),
+            token,
             Some(json!({ "seq": seq })),
         )
         .await
-        .map(|_| ())
     }
 
     /// Publishes a team event; the same idempotency key returns the same seq.
@@ -100,13 +99,11 @@ impl RelayClient {
         idempotency_key: &str,
     ) -> Result<i64, SyncError> {
         let body: Value = self
-            .call(
+            .send_json(
                 Method::POST,
                 "/v1/events",
-                Some(token),
-                Some(
-                    json!({ "kind": kind, "payload": payload, "idempotency_key": idempotency_key }),
-                ),
+                token,
+                json!({ "kind": kind, "payload": payload, "idempotency_key": idempotency_key }),
             )
             .await?;
         body.get("seq")

@@ -15,9 +15,7 @@ impl RelayClient {
         struct Body {
             members: Vec<Teammate>,
         }
-        let body: Body = self
-            .call(Method::GET, "/v1/members", Some(token), None)
-            .await?;
+        let body: Body = self.get("/v1/members", token).await?;
         Ok(body.members)
     }
 
@@ -29,11 +27,11 @@ impl RelayClient {
         display_name: &str,
         role: Role,
     ) -> Result<Invitation, SyncError> {
-        self.call(
+        self.send_json(
             Method::POST,
             "/v1/members",
-            Some(token),
-            Some(json!({ "email": email, "display_name": display_name, "role": role })),
+            token,
+            json!({ "email": email, "display_name": display_name, "role": role }),
         )
         .await
     }
@@ -50,11 +48,11 @@ impl RelayClient {
             member: Teammate,
         }
         let body: Body = self
-            .call(
+            .send_json(
                 Method::PATCH,
                 &format!("/v1/members/{member_id}"),
-                Some(token),
-                Some(json!({ "role": change.role, "status": change.status })),
+                token,
+                json!({ "role": change.role, "status": change.status }),
             )
             .await?;
         Ok(body.member)
@@ -62,14 +60,13 @@ impl RelayClient {
 
     /// Removes a member (admins).
     pub async fn remove_member(&self, token: &Secret, member_id: &str) -> Result<(), SyncError> {
-        self.call::<Value>(
+        self.act(
             Method::DELETE,
             &format!("/v1/members/{member_id}"),
-            Some(token),
+            token,
             None,
         )
         .await
-        .map(|_| ())
     }
 
     /// This member's devices, or (admins, `all`) everyone's.
@@ -84,7 +81,7 @@ impl RelayClient {
         } else {
             "/v1/devices"
         };
-        let body: Body = self.call(Method::GET, path, Some(token), None).await?;
+        let body: Body = self.get(path, token).await?;
         Ok(body
             .devices
             .into_iter()
@@ -97,14 +94,13 @@ impl RelayClient {
 
     /// Signs a device out (one's own; admins: anyone's).
     pub async fn revoke_device(&self, token: &Secret, device_id: &str) -> Result<(), SyncError> {
-        self.call::<Value>(
+        self.act(
             Method::DELETE,
             &format!("/v1/devices/{device_id}"),
-            Some(token),
+            token,
             None,
         )
         .await
-        .map(|_| ())
     }
 
     /// A page of the audit log, newest first (admins).
@@ -134,7 +130,7 @@ impl RelayClient {
             Some(before) => format!("/v1/audit?limit={limit}&before={before}"),
             None => format!("/v1/audit?limit={limit}"),
         };
-        let body: Body = self.call(Method::GET, &path, Some(token), None).await?;
+        let body: Body = self.get(&path, token).await?;
         Ok(AuditPage {
             entries: body
                 .entries
@@ -162,13 +158,12 @@ impl RelayClient {
         subject: &str,
         details: Value,
     ) -> Result<(), SyncError> {
-        self.call::<Value>(
+        self.act(
             Method::POST,
             "/v1/audit",
-            Some(token),
+            token,
             Some(json!({ "action": action, "subject": subject, "details": details })),
         )
         .await
-        .map(|_| ())
     }
 }

@@ -132,6 +132,37 @@ impl RelayClient {
         read(send(request).await?).await
     }
 
+    /// [`Self::call`] for a `GET` as the signed-in device.
+    async fn get<T: DeserializeOwned>(&self, path: &str, token: &Secret) -> Result<T, SyncError> {
+        self.call(reqwest::Method::GET, path, Some(token), None)
+            .await
+    }
+
+    /// [`Self::call`] with a JSON `body`, as the signed-in device.
+    async fn send_json<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &Secret,
+        body: Value,
+    ) -> Result<T, SyncError> {
+        self.call(method, path, Some(token), Some(body)).await
+    }
+
+    /// [`Self::call`] as the signed-in device for a change whose answer says nothing more than
+    /// that it succeeded.
+    async fn act(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &Secret,
+        body: Option<Value>,
+    ) -> Result<(), SyncError> {
+        self.call::<Value>(method, path, Some(token), body)
+            .await
+            .map(|_| ())
+    }
+
     /// A request for `method` on `path` at this relay, with the device token when given; no
     /// timeout until the caller sets one.
     fn request(

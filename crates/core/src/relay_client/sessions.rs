@@ -16,15 +16,9 @@ impl RelayClient {
         password: &Secret,
         device_name: &str,
     ) -> Result<(Secret, Identity), SyncError> {
-        let body: Value = self
-            .call(
-                Method::POST,
-                "/v1/sessions",
-                None,
-                Some(json!({ "email": email, "password": password.expose(), "device_name": device_name })),
-            )
-            .await?;
-        signed_in(body)
+        let body =
+            json!({ "email": email, "password": password.expose(), "device_name": device_name });
+        self.open_session("/v1/sessions", body).await
     }
 
     /// Accepts an invitation with a new password: signs this device in.
@@ -34,21 +28,20 @@ impl RelayClient {
         password: &Secret,
         device_name: &str,
     ) -> Result<(Secret, Identity), SyncError> {
-        let body: Value = self
-            .call(
-                Method::POST,
-                "/v1/invitations/accept",
-                None,
-                Some(json!({ "code": code, "password": password.expose(), "device_name": device_name })),
-            )
-            .await?;
-        signed_in(body)
+        let body =
+            json!({ "code": code, "password": password.expose(), "device_name": device_name });
+        self.open_session("/v1/invitations/accept", body).await
+    }
+
+    /// Posts credentials to `path` (no device token yet) and reads the session it opens.
+    async fn open_session(&self, path: &str, body: Value) -> Result<(Secret, Identity), SyncError> {
+        let answer: Value = self.call(Method::POST, path, None, Some(body)).await?;
+        signed_in(answer)
     }
 
     /// Who this device is signed in as, with the current role.
     pub async fn current(&self, token: &Secret) -> Result<Identity, SyncError> {
-        self.call(Method::GET, "/v1/sessions/current", Some(token), None)
-            .await
+        self.get("/v1/sessions/current", token).await
     }
 
     /// The Team page's data, in two calls.
@@ -60,9 +53,7 @@ impl RelayClient {
             #[serde(default)]
             permissions: Vec<serde_json::Value>,
         }
-        let current: Current = self
-            .call(Method::GET, "/v1/sessions/current", Some(token), None)
-            .await?;
+        let current: Current = self.get("/v1/sessions/current", token).await?;
         let members = self.members(token).await?;
         Ok(TeamView {
             me: current.member,

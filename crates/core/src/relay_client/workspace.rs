@@ -1,7 +1,7 @@
 //! The workspace itself: its name, its termination, its retention periods.
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{RelayClient, SyncError};
 use crate::rights::Retention;
@@ -10,14 +10,13 @@ use crate::vault::Secret;
 impl RelayClient {
     /// Renames the workspace (owners).
     pub async fn rename_workspace(&self, token: &Secret, name: &str) -> Result<(), SyncError> {
-        self.call::<Value>(
+        self.act(
             Method::PATCH,
             "/v1/workspace",
-            Some(token),
+            token,
             Some(json!({ "name": name })),
         )
         .await
-        .map(|_| ())
     }
 
     /// Terminates the workspace for good (owners): `confirm` must be its exact name. Every
@@ -27,20 +26,18 @@ impl RelayClient {
         token: &Secret,
         confirm: &str,
     ) -> Result<(), SyncError> {
-        self.call::<Value>(
+        self.act(
             Method::DELETE,
             "/v1/workspace",
-            Some(token),
+            token,
             Some(json!({ "confirm": confirm })),
         )
         .await
-        .map(|_| ())
     }
 
     /// The workspace's retention periods.
     pub async fn retention(&self, token: &Secret) -> Result<Retention, SyncError> {
-        self.call(Method::GET, "/v1/workspace/retention", Some(token), None)
-            .await
+        self.get("/v1/workspace/retention", token).await
     }
 
     /// Sets the workspace's retention periods (admins); every device enforces them.
@@ -49,12 +46,7 @@ impl RelayClient {
         token: &Secret,
         retention: &Retention,
     ) -> Result<Retention, SyncError> {
-        self.call(
-            Method::PUT,
-            "/v1/workspace/retention",
-            Some(token),
-            Some(json!({ "conversation_days": retention.conversation_days, "media_days": retention.media_days })),
-        )
+        self.send_json(Method::PUT, "/v1/workspace/retention", token, json!({ "conversation_days": retention.conversation_days, "media_days": retention.media_days }))
         .await
     }
 }

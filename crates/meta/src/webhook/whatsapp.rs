@@ -494,8 +494,8 @@ fn shared_contacts(message: &Value) -> Content {
     )
 }
 
-/// The customer's answer to an interactive message: a button, a list row, a flow, a call
-/// permission.
+/// The customer's answer to an interactive message: a button, a list row, a flow, a
+/// call permission.
 fn interactive_reply(part: &Value) -> Content {
     let sub = text(part, "type").unwrap_or_default();
     let reply = part.get(&sub).unwrap_or(&Value::Null);
