@@ -202,6 +202,19 @@ impl Notifier {
 #[derive(Debug, Clone)]
 pub struct Sequencer {
     jobs: mpsc::Sender<Job>,
+    outcomes: Arc<Outcomes>,
+}
+
+/// How long a failed commit keeps `/healthz` unhealthy when no commit of events has succeeded
+/// since: a nearly full disk may still take the probe's one small row while every webhook fails.
+pub const RECENT_FAILURE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// When the writer last failed a batch and last committed one that carried more than the health
+/// probe (UTC ms; 0: never).
+#[derive(Debug, Default)]
+struct Outcomes {
+    failed_at: std::sync::atomic::AtomicI64,
+    committed_at: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for Job {
@@ -225,8 +238,18 @@ impl Sequencer {
     /// Starts the writer task.
     pub fn start(store: Store, notifier: Notifier, metrics: Arc<Metrics>) -> Self {
         let (tx, rx) = mpsc::channel(8192);
-        tokio::spawn(writer(store, notifier, metrics, rx));
-        Self { jobs: tx }
+        let outcomes = Arc::new(Outcomes::default());
+        tokio::spawn(writer(store, notifier, metrics, rx, outcomes.clone()));
+        Self { jobs: tx, outcomes }
+    }
+
+    /// Whether a batch failed within [`RECENT_FAILURE`] before `now` with no batch of events
+    /// committed since: webhooks are being refused even if a small write still succeeds.
+    pub fn failing_recently(&self, now: i64) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let failed = self.outcomes.failed_at.load(Relaxed);
+        failed > self.outcomes.committed_at.load(Relaxed)
+            && now - failed < RECENT_FAILURE.as_millis() as i64
     }
 
     /// Durably stores a verified webhook's items (routing, de-duplicating, quarantining).
@@ -364,7 +387,9 @@ async fn writer(
     notifier: Notifier,
     metrics: Arc<Metrics>,
     mut rx: mpsc::Receiver<Job>,
+    outcomes: Arc<Outcomes>,
 ) {
+    use std::sync::atomic::Ordering::Relaxed;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut route_cache = RouteCache::default();
     while let Some(first) = rx.recv().await {
@@ -377,8 +402,12 @@ async fn writer(
         }
         let (work, replies) = Replies::split(std::mem::take(&mut batch));
         let mut grown: HashMap<String, i64> = HashMap::new();
+        let only_probes = work.iter().all(|w| matches!(w, Work::Probe));
         match commit(&store, &metrics, &work, &mut grown, &mut route_cache).await {
             Ok(answers) => {
+                if !only_probes {
+                    outcomes.committed_at.store(now_ms(), Relaxed);
+                }
                 replies.answer(answers);
                 for (workspace, seq) in grown {
                     notifier.notify(&workspace, seq);
@@ -387,6 +416,7 @@ async fn writer(
             Err(error) => {
                 // Nothing of the batch was stored: every caller gets an error (Meta will retry).
                 tracing::error!(%error, jobs = replies.len(), "committing to the event log failed");
+                outcomes.failed_at.store(now_ms(), Relaxed);
                 replies.fail(&SequencerError::Store(Arc::new(error)));
             }
         }

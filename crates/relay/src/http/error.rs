@@ -85,6 +85,15 @@ fn database_unavailable(error: &sqlx::Error) -> bool {
 }
 
 impl ApiError {
+    /// A store error where the route expects none: 503 `unavailable` when the database cannot
+    /// serve anyone now (see [`database_unavailable`]), else internal (500).
+    pub fn store(error: crate::store::StoreError) -> Self {
+        match error {
+            crate::store::StoreError::Sql(_) => Self::from(error),
+            other => Self::internal(other),
+        }
+    }
+
     /// Wraps an internal error (logged when the response is built).
     pub fn internal(error: impl std::fmt::Display) -> Self {
         Self::Internal(error.to_string())

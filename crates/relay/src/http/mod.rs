@@ -298,7 +298,7 @@ impl FromRequestParts<AppState> for Authenticated {
             .store
             .session_in_use(&hash, now_ms(), state.config.device_idle)
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(ApiError::store)?;
         match session {
             SessionUse::Live(session) => Ok(Authenticated(session)),
             SessionUse::Expired => Err(ApiError::Refused {
@@ -313,7 +313,7 @@ impl FromRequestParts<AppState> for Authenticated {
                 .store
                 .was_terminated(&hash)
                 .await
-                .map_err(ApiError::internal)? =>
+                .map_err(ApiError::store)? =>
             {
                 Err(ApiError::Refused {
                     status: axum::http::StatusCode::GONE,

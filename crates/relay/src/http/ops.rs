@@ -11,12 +11,17 @@ use zentro_events::clock::now_ms;
 const HEALTH_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// `GET /healthz`: 200 `ok` when the database takes writes: a probe row is rewritten in the
-/// sequencer's next group commit, the path every webhook takes, so a full disk, an I/O error or a
-/// lost database shows here as 503 (and load balancers stop sending webhooks to this instance
-/// while webhooks themselves answer 503, which Meta retries).
+/// sequencer's next group commit, the path every webhook takes, and no batch of events failed in
+/// the last [`crate::sequencer::RECENT_FAILURE`] without one committing since (a nearly full disk
+/// may take the probe's small row while webhooks fail). A full disk, an I/O error or a lost
+/// database shows here as 503 while webhooks themselves answer 503, which Meta retries.
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     use axum::http::StatusCode;
     match tokio::time::timeout(HEALTH_WRITE_TIMEOUT, state.sequencer.probe()).await {
+        Ok(Ok(())) if state.sequencer.failing_recently(now_ms()) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the event log refused writes in the last seconds: see the relay's log",
+        ),
         Ok(Ok(())) => (StatusCode::OK, "ok"),
         Ok(Err(error)) => {
             tracing::error!(%error, "health check: the event log cannot be written");

@@ -44,7 +44,7 @@ pub async fn sign_in(
         .store
         .credentials(&email)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::store)?;
     let hash = credentials
         .as_ref()
         .and_then(|c| c.password_hash.clone())
@@ -103,7 +103,7 @@ pub(super) async fn start_session(
             &device,
         )
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::store)?;
     state
         .store
         .record(NewAuditEntry {
@@ -177,7 +177,7 @@ pub async fn sign_out(
         .store
         .revoke_session(&auth.0.session_id)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::store)?;
     state.sessions_revoked();
     state
         .store

@@ -21,20 +21,27 @@ use crate::support::{PASSWORD, TestRelay, wa_text, wamids};
 struct Fault(SqliteConnection);
 
 impl Fault {
+    async fn reconnect(relay: &TestRelay) -> Self {
+        Self(
+            SqliteConnectOptions::new()
+                .filename(relay._dir.path().join(DATABASE_FILE))
+                .busy_timeout(std::time::Duration::from_secs(10))
+                .connect()
+                .await
+                .unwrap(),
+        )
+    }
+
     async fn install(relay: &TestRelay) -> Self {
-        let mut conn = SqliteConnectOptions::new()
-            .filename(relay._dir.path().join(DATABASE_FILE))
-            .busy_timeout(std::time::Duration::from_secs(10))
-            .connect()
-            .await
-            .unwrap();
+        let Self(mut conn) = Self::reconnect(relay).await;
         sqlx::raw_sql(
             r#"CREATE TABLE fault (on_purpose INTEGER);
                CREATE TRIGGER fault_events BEFORE INSERT ON events WHEN EXISTS (SELECT 1 FROM fault)
                  BEGIN SELECT RAISE(ROLLBACK, 'database or disk is full (simulated)'); END;
                CREATE TRIGGER fault_sessions BEFORE INSERT ON sessions WHEN EXISTS (SELECT 1 FROM fault)
                  BEGIN SELECT RAISE(ROLLBACK, 'database or disk is full (simulated)'); END;
-               CREATE TRIGGER fault_probe BEFORE UPDATE ON health_probe WHEN EXISTS (SELECT 1 FROM fault)
+               CREATE TRIGGER fault_probe BEFORE UPDATE ON health_probe
+                 WHEN EXISTS (SELECT 1 FROM fault WHERE on_purpose = 2)
                  BEGIN SELECT RAISE(ROLLBACK, 'database or disk is full (simulated)'); END;"#,
         )
         .execute(&mut conn)
@@ -43,8 +50,11 @@ impl Fault {
         Self(conn)
     }
 
-    async fn start(&mut self) {
-        sqlx::query("INSERT INTO fault VALUES (1)")
+    /// Webhooks and sign-ins fail; `probe_too`: the health probe's small write as well (a full
+    /// disk), else it still fits (a nearly full one, as seen on a real full tmpfs).
+    async fn start(&mut self, probe_too: bool) {
+        sqlx::query("INSERT INTO fault VALUES (?)")
+            .bind(if probe_too { 2 } else { 1 })
             .execute(&mut self.0)
             .await
             .unwrap();
@@ -56,6 +66,22 @@ impl Fault {
             .await
             .unwrap();
         self.0.close().await.unwrap();
+    }
+}
+
+/// Waits until `/healthz` answers 200; panics after 15 s (a failure counts for 5 s).
+async fn eventually_healthy(relay: &TestRelay) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (status, body) = healthz(relay).await;
+        if status == StatusCode::OK {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {status}: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
 
@@ -89,7 +115,7 @@ async fn a_database_that_cannot_write_answers_503_and_the_relay_recovers_by_itse
     assert_eq!(healthz(&relay).await.0, StatusCode::OK);
 
     let mut fault = Fault::install(&relay).await;
-    fault.start().await;
+    fault.start(false).await;
     // Meta is told to retry: nothing was committed, so nothing may be acknowledged.
     for i in 0..5 {
         assert_eq!(
@@ -97,18 +123,27 @@ async fn a_database_that_cannot_write_answers_503_and_the_relay_recovers_by_itse
             StatusCode::SERVICE_UNAVAILABLE
         );
     }
+    // The probe's own write still commits, but webhooks were just refused.
     let (status, body) = healthz(&relay).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert!(body.contains("cannot be written"), "{body}");
+    assert!(body.contains("refused writes"), "{body}");
     // Refused as the relay's failure (retry), without the database's words.
     let (status, answer) = sign_in_status(&relay).await;
     assert!(status.is_server_error(), "{status} {answer}");
     assert!(!answer.to_string().contains("simulated"), "{answer}");
 
     fault.stop().await;
+    fault = Fault::reconnect(&relay).await;
+    fault.start(true).await;
+    let (status, body) = healthz(&relay).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body.contains("cannot be written"), "{body}");
+
+    fault.stop().await;
     // No restart: every later write commits (the relay's pool would otherwise hand out the
-    // connection the failed commit left "inside a transaction" again and again).
-    assert_eq!(healthz(&relay).await.0, StatusCode::OK);
+    // connection the failed commit left "inside a transaction" again and again), and the health
+    // check says so within a few seconds.
+    eventually_healthy(&relay).await;
     for i in 0..5 {
         assert_eq!(
             post_text(&relay, &format!("wamid.during.{i}")).await,
