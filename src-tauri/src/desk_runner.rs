@@ -14,7 +14,7 @@ use zentro_core::notices;
 use crate::AppState;
 use crate::state::RunningDesk;
 
-/// Which desk to start.
+/// Which desk to start: what the app chose at start-up, or what a sign-in asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeskKind {
     /// The built-in sandbox (simulated customers on loopback).

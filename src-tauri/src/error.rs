@@ -34,7 +34,7 @@ pub enum ErrorCode {
 /// A failed command, as the UI receives it.
 #[derive(Debug, Clone, Serialize, specta::Type)]
 pub struct CommandError {
-    /// What kind of failure.
+    /// What kind of failure, for the UI to branch on (never shown as is).
     pub code: ErrorCode,
     /// What happened and what to do, for people.
     pub message: String,

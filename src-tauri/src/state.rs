@@ -25,7 +25,7 @@ pub struct RunningDesk {
     pub desk: Arc<Desk>,
     /// The sandbox behind it, when it is one.
     pub sandbox: Option<Arc<zentro_sandbox::Sandbox>>,
-    /// The workspace's name.
+    /// The workspace's name, as the status bar shows it while this desk runs.
     pub workspace_name: String,
 }
 

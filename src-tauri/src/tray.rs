@@ -3,7 +3,7 @@
 
 use tauri::{AppHandle, Manager, Runtime};
 
-/// The tray icon's id.
+/// The id the tray icon is created under, by which the unread count finds it again.
 pub const TRAY_ID: &str = "main";
 
 /// Shows how many messages are unread as the tray icon's tooltip (and title where the desktop

@@ -93,14 +93,14 @@ mod double_option {
 pub enum TeamEvent {
     /// The conversation was given to a member (or unassigned, `None`).
     Assigned {
-        /// Which conversation.
+        /// The conversation, named by its customer as every device knows them.
         conversation: ContactRef,
         /// The member now responsible.
         assignee: Option<String>,
     },
     /// The conversation's status changed.
     StatusChanged {
-        /// Which conversation.
+        /// The conversation, named by its customer as every device knows them.
         conversation: ContactRef,
         /// The status from now on (a snoozed conversation reopens at `snoozed_until`).
         status: ConversationStatus,
@@ -110,7 +110,7 @@ pub enum TeamEvent {
     },
     /// A private note for the team (never sent to the customer).
     NoteAdded {
-        /// Which conversation.
+        /// The conversation, named by its customer as every device knows them.
         conversation: ContactRef,
         /// The note's id, made by the writer's device.
         note_id: String,
@@ -124,7 +124,7 @@ pub enum TeamEvent {
     },
     /// A label was put on (or taken off) the conversation.
     Labeled {
-        /// Which conversation.
+        /// The conversation, named by its customer as every device knows them.
         conversation: ContactRef,
         /// The label's name (labels are created on first use).
         label: String,
@@ -145,7 +145,7 @@ pub enum TeamEvent {
     },
     /// A contact's fields were corrected.
     ContactEdited {
-        /// Which contact.
+        /// The contact, named as every device knows it.
         contact: ContactRef,
         /// The fields set (a field left out keeps its value).
         changes: ContactChanges,
@@ -161,7 +161,7 @@ pub enum TeamEvent {
     },
     /// A contact is no longer linked to the person it was part of.
     ContactUnlinked {
-        /// Which contact.
+        /// The contact, named as every device knows it.
         contact: ContactRef,
     },
 }

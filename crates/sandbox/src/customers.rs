@@ -13,7 +13,7 @@ use crate::{INSTAGRAM, PAGE, WHATSAPP_NUMBER, picture};
 pub struct Regular {
     /// The channel's Meta id (phone_number_id, Page id or Instagram account id).
     pub channel: &'static str,
-    /// Who they are.
+    /// Their id, number (WhatsApp only) and name, as meta-sim sends them.
     pub customer: Customer,
     /// What they might say later.
     pub chatter: &'static [&'static str],

@@ -13,7 +13,7 @@ use crate::{AppState, CommandError, ErrorCode};
 /// What the About page shows.
 #[derive(Debug, Clone, Serialize, specta::Type)]
 pub struct About {
-    /// The app's version.
+    /// The version running, as built (`CARGO_PKG_VERSION`, e.g. `0.4.1`).
     pub version: String,
     /// Where the cache, media and account live.
     pub data_folder: String,

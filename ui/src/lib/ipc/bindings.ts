@@ -171,7 +171,7 @@ export const ROLES = ["agent","admin","owner"] as const;
 /* Types */
 /**  What the About page shows. */
 export type About = {
-	/**  The app's version. */
+	/**  The version running, as built (`CARGO_PKG_VERSION`, e.g. `0.4.1`). */
 	version: string,
 	/**  Where the cache, media and account live. */
 	data_folder: string,
@@ -340,7 +340,7 @@ export type ChannelInfo_Serialize = {
 
 /**  A failed command, as the UI receives it. */
 export type CommandError = {
-	/**  What kind of failure. */
+	/**  What kind of failure, for the UI to branch on (never shown as is). */
 	code: ErrorCode,
 	/**  What happened and what to do, for people. */
 	message: string,
