@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::channels::{Body, body};
 use super::{ApiError, AppState, Authenticated};
 use crate::metrics::Metrics;
 use crate::store::{Gap, SessionContext, StoredEvent};
@@ -301,14 +302,9 @@ fn device_event(session: &SessionContext, input: &Publish) -> Result<DeviceEvent
 pub async fn publish(
     State(state): State<AppState>,
     auth: Authenticated,
-    body: Result<Json<Publish>, axum::extract::rejection::JsonRejection>,
+    input: Body<Publish>,
 ) -> Result<Response, ApiError> {
-    let Json(input) = body.map_err(|e| {
-        ApiError::BadRequest(format!(
-            "expected JSON {{kind, payload, idempotency_key}}: {}",
-            e.body_text()
-        ))
-    })?;
+    let input = body(input, "{kind, payload, idempotency_key}")?;
     if input.idempotency_key.is_empty() || input.idempotency_key.len() > 128 {
         return Err(ApiError::BadRequest(
             "idempotency_key must be 1-128 characters".into(),
@@ -367,10 +363,9 @@ pub struct Ack {
 pub async fn acknowledge(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
-    body: Result<Json<Ack>, axum::extract::rejection::JsonRejection>,
+    input: Body<Ack>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Json(ack) = body
-        .map_err(|e| ApiError::BadRequest(format!("expected JSON {{seq}}: {}", e.body_text())))?;
+    let ack = body(input, "{seq}")?;
     let acked = state
         .sequencer
         .acknowledge(&session.workspace_id, &session.session_id, ack.seq)

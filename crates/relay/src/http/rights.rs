@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::channels::{Body, body};
 use super::{ApiError, AppState, Authenticated};
 use crate::roles::Permission;
 
@@ -60,15 +61,10 @@ fn check_erasure(input: &Erasure) -> Result<(), ApiError> {
 pub async fn erase(
     State(state): State<AppState>,
     auth: Authenticated,
-    input: Result<Json<Erasure>, axum::extract::rejection::JsonRejection>,
+    input: Body<Erasure>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     auth.require(Permission::ManageData)?;
-    let Json(input) = input.map_err(|e| {
-        ApiError::BadRequest(format!(
-            "expected JSON {{identifiers, salt, hash, details}}: {}",
-            e.body_text()
-        ))
-    })?;
+    let input = body(input, "{identifiers, salt, hash, details}")?;
     check_erasure(&input)?;
     let (events, quarantined) = state
         .store

@@ -27,6 +27,7 @@ use zentro_meta::graph::{GraphClient, GraphError, PhoneNumber, TokenInfo};
 use zentro_meta::permissions::{LoginFlow, PermissionCheck};
 use zentro_meta::platform::{self, signup_events};
 
+use super::channels::{Body, body};
 use super::{ApiError, AppState, Authenticated};
 use crate::config::MetaApp;
 use crate::credentials::{new_token, token_hash};
@@ -76,11 +77,10 @@ fn whatsapp() -> String {
 pub async fn start(
     State(state): State<AppState>,
     auth: Authenticated,
-    input: Result<Json<NewSignup>, axum::extract::rejection::JsonRejection>,
+    input: Body<NewSignup>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     auth.require(Permission::ConnectChannels)?;
-    let Json(input) = input
-        .map_err(|e| ApiError::BadRequest(format!("expected JSON {{kind}}: {}", e.body_text())))?;
+    let input = body(input, "{kind}")?;
     let kind = match input.kind.as_str() {
         "whatsapp" => WHATSAPP,
         "pages" | "messenger" | "instagram" => PAGES,
@@ -280,6 +280,7 @@ fn signup_html(app: &MetaApp, signup: &Signup, token: &str, nonce: &str, stand_i
     // `</` cannot end the script element from inside the JSON.
     let config = config.to_string().replace("</", "<\\/");
     template
+        .replace("{{style}}", STYLE.trim_end())
         .replace("{{nonce}}", nonce)
         .replace("{{config}}", &config)
         .replace("{{sdk}}", &escape(&app.sdk_url))
@@ -387,21 +388,13 @@ fn digits(value: &str) -> bool {
 /// `POST /signup/complete`: Meta's code and ids from the page; connects the number.
 pub async fn complete(
     State(state): State<AppState>,
-    input: Result<Json<Completion>, axum::extract::rejection::JsonRejection>,
+    input: Body<Completion>,
 ) -> Result<Json<Value>, ApiError> {
     detached(async move { complete_step(state, input).await }).await
 }
 
-async fn complete_step(
-    state: AppState,
-    input: Result<Json<Completion>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let Json(input) = input.map_err(|e| {
-        ApiError::BadRequest(format!(
-            "expected JSON {{t, code, event, data, pin}}: {}",
-            e.body_text()
-        ))
-    })?;
+async fn complete_step(state: AppState, input: Body<Completion>) -> Result<Json<Value>, ApiError> {
+    let input = body(input, "{t, code, event, data, pin}")?;
     let (app, graph) = meta(&state)?;
     let coexistence = input.event == signup_events::FINISH_COEXISTENCE;
     let known = [
@@ -501,14 +494,9 @@ pub struct Abandonment {
 /// `POST /signup/abandon`: the owner cancelled Meta's dialog, or Meta reported an error.
 pub async fn abandon(
     State(state): State<AppState>,
-    input: Result<Json<Abandonment>, axum::extract::rejection::JsonRejection>,
+    input: Body<Abandonment>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(input) = input.map_err(|e| {
-        ApiError::BadRequest(format!(
-            "expected JSON {{t, event, data}}: {}",
-            e.body_text()
-        ))
-    })?;
+    let input = body(input, "{t, event, data}")?;
     let (to, outcome) = abandoned(&input.event, input.data)?;
     let signup = claim(
         &state,
@@ -1021,3 +1009,5 @@ pub(crate) async fn undo_subscription(graph: &GraphClient, object_id: &str, toke
 const SIGNUP_HTML: &str = include_str!("signup.html");
 /// The Pages page, with the same placeholders.
 const PAGES_HTML: &str = include_str!("signup_pages.html");
+/// The style rules both pages share, filled in for their `{{style}}`; each page adds its own.
+const STYLE: &str = include_str!("signup.css");

@@ -23,6 +23,7 @@ use zentro_meta::graph::{GraphClient, PageAccount};
 use zentro_meta::permissions::{LoginFlow, PermissionCheck};
 use zentro_meta::platform;
 
+use super::channels::{Body, body};
 use super::signup::{
     CHANNEL_CONNECTED, Connection, Failure, PAGES, begin, check_permissions, end,
     exchange_and_verify, meta, open, record_connected, undo_subscription, with_permissions,
@@ -92,18 +93,13 @@ async fn fail(
 /// `POST /signup/pages/accounts` `{t, code}`: the Pages the login shared, to choose from.
 pub async fn accounts(
     State(state): State<AppState>,
-    input: Result<Json<Login>, axum::extract::rejection::JsonRejection>,
+    input: Body<Login>,
 ) -> Result<Json<Value>, ApiError> {
     super::signup::detached(async move { accounts_step(state, input).await }).await
 }
 
-async fn accounts_step(
-    state: AppState,
-    input: Result<Json<Login>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let Json(input) = input.map_err(|e| {
-        ApiError::BadRequest(format!("expected JSON {{t, code}}: {}", e.body_text()))
-    })?;
+async fn accounts_step(state: AppState, input: Body<Login>) -> Result<Json<Value>, ApiError> {
+    let input = body(input, "{t, code}")?;
     let (app, graph) = meta(&state)?;
     let signup = begin(&state, &input.t, PAGES).await?;
     let (user, info) = match exchange_and_verify(&state, app, graph, &input.code).await {
@@ -186,21 +182,13 @@ pub struct Choice {
 /// accounts.
 pub async fn connect(
     State(state): State<AppState>,
-    input: Result<Json<Choice>, axum::extract::rejection::JsonRejection>,
+    input: Body<Choice>,
 ) -> Result<Json<Value>, ApiError> {
     super::signup::detached(async move { connect_step(state, input).await }).await
 }
 
-async fn connect_step(
-    state: AppState,
-    input: Result<Json<Choice>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let Json(input) = input.map_err(|e| {
-        ApiError::BadRequest(format!(
-            "expected JSON {{t, pages, instagram}}: {}",
-            e.body_text()
-        ))
-    })?;
+async fn connect_step(state: AppState, input: Body<Choice>) -> Result<Json<Value>, ApiError> {
+    let input = body(input, "{t, pages, instagram}")?;
     let (_, graph) = meta(&state)?;
     if input.pages.is_empty() && input.instagram.is_empty() {
         return Err(ApiError::BadRequest(

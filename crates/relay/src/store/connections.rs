@@ -58,7 +58,8 @@ impl SignupState {
     }
 }
 
-/// One signup.
+/// One signup: an owner's attempt at connecting a channel through Meta's dialog, from the page
+/// link to its outcome.
 #[derive(Debug, Clone, Serialize)]
 pub struct Signup {
     /// A random id the relay gives the signup when the owner starts it (`/v1/signups/{id}`).
@@ -147,7 +148,7 @@ const SIGNUP_COLUMNS: &str =
 pub enum SignupRefusal {
     /// Unknown, or already used.
     Invalid,
-    /// Too old.
+    /// Past its `expires_at`: the page link no longer works.
     Expired,
 }
 

@@ -16,7 +16,7 @@ use zentro_events::clock::{now_ms, random_id};
 pub struct Device {
     /// The session's id.
     pub id: String,
-    /// Whose device.
+    /// The member signed in on it.
     pub member_id: String,
     /// The member's email as it is now (they sign in with it).
     pub member_email: String,
@@ -59,7 +59,7 @@ pub struct AuditEntry {
     pub actor_id: Option<String>,
     /// The acting member's email.
     pub actor_email: Option<String>,
-    /// The acting device.
+    /// The name the acting device was given at sign-in (`None`: the operator, or no device).
     pub device: Option<String>,
     /// What happened, a dotted name (`sign_in`, `member.invited`, `channel.token_set`, …).
     pub action: String,

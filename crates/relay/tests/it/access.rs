@@ -98,6 +98,25 @@ impl Desk {
         self.relay.call(token, method, path, body).await
     }
 
+    /// The newest audit entry of `action`, as the owner reads the log.
+    async fn audit_entry(&self, action: &str) -> Value {
+        let (_, audit) = self
+            .call(&self.owner, "GET", "/v1/audit", Value::Null)
+            .await;
+        let entries = audit["entries"].as_array().unwrap();
+        let entry = entries.iter().find(|e| e["action"] == action);
+        entry.unwrap_or_else(|| panic!("{audit}")).clone()
+    }
+
+    /// What the device holding `token` is told to rotate: the `rotation_advised` of each channel
+    /// it lists, and the whole list (for messages).
+    async fn rotation_advice(&self, token: &str) -> (Vec<Value>, Value) {
+        let (_, channels) = self.call(token, "GET", "/v1/channels", Value::Null).await;
+        let listed = channels["channels"].as_array().unwrap().iter();
+        let advised = listed.map(|c| c["rotation_advised"].clone()).collect();
+        (advised, channels)
+    }
+
     async fn webhook(&self, body: &Value) {
         post_webhook(&self.relay.base, body).await;
     }
@@ -315,45 +334,20 @@ async fn admins_are_told_which_channel_tokens_a_members_devices_held() {
         )
         .await;
     assert!(status < 300, "{removed}");
-    let (_, channels) = desk
-        .call(&desk.owner, "GET", "/v1/channels", Value::Null)
-        .await;
-    let advised: Vec<Value> = channels["channels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["rotation_advised"].clone())
-        .collect();
+    let (advised, channels) = desk.rotation_advice(&desk.owner).await;
     assert!(
         advised.contains(&json!([{ "member_id": desk.bob.1, "email": "bob@acme.test" }])),
         "{channels}"
     );
-    let (_, audit) = desk
-        .call(&desk.owner, "GET", "/v1/audit", Value::Null)
-        .await;
-    let entry = audit["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["action"] == "member.removed")
-        .unwrap_or_else(|| panic!("{audit}"))
-        .clone();
+    let entry = desk.audit_entry("member.removed").await;
     assert_eq!(
         entry["details"]["rotate_tokens"],
         json!([desk.b]),
         "{entry}"
     );
     // Agents are not told.
-    let (_, seen_by_ann) = desk
-        .call(&desk.ann.0, "GET", "/v1/channels", Value::Null)
-        .await;
-    assert!(
-        seen_by_ann["channels"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|c| c["rotation_advised"] == json!([]))
-    );
+    let (seen_by_ann, _) = desk.rotation_advice(&desk.ann.0).await;
+    assert!(seen_by_ann.iter().all(|a| *a == json!([])));
     // Rotating the token ends the advice.
     let (status, _) = desk
         .call(
@@ -364,17 +358,8 @@ async fn admins_are_told_which_channel_tokens_a_members_devices_held() {
         )
         .await;
     assert!(status < 300);
-    let (_, channels) = desk
-        .call(&desk.owner, "GET", "/v1/channels", Value::Null)
-        .await;
-    assert!(
-        channels["channels"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|c| c["rotation_advised"] == json!([])),
-        "{channels}"
-    );
+    let (advised, channels) = desk.rotation_advice(&desk.owner).await;
+    assert!(advised.iter().all(|a| *a == json!([])), "{channels}");
     // Deactivating Ann, whose device fetched the new token, names it too.
     let (status, _) = desk
         .call(
@@ -394,32 +379,14 @@ async fn admins_are_told_which_channel_tokens_a_members_devices_held() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let (_, audit) = desk
-        .call(&desk.owner, "GET", "/v1/audit", Value::Null)
-        .await;
-    let entry = audit["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["action"] == "member.status_changed")
-        .unwrap_or_else(|| panic!("{audit}"))
-        .clone();
+    let entry = desk.audit_entry("member.status_changed").await;
     assert_eq!(
         entry["details"]["rotate_tokens"],
         json!([desk.b]),
         "{entry}"
     );
-    let (_, channels) = desk
-        .call(&desk.owner, "GET", "/v1/channels", Value::Null)
-        .await;
-    assert!(
-        channels["channels"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["rotation_advised"]
-                == json!([{ "member_id": desk.ann.1, "email": "ann@acme.test" }])),
-        "{channels}"
-    );
+    let (advised, channels) = desk.rotation_advice(&desk.owner).await;
+    let ann = json!([{ "member_id": desk.ann.1, "email": "ann@acme.test" }]);
+    assert!(advised.contains(&ann), "{channels}");
     desk.relay.stop().await;
 }

@@ -116,11 +116,9 @@ async fn every_v1_route_needs_a_valid_bearer_token_and_sign_out_revokes_it() {
         );
     }
     let token = relay.sign_in("owner@acme.test").await;
-    let out = relay
-        .call("DELETE", "/v1/sessions/current", Some(&token), None)
-        .await;
+    let out = relay.delete(Some(&token), "/v1/sessions/current").await;
     assert_eq!(out.status, StatusCode::NO_CONTENT);
-    let after = relay.call("GET", "/v1/events", Some(&token), None).await;
+    let after = relay.get(Some(&token), "/v1/events").await;
     assert_eq!(after.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -128,9 +126,7 @@ async fn every_v1_route_needs_a_valid_bearer_token_and_sign_out_revokes_it() {
 async fn team_events_join_the_log_and_an_idempotency_key_returns_the_same_seq() {
     let relay = TestRelay::start().await;
     relay.workspace("Acme", "owner@acme.test", "P1").await;
-    relay
-        .post_signed(wa_text("P1", "wamid.1", "hi").to_string().as_bytes())
-        .await;
+    relay.post_wa_text("P1", "wamid.1", "hi").await;
     let token = relay.sign_in("owner@acme.test").await;
     let first = relay
         .request(publish(&token, "team.status_changed", "dev1-42"))
@@ -163,7 +159,7 @@ async fn pages_follow_after_and_next_after() {
     relay.post_texts("P1", 0..7).await;
     let token = relay.sign_in("owner@acme.test").await;
     let page = relay
-        .call("GET", "/v1/events?after=2&limit=3", Some(&token), None)
+        .get(Some(&token), "/v1/events?after=2&limit=3")
         .await
         .json();
     let seqs: Vec<i64> = page["events"]
@@ -199,11 +195,7 @@ async fn no_device_reads_or_writes_another_workspaces_log() {
     for (w, token) in tokens.iter().enumerate() {
         for i in 0..3 {
             relay
-                .post_signed(
-                    wa_text(&format!("PH{w}"), &format!("wamid.{w}.{i}"), "x")
-                        .to_string()
-                        .as_bytes(),
-                )
+                .post_wa_text(&format!("PH{w}"), &format!("wamid.{w}.{i}"), "x")
                 .await;
         }
         relay
@@ -228,9 +220,7 @@ async fn no_device_reads_or_writes_another_workspaces_log() {
 async fn a_device_acknowledges_what_it_applied_but_never_past_the_end() {
     let relay = TestRelay::start().await;
     relay.workspace("Acme", "owner@acme.test", "P1").await;
-    relay
-        .post_signed(wa_text("P1", "wamid.1", "hi").to_string().as_bytes())
-        .await;
+    relay.post_wa_text("P1", "wamid.1", "hi").await;
     let token = relay.sign_in("owner@acme.test").await;
     assert_eq!(relay.acknowledge(&token, 99).await.json()["acked_seq"], 1);
     assert_eq!(
@@ -244,9 +234,7 @@ async fn a_device_acknowledges_what_it_applied_but_never_past_the_end() {
 async fn health_and_metrics_answer() {
     let relay = TestRelay::start().await;
     relay.workspace("Acme", "owner@acme.test", "P1").await;
-    relay
-        .post_signed(wa_text("P1", "wamid.1", "hi").to_string().as_bytes())
-        .await;
+    relay.post_wa_text("P1", "wamid.1", "hi").await;
     assert_eq!(
         relay
             .request(Request::get("/healthz").body(Body::empty()).unwrap())
@@ -279,7 +267,7 @@ async fn members_are_listed_to_signed_in_teammates_only_and_without_secrets() {
     relay.workspace("Other", "owner@other.test", "P2").await;
     let token = relay.sign_in("owner@acme.test").await;
 
-    let listed = relay.call("GET", "/v1/members", Some(&token), None).await;
+    let listed = relay.get(Some(&token), "/v1/members").await;
     assert_eq!(listed.status, StatusCode::OK);
     let body = listed.json();
     let members = body["members"].as_array().unwrap();
@@ -299,9 +287,7 @@ async fn members_are_listed_to_signed_in_teammates_only_and_without_secrets() {
 
 #[tokio::test]
 async fn a_malformed_acknowledgement_gets_the_api_error_shape() {
-    let relay = TestRelay::start().await;
-    relay.workspace("Acme", "owner@acme.test", "P1").await;
-    let token = relay.sign_in("owner@acme.test").await;
+    let (relay, token) = TestRelay::with_owner("P1").await;
     let response = relay
         .request(
             Request::post("/v1/cursor")

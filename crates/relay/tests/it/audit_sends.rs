@@ -27,11 +27,10 @@ fn restriction(restricted: bool) -> Value {
 
 async fn publish(relay: &TestRelay, token: &str, kind: &str, payload: Value, key: &str) {
     let response = relay
-        .call(
-            "POST",
-            "/v1/events",
+        .post(
             Some(token),
-            Some(json!({ "kind": kind, "payload": payload, "idempotency_key": key })),
+            "/v1/events",
+            json!({ "kind": kind, "payload": payload, "idempotency_key": key }),
         )
         .await;
     assert!(
@@ -42,16 +41,14 @@ async fn publish(relay: &TestRelay, token: &str, kind: &str, payload: Value, key
 }
 
 async fn audit(relay: &TestRelay, owner: &str) -> Vec<Value> {
-    let log = relay.call("GET", "/v1/audit", Some(owner), None).await;
+    let log = relay.get(Some(owner), "/v1/audit").await;
     assert_eq!(log.status, StatusCode::OK);
     log.json()["entries"].as_array().unwrap().clone()
 }
 
 #[tokio::test]
 async fn every_send_and_restriction_is_audited_with_member_conversation_and_meta_id_never_text() {
-    let relay = TestRelay::start().await;
-    relay.workspace("Acme", "owner@acme.test", "P1").await;
-    let owner = relay.sign_in("owner@acme.test").await;
+    let (relay, owner) = TestRelay::with_owner("P1").await;
     let agent = relay.join(&owner, "agent@acme.test", "agent").await;
     let agent_id = relay.member_id(&owner, "agent@acme.test").await;
     let owner_id = relay.member_id(&owner, "owner@acme.test").await;

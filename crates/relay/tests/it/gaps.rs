@@ -17,12 +17,7 @@ const HASH: &str = "aa0000000000000000000000000000000000000000000000000000000000
 
 async fn page(relay: &TestRelay, token: &str, after: i64) -> Value {
     let response = relay
-        .call(
-            "GET",
-            &format!("/v1/events?after={after}"),
-            Some(token),
-            None,
-        )
+        .get(Some(token), &format!("/v1/events?after={after}"))
         .await;
     assert_eq!(response.status, StatusCode::OK);
     response.json()
@@ -39,11 +34,10 @@ fn seqs(page: &Value) -> Vec<i64> {
 
 async fn erase(relay: &TestRelay, token: &str) {
     let response = relay
-        .call(
-            "POST",
-            "/v1/erasures",
+        .post(
             Some(token),
-            Some(json!({ "identifiers": ["16505559999"], "salt": SALT, "hash": HASH })),
+            "/v1/erasures",
+            json!({ "identifiers": ["16505559999"], "salt": SALT, "hash": HASH }),
         )
         .await;
     assert_eq!(
@@ -56,9 +50,7 @@ async fn erase(relay: &TestRelay, token: &str) {
 
 #[tokio::test]
 async fn a_device_behind_what_was_pruned_is_told_the_gap_and_gets_the_erasures() {
-    let relay = TestRelay::start().await;
-    relay.workspace("Acme", "owner@acme.test", "P1").await;
-    let laptop = relay.sign_in("owner@acme.test").await;
+    let (relay, laptop) = TestRelay::with_owner("P1").await;
     let away = relay.sign_in("owner@acme.test").await;
 
     // An empty log right after creation is no gap.
@@ -76,11 +68,8 @@ async fn a_device_behind_what_was_pruned_is_told_the_gap_and_gets_the_erasures()
     assert!(page(&relay, &away, 0).await["gap"].is_null());
 
     // The away device never acknowledged; past the retention, 1-4 go anyway.
-    let pruned = relay
-        .store()
-        .prune(cut + 30 * 86_400_000, HOUR, 30 * DAY)
-        .await;
-    assert_eq!(pruned.unwrap(), 4);
+    let pruned = relay.prune_at(cut + 30 * 86_400_000).await;
+    assert_eq!(pruned, 4);
 
     let behind = page(&relay, &away, 0).await;
     assert_eq!(behind["gap"], json!({ "from": 1, "to": 4 }), "{behind}");
@@ -95,7 +84,7 @@ async fn a_device_behind_what_was_pruned_is_told_the_gap_and_gets_the_erasures()
     }
 
     // The erasure outlived its event: any member reads it, salt and hash only.
-    let erasures = relay.call("GET", "/v1/erasures", Some(&away), None).await;
+    let erasures = relay.get(Some(&away), "/v1/erasures").await;
     assert_eq!(erasures.status, StatusCode::OK);
     assert_eq!(
         erasures.json()["erasures"],
@@ -104,11 +93,8 @@ async fn a_device_behind_what_was_pruned_is_told_the_gap_and_gets_the_erasures()
     assert!(!String::from_utf8_lossy(&erasures.body).contains("16505559999"));
 
     // Everything pruned: a device that had it all has no gap, one that had nothing has.
-    let pruned = relay
-        .store()
-        .prune(now_ms() + 31 * 86_400_000, HOUR, 30 * DAY)
-        .await;
-    assert_eq!(pruned.unwrap(), 2);
+    let pruned = relay.prune_at(now_ms() + 31 * 86_400_000).await;
+    assert_eq!(pruned, 2);
     assert!(page(&relay, &laptop, 6).await["gap"].is_null());
     let empty = page(&relay, &away, 4).await;
     assert_eq!(empty["gap"], json!({ "from": 5, "to": 6 }));
@@ -128,11 +114,11 @@ async fn erasure_receipts_are_the_callers_workspace_only() {
     let acme = relay.sign_in("owner@acme.test").await;
     let beta = relay.sign_in("owner@beta.test").await;
     erase(&relay, &acme).await;
-    let theirs = relay.call("GET", "/v1/erasures", Some(&beta), None).await;
+    let theirs = relay.get(Some(&beta), "/v1/erasures").await;
     assert_eq!(theirs.status, StatusCode::OK);
     assert_eq!(theirs.json()["erasures"], json!([]));
     assert_eq!(
-        relay.call("GET", "/v1/erasures", None, None).await.status,
+        relay.get(None, "/v1/erasures").await.status,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -258,18 +244,12 @@ async fn last_seen(relay: &TestRelay, token: &str) -> i64 {
 
 #[tokio::test]
 async fn a_device_token_idle_past_the_limit_is_refused_and_a_used_one_is_not() {
-    let relay = TestRelay::start().await;
-    relay.workspace("Acme", "owner@acme.test", "P1").await;
-    let idle = relay.sign_in("owner@acme.test").await;
+    let (relay, idle) = TestRelay::with_owner("P1").await;
     let used = relay.sign_in("owner@acme.test").await;
     let day = 86_400_000;
     let current = |token: String| {
         let relay = &relay;
-        async move {
-            relay
-                .call("GET", "/v1/sessions/current", Some(&token), None)
-                .await
-        }
+        async move { relay.get(Some(&token), "/v1/sessions/current").await }
     };
 
     // 91 days without use (the default limit is 90): signed out, with a code the desk reads.
@@ -298,25 +278,21 @@ async fn the_idle_limit_is_configurable() {
     relay.workspace("Acme", "owner@acme.test", "P1").await;
     let token = relay.sign_in("owner@acme.test").await;
     last_used(&relay, None, now_ms() - 8 * 86_400_000).await;
-    let refused = relay
-        .call("GET", "/v1/events?after=0", Some(&token), None)
-        .await;
+    let refused = relay.get(Some(&token), "/v1/events?after=0").await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
     assert_eq!(refused.json()["error"]["code"], "session_expired");
 }
 
 #[tokio::test]
 async fn devices_idle_past_the_limit_are_signed_out_and_hold_no_events_back() {
-    let relay = TestRelay::start().await;
-    relay.workspace("Acme", "owner@acme.test", "P1").await;
-    let laptop = relay.sign_in("owner@acme.test").await;
+    let (relay, laptop) = TestRelay::with_owner("P1").await;
     let forgotten = relay.sign_in("owner@acme.test").await;
     relay.post_texts("P1", 0..3).await;
     relay.acknowledge(&laptop, 3).await;
     last_used(&relay, Some(&forgotten), now_ms() - 91 * 86_400_000).await;
     let later = now_ms() + 2 * 3_600_000;
     // The forgotten laptop holds the delivered events back…
-    assert_eq!(relay.store().prune(later, HOUR, 30 * DAY).await.unwrap(), 0);
+    assert_eq!(relay.prune_at(later).await, 0);
     // …until the pruner's pass signs it out.
     let idle = relay.state.config.device_idle;
     assert_eq!(
@@ -327,17 +303,17 @@ async fn devices_idle_past_the_limit_are_signed_out_and_hold_no_events_back() {
             .unwrap(),
         1
     );
-    assert_eq!(relay.store().prune(later, HOUR, 30 * DAY).await.unwrap(), 3);
+    assert_eq!(relay.prune_at(later).await, 3);
     assert_eq!(
         relay
-            .call("GET", "/v1/sessions/current", Some(&forgotten), None)
+            .get(Some(&forgotten), "/v1/sessions/current")
             .await
             .status,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
         relay
-            .call("GET", "/v1/sessions/current", Some(&laptop), None)
+            .get(Some(&laptop), "/v1/sessions/current")
             .await
             .status,
         StatusCode::OK

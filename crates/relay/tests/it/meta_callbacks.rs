@@ -59,11 +59,10 @@ async fn connected() -> (TestRelay, String, String) {
         .await
         .unwrap();
     let set = relay
-        .call(
-            "PUT",
-            &format!("/v1/channels/{}/token", channel.id),
+        .put(
             Some(&owner),
-            Some(serde_json::json!({ "token": "EAAG-token-of-the-connected-number" })),
+            &format!("/v1/channels/{}/token", channel.id),
+            serde_json::json!({ "token": "EAAG-token-of-the-connected-number" }),
         )
         .await;
     assert_eq!(set.status, StatusCode::OK);

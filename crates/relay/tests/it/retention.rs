@@ -5,45 +5,24 @@ use zentro_relay::store::PRUNE_CHUNK;
 
 use crate::support::*;
 
-const HOUR: Duration = Duration::from_secs(3600);
-const DAY: Duration = Duration::from_secs(24 * 3600);
-
 #[tokio::test]
 async fn acknowledged_events_go_after_the_grace_and_unacknowledged_ones_after_the_retention() {
-    let relay = TestRelay::start().await;
-    relay.workspace("Acme", "owner@acme.test", "P1").await;
-    let laptop = relay.sign_in("owner@acme.test").await;
+    let (relay, laptop) = TestRelay::with_owner("P1").await;
     let _closed_laptop = relay.sign_in("owner@acme.test").await;
     relay.post_texts("P1", 0..4).await;
     relay.acknowledge(&laptop, 4).await;
     let now = now_ms();
 
     // One device has not acknowledged: nothing goes before the retention period.
-    assert_eq!(
-        relay
-            .store()
-            .prune(now + 2 * 3_600_000, HOUR, 30 * DAY)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(relay.prune_at(now + 2 * 3_600_000).await, 0);
     assert_eq!(relay.events(&laptop, 0).await.len(), 4);
     // After 30 days, even unacknowledged events go.
-    assert_eq!(
-        relay
-            .store()
-            .prune(now + 31 * 86_400_000, HOUR, 30 * DAY)
-            .await
-            .unwrap(),
-        4
-    );
+    assert_eq!(relay.prune_at(now + 31 * 86_400_000).await, 4);
 }
 
 #[tokio::test]
 async fn events_every_device_has_are_pruned_after_the_grace_period() {
-    let relay = TestRelay::start().await;
-    relay.workspace("Acme", "owner@acme.test", "P1").await;
-    let a = relay.sign_in("owner@acme.test").await;
+    let (relay, a) = TestRelay::with_owner("P1").await;
     let b = relay.sign_in("owner@acme.test").await;
     relay.post_texts("P1", 0..3).await;
     for (token, seq) in [(&a, 3), (&b, 2)] {
@@ -51,20 +30,12 @@ async fn events_every_device_has_are_pruned_after_the_grace_period() {
     }
     let now = now_ms();
     assert_eq!(
-        relay
-            .store()
-            .prune(now + 60_000, HOUR, 30 * DAY)
-            .await
-            .unwrap(),
+        relay.prune_at(now + 60_000).await,
         0,
         "still within the grace period"
     );
     assert_eq!(
-        relay
-            .store()
-            .prune(now + 2 * 3_600_000, HOUR, 30 * DAY)
-            .await
-            .unwrap(),
+        relay.prune_at(now + 2 * 3_600_000).await,
         2,
         "seq 1 and 2 are on every device"
     );
@@ -120,11 +91,7 @@ async fn a_backlog_larger_than_one_pruning_chunk_goes_entirely_and_only_from_its
     assert_eq!(count(beta.clone()).await, undelivered);
 
     let now = now_ms();
-    let pruned = relay
-        .store()
-        .prune(now + 2 * 3_600_000, HOUR, 30 * DAY)
-        .await
-        .unwrap();
+    let pruned = relay.prune_at(now + 2 * 3_600_000).await;
     assert_eq!(pruned, delivered as u64, "everything Acme's device has");
     assert_eq!(count(acme.clone()).await, 0);
     assert_eq!(
@@ -133,11 +100,7 @@ async fn a_backlog_larger_than_one_pruning_chunk_goes_entirely_and_only_from_its
         "Beta's device has none yet"
     );
 
-    let pruned = relay
-        .store()
-        .prune(now + 31 * 86_400_000, HOUR, 30 * DAY)
-        .await
-        .unwrap();
+    let pruned = relay.prune_at(now + 31 * 86_400_000).await;
     assert_eq!(
         pruned, undelivered as u64,
         "past the retention, delivered or not"

@@ -44,12 +44,7 @@ async fn start(s: &Setup) -> (String, String) {
 async fn start_kind(s: &Setup, kind: &str) -> (String, String) {
     let started = s
         .relay
-        .call(
-            "POST",
-            "/v1/signups",
-            Some(&s.owner),
-            Some(json!({ "kind": kind })),
-        )
+        .post(Some(&s.owner), "/v1/signups", json!({ "kind": kind }))
         .await;
     assert_eq!(started.status, StatusCode::CREATED, "{:?}", started.json());
     let body = started.json();
@@ -75,9 +70,32 @@ fn finished(t: &str, code: &str, waba: &str, number: &str, pin: &str) -> Value {
 }
 
 async fn complete(s: &Setup, body: Value) -> crate::support::Response {
-    s.relay
-        .call("POST", "/signup/complete", None, Some(body))
-        .await
+    s.relay.post(None, "/signup/complete", body).await
+}
+
+/// What the Pages picker posts once Meta's dialog gave it a code (`t`, `code`): the Pages and
+/// Instagram accounts the owner may connect.
+async fn list_accounts(s: &Setup, body: Value) -> crate::support::Response {
+    s.relay.post(None, "/signup/pages/accounts", body).await
+}
+
+/// What the Pages picker posts when the owner chose (`t`, `pages`, maybe `instagram`).
+async fn connect_pages(s: &Setup, body: Value) -> crate::support::Response {
+    s.relay.post(None, "/signup/pages/connect", body).await
+}
+
+/// What a signup page posts when Meta's dialog was cancelled or failed (`t`, `event`, `data`).
+async fn abandon(s: &Setup, body: Value) -> crate::support::Response {
+    s.relay.post(None, "/signup/abandon", body).await
+}
+
+/// The Meta token of the channel `id`, as the owner's device fetches it.
+async fn channel_token(s: &Setup, id: &str) -> String {
+    let path = format!("/v1/channels/{id}/token");
+    s.relay.get_json(&s.owner, &path).await["token"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 async fn channels(s: &Setup) -> Vec<Value> {
@@ -110,10 +128,7 @@ async fn signup_state(s: &Setup, id: &str) -> Value {
 async fn the_signup_page_launches_embedded_signup_as_meta_documents_it() {
     let s = setup().await;
     let (_, token) = start(&s).await;
-    let page = s
-        .relay
-        .call("GET", &format!("/signup?t={token}"), None, None)
-        .await;
+    let page = s.relay.get(None, &format!("/signup?t={token}")).await;
     assert_eq!(page.status, StatusCode::OK);
     let html = String::from_utf8(page.body.clone()).unwrap();
     for expected in [
@@ -140,10 +155,7 @@ async fn the_signup_page_launches_embedded_signup_as_meta_documents_it() {
     // The app secret never reaches the page.
     assert!(!html.contains(SECRET));
 
-    let unknown = s
-        .relay
-        .call("GET", "/signup?t=zdt_unknown", None, None)
-        .await;
+    let unknown = s.relay.get(None, "/signup?t=zdt_unknown").await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }
 
@@ -195,11 +207,7 @@ async fn finishing_connects_the_number_once_with_a_sealed_token_and_tells_every_
     assert_eq!(channel["token_version"], 1);
     let channel_id = channel["id"].as_str().unwrap();
     // The token devices fetch is the one Meta issued: it sends.
-    let fetched = s
-        .relay
-        .get_json(&s.owner, &format!("/v1/channels/{channel_id}/token"))
-        .await;
-    let meta_token = fetched["token"].as_str().unwrap().to_string();
+    let meta_token = channel_token(&s, channel_id).await;
     assert!(
         s.sim
             .state()
@@ -236,10 +244,7 @@ async fn finishing_connects_the_number_once_with_a_sealed_token_and_tells_every_
     let again = complete(&s, finished(&token, &code, &waba, &number, "246810")).await;
     assert_eq!(again.status, StatusCode::BAD_REQUEST);
     assert_eq!(again.json()["error"]["code"], "signup_invalid");
-    let page = s
-        .relay
-        .call("GET", &format!("/signup?t={token}"), None, None)
-        .await;
+    let page = s.relay.get(None, &format!("/signup?t={token}")).await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
 
     // Signing up again with the same account reconnects the same channel with a new token.
@@ -275,15 +280,11 @@ async fn the_whatsapp_business_app_flow_keeps_its_registration_and_finds_the_num
 async fn cancel_and_meta_errors_end_the_signup_with_nothing_created() {
     let s = setup().await;
     let (id, token) = start(&s).await;
-    let cancelled = s
-        .relay
-        .call(
-            "POST",
-            "/signup/abandon",
-            None,
-            Some(json!({ "t": token, "event": "CANCEL", "data": { "current_step": "PHONE_NUMBER_SETUP" } })),
-        )
-        .await;
+    let cancelled = abandon(
+        &s,
+        json!({ "t": token, "event": "CANCEL", "data": { "current_step": "PHONE_NUMBER_SETUP" } }),
+    )
+    .await;
     assert_eq!(cancelled.status, StatusCode::OK);
     let signup = signup_state(&s, &id).await;
     assert_eq!(signup["state"], "cancelled");
@@ -295,14 +296,7 @@ async fn cancel_and_meta_errors_end_the_signup_with_nothing_created() {
     );
 
     let (id, token) = start(&s).await;
-    let failed = s
-        .relay
-        .call(
-            "POST",
-            "/signup/abandon",
-            None,
-            Some(json!({ "t": token, "event": "ERROR", "data": { "error_message": "Something went wrong", "error_id": "524126" } })),
-        )
+    let failed = abandon(&s, json!({ "t": token, "event": "ERROR", "data": { "error_message": "Something went wrong", "error_id": "524126" } }))
         .await;
     assert_eq!(failed.status, StatusCode::OK);
     let signup = signup_state(&s, &id).await;
@@ -367,20 +361,9 @@ async fn an_expired_link_is_refused_and_a_relay_without_a_meta_app_says_what_to_
     let s = setup_with(|c| c.signup_ttl = Duration::from_millis(1)).await;
     let (_, token) = start(&s).await;
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let page = s
-        .relay
-        .call("GET", &format!("/signup?t={token}"), None, None)
-        .await;
+    let page = s.relay.get(None, &format!("/signup?t={token}")).await;
     assert_eq!(page.status, StatusCode::GONE);
-    let late = s
-        .relay
-        .call(
-            "POST",
-            "/signup/abandon",
-            None,
-            Some(json!({ "t": token, "event": "CANCEL" })),
-        )
-        .await;
+    let late = abandon(&s, json!({ "t": token, "event": "CANCEL" })).await;
     assert_eq!(late.status, StatusCode::GONE);
     assert_eq!(late.json()["error"]["code"], "signup_expired");
 
@@ -388,12 +371,7 @@ async fn an_expired_link_is_refused_and_a_relay_without_a_meta_app_says_what_to_
     bare.workspace("Bare", OWNER, "").await;
     let owner = bare.sign_in(OWNER).await;
     let refused = bare
-        .call(
-            "POST",
-            "/v1/signups",
-            Some(&owner),
-            Some(json!({ "kind": "whatsapp" })),
-        )
+        .post(Some(&owner), "/v1/signups", json!({ "kind": "whatsapp" }))
         .await;
     assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(refused.json()["error"]["code"], "meta_app_missing");
@@ -524,12 +502,7 @@ async fn disconnecting_unsubscribes_forgets_the_token_and_keeps_the_channel() {
     assert_eq!(channel["token_version"], Value::Null);
     let token = s
         .relay
-        .call(
-            "GET",
-            &format!("/v1/channels/{id}/token"),
-            Some(&s.owner),
-            None,
-        )
+        .get(Some(&s.owner), &format!("/v1/channels/{id}/token"))
         .await;
     assert_eq!(token.status, StatusCode::NOT_FOUND);
     let last = events(&s)
@@ -569,10 +542,7 @@ async fn facebook_login_connects_the_chosen_pages_and_instagram_accounts() {
         .state()
         .add_login_page("610000000000002", "Acme Bakery", None);
     let (id, token) = start_pages(&s).await;
-    let page = s
-        .relay
-        .call("GET", &format!("/signup?t={token}"), None, None)
-        .await;
+    let page = s.relay.get(None, &format!("/signup?t={token}")).await;
     let html = String::from_utf8(page.body.clone()).unwrap();
     assert!(
         html.contains("\"configId\":\"880011223344\""),
@@ -582,15 +552,7 @@ async fn facebook_login_connects_the_chosen_pages_and_instagram_accounts() {
 
     // The login shares two Pages (one with Instagram); the page lists them, without tokens.
     let code = login_code(&s.sim).await;
-    let listed = s
-        .relay
-        .call(
-            "POST",
-            "/signup/pages/accounts",
-            None,
-            Some(json!({ "t": token, "code": code })),
-        )
-        .await;
+    let listed = list_accounts(&s, json!({ "t": token, "code": code })).await;
     assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.json());
     let body = listed.json();
     assert_eq!(body["state"], "working");
@@ -603,15 +565,11 @@ async fn facebook_login_connects_the_chosen_pages_and_instagram_accounts() {
     );
 
     // The owner picks the first Page and its Instagram account, not the bakery.
-    let done = s
-        .relay
-        .call(
-            "POST",
-            "/signup/pages/connect",
-            None,
-            Some(json!({ "t": token, "pages": ["610000000000001"], "instagram": ["710000000000001"] })),
-        )
-        .await;
+    let done = connect_pages(
+        &s,
+        json!({ "t": token, "pages": ["610000000000001"], "instagram": ["710000000000001"] }),
+    )
+    .await;
     assert_eq!(done.json()["state"], "connected", "{:?}", done.json());
     assert!(
         done.json()["outcome"]["message"]
@@ -635,11 +593,7 @@ async fn facebook_login_connects_the_chosen_pages_and_instagram_accounts() {
     // Their tokens are Page tokens that Meta accepts for the Page.
     for channel in [messenger, instagram] {
         let id = channel["id"].as_str().unwrap();
-        let fetched = s
-            .relay
-            .get_json(&s.owner, &format!("/v1/channels/{id}/token"))
-            .await;
-        let t = fetched["token"].as_str().unwrap().to_string();
+        let t = channel_token(&s, id).await;
         assert!(
             s.sim
                 .state()
@@ -685,15 +639,7 @@ async fn facebook_login_connects_the_chosen_pages_and_instagram_accounts() {
     assert!(s.sim.state().is_subscribed("610000000000001"));
 
     // The link is spent.
-    let again = s
-        .relay
-        .call(
-            "POST",
-            "/signup/pages/connect",
-            None,
-            Some(json!({ "t": token, "pages": ["610000000000002"] })),
-        )
-        .await;
+    let again = connect_pages(&s, json!({ "t": token, "pages": ["610000000000002"] })).await;
     assert_eq!(again.json()["error"]["code"], "signup_invalid");
 }
 
@@ -703,15 +649,7 @@ async fn a_login_sharing_no_page_or_a_cancelled_choice_connects_nothing() {
     // No Pages at all.
     let (id, token) = start_pages(&s).await;
     let code = login_code(&s.sim).await;
-    let none = s
-        .relay
-        .call(
-            "POST",
-            "/signup/pages/accounts",
-            None,
-            Some(json!({ "t": token, "code": code })),
-        )
-        .await;
+    let none = list_accounts(&s, json!({ "t": token, "code": code })).await;
     assert_eq!(none.json()["state"], "failed");
     assert_eq!(none.json()["outcome"]["code"], "no_pages");
     assert_eq!(signup_state(&s, &id).await["state"], "failed");
@@ -722,44 +660,22 @@ async fn a_login_sharing_no_page_or_a_cancelled_choice_connects_nothing() {
         .add_login_page("620000000000001", "Acme Tea", None);
     let (id, token) = start_pages(&s).await;
     let code = login_code(&s.sim).await;
-    s.relay
-        .call(
-            "POST",
-            "/signup/pages/accounts",
-            None,
-            Some(json!({ "t": token, "code": code })),
-        )
-        .await;
-    let cancelled = s
-        .relay
-        .call("POST", "/signup/abandon", None, Some(json!({ "t": token, "event": "CANCEL", "data": { "current_step": "CHOOSE_ACCOUNTS" } })))
-        .await;
+    list_accounts(&s, json!({ "t": token, "code": code })).await;
+    let cancelled = abandon(
+        &s,
+        json!({ "t": token, "event": "CANCEL", "data": { "current_step": "CHOOSE_ACCOUNTS" } }),
+    )
+    .await;
     assert_eq!(cancelled.json()["state"], "cancelled");
     assert_eq!(signup_state(&s, &id).await["state"], "cancelled");
-    let late = s
-        .relay
-        .call(
-            "POST",
-            "/signup/pages/connect",
-            None,
-            Some(json!({ "t": token, "pages": ["620000000000001"] })),
-        )
-        .await;
+    let late = connect_pages(&s, json!({ "t": token, "pages": ["620000000000001"] })).await;
     assert_eq!(late.status, StatusCode::BAD_REQUEST);
     assert!(channels(&s).await.is_empty());
     assert!(!s.sim.state().is_subscribed("620000000000001"));
 
     // A WhatsApp link does not take a Pages login, and the other way round.
     let (_, wa) = start(&s).await;
-    let wrong = s
-        .relay
-        .call(
-            "POST",
-            "/signup/pages/accounts",
-            None,
-            Some(json!({ "t": wa, "code": "x" })),
-        )
-        .await;
+    let wrong = list_accounts(&s, json!({ "t": wa, "code": "x" })).await;
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
 }
 
@@ -881,25 +797,13 @@ async fn pages_login_granting(s: &Setup, scopes: Option<&[&str]>) -> (Value, Val
         s.sim.state().grant_scopes_on_next_login(scopes);
     }
     let code = login_code(&s.sim).await;
-    let listed = s
-        .relay
-        .call(
-            "POST",
-            "/signup/pages/accounts",
-            None,
-            Some(json!({ "t": token, "code": code })),
-        )
-        .await;
+    let listed = list_accounts(s, json!({ "t": token, "code": code })).await;
     assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.json());
-    let done = s
-        .relay
-        .call(
-            "POST",
-            "/signup/pages/connect",
-            None,
-            Some(json!({ "t": token, "pages": ["610000000000007"], "instagram": [] })),
-        )
-        .await;
+    let done = connect_pages(
+        s,
+        json!({ "t": token, "pages": ["610000000000007"], "instagram": [] }),
+    )
+    .await;
     assert_eq!(done.json()["state"], "connected", "{:?}", done.json());
     (listed.json(), done.json())
 }

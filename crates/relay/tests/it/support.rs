@@ -56,6 +56,17 @@ impl TestRelay {
         }
     }
 
+    /// A relay with the workspace Acme of `owner@acme.test` (a WhatsApp channel
+    /// `phone_number_id` unless empty), and the token of a device the owner signed in.
+    pub async fn with_owner(phone_number_id: &str) -> (Self, String) {
+        let relay = Self::start().await;
+        relay
+            .workspace("Acme", "owner@acme.test", phone_number_id)
+            .await;
+        let token = relay.sign_in("owner@acme.test").await;
+        (relay, token)
+    }
+
     pub fn store(&self) -> &Store {
         &self.state.store
     }
@@ -100,6 +111,43 @@ impl TestRelay {
         self.request(request.body(body).unwrap()).await
     }
 
+    /// `GET path`, with the bearer token `token` when there is one.
+    pub async fn get(&self, token: Option<&str>, path: &str) -> Response {
+        self.call("GET", path, token, None).await
+    }
+
+    /// `POST path` with the JSON `body`, with the bearer token `token` when there is one.
+    pub async fn post(&self, token: Option<&str>, path: &str, body: Value) -> Response {
+        self.call("POST", path, token, Some(body)).await
+    }
+
+    /// `PUT path` with the JSON `body`, with the bearer token `token` when there is one.
+    pub async fn put(&self, token: Option<&str>, path: &str, body: Value) -> Response {
+        self.call("PUT", path, token, Some(body)).await
+    }
+
+    /// `PATCH path` with the JSON `body`, with the bearer token `token` when there is one.
+    pub async fn patch(&self, token: Option<&str>, path: &str, body: Value) -> Response {
+        self.call("PATCH", path, token, Some(body)).await
+    }
+
+    /// `DELETE path`, with the bearer token `token` when there is one.
+    pub async fn delete(&self, token: Option<&str>, path: &str) -> Response {
+        self.call("DELETE", path, token, None).await
+    }
+
+    /// `POST /v1/members` (an invitation: `email`, `role`, maybe `display_name`) by the member
+    /// holding the token `by`.
+    pub async fn invite(&self, by: &str, invitation: Value) -> Response {
+        self.post(Some(by), "/v1/members", invitation).await
+    }
+
+    /// `POST /v1/invitations/accept` with `acceptance` (`code`, `password`, maybe `device_name`);
+    /// no token, as the invited person has none yet.
+    pub async fn accept_invitation(&self, acceptance: Value) -> Response {
+        self.post(None, "/v1/invitations/accept", acceptance).await
+    }
+
     /// GETs `path` with the bearer token `token`; the answer's JSON (null when it has none).
     pub async fn get_json(&self, token: &str, path: &str) -> Value {
         self.call("GET", path, Some(token), None).await.json()
@@ -117,7 +165,7 @@ impl TestRelay {
     /// the token `by`.
     pub async fn change_member(&self, by: &str, member_id: &str, change: Value) -> Response {
         let path = format!("/v1/members/{member_id}");
-        self.call("PATCH", &path, Some(by), Some(change)).await
+        self.patch(Some(by), &path, change).await
     }
 
     /// The id of the member `email`, as `GET /v1/members` lists it to the device holding `token`.
@@ -138,22 +186,15 @@ impl TestRelay {
     /// invitation; returns the new device's token. Both steps must succeed.
     pub async fn join(&self, by: &str, email: &str, role: &str) -> String {
         let invited = self
-            .call(
-                "POST",
-                "/v1/members",
-                Some(by),
-                Some(json!({ "email": email, "role": role, "display_name": email })),
+            .invite(
+                by,
+                json!({ "email": email, "role": role, "display_name": email }),
             )
             .await;
         assert_eq!(invited.status, StatusCode::CREATED, "{:?}", invited.json());
         let code = invited.json()["code"].as_str().unwrap().to_string();
         let accepted = self
-            .call(
-                "POST",
-                "/v1/invitations/accept",
-                None,
-                Some(json!({ "code": code, "password": PASSWORD, "device_name": format!("{role} laptop") })),
-            )
+            .accept_invitation(json!({ "code": code, "password": PASSWORD, "device_name": format!("{role} laptop") }))
             .await;
         assert_eq!(
             accepted.status,
@@ -163,6 +204,20 @@ impl TestRelay {
         );
         assert_eq!(accepted.json()["member"]["role"], role);
         accepted.json()["token"].as_str().unwrap().to_string()
+    }
+
+    /// POSTs `body` to `/webhooks/meta` with no content type and the signature header
+    /// `signature` (none: no header), for what the relay does with bodies Meta did not sign.
+    pub async fn post_webhook_signed_as(
+        &self,
+        signature: Option<&str>,
+        body: impl Into<Body>,
+    ) -> Response {
+        let mut request = Request::post("/webhooks/meta");
+        if let Some(signature) = signature {
+            request = request.header("x-hub-signature-256", signature);
+        }
+        self.request(request.body(body.into()).unwrap()).await
     }
 
     /// POSTs raw bytes signed with the app secret, as Meta does.
@@ -178,15 +233,26 @@ impl TestRelay {
         .await
     }
 
+    /// POSTs a signed WhatsApp text ([`wa_text`]) to the number `phone_number_id`, as Meta does.
+    pub async fn post_wa_text(&self, phone_number_id: &str, wamid: &str, text: &str) -> Response {
+        let body = wa_text(phone_number_id, wamid, text).to_string();
+        self.post_signed(body.as_bytes()).await
+    }
+
+    /// Prunes the log as the relay would at `now` (ms since the epoch), with an hour's grace
+    /// after every device acknowledged and 30 days' retention; how many events went.
+    pub async fn prune_at(&self, now: i64) -> u64 {
+        let hour = std::time::Duration::from_secs(3600);
+        self.store().prune(now, hour, 30 * 24 * hour).await.unwrap()
+    }
+
     /// POSTs signed texts to the WhatsApp number `phone_number_id`, with wamids `wamid.N` for
     /// each N in `numbers`; each must be accepted.
     pub async fn post_texts(&self, phone_number_id: &str, numbers: std::ops::Range<usize>) {
         for i in numbers {
-            let body = wa_text(phone_number_id, &format!("wamid.{i}"), "x").to_string();
-            assert_eq!(
-                self.post_signed(body.as_bytes()).await.status,
-                StatusCode::OK
-            );
+            let wamid = format!("wamid.{i}");
+            let posted = self.post_wa_text(phone_number_id, &wamid, "x").await;
+            assert_eq!(posted.status, StatusCode::OK);
         }
     }
 
@@ -349,16 +415,7 @@ impl ServedRelay {
     /// Any call to `path` with the bearer token `token` and a JSON body (none when `body` is
     /// null) → (status, the answer's JSON, null when it has none).
     pub async fn call(&self, token: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = reqwest::Client::new()
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(token);
-        if !body.is_null() {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        call_at(&self.base, Some(token), method, path, body).await
     }
 
     /// Invites `email` as `role` (by the member holding the token `by`) and accepts the
@@ -402,6 +459,28 @@ impl ServedRelay {
 pub struct Joined {
     pub token: String,
     pub member_id: String,
+}
+
+/// Any call to `{base}{path}`, with the bearer token `token` when there is one and a JSON body
+/// (none when `body` is null) → (status, the answer's JSON, null when it has none).
+pub async fn call_at(
+    base: &str,
+    token: Option<&str>,
+    method: &str,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut request = reqwest::Client::new().request(method, format!("{base}{path}"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if !body.is_null() {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 /// GETs `{base}{path}` with the bearer token `token`; the answer's JSON.

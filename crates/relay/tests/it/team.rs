@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::stream::Sse;
 use crate::support::{
-    Joined, PASSWORD, ServedRelay, TestRelay, meta_app_of, new_token_keys, start_meta_sim,
+    Joined, PASSWORD, ServedRelay, TestRelay, call_at, meta_app_of, new_token_keys, start_meta_sim,
 };
 
 const OWNER: &str = "owner@acme.test";
@@ -66,22 +66,16 @@ async fn every_route_is_refused_to_roles_below_its_permission_and_to_strangers()
     let page_token = sim.add_page("990001", false);
     let planted = t
         .relay
-        .call(
-            "PUT",
-            &format!("/v1/channels/{ch}/token"),
+        .put(
             Some(&t.owner),
-            Some(json!({ "token": meta_token.expose() })),
+            &format!("/v1/channels/{ch}/token"),
+            json!({ "token": meta_token.expose() }),
         )
         .await;
     assert_eq!(planted.status, StatusCode::OK, "{:?}", planted.json());
     let signup = t
         .relay
-        .call(
-            "POST",
-            "/v1/signups",
-            Some(&t.owner),
-            Some(json!({ "kind": "whatsapp" })),
-        )
+        .post(Some(&t.owner), "/v1/signups", json!({ "kind": "whatsapp" }))
         .await;
     assert_eq!(signup.status, StatusCode::CREATED, "{:?}", signup.json());
     let signup_id = signup.json()["signup"]["id"].as_str().unwrap().to_string();
@@ -248,12 +242,7 @@ async fn invitations_work_once_expire_and_set_the_password() {
     let workspace = relay.workspace("Acme", OWNER, "").await;
     let owner = relay.sign_in(OWNER).await;
     let invited = relay
-        .call(
-            "POST",
-            "/v1/members",
-            Some(&owner),
-            Some(json!({ "email": "Ana@Acme.test", "role": "agent" })),
-        )
+        .invite(&owner, json!({ "email": "Ana@Acme.test", "role": "agent" }))
         .await;
     assert_eq!(invited.status, StatusCode::CREATED);
     let body = invited.json();
@@ -270,32 +259,21 @@ async fn invitations_work_once_expire_and_set_the_password() {
 
     // An invited member cannot sign in before choosing a password.
     let early = relay
-        .call(
-            "POST",
-            "/v1/sessions",
+        .post(
             None,
-            Some(json!({ "email": "ana@acme.test", "password": PASSWORD })),
+            "/v1/sessions",
+            json!({ "email": "ana@acme.test", "password": PASSWORD }),
         )
         .await;
     assert_eq!(early.status, StatusCode::UNAUTHORIZED);
 
     // Too short a password is refused and the code stays usable.
     let short = relay
-        .call(
-            "POST",
-            "/v1/invitations/accept",
-            None,
-            Some(json!({ "code": code, "password": "short" })),
-        )
+        .accept_invitation(json!({ "code": code, "password": "short" }))
         .await;
     assert_eq!(short.status, StatusCode::BAD_REQUEST);
     let wrong = relay
-        .call(
-            "POST",
-            "/v1/invitations/accept",
-            None,
-            Some(json!({ "code": "AAAA-BBBB-CCCC-DDDD-EEEE", "password": PASSWORD })),
-        )
+        .accept_invitation(json!({ "code": "AAAA-BBBB-CCCC-DDDD-EEEE", "password": PASSWORD }))
         .await;
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
     assert_eq!(wrong.json()["error"]["code"], "invitation_invalid");
@@ -303,11 +281,8 @@ async fn invitations_work_once_expire_and_set_the_password() {
     // Typed in lower case with spaces, it still works — once.
     let typed = code.to_lowercase().replace('-', " ");
     let accepted = relay
-        .call(
-            "POST",
-            "/v1/invitations/accept",
-            None,
-            Some(json!({ "code": typed, "password": PASSWORD, "device_name": "Ana's laptop" })),
+        .accept_invitation(
+            json!({ "code": typed, "password": PASSWORD, "device_name": "Ana's laptop" }),
         )
         .await;
     assert_eq!(
@@ -318,12 +293,7 @@ async fn invitations_work_once_expire_and_set_the_password() {
     );
     assert_eq!(accepted.json()["member"]["email"], "ana@acme.test");
     let again = relay
-        .call(
-            "POST",
-            "/v1/invitations/accept",
-            None,
-            Some(json!({ "code": code, "password": PASSWORD })),
-        )
+        .accept_invitation(json!({ "code": code, "password": PASSWORD }))
         .await;
     assert_eq!(again.json()["error"]["code"], "invitation_invalid");
     relay.sign_in("ana@acme.test").await;
@@ -345,33 +315,21 @@ async fn invitations_work_once_expire_and_set_the_password() {
         .await
         .unwrap();
     let expired = relay
-        .call(
-            "POST",
-            "/v1/invitations/accept",
-            None,
-            Some(json!({ "code": late_code, "password": PASSWORD })),
-        )
+        .accept_invitation(json!({ "code": late_code, "password": PASSWORD }))
         .await;
     assert_eq!(expired.status, StatusCode::GONE);
     assert_eq!(expired.json()["error"]["code"], "invitation_expired");
     // Inviting again gives a fresh code; an active member's email cannot be invited again.
     let renewed = relay
-        .call(
-            "POST",
-            "/v1/members",
-            Some(&owner),
-            Some(json!({ "email": "late@acme.test", "role": "admin" })),
+        .invite(
+            &owner,
+            json!({ "email": "late@acme.test", "role": "admin" }),
         )
         .await;
     assert_eq!(renewed.status, StatusCode::CREATED);
     assert_eq!(renewed.json()["member"]["role"], "admin");
     let taken = relay
-        .call(
-            "POST",
-            "/v1/members",
-            Some(&owner),
-            Some(json!({ "email": "ana@acme.test", "role": "agent" })),
-        )
+        .invite(&owner, json!({ "email": "ana@acme.test", "role": "agent" }))
         .await;
     assert_eq!(taken.status, StatusCode::CONFLICT);
 }
@@ -392,12 +350,7 @@ async fn the_last_owner_can_be_neither_demoted_deactivated_nor_removed_and_admin
     }
     let removed = t
         .relay
-        .call(
-            "DELETE",
-            &format!("/v1/members/{owner_id}"),
-            Some(&t.owner),
-            None,
-        )
+        .delete(Some(&t.owner), &format!("/v1/members/{owner_id}"))
         .await;
     assert_eq!(removed.json()["error"]["code"], "last_owner");
 
@@ -414,11 +367,9 @@ async fn the_last_owner_can_be_neither_demoted_deactivated_nor_removed_and_admin
     assert_eq!(promote.status, StatusCode::FORBIDDEN);
     let invite_owner = t
         .relay
-        .call(
-            "POST",
-            "/v1/members",
-            Some(&t.admin),
-            Some(json!({ "email": "boss@acme.test", "role": "owner" })),
+        .invite(
+            &t.admin,
+            json!({ "email": "boss@acme.test", "role": "owner" }),
         )
         .await;
     assert_eq!(invite_owner.status, StatusCode::FORBIDDEN);
@@ -440,7 +391,7 @@ async fn the_last_owner_can_be_neither_demoted_deactivated_nor_removed_and_admin
         stepped_down.json()
     );
     // The role applies at once: the former owner's next admin call is refused.
-    let now_agent = t.relay.call("GET", "/v1/audit", Some(&t.owner), None).await;
+    let now_agent = t.relay.get(Some(&t.owner), "/v1/audit").await;
     assert_eq!(now_agent.status, StatusCode::FORBIDDEN);
 }
 
@@ -473,12 +424,7 @@ async fn members_see_and_revoke_their_own_devices_and_admins_anyones() {
         .to_string();
     let refused = t
         .relay
-        .call(
-            "DELETE",
-            &format!("/v1/devices/{admin_device}"),
-            Some(&t.agent),
-            None,
-        )
+        .delete(Some(&t.agent), &format!("/v1/devices/{admin_device}"))
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 
@@ -489,36 +435,20 @@ async fn members_see_and_revoke_their_own_devices_and_admins_anyones() {
         .to_string();
     let revoked = t
         .relay
-        .call(
-            "DELETE",
-            &format!("/v1/devices/{other}"),
-            Some(&t.agent),
-            None,
-        )
+        .delete(Some(&t.agent), &format!("/v1/devices/{other}"))
         .await;
     assert_eq!(revoked.status, StatusCode::NO_CONTENT);
     assert_eq!(
-        t.relay
-            .call("GET", "/v1/members", Some(&second), None)
-            .await
-            .status,
+        t.relay.get(Some(&second), "/v1/members").await.status,
         StatusCode::UNAUTHORIZED
     );
     let by_admin = t
         .relay
-        .call(
-            "DELETE",
-            &format!("/v1/devices/{current}"),
-            Some(&t.admin),
-            None,
-        )
+        .delete(Some(&t.admin), &format!("/v1/devices/{current}"))
         .await;
     assert_eq!(by_admin.status, StatusCode::NO_CONTENT);
     assert_eq!(
-        t.relay
-            .call("GET", "/v1/members", Some(&t.agent), None)
-            .await
-            .status,
+        t.relay.get(Some(&t.agent), "/v1/members").await.status,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -529,11 +459,10 @@ async fn channel_tokens_are_sealed_at_rest_and_handed_only_to_allowed_members() 
     let ch = &t.channel;
     let set = t
         .relay
-        .call(
-            "PUT",
-            &format!("/v1/channels/{ch}/token"),
+        .put(
             Some(&t.admin),
-            Some(json!({ "token": PLANTED })),
+            &format!("/v1/channels/{ch}/token"),
+            json!({ "token": PLANTED }),
         )
         .await;
     assert_eq!(set.status, StatusCode::OK, "{:?}", set.json());
@@ -547,12 +476,7 @@ async fn channel_tokens_are_sealed_at_rest_and_handed_only_to_allowed_members() 
     // Every agent may use a channel nobody restricted.
     let fetched = t
         .relay
-        .call(
-            "GET",
-            &format!("/v1/channels/{ch}/token"),
-            Some(&t.agent),
-            None,
-        )
+        .get(Some(&t.agent), &format!("/v1/channels/{ch}/token"))
         .await;
     assert_eq!(fetched.status, StatusCode::OK);
     assert_eq!(fetched.json()["token"], PLANTED);
@@ -563,34 +487,23 @@ async fn channel_tokens_are_sealed_at_rest_and_handed_only_to_allowed_members() 
     let other_id = t.relay.member_id(&t.owner, "other@acme.test").await;
     let restricted = t
         .relay
-        .call(
-            "PUT",
-            &format!("/v1/channels/{ch}/access"),
+        .put(
             Some(&t.admin),
-            Some(json!({ "agents": [other_id] })),
+            &format!("/v1/channels/{ch}/access"),
+            json!({ "agents": [other_id] }),
         )
         .await;
     assert_eq!(restricted.status, StatusCode::OK);
     let refused = t
         .relay
-        .call(
-            "GET",
-            &format!("/v1/channels/{ch}/token"),
-            Some(&t.agent),
-            None,
-        )
+        .get(Some(&t.agent), &format!("/v1/channels/{ch}/token"))
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     let list = t.relay.get_json(&t.agent, "/v1/channels").await;
     assert_eq!(list["channels"][0]["allowed"], false);
     assert_eq!(
         t.relay
-            .call(
-                "GET",
-                &format!("/v1/channels/{ch}/token"),
-                Some(&other),
-                None
-            )
+            .get(Some(&other), &format!("/v1/channels/{ch}/token"))
             .await
             .status,
         StatusCode::OK
@@ -599,34 +512,23 @@ async fn channel_tokens_are_sealed_at_rest_and_handed_only_to_allowed_members() 
     // Rotation bumps the version; revocation removes it for everyone.
     let rotated = t
         .relay
-        .call(
-            "PUT",
-            &format!("/v1/channels/{ch}/token"),
+        .put(
             Some(&t.owner),
-            Some(json!({ "token": format!("{PLANTED}-v2") })),
+            &format!("/v1/channels/{ch}/token"),
+            json!({ "token": format!("{PLANTED}-v2") }),
         )
         .await;
     assert_eq!(rotated.json()["channel"]["token_version"], 2);
     assert_eq!(
         t.relay
-            .call(
-                "DELETE",
-                &format!("/v1/channels/{ch}/token"),
-                Some(&t.admin),
-                None
-            )
+            .delete(Some(&t.admin), &format!("/v1/channels/{ch}/token"))
             .await
             .status,
         StatusCode::NO_CONTENT
     );
     let gone = t
         .relay
-        .call(
-            "GET",
-            &format!("/v1/channels/{ch}/token"),
-            Some(&other),
-            None,
-        )
+        .get(Some(&other), &format!("/v1/channels/{ch}/token"))
         .await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
 
@@ -660,11 +562,10 @@ async fn without_a_token_key_the_relay_keeps_no_channel_tokens_and_says_why() {
     let list = relay.get_json(&owner, "/v1/channels").await;
     let ch = list["channels"][0]["id"].as_str().unwrap();
     let refused = relay
-        .call(
-            "PUT",
-            &format!("/v1/channels/{ch}/token"),
+        .put(
             Some(&owner),
-            Some(json!({ "token": PLANTED })),
+            &format!("/v1/channels/{ch}/token"),
+            json!({ "token": PLANTED }),
         )
         .await;
     assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
@@ -682,11 +583,10 @@ async fn the_audit_log_records_who_did_what_and_never_secrets() {
     let t = team().await;
     let failed = t
         .relay
-        .call(
-            "POST",
-            "/v1/sessions",
+        .post(
             None,
-            Some(json!({ "email": "agent@acme.test", "password": "not the password" })),
+            "/v1/sessions",
+            json!({ "email": "agent@acme.test", "password": "not the password" }),
         )
         .await;
     assert_eq!(failed.status, StatusCode::UNAUTHORIZED);
@@ -695,25 +595,23 @@ async fn the_audit_log_records_who_did_what_and_never_secrets() {
         .change_member(&t.admin, &agent_id, json!({ "role": "admin" }))
         .await;
     t.relay
-        .call(
-            "PUT",
-            &format!("/v1/channels/{}/token", t.channel),
+        .put(
             Some(&t.admin),
-            Some(json!({ "token": PLANTED })),
+            &format!("/v1/channels/{}/token", t.channel),
+            json!({ "token": PLANTED }),
         )
         .await;
     let reported = t
         .relay
-        .call("POST", "/v1/audit", Some(&t.admin), Some(json!({ "action": "data.erasure", "subject": "receipt 5f2c", "details": { "conversations": 2 } })))
+        .post(Some(&t.admin), "/v1/audit", json!({ "action": "data.erasure", "subject": "receipt 5f2c", "details": { "conversations": 2 } }))
         .await;
     assert_eq!(reported.status, StatusCode::CREATED);
     let bad = t
         .relay
-        .call(
-            "POST",
-            "/v1/audit",
+        .post(
             Some(&t.admin),
-            Some(json!({ "action": "member.removed", "subject": "x" })),
+            "/v1/audit",
+            json!({ "action": "member.removed", "subject": "x" }),
         )
         .await;
     assert_eq!(
@@ -722,7 +620,7 @@ async fn the_audit_log_records_who_did_what_and_never_secrets() {
         "devices report only data-rights actions"
     );
 
-    let log = t.relay.call("GET", "/v1/audit", Some(&t.owner), None).await;
+    let log = t.relay.get(Some(&t.owner), "/v1/audit").await;
     assert_eq!(log.status, StatusCode::OK);
     let entries = log.json()["entries"].as_array().unwrap().clone();
     let actions: Vec<&str> = entries
@@ -786,7 +684,6 @@ fn labeled() -> Value {
 async fn deactivating_a_member_closes_their_open_streams_at_once() {
     let relay = ServedRelay::start(OWNER, "").await;
     let base = relay.base.clone();
-    let http = reqwest::Client::new();
     let owner = relay.sign_in(OWNER).await;
     let Joined {
         token: agent,
@@ -797,18 +694,15 @@ async fn deactivating_a_member_closes_their_open_streams_at_once() {
 
     let mut stream = Sse::open(&base, &agent, Some(0), None).await;
     // The stream is live: the owner's team event reaches it.
-    let published = http
-        .post(format!("{base}/v1/events"))
-        .bearer_auth(&owner)
-        .json(&json!({ "kind": "team.labeled", "payload": labeled(), "idempotency_key": "k1" }))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        published.status().is_success(),
-        "{:?}",
-        published.text().await
-    );
+    let (status, answer) = relay
+        .call(
+            &owner,
+            "POST",
+            "/v1/events",
+            json!({ "kind": "team.labeled", "payload": labeled(), "idempotency_key": "k1" }),
+        )
+        .await;
+    assert!((200..300).contains(&status), "{answer}");
     loop {
         let (_, event) = stream.next().await.expect("the stream is open");
         if event["kind"] == "team.labeled" {
@@ -818,34 +712,24 @@ async fn deactivating_a_member_closes_their_open_streams_at_once() {
     // The owner keeps the workspace busy: an event every 200 ms wakes the stream each time
     // before the relay's 2-second safety poll is due, so only the revocation itself can end it.
     let busy = tokio::spawn({
-        let (http, base, owner) = (http.clone(), base.clone(), owner.clone());
+        let (base, owner) = (base.clone(), owner.clone());
         async move {
             let mut tick = tokio::time::interval(Duration::from_millis(200));
             for n in 0.. {
                 tick.tick().await;
-                let published = http
-                    .post(format!("{base}/v1/events"))
-                    .bearer_auth(&owner)
-                    .json(&json!({ "kind": "team.labeled", "payload": labeled(), "idempotency_key": format!("busy-{n}") }))
-                    .send()
-                    .await
-                    .unwrap();
-                assert!(
-                    published.status().is_success(),
-                    "{:?}",
-                    published.text().await
-                );
+                let event = json!({ "kind": "team.labeled", "payload": labeled(), "idempotency_key": format!("busy-{n}") });
+                let (status, answer) =
+                    call_at(&base, Some(&owner), "POST", "/v1/events", event).await;
+                assert!((200..300).contains(&status), "{answer}");
             }
         }
     });
-    let deactivated = http
-        .patch(format!("{base}/v1/members/{agent_id}"))
-        .bearer_auth(&owner)
-        .json(&json!({ "status": "deactivated" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deactivated.status(), 200);
+    let member = format!("/v1/members/{agent_id}");
+    let deactivate = json!({ "status": "deactivated" });
+    assert_eq!(
+        relay.call(&owner, "PATCH", &member, deactivate).await.0,
+        200
+    );
     // A generous deadline, not a race with the poll: the stream stays open past it only if
     // deactivating does not end it.
     let ended = tokio::time::timeout(Duration::from_secs(30), async {
@@ -861,37 +745,27 @@ async fn deactivating_a_member_closes_their_open_streams_at_once() {
         ended.is_ok(),
         "the deactivated member's stream ends while events keep arriving"
     );
-    let refused = http
-        .get(format!("{base}/v1/events"))
-        .bearer_auth(&agent)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 401);
-    let sign_in = http
-        .post(format!("{base}/v1/sessions"))
-        .json(&json!({ "email": "agent@acme.test", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(sign_in.status(), 401, "a deactivated member cannot sign in");
+    let refused = relay.call(&agent, "GET", "/v1/events", Value::Null).await;
+    assert_eq!(refused.0, 401);
+    let agent_signs_in = async || {
+        let credentials = json!({ "email": "agent@acme.test", "password": PASSWORD });
+        call_at(&base, None, "POST", "/v1/sessions", credentials)
+            .await
+            .0
+    };
+    assert_eq!(
+        agent_signs_in().await,
+        401,
+        "a deactivated member cannot sign in"
+    );
 
     // Reactivated, they sign in again.
-    let reactivated = http
-        .patch(format!("{base}/v1/members/{agent_id}"))
-        .bearer_auth(&owner)
-        .json(&json!({ "status": "active" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reactivated.status(), 200);
-    let sign_in = http
-        .post(format!("{base}/v1/sessions"))
-        .json(&json!({ "email": "agent@acme.test", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(sign_in.status(), 201);
+    let reactivate = json!({ "status": "active" });
+    assert_eq!(
+        relay.call(&owner, "PATCH", &member, reactivate).await.0,
+        200
+    );
+    assert_eq!(agent_signs_in().await, 201);
     relay.stop().await;
 }
 
@@ -912,18 +786,15 @@ async fn an_erasure_purges_the_events_naming_the_customer_and_keeps_only_a_hash(
     wait_for_events(&relay, &owner, 2).await;
     // Too short an identifier would match unrelated events: refused.
     let short = relay
-        .call(
-            "POST",
-            "/v1/erasures",
+        .post(
             Some(&owner),
-            Some(
-                json!({ "identifiers": ["1650"], "salt": "0".repeat(32), "hash": "a".repeat(64) }),
-            ),
+            "/v1/erasures",
+            json!({ "identifiers": ["1650"], "salt": "0".repeat(32), "hash": "a".repeat(64) }),
         )
         .await;
     assert_eq!(short.status, StatusCode::BAD_REQUEST);
     let erased = relay
-        .call("POST", "/v1/erasures", Some(&owner), Some(json!({ "identifiers": ["16505551234"], "salt": "1".repeat(32), "hash": "b".repeat(64), "details": { "messages": 1 } })))
+        .post(Some(&owner), "/v1/erasures", json!({ "identifiers": ["16505551234"], "salt": "1".repeat(32), "hash": "b".repeat(64), "details": { "messages": 1 } }))
         .await;
     assert_eq!(erased.status, StatusCode::CREATED, "{:?}", erased.json());
     assert_eq!(erased.json()["events_purged"], 1);
@@ -976,13 +847,10 @@ async fn only_admins_restrict_a_customers_processing() {
     };
     let by_agent = t
         .relay
-        .call("POST", "/v1/events", Some(&t.agent), Some(edit(Some(true))))
+        .post(Some(&t.agent), "/v1/events", edit(Some(true)))
         .await;
     assert_eq!(by_agent.status, StatusCode::FORBIDDEN);
-    let rename_by_agent = t
-        .relay
-        .call("POST", "/v1/events", Some(&t.agent), Some(edit(None)))
-        .await;
+    let rename_by_agent = t.relay.post(Some(&t.agent), "/v1/events", edit(None)).await;
     assert_eq!(
         rename_by_agent.status,
         StatusCode::CREATED,
@@ -990,7 +858,7 @@ async fn only_admins_restrict_a_customers_processing() {
     );
     let by_admin = t
         .relay
-        .call("POST", "/v1/events", Some(&t.admin), Some(edit(Some(true))))
+        .post(Some(&t.admin), "/v1/events", edit(Some(true)))
         .await;
     assert_eq!(by_admin.status, StatusCode::CREATED);
 }
@@ -1000,31 +868,28 @@ async fn admins_set_retention_devices_hear_it_and_the_relay_drops_older_events()
     let t = team().await;
     let by_agent = t
         .relay
-        .call(
-            "PUT",
-            "/v1/workspace/retention",
+        .put(
             Some(&t.agent),
-            Some(json!({ "conversation_days": 90, "media_days": 30 })),
+            "/v1/workspace/retention",
+            json!({ "conversation_days": 90, "media_days": 30 }),
         )
         .await;
     assert_eq!(by_agent.status, StatusCode::FORBIDDEN);
     let zero = t
         .relay
-        .call(
-            "PUT",
-            "/v1/workspace/retention",
+        .put(
             Some(&t.admin),
-            Some(json!({ "conversation_days": 0, "media_days": null })),
+            "/v1/workspace/retention",
+            json!({ "conversation_days": 0, "media_days": null }),
         )
         .await;
     assert_eq!(zero.status, StatusCode::BAD_REQUEST);
     let set = t
         .relay
-        .call(
-            "PUT",
-            "/v1/workspace/retention",
+        .put(
             Some(&t.admin),
-            Some(json!({ "conversation_days": 90, "media_days": 30 })),
+            "/v1/workspace/retention",
+            json!({ "conversation_days": 90, "media_days": 30 }),
         )
         .await;
     assert_eq!(set.status, StatusCode::OK);
@@ -1041,7 +906,7 @@ async fn admins_set_retention_devices_hear_it_and_the_relay_drops_older_events()
     // A retention run reported by any member's device is recorded.
     let reported = t
         .relay
-        .call("POST", "/v1/audit", Some(&t.agent), Some(json!({ "action": "data.retention", "subject": "retention periods", "details": { "conversations": 3 } })))
+        .post(Some(&t.agent), "/v1/audit", json!({ "action": "data.retention", "subject": "retention periods", "details": { "conversations": 3 } }))
         .await;
     assert_eq!(reported.status, StatusCode::CREATED);
 

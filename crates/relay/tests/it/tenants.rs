@@ -75,6 +75,10 @@ impl Tenants {
         (StatusCode::from_u16(status).unwrap(), answer)
     }
 
+    async fn post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call("POST", path, token, Some(body)).await
+    }
+
     async fn ok(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> Value {
         let (status, body) = self.call(method, path, token, body).await;
         assert!(status.is_success(), "{method} {path}: {status} {body}");
@@ -91,6 +95,12 @@ impl Tenants {
         let entries = store.quarantine().await.unwrap();
         store.close().await;
         entries
+    }
+
+    /// Where the quarantined webhooks were headed (their route ids), oldest first.
+    async fn quarantined_routes(&self) -> Vec<String> {
+        let entries = self.quarantine().await.into_iter();
+        entries.filter_map(|q| q.route_id).collect()
     }
 
     async fn database(&self) -> sqlx::SqlitePool {
@@ -152,7 +162,7 @@ async fn an_erasure_purges_only_the_callers_workspace() {
 #[tokio::test]
 async fn a_meta_id_of_another_workspace_is_refused_and_an_unclaimed_one_needs_proof() {
     let t = tenants(|_| {}).await;
-    let add = |body: Value| t.call("POST", "/v1/channels", &t.acme, Some(body));
+    let add = |body: Value| t.post(&t.acme, "/v1/channels", body);
     // Globex's number, or its WABA behind another number: refused.
     let sim_token = t.sim.add_whatsapp_number("WG", "PG", "+1 555 0100");
     for body in [
@@ -216,11 +226,10 @@ async fn a_meta_id_of_another_workspace_is_refused_and_an_unclaimed_one_needs_pr
     assert_eq!(status, StatusCode::CREATED, "{answer}");
     // Globex cannot take it now, even with a token.
     let (status, _) = t
-        .call(
-            "POST",
-            "/v1/channels",
+        .post(
             &t.globex,
-            Some(json!({ "kind": "messenger", "external_id": "5550001", "token": page_token.expose() })),
+            "/v1/channels",
+            json!({ "kind": "messenger", "external_id": "5550001", "token": page_token.expose() }),
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
@@ -239,12 +248,7 @@ async fn the_quarantine_is_bounded_and_forgets_removed_channels() {
         t.webhook(&wa_text(&format!("PX{i}"), &format!("wamid.q{i}"), "hi"))
             .await;
     }
-    let kept: Vec<String> = t
-        .quarantine()
-        .await
-        .into_iter()
-        .filter_map(|q| q.route_id)
-        .collect();
+    let kept = t.quarantined_routes().await;
     assert_eq!(kept, ["PX2", "PX3", "PX4"], "the newest are kept");
 
     // Older than the retention (7 days by default): dropped.
@@ -256,12 +260,7 @@ async fn the_quarantine_is_bounded_and_forgets_removed_channels() {
         .await
         .unwrap();
     t.webhook(&wa_text("PX5", "wamid.q5", "hi")).await;
-    let kept: Vec<String> = t
-        .quarantine()
-        .await
-        .into_iter()
-        .filter_map(|q| q.route_id)
-        .collect();
+    let kept = t.quarantined_routes().await;
     assert_eq!(kept, ["PX3", "PX4", "PX5"]);
 
     // Removing a channel drops what waits for it (here: deliveries that raced its addition).
@@ -284,12 +283,7 @@ async fn the_quarantine_is_bounded_and_forgets_removed_channels() {
     db.close().await;
     t.ok("DELETE", &format!("/v1/channels/{channel}"), &t.acme, None)
         .await;
-    let kept: Vec<String> = t
-        .quarantine()
-        .await
-        .into_iter()
-        .filter_map(|q| q.route_id)
-        .collect();
+    let kept = t.quarantined_routes().await;
     assert_eq!(kept, ["PX3", "PX4", "PX5", "PG"], "Globex's is kept");
 }
 

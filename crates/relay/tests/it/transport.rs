@@ -10,7 +10,7 @@ use clap::Parser;
 use zentro_relay::Config;
 use zentro_relay::config::{ServeArgs, VerifyToken};
 
-use crate::support::{TestRelay, wa_text};
+use crate::support::TestRelay;
 
 #[derive(Parser)]
 struct Serve {
@@ -144,12 +144,8 @@ async fn metrics_show_anyone_aggregates_and_only_the_token_holder_each_workspace
         relay.sign_in("owner@acme.test").await,
         relay.sign_in("owner@other.test").await,
     );
-    relay
-        .post_signed(wa_text("P1", "wamid.1", "hi").to_string().as_bytes())
-        .await;
-    relay
-        .post_signed(wa_text("P2", "wamid.2", "hi").to_string().as_bytes())
-        .await;
+    relay.post_wa_text("P1", "wamid.1", "hi").await;
+    relay.post_wa_text("P2", "wamid.2", "hi").await;
 
     let (status, anonymous) = metrics(&relay, None).await;
     assert_eq!(status, StatusCode::OK);
@@ -205,9 +201,7 @@ impl std::io::Write for Captured {
 
 #[tokio::test]
 async fn traces_name_the_route_never_the_query_string_or_a_capability_in_the_path() {
-    let relay = TestRelay::start().await;
-    relay.workspace("Acme", "owner@acme.test", "P1").await;
-    let token = relay.sign_in("owner@acme.test").await;
+    let (relay, token) = TestRelay::with_owner("P1").await;
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -217,11 +211,9 @@ async fn traces_name_the_route_never_the_query_string_or_a_capability_in_the_pat
         .finish();
     let guard = tracing::subscriber::set_default(subscriber);
     relay
-        .call(
-            "GET",
-            "/v1/events?after=0&limit=7&name=Secret-Invoice-Ana.pdf",
+        .get(
             Some(&token),
-            None,
+            "/v1/events?after=0&limit=7&name=Secret-Invoice-Ana.pdf",
         )
         .await;
     relay

@@ -35,23 +35,10 @@ async fn unsigned_or_wrongly_signed_webhooks_are_refused_and_nothing_is_stored()
     let relay = TestRelay::start().await;
     relay.workspace("Acme", "owner@acme.test", "PHONE1").await;
     let body = wa_text("PHONE1", "wamid.1", "hi").to_string();
-    let unsigned = relay
-        .request(
-            Request::post("/webhooks/meta")
-                .body(Body::from(body.clone()))
-                .unwrap(),
-        )
-        .await;
+    let unsigned = relay.post_webhook_signed_as(None, body.clone()).await;
     assert_eq!(unsigned.status, StatusCode::UNAUTHORIZED);
     let forged = sign_webhook(&AppSecret::new("not-the-secret"), body.as_bytes());
-    let wrong = relay
-        .request(
-            Request::post("/webhooks/meta")
-                .header("x-hub-signature-256", forged)
-                .body(Body::from(body))
-                .unwrap(),
-        )
-        .await;
+    let wrong = relay.post_webhook_signed_as(Some(&forged), body).await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     let token = relay.sign_in("owner@acme.test").await;
     assert!(relay.events(&token, 0).await.is_empty());
@@ -77,26 +64,14 @@ async fn escaped_unicode_verifies_as_sent_and_fails_once_re_serialized() {
         .to_string();
     assert_ne!(reserialized, wire);
     let bad = relay
-        .request(
-            Request::post("/webhooks/meta")
-                .header("x-hub-signature-256", &signature)
-                .body(Body::from(reserialized))
-                .unwrap(),
-        )
+        .post_webhook_signed_as(Some(&signature), reserialized)
         .await;
     assert_eq!(
         bad.status,
         StatusCode::UNAUTHORIZED,
         "a re-serialized body must not verify"
     );
-    let good = relay
-        .request(
-            Request::post("/webhooks/meta")
-                .header("x-hub-signature-256", &signature)
-                .body(Body::from(wire))
-                .unwrap(),
-        )
-        .await;
+    let good = relay.post_webhook_signed_as(Some(&signature), wire).await;
     assert_eq!(good.status, StatusCode::OK);
     let token = relay.sign_in("owner@acme.test").await;
     let events = relay.events(&token, 0).await;
@@ -176,22 +151,14 @@ async fn unknown_channels_and_unparseable_bodies_are_quarantined_then_routed_whe
     let ws = relay.workspace("Acme", "owner@acme.test", "").await;
     assert_eq!(
         relay
-            .post_signed(
-                wa_text("LATE", "wamid.L1", "early bird")
-                    .to_string()
-                    .as_bytes()
-            )
+            .post_wa_text("LATE", "wamid.L1", "early bird")
             .await
             .status,
         StatusCode::OK
     );
     assert_eq!(
         relay
-            .post_signed(
-                wa_text("LATE", "wamid.L1", "early bird")
-                    .to_string()
-                    .as_bytes()
-            )
+            .post_wa_text("LATE", "wamid.L1", "early bird")
             .await
             .status,
         StatusCode::OK
@@ -225,12 +192,6 @@ async fn unknown_channels_and_unparseable_bodies_are_quarantined_then_routed_whe
         "the unparseable body stays for an operator"
     );
     // A redelivery after the channel exists is still recognised.
-    relay
-        .post_signed(
-            wa_text("LATE", "wamid.L1", "early bird")
-                .to_string()
-                .as_bytes(),
-        )
-        .await;
+    relay.post_wa_text("LATE", "wamid.L1", "early bird").await;
     assert_eq!(relay.events(&token, 0).await.len(), 1);
 }
