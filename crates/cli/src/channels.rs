@@ -8,7 +8,7 @@ use zentro_core::vault::{Secret, Vault};
 use crate::cli::ChannelsCommand;
 use crate::context::Context;
 use crate::exit::{Exit, Failure, fail, other};
-use crate::terminal::{print_json, read_password};
+use crate::terminal::{print_rows, read_password};
 
 /// `zentro channels …`.
 pub async fn channels(ctx: &Context, command: ChannelsCommand) -> Result<(), Failure> {
@@ -67,26 +67,27 @@ pub async fn channels(ctx: &Context, command: ChannelsCommand) -> Result<(), Fai
 /// `zentro channels list`: the channels, as JSON or a table.
 async fn list(client: &RelayClient, token: &Secret, json: bool) -> Result<(), Failure> {
     let channels = client.channels(token).await?;
-    if json {
-        return print_json(&channels);
-    }
-    println!(
-        "{:<32}  {:<30}  {:<20}  {:<8}  {:<7}  HEALTH",
-        "ID", "CHANNEL", "NAME", "TOKEN", "ALLOWED"
-    );
-    for c in channels {
-        println!(
-            "{:<32}  {:<30}  {:<20}  {:<8}  {:<7}  {}",
-            c.id,
-            c.cache_id(),
-            c.display_name,
-            c.token_version
-                .map(|v| format!("v{v}"))
-                .unwrap_or_else(|| "none".into()),
-            if c.allowed { "yes" } else { "no" },
-            c.health
-        );
-    }
+    print_rows(
+        channels,
+        json,
+        &format!(
+            "{:<32}  {:<30}  {:<20}  {:<8}  {:<7}  HEALTH",
+            "ID", "CHANNEL", "NAME", "TOKEN", "ALLOWED"
+        ),
+        |c| {
+            format!(
+                "{:<32}  {:<30}  {:<20}  {:<8}  {:<7}  {}",
+                c.id,
+                c.cache_id(),
+                c.display_name,
+                c.token_version
+                    .map(|v| format!("v{v}"))
+                    .unwrap_or_else(|| "none".into()),
+                if c.allowed { "yes" } else { "no" },
+                c.health
+            )
+        },
+    )?;
     Ok(())
 }
 

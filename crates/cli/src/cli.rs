@@ -132,7 +132,7 @@ pub enum Command {
     Send {
         /// The conversation id.
         conversation: i64,
-        /// The text.
+        /// What to send, as the customer will read it (quote it in the shell).
         text: String,
     },
     /// Store a channel's Meta access token in the keychain (read from standard input), for
@@ -165,36 +165,36 @@ pub enum TeamCommand {
     },
     /// Invite someone by email; prints the one-time code and link to hand them.
     Invite {
-        /// Their email.
+        /// The address the invitation is for; they sign in with it.
         #[arg(long)]
         email: String,
         /// owner, admin or agent.
         #[arg(long, default_value = "agent")]
         role: Role,
-        /// Their name.
+        /// The name teammates will see them by (optional; sent to the relay as given).
         #[arg(long, default_value = "")]
         name: String,
     },
     /// Change a member's role.
     SetRole {
-        /// Their email.
+        /// The member's sign-in email.
         email: String,
         /// owner, admin or agent.
         role: Role,
     },
     /// Deactivate a member: every session of theirs ends at once.
     Deactivate {
-        /// Their email.
+        /// The member's sign-in email.
         email: String,
     },
     /// Reactivate a deactivated member.
     Activate {
-        /// Their email.
+        /// The member's sign-in email.
         email: String,
     },
     /// Remove a member.
     Remove {
-        /// Their email.
+        /// The member's sign-in email.
         email: String,
     },
 }

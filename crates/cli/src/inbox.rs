@@ -12,7 +12,7 @@ use zentro_events::clock::now_ms;
 use crate::context::Context;
 use crate::exit::{Exit, Failure, fail, other};
 use crate::graph::{channel_tokens, graph_client};
-use crate::terminal::{print_json, time};
+use crate::terminal::{print_json, print_rows, time};
 
 /// `zentro sync`: the cache brought up to date with the relay, then (unless following) the
 /// steps that follow a catch-up; with `keep`, new events keep coming until interrupted.
@@ -143,25 +143,26 @@ fn report(progress: Progress) {
 pub async fn conversations(ctx: &Context, limit: i64, json: bool) -> Result<(), Failure> {
     let cache = Cache::open_in(&ctx.data_dir).await?;
     let list = inbox::conversations(&cache, None, limit.clamp(1, 1000)).await?;
-    if json {
-        return print_json(&list);
-    }
-    println!(
-        "{:>6}  {:<9}  {:<8}  {:>6}  {:<16}  {:<24}  LAST MESSAGE",
-        "ID", "CHANNEL", "STATUS", "UNREAD", "ACTIVITY (UTC)", "CUSTOMER"
-    );
-    for c in list {
-        println!(
-            "{:>6}  {:<9}  {:<8}  {:>6}  {:<16}  {:<24}  {}",
-            c.id,
-            c.channel_kind,
-            c.status,
-            c.unread_count,
-            time(c.last_activity_at),
-            c.contact_name,
-            c.preview
-        );
-    }
+    print_rows(
+        list,
+        json,
+        &format!(
+            "{:>6}  {:<9}  {:<8}  {:>6}  {:<16}  {:<24}  LAST MESSAGE",
+            "ID", "CHANNEL", "STATUS", "UNREAD", "ACTIVITY (UTC)", "CUSTOMER"
+        ),
+        |c| {
+            format!(
+                "{:>6}  {:<9}  {:<8}  {:>6}  {:<16}  {:<24}  {}",
+                c.id,
+                c.channel_kind,
+                c.status,
+                c.unread_count,
+                time(c.last_activity_at),
+                c.contact_name,
+                c.preview
+            )
+        },
+    )?;
     Ok(())
 }
 

@@ -10,30 +10,31 @@ use zentro_events::clock::now_ms;
 
 use crate::context::Context;
 use crate::exit::{Exit, Failure, fail};
-use crate::terminal::print_json;
+use crate::terminal::print_rows;
 
 /// `zentro contacts`: the customers in this cache, as JSON or a table.
 pub async fn contacts(ctx: &Context, json: bool) -> Result<(), Failure> {
     let cache = Cache::open_in(&ctx.data_dir).await?;
     let contacts = inbox::contacts(&cache).await?;
-    if json {
-        return print_json(&contacts);
-    }
-    println!(
-        "{:>6}  {:<24}  {:<10}  {:<18}  CONVERSATIONS",
-        "ID", "NAME", "CHANNEL", "PHONE/USERNAME"
-    );
-    for c in contacts {
-        println!(
-            "{:>6}  {:<24}  {:<10}  {:<18}  {}{}",
-            c.id,
-            c.name,
-            c.channel_kind,
-            c.phone.or(c.username).unwrap_or(c.customer_id),
-            c.conversations,
-            if c.restricted { "  (restricted)" } else { "" }
-        );
-    }
+    print_rows(
+        contacts,
+        json,
+        &format!(
+            "{:>6}  {:<24}  {:<10}  {:<18}  CONVERSATIONS",
+            "ID", "NAME", "CHANNEL", "PHONE/USERNAME"
+        ),
+        |c| {
+            format!(
+                "{:>6}  {:<24}  {:<10}  {:<18}  {}{}",
+                c.id,
+                c.name,
+                c.channel_kind,
+                c.phone.or(c.username).unwrap_or(c.customer_id),
+                c.conversations,
+                if c.restricted { "  (restricted)" } else { "" }
+            )
+        },
+    )?;
     Ok(())
 }
 

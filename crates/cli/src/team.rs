@@ -8,7 +8,7 @@ use zentro_core::vault::Secret;
 use crate::cli::{DevicesCommand, TeamCommand};
 use crate::context::Context;
 use crate::exit::{Exit, Failure, fail};
-use crate::terminal::{print_json, time};
+use crate::terminal::{print_json, print_rows, time};
 
 /// `zentro team …`.
 pub async fn team(ctx: &Context, command: TeamCommand) -> Result<(), Failure> {
@@ -59,25 +59,26 @@ pub async fn team(ctx: &Context, command: TeamCommand) -> Result<(), Failure> {
 /// `zentro team list`: the members, as JSON or a table.
 async fn list_members(client: &RelayClient, token: &Secret, json: bool) -> Result<(), Failure> {
     let members = client.members(token).await?;
-    if json {
-        return print_json(&members);
-    }
-    println!(
-        "{:<32}  {:<24}  {:<6}  {:<11}  LAST SIGN-IN",
-        "EMAIL", "NAME", "ROLE", "STATUS"
-    );
-    for m in members {
-        println!(
-            "{:<32}  {:<24}  {:<6}  {:<11}  {}",
-            m.email,
-            m.display_name,
-            m.role,
-            m.status,
-            m.last_sign_in_at
-                .map(time)
-                .unwrap_or_else(|| "never".into())
-        );
-    }
+    print_rows(
+        members,
+        json,
+        &format!(
+            "{:<32}  {:<24}  {:<6}  {:<11}  LAST SIGN-IN",
+            "EMAIL", "NAME", "ROLE", "STATUS"
+        ),
+        |m| {
+            format!(
+                "{:<32}  {:<24}  {:<6}  {:<11}  {}",
+                m.email,
+                m.display_name,
+                m.role,
+                m.status,
+                m.last_sign_in_at
+                    .map(time)
+                    .unwrap_or_else(|| "never".into())
+            )
+        },
+    )?;
     Ok(())
 }
 
@@ -119,24 +120,25 @@ pub async fn devices(ctx: &Context, command: DevicesCommand) -> Result<(), Failu
     match command {
         DevicesCommand::List { all, json } => {
             let devices = client.devices(&token, all).await?;
-            if json {
-                return print_json(&devices);
-            }
-            println!(
-                "{:<32}  {:<28}  {:<24}  {:<16}  LAST SEEN",
-                "ID", "MEMBER", "NAME", "SIGNED IN"
-            );
-            for d in devices {
-                println!(
-                    "{:<32}  {:<28}  {:<24}  {:<16}  {}{}",
-                    d.id,
-                    d.member_email,
-                    d.name,
-                    time(d.created_at),
-                    time(d.last_seen_at),
-                    if d.current { "  (this device)" } else { "" }
-                );
-            }
+            print_rows(
+                devices,
+                json,
+                &format!(
+                    "{:<32}  {:<28}  {:<24}  {:<16}  LAST SEEN",
+                    "ID", "MEMBER", "NAME", "SIGNED IN"
+                ),
+                |d| {
+                    format!(
+                        "{:<32}  {:<28}  {:<24}  {:<16}  {}{}",
+                        d.id,
+                        d.member_email,
+                        d.name,
+                        time(d.created_at),
+                        time(d.last_seen_at),
+                        if d.current { "  (this device)" } else { "" }
+                    )
+                },
+            )?;
         }
         DevicesCommand::Revoke { id } => {
             client.revoke_device(&token, &id).await?;

@@ -33,3 +33,21 @@ pub fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
     println!("{text}");
     Ok(())
 }
+
+/// `rows` as pretty JSON (`json`, the `--json` of every listing), or as a table: the `header`
+/// line, then `line` of each row.
+pub fn print_rows<T: serde::Serialize>(
+    rows: Vec<T>,
+    json: bool,
+    header: &str,
+    line: impl Fn(T) -> String,
+) -> Result<(), Failure> {
+    if json {
+        return print_json(&rows);
+    }
+    println!("{header}");
+    for row in rows {
+        println!("{}", line(row));
+    }
+    Ok(())
+}

@@ -10,8 +10,8 @@ pub fn zentro(data_dir: &std::path::Path, args: &[&str], stdin: Option<&str>) ->
     zentro_with(data_dir, args, stdin, &[])
 }
 
-/// Runs `zentro args` on `data_dir`, with `stdin` as its standard input and `envs` added to its
-/// environment.
+/// Runs `zentro args` on `data_dir`, with `stdin` as its standard input and `envs` added to
+/// its environment.
 pub fn zentro_with(
     data_dir: &std::path::Path,
     args: &[&str],
