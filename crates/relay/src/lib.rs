@@ -9,6 +9,22 @@
 //!
 //! [`app`] builds the router over an [`AppState`]; [`run`] serves it on a listener until the
 //! shutdown future resolves, then closes streams and finishes in-flight requests.
+//!
+//! The map:
+//! - **Writing the log**: [`sequencer`] (the one writer: group commits of webhooks, team events
+//!   and devices' cursors, the health probe), [`routing`] (which channel a webhook belongs to),
+//!   [`store`] (the SQLite database: workspaces, members, sessions, channels, the log, the
+//!   quarantine, audit; `store/` by concern).
+//! - **The HTTP surface** ([`http`]): Meta's webhooks and callbacks, device sessions, the log as
+//!   pages and a stream, team administration, channels and their sealed tokens, Embedded Signup,
+//!   channel health, erasure, shared files, `/healthz` and `/metrics`; one error type
+//!   (`http::error`).
+//! - **Who may do what and secrets**: [`roles`] (roles and permissions, shared with desks),
+//!   [`credentials`] (passwords and device tokens), [`sealing`] (channel tokens at rest),
+//!   [`ratelimit`] (attempt counters and the client's address).
+//! - **Running it**: [`config`] (flags, environment, secret files), [`tls`] (HTTPS served
+//!   directly), [`metrics`]; the binaries `zentro-relay` (`main.rs`: serve and the operator's
+//!   commands) and `zentro-relay-load` (`bin/load.rs`: the load generator).
 #![deny(missing_docs)]
 
 pub mod config;
