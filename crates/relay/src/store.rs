@@ -318,7 +318,7 @@ impl Store {
     ///
     /// A transaction SQLite ended by itself (a full disk, an I/O error: it rolls back on its own)
     /// leaves its connection counting itself inside a transaction; such a connection is closed
-    /// when it comes back to the pool ([`discard_if_still_in_a_transaction`]), so the next
+    /// when it comes back to the pool (`discard_if_still_in_a_transaction`), so the next
     /// `begin` gets a working one and the relay recovers once the cause is gone.
     pub async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)

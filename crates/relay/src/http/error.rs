@@ -86,7 +86,7 @@ fn database_unavailable(error: &sqlx::Error) -> bool {
 
 impl ApiError {
     /// A store error where the route expects none: 503 `unavailable` when the database cannot
-    /// serve anyone now (see [`database_unavailable`]), else internal (500).
+    /// serve anyone now (see `database_unavailable`), else internal (500).
     pub fn store(error: crate::store::StoreError) -> Self {
         match error {
             crate::store::StoreError::Sql(_) => Self::from(error),
