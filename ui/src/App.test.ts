@@ -52,6 +52,20 @@ async function expectRefused(testid: string, why: string) {
   expect(button.title).toContain(why);
 }
 
+/** Renders the app and opens the Team page's Channels tab. */
+async function openChannels() {
+  render(App);
+  await fireEvent.click(await screen.findByTestId('open-team'));
+  await fireEvent.click(await screen.findByTestId('team-tab-channels'));
+}
+
+/** Waits until the button `testid` is enabled, then clicks it. */
+async function clickWhenEnabled(testid: string) {
+  const button = (await screen.findByTestId(testid)) as HTMLButtonElement;
+  await waitFor(() => expect(button.disabled).toBe(false));
+  await fireEvent.click(button);
+}
+
 afterEach(() => {
   cleanup();
   clearMocks();
@@ -554,9 +568,7 @@ describe('App', () => {
         { id: 'c2', kind: 'whatsapp', external_id: '1066', display_name: 'Sales', token_version: 1, agents: [], allowed: true },
       ],
     });
-    render(App);
-    await fireEvent.click(await screen.findByTestId('open-team'));
-    await fireEvent.click(await screen.findByTestId('team-tab-channels'));
+    await openChannels();
     const advised = await screen.findAllByTestId('channel-rotation-advised');
     expect(advised).toHaveLength(1);
     expect(advised[0].textContent).toContain('bob@acme.test');
@@ -571,9 +583,7 @@ describe('App', () => {
       ],
       set_channel_access: () => null,
     });
-    render(App);
-    await fireEvent.click(await screen.findByTestId('open-team'));
-    await fireEvent.click(await screen.findByTestId('team-tab-channels'));
+    await openChannels();
     expect((await screen.findByTestId('channel-access')).textContent).toBe('everyone');
     expect(screen.getByTestId('channel-token-state').textContent).toBe('stored (v2)');
     await fireEvent.click(screen.getByTestId('channel-edit-access'));
@@ -598,12 +608,8 @@ describe('App', () => {
         return { state: 'connected', message: 'Connected WhatsApp Sandbox Coffee Co. (+1 555 0101).', channel_id: 'c9' };
       },
     });
-    render(App);
-    await fireEvent.click(await screen.findByTestId('open-team'));
-    await fireEvent.click(await screen.findByTestId('team-tab-channels'));
-    const button = (await screen.findByTestId('connect-whatsapp')) as HTMLButtonElement;
-    await waitFor(() => expect(button.disabled).toBe(false));
-    await fireEvent.click(button);
+    await openChannels();
+    await clickWhenEnabled('connect-whatsapp');
     expect((await screen.findByTestId('team-notice')).textContent).toContain('Connected WhatsApp Sandbox Coffee Co.');
     expect(calls.filter((c) => c.cmd === 'connect_channels').map((c) => c.args)).toEqual([{ kind: 'whatsapp' }]);
     expect((await screen.findByTestId('channel-health')).textContent).toContain('Connected');
@@ -617,18 +623,12 @@ describe('App', () => {
       channels: () => [],
       connect_channels: () => ({ state: 'cancelled', message: 'The signup was cancelled at Meta\'s step PHONE_NUMBER_SETUP; nothing was connected.', channel_id: null }),
     });
-    render(App);
-    await fireEvent.click(await screen.findByTestId('open-team'));
-    await fireEvent.click(await screen.findByTestId('team-tab-channels'));
-    const button = (await screen.findByTestId('connect-whatsapp')) as HTMLButtonElement;
-    await waitFor(() => expect(button.disabled).toBe(false));
-    await fireEvent.click(button);
+    await openChannels();
+    await clickWhenEnabled('connect-whatsapp');
     expect((await screen.findByTestId('team-problem')).textContent).toContain('PHONE_NUMBER_SETUP');
     cleanup();
     backend({ team: () => teamView('admin', ['answer', 'manage_members', 'manage_channels', 'read_audit', 'manage_data']), channels: () => [] });
-    render(App);
-    await fireEvent.click(await screen.findByTestId('open-team'));
-    await fireEvent.click(await screen.findByTestId('team-tab-channels'));
+    await openChannels();
     await expectRefused('connect-whatsapp', 'Only owners');
   });
 
@@ -646,9 +646,7 @@ describe('App', () => {
       check_channel: () => ({ id: 'c2', kind: 'messenger', external_id: '3001', display_name: 'Page', token_version: 3, agents: [], allowed: true,
         health: 'connected', health_reason: null, phone_number: null, quality_rating: null }),
     });
-    render(App);
-    await fireEvent.click(await screen.findByTestId('open-team'));
-    await fireEvent.click(await screen.findByTestId('team-tab-channels'));
+    await openChannels();
     const health = await screen.findAllByTestId('channel-health');
     expect(health[0].textContent).toContain('Disconnected');
     expect(health[0].textContent).toContain('reconnect it');
@@ -876,9 +874,7 @@ describe('App', () => {
     });
     render(App);
     await fireEvent.click(await screen.findByText('Ana Souza'));
-    const open = (await screen.findByTestId('erase-open')) as HTMLButtonElement;
-    await waitFor(() => expect(open.disabled).toBe(false));
-    await fireEvent.click(open);
+    await clickWhenEnabled('erase-open');
     const confirm = await screen.findByTestId('erase-confirm');
     expect(confirm.textContent).toContain('2 conversation(s), 37 message(s), 1 note(s), 4 media file(s)');
     expect(calls.some((c) => c.cmd === 'erase_contact')).toBe(false);
@@ -903,9 +899,7 @@ describe('App', () => {
     });
     render(App);
     await fireEvent.click(await screen.findByText('Ana Souza'));
-    const start = (await screen.findByTestId('export-start')) as HTMLButtonElement;
-    await waitFor(() => expect(start.disabled).toBe(false));
-    await fireEvent.click(start);
+    await clickWhenEnabled('export-start');
     const done = await screen.findByTestId('export-done');
     expect(done.textContent).toContain('37 messages and 4 files');
     expect(done.textContent).toContain('zentro-export-contact-3-2026-11-22.zip');
@@ -922,9 +916,7 @@ describe('App', () => {
     });
     render(App);
     await fireEvent.click(await screen.findByText('Ana Souza'));
-    const start = (await screen.findByTestId('export-start')) as HTMLButtonElement;
-    await waitFor(() => expect(start.disabled).toBe(false));
-    await fireEvent.click(start);
+    await clickWhenEnabled('export-start');
     expect((await screen.findByTestId('export-problem')).textContent).toContain('nothing was exported');
   });
 
