@@ -28,11 +28,16 @@ pub async fn login(
         device_name,
     )
     .await?;
+    say_signed_in("Signed in to", &account);
+    Ok(())
+}
+
+/// Says where and as whom this device is now signed in: "`done` workspace as email (role).".
+fn say_signed_in(done: &str, account: &zentro_core::account::Account) {
     eprintln!(
-        "Signed in to {} as {} ({}).",
+        "{done} {} as {} ({}).",
         account.workspace_name, account.email, account.role
     );
-    Ok(())
 }
 
 /// `zentro join`: accept the invitation `code`, choosing the password on standard input.
@@ -55,10 +60,7 @@ pub async fn join(
         device_name,
     )
     .await?;
-    eprintln!(
-        "Joined {} as {} ({}).",
-        account.workspace_name, account.email, account.role
-    );
+    say_signed_in("Joined", &account);
     Ok(())
 }
 

@@ -36,13 +36,7 @@ impl Remembered {
 
     /// Saves it (write then rename).
     pub fn save(&self, data_dir: &Path) -> std::io::Result<()> {
-        std::fs::create_dir_all(data_dir)?;
-        let tmp = data_dir.join(format!("{REMEMBERED_FILE}.tmp"));
-        std::fs::write(
-            &tmp,
-            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
-        )?;
-        std::fs::rename(tmp, data_dir.join(REMEMBERED_FILE))
+        save_json(data_dir, REMEMBERED_FILE, self)
     }
 }
 
@@ -65,6 +59,18 @@ pub struct Account {
     pub workspace_name: String,
 }
 
+/// Writes `value` as pretty JSON to `data_dir/file_name`, atomically: a `.tmp` file first, then
+/// renamed over the old one.
+fn save_json(data_dir: &Path, file_name: &str, value: &impl Serialize) -> std::io::Result<()> {
+    std::fs::create_dir_all(data_dir)?;
+    let tmp = data_dir.join(format!("{file_name}.tmp"));
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?,
+    )?;
+    std::fs::rename(tmp, data_dir.join(file_name))
+}
+
 fn path(data_dir: &Path) -> PathBuf {
     data_dir.join(ACCOUNT_FILE)
 }
@@ -83,13 +89,7 @@ impl Account {
 
     /// Saves it (atomically: write then rename).
     pub fn save(&self, data_dir: &Path) -> std::io::Result<()> {
-        std::fs::create_dir_all(data_dir)?;
-        let tmp = data_dir.join(format!("{ACCOUNT_FILE}.tmp"));
-        std::fs::write(
-            &tmp,
-            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
-        )?;
-        std::fs::rename(tmp, path(data_dir))
+        save_json(data_dir, ACCOUNT_FILE, self)
     }
 
     /// Forgets it.

@@ -261,9 +261,14 @@ impl Desk {
             now_ms(),
         )
         .await?;
+        Ok(self.queued(client_id))
+    }
+
+    /// Tells the UI the cache changed and wakes the sender for what was just queued (`id`).
+    fn queued(&self, id: String) -> String {
         let _ = self.events.send(DeskEvent::Changed);
         self.nudge.notify_one();
-        Ok(client_id)
+        id
     }
 
     /// The approved WhatsApp templates this conversation's number may send (asks Meta).
@@ -298,9 +303,7 @@ impl Desk {
             now_ms(),
         )
         .await?;
-        let _ = self.events.send(DeskEvent::Changed);
-        self.nudge.notify_one();
-        Ok(id)
+        Ok(self.queued(id))
     }
 
     /// Keeps the file, shows it in the thread and sends it with `caption` as soon as it can.
@@ -320,9 +323,7 @@ impl Desk {
             now_ms(),
         )
         .await?;
-        let _ = self.events.send(DeskEvent::Changed);
-        self.nudge.notify_one();
-        Ok(id)
+        Ok(self.queued(id))
     }
 
     /// Tries a failed reply again (see [`outbox::retry`]); returns the attempt's client id.
@@ -334,9 +335,7 @@ impl Desk {
             now_ms(),
         )
         .await?;
-        let _ = self.events.send(DeskEvent::Changed);
-        self.nudge.notify_one();
-        Ok(id)
+        Ok(self.queued(id))
     }
 
     /// Queues a team event (assign, status, note, label, contact edit) and publishes it as soon as

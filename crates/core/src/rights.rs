@@ -567,6 +567,14 @@ pub async fn enforce_retention(cache: &Cache, now: i64) -> Result<RetentionRepor
     Ok(report)
 }
 
+/// Runs one statement of a retention pass in `tx`; returns how many rows it changed.
+async fn run<'q>(
+    tx: &mut Transaction<'static, Sqlite>,
+    query: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+) -> Result<u64, CacheError> {
+    Ok(query.execute(&mut **tx).await.map_err(sql)?.rows_affected())
+}
+
 /// Milliseconds in a day.
 const DAY_MS: i64 = 86_400_000;
 
@@ -588,65 +596,49 @@ async fn expire_conversations(
     tx: &mut Transaction<'static, Sqlite>,
     cut: i64,
 ) -> Result<(i64, i64), CacheError> {
-    sqlx::query!(
+    run(tx, sqlx::query!(
         r#"INSERT OR IGNORE INTO erasure_cleanup (path)
                SELECT DISTINCT m.media_path FROM messages m JOIN conversations c ON c.id = m.conversation_id
                WHERE c.last_activity_at < ?1 AND m.media_path IS NOT NULL
                  AND NOT EXISTS (SELECT 1 FROM messages o JOIN conversations oc ON oc.id = o.conversation_id
                                  WHERE o.media_path = m.media_path AND oc.last_activity_at >= ?1)"#,
         cut
-    )
-    .execute(&mut **tx)
-    .await
-    .map_err(sql)?;
-    sqlx::query!(
+    )).await?;
+    run(tx, sqlx::query!(
         "DELETE FROM search_index WHERE conversation_id IN (SELECT id FROM conversations WHERE last_activity_at < ?)",
         cut
+    )).await?;
+    let conversations = run(
+        tx,
+        sqlx::query!("DELETE FROM conversations WHERE last_activity_at < ?", cut),
     )
-    .execute(&mut **tx)
-    .await
-    .map_err(sql)?;
-    let conversations = sqlx::query!("DELETE FROM conversations WHERE last_activity_at < ?", cut)
-        .execute(&mut **tx)
-        .await
-        .map_err(sql)?
-        .rows_affected() as i64;
-    let contacts = sqlx::query!(
+    .await? as i64;
+    let contacts = run(tx, sqlx::query!(
         "DELETE FROM contacts WHERE NOT EXISTS (SELECT 1 FROM conversations c WHERE c.contact_id = contacts.id)"
-    )
-    .execute(&mut **tx)
-    .await
-    .map_err(sql)?
-    .rows_affected() as i64;
+    )).await? as i64;
     Ok((conversations, contacts))
 }
 
 /// Takes their file from the messages sent before `cut` (the messages stay) and queues the files
 /// no later message shares for [`cleanup`]; returns how many files.
 async fn expire_media(tx: &mut Transaction<'static, Sqlite>, cut: i64) -> Result<i64, CacheError> {
-    let expired = sqlx::query!(
+    let expired = run(tx, sqlx::query!(
         r#"INSERT OR IGNORE INTO erasure_cleanup (path)
                SELECT DISTINCT media_path FROM messages m WHERE m.media_path IS NOT NULL AND m.sent_at < ?1
                  AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.media_path = m.media_path AND o.sent_at >= ?1)"#,
         cut
+    )).await?;
+    run(
+        tx,
+        sqlx::query!(
+            "UPDATE messages SET media_path = NULL WHERE media_path IS NOT NULL AND sent_at < ?",
+            cut
+        ),
     )
-    .execute(&mut **tx)
-    .await
-    .map_err(sql)?
-    .rows_affected();
-    sqlx::query!(
-        "UPDATE messages SET media_path = NULL WHERE media_path IS NOT NULL AND sent_at < ?",
-        cut
-    )
-    .execute(&mut **tx)
-    .await
-    .map_err(sql)?;
-    sqlx::query!(
+    .await?;
+    run(tx, sqlx::query!(
         "DELETE FROM media_downloads WHERE message_id IN (SELECT id FROM messages WHERE sent_at < ?)",
         cut
-    )
-    .execute(&mut **tx)
-    .await
-    .map_err(sql)?;
+    )).await?;
     Ok(expired as i64)
 }
