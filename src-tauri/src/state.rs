@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::RwLock;
 use tokio::sync::mpsc::UnboundedSender;
 use zentro_core::desk::Desk;
+use zentro_core::relay_client::RelayClient;
+use zentro_core::vault::Secret;
 use zentro_core::{Cache, CacheError, LazyCache};
 
 use crate::deep_links::OpenedLink;
@@ -128,6 +130,21 @@ impl AppState {
                 "Nothing is syncing yet: sign in (or wait for the sandbox to start), then try again.",
             )
         })
+    }
+
+    /// Calls the relay as the signed-in member through the running desk: `call` gets the client
+    /// and this device's token. Without a desk the answer is `signed_out`; the relay's refusals
+    /// reach the UI as their `CommandError`.
+    pub async fn with_relay<T, E>(
+        &self,
+        call: impl AsyncFnOnce(&RelayClient, &Secret) -> Result<T, E>,
+    ) -> Result<T, CommandError>
+    where
+        CommandError: From<E>,
+    {
+        let desk = self.running_desk().await?;
+        let (relay, token) = desk.relay_access();
+        Ok(call(relay, token).await?)
     }
 
     /// What the status bar shows now.

@@ -14,9 +14,9 @@ use crate::{AppState, CommandError, ErrorCode};
 #[specta::specta]
 #[tracing::instrument(skip_all, err(Display, level = "warn"))]
 pub async fn channels(state: State<'_, AppState>) -> Result<Vec<ChannelInfo>, CommandError> {
-    let desk = state.running_desk().await?;
-    let (relay, token) = desk.relay_access();
-    Ok(relay.channels(token).await?)
+    state
+        .with_relay(async |relay, token| relay.channels(token).await)
+        .await
 }
 
 /// Stores or rotates a channel's Meta token, sealed on the relay (admins); devices fetch it.
@@ -28,11 +28,13 @@ pub async fn set_channel_token(
     channel_id: String,
     token: String,
 ) -> Result<ChannelInfo, CommandError> {
-    let desk = state.running_desk().await?;
-    let (relay, device) = desk.relay_access();
-    Ok(relay
-        .set_channel_token(device, &channel_id, &Secret::new(token))
-        .await?)
+    state
+        .with_relay(async |relay, device| {
+            relay
+                .set_channel_token(device, &channel_id, &Secret::new(token))
+                .await
+        })
+        .await
 }
 
 /// Revokes a channel's token (admins); every device drops its copy.
@@ -43,9 +45,9 @@ pub async fn revoke_channel_token(
     state: State<'_, AppState>,
     channel_id: String,
 ) -> Result<(), CommandError> {
-    let desk = state.running_desk().await?;
-    let (relay, token) = desk.relay_access();
-    Ok(relay.revoke_channel_token(token, &channel_id).await?)
+    state
+        .with_relay(async |relay, token| relay.revoke_channel_token(token, &channel_id).await)
+        .await
 }
 
 /// Sets which agents may use a channel (empty: everyone) (admins).
@@ -57,11 +59,11 @@ pub async fn set_channel_access(
     channel_id: String,
     agents: Vec<String>,
 ) -> Result<(), CommandError> {
-    let desk = state.running_desk().await?;
-    let (relay, token) = desk.relay_access();
-    Ok(relay
-        .set_channel_access(token, &channel_id, &agents)
-        .await?)
+    state
+        .with_relay(async |relay, token| {
+            relay.set_channel_access(token, &channel_id, &agents).await
+        })
+        .await
 }
 
 /// Connects channels through Meta (owners): `whatsapp` runs Embedded Signup, `pages` Facebook
@@ -119,9 +121,9 @@ pub async fn check_channel(
     state: State<'_, AppState>,
     channel_id: String,
 ) -> Result<ChannelInfo, CommandError> {
-    let desk = state.running_desk().await?;
-    let (relay, token) = desk.relay_access();
-    Ok(relay.check_channel(token, &channel_id).await?)
+    state
+        .with_relay(async |relay, token| relay.check_channel(token, &channel_id).await)
+        .await
 }
 
 /// Disconnects a channel (admins): unsubscribed at Meta, its token deleted on the relay and on

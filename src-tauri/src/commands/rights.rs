@@ -203,9 +203,9 @@ pub async fn erase_contact(
 #[specta::specta]
 #[tracing::instrument(skip_all, err(Display, level = "warn"))]
 pub async fn retention(state: State<'_, AppState>) -> Result<Retention, CommandError> {
-    let desk = state.running_desk().await?;
-    let (relay, token) = desk.relay_access();
-    Ok(relay.retention(token).await?)
+    state
+        .with_relay(async |relay, token| relay.retention(token).await)
+        .await
 }
 
 /// Sets the workspace's retention periods (admins); every device enforces them.
@@ -216,7 +216,7 @@ pub async fn set_retention(
     state: State<'_, AppState>,
     retention: Retention,
 ) -> Result<Retention, CommandError> {
-    let desk = state.running_desk().await?;
-    let (relay, token) = desk.relay_access();
-    Ok(relay.set_retention(token, &retention).await?)
+    state
+        .with_relay(async |relay, token| relay.set_retention(token, &retention).await)
+        .await
 }

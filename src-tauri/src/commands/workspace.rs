@@ -13,9 +13,9 @@ use crate::{AppState, CommandError, ErrorCode};
 #[specta::specta]
 #[tracing::instrument(skip_all, err(Display, level = "warn"))]
 pub async fn team(state: State<'_, AppState>) -> Result<TeamView, CommandError> {
-    let desk = state.running_desk().await?;
-    let (relay, token) = desk.relay_access();
-    Ok(relay.team_view(token).await?)
+    state
+        .with_relay(async |relay, token| relay.team_view(token).await)
+        .await
 }
 
 /// The workspace's members, for assigning and @mentions.
@@ -42,9 +42,9 @@ pub async fn invite_member(
     display_name: String,
     role: Role,
 ) -> Result<Invitation, CommandError> {
-    let desk = state.running_desk().await?;
-    let (relay, token) = desk.relay_access();
-    Ok(relay.invite(token, &email, &display_name, role).await?)
+    state
+        .with_relay(async |relay, token| relay.invite(token, &email, &display_name, role).await)
+        .await
 }
 
 /// Changes a member's role or status (admins); deactivation signs all their devices out.
@@ -56,9 +56,9 @@ pub async fn update_member(
     member_id: String,
     change: MemberChange,
 ) -> Result<Teammate, CommandError> {
-    let desk = state.running_desk().await?;
-    let (relay, token) = desk.relay_access();
-    Ok(relay.update_member(token, &member_id, &change).await?)
+    state
+        .with_relay(async |relay, token| relay.update_member(token, &member_id, &change).await)
+        .await
 }
 
 /// Removes a member (admins).
@@ -69,9 +69,9 @@ pub async fn remove_member(
     state: State<'_, AppState>,
     member_id: String,
 ) -> Result<(), CommandError> {
-    let desk = state.running_desk().await?;
-    let (relay, token) = desk.relay_access();
-    Ok(relay.remove_member(token, &member_id).await?)
+    state
+        .with_relay(async |relay, token| relay.remove_member(token, &member_id).await)
+        .await
 }
 
 /// Signed-in devices: this member's, or everyone's (`all`, admins).
@@ -79,9 +79,9 @@ pub async fn remove_member(
 #[specta::specta]
 #[tracing::instrument(skip_all, fields(all = all), err(Display, level = "warn"))]
 pub async fn devices(state: State<'_, AppState>, all: bool) -> Result<Vec<Device>, CommandError> {
-    let desk = state.running_desk().await?;
-    let (relay, token) = desk.relay_access();
-    Ok(relay.devices(token, all).await?)
+    state
+        .with_relay(async |relay, token| relay.devices(token, all).await)
+        .await
 }
 
 /// Signs a device out (one's own; admins: anyone's).
@@ -92,9 +92,9 @@ pub async fn revoke_device(
     state: State<'_, AppState>,
     device_id: String,
 ) -> Result<(), CommandError> {
-    let desk = state.running_desk().await?;
-    let (relay, token) = desk.relay_access();
-    Ok(relay.revoke_device(token, &device_id).await?)
+    state
+        .with_relay(async |relay, token| relay.revoke_device(token, &device_id).await)
+        .await
 }
 
 /// A page of the audit log, newest first (admins).
@@ -105,9 +105,9 @@ pub async fn audit_log(
     state: State<'_, AppState>,
     before: Option<f64>,
 ) -> Result<AuditPage, CommandError> {
-    let desk = state.running_desk().await?;
-    let (relay, token) = desk.relay_access();
-    Ok(relay.audit(token, before.map(|b| b as i64), 100).await?)
+    state
+        .with_relay(async |relay, token| relay.audit(token, before.map(|b| b as i64), 100).await)
+        .await
 }
 
 /// Renames the workspace (owners).
@@ -118,9 +118,9 @@ pub async fn rename_workspace(
     state: State<'_, AppState>,
     name: String,
 ) -> Result<(), CommandError> {
-    let desk = state.running_desk().await?;
-    let (relay, token) = desk.relay_access();
-    Ok(relay.rename_workspace(token, &name).await?)
+    state
+        .with_relay(async |relay, token| relay.rename_workspace(token, &name).await)
+        .await
 }
 
 /// Terminates the workspace for good (owners; `confirm` is its exact name).
@@ -131,7 +131,7 @@ pub async fn terminate_workspace(
     state: State<'_, AppState>,
     confirm: String,
 ) -> Result<(), CommandError> {
-    let desk = state.running_desk().await?;
-    let (relay, token) = desk.relay_access();
-    Ok(relay.terminate_workspace(token, &confirm).await?)
+    state
+        .with_relay(async |relay, token| relay.terminate_workspace(token, &confirm).await)
+        .await
 }
