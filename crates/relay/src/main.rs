@@ -66,25 +66,8 @@ enum WorkspaceCommand {
 enum ChannelCommand {
     /// Add a channel to a workspace, so its webhooks route there (and release quarantined ones).
     Add {
-        /// The workspace id.
-        #[arg(long)]
-        workspace: String,
-        /// whatsapp, messenger or instagram.
-        #[arg(long)]
-        kind: ChannelKind,
-        /// WhatsApp phone_number_id, Page id or Instagram account id.
-        #[arg(long)]
-        external_id: String,
-        /// WhatsApp only: the WABA id, for account-level events (template status…).
-        #[arg(long)]
-        waba_id: Option<String>,
-        /// A name people recognise.
-        #[arg(long, default_value = "")]
-        name: String,
-        /// The app-scoped id of the Facebook user who connected it (for Meta's data-deletion and
-        /// deauthorize callbacks).
-        #[arg(long)]
-        meta_user_id: Option<String>,
+        #[command(flatten)]
+        channel: NewChannelArgs,
         #[command(flatten)]
         data: DataDirArgs,
     },
@@ -167,23 +150,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             owner_name,
             data,
         }) => create_workspace(&name, &owner_email, owner_name, &data).await,
-        Command::Channel(ChannelCommand::Add {
-            workspace,
-            kind,
-            external_id,
-            waba_id,
-            name,
-            meta_user_id,
-            data,
-        }) => {
-            let channel = NewChannelArgs {
-                workspace,
-                kind,
-                external_id,
-                waba_id,
-                name,
-                meta_user_id,
-            };
+        Command::Channel(ChannelCommand::Add { channel, data }) => {
             add_channel(channel, &data).await
         }
         Command::Channel(ChannelCommand::List {
@@ -258,12 +225,26 @@ async fn create_workspace(
 }
 
 /// The arguments of `channel add`, but the data directory.
+#[derive(clap::Args)]
 struct NewChannelArgs {
+    /// The workspace id.
+    #[arg(long)]
     workspace: String,
+    /// whatsapp, messenger or instagram.
+    #[arg(long)]
     kind: ChannelKind,
+    /// WhatsApp phone_number_id, Page id or Instagram account id.
+    #[arg(long)]
     external_id: String,
+    /// WhatsApp only: the WABA id, for account-level events (template status…).
+    #[arg(long)]
     waba_id: Option<String>,
+    /// A name people recognise.
+    #[arg(long, default_value = "")]
     name: String,
+    /// The app-scoped id of the Facebook user who connected it (for Meta's data-deletion and
+    /// deauthorize callbacks).
+    #[arg(long)]
     meta_user_id: Option<String>,
 }
 

@@ -300,10 +300,5 @@ async fn a_malformed_acknowledgement_gets_the_api_error_shape() {
     assert_eq!(response.status, StatusCode::BAD_REQUEST);
     let body = response.json();
     assert_eq!(body["error"]["code"], "bad_request", "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("expected JSON {seq}")
-    );
+    assert!(str_of(&body["error"]["message"]).contains("expected JSON {seq}"));
 }

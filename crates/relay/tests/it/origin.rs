@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use zentro_relay::credentials::hash_password;
 
-use crate::support::{PASSWORD, ServedRelay};
+use crate::support::{PASSWORD, ServedRelay, str_of};
 
 const PHOTO: &[u8] = b"\xff\xd8\xff\xe0 a JPEG's first bytes, then the rest of the photo";
 
@@ -134,10 +134,7 @@ async fn types_instagram_does_not_take_are_refused_on_upload() {
         let answer: serde_json::Value = response.json().await.unwrap();
         assert_eq!(answer["error"]["code"], "unsupported_type", "{mime}");
         assert!(
-            answer["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("image/jpeg"),
+            str_of(&answer["error"]["message"]).contains("image/jpeg"),
             "the refusal names what is taken: {answer}"
         );
     }

@@ -7,7 +7,9 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 use zentro_meta_sim::MetaSim;
 
-use crate::support::{SECRET, TestRelay, meta_app_of, new_token_keys, post_json, start_meta_sim};
+use crate::support::{
+    SECRET, TestRelay, meta_app_of, new_token_keys, post_json, start_meta_sim, str_of,
+};
 
 const OWNER: &str = "owner@acme.test";
 
@@ -168,12 +170,7 @@ async fn finishing_connects_the_number_once_with_a_sealed_token_and_tells_every_
     // A PIN that is not 6 digits is refused before anything happens; the link stays usable.
     let bad_pin = complete(&s, finished(&token, &code, &waba, &number, "12")).await;
     assert_eq!(bad_pin.status, StatusCode::BAD_REQUEST);
-    assert!(
-        bad_pin.json()["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("6-digit PIN")
-    );
+    assert!(str_of(&bad_pin.json()["error"]["message"]).contains("6-digit PIN"));
 
     let done = complete(
         &s,
@@ -288,12 +285,7 @@ async fn cancel_and_meta_errors_end_the_signup_with_nothing_created() {
     assert_eq!(cancelled.status, StatusCode::OK);
     let signup = signup_state(&s, &id).await;
     assert_eq!(signup["state"], "cancelled");
-    assert!(
-        signup["outcome"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("PHONE_NUMBER_SETUP")
-    );
+    assert!(str_of(&signup["outcome"]["message"]).contains("PHONE_NUMBER_SETUP"));
 
     let (id, token) = start(&s).await;
     let failed = abandon(&s, json!({ "t": token, "event": "ERROR", "data": { "error_message": "Something went wrong", "error_id": "524126" } }))
@@ -302,12 +294,7 @@ async fn cancel_and_meta_errors_end_the_signup_with_nothing_created() {
     let signup = signup_state(&s, &id).await;
     assert_eq!(signup["state"], "failed");
     assert_eq!(signup["outcome"]["error_id"], "524126");
-    assert!(
-        signup["outcome"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("524126")
-    );
+    assert!(str_of(&signup["outcome"]["message"]).contains("524126"));
     assert!(channels(&s).await.is_empty());
     let actions = audit_actions(&s).await;
     assert!(actions.contains(&"channel.signup_cancelled".to_string()));
@@ -324,12 +311,7 @@ async fn an_expired_code_or_a_grant_without_the_account_creates_nothing() {
     let late = complete(&s, finished(&token, &code, &waba, &number, "135790")).await;
     assert_eq!(late.json()["state"], "failed");
     assert_eq!(late.json()["outcome"]["code"], "code_expired");
-    assert!(
-        late.json()["outcome"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("30 seconds")
-    );
+    assert!(str_of(&late.json()["outcome"]["message"]).contains("30 seconds"));
     assert_eq!(signup_state(&s, &id).await["state"], "failed");
     assert!(!s.sim.state().is_subscribed(&waba));
 
@@ -339,12 +321,7 @@ async fn an_expired_code_or_a_grant_without_the_account_creates_nothing() {
     let (code, waba, number) = dialog_finishes(&s.sim, false).await;
     let mismatch = complete(&s, finished(&token, &code, &waba, &number, "135790")).await;
     assert_eq!(mismatch.json()["outcome"]["code"], "account_not_granted");
-    assert!(
-        mismatch.json()["outcome"]["message"]
-            .as_str()
-            .unwrap()
-            .contains(&waba)
-    );
+    assert!(str_of(&mismatch.json()["outcome"]["message"]).contains(&waba));
     assert!(!s.sim.state().is_subscribed(&waba));
     assert_eq!(s.sim.state().registration(&number), Some((false, None)));
     assert!(channels(&s).await.is_empty());
@@ -375,12 +352,7 @@ async fn an_expired_link_is_refused_and_a_relay_without_a_meta_app_says_what_to_
         .await;
     assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(refused.json()["error"]["code"], "meta_app_missing");
-    assert!(
-        refused.json()["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("ZENTRO_RELAY_META_APP_ID")
-    );
+    assert!(str_of(&refused.json()["error"]["message"]).contains("ZENTRO_RELAY_META_APP_ID"));
 }
 
 /// Connects a number through the signup; returns `(channel id, waba, number)`.
@@ -428,12 +400,7 @@ async fn health_checks_repair_a_lost_subscription_and_see_quality_and_revocation
     let channel = check(&s, &id).await;
     assert_eq!(channel["health"], "attention");
     assert_eq!(channel["quality_rating"], "RED");
-    assert!(
-        channel["health_reason"]
-            .as_str()
-            .unwrap()
-            .contains("quality")
-    );
+    assert!(str_of(&channel["health_reason"]).contains("quality"));
 
     // The owner removed the app at Meta: every token dies; the channel is disconnected and
     // every device is told.
@@ -441,12 +408,7 @@ async fn health_checks_repair_a_lost_subscription_and_see_quality_and_revocation
     s.sim.state().revoke_tokens_for(&waba);
     let channel = check(&s, &id).await;
     assert_eq!(channel["health"], "disconnected");
-    assert!(
-        channel["health_reason"]
-            .as_str()
-            .unwrap()
-            .contains("reconnect")
-    );
+    assert!(str_of(&channel["health_reason"]).contains("reconnect"));
     let changes: Vec<Value> = events(&s)
         .await
         .into_iter()
@@ -571,12 +533,7 @@ async fn facebook_login_connects_the_chosen_pages_and_instagram_accounts() {
     )
     .await;
     assert_eq!(done.json()["state"], "connected", "{:?}", done.json());
-    assert!(
-        done.json()["outcome"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("@acmecoffee")
-    );
+    assert!(str_of(&done.json()["outcome"]["message"]).contains("@acmecoffee"));
     assert!(s.sim.state().is_subscribed("610000000000001"));
     assert!(!s.sim.state().is_subscribed("610000000000002"));
     let list = channels(&s).await;
@@ -715,7 +672,7 @@ async fn a_whatsapp_grant_of_exactly_the_requested_permissions_reports_no_differ
             "{outcome:?}"
         );
         assert!(
-            !outcome["message"].as_str().unwrap().contains("permission"),
+            !str_of(&outcome["message"]).contains("permission"),
             "{outcome:?}"
         );
     }
@@ -772,7 +729,7 @@ async fn a_whatsapp_grant_missing_a_requested_permission_is_reported() {
             "{outcome:?}"
         );
         assert!(
-            outcome["message"].as_str().unwrap().contains(
+            str_of(&outcome["message"]).contains(
                 "did not grant a permission Zentro Desk needs (whatsapp_business_messaging)"
             ),
             "{outcome:?}"
@@ -842,19 +799,11 @@ async fn a_pages_login_granting_more_or_fewer_permissions_is_reported() {
     let expected = json!({ "extra": ["pages_read_engagement"], "missing": [] });
     assert_eq!(listed["permissions"], expected);
     assert!(
-        listed["permissions_notice"]
-            .as_str()
-            .unwrap()
-            .contains("pages_read_engagement"),
+        str_of(&listed["permissions_notice"]).contains("pages_read_engagement"),
         "the page shows it while the owner chooses"
     );
     assert_eq!(done["outcome"]["permissions"], expected);
-    assert!(
-        done["outcome"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("pages_read_engagement")
-    );
+    assert!(str_of(&done["outcome"]["message"]).contains("pages_read_engagement"));
 
     // Fewer: the owner unticked Instagram's messaging permission.
     let (listed, done) = pages_login_granting(
@@ -870,12 +819,7 @@ async fn a_pages_login_granting_more_or_fewer_permissions_is_reported() {
     let expected = json!({ "extra": [], "missing": ["instagram_manage_messages"] });
     assert_eq!(listed["permissions"], expected);
     assert_eq!(done["outcome"]["permissions"], expected);
-    assert!(
-        done["outcome"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("instagram_manage_messages")
-    );
+    assert!(str_of(&done["outcome"]["message"]).contains("instagram_manage_messages"));
     let audits = permission_audits(&s).await;
     assert_eq!(audits.len(), 2, "{audits:?}");
 }

@@ -316,6 +316,11 @@ pub fn wa_text(phone_number_id: &str, wamid: &str, text: &str) -> Value {
     }}]}]})
 }
 
+/// The string `value` holds; the test fails when it holds none.
+pub fn str_of(value: &Value) -> &str {
+    value.as_str().unwrap()
+}
+
 /// The wamids in a list of events.
 pub fn wamids(events: &[Value]) -> Vec<String> {
     events

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::stream::Sse;
 use crate::support::{
     Joined, PASSWORD, ServedRelay, TestRelay, call_at, meta_app_of, new_token_keys, start_meta_sim,
+    str_of,
 };
 
 const OWNER: &str = "owner@acme.test";
@@ -208,10 +209,7 @@ async fn every_route_is_refused_to_roles_below_its_permission_and_to_strangers()
             );
             assert_eq!(refused.json()["error"]["code"], "forbidden");
             assert!(
-                refused.json()["error"]["message"]
-                    .as_str()
-                    .unwrap()
-                    .contains(least),
+                str_of(&refused.json()["error"]["message"]).contains(least),
                 "the refusal names who may: {:?}",
                 refused.json()
             );
@@ -570,12 +568,7 @@ async fn without_a_token_key_the_relay_keeps_no_channel_tokens_and_says_why() {
         .await;
     assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(refused.json()["error"]["code"], "token_key_missing");
-    assert!(
-        refused.json()["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("ZENTRO_RELAY_TOKEN_KEY")
-    );
+    assert!(str_of(&refused.json()["error"]["message"]).contains("ZENTRO_RELAY_TOKEN_KEY"));
 }
 
 #[tokio::test]

@@ -6,12 +6,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use clap::Parser;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use zentro_meta::AppSecret;
 use zentro_relay::Config;
-use zentro_relay::config::{ServeArgs, VerifyToken};
+use zentro_relay::config::VerifyToken;
 use zentro_relay::tls::TlsFiles;
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -109,12 +108,6 @@ async fn https_is_served_and_a_renewed_certificate_is_taken_without_a_restart() 
     relay.await.unwrap().unwrap();
 }
 
-#[derive(Parser)]
-struct Serve {
-    #[command(flatten)]
-    args: ServeArgs,
-}
-
 #[test]
 fn serving_https_itself_allows_any_listen_address_and_needs_both_files() {
     let dir = tempfile::tempdir().unwrap();
@@ -122,19 +115,8 @@ fn serving_https_itself_allows_any_listen_address_and_needs_both_files() {
     std::fs::write(&cert, fixture("first.crt")).unwrap();
     std::fs::write(&key, fixture("first.key")).unwrap();
     let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
-    let parse = |extra: &[&str]| {
-        let mut argv = vec![
-            "serve",
-            "--meta-app-secret",
-            "s",
-            "--meta-verify-token",
-            "v",
-            "--listen",
-            "0.0.0.0:8443",
-        ];
-        argv.extend_from_slice(extra);
-        Serve::try_parse_from(argv).unwrap().args.into_config()
-    };
+    let parse =
+        |extra: &[&str]| crate::transport::config(&[&["--listen", "0.0.0.0:8443"], extra].concat());
     let config = parse(&["--tls-cert", cert, "--tls-key", key]).unwrap();
     assert!(config.tls.is_some());
     let message = parse(&["--tls-cert", cert]).unwrap_err().to_string();

@@ -18,7 +18,9 @@ struct Serve {
     args: ServeArgs,
 }
 
-fn config(args: &[&str]) -> anyhow::Result<Config> {
+/// The settings `zentro-relay serve` makes of `args` (after an app secret and a verify token), or
+/// why it refuses them.
+pub(crate) fn config(args: &[&str]) -> anyhow::Result<Config> {
     let mut argv = vec![
         "serve",
         "--meta-app-secret",
