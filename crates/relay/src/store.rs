@@ -40,9 +40,9 @@ pub enum StoreError {
     /// The database could not be opened or migrated.
     #[error("could not open the relay database at {path}: {source}")]
     Open {
-        /// The file.
+        /// The path of the database file the relay tried to open.
         path: String,
-        /// Why.
+        /// SQLite's or the pool's error, as sqlx reported it.
         source: sqlx::Error,
     },
     /// Migrating failed.
@@ -117,11 +117,11 @@ impl FromStr for ChannelKind {
 /// A channel row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Channel {
-    /// Id.
+    /// A random id the relay gives the channel when it is added; the API names it by this.
     pub id: String,
     /// Owning workspace.
     pub workspace_id: String,
-    /// Kind.
+    /// `whatsapp`, `messenger` or `instagram` (a [`ChannelKind`] as text).
     pub kind: String,
     /// phone_number_id, Page id or Instagram account id.
     pub external_id: String,
@@ -151,7 +151,8 @@ impl Channel {
 /// A member as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Member {
-    /// Id.
+    /// A random id the relay gives the member when the workspace is created (its owner) or when
+    /// the member is invited.
     pub id: String,
     /// Email (the username).
     pub email: String,
@@ -164,18 +165,18 @@ pub struct Member {
 /// A workspace as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Workspace {
-    /// Id.
+    /// A random id the relay gives the workspace when it is created; all its rows name it.
     pub id: String,
-    /// Name.
+    /// What people call the workspace, given when it is created.
     pub name: String,
 }
 
 /// A member's credentials, for sign-in.
 #[derive(Debug, Clone)]
 pub struct Credentials {
-    /// The member.
+    /// The member the email belongs to.
     pub member: Member,
-    /// Their workspace.
+    /// The workspace the member belongs to, which a sign-in opens.
     pub workspace: Workspace,
     /// argon2id hash, if a password was set.
     pub password_hash: Option<String>,
@@ -203,11 +204,11 @@ pub struct SessionContext {
 /// A member as teammates see them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MemberSummary {
-    /// Id.
+    /// The member's id, as in [`Member::id`].
     pub id: String,
-    /// Email.
+    /// The email the member signs in with.
     pub email: String,
-    /// Name.
+    /// The name teammates see, given at invitation or when the workspace was created.
     pub display_name: String,
     /// owner, admin or agent.
     pub role: String,
@@ -238,7 +239,7 @@ pub struct StoredEvent {
 /// A quarantined webhook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QuarantineEntry {
-    /// Id.
+    /// Its row number, growing with each arrival (`ID` in `zentro-relay quarantine list`).
     pub id: i64,
     /// When it arrived (UTC ms).
     pub received_at: i64,
