@@ -151,8 +151,8 @@ pub enum TeamEvent {
         changes: ContactChanges,
     },
     /// Two contacts are the same person (e.g. on WhatsApp and on Instagram): from now on they
-    /// are shown as one customer's identities. Linking into a contact already linked joins its
-    /// person.
+    /// are shown as one customer's identities. Linking into a contact that is already linked
+    /// joins the person it is part of.
     ContactsLinked {
         /// The contact being linked (with everyone already linked to it).
         contact: ContactRef,
