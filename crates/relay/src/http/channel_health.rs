@@ -231,7 +231,7 @@ async fn announce(
             &format!("channel.health:{}:{}", channel.id, random_id()),
         )
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::sequencer)?;
     Ok(())
 }
 

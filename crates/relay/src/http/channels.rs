@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState, Authenticated};
+use super::{ApiError, AppState, Authenticated, Body, body};
 use crate::roles::{Permission, Role};
 use crate::sealing::TokenKeys;
 use crate::store::{Channel, ChannelKind, ChannelView};
@@ -17,16 +17,6 @@ use zentro_events::clock::random_id;
 
 /// The log event that tells devices a channel or its token changed.
 pub const CHANNEL_CHANGED: &str = "channel.changed";
-
-/// A handler's JSON body as axum extracts it: the value, or why it is not JSON of that shape.
-pub(super) type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
-
-/// The value of `input`; a bad request naming the `shape` expected when it is not JSON of it.
-pub(super) fn body<T>(input: Body<T>, shape: &str) -> Result<T, ApiError> {
-    input
-        .map(|Json(v)| v)
-        .map_err(|e| ApiError::BadRequest(format!("expected JSON {shape}: {}", e.body_text())))
-}
 
 pub(crate) fn keys(state: &AppState) -> Result<&TokenKeys, ApiError> {
     state.config.token_keys.as_ref().ok_or(ApiError::Refused {
@@ -47,7 +37,7 @@ async fn announce(state: &AppState, auth: &Authenticated, view: Value) -> Result
             &format!("{CHANNEL_CHANGED}:{}", random_id()),
         )
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::sequencer)?;
     Ok(())
 }
 

@@ -44,12 +44,7 @@ impl From<crate::store::StoreError> for ApiError {
             StoreError::InvitationExpired => (StatusCode::GONE, "invitation_expired"),
             StoreError::Sql(cause) if database_unavailable(cause) => {
                 tracing::error!(%cause, "the database cannot take the request");
-                return Self::Refused {
-                    status: StatusCode::SERVICE_UNAVAILABLE,
-                    code: "unavailable",
-                    message: "The relay cannot use its database right now; try again shortly."
-                        .into(),
-                };
+                return Self::unavailable();
             }
             _ => return Self::internal(error),
         };
@@ -91,6 +86,32 @@ impl ApiError {
         match error {
             crate::store::StoreError::Sql(_) => Self::from(error),
             other => Self::internal(other),
+        }
+    }
+
+    /// The sequencer could not commit (or is stopping): 503 `unavailable` when the database cannot
+    /// serve anyone now or the relay is shutting down, else internal (500).
+    pub fn sequencer(error: crate::sequencer::SequencerError) -> Self {
+        use crate::sequencer::SequencerError;
+        let unavailable = match &error {
+            SequencerError::Stopped => true,
+            SequencerError::Store(cause) => {
+                matches!(&**cause, crate::store::StoreError::Sql(e) if database_unavailable(e))
+            }
+        };
+        if !unavailable {
+            return Self::internal(error);
+        }
+        tracing::error!(%error, "the event log cannot take the request");
+        Self::unavailable()
+    }
+
+    /// 503 `unavailable`: the database cannot serve anyone now; retry shortly.
+    fn unavailable() -> Self {
+        Self::Refused {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "unavailable",
+            message: "The relay cannot use its database right now; try again shortly.".into(),
         }
     }
 

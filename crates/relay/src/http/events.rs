@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::channels::{Body, body};
 use super::{ApiError, AppState, Authenticated};
+use super::{Body, body};
 use crate::metrics::Metrics;
 use crate::store::{Gap, SessionContext, StoredEvent};
 use zentro_events::{DeviceEvent, Refusal};
@@ -59,11 +59,11 @@ pub async fn list(
         .store
         .readable_events_after(&session, after, limit)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::store)?;
     let events = page.events;
     let gap = gap_before(&state, &session.workspace_id, after, events.first())
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::store)?;
     let next_after = (page.scanned_to > after)
         .then_some(page.scanned_to)
         .or(gap.map(|g| g.to))
@@ -73,7 +73,7 @@ pub async fn list(
         .store
         .head(&session.workspace_id)
         .await
-        .map_err(ApiError::internal)?
+        .map_err(ApiError::store)?
         .max(next_after);
     let mut page = json!({ "events": events, "next_after": next_after, "head": head });
     if let Some(gap) = gap {
@@ -318,7 +318,7 @@ pub async fn publish(
         .store
         .may_write_about(session, &input.payload)
         .await
-        .map_err(ApiError::internal)?
+        .map_err(ApiError::store)?
     {
         return Err(ApiError::Forbidden(
             "you are not among the members allowed on this conversation's channel; ask an admin"
@@ -340,12 +340,12 @@ pub async fn publish(
             &input.idempotency_key,
         )
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::sequencer)?;
     state
         .store
         .audit_published(&auth.0, published.seq, published.created)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::store)?;
     let status = if published.created {
         StatusCode::CREATED
     } else {
@@ -370,7 +370,7 @@ pub async fn acknowledge(
         .sequencer
         .acknowledge(&session.workspace_id, &session.session_id, ack.seq)
         .await
-        .map_err(ApiError::internal)?
+        .map_err(ApiError::sequencer)?
         .ok_or(ApiError::Unauthorized)?;
     Ok(Json(json!({ "acked_seq": acked })))
 }

@@ -86,7 +86,7 @@ async fn announce(
             &format!("{action}:{}:{}", channel.id, random_id()),
         )
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::sequencer)?;
     state
         .store
         .record(NewAuditEntry {

@@ -35,6 +35,16 @@ use crate::ratelimit::RateLimiter;
 use crate::sequencer::{Notifier, Sequencer};
 use crate::store::{SessionContext, SessionUse, Store};
 
+/// A handler's JSON body as axum extracts it: the value, or why it is not JSON of that shape.
+pub(crate) type Body<T> = Result<axum::Json<T>, axum::extract::rejection::JsonRejection>;
+
+/// The value of `input`; a bad request naming the `shape` expected when it is not JSON of it.
+pub(crate) fn body<T>(input: Body<T>, shape: &str) -> Result<T, ApiError> {
+    input
+        .map(|axum::Json(v)| v)
+        .map_err(|e| ApiError::BadRequest(format!("expected JSON {shape}: {}", e.body_text())))
+}
+
 /// Everything a handler can reach.
 #[derive(Clone)]
 pub struct AppState {

@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::channels::{Body, body};
 use super::{ApiError, AppState, Authenticated};
+use super::{Body, body};
 use crate::roles::Permission;
 
 /// The log event that tells devices to erase a customer (named by a salted hash only).
@@ -85,7 +85,7 @@ pub async fn erase(
             &format!("{CONTACT_ERASED}:{}", input.hash),
         )
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::sequencer)?;
     state
         .store
         .record(auth.audit(

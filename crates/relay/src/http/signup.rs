@@ -27,8 +27,8 @@ use zentro_meta::graph::{GraphClient, GraphError, PhoneNumber, TokenInfo};
 use zentro_meta::permissions::{LoginFlow, PermissionCheck};
 use zentro_meta::platform::{self, signup_events};
 
-use super::channels::{Body, body};
 use super::{ApiError, AppState, Authenticated};
+use super::{Body, body};
 use crate::config::MetaApp;
 use crate::credentials::{new_token, token_hash};
 use crate::roles::Permission;

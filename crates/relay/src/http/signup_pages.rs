@@ -23,12 +23,12 @@ use zentro_meta::graph::{GraphClient, PageAccount};
 use zentro_meta::permissions::{LoginFlow, PermissionCheck};
 use zentro_meta::platform;
 
-use super::channels::{Body, body};
 use super::signup::{
     CHANNEL_CONNECTED, Connection, Failure, PAGES, begin, check_permissions, end,
     exchange_and_verify, meta, open, record_connected, undo_subscription, with_permissions,
 };
 use super::{ApiError, AppState};
+use super::{Body, body};
 use crate::store::{Channel, ChannelHealth, ChannelKind, Signup, SignupState};
 
 /// How long the Pages shared by a login wait for the owner's choice.

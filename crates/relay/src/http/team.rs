@@ -7,9 +7,9 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::channels::{Body, body};
 use super::sessions::{client_address, read_json, start_session};
 use super::{ApiError, AppState, Authenticated};
+use super::{Body, body};
 use crate::credentials::{
     check_password_policy, hash_password, invitation_code_hash, new_invitation_code,
 };
@@ -514,7 +514,7 @@ pub async fn set_retention(
             &format!("{RETENTION_EVENT}:{}", random_id()),
         )
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::sequencer)?;
     state
         .store
         .record(auth.audit("retention.changed", None, settings.clone()))
