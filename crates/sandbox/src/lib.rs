@@ -60,7 +60,7 @@ pub struct Sandbox {
     relay_url: String,
     identity: Identity,
     device_token: Secret,
-    channel_tokens: Arc<std::sync::RwLock<HashMap<String, AccessToken>>>,
+    channel_tokens: Arc<Tokens>,
     folder: PathBuf,
     stop: CancellationToken,
     tasks: tokio_util::task::TaskTracker,
@@ -150,13 +150,7 @@ impl Sandbox {
     /// The channel tokens, by cache channel id.
     pub fn tokens(&self) -> zentro_core::desk::TokenSource {
         let tokens = self.channel_tokens.clone();
-        Arc::new(move |channel: &str| {
-            tokens
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(channel)
-                .cloned()
-        })
+        Arc::new(move |channel: &str| read(&tokens).get(channel).cloned())
     }
 
     /// Takes into memory the tokens of channels connected since the start (through the
@@ -165,18 +159,12 @@ impl Sandbox {
         let relay = RelayClient::new(&self.relay_url)?;
         let mut adopted = 0;
         for channel in relay.channels(&self.device_token).await? {
-            let known = self
-                .channel_tokens
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains_key(&channel.cache_id());
+            let known = read(&self.channel_tokens).contains_key(&channel.cache_id());
             if known || channel.token_version.is_none() {
                 continue;
             }
             let (token, _) = relay.channel_token(&self.device_token, &channel.id).await?;
-            self.channel_tokens
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
+            write(&self.channel_tokens)
                 .insert(channel.cache_id(), AccessToken::new(token.expose()));
             adopted += 1;
         }
@@ -220,6 +208,23 @@ impl Sandbox {
         self.tasks.close();
         self.tasks.wait().await;
     }
+}
+
+/// The channel tokens, by cache channel id, shared with the desk's token source.
+type Tokens = std::sync::RwLock<HashMap<String, AccessToken>>;
+
+/// Reads the tokens even if a thread panicked while holding them: each change is one insert.
+fn read(tokens: &Tokens) -> std::sync::RwLockReadGuard<'_, HashMap<String, AccessToken>> {
+    tokens
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Changes the tokens, poison-tolerant as [`read`].
+fn write(tokens: &Tokens) -> std::sync::RwLockWriteGuard<'_, HashMap<String, AccessToken>> {
+    tokens
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Wipes `folder` (if it exists) and creates it empty.
