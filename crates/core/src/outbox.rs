@@ -680,10 +680,7 @@ fn template_message(template: &TemplateChoice) -> Outgoing {
             parameters: template
                 .variables
                 .iter()
-                .map(|v| TemplateParameter::Text {
-                    text: v.clone(),
-                    name: None,
-                })
+                .map(|v| TemplateParameter::text(v.clone()))
                 .collect(),
         }],
     }

@@ -123,14 +123,8 @@ async fn free_form_outside_the_24_hour_window_is_refused_but_a_template_goes() {
             components: vec![TemplateComponent {
                 kind: TemplateComponentKind::Body,
                 parameters: vec![
-                    TemplateParameter::Text {
-                        text: "Ana".into(),
-                        name: None,
-                    },
-                    TemplateParameter::Text {
-                        text: "#1042".into(),
-                        name: None,
-                    },
+                    TemplateParameter::text("Ana"),
+                    TemplateParameter::text("#1042"),
                 ],
             }],
         },
@@ -157,10 +151,7 @@ async fn template_problems_are_typed() {
             components: vec![TemplateComponent {
                 kind: TemplateComponentKind::Body,
                 parameters: (0..params)
-                    .map(|i| TemplateParameter::Text {
-                        text: i.to_string(),
-                        name: None,
-                    })
+                    .map(|i| TemplateParameter::text(i.to_string()))
                     .collect(),
             }],
         },

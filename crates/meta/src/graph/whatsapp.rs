@@ -50,6 +50,16 @@ pub enum TemplateParameter {
     Payload(String),
 }
 
+impl TemplateParameter {
+    /// A positional text variable (`{{1}}`, `{{2}}`…, in the order given).
+    pub fn text(value: impl Into<String>) -> Self {
+        Self::Text {
+            text: value.into(),
+            name: None,
+        }
+    }
+}
+
 /// Which part of a template a set of parameters fills.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TemplateComponentKind {
@@ -472,14 +482,8 @@ mod tests {
                 TemplateComponent {
                     kind: TemplateComponentKind::Body,
                     parameters: vec![
-                        TemplateParameter::Text {
-                            text: "Ana".into(),
-                            name: None,
-                        },
-                        TemplateParameter::Text {
-                            text: "#1042".into(),
-                            name: None,
-                        },
+                        TemplateParameter::text("Ana"),
+                        TemplateParameter::text("#1042"),
                     ],
                 },
                 TemplateComponent {
@@ -487,10 +491,7 @@ mod tests {
                         sub_type: "url".into(),
                         index: 0,
                     },
-                    parameters: vec![TemplateParameter::Text {
-                        text: "1042".into(),
-                        name: None,
-                    }],
+                    parameters: vec![TemplateParameter::text("1042")],
                 },
             ],
         });
