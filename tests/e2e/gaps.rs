@@ -9,9 +9,9 @@ use zentro_core::apply::cursor;
 use zentro_core::relay_client::SyncError;
 use zentro_core::rights;
 use zentro_core::sync::catch_up;
+use zentro_events::clock::now_ms;
 use zentro_meta_sim::SimConfig;
 use zentro_relay::Store;
-use zentro_relay::store::now_ms;
 
 use crate::support::{Device, World, contact_of, customer, device, found, world, zoe};
 

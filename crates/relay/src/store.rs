@@ -13,7 +13,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
-use zentro_events::clock::random_id;
+use zentro_events::clock::{now_ms, random_id};
 
 mod access;
 mod connections;
@@ -73,9 +73,6 @@ pub enum StoreError {
 /// Result of store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// The workspace's clock, re-exported for callers outside the relay (the end-to-end tests); the
-/// relay itself uses [`zentro_events::clock`].
-pub use zentro_events::clock::now_ms;
 
 /// A channel kind as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
