@@ -12,6 +12,12 @@ use crate::channel_tokens::ChannelInfo;
 use crate::connections::{SignupOutcome, SignupStart, SignupWindowPolicy};
 use crate::vault::Secret;
 
+/// The relay's answer to a change of one channel: the channel as it now is.
+#[derive(Deserialize)]
+struct ChannelAnswer {
+    channel: ChannelInfo,
+}
+
 impl RelayClient {
     /// The workspace's channels as this member sees them.
     pub async fn channels(&self, token: &Secret) -> Result<Vec<ChannelInfo>, SyncError> {
@@ -48,11 +54,7 @@ impl RelayClient {
         channel_id: &str,
         meta_token: &Secret,
     ) -> Result<ChannelInfo, SyncError> {
-        #[derive(Deserialize)]
-        struct Body {
-            channel: ChannelInfo,
-        }
-        let body: Body = self
+        let body: ChannelAnswer = self
             .send_json(
                 Method::PUT,
                 &format!("/v1/channels/{channel_id}/token"),
@@ -144,11 +146,7 @@ impl RelayClient {
         channel_id: &str,
         action: &str,
     ) -> Result<ChannelInfo, SyncError> {
-        #[derive(Deserialize)]
-        struct Body {
-            channel: ChannelInfo,
-        }
-        let body: Body = self
+        let body: ChannelAnswer = self
             .call(
                 Method::POST,
                 &format!("/v1/channels/{channel_id}/{action}"),
