@@ -72,7 +72,7 @@ pub async fn conversation_ref(
 pub enum ConversationAction {
     /// Assign to a member (`None`: unassign).
     Assign {
-        /// The member.
+        /// The member's relay id.
         assignee: Option<String>,
     },
     /// Change the status; snoozing needs `snooze_hours`.
@@ -84,9 +84,9 @@ pub enum ConversationAction {
     },
     /// A private note for the team.
     AddNote {
-        /// The text.
+        /// What the note says (Markdown is not rendered); never sent to the customer.
         body: String,
-        /// Mentioned members.
+        /// Relay ids of the members mentioned with @, who are notified.
         mentions: Vec<String>,
     },
     /// Correct the customer's details (absent fields stay; an empty email clears it).
@@ -101,9 +101,9 @@ pub enum ConversationAction {
     },
     /// Put a label on or take it off.
     Label {
-        /// The label.
+        /// The label's name, as typed (labels are free text shared by the team).
         label: String,
-        /// On or off.
+        /// `true` puts the label on, `false` takes it off.
         added: bool,
     },
     /// The customer is the same person as the one in another conversation (another channel,
@@ -281,13 +281,13 @@ pub async fn flush(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct NoteView {
-    /// Id.
+    /// The note's id, the same on every device (`note-<ms>-<random>`).
     pub id: String,
     /// Who wrote it.
     pub author_member_id: String,
-    /// Text.
+    /// What the note says.
     pub body: String,
-    /// Mentioned members.
+    /// Relay ids of the members mentioned with @.
     pub mentions: Vec<String>,
     /// When (UTC ms).
     #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]

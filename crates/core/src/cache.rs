@@ -69,11 +69,11 @@ pub type Result<T, E = CacheError> = std::result::Result<T, E>;
 pub struct CacheCounts {
     /// Connected channels (WhatsApp numbers, Pages, Instagram accounts).
     pub channels: u32,
-    /// Customers.
+    /// Customers, one per identity on a channel (linked identities count apart).
     pub contacts: u32,
-    /// Conversations.
+    /// Conversations, open or not.
     pub conversations: u32,
-    /// Messages.
+    /// Messages in both directions, replies queued on this desk included.
     pub messages: u32,
 }
 

@@ -64,7 +64,7 @@ pub struct ChannelInfo {
 pub struct RotationAdvised {
     /// The member's id (perhaps removed).
     pub member_id: String,
-    /// Their email.
+    /// Their sign-in email, to tell the admin who it is.
     pub email: String,
 }
 

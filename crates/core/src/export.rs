@@ -48,7 +48,7 @@ pub struct ExportProgress {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ExportSummary {
-    /// The archive.
+    /// Where the ZIP archive was written, on this computer.
     pub path: String,
     /// Contacts in it.
     #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]

@@ -9,7 +9,7 @@ use crate::cache::{Cache, CacheError};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ConversationSummary {
-    /// Id.
+    /// The conversation's id in this cache (not shared with other devices).
     #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
     pub id: i64,
     /// The customer's name (or id, when Meta sent no name).
@@ -34,7 +34,7 @@ pub struct ConversationSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct MessageView {
-    /// Id.
+    /// The message's id in this cache (not shared with other devices).
     #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
     pub id: i64,
     /// Meta's id.
@@ -43,9 +43,9 @@ pub struct MessageView {
     pub direction: String,
     /// text, image, voice, …
     pub kind: String,
-    /// Text.
+    /// What the message says (`None` for media without text, or deleted).
     pub body: Option<String>,
-    /// Caption.
+    /// The text sent with a photo, video or document (WhatsApp).
     pub caption: Option<String>,
     /// When it was sent (UTC ms); with `id`, the key of the next page.
     #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
@@ -239,7 +239,7 @@ pub async fn messages_after(
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SearchHit {
-    /// The conversation.
+    /// The conversation the hit is in (open it with this id).
     #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
     pub conversation_id: i64,
     /// The matching message, when the match is a message (not the contact).
@@ -382,7 +382,7 @@ pub async fn media_file(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ConversationDetails {
-    /// The conversation.
+    /// The conversation's id in this cache.
     #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
     pub id: i64,
     /// The customer's name (or id).

@@ -83,9 +83,9 @@ pub struct Invitation {
 pub struct Device {
     /// The device session's id.
     pub id: String,
-    /// Whose.
+    /// The member the device belongs to (their relay id).
     pub member_id: String,
-    /// Their email.
+    /// That member's sign-in email, for the admin's list.
     pub member_email: String,
     /// The name given at sign-in.
     pub name: String,

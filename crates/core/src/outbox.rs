@@ -106,7 +106,7 @@ pub fn media_kind(mime: &str) -> zentro_meta::webhook::MediaKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct TemplateChoice {
-    /// Its name.
+    /// The template's name as approved in the WhatsApp Business Account.
     pub name: String,
     /// Its language code.
     pub language: String,

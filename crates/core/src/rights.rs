@@ -55,7 +55,7 @@ pub fn erasure_hash(salt: &str, channel_id: &str, customer_id: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ErasurePreview {
-    /// The contact.
+    /// The customer to erase, as the cache numbers contacts.
     #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
     pub contact_id: i64,
     /// Their name (or id).

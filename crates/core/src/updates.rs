@@ -76,14 +76,14 @@ pub enum UpdateState {
     UpToDate,
     /// A newer version is offered.
     Available {
-        /// Its version.
+        /// The version offered (semver, as the update server announces it).
         version: String,
         /// Its release notes, if the server gave any.
         notes: Option<String>,
     },
     /// Downloading it.
     Downloading {
-        /// Its version.
+        /// The version being downloaded.
         version: String,
         /// Bytes received so far.
         #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
@@ -95,12 +95,12 @@ pub enum UpdateState {
     /// Downloaded, its signature verified, being installed (the system may ask for an
     /// administrator's password).
     Installing {
-        /// Its version.
+        /// The version being installed.
         version: String,
     },
     /// Installed; the app restarts into it.
     Installed {
-        /// Its version.
+        /// The version now installed.
         version: String,
     },
 }

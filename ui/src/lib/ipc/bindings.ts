@@ -243,11 +243,11 @@ export type AuditPage_Serialize = {
 export type CacheCounts = {
 	/**  Connected channels (WhatsApp numbers, Pages, Instagram accounts). */
 	channels: number,
-	/**  Customers. */
+	/**  Customers, one per identity on a channel (linked identities count apart). */
 	contacts: number,
-	/**  Conversations. */
+	/**  Conversations, open or not. */
 	conversations: number,
-	/**  Messages. */
+	/**  Messages in both directions, replies queued on this desk included. */
 	messages: number,
 };
 
@@ -353,7 +353,7 @@ export type ConversationAction = ConversationAction_Serialize | ConversationActi
 export type ConversationAction_Deserialize = 
 /**  Assign to a member (`None`: unassign). */
 { type: "assign"; 
-/**  The member. */
+/**  The member's relay id. */
 assignee?: string | null } | 
 /**  Change the status; snoozing needs `snooze_hours`. */
 { type: "set_status"; 
@@ -363,9 +363,9 @@ status: ConversationStatus;
 snooze_hours?: number | null } | 
 /**  A private note for the team. */
 { type: "add_note"; 
-/**  The text. */
+/**  What the note says (Markdown is not rendered); never sent to the customer. */
 body: string; 
-/**  Mentioned members. */
+/**  Relay ids of the members mentioned with @, who are notified. */
 mentions: string[] } | 
 /**  Correct the customer's details (absent fields stay; an empty email clears it). */
 { type: "edit_contact"; 
@@ -377,9 +377,9 @@ email?: string | null;
 restricted?: boolean | null } | 
 /**  Put a label on or take it off. */
 { type: "label"; 
-/**  The label. */
+/**  The label's name, as typed (labels are free text shared by the team). */
 label: string; 
-/**  On or off. */
+/**  `true` puts the label on, `false` takes it off. */
 added: boolean } | 
 /**
  *  The customer is the same person as the one in another conversation (another channel,
@@ -395,7 +395,7 @@ other_conversation_id: number } |
 export type ConversationAction_Serialize = 
 /**  Assign to a member (`None`: unassign). */
 { type: "assign"; 
-/**  The member. */
+/**  The member's relay id. */
 assignee: string | null } | 
 /**  Change the status; snoozing needs `snooze_hours`. */
 { type: "set_status"; 
@@ -405,9 +405,9 @@ status: ConversationStatus;
 snooze_hours: number | null } | 
 /**  A private note for the team. */
 { type: "add_note"; 
-/**  The text. */
+/**  What the note says (Markdown is not rendered); never sent to the customer. */
 body: string; 
-/**  Mentioned members. */
+/**  Relay ids of the members mentioned with @, who are notified. */
 mentions: string[] } | 
 /**  Correct the customer's details (absent fields stay; an empty email clears it). */
 { type: "edit_contact"; 
@@ -419,9 +419,9 @@ email: string | null;
 restricted: boolean | null } | 
 /**  Put a label on or take it off. */
 { type: "label"; 
-/**  The label. */
+/**  The label's name, as typed (labels are free text shared by the team). */
 label: string; 
-/**  On or off. */
+/**  `true` puts the label on, `false` takes it off. */
 added: boolean } | 
 /**
  *  The customer is the same person as the one in another conversation (another channel,
@@ -438,7 +438,7 @@ export type ConversationDetails = ConversationDetails_Serialize | ConversationDe
 
 /**  The customer a conversation is with, and what the composer needs to know. */
 export type ConversationDetails_Deserialize = {
-	/**  The conversation. */
+	/**  The conversation's id in this cache. */
 	id: number,
 	/**  The customer's name (or id). */
 	contact_name: string,
@@ -474,7 +474,7 @@ export type ConversationDetails_Deserialize = {
 
 /**  The customer a conversation is with, and what the composer needs to know. */
 export type ConversationDetails_Serialize = {
-	/**  The conversation. */
+	/**  The conversation's id in this cache. */
 	id: number,
 	/**  The customer's name (or id). */
 	contact_name: string,
@@ -578,7 +578,7 @@ export type ConversationSummary = ConversationSummary_Serialize | ConversationSu
 
 /**  A conversation in the list. */
 export type ConversationSummary_Deserialize = {
-	/**  Id. */
+	/**  The conversation's id in this cache (not shared with other devices). */
 	id: number,
 	/**  The customer's name (or id, when Meta sent no name). */
 	contact_name: string,
@@ -598,7 +598,7 @@ export type ConversationSummary_Deserialize = {
 
 /**  A conversation in the list. */
 export type ConversationSummary_Serialize = {
-	/**  Id. */
+	/**  The conversation's id in this cache (not shared with other devices). */
 	id: number,
 	/**  The customer's name (or id, when Meta sent no name). */
 	contact_name: string,
@@ -713,9 +713,9 @@ export type Device = Device_Serialize | Device_Deserialize;
 export type Device_Deserialize = {
 	/**  The device session's id. */
 	id: string,
-	/**  Whose. */
+	/**  The member the device belongs to (their relay id). */
 	member_id: string,
-	/**  Their email. */
+	/**  That member's sign-in email, for the admin's list. */
 	member_email: string,
 	/**  The name given at sign-in. */
 	name: string,
@@ -731,9 +731,9 @@ export type Device_Deserialize = {
 export type Device_Serialize = {
 	/**  The device session's id. */
 	id: string,
-	/**  Whose. */
+	/**  The member the device belongs to (their relay id). */
 	member_id: string,
-	/**  Their email. */
+	/**  That member's sign-in email, for the admin's list. */
 	member_email: string,
 	/**  The name given at sign-in. */
 	name: string,
@@ -747,7 +747,7 @@ export type Device_Serialize = {
 
 /**  What erasing a customer will delete, for the confirmation. */
 export type ErasurePreview = {
-	/**  The contact. */
+	/**  The customer to erase, as the cache numbers contacts. */
 	contact_id: number,
 	/**  Their name (or id). */
 	name: string,
@@ -817,7 +817,7 @@ export type ExportProgressed = {
 
 /**  What an export wrote. */
 export type ExportSummary = {
-	/**  The archive. */
+	/**  Where the ZIP archive was written, on this computer. */
 	path: string,
 	/**  Contacts in it. */
 	contacts: number,
@@ -925,7 +925,7 @@ export type MessageView = MessageView_Serialize | MessageView_Deserialize;
 
 /**  A message in a conversation. */
 export type MessageView_Deserialize = {
-	/**  Id. */
+	/**  The message's id in this cache (not shared with other devices). */
 	id: number,
 	/**  Meta's id. */
 	external_id?: string | null,
@@ -933,9 +933,9 @@ export type MessageView_Deserialize = {
 	direction: string,
 	/**  text, image, voice, … */
 	kind: string,
-	/**  Text. */
+	/**  What the message says (`None` for media without text, or deleted). */
 	body?: string | null,
-	/**  Caption. */
+	/**  The text sent with a photo, video or document (WhatsApp). */
 	caption?: string | null,
 	/**  When it was sent (UTC ms); with `id`, the key of the next page. */
 	sent_at: number,
@@ -970,7 +970,7 @@ export type MessageView_Deserialize = {
 
 /**  A message in a conversation. */
 export type MessageView_Serialize = {
-	/**  Id. */
+	/**  The message's id in this cache (not shared with other devices). */
 	id: number,
 	/**  Meta's id. */
 	external_id: string | null,
@@ -978,9 +978,9 @@ export type MessageView_Serialize = {
 	direction: string,
 	/**  text, image, voice, … */
 	kind: string,
-	/**  Text. */
+	/**  What the message says (`None` for media without text, or deleted). */
 	body: string | null,
-	/**  Caption. */
+	/**  The text sent with a photo, video or document (WhatsApp). */
 	caption: string | null,
 	/**  When it was sent (UTC ms); with `id`, the key of the next page. */
 	sent_at: number,
@@ -1015,13 +1015,13 @@ export type MessageView_Serialize = {
 
 /**  A note in a conversation. */
 export type NoteView = {
-	/**  Id. */
+	/**  The note's id, the same on every device (`note-<ms>-<random>`). */
 	id: string,
 	/**  Who wrote it. */
 	author_member_id: string,
-	/**  Text. */
+	/**  What the note says. */
 	body: string,
-	/**  Mentioned members. */
+	/**  Relay ids of the members mentioned with @. */
 	mentions: string[],
 	/**  When (UTC ms). */
 	created_at: number,
@@ -1139,7 +1139,7 @@ export type Role =
 export type RotationAdvised = {
 	/**  The member's id (perhaps removed). */
 	member_id: string,
-	/**  Their email. */
+	/**  Their sign-in email, to tell the admin who it is. */
 	email: string,
 };
 
@@ -1148,7 +1148,7 @@ export type SearchHit = SearchHit_Serialize | SearchHit_Deserialize;
 
 /**  A search result: the best match in one conversation. */
 export type SearchHit_Deserialize = {
-	/**  The conversation. */
+	/**  The conversation the hit is in (open it with this id). */
 	conversation_id: number,
 	/**  The matching message, when the match is a message (not the contact). */
 	message_id?: number | null,
@@ -1160,7 +1160,7 @@ export type SearchHit_Deserialize = {
 
 /**  A search result: the best match in one conversation. */
 export type SearchHit_Serialize = {
-	/**  The conversation. */
+	/**  The conversation the hit is in (open it with this id). */
 	conversation_id: number,
 	/**  The matching message, when the match is a message (not the contact). */
 	message_id: number | null,
@@ -1299,13 +1299,13 @@ export type UpdateState_Deserialize =
 { state: "up_to_date" } | 
 /**  A newer version is offered. */
 { state: "available"; 
-/**  Its version. */
+/**  The version offered (semver, as the update server announces it). */
 version: string; 
 /**  Its release notes, if the server gave any. */
 notes?: string | null } | 
 /**  Downloading it. */
 { state: "downloading"; 
-/**  Its version. */
+/**  The version being downloaded. */
 version: string; 
 /**  Bytes received so far. */
 received: number; 
@@ -1316,11 +1316,11 @@ total?: number | null } |
  *  administrator's password).
  */
 { state: "installing"; 
-/**  Its version. */
+/**  The version being installed. */
 version: string } | 
 /**  Installed; the app restarts into it. */
 { state: "installed"; 
-/**  Its version. */
+/**  The version now installed. */
 version: string };
 
 /**  Where the app stands with updates, as Settings → About shows it. */
@@ -1333,13 +1333,13 @@ export type UpdateState_Serialize =
 { state: "up_to_date" } | 
 /**  A newer version is offered. */
 { state: "available"; 
-/**  Its version. */
+/**  The version offered (semver, as the update server announces it). */
 version: string; 
 /**  Its release notes, if the server gave any. */
 notes: string | null } | 
 /**  Downloading it. */
 { state: "downloading"; 
-/**  Its version. */
+/**  The version being downloaded. */
 version: string; 
 /**  Bytes received so far. */
 received: number; 
@@ -1350,11 +1350,11 @@ total: number | null } |
  *  administrator's password).
  */
 { state: "installing"; 
-/**  Its version. */
+/**  The version being installed. */
 version: string } | 
 /**  Installed; the app restarts into it. */
 { state: "installed"; 
-/**  Its version. */
+/**  The version now installed. */
 version: string };
 
 /**  Settings → About's view of updates. */
