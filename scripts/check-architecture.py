@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Checks docs/architecture.md against the code, module by module.
+"""Checks docs/architecture.md against the code, module by module and command by command.
 
 For every source folder the page has a section for (a heading `### \`crates/core/src\` …`), the
 section's table must name every `.rs` file below that folder (first column, in backticks, relative
 to the folder) and nothing that does not exist. Every crate's and the shell's source folder must
-have a section. Links must stay inside the repository (no http(s) links, relative links resolve).
+have a section. Under "### Commands the UI calls", the row of `commands/<module>.rs` names exactly
+the commands `src-tauri/src/bindings.rs` registers from that module; under "### The `zentro`
+command", every top-level command of the CLI (`crates/cli/src/cli.rs`) is named. Links must stay
+inside the repository (no http(s) links, relative links resolve).
 
 Exits 1 naming each difference, so the test command keeps the page true.
 """
@@ -55,6 +58,51 @@ def sections(text):
     return out
 
 
+def subsection(text, title):
+    """The lines under the `### title` heading, up to the next heading."""
+    out, inside = [], False
+    for line in text.splitlines():
+        if line.startswith("#"):
+            inside = line.startswith("### ") and line[4:].strip() == title
+            continue
+        if inside:
+            out.append(line)
+    return out
+
+
+def kebab(name):
+    return re.sub(r"(?<!^)([A-Z])", r"-\1", name).lower()
+
+
+def command_problems(text):
+    problems = []
+    with open(os.path.join(ROOT, "src-tauri", "src", "bindings.rs"), encoding="utf-8") as f:
+        registered = {}
+        for module, command in re.findall(r"commands::(\w+)::(\w+)", f.read()):
+            registered.setdefault(module, set()).add(command)
+    listed = {}
+    for line in subsection(text, "Commands the UI calls"):
+        row = re.match(r"^\|\s*`commands/(\w+)\.rs`\s*\|[^|]*\|(.*)\|\s*$", line)
+        if row:
+            listed[row.group(1)] = set(re.findall(r"`(\w+)`", row.group(2)))
+    for module in sorted(set(registered) | set(listed)):
+        have, say = registered.get(module, set()), listed.get(module, set())
+        for command in sorted(have - say):
+            problems.append(f"command {command} (commands/{module}.rs): registered, not on the page")
+        for command in sorted(say - have):
+            problems.append(f"command {command} (commands/{module}.rs): on the page, not registered")
+    with open(os.path.join(ROOT, "crates", "cli", "src", "cli.rs"), encoding="utf-8") as f:
+        cli = f.read()
+    top = cli[cli.index("pub enum Command {") :]
+    top = top[: top.index("\n}\n")]
+    names = {kebab(v) for v in re.findall(r"^    ([A-Z][A-Za-z]*)\b", top, re.M)}
+    zentro = "\n".join(subsection(text, "The `zentro` command"))
+    for name in sorted(names):
+        if f"`{name}`" not in zentro:
+            problems.append(f"zentro {name}: a command of the CLI, not on the page")
+    return problems
+
+
 def main():
     with open(PAGE, encoding="utf-8") as f:
         text = f.read()
@@ -70,6 +118,7 @@ def main():
             problems.append(f"{folder}/{missing}: in the code, not on the page")
         for stale in sorted(listed - actual):
             problems.append(f"{folder}/{stale}: on the page, not in the code")
+    problems += command_problems(text)
     for url in re.findall(r"\]\((https?://[^)]+)\)|<(https?://[^>]+)>", text):
         problems.append(f"a link outside the repository: {url[0] or url[1]}")
     for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text):
@@ -84,7 +133,10 @@ def main():
         print(f"docs/architecture.md differs from the code in {len(problems)} place(s)")
         return 1
     total = sum(len(rust_files(f)) for f in source_folders())
-    print(f"docs/architecture.md names all {total} modules of {len(source_folders())} source folders")
+    print(
+        f"docs/architecture.md names all {total} modules of {len(source_folders())} source folders,"
+        " every command the UI calls and every command of the CLI"
+    )
     return 0
 
 
