@@ -6,11 +6,17 @@
 #   3. the same with two devices following the event stream and acknowledging it, as desktops do
 #      (adds each device's events received and delivery lag), three runs
 # Figures go to docs/benchmarks.md by hand (quote medians; the machine is shared and noisy).
+# ZENTRO_BENCH_BIN=DIR runs the zentro-relay and zentro-relay-load binaries in DIR instead of
+# building them (to compare two builds in one session, A then B then A).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
-cargo build --release --locked --quiet -p zentro-relay
-BIN="$ROOT/target/release"
+if [ -n "${ZENTRO_BENCH_BIN:-}" ]; then
+  BIN="$ZENTRO_BENCH_BIN"
+else
+  cargo build --release --locked --quiet -p zentro-relay
+  BIN="$ROOT/target/release"
+fi
 DATA="$(mktemp -d)"
 trap 'kill "$RELAY" 2>/dev/null || true; rm -rf "$DATA"' EXIT
 export ZENTRO_RELAY_DATA_DIR="$DATA" ZENTRO_RELAY_META_APP_SECRET="bench-secret" ZENTRO_RELAY_META_VERIFY_TOKEN="bench-verify"
