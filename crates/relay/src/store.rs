@@ -249,16 +249,18 @@ pub struct QuarantineEntry {
     pub bytes: i64,
 }
 
-/// Whether a connection returned to the pool may be used again: after the rollback a dropped
-/// transaction queued has run (the ping waits for it), one still counted inside a transaction is
-/// closed instead. This happens when SQLite rolled a failed write back by itself (`SQLITE_FULL`,
+/// Whether an idle connection may be handed out: one still counted inside a transaction is closed
+/// instead. This happens when SQLite rolled a failed write back by itself (`SQLITE_FULL`,
 /// `SQLITE_IOERR`), so sqlx's own `ROLLBACK` failed and its count never went down; reused, the
-/// connection would refuse every later `begin` ("non-zero transaction depth").
+/// connection would refuse every later `begin` ("non-zero transaction depth"). Checked when a
+/// connection is acquired, after the pool's ping (so a rollback a dropped transaction queued has
+/// run), not when it is released: a check on release kept the sequencer's connection out of the
+/// pool for a moment after every commit, so the next batch took another, colder one (-15 % of
+/// webhooks/s, docs/benchmarks.md).
 async fn discard_if_still_in_a_transaction(
     conn: &mut sqlx::SqliteConnection,
 ) -> std::result::Result<bool, sqlx::Error> {
     use sqlx::Connection;
-    conn.ping().await?;
     let keep = !conn.is_in_transaction();
     if !keep {
         tracing::warn!("a database connection left inside a failed transaction is closed");
@@ -300,7 +302,8 @@ impl Store {
             .pragma("secure_delete", "on");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .after_release(|conn, _| Box::pin(discard_if_still_in_a_transaction(conn)))
+            .test_before_acquire(true)
+            .before_acquire(|conn, _| Box::pin(discard_if_still_in_a_transaction(conn)))
             .connect_with(options)
             .await
             .map_err(|source| StoreError::Open {
