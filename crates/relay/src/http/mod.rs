@@ -48,13 +48,13 @@ pub(crate) fn body<T>(input: Body<T>, shape: &str) -> Result<T, ApiError> {
 /// Everything a handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    /// The database.
+    /// The relay's database: reads go straight to it, frequent writes through `sequencer`.
     pub store: Store,
     /// The single writer of the event logs.
     pub sequencer: Sequencer,
     /// Wakes streams when a log grows.
     pub notifier: Notifier,
-    /// Counters.
+    /// The counters `/metrics` renders (webhooks accepted and refused, events, streams).
     pub metrics: Arc<Metrics>,
     /// Settings (with the Meta secrets).
     pub config: Arc<Config>,
