@@ -49,16 +49,7 @@ impl std::fmt::Debug for TokenKey {
     }
 }
 
-/// A token as stored: which key, the nonce, the ciphertext with its tag.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sealed {
-    /// The sealing key's fingerprint.
-    pub key_id: String,
-    /// 24 random bytes.
-    pub nonce: Vec<u8>,
-    /// Ciphertext and tag.
-    pub ciphertext: Vec<u8>,
-}
+pub use zentro_relay_store::Sealed;
 
 impl TokenKey {
     /// Parses a key written as base64 or hex (surrounding whitespace ignored).

@@ -38,7 +38,7 @@ struct PreparedItem {
 }
 
 /// The writer's transaction.
-type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
+type Tx = crate::store::WriteTx;
 
 /// Where a job's answer goes: sent only after the batch holding it has committed.
 type Reply<T> = oneshot::Sender<Result<T, SequencerError>>;

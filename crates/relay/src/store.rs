@@ -1,32 +1,67 @@
-//! The relay's storage: one SQLite file (WAL, `synchronous=FULL`) in the data directory.
+//! The relay's storage, on SQLite (one file in the data directory, WAL, `synchronous=FULL`; the
+//! default) or PostgreSQL (several relay instances on one database): ADR 0012.
 //!
-//! Handlers and the sequencer reach the database only through [`Store`], so another backend
-//! (PostgreSQL, for several relay instances) can replace this module without touching them.
+//! Handlers and the sequencer reach the database only through [`Store`] and the writer's
+//! [`WriteTx`]; neither says which backend it runs on. The SQL lives twice, once per backend, in
+//! `zentro-relay-sqlite` and `zentro-relay-postgres` (compile-checked, with committed offline
+//! data): one function per statement, of the same name and signature in both, which this module
+//! calls through [`sql!`](crate::sql) and composes (transactions, audit entries, routing).
 
 use std::collections::HashSet;
-use std::path::Path;
-use std::str::FromStr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Serialize;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{PgConnection, Postgres, Row, Sqlite, SqliteConnection, Transaction};
 use zentro_events::clock::{now_ms, random_id};
 
 mod access;
+mod channels;
 mod connections;
 mod gaps;
 mod team;
 
 pub use access::{ReadablePage, RotationAdvice};
+pub use channels::{ChannelView, SealedToken};
 pub use connections::{ChannelHealth, Signup, SignupRefusal, SignupState};
 pub use gaps::{ErasureReceipt, Gap, LAST_USE_RESOLUTION, SessionUse};
-pub use team::{AuditEntry, ChannelView, Device, NewAuditEntry, SealedToken};
+pub use team::{AuditEntry, Device, NewAuditEntry};
+pub use zentro_relay_store::{
+    Channel, ChannelKind, Credentials, Member, MemberSummary, NewEvent, QuarantineEntry,
+    SessionContext, StoredEvent, Workspace,
+};
 
-/// The relay's migrations, embedded in the binary.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// Runs one backend function on a [`Connection`]: `sql!(conn, module::function(args…))` calls
+/// `zentro_relay_sqlite::module::function(c, args…)` or its PostgreSQL twin, and awaits it.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! sql {
+    ($conn:expr, $module:ident :: $function:ident ( $($arg:expr),* $(,)? )) => {
+        match $conn {
+            $crate::store::Connection::Sqlite(c) => {
+                zentro_relay_sqlite::$module::$function(c, $($arg),*).await
+            }
+            $crate::store::Connection::Postgres(c) => {
+                zentro_relay_postgres::$module::$function(c, $($arg),*).await
+            }
+        }
+    };
+}
+
+/// Runs one backend function on a connection from the store's pool (a read, or a write that needs
+/// no transaction): `read!(self, module::function(args…))`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! read {
+    ($store:expr, $module:ident :: $function:ident ( $($arg:expr),* $(,)? )) => {{
+        let mut pooled = $store.acquire().await?;
+        $crate::sql!(pooled.conn(), $module::$function($($arg),*))
+    }};
+}
 
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "relay.sqlite";
@@ -37,10 +72,13 @@ pub const PRUNE_CHUNK: i64 = 500;
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The PostgreSQL server would not keep acknowledged commits through a crash.
+    #[error("{0}")]
+    NotDurable(String),
     /// The database could not be opened or migrated.
     #[error("could not open the relay database at {path}: {source}")]
     Open {
-        /// The path of the database file the relay tried to open.
+        /// The database the relay tried to open: a file's path, or a URL without its password.
         path: String,
         /// SQLite's or the pool's error, as sqlx reported it.
         source: sqlx::Error,
@@ -73,194 +111,72 @@ pub enum StoreError {
 /// Result of store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// A channel kind as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChannelKind {
-    /// WhatsApp number.
-    Whatsapp,
-    /// Facebook Page.
-    Messenger,
-    /// Instagram account.
-    Instagram,
-}
-
-impl ChannelKind {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Whatsapp => "whatsapp",
-            Self::Messenger => "messenger",
-            Self::Instagram => "instagram",
-        }
-    }
-}
-
-impl FromStr for ChannelKind {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "whatsapp" => Ok(Self::Whatsapp),
-            "messenger" => Ok(Self::Messenger),
-            "instagram" => Ok(Self::Instagram),
-            other => Err(format!(
-                "unknown channel kind {other:?} (whatsapp, messenger or instagram)"
-            )),
-        }
-    }
-}
-
-/// A channel row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Channel {
-    /// A random id the relay gives the channel when it is added; the API names it by this.
-    pub id: String,
-    /// Owning workspace.
-    pub workspace_id: String,
-    /// `whatsapp`, `messenger` or `instagram` (a [`ChannelKind`] as text).
-    pub kind: String,
-    /// phone_number_id, Page id or Instagram account id.
-    pub external_id: String,
-    /// WABA id (WhatsApp).
-    pub account_id: Option<String>,
-    /// Name shown to people.
-    pub display_name: String,
-    /// What the relay last saw at Meta: `connected`, `attention`, `disconnected` or `unknown`.
-    pub health: String,
-    /// Why it needs attention or is disconnected, for people.
-    pub health_reason: Option<String>,
-    /// When Meta was last asked (ms since the epoch).
-    pub health_checked_at: Option<i64>,
-    /// The number as customers dial it (WhatsApp).
-    pub phone_number: Option<String>,
-    /// Meta's quality rating of the number: `GREEN`, `YELLOW`, `RED` or `UNKNOWN`.
-    pub quality_rating: Option<String>,
-}
-
-impl Channel {
-    /// How the audit log names the channel: `kind:external_id`.
-    pub fn audit_subject(&self) -> String {
-        format!("{}:{}", self.kind, self.external_id)
-    }
-}
-
-/// A member as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Member {
-    /// A random id the relay gives the member when the workspace is created (its owner) or when
-    /// the member is invited.
-    pub id: String,
-    /// Email (the username).
-    pub email: String,
-    /// Display name.
-    pub display_name: String,
-    /// owner, admin or agent.
-    pub role: String,
-}
-
-/// A workspace as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Workspace {
-    /// A random id the relay gives the workspace when it is created; all its rows name it.
-    pub id: String,
-    /// What people call the workspace, given when it is created.
-    pub name: String,
-}
-
-/// A member's credentials, for sign-in.
-#[derive(Debug, Clone)]
-pub struct Credentials {
-    /// The member the email belongs to.
-    pub member: Member,
-    /// The workspace the member belongs to, which a sign-in opens.
-    pub workspace: Workspace,
-    /// argon2id hash, if a password was set.
-    pub password_hash: Option<String>,
-    /// active, invited, deactivated.
-    pub status: String,
-}
-
-/// The device session behind a bearer token.
+/// Where the relay keeps its data: `relay.sqlite` in a data directory, or a PostgreSQL database.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionContext {
-    /// Session id.
-    pub session_id: String,
-    /// Member id.
-    pub member_id: String,
-    /// Workspace id.
-    pub workspace_id: String,
-    /// The member's role.
-    pub role: crate::roles::Role,
-    /// The member's email (for the audit log).
-    pub email: String,
-    /// The device's name (for the audit log).
-    pub device_name: String,
+pub enum DatabaseLocation {
+    /// SQLite, in [`DATABASE_FILE`] inside this directory (created if missing).
+    Directory(PathBuf),
+    /// PostgreSQL at this `postgres://` URL (which may hold a password: never shown).
+    Postgres(String),
 }
 
-/// A member as teammates see them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MemberSummary {
-    /// The member's id, as in [`Member::id`].
-    pub id: String,
-    /// The email the member signs in with.
-    pub email: String,
-    /// The name teammates see, given at invitation or when the workspace was created.
-    pub display_name: String,
-    /// owner, admin or agent.
-    pub role: String,
-    /// invited, active or deactivated.
-    pub status: String,
-    /// When the member was created or invited (UTC ms).
-    pub created_at: i64,
-    /// Their last successful sign-in (UTC ms).
-    pub last_sign_in_at: Option<i64>,
+impl DatabaseLocation {
+    /// The location for a data directory and an optional `postgres://` URL (which wins).
+    pub fn new(data_dir: &Path, database_url: Option<&str>) -> Self {
+        match database_url {
+            Some(url) => Self::Postgres(url.to_string()),
+            None => Self::Directory(data_dir.to_path_buf()),
+        }
+    }
+
+    /// How messages name it: the file's path, or the URL without its password.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Directory(dir) => dir.join(DATABASE_FILE).display().to_string(),
+            Self::Postgres(url) => redact_url(url),
+        }
+    }
 }
 
-/// One event of a workspace's log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StoredEvent {
-    /// Position in the workspace's log.
-    pub seq: i64,
-    /// `meta.webhook` or a team event kind.
-    pub kind: String,
-    /// When the relay appended it (UTC ms).
-    pub at: i64,
-    /// The member who published a team event (`None` for Meta's webhooks).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub author: Option<String>,
-    /// The event's JSON.
-    pub payload: serde_json::Value,
-}
-
-/// A quarantined webhook.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct QuarantineEntry {
-    /// Its row number, growing with each arrival (`ID` in `zentro-relay quarantine list`).
-    pub id: i64,
-    /// When it arrived (UTC ms).
-    pub received_at: i64,
-    /// Route kind, if it parsed.
-    pub route_kind: Option<String>,
-    /// Route id, if it parsed.
-    pub route_id: Option<String>,
-    /// Why it is here.
-    pub reason: String,
-    /// Size of the stored body.
-    pub bytes: i64,
+/// A `postgres://` URL with any password replaced by `***`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.query_pairs().any(|(k, _)| k == "password").then(|| {
+                let pairs: Vec<(String, String)> = parsed
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let v = if k == "password" {
+                            "***".into()
+                        } else {
+                            v.into_owned()
+                        };
+                        (k.into_owned(), v)
+                    })
+                    .collect();
+                parsed.query_pairs_mut().clear().extend_pairs(pairs);
+            });
+            parsed.to_string()
+        }
+        Err(_) => "(an unreadable database URL)".to_string(),
+    }
 }
 
 /// Whether an idle connection may be handed out: one still counted inside a transaction is closed
 /// instead. This happens when SQLite rolled a failed write back by itself (`SQLITE_FULL`,
 /// `SQLITE_IOERR`), so sqlx's own `ROLLBACK` failed and its count never went down; reused, the
-/// connection would refuse every later `begin` ("non-zero transaction depth"). Checked when a
+/// connection would refuse every later `begin` ("non-zero transaction depth"). On PostgreSQL the
+/// same guard drops a connection whose transaction state was lost with its server. Checked when a
 /// connection is acquired, after the pool's ping (so a rollback a dropped transaction queued has
 /// run), not when it is released: a check on release kept the sequencer's connection out of the
 /// pool for a moment after every commit, so the next batch took another, colder one (-15 % of
 /// webhooks/s, docs/benchmarks.md).
-async fn discard_if_still_in_a_transaction(
-    conn: &mut sqlx::SqliteConnection,
+async fn discard_if_still_in_a_transaction<C: sqlx::Connection>(
+    conn: &mut C,
 ) -> std::result::Result<bool, sqlx::Error> {
-    use sqlx::Connection;
     let keep = !conn.is_in_transaction();
     if !keep {
         tracing::warn!("a database connection left inside a failed transaction is closed");
@@ -268,65 +184,163 @@ async fn discard_if_still_in_a_transaction(
     Ok(keep)
 }
 
+/// The database behind a [`Store`].
+#[derive(Debug, Clone)]
+enum Database {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// One connection of either backend, borrowed for one backend function (see [`sql!`](crate::sql)).
+pub enum Connection<'c> {
+    /// SQLite.
+    Sqlite(&'c mut SqliteConnection),
+    /// PostgreSQL.
+    Postgres(&'c mut PgConnection),
+}
+
+/// A connection taken from the pool for a few reads; back in the pool when dropped.
+pub(crate) enum PooledConnection {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+impl PooledConnection {
+    /// The connection, for [`sql!`](crate::sql).
+    pub(crate) fn conn(&mut self) -> Connection<'_> {
+        match self {
+            Self::Sqlite(c) => Connection::Sqlite(c),
+            Self::Postgres(c) => Connection::Postgres(c),
+        }
+    }
+}
+
+/// A write transaction: `BEGIN IMMEDIATE` on SQLite (writers queue), `READ COMMITTED` on
+/// PostgreSQL. Dropped without [`commit`](Self::commit), it rolls back.
+pub enum WriteTx {
+    /// SQLite.
+    Sqlite(Transaction<'static, Sqlite>),
+    /// PostgreSQL.
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl WriteTx {
+    /// The transaction's connection, for [`sql!`](crate::sql).
+    pub fn conn(&mut self) -> Connection<'_> {
+        match self {
+            Self::Sqlite(tx) => Connection::Sqlite(tx),
+            Self::Postgres(tx) => Connection::Postgres(tx),
+        }
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Self::Sqlite(tx) => tx.commit().await?,
+            Self::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    /// Transitional: the SQLite connection of code not yet ported to both backends.
+    // TODO(issue 21): gone once every query is a backend function.
+    pub(crate) fn sqlite(&mut self) -> &mut SqliteConnection {
+        match self {
+            Self::Sqlite(tx) => tx,
+            Self::Postgres(_) => panic!("not ported to PostgreSQL yet"),
+        }
+    }
+
+    /// Whether this is PostgreSQL (several instances may write at once).
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+}
+
 /// Rewrites the health probe's row (see `/healthz`), inside the sequencer's batch.
-pub(crate) async fn probe_in(tx: &mut Transaction<'static, Sqlite>, now: i64) -> Result<()> {
-    sqlx::query("UPDATE health_probe SET checked_at = ? WHERE id = 1")
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+pub(crate) async fn probe_in(tx: &mut WriteTx, now: i64) -> Result<()> {
+    Ok(sql!(tx.conn(), log::probe(now))?)
 }
 
 /// The relay's database.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    db: Database,
 }
 
 impl Store {
     /// Opens (creating) the database in `data_dir` and migrates it.
     pub async fn open(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Open {
-            path: data_dir.display().to_string(),
-            source: sqlx::Error::Io(e),
-        })?;
-        let path = data_dir.join(DATABASE_FILE);
-        let options = SqliteConnectOptions::new()
-            .filename(&path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true)
-            // Purged events (an erased customer) leave no bytes behind.
-            .pragma("secure_delete", "on");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .test_before_acquire(true)
-            .before_acquire(|conn, _| Box::pin(discard_if_still_in_a_transaction(conn)))
-            .connect_with(options)
-            .await
-            .map_err(|source| StoreError::Open {
-                path: path.display().to_string(),
-                source,
-            })?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        Self::open_at(&DatabaseLocation::Directory(data_dir.to_path_buf())).await
     }
 
-    /// Begins a write transaction (`BEGIN IMMEDIATE`, so writers queue instead of failing).
+    /// Opens the database at `location` (creating a SQLite file if missing) and migrates it.
+    pub async fn open_at(location: &DatabaseLocation) -> Result<Self> {
+        let db = match location {
+            DatabaseLocation::Directory(dir) => Database::Sqlite(open_sqlite(dir).await?),
+            DatabaseLocation::Postgres(url) => Database::Postgres(open_postgres(url).await?),
+        };
+        let store = Self { db };
+        match &store.db {
+            Database::Sqlite(pool) => zentro_relay_sqlite::MIGRATOR.run(pool).await?,
+            Database::Postgres(pool) => zentro_relay_postgres::MIGRATOR.run(pool).await?,
+        }
+        Ok(store)
+    }
+
+    /// Which backend this is: `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        match self.db {
+            Database::Sqlite(_) => "sqlite",
+            Database::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The PostgreSQL pool, when on PostgreSQL (for the listener that wakes streams).
+    pub(crate) fn postgres_pool(&self) -> Option<&PgPool> {
+        match &self.db {
+            Database::Postgres(pool) => Some(pool),
+            Database::Sqlite(_) => None,
+        }
+    }
+
+    /// A connection from the pool, for [`read!`](crate::read).
+    pub(crate) async fn acquire(&self) -> Result<PooledConnection> {
+        Ok(match &self.db {
+            Database::Sqlite(pool) => PooledConnection::Sqlite(pool.acquire().await?),
+            Database::Postgres(pool) => PooledConnection::Postgres(pool.acquire().await?),
+        })
+    }
+
+    /// Transitional: the SQLite pool of code not yet ported to both backends.
+    // TODO(issue 21): gone once every query is a backend function.
+    pub(crate) fn sqlite_pool(&self) -> &SqlitePool {
+        match &self.db {
+            Database::Sqlite(pool) => pool,
+            Database::Postgres(_) => panic!("not ported to PostgreSQL yet"),
+        }
+    }
+
+    /// Begins a write transaction (`BEGIN IMMEDIATE` on SQLite, so writers queue instead of
+    /// failing).
     ///
     /// A transaction SQLite ended by itself (a full disk, an I/O error: it rolls back on its own)
     /// leaves its connection counting itself inside a transaction; such a connection is closed
-    /// when it comes back to the pool (`discard_if_still_in_a_transaction`), so the next
+    /// before it is handed out again (`discard_if_still_in_a_transaction`), so the next
     /// `begin` gets a working one and the relay recovers once the cause is gone.
-    pub async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    pub async fn begin(&self) -> Result<WriteTx> {
+        Ok(match &self.db {
+            Database::Sqlite(pool) => WriteTx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Database::Postgres(pool) => WriteTx::Postgres(pool.begin().await?),
+        })
     }
 
     /// Closes the pool.
     pub async fn close(&self) {
-        self.pool.close().await;
+        match &self.db {
+            Database::Sqlite(pool) => pool.close().await,
+            Database::Postgres(pool) => pool.close().await,
+        }
     }
 
     // ----- workspaces and members -----
@@ -339,7 +353,7 @@ impl Store {
         owner_name: &str,
         password_hash: &str,
     ) -> Result<Workspace> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.sqlite_pool().begin_with("BEGIN IMMEDIATE").await?;
         let id = random_id();
         let now = now_ms();
         sqlx::query("INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)")
@@ -379,7 +393,7 @@ impl Store {
     pub async fn workspace_exists(&self, id: &str) -> Result<bool> {
         Ok(sqlx::query("SELECT 1 FROM workspaces WHERE id = ?")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.sqlite_pool())
             .await?
             .is_some())
     }
@@ -391,7 +405,7 @@ impl Store {
              FROM members m JOIN workspaces w ON w.id = m.workspace_id WHERE m.email = ?",
         )
         .bind(email)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.sqlite_pool())
         .await?;
         Ok(row.map(|r| Credentials {
             member: Member {
@@ -421,7 +435,7 @@ impl Store {
     ) -> Result<String> {
         let id = random_id();
         let now = now_ms();
-        let mut tx = self.begin().await?;
+        let mut tx = self.sqlite_pool().begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "INSERT INTO sessions (id, member_id, workspace_id, token_hash, device_name, created_at, last_seen_at)
              VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -451,7 +465,7 @@ impl Store {
              WHERE s.token_hash = ? AND s.revoked_at IS NULL AND m.status = 'active'",
         )
         .bind(token_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.sqlite_pool())
         .await?;
         Ok(row.map(|r| SessionContext {
             session_id: r.get("id"),
@@ -472,7 +486,7 @@ impl Store {
             "SELECT 1 FROM sessions s JOIN members m ON m.id = s.member_id WHERE s.id = ? AND s.revoked_at IS NULL AND m.status = 'active'",
         )
         .bind(session_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.sqlite_pool())
         .await?
         .is_some())
     }
@@ -482,7 +496,7 @@ impl Store {
         sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
             .bind(now_ms())
             .bind(session_id)
-            .execute(&self.pool)
+            .execute(self.sqlite_pool())
             .await?;
         Ok(())
     }
@@ -499,7 +513,7 @@ impl Store {
         account_id: Option<&str>,
         display_name: &str,
     ) -> Result<(Channel, usize)> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.sqlite_pool().begin_with("BEGIN IMMEDIATE").await?;
         if sqlx::query("SELECT 1 FROM workspaces WHERE id = ?")
             .bind(workspace_id)
             .fetch_optional(&mut *tx)
@@ -544,7 +558,7 @@ impl Store {
              WHERE ?1 IS NULL OR workspace_id = ?1 ORDER BY created_at, id",
         )
         .bind(workspace_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.sqlite_pool())
         .await?;
         Ok(rows
             .into_iter()
@@ -572,7 +586,7 @@ impl Store {
             "SELECT id, email, display_name, role, status, created_at, last_sign_in_at FROM members WHERE workspace_id = ? ORDER BY display_name, email",
         )
         .bind(workspace_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.sqlite_pool())
         .await?;
         Ok(rows.iter().map(member_summary).collect())
     }
@@ -582,7 +596,7 @@ impl Store {
         Ok(
             sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM events WHERE workspace_id = ?")
                 .bind(workspace_id)
-                .fetch_one(&self.pool)
+                .fetch_one(self.sqlite_pool())
                 .await?,
         )
     }
@@ -598,7 +612,7 @@ impl Store {
             .bind(workspace_id)
             .bind(after)
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all(self.sqlite_pool())
             .await?;
         Ok(rows
             .into_iter()
@@ -618,7 +632,7 @@ impl Store {
         Ok(
             sqlx::query_scalar("SELECT last_seq FROM workspaces WHERE id = ?")
                 .bind(workspace_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.sqlite_pool())
                 .await?
                 .unwrap_or(0),
         )
@@ -636,7 +650,7 @@ impl Store {
                  FROM workspaces w)
              WHERE at IS NOT NULL ORDER BY id",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.sqlite_pool())
         .await?;
         Ok(rows
             .into_iter()
@@ -658,7 +672,7 @@ impl Store {
                     (SELECT MIN(s.acked_seq) FROM sessions s WHERE s.workspace_id = w.id AND s.revoked_at IS NULL)
              FROM workspaces w",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.sqlite_pool())
         .await?;
         let mut deleted = 0;
         for row in workspaces {
@@ -693,7 +707,7 @@ impl Store {
         }
         sqlx::query("DELETE FROM terminated_sessions WHERE terminated_at < ?")
             .bind(now - 90 * 24 * 3_600_000)
-            .execute(&self.pool)
+            .execute(self.sqlite_pool())
             .await?;
         Ok(deleted)
     }
@@ -710,7 +724,7 @@ impl Store {
     ) -> Result<u64> {
         let mut deleted = 0;
         loop {
-            let mut tx = self.begin().await?;
+            let mut tx = self.sqlite_pool().begin_with("BEGIN IMMEDIATE").await?;
             let n = sqlx::query(statement)
                 .bind(workspace)
                 .bind(seq_bound)
@@ -739,7 +753,7 @@ impl Store {
         max_items: u64,
     ) -> Result<u64> {
         let cutoff = now - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
-        let mut tx = self.begin().await?;
+        let mut tx = self.sqlite_pool().begin_with("BEGIN IMMEDIATE").await?;
         let mut dropped = sqlx::query("DELETE FROM quarantine WHERE received_at < ?")
             .bind(cutoff)
             .execute(&mut *tx)
@@ -767,13 +781,13 @@ impl Store {
         )
         .bind(kind.as_str())
         .bind(account_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.sqlite_pool())
         .await?)
     }
 
     /// Quarantined webhooks, oldest first.
     pub async fn quarantine(&self) -> Result<Vec<QuarantineEntry>> {
-        let rows = sqlx::query("SELECT id, received_at, route_kind, route_id, reason, length(body) FROM quarantine ORDER BY id").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT id, received_at, route_kind, route_id, reason, length(body) FROM quarantine ORDER BY id").fetch_all(self.sqlite_pool()).await?;
         Ok(rows
             .into_iter()
             .map(|r| QuarantineEntry {
@@ -841,29 +855,15 @@ pub(crate) async fn append_in(
 }
 
 /// Reserves `n` consecutive seqs in a workspace's log and returns the first.
-pub(crate) async fn allocate_seqs(
-    tx: &mut Transaction<'static, Sqlite>,
-    workspace_id: &str,
-    n: i64,
-) -> Result<i64> {
+pub(crate) async fn allocate_seqs(tx: &mut WriteTx, workspace_id: &str, n: i64) -> Result<i64> {
     let last: i64 = sqlx::query_scalar(
         "UPDATE workspaces SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq",
     )
     .bind(n)
     .bind(workspace_id)
-    .fetch_one(&mut **tx)
+    .fetch_one(tx.sqlite())
     .await?;
     Ok(last - n + 1)
-}
-
-/// An event to append.
-pub(crate) struct NewEvent<'a> {
-    pub seq: i64,
-    pub kind: &'a str,
-    pub at: i64,
-    pub dedup_key: &'a str,
-    pub author: Option<&'a str>,
-    pub payload: &'a str,
 }
 
 /// Statement sizes used for multi-value statements. Few distinct sizes keep every shape in the
@@ -872,7 +872,7 @@ const BUCKETS: [usize; 4] = [1, 8, 64, 256];
 
 /// Which of `keys` a workspace's log already holds.
 pub(crate) async fn existing_keys(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut WriteTx,
     workspace_id: &str,
     keys: &[&str],
 ) -> Result<HashSet<String>> {
@@ -895,7 +895,7 @@ pub(crate) async fn existing_keys(
         let rows: Vec<String> = query
             .build_query_scalar()
             .persistent(true)
-            .fetch_all(&mut **tx)
+            .fetch_all(tx.sqlite())
             .await?;
         found.extend(rows);
     }
@@ -904,7 +904,7 @@ pub(crate) async fn existing_keys(
 
 /// Appends events (whose keys are known to be new) in multi-row statements of bucket sizes.
 pub(crate) async fn insert_events(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut WriteTx,
     workspace_id: &str,
     rows: &[NewEvent<'_>],
 ) -> Result<()> {
@@ -930,7 +930,7 @@ pub(crate) async fn insert_events(
                 .push_bind(e.author)
                 .push_bind(e.payload);
         });
-        query.build().persistent(true).execute(&mut **tx).await?;
+        query.build().persistent(true).execute(tx.sqlite()).await?;
     }
     Ok(())
 }
@@ -938,7 +938,7 @@ pub(crate) async fn insert_events(
 /// Records, inside the writer's transaction, what a device has applied: never moves back, never
 /// past the log's end. `None` when the session is gone (revoked or signed out meanwhile).
 pub(crate) async fn acknowledge_in(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut WriteTx,
     workspace_id: &str,
     session_id: &str,
     seq: i64,
@@ -953,14 +953,14 @@ pub(crate) async fn acknowledge_in(
     .bind(now)
     .bind(session_id)
     .bind(workspace_id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.sqlite())
     .await?;
     Ok(row.map(|r| r.get(0)))
 }
 
 /// The seq of an event with this dedup key, if any.
 pub(crate) async fn seq_of(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut WriteTx,
     workspace_id: &str,
     dedup_key: &str,
 ) -> Result<Option<i64>> {
@@ -968,14 +968,14 @@ pub(crate) async fn seq_of(
         sqlx::query_scalar("SELECT seq FROM events WHERE workspace_id = ? AND dedup_key = ?")
             .bind(workspace_id)
             .bind(dedup_key)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(tx.sqlite())
             .await?,
     )
 }
 
 /// Finds the workspace a route belongs to.
 pub(crate) async fn workspace_for_route(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut WriteTx,
     route_kind: &str,
     route_id: &str,
 ) -> Result<Option<String>> {
@@ -994,13 +994,13 @@ pub(crate) async fn workspace_for_route(
     Ok(sqlx::query_scalar(sql)
         .bind(kind)
         .bind(route_id)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(tx.sqlite())
         .await?)
 }
 
 /// Quarantines a webhook item (or an unparseable body). Redeliveries are ignored.
 pub(crate) async fn quarantine_in(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut WriteTx,
     route: Option<(&str, &str)>,
     reason: &str,
     dedup_key: &str,
@@ -1016,7 +1016,7 @@ pub(crate) async fn quarantine_in(
     .bind(reason)
     .bind(dedup_key)
     .bind(body)
-    .execute(&mut **tx)
+    .execute(tx.sqlite())
     .await?;
     Ok(())
 }
@@ -1130,4 +1130,73 @@ async fn release_in(
             .await?;
     }
     Ok(released)
+}
+
+/// Opens (creating) `relay.sqlite` in `data_dir`.
+async fn open_sqlite(data_dir: &Path) -> Result<SqlitePool> {
+    std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Open {
+        path: data_dir.display().to_string(),
+        source: sqlx::Error::Io(e),
+    })?;
+    let path = data_dir.join(DATABASE_FILE);
+    let options = SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true)
+        // Purged events (an erased customer) leave no bytes behind.
+        .pragma("secure_delete", "on");
+    SqlitePoolOptions::new()
+        .max_connections(8)
+        .test_before_acquire(true)
+        .before_acquire(|conn, _| Box::pin(discard_if_still_in_a_transaction(conn)))
+        .connect_with(options)
+        .await
+        .map_err(|source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        })
+}
+
+/// Connects to PostgreSQL at `url`: a pool that gives up on a connection after 5 s (an
+/// unreachable database answers 503, not a hang), and refuses a server that does not make commits
+/// durable (a 200 must mean the webhook survives a crash on both backends).
+async fn open_postgres(url: &str) -> Result<PgPool> {
+    let open_error = |source| StoreError::Open {
+        path: redact_url(url),
+        source,
+    };
+    let options: PgConnectOptions = url.parse().map_err(open_error)?;
+    let options = options.application_name("zentro-relay");
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire(true)
+        .before_acquire(|conn, _| Box::pin(discard_if_still_in_a_transaction(conn)))
+        .connect_with(options)
+        .await
+        .map_err(open_error)?;
+    let fsync: String = sqlx::query_scalar("SHOW fsync")
+        .fetch_one(&pool)
+        .await
+        .map_err(open_error)?;
+    if fsync != "on" {
+        return Err(StoreError::NotDurable(format!(
+            "the PostgreSQL server runs with fsync={fsync}: a crash could lose webhooks the relay \
+             acknowledged; set fsync=on"
+        )));
+    }
+    let synchronous: String = sqlx::query_scalar("SHOW synchronous_commit")
+        .fetch_one(&pool)
+        .await
+        .map_err(open_error)?;
+    if synchronous == "off" {
+        tracing::warn!(
+            "PostgreSQL runs with synchronous_commit=off: webhooks answered in the last moments \
+             before a server crash may be lost (set it to on)"
+        );
+    }
+    Ok(pool)
 }

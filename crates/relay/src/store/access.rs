@@ -46,7 +46,7 @@ impl Store {
         )
         .bind(workspace_id)
         .bind(member_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.sqlite_pool())
         .await?;
         Ok(rows.into_iter().collect())
     }
@@ -67,7 +67,7 @@ impl Store {
         .bind(&session.workspace_id)
         .bind(after)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.sqlite_pool())
         .await?;
         let scanned_to = rows.last().map_or(after, |r| r.get("seq"));
         let denied = if rows
@@ -129,7 +129,7 @@ impl Store {
             .bind(&session.workspace_id)
             .bind(kind)
             .bind(external_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.sqlite_pool())
             .await?;
             if id.is_some_and(|id| denied.contains(&id)) {
                 return Ok(false);
@@ -157,7 +157,7 @@ impl Store {
         .bind(after)
         .bind(before)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.sqlite_pool())
         .await?;
         Ok(rows.iter().map(stored_event).collect())
     }
@@ -176,7 +176,7 @@ impl Store {
         )
         .bind(workspace_id)
         .bind(member_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.sqlite_pool())
         .await?)
     }
 
@@ -199,7 +199,7 @@ impl Store {
              ORDER BY t.channel_id, l.actor_email",
         )
         .bind(workspace_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.sqlite_pool())
         .await?;
         Ok(rows
             .iter()

@@ -175,7 +175,7 @@ impl Store {
         .bind(token_hash)
         .bind(now)
         .bind(now + ttl.as_millis() as i64)
-        .fetch_one(&self.pool)
+        .fetch_one(self.sqlite_pool())
         .await?;
         Ok(signup_of(&row))
     }
@@ -187,7 +187,7 @@ impl Store {
         ))
         .bind(id)
         .bind(workspace_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.sqlite_pool())
         .await?
         .map(|r| signup_of(&r))
         .ok_or_else(|| StoreError::NotFound("the signup".into()))
@@ -203,7 +203,7 @@ impl Store {
             "SELECT {SIGNUP_COLUMNS} FROM signups WHERE token_hash = ?"
         ))
         .bind(token_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.sqlite_pool())
         .await?;
         Ok(match row.map(|r| signup_of(&r)) {
             None => Err(SignupRefusal::Invalid),
@@ -244,7 +244,7 @@ impl Store {
         .bind(finished)
         .bind(&open.id)
         .bind(open.state.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.sqlite_pool())
         .await?;
         Ok(row.map(|r| signup_of(&r)).ok_or(SignupRefusal::Invalid))
     }
@@ -265,7 +265,7 @@ impl Store {
         .bind(outcome.to_string())
         .bind(now_ms())
         .bind(id)
-        .execute(&self.pool)
+        .execute(self.sqlite_pool())
         .await?;
         Ok(())
     }
@@ -280,7 +280,7 @@ impl Store {
             sqlx::query_scalar("SELECT id FROM channels WHERE kind = ? AND external_id = ?")
                 .bind(kind.as_str())
                 .bind(external_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.sqlite_pool())
                 .await?;
         let Some(id) = id else { return Ok(None) };
         Ok(self.channels(None).await?.into_iter().find(|c| c.id == id))
@@ -302,7 +302,7 @@ impl Store {
         by: &str,
         health: &ChannelHealth,
     ) -> Result<(Channel, i64, bool)> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.sqlite_pool().begin_with("BEGIN IMMEDIATE").await?;
         let existing: Option<(String, String)> = sqlx::query_as(
             "SELECT id, workspace_id FROM channels WHERE kind = ? AND external_id = ?",
         )
@@ -345,7 +345,7 @@ impl Store {
             }
         };
         let sealed = seal(&id);
-        let version = super::team::store_token_in(&mut tx, &id, &sealed, Some(by)).await?;
+        let version = super::channels::store_token_in(&mut tx, &id, &sealed, Some(by)).await?;
         set_health_in(&mut tx, &id, health).await?;
         tx.commit().await?;
         let channel = self.channel(workspace_id, &id).await?;
@@ -359,7 +359,7 @@ impl Store {
         channel_id: &str,
         health: &ChannelHealth,
     ) -> Result<bool> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.sqlite_pool().begin_with("BEGIN IMMEDIATE").await?;
         let changed = set_health_in(&mut tx, channel_id, health).await?;
         tx.commit().await?;
         Ok(changed)
@@ -368,7 +368,7 @@ impl Store {
     /// Channels that have a stored token (what the health check looks at).
     pub async fn channels_with_tokens(&self) -> Result<Vec<Channel>> {
         let ids: Vec<String> = sqlx::query_scalar("SELECT channel_id FROM channel_tokens")
-            .fetch_all(&self.pool)
+            .fetch_all(self.sqlite_pool())
             .await?;
         Ok(self
             .channels(None)

@@ -56,7 +56,7 @@ impl Store {
                  (SELECT last_seq + 1 FROM workspaces WHERE id = ?1))",
         )
         .bind(workspace_id)
-        .fetch_one(&self.pool)
+        .fetch_one(self.sqlite_pool())
         .await?;
         Ok(oldest_kept
             .filter(|oldest| after + 1 < *oldest)
@@ -76,7 +76,7 @@ impl Store {
         .bind(hash)
         .bind(salt)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(self.sqlite_pool())
         .await?;
         Ok(())
     }
@@ -86,7 +86,7 @@ impl Store {
         let rows =
             sqlx::query("SELECT salt, hash FROM erasures WHERE workspace_id = ? ORDER BY at, hash")
                 .bind(workspace_id)
-                .fetch_all(&self.pool)
+                .fetch_all(self.sqlite_pool())
                 .await?;
         Ok(rows
             .into_iter()
@@ -111,7 +111,7 @@ impl Store {
              WHERE s.token_hash = ? AND s.revoked_at IS NULL AND m.status = 'active'",
         )
         .bind(token_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.sqlite_pool())
         .await?;
         let Some(r) = row else {
             return Ok(SessionUse::Unknown);
@@ -129,7 +129,7 @@ impl Store {
             )
             .bind(now)
             .bind(&session_id)
-            .execute(&self.pool)
+            .execute(self.sqlite_pool())
             .await?;
         }
         Ok(SessionUse::Live(SessionContext {
@@ -154,7 +154,7 @@ impl Store {
         )
         .bind(now)
         .bind(cutoff)
-        .execute(&self.pool)
+        .execute(self.sqlite_pool())
         .await?
         .rows_affected())
     }

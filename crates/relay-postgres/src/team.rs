@@ -1,0 +1,1 @@
+//! Members, invitations, devices, the audit log and the workspace itself.

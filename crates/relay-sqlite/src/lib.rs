@@ -1,0 +1,19 @@
+//! The relay's SQL on SQLite: its migrations and one function per statement.
+//!
+//! Every function here has a twin of the same name and signature in the other backend's crate
+//! (`zentro-relay-sqlite`, `zentro-relay-postgres`); `zentro_relay::store` calls them through
+//! its `sql!` macro and composes them. Each takes the connection it runs on (a pooled one, or
+//! the writer's transaction) and returns sqlx's error: what it means is decided by the caller.
+//! Queries are compile-checked (`query!`, `query_as!`, `query_scalar!`) against this
+//! backend's schema, with offline data committed in `.sqlx` (`scripts/sqlx-prepare.sh`).
+
+pub mod access;
+pub mod channels;
+pub mod connections;
+pub mod gaps;
+pub mod leases;
+pub mod log;
+pub mod team;
+
+/// This backend's migrations, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -1,0 +1,1 @@
+//! Connecting channels (Embedded Signup) and their health at Meta.

@@ -1,0 +1,1 @@
+//! Gaps in a workspace's log (pruned or erased), erasure receipts, and sessions' last use.
