@@ -12,7 +12,7 @@ BUILD_PACKAGES=(build-essential pkg-config file libwebkit2gtk-4.1-dev libgtk-3-d
   libdbus-1-dev)
 # ... and to test it: a virtual display, WebKit's WebDriver, a private D-Bus session with a real
 # Secret Service (gnome-keyring), the kernel keyring tools.
-TEST_PACKAGES=(python3 chromium xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring libsecret-tools keyutils)
+TEST_PACKAGES=(python3 chromium xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring libsecret-tools keyutils postgresql)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

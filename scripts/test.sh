@@ -10,7 +10,8 @@
 #   ui-browser (Chromium) -> ui-gates (the gates above fail on a failing test) -> sqlx (offline
 #   query data up to date) -> clippy (warnings denied) -> build -> rust (the workspace's Rust
 #   tests, including the WebDriver suite that drives the real app's WebKit window on a private X
-#   display) -> deb (the .deb built by the Tauri bundler and checked, docs/desktop.md) ->
+#   display) -> rust-postgres (the relay's whole suite again on a private PostgreSQL from
+#   Debian's packages, started in a temporary directory and stopped afterwards) -> deb (the .deb built by the Tauri bundler and checked, docs/desktop.md) ->
 #   deb-gate (the .deb check fails when its signature test does not run) -> fuzz (bounded)
 #
 # Every stage goes through run_stage, which fails the command when the stage's runner exits
@@ -19,7 +20,7 @@
 # Screenshots and other artifacts go to $ZENTRO_ARTIFACTS_DIR (default target/artifacts).
 source "$(dirname "$0")/setup.sh"
 
-STAGES=(fmt shape ui-check ui-unit ui-build ui-browser ui-gates sqlx clippy build rust deb deb-gate fuzz)
+STAGES=(fmt shape ui-check ui-unit ui-build ui-browser ui-gates sqlx clippy build rust rust-postgres deb deb-gate fuzz)
 only=""
 case "${1:-}" in
   --stage)
@@ -120,7 +121,7 @@ stage_ui_gates() {
 }
 
 stage_sqlx() {
-  run_stage "sqlx offline query data (crates/core/.sqlx) matches the queries and migrations" \
+  run_stage "sqlx offline query data (core, relay-sqlite, relay-postgres) matches the queries and migrations" \
     "$LOGS/sqlx.log" . bash scripts/sqlx-prepare.sh --check
 }
 
@@ -173,6 +174,38 @@ stage_rust() {
       run_rust_tests timeout 40m cargo test --workspace --locked --quiet --no-fail-fast
     record "Rust tests (cargo test)" "$(grep -oE 'test result: ok\. [0-9]+ passed' "$LOGS/rust.log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')"
   fi
+}
+
+# The relay's suite on PostgreSQL: the same tests as in the rust stage (built there, with the
+# workspace's features), each relay on a fresh database of a private server (scripts/postgres.sh:
+# Debian's binaries, a Unix socket in a temporary directory, durability settings at their defaults).
+# Tests that inspect SQLite itself say so ("SKIPPED ON POSTGRES") and are listed.
+run_relay_tests_on_postgres() {
+  local pgdir url status=0
+  pgdir="$(mktemp -d)"
+  # shellcheck source=scripts/postgres.sh
+  source scripts/postgres.sh
+  url="$(postgres_start "$pgdir")" || { rm -rf "$pgdir"; return 1; }
+  ZENTRO_RELAY_TEST_DATABASE=postgres ZENTRO_RELAY_TEST_POSTGRES_URL="$url" \
+    timeout 20m cargo nextest run --workspace --locked --cargo-quiet --no-fail-fast \
+    --success-output final -E 'package(zentro-relay)' || status=$?
+  postgres_stop "$pgdir" >/dev/null 2>&1 || true
+  rm -rf "$pgdir"
+  return "$status"
+}
+
+stage_rust_postgres() {
+  run_stage "Relay tests on PostgreSQL (a private server from Debian's packages)" \
+    "$LOGS/rust-postgres.log" '^ *(PASS|FAIL|SIGSEGV|TIMEOUT|LEAK) |SKIPPED ON POSTGRES|Summary' \
+    run_relay_tests_on_postgres
+  local count binary
+  while read -r count binary; do
+    record "Rust on PostgreSQL: $binary" "$count"
+  done < <(sed -nE 's/^ *(PASS|LEAK) \[[^]]*\] +(\([0-9/ ]+\) +)?([^ ]+) .*/\3/p' "$LOGS/rust-postgres.log" | sort | uniq -c)
+  grep -qE '^ *(PASS|LEAK) ' "$LOGS/rust-postgres.log" || record "Rust on PostgreSQL" 0
+  local skipped
+  skipped="$(grep -oE 'SKIPPED ON POSTGRES: [a-z0-9_]+' "$LOGS/rust-postgres.log" | sort -u | sed 's/SKIPPED ON POSTGRES: //' | paste -sd, - || true)"
+  [ -z "$skipped" ] || SUMMARY+=("$(printf '%-34s %s' "  SQLite-only, skipped:" "$skipped")")
 }
 
 stage_deb() {

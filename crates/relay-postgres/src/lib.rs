@@ -14,6 +14,7 @@ pub mod gaps;
 pub mod leases;
 pub mod log;
 pub mod team;
+pub mod wakeups;
 
 /// This backend's migrations, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

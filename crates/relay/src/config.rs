@@ -1,5 +1,6 @@
 //! Configuration from flags and the environment, validated at start-up.
 
+use crate::store::DatabaseLocation;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,8 +36,12 @@ impl std::fmt::Debug for VerifyToken {
 /// The relay's settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where the database lives.
+    /// Where the SQLite database (without [`database_url`](Self::database_url)) and other files
+    /// live.
     pub data_dir: PathBuf,
+    /// A `postgres://` URL: the relay keeps its data in that PostgreSQL database instead (several
+    /// instances may share it). May hold a password: never logged.
+    pub database_url: Option<String>,
     /// The Meta app secret (webhook signatures).
     pub app_secret: AppSecret,
     /// The verify token entered in Meta's App Dashboard.
@@ -131,6 +136,7 @@ impl Config {
     pub fn new(data_dir: PathBuf, app_secret: AppSecret, verify_token: VerifyToken) -> Self {
         Self {
             data_dir,
+            database_url: None,
             app_secret,
             verify_token,
             retention: Duration::from_secs(30 * 24 * 3600),
@@ -160,9 +166,27 @@ impl Config {
 /// Flags shared by every subcommand that touches the database.
 #[derive(Debug, Clone, Args)]
 pub struct DataDirArgs {
-    /// Folder holding the relay's database.
+    /// Folder holding the relay's database (SQLite, without --database-url) and other files.
     #[arg(long, env = "ZENTRO_RELAY_DATA_DIR", default_value = "./relay-data")]
     pub data_dir: PathBuf,
+    /// Keep the data in PostgreSQL instead (postgres://user:password@host/db): several relay
+    /// instances may share one database.
+    #[arg(long, env = "ZENTRO_RELAY_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+impl DataDirArgs {
+    /// The database these flags name: PostgreSQL when a URL is given, else SQLite in the folder.
+    pub fn location(&self) -> DatabaseLocation {
+        DatabaseLocation::new(&self.data_dir, self.database_url.as_deref())
+    }
+}
+
+impl Config {
+    /// The database the relay keeps its data in.
+    pub fn database(&self) -> DatabaseLocation {
+        DatabaseLocation::new(&self.data_dir, self.database_url.as_deref())
+    }
 }
 
 /// Flags of `zentro-relay serve`.
@@ -487,6 +511,7 @@ impl ServeArgs {
             "the retention must be at least 1 day (ZENTRO_RELAY_RETENTION_DAYS)",
         )?;
         let mut config = Config::new(self.data.data_dir, app_secret, verify_token);
+        config.database_url = self.data.database_url;
         config.retention = retention;
         config.prune_grace = Duration::from_secs(self.prune_grace_minutes * 60);
         config.device_idle = at_least_one(

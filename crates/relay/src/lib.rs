@@ -38,6 +38,7 @@ pub mod sealing;
 pub mod sequencer;
 pub mod store;
 pub mod tls;
+pub mod wakeups;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -57,14 +58,23 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = Store::open(&config.data_dir).await?;
+    let store = Store::open_at(&config.database()).await?;
     let state = AppState::new(store.clone(), config.clone());
     let stop = state.shutdown.clone();
+    let wakeups = store.postgres_pool().map(|pool| {
+        tokio::spawn(wakeups::listen(
+            pool.clone(),
+            state.notifier.clone(),
+            state.revocations.clone(),
+            stop.clone(),
+        ))
+    });
     let checker = tokio::spawn(http::channel_health::check_periodically(state.clone()));
     http::shared_files::sweep_periodically(&state);
     let pruner = tokio::spawn(prune_periodically(
         store.clone(),
         config.clone(),
+        state.instance_id.clone(),
         stop.clone(),
     ));
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -94,20 +104,47 @@ pub async fn run(
     stop.cancel();
     let _ = pruner.await;
     let _ = checker.await;
+    if let Some(wakeups) = wakeups {
+        let _ = wakeups.await;
+    }
     store.close().await;
     tracing::info!("relay stopped");
     Ok(())
 }
 
+/// How often the pruner runs; its lease lasts three periods, so another instance takes over
+/// within three minutes of the holder's death.
+const PRUNE_PERIOD: Duration = Duration::from_secs(60);
+
+/// Name of the pruner's lease (see [`Store::take_lease`]).
+pub const PRUNE_LEASE: &str = "prune";
+
+/// Expires idle sessions, prunes the log and trims the quarantine every [`PRUNE_PERIOD`], on one
+/// instance at a time (the holder of [`PRUNE_LEASE`]).
 async fn prune_periodically(
     store: Store,
     config: Config,
+    instance: std::sync::Arc<str>,
     stop: tokio_util::sync::CancellationToken,
 ) {
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
-            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(PRUNE_PERIOD) => {}
+            _ = stop.cancelled() => {
+                let _ = store.release_lease(PRUNE_LEASE, &instance).await;
+                return;
+            }
+        }
+        match store
+            .take_lease(PRUNE_LEASE, &instance, 3 * PRUNE_PERIOD)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(error) => {
+                tracing::error!(%error, "could not take the pruning lease");
+                continue;
+            }
         }
         // Devices unused past the idle period: signed out, and no longer holding pruning back.
         match store

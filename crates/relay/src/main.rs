@@ -203,7 +203,7 @@ async fn create_workspace(
     let owner_name =
         owner_name.unwrap_or_else(|| email.split('@').next().unwrap_or("owner").to_string());
     let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await?;
-    let store = Store::open(&data.data_dir).await?;
+    let store = Store::open_at(&data.location()).await?;
     let workspace = store
         .create_workspace(name.trim(), &email, &owner_name, &hash)
         .await?;
@@ -250,7 +250,7 @@ struct NewChannelArgs {
 
 /// `channel add`: route a channel to a workspace (and release its quarantined webhooks).
 async fn add_channel(args: NewChannelArgs, data: &DataDirArgs) -> anyhow::Result<()> {
-    let store = Store::open(&data.data_dir).await?;
+    let store = Store::open_at(&data.location()).await?;
     let (channel, released) = store
         .add_channel(
             &args.workspace,
@@ -282,7 +282,7 @@ async fn list_channels(
     json: bool,
     data: &DataDirArgs,
 ) -> anyhow::Result<()> {
-    let store = Store::open(&data.data_dir).await?;
+    let store = Store::open_at(&data.location()).await?;
     let header = format!(
         "{:<32} {:<10} {:<20} {:<20} {:<32} NAME",
         "ID", "KIND", "EXTERNAL ID", "WABA", "WORKSPACE"
@@ -341,7 +341,7 @@ async fn set_channel_token(
     if token.len() < 20 || token.chars().any(char::is_whitespace) {
         anyhow::bail!("that does not look like a Meta access token (one word, as Meta gives it)");
     }
-    let store = Store::open(&data.data_dir).await?;
+    let store = Store::open_at(&data.location()).await?;
     let found = store
         .channels(None)
         .await?
@@ -371,7 +371,7 @@ async fn reseal_channel_tokens(keys: TokenKeyArgs, data: &DataDirArgs) -> anyhow
     let keys = keys.into_keys()?.ok_or_else(|| {
         anyhow::anyhow!("set ZENTRO_RELAY_TOKEN_KEY (the new key) and ZENTRO_RELAY_TOKEN_KEY_PREVIOUS (the old one)")
     })?;
-    let store = Store::open(&data.data_dir).await?;
+    let store = Store::open_at(&data.location()).await?;
     let mut resealed = 0;
     for stored in store.all_channel_tokens().await? {
         if stored.sealed.key_id == keys.current.id() {
@@ -393,7 +393,7 @@ async fn reseal_channel_tokens(keys: TokenKeyArgs, data: &DataDirArgs) -> anyhow
 
 /// `quarantine list`: a table, or JSON with `--json`.
 async fn list_quarantine(json: bool, data: &DataDirArgs) -> anyhow::Result<()> {
-    let store = Store::open(&data.data_dir).await?;
+    let store = Store::open_at(&data.location()).await?;
     let header = format!(
         "{:<6} {:<14} {:<22} {:<20} {:>8} REASON",
         "ID", "RECEIVED", "ROUTE", "ROUTE ID", "BYTES"

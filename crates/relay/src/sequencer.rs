@@ -190,10 +190,28 @@ impl Notifier {
             .subscribe()
     }
 
-    fn notify(&self, workspace_id: &str, seq: i64) {
+    /// Tells the workspace's streams that its log reaches `seq`. Never moves back: a wake-up
+    /// from another instance may arrive after a later local one.
+    pub fn notify(&self, workspace_id: &str, seq: i64) {
         let senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(sender) = senders.get(workspace_id) {
-            sender.send_replace(seq);
+            sender.send_if_modified(|current| {
+                let grew = seq > *current;
+                if grew {
+                    *current = seq;
+                }
+                grew
+            });
+        }
+    }
+
+    /// Wakes every open stream, whatever it has seen: after wake-ups may have been lost (the
+    /// connection that listens for other instances' commits was re-established), each re-reads
+    /// from its cursor. A lost wake-up costs one read, never an event.
+    pub fn wake_all(&self) {
+        let senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
+        for sender in senders.values() {
+            sender.send_modify(|_| {});
         }
     }
 }
@@ -447,8 +465,12 @@ async fn commit(
     let mut tally = Tally::default();
     let now = now_ms();
     let per_workspace = route_webhooks(&mut tx, work, route_cache, &mut tally).await?;
+    lock_appended_workspaces(&mut tx, &per_workspace, work).await?;
     append_webhooks(&mut tx, &per_workspace, now, grown, &mut tally).await?;
     let answers = write_the_rest(&mut tx, work, now, grown, &mut tally).await?;
+    for (workspace, seq) in grown.iter() {
+        store::notify_appended(&mut tx, workspace, *seq).await?;
+    }
     tx.commit().await?;
     metrics.events_appended.fetch_add(tally.appended, Relaxed);
     metrics
@@ -458,6 +480,32 @@ async fn commit(
         .webhooks_quarantined
         .fetch_add(tally.quarantined, Relaxed);
     Ok(answers)
+}
+
+/// Locks the counter row of every workspace this batch appends to, in id order, until commit
+/// (on PostgreSQL; SQLite's `BEGIN IMMEDIATE` already admits one writer). Held to commit, the lock
+/// makes one workspace's commits happen in seq order across relay instances, so no stream ever
+/// sees a seq before a smaller one commits; taken before the dedup checks, it makes them see
+/// everything the previous holder committed (ADR 0012 §2, §3).
+async fn lock_appended_workspaces(
+    tx: &mut Tx,
+    per_workspace: &WorkspaceItems<'_>,
+    work: &[Work],
+) -> Result<(), StoreError> {
+    if !tx.is_postgres() {
+        return Ok(());
+    }
+    let mut ids: Vec<&str> = per_workspace.iter().map(|(w, _)| w.as_str()).collect();
+    ids.extend(work.iter().filter_map(|w| match w {
+        Work::Team(event) => Some(event.workspace_id.as_str()),
+        _ => None,
+    }));
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    store::lock_workspaces(tx, &ids).await
 }
 
 /// Routes every webhook item (one lookup per distinct route) and groups them per workspace, in

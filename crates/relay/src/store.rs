@@ -23,12 +23,14 @@ mod access;
 mod channels;
 mod connections;
 mod gaps;
+mod leases;
 mod team;
 
 pub use access::{ReadablePage, RotationAdvice};
 pub use channels::{ChannelView, SealedToken};
 pub use connections::{ChannelHealth, Signup, SignupRefusal, SignupState};
 pub use gaps::{ErasureReceipt, Gap, LAST_USE_RESOLUTION, SessionUse};
+pub use leases::Lease;
 pub use team::{AuditEntry, Device, NewAuditEntry};
 pub use zentro_relay_store::{
     Channel, ChannelKind, Credentials, Member, MemberSummary, NewEvent, QuarantineEntry,
@@ -333,6 +335,12 @@ impl Store {
             Database::Sqlite(pool) => WriteTx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Database::Postgres(pool) => WriteTx::Postgres(pool.begin().await?),
         })
+    }
+
+    /// Tells every relay instance on this database that sessions were revoked (PostgreSQL; a
+    /// no-op on SQLite, where one process owns the database).
+    pub async fn announce_revocation(&self) -> Result<()> {
+        Ok(read!(self, wakeups::notify_revocation())?)
     }
 
     /// Closes the pool.
@@ -1199,4 +1207,17 @@ async fn open_postgres(url: &str) -> Result<PgPool> {
         );
     }
     Ok(pool)
+}
+
+// MERGE(port-log): replaced by the ported versions.
+pub(crate) async fn lock_workspaces(_tx: &mut WriteTx, _ids: &[&str]) -> Result<()> {
+    Ok(())
+}
+// MERGE(port-log): replaced by the ported versions.
+pub(crate) async fn notify_appended(
+    _tx: &mut WriteTx,
+    _workspace_id: &str,
+    _seq: i64,
+) -> Result<()> {
+    Ok(())
 }

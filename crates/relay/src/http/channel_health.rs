@@ -333,7 +333,11 @@ pub async fn disconnect(
     ))
 }
 
-/// Runs [`check_all`] every `ZENTRO_RELAY_CHANNEL_CHECK_MINUTES` until the relay stops.
+/// Name of the channel checks' lease (see [`crate::Store::take_lease`]).
+pub const CHECK_LEASE: &str = "channel_health";
+
+/// Runs [`check_all`] every `ZENTRO_RELAY_CHANNEL_CHECK_MINUTES` until the relay stops, on one
+/// instance at a time (the holder of [`CHECK_LEASE`]).
 pub async fn check_periodically(state: AppState) {
     if state.config.meta_app.is_none() {
         return;
@@ -342,8 +346,20 @@ pub async fn check_periodically(state: AppState) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
-            _ = state.shutdown.cancelled() => return,
+            _ = state.shutdown.cancelled() => {
+                let _ = state.store.release_lease(CHECK_LEASE, &state.instance_id).await;
+                return;
+            }
         }
-        check_all(&state).await;
+        // One instance checks (each check calls Meta); another takes over if it dies.
+        match state
+            .store
+            .take_lease(CHECK_LEASE, &state.instance_id, 3 * every)
+            .await
+        {
+            Ok(true) => check_all(&state).await,
+            Ok(false) => {}
+            Err(error) => tracing::error!(%error, "could not take the channel-check lease"),
+        }
     }
 }

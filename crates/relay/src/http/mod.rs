@@ -66,6 +66,8 @@ pub struct AppState {
     pub meta_limiter: Arc<RateLimiter>,
     /// Writes per device session (keyed by the token's hash).
     pub write_limiter: Arc<RateLimiter>,
+    /// This instance's name in the leases it takes on background work (random at start).
+    pub instance_id: Arc<str>,
     /// Cancelled when the relay stops: open streams end.
     pub shutdown: CancellationToken,
     /// Bumped whenever sessions are revoked (sign-out, device revocation, deactivation, removal),
@@ -81,6 +83,15 @@ impl AppState {
     /// Tells open streams that sessions were revoked.
     pub fn sessions_revoked(&self) {
         self.revocations.send_modify(|n| *n += 1);
+        if self.store.backend() == "postgres" {
+            // Other instances' streams of the revoked devices close too (crate::wakeups).
+            let store = self.store.clone();
+            tokio::spawn(async move {
+                if let Err(error) = store.announce_revocation().await {
+                    tracing::warn!(%error, "could not tell other relay instances of a revocation");
+                }
+            });
+        }
     }
 }
 
@@ -111,6 +122,7 @@ impl AppState {
             sequencer,
             notifier,
             metrics,
+            instance_id: zentro_events::clock::random_id().into(),
             shutdown: CancellationToken::new(),
             revocations: Arc::new(tokio::sync::watch::channel(0).0),
             graph: config.meta_app.as_ref().and_then(|app| {

@@ -14,10 +14,25 @@ use crate::support::{PASSWORD, SECRET, VERIFY, get_json, post_json, wa_text};
 
 const RELAY: &str = env!("CARGO_BIN_EXE_zentro-relay");
 
-fn cli(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> String {
-    let mut child = Command::new(RELAY)
+/// The relay's command line on a data directory and, on PostgreSQL, a database URL.
+pub fn relay_command(dir: &std::path::Path, database_url: Option<&str>) -> Command {
+    let mut command = Command::new(RELAY);
+    command.env("ZENTRO_RELAY_DATA_DIR", dir);
+    match database_url {
+        Some(url) => command.env("ZENTRO_RELAY_DATABASE_URL", url),
+        None => command.env_remove("ZENTRO_RELAY_DATABASE_URL"),
+    };
+    command
+}
+
+pub fn cli(
+    dir: &std::path::Path,
+    database_url: Option<&str>,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> String {
+    let mut child = relay_command(dir, database_url)
         .args(args)
-        .env("ZENTRO_RELAY_DATA_DIR", dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -40,10 +55,9 @@ fn cli(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-fn serve(dir: &std::path::Path, port: u16) -> Child {
-    Command::new(RELAY)
+pub fn serve(dir: &std::path::Path, database_url: Option<&str>, port: u16) -> Child {
+    relay_command(dir, database_url)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("ZENTRO_RELAY_DATA_DIR", dir)
         .env("ZENTRO_RELAY_META_APP_SECRET", SECRET)
         .env("ZENTRO_RELAY_META_VERIFY_TOKEN", VERIFY)
         .env("RUST_LOG", "warn")
@@ -53,7 +67,7 @@ fn serve(dir: &std::path::Path, port: u16) -> Child {
         .unwrap()
 }
 
-async fn wait_healthy(base: &str) {
+pub async fn wait_healthy(base: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while tokio::time::Instant::now() < deadline {
         if reqwest::get(format!("{base}/healthz"))
@@ -86,8 +100,11 @@ async fn post(client: &reqwest::Client, base: &str, body: &str) -> Option<u16> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_webhook_answered_200_survives_kill_9_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
+    let database = crate::support::fresh_database().await;
+    let database = database.as_deref();
     let workspace = cli(
         dir.path(),
+        database,
         &[
             "workspace",
             "create",
@@ -105,6 +122,7 @@ async fn every_webhook_answered_200_survives_kill_9_exactly_once() {
     );
     cli(
         dir.path(),
+        database,
         &[
             "channel",
             "add",
@@ -124,7 +142,7 @@ async fn every_webhook_answered_200_survives_kill_9_exactly_once() {
         .unwrap()
         .port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut relay = serve(dir.path(), port);
+    let mut relay = serve(dir.path(), database, port);
     wait_healthy(&base).await;
 
     // Four senders post distinct messages until the relay dies; the ledger records every 200.
@@ -176,7 +194,7 @@ async fn every_webhook_answered_200_survives_kill_9_exactly_once() {
     assert!(ledger.len() >= ACCEPTED_BEFORE_KILL);
 
     // Restart on the same data; Meta redelivers some of what it had sent.
-    let mut relay = serve(dir.path(), port);
+    let mut relay = serve(dir.path(), database, port);
     wait_healthy(&base).await;
     for wamid in ledger.iter().take(20) {
         assert_eq!(

@@ -145,7 +145,7 @@ async fn the_stream_of_a_device_behind_what_was_pruned_starts_with_a_gap_event()
         assert_eq!(response.status(), 200);
     }
     // Seq 1 goes (a second store on the same file, as the operator's CLI would be).
-    let store = zentro_relay::Store::open(relay.data_dir()).await.unwrap();
+    let store = zentro_relay::Store::open_at(&relay.database).await.unwrap();
     let first = store
         .events_after(&workspace_of(&store).await, 0, 1)
         .await
@@ -210,35 +210,33 @@ async fn workspace_of(store: &zentro_relay::Store) -> String {
 
 /// Sets the last use of every session of the relay's database (the test's clock).
 async fn last_used(relay: &TestRelay, token_of: Option<&str>, at: i64) {
-    let pool = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        relay._dir.path().join("relay.sqlite").display()
-    ))
-    .await
-    .unwrap();
-    let hash = token_of.map(zentro_relay::credentials::token_hash);
-    sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE ?2 IS NULL OR token_hash = ?2")
-        .bind(at)
-        .bind(hash.as_deref())
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    let db = RawDatabase::open(&relay.database()).await;
+    match token_of.map(zentro_relay::credentials::token_hash) {
+        Some(hash) => {
+            db.execute(
+                "UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2",
+                &[Bind::Int(at), Bind::Bytes(Some(hash.as_slice()))],
+            )
+            .await
+        }
+        None => {
+            db.execute("UPDATE sessions SET last_seen_at = $1", &[Bind::Int(at)])
+                .await
+        }
+    }
+    db.close().await;
 }
 
 async fn last_seen(relay: &TestRelay, token: &str) -> i64 {
-    let pool = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        relay._dir.path().join("relay.sqlite").display()
-    ))
-    .await
-    .unwrap();
-    let at = sqlx::query_scalar("SELECT last_seen_at FROM sessions WHERE token_hash = ?")
-        .bind(zentro_relay::credentials::token_hash(token).as_slice())
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    let db = RawDatabase::open(&relay.database()).await;
+    let hash = zentro_relay::credentials::token_hash(token);
+    let at = db
+        .fetch_i64(
+            "SELECT last_seen_at FROM sessions WHERE token_hash = $1",
+            &[Bind::Bytes(Some(hash.as_slice()))],
+        )
+        .await;
+    db.close().await;
     at
 }
 

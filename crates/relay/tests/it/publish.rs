@@ -479,6 +479,11 @@ fn random_payloads_never_reach_the_log_malformed() {
 /// or owner's name, or Meta's) is put in its name; what an agent forged is not.
 #[tokio::test]
 async fn events_the_routes_wrote_before_are_put_in_the_relays_name_and_forgeries_are_not() {
+    if crate::support::sqlite_only(
+        "events_the_routes_wrote_before_are_put_in_the_relays_name_and_forgeries_are_not",
+    ) {
+        return;
+    }
     use zentro_relay::Store;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).await.unwrap();

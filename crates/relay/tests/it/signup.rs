@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use zentro_meta_sim::MetaSim;
 
 use crate::support::{
-    SECRET, TestRelay, meta_app_of, new_token_keys, post_json, start_meta_sim, str_of,
+    SECRET, TestRelay, meta_app_of, new_token_keys, post_json, start_meta_sim, stored_anywhere,
+    str_of,
 };
 
 const OWNER: &str = "owner@acme.test";
@@ -212,11 +213,7 @@ async fn finishing_connects_the_number_once_with_a_sealed_token_and_tells_every_
             .is_some_and(|g| g.wabas.contains(&waba))
     );
     // Not in the database file in the clear.
-    let db = std::fs::read(s.relay._dir.path().join("relay.sqlite")).unwrap();
-    assert!(
-        !db.windows(meta_token.len())
-            .any(|w| w == meta_token.as_bytes())
-    );
+    assert!(!stored_anywhere(&s.relay.database(), &meta_token).await);
 
     // Every device learns of it from the log: channel.connected, without the token.
     let log = events(&s).await;

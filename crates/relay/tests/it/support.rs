@@ -11,12 +11,49 @@ use zentro_meta_sim::{MetaSim, SimConfig};
 use zentro_relay::config::{MetaApp, VerifyToken};
 use zentro_relay::credentials::hash_password;
 use zentro_relay::sealing::{TokenKey, TokenKeys};
-use zentro_relay::store::ChannelKind;
+use zentro_relay::store::{ChannelKind, DatabaseLocation};
 use zentro_relay::{AppState, Config, Store, app};
 
 pub const SECRET: &str = "test-app-secret";
 pub const VERIFY: &str = "test-verify-token";
 pub const PASSWORD: &str = "correct horse battery";
+
+/// Which backend the suite runs on: `ZENTRO_RELAY_TEST_DATABASE=postgres` (with
+/// `ZENTRO_RELAY_TEST_POSTGRES_URL`, a server where the role may create databases) or SQLite.
+pub fn on_postgres() -> bool {
+    std::env::var("ZENTRO_RELAY_TEST_DATABASE").as_deref() == Ok("postgres")
+}
+
+/// For a test that inspects SQLite itself (its file, its faults): `true`, after saying so, when
+/// the suite runs on PostgreSQL, and the test should return. `scripts/test.sh` lists the skips.
+pub fn sqlite_only(test: &str) -> bool {
+    let skip = on_postgres();
+    if skip {
+        eprintln!("SKIPPED ON POSTGRES: {test} (it inspects SQLite itself)");
+    }
+    skip
+}
+
+/// A fresh, empty database for one relay on the PostgreSQL test server (`None` on SQLite): the
+/// same isolation as a temporary directory per test.
+pub async fn fresh_database() -> Option<String> {
+    use sqlx::Connection;
+    if !on_postgres() {
+        return None;
+    }
+    let server = std::env::var("ZENTRO_RELAY_TEST_POSTGRES_URL")
+        .expect("ZENTRO_RELAY_TEST_DATABASE=postgres needs ZENTRO_RELAY_TEST_POSTGRES_URL");
+    let name = format!("t_{}", zentro_events::clock::random_id().to_lowercase());
+    let mut admin = sqlx::PgConnection::connect(&server).await.unwrap();
+    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    let mut url = url::Url::parse(&server).unwrap();
+    url.set_path(&format!("/{name}"));
+    Some(url.to_string())
+}
 
 pub struct TestRelay {
     pub state: AppState,
@@ -43,13 +80,14 @@ impl TestRelay {
     /// A relay whose settings `adjust` changes first.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
         let mut config = Config::new(
             dir.path().to_path_buf(),
             AppSecret::new(SECRET),
             VerifyToken::new(VERIFY),
         );
+        config.database_url = fresh_database().await;
         adjust(&mut config);
+        let store = Store::open_at(&config.database()).await.unwrap();
         Self {
             state: AppState::new(store, config),
             _dir: dir,
@@ -69,6 +107,11 @@ impl TestRelay {
 
     pub fn store(&self) -> &Store {
         &self.state.store
+    }
+
+    /// Where the relay keeps its data (to open a second store on it).
+    pub fn database(&self) -> DatabaseLocation {
+        self.state.config.database()
     }
 
     pub async fn request(&self, request: Request<Body>) -> Response {
@@ -338,6 +381,8 @@ pub fn wamids(events: &[Value]) -> Vec<String> {
 pub struct ServedRelay {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
+    /// Where it keeps its data.
+    pub database: DatabaseLocation,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
     _dir: tempfile::TempDir,
@@ -377,15 +422,17 @@ impl ServedRelay {
         prepare: impl AsyncFnOnce(&Store),
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
-        prepare(&store).await;
-        store.close().await;
         let mut config = Config::new(
             dir.path().to_path_buf(),
             AppSecret::new(SECRET),
             VerifyToken::new(VERIFY),
         );
+        config.database_url = fresh_database().await;
         adjust(&mut config);
+        let database = config.database();
+        let store = Store::open_at(&database).await.unwrap();
+        prepare(&store).await;
+        store.close().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -394,6 +441,7 @@ impl ServedRelay {
         }));
         Self {
             base,
+            database,
             stop,
             server,
             _dir: dir,
@@ -555,5 +603,126 @@ pub fn new_token_keys() -> TokenKeys {
     TokenKeys {
         current: TokenKey::parse(&TokenKey::generate()).unwrap(),
         previous: None,
+    }
+}
+
+/// A value bound to a [`RawDatabase`] statement.
+pub enum Bind<'a> {
+    Int(i64),
+    Text(Option<&'a str>),
+    Bytes(Option<&'a [u8]>),
+}
+
+/// Raw SQL on a test relay's database, whichever the backend: what a test sets up or inspects
+/// behind the relay's back (a clock moved, a raced row). Placeholders are `$1`, `$2`, … (SQLite
+/// reads them too).
+pub enum RawDatabase {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+macro_rules! bound {
+    ($query:expr, $binds:expr) => {{
+        let mut query = $query;
+        for bind in $binds {
+            query = match bind {
+                Bind::Int(v) => query.bind(*v),
+                Bind::Text(v) => query.bind(*v),
+                Bind::Bytes(v) => query.bind(*v),
+            };
+        }
+        query
+    }};
+}
+
+impl RawDatabase {
+    pub async fn open(location: &DatabaseLocation) -> Self {
+        match location {
+            DatabaseLocation::Directory(dir) => Self::Sqlite(
+                sqlx::SqlitePool::connect(&format!(
+                    "sqlite://{}",
+                    dir.join(zentro_relay::store::DATABASE_FILE).display()
+                ))
+                .await
+                .unwrap(),
+            ),
+            DatabaseLocation::Postgres(url) => {
+                Self::Postgres(sqlx::PgPool::connect(url).await.unwrap())
+            }
+        }
+    }
+
+    pub async fn execute(&self, sql: &str, binds: &[Bind<'_>]) {
+        match self {
+            Self::Sqlite(pool) => {
+                bound!(sqlx::query(sql), binds).execute(pool).await.unwrap();
+            }
+            Self::Postgres(pool) => {
+                bound!(sqlx::query(sql), binds).execute(pool).await.unwrap();
+            }
+        }
+    }
+
+    pub async fn fetch_i64(&self, sql: &str, binds: &[Bind<'_>]) -> i64 {
+        match self {
+            Self::Sqlite(pool) => bound!(sqlx::query_scalar(sql), binds)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            Self::Postgres(pool) => bound!(sqlx::query_scalar(sql), binds)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+        }
+    }
+
+    pub async fn close(self) {
+        match self {
+            Self::Sqlite(pool) => pool.close().await,
+            Self::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Whether `needle` is anywhere in the relay's stored data, in the clear: in the SQLite files of
+/// the data directory, or in any row of any PostgreSQL table (as text, or as bytes within bytea).
+pub async fn stored_anywhere(location: &DatabaseLocation, needle: &str) -> bool {
+    match location {
+        DatabaseLocation::Directory(dir) => std::fs::read_dir(dir).unwrap().any(|entry| {
+            let path = entry.unwrap().path();
+            path.is_file()
+                && std::fs::read(&path)
+                    .unwrap()
+                    .windows(needle.len())
+                    .any(|w| w == needle.as_bytes())
+        }),
+        DatabaseLocation::Postgres(url) => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            let tables: Vec<String> = sqlx::query_scalar(
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            assert!(tables.len() > 10, "{tables:?}");
+            let as_bytes = format!("\\x{}", hex::encode(needle));
+            let mut found = false;
+            for table in tables {
+                let sql = format!(
+                    "SELECT count(*) FROM \"{table}\" t WHERE strpos(t::text, $1) > 0 \
+                     OR strpos(t::text, $2) > 0 OR strpos(t::text, $3) > 0"
+                );
+                let hits: i64 = sqlx::query_scalar(&sql)
+                    .bind(needle)
+                    .bind(&as_bytes)
+                    .bind(hex::encode(needle))
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                found |= hits > 0;
+            }
+            pool.close().await;
+            found
+        }
     }
 }

@@ -10,6 +10,7 @@ use zentro_relay::Store;
 use zentro_relay::credentials::hash_password;
 use zentro_relay::store::ChannelKind;
 
+use crate::support::{Bind, RawDatabase};
 use crate::support::{
     PASSWORD, ServedRelay, meta_app_of, new_token_keys, post_webhook, start_meta_sim, wa_text,
 };
@@ -91,7 +92,7 @@ impl Tenants {
 
     /// The relay's quarantine, read from its database.
     async fn quarantine(&self) -> Vec<zentro_relay::store::QuarantineEntry> {
-        let store = Store::open(self.relay.data_dir()).await.unwrap();
+        let store = Store::open_at(&self.relay.database).await.unwrap();
         let entries = store.quarantine().await.unwrap();
         store.close().await;
         entries
@@ -103,13 +104,8 @@ impl Tenants {
         entries.filter_map(|q| q.route_id).collect()
     }
 
-    async fn database(&self) -> sqlx::SqlitePool {
-        sqlx::SqlitePool::connect(&format!(
-            "sqlite://{}",
-            self.relay.data_dir().join("relay.sqlite").display()
-        ))
-        .await
-        .unwrap()
+    async fn database(&self) -> RawDatabase {
+        RawDatabase::open(&self.relay.database).await
     }
 
     /// Everything a workspace's owner can read about it (what another tenant must not change).
@@ -173,7 +169,7 @@ async fn a_meta_id_of_another_workspace_is_refused_and_an_unclaimed_one_needs_pr
         assert_eq!(status, StatusCode::CONFLICT, "{body} {answer}");
     }
     // The operator's CLI may not put one id in two workspaces either.
-    let store = Store::open(t.relay.data_dir()).await.unwrap();
+    let store = Store::open_at(&t.relay.database).await.unwrap();
     let acme_id = t.ok("GET", "/v1/sessions/current", &t.acme, None).await["workspace"]["id"]
         .as_str()
         .unwrap()
@@ -254,11 +250,11 @@ async fn the_quarantine_is_bounded_and_forgets_removed_channels() {
     // Older than the retention (7 days by default): dropped.
     let db = t.database().await;
     let eight_days_ago = zentro_events::clock::now_ms() - 8 * 24 * 3600 * 1000;
-    sqlx::query("UPDATE quarantine SET received_at = ? WHERE route_id = 'PX2'")
-        .bind(eight_days_ago)
-        .execute(&db)
-        .await
-        .unwrap();
+    db.execute(
+        "UPDATE quarantine SET received_at = $1 WHERE route_id = 'PX2'",
+        &[Bind::Int(eight_days_ago)],
+    )
+    .await;
     t.webhook(&wa_text("PX5", "wamid.q5", "hi")).await;
     let kept = t.quarantined_routes().await;
     assert_eq!(kept, ["PX3", "PX4", "PX5"]);
@@ -271,14 +267,17 @@ async fn the_quarantine_is_bounded_and_forgets_removed_channels() {
         ("whatsapp_account", "WA", "raced-2"),
         ("whatsapp_phone_number", "PG", "raced-3"),
     ] {
-        sqlx::query("INSERT INTO quarantine (received_at, route_kind, route_id, reason, dedup_key, body) VALUES (?, ?, ?, 'raced', ?, X'7B7D')")
-            .bind(zentro_events::clock::now_ms())
-            .bind(kind)
-            .bind(id)
-            .bind(key)
-            .execute(&db)
-            .await
-            .unwrap();
+        db.execute(
+            "INSERT INTO quarantine (received_at, route_kind, route_id, reason, dedup_key, body) VALUES ($1, $2, $3, 'raced', $4, $5)",
+            &[
+                Bind::Int(zentro_events::clock::now_ms()),
+                Bind::Text(Some(kind)),
+                Bind::Text(Some(id)),
+                Bind::Text(Some(key)),
+                Bind::Bytes(Some(b"{}")),
+            ],
+        )
+        .await;
     }
     db.close().await;
     t.ok("DELETE", &format!("/v1/channels/{channel}"), &t.acme, None)

@@ -70,6 +70,7 @@ async fn https_is_served_and_a_renewed_certificate_is_taken_without_a_restart() 
         AppSecret::new("s"),
         VerifyToken::new("v"),
     );
+    config.database_url = crate::support::fresh_database().await;
     config.tls = Some(TlsFiles {
         cert: cert.clone(),
         key: key.clone(),
