@@ -7,6 +7,7 @@ mod audit_sends;
 mod crash;
 mod gaps;
 mod health;
+mod instances;
 mod load;
 mod meta_callbacks;
 mod origin;
