@@ -211,6 +211,7 @@ async fn wait_until(seconds: u64, what: &str, done: impl Fn() -> bool) {
 const SENDERS: usize = 4;
 const WEBHOOKS_PER_SENDER: usize = 100;
 const TEAM_EVENTS_PER_INSTANCE: usize = 50;
+const TWICE: usize = 50;
 
 /// Posts `wamid.S.I` for I in 0..[`WEBHOOKS_PER_SENDER`], alternating between the instances;
 /// each must be accepted. The wamids sent.
@@ -224,6 +225,29 @@ async fn send_webhooks(bases: [String; 2], s: usize) -> Vec<(String, Option<i64>
             post_webhook(&client, base, &wamid).await,
             Some(200),
             "{wamid} at {base}"
+        );
+        sent.push((wamid, None));
+    }
+    sent
+}
+
+/// Posts each of `wamid.twice.I` to both instances at the same moment (Meta redelivering while
+/// the first delivery is still in flight): both must answer 200, and the log holds it once (the
+/// dedup check runs after the workspace's lock, so it sees the other instance's commit instead
+/// of failing the batch on the unique key).
+async fn send_each_to_both_at_once(bases: [String; 2]) -> Vec<(String, Option<i64>)> {
+    let client = client(10);
+    let mut sent = Vec::new();
+    for i in 0..TWICE {
+        let wamid = format!("wamid.twice.{i}");
+        let (on_a, on_b) = tokio::join!(
+            post_webhook(&client, &bases[0], &wamid),
+            post_webhook(&client, &bases[1], &wamid)
+        );
+        assert_eq!(
+            (on_a, on_b),
+            (Some(200), Some(200)),
+            "{wamid} posted to both at once"
         );
         sent.push((wamid, None));
     }
@@ -266,6 +290,7 @@ async fn two_instances_deliver_one_order_to_devices_on_both() {
     let mut writers: Vec<_> = (0..SENDERS)
         .map(|s| tokio::spawn(send_webhooks(bases.clone(), s)))
         .collect();
+    writers.push(tokio::spawn(send_each_to_both_at_once(bases.clone())));
     for (t, (base, token)) in [(&a.base, &token_a), (&b.base, &token_b)]
         .into_iter()
         .enumerate()
@@ -658,7 +683,8 @@ async fn a_database_restart_under_load_answers_503_then_recovers() {
         !health_down.contains(&Some(200)),
         "/healthz never 200 while down: {health_down:?}"
     );
-    assert_log_holds_exactly(&relay.base, &outage.ledger.lock().unwrap().clone()).await;
+    let answered = outage.ledger.lock().unwrap().clone();
+    assert_log_holds_exactly(&relay.base, &answered).await;
 }
 
 /// A device reading the whole log from `base` finds every wamid of `answered` exactly once, and
