@@ -126,24 +126,25 @@ pub async fn reseal_token(
 }
 
 /// Deletes a channel's token; whether there was one.
-pub async fn delete_token(
-    conn: &mut PgConnection,
-    channel_id: &str,
-) -> Result<bool, sqlx::Error> {
-    Ok(
-        sqlx::query!("DELETE FROM channel_tokens WHERE channel_id = $1", channel_id)
-            .execute(conn)
-            .await?
-            .rows_affected()
-            > 0,
+pub async fn delete_token(conn: &mut PgConnection, channel_id: &str) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query!(
+        "DELETE FROM channel_tokens WHERE channel_id = $1",
+        channel_id
     )
+    .execute(conn)
+    .await?
+    .rows_affected()
+        > 0)
 }
 
 /// Empties a channel's access list (every member may use it).
 pub async fn clear_access(conn: &mut PgConnection, channel_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query!("DELETE FROM channel_access WHERE channel_id = $1", channel_id)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "DELETE FROM channel_access WHERE channel_id = $1",
+        channel_id
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -279,17 +280,13 @@ pub async fn delete_events(
 }
 
 /// Deletes quarantined webhooks by id; returns how many went.
-pub async fn delete_quarantined(
-    conn: &mut PgConnection,
-    ids: &[i64],
-) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query!(
-        "DELETE FROM quarantine WHERE id = ANY($1)",
-        ids
+pub async fn delete_quarantined(conn: &mut PgConnection, ids: &[i64]) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query!("DELETE FROM quarantine WHERE id = ANY($1)", ids)
+            .execute(conn)
+            .await?
+            .rows_affected(),
     )
-    .execute(conn)
-    .await?
-    .rows_affected())
 }
 
 /// Deletes a workspace's events after `head` whose payload contains `needle`; returns how many.

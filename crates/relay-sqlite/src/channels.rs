@@ -130,20 +130,27 @@ pub async fn delete_token(
     conn: &mut SqliteConnection,
     channel_id: &str,
 ) -> Result<bool, sqlx::Error> {
-    Ok(
-        sqlx::query!("DELETE FROM channel_tokens WHERE channel_id = ?", channel_id)
-            .execute(conn)
-            .await?
-            .rows_affected()
-            > 0,
+    Ok(sqlx::query!(
+        "DELETE FROM channel_tokens WHERE channel_id = ?",
+        channel_id
     )
+    .execute(conn)
+    .await?
+    .rows_affected()
+        > 0)
 }
 
 /// Empties a channel's access list (every member may use it).
-pub async fn clear_access(conn: &mut SqliteConnection, channel_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query!("DELETE FROM channel_access WHERE channel_id = ?", channel_id)
-        .execute(conn)
-        .await?;
+pub async fn clear_access(
+    conn: &mut SqliteConnection,
+    channel_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "DELETE FROM channel_access WHERE channel_id = ?",
+        channel_id
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -100,7 +100,10 @@ impl Store {
         let mut tx = self.begin().await?;
         sql!(tx.conn(), channels::clear_access(channel_id))?;
         for member in agents {
-            if !sql!(tx.conn(), channels::member_in_workspace(member, workspace_id))? {
+            if !sql!(
+                tx.conn(),
+                channels::member_in_workspace(member, workspace_id)
+            )? {
                 return Err(StoreError::NotFound(format!("the member {member}")));
             }
             sql!(tx.conn(), channels::grant_access(channel_id, member))?;
@@ -114,7 +117,10 @@ impl Store {
     pub async fn remove_channel(&self, workspace_id: &str, channel_id: &str) -> Result<Channel> {
         let channel = self.channel(workspace_id, channel_id).await?;
         let mut tx = self.begin().await?;
-        sql!(tx.conn(), channels::delete_channel(channel_id, workspace_id))?;
+        sql!(
+            tx.conn(),
+            channels::delete_channel(channel_id, workspace_id)
+        )?;
         if let Ok(kind) = channel.kind.parse::<ChannelKind>() {
             for (route_kind, by_account) in crate::routing::route_kinds_for(kind) {
                 let route_id = if *by_account {
