@@ -345,7 +345,11 @@ impl Store {
             }
         };
         let sealed = seal(&id);
-        let version = super::channels::store_token_in(&mut tx, &id, &sealed, Some(by)).await?;
+        // TODO(issue 21): transitional until this file is ported (then `store_token_in(&mut tx, …)`
+        // on its `WriteTx`).
+        let version =
+            zentro_relay_sqlite::channels::store_token(&mut tx, &id, &sealed, now_ms(), Some(by))
+                .await?;
         set_health_in(&mut tx, &id, health).await?;
         tx.commit().await?;
         let channel = self.channel(workspace_id, &id).await?;
