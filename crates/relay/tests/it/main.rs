@@ -5,6 +5,7 @@ mod access;
 mod api;
 mod audit_sends;
 mod crash;
+mod database;
 mod gaps;
 mod health;
 mod load;
