@@ -37,7 +37,8 @@ pub async fn email_holder(
     .await
 }
 
-/// Creates a member with status `invited`.
+/// Creates a member with status `invited`; returns `false` (and creates nothing) when the email
+/// (ignoring case) or the id is taken.
 pub async fn insert_invited(
     conn: &mut PgConnection,
     id: &str,
@@ -46,10 +47,11 @@ pub async fn insert_invited(
     display_name: &str,
     role: &str,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query!(
         "INSERT INTO members (id, workspace_id, email, display_name, role, status, created_at)
-         VALUES ($1, $2, $3, $4, $5, 'invited', $6)",
+         VALUES ($1, $2, $3, $4, $5, 'invited', $6)
+         ON CONFLICT DO NOTHING",
         id,
         workspace_id,
         email,
@@ -59,7 +61,7 @@ pub async fn insert_invited(
     )
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Sets the role and display name of a member (an invited one whose invitation is renewed).
@@ -94,6 +96,22 @@ pub async fn role_and_status(
     .fetch_optional(conn)
     .await?;
     Ok(row.map(|r| (r.role, r.status)))
+}
+
+/// Locks the workspace's active owners (`FOR UPDATE`) until the transaction ends, so that two
+/// concurrent demotions or removals cannot each count the other as the remaining owner.
+pub async fn lock_active_owners(
+    conn: &mut PgConnection,
+    workspace_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "SELECT id FROM members WHERE workspace_id = $1 AND role = 'owner' AND status = 'active'
+         FOR UPDATE",
+        workspace_id
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(())
 }
 
 /// How many active owners the workspace has besides `member_id`.

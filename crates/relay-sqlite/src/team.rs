@@ -37,7 +37,8 @@ pub async fn email_holder(
     .await
 }
 
-/// Creates a member with status `invited`.
+/// Creates a member with status `invited`; returns `false` (and creates nothing) when the email
+/// (ignoring case) or the id is taken.
 pub async fn insert_invited(
     conn: &mut SqliteConnection,
     id: &str,
@@ -46,10 +47,11 @@ pub async fn insert_invited(
     display_name: &str,
     role: &str,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query!(
         "INSERT INTO members (id, workspace_id, email, display_name, role, status, created_at)
-         VALUES (?, ?, ?, ?, ?, 'invited', ?)",
+         VALUES (?, ?, ?, ?, ?, 'invited', ?)
+         ON CONFLICT DO NOTHING",
         id,
         workspace_id,
         email,
@@ -59,7 +61,7 @@ pub async fn insert_invited(
     )
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Sets the role and display name of a member (an invited one whose invitation is renewed).
@@ -94,6 +96,15 @@ pub async fn role_and_status(
     .fetch_optional(conn)
     .await?;
     Ok(row.map(|r| (r.role, r.status)))
+}
+
+/// Locks the workspace's active owners against a concurrent change until the transaction ends.
+/// A no-op on SQLite: its write transactions (`BEGIN IMMEDIATE`) already run one at a time.
+pub async fn lock_active_owners(
+    _conn: &mut SqliteConnection,
+    _workspace_id: &str,
+) -> Result<(), sqlx::Error> {
+    Ok(())
 }
 
 /// How many active owners the workspace has besides `member_id`.

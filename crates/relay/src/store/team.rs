@@ -52,7 +52,8 @@ impl Store {
             }
             None => {
                 let id = random_id();
-                sql!(
+                // Only another writer (PostgreSQL) can take the email in between.
+                let inserted = sql!(
                     tx.conn(),
                     team::insert_invited(
                         &id,
@@ -63,6 +64,11 @@ impl Store {
                         now
                     )
                 )?;
+                if !inserted {
+                    return Err(StoreError::Conflict(format!(
+                        "a member with the email {email}"
+                    )));
+                }
                 id
             }
         };
@@ -120,6 +126,7 @@ impl Store {
         status: Option<&str>,
     ) -> Result<MemberSummary> {
         let mut tx = self.begin().await?;
+        sql!(tx.conn(), team::lock_active_owners(workspace_id))?;
         let (old_role, old_status) =
             sql!(tx.conn(), team::role_and_status(workspace_id, member_id))?
                 .ok_or_else(|| StoreError::NotFound("the member".into()))?;
@@ -160,6 +167,7 @@ impl Store {
     ) -> Result<MemberSummary> {
         let removed = self.member(workspace_id, member_id).await?;
         let mut tx = self.begin().await?;
+        sql!(tx.conn(), team::lock_active_owners(workspace_id))?;
         if removed.role == "owner"
             && removed.status == "active"
             && sql!(
