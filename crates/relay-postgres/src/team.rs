@@ -258,20 +258,20 @@ pub async fn open_invitation(
     .await
 }
 
-/// Marks one invitation used at `now`.
+/// Marks one unused invitation used at `now`; returns `false` if it was used already.
 pub async fn use_invitation(
     conn: &mut PgConnection,
     invitation_id: &str,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "UPDATE invitations SET used_at = $1 WHERE id = $2",
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query!(
+        "UPDATE invitations SET used_at = $1 WHERE id = $2 AND used_at IS NULL",
         now,
         invitation_id
     )
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 // ----- devices -----

@@ -105,7 +105,10 @@ impl Store {
         if invitation.expires_at <= now {
             return Err(StoreError::InvitationExpired);
         }
-        sql!(tx.conn(), team::use_invitation(&invitation.id, now))?;
+        // Only another writer (PostgreSQL) can have used the code in between.
+        if !sql!(tx.conn(), team::use_invitation(&invitation.id, now))? {
+            return Err(StoreError::InvitationInvalid);
+        }
         sql!(
             tx.conn(),
             team::activate(&invitation.member_id, password_hash)
