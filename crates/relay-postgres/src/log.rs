@@ -490,9 +490,12 @@ pub async fn last_seq(
     conn: &mut PgConnection,
     workspace_id: &str,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar!("SELECT last_seq FROM workspaces WHERE id = $1", workspace_id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_scalar!(
+        "SELECT last_seq FROM workspaces WHERE id = $1",
+        workspace_id
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// Per workspace (by id) with events some active device has not acknowledged, when the oldest

@@ -690,9 +690,7 @@ pub async fn delete_quarantined_beyond(
 }
 
 /// Every quarantined webhook (without its body), oldest first.
-pub async fn quarantined(
-    conn: &mut SqliteConnection,
-) -> Result<Vec<QuarantineEntry>, sqlx::Error> {
+pub async fn quarantined(conn: &mut SqliteConnection) -> Result<Vec<QuarantineEntry>, sqlx::Error> {
     sqlx::query_as!(
         QuarantineEntry,
         r#"SELECT id AS "id!: i64", received_at, route_kind, route_id, reason,

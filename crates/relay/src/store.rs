@@ -529,20 +529,14 @@ impl Store {
             // On every active device, and past the grace period.
             if let Some(acknowledged) = acknowledged {
                 deleted += self
-                    .delete_events_chunked(
-                        &workspace,
-                        Some(acknowledged),
-                        grace_cut,
-                    )
+                    .delete_events_chunked(&workspace, Some(acknowledged), grace_cut)
                     .await?;
             }
             // Past the retention period (privacy promise P12 for a workspace's own), delivered or not.
             let expiry = own_days.map_or(retention_cut, |days| {
                 retention_cut.max(now - days * 86_400_000)
             });
-            deleted += self
-                .delete_events_chunked(&workspace, None, expiry)
-                .await?;
+            deleted += self.delete_events_chunked(&workspace, None, expiry).await?;
         }
         read!(
             self,
@@ -682,7 +676,10 @@ pub(crate) async fn notify_appended(
     workspace_id: &str,
     last_seq: i64,
 ) -> Result<()> {
-    Ok(sql!(tx.conn(), log::notify_appended(workspace_id, last_seq))?)
+    Ok(sql!(
+        tx.conn(),
+        log::notify_appended(workspace_id, last_seq)
+    )?)
 }
 
 /// Reserves `n` consecutive seqs in a workspace's log and returns the first.
