@@ -334,7 +334,7 @@ pub async fn notify_appended(
 ) -> Result<(), sqlx::Error> {
     let payload = format!("{workspace_id} {last_seq}");
     sqlx::query!("SELECT pg_notify($1, $2)", EVENTS_CHANNEL, payload)
-        .fetch_one(conn)
+        .execute(conn)
         .await?;
     Ok(())
 }
