@@ -331,8 +331,11 @@ impl Store {
             }
             None => {
                 let id = random_id();
+                // TODO(issue 21): transitional until this file is ported (insert_channel_in takes
+                // a WriteTx now).
+                let mut write = super::WriteTx::Sqlite(tx);
                 insert_channel_in(
-                    &mut tx,
+                    &mut write,
                     &id,
                     workspace_id,
                     kind,
@@ -341,6 +344,10 @@ impl Store {
                     display_name,
                 )
                 .await?;
+                let super::WriteTx::Sqlite(back) = write else {
+                    unreachable!()
+                };
+                tx = back;
                 (id, false)
             }
         };
