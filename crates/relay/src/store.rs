@@ -244,15 +244,6 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Transitional: the SQLite connection of code not yet ported to both backends.
-    // TODO(issue 21): gone once every query is a backend function.
-    pub(crate) fn sqlite(&mut self) -> &mut SqliteConnection {
-        match self {
-            Self::Sqlite(tx) => tx,
-            Self::Postgres(_) => panic!("not ported to PostgreSQL yet"),
-        }
-    }
-
     /// Whether this is PostgreSQL (several instances may write at once).
     pub fn is_postgres(&self) -> bool {
         matches!(self, Self::Postgres(_))
@@ -312,15 +303,6 @@ impl Store {
             Database::Sqlite(pool) => PooledConnection::Sqlite(pool.acquire().await?),
             Database::Postgres(pool) => PooledConnection::Postgres(pool.acquire().await?),
         })
-    }
-
-    /// Transitional: the SQLite pool of code not yet ported to both backends.
-    // TODO(issue 21): gone once every query is a backend function.
-    pub(crate) fn sqlite_pool(&self) -> &SqlitePool {
-        match &self.db {
-            Database::Sqlite(pool) => pool,
-            Database::Postgres(_) => panic!("not ported to PostgreSQL yet"),
-        }
     }
 
     /// Begins a write transaction (`BEGIN IMMEDIATE` on SQLite, so writers queue instead of
@@ -619,22 +601,6 @@ impl Store {
     /// Quarantined webhooks, oldest first.
     pub async fn quarantine(&self) -> Result<Vec<QuarantineEntry>> {
         Ok(read!(self, log::quarantined())?)
-    }
-}
-
-/// Reads a `members` row selected as (id, email, display_name, role, status, created_at,
-/// last_sign_in_at).
-// TODO(issue 21): transitional, for store/team.rs until it is ported (then gone).
-pub(crate) fn member_summary(r: &sqlx::sqlite::SqliteRow) -> MemberSummary {
-    use sqlx::Row;
-    MemberSummary {
-        id: r.get(0),
-        email: r.get(1),
-        display_name: r.get(2),
-        role: r.get(3),
-        status: r.get(4),
-        created_at: r.get(5),
-        last_sign_in_at: r.get(6),
     }
 }
 
@@ -953,17 +919,4 @@ async fn open_postgres(url: &str) -> Result<PgPool> {
         );
     }
     Ok(pool)
-}
-
-// MERGE(port-log): replaced by the ported versions.
-pub(crate) async fn lock_workspaces(_tx: &mut WriteTx, _ids: &[&str]) -> Result<()> {
-    Ok(())
-}
-// MERGE(port-log): replaced by the ported versions.
-pub(crate) async fn notify_appended(
-    _tx: &mut WriteTx,
-    _workspace_id: &str,
-    _seq: i64,
-) -> Result<()> {
-    Ok(())
 }

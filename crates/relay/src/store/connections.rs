@@ -166,11 +166,8 @@ impl Store {
             }
             None => {
                 let id = random_id();
-                // TODO(issue 21): transitional until this file is ported (insert_channel_in takes
-                // a WriteTx now).
-                let mut write = super::WriteTx::Sqlite(tx);
                 insert_channel_in(
-                    &mut write,
+                    &mut tx,
                     &id,
                     workspace_id,
                     kind,
@@ -179,19 +176,11 @@ impl Store {
                     display_name,
                 )
                 .await?;
-                let super::WriteTx::Sqlite(back) = write else {
-                    unreachable!()
-                };
-                tx = back;
                 (id, false)
             }
         };
         let sealed = seal(&id);
-        // TODO(issue 21): transitional until this file is ported (then `store_token_in(&mut tx, …)`
-        // on its `WriteTx`).
-        let version =
-            zentro_relay_sqlite::channels::store_token(&mut tx, &id, &sealed, now_ms(), Some(by))
-                .await?;
+        let version = super::channels::store_token_in(&mut tx, &id, &sealed, Some(by)).await?;
         set_health_in(&mut tx, &id, health).await?;
         tx.commit().await?;
         let channel = self.channel(workspace_id, &id).await?;
