@@ -27,9 +27,9 @@ pub async fn keep_signup_page(
         page.token.key_id,
         page.token.nonce,
         page.token.ciphertext,
-        page.instagram_id as Option<String>,
-        page.instagram_username as Option<String>,
-        page.user_id as Option<String>,
+        page.instagram_id,
+        page.instagram_username,
+        page.user_id,
         page.permissions,
         page.expires_at
     )
