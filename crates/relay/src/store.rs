@@ -24,6 +24,9 @@ mod channels;
 mod connections;
 mod gaps;
 mod leases;
+mod rate_limits;
+mod shared_files;
+mod signup_pages;
 mod team;
 
 pub use access::{ReadablePage, RotationAdvice};
@@ -31,6 +34,8 @@ pub use channels::{ChannelView, SealedToken};
 pub use connections::{ChannelHealth, Signup, SignupRefusal, SignupState};
 pub use gaps::{ErasureReceipt, Gap, LAST_USE_RESOLUTION, SessionUse};
 pub use leases::Lease;
+pub use shared_files::{SharedFile, SharedUsage};
+pub use signup_pages::SignupPage;
 pub use team::{AuditEntry, Device, NewAuditEntry};
 pub use zentro_relay_store::{
     Channel, ChannelKind, Credentials, Member, MemberSummary, NewEvent, QuarantineEntry,
