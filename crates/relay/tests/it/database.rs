@@ -76,3 +76,76 @@ async fn a_forged_wake_up_delivers_nothing_and_holds_no_real_one_back() {
     );
     relay.stop().await;
 }
+
+/// Two relay instances (each with its own writer) on one PostgreSQL append to one workspace
+/// while a reader keeps reading the log: it never sees a seq before every smaller one has
+/// committed (ADR 0012 §2: a batch holds its workspace's counter row until it commits), and every
+/// webhook is there once at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_appending_to_one_workspace_never_show_a_later_seq_before_an_earlier_one() {
+    if !on_postgres() {
+        eprintln!("SKIPPED: needs PostgreSQL (two writers on one database)");
+        return;
+    }
+    let a = crate::support::TestRelay::start().await;
+    let workspace = a.workspace("Acme", "owner@acme.test", "P1").await;
+    let database = a.database();
+    let DatabaseLocation::Postgres(url) = &database else {
+        unreachable!()
+    };
+    let url = url.clone();
+    let b = crate::support::TestRelay::start_with(|c| c.database_url = Some(url)).await;
+    let reader = Store::open_at(&database).await.unwrap();
+
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (done, workspace) = (done.clone(), workspace.clone());
+        tokio::spawn(async move {
+            let mut reads = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let seqs: Vec<i64> = reader
+                    .events_after(&workspace, 0, 100_000)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|e| e.seq)
+                    .collect();
+                let expected: Vec<i64> = (1..=seqs.len() as i64).collect();
+                assert_eq!(
+                    seqs, expected,
+                    "a later seq was visible before an earlier one"
+                );
+                reads += 1;
+            }
+            reads
+        })
+    };
+    let senders: Vec<_> = [a, b]
+        .into_iter()
+        .enumerate()
+        .map(|(instance, relay)| {
+            tokio::spawn(async move {
+                for i in 0..150 {
+                    let wamid = format!("wamid.{instance}.{i}");
+                    assert_eq!(relay.post_wa_text("P1", &wamid, "x").await.status, 200);
+                }
+                relay
+            })
+        })
+        .collect();
+    let mut relays = Vec::new();
+    for sender in senders {
+        relays.push(sender.await.unwrap());
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        watcher.await.unwrap() > 10,
+        "the reader read while both wrote"
+    );
+    let events = relays[0]
+        .store()
+        .events_after(&workspace, 0, 1000)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 300);
+}
