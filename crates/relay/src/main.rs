@@ -43,6 +43,9 @@ enum Command {
         /// no workspace.
         #[arg(long, env = "ZENTRO_RELAY_MIGRATE_TO", hide_env_values = true)]
         to: String,
+        /// Rows copied per statement (tests use small chunks to cover paging).
+        #[arg(long, default_value_t = zentro_relay::migrate::CHUNK_ROWS, hide = true)]
+        chunk_rows: usize,
         #[command(flatten)]
         data: DataDirArgs,
     },
@@ -184,20 +187,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Quarantine(QuarantineCommand::List { json, data }) => {
             list_quarantine(json, &data).await
         }
-        Command::Migrate { to, data } => migrate(&to, &data).await,
+        Command::Migrate {
+            to,
+            chunk_rows,
+            data,
+        } => migrate(&to, chunk_rows, &data).await,
     }
 }
 
 /// `migrate`: copy the SQLite relay in the data directory into PostgreSQL, and print what was
 /// copied and verified.
-async fn migrate(to: &str, data: &DataDirArgs) -> anyhow::Result<()> {
+async fn migrate(to: &str, chunk_rows: usize, data: &DataDirArgs) -> anyhow::Result<()> {
     if data.database_url.is_some() {
         anyhow::bail!(
             "migrate reads the SQLite database in --data-dir and writes to --to; unset \
              --database-url (ZENTRO_RELAY_DATABASE_URL) for this command"
         );
     }
-    let report = zentro_relay::migrate::migrate(&data.data_dir, to).await?;
+    let report = zentro_relay::migrate::migrate(&data.data_dir, to, chunk_rows).await?;
     print!("{report}");
     println!(
         "Done. Serve the relay with --database-url (ZENTRO_RELAY_DATABASE_URL) set to {}.",

@@ -42,8 +42,9 @@ use sqlx::{Connection, Postgres, QueryBuilder, Row, TypeInfo, ValueRef};
 
 use crate::store::{DATABASE_FILE, redact_url};
 
-/// Most rows read from SQLite and inserted into PostgreSQL at once (fewer for wide tables, so one
-/// insert stays under PostgreSQL's 65,535 bound parameters).
+/// Most rows read from SQLite and inserted into PostgreSQL at once, by default (fewer for wide
+/// tables, so one insert stays under PostgreSQL's 65,535 bound parameters); also the page size of
+/// the verification's reads of each log.
 pub const CHUNK_ROWS: usize = 1000;
 
 /// Tables never copied: each backend keeps its own migration history.
@@ -118,8 +119,10 @@ struct Table {
 /// Copies the SQLite relay database in `data_dir` into the PostgreSQL database at `to` (see the
 /// module's documentation), verifies the copy, commits, and reports what it did. Fails, leaving
 /// the target as it was, when the source is missing, the target holds a workspace, the schemas
-/// differ, or the verification finds any difference.
-pub async fn migrate(data_dir: &Path, to: &str) -> anyhow::Result<Report> {
+/// differ, or the verification finds any difference. `chunk_rows` (at least 1; normally
+/// [`CHUNK_ROWS`]) bounds the rows held in memory at once.
+pub async fn migrate(data_dir: &Path, to: &str, chunk_rows: usize) -> anyhow::Result<Report> {
+    let chunk_rows = chunk_rows.max(1);
     let path = data_dir.join(DATABASE_FILE);
     if !path.is_file() {
         bail!(
@@ -133,6 +136,7 @@ pub async fn migrate(data_dir: &Path, to: &str) -> anyhow::Result<Report> {
     let mut pg = PgConnection::connect(to)
         .await
         .map_err(|e| anyhow!("could not connect to {target}: {e}"))?;
+    refuse_unless_empty(&mut pg, &target).await?;
     zentro_relay_postgres::MIGRATOR
         .run(&mut pg)
         .await
@@ -141,10 +145,10 @@ pub async fn migrate(data_dir: &Path, to: &str) -> anyhow::Result<Report> {
     refuse_unless_empty(&mut dst, &target).await?;
     let mut src = sqlite.begin().await?;
     let (tables, postgres_only) = plan(&mut src, &mut dst).await?;
-    let copied = copy_all(&mut src, &mut dst, &tables).await?;
+    let copied = copy_all(&mut src, &mut dst, &tables, chunk_rows).await?;
     let sequences = reset_sequences(&mut dst).await?;
     verify_counts(&mut src, &mut dst, &copied).await?;
-    let workspaces = verify_workspaces(&mut src, &mut dst).await?;
+    let workspaces = verify_workspaces(&mut src, &mut dst, chunk_rows).await?;
     src.rollback().await?;
     dst.commit()
         .await
@@ -180,8 +184,16 @@ async fn open_source(path: &Path) -> anyhow::Result<SqliteConnection> {
     Ok(conn)
 }
 
-/// Refuses a target that holds a workspace (it would mix two relays' data).
+/// Refuses a target that holds a workspace (it would mix two relays' data). Checked before the
+/// target is migrated (so a refused target is left as it was; one without the relay's tables
+/// passes) and again inside the copy's transaction.
 async fn refuse_unless_empty(dst: &mut PgConnection, target: &str) -> anyhow::Result<()> {
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('workspaces') IS NOT NULL")
+        .fetch_one(&mut *dst)
+        .await?;
+    if !exists {
+        return Ok(());
+    }
     let workspaces: i64 = sqlx::query_scalar("SELECT count(*) FROM workspaces")
         .fetch_one(&mut *dst)
         .await?;
@@ -345,13 +357,14 @@ async fn copy_all(
     src: &mut SqliteConnection,
     dst: &mut PgConnection,
     tables: &[Table],
+    chunk_rows: usize,
 ) -> anyhow::Result<Vec<(String, u64)>> {
     for table in tables {
         prepare_target(dst, &table.name).await?;
     }
     let mut copied = Vec::new();
     for table in tables {
-        let rows = copy_table(src, dst, table)
+        let rows = copy_table(src, dst, table, chunk_rows)
             .await
             .with_context(|| format!("copying the table {}", table.name))?;
         copied.push((table.name.clone(), rows));
@@ -391,8 +404,9 @@ async fn copy_table(
     src: &mut SqliteConnection,
     dst: &mut PgConnection,
     table: &Table,
+    chunk_rows: usize,
 ) -> anyhow::Result<u64> {
-    let chunk = CHUNK_ROWS.min(60_000 / table.columns.len().max(1)).max(1);
+    let chunk = chunk_rows.min(60_000 / table.columns.len().max(1)).max(1);
     let mut after: Option<Vec<Value>> = None;
     let mut copied = 0;
     loop {
@@ -569,6 +583,7 @@ async fn verify_counts(
 async fn verify_workspaces(
     src: &mut SqliteConnection,
     dst: &mut PgConnection,
+    chunk_rows: usize,
 ) -> anyhow::Result<Vec<WorkspaceCheck>> {
     let sql = "SELECT id, last_seq FROM workspaces ORDER BY id";
     let on_sqlite: Vec<(String, i64)> = sqlx::query_as(sql).fetch_all(&mut *src).await?;
@@ -580,7 +595,7 @@ async fn verify_workspaces(
     }
     let mut checks = Vec::new();
     for (id, last_seq) in on_sqlite {
-        let (max_seq, events, hash) = sqlite_log_digest(src, &id).await?;
+        let (max_seq, events, hash) = sqlite_log_digest(src, &id, chunk_rows).await?;
         let expected = WorkspaceCheck {
             workspace_id: id.clone(),
             last_seq,
@@ -588,7 +603,7 @@ async fn verify_workspaces(
             events,
             hash,
         };
-        let (max_seq, events, hash) = postgres_log_digest(dst, &id).await?;
+        let (max_seq, events, hash) = postgres_log_digest(dst, &id, chunk_rows).await?;
         let found = WorkspaceCheck {
             max_seq,
             events,
@@ -618,6 +633,7 @@ fn digest_chunk(hash: &mut Sha256, rows: &[(i64, String)]) -> Option<i64> {
 async fn sqlite_log_digest(
     src: &mut SqliteConnection,
     workspace: &str,
+    chunk_rows: usize,
 ) -> anyhow::Result<(i64, u64, String)> {
     let (mut hash, mut after, mut events) = (Sha256::new(), 0, 0);
     loop {
@@ -626,7 +642,7 @@ async fn sqlite_log_digest(
         )
         .bind(workspace)
         .bind(after)
-        .bind(CHUNK_ROWS as i64)
+        .bind(chunk_rows as i64)
         .fetch_all(&mut *src)
         .await?;
         events += rows.len() as u64;
@@ -642,6 +658,7 @@ async fn sqlite_log_digest(
 async fn postgres_log_digest(
     dst: &mut PgConnection,
     workspace: &str,
+    chunk_rows: usize,
 ) -> anyhow::Result<(i64, u64, String)> {
     let (mut hash, mut after, mut events) = (Sha256::new(), 0, 0);
     loop {
@@ -650,7 +667,7 @@ async fn postgres_log_digest(
         )
         .bind(workspace)
         .bind(after)
-        .bind(CHUNK_ROWS as i64)
+        .bind(chunk_rows as i64)
         .fetch_all(&mut *dst)
         .await?;
         events += rows.len() as u64;

@@ -49,10 +49,12 @@ async fn new_target(server: &str) -> (String, String) {
 }
 
 /// Runs `zentro-relay migrate` on `data_dir`, `--to` given as a flag or through the environment.
+/// Chunks of 4 rows, so that every table of more rows is paged by its key (single-column and
+/// composite, text and integer keys).
 fn run_migrate(data_dir: &std::path::Path, to: &str, through_env: bool) -> Output {
     let mut command = Command::new(RELAY);
     command
-        .arg("migrate")
+        .args(["migrate", "--chunk-rows", "4"])
         .env("ZENTRO_RELAY_DATA_DIR", data_dir)
         .env_remove("ZENTRO_RELAY_DATABASE_URL")
         .env_remove("ZENTRO_RELAY_MIGRATE_TO");
