@@ -4,7 +4,8 @@
 //! The target is migrated (`zentro_relay_postgres::MIGRATOR`) and must hold no workspace. Then
 //! every table of the SQLite schema (all but `_sqlx_migrations`) is copied in foreign-key order,
 //! inside ONE PostgreSQL transaction, from ONE SQLite read transaction (a snapshot), in chunks of
-//! rows paged by primary key (an events table of millions of rows is never in memory at once).
+//! rows paged by primary key ([`CHUNK_ROWS`] rows or about [`CHUNK_BYTES`], whichever comes first:
+//! an events table of millions of rows, or large file bodies, are never in memory at once).
 //! Values are kept as they are: seqs, `at`, `last_seq`, ids, `channel_id` (the tables' user
 //! triggers, `events_channel` among them, are disabled for the copy, inside the transaction),
 //! sealed tokens (the same key opens them). Identity sequences (`quarantine.id`, `audit_log.id`,
@@ -35,6 +36,7 @@ use std::fmt;
 use std::path::Path;
 
 use anyhow::{Context, anyhow, bail};
+use futures_util::TryStreamExt;
 use sha2::{Digest, Sha256};
 use sqlx::postgres::PgConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
@@ -46,6 +48,9 @@ use crate::store::{DATABASE_FILE, redact_url};
 /// tables, so one insert stays under PostgreSQL's 65,535 bound parameters); also the page size of
 /// the verification's reads of each log.
 pub const CHUNK_ROWS: usize = 1000;
+
+/// Most bytes of values one chunk holds (it ends after the row that reaches this).
+pub const CHUNK_BYTES: usize = 16 << 20;
 
 /// Tables never copied: each backend keeps its own migration history.
 const NOT_COPIED: &[&str] = &["_sqlx_migrations"];
@@ -94,6 +99,17 @@ enum Value {
     Real(f64),
     Text(String),
     Blob(Vec<u8>),
+}
+
+impl Value {
+    /// About how much memory the value holds.
+    fn size(&self) -> usize {
+        match self {
+            Self::Text(v) => v.len() + 8,
+            Self::Blob(v) => v.len() + 8,
+            _ => 8,
+        }
+    }
 }
 
 /// The type of a PostgreSQL column, for binding a NULL into it.
@@ -415,14 +431,13 @@ async fn copy_table(
         after = Some(last[table.columns.len()..].to_vec());
         insert_chunk(dst, table, &rows).await?;
         copied += rows.len() as u64;
-        if rows.len() < chunk {
-            break;
-        }
     }
     Ok(copied)
 }
 
 /// Up to `limit` rows of `table` after the key `after`, in key order: the columns, then the key.
+/// Stops early, after at least one row, once the rows hold [`CHUNK_BYTES`] (shared files' bodies
+/// are large); empty only at the end of the table.
 async fn read_chunk(
     src: &mut SqliteConnection,
     table: &Table,
@@ -456,14 +471,18 @@ async fn read_chunk(
             Value::Blob(v) => query.bind(v),
         };
     }
-    let rows = query.fetch_all(&mut *src).await?;
-    rows.iter()
-        .map(|row| {
-            (0..select.len())
-                .map(|i| read_value(row, i))
-                .collect::<anyhow::Result<Vec<Value>>>()
-        })
-        .collect()
+    let mut stream = query.fetch(&mut *src);
+    let (mut rows, mut bytes) = (Vec::new(), 0);
+    while bytes < CHUNK_BYTES
+        && let Some(row) = stream.try_next().await?
+    {
+        let values = (0..select.len())
+            .map(|i| read_value(&row, i))
+            .collect::<anyhow::Result<Vec<Value>>>()?;
+        bytes += values.iter().map(Value::size).sum::<usize>();
+        rows.push(values);
+    }
+    Ok(rows)
 }
 
 /// The value in column `i` of a SQLite row, by its storage type.
