@@ -31,6 +31,7 @@ pub mod config;
 pub mod credentials;
 pub mod http;
 pub mod metrics;
+pub mod migrate;
 pub mod ratelimit;
 pub mod roles;
 pub mod routing;

@@ -10,6 +10,7 @@ mod gaps;
 mod health;
 mod load;
 mod meta_callbacks;
+mod migrate;
 mod origin;
 mod publish;
 mod ratelimit;
