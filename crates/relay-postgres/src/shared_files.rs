@@ -44,7 +44,10 @@ pub async fn shared_usage(
 }
 
 /// Keeps a shared file.
-pub async fn keep_shared_file(conn: &mut PgConnection, file: &SharedFile) -> Result<(), sqlx::Error> {
+pub async fn keep_shared_file(
+    conn: &mut PgConnection,
+    file: &SharedFile,
+) -> Result<(), sqlx::Error> {
     let size = i64::try_from(file.body.len()).unwrap_or(i64::MAX);
     sqlx::query!(
         "INSERT INTO shared_files (token, workspace_id, name, mime, size, body, created_at, expires_at)

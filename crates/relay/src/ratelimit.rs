@@ -116,7 +116,9 @@ impl RateLimiter {
     }
 
     async fn check_shared(&self, name: &str, store: &Store, key: &str) -> Result<(), Duration> {
-        let window = i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX).max(1);
+        let window = i64::try_from(self.window.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1);
         let now = now_ms();
         let start = now - now.rem_euclid(window);
         match store.count_attempt(&format!("{name} {key}"), start).await {

@@ -193,10 +193,10 @@ async fn keep_in_database(
         .await?;
     match kept {
         Ok(()) => Ok(()),
-        Err(usage) => {
-            Err(over_quota(state, &meta.workspace, &Usage::of(&usage), meta.bytes)
-                .unwrap_or_else(|| ApiError::TooManyRequests(Duration::from_secs(1))))
-        }
+        Err(usage) => Err(
+            over_quota(state, &meta.workspace, &Usage::of(&usage), meta.bytes)
+                .unwrap_or_else(|| ApiError::TooManyRequests(Duration::from_secs(1))),
+        ),
     }
 }
 

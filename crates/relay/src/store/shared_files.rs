@@ -26,8 +26,14 @@ impl Store {
         fits: impl FnOnce(&SharedUsage) -> bool,
     ) -> Result<std::result::Result<(), SharedUsage>> {
         let mut tx = self.begin().await?;
-        sql!(tx.conn(), shared_files::lock_shared_files(&file.workspace_id))?;
-        let usage = sql!(tx.conn(), shared_files::shared_usage(&file.workspace_id, now))?;
+        sql!(
+            tx.conn(),
+            shared_files::lock_shared_files(&file.workspace_id)
+        )?;
+        let usage = sql!(
+            tx.conn(),
+            shared_files::shared_usage(&file.workspace_id, now)
+        )?;
         if !fits(&usage) {
             return Ok(Err(usage));
         }

@@ -349,11 +349,17 @@ async fn a_shared_limiter_counts_across_stores() {
     assert!(b.check("k").await.is_ok());
     assert!(a.check("k").await.is_ok());
     let wait = b.check("k").await.unwrap_err();
-    assert!(wait >= std::time::Duration::from_secs(1) && wait <= minute, "{wait:?}");
+    assert!(
+        wait >= std::time::Duration::from_secs(1) && wait <= minute,
+        "{wait:?}"
+    );
     assert!(a.check("k").await.is_err());
     assert!(a.check("other").await.is_ok(), "another key counts apart");
     b.reset("k").await;
-    assert!(a.check("k").await.is_ok(), "a reset on one instance counts on all");
+    assert!(
+        a.check("k").await.is_ok(),
+        "a reset on one instance counts on all"
+    );
     // Counters of ended windows are pruned.
     let later = zentro_events::clock::now_ms() + 2 * 15 * 60 * 1000;
     assert!(relay.store().prune_rate_limits(later).await.unwrap() >= 2);
