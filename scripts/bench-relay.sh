@@ -1,47 +1,168 @@
 #!/usr/bin/env bash
-# Benchmarks the relay's webhook ingest on this machine: a release relay on a temporary data
-# directory (SQLite, synchronous=FULL, group commit) and the load generator on the same box.
+# Benchmarks the relay's webhook ingest on this machine, on each backend, in one run (the machine
+# is shared and noisy: compare within a run, quote medians):
+#   sqlite    one release relay on a temporary data directory (SQLite, synchronous=FULL, group
+#             commit), as a team runs it
+#   postgres  two release relay instances on one PostgreSQL (Debian's server from
+#             scripts/postgres.sh, reached over TCP on 127.0.0.1 as a database server would be,
+#             durability settings at their defaults); the load generator sends to both in turn,
+#             as a round-robin load balancer does, and device n follows instance n
+# For each:
 #   1. maximum throughput (closed loop, 256 connections, 15 s), three runs
 #   2. latency at 5,000 webhooks/s offered (open loop, 15 s), three runs
 #   3. the same with two devices following the event stream and acknowledging it, as desktops do
-#      (adds each device's events received and delivery lag), three runs
-# Figures go to docs/benchmarks.md by hand (quote medians; the machine is shared and noisy).
+#      (adds each device's events received and delivery lag; on postgres one device per instance,
+#      so lag includes the wake-up across instances), three runs
+# Each line also has the relays' CPU time per accepted webhook and, on postgres, the database's.
+# Figures go to docs/benchmarks.md by hand.
+#
+#   bash scripts/bench-relay.sh [--backend sqlite|postgres|both]     (default both)
 # ZENTRO_BENCH_BIN=DIR runs the zentro-relay and zentro-relay-load binaries in DIR instead of
-# building them (to compare two builds in one session, A then B then A).
+# building them (to compare two builds in one session, A then B then A); ZENTRO_BENCH_SECONDS
+# changes the 15 s per run.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
+BACKEND=both
+while [ $# -gt 0 ]; do
+  case "$1" in
+  --backend) BACKEND="${2:?--backend sqlite|postgres|both}"; shift 2 ;;
+  *) echo "usage: scripts/bench-relay.sh [--backend sqlite|postgres|both]" >&2; exit 2 ;;
+  esac
+done
+case "$BACKEND" in sqlite | postgres | both) ;; *) echo "unknown backend $BACKEND" >&2; exit 2 ;; esac
 if [ -n "${ZENTRO_BENCH_BIN:-}" ]; then
   BIN="$ZENTRO_BENCH_BIN"
 else
   cargo build --release --locked --quiet -p zentro-relay
   BIN="$ROOT/target/release"
 fi
-DATA="$(mktemp -d)"
-trap 'kill "$RELAY" 2>/dev/null || true; rm -rf "$DATA"' EXIT
-export ZENTRO_RELAY_DATA_DIR="$DATA" ZENTRO_RELAY_META_APP_SECRET="bench-secret" ZENTRO_RELAY_META_VERIFY_TOKEN="bench-verify"
-export ZENTRO_RELAY_LOAD_PASSWORD="bench password 123"
-WS="$(printf '%s' "$ZENTRO_RELAY_LOAD_PASSWORD" | "$BIN/zentro-relay" workspace create --name Bench --owner-email bench@example.test 2>/dev/null)"
-"$BIN/zentro-relay" channel add --workspace "$WS" --kind whatsapp --external-id LOAD-PHONE >/dev/null 2>&1
-PORT="${ZENTRO_BENCH_PORT:-18787}"
-RUST_LOG=warn "$BIN/zentro-relay" serve --listen "127.0.0.1:$PORT" &
-RELAY=$!
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
-URL="http://127.0.0.1:$PORT/webhooks/meta"
+SECONDS_PER_RUN="${ZENTRO_BENCH_SECONDS:-15}"
 TICKS="$(getconf CLK_TCK)"
-# Runs the load generator and appends the relay's own CPU time per accepted webhook.
-measure() {
-  local before after result
-  before="$(awk '{print $14 + $15}' "/proc/$RELAY/stat")"
-  result="$("$BIN/zentro-relay-load" --url "$URL" --phone-number-id LOAD-PHONE --json "$@")"
-  after="$(awk '{print $14 + $15}' "/proc/$RELAY/stat")"
-  python3 -c 'import json,sys; d=json.loads(sys.argv[1]); cpu=(int(sys.argv[3])-int(sys.argv[2]))/int(sys.argv[4]); d["relay_cpu_seconds"]=round(cpu,2); d["relay_cpu_us_per_webhook"]=round(cpu*1e6/max(d["accepted"],1),1); print(json.dumps(d))' "$result" "$before" "$after" "$TICKS"
+WORK="$(mktemp -d)"
+RELAYS=()
+PGDIR=""
+cleanup() {
+  for pid in "${RELAYS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if [ -n "$PGDIR" ]; then bash scripts/postgres.sh stop "$PGDIR" >/dev/null 2>&1 || true; fi
+  rm -rf "$WORK"
 }
-echo "== maximum throughput (closed loop, 256 connections)"
-for run in 1 2 3; do measure --rate 0 --concurrency 256 --duration "${ZENTRO_BENCH_SECONDS:-15}"; done
-echo "== 5,000 webhooks/s offered (open loop)"
-for run in 1 2 3; do measure --rate 5000 --concurrency 256 --duration "${ZENTRO_BENCH_SECONDS:-15}"; done
-echo "== 5,000 webhooks/s offered, two devices following the stream and acknowledging"
-for run in 1 2 3; do measure --rate 5000 --concurrency 256 --duration "${ZENTRO_BENCH_SECONDS:-15}" --devices 2 --email bench@example.test; done
-echo "== database"
-ls -la "$DATA"
+trap cleanup EXIT
+export ZENTRO_RELAY_META_APP_SECRET="bench-secret" ZENTRO_RELAY_META_VERIFY_TOKEN="bench-verify"
+export ZENTRO_RELAY_LOAD_PASSWORD="bench password 123"
+
+# CPU seconds (user + system) of the given processes, as ticks.
+cpu_ticks() {
+  local total=0 pid
+  for pid in "$@"; do
+    [ -r "/proc/$pid/stat" ] && total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+  done
+  echo "$total"
+}
+
+# The PostgreSQL server's processes (the postmaster and its children).
+postgres_pids() {
+  [ -n "$PGDIR" ] || return 0
+  local master
+  master="$(head -n1 "$PGDIR/data/postmaster.pid" 2>/dev/null || true)"
+  [ -n "$master" ] || return 0
+  echo "$master"
+  pgrep -P "$master" || true
+}
+
+# Starts a relay serving on PORT (the database from the environment); waits for /healthz.
+start_relay() {
+  local port="$1"
+  RUST_LOG=warn "$BIN/zentro-relay" serve --listen "127.0.0.1:$port" &
+  RELAYS+=("$!")
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0; sleep 0.1; done
+  echo "the relay on port $port did not become healthy" >&2
+  return 1
+}
+
+# Runs the load generator against URLS and appends the relays' (and the database's) CPU time.
+measure() {
+  local before after db_before db_after result urls=()
+  for url in "${URLS[@]}"; do urls+=(--url "$url"); done
+  # shellcheck disable=SC2046
+  before="$(cpu_ticks "${RELAYS[@]}")"; db_before="$(cpu_ticks $(postgres_pids))"
+  result="$("$BIN/zentro-relay-load" "${urls[@]}" --phone-number-id LOAD-PHONE --json "$@")"
+  # shellcheck disable=SC2046
+  after="$(cpu_ticks "${RELAYS[@]}")"; db_after="$(cpu_ticks $(postgres_pids))"
+  python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+ticks = int(sys.argv[6])
+relay = (int(sys.argv[3]) - int(sys.argv[2])) / ticks
+db = (int(sys.argv[5]) - int(sys.argv[4])) / ticks
+n = max(d["accepted"], 1)
+d["relay_cpu_seconds"] = round(relay, 2)
+d["relay_cpu_us_per_webhook"] = round(relay * 1e6 / n, 1)
+if db > 0:
+    d["database_cpu_seconds"] = round(db, 2)
+    d["database_cpu_us_per_webhook"] = round(db * 1e6 / n, 1)
+print(json.dumps(d))' "$result" "$before" "$after" "$db_before" "$db_after" "$TICKS"
+}
+
+# The three measurements against URLS.
+run_measurements() {
+  echo "== maximum throughput (closed loop, 256 connections)"
+  for _ in 1 2 3; do measure --rate 0 --concurrency 256 --duration "$SECONDS_PER_RUN"; done
+  echo "== 5,000 webhooks/s offered (open loop)"
+  for _ in 1 2 3; do measure --rate 5000 --concurrency 256 --duration "$SECONDS_PER_RUN"; done
+  echo "== 5,000 webhooks/s offered, two devices following the stream and acknowledging"
+  for _ in 1 2 3; do
+    measure --rate 5000 --concurrency 256 --duration "$SECONDS_PER_RUN" --devices 2 --email bench@example.test
+  done
+}
+
+# The workspace and its channel, through the CLI (on whichever database the environment names).
+create_workspace() {
+  local ws
+  ws="$(printf '%s' "$ZENTRO_RELAY_LOAD_PASSWORD" | "$BIN/zentro-relay" workspace create --name Bench --owner-email bench@example.test 2>/dev/null)"
+  "$BIN/zentro-relay" channel add --workspace "$ws" --kind whatsapp --external-id LOAD-PHONE >/dev/null 2>&1
+}
+
+stop_relays() {
+  for pid in "${RELAYS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  RELAYS=()
+}
+
+bench_sqlite() {
+  echo "######## SQLite: one relay"
+  export ZENTRO_RELAY_DATA_DIR="$WORK/sqlite"
+  unset ZENTRO_RELAY_DATABASE_URL
+  create_workspace
+  start_relay 18787
+  URLS=("http://127.0.0.1:18787/webhooks/meta")
+  run_measurements
+  stop_relays
+  echo "== database"
+  ls -la "$ZENTRO_RELAY_DATA_DIR"
+}
+
+bench_postgres() {
+  echo "######## PostgreSQL: two relay instances on one database"
+  PGDIR="$WORK/pg"
+  mkdir -p "$PGDIR"
+  export ZENTRO_RELAY_DATABASE_URL
+  ZENTRO_RELAY_DATABASE_URL="$(ZENTRO_POSTGRES_TCP=1 bash scripts/postgres.sh start "$PGDIR")"
+  export ZENTRO_RELAY_DATA_DIR="$WORK/pg-relay-files"
+  create_workspace
+  start_relay 18788
+  start_relay 18789
+  URLS=("http://127.0.0.1:18788/webhooks/meta" "http://127.0.0.1:18789/webhooks/meta")
+  run_measurements
+  stop_relays
+  echo "== database"
+  psql "$ZENTRO_RELAY_DATABASE_URL" -Atc "SELECT 'events: ' || count(*) || ', size: ' || pg_size_pretty(pg_database_size(current_database())) FROM events"
+  bash scripts/postgres.sh stop "$PGDIR" >/dev/null
+  PGDIR=""
+  unset ZENTRO_RELAY_DATABASE_URL
+}
+
+case "$BACKEND" in
+sqlite) bench_sqlite ;;
+postgres) bench_postgres ;;
+both) bench_sqlite; bench_postgres ;;
+esac

@@ -13,6 +13,9 @@ pub mod connections;
 pub mod gaps;
 pub mod leases;
 pub mod log;
+pub mod rate_limits;
+pub mod shared_files;
+pub mod signup_pages;
 pub mod team;
 pub mod wakeups;
 

@@ -8,6 +8,8 @@ pub mod access;
 pub mod channels;
 pub mod connections;
 pub mod gaps;
+pub mod shared_files;
+pub mod signup_pages;
 pub mod team;
 
 use std::str::FromStr;

@@ -31,6 +31,7 @@ pub mod config;
 pub mod credentials;
 pub mod http;
 pub mod metrics;
+pub mod migrate;
 pub mod ratelimit;
 pub mod roles;
 pub mod routing;
@@ -119,8 +120,9 @@ const PRUNE_PERIOD: Duration = Duration::from_secs(60);
 /// Name of the pruner's lease (see [`Store::take_lease`]).
 pub const PRUNE_LEASE: &str = "prune";
 
-/// Expires idle sessions, prunes the log and trims the quarantine every [`PRUNE_PERIOD`], on one
-/// instance at a time (the holder of [`PRUNE_LEASE`]).
+/// Expires idle sessions, prunes the log, trims the quarantine and deletes what instances share
+/// once it is of no use ([`prune_shared_state`]) every [`PRUNE_PERIOD`], on one instance at a time
+/// (the holder of [`PRUNE_LEASE`]).
 async fn prune_periodically(
     store: Store,
     config: Config,
@@ -173,5 +175,24 @@ async fn prune_periodically(
         {
             tracing::error!(%error, "trimming the quarantine failed");
         }
+        prune_shared_state(&store, now_ms()).await;
+    }
+}
+
+/// Deletes what relay instances share through the database once it is of no use at `now` (UTC
+/// ms): rate-limit counters of windows long ended, Pages whose choice expired, expired shared
+/// files. Run by the pruner, under its lease.
+pub async fn prune_shared_state(store: &Store, now: i64) {
+    let ended = now - i64::try_from(ratelimit::LONGEST_WINDOW.as_millis()).unwrap_or(0);
+    if let Err(error) = store.prune_rate_limits(ended).await {
+        tracing::error!(%error, "pruning rate-limit counters failed");
+    }
+    if let Err(error) = store.prune_signup_pages(now).await {
+        tracing::error!(%error, "pruning expired Page choices failed");
+    }
+    match store.sweep_shared_files(now).await {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "expired shared files deleted"),
+        Err(error) => tracing::error!(%error, "deleting expired shared files failed"),
     }
 }

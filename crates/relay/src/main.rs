@@ -35,6 +35,20 @@ enum Command {
     /// The key that seals channel tokens.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Move a stopped SQLite relay's data (its --data-dir) into an empty PostgreSQL database, in
+    /// one transaction, and verify it (row counts, and each workspace's log) before committing.
+    /// Then serve with --database-url set to the same URL.
+    Migrate {
+        /// The PostgreSQL database to copy into (postgres://user:password@host/db); it must hold
+        /// no workspace.
+        #[arg(long, env = "ZENTRO_RELAY_MIGRATE_TO", hide_env_values = true)]
+        to: String,
+        /// Rows copied per statement (tests use small chunks to cover paging).
+        #[arg(long, default_value_t = zentro_relay::migrate::CHUNK_ROWS, hide = true)]
+        chunk_rows: usize,
+        #[command(flatten)]
+        data: DataDirArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -173,7 +187,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Quarantine(QuarantineCommand::List { json, data }) => {
             list_quarantine(json, &data).await
         }
+        Command::Migrate {
+            to,
+            chunk_rows,
+            data,
+        } => migrate(&to, chunk_rows, &data).await,
     }
+}
+
+/// `migrate`: copy the SQLite relay in the data directory into PostgreSQL, and print what was
+/// copied and verified.
+async fn migrate(to: &str, chunk_rows: usize, data: &DataDirArgs) -> anyhow::Result<()> {
+    if data.database_url.is_some() {
+        anyhow::bail!(
+            "migrate reads the SQLite database in --data-dir and writes to --to; unset \
+             --database-url (ZENTRO_RELAY_DATABASE_URL) for this command"
+        );
+    }
+    let report = zentro_relay::migrate::migrate(&data.data_dir, to, chunk_rows).await?;
+    print!("{report}");
+    println!(
+        "Done. Serve the relay with --database-url (ZENTRO_RELAY_DATABASE_URL) set to {}.",
+        zentro_relay::store::redact_url(to)
+    );
+    Ok(())
 }
 
 /// `serve`: bind the listening address, then run the relay until a shutdown signal.

@@ -13,29 +13,87 @@ use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use zentro_events::clock::now_ms;
+
+use crate::Store;
 use crate::http::{ApiError, AppState};
 
+/// The longest window of the relay's limiters (sign-in per address and account): counters of
+/// windows that started longer ago than this are of no use and are pruned.
+pub const LONGEST_WINDOW: Duration = Duration::from_secs(15 * 60);
+
 /// Counts attempts per key in a window; refuses past the limit until the window ends.
+///
+/// In memory ([`RateLimiter::new`]): the window starts at a key's first attempt, and each relay
+/// process counts for itself. Shared ([`RateLimiter::shared`] on PostgreSQL): every instance on
+/// the database counts in one `rate_limits` row per key and fixed window (windows aligned on
+/// multiples of their length, UTC), one upsert per attempt. The per-session write limiter stays in
+/// memory on both backends: a database round trip per authenticated write is too costly on that
+/// hot path, so with several instances a session may write up to the limit on each of them.
 #[derive(Debug)]
 pub struct RateLimiter {
     limit: u32,
     window: Duration,
-    entries: Mutex<HashMap<String, (Instant, u32)>>,
+    counts: Counts,
+}
+
+/// Where a [`RateLimiter`] counts.
+#[derive(Debug)]
+enum Counts {
+    /// In this process: each key's window start and count.
+    Memory(Mutex<HashMap<String, (Instant, u32)>>),
+    /// In the database's `rate_limits`, keys prefixed with the limiter's name.
+    Shared { name: &'static str, store: Store },
 }
 
 impl RateLimiter {
-    /// At most `limit` attempts per `window` for each key.
+    /// At most `limit` attempts per `window` for each key, counted in this process.
     pub fn new(limit: u32, window: Duration) -> Self {
         Self {
             limit,
             window,
-            entries: Mutex::new(HashMap::new()),
+            counts: Counts::Memory(Mutex::new(HashMap::new())),
         }
     }
 
-    /// Records an attempt; `Err(retry_after)` when the key is over its limit.
-    pub fn check(&self, key: &str) -> Result<(), Duration> {
-        let Ok(mut entries) = self.entries.lock() else {
+    /// At most `limit` attempts per `window` for each key, counted by every relay instance on
+    /// `store`'s database when it is PostgreSQL (under `name`, which sets this limiter's keys
+    /// apart from other limiters'); in memory on SQLite, where one process owns the database.
+    pub fn shared(name: &'static str, limit: u32, window: Duration, store: &Store) -> Self {
+        if store.backend() != "postgres" {
+            return Self::new(limit, window);
+        }
+        Self {
+            limit,
+            window,
+            counts: Counts::Shared {
+                name,
+                store: store.clone(),
+            },
+        }
+    }
+
+    /// Whether this limiter counts in the database (shared by relay instances).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.counts, Counts::Shared { .. })
+    }
+
+    /// Records an attempt; `Err(retry_after)` when the key is over its limit. A shared limiter
+    /// whose database cannot be reached lets the attempt through (and logs it): the request
+    /// then meets the same database.
+    pub async fn check(&self, key: &str) -> Result<(), Duration> {
+        match &self.counts {
+            Counts::Memory(entries) => self.check_in_memory(entries, key),
+            Counts::Shared { name, store } => self.check_shared(name, store, key).await,
+        }
+    }
+
+    fn check_in_memory(
+        &self,
+        entries: &Mutex<HashMap<String, (Instant, u32)>>,
+        key: &str,
+    ) -> Result<(), Duration> {
+        let Ok(mut entries) = entries.lock() else {
             return Ok(());
         };
         let now = Instant::now();
@@ -57,10 +115,38 @@ impl RateLimiter {
         Ok(())
     }
 
+    async fn check_shared(&self, name: &str, store: &Store, key: &str) -> Result<(), Duration> {
+        let window = i64::try_from(self.window.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1);
+        let now = now_ms();
+        let start = now - now.rem_euclid(window);
+        match store.count_attempt(&format!("{name} {key}"), start).await {
+            Ok(count) if count > i64::from(self.limit) => Err(Duration::from_millis(
+                u64::try_from(start + window - now).unwrap_or(0),
+            )
+            .max(Duration::from_secs(1))),
+            Ok(_) => Ok(()),
+            Err(error) => {
+                tracing::warn!(%error, limiter = name, "an attempt could not be counted");
+                Ok(())
+            }
+        }
+    }
+
     /// Forgets a key (after a successful sign-in).
-    pub fn reset(&self, key: &str) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.remove(key);
+    pub async fn reset(&self, key: &str) {
+        match &self.counts {
+            Counts::Memory(entries) => {
+                if let Ok(mut entries) = entries.lock() {
+                    entries.remove(key);
+                }
+            }
+            Counts::Shared { name, store } => {
+                if let Err(error) = store.forget_attempts(&format!("{name} {key}")).await {
+                    tracing::warn!(%error, limiter = name, "counted attempts could not be forgotten");
+                }
+            }
         }
     }
 }
@@ -131,6 +217,7 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
         && let Err(wait) = state
             .write_limiter
             .check(&hex::encode(crate::credentials::token_hash(token.trim())))
+            .await
     {
         return ApiError::TooManyRequests(wait).into_response();
     }
@@ -138,8 +225,12 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
 }
 
 /// A refused Meta callback (bad signature): `refusal`, or 429 once the address refused too often.
-pub fn meta_refusal(state: &AppState, address: &ClientAddress, refusal: Response) -> Response {
-    match state.meta_limiter.check(&address.0) {
+pub async fn meta_refusal(
+    state: &AppState,
+    address: &ClientAddress,
+    refusal: Response,
+) -> Response {
+    match state.meta_limiter.check(&address.0).await {
         Ok(()) => refusal,
         Err(wait) => ApiError::TooManyRequests(wait).into_response(),
     }
@@ -257,16 +348,16 @@ impl FromStr for TrustedProxies {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_limit_applies_per_key() {
+    #[tokio::test]
+    async fn the_limit_applies_per_key() {
         let limiter = RateLimiter::new(2, Duration::from_secs(60));
-        assert!(limiter.check("a").is_ok());
-        assert!(limiter.check("a").is_ok());
-        let wait = limiter.check("a").unwrap_err();
+        assert!(limiter.check("a").await.is_ok());
+        assert!(limiter.check("a").await.is_ok());
+        let wait = limiter.check("a").await.unwrap_err();
         assert!(wait > Duration::from_secs(50));
-        assert!(limiter.check("b").is_ok());
-        limiter.reset("a");
-        assert!(limiter.check("a").is_ok());
+        assert!(limiter.check("b").await.is_ok());
+        limiter.reset("a").await;
+        assert!(limiter.check("a").await.is_ok());
     }
 
     #[test]

@@ -190,18 +190,14 @@ impl Notifier {
             .subscribe()
     }
 
-    /// Tells the workspace's streams that its log reaches `seq`. Never moves back: a wake-up
-    /// from another instance may arrive after a later local one.
+    /// Tells the workspace's streams that its log grew (to `seq`). Every call wakes them, even
+    /// with a seq below one seen before (another instance's wake-up may arrive after a later
+    /// local one): a stream reads from its own cursor, never from this value, so a stale or
+    /// forged wake-up costs one read and can never hold a real one back.
     pub fn notify(&self, workspace_id: &str, seq: i64) {
         let senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(sender) = senders.get(workspace_id) {
-            sender.send_if_modified(|current| {
-                let grew = seq > *current;
-                if grew {
-                    *current = seq;
-                }
-                grew
-            });
+            sender.send_replace(seq);
         }
     }
 

@@ -16,7 +16,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{PgConnection, Postgres, Row, Sqlite, SqliteConnection, Transaction};
+use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection, Transaction};
 use zentro_events::clock::{now_ms, random_id};
 
 mod access;
@@ -24,6 +24,9 @@ mod channels;
 mod connections;
 mod gaps;
 mod leases;
+mod rate_limits;
+mod shared_files;
+mod signup_pages;
 mod team;
 
 pub use access::{ReadablePage, RotationAdvice};
@@ -31,6 +34,8 @@ pub use channels::{ChannelView, SealedToken};
 pub use connections::{ChannelHealth, Signup, SignupRefusal, SignupState};
 pub use gaps::{ErasureReceipt, Gap, LAST_USE_RESOLUTION, SessionUse};
 pub use leases::Lease;
+pub use shared_files::{SharedFile, SharedUsage};
+pub use signup_pages::SignupPage;
 pub use team::{AuditEntry, Device, NewAuditEntry};
 pub use zentro_relay_store::{
     Channel, ChannelKind, Credentials, Member, MemberSummary, NewEvent, QuarantineEntry,
@@ -244,15 +249,6 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Transitional: the SQLite connection of code not yet ported to both backends.
-    // TODO(issue 21): gone once every query is a backend function.
-    pub(crate) fn sqlite(&mut self) -> &mut SqliteConnection {
-        match self {
-            Self::Sqlite(tx) => tx,
-            Self::Postgres(_) => panic!("not ported to PostgreSQL yet"),
-        }
-    }
-
     /// Whether this is PostgreSQL (several instances may write at once).
     pub fn is_postgres(&self) -> bool {
         matches!(self, Self::Postgres(_))
@@ -314,15 +310,6 @@ impl Store {
         })
     }
 
-    /// Transitional: the SQLite pool of code not yet ported to both backends.
-    // TODO(issue 21): gone once every query is a backend function.
-    pub(crate) fn sqlite_pool(&self) -> &SqlitePool {
-        match &self.db {
-            Database::Sqlite(pool) => pool,
-            Database::Postgres(_) => panic!("not ported to PostgreSQL yet"),
-        }
-    }
-
     /// Begins a write transaction (`BEGIN IMMEDIATE` on SQLite, so writers queue instead of
     /// failing).
     ///
@@ -361,27 +348,21 @@ impl Store {
         owner_name: &str,
         password_hash: &str,
     ) -> Result<Workspace> {
-        let mut tx = self.sqlite_pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin().await?;
         let id = random_id();
         let now = now_ms();
-        sqlx::query("INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)")
-            .bind(&id)
-            .bind(name)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        let inserted = sqlx::query(
-            "INSERT INTO members (id, workspace_id, email, display_name, role, status, password_hash, created_at)
-             VALUES (?, ?, ?, ?, 'owner', 'active', ?, ?)",
-        )
-        .bind(random_id())
-        .bind(&id)
-        .bind(owner_email)
-        .bind(owner_name)
-        .bind(password_hash)
-        .bind(now)
-        .execute(&mut *tx)
-        .await;
+        sql!(tx.conn(), log::insert_workspace(&id, name, now))?;
+        let inserted = sql!(
+            tx.conn(),
+            log::insert_owner(
+                &random_id(),
+                &id,
+                owner_email,
+                owner_name,
+                password_hash,
+                now
+            )
+        );
         if let Err(sqlx::Error::Database(e)) = &inserted
             && e.is_unique_violation()
         {
@@ -399,36 +380,12 @@ impl Store {
 
     /// Whether a workspace exists.
     pub async fn workspace_exists(&self, id: &str) -> Result<bool> {
-        Ok(sqlx::query("SELECT 1 FROM workspaces WHERE id = ?")
-            .bind(id)
-            .fetch_optional(self.sqlite_pool())
-            .await?
-            .is_some())
+        Ok(read!(self, log::workspace_exists(id))?)
     }
 
-    /// Looks a member up by email, for sign-in.
+    /// Looks a member up by email (ignoring case), for sign-in.
     pub async fn credentials(&self, email: &str) -> Result<Option<Credentials>> {
-        let row = sqlx::query(
-            "SELECT m.id, m.email, m.display_name, m.role, m.status, m.password_hash, w.id AS wid, w.name AS wname
-             FROM members m JOIN workspaces w ON w.id = m.workspace_id WHERE m.email = ?",
-        )
-        .bind(email)
-        .fetch_optional(self.sqlite_pool())
-        .await?;
-        Ok(row.map(|r| Credentials {
-            member: Member {
-                id: r.get("id"),
-                email: r.get("email"),
-                display_name: r.get("display_name"),
-                role: r.get("role"),
-            },
-            workspace: Workspace {
-                id: r.get("wid"),
-                name: r.get("wname"),
-            },
-            password_hash: r.get("password_hash"),
-            status: r.get("status"),
-        }))
+        Ok(read!(self, log::credentials(email))?)
     }
 
     // ----- sessions -----
@@ -443,70 +400,29 @@ impl Store {
     ) -> Result<String> {
         let id = random_id();
         let now = now_ms();
-        let mut tx = self.sqlite_pool().begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
-            "INSERT INTO sessions (id, member_id, workspace_id, token_hash, device_name, created_at, last_seen_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&id)
-        .bind(member_id)
-        .bind(workspace_id)
-        .bind(token_hash)
-        .bind(device_name)
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE members SET last_sign_in_at = ? WHERE id = ?")
-            .bind(now)
-            .bind(member_id)
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = self.begin().await?;
+        sql!(
+            tx.conn(),
+            log::insert_session(&id, member_id, workspace_id, token_hash, device_name, now)
+        )?;
+        sql!(tx.conn(), log::record_sign_in(member_id, now))?;
         tx.commit().await?;
         Ok(id)
     }
 
     /// The live session behind a token hash (not revoked, member active).
     pub async fn session(&self, token_hash: &[u8]) -> Result<Option<SessionContext>> {
-        let row = sqlx::query(
-            "SELECT s.id, s.member_id, s.workspace_id, m.role, m.email, s.device_name FROM sessions s JOIN members m ON m.id = s.member_id
-             WHERE s.token_hash = ? AND s.revoked_at IS NULL AND m.status = 'active'",
-        )
-        .bind(token_hash)
-        .fetch_optional(self.sqlite_pool())
-        .await?;
-        Ok(row.map(|r| SessionContext {
-            session_id: r.get("id"),
-            member_id: r.get("member_id"),
-            workspace_id: r.get("workspace_id"),
-            role: r
-                .get::<&str, _>("role")
-                .parse()
-                .unwrap_or(crate::roles::Role::Agent),
-            email: r.get("email"),
-            device_name: r.get("device_name"),
-        }))
+        Ok(read!(self, log::session(token_hash))?)
     }
 
     /// Whether a session is still live.
     pub async fn session_is_live(&self, session_id: &str) -> Result<bool> {
-        Ok(sqlx::query(
-            "SELECT 1 FROM sessions s JOIN members m ON m.id = s.member_id WHERE s.id = ? AND s.revoked_at IS NULL AND m.status = 'active'",
-        )
-        .bind(session_id)
-        .fetch_optional(self.sqlite_pool())
-        .await?
-        .is_some())
+        Ok(read!(self, log::session_is_live(session_id))?)
     }
 
     /// Revokes a session.
     pub async fn revoke_session(&self, session_id: &str) -> Result<()> {
-        sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-            .bind(now_ms())
-            .bind(session_id)
-            .execute(self.sqlite_pool())
-            .await?;
-        Ok(())
+        Ok(read!(self, log::revoke_session(session_id, now_ms()))?)
     }
 
     // ----- channels -----
@@ -521,13 +437,8 @@ impl Store {
         account_id: Option<&str>,
         display_name: &str,
     ) -> Result<(Channel, usize)> {
-        let mut tx = self.sqlite_pool().begin_with("BEGIN IMMEDIATE").await?;
-        if sqlx::query("SELECT 1 FROM workspaces WHERE id = ?")
-            .bind(workspace_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_none()
-        {
+        let mut tx = self.begin().await?;
+        if !sql!(tx.conn(), log::workspace_exists(workspace_id))? {
             return Err(StoreError::NotFound(format!("workspace {workspace_id}")));
         }
         let id = random_id();
@@ -560,53 +471,19 @@ impl Store {
 
     /// Every channel, or a workspace's.
     pub async fn channels(&self, workspace_id: Option<&str>) -> Result<Vec<Channel>> {
-        let rows = sqlx::query(
-            "SELECT id, workspace_id, kind, external_id, account_id, display_name, health,
-                    health_reason, health_checked_at, phone_number, quality_rating FROM channels
-             WHERE ?1 IS NULL OR workspace_id = ?1 ORDER BY created_at, id",
-        )
-        .bind(workspace_id)
-        .fetch_all(self.sqlite_pool())
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Channel {
-                id: r.get(0),
-                workspace_id: r.get(1),
-                kind: r.get(2),
-                external_id: r.get(3),
-                account_id: r.get(4),
-                display_name: r.get(5),
-                health: r.get(6),
-                health_reason: r.get(7),
-                health_checked_at: r.get(8),
-                phone_number: r.get(9),
-                quality_rating: r.get(10),
-            })
-            .collect())
+        Ok(read!(self, log::channels(workspace_id))?)
     }
 
     // ----- events -----
 
     /// The members of a workspace (no secrets), by name.
     pub async fn members(&self, workspace_id: &str) -> Result<Vec<MemberSummary>> {
-        let rows = sqlx::query(
-            "SELECT id, email, display_name, role, status, created_at, last_sign_in_at FROM members WHERE workspace_id = ? ORDER BY display_name, email",
-        )
-        .bind(workspace_id)
-        .fetch_all(self.sqlite_pool())
-        .await?;
-        Ok(rows.iter().map(member_summary).collect())
+        Ok(read!(self, log::members(workspace_id))?)
     }
 
     /// The seq of a workspace's newest event (0 when it has none).
     pub async fn head(&self, workspace_id: &str) -> Result<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM events WHERE workspace_id = ?")
-                .bind(workspace_id)
-                .fetch_one(self.sqlite_pool())
-                .await?,
-        )
+        Ok(read!(self, log::head(workspace_id))?)
     }
 
     /// Events of a workspace after `after`, in order, at most `limit`.
@@ -616,53 +493,19 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> Result<Vec<StoredEvent>> {
-        let rows = sqlx::query("SELECT seq, kind, at, payload, author FROM events WHERE workspace_id = ? AND seq > ? ORDER BY seq LIMIT ?")
-            .bind(workspace_id)
-            .bind(after)
-            .bind(limit)
-            .fetch_all(self.sqlite_pool())
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| StoredEvent {
-                seq: r.get(0),
-                kind: r.get(1),
-                at: r.get(2),
-                author: r.get(4),
-                payload: serde_json::from_str(r.get::<&str, _>(3))
-                    .unwrap_or(serde_json::Value::Null),
-            })
-            .collect())
+        Ok(read!(self, log::events_after(workspace_id, after, limit))?)
     }
 
     /// The last seq given out in a workspace.
     pub async fn last_seq(&self, workspace_id: &str) -> Result<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT last_seq FROM workspaces WHERE id = ?")
-                .bind(workspace_id)
-                .fetch_optional(self.sqlite_pool())
-                .await?
-                .unwrap_or(0),
-        )
+        Ok(read!(self, log::last_seq(workspace_id))?.unwrap_or(0))
     }
 
     /// Age in ms of the oldest event not yet acknowledged by every active device, per workspace.
     pub async fn oldest_unacknowledged(&self, now: i64) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query(
-            // The first event after what every device has: events are appended in seq order, so
-            // it is the oldest, and finding it is one seek (not a walk over the whole backlog).
-            "SELECT id, at FROM (
-                 SELECT w.id, (SELECT e.at FROM events e WHERE e.workspace_id = w.id
-                                 AND e.seq > COALESCE((SELECT MIN(acked_seq) FROM sessions s WHERE s.workspace_id = w.id AND s.revoked_at IS NULL), 0)
-                               ORDER BY e.seq LIMIT 1) AS at
-                 FROM workspaces w)
-             WHERE at IS NOT NULL ORDER BY id",
-        )
-        .fetch_all(self.sqlite_pool())
-        .await?;
-        Ok(rows
+        Ok(read!(self, log::oldest_unacknowledged())?
             .into_iter()
-            .map(|r| (r.get::<String, _>(0), now - r.get::<i64, _>(1)))
+            .map(|(workspace, at)| (workspace, now - at))
             .collect())
     }
 
@@ -675,72 +518,51 @@ impl Store {
     pub async fn prune(&self, now: i64, grace: Duration, retention: Duration) -> Result<u64> {
         let grace_cut = now - grace.as_millis() as i64;
         let retention_cut = now - retention.as_millis() as i64;
-        let workspaces = sqlx::query(
-            "SELECT w.id, w.conversation_retention_days,
-                    (SELECT MIN(s.acked_seq) FROM sessions s WHERE s.workspace_id = w.id AND s.revoked_at IS NULL)
-             FROM workspaces w",
-        )
-        .fetch_all(self.sqlite_pool())
-        .await?;
+        let workspaces = read!(self, log::retention_inputs())?;
         let mut deleted = 0;
-        for row in workspaces {
-            let workspace: String = row.get(0);
-            let own_days: Option<i64> = row.get(1);
-            let acknowledged: Option<i64> = row.get(2);
+        for (workspace, own_days, acknowledged) in workspaces {
             // On every active device, and past the grace period.
             if let Some(acknowledged) = acknowledged {
                 deleted += self
-                    .delete_events_chunked(
-                        "DELETE FROM events WHERE workspace_id = ?1 AND seq IN (
-                             SELECT seq FROM events WHERE workspace_id = ?1 AND seq <= ?2 AND at < ?3 ORDER BY seq LIMIT ?4)",
-                        &workspace,
-                        acknowledged,
-                        grace_cut,
-                    )
+                    .delete_events_chunked(&workspace, Some(acknowledged), grace_cut)
                     .await?;
             }
             // Past the retention period (privacy promise P12 for a workspace's own), delivered or not.
             let expiry = own_days.map_or(retention_cut, |days| {
                 retention_cut.max(now - days * 86_400_000)
             });
-            deleted += self
-                .delete_events_chunked(
-                    "DELETE FROM events WHERE workspace_id = ?1 AND seq IN (
-                         SELECT seq FROM events WHERE workspace_id = ?1 AND at < ?3 LIMIT ?4)",
-                    &workspace,
-                    i64::MAX,
-                    expiry,
-                )
-                .await?;
+            deleted += self.delete_events_chunked(&workspace, None, expiry).await?;
         }
-        sqlx::query("DELETE FROM terminated_sessions WHERE terminated_at < ?")
-            .bind(now - 90 * 24 * 3_600_000)
-            .execute(self.sqlite_pool())
-            .await?;
+        read!(
+            self,
+            log::delete_terminated_sessions(now - 90 * 24 * 3_600_000)
+        )?;
         Ok(deleted)
     }
 
-    /// Runs a pruning `DELETE` (bound to workspace, seq bound, time bound and chunk size) in
-    /// chunks until it deletes fewer than a chunk, pausing between chunks so the sequencer's
-    /// commits get the writer lock in between.
+    /// Deletes a workspace's events appended before `before` (and, with `acknowledged`, only those
+    /// at or below that seq, lowest first) in transactions of [`PRUNE_CHUNK`] until one deletes
+    /// fewer than a chunk, pausing between chunks so the sequencer's commits get the writer lock
+    /// in between.
     async fn delete_events_chunked(
         &self,
-        statement: &'static str,
         workspace: &str,
-        seq_bound: i64,
-        time_bound: i64,
+        acknowledged: Option<i64>,
+        before: i64,
     ) -> Result<u64> {
         let mut deleted = 0;
         loop {
-            let mut tx = self.sqlite_pool().begin_with("BEGIN IMMEDIATE").await?;
-            let n = sqlx::query(statement)
-                .bind(workspace)
-                .bind(seq_bound)
-                .bind(time_bound)
-                .bind(PRUNE_CHUNK)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            let mut tx = self.begin().await?;
+            let n = match acknowledged {
+                Some(seq) => sql!(
+                    tx.conn(),
+                    log::delete_acknowledged_events(workspace, seq, before, PRUNE_CHUNK)
+                )?,
+                None => sql!(
+                    tx.conn(),
+                    log::delete_expired_events(workspace, before, PRUNE_CHUNK)
+                )?,
+            };
             tx.commit().await?;
             deleted += n;
             if n < PRUNE_CHUNK as u64 {
@@ -761,19 +583,10 @@ impl Store {
         max_items: u64,
     ) -> Result<u64> {
         let cutoff = now - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
-        let mut tx = self.sqlite_pool().begin_with("BEGIN IMMEDIATE").await?;
-        let mut dropped = sqlx::query("DELETE FROM quarantine WHERE received_at < ?")
-            .bind(cutoff)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        dropped += sqlx::query(
-            "DELETE FROM quarantine WHERE id NOT IN (SELECT id FROM quarantine ORDER BY id DESC LIMIT ?)",
-        )
-        .bind(i64::try_from(max_items).unwrap_or(i64::MAX))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let keep = i64::try_from(max_items).unwrap_or(i64::MAX);
+        let mut tx = self.begin().await?;
+        let mut dropped = sql!(tx.conn(), log::delete_quarantined_before(cutoff))?;
+        dropped += sql!(tx.conn(), log::delete_quarantined_beyond(keep))?;
         tx.commit().await?;
         Ok(dropped)
     }
@@ -784,99 +597,75 @@ impl Store {
         kind: ChannelKind,
         account_id: &str,
     ) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT workspace_id FROM channels WHERE kind = ? AND account_id = ? LIMIT 1",
-        )
-        .bind(kind.as_str())
-        .bind(account_id)
-        .fetch_optional(self.sqlite_pool())
-        .await?)
+        Ok(read!(
+            self,
+            log::workspace_of_account(kind.as_str(), account_id)
+        )?)
     }
 
     /// Quarantined webhooks, oldest first.
     pub async fn quarantine(&self) -> Result<Vec<QuarantineEntry>> {
-        let rows = sqlx::query("SELECT id, received_at, route_kind, route_id, reason, length(body) FROM quarantine ORDER BY id").fetch_all(self.sqlite_pool()).await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| QuarantineEntry {
-                id: r.get(0),
-                received_at: r.get(1),
-                route_kind: r.get(2),
-                route_id: r.get(3),
-                reason: r.get(4),
-                bytes: r.get(5),
-            })
-            .collect())
-    }
-}
-
-/// Reads a `members` row selected as (id, email, display_name, role, status, created_at,
-/// last_sign_in_at).
-pub(crate) fn member_summary(r: &sqlx::sqlite::SqliteRow) -> MemberSummary {
-    MemberSummary {
-        id: r.get(0),
-        email: r.get(1),
-        display_name: r.get(2),
-        role: r.get(3),
-        status: r.get(4),
-        created_at: r.get(5),
-        last_sign_in_at: r.get(6),
+        Ok(read!(self, log::quarantined())?)
     }
 }
 
 /// Appends an event inside a transaction, giving it the workspace's next seq. Returns `None` when
 /// an event with the same `dedup_key` already exists (a redelivery), or `Some(seq)`.
+///
+/// Locks the workspace's counter row first (a no-op on SQLite), so the dedup check sees every
+/// batch committed before and the seq commits in order across instances (ADR 0012 §2, §3).
 pub(crate) async fn append_in(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut WriteTx,
     workspace_id: &str,
     kind: &str,
     dedup_key: &str,
     author: Option<&str>,
     payload: &serde_json::Value,
 ) -> Result<Option<i64>> {
-    let existing: Option<i64> =
-        sqlx::query_scalar("SELECT seq FROM events WHERE workspace_id = ? AND dedup_key = ?")
-            .bind(workspace_id)
-            .bind(dedup_key)
-            .fetch_optional(&mut **tx)
-            .await?;
-    if existing.is_some() {
+    lock_workspaces(tx, &[workspace_id]).await?;
+    if seq_of(tx, workspace_id, dedup_key).await?.is_some() {
         return Ok(None);
     }
-    let seq: i64 = sqlx::query_scalar(
-        "UPDATE workspaces SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
-    )
-    .bind(workspace_id)
-    .fetch_one(&mut **tx)
-    .await?;
-    sqlx::query("INSERT INTO events (workspace_id, seq, kind, at, dedup_key, author, payload) VALUES (?, ?, ?, ?, ?, ?, ?)")
-        .bind(workspace_id)
-        .bind(seq)
-        .bind(kind)
-        .bind(now_ms())
-        .bind(dedup_key)
-        .bind(author)
-        .bind(payload.to_string())
-        .execute(&mut **tx)
-        .await?;
+    let seq = allocate_seqs(tx, workspace_id, 1).await?;
+    let payload = payload.to_string();
+    let row = NewEvent {
+        seq,
+        kind,
+        at: now_ms(),
+        dedup_key,
+        author,
+        payload: &payload,
+    };
+    insert_events(tx, workspace_id, std::slice::from_ref(&row)).await?;
     Ok(Some(seq))
+}
+
+/// Locks the counter rows of the workspaces a batch appends to, until commit (on PostgreSQL, in
+/// id order; on SQLite a no-op: `BEGIN IMMEDIATE` admits one writer). This keeps each
+/// workspace's seqs committing in order across instances (ADR 0012 §2). Call it before
+/// [`existing_keys`]/[`seq_of`] and [`allocate_seqs`].
+pub(crate) async fn lock_workspaces(tx: &mut WriteTx, workspace_ids: &[&str]) -> Result<()> {
+    Ok(sql!(tx.conn(), log::lock_workspaces(workspace_ids))?)
+}
+
+/// Tells other instances, when the transaction commits, that a workspace's log grew to
+/// `last_seq` (PostgreSQL's `NOTIFY`; on SQLite a no-op).
+pub(crate) async fn notify_appended(
+    tx: &mut WriteTx,
+    workspace_id: &str,
+    last_seq: i64,
+) -> Result<()> {
+    Ok(sql!(
+        tx.conn(),
+        log::notify_appended(workspace_id, last_seq)
+    )?)
 }
 
 /// Reserves `n` consecutive seqs in a workspace's log and returns the first.
 pub(crate) async fn allocate_seqs(tx: &mut WriteTx, workspace_id: &str, n: i64) -> Result<i64> {
-    let last: i64 = sqlx::query_scalar(
-        "UPDATE workspaces SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq",
-    )
-    .bind(n)
-    .bind(workspace_id)
-    .fetch_one(tx.sqlite())
-    .await?;
+    let last = sql!(tx.conn(), log::allocate_seqs(workspace_id, n))?;
     Ok(last - n + 1)
 }
-
-/// Statement sizes used for multi-value statements. Few distinct sizes keep every shape in the
-/// prepared-statement cache instead of preparing a new one for each batch size.
-const BUCKETS: [usize; 4] = [1, 8, 64, 256];
 
 /// Which of `keys` a workspace's log already holds.
 pub(crate) async fn existing_keys(
@@ -884,63 +673,18 @@ pub(crate) async fn existing_keys(
     workspace_id: &str,
     keys: &[&str],
 ) -> Result<HashSet<String>> {
-    let mut found = HashSet::new();
-    for chunk in keys.chunks(BUCKETS[BUCKETS.len() - 1]) {
-        // Pad the list to the next bucket size by repeating the last key.
-        let size = BUCKETS
-            .iter()
-            .copied()
-            .find(|b| *b >= chunk.len())
-            .unwrap_or(chunk.len());
-        let mut query =
-            sqlx::QueryBuilder::<Sqlite>::new("SELECT dedup_key FROM events WHERE workspace_id = ");
-        query.push_bind(workspace_id).push(" AND dedup_key IN (");
-        let mut list = query.separated(", ");
-        for i in 0..size {
-            list.push_bind(chunk[i.min(chunk.len() - 1)]);
-        }
-        query.push(")");
-        let rows: Vec<String> = query
-            .build_query_scalar()
-            .persistent(true)
-            .fetch_all(tx.sqlite())
-            .await?;
-        found.extend(rows);
-    }
-    Ok(found)
+    Ok(sql!(tx.conn(), log::existing_keys(workspace_id, keys))?
+        .into_iter()
+        .collect())
 }
 
-/// Appends events (whose keys are known to be new) in multi-row statements of bucket sizes.
+/// Appends events (whose keys are known to be new).
 pub(crate) async fn insert_events(
     tx: &mut WriteTx,
     workspace_id: &str,
     rows: &[NewEvent<'_>],
 ) -> Result<()> {
-    let mut rest = rows;
-    while !rest.is_empty() {
-        let size = BUCKETS
-            .iter()
-            .rev()
-            .copied()
-            .find(|b| *b <= rest.len())
-            .unwrap_or(1);
-        let (chunk, tail) = rest.split_at(size);
-        rest = tail;
-        let mut query = sqlx::QueryBuilder::<Sqlite>::new(
-            "INSERT INTO events (workspace_id, seq, kind, at, dedup_key, author, payload) ",
-        );
-        query.push_values(chunk, |mut row, e| {
-            row.push_bind(workspace_id)
-                .push_bind(e.seq)
-                .push_bind(e.kind)
-                .push_bind(e.at)
-                .push_bind(e.dedup_key)
-                .push_bind(e.author)
-                .push_bind(e.payload);
-        });
-        query.build().persistent(true).execute(tx.sqlite()).await?;
-    }
-    Ok(())
+    Ok(sql!(tx.conn(), log::insert_events(workspace_id, rows))?)
 }
 
 /// Records, inside the writer's transaction, what a device has applied: never moves back, never
@@ -952,18 +696,10 @@ pub(crate) async fn acknowledge_in(
     seq: i64,
     now: i64,
 ) -> Result<Option<i64>> {
-    let row = sqlx::query(
-        "UPDATE sessions SET acked_seq = MAX(acked_seq, MIN(?, (SELECT last_seq FROM workspaces WHERE id = ?))), last_seen_at = ?
-         WHERE id = ? AND workspace_id = ? AND revoked_at IS NULL RETURNING acked_seq",
-    )
-    .bind(seq)
-    .bind(workspace_id)
-    .bind(now)
-    .bind(session_id)
-    .bind(workspace_id)
-    .fetch_optional(tx.sqlite())
-    .await?;
-    Ok(row.map(|r| r.get(0)))
+    Ok(sql!(
+        tx.conn(),
+        log::acknowledge(workspace_id, session_id, seq, now)
+    )?)
 }
 
 /// The seq of an event with this dedup key, if any.
@@ -972,13 +708,7 @@ pub(crate) async fn seq_of(
     workspace_id: &str,
     dedup_key: &str,
 ) -> Result<Option<i64>> {
-    Ok(
-        sqlx::query_scalar("SELECT seq FROM events WHERE workspace_id = ? AND dedup_key = ?")
-            .bind(workspace_id)
-            .bind(dedup_key)
-            .fetch_optional(tx.sqlite())
-            .await?,
-    )
+    Ok(sql!(tx.conn(), log::seq_of(workspace_id, dedup_key))?)
 }
 
 /// Finds the workspace a route belongs to.
@@ -994,16 +724,11 @@ pub(crate) async fn workspace_for_route(
         "instagram_account" => ("instagram", false),
         _ => return Ok(None),
     };
-    let sql = if by_account {
-        "SELECT workspace_id FROM channels WHERE kind = ? AND account_id = ? LIMIT 1"
+    Ok(if by_account {
+        sql!(tx.conn(), log::workspace_of_account(kind, route_id))?
     } else {
-        "SELECT workspace_id FROM channels WHERE kind = ? AND external_id = ?"
-    };
-    Ok(sqlx::query_scalar(sql)
-        .bind(kind)
-        .bind(route_id)
-        .fetch_optional(tx.sqlite())
-        .await?)
+        sql!(tx.conn(), log::workspace_of_channel(kind, route_id))?
+    })
 }
 
 /// Quarantines a webhook item (or an unparseable body). Redeliveries are ignored.
@@ -1014,25 +739,23 @@ pub(crate) async fn quarantine_in(
     dedup_key: &str,
     body: &[u8],
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO quarantine (received_at, route_kind, route_id, reason, dedup_key, body) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (dedup_key) DO NOTHING",
-    )
-    .bind(now_ms())
-    .bind(route.map(|r| r.0))
-    .bind(route.map(|r| r.1))
-    .bind(reason)
-    .bind(dedup_key)
-    .bind(body)
-    .execute(tx.sqlite())
-    .await?;
-    Ok(())
+    Ok(sql!(
+        tx.conn(),
+        log::insert_quarantined(
+            now_ms(),
+            route.map(|r| r.0),
+            route.map(|r| r.1),
+            reason,
+            dedup_key,
+            body
+        )
+    )?)
 }
 
 /// Inserts a channel inside `tx` and moves quarantined webhooks naming it into the workspace's
 /// log; returns how many were released.
 pub(crate) async fn insert_channel_in(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut WriteTx,
     id: &str,
     workspace_id: &str,
     kind: ChannelKind,
@@ -1042,33 +765,28 @@ pub(crate) async fn insert_channel_in(
 ) -> Result<usize> {
     // A WhatsApp Business Account belongs to one workspace: its account-level webhooks route there.
     if let Some(account_id) = account_id
-        && sqlx::query_scalar::<_, i64>(
-            "SELECT 1 FROM channels WHERE kind = ? AND account_id = ? AND workspace_id <> ?",
-        )
-        .bind(kind.as_str())
-        .bind(account_id)
-        .bind(workspace_id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .is_some()
+        && sql!(
+            tx.conn(),
+            log::account_in_other_workspace(kind.as_str(), account_id, workspace_id)
+        )?
     {
         return Err(StoreError::Conflict(format!(
             "the {} account {account_id} (in another workspace)",
             kind.as_str()
         )));
     }
-    let inserted = sqlx::query(
-            "INSERT INTO channels (id, workspace_id, kind, external_id, account_id, display_name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    let inserted = sql!(
+        tx.conn(),
+        log::insert_channel(
+            id,
+            workspace_id,
+            kind.as_str(),
+            external_id,
+            account_id,
+            display_name,
+            now_ms()
         )
-        .bind(id)
-        .bind(workspace_id)
-        .bind(kind.as_str())
-        .bind(external_id)
-        .bind(account_id)
-        .bind(display_name)
-        .bind(now_ms())
-        .execute(&mut **tx)
-        .await;
+    );
     if let Err(sqlx::Error::Database(e)) = &inserted
         && e.is_unique_violation()
     {
@@ -1085,7 +803,7 @@ pub(crate) async fn insert_channel_in(
 /// The quarantined webhooks (id, dedup key, body) naming a channel or its account, oldest first
 /// per route.
 async fn quarantined_for_in(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut WriteTx,
     kind: ChannelKind,
     external_id: &str,
     account_id: Option<&str>,
@@ -1098,28 +816,27 @@ async fn quarantined_for_in(
             Some(external_id)
         };
         let Some(route_id) = route_id else { continue };
-        let rows = sqlx::query("SELECT id, dedup_key, body FROM quarantine WHERE route_kind = ? AND route_id = ? ORDER BY id")
-                .bind(route_kind)
-                .bind(route_id)
-                .fetch_all(&mut **tx)
-                .await?;
-        quarantined.extend(rows.into_iter().map(|r| (r.get(0), r.get(1), r.get(2))));
+        quarantined.extend(sql!(
+            tx.conn(),
+            log::quarantined_for_route(route_kind, route_id)
+        )?);
     }
     Ok(quarantined)
 }
 
 /// Moves quarantined webhooks into the workspace's log (a redelivery already there is dropped);
-/// returns how many were appended.
+/// returns how many were appended. Other instances hear of the grown log when `tx` commits.
 async fn release_in(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut WriteTx,
     workspace_id: &str,
     quarantined: Vec<(i64, String, Vec<u8>)>,
 ) -> Result<usize> {
     let mut released = 0;
+    let mut last_seq = None;
     for (qid, key, body) in quarantined {
         let payload: serde_json::Value =
             serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-        if append_in(
+        if let Some(seq) = append_in(
             tx,
             workspace_id,
             crate::routing::WEBHOOK_EVENT_KIND,
@@ -1128,14 +845,14 @@ async fn release_in(
             &payload,
         )
         .await?
-        .is_some()
         {
             released += 1;
+            last_seq = Some(seq);
         }
-        sqlx::query("DELETE FROM quarantine WHERE id = ?")
-            .bind(qid)
-            .execute(&mut **tx)
-            .await?;
+        sql!(tx.conn(), log::delete_quarantined(qid))?;
+    }
+    if let Some(last_seq) = last_seq {
+        notify_appended(tx, workspace_id, last_seq).await?;
     }
     Ok(released)
 }
@@ -1207,17 +924,4 @@ async fn open_postgres(url: &str) -> Result<PgPool> {
         );
     }
     Ok(pool)
-}
-
-// MERGE(port-log): replaced by the ported versions.
-pub(crate) async fn lock_workspaces(_tx: &mut WriteTx, _ids: &[&str]) -> Result<()> {
-    Ok(())
-}
-// MERGE(port-log): replaced by the ported versions.
-pub(crate) async fn notify_appended(
-    _tx: &mut WriteTx,
-    _workspace_id: &str,
-    _seq: i64,
-) -> Result<()> {
-    Ok(())
 }

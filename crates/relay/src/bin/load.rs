@@ -25,9 +25,10 @@ use zentro_meta::signature::sign_webhook;
     about = "Load generator for the relay's webhook endpoint"
 )]
 struct Args {
-    /// The relay's webhook URL.
-    #[arg(long, default_value = "http://127.0.0.1:8787/webhooks/meta")]
-    url: String,
+    /// The relay's webhook URL; repeat it for several relay instances (webhooks go to each in
+    /// turn, as a round-robin load balancer sends them; device `n` follows instance `n`).
+    #[arg(long = "url", default_value = "http://127.0.0.1:8787/webhooks/meta")]
+    urls: Vec<String>,
     /// The Meta app secret the relay verifies with.
     #[arg(long, env = "ZENTRO_RELAY_META_APP_SECRET", hide_env_values = true)]
     secret: String,
@@ -70,7 +71,7 @@ struct Sender {
     secret: AppSecret,
     samples: Arc<Mutex<Vec<Sample>>>,
     permits: Arc<Semaphore>,
-    url: Arc<String>,
+    urls: Arc<Vec<String>>,
     phone_number_id: Arc<String>,
     run: u64,
 }
@@ -86,7 +87,7 @@ impl Sender {
         let signature = sign_webhook(&self.secret, body.as_bytes());
         let response = self
             .client
-            .post(self.url.as_str())
+            .post(self.urls[i as usize % self.urls.len()].as_str())
             .header("content-type", "application/json")
             .header("x-hub-signature-256", signature)
             .body(body)
@@ -292,7 +293,7 @@ async fn main() -> anyhow::Result<()> {
         secret: AppSecret::new(args.secret.clone()),
         samples: samples.clone(),
         permits: Arc::new(Semaphore::new(args.concurrency)),
-        url: Arc::new(args.url.clone()),
+        urls: Arc::new(args.urls.clone()),
         phone_number_id: Arc::new(args.phone_number_id.clone()),
         run: u64::try_from(now_ms()).unwrap_or(0),
     };
@@ -344,14 +345,18 @@ async fn start_devices(args: &Args, client: &reqwest::Client) -> anyhow::Result<
             "--devices needs the member they sign in as: --email and a password (--password or ZENTRO_RELAY_LOAD_PASSWORD)"
         );
     };
-    let base = reqwest::Url::parse(&args.url)?;
-    let login = Login {
-        client,
-        base: &base,
-        email,
-        password,
-    };
+    let bases = args
+        .urls
+        .iter()
+        .map(|url| reqwest::Url::parse(url))
+        .collect::<Result<Vec<_>, _>>()?;
     for n in 1..=args.devices {
+        let login = Login {
+            client,
+            base: &bases[(n - 1) % bases.len()],
+            email,
+            password,
+        };
         devices.push(Device::start(&login, n).await?);
     }
     Ok(devices)

@@ -63,6 +63,9 @@ fn database_unavailable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
         sqlx::Error::Database(db) => {
+            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                return postgres_unavailable(pg.code());
+            }
             // SQLite's primary result codes: BUSY 5, LOCKED 6, NOMEM 7, READONLY 8, IOERR 10,
             // CORRUPT 11, FULL 13, CANTOPEN 14; a trigger's RAISE(ROLLBACK) is how tests fail a
             // write the way a full disk does (the transaction is gone).
@@ -77,6 +80,20 @@ fn database_unavailable(error: &sqlx::Error) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether a PostgreSQL SQLSTATE means the database cannot serve anyone now: a lost connection
+/// (class 08), no resources (53: a full disk, too many connections), the server shutting down or
+/// starting (57P01-57P03), an I/O or system error (58), a standby that takes no writes after a
+/// failover (25006), corruption (XX001, XX002), or a transaction that lost a race with another
+/// instance (40001 serialization, 40P01 deadlock, 55P03 lock timeout) and is worth retrying.
+fn postgres_unavailable(sqlstate: &str) -> bool {
+    let class = sqlstate.get(..2).unwrap_or_default();
+    matches!(class, "08" | "53" | "58")
+        || matches!(
+            sqlstate,
+            "57P01" | "57P02" | "57P03" | "25006" | "XX001" | "XX002" | "40001" | "40P01" | "55P03"
+        )
 }
 
 impl ApiError {
@@ -170,7 +187,20 @@ mod tests {
     use sqlx::sqlite::SqliteConnectOptions;
     use sqlx::{ConnectOptions, Connection};
 
-    use super::database_unavailable;
+    use super::{database_unavailable, postgres_unavailable};
+
+    #[test]
+    fn postgres_errors_that_are_not_the_requests_fault_are_unavailable() {
+        for code in [
+            "08006", "53100", "53300", "57P01", "58030", "25006", "40P01", "40001",
+        ] {
+            assert!(postgres_unavailable(code), "{code}");
+        }
+        // A unique violation, a syntax error, a check violation: the request's or a defect.
+        for code in ["23505", "42601", "23514", "22P02"] {
+            assert!(!postgres_unavailable(code), "{code}");
+        }
+    }
 
     /// A real SQLite error of each kind, from a file in a temporary folder.
     async fn error_of(sql: &str, read_only: bool) -> sqlx::Error {

@@ -37,10 +37,16 @@ fn verify(state: &AppState, raw: &str) -> Result<SignedRequest, ApiError> {
 /// refused ones count against the address in Meta's own limiter (429 past it).
 async fn read(state: &AppState, request: Request) -> Result<SignedRequest, Response> {
     let address = crate::ratelimit::ClientAddress(super::sessions::client_address(&request));
-    let refuse =
-        |error: ApiError| crate::ratelimit::meta_refusal(state, &address, error.into_response());
-    let form = form(state, request).await.map_err(refuse)?;
-    verify(state, &form.signed_request).map_err(refuse)
+    let verified = match form(state, request).await {
+        Ok(form) => verify(state, &form.signed_request),
+        Err(error) => Err(error),
+    };
+    match verified {
+        Ok(signed) => Ok(signed),
+        Err(error) => {
+            Err(crate::ratelimit::meta_refusal(state, &address, error.into_response()).await)
+        }
+    }
 }
 
 async fn form(state: &AppState, request: Request) -> Result<Callback, ApiError> {

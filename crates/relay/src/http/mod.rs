@@ -58,13 +58,14 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Settings (with the Meta secrets).
     pub config: Arc<Config>,
-    /// Sign-in attempts per client address.
+    /// Sign-in attempts per client address (shared by the instances on PostgreSQL).
     pub address_limiter: Arc<RateLimiter>,
-    /// Sign-in attempts per client address and account.
+    /// Sign-in attempts per client address and account (shared by the instances on PostgreSQL).
     pub account_limiter: Arc<RateLimiter>,
-    /// Refused Meta callbacks (bad signatures) per client address.
+    /// Refused Meta callbacks (bad signatures) per client address (shared by the instances on
+    /// PostgreSQL).
     pub meta_limiter: Arc<RateLimiter>,
-    /// Writes per device session (keyed by the token's hash).
+    /// Writes per device session (keyed by the token's hash): per instance on both backends.
     pub write_limiter: Arc<RateLimiter>,
     /// This instance's name in the leases it takes on background work (random at start).
     pub instance_id: Arc<str>,
@@ -75,8 +76,6 @@ pub struct AppState {
     pub revocations: Arc<tokio::sync::watch::Sender<u64>>,
     /// Meta's Graph API, when the Meta app is configured (signups, channel health).
     pub graph: Option<zentro_meta::graph::GraphClient>,
-    /// The Pages a Facebook Login shared, per signup, waiting for the owner's choice (memory only).
-    pub shared_pages: Arc<signup_pages::SharedPages>,
 }
 
 impl AppState {
@@ -102,17 +101,23 @@ impl AppState {
         let notifier = Notifier::default();
         let sequencer = Sequencer::start(store.clone(), notifier.clone(), metrics.clone());
         Self {
-            address_limiter: Arc::new(RateLimiter::new(
+            address_limiter: Arc::new(RateLimiter::shared(
+                "address",
                 config.sign_in_per_address,
                 Duration::from_secs(60),
+                &store,
             )),
-            account_limiter: Arc::new(RateLimiter::new(
+            account_limiter: Arc::new(RateLimiter::shared(
+                "account",
                 config.sign_in_per_account,
-                Duration::from_secs(15 * 60),
+                crate::ratelimit::LONGEST_WINDOW,
+                &store,
             )),
-            meta_limiter: Arc::new(RateLimiter::new(
+            meta_limiter: Arc::new(RateLimiter::shared(
+                "meta",
                 config.meta_refusals_per_address,
                 Duration::from_secs(60),
+                &store,
             )),
             write_limiter: Arc::new(RateLimiter::new(
                 config.writes_per_session,
@@ -133,7 +138,6 @@ impl AppState {
                     .ok()
             }),
             config: Arc::new(config),
-            shared_pages: Arc::default(),
         }
     }
 }

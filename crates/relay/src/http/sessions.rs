@@ -32,12 +32,14 @@ pub async fn sign_in(
     state
         .address_limiter
         .check(&address)
+        .await
         .map_err(ApiError::TooManyRequests)?;
     // Per address and account: another client's failures never lock a member out from their own.
     let account_key = format!("{address} {email}");
     state
         .account_limiter
         .check(&account_key)
+        .await
         .map_err(ApiError::TooManyRequests)?;
 
     let credentials = state
@@ -71,7 +73,7 @@ pub async fn sign_in(
         }
         return Err(ApiError::Unauthorized);
     };
-    state.account_limiter.reset(&account_key);
+    state.account_limiter.reset(&account_key).await;
     start_session(&state, &credentials, &input.device_name, &address).await
 }
 

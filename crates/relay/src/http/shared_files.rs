@@ -1,8 +1,12 @@
 //! Files handed to Meta by link. Instagram takes a reply's file only as a public URL that Meta
 //! fetches (no upload API), so a device puts the file here for a short while: `POST
 //! /v1/shared-files` (a member's device) returns an unguessable address under `/shared/…` that
-//! anyone holding it may fetch until it expires ([`TTL`]). Nothing lists these files, they are
-//! kept on disk only (never in the database or the event log) and deleted when they expire.
+//! anyone holding it may fetch until it expires ([`TTL`]). Nothing lists these files; they never
+//! enter the event log and are deleted when they expire. On SQLite they are kept in the data
+//! directory's [`FOLDER`] (one relay process serves them, and a 25 MB body must not hold the
+//! database's one writer); on PostgreSQL in the database's `shared_files` table, so that every
+//! relay instance serves them ([`crate::Store::keeps_shared_files`]; the pruner deletes them once
+//! expired).
 //!
 //! The relay's origin also serves the signup page, so nothing here may be active content: only
 //! the types Instagram takes are kept ([`zentro_meta::platform::instagram_attachment_limit`]),
@@ -26,6 +30,7 @@ use zentro_events::clock::{now_ms, random_bytes};
 
 use super::{ApiError, AppState, Authenticated};
 use crate::roles::Permission;
+use crate::store::{SharedFile, SharedUsage};
 
 /// How long a shared file can be fetched: Meta fetches it within seconds of the send.
 pub const TTL: Duration = Duration::from_secs(60 * 60);
@@ -94,13 +99,10 @@ pub async fn share(
         return Err(ApiError::BadRequest("the file is empty".into()));
     }
     let mime = accepted_type(&headers, body.len() as u64)?;
-    // One upload at a time checks the quota and writes, so two cannot both fit the last place.
-    let _quota = QUOTA.lock().await;
-    within_quota(&state, &auth.0.workspace_id, body.len() as u64).await?;
+    fits_quota_alone(&state, body.len() as u64)?;
     let token = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
     let name = clean_name(&upload.name);
     let expires_at = now() + TTL.as_secs();
-    let dir = folder(&state);
     let meta = Meta {
         workspace: auth.0.workspace_id.clone(),
         bytes: body.len() as u64,
@@ -108,9 +110,16 @@ pub async fn share(
         name: name.clone(),
         expires_at,
     };
-    keep(&dir, &token, &body, &meta)
-        .await
-        .map_err(|e| ApiError::Internal(format!("a shared file could not be kept: {e}")))?;
+    if state.store.keeps_shared_files() {
+        keep_in_database(&state, &token, &meta, &body).await?;
+    } else {
+        // One upload at a time checks the quota and writes, so two cannot both fit the last place.
+        let _quota = QUOTA.lock().await;
+        within_quota(&state, &auth.0.workspace_id, body.len() as u64).await?;
+        keep(&folder(&state), &token, &body, &meta)
+            .await
+            .map_err(|e| ApiError::Internal(format!("a shared file could not be kept: {e}")))?;
+    }
     let base = super::meta_callbacks::base_url(&state, &headers);
     let url = format!("{}/shared/{token}/{name}", base.trim_end_matches('/'));
     tracing::info!(
@@ -158,6 +167,39 @@ async fn keep(dir: &Path, token: &str, body: &[u8], meta: &Meta) -> std::io::Res
     .await
 }
 
+/// Keeps the file in the database if its workspace's quota allows (checked and written in one
+/// transaction, under a lock on the workspace's shared files: PostgreSQL).
+async fn keep_in_database(
+    state: &AppState,
+    token: &str,
+    meta: &Meta,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let now_ms = now_ms();
+    let file = SharedFile {
+        token: token.to_string(),
+        workspace_id: meta.workspace.clone(),
+        name: meta.name.clone(),
+        mime: meta.mime.clone(),
+        body: body.to_vec(),
+        created_at: now_ms,
+        expires_at: i64::try_from(meta.expires_at).unwrap_or(i64::MAX / 1000) * 1000,
+    };
+    let kept = state
+        .store
+        .share_file(&file, now_ms, |usage| {
+            over_quota(state, &meta.workspace, &Usage::of(usage), meta.bytes).is_none()
+        })
+        .await?;
+    match kept {
+        Ok(()) => Ok(()),
+        Err(usage) => Err(
+            over_quota(state, &meta.workspace, &Usage::of(&usage), meta.bytes)
+                .unwrap_or_else(|| ApiError::TooManyRequests(Duration::from_secs(1))),
+        ),
+    }
+}
+
 /// `GET /shared/{token}/{name}`: the file, until it expires (then, or for any other address, 404).
 pub async fn fetch(
     State(state): State<AppState>,
@@ -171,6 +213,13 @@ pub async fn fetch(
     {
         return not_found();
     }
+    if state.store.keeps_shared_files() {
+        return match state.store.shared_file(&token, now_ms()).await {
+            Ok(Some(file)) => serve(&file.mime, &file.name, file.body),
+            Ok(None) => not_found(),
+            Err(error) => ApiError::from(error).into_response(),
+        };
+    }
     let dir = folder(&state);
     let Ok(meta) = tokio::fs::read(dir.join(format!("{token}.json"))).await else {
         return not_found();
@@ -183,33 +232,37 @@ pub async fn fetch(
         return not_found();
     }
     match tokio::fs::read(dir.join(&token)).await {
-        Ok(bytes) => {
-            // Files kept before the allow-list are served only if they pass it too.
-            let Ok((mime, _)) = instagram_type(&meta.mime) else {
-                return not_found();
-            };
-            let disposition = if mime.starts_with("image/") {
-                "inline"
-            } else {
-                "attachment"
-            };
-            (
-                [
-                    (header::CONTENT_TYPE, mime),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        format!("{disposition}; filename=\"{}\"", clean_name(&meta.name)),
-                    ),
-                    (header::CACHE_CONTROL, "no-store".to_string()),
-                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
-                    (header::CONTENT_SECURITY_POLICY, "sandbox".to_string()),
-                ],
-                bytes,
-            )
-                .into_response()
-        }
+        Ok(bytes) => serve(&meta.mime, &meta.name, bytes),
         Err(_) => not_found(),
     }
+}
+
+/// A shared file as served: its type if it passes the allow-list (files kept before the list are
+/// served only if they pass it too; else 404), images inline and the rest as attachments, under
+/// `Content-Security-Policy: sandbox` and `nosniff`.
+fn serve(mime: &str, name: &str, bytes: Vec<u8>) -> Response {
+    let Ok((mime, _)) = instagram_type(mime) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let disposition = if mime.starts_with("image/") {
+        "inline"
+    } else {
+        "attachment"
+    };
+    (
+        [
+            (header::CONTENT_TYPE, mime),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("{disposition}; filename=\"{}\"", clean_name(name)),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            (header::CONTENT_SECURITY_POLICY, "sandbox".to_string()),
+        ],
+        bytes,
+    )
+        .into_response()
 }
 
 /// Serialises uploads' quota check and write.
@@ -245,9 +298,8 @@ fn instagram_type(mime: &str) -> Result<(String, u64), ApiError> {
     }
 }
 
-/// 429 when the workspace already keeps its quota of files or `adding` bytes would pass its byte
-/// quota (retry when its oldest file expires); 413 when the file alone is larger than that.
-async fn within_quota(state: &AppState, workspace: &str, adding: u64) -> Result<(), ApiError> {
+/// 413 when a file alone is larger than a workspace's byte quota.
+fn fits_quota_alone(state: &AppState, adding: u64) -> Result<(), ApiError> {
     let max_bytes = state.config.shared_bytes_per_workspace;
     if adding > max_bytes {
         return Err(ApiError::Refused {
@@ -258,8 +310,57 @@ async fn within_quota(state: &AppState, workspace: &str, adding: u64) -> Result<
             ),
         });
     }
+    Ok(())
+}
+
+/// What a workspace's live shared files take (times: Unix seconds).
+#[derive(Clone, Copy)]
+struct Usage {
+    count: u64,
+    bytes: u64,
+    first_expiry: u64,
+}
+
+impl Usage {
+    /// The usage the database counted (times in UTC ms).
+    fn of(usage: &SharedUsage) -> Self {
+        Self {
+            count: u64::try_from(usage.count).unwrap_or(0),
+            bytes: u64::try_from(usage.bytes).unwrap_or(0),
+            first_expiry: usage
+                .first_expiry
+                .map_or(u64::MAX, |ms| u64::try_from(ms / 1000).unwrap_or(0)),
+        }
+    }
+}
+
+/// 429 when the workspace already keeps its quota of files or `adding` bytes would pass its byte
+/// quota (retry when its oldest file expires); `None` when the file fits.
+fn over_quota(state: &AppState, workspace: &str, usage: &Usage, adding: u64) -> Option<ApiError> {
+    let Usage {
+        count,
+        bytes,
+        first_expiry,
+    } = *usage;
+    if count >= u64::from(state.config.shared_files_per_workspace)
+        || bytes.saturating_add(adding) > state.config.shared_bytes_per_workspace
+    {
+        tracing::warn!(workspace, count, bytes, "shared-file quota reached");
+        return Some(ApiError::TooManyRequests(Duration::from_secs(
+            first_expiry.saturating_sub(now()).clamp(1, TTL.as_secs()),
+        )));
+    }
+    None
+}
+
+/// 429 when the workspace's files in the folder leave no room for `adding` bytes ([`over_quota`]).
+async fn within_quota(state: &AppState, workspace: &str, adding: u64) -> Result<(), ApiError> {
     let now = now();
-    let (mut count, mut bytes, mut first_expiry) = (0u64, 0u64, u64::MAX);
+    let mut usage = Usage {
+        count: 0,
+        bytes: 0,
+        first_expiry: u64::MAX,
+    };
     if let Ok(mut entries) = tokio::fs::read_dir(folder(state)).await {
         while let Ok(Some(entry)) = entries.next_entry().await {
             if !entry.file_name().to_string_lossy().ends_with(".json") {
@@ -272,21 +373,13 @@ async fn within_quota(state: &AppState, workspace: &str, adding: u64) -> Result<
                 continue;
             };
             if meta.workspace == workspace && meta.expires_at > now {
-                count += 1;
-                bytes += meta.bytes;
-                first_expiry = first_expiry.min(meta.expires_at);
+                usage.count += 1;
+                usage.bytes += meta.bytes;
+                usage.first_expiry = usage.first_expiry.min(meta.expires_at);
             }
         }
     }
-    if count >= u64::from(state.config.shared_files_per_workspace)
-        || bytes.saturating_add(adding) > max_bytes
-    {
-        tracing::warn!(workspace, count, bytes, "shared-file quota reached");
-        return Err(ApiError::TooManyRequests(Duration::from_secs(
-            first_expiry.saturating_sub(now).clamp(1, TTL.as_secs()),
-        )));
-    }
-    Ok(())
+    over_quota(state, workspace, &usage, adding).map_or(Ok(()), Err)
 }
 
 async fn remove(dir: &Path, token: &str) {
@@ -294,7 +387,9 @@ async fn remove(dir: &Path, token: &str) {
     let _ = tokio::fs::remove_file(dir.join(format!("{token}.json"))).await;
 }
 
-/// Deletes the shared files that expired (or whose description is unreadable); returns how many.
+/// Deletes the shared files in the folder that expired (or whose description is unreadable);
+/// returns how many. Those in the database (PostgreSQL) are deleted by the pruner
+/// ([`crate::prune_shared_state`]).
 pub async fn sweep(data_dir: &Path) -> usize {
     let dir = data_dir.join(FOLDER);
     let Ok(mut entries) = tokio::fs::read_dir(&dir).await else {

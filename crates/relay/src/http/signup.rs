@@ -467,6 +467,7 @@ pub(crate) async fn end(
         .store
         .finish_signup(&signup.id, state_now, channel_id, &outcome)
         .await?;
+    super::signup_pages::forget(state, &signup.id).await;
     if state_now == SignupState::Failed {
         audit(
             state,
@@ -506,7 +507,7 @@ pub async fn abandon(
         Some(&outcome),
     )
     .await?;
-    super::signup_pages::forget(&state, &signup.id);
+    super::signup_pages::forget(&state, &signup.id).await;
     audit(
         &state,
         &signup,

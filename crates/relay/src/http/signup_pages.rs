@@ -5,20 +5,24 @@
 //!    `POST /signup/pages/accounts`. The relay exchanges it for the user's token, checks it with
 //!    `debug_token` (comparing the permissions granted with those asked for: privacy promise P4),
 //!    lists the Pages it manages (`/me/accounts`, with Page tokens and linked
-//!    Instagram accounts) and keeps those tokens in memory only, for this signup, for a few
-//!    minutes. The page receives names and ids, never a token.
+//!    Instagram accounts) and keeps them in the database for this signup for ten minutes, each
+//!    Page token sealed with the relay's token key (the signup id as associated data), so that any
+//!    relay instance can connect them; a relay without a token key keeps nothing (it could not
+//!    store the channels either: connecting answers `token_key_missing`). The page receives names
+//!    and ids, never a token. They are deleted once taken, when the signup ends, and by the pruner
+//!    once expired.
 //! 2. The owner ticks the Pages and Instagram accounts to connect; `POST /signup/pages/connect`
 //!    subscribes the app to each Page's messaging webhooks (undoing them all if one fails), then
 //!    creates the channels with their sealed Page tokens and appends `channel.connected` for each.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use zentro_events::clock::now_ms;
+use zentro_meta::AccessToken;
 use zentro_meta::graph::{GraphClient, PageAccount};
 use zentro_meta::permissions::{LoginFlow, PermissionCheck};
 use zentro_meta::platform;
@@ -29,14 +33,10 @@ use super::signup::{
 };
 use super::{ApiError, AppState};
 use super::{Body, body};
-use crate::store::{Channel, ChannelHealth, ChannelKind, Signup, SignupState};
+use crate::store::{Channel, ChannelHealth, ChannelKind, Signup, SignupPage, SignupState};
 
 /// How long the Pages shared by a login wait for the owner's choice.
 const CHOICE_TTL: Duration = Duration::from_secs(10 * 60);
-
-/// The Pages each signup's login shared, with their tokens: in memory only.
-#[derive(Default)]
-pub struct SharedPages(Mutex<HashMap<String, (Instant, Shared)>>);
 
 /// What one login shared: who (app-scoped user id), their Pages, and how the permissions
 /// granted compare with those asked for.
@@ -46,24 +46,67 @@ struct Shared {
     permissions: PermissionCheck,
 }
 
-impl SharedPages {
-    fn put(&self, signup_id: &str, shared: Shared) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, (at, _)| at.elapsed() < CHOICE_TTL);
-        map.insert(signup_id.to_string(), (Instant::now(), shared));
-    }
-
-    fn take(&self, signup_id: &str) -> Option<Shared> {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(signup_id)
-            .filter(|(at, _)| at.elapsed() < CHOICE_TTL)
-            .map(|(_, shared)| shared)
-    }
+/// Keeps what a signup's login shared in the database, Page tokens sealed (associated data: the
+/// signup id), for [`CHOICE_TTL`]; nothing without a token key.
+async fn keep(state: &AppState, signup_id: &str, shared: &Shared) -> Result<(), ApiError> {
+    let Some(keys) = state.config.token_keys.as_ref() else {
+        tracing::warn!("the Pages a login shared are not kept: this relay has no token key");
+        return Ok(());
+    };
+    let permissions = serde_json::to_string(&shared.permissions).map_err(ApiError::internal)?;
+    let expires_at = now_ms() + i64::try_from(CHOICE_TTL.as_millis()).unwrap_or(0);
+    let pages: Vec<SignupPage> = shared
+        .pages
+        .iter()
+        .zip(0..)
+        .map(|(page, position)| SignupPage {
+            position,
+            page_id: page.id.clone(),
+            name: page.name.clone(),
+            token: keys.current.seal(signup_id, page.token.expose()),
+            instagram_id: page.instagram.as_ref().map(|(id, _)| id.clone()),
+            instagram_username: page.instagram.as_ref().map(|(_, name)| name.clone()),
+            user_id: shared.user_id.clone(),
+            permissions: permissions.clone(),
+            expires_at,
+        })
+        .collect();
+    Ok(state.store.keep_signup_pages(signup_id, &pages).await?)
 }
 
-/// Forgets the Pages a signup's login shared (it was cancelled).
-pub(crate) fn forget(state: &AppState, signup_id: &str) {
-    let _ = state.shared_pages.take(signup_id);
+/// Takes what a signup's login shared (once: a second request finds nothing), Page tokens opened;
+/// `None` when nothing is kept, the choice expired, or a token no longer opens (its key is gone).
+async fn take(state: &AppState, signup_id: &str) -> Result<Option<Shared>, ApiError> {
+    let keys = super::channels::keys(state)?;
+    let Some(rows) = state.store.take_signup_pages(signup_id, now_ms()).await? else {
+        return Ok(None);
+    };
+    let mut pages = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let Ok(token) = keys.open(signup_id, &row.token) else {
+            tracing::warn!(signup = %signup_id, "a shared Page token did not open");
+            return Ok(None);
+        };
+        pages.push(PageAccount {
+            id: row.page_id.clone(),
+            name: row.name.clone(),
+            token: AccessToken::new(token.as_str()),
+            instagram: row.instagram_id.clone().zip(row.instagram_username.clone()),
+        });
+    }
+    let first = &rows[0];
+    Ok(Some(Shared {
+        user_id: first.user_id.clone(),
+        pages,
+        permissions: serde_json::from_str(&first.permissions).unwrap_or_default(),
+    }))
+}
+
+/// Forgets the Pages a signup's login shared (it ended).
+pub(crate) async fn forget(state: &AppState, signup_id: &str) {
+    if let Err(error) = state.store.forget_signup_pages(signup_id).await {
+        tracing::warn!(%error, signup = %signup_id, "the Pages a login shared could not be forgotten");
+    }
 }
 
 /// The body of `POST /signup/pages/accounts`.
@@ -123,14 +166,12 @@ async fn accounts_step(state: AppState, input: Body<Login>) -> Result<Json<Value
     let notice = permissions.describe();
     let answer = json!({ "state": SignupState::Working, "pages": listed, "signup_id": signup.id,
                          "permissions": permissions, "permissions_notice": notice });
-    state.shared_pages.put(
-        &signup.id,
-        Shared {
-            user_id: info.user_id,
-            pages,
-            permissions,
-        },
-    );
+    let shared = Shared {
+        user_id: info.user_id,
+        pages,
+        permissions,
+    };
+    keep(&state, &signup.id, &shared).await?;
     Ok(Json(answer))
 }
 
@@ -201,11 +242,11 @@ async fn connect_step(state: AppState, input: Body<Choice>) -> Result<Json<Value
             "this signup does not connect Pages".into(),
         ));
     }
-    let Some(shared) = state.shared_pages.take(&signup.id) else {
+    let Some(shared) = take(&state, &signup.id).await? else {
         return fail(
             &state,
             &signup,
-            Failure::new("choice_expired", "The Pages Meta shared are no longer at hand (the choice took over 10 minutes, or the relay restarted). Start again."),
+            Failure::new("choice_expired", "The Pages Meta shared are no longer at hand (the choice took over 10 minutes). Start again."),
         )
         .await;
     };

@@ -129,6 +129,7 @@ pub async fn accept_invitation(
     state
         .address_limiter
         .check(&address)
+        .await
         .map_err(ApiError::TooManyRequests)?;
     let input: Accept = read_json(request, "{code, password, device_name}").await?;
     check_password_policy(&input.password).map_err(ApiError::BadRequest)?;

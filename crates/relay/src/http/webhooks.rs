@@ -57,7 +57,7 @@ pub async fn receive(
     };
     let signature = headers.get(SIGNATURE_HEADER).and_then(|h| h.to_str().ok());
     if let Err(error) = verify_webhook(&state.config.app_secret, &body, signature) {
-        return refuse_unsigned(&state, &address, &error);
+        return refuse_unsigned(&state, &address, &error).await;
     }
     let quarantined = state.metrics.webhooks_quarantined.load(Ordering::Relaxed);
     let stored = match webhook::parse(&body) {
@@ -90,7 +90,7 @@ pub async fn receive(
 
 /// 401 for a delivery not signed with the app secret (429 past the address's limit); many in a
 /// minute raise an alert, the secret having probably been rotated.
-fn refuse_unsigned(
+async fn refuse_unsigned(
     state: &AppState,
     address: &crate::ratelimit::ClientAddress,
     error: &zentro_meta::signature::SignatureError,
@@ -103,7 +103,7 @@ fn refuse_unsigned(
     }
     tracing::warn!(%error, "webhook refused");
     // Meta's signed deliveries are never limited; forgeries are, per address.
-    crate::ratelimit::meta_refusal(state, address, StatusCode::UNAUTHORIZED.into_response())
+    crate::ratelimit::meta_refusal(state, address, StatusCode::UNAUTHORIZED.into_response()).await
 }
 
 /// Keeps the quarantine within its retention and size (after it grew, and periodically).

@@ -4,30 +4,10 @@
 
 use std::collections::HashSet;
 
-use sqlx::Row;
+pub use zentro_relay_store::access::{ReadablePage, RotationAdvice};
 
 use super::{Result, SessionContext, Store, StoredEvent};
-
-/// A page of the log as one member may read it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReadablePage {
-    /// The events the member may read, in order.
-    pub events: Vec<StoredEvent>,
-    /// The last seq looked at (events the member may not read included): where the next read
-    /// starts, so skipped events never hold a device back. `after` when nothing was there.
-    pub scanned_to: i64,
-}
-
-fn stored_event(r: &sqlx::sqlite::SqliteRow) -> StoredEvent {
-    StoredEvent {
-        seq: r.get("seq"),
-        kind: r.get("kind"),
-        at: r.get("at"),
-        author: r.get("author"),
-        payload: serde_json::from_str(r.get::<&str, _>("payload"))
-            .unwrap_or(serde_json::Value::Null),
-    }
-}
+use crate::read;
 
 impl Store {
     /// The channels of its workspace a member may not use, read now (so a change of role or of a
@@ -38,16 +18,7 @@ impl Store {
         workspace_id: &str,
         member_id: &str,
     ) -> Result<HashSet<String>> {
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT c.id FROM channels c JOIN members m ON m.id = ?2 AND m.workspace_id = c.workspace_id
-             WHERE c.workspace_id = ?1 AND m.role = 'agent'
-               AND EXISTS (SELECT 1 FROM channel_access a WHERE a.channel_id = c.id)
-               AND NOT EXISTS (SELECT 1 FROM channel_access a WHERE a.channel_id = c.id AND a.member_id = m.id)",
-        )
-        .bind(workspace_id)
-        .bind(member_id)
-        .fetch_all(self.sqlite_pool())
-        .await?;
+        let rows = read!(self, access::channels_denied(workspace_id, member_id))?;
         Ok(rows.into_iter().collect())
     }
 
@@ -60,32 +31,21 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> Result<ReadablePage> {
-        let rows = sqlx::query(
-            "SELECT seq, kind, at, payload, author, channel_id FROM events
-             WHERE workspace_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-        )
-        .bind(&session.workspace_id)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(self.sqlite_pool())
-        .await?;
-        let scanned_to = rows.last().map_or(after, |r| r.get("seq"));
-        let denied = if rows
-            .iter()
-            .any(|r| r.get::<Option<&str>, _>("channel_id").is_some())
-        {
+        let rows = read!(
+            self,
+            access::events_after(&session.workspace_id, after, limit)
+        )?;
+        let scanned_to = rows.last().map_or(after, |(e, _)| e.seq);
+        let denied = if rows.iter().any(|(_, channel)| channel.is_some()) {
             self.channels_denied(&session.workspace_id, &session.member_id)
                 .await?
         } else {
             HashSet::new()
         };
         let events = rows
-            .iter()
-            .filter(|r| {
-                r.get::<Option<&str>, _>("channel_id")
-                    .is_none_or(|c| !denied.contains(c))
-            })
-            .map(stored_event)
+            .into_iter()
+            .filter(|(_, channel)| channel.as_ref().is_none_or(|c| !denied.contains(c)))
+            .map(|(event, _)| event)
             .collect();
         Ok(ReadablePage { events, scanned_to })
     }
@@ -123,14 +83,10 @@ impl Store {
             return Ok(true);
         }
         for (kind, external_id) in named {
-            let id: Option<String> = sqlx::query_scalar(
-                "SELECT id FROM channels WHERE workspace_id = ? AND kind = ? AND external_id = ?",
-            )
-            .bind(&session.workspace_id)
-            .bind(kind)
-            .bind(external_id)
-            .fetch_optional(self.sqlite_pool())
-            .await?;
+            let id = read!(
+                self,
+                access::channel_id_of(&session.workspace_id, kind, external_id)
+            )?;
             if id.is_some_and(|id| denied.contains(&id)) {
                 return Ok(false);
             }
@@ -148,36 +104,20 @@ impl Store {
         before: i64,
         limit: i64,
     ) -> Result<Vec<StoredEvent>> {
-        let rows = sqlx::query(
-            "SELECT seq, kind, at, payload, author FROM events
-             WHERE workspace_id = ? AND channel_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-        )
-        .bind(workspace_id)
-        .bind(channel_id)
-        .bind(after)
-        .bind(before)
-        .bind(limit)
-        .fetch_all(self.sqlite_pool())
-        .await?;
-        Ok(rows.iter().map(stored_event).collect())
+        Ok(read!(
+            self,
+            access::channel_events(workspace_id, channel_id, after, before, limit)
+        )?)
     }
 
     /// The channels whose current token a member's devices were handed (the audit log's
     /// `channel.token_issued`, at the token's present version): rotating them is advised when the
     /// member is removed, deactivated or loses the channel.
     pub async fn tokens_held_by(&self, workspace_id: &str, member_id: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT DISTINCT t.channel_id FROM audit_log l
-             JOIN channel_tokens t ON t.channel_id = json_extract(l.details, '$.channel_id')
-                                  AND t.version = json_extract(l.details, '$.version')
-             JOIN channels c ON c.id = t.channel_id AND c.workspace_id = l.workspace_id
-             WHERE l.workspace_id = ? AND l.actor_id = ? AND l.action = 'channel.token_issued'
-             ORDER BY t.channel_id",
-        )
-        .bind(workspace_id)
-        .bind(member_id)
-        .fetch_all(self.sqlite_pool())
-        .await?)
+        Ok(read!(
+            self,
+            access::tokens_held_by(workspace_id, member_id)
+        )?)
     }
 
     /// Per channel, the members whose devices hold its current token (the audit log's
@@ -185,40 +125,6 @@ impl Store {
     /// removed, deactivated, or an agent no longer on the channel's access list. Rotating the
     /// token (a new version) ends the advice.
     pub async fn rotation_advice(&self, workspace_id: &str) -> Result<Vec<RotationAdvice>> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT t.channel_id, l.actor_id, l.actor_email FROM audit_log l
-             JOIN channel_tokens t ON t.channel_id = json_extract(l.details, '$.channel_id')
-                                  AND t.version = json_extract(l.details, '$.version')
-             JOIN channels c ON c.id = t.channel_id AND c.workspace_id = l.workspace_id
-             LEFT JOIN members m ON m.id = l.actor_id AND m.workspace_id = l.workspace_id
-             WHERE l.workspace_id = ? AND l.action = 'channel.token_issued' AND l.actor_id IS NOT NULL
-               AND (m.id IS NULL OR m.status <> 'active'
-                    OR (m.role = 'agent'
-                        AND EXISTS (SELECT 1 FROM channel_access a WHERE a.channel_id = c.id)
-                        AND NOT EXISTS (SELECT 1 FROM channel_access a WHERE a.channel_id = c.id AND a.member_id = m.id)))
-             ORDER BY t.channel_id, l.actor_email",
-        )
-        .bind(workspace_id)
-        .fetch_all(self.sqlite_pool())
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| RotationAdvice {
-                channel_id: r.get(0),
-                member_id: r.get(1),
-                email: r.get::<Option<String>, _>(2).unwrap_or_default(),
-            })
-            .collect())
+        Ok(read!(self, access::rotation_advice(workspace_id))?)
     }
-}
-
-/// A channel whose token a member who may no longer use it still holds on a device.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RotationAdvice {
-    /// The channel whose token an admin should rotate.
-    pub channel_id: String,
-    /// The member (perhaps removed).
-    pub member_id: String,
-    /// Their email, as the audit log kept it.
-    pub email: String,
 }

@@ -1,71 +1,10 @@
 //! Members, invitations, devices, the audit log and channel tokens.
 
-use serde::Serialize;
-use sqlx::Row;
-
-use super::{
-    Credentials, Member, MemberSummary, Result, Store, StoreError, Workspace, member_summary,
-};
+use super::{Credentials, Member, MemberSummary, Result, Store, StoreError, Workspace};
 use crate::roles::Role;
+use crate::{read, sql};
 use zentro_events::clock::{now_ms, random_id};
-
-/// A signed-in device, as its member and admins see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Device {
-    /// The session's id.
-    pub id: String,
-    /// The member signed in on it.
-    pub member_id: String,
-    /// The member's email as it is now (they sign in with it).
-    pub member_email: String,
-    /// The name given at sign-in.
-    pub name: String,
-    /// When it signed in (UTC ms).
-    pub created_at: i64,
-    /// When it last acknowledged events (UTC ms).
-    pub last_seen_at: i64,
-}
-
-/// An entry to add to the audit log.
-#[derive(Debug, Clone, Default)]
-pub struct NewAuditEntry<'a> {
-    /// The workspace whose audit log the entry goes in (each workspace reads only its own).
-    pub workspace_id: &'a str,
-    /// The acting member (none: the operator on the relay's command line).
-    pub actor_id: Option<&'a str>,
-    /// The acting member's email, kept in the entry so that it still reads once they are removed
-    /// (`None` with no acting member).
-    pub actor_email: Option<&'a str>,
-    /// The acting device's name.
-    pub device: Option<&'a str>,
-    /// What happened (`sign_in`, `member.invited`, …).
-    pub action: &'a str,
-    /// Whom or what it concerns.
-    pub subject: Option<&'a str>,
-    /// More facts (never content or secrets).
-    pub details: serde_json::Value,
-}
-
-/// One line of the audit log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AuditEntry {
-    /// Position (newest is highest).
-    pub id: i64,
-    /// When (UTC ms).
-    pub at: i64,
-    /// The acting member's id.
-    pub actor_id: Option<String>,
-    /// The acting member's email.
-    pub actor_email: Option<String>,
-    /// The name the acting device was given at sign-in (`None`: the operator, or no device).
-    pub device: Option<String>,
-    /// What happened, a dotted name (`sign_in`, `member.invited`, `channel.token_set`, …).
-    pub action: String,
-    /// Whom or what it concerns: an email, or a channel as `kind:external_id`.
-    pub subject: Option<String>,
-    /// More facts, as the action records them (`{}` when none; never content or secrets).
-    pub details: serde_json::Value,
-}
+pub use zentro_relay_store::team::{AuditEntry, Device, NewAuditEntry};
 
 fn role_of(value: &str) -> Role {
     value.parse().unwrap_or(Role::Agent)
@@ -76,15 +15,8 @@ impl Store {
 
     /// One member of a workspace.
     pub async fn member(&self, workspace_id: &str, member_id: &str) -> Result<MemberSummary> {
-        sqlx::query(
-            "SELECT id, email, display_name, role, status, created_at, last_sign_in_at FROM members WHERE workspace_id = ? AND id = ?",
-        )
-        .bind(workspace_id)
-        .bind(member_id)
-        .fetch_optional(self.sqlite_pool())
-        .await?
-        .map(|r| member_summary(&r))
-        .ok_or_else(|| StoreError::NotFound("the member".into()))
+        read!(self, team::member(workspace_id, member_id))?
+            .ok_or_else(|| StoreError::NotFound("the member".into()))
     }
 
     /// Invites `email` with `role`: creates the member (status invited) or renews the invitation
@@ -101,16 +33,17 @@ impl Store {
         expires_at: i64,
     ) -> Result<MemberSummary> {
         let now = now_ms();
-        let mut tx = self.sqlite_pool().begin_with("BEGIN IMMEDIATE").await?;
-        let existing = sqlx::query("SELECT id, workspace_id, status FROM members WHERE email = ?")
-            .bind(email)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let mut tx = self.begin().await?;
+        let existing = sql!(tx.conn(), team::email_holder(email))?;
         let member_id = match existing {
-            Some(r) if r.get::<&str, _>(1) == workspace_id && r.get::<&str, _>(2) == "invited" => {
-                let id: String = r.get(0);
-                renew_invited_in(&mut tx, &id, role, display_name, now).await?;
-                id
+            Some(holder) if holder.workspace_id == workspace_id && holder.status == "invited" => {
+                // Renews the invitation: the new role and name; earlier codes stop working.
+                sql!(
+                    tx.conn(),
+                    team::set_role_and_name(&holder.id, role.as_str(), display_name)
+                )?;
+                sql!(tx.conn(), team::use_invitations_of(&holder.id, now))?;
+                holder.id
             }
             Some(_) => {
                 return Err(StoreError::Conflict(format!(
@@ -118,22 +51,39 @@ impl Store {
                 )));
             }
             None => {
-                insert_invited_in(&mut tx, workspace_id, email, display_name, role, now).await?
+                let id = random_id();
+                // Only another writer (PostgreSQL) can take the email in between.
+                let inserted = sql!(
+                    tx.conn(),
+                    team::insert_invited(
+                        &id,
+                        workspace_id,
+                        email,
+                        display_name,
+                        role.as_str(),
+                        now
+                    )
+                )?;
+                if !inserted {
+                    return Err(StoreError::Conflict(format!(
+                        "a member with the email {email}"
+                    )));
+                }
+                id
             }
         };
-        sqlx::query(
-            "INSERT INTO invitations (id, workspace_id, member_id, code_hash, created_by, created_at, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(random_id())
-        .bind(workspace_id)
-        .bind(&member_id)
-        .bind(code_hash)
-        .bind(invited_by)
-        .bind(now)
-        .bind(expires_at)
-        .execute(&mut *tx)
-        .await?;
+        sql!(
+            tx.conn(),
+            team::insert_invitation(
+                &random_id(),
+                workspace_id,
+                &member_id,
+                code_hash,
+                invited_by,
+                now,
+                expires_at
+            )
+        )?;
         tx.commit().await?;
         self.member(workspace_id, &member_id).await
     }
@@ -146,35 +96,25 @@ impl Store {
         password_hash: &str,
         now: i64,
     ) -> Result<Credentials> {
-        let mut tx = self.sqlite_pool().begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query(
-            "SELECT i.id, i.member_id, i.expires_at, m.email, m.status FROM invitations i JOIN members m ON m.id = i.member_id
-             WHERE i.code_hash = ? AND i.used_at IS NULL",
-        )
-        .bind(code_hash)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::InvitationInvalid)?;
-        if row.get::<&str, _>(4) != "invited" {
+        let mut tx = self.begin().await?;
+        let invitation = sql!(tx.conn(), team::open_invitation(code_hash))?
+            .ok_or(StoreError::InvitationInvalid)?;
+        if invitation.status != "invited" {
             return Err(StoreError::InvitationInvalid);
         }
-        if row.get::<i64, _>(2) <= now {
+        if invitation.expires_at <= now {
             return Err(StoreError::InvitationExpired);
         }
-        let (invitation_id, member_id, email): (String, String, String) =
-            (row.get(0), row.get(1), row.get(3));
-        sqlx::query("UPDATE invitations SET used_at = ? WHERE id = ?")
-            .bind(now)
-            .bind(&invitation_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE members SET status = 'active', password_hash = ? WHERE id = ?")
-            .bind(password_hash)
-            .bind(&member_id)
-            .execute(&mut *tx)
-            .await?;
+        // Only another writer (PostgreSQL) can have used the code in between.
+        if !sql!(tx.conn(), team::use_invitation(&invitation.id, now))? {
+            return Err(StoreError::InvitationInvalid);
+        }
+        sql!(
+            tx.conn(),
+            team::activate(&invitation.member_id, password_hash)
+        )?;
         tx.commit().await?;
-        self.credentials(&email)
+        self.credentials(&invitation.email)
             .await?
             .ok_or_else(|| StoreError::NotFound("the member".into()))
     }
@@ -188,21 +128,21 @@ impl Store {
         role: Option<Role>,
         status: Option<&str>,
     ) -> Result<MemberSummary> {
-        let mut tx = self.sqlite_pool().begin_with("BEGIN IMMEDIATE").await?;
-        let current =
-            sqlx::query("SELECT role, status FROM members WHERE workspace_id = ? AND id = ?")
-                .bind(workspace_id)
-                .bind(member_id)
-                .fetch_optional(&mut *tx)
-                .await?
+        let mut tx = self.begin().await?;
+        sql!(tx.conn(), team::lock_active_owners(workspace_id))?;
+        let (old_role, old_status) =
+            sql!(tx.conn(), team::role_and_status(workspace_id, member_id))?
                 .ok_or_else(|| StoreError::NotFound("the member".into()))?;
-        let (old_role, old_status) = (role_of(current.get(0)), current.get::<String, _>(1));
+        let old_role = role_of(&old_role);
         let new_role = role.unwrap_or(old_role);
         let new_status = status.unwrap_or(&old_status);
         if old_role == Role::Owner
             && old_status == "active"
             && (new_role != Role::Owner || new_status != "active")
-            && other_active_owners(&mut tx, workspace_id, member_id).await? == 0
+            && sql!(
+                tx.conn(),
+                team::other_active_owners(workspace_id, member_id)
+            )? == 0
         {
             return Err(StoreError::LastOwner);
         }
@@ -211,20 +151,12 @@ impl Store {
                 "an invitation: the member activates by accepting it".into(),
             ));
         }
-        sqlx::query("UPDATE members SET role = ?, status = ? WHERE id = ?")
-            .bind(new_role.as_str())
-            .bind(new_status)
-            .bind(member_id)
-            .execute(&mut *tx)
-            .await?;
+        sql!(
+            tx.conn(),
+            team::set_role_and_status(member_id, new_role.as_str(), new_status)
+        )?;
         if new_status == "deactivated" {
-            sqlx::query(
-                "UPDATE sessions SET revoked_at = ? WHERE member_id = ? AND revoked_at IS NULL",
-            )
-            .bind(now_ms())
-            .bind(member_id)
-            .execute(&mut *tx)
-            .await?;
+            sql!(tx.conn(), team::revoke_sessions(member_id, now_ms()))?;
         }
         tx.commit().await?;
         self.member(workspace_id, member_id).await
@@ -237,18 +169,18 @@ impl Store {
         member_id: &str,
     ) -> Result<MemberSummary> {
         let removed = self.member(workspace_id, member_id).await?;
-        let mut tx = self.sqlite_pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin().await?;
+        sql!(tx.conn(), team::lock_active_owners(workspace_id))?;
         if removed.role == "owner"
             && removed.status == "active"
-            && other_active_owners(&mut tx, workspace_id, member_id).await? == 0
+            && sql!(
+                tx.conn(),
+                team::other_active_owners(workspace_id, member_id)
+            )? == 0
         {
             return Err(StoreError::LastOwner);
         }
-        sqlx::query("DELETE FROM members WHERE workspace_id = ? AND id = ?")
-            .bind(workspace_id)
-            .bind(member_id)
-            .execute(&mut *tx)
-            .await?;
+        sql!(tx.conn(), team::delete_member(workspace_id, member_id))?;
         tx.commit().await?;
         Ok(removed)
     }
@@ -261,27 +193,7 @@ impl Store {
         workspace_id: &str,
         member_id: Option<&str>,
     ) -> Result<Vec<Device>> {
-        let rows = sqlx::query(
-            "SELECT s.id, s.member_id, m.email, s.device_name, s.created_at, s.last_seen_at
-             FROM sessions s JOIN members m ON m.id = s.member_id
-             WHERE s.workspace_id = ?1 AND s.revoked_at IS NULL AND (?2 IS NULL OR s.member_id = ?2)
-             ORDER BY m.email, s.created_at",
-        )
-        .bind(workspace_id)
-        .bind(member_id)
-        .fetch_all(self.sqlite_pool())
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Device {
-                id: r.get(0),
-                member_id: r.get(1),
-                member_email: r.get(2),
-                name: r.get(3),
-                created_at: r.get(4),
-                last_seen_at: r.get(5),
-            })
-            .collect())
+        Ok(read!(self, team::devices(workspace_id, member_id))?)
     }
 
     /// One live device of a workspace.
@@ -297,21 +209,7 @@ impl Store {
 
     /// Appends to the audit log.
     pub async fn record(&self, entry: NewAuditEntry<'_>) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO audit_log (workspace_id, at, actor_id, actor_email, device, action, subject, details)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(entry.workspace_id)
-        .bind(now_ms())
-        .bind(entry.actor_id)
-        .bind(entry.actor_email)
-        .bind(entry.device)
-        .bind(entry.action)
-        .bind(entry.subject)
-        .bind(entry.details.to_string())
-        .execute(self.sqlite_pool())
-        .await?;
-        Ok(())
+        Ok(read!(self, team::record(&entry, now_ms()))?)
     }
 
     /// Audits the event a device just published at `seq`, when the promises name it (P2, P8):
@@ -338,19 +236,13 @@ impl Store {
         let Some((action, subject, details)) = audited(&event.kind, &event.payload, seq) else {
             return Ok(());
         };
-        if !created {
-            let recorded: Option<i64> = sqlx::query_scalar(
-                "SELECT id FROM audit_log WHERE workspace_id = ? AND action = ?
-                 AND json_extract(details, '$.seq') = ? LIMIT 1",
-            )
-            .bind(&session.workspace_id)
-            .bind(action)
-            .bind(seq)
-            .fetch_optional(self.sqlite_pool())
-            .await?;
-            if recorded.is_some() {
-                return Ok(());
-            }
+        if !created
+            && read!(
+                self,
+                team::audited_event(&session.workspace_id, action, seq)
+            )?
+        {
+            return Ok(());
         }
         self.record(NewAuditEntry {
             workspace_id: &session.workspace_id,
@@ -371,74 +263,32 @@ impl Store {
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<AuditEntry>> {
-        let rows = sqlx::query(
-            "SELECT id, at, actor_id, actor_email, device, action, subject, details FROM audit_log
-             WHERE workspace_id = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
-        )
-        .bind(workspace_id)
-        .bind(before)
-        .bind(limit)
-        .fetch_all(self.sqlite_pool())
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| AuditEntry {
-                id: r.get(0),
-                at: r.get(1),
-                actor_id: r.get(2),
-                actor_email: r.get(3),
-                device: r.get(4),
-                action: r.get(5),
-                subject: r.get(6),
-                details: serde_json::from_str(r.get::<&str, _>(7))
-                    .unwrap_or(serde_json::Value::Null),
-            })
-            .collect())
+        Ok(read!(self, team::audit(workspace_id, before, limit))?)
     }
 
     // ----- workspace -----
 
     /// A workspace by id.
     pub async fn workspace(&self, workspace_id: &str) -> Result<Workspace> {
-        sqlx::query("SELECT id, name FROM workspaces WHERE id = ?")
-            .bind(workspace_id)
-            .fetch_optional(self.sqlite_pool())
-            .await?
-            .map(|r| Workspace {
-                id: r.get(0),
-                name: r.get(1),
-            })
+        read!(self, team::workspace(workspace_id))?
             .ok_or_else(|| StoreError::NotFound(format!("workspace {workspace_id}")))
     }
 
     /// Renames a workspace.
     pub async fn rename_workspace(&self, workspace_id: &str, name: &str) -> Result<Workspace> {
-        sqlx::query("UPDATE workspaces SET name = ? WHERE id = ?")
-            .bind(name)
-            .bind(workspace_id)
-            .execute(self.sqlite_pool())
-            .await?;
+        read!(self, team::rename_workspace(workspace_id, name))?;
         self.workspace(workspace_id).await
     }
 
     /// Terminates a workspace: its members, devices, channels, tokens, log and audit log go. The
     /// hashes of its live device tokens are kept (90 days) so those devices learn of it.
     pub async fn terminate_workspace(&self, workspace_id: &str) -> Result<()> {
-        let mut tx = self.sqlite_pool().begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
-            "INSERT OR IGNORE INTO terminated_sessions (token_hash, terminated_at)
-             SELECT token_hash, ? FROM sessions WHERE workspace_id = ? AND revoked_at IS NULL",
-        )
-        .bind(now_ms())
-        .bind(workspace_id)
-        .execute(&mut *tx)
-        .await?;
-        let deleted = sqlx::query("DELETE FROM workspaces WHERE id = ?")
-            .bind(workspace_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if deleted == 0 {
+        let mut tx = self.begin().await?;
+        sql!(
+            tx.conn(),
+            team::keep_terminated_sessions(workspace_id, now_ms())
+        )?;
+        if sql!(tx.conn(), team::delete_workspace(workspace_id))? == 0 {
             return Err(StoreError::NotFound(format!("workspace {workspace_id}")));
         }
         tx.commit().await?;
@@ -452,20 +302,6 @@ impl Store {
             .await?
             .map(|c| (c.member, c.workspace.id)))
     }
-}
-
-async fn other_active_owners(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-    workspace_id: &str,
-    member_id: &str,
-) -> Result<i64> {
-    Ok(sqlx::query_scalar(
-        "SELECT count(*) FROM members WHERE workspace_id = ? AND id <> ? AND role = 'owner' AND status = 'active'",
-    )
-    .bind(workspace_id)
-    .bind(member_id)
-    .fetch_one(&mut **tx)
-    .await?)
 }
 
 /// The audit entry (action, subject, details) of a device's event the promises name, or `None`.
@@ -519,52 +355,4 @@ fn audited(
         }
         _ => None,
     }
-}
-
-/// Renews the invitation of a member still invited: their new role and name; their earlier codes
-/// stop working.
-async fn renew_invited_in(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-    member_id: &str,
-    role: Role,
-    display_name: &str,
-    now: i64,
-) -> Result<()> {
-    sqlx::query("UPDATE members SET role = ?, display_name = ? WHERE id = ?")
-        .bind(role.as_str())
-        .bind(display_name)
-        .bind(member_id)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("UPDATE invitations SET used_at = ? WHERE member_id = ? AND used_at IS NULL")
-        .bind(now)
-        .bind(member_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// Creates an invited member; returns their id.
-async fn insert_invited_in(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-    workspace_id: &str,
-    email: &str,
-    display_name: &str,
-    role: Role,
-    now: i64,
-) -> Result<String> {
-    let id = random_id();
-    sqlx::query(
-        "INSERT INTO members (id, workspace_id, email, display_name, role, status, created_at)
-                     VALUES (?, ?, ?, ?, ?, 'invited', ?)",
-    )
-    .bind(&id)
-    .bind(workspace_id)
-    .bind(email)
-    .bind(display_name)
-    .bind(role.as_str())
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(id)
 }

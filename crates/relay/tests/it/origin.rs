@@ -160,6 +160,12 @@ async fn types_instagram_does_not_take_are_refused_on_upload() {
             == 0,
         "refused uploads leave no file"
     );
+    let store = zentro_relay::Store::open_at(&relay.database).await.unwrap();
+    assert_eq!(
+        store.sweep_shared_files(i64::MAX).await.unwrap(),
+        0,
+        "refused uploads leave no row"
+    );
 }
 
 #[tokio::test]

@@ -297,3 +297,70 @@ async fn authenticated_writes_are_limited_per_session() {
     assert!(report(&second).await.unwrap().status().is_success());
     relay.stop().await;
 }
+
+/// Two relay instances on one database count sign-in attempts together on PostgreSQL: attempts
+/// split across both are refused at the limit. On SQLite (one process owns the database) each
+/// instance counts in memory, and refuses at its own limit.
+#[tokio::test]
+async fn sign_in_limits_are_shared_by_instances_on_postgres() {
+    let a = crate::support::TestRelay::start_with(|c| c.sign_in_per_address = 5).await;
+    a.workspace("Acme", OWNER, "").await;
+    let b = crate::support::another_instance(&a, |_| {}).await;
+    let attempt = async |relay: &crate::support::TestRelay| {
+        let body = json!({ "email": OWNER, "password": "wrong", "device_name": "laptop" });
+        relay.post(None, "/v1/sessions", body).await.status
+    };
+    for relay in [&a, &b, &a, &b, &a] {
+        assert_eq!(attempt(relay).await, StatusCode::UNAUTHORIZED);
+    }
+    if crate::support::on_postgres() {
+        assert!(a.state.address_limiter.is_shared());
+        assert_eq!(attempt(&b).await, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(attempt(&a).await, StatusCode::TOO_MANY_REQUESTS);
+    } else {
+        assert!(!a.state.address_limiter.is_shared());
+        // b counted two: three more pass, the sixth is refused.
+        for _ in 0..3 {
+            assert_eq!(attempt(&b).await, StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(attempt(&b).await, StatusCode::TOO_MANY_REQUESTS);
+    }
+}
+
+/// The shared limiter itself, on two stores of one database (two instances): the count, the
+/// refusal with its wait, another key's own count, and a reset seen by both. Touches only the
+/// `rate_limits` table, so it runs on PostgreSQL before the rest of the store is ported; on
+/// SQLite a shared limiter counts in memory, and only that is checked.
+#[tokio::test]
+async fn a_shared_limiter_counts_across_stores() {
+    let relay = crate::support::TestRelay::start().await;
+    let other = zentro_relay::Store::open_at(&relay.database())
+        .await
+        .unwrap();
+    let minute = std::time::Duration::from_secs(60);
+    let limiter = |store| zentro_relay::ratelimit::RateLimiter::shared("test", 3, minute, store);
+    let (a, b) = (limiter(relay.store()), limiter(&other));
+    if !crate::support::on_postgres() {
+        assert!(!a.is_shared());
+        return;
+    }
+    assert!(a.is_shared() && b.is_shared());
+    assert!(a.check("k").await.is_ok());
+    assert!(b.check("k").await.is_ok());
+    assert!(a.check("k").await.is_ok());
+    let wait = b.check("k").await.unwrap_err();
+    assert!(
+        wait >= std::time::Duration::from_secs(1) && wait <= minute,
+        "{wait:?}"
+    );
+    assert!(a.check("k").await.is_err());
+    assert!(a.check("other").await.is_ok(), "another key counts apart");
+    b.reset("k").await;
+    assert!(
+        a.check("k").await.is_ok(),
+        "a reset on one instance counts on all"
+    );
+    // Counters of ended windows are pruned.
+    let later = zentro_events::clock::now_ms() + 2 * 15 * 60 * 1000;
+    assert!(relay.store().prune_rate_limits(later).await.unwrap() >= 2);
+}

@@ -101,6 +101,13 @@ async fn a_shared_file_is_fetchable_by_its_address_until_it_expires() {
         StatusCode::NOT_FOUND
     );
 
+    if crate::support::on_postgres() {
+        // In the database: once expired it is not served, and the pruner's sweep deletes it.
+        let later = i64::try_from((now + 2 * 3600) * 1000).unwrap();
+        assert_eq!(relay.store().sweep_shared_files(later).await.unwrap(), 1);
+        assert_eq!(fetch(&relay, path).await.status, StatusCode::NOT_FOUND);
+        return;
+    }
     // Once expired: not served, and the file is deleted.
     let folder = relay.state.config.data_dir.join(shared_files::FOLDER);
     let meta_path = folder.join(format!("{token_part}.json"));
@@ -139,4 +146,26 @@ async fn a_shared_file_is_fetchable_by_its_address_until_it_expires() {
     assert_eq!(shared_files::sweep(&relay.state.config.data_dir).await, 1);
     assert!(!folder.join(&second).exists());
     assert!(folder.join(&third).exists());
+}
+
+/// A file shared through one relay instance is served by another on the same database (on
+/// PostgreSQL from the `shared_files` table; on SQLite both read the one data directory).
+#[tokio::test]
+async fn a_file_shared_on_one_instance_is_served_by_another() {
+    let relay =
+        TestRelay::start_with(|c| c.public_url = Some("https://relay.acme.test".into())).await;
+    relay.workspace("Acme", "owner@acme.test", "").await;
+    let token = relay.sign_in("owner@acme.test").await;
+    let other = crate::support::another_instance(&relay, |_| {}).await;
+    let shared = share(&relay, Some(&token), Some("image/jpeg"), PHOTO).await;
+    assert_eq!(shared.status, StatusCode::CREATED);
+    let url = shared.json()["url"].as_str().unwrap().to_string();
+    let path = url.strip_prefix("https://relay.acme.test").unwrap();
+    let served = fetch(&other, path).await;
+    assert_eq!(served.status, StatusCode::OK);
+    assert_eq!(served.body, PHOTO);
+    assert_eq!(
+        relay.store().keeps_shared_files(),
+        crate::support::on_postgres()
+    );
 }

@@ -820,3 +820,37 @@ async fn a_pages_login_granting_more_or_fewer_permissions_is_reported() {
     let audits = permission_audits(&s).await;
     assert_eq!(audits.len(), 2, "{audits:?}");
 }
+
+/// The Pages a login shared are kept in the database: listed through one relay instance, they
+/// are connected through another on the same database (their tokens sealed under the shared key).
+#[tokio::test]
+async fn pages_listed_on_one_instance_are_connected_through_another() {
+    let s = setup().await;
+    s.sim
+        .state()
+        .add_login_page("610000000000003", "Acme Deli", None);
+    let (id, token) = start_pages(&s).await;
+    let code = login_code(&s.sim).await;
+    let listed = list_accounts(&s, json!({ "t": token, "code": code })).await;
+    assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.json());
+    let other = crate::support::another_instance(&s.relay, |_| {}).await;
+    let done = other
+        .post(
+            None,
+            "/signup/pages/connect",
+            json!({ "t": token, "pages": ["610000000000003"] }),
+        )
+        .await;
+    assert_eq!(done.json()["state"], "connected", "{:?}", done.json());
+    assert!(s.sim.state().is_subscribed("610000000000003"));
+    assert_eq!(signup_state(&s, &id).await["state"], "connected");
+    let channel = channels(&s).await;
+    let t = channel_token(&s, channel[0]["id"].as_str().unwrap()).await;
+    assert!(
+        s.sim
+            .state()
+            .grant_of(&t)
+            .is_some_and(|g| g.pages.contains("610000000000003")),
+        "the Page token went through the database intact"
+    );
+}

@@ -726,3 +726,15 @@ pub async fn stored_anywhere(location: &DatabaseLocation, needle: &str) -> bool 
         }
     }
 }
+
+/// A second relay instance on `first`'s database (its data directory and, on PostgreSQL, its
+/// database), with `first`'s settings as `adjust` changes them: two "instances" in one test.
+pub async fn another_instance(first: &TestRelay, adjust: impl FnOnce(&mut Config)) -> TestRelay {
+    let mut config = (*first.state.config).clone();
+    adjust(&mut config);
+    let store = Store::open_at(&config.database()).await.unwrap();
+    TestRelay {
+        state: AppState::new(store, config),
+        _dir: tempfile::tempdir().unwrap(),
+    }
+}
