@@ -12,6 +12,7 @@ mod instances;
 mod load;
 mod meta_callbacks;
 mod migrate;
+mod operator_cli;
 mod origin;
 mod publish;
 mod ratelimit;
