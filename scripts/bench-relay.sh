@@ -44,7 +44,7 @@ RELAYS=()
 PGDIR=""
 cleanup() {
   for pid in "${RELAYS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  if [ -n "$PGDIR" ]; then bash scripts/postgres.sh stop "$PGDIR" >/dev/null 2>&1 || true; fi
+  if [ -n "$PGDIR" ]; then bash scripts/postgres.sh stop "$PGDIR" >/dev/null 2>&1 || true; rm -rf "$PGDIR"; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -143,8 +143,9 @@ bench_sqlite() {
 
 bench_postgres() {
   echo "######## PostgreSQL: two relay instances on one database"
-  PGDIR="$WORK/pg"
-  mkdir -p "$PGDIR"
+  # Its own folder: the server runs as an unprivileged account when this runs as root, and
+  # $WORK is closed to it.
+  PGDIR="$(mktemp -d)"
   export ZENTRO_RELAY_DATABASE_URL
   ZENTRO_RELAY_DATABASE_URL="$(ZENTRO_POSTGRES_TCP=1 bash scripts/postgres.sh start "$PGDIR")"
   export ZENTRO_RELAY_DATA_DIR="$WORK/pg-relay-files"
@@ -157,6 +158,7 @@ bench_postgres() {
   echo "== database"
   psql "$ZENTRO_RELAY_DATABASE_URL" -Atc "SELECT 'events: ' || count(*) || ', size: ' || pg_size_pretty(pg_database_size(current_database())) FROM events"
   bash scripts/postgres.sh stop "$PGDIR" >/dev/null
+  rm -rf "$PGDIR"
   PGDIR=""
   unset ZENTRO_RELAY_DATABASE_URL
 }

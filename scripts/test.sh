@@ -185,6 +185,8 @@ run_relay_tests_on_postgres() {
   pgdir="$(mktemp -d)"
   # shellcheck source=scripts/postgres.sh
   source scripts/postgres.sh
+  # The two schemas (both backends' migrations) must be the same, table by table.
+  python3 scripts/compare-relay-schemas.py || { rm -rf "$pgdir"; return 1; }
   url="$(postgres_start "$pgdir")" || { rm -rf "$pgdir"; return 1; }
   ZENTRO_RELAY_TEST_DATABASE=postgres ZENTRO_RELAY_TEST_POSTGRES_URL="$url" \
     timeout 20m cargo nextest run --workspace --locked --cargo-quiet --no-fail-fast \
