@@ -1,5 +1,6 @@
-//! The database as an attack surface: its URL's password never shows, and whoever can send
-//! notifications on it cannot make a device receive anything that was not committed.
+//! The database relay instances share: its URL's password never shows; whoever can send
+//! notifications on it cannot make a device receive anything that was not committed; two writers
+//! keep one order; background work runs on one instance at a time.
 
 use std::time::Duration;
 
@@ -148,4 +149,56 @@ async fn two_instances_appending_to_one_workspace_never_show_a_later_seq_before_
         .await
         .unwrap();
     assert_eq!(events.len(), 300);
+}
+
+/// Background work (pruning, channel checks) runs on the holder of its lease; when the holder
+/// dies (stops renewing) another instance takes the lease once it expires, and the old holder,
+/// back, does not take it again while the new one renews. Both backends.
+#[tokio::test]
+async fn a_lease_is_held_by_one_instance_and_passes_on_when_its_holder_stops_renewing() {
+    let relay = crate::support::TestRelay::start().await;
+    let (a, b) = (
+        Store::open_at(&relay.database()).await.unwrap(),
+        Store::open_at(&relay.database()).await.unwrap(),
+    );
+    let ttl = Duration::from_millis(400);
+    assert!(a.take_lease("prune", "instance-a", ttl).await.unwrap());
+    assert!(
+        !b.take_lease("prune", "instance-b", ttl).await.unwrap(),
+        "held by a"
+    );
+    assert!(
+        a.take_lease("prune", "instance-a", ttl).await.unwrap(),
+        "a renews"
+    );
+    // Another job's lease is independent.
+    assert!(
+        b.take_lease("channel_health", "instance-b", ttl)
+            .await
+            .unwrap()
+    );
+    // a dies: no renewal. Once the lease expires, b takes it over, and keeps it.
+    tokio::time::sleep(ttl + Duration::from_millis(200)).await;
+    assert!(
+        b.take_lease("prune", "instance-b", ttl).await.unwrap(),
+        "taken over"
+    );
+    assert!(
+        !a.take_lease("prune", "instance-a", ttl).await.unwrap(),
+        "b holds it now"
+    );
+    let held: Vec<(String, String)> = a
+        .leases()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.name, l.holder))
+        .collect();
+    assert!(
+        held.contains(&("prune".into(), "instance-b".into())),
+        "{held:?}"
+    );
+    // A stopping holder gives it up at once.
+    b.release_lease("prune", "instance-b").await.unwrap();
+    assert!(a.take_lease("prune", "instance-a", ttl).await.unwrap());
 }
