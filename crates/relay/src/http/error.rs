@@ -96,6 +96,9 @@ fn postgres_unavailable(sqlstate: &str) -> bool {
         )
 }
 
+/// Seconds a client is told to wait before retrying a 503 (`Retry-After`).
+const UNAVAILABLE_RETRY_AFTER: &str = "2";
+
 impl ApiError {
     /// A store error where the route expects none: 503 `unavailable` when the database cannot
     /// serve anyone now (see `database_unavailable`), else internal (500).
@@ -177,6 +180,12 @@ impl IntoResponse for ApiError {
             && let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
+        } else if code == "unavailable" {
+            // The database cannot serve anyone now: a moment later it may (a restart, a failover).
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(UNAVAILABLE_RETRY_AFTER),
+            );
         }
         response
     }
@@ -188,6 +197,17 @@ mod tests {
     use sqlx::{ConnectOptions, Connection};
 
     use super::{database_unavailable, postgres_unavailable};
+
+    #[test]
+    fn an_unavailable_database_answers_503_with_retry_after() {
+        use axum::response::IntoResponse;
+        let response = super::ApiError::unavailable().into_response();
+        assert_eq!(
+            response.status(),
+            axum::http::StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(response.headers()["retry-after"], "2");
+    }
 
     #[test]
     fn postgres_errors_that_are_not_the_requests_fault_are_unavailable() {
