@@ -82,6 +82,11 @@ fn database_unavailable(error: &sqlx::Error) -> bool {
     }
 }
 
+/// Whether a database error is a unique key already taken.
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
 /// Whether a PostgreSQL SQLSTATE means the database cannot serve anyone now: a lost connection
 /// (class 08), no resources (53: a full disk, too many connections), the server shutting down or
 /// starting (57P01-57P03), an I/O or system error (58), a standby that takes no writes after a
@@ -115,9 +120,13 @@ impl ApiError {
         use crate::sequencer::SequencerError;
         let unavailable = match &error {
             SequencerError::Stopped => true,
-            SequencerError::Store(cause) => {
-                matches!(&**cause, crate::store::StoreError::Sql(e) if database_unavailable(e))
-            }
+            // A unique key taken under a batch is a race with another writer (an instance that
+            // committed the same redelivery first): the batch is worth retrying, and Meta and
+            // devices retry it, where it is then recognised.
+            SequencerError::Store(cause) => matches!(
+                &**cause,
+                crate::store::StoreError::Sql(e) if database_unavailable(e) || is_unique_violation(e)
+            ),
         };
         if !unavailable {
             return Self::internal(error);
@@ -197,6 +206,30 @@ mod tests {
     use sqlx::{ConnectOptions, Connection};
 
     use super::{database_unavailable, postgres_unavailable};
+
+    #[tokio::test]
+    async fn a_batch_that_lost_a_race_on_a_unique_key_answers_503_so_it_is_retried() {
+        use axum::response::IntoResponse;
+        use std::sync::Arc;
+        let taken = error_of("INSERT INTO t VALUES (1)", false).await;
+        let lost =
+            crate::sequencer::SequencerError::Store(Arc::new(crate::store::StoreError::Sql(taken)));
+        let response = super::ApiError::sequencer(lost).into_response();
+        assert_eq!(
+            response.status(),
+            axum::http::StatusCode::SERVICE_UNAVAILABLE
+        );
+        // A defect in a batch stays a 500.
+        let defect = error_of("SELECT nothing FROM nowhere", false).await;
+        let broken = crate::sequencer::SequencerError::Store(Arc::new(
+            crate::store::StoreError::Sql(defect),
+        ));
+        let response = super::ApiError::sequencer(broken).into_response();
+        assert_eq!(
+            response.status(),
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
 
     #[test]
     fn an_unavailable_database_answers_503_with_retry_after() {
