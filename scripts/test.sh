@@ -203,7 +203,9 @@ stage_rust_postgres() {
   local count binary
   while read -r count binary; do
     record "Rust on PostgreSQL: $binary" "$count"
-  done < <(sed -nE 's/^ *(PASS|LEAK) \[[^]]*\] +(\([0-9/ ]+\) +)?([^ ]+) .*/\3/p' "$LOGS/rust-postgres.log" | sort | uniq -c)
+  # --success-output final repeats each passed test's line before its output: count tests once.
+  done < <(sed -nE 's/^ *(PASS|LEAK) \[[^]]*\] +(\([0-9/ ]+\) +)?([^ ]+) ([^ ]+).*/\3 \4/p' "$LOGS/rust-postgres.log" |
+    sort -u | cut -d' ' -f1 | uniq -c)
   grep -qE '^ *(PASS|LEAK) ' "$LOGS/rust-postgres.log" || record "Rust on PostgreSQL" 0
   local skipped
   skipped="$(grep -oE 'SKIPPED ON POSTGRES: [a-z0-9_]+' "$LOGS/rust-postgres.log" | sort -u | sed 's/SKIPPED ON POSTGRES: //' | paste -sd, - || true)"
