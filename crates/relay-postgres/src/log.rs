@@ -311,13 +311,16 @@ pub async fn workspace_of_channel(
 /// Locks the counter rows of workspaces about to be appended to, until commit, in id order (so
 /// two instances locking overlapping sets cannot deadlock). Held to commit, the lock makes one
 /// workspace's batches commit in seq order across instances, and the dedup checks that follow it
-/// see every earlier batch (ADR 0012 §2, §3).
+/// see every earlier batch (ADR 0012 §2, §3). `FOR NO KEY UPDATE`, the lock the counter's own
+/// `UPDATE` takes anyway: it excludes other appenders, but not the key-share locks with which
+/// inserts elsewhere (a session, an audit entry, a channel) check their workspace exists, so those
+/// neither wait for a batch nor deadlock with it.
 pub async fn lock_workspaces(
     conn: &mut PgConnection,
     workspace_ids: &[&str],
 ) -> Result<(), sqlx::Error> {
     sqlx::query_scalar!(
-        "SELECT id FROM workspaces WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        "SELECT id FROM workspaces WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
         workspace_ids as &[&str]
     )
     .fetch_all(conn)

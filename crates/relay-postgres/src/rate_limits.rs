@@ -1,25 +1,33 @@
-//! Attempt counters in fixed windows, shared by every relay instance on the database (sign-in per
+//! Attempt counters in windows that start at a key's first attempt, shared by every relay instance on the database (sign-in per
 //! address and per address and account, Meta's refused callbacks per address): one upsert per
 //! counted attempt.
 
 use sqlx::PgConnection;
 
-/// Counts one attempt of `key` in the window starting at `window_start` (UTC ms): the window's
-/// count including this attempt.
+/// Counts one attempt of `key` at `now` (UTC ms) in its window of `window_ms`, which starts at
+/// the key's first attempt (a new one once the last has ended): the window's count, this
+/// attempt included, and when the window started.
 pub async fn count_attempt(
     conn: &mut PgConnection,
     key: &str,
-    window_start: i64,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar!(
+    now: i64,
+    window_ms: i64,
+) -> Result<(i64, i64), sqlx::Error> {
+    let row = sqlx::query!(
         "INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1)
-         ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limits.count + 1
-         RETURNING count",
+         ON CONFLICT (key) DO UPDATE SET
+           count = CASE WHEN rate_limits.window_start <= $2 - $3 THEN 1
+                        ELSE rate_limits.count + 1 END,
+           window_start = CASE WHEN rate_limits.window_start <= $2 - $3 THEN $2
+                               ELSE rate_limits.window_start END
+         RETURNING count, window_start",
         key,
-        window_start
+        now,
+        window_ms
     )
     .fetch_one(conn)
-    .await
+    .await?;
+    Ok((row.count, row.window_start))
 }
 
 /// Forgets every window of `key` (a successful sign-in).
@@ -30,7 +38,7 @@ pub async fn forget_attempts(conn: &mut PgConnection, key: &str) -> Result<(), s
     Ok(())
 }
 
-/// Deletes the windows that started before `before` (UTC ms); returns how many.
+/// Deletes the counters whose window started before `before` (UTC ms); returns how many.
 pub async fn prune_rate_limits(conn: &mut PgConnection, before: i64) -> Result<u64, sqlx::Error> {
     let done = sqlx::query!("DELETE FROM rate_limits WHERE window_start < $1", before)
         .execute(conn)

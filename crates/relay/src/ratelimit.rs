@@ -26,8 +26,8 @@ pub const LONGEST_WINDOW: Duration = Duration::from_secs(15 * 60);
 ///
 /// In memory ([`RateLimiter::new`]): the window starts at a key's first attempt, and each relay
 /// process counts for itself. Shared ([`RateLimiter::shared`] on PostgreSQL): every instance on
-/// the database counts in one `rate_limits` row per key and fixed window (windows aligned on
-/// multiples of their length, UTC), one upsert per attempt. The per-session write limiter stays in
+/// the database counts in one `rate_limits` row per key (its window, which starts at the key's
+/// first attempt as in memory, and its count), one upsert per attempt. The per-session write limiter stays in
 /// memory on both backends: a database round trip per authenticated write is too costly on that
 /// hot path, so with several instances a session may write up to the limit on each of them.
 #[derive(Debug)]
@@ -120,9 +120,11 @@ impl RateLimiter {
             .unwrap_or(i64::MAX)
             .max(1);
         let now = now_ms();
-        let start = now - now.rem_euclid(window);
-        match store.count_attempt(&format!("{name} {key}"), start).await {
-            Ok(count) if count > i64::from(self.limit) => Err(Duration::from_millis(
+        match store
+            .count_attempt(&format!("{name} {key}"), now, window)
+            .await
+        {
+            Ok((count, start)) if count > i64::from(self.limit) => Err(Duration::from_millis(
                 u64::try_from(start + window - now).unwrap_or(0),
             )
             .max(Duration::from_secs(1))),

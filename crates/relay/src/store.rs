@@ -894,7 +894,15 @@ async fn open_postgres(url: &str) -> Result<PgPool> {
         source,
     };
     let options: PgConnectOptions = url.parse().map_err(open_error)?;
-    let options = options.application_name("zentro-relay");
+    // A relay instance that vanishes in the middle of a transaction leaves its server session
+    // holding row locks until the server notices (TCP may take hours): the server ends such a
+    // session after a minute idle in a transaction, and no statement waits more than 5 s for a
+    // lock (then 503: Meta and devices retry) or runs more than a minute.
+    let options = options.application_name("zentro-relay").options([
+        ("lock_timeout", "5s"),
+        ("idle_in_transaction_session_timeout", "60s"),
+        ("statement_timeout", "60s"),
+    ]);
     let pool = PgPoolOptions::new()
         .max_connections(16)
         .acquire_timeout(Duration::from_secs(5))

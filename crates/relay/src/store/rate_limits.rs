@@ -6,10 +6,14 @@ use super::{Result, Store};
 use crate::read;
 
 impl Store {
-    /// Counts one attempt of `key` in the fixed window starting at `window_start` (UTC ms) and
-    /// returns the window's count, this attempt included.
-    pub async fn count_attempt(&self, key: &str, window_start: i64) -> Result<i64> {
-        Ok(read!(self, rate_limits::count_attempt(key, window_start))?)
+    /// Counts one attempt of `key` at `now` (UTC ms) in its window of `window_ms` (which starts
+    /// at the key's first attempt, as in memory): the window's count, this attempt included, and
+    /// when the window started.
+    pub async fn count_attempt(&self, key: &str, now: i64, window_ms: i64) -> Result<(i64, i64)> {
+        Ok(read!(
+            self,
+            rate_limits::count_attempt(key, now, window_ms)
+        )?)
     }
 
     /// Forgets every counted attempt of `key` (after a successful sign-in).
