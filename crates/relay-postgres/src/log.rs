@@ -308,6 +308,25 @@ pub async fn workspace_of_channel(
 
 // ----- appending (the sequencer's batch) -----
 
+/// Serializes, until commit, a batch that is about to quarantine webhooks of a route nobody has
+/// with a transaction adding the channel for that route (an advisory lock on the route): without
+/// it, the batch's quarantined row, not yet committed, is invisible to the channel's release of
+/// the quarantine, and stays there although its channel exists.
+pub async fn lock_route(
+    conn: &mut PgConnection,
+    route_kind: &str,
+    route_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1 || ' ' || $2, 0))",
+        route_kind,
+        route_id
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(())
+}
+
 /// Locks the counter rows of workspaces about to be appended to, until commit, in id order (so
 /// two instances locking overlapping sets cannot deadlock). Held to commit, the lock makes one
 /// workspace's batches commit in seq order across instances, and the dedup checks that follow it

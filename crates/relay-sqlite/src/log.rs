@@ -317,6 +317,16 @@ pub async fn lock_workspaces(
     Ok(())
 }
 
+/// Serializes, until commit, whoever routes webhooks of a route nobody has yet with whoever adds
+/// the channel for it. A no-op here: `BEGIN IMMEDIATE` already admits one writer at a time.
+pub async fn lock_route(
+    _conn: &mut SqliteConnection,
+    _route_kind: &str,
+    _route_id: &str,
+) -> Result<(), sqlx::Error> {
+    Ok(())
+}
+
 /// Tells other relay instances a workspace's log grew. A no-op here: one process serves a SQLite
 /// database, and its sequencer wakes its streams itself.
 pub async fn notify_appended(

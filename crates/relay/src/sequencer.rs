@@ -532,7 +532,11 @@ async fn route_webhooks<'a>(
             tally.quarantined += 1;
             continue;
         };
-        let workspace = workspace_of(tx, (*kind, id.as_str()), &mut routes, route_cache).await?;
+        let mut workspace =
+            workspace_of(tx, (*kind, id.as_str()), &mut routes, route_cache).await?;
+        if workspace.is_none() && tx.is_postgres() {
+            workspace = recheck_under_route_lock(tx, (*kind, id.as_str()), &mut routes).await?;
+        }
         let Some(workspace) = workspace else {
             store::quarantine_in(
                 tx,
@@ -557,6 +561,21 @@ async fn route_webhooks<'a>(
         }
     }
     Ok(per_workspace)
+}
+
+/// On PostgreSQL, before quarantining webhooks of a route nobody seemed to have: locks the route
+/// (a channel being added for it holds the same lock until it commits) and looks again, so the
+/// webhooks go to a channel committed meanwhile, or are quarantined where that channel's release
+/// will find them (`store::lock_route`).
+async fn recheck_under_route_lock<'a>(
+    tx: &mut Tx,
+    route: (&'static str, &'a str),
+    routes: &mut HashMap<(&'static str, &'a str), Option<String>>,
+) -> Result<Option<String>, StoreError> {
+    store::lock_route(tx, route.0, route.1).await?;
+    let found = store::workspace_for_route(tx, route.0, route.1).await?;
+    routes.insert(route, found.clone());
+    Ok(found)
 }
 
 /// The workspace a route belongs to: from this batch's lookups, the cache, or the database (then
@@ -635,6 +654,8 @@ async fn write_the_rest(
     tally: &mut Tally,
 ) -> Result<Answers, StoreError> {
     let mut answers = Answers::default();
+    let mut cursors: Vec<&Cursor> = Vec::new();
+    let mut probe = false;
     for job in work {
         match job {
             Work::Webhook(_) => {}
@@ -647,21 +668,41 @@ async fn write_the_rest(
                 let published = append_team_event(tx, event, now, grown, tally).await?;
                 answers.published.push(published);
             }
-            Work::Acknowledge(cursor) => {
-                let acked = store::acknowledge_in(
-                    tx,
-                    &cursor.workspace_id,
-                    &cursor.session_id,
-                    cursor.seq,
-                    now,
-                )
-                .await?;
-                answers.acknowledged.push(acked);
-            }
-            Work::Probe => store::probe_in(tx, now).await?,
+            Work::Acknowledge(cursor) => cursors.push(cursor),
+            Work::Probe => probe = true,
         }
     }
+    answers.acknowledged = acknowledge_all(tx, &cursors, now).await?;
+    // Last, once: the probe's row is one row all instances write.
+    if probe {
+        store::probe_in(tx, now).await?;
+    }
     Ok(answers)
+}
+
+/// Records the cursors, in session order rather than arrival order, so that two instances'
+/// batches lock the same sessions' rows in the same order and cannot deadlock; answers in
+/// arrival order.
+async fn acknowledge_all(
+    tx: &mut Tx,
+    cursors: &[&Cursor],
+    now: i64,
+) -> Result<Vec<Option<i64>>, StoreError> {
+    let mut order: Vec<usize> = (0..cursors.len()).collect();
+    order.sort_by(|a, b| cursors[*a].session_id.cmp(&cursors[*b].session_id));
+    let mut acknowledged = vec![None; cursors.len()];
+    for i in order {
+        let cursor = cursors[i];
+        acknowledged[i] = store::acknowledge_in(
+            tx,
+            &cursor.workspace_id,
+            &cursor.session_id,
+            cursor.seq,
+            now,
+        )
+        .await?;
+    }
+    Ok(acknowledged)
 }
 
 /// Appends one team event, or finds the seq its idempotency key already has.

@@ -648,6 +648,13 @@ pub(crate) async fn lock_workspaces(tx: &mut WriteTx, workspace_ids: &[&str]) ->
     Ok(sql!(tx.conn(), log::lock_workspaces(workspace_ids))?)
 }
 
+/// Locks a route until commit (PostgreSQL; SQLite admits one writer anyway): taken by a batch
+/// before it quarantines webhooks of a route nobody has, and by whoever adds a channel before it
+/// inserts it, so the quarantined webhooks are always released to the channel.
+pub(crate) async fn lock_route(tx: &mut WriteTx, route_kind: &str, route_id: &str) -> Result<()> {
+    Ok(sql!(tx.conn(), log::lock_route(route_kind, route_id))?)
+}
+
 /// Tells other instances, when the transaction commits, that a workspace's log grew to
 /// `last_seq` (PostgreSQL's `NOTIFY`; on SQLite a no-op).
 pub(crate) async fn notify_appended(
@@ -763,6 +770,18 @@ pub(crate) async fn insert_channel_in(
     account_id: Option<&str>,
     display_name: &str,
 ) -> Result<usize> {
+    // First, so that a batch quarantining webhooks of these routes right now either commits
+    // before this reads the quarantine, or waits and then finds the channel (`lock_route`).
+    for (route_kind, use_account) in crate::routing::route_kinds_for(kind) {
+        let route_id = if *use_account {
+            account_id
+        } else {
+            Some(external_id)
+        };
+        if let Some(route_id) = route_id {
+            lock_route(tx, route_kind, route_id).await?;
+        }
+    }
     // A WhatsApp Business Account belongs to one workspace: its account-level webhooks route there.
     if let Some(account_id) = account_id
         && sql!(
