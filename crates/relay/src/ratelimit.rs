@@ -60,7 +60,7 @@ impl RateLimiter {
     /// `store`'s database when it is PostgreSQL (under `name`, which sets this limiter's keys
     /// apart from other limiters'); in memory on SQLite, where one process owns the database.
     pub fn shared(name: &'static str, limit: u32, window: Duration, store: &Store) -> Self {
-        if store.backend() != "postgres" {
+        if !store.is_postgres() {
             return Self::new(limit, window);
         }
         Self {

@@ -294,6 +294,12 @@ impl Store {
         }
     }
 
+    /// Whether this is PostgreSQL, which several relay instances may share (state that one
+    /// process keeps in memory on SQLite lives in the database there).
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.db, Database::Postgres(_))
+    }
+
     /// The PostgreSQL pool, when on PostgreSQL (for the listener that wakes streams).
     pub(crate) fn postgres_pool(&self) -> Option<&PgPool> {
         match &self.db {

@@ -82,7 +82,7 @@ impl AppState {
     /// Tells open streams that sessions were revoked.
     pub fn sessions_revoked(&self) {
         self.revocations.send_modify(|n| *n += 1);
-        if self.store.backend() == "postgres" {
+        if self.store.is_postgres() {
             // Other instances' streams of the revoked devices close too (crate::wakeups).
             let store = self.store.clone();
             tokio::spawn(async move {

@@ -12,7 +12,7 @@ impl Store {
     /// than in the data directory's folder (SQLite: one process, and a 25 MB body must not hold
     /// the one writer's lock).
     pub fn keeps_shared_files(&self) -> bool {
-        self.backend() == "postgres"
+        self.is_postgres()
     }
 
     /// Keeps `file` if its workspace's files not expired at `now` (UTC ms) stay within `fits`;
