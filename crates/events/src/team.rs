@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// A customer as every device names them: channel kind, channel id at Meta, customer id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ContactRef {
     /// whatsapp, messenger or instagram.
@@ -98,6 +98,15 @@ pub enum TeamEvent {
         /// The member now responsible.
         assignee: Option<String>,
     },
+    /// The conversation was given to a team (department), or taken from any (`None`). Whoever
+    /// routes it: a member, or the workspace's automation (the menu's answer, the channel's
+    /// default team).
+    Routed {
+        /// The conversation, named by its customer as every device knows them.
+        conversation: ContactRef,
+        /// The team's id (as the workspace's automation setup names it), or none.
+        team: Option<String>,
+    },
     /// The conversation's status changed.
     StatusChanged {
         /// The conversation, named by its customer as every device knows them.
@@ -174,6 +183,7 @@ impl TeamEvent {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Assigned { .. } => "team.assigned",
+            Self::Routed { .. } => "team.routed",
             Self::StatusChanged { .. } => "team.status_changed",
             Self::NoteAdded { .. } => "team.note_added",
             Self::Labeled { .. } => "team.labeled",
@@ -186,8 +196,9 @@ impl TeamEvent {
     }
 
     /// Every team event kind.
-    pub const KINDS: [&'static str; 9] = [
+    pub const KINDS: [&'static str; 10] = [
         "team.assigned",
+        "team.routed",
         "team.status_changed",
         "team.note_added",
         "team.labeled",
@@ -202,6 +213,7 @@ impl TeamEvent {
     fn contacts(&self) -> Vec<&ContactRef> {
         match self {
             Self::Assigned { conversation, .. }
+            | Self::Routed { conversation, .. }
             | Self::StatusChanged { conversation, .. }
             | Self::NoteAdded { conversation, .. }
             | Self::Labeled { conversation, .. } => vec![conversation],
@@ -234,6 +246,9 @@ impl TeamEvent {
                 assignee: Some(member),
                 ..
             } => id("assignee", member),
+            Self::Routed {
+                team: Some(team), ..
+            } => id("team", team),
             Self::NoteAdded {
                 note_id,
                 body,

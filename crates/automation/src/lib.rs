@@ -1,0 +1,14 @@
+//! What a workspace's automation does while every desk may be closed: business hours, the
+//! greeting and away message, the menu bot that asks which team, routing to teams and assigning
+//! to available members under their capacity.
+//!
+//! It is a deterministic state machine over the workspace's log ([`Engine`]): the relay runs it
+//! on every event it appends and carries out its [`Action`]s (team events in the log under the
+//! rule's name, automated messages through its outbox); a desk replays its own history through
+//! the same machine to preview a setup before it is saved. Nothing here does I/O.
+#![deny(missing_docs)]
+
+pub mod hours;
+pub mod setup;
+
+pub use setup::{Assignment, Hours, Invalid, Menu, MenuOption, Setup, Team, Texts};
