@@ -1,12 +1,13 @@
 //! The sandbox's customers: who they are, what they write first, and how they answer.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use zentro_meta_sim::{Customer, Inbound, MetaSim, SentMessage};
 
-use crate::{INSTAGRAM, PAGE, WHATSAPP_NUMBER, picture};
+use crate::{INSTAGRAM, PAGE, WHATSAPP_NUMBER, automation, picture};
 
 /// A customer and the channel they write on.
 #[derive(Debug, Clone)]
@@ -17,6 +18,8 @@ pub struct Regular {
     pub customer: Customer,
     /// What they might say later.
     pub chatter: &'static [&'static str],
+    /// What they write about: the menu option they tap (a team of [`automation::TEAMS`]).
+    pub topic: &'static str,
 }
 
 fn customer(id: &str, phone: Option<&str>, name: &str) -> Customer {
@@ -38,6 +41,7 @@ pub fn cast() -> Vec<Regular> {
                 "Any news on the parcel?",
                 "The tracking page still says 'in transit' 🤔",
             ],
+            topic: "support",
         },
         Regular {
             channel: INSTAGRAM,
@@ -46,6 +50,7 @@ pub fn cast() -> Vec<Regular> {
                 "Also, do you sell gift cards?",
                 "How long does shipping take to Porto?",
             ],
+            topic: "sales",
         },
         Regular {
             channel: PAGE,
@@ -54,6 +59,7 @@ pub fn cast() -> Vec<Regular> {
                 "Can I book the tasting room for 6 people?",
                 "Is there parking nearby?",
             ],
+            topic: "sales",
         },
         Regular {
             channel: WHATSAPP_NUMBER,
@@ -62,6 +68,7 @@ pub fn cast() -> Vec<Regular> {
                 "The grinder makes a clicking noise now",
                 "Should I send it back or can it be fixed?",
             ],
+            topic: "support",
         },
         Regular {
             channel: WHATSAPP_NUMBER,
@@ -70,6 +77,7 @@ pub fn cast() -> Vec<Regular> {
                 "I paid twice for order #2231",
                 "Here is my bank reference: ZX-55-201",
             ],
+            topic: "billing",
         },
         Regular {
             channel: INSTAGRAM,
@@ -78,6 +86,7 @@ pub fn cast() -> Vec<Regular> {
                 "Is the Ethiopia roast back in stock?",
                 "Do you have decaf beans?",
             ],
+            topic: "sales",
         },
     ]
 }
@@ -175,14 +184,19 @@ const ANSWERS: &[&str] = &[
     "👍",
 ];
 
-/// Plays the customers until `stop`: the opening, answers to the agent's replies after 2–4 s,
-/// and every `pace` or so a follow-up from someone.
+/// How long a customer waits for the menu bot before going on with what they came to say.
+const MENU_WAIT: Duration = Duration::from_secs(10);
+
+/// The customers who tapped an option of a menu the bot sent them, by customer id.
+type AnsweredMenus = Arc<Mutex<HashSet<String>>>;
+
+/// Plays the customers until `stop`: the opening, the menu bot's questions tapped after 1.5–3 s,
+/// answers to the agent's replies after 2–4 s, and every `pace` or so a follow-up from someone.
 pub async fn play(sim: Arc<MetaSim>, pace: Duration, stop: CancellationToken) {
     let cast = cast();
-    if !play_opening(&sim, &cast, &stop).await {
-        return;
-    }
-    // Every reply since the sandbox started gets an answer, even one sent during the opening.
+    let answered = AnsweredMenus::default();
+    play_opening(&sim, &cast, &answered, &stop);
+    // Every message since the sandbox started gets its answer, even one sent during the opening.
     let mut seen = 0;
     let mut next_chatter = tokio::time::Instant::now() + pace;
     loop {
@@ -190,9 +204,18 @@ pub async fn play(sim: Arc<MetaSim>, pace: Duration, stop: CancellationToken) {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_millis(400)) => {}
         }
-        for reply in replies_since(&sim, &mut seen) {
-            if let Some(regular) = addressee(&cast, &reply) {
-                answer_later(sim.clone(), regular.clone(), reply, stop.clone());
+        for sent in replies_since(&sim, &mut seen) {
+            let Some(regular) = addressee(&cast, &sent) else {
+                continue;
+            };
+            if !sent.options().is_empty() {
+                let answered = answered.clone();
+                answer_menu_later(sim.clone(), regular.clone(), sent, answered, stop.clone());
+            } else if !sent
+                .text()
+                .is_some_and(|t| automation::is_automated_text(&t))
+            {
+                answer_later(sim.clone(), regular.clone(), sent, stop.clone());
             }
         }
         if tokio::time::Instant::now() >= next_chatter {
@@ -202,21 +225,89 @@ pub async fn play(sim: Arc<MetaSim>, pace: Duration, stop: CancellationToken) {
     }
 }
 
-/// The opening messages, a quarter of a second apart. `false` when stopped on the way.
-async fn play_opening(sim: &MetaSim, cast: &[Regular], stop: &CancellationToken) -> bool {
+/// Starts the opening: the customers start their conversations a quarter of a second apart,
+/// each on their own (see [`open_conversation`]).
+fn play_opening(
+    sim: &Arc<MetaSim>,
+    cast: &[Regular],
+    answered: &AnsweredMenus,
+    stop: &CancellationToken,
+) {
+    let mut by_customer: Vec<(usize, Vec<Inbound>)> = Vec::new();
     for (who, message) in opening(cast) {
-        let regular = &cast[who];
-        sim.customer_writes(regular.channel, &regular.customer, message)
-            .await;
-        tokio::select! {
-            _ = stop.cancelled() => return false,
-            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+        match by_customer.iter_mut().find(|(w, _)| *w == who) {
+            Some((_, messages)) => messages.push(message),
+            None => by_customer.push((who, vec![message])),
         }
     }
-    true
+    for (turn, (who, messages)) in by_customer.into_iter().enumerate() {
+        let start_after = Duration::from_millis(250).saturating_mul(turn as u32);
+        tokio::spawn(open_conversation(
+            sim.clone(),
+            cast[who].clone(),
+            messages,
+            start_after,
+            answered.clone(),
+            stop.clone(),
+        ));
+    }
 }
 
-/// The agent's replies sent since the first `seen` (which moves past them).
+/// After `start_after`, a customer writes their first message and, as people do, answers the
+/// menu bot before going on with the rest (or goes on after [`MENU_WAIT`] without a menu), a
+/// quarter of a second apart.
+async fn open_conversation(
+    sim: Arc<MetaSim>,
+    regular: Regular,
+    messages: Vec<Inbound>,
+    start_after: Duration,
+    answered: AnsweredMenus,
+    stop: CancellationToken,
+) {
+    let mut messages = messages.into_iter();
+    let Some(first) = messages.next() else { return };
+    if !pause(&stop, start_after).await {
+        return;
+    }
+    sim.customer_writes(regular.channel, &regular.customer, first)
+        .await;
+    let rest: Vec<Inbound> = messages.collect();
+    let deadline = tokio::time::Instant::now() + MENU_WAIT;
+    while !rest.is_empty()
+        && !has_answered(&answered, &regular.customer.id)
+        && tokio::time::Instant::now() < deadline
+    {
+        if !pause(&stop, Duration::from_millis(100)).await {
+            return;
+        }
+    }
+    for message in rest {
+        if !pause(&stop, Duration::from_millis(250)).await {
+            return;
+        }
+        sim.customer_writes(regular.channel, &regular.customer, message)
+            .await;
+    }
+}
+
+/// Waits `duration`; `false` when stopped first.
+async fn pause(stop: &CancellationToken, duration: Duration) -> bool {
+    tokio::select! {
+        _ = stop.cancelled() => false,
+        _ = tokio::time::sleep(duration) => true,
+    }
+}
+
+/// Whether the customer tapped an option of a menu the bot sent them.
+fn has_answered(answered: &AnsweredMenus, customer_id: &str) -> bool {
+    answered
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .contains(customer_id)
+}
+
+/// The messages sent to customers (the agent's replies, the automation's) since the first `seen`
+/// (which moves past them).
 fn replies_since(sim: &MetaSim, seen: &mut usize) -> Vec<SentMessage> {
     let state = sim.state();
     let new = state.sent[(*seen).min(state.sent.len())..].to_vec();
@@ -255,6 +346,48 @@ fn answer_later(sim: Arc<MetaSim>, regular: Regular, reply: SentMessage, stop: C
         };
         sim.customer_writes(regular.channel, &regular.customer, message)
             .await;
+    });
+}
+
+/// After 1.5–3 s (unless stopped), the customer answers the menu bot's `menu` as Meta's apps let
+/// them: they tap the option of their [`Regular::topic`] (any option if it has none such), a
+/// WhatsApp reply button or list row, or a Messenger or Instagram quick reply.
+fn answer_menu_later(
+    sim: Arc<MetaSim>,
+    regular: Regular,
+    menu: SentMessage,
+    answered: AnsweredMenus,
+    stop: CancellationToken,
+) {
+    tokio::spawn(async move {
+        let delay = Duration::from_millis(1_500 + fastrand::u64(..1_500));
+        let options = menu.options();
+        if options.is_empty() || !pause(&stop, delay).await {
+            return;
+        }
+        let choice = options
+            .iter()
+            .find(|o| o.id == regular.topic)
+            .unwrap_or(&options[fastrand::usize(..options.len())]);
+        let (channel, customer) = (regular.channel, &regular.customer);
+        match menu.kind().as_str() {
+            "list" => {
+                sim.customer_picks_list_row(channel, customer, &choice.id, &choice.title)
+                    .await
+            }
+            "quick_replies" => {
+                sim.customer_taps_quick_reply(channel, customer, &choice.title, &choice.id)
+                    .await
+            }
+            _ => {
+                sim.customer_taps_button(channel, customer, &choice.id, &choice.title)
+                    .await
+            }
+        };
+        answered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(customer.id.clone());
     });
 }
 

@@ -5,12 +5,15 @@
 //! WhatsApp number, a Facebook Page and an Instagram account, and signs a device in. The
 //! [`customers`] module then plays a few customers who write in on all three channels — text,
 //! photos, voice notes, locations, quoted replies, reactions — and answer the agent's replies
-//! after a short delay. Every message takes the real path: a signed webhook to the relay, the
+//! after a short delay. The workspace's [`automation`] is on: business hours, a greeting or away
+//! message and a menu bot whose answer (the customers tap one) routes the conversation to a team
+//! and assigns it to the signed-in member. Every message takes the real path: a signed webhook to the relay, the
 //! relay's log, the device's sync, the cache.
 //!
 //! Nothing of the sandbox is a secret worth keeping: its tokens and password live in memory for
 //! the session, and its folder is wiped at each start.
 
+pub mod automation;
 pub mod customers;
 mod picture;
 
@@ -108,6 +111,7 @@ impl Sandbox {
             .context("could not sign in to the sandbox relay")?;
         connect_channels(&client, &device_token, &channel_tokens).await?;
         publish_canned_replies(&client, &device_token).await?;
+        automation::save(&client, &device_token, &identity.member.id).await?;
         Ok(Self {
             sim: Arc::new(sim),
             relay_url,

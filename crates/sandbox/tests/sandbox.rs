@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use zentro_core::desk::{DeskEvent, SyncState};
 use zentro_core::inbox;
-use zentro_sandbox::Sandbox;
+use zentro_sandbox::{Sandbox, automation, customers};
 
 async fn wait_for<F: Fn() -> Fut, Fut: std::future::Future<Output = bool>>(what: &str, check: F) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -244,6 +244,136 @@ async fn a_file_to_an_instagram_customer_goes_by_a_link_meta_fetches_from_the_re
                     && m.direction == "outbound"
                     && m.delivery_status.as_deref() != Some("pending")
             })
+    })
+    .await;
+
+    desk.stop().await;
+    sandbox.stop().await;
+}
+
+/// Whether a conversation event of the log is about `regular` (a WhatsApp customer is named by
+/// their id or their number).
+fn about(event: &zentro_core::apply::RelayEvent, regular: &customers::Regular) -> bool {
+    let customer = event.payload.pointer("/conversation/customer_id");
+    let channel = event
+        .payload
+        .pointer("/conversation/channel_external_id")
+        .and_then(|c| c.as_str());
+    channel == Some(regular.channel)
+        && customer.and_then(|c| c.as_str()).is_some_and(|c| {
+            c == regular.customer.id || regular.customer.phone.as_deref() == Some(c)
+        })
+}
+
+/// The value at `pointer` of the last event of `kind` about `regular` under the automation's
+/// `rule`.
+fn decided<'a>(
+    log: &'a [zentro_core::apply::RelayEvent],
+    regular: &customers::Regular,
+    kind: &str,
+    rule: &str,
+    pointer: &str,
+) -> Option<&'a str> {
+    log.iter()
+        .rev()
+        .filter(|e| e.kind == kind && about(e, regular))
+        .find(|e| zentro_events::automation_rule(e.author.as_deref()) == Some(rule))
+        .and_then(|e| e.payload.pointer(pointer))
+        .and_then(|v| v.as_str())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_answer_the_menu_bot_and_land_with_their_team_and_the_agent() {
+    let (_folder, sandbox) = start_in_a_temporary_folder().await;
+    // The member's desk is open, so they are available for the automation to assign.
+    let desk = sandbox.start_desk().await.unwrap();
+    let cache = desk.cache().clone();
+    sandbox.start_customers(Duration::from_secs(3600));
+    let relay = zentro_core::relay_client::RelayClient::new(sandbox.relay_url()).unwrap();
+    let member = sandbox.identity().member.id.clone();
+    let cast = customers::cast();
+
+    // In the relay's log, every customer's conversation is routed by their menu answer to the
+    // team of their topic, then assigned in turn to the member: on all three channels (WhatsApp
+    // reply buttons, Messenger and Instagram quick replies).
+    let mut log = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let landed = |log: &[zentro_core::apply::RelayEvent], regular: &customers::Regular| {
+        decided(log, regular, "team.routed", "menu", "/team") == Some(regular.topic)
+            && decided(log, regular, "team.assigned", "round_robin", "/assignee")
+                == Some(member.as_str())
+    };
+    while !cast.iter().all(|regular| landed(&log, regular)) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for the automation to route and assign every customer: {:?}",
+            cast.iter()
+                .filter(|r| !landed(&log, r))
+                .map(|r| &r.customer.name)
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let after = log
+            .last()
+            .map_or(0, |e: &zentro_core::apply::RelayEvent| e.seq);
+        let page = relay.page(sandbox.device_token(), after).await.unwrap();
+        log.extend(page.events);
+    }
+    // The setup was saved by the owner, as Team → Automation saves it.
+    let saved = log
+        .iter()
+        .find(|e| e.kind == "workspace.automation")
+        .unwrap();
+    assert_eq!(saved.payload["version"], 1);
+    assert_eq!(saved.payload["saved_by"], member.as_str());
+
+    // Meta (the stand-in) carried the greeting (or, outside the hours, the away message) and the
+    // menu to each of them; their answer was understood the first time.
+    let sent = sandbox.sim().state().sent.clone();
+    for regular in &cast {
+        let to_them: Vec<_> = sent
+            .iter()
+            .filter(|m| {
+                m.channel_id == regular.channel
+                    && (m.to == regular.customer.id
+                        || regular.customer.phone.as_deref() == Some(m.to.as_str()))
+            })
+            .collect();
+        let name = &regular.customer.name;
+        assert!(
+            to_them.iter().any(|m| {
+                let text = m.text().unwrap_or_default();
+                text == automation::GREETING || text == automation::AWAY
+            }),
+            "{name} got no greeting nor away message: {to_them:?}"
+        );
+        let menu = to_them
+            .iter()
+            .find(|m| m.text().as_deref() == Some(automation::MENU_PROMPT))
+            .unwrap_or_else(|| panic!("{name} got no menu: {to_them:?}"));
+        let titles: Vec<String> = menu.options().into_iter().map(|o| o.title).collect();
+        assert_eq!(titles, ["Sales", "Support", "Billing"], "{name}");
+        let expected = if regular.channel == zentro_sandbox::WHATSAPP_NUMBER {
+            "buttons"
+        } else {
+            "quick_replies"
+        };
+        assert_eq!(menu.kind(), expected, "{name}");
+        assert!(
+            !to_them
+                .iter()
+                .any(|m| m.text().as_deref() == Some(automation::MENU_RETRY)),
+            "{name} was asked again: {to_them:?}"
+        );
+    }
+
+    // The desk shows every conversation assigned to the member.
+    wait_for("the conversations assigned on the desk", || async {
+        let list = inbox::conversations(&cache, None, 50).await.unwrap();
+        list.len() == cast.len()
+            && list
+                .iter()
+                .all(|c| c.assignee_id.as_deref() == Some(member.as_str()))
     })
     .await;
 
