@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use anyhow::Context;
 use zentro_automation::hours::Span;
 use zentro_automation::{Assignment, Hours, Menu, MenuOption, Setup, Team, Texts};
 use zentro_core::relay_client::RelayClient;
@@ -122,20 +123,10 @@ pub(crate) async fn save(
     device_token: &Secret,
     member_id: &str,
 ) -> anyhow::Result<()> {
-    let setup = setup(member_id);
-    let body = serde_json::json!({ "expected_version": 0, "setup": setup });
-    let response = reqwest::Client::new()
-        .put(format!("{}/v1/automation", client.base_url()))
-        .bearer_auth(device_token.expose())
-        .json(&body)
-        .send()
+    client
+        .save_automation_setup(device_token, 0, &setup(member_id))
         .await
-        .map_err(|e| anyhow::anyhow!("could not save the sandbox's automation: {e}"))?;
-    let status = response.status();
-    if !status.is_success() {
-        let answer = response.text().await.unwrap_or_default();
-        anyhow::bail!("the sandbox relay refused its automation ({status}): {answer}");
-    }
+        .context("could not save the sandbox's automation")?;
     Ok(())
 }
 
