@@ -397,27 +397,29 @@ pub async fn presence_input(
     .await
 }
 
-/// The members (workspace, member) whose effective presence may differ from what the log
-/// announced: those announced other than offline, and those with a live session seen at or
-/// after `seen_since`.
+/// What the presence of every member whose effective presence may differ from what the log
+/// announced is computed from: those announced other than offline, and those with a live
+/// session seen at or after `seen_since`.
 pub async fn presence_candidates(
     conn: &mut PgConnection,
     seen_since: i64,
-) -> Result<Vec<(String, String)>, sqlx::Error> {
-    let rows = sqlx::query!(
-        r#"SELECT workspace_id AS "workspace_id!: String", member_id AS "member_id!: String"
-           FROM member_presence WHERE announced <> 'offline'
-           UNION
-           SELECT workspace_id, member_id FROM sessions
-           WHERE revoked_at IS NULL AND last_seen_at >= $1"#,
+) -> Result<Vec<PresenceInput>, sqlx::Error> {
+    sqlx::query_as!(
+        PresenceInput,
+        r#"SELECT m.workspace_id AS "workspace_id!: String", m.id AS "member_id!: String",
+                  coalesce(p.status, 'available') AS "status!: String",
+                  coalesce(p.announced, 'offline') AS "announced!: String",
+                  (SELECT max(s.last_seen_at) FROM sessions s
+                   WHERE s.member_id = m.id AND s.revoked_at IS NULL) AS "last_seen_at?: i64"
+           FROM members m
+           LEFT JOIN member_presence p ON p.workspace_id = m.workspace_id AND p.member_id = m.id
+           WHERE (p.announced IS NOT NULL AND p.announced <> 'offline')
+              OR EXISTS (SELECT 1 FROM sessions s WHERE s.member_id = m.id
+                         AND s.revoked_at IS NULL AND s.last_seen_at >= $1)"#,
         seen_since
     )
     .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.workspace_id, r.member_id))
-        .collect())
+    .await
 }
 
 /// Records that the log announced `presence` for a member at `now`; `false` (and nothing

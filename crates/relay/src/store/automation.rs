@@ -258,12 +258,16 @@ impl Store {
         let seen_since = now.saturating_sub(self.presence_window_ms);
         let candidates = read!(self, automation::presence_candidates(seen_since))?;
         let mut appended = Vec::new();
-        for (workspace_id, member_id) in candidates {
+        // Read first, so that only a change takes the writer (and is checked again under it).
+        for input in candidates {
+            if input.effective(now, self.presence_window_ms) == input.announced {
+                continue;
+            }
             if let Some((_, Some(seq))) = self
-                .refresh_presence(&workspace_id, &member_id, now)
+                .refresh_presence(&input.workspace_id, &input.member_id, now)
                 .await?
             {
-                appended.push((workspace_id, seq));
+                appended.push((input.workspace_id, seq));
             }
         }
         Ok(appended)

@@ -351,6 +351,45 @@ async fn setting_presence_announces_it_once_and_lists_it() {
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
+#[tokio::test]
+async fn the_sweep_announces_a_silent_member_offline_once_and_the_member_is_back_when_seen() {
+    let (relay, owner) = TestRelay::with_owner("").await;
+    let agent = relay.join(&owner, "agent@acme.test", "agent").await;
+    let agent_id = relay.member_id(&owner, "agent@acme.test").await;
+    relay
+        .put(Some(&agent), "/v1/presence", json!({ "status": "away" }))
+        .await;
+    let said = async || -> Vec<Value> {
+        events_of(&relay, &owner, "workspace.presence")
+            .await
+            .into_iter()
+            .filter(|e| e["payload"]["member_id"] == agent_id)
+            .map(|e| e["payload"]["presence"].clone())
+            .collect()
+    };
+    let now = zentro_events::clock::now_ms();
+
+    // Seen within the window: the sweep leaves the agent as announced.
+    relay.store().sweep_presence(now).await.unwrap();
+    assert_eq!(said().await, [json!("away")]);
+
+    // Silent for more than 90 s: offline, announced once however often the sweep runs.
+    let silent = now + 91_000;
+    relay.store().sweep_presence(silent).await.unwrap();
+    relay.store().sweep_presence(silent + 15_000).await.unwrap();
+    assert_eq!(said().await, [json!("away"), json!("offline")]);
+
+    // Their device is back: the status they chose is theirs again.
+    let back = relay
+        .put(Some(&agent), "/v1/presence", json!({ "status": "away" }))
+        .await;
+    assert_eq!(back.json(), json!({ "presence": "away" }));
+    assert_eq!(
+        said().await,
+        [json!("away"), json!("offline"), json!("away")]
+    );
+}
+
 /// On a served relay (the presence sweep runs, every 100 ms here, with a 3 s window): a member
 /// whose device goes silent is announced offline; a device following the stream stays present.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
