@@ -16,7 +16,8 @@
 //! - **What staff do**: [`inbox`] (lists, threads, search), [`outbox`] (replies, templates and
 //!   files, sent exactly once through Meta's Graph API), [`actions`] (assign, status, notes,
 //!   labels, contact edits: team events queued offline), [`desk`] (the running desk that ties
-//!   sync and sending together).
+//!   sync and sending together), [`teams`] (teams, presence and first-response targets as the
+//!   log carried them).
 //! - **Customers' content and rights**: [`media`] and [`customer_files`] (files kept, shown and
 //!   opened safely), [`profiles`] (customer names), [`export`] and [`rights`] (export, erasure,
 //!   retention, restriction), [`notices`] (what deserves an OS notification), [`links`]
@@ -50,6 +51,7 @@ pub mod profiles;
 pub mod relay_client;
 pub mod rights;
 pub mod sync;
+pub mod teams;
 pub mod updates;
 pub mod utc;
 pub mod vault;
