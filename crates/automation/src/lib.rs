@@ -8,7 +8,11 @@
 //! the same machine to preview a setup before it is saved. Nothing here does I/O.
 #![deny(missing_docs)]
 
+pub mod engine;
 pub mod hours;
+pub mod inputs;
 pub mod setup;
 
+pub use engine::{Action, Effect, Engine, Input, Outgoing, Presence};
+pub use inputs::inputs_from_log;
 pub use setup::{Assignment, Hours, Invalid, Menu, MenuOption, Setup, Team, Texts};

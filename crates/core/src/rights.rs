@@ -11,7 +11,6 @@
 //! keeps the receipt: who, when, the salted hash and counts; never an identifier in clear.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use sqlx::{Sqlite, Transaction};
 
 use zentro_events::clock::random_bytes;
@@ -36,20 +35,7 @@ pub struct ErasureNotice {
     pub hash: String,
 }
 
-/// The salted hash naming an erased customer: SHA-256 over a domain tag, the salt, the channel
-/// (`kind:external id`) and the customer's id on it.
-pub fn erasure_hash(salt: &str, channel_id: &str, customer_id: &str) -> String {
-    hex::encode(
-        Sha256::new()
-            .chain_update(b"zentro-erasure-v1\0")
-            .chain_update(salt.as_bytes())
-            .chain_update(b"\0")
-            .chain_update(channel_id.as_bytes())
-            .chain_update(b"\0")
-            .chain_update(customer_id.as_bytes())
-            .finalize(),
-    )
-}
+pub use zentro_events::erasure_hash;
 
 /// What erasing a customer will delete, for the confirmation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

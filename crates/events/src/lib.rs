@@ -47,6 +47,23 @@ pub const WORKSPACE_AUTOMATION: &str = "workspace.automation";
 /// `presence` one of `available`, `away`, `offline`).
 pub const WORKSPACE_PRESENCE: &str = "workspace.presence";
 
+/// The salted hash naming an erased customer in a `contact.erased` event: SHA-256 over a domain
+/// tag, the salt, the channel (`kind:external id`) and the customer's id on it. Devices and the
+/// relay's automation recognise the customer by it; nobody else can read who it was.
+pub fn erasure_hash(salt: &str, channel_id: &str, customer_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(
+        Sha256::new()
+            .chain_update(b"zentro-erasure-v1\0")
+            .chain_update(salt.as_bytes())
+            .chain_update(b"\0")
+            .chain_update(channel_id.as_bytes())
+            .chain_update(b"\0")
+            .chain_update(customer_id.as_bytes())
+            .finalize(),
+    )
+}
+
 /// The kind of a reply Meta accepted, announced by the sending device.
 pub const MESSAGE_SENT: &str = "message.sent";
 

@@ -12,7 +12,9 @@
 //! - a webhook sender ([`webhooks`]) that signs bodies exactly as Meta does (escaped unicode),
 //!   retries when the receiver fails, and can duplicate, delay and reorder deliveries;
 //! - status webhooks (sent, delivered, read) for every accepted send, and echoes on Messenger;
-//! - simulated customers ([`webhooks::Inbound`]) who write every message type;
+//! - simulated customers ([`webhooks::Inbound`]) who write every message type and answer menus
+//!   (reply buttons, list rows, quick replies), the sends of which it checks against Meta's
+//!   limits and records readably ([`SentMessage::kind`], [`SentMessage::options`]);
 //! - the Embedded Signup dialog page ([`signup`]).
 //!
 //! Production code never depends on this crate.
@@ -30,7 +32,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use zentro_meta::{AccessToken, AppSecret};
 
-pub use state::{SentMessage, SimState, Template, TokenGrant};
+pub use state::{SentMessage, SentOption, SimState, Template, TokenGrant};
 pub use webhooks::{Customer, Inbound, WebhookDelivery};
 
 /// How the stand-in behaves.
@@ -165,6 +167,59 @@ impl MetaSim {
         let (id, body) = self.state().inbound(channel_id, customer, message);
         self.deliveries.deliver(body).await;
         id
+    }
+
+    /// A simulated customer taps a reply button of a WhatsApp menu: an `interactive`
+    /// `button_reply` with the button's id and title, quoting the last menu the channel sent
+    /// them. Returns the message id.
+    pub async fn customer_taps_button(
+        &self,
+        phone_number_id: &str,
+        customer: &Customer,
+        id: &str,
+        title: &str,
+    ) -> String {
+        let answer = Inbound::ButtonReply {
+            id: id.into(),
+            title: title.into(),
+        };
+        self.customer_writes(phone_number_id, customer, answer)
+            .await
+    }
+
+    /// A simulated customer picks a row of a WhatsApp list: an `interactive` `list_reply` with
+    /// the row's id and title, quoting the last menu the channel sent them. Returns the message
+    /// id.
+    pub async fn customer_picks_list_row(
+        &self,
+        phone_number_id: &str,
+        customer: &Customer,
+        id: &str,
+        title: &str,
+    ) -> String {
+        let answer = Inbound::ListReply {
+            id: id.into(),
+            title: title.into(),
+            description: None,
+        };
+        self.customer_writes(phone_number_id, customer, answer)
+            .await
+    }
+
+    /// A simulated customer taps a quick reply on Messenger or Instagram: a text with the quick
+    /// reply's title carrying its `quick_reply.payload`. Returns the message id.
+    pub async fn customer_taps_quick_reply(
+        &self,
+        page_id: &str,
+        customer: &Customer,
+        title: &str,
+        payload: &str,
+    ) -> String {
+        let answer = Inbound::QuickReply {
+            text: title.into(),
+            payload: payload.into(),
+        };
+        self.customer_writes(page_id, customer, answer).await
     }
 
     /// Posts a raw body, signed as Meta signs it, to the webhook URL (with the configured faults).

@@ -84,6 +84,100 @@ pub struct SentMessage {
     pub at: DateTime<Utc>,
 }
 
+/// One choice a sent menu offered: a reply button, a list row or a quick reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentOption {
+    /// What the customer's answer carries back: the button's or row's id, the quick reply's
+    /// payload.
+    pub id: String,
+    /// What the customer saw.
+    pub title: String,
+}
+
+impl SentMessage {
+    /// What was sent: on WhatsApp its `type` (`text`, `image`, `template`, `reaction`…), with
+    /// interactive messages told apart as `buttons` or `list`; on Messenger and Instagram `text`,
+    /// `quick_replies` or `attachment`.
+    pub fn kind(&self) -> String {
+        if let Some(message) = self.body.get("message") {
+            return if message.get("quick_replies").is_some() {
+                "quick_replies".into()
+            } else if message.get("attachment").is_some() {
+                "attachment".into()
+            } else {
+                "text".into()
+            };
+        }
+        match self
+            .body
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("text")
+        {
+            "interactive" => match self
+                .body
+                .pointer("/interactive/type")
+                .and_then(Value::as_str)
+            {
+                Some("button") => "buttons".into(),
+                Some(other) => other.into(),
+                None => "interactive".into(),
+            },
+            other => other.into(),
+        }
+    }
+
+    /// The text the customer reads: a text's body, an interactive message's body, a media
+    /// caption, a Messenger text (with or without quick replies).
+    pub fn text(&self) -> Option<String> {
+        [
+            "/text/body",
+            "/interactive/body/text",
+            "/message/text",
+            "/image/caption",
+            "/video/caption",
+            "/document/caption",
+        ]
+        .iter()
+        .find_map(|pointer| self.body.pointer(pointer).and_then(Value::as_str))
+        .map(str::to_string)
+    }
+
+    /// The choices a menu offered, in order: reply buttons, list rows (across sections) or quick
+    /// replies; empty for anything else.
+    pub fn options(&self) -> Vec<SentOption> {
+        let option = |id: Option<&Value>, title: Option<&Value>| SentOption {
+            id: id.and_then(Value::as_str).unwrap_or_default().to_string(),
+            title: title
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        };
+        let array = |pointer: &str| {
+            self.body
+                .pointer(pointer)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        };
+        let buttons = array("/interactive/action/buttons")
+            .iter()
+            .map(|b| option(b.pointer("/reply/id"), b.pointer("/reply/title")))
+            .collect::<Vec<_>>();
+        let rows = array("/interactive/action/sections")
+            .iter()
+            .filter_map(|s| s.get("rows").and_then(Value::as_array))
+            .flatten()
+            .map(|r| option(r.get("id"), r.get("title")))
+            .collect::<Vec<_>>();
+        let quick_replies = array("/message/quick_replies")
+            .iter()
+            .map(|q| option(q.get("payload"), q.get("title")))
+            .collect::<Vec<_>>();
+        [buttons, rows, quick_replies].concat()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Number {
     pub waba_id: String,
@@ -533,7 +627,7 @@ impl SimState {
         let (id, body) = match (waba, instagram) {
             (Some((waba_id, display)), _) => {
                 let id = self.next_id("wamid.SIM");
-                let body = webhooks::whatsapp_inbound(
+                let mut body = webhooks::whatsapp_inbound(
                     &waba_id,
                     channel_id,
                     &display,
@@ -544,6 +638,12 @@ impl SimState {
                     media.as_deref(),
                     sha.as_deref(),
                 );
+                if matches!(
+                    message,
+                    Inbound::ButtonReply { .. } | Inbound::ListReply { .. }
+                ) {
+                    self.quote_answered_menu(&mut body, channel_id, customer, &display);
+                }
                 (id, body)
             }
             (None, Some(instagram)) => {
@@ -574,6 +674,28 @@ impl SimState {
             }
         }
         (id, body)
+    }
+
+    /// An answer to a WhatsApp menu quotes the menu, as Meta's does (`context: {from, id}`): the
+    /// last buttons or list this channel sent the customer, if any.
+    fn quote_answered_menu(
+        &self,
+        body: &mut Value,
+        channel_id: &str,
+        customer: &Customer,
+        display: &str,
+    ) {
+        let menu = self.sent.iter().rev().find(|m| {
+            m.channel_id == channel_id
+                && (m.to == customer.id || Some(&m.to) == customer.phone.as_ref())
+                && matches!(m.kind().as_str(), "buttons" | "list")
+        });
+        if let (Some(menu), Some(message)) = (
+            menu,
+            body.pointer_mut("/entry/0/changes/0/value/messages/0"),
+        ) {
+            message["context"] = serde_json::json!({ "from": display, "id": menu.id });
+        }
     }
 
     /// Keeps the photo, voice note or document a customer sends, as Meta's media store would;

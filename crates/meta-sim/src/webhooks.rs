@@ -78,12 +78,31 @@ pub enum Inbound {
         /// The emoji; `None` removes the customer's earlier reaction.
         emoji: Option<String>,
     },
-    /// A tap on a reply button.
+    /// A tap on a reply button (WhatsApp `interactive` `button_reply`; on Messenger and
+    /// Instagram a quick reply whose payload is the id).
     ButtonReply {
         /// The button id.
         id: String,
         /// The button's label, as the customer saw it.
         title: String,
+    },
+    /// A row picked from a list (WhatsApp `interactive` `list_reply`; on Messenger and
+    /// Instagram a quick reply whose payload is the id).
+    ListReply {
+        /// The row id.
+        id: String,
+        /// The row's title, as the customer saw it.
+        title: String,
+        /// The row's description, when it had one.
+        description: Option<String>,
+    },
+    /// A tap on a quick reply (Messenger and Instagram: a text carrying `quick_reply.payload`;
+    /// on WhatsApp the nearest thing, a template's quick-reply `button` with its payload).
+    QuickReply {
+        /// The quick reply's title, posted as the customer's text.
+        text: String,
+        /// The payload the business gave it.
+        payload: String,
     },
     /// A message type the platform does not support (e.g. a poll).
     Unsupported,
@@ -177,6 +196,23 @@ fn whatsapp_message_part(
             "interactive",
             json!({ "type": "button_reply", "button_reply": { "id": button, "title": title } }),
         ),
+        Inbound::ListReply {
+            id: row,
+            title,
+            description,
+        } => {
+            let mut reply = json!({ "id": row, "title": title });
+            if let Some(d) = description {
+                reply["description"] = json!(d);
+            }
+            (
+                "interactive",
+                json!({ "type": "list_reply", "list_reply": reply }),
+            )
+        }
+        Inbound::QuickReply { text, payload } => {
+            ("button", json!({ "text": text, "payload": payload }))
+        }
         Inbound::Unsupported => {
             m["errors"] = json!([{ "code": 131051, "title": "Message type unknown", "message": "Message type unknown",
                                    "error_data": { "details": "Message type is currently not supported." } }]);
@@ -217,8 +253,11 @@ pub(crate) fn messaging_inbound(
             ..
         } => json!({ "message": { "mid": mid, "attachments": [{ "type": "location",
             "payload": { "coordinates": { "lat": latitude, "long": longitude } } }] } }),
-        Inbound::ButtonReply { id, title } => {
+        Inbound::ButtonReply { id, title } | Inbound::ListReply { id, title, .. } => {
             json!({ "message": { "mid": mid, "text": title, "quick_reply": { "payload": id } } })
+        }
+        Inbound::QuickReply { text, payload } => {
+            json!({ "message": { "mid": mid, "text": text, "quick_reply": { "payload": payload } } })
         }
         Inbound::Unsupported => json!({ "message": { "mid": mid, "is_unsupported": true } }),
         Inbound::Text(text) => json!({ "message": { "mid": mid, "text": text } }),

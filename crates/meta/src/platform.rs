@@ -98,8 +98,32 @@ pub const WHATSAPP_CALLBACK_DATA_MAX_BYTES: usize = 512;
 pub const WHATSAPP_MAX_REPLY_BUTTONS: usize = 3;
 /// Reply button title limit, in characters.
 pub const WHATSAPP_BUTTON_TITLE_MAX_CHARS: usize = 20;
+/// Reply button id limit, in characters.
+pub const WHATSAPP_BUTTON_ID_MAX_CHARS: usize = 256;
+/// Body text of an interactive message (reply buttons or list), in characters.
+pub const WHATSAPP_INTERACTIVE_BODY_MAX_CHARS: usize = 1024;
+/// Footer text of an interactive message, in characters.
+pub const WHATSAPP_INTERACTIVE_FOOTER_MAX_CHARS: usize = 60;
 /// Rows across all sections of an interactive list.
 pub const WHATSAPP_LIST_MAX_ROWS: usize = 10;
+/// Sections of an interactive list.
+pub const WHATSAPP_LIST_MAX_SECTIONS: usize = 10;
+/// The label of the button that opens an interactive list, in characters.
+pub const WHATSAPP_LIST_BUTTON_MAX_CHARS: usize = 20;
+/// A list row's title, in characters.
+pub const WHATSAPP_LIST_ROW_TITLE_MAX_CHARS: usize = 24;
+/// A list row's description, in characters.
+pub const WHATSAPP_LIST_ROW_DESCRIPTION_MAX_CHARS: usize = 72;
+/// A list row's id, in characters.
+pub const WHATSAPP_LIST_ROW_ID_MAX_CHARS: usize = 200;
+/// A list section's title, in characters.
+pub const WHATSAPP_LIST_SECTION_TITLE_MAX_CHARS: usize = 24;
+/// Quick replies on one Messenger or Instagram message.
+pub const MESSENGER_MAX_QUICK_REPLIES: usize = 13;
+/// A quick reply's title, in characters (Meta truncates longer ones; we refuse them).
+pub const MESSENGER_QUICK_REPLY_TITLE_MAX_CHARS: usize = 20;
+/// A quick reply's payload (what the customer's answer carries back), in characters.
+pub const MESSENGER_QUICK_REPLY_PAYLOAD_MAX_CHARS: usize = 1000;
 /// Messenger text limit, in characters.
 pub const MESSENGER_TEXT_MAX_CHARS: usize = 2000;
 /// Instagram text limit, in UTF-8 bytes (not characters).

@@ -212,7 +212,7 @@ fn check_whatsapp_content(state: &SimState, kind: &str, part: &Value) -> Result<
     match kind {
         "text" => check_text(part),
         "image" | "video" | "document" | "audio" | "sticker" => check_media(part),
-        "interactive" => check_buttons(part),
+        "interactive" => check_interactive(part),
         "template" => check_template(state, part),
         "reaction" => Ok(()),
         other => Err(invalid_parameter(&format!(
@@ -252,23 +252,157 @@ fn check_media(part: &Value) -> Result<(), Response> {
     Ok(())
 }
 
-/// Reply buttons: one to three.
+/// An interactive message: reply buttons or a list, with a body within its limit.
+#[allow(clippy::result_large_err)] // a Response is what axum handlers return
+fn check_interactive(part: &Value) -> Result<(), Response> {
+    let body = len_chars(part.pointer("/body/text"));
+    if body == 0 {
+        return Err(invalid_parameter(
+            "(#100) The parameter interactive['body']['text'] is required.",
+        ));
+    }
+    if body > platform::WHATSAPP_INTERACTIVE_BODY_MAX_CHARS {
+        return Err(parameter_value_not_valid(&format!(
+            "Body text length is too long. Max length is {}",
+            platform::WHATSAPP_INTERACTIVE_BODY_MAX_CHARS
+        )));
+    }
+    if len_chars(part.pointer("/footer/text")) > platform::WHATSAPP_INTERACTIVE_FOOTER_MAX_CHARS {
+        return Err(parameter_value_not_valid(&format!(
+            "Footer text length is too long. Max length is {}",
+            platform::WHATSAPP_INTERACTIVE_FOOTER_MAX_CHARS
+        )));
+    }
+    match part.get("type").and_then(Value::as_str) {
+        Some("button") => check_buttons(part),
+        Some("list") => check_list(part),
+        Some(_) => Ok(()),
+        None => Err(invalid_parameter(
+            "(#100) The parameter interactive['type'] is required.",
+        )),
+    }
+}
+
+/// The 131009 Meta answers an interactive message that breaks a limit, with its details.
+fn parameter_value_not_valid(details: &str) -> Response {
+    graph_error_with(
+        StatusCode::BAD_REQUEST,
+        131009,
+        None,
+        "(#131009) Parameter value is not valid",
+        Some(details),
+    )
+}
+
+/// Reply buttons: one to three, each with an id and a title within its limit.
 #[allow(clippy::result_large_err)] // a Response is what axum handlers return
 fn check_buttons(part: &Value) -> Result<(), Response> {
     let buttons = part
         .pointer("/action/buttons")
         .and_then(Value::as_array)
-        .map(Vec::len);
-    if let Some(n) = buttons
-        && !(1..=3).contains(&n)
-    {
-        return Err(graph_error_with(
-            StatusCode::BAD_REQUEST,
-            131009,
-            None,
-            "(#131009) Parameter value is not valid",
-            Some("Buttons count should be between 1 and 3"),
+        .cloned()
+        .unwrap_or_default();
+    if !(1..=platform::WHATSAPP_MAX_REPLY_BUTTONS).contains(&buttons.len()) {
+        return Err(parameter_value_not_valid(
+            "Buttons count should be between 1 and 3",
         ));
+    }
+    for button in &buttons {
+        let title = len_chars(button.pointer("/reply/title"));
+        if title == 0 || len_chars(button.pointer("/reply/id")) == 0 {
+            return Err(invalid_parameter(
+                "(#100) The parameter interactive['action']['buttons'][0]['reply'] needs an id and a title.",
+            ));
+        }
+        if title > platform::WHATSAPP_BUTTON_TITLE_MAX_CHARS {
+            return Err(parameter_value_not_valid(&format!(
+                "Button title length is too long. Max length is {}",
+                platform::WHATSAPP_BUTTON_TITLE_MAX_CHARS
+            )));
+        }
+        if len_chars(button.pointer("/reply/id")) > platform::WHATSAPP_BUTTON_ID_MAX_CHARS {
+            return Err(parameter_value_not_valid(&format!(
+                "Button id length is too long. Max length is {}",
+                platform::WHATSAPP_BUTTON_ID_MAX_CHARS
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A list: a button label within its limit, one to ten sections, one to ten rows in all, each
+/// row with an id and a title (and description) within their limits.
+#[allow(clippy::result_large_err)] // a Response is what axum handlers return
+fn check_list(part: &Value) -> Result<(), Response> {
+    let button = len_chars(part.pointer("/action/button"));
+    if button == 0 {
+        return Err(invalid_parameter(
+            "(#100) The parameter interactive['action']['button'] is required.",
+        ));
+    }
+    if button > platform::WHATSAPP_LIST_BUTTON_MAX_CHARS {
+        return Err(parameter_value_not_valid(&format!(
+            "Button title length is too long. Max length is {}",
+            platform::WHATSAPP_LIST_BUTTON_MAX_CHARS
+        )));
+    }
+    let sections = part
+        .pointer("/action/sections")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if !(1..=platform::WHATSAPP_LIST_MAX_SECTIONS).contains(&sections.len()) {
+        return Err(parameter_value_not_valid(&format!(
+            "Sections count should be between 1 and {}",
+            platform::WHATSAPP_LIST_MAX_SECTIONS
+        )));
+    }
+    let rows: Vec<&Value> = sections
+        .iter()
+        .filter_map(|s| s.get("rows").and_then(Value::as_array))
+        .flatten()
+        .collect();
+    if !(1..=platform::WHATSAPP_LIST_MAX_ROWS).contains(&rows.len()) {
+        return Err(parameter_value_not_valid(&format!(
+            "Total row count exceed max allowed count: {}",
+            platform::WHATSAPP_LIST_MAX_ROWS
+        )));
+    }
+    rows.into_iter().try_for_each(check_list_row)
+}
+
+/// One row of a list: an id and a title, each within its limit, and a description within its.
+#[allow(clippy::result_large_err)] // a Response is what axum handlers return
+fn check_list_row(row: &Value) -> Result<(), Response> {
+    let title = len_chars(row.get("title"));
+    if title == 0 || len_chars(row.get("id")) == 0 {
+        return Err(invalid_parameter(
+            "(#100) Each row of interactive['action']['sections'] needs an id and a title.",
+        ));
+    }
+    let limits = [
+        (
+            "Row title",
+            title,
+            platform::WHATSAPP_LIST_ROW_TITLE_MAX_CHARS,
+        ),
+        (
+            "Row id",
+            len_chars(row.get("id")),
+            platform::WHATSAPP_LIST_ROW_ID_MAX_CHARS,
+        ),
+        (
+            "Row description",
+            len_chars(row.get("description")),
+            platform::WHATSAPP_LIST_ROW_DESCRIPTION_MAX_CHARS,
+        ),
+    ];
+    for (what, length, limit) in limits {
+        if length > limit {
+            return Err(parameter_value_not_valid(&format!(
+                "{what} length is too long. Max length is {limit}"
+            )));
+        }
     }
     Ok(())
 }
@@ -491,6 +625,9 @@ fn check_messenger_content(body: &Value, instagram: bool) -> Result<(), Response
             "(#100) Must send either message or state",
         ));
     }
+    if let Some(replies) = body.pointer("/message/quick_replies") {
+        check_quick_replies(replies)?;
+    }
     if body.get("messaging_type").and_then(Value::as_str) == Some("MESSAGE_TAG")
         && let Some(tag) = body.get("tag").and_then(Value::as_str)
         && tag != "HUMAN_AGENT"
@@ -500,6 +637,59 @@ fn check_messenger_content(body: &Value, instagram: bool) -> Result<(), Response
             100,
             &format!("(#100) Tag {tag} is no longer supported"),
         ));
+    }
+    Ok(())
+}
+
+/// Quick replies: an array of 1 to 13; a `text` one has a title and a payload within their
+/// limits (`user_phone_number` and `user_email` ones carry neither).
+#[allow(clippy::result_large_err)] // a Response is what axum handlers return
+fn check_quick_replies(replies: &Value) -> Result<(), Response> {
+    let Some(replies) = replies.as_array() else {
+        return Err(invalid_parameter(
+            "(#100) param message[quick_replies] must be an array.",
+        ));
+    };
+    if !(1..=platform::MESSENGER_MAX_QUICK_REPLIES).contains(&replies.len()) {
+        return Err(invalid_parameter(&format!(
+            "(#100) param message[quick_replies] must have between 1 and {} elements.",
+            platform::MESSENGER_MAX_QUICK_REPLIES
+        )));
+    }
+    for (i, reply) in replies.iter().enumerate() {
+        match reply.get("content_type").and_then(Value::as_str) {
+            Some("text") => {}
+            Some("user_phone_number" | "user_email") => continue,
+            _ => {
+                return Err(invalid_parameter(&format!(
+                    "(#100) param message[quick_replies][{i}][content_type] must be one of {{text, user_phone_number, user_email}}."
+                )));
+            }
+        }
+        let title = len_chars(reply.get("title"));
+        if title == 0 {
+            return Err(invalid_parameter(&format!(
+                "(#100) param message[quick_replies][{i}][title] must be non-empty."
+            )));
+        }
+        if title > platform::MESSENGER_QUICK_REPLY_TITLE_MAX_CHARS {
+            return Err(invalid_parameter(&format!(
+                "(#100) Length of param message[quick_replies][{i}][title] must be less than or equal to {}",
+                platform::MESSENGER_QUICK_REPLY_TITLE_MAX_CHARS
+            )));
+        }
+        let payload = len_chars(reply.get("payload"));
+        if payload == 0 {
+            return Err(invalid_parameter(&format!(
+                "(#100) param message[quick_replies][{i}][payload] must be non-empty."
+            )));
+        }
+        if payload > platform::MESSENGER_QUICK_REPLY_PAYLOAD_MAX_CHARS {
+            return Err(invalid_parameter(&format!(
+                "(#100) Length of param message[quick_replies][{i}][payload] must be less than or equal to {}",
+                platform::MESSENGER_QUICK_REPLY_PAYLOAD_MAX_CHARS
+            )));
+        }
     }
     Ok(())
 }

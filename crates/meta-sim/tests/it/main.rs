@@ -2,6 +2,7 @@
 //! error, media, Embedded Signup calls, and signed webhooks.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+mod menus;
 mod receiver;
 mod sends;
 mod signup_and_media;

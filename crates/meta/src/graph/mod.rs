@@ -23,7 +23,7 @@ use url::Url;
 
 pub use error::{GraphError, MediaError};
 pub use media::MediaHostPolicy;
-pub use messenger::{MessagingType, MessengerOutgoing, MessengerSend};
+pub use messenger::{MessagingType, MessengerOutgoing, MessengerSend, QuickReply};
 pub use whatsapp::{
     Accepted, ListRow, ListSection, MediaSource, Outgoing, Recipient, ReplyButton,
     TemplateComponent, TemplateComponentKind, TemplateParameter, WhatsAppSend,

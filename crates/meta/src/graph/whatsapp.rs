@@ -88,7 +88,7 @@ pub struct TemplateComponent {
 /// A reply button.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplyButton {
-    /// The id the customer's reply carries back.
+    /// The id the customer's reply carries back (≤ 256 characters).
     pub id: String,
     /// The title (≤ 20 characters).
     pub title: String,
@@ -97,7 +97,7 @@ pub struct ReplyButton {
 /// A section of an interactive list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListSection {
-    /// Section title.
+    /// Section title (≤ 24 characters).
     pub title: String,
     /// The section's rows; all sections together hold at most 10.
     pub rows: Vec<ListRow>,
@@ -106,7 +106,7 @@ pub struct ListSection {
 /// A row of an interactive list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListRow {
-    /// The id the reply carries back.
+    /// The id the reply carries back (≤ 200 characters).
     pub id: String,
     /// Title (≤ 24 characters).
     pub title: String,
@@ -146,20 +146,20 @@ pub enum Outgoing {
     },
     /// Reply buttons.
     Buttons {
-        /// Body text.
+        /// Body text (≤ 1024 characters).
         body: String,
         /// 1–3 buttons.
         buttons: Vec<ReplyButton>,
-        /// Footer text.
+        /// Footer text (≤ 60 characters).
         footer: Option<String>,
     },
     /// An interactive list.
     List {
-        /// Body text.
+        /// Body text (≤ 1024 characters).
         body: String,
         /// The button that opens the list (≤ 20 characters).
         button: String,
-        /// Sections (≤ 10 rows in all).
+        /// 1–10 sections (1–10 rows in all).
         sections: Vec<ListSection>,
     },
     /// A reaction to a message; `None` removes it.
@@ -249,10 +249,16 @@ impl WhatsAppSend {
                     platform::WHATSAPP_CAPTION_MAX_CHARS,
                 ));
             }
-            Outgoing::Buttons { buttons, .. } => validate_buttons(buttons)?,
+            Outgoing::Buttons {
+                body,
+                buttons,
+                footer,
+            } => validate_buttons(body, buttons, footer.as_deref())?,
             Outgoing::List {
-                sections, button, ..
-            } => validate_list(sections, button)?,
+                body,
+                button,
+                sections,
+            } => validate_list(body, button, sections)?,
             _ => {}
         }
         Ok(())
@@ -278,40 +284,128 @@ impl WhatsAppSend {
     }
 }
 
-/// Reply buttons: 1 to 3, each title within its limit.
-fn validate_buttons(buttons: &[ReplyButton]) -> Result<(), GraphError> {
+/// Reply buttons: a body within its limit, 1 to 3 buttons, each with an id and a title within
+/// their limits, and a footer within its limit.
+fn validate_buttons(
+    body: &str,
+    buttons: &[ReplyButton],
+    footer: Option<&str>,
+) -> Result<(), GraphError> {
+    validate_interactive_body(body)?;
     if buttons.is_empty() || buttons.len() > platform::WHATSAPP_MAX_REPLY_BUTTONS {
-        return Err(GraphError::InvalidInput(
-            "a message needs 1 to 3 reply buttons".into(),
-        ));
+        return Err(GraphError::InvalidInput(format!(
+            "a message needs 1 to {} reply buttons, not {}",
+            platform::WHATSAPP_MAX_REPLY_BUTTONS,
+            buttons.len()
+        )));
     }
-    if buttons
-        .iter()
-        .any(|b| b.title.chars().count() > platform::WHATSAPP_BUTTON_TITLE_MAX_CHARS)
+    for button in buttons {
+        check_label(
+            "a button title",
+            &button.title,
+            platform::WHATSAPP_BUTTON_TITLE_MAX_CHARS,
+        )?;
+        check_label(
+            "a button id",
+            &button.id,
+            platform::WHATSAPP_BUTTON_ID_MAX_CHARS,
+        )?;
+    }
+    if let Some(footer) = footer
+        && footer.chars().count() > platform::WHATSAPP_INTERACTIVE_FOOTER_MAX_CHARS
     {
         return Err(too_long(
-            "a button title",
-            platform::WHATSAPP_BUTTON_TITLE_MAX_CHARS,
+            "the footer",
+            platform::WHATSAPP_INTERACTIVE_FOOTER_MAX_CHARS,
         ));
     }
     Ok(())
 }
 
-/// A list message: 1 to 10 rows in all, its button's and rows' titles within their limits.
-fn validate_list(sections: &[ListSection], button: &str) -> Result<(), GraphError> {
+/// A list message: a body and a button label within their limits, 1 to 10 sections holding 1 to
+/// 10 rows in all, each row with an id and a title (and a description, if any) within their
+/// limits.
+fn validate_list(body: &str, button: &str, sections: &[ListSection]) -> Result<(), GraphError> {
+    validate_interactive_body(body)?;
+    check_label(
+        "the list button",
+        button,
+        platform::WHATSAPP_LIST_BUTTON_MAX_CHARS,
+    )?;
+    if sections.is_empty() || sections.len() > platform::WHATSAPP_LIST_MAX_SECTIONS {
+        return Err(GraphError::InvalidInput(format!(
+            "a list needs 1 to {} sections, not {}",
+            platform::WHATSAPP_LIST_MAX_SECTIONS,
+            sections.len()
+        )));
+    }
     let rows: usize = sections.iter().map(|s| s.rows.len()).sum();
     if rows == 0 || rows > platform::WHATSAPP_LIST_MAX_ROWS {
-        return Err(GraphError::InvalidInput("a list needs 1 to 10 rows".into()));
+        return Err(GraphError::InvalidInput(format!(
+            "a list needs 1 to {} rows in all, not {rows}",
+            platform::WHATSAPP_LIST_MAX_ROWS
+        )));
     }
-    if button.chars().count() > 20 {
-        return Err(too_long("the list button", 20));
+    for section in sections {
+        if section.title.chars().count() > platform::WHATSAPP_LIST_SECTION_TITLE_MAX_CHARS {
+            return Err(too_long(
+                "a list section title",
+                platform::WHATSAPP_LIST_SECTION_TITLE_MAX_CHARS,
+            ));
+        }
+        for row in &section.rows {
+            validate_row(row)?;
+        }
     }
-    if sections
-        .iter()
-        .flat_map(|s| &s.rows)
-        .any(|r| r.title.chars().count() > 24)
+    Ok(())
+}
+
+/// One row of a list: an id, a title and an optional description within their limits.
+fn validate_row(row: &ListRow) -> Result<(), GraphError> {
+    check_label(
+        "a list row title",
+        &row.title,
+        platform::WHATSAPP_LIST_ROW_TITLE_MAX_CHARS,
+    )?;
+    check_label(
+        "a list row id",
+        &row.id,
+        platform::WHATSAPP_LIST_ROW_ID_MAX_CHARS,
+    )?;
+    if let Some(description) = &row.description
+        && description.chars().count() > platform::WHATSAPP_LIST_ROW_DESCRIPTION_MAX_CHARS
     {
-        return Err(too_long("a list row title", 24));
+        return Err(too_long(
+            "a list row description",
+            platform::WHATSAPP_LIST_ROW_DESCRIPTION_MAX_CHARS,
+        ));
+    }
+    Ok(())
+}
+
+/// The body of an interactive message: not blank, within its limit.
+fn validate_interactive_body(body: &str) -> Result<(), GraphError> {
+    if body.trim().is_empty() {
+        return Err(GraphError::InvalidInput(
+            "an interactive message needs a body text".into(),
+        ));
+    }
+    if body.chars().count() > platform::WHATSAPP_INTERACTIVE_BODY_MAX_CHARS {
+        return Err(too_long(
+            "the body of an interactive message",
+            platform::WHATSAPP_INTERACTIVE_BODY_MAX_CHARS,
+        ));
+    }
+    Ok(())
+}
+
+/// A label (title, id) that must be there and within `limit` characters.
+fn check_label(what: &str, label: &str, limit: usize) -> Result<(), GraphError> {
+    if label.trim().is_empty() {
+        return Err(GraphError::InvalidInput(format!("{what} is empty")));
+    }
+    if label.chars().count() > limit {
+        return Err(too_long(what, limit));
     }
     Ok(())
 }
@@ -548,5 +642,141 @@ mod tests {
         });
         s.callback_data = "c".repeat(513);
         assert!(s.validate().is_err());
+    }
+
+    fn buttons(titles: &[&str]) -> Outgoing {
+        Outgoing::Buttons {
+            body: "Which team?".into(),
+            buttons: titles
+                .iter()
+                .enumerate()
+                .map(|(i, t)| ReplyButton {
+                    id: format!("b{i}"),
+                    title: (*t).into(),
+                })
+                .collect(),
+            footer: None,
+        }
+    }
+
+    fn list(button: &str, rows: Vec<ListRow>) -> Outgoing {
+        Outgoing::List {
+            body: "Which team?".into(),
+            button: button.into(),
+            sections: vec![ListSection {
+                title: "Teams".into(),
+                rows,
+            }],
+        }
+    }
+
+    fn row(id: &str, title: &str) -> ListRow {
+        ListRow {
+            id: id.into(),
+            title: title.into(),
+            description: None,
+        }
+    }
+
+    fn refusal(message: Outgoing) -> String {
+        match send(message).validate() {
+            Err(GraphError::InvalidInput(why)) => why,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reply_buttons_are_held_to_metas_limits() {
+        assert!(
+            send(buttons(&["Sales", "Billing", "Support"]))
+                .validate()
+                .is_ok()
+        );
+        assert!(send(buttons(&[&"x".repeat(20)])).validate().is_ok());
+        assert_eq!(
+            refusal(buttons(&["a", "b", "c", "d"])),
+            "a message needs 1 to 3 reply buttons, not 4"
+        );
+        assert_eq!(
+            refusal(buttons(&[])),
+            "a message needs 1 to 3 reply buttons, not 0"
+        );
+        assert_eq!(
+            refusal(buttons(&[&"x".repeat(21)])),
+            "a button title is longer than 20 characters"
+        );
+        assert_eq!(refusal(buttons(&[" "])), "a button title is empty");
+        let Outgoing::Buttons { buttons: b, .. } = buttons(&["ok"]) else {
+            unreachable!()
+        };
+        let long_body = Outgoing::Buttons {
+            body: "x".repeat(1025),
+            buttons: b.clone(),
+            footer: None,
+        };
+        assert_eq!(
+            refusal(long_body),
+            "the body of an interactive message is longer than 1024 characters"
+        );
+        let long_footer = Outgoing::Buttons {
+            body: "x".repeat(1024),
+            buttons: b,
+            footer: Some("f".repeat(61)),
+        };
+        assert_eq!(
+            refusal(long_footer),
+            "the footer is longer than 60 characters"
+        );
+    }
+
+    #[test]
+    fn lists_are_held_to_metas_limits() {
+        let ten: Vec<ListRow> = (0..10).map(|i| row(&format!("r{i}"), "Row")).collect();
+        assert!(send(list(&"b".repeat(20), ten.clone())).validate().is_ok());
+        let mut eleven = ten.clone();
+        eleven.push(row("r10", "Row"));
+        assert_eq!(
+            refusal(list("Choose", eleven)),
+            "a list needs 1 to 10 rows in all, not 11"
+        );
+        assert_eq!(
+            refusal(list("Choose", vec![])),
+            "a list needs 1 to 10 rows in all, not 0"
+        );
+        assert_eq!(
+            refusal(list(&"b".repeat(21), ten)),
+            "the list button is longer than 20 characters"
+        );
+        assert!(
+            send(list("Choose", vec![row("r", &"t".repeat(24))]))
+                .validate()
+                .is_ok()
+        );
+        assert_eq!(
+            refusal(list("Choose", vec![row("r", &"t".repeat(25))])),
+            "a list row title is longer than 24 characters"
+        );
+        assert_eq!(
+            refusal(list("Choose", vec![row(&"i".repeat(201), "t")])),
+            "a list row id is longer than 200 characters"
+        );
+        let mut described = row("r", "t");
+        described.description = Some("d".repeat(73));
+        assert_eq!(
+            refusal(list("Choose", vec![described])),
+            "a list row description is longer than 72 characters"
+        );
+        let long_body = Outgoing::List {
+            body: "x".repeat(1025),
+            button: "Choose".into(),
+            sections: vec![ListSection {
+                title: "Teams".into(),
+                rows: vec![row("r", "t")],
+            }],
+        };
+        assert_eq!(
+            refusal(long_body),
+            "the body of an interactive message is longer than 1024 characters"
+        );
     }
 }
