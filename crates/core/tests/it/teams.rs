@@ -397,3 +397,135 @@ async fn a_breach_of_your_teams_target_is_noticed_once() {
         "not in the team"
     );
 }
+
+#[tokio::test]
+async fn the_preview_replays_the_last_week_through_a_setup() {
+    use zentro_core::automation_preview::{PreviewMessage, preview};
+    let now = T0 + 10 * 24 * 60 * MINUTE;
+    let hour_secs = 3_600;
+    let now_secs = now / 1000;
+    let restrict = event(
+        10,
+        "team.contact_edited",
+        Some("m_admin"),
+        now - 40 * MINUTE,
+        json!({ "type": "contact_edited", "contact": contact("US.4"), "changes": { "restricted": true } }),
+    );
+    let (_dir, cache) = crate::support::cache_with(&[
+        // Eight days ago: outside the week replayed.
+        crate::support::wa_text(
+            1,
+            "US.0",
+            "Old",
+            "wamid.0",
+            "hi",
+            now_secs - 8 * 24 * hour_secs,
+        ),
+        crate::support::wa_text(2, "US.1", "Ana", "wamid.1", "hi", now_secs - 3 * hour_secs),
+        // What the automation in force did: left out, the setup under trial decides.
+        sent(
+            3,
+            "automation:greeting",
+            "US.1",
+            "wamid.g1",
+            now - 3 * 60 * MINUTE + 1000,
+        ),
+        crate::support::wa_text(
+            4,
+            "US.1",
+            "Ana",
+            "wamid.1b",
+            "still there?",
+            now_secs - 5 * hour_secs / 2,
+        ),
+        crate::support::wa_text(
+            5,
+            "US.2",
+            "Bo",
+            "wamid.2",
+            "hello",
+            now_secs - 2 * hour_secs,
+        ),
+        sent(7, "m_bo", "US.2", "wamid.r2", now - 110 * MINUTE),
+        crate::support::wa_text(8, "US.3", "Cy", "wamid.3", "hey", now_secs - hour_secs),
+        crate::support::wa_text(9, "US.4", "Di", "wamid.4", "yo", now_secs - 30 * 60),
+        // An admin restricts Di (P14): nothing automated, from the start of the replay.
+        restrict,
+    ])
+    .await;
+    let setup: zentro_automation::Setup = serde_json::from_value(json!({
+        "enabled": true,
+        "greeting": { "text": "Hello from Sandbox" },
+        "channel_teams": { "whatsapp:P": "billing" },
+        "capacities": { "m_ana": 1 },
+        "teams": [{ "id": "billing", "name": "Billing", "members": ["m_ana", "m_bo"], "assignment": "round_robin" }]
+    }))
+    .unwrap();
+    let result = preview(&cache, &setup, now).await.unwrap();
+
+    // By hand: Ana, Bo and Cy each start a conversation: a greeting as they write, the channel's
+    // team, and round robin — Ana's to m_ana, Bo's to m_bo, Cy's to m_bo again (m_ana is at her
+    // capacity of 1). Ana's second message is no new conversation: no second greeting. Di is
+    // restricted: nothing. Old wrote before the week.
+    assert_eq!(result.since, now - 7 * 24 * 60 * MINUTE);
+    assert_eq!(result.conversations_replayed, 4);
+    assert_eq!(
+        (result.messages_sent, result.routed, result.assigned),
+        (3, 3, 3)
+    );
+    /// A conversation as the preview shows it: name, team, assignee, messages.
+    type Shown<'a> = (
+        &'a str,
+        Option<&'a str>,
+        Option<&'a str>,
+        &'a [PreviewMessage],
+    );
+    let got: Vec<Shown> = result
+        .conversations
+        .iter()
+        .map(|c| {
+            (
+                c.contact_name.as_str(),
+                c.team.as_deref(),
+                c.assignee.as_deref(),
+                c.messages.as_slice(),
+            )
+        })
+        .collect();
+    let greeting = |at: i64| {
+        vec![PreviewMessage {
+            rule: "greeting".into(),
+            text: "Hello from Sandbox".into(),
+            at,
+        }]
+    };
+    assert_eq!(
+        got,
+        [
+            (
+                "Cy",
+                Some("billing"),
+                Some("m_bo"),
+                greeting(now - 60 * MINUTE).as_slice()
+            ),
+            (
+                "Bo",
+                Some("billing"),
+                Some("m_bo"),
+                greeting(now - 120 * MINUTE).as_slice()
+            ),
+            (
+                "Ana",
+                Some("billing"),
+                Some("m_ana"),
+                greeting(now - 180 * MINUTE).as_slice()
+            ),
+        ]
+    );
+    assert!(
+        result
+            .conversations
+            .iter()
+            .all(|c| c.channel_kind == "whatsapp")
+    );
+}
