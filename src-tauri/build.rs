@@ -60,6 +60,11 @@ fn main() {
             "set_update_endpoint",
             "take_link",
             "link_candidates",
+            "automation_setup",
+            "save_automation_setup",
+            "preview_automation",
+            "set_presence",
+            "presence",
         ]),
     ))
     .expect("failed to read the Tauri configuration");

@@ -68,6 +68,11 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::about::set_update_endpoint,
             commands::about::take_link,
             commands::inbox::link_candidates,
+            commands::automation::automation_setup,
+            commands::automation::save_automation_setup,
+            commands::automation::preview_automation,
+            commands::automation::set_presence,
+            commands::automation::presence,
         ])
         .events(tauri_specta::collect_events![
             crate::desk_runner::DeskStatusChanged,

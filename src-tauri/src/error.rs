@@ -24,6 +24,9 @@ pub enum ErrorCode {
     Forbidden,
     /// The relay could not be reached; the UI offers to try again.
     Offline,
+    /// Someone else saved the same thing meanwhile (the automation setup): the UI reloads it and
+    /// lets the user apply their change again.
+    Conflict,
     /// A customer's file that may not be opened (a program or a script, or a type the desk does
     /// not open): the UI shows the warning and offers to save it instead.
     NotOpenable,
@@ -127,6 +130,17 @@ impl From<zentro_core::relay_client::SyncError> for CommandError {
             }
             SyncError::Relay(_) => Self::new(ErrorCode::Internal, message),
             SyncError::Cache(error) => error.into(),
+        }
+    }
+}
+
+impl From<zentro_core::relay_client::automation::SaveAutomationError> for CommandError {
+    fn from(error: zentro_core::relay_client::automation::SaveAutomationError) -> Self {
+        use zentro_core::relay_client::automation::SaveAutomationError;
+        match error {
+            SaveAutomationError::Conflict => Self::new(ErrorCode::Conflict, error.to_string()),
+            SaveAutomationError::Invalid(_) => Self::new(ErrorCode::Invalid, error.to_string()),
+            SaveAutomationError::Relay(error) => error.into(),
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::setup::{Hours, Invalid};
 /// An open span of a day, `start` to `end` as `HH:MM` in the hours' time zone (`end` after
 /// `start`; `24:00` ends at midnight).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct Span {
     /// Opens at, `HH:MM`.

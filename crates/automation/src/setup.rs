@@ -29,6 +29,7 @@ pub const MAX_OPTION_TITLE: usize = 20;
 
 /// The workspace's automation: what runs on the relay while every desk may be closed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default, deny_unknown_fields)]
 pub struct Setup {
     /// The automation runs (`false`: nothing automated happens; teams still route by hand).
@@ -74,6 +75,7 @@ impl Default for Setup {
 
 /// A team (department): its members and how it assigns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct Team {
     /// Stable id (letters, digits, `-`, `_`; 1 to 32), what conversations and events name.
@@ -96,6 +98,7 @@ pub struct Team {
 
 /// How a team's new conversations find a member.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum Assignment {
     /// People take them.
@@ -120,6 +123,7 @@ impl Assignment {
 
 /// Weekly hours in a named time zone, with holidays (closed all day).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct Hours {
     /// An IANA time zone, e.g. `Europe/Lisbon`.
@@ -134,6 +138,7 @@ pub struct Hours {
 /// A text in several versions: the default, and overrides per language (e.g. `pt`) and per
 /// channel kind (`whatsapp`, `messenger`, `instagram`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct Texts {
     /// The text when no override fits.
@@ -169,6 +174,7 @@ impl Texts {
 
 /// The menu bot: asks which team, routes by the answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct Menu {
     /// The question (e.g. "What can we help you with?").
@@ -195,6 +201,7 @@ impl Menu {
 
 /// A menu choice: a title the customer taps and the team it routes to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct MenuOption {
     /// Stable id, sent to Meta as the button's or quick reply's payload.

@@ -28,6 +28,30 @@ pub struct ConversationSummary {
     /// Last activity (UTC ms); with `id`, the key of the next page.
     #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
     pub last_activity_at: i64,
+    /// The team it is routed to (an id of the automation setup's teams), if any.
+    pub team_id: Option<String>,
+    /// When a person's first response is due (UTC ms): the customer's first message not yet
+    /// answered by a person, plus the team's first-response target. `None` when the team has no
+    /// target, nothing waits for an answer, or the conversation is not open.
+    #[cfg_attr(feature = "specta", specta(type = Option<specta_typescript::Number>))]
+    pub first_response_due_at: Option<i64>,
+    /// `due_soon` (within a fifth of the target or ten minutes, whichever is smaller) or
+    /// `breached`; `None` while there is time, or when [`Self::first_response_due_at`] is `None`.
+    pub sla: Option<String>,
+}
+
+/// A row of the list as the query reads it, before its SLA is worked out.
+struct SummaryRow {
+    id: i64,
+    contact_name: String,
+    channel_kind: String,
+    status: String,
+    assignee_id: Option<String>,
+    unread_count: i64,
+    preview: String,
+    last_activity_at: i64,
+    team_id: Option<String>,
+    awaiting_since: Option<i64>,
 }
 
 /// A message in a conversation.
@@ -72,8 +96,12 @@ pub struct MessageView {
     pub edited_at: Option<i64>,
     /// Why it failed (outbound).
     pub error_message: Option<String>,
-    /// The member who wrote it (outbound from this app).
+    /// The member who wrote it (outbound from this app); `None` when the automation did (see
+    /// [`Self::author_label`]).
     pub author_member_id: Option<String>,
+    /// Who wrote it when that was the workspace's automation: `Automation (<rule>)`, e.g.
+    /// `Automation (greeting)` ([`crate::teams::automation_label`]); `None` for a member's.
+    pub author_label: Option<String>,
     /// The id a device gave it (outbound from this app): what a retry names.
     pub client_id: Option<String>,
 }
@@ -97,6 +125,9 @@ pub struct ConversationFilter {
     /// Only those with this label.
     #[serde(default)]
     pub label: Option<String>,
+    /// Only those routed to this team; `Some("")` for those of no team.
+    #[serde(default)]
+    pub team: Option<String>,
 }
 
 /// Conversations by last activity, newest first, after `before` (exclusive).
@@ -110,25 +141,39 @@ pub async fn conversations(
 
 /// The conversations `filter` lets through, by last activity, newest first, after `before`
 /// (exclusive). Walks the activity index and filters as it goes, so a page costs the same at
-/// any depth.
+/// any depth. Where each stands against its first-response target is worked out for now.
 pub async fn conversations_where(
     cache: &Cache,
     filter: &ConversationFilter,
     before: Option<PageKey>,
     limit: i64,
 ) -> Result<Vec<ConversationSummary>, CacheError> {
+    conversations_at(cache, filter, before, limit, zentro_events::clock::now_ms()).await
+}
+
+/// [`conversations_where`] with the SLA worked out for `now` (UTC ms). The targets are read
+/// once per page; each row's SLA comes from its own columns (team, status, and when the
+/// customer's unanswered message came), so the cost stays that of the index walk.
+pub async fn conversations_at(
+    cache: &Cache,
+    filter: &ConversationFilter,
+    before: Option<PageKey>,
+    limit: i64,
+    now: i64,
+) -> Result<Vec<ConversationSummary>, CacheError> {
     let (t, id) = before.unwrap_or((i64::MAX, i64::MAX));
-    let (status, assignee, kind, label) = (
+    let (status, assignee, kind, label, team) = (
         filter.status.as_deref(),
         filter.assignee.as_deref(),
         filter.channel_kind.as_deref(),
         filter.label.as_deref(),
+        filter.team.as_deref(),
     );
-    Ok(sqlx::query_as!(
-        ConversationSummary,
+    let rows = sqlx::query_as!(
+        SummaryRow,
         r#"SELECT c.id AS "id!", COALESCE(NULLIF(k.display_name, ''), k.external_id) AS "contact_name!: String",
                   ch.kind AS channel_kind, c.status, c.assignee_id, c.unread_count, c.last_message_preview AS preview,
-                  c.last_activity_at
+                  c.last_activity_at, c.team_id, c.awaiting_since
            FROM conversations c CROSS JOIN contacts k CROSS JOIN channels ch
            WHERE k.id = c.contact_id AND ch.id = k.channel_id AND c.last_activity_at <= ?1 AND (c.last_activity_at < ?1 OR c.id < ?2)
              AND (?4 IS NULL OR c.status = ?4)
@@ -136,6 +181,7 @@ pub async fn conversations_where(
              AND (?6 IS NULL OR ch.kind = ?6)
              AND (?7 IS NULL OR EXISTS (SELECT 1 FROM conversation_labels cl JOIN labels l ON l.id = cl.label_id
                                         WHERE cl.conversation_id = c.id AND l.name = ?7))
+             AND (?8 IS NULL OR (?8 = '' AND c.team_id IS NULL) OR c.team_id = ?8)
            ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?3"#,
         t,
         id,
@@ -143,33 +189,53 @@ pub async fn conversations_where(
         status,
         assignee,
         kind,
-        label
+        label,
+        team
     )
     .fetch_all(cache.pool())
-    .await?
-    .into_iter()
-    .map(|mut c| {
-        // Names and previews (a document's file name, often) as shown: nothing reorders them.
-        c.contact_name = crate::customer_files::visible_text(&c.contact_name);
-        c.preview = crate::customer_files::visible_text(&c.preview);
-        c
-    })
-    .collect())
+    .await?;
+    let targets = crate::teams::FirstResponseTargets::of(cache).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let standing = targets.standing(&r.status, r.team_id.as_deref(), r.awaiting_since, now);
+            ConversationSummary {
+                id: r.id,
+                // Names and previews (a document's file name, often) as shown: nothing reorders
+                // them.
+                contact_name: crate::customer_files::visible_text(&r.contact_name),
+                preview: crate::customer_files::visible_text(&r.preview),
+                channel_kind: r.channel_kind,
+                status: r.status,
+                assignee_id: r.assignee_id,
+                unread_count: r.unread_count,
+                last_activity_at: r.last_activity_at,
+                team_id: r.team_id,
+                first_response_due_at: standing.map(|(due, _)| due),
+                sla: standing.and_then(|(_, sla)| sla).map(|s| s.as_str().into()),
+            }
+        })
+        .collect())
 }
 
 /// A message as it is shown: its file name is the one the desk gives the file
 /// ([`crate::customer_files::shown_name`]: no invisible or reordering characters, the extension
-/// of its MIME type), never the customer's as sent.
-fn with_shown_name(mut message: MessageView) -> MessageView {
+/// of its MIME type), never the customer's as sent; one the automation wrote names its rule,
+/// not a member.
+fn as_shown(mut message: MessageView) -> MessageView {
     message.file_name = crate::customer_files::shown_name(
         message.file_name.as_deref(),
         message.media_mime.as_deref(),
         message.id,
     );
+    message.author_label = crate::teams::automation_label(message.author_member_id.as_deref());
+    if message.author_label.is_some() {
+        message.author_member_id = None;
+    }
     message
 }
 
-/// A page of a conversation's messages as shown ([`MessageView`], [`with_shown_name`]): the
+/// A page of a conversation's messages as shown ([`MessageView`], [`as_shown`]): the
 /// columns are the same for every page, `$page` is the rest of the query (the key condition, the
 /// order and the limit), with `?1` the conversation, `?2` and `?3` the page key's time and id, and
 /// `?4` the limit. A macro, as `sqlx::query_as!` checks only literal SQL.
@@ -182,7 +248,7 @@ macro_rules! message_page {
                   (SELECT emoji FROM reactions r WHERE r.message_external_id = m.external_id AND r.reactor = 'customer') AS "reaction?: String",
                   m.deleted_at IS NOT NULL AS "deleted!: bool", m.file_name, m.media_mime, m.media_url,
                   m.media_path IS NOT NULL AS "media_stored!: bool", m.quoted_external_id, m.edited_at, m.error_message,
-                  m.author_member_id, m.client_id
+                  m.author_member_id, NULL AS "author_label?: String", m.client_id
            FROM messages m WHERE m.conversation_id = ?1 AND "#
                 + $page,
             $conversation_id,
@@ -193,7 +259,7 @@ macro_rules! message_page {
         .fetch_all($cache.pool())
         .await?
         .into_iter()
-        .map(with_shown_name)
+        .map(as_shown)
         .collect()
     }};
 }

@@ -16,7 +16,9 @@
 //! - **What staff do**: [`inbox`] (lists, threads, search), [`outbox`] (replies, templates and
 //!   files, sent exactly once through Meta's Graph API), [`actions`] (assign, status, notes,
 //!   labels, contact edits: team events queued offline), [`desk`] (the running desk that ties
-//!   sync and sending together).
+//!   sync and sending together), [`teams`] (teams, presence and first-response targets as the
+//!   log carried them), [`automation_preview`] (a setup replayed over the last week of the
+//!   cache, before it is saved).
 //! - **Customers' content and rights**: [`media`] and [`customer_files`] (files kept, shown and
 //!   opened safely), [`profiles`] (customer names), [`export`] and [`rights`] (export, erasure,
 //!   retention, restriction), [`notices`] (what deserves an OS notification), [`links`]
@@ -31,6 +33,7 @@
 pub mod account;
 pub mod actions;
 pub mod apply;
+pub mod automation_preview;
 pub mod cache;
 pub mod channel_access;
 pub mod channel_tokens;
@@ -50,6 +53,7 @@ pub mod profiles;
 pub mod relay_client;
 pub mod rights;
 pub mod sync;
+pub mod teams;
 pub mod updates;
 pub mod utc;
 pub mod vault;

@@ -1,6 +1,7 @@
 //! What deserves an OS notification: a new conversation, a customer's message in a conversation
-//! assigned to you, a teammate's note that mentions you — never the conversation you are reading,
-//! never your own actions. The app shows these; the rules live here.
+//! assigned to you, a teammate's note that mentions you, a conversation of your team past its
+//! first-response target — never the conversation you are reading, never your own actions. The
+//! app shows these; the rules live here.
 
 use serde::Serialize;
 
@@ -17,6 +18,8 @@ pub enum NoticeKind {
     Message,
     /// A teammate mentioned you in a private note.
     Mention,
+    /// A conversation of one of your teams went past its first-response target.
+    FirstResponseBreached,
 }
 
 /// One notification.
@@ -126,6 +129,57 @@ pub async fn since(
         }
     }
     Ok((notices, next))
+}
+
+/// Conversations of `member`'s teams whose first response fell due in `(after, now]` (UTC ms),
+/// skipping the conversation `viewing`. Time alone makes a conversation breach, so the shell
+/// calls this every minute with the previous call's `now` as `after`: each breach then falls in
+/// exactly one window and is noticed once (and those that breached while the app was closed are
+/// not noticed at start, when `after` is the start).
+pub async fn breaches(
+    cache: &Cache,
+    member: &Member,
+    after: i64,
+    now: i64,
+    viewing: Option<i64>,
+) -> Result<Vec<Notice>, CacheError> {
+    let Some(cached) = crate::teams::cached_setup(cache).await? else {
+        return Ok(Vec::new());
+    };
+    let mut notices = Vec::new();
+    for team in &cached.setup.teams {
+        let Some(minutes) = team.first_response_minutes else {
+            continue;
+        };
+        if !team.members.contains(&member.id) {
+            continue;
+        }
+        let target = i64::from(minutes) * 60_000;
+        let (from, to) = (after.saturating_sub(target), now.saturating_sub(target));
+        let due = sqlx::query!(
+            r#"SELECT c.id AS "id!", COALESCE(NULLIF(k.display_name, ''), k.external_id) AS "name!: String"
+               FROM conversations c JOIN contacts k ON k.id = c.contact_id
+               WHERE c.team_id = ?1 AND c.status = 'open' AND c.awaiting_since IS NOT NULL
+                 AND c.awaiting_since > ?2 AND c.awaiting_since <= ?3
+               ORDER BY c.awaiting_since"#,
+            team.id,
+            from,
+            to
+        )
+        .fetch_all(cache.pool())
+        .await?;
+        notices.extend(
+            due.into_iter()
+                .filter(|c| Some(c.id) != viewing)
+                .map(|c| Notice {
+                    kind: NoticeKind::FirstResponseBreached,
+                    conversation_id: c.id,
+                    title: crate::customer_files::visible_text(&c.name),
+                    body: format!("{}: no reply within {minutes} min", team.name),
+                }),
+        );
+    }
+    Ok(notices)
 }
 
 /// How a member can be @mentioned: their id, email name and first name, lowercased.

@@ -48,6 +48,9 @@ export function conversationSummary(id: number, overrides: Partial<ConversationS
     unread_count: id % 4,
     preview: `Message from customer ${id}`,
     last_activity_at: NOW - id * MINUTE,
+    team_id: null,
+    first_response_due_at: null,
+    sla: null,
     ...overrides,
   };
 }
@@ -82,6 +85,7 @@ export function message(id: number, direction: string, body: string, extra: Part
     edited_at: null,
     error_message: null,
     author_member_id: null,
+    author_label: null,
     client_id: null,
     ...extra,
   };

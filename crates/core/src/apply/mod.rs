@@ -13,7 +13,8 @@
 //!
 //! Where each kind of event is applied: `messages` (Meta's messages, reactions, edits, unsends),
 //! `statuses` (delivery statuses and receipts), `team` (team events, one function per kind) and
-//! `relay` (the relay's own events: sent replies, retention, erasure).
+//! `relay` (the relay's own events: sent replies, retention, erasure, the automation's setup and
+//! members' presence).
 
 mod messages;
 mod relay;
@@ -157,6 +158,8 @@ async fn apply_event(tx: &mut Tx, runs: &mut Runs, event: &RelayEvent) -> Result
         zentro_events::MESSAGE_SENT => relay::apply_message_sent(tx, runs, event).await,
         crate::rights::RETENTION_EVENT => relay::apply_retention(tx, runs, event).await,
         crate::rights::CONTACT_ERASED => relay::apply_erasure(tx, runs, event).await,
+        zentro_events::WORKSPACE_AUTOMATION => relay::apply_automation_setup(tx, runs, event).await,
+        zentro_events::WORKSPACE_PRESENCE => relay::apply_presence(tx, runs, event).await,
         kind if kind.starts_with(crate::actions::KIND_PREFIX) => team::apply(tx, runs, event).await,
         _ => Ok(false),
     }

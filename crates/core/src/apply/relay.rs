@@ -1,5 +1,6 @@
 //! The relay's own events: a reply Meta accepted, the workspace's retention periods, a contact's
-//! erasure. Each is taken only when the relay wrote it (checked before these run).
+//! erasure, the workspace's automation setup and a member's presence. Each is taken only when the
+//! relay wrote it (checked before these run).
 
 use zentro_meta::webhook::Platform;
 
@@ -65,6 +66,75 @@ pub(super) async fn apply_erasure(
     };
     runs.flush(tx).await?;
     crate::rights::apply_erasure(tx, &notice).await?;
+    Ok(true)
+}
+
+/// The workspace's automation setup as an admin saved it (`workspace.automation`); `false` when
+/// the payload does not parse (or its setup is not one this version reads) or names a version
+/// older than the one kept.
+pub(super) async fn apply_automation_setup(
+    tx: &mut Tx,
+    runs: &mut Runs,
+    event: &RelayEvent,
+) -> Result<bool, CacheError> {
+    let Ok(saved) = serde_json::from_value::<crate::teams::SavedSetup>(event.payload.clone())
+    else {
+        tracing::warn!(
+            seq = event.seq,
+            "ignored: an automation setup this desk cannot read"
+        );
+        return Ok(false);
+    };
+    runs.flush(tx).await?;
+    let setup = serde_json::to_string(&saved.setup).unwrap_or_default();
+    let stored = sqlx::query!(
+        r#"
+        INSERT INTO automation_setup (id, version, setup, saved_at, saved_by) VALUES (1, ?, ?, ?, ?)
+        ON CONFLICT (id) DO UPDATE SET
+            version = excluded.version,
+            setup = excluded.setup,
+            saved_at = excluded.saved_at,
+            saved_by = excluded.saved_by
+        WHERE excluded.version >= automation_setup.version
+        "#,
+        saved.version,
+        setup,
+        event.at,
+        saved.saved_by
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(stored.rows_affected() > 0)
+}
+
+/// A member's presence changed (`workspace.presence`); `false` when the payload does not parse
+/// or names a presence other than available, away or offline.
+pub(super) async fn apply_presence(
+    tx: &mut Tx,
+    runs: &mut Runs,
+    event: &RelayEvent,
+) -> Result<bool, CacheError> {
+    let Ok(change) = serde_json::from_value::<crate::teams::PresenceChange>(event.payload.clone())
+    else {
+        return Ok(false);
+    };
+    if !crate::teams::PRESENCES.contains(&change.presence.as_str()) || change.member_id.is_empty() {
+        return Ok(false);
+    }
+    runs.flush(tx).await?;
+    sqlx::query!(
+        r#"
+        INSERT INTO presence (member_id, presence, changed_at) VALUES (?, ?, ?)
+        ON CONFLICT (member_id) DO UPDATE SET
+            presence = excluded.presence,
+            changed_at = excluded.changed_at
+        "#,
+        change.member_id,
+        change.presence,
+        event.at
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(true)
 }
 

@@ -58,9 +58,9 @@ async fn apply_team(tx: &mut Tx, event: &RelayEvent, team: &TeamEvent) -> Result
         }
         TeamEvent::ContactsLinked { contact, with } => contacts_linked(tx, contact, with).await,
         TeamEvent::ContactUnlinked { contact } => contact_unlinked(tx, contact).await,
-        // Teams on conversations are stored once the cache has them (issue 22, in progress):
-        // until then the event counts as ignored, like a kind this version does not handle.
-        TeamEvent::Routed { .. } => Ok(false),
+        TeamEvent::Routed { conversation, team } => {
+            routed(tx, event, conversation, team.as_deref()).await
+        }
     }
 }
 
@@ -86,6 +86,28 @@ async fn assigned(
     .execute(&mut **tx)
     .await?;
     record_activity(tx, event, id, "assigned", json!({ "assignee": assignee })).await?;
+    Ok(true)
+}
+
+/// The conversation moves to a team (or to none): by a member, or by the automation's menu or a
+/// channel's default team.
+async fn routed(
+    tx: &mut Tx,
+    event: &RelayEvent,
+    conversation: &ContactRef,
+    team: Option<&str>,
+) -> Result<bool, CacheError> {
+    let Some(id) = conversation_for(tx, conversation).await? else {
+        return Ok(false);
+    };
+    sqlx::query!(
+        "UPDATE conversations SET team_id = ? WHERE id = ?",
+        team,
+        id
+    )
+    .execute(&mut **tx)
+    .await?;
+    record_activity(tx, event, id, "routed", json!({ "team": team })).await?;
     Ok(true)
 }
 

@@ -14,4 +14,5 @@ mod retention;
 mod stream_utf8;
 mod support;
 mod team;
+mod teams;
 mod vault;

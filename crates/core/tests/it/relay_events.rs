@@ -161,13 +161,23 @@ async fn a_sent_reply_is_in_its_publishers_name_not_the_payloads() {
 
 #[tokio::test]
 async fn malformed_payloads_of_every_kind_are_ignored_without_failing() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::open_in(dir.path()).await.unwrap();
+    // Ana's conversation, for the events that name it.
+    let (_dir, cache) = crate::support::cache_with(&[crate::support::wa_text(
+        1,
+        "US.1",
+        "Ana",
+        "wamid.1",
+        "hello",
+        AT / 1000,
+    )])
+    .await;
     // The relay's own kinds, every team event kind, and kinds no desk knows.
     let kinds: Vec<&str> = [
         "meta.webhook",
         "message.sent",
         "workspace.retention",
+        "workspace.automation",
+        "workspace.presence",
         "contact.erased",
         "channel.changed",
     ]
@@ -184,11 +194,17 @@ async fn malformed_payloads_of_every_kind_are_ignored_without_failing() {
         json!({ "type": "assigned" }),
         json!({ "type": "labeled", "conversation": { "channel_kind": "fax", "channel_external_id": "", "customer_id": "" }, "label": "", "added": true }),
         json!({ "type": "canned_reply_saved", "shortcut": "", "body": "" }),
+        // A routing to an empty team id (and to a conversation nobody has).
+        json!({ "type": "routed", "conversation": { "channel_kind": "whatsapp", "channel_external_id": "P", "customer_id": "US.1" }, "team": "" }),
+        json!({ "type": "routed", "conversation": { "channel_kind": "whatsapp", "channel_external_id": "P", "customer_id": "US.404" }, "team": "billing" }),
+        json!({ "version": "1", "setup": {}, "saved_by": "m_admin" }),
+        json!({ "version": 1, "setup": { "teams": "all" }, "saved_by": "m_admin" }),
+        json!({ "member_id": "m_ana", "presence": "asleep" }),
         json!({ "conversation_days": i64::MIN, "media_days": i64::MAX }),
         json!({ "salt": 1, "hash": [] }),
         json!({ "entry": [{ "changes": [{ "value": { "messages": [{ "id": null }] } }] }] }),
     ];
-    let mut seq = 0;
+    let mut seq = 1;
     let mut batch = Vec::new();
     for kind in kinds {
         for payload in &junk {
@@ -206,6 +222,22 @@ async fn malformed_payloads_of_every_kind_are_ignored_without_failing() {
         .await
         .unwrap();
     assert_eq!(canned, 0, "an empty canned reply is not stored");
+    let teams: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM conversations WHERE team_id IS NOT NULL")
+            .fetch_one(cache.pool())
+            .await
+            .unwrap();
+    assert_eq!(teams, 0, "no conversation joined a team");
+    assert_eq!(
+        zentro_core::teams::cached_setup(&cache).await.unwrap(),
+        None
+    );
+    assert!(
+        zentro_core::teams::presence(&cache)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]

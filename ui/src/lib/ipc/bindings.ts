@@ -155,6 +155,22 @@ export const commands = {
 	 *  (name, phone, username or id): at most 8.
 	 */
 	linkCandidates: (conversationId: number, query: string) => typedError<Identity_Serialize[], CommandError>(__TAURI_INVOKE("link_candidates", { conversationId, query })),
+	/**  The workspace's automation setup, its version and who saved it last. */
+	automationSetup: () => typedError<AutomationSetup_Serialize, CommandError>(__TAURI_INVOKE("automation_setup")),
+	/**
+	 *  Saves `setup` in place of version `expected_version` (admins and owners); the new version.
+	 *  `conflict` when someone saved meanwhile, `invalid` with what to fix.
+	 */
+	saveAutomationSetup: (expectedVersion: number, setup: Setup_Deserialize) => typedError<number, CommandError>(__TAURI_INVOKE("save_automation_setup", { expectedVersion, setup })),
+	/**  What `setup` would have done over the last 7 days of this desk's cache, before it is saved. */
+	previewAutomation: (setup: Setup_Deserialize) => typedError<AutomationPreview_Serialize, CommandError>(__TAURI_INVOKE("preview_automation", { setup })),
+	/**
+	 *  Sets this member's own status (`available` or `away`); the presence that now counts
+	 *  (`available`, `away` or `offline`).
+	 */
+	setPresence: (status: string) => typedError<string, CommandError>(__TAURI_INVOKE("set_presence", { status })),
+	/**  Every member's presence. */
+	presence: () => typedError<MemberPresence_Serialize[], CommandError>(__TAURI_INVOKE("presence")),
 };
 
 /** Events */
@@ -180,6 +196,15 @@ export type About = {
 	/**  Whether the app starts hidden in the tray. */
 	start_minimized: boolean,
 };
+
+/**  How a team's new conversations find a member. */
+export type Assignment = 
+/**  People take them. */
+"manual" | 
+/**  In turn, among available members under their capacity. */
+"round_robin" | 
+/**  To the available member with the fewest open conversations (ties in turn). */
+"least_busy";
 
 /**  One line of the audit log. */
 export type AuditEntry = AuditEntry_Serialize | AuditEntry_Deserialize;
@@ -237,6 +262,74 @@ export type AuditPage_Serialize = {
 	entries: AuditEntry_Serialize[],
 	/**  Pass as `before` for the next page; `None` at the end. */
 	next_before: number | null,
+};
+
+/**  What a setup would have done over the last [`PREVIEW_DAYS`] days of this cache. */
+export type AutomationPreview = AutomationPreview_Serialize | AutomationPreview_Deserialize;
+
+/**  What a setup would have done over the last [`PREVIEW_DAYS`] days of this cache. */
+export type AutomationPreview_Deserialize = {
+	/**  From when the cache was replayed (UTC ms). */
+	since: number,
+	/**  Conversations where a customer wrote in that time. */
+	conversations_replayed: number,
+	/**  Conversations the automation would have acted in, most recently active first. */
+	conversations: PreviewConversation_Deserialize[],
+	/**  Automated messages in all. */
+	messages_sent: number,
+	/**  Conversations the automation would have given a team. */
+	routed: number,
+	/**  Conversations the automation would have assigned to a member. */
+	assigned: number,
+};
+
+/**  What a setup would have done over the last [`PREVIEW_DAYS`] days of this cache. */
+export type AutomationPreview_Serialize = {
+	/**  From when the cache was replayed (UTC ms). */
+	since: number,
+	/**  Conversations where a customer wrote in that time. */
+	conversations_replayed: number,
+	/**  Conversations the automation would have acted in, most recently active first. */
+	conversations: PreviewConversation_Serialize[],
+	/**  Automated messages in all. */
+	messages_sent: number,
+	/**  Conversations the automation would have given a team. */
+	routed: number,
+	/**  Conversations the automation would have assigned to a member. */
+	assigned: number,
+};
+
+/**  The workspace's automation setup as the relay keeps it. */
+export type AutomationSetup = AutomationSetup_Serialize | AutomationSetup_Deserialize;
+
+/**  The workspace's automation setup as the relay keeps it. */
+export type AutomationSetup_Deserialize = {
+	/**
+	 *  Which save this is (0: never saved, and `setup` is the default); a save names the
+	 *  version it replaces.
+	 */
+	version: number,
+	/**  The setup itself. */
+	setup: Setup_Deserialize,
+	/**  When it was saved (UTC ms), `None` if never. */
+	saved_at?: number | null,
+	/**  The member who saved it, `None` if never. */
+	saved_by?: string | null,
+};
+
+/**  The workspace's automation setup as the relay keeps it. */
+export type AutomationSetup_Serialize = {
+	/**
+	 *  Which save this is (0: never saved, and `setup` is the default); a save names the
+	 *  version it replaces.
+	 */
+	version: number,
+	/**  The setup itself. */
+	setup: Setup_Serialize,
+	/**  When it was saved (UTC ms), `None` if never. */
+	saved_at: number | null,
+	/**  The member who saved it, `None` if never. */
+	saved_by: string | null,
 };
 
 /**  How many rows the cache holds, by kind. */
@@ -521,6 +614,8 @@ export type ConversationFilter_Deserialize = {
 	channel_kind?: string | null,
 	/**  Only those with this label. */
 	label?: string | null,
+	/**  Only those routed to this team; `Some("")` for those of no team. */
+	team?: string | null,
 };
 
 /**  Which conversations a list shows. */
@@ -533,6 +628,8 @@ export type ConversationFilter_Serialize = {
 	channel_kind: string | null,
 	/**  Only those with this label. */
 	label: string | null,
+	/**  Only those routed to this team; `Some("")` for those of no team. */
+	team: string | null,
 };
 
 /**  A conversation's assignment, status and labels. */
@@ -594,6 +691,19 @@ export type ConversationSummary_Deserialize = {
 	preview: string,
 	/**  Last activity (UTC ms); with `id`, the key of the next page. */
 	last_activity_at: number,
+	/**  The team it is routed to (an id of the automation setup's teams), if any. */
+	team_id?: string | null,
+	/**
+	 *  When a person's first response is due (UTC ms): the customer's first message not yet
+	 *  answered by a person, plus the team's first-response target. `None` when the team has no
+	 *  target, nothing waits for an answer, or the conversation is not open.
+	 */
+	first_response_due_at?: number | null,
+	/**
+	 *  `due_soon` (within a fifth of the target or ten minutes, whichever is smaller) or
+	 *  `breached`; `None` while there is time, or when [`Self::first_response_due_at`] is `None`.
+	 */
+	sla?: string | null,
 };
 
 /**  A conversation in the list. */
@@ -614,6 +724,19 @@ export type ConversationSummary_Serialize = {
 	preview: string,
 	/**  Last activity (UTC ms); with `id`, the key of the next page. */
 	last_activity_at: number,
+	/**  The team it is routed to (an id of the automation setup's teams), if any. */
+	team_id: string | null,
+	/**
+	 *  When a person's first response is due (UTC ms): the customer's first message not yet
+	 *  answered by a person, plus the team's first-response target. `None` when the team has no
+	 *  target, nothing waits for an answer, or the conversation is not open.
+	 */
+	first_response_due_at: number | null,
+	/**
+	 *  `due_soon` (within a fifth of the target or ten minutes, whichever is smaller) or
+	 *  `breached`; `None` while there is time, or when [`Self::first_response_due_at`] is `None`.
+	 */
+	sla: string | null,
 };
 
 /**  Everything the side panel and the composer need about one conversation. */
@@ -796,6 +919,11 @@ export type ErrorCode =
 /**  The relay could not be reached; the UI offers to try again. */
 "offline" | 
 /**
+ *  Someone else saved the same thing meanwhile (the automation setup): the UI reloads it and
+ *  lets the user apply their change again.
+ */
+"conflict" | 
+/**
  *  A customer's file that may not be opened (a program or a script, or a type the desk does
  *  not open): the UI shows the warning and offers to save it instead.
  */
@@ -827,6 +955,29 @@ export type ExportSummary = {
 	media_files: number,
 	/**  Its size in bytes. */
 	bytes: number,
+};
+
+/**  Weekly hours in a named time zone, with holidays (closed all day). */
+export type Hours = Hours_Serialize | Hours_Deserialize;
+
+/**  Weekly hours in a named time zone, with holidays (closed all day). */
+export type Hours_Deserialize = {
+	/**  An IANA time zone, e.g. `Europe/Lisbon`. */
+	time_zone: string,
+	/**  Seven days, Monday first: the open spans of each (`[]`: closed that day). */
+	weekly: Span[][],
+	/**  Dates closed all day (`YYYY-MM-DD`, in the time zone). */
+	holidays?: string[],
+};
+
+/**  Weekly hours in a named time zone, with holidays (closed all day). */
+export type Hours_Serialize = {
+	/**  An IANA time zone, e.g. `Europe/Lisbon`. */
+	time_zone: string,
+	/**  Seven days, Monday first: the open spans of each (`[]`: closed that day). */
+	weekly: Span[][],
+	/**  Dates closed all day (`YYYY-MM-DD`, in the time zone). */
+	holidays: string[],
 };
 
 /**  One identity of a customer: a contact on one channel, with its conversation. */
@@ -920,6 +1071,92 @@ export type MemberChange_Serialize = {
 	status: string | null,
 };
 
+/**  A member's presence, as the relay works it out. */
+export type MemberPresence = MemberPresence_Serialize | MemberPresence_Deserialize;
+
+/**  A member's presence, as the relay works it out. */
+export type MemberPresence_Deserialize = {
+	/**  The member's id. */
+	member_id: string,
+	/**  What the member set: `available` or `away`. */
+	status: string,
+	/**
+	 *  What counts for assignment: the status, or `offline` when none of their sessions was seen
+	 *  in the last 90 seconds.
+	 */
+	presence: string,
+	/**  When one of their sessions was last seen (UTC ms), `None` if never. */
+	last_seen_at?: number | null,
+};
+
+/**  A member's presence, as the relay works it out. */
+export type MemberPresence_Serialize = {
+	/**  The member's id. */
+	member_id: string,
+	/**  What the member set: `available` or `away`. */
+	status: string,
+	/**
+	 *  What counts for assignment: the status, or `offline` when none of their sessions was seen
+	 *  in the last 90 seconds.
+	 */
+	presence: string,
+	/**  When one of their sessions was last seen (UTC ms), `None` if never. */
+	last_seen_at: number | null,
+};
+
+/**  The menu bot: asks which team, routes by the answer. */
+export type Menu = Menu_Serialize | Menu_Deserialize;
+
+/**  A menu choice: a title the customer taps and the team it routes to. */
+export type MenuOption = {
+	/**  Stable id, sent to Meta as the button's or quick reply's payload. */
+	id: string,
+	/**  What the customer sees (at most 20 characters). */
+	title: string,
+	/**  The team it routes to. */
+	team: string,
+};
+
+/**  The menu bot: asks which team, routes by the answer. */
+export type Menu_Deserialize = {
+	/**  The question (e.g. "What can we help you with?"). */
+	prompt: Texts_Deserialize,
+	/**  The choices, in order (a customer may also answer with a choice's number or title). */
+	options: MenuOption[],
+	/**  Asked once more after an answer the bot did not recognise. */
+	retry: Texts_Deserialize,
+	/**
+	 *  Sent when the bot gives up (a second unrecognised answer) or the customer asks for a
+	 *  person (`None`: nothing is sent).
+	 */
+	handoff?: Texts_Deserialize | null,
+	/**
+	 *  The label of the button that opens a WhatsApp list (more than 3 options; at most 20
+	 *  characters).
+	 */
+	button?: string,
+};
+
+/**  The menu bot: asks which team, routes by the answer. */
+export type Menu_Serialize = {
+	/**  The question (e.g. "What can we help you with?"). */
+	prompt: Texts_Serialize,
+	/**  The choices, in order (a customer may also answer with a choice's number or title). */
+	options: MenuOption[],
+	/**  Asked once more after an answer the bot did not recognise. */
+	retry: Texts_Serialize,
+	/**
+	 *  Sent when the bot gives up (a second unrecognised answer) or the customer asks for a
+	 *  person (`None`: nothing is sent).
+	 */
+	handoff: Texts_Serialize | null,
+	/**
+	 *  The label of the button that opens a WhatsApp list (more than 3 options; at most 20
+	 *  characters).
+	 */
+	button: string,
+};
+
 /**  A message in a conversation. */
 export type MessageView = MessageView_Serialize | MessageView_Deserialize;
 
@@ -962,8 +1199,16 @@ export type MessageView_Deserialize = {
 	edited_at?: number | null,
 	/**  Why it failed (outbound). */
 	error_message?: string | null,
-	/**  The member who wrote it (outbound from this app). */
+	/**
+	 *  The member who wrote it (outbound from this app); `None` when the automation did (see
+	 *  [`Self::author_label`]).
+	 */
 	author_member_id?: string | null,
+	/**
+	 *  Who wrote it when that was the workspace's automation: `Automation (<rule>)`, e.g.
+	 *  `Automation (greeting)` ([`crate::teams::automation_label`]); `None` for a member's.
+	 */
+	author_label?: string | null,
 	/**  The id a device gave it (outbound from this app): what a retry names. */
 	client_id?: string | null,
 };
@@ -1007,8 +1252,16 @@ export type MessageView_Serialize = {
 	edited_at: number | null,
 	/**  Why it failed (outbound). */
 	error_message: string | null,
-	/**  The member who wrote it (outbound from this app). */
+	/**
+	 *  The member who wrote it (outbound from this app); `None` when the automation did (see
+	 *  [`Self::author_label`]).
+	 */
 	author_member_id: string | null,
+	/**
+	 *  Who wrote it when that was the workspace's automation: `Automation (<rule>)`, e.g.
+	 *  `Automation (greeting)` ([`crate::teams::automation_label`]); `None` for a member's.
+	 */
+	author_label: string | null,
 	/**  The id a device gave it (outbound from this app): what a retry names. */
 	client_id: string | null,
 };
@@ -1071,6 +1324,57 @@ export type Permission =
 "manage_workspace" | 
 /**  Connect channels through Meta's login (Embedded Signup): the business owner's decision. */
 "connect_channels";
+
+/**  What the setup would have done in one conversation. */
+export type PreviewConversation = PreviewConversation_Serialize | PreviewConversation_Deserialize;
+
+/**  What the setup would have done in one conversation. */
+export type PreviewConversation_Deserialize = {
+	/**  The conversation in this cache (to open it). */
+	conversation_id: number,
+	/**  The customer's name (or id). */
+	contact_name: string,
+	/**  whatsapp, messenger or instagram. */
+	channel_kind: string,
+	/**  The team the automation would have given it last (`None`: it would not have routed it). */
+	team?: string | null,
+	/**
+	 *  The member the automation would have assigned it to last (`None`: nobody, or it would
+	 *  have taken it back).
+	 */
+	assignee?: string | null,
+	/**  The automated messages, oldest first. */
+	messages: PreviewMessage[],
+};
+
+/**  What the setup would have done in one conversation. */
+export type PreviewConversation_Serialize = {
+	/**  The conversation in this cache (to open it). */
+	conversation_id: number,
+	/**  The customer's name (or id). */
+	contact_name: string,
+	/**  whatsapp, messenger or instagram. */
+	channel_kind: string,
+	/**  The team the automation would have given it last (`None`: it would not have routed it). */
+	team: string | null,
+	/**
+	 *  The member the automation would have assigned it to last (`None`: nobody, or it would
+	 *  have taken it back).
+	 */
+	assignee: string | null,
+	/**  The automated messages, oldest first. */
+	messages: PreviewMessage[],
+};
+
+/**  An automated message the setup would have sent. */
+export type PreviewMessage = {
+	/**  The rule that sends it (`greeting`, `away`, `menu`, `menu_retry`, `handoff`, …). */
+	rule: string,
+	/**  The message as the thread would show it (a menu lists its choices). */
+	text: string,
+	/**  When (UTC ms): as the customer's message it answers arrived. */
+	at: number,
+};
 
 /**
  *  What the sign-in screen remembers across sign-outs: the last relay and email, and whether the
@@ -1170,6 +1474,69 @@ export type SearchHit_Serialize = {
 	rank: number | null,
 };
 
+/**  The workspace's automation: what runs on the relay while every desk may be closed. */
+export type Setup = Setup_Serialize | Setup_Deserialize;
+
+/**  The workspace's automation: what runs on the relay while every desk may be closed. */
+export type Setup_Deserialize = {
+	/**  The automation runs (`false`: nothing automated happens; teams still route by hand). */
+	enabled?: boolean,
+	/**  The workspace's business hours (`None`: always open). */
+	hours?: Hours_Deserialize | null,
+	/**  The teams (departments). */
+	teams?: Team_Deserialize[],
+	/**  Members' capacities: open conversations at most (a member not listed has no limit). */
+	capacities?: { [key in string]: number },
+	/**
+	 *  A channel's default team, by `"<kind>:<Meta id>"` (e.g. `whatsapp:1065…`): where its
+	 *  conversations go when no menu runs or the customer asks for a person.
+	 */
+	channel_teams?: { [key in string]: string },
+	/**  Sent on a new conversation while open (outside hours the away message is sent instead). */
+	greeting?: Texts_Deserialize | null,
+	/**  Sent outside business hours, once per conversation per closed period. */
+	away?: Texts_Deserialize | null,
+	/**  The menu bot asking which team (`None`: no bot). */
+	menu?: Menu_Deserialize | null,
+	/**  Words that skip the bot and go to a person (compared ignoring case and spaces around). */
+	agent_keywords?: string[],
+	/**
+	 *  Conversations of a member who has been offline this long (minutes) go back to their team
+	 *  to be assigned again (`None`: they stay).
+	 */
+	hand_back_after_minutes?: number | null,
+};
+
+/**  The workspace's automation: what runs on the relay while every desk may be closed. */
+export type Setup_Serialize = {
+	/**  The automation runs (`false`: nothing automated happens; teams still route by hand). */
+	enabled: boolean,
+	/**  The workspace's business hours (`None`: always open). */
+	hours: Hours_Serialize | null,
+	/**  The teams (departments). */
+	teams: Team_Serialize[],
+	/**  Members' capacities: open conversations at most (a member not listed has no limit). */
+	capacities: { [key in string]: number },
+	/**
+	 *  A channel's default team, by `"<kind>:<Meta id>"` (e.g. `whatsapp:1065…`): where its
+	 *  conversations go when no menu runs or the customer asks for a person.
+	 */
+	channel_teams: { [key in string]: string },
+	/**  Sent on a new conversation while open (outside hours the away message is sent instead). */
+	greeting: Texts_Serialize | null,
+	/**  Sent outside business hours, once per conversation per closed period. */
+	away: Texts_Serialize | null,
+	/**  The menu bot asking which team (`None`: no bot). */
+	menu: Menu_Serialize | null,
+	/**  Words that skip the bot and go to a person (compared ignoring case and spaces around). */
+	agent_keywords: string[],
+	/**
+	 *  Conversations of a member who has been offline this long (minutes) go back to their team
+	 *  to be assigned again (`None`: they stay).
+	 */
+	hand_back_after_minutes: number | null,
+};
+
 /**  How a signup ended, for people. */
 export type SignupOutcome = SignupOutcome_Serialize | SignupOutcome_Deserialize;
 
@@ -1193,6 +1560,17 @@ export type SignupOutcome_Serialize = {
 	channel_id: string | null,
 };
 
+/**
+ *  An open span of a day, `start` to `end` as `HH:MM` in the hours' time zone (`end` after
+ *  `start`; `24:00` ends at midnight).
+ */
+export type Span = {
+	/**  Opens at, `HH:MM`. */
+	start: string,
+	/**  Closes at, `HH:MM` (up to `24:00`). */
+	end: string,
+};
+
 /**  How sync is doing, for the status bar. */
 export type SyncPhase = 
 /**  Not connected yet. */
@@ -1205,6 +1583,9 @@ export type SyncPhase =
 "offline" | 
 /**  No sync (signed out). */
 "stopped";
+
+/**  A team (department): its members and how it assigns. */
+export type Team = Team_Serialize | Team_Deserialize;
 
 /**  The Team page: who this member is now, what they may do, and the team. */
 export type TeamView = TeamView_Serialize | TeamView_Deserialize;
@@ -1231,6 +1612,38 @@ export type TeamView_Serialize = {
 	workspace_name: string,
 	/**  Every member. */
 	members: Teammate_Serialize[],
+};
+
+/**  A team (department): its members and how it assigns. */
+export type Team_Deserialize = {
+	/**  Stable id (letters, digits, `-`, `_`; 1 to 32), what conversations and events name. */
+	id: string,
+	/**  What people see. */
+	name: string,
+	/**  Member ids, in the order round robin goes through them. */
+	members?: string[],
+	/**  How new conversations find a member. */
+	assignment?: Assignment,
+	/**  The team's own hours (`None`: the workspace's). */
+	hours?: Hours_Deserialize | null,
+	/**  The first-response target (minutes) the inbox marks conversations against. */
+	first_response_minutes?: number | null,
+};
+
+/**  A team (department): its members and how it assigns. */
+export type Team_Serialize = {
+	/**  Stable id (letters, digits, `-`, `_`; 1 to 32), what conversations and events name. */
+	id: string,
+	/**  What people see. */
+	name: string,
+	/**  Member ids, in the order round robin goes through them. */
+	members: string[],
+	/**  How new conversations find a member. */
+	assignment: Assignment,
+	/**  The team's own hours (`None`: the workspace's). */
+	hours: Hours_Serialize | null,
+	/**  The first-response target (minutes) the inbox marks conversations against. */
+	first_response_minutes: number | null,
 };
 
 /**  A teammate, as the relay lists them. */
@@ -1284,6 +1697,38 @@ export type TemplateView = {
 	body: string,
 	/**  How many variables the body has. */
 	variables: number,
+};
+
+/**
+ *  A text in several versions: the default, and overrides per language (e.g. `pt`) and per
+ *  channel kind (`whatsapp`, `messenger`, `instagram`).
+ */
+export type Texts = Texts_Serialize | Texts_Deserialize;
+
+/**
+ *  A text in several versions: the default, and overrides per language (e.g. `pt`) and per
+ *  channel kind (`whatsapp`, `messenger`, `instagram`).
+ */
+export type Texts_Deserialize = {
+	/**  The text when no override fits. */
+	text: string,
+	/**  By language code (the customer's language, when a channel tells it). */
+	by_language?: { [key in string]: string },
+	/**  By channel kind. */
+	by_channel?: { [key in string]: string },
+};
+
+/**
+ *  A text in several versions: the default, and overrides per language (e.g. `pt`) and per
+ *  channel kind (`whatsapp`, `messenger`, `instagram`).
+ */
+export type Texts_Serialize = {
+	/**  The text when no override fits. */
+	text: string,
+	/**  By language code (the customer's language, when a channel tells it). */
+	by_language?: { [key in string]: string },
+	/**  By channel kind. */
+	by_channel?: { [key in string]: string },
 };
 
 /**  Where the app stands with updates, as Settings → About shows it. */

@@ -37,6 +37,19 @@ import {
   type UpdateStatus_Serialize,
   type OpenedLink,
   type Identity_Serialize,
+  type Assignment,
+  type AutomationPreview_Serialize,
+  type AutomationSetup_Serialize,
+  type Hours_Serialize,
+  type MemberPresence_Serialize,
+  type MenuOption,
+  type Menu_Serialize,
+  type PreviewConversation_Serialize,
+  type PreviewMessage,
+  type Setup_Serialize,
+  type Span,
+  type Team_Serialize,
+  type Texts_Serialize,
 } from './bindings';
 
 export type { CacheCounts, CacheStatus, CannedReply, CommandError, ErrorCode, PageKey, Permission, Role } from './bindings';
@@ -64,6 +77,23 @@ export type Identity = Identity_Serialize;
 export type MemberChange = MemberChange_Deserialize;
 export type Remembered = Remembered_Serialize;
 export type { ErasurePreview, ErasureReceipt, ExportProgressed, ExportSummary, Retention };
+/** The workspace's automation setup, as Team → Automation edits it and saves it whole. */
+export type Setup = Setup_Serialize;
+/** A team of the setup: its members, how it assigns, its hours and first-response target. */
+export type Team = Team_Serialize;
+export type Hours = Hours_Serialize;
+export type Texts = Texts_Serialize;
+export type Menu = Menu_Serialize;
+export type { Assignment, MenuOption, PreviewMessage, Span };
+/** The setup as the relay keeps it: its version (0: never saved), when and by whom. */
+export type AutomationSetup = AutomationSetup_Serialize;
+/** What a setup would have done over the last 7 days of this desk's cache. */
+export type AutomationPreview = AutomationPreview_Serialize;
+export type PreviewConversation = PreviewConversation_Serialize;
+/** A member's presence: what they set (`status`) and what counts (`presence`). */
+export type MemberPresence = MemberPresence_Serialize;
+/** What a member may set as their own status. */
+export type PresenceStatus = 'available' | 'away';
 
 const ERROR_CODES: readonly ErrorCode[] = [
   'cache_unavailable',
@@ -73,6 +103,7 @@ const ERROR_CODES: readonly ErrorCode[] = [
   'signed_out',
   'forbidden',
   'offline',
+  'conflict',
   'not_openable',
   'internal',
 ];
@@ -469,4 +500,33 @@ export function onDeskStatus(callback: (status: DeskStatus) => void): Promise<()
 export function openExternal(url: string): Promise<void> {
   if (!/^https?:\/\//i.test(url)) return Promise.resolve();
   return shellOpen(url);
+}
+
+/** The workspace's automation setup, its version and who saved it last (any member). */
+export function automationSetup(): Promise<AutomationSetup> {
+  return unwrap(() => commands.automationSetup());
+}
+
+/**
+ * Saves `setup` in place of version `expectedVersion` (admins and owners); the new version.
+ * Rejects with `conflict` when someone saved meanwhile (reload, then apply the change again),
+ * `invalid` with what to fix, `forbidden` for agents.
+ */
+export function saveAutomationSetup(expectedVersion: number, setup: Setup): Promise<number> {
+  return unwrap(() => commands.saveAutomationSetup(expectedVersion, setup));
+}
+
+/** What `setup` would have done over the last 7 days of this desk's cache, before saving it. */
+export function previewAutomation(setup: Setup): Promise<AutomationPreview> {
+  return unwrap(() => commands.previewAutomation(setup));
+}
+
+/** Sets this member's own status; the presence that now counts (`available`, `away`, `offline`). */
+export function setPresence(status: PresenceStatus): Promise<string> {
+  return unwrap(() => commands.setPresence(status));
+}
+
+/** Every member's presence. */
+export function presence(): Promise<MemberPresence[]> {
+  return unwrap(() => commands.presence());
 }
