@@ -31,9 +31,8 @@ mod signup_pages;
 mod team;
 
 pub use access::{ReadablePage, RotationAdvice};
-// The automation worker (written alongside) composes these into its own transactions.
 pub use automation::{AutomatedMessage, PRESENCE_WINDOW, PresenceRow, SaveOutcome, SavedSetup};
-#[allow(unused_imports)]
+// The automation worker composes these into its own transactions.
 pub(crate) use automation::{
     erase_automation_of_in, finish_automated_message_in, queue_automated_messages_in,
     save_automation_conversations_in, save_automation_progress_in,
