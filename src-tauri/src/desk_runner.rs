@@ -252,6 +252,10 @@ async fn forward<R: Runtime>(app: AppHandle<R>, desk: Arc<zentro_core::desk::Des
     let mut pending_change = false;
     let mut cursor = notices::cursor_now(desk.cache()).await.unwrap_or_default();
     crate::notifications::notify(&app, &desk, &mut cursor).await;
+    // First-response targets fall due with time alone: looked at every minute.
+    let mut breaches_after = zentro_events::clock::now_ms();
+    let mut minute = tokio::time::interval(Duration::from_secs(60));
+    minute.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let next = async {
             if pending_change {
@@ -269,6 +273,10 @@ async fn forward<R: Runtime>(app: AppHandle<R>, desk: Arc<zentro_core::desk::Des
                     terminated(&app, &sync).await;
                 }
                 return;
+            }
+            _ = minute.tick() => {
+                crate::notifications::notify_breaches(&app, &desk, &mut breaches_after).await;
+                continue;
             }
             next = next => match next {
                 Some(event) => event,

@@ -47,6 +47,26 @@ pub(crate) async fn notify<R: Runtime>(
     }
 }
 
+/// Every minute: conversations of the member's teams whose first response fell due since
+/// `after` (each noticed once), then `after` moves to now.
+pub(crate) async fn notify_breaches<R: Runtime>(app: &AppHandle<R>, desk: &Desk, after: &mut i64) {
+    let viewing = app
+        .state::<AppState>()
+        .viewing
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let now = zentro_events::clock::now_ms();
+    let viewing = (viewing > 0).then_some(viewing);
+    match notices::breaches(desk.cache(), desk.member(), *after, now, viewing).await {
+        Ok(found) => {
+            for notice in found {
+                show_notice(app, notice.title, notice.body, Some(notice.conversation_id));
+            }
+            *after = now;
+        }
+        Err(error) => tracing::warn!(%error, "could not look for first-response breaches"),
+    }
+}
+
 /// Shows one OS notification. On Linux a click on it opens its conversation (or the window, for
 /// a summary): the notification server reports the click, which a thread per notification
 /// waits for until the notification is closed. Elsewhere the notification plugin shows it.
