@@ -247,6 +247,21 @@ async fn greeting_and_menu_reach_the_customer_and_the_answer_routes_and_assigns(
     let authors: Vec<&str> = announced.iter().map(|e| str_of(&e["author"])).collect();
     assert_eq!(authors, ["automation:greeting", "automation:menu"]);
     assert_eq!(sent_to(&w.sim, &c.id).len(), 2, "nothing more was sent");
+    // P2: every automated send has its audit row, naming the rule, never the text.
+    let audit = w.relay.get_json(&w.owner, "/v1/audit").await;
+    let sends: Vec<&Value> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "message.sent")
+        .collect();
+    let mut rules: Vec<&str> = sends.iter().map(|e| str_of(&e["actor_email"])).collect();
+    rules.sort();
+    assert_eq!(rules, ["automation:greeting", "automation:menu"], "{audit}");
+    for entry in sends {
+        assert_eq!(entry["details"]["customer_id"], c.id.as_str());
+        assert!(!entry.to_string().contains("Thanks for writing"), "{entry}");
+    }
 }
 
 #[tokio::test]
