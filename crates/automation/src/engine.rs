@@ -94,6 +94,13 @@ pub enum Input {
         /// Their presence from now on.
         presence: Presence,
     },
+    /// The agents allowed on a channel changed (`channel.changed`; empty: every member).
+    ChannelAgents {
+        /// `<kind>:<Meta id>` of the channel.
+        channel: String,
+        /// The agents allowed on it; empty when every member is.
+        agents: Vec<String>,
+    },
     /// An admin saved a new setup.
     SetupChanged(Box<Setup>),
     /// Time passed (for hand-backs after a member went offline).
@@ -227,6 +234,10 @@ pub struct Workspace {
     pub offline_since: BTreeMap<String, i64>,
     /// Per team, the member round robin gave the last conversation to.
     pub last_assigned: BTreeMap<String, String>,
+    /// Channels open to some agents only (`<kind>:<Meta id>` → those agents): the automation
+    /// gives their conversations only to members on the list.
+    #[serde(default)]
+    pub channel_agents: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// The engine: a workspace's automation state and the rules that move it.
@@ -369,6 +380,17 @@ impl Engine {
             Input::Erased { salt, hash } => self.erase(salt, hash),
             Input::Presence { member, presence } => {
                 self.presence_changed(member, *presence, now);
+                self.assign_waiting(&mut actions);
+            }
+            Input::ChannelAgents { channel, agents } => {
+                if agents.is_empty() {
+                    self.workspace.channel_agents.remove(channel);
+                } else {
+                    let agents = agents.iter().cloned().collect();
+                    self.workspace
+                        .channel_agents
+                        .insert(channel.clone(), agents);
+                }
                 self.assign_waiting(&mut actions);
             }
             Input::SetupChanged(setup) => {
@@ -681,7 +703,7 @@ impl Engine {
             let Some(team) = self.workspace.setup.team(&team_id).cloned() else {
                 continue;
             };
-            let Some(member) = self.pick_member(&team) else {
+            let Some(member) = self.pick_member(&team, &contact) else {
                 continue;
             };
             self.workspace
@@ -701,8 +723,11 @@ impl Engine {
         }
     }
 
-    /// The member a team's next conversation goes to, by its assignment mode.
-    fn pick_member(&self, team: &crate::setup::Team) -> Option<String> {
+    /// The member a team's next conversation goes to, by its assignment mode: available, under
+    /// capacity, and allowed on the conversation's channel.
+    fn pick_member(&self, team: &crate::setup::Team, contact: &ContactRef) -> Option<String> {
+        let channel = format!("{}:{}", contact.channel_kind, contact.channel_external_id);
+        let allowed = self.workspace.channel_agents.get(&channel);
         let n = team.members.len();
         let after = self
             .workspace
@@ -713,7 +738,8 @@ impl Engine {
         // Members in turn, starting after the last one given a conversation.
         let in_turn = (0..n).map(|i| &team.members[(after + i) % n]);
         let mut eligible = in_turn.filter(|m| {
-            self.workspace.presence.get(*m) == Some(&Presence::Available)
+            allowed.is_none_or(|agents| agents.contains(*m))
+                && self.workspace.presence.get(*m) == Some(&Presence::Available)
                 && self
                     .workspace
                     .setup

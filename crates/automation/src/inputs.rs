@@ -17,6 +17,9 @@ use crate::setup::Setup;
 /// The kind of the relay's erasure event (`{salt, hash}`).
 const CONTACT_ERASED: &str = "contact.erased";
 
+/// The kind of the relay's event about a channel (its view: `kind`, `external_id`, `agents`…).
+const CHANNEL_CHANGED: &str = "channel.changed";
+
 /// What an event of the log means to the engine (most events mean nothing; a webhook may carry
 /// several messages).
 pub fn inputs_from_log(kind: &str, author: Option<&str>, payload: &Value) -> Vec<Input> {
@@ -60,6 +63,20 @@ pub fn inputs_from_log(kind: &str, author: Option<&str>, payload: &Value) -> Vec
                 })
                 .into_iter()
                 .collect()
+        }
+        CHANNEL_CHANGED if by_relay => {
+            let text = |k: &str| payload.get(k).and_then(Value::as_str);
+            let agents = payload.get("agents").and_then(Value::as_array);
+            match (text("kind"), text("external_id"), agents) {
+                (Some(kind), Some(id), Some(agents)) => vec![Input::ChannelAgents {
+                    channel: format!("{kind}:{id}"),
+                    agents: agents
+                        .iter()
+                        .filter_map(|a| a.as_str().map(str::to_string))
+                        .collect(),
+                }],
+                _ => Vec::new(),
+            }
         }
         WORKSPACE_AUTOMATION if by_relay => payload
             .get("setup")

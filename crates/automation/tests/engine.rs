@@ -402,3 +402,21 @@ fn saved_state_restores_the_same_engine() {
         assert_eq!(assignee(&a), Some("bo".into()));
     }
 }
+
+#[test]
+fn a_channel_open_to_some_agents_is_assigned_only_to_them() {
+    let mut engine = Engine::new(setup());
+    available(&mut engine, &["ana", "bo", "cy"]);
+    engine.apply(
+        &Input::ChannelAgents {
+            channel: "whatsapp:PN1".into(),
+            agents: vec!["cy".into()],
+        },
+        MONDAY_10H,
+    );
+    for n in 0..3 {
+        engine.apply(&says(&contact(n), MONDAY_10H, "hi"), MONDAY_10H);
+        let actions = engine.apply(&taps(&contact(n), MONDAY_10H, "sales"), MONDAY_10H);
+        assert_eq!(assignee(&actions), Some("cy".into()), "{actions:?}");
+    }
+}
