@@ -92,6 +92,16 @@ pub async fn run_once(state: &AppState, engines: &mut Engines) {
     match state.store.automated_workspaces().await {
         Ok(workspaces) => {
             for workspace in workspaces {
+                // A setup saved switched off costs nothing: its log is read again (learning, not
+                // acting, as the setups in it say) once it is switched on.
+                let enabled = state.store.automation_setup(&workspace).await.map(|saved| {
+                    saved.is_some_and(|s| {
+                        s.setup.get("enabled") == Some(&serde_json::Value::Bool(true))
+                    })
+                });
+                if !matches!(enabled, Ok(true)) {
+                    continue;
+                }
                 if let Err(error) = decide(state, engines, &workspace).await {
                     engines.loaded.remove(&workspace);
                     tracing::error!(%error, workspace = %workspace, "automation could not decide");
@@ -287,7 +297,7 @@ fn queued(workspace: &str, key: &str, action: &Action, now: i64) -> Option<Autom
 /// `(automated message id, Meta's id)` of the WhatsApp statuses in a webhook that name one of
 /// the automation's messages (its id travels as `biz_opaque_callback_data`).
 fn statuses_of_automated(kind: &str, payload: &serde_json::Value) -> Vec<(String, String)> {
-    if kind != crate::routing::WEBHOOK_EVENT_KIND {
+    if kind != crate::routing::WEBHOOK_EVENT_KIND || !carries_statuses(payload) {
         return Vec::new();
     }
     zentro_meta::webhook::parse_value(payload)
@@ -301,6 +311,19 @@ fn statuses_of_automated(kind: &str, payload: &serde_json::Value) -> Vec<(String
             _ => None,
         })
         .collect()
+}
+
+/// Whether a webhook's JSON has statuses at all (`entry[].changes[].value.statuses`), before the
+/// cost of parsing it: customers' messages never do.
+fn carries_statuses(payload: &serde_json::Value) -> bool {
+    let entries = payload.get("entry").and_then(|e| e.as_array());
+    entries.into_iter().flatten().any(|entry| {
+        let changes = entry.get("changes").and_then(|c| c.as_array());
+        changes
+            .into_iter()
+            .flatten()
+            .any(|change| change.pointer("/value/statuses").is_some())
+    })
 }
 
 /// The contact a saved conversation's key names (`kind|channel id|customer id`).

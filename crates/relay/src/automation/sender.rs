@@ -12,7 +12,10 @@
 //! - Past the 24-hour window (the relay was down that long): `expired`, never sent. A customer
 //!   restricted meanwhile (P14): `failed`, never sent.
 
+use std::collections::HashMap;
 use std::time::Duration;
+
+use futures_util::StreamExt;
 
 use zentro_automation::Outgoing;
 use zentro_events::clock::now_ms;
@@ -37,20 +40,214 @@ const WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 /// Most messages sent in one round.
 const ROUND: i64 = 200;
 
-/// Sends the messages that are due.
+/// Sends the messages that are due: checked, marked `sending` together, sent to Meta
+/// concurrently, and their outcomes recorded together (two commits a round, however many
+/// messages: each commit waits for the disk, and webhooks wait for the writer meanwhile).
 pub async fn send_due(state: &AppState, engines: &Engines) {
     let due = match state.store.due_automated_messages(now_ms(), ROUND).await {
-        Ok(due) => due,
+        Ok(due) if !due.is_empty() => due,
+        Ok(_) => return,
         Err(error) => {
             tracing::error!(%error, "could not read the automation's outbox");
             return;
         }
     };
+    let mut tokens: HashMap<(String, String), Result<AccessToken, String>> = HashMap::new();
+    let mut plans = Vec::with_capacity(due.len());
     for message in due {
-        if let Err(error) = send_one(state, engines, &message).await {
-            tracing::error!(%error, id = %message.id, "an automated message could not be recorded");
+        let key = (
+            message.channel_kind.clone(),
+            message.channel_external_id.clone(),
+        );
+        if !tokens.contains_key(&key) {
+            tokens.insert(key.clone(), channel_token(state, &message).await);
+        }
+        let plan = plan(state, engines, &message, &tokens[&key]);
+        plans.push((message, plan));
+    }
+    if let Err(error) = mark_sending(state, &plans).await {
+        tracing::error!(%error, "could not mark automated messages as sending");
+        return;
+    }
+    let mut sends = Vec::new();
+    for (message, plan) in &plans {
+        if let Plan::Send(token) = plan {
+            sends.push(send_tagged(state, message, token));
         }
     }
+    let outcomes: Vec<(&AutomatedMessage, Result<Accepted, GraphError>)> =
+        futures_util::stream::iter(sends)
+            .buffer_unordered(CONCURRENT_SENDS)
+            .collect()
+            .await;
+    if let Err(error) = record(state, &outcomes).await {
+        tracing::error!(%error, "could not record what Meta answered to automated messages");
+    }
+}
+
+/// Sends in flight at once (Meta's throughput per number is far above this).
+const CONCURRENT_SENDS: usize = 16;
+
+/// What to do with a due message.
+enum Plan {
+    /// Send it with this token.
+    Send(AccessToken),
+    /// Never send it: its new state and why.
+    GiveUp(&'static str, String),
+}
+
+/// The checks that need no call to Meta: the window, a restriction, the token, a Graph client.
+fn plan(
+    state: &AppState,
+    engines: &Engines,
+    message: &AutomatedMessage,
+    token: &Result<AccessToken, String>,
+) -> Plan {
+    if now_ms() > message.window_opened_at + WINDOW_MS {
+        return Plan::GiveUp(
+            "expired",
+            "the 24-hour window closed before it could be sent".into(),
+        );
+    }
+    let contact = ContactRef {
+        channel_kind: message.channel_kind.clone(),
+        channel_external_id: message.channel_external_id.clone(),
+        customer_id: message.customer_id.clone(),
+    };
+    let restricted = engines
+        .get(&message.workspace_id)
+        .and_then(|e| e.conversation(&contact))
+        .is_some_and(|c| c.restricted);
+    if restricted {
+        return Plan::GiveUp(
+            "failed",
+            "the customer's processing is restricted: nothing automated is sent".into(),
+        );
+    }
+    if state.graph.is_none() {
+        return Plan::GiveUp(
+            "failed",
+            "the relay has no Meta app configured, so it cannot send".into(),
+        );
+    }
+    match token {
+        Ok(token) => Plan::Send(token.clone()),
+        Err(why) => Plan::GiveUp("failed", why.clone()),
+    }
+}
+
+/// One transaction: the messages about to be sent become `sending` (a crash from here on leaves
+/// them `unknown`, never sent twice), the others get their final state.
+async fn mark_sending(
+    state: &AppState,
+    plans: &[(AutomatedMessage, Plan)],
+) -> Result<(), StoreError> {
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    for (message, plan) in plans {
+        let (name, attempts, error) = match plan {
+            Plan::Send(_) => ("sending", message.attempts + 1, None),
+            Plan::GiveUp(name, why) => {
+                tracing::warn!(id = %message.id, reason = %why, "an automated message was not sent");
+                (*name, message.attempts, Some(why.as_str()))
+            }
+        };
+        crate::sql!(
+            tx.conn(),
+            automation::set_message_state(&message.id, name, attempts, now, error, now)
+        )?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sends one message to Meta, tagged with it.
+async fn send_tagged<'a>(
+    state: &AppState,
+    message: &'a AutomatedMessage,
+    token: &AccessToken,
+) -> (&'a AutomatedMessage, Result<Accepted, GraphError>) {
+    (message, send(state, message, token).await)
+}
+
+/// Sends one message to Meta.
+async fn send(
+    state: &AppState,
+    message: &AutomatedMessage,
+    token: &AccessToken,
+) -> Result<Accepted, GraphError> {
+    let graph = state
+        .graph
+        .as_ref()
+        .ok_or_else(|| GraphError::InvalidInput("no Graph client".into()))?;
+    let outgoing: Outgoing = serde_json::from_str(&message.message)
+        .map_err(|e| GraphError::InvalidInput(format!("an unreadable automated message ({e})")))?;
+    match message.channel_kind.as_str() {
+        "whatsapp" => {
+            let send = whatsapp_send(message, &outgoing);
+            graph
+                .send_whatsapp(&message.channel_external_id, token, &send)
+                .await
+        }
+        kind => {
+            let platform = if kind == "instagram" {
+                Platform::Instagram
+            } else {
+                Platform::Messenger
+            };
+            let send = messenger_send(platform, message, &outgoing);
+            graph
+                .send_messenger(&message.channel_external_id, token, &send)
+                .await
+        }
+    }
+}
+
+/// One transaction: what Meta answered, for every message sent this round.
+async fn record(
+    state: &AppState,
+    outcomes: &[(&AutomatedMessage, Result<Accepted, GraphError>)],
+) -> Result<(), StoreError> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    let mut grown: HashMap<&str, i64> = HashMap::new();
+    for (message, outcome) in outcomes {
+        let attempts = message.attempts + 1;
+        match outcome {
+            Ok(accepted) => {
+                if let Some(seq) = sent_in(&mut tx, message, &accepted.message_id, now).await? {
+                    grown.insert(&message.workspace_id, seq);
+                }
+            }
+            Err(error) => {
+                let (name, next) = after_failure(error, attempts, now);
+                tracing::warn!(id = %message.id, %error, next = name, "Meta did not accept an automated message");
+                let why = error.to_string();
+                crate::sql!(
+                    tx.conn(),
+                    automation::set_message_state(
+                        &message.id,
+                        name,
+                        attempts,
+                        next,
+                        Some(&why),
+                        now
+                    )
+                )?;
+            }
+        }
+    }
+    for (workspace, seq) in &grown {
+        store::notify_appended(&mut tx, workspace, *seq).await?;
+    }
+    tx.commit().await?;
+    for (workspace, seq) in grown {
+        state.notifier.notify(workspace, seq);
+    }
+    Ok(())
 }
 
 /// After this instance took the automation over: messages left `sending` by an instance that
@@ -83,102 +280,25 @@ pub async fn reconcile(state: &AppState, settled: &[(String, String)]) -> Result
             continue;
         };
         if matches!(message.state.as_str(), "unknown" | "sending") {
-            announce_sent(state, &message, external_id).await?;
+            let mut tx = state.store.begin().await?;
+            let seq = sent_in(&mut tx, &message, external_id, now_ms()).await?;
+            if let Some(seq) = seq {
+                store::notify_appended(&mut tx, &message.workspace_id, seq).await?;
+            }
+            tx.commit().await?;
+            if let Some(seq) = seq {
+                state.notifier.notify(&message.workspace_id, seq);
+            }
         }
     }
     Ok(())
 }
 
-async fn send_one(
-    state: &AppState,
-    engines: &Engines,
-    message: &AutomatedMessage,
-) -> Result<(), StoreError> {
-    let now = now_ms();
-    let give_up = |state_name: &'static str, why: String| async move {
-        tracing::warn!(id = %message.id, reason = %why, "an automated message was not sent");
-        state
-            .store
-            .set_automated_message_state(&message.id, state_name, message.attempts, now, Some(&why))
-            .await
-    };
-    if now > message.window_opened_at + WINDOW_MS {
-        return give_up(
-            "expired",
-            "the 24-hour window closed before it could be sent".into(),
-        )
-        .await;
-    }
-    let contact = ContactRef {
-        channel_kind: message.channel_kind.clone(),
-        channel_external_id: message.channel_external_id.clone(),
-        customer_id: message.customer_id.clone(),
-    };
-    let restricted = engines
-        .get(&message.workspace_id)
-        .and_then(|e| e.conversation(&contact))
-        .is_some_and(|c| c.restricted);
-    if restricted {
-        return give_up(
-            "failed",
-            "the customer's processing is restricted: nothing automated is sent".into(),
-        )
-        .await;
-    }
-    let token = match channel_token(state, message).await {
-        Ok(token) => token,
-        Err(why) => return give_up("failed", why).await,
-    };
-    let Some(graph) = state.graph.as_ref() else {
-        return give_up(
-            "failed",
-            "the relay has no Meta app configured, so it cannot send".into(),
-        )
-        .await;
-    };
-    let attempts = message.attempts + 1;
-    state
-        .store
-        .set_automated_message_state(&message.id, "sending", attempts, now, None)
-        .await?;
-    let outgoing: Outgoing = serde_json::from_str(&message.message)
-        .map_err(|e| StoreError::NotFound(format!("a readable automated message ({e})")))?;
-    let result = match message.channel_kind.as_str() {
-        "whatsapp" => {
-            let send = whatsapp_send(message, &outgoing);
-            graph
-                .send_whatsapp(&message.channel_external_id, &token, &send)
-                .await
-        }
-        kind => {
-            let platform = if kind == "instagram" {
-                Platform::Instagram
-            } else {
-                Platform::Messenger
-            };
-            let send = messenger_send(platform, message, &outgoing);
-            graph
-                .send_messenger(&message.channel_external_id, &token, &send)
-                .await
-        }
-    };
-    match result {
-        Ok(Accepted { message_id, .. }) => announce_sent(state, message, &message_id).await,
-        Err(error) => failed(state, message, attempts, &error).await,
-    }
-}
-
-/// What a failure means for the message: when to try again, or why not.
-async fn failed(
-    state: &AppState,
-    message: &AutomatedMessage,
-    attempts: i64,
-    error: &GraphError,
-) -> Result<(), StoreError> {
-    let now = now_ms();
+/// What a failure means for the message: its state and when to try again.
+fn after_failure(error: &GraphError, attempts: i64, now: i64) -> (&'static str, i64) {
     let wait = |d: Duration| now + d.as_millis() as i64;
     let backoff = wait(Duration::from_secs(2u64.pow(attempts.clamp(0, 8) as u32)));
-    let (state_name, next) = match error {
+    match error {
         GraphError::PairRateLimited { retry_after }
         | GraphError::ThroughputLimited { retry_after }
         | GraphError::Throttled { retry_after, .. } => ("queued", wait(*retry_after)),
@@ -188,31 +308,19 @@ async fn failed(
         GraphError::Ambiguous(_) => ("unknown", now),
         GraphError::WindowClosed { .. } => ("expired", now),
         _ => ("failed", now),
-    };
-    tracing::warn!(id = %message.id, %error, next = state_name, "Meta did not accept an automated message");
-    state
-        .store
-        .set_automated_message_state(
-            &message.id,
-            state_name,
-            attempts,
-            next,
-            Some(&error.to_string()),
-        )
-        .await
+    }
 }
 
-/// Marks the message sent and tells every desk, in one transaction (once: a second call finds it
-/// sent and changes nothing).
-async fn announce_sent(
-    state: &AppState,
+/// Marks the message sent and tells every desk, with its audit row (P2), in `tx`; once: a second
+/// call finds it sent and changes nothing. Returns the `message.sent` event's seq.
+async fn sent_in(
+    tx: &mut store::WriteTx,
     message: &AutomatedMessage,
     external_id: &str,
-) -> Result<(), StoreError> {
-    let now = now_ms();
-    let mut tx = state.store.begin().await?;
-    if !store::finish_automated_message_in(&mut tx, &message.id, external_id, now).await? {
-        return Ok(());
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
+    if !store::finish_automated_message_in(tx, &message.id, external_id, now).await? {
+        return Ok(None);
     }
     let author = automation_author(&message.rule);
     let sent = MessageSent {
@@ -228,7 +336,7 @@ async fn announce_sent(
     };
     let payload = serde_json::to_value(&sent).unwrap_or_default();
     let seq = store::append_in(
-        &mut tx,
+        tx,
         &message.workspace_id,
         MESSAGE_SENT,
         &format!("automation-sent:{}", message.id),
@@ -237,7 +345,6 @@ async fn announce_sent(
     )
     .await?;
     if let Some(seq) = seq {
-        store::notify_appended(&mut tx, &message.workspace_id, seq).await?;
         // P2: every send has its audit row, naming the rule (never the text).
         let entry = NewAuditEntry {
             workspace_id: &message.workspace_id,
@@ -258,11 +365,7 @@ async fn announce_sent(
         };
         crate::sql!(tx.conn(), team::record(&entry, now))?;
     }
-    tx.commit().await?;
-    if let Some(seq) = seq {
-        state.notifier.notify(&message.workspace_id, seq);
-    }
-    Ok(())
+    Ok(seq)
 }
 
 /// The channel's token, opened; otherwise why the message cannot go.
