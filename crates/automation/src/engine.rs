@@ -416,7 +416,8 @@ impl Engine {
             return;
         }
         let setup = &self.workspace.setup;
-        let closed = hours::closed_since(self.hours_for(before.team.as_deref()), now);
+        // Judged at the moment the customer wrote (Meta's time), as a desk replaying it judges.
+        let closed = hours::closed_since(self.hours_for(before.team.as_deref()), message.at);
         let mut sends = Vec::new();
         let kind = contact.channel_kind.as_str();
         if fresh {

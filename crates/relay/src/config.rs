@@ -89,6 +89,11 @@ pub struct Config {
     pub metrics_token: Option<VerifyToken>,
     /// The certificate and key when the relay serves HTTPS itself (reloaded when they change).
     pub tls: Option<crate::tls::TlsFiles>,
+    /// How long since a member's last live session was seen before they count as offline
+    /// (90 s; shorter in tests).
+    pub presence_window: Duration,
+    /// How often the presence sweep announces members whose presence changed (15 s).
+    pub presence_sweep_interval: Duration,
 }
 
 /// The Meta app's public settings (the secret is [`Config::app_secret`]).
@@ -159,6 +164,8 @@ impl Config {
             quarantine_max_items: 10_000,
             metrics_token: None,
             tls: None,
+            presence_window: crate::store::PRESENCE_WINDOW,
+            presence_sweep_interval: Duration::from_secs(15),
         }
     }
 }

@@ -71,6 +71,7 @@ pub async fn run(
         ))
     });
     let checker = tokio::spawn(http::channel_health::check_periodically(state.clone()));
+    let presence = tokio::spawn(http::automation::sweep_presence_periodically(state.clone()));
     http::shared_files::sweep_periodically(&state);
     let pruner = tokio::spawn(prune_periodically(
         store.clone(),
@@ -105,6 +106,7 @@ pub async fn run(
     stop.cancel();
     let _ = pruner.await;
     let _ = checker.await;
+    let _ = presence.await;
     if let Some(wakeups) = wakeups {
         let _ = wakeups.await;
     }

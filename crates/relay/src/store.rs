@@ -20,6 +20,7 @@ use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection, Transaction};
 use zentro_events::clock::{now_ms, random_id};
 
 mod access;
+mod automation;
 mod channels;
 mod connections;
 mod gaps;
@@ -30,6 +31,13 @@ mod signup_pages;
 mod team;
 
 pub use access::{ReadablePage, RotationAdvice};
+// The automation worker (written alongside) composes these into its own transactions.
+pub use automation::{AutomatedMessage, PRESENCE_WINDOW, PresenceRow, SaveOutcome, SavedSetup};
+#[allow(unused_imports)]
+pub(crate) use automation::{
+    erase_automation_of_in, finish_automated_message_in, queue_automated_messages_in,
+    save_automation_conversations_in, save_automation_progress_in,
+};
 pub use channels::{ChannelView, SealedToken};
 pub use connections::{ChannelHealth, Signup, SignupRefusal, SignupState};
 pub use gaps::{ErasureReceipt, Gap, LAST_USE_RESOLUTION, SessionUse};
@@ -264,6 +272,8 @@ pub(crate) async fn probe_in(tx: &mut WriteTx, now: i64) -> Result<()> {
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Database,
+    /// How long since a member's last live session was seen before they count as offline (ms).
+    presence_window_ms: i64,
 }
 
 impl Store {
@@ -278,7 +288,10 @@ impl Store {
             DatabaseLocation::Directory(dir) => Database::Sqlite(open_sqlite(dir).await?),
             DatabaseLocation::Postgres(url) => Database::Postgres(open_postgres(url).await?),
         };
-        let store = Self { db };
+        let store = Self {
+            db,
+            presence_window_ms: i64::try_from(PRESENCE_WINDOW.as_millis()).unwrap_or(90_000),
+        };
         match &store.db {
             Database::Sqlite(pool) => zentro_relay_sqlite::MIGRATOR.run(pool).await?,
             Database::Postgres(pool) => zentro_relay_postgres::MIGRATOR.run(pool).await?,

@@ -18,6 +18,7 @@ use super::{ApiError, AppState, Authenticated};
 use super::{Body, body};
 use crate::metrics::Metrics;
 use crate::store::{Gap, SessionContext, StoredEvent};
+use zentro_events::clock::now_ms;
 use zentro_events::{DeviceEvent, Refusal};
 
 /// Events per JSON page or per stream read.
@@ -122,6 +123,8 @@ struct Cursor {
     revoked: tokio::sync::watch::Receiver<u64>,
     /// Whether the start was checked for a gap (events pruned before the device had them).
     gap_checked: bool,
+    /// When the stream last recorded its session as in use (UTC ms; 0: not yet).
+    seen_at: i64,
     _client: StreamClient,
 }
 
@@ -149,6 +152,7 @@ fn stream(
         buffer: VecDeque::new(),
         scanned: after,
         gap_checked: false,
+        seen_at: 0,
     };
     let events = futures_util::stream::unfold(cursor, |mut cursor| async move {
         let event = cursor.next().await?;
@@ -240,14 +244,41 @@ impl Cursor {
         Some(Read::Nothing)
     }
 
+    /// How often an open stream records its session as in use: a third of the presence window
+    /// (30 s), so a desk that only follows the stream never counts as offline.
+    fn seen_interval(&self) -> Duration {
+        (self.state.store.presence_window() / 3).max(Duration::from_millis(100))
+    }
+
+    /// Records the stream's session as in use when it was not for a [`Self::seen_interval`].
+    async fn keep_seen(&mut self) {
+        let now = now_ms();
+        let interval = i64::try_from(self.seen_interval().as_millis()).unwrap_or(i64::MAX);
+        if now.saturating_sub(self.seen_at) < interval {
+            return;
+        }
+        self.seen_at = now;
+        if let Err(error) = self
+            .state
+            .store
+            .session_seen(&self.session.session_id, now)
+            .await
+        {
+            tracing::warn!(%error, "could not record an event stream's session as in use");
+        }
+    }
+
     /// Waits until the log may have grown; `false` when the stream must end instead.
     async fn wait(&mut self) -> bool {
+        self.keep_seen().await;
         self.wake.borrow_and_update();
+        let look_again = Duration::from_secs(2).min(self.seen_interval());
         tokio::select! {
             _ = self.wake.changed() => true,
             // Also look now and then: another relay process (the CLI releasing quarantined
-            // webhooks) may have appended, and a revoked device must be cut off.
-            _ = tokio::time::sleep(Duration::from_secs(2)) => is_live(&self.state, &self.session).await,
+            // webhooks) may have appended, a revoked device must be cut off, and the session is
+            // recorded as in use.
+            _ = tokio::time::sleep(look_again) => is_live(&self.state, &self.session).await,
             // Sessions were revoked somewhere: end at once if this one was.
             _ = self.revoked.changed() => is_live(&self.state, &self.session).await,
             _ = self.state.shutdown.cancelled() => false,

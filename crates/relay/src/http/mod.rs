@@ -1,5 +1,6 @@
 //! The relay's HTTP surface: Meta's webhook endpoint and the devices' `/v1` API.
 
+pub mod automation;
 pub mod channel_health;
 mod channels;
 mod error;
@@ -97,6 +98,7 @@ impl AppState {
 impl AppState {
     /// Builds the state over an open store and starts the sequencer.
     pub fn new(store: Store, config: Config) -> Self {
+        let store = store.with_presence_window(config.presence_window);
         let metrics = Arc::new(Metrics::default());
         let notifier = Notifier::default();
         let sequencer = Sequencer::start(store.clone(), notifier.clone(), metrics.clone());
@@ -151,6 +153,7 @@ pub fn app(state: AppState) -> Router {
         .merge(channel_routes())
         .merge(shared_file_routes())
         .merge(meta_callback_routes())
+        .merge(automation_routes())
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .layer(axum::middleware::from_fn_with_state(
@@ -237,6 +240,20 @@ fn channel_routes() -> Router<AppState> {
         .route("/signup/pages/accounts", post(signup_pages::accounts))
         .route("/signup/pages/connect", post(signup_pages::connect))
         .route(signup::FINISHED_PATH, get(signup::finished))
+        .layer(DefaultBodyLimit::max(API_MAX_BODY_BYTES))
+}
+
+/// The workspace's automation setup and members' presence.
+fn automation_routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/automation",
+            get(automation::setup).put(automation::save_setup),
+        )
+        .route(
+            "/v1/presence",
+            get(automation::presence).put(automation::set_presence),
+        )
         .layer(DefaultBodyLimit::max(API_MAX_BODY_BYTES))
 }
 

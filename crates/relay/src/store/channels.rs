@@ -167,7 +167,7 @@ impl Store {
             .await?;
         // What arrived while the log was read.
         let (recent_events, recent_quarantined) = self
-            .purge_recent_mentions(workspace_id, &quoted, head, last_quarantined)
+            .purge_recent_mentions(workspace_id, identifiers, head, last_quarantined)
             .await?;
         Ok((events + recent_events, quarantined + recent_quarantined))
     }
@@ -196,17 +196,21 @@ impl Store {
     }
 
     /// Deletes, in one transaction, the events after `head` and the quarantined webhooks after
-    /// `last_quarantined` that name one of the `quoted` identifiers; returns how many of each.
+    /// `last_quarantined` that name one of the `identifiers`, and what the automation keeps of
+    /// those customers (conversation states, automated replies); returns how many events and
+    /// quarantined webhooks went.
     async fn purge_recent_mentions(
         &self,
         workspace_id: &str,
-        quoted: &[String],
+        identifiers: &[String],
         head: i64,
         last_quarantined: i64,
     ) -> Result<(i64, i64)> {
         let (mut events, mut quarantined) = (0, 0);
         let mut tx = self.begin().await?;
-        for identifier in quoted {
+        for identifier in identifiers {
+            super::erase_automation_of_in(&mut tx, workspace_id, identifier).await?;
+            let identifier = &format!("\"{identifier}\"");
             events += sql!(
                 tx.conn(),
                 channels::delete_recent_events_mentioning(workspace_id, head, identifier)
