@@ -73,6 +73,24 @@ pub enum Command {
     /// The workspace's channels, and their Meta tokens.
     #[command(subcommand)]
     Channels(ChannelsCommand),
+    /// List the teams (departments): their members, how each assigns, its first-response target.
+    Teams {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The workspace's automation: hours, greeting, away message, menu bot, teams and assignment
+    /// (everyone reads it; admins change it).
+    #[command(subcommand)]
+    Automation(AutomationCommand),
+    /// Set your presence (available or away); without one, list everyone's.
+    Presence {
+        /// Your new status; omit it to list everyone's presence.
+        status: Option<PresenceStatus>,
+        /// JSON output (for the list).
+        #[arg(long)]
+        json: bool,
+    },
     /// List the customers in this cache, with the ids `erase` takes.
     Contacts {
         /// JSON output.
@@ -250,4 +268,48 @@ pub enum ChannelsCommand {
         /// The channel (relay id, or kind:external_id).
         channel: String,
     },
+}
+
+/// `zentro automation …`: the workspace's automation setup on the relay.
+#[derive(Subcommand)]
+pub enum AutomationCommand {
+    /// Show the setup, its version and who saved it.
+    Show {
+        /// JSON output: `{version, setup, saved_at, saved_by}`, `setup` as `set` takes it.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace the setup with a JSON file (admins), e.g. one `show --json`'s `setup` was saved
+    /// to and edited.
+    Set {
+        /// The setup as JSON (the `setup` object of `zentro automation show --json`).
+        file: PathBuf,
+        /// The version this replaces; refused if someone saved another meanwhile (default: the
+        /// current one).
+        #[arg(long)]
+        expected_version: Option<i64>,
+    },
+    /// Turn the automation on (admins).
+    Enable,
+    /// Turn the automation off (admins): nothing automated happens; teams still route by hand.
+    Disable,
+}
+
+/// A status a member sets for themselves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PresenceStatus {
+    /// Ready to be assigned conversations.
+    Available,
+    /// Signed in but not taking new conversations.
+    Away,
+}
+
+impl PresenceStatus {
+    /// The word the relay takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Available => "available",
+            Self::Away => "away",
+        }
+    }
 }

@@ -114,6 +114,17 @@ impl From<zentro_core::channel_tokens::RefreshError> for Failure {
     }
 }
 
+impl From<zentro_core::relay_client::automation::SaveAutomationError> for Failure {
+    fn from(error: zentro_core::relay_client::automation::SaveAutomationError) -> Self {
+        use zentro_core::relay_client::automation::SaveAutomationError;
+        match error {
+            SaveAutomationError::Relay(e) => e.into(),
+            SaveAutomationError::Invalid(_) => fail(Exit::Usage, error.to_string()),
+            SaveAutomationError::Conflict => fail(Exit::Other, error.to_string()),
+        }
+    }
+}
+
 impl From<VaultError> for Failure {
     fn from(error: VaultError) -> Self {
         let exit = if matches!(error, VaultError::Unavailable(_)) {

@@ -7,10 +7,12 @@
 //!
 //! One module per command group: [`account`] (login, join, logout), [`inbox`] (sync,
 //! conversations, show, search, send), [`team`] (team, devices, audit), [`channels`] (channels,
-//! channel-token) and [`rights`] (contacts, export, erase). [`cli`] is the command line's shape,
+//! channel-token), [`automation`] (teams, automation, presence) and [`rights`] (contacts, export,
+//! erase). [`cli`] is the command line's shape,
 //! [`context`] what every command works with, [`terminal`] and [`graph`] what several share.
 
 mod account;
+mod automation;
 mod channels;
 mod cli;
 mod context;
@@ -52,6 +54,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             json,
         } => team::audit(&ctx, limit, before, json).await,
         Command::Channels(command) => channels::channels(&ctx, command).await,
+        Command::Teams { json } => automation::teams(&ctx, json).await,
+        Command::Automation(command) => automation::automation(&ctx, command).await,
+        Command::Presence { status, json } => automation::presence(&ctx, status, json).await,
         Command::ChannelToken { channel } => channels::store_token(&ctx, &channel).await,
         Command::Contacts { json } => rights::contacts(&ctx, json).await,
         Command::Export { contact, all, out } => rights::export(&ctx, contact, all, &out).await,

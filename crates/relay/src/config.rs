@@ -67,6 +67,9 @@ pub struct Config {
     pub meta_app: Option<MetaApp>,
     /// How often each connected channel is checked at Meta.
     pub channel_check_interval: Duration,
+    /// How often the workspaces' automation decides on new events and sends what is due
+    /// (`ZENTRO_RELAY_AUTOMATION_INTERVAL_MS`).
+    pub automation_interval: Duration,
     /// How long a signup window's link stays valid.
     pub signup_ttl: Duration,
     /// Shared files a workspace may keep at once (`ZENTRO_RELAY_SHARED_FILES_PER_WORKSPACE`).
@@ -154,6 +157,7 @@ impl Config {
             public_url: None,
             meta_app: None,
             channel_check_interval: Duration::from_secs(30 * 60),
+            automation_interval: Duration::from_millis(500),
             signup_ttl: Duration::from_secs(15 * 60),
             shared_files_per_workspace: 200,
             shared_bytes_per_workspace: 500 * 1024 * 1024,
@@ -378,6 +382,14 @@ pub struct MetaAppArgs {
     /// Minutes between two health checks of each connected channel.
     #[arg(long, env = "ZENTRO_RELAY_CHANNEL_CHECK_MINUTES", default_value_t = 30)]
     pub channel_check_minutes: u64,
+    /// Milliseconds between two rounds of the workspaces' automation (deciding on new events,
+    /// sending what is due): how long a customer waits for a greeting at most, beyond Meta.
+    #[arg(
+        long,
+        env = "ZENTRO_RELAY_AUTOMATION_INTERVAL_MS",
+        default_value_t = 500
+    )]
+    pub automation_interval_ms: u64,
 }
 
 impl MetaAppArgs {
@@ -541,6 +553,12 @@ impl ServeArgs {
             60,
             "channels are checked at most every minute (ZENTRO_RELAY_CHANNEL_CHECK_MINUTES)",
         )?;
+        if !(50..=60_000).contains(&self.meta_app.automation_interval_ms) {
+            anyhow::bail!(
+                "the automation runs every 50 to 60000 ms (ZENTRO_RELAY_AUTOMATION_INTERVAL_MS)"
+            );
+        }
+        config.automation_interval = Duration::from_millis(self.meta_app.automation_interval_ms);
         config.meta_app = self.meta_app.into_meta_app()?;
         config.shared_files_per_workspace = self.shared_files_per_workspace;
         config.shared_bytes_per_workspace =

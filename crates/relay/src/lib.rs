@@ -27,6 +27,7 @@
 //!   commands) and `zentro-relay-load` (`bin/load.rs`: the load generator).
 #![deny(missing_docs)]
 
+pub mod automation;
 pub mod config;
 pub mod credentials;
 pub mod http;
@@ -72,6 +73,7 @@ pub async fn run(
     });
     let checker = tokio::spawn(http::channel_health::check_periodically(state.clone()));
     let presence = tokio::spawn(http::automation::sweep_presence_periodically(state.clone()));
+    let automation = tokio::spawn(automation::run_periodically(state.clone()));
     http::shared_files::sweep_periodically(&state);
     let pruner = tokio::spawn(prune_periodically(
         store.clone(),
@@ -107,6 +109,7 @@ pub async fn run(
     let _ = pruner.await;
     let _ = checker.await;
     let _ = presence.await;
+    let _ = automation.await;
     if let Some(wakeups) = wakeups {
         let _ = wakeups.await;
     }

@@ -15,6 +15,8 @@ use zentro_relay::{Config, Store};
 #[path = "../support/mod.rs"]
 mod support;
 
+mod automation;
+
 use support::{closed_port, stderr, zentro, zentro_with};
 
 const PASSWORD: &str = "correct horse battery";

@@ -12,12 +12,14 @@
 //! | `workspace.rs` | `PATCH`/`DELETE /v1/workspace`, `GET`/`PUT /v1/workspace/retention` |
 //! | `channels.rs` | `GET /v1/channels`, `GET`/`PUT`/`DELETE /v1/channels/{id}/token`, `PUT …/access`, `GET …/events`, `POST …/check` and `…/disconnect`, `POST /v1/signups`, `GET /v1/signups/{id}` |
 //! | `erasures.rs` | `GET`/`POST /v1/erasures` |
+//! | `automation.rs` | `GET`/`PUT /v1/automation`, `GET`/`PUT /v1/presence` |
 //!
 //! What the answers mean to the desk lives with the code that uses them: syncing in
 //! [`crate::sync`], the team's types in [`crate::members`], channel tokens in
 //! [`crate::channel_tokens`], signups in [`crate::connections`], erasure and retention in
 //! [`crate::rights`].
 
+pub mod automation;
 mod channels;
 mod erasures;
 mod events;

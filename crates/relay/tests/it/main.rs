@@ -4,6 +4,7 @@
 mod access;
 mod api;
 mod audit_sends;
+mod automation;
 mod automation_routes;
 mod crash;
 mod database;

@@ -1,0 +1,314 @@
+//! The workspace's automation, run by the relay while every desk may be closed (issue 22): it
+//! follows each automated workspace's log through [`zentro_automation::Engine`] and carries out
+//! what the engine decides.
+//!
+//! - **Deciding** ([`decide`]): a batch of the log's events goes through the engine; in **one**
+//!   transaction the relay appends the team events it decided (`team.routed`, `team.assigned`,
+//!   authored `automation:<rule>`), queues the automated messages in `automated_messages`, saves
+//!   the engine's state and moves the automation's cursor. A crash before the commit leaves
+//!   nothing: the events are read again and, the engine being deterministic, decided again the
+//!   same way, with the same ids.
+//! - **Sending** ([`sender`]): queued messages go to Meta with the channel's sealed token, as a
+//!   person's reply does (retries on transient failures, waits on rate limits, the 24-hour window
+//!   respected, restricted customers skipped), each announced as `message.sent` once Meta
+//!   accepted it.
+//!
+//! One instance at a time runs it: the holder of [`AUTOMATION_LEASE`].
+
+pub mod sender;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use zentro_automation::{Action, Effect, Engine, Input, Outgoing, Setup, inputs_from_log};
+use zentro_events::clock::now_ms;
+use zentro_events::{ContactRef, TeamEvent, automation_author};
+
+use crate::http::AppState;
+use crate::store::{self, AutomatedMessage, StoreError};
+
+/// Name of the automation's lease (see [`crate::Store::take_lease`]).
+pub const AUTOMATION_LEASE: &str = "automation";
+
+/// Most events of one workspace decided in one transaction.
+const BATCH: i64 = 500;
+
+/// The engines of the workspaces this instance runs, loaded from their saved state on first use
+/// and dropped whenever a commit fails (so the next round starts again from what was saved).
+#[derive(Default)]
+pub struct Engines {
+    loaded: HashMap<String, (i64, Engine)>,
+}
+
+impl Engines {
+    /// A workspace's engine (if loaded): for the sender's last checks.
+    pub fn get(&self, workspace_id: &str) -> Option<&Engine> {
+        self.loaded.get(workspace_id).map(|(_, e)| e)
+    }
+}
+
+/// Runs the automation until the relay stops: every `config.automation_interval`, on the lease
+/// holder, decides on what the logs gained and sends what is due.
+pub async fn run_periodically(state: AppState) {
+    let every = state.config.automation_interval;
+    let lease = (3 * every).max(Duration::from_secs(10));
+    let mut engines = Engines::default();
+    let mut held = false;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = state.shutdown.cancelled() => {
+                let _ = state.store.release_lease(AUTOMATION_LEASE, &state.instance_id).await;
+                return;
+            }
+        }
+        match state
+            .store
+            .take_lease(AUTOMATION_LEASE, &state.instance_id, lease)
+            .await
+        {
+            Ok(true) if !held => {
+                held = true;
+                // Another instance may have run it meanwhile: start from what is saved.
+                engines = Engines::default();
+                sender::recover_interrupted(&state).await;
+            }
+            Ok(true) => {}
+            Ok(false) => {
+                held = false;
+                continue;
+            }
+            Err(error) => {
+                tracing::error!(%error, "could not take the automation lease");
+                continue;
+            }
+        }
+        run_once(&state, &mut engines).await;
+    }
+}
+
+/// One round: decide for every automated workspace, then send what is due.
+pub async fn run_once(state: &AppState, engines: &mut Engines) {
+    match state.store.automated_workspaces().await {
+        Ok(workspaces) => {
+            for workspace in workspaces {
+                if let Err(error) = decide(state, engines, &workspace).await {
+                    engines.loaded.remove(&workspace);
+                    tracing::error!(%error, workspace = %workspace, "automation could not decide");
+                }
+            }
+        }
+        Err(error) => tracing::error!(%error, "could not list the automated workspaces"),
+    }
+    sender::send_due(state, engines).await;
+}
+
+/// Why the automation could not decide for a workspace this round (it tries again the next).
+#[derive(Debug, thiserror::Error)]
+pub enum AutomationError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The saved state could not be read back.
+    #[error(transparent)]
+    Unreadable(#[from] zentro_automation::engine::Unreadable),
+}
+
+/// Decides on a workspace's new events (in batches until its log's end), then on the time that
+/// passed.
+async fn decide(
+    state: &AppState,
+    engines: &mut Engines,
+    workspace: &str,
+) -> Result<(), AutomationError> {
+    if !engines.loaded.contains_key(workspace) {
+        let loaded = load(state, workspace).await?;
+        engines.loaded.insert(workspace.to_string(), loaded);
+    }
+    loop {
+        let (cursor, engine) = engines
+            .loaded
+            .get_mut(workspace)
+            .ok_or_else(|| StoreError::NotFound("the workspace's automation".into()))?;
+        let events = state.store.events_after(workspace, *cursor, BATCH).await?;
+        if events.is_empty() {
+            break;
+        }
+        let mut decided = Vec::new();
+        let mut settled = Vec::new();
+        for event in &events {
+            settled.extend(statuses_of_automated(&event.kind, &event.payload));
+            let inputs = inputs_from_log(&event.kind, event.author.as_deref(), &event.payload);
+            let actions = inputs
+                .iter()
+                .flat_map(|input| engine.apply(input, event.at));
+            for (n, action) in actions.collect::<Vec<_>>().into_iter().enumerate() {
+                decided.push((format!("{}:{n}", event.seq), action));
+            }
+        }
+        let last = events.last().map_or(*cursor, |e| e.seq);
+        commit(state, workspace, engine, last, &decided).await?;
+        *cursor = last;
+        sender::reconcile(state, &settled).await?;
+        if (events.len() as i64) < BATCH {
+            break;
+        }
+    }
+    let (cursor, engine) = engines
+        .loaded
+        .get_mut(workspace)
+        .ok_or_else(|| StoreError::NotFound("the workspace's automation".into()))?;
+    let now = now_ms();
+    if engine.next_tick().is_some_and(|due| due <= now) {
+        let decided: Vec<(String, Action)> = engine
+            .apply(&Input::Tick, now)
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| (format!("tick{now}:{i}"), a))
+            .collect();
+        let cursor = *cursor;
+        commit(state, workspace, engine, cursor, &decided).await?;
+    }
+    Ok(())
+}
+
+/// A workspace's engine from its saved state, or a new one that learns the log from its start
+/// (with automation off until it meets the setup's event, so nothing is decided on the past).
+async fn load(state: &AppState, workspace: &str) -> Result<(i64, Engine), AutomationError> {
+    let Some((cursor, saved)) = state.store.automation_progress(workspace).await? else {
+        return Ok((0, Engine::new(Setup::default())));
+    };
+    let conversations = state
+        .store
+        .automation_conversations(workspace)
+        .await?
+        .into_iter()
+        .filter_map(|(key, json)| Some((contact_of_key(&key)?, json)));
+    Ok((cursor, Engine::restore(&saved, conversations)?))
+}
+
+/// In one transaction: the decided team events appended, the messages queued, the engine's
+/// state saved and the cursor moved.
+async fn commit(
+    state: &AppState,
+    workspace: &str,
+    engine: &mut Engine,
+    cursor: i64,
+    decided: &[(String, Action)],
+) -> Result<(), StoreError> {
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    let mut last_seq = None;
+    let mut messages = Vec::new();
+    for (key, action) in decided {
+        match team_event(&action.effect) {
+            Some(event) => {
+                let payload = serde_json::to_value(&event).unwrap_or_default();
+                let seq = store::append_in(
+                    &mut tx,
+                    workspace,
+                    event.kind(),
+                    &format!("automation:{key}"),
+                    Some(&automation_author(&action.rule)),
+                    &payload,
+                )
+                .await?;
+                last_seq = seq.or(last_seq);
+            }
+            None => messages.extend(queued(workspace, key, action, now)),
+        }
+    }
+    if !messages.is_empty() {
+        store::queue_automated_messages_in(&mut tx, &messages).await?;
+    }
+    let changes: Vec<(String, Option<String>)> = engine
+        .take_changes()
+        .into_iter()
+        .map(|(contact, json)| (contact.person_key(), json))
+        .collect();
+    store::save_automation_conversations_in(&mut tx, workspace, &changes).await?;
+    store::save_automation_progress_in(&mut tx, workspace, cursor, &engine.workspace_json(), now)
+        .await?;
+    if let Some(seq) = last_seq {
+        store::notify_appended(&mut tx, workspace, seq).await?;
+    }
+    tx.commit().await?;
+    if let Some(seq) = last_seq {
+        state.notifier.notify(workspace, seq);
+    }
+    Ok(())
+}
+
+/// The team event an action writes to the log, if it writes one.
+fn team_event(effect: &Effect) -> Option<TeamEvent> {
+    match effect {
+        Effect::Route { contact, team } => Some(TeamEvent::Routed {
+            conversation: contact.clone(),
+            team: team.clone(),
+        }),
+        Effect::Assign { contact, member } => Some(TeamEvent::Assigned {
+            conversation: contact.clone(),
+            assignee: member.clone(),
+        }),
+        Effect::Send { .. } => None,
+    }
+}
+
+/// The outbox row of a decided message; its id (the workspace, the event's seq and the action's
+/// place) is the same however often the event is decided.
+fn queued(workspace: &str, key: &str, action: &Action, now: i64) -> Option<AutomatedMessage> {
+    let Effect::Send {
+        contact,
+        message,
+        window_opened_at,
+    } = &action.effect
+    else {
+        return None;
+    };
+    Some(AutomatedMessage {
+        id: format!("auto:{workspace}:{key}"),
+        workspace_id: workspace.to_string(),
+        channel_kind: contact.channel_kind.clone(),
+        channel_external_id: contact.channel_external_id.clone(),
+        customer_id: contact.customer_id.clone(),
+        rule: action.rule.clone(),
+        message: serde_json::to_string(message).unwrap_or_default(),
+        body: Outgoing::thread_text(message),
+        window_opened_at: *window_opened_at,
+        state: "queued".into(),
+        attempts: 0,
+        next_attempt_at: now,
+        decided_at: now,
+        external_id: None,
+        error: None,
+    })
+}
+
+/// `(automated message id, Meta's id)` of the WhatsApp statuses in a webhook that name one of
+/// the automation's messages (its id travels as `biz_opaque_callback_data`).
+fn statuses_of_automated(kind: &str, payload: &serde_json::Value) -> Vec<(String, String)> {
+    if kind != crate::routing::WEBHOOK_EVENT_KIND {
+        return Vec::new();
+    }
+    zentro_meta::webhook::parse_value(payload)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|item| match item.event {
+            zentro_meta::webhook::Event::Status(status) => {
+                let id = status.callback_data.filter(|c| c.starts_with("auto:"))?;
+                Some((id, status.message_id))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The contact a saved conversation's key names (`kind|channel id|customer id`).
+fn contact_of_key(key: &str) -> Option<ContactRef> {
+    let mut parts = key.splitn(3, '|');
+    Some(ContactRef {
+        channel_kind: parts.next()?.to_string(),
+        channel_external_id: parts.next()?.to_string(),
+        customer_id: parts.next()?.to_string(),
+    })
+}

@@ -1,0 +1,509 @@
+//! The workspace's automation on a real relay serving on loopback, against meta-sim, with no desk
+//! connected: what customers receive, where their conversations land, and that a crash neither
+//! loses nor doubles an automated message.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use zentro_meta_sim::{Customer, Inbound, MetaSim};
+use zentro_relay::sealing::TokenKey;
+use zentro_relay::store::{ChannelKind, DatabaseLocation};
+
+use crate::support::{
+    Joined, PASSWORD, RawDatabase, ServedRelay, meta_app_of, new_token_keys, start_meta_sim, str_of,
+};
+
+const OWNER: &str = "owner@acme.test";
+const NUMBER: &str = "106540352242922";
+const WABA: &str = "102290129340398";
+
+/// A served relay with a WhatsApp channel connected to meta-sim (its token sealed on the relay),
+/// the owner signed in and three agents who joined.
+struct Workspace {
+    sim: MetaSim,
+    relay: ServedRelay,
+    owner: String,
+    agents: Vec<Joined>,
+}
+
+async fn workspace() -> Workspace {
+    let sim = start_meta_sim().await;
+    let token = sim.add_whatsapp_number(WABA, NUMBER, "+1 555 0100");
+    let keys = new_token_keys();
+    let sealing = keys.current.clone();
+    let meta_app = meta_app_of(&sim);
+    let relay = ServedRelay::start_on(
+        |c| {
+            c.token_keys = Some(keys);
+            c.meta_app = Some(meta_app);
+            c.automation_interval = Duration::from_millis(100);
+        },
+        async |store| {
+            let hash = zentro_relay::credentials::hash_password(PASSWORD);
+            let ws = store
+                .create_workspace("Acme", OWNER, "Owner", &hash)
+                .await
+                .unwrap();
+            let (channel, _) = store
+                .add_channel(&ws.id, ChannelKind::Whatsapp, NUMBER, Some(WABA), "")
+                .await
+                .unwrap();
+            let sealed = sealing.seal(&channel.id, token.expose());
+            store
+                .set_channel_token(&channel.id, &sealed, None)
+                .await
+                .unwrap();
+        },
+    )
+    .await;
+    sim.set_webhook_url(format!("{}/webhooks/meta", relay.base));
+    let owner = relay.sign_in(OWNER).await;
+    let mut agents = Vec::new();
+    for name in ["ana", "bo", "cy"] {
+        let email = format!("{name}@acme.test");
+        agents.push(relay.join(&owner, &email, "agent", name).await);
+    }
+    Workspace {
+        sim,
+        relay,
+        owner,
+        agents,
+    }
+}
+
+/// Business hours closed all week (so the away message applies), or open all week.
+fn hours(open: bool) -> Value {
+    let day = if open {
+        json!([{ "start": "00:00", "end": "24:00" }])
+    } else {
+        json!([])
+    };
+    json!({ "time_zone": "Europe/Lisbon", "weekly": [day, day, day, day, day, day, day] })
+}
+
+/// Hours, a greeting, an away message, a menu routing to Sales (the three agents, round robin)
+/// or Billing.
+fn setup(w: &Workspace, open: bool) -> Value {
+    let members: Vec<&str> = w.agents.iter().map(|a| a.member_id.as_str()).collect();
+    json!({
+        "enabled": true,
+        "hours": hours(open),
+        "teams": [
+            { "id": "sales", "name": "Sales", "members": members, "assignment": "round_robin" },
+            { "id": "billing", "name": "Billing", "members": [members[0]], "assignment": "manual" }
+        ],
+        "greeting": { "text": "Hi! Thanks for writing to Acme." },
+        "away": { "text": "We are closed now; we answer from 9:00." },
+        "menu": {
+            "prompt": { "text": "What can we help you with?" },
+            "options": [
+                { "id": "sales", "title": "Buying", "team": "sales" },
+                { "id": "billing", "title": "Billing", "team": "billing" }
+            ],
+            "retry": { "text": "Please choose one of these:" }
+        }
+    })
+}
+
+async fn save(w: &Workspace, setup: Value) {
+    let current = w.relay.get_json(&w.owner, "/v1/automation").await;
+    let (status, body) = w
+        .relay
+        .call(
+            &w.owner,
+            "PUT",
+            "/v1/automation",
+            json!({ "expected_version": current["version"], "setup": setup }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+async fn available(w: &Workspace, agents: &[&Joined]) {
+    for agent in agents {
+        let (status, body) = w
+            .relay
+            .call(
+                &agent.token,
+                "PUT",
+                "/v1/presence",
+                json!({ "status": "available" }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+fn customer(n: usize) -> Customer {
+    Customer {
+        id: format!("1555000{n:04}"),
+        phone: Some(format!("1555000{n:04}")),
+        name: format!("Customer {n}"),
+    }
+}
+
+/// What meta-sim accepted for `to`, in order: `(type, text)`.
+fn sent_to(sim: &MetaSim, to: &str) -> Vec<(String, String)> {
+    sim.state()
+        .sent
+        .iter()
+        .filter(|m| m.to == to)
+        .map(|m| {
+            let kind = str_of(&m.body["type"]).to_string();
+            let text = match kind.as_str() {
+                "interactive" => str_of(&m.body["interactive"]["body"]["text"]).to_string(),
+                _ => str_of(&m.body["text"]["body"]).to_string(),
+            };
+            (kind, text)
+        })
+        .collect()
+}
+
+async fn wait_until(seconds: u64, what: &str, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited {seconds} s for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The customer taps a menu option (WhatsApp `interactive.button_reply`), as Meta posts it.
+async fn taps(sim: &MetaSim, c: &Customer, n: usize, id: &str, title: &str) {
+    let at = (zentro_events::clock::now_ms() / 1000).to_string();
+    let body = json!({ "object": "whatsapp_business_account", "entry": [{ "id": WABA, "changes": [{
+        "field": "messages", "value": { "messaging_product": "whatsapp",
+        "metadata": { "display_phone_number": "15550100", "phone_number_id": NUMBER },
+        "contacts": [{ "profile": { "name": c.name }, "wa_id": c.id }],
+        "messages": [{ "from": c.id, "id": format!("wamid.tap{n}-{}", c.id), "timestamp": at,
+            "type": "interactive", "interactive": { "type": "button_reply",
+            "button_reply": { "id": id, "title": title } } }] } }] }] });
+    let delivery = sim.post_webhook(body).await;
+    assert!(
+        matches!(delivery, zentro_meta_sim::WebhookDelivery::Answered(200)),
+        "{delivery:?}"
+    );
+}
+
+/// The log's events of `kind`, as the owner's device reads them.
+async fn events_of(w: &Workspace, kind: &str) -> Vec<Value> {
+    let page = w
+        .relay
+        .get_json(&w.owner, "/v1/events?after=0&limit=1000")
+        .await;
+    page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn greeting_and_menu_reach_the_customer_and_the_answer_routes_and_assigns() {
+    let w = workspace().await;
+    save(&w, setup(&w, true)).await;
+    available(&w, &[&w.agents[0]]).await;
+    let c = customer(1);
+    w.sim
+        .customer_writes(NUMBER, &c, Inbound::Text("hello".into()))
+        .await;
+    wait_until(10, "the greeting and the menu", || {
+        sent_to(&w.sim, &c.id).len() >= 2
+    })
+    .await;
+    let sent = sent_to(&w.sim, &c.id);
+    assert_eq!(
+        sent,
+        [
+            ("text".into(), "Hi! Thanks for writing to Acme.".into()),
+            ("interactive".into(), "What can we help you with?".into())
+        ]
+    );
+    taps(&w.sim, &c, 1, "sales", "Buying").await;
+    let mut assigned = Vec::new();
+    for _ in 0..100 {
+        assigned = events_of(&w, "team.assigned").await;
+        if !assigned.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let routed = events_of(&w, "team.routed").await;
+    assert_eq!(routed.len(), 1, "{routed:?}");
+    assert_eq!(routed[0]["author"], "automation:menu");
+    assert_eq!(routed[0]["payload"]["team"], "sales");
+    assert_eq!(assigned.len(), 1, "{assigned:?}");
+    assert_eq!(assigned[0]["author"], "automation:round_robin");
+    assert_eq!(
+        assigned[0]["payload"]["assignee"],
+        w.agents[0].member_id.as_str()
+    );
+    // Every desk learns what was sent, in the automation's name.
+    let announced = events_of(&w, "message.sent").await;
+    let authors: Vec<&str> = announced.iter().map(|e| str_of(&e["author"])).collect();
+    assert_eq!(authors, ["automation:greeting", "automation:menu"]);
+    assert_eq!(sent_to(&w.sim, &c.id).len(), 2, "nothing more was sent");
+}
+
+#[tokio::test]
+async fn nine_conversations_split_three_ways_within_capacity() {
+    let w = workspace().await;
+    let mut s = setup(&w, true);
+    // Room for eight: the ninth waits until Cy resolves one of his.
+    s["capacities"] = json!({
+        w.agents[0].member_id.clone(): 3,
+        w.agents[1].member_id.clone(): 3,
+        w.agents[2].member_id.clone(): 2,
+    });
+    save(&w, s).await;
+    available(&w, &w.agents.iter().collect::<Vec<_>>()).await;
+    for n in 0..9 {
+        let c = customer(n);
+        w.sim
+            .customer_writes(NUMBER, &c, Inbound::Text("hi".into()))
+            .await;
+        wait_until(10, "the menu", || sent_to(&w.sim, &c.id).len() >= 2).await;
+        taps(&w.sim, &c, n, "sales", "Buying").await;
+    }
+    let mut assigned = Vec::new();
+    for _ in 0..100 {
+        assigned = events_of(&w, "team.assigned").await;
+        if assigned.len() >= 8 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let count = |i: usize| {
+        assigned
+            .iter()
+            .filter(|e| e["payload"]["assignee"] == w.agents[i].member_id.as_str())
+            .count()
+    };
+    assert_eq!((count(0), count(1), count(2)), (3, 3, 2), "{assigned:?}");
+    assert_eq!(assigned.len(), 8, "the ninth waits for a free place");
+    // Cy resolves one of his: the waiting conversation goes to him.
+    let his = assigned
+        .iter()
+        .find(|e| e["payload"]["assignee"] == w.agents[2].member_id.as_str())
+        .unwrap();
+    let resolve = json!({ "kind": "team.status_changed", "idempotency_key": "resolve-1",
+        "payload": { "type": "status_changed", "conversation": his["payload"]["conversation"], "status": "resolved" } });
+    let (status, body) = w
+        .relay
+        .call(&w.agents[2].token, "POST", "/v1/events", resolve)
+        .await;
+    assert!(status == 200 || status == 201, "{status} {body}");
+    let mut after = Vec::new();
+    for _ in 0..100 {
+        after = events_of(&w, "team.assigned").await;
+        if after.len() == 9 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(after.len(), 9, "{after:?}");
+    assert_eq!(
+        after[8]["payload"]["assignee"],
+        w.agents[2].member_id.as_str()
+    );
+}
+
+#[tokio::test]
+async fn the_away_message_goes_once_outside_hours() {
+    let w = workspace().await;
+    save(&w, setup(&w, false)).await;
+    let c = customer(7);
+    w.sim
+        .customer_writes(NUMBER, &c, Inbound::Text("hello?".into()))
+        .await;
+    wait_until(10, "the away message and the menu", || {
+        sent_to(&w.sim, &c.id).len() >= 2
+    })
+    .await;
+    w.sim
+        .customer_writes(NUMBER, &c, Inbound::Text("anyone there?".into()))
+        .await;
+    w.sim
+        .customer_writes(NUMBER, &c, Inbound::Text("hello??".into()))
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let sent = sent_to(&w.sim, &c.id);
+    let away: Vec<_> = sent
+        .iter()
+        .filter(|(_, t)| t.starts_with("We are closed"))
+        .collect();
+    assert_eq!(away.len(), 1, "{sent:?}");
+    assert!(
+        !sent.iter().any(|(_, t)| t.starts_with("Hi!")),
+        "no greeting while closed"
+    );
+}
+
+#[tokio::test]
+async fn a_restricted_customer_gets_nothing_automated() {
+    let w = workspace().await;
+    save(&w, setup(&w, true)).await;
+    available(&w, &[&w.agents[0]]).await;
+    let c = customer(3);
+    let contact =
+        json!({ "channel_kind": "whatsapp", "channel_external_id": NUMBER, "customer_id": c.id });
+    let restrict = json!({ "kind": "team.contact_edited", "idempotency_key": "restrict-3",
+        "payload": { "type": "contact_edited", "contact": contact, "changes": { "restricted": true } } });
+    let (status, body) = w.relay.call(&w.owner, "POST", "/v1/events", restrict).await;
+    assert!(status == 200 || status == 201, "{status} {body}");
+    w.sim
+        .customer_writes(NUMBER, &c, Inbound::Text("hi".into()))
+        .await;
+    taps(&w.sim, &c, 3, "sales", "Buying").await;
+    // A customer who is not restricted, after them: once they are served, the restricted one's
+    // events were decided too (the automation follows the log in order).
+    let d = customer(4);
+    w.sim
+        .customer_writes(NUMBER, &d, Inbound::Text("hi".into()))
+        .await;
+    wait_until(10, "the other customer's menu", || {
+        sent_to(&w.sim, &d.id).len() >= 2
+    })
+    .await;
+    assert!(sent_to(&w.sim, &c.id).is_empty());
+    assert!(events_of(&w, "team.routed").await.is_empty());
+    assert!(events_of(&w, "team.assigned").await.is_empty());
+}
+
+/// The relay's binary, killed with SIGKILL after it decided to send but before it sent: on
+/// restart the messages go out exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_9_between_deciding_and_sending_neither_loses_nor_doubles() {
+    let sim = start_meta_sim().await;
+    let token = sim.add_whatsapp_number(WABA, NUMBER, "+1 555 0100");
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = crate::support::fresh_database().await;
+    let location = DatabaseLocation::new(dir.path(), database_url.as_deref());
+    let key_text = TokenKey::generate();
+    let key = TokenKey::parse(&key_text).unwrap();
+    {
+        let store = zentro_relay::Store::open_at(&location).await.unwrap();
+        let hash = zentro_relay::credentials::hash_password(PASSWORD);
+        let ws = store
+            .create_workspace("Acme", OWNER, "Owner", &hash)
+            .await
+            .unwrap();
+        let (channel, _) = store
+            .add_channel(&ws.id, ChannelKind::Whatsapp, NUMBER, Some(WABA), "")
+            .await
+            .unwrap();
+        let sealed = key.seal(&channel.id, token.expose());
+        store
+            .set_channel_token(&channel.id, &sealed, None)
+            .await
+            .unwrap();
+        store.close().await;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let serve = || {
+        let mut command = crate::crash::relay_command(dir.path(), database_url.as_deref());
+        command
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("ZENTRO_RELAY_META_APP_SECRET", crate::support::SECRET)
+            .env("ZENTRO_RELAY_META_VERIFY_TOKEN", crate::support::VERIFY)
+            .env("ZENTRO_RELAY_META_APP_ID", sim.state().app_id())
+            .env("ZENTRO_RELAY_META_SIGNUP_CONFIG_ID", "778899001122")
+            .env("ZENTRO_RELAY_META_GRAPH_URL", sim.base_url())
+            .env("ZENTRO_RELAY_TOKEN_KEY", &key_text)
+            .env("ZENTRO_RELAY_AUTOMATION_INTERVAL_MS", "100")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        command.spawn().unwrap()
+    };
+    let mut relay = serve();
+    crate::crash::wait_healthy(&base).await;
+    sim.set_webhook_url(format!("{base}/webhooks/meta"));
+    let owner = crate::support::post_json(
+        &format!("{base}/v1/sessions"),
+        &json!({ "email": OWNER, "password": PASSWORD, "device_name": "laptop" }),
+    )
+    .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let setup = json!({ "enabled": true,
+        "greeting": { "text": "Hi! Thanks for writing to Acme." },
+        "menu": { "prompt": { "text": "What can we help you with?" },
+            "options": [{ "id": "sales", "title": "Buying", "team": "sales" }],
+            "retry": { "text": "Please choose:" } },
+        "teams": [{ "id": "sales", "name": "Sales" }] });
+    let (status, body) = crate::support::call_at(
+        &base,
+        Some(&owner),
+        "PUT",
+        "/v1/automation",
+        json!({ "expected_version": 0, "setup": setup }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Meta fails the first sends: the decided messages wait in the outbox for their next try.
+    sim.state().inject_send_errors(&[(500, 2), (500, 2)]);
+    let c = customer(5);
+    sim.customer_writes(NUMBER, &c, Inbound::Text("hello".into()))
+        .await;
+    let db = RawDatabase::open(&location).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let waiting = db
+            .fetch_i64(
+                "SELECT COUNT(*) FROM automated_messages WHERE state = 'queued' AND attempts >= 1",
+                &[],
+            )
+            .await;
+        if waiting == 2 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the two messages were decided and tried"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    relay.kill().unwrap(); // SIGKILL: decided, not sent
+    relay.wait().unwrap();
+    assert!(sent_to(&sim, &c.id).is_empty());
+
+    let mut relay = serve();
+    crate::crash::wait_healthy(&base).await;
+    wait_until(30, "both messages sent after the restart", || {
+        sent_to(&sim, &c.id).len() >= 2
+    })
+    .await;
+    // Long enough for a double to show (the automation runs every 100 ms).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let sent = sent_to(&sim, &c.id);
+    assert_eq!(
+        sent,
+        [
+            ("text".into(), "Hi! Thanks for writing to Acme.".into()),
+            ("interactive".into(), "What can we help you with?".into())
+        ]
+    );
+    let page = crate::support::get_json(&base, &owner, "/v1/events?after=0&limit=1000").await;
+    let announced = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "message.sent")
+        .count();
+    assert_eq!(announced, 2, "each announced once");
+    db.close().await;
+    relay.kill().unwrap();
+    relay.wait().unwrap();
+}
