@@ -48,7 +48,7 @@ if [ -n "${ZENTRO_BENCH_BIN:-}" ]; then
   BIN="$ZENTRO_BENCH_BIN"
 else
   cargo build --release --locked --quiet -p zentro-relay
-  BIN="$ROOT/target/release"
+  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 fi
 SECONDS_PER_RUN="${ZENTRO_BENCH_SECONDS:-15}"
 TICKS="$(getconf CLK_TCK)"
@@ -135,7 +135,9 @@ run_measurements() {
 # Max throughput with the workspace's rules off, then on, three rounds each, and the ratio.
 run_rules_comparison() {
   local log="$WORK/rules-$RANDOM.jsonl" round rules
-  echo "== maximum throughput (closed loop, 256 connections), rules off and on alternately"
+  echo "== maximum throughput (closed loop, 256 connections), rules never saved (once), then off and on alternately"
+  measure --rate 0 --concurrency 256 --duration "$SECONDS_PER_RUN" --messages-per-customer 3 \
+    --meta-stand-in "http://127.0.0.1:$STAND_IN_PORT" --drain-seconds 5 | tee -a "$log"
   for round in 1 2 3; do
     for rules in off on; do
       measure --rate 0 --concurrency 256 --duration "$SECONDS_PER_RUN" --messages-per-customer 3 \
@@ -157,6 +159,8 @@ drains = [r["automation"]["drained_seconds_after_load"] for r in runs if r["auto
 print(f"rules off: {' · '.join(f'{v:,.0f}' for v in off_all)} webhooks/s, median {off:,.0f}, relay CPU {cpu_off} µs/webhook")
 print(f"rules on:  {' · '.join(f'{v:,.0f}' for v in on_all)} webhooks/s, median {on:,.0f}, relay CPU {cpu_on} µs/webhook")
 print(f"automation done after the load (s): {drains} (None: not within the drain limit)")
+never = [r["throughput"] for r in runs if r["automation"]["rules"] is None]
+print(f"rules never saved (the worker does not follow the log): {never[0]:,.0f} webhooks/s (one run, first)")
 print(f"ratio on/off: {on / off:.1%} (goal: at least 80 %)")
 PY
 }

@@ -430,16 +430,7 @@ async fn main() -> anyhow::Result<()> {
         .any(|d| d["received"].as_u64().unwrap_or(0) < accepted as u64);
     let automation = match (&stand_in, sends_before) {
         (Some(stand_in), Some(before)) => {
-            let new_conversations = samples.iter().filter(|s| s.ok && s.first).count();
-            let expected = if args.rules == Some(Rules::On) {
-                2 * new_conversations as u64
-            } else {
-                0
-            };
-            let drained = stand_in
-                .wait_for_sends(before, expected, Duration::from_secs(args.drain_seconds))
-                .await?;
-            Some(drained.report(args.rules, new_conversations, expected))
+            Some(automation_report(&args, stand_in, before, &samples).await?)
         }
         _ => None,
     };
@@ -466,6 +457,26 @@ async fn main() -> anyhow::Result<()> {
         std::process::exit(2);
     }
     Ok(())
+}
+
+/// Waits for the automation's sends (two per new conversation when the rules are on) and
+/// reports them.
+async fn automation_report(
+    args: &Args,
+    stand_in: &MetaStandIn,
+    before: u64,
+    samples: &[Sample],
+) -> anyhow::Result<serde_json::Value> {
+    let new_conversations = samples.iter().filter(|s| s.ok && s.first).count();
+    let expected = if args.rules == Some(Rules::On) {
+        2 * new_conversations as u64
+    } else {
+        0
+    };
+    let drained = stand_in
+        .wait_for_sends(before, expected, Duration::from_secs(args.drain_seconds))
+        .await?;
+    Ok(drained.report(args.rules, new_conversations, expected))
 }
 
 /// The three agents the rules assign to, signed in and kept available while the load runs (a
