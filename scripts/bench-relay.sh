@@ -16,7 +16,17 @@
 # Each line also has the relays' CPU time per accepted webhook and, on postgres, the database's.
 # Figures go to docs/benchmarks.md by hand.
 #
-#   bash scripts/bench-relay.sh [--backend sqlite|postgres|both]     (default both)
+# With --rules both, instead of the three measurements: the maximum throughput with the
+# workspace's automation off, then on, alternately (three rounds each), and the ratio of the
+# medians. The relay gets a Meta app whose Graph API is the load generator's stand-in
+# (`zentro-relay-load --serve-meta`, which accepts sends as Meta does and counts them) and the
+# channel a sealed token; the load generator saves the rules (greeting, away, a menu of three
+# teams assigning round robin among three agents it invites and keeps available) on or off before
+# each round. Customers are distinct, each writes three webhooks (a first message, a menu answer,
+# more text), and after each round the load generator waits until the automation has sent what
+# it decided (ZENTRO_BENCH_DRAIN_SECONDS at most, default 120) so the next round starts clean.
+#
+#   bash scripts/bench-relay.sh [--backend sqlite|postgres|both] [--rules both]   (default both)
 # ZENTRO_BENCH_BIN=DIR runs the zentro-relay and zentro-relay-load binaries in DIR instead of
 # building them (to compare two builds in one session, A then B then A); ZENTRO_BENCH_SECONDS
 # changes the 15 s per run.
@@ -24,26 +34,32 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 BACKEND=both
+RULES=""
 while [ $# -gt 0 ]; do
   case "$1" in
   --backend) BACKEND="${2:?--backend sqlite|postgres|both}"; shift 2 ;;
-  *) echo "usage: scripts/bench-relay.sh [--backend sqlite|postgres|both]" >&2; exit 2 ;;
+  --rules) RULES="${2:?--rules both}"; shift 2 ;;
+  *) echo "usage: scripts/bench-relay.sh [--backend sqlite|postgres|both] [--rules both]" >&2; exit 2 ;;
   esac
 done
+case "$RULES" in "" | both) ;; *) echo "--rules takes both (off and on, alternately)" >&2; exit 2 ;; esac
 case "$BACKEND" in sqlite | postgres | both) ;; *) echo "unknown backend $BACKEND" >&2; exit 2 ;; esac
 if [ -n "${ZENTRO_BENCH_BIN:-}" ]; then
   BIN="$ZENTRO_BENCH_BIN"
 else
   cargo build --release --locked --quiet -p zentro-relay
-  BIN="$ROOT/target/release"
+  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 fi
 SECONDS_PER_RUN="${ZENTRO_BENCH_SECONDS:-15}"
 TICKS="$(getconf CLK_TCK)"
 WORK="$(mktemp -d)"
 RELAYS=()
 PGDIR=""
+STAND_IN=""
+STAND_IN_PORT=18790
 cleanup() {
   for pid in "${RELAYS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if [ -n "$STAND_IN" ]; then kill "$STAND_IN" 2>/dev/null || true; fi
   if [ -n "$PGDIR" ]; then bash scripts/postgres.sh stop "$PGDIR" >/dev/null 2>&1 || true; rm -rf "$PGDIR"; fi
   rm -rf "$WORK"
 }
@@ -116,11 +132,70 @@ run_measurements() {
   done
 }
 
-# The workspace and its channel, through the CLI (on whichever database the environment names).
+# Max throughput with the workspace's rules off, then on, three rounds each, and the ratio.
+run_rules_comparison() {
+  local log="$WORK/rules-$RANDOM.jsonl" round rules
+  echo "== maximum throughput (closed loop, 256 connections), rules never saved (once), then off and on alternately"
+  measure --rate 0 --concurrency 256 --duration "$SECONDS_PER_RUN" --messages-per-customer 3 \
+    --meta-stand-in "http://127.0.0.1:$STAND_IN_PORT" --drain-seconds 5 | tee -a "$log"
+  for round in 1 2 3; do
+    for rules in off on; do
+      measure --rate 0 --concurrency 256 --duration "$SECONDS_PER_RUN" --messages-per-customer 3 \
+        --rules "$rules" --email bench@example.test --meta-stand-in "http://127.0.0.1:$STAND_IN_PORT" \
+        --drain-seconds "${ZENTRO_BENCH_DRAIN_SECONDS:-120}" | tee -a "$log"
+    done
+  done
+  python3 - "$log" <<'PY'
+import json, statistics, sys
+runs = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+def median(rules, key):
+    values = [r[key] for r in runs if r["automation"]["rules"] == rules]
+    return statistics.median(values), values
+off, off_all = median("off", "throughput")
+on, on_all = median("on", "throughput")
+cpu_off, _ = median("off", "relay_cpu_us_per_webhook")
+cpu_on, _ = median("on", "relay_cpu_us_per_webhook")
+drains = [r["automation"]["drained_seconds_after_load"] for r in runs if r["automation"]["rules"] == "on"]
+print(f"rules off: {' · '.join(f'{v:,.0f}' for v in off_all)} webhooks/s, median {off:,.0f}, relay CPU {cpu_off} µs/webhook")
+print(f"rules on:  {' · '.join(f'{v:,.0f}' for v in on_all)} webhooks/s, median {on:,.0f}, relay CPU {cpu_on} µs/webhook")
+print(f"automation done after the load (s): {drains} (None: not within the drain limit)")
+never = [r["throughput"] for r in runs if r["automation"]["rules"] is None]
+print(f"rules never saved (the worker does not follow the log): {never[0]:,.0f} webhooks/s (one run, first)")
+print(f"ratio on/off: {on / off:.1%} (goal: at least 80 %)")
+PY
+}
+
+# The workspace and its channel, through the CLI (on whichever database the environment names);
+# with --rules, the channel's token sealed too.
 create_workspace() {
-  local ws
+  local ws channel
   ws="$(printf '%s' "$ZENTRO_RELAY_LOAD_PASSWORD" | "$BIN/zentro-relay" workspace create --name Bench --owner-email bench@example.test 2>/dev/null)"
-  "$BIN/zentro-relay" channel add --workspace "$ws" --kind whatsapp --external-id LOAD-PHONE >/dev/null 2>&1
+  channel="$("$BIN/zentro-relay" channel add --workspace "$ws" --kind whatsapp --external-id LOAD-PHONE 2>/dev/null)"
+  if [ -n "$RULES" ]; then
+    printf 'EAABbenchstandintoken%s\n' "$RANDOM$RANDOM" | "$BIN/zentro-relay" channel set-token --channel "$channel" >/dev/null 2>&1
+  fi
+}
+
+# With --rules: a token key, a Meta app whose Graph API is the stand-in, sign-ins enough for
+# every round, and the stand-in running.
+prepare_rules() {
+  [ -n "$RULES" ] || return 0
+  ZENTRO_RELAY_TOKEN_KEY="$("$BIN/zentro-relay" key generate 2>/dev/null)"
+  export ZENTRO_RELAY_TOKEN_KEY ZENTRO_RELAY_META_APP_ID=1517776481860111 ZENTRO_RELAY_META_SIGNUP_CONFIG_ID=1
+  export ZENTRO_RELAY_META_GRAPH_URL="http://127.0.0.1:$STAND_IN_PORT"
+  export ZENTRO_RELAY_SIGN_IN_PER_ACCOUNT=1000 ZENTRO_RELAY_SIGN_IN_PER_ADDRESS=1000
+  if [ -z "$STAND_IN" ]; then
+    "$BIN/zentro-relay-load" --serve-meta "127.0.0.1:$STAND_IN_PORT" &
+    STAND_IN="$!"
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$STAND_IN_PORT/bench/sends" >/dev/null && return 0; sleep 0.1; done
+    echo "the Graph API stand-in did not start" >&2
+    return 1
+  fi
+}
+
+# The measurements this run makes against URLS.
+run_selected() {
+  if [ -n "$RULES" ]; then run_rules_comparison; else run_measurements; fi
 }
 
 stop_relays() {
@@ -132,10 +207,11 @@ bench_sqlite() {
   echo "######## SQLite: one relay"
   export ZENTRO_RELAY_DATA_DIR="$WORK/sqlite"
   unset ZENTRO_RELAY_DATABASE_URL
+  prepare_rules
   create_workspace
   start_relay 18787
   URLS=("http://127.0.0.1:18787/webhooks/meta")
-  run_measurements
+  run_selected
   stop_relays
   echo "== database"
   ls -la "$ZENTRO_RELAY_DATA_DIR"
@@ -149,11 +225,12 @@ bench_postgres() {
   export ZENTRO_RELAY_DATABASE_URL
   ZENTRO_RELAY_DATABASE_URL="$(ZENTRO_POSTGRES_TCP=1 bash scripts/postgres.sh start "$PGDIR")"
   export ZENTRO_RELAY_DATA_DIR="$WORK/pg-relay-files"
+  prepare_rules
   create_workspace
   start_relay 18788
   start_relay 18789
   URLS=("http://127.0.0.1:18788/webhooks/meta" "http://127.0.0.1:18789/webhooks/meta")
-  run_measurements
+  run_selected
   stop_relays
   echo "== database"
   psql "$ZENTRO_RELAY_DATABASE_URL" -Atc "SELECT 'events: ' || count(*) || ', size: ' || pg_size_pretty(pg_database_size(current_database())) FROM events"

@@ -9,6 +9,21 @@
 //! workspace's event stream while the webhooks arrive and acknowledge what they received each
 //! second, as desktops do; the report adds, per device, the events received and the delivery lag
 //! (from the relay appending an event to the device reading it).
+//!
+//! Customers: each run has its own customers (ids never reused across runs), and each writes
+//! `--messages-per-customer` webhooks (a first message, then an answer to the menu bot — two in
+//! three tap a button, one in three answers in words — then more text). With `--rules on|off`
+//! (and the owner's `--email` and password) the workspace's automation is saved before sending,
+//! on or off: business hours always open, a greeting, an away message, a menu of three teams
+//! that each assign round robin among three agents, who are invited on first use and kept
+//! available during the run. With `--meta-stand-in`, the run then waits for the automation to
+//! send what it decided and reports how long that took after the load ended.
+//!
+//! `--serve-meta ADDR` runs, instead of a load, a stand-in for the Graph API's send endpoint
+//! (the relay's `ZENTRO_RELAY_META_GRAPH_URL`): it answers every `POST …/messages` as Meta
+//! accepts a send and counts them (`GET /bench/sends`). It is not meta-sim on purpose: meta-sim
+//! is a test double the relay's package may only use in tests, and its checks and records would
+//! spend the benchmark's two cores on Meta's work instead of the relay's.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -56,12 +71,90 @@ struct Args {
     /// That member's password.
     #[arg(long, env = "ZENTRO_RELAY_LOAD_PASSWORD", hide_env_values = true)]
     password: Option<String>,
+    /// Webhooks each customer sends (1: every webhook is a new conversation).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
+    messages_per_customer: u64,
+    /// Save the workspace's automation on or off before sending (as the owner: `--email`).
+    #[arg(long, value_enum)]
+    rules: Option<Rules>,
+    /// The `--serve-meta` stand-in the relay sends through: after the load, wait until the
+    /// automation has sent what it decided and report it.
+    #[arg(long)]
+    meta_stand_in: Option<String>,
+    /// How long to wait for the automation's sends after the load, at most (seconds).
+    #[arg(long, default_value_t = 120)]
+    drain_seconds: u64,
+    /// Serve the Graph API stand-in on this address instead of sending a load.
+    #[arg(long)]
+    serve_meta: Option<std::net::SocketAddr>,
 }
 
-fn body(phone_number_id: &str, run: u64, i: u64) -> String {
-    // A realistic inbound text webhook (~700 bytes), with escaped non-ASCII as Meta sends it.
+/// Whether the workspace's automation runs during the load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Rules {
+    /// Saved with `enabled: true`.
+    On,
+    /// Saved with `enabled: false`.
+    Off,
+}
+
+/// Webhooks between two messages of the same customer (so a customer's next message arrives
+/// after the relay logged the previous one, even with every connection busy).
+const CUSTOMER_SPREAD: u64 = 4096;
+
+/// The menu's options: (id, title); the option a customer taps depends on the customer.
+const MENU: [(&str, &str); 3] = [
+    ("sales", "Buying"),
+    ("support", "An order"),
+    ("billing", "Billing"),
+];
+
+/// Who sends webhook `i` of a run, and what.
+#[derive(Clone, Copy)]
+struct Traffic {
+    /// Makes this run's customer ids its own (digits, as WhatsApp ids are).
+    customer_prefix: u64,
+    messages_per_customer: u64,
+}
+
+impl Traffic {
+    fn new(run: u64, messages_per_customer: u64) -> Self {
+        Self {
+            customer_prefix: (run / 1000) % 1_000_000,
+            messages_per_customer,
+        }
+    }
+
+    /// Webhook `i`'s customer and which of the customer's messages it is (0 = the first).
+    fn sender_of(&self, i: u64) -> (u64, u64) {
+        let block = CUSTOMER_SPREAD * self.messages_per_customer;
+        let offset = i % block;
+        (
+            i / block * CUSTOMER_SPREAD + offset % CUSTOMER_SPREAD,
+            offset / CUSTOMER_SPREAD,
+        )
+    }
+}
+
+/// Webhook `i` of a run: a realistic inbound WhatsApp webhook (~700 bytes, escaped non-ASCII
+/// as Meta sends it, stamped now so the 24-hour window is open): the customer's first message, a
+/// menu answer (second message: a tapped button, or words for one customer in three) or more text.
+fn body(phone_number_id: &str, run: u64, traffic: &Traffic, i: u64) -> String {
+    let (customer, nth) = traffic.sender_of(i);
+    let prefix = traffic.customer_prefix;
+    let now = now_ms() / 1000;
+    let content = if nth == 1 && customer % 3 != 0 {
+        let (id, title) = MENU[(customer % 3) as usize];
+        format!(
+            r#""type":"interactive","interactive":{{"type":"button_reply","button_reply":{{"id":"{id}","title":"{title}"}}}}"#
+        )
+    } else {
+        format!(
+            r#""type":"text","text":{{"body":"Ol\u00e1! Is order #{customer} on its way? \ud83d\ude00 ({nth})"}}"#
+        )
+    };
     format!(
-        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"102290129340398","changes":[{{"field":"messages","value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550783881","phone_number_id":"{phone_number_id}"}},"contacts":[{{"profile":{{"name":"Customer {i}"}},"wa_id":"1650555{i:04}","user_id":"US.{run}{i}"}}],"messages":[{{"from":"1650555{i:04}","from_user_id":"US.{run}{i}","id":"wamid.LOAD.{run}.{i}","timestamp":"1750000000","type":"text","text":{{"body":"Ol\u00e1! Is order #{i} on its way? \ud83d\ude00"}}}}]}}}}]}}]}}"#
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"102290129340398","changes":[{{"field":"messages","value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550783881","phone_number_id":"{phone_number_id}"}},"contacts":[{{"profile":{{"name":"Customer {customer}"}},"wa_id":"{prefix:06}{customer:08}","user_id":"US.{run}{customer}"}}],"messages":[{{"from":"{prefix:06}{customer:08}","from_user_id":"US.{run}{customer}","id":"wamid.LOAD.{run}.{i}","timestamp":"{now}",{content}}}]}}}}]}}]}}"#
     )
 }
 
@@ -74,11 +167,13 @@ struct Sender {
     urls: Arc<Vec<String>>,
     phone_number_id: Arc<String>,
     run: u64,
+    traffic: Traffic,
 }
 
 impl Sender {
     async fn fire(self, i: u64, scheduled: Instant) {
-        let body = body(&self.phone_number_id, self.run, i);
+        let body = body(&self.phone_number_id, self.run, &self.traffic, i);
+        let first = self.traffic.sender_of(i).1 == 0;
         let _permit = self
             .permits
             .acquire_owned()
@@ -97,6 +192,7 @@ impl Sender {
         self.samples.lock().await.push(Sample {
             latency: scheduled.elapsed(),
             ok,
+            first,
         });
     }
 }
@@ -104,6 +200,8 @@ impl Sender {
 struct Sample {
     latency: Duration,
     ok: bool,
+    /// A customer's first message (a new conversation).
+    first: bool,
 }
 
 /// A desktop following the workspace's stream during the run.
@@ -282,12 +380,28 @@ async fn follow(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(address) = args.serve_meta {
+        return serve_meta_stand_in(address).await;
+    }
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .timeout(Duration::from_secs(30))
         .build()?;
+    let agents = match args.rules {
+        Some(rules) => Some(save_rules(&args, &client, rules).await?),
+        None => None,
+    };
+    let stand_in = args.meta_stand_in.as_deref().map(|base| MetaStandIn {
+        client: client.clone(),
+        base: base.trim_end_matches('/').to_string(),
+    });
+    let sends_before = match &stand_in {
+        Some(stand_in) => Some(stand_in.sends().await?),
+        None => None,
+    };
     let devices = start_devices(&args, &client).await?;
     let samples: Arc<Mutex<Vec<Sample>>> = Arc::new(Mutex::new(Vec::new()));
+    let run = u64::try_from(now_ms()).unwrap_or(0);
     let sender = Sender {
         client: client.clone(),
         secret: AppSecret::new(args.secret.clone()),
@@ -295,7 +409,8 @@ async fn main() -> anyhow::Result<()> {
         permits: Arc::new(Semaphore::new(args.concurrency)),
         urls: Arc::new(args.urls.clone()),
         phone_number_id: Arc::new(args.phone_number_id.clone()),
-        run: u64::try_from(now_ms()).unwrap_or(0),
+        run,
+        traffic: Traffic::new(run, args.messages_per_customer),
     };
     let start = Instant::now();
     let tasks = if args.rate == 0 {
@@ -313,11 +428,21 @@ async fn main() -> anyhow::Result<()> {
     let missed = devices
         .iter()
         .any(|d| d["received"].as_u64().unwrap_or(0) < accepted as u64);
+    let automation = match (&stand_in, sends_before) {
+        (Some(stand_in), Some(before)) => {
+            Some(automation_report(&args, stand_in, before, &samples).await?)
+        }
+        _ => None,
+    };
+    if let Some(agents) = agents {
+        agents.stop();
+    }
     let report = Report {
         samples: &samples,
         accepted,
         elapsed,
         devices,
+        automation,
     };
     if args.json {
         report.print_json(&args);
@@ -332,6 +457,360 @@ async fn main() -> anyhow::Result<()> {
         std::process::exit(2);
     }
     Ok(())
+}
+
+/// Waits for the automation's sends (two per new conversation when the rules are on) and
+/// reports them.
+async fn automation_report(
+    args: &Args,
+    stand_in: &MetaStandIn,
+    before: u64,
+    samples: &[Sample],
+) -> anyhow::Result<serde_json::Value> {
+    let new_conversations = samples.iter().filter(|s| s.ok && s.first).count();
+    let expected = if args.rules == Some(Rules::On) {
+        2 * new_conversations as u64
+    } else {
+        0
+    };
+    let drained = stand_in
+        .wait_for_sends(before, expected, Duration::from_secs(args.drain_seconds))
+        .await?;
+    Ok(drained.report(args.rules, new_conversations, expected))
+}
+
+/// The three agents the rules assign to, signed in and kept available while the load runs (a
+/// member whose sessions were not seen for 90 s is offline, and nobody offline is assigned).
+struct Agents {
+    keep_available: tokio::task::JoinHandle<()>,
+}
+
+impl Agents {
+    fn stop(self) {
+        self.keep_available.abort();
+    }
+}
+
+/// Signs in as the owner, makes sure the three agents exist and are available, and saves the
+/// workspace's automation with `enabled` as `rules` says.
+async fn save_rules(args: &Args, client: &reqwest::Client, rules: Rules) -> anyhow::Result<Agents> {
+    let (Some(email), Some(password)) = (&args.email, &args.password) else {
+        anyhow::bail!(
+            "--rules needs the workspace's owner: --email and a password (--password or ZENTRO_RELAY_LOAD_PASSWORD)"
+        );
+    };
+    let base = reqwest::Url::parse(&args.urls[0])?;
+    let owner = sign_in(
+        &Login {
+            client,
+            base: &base,
+            email,
+            password,
+        },
+        0,
+    )
+    .await?;
+    let mut members = Vec::new();
+    let mut tokens = Vec::new();
+    for n in 1..=3 {
+        let (member_id, token) = agent(client, &base, &owner, password, n).await?;
+        members.push(member_id);
+        tokens.push(token);
+    }
+    let presence = base.join("/v1/presence")?;
+    for token in &tokens {
+        set_available(client, &presence, token).await?;
+    }
+    let current: serde_json::Value = call(client.get(base.join("/v1/automation")?), &owner).await?;
+    let setup = rules_setup(rules == Rules::On, &members);
+    let body = serde_json::json!({ "expected_version": current["version"], "setup": setup });
+    call::<serde_json::Value>(client.put(base.join("/v1/automation")?).json(&body), &owner)
+        .await
+        .map_err(|e| anyhow::anyhow!("could not save the automation: {e}"))?;
+    let client = client.clone();
+    let keep_available = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(30));
+        every.tick().await;
+        loop {
+            every.tick().await;
+            for token in &tokens {
+                if let Err(error) = set_available(&client, &presence, token).await {
+                    eprintln!("an agent could not stay available: {error}");
+                }
+            }
+        }
+    });
+    Ok(Agents { keep_available })
+}
+
+/// The automation the benchmark runs: open all week (so the result does not depend on the time
+/// of day), a greeting, an away message, and a menu of three teams that each assign round robin
+/// among the three agents.
+fn rules_setup(enabled: bool, members: &[String]) -> serde_json::Value {
+    let day = serde_json::json!([{ "start": "00:00", "end": "24:00" }]);
+    let teams: Vec<serde_json::Value> = MENU
+        .iter()
+        .map(|(id, title)| serde_json::json!({ "id": id, "name": title, "members": members, "assignment": "round_robin" }))
+        .collect();
+    let options: Vec<serde_json::Value> = MENU
+        .iter()
+        .map(|(id, title)| serde_json::json!({ "id": id, "title": title, "team": id }))
+        .collect();
+    serde_json::json!({
+        "enabled": enabled,
+        "hours": { "time_zone": "Europe/Lisbon", "weekly": [day, day, day, day, day, day, day] },
+        "teams": teams,
+        "greeting": { "text": "Hi! Thanks for writing to Bench & Co. Someone will be with you shortly." },
+        "away": { "text": "We are closed now; we answer from 9:00 (Lisbon time)." },
+        "menu": {
+            "prompt": { "text": "What can we help you with?" },
+            "options": options,
+            "retry": { "text": "Please choose one of these:" }
+        }
+    })
+}
+
+/// Agent `n` (`bench-agent-<n>@…` beside the owner's address): signed in, or invited and joined
+/// on first use → (member id, token).
+async fn agent(
+    client: &reqwest::Client,
+    base: &reqwest::Url,
+    owner: &str,
+    password: &str,
+    n: usize,
+) -> anyhow::Result<(String, String)> {
+    let email = format!("bench-agent-{n}@example.test");
+    let members: serde_json::Value = call(client.get(base.join("/v1/members")?), owner).await?;
+    let known = members["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["email"] == email.as_str() && m["status"] == "active");
+    if let Some(member) = known {
+        let login = Login {
+            client,
+            base,
+            email: &email,
+            password,
+        };
+        let token = sign_in(&login, n).await?;
+        return Ok((str_field(member, "id")?, token));
+    }
+    let invite = serde_json::json!({ "email": email, "role": "agent", "display_name": format!("Agent {n}") });
+    let invited: serde_json::Value =
+        call(client.post(base.join("/v1/members")?).json(&invite), owner).await?;
+    let accept = serde_json::json!({ "code": invited["code"], "password": password, "device_name": format!("load agent {n}") });
+    let joined: serde_json::Value = client
+        .post(base.join("/v1/invitations/accept")?)
+        .json(&accept)
+        .send()
+        .await?
+        .error_for_status()
+        .map_err(|e| anyhow::anyhow!("agent {n} could not join: {e}"))?
+        .json()
+        .await?;
+    Ok((
+        str_field(&joined["member"], "id")?,
+        str_field(&joined, "token")?,
+    ))
+}
+
+/// `PUT /v1/presence` available, as the member whose token it is.
+async fn set_available(
+    client: &reqwest::Client,
+    presence: &reqwest::Url,
+    token: &str,
+) -> anyhow::Result<()> {
+    let body = serde_json::json!({ "status": "available" });
+    call::<serde_json::Value>(client.put(presence.clone()).json(&body), token).await?;
+    Ok(())
+}
+
+/// Sends an authenticated request and reads its JSON answer; an error names the status and
+/// the relay's message.
+async fn call<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+    token: &str,
+) -> anyhow::Result<T> {
+    let response = request.bearer_auth(token).send().await?;
+    let status = response.status();
+    if !status.is_success() {
+        let text = response.text().await.unwrap_or_default();
+        anyhow::bail!("the relay answered {status}: {text}");
+    }
+    Ok(response.json().await?)
+}
+
+/// A string field of a JSON answer, or an error naming it.
+fn str_field(value: &serde_json::Value, name: &str) -> anyhow::Result<String> {
+    value[name]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| anyhow::anyhow!("the relay's answer had no {name}"))
+}
+
+/// The `--serve-meta` stand-in, as the load generator reads it.
+struct MetaStandIn {
+    client: reqwest::Client,
+    base: String,
+}
+
+/// What the stand-in received after a load.
+struct Drained {
+    /// Sends that arrived while the load ran.
+    during_load: u64,
+    /// All sends of this run (during the load and after).
+    total: u64,
+    /// From the load's end to the last send (`None`: not all expected sends came in time).
+    seconds_after_load: Option<f64>,
+}
+
+impl MetaStandIn {
+    /// Sends the stand-in accepted so far.
+    async fn sends(&self) -> anyhow::Result<u64> {
+        let counts: serde_json::Value = self
+            .client
+            .get(format!("{}/bench/sends", self.base))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        counts["sends"]
+            .as_u64()
+            .ok_or_else(|| anyhow::anyhow!("the stand-in's answer had no sends"))
+    }
+
+    /// Waits (at most `limit`) until at least `expected` sends arrived after `before` and no
+    /// more came for 3 s (the automation also answers unrecognised menu answers).
+    async fn wait_for_sends(
+        &self,
+        before: u64,
+        expected: u64,
+        limit: Duration,
+    ) -> anyhow::Result<Drained> {
+        let load_ended = Instant::now();
+        let during_load = self.sends().await?.saturating_sub(before);
+        let (mut last_count, mut last_change) = (during_load, load_ended);
+        loop {
+            let count = self.sends().await?.saturating_sub(before);
+            if count != last_count {
+                (last_count, last_change) = (count, Instant::now());
+            }
+            let quiet = last_change.elapsed() >= Duration::from_secs(3);
+            if count >= expected && quiet {
+                return Ok(Drained {
+                    during_load,
+                    total: count,
+                    seconds_after_load: Some((last_change - load_ended).as_secs_f64()),
+                });
+            }
+            if load_ended.elapsed() >= limit {
+                return Ok(Drained {
+                    during_load,
+                    total: count,
+                    seconds_after_load: None,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drained {
+    fn report(
+        &self,
+        rules: Option<Rules>,
+        new_conversations: usize,
+        expected: u64,
+    ) -> serde_json::Value {
+        serde_json::json!({
+            "rules": rules.map(|r| if r == Rules::On { "on" } else { "off" }),
+            "new_conversations": new_conversations,
+            "expected_sends_at_least": expected,
+            "sends_during_load": self.during_load,
+            "sends": self.total,
+            "drained_seconds_after_load": self.seconds_after_load,
+        })
+    }
+}
+
+/// Serves the Graph API stand-in on `address` until stopped: every `POST …/messages` with a
+/// bearer token is accepted as Meta accepts a send (`{"messages":[{"id":"wamid…"}]}`) and
+/// counted; anything else is refused as Meta refuses an unknown call (and counted too).
+async fn serve_meta_stand_in(address: std::net::SocketAddr) -> anyhow::Result<()> {
+    let counts = Arc::new(SendCounts::default());
+    let app = axum::Router::new()
+        .route("/bench/sends", axum::routing::get(read_counts))
+        .fallback(answer_like_meta)
+        .with_state(counts);
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    eprintln!("the Graph API stand-in listens on http://{address}");
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// What the stand-in received.
+#[derive(Default)]
+struct SendCounts {
+    text: std::sync::atomic::AtomicU64,
+    interactive: std::sync::atomic::AtomicU64,
+    other: std::sync::atomic::AtomicU64,
+    refused: std::sync::atomic::AtomicU64,
+}
+
+async fn read_counts(
+    axum::extract::State(counts): axum::extract::State<Arc<SendCounts>>,
+) -> axum::Json<serde_json::Value> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (text, interactive, other) = (
+        counts.text.load(Relaxed),
+        counts.interactive.load(Relaxed),
+        counts.other.load(Relaxed),
+    );
+    axum::Json(
+        serde_json::json!({ "sends": text + interactive + other, "text": text,
+        "interactive": interactive, "other": other, "refused": counts.refused.load(Relaxed) }),
+    )
+}
+
+async fn answer_like_meta(
+    axum::extract::State(counts): axum::extract::State<Arc<SendCounts>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: bytes::Bytes,
+) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let authorized = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer ") && v.len() > 27);
+    let send: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+    let (true, true, Some(send)) = (
+        method == axum::http::Method::POST && uri.path().ends_with("/messages"),
+        authorized,
+        send,
+    ) else {
+        counts.refused.fetch_add(1, Relaxed);
+        let error = serde_json::json!({ "error": { "message": "Unsupported request (the benchmark's stand-in only accepts sends)",
+            "type": "GraphMethodException", "code": 100 } });
+        return (axum::http::StatusCode::BAD_REQUEST, axum::Json(error));
+    };
+    let counter = match send["type"].as_str() {
+        Some("text") => &counts.text,
+        Some("interactive") => &counts.interactive,
+        _ => &counts.other,
+    };
+    let n = counter.fetch_add(1, Relaxed);
+    let to = send["to"].clone();
+    (
+        axum::http::StatusCode::OK,
+        axum::Json(serde_json::json!({ "messaging_product": "whatsapp",
+            "contacts": [{ "input": to, "wa_id": to }],
+            "messages": [{ "id": format!("wamid.STANDIN.{}.{n}", send["type"].as_str().unwrap_or("other")),
+                "message_status": "accepted" }] })),
+    )
 }
 
 /// Signs in and starts the `--devices` that follow the stream (none by default).
@@ -420,6 +899,8 @@ struct Report<'a> {
     accepted: usize,
     elapsed: Duration,
     devices: Vec<serde_json::Value>,
+    /// The automation's sends during and after the load (with `--meta-stand-in`).
+    automation: Option<serde_json::Value>,
 }
 
 impl Report<'_> {
@@ -451,7 +932,7 @@ impl Report<'_> {
             serde_json::json!({ "offered_rate": args.rate, "concurrency": args.concurrency, "sent": sent, "accepted": accepted,
                 "failed": sent - accepted, "seconds": self.elapsed.as_secs_f64(), "throughput": self.throughput(),
                 "p50_ms": pct(0.5), "p90_ms": pct(0.9), "p99_ms": pct(0.99), "p999_ms": pct(0.999), "max_ms": pct(1.0),
-                "devices": self.devices })
+                "devices": self.devices, "automation": self.automation })
         );
     }
 
@@ -483,6 +964,17 @@ impl Report<'_> {
             pct(0.999),
             pct(1.0)
         );
+        if let Some(automation) = &self.automation {
+            println!(
+                "automation     rules {}; {} new conversations; {} sends during the load, {} in all (at least {} expected); last {} s after the load",
+                automation["rules"],
+                automation["new_conversations"],
+                automation["sends_during_load"],
+                automation["sends"],
+                automation["expected_sends_at_least"],
+                automation["drained_seconds_after_load"]
+            );
+        }
         for (n, device) in self.devices.iter().enumerate() {
             println!(
                 "device {}       received {} of {accepted}; lag (ms from append)  p50 {}  p99 {}  max {}  ({} over 1 s)",
