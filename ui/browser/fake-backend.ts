@@ -15,10 +15,17 @@
 //   window.__FAKE__ = { conversations: N, messages: M }
 //
 // Its data is the unit tests' (src/lib/fixtures.ts): the same records, paged the same way.
+//
+// The automation's commands (automation_setup, save_automation_setup, preview_automation,
+// presence, set_presence) are not in the bindings yet: they are typed against
+// src/lib/automation-types.ts until they are, then they join `answers`.
 import type { commands } from '../src/lib/ipc/bindings';
+import type { AutomationPreview, ConversationQuery, ConversationRow, MemberPresence, SavedSetup, Setup } from '../src/lib/automation-types';
 import {
   NOW,
+  MEMBERS,
   cacheStatus,
+  channelInfo,
   conversationSummary,
   conversationView,
   conversationsPage,
@@ -42,6 +49,8 @@ type Options = { conversations: number; messages: number };
 type Page = {
   __FAKE__?: Options;
   __FAKE_CALLS__: string[];
+  /** The automation as last saved, for the tests to read. */
+  __FAKE_SAVED__?: SavedSetup;
   __TAURI_INTERNALS__: unknown;
   __TAURI_EVENT_PLUGIN_INTERNALS__: unknown;
 };
@@ -51,9 +60,25 @@ const options: Options = page.__FAKE__ ?? { conversations: 50000, messages: 1000
 const calls: string[] = [];
 page.__FAKE_CALLS__ = calls;
 
-/** Conversation 1 is Ana Souza's, the one with `options.messages` messages. */
-const conversation = (i: number) =>
-  conversationSummary(i, i === 1 ? { contact_name: 'Ana Souza', preview: 'Is my order on its way?' } : {});
+/** Conversation `i`'s team: every third one is Billing's, the others Support's. */
+const teamOf = (i: number) => (i % 3 === 0 ? 'billing' : 'support');
+
+/** Conversation 1 is Ana Souza's, the one with `options.messages` messages; 2 is about to miss its first-response target, 3 missed it. */
+const conversation = (i: number): ConversationRow => ({
+  ...conversationSummary(i, i === 1 ? { contact_name: 'Ana Souza', preview: 'Is my order on its way?' } : {}),
+  team_id: teamOf(i),
+  first_response_due_at: i === 2 ? NOW + 5 * 60000 : i === 3 ? NOW - 10 * 60000 : null,
+  sla: i === 2 ? 'due_soon' : i === 3 ? 'breached' : null,
+});
+
+/** A page of the conversations of `team` after `after`. */
+function teamPage(team: string, after: { id: number } | null, limit: number): ConversationRow[] {
+  const out: ConversationRow[] = [];
+  for (let id = after ? after.id + 1 : 1; id <= options.conversations && out.length < limit; id++) {
+    if (teamOf(id) === team) out.push(conversation(id));
+  }
+  return out;
+}
 const message = (conversationId: number, i: number) =>
   messageFixture(i, i % 3 === 0 ? 'outbound' : 'inbound', i === 7 ? 'Where is my invoice for March?' : `Message number ${i} in this conversation`, {
     external_id: `wamid.${conversationId}.${i}`,
@@ -72,7 +97,10 @@ const answers = {
       counts: { channels: 3, contacts: options.conversations, conversations: options.conversations, messages: options.messages },
     }),
   deskStatus: (): Out<'deskStatus'> => deskStatus({ mode: 'relay', workspace_name: 'Fake Co.' }),
-  conversations: (_filter, after, limit): Out<'conversations'> => conversationsPage(options.conversations, after, limit, conversation),
+  conversations: (filter, after, limit): Out<'conversations'> => {
+    const team = (filter as ConversationQuery).team;
+    return team ? teamPage(team, after, limit) : conversationsPage(options.conversations, after, limit, conversation);
+  },
   messages: (conversationId, before, after, limit): Out<'messages'> =>
     messagesPage(count(conversationId), before, after, limit, (i) => message(conversationId, i)),
   openConversation: (conversationId): Out<'openConversation'> =>
@@ -99,7 +127,74 @@ const answers = {
   members: (): Out<'members'> => [teammate('m1', 'you@fake.test', 'You', 'owner')],
   cannedReplies: (): Out<'cannedReplies'> => [],
   rememberedSignIn: (): Out<'rememberedSignIn'> => ({ relay_url: null, email: null, welcomed: true }),
+  team: (): Out<'team'> => ({
+    me: MEMBERS[0],
+    permissions: ['answer', 'manage_members', 'manage_channels', 'read_audit', 'manage_data', 'manage_workspace', 'connect_channels'],
+    workspace_name: 'Fake Co.',
+    members: MEMBERS,
+  }),
+  channels: (): Out<'channels'> => [channelInfo('ch_1', { external_id: '1065', display_name: 'Fake Co. WhatsApp' })],
 } satisfies Answers;
+
+/** The automation as the relay keeps it: two teams, Support and Billing, with Olga (m1) and Ana (m2). */
+let automation: SavedSetup = {
+  version: 1,
+  saved_at: NOW - 86400000,
+  saved_by: 'm1',
+  setup: {
+    enabled: true,
+    hours: { time_zone: 'Europe/Lisbon', weekly: [0, 1, 2, 3, 4, 5, 6].map((d) => (d < 5 ? [{ start: '09:00', end: '17:00' }] : [])), holidays: [] },
+    teams: [
+      { id: 'support', name: 'Support', members: ['m1', 'm2'], assignment: 'round_robin', hours: null, first_response_minutes: 30 },
+      { id: 'billing', name: 'Billing', members: ['m1'], assignment: 'manual', hours: null, first_response_minutes: null },
+    ],
+    capacities: {},
+    channel_teams: {},
+    greeting: { text: 'Hi! Thanks for writing.' },
+    away: null,
+    menu: null,
+    agent_keywords: ['agent'],
+    hand_back_after_minutes: null,
+  },
+};
+const presences: MemberPresence[] = [
+  { member_id: 'm1', status: 'available', presence: 'available', last_seen_at: NOW },
+  { member_id: 'm2', status: 'away', presence: 'away', last_seen_at: NOW },
+];
+
+/** What the draft would have done to the first three conversations of the week. */
+function preview(setup: Setup): AutomationPreview {
+  const conversations = [1, 2, 3].map((id) => {
+    const first = setup.menu?.options[0]?.team ?? setup.teams[0]?.id ?? null;
+    const team = setup.teams.find((t) => t.id === first) ?? null;
+    const messages = [
+      ...(setup.greeting ? [{ rule: 'greeting', text: setup.greeting.text, at: NOW - id * 3600000 }] : []),
+      ...(setup.menu ? [{ rule: 'menu', text: setup.menu.prompt.text, at: NOW - id * 3600000 + 1000 }] : []),
+    ];
+    const assignee = team && team.assignment !== 'manual' ? (team.members[(id - 1) % team.members.length] ?? null) : null;
+    return { conversation_id: id, contact_name: conversation(id).contact_name, channel_kind: conversation(id).channel_kind, team: team?.id ?? null, assignee, messages };
+  });
+  const count = (pick: (c: (typeof conversations)[number]) => number) => conversations.reduce((sum, c) => sum + pick(c), 0);
+  return { conversations, totals: { routed: count((c) => (c.team ? 1 : 0)), assigned: count((c) => (c.assignee ? 1 : 0)), messages: count((c) => c.messages.length) } };
+}
+
+/** The automation's commands, by the name `invoke` receives. */
+const automationAnswers: Record<string, (args: Record<string, unknown>) => unknown> = {
+  automation_setup: (): SavedSetup => automation,
+  save_automation_setup: (args): number => {
+    if (args.expectedVersion !== automation.version) throw { code: 'conflict', message: 'Someone else saved the automation meanwhile.' };
+    automation = { version: automation.version + 1, setup: args.setup as Setup, saved_at: Date.now(), saved_by: 'm1' };
+    page.__FAKE_SAVED__ = automation;
+    return automation.version;
+  },
+  preview_automation: (args): AutomationPreview => preview(args.setup as Setup),
+  presence: (): MemberPresence[] => presences,
+  set_presence: (args): string => {
+    const status = args.status as 'available' | 'away';
+    presences[0] = { ...presences[0], status, presence: status };
+    return status;
+  },
+};
 
 /** `open_conversation` → `openConversation`: the binding's name for the command `invoke` receives. */
 const bindingName = (cmd: string) => cmd.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -122,6 +217,7 @@ page.__TAURI_INTERNALS__ = {
   async invoke(cmd: string, args?: Record<string, unknown>): Promise<unknown> {
     calls.push(cmd);
     if (cmd.startsWith('plugin:event|')) return cmd === 'plugin:event|listen' ? args?.handler : null;
+    if (Object.hasOwn(automationAnswers, cmd)) return automationAnswers[cmd](args ?? {});
     const name = bindingName(cmd);
     if (!isAnswered(name)) throw `unknown command ${cmd}`;
     // The generated bindings invoke a command with `{ a, b, c }`, its parameters in their order, so

@@ -1,6 +1,7 @@
 // The conversation list: which conversations it shows (tab and filters) and the pages loaded so
 // far. No DOM: the list component renders `items` and asks for `more()` near the end.
-import { conversations, type ConversationFilter, type ConversationSummary } from '../ipc';
+import { conversations } from '../ipc';
+import type { ConversationQuery, ConversationRow } from '../automation-types';
 
 /** Which conversations the list shows. */
 export type Tab = 'mine' | 'unassigned' | 'all';
@@ -13,8 +14,10 @@ export class ConversationList {
   status = $state('');
   channel = $state('');
   label = $state('');
+  /** Only this team's conversations (a team id; '' for any team). */
+  team = $state('');
   /** The loaded pages, newest activity first. */
-  items = $state<ConversationSummary[]>([]);
+  items = $state<ConversationRow[]>([]);
   /** Whether the first page has arrived (an empty list is then "no conversations"). */
   loaded = $state(false);
   /** The last page was short: there is nothing more to load. */
@@ -28,13 +31,14 @@ export class ConversationList {
   }
 
   /** What the tab and the filters ask the cache for. */
-  filter(): ConversationFilter {
+  filter(): ConversationQuery {
     const memberId = this.#memberId();
     return {
       status: this.status || null,
       channel_kind: this.channel || null,
       assignee: this.tab === 'all' ? null : this.tab === 'unassigned' ? '' : (memberId ?? '\u0000'),
       label: this.label || null,
+      team: this.team || null,
     };
   }
 
