@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Server } from 'node:http';
 import type { Browser, Page } from 'playwright-core';
-import type { SavedSetup } from '../src/lib/automation-types';
+import type { AutomationSetup } from '../src/lib/ipc';
 import { launch, openApp, serveDist } from './harness';
 
 let server: Server;
@@ -69,11 +69,11 @@ describe('teams and automation, in Chromium', () => {
     const sent = await page.getByTestId('preview-message').allTextContents();
     expect(sent.some((m) => m.includes('menu') && m.includes('What can we help you with?'))).toBe(true);
     expect(await page.getByTestId('preview-team').first().textContent()).toBe('Billing');
-    expect(await page.evaluate(() => (window as unknown as { __FAKE_SAVED__?: SavedSetup }).__FAKE_SAVED__)).toBeUndefined();
+    expect(await page.evaluate(() => (window as unknown as { __FAKE_SAVED__?: AutomationSetup }).__FAKE_SAVED__)).toBeUndefined();
 
     await page.getByTestId('automation-save').click();
     await page.waitForSelector('[data-testid=automation-notice]');
-    const saved = await page.evaluate(() => (window as unknown as { __FAKE_SAVED__: SavedSetup }).__FAKE_SAVED__);
+    const saved = await page.evaluate(() => (window as unknown as { __FAKE_SAVED__: AutomationSetup }).__FAKE_SAVED__);
     expect(saved.version).toBe(2);
     expect(saved.setup.hours?.weekly[5]).toEqual([{ start: '10:00', end: '14:00' }]);
     expect(saved.setup.menu?.options.map((o) => [o.title, o.team])).toEqual([
@@ -82,6 +82,37 @@ describe('teams and automation, in Chromium', () => {
     ]);
     expect(await page.getByTestId('automation-dirty').count()).toBe(0);
     expect(await page.getByTestId('automation-version').textContent()).toContain('Version 2');
+    await page.close();
+  });
+
+  it("says someone else saved, and reloads their version, when the relay refuses a save as a version conflict", async () => {
+    const page = await openApp(browser, url, 30, 20);
+    await page.waitForSelector('[data-testid=conversation-row]');
+    await page.getByTestId('open-team').click();
+    await page.getByTestId('team-tab-automation').click();
+    await page.waitForSelector('[data-testid=automation]');
+    expect(await page.getByTestId('automation-version').textContent()).toContain('Version 1');
+
+    // Another admin's desk saves version 2 meanwhile, through the same command.
+    await page.evaluate(async () => {
+      const internals = (window as unknown as { __TAURI_INTERNALS__: { invoke: (cmd: string, args: unknown) => Promise<unknown> } }).__TAURI_INTERNALS__;
+      const current = (await internals.invoke('automation_setup', {})) as AutomationSetup;
+      await internals.invoke('save_automation_setup', { expectedVersion: 1, setup: { ...current.setup, greeting: { text: 'Hello from the other desk.' } } });
+    });
+
+    await page.getByTestId('automation-enabled').uncheck();
+    await page.getByTestId('automation-save').click();
+    const problem = page.getByTestId('automation-problem');
+    await page.waitForSelector('[data-testid=automation-problem]');
+    expect(await problem.textContent()).toContain('Someone else saved the automation');
+    expect(await problem.getAttribute('role')).toBe('alert');
+    expect(await page.getByTestId('automation-save').isDisabled()).toBe(true);
+
+    await page.getByTestId('automation-reload').click();
+    await expect.poll(() => page.getByTestId('automation-version').textContent()).toContain('Version 2');
+    expect(await problem.count()).toBe(0);
+    expect(await page.getByTestId('automation-dirty').count()).toBe(0);
+    expect(await page.getByTestId('greeting-text').inputValue()).toBe('Hello from the other desk.');
     await page.close();
   });
 

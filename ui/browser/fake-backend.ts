@@ -15,12 +15,8 @@
 //   window.__FAKE__ = { conversations: N, messages: M }
 //
 // Its data is the unit tests' (src/lib/fixtures.ts): the same records, paged the same way.
-//
-// The automation's commands (automation_setup, save_automation_setup, preview_automation,
-// presence, set_presence) are not in the bindings yet: they are typed against
-// src/lib/automation-types.ts until they are, then they join `answers`.
 import type { commands } from '../src/lib/ipc/bindings';
-import type { AutomationPreview, ConversationQuery, ConversationRow, MemberPresence, SavedSetup, Setup } from '../src/lib/automation-types';
+import type { AutomationSetup, CommandError, ConversationSummary, MemberPresence, Setup } from '../src/lib/ipc';
 import {
   NOW,
   MEMBERS,
@@ -50,7 +46,7 @@ type Page = {
   __FAKE__?: Options;
   __FAKE_CALLS__: string[];
   /** The automation as last saved, for the tests to read. */
-  __FAKE_SAVED__?: SavedSetup;
+  __FAKE_SAVED__?: AutomationSetup;
   __TAURI_INTERNALS__: unknown;
   __TAURI_EVENT_PLUGIN_INTERNALS__: unknown;
 };
@@ -64,16 +60,17 @@ page.__FAKE_CALLS__ = calls;
 const teamOf = (i: number) => (i % 3 === 0 ? 'billing' : 'support');
 
 /** Conversation 1 is Ana Souza's, the one with `options.messages` messages; 2 is about to miss its first-response target, 3 missed it. */
-const conversation = (i: number): ConversationRow => ({
-  ...conversationSummary(i, i === 1 ? { contact_name: 'Ana Souza', preview: 'Is my order on its way?' } : {}),
-  team_id: teamOf(i),
-  first_response_due_at: i === 2 ? NOW + 5 * 60000 : i === 3 ? NOW - 10 * 60000 : null,
-  sla: i === 2 ? 'due_soon' : i === 3 ? 'breached' : null,
-});
+const conversation = (i: number): ConversationSummary =>
+  conversationSummary(i, {
+    ...(i === 1 ? { contact_name: 'Ana Souza', preview: 'Is my order on its way?' } : {}),
+    team_id: teamOf(i),
+    first_response_due_at: i === 2 ? NOW + 5 * 60000 : i === 3 ? NOW - 10 * 60000 : null,
+    sla: i === 2 ? 'due_soon' : i === 3 ? 'breached' : null,
+  });
 
 /** A page of the conversations of `team` after `after`. */
-function teamPage(team: string, after: { id: number } | null, limit: number): ConversationRow[] {
-  const out: ConversationRow[] = [];
+function teamPage(team: string, after: { id: number } | null, limit: number): ConversationSummary[] {
+  const out: ConversationSummary[] = [];
   for (let id = after ? after.id + 1 : 1; id <= options.conversations && out.length < limit; id++) {
     if (teamOf(id) === team) out.push(conversation(id));
   }
@@ -85,6 +82,58 @@ const message = (conversationId: number, i: number) =>
     sent_at: NOW - (options.messages - i) * 60000,
   });
 const count = (id: number) => (id === 1 ? options.messages : 20);
+
+/** The automation as the relay keeps it: two teams, Support and Billing, with Olga (m1) and Ana (m2). */
+let automation: AutomationSetup = {
+  version: 1,
+  saved_at: NOW - 86400000,
+  saved_by: 'm1',
+  setup: {
+    enabled: true,
+    hours: { time_zone: 'Europe/Lisbon', weekly: [0, 1, 2, 3, 4, 5, 6].map((d) => (d < 5 ? [{ start: '09:00', end: '17:00' }] : [])), holidays: [] },
+    teams: [
+      { id: 'support', name: 'Support', members: ['m1', 'm2'], assignment: 'round_robin', hours: null, first_response_minutes: 30 },
+      { id: 'billing', name: 'Billing', members: ['m1'], assignment: 'manual', hours: null, first_response_minutes: null },
+    ],
+    capacities: {},
+    channel_teams: {},
+    greeting: { text: 'Hi! Thanks for writing.' },
+    away: null,
+    menu: null,
+    agent_keywords: ['agent'],
+    hand_back_after_minutes: null,
+  },
+};
+const presences: MemberPresence[] = [
+  { member_id: 'm1', status: 'available', presence: 'available', last_seen_at: NOW },
+  { member_id: 'm2', status: 'away', presence: 'away', last_seen_at: NOW },
+];
+
+/** What the draft would have done to the first three conversations of the week. */
+function preview(setup: Setup): Out<'previewAutomation'> {
+  const conversations = [1, 2, 3].map((id) => {
+    const first = setup.menu?.options[0]?.team ?? setup.teams[0]?.id ?? null;
+    const team = setup.teams.find((t) => t.id === first) ?? null;
+    const messages = [
+      ...(setup.greeting ? [{ rule: 'greeting', text: setup.greeting.text, at: NOW - id * 3600000 }] : []),
+      ...(setup.menu ? [{ rule: 'menu', text: setup.menu.prompt.text, at: NOW - id * 3600000 + 1000 }] : []),
+    ];
+    const assignee = team && team.assignment !== 'manual' ? (team.members[(id - 1) % team.members.length] ?? null) : null;
+    return { conversation_id: id, contact_name: conversation(id).contact_name, channel_kind: conversation(id).channel_kind, team: team?.id ?? null, assignee, messages };
+  });
+  const count = (pick: (c: (typeof conversations)[number]) => number) => conversations.reduce((sum, c) => sum + pick(c), 0);
+  return {
+    since: NOW - 7 * 86400000,
+    conversations_replayed: 5,
+    conversations,
+    messages_sent: count((c) => c.messages.length),
+    routed: count((c) => (c.team ? 1 : 0)),
+    assigned: count((c) => (c.assignee ? 1 : 0)),
+  };
+}
+
+/** The refusal the shell sends when the relay answers 409 `version_conflict` (src-tauri/src/error.rs). */
+const VERSION_CONFLICT: CommandError = { code: 'conflict', message: 'someone saved the automation meanwhile; reload and try again' };
 
 // Each answer names its Rust return type (`Out<…>`) so that a field Rust does not have is an error
 // too (a contextually typed arrow would let an extra field through); `satisfies` checks the rest.
@@ -98,7 +147,7 @@ const answers = {
     }),
   deskStatus: (): Out<'deskStatus'> => deskStatus({ mode: 'relay', workspace_name: 'Fake Co.' }),
   conversations: (filter, after, limit): Out<'conversations'> => {
-    const team = (filter as ConversationQuery).team;
+    const team = filter.team;
     return team ? teamPage(team, after, limit) : conversationsPage(options.conversations, after, limit, conversation);
   },
   messages: (conversationId, before, after, limit): Out<'messages'> =>
@@ -134,67 +183,21 @@ const answers = {
     members: MEMBERS,
   }),
   channels: (): Out<'channels'> => [channelInfo('ch_1', { external_id: '1065', display_name: 'Fake Co. WhatsApp' })],
-} satisfies Answers;
-
-/** The automation as the relay keeps it: two teams, Support and Billing, with Olga (m1) and Ana (m2). */
-let automation: SavedSetup = {
-  version: 1,
-  saved_at: NOW - 86400000,
-  saved_by: 'm1',
-  setup: {
-    enabled: true,
-    hours: { time_zone: 'Europe/Lisbon', weekly: [0, 1, 2, 3, 4, 5, 6].map((d) => (d < 5 ? [{ start: '09:00', end: '17:00' }] : [])), holidays: [] },
-    teams: [
-      { id: 'support', name: 'Support', members: ['m1', 'm2'], assignment: 'round_robin', hours: null, first_response_minutes: 30 },
-      { id: 'billing', name: 'Billing', members: ['m1'], assignment: 'manual', hours: null, first_response_minutes: null },
-    ],
-    capacities: {},
-    channel_teams: {},
-    greeting: { text: 'Hi! Thanks for writing.' },
-    away: null,
-    menu: null,
-    agent_keywords: ['agent'],
-    hand_back_after_minutes: null,
-  },
-};
-const presences: MemberPresence[] = [
-  { member_id: 'm1', status: 'available', presence: 'available', last_seen_at: NOW },
-  { member_id: 'm2', status: 'away', presence: 'away', last_seen_at: NOW },
-];
-
-/** What the draft would have done to the first three conversations of the week. */
-function preview(setup: Setup): AutomationPreview {
-  const conversations = [1, 2, 3].map((id) => {
-    const first = setup.menu?.options[0]?.team ?? setup.teams[0]?.id ?? null;
-    const team = setup.teams.find((t) => t.id === first) ?? null;
-    const messages = [
-      ...(setup.greeting ? [{ rule: 'greeting', text: setup.greeting.text, at: NOW - id * 3600000 }] : []),
-      ...(setup.menu ? [{ rule: 'menu', text: setup.menu.prompt.text, at: NOW - id * 3600000 + 1000 }] : []),
-    ];
-    const assignee = team && team.assignment !== 'manual' ? (team.members[(id - 1) % team.members.length] ?? null) : null;
-    return { conversation_id: id, contact_name: conversation(id).contact_name, channel_kind: conversation(id).channel_kind, team: team?.id ?? null, assignee, messages };
-  });
-  const count = (pick: (c: (typeof conversations)[number]) => number) => conversations.reduce((sum, c) => sum + pick(c), 0);
-  return { conversations, totals: { routed: count((c) => (c.team ? 1 : 0)), assigned: count((c) => (c.assignee ? 1 : 0)), messages: count((c) => c.messages.length) } };
-}
-
-/** The automation's commands, by the name `invoke` receives. */
-const automationAnswers: Record<string, (args: Record<string, unknown>) => unknown> = {
-  automation_setup: (): SavedSetup => automation,
-  save_automation_setup: (args): number => {
-    if (args.expectedVersion !== automation.version) throw { code: 'conflict', message: 'Someone else saved the automation meanwhile.' };
-    automation = { version: automation.version + 1, setup: args.setup as Setup, saved_at: Date.now(), saved_by: 'm1' };
+  automationSetup: (): Out<'automationSetup'> => automation,
+  saveAutomationSetup: (expectedVersion, setup): Out<'saveAutomationSetup'> => {
+    // A command's error reaches `invoke` as a rejection with the CommandError.
+    if (expectedVersion !== automation.version) throw VERSION_CONFLICT;
+    automation = { version: automation.version + 1, setup: setup as Setup, saved_at: Date.now(), saved_by: 'm1' };
     page.__FAKE_SAVED__ = automation;
     return automation.version;
   },
-  preview_automation: (args): AutomationPreview => preview(args.setup as Setup),
-  presence: (): MemberPresence[] => presences,
-  set_presence: (args): string => {
-    const status = args.status as 'available' | 'away';
+  previewAutomation: (setup): Out<'previewAutomation'> => preview(setup as Setup),
+  presence: (): Out<'presence'> => presences,
+  setPresence: (status): Out<'setPresence'> => {
     presences[0] = { ...presences[0], status, presence: status };
     return status;
   },
-};
+} satisfies Answers;
 
 /** `open_conversation` → `openConversation`: the binding's name for the command `invoke` receives. */
 const bindingName = (cmd: string) => cmd.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -217,7 +220,6 @@ page.__TAURI_INTERNALS__ = {
   async invoke(cmd: string, args?: Record<string, unknown>): Promise<unknown> {
     calls.push(cmd);
     if (cmd.startsWith('plugin:event|')) return cmd === 'plugin:event|listen' ? args?.handler : null;
-    if (Object.hasOwn(automationAnswers, cmd)) return automationAnswers[cmd](args ?? {});
     const name = bindingName(cmd);
     if (!isAnswered(name)) throw `unknown command ${cmd}`;
     // The generated bindings invoke a command with `{ a, b, c }`, its parameters in their order, so

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import App from './App.svelte';
-import type { Permission } from './lib/ipc';
+import type { AutomationSetup, MemberPresence, Permission } from './lib/ipc';
+import { emptySetup } from './lib/stores/automation.svelte';
 import { ANA, MEMBERS, NOW, cacheStatus, conversationView, deskStatus, message, teamView } from './lib/fixtures';
 
 const STATUS = cacheStatus();
@@ -398,13 +399,16 @@ describe('App', () => {
         { id: 'm1', email: 'you@acme.test', display_name: 'You Self', role: 'owner', status: 'active' },
         { id: 'm2', email: 'bo@acme.test', display_name: 'Bo Lind', role: 'agent', status: 'active' },
       ],
-      automation_setup: () => ({
+      automation_setup: (): AutomationSetup => ({
         version: 1,
-        saved_at: null,
-        saved_by: null,
-        setup: { teams: [{ id: 'billing', name: 'Billing', members: [], assignment: 'manual', hours: null, first_response_minutes: 10 }] },
+        saved_at: NOW - 86_400_000,
+        saved_by: 'm1',
+        setup: {
+          ...emptySetup(),
+          teams: [{ id: 'billing', name: 'Billing', members: [], assignment: 'manual', hours: null, first_response_minutes: 10 }],
+        },
       }),
-      presence: () => [
+      presence: (): MemberPresence[] => [
         { member_id: 'm1', status: mine, presence: mine, last_seen_at: NOW },
         { member_id: 'm2', status: 'available', presence: 'offline', last_seen_at: NOW - 3_600_000 },
       ],

@@ -3,20 +3,19 @@
 // crates/automation/src/setup.rs, per field), saving over the version loaded, and the preview of
 // the last 7 days. No DOM: the components in components/team/Automation*.svelte edit `draft`
 // through it.
-import { IpcError } from '../ipc';
 import {
   automationSetup,
-  isConflict,
+  IpcError,
   previewAutomation,
   saveAutomationSetup,
   type AutomationPreview,
-  type AutomationTeam,
+  type AutomationSetup,
   type Hours,
   type Menu,
-  type SavedSetup,
   type Setup,
+  type Team,
   type Texts,
-} from '../automation-types';
+} from '../ipc';
 
 /** The longest automated text in bytes (Meta's smallest limit), as setup.rs's `MAX_TEXT`. */
 export const MAX_TEXT = 1000;
@@ -146,7 +145,7 @@ function textsProblems(texts: Texts, at: string, what: string): FieldProblem[] {
   return out;
 }
 
-function teamProblems(team: AutomationTeam, at: string, members: ReadonlySet<string>): FieldProblem[] {
+function teamProblems(team: Team, at: string, members: ReadonlySet<string>): FieldProblem[] {
   const out: FieldProblem[] = [];
   if (!isId(team.id)) out.push({ path: `${at}.id`, message: "A team's id has 1 to 32 letters, digits, '-' or '_'." });
   if (!team.name.trim() || bytes(team.name) > 64) out.push({ path: `${at}.name`, message: "A team's name has 1 to 64 characters." });
@@ -242,7 +241,7 @@ function freshId(prefix: string, taken: string[]): string {
 
 export class AutomationState {
   /** The setup as last loaded or saved, with its version. */
-  saved = $state<SavedSetup | null>(null);
+  saved = $state<AutomationSetup | null>(null);
   /** What the admin is editing. */
   draft = $state<Setup>(emptySetup());
   loading = $state(true);
@@ -322,8 +321,10 @@ export class AutomationState {
       this.notice = 'Saved. The relay runs these rules from now on.';
       return true;
     } catch (raw) {
-      this.conflict = isConflict(raw);
-      this.problem = this.conflict ? CONFLICT : IpcError.from(raw).message;
+      // The shell maps the relay's 409 `version_conflict` to the code `conflict`.
+      const error = IpcError.from(raw);
+      this.conflict = error.code === 'conflict';
+      this.problem = this.conflict ? CONFLICT : error.message;
       return false;
     } finally {
       this.saving = false;

@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
-import type { SavedSetup, Setup } from '../automation-types';
+import type { AutomationPreview, AutomationSetup, Setup } from '../ipc';
 import { AutomationState, CONFLICT, emptySetup, officeHours, starterMenu, validateSetup } from './automation.svelte';
 
 type Calls = { cmd: string; args: Record<string, unknown> }[];
 
 /** A saved setup: one Support team with Ana (m2), round robin, hours in Lisbon. */
-function saved(version = 3): SavedSetup {
+function saved(version = 3): AutomationSetup {
   const setup: Setup = {
     ...emptySetup(),
     enabled: true,
@@ -24,7 +24,10 @@ function desk(save: (args: Record<string, unknown>) => unknown = () => 4): Calls
     calls.push({ cmd, args });
     if (cmd === 'automation_setup') return saved();
     if (cmd === 'save_automation_setup') return save(args);
-    if (cmd === 'preview_automation') return { conversations: [], totals: { routed: 0, assigned: 0, messages: 0 } };
+    if (cmd === 'preview_automation') {
+      const nothing: AutomationPreview = { since: 0, conversations_replayed: 2, conversations: [], messages_sent: 0, routed: 0, assigned: 0 };
+      return nothing;
+    }
     return null;
   });
   return calls;
@@ -150,7 +153,8 @@ describe('the Automation tab', () => {
 
   it('says someone else saved first, keeps the draft, and reloads their version on request', async () => {
     desk(() => {
-      throw { code: 'conflict', message: 'version_conflict' };
+      // What the shell rejects with when the relay answers 409 `version_conflict` (error.rs).
+      throw { code: 'conflict', message: 'someone saved the automation meanwhile; reload and try again' };
     });
     const automation = new AutomationState(() => ['m1', 'm2']);
     await automation.load();
@@ -183,7 +187,8 @@ describe('the Automation tab', () => {
     automation.draft.enabled = false;
     await automation.runPreview();
     expect((calls.find((c) => c.cmd === 'preview_automation')?.args.setup as Setup).enabled).toBe(false);
-    expect(automation.preview?.totals.messages).toBe(0);
+    expect(automation.preview?.messages_sent).toBe(0);
+    expect(automation.preview?.conversations_replayed).toBe(2);
     expect(automation.previewing).toBe(false);
   });
 

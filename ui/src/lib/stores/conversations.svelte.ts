@@ -1,7 +1,6 @@
 // The conversation list: which conversations it shows (tab and filters) and the pages loaded so
 // far. No DOM: the list component renders `items` and asks for `more()` near the end.
-import { conversations } from '../ipc';
-import type { ConversationQuery, ConversationRow } from '../automation-types';
+import { conversations, type ConversationFilter, type ConversationSummary } from '../ipc';
 
 /** Which conversations the list shows. */
 export type Tab = 'mine' | 'unassigned' | 'all';
@@ -17,7 +16,7 @@ export class ConversationList {
   /** Only this team's conversations (a team id; '' for any team). */
   team = $state('');
   /** The loaded pages, newest activity first. */
-  items = $state<ConversationRow[]>([]);
+  items = $state<ConversationSummary[]>([]);
   /** Whether the first page has arrived (an empty list is then "no conversations"). */
   loaded = $state(false);
   /** The last page was short: there is nothing more to load. */
@@ -31,7 +30,7 @@ export class ConversationList {
   }
 
   /** What the tab and the filters ask the cache for. */
-  filter(): ConversationQuery {
+  filter(): ConversationFilter {
     const memberId = this.#memberId();
     return {
       status: this.status || null,
