@@ -16,9 +16,12 @@
 //
 // Its data is the unit tests' (src/lib/fixtures.ts): the same records, paged the same way.
 import type { commands } from '../src/lib/ipc/bindings';
+import type { AutomationSetup, CommandError, ConversationSummary, MemberPresence, Setup } from '../src/lib/ipc';
 import {
   NOW,
+  MEMBERS,
   cacheStatus,
+  channelInfo,
   conversationSummary,
   conversationView,
   conversationsPage,
@@ -42,6 +45,8 @@ type Options = { conversations: number; messages: number };
 type Page = {
   __FAKE__?: Options;
   __FAKE_CALLS__: string[];
+  /** The automation as last saved, for the tests to read. */
+  __FAKE_SAVED__?: AutomationSetup;
   __TAURI_INTERNALS__: unknown;
   __TAURI_EVENT_PLUGIN_INTERNALS__: unknown;
 };
@@ -51,15 +56,84 @@ const options: Options = page.__FAKE__ ?? { conversations: 50000, messages: 1000
 const calls: string[] = [];
 page.__FAKE_CALLS__ = calls;
 
-/** Conversation 1 is Ana Souza's, the one with `options.messages` messages. */
-const conversation = (i: number) =>
-  conversationSummary(i, i === 1 ? { contact_name: 'Ana Souza', preview: 'Is my order on its way?' } : {});
+/** Conversation `i`'s team: every third one is Billing's, the others Support's. */
+const teamOf = (i: number) => (i % 3 === 0 ? 'billing' : 'support');
+
+/** Conversation 1 is Ana Souza's, the one with `options.messages` messages; 2 is about to miss its first-response target, 3 missed it. */
+const conversation = (i: number): ConversationSummary =>
+  conversationSummary(i, {
+    ...(i === 1 ? { contact_name: 'Ana Souza', preview: 'Is my order on its way?' } : {}),
+    team_id: teamOf(i),
+    first_response_due_at: i === 2 ? NOW + 5 * 60000 : i === 3 ? NOW - 10 * 60000 : null,
+    sla: i === 2 ? 'due_soon' : i === 3 ? 'breached' : null,
+  });
+
+/** A page of the conversations of `team` after `after`. */
+function teamPage(team: string, after: { id: number } | null, limit: number): ConversationSummary[] {
+  const out: ConversationSummary[] = [];
+  for (let id = after ? after.id + 1 : 1; id <= options.conversations && out.length < limit; id++) {
+    if (teamOf(id) === team) out.push(conversation(id));
+  }
+  return out;
+}
 const message = (conversationId: number, i: number) =>
   messageFixture(i, i % 3 === 0 ? 'outbound' : 'inbound', i === 7 ? 'Where is my invoice for March?' : `Message number ${i} in this conversation`, {
     external_id: `wamid.${conversationId}.${i}`,
     sent_at: NOW - (options.messages - i) * 60000,
   });
 const count = (id: number) => (id === 1 ? options.messages : 20);
+
+/** The automation as the relay keeps it: two teams, Support and Billing, with Olga (m1) and Ana (m2). */
+let automation: AutomationSetup = {
+  version: 1,
+  saved_at: NOW - 86400000,
+  saved_by: 'm1',
+  setup: {
+    enabled: true,
+    hours: { time_zone: 'Europe/Lisbon', weekly: [0, 1, 2, 3, 4, 5, 6].map((d) => (d < 5 ? [{ start: '09:00', end: '17:00' }] : [])), holidays: [] },
+    teams: [
+      { id: 'support', name: 'Support', members: ['m1', 'm2'], assignment: 'round_robin', hours: null, first_response_minutes: 30 },
+      { id: 'billing', name: 'Billing', members: ['m1'], assignment: 'manual', hours: null, first_response_minutes: null },
+    ],
+    capacities: {},
+    channel_teams: {},
+    greeting: { text: 'Hi! Thanks for writing.' },
+    away: null,
+    menu: null,
+    agent_keywords: ['agent'],
+    hand_back_after_minutes: null,
+  },
+};
+const presences: MemberPresence[] = [
+  { member_id: 'm1', status: 'available', presence: 'available', last_seen_at: NOW },
+  { member_id: 'm2', status: 'away', presence: 'away', last_seen_at: NOW },
+];
+
+/** What the draft would have done to the first three conversations of the week. */
+function preview(setup: Setup): Out<'previewAutomation'> {
+  const conversations = [1, 2, 3].map((id) => {
+    const first = setup.menu?.options[0]?.team ?? setup.teams[0]?.id ?? null;
+    const team = setup.teams.find((t) => t.id === first) ?? null;
+    const messages = [
+      ...(setup.greeting ? [{ rule: 'greeting', text: setup.greeting.text, at: NOW - id * 3600000 }] : []),
+      ...(setup.menu ? [{ rule: 'menu', text: setup.menu.prompt.text, at: NOW - id * 3600000 + 1000 }] : []),
+    ];
+    const assignee = team && team.assignment !== 'manual' ? (team.members[(id - 1) % team.members.length] ?? null) : null;
+    return { conversation_id: id, contact_name: conversation(id).contact_name, channel_kind: conversation(id).channel_kind, team: team?.id ?? null, assignee, messages };
+  });
+  const count = (pick: (c: (typeof conversations)[number]) => number) => conversations.reduce((sum, c) => sum + pick(c), 0);
+  return {
+    since: NOW - 7 * 86400000,
+    conversations_replayed: 5,
+    conversations,
+    messages_sent: count((c) => c.messages.length),
+    routed: count((c) => (c.team ? 1 : 0)),
+    assigned: count((c) => (c.assignee ? 1 : 0)),
+  };
+}
+
+/** The refusal the shell sends when the relay answers 409 `version_conflict` (src-tauri/src/error.rs). */
+const VERSION_CONFLICT: CommandError = { code: 'conflict', message: 'someone saved the automation meanwhile; reload and try again' };
 
 // Each answer names its Rust return type (`Out<…>`) so that a field Rust does not have is an error
 // too (a contextually typed arrow would let an extra field through); `satisfies` checks the rest.
@@ -72,7 +146,10 @@ const answers = {
       counts: { channels: 3, contacts: options.conversations, conversations: options.conversations, messages: options.messages },
     }),
   deskStatus: (): Out<'deskStatus'> => deskStatus({ mode: 'relay', workspace_name: 'Fake Co.' }),
-  conversations: (_filter, after, limit): Out<'conversations'> => conversationsPage(options.conversations, after, limit, conversation),
+  conversations: (filter, after, limit): Out<'conversations'> => {
+    const team = filter.team;
+    return team ? teamPage(team, after, limit) : conversationsPage(options.conversations, after, limit, conversation);
+  },
   messages: (conversationId, before, after, limit): Out<'messages'> =>
     messagesPage(count(conversationId), before, after, limit, (i) => message(conversationId, i)),
   openConversation: (conversationId): Out<'openConversation'> =>
@@ -99,6 +176,27 @@ const answers = {
   members: (): Out<'members'> => [teammate('m1', 'you@fake.test', 'You', 'owner')],
   cannedReplies: (): Out<'cannedReplies'> => [],
   rememberedSignIn: (): Out<'rememberedSignIn'> => ({ relay_url: null, email: null, welcomed: true }),
+  team: (): Out<'team'> => ({
+    me: MEMBERS[0],
+    permissions: ['answer', 'manage_members', 'manage_channels', 'read_audit', 'manage_data', 'manage_workspace', 'connect_channels'],
+    workspace_name: 'Fake Co.',
+    members: MEMBERS,
+  }),
+  channels: (): Out<'channels'> => [channelInfo('ch_1', { external_id: '1065', display_name: 'Fake Co. WhatsApp' })],
+  automationSetup: (): Out<'automationSetup'> => automation,
+  saveAutomationSetup: (expectedVersion, setup): Out<'saveAutomationSetup'> => {
+    // A command's error reaches `invoke` as a rejection with the CommandError.
+    if (expectedVersion !== automation.version) throw VERSION_CONFLICT;
+    automation = { version: automation.version + 1, setup: setup as Setup, saved_at: Date.now(), saved_by: 'm1' };
+    page.__FAKE_SAVED__ = automation;
+    return automation.version;
+  },
+  previewAutomation: (setup): Out<'previewAutomation'> => preview(setup as Setup),
+  presence: (): Out<'presence'> => presences,
+  setPresence: (status): Out<'setPresence'> => {
+    presences[0] = { ...presences[0], status, presence: status };
+    return status;
+  },
 } satisfies Answers;
 
 /** `open_conversation` → `openConversation`: the binding's name for the command `invoke` receives. */

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import App from './App.svelte';
-import type { Permission } from './lib/ipc';
+import type { AutomationSetup, MemberPresence, Permission } from './lib/ipc';
+import { emptySetup } from './lib/stores/automation.svelte';
 import { ANA, MEMBERS, NOW, cacheStatus, conversationView, deskStatus, message, teamView } from './lib/fixtures';
 
 const STATUS = cacheStatus();
@@ -388,6 +389,41 @@ describe('App', () => {
         { type: 'add_note', body: 'Can you call her, @bo', mentions: ['m2'] },
       ]),
     );
+  });
+
+  it("shows teammates' presence where they are assigned, and lets the member set themselves away", async () => {
+    let mine = 'available';
+    const calls = backend({
+      conversations: () => [{ ...ANA, team_id: 'billing', sla: 'breached', first_response_due_at: NOW - 600_000 }],
+      members: () => [
+        { id: 'm1', email: 'you@acme.test', display_name: 'You Self', role: 'owner', status: 'active' },
+        { id: 'm2', email: 'bo@acme.test', display_name: 'Bo Lind', role: 'agent', status: 'active' },
+      ],
+      automation_setup: (): AutomationSetup => ({
+        version: 1,
+        saved_at: NOW - 86_400_000,
+        saved_by: 'm1',
+        setup: {
+          ...emptySetup(),
+          teams: [{ id: 'billing', name: 'Billing', members: [], assignment: 'manual', hours: null, first_response_minutes: 10 }],
+        },
+      }),
+      presence: (): MemberPresence[] => [
+        { member_id: 'm1', status: mine, presence: mine, last_seen_at: NOW },
+        { member_id: 'm2', status: 'available', presence: 'offline', last_seen_at: NOW - 3_600_000 },
+      ],
+      set_presence: (args) => (mine = args.status as string),
+    });
+    render(App);
+    await waitFor(() => expect(screen.getByTestId('conversation-team').textContent).toBe('Billing'));
+    expect(screen.getByTestId('conversation-sla').getAttribute('aria-label')).toBe('First response overdue by 10m');
+    await fireEvent.click(await screen.findByText('Ana Souza'));
+    const select = (await screen.findByTestId('assign-select')) as HTMLSelectElement;
+    await waitFor(() => expect([...select.options].map((o) => o.textContent)).toEqual(['Unassigned', 'You Self (you)', 'Bo Lind — offline']));
+
+    await fireEvent.change(await screen.findByTestId('presence-select'), { target: { value: 'away' } });
+    await waitFor(() => expect(screen.getByTestId('presence').getAttribute('data-presence')).toBe('away'));
+    expect(calls.find((c) => c.cmd === 'set_presence')?.args).toEqual({ status: 'away' });
   });
 
   it("opens a customer's document in the system's application", async () => {

@@ -13,6 +13,8 @@ export class ConversationList {
   status = $state('');
   channel = $state('');
   label = $state('');
+  /** Only this team's conversations (a team id; '' for any team). */
+  team = $state('');
   /** The loaded pages, newest activity first. */
   items = $state<ConversationSummary[]>([]);
   /** Whether the first page has arrived (an empty list is then "no conversations"). */
@@ -35,6 +37,7 @@ export class ConversationList {
       channel_kind: this.channel || null,
       assignee: this.tab === 'all' ? null : this.tab === 'unassigned' ? '' : (memberId ?? '\u0000'),
       label: this.label || null,
+      team: this.team || null,
     };
   }
 

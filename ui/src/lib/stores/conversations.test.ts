@@ -73,19 +73,20 @@ describe('the conversation list', () => {
     const list = new ConversationList(() => member);
     await list.refresh();
     await list.more();
-    expect(asked[0].filter).toEqual({ status: null, channel_kind: null, assignee: null, label: null });
+    expect(asked[0].filter).toEqual({ status: null, channel_kind: null, assignee: null, label: null, team: null });
 
     const changed = list.change((l) => {
       l.tab = 'mine';
       l.status = 'open';
       l.channel = 'whatsapp';
       l.label = 'vip';
+      l.team = 'billing';
     });
     expect(list.items).toEqual([]);
     expect(list.loaded).toBe(false);
     await changed;
     expect(asked.at(-1)).toEqual({
-      filter: { status: 'open', channel_kind: 'whatsapp', assignee: 'm1', label: 'vip' },
+      filter: { status: 'open', channel_kind: 'whatsapp', assignee: 'm1', label: 'vip', team: 'billing' },
       after: null,
       limit: PAGE,
     });

@@ -4,7 +4,7 @@
 /** The overlays over the inbox; 'none' shows the inbox alone. */
 export type Overlay = 'none' | 'welcome' | 'search' | 'help' | 'about' | 'canned' | 'team' | 'signIn';
 /** The Team dialog's tabs. */
-export type TeamSection = 'members' | 'devices' | 'channels' | 'audit' | 'data' | 'workspace';
+export type TeamSection = 'members' | 'devices' | 'channels' | 'audit' | 'data' | 'automation' | 'workspace';
 /** A `zentro://invite` link's relay and code, for the sign-in dialog's join form. */
 export type InvitationLink = { relay: string; code: string };
 

@@ -1,5 +1,6 @@
 // The Team dialog's state: which tab is shown, what the relay said for it (members, devices,
-// channels, audit log, retention), what the signed-in member may do, and the outcome of the last
+// channels, audit log, retention; the Automation tab keeps its own in stores/automation.svelte.ts),
+// what the signed-in member may do, and the outcome of the last
 // action (a notice or a problem). No DOM: the tabs (components/team/) render it and act through it.
 import {
   auditLog,
@@ -104,7 +105,8 @@ export class TeamState {
 
   async #loadSection(section: TeamSection) {
     if (section === 'devices') this.devices = await loadDevices(this.manageMembers);
-    if (section === 'channels') this.channels = await loadChannels();
+    // Automation names each channel's default team.
+    if (section === 'channels' || section === 'automation') this.channels = await loadChannels();
     if (section === 'data') {
       const periods = await loadRetention();
       this.conversationDays = periods.conversation_days ?? '';
