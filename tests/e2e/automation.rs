@@ -326,13 +326,9 @@ async fn the_desks_preview_of_a_setup_matches_what_the_relay_then_did() {
     preview_matches_the_relay(Restriction::OnceTheDeskKnowsTheCustomer).await;
 }
 
-/// A customer restricted before they ever wrote: the relay's automation leaves them alone, but
-/// the desk's cache drops a `team.contact_edited` about a contact it does not have yet (the
-/// update finds no row, the event is ignored and the cursor moves on), so the customer stays
-/// unrestricted in the cache and the preview greets, asks, routes and assigns them — and round
-/// robin then differs for the customers after them.
+/// A customer restricted before they ever wrote: the relay's automation leaves them alone, and
+/// so does the preview (the desk keeps the restriction of a contact it does not have yet).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known divergence: the desk's cache loses a restriction of a customer it does not know yet"]
 async fn the_preview_matches_the_relay_for_a_customer_restricted_before_writing() {
     preview_matches_the_relay(Restriction::BeforeTheCustomerEverWrote).await;
 }

@@ -284,7 +284,46 @@ async fn contact_edited(
     )
     .execute(&mut **tx)
     .await?;
+    if updated.rows_affected() == 0 && restricted == Some(true) {
+        // Restricted before they ever wrote (P14): the contact is kept, restricted, so the
+        // restriction holds when their first message arrives.
+        return restrict_unknown_contact(tx, event, contact).await;
+    }
     Ok(updated.rows_affected() > 0)
+}
+
+/// Stores a contact this cache has not seen yet, restricted (with its channel, if that is new too).
+async fn restrict_unknown_contact(
+    tx: &mut Tx,
+    event: &RelayEvent,
+    contact: &ContactRef,
+) -> Result<bool, CacheError> {
+    let channel_id = super::channel_id(
+        zentro_meta::webhook::Platform::parse(&contact.channel_kind)
+            .unwrap_or(zentro_meta::webhook::Platform::WhatsApp),
+        &contact.channel_external_id,
+    );
+    sqlx::query!(
+        "INSERT INTO channels (id, kind, external_id, created_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (id) DO NOTHING",
+        channel_id,
+        contact.channel_kind,
+        contact.channel_external_id,
+        event.at
+    )
+    .execute(&mut **tx)
+    .await?;
+    let inserted = sqlx::query!(
+        "INSERT INTO contacts (channel_id, external_id, display_name, created_at, updated_at, restricted)
+         VALUES (?1, ?2, '', ?3, ?3, 1)
+         ON CONFLICT (channel_id, external_id) DO UPDATE SET restricted = 1",
+        channel_id,
+        contact.customer_id,
+        event.at
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(inserted.rows_affected() > 0)
 }
 
 async fn contacts_linked(
