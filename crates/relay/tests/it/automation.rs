@@ -38,22 +38,7 @@ async fn workspace() -> Workspace {
             c.meta_app = Some(meta_app);
             c.automation_interval = Duration::from_millis(100);
         },
-        async |store| {
-            let hash = zentro_relay::credentials::hash_password(PASSWORD);
-            let ws = store
-                .create_workspace("Acme", OWNER, "Owner", &hash)
-                .await
-                .unwrap();
-            let (channel, _) = store
-                .add_channel(&ws.id, ChannelKind::Whatsapp, NUMBER, Some(WABA), "")
-                .await
-                .unwrap();
-            let sealed = sealing.seal(&channel.id, token.expose());
-            store
-                .set_channel_token(&channel.id, &sealed, None)
-                .await
-                .unwrap();
-        },
+        async |store| acme_with_a_connected_number(store, &sealing, token.expose()).await,
     )
     .await;
     sim.set_webhook_url(format!("{}/webhooks/meta", relay.base));
@@ -69,6 +54,25 @@ async fn workspace() -> Workspace {
         owner,
         agents,
     }
+}
+
+/// The workspace Acme of [`OWNER`] with the WhatsApp number [`NUMBER`], its Meta token sealed
+/// under `key` as the relay keeps it.
+async fn acme_with_a_connected_number(store: &zentro_relay::Store, key: &TokenKey, token: &str) {
+    let hash = zentro_relay::credentials::hash_password(PASSWORD);
+    let ws = store
+        .create_workspace("Acme", OWNER, "Owner", &hash)
+        .await
+        .unwrap();
+    let (channel, _) = store
+        .add_channel(&ws.id, ChannelKind::Whatsapp, NUMBER, Some(WABA), "")
+        .await
+        .unwrap();
+    let sealed = key.seal(&channel.id, token);
+    store
+        .set_channel_token(&channel.id, &sealed, None)
+        .await
+        .unwrap();
 }
 
 /// Business hours closed all week (so the away message applies), or open all week.
@@ -400,24 +404,9 @@ async fn a_kill_9_between_deciding_and_sending_neither_loses_nor_doubles() {
     let location = DatabaseLocation::new(dir.path(), database_url.as_deref());
     let key_text = TokenKey::generate();
     let key = TokenKey::parse(&key_text).unwrap();
-    {
-        let store = zentro_relay::Store::open_at(&location).await.unwrap();
-        let hash = zentro_relay::credentials::hash_password(PASSWORD);
-        let ws = store
-            .create_workspace("Acme", OWNER, "Owner", &hash)
-            .await
-            .unwrap();
-        let (channel, _) = store
-            .add_channel(&ws.id, ChannelKind::Whatsapp, NUMBER, Some(WABA), "")
-            .await
-            .unwrap();
-        let sealed = key.seal(&channel.id, token.expose());
-        store
-            .set_channel_token(&channel.id, &sealed, None)
-            .await
-            .unwrap();
-        store.close().await;
-    }
+    let store = zentro_relay::Store::open_at(&location).await.unwrap();
+    acme_with_a_connected_number(&store, &key, token.expose()).await;
+    store.close().await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
