@@ -383,14 +383,7 @@ impl Engine {
                 self.assign_waiting(&mut actions);
             }
             Input::ChannelAgents { channel, agents } => {
-                if agents.is_empty() {
-                    self.workspace.channel_agents.remove(channel);
-                } else {
-                    let agents = agents.iter().cloned().collect();
-                    self.workspace
-                        .channel_agents
-                        .insert(channel.clone(), agents);
-                }
+                self.channel_agents_changed(channel, agents);
                 self.assign_waiting(&mut actions);
             }
             Input::SetupChanged(setup) => {
@@ -610,6 +603,17 @@ impl Engine {
         });
         self.refresh_waiting(contact, now);
         self.assign_waiting(actions);
+    }
+
+    fn channel_agents_changed(&mut self, channel: &str, agents: &[String]) {
+        if agents.is_empty() {
+            self.workspace.channel_agents.remove(channel);
+        } else {
+            let agents = agents.iter().cloned().collect();
+            self.workspace
+                .channel_agents
+                .insert(channel.to_string(), agents);
+        }
     }
 
     fn presence_changed(&mut self, member: &str, presence: Presence, now: i64) {
