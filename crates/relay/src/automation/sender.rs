@@ -69,20 +69,67 @@ pub async fn send_due(state: &AppState, engines: &Engines) {
         tracing::error!(%error, "could not mark automated messages as sending");
         return;
     }
-    let mut sends = Vec::new();
+    // One conversation's messages go one after another, in the order they were decided (the
+    // greeting before the menu); conversations go concurrently.
+    let mut conversations: Vec<Vec<(&AutomatedMessage, &AccessToken)>> = Vec::new();
+    let mut place: HashMap<(&str, &str, &str, &str), usize> = HashMap::new();
     for (message, plan) in &plans {
         if let Plan::Send(token) = plan {
-            sends.push(send_tagged(state, message, token));
+            let key = (
+                message.workspace_id.as_str(),
+                message.channel_kind.as_str(),
+                message.channel_external_id.as_str(),
+                message.customer_id.as_str(),
+            );
+            let i = *place.entry(key).or_insert_with(|| {
+                conversations.push(Vec::new());
+                conversations.len() - 1
+            });
+            conversations[i].push((message, token));
         }
     }
-    let outcomes: Vec<(&AutomatedMessage, Result<Accepted, GraphError>)> =
-        futures_util::stream::iter(sends)
-            .buffer_unordered(CONCURRENT_SENDS)
-            .collect()
-            .await;
+    let mut sends = Vec::with_capacity(conversations.len());
+    for messages in conversations {
+        sends.push(send_in_order(state, messages));
+    }
+    let outcomes: Vec<(&AutomatedMessage, Outcome)> = futures_util::stream::iter(sends)
+        .buffer_unordered(CONCURRENT_SENDS)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     if let Err(error) = record(state, &outcomes).await {
         tracing::error!(%error, "could not record what Meta answered to automated messages");
     }
+}
+
+/// What became of a message this round.
+enum Outcome {
+    /// Meta answered (accepted or refused).
+    Answered(Result<Accepted, GraphError>),
+    /// Not tried: an earlier message of its conversation failed, so it waits to go after it.
+    Held,
+}
+
+/// Sends one conversation's messages in order, stopping at the first failure (the rest are held
+/// back, so they never overtake it).
+async fn send_in_order<'a>(
+    state: &AppState,
+    messages: Vec<(&'a AutomatedMessage, &AccessToken)>,
+) -> Vec<(&'a AutomatedMessage, Outcome)> {
+    let mut outcomes = Vec::with_capacity(messages.len());
+    let mut failed = false;
+    for (message, token) in messages {
+        if failed {
+            outcomes.push((message, Outcome::Held));
+            continue;
+        }
+        let result = send(state, message, token).await;
+        failed = result.is_err();
+        outcomes.push((message, Outcome::Answered(result)));
+    }
+    outcomes
 }
 
 /// Sends in flight at once (Meta's throughput per number is far above this).
@@ -161,15 +208,6 @@ async fn mark_sending(
     Ok(())
 }
 
-/// Sends one message to Meta, tagged with it.
-async fn send_tagged<'a>(
-    state: &AppState,
-    message: &'a AutomatedMessage,
-    token: &AccessToken,
-) -> (&'a AutomatedMessage, Result<Accepted, GraphError>) {
-    (message, send(state, message, token).await)
-}
-
 /// Sends one message to Meta.
 async fn send(
     state: &AppState,
@@ -206,7 +244,7 @@ async fn send(
 /// One transaction: what Meta answered, for every message sent this round.
 async fn record(
     state: &AppState,
-    outcomes: &[(&AutomatedMessage, Result<Accepted, GraphError>)],
+    outcomes: &[(&AutomatedMessage, Outcome)],
 ) -> Result<(), StoreError> {
     if outcomes.is_empty() {
         return Ok(());
@@ -214,17 +252,21 @@ async fn record(
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     let mut grown: HashMap<&str, i64> = HashMap::new();
+    // When the last failure of each conversation is tried again: what it held back goes then too.
+    let mut retry_at: HashMap<(&str, &str), i64> = HashMap::new();
     for (message, outcome) in outcomes {
         let attempts = message.attempts + 1;
+        let conversation = (message.workspace_id.as_str(), message.customer_id.as_str());
         match outcome {
-            Ok(accepted) => {
+            Outcome::Answered(Ok(accepted)) => {
                 if let Some(seq) = sent_in(&mut tx, message, &accepted.message_id, now).await? {
                     grown.insert(&message.workspace_id, seq);
                 }
             }
-            Err(error) => {
+            Outcome::Answered(Err(error)) => {
                 let (name, next) = after_failure(error, attempts, now);
                 tracing::warn!(id = %message.id, %error, next = name, "Meta did not accept an automated message");
+                retry_at.insert(conversation, next);
                 let why = error.to_string();
                 crate::sql!(
                     tx.conn(),
@@ -234,6 +276,20 @@ async fn record(
                         attempts,
                         next,
                         Some(&why),
+                        now
+                    )
+                )?;
+            }
+            Outcome::Held => {
+                let next = retry_at.get(&conversation).copied().unwrap_or(now);
+                crate::sql!(
+                    tx.conn(),
+                    automation::set_message_state(
+                        &message.id,
+                        "queued",
+                        message.attempts,
+                        next,
+                        None,
                         now
                     )
                 )?;
