@@ -51,6 +51,7 @@ pub mod outbox;
 pub mod preferences;
 pub mod profiles;
 pub mod relay_client;
+pub mod reports;
 pub mod rights;
 pub mod sync;
 pub mod teams;
