@@ -29,7 +29,8 @@
 #   bash scripts/bench-relay.sh [--backend sqlite|postgres|both] [--rules both]   (default both)
 # ZENTRO_BENCH_BIN=DIR runs the zentro-relay and zentro-relay-load binaries in DIR instead of
 # building them (to compare two builds in one session, A then B then A); ZENTRO_BENCH_SECONDS
-# changes the 15 s per run.
+# changes the 15 s per run; ZENTRO_BENCH_MESSAGES_PER_CUSTOMER (default 3) the webhooks each
+# customer of --rules writes (3: a third of the webhooks open a conversation; 10: one in ten).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -51,6 +52,7 @@ else
   BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 fi
 SECONDS_PER_RUN="${ZENTRO_BENCH_SECONDS:-15}"
+MESSAGES_PER_CUSTOMER="${ZENTRO_BENCH_MESSAGES_PER_CUSTOMER:-3}"
 TICKS="$(getconf CLK_TCK)"
 WORK="$(mktemp -d)"
 RELAYS=()
@@ -132,15 +134,20 @@ run_measurements() {
   done
 }
 
-# Max throughput with the workspace's rules off, then on, three rounds each, and the ratio.
+# Max throughput with the workspace's rules off, then on, three rounds each, and the ratio. Every
+# round runs on a fresh relay (fresh data directory, and on PostgreSQL a fresh database), so no
+# round inherits another's log or backlog: an "on" round would otherwise start by learning the
+# whole log of the rounds before it, and the "off" round after it would carry its sends.
 run_rules_comparison() {
   local log="$WORK/rules-$RANDOM.jsonl" round rules
-  echo "== maximum throughput (closed loop, 256 connections), rules never saved (once), then off and on alternately"
-  measure --rate 0 --concurrency 256 --duration "$SECONDS_PER_RUN" --messages-per-customer 3 \
+  echo "== maximum throughput (closed loop, 256 connections), rules never saved (once), then off and on alternately, each on a fresh relay"
+  fresh_relays
+  measure --rate 0 --concurrency 256 --duration "$SECONDS_PER_RUN" --messages-per-customer "$MESSAGES_PER_CUSTOMER" \
     --meta-stand-in "http://127.0.0.1:$STAND_IN_PORT" --drain-seconds 5 | tee -a "$log"
   for round in 1 2 3; do
     for rules in off on; do
-      measure --rate 0 --concurrency 256 --duration "$SECONDS_PER_RUN" --messages-per-customer 3 \
+      fresh_relays
+      measure --rate 0 --concurrency 256 --duration "$SECONDS_PER_RUN" --messages-per-customer "$MESSAGES_PER_CUSTOMER" \
         --rules "$rules" --email bench@example.test --meta-stand-in "http://127.0.0.1:$STAND_IN_PORT" \
         --drain-seconds "${ZENTRO_BENCH_DRAIN_SECONDS:-120}" | tee -a "$log"
     done
@@ -203,13 +210,32 @@ stop_relays() {
   RELAYS=()
 }
 
+# With --rules, before each round: the relays stopped, and started again on an empty store (a new
+# data directory; on PostgreSQL a new database on the same server) with the workspace created.
+FRESH=0
+fresh_relays() {
+  stop_relays
+  FRESH=$((FRESH + 1))
+  export ZENTRO_RELAY_DATA_DIR="$WORK/$BACKEND_NOW-$FRESH"
+  if [ "$BACKEND_NOW" = postgres ]; then
+    psql "$PG_SERVER_URL" -qc "CREATE DATABASE round_$FRESH" >/dev/null
+    ZENTRO_RELAY_DATABASE_URL="$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/round_" + sys.argv[2])))' "$PG_SERVER_URL" "$FRESH")"
+  fi
+  create_workspace
+  for port in "${PORTS[@]}"; do start_relay "$port"; done
+}
+
 bench_sqlite() {
   echo "######## SQLite: one relay"
+  BACKEND_NOW=sqlite
+  PORTS=(18787)
   export ZENTRO_RELAY_DATA_DIR="$WORK/sqlite"
   unset ZENTRO_RELAY_DATABASE_URL
   prepare_rules
-  create_workspace
-  start_relay 18787
+  if [ -z "$RULES" ]; then
+    create_workspace
+    start_relay 18787
+  fi
   URLS=("http://127.0.0.1:18787/webhooks/meta")
   run_selected
   stop_relays
@@ -224,11 +250,16 @@ bench_postgres() {
   PGDIR="$(mktemp -d)"
   export ZENTRO_RELAY_DATABASE_URL
   ZENTRO_RELAY_DATABASE_URL="$(ZENTRO_POSTGRES_TCP=1 bash scripts/postgres.sh start "$PGDIR")"
+  PG_SERVER_URL="$ZENTRO_RELAY_DATABASE_URL"
+  BACKEND_NOW=postgres
+  PORTS=(18788 18789)
   export ZENTRO_RELAY_DATA_DIR="$WORK/pg-relay-files"
   prepare_rules
-  create_workspace
-  start_relay 18788
-  start_relay 18789
+  if [ -z "$RULES" ]; then
+    create_workspace
+    start_relay 18788
+    start_relay 18789
+  fi
   URLS=("http://127.0.0.1:18788/webhooks/meta" "http://127.0.0.1:18789/webhooks/meta")
   run_selected
   stop_relays

@@ -8,7 +8,7 @@
 //! `automation:round_robin`, …): applying them again changes nothing, and whatever the log holds
 //! between deciding and that echo wins in log order, as on every desk.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use zentro_events::{ContactRef, ConversationStatus};
@@ -646,6 +646,10 @@ impl Engine {
             .map(|(member, _)| member.clone())
             .collect();
         for member in due {
+            // Nothing of theirs is open (the usual case once handed back): no need to look.
+            if self.load_of(&member) == 0 {
+                continue;
+            }
             let mut theirs: Vec<ContactRef> = self
                 .conversations
                 .iter()
@@ -692,10 +696,32 @@ impl Engine {
 
     /// Gives waiting conversations, oldest first, to available members under their capacity.
     fn assign_waiting(&mut self, actions: &mut Vec<Action>) {
-        if !self.workspace.setup.enabled {
+        if !self.workspace.setup.enabled || self.waiting.is_empty() {
             return;
         }
-        let waiting: Vec<ContactRef> = self.waiting.iter().map(|(_, k)| k.clone()).collect();
+        // Only the conversations of teams someone can take one in now: the queue may hold
+        // thousands while everyone is away or full, and this runs on every event.
+        let open_teams: HashSet<&str> = self
+            .workspace
+            .setup
+            .teams
+            .iter()
+            .filter(|t| t.assignment != Assignment::Manual)
+            .filter(|t| t.members.iter().any(|m| self.can_take(m)))
+            .map(|t| t.id.as_str())
+            .collect();
+        if open_teams.is_empty() {
+            return;
+        }
+        let waiting: Vec<ContactRef> = self
+            .waiting
+            .iter()
+            .filter(|(_, k)| {
+                let team = self.conversations.get(k).and_then(|c| c.team.as_deref());
+                team.is_some_and(|t| open_teams.contains(t))
+            })
+            .map(|(_, k)| k.clone())
+            .collect();
         for contact in waiting {
             let Some(team_id) = self
                 .conversations
@@ -741,16 +767,8 @@ impl Engine {
             .map_or(0, |i| i + 1);
         // Members in turn, starting after the last one given a conversation.
         let in_turn = (0..n).map(|i| &team.members[(after + i) % n]);
-        let mut eligible = in_turn.filter(|m| {
-            allowed.is_none_or(|agents| agents.contains(*m))
-                && self.workspace.presence.get(*m) == Some(&Presence::Available)
-                && self
-                    .workspace
-                    .setup
-                    .capacities
-                    .get(*m)
-                    .is_none_or(|cap| self.load_of(m) < *cap)
-        });
+        let mut eligible = in_turn
+            .filter(|m| allowed.is_none_or(|agents| agents.contains(*m)) && self.can_take(m));
         match team.assignment {
             Assignment::Manual => None,
             Assignment::RoundRobin => eligible.next().cloned(),
@@ -760,6 +778,17 @@ impl Engine {
                 .min_by_key(|(i, m)| (self.load_of(m), *i))
                 .map(|(_, m)| m.clone()),
         }
+    }
+
+    /// Whether a member can be given a conversation now: available and under their capacity.
+    fn can_take(&self, member: &str) -> bool {
+        self.workspace.presence.get(member) == Some(&Presence::Available)
+            && self
+                .workspace
+                .setup
+                .capacities
+                .get(member)
+                .is_none_or(|cap| self.load_of(member) < *cap)
     }
 
     fn erase(&mut self, salt: &str, hash: &str) {

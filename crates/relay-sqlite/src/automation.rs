@@ -2,7 +2,7 @@
 //! the outbox of automated replies, and members' presence.
 
 use sqlx::SqliteConnection;
-use zentro_relay_store::automation::{AutomatedMessage, PresenceInput};
+use zentro_relay_store::automation::{AutomatedMessage, MessageStateChange, PresenceInput};
 
 // ----- the setup -----
 
@@ -172,6 +172,108 @@ pub async fn delete_conversations_of_customer(
     .execute(conn)
     .await?
     .rows_affected())
+}
+
+// ----- many rows in one statement (the worker's rounds: one statement per table, not per row) -----
+
+/// Sets many automated replies' state, attempts, next attempt and error at `now`, in one
+/// statement.
+pub async fn set_messages_state(
+    conn: &mut SqliteConnection,
+    changes: &[MessageStateChange],
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let changes = serde_json::to_string(changes).map_err(|e| sqlx::Error::Encode(e.into()))?;
+    sqlx::query(
+        "UPDATE automated_messages SET state = json_extract(j.value, '$.state'),
+            attempts = json_extract(j.value, '$.attempts'),
+            next_attempt_at = json_extract(j.value, '$.next_attempt_at'),
+            error = json_extract(j.value, '$.error'), updated_at = ?2
+         FROM json_each(?1) AS j WHERE automated_messages.id = json_extract(j.value, '$.id')",
+    )
+    .bind(changes)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks automated replies sent with Meta's ids (`(id, Meta's id)`), unless they already were;
+/// returns the ids it marked (the others were sent already, or are gone: erased).
+pub async fn finish_messages(
+    conn: &mut SqliteConnection,
+    sent: &[(String, String)],
+    now: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    if sent.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sent = serde_json::to_string(sent).map_err(|e| sqlx::Error::Encode(e.into()))?;
+    sqlx::query_scalar(
+        "UPDATE automated_messages SET state = 'sent', external_id = j.value ->> 1, error = NULL,
+            updated_at = ?2
+         FROM json_each(?1) AS j
+         WHERE automated_messages.id = j.value ->> 0 AND automated_messages.state <> 'sent'
+         RETURNING automated_messages.id",
+    )
+    .bind(sent)
+    .bind(now)
+    .fetch_all(conn)
+    .await
+}
+
+/// Queues automated replies in one statement; an id already there is left as it is.
+pub async fn queue_messages(
+    conn: &mut SqliteConnection,
+    messages: &[AutomatedMessage],
+) -> Result<(), sqlx::Error> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let messages = serde_json::to_string(messages).map_err(|e| sqlx::Error::Encode(e.into()))?;
+    sqlx::query(
+        "INSERT INTO automated_messages (id, workspace_id, channel_kind, channel_external_id,
+            customer_id, rule, message, body, window_opened_at, state, attempts, next_attempt_at,
+            decided_at, external_id, error, updated_at)
+         SELECT j.value ->> 'id', j.value ->> 'workspace_id', j.value ->> 'channel_kind',
+            j.value ->> 'channel_external_id', j.value ->> 'customer_id', j.value ->> 'rule',
+            j.value ->> 'message', j.value ->> 'body', j.value ->> 'window_opened_at',
+            j.value ->> 'state', j.value ->> 'attempts', j.value ->> 'next_attempt_at',
+            j.value ->> 'decided_at', j.value ->> 'external_id', j.value ->> 'error',
+            j.value ->> 'decided_at'
+         FROM json_each(?1) AS j WHERE true
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(messages)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Stores (or replaces) many conversations' states (`(contact key, state JSON)`) in one
+/// statement.
+pub async fn save_conversations(
+    conn: &mut SqliteConnection,
+    workspace_id: &str,
+    states: &[(&str, &str)],
+) -> Result<(), sqlx::Error> {
+    if states.is_empty() {
+        return Ok(());
+    }
+    let states = serde_json::to_string(states).map_err(|e| sqlx::Error::Encode(e.into()))?;
+    sqlx::query(
+        "INSERT INTO automation_conversations (workspace_id, contact_key, state)
+         SELECT ?1, j.value ->> 0, j.value ->> 1 FROM json_each(?2) AS j WHERE true
+         ON CONFLICT (workspace_id, contact_key) DO UPDATE SET state = excluded.state",
+    )
+    .bind(workspace_id)
+    .bind(states)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 // ----- the outbox -----

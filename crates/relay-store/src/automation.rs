@@ -100,3 +100,18 @@ impl PresenceInput {
         }
     }
 }
+
+/// A new state for one automated reply (one of many changed in one statement).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageStateChange {
+    /// The reply's id.
+    pub id: String,
+    /// `queued`, `sending`, `sent`, `unknown`, `failed` or `expired`.
+    pub state: String,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// When it is next tried (UTC ms).
+    pub next_attempt_at: i64,
+    /// Why the last attempt failed (no secrets).
+    pub error: Option<String>,
+}

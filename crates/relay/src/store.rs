@@ -31,11 +31,13 @@ mod signup_pages;
 mod team;
 
 pub use access::{ReadablePage, RotationAdvice};
-pub use automation::{AutomatedMessage, PRESENCE_WINDOW, PresenceRow, SaveOutcome, SavedSetup};
+pub use automation::{
+    AutomatedMessage, MessageStateChange, PRESENCE_WINDOW, PresenceRow, SaveOutcome, SavedSetup,
+};
 // The automation worker composes these into its own transactions.
 pub(crate) use automation::{
-    erase_automation_of_in, finish_automated_message_in, queue_automated_messages_in,
-    save_automation_conversations_in, save_automation_progress_in,
+    erase_automation_of_in, finish_automated_messages_in, queue_automated_messages_in,
+    save_automation_conversations_in, save_automation_progress_in, set_automated_messages_state_in,
 };
 pub use channels::{ChannelView, SealedToken};
 pub use connections::{ChannelHealth, Signup, SignupRefusal, SignupState};
@@ -656,6 +658,66 @@ pub(crate) async fn append_in(
     };
     insert_events(tx, workspace_id, std::slice::from_ref(&row)).await?;
     Ok(Some(seq))
+}
+
+/// An event to append with [`append_many_in`].
+pub(crate) struct NewAppend<'a> {
+    /// Its kind.
+    pub kind: &'a str,
+    /// What makes a replay recognisable (unique per workspace).
+    pub dedup_key: &'a str,
+    /// Who wrote it.
+    pub author: Option<&'a str>,
+    /// Its JSON.
+    pub payload: String,
+}
+
+/// Appends events to a workspace's log inside `tx`, in order, with one lock, one look-up of the
+/// keys and one seq allocation for all of them: each one's seq, `None` for a key the log
+/// already has (appended before: a replay).
+pub(crate) async fn append_many_in(
+    tx: &mut WriteTx,
+    workspace_id: &str,
+    events: &[NewAppend<'_>],
+) -> Result<Vec<Option<i64>>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    lock_workspaces(tx, &[workspace_id]).await?;
+    let keys: Vec<&str> = events.iter().map(|e| e.dedup_key).collect();
+    let known = existing_keys(tx, workspace_id, &keys).await?;
+    let mut seen = HashSet::new();
+    let fresh: Vec<bool> = events
+        .iter()
+        .map(|e| !known.contains(e.dedup_key) && seen.insert(e.dedup_key))
+        .collect();
+    let count = fresh.iter().filter(|f| **f).count() as i64;
+    if count == 0 {
+        return Ok(vec![None; events.len()]);
+    }
+    let first = allocate_seqs(tx, workspace_id, count).await?;
+    let at = now_ms();
+    let mut seqs = Vec::with_capacity(events.len());
+    let mut rows = Vec::with_capacity(count as usize);
+    let mut next = first;
+    for (event, fresh) in events.iter().zip(fresh) {
+        if !fresh {
+            seqs.push(None);
+            continue;
+        }
+        seqs.push(Some(next));
+        rows.push(NewEvent {
+            seq: next,
+            kind: event.kind,
+            at,
+            dedup_key: event.dedup_key,
+            author: event.author,
+            payload: &event.payload,
+        });
+        next += 1;
+    }
+    insert_events(tx, workspace_id, &rows).await?;
+    Ok(seqs)
 }
 
 /// Locks the counter rows of the workspaces a batch appends to, until commit (on PostgreSQL, in

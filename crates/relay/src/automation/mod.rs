@@ -33,6 +33,10 @@ pub const AUTOMATION_LEASE: &str = "automation";
 /// Most events of one workspace decided in one transaction.
 const BATCH: i64 = 500;
 
+/// Most events of one workspace decided in one round: under a flood of webhooks the decider
+/// stops there to let the sender go out, then comes back at once (see [`run_once`]).
+const DECIDED_PER_ROUND: usize = 2_000;
+
 /// The engines of the workspaces this instance runs, loaded from their saved state on first use
 /// and dropped whenever a commit fails (so the next round starts again from what was saved).
 #[derive(Default)]
@@ -54,14 +58,24 @@ pub async fn run_periodically(state: AppState) {
     let lease = (3 * every).max(Duration::from_secs(10));
     let mut engines = Engines::default();
     let mut held = false;
+    let mut behind = false;
+    let mut renewed = tokio::time::Instant::now();
     loop {
+        // Behind (a backlog to decide or to send): the next round starts at once, the lease
+        // renewed only as often as when idle.
+        let pause = if behind { Duration::ZERO } else { every };
         tokio::select! {
-            _ = tokio::time::sleep(every) => {}
+            _ = tokio::time::sleep(pause) => {}
             _ = state.shutdown.cancelled() => {
                 let _ = state.store.release_lease(AUTOMATION_LEASE, &state.instance_id).await;
                 return;
             }
         }
+        if held && behind && renewed.elapsed() < every {
+            behind = run_once(&state, &mut engines).await;
+            continue;
+        }
+        renewed = tokio::time::Instant::now();
         match state
             .store
             .take_lease(AUTOMATION_LEASE, &state.instance_id, lease)
@@ -83,12 +97,15 @@ pub async fn run_periodically(state: AppState) {
                 continue;
             }
         }
-        run_once(&state, &mut engines).await;
+        behind = run_once(&state, &mut engines).await;
     }
 }
 
-/// One round: decide for every automated workspace, then send what is due.
-pub async fn run_once(state: &AppState, engines: &mut Engines) {
+/// One round: decide for every automated workspace (at most [`DECIDED_PER_ROUND`] events
+/// each), then send what is due. Whether it left work behind (events not yet decided, or a
+/// full round of messages sent, so more may be due).
+pub async fn run_once(state: &AppState, engines: &mut Engines) -> bool {
+    let mut behind = false;
     match state.store.automated_workspaces().await {
         Ok(workspaces) => {
             for workspace in workspaces {
@@ -102,15 +119,19 @@ pub async fn run_once(state: &AppState, engines: &mut Engines) {
                 if !matches!(enabled, Ok(true)) {
                     continue;
                 }
-                if let Err(error) = decide(state, engines, &workspace).await {
-                    engines.loaded.remove(&workspace);
-                    tracing::error!(%error, workspace = %workspace, "automation could not decide");
+                match decide(state, engines, &workspace).await {
+                    Ok(caught_up) => behind |= !caught_up,
+                    Err(error) => {
+                        engines.loaded.remove(&workspace);
+                        tracing::error!(%error, workspace = %workspace, "automation could not decide");
+                    }
                 }
             }
         }
         Err(error) => tracing::error!(%error, "could not list the automated workspaces"),
     }
-    sender::send_due(state, engines).await;
+    let sent_a_full_round = sender::send_due(state, engines).await;
+    behind || sent_a_full_round
 }
 
 /// Why the automation could not decide for a workspace this round (it tries again the next).
@@ -124,24 +145,28 @@ pub enum AutomationError {
     Unreadable(#[from] zentro_automation::engine::Unreadable),
 }
 
-/// Decides on a workspace's new events (in batches until its log's end), then on the time that
-/// passed.
+/// Decides on a workspace's new events (in batches, until its log's end or
+/// [`DECIDED_PER_ROUND`]), then on the time that passed. Whether it reached the log's end.
 async fn decide(
     state: &AppState,
     engines: &mut Engines,
     workspace: &str,
-) -> Result<(), AutomationError> {
+) -> Result<bool, AutomationError> {
     if !engines.loaded.contains_key(workspace) {
         let loaded = load(state, workspace).await?;
         engines.loaded.insert(workspace.to_string(), loaded);
     }
-    loop {
+    let mut decided_events = 0;
+    let mut caught_up = false;
+    while decided_events < DECIDED_PER_ROUND {
         let (cursor, engine) = engines
             .loaded
             .get_mut(workspace)
             .ok_or_else(|| StoreError::NotFound("the workspace's automation".into()))?;
         let events = state.store.events_after(workspace, *cursor, BATCH).await?;
+        decided_events += events.len();
         if events.is_empty() {
+            caught_up = true;
             break;
         }
         let mut decided = Vec::new();
@@ -161,6 +186,7 @@ async fn decide(
         *cursor = last;
         sender::reconcile(state, &settled).await?;
         if (events.len() as i64) < BATCH {
+            caught_up = true;
             break;
         }
     }
@@ -179,7 +205,7 @@ async fn decide(
         let cursor = *cursor;
         commit(state, workspace, engine, cursor, &decided).await?;
     }
-    Ok(())
+    Ok(caught_up)
 }
 
 /// A workspace's engine from its saved state, or a new one that learns the log from its start
@@ -207,30 +233,33 @@ async fn commit(
     decided: &[(String, Action)],
 ) -> Result<(), StoreError> {
     let now = now_ms();
-    let mut tx = state.store.begin().await?;
-    let mut last_seq = None;
     let mut messages = Vec::new();
+    // (kind, dedup key, author, payload) of each team event decided, in order.
+    let mut appended: Vec<(&str, String, String, String)> = Vec::new();
     for (key, action) in decided {
         match team_event(&action.effect) {
-            Some(event) => {
-                let payload = serde_json::to_value(&event).unwrap_or_default();
-                let seq = store::append_in(
-                    &mut tx,
-                    workspace,
-                    event.kind(),
-                    &format!("automation:{key}"),
-                    Some(&automation_author(&action.rule)),
-                    &payload,
-                )
-                .await?;
-                last_seq = seq.or(last_seq);
-            }
+            Some(event) => appended.push((
+                event.kind(),
+                format!("automation:{key}"),
+                automation_author(&action.rule),
+                serde_json::to_string(&event).unwrap_or_default(),
+            )),
             None => messages.extend(queued(workspace, key, action, now)),
         }
     }
-    if !messages.is_empty() {
-        store::queue_automated_messages_in(&mut tx, &messages).await?;
-    }
+    let events: Vec<store::NewAppend<'_>> = appended
+        .iter()
+        .map(|(kind, key, author, payload)| store::NewAppend {
+            kind,
+            dedup_key: key,
+            author: Some(author),
+            payload: payload.clone(),
+        })
+        .collect();
+    let mut tx = state.store.begin().await?;
+    let seqs = store::append_many_in(&mut tx, workspace, &events).await?;
+    let last_seq = seqs.into_iter().flatten().last();
+    store::queue_automated_messages_in(&mut tx, &messages).await?;
     let changes: Vec<(String, Option<String>)> = engine
         .take_changes()
         .into_iter()

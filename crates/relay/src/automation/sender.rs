@@ -12,7 +12,7 @@
 //! - Past the 24-hour window (the relay was down that long): `expired`, never sent. A customer
 //!   restricted meanwhile (P14): `failed`, never sent.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -29,7 +29,9 @@ use zentro_meta::webhook::Platform;
 
 use super::Engines;
 use crate::http::AppState;
-use crate::store::{self, AutomatedMessage, ChannelKind, NewAuditEntry, StoreError};
+use crate::store::{
+    self, AutomatedMessage, ChannelKind, MessageStateChange, NewAuditEntry, StoreError,
+};
 
 /// Tries before a message that keeps failing temporarily is given up (`failed`).
 pub const MAX_ATTEMPTS: i64 = 8;
@@ -38,20 +40,22 @@ pub const MAX_ATTEMPTS: i64 = 8;
 const WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Most messages sent in one round.
-const ROUND: i64 = 200;
+const ROUND: i64 = 500;
 
 /// Sends the messages that are due: checked, marked `sending` together, sent to Meta
 /// concurrently, and their outcomes recorded together (two commits a round, however many
 /// messages: each commit waits for the disk, and webhooks wait for the writer meanwhile).
-pub async fn send_due(state: &AppState, engines: &Engines) {
+/// Whether the round was full (more may be due at once).
+pub async fn send_due(state: &AppState, engines: &Engines) -> bool {
     let due = match state.store.due_automated_messages(now_ms(), ROUND).await {
         Ok(due) if !due.is_empty() => due,
-        Ok(_) => return,
+        Ok(_) => return false,
         Err(error) => {
             tracing::error!(%error, "could not read the automation's outbox");
-            return;
+            return false;
         }
     };
+    let full = due.len() as i64 == ROUND;
     let mut tokens: HashMap<(String, String), Result<AccessToken, String>> = HashMap::new();
     let mut plans = Vec::with_capacity(due.len());
     for message in due {
@@ -67,7 +71,7 @@ pub async fn send_due(state: &AppState, engines: &Engines) {
     }
     if let Err(error) = mark_sending(state, &plans).await {
         tracing::error!(%error, "could not mark automated messages as sending");
-        return;
+        return false;
     }
     // One conversation's messages go one after another, in the order they were decided (the
     // greeting before the menu); conversations go concurrently.
@@ -102,6 +106,7 @@ pub async fn send_due(state: &AppState, engines: &Engines) {
     if let Err(error) = record(state, &outcomes).await {
         tracing::error!(%error, "could not record what Meta answered to automated messages");
     }
+    full
 }
 
 /// What became of a message this round.
@@ -133,7 +138,7 @@ async fn send_in_order<'a>(
 }
 
 /// Sends in flight at once (Meta's throughput per number is far above this).
-const CONCURRENT_SENDS: usize = 16;
+const CONCURRENT_SENDS: usize = 32;
 
 /// What to do with a due message.
 enum Plan {
@@ -190,20 +195,25 @@ async fn mark_sending(
     plans: &[(AutomatedMessage, Plan)],
 ) -> Result<(), StoreError> {
     let now = now_ms();
-    let mut tx = state.store.begin().await?;
+    let mut changes = Vec::with_capacity(plans.len());
     for (message, plan) in plans {
         let (name, attempts, error) = match plan {
             Plan::Send(_) => ("sending", message.attempts + 1, None),
             Plan::GiveUp(name, why) => {
                 tracing::warn!(id = %message.id, reason = %why, "an automated message was not sent");
-                (*name, message.attempts, Some(why.as_str()))
+                (*name, message.attempts, Some(why.clone()))
             }
         };
-        crate::sql!(
-            tx.conn(),
-            automation::set_message_state(&message.id, name, attempts, now, error, now)
-        )?;
+        changes.push(MessageStateChange {
+            id: message.id.clone(),
+            state: name.to_string(),
+            attempts,
+            next_attempt_at: now,
+            error,
+        });
     }
+    let mut tx = state.store.begin().await?;
+    store::set_automated_messages_state_in(&mut tx, &changes, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -250,58 +260,46 @@ async fn record(
         return Ok(());
     }
     let now = now_ms();
-    let mut tx = state.store.begin().await?;
-    let mut grown: HashMap<&str, i64> = HashMap::new();
+    let mut accepted: Vec<(&AutomatedMessage, String)> = Vec::new();
+    let mut changes = Vec::new();
     // When the last failure of each conversation is tried again: what it held back goes then too.
     let mut retry_at: HashMap<(&str, &str), i64> = HashMap::new();
     for (message, outcome) in outcomes {
         let attempts = message.attempts + 1;
         let conversation = (message.workspace_id.as_str(), message.customer_id.as_str());
-        match outcome {
-            Outcome::Answered(Ok(accepted)) => {
-                if let Some(seq) = sent_in(&mut tx, message, &accepted.message_id, now).await? {
-                    grown.insert(&message.workspace_id, seq);
-                }
+        let (name, attempts, next, error) = match outcome {
+            Outcome::Answered(Ok(answer)) => {
+                accepted.push((message, answer.message_id.clone()));
+                continue;
             }
             Outcome::Answered(Err(error)) => {
                 let (name, next) = after_failure(error, attempts, now);
                 tracing::warn!(id = %message.id, %error, next = name, "Meta did not accept an automated message");
                 retry_at.insert(conversation, next);
-                let why = error.to_string();
-                crate::sql!(
-                    tx.conn(),
-                    automation::set_message_state(
-                        &message.id,
-                        name,
-                        attempts,
-                        next,
-                        Some(&why),
-                        now
-                    )
-                )?;
+                (name, attempts, next, Some(error.to_string()))
             }
             Outcome::Held => {
                 let next = retry_at.get(&conversation).copied().unwrap_or(now);
-                crate::sql!(
-                    tx.conn(),
-                    automation::set_message_state(
-                        &message.id,
-                        "queued",
-                        message.attempts,
-                        next,
-                        None,
-                        now
-                    )
-                )?;
+                ("queued", message.attempts, next, None)
             }
-        }
+        };
+        changes.push(MessageStateChange {
+            id: message.id.clone(),
+            state: name.to_string(),
+            attempts,
+            next_attempt_at: next,
+            error,
+        });
     }
+    let mut tx = state.store.begin().await?;
+    store::set_automated_messages_state_in(&mut tx, &changes, now).await?;
+    let grown = sent_in(&mut tx, &accepted, now).await?;
     for (workspace, seq) in &grown {
         store::notify_appended(&mut tx, workspace, *seq).await?;
     }
     tx.commit().await?;
     for (workspace, seq) in grown {
-        state.notifier.notify(workspace, seq);
+        state.notifier.notify(&workspace, seq);
     }
     Ok(())
 }
@@ -337,13 +335,14 @@ pub async fn reconcile(state: &AppState, settled: &[(String, String)]) -> Result
         };
         if matches!(message.state.as_str(), "unknown" | "sending") {
             let mut tx = state.store.begin().await?;
-            let seq = sent_in(&mut tx, &message, external_id, now_ms()).await?;
-            if let Some(seq) = seq {
-                store::notify_appended(&mut tx, &message.workspace_id, seq).await?;
+            let accepted = [(&message, external_id.clone())];
+            let grown = sent_in(&mut tx, &accepted, now_ms()).await?;
+            for (workspace, seq) in &grown {
+                store::notify_appended(&mut tx, workspace, *seq).await?;
             }
             tx.commit().await?;
-            if let Some(seq) = seq {
-                state.notifier.notify(&message.workspace_id, seq);
+            for (workspace, seq) in grown {
+                state.notifier.notify(&workspace, seq);
             }
         }
     }
@@ -367,18 +366,65 @@ fn after_failure(error: &GraphError, attempts: i64, now: i64) -> (&'static str, 
     }
 }
 
-/// Marks the message sent and tells every desk, with its audit row (P2), in `tx`; once: a second
-/// call finds it sent and changes nothing. Returns the `message.sent` event's seq.
+/// Inside `tx`: marks accepted messages sent, and for each one not sent before appends its
+/// `message.sent` event (authored `automation:<rule>`) and its audit row (P2: naming the rule,
+/// never the text) — one statement per table for the whole round. Returns each workspace's last
+/// appended seq.
 async fn sent_in(
     tx: &mut store::WriteTx,
-    message: &AutomatedMessage,
-    external_id: &str,
+    accepted: &[(&AutomatedMessage, String)],
     now: i64,
-) -> Result<Option<i64>, StoreError> {
-    if !store::finish_automated_message_in(tx, &message.id, external_id, now).await? {
-        return Ok(None);
+) -> Result<HashMap<String, i64>, StoreError> {
+    let pairs: Vec<(String, String)> = accepted
+        .iter()
+        .map(|(m, external_id)| (m.id.clone(), external_id.clone()))
+        .collect();
+    let finished = store::finish_automated_messages_in(tx, &pairs, now).await?;
+    let mut by_workspace: BTreeMap<&str, Vec<(&AutomatedMessage, &str)>> = BTreeMap::new();
+    for (message, external_id) in accepted {
+        if finished.contains(&message.id) {
+            by_workspace
+                .entry(message.workspace_id.as_str())
+                .or_default()
+                .push((message, external_id.as_str()));
+        }
     }
-    let author = automation_author(&message.rule);
+    let mut grown = HashMap::new();
+    for (workspace, messages) in by_workspace {
+        let authors: Vec<String> = messages
+            .iter()
+            .map(|(m, _)| automation_author(&m.rule))
+            .collect();
+        let keys: Vec<String> = messages
+            .iter()
+            .map(|(m, _)| format!("automation-sent:{}", m.id))
+            .collect();
+        let events: Vec<store::NewAppend<'_>> = messages
+            .iter()
+            .zip(&authors)
+            .zip(&keys)
+            .map(|(((message, external_id), author), key)| store::NewAppend {
+                kind: MESSAGE_SENT,
+                dedup_key: key,
+                author: Some(author),
+                payload: sent_payload(message, external_id, author),
+            })
+            .collect();
+        let seqs = store::append_many_in(tx, workspace, &events).await?;
+        let mut entries = Vec::with_capacity(messages.len());
+        for (((message, external_id), author), seq) in messages.iter().zip(&authors).zip(&seqs) {
+            if let Some(seq) = seq {
+                entries.push(audit_entry(message, external_id, author, *seq));
+                grown.insert(workspace.to_string(), *seq);
+            }
+        }
+        crate::sql!(tx.conn(), team::record_many(&entries, now))?;
+    }
+    Ok(grown)
+}
+
+/// The `message.sent` event of an automated message Meta accepted.
+fn sent_payload(message: &AutomatedMessage, external_id: &str, author: &str) -> String {
     let sent = MessageSent {
         client_id: message.id.clone(),
         external_id: external_id.to_string(),
@@ -388,40 +434,36 @@ async fn sent_in(
         body: message.body.clone(),
         reply_to: None,
         sent_at: message.decided_at,
-        author_member_id: author.clone(),
+        author_member_id: author.to_string(),
     };
-    let payload = serde_json::to_value(&sent).unwrap_or_default();
-    let seq = store::append_in(
-        tx,
-        &message.workspace_id,
-        MESSAGE_SENT,
-        &format!("automation-sent:{}", message.id),
-        Some(&author),
-        &payload,
-    )
-    .await?;
-    if let Some(seq) = seq {
-        // P2: every send has its audit row, naming the rule (never the text).
-        let entry = NewAuditEntry {
-            workspace_id: &message.workspace_id,
-            actor_id: None,
-            actor_email: Some(&author),
-            device: Some("relay"),
-            action: "message.sent",
-            subject: Some(&message.customer_id),
-            details: serde_json::json!({
-                "seq": seq,
-                "channel_kind": message.channel_kind,
-                "channel_external_id": message.channel_external_id,
-                "customer_id": message.customer_id,
-                "external_id": external_id,
-                "client_id": message.id,
-                "rule": message.rule,
-            }),
-        };
-        crate::sql!(tx.conn(), team::record(&entry, now))?;
+    serde_json::to_string(&sent).unwrap_or_default()
+}
+
+/// The audit row of an automated message's `message.sent` event `seq` (P2: it names the rule,
+/// never the text).
+fn audit_entry<'a>(
+    message: &'a AutomatedMessage,
+    external_id: &str,
+    author: &'a str,
+    seq: i64,
+) -> NewAuditEntry<'a> {
+    NewAuditEntry {
+        workspace_id: &message.workspace_id,
+        actor_id: None,
+        actor_email: Some(author),
+        device: Some("relay"),
+        action: "message.sent",
+        subject: Some(&message.customer_id),
+        details: serde_json::json!({
+            "seq": seq,
+            "channel_kind": message.channel_kind,
+            "channel_external_id": message.channel_external_id,
+            "customer_id": message.customer_id,
+            "external_id": external_id,
+            "client_id": message.id,
+            "rule": message.rule,
+        }),
     }
-    Ok(seq)
 }
 
 /// The channel's token, opened; otherwise why the message cannot go.

@@ -2,11 +2,14 @@
 //! in the log), the automation worker's progress, conversation states and outbox of automated
 //! replies, and members' presence (what they chose, and what the log last announced).
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use zentro_events::clock::now_ms;
 use zentro_relay_store::automation::PresenceInput;
-pub use zentro_relay_store::automation::{AutomatedMessage, PresenceRow, SavedSetup};
+pub use zentro_relay_store::automation::{
+    AutomatedMessage, MessageStateChange, PresenceRow, SavedSetup,
+};
 use zentro_relay_store::team::NewAuditEntry;
 
 use super::{Result, Store, StoreError, WriteTx, append_in, lock_workspaces, notify_appended};
@@ -327,54 +330,75 @@ pub(crate) async fn save_automation_progress_in(
 }
 
 /// Stores, inside the worker's transaction, changed conversation states: (contact key, state
-/// JSON), `None` deleting the conversation's row.
-#[allow(dead_code, reason = "the automation worker's")]
+/// JSON), `None` deleting the conversation's row. The stored ones go in one statement.
 pub(crate) async fn save_automation_conversations_in(
     tx: &mut WriteTx,
     workspace_id: &str,
     changes: &[(String, Option<String>)],
 ) -> Result<()> {
+    let mut stored: Vec<(&str, &str)> = Vec::with_capacity(changes.len());
     for (contact_key, state) in changes {
         match state {
-            Some(state) => sql!(
-                tx.conn(),
-                automation::save_conversation(workspace_id, contact_key, state)
-            )?,
+            Some(state) => stored.push((contact_key, state)),
             None => sql!(
                 tx.conn(),
                 automation::delete_conversation(workspace_id, contact_key)
             )?,
         }
     }
-    Ok(())
+    Ok(sql!(
+        tx.conn(),
+        automation::save_conversations(workspace_id, &stored)
+    )?)
 }
 
-/// Queues automated replies inside the worker's transaction; an id already queued is left as it
-/// is (a replayed decision).
-#[allow(dead_code, reason = "the automation worker's")]
+/// Queues automated replies inside the worker's transaction, in one statement; an id already
+/// queued is left as it is (a replayed decision).
 pub(crate) async fn queue_automated_messages_in(
     tx: &mut WriteTx,
     messages: &[AutomatedMessage],
 ) -> Result<()> {
-    for message in messages {
-        sql!(tx.conn(), automation::queue_message(message))?;
-    }
-    Ok(())
+    Ok(sql!(tx.conn(), automation::queue_messages(messages))?)
+}
+
+/// Sets many automated replies' state inside `tx` at `now`, in one statement.
+pub(crate) async fn set_automated_messages_state_in(
+    tx: &mut WriteTx,
+    changes: &[MessageStateChange],
+    now: i64,
+) -> Result<()> {
+    Ok(sql!(
+        tx.conn(),
+        automation::set_messages_state(changes, now)
+    )?)
+}
+
+/// Marks automated replies sent with Meta's ids (`(id, Meta's id)`) at `now`, inside `tx`;
+/// returns those it marked — not the ones already sent (or gone: erased), so each one's
+/// `message.sent` event is appended once.
+pub(crate) async fn finish_automated_messages_in(
+    tx: &mut WriteTx,
+    sent: &[(String, String)],
+    now: i64,
+) -> Result<HashSet<String>> {
+    Ok(sql!(tx.conn(), automation::finish_messages(sent, now))?
+        .into_iter()
+        .collect())
 }
 
 /// Marks an automated reply sent with Meta's id at `now`, inside `tx`; `false` when it was
-/// already sent (or is gone: erased), so its `message.sent` event is appended once.
-#[allow(dead_code, reason = "the automation worker's")]
+/// already sent (or is gone: erased).
+#[cfg(test)]
 pub(crate) async fn finish_automated_message_in(
     tx: &mut WriteTx,
     id: &str,
     external_id: &str,
     now: i64,
 ) -> Result<bool> {
-    Ok(sql!(
-        tx.conn(),
-        automation::finish_message(id, external_id, now)
-    )?)
+    let sent = [(id.to_string(), external_id.to_string())];
+    Ok(finish_automated_messages_in(tx, &sent, now)
+        .await?
+        .contains(id))
 }
 
 /// Deletes, inside an erasure's transaction, what the automation keeps of a customer named by
