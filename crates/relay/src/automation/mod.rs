@@ -4,10 +4,11 @@
 //!
 //! - **Deciding** ([`decide`]): a batch of the log's events goes through the engine; in **one**
 //!   transaction the relay appends the team events it decided (`team.routed`, `team.assigned`,
-//!   authored `automation:<rule>`), queues the automated messages in `automated_messages`, saves
-//!   the engine's state and moves the automation's cursor. A crash before the commit leaves
-//!   nothing: the events are read again and, the engine being deterministic, decided again the
-//!   same way, with the same ids.
+//!   authored `automation:<rule>`) and queues the automated messages in `automated_messages`.
+//!   The engine's state and cursor are saved with them at most every [`SAVE_EVERY`] (saving
+//!   rewrites every conversation that changed). A crash before a save loses nothing: the
+//!   events since are read again and, the engine being deterministic, decided again the same way,
+//!   under the same ids, which the log and the outbox already hold (a replay adds nothing).
 //! - **Sending** ([`sender`]): queued messages go to Meta with the channel's sealed token, as a
 //!   person's reply does (retries on transient failures, waits on rate limits, the 24-hour window
 //!   respected, restricted customers skipped), each announced as `message.sent` once Meta
@@ -37,17 +38,33 @@ const BATCH: i64 = 500;
 /// stops there to let the sender go out, then comes back at once (see [`run_once`]).
 const DECIDED_PER_ROUND: usize = 2_000;
 
+/// How often a followed workspace's engine state and cursor are saved (with the round that
+/// passes this). What is decided is committed at once, batch by batch; the state only this
+/// often, as saving it rewrites every conversation that changed. After a crash the engine
+/// starts again from the saved state and decides the events since once more, the same way and
+/// under the same ids, so nothing decided twice is queued or appended twice.
+const SAVE_EVERY: Duration = Duration::from_secs(1);
+
 /// The engines of the workspaces this instance runs, loaded from their saved state on first use
 /// and dropped whenever a commit fails (so the next round starts again from what was saved).
 #[derive(Default)]
 pub struct Engines {
-    loaded: HashMap<String, (i64, Engine)>,
+    loaded: HashMap<String, Followed>,
+}
+
+/// A workspace's engine as this instance follows its log.
+struct Followed {
+    /// The last event the engine applied.
+    cursor: i64,
+    engine: Engine,
+    /// When its state and cursor were last saved.
+    saved_at: tokio::time::Instant,
 }
 
 impl Engines {
     /// A workspace's engine (if loaded): for the sender's last checks.
     pub fn get(&self, workspace_id: &str) -> Option<&Engine> {
-        self.loaded.get(workspace_id).map(|(_, e)| e)
+        self.loaded.get(workspace_id).map(|f| &f.engine)
     }
 }
 
@@ -146,29 +163,39 @@ pub enum AutomationError {
 }
 
 /// Decides on a workspace's new events (in batches, until its log's end or
-/// [`DECIDED_PER_ROUND`]), then on the time that passed. Whether it reached the log's end.
+/// [`DECIDED_PER_ROUND`]), then on the time that passed, and saves the engine's state when
+/// [`SAVE_EVERY`] has passed. Whether it reached the log's end.
 async fn decide(
     state: &AppState,
     engines: &mut Engines,
     workspace: &str,
 ) -> Result<bool, AutomationError> {
     if !engines.loaded.contains_key(workspace) {
-        let loaded = load(state, workspace).await?;
-        engines.loaded.insert(workspace.to_string(), loaded);
+        let (cursor, engine) = load(state, workspace).await?;
+        let saved_at = tokio::time::Instant::now();
+        let followed = Followed {
+            cursor,
+            engine,
+            saved_at,
+        };
+        engines.loaded.insert(workspace.to_string(), followed);
     }
+    let followed = engines
+        .loaded
+        .get_mut(workspace)
+        .ok_or_else(|| StoreError::NotFound("the workspace's automation".into()))?;
     let mut decided_events = 0;
     let mut caught_up = false;
     while decided_events < DECIDED_PER_ROUND {
-        let (cursor, engine) = engines
-            .loaded
-            .get_mut(workspace)
-            .ok_or_else(|| StoreError::NotFound("the workspace's automation".into()))?;
-        let events = state.store.events_after(workspace, *cursor, BATCH).await?;
+        let events = state
+            .store
+            .events_after(workspace, followed.cursor, BATCH)
+            .await?;
         decided_events += events.len();
-        if events.is_empty() {
+        let Some(last) = events.last().map(|e| e.seq) else {
             caught_up = true;
             break;
-        }
+        };
         let mut decided = Vec::new();
         let mut settled = Vec::new();
         for event in &events {
@@ -176,34 +203,32 @@ async fn decide(
             let inputs = inputs_from_log(&event.kind, event.author.as_deref(), &event.payload);
             let actions = inputs
                 .iter()
-                .flat_map(|input| engine.apply(input, event.at));
+                .flat_map(|input| followed.engine.apply(input, event.at));
             for (n, action) in actions.collect::<Vec<_>>().into_iter().enumerate() {
                 decided.push((format!("{}:{n}", event.seq), action));
             }
         }
-        let last = events.last().map_or(*cursor, |e| e.seq);
-        commit(state, workspace, engine, last, &decided).await?;
-        *cursor = last;
+        commit(state, workspace, &decided, None).await?;
+        followed.cursor = last;
         sender::reconcile(state, &settled).await?;
         if (events.len() as i64) < BATCH {
             caught_up = true;
             break;
         }
     }
-    let (cursor, engine) = engines
-        .loaded
-        .get_mut(workspace)
-        .ok_or_else(|| StoreError::NotFound("the workspace's automation".into()))?;
     let now = now_ms();
-    if engine.next_tick().is_some_and(|due| due <= now) {
-        let decided: Vec<(String, Action)> = engine
-            .apply(&Input::Tick, now)
-            .into_iter()
-            .enumerate()
-            .map(|(i, a)| (format!("tick{now}:{i}"), a))
-            .collect();
-        let cursor = *cursor;
-        commit(state, workspace, engine, cursor, &decided).await?;
+    let ticked: Vec<(String, Action)> = if followed.engine.next_tick().is_some_and(|due| due <= now)
+    {
+        let actions = followed.engine.apply(&Input::Tick, now);
+        let keys = (0..).map(|i| format!("tick{now}:{i}"));
+        keys.zip(actions).collect()
+    } else {
+        Vec::new()
+    };
+    // A tick's decisions depend on the time they were taken: saved with them, never taken again.
+    if !ticked.is_empty() || followed.saved_at.elapsed() >= SAVE_EVERY {
+        commit(state, workspace, &ticked, Some(followed)).await?;
+        followed.saved_at = tokio::time::Instant::now();
     }
     Ok(caught_up)
 }
@@ -223,15 +248,17 @@ async fn load(state: &AppState, workspace: &str) -> Result<(i64, Engine), Automa
     Ok((cursor, Engine::restore(&saved, conversations)?))
 }
 
-/// In one transaction: the decided team events appended, the messages queued, the engine's
-/// state saved and the cursor moved.
+/// In one transaction: the decided team events appended, the messages queued, and with
+/// `save`, the engine's state saved and its cursor moved. Nothing to write: no transaction.
 async fn commit(
     state: &AppState,
     workspace: &str,
-    engine: &mut Engine,
-    cursor: i64,
     decided: &[(String, Action)],
+    save: Option<&mut Followed>,
 ) -> Result<(), StoreError> {
+    if decided.is_empty() && save.is_none() {
+        return Ok(());
+    }
     let now = now_ms();
     let mut messages = Vec::new();
     // (kind, dedup key, author, payload) of each team event decided, in order.
@@ -260,14 +287,18 @@ async fn commit(
     let seqs = store::append_many_in(&mut tx, workspace, &events).await?;
     let last_seq = seqs.into_iter().flatten().last();
     store::queue_automated_messages_in(&mut tx, &messages).await?;
-    let changes: Vec<(String, Option<String>)> = engine
-        .take_changes()
-        .into_iter()
-        .map(|(contact, json)| (contact.person_key(), json))
-        .collect();
-    store::save_automation_conversations_in(&mut tx, workspace, &changes).await?;
-    store::save_automation_progress_in(&mut tx, workspace, cursor, &engine.workspace_json(), now)
-        .await?;
+    if let Some(followed) = save {
+        let changes: Vec<(String, Option<String>)> = followed
+            .engine
+            .take_changes()
+            .into_iter()
+            .map(|(contact, json)| (contact.person_key(), json))
+            .collect();
+        store::save_automation_conversations_in(&mut tx, workspace, &changes).await?;
+        let engine = followed.engine.workspace_json();
+        store::save_automation_progress_in(&mut tx, workspace, followed.cursor, &engine, now)
+            .await?;
+    }
     if let Some(seq) = last_seq {
         store::notify_appended(&mut tx, workspace, seq).await?;
     }
