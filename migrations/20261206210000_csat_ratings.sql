@@ -26,10 +26,11 @@ CREATE TABLE ratings (
 CREATE INDEX ratings_by_time ON ratings (at);
 
 -- A survey's answer, as the relay's automation recognises it (crates/automation/src/csat.rs): a
--- customer's message into a resolved conversation whose previous message is the survey's
--- question (`automation:csat`, at most a day before) and that is a tapped choice starting with
--- its digit or a typed digit 1 to 5; or, after the comment question (`automation:csat_comment`,
--- at most an hour before), any text. Such a message is stored and shown, and moves the reply
+-- customer's message into a resolved conversation whose previous message (stored just before it,
+-- that is before it in the log, as the automation reads it: Meta's times are whole seconds and
+-- may fall before the survey's) is the survey's question (`automation:csat`, at most a day
+-- before) and that is a tapped choice starting with its digit or a typed digit 1 to 5; or, after
+-- the comment question (`automation:csat_comment`, at most an hour before), any text. Such a message is stored and shown, and moves the reply
 -- window, but does not reopen the conversation, count as unread or start a wait for a reply.
 DROP TRIGGER messages_touch_conversation;
 
@@ -52,8 +53,8 @@ WHEN new.direction <> 'inbound' OR NOT (
                 AND trim(coalesce(new.body, ''), ' ' || char(9) || char(10) || char(13)) <> ''
             ELSE 0 END
         FROM messages m
-        WHERE m.conversation_id = new.conversation_id AND m.id <> new.id AND m.sent_at <= new.sent_at
-        ORDER BY m.sent_at DESC, m.id DESC LIMIT 1), 0))
+        WHERE m.conversation_id = new.conversation_id AND +m.id < new.id
+        ORDER BY m.id DESC LIMIT 1), 0))
 BEGIN
     UPDATE conversations SET
         last_activity_at = max(last_activity_at, new.sent_at),
@@ -102,8 +103,8 @@ WHEN new.direction = 'inbound'
                 AND trim(coalesce(new.body, ''), ' ' || char(9) || char(10) || char(13)) <> ''
             ELSE 0 END
         FROM messages m
-        WHERE m.conversation_id = new.conversation_id AND m.id <> new.id AND m.sent_at <= new.sent_at
-        ORDER BY m.sent_at DESC, m.id DESC LIMIT 1), 0)
+        WHERE m.conversation_id = new.conversation_id AND +m.id < new.id
+        ORDER BY m.id DESC LIMIT 1), 0)
 BEGIN
     UPDATE conversations SET
         last_activity_at = max(last_activity_at, new.sent_at),

@@ -5,9 +5,9 @@
 //!
 //! An answer is not the customer writing again: it does not reopen the conversation, and the
 //! greeting and the menu do not run on it. Every desk recognises the same answers from its cache
-//! (the migration `csat_ratings`): the first customer message after the survey, within a day,
-//! that is a tapped choice starting with its digit or a typed digit from 1 to 5; and the first
-//! text within an hour after the comment question.
+//! (the migration `csat_ratings`): the first customer message after the survey in the log,
+//! within a day, that is a tapped choice starting with its digit or a typed digit from 1 to 5;
+//! and the first text within an hour after the comment question.
 
 use serde::{Deserialize, Serialize};
 use zentro_events::{ContactRef, MAX_COMMENT};
@@ -107,8 +107,7 @@ pub(crate) fn answer(
     };
     match (survey.rating, survey.rated_at) {
         (Some(rating), Some(rated_at)) => {
-            if reply.choice.is_some() || !(rated_at..=rated_at + COMMENT_WITHIN).contains(&reply.at)
-            {
+            if reply.choice.is_some() || reply.at > rated_at + COMMENT_WITHIN {
                 return None;
             }
             let comment = reply.text.map(str::trim).filter(|t| !t.is_empty())?;
@@ -117,8 +116,8 @@ pub(crate) fn answer(
             Some((None, actions))
         }
         _ => {
-            let asked = survey.resolved_at;
-            if !(asked..=asked + SURVEY_EXPIRES_AFTER).contains(&reply.at) {
+            // After the survey in the log; Meta's time, in whole seconds, may fall before it.
+            if reply.at > survey.resolved_at + SURVEY_EXPIRES_AFTER {
                 return None;
             }
             let rating = rating_of(reply)?;

@@ -188,6 +188,17 @@ fn a_typed_digit_rates_and_the_next_text_is_the_comment() {
 }
 
 #[test]
+fn an_answer_in_the_same_second_counts_though_metas_time_falls_before() {
+    let mut engine = served(setup(false));
+    let resolved_at = T0 + 5 * MINUTE + 700;
+    engine.apply(&status(ConversationStatus::Resolved, false), resolved_at);
+    // Meta's timestamps are whole seconds: the tap reads as 0.7 s before the resolution.
+    let tapped = T0 + 5 * MINUTE;
+    let actions = engine.apply(&taps(tapped, 5), resolved_at + 900);
+    assert_eq!(rating_in(&actions), Some((5, None)));
+}
+
+#[test]
 fn a_late_comment_is_the_customer_writing_again() {
     let mut engine = served(setup(true));
     engine.apply(&status(ConversationStatus::Resolved, false), T0);

@@ -205,6 +205,17 @@ async fn a_rating_and_its_comment_are_recorded_without_reopening_the_conversatio
 }
 
 #[tokio::test]
+async fn an_answer_in_the_survey_s_second_counts_though_meta_s_time_falls_before_it() {
+    let mut events = served_and_asked(1, "US.1");
+    // The survey was queued 0.7 s into the second the customer tapped in (Meta's whole seconds).
+    let survey = events.last_mut().unwrap();
+    survey.payload["sent_at"] = json!(T0 + 5 * MINUTE + 700);
+    events.push(taps(7, "US.1", 5, (T0 + 5 * MINUTE) / 1000));
+    let (_dir, cache) = cache_with(&events).await;
+    assert_eq!(conversation(&cache, "US.1").await.0, "resolved");
+}
+
+#[tokio::test]
 async fn a_message_that_is_no_answer_reopens_and_a_late_answer_too() {
     let mut events = served_and_asked(1, "US.1");
     events.push(wa_text(

@@ -202,6 +202,8 @@ type AnsweredMenus = Arc<Mutex<HashSet<String>>>;
 pub async fn play(sim: Arc<MetaSim>, pace: Duration, stop: CancellationToken) {
     let cast = cast();
     let answered = AnsweredMenus::default();
+    // Who was asked the satisfaction survey before (everyone answers their first).
+    let mut rated = HashSet::new();
     play_opening(&sim, &cast, &answered, &stop);
     // Every message since the sandbox started gets its answer, even one sent during the opening.
     let mut seen = 0;
@@ -216,7 +218,8 @@ pub async fn play(sim: Arc<MetaSim>, pace: Duration, stop: CancellationToken) {
                 continue;
             };
             if is_survey(&sent) {
-                answer_survey_later(sim.clone(), regular.clone(), sent, stop.clone());
+                let first = rated.insert(regular.customer.id.clone());
+                answer_survey_later(sim.clone(), regular.clone(), sent, first, stop.clone());
             } else if !sent.options().is_empty() {
                 let answered = answered.clone();
                 answer_menu_later(sim.clone(), regular.clone(), sent, answered, stop.clone());
@@ -409,17 +412,19 @@ fn is_survey(sent: &SentMessage) -> bool {
         .is_some_and(|o| o.id.starts_with("csat:"))
 }
 
-/// After 2–5 s (unless stopped), two customers in three rate the help: mostly 4 or 5, now and
-/// then 3, by tapping the row or quick reply as Meta's apps let them.
+/// After 2–5 s (unless stopped), the customer rates the help — always the `first` time they are
+/// asked, two times in three after that: mostly 4 or 5, now and then 3, by tapping the row or
+/// quick reply as Meta's apps let them.
 fn answer_survey_later(
     sim: Arc<MetaSim>,
     regular: Regular,
     survey: SentMessage,
+    first: bool,
     stop: CancellationToken,
 ) {
     tokio::spawn(async move {
         let delay = Duration::from_millis(2_000 + fastrand::u64(..3_000));
-        if fastrand::u8(..3) == 0 || !pause(&stop, delay).await {
+        if (!first && fastrand::u8(..3) == 0) || !pause(&stop, delay).await {
             return;
         }
         let rating = [5, 5, 4, 4, 3][fastrand::usize(..5)];
