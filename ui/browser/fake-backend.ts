@@ -102,6 +102,7 @@ let automation: AutomationSetup = {
     menu: null,
     agent_keywords: ['agent'],
     hand_back_after_minutes: null,
+    csat: null,
   },
 };
 const presences: MemberPresence[] = [

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use zentro_events::{ContactRef, ConversationStatus};
 
+use crate::csat::{self, Reply, Survey};
 use crate::hours;
 use crate::setup::{Assignment, Hours, Setup, Texts};
 
@@ -72,6 +73,8 @@ pub enum Input {
         contact: ContactRef,
         /// The new status.
         status: ConversationStatus,
+        /// Whether the automation changed it (a person's resolution is what asks the survey).
+        by_automation: bool,
     },
     /// A customer's processing was restricted (P14: nothing automated) or the restriction lifted.
     Restricted {
@@ -112,7 +115,7 @@ pub enum Input {
 pub struct Action {
     /// The rule's name: the log's author is `automation:<rule>` (`greeting`, `away`, `menu`,
     /// `menu_retry`, `handoff`, `keyword`, `channel_team`, `round_robin`, `least_busy`,
-    /// `hand_back`).
+    /// `hand_back`, `csat`, `csat_comment`, `csat_thanks`).
     pub rule: String,
     /// What it does.
     pub effect: Effect,
@@ -144,6 +147,24 @@ pub enum Effect {
         contact: ContactRef,
         /// The member.
         member: Option<String>,
+    },
+    /// Record the customer's answer to the satisfaction survey (a `team.rated` event; the
+    /// comment, when it comes, records the same survey again with it).
+    Rate {
+        /// The conversation.
+        contact: ContactRef,
+        /// 1 to 5.
+        rating: u8,
+        /// The customer's comment, once given.
+        comment: Option<String>,
+        /// The conversation's assignee when it was resolved.
+        agent: Option<String>,
+        /// The conversation's team when it was resolved.
+        team: Option<String>,
+        /// When it was resolved (UTC ms): names the survey.
+        resolved_at: i64,
+        /// When the customer rated (UTC ms).
+        rated_at: i64,
     },
 }
 
@@ -221,6 +242,9 @@ pub struct Conversation {
     pub waiting_since: Option<i64>,
     /// The closed period (its start, UTC ms) the away message was sent in.
     pub away_sent_for: Option<i64>,
+    /// The satisfaction survey waiting for the customer's answer, if one is.
+    #[serde(default)]
+    pub survey: Option<Survey>,
 }
 
 /// What the engine keeps of the workspace beside its conversations.
@@ -344,6 +368,8 @@ impl Engine {
             Input::PersonReplied { contact } => self.update(contact, |c| {
                 c.person_replied = true;
                 c.bot = Bot::Done;
+                // A person wrote after the survey: its answer would no longer be one.
+                c.survey = None;
             }),
             Input::Assigned { contact, assignee } => {
                 let assignee = assignee.clone();
@@ -356,16 +382,12 @@ impl Engine {
                 team,
                 by_automation,
             } => self.routed(contact, team.as_deref(), *by_automation, now, &mut actions),
-            Input::StatusChanged { contact, status } => {
-                let open = !matches!(status, ConversationStatus::Resolved);
-                self.update(contact, |c| {
-                    if c.open && !open {
-                        // Resolved: the next message starts a new conversation for the bot.
-                        c.bot = Bot::Idle;
-                        c.person_replied = false;
-                    }
-                    c.open = open;
-                });
+            Input::StatusChanged {
+                contact,
+                status,
+                by_automation,
+            } => {
+                self.status_changed(contact, *status, *by_automation, now, &mut actions);
                 self.refresh_waiting(contact, now);
                 self.assign_waiting(&mut actions);
             }
@@ -413,6 +435,87 @@ impl Engine {
             .min()
     }
 
+    /// A status change; a person resolving a conversation a person answered asks the survey.
+    fn status_changed(
+        &mut self,
+        contact: &ContactRef,
+        status: ConversationStatus,
+        by_automation: bool,
+        now: i64,
+        actions: &mut Vec<Action>,
+    ) {
+        let before = self.conversations.get(contact).cloned().unwrap_or_default();
+        let open = !matches!(status, ConversationStatus::Resolved);
+        let setup = &self.workspace.setup;
+        let survey = match &setup.csat {
+            Some(csat)
+                if before.open
+                    && !open
+                    && !by_automation
+                    && setup.enabled
+                    && before.person_replied
+                    && !before.restricted =>
+            {
+                let waiting = Survey {
+                    resolved_at: now,
+                    agent: before.assignee.clone(),
+                    team: before.team.clone(),
+                    rating: None,
+                    rated_at: None,
+                };
+                let (survey, ask) = csat::ask(csat, contact, waiting, before.last_customer_at);
+                actions.push(ask);
+                Some(survey)
+            }
+            // Resolved again without a survey, or reopened: no answer is awaited.
+            _ if before.open != open => None,
+            _ => before.survey.clone(),
+        };
+        self.update(contact, |c| {
+            if c.open && !open {
+                // Resolved: the next message starts a new conversation for the bot.
+                c.bot = Bot::Idle;
+                c.person_replied = false;
+            }
+            c.open = open;
+            c.survey = survey;
+        });
+    }
+
+    /// A customer's message that answers the survey waiting in their conversation: recorded,
+    /// and nothing else happens (the conversation stays resolved, no greeting, no menu). `false`
+    /// when it is not an answer: the survey ends and the message is the customer writing again.
+    fn answered_survey(
+        &mut self,
+        contact: &ContactRef,
+        before: &Conversation,
+        message: &Incoming<'_>,
+        actions: &mut Vec<Action>,
+    ) -> bool {
+        let Some(survey) = before.survey.as_ref().filter(|_| !before.open) else {
+            return false;
+        };
+        let reply = Reply {
+            at: message.at,
+            text: message.text,
+            choice: message.choice,
+            language: message.language,
+        };
+        let answer = (!before.restricted)
+            .then(|| csat::answer(self.workspace.setup.csat.as_ref(), contact, survey, &reply))
+            .flatten();
+        let Some((next, answered)) = answer else {
+            self.update(contact, |c| c.survey = None);
+            return false;
+        };
+        self.update(contact, |c| {
+            c.survey = next;
+            c.last_customer_at = c.last_customer_at.max(message.at);
+        });
+        actions.extend(answered);
+        true
+    }
+
     fn customer_wrote(
         &mut self,
         contact: &ContactRef,
@@ -421,6 +524,9 @@ impl Engine {
         actions: &mut Vec<Action>,
     ) {
         let before = self.conversations.get(contact).cloned().unwrap_or_default();
+        if self.answered_survey(contact, &before, message, actions) {
+            return;
+        }
         let fresh = !before.open;
         self.update(contact, |c| {
             c.open = true;

@@ -114,6 +114,7 @@ fn team_input(event: TeamEvent, by_automation: bool) -> Option<Input> {
         } => Input::StatusChanged {
             contact: conversation,
             status,
+            by_automation,
         },
         TeamEvent::ContactEdited { contact, changes } => Input::Restricted {
             contact,

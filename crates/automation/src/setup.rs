@@ -1,6 +1,6 @@
 //! The workspace's automation setup, as admins edit it on Team → Automation and the relay keeps
 //! it: teams and their members, how each team assigns, capacities, business hours, the greeting,
-//! the away message and the menu bot.
+//! the away message, the menu bot and the satisfaction survey.
 //!
 //! One JSON document per workspace, versioned by the relay; every save is a
 //! `workspace.automation` event in the log, so every desk knows the teams and can replay the rules.
@@ -54,6 +54,8 @@ pub struct Setup {
     /// Conversations of a member who has been offline this long (minutes) go back to their team
     /// to be assigned again (`None`: they stay).
     pub hand_back_after_minutes: Option<u32>,
+    /// The satisfaction survey sent when a person resolves a conversation (`None`: no survey).
+    pub csat: Option<Csat>,
 }
 
 impl Default for Setup {
@@ -69,7 +71,50 @@ impl Default for Setup {
             menu: None,
             agent_keywords: vec!["agent".into()],
             hand_back_after_minutes: None,
+            csat: None,
         }
+    }
+}
+
+/// The satisfaction survey (CSAT): asked when a person resolves a conversation a person
+/// answered; the customer taps (or types) 1 to 5.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct Csat {
+    /// The question (e.g. "How would you rate our help?"); the five choices follow it.
+    pub question: Texts,
+    /// Asked after the rating; the customer's next text (within an hour) is the rating's comment
+    /// (`None`: no comment is asked).
+    #[serde(default)]
+    pub comment_prompt: Option<Texts>,
+    /// Sent once the customer rated (after the comment, when one is asked); `None`: nothing.
+    #[serde(default)]
+    pub thanks: Option<Texts>,
+    /// The label of the button that opens the WhatsApp list of ratings (at most 20 characters).
+    #[serde(default = "Csat::default_button")]
+    pub button: String,
+}
+
+impl Csat {
+    fn default_button() -> String {
+        "Rate".into()
+    }
+
+    fn validate(&self) -> Result<(), Invalid> {
+        self.question.validate("the survey's question")?;
+        if let Some(prompt) = &self.comment_prompt {
+            prompt.validate("the survey's comment question")?;
+        }
+        if let Some(thanks) = &self.thanks {
+            thanks.validate("the survey's thanks")?;
+        }
+        if self.button.trim().is_empty() || self.button.chars().count() > 20 {
+            return Err(Invalid(
+                "the survey's list button has 1 to 20 characters".into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -274,6 +319,9 @@ impl Setup {
             return Err(Invalid(
                 "at most 20 keywords, each of 1 to 32 characters".into(),
             ));
+        }
+        if let Some(csat) = &self.csat {
+            csat.validate()?;
         }
         if self.hand_back_after_minutes == Some(0) {
             return Err(Invalid(

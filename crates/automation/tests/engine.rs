@@ -191,6 +191,7 @@ fn capacity_holds_and_a_freed_place_takes_the_oldest_waiting() {
         &Input::StatusChanged {
             contact: contact(0),
             status: ConversationStatus::Resolved,
+            by_automation: false,
         },
         MONDAY_10H + MINUTE,
     );

@@ -159,7 +159,8 @@ fn record(
     let contact = match &action.effect {
         Effect::Send { contact, .. }
         | Effect::Route { contact, .. }
-        | Effect::Assign { contact, .. } => contact,
+        | Effect::Assign { contact, .. }
+        | Effect::Rate { contact, .. } => contact,
     };
     let Some((&id, who)) = by_contact
         .get(contact)
@@ -183,6 +184,8 @@ fn record(
         }),
         Effect::Route { team, .. } => entry.team = team,
         Effect::Assign { member, .. } => entry.assignee = member,
+        // A rating is the customer's, not something the preview shows the setup doing.
+        Effect::Rate { .. } => {}
     }
 }
 
@@ -320,6 +323,7 @@ async fn activity_since(cache: &Cache, since: i64) -> Result<Vec<Happening>, Cac
                     contact,
                     status: serde_json::from_value::<ConversationStatus>(detail["status"].clone())
                         .ok()?,
+                    by_automation: false,
                 },
                 "routed" => Input::Routed {
                     contact,

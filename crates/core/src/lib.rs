@@ -53,6 +53,7 @@ pub mod profiles;
 pub mod relay_client;
 pub mod reports;
 pub mod rights;
+pub mod satisfaction;
 pub mod sync;
 pub mod teams;
 pub mod updates;

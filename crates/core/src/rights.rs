@@ -576,8 +576,8 @@ fn periods_in_force(known: Retention) -> Retention {
 }
 
 /// Deletes the conversations with no activity since `cut` (their media queued for [`cleanup`]
-/// unless a kept conversation shares it) and the customers left without conversations; returns
-/// how many of each.
+/// unless a kept conversation shares it, their ratings kept as numbers only) and the customers
+/// left without conversations; returns how many of each.
 async fn expire_conversations(
     tx: &mut Transaction<'static, Sqlite>,
     cut: i64,
@@ -592,6 +592,11 @@ async fn expire_conversations(
     )).await?;
     run(tx, sqlx::query!(
         "DELETE FROM search_index WHERE conversation_id IN (SELECT id FROM conversations WHERE last_activity_at < ?)",
+        cut
+    )).await?;
+    // Their satisfaction ratings stay as numbers, without the comment or the conversation.
+    run(tx, sqlx::query!(
+        "UPDATE ratings SET conversation_id = NULL, comment = NULL WHERE conversation_id IN (SELECT id FROM conversations WHERE last_activity_at < ?)",
         cut
     )).await?;
     let conversations = run(

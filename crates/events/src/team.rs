@@ -173,7 +173,38 @@ pub enum TeamEvent {
         /// The contact, named as every device knows it.
         contact: ContactRef,
     },
+    /// The customer answered the satisfaction survey (CSAT) sent when a person resolved their
+    /// conversation. Only the relay's automation writes it (authored `automation:csat`): devices
+    /// may not publish it ([`TeamEvent::AUTOMATION_KINDS`]). A survey is named by its
+    /// conversation and `resolved_at`; a later event for the same survey (the comment, once the
+    /// customer wrote it) replaces the earlier one.
+    Rated {
+        /// The conversation that was resolved, named by its customer.
+        conversation: ContactRef,
+        /// 1 (very dissatisfied) to 5 (very satisfied).
+        rating: u8,
+        /// What the customer wrote when asked for a comment, if they did.
+        #[serde(default)]
+        comment: Option<String>,
+        /// The member the conversation was assigned to when it was resolved.
+        #[serde(default)]
+        agent: Option<String>,
+        /// The team the conversation was in when it was resolved.
+        #[serde(default)]
+        team: Option<String>,
+        /// When the conversation was resolved (UTC ms): with `conversation`, names the survey.
+        resolved_at: i64,
+        /// When the customer gave the rating (Meta's time of their answer, UTC ms).
+        rated_at: i64,
+    },
 }
+
+/// The kind of [`TeamEvent::Rated`]: a customer's answer to the satisfaction survey.
+pub const RATED: &str = "team.rated";
+
+/// The longest comment a rating keeps (bytes); a longer one is cut at a character boundary by
+/// the automation before it is written.
+pub const MAX_COMMENT: usize = 2_000;
 
 /// The relay event kind for every team event of this module.
 pub const KIND_PREFIX: &str = "team.";
@@ -192,10 +223,15 @@ impl TeamEvent {
             Self::ContactUnlinked { .. } => "team.contact_unlinked",
             Self::CannedReplySaved { .. } => "team.canned_reply_saved",
             Self::CannedReplyDeleted { .. } => "team.canned_reply_deleted",
+            Self::Rated { .. } => RATED,
         }
     }
 
-    /// Every team event kind.
+    /// The team event kinds only the relay's automation writes: a device publishing one is
+    /// refused, and a desk ignores one the relay did not write.
+    pub const AUTOMATION_KINDS: [&'static str; 1] = [RATED];
+
+    /// Every team event kind devices may publish.
     pub const KINDS: [&'static str; 10] = [
         "team.assigned",
         "team.routed",
@@ -216,7 +252,8 @@ impl TeamEvent {
             | Self::Routed { conversation, .. }
             | Self::StatusChanged { conversation, .. }
             | Self::NoteAdded { conversation, .. }
-            | Self::Labeled { conversation, .. } => vec![conversation],
+            | Self::Labeled { conversation, .. }
+            | Self::Rated { conversation, .. } => vec![conversation],
             Self::ContactEdited { contact, .. } | Self::ContactUnlinked { contact } => {
                 vec![contact]
             }
@@ -285,6 +322,21 @@ impl TeamEvent {
                 "a contact is already the same person as itself".into(),
             )),
             Self::ContactEdited { changes, .. } => changes.validate(),
+            Self::Rated {
+                rating,
+                comment,
+                agent,
+                team,
+                resolved_at,
+                rated_at,
+                ..
+            } => rated(
+                *rating,
+                comment.as_deref(),
+                agent.as_deref(),
+                team.as_deref(),
+                [*resolved_at, *rated_at],
+            ),
             _ => Ok(()),
         }
     }
@@ -357,6 +409,36 @@ fn note(note_id: &str, body: &str, mentions: &[String], at: i64) -> Result<(), I
     }
     if at < 0 {
         return Err(Invalid("at is a time in UTC ms".into()));
+    }
+    Ok(())
+}
+
+/// A rating: 1 to 5, a comment within [`MAX_COMMENT`], ids, times.
+fn rated(
+    rating: u8,
+    comment: Option<&str>,
+    agent: Option<&str>,
+    team: Option<&str>,
+    times: [i64; 2],
+) -> Result<(), Invalid> {
+    if !(1..=5).contains(&rating) {
+        return Err(Invalid("a rating is 1 to 5".into()));
+    }
+    if comment.is_some_and(|c| c.len() > MAX_COMMENT) {
+        return Err(Invalid(format!(
+            "a rating's comment has at most {MAX_COMMENT} bytes"
+        )));
+    }
+    if let Some(agent) = agent {
+        id("agent", agent)?;
+    }
+    if let Some(team) = team {
+        id("team", team)?;
+    }
+    if times.iter().any(|t| *t < 0) {
+        return Err(Invalid(
+            "resolved_at and rated_at are times in UTC ms".into(),
+        ));
     }
     Ok(())
 }

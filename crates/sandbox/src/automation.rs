@@ -1,5 +1,6 @@
 //! The sandbox workspace's automation: business hours, a greeting, an away message and a menu bot
-//! (Sales / Support / Billing) routing to three teams that assign in turn to the signed-in member.
+//! (Sales / Support / Billing) routing to three teams that assign in turn to the signed-in member,
+//! and the satisfaction survey asked when the member resolves a conversation.
 //!
 //! The hours are Monday to Friday, 09:00–18:00 in `Europe/Lisbon` (the sandbox's shop is on Rua
 //! Augusta), a fixed zone so the sandbox behaves the same on every machine. The menu bot runs
@@ -11,7 +12,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 use zentro_automation::hours::Span;
-use zentro_automation::{Assignment, Hours, Menu, MenuOption, Setup, Team, Texts};
+use zentro_automation::{Assignment, Csat, Hours, Menu, MenuOption, Setup, Team, Texts};
 use zentro_core::relay_client::RelayClient;
 use zentro_core::vault::Secret;
 
@@ -35,6 +36,16 @@ pub const MENU_RETRY: &str = "Sorry, I didn't catch that. Please tap one of the 
 
 /// Sent when the bot steps aside (a second unrecognised answer, or "agent").
 pub const HANDOFF: &str = "No problem: someone from our team will be with you shortly.";
+
+/// The satisfaction survey's question, asked when the member resolves a conversation they answered.
+pub const CSAT_QUESTION: &str = "How would you rate our help today?";
+
+/// Asked after the rating; the customer's next text is its comment.
+pub const CSAT_COMMENT: &str =
+    "Thanks! Anything you'd like to tell us? (Just reply, or ignore this.)";
+
+/// Sent once the customer rated (and commented, or not).
+pub const CSAT_THANKS: &str = "Thank you for your feedback! 💛";
 
 /// The menu's options: `(option and team id, title)`, in the order the customer sees them.
 pub const TEAMS: &[(&str, &str)] = &[
@@ -106,14 +117,20 @@ pub fn setup(member_id: &str) -> Setup {
             handoff: Some(text(HANDOFF)),
             button: "Choose".into(),
         }),
+        csat: Some(Csat {
+            question: text(CSAT_QUESTION),
+            comment_prompt: Some(text(CSAT_COMMENT)),
+            thanks: Some(text(CSAT_THANKS)),
+            button: "Rate".into(),
+        }),
         ..Setup::default()
     }
 }
 
-/// Whether `text` is one of the automation's plain messages (greeting, away, hand-off), which
-/// customers read without answering.
+/// Whether `text` is one of the automation's plain messages (greeting, away, hand-off, the
+/// survey's thanks), which customers read without answering.
 pub fn is_automated_text(text: &str) -> bool {
-    [GREETING, AWAY, HANDOFF].contains(&text)
+    [GREETING, AWAY, HANDOFF, CSAT_THANKS].contains(&text)
 }
 
 /// Saves the sandbox's automation as the workspace's owner does on Team → Automation: through

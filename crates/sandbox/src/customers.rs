@@ -184,6 +184,13 @@ const ANSWERS: &[&str] = &[
     "👍",
 ];
 
+/// What a customer adds when the survey asks for a comment.
+const COMMENTS: &[&str] = &[
+    "Quick and friendly, thanks!",
+    "Took a while, but you sorted it out.",
+    "Very helpful 🙂",
+];
+
 /// How long a customer waits for the menu bot before going on with what they came to say.
 const MENU_WAIT: Duration = Duration::from_secs(10);
 
@@ -195,6 +202,8 @@ type AnsweredMenus = Arc<Mutex<HashSet<String>>>;
 pub async fn play(sim: Arc<MetaSim>, pace: Duration, stop: CancellationToken) {
     let cast = cast();
     let answered = AnsweredMenus::default();
+    // Who was asked the satisfaction survey before (everyone answers their first).
+    let mut rated = HashSet::new();
     play_opening(&sim, &cast, &answered, &stop);
     // Every message since the sandbox started gets its answer, even one sent during the opening.
     let mut seen = 0;
@@ -208,9 +217,14 @@ pub async fn play(sim: Arc<MetaSim>, pace: Duration, stop: CancellationToken) {
             let Some(regular) = addressee(&cast, &sent) else {
                 continue;
             };
-            if !sent.options().is_empty() {
+            if is_survey(&sent) {
+                let first = rated.insert(regular.customer.id.clone());
+                answer_survey_later(sim.clone(), regular.clone(), sent, first, stop.clone());
+            } else if !sent.options().is_empty() {
                 let answered = answered.clone();
                 answer_menu_later(sim.clone(), regular.clone(), sent, answered, stop.clone());
+            } else if sent.text().as_deref() == Some(automation::CSAT_COMMENT) {
+                comment_later(sim.clone(), regular.clone(), stop.clone());
             } else if !sent
                 .text()
                 .is_some_and(|t| automation::is_automated_text(&t))
@@ -388,6 +402,68 @@ fn answer_menu_later(
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(customer.id.clone());
+    });
+}
+
+/// Whether a message is the satisfaction survey (its choices are `csat:1` to `csat:5`).
+fn is_survey(sent: &SentMessage) -> bool {
+    sent.options()
+        .first()
+        .is_some_and(|o| o.id.starts_with("csat:"))
+}
+
+/// After 2–5 s (unless stopped), the customer rates the help — always the `first` time they are
+/// asked, two times in three after that: mostly 4 or 5, now and then 3, by tapping the row or
+/// quick reply as Meta's apps let them.
+fn answer_survey_later(
+    sim: Arc<MetaSim>,
+    regular: Regular,
+    survey: SentMessage,
+    first: bool,
+    stop: CancellationToken,
+) {
+    tokio::spawn(async move {
+        let delay = Duration::from_millis(2_000 + fastrand::u64(..3_000));
+        if (!first && fastrand::u8(..3) == 0) || !pause(&stop, delay).await {
+            return;
+        }
+        let rating = [5, 5, 4, 4, 3][fastrand::usize(..5)];
+        let options = survey.options();
+        let Some(choice) = options.iter().find(|o| o.id == format!("csat:{rating}")) else {
+            return;
+        };
+        let (channel, customer) = (regular.channel, &regular.customer);
+        match survey.kind().as_str() {
+            "list" => {
+                sim.customer_picks_list_row(channel, customer, &choice.id, &choice.title)
+                    .await
+            }
+            "quick_replies" => {
+                sim.customer_taps_quick_reply(channel, customer, &choice.title, &choice.id)
+                    .await
+            }
+            _ => {
+                sim.customer_taps_button(channel, customer, &choice.id, &choice.title)
+                    .await
+            }
+        };
+    });
+}
+
+/// After 3–6 s (unless stopped), one customer in two answers the survey's comment question.
+fn comment_later(sim: Arc<MetaSim>, regular: Regular, stop: CancellationToken) {
+    tokio::spawn(async move {
+        let delay = Duration::from_millis(3_000 + fastrand::u64(..3_000));
+        if fastrand::bool() || !pause(&stop, delay).await {
+            return;
+        }
+        let comment = COMMENTS[fastrand::usize(..COMMENTS.len())];
+        sim.customer_writes(
+            regular.channel,
+            &regular.customer,
+            Inbound::Text(comment.into()),
+        )
+        .await;
     });
 }
 

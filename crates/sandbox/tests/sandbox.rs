@@ -380,3 +380,91 @@ async fn customers_answer_the_menu_bot_and_land_with_their_team_and_the_agent() 
     desk.stop().await;
     sandbox.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_rates_the_conversation_the_agent_resolved() {
+    let (_folder, sandbox) = start_in_a_temporary_folder().await;
+    let desk = sandbox.start_desk().await.unwrap();
+    let cache = desk.cache().clone();
+    sandbox.start_customers(Duration::from_secs(3600));
+    let ana = &customers::cast()[0]; // on WhatsApp: the survey is a list
+
+    // Ana's conversation lands with the member; they answer her, and she writes back.
+    wait_for("Ana's conversation, assigned", || async {
+        let list = inbox::conversations(&cache, None, 50).await.unwrap();
+        list.iter()
+            .any(|c| c.contact_name == ana.customer.name && c.assignee_id.is_some())
+    })
+    .await;
+    let list = inbox::conversations(&cache, None, 50).await.unwrap();
+    let id = list
+        .iter()
+        .find(|c| c.contact_name == ana.customer.name)
+        .unwrap()
+        .id;
+    let before = inbox::messages(&cache, id, None, 100).await.unwrap().len();
+    desk.reply(id, "All sorted: a new parcel leaves today.", None)
+        .await
+        .unwrap();
+    wait_for("Ana's answer", || async {
+        let messages = inbox::messages(&cache, id, None, 100).await.unwrap();
+        messages.len() >= before + 2 || messages.iter().any(|m| m.reaction.is_some())
+    })
+    .await;
+    // Ana's answer may be a reaction, which arrives without a message: give it time to land.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    // The member resolves it: the survey goes out, Ana rates it, every desk learns her rating.
+    let phone = ana.customer.phone.clone().unwrap();
+    desk.act(&zentro_events::TeamEvent::StatusChanged {
+        conversation: zentro_core::actions::conversation_ref(&cache, id)
+            .await
+            .unwrap(),
+        status: zentro_events::ConversationStatus::Resolved,
+        snoozed_until: None,
+    })
+    .await
+    .unwrap();
+    wait_for("Ana's rating on the desk", || async {
+        zentro_core::satisfaction::satisfaction(&cache, 0, i64::MAX, None, None, None)
+            .await
+            .unwrap()
+            .responses
+            == 1
+    })
+    .await;
+    let survey = sandbox
+        .sim()
+        .state()
+        .sent
+        .iter()
+        .find(|m| m.text().as_deref() == Some(automation::CSAT_QUESTION))
+        .cloned()
+        .unwrap();
+    assert!(survey.to == ana.customer.id || survey.to == phone);
+    assert_eq!(survey.kind(), "list");
+    let figures = zentro_core::satisfaction::satisfaction(&cache, 0, i64::MAX, None, None, None)
+        .await
+        .unwrap();
+    assert!(figures.average.is_some_and(|a| a >= 3.0), "{figures:?}");
+    assert_eq!(figures.by_agent[0].member_id, sandbox.identity().member.id);
+    // Her answer did not reopen the conversation.
+    let status = inbox::conversations_where(
+        &cache,
+        &inbox::ConversationFilter {
+            status: Some("resolved".into()),
+            ..Default::default()
+        },
+        None,
+        50,
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .find(|c| c.id == id)
+    .map(|c| c.status);
+    assert_eq!(status.as_deref(), Some("resolved"));
+
+    desk.stop().await;
+    sandbox.stop().await;
+}

@@ -61,6 +61,7 @@ async fn apply_team(tx: &mut Tx, event: &RelayEvent, team: &TeamEvent) -> Result
         TeamEvent::Routed { conversation, team } => {
             routed(tx, event, conversation, team.as_deref()).await
         }
+        TeamEvent::Rated { .. } => rated(tx, event, team).await,
     }
 }
 
@@ -86,6 +87,55 @@ async fn assigned(
     .execute(&mut **tx)
     .await?;
     record_activity(tx, event, id, "assigned", json!({ "assignee": assignee })).await?;
+    Ok(true)
+}
+
+/// The customer's answer to the satisfaction survey (`team.rated`, only ever the relay's
+/// automation's: a desk ignores one the relay did not write). A later event for the same survey
+/// (its conversation and `resolved_at`) carries the comment: it replaces the rating and keeps
+/// when it was first given.
+async fn rated(tx: &mut Tx, event: &RelayEvent, rating: &TeamEvent) -> Result<bool, CacheError> {
+    let TeamEvent::Rated {
+        conversation,
+        rating,
+        comment,
+        agent,
+        team,
+        resolved_at,
+        rated_at,
+    } = rating
+    else {
+        return Ok(false);
+    };
+    let Some(id) = conversation_for(tx, conversation).await? else {
+        return Ok(false);
+    };
+    let rating = i64::from(*rating);
+    sqlx::query!(
+        r#"
+        INSERT INTO ratings (conversation_id, channel_kind, team_id, member_id, rating, comment,
+                             resolved_at, at, seq)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (conversation_id, resolved_at) DO UPDATE SET
+            rating = excluded.rating,
+            comment = coalesce(excluded.comment, ratings.comment),
+            seq = excluded.seq
+        WHERE excluded.seq > ratings.seq
+        "#,
+        id,
+        conversation.channel_kind,
+        team,
+        agent,
+        rating,
+        comment,
+        resolved_at,
+        rated_at,
+        event.seq
+    )
+    .execute(&mut **tx)
+    .await?;
+    let detail = json!({ "rating": rating, "commented": comment.is_some() });
+    record_activity(tx, event, id, "rated", detail).await?;
     Ok(true)
 }
 

@@ -4,7 +4,8 @@
 //!
 //! - **Deciding** ([`decide`]): a batch of the log's events goes through the engine; in **one**
 //!   transaction the relay appends the team events it decided (`team.routed`, `team.assigned`,
-//!   authored `automation:<rule>`) and queues the automated messages in `automated_messages`.
+//!   `team.rated` for a customer's answer to the satisfaction survey, authored
+//!   `automation:<rule>`) and queues the automated messages in `automated_messages`.
 //!   The engine's state and cursor are saved with them at most every [`SAVE_EVERY`] (saving
 //!   rewrites every conversation that changed). A crash before a save loses nothing: the
 //!   events since are read again and, the engine being deterministic, decided again the same way,
@@ -319,6 +320,23 @@ fn team_event(effect: &Effect) -> Option<TeamEvent> {
         Effect::Assign { contact, member } => Some(TeamEvent::Assigned {
             conversation: contact.clone(),
             assignee: member.clone(),
+        }),
+        Effect::Rate {
+            contact,
+            rating,
+            comment,
+            agent,
+            team,
+            resolved_at,
+            rated_at,
+        } => Some(TeamEvent::Rated {
+            conversation: contact.clone(),
+            rating: *rating,
+            comment: comment.clone(),
+            agent: agent.clone(),
+            team: team.clone(),
+            resolved_at: *resolved_at,
+            rated_at: *rated_at,
         }),
         Effect::Send { .. } => None,
     }

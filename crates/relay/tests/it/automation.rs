@@ -519,3 +519,178 @@ async fn a_kill_9_between_deciding_and_sending_neither_loses_nor_doubles() {
     relay.kill().unwrap();
     relay.wait().unwrap();
 }
+
+/// The customer taps a row of a WhatsApp list (`interactive.list_reply`), as Meta posts it.
+async fn taps_row(sim: &MetaSim, c: &Customer, n: usize, id: &str, title: &str) {
+    let at = (zentro_events::clock::now_ms() / 1000).to_string();
+    let body = json!({ "object": "whatsapp_business_account", "entry": [{ "id": WABA, "changes": [{
+        "field": "messages", "value": { "messaging_product": "whatsapp",
+        "metadata": { "display_phone_number": "15550100", "phone_number_id": NUMBER },
+        "contacts": [{ "profile": { "name": c.name }, "wa_id": c.id }],
+        "messages": [{ "from": c.id, "id": format!("wamid.row{n}-{}", c.id), "timestamp": at,
+            "type": "interactive", "interactive": { "type": "list_reply",
+            "list_reply": { "id": id, "title": title } } }] } }] }] });
+    let delivery = sim.post_webhook(body).await;
+    assert!(
+        matches!(delivery, zentro_meta_sim::WebhookDelivery::Answered(200)),
+        "{delivery:?}"
+    );
+}
+
+/// A device publishes `kind` with `payload` under `key`; returns the relay's status and body.
+async fn publish(
+    w: &Workspace,
+    token: &str,
+    kind: &str,
+    key: &str,
+    payload: Value,
+) -> (u16, Value) {
+    let event = json!({ "kind": kind, "idempotency_key": key, "payload": payload });
+    w.relay.call(token, "POST", "/v1/events", event).await
+}
+
+/// `agent` answers the customer `c` and resolves the conversation, as their desk publishes it.
+async fn answer_and_resolve(w: &Workspace, agent: &Joined, c: &Customer) {
+    let conversation =
+        json!({ "channel_kind": "whatsapp", "channel_external_id": NUMBER, "customer_id": c.id });
+    let reply = json!({ "client_id": format!("reply-{}", c.id), "external_id": format!("wamid.reply-{}", c.id),
+        "channel_kind": "whatsapp", "channel_external_id": NUMBER, "customer_id": c.id,
+        "body": "It ships today.", "reply_to": null, "sent_at": zentro_events::clock::now_ms(),
+        "author_member_id": agent.member_id });
+    let (status, body) = publish(
+        w,
+        &agent.token,
+        "message.sent",
+        &format!("reply-{}", c.id),
+        reply,
+    )
+    .await;
+    assert!(status == 200 || status == 201, "{status} {body}");
+    let resolve =
+        json!({ "type": "status_changed", "conversation": conversation, "status": "resolved" });
+    let key = format!("resolve-{}", c.id);
+    let (status, body) = publish(w, &agent.token, "team.status_changed", &key, resolve).await;
+    assert!(status == 200 || status == 201, "{status} {body}");
+}
+
+/// The setup of [`setup`] with the satisfaction survey on.
+fn setup_with_survey(w: &Workspace) -> Value {
+    let mut s = setup(w, true);
+    s["csat"] =
+        json!({ "question": { "text": "How did we do?" }, "thanks": { "text": "Thank you!" } });
+    s
+}
+
+#[tokio::test]
+async fn a_resolution_asks_the_customer_and_the_tapped_rating_is_in_the_log() {
+    let w = workspace().await;
+    save(&w, setup_with_survey(&w)).await;
+    available(&w, &[&w.agents[0]]).await;
+    let c = customer(11);
+    w.sim
+        .customer_writes(NUMBER, &c, Inbound::Text("hello".into()))
+        .await;
+    wait_until(10, "the greeting and the menu", || {
+        sent_to(&w.sim, &c.id).len() >= 2
+    })
+    .await;
+    taps(&w.sim, &c, 1, "sales", "Buying").await;
+    for _ in 0..100 {
+        if !events_of(&w, "team.assigned").await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    answer_and_resolve(&w, &w.agents[0], &c).await;
+    wait_until(10, "the survey", || sent_to(&w.sim, &c.id).len() >= 3).await;
+    let survey = w
+        .sim
+        .state()
+        .sent
+        .iter()
+        .rfind(|m| m.to == c.id)
+        .map(|m| m.body.clone())
+        .unwrap();
+    assert_eq!(survey["interactive"]["type"], "list", "{survey}");
+    assert_eq!(survey["interactive"]["body"]["text"], "How did we do?");
+    let rows: Vec<&str> = survey["interactive"]["action"]["sections"][0]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| str_of(&r["id"]))
+        .collect();
+    assert_eq!(rows, ["csat:1", "csat:2", "csat:3", "csat:4", "csat:5"]);
+
+    taps_row(&w.sim, &c, 2, "csat:4", "4 ★★★★").await;
+    let mut rated = Vec::new();
+    for _ in 0..100 {
+        rated = events_of(&w, "team.rated").await;
+        if !rated.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(rated.len(), 1, "{rated:?}");
+    assert_eq!(rated[0]["author"], "automation:csat");
+    let payload = &rated[0]["payload"];
+    assert_eq!(payload["rating"], 4);
+    assert_eq!(payload["agent"], w.agents[0].member_id.as_str());
+    assert_eq!(payload["team"], "sales");
+    assert_eq!(payload["conversation"]["customer_id"], c.id.as_str());
+    wait_until(10, "the thanks", || {
+        sent_to(&w.sim, &c.id)
+            .last()
+            .is_some_and(|(_, t)| t == "Thank you!")
+    })
+    .await;
+    // The answer is no new conversation: no greeting, no menu again.
+    let sent = sent_to(&w.sim, &c.id);
+    assert_eq!(sent.len(), 4, "{sent:?}");
+
+    // A member cannot forge a rating: the relay refuses the kind from any device.
+    let forged = json!({ "type": "rated", "conversation": payload["conversation"], "rating": 5,
+        "agent": w.agents[1].member_id, "resolved_at": 1, "rated_at": 2 });
+    for token in [&w.agents[1].token, &w.owner] {
+        let (status, body) = publish(&w, token, "team.rated", "forged-1", forged.clone()).await;
+        assert_eq!(status, 403, "{body}");
+    }
+    assert_eq!(events_of(&w, "team.rated").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_restricted_customer_gets_no_survey() {
+    let w = workspace().await;
+    save(&w, setup_with_survey(&w)).await;
+    let c = customer(12);
+    let contact =
+        json!({ "channel_kind": "whatsapp", "channel_external_id": NUMBER, "customer_id": c.id });
+    let restrict =
+        json!({ "type": "contact_edited", "contact": contact, "changes": { "restricted": true } });
+    let (status, body) =
+        publish(&w, &w.owner, "team.contact_edited", "restrict-12", restrict).await;
+    assert!(status == 200 || status == 201, "{status} {body}");
+    w.sim
+        .customer_writes(NUMBER, &c, Inbound::Text("hi".into()))
+        .await;
+    answer_and_resolve(&w, &w.agents[0], &c).await;
+    // Someone else after them: once they are greeted, the restricted one's resolution was
+    // decided too (the automation follows the log in order).
+    let d = customer(13);
+    w.sim
+        .customer_writes(NUMBER, &d, Inbound::Text("hi".into()))
+        .await;
+    wait_until(10, "the other customer's greeting", || {
+        !sent_to(&w.sim, &d.id).is_empty()
+    })
+    .await;
+    let to_restricted: Vec<_> = w
+        .sim
+        .state()
+        .sent
+        .iter()
+        .filter(|m| m.to == c.id && m.body["type"] == "interactive")
+        .map(|m| m.body.clone())
+        .collect();
+    assert!(to_restricted.is_empty(), "{to_restricted:?}");
+    assert!(sent_to(&w.sim, &c.id).is_empty());
+}

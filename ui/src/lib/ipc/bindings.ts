@@ -766,6 +766,48 @@ export type ConversationView_Serialize = {
 	identities: Identity_Serialize[],
 };
 
+/**
+ *  The satisfaction survey (CSAT): asked when a person resolves a conversation a person
+ *  answered; the customer taps (or types) 1 to 5.
+ */
+export type Csat = Csat_Serialize | Csat_Deserialize;
+
+/**
+ *  The satisfaction survey (CSAT): asked when a person resolves a conversation a person
+ *  answered; the customer taps (or types) 1 to 5.
+ */
+export type Csat_Deserialize = {
+	/**  The question (e.g. "How would you rate our help?"); the five choices follow it. */
+	question: Texts_Deserialize,
+	/**
+	 *  Asked after the rating; the customer's next text (within an hour) is the rating's comment
+	 *  (`None`: no comment is asked).
+	 */
+	comment_prompt?: Texts_Deserialize | null,
+	/**  Sent once the customer rated (after the comment, when one is asked); `None`: nothing. */
+	thanks?: Texts_Deserialize | null,
+	/**  The label of the button that opens the WhatsApp list of ratings (at most 20 characters). */
+	button?: string,
+};
+
+/**
+ *  The satisfaction survey (CSAT): asked when a person resolves a conversation a person
+ *  answered; the customer taps (or types) 1 to 5.
+ */
+export type Csat_Serialize = {
+	/**  The question (e.g. "How would you rate our help?"); the five choices follow it. */
+	question: Texts_Serialize,
+	/**
+	 *  Asked after the rating; the customer's next text (within an hour) is the rating's comment
+	 *  (`None`: no comment is asked).
+	 */
+	comment_prompt: Texts_Serialize | null,
+	/**  Sent once the customer rated (after the comment, when one is asked); `None`: nothing. */
+	thanks: Texts_Serialize | null,
+	/**  The label of the button that opens the WhatsApp list of ratings (at most 20 characters). */
+	button: string,
+};
+
 /**  What runs behind the inbox. */
 export type DeskMode = 
 /**  No desk runs yet: the app has just started, or starts one after a sign-in. */
@@ -1505,6 +1547,8 @@ export type Setup_Deserialize = {
 	 *  to be assigned again (`None`: they stay).
 	 */
 	hand_back_after_minutes?: number | null,
+	/**  The satisfaction survey sent when a person resolves a conversation (`None`: no survey). */
+	csat?: Csat_Deserialize | null,
 };
 
 /**  The workspace's automation: what runs on the relay while every desk may be closed. */
@@ -1535,6 +1579,8 @@ export type Setup_Serialize = {
 	 *  to be assigned again (`None`: they stay).
 	 */
 	hand_back_after_minutes: number | null,
+	/**  The satisfaction survey sent when a person resolves a conversation (`None`: no survey). */
+	csat: Csat_Serialize | null,
 };
 
 /**  How a signup ended, for people. */

@@ -54,6 +54,20 @@ export function emptySetup(): Setup {
     menu: null,
     agent_keywords: ['agent'],
     hand_back_after_minutes: null,
+    csat: null,
+  };
+}
+
+/** The satisfaction survey's section of a setup. */
+export type Csat = NonNullable<Setup['csat']>;
+
+/** The satisfaction survey an admin starts from: the question, a comment question and thanks. */
+export function starterCsat(): Csat {
+  return {
+    question: { text: 'How would you rate our help?' },
+    comment_prompt: { text: 'Thanks! Anything you would like to add? Just reply.' },
+    thanks: { text: 'Thank you for your feedback!' },
+    button: 'Rate',
   };
 }
 
@@ -182,6 +196,14 @@ function menuProblems(menu: Menu, teams: ReadonlySet<string>): FieldProblem[] {
   return out;
 }
 
+function csatProblems(csat: Csat): FieldProblem[] {
+  const out = textsProblems(csat.question, 'csat.question', "The survey's question");
+  if (csat.comment_prompt) out.push(...textsProblems(csat.comment_prompt, 'csat.comment_prompt', "The survey's comment question"));
+  if (csat.thanks) out.push(...textsProblems(csat.thanks, 'csat.thanks', "The survey's thanks"));
+  if (!csat.button.trim() || chars(csat.button) > 20) out.push({ path: 'csat.button', message: 'The list button has 1 to 20 characters.' });
+  return out;
+}
+
 /**
  * What the relay would refuse in `setup`, per field, given the workspace's `members` (ids): the
  * rules of `Setup::validate` in crates/automation/src/setup.rs, said for people.
@@ -210,6 +232,7 @@ export function validateSetup(setup: Setup, members: ReadonlySet<string>): Field
   if (setup.agent_keywords.length > 20 || setup.agent_keywords.some((k) => !k.trim() || bytes(k) > 32)) {
     out.push({ path: 'agent_keywords', message: 'At most 20 keywords, each of 1 to 32 characters.' });
   }
+  if (setup.csat) out.push(...csatProblems(setup.csat));
   if (setup.hand_back_after_minutes !== null && !isWhole(setup.hand_back_after_minutes, 1)) {
     out.push({ path: 'hand_back_after_minutes', message: 'Hand back after at least one whole minute offline (or never).' });
   }
@@ -361,6 +384,11 @@ export class AutomationState {
     for (const [channel, team] of Object.entries(this.draft.channel_teams)) {
       if (team === gone?.id) delete this.draft.channel_teams[channel];
     }
+  }
+
+  /** Turns the satisfaction survey on (the starter texts) or off. */
+  setCsat(on: boolean): void {
+    this.draft.csat = on ? starterCsat() : null;
   }
 
   /** Turns the menu on (one option to the first team) or off. */

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import type { AutomationPreview, AutomationSetup, Setup } from '../ipc';
-import { AutomationState, CONFLICT, emptySetup, officeHours, starterMenu, validateSetup } from './automation.svelte';
+import { AutomationState, CONFLICT, emptySetup, officeHours, starterCsat, starterMenu, validateSetup } from './automation.svelte';
 
 type Calls = { cmd: string; args: Record<string, unknown> }[];
 
@@ -92,6 +92,15 @@ describe('validating a setup as the relay would', () => {
       'agent_keywords',
       'hand_back_after_minutes',
     ]);
+  });
+
+  it('checks the satisfaction survey as the relay does', () => {
+    const setup = { ...saved().setup, csat: starterCsat() };
+    expect(paths(setup)).toEqual([]);
+    setup.csat.question = { text: ' ' };
+    setup.csat.thanks = { text: 'Thanks', by_channel: { sms: 'Thanks' } };
+    setup.csat.button = 'A button label far too long';
+    expect(paths(setup)).toEqual(['csat.question.text', 'csat.thanks.by_channel.sms', 'csat.button']);
   });
 
   it('counts the menu and option titles in characters and texts in bytes, as Meta does', () => {
