@@ -65,6 +65,9 @@ fn main() {
             "preview_automation",
             "set_presence",
             "presence",
+            "report",
+            "desk_time_zone",
+            "save_report_csv",
         ]),
     ))
     .expect("failed to read the Tauri configuration");

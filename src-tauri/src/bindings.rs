@@ -73,6 +73,9 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::automation::preview_automation,
             commands::automation::set_presence,
             commands::automation::presence,
+            commands::reports::report,
+            commands::reports::desk_time_zone,
+            commands::reports::save_report_csv,
         ])
         .events(tauri_specta::collect_events![
             crate::desk_runner::DeskStatusChanged,

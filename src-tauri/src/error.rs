@@ -162,3 +162,19 @@ impl From<zentro_core::account::SignInError> for CommandError {
         }
     }
 }
+
+impl From<zentro_core::reports::ReportError> for CommandError {
+    fn from(error: zentro_core::reports::ReportError) -> Self {
+        use zentro_core::reports::ReportError;
+        match error {
+            ReportError::Date { .. }
+            | ReportError::Range { .. }
+            | ReportError::TooLong { .. }
+            | ReportError::TimeZone(_) => Self::new(
+                ErrorCode::Invalid,
+                format!("That report can't be made: {error}."),
+            ),
+            ReportError::Cache(error) => error.into(),
+        }
+    }
+}

@@ -112,6 +112,35 @@ async fn in_the_sandbox_an_agent_reads_replies_sees_ticks_searches_and_assigns()
     wait_for_text(client, "the highlighted message", ".highlighted", "refund").await;
     screenshot(client, "sandbox-search-jump-light.png").await;
 
+    // Reports, computed from this desk's cache: the customers' messages and the reply above count,
+    // and the heatmap is drawn.
+    click(client, "[data-testid=open-reports]").await;
+    wait_for_count(
+        client,
+        "the report's tiles",
+        "[data-testid=report-tiles]",
+        1,
+    )
+    .await;
+    let figure = |testid: &'static str| async move {
+        text(client, &format!("[data-testid={testid}] strong"))
+            .await
+            .trim()
+            .replace([',', '.', '\u{a0}', ' '], "")
+            .parse::<i64>()
+            .unwrap_or(0)
+    };
+    wait_for("the reply among the messages sent", || async {
+        figure("tile-sent").await >= 1
+    })
+    .await;
+    assert!(
+        figure("tile-received").await >= 6,
+        "every sandbox customer wrote"
+    );
+    wait_for_count(client, "the heatmap", "[data-testid=heat-cell]", 7 * 24).await;
+    screenshot(client, "sandbox-reports-light.png").await;
+
     session.close().await.unwrap();
 
     // The session's log file is in the data folder's logs, and holds no message text.

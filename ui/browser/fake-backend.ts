@@ -28,6 +28,7 @@ import {
   deskStatus,
   message as messageFixture,
   messagesPage,
+  report as reportFixture,
   teammate,
 } from '../src/lib/fixtures';
 
@@ -47,6 +48,8 @@ type Page = {
   __FAKE_CALLS__: string[];
   /** The automation as last saved, for the tests to read. */
   __FAKE_SAVED__?: AutomationSetup;
+  /** The last report table saved as CSV, for the tests to read. */
+  __FAKE_CSV__?: { name: string; csv: string };
   __TAURI_INTERNALS__: unknown;
   __TAURI_EVENT_PLUGIN_INTERNALS__: unknown;
 };
@@ -194,6 +197,14 @@ const answers = {
   },
   previewAutomation: (setup): Out<'previewAutomation'> => preview(setup as Setup),
   presence: (): Out<'presence'> => presences,
+  // The report of src/lib/fixtures.ts, over the range and zone asked for.
+  report: (query): Out<'report'> =>
+    reportFixture({ since: query.since, until: query.until, time_zone: query.time_zone, business_hours_only: query.business_hours_only }),
+  deskTimeZone: (): Out<'deskTimeZone'> => 'Europe/Lisbon',
+  saveReportCsv: (name, csv): Out<'saveReportCsv'> => {
+    page.__FAKE_CSV__ = { name, csv };
+    return `/home/fake/Downloads/zentro-report-${name}.csv`;
+  },
   setPresence: (status): Out<'setPresence'> => {
     presences[0] = { ...presences[0], status, presence: status };
     return status;

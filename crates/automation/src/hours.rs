@@ -1,5 +1,6 @@
-//! Business hours: whether a moment is inside them, and which closed period it falls in (the away
-//! message goes once per conversation per closed period).
+//! Business hours: whether a moment is inside them, which closed period it falls in (the away
+//! message goes once per conversation per closed period), and how much open time lies between
+//! two moments (reports that count only business hours).
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -92,6 +93,45 @@ pub fn closed_since(hours: Option<&Hours>, at_ms: i64) -> Option<i64> {
         }
     }
     Some(0)
+}
+
+/// How many milliseconds between `from_ms` and `to_ms` (UTC ms) the business is open under
+/// `hours` (`None`, or a time zone that does not read: always open, so all of them); 0 when
+/// `to_ms` is not after `from_ms`. Holidays are closed all day; clock changes count as they
+/// happen (an open span on the night clocks go forward is an hour shorter).
+pub fn open_ms_between(hours: Option<&Hours>, from_ms: i64, to_ms: i64) -> i64 {
+    if to_ms <= from_ms {
+        return 0;
+    }
+    let (Some(hours), Some(from), Some(to)) = (
+        hours,
+        DateTime::<Utc>::from_timestamp_millis(from_ms),
+        DateTime::<Utc>::from_timestamp_millis(to_ms),
+    ) else {
+        return to_ms - from_ms;
+    };
+    let Some(zone) = hours.zone() else {
+        return to_ms - from_ms;
+    };
+    let holidays: Vec<NaiveDate> = hours.holiday_dates().collect();
+    let last = to.with_timezone(&zone).date_naive();
+    let mut date = from.with_timezone(&zone).date_naive();
+    let mut open = 0;
+    while date <= last {
+        if !holidays.contains(&date) {
+            for (start, end) in day_spans(hours, date) {
+                let (Some(start), Some(end)) =
+                    (local_ms(&zone, date, start), local_ms(&zone, date, end))
+                else {
+                    continue;
+                };
+                open += (end.min(to_ms) - start.max(from_ms)).max(0);
+            }
+        }
+        let Some(next) = date.succ_opt() else { break };
+        date = next;
+    }
+    open
 }
 
 /// The open spans of a date (minutes), Monday first in `weekly`.
@@ -190,6 +230,65 @@ mod tests {
             holidays: vec![],
         };
         assert_eq!(closed_since(Some(&h), ms("2026-12-08T10:00:00Z")), Some(0));
+    }
+
+    #[test]
+    fn open_time_between_two_moments_counts_only_open_spans() {
+        let h = hours("Europe/Lisbon", &[("09:00", "12:00"), ("13:00", "17:00")]);
+        let hour = 3_600_000;
+        // Monday 08:00 to 14:30: 09–12 and 13–14:30 are open.
+        assert_eq!(
+            open_ms_between(
+                Some(&h),
+                ms("2026-12-07T08:00:00Z"),
+                ms("2026-12-07T14:30:00Z")
+            ),
+            4 * hour + hour / 2
+        );
+        // Friday 16:00 to Monday 10:00: an hour on Friday and an hour on Monday.
+        assert_eq!(
+            open_ms_between(
+                Some(&h),
+                ms("2026-12-11T16:00:00Z"),
+                ms("2026-12-14T10:00:00Z")
+            ),
+            2 * hour
+        );
+        // Inside one span, and backwards.
+        assert_eq!(
+            open_ms_between(
+                Some(&h),
+                ms("2026-12-07T09:10:00Z"),
+                ms("2026-12-07T09:40:00Z")
+            ),
+            hour / 2
+        );
+        assert_eq!(
+            open_ms_between(
+                Some(&h),
+                ms("2026-12-07T10:00:00Z"),
+                ms("2026-12-07T09:00:00Z")
+            ),
+            0
+        );
+        // No hours: always open.
+        assert_eq!(open_ms_between(None, 0, 5 * hour), 5 * hour);
+    }
+
+    #[test]
+    fn open_time_skips_holidays_and_follows_the_time_zone() {
+        let mut h = hours("America/Sao_Paulo", &[("09:00", "18:00")]);
+        h.holidays = vec!["2026-12-08".into()];
+        // Monday 09:00 São Paulo (12:00 UTC) to Wednesday 10:00 (13:00 UTC): all of Monday (9
+        // hours), no Tuesday (a holiday), an hour on Wednesday.
+        assert_eq!(
+            open_ms_between(
+                Some(&h),
+                ms("2026-12-07T12:00:00Z"),
+                ms("2026-12-09T13:00:00Z")
+            ),
+            10 * 3_600_000
+        );
     }
 
     #[test]

@@ -1,7 +1,122 @@
 //! Reports (issue 23): a manager's figures over any date range, computed on this desk from its
 //! own cache (nothing leaves the machine); definitions in `docs/reports.md`.
+//!
+//! The figures come from rollups the cache keeps as the log is applied ([`rollups`]): openings of
+//! conversations and quarter-hour counts, without content, that outlive retention. [`range`] turns
+//! a query's days into instants, [`read`] reads the rollups, [`figures`] sums them up.
+
+mod figures;
+mod range;
+mod read;
+pub(crate) mod rollups;
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+use crate::cache::{Cache, CacheError};
+use crate::members::Teammate;
+
+pub use range::{MAX_DAYS, last_days};
+
+/// Why a report could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A date that does not read.
+    #[error("{field} {value:?} is not a date: write it as YYYY-MM-DD, e.g. 2026-12-01")]
+    Date {
+        /// `since` or `until`.
+        field: &'static str,
+        /// What was given.
+        value: String,
+    },
+    /// The last day is before the first.
+    #[error("the range ends ({until}) before it starts ({since}): give the earlier day as since")]
+    Range {
+        /// The first day given.
+        since: String,
+        /// The last day given.
+        until: String,
+    },
+    /// More days than a report covers.
+    #[error(
+        "{days} days is longer than a report covers (at most {MAX_DAYS} days): choose a shorter range"
+    )]
+    TooLong {
+        /// How many days were asked for.
+        days: i64,
+    },
+    /// A time zone that is not an IANA name.
+    #[error("{0:?} is not a time zone: use an IANA name such as Europe/Berlin or UTC")]
+    TimeZone(String),
+    /// The cache failed.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+}
+
+/// The figures of `query` from `cache` at `now_ms` (the queue's waits and targets still running
+/// are measured to it). Members' emails are left empty: [`name_agents`] fills them from the team
+/// list, which the relay keeps.
+pub async fn report(
+    cache: &Cache,
+    query: &ReportQuery,
+    now_ms: i64,
+) -> Result<Report, ReportError> {
+    let days = range::Days::parse(&query.since, &query.until, &query.time_zone)?;
+    let filters = read::Filters {
+        channel_kind: query.channel_kind.as_deref(),
+        team_id: query.team_id.as_deref(),
+        member_id: query.member_id.as_deref(),
+    };
+    let setup = crate::teams::cached_setup(cache).await?.map(|s| s.setup);
+    let teams: BTreeMap<String, (String, Option<i64>)> = setup
+        .iter()
+        .flat_map(|s| &s.teams)
+        .map(|t| {
+            let target = t.first_response_minutes.map(|m| i64::from(m) * 60_000);
+            (t.id.clone(), (t.name.clone(), target))
+        })
+        .collect();
+    let frame = figures::Frame {
+        days: &days,
+        filters,
+        hours: setup
+            .as_ref()
+            .and_then(|s| s.hours.as_ref())
+            .filter(|_| query.business_hours_only),
+        teams,
+        now_ms,
+    };
+    let empty = Report {
+        since: query.since.clone(),
+        until: query.until.clone(),
+        time_zone: query.time_zone.clone(),
+        business_hours_only: query.business_hours_only,
+        ..Report::default()
+    };
+    let mut figures = figures::Figures::new(empty, &frame);
+    figures.add_counts(&read::counts(cache, &days, filters).await?, &frame);
+    figures.add_episodes(&read::episodes(cache, &days, filters).await?, &frame);
+    let queue = figures::queue(&read::unassigned_waits(cache, filters).await?, &frame);
+    Ok(figures.finish(&frame, queue))
+}
+
+/// Fills the members' emails from the team list (`members`, as the relay lists them) and orders
+/// them by email; a member no longer in the list keeps an empty email and comes last.
+pub fn name_agents(report: &mut Report, members: &[Teammate]) {
+    for agent in &mut report.by_agent {
+        if let Some(member) = members.iter().find(|m| m.id == agent.member_id) {
+            agent.email.clone_from(&member.email);
+        }
+    }
+    report.by_agent.sort_by(|a, b| {
+        (a.email.is_empty(), &a.email, &a.member_id).cmp(&(
+            b.email.is_empty(),
+            &b.email,
+            &b.member_id,
+        ))
+    });
+}
 
 /// What a report covers: calendar days in a time zone (both ends included) and the filters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -211,6 +211,8 @@ pub(crate) async fn erase_in(
     let mut erased = count_conversations_and_messages(tx, contact_id).await?;
     erased.media_files = queue_media_of(tx, contact_id).await?;
     delete_rows_naming_messages(tx, contact_id).await?;
+    // Reports keep no trace of them either (their openings and counts).
+    crate::reports::rollups::forget_contact(tx, contact_id).await?;
     delete_contact_rows(tx, contact_id, &who.external_id).await?;
     queue_checkpoint(tx).await?;
     Ok(erased)

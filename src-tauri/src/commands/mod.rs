@@ -7,5 +7,6 @@ pub mod cache;
 pub mod channels;
 pub mod conversations;
 pub mod inbox;
+pub mod reports;
 pub mod rights;
 pub mod workspace;

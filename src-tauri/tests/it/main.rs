@@ -4,4 +4,5 @@
 
 mod bindings;
 mod commands;
+mod reports;
 mod updates;

@@ -2,7 +2,7 @@
 // and the browser tests' fake backend (browser/fake-backend.ts) serves it to Chromium. Each record
 // is typed as Rust sends it (the generated bindings, through ../ipc), so a changed shape fails the
 // type check here once instead of in every test. Nothing in the app imports this file.
-import type { CacheStatus, ChannelInfo, ConversationSummary, ConversationView, DeskStatus, MessageView, PageKey, Permission, Role, TeamView } from './ipc';
+import type { CacheStatus, ChannelInfo, ConversationSummary, ConversationView, DeskStatus, MessageView, PageKey, Permission, Report, Role, TeamView } from './ipc';
 
 /** The moment the fixtures' times are relative to (UTC ms). */
 export const NOW = Date.now();
@@ -188,4 +188,46 @@ export function messagesPage(
     for (let id = top; id >= 1 && out.length < limit; id--) out.push(make(id));
   }
   return out;
+}
+
+/**
+ * What `report` answers for 1 February to 1 March 2026 in Berlin: Olga (m1) and a member the desk
+ * no longer lists whose email reads like a spreadsheet formula; WhatsApp and Instagram; Support
+ * with a first-response target, Billing without; customers writing most on Tuesdays at 10:00.
+ */
+export function report(overrides: Partial<Report> = {}): Report {
+  const daily = [];
+  for (let i = 0; i < 29; i++) {
+    const day = new Date(Date.UTC(2026, 1, 1 + i)).toISOString().slice(0, 10);
+    daily.push({ day, received: 4 + (i % 7), sent: 2 + (i % 5), opened: 1 + (i % 3), resolved: i % 4 });
+  }
+  const received_by_weekday_hour = Array.from({ length: 7 }, (_, d) => Array.from({ length: 24 }, (_, h) => (h >= 9 && h < 18 ? d + 1 : 0)));
+  received_by_weekday_hour[1][10] = 42;
+  return {
+    since: '2026-02-01',
+    until: '2026-03-01',
+    time_zone: 'Europe/Berlin',
+    business_hours_only: false,
+    conversations: { opened: 58, resolved: 47, reopened: 6 },
+    messages: { received: 150, sent: 76 },
+    first_response_seconds: { median: 272, p90: 5400, count: 52 },
+    resolution_seconds: { median: 7380, p90: 190800, count: 47 },
+    queue: { open_unassigned: 3, oldest_waiting_seconds: 5700, median_waiting_seconds: 1260 },
+    by_agent: [
+      { member_id: 'm1', email: 'olga@acme.test', assigned: 12, replied: 40, resolved: 9, first_response_median_seconds: 95 },
+      { member_id: 'm9', email: "=cmd|' /C calc'!A0", assigned: 3, replied: 5, resolved: 2, first_response_median_seconds: null },
+    ],
+    by_channel: [
+      { channel_kind: 'whatsapp', received: 120, sent: 64 },
+      { channel_kind: 'instagram', received: 30, sent: 12 },
+    ],
+    by_team: [
+      { team_id: 'support', name: 'Support', opened: 30, resolved: 25, first_response_median_seconds: 300, sla_breached: 4 },
+      { team_id: 'billing', name: 'Billing', opened: 8, resolved: 7, first_response_median_seconds: null, sla_breached: 0 },
+    ],
+    received_by_weekday_hour,
+    daily,
+    sla: { breached: 4, met: 26 },
+    ...overrides,
+  };
 }

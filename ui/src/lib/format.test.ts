@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { countdown, formatBytes, linkParts, snippetParts } from './format';
+import { countdown, formatBytes, formatDuration, linkParts, snippetParts } from './format';
 
 describe('format', () => {
   it('counts down the reply window in hours and minutes, never below zero', () => {
@@ -35,5 +35,17 @@ describe('format', () => {
     expect(formatBytes(7_340_032)).toBe('7.3 MB');
     expect(formatBytes(123_000_000)).toBe('123 MB');
     expect(formatBytes(2_500_000_000)).toBe('2.5 GB');
+  });
+
+  it('writes durations for people, to two units at most', () => {
+    expect(formatDuration(null)).toBe('—');
+    expect(formatDuration(0)).toBe('0s');
+    expect(formatDuration(45)).toBe('45s');
+    expect(formatDuration(59.6)).toBe('1m');
+    expect(formatDuration(12 * 60 + 30)).toBe('12m');
+    expect(formatDuration(3600)).toBe('1h');
+    expect(formatDuration(3 * 3600 + 5 * 60 + 59)).toBe('3h 5m');
+    expect(formatDuration(2 * 86400)).toBe('2d');
+    expect(formatDuration(2 * 86400 + 4 * 3600 + 120)).toBe('2d 4h');
   });
 });

@@ -171,6 +171,23 @@ export const commands = {
 	setPresence: (status: string) => typedError<string, CommandError>(__TAURI_INVOKE("set_presence", { status })),
 	/**  Every member's presence. */
 	presence: () => typedError<MemberPresence_Serialize[], CommandError>(__TAURI_INVOKE("presence")),
+	/**
+	 *  The figures of `query`'s days and filters, from this desk's cache (nothing about them is sent
+	 *  anywhere), agents named with the team list the desk knows (kept empty where it knows none).
+	 *  `invalid` names the date, range or time zone that can't be used and what to write instead.
+	 */
+	report: (query: ReportQuery_Deserialize) => typedError<Report_Serialize, CommandError>(__TAURI_INVOKE("report", { query })),
+	/**
+	 *  The computer's IANA time zone (`Europe/Berlin`), the one reports count days in; `UTC` when
+	 *  the system does not say.
+	 */
+	deskTimeZone: () => __TAURI_INVOKE<string>("desk_time_zone"),
+	/**
+	 *  Saves a report table, already written as CSV by the page, to the Downloads folder as
+	 *  `zentro-report-<name>-<today>.csv` (never over an earlier file) and shows it in the file
+	 *  manager. Returns where it went.
+	 */
+	saveReportCsv: (name: string, csv: string) => typedError<string, CommandError>(__TAURI_INVOKE("save_report_csv", { name, csv })),
 };
 
 /** Events */
@@ -195,6 +212,41 @@ export type About = {
 	logs_folder: string,
 	/**  Whether the app starts hidden in the tray. */
 	start_minimized: boolean,
+};
+
+/**  One member's work within the range. */
+export type AgentFigures = AgentFigures_Serialize | AgentFigures_Deserialize;
+
+/**  One member's work within the range. */
+export type AgentFigures_Deserialize = {
+	/**  The relay's member id. */
+	member_id: string,
+	/**  Their email as this desk knows it (empty when it does not). */
+	email: string,
+	/**  Conversations given to them. */
+	assigned: number,
+	/**  Messages they sent. */
+	replied: number,
+	/**  Conversations they resolved. */
+	resolved: number,
+	/**  The median of their first responses, in seconds. */
+	first_response_median_seconds?: number | null,
+};
+
+/**  One member's work within the range. */
+export type AgentFigures_Serialize = {
+	/**  The relay's member id. */
+	member_id: string,
+	/**  Their email as this desk knows it (empty when it does not). */
+	email: string,
+	/**  Conversations given to them. */
+	assigned: number,
+	/**  Messages they sent. */
+	replied: number,
+	/**  Conversations they resolved. */
+	resolved: number,
+	/**  The median of their first responses, in seconds. */
+	first_response_median_seconds: number | null,
 };
 
 /**  How a team's new conversations find a member. */
@@ -366,6 +418,16 @@ export type CannedReply = {
 	body: string,
 };
 
+/**  One channel kind's messages within the range. */
+export type ChannelFigures = {
+	/**  `whatsapp`, `messenger` or `instagram`. */
+	channel_kind: string,
+	/**  Customers' messages. */
+	received: number,
+	/**  Members' messages. */
+	sent: number,
+};
+
 /**  A channel of the workspace, as the relay shows it to this member. */
 export type ChannelInfo = ChannelInfo_Serialize | ChannelInfo_Deserialize;
 
@@ -525,6 +587,16 @@ added: boolean } |
 other_conversation_id: number } | 
 /**  The customer is not the person they were linked to. */
 { type: "unlink_contact" };
+
+/**  Conversations started, resolved and reopened within the range. */
+export type ConversationCounts = {
+	/**  Openings: a customer's message started a conversation or reopened a resolved one. */
+	opened: number,
+	/**  Resolutions. */
+	resolved: number,
+	/**  Resolved conversations opened again (by the customer or a member). */
+	reopened: number,
+};
 
 /**  The customer a conversation is with, and what the composer needs to know. */
 export type ConversationDetails = ConversationDetails_Serialize | ConversationDetails_Deserialize;
@@ -808,6 +880,20 @@ export type Csat_Serialize = {
 	button: string,
 };
 
+/**  One day of the range, for the charts. */
+export type DayFigures = {
+	/**  The day, `YYYY-MM-DD` in the report's time zone. */
+	day: string,
+	/**  Customers' messages. */
+	received: number,
+	/**  Members' messages. */
+	sent: number,
+	/**  Openings. */
+	opened: number,
+	/**  Resolutions. */
+	resolved: number,
+};
+
 /**  What runs behind the inbox. */
 export type DeskMode = 
 /**  No desk runs yet: the app has just started, or starts one after a sign-in. */
@@ -908,6 +994,29 @@ export type Device_Serialize = {
 	last_seen_at: number | null,
 	/**  Whether it is the device asking. */
 	current: boolean,
+};
+
+/**  A distribution of durations in seconds; `None` where there is nothing to measure. */
+export type Durations = Durations_Serialize | Durations_Deserialize;
+
+/**  A distribution of durations in seconds; `None` where there is nothing to measure. */
+export type Durations_Deserialize = {
+	/**  The median. */
+	median?: number | null,
+	/**  The 90th percentile. */
+	p90?: number | null,
+	/**  How many durations were measured. */
+	count: number,
+};
+
+/**  A distribution of durations in seconds; `None` where there is nothing to measure. */
+export type Durations_Serialize = {
+	/**  The median. */
+	median: number | null,
+	/**  The 90th percentile. */
+	p90: number | null,
+	/**  How many durations were measured. */
+	count: number,
 };
 
 /**  What erasing a customer will delete, for the confirmation. */
@@ -1199,6 +1308,14 @@ export type Menu_Serialize = {
 	button: string,
 };
 
+/**  Messages received from customers and sent by people within the range. */
+export type MessageCounts = {
+	/**  Customers' messages. */
+	received: number,
+	/**  Members' messages (the automation's are not counted). */
+	sent: number,
+};
+
 /**  A message in a conversation. */
 export type MessageView = MessageView_Serialize | MessageView_Deserialize;
 
@@ -1418,6 +1535,29 @@ export type PreviewMessage = {
 	at: number,
 };
 
+/**  The queue now (independent of the range). */
+export type Queue = Queue_Serialize | Queue_Deserialize;
+
+/**  The queue now (independent of the range). */
+export type Queue_Deserialize = {
+	/**  Open conversations nobody is assigned. */
+	open_unassigned: number,
+	/**  How long the longest of them has waited for a person, in seconds. */
+	oldest_waiting_seconds?: number | null,
+	/**  Their median wait, in seconds. */
+	median_waiting_seconds?: number | null,
+};
+
+/**  The queue now (independent of the range). */
+export type Queue_Serialize = {
+	/**  Open conversations nobody is assigned. */
+	open_unassigned: number,
+	/**  How long the longest of them has waited for a person, in seconds. */
+	oldest_waiting_seconds: number | null,
+	/**  Their median wait, in seconds. */
+	median_waiting_seconds: number | null,
+};
+
 /**
  *  What the sign-in screen remembers across sign-outs: the last relay and email, and whether the
  *  first-run choice (sandbox or a real relay) was made.
@@ -1448,6 +1588,116 @@ export type Remembered_Serialize = {
 	email: string | null,
 	/**  Whether the welcome (sandbox or relay) was answered. */
 	welcomed: boolean,
+};
+
+/**  A report: the figures of [`ReportQuery`]'s range and filters (`docs/reports.md`). */
+export type Report = Report_Serialize | Report_Deserialize;
+
+/**  What a report covers: calendar days in a time zone (both ends included) and the filters. */
+export type ReportQuery = ReportQuery_Serialize | ReportQuery_Deserialize;
+
+/**  What a report covers: calendar days in a time zone (both ends included) and the filters. */
+export type ReportQuery_Deserialize = {
+	/**  The first day, `YYYY-MM-DD`. */
+	since: string,
+	/**  The last day, `YYYY-MM-DD`. */
+	until: string,
+	/**  The IANA time zone the days and the heatmap are in (the desk passes its own). */
+	time_zone: string,
+	/**  Only this channel kind (`whatsapp`, `messenger`, `instagram`). */
+	channel_kind?: string | null,
+	/**  Only conversations of this team (its id in the automation setup). */
+	team_id?: string | null,
+	/**  Only this member's work (the relay's member id). */
+	member_id?: string | null,
+	/**  Durations count only the workspace's business hours. */
+	business_hours_only: boolean,
+};
+
+/**  What a report covers: calendar days in a time zone (both ends included) and the filters. */
+export type ReportQuery_Serialize = {
+	/**  The first day, `YYYY-MM-DD`. */
+	since: string,
+	/**  The last day, `YYYY-MM-DD`. */
+	until: string,
+	/**  The IANA time zone the days and the heatmap are in (the desk passes its own). */
+	time_zone: string,
+	/**  Only this channel kind (`whatsapp`, `messenger`, `instagram`). */
+	channel_kind: string | null,
+	/**  Only conversations of this team (its id in the automation setup). */
+	team_id: string | null,
+	/**  Only this member's work (the relay's member id). */
+	member_id: string | null,
+	/**  Durations count only the workspace's business hours. */
+	business_hours_only: boolean,
+};
+
+/**  A report: the figures of [`ReportQuery`]'s range and filters (`docs/reports.md`). */
+export type Report_Deserialize = {
+	/**  The first day. */
+	since: string,
+	/**  The last day. */
+	until: string,
+	/**  The time zone of the days and the heatmap. */
+	time_zone: string,
+	/**  Whether durations count only business hours. */
+	business_hours_only: boolean,
+	/**  Conversations opened, resolved, reopened. */
+	conversations: ConversationCounts,
+	/**  Messages received and sent. */
+	messages: MessageCounts,
+	/**  From a customer's first message to a person's first reply. */
+	first_response_seconds: Durations_Deserialize,
+	/**  From opening to resolution. */
+	resolution_seconds: Durations_Deserialize,
+	/**  The queue now. */
+	queue: Queue_Deserialize,
+	/**  Per member, by email. */
+	by_agent: AgentFigures_Deserialize[],
+	/**  Per channel kind. */
+	by_channel: ChannelFigures[],
+	/**  Per team. */
+	by_team: TeamFigures_Deserialize[],
+	/**  Customers' messages by weekday (Monday first) and hour, in the report's time zone. */
+	received_by_weekday_hour: number[][],
+	/**  Each day of the range. */
+	daily: DayFigures[],
+	/**  First responses against targets; `None` while no team has one. */
+	sla?: SlaFigures | null,
+};
+
+/**  A report: the figures of [`ReportQuery`]'s range and filters (`docs/reports.md`). */
+export type Report_Serialize = {
+	/**  The first day. */
+	since: string,
+	/**  The last day. */
+	until: string,
+	/**  The time zone of the days and the heatmap. */
+	time_zone: string,
+	/**  Whether durations count only business hours. */
+	business_hours_only: boolean,
+	/**  Conversations opened, resolved, reopened. */
+	conversations: ConversationCounts,
+	/**  Messages received and sent. */
+	messages: MessageCounts,
+	/**  From a customer's first message to a person's first reply. */
+	first_response_seconds: Durations_Serialize,
+	/**  From opening to resolution. */
+	resolution_seconds: Durations_Serialize,
+	/**  The queue now. */
+	queue: Queue_Serialize,
+	/**  Per member, by email. */
+	by_agent: AgentFigures_Serialize[],
+	/**  Per channel kind. */
+	by_channel: ChannelFigures[],
+	/**  Per team. */
+	by_team: TeamFigures_Serialize[],
+	/**  Customers' messages by weekday (Monday first) and hour, in the report's time zone. */
+	received_by_weekday_hour: number[][],
+	/**  Each day of the range. */
+	daily: DayFigures[],
+	/**  First responses against targets; `None` while no team has one. */
+	sla: SlaFigures | null,
 };
 
 /**  Retention periods as the relay announces them (privacy promise P12); `None` keeps. */
@@ -1606,6 +1856,14 @@ export type SignupOutcome_Serialize = {
 	channel_id: string | null,
 };
 
+/**  First responses against their team's target, once any team has one. */
+export type SlaFigures = {
+	/**  First responses later than the target (or still missing and already late). */
+	breached: number,
+	/**  First responses within the target. */
+	met: number,
+};
+
 /**
  *  An open span of a day, `start` to `end` as `HH:MM` in the hours' time zone (`end` after
  *  `start`; `24:00` ends at midnight).
@@ -1632,6 +1890,41 @@ export type SyncPhase =
 
 /**  A team (department): its members and how it assigns. */
 export type Team = Team_Serialize | Team_Deserialize;
+
+/**  One team's conversations within the range. */
+export type TeamFigures = TeamFigures_Serialize | TeamFigures_Deserialize;
+
+/**  One team's conversations within the range. */
+export type TeamFigures_Deserialize = {
+	/**  The team's id in the automation setup. */
+	team_id: string,
+	/**  Its name (the id when the setup no longer has it). */
+	name: string,
+	/**  Openings of its conversations. */
+	opened: number,
+	/**  Resolutions of its conversations. */
+	resolved: number,
+	/**  The median first response, in seconds. */
+	first_response_median_seconds?: number | null,
+	/**  First responses later than the team's target (0 without a target). */
+	sla_breached: number,
+};
+
+/**  One team's conversations within the range. */
+export type TeamFigures_Serialize = {
+	/**  The team's id in the automation setup. */
+	team_id: string,
+	/**  Its name (the id when the setup no longer has it). */
+	name: string,
+	/**  Openings of its conversations. */
+	opened: number,
+	/**  Resolutions of its conversations. */
+	resolved: number,
+	/**  The median first response, in seconds. */
+	first_response_median_seconds: number | null,
+	/**  First responses later than the team's target (0 without a target). */
+	sla_breached: number,
+};
 
 /**  The Team page: who this member is now, what they may do, and the team. */
 export type TeamView = TeamView_Serialize | TeamView_Deserialize;

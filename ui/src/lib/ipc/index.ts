@@ -50,6 +50,12 @@ import {
   type Span,
   type Team_Serialize,
   type Texts_Serialize,
+  type AgentFigures_Serialize,
+  type ChannelFigures,
+  type DayFigures,
+  type ReportQuery_Deserialize,
+  type Report_Serialize,
+  type TeamFigures_Serialize,
 } from './bindings';
 
 export type { CacheCounts, CacheStatus, CannedReply, CommandError, ErrorCode, PageKey, Permission, Role } from './bindings';
@@ -92,6 +98,13 @@ export type AutomationPreview = AutomationPreview_Serialize;
 export type PreviewConversation = PreviewConversation_Serialize;
 /** A member's presence: what they set (`status`) and what counts (`presence`). */
 export type MemberPresence = MemberPresence_Serialize;
+/** A report's figures over a range and filters, computed on this desk (`zentro_core::reports`). */
+export type Report = Report_Serialize;
+/** What a report covers: days in a time zone, and the filters. */
+export type ReportQuery = ReportQuery_Deserialize;
+export type AgentFigures = AgentFigures_Serialize;
+export type TeamFigures = TeamFigures_Serialize;
+export type { ChannelFigures, DayFigures };
 /** What a member may set as their own status. */
 export type PresenceStatus = 'available' | 'away';
 
@@ -529,4 +542,27 @@ export function setPresence(status: PresenceStatus): Promise<string> {
 /** Every member's presence. */
 export function presence(): Promise<MemberPresence[]> {
   return unwrap(() => commands.presence());
+}
+
+/**
+ * The report of `query`'s days and filters, computed on this desk from its cache (nothing is sent
+ * anywhere). Rejects with `invalid` naming the day or time zone that can't be used.
+ */
+export function report(query: ReportQuery): Promise<Report> {
+  return unwrap(() => commands.report(query));
+}
+
+/** The computer's IANA time zone (`UTC` when the system names none): reports count days in it. */
+export function deskTimeZone(): Promise<string> {
+  return commands.deskTimeZone().catch((raw) => {
+    throw IpcError.from(raw);
+  });
+}
+
+/**
+ * Saves a report table written as CSV to the Downloads folder as `zentro-report-<name>-<date>.csv`
+ * and shows it in the file manager; where it went.
+ */
+export function saveReportCsv(name: string, csv: string): Promise<string> {
+  return unwrap(() => commands.saveReportCsv(name, csv));
 }

@@ -1,0 +1,141 @@
+//! What a report reads from the cache: the rollups' counts and openings within its range, and
+//! the queue as it stands.
+
+use crate::cache::{Cache, CacheError};
+
+use super::range::Days;
+
+/// The filters a report's reads apply (`None`: all).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Filters<'a> {
+    /// Only this channel kind.
+    pub(crate) channel_kind: Option<&'a str>,
+    /// Only this team's openings.
+    pub(crate) team_id: Option<&'a str>,
+    /// Only this member's work.
+    pub(crate) member_id: Option<&'a str>,
+}
+
+/// Counts of one measure in one quarter-hour (summed over the openings the filters keep).
+#[derive(Debug, Clone)]
+pub(crate) struct CountRow {
+    /// The UTC quarter-hour.
+    pub(crate) bucket: i64,
+    /// `received`, `sent`, `automated` or `assigned`.
+    pub(crate) measure: String,
+    /// The author (`sent`) or assignee (`assigned`); '' otherwise.
+    pub(crate) member_id: String,
+    /// The channel kind.
+    pub(crate) channel_kind: String,
+    /// How many.
+    pub(crate) count: i64,
+}
+
+/// The counts within `days`: `received` of the openings the filters keep (a member's: the ones
+/// assigned to them), `sent` and `assigned` of the member the filter names.
+pub(crate) async fn counts(
+    cache: &Cache,
+    days: &Days,
+    filters: Filters<'_>,
+) -> Result<Vec<CountRow>, CacheError> {
+    let (start, end) = days.buckets();
+    Ok(sqlx::query_as!(
+        CountRow,
+        r#"
+        SELECT c.bucket AS "bucket!", c.measure AS "measure!", c.member_id AS "member_id!",
+               c.channel_kind AS "channel_kind!", sum(c.count) AS "count!: i64"
+        FROM report_counts c
+        WHERE c.bucket >= ?1 AND c.bucket < ?2
+          AND (?3 IS NULL OR c.channel_kind = ?3)
+          AND (?4 IS NULL OR (SELECT e.team_id FROM report_episodes e WHERE e.id = c.episode_id) = ?4)
+          AND (?5 IS NULL OR CASE WHEN c.measure = 'received'
+                                  THEN (SELECT e.assignee_id FROM report_episodes e WHERE e.id = c.episode_id) = ?5
+                                  ELSE c.member_id = ?5 END)
+        GROUP BY c.bucket, c.measure, c.member_id, c.channel_kind
+        "#,
+        start,
+        end,
+        filters.channel_kind,
+        filters.team_id,
+        filters.member_id
+    )
+    .fetch_all(cache.pool())
+    .await?)
+}
+
+/// An opening, as the rollups keep it.
+#[derive(Debug, Clone)]
+pub(crate) struct Episode {
+    /// Its team (the latest during the opening).
+    pub(crate) team_id: Option<String>,
+    /// Its assignee (the latest during the opening).
+    pub(crate) assignee_id: Option<String>,
+    /// `customer`, `member` or `business`.
+    pub(crate) opened_by: String,
+    /// Whether a resolved conversation was opened again.
+    pub(crate) reopened: bool,
+    /// When it opened.
+    pub(crate) opened_at: i64,
+    /// The customer's first message of it.
+    pub(crate) first_inbound_at: Option<i64>,
+    /// A person's first reply to that.
+    pub(crate) first_response_at: Option<i64>,
+    /// Who wrote it.
+    pub(crate) first_response_by: Option<String>,
+    /// When it was resolved.
+    pub(crate) resolved_at: Option<i64>,
+    /// Who resolved it.
+    pub(crate) resolved_by: Option<String>,
+}
+
+/// The openings of the channel and team the filters name that opened, got their first customer
+/// message or first response, or were resolved within `days`.
+pub(crate) async fn episodes(
+    cache: &Cache,
+    days: &Days,
+    filters: Filters<'_>,
+) -> Result<Vec<Episode>, CacheError> {
+    Ok(sqlx::query_as!(
+        Episode,
+        r#"
+        SELECT e.team_id, e.assignee_id, e.opened_by AS "opened_by!", e.reopened AS "reopened!: bool",
+               e.opened_at AS "opened_at!", e.first_inbound_at, e.first_response_at,
+               e.first_response_by, e.resolved_at, e.resolved_by
+        FROM report_episodes e
+        WHERE (?3 IS NULL OR e.channel_kind = ?3) AND (?4 IS NULL OR e.team_id = ?4)
+          AND e.id IN (
+              SELECT id FROM report_episodes WHERE opened_at >= ?1 AND opened_at < ?2
+              UNION SELECT id FROM report_episodes WHERE first_inbound_at >= ?1 AND first_inbound_at < ?2
+              UNION SELECT id FROM report_episodes WHERE first_response_at >= ?1 AND first_response_at < ?2
+              UNION SELECT id FROM report_episodes WHERE resolved_at >= ?1 AND resolved_at < ?2)
+        "#,
+        days.start_ms,
+        days.end_ms,
+        filters.channel_kind,
+        filters.team_id
+    )
+    .fetch_all(cache.pool())
+    .await?)
+}
+
+/// Since when each open, unassigned conversation of the channel and team the filters name has
+/// waited for a person's answer (`None`: it does not wait).
+pub(crate) async fn unassigned_waits(
+    cache: &Cache,
+    filters: Filters<'_>,
+) -> Result<Vec<Option<i64>>, CacheError> {
+    Ok(sqlx::query_scalar!(
+        r#"
+        SELECT c.awaiting_since
+        FROM conversations c
+        JOIN contacts k ON k.id = c.contact_id
+        JOIN channels ch ON ch.id = k.channel_id
+        WHERE c.status = 'open' AND c.assignee_id IS NULL
+          AND (?1 IS NULL OR ch.kind = ?1) AND (?2 IS NULL OR c.team_id = ?2)
+        "#,
+        filters.channel_kind,
+        filters.team_id
+    )
+    .fetch_all(cache.pool())
+    .await?)
+}
