@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::cache::{Cache, CacheError};
 use crate::members::Teammate;
 
-pub use range::{MAX_DAYS, last_days};
+pub use range::{MAX_DAYS, first_of_days, last_days};
 
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error)]
