@@ -53,7 +53,8 @@ CREATE TABLE report_counts (
 ) STRICT, WITHOUT ROWID;
 
 -- A message counts once Meta has it (an external id): on arrival, or, for a reply this desk
--- queued, when Meta accepted it. It opens an opening when its conversation has none, or when the
+-- queued, when Meta accepted it. (Whether it starts an opening is asked first, on its own: most
+-- messages do not, and then the conversation's channel is never looked up.) It opens an opening when its conversation has none, or when the
 -- customer writes to a resolved one; a customer's earlier first message moves the opening's
 -- first response; a person's reply may be the first response of the opening it answers.
 CREATE TRIGGER report_message_counted AFTER INSERT ON messages
@@ -62,14 +63,15 @@ BEGIN
     INSERT INTO report_episodes (conversation_id, channel_kind, team_id, assignee_id, opened_by, reopened, opened_at)
     SELECT c.id, ch.kind, c.team_id, c.assignee_id,
            CASE WHEN new.direction = 'inbound' THEN 'customer' ELSE 'business' END,
-           e.id IS NOT NULL, new.sent_at
+           EXISTS (SELECT 1 FROM report_episodes WHERE conversation_id = new.conversation_id), new.sent_at
     FROM conversations c
     JOIN contacts k ON k.id = c.contact_id
     JOIN channels ch ON ch.id = k.channel_id
-    LEFT JOIN report_episodes e
-      ON e.id = (SELECT max(id) FROM report_episodes WHERE conversation_id = new.conversation_id)
     WHERE c.id = new.conversation_id
-      AND (e.id IS NULL OR (new.direction = 'inbound' AND e.resolved_at IS NOT NULL));
+      AND NOT EXISTS (
+          SELECT 1 FROM report_episodes e
+          WHERE e.id = (SELECT max(id) FROM report_episodes WHERE conversation_id = new.conversation_id)
+            AND (new.direction <> 'inbound' OR e.resolved_at IS NULL));
 
     INSERT INTO report_counts (bucket, episode_id, measure, member_id, channel_kind, count)
     SELECT new.sent_at / 900000, e.id,
@@ -123,14 +125,15 @@ BEGIN
     INSERT INTO report_episodes (conversation_id, channel_kind, team_id, assignee_id, opened_by, reopened, opened_at)
     SELECT c.id, ch.kind, c.team_id, c.assignee_id,
            CASE WHEN new.direction = 'inbound' THEN 'customer' ELSE 'business' END,
-           e.id IS NOT NULL, new.sent_at
+           EXISTS (SELECT 1 FROM report_episodes WHERE conversation_id = new.conversation_id), new.sent_at
     FROM conversations c
     JOIN contacts k ON k.id = c.contact_id
     JOIN channels ch ON ch.id = k.channel_id
-    LEFT JOIN report_episodes e
-      ON e.id = (SELECT max(id) FROM report_episodes WHERE conversation_id = new.conversation_id)
     WHERE c.id = new.conversation_id
-      AND (e.id IS NULL OR (new.direction = 'inbound' AND e.resolved_at IS NOT NULL));
+      AND NOT EXISTS (
+          SELECT 1 FROM report_episodes e
+          WHERE e.id = (SELECT max(id) FROM report_episodes WHERE conversation_id = new.conversation_id)
+            AND (new.direction <> 'inbound' OR e.resolved_at IS NULL));
 
     INSERT INTO report_counts (bucket, episode_id, measure, member_id, channel_kind, count)
     SELECT new.sent_at / 900000, e.id,

@@ -159,6 +159,32 @@ pub enum Command {
         /// The channel id as this cache knows it (e.g. whatsapp:106540352242922).
         channel: String,
     },
+    /// A manager's figures from the local cache (nothing is sent anywhere): conversations,
+    /// messages, response and resolution times, the queue, agents, channels, teams and the
+    /// busiest hours, over a range of days in this desk's time zone (`TZ`, else the system's).
+    Report {
+        /// The first day, YYYY-MM-DD (default: 29 days before --until).
+        #[arg(long)]
+        since: Option<String>,
+        /// The last day, YYYY-MM-DD (default: today).
+        #[arg(long)]
+        until: Option<String>,
+        /// Only this channel kind.
+        #[arg(long)]
+        channel: Option<ChannelKind>,
+        /// Only this team (its name or id, as `zentro teams` lists them).
+        #[arg(long)]
+        team: Option<String>,
+        /// Only this agent's work (their sign-in email).
+        #[arg(long)]
+        agent: Option<String>,
+        /// Count durations in the workspace's business hours only.
+        #[arg(long)]
+        business_hours: bool,
+        /// JSON output: the whole report.
+        #[arg(long)]
+        json: bool,
+    },
     /// Search all history.
     Search {
         /// What to look for (words; the last may be a prefix).
@@ -310,6 +336,28 @@ impl PresenceStatus {
         match self {
             Self::Available => "available",
             Self::Away => "away",
+        }
+    }
+}
+
+/// A channel kind a report can keep to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ChannelKind {
+    /// WhatsApp numbers.
+    Whatsapp,
+    /// Facebook Pages (Messenger).
+    Messenger,
+    /// Instagram accounts.
+    Instagram,
+}
+
+impl ChannelKind {
+    /// The kind as the cache names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Whatsapp => "whatsapp",
+            Self::Messenger => "messenger",
+            Self::Instagram => "instagram",
         }
     }
 }

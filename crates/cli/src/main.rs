@@ -7,8 +7,8 @@
 //!
 //! One module per command group: [`account`] (login, join, logout), [`inbox`] (sync,
 //! conversations, show, search, send), [`team`] (team, devices, audit), [`channels`] (channels,
-//! channel-token), [`automation`] (teams, automation, presence) and [`rights`] (contacts, export,
-//! erase). [`cli`] is the command line's shape,
+//! channel-token), [`automation`] (teams, automation, presence), [`rights`] (contacts, export,
+//! erase) and [`report`] (report). [`cli`] is the command line's shape,
 //! [`context`] what every command works with, [`terminal`] and [`graph`] what several share.
 
 mod account;
@@ -19,6 +19,7 @@ mod context;
 mod exit;
 mod graph;
 mod inbox;
+mod report;
 mod rights;
 mod team;
 mod terminal;
@@ -70,6 +71,26 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         } => inbox::show(&ctx, conversation, limit, json).await,
         Command::Send { conversation, text } => inbox::send(&ctx, conversation, &text).await,
         Command::Search { query, limit, json } => inbox::search(&ctx, &query, limit, json).await,
+        Command::Report {
+            since,
+            until,
+            channel,
+            team,
+            agent,
+            business_hours,
+            json,
+        } => {
+            let args = report::ReportArgs {
+                since,
+                until,
+                channel,
+                team,
+                agent,
+                json,
+                business_hours,
+            };
+            report::report(&ctx, args).await
+        }
     }
 }
 

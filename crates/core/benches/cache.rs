@@ -1,6 +1,7 @@
 //! Cache benchmark: a cache of 1,000,000 messages in 50,000 conversations, then the operations
 //! the inbox does all day. Run with `cargo bench -p zentro-core --bench cache` (figures in
-//! docs/benchmarks.md). The generated cache is kept in target/bench-cache and reused.
+//! docs/benchmarks.md). The generated cache is kept in target/bench-cache and reused. Reports over
+//! 90 days and a year read the rollups its triggers kept.
 #![allow(clippy::unwrap_used)] // a benchmark fails loudly
 
 use std::time::{Duration, Instant};
@@ -9,6 +10,7 @@ use serde_json::json;
 use zentro_core::Cache;
 use zentro_core::apply::{RelayEvent, apply_batch};
 use zentro_core::inbox;
+use zentro_core::reports;
 
 const CONVERSATIONS: i64 = 50_000;
 const PER_CONVERSATION: i64 = 20;
@@ -209,6 +211,35 @@ async fn main() {
         searches.push(started.elapsed());
     }
     summary("search as you type (top 20 conversations)", searches);
+
+    // Reports (issue 23) over the whole generated history (it spans 35 days from BASE), read from
+    // the rollups the triggers kept while it was generated.
+    for (name, days) in [("report, 90 days", 90), ("report, one year", 365)] {
+        let query = reports::ReportQuery {
+            since: "2025-06-01".into(),
+            until: (chrono::NaiveDate::from_ymd_opt(2025, 6, 1).unwrap()
+                + chrono::Duration::days(days - 1))
+            .to_string(),
+            time_zone: "Europe/Berlin".into(),
+            channel_kind: None,
+            team_id: None,
+            member_id: None,
+            business_hours_only: false,
+        };
+        let mut runs = Vec::new();
+        for _ in 0..20 {
+            let started = Instant::now();
+            let report = reports::report(&cache, &query, BASE + 400 * 86_400_000)
+                .await
+                .unwrap();
+            runs.push(started.elapsed());
+            assert_eq!(
+                report.messages.received + report.messages.sent,
+                CONVERSATIONS * PER_CONVERSATION
+            );
+        }
+        summary(name, runs);
+    }
 
     // Apply runs on a copy, so every run of the benchmark starts from the same generated cache.
     cache.close().await;

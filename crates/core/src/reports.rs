@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::cache::{Cache, CacheError};
 use crate::members::Teammate;
 
-pub use range::{MAX_DAYS, last_days};
+pub use range::{MAX_DAYS, first_of_days, last_days};
 
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +97,8 @@ pub async fn report(
     let mut figures = figures::Figures::new(empty, &frame);
     figures.add_counts(&read::counts(cache, &days, filters).await?, &frame);
     figures.add_episodes(&read::episodes(cache, &days, filters).await?, &frame);
-    let queue = figures::queue(&read::unassigned_waits(cache, filters).await?, &frame);
+    let (open_unassigned, waits) = read::unassigned(cache, filters).await?;
+    let queue = figures::queue(open_unassigned, &waits, &frame);
     Ok(figures.finish(&frame, queue))
 }
 

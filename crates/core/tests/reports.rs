@@ -595,3 +595,41 @@ async fn retention_leaves_past_figures_and_erasure_takes_the_customer_out() {
         .unwrap();
     assert_eq!(counted, 2, "the old customer's message and Ana's reply");
 }
+
+#[tokio::test]
+async fn an_existing_cache_is_filled_when_the_migration_runs() {
+    // A history without reopenings, so one opening per conversation is all of it.
+    let mut log = Log::default();
+    log.setup(None)
+        .customer("US.1", "w1", at(9, 0))
+        .reply("automation:greeting", "US.1", "a1", at(9, 0) + 5_000)
+        .route("automation:menu", "US.1", "billing", at(9, 1))
+        .assign("automation:round_robin", "US.1", "m_ana", at(9, 2))
+        .reply("m_ana", "US.1", "r1", at(9, 10))
+        .status("m_ana", "US.1", "resolved", at(9, 20))
+        .customer("US.2", "w2", at(9, 30))
+        .reply("m_bo", "US.2", "r2", at(9, 45))
+        .customer("US.3", "w3", at(13, 0));
+    let (dir, cache) = cache_with(&log).await;
+    let kept = report(&cache, &monday(), at(14, 0)).await.unwrap();
+    let rows = rollups(&cache).await;
+    assert_eq!(kept.conversations.opened, 3);
+
+    // The cache as it was before this version: no rollups, the migration not applied.
+    for sql in [
+        "DROP TABLE report_counts",
+        "DROP TABLE report_episodes",
+        "DROP TRIGGER report_message_counted",
+        "DROP TRIGGER report_message_accepted",
+        "DROP TRIGGER report_message_author",
+        "DROP TRIGGER report_activity",
+        "DROP TRIGGER report_conversation_expired",
+        "DELETE FROM _sqlx_migrations WHERE version = 20261206200000",
+    ] {
+        sqlx::query(sql).execute(cache.pool()).await.unwrap();
+    }
+    cache.close().await;
+    let cache = Cache::open_in(dir.path()).await.unwrap();
+    assert_eq!(rollups(&cache).await, rows);
+    assert_eq!(report(&cache, &monday(), at(14, 0)).await.unwrap(), kept);
+}

@@ -314,31 +314,18 @@ impl Figures {
     }
 }
 
-/// The queue now: open conversations nobody is assigned, and how long those waiting for a
-/// person's answer have waited (`waits`: since when each waits, `None` for one that does not).
-pub(crate) fn queue(waits: &[Option<i64>], frame: &Frame<'_>) -> Queue {
-    let waited = durations(
-        waits
-            .iter()
-            .flatten()
-            .map(|since| frame.seconds(*since, frame.now_ms))
-            .collect(),
-    );
-    Queue {
-        open_unassigned: waits.len() as i64,
-        oldest_waiting_seconds: waited.count.gt(&0).then(|| waited_max(waits, frame)),
-        median_waiting_seconds: waited.median,
-    }
-}
-
-/// The longest wait among `waits` (seconds).
-fn waited_max(waits: &[Option<i64>], frame: &Frame<'_>) -> i64 {
-    waits
+/// The queue now: `open_unassigned` open conversations nobody is assigned, and how long those
+/// waiting for a person's answer have waited (`waits`: since when each waits).
+pub(crate) fn queue(open_unassigned: i64, waits: &[i64], frame: &Frame<'_>) -> Queue {
+    let waited: Vec<i64> = waits
         .iter()
-        .flatten()
         .map(|since| frame.seconds(*since, frame.now_ms))
-        .max()
-        .unwrap_or(0)
+        .collect();
+    Queue {
+        open_unassigned,
+        oldest_waiting_seconds: waited.iter().copied().max(),
+        median_waiting_seconds: durations(waited).median,
+    }
 }
 
 #[cfg(test)]

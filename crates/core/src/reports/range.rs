@@ -127,6 +127,12 @@ pub fn last_days(time_zone: &str, now_ms: i64, days: i64) -> Result<(String, Str
     Ok((first.to_string(), today.to_string()))
 }
 
+/// The first of the `days` days that end on `until` (`YYYY-MM-DD`): the default start of a range
+/// that names only its end.
+pub fn first_of_days(until: &str, days: i64) -> Result<String, ReportError> {
+    Ok((date("until", until)? - Duration::days((days - 1).max(0))).to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +194,10 @@ mod tests {
         assert_eq!(
             last_days("Europe/Berlin", now, 30).ok(),
             Some(("2026-11-08".to_string(), "2026-12-07".to_string()))
+        );
+        assert_eq!(
+            first_of_days("2026-12-07", 30).ok().as_deref(),
+            Some("2026-11-08")
         );
         assert_eq!(
             last_days("UTC", now, 1).ok(),

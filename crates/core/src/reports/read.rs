@@ -89,7 +89,8 @@ pub(crate) struct Episode {
 }
 
 /// The openings of the channel and team the filters name that opened, got their first customer
-/// message or first response, or were resolved within `days`.
+/// message or first response, or were resolved within `days` (one pass over the openings that
+/// started before its end: every later moment of an opening comes after its start).
 pub(crate) async fn episodes(
     cache: &Cache,
     days: &Days,
@@ -103,11 +104,9 @@ pub(crate) async fn episodes(
                e.first_response_by, e.resolved_at, e.resolved_by
         FROM report_episodes e
         WHERE (?3 IS NULL OR e.channel_kind = ?3) AND (?4 IS NULL OR e.team_id = ?4)
-          AND e.id IN (
-              SELECT id FROM report_episodes WHERE opened_at >= ?1 AND opened_at < ?2
-              UNION SELECT id FROM report_episodes WHERE first_inbound_at >= ?1 AND first_inbound_at < ?2
-              UNION SELECT id FROM report_episodes WHERE first_response_at >= ?1 AND first_response_at < ?2
-              UNION SELECT id FROM report_episodes WHERE resolved_at >= ?1 AND resolved_at < ?2)
+          AND e.opened_at < ?2
+          AND (e.opened_at >= ?1 OR e.first_inbound_at >= ?1 OR e.first_response_at >= ?1
+               OR e.resolved_at >= ?1)
         "#,
         days.start_ms,
         days.end_ms,
@@ -118,24 +117,36 @@ pub(crate) async fn episodes(
     .await?)
 }
 
-/// Since when each open, unassigned conversation of the channel and team the filters name has
-/// waited for a person's answer (`None`: it does not wait).
-pub(crate) async fn unassigned_waits(
+/// How many conversations of the channel and team the filters name are open with nobody
+/// assigned, and since when each of those waiting for a person's answer waits.
+pub(crate) async fn unassigned(
     cache: &Cache,
     filters: Filters<'_>,
-) -> Result<Vec<Option<i64>>, CacheError> {
-    Ok(sqlx::query_scalar!(
+) -> Result<(i64, Vec<i64>), CacheError> {
+    let count = sqlx::query_scalar!(
         r#"
-        SELECT c.awaiting_since
-        FROM conversations c
-        JOIN contacts k ON k.id = c.contact_id
-        JOIN channels ch ON ch.id = k.channel_id
-        WHERE c.status = 'open' AND c.assignee_id IS NULL
-          AND (?1 IS NULL OR ch.kind = ?1) AND (?2 IS NULL OR c.team_id = ?2)
+        SELECT count(*) AS "count!: i64" FROM conversations c
+        WHERE c.status = 'open' AND c.assignee_id IS NULL AND (?2 IS NULL OR c.team_id = ?2)
+          AND (?1 IS NULL OR EXISTS (SELECT 1 FROM contacts k JOIN channels ch ON ch.id = k.channel_id
+                                     WHERE k.id = c.contact_id AND ch.kind = ?1))
+        "#,
+        filters.channel_kind,
+        filters.team_id
+    )
+    .fetch_one(cache.pool())
+    .await?;
+    let waits = sqlx::query_scalar!(
+        r#"
+        SELECT c.awaiting_since AS "awaiting_since!" FROM conversations c
+        WHERE c.status = 'open' AND c.assignee_id IS NULL AND c.awaiting_since IS NOT NULL
+          AND (?2 IS NULL OR c.team_id = ?2)
+          AND (?1 IS NULL OR EXISTS (SELECT 1 FROM contacts k JOIN channels ch ON ch.id = k.channel_id
+                                     WHERE k.id = c.contact_id AND ch.kind = ?1))
         "#,
         filters.channel_kind,
         filters.team_id
     )
     .fetch_all(cache.pool())
-    .await?)
+    .await?;
+    Ok((count, waits))
 }
