@@ -219,6 +219,15 @@ fn print_summary(report: &Report) {
             sla.breached, sla.met
         );
     }
+    if let Some(csat) = &report.satisfaction {
+        let score = (csat.responses > 0).then(|| 100 * csat.satisfied / csat.responses);
+        println!(
+            "Satisfaction    {} answers, {} rated 4 or 5, average {}",
+            csat.responses,
+            score.map_or("-".to_string(), |s| format!("{s} %")),
+            csat.average.map_or("-".to_string(), |a| format!("{a:.2}"))
+        );
+    }
     print_tables(report);
 }
 

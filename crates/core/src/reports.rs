@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::{Cache, CacheError};
 use crate::members::Teammate;
+use crate::satisfaction::Satisfaction;
 
 pub use range::{MAX_DAYS, first_of_days, last_days};
 
@@ -99,7 +100,19 @@ pub async fn report(
     figures.add_episodes(&read::episodes(cache, &days, filters).await?, &frame);
     let (open_unassigned, waits) = read::unassigned(cache, filters).await?;
     let queue = figures::queue(open_unassigned, &waits, &frame);
-    Ok(figures.finish(&frame, queue))
+    let mut report = figures.finish(&frame, queue);
+    let asks = setup.as_ref().is_some_and(|s| s.csat.is_some());
+    let rated = crate::satisfaction::satisfaction(
+        cache,
+        days.start_ms,
+        days.end_ms,
+        filters.channel_kind,
+        filters.team_id,
+        filters.member_id,
+    )
+    .await?;
+    report.satisfaction = (asks || rated.responses > 0).then_some(rated);
+    Ok(report)
 }
 
 /// Fills the members' emails from the team list (`members`, as the relay lists them) and orders
@@ -287,7 +300,7 @@ pub struct SlaFigures {
 }
 
 /// A report: the figures of [`ReportQuery`]'s range and filters (`docs/reports.md`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Report {
     /// The first day.
@@ -321,4 +334,7 @@ pub struct Report {
     pub daily: Vec<DayFigures>,
     /// First responses against targets; `None` while no team has one.
     pub sla: Option<SlaFigures>,
+    /// The satisfaction survey's answers given within the range (`docs/reports.md`); `None`
+    /// while the workspace neither asks (no `csat` in its setup) nor has ratings in the range.
+    pub satisfaction: Option<Satisfaction>,
 }

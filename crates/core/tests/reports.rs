@@ -276,6 +276,7 @@ fn busy_monday_figures() -> Report {
             breached: 1,
             met: 1,
         }),
+        satisfaction: None,
     }
 }
 

@@ -359,3 +359,42 @@ async fn retention_keeps_the_number_and_erasure_removes_the_customers_ratings() 
             .unwrap();
     assert_eq!(kept, [(None, None)]);
 }
+
+/// The report's day (UTC) of `at` (ms), `YYYY-MM-DD`.
+fn day_of(at: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(at)
+        .unwrap()
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_report_carries_the_surveys_figures_of_its_days_and_none_outside() {
+    let (_dir, cache) = cache_with(&ada_rates_and_comments()).await;
+    let query = |since: String, until: String| zentro_core::reports::ReportQuery {
+        since,
+        until,
+        time_zone: "UTC".into(),
+        channel_kind: None,
+        team_id: None,
+        member_id: None,
+        business_hours_only: false,
+    };
+    let answered = T0 + 6 * MINUTE;
+    let on_the_day = query(day_of(answered), day_of(answered));
+    let report = zentro_core::reports::report(&cache, &on_the_day, answered + DAY)
+        .await
+        .unwrap();
+    let figures = report.satisfaction.expect("the day has a rating");
+    assert_eq!(figures.responses, 1);
+    assert_eq!(figures.satisfied, 1);
+    assert_eq!(figures.distribution, vec![0, 0, 0, 1, 0]);
+    assert_eq!(figures.comments[0].comment, "Slow, but kind.");
+
+    // The day before: no rating, and this cache has no setup asking for them: nothing to show.
+    let before = query(day_of(answered - DAY), day_of(answered - DAY));
+    let report = zentro_core::reports::report(&cache, &before, answered + DAY)
+        .await
+        .unwrap();
+    assert_eq!(report.satisfaction, None);
+}

@@ -193,7 +193,8 @@ export function messagesPage(
 /**
  * What `report` answers for 1 February to 1 March 2026 in Berlin: Olga (m1) and a member the desk
  * no longer lists whose email reads like a spreadsheet formula; WhatsApp and Instagram; Support
- * with a first-response target, Billing without; customers writing most on Tuesdays at 10:00.
+ * with a first-response target, Billing without; customers writing most on Tuesdays at 10:00;
+ * twenty survey answers (sixteen rated 4 or 5) and a comment that reads like a formula.
  */
 export function report(overrides: Partial<Report> = {}): Report {
   const daily = [];
@@ -228,6 +229,15 @@ export function report(overrides: Partial<Report> = {}): Report {
     received_by_weekday_hour,
     daily,
     sla: { breached: 4, met: 26 },
+    satisfaction: {
+      responses: 20,
+      average: 4.05,
+      satisfied: 16,
+      distribution: [1, 1, 2, 8, 8],
+      by_agent: [{ member_id: 'm1', responses: 14, average: 4.2142857 }],
+      by_team: [{ team_id: 'support', responses: 12, average: 3.9 }],
+      comments: [{ at: Date.UTC(2026, 1, 20, 9, 30), rating: 2, comment: '=HYPERLINK("x") too slow', member_id: 'm1', team_id: 'support', conversation_id: 7 }],
+    },
     ...overrides,
   };
 }

@@ -59,6 +59,21 @@ describe('Reports', () => {
     expect(within(tiles).getByTestId('tile-sla').textContent).toMatch(/26 met.*4 late/s);
   });
 
+  it('shows the satisfaction survey: the score, the ratings drawn, per agent and team, and comments', async () => {
+    backend();
+    render(Reports, { onclose: () => {} });
+    const tile = await screen.findByTestId('tile-satisfaction');
+    expect(tile.textContent).toContain('80 %');
+    expect(tile.textContent).toContain('average 4.05');
+    expect(tile.textContent).toContain('20 answers');
+    const bars = screen.getAllByTestId('rating-bar');
+    expect(bars.map((b) => b.getAttribute('data-rating'))).toEqual(['5', '4', '3', '2', '1']);
+    expect(Number(bars[0].getAttribute('width'))).toBeGreaterThan(Number(bars[2].getAttribute('width')));
+    expect(screen.getByTestId('table-satisfaction').textContent).toContain('4.21');
+    expect(screen.getByTestId('table-satisfaction').textContent).toContain('Team Support');
+    expect(screen.getByTestId('table-comments').textContent).toContain('too slow');
+  });
+
   it('draws the heatmap, the daily volume and the channels', async () => {
     backend();
     render(Reports, { onclose: () => {} });

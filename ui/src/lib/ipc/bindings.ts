@@ -249,6 +249,16 @@ export type AgentFigures_Serialize = {
 	first_response_median_seconds: number | null,
 };
 
+/**  An agent's ratings. */
+export type AgentSatisfaction = {
+	/**  The member (the relay's member id). */
+	member_id: string,
+	/**  Surveys answered about their conversations. */
+	responses: number,
+	/**  Their average rating. */
+	average: number | null,
+};
+
 /**  How a team's new conversations find a member. */
 export type Assignment = 
 /**  People take them. */
@@ -1558,6 +1568,41 @@ export type Queue_Serialize = {
 	median_waiting_seconds: number | null,
 };
 
+/**  A customer's comment with their rating. */
+export type RatingComment = RatingComment_Serialize | RatingComment_Deserialize;
+
+/**  A customer's comment with their rating. */
+export type RatingComment_Deserialize = {
+	/**  When the customer rated (UTC ms). */
+	at: number,
+	/**  1 to 5. */
+	rating: number,
+	/**  What they wrote. */
+	comment: string,
+	/**  The agent rated. */
+	member_id?: string | null,
+	/**  The team rated. */
+	team_id?: string | null,
+	/**  The conversation rated (to open it). */
+	conversation_id?: number | null,
+};
+
+/**  A customer's comment with their rating. */
+export type RatingComment_Serialize = {
+	/**  When the customer rated (UTC ms). */
+	at: number,
+	/**  1 to 5. */
+	rating: number,
+	/**  What they wrote. */
+	comment: string,
+	/**  The agent rated. */
+	member_id: string | null,
+	/**  The team rated. */
+	team_id: string | null,
+	/**  The conversation rated (to open it). */
+	conversation_id: number | null,
+};
+
 /**
  *  What the sign-in screen remembers across sign-outs: the last relay and email, and whether the
  *  first-run choice (sandbox or a real relay) was made.
@@ -1664,6 +1709,11 @@ export type Report_Deserialize = {
 	daily: DayFigures[],
 	/**  First responses against targets; `None` while no team has one. */
 	sla?: SlaFigures | null,
+	/**
+	 *  The satisfaction survey's answers given within the range (`docs/reports.md`); `None`
+	 *  while the workspace neither asks (no `csat` in its setup) nor has ratings in the range.
+	 */
+	satisfaction?: Satisfaction_Deserialize | null,
 };
 
 /**  A report: the figures of [`ReportQuery`]'s range and filters (`docs/reports.md`). */
@@ -1698,6 +1748,11 @@ export type Report_Serialize = {
 	daily: DayFigures[],
 	/**  First responses against targets; `None` while no team has one. */
 	sla: SlaFigures | null,
+	/**
+	 *  The satisfaction survey's answers given within the range (`docs/reports.md`); `None`
+	 *  while the workspace neither asks (no `csat` in its setup) nor has ratings in the range.
+	 */
+	satisfaction: Satisfaction_Serialize | null,
 };
 
 /**  Retention periods as the relay announces them (privacy promise P12); `None` keeps. */
@@ -1737,6 +1792,45 @@ export type RotationAdvised = {
 	member_id: string,
 	/**  Their sign-in email, to tell the admin who it is. */
 	email: string,
+};
+
+/**  The satisfaction figures of a time range. */
+export type Satisfaction = Satisfaction_Serialize | Satisfaction_Deserialize;
+
+/**  The satisfaction figures of a time range. */
+export type Satisfaction_Deserialize = {
+	/**  Surveys answered. */
+	responses: number,
+	/**  The average rating (1 to 5); `None` without responses. */
+	average?: number | null,
+	/**  Responses rating 4 or 5 (satisfied): the CSAT score is this share of `responses`. */
+	satisfied: number,
+	/**  How many rated 1, 2, 3, 4 and 5 (five counts, in that order). */
+	distribution: number[],
+	/**  Per agent (the conversation's assignee when it was resolved), most responses first. */
+	by_agent: AgentSatisfaction[],
+	/**  Per team (the conversation's team when it was resolved), most responses first. */
+	by_team: TeamSatisfaction[],
+	/**  The comments, newest first, at most [`MAX_COMMENTS`]. */
+	comments: RatingComment_Deserialize[],
+};
+
+/**  The satisfaction figures of a time range. */
+export type Satisfaction_Serialize = {
+	/**  Surveys answered. */
+	responses: number,
+	/**  The average rating (1 to 5); `None` without responses. */
+	average: number | null,
+	/**  Responses rating 4 or 5 (satisfied): the CSAT score is this share of `responses`. */
+	satisfied: number,
+	/**  How many rated 1, 2, 3, 4 and 5 (five counts, in that order). */
+	distribution: number[],
+	/**  Per agent (the conversation's assignee when it was resolved), most responses first. */
+	by_agent: AgentSatisfaction[],
+	/**  Per team (the conversation's team when it was resolved), most responses first. */
+	by_team: TeamSatisfaction[],
+	/**  The comments, newest first, at most [`MAX_COMMENTS`]. */
+	comments: RatingComment_Serialize[],
 };
 
 /**  A search result: the best match in one conversation. */
@@ -1924,6 +2018,16 @@ export type TeamFigures_Serialize = {
 	first_response_median_seconds: number | null,
 	/**  First responses later than the team's target (0 without a target). */
 	sla_breached: number,
+};
+
+/**  A team's ratings. */
+export type TeamSatisfaction = {
+	/**  The team's id in the automation setup. */
+	team_id: string,
+	/**  Surveys answered about its conversations. */
+	responses: number,
+	/**  Its average rating. */
+	average: number | null,
 };
 
 /**  The Team page: who this member is now, what they may do, and the team. */

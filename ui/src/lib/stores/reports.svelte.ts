@@ -35,7 +35,7 @@ export const PRESETS: readonly { id: RangePreset; label: string }[] = [
 export const REPORT_CHANNELS: readonly string[] = ['whatsapp', 'messenger', 'instagram'];
 
 /** The tables (and the daily series) that export as CSV. */
-export type ReportTable = 'daily' | 'agents' | 'channels' | 'teams';
+export type ReportTable = 'daily' | 'agents' | 'channels' | 'teams' | 'satisfaction' | 'comments';
 
 /** A day as `YYYY-MM-DD`. */
 const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
@@ -144,7 +144,36 @@ export function tableRows(report: Report, table: ReportTable, members: readonly 
         ['Team', 'Opened', 'Resolved', 'Median first response (seconds)', 'First responses late'],
         ...report.by_team.map((t) => [t.name, t.opened, t.resolved, t.first_response_median_seconds, t.sla_breached]),
       ];
+    case 'satisfaction': {
+      const s = report.satisfaction;
+      const teamName = (id: string) => report.by_team.find((t) => t.team_id === id)?.name ?? id;
+      return [
+        ['Agent or team', 'Kind', 'Answers', 'Average rating'],
+        ...(s?.by_agent ?? []).map((a) => [agentName(a.member_id, '', members), 'agent', a.responses, roundRating(a.average)]),
+        ...(s?.by_team ?? []).map((t) => [teamName(t.team_id), 'team', t.responses, roundRating(t.average)]),
+      ];
+    }
+    case 'comments':
+      return [
+        ['Rated at (UTC)', 'Rating', 'Comment', 'Agent'],
+        ...(report.satisfaction?.comments ?? []).map((c) => [
+          new Date(c.at).toISOString(),
+          c.rating,
+          c.comment,
+          c.member_id ? agentName(c.member_id, '', members) : null,
+        ]),
+      ];
   }
+}
+
+/** An average rating with two decimals (as a number, for spreadsheets); `null` without one. */
+export function roundRating(average: number | null): number | null {
+  return average === null ? null : Math.round(average * 100) / 100;
+}
+
+/** The CSAT score: the share of answers rating 4 or 5, in whole percent; `null` without answers. */
+export function csatScore(satisfied: number, responses: number): number | null {
+  return responses > 0 ? Math.round((100 * satisfied) / responses) : null;
 }
 
 /** What a saved CSV file is called (before Rust adds the date): the table and the range. */

@@ -4,6 +4,7 @@ import { emptySetup, officeHours } from './automation.svelte';
 import {
   ReportsState,
   addDays,
+  csatScore,
   csvCell,
   isDay,
   presetRange,
@@ -78,6 +79,22 @@ describe('CSV', () => {
     expect(toCsv(tableRows(report, 'daily'))).toContain(`${report.daily[0].day},${report.daily[0].received},`);
     expect(toCsv(tableRows(report, 'channels')).split('\r\n')[1]).toBe('WhatsApp,120,64');
     expect(toCsv(tableRows(report, 'teams')).split('\r\n')[1]).toBe('Support,30,25,300,4');
+  });
+
+  it('writes the survey’s ratings per agent and team, and its comments defused', () => {
+    const report = reportFixture();
+    const ratings = toCsv(tableRows(report, 'satisfaction', MEMBERS)).split('\r\n');
+    expect(ratings.slice(0, 3)).toEqual(['Agent or team,Kind,Answers,Average rating', 'Olga,agent,14,4.21', 'Support,team,12,3.9']);
+    const comments = toCsv(tableRows(report, 'comments', MEMBERS)).split('\r\n');
+    expect(comments[1]).toBe(`2026-02-20T09:30:00.000Z,2,"'=HYPERLINK(""x"") too slow",Olga`);
+    // A report without survey answers has only the headers.
+    expect(tableRows(reportFixture({ satisfaction: null }), 'comments')).toHaveLength(1);
+  });
+
+  it('scores satisfaction as the share rating 4 or 5', () => {
+    expect(csatScore(16, 20)).toBe(80);
+    expect(csatScore(2, 3)).toBe(67);
+    expect(csatScore(0, 0)).toBeNull();
   });
 });
 
