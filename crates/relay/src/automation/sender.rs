@@ -12,7 +12,7 @@
 //! - Past the 24-hour window (the relay was down that long): `expired`, never sent. A customer
 //!   restricted meanwhile (P14): `failed`, never sent.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -56,9 +56,15 @@ pub async fn send_due(state: &AppState, engines: &Engines) -> bool {
         }
     };
     let full = due.len() as i64 == ROUND;
+    let switched_off = switched_off(state, &due).await;
     let mut tokens: HashMap<(String, String), Result<AccessToken, String>> = HashMap::new();
     let mut plans = Vec::with_capacity(due.len());
     for message in due {
+        if switched_off.contains(&message.workspace_id) {
+            let why = "the automation was switched off before it went".to_string();
+            plans.push((message, Plan::GiveUp("failed", why)));
+            continue;
+        }
         let key = (
             message.channel_kind.clone(),
             message.channel_external_id.clone(),
@@ -146,6 +152,26 @@ enum Plan {
     Send(AccessToken),
     /// Never send it: its new state and why.
     GiveUp(&'static str, String),
+}
+
+/// The workspaces among the due messages' whose saved setup is switched off (or gone): what
+/// the automation decided there before it was switched off is not sent (an admin switching it
+/// off means "stop"). A setup that cannot be read counts as on, the message going as decided.
+async fn switched_off(state: &AppState, due: &[AutomatedMessage]) -> HashSet<String> {
+    let workspaces: BTreeSet<&str> = due.iter().map(|m| m.workspace_id.as_str()).collect();
+    let mut off = HashSet::new();
+    for workspace in workspaces {
+        match state.store.automation_setup(workspace).await {
+            Ok(saved) => {
+                let on = saved.is_some_and(|s| s.setup.get("enabled") == Some(&true.into()));
+                if !on {
+                    off.insert(workspace.to_string());
+                }
+            }
+            Err(error) => tracing::error!(%error, "could not read an automation setup"),
+        }
+    }
+    off
 }
 
 /// The checks that need no call to Meta: the window, a restriction, the token, a Graph client.

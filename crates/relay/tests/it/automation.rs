@@ -393,6 +393,48 @@ async fn a_restricted_customer_gets_nothing_automated() {
     assert!(events_of(&w, "team.assigned").await.is_empty());
 }
 
+/// An admin switches the automation off while its messages wait for Meta's next try: they never
+/// go, and the outbox says why.
+#[tokio::test]
+async fn messages_still_waiting_when_the_automation_is_switched_off_never_go() {
+    let w = workspace().await;
+    save(&w, setup(&w, true)).await;
+    available(&w, &[&w.agents[0]]).await;
+    // Meta refuses the first try: the greeting waits seconds for its next, the menu behind it.
+    w.sim.state().inject_send_errors(&[(500, 2)]);
+    let c = customer(6);
+    w.sim
+        .customer_writes(NUMBER, &c, Inbound::Text("hello".into()))
+        .await;
+    let db = RawDatabase::open(&w.relay.database).await;
+    let count = async |sql: &str| db.fetch_i64(sql, &[]).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while count("SELECT COUNT(*) FROM automated_messages WHERE state = 'queued' AND attempts >= 1")
+        .await
+        == 0
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the greeting was tried once"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let mut off = setup(&w, true);
+    off["enabled"] = json!(false);
+    save(&w, off).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let failed = "SELECT COUNT(*) FROM automated_messages
+                  WHERE state = 'failed' AND error LIKE '%switched off%'";
+    while count(failed).await < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "both given up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(count("SELECT COUNT(*) FROM automated_messages").await, 2);
+    assert!(sent_to(&w.sim, &c.id).is_empty());
+    assert!(events_of(&w, "message.sent").await.is_empty());
+}
+
 /// The relay's binary, killed with SIGKILL after it decided to send but before it sent: on
 /// restart the messages go out exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
