@@ -55,7 +55,8 @@ CREATE TABLE report_counts (
 -- A message counts once Meta has it (an external id): on arrival, or, for a reply this desk
 -- queued, when Meta accepted it. (Whether it starts an opening is asked first, on its own: most
 -- messages do not, and then the conversation's channel is never looked up.) It opens an opening when its conversation has none, or when the
--- customer writes to a resolved one; a customer's earlier first message moves the opening's
+-- customer writes to a resolved one (except to answer the satisfaction survey: docs/reports.md,
+-- "Satisfaction (CSAT)"); a customer's earlier first message moves the opening's
 -- first response; a person's reply may be the first response of the opening it answers.
 CREATE TRIGGER report_message_counted AFTER INSERT ON messages
 WHEN new.external_id IS NOT NULL
@@ -71,8 +72,30 @@ BEGIN
       AND NOT EXISTS (
           SELECT 1 FROM report_episodes e
           WHERE e.id = (SELECT max(id) FROM report_episodes WHERE conversation_id = new.conversation_id)
-            AND (new.direction <> 'inbound' OR e.resolved_at IS NULL));
+            AND (new.direction <> 'inbound' OR e.resolved_at IS NULL
+                 -- The satisfaction survey's answer (the rule of `messages_survey_answer`,
+                 -- migration 20261206210000_csat_ratings.sql) reopens nothing.
+                 OR ((SELECT status FROM conversations WHERE id = new.conversation_id) = 'resolved'
+                     AND coalesce((
+                         SELECT CASE
+                             WHEN m.direction <> 'outbound' THEN 0
+                             WHEN m.author_member_id = 'automation:csat' THEN
+                                 new.sent_at <= m.sent_at + 86400000
+                                 AND CASE WHEN new.kind IN ('interactive_reply', 'button_reply')
+                                          THEN substr(ltrim(coalesce(new.body, '')), 1, 1) IN ('1', '2', '3', '4', '5')
+                                          WHEN new.kind IN ('location', 'contacts', 'order', 'system') THEN 0
+                                          ELSE trim(coalesce(new.body, ''), ' ' || char(9) || char(10) || char(13))
+                                               IN ('1', '2', '3', '4', '5') END
+                             WHEN m.author_member_id = 'automation:csat_comment' THEN
+                                 new.sent_at <= m.sent_at + 3600000
+                                 AND new.kind NOT IN ('interactive_reply', 'button_reply', 'location', 'contacts', 'order', 'system')
+                                 AND trim(coalesce(new.body, ''), ' ' || char(9) || char(10) || char(13)) <> ''
+                             ELSE 0 END
+                         FROM messages m
+                         WHERE m.conversation_id = new.conversation_id AND +m.id < new.id
+                         ORDER BY m.id DESC LIMIT 1), 0))));
 
+    -- A survey's answer is counted `received` under the opening it rates (the latest, resolved).
     INSERT INTO report_counts (bucket, episode_id, measure, member_id, channel_kind, count)
     SELECT new.sent_at / 900000, e.id,
            CASE WHEN new.direction = 'inbound' THEN 'received'

@@ -2,7 +2,7 @@
 //! against hand-computed expectations (resolve and reopen, snooze, reassignment, automated
 //! messages, late customer messages, business hours, time zones), rollups that survive
 //! retention and forget an erased customer, and the same numbers on two desks that applied the
-//! same log in different batches.
+//! same log in different batches; the satisfaction survey's answer reopening nothing.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 #[path = "it/support.rs"]
@@ -633,4 +633,61 @@ async fn an_existing_cache_is_filled_when_the_migration_runs() {
     let cache = Cache::open_in(dir.path()).await.unwrap();
     assert_eq!(rollups(&cache).await, rows);
     assert_eq!(report(&cache, &monday(), at(14, 0)).await.unwrap(), kept);
+}
+
+#[tokio::test]
+async fn a_survey_answer_reopens_nothing_and_counts_as_received() {
+    // US.1 writes at 9:00, Ana answers at 9:05 and resolves at 9:10; the survey goes out then, the
+    // customer answers "5" at 9:12 (and a comment at 9:13), then writes again at 11:00.
+    let mut log = Log::default();
+    log.customer("US.1", "w1", at(9, 0))
+        .reply("m_ana", "US.1", "r1", at(9, 5))
+        .status("m_ana", "US.1", "resolved", at(9, 10))
+        .reply("automation:csat", "US.1", "q1", at(9, 10));
+    let seq = log.events.len() as i64 + 1;
+    log.events.push(support::wa_text(
+        seq,
+        "US.1",
+        "US.1",
+        "w2",
+        "5",
+        at(9, 12) / 1000,
+    ));
+    let (_dir, cache) = cache_with(&log).await;
+    let got = report(&cache, &monday(), at(10, 0)).await.unwrap();
+    assert_eq!(
+        got.conversations,
+        ConversationCounts {
+            opened: 1,
+            resolved: 1,
+            reopened: 0
+        },
+        "the survey's answer reopened the conversation in the report"
+    );
+    assert_eq!(got.messages.received, 2);
+    assert_eq!(got.resolution_seconds.count, 1);
+    assert_eq!(got.resolution_seconds.median, Some(600));
+    assert_eq!(got.queue.open_unassigned, 0);
+
+    // A customer's next message (not an answer: the survey's answer came last) reopens it.
+    let mut later = Log::default();
+    later.events.push(support::wa_text(
+        seq + 1,
+        "US.1",
+        "US.1",
+        "w3",
+        "one more thing",
+        at(11, 0) / 1000,
+    ));
+    support::apply(&cache, &later.events).await;
+    let got = report(&cache, &monday(), at(12, 0)).await.unwrap();
+    assert_eq!(
+        got.conversations,
+        ConversationCounts {
+            opened: 2,
+            resolved: 1,
+            reopened: 1
+        }
+    );
+    assert_eq!(got.messages.received, 3);
 }
