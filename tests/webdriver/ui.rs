@@ -81,59 +81,71 @@ pub async fn click(client: &Client, css: &str) {
         .unwrap();
 }
 
-/// Opens the `index`-th conversation of the list, returning its name.
-pub async fn open_row(client: &Client, index: usize) -> String {
-    let rows = client
-        .find_all(Locator::Css("[data-testid=conversation-row] button"))
-        .await
-        .unwrap();
-    // The name first: the list may reorder as messages arrive.
-    let name = rows[index]
-        .find(Locator::Css("[data-testid=conversation-name]"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    rows[index].click().await.unwrap();
-    wait_for("the conversation to open", || async {
-        text(client, "[data-testid=conversation-title]").await == name
-    })
-    .await;
-    name
+/// Which row of the conversation list to open.
+enum Row<'a> {
+    /// The `n`-th.
+    At(usize),
+    /// The first whose text contains this.
+    Named(&'a str),
+    /// The first whose text does not contain this.
+    OtherThan(&'a str),
 }
 
-/// The text of each conversation row, in the list's order, read in one step (rows may be
-/// re-rendered between two WebDriver reads as messages arrive).
-async fn row_texts(client: &Client) -> Vec<String> {
-    let texts = client
-        .execute(
-            "return Array.from(document.querySelectorAll('[data-testid=conversation-row] button'), (b) => b.innerText)",
-            vec![],
+/// Picks a row, reads its name and clicks it in one step inside the page (the list reorders as
+/// messages arrive, so a name read in one WebDriver call may belong to another row by the
+/// next), then waits for that conversation to open; clicks again if it did not (a click that
+/// landed while the list was re-rendering). Returns the name, or `None` when no row matches.
+async fn open(client: &Client, row: Row<'_>) -> Option<String> {
+    let (mode, index, needle) = match row {
+        Row::At(n) => ("at", n, ""),
+        Row::Named(name) => ("named", 0, name),
+        Row::OtherThan(name) => ("other", 0, name),
+    };
+    let script = "const [mode, index, needle] = arguments;
+        const rows = Array.from(document.querySelectorAll('[data-testid=conversation-row] button'));
+        const row = mode === 'at' ? rows[index]
+            : mode === 'named' ? rows.find((b) => b.innerText.includes(needle))
+            : rows.find((b) => !b.innerText.includes(needle));
+        if (!row) return null;
+        const name = row.querySelector('[data-testid=conversation-name]').innerText;
+        row.click();
+        return name;";
+    let args = vec![mode.into(), index.into(), needle.into()];
+    for _ in 0..3 {
+        let picked = client.execute(script, args.clone()).await.unwrap();
+        let name: String = serde_json::from_value::<Option<String>>(picked).unwrap()?;
+        let opened = zentro_tests::wait::within(
+            Duration::from_secs(20),
+            Duration::from_millis(250),
+            || async { text(client, "[data-testid=conversation-title]").await == name },
         )
+        .await;
+        if opened {
+            return Some(name);
+        }
+    }
+    panic!("timed out waiting for the conversation to open");
+}
+
+/// Opens the `index`-th conversation of the list, returning its name.
+pub async fn open_row(client: &Client, index: usize) -> String {
+    open(client, Row::At(index))
         .await
-        .unwrap();
-    serde_json::from_value(texts).unwrap()
+        .unwrap_or_else(|| panic!("no conversation at row {index}"))
 }
 
 /// Opens the conversation named `name`.
 pub async fn open_row_named(client: &Client, name: &str) {
-    let rows = row_texts(client).await;
-    match rows.iter().position(|t| t.contains(name)) {
-        Some(i) => {
-            open_row(client, i).await;
-        }
-        None => panic!("no conversation named {name}"),
+    if open(client, Row::Named(name)).await.is_none() {
+        panic!("no conversation named {name}");
     }
 }
 
 /// Opens a conversation other than `name`'s, returning its name.
 pub async fn open_row_other_than(client: &Client, name: &str) -> String {
-    let rows = row_texts(client).await;
-    match rows.iter().position(|t| !t.contains(name)) {
-        Some(i) => open_row(client, i).await,
-        None => panic!("only {name}'s conversation is listed"),
-    }
+    open(client, Row::OtherThan(name))
+        .await
+        .unwrap_or_else(|| panic!("only {name}'s conversation is listed"))
 }
 
 /// Fills the field `css` names (it must be there) with `value`, replacing what it held.
