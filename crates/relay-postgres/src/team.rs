@@ -322,7 +322,8 @@ pub async fn record(
     Ok(())
 }
 
-/// Appends many entries to the audit log in one statement, all dated `at`.
+/// Appends many entries to the audit log in one statement, all dated `at` (the entries travel
+/// as [`NewAuditEntry::rows_json`]).
 pub async fn record_many(
     conn: &mut PgConnection,
     entries: &[NewAuditEntry<'_>],
@@ -331,7 +332,7 @@ pub async fn record_many(
     if entries.is_empty() {
         return Ok(());
     }
-    let rows = audit_rows_json(entries)?;
+    let rows = NewAuditEntry::rows_json(entries).map_err(|e| sqlx::Error::Encode(e.into()))?;
     sqlx::query(
         "INSERT INTO audit_log (workspace_id, at, actor_id, actor_email, device, action, subject, details)
          SELECT j.value ->> 0, $2, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4,
@@ -343,26 +344,6 @@ pub async fn record_many(
     .execute(conn)
     .await?;
     Ok(())
-}
-
-/// Audit entries as a JSON array of arrays (workspace, actor id, actor email, device, action,
-/// subject, details as text), for [`record_many`].
-fn audit_rows_json(entries: &[NewAuditEntry<'_>]) -> Result<String, sqlx::Error> {
-    let rows: Vec<serde_json::Value> = entries
-        .iter()
-        .map(|e| {
-            serde_json::json!([
-                e.workspace_id,
-                e.actor_id,
-                e.actor_email,
-                e.device,
-                e.action,
-                e.subject,
-                e.details.to_string()
-            ])
-        })
-        .collect();
-    serde_json::to_string(&rows).map_err(|e| sqlx::Error::Encode(e.into()))
 }
 
 /// Whether the workspace's audit log has an entry `action` whose details name event `seq`.

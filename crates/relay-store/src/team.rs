@@ -39,6 +39,28 @@ pub struct NewAuditEntry<'a> {
     pub details: serde_json::Value,
 }
 
+impl NewAuditEntry<'_> {
+    /// Entries as one JSON array of arrays (workspace, actor id, actor email, device, action,
+    /// subject, details as text): how many of them go to the database in one statement.
+    pub fn rows_json(entries: &[Self]) -> Result<String, serde_json::Error> {
+        let rows: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|e| {
+                serde_json::json!([
+                    e.workspace_id,
+                    e.actor_id,
+                    e.actor_email,
+                    e.device,
+                    e.action,
+                    e.subject,
+                    e.details.to_string()
+                ])
+            })
+            .collect();
+        serde_json::to_string(&rows)
+    }
+}
+
 /// One line of the audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEntry {
