@@ -598,7 +598,7 @@ async fn retention_leaves_past_figures_and_erasure_takes_the_customer_out() {
 }
 
 #[tokio::test]
-async fn an_existing_cache_is_filled_when_the_migration_runs() {
+async fn an_existing_cache_is_filled_when_the_migrations_run_and_keeps_counting_the_same() {
     // A history without reopenings, so one opening per conversation is all of it.
     let mut log = Log::default();
     log.setup(None)
@@ -616,16 +616,21 @@ async fn an_existing_cache_is_filled_when_the_migration_runs() {
     let rows = rollups(&cache).await;
     assert_eq!(kept.conversations.opened, 3);
 
-    // The cache as it was before this version: no rollups, the migration not applied.
+    // The cache as it was before the reports: no rollups, none of their migrations applied.
     for sql in [
         "DROP TABLE report_counts",
         "DROP TABLE report_episodes",
-        "DROP TRIGGER report_message_counted",
+        "DROP TABLE report_message_arrivals",
+        "DROP TABLE survey_answer_candidates",
+        "DROP TRIGGER report_message_arrived",
+        "DROP TRIGGER messages_survey_answer_candidate",
         "DROP TRIGGER report_message_accepted",
         "DROP TRIGGER report_message_author",
         "DROP TRIGGER report_activity",
         "DROP TRIGGER report_conversation_expired",
-        "DELETE FROM _sqlx_migrations WHERE version = 20261206200000",
+        "ALTER TABLE conversations DROP COLUMN report_episode_id",
+        "ALTER TABLE conversations DROP COLUMN report_episode_resolved",
+        "DELETE FROM _sqlx_migrations WHERE version IN (20261206200000, 20261207000000)",
     ] {
         sqlx::query(sql).execute(cache.pool()).await.unwrap();
     }
@@ -633,6 +638,24 @@ async fn an_existing_cache_is_filled_when_the_migration_runs() {
     let cache = Cache::open_in(dir.path()).await.unwrap();
     assert_eq!(rollups(&cache).await, rows);
     assert_eq!(report(&cache, &monday(), at(14, 0)).await.unwrap(), kept);
+
+    // What comes next is counted as in a cache that had the rollups all along: US.1 writes to
+    // its resolved conversation (a reopening), US.2 and US.3 write again, Bo answers US.3.
+    let mut whole = Log {
+        events: log.events.clone(),
+    };
+    whole
+        .customer("US.1", "w4", at(15, 0))
+        .customer("US.2", "w5", at(15, 5))
+        .customer("US.3", "w6", at(15, 6))
+        .reply("m_bo", "US.3", "r3", at(15, 30));
+    let next = &whole.events[log.events.len()..];
+    apply_batch(&cache, "ws", next).await.unwrap();
+    let (_all_along_dir, all_along) = cache_with(&whole).await;
+    assert_eq!(rollups(&cache).await, rollups(&all_along).await);
+    let later = report(&all_along, &monday(), at(16, 0)).await.unwrap();
+    assert_eq!(later.conversations.reopened, 1);
+    assert_eq!(report(&cache, &monday(), at(16, 0)).await.unwrap(), later);
 }
 
 #[tokio::test]
