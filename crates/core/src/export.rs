@@ -730,15 +730,18 @@ async fn write_messages_json<W: Write + Seek>(
 
 /// One message of a transcript: who wrote it, when, and what it holds.
 fn transcript_entry(who: &str, m: &ExportedMessage) -> String {
+    // The customer sees which messages no person wrote: the automation's, with its rule.
     let speaker = if m.direction == "inbound" {
-        who
+        who.to_string()
+    } else if let Some(rule) = zentro_events::automation_rule(m.author.as_deref()) {
+        format!("Support team (automated: {rule})")
     } else {
-        "Support team"
+        "Support team".to_string()
     };
     format!(
         "<div class=\"m {dir}\"><div class=\"who\">{speaker} <span class=\"meta\">{at}</span></div>{text}</div>\n",
         dir = html(&m.direction),
-        speaker = html(speaker),
+        speaker = html(&speaker),
         at = iso(m.sent_at),
         text = transcript_text(m),
     )

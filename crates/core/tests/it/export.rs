@@ -383,3 +383,57 @@ async fn the_transcript_shows_a_files_name_without_bidi_controls() {
     assert!(transcript.contains(">invoicefdp.exe</a>"), "{transcript}");
     assert!(!transcript.contains('\u{202E}'));
 }
+
+/// The readable transcript tells the customer which messages the automation sent, and by which
+/// rule; a person's reply stays "Support team".
+#[tokio::test]
+async fn the_transcript_names_automated_messages_and_their_rule() {
+    let sent = |seq: i64, author: &str, id: &str, body: &str| RelayEvent {
+        seq,
+        kind: "message.sent".into(),
+        at: 1_760_000_100_000 + seq,
+        author: Some(author.into()),
+        payload: serde_json::json!({ "client_id": format!("c-{id}"), "external_id": id,
+            "channel_kind": "whatsapp", "channel_external_id": "P", "customer_id": "US.301",
+            "body": body, "reply_to": null, "sent_at": 1_760_000_100_000 + seq,
+            "author_member_id": author }),
+    };
+    let (dir, cache) = crate::support::cache_with(&[
+        text(1, "US.301", "Sol", "wamid.10", "hello", 1_760_000_000),
+        sent(2, "automation:menu", "wamid.11", "Pick a team"),
+        sent(3, "m_ana", "wamid.12", "Ana here"),
+    ])
+    .await;
+    let sol = contact_id(&cache, "US.301").await;
+    let out = dir.path().join("sol.zip");
+    export(
+        &cache,
+        Scope::Contact(sol),
+        &out,
+        1_763_800_000_000,
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&out).unwrap()).unwrap();
+    let doc: Value = serde_json::from_slice(&read(&mut archive, "export.json")).unwrap();
+    let transcript_name = doc["conversations"][0]["transcript"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let transcript = String::from_utf8(read(&mut archive, &transcript_name)).unwrap();
+    let speaker_of = |body: &str| {
+        let at = transcript.find(body).unwrap();
+        let start = transcript[..at].rfind("<div class=\"who\">").unwrap();
+        transcript[start..at].to_string()
+    };
+    assert!(
+        speaker_of("Pick a team").contains("Support team (automated: menu)"),
+        "{transcript}"
+    );
+    assert!(
+        speaker_of("Ana here").contains("Support team <span"),
+        "{transcript}"
+    );
+    assert!(!speaker_of("Ana here").contains("automated"));
+}
