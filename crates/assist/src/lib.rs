@@ -14,7 +14,8 @@
 //! - [`labels`]: intent and sentiment from fixed sets, parsed strictly;
 //! - [`client`]: the streaming client (an async stream of text pieces) with typed errors
 //!   ([`AssistError`], each with [`AssistError::user_message`]);
-//! - [`budget`]: the monthly token budget, in the workspace's calendar.
+//! - [`budget`]: the monthly token budget, in the workspace's calendar;
+//! - [`usage`]: what a desk reports to its relay after each request (no content).
 
 pub mod budget;
 pub mod client;
@@ -24,6 +25,7 @@ pub mod features;
 pub mod labels;
 pub mod masking;
 pub mod settings;
+pub mod usage;
 
 pub use budget::{Budget, BudgetMonth};
 pub use client::{Answer, AnswerStream, AssistClient, StreamEvent, Timeouts, Usage};
@@ -32,3 +34,4 @@ pub use error::AssistError;
 pub use features::{Feature, PreparedRequest, RequestOptions, RewriteStyle, SentRequest};
 pub use labels::{Intent, Sentiment, SuggestedLabels};
 pub use settings::{ApiKey, ProviderSettings};
+pub use usage::{UsageReport, conversation_hash};
