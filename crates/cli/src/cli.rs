@@ -83,6 +83,10 @@ pub enum Command {
     /// (everyone reads it; admins change it).
     #[command(subcommand)]
     Automation(AutomationCommand),
+    /// AI assist, when an owner turned it on: a conversation's summary or a reply draft, streamed
+    /// from the workspace's provider (masked as the workspace says; restricted customers never).
+    #[command(subcommand)]
+    Assist(AssistCommand),
     /// Set your presence (available or away); without one, list everyone's.
     Presence {
         /// Your new status; omit it to list everyone's presence.
@@ -293,6 +297,29 @@ pub enum ChannelsCommand {
     Disconnect {
         /// The channel (relay id, or kind:external_id).
         channel: String,
+    },
+}
+
+/// `zentro assist …`: AI assist on one conversation of the local cache.
+#[derive(Subcommand)]
+pub enum AssistCommand {
+    /// A summary of the conversation for the team (printed; identifiers stay masked).
+    Summary {
+        /// The conversation id (from `zentro conversations`).
+        conversation: i64,
+        /// Print what is sent (the endpoint and the exact body; never the key) to standard error
+        /// before sending.
+        #[arg(long)]
+        show_request: bool,
+    },
+    /// A draft of the next reply (printed, never sent: send it with `zentro send`).
+    Draft {
+        /// The conversation id (from `zentro conversations`).
+        conversation: i64,
+        /// Print what is sent (the endpoint and the exact body; never the key) to standard error
+        /// before sending.
+        #[arg(long)]
+        show_request: bool,
     },
 }
 

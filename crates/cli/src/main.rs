@@ -7,11 +7,12 @@
 //!
 //! One module per command group: [`account`] (login, join, logout), [`inbox`] (sync,
 //! conversations, show, search, send), [`team`] (team, devices, audit), [`channels`] (channels,
-//! channel-token), [`automation`] (teams, automation, presence), [`rights`] (contacts, export,
+//! channel-token), [`automation`] (teams, automation, presence), [`assist`] (assist), [`rights`] (contacts, export,
 //! erase) and [`report`] (report). [`cli`] is the command line's shape,
 //! [`context`] what every command works with, [`terminal`] and [`graph`] what several share.
 
 mod account;
+mod assist;
 mod automation;
 mod channels;
 mod cli;
@@ -57,6 +58,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Channels(command) => channels::channels(&ctx, command).await,
         Command::Teams { json } => automation::teams(&ctx, json).await,
         Command::Automation(command) => automation::automation(&ctx, command).await,
+        Command::Assist(command) => assist::assist(&ctx, command).await,
         Command::Presence { status, json } => automation::presence(&ctx, status, json).await,
         Command::ChannelToken { channel } => channels::store_token(&ctx, &channel).await,
         Command::Contacts { json } => rights::contacts(&ctx, json).await,

@@ -33,6 +33,7 @@
 pub mod account;
 pub mod actions;
 pub mod apply;
+pub mod assist;
 pub mod automation_preview;
 pub mod cache;
 pub mod channel_access;

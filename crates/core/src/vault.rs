@@ -156,6 +156,11 @@ impl Vault {
         )
     }
 
+    /// The entry name of a workspace's AI provider key, as the relay handed out `version` of it.
+    pub fn assist_entry(workspace_id: &str, version: i64) -> String {
+        format!("assist-key:{workspace_id}:v{version}")
+    }
+
     /// The entry name of a channel's Meta token.
     pub fn channel_entry(channel_id: &str) -> String {
         format!("channel-token:{channel_id}")

@@ -50,6 +50,11 @@ pub const WORKSPACE_AUTOMATION: &str = "workspace.automation";
 /// `presence` one of `available`, `away`, `offline`).
 pub const WORKSPACE_PRESENCE: &str = "workspace.presence";
 
+/// The relay's event saying AI assist's settings changed (issue 25; payload: `{enabled, provider:
+/// {base_url, model, name} | null, masking, auto_labels, monthly_budget_tokens, key_set,
+/// key_version, version}`; never the key).
+pub const WORKSPACE_ASSIST: &str = "workspace.assist";
+
 /// The salted hash naming an erased customer in a `contact.erased` event: SHA-256 over a domain
 /// tag, the salt, the channel (`kind:external id`) and the customer's id on it. Devices and the
 /// relay's automation recognise the customer by it; nobody else can read who it was.

@@ -8,6 +8,7 @@
 //! backend's schema, with offline data committed in `.sqlx` (`scripts/sqlx-prepare.sh`).
 
 pub mod access;
+pub mod assist;
 pub mod automation;
 pub mod channels;
 pub mod connections;

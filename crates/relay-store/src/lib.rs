@@ -5,6 +5,7 @@
 //! Rows are plain data with no driver in them: each backend reads its own rows into these types.
 
 pub mod access;
+pub mod assist;
 pub mod automation;
 pub mod channels;
 pub mod connections;

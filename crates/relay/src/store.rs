@@ -20,6 +20,7 @@ use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection, Transaction};
 use zentro_events::clock::{now_ms, random_id};
 
 mod access;
+mod assist;
 mod automation;
 mod channels;
 mod connections;
@@ -31,6 +32,7 @@ mod signup_pages;
 mod team;
 
 pub use access::{ReadablePage, RotationAdvice};
+pub use assist::{AssistRow, AssistUse};
 pub use automation::{
     AutomatedMessage, MessageStateChange, PRESENCE_WINDOW, PresenceRow, SaveOutcome, SavedSetup,
 };

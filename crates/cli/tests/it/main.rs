@@ -15,6 +15,7 @@ use zentro_relay::{Config, Store};
 #[path = "../support/mod.rs"]
 mod support;
 
+mod assist;
 mod automation;
 
 use support::{closed_port, stderr, zentro, zentro_with};

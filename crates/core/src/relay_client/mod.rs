@@ -19,7 +19,9 @@
 //! [`crate::channel_tokens`], signups in [`crate::connections`], erasure and retention in
 //! [`crate::rights`].
 
+mod assist;
 pub mod automation;
+pub use assist::{AssistProvider, AssistSettings};
 mod channels;
 mod erasures;
 mod events;

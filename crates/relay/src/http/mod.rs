@@ -1,5 +1,6 @@
 //! The relay's HTTP surface: Meta's webhook endpoint and the devices' `/v1` API.
 
+mod assist;
 pub mod automation;
 pub mod channel_health;
 mod channels;
@@ -243,7 +244,7 @@ fn channel_routes() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(API_MAX_BODY_BYTES))
 }
 
-/// The workspace's automation setup and members' presence.
+/// The workspace's automation setup, members' presence and AI assist's settings.
 fn automation_routes() -> Router<AppState> {
     Router::new()
         .route(
@@ -254,6 +255,9 @@ fn automation_routes() -> Router<AppState> {
             "/v1/presence",
             get(automation::presence).put(automation::set_presence),
         )
+        .route("/v1/assist", get(assist::settings).put(assist::change))
+        .route("/v1/assist/key", get(assist::key))
+        .route("/v1/assist/usage", post(assist::record_usage))
         .layer(DefaultBodyLimit::max(API_MAX_BODY_BYTES))
 }
 

@@ -3,6 +3,7 @@
 
 mod access;
 mod api;
+mod assist;
 mod audit_sends;
 mod automation;
 mod automation_routes;

@@ -88,6 +88,7 @@ async fn every_route_is_refused_to_roles_below_its_permission_and_to_strangers()
         ("GET", "/v1/channels".into(), None, "agent"),
         ("GET", "/v1/events".into(), None, "agent"),
         ("GET", "/v1/workspace/retention".into(), None, "agent"),
+        ("GET", "/v1/assist".into(), None, "agent"),
         ("GET", format!("/v1/channels/{ch}/token"), None, "agent"),
         ("POST", format!("/v1/channels/{ch}/check"), None, "agent"),
         (
@@ -158,6 +159,23 @@ async fn every_route_is_refused_to_roles_below_its_permission_and_to_strangers()
             "admin",
         ),
         ("DELETE", format!("/v1/channels/{ch}"), None, "admin"),
+        (
+            "PUT",
+            "/v1/assist".into(),
+            Some(
+                json!({ "enabled": true, "base_url": "https://llm.acme.test/v1", "model": "m", "api_key": "sk-route-walk" }),
+            ),
+            "owner",
+        ),
+        ("GET", "/v1/assist/key".into(), None, "agent"),
+        (
+            "POST",
+            "/v1/assist/usage".into(),
+            Some(
+                json!({ "conversation": "a".repeat(64), "feature": "draft", "provider": "llm.acme.test", "prompt_tokens": 1, "completion_tokens": 1 }),
+            ),
+            "agent",
+        ),
         (
             "POST",
             "/v1/signups".into(),
