@@ -127,30 +127,33 @@ fn team_input(event: TeamEvent, by_automation: bool) -> Option<Input> {
 /// Customers' messages in a webhook (echoes of the business's own messages are not customers').
 fn webhook_inputs(payload: &Value) -> Vec<Input> {
     let items = webhook::parse_value(payload).unwrap_or_default();
-    items
-        .into_iter()
-        .filter_map(|item| {
-            let Event::Message(message) = item.event else {
-                return None;
-            };
-            if message.direction != Direction::Inbound {
-                return None;
-            }
-            let (platform, channel_id) = item.route.channel()?;
-            let (text, choice) = answer(&message.content);
-            Some(Input::CustomerMessage {
-                contact: ContactRef {
-                    channel_kind: platform.as_str().to_string(),
-                    channel_external_id: channel_id.to_string(),
-                    customer_id: message.customer.id.clone(),
-                },
-                at: message.sent_at.timestamp_millis(),
-                text,
-                choice,
-                language: None,
-            })
-        })
-        .collect()
+    items.iter().filter_map(webhook_item_input).collect()
+}
+
+/// What one parsed webhook item means to the engine: a customer's message, or nothing. The
+/// relay calls it on the items it has just parsed on the way in (so the automation need not read
+/// and parse them again); [`inputs_from_log`] calls it on the items of a stored webhook, so both
+/// give the same inputs.
+pub fn webhook_item_input(item: &webhook::WebhookItem) -> Option<Input> {
+    let Event::Message(message) = &item.event else {
+        return None;
+    };
+    if message.direction != Direction::Inbound {
+        return None;
+    }
+    let (platform, channel_id) = item.route.channel()?;
+    let (text, choice) = answer(&message.content);
+    Some(Input::CustomerMessage {
+        contact: ContactRef {
+            channel_kind: platform.as_str().to_string(),
+            channel_external_id: channel_id.to_string(),
+            customer_id: message.customer.id.clone(),
+        },
+        at: message.sent_at.timestamp_millis(),
+        text,
+        choice,
+        language: None,
+    })
 }
 
 /// The text of a message and the menu choice it carries, if any.

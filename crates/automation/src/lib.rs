@@ -16,5 +16,5 @@ pub mod inputs;
 pub mod setup;
 
 pub use engine::{Action, Effect, Engine, Input, Outgoing, Presence};
-pub use inputs::inputs_from_log;
+pub use inputs::{inputs_from_log, webhook_item_input};
 pub use setup::{Assignment, Csat, Hours, Invalid, Menu, MenuOption, Setup, Team, Texts};

@@ -549,3 +549,12 @@ pub async fn announce_presence(
     .await?;
     Ok(changed.is_some())
 }
+
+/// Runs one savepoint statement (`SAVEPOINT`, `RELEASE SAVEPOINT`, `ROLLBACK TO SAVEPOINT`)
+/// inside the writer's transaction: the relay's own fixed text, never a caller's.
+pub async fn savepoint(
+    conn: &mut SqliteConnection,
+    statement: &'static str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(statement).execute(conn).await.map(|_| ())
+}

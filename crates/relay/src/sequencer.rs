@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use zentro_events::clock::now_ms;
 use zentro_meta::webhook::WebhookItem;
 
+use crate::automation::feed::{Fed, FedEvent, Feed};
 use crate::metrics::Metrics;
 use crate::routing::{WEBHOOK_EVENT_KIND, route_key};
 use crate::store::{self, Store, StoreError};
@@ -35,6 +36,8 @@ struct PreparedItem {
     route: Option<(&'static str, String)>,
     key: String,
     envelope: String,
+    /// What it means to the automation, when the automation follows some workspace.
+    fed: Option<Fed>,
 }
 
 /// The writer's transaction.
@@ -50,6 +53,41 @@ struct TeamEvent {
     kind: String,
     payload: serde_json::Value,
     key: String,
+}
+
+/// Writes another part of the relay (the automation) has the writer run inside its next group
+/// commit, under a savepoint of their own: a function of the writer's transaction that returns,
+/// per workspace it appended to, the last seq it appended. If it fails, only its writes are
+/// undone (the batch's webhooks still commit) and its caller gets the error.
+pub type InCommit = Box<
+    dyn for<'t> FnOnce(
+            &'t mut Tx,
+        ) -> futures_util::future::BoxFuture<
+            't,
+            Result<Vec<(String, i64)>, StoreError>,
+        > + Send,
+>;
+
+/// Writes for [`Sequencer::write_in_commit`], typed: a closure over the writer's transaction
+/// gets its signature right only from a bound like this one.
+pub fn in_commit<F>(writes: F) -> InCommit
+where
+    F: for<'t> FnOnce(
+            &'t mut Tx,
+        ) -> futures_util::future::BoxFuture<
+            't,
+            Result<Vec<(String, i64)>, StoreError>,
+        > + Send
+        + 'static,
+{
+    Box::new(writes)
+}
+
+/// Writes to run in a group commit, and the workspaces they append to (locked with the batch's
+/// others, in id order, on PostgreSQL).
+struct Writes {
+    workspaces: Vec<String>,
+    writes: InCommit,
 }
 
 /// A device's cursor to record.
@@ -81,6 +119,10 @@ enum Job {
     Probe {
         reply: Reply<()>,
     },
+    Writes {
+        writes: Writes,
+        reply: Reply<()>,
+    },
 }
 
 /// A job's work without its reply, in arrival order within a batch.
@@ -98,6 +140,7 @@ struct Replies {
     stored: Vec<Reply<()>>,
     published: Vec<Reply<Published>>,
     acknowledged: Vec<Reply<Option<i64>>>,
+    written: Vec<Reply<()>>,
 }
 
 /// What a committed batch answers, by type, each list in the order of [`Replies`]' lists.
@@ -105,42 +148,52 @@ struct Replies {
 struct Answers {
     published: Vec<Published>,
     acknowledged: Vec<Option<i64>>,
+    written: Vec<Result<(), SequencerError>>,
 }
 
 impl Replies {
-    /// Splits jobs into their work (in arrival order) and their replies.
-    fn split(batch: Vec<Job>) -> (Vec<Work>, Self) {
+    /// Splits jobs into their work (in arrival order), the writes to run in the commit, and
+    /// their replies.
+    fn split(batch: Vec<Job>) -> (Vec<Work>, Vec<Writes>, Self) {
         let mut replies = Self::default();
+        let mut writes = Vec::new();
         let work = batch
             .into_iter()
-            .map(|job| match job {
-                Job::Webhook { items, reply } => {
-                    replies.stored.push(reply);
-                    Work::Webhook(items)
-                }
-                Job::Unparseable {
-                    body,
-                    reason,
-                    reply,
-                } => {
-                    replies.stored.push(reply);
-                    Work::Unparseable { body, reason }
-                }
-                Job::Team { event, reply } => {
-                    replies.published.push(reply);
-                    Work::Team(event)
-                }
-                Job::Acknowledge { cursor, reply } => {
-                    replies.acknowledged.push(reply);
-                    Work::Acknowledge(cursor)
-                }
-                Job::Probe { reply } => {
-                    replies.stored.push(reply);
-                    Work::Probe
-                }
+            .filter_map(|job| {
+                Some(match job {
+                    Job::Webhook { items, reply } => {
+                        replies.stored.push(reply);
+                        Work::Webhook(items)
+                    }
+                    Job::Unparseable {
+                        body,
+                        reason,
+                        reply,
+                    } => {
+                        replies.stored.push(reply);
+                        Work::Unparseable { body, reason }
+                    }
+                    Job::Team { event, reply } => {
+                        replies.published.push(reply);
+                        Work::Team(event)
+                    }
+                    Job::Acknowledge { cursor, reply } => {
+                        replies.acknowledged.push(reply);
+                        Work::Acknowledge(cursor)
+                    }
+                    Job::Probe { reply } => {
+                        replies.stored.push(reply);
+                        Work::Probe
+                    }
+                    Job::Writes { writes: w, reply } => {
+                        writes.push(w);
+                        replies.written.push(reply);
+                        return None;
+                    }
+                })
             })
             .collect();
-        (work, replies)
+        (work, writes, replies)
     }
 
     /// Answers every job of a committed batch.
@@ -153,6 +206,9 @@ impl Replies {
         }
         for (reply, acked) in self.acknowledged.into_iter().zip(answers.acknowledged) {
             let _ = reply.send(Ok(acked));
+        }
+        for (reply, written) in self.written.into_iter().zip(answers.written) {
+            let _ = reply.send(written);
         }
     }
 
@@ -167,10 +223,13 @@ impl Replies {
         for reply in self.acknowledged {
             let _ = reply.send(Err(error.clone()));
         }
+        for reply in self.written {
+            let _ = reply.send(Err(error.clone()));
+        }
     }
 
     fn len(&self) -> usize {
-        self.stored.len() + self.published.len() + self.acknowledged.len()
+        self.stored.len() + self.published.len() + self.acknowledged.len() + self.written.len()
     }
 }
 
@@ -217,6 +276,7 @@ impl Notifier {
 pub struct Sequencer {
     jobs: mpsc::Sender<Job>,
     outcomes: Arc<Outcomes>,
+    feed: Feed,
 }
 
 /// How long a failed commit keeps `/healthz` unhealthy when no commit of events has succeeded
@@ -253,8 +313,25 @@ impl Sequencer {
     pub fn start(store: Store, notifier: Notifier, metrics: Arc<Metrics>) -> Self {
         let (tx, rx) = mpsc::channel(8192);
         let outcomes = Arc::new(Outcomes::default());
-        tokio::spawn(writer(store, notifier, metrics, rx, outcomes.clone()));
-        Self { jobs: tx, outcomes }
+        let feed = Feed::default();
+        let writer_state = WriterState {
+            store,
+            notifier,
+            metrics,
+            outcomes: outcomes.clone(),
+            feed: feed.clone(),
+        };
+        tokio::spawn(writer(writer_state, rx));
+        Self {
+            jobs: tx,
+            outcomes,
+            feed,
+        }
+    }
+
+    /// What this writer committed, handed to the automation for the workspaces it follows.
+    pub fn feed(&self) -> &Feed {
+        &self.feed
     }
 
     /// Whether a batch failed within [`RECENT_FAILURE`] before `now` with no batch of events
@@ -268,11 +345,13 @@ impl Sequencer {
 
     /// Durably stores a verified webhook's items (routing, de-duplicating, quarantining).
     pub async fn webhook(&self, items: Vec<WebhookItem>) -> Result<(), SequencerError> {
+        let automated = self.feed.following_any();
         let items = items
             .into_iter()
             .map(|item| PreparedItem {
                 route: route_key(&item.route).map(|(kind, id)| (kind, id.to_string())),
                 envelope: item.envelope.to_string(),
+                fed: automated.then(|| Fed::of_webhook_item(&item)),
                 key: item.key,
             })
             .collect();
@@ -331,6 +410,23 @@ impl Sequencer {
             .await
             .map_err(|_| SequencerError::Stopped)?;
         answer.await.map_err(|_| SequencerError::Stopped)?
+    }
+
+    /// Runs `writes` inside the next group commit, under a savepoint of their own (see
+    /// [`InCommit`]); `workspaces`: those they may append to. `Ok` once committed: a writer of
+    /// its own would have to win SQLite's write lock from a writer that commits back to back,
+    /// and each commit of its own costs a wait for the disk.
+    pub async fn write_in_commit(
+        &self,
+        workspaces: Vec<String>,
+        writes: InCommit,
+    ) -> Result<(), SequencerError> {
+        let (reply, rx) = oneshot::channel();
+        let job = Job::Writes {
+            writes: Writes { workspaces, writes },
+            reply,
+        };
+        self.submit(job, rx).await
     }
 
     /// Appends an event published by a device (`author`: its member) or written by one of the
@@ -396,14 +492,24 @@ impl RouteCache {
     }
 }
 
-async fn writer(
+/// What the writer task works with.
+struct WriterState {
     store: Store,
     notifier: Notifier,
     metrics: Arc<Metrics>,
-    mut rx: mpsc::Receiver<Job>,
     outcomes: Arc<Outcomes>,
-) {
+    feed: Feed,
+}
+
+async fn writer(state: WriterState, mut rx: mpsc::Receiver<Job>) {
     use std::sync::atomic::Ordering::Relaxed;
+    let WriterState {
+        store,
+        notifier,
+        metrics,
+        outcomes,
+        feed,
+    } = state;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut route_cache = RouteCache::default();
     while let Some(first) = rx.recv().await {
@@ -414,10 +520,19 @@ async fn writer(
                 Err(_) => break,
             }
         }
-        let (work, replies) = Replies::split(std::mem::take(&mut batch));
+        let (work, writes, replies) = Replies::split(std::mem::take(&mut batch));
         let mut grown: HashMap<String, i64> = HashMap::new();
         let only_probes = work.iter().all(|w| matches!(w, Work::Probe));
-        match commit(&store, &metrics, &work, &mut grown, &mut route_cache).await {
+        let mut fed = Followed::new(&feed);
+        let mut batch_work = BatchWork {
+            work: &work,
+            writes,
+            grown: &mut grown,
+            route_cache: &mut route_cache,
+            fed: &mut fed,
+        };
+        let outcome = commit(&store, &metrics, &mut batch_work).await;
+        match outcome {
             Ok(answers) => {
                 if !only_probes {
                     outcomes.committed_at.store(now_ms(), Relaxed);
@@ -445,29 +560,107 @@ struct Tally {
     quarantined: u64,
 }
 
-/// Webhook items of one workspace, in arrival order: `(dedup key, envelope)`.
-type WorkspaceItems<'a> = Vec<(String, Vec<(&'a str, &'a str)>)>;
+/// Webhook items per workspace, in arrival order.
+type WorkspaceItems<'a> = Vec<(String, Vec<&'a PreparedItem>)>;
 
-/// Commits a batch in one transaction: the webhooks first, then everything else in arrival order.
+/// The events a batch appends to the workspaces the automation follows, handed to it once the
+/// batch has committed (see [`Feed`]).
+struct Followed<'f> {
+    feed: &'f Feed,
+    /// Per followed workspace this batch appends to: its first seq and its events, in seq order.
+    appended: HashMap<String, (i64, Vec<FedEvent>)>,
+    /// Workspaces this batch appends to that are not followed.
+    unfollowed: HashSet<String>,
+}
+
+impl<'f> Followed<'f> {
+    fn new(feed: &'f Feed) -> Self {
+        Self {
+            feed,
+            appended: HashMap::new(),
+            unfollowed: HashSet::new(),
+        }
+    }
+
+    /// Keeps an appended event if its workspace is followed (`fed` computed only then).
+    fn add(&mut self, workspace: &str, seq: i64, at: i64, fed: impl FnOnce() -> Fed) {
+        if !self.feed.following_any() || self.unfollowed.contains(workspace) {
+            return;
+        }
+        if !self.appended.contains_key(workspace) {
+            if !self.feed.follows(workspace) {
+                self.unfollowed.insert(workspace.to_string());
+                return;
+            }
+            self.appended
+                .insert(workspace.to_string(), (seq, Vec::new()));
+        }
+        if let Some((_, events)) = self.appended.get_mut(workspace) {
+            events.push(FedEvent {
+                seq,
+                at,
+                fed: fed(),
+            });
+        }
+    }
+
+    /// Commits `tx`, the feed told first that these seqs are on their way and then what became
+    /// of them (kept if committed, forgotten if not).
+    async fn commit(&mut self, tx: Tx) -> Result<(), StoreError> {
+        let appended = std::mem::take(&mut self.appended);
+        for (workspace, (first, _)) in &appended {
+            self.feed.committing(workspace, *first);
+        }
+        let result = tx.commit().await;
+        for (workspace, (_, events)) in appended {
+            let events = if result.is_ok() { events } else { Vec::new() };
+            self.feed.committed(&workspace, events);
+        }
+        result
+    }
+}
+
+/// What one batch commits, and what it tells afterwards.
+struct BatchWork<'b, 'f> {
+    work: &'b [Work],
+    writes: Vec<Writes>,
+    grown: &'b mut HashMap<String, i64>,
+    route_cache: &'b mut RouteCache,
+    fed: &'b mut Followed<'f>,
+}
+
+/// Commits a batch in one transaction: the webhooks first, then everything else in arrival order,
+/// then the writes handed in ([`Sequencer::write_in_commit`]).
 async fn commit(
     store: &Store,
     metrics: &Metrics,
-    work: &[Work],
-    grown: &mut HashMap<String, i64>,
-    route_cache: &mut RouteCache,
+    batch: &mut BatchWork<'_, '_>,
 ) -> Result<Answers, StoreError> {
     use std::sync::atomic::Ordering::Relaxed;
+    let BatchWork {
+        work,
+        writes,
+        grown,
+        route_cache,
+        fed,
+    } = batch;
+    let work: &[Work] = work;
     let mut tx = store.begin().await?;
     let mut tally = Tally::default();
     let now = now_ms();
     let per_workspace = route_webhooks(&mut tx, work, route_cache, &mut tally).await?;
-    lock_appended_workspaces(&mut tx, &per_workspace, work).await?;
-    append_webhooks(&mut tx, &per_workspace, now, grown, &mut tally).await?;
-    let answers = write_the_rest(&mut tx, work, now, grown, &mut tally).await?;
+    let written_to: Vec<&str> = writes
+        .iter()
+        .flat_map(|w| w.workspaces.iter().map(String::as_str))
+        .collect();
+    lock_appended_workspaces(&mut tx, &per_workspace, work, &written_to).await?;
+    append_webhooks(&mut tx, &per_workspace, now, grown, &mut tally, fed).await?;
+    let mut answers = write_the_rest(&mut tx, work, now, grown, &mut tally, fed).await?;
+    answers.written = run_writes(&mut tx, std::mem::take(writes), grown).await?;
     for (workspace, seq) in grown.iter() {
         store::notify_appended(&mut tx, workspace, *seq).await?;
     }
-    tx.commit().await?;
+    fed.commit(tx).await?;
     metrics.events_appended.fetch_add(tally.appended, Relaxed);
     metrics
         .webhook_duplicates
@@ -487,6 +680,7 @@ async fn lock_appended_workspaces(
     tx: &mut Tx,
     per_workspace: &WorkspaceItems<'_>,
     work: &[Work],
+    written_to: &[&str],
 ) -> Result<(), StoreError> {
     if !tx.is_postgres() {
         return Ok(());
@@ -496,6 +690,7 @@ async fn lock_appended_workspaces(
         Work::Team(event) => Some(event.workspace_id.as_str()),
         _ => None,
     }));
+    ids.extend(written_to);
     ids.sort_unstable();
     ids.dedup();
     if ids.is_empty() {
@@ -554,10 +749,8 @@ async fn route_webhooks<'a>(
             continue;
         }
         match per_workspace.iter_mut().find(|(w, _)| *w == workspace) {
-            Some((_, list)) => list.push((item.key.as_str(), item.envelope.as_str())),
-            None => {
-                per_workspace.push((workspace, vec![(item.key.as_str(), item.envelope.as_str())]))
-            }
+            Some((_, list)) => list.push(item),
+            None => per_workspace.push((workspace, vec![item])),
         }
     }
     Ok(per_workspace)
@@ -612,13 +805,15 @@ async fn append_webhooks(
     now: i64,
     grown: &mut HashMap<String, i64>,
     tally: &mut Tally,
+    fed: &mut Followed<'_>,
 ) -> Result<(), StoreError> {
     for (workspace, items) in per_workspace {
-        let keys: Vec<&str> = items.iter().map(|(k, _)| *k).collect();
+        let keys: Vec<&str> = items.iter().map(|item| item.key.as_str()).collect();
         let existing = store::existing_keys(tx, workspace, &keys).await?;
-        let fresh: Vec<&(&str, &str)> = items
+        let fresh: Vec<&PreparedItem> = items
             .iter()
-            .filter(|(k, _)| !existing.contains(*k))
+            .copied()
+            .filter(|item| !existing.contains(&item.key))
             .collect();
         tally.duplicates += (items.len() - fresh.len()) as u64;
         if fresh.is_empty() {
@@ -628,15 +823,27 @@ async fn append_webhooks(
         let rows: Vec<store::NewEvent<'_>> = fresh
             .iter()
             .enumerate()
-            .map(|(i, (key, envelope))| store::NewEvent {
+            .map(|(i, item)| store::NewEvent {
                 seq: first + i as i64,
                 kind: WEBHOOK_EVENT_KIND,
                 at: now,
-                dedup_key: key,
+                dedup_key: &item.key,
                 author: None,
-                payload: envelope,
+                payload: &item.envelope,
             })
             .collect();
+        for (i, item) in fresh.iter().enumerate() {
+            fed.add(workspace, first + i as i64, now, || match &item.fed {
+                Some(fed) => fed.clone(),
+                // Prepared before the automation followed anything: as the log would give it.
+                None => Fed::Other {
+                    kind: WEBHOOK_EVENT_KIND.into(),
+                    author: None,
+                    payload: serde_json::from_str(&item.envelope)
+                        .unwrap_or(serde_json::Value::Null),
+                },
+            });
+        }
         store::insert_events(tx, workspace, &rows).await?;
         let last = first + rows.len() as i64 - 1;
         tally.appended += rows.len() as u64;
@@ -652,6 +859,7 @@ async fn write_the_rest(
     now: i64,
     grown: &mut HashMap<String, i64>,
     tally: &mut Tally,
+    fed: &mut Followed<'_>,
 ) -> Result<Answers, StoreError> {
     let mut answers = Answers::default();
     let mut cursors: Vec<&Cursor> = Vec::new();
@@ -666,6 +874,13 @@ async fn write_the_rest(
             }
             Work::Team(event) => {
                 let published = append_team_event(tx, event, now, grown, tally).await?;
+                if published.created {
+                    fed.add(&event.workspace_id, published.seq, now, || Fed::Other {
+                        kind: event.kind.clone(),
+                        author: Some(event.author.clone()),
+                        payload: event.payload.clone(),
+                    });
+                }
                 answers.published.push(published);
             }
             Work::Acknowledge(cursor) => cursors.push(cursor),
@@ -678,6 +893,34 @@ async fn write_the_rest(
         store::probe_in(tx, now).await?;
     }
     Ok(answers)
+}
+
+/// Runs the writes handed in, each under a savepoint: one that fails is undone alone, and its
+/// caller told. The workspaces they appended to grow.
+async fn run_writes(
+    tx: &mut Tx,
+    writes: Vec<Writes>,
+    grown: &mut HashMap<String, i64>,
+) -> Result<Vec<Result<(), SequencerError>>, StoreError> {
+    let mut results = Vec::with_capacity(writes.len());
+    for Writes { writes, .. } in writes {
+        store::savepoint_in(tx, store::Savepoint::Begin).await?;
+        match writes(tx).await {
+            Ok(appended) => {
+                store::savepoint_in(tx, store::Savepoint::Release).await?;
+                for (workspace, seq) in appended {
+                    let last = grown.entry(workspace).or_insert(seq);
+                    *last = (*last).max(seq);
+                }
+                results.push(Ok(()));
+            }
+            Err(error) => {
+                store::savepoint_in(tx, store::Savepoint::RollBack).await?;
+                results.push(Err(SequencerError::Store(Arc::new(error))));
+            }
+        }
+    }
+    Ok(results)
 }
 
 /// Records the cursors, in session order rather than arrival order, so that two instances'
@@ -745,4 +988,89 @@ async fn append_team_event(
 fn sha2_digest(bytes: &[u8]) -> Vec<u8> {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ChannelKind;
+
+    const NUMBER: &str = "106540352242922";
+
+    /// A webhook's items: one customer's text to [`NUMBER`].
+    fn a_text(wamid: &str) -> Vec<WebhookItem> {
+        let body = serde_json::json!({
+            "object": "whatsapp_business_account",
+            "entry": [{ "id": "WABA", "changes": [{ "field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": { "display_phone_number": "1", "phone_number_id": NUMBER },
+                "contacts": [{ "profile": { "name": "Ana" }, "wa_id": "34600000001" }],
+                "messages": [{ "from": "34600000001", "id": wamid, "timestamp": "1700000000",
+                               "type": "text", "text": { "body": "hello" } }]
+            }}]}]
+        });
+        zentro_meta::webhook::parse_value(&body).unwrap()
+    }
+
+    /// Writes handed to the writer run inside its group commit under a savepoint: writes that
+    /// fail are undone alone (their caller is told; the webhooks committed with them stay), and
+    /// writes that succeed commit with the batch. The feed gets the webhooks of a followed
+    /// workspace, parsed, with the seq and time the log has.
+    #[tokio::test]
+    async fn writes_in_a_group_commit_that_fail_are_undone_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let ws = store
+            .create_workspace("Acme", "owner@acme.test", "Owner", "hash")
+            .await
+            .unwrap()
+            .id;
+        store
+            .add_channel(&ws, ChannelKind::Whatsapp, NUMBER, None, "")
+            .await
+            .unwrap();
+        let sequencer = Sequencer::start(store.clone(), Notifier::default(), Arc::default());
+        sequencer.feed().follow(&ws);
+        let progress = |cursor: i64| {
+            let ws = ws.clone();
+            in_commit(move |tx| {
+                Box::pin(async move {
+                    store::save_automation_progress_in(tx, &ws, cursor, "{}", 1).await?;
+                    if cursor < 0 {
+                        return Err(StoreError::NotFound("on purpose".into()));
+                    }
+                    Ok(Vec::new())
+                })
+            })
+        };
+        let (failed, webhook) = tokio::join!(
+            sequencer.write_in_commit(vec![ws.clone()], progress(-1)),
+            sequencer.webhook(a_text("wamid.1")),
+        );
+        assert!(failed.is_err(), "the caller of failing writes is told");
+        webhook.unwrap();
+        let stored = store.events_after(&ws, 0, 10).await.unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(
+            store.automation_progress(&ws).await.unwrap(),
+            None,
+            "what the failing writes wrote was undone"
+        );
+        sequencer
+            .write_in_commit(vec![ws.clone()], progress(42))
+            .await
+            .unwrap();
+        let saved = store.automation_progress(&ws).await.unwrap();
+        assert_eq!(saved.map(|(cursor, _)| cursor), Some(42));
+        let fed = sequencer.feed().take(&ws, 0, 10);
+        assert_eq!(fed.len(), 1);
+        assert_eq!((fed[0].seq, fed[0].at), (stored[0].seq, stored[0].at));
+        assert!(matches!(
+            &fed[0].fed,
+            Fed::Webhook {
+                input: Some(zentro_automation::Input::CustomerMessage { .. }),
+                ..
+            }
+        ));
+    }
 }

@@ -35,11 +35,13 @@ pub use access::{ReadablePage, RotationAdvice};
 pub use assist::{AssistRow, AssistUse};
 pub use automation::{
     AutomatedMessage, MessageStateChange, PRESENCE_WINDOW, PresenceRow, SaveOutcome, SavedSetup,
+    Savepoint,
 };
 // The automation worker composes these into its own transactions.
 pub(crate) use automation::{
     erase_automation_of_in, finish_automated_messages_in, queue_automated_messages_in,
-    save_automation_conversations_in, save_automation_progress_in, set_automated_messages_state_in,
+    save_automation_conversations_in, save_automation_progress_in, savepoint_in,
+    set_automated_messages_state_in,
 };
 pub use channels::{ChannelView, SealedToken};
 pub use connections::{ChannelHealth, Signup, SignupRefusal, SignupState};

@@ -17,6 +17,7 @@
 //!
 //! One instance at a time runs it: the holder of [`AUTOMATION_LEASE`].
 
+pub mod feed;
 pub mod sender;
 
 use std::collections::HashMap;
@@ -26,7 +27,9 @@ use zentro_automation::{Action, Effect, Engine, Input, Outgoing, Setup, inputs_f
 use zentro_events::clock::now_ms;
 use zentro_events::{ContactRef, TeamEvent, automation_author};
 
+use self::feed::{Fed, FedEvent, Next};
 use crate::http::AppState;
+use crate::sequencer::{SequencerError, in_commit};
 use crate::store::{self, AutomatedMessage, StoreError};
 
 /// Name of the automation's lease (see [`crate::Store::take_lease`]).
@@ -103,10 +106,14 @@ pub async fn run_periodically(state: AppState) {
                 held = true;
                 // Another instance may have run it meanwhile: start from what is saved.
                 engines = Engines::default();
+                state.sequencer.feed().unfollow_all();
                 sender::recover_interrupted(&state).await;
             }
             Ok(true) => {}
             Ok(false) => {
+                if held {
+                    state.sequencer.feed().unfollow_all();
+                }
                 held = false;
                 continue;
             }
@@ -135,6 +142,9 @@ pub async fn run_once(state: &AppState, engines: &mut Engines) -> bool {
                     })
                 });
                 if !matches!(enabled, Ok(true)) {
+                    if matches!(enabled, Ok(false)) && engines.loaded.remove(&workspace).is_some() {
+                        state.sequencer.feed().unfollow(&workspace);
+                    }
                     continue;
                 }
                 match decide(state, engines, &workspace).await {
@@ -161,6 +171,9 @@ pub enum AutomationError {
     /// The saved state could not be read back.
     #[error(transparent)]
     Unreadable(#[from] zentro_automation::engine::Unreadable),
+    /// The writer could not commit the decisions.
+    #[error(transparent)]
+    Writer(#[from] SequencerError),
 }
 
 /// Decides on a workspace's new events (in batches, until its log's end or
@@ -172,6 +185,9 @@ async fn decide(
     workspace: &str,
 ) -> Result<bool, AutomationError> {
     if !engines.loaded.contains_key(workspace) {
+        // Followed before loading: what commits from now on is kept, what came before is read
+        // from the log.
+        state.sequencer.feed().follow(workspace);
         let (cursor, engine) = load(state, workspace).await?;
         let saved_at = tokio::time::Instant::now();
         let followed = Followed {
@@ -187,35 +203,45 @@ async fn decide(
         .ok_or_else(|| StoreError::NotFound("the workspace's automation".into()))?;
     let mut decided_events = 0;
     let mut caught_up = false;
+    // Decided since the last commit: the actions under their keys, the statuses settling
+    // automated messages, and the last event's seq.
+    let mut decided = Vec::new();
+    let mut settled = Vec::new();
+    let mut pending: Option<i64> = None;
     while decided_events < DECIDED_PER_ROUND {
-        let events = state
-            .store
-            .events_after(workspace, followed.cursor, BATCH)
-            .await?;
-        decided_events += events.len();
+        let Some(events) =
+            next_events(state, workspace, pending.unwrap_or(followed.cursor)).await?
+        else {
+            break;
+        };
         let Some(last) = events.last().map(|e| e.seq) else {
             caught_up = true;
             break;
         };
-        let mut decided = Vec::new();
-        let mut settled = Vec::new();
-        for event in &events {
-            settled.extend(statuses_of_automated(&event.kind, &event.payload));
-            let inputs = inputs_from_log(&event.kind, event.author.as_deref(), &event.payload);
+        decided_events += events.len();
+        for event in events {
+            let (seq, at) = (event.seq, event.at);
+            let (inputs, statuses) = inputs_of(event);
+            settled.extend(statuses);
             let actions = inputs
                 .iter()
-                .flat_map(|input| followed.engine.apply(input, event.at));
+                .flat_map(|input| followed.engine.apply(input, at));
             for (n, action) in actions.collect::<Vec<_>>().into_iter().enumerate() {
-                decided.push((format!("{}:{n}", event.seq), action));
+                decided.push((format!("{seq}:{n}"), action));
             }
         }
+        pending = Some(last);
+        if decided.len() >= BATCH as usize {
+            commit(state, workspace, &std::mem::take(&mut decided), None).await?;
+            followed.cursor = last;
+            pending = None;
+            sender::reconcile(state, &std::mem::take(&mut settled)).await?;
+        }
+    }
+    if let Some(last) = pending {
         commit(state, workspace, &decided, None).await?;
         followed.cursor = last;
         sender::reconcile(state, &settled).await?;
-        if (events.len() as i64) < BATCH {
-            caught_up = true;
-            break;
-        }
     }
     let now = now_ms();
     let ticked: Vec<(String, Action)> = if followed.engine.next_tick().is_some_and(|due| due <= now)
@@ -234,6 +260,81 @@ async fn decide(
     Ok(caught_up)
 }
 
+/// Times the decider waits [`COMMITTING_WAIT`] for a batch the sequencer is committing before
+/// leaving it to the next round.
+const COMMITTING_WAITS: u32 = 5;
+
+/// How long the decider waits for a batch being committed, each time.
+const COMMITTING_WAIT: Duration = Duration::from_millis(2);
+
+/// The next events after `cursor` (at most [`BATCH`]): from the feed when it has them, else from
+/// the log (only up to the feed's next event, so nothing is read twice). Empty: the log has
+/// nothing after `cursor`. `None`: the next events are still being committed (the next round
+/// takes them).
+async fn next_events(
+    state: &AppState,
+    workspace: &str,
+    cursor: i64,
+) -> Result<Option<Vec<FedEvent>>, StoreError> {
+    let feed = state.sequencer.feed();
+    let mut waits = 0;
+    let mut looked_at_head = false;
+    loop {
+        let up_to = match feed.next(workspace, cursor) {
+            Next::Here => return Ok(Some(feed.take(workspace, cursor, BATCH as usize))),
+            Next::Committing if waits < COMMITTING_WAITS => {
+                waits += 1;
+                tokio::time::sleep(COMMITTING_WAIT).await;
+                continue;
+            }
+            Next::Committing => return Ok(None),
+            Next::GapBefore(seq) => seq - 1,
+            // The feed lacks what the log may have (another writer's, or before following):
+            // the head decides; looked at again in the feed in case it just came in.
+            Next::Nothing if !looked_at_head => {
+                let head = state.store.last_seq(workspace).await?;
+                if head <= cursor {
+                    return Ok(Some(Vec::new()));
+                }
+                looked_at_head = true;
+                continue;
+            }
+            Next::Nothing => cursor + BATCH,
+        };
+        let limit = (up_to - cursor).clamp(1, BATCH);
+        let stored = state.store.events_after(workspace, cursor, limit).await?;
+        return Ok(Some(
+            stored
+                .into_iter()
+                .map(|e| FedEvent {
+                    seq: e.seq,
+                    at: e.at,
+                    fed: Fed::Other {
+                        kind: e.kind,
+                        author: e.author,
+                        payload: e.payload,
+                    },
+                })
+                .collect(),
+        ));
+    }
+}
+
+/// What an event means to the engine, and the statuses in it settling automated messages.
+fn inputs_of(event: FedEvent) -> (Vec<Input>, Vec<(String, String)>) {
+    match event.fed {
+        Fed::Webhook { input, settled } => (input.into_iter().collect(), settled),
+        Fed::Other {
+            kind,
+            author,
+            payload,
+        } => (
+            inputs_from_log(&kind, author.as_deref(), &payload),
+            statuses_of_automated(&kind, &payload),
+        ),
+    }
+}
+
 /// A workspace's engine from its saved state, or a new one that learns the log from its start
 /// (with automation off until it meets the setup's event, so nothing is decided on the past).
 async fn load(state: &AppState, workspace: &str) -> Result<(i64, Engine), AutomationError> {
@@ -249,21 +350,22 @@ async fn load(state: &AppState, workspace: &str) -> Result<(i64, Engine), Automa
     Ok((cursor, Engine::restore(&saved, conversations)?))
 }
 
-/// In one transaction: the decided team events appended, the messages queued, and with
-/// `save`, the engine's state saved and its cursor moved. Nothing to write: no transaction.
+/// In the sequencer's next group commit ([`crate::sequencer::Sequencer::write_in_commit`]):
+/// the decided team events appended, the messages queued, and with `save`, the engine's state
+/// saved and its cursor moved. Nothing to write: nothing handed over.
 async fn commit(
     state: &AppState,
     workspace: &str,
     decided: &[(String, Action)],
     save: Option<&mut Followed>,
-) -> Result<(), StoreError> {
+) -> Result<(), AutomationError> {
     if decided.is_empty() && save.is_none() {
         return Ok(());
     }
     let now = now_ms();
     let mut messages = Vec::new();
     // (kind, dedup key, author, payload) of each team event decided, in order.
-    let mut appended: Vec<(&str, String, String, String)> = Vec::new();
+    let mut appended: Vec<(&'static str, String, String, String)> = Vec::new();
     for (key, action) in decided {
         match team_event(&action.effect) {
             Some(event) => appended.push((
@@ -275,39 +377,39 @@ async fn commit(
             None => messages.extend(queued(workspace, key, action, now)),
         }
     }
-    let events: Vec<store::NewAppend<'_>> = appended
-        .iter()
-        .map(|(kind, key, author, payload)| store::NewAppend {
-            kind,
-            dedup_key: key,
-            author: Some(author),
-            payload: payload.clone(),
-        })
-        .collect();
-    let mut tx = state.store.begin().await?;
-    let seqs = store::append_many_in(&mut tx, workspace, &events).await?;
-    let last_seq = seqs.into_iter().flatten().last();
-    store::queue_automated_messages_in(&mut tx, &messages).await?;
-    if let Some(followed) = save {
+    let saved = save.map(|followed| {
         let changes: Vec<(String, Option<String>)> = followed
             .engine
             .take_changes()
             .into_iter()
             .map(|(contact, json)| (contact.person_key(), json))
             .collect();
-        store::save_automation_conversations_in(&mut tx, workspace, &changes).await?;
-        let engine = followed.engine.workspace_json();
-        store::save_automation_progress_in(&mut tx, workspace, followed.cursor, &engine, now)
-            .await?;
-    }
-    if let Some(seq) = last_seq {
-        store::notify_appended(&mut tx, workspace, seq).await?;
-    }
-    tx.commit().await?;
-    if let Some(seq) = last_seq {
-        state.notifier.notify(workspace, seq);
-    }
-    Ok(())
+        (followed.cursor, changes, followed.engine.workspace_json())
+    });
+    let ws = workspace.to_string();
+    let writes = in_commit(move |tx| {
+        Box::pin(async move {
+            let events: Vec<store::NewAppend<'_>> = appended
+                .iter()
+                .map(|(kind, key, author, payload)| store::NewAppend {
+                    kind,
+                    dedup_key: key,
+                    author: Some(author),
+                    payload: payload.clone(),
+                })
+                .collect();
+            let seqs = store::append_many_in(tx, &ws, &events).await?;
+            let last_seq = seqs.into_iter().flatten().last();
+            store::queue_automated_messages_in(tx, &messages).await?;
+            if let Some((cursor, changes, engine)) = &saved {
+                store::save_automation_conversations_in(tx, &ws, changes).await?;
+                store::save_automation_progress_in(tx, &ws, *cursor, engine, now).await?;
+            }
+            Ok(last_seq.map(|seq| (ws.clone(), seq)).into_iter().collect())
+        })
+    });
+    let workspaces = vec![workspace.to_string()];
+    Ok(state.sequencer.write_in_commit(workspaces, writes).await?)
 }
 
 /// The team event an action writes to the log, if it writes one.
@@ -380,14 +482,8 @@ fn statuses_of_automated(kind: &str, payload: &serde_json::Value) -> Vec<(String
     }
     zentro_meta::webhook::parse_value(payload)
         .unwrap_or_default()
-        .into_iter()
-        .filter_map(|item| match item.event {
-            zentro_meta::webhook::Event::Status(status) => {
-                let id = status.callback_data.filter(|c| c.starts_with("auto:"))?;
-                Some((id, status.message_id))
-            }
-            _ => None,
-        })
+        .iter()
+        .filter_map(feed::settled_by)
         .collect()
 }
 

@@ -29,6 +29,7 @@ use zentro_meta::webhook::Platform;
 
 use super::Engines;
 use crate::http::AppState;
+use crate::sequencer::{SequencerError, in_commit};
 use crate::store::{
     self, AutomatedMessage, ChannelKind, MessageStateChange, NewAuditEntry, StoreError,
 };
@@ -214,12 +215,12 @@ fn plan(
     }
 }
 
-/// One transaction: the messages about to be sent become `sending` (a crash from here on leaves
-/// them `unknown`, never sent twice), the others get their final state.
+/// In the sequencer's next group commit: the messages about to be sent become `sending` (a crash
+/// from here on leaves them `unknown`, never sent twice), the others get their final state.
 async fn mark_sending(
     state: &AppState,
     plans: &[(AutomatedMessage, Plan)],
-) -> Result<(), StoreError> {
+) -> Result<(), SequencerError> {
     let now = now_ms();
     let mut changes = Vec::with_capacity(plans.len());
     for (message, plan) in plans {
@@ -238,10 +239,13 @@ async fn mark_sending(
             error,
         });
     }
-    let mut tx = state.store.begin().await?;
-    store::set_automated_messages_state_in(&mut tx, &changes, now).await?;
-    tx.commit().await?;
-    Ok(())
+    let writes = in_commit(move |tx| {
+        Box::pin(async move {
+            store::set_automated_messages_state_in(tx, &changes, now).await?;
+            Ok(Vec::new())
+        })
+    });
+    state.sequencer.write_in_commit(Vec::new(), writes).await
 }
 
 /// Sends one message to Meta.
@@ -277,16 +281,16 @@ async fn send(
     }
 }
 
-/// One transaction: what Meta answered, for every message sent this round.
+/// In the sequencer's next group commit: what Meta answered, for every message sent this round.
 async fn record(
     state: &AppState,
     outcomes: &[(&AutomatedMessage, Outcome)],
-) -> Result<(), StoreError> {
+) -> Result<(), SequencerError> {
     if outcomes.is_empty() {
         return Ok(());
     }
     let now = now_ms();
-    let mut accepted: Vec<(&AutomatedMessage, String)> = Vec::new();
+    let mut accepted: Vec<(AutomatedMessage, String)> = Vec::new();
     let mut changes = Vec::new();
     // When the last failure of each conversation is tried again: what it held back goes then too.
     let mut retry_at: HashMap<(&str, &str), i64> = HashMap::new();
@@ -295,7 +299,7 @@ async fn record(
         let conversation = (message.workspace_id.as_str(), message.customer_id.as_str());
         let (name, attempts, next, error) = match outcome {
             Outcome::Answered(Ok(answer)) => {
-                accepted.push((message, answer.message_id.clone()));
+                accepted.push(((*message).clone(), answer.message_id.clone()));
                 continue;
             }
             Outcome::Answered(Err(error)) => {
@@ -317,17 +321,22 @@ async fn record(
             error,
         });
     }
-    let mut tx = state.store.begin().await?;
-    store::set_automated_messages_state_in(&mut tx, &changes, now).await?;
-    let grown = sent_in(&mut tx, &accepted, now).await?;
-    for (workspace, seq) in &grown {
-        store::notify_appended(&mut tx, workspace, *seq).await?;
-    }
-    tx.commit().await?;
-    for (workspace, seq) in grown {
-        state.notifier.notify(&workspace, seq);
-    }
-    Ok(())
+    let mut workspaces: Vec<String> = accepted
+        .iter()
+        .map(|(m, _)| m.workspace_id.clone())
+        .collect();
+    workspaces.sort_unstable();
+    workspaces.dedup();
+    let writes = in_commit(move |tx| {
+        Box::pin(async move {
+            store::set_automated_messages_state_in(tx, &changes, now).await?;
+            let accepted: Vec<(&AutomatedMessage, String)> =
+                accepted.iter().map(|(m, id)| (m, id.clone())).collect();
+            Ok(sent_in(tx, &accepted, now).await?.into_iter().collect())
+        })
+    });
+    // The writer notifies the streams of the workspaces that grew.
+    state.sequencer.write_in_commit(workspaces, writes).await
 }
 
 /// After this instance took the automation over: messages left `sending` by an instance that

@@ -568,3 +568,31 @@ mod tests {
         assert_eq!(left, ["a2"]);
     }
 }
+
+/// A step of the savepoint under which writes handed to the sequencer run inside its group
+/// commit (`Sequencer::write_in_commit`): if they fail, only they are undone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Savepoint {
+    /// Before the writes.
+    Begin,
+    /// After writes that succeeded: kept.
+    Release,
+    /// After writes that failed: undone (the transaction goes on).
+    RollBack,
+}
+
+/// Takes a savepoint step inside `tx`.
+pub(crate) async fn savepoint_in(tx: &mut WriteTx, step: Savepoint) -> Result<()> {
+    let statements: &[&'static str] = match step {
+        Savepoint::Begin => &["SAVEPOINT in_commit"],
+        Savepoint::Release => &["RELEASE SAVEPOINT in_commit"],
+        Savepoint::RollBack => &[
+            "ROLLBACK TO SAVEPOINT in_commit",
+            "RELEASE SAVEPOINT in_commit",
+        ],
+    };
+    for statement in statements {
+        sql!(tx.conn(), automation::savepoint(statement))?;
+    }
+    Ok(())
+}
