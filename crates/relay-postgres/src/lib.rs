@@ -11,6 +11,7 @@ pub mod access;
 pub mod automation;
 pub mod channels;
 pub mod connections;
+pub mod consent;
 pub mod gaps;
 pub mod leases;
 pub mod log;

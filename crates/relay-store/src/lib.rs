@@ -8,6 +8,7 @@ pub mod access;
 pub mod automation;
 pub mod channels;
 pub mod connections;
+pub mod consent;
 pub mod gaps;
 pub mod shared_files;
 pub mod signup_pages;

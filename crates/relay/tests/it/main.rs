@@ -6,6 +6,7 @@ mod api;
 mod audit_sends;
 mod automation;
 mod automation_routes;
+mod consent;
 mod crash;
 mod database;
 mod gaps;
