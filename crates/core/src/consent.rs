@@ -23,6 +23,7 @@ pub struct ConsentRecord {
     /// How: `form`, `agent`, `keyword` (the customer wrote STOP or START) or `import`.
     pub source: String,
     /// When it was given or withdrawn (UTC ms).
+    #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
     pub at: i64,
     /// Who recorded it: a member id, or `automation:consent` for a keyword.
     pub recorded_by: Option<String>,
@@ -35,6 +36,7 @@ pub struct ConsentRecord {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ChannelConsent {
     /// The contact (the customer on this channel) in this cache.
+    #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
     pub contact_id: i64,
     /// whatsapp, messenger or instagram.
     pub channel_kind: String,
