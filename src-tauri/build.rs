@@ -13,6 +13,8 @@ fn main() {
             "templates",
             "send_template",
             "act_on_conversation",
+            "consent",
+            "record_consent",
             "canned_replies",
             "members",
             "save_canned_reply",

@@ -21,6 +21,8 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::conversations::templates,
             commands::conversations::send_template,
             commands::conversations::act_on_conversation,
+            commands::conversations::consent,
+            commands::conversations::record_consent,
             commands::conversations::canned_replies,
             commands::workspace::members,
             commands::conversations::save_canned_reply,

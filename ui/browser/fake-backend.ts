@@ -31,6 +31,7 @@ import {
   report as reportFixture,
   teammate,
 } from '../src/lib/fixtures';
+import { defaultConsent } from '../src/lib/stores/automation.svelte';
 
 type Commands = typeof commands;
 type Command = keyof Commands;
@@ -106,6 +107,7 @@ let automation: AutomationSetup = {
     agent_keywords: ['agent'],
     hand_back_after_minutes: null,
     csat: null,
+    consent: defaultConsent(),
   },
 };
 const presences: MemberPresence[] = [
@@ -175,6 +177,8 @@ const answers = {
   sendReply: (): Out<'sendReply'> => 'cm_fake',
   retryReply: (): Out<'retryReply'> => 'cm_fake',
   actOnConversation: (): Out<'actOnConversation'> => null,
+  consent: (): Out<'consent'> => [],
+  recordConsent: (): Out<'recordConsent'> => null,
   setViewing: () => null, // Rust's `()` arrives as null (the binding says void)
   templates: (): Out<'templates'> => [],
   members: (): Out<'members'> => [teammate('m1', 'you@fake.test', 'You', 'owner')],

@@ -532,7 +532,11 @@ impl Engine {
             c.open = true;
             c.last_customer_at = c.last_customer_at.max(message.at);
         });
-        if before.restricted || !self.workspace.setup.enabled {
+        // A stop or start keyword is the relay's to answer (crate::consent), never the bot's.
+        let keyword = message
+            .text
+            .is_some_and(|t| crate::consent::is_keyword(&self.workspace.setup.consent, t));
+        if before.restricted || !self.workspace.setup.enabled || keyword {
             self.refresh_waiting(contact, now);
             return;
         }

@@ -9,12 +9,14 @@
 //! the same machine to preview a setup before it is saved. Nothing here does I/O.
 #![deny(missing_docs)]
 
+pub mod consent;
 pub mod csat;
 pub mod engine;
 pub mod hours;
 pub mod inputs;
 pub mod setup;
 
+pub use consent::{ConsentKeywords, KeywordDecision};
 pub use engine::{Action, Effect, Engine, Input, Outgoing, Presence};
 pub use inputs::{inputs_from_log, webhook_item_input};
 pub use setup::{Assignment, Csat, Hours, Invalid, Menu, MenuOption, Setup, Team, Texts};

@@ -1,6 +1,6 @@
 //! The workspace's automation setup, as admins edit it on Team → Automation and the relay keeps
 //! it: teams and their members, how each team assigns, capacities, business hours, the greeting,
-//! the away message, the menu bot and the satisfaction survey.
+//! the away message, the menu bot, the satisfaction survey and the stop and start keywords.
 //!
 //! One JSON document per workspace, versioned by the relay; every save is a
 //! `workspace.automation` event in the log, so every desk knows the teams and can replay the rules.
@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::consent::ConsentKeywords;
 use crate::hours::Span;
 
 /// The longest automated text (bytes): WhatsApp's limit for an interactive body is 1,024
@@ -56,6 +57,9 @@ pub struct Setup {
     pub hand_back_after_minutes: Option<u32>,
     /// The satisfaction survey sent when a person resolves a conversation (`None`: no survey).
     pub csat: Option<Csat>,
+    /// Stop and start keywords and their confirmations: honoured by the relay even while
+    /// `enabled` is off ([`crate::consent`]).
+    pub consent: ConsentKeywords,
 }
 
 impl Default for Setup {
@@ -72,6 +76,7 @@ impl Default for Setup {
             agent_keywords: vec!["agent".into()],
             hand_back_after_minutes: None,
             csat: None,
+            consent: ConsentKeywords::default(),
         }
     }
 }
@@ -323,6 +328,7 @@ impl Setup {
         if let Some(csat) = &self.csat {
             csat.validate()?;
         }
+        self.consent.validate()?;
         if self.hand_back_after_minutes == Some(0) {
             return Err(Invalid(
                 "hand back after at least one minute offline (or never)".into(),

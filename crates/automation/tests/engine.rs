@@ -151,6 +151,21 @@ fn a_new_conversation_is_greeted_and_asked_which_team() {
 }
 
 #[test]
+fn a_stop_or_start_keyword_gets_no_greeting_or_menu_the_consent_worker_answers_it() {
+    let mut engine = Engine::new(setup());
+    for (n, keyword) in ["STOP", " arrêt ", "Start"].iter().enumerate() {
+        let actions = engine.apply(&says(&contact(n), MONDAY_10H, keyword), MONDAY_10H);
+        assert!(actions.is_empty(), "{keyword:?}: {actions:?}");
+    }
+    // A sentence with the word in it is a message like any other.
+    let actions = engine.apply(
+        &says(&contact(9), MONDAY_10H, "stop by the shop?"),
+        MONDAY_10H,
+    );
+    assert_eq!(rules(&actions), ["greeting", "menu"]);
+}
+
+#[test]
 fn the_answer_routes_to_the_team_and_round_robin_splits_evenly() {
     let mut engine = Engine::new(setup());
     available(&mut engine, &["ana", "bo", "cy"]);

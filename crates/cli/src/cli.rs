@@ -101,6 +101,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A customer's consent to marketing messages: show it with its history, or record what
+    /// they told you.
+    #[command(subcommand)]
+    Consent(ConsentCommand),
     /// Export a customer's data (or everyone's, `--all`) to a ZIP archive: JSON, CSV, readable
     /// transcripts and media (admins; recorded in the audit log).
     Export {
@@ -321,6 +325,71 @@ pub enum AssistCommand {
         #[arg(long)]
         show_request: bool,
     },
+}
+
+/// `zentro consent …`: a customer's consent to marketing messages.
+#[derive(Subcommand)]
+pub enum ConsentCommand {
+    /// The contact's consent on its channel now, and every record of it (newest first).
+    Show {
+        /// The contact id (from `zentro contacts`).
+        contact: i64,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record that the customer opted in or out (the relay records their STOP and START
+    /// keywords by itself).
+    Record {
+        /// The contact id (from `zentro contacts`).
+        contact: i64,
+        /// Opted in or out.
+        #[arg(value_enum)]
+        opt: ConsentOpt,
+        /// How: `agent` (they told you), or `form` and `import` (admins).
+        #[arg(long, value_enum, default_value = "agent")]
+        source: ConsentSourceArg,
+        /// How they told you (at most 500 characters).
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+/// Opted in or out.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ConsentOpt {
+    /// May receive marketing messages.
+    In,
+    /// May not.
+    Out,
+}
+
+impl ConsentOpt {
+    /// Whether it opts in.
+    pub fn opted_in(self) -> bool {
+        matches!(self, Self::In)
+    }
+}
+
+/// How a consent was given, as a member records it.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ConsentSourceArg {
+    /// The customer told you.
+    Agent,
+    /// A form the business collected (admins).
+    Form,
+    /// The business's earlier records (admins).
+    Import,
+}
+
+impl From<ConsentSourceArg> for zentro_events::ConsentSource {
+    fn from(source: ConsentSourceArg) -> Self {
+        match source {
+            ConsentSourceArg::Agent => Self::Agent,
+            ConsentSourceArg::Form => Self::Form,
+            ConsentSourceArg::Import => Self::Import,
+        }
+    }
 }
 
 /// `zentro automation …`: the workspace's automation setup on the relay.

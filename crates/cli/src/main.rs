@@ -16,6 +16,7 @@ mod assist;
 mod automation;
 mod channels;
 mod cli;
+mod consent;
 mod context;
 mod exit;
 mod graph;
@@ -62,6 +63,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Presence { status, json } => automation::presence(&ctx, status, json).await,
         Command::ChannelToken { channel } => channels::store_token(&ctx, &channel).await,
         Command::Contacts { json } => rights::contacts(&ctx, json).await,
+        Command::Consent(command) => consent::consent(&ctx, command).await,
         Command::Export { contact, all, out } => rights::export(&ctx, contact, all, &out).await,
         Command::Erase { contact, yes } => rights::erase(&ctx, contact, yes).await,
         Command::Sync { follow } => inbox::sync(&ctx, follow).await,

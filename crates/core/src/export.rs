@@ -2,7 +2,7 @@
 //!
 //! One ZIP archive per export. For each contact, under `contacts/<id>/` (or at the root for a
 //! single contact): `export.json` (the machine-readable document, schema
-//! `docs/export-schema-v1.json`, versioned by `version`), `contacts.csv`, `conversations.csv`,
+//! `docs/export-schema-v1.json`, versioned by `version`), `contacts.csv`, `consent.csv`, `conversations.csv`,
 //! `messages.csv`, `transcripts/conversation-<id>.html` (readable, prints well), and
 //! `media/<sha256>` for every file this cache holds, referenced from the JSON and the transcripts.
 //! Messages are read in keyset pages and written as they are read, so a contact with a hundred
@@ -203,6 +203,8 @@ struct ContactInfo {
     name: String,
     channel_kind: String,
     csv: Vec<String>,
+    /// Consent to marketing messages, newest first (`consent.csv`).
+    consent: Vec<crate::consent::ConsentRecord>,
 }
 
 async fn contact_info(
@@ -228,6 +230,19 @@ async fn contact_info(
     .await
     .map_err(sql)?;
     let attributes: Value = serde_json::from_str(&c.attributes).unwrap_or_else(|_| json!({}));
+    let consent = crate::consent::records_of(conn, contact_id).await?;
+    let consent_json: Vec<Value> = consent
+        .iter()
+        .map(|r| {
+            json!({
+                "opted_in": r.opted_in,
+                "source": r.source,
+                "at": iso(r.at),
+                "recorded_by": r.recorded_by,
+                "note": r.note,
+            })
+        })
+        .collect();
     let csv = vec![
         c.id.to_string(),
         c.name.clone(),
@@ -255,10 +270,12 @@ async fn contact_info(
             "labels": labels,
             "restricted": c.restricted,
             "created_at": iso(c.created_at),
+            "consent": consent_json,
         }),
         name: c.name,
         channel_kind: c.kind,
         csv,
+        consent,
     })
 }
 
@@ -464,6 +481,9 @@ struct Counts {
     media: i64,
 }
 
+/// The header of `consent.csv`.
+const CONSENT_COLUMNS: [&str; 5] = ["consent", "source", "at", "recorded_by", "note"];
+
 /// The header of `contacts.csv`.
 const CONTACT_COLUMNS: [&str; 12] = [
     "id",
@@ -593,7 +613,7 @@ impl ContactFiles<'_> {
         archive.write(b",\n  \"conversations\": [")
     }
 
-    /// `contacts.csv`, `conversations.csv` and `messages.csv`.
+    /// `contacts.csv`, `consent.csv`, `conversations.csv` and `messages.csv`.
     async fn write_csv<W: Write + Seek>(
         &self,
         conn: &mut SqliteConnection,
@@ -609,6 +629,10 @@ impl ContactFiles<'_> {
             &format!("{}conversations.csv", self.prefix),
             self.conversations_csv().as_bytes(),
         )?;
+        archive.file(
+            &format!("{}consent.csv", self.prefix),
+            self.consent_csv().as_bytes(),
+        )?;
         archive.start(&format!("{}messages.csv", self.prefix))?;
         archive.write(csv_row(&MESSAGE_COLUMNS.map(String::from)).as_bytes())?;
         for c in &self.conversations {
@@ -618,6 +642,21 @@ impl ContactFiles<'_> {
             .await?;
         }
         Ok(())
+    }
+
+    /// The contact's consent records as CSV (newest first), with its header.
+    fn consent_csv(&self) -> String {
+        let mut rows = csv_row(&CONSENT_COLUMNS.map(String::from));
+        for r in &self.contact.consent {
+            rows.push_str(&csv_row(&[
+                if r.opted_in { "in" } else { "out" }.to_string(),
+                r.source.clone(),
+                iso(r.at),
+                r.recorded_by.clone().unwrap_or_default(),
+                r.note.clone().unwrap_or_default(),
+            ]));
+        }
+        rows
     }
 
     /// The contact's conversations as CSV, with its header.
@@ -811,7 +850,7 @@ async fn write_media<W: Write + Seek>(
 /// The archive's `README.txt`.
 const README: &[u8] = b"Zentro Desk export (schema version 1).\r\n\
               export.json: everything, machine-readable (see docs/export-schema-v1.json in Zentro Desk's repository).\r\n\
-              *.csv: contacts, conversations and messages as spreadsheets.\r\n\
+              *.csv: contacts, consent to marketing messages, conversations and messages as spreadsheets.\r\n\
               transcripts/: a readable page per conversation (open in a browser; prints well).\r\n\
               media/: the files this computer kept, named by their SHA-256.\r\n";
 

@@ -21,7 +21,7 @@
 //!   cache, before it is saved).
 //! - **Customers' content and rights**: [`media`] and [`customer_files`] (files kept, shown and
 //!   opened safely), [`profiles`] (customer names), [`export`] and [`rights`] (export, erasure,
-//!   retention, restriction), [`notices`] (what deserves an OS notification), [`links`]
+//!   retention, restriction), [`consent`] (customers' consent to marketing messages), [`notices`] (what deserves an OS notification), [`links`]
 //!   (`zentro://` links).
 //! - **This installation**: [`vault`] (the OS keychain), [`preferences`], [`updates`], [`utc`].
 //!
@@ -39,6 +39,7 @@ pub mod cache;
 pub mod channel_access;
 pub mod channel_tokens;
 pub mod connections;
+pub mod consent;
 pub mod customer_files;
 pub mod desk;
 pub mod export;

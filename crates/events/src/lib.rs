@@ -19,8 +19,8 @@ pub mod team;
 use serde::{Deserialize, Serialize};
 
 pub use team::{
-    ContactChanges, ContactRef, ConversationStatus, Invalid, KIND_PREFIX, MAX_COMMENT, RATED,
-    TeamEvent,
+    CONSENT_RECORDED, ConsentSource, ContactChanges, ContactRef, ConversationStatus, Invalid,
+    KIND_PREFIX, MAX_COMMENT, RATED, TeamEvent,
 };
 
 /// The `author` the relay gives the events its own routes write (erasures, retention, channel
@@ -208,6 +208,12 @@ impl DeviceEvent {
             return Err(invalid(format!("its type is {}", team.kind())));
         }
         team.validate().map_err(|e| invalid(e.0))?;
+        if team.relay_only() {
+            // A customer's keyword comes from Meta's signed webhook, never from a member.
+            return Err(Refusal::RelayOnly(format!(
+                "{kind} with the source keyword"
+            )));
+        }
         Ok(Self::Team(team))
     }
 
@@ -294,4 +300,36 @@ mod tests {
             Err(Refusal::RelayOnly(_))
         ));
     }
+
+    #[test]
+    fn a_consent_record_from_a_device_may_not_claim_the_customers_keyword() {
+        let record = |source: &str| {
+            json!({ "type": "consent_recorded", "contact": { "channel_kind": "whatsapp",
+                "channel_external_id": "P1", "customer_id": "US.1" }, "opted_in": false,
+                "source": source, "at": 1 })
+        };
+        for source in ["agent", "form", "import"] {
+            let parsed = DeviceEvent::parse(CONSENT_RECORDED, &record(source)).unwrap();
+            let DeviceEvent::Team(team) = parsed else {
+                panic!("a team event")
+            };
+            assert_eq!(team.records_collected_consent(), source != "agent");
+        }
+        assert!(matches!(
+            DeviceEvent::parse(CONSENT_RECORDED, &record("keyword")),
+            Err(Refusal::RelayOnly(_))
+        ));
+        assert!(matches!(
+            DeviceEvent::parse(CONSENT_RECORDED, &record("sms")),
+            Err(Refusal::Invalid { .. })
+        ));
+        let mut long = record("agent");
+        long["note"] = json!("x".repeat(MAX_CONSENT_NOTE_FOR_TEST + 1));
+        assert!(matches!(
+            DeviceEvent::parse(CONSENT_RECORDED, &long),
+            Err(Refusal::Invalid { .. })
+        ));
+    }
+
+    const MAX_CONSENT_NOTE_FOR_TEST: usize = team::MAX_CONSENT_NOTE;
 }

@@ -197,7 +197,58 @@ pub enum TeamEvent {
         /// When the customer gave the rating (Meta's time of their answer, UTC ms).
         rated_at: i64,
     },
+    /// A contact's consent to marketing messages on its channel was recorded: opted in or out.
+    /// The latest record in the log's order wins, on the relay and on every desk. Devices publish it with
+    /// the source `agent` (any member), `form` or `import` (admins); the source `keyword` (the
+    /// customer wrote a stop or start keyword) only the relay writes, authored
+    /// `automation:consent`, from the customer's own message in Meta's signed webhook.
+    ConsentRecorded {
+        /// The customer, on the channel the consent is for.
+        contact: ContactRef,
+        /// Opted in (`true`: may receive marketing messages) or out.
+        opted_in: bool,
+        /// How the consent was given or withdrawn.
+        source: ConsentSource,
+        /// When (UTC ms): the customer's message for a keyword, the member's action otherwise.
+        at: i64,
+        /// What the member noted about it (e.g. "asked by phone"), at most 500 bytes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
 }
+
+/// How a consent record came about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentSource {
+    /// The customer filled in a form (a sign-up on the business's site); recorded by an admin.
+    Form,
+    /// A member recorded what the customer told them.
+    Agent,
+    /// The customer wrote a stop or start keyword; only the relay records it.
+    Keyword,
+    /// Imported from the business's earlier records by an admin.
+    Import,
+}
+
+impl ConsentSource {
+    /// The value stored in caches and shown (`form`, `agent`, `keyword`, `import`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Form => "form",
+            Self::Agent => "agent",
+            Self::Keyword => "keyword",
+            Self::Import => "import",
+        }
+    }
+}
+
+/// The kind of [`TeamEvent::ConsentRecorded`].
+pub const CONSENT_RECORDED: &str = "team.consent_recorded";
+
+/// The longest note of a consent record (bytes).
+pub const MAX_CONSENT_NOTE: usize = 500;
 
 /// The kind of [`TeamEvent::Rated`]: a customer's answer to the satisfaction survey.
 pub const RATED: &str = "team.rated";
@@ -224,6 +275,7 @@ impl TeamEvent {
             Self::CannedReplySaved { .. } => "team.canned_reply_saved",
             Self::CannedReplyDeleted { .. } => "team.canned_reply_deleted",
             Self::Rated { .. } => RATED,
+            Self::ConsentRecorded { .. } => CONSENT_RECORDED,
         }
     }
 
@@ -232,7 +284,7 @@ impl TeamEvent {
     pub const AUTOMATION_KINDS: [&'static str; 1] = [RATED];
 
     /// Every team event kind devices may publish.
-    pub const KINDS: [&'static str; 10] = [
+    pub const KINDS: [&'static str; 11] = [
         "team.assigned",
         "team.routed",
         "team.status_changed",
@@ -243,6 +295,7 @@ impl TeamEvent {
         "team.contact_unlinked",
         "team.canned_reply_saved",
         "team.canned_reply_deleted",
+        CONSENT_RECORDED,
     ];
 
     /// The contacts it names (every reference must name a customer on a channel).
@@ -254,9 +307,9 @@ impl TeamEvent {
             | Self::NoteAdded { conversation, .. }
             | Self::Labeled { conversation, .. }
             | Self::Rated { conversation, .. } => vec![conversation],
-            Self::ContactEdited { contact, .. } | Self::ContactUnlinked { contact } => {
-                vec![contact]
-            }
+            Self::ContactEdited { contact, .. }
+            | Self::ContactUnlinked { contact }
+            | Self::ConsentRecorded { contact, .. } => vec![contact],
             Self::ContactsLinked { contact, with } => vec![contact, with],
             Self::CannedReplySaved { .. } | Self::CannedReplyDeleted { .. } => vec![],
         }
@@ -266,6 +319,31 @@ impl TeamEvent {
     /// decision (privacy promise P14).
     pub fn restricts(&self) -> bool {
         matches!(self, Self::ContactEdited { changes, .. } if changes.restricted.is_some())
+    }
+
+    /// Whether it records consent the business collected in bulk or outside the inbox (a form,
+    /// an import): an admin's decision, as opting many customers in is what spam complaints are
+    /// made of. A member recording what a customer told them (`agent`) is part of answering.
+    pub fn records_collected_consent(&self) -> bool {
+        matches!(
+            self,
+            Self::ConsentRecorded {
+                source: ConsentSource::Form | ConsentSource::Import,
+                ..
+            }
+        )
+    }
+
+    /// Whether only the relay may write it although its kind is a device kind: a consent record
+    /// whose source is a keyword the customer wrote (no member may claim a customer wrote STOP).
+    pub fn relay_only(&self) -> bool {
+        matches!(
+            self,
+            Self::ConsentRecorded {
+                source: ConsentSource::Keyword,
+                ..
+            }
+        )
     }
 
     /// Checks what a member typed before it is queued, and what the relay accepts: everything a
@@ -337,6 +415,7 @@ impl TeamEvent {
                 team.as_deref(),
                 [*resolved_at, *rated_at],
             ),
+            Self::ConsentRecorded { at, note, .. } => consent_record(*at, note.as_deref()),
             _ => Ok(()),
         }
     }
@@ -439,6 +518,19 @@ fn rated(
         return Err(Invalid(
             "resolved_at and rated_at are times in UTC ms".into(),
         ));
+    }
+    Ok(())
+}
+
+/// A consent record: a time, a note within [`MAX_CONSENT_NOTE`].
+fn consent_record(at: i64, note: Option<&str>) -> Result<(), Invalid> {
+    if at < 0 {
+        return Err(Invalid("at is a time in UTC ms".into()));
+    }
+    if note.is_some_and(|n| n.len() > MAX_CONSENT_NOTE) {
+        return Err(Invalid(format!(
+            "a consent note has at most {MAX_CONSENT_NOTE} bytes"
+        )));
     }
     Ok(())
 }

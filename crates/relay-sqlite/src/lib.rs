@@ -12,6 +12,7 @@ pub mod assist;
 pub mod automation;
 pub mod channels;
 pub mod connections;
+pub mod consent;
 pub mod gaps;
 pub mod leases;
 pub mod log;

@@ -9,6 +9,7 @@ pub mod assist;
 pub mod automation;
 pub mod channels;
 pub mod connections;
+pub mod consent;
 pub mod gaps;
 pub mod shared_files;
 pub mod signup_pages;

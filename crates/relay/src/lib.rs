@@ -19,6 +19,8 @@
 //!   pages and a stream, team administration, channels and their sealed tokens, Embedded Signup,
 //!   channel health, erasure, shared files, `/healthz` and `/metrics`; one error type
 //!   (`http::error`).
+//! - **Working while desks are closed**: [`automation`] (the workspace's automation and its
+//!   outbox), [`consent`] (stop and start keywords honoured at once, consent kept for campaigns).
 //! - **Who may do what and secrets**: [`roles`] (roles and permissions, shared with desks),
 //!   [`credentials`] (passwords and device tokens), [`sealing`] (channel tokens at rest),
 //!   [`ratelimit`] (attempt counters and the client's address).
@@ -29,6 +31,7 @@
 
 pub mod automation;
 pub mod config;
+pub mod consent;
 pub mod credentials;
 pub mod http;
 pub mod metrics;
@@ -74,6 +77,7 @@ pub async fn run(
     let checker = tokio::spawn(http::channel_health::check_periodically(state.clone()));
     let presence = tokio::spawn(http::automation::sweep_presence_periodically(state.clone()));
     let automation = tokio::spawn(automation::run_periodically(state.clone()));
+    let consent = tokio::spawn(consent::run_periodically(state.clone()));
     http::shared_files::sweep_periodically(&state);
     let pruner = tokio::spawn(prune_periodically(
         store.clone(),
@@ -110,6 +114,7 @@ pub async fn run(
     let _ = checker.await;
     let _ = presence.await;
     let _ = automation.await;
+    let _ = consent.await;
     if let Some(wakeups) = wakeups {
         let _ = wakeups.await;
     }

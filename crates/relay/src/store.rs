@@ -24,6 +24,7 @@ mod assist;
 mod automation;
 mod channels;
 mod connections;
+mod consent;
 mod gaps;
 mod leases;
 mod rate_limits;
@@ -43,13 +44,16 @@ pub(crate) use automation::{
     save_automation_conversations_in, save_automation_progress_in, savepoint_in,
     set_automated_messages_state_in,
 };
+// The consent worker composes these into its own transactions; erasures remove consent.
 pub use channels::{ChannelView, SealedToken};
 pub use connections::{ChannelHealth, Signup, SignupRefusal, SignupState};
+pub(crate) use consent::{erase_consent_of_in, save_consent_cursor_in, save_consents_in};
 pub use gaps::{ErasureReceipt, Gap, LAST_USE_RESOLUTION, SessionUse};
 pub use leases::Lease;
 pub use shared_files::{SharedFile, SharedUsage};
 pub use signup_pages::SignupPage;
 pub use team::{AuditEntry, Device, NewAuditEntry};
+pub use zentro_relay_store::consent::{ConsentRow, NewConsent};
 pub use zentro_relay_store::{
     Channel, ChannelKind, Credentials, Member, MemberSummary, NewEvent, QuarantineEntry,
     SessionContext, StoredEvent, Workspace,

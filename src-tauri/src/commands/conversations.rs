@@ -1,5 +1,6 @@
 //! What the agent does in a conversation: reply (text, files, templates), act on it (assign,
-//! change status, write notes, label, edit or link the customer) and the team's canned replies.
+//! change status, write notes, label, edit or link the customer, record their consent to
+//! marketing messages) and the team's canned replies.
 //! Each is queued in the cache and goes out through the desk (so it works offline), then comes
 //! back from the relay.
 
@@ -177,5 +178,34 @@ pub async fn delete_canned_reply(
     let desk = state.running_desk().await?;
     desk.act(&TeamEvent::CannedReplyDeleted { shortcut })
         .await?;
+    Ok(())
+}
+
+/// The consent to marketing messages of the customer in `conversation_id`, per channel (their
+/// contact there, then the identities linked to it), each with its history.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all, fields(conversation_id = conversation_id), err(Display, level = "warn"))]
+pub async fn consent(
+    state: State<'_, AppState>,
+    conversation_id: u32,
+) -> Result<Vec<zentro_core::consent::ChannelConsent>, CommandError> {
+    let cache = state.cache().await?;
+    Ok(zentro_core::consent::consent_of_conversation(&cache, conversation_id.into()).await?)
+}
+
+/// Records what a customer told the member about their consent on a contact's channel (opted
+/// in or out, with an optional note), for every device of the team.
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all, fields(contact_id = contact_id, opted_in = opted_in), err(Display, level = "warn"))]
+pub async fn record_consent(
+    state: State<'_, AppState>,
+    contact_id: u32,
+    opted_in: bool,
+    note: Option<String>,
+) -> Result<(), CommandError> {
+    let desk = state.running_desk().await?;
+    zentro_core::consent::record(&desk, contact_id.into(), opted_in, note, now_ms()).await?;
     Ok(())
 }

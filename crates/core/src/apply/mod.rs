@@ -16,6 +16,7 @@
 //! `relay` (the relay's own events: sent replies, retention, erasure, the automation's setup and
 //! members' presence).
 
+mod consent;
 mod messages;
 mod relay;
 mod statuses;

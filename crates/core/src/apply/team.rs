@@ -62,6 +62,16 @@ async fn apply_team(tx: &mut Tx, event: &RelayEvent, team: &TeamEvent) -> Result
             routed(tx, event, conversation, team.as_deref()).await
         }
         TeamEvent::Rated { .. } => rated(tx, event, team).await,
+        TeamEvent::ConsentRecorded {
+            contact,
+            opted_in,
+            source,
+            at,
+            note,
+        } => {
+            let note = note.as_deref();
+            super::consent::recorded(tx, event, contact, *opted_in, *source, *at, note).await
+        }
     }
 }
 

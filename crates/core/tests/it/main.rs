@@ -3,6 +3,7 @@
 
 mod apply;
 mod cache;
+mod consent;
 mod crash;
 mod customer_files;
 mod export;
@@ -16,3 +17,12 @@ mod support;
 mod team;
 mod teams;
 mod vault;
+
+/// The cache's contact id of customer `customer`.
+pub async fn export_contact_id(cache: &zentro_core::Cache, customer: &str) -> i64 {
+    sqlx::query_scalar("SELECT id FROM contacts WHERE external_id = ?")
+        .bind(customer)
+        .fetch_one(cache.pool())
+        .await
+        .unwrap()
+}

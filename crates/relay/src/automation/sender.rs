@@ -61,7 +61,10 @@ pub async fn send_due(state: &AppState, engines: &Engines) -> bool {
     let mut tokens: HashMap<(String, String), Result<AccessToken, String>> = HashMap::new();
     let mut plans = Vec::with_capacity(due.len());
     for message in due {
-        if switched_off.contains(&message.workspace_id) {
+        // A consent confirmation goes whatever the automation does (crate::consent).
+        if switched_off.contains(&message.workspace_id)
+            && message.rule != crate::consent::CONSENT_RULE
+        {
             let why = "the automation was switched off before it went".to_string();
             plans.push((message, Plan::GiveUp("failed", why)));
             continue;

@@ -197,8 +197,8 @@ impl Store {
 
     /// Deletes, in one transaction, the events after `head` and the quarantined webhooks after
     /// `last_quarantined` that name one of the `identifiers`, and what the automation keeps of
-    /// those customers (conversation states, automated replies); returns how many events and
-    /// quarantined webhooks went.
+    /// those customers (conversation states, automated replies) and their consent; returns how
+    /// many events and quarantined webhooks went.
     async fn purge_recent_mentions(
         &self,
         workspace_id: &str,
@@ -210,6 +210,7 @@ impl Store {
         let mut tx = self.begin().await?;
         for identifier in identifiers {
             super::erase_automation_of_in(&mut tx, workspace_id, identifier).await?;
+            super::erase_consent_of_in(&mut tx, workspace_id, identifier).await?;
             let identifier = &format!("\"{identifier}\"");
             events += sql!(
                 tx.conn(),

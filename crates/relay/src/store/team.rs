@@ -215,7 +215,8 @@ impl Store {
     /// Audits the event a device just published at `seq`, when the promises name it (P2, P8):
     /// every send (`message.sent`: who, which conversation, Meta's id of the message — never its
     /// text) and every restriction of a customer or its lifting (`team.contact_edited` changing
-    /// `restricted`). The actor is `session`, the caller, never a field of the payload. Called
+    /// `restricted`) and every consent a member records (`team.consent_recorded`: in or out
+    /// and the source, never the note). The actor is `session`, the caller, never a field of the payload. Called
     /// once the event is accepted; for a repeated publication (`created` false: the same
     /// idempotency key) the entry is written only if it is missing, so a retry after a failure
     /// here completes the log and never doubles it.
@@ -332,6 +333,21 @@ fn audited(
                     "customer_id": customer,
                     "external_id": text("/external_id"),
                     "client_id": text("/client_id"),
+                }),
+            ))
+        }
+        zentro_events::CONSENT_RECORDED => {
+            let customer = text("/contact/customer_id");
+            Some((
+                "contact.consent",
+                customer.clone(),
+                serde_json::json!({
+                    "seq": seq,
+                    "channel_kind": text("/contact/channel_kind"),
+                    "channel_external_id": text("/contact/channel_external_id"),
+                    "customer_id": customer,
+                    "opted_in": payload.get("opted_in").and_then(|v| v.as_bool()),
+                    "source": text("/source"),
                 }),
             ))
         }

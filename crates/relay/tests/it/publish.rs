@@ -156,6 +156,27 @@ fn cases() -> Vec<(&'static str, Value, May)> {
             May::From("agent"),
         ),
         (
+            "team.consent_recorded",
+            json!({ "type": "consent_recorded", "contact": ana(), "opted_in": true, "source": "agent", "at": AT }),
+            May::From("agent"),
+        ),
+        (
+            "team.consent_recorded",
+            json!({ "type": "consent_recorded", "contact": ana(), "opted_in": true, "source": "import", "at": AT }),
+            May::From("admin"),
+        ),
+        (
+            "team.consent_recorded",
+            json!({ "type": "consent_recorded", "contact": ana(), "opted_in": true, "source": "form", "at": AT, "note": "newsletter form" }),
+            May::From("admin"),
+        ),
+        // The customer's own keyword: only the relay's consent worker records it.
+        (
+            "team.consent_recorded",
+            json!({ "type": "consent_recorded", "contact": ana(), "opted_in": false, "source": "keyword", "at": AT }),
+            May::Nobody(403),
+        ),
+        (
             "message.sent",
             json!({ "client_id": "cm_1", "external_id": "wamid.out1", "channel_kind": "whatsapp", "channel_external_id": "P1",
                                  "customer_id": "US.1", "body": "Hello", "reply_to": null, "sent_at": AT, "author_member_id": "m_forged" }),

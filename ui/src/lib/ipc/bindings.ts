@@ -28,6 +28,16 @@ export const commands = {
 	sendTemplate: (conversationId: number, template: TemplateView, variables: string[]) => typedError<string, CommandError>(__TAURI_INVOKE("send_template", { conversationId, template, variables })),
 	/**  Does `action` to a conversation, for every device of the team. */
 	actOnConversation: (conversationId: number, action: ConversationAction_Deserialize) => typedError<null, CommandError>(__TAURI_INVOKE("act_on_conversation", { conversationId, action })),
+	/**
+	 *  The consent to marketing messages of the customer in `conversation_id`, per channel (their
+	 *  contact there, then the identities linked to it), each with its history.
+	 */
+	consent: (conversationId: number) => typedError<ChannelConsent_Serialize[], CommandError>(__TAURI_INVOKE("consent", { conversationId })),
+	/**
+	 *  Records what a customer told the member about their consent on a contact's channel (opted
+	 *  in or out, with an optional note), for every device of the team.
+	 */
+	recordConsent: (contactId: number, optedIn: boolean, note: string | null) => typedError<null, CommandError>(__TAURI_INVOKE("record_consent", { contactId, optedIn, note })),
 	/**  The team's canned replies. */
 	cannedReplies: () => typedError<CannedReply[], CommandError>(__TAURI_INVOKE("canned_replies")),
 	/**  The workspace's members, for assigning and @mentions. */
@@ -428,6 +438,41 @@ export type CannedReply = {
 	body: string,
 };
 
+/**  A contact's consent on its channel: the current state and its history, newest first. */
+export type ChannelConsent = ChannelConsent_Serialize | ChannelConsent_Deserialize;
+
+/**  A contact's consent on its channel: the current state and its history, newest first. */
+export type ChannelConsent_Deserialize = {
+	/**  The contact (the customer on this channel) in this cache. */
+	contact_id: number,
+	/**  whatsapp, messenger or instagram. */
+	channel_kind: string,
+	/**  The channel's id at Meta. */
+	channel_external_id: string,
+	/**  The customer's id on the channel. */
+	customer_id: string,
+	/**  Opted in (`true`), out (`false`), or never recorded (`None`: no marketing messages). */
+	opted_in?: boolean | null,
+	/**  Every record, newest first (the first one is the current consent). */
+	history: ConsentRecord_Deserialize[],
+};
+
+/**  A contact's consent on its channel: the current state and its history, newest first. */
+export type ChannelConsent_Serialize = {
+	/**  The contact (the customer on this channel) in this cache. */
+	contact_id: number,
+	/**  whatsapp, messenger or instagram. */
+	channel_kind: string,
+	/**  The channel's id at Meta. */
+	channel_external_id: string,
+	/**  The customer's id on the channel. */
+	customer_id: string,
+	/**  Opted in (`true`), out (`false`), or never recorded (`None`: no marketing messages). */
+	opted_in: boolean | null,
+	/**  Every record, newest first (the first one is the current consent). */
+	history: ConsentRecord_Serialize[],
+};
+
 /**  One channel kind's messages within the range. */
 export type ChannelFigures = {
 	/**  `whatsapp`, `messenger` or `instagram`. */
@@ -509,6 +554,64 @@ export type CommandError = {
 	code: ErrorCode,
 	/**  What happened and what to do, for people. */
 	message: string,
+};
+
+/**  The workspace's stop and start keywords and what the customer is told after each. */
+export type ConsentKeywords = ConsentKeywords_Serialize | ConsentKeywords_Deserialize;
+
+/**  The workspace's stop and start keywords and what the customer is told after each. */
+export type ConsentKeywords_Deserialize = {
+	/**  Words that opt the customer out (STOP, UNSUBSCRIBE, ABMELDEN, BAJA, ARRET…). */
+	stop?: string[],
+	/**  Words that opt the customer back in (START…). */
+	start?: string[],
+	/**  Sent once the customer opted out (never again while they stay out). */
+	stopped_reply?: Texts_Deserialize,
+	/**  Sent once the customer opted back in. */
+	started_reply?: Texts_Deserialize,
+};
+
+/**  The workspace's stop and start keywords and what the customer is told after each. */
+export type ConsentKeywords_Serialize = {
+	/**  Words that opt the customer out (STOP, UNSUBSCRIBE, ABMELDEN, BAJA, ARRET…). */
+	stop: string[],
+	/**  Words that opt the customer back in (START…). */
+	start: string[],
+	/**  Sent once the customer opted out (never again while they stay out). */
+	stopped_reply: Texts_Serialize,
+	/**  Sent once the customer opted back in. */
+	started_reply: Texts_Serialize,
+};
+
+/**  One consent record: opted in or out, when, how and by whom. */
+export type ConsentRecord = ConsentRecord_Serialize | ConsentRecord_Deserialize;
+
+/**  One consent record: opted in or out, when, how and by whom. */
+export type ConsentRecord_Deserialize = {
+	/**  Opted in (may receive marketing messages) or out. */
+	opted_in: boolean,
+	/**  How: `form`, `agent`, `keyword` (the customer wrote STOP or START) or `import`. */
+	source: string,
+	/**  When it was given or withdrawn (UTC ms). */
+	at: number,
+	/**  Who recorded it: a member id, or `automation:consent` for a keyword. */
+	recorded_by?: string | null,
+	/**  What the member noted. */
+	note?: string | null,
+};
+
+/**  One consent record: opted in or out, when, how and by whom. */
+export type ConsentRecord_Serialize = {
+	/**  Opted in (may receive marketing messages) or out. */
+	opted_in: boolean,
+	/**  How: `form`, `agent`, `keyword` (the customer wrote STOP or START) or `import`. */
+	source: string,
+	/**  When it was given or withdrawn (UTC ms). */
+	at: number,
+	/**  Who recorded it: a member id, or `automation:consent` for a keyword. */
+	recorded_by: string | null,
+	/**  What the member noted. */
+	note: string | null,
 };
 
 /**  Something the agent does to a conversation. */
@@ -1893,6 +1996,11 @@ export type Setup_Deserialize = {
 	hand_back_after_minutes?: number | null,
 	/**  The satisfaction survey sent when a person resolves a conversation (`None`: no survey). */
 	csat?: Csat_Deserialize | null,
+	/**
+	 *  Stop and start keywords and their confirmations: honoured by the relay even while
+	 *  `enabled` is off ([`crate::consent`]).
+	 */
+	consent?: ConsentKeywords_Deserialize,
 };
 
 /**  The workspace's automation: what runs on the relay while every desk may be closed. */
@@ -1925,6 +2033,11 @@ export type Setup_Serialize = {
 	hand_back_after_minutes: number | null,
 	/**  The satisfaction survey sent when a person resolves a conversation (`None`: no survey). */
 	csat: Csat_Serialize | null,
+	/**
+	 *  Stop and start keywords and their confirmations: honoured by the relay even while
+	 *  `enabled` is off ([`crate::consent`]).
+	 */
+	consent: ConsentKeywords_Serialize,
 };
 
 /**  How a signup ended, for people. */

@@ -56,6 +56,8 @@ import {
   type ReportQuery_Deserialize,
   type Report_Serialize,
   type TeamFigures_Serialize,
+  type ChannelConsent_Serialize,
+  type ConsentRecord_Serialize,
 } from './bindings';
 
 export type { CacheCounts, CacheStatus, CannedReply, CommandError, ErrorCode, PageKey, Permission, Role } from './bindings';
@@ -105,6 +107,10 @@ export type ReportQuery = ReportQuery_Deserialize;
 export type AgentFigures = AgentFigures_Serialize;
 export type TeamFigures = TeamFigures_Serialize;
 export type { ChannelFigures, DayFigures };
+/** A customer's consent to marketing messages on one channel, with its history (newest first). */
+export type ChannelConsent = ChannelConsent_Serialize;
+/** One consent record: opted in or out, when, how and by whom. */
+export type ConsentRecord = ConsentRecord_Serialize;
 /** What a member may set as their own status. */
 export type PresenceStatus = 'available' | 'away';
 
@@ -289,6 +295,16 @@ export function retryReply(clientId: string): Promise<string> {
 /** Assigns, changes status, adds a note or a label, for the whole team. */
 export function act(conversationId: number, action: ConversationAction): Promise<null> {
   return unwrap(() => commands.actOnConversation(conversationId, action));
+}
+
+/** The consent of the customer in a conversation, per channel (their contact, then linked ones). */
+export function consent(conversationId: number): Promise<ChannelConsent[]> {
+  return unwrap(() => commands.consent(conversationId));
+}
+
+/** Records what a customer told the member about their consent on a contact's channel. */
+export function recordConsent(contactId: number, optedIn: boolean, note: string | null): Promise<null> {
+  return unwrap(() => commands.recordConsent(contactId, optedIn, note));
 }
 
 /** Who this member is now, what they may do, and the team. */

@@ -55,6 +55,17 @@ export function emptySetup(): Setup {
     agent_keywords: ['agent'],
     hand_back_after_minutes: null,
     csat: null,
+    consent: defaultConsent(),
+  };
+}
+
+/** The stop and start keywords a workspace starts with (as Rust's `ConsentKeywords::default`). */
+export function defaultConsent(): Setup['consent'] {
+  return {
+    stop: ['STOP', 'UNSUBSCRIBE', 'STOPP', 'ABMELDEN', 'BAJA', 'ARRET', 'DESCADASTRAR'],
+    start: ['START', 'ANMELDEN', 'ALTA', 'SUBSCRIBE'],
+    stopped_reply: { text: 'You will no longer receive marketing messages from us. Reply START to receive them again.' },
+    started_reply: { text: 'You will receive our marketing messages again. Reply STOP to stop them.' },
   };
 }
 
