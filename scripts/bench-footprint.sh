@@ -21,9 +21,9 @@
 #
 #   bash scripts/bench-footprint.sh
 # ZENTRO_BENCH_RUNS (default 3) app runs per variant and mode, medians reported;
-# ZENTRO_BENCH_VARIANTS (default "shipped webkit-defaults") which builds of the settings to run,
-# alternately, in the same run: `shipped` as the app ships, `webkit-defaults` with WebKit's own
-# cache model, page cache and acceleration policy (ZENTRO_WEBKIT_DEFAULTS=1),
+# ZENTRO_BENCH_VARIANTS (default "shipped webkit-footprint") which builds of the settings to run,
+# alternately, in the same run: `shipped` as the app ships (WebKit's defaults), `webkit-footprint`
+# with the cache model DocumentViewer, no page cache, no GL without a GPU (ZENTRO_WEBKIT_FOOTPRINT=1),
 # `sqlite-32mib` with the cache's former 32 MiB page cache per connection;
 # ZENTRO_BENCH_MODES (default "connected sandbox") which app modes to run;
 # ZENTRO_BENCH_BIN=DIR runs the binaries in DIR instead of building; ZENTRO_BENCH_IDLE_SECONDS
@@ -36,7 +36,7 @@ source scripts/setup.sh
 
 RUNS="${ZENTRO_BENCH_RUNS:-3}"
 MODES="${ZENTRO_BENCH_MODES:-connected sandbox}"
-VARIANTS="${ZENTRO_BENCH_VARIANTS:-shipped webkit-defaults}"
+VARIANTS="${ZENTRO_BENCH_VARIANTS:-shipped webkit-footprint}"
 IDLE_SECONDS="${ZENTRO_BENCH_IDLE_SECONDS:-10}"
 export ZENTRO_BENCH_IDLE_SECONDS="$IDLE_SECONDS"
 
@@ -185,7 +185,7 @@ case "$MODES" in *connected*) prepare_connected ;; esac
 variant_env() {
   case "$1" in
   shipped) ;;
-  webkit-defaults) echo ZENTRO_WEBKIT_DEFAULTS=1 ;;
+  webkit-footprint) echo ZENTRO_WEBKIT_FOOTPRINT=1 ;;
   sqlite-32mib) echo ZENTRO_CACHE_PAGE_CACHE_KIB=32768 ;;
   *) echo "unknown variant $1" >&2; exit 2 ;;
   esac

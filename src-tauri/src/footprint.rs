@@ -3,22 +3,24 @@
 //! cold-start mark the UI sends once its first inbox page is painted.
 //!
 //! Each setting was measured before and after with `scripts/bench-footprint.sh` (figures in
-//! docs/benchmarks.md, reasons in docs/adr/0016-desk-footprint.md). `ZENTRO_WEBKIT_DEFAULTS=1` leaves
-//! WebKit's own defaults in place, to compare or to rule these settings out when something renders
-//! wrongly.
+//! docs/benchmarks.md, reasons in docs/adr/0016-desk-footprint.md). They apply only with
+//! `ZENTRO_WEBKIT_FOOTPRINT=1` for now (see [`WEBKIT_FOOTPRINT_ENV`]).
 
 use std::sync::OnceLock;
 use std::time::Instant;
 
-/// Environment variable that keeps WebKit's default settings (`1`), for comparisons.
-pub const WEBKIT_DEFAULTS_ENV: &str = "ZENTRO_WEBKIT_DEFAULTS";
+/// Environment variable that applies the footprint settings (`1`). Off by default: in the first
+/// measurement (2026-12-06, WebKitGTK 2.50.6, no GPU) the window's web process did not come up
+/// with them applied (issue 26; docs/adr/0016-desk-footprint.md), so WebKit's defaults ship until
+/// the setting at fault is found.
+pub const WEBKIT_FOOTPRINT_ENV: &str = "ZENTRO_WEBKIT_FOOTPRINT";
 
 /// When `run` began, for platforms without `/proc`.
 static LAUNCHED: OnceLock<Instant> = OnceLock::new();
 
-/// Whether WebKit's defaults were asked for.
+/// Whether WebKit's defaults stay (the footprint settings were not asked for).
 fn webkit_defaults() -> bool {
-    std::env::var(WEBKIT_DEFAULTS_ENV).is_ok_and(|v| v == "1")
+    !std::env::var(WEBKIT_FOOTPRINT_ENV).is_ok_and(|v| v == "1")
 }
 
 /// Notes the launch, the origin of [`since_process_start`] where there is no `/proc`.
@@ -30,7 +32,7 @@ pub fn before_webviews() {
 /// without a GPU, software rendering without a GL context).
 pub fn tune<R: tauri::Runtime>(window: &tauri::WebviewWindow<R>) {
     if webkit_defaults() {
-        tracing::info!("web engine left at its defaults ({WEBKIT_DEFAULTS_ENV}=1)");
+        tracing::debug!("web engine left at its defaults ({WEBKIT_FOOTPRINT_ENV} unset)");
         return;
     }
     #[cfg(target_os = "linux")]
