@@ -24,6 +24,7 @@ fn main() {
             "open_conversation",
             "search",
             "set_viewing",
+            "inbox_painted",
             "media",
             "open_media",
             "save_media",

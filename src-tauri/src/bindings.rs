@@ -32,6 +32,7 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::inbox::open_conversation,
             commands::inbox::search,
             commands::inbox::set_viewing,
+            commands::inbox::inbox_painted,
             commands::inbox::media,
             commands::inbox::open_media,
             commands::inbox::save_media,

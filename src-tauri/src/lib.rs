@@ -15,13 +15,15 @@
 //! - **What runs beside the UI**: [`desk_runner`] (starting the desk and forwarding its events),
 //!   `notifications` (OS notifications), [`tray`] (the tray's unread count), [`deep_links`]
 //!   (`zentro://` links), [`self_update`] (signed updates), [`signup_window`] (Meta's Embedded
-//!   Signup in a locked-down window), [`window_state`] and [`logs`].
+//!   Signup in a locked-down window), [`window_state`], [`logs`] and [`footprint`] (the web
+//!   engine's memory settings and the cold-start mark).
 
 pub mod bindings;
 mod commands;
 pub mod deep_links;
 pub mod desk_runner;
 pub mod error;
+pub mod footprint;
 pub mod logs;
 mod notifications;
 pub mod self_update;
@@ -148,6 +150,7 @@ fn show_main_window<R: Runtime>(
     start_desk: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(window) = app.get_webview_window("main") {
+        footprint::tune(&window);
         let data_dir = &app.state::<AppState>().data_dir;
         window_state::keep(&window, data_dir);
         let in_tray = start_desk
@@ -273,6 +276,7 @@ fn updates_for<R: Runtime>(
 
 /// Runs the desktop app until its last window closes.
 pub fn run() {
+    footprint::before_webviews();
     logs::init();
     match build_app(tauri::Builder::default(), AppConfig::from_env()) {
         Ok(app) => app.run(|_, _| {}),

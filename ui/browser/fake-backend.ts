@@ -51,6 +51,8 @@ type Page = {
   __FAKE_SAVED__?: AutomationSetup;
   /** The last report table saved as CSV, for the tests to read. */
   __FAKE_CSV__?: { name: string; csv: string };
+  /** A customer message arrives in conversation `id`: the cache changed, as the shell says after sync. */
+  __FAKE_INCOMING__: (id: number) => void;
   __TAURI_INTERNALS__: unknown;
   __TAURI_EVENT_PLUGIN_INTERNALS__: unknown;
 };
@@ -85,7 +87,9 @@ const message = (conversationId: number, i: number) =>
     external_id: `wamid.${conversationId}.${i}`,
     sent_at: NOW - (options.messages - i) * 60000,
   });
-const count = (id: number) => (id === 1 ? options.messages : 20);
+/** Messages that arrived while the page was open (the simulated day's), by conversation. */
+const arrived = new Map<number, number>();
+const count = (id: number) => (id === 1 ? options.messages : 20) + (arrived.get(id) ?? 0);
 
 /** The automation as the relay keeps it: two teams, Support and Billing, with Olga (m1) and Ana (m2). */
 let automation: AutomationSetup = {
@@ -180,6 +184,7 @@ const answers = {
   consent: (): Out<'consent'> => [],
   recordConsent: (): Out<'recordConsent'> => null,
   setViewing: () => null, // Rust's `()` arrives as null (the binding says void)
+  inboxPainted: () => null,
   templates: (): Out<'templates'> => [],
   members: (): Out<'members'> => [teammate('m1', 'you@fake.test', 'You', 'owner')],
   cannedReplies: (): Out<'cannedReplies'> => [],
@@ -220,7 +225,13 @@ const bindingName = (cmd: string) => cmd.replace(/_([a-z])/g, (_, c: string) => 
 const isAnswered = (name: string): name is keyof typeof answers => Object.hasOwn(answers, name);
 
 const callbacks = new Map<number, (data: unknown) => unknown>();
+/** The callbacks listening to each event, as the shell's event plugin keeps them. */
+const listeners = new Map<string, Set<number>>();
 let next = 1;
+page.__FAKE_INCOMING__ = (id: number) => {
+  arrived.set(id, (arrived.get(id) ?? 0) + 1);
+  for (const handler of listeners.get('inbox-changed') ?? []) callbacks.get(handler)?.({ event: 'inbox-changed', id: handler, payload: null });
+};
 page.__TAURI_INTERNALS__ = {
   transformCallback(callback?: (data: unknown) => unknown, once = false): number {
     const id = next++;
@@ -235,7 +246,17 @@ page.__TAURI_INTERNALS__ = {
   },
   async invoke(cmd: string, args?: Record<string, unknown>): Promise<unknown> {
     calls.push(cmd);
-    if (cmd.startsWith('plugin:event|')) return cmd === 'plugin:event|listen' ? args?.handler : null;
+    if (cmd === 'plugin:event|listen') {
+      const { event, handler } = args as { event: string; handler: number };
+      listeners.set(event, (listeners.get(event) ?? new Set()).add(handler));
+      return handler;
+    }
+    if (cmd === 'plugin:event|unlisten') {
+      const { event, eventId } = args as { event: string; eventId: number };
+      listeners.get(event)?.delete(eventId);
+      return null;
+    }
+    if (cmd.startsWith('plugin:event|')) return null;
     const name = bindingName(cmd);
     if (!isAnswered(name)) throw `unknown command ${cmd}`;
     // The generated bindings invoke a command with `{ a, b, c }`, its parameters in their order, so

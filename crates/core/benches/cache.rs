@@ -139,7 +139,14 @@ fn summary(name: &str, mut samples: Vec<Duration>) {
 
 #[tokio::main]
 async fn main() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-cache");
+    // `ZENTRO_BENCH_CACHE_DIR` generates (or reuses) the cache elsewhere, e.g. in an app's data
+    // directory; with `ZENTRO_BENCH_GENERATE_ONLY=1` the benchmark stops once the cache is there
+    // (scripts/bench-footprint.sh seeds the desk's cache this way).
+    let dir = std::env::var_os("ZENTRO_BENCH_CACHE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-cache")
+        });
     let fresh = !dir.join("cache.sqlite").exists();
     {
         let cache = Cache::open_in(&dir).await.unwrap();
@@ -159,6 +166,9 @@ async fn main() {
             generate(&cache).await;
         }
         cache.close().await;
+    }
+    if std::env::var_os("ZENTRO_BENCH_GENERATE_ONLY").is_some_and(|v| v == "1") {
+        return;
     }
 
     // Open: migrations check + the first inbox page, as the app does at start.

@@ -153,6 +153,25 @@ async fn checkpoint_continuously(pool: SqlitePool, wake: Arc<Notify>, wal_frames
     }
 }
 
+/// Environment variable overriding each connection's page cache, in KiB (benchmarks compare
+/// sizes with it; the default is [`PAGE_CACHE_KIB`]).
+pub const PAGE_CACHE_ENV: &str = "ZENTRO_CACHE_PAGE_CACHE_KIB";
+
+/// Each connection's SQLite page cache, in KiB: 32 MiB keeps a million-message cache's indexes
+/// warm. (Smaller caches are for the footprint benchmark to compare, ADR 0017; none is shipped
+/// before it is measured.)
+pub const PAGE_CACHE_KIB: u32 = 32 * 1024;
+
+/// The `cache_size` pragma's value: negative, so SQLite reads it as KiB.
+fn page_cache_size() -> String {
+    let kib = std::env::var(PAGE_CACHE_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .filter(|&kib| kib >= 256)
+        .unwrap_or(PAGE_CACHE_KIB);
+    format!("-{kib}")
+}
+
 impl Cache {
     /// Opens (creating it if needed) the cache file at `path` and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Self> {
@@ -171,8 +190,8 @@ impl Cache {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
-            // 32 MiB of page cache per connection: a million-message cache keeps its indexes warm.
-            .pragma("cache_size", "-32768")
+            // Page cache per connection (PAGE_CACHE_KIB, or the benchmark's override).
+            .pragma("cache_size", page_cache_size())
             // Statement journals (kept for every multi-row statement that could fail half-way) in
             // memory rather than in temporary files.
             .pragma("temp_store", "memory")

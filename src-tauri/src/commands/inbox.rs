@@ -186,6 +186,14 @@ pub fn set_viewing(state: State<'_, AppState>, conversation_id: Option<u32>) {
     );
 }
 
+/// The UI painted its first inbox page (`rows` conversations in it): the cold-start mark, logged
+/// once with the time since the process started.
+#[tauri::command]
+#[specta::specta]
+pub fn inbox_painted(rows: u32) {
+    crate::footprint::inbox_painted(rows);
+}
+
 /// Searches all history as the user types.
 #[tauri::command]
 #[specta::specta]

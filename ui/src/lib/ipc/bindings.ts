@@ -59,6 +59,11 @@ export const commands = {
 	search: (query: string) => typedError<SearchHit_Serialize[], CommandError>(__TAURI_INVOKE("search", { query })),
 	/**  Which conversation is on screen (`None`: none): it gets no OS notifications. */
 	setViewing: (conversationId: number | null) => __TAURI_INVOKE<void>("set_viewing", { conversationId }),
+	/**
+	 *  The UI painted its first inbox page (`rows` conversations in it): the cold-start mark, logged
+	 *  once with the time since the process started.
+	 */
+	inboxPainted: (rows: number) => __TAURI_INVOKE<void>("inbox_painted", { rows }),
 	/**  A stored media file as a `data:` URL (images, voice notes), or `None` while it downloads. */
 	media: (messageId: number) => typedError<string | null, CommandError>(__TAURI_INVOKE("media", { messageId })),
 	/**

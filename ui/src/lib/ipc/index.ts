@@ -218,6 +218,11 @@ export function setViewing(conversationId: number | null): Promise<void> {
   return commands.setViewing(conversationId).then(() => undefined, () => undefined);
 }
 
+/** Tells the shell the first inbox page is painted (the cold-start mark); never fails. */
+export function inboxPainted(rows: number): Promise<void> {
+  return commands.inboxPainted(rows).then(() => undefined, () => undefined);
+}
+
 /** Searches all history. */
 export function search(query: string): Promise<SearchHit[]> {
   return unwrap(() => commands.search(query));
