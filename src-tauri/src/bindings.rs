@@ -9,6 +9,7 @@ use crate::commands;
 pub const BINDINGS_PATH: &str = "../ui/src/lib/ipc/bindings.ts";
 
 /// The command registry shared by the app and the binding generator.
+// Long: one line per command the UI may call; splitting the list would only hide it.
 pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
     tauri_specta::Builder::<R>::new()
         .commands(tauri_specta::collect_commands![
