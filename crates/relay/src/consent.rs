@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use zentro_automation::consent::{ConsentKeywords, KeywordDecision, decide};
+use zentro_automation::consent::{ConsentKeywords, KeywordDecision, decide, is_keyword};
 use zentro_automation::{Input, Outgoing, Setup, inputs_from_log};
 use zentro_events::clock::now_ms;
 use zentro_events::{
@@ -181,6 +181,10 @@ impl Batch {
             else {
                 continue;
             };
+            // Most messages are no keyword: they cost no look-up of the customer's consent.
+            if !is_keyword(keywords, &text) {
+                continue;
+            }
             let current = match self.known.get(&contact) {
                 Some(known) => *known,
                 None => state
