@@ -24,7 +24,7 @@
 # ZENTRO_BENCH_VARIANTS (default "shipped webkit-footprint") which builds of the settings to run,
 # alternately, in the same run: `shipped` as the app ships (WebKit's defaults), `webkit-footprint`
 # with the cache model DocumentViewer, no page cache, no GL without a GPU (ZENTRO_WEBKIT_FOOTPRINT=1),
-# `sqlite-32mib` with the cache's former 32 MiB page cache per connection;
+# `sqlite-8mib` with an 8 MiB page cache per connection instead of the shipped 32 MiB;
 # ZENTRO_BENCH_MODES (default "connected sandbox") which app modes to run;
 # ZENTRO_BENCH_BIN=DIR runs the binaries in DIR instead of building; ZENTRO_BENCH_IDLE_SECONDS
 # (default 10) the pause before idle is looked for.
@@ -186,7 +186,7 @@ variant_env() {
   case "$1" in
   shipped) ;;
   webkit-footprint) echo ZENTRO_WEBKIT_FOOTPRINT=1 ;;
-  sqlite-32mib) echo ZENTRO_CACHE_PAGE_CACHE_KIB=32768 ;;
+  sqlite-8mib) echo ZENTRO_CACHE_PAGE_CACHE_KIB=8192 ;;
   *) echo "unknown variant $1" >&2; exit 2 ;;
   esac
 }
