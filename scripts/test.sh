@@ -250,9 +250,14 @@ stage_fuzz() {
   while read -r line; do SUMMARY+=("$line"); done < <(grep -E '^fuzz ' "$LOGS/fuzz.log")
 }
 
+# Each stage's wall-clock time goes to the summary, so a slow stage is seen before the whole
+# command outgrows CI's budget (90 minutes at most, kept under 45).
+declare -a TIMES=()
 for stage in "${STAGES[@]}"; do
   if [ -z "$only" ] || [ "$only" = "$stage" ]; then
+    started=$SECONDS
     "stage_${stage//-/_}"
+    TIMES+=("$(printf '%-14s %5d s' "$stage" $((SECONDS - started)))")
   fi
 done
 
@@ -264,5 +269,7 @@ else
 fi
 [ "${#SUMMARY[@]}" -eq 0 ] || printf '  %s\n' "${SUMMARY[@]}"
 [ -n "$only" ] || echo "  screenshots: $ZENTRO_ARTIFACTS_DIR/screenshots"
+echo "  time per stage (the whole command, installs included: $SECONDS s):"
+printf '    %s\n' "${TIMES[@]}"
 echo
 echo "total: $TOTAL_PASSED passed, 0 failed"
