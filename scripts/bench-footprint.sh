@@ -21,10 +21,13 @@
 #
 #   bash scripts/bench-footprint.sh
 # ZENTRO_BENCH_RUNS (default 3) app runs per variant and mode, medians reported;
-# ZENTRO_BENCH_VARIANTS (default "shipped webkit-footprint") which builds of the settings to run,
-# alternately, in the same run: `shipped` as the app ships (WebKit's defaults), `webkit-footprint`
-# with the cache model DocumentViewer, no page cache, no GL without a GPU (ZENTRO_WEBKIT_FOOTPRINT=1),
-# `sqlite-8mib` with an 8 MiB page cache per connection instead of the shipped 32 MiB;
+# ZENTRO_BENCH_VARIANTS (default "shipped before-cuts") which settings to run, alternately, in the
+# same run: `shipped` as the app ships (without a GPU: WebKit's DMA-BUF renderer off; glibc's
+# allocator trimming above 128 KiB), `before-cuts` without either (ZENTRO_FOOTPRINT_CUTS=0),
+# `webkit-dmabuf` shipped but with WebKit's DMA-BUF renderer on, `webkit-footprint` shipped plus
+# the cache model DocumentViewer and no page cache (`no-gl` is left out: the web process never
+# comes up with it on WebKitGTK 2.50 without a GPU), `sqlite-8mib` with an 8 MiB page cache per
+# connection instead of the shipped 32 MiB;
 # ZENTRO_BENCH_MODES (default "connected sandbox") which app modes to run;
 # ZENTRO_BENCH_BIN=DIR runs the binaries in DIR instead of building; ZENTRO_BENCH_IDLE_SECONDS
 # (default 10) the pause before idle is looked for.
@@ -36,7 +39,7 @@ source scripts/setup.sh
 
 RUNS="${ZENTRO_BENCH_RUNS:-3}"
 MODES="${ZENTRO_BENCH_MODES:-connected sandbox}"
-VARIANTS="${ZENTRO_BENCH_VARIANTS:-shipped webkit-footprint}"
+VARIANTS="${ZENTRO_BENCH_VARIANTS:-shipped before-cuts}"
 IDLE_SECONDS="${ZENTRO_BENCH_IDLE_SECONDS:-10}"
 export ZENTRO_BENCH_IDLE_SECONDS="$IDLE_SECONDS"
 
@@ -185,7 +188,9 @@ case "$MODES" in *connected*) prepare_connected ;; esac
 variant_env() {
   case "$1" in
   shipped) ;;
-  webkit-footprint) echo ZENTRO_WEBKIT_FOOTPRINT=1 ;;
+  before-cuts) echo ZENTRO_FOOTPRINT_CUTS=0 ;;
+  webkit-dmabuf) echo WEBKIT_DISABLE_DMABUF_RENDERER=0 ;;
+  webkit-footprint) echo ZENTRO_WEBKIT_FOOTPRINT=cache-model,no-page-cache ;;
   sqlite-8mib) echo ZENTRO_CACHE_PAGE_CACHE_KIB=8192 ;;
   *) echo "unknown variant $1" >&2; exit 2 ;;
   esac

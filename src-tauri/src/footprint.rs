@@ -1,46 +1,123 @@
-//! Keeping the desk light: the web engine's settings that bound the window's memory (WebKitGTK's
-//! cache model, no page cache, no hardware acceleration where there is no GPU), and the
-//! cold-start mark the UI sends once its first inbox page is painted.
+//! Keeping the desk light, and the cold-start mark the UI sends once its first inbox page is
+//! painted.
 //!
-//! Each setting was measured before and after with `scripts/bench-footprint.sh` (figures in
-//! docs/benchmarks.md, reasons in docs/adr/0017-desk-footprint.md). They apply only with
-//! `ZENTRO_WEBKIT_FOOTPRINT=1` for now (see [`WEBKIT_FOOTPRINT_ENV`]).
+//! What ships (each measured before and after with `scripts/bench-footprint.sh`; figures in
+//! docs/benchmarks.md, reasons in docs/adr/0017-desk-footprint.md):
+//! - on a computer without a GPU, WebKitGTK's DMA-BUF renderer off (its buffers in the web process
+//!   cost ~80 MiB idle under software GL), unless `WEBKIT_DISABLE_DMABUF_RENDERER` is already set;
+//! - glibc's allocator gives freed memory back to the system above 128 KiB instead of keeping
+//!   what start-up allocated (~20 MiB).
+//!
+//! The web view's own settings (cache model, page cache, no GL) apply only when asked for with
+//! [`WEBKIT_FOOTPRINT_ENV`]: two changed nothing measurable, and the third stops the web process.
 
 use std::sync::OnceLock;
 use std::time::Instant;
 
-/// Environment variable that applies the footprint settings (`1`). Off by default: in the first
-/// measurement (2026-12-06, WebKitGTK 2.50.6, no GPU) the window's web process did not come up
-/// with them applied (issue 26; docs/adr/0017-desk-footprint.md), so WebKit's defaults ship until
-/// the setting at fault is found.
+/// Environment variable that applies the web view's footprint settings, for measuring them (`1`
+/// for all, or a list: see [`FootprintSettings::parse`]). Off by default: on WebKitGTK 2.50.6
+/// without a GPU, `cache-model` and `no-page-cache` measured no change, and with `no-gl` the
+/// window's web process never comes up (docs/adr/0017-desk-footprint.md).
 pub const WEBKIT_FOOTPRINT_ENV: &str = "ZENTRO_WEBKIT_FOOTPRINT";
+
+/// Environment variable that, set to `0`, leaves the allocator and WebKit's renderer at their
+/// defaults, as before the cuts (for the footprint benchmark's "before" in the same run).
+pub const FOOTPRINT_CUTS_ENV: &str = "ZENTRO_FOOTPRINT_CUTS";
+
+/// WebKitGTK's switch for its DMA-BUF renderer (any value but `0` turns it off).
+const WEBKIT_DMABUF_ENV: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
+
+/// Above this much free memory at the top of a heap, glibc gives it back (its default threshold
+/// grows with the largest block freed, so start-up's large temporary allocations stay resident).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const MALLOC_TRIM_THRESHOLD_BYTES: libc::c_int = 128 * 1024;
 
 /// When `run` began, for platforms without `/proc`.
 static LAUNCHED: OnceLock<Instant> = OnceLock::new();
 
-/// Whether WebKit's defaults stay (the footprint settings were not asked for).
-fn webkit_defaults() -> bool {
-    !std::env::var(WEBKIT_FOOTPRINT_ENV).is_ok_and(|v| v == "1")
+/// The footprint settings asked for in [`WEBKIT_FOOTPRINT_ENV`]: `1` for all of them, or a
+/// comma-separated list of `cache-model`, `no-page-cache`, `no-gl` (to measure or rule out one).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct FootprintSettings {
+    /// WebKit's cache model `DocumentViewer` instead of `WebBrowser`.
+    cache_model: bool,
+    /// WebKit's back/forward page cache off.
+    no_page_cache: bool,
+    /// Hardware acceleration `Never` on a computer without a GPU.
+    no_gl: bool,
 }
 
-/// Notes the launch, the origin of [`since_process_start`] where there is no `/proc`.
+impl FootprintSettings {
+    /// The settings `value` names; unknown names are ignored (and logged).
+    fn parse(value: &str) -> Self {
+        if value.trim() == "1" {
+            return Self {
+                cache_model: true,
+                no_page_cache: true,
+                no_gl: true,
+            };
+        }
+        let mut settings = Self::default();
+        let names = value.split(',').map(str::trim);
+        for name in names.filter(|n| !n.is_empty() && *n != "0") {
+            match name {
+                "cache-model" => settings.cache_model = true,
+                "no-page-cache" => settings.no_page_cache = true,
+                "no-gl" => settings.no_gl = true,
+                other => tracing::warn!(setting = other, "unknown {WEBKIT_FOOTPRINT_ENV} setting"),
+            }
+        }
+        settings
+    }
+
+    /// The settings asked for in the environment (none when it is unset).
+    fn from_env() -> Self {
+        std::env::var(WEBKIT_FOOTPRINT_ENV)
+            .map(|v| Self::parse(&v))
+            .unwrap_or_default()
+    }
+}
+
+/// Notes the launch (the origin of [`since_process_start`] where there is no `/proc`), and sets
+/// what must be set before any thread or web view exists: the allocator's trim threshold and, on
+/// a computer without a GPU, WebKit's DMA-BUF renderer off. Call it first thing in `run`, while
+/// the process has one thread.
+// The shell's only unsafe code (src-tauri/Cargo.toml): both calls must happen before any thread.
+#[allow(unsafe_code)]
 pub fn before_webviews() {
     let _ = LAUNCHED.set(Instant::now());
+    if std::env::var(FOOTPRINT_CUTS_ENV).is_ok_and(|v| v == "0") {
+        return;
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes glibc's allocator parameters; called once, at start.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD_BYTES);
+    }
+    if cfg!(target_os = "linux")
+        && std::env::var_os(WEBKIT_DMABUF_ENV).is_none()
+        && !has_render_node()
+    {
+        // SAFETY: called at the start of `run`, before the logger, the runtime or GTK start any
+        // thread, so nothing reads the environment concurrently.
+        unsafe { std::env::set_var(WEBKIT_DMABUF_ENV, "1") };
+    }
 }
 
 /// Applies the memory settings to the web view of `window` (its cache model and, on a computer
 /// without a GPU, software rendering without a GL context).
 pub fn tune<R: tauri::Runtime>(window: &tauri::WebviewWindow<R>) {
-    if webkit_defaults() {
+    let settings = FootprintSettings::from_env();
+    if settings == FootprintSettings::default() {
         tracing::debug!("web engine left at its defaults ({WEBKIT_FOOTPRINT_ENV} unset)");
         return;
     }
     #[cfg(target_os = "linux")]
-    if let Err(error) = window.with_webview(webkit::tune) {
+    if let Err(error) = window.with_webview(move |webview| webkit::tune(webview, settings)) {
         tracing::warn!(%error, "could not tune the web view");
     }
     #[cfg(not(target_os = "linux"))]
-    let _ = window;
+    let _ = (window, settings);
 }
 
 /// The UI painted its first inbox page: logs, once, how long after the process started, for the
@@ -96,21 +173,58 @@ mod webkit {
     /// A document viewer's caches (the app is one page, loaded once from inside the binary), and
     /// no GL context when there is no GPU to back it (software GL costs memory and is slower than
     /// WebKit's own software rendering).
-    pub(super) fn tune(webview: tauri::webview::PlatformWebview) {
+    pub(super) fn tune(webview: tauri::webview::PlatformWebview, asked: super::FootprintSettings) {
         let view = webview.inner();
-        if let Some(context) = view.context() {
+        if asked.cache_model
+            && let Some(context) = view.context()
+        {
             context.set_cache_model(CacheModel::DocumentViewer);
         }
         if let Some(settings) = WebViewExt::settings(&view) {
             // Nothing navigates back: no page kept in memory for it.
-            settings.set_enable_page_cache(false);
-            if !super::has_render_node() {
+            if asked.no_page_cache {
+                settings.set_enable_page_cache(false);
+            }
+            if asked.no_gl && !super::has_render_node() {
                 settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
             }
         }
         tracing::info!(
             gpu = super::has_render_node(),
+            ?asked,
             "web engine tuned for a small footprint"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FootprintSettings;
+
+    #[test]
+    fn one_asks_for_every_setting_and_a_list_for_those_it_names() {
+        let all = FootprintSettings {
+            cache_model: true,
+            no_page_cache: true,
+            no_gl: true,
+        };
+        assert_eq!(FootprintSettings::parse("1"), all);
+        assert_eq!(
+            FootprintSettings::parse("no-gl, cache-model"),
+            FootprintSettings {
+                cache_model: true,
+                no_page_cache: false,
+                no_gl: true
+            }
+        );
+        assert_eq!(
+            FootprintSettings::parse("no-page-cache"),
+            FootprintSettings {
+                no_page_cache: true,
+                ..FootprintSettings::default()
+            }
+        );
+        assert_eq!(FootprintSettings::parse("0"), FootprintSettings::default());
+        assert_eq!(FootprintSettings::parse(""), FootprintSettings::default());
     }
 }
