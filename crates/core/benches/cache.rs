@@ -171,6 +171,20 @@ async fn main() {
         return;
     }
 
+    // `ZENTRO_BENCH_ONLY=reports` runs only the reports (`ZENTRO_BENCH_REPORT_RUNS` times each,
+    // 20 by default), e.g. under `perf record`; `apply` only the apply rounds.
+    let only = std::env::var("ZENTRO_BENCH_ONLY").unwrap_or_default();
+    if only == "reports" {
+        let cache = Cache::open_in(&dir).await.unwrap();
+        bench_reports(&cache).await;
+        cache.close().await;
+        return;
+    }
+    if only == "apply" {
+        apply_rounds(&dir).await;
+        return;
+    }
+
     // Open: migrations check + the first inbox page, as the app does at start.
     let mut opens = Vec::new();
     for _ in 0..15 {
@@ -223,8 +237,19 @@ async fn main() {
     }
     summary("search as you type (top 20 conversations)", searches);
 
-    // Reports (issue 23) over the whole generated history (it spans 35 days from BASE), read from
-    // the rollups the triggers kept while it was generated.
+    bench_reports(&cache).await;
+    cache.close().await;
+    apply_rounds(&dir).await;
+}
+
+/// Reports (issue 23) over the whole generated history (it spans 35 days from BASE), read from
+/// the rollups the triggers kept while it was generated: the wall clock of each, and the CPU time
+/// the process spent on them (every thread, the mean of the runs: ticks of 10 ms).
+async fn bench_reports(cache: &Cache) {
+    let runs: usize = std::env::var("ZENTRO_BENCH_REPORT_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20);
     for (name, days) in [("report, 90 days", 90), ("report, one year", 365)] {
         let query = reports::ReportQuery {
             since: "2025-06-01".into(),
@@ -237,25 +262,35 @@ async fn main() {
             member_id: None,
             business_hours_only: false,
         };
-        let mut runs = Vec::new();
-        for _ in 0..20 {
+        let mut samples = Vec::new();
+        let cpu_before = cpu_time();
+        for _ in 0..runs {
             let started = Instant::now();
-            let report = reports::report(&cache, &query, BASE + 400 * 86_400_000)
+            let report = reports::report(cache, &query, BASE + 400 * 86_400_000)
                 .await
                 .unwrap();
-            runs.push(started.elapsed());
+            samples.push(started.elapsed());
             assert_eq!(
                 report.messages.received + report.messages.sent,
                 CONVERSATIONS * PER_CONVERSATION
             );
         }
-        summary(name, runs);
+        let cpu = cpu_time().zip(cpu_before).map(|(a, b)| a - b);
+        summary(name, samples);
+        if let Some(cpu) = cpu {
+            println!(
+                "{:<44} CPU {:.1} ms per report (mean of {runs})",
+                "",
+                cpu.as_secs_f64() * 1000.0 / runs as f64
+            );
+        }
     }
+}
 
-    // Apply runs on a copy, so every run of the benchmark starts from the same generated cache;
-    // with the reports' rollups kept and, to compare in the same run, without them (their
-    // triggers dropped from the copy), twice each, alternately.
-    cache.close().await;
+/// Apply runs on a copy, so every run of the benchmark starts from the same generated cache;
+/// with the reports' rollups kept and, to compare in the same run, without them (their triggers
+/// dropped from the copy), twice each, alternately.
+async fn apply_rounds(dir: &std::path::Path) {
     for (round, rollups) in [(1, true), (1, false), (2, true), (2, false)] {
         let label = if rollups {
             "rollups kept"
@@ -263,7 +298,7 @@ async fn main() {
             "no rollups"
         };
         println!("-- apply, round {round}, {label}");
-        apply_on_a_copy(&dir, rollups).await;
+        apply_on_a_copy(dir, rollups).await;
     }
 }
 

@@ -1,5 +1,12 @@
 //! What a report reads from the cache: the rollups' counts and openings within its range, and
 //! the queue as it stands.
+//!
+//! The counts and the openings come back as one JSON array each, built by SQLite, rather than a
+//! row each: the driver copies every value of every row into its own allocation and hands rows
+//! to the caller's thread 50 at a time, which cost most of a report over tens of thousands of
+//! openings (docs/benchmarks.md, "Reports and the cost of their rollups", run 3).
+
+use serde::{Deserialize, Deserializer};
 
 use crate::cache::{Cache, CacheError};
 
@@ -16,8 +23,9 @@ pub(crate) struct Filters<'a> {
     pub(crate) member_id: Option<&'a str>,
 }
 
-/// Counts of one measure in one quarter-hour (summed over the openings the filters keep).
-#[derive(Debug, Clone)]
+/// Counts of one measure in one quarter-hour (summed over the openings the filters keep); read
+/// from a JSON array of its fields in this order.
+#[derive(Debug, Clone, Deserialize)]
 pub(crate) struct CountRow {
     /// The UTC quarter-hour.
     pub(crate) bucket: i64,
@@ -39,19 +47,19 @@ pub(crate) async fn counts(
     filters: Filters<'_>,
 ) -> Result<Vec<CountRow>, CacheError> {
     let (start, end) = days.buckets();
-    Ok(sqlx::query_as!(
-        CountRow,
+    let rows = sqlx::query_scalar!(
         r#"
-        SELECT c.bucket AS "bucket!", c.measure AS "measure!", c.member_id AS "member_id!",
-               c.channel_kind AS "channel_kind!", sum(c.count) AS "count!: i64"
-        FROM report_counts c
-        WHERE c.bucket >= ?1 AND c.bucket < ?2
-          AND (?3 IS NULL OR c.channel_kind = ?3)
-          AND (?4 IS NULL OR (SELECT e.team_id FROM report_episodes e WHERE e.id = c.episode_id) = ?4)
-          AND (?5 IS NULL OR CASE WHEN c.measure = 'received'
-                                  THEN (SELECT e.assignee_id FROM report_episodes e WHERE e.id = c.episode_id) = ?5
-                                  ELSE c.member_id = ?5 END)
-        GROUP BY c.bucket, c.measure, c.member_id, c.channel_kind
+        SELECT json_group_array(json_array(bucket, measure, member_id, channel_kind, count))
+               AS "rows!: String"
+        FROM (SELECT c.bucket, c.measure, c.member_id, c.channel_kind, sum(c.count) AS count
+              FROM report_counts c
+              WHERE c.bucket >= ?1 AND c.bucket < ?2
+                AND (?3 IS NULL OR c.channel_kind = ?3)
+                AND (?4 IS NULL OR (SELECT e.team_id FROM report_episodes e WHERE e.id = c.episode_id) = ?4)
+                AND (?5 IS NULL OR CASE WHEN c.measure = 'received'
+                                        THEN (SELECT e.assignee_id FROM report_episodes e WHERE e.id = c.episode_id) = ?5
+                                        ELSE c.member_id = ?5 END)
+              GROUP BY c.bucket, c.measure, c.member_id, c.channel_kind)
         "#,
         start,
         end,
@@ -59,12 +67,23 @@ pub(crate) async fn counts(
         filters.team_id,
         filters.member_id
     )
-    .fetch_all(cache.pool())
-    .await?)
+    .fetch_one(cache.pool())
+    .await?;
+    from_json(&rows)
 }
 
-/// An opening, as the rollups keep it.
-#[derive(Debug, Clone)]
+/// The rows of a JSON array SQLite built (a decoding error if it does not read as `T`s).
+fn from_json<T: for<'de> Deserialize<'de>>(rows: &str) -> Result<Vec<T>, CacheError> {
+    serde_json::from_str(rows).map_err(|e| CacheError::Query(sqlx::Error::Decode(Box::new(e))))
+}
+
+/// SQLite's 0 or 1 as a flag.
+fn flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    Ok(i64::deserialize(deserializer)? != 0)
+}
+
+/// An opening, as the rollups keep it; read from a JSON array of its fields in this order.
+#[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Episode {
     /// Its team (the latest during the opening).
     pub(crate) team_id: Option<String>,
@@ -73,6 +92,7 @@ pub(crate) struct Episode {
     /// `customer`, `member` or `business`.
     pub(crate) opened_by: String,
     /// Whether a resolved conversation was opened again.
+    #[serde(deserialize_with = "flag")]
     pub(crate) reopened: bool,
     /// When it opened.
     pub(crate) opened_at: i64,
@@ -96,12 +116,12 @@ pub(crate) async fn episodes(
     days: &Days,
     filters: Filters<'_>,
 ) -> Result<Vec<Episode>, CacheError> {
-    Ok(sqlx::query_as!(
-        Episode,
+    let rows = sqlx::query_scalar!(
         r#"
-        SELECT e.team_id, e.assignee_id, e.opened_by AS "opened_by!", e.reopened AS "reopened!: bool",
-               e.opened_at AS "opened_at!", e.first_inbound_at, e.first_response_at,
-               e.first_response_by, e.resolved_at, e.resolved_by
+        SELECT json_group_array(json_array(e.team_id, e.assignee_id, e.opened_by, e.reopened,
+                                           e.opened_at, e.first_inbound_at, e.first_response_at,
+                                           e.first_response_by, e.resolved_at, e.resolved_by))
+               AS "rows!: String"
         FROM report_episodes e
         WHERE (?3 IS NULL OR e.channel_kind = ?3) AND (?4 IS NULL OR e.team_id = ?4)
           AND e.opened_at < ?2
@@ -113,8 +133,9 @@ pub(crate) async fn episodes(
         filters.channel_kind,
         filters.team_id
     )
-    .fetch_all(cache.pool())
-    .await?)
+    .fetch_one(cache.pool())
+    .await?;
+    from_json(&rows)
 }
 
 /// How many conversations of the channel and team the filters name are open with nobody

@@ -35,7 +35,7 @@ export const PRESETS: readonly { id: RangePreset; label: string }[] = [
 export const REPORT_CHANNELS: readonly string[] = ['whatsapp', 'messenger', 'instagram'];
 
 /** The tables (and the daily series) that export as CSV. */
-export type ReportTable = 'daily' | 'agents' | 'channels' | 'teams' | 'satisfaction' | 'comments';
+export type ReportTable = 'daily' | 'heatmap' | 'agents' | 'channels' | 'teams' | 'satisfaction' | 'comments';
 
 /** A day as `YYYY-MM-DD`. */
 const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
@@ -132,6 +132,14 @@ export function tableRows(report: Report, table: ReportTable, members: readonly 
   switch (table) {
     case 'daily':
       return [['Day', 'Received', 'Sent', 'Opened', 'Resolved'], ...report.daily.map((d) => [d.day, d.received, d.sent, d.opened, d.resolved])];
+    case 'heatmap': {
+      const weekdays = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
+      const hours = Array.from({ length: 24 }, (_, h) => `${String(h).padStart(2, '0')}:00`);
+      return [
+        [`Weekday (${report.time_zone})`, ...hours],
+        ...weekdays.map((day, d) => [day, ...(report.received_by_weekday_hour[d] ?? Array(24).fill(0))]),
+      ];
+    }
     case 'agents':
       return [
         ['Agent', 'Email', 'Assigned', 'Replied', 'Resolved', 'Median first response (seconds)'],

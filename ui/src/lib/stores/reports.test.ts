@@ -81,6 +81,15 @@ describe('CSV', () => {
     expect(toCsv(tableRows(report, 'teams')).split('\r\n')[1]).toBe('Support,30,25,300,4');
   });
 
+  it('writes the heatmap as a weekday per row and an hour per column, in the report’s zone', () => {
+    const rows = toCsv(tableRows(reportFixture(), 'heatmap')).split('\r\n');
+    expect(rows[0]).toBe(`Weekday (Europe/Berlin),${Array.from({ length: 24 }, (_, h) => `${String(h).padStart(2, '0')}:00`).join(',')}`);
+    expect(rows).toHaveLength(9); // header, Monday to Sunday, and the last line's end
+    // Tuesdays at 10:00 are the busiest hour of the fixture.
+    expect(rows[2].split(',')).toEqual(['Tuesday', ...Array.from({ length: 24 }, (_, h) => String(h === 10 ? 42 : h >= 9 && h < 18 ? 2 : 0))]);
+    expect(rows[7].split(',')[0]).toBe('Sunday');
+  });
+
   it('writes the survey’s ratings per agent and team, and its comments defused', () => {
     const report = reportFixture();
     const ratings = toCsv(tableRows(report, 'satisfaction', MEMBERS)).split('\r\n');
