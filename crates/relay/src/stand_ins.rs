@@ -32,11 +32,12 @@ pub fn outside_window(message: &AutomatedMessage, now: i64) -> bool {
     now > message.window_opened_at + WHATSAPP_SERVICE_WINDOW.as_millis() as i64
 }
 
-/// For each due WhatsApp message whose window closed: its stand-in, or why there is none (the
-/// message is then not sent). Messages inside their window are not in the map.
+/// For each due WhatsApp message whose window closed: its stand-in (the message's text becomes
+/// the template's, as desks will show it), or why there is none (the message is then not sent).
+/// Messages inside their window are not in the map.
 pub async fn stand_ins(
     state: &AppState,
-    due: &[AutomatedMessage],
+    due: &mut [AutomatedMessage],
 ) -> HashMap<String, Result<StandIn, String>> {
     let now = now_ms();
     let mut templates: HashMap<String, Vec<TemplateRow>> = HashMap::new();

@@ -49,7 +49,7 @@ const ROUND: i64 = 500;
 /// messages: each commit waits for the disk, and webhooks wait for the writer meanwhile).
 /// Whether the round was full (more may be due at once).
 pub async fn send_due(state: &AppState, engines: &Engines) -> bool {
-    let due = match state.store.due_automated_messages(now_ms(), ROUND).await {
+    let mut due = match state.store.due_automated_messages(now_ms(), ROUND).await {
         Ok(due) if !due.is_empty() => due,
         Ok(_) => return false,
         Err(error) => {
@@ -60,13 +60,10 @@ pub async fn send_due(state: &AppState, engines: &Engines) -> bool {
     let full = due.len() as i64 == ROUND;
     let switched_off = switched_off(state, &due).await;
     // Past their window, WhatsApp messages go as a template standing in for them, or not at all.
-    let stand_ins = crate::stand_ins::stand_ins(state, &due).await;
+    let stand_ins = crate::stand_ins::stand_ins(state, &mut due).await;
     let mut tokens: HashMap<(String, String), Result<AccessToken, String>> = HashMap::new();
     let mut plans = Vec::with_capacity(due.len());
-    for mut message in due {
-        if let Some(Ok(stand_in)) = stand_ins.get(&message.id) {
-            message.body = stand_in.text.clone();
-        }
+    for message in due {
         // A consent confirmation goes whatever the automation does (crate::consent).
         if switched_off.contains(&message.workspace_id)
             && message.rule != crate::consent::CONSENT_RULE
