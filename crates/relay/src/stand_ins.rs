@@ -75,6 +75,11 @@ pub async fn stand_ins(
         );
         chosen.insert(message.id.clone(), choice);
     }
+    for message in due.iter_mut() {
+        if let Some(Ok(stand_in)) = chosen.get(&message.id) {
+            message.body = stand_in.text.clone();
+        }
+    }
     chosen
 }
 
