@@ -7,8 +7,9 @@
 //!
 //! One module per command group: [`account`] (login, join, logout), [`inbox`] (sync,
 //! conversations, show, search, send), [`team`] (team, devices, audit), [`channels`] (channels,
-//! channel-token), [`automation`] (teams, automation, presence), [`assist`] (assist), [`templates`] (templates), [`rights`]
-//! (contacts, export, erase) and [`report`] (report). [`cli`] is the command line's shape,
+//! channel-token), [`automation`] (teams, automation, presence), [`assist`] (assist),
+//! [`consent`] (consent), [`templates`] (templates), [`rights`] (contacts, export, erase) and
+//! [`report`] (report). [`cli`] is the command line's shape,
 //! [`context`] what every command works with, [`terminal`] and [`graph`] what several share.
 
 mod account;

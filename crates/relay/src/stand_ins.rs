@@ -98,6 +98,12 @@ fn choose(
                 "the 24-hour window closed and no template stands in for the `{rule}` message: not sent as free text"
             )
         })?;
+    if template.category != "UTILITY" {
+        return Err(format!(
+            "the 24-hour window closed and the template {} standing in for the `{rule}` message is now {} (Meta reclassified it), not UTILITY: not sent",
+            template.name, template.category
+        ));
+    }
     if template.status != "APPROVED" {
         return Err(format!(
             "the 24-hour window closed and the template {} standing in for the `{rule}` message is {}, not approved: not sent",

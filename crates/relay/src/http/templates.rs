@@ -248,16 +248,22 @@ fn checked_uses(
     variables: Option<Vec<TemplateVariable>>,
     stands_in_for: Option<String>,
     body_variables: usize,
+    category: &str,
 ) -> Result<(String, Option<String>), ApiError> {
     let variables = variables.unwrap_or_else(|| default_variables(body_variables));
     check_variables(&variables, body_variables).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    if let Some(rule) = &stands_in_for
-        && !STANDS_IN_FOR.contains(&rule.as_str())
-    {
-        return Err(ApiError::BadRequest(format!(
-            "stands_in_for must be one of {}",
-            STANDS_IN_FOR.join(", ")
-        )));
+    if let Some(rule) = &stands_in_for {
+        if !STANDS_IN_FOR.contains(&rule.as_str()) {
+            return Err(ApiError::BadRequest(format!(
+                "stands_in_for must be one of {}",
+                STANDS_IN_FOR.join(", ")
+            )));
+        }
+        if category != "UTILITY" {
+            return Err(ApiError::BadRequest(
+                "only a UTILITY template may stand in for an automated message (marketing templates go only to customers who opted in)".into(),
+            ));
+        }
     }
     Ok((
         serde_json::to_string(&variables).map_err(ApiError::internal)?,
@@ -280,7 +286,12 @@ pub async fn create(
     let graph = graph(&state)?;
     let workspace_id = &auth.0.workspace_id;
     let expected = zentro_meta::graph::templates::count_variables(&input.template.body);
-    let (variables, stands_in_for) = checked_uses(input.variables, input.stands_in_for, expected)?;
+    let (variables, stands_in_for) = checked_uses(
+        input.variables,
+        input.stands_in_for,
+        expected,
+        input.template.category.as_str(),
+    )?;
     let (account, token) = account_for(&state, workspace_id, input.channel_id.as_deref()).await?;
     let created = graph
         .create_message_template(&account, &token, &input.template)
@@ -364,8 +375,12 @@ pub async fn set_uses(
         });
     };
     let body_variables = template_body_variables(current);
-    let (variables, stands_in_for) =
-        checked_uses(Some(input.variables), input.stands_in_for, body_variables)?;
+    let (variables, stands_in_for) = checked_uses(
+        Some(input.variables),
+        input.stands_in_for,
+        body_variables,
+        &current.category,
+    )?;
     if let Some(rule) = &stands_in_for {
         for other in kept.iter().filter(|t| {
             t.account_id == current.account_id

@@ -285,6 +285,16 @@ async fn agents_and_other_workspaces_cannot_create_refresh_or_change_templates()
         .call(&w.admin.token, "PUT", "/v1/templates/uses", bad)
         .await;
     assert_eq!(status, 400);
+    // A marketing template never stands in for an automated message (those go to customers who
+    // did not opt in).
+    let mut marketing = restock();
+    marketing["stands_in_for"] = json!("away");
+    let (status, answer) = w
+        .relay
+        .call(&w.admin.token, "POST", "/v1/templates", marketing)
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.to_string().contains("UTILITY"), "{answer}");
     let (status, body) = w
         .relay
         .call(&w.admin.token, "PUT", "/v1/templates/uses", uses)
