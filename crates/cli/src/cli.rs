@@ -105,6 +105,10 @@ pub enum Command {
     /// they told you.
     #[command(subcommand)]
     Consent(ConsentCommand),
+    /// The workspace's WhatsApp templates: list them, read them again from Meta, or submit a new
+    /// one for Meta's review (admins).
+    #[command(subcommand)]
+    Templates(TemplatesCommand),
     /// Export a customer's data (or everyone's, `--all`) to a ZIP archive: JSON, CSV, readable
     /// transcripts and media (admins; recorded in the audit log).
     Export {
@@ -324,6 +328,50 @@ pub enum AssistCommand {
         /// before sending.
         #[arg(long)]
         show_request: bool,
+    },
+}
+
+/// `zentro templates …`: the workspace's WhatsApp templates.
+#[derive(Subcommand)]
+pub enum TemplatesCommand {
+    /// The templates as the relay last learned them from Meta: category, status, quality.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read every WhatsApp account's templates from Meta again (admins).
+    Refresh {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Submit a template for Meta's review (admins); it is PENDING until Meta decides.
+    Create {
+        /// Lower-case letters, digits and underscores.
+        #[arg(long)]
+        name: String,
+        /// Language code, e.g. en_US.
+        #[arg(long, default_value = "en_US")]
+        language: String,
+        /// marketing, utility or authentication.
+        #[arg(long)]
+        category: String,
+        /// The body, with {{1}}, {{2}}… where the variables go.
+        #[arg(long)]
+        body: String,
+        /// An example value for each variable, in order (Meta requires them).
+        #[arg(long)]
+        example: Vec<String>,
+        /// A footer (no variables).
+        #[arg(long)]
+        footer: Option<String>,
+        /// The WhatsApp channel whose account gets it (when the workspace has several).
+        #[arg(long)]
+        channel: Option<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
     },
 }
 

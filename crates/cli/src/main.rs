@@ -7,8 +7,9 @@
 //!
 //! One module per command group: [`account`] (login, join, logout), [`inbox`] (sync,
 //! conversations, show, search, send), [`team`] (team, devices, audit), [`channels`] (channels,
-//! channel-token), [`automation`] (teams, automation, presence), [`assist`] (assist), [`rights`] (contacts, export,
-//! erase) and [`report`] (report). [`cli`] is the command line's shape,
+//! channel-token), [`automation`] (teams, automation, presence), [`assist`] (assist),
+//! [`consent`] (consent), [`templates`] (templates), [`rights`] (contacts, export, erase) and
+//! [`report`] (report). [`cli`] is the command line's shape,
 //! [`context`] what every command works with, [`terminal`] and [`graph`] what several share.
 
 mod account;
@@ -24,6 +25,7 @@ mod inbox;
 mod report;
 mod rights;
 mod team;
+mod templates;
 mod terminal;
 
 use std::process::ExitCode;
@@ -64,6 +66,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::ChannelToken { channel } => channels::store_token(&ctx, &channel).await,
         Command::Contacts { json } => rights::contacts(&ctx, json).await,
         Command::Consent(command) => consent::consent(&ctx, command).await,
+        Command::Templates(command) => templates::templates(&ctx, command).await,
         Command::Export { contact, all, out } => rights::export(&ctx, contact, all, &out).await,
         Command::Erase { contact, yes } => rights::erase(&ctx, contact, yes).await,
         Command::Sync { follow } => inbox::sync(&ctx, follow).await,

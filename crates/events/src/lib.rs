@@ -15,6 +15,7 @@
 pub mod clock;
 pub mod roles;
 pub mod team;
+pub mod templates;
 
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +55,11 @@ pub const WORKSPACE_PRESENCE: &str = "workspace.presence";
 /// {base_url, model, name} | null, masking, auto_labels, monthly_budget_tokens, key_set,
 /// key_version, version}`; never the key).
 pub const WORKSPACE_ASSIST: &str = "workspace.assist";
+
+/// The relay's event saying the workspace's WhatsApp templates changed: refreshed from Meta,
+/// created, reviewed, paused, or their variables changed (issue 24; payload: `{templates: [..]}`,
+/// every template as `GET /v1/templates` lists it).
+pub const WORKSPACE_TEMPLATES: &str = "workspace.templates";
 
 /// The salted hash naming an erased customer in a `contact.erased` event: SHA-256 over a domain
 /// tag, the salt, the channel (`kind:external id`) and the customer's id on it. Devices and the

@@ -210,6 +210,12 @@ async fn edge_route(
         },
         ("POST", "messages") => post_messages(&ctx, &id, token, request).await,
         ("GET", "message_templates") => templates(&ctx.state, &id, token),
+        ("POST", "message_templates") => {
+            let body = axum::body::to_bytes(request.into_body(), 256 * 1024)
+                .await
+                .unwrap_or_default();
+            create_template(&ctx.state, &id, token, &body)
+        }
         ("GET", "accounts") if id == "me" => accounts(&ctx.state, token),
         ("POST", "subscribed_apps") => subscribe(&ctx.state, &id, token, Some(true)),
         ("GET", "subscribed_apps") => subscribe(&ctx.state, &id, token, None),
@@ -631,18 +637,41 @@ fn templates(state: &Shared, waba_id: &str, token: Option<String>) -> Response {
     if let Err(r) = authorize_waba(&state, token, waba_id) {
         return r;
     }
-    let mut data: Vec<Value> = state
-        .templates
-        .iter()
-        .map(|((name, language), t)| {
-            json!({ "name": name, "language": language, "status": t.status, "category": "UTILITY",
-                    "id": format!("tpl_{name}_{language}"),
-                    "components": [{ "type": "BODY", "text": t.body }] })
-        })
+    let data: Vec<Value> = state
+        .account_templates(waba_id)
+        .into_iter()
+        .map(|(name, language, t)| crate::templates::template_json(name, language, t))
         .collect();
-    data.sort_by_key(|t| t["name"].as_str().unwrap_or_default().to_string());
     axum::Json(json!({ "data": data, "paging": { "cursors": { "before": "", "after": "" } } }))
         .into_response()
+}
+
+/// `POST /{waba-id}/message_templates`: a new template, checked as Meta checks it, in review
+/// (`PENDING`) until a test decides ([`crate::MetaSim::review_template`]).
+fn create_template(state: &Shared, waba_id: &str, token: Option<String>, body: &[u8]) -> Response {
+    let mut state = lock(state);
+    if let Err(r) = authorize_waba(&state, token, waba_id) {
+        return r;
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
+        return required("name");
+    };
+    match state.create_template(waba_id, &body) {
+        Ok(t) => axum::Json(json!({ "id": t.id, "status": t.status, "category": t.category }))
+            .into_response(),
+        Err(refusal) => {
+            let mut error = json!({ "message": refusal.message, "type": "OAuthException", "code": 100,
+                "error_user_title": "Invalid template", "error_user_msg": refusal.user_message, "fbtrace_id": "AsimTrace" });
+            if let Some(subcode) = refusal.subcode {
+                error["error_subcode"] = json!(subcode);
+            }
+            (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({ "error": error })),
+            )
+                .into_response()
+        }
+    }
 }
 
 /// `subscribed_apps`: add (`Some(true)`), remove (`Some(false)`) or list (`None`).

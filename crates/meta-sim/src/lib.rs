@@ -15,13 +15,16 @@
 //! - simulated customers ([`webhooks::Inbound`]) who write every message type and answer menus
 //!   (reply buttons, list rows, quick replies), the sends of which it checks against Meta's
 //!   limits and records readably ([`SentMessage::kind`], [`SentMessage::options`]);
-//! - the Embedded Signup dialog page ([`signup`]).
+//! - the Embedded Signup dialog page ([`signup`]);
+//! - message templates ([`templates`]): created and checked as Meta checks them, reviewed as a
+//!   test decides, paused or disabled, each change a signed `message_template_status_update`.
 //!
 //! Production code never depends on this crate.
 
 pub mod graph;
 pub mod signup;
 mod state;
+pub mod templates;
 pub mod webhooks;
 
 use std::net::SocketAddr;
@@ -220,6 +223,30 @@ impl MetaSim {
             payload: payload.into(),
         };
         self.customer_writes(page_id, customer, answer).await
+    }
+
+    /// Meta's review (or quality check) moves template `name` in `language` of account `waba_id`
+    /// to `status` (APPROVED, REJECTED, PAUSED, DISABLED…) with `reason` (`NONE`,
+    /// `INVALID_FORMAT`, …); the signed `message_template_status_update` webhook goes to the
+    /// webhook URL. Returns `false` when there is no such template.
+    pub async fn review_template(
+        &self,
+        waba_id: &str,
+        name: &str,
+        language: &str,
+        status: &str,
+        reason: &str,
+    ) -> bool {
+        let body = self
+            .state()
+            .set_template_status(waba_id, name, language, status, reason);
+        match body {
+            Some(body) => {
+                self.deliveries.deliver(body).await;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Posts a raw body, signed as Meta signs it, to the webhook URL (with the configured faults).

@@ -58,15 +58,25 @@ impl TokenGrant {
     }
 }
 
-/// An approved (or not) WhatsApp template.
+/// A WhatsApp message template of an account, with its review state.
 #[derive(Debug, Clone)]
 pub struct Template {
+    /// Meta's id for it (a numeric string).
+    pub id: String,
     /// Number of `{{n}}` variables in the body.
     pub body_parameters: usize,
     /// The body text, with `{{1}}`… where the variables go.
     pub body: String,
     /// APPROVED, PAUSED, DISABLED, PENDING, REJECTED.
     pub status: String,
+    /// MARKETING, UTILITY or AUTHENTICATION.
+    pub category: String,
+    /// Its quality score: GREEN, YELLOW, RED or UNKNOWN (not sent enough yet).
+    pub quality: String,
+    /// Header, body, footer and buttons as they were created (upper-case `type`s).
+    pub components: Vec<Value>,
+    /// Why it was rejected or paused (`NONE` otherwise).
+    pub reason: String,
 }
 
 /// A send the stand-in accepted.
@@ -227,7 +237,8 @@ pub struct SimState {
     pub(crate) numbers: HashMap<String, Number>,
     pub(crate) pages: HashMap<String, bool>,
     pub(crate) tokens: HashMap<String, TokenGrant>,
-    pub(crate) templates: HashMap<(String, String), Template>,
+    /// Templates by (WABA id, name, language); an empty WABA id: seeded for every account.
+    pub(crate) templates: HashMap<(String, String, String), Template>,
     /// Last inbound message per (channel id, customer id).
     pub(crate) windows: HashMap<(String, String), DateTime<Utc>>,
     pub(crate) media: HashMap<String, MediaFile>,
@@ -324,7 +335,8 @@ impl SimState {
         }
     }
 
-    /// Adds a template with `body_parameters` variables in `status` (e.g. APPROVED).
+    /// Adds a template with `body_parameters` variables in `status` (e.g. APPROVED), listed in
+    /// every account.
     pub fn add_template(
         &mut self,
         name: &str,
@@ -336,27 +348,24 @@ impl SimState {
             .map(|i| format!("{{{{{i}}}}}"))
             .collect::<Vec<_>>()
             .join(" ");
-        self.templates.insert(
-            (name.into(), language.into()),
-            Template {
-                body_parameters,
-                body: format!("{name}: {body}"),
-                status: status.into(),
-            },
-        );
+        self.add_template_text(name, language, &format!("{name}: {body}"), status);
     }
 
-    /// Adds a template with its body text; its variables are counted from the `{{n}}` in it.
+    /// Adds a template with its body text, listed in every account; its variables are counted
+    /// from the `{{n}}` in it.
     pub fn add_template_text(&mut self, name: &str, language: &str, body: &str, status: &str) {
-        let body_parameters = (1..=10)
-            .take_while(|i| body.contains(&format!("{{{{{i}}}}}")))
-            .count();
+        let id = self.next_template_id();
         self.templates.insert(
-            (name.into(), language.into()),
+            (String::new(), name.into(), language.into()),
             Template {
-                body_parameters,
+                id,
+                body_parameters: crate::templates::body_variables(body),
                 body: body.into(),
                 status: status.into(),
+                category: "UTILITY".into(),
+                quality: "GREEN".into(),
+                components: vec![serde_json::json!({ "type": "BODY", "text": body })],
+                reason: "NONE".into(),
             },
         );
     }

@@ -20,6 +20,7 @@ pub mod rate_limits;
 pub mod shared_files;
 pub mod signup_pages;
 pub mod team;
+pub mod templates;
 pub mod wakeups;
 
 /// This backend's migrations, embedded in the binary.

@@ -14,6 +14,7 @@ pub mod gaps;
 pub mod shared_files;
 pub mod signup_pages;
 pub mod team;
+pub mod templates;
 
 use std::str::FromStr;
 

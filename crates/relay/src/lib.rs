@@ -41,6 +41,7 @@ pub mod roles;
 pub mod routing;
 pub mod sealing;
 pub mod sequencer;
+pub mod stand_ins;
 pub mod store;
 pub mod tls;
 pub mod wakeups;

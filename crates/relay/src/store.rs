@@ -31,6 +31,7 @@ mod rate_limits;
 mod shared_files;
 mod signup_pages;
 mod team;
+mod templates;
 
 pub use access::{ReadablePage, RotationAdvice};
 pub use assist::{AssistRow, AssistUse};
@@ -53,6 +54,7 @@ pub use leases::Lease;
 pub use shared_files::{SharedFile, SharedUsage};
 pub use signup_pages::SignupPage;
 pub use team::{AuditEntry, Device, NewAuditEntry};
+pub use templates::TemplateRow;
 pub use zentro_relay_store::consent::{ConsentRow, NewConsent};
 pub use zentro_relay_store::{
     Channel, ChannelKind, Credentials, Member, MemberSummary, NewEvent, QuarantineEntry,

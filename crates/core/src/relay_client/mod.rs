@@ -22,11 +22,13 @@
 mod assist;
 pub mod automation;
 pub use assist::{AssistProvider, AssistSettings};
+pub use templates::{TemplateSubmission, WorkspaceTemplate};
 mod channels;
 mod erasures;
 mod events;
 mod members;
 mod sessions;
+mod templates;
 mod workspace;
 
 use std::time::Duration;

@@ -118,7 +118,7 @@ pub(super) fn whatsapp_send(
     };
     let kind = body.get("type").and_then(Value::as_str).unwrap_or("text");
     let part = body.get(kind).cloned().unwrap_or(Value::Null);
-    if let Err(response) = check_whatsapp_content(&state, kind, &part) {
+    if let Err(response) = check_whatsapp_content(&state, &number.waba_id, kind, &part) {
         return response;
     }
     // The 24-hour customer-service window: only templates outside it.
@@ -208,12 +208,17 @@ fn customer_key(body: &Value) -> Option<String> {
 
 /// Meta's checks of the message's `kind` part: lengths, media, buttons, templates.
 #[allow(clippy::result_large_err)] // a Response is what axum handlers return
-fn check_whatsapp_content(state: &SimState, kind: &str, part: &Value) -> Result<(), Response> {
+fn check_whatsapp_content(
+    state: &SimState,
+    waba_id: &str,
+    kind: &str,
+    part: &Value,
+) -> Result<(), Response> {
     match kind {
         "text" => check_text(part),
         "image" | "video" | "document" | "audio" | "sticker" => check_media(part),
         "interactive" => check_interactive(part),
-        "template" => check_template(state, part),
+        "template" => check_template(state, waba_id, part),
         "reaction" => Ok(()),
         other => Err(invalid_parameter(&format!(
             "(#100) Param type must be one of {{text, image, ...}}, got {other}"
@@ -410,7 +415,7 @@ fn check_list_row(row: &Value) -> Result<(), Response> {
 /// A template: it exists in that language, is approved, and gets as many body parameters as it
 /// has variables.
 #[allow(clippy::result_large_err)] // a Response is what axum handlers return
-fn check_template(state: &SimState, part: &Value) -> Result<(), Response> {
+fn check_template(state: &SimState, waba_id: &str, part: &Value) -> Result<(), Response> {
     let text_at = |pointer: &str| {
         part.pointer(pointer)
             .and_then(Value::as_str)
@@ -418,7 +423,7 @@ fn check_template(state: &SimState, part: &Value) -> Result<(), Response> {
             .to_string()
     };
     let (name, language) = (text_at("/name"), text_at("/language/code"));
-    let Some(template) = state.templates.get(&(name.clone(), language.clone())) else {
+    let Some(template) = state.template(waba_id, &name, &language) else {
         return Err(graph_error_with(
             StatusCode::NOT_FOUND,
             132001,

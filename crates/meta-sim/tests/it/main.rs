@@ -6,4 +6,5 @@ mod menus;
 mod receiver;
 mod sends;
 mod signup_and_media;
+mod templates;
 mod webhooks;

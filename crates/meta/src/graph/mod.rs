@@ -8,6 +8,7 @@
 mod error;
 pub mod media;
 pub mod messenger;
+pub mod templates;
 pub mod whatsapp;
 
 use std::time::Duration;
@@ -24,6 +25,10 @@ use url::Url;
 pub use error::{GraphError, MediaError};
 pub use media::MediaHostPolicy;
 pub use messenger::{MessagingType, MessengerOutgoing, MessengerSend, QuickReply};
+pub use templates::{
+    CreatedTemplate, MessageTemplate, NewTemplate, TemplateCategory, TemplateQuality,
+    TemplateReview,
+};
 pub use whatsapp::{
     Accepted, ListRow, ListSection, MediaSource, Outgoing, Recipient, ReplyButton,
     TemplateComponent, TemplateComponentKind, TemplateParameter, WhatsAppSend,
@@ -93,47 +98,6 @@ impl UserProfile {
                     .join(" ");
                 (!joined.trim().is_empty()).then_some(joined)
             })
-    }
-}
-
-/// A message template of a WhatsApp Business Account.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct MessageTemplate {
-    /// The name it is sent by (lower case, unique per language in the account).
-    pub name: String,
-    /// Language code, e.g. `en_US`.
-    pub language: String,
-    /// APPROVED, PENDING, REJECTED, PAUSED, DISABLED.
-    pub status: String,
-    /// MARKETING, UTILITY, AUTHENTICATION.
-    #[serde(default)]
-    pub category: String,
-    /// Header, body, footer and buttons as Meta describes them.
-    #[serde(default)]
-    pub components: Vec<Value>,
-}
-
-impl MessageTemplate {
-    /// The body's text, with `{{1}}`… where its variables go.
-    pub fn body(&self) -> Option<&str> {
-        self.components
-            .iter()
-            .find(|c| c.get("type").and_then(Value::as_str) == Some("BODY"))
-            .and_then(|c| c.get("text"))
-            .and_then(Value::as_str)
-    }
-
-    /// How many `{{n}}` variables the body has.
-    pub fn body_variables(&self) -> usize {
-        let body = self.body().unwrap_or_default();
-        (1..=64)
-            .take_while(|i| body.contains(&format!("{{{{{i}}}}}")))
-            .count()
-    }
-
-    /// Whether it can be sent now.
-    pub fn is_approved(&self) -> bool {
-        self.status.eq_ignore_ascii_case("APPROVED")
     }
 }
 
@@ -606,29 +570,6 @@ impl GraphClient {
             .ok_or_else(|| GraphError::InvalidResponse("no access_token in the answer".into()))
     }
 
-    /// The message templates of a WhatsApp Business Account (first 100).
-    pub async fn message_templates(
-        &self,
-        waba_id: &str,
-        token: &AccessToken,
-    ) -> Result<Vec<MessageTemplate>, GraphError> {
-        #[derive(Deserialize)]
-        struct Page {
-            data: Vec<MessageTemplate>,
-        }
-        let page: Page = self
-            .get(
-                &format!("{waba_id}/message_templates"),
-                token,
-                &[
-                    ("fields", "name,language,status,category,components"),
-                    ("limit", "100"),
-                ],
-            )
-            .await?;
-        Ok(page.data)
-    }
-
     /// A customer's profile from a PSID (Messenger) or IGSID (Instagram), read with the Page's
     /// token. Webhooks carry only the id, so this is how a conversation gets a name.
     pub async fn user_profile(
@@ -939,6 +880,7 @@ async fn read_response<T: DeserializeOwned>(response: reqwest::Response) -> Resu
     let details = error
         .get("error_data")
         .and_then(|d| d.get("details"))
+        .or_else(|| error.get("error_user_msg"))
         .and_then(Value::as_str)
         .map(str::to_string);
     let subcode = error.get("error_subcode").and_then(Value::as_i64);

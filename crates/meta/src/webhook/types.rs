@@ -635,8 +635,12 @@ pub struct TemplateStatus {
     pub name: Option<String>,
     /// The template's language code (`en_US`…), when Meta gives it.
     pub language: Option<String>,
-    /// Why (NONE when approved).
+    /// MARKETING, UTILITY or AUTHENTICATION, when Meta gives it.
+    pub category: Option<String>,
+    /// Why (NONE when approved; INVALID_FORMAT, … when rejected).
     pub reason: Option<String>,
+    /// Meta's explanation of a pause (`other_info.description`), when it gives one.
+    pub details: Option<String>,
 }
 
 /// An `account_update`.

@@ -163,7 +163,12 @@ fn template_status(waba_id: &str, value: &Value, change: &Value) -> WebhookItem 
         template_id: text(value, "message_template_id").unwrap_or_default(),
         name: text(value, "message_template_name"),
         language: text(value, "message_template_language"),
+        category: text(value, "message_template_category"),
         reason: text(value, "reason"),
+        details: value
+            .pointer("/other_info/description")
+            .and_then(Value::as_str)
+            .map(str::to_string),
     };
     let key = format!(
         "whatsapp:template:{}:{}:{}",

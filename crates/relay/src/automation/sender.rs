@@ -30,6 +30,7 @@ use zentro_meta::webhook::Platform;
 use super::Engines;
 use crate::http::AppState;
 use crate::sequencer::{SequencerError, in_commit};
+use crate::stand_ins::StandIn;
 use crate::store::{
     self, AutomatedMessage, ChannelKind, MessageStateChange, NewAuditEntry, StoreError,
 };
@@ -48,7 +49,7 @@ const ROUND: i64 = 500;
 /// messages: each commit waits for the disk, and webhooks wait for the writer meanwhile).
 /// Whether the round was full (more may be due at once).
 pub async fn send_due(state: &AppState, engines: &Engines) -> bool {
-    let due = match state.store.due_automated_messages(now_ms(), ROUND).await {
+    let mut due = match state.store.due_automated_messages(now_ms(), ROUND).await {
         Ok(due) if !due.is_empty() => due,
         Ok(_) => return false,
         Err(error) => {
@@ -58,6 +59,8 @@ pub async fn send_due(state: &AppState, engines: &Engines) -> bool {
     };
     let full = due.len() as i64 == ROUND;
     let switched_off = switched_off(state, &due).await;
+    // Past their window, WhatsApp messages go as a template standing in for them, or not at all.
+    let stand_ins = crate::stand_ins::stand_ins(state, &mut due).await;
     let mut tokens: HashMap<(String, String), Result<AccessToken, String>> = HashMap::new();
     let mut plans = Vec::with_capacity(due.len());
     for message in due {
@@ -76,7 +79,13 @@ pub async fn send_due(state: &AppState, engines: &Engines) -> bool {
         if !tokens.contains_key(&key) {
             tokens.insert(key.clone(), channel_token(state, &message).await);
         }
-        let plan = plan(state, engines, &message, &tokens[&key]);
+        let plan = plan(
+            state,
+            engines,
+            &message,
+            &tokens[&key],
+            stand_ins.get(&message.id),
+        );
         plans.push((message, plan));
     }
     if let Err(error) = mark_sending(state, &plans).await {
@@ -104,7 +113,7 @@ pub async fn send_due(state: &AppState, engines: &Engines) -> bool {
     }
     let mut sends = Vec::with_capacity(conversations.len());
     for messages in conversations {
-        sends.push(send_in_order(state, messages));
+        sends.push(send_in_order(state, messages, &stand_ins));
     }
     let outcomes: Vec<(&AutomatedMessage, Outcome)> = futures_util::stream::iter(sends)
         .buffer_unordered(CONCURRENT_SENDS)
@@ -132,6 +141,7 @@ enum Outcome {
 async fn send_in_order<'a>(
     state: &AppState,
     messages: Vec<(&'a AutomatedMessage, &AccessToken)>,
+    stand_ins: &HashMap<String, Result<StandIn, String>>,
 ) -> Vec<(&'a AutomatedMessage, Outcome)> {
     let mut outcomes = Vec::with_capacity(messages.len());
     let mut failed = false;
@@ -140,7 +150,10 @@ async fn send_in_order<'a>(
             outcomes.push((message, Outcome::Held));
             continue;
         }
-        let result = send(state, message, token).await;
+        let result = match stand_ins.get(&message.id) {
+            Some(Ok(stand_in)) => send_stand_in(state, message, token, stand_in).await,
+            _ => send(state, message, token).await,
+        };
         failed = result.is_err();
         outcomes.push((message, Outcome::Answered(result)));
     }
@@ -184,12 +197,19 @@ fn plan(
     engines: &Engines,
     message: &AutomatedMessage,
     token: &Result<AccessToken, String>,
+    stand_in: Option<&Result<StandIn, String>>,
 ) -> Plan {
     if now_ms() > message.window_opened_at + WINDOW_MS {
-        return Plan::GiveUp(
-            "expired",
-            "the 24-hour window closed before it could be sent".into(),
-        );
+        match stand_in {
+            Some(Ok(_)) => {}
+            Some(Err(why)) => return Plan::GiveUp("expired", why.clone()),
+            None => {
+                return Plan::GiveUp(
+                    "expired",
+                    "the 24-hour window closed before it could be sent".into(),
+                );
+            }
+        }
     }
     let contact = ContactRef {
         channel_kind: message.channel_kind.clone(),
@@ -282,6 +302,22 @@ async fn send(
                 .await
         }
     }
+}
+
+/// Sends the template standing in for a WhatsApp message past its window.
+async fn send_stand_in(
+    state: &AppState,
+    message: &AutomatedMessage,
+    token: &AccessToken,
+    stand_in: &StandIn,
+) -> Result<Accepted, GraphError> {
+    let graph = state
+        .graph
+        .as_ref()
+        .ok_or_else(|| GraphError::InvalidInput("no Graph client".into()))?;
+    graph
+        .send_whatsapp(&message.channel_external_id, token, &stand_in.send)
+        .await
 }
 
 /// In the sequencer's next group commit: what Meta answered, for every message sent this round.

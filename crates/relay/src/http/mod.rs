@@ -14,6 +14,7 @@ pub mod shared_files;
 pub mod signup;
 pub mod signup_pages;
 mod team;
+pub mod templates;
 mod webhooks;
 
 use std::sync::Arc;
@@ -244,7 +245,8 @@ fn channel_routes() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(API_MAX_BODY_BYTES))
 }
 
-/// The workspace's automation setup, members' presence and AI assist's settings.
+/// The workspace's automation setup, members' presence, AI assist's settings and WhatsApp
+/// templates.
 fn automation_routes() -> Router<AppState> {
     Router::new()
         .route(
@@ -258,6 +260,12 @@ fn automation_routes() -> Router<AppState> {
         .route("/v1/assist", get(assist::settings).put(assist::change))
         .route("/v1/assist/key", get(assist::key))
         .route("/v1/assist/usage", post(assist::record_usage))
+        .route(
+            "/v1/templates",
+            get(templates::list).post(templates::create),
+        )
+        .route("/v1/templates/refresh", post(templates::refresh))
+        .route("/v1/templates/uses", put(templates::set_uses))
         .layer(DefaultBodyLimit::max(API_MAX_BODY_BYTES))
 }
 

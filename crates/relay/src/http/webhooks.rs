@@ -60,8 +60,12 @@ pub async fn receive(
         return refuse_unsigned(&state, &address, &error).await;
     }
     let quarantined = state.metrics.webhooks_quarantined.load(Ordering::Relaxed);
+    let mut template_updates = Vec::new();
     let stored = match webhook::parse(&body) {
-        Ok(items) => state.sequencer.webhook(items).await,
+        Ok(items) => {
+            template_updates = super::templates::template_status_updates(&items);
+            state.sequencer.webhook(items).await
+        }
         Err(malformed) => {
             state
                 .sequencer
@@ -77,6 +81,9 @@ pub async fn receive(
                 .fetch_add(1, Ordering::Relaxed);
             if state.metrics.webhooks_quarantined.load(Ordering::Relaxed) != quarantined {
                 trim_quarantine(&state).await;
+            }
+            if !template_updates.is_empty() {
+                super::templates::follow_status_updates(&state, template_updates).await;
             }
             StatusCode::OK.into_response()
         }

@@ -26,6 +26,7 @@ mod signup;
 mod stream;
 mod support;
 mod team;
+mod templates;
 mod tenants;
 mod tls;
 mod transport;
