@@ -21,7 +21,7 @@
 
 mod assist;
 pub mod automation;
-pub use assist::{AssistProvider, AssistSettings};
+pub use assist::{AssistChange, AssistProvider, AssistSettings};
 mod channels;
 mod erasures;
 mod events;
