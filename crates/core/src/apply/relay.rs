@@ -222,5 +222,5 @@ pub(super) async fn apply_assist_settings(
         return Ok(false);
     };
     runs.flush(tx).await?;
-    crate::assist::keep_announcement(&mut **tx, &announcement, event.at).await
+    crate::assist::keep_announcement(tx, &announcement, event.at).await
 }
