@@ -71,6 +71,12 @@ fn main() {
             "report",
             "desk_time_zone",
             "save_report_csv",
+            "assist_status",
+            "assist_settings",
+            "save_assist_settings",
+            "assist_preview",
+            "assist_stream",
+            "assist_labels",
         ]),
     ))
     .expect("failed to read the Tauri configuration");

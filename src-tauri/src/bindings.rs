@@ -80,6 +80,12 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::reports::report,
             commands::reports::desk_time_zone,
             commands::reports::save_report_csv,
+            commands::assist::assist_status,
+            commands::assist::assist_settings,
+            commands::assist::save_assist_settings,
+            commands::assist::assist_preview,
+            commands::assist::assist_stream,
+            commands::assist::assist_labels,
         ])
         .events(tauri_specta::collect_events![
             crate::desk_runner::DeskStatusChanged,

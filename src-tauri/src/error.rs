@@ -178,3 +178,39 @@ impl From<zentro_core::reports::ReportError> for CommandError {
         }
     }
 }
+
+impl From<zentro_core::assist_requests::AssistRequestError> for CommandError {
+    fn from(error: zentro_core::assist_requests::AssistRequestError) -> Self {
+        use zentro_core::assist_requests::{AssistError, AssistRequestError};
+        match error {
+            AssistRequestError::Assist(error) => {
+                let code = match &error {
+                    // Not for this conversation or not now: the UI disables the action.
+                    AssistError::Off
+                    | AssistError::Restricted
+                    | AssistError::BudgetSpent { .. }
+                    | AssistError::KeyRejected => ErrorCode::Forbidden,
+                    // Worth trying again: the UI offers to.
+                    AssistError::Unreachable { .. }
+                    | AssistError::Timeout
+                    | AssistError::RateLimited { .. } => ErrorCode::Offline,
+                    AssistError::Provider { status, .. } if *status >= 500 => ErrorCode::Offline,
+                    AssistError::NothingToSend(_)
+                    | AssistError::BadSettings(_)
+                    | AssistError::ContextTooLong => ErrorCode::Invalid,
+                    _ => ErrorCode::Internal,
+                };
+                Self::new(code, error.user_message())
+            }
+            AssistRequestError::NoConversation(_) => {
+                Self::new(ErrorCode::NotFound, error.to_string())
+            }
+            AssistRequestError::Relay(error) => error.into(),
+            AssistRequestError::Cache(error) => error.into(),
+            AssistRequestError::Keychain(error) => Self::new(
+                ErrorCode::Internal,
+                format!("The AI provider's key could not be read: {error}"),
+            ),
+        }
+    }
+}

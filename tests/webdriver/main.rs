@@ -2,6 +2,7 @@
 //! checks what a person would see.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+mod assist;
 mod inbox;
 mod links;
 mod notifications;

@@ -1,76 +1,66 @@
-//! `zentro assist summary` and `draft`: AI assist on a conversation of the local cache, with the
-//! workspace's provider and the key from this device's keychain (fetched from the relay when the
-//! keychain has no copy of the current one), streamed to standard output, then recorded on the
-//! relay without content.
+//! `zentro assist summary|draft|rewrite|labels`: AI assist on a conversation of the local cache,
+//! with the workspace's provider and the key from this device's keychain, through the same calls
+//! as the desk (`zentro_core::assist_requests`): streamed to standard output, then recorded on
+//! the relay without content.
 
 use std::io::Write;
 
-use futures_util::StreamExt;
-use zentro_assist::features::{self, RequestOptions};
-use zentro_assist::{
-    ApiKey, AssistClient, AssistError, Budget, PreparedRequest, ProviderSettings, StreamEvent,
-    Timeouts, Usage, UsageReport,
-};
+use zentro_assist::{AssistError, Timeouts};
 use zentro_core::Cache;
-use zentro_core::assist::assist_conversation;
-use zentro_core::relay_client::{AssistSettings, RelayClient};
-use zentro_core::vault::{Secret, Vault};
+use zentro_core::assist_requests::{
+    Ask, AssistAccess, AssistRequestError, RewriteAs, stream_answer, suggest_labels,
+};
 
-use crate::cli::AssistCommand;
+use crate::cli::{AssistCommand, RewriteStyleArg};
 use crate::context::Context;
 use crate::exit::{Exit, Failure, fail, other};
 
-/// How many of the latest messages a request takes.
-const MESSAGES: i64 = 40;
-
 /// `zentro assist …`.
 pub async fn assist(ctx: &Context, command: AssistCommand) -> Result<(), Failure> {
-    let (conversation_id, show_request, summary) = match command {
+    let (conversation_id, show_request, ask) = match command {
         AssistCommand::Summary {
             conversation,
             show_request,
-        } => (conversation, show_request, true),
+        } => (conversation, show_request, Ask::Summary),
         AssistCommand::Draft {
             conversation,
             show_request,
-        } => (conversation, show_request, false),
+        } => (conversation, show_request, Ask::Draft),
+        AssistCommand::Rewrite {
+            conversation,
+            style,
+            draft,
+            show_request,
+        } => (
+            conversation,
+            show_request,
+            Ask::Rewrite {
+                style: rewrite_as(style),
+                draft,
+            },
+        ),
+        AssistCommand::Labels {
+            conversation,
+            show_request,
+        } => (conversation, show_request, Ask::Labels),
     };
     let account = ctx.account()?;
     let (relay, token) = ctx.relay().await?;
-    let settings = relay.assist_settings(&token).await?;
-    let provider = match (&settings.enabled, &settings.provider) {
-        (true, Some(provider)) => provider.clone(),
-        _ => return Err(assist_failure(&AssistError::Off)),
-    };
     let cache = Cache::open_in(&ctx.data_dir).await?;
-    let found = assist_conversation(&cache, &account.workspace_id, conversation_id, MESSAGES)
-        .await?
-        .ok_or_else(|| {
-            fail(
-                Exit::Usage,
-                format!("no conversation {conversation_id} here (see `zentro conversations`)"),
-            )
-        })?;
-    let options = RequestOptions {
-        masking: settings.masking,
-        ..RequestOptions::default()
+    let access = AssistAccess {
+        relay: &relay,
+        token: &token,
+        workspace_id: &account.workspace_id,
+        cache: &cache,
+        keychain: Some(&ctx.vault),
     };
-    let request = if summary {
-        features::summary(&found.conversation, &options)
-    } else {
-        features::draft(&found.conversation, &options)
-    }
-    .map_err(|e| assist_failure(&e))?;
-    let budget = Budget {
-        monthly_tokens: settings.monthly_budget_tokens,
-        spent_this_month: settings.spent_this_month,
-    };
-    budget.check(&request).map_err(|e| assist_failure(&e))?;
-    let key = provider_key(ctx, &relay, &token, &account.workspace_id, &settings).await?;
-    let provider = ProviderSettings::new(&provider.base_url, &provider.model, key)
-        .map_err(|e| assist_failure(&e))?;
+    let ready = access
+        .prepare(conversation_id, &ask)
+        .await
+        .map_err(request_failure)?;
+    let ready = access.with_key(ready).await.map_err(request_failure)?;
     if show_request {
-        let sent = request.what_is_sent(&provider);
+        let sent = ready.what_is_sent();
         eprintln!(
             "POST {} ({} placeholders masked)\n{}",
             sent.endpoint,
@@ -78,87 +68,56 @@ pub async fn assist(ctx: &Context, command: AssistCommand) -> Result<(), Failure
             sent.body
         );
     }
-    let client =
-        AssistClient::new(provider.clone(), Timeouts::default()).map_err(|e| assist_failure(&e))?;
-    let usage = stream_to_stdout(&client, &request).await?;
-    let report = UsageReport::new(found.reference, &request, &provider, usage);
-    let spent = relay.record_assist_usage(&token, &report).await?;
+    let usage = if ask == Ask::Labels {
+        let (labels, usage) = suggest_labels(&ready, Timeouts::default())
+            .await
+            .map_err(|e| assist_failure(&e))?;
+        println!("{}", labels.labels().join("\n"));
+        usage
+    } else {
+        let mut out = std::io::stdout().lock();
+        let mut written = Ok(());
+        let usage = stream_answer(&ready, Timeouts::default(), |piece| {
+            if written.is_ok() {
+                written = out.write_all(piece.as_bytes()).and_then(|()| out.flush());
+            }
+        })
+        .await
+        .map_err(|e| assist_failure(&e))?;
+        written.and_then(|()| writeln!(out)).map_err(other)?;
+        usage
+    };
+    let outcome = access.record_usage(&ready, usage).await?;
     eprintln!(
-        "{} tokens via {} ({spent} this month)",
-        report.prompt_tokens + report.completion_tokens,
-        report.provider
+        "{} tokens via {} ({} this month)",
+        outcome.tokens,
+        ready.provider.provider_name(),
+        outcome.spent_this_month
     );
     Ok(())
 }
 
-/// Streams the answer to standard output as it arrives; the provider's usage, if it said.
-async fn stream_to_stdout(
-    client: &AssistClient,
-    request: &PreparedRequest,
-) -> Result<Option<Usage>, Failure> {
-    let mut stream = client
-        .stream(request)
-        .await
-        .map_err(|e| assist_failure(&e))?;
-    let mut out = std::io::stdout().lock();
-    while let Some(event) = stream.next().await {
-        match event.map_err(|e| assist_failure(&e))? {
-            StreamEvent::Text(piece) => {
-                out.write_all(piece.as_bytes())
-                    .and_then(|()| out.flush())
-                    .map_err(other)?;
-            }
-            StreamEvent::Done { usage, .. } => {
-                writeln!(out).map_err(other)?;
-                return Ok(usage);
-            }
-        }
+fn rewrite_as(style: RewriteStyleArg) -> RewriteAs {
+    match style {
+        RewriteStyleArg::Shorter => RewriteAs::Shorter,
+        RewriteStyleArg::Friendlier => RewriteAs::Friendlier,
+        RewriteStyleArg::Formal => RewriteAs::MoreFormal,
+        RewriteStyleArg::CustomersLanguage => RewriteAs::CustomersLanguage,
     }
-    Err(assist_failure(&AssistError::UnreadableAnswer(
-        "the answer ended early".into(),
-    )))
 }
 
-/// The provider's key from this device's keychain; fetched from the relay (and kept in the
-/// keychain) when the keychain has no copy of the current version. `None` when the provider
-/// needs no key.
-async fn provider_key(
-    ctx: &Context,
-    relay: &RelayClient,
-    token: &Secret,
-    workspace_id: &str,
-    settings: &AssistSettings,
-) -> Result<Option<ApiKey>, Failure> {
-    if !settings.key_set {
-        return Ok(None);
+/// A request that could not be made, as the command ends with it.
+fn request_failure(error: AssistRequestError) -> Failure {
+    match error {
+        AssistRequestError::Assist(error) => assist_failure(&error),
+        AssistRequestError::NoConversation(id) => fail(
+            Exit::Usage,
+            format!("no conversation {id} here (see `zentro conversations`)"),
+        ),
+        AssistRequestError::Relay(error) => error.into(),
+        AssistRequestError::Cache(error) => error.into(),
+        AssistRequestError::Keychain(error) => error.into(),
     }
-    let entry = Vault::assist_entry(workspace_id, settings.key_version);
-    let vault = ctx.vault.clone();
-    let read_entry = entry.clone();
-    let kept = tokio::task::spawn_blocking(move || vault.read(&read_entry))
-        .await
-        .map_err(other)??;
-    let key = match kept {
-        Some(key) => key,
-        None => {
-            let (key, version) = relay.assist_key(token).await?;
-            let vault = ctx.vault.clone();
-            let entry = Vault::assist_entry(workspace_id, version);
-            let stored = key.clone();
-            let previous = (version > 1).then(|| Vault::assist_entry(workspace_id, version - 1));
-            tokio::task::spawn_blocking(move || {
-                vault.store(&entry, &stored)?;
-                match previous {
-                    Some(previous) => vault.delete(&previous),
-                    None => Ok(()),
-                }
-            })
-            .await
-            .map_err(other)??;
-            key
-        }
-    };
-    Ok(Some(ApiKey::new(key.expose())))
 }
 
 /// An AI failure as the command ends with it: the message a person can act on.

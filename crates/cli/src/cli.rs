@@ -329,6 +329,44 @@ pub enum AssistCommand {
         #[arg(long)]
         show_request: bool,
     },
+    /// Your draft rewritten (printed, never sent): shorter, friendlier, more formal, or in the
+    /// customer's language.
+    Rewrite {
+        /// The conversation id (from `zentro conversations`).
+        conversation: i64,
+        /// How to rewrite it.
+        #[arg(long, value_enum)]
+        style: RewriteStyleArg,
+        /// The draft to rewrite.
+        draft: String,
+        /// Print what is sent (the endpoint and the exact body; never the key) to standard error
+        /// before sending.
+        #[arg(long)]
+        show_request: bool,
+    },
+    /// Suggested intent and sentiment labels for the customer's latest message (printed, not
+    /// applied).
+    Labels {
+        /// The conversation id (from `zentro conversations`).
+        conversation: i64,
+        /// Print what is sent (the endpoint and the exact body; never the key) to standard error
+        /// before sending.
+        #[arg(long)]
+        show_request: bool,
+    },
+}
+
+/// How `zentro assist rewrite` changes a draft.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RewriteStyleArg {
+    /// Fewer words, same meaning.
+    Shorter,
+    /// Warmer.
+    Friendlier,
+    /// More formal.
+    Formal,
+    /// In the language the customer writes in.
+    CustomersLanguage,
 }
 
 /// `zentro templates …`: the workspace's WhatsApp templates.

@@ -1,7 +1,10 @@
 //! A conversation of this desk's cache as AI assist takes it (`zentro_assist::Conversation`): the
 //! customer's identifiers (masked before sending), whether they are restricted (P14: never sent),
-//! the latest messages, and the hash the relay's audit names it by.
+//! the latest messages, and the hash the relay's audit names it by; and AI assist's settings as
+//! the relay last announced them (`workspace.assist`), so every desk shows whether AI is on and
+//! where text goes.
 
+use serde::{Deserialize, Serialize};
 use zentro_assist::{Author, Conversation, Customer, Message};
 
 use crate::cache::{Cache, CacheError};
@@ -68,4 +71,70 @@ pub async fn assist_conversation(
         },
         reference,
     }))
+}
+
+/// AI assist's settings as the relay announces them to every desk (`workspace.assist`); never the
+/// key, and not what is spent (that is read from the relay when a request is made).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct AssistAnnouncement {
+    /// Whether an owner turned it on.
+    pub enabled: bool,
+    /// Where text goes, once named.
+    pub provider: Option<crate::relay_client::AssistProvider>,
+    /// Whether identifiers are masked before sending.
+    pub masking: bool,
+    /// Whether suggested labels are applied without an agent's action.
+    pub auto_labels: bool,
+    /// Tokens allowed per month (`None`: no limit).
+    #[cfg_attr(feature = "specta", specta(type = Option<specta_typescript::Number>))]
+    pub monthly_budget_tokens: Option<u64>,
+    /// Whether the provider has a key.
+    pub key_set: bool,
+    /// The key's version.
+    #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
+    pub key_version: i64,
+    /// Which save this is; an older one never replaces a newer one.
+    #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
+    pub version: i64,
+}
+
+impl AssistAnnouncement {
+    /// Whether requests can be made: on, with a provider named.
+    pub fn is_on(&self) -> bool {
+        self.enabled && self.provider.is_some()
+    }
+}
+
+/// Keeps `announcement` unless the cache has a newer version; whether it was kept.
+pub(crate) async fn keep_announcement(
+    tx: &mut sqlx::SqliteConnection,
+    announcement: &AssistAnnouncement,
+    at: i64,
+) -> Result<bool, CacheError> {
+    let settings = serde_json::to_string(announcement).unwrap_or_default();
+    let stored = sqlx::query!(
+        r#"
+        INSERT INTO assist_settings (id, version, settings, saved_at) VALUES (1, ?, ?, ?)
+        ON CONFLICT (id) DO UPDATE SET
+            version = excluded.version,
+            settings = excluded.settings,
+            saved_at = excluded.saved_at
+        WHERE excluded.version >= assist_settings.version
+        "#,
+        announcement.version,
+        settings,
+        at
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(stored.rows_affected() > 0)
+}
+
+/// AI assist's settings as the relay last announced them; `None` when it never did (AI is off).
+pub async fn announced_settings(cache: &Cache) -> Result<Option<AssistAnnouncement>, CacheError> {
+    let row = sqlx::query_scalar!("SELECT settings FROM assist_settings WHERE id = 1")
+        .fetch_optional(cache.pool())
+        .await?;
+    Ok(row.and_then(|json| serde_json::from_str(&json).ok()))
 }

@@ -192,6 +192,18 @@ impl Desk {
         &self.config.member
     }
 
+    /// What an AI assist request needs of this desk: the relay, the cache, the workspace and the
+    /// keychain that keeps the provider's key ([`crate::assist_requests`]).
+    pub fn assist(&self) -> crate::assist_requests::AssistAccess<'_> {
+        crate::assist_requests::AssistAccess {
+            relay: &self.config.relay,
+            token: &self.config.token,
+            workspace_id: &self.config.workspace_id,
+            cache: &self.config.cache,
+            keychain: self.config.channel_keychain.as_ref(),
+        }
+    }
+
     /// The relay and this device's token, for team administration (members, devices, the audit
     /// log, channels); the relay checks the member's role on every call.
     pub fn relay_access(&self) -> (&RelayClient, &Secret) {

@@ -18,7 +18,9 @@
 //!   labels, contact edits: team events queued offline), [`desk`] (the running desk that ties
 //!   sync and sending together), [`teams`] (teams, presence and first-response targets as the
 //!   log carried them), [`automation_preview`] (a setup replayed over the last week of the
-//!   cache, before it is saved).
+//!   cache, before it is saved), [`assist`] and [`assist_requests`] (AI assist: the
+//!   conversation as it is sent, the workspace's settings as the relay announced them, and one
+//!   request from building it to recording its usage).
 //! - **Customers' content and rights**: [`media`] and [`customer_files`] (files kept, shown and
 //!   opened safely), [`profiles`] (customer names), [`export`] and [`rights`] (export, erasure,
 //!   retention, restriction), [`consent`] (customers' consent to marketing messages), [`notices`] (what deserves an OS notification), [`links`]
@@ -34,6 +36,7 @@ pub mod account;
 pub mod actions;
 pub mod apply;
 pub mod assist;
+pub mod assist_requests;
 pub mod automation_preview;
 pub mod cache;
 pub mod channel_access;

@@ -2,6 +2,7 @@
 
 pub mod about;
 pub mod account;
+pub mod assist;
 pub mod automation;
 pub mod cache;
 pub mod channels;

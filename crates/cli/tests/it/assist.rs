@@ -130,11 +130,43 @@ async fn drafts_and_summaries_stream_masked_with_the_key_from_the_keychain() {
         "what is shown never holds the key"
     );
 
+    // A rewrite of the agent's own draft, and suggested labels (printed, not applied).
+    ai.answer_next("Your order [number 1] ships tomorrow.");
+    let rewrite = zentro(
+        &data,
+        &[
+            "assist",
+            "rewrite",
+            &id,
+            "--style",
+            "shorter",
+            "Order 88812345 will ship tomorrow, sorry!",
+        ],
+        None,
+    );
+    assert!(rewrite.status.success(), "{}", stderr(&rewrite));
+    assert!(
+        String::from_utf8_lossy(&rewrite.stdout).contains("Your order 88812345 ships tomorrow."),
+        "a rewrite is unmasked for the agent"
+    );
+    let sent = ai.requests().last().unwrap().text();
+    assert!(
+        sent.contains("Make it shorter") && !sent.contains("88812345"),
+        "{sent}"
+    );
+    ai.answer_next("intent: delivery\nsentiment: negative");
+    let labels = zentro(&data, &["assist", "labels", &id], None);
+    assert!(labels.status.success(), "{}", stderr(&labels));
+    assert_eq!(
+        String::from_utf8_lossy(&labels.stdout),
+        "intent:delivery\nsentiment:negative\n"
+    );
+
     let audit = json_of(&data, &["audit", "--json"]);
     let actions = actions(&audit);
     assert_eq!(
         actions.iter().filter(|a| **a == "assist.used").count(),
-        2,
+        4,
         "{actions:?}"
     );
     assert_eq!(

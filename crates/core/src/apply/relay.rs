@@ -204,3 +204,23 @@ async fn store_message_sent(tx: &mut Tx, sent: &MessageSent) -> Result<(), Cache
     }
     apply_pending_in(tx, &sent.external_id).await
 }
+
+/// AI assist's settings as an owner saved them (`workspace.assist`); `false` when the payload does
+/// not parse or names a version older than the one kept.
+pub(super) async fn apply_assist_settings(
+    tx: &mut Tx,
+    runs: &mut Runs,
+    event: &RelayEvent,
+) -> Result<bool, CacheError> {
+    let Ok(announcement) =
+        serde_json::from_value::<crate::assist::AssistAnnouncement>(event.payload.clone())
+    else {
+        tracing::warn!(
+            seq = event.seq,
+            "ignored: AI assist settings this desk cannot read"
+        );
+        return Ok(false);
+    };
+    runs.flush(tx).await?;
+    crate::assist::keep_announcement(tx, &announcement, event.at).await
+}

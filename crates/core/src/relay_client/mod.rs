@@ -21,7 +21,7 @@
 
 mod assist;
 pub mod automation;
-pub use assist::{AssistProvider, AssistSettings};
+pub use assist::{AssistChange, AssistProvider, AssistSettings};
 pub use templates::{TemplateSubmission, WorkspaceTemplate};
 mod channels;
 mod erasures;

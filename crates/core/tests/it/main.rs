@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod apply;
+mod assist_settings;
 mod cache;
 mod consent;
 mod crash;

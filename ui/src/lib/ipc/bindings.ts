@@ -203,6 +203,30 @@ export const commands = {
 	 *  manager. Returns where it went.
 	 */
 	saveReportCsv: (name: string, csv: string) => typedError<string, CommandError>(__TAURI_INVOKE("save_report_csv", { name, csv })),
+	/**
+	 *  AI assist as the relay last announced it to this desk (`None`: never turned on), for the
+	 *  indicator; read from the cache, so it shows offline too.
+	 */
+	assistStatus: () => typedError<AssistAnnouncement_Serialize | null, CommandError>(__TAURI_INVOKE("assist_status")),
+	/**  The workspace's AI settings and this month's spending, from the relay (never the key). */
+	assistSettings: () => typedError<AssistSettings_Serialize, CommandError>(__TAURI_INVOKE("assist_settings")),
+	/**  Changes the workspace's AI settings (owners: the relay refuses anyone else); as saved. */
+	saveAssistSettings: (change: AssistChange_Deserialize) => typedError<AssistSettings_Serialize, CommandError>(__TAURI_INVOKE("save_assist_settings", { change })),
+	/**
+	 *  Exactly what `ask` would send about `conversation_id` (masked as the workspace says), without
+	 *  sending it.
+	 */
+	assistPreview: (conversationId: number, ask: Ask) => typedError<AssistPreview, CommandError>(__TAURI_INVOKE("assist_preview", { conversationId, ask })),
+	/**
+	 *  Asks for a summary, a draft or a rewrite about `conversation_id`; each piece of the answer
+	 *  goes to `pieces` as it arrives. Nothing is sent to the customer (P2).
+	 */
+	assistStream: (conversationId: number, ask: Ask, pieces: Channel<string>) => typedError<AssistOutcome, CommandError>(__TAURI_INVOKE("assist_stream", { conversationId, ask, pieces })),
+	/**
+	 *  Suggested intent and sentiment labels for the customer's latest message in `conversation_id`
+	 *  (not applied: the agent applies them, or the workspace's automatic labels do).
+	 */
+	assistLabels: (conversationId: number) => typedError<LabelSuggestion, CommandError>(__TAURI_INVOKE("assist_labels", { conversationId })),
 };
 
 /** Events */
@@ -274,6 +298,21 @@ export type AgentSatisfaction = {
 	average: number | null,
 };
 
+/**  What is asked of the provider. */
+export type Ask = 
+/**  A summary of the conversation. */
+{ type: "summary" } | 
+/**  A draft of the next reply. */
+{ type: "draft" } | 
+/**  The agent's draft, rewritten. */
+{ type: "rewrite"; 
+/**  How. */
+style: RewriteAs; 
+/**  The draft as it stands in the composer. */
+draft: string } | 
+/**  Intent and sentiment of the customer's latest message. */
+{ type: "labels" };
+
 /**  How a team's new conversations find a member. */
 export type Assignment = 
 /**  People take them. */
@@ -282,6 +321,184 @@ export type Assignment =
 "round_robin" | 
 /**  To the available member with the fewest open conversations (ties in turn). */
 "least_busy";
+
+/**
+ *  AI assist's settings as the relay announces them to every desk (`workspace.assist`); never the
+ *  key, and not what is spent (that is read from the relay when a request is made).
+ */
+export type AssistAnnouncement = AssistAnnouncement_Serialize | AssistAnnouncement_Deserialize;
+
+/**
+ *  AI assist's settings as the relay announces them to every desk (`workspace.assist`); never the
+ *  key, and not what is spent (that is read from the relay when a request is made).
+ */
+export type AssistAnnouncement_Deserialize = {
+	/**  Whether an owner turned it on. */
+	enabled: boolean,
+	/**  Where text goes, once named. */
+	provider?: AssistProvider | null,
+	/**  Whether identifiers are masked before sending. */
+	masking: boolean,
+	/**  Whether suggested labels are applied without an agent's action. */
+	auto_labels: boolean,
+	/**  Tokens allowed per month (`None`: no limit). */
+	monthly_budget_tokens?: number | null,
+	/**  Whether the provider has a key. */
+	key_set: boolean,
+	/**  The key's version. */
+	key_version: number,
+	/**  Which save this is; an older one never replaces a newer one. */
+	version: number,
+};
+
+/**
+ *  AI assist's settings as the relay announces them to every desk (`workspace.assist`); never the
+ *  key, and not what is spent (that is read from the relay when a request is made).
+ */
+export type AssistAnnouncement_Serialize = {
+	/**  Whether an owner turned it on. */
+	enabled: boolean,
+	/**  Where text goes, once named. */
+	provider: AssistProvider | null,
+	/**  Whether identifiers are masked before sending. */
+	masking: boolean,
+	/**  Whether suggested labels are applied without an agent's action. */
+	auto_labels: boolean,
+	/**  Tokens allowed per month (`None`: no limit). */
+	monthly_budget_tokens: number | null,
+	/**  Whether the provider has a key. */
+	key_set: boolean,
+	/**  The key's version. */
+	key_version: number,
+	/**  Which save this is; an older one never replaces a newer one. */
+	version: number,
+};
+
+/**  What an owner changes (`PUT /v1/assist`); the key is sent only when a new one is given. */
+export type AssistChange = AssistChange_Serialize | AssistChange_Deserialize;
+
+/**  What an owner changes (`PUT /v1/assist`); the key is sent only when a new one is given. */
+export type AssistChange_Deserialize = {
+	/**  On or off. */
+	enabled: boolean,
+	/**  The provider's base URL (`https://api.openai.com/v1`, `http://localhost:11434/v1`). */
+	base_url?: string | null,
+	/**  The model. */
+	model?: string | null,
+	/**  Mask identifiers before sending. */
+	masking: boolean,
+	/**  Apply suggested labels without an agent's action. */
+	auto_labels: boolean,
+	/**  Tokens allowed per month (`None`: no limit). */
+	monthly_budget_tokens?: number | null,
+	/**  A new key (`None`: keep the current one). Never logged. */
+	api_key?: string | null,
+	/**  Forget the current key. */
+	remove_key: boolean,
+	/**  The version the owner started from (a save over someone else's is refused). */
+	expected_version?: number | null,
+};
+
+/**  What an owner changes (`PUT /v1/assist`); the key is sent only when a new one is given. */
+export type AssistChange_Serialize = {
+	/**  On or off. */
+	enabled: boolean,
+	/**  The provider's base URL (`https://api.openai.com/v1`, `http://localhost:11434/v1`). */
+	base_url: string | null,
+	/**  The model. */
+	model: string | null,
+	/**  Mask identifiers before sending. */
+	masking: boolean,
+	/**  Apply suggested labels without an agent's action. */
+	auto_labels: boolean,
+	/**  Tokens allowed per month (`None`: no limit). */
+	monthly_budget_tokens: number | null,
+	/**  A new key (`None`: keep the current one). Never logged. */
+	api_key?: string,
+	/**  Forget the current key. */
+	remove_key: boolean,
+	/**  The version the owner started from (a save over someone else's is refused). */
+	expected_version: number | null,
+};
+
+/**  What a finished request used. */
+export type AssistOutcome = {
+	/**  Tokens this request used (as the provider reported them, else estimated). */
+	tokens: number,
+	/**  Tokens the workspace spent this month, this request included. */
+	spent_this_month: number,
+};
+
+/**  Exactly what a request sends, for the agent to read before (and after) it goes. */
+export type AssistPreview = {
+	/**  Where it goes (`https://…/chat/completions`). */
+	endpoint: string,
+	/**  The provider's host. */
+	provider: string,
+	/**  The model asked. */
+	model: string,
+	/**  The body as sent, pretty-printed (the key goes in a header and is never shown). */
+	body: string,
+	/**  The placeholders that replaced identifiers (their values stay on this desk). */
+	masked: string[],
+};
+
+/**  The provider AI assist sends to, as `GET /v1/assist` names it. */
+export type AssistProvider = {
+	/**  The API's base URL. */
+	base_url: string,
+	/**  The model. */
+	model: string,
+	/**  Its host, as the desk shows "where text goes". */
+	name: string,
+};
+
+/**  AI assist's settings as any member reads them (never the key). */
+export type AssistSettings = AssistSettings_Serialize | AssistSettings_Deserialize;
+
+/**  AI assist's settings as any member reads them (never the key). */
+export type AssistSettings_Deserialize = {
+	/**  Whether an owner turned it on. */
+	enabled: boolean,
+	/**  Where text goes, once named. */
+	provider?: AssistProvider | null,
+	/**  Whether identifiers are masked before sending. */
+	masking: boolean,
+	/**  Whether suggested labels are applied without an agent's action. */
+	auto_labels: boolean,
+	/**  Tokens allowed per month (`None`: no limit). */
+	monthly_budget_tokens?: number | null,
+	/**  Tokens used this month. */
+	spent_this_month: number,
+	/**  Whether the provider has a key. */
+	key_set: boolean,
+	/**  The key's version (for the keychain's copy). */
+	key_version: number,
+	/**  Which save this is (0: never saved); a save names the version it replaces. */
+	version?: number,
+};
+
+/**  AI assist's settings as any member reads them (never the key). */
+export type AssistSettings_Serialize = {
+	/**  Whether an owner turned it on. */
+	enabled: boolean,
+	/**  Where text goes, once named. */
+	provider: AssistProvider | null,
+	/**  Whether identifiers are masked before sending. */
+	masking: boolean,
+	/**  Whether suggested labels are applied without an agent's action. */
+	auto_labels: boolean,
+	/**  Tokens allowed per month (`None`: no limit). */
+	monthly_budget_tokens: number | null,
+	/**  Tokens used this month. */
+	spent_this_month: number,
+	/**  Whether the provider has a key. */
+	key_set: boolean,
+	/**  The key's version (for the keychain's copy). */
+	key_version: number,
+	/**  Which save this is (0: never saved); a save names the version it replaces. */
+	version: number,
+};
 
 /**  One line of the audit log. */
 export type AuditEntry = AuditEntry_Serialize | AuditEntry_Deserialize;
@@ -1318,6 +1535,16 @@ export type Invitation_Serialize = {
 	expires_at: number | null,
 };
 
+/**  Suggested intent and sentiment labels for the customer's latest message. */
+export type LabelSuggestion = {
+	/**  The intent (`order_status`, `refund`, …). */
+	intent: string,
+	/**  The sentiment (`positive`, `neutral`, `negative`). */
+	sentiment: string,
+	/**  The two labels as the team's label list shows them (`intent:refund`, `sentiment:negative`). */
+	labels: string[],
+};
+
 /**  A link was opened: the UI takes it with the `take_link` command. */
 export type LinkOpened = null;
 
@@ -1881,6 +2108,17 @@ export type Retention_Serialize = {
 	/**  Media files older than this many days are deleted (the message stays, marked expired). */
 	media_days: number | null,
 };
+
+/**  How a rewrite changes the agent's draft (the UI's names for [`RewriteStyle`]). */
+export type RewriteAs = 
+/**  Fewer words, same meaning. */
+"shorter" | 
+/**  Warmer. */
+"friendlier" | 
+/**  More formal. */
+"more_formal" | 
+/**  In the language the customer writes in. */
+"customers_language";
 
 /**
  *  A member's role: what they may do in the workspace ([`Role::allows`]), each role all the one

@@ -58,7 +58,22 @@ import {
   type TeamFigures_Serialize,
   type ChannelConsent_Serialize,
   type ConsentRecord_Serialize,
+  type AssistAnnouncement_Serialize,
+  type AssistSettings_Serialize,
+  type AssistChange_Deserialize,
+  type AssistPreview,
+  type AssistOutcome,
+  type Ask,
+  type LabelSuggestion,
+  type RewriteAs,
 } from './bindings';
+export type { AssistPreview, AssistOutcome, Ask, LabelSuggestion, RewriteAs };
+/** AI assist as the relay announced it to every desk (never the key). */
+export type AssistAnnouncement = AssistAnnouncement_Serialize;
+/** The workspace's AI settings as the relay answers them (never the key). */
+export type AssistSettings = AssistSettings_Serialize;
+/** What an owner changes in the AI settings. */
+export type AssistChange = AssistChange_Deserialize;
 
 export type { CacheCounts, CacheStatus, CannedReply, CommandError, ErrorCode, PageKey, Permission, Role } from './bindings';
 /** Every role a member can hold, from the least to the most trusted (from Rust's `Role::ALL`). */
@@ -586,4 +601,36 @@ export function deskTimeZone(): Promise<string> {
  */
 export function saveReportCsv(name: string, csv: string): Promise<string> {
   return unwrap(() => commands.saveReportCsv(name, csv));
+}
+
+/** AI assist as the relay last announced it to this desk (`null`: never turned on); from the cache. */
+export function assistStatus(): Promise<AssistAnnouncement | null> {
+  return unwrap(() => commands.assistStatus());
+}
+
+/** The workspace's AI settings and this month's spending (never the key). */
+export function assistSettings(): Promise<AssistSettings> {
+  return unwrap(() => commands.assistSettings());
+}
+
+/** Changes the workspace's AI settings (owners); as saved. */
+export function saveAssistSettings(change: AssistChange): Promise<AssistSettings> {
+  return unwrap(() => commands.saveAssistSettings(change));
+}
+
+/** Exactly what `ask` would send about a conversation, without sending it. */
+export function assistPreview(conversationId: number, ask: Ask): Promise<AssistPreview> {
+  return unwrap(() => commands.assistPreview(conversationId, ask));
+}
+
+/** Asks for a summary, draft or rewrite; `onPiece` gets each piece of the answer as it arrives. */
+export function assistStream(conversationId: number, ask: Ask, onPiece: (piece: string) => void): Promise<AssistOutcome> {
+  const pieces = new Channel<string>();
+  pieces.onmessage = onPiece;
+  return unwrap(() => commands.assistStream(conversationId, ask, pieces));
+}
+
+/** Suggested intent and sentiment labels for the customer's latest message (not applied). */
+export function assistLabels(conversationId: number): Promise<LabelSuggestion> {
+  return unwrap(() => commands.assistLabels(conversationId));
 }
