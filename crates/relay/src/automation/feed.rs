@@ -12,9 +12,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use zentro_automation::{Input, webhook_item_input};
 use zentro_meta::webhook::{Event, WebhookItem};
+
+use crate::store::{self, NewAppend, Store, StoreError, WriteTx};
 
 /// Most events kept for one followed workspace: a decider that fell further behind reads the
 /// rest from the log.
@@ -210,6 +213,99 @@ impl Feed {
         }
         taken
     }
+}
+
+/// Times a follower waits [`COMMITTING_WAIT`] for a batch the sequencer is committing before
+/// leaving it to the next round.
+const COMMITTING_WAITS: u32 = 5;
+
+/// How long a follower waits for a batch being committed, each time.
+const COMMITTING_WAIT: Duration = Duration::from_millis(2);
+
+/// A follower's next events after `cursor` (at most `batch`): from `feed` when it has them,
+/// else from the log (only up to the feed's next event, so nothing is read twice). Empty: the
+/// log has nothing after `cursor`. `None`: the next events are still being committed (the next
+/// round takes them).
+pub async fn next_events(
+    feed: &Feed,
+    store: &Store,
+    workspace: &str,
+    cursor: i64,
+    batch: i64,
+) -> Result<Option<Vec<FedEvent>>, StoreError> {
+    let mut waits = 0;
+    let mut looked_at_head = false;
+    loop {
+        let up_to = match feed.next(workspace, cursor) {
+            Next::Here => return Ok(Some(feed.take(workspace, cursor, batch as usize))),
+            Next::Committing if waits < COMMITTING_WAITS => {
+                waits += 1;
+                tokio::time::sleep(COMMITTING_WAIT).await;
+                continue;
+            }
+            Next::Committing => return Ok(None),
+            Next::GapBefore(seq) => seq - 1,
+            // The feed lacks what the log may have (another writer's, or before following):
+            // the head decides; looked at again in the feed in case it just came in.
+            Next::Nothing if !looked_at_head => {
+                let head = store.last_seq(workspace).await?;
+                if head <= cursor {
+                    return Ok(Some(Vec::new()));
+                }
+                looked_at_head = true;
+                continue;
+            }
+            Next::Nothing => cursor + batch,
+        };
+        let limit = (up_to - cursor).clamp(1, batch);
+        let stored = store.events_after(workspace, cursor, limit).await?;
+        return Ok(Some(
+            stored
+                .into_iter()
+                .map(|e| FedEvent {
+                    seq: e.seq,
+                    at: e.at,
+                    fed: Fed::Other {
+                        kind: e.kind,
+                        author: e.author,
+                        payload: e.payload,
+                    },
+                })
+                .collect(),
+        ));
+    }
+}
+
+/// Appends events to a workspace's log inside a write the sequencer runs in its group commit
+/// ([`store::append_many_in`]): each one's seq (`None`: the log had its key already), and the
+/// new ones as the feeds keep them, for the writes to hand back to the sequencer (so that no
+/// follower reads them back from the log).
+pub(crate) async fn append_in(
+    tx: &mut WriteTx,
+    workspace: &str,
+    events: &[NewAppend<'_>],
+) -> Result<(Vec<Option<i64>>, Vec<(String, FedEvent)>), StoreError> {
+    let (seqs, at) = store::append_many_in(tx, workspace, events).await?;
+    let fed = events
+        .iter()
+        .zip(&seqs)
+        .filter_map(|(event, seq)| {
+            let fed = Fed::Other {
+                kind: event.kind.to_string(),
+                author: event.author.map(str::to_string),
+                payload: serde_json::from_str(&event.payload).unwrap_or(serde_json::Value::Null),
+            };
+            Some((
+                workspace.to_string(),
+                FedEvent {
+                    seq: (*seq)?,
+                    at,
+                    fed,
+                },
+            ))
+        })
+        .collect();
+    Ok((seqs, fed))
 }
 
 /// Drops the kept events up to `cursor`.
