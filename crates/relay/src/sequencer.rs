@@ -1124,4 +1124,68 @@ mod tests {
             }
         ));
     }
+    /// What writes in a group commit append reaches every feed following the workspace (the
+    /// decider and the consent worker need not read it back from the log), with the seq and time
+    /// the log has; what a failing write appended never does.
+    #[tokio::test]
+    async fn what_writes_append_reaches_the_feeds_and_what_they_undo_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let ws = store
+            .create_workspace("Acme", "owner@acme.test", "Owner", "hash")
+            .await
+            .unwrap()
+            .id;
+        let sequencer = Sequencer::start(store.clone(), Notifier::default(), Arc::default());
+        sequencer.feed().follow(&ws);
+        sequencer.consent_feed().follow(&ws);
+        let note = |key: &'static str, fail: bool| {
+            let ws = ws.clone();
+            in_commit(move |tx| {
+                Box::pin(async move {
+                    let events = [store::NewAppend {
+                        kind: "team.note",
+                        dedup_key: key,
+                        author: Some("automation:test"),
+                        payload: r#"{"text":"hi"}"#.into(),
+                    }];
+                    let (_, appended) =
+                        crate::automation::feed::append_in(tx, &ws, &events).await?;
+                    if fail {
+                        return Err(StoreError::NotFound("on purpose".into()));
+                    }
+                    Ok(appended)
+                })
+            })
+        };
+        let failed = sequencer.write_in_commit(vec![ws.clone()], note("a", true));
+        assert!(failed.await.is_err());
+        sequencer
+            .write_in_commit(vec![ws.clone()], note("b", false))
+            .await
+            .unwrap();
+        let stored = store.events_after(&ws, 0, 10).await.unwrap();
+        assert_eq!(stored.len(), 1, "only the write that succeeded appended");
+        for feed in [sequencer.feed(), sequencer.consent_feed()] {
+            let fed = feed.take(&ws, 0, 10);
+            assert_eq!(
+                fed.len(),
+                1,
+                "the feed has what committed, not what was undone"
+            );
+            assert_eq!((fed[0].seq, fed[0].at), (stored[0].seq, stored[0].at));
+            let Fed::Other {
+                kind,
+                author,
+                payload,
+            } = &fed[0].fed
+            else {
+                panic!("a team event is fed as the log has it");
+            };
+            assert_eq!(
+                (kind.as_str(), author.as_deref(), payload),
+                ("team.note", stored[0].author.as_deref(), &stored[0].payload)
+            );
+        }
+    }
 }
