@@ -1,13 +1,18 @@
-//! The log as this instance's sequencer appended it, handed to the automation in memory: the
-//! decider follows an automated workspace's log from here instead of reading every webhook back
-//! from the database and parsing it again (the ingest parsed it moments before).
+//! The log as this instance's sequencer appended it, handed to its followers in memory: the
+//! decider follows an automated workspace's log from here, and the consent worker
+//! ([`crate::consent`]) every workspace's, from a feed of its own
+//! ([`crate::sequencer::Sequencer::consent_feed`]), instead of reading every webhook back from
+//! the database and parsing it again (the ingest parsed it moments before).
 //!
-//! The database stays the truth. The feed holds only what the sequencer committed, for the
-//! workspaces the decider follows, and at most [`FOLLOWED_AT_MOST`] events each (past that it
-//! drops them). Whatever the feed lacks (the decider's and the sender's own appends, another
-//! instance's, what was dropped, what came before the decider started following) the decider
-//! reads from the log ([`super::decide`]); every event it decides comes from one or the other,
-//! in seq order, with the time the log gives it.
+//! The database stays the truth. A feed holds only what the sequencer committed, for the
+//! workspaces its follower follows, and at most [`FOLLOWED_AT_MOST`] events each (past that it
+//! drops them): the webhooks and members' team events of each group commit, and what writes
+//! run inside it ([`crate::sequencer::Sequencer::write_in_commit`]: the decider's, the sender's
+//! and the consent worker's) appended through [`append_in`]. Whatever a feed lacks (what was
+//! appended outside a group commit, another instance's appends, what was dropped, what came
+//! before its follower started following) the follower reads from the log ([`next_events`]);
+//! every event it reads comes from one or the other, in seq order, with the time the log gives
+//! it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};

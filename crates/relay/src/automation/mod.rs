@@ -207,9 +207,8 @@ async fn decide(
     // automated messages, and the last event's seq.
     let mut decided = Vec::new();
     let mut settled = Vec::new();
-    let mut pending: Option<i64> = None;
+    let (mut pending, feed): (Option<i64>, _) = (None, state.sequencer.feed());
     while decided_events < DECIDED_PER_ROUND {
-        let feed = state.sequencer.feed();
         let cursor = pending.unwrap_or(followed.cursor);
         let Some(events) = feed::next_events(feed, &state.store, workspace, cursor, BATCH).await?
         else {
