@@ -56,15 +56,17 @@ struct TeamEvent {
 }
 
 /// Writes another part of the relay (the automation) has the writer run inside its next group
-/// commit, under a savepoint of their own: a function of the writer's transaction that returns,
-/// per workspace it appended to, the last seq it appended. If it fails, only its writes are
-/// undone (the batch's webhooks still commit) and its caller gets the error.
+/// commit, under a savepoint of their own: a function of the writer's transaction that returns
+/// the events it appended (each with its workspace, as [`crate::automation::feed::append_in`]
+/// gives them): the writer notifies those workspaces' streams and hands the events to the feeds
+/// following them once the batch has committed. If it fails, only its writes are undone (the
+/// batch's webhooks still commit) and its caller gets the error.
 pub type InCommit = Box<
     dyn for<'t> FnOnce(
             &'t mut Tx,
         ) -> futures_util::future::BoxFuture<
             't,
-            Result<Vec<(String, i64)>, StoreError>,
+            Result<Vec<(String, FedEvent)>, StoreError>,
         > + Send,
 >;
 
@@ -76,7 +78,7 @@ where
             &'t mut Tx,
         ) -> futures_util::future::BoxFuture<
             't,
-            Result<Vec<(String, i64)>, StoreError>,
+            Result<Vec<(String, FedEvent)>, StoreError>,
         > + Send
         + 'static,
 {
@@ -277,6 +279,7 @@ pub struct Sequencer {
     jobs: mpsc::Sender<Job>,
     outcomes: Arc<Outcomes>,
     feed: Feed,
+    consent_feed: Feed,
 }
 
 /// How long a failed commit keeps `/healthz` unhealthy when no commit of events has succeeded
@@ -314,24 +317,32 @@ impl Sequencer {
         let (tx, rx) = mpsc::channel(8192);
         let outcomes = Arc::new(Outcomes::default());
         let feed = Feed::default();
+        let consent_feed = Feed::default();
         let writer_state = WriterState {
             store,
             notifier,
             metrics,
             outcomes: outcomes.clone(),
-            feed: feed.clone(),
+            feeds: [feed.clone(), consent_feed.clone()],
         };
         tokio::spawn(writer(writer_state, rx));
         Self {
             jobs: tx,
             outcomes,
             feed,
+            consent_feed,
         }
     }
 
     /// What this writer committed, handed to the automation for the workspaces it follows.
     pub fn feed(&self) -> &Feed {
         &self.feed
+    }
+
+    /// What this writer committed, handed to the consent worker ([`crate::consent`]) for the
+    /// workspaces it follows (every workspace, on the instance holding its lease).
+    pub fn consent_feed(&self) -> &Feed {
+        &self.consent_feed
     }
 
     /// Whether a batch failed within [`RECENT_FAILURE`] before `now` with no batch of events
@@ -345,7 +356,7 @@ impl Sequencer {
 
     /// Durably stores a verified webhook's items (routing, de-duplicating, quarantining).
     pub async fn webhook(&self, items: Vec<WebhookItem>) -> Result<(), SequencerError> {
-        let automated = self.feed.following_any();
+        let automated = self.feed.following_any() || self.consent_feed.following_any();
         let items = items
             .into_iter()
             .map(|item| PreparedItem {
@@ -498,7 +509,8 @@ struct WriterState {
     notifier: Notifier,
     metrics: Arc<Metrics>,
     outcomes: Arc<Outcomes>,
-    feed: Feed,
+    /// The automation's feed and the consent worker's.
+    feeds: [Feed; 2],
 }
 
 async fn writer(state: WriterState, mut rx: mpsc::Receiver<Job>) {
@@ -508,7 +520,7 @@ async fn writer(state: WriterState, mut rx: mpsc::Receiver<Job>) {
         notifier,
         metrics,
         outcomes,
-        feed,
+        feeds,
     } = state;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut route_cache = RouteCache::default();
@@ -523,7 +535,7 @@ async fn writer(state: WriterState, mut rx: mpsc::Receiver<Job>) {
         let (work, writes, replies) = Replies::split(std::mem::take(&mut batch));
         let mut grown: HashMap<String, i64> = HashMap::new();
         let only_probes = work.iter().all(|w| matches!(w, Work::Probe));
-        let mut fed = Followed::new(&feed);
+        let mut fed = Followed::new(&feeds);
         let mut batch_work = BatchWork {
             work: &work,
             writes,
@@ -563,60 +575,96 @@ struct Tally {
 /// Webhook items per workspace, in arrival order.
 type WorkspaceItems<'a> = Vec<(String, Vec<&'a PreparedItem>)>;
 
-/// The events a batch appends to the workspaces the automation follows, handed to it once the
-/// batch has committed (see [`Feed`]).
+/// The events a batch appends to the workspaces the automation and the consent worker follow,
+/// handed to each once the batch has committed (see [`Feed`]).
 struct Followed<'f> {
+    feeds: Vec<FeedBatch<'f>>,
+}
+
+/// What one batch appends to one feed's followed workspaces.
+struct FeedBatch<'f> {
     feed: &'f Feed,
     /// Per followed workspace this batch appends to: its first seq and its events, in seq order.
     appended: HashMap<String, (i64, Vec<FedEvent>)>,
-    /// Workspaces this batch appends to that are not followed.
+    /// Workspaces this batch appends to that this feed does not follow.
     unfollowed: HashSet<String>,
 }
 
-impl<'f> Followed<'f> {
-    fn new(feed: &'f Feed) -> Self {
-        Self {
-            feed,
-            appended: HashMap::new(),
-            unfollowed: HashSet::new(),
-        }
-    }
-
-    /// Keeps an appended event if its workspace is followed (`fed` computed only then).
-    fn add(&mut self, workspace: &str, seq: i64, at: i64, fed: impl FnOnce() -> Fed) {
+impl FeedBatch<'_> {
+    /// Whether this feed keeps `workspace`'s events (asked of the feed once a batch).
+    fn wants(&mut self, workspace: &str, seq: i64) -> bool {
         if !self.feed.following_any() || self.unfollowed.contains(workspace) {
-            return;
+            return false;
         }
         if !self.appended.contains_key(workspace) {
             if !self.feed.follows(workspace) {
                 self.unfollowed.insert(workspace.to_string());
-                return;
+                return false;
             }
             self.appended
                 .insert(workspace.to_string(), (seq, Vec::new()));
         }
-        if let Some((_, events)) = self.appended.get_mut(workspace) {
-            events.push(FedEvent {
-                seq,
-                at,
-                fed: fed(),
-            });
-        }
+        true
+    }
+}
+
+impl<'f> Followed<'f> {
+    fn new(feeds: &'f [Feed]) -> Self {
+        let feeds = feeds
+            .iter()
+            .map(|feed| FeedBatch {
+                feed,
+                appended: HashMap::new(),
+                unfollowed: HashSet::new(),
+            })
+            .collect();
+        Self { feeds }
     }
 
-    /// Commits `tx`, the feed told first that these seqs are on their way and then what became
+    /// Keeps an appended event for the feeds following its workspace (`fed` computed only
+    /// then, once).
+    fn add(&mut self, workspace: &str, seq: i64, at: i64, fed: impl FnOnce() -> Fed) {
+        let wanting: Vec<usize> = (0..self.feeds.len())
+            .filter(|&i| self.feeds[i].wants(workspace, seq))
+            .collect();
+        let Some((&last, rest)) = wanting.split_last() else {
+            return;
+        };
+        let fed = fed();
+        for &i in rest {
+            push(&mut self.feeds[i], workspace, seq, at, fed.clone());
+        }
+        push(&mut self.feeds[last], workspace, seq, at, fed);
+    }
+
+    /// Commits `tx`, the feeds told first that these seqs are on their way and then what became
     /// of them (kept if committed, forgotten if not).
     async fn commit(&mut self, tx: Tx) -> Result<(), StoreError> {
-        let appended = std::mem::take(&mut self.appended);
-        for (workspace, (first, _)) in &appended {
-            self.feed.committing(workspace, *first);
+        let appended: Vec<_> = self
+            .feeds
+            .iter_mut()
+            .map(|batch| (batch.feed, std::mem::take(&mut batch.appended)))
+            .collect();
+        for (feed, appended) in &appended {
+            for (workspace, (first, _)) in appended {
+                feed.committing(workspace, *first);
+            }
         }
         let result = tx.commit().await;
-        for (workspace, (_, events)) in appended {
-            let events = if result.is_ok() { events } else { Vec::new() };
-            self.feed.committed(&workspace, events);
+        for (feed, appended) in appended {
+            for (workspace, (_, events)) in appended {
+                let events = if result.is_ok() { events } else { Vec::new() };
+                feed.committed(&workspace, events);
+            }
         }
         result
+    }
+}
+
+/// Adds an event to what a batch appends to a followed workspace.
+fn push(batch: &mut FeedBatch<'_>, workspace: &str, seq: i64, at: i64, fed: Fed) {
+    if let Some((_, events)) = batch.appended.get_mut(workspace) {
+        events.push(FedEvent { seq, at, fed });
     }
 }
 
@@ -656,7 +704,7 @@ async fn commit(
     lock_appended_workspaces(&mut tx, &per_workspace, work, &written_to).await?;
     append_webhooks(&mut tx, &per_workspace, now, grown, &mut tally, fed).await?;
     let mut answers = write_the_rest(&mut tx, work, now, grown, &mut tally, fed).await?;
-    answers.written = run_writes(&mut tx, std::mem::take(writes), grown).await?;
+    answers.written = run_writes(&mut tx, std::mem::take(writes), grown, fed).await?;
     for (workspace, seq) in grown.iter() {
         store::notify_appended(&mut tx, workspace, *seq).await?;
     }
@@ -896,11 +944,13 @@ async fn write_the_rest(
 }
 
 /// Runs the writes handed in, each under a savepoint: one that fails is undone alone, and its
-/// caller told. The workspaces they appended to grow.
+/// caller told. The workspaces they appended to grow, and the feeds following them get what
+/// they appended (as the ingest's events, once the batch has committed).
 async fn run_writes(
     tx: &mut Tx,
     writes: Vec<Writes>,
     grown: &mut HashMap<String, i64>,
+    fed: &mut Followed<'_>,
 ) -> Result<Vec<Result<(), SequencerError>>, StoreError> {
     let mut results = Vec::with_capacity(writes.len());
     for Writes { writes, .. } in writes {
@@ -908,9 +958,10 @@ async fn run_writes(
         match writes(tx).await {
             Ok(appended) => {
                 store::savepoint_in(tx, store::Savepoint::Release).await?;
-                for (workspace, seq) in appended {
-                    let last = grown.entry(workspace).or_insert(seq);
-                    *last = (*last).max(seq);
+                for (workspace, event) in appended {
+                    let last = grown.entry(workspace.clone()).or_insert(event.seq);
+                    *last = (*last).max(event.seq);
+                    fed.add(&workspace, event.seq, event.at, || event.fed);
                 }
                 results.push(Ok(()));
             }
@@ -1072,5 +1123,69 @@ mod tests {
                 ..
             }
         ));
+    }
+    /// What writes in a group commit append reaches every feed following the workspace (the
+    /// decider and the consent worker need not read it back from the log), with the seq and time
+    /// the log has; what a failing write appended never does.
+    #[tokio::test]
+    async fn what_writes_append_reaches_the_feeds_and_what_they_undo_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let ws = store
+            .create_workspace("Acme", "owner@acme.test", "Owner", "hash")
+            .await
+            .unwrap()
+            .id;
+        let sequencer = Sequencer::start(store.clone(), Notifier::default(), Arc::default());
+        sequencer.feed().follow(&ws);
+        sequencer.consent_feed().follow(&ws);
+        let note = |key: &'static str, fail: bool| {
+            let ws = ws.clone();
+            in_commit(move |tx| {
+                Box::pin(async move {
+                    let events = [store::NewAppend {
+                        kind: "team.note",
+                        dedup_key: key,
+                        author: Some("automation:test"),
+                        payload: r#"{"text":"hi"}"#.into(),
+                    }];
+                    let (_, appended) =
+                        crate::automation::feed::append_in(tx, &ws, &events).await?;
+                    if fail {
+                        return Err(StoreError::NotFound("on purpose".into()));
+                    }
+                    Ok(appended)
+                })
+            })
+        };
+        let failed = sequencer.write_in_commit(vec![ws.clone()], note("a", true));
+        assert!(failed.await.is_err());
+        sequencer
+            .write_in_commit(vec![ws.clone()], note("b", false))
+            .await
+            .unwrap();
+        let stored = store.events_after(&ws, 0, 10).await.unwrap();
+        assert_eq!(stored.len(), 1, "only the write that succeeded appended");
+        for feed in [sequencer.feed(), sequencer.consent_feed()] {
+            let fed = feed.take(&ws, 0, 10);
+            assert_eq!(
+                fed.len(),
+                1,
+                "the feed has what committed, not what was undone"
+            );
+            assert_eq!((fed[0].seq, fed[0].at), (stored[0].seq, stored[0].at));
+            let Fed::Other {
+                kind,
+                author,
+                payload,
+            } = &fed[0].fed
+            else {
+                panic!("a team event is fed as the log has it");
+            };
+            assert_eq!(
+                (kind.as_str(), author.as_deref(), payload),
+                ("team.note", stored[0].author.as_deref(), &stored[0].payload)
+            );
+        }
     }
 }

@@ -684,14 +684,15 @@ pub(crate) struct NewAppend<'a> {
 
 /// Appends events to a workspace's log inside `tx`, in order, with one lock, one look-up of the
 /// keys and one seq allocation for all of them: each one's seq, `None` for a key the log
-/// already has (appended before: a replay).
+/// already has (appended before: a replay), and the time they were appended at.
 pub(crate) async fn append_many_in(
     tx: &mut WriteTx,
     workspace_id: &str,
     events: &[NewAppend<'_>],
-) -> Result<Vec<Option<i64>>> {
+) -> Result<(Vec<Option<i64>>, i64)> {
+    let at = now_ms();
     if events.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), at));
     }
     lock_workspaces(tx, &[workspace_id]).await?;
     let keys: Vec<&str> = events.iter().map(|e| e.dedup_key).collect();
@@ -703,10 +704,9 @@ pub(crate) async fn append_many_in(
         .collect();
     let count = fresh.iter().filter(|f| **f).count() as i64;
     if count == 0 {
-        return Ok(vec![None; events.len()]);
+        return Ok((vec![None; events.len()], at));
     }
     let first = allocate_seqs(tx, workspace_id, count).await?;
-    let at = now_ms();
     let mut seqs = Vec::with_capacity(events.len());
     let mut rows = Vec::with_capacity(count as usize);
     let mut next = first;
@@ -727,7 +727,7 @@ pub(crate) async fn append_many_in(
         next += 1;
     }
     insert_events(tx, workspace_id, &rows).await?;
-    Ok(seqs)
+    Ok((seqs, at))
 }
 
 /// Locks the counter rows of the workspaces a batch appends to, until commit (on PostgreSQL, in

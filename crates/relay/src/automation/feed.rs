@@ -1,20 +1,28 @@
-//! The log as this instance's sequencer appended it, handed to the automation in memory: the
-//! decider follows an automated workspace's log from here instead of reading every webhook back
-//! from the database and parsing it again (the ingest parsed it moments before).
+//! The log as this instance's sequencer appended it, handed to its followers in memory: the
+//! decider follows an automated workspace's log from here, and the consent worker
+//! ([`crate::consent`]) every workspace's, from a feed of its own
+//! ([`crate::sequencer::Sequencer::consent_feed`]), instead of reading every webhook back from
+//! the database and parsing it again (the ingest parsed it moments before).
 //!
-//! The database stays the truth. The feed holds only what the sequencer committed, for the
-//! workspaces the decider follows, and at most [`FOLLOWED_AT_MOST`] events each (past that it
-//! drops them). Whatever the feed lacks (the decider's and the sender's own appends, another
-//! instance's, what was dropped, what came before the decider started following) the decider
-//! reads from the log ([`super::decide`]); every event it decides comes from one or the other,
-//! in seq order, with the time the log gives it.
+//! The database stays the truth. A feed holds only what the sequencer committed, for the
+//! workspaces its follower follows, and at most [`FOLLOWED_AT_MOST`] events each (past that it
+//! drops them): the webhooks and members' team events of each group commit, and what writes
+//! run inside it ([`crate::sequencer::Sequencer::write_in_commit`]: the decider's, the sender's
+//! and the consent worker's) appended through [`append_in`]. Whatever a feed lacks (what was
+//! appended outside a group commit, another instance's appends, what was dropped, what came
+//! before its follower started following) the follower reads from the log ([`next_events`]);
+//! every event it reads comes from one or the other, in seq order, with the time the log gives
+//! it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use zentro_automation::{Input, webhook_item_input};
 use zentro_meta::webhook::{Event, WebhookItem};
+
+use crate::store::{self, NewAppend, Store, StoreError, WriteTx};
 
 /// Most events kept for one followed workspace: a decider that fell further behind reads the
 /// rest from the log.
@@ -210,6 +218,99 @@ impl Feed {
         }
         taken
     }
+}
+
+/// Times a follower waits [`COMMITTING_WAIT`] for a batch the sequencer is committing before
+/// leaving it to the next round.
+const COMMITTING_WAITS: u32 = 5;
+
+/// How long a follower waits for a batch being committed, each time.
+const COMMITTING_WAIT: Duration = Duration::from_millis(2);
+
+/// A follower's next events after `cursor` (at most `batch`): from `feed` when it has them,
+/// else from the log (only up to the feed's next event, so nothing is read twice). Empty: the
+/// log has nothing after `cursor`. `None`: the next events are still being committed (the next
+/// round takes them).
+pub async fn next_events(
+    feed: &Feed,
+    store: &Store,
+    workspace: &str,
+    cursor: i64,
+    batch: i64,
+) -> Result<Option<Vec<FedEvent>>, StoreError> {
+    let mut waits = 0;
+    let mut looked_at_head = false;
+    loop {
+        let up_to = match feed.next(workspace, cursor) {
+            Next::Here => return Ok(Some(feed.take(workspace, cursor, batch as usize))),
+            Next::Committing if waits < COMMITTING_WAITS => {
+                waits += 1;
+                tokio::time::sleep(COMMITTING_WAIT).await;
+                continue;
+            }
+            Next::Committing => return Ok(None),
+            Next::GapBefore(seq) => seq - 1,
+            // The feed lacks what the log may have (another writer's, or before following):
+            // the head decides; looked at again in the feed in case it just came in.
+            Next::Nothing if !looked_at_head => {
+                let head = store.last_seq(workspace).await?;
+                if head <= cursor {
+                    return Ok(Some(Vec::new()));
+                }
+                looked_at_head = true;
+                continue;
+            }
+            Next::Nothing => cursor + batch,
+        };
+        let limit = (up_to - cursor).clamp(1, batch);
+        let stored = store.events_after(workspace, cursor, limit).await?;
+        return Ok(Some(
+            stored
+                .into_iter()
+                .map(|e| FedEvent {
+                    seq: e.seq,
+                    at: e.at,
+                    fed: Fed::Other {
+                        kind: e.kind,
+                        author: e.author,
+                        payload: e.payload,
+                    },
+                })
+                .collect(),
+        ));
+    }
+}
+
+/// Appends events to a workspace's log inside a write the sequencer runs in its group commit
+/// ([`store::append_many_in`]): each one's seq (`None`: the log had its key already), and the
+/// new ones as the feeds keep them, for the writes to hand back to the sequencer (so that no
+/// follower reads them back from the log).
+pub(crate) async fn append_in(
+    tx: &mut WriteTx,
+    workspace: &str,
+    events: &[NewAppend<'_>],
+) -> Result<(Vec<Option<i64>>, Vec<(String, FedEvent)>), StoreError> {
+    let (seqs, at) = store::append_many_in(tx, workspace, events).await?;
+    let fed = events
+        .iter()
+        .zip(&seqs)
+        .filter_map(|(event, seq)| {
+            let fed = Fed::Other {
+                kind: event.kind.to_string(),
+                author: event.author.map(str::to_string),
+                payload: serde_json::from_str(&event.payload).unwrap_or(serde_json::Value::Null),
+            };
+            Some((
+                workspace.to_string(),
+                FedEvent {
+                    seq: (*seq)?,
+                    at,
+                    fed,
+                },
+            ))
+        })
+        .collect();
+    Ok((seqs, fed))
 }
 
 /// Drops the kept events up to `cursor`.

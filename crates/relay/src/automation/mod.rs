@@ -27,7 +27,7 @@ use zentro_automation::{Action, Effect, Engine, Input, Outgoing, Setup, inputs_f
 use zentro_events::clock::now_ms;
 use zentro_events::{ContactRef, TeamEvent, automation_author};
 
-use self::feed::{Fed, FedEvent, Next};
+use self::feed::{Fed, FedEvent};
 use crate::http::AppState;
 use crate::sequencer::{SequencerError, in_commit};
 use crate::store::{self, AutomatedMessage, StoreError};
@@ -207,10 +207,10 @@ async fn decide(
     // automated messages, and the last event's seq.
     let mut decided = Vec::new();
     let mut settled = Vec::new();
-    let mut pending: Option<i64> = None;
+    let (mut pending, feed): (Option<i64>, _) = (None, state.sequencer.feed());
     while decided_events < DECIDED_PER_ROUND {
-        let Some(events) =
-            next_events(state, workspace, pending.unwrap_or(followed.cursor)).await?
+        let cursor = pending.unwrap_or(followed.cursor);
+        let Some(events) = feed::next_events(feed, &state.store, workspace, cursor, BATCH).await?
         else {
             break;
         };
@@ -258,66 +258,6 @@ async fn decide(
         followed.saved_at = tokio::time::Instant::now();
     }
     Ok(caught_up)
-}
-
-/// Times the decider waits [`COMMITTING_WAIT`] for a batch the sequencer is committing before
-/// leaving it to the next round.
-const COMMITTING_WAITS: u32 = 5;
-
-/// How long the decider waits for a batch being committed, each time.
-const COMMITTING_WAIT: Duration = Duration::from_millis(2);
-
-/// The next events after `cursor` (at most [`BATCH`]): from the feed when it has them, else from
-/// the log (only up to the feed's next event, so nothing is read twice). Empty: the log has
-/// nothing after `cursor`. `None`: the next events are still being committed (the next round
-/// takes them).
-async fn next_events(
-    state: &AppState,
-    workspace: &str,
-    cursor: i64,
-) -> Result<Option<Vec<FedEvent>>, StoreError> {
-    let feed = state.sequencer.feed();
-    let mut waits = 0;
-    let mut looked_at_head = false;
-    loop {
-        let up_to = match feed.next(workspace, cursor) {
-            Next::Here => return Ok(Some(feed.take(workspace, cursor, BATCH as usize))),
-            Next::Committing if waits < COMMITTING_WAITS => {
-                waits += 1;
-                tokio::time::sleep(COMMITTING_WAIT).await;
-                continue;
-            }
-            Next::Committing => return Ok(None),
-            Next::GapBefore(seq) => seq - 1,
-            // The feed lacks what the log may have (another writer's, or before following):
-            // the head decides; looked at again in the feed in case it just came in.
-            Next::Nothing if !looked_at_head => {
-                let head = state.store.last_seq(workspace).await?;
-                if head <= cursor {
-                    return Ok(Some(Vec::new()));
-                }
-                looked_at_head = true;
-                continue;
-            }
-            Next::Nothing => cursor + BATCH,
-        };
-        let limit = (up_to - cursor).clamp(1, BATCH);
-        let stored = state.store.events_after(workspace, cursor, limit).await?;
-        return Ok(Some(
-            stored
-                .into_iter()
-                .map(|e| FedEvent {
-                    seq: e.seq,
-                    at: e.at,
-                    fed: Fed::Other {
-                        kind: e.kind,
-                        author: e.author,
-                        payload: e.payload,
-                    },
-                })
-                .collect(),
-        ));
-    }
 }
 
 /// What an event means to the engine, and the statuses in it settling automated messages.
@@ -398,14 +338,13 @@ async fn commit(
                     payload: payload.clone(),
                 })
                 .collect();
-            let seqs = store::append_many_in(tx, &ws, &events).await?;
-            let last_seq = seqs.into_iter().flatten().last();
+            let (_, appended) = feed::append_in(tx, &ws, &events).await?;
             store::queue_automated_messages_in(tx, &messages).await?;
             if let Some((cursor, changes, engine)) = &saved {
                 store::save_automation_conversations_in(tx, &ws, changes).await?;
                 store::save_automation_progress_in(tx, &ws, *cursor, engine, now).await?;
             }
-            Ok(last_seq.map(|seq| (ws.clone(), seq)).into_iter().collect())
+            Ok(appended)
         })
     });
     let workspaces = vec![workspace.to_string()];

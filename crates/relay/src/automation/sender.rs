@@ -28,6 +28,7 @@ use zentro_meta::graph::{
 use zentro_meta::webhook::Platform;
 
 use super::Engines;
+use super::feed::FedEvent;
 use crate::http::AppState;
 use crate::sequencer::{SequencerError, in_commit};
 use crate::stand_ins::StandIn;
@@ -371,7 +372,7 @@ async fn record(
             store::set_automated_messages_state_in(tx, &changes, now).await?;
             let accepted: Vec<(&AutomatedMessage, String)> =
                 accepted.iter().map(|(m, id)| (m, id.clone())).collect();
-            Ok(sent_in(tx, &accepted, now).await?.into_iter().collect())
+            sent_in(tx, &accepted, now).await
         })
     });
     // The writer notifies the streams of the workspaces that grew.
@@ -410,13 +411,14 @@ pub async fn reconcile(state: &AppState, settled: &[(String, String)]) -> Result
         if matches!(message.state.as_str(), "unknown" | "sending") {
             let mut tx = state.store.begin().await?;
             let accepted = [(&message, external_id.clone())];
-            let grown = sent_in(&mut tx, &accepted, now_ms()).await?;
-            for (workspace, seq) in &grown {
-                store::notify_appended(&mut tx, workspace, *seq).await?;
+            // Its own transaction: the followers read this event from the log.
+            let appended = sent_in(&mut tx, &accepted, now_ms()).await?;
+            for (workspace, event) in &appended {
+                store::notify_appended(&mut tx, workspace, event.seq).await?;
             }
             tx.commit().await?;
-            for (workspace, seq) in grown {
-                state.notifier.notify(&workspace, seq);
+            for (workspace, event) in appended {
+                state.notifier.notify(&workspace, event.seq);
             }
         }
     }
@@ -442,13 +444,13 @@ fn after_failure(error: &GraphError, attempts: i64, now: i64) -> (&'static str, 
 
 /// Inside `tx`: marks accepted messages sent, and for each one not sent before appends its
 /// `message.sent` event (authored `automation:<rule>`) and its audit row (P2: naming the rule,
-/// never the text) — one statement per table for the whole round. Returns each workspace's last
-/// appended seq.
+/// never the text) — one statement per table for the whole round. Returns the events appended,
+/// each with its workspace (see [`super::feed::append_in`]).
 async fn sent_in(
     tx: &mut store::WriteTx,
     accepted: &[(&AutomatedMessage, String)],
     now: i64,
-) -> Result<HashMap<String, i64>, StoreError> {
+) -> Result<Vec<(String, FedEvent)>, StoreError> {
     let pairs: Vec<(String, String)> = accepted
         .iter()
         .map(|(m, external_id)| (m.id.clone(), external_id.clone()))
@@ -463,7 +465,7 @@ async fn sent_in(
                 .push((message, external_id.as_str()));
         }
     }
-    let mut grown = HashMap::new();
+    let mut appended = Vec::new();
     for (workspace, messages) in by_workspace {
         let authors: Vec<String> = messages
             .iter()
@@ -484,17 +486,17 @@ async fn sent_in(
                 payload: sent_payload(message, external_id, author),
             })
             .collect();
-        let seqs = store::append_many_in(tx, workspace, &events).await?;
+        let (seqs, fed) = super::feed::append_in(tx, workspace, &events).await?;
         let mut entries = Vec::with_capacity(messages.len());
         for (((message, external_id), author), seq) in messages.iter().zip(&authors).zip(&seqs) {
             if let Some(seq) = seq {
                 entries.push(audit_entry(message, external_id, author, *seq));
-                grown.insert(workspace.to_string(), *seq);
             }
         }
         crate::sql!(tx.conn(), team::record_many(&entries, now))?;
+        appended.extend(fed);
     }
-    Ok(grown)
+    Ok(appended)
 }
 
 /// The `message.sent` event of an automated message Meta accepted.

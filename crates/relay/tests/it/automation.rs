@@ -10,7 +10,8 @@ use zentro_relay::sealing::TokenKey;
 use zentro_relay::store::{ChannelKind, DatabaseLocation};
 
 use crate::support::{
-    Joined, PASSWORD, RawDatabase, ServedRelay, meta_app_of, new_token_keys, start_meta_sim, str_of,
+    Joined, Number, PASSWORD, RawDatabase, ServedRelay, relay_with_a_connected_number,
+    start_meta_sim, str_of, wait_until,
 };
 
 const OWNER: &str = "owner@acme.test";
@@ -27,21 +28,12 @@ struct Workspace {
 }
 
 async fn workspace() -> Workspace {
-    let sim = start_meta_sim().await;
-    let token = sim.add_whatsapp_number(WABA, NUMBER, "+1 555 0100");
-    let keys = new_token_keys();
-    let sealing = keys.current.clone();
-    let meta_app = meta_app_of(&sim);
-    let relay = ServedRelay::start_on(
-        |c| {
-            c.token_keys = Some(keys);
-            c.meta_app = Some(meta_app);
-            c.automation_interval = Duration::from_millis(100);
-        },
-        async |store| acme_with_a_connected_number(store, &sealing, token.expose()).await,
-    )
-    .await;
-    sim.set_webhook_url(format!("{}/webhooks/meta", relay.base));
+    let number = Number {
+        waba: WABA,
+        id: NUMBER,
+        display: "+1 555 0100",
+    };
+    let (sim, relay) = relay_with_a_connected_number(OWNER, number, async |_| {}).await;
     let owner = relay.sign_in(OWNER).await;
     let mut agents = Vec::new();
     for name in ["ana", "bo", "cy"] {
@@ -57,7 +49,7 @@ async fn workspace() -> Workspace {
 }
 
 /// The workspace Acme of [`OWNER`] with the WhatsApp number [`NUMBER`], its Meta token sealed
-/// under `key` as the relay keeps it.
+/// under `key` as the relay keeps it (for a relay the test runs as a process of its own).
 async fn acme_with_a_connected_number(store: &zentro_relay::Store, key: &TokenKey, token: &str) {
     let hash = zentro_relay::credentials::hash_password(PASSWORD);
     let ws = store
@@ -161,17 +153,6 @@ fn sent_to(sim: &MetaSim, to: &str) -> Vec<(String, String)> {
             (kind, text)
         })
         .collect()
-}
-
-async fn wait_until(seconds: u64, what: &str, done: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    while !done() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "waited {seconds} s for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// The customer taps a menu option (WhatsApp `interactive.button_reply`), as Meta posts it.

@@ -9,11 +9,10 @@ use serde_json::{Value, json};
 use zentro_events::ContactRef;
 use zentro_meta_sim::{Customer, Inbound, MetaSim};
 use zentro_relay::Store;
-use zentro_relay::sealing::TokenKey;
 use zentro_relay::store::ChannelKind;
 
 use crate::support::{
-    Joined, PASSWORD, ServedRelay, meta_app_of, new_token_keys, start_meta_sim, str_of,
+    Joined, Number, PASSWORD, ServedRelay, relay_with_a_connected_number, str_of, wait_until,
 };
 
 const OWNER: &str = "owner@acme.test";
@@ -38,21 +37,19 @@ struct Workspace {
 }
 
 async fn workspace() -> Workspace {
-    let sim = start_meta_sim().await;
-    let token = sim.add_whatsapp_number(WABA, NUMBER, "+1 555 0101");
-    let keys = new_token_keys();
-    let sealing = keys.current.clone();
-    let meta_app = meta_app_of(&sim);
-    let relay = ServedRelay::start_on(
-        |c| {
-            c.token_keys = Some(keys);
-            c.meta_app = Some(meta_app);
-            c.automation_interval = Duration::from_millis(100);
-        },
-        async |store| acme_and_globex(store, &sealing, token.expose()).await,
-    )
-    .await;
-    sim.set_webhook_url(format!("{}/webhooks/meta", relay.base));
+    let number = Number {
+        waba: WABA,
+        id: NUMBER,
+        display: "+1 555 0101",
+    };
+    let globex = async |store: &Store| {
+        let hash = zentro_relay::credentials::hash_password(PASSWORD);
+        store
+            .create_workspace("Globex", OTHER_OWNER, "Owner", &hash)
+            .await
+            .unwrap();
+    };
+    let (sim, relay) = relay_with_a_connected_number(OWNER, number, globex).await;
     let owner = relay.sign_in(OWNER).await;
     let agent = relay.join(&owner, "ana@acme.test", "agent", "ana").await;
     let admin = relay.join(&owner, "al@acme.test", "admin", "al").await;
@@ -65,27 +62,6 @@ async fn workspace() -> Workspace {
         admin,
         other_owner,
     }
-}
-
-async fn acme_and_globex(store: &Store, key: &TokenKey, token: &str) {
-    let hash = zentro_relay::credentials::hash_password(PASSWORD);
-    let ws = store
-        .create_workspace("Acme", OWNER, "Owner", &hash)
-        .await
-        .unwrap();
-    let (channel, _) = store
-        .add_channel(&ws.id, ChannelKind::Whatsapp, NUMBER, Some(WABA), "")
-        .await
-        .unwrap();
-    let sealed = key.seal(&channel.id, token);
-    store
-        .set_channel_token(&channel.id, &sealed, None)
-        .await
-        .unwrap();
-    store
-        .create_workspace("Globex", OTHER_OWNER, "Owner", &hash)
-        .await
-        .unwrap();
 }
 
 fn customer(n: usize) -> Customer {
@@ -112,17 +88,6 @@ fn sent_to(sim: &MetaSim, to: &str) -> Vec<String> {
         .filter(|m| m.to == to)
         .map(|m| str_of(&m.body["text"]["body"]).to_string())
         .collect()
-}
-
-async fn wait_until(seconds: u64, what: &str, done: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    while !done() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "waited {seconds} s for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn writes(w: &Workspace, c: &Customer, text: &str) {

@@ -598,6 +598,78 @@ pub fn meta_app_of(sim: &MetaSim) -> MetaApp {
     }
 }
 
+/// A WhatsApp number the automation and the consent worker's tests connect.
+pub struct Number<'a> {
+    /// Its WhatsApp Business Account.
+    pub waba: &'a str,
+    /// Its phone number id.
+    pub id: &'a str,
+    /// How it is displayed.
+    pub display: &'a str,
+}
+
+/// A served relay whose automation (and consent worker) runs every 100 ms, with `owner`'s
+/// workspace Acme and its WhatsApp `number` connected to a fresh meta-sim (the token sealed on
+/// the relay, as an owner's connection leaves it), meta-sim posting its webhooks to the relay;
+/// `more` adds to the store before the relay starts (other workspaces). Returns meta-sim and the
+/// relay, nobody signed in yet.
+pub async fn relay_with_a_connected_number(
+    owner: &str,
+    number: Number<'_>,
+    more: impl AsyncFnOnce(&Store),
+) -> (MetaSim, ServedRelay) {
+    let sim = start_meta_sim().await;
+    let token = sim.add_whatsapp_number(number.waba, number.id, number.display);
+    let keys = new_token_keys();
+    let sealing = keys.current.clone();
+    let meta_app = meta_app_of(&sim);
+    let relay = ServedRelay::start_on(
+        |c| {
+            c.token_keys = Some(keys);
+            c.meta_app = Some(meta_app);
+            c.automation_interval = std::time::Duration::from_millis(100);
+        },
+        async |store| {
+            let hash = hash_password(PASSWORD);
+            let ws = store
+                .create_workspace("Acme", owner, "Owner", &hash)
+                .await
+                .unwrap();
+            let (channel, _) = store
+                .add_channel(
+                    &ws.id,
+                    ChannelKind::Whatsapp,
+                    number.id,
+                    Some(number.waba),
+                    "",
+                )
+                .await
+                .unwrap();
+            let sealed = sealing.seal(&channel.id, token.expose());
+            store
+                .set_channel_token(&channel.id, &sealed, None)
+                .await
+                .unwrap();
+            more(store).await;
+        },
+    )
+    .await;
+    sim.set_webhook_url(format!("{}/webhooks/meta", relay.base));
+    (sim, relay)
+}
+
+/// Waits (polling every 50 ms) until `done`, failing the test after `seconds`.
+pub async fn wait_until(seconds: u64, what: &str, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited {seconds} s for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// A new random key to seal channel tokens with, and no previous one.
 pub fn new_token_keys() -> TokenKeys {
     TokenKeys {

@@ -331,6 +331,16 @@ export class AutomationState {
     }
   }
 
+  /**
+   * Loads the setup when the tab is shown again, unless the draft holds unsaved changes: those
+   * stay, over the version they started from (saving them over a newer one is refused as a
+   * conflict, which says to reload).
+   */
+  async refresh(): Promise<void> {
+    if (this.dirty) return;
+    await this.load();
+  }
+
   /** Drops the draft's changes. */
   revert(): void {
     if (this.saved) this.draft = copy(this.saved.setup);
