@@ -90,17 +90,21 @@ export class AssistRequests {
   /** Tokens the last request used, and the month's total. */
   spent = $state<{ tokens: number; month: number } | null>(null);
 
+  /** Counts `reset`s: an answer that arrives after another conversation opened is not shown. */
+  #shown = 0;
+
   constructor(private readonly conversationId: () => number | null) {}
 
   async #run<T>(busy: Exclude<Busy, null>, call: (id: number) => Promise<T>): Promise<T | undefined> {
     const id = this.conversationId();
     if (id === null || this.busy) return undefined;
+    const shown = this.#shown;
     this.busy = busy;
     this.problem = null;
     try {
       return await call(id);
     } catch (raw) {
-      this.problem = IpcError.from(raw);
+      if (shown === this.#shown) this.problem = IpcError.from(raw);
       return undefined;
     } finally {
       this.busy = null;
@@ -109,21 +113,25 @@ export class AssistRequests {
 
   async #stream(busy: 'summary' | 'draft' | 'rewrite', ask: Ask, write: (text: string) => void): Promise<boolean> {
     let text = '';
+    const shown = this.#shown;
     const outcome = await this.#run(busy, (id) =>
       assistStream(id, ask, (piece) => {
         text += piece;
         write(text);
       }),
     );
-    if (outcome) this.spent = { tokens: outcome.tokens, month: outcome.spent_this_month };
+    if (outcome && shown === this.#shown) this.spent = { tokens: outcome.tokens, month: outcome.spent_this_month };
     return outcome !== undefined;
   }
 
-  /** Streams a summary of the conversation into `summary`. */
+  /** Streams a summary of the conversation into `summary` (dropped if another conversation opens). */
   async summarize(): Promise<void> {
     if (this.busy) return;
     this.summary = '';
-    await this.#stream('summary', { type: 'summary' }, (text) => (this.summary = text));
+    const shown = this.#shown;
+    await this.#stream('summary', { type: 'summary' }, (text) => {
+      if (shown === this.#shown) this.summary = text;
+    });
   }
 
   /** Streams a reply draft into the composer through `write` (the whole draft so far each time). */
@@ -154,6 +162,7 @@ export class AssistRequests {
 
   /** Forgets what was shown (another conversation opened). */
   reset(): void {
+    this.#shown += 1;
     this.summary = '';
     this.problem = null;
     this.preview = null;

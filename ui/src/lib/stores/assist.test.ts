@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import type { AssistAnnouncement, AssistSettings, LabelSuggestion } from '../ipc';
 import { AssistRequests, AssistStatus, assistChange, assistForm, labelsToApply, offerSummary, summaryNote, whereTextGoes, LONG_THREAD } from './assist.svelte';
@@ -117,6 +117,30 @@ describe('requests', () => {
 });
 
 describe('summaries', () => {
+  it('still streaming when another conversation opens do not show up in it', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    mockIPC(async (cmd, raw) => {
+      if (cmd !== 'assist_stream') return null;
+      const channel = (raw as Record<string, unknown>).pieces as { onmessage: (p: string) => void };
+      channel.onmessage('Order 1 arrived broken');
+      await held;
+      channel.onmessage(', a refund was promised.');
+      return { tokens: 9, spent_this_month: 9 };
+    });
+    let open = 1;
+    const requests = new AssistRequests(() => open);
+    const summarizing = requests.summarize();
+    await vi.waitFor(() => expect(requests.summary).toBe('Order 1 arrived broken'));
+    open = 2;
+    requests.reset();
+    release();
+    await summarizing;
+    expect(requests.summary).toBe('');
+    expect(requests.spent).toBeNull();
+    expect(requests.busy).toBeNull();
+  });
+
   it('are offered on long threads only', () => {
     expect(offerSummary(LONG_THREAD - 1)).toBe(false);
     expect(offerSummary(LONG_THREAD)).toBe(true);
