@@ -8,6 +8,11 @@ use zentro_relay::credentials::{check_password_policy, hash_password};
 use zentro_relay::sealing::TokenKey;
 use zentro_relay::store::{ChannelKind, NewAuditEntry, Store};
 
+// mimalloc instead of glibc malloc, whose malloc/free took ~25 % of the relay's CPU (docs/benchmarks.md, issue 22, Run 6).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "zentro-relay",
