@@ -1,12 +1,11 @@
 //! Keeping the desk light, and the cold-start mark the UI sends once its first inbox page is
 //! painted.
 //!
-//! What ships (each measured before and after with `scripts/bench-footprint.sh`; figures in
-//! docs/benchmarks.md, reasons in docs/adr/0017-desk-footprint.md):
-//! - on a computer without a GPU, WebKitGTK's DMA-BUF renderer off (its buffers in the web process
-//!   cost ~80 MiB idle under software GL), unless `WEBKIT_DISABLE_DMABUF_RENDERER` is already set;
-//! - glibc's allocator gives freed memory back to the system above 128 KiB instead of keeping
-//!   what start-up allocated (~20 MiB).
+//! What ships (measured before and after with `scripts/bench-footprint.sh`; figures in
+//! docs/benchmarks.md, reasons in docs/adr/0017-desk-footprint.md): glibc's allocator gives freed
+//! memory back to the system above 128 KiB instead of keeping what start-up allocated (~19 MiB).
+//! WebKitGTK's DMA-BUF renderer off (`WEBKIT_DISABLE_DMABUF_RENDERER=1`) would save ~80 MiB more
+//! without a GPU, but with it some WebDriver sessions of the suite hang; it is not shipped.
 //!
 //! The web view's own settings (cache model, page cache, no GL) apply only when asked for with
 //! [`WEBKIT_FOOTPRINT_ENV`]: two changed nothing measurable, and the third stops the web process.
@@ -20,12 +19,9 @@ use std::time::Instant;
 /// window's web process never comes up (docs/adr/0017-desk-footprint.md).
 pub const WEBKIT_FOOTPRINT_ENV: &str = "ZENTRO_WEBKIT_FOOTPRINT";
 
-/// Environment variable that, set to `0`, leaves the allocator and WebKit's renderer at their
-/// defaults, as before the cuts (for the footprint benchmark's "before" in the same run).
+/// Environment variable that, set to `0`, leaves the allocator at its defaults, as before the
+/// cut (for the footprint benchmark's "before" in the same run).
 pub const FOOTPRINT_CUTS_ENV: &str = "ZENTRO_FOOTPRINT_CUTS";
-
-/// WebKitGTK's switch for its DMA-BUF renderer (any value but `0` turns it off).
-const WEBKIT_DMABUF_ENV: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
 
 /// Above this much free memory at the top of a heap, glibc gives it back (its default threshold
 /// grows with the largest block freed, so start-up's large temporary allocations stay resident).
@@ -79,10 +75,8 @@ impl FootprintSettings {
 }
 
 /// Notes the launch (the origin of [`since_process_start`] where there is no `/proc`), and sets
-/// what must be set before any thread or web view exists: the allocator's trim threshold and, on
-/// a computer without a GPU, WebKit's DMA-BUF renderer off. Call it first thing in `run`, while
-/// the process has one thread.
-// The shell's only unsafe code (src-tauri/Cargo.toml): both calls must happen before any thread.
+/// the allocator's trim threshold before any thread exists. Call it first thing in `run`.
+// The shell's only unsafe code (src-tauri/Cargo.toml): an FFI call into glibc.
 #[allow(unsafe_code)]
 pub fn before_webviews() {
     let _ = LAUNCHED.set(Instant::now());
@@ -93,14 +87,6 @@ pub fn before_webviews() {
     // SAFETY: mallopt only changes glibc's allocator parameters; called once, at start.
     unsafe {
         libc::mallopt(libc::M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD_BYTES);
-    }
-    if cfg!(target_os = "linux")
-        && std::env::var_os(WEBKIT_DMABUF_ENV).is_none()
-        && !has_render_node()
-    {
-        // SAFETY: called at the start of `run`, before the logger, the runtime or GTK start any
-        // thread, so nothing reads the environment concurrently.
-        unsafe { std::env::set_var(WEBKIT_DMABUF_ENV, "1") };
     }
 }
 
