@@ -12,6 +12,7 @@
 //!   never takes it from the caller ([`written_by_relay`]).
 #![deny(missing_docs)]
 
+pub mod campaigns;
 pub mod clock;
 pub mod roles;
 pub mod team;
