@@ -13,6 +13,7 @@
 //! | `channels.rs` | `GET /v1/channels`, `GET`/`PUT`/`DELETE /v1/channels/{id}/token`, `PUT …/access`, `GET …/events`, `POST …/check` and `…/disconnect`, `POST /v1/signups`, `GET /v1/signups/{id}` |
 //! | `erasures.rs` | `GET`/`POST /v1/erasures` |
 //! | `automation.rs` | `GET`/`PUT /v1/automation`, `GET`/`PUT /v1/presence` |
+//! | `campaigns.rs` | `GET`/`POST /v1/campaigns`, `GET /v1/campaigns/{id}`, `GET`/`POST …/recipients`, `POST …/start`, `…/pause`, `…/resume`, `…/cancel`, `GET /v1/campaigns/received` |
 //!
 //! What the answers mean to the desk lives with the code that uses them: syncing in
 //! [`crate::sync`], the team's types in [`crate::members`], channel tokens in
@@ -21,6 +22,7 @@
 
 mod assist;
 pub mod automation;
+mod campaigns;
 pub use assist::{AssistChange, AssistProvider, AssistSettings};
 pub use templates::{TemplateSubmission, WorkspaceTemplate};
 mod channels;
