@@ -4,6 +4,7 @@
 mod apply;
 mod assist_settings;
 mod cache;
+mod campaigns;
 mod consent;
 mod crash;
 mod customer_files;
