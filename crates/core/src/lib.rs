@@ -37,6 +37,7 @@ pub mod actions;
 pub mod apply;
 pub mod assist;
 pub mod assist_requests;
+pub mod auto_labels;
 pub mod automation_preview;
 pub mod cache;
 pub mod channel_access;
