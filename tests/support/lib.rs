@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod process;
+pub mod screen;
 pub mod wait;
 pub mod webdriver;
 pub mod xvfb;

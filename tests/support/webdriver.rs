@@ -78,6 +78,7 @@ impl AppSession {
                 Err(_) => anyhow::bail!("the WebDriver session did not start within 60 s"),
             }
         };
+        crate::screen::set_current_display(Some(&display.name));
         Ok(Self {
             client,
             _driver: driver,

@@ -55,6 +55,10 @@ pub async fn text(client: &Client, css: &str) -> String {
     panic!("{css} was replaced every time it was read");
 }
 
+/// Saves a picture of the screen as `name` among the test's artifacts, once WebKit painted what
+/// the test just did (two animation frames). The pixels come from the X server
+/// ([`zentro_tests::screen`]), not from WebDriver's screenshot, which hangs the session when the
+/// DMA-BUF renderer is off (ADR 0017).
 pub async fn screenshot(client: &Client, name: &str) {
     client
         .execute_async(
@@ -66,7 +70,8 @@ pub async fn screenshot(client: &Client, name: &str) {
     let dir = artifacts_dir().join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join(name);
-    std::fs::write(&file, client.screenshot().await.unwrap()).unwrap();
+    let display = zentro_tests::screen::current_display().expect("an app session is running");
+    std::fs::write(&file, zentro_tests::screen::capture(&display).unwrap()).unwrap();
     eprintln!("screenshot: {}", file.display());
 }
 
