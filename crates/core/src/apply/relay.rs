@@ -145,8 +145,11 @@ pub(super) async fn apply_campaign(
     runs: &mut Runs,
     event: &RelayEvent,
 ) -> Result<bool, CacheError> {
-    let Ok(campaign) =
-        serde_json::from_value::<zentro_events::campaigns::Campaign>(event.payload.clone())
+    // `{change, campaign}`: what changed, and the campaign as it is now.
+    let Some(Ok(campaign)) = event
+        .payload
+        .get("campaign")
+        .map(|c| serde_json::from_value::<zentro_events::campaigns::Campaign>(c.clone()))
     else {
         tracing::warn!(seq = event.seq, "ignored: a campaign this desk cannot read");
         return Ok(false);
@@ -159,7 +162,7 @@ pub(super) async fn apply_campaign(
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
-    let kept = event.payload.to_string();
+    let kept = event.payload["campaign"].to_string();
     sqlx::query!(
         r#"
         INSERT INTO campaigns (id, name, template_name, state, paused_reason, campaign, announced_at)

@@ -14,7 +14,7 @@ fn announced(seq: i64, author: &str, name: &str, state: &str) -> RelayEvent {
         kind: "workspace.campaign".into(),
         at: T0_SECS * 1000 + seq,
         author: Some(author.into()),
-        payload: json!({
+        payload: json!({ "change": "started", "campaign": {
             "id": "c_spring", "name": name, "channel_id": "ch_1",
             "template_name": "restock_notice", "template_language": "en_US",
             "category": "MARKETING", "audience": "label espresso", "state": state,
@@ -22,7 +22,7 @@ fn announced(seq: i64, author: &str, name: &str, state: &str) -> RelayEvent {
             "created_at": T0_SECS * 1000, "started_at": null, "finished_at": null,
             "counts": { "queued": 0, "sending": 0, "sent": 0, "delivered": 0, "read": 0,
                         "replied": 0, "failed": 0, "skipped": 0, "cancelled": 0 },
-        }),
+        }}),
     }
 }
 
@@ -93,7 +93,7 @@ async fn a_campaigns_message_names_the_campaign_the_relay_announced() {
 
     // Its next state replaces what was kept.
     let mut paused = announced(6, "relay", "Spring restock", "paused");
-    paused.payload["paused_reason"] = Value::from("Meta paused the template (132015)");
+    paused.payload["campaign"]["paused_reason"] = Value::from("Meta paused the template (132015)");
     crate::support::apply(&cache, &[paused]).await;
     let kept: (String, Option<String>) =
         sqlx::query_as("SELECT state, paused_reason FROM campaigns")
