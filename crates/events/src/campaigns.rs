@@ -114,6 +114,7 @@ pub struct NewRecipient {
 pub struct CampaignStart {
     /// Milliseconds since the epoch; `None` is now. The desk converts the admin's time in the
     /// workspace's time zone.
+    #[cfg_attr(feature = "specta", specta(type = Option<specta_typescript::Number>))]
     pub send_at: Option<i64>,
 }
 
@@ -167,14 +168,18 @@ pub struct Campaign {
     /// Most messages per second.
     pub per_second: u32,
     /// When it is due, in ms since the epoch.
+    #[cfg_attr(feature = "specta", specta(type = Option<specta_typescript::Number>))]
     pub send_at: Option<i64>,
     /// Who created it (member id).
     pub created_by: String,
     /// When, ms.
+    #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
     pub created_at: i64,
     /// When its first message went, ms.
+    #[cfg_attr(feature = "specta", specta(type = Option<specta_typescript::Number>))]
     pub started_at: Option<i64>,
     /// When its last recipient got an outcome, ms.
+    #[cfg_attr(feature = "specta", specta(type = Option<specta_typescript::Number>))]
     pub finished_at: Option<i64>,
     /// Recipients by outcome.
     pub counts: CampaignCounts,
@@ -197,6 +202,7 @@ pub struct CampaignRecipient {
     /// Meta's message id, once accepted.
     pub message_id: Option<String>,
     /// When its status last changed, ms.
+    #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
     pub updated_at: i64,
 }
 
@@ -224,6 +230,7 @@ pub struct ReceivedCampaign {
     /// What happened to this customer's message.
     pub status: RecipientStatus,
     /// When its status last changed, ms.
+    #[cfg_attr(feature = "specta", specta(type = specta_typescript::Number))]
     pub updated_at: i64,
 }
 
