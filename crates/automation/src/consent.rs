@@ -218,7 +218,10 @@ mod tests {
         let mut swapped = changed.clone();
         swapped.stop = vec![];
         swapped.start = vec!["Halt".into(), "Weiter".into()];
-        assert_eq!(decide(&swapped, "halt", Some(false)), KeywordDecision::OptIn);
+        assert_eq!(
+            decide(&swapped, "halt", Some(false)),
+            KeywordDecision::OptIn
+        );
         assert!(is_keyword(&default, "stop"));
     }
 

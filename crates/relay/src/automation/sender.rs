@@ -59,6 +59,10 @@ pub async fn send_due(state: &AppState, engines: &Engines) -> bool {
         }
     };
     let full = due.len() as i64 == ROUND;
+    // Read earliest due first (the cheap order to read them in); sent in the order they were
+    // decided, so a conversation's messages go in order (a greeting before its menu, a message
+    // held back behind a failure after it).
+    due.sort_by(|a, b| (a.decided_at, &a.id).cmp(&(b.decided_at, &b.id)));
     let switched_off = switched_off(state, &due).await;
     // Past their window, WhatsApp messages go as a template standing in for them, or not at all.
     let stand_ins = crate::stand_ins::stand_ins(state, &mut due).await;
