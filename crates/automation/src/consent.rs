@@ -136,26 +136,46 @@ pub fn decide(
     if said.is_empty() || said.len() > 4 * MAX_KEYWORD {
         return KeywordDecision::Nothing;
     }
-    let says = |words: &[String]| words.iter().any(|w| folded(w) == said);
-    if says(&keywords.stop) && currently_opted_in != Some(false) {
+    let (stop, start) = with_folded(keywords, |folded| {
+        let (stop, start) = folded.split_at(keywords.stop.len());
+        (stop.contains(&said), start.contains(&said))
+    });
+    if stop && currently_opted_in != Some(false) {
         KeywordDecision::OptOut
-    } else if says(&keywords.start) && currently_opted_in != Some(true) {
+    } else if start && currently_opted_in != Some(true) {
         KeywordDecision::OptIn
     } else {
         KeywordDecision::Nothing
     }
 }
 
+thread_local! {
+    /// The keywords last folded on this thread, as written and folded (stop words, then start
+    /// words): a workspace's keywords change rarely, and folding each of them again for every
+    /// customer's message was most of what checking a message cost.
+    static FOLDED: std::cell::RefCell<(Vec<String>, Vec<String>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Runs `f` on `keywords`' stop words then start words, folded ([`folded`]), folding them only
+/// when they differ from the last ones folded on this thread.
+fn with_folded<R>(keywords: &ConsentKeywords, f: impl FnOnce(&[String]) -> R) -> R {
+    FOLDED.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let written = || keywords.stop.iter().chain(&keywords.start);
+        if !written().eq(cache.0.iter()) {
+            cache.0 = written().cloned().collect();
+            cache.1 = written().map(|w| folded(w)).collect();
+        }
+        f(&cache.1)
+    })
+}
+
 /// Whether `text` is one of the workspace's stop or start keywords (whatever the customer's
 /// consent now): the automation's bot leaves such a message to the consent worker.
 pub fn is_keyword(keywords: &ConsentKeywords, text: &str) -> bool {
     let said = folded(text);
-    !said.is_empty()
-        && keywords
-            .stop
-            .iter()
-            .chain(&keywords.start)
-            .any(|w| folded(w) == said)
+    !said.is_empty() && with_folded(keywords, |folded| folded.contains(&said))
 }
 
 /// A text as keywords are compared: trimmed (spaces and punctuation customers add around a
@@ -180,6 +200,30 @@ fn is_combining_mark(c: char) -> bool {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// The folded keywords are kept between messages on a thread: another workspace's (or a
+    /// changed setup's) keywords are folded again, never mistaken for the last ones.
+    #[test]
+    fn changed_keywords_are_seen_at_once() {
+        let default = ConsentKeywords::default();
+        assert!(is_keyword(&default, "Stop!"));
+        let mut changed = default.clone();
+        changed.stop = vec!["Halt".into()];
+        changed.start = vec!["Weiter".into()];
+        assert!(!is_keyword(&changed, "stop"));
+        assert!(is_keyword(&changed, "HALT"));
+        assert_eq!(decide(&changed, "halt", None), KeywordDecision::OptOut);
+        assert_eq!(decide(&changed, "stop", None), KeywordDecision::Nothing);
+        // The same words moved from stop to start count as start words.
+        let mut swapped = changed.clone();
+        swapped.stop = vec![];
+        swapped.start = vec!["Halt".into(), "Weiter".into()];
+        assert_eq!(
+            decide(&swapped, "halt", Some(false)),
+            KeywordDecision::OptIn
+        );
+        assert!(is_keyword(&default, "stop"));
+    }
 
     #[test]
     fn a_keyword_counts_as_the_whole_message_ignoring_case_accents_and_spaces() {

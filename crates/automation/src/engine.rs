@@ -579,65 +579,55 @@ impl Engine {
         actions: &mut Vec<Action>,
     ) {
         let state = self.conversations.get(contact).cloned().unwrap_or_default();
-        let kind = contact.channel_kind.clone();
-        let setup = self.workspace.setup.clone();
-        let asks_for_person = message.text.is_some_and(|t| {
-            setup
-                .agent_keywords
-                .iter()
-                .any(|k| k.trim().eq_ignore_ascii_case(t.trim()))
-        });
-        let Some(menu) = setup.menu.as_ref().filter(|_| !state.person_replied) else {
-            if fresh && state.team.is_none() {
-                self.hand_to_people(contact, "channel_team", None, message, now, actions);
+        // Decided on a borrow of the setup (cloning it for every message was a good part of
+        // what a message cost), then carried out.
+        let step = {
+            let setup = &self.workspace.setup;
+            let kind = contact.channel_kind.as_str();
+            let asks_for_person = message.text.is_some_and(|t| {
+                setup
+                    .agent_keywords
+                    .iter()
+                    .any(|k| k.trim().eq_ignore_ascii_case(t.trim()))
+            });
+            let Some(menu) = setup.menu.as_ref().filter(|_| !state.person_replied) else {
+                if fresh && state.team.is_none() {
+                    self.hand_to_people(contact, "channel_team", None, message, now, actions);
+                }
+                return;
+            };
+            match state.bot {
+                Bot::Done => return,
+                _ if asks_for_person => BotStep::HandOff("keyword", menu.handoff.clone()),
+                Bot::Idle if fresh || state.team.is_none() => BotStep::Ask {
+                    retried: false,
+                    rule: "menu",
+                    out: menu_message(menu, &menu.prompt, kind, message),
+                },
+                Bot::Idle => return,
+                Bot::Asked { retried } => match chosen_option(menu, message) {
+                    Some(team) => BotStep::Route(team),
+                    None if !retried => BotStep::Ask {
+                        retried: true,
+                        rule: "menu_retry",
+                        out: menu_message(menu, &menu.retry, kind, message),
+                    },
+                    None => BotStep::HandOff("handoff", menu.handoff.clone()),
+                },
             }
-            return;
         };
-        match state.bot {
-            Bot::Done => {}
-            _ if asks_for_person => {
-                self.hand_to_people(
-                    contact,
-                    "keyword",
-                    menu.handoff.as_ref(),
-                    message,
-                    now,
-                    actions,
-                );
+        match step {
+            BotStep::HandOff(rule, handoff) => {
+                self.hand_to_people(contact, rule, handoff.as_ref(), message, now, actions);
             }
-            Bot::Idle if fresh || state.team.is_none() => {
-                self.update(contact, |c| c.bot = Bot::Asked { retried: false });
-                actions.push(send(
-                    "menu",
-                    contact,
-                    menu_message(menu, &menu.prompt, &kind, message),
-                    message.at,
-                ));
+            BotStep::Ask { retried, rule, out } => {
+                self.update(contact, |c| c.bot = Bot::Asked { retried });
+                actions.push(send(rule, contact, out, message.at));
             }
-            Bot::Idle => {}
-            Bot::Asked { retried } => match chosen_option(menu, message) {
-                Some(team) => {
-                    self.update(contact, |c| c.bot = Bot::Done);
-                    self.route(contact, Some(team), "menu", now, actions);
-                }
-                None if !retried => {
-                    self.update(contact, |c| c.bot = Bot::Asked { retried: true });
-                    actions.push(send(
-                        "menu_retry",
-                        contact,
-                        menu_message(menu, &menu.retry, &kind, message),
-                        message.at,
-                    ));
-                }
-                None => self.hand_to_people(
-                    contact,
-                    "handoff",
-                    menu.handoff.as_ref(),
-                    message,
-                    now,
-                    actions,
-                ),
-            },
+            BotStep::Route(team) => {
+                self.update(contact, |c| c.bot = Bot::Done);
+                self.route(contact, Some(team), "menu", now, actions);
+            }
         }
     }
 
@@ -992,6 +982,20 @@ fn send(rule: &str, contact: &ContactRef, message: Outgoing, window_opened_at: i
             window_opened_at,
         },
     }
+}
+
+/// What the menu bot does after a customer's message, decided before it is carried out.
+enum BotStep {
+    /// Steps aside under this rule, with the hand-off text if there is one.
+    HandOff(&'static str, Option<Texts>),
+    /// Asks (again, when `retried`) under this rule.
+    Ask {
+        retried: bool,
+        rule: &'static str,
+        out: Outgoing,
+    },
+    /// The customer chose this team.
+    Route(String),
 }
 
 /// The team of the option a customer chose: by the tapped option's id, else by a typed title or

@@ -310,7 +310,10 @@ pub async fn queue_message(
     Ok(())
 }
 
-/// Queued replies whose next attempt is due at `now`, oldest decided first, at most `limit`.
+/// Queued replies whose next attempt is due at `now`, earliest due first (the oldest decided
+/// first among those due at the same time), at most `limit`. Read in the due index's order, so a
+/// round reads about `limit` rows however long the queue is; ordered by when they were decided,
+/// every due row would be read and sorted first, every round.
 pub async fn due_messages(
     conn: &mut PgConnection,
     now: i64,
@@ -322,7 +325,7 @@ pub async fn due_messages(
                   message, body, window_opened_at, state, attempts, next_attempt_at, decided_at,
                   external_id, error
            FROM automated_messages WHERE state = 'queued' AND next_attempt_at <= $1
-           ORDER BY decided_at, id LIMIT $2"#,
+           ORDER BY next_attempt_at, decided_at, id LIMIT $2"#,
         now,
         limit
     )

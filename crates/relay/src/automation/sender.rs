@@ -59,6 +59,7 @@ pub async fn send_due(state: &AppState, engines: &Engines) -> bool {
         }
     };
     let full = due.len() as i64 == ROUND;
+    in_decided_order(&mut due);
     let switched_off = switched_off(state, &due).await;
     // Past their window, WhatsApp messages go as a template standing in for them, or not at all.
     let stand_ins = crate::stand_ins::stand_ins(state, &mut due).await;
@@ -127,6 +128,13 @@ pub async fn send_due(state: &AppState, engines: &Engines) -> bool {
         tracing::error!(%error, "could not record what Meta answered to automated messages");
     }
     full
+}
+
+/// Puts a round's due messages, read earliest due first (the order the outbox's index gives
+/// cheaply), in the order they were decided: a conversation's messages go in that order (a
+/// greeting before its menu, a message held back behind a failure after it).
+fn in_decided_order(due: &mut [AutomatedMessage]) {
+    due.sort_by(|a, b| (a.decided_at, &a.id).cmp(&(b.decided_at, &b.id)));
 }
 
 /// What became of a message this round.
@@ -653,5 +661,44 @@ fn messenger_send(
         recipient_id: message.customer_id.clone(),
         message: content,
         messaging_type: MessagingType::Response,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(id: &str, decided_at: i64, next_attempt_at: i64) -> AutomatedMessage {
+        AutomatedMessage {
+            id: id.into(),
+            workspace_id: "w".into(),
+            channel_kind: "whatsapp".into(),
+            channel_external_id: "1065".into(),
+            customer_id: "351911".into(),
+            rule: "greeting".into(),
+            message: r#"{"text":"Hi"}"#.into(),
+            body: "Hi".into(),
+            window_opened_at: decided_at,
+            state: "queued".into(),
+            attempts: 0,
+            next_attempt_at,
+            decided_at,
+            external_id: None,
+            error: None,
+        }
+    }
+
+    /// Read earliest due first, a round still sends a conversation's messages in the order they
+    /// were decided: the first, which waited for a retry, before the one decided after it.
+    #[test]
+    fn a_round_goes_in_the_order_decided_whatever_the_order_due() {
+        let mut due = vec![
+            message("auto:w:7:1", 20, 20),
+            message("auto:w:7:0", 20, 20),
+            message("auto:w:3:0", 10, 30),
+        ];
+        in_decided_order(&mut due);
+        let ids: Vec<&str> = due.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["auto:w:3:0", "auto:w:7:0", "auto:w:7:1"]);
     }
 }

@@ -142,8 +142,8 @@ impl Store {
 
     // ----- the outbox -----
 
-    /// Queued automated replies due at `now` (`next_attempt_at <= now`), oldest decided first, at
-    /// most `limit`.
+    /// Queued automated replies due at `now` (`next_attempt_at <= now`), earliest due first (then
+    /// oldest decided), at most `limit`: a round reads about `limit` rows however long the queue.
     pub async fn due_automated_messages(
         &self,
         now: i64,
@@ -444,6 +444,35 @@ mod tests {
             external_id: None,
             error: None,
         }
+    }
+
+    /// The outbox is read earliest due first: a message waiting for a retry comes after one
+    /// decided later but due sooner, so that the read follows the due index (a round reads about
+    /// its limit, however long the queue).
+    #[tokio::test]
+    async fn due_messages_come_earliest_due_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let ws = store
+            .create_workspace("Acme", "owner@acme.test", "Owner", "x")
+            .await
+            .unwrap()
+            .id;
+        let mut retried = reply("r", &ws, "351911", 10);
+        retried.next_attempt_at = 30;
+        let fresh = reply("f", &ws, "351922", 20);
+        let mut tx = store.begin().await.unwrap();
+        queue_automated_messages_in(&mut tx, &[retried, fresh])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let due = store.due_automated_messages(40, 1).await.unwrap();
+        assert_eq!(due.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["f"]);
+        let due = store.due_automated_messages(40, 10).await.unwrap();
+        assert_eq!(
+            due.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+            ["f", "r"]
+        );
     }
 
     /// The worker's writes, inside its transactions: progress, conversation states (changed and
