@@ -109,6 +109,21 @@ impl SimState {
         self.limits.undeliverable.insert(customer.into());
     }
 
+    /// Sets the category (MARKETING, UTILITY, AUTHENTICATION) of the template `name` in
+    /// `language` seeded for every account; `false` when there is none.
+    pub fn set_template_category(&mut self, name: &str, language: &str, category: &str) -> bool {
+        match self
+            .templates
+            .get_mut(&(String::new(), name.into(), language.into()))
+        {
+            Some(template) => {
+                template.category = category.into();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// How many messages were accepted for `to` from `channel_id`.
     pub fn sends_to(&self, channel_id: &str, to: &str) -> usize {
         self.sent
