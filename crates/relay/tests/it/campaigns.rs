@@ -695,3 +695,254 @@ async fn the_messaging_limit_pauses_a_campaign_until_the_window_frees() {
     let failed = paused["counts"]["failed"].as_u64().unwrap();
     assert_eq!(failed, 0, "none went past Meta's limit");
 }
+
+/// Publishes a team event on the relay at `base` as the device holding `token`.
+async fn publish_at(base: &str, token: &str, kind: &str, payload: Value) {
+    let key = zentro_events::clock::random_id();
+    let (status, body) = crate::support::call_at(
+        base,
+        Some(token),
+        "POST",
+        "/v1/events",
+        json!({ "kind": kind, "idempotency_key": key, "payload": payload }),
+    )
+    .await;
+    assert!(status == 200 || status == 201, "{status} {body}");
+}
+
+/// Polls `count` (a SQL count) until it is `want`.
+async fn until_count(db: &RawDatabase, sql: &str, want: i64, what: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while db.fetch_i64(sql, &[]).await != want {
+        assert!(tokio::time::Instant::now() < deadline, "waited for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The proof of issue 24: a campaign to 1,000 customers of whom 10 opted out and 5 are
+/// restricted reaches exactly the 985 others once each, within the pace set, through a kill -9 of
+/// the relay's process midway (a real separate process serving on loopback, restarted on the same
+/// database; meta-sim retries its webhooks while the relay is down, as Meta does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_to_1000_reaches_the_985_allowed_exactly_once_through_a_kill_9() {
+    use zentro_relay::sealing::TokenKey;
+    use zentro_relay::store::{ChannelKind, DatabaseLocation};
+
+    const PER_SECOND: usize = 100;
+    let sim = MetaSim::start(zentro_meta_sim::SimConfig {
+        app_secret: zentro_meta::AppSecret::new(crate::support::SECRET),
+        retry_delays: [100, 300, 1_000, 2_000, 3_000, 5_000, 8_000, 13_000]
+            .map(Duration::from_millis)
+            .to_vec(),
+        ..zentro_meta_sim::SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let token = sim.add_whatsapp_number(WABA, NUMBER, "+1 555 0177");
+    {
+        let mut state = sim.state();
+        state.add_template_text(TEMPLATE, LANGUAGE, "Hi {{1}}, our spring sale starts now!", "APPROVED");
+        state.set_template_category(TEMPLATE, LANGUAGE, "MARKETING");
+        state.set_messaging_limit(WABA, "TIER_2K");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = crate::support::fresh_database().await;
+    let location = DatabaseLocation::new(dir.path(), database_url.as_deref());
+    let key_text = TokenKey::generate();
+    let key = TokenKey::parse(&key_text).unwrap();
+    let store = zentro_relay::Store::open_at(&location).await.unwrap();
+    let hash = zentro_relay::credentials::hash_password(PASSWORD);
+    let ws = store.create_workspace("Acme", OWNER, "Owner", &hash).await.unwrap();
+    let (channel, _) = store
+        .add_channel(&ws.id, ChannelKind::Whatsapp, NUMBER, Some(WABA), "")
+        .await
+        .unwrap();
+    store
+        .set_channel_token(&channel.id, &key.seal(&channel.id, token.expose()), None)
+        .await
+        .unwrap();
+    store.close().await;
+    // The 1,000 opted in, as an import left them.
+    let customers: Vec<Customer> = (1000..2000).map(customer).collect();
+    let db = RawDatabase::open(&location).await;
+    db.execute(
+        "INSERT INTO consents (workspace_id, channel_kind, channel_external_id, customer_id,
+            opted_in, source, at, seq)
+         SELECT $1, 'whatsapp', $2, CAST(15552220000 + n AS TEXT), 1, 'import', 0, 0
+         FROM (WITH RECURSIVE c(n) AS (SELECT 1000 UNION ALL SELECT n + 1 FROM c WHERE n < 1999)
+               SELECT n FROM c) AS numbers",
+        &[
+            crate::support::Bind::Text(Some(&ws.id)),
+            crate::support::Bind::Text(Some(NUMBER)),
+        ],
+    )
+    .await;
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let serve = || {
+        let mut command = crate::crash::relay_command(dir.path(), database_url.as_deref());
+        command
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("ZENTRO_RELAY_META_APP_SECRET", crate::support::SECRET)
+            .env("ZENTRO_RELAY_META_VERIFY_TOKEN", crate::support::VERIFY)
+            .env("ZENTRO_RELAY_META_APP_ID", sim.state().app_id())
+            .env("ZENTRO_RELAY_META_SIGNUP_CONFIG_ID", "778899001122")
+            .env("ZENTRO_RELAY_META_GRAPH_URL", sim.base_url())
+            .env("ZENTRO_RELAY_TOKEN_KEY", &key_text)
+            .env("ZENTRO_RELAY_AUTOMATION_INTERVAL_MS", "100")
+            .env("ZENTRO_RELAY_CAMPAIGN_SETTLE_MS", "3000")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        command.spawn().unwrap()
+    };
+    let mut relay = serve();
+    crate::crash::wait_healthy(&base).await;
+    sim.set_webhook_url(format!("{base}/webhooks/meta"));
+    let owner = crate::support::post_json(
+        &format!("{base}/v1/sessions"),
+        &json!({ "email": OWNER, "password": PASSWORD, "device_name": "laptop" }),
+    )
+    .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, body) =
+        crate::support::call_at(&base, Some(&owner), "POST", "/v1/templates/refresh", Value::Null)
+            .await;
+    assert_eq!(status, 200, "{body}");
+    // 10 opted out since (an agent recorded it), 5 restricted by an admin, spread through the list.
+    let opted_out: Vec<&Customer> = customers.iter().step_by(100).collect();
+    let restricted: Vec<&Customer> = customers.iter().skip(50).step_by(200).collect();
+    assert_eq!((opted_out.len(), restricted.len()), (10, 5));
+    for c in &opted_out {
+        let record = json!({ "type": "consent_recorded", "contact": contact(c),
+            "opted_in": false, "source": "agent", "at": zentro_events::clock::now_ms() });
+        publish_at(&base, &owner, "team.consent_recorded", record).await;
+    }
+    for c in &restricted {
+        let edit = json!({ "type": "contact_edited", "contact": contact(c), "changes": { "restricted": true } });
+        publish_at(&base, &owner, "team.contact_edited", edit).await;
+    }
+    until_count(&db, "SELECT COUNT(*) FROM consents WHERE opted_in = 0", 10, "the opt-outs").await;
+    until_count(
+        &db,
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'contact.restricted'",
+        5,
+        "the restrictions",
+    )
+    .await;
+
+    let (status, created) = crate::support::call_at(
+        &base,
+        Some(&owner),
+        "POST",
+        "/v1/campaigns",
+        json!({ "name": "Spring restock", "channel_id": NUMBER, "template_name": TEMPLATE,
+            "template_language": LANGUAGE, "audience": "label: espresso", "per_second": PER_SECOND }),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let recipients: Vec<Value> = customers
+        .iter()
+        .map(|c| json!({ "customer_id": c.id, "name": c.name }))
+        .collect();
+    let path = format!("/v1/campaigns/{id}/recipients");
+    let (status, body) =
+        crate::support::call_at(&base, Some(&owner), "POST", &path, json!({ "recipients": recipients }))
+            .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["counts"]["queued"], 1000);
+    let (status, body) = crate::support::call_at(
+        &base,
+        Some(&owner),
+        "POST",
+        &format!("/v1/campaigns/{id}/start"),
+        json!({ "send_at": null }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Midway: SIGKILL, no shutdown, no flush — requests may be in flight.
+    wait_until(60, "a third sent", || sim.state().sent.len() >= 330).await;
+    relay.kill().unwrap();
+    relay.wait().unwrap();
+    let at_kill = sim.state().sent.len();
+    assert!(at_kill < 985, "killed midway ({at_kill} sent)");
+    let in_flight = db
+        .fetch_i64("SELECT COUNT(*) FROM campaign_recipients WHERE status = 'sending'", &[])
+        .await;
+    let unrecorded = at_kill as i64
+        - db.fetch_i64(
+            "SELECT COUNT(*) FROM campaign_recipients WHERE message_id IS NOT NULL",
+            &[],
+        )
+        .await;
+    eprintln!("killed with {at_kill} sent, {in_flight} marked sending, {unrecorded} accepted by Meta but not recorded");
+
+    let mut relay = serve();
+    crate::crash::wait_healthy(&base).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let done = loop {
+        let c = crate::support::get_json(&base, &owner, &format!("/v1/campaigns/{id}")).await;
+        if c["state"] == "completed" {
+            break c;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "completed after the restart: {c}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // Long enough for a double to show.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let excluded: std::collections::HashSet<&str> = opted_out
+        .iter()
+        .chain(&restricted)
+        .map(|c| c.id.as_str())
+        .collect();
+    {
+        let state = sim.state();
+        for c in &customers {
+            let want = usize::from(!excluded.contains(c.id.as_str()));
+            assert_eq!(state.sends_to(NUMBER, &c.id), want, "{} sent to {want} time(s)", c.id);
+        }
+        assert_eq!(state.sent.len(), 985);
+        // Within the pace: never more than PER_SECOND in any second (meta-sim's clock).
+        let times: Vec<_> = state.sent.iter().map(|m| m.at).collect();
+        for i in 0..times.len() - PER_SECOND {
+            let gap = times[i + PER_SECOND] - times[i];
+            assert!(gap >= chrono::Duration::milliseconds(980), "{} sends within {gap:?} at {i}", PER_SECOND + 1);
+        }
+    }
+    let counts = &done["counts"];
+    assert_eq!(counts["skipped"], 15, "{done}");
+    assert_eq!(counts["failed"], 0, "{done}");
+    assert_eq!(counts["queued"].as_u64().unwrap() + counts["sending"].as_u64().unwrap(), 0);
+    // Every desk is told of each message once.
+    let mut after = 0;
+    let mut announced = std::collections::HashMap::<String, usize>::new();
+    loop {
+        let page =
+            crate::support::get_json(&base, &owner, &format!("/v1/events?after={after}&limit=1000")).await;
+        let events = page["events"].as_array().unwrap().clone();
+        let Some(last) = events.last().and_then(|e| e["seq"].as_i64()) else {
+            break;
+        };
+        for e in events.iter().filter(|e| e["kind"] == "message.sent") {
+            assert_eq!(e["author"], format!("campaign:{id}"));
+            *announced
+                .entry(e["payload"]["customer_id"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+        after = last;
+    }
+    assert_eq!(announced.len(), 985);
+    assert!(announced.values().all(|n| *n == 1));
+    db.close().await;
+    relay.kill().unwrap();
+    relay.wait().unwrap();
+}
