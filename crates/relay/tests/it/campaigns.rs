@@ -734,6 +734,9 @@ async fn a_campaign_to_1000_reaches_the_985_allowed_exactly_once_through_a_kill_
         retry_delays: [100, 300, 1_000, 2_000, 3_000, 5_000, 8_000, 13_000]
             .map(Duration::from_millis)
             .to_vec(),
+        // Statuses come late: those of the messages in flight at the kill reach the relay only
+        // after it restarted (Meta retrying), and must settle them before anything is resent.
+        status_delay: Duration::from_millis(1_500),
         ..zentro_meta_sim::SimConfig::default()
     })
     .await
@@ -741,7 +744,12 @@ async fn a_campaign_to_1000_reaches_the_985_allowed_exactly_once_through_a_kill_
     let token = sim.add_whatsapp_number(WABA, NUMBER, "+1 555 0177");
     {
         let mut state = sim.state();
-        state.add_template_text(TEMPLATE, LANGUAGE, "Hi {{1}}, our spring sale starts now!", "APPROVED");
+        state.add_template_text(
+            TEMPLATE,
+            LANGUAGE,
+            "Hi {{1}}, our spring sale starts now!",
+            "APPROVED",
+        );
         state.set_template_category(TEMPLATE, LANGUAGE, "MARKETING");
         state.set_messaging_limit(WABA, "TIER_2K");
     }
@@ -752,7 +760,10 @@ async fn a_campaign_to_1000_reaches_the_985_allowed_exactly_once_through_a_kill_
     let key = TokenKey::parse(&key_text).unwrap();
     let store = zentro_relay::Store::open_at(&location).await.unwrap();
     let hash = zentro_relay::credentials::hash_password(PASSWORD);
-    let ws = store.create_workspace("Acme", OWNER, "Owner", &hash).await.unwrap();
+    let ws = store
+        .create_workspace("Acme", OWNER, "Owner", &hash)
+        .await
+        .unwrap();
     let (channel, _) = store
         .add_channel(&ws.id, ChannelKind::Whatsapp, NUMBER, Some(WABA), "")
         .await
@@ -812,9 +823,14 @@ async fn a_campaign_to_1000_reaches_the_985_allowed_exactly_once_through_a_kill_
         .as_str()
         .unwrap()
         .to_string();
-    let (status, body) =
-        crate::support::call_at(&base, Some(&owner), "POST", "/v1/templates/refresh", Value::Null)
-            .await;
+    let (status, body) = crate::support::call_at(
+        &base,
+        Some(&owner),
+        "POST",
+        "/v1/templates/refresh",
+        Value::Null,
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     // 10 opted out since (an agent recorded it), 5 restricted by an admin, spread through the list.
     let opted_out: Vec<&Customer> = customers.iter().step_by(100).collect();
@@ -829,7 +845,13 @@ async fn a_campaign_to_1000_reaches_the_985_allowed_exactly_once_through_a_kill_
         let edit = json!({ "type": "contact_edited", "contact": contact(c), "changes": { "restricted": true } });
         publish_at(&base, &owner, "team.contact_edited", edit).await;
     }
-    until_count(&db, "SELECT COUNT(*) FROM consents WHERE opted_in = 0", 10, "the opt-outs").await;
+    until_count(
+        &db,
+        "SELECT COUNT(*) FROM consents WHERE opted_in = 0",
+        10,
+        "the opt-outs",
+    )
+    .await;
     until_count(
         &db,
         "SELECT COUNT(*) FROM audit_log WHERE action = 'contact.restricted'",
@@ -854,9 +876,14 @@ async fn a_campaign_to_1000_reaches_the_985_allowed_exactly_once_through_a_kill_
         .map(|c| json!({ "customer_id": c.id, "name": c.name }))
         .collect();
     let path = format!("/v1/campaigns/{id}/recipients");
-    let (status, body) =
-        crate::support::call_at(&base, Some(&owner), "POST", &path, json!({ "recipients": recipients }))
-            .await;
+    let (status, body) = crate::support::call_at(
+        &base,
+        Some(&owner),
+        "POST",
+        &path,
+        json!({ "recipients": recipients }),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["counts"]["queued"], 1000);
     let (status, body) = crate::support::call_at(
@@ -876,7 +903,10 @@ async fn a_campaign_to_1000_reaches_the_985_allowed_exactly_once_through_a_kill_
     let at_kill = sim.state().sent.len();
     assert!(at_kill < 985, "killed midway ({at_kill} sent)");
     let in_flight = db
-        .fetch_i64("SELECT COUNT(*) FROM campaign_recipients WHERE status = 'sending'", &[])
+        .fetch_i64(
+            "SELECT COUNT(*) FROM campaign_recipients WHERE status = 'sending'",
+            &[],
+        )
         .await;
     let unrecorded = at_kill as i64
         - db.fetch_i64(
@@ -884,7 +914,9 @@ async fn a_campaign_to_1000_reaches_the_985_allowed_exactly_once_through_a_kill_
             &[],
         )
         .await;
-    eprintln!("killed with {at_kill} sent, {in_flight} marked sending, {unrecorded} accepted by Meta but not recorded");
+    eprintln!(
+        "killed with {at_kill} sent, {in_flight} marked sending, {unrecorded} accepted by Meta but not recorded"
+    );
 
     let mut relay = serve();
     crate::crash::wait_healthy(&base).await;
@@ -894,7 +926,10 @@ async fn a_campaign_to_1000_reaches_the_985_allowed_exactly_once_through_a_kill_
         if c["state"] == "completed" {
             break c;
         }
-        assert!(tokio::time::Instant::now() < deadline, "completed after the restart: {c}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "completed after the restart: {c}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     // Long enough for a double to show.
@@ -908,26 +943,42 @@ async fn a_campaign_to_1000_reaches_the_985_allowed_exactly_once_through_a_kill_
         let state = sim.state();
         for c in &customers {
             let want = usize::from(!excluded.contains(c.id.as_str()));
-            assert_eq!(state.sends_to(NUMBER, &c.id), want, "{} sent to {want} time(s)", c.id);
+            assert_eq!(
+                state.sends_to(NUMBER, &c.id),
+                want,
+                "{} sent to {want} time(s)",
+                c.id
+            );
         }
         assert_eq!(state.sent.len(), 985);
         // Within the pace: never more than PER_SECOND in any second (meta-sim's clock).
         let times: Vec<_> = state.sent.iter().map(|m| m.at).collect();
         for i in 0..times.len() - PER_SECOND {
             let gap = times[i + PER_SECOND] - times[i];
-            assert!(gap >= chrono::Duration::milliseconds(980), "{} sends within {gap:?} at {i}", PER_SECOND + 1);
+            assert!(
+                gap >= chrono::Duration::milliseconds(980),
+                "{} sends within {gap:?} at {i}",
+                PER_SECOND + 1
+            );
         }
     }
     let counts = &done["counts"];
     assert_eq!(counts["skipped"], 15, "{done}");
     assert_eq!(counts["failed"], 0, "{done}");
-    assert_eq!(counts["queued"].as_u64().unwrap() + counts["sending"].as_u64().unwrap(), 0);
+    assert_eq!(
+        counts["queued"].as_u64().unwrap() + counts["sending"].as_u64().unwrap(),
+        0
+    );
     // Every desk is told of each message once.
     let mut after = 0;
     let mut announced = std::collections::HashMap::<String, usize>::new();
     loop {
-        let page =
-            crate::support::get_json(&base, &owner, &format!("/v1/events?after={after}&limit=1000")).await;
+        let page = crate::support::get_json(
+            &base,
+            &owner,
+            &format!("/v1/events?after={after}&limit=1000"),
+        )
+        .await;
         let events = page["events"].as_array().unwrap().clone();
         let Some(last) = events.last().and_then(|e| e["seq"].as_i64()) else {
             break;
