@@ -218,50 +218,15 @@ async fn apply(
                         error,
                         body,
                     } => {
-                        let Some(row) = store::recipient_in(tx, &campaign, &customer).await? else {
-                            continue;
+                        let status = Named {
+                            campaign,
+                            customer,
+                            state,
+                            message_id,
+                            error,
+                            body,
                         };
-                        let channel = channel_of(tx, &ws, &campaign).await?;
-                        let target = match state {
-                            DeliveryState::Failed => "failed",
-                            DeliveryState::Delivered => "delivered",
-                            DeliveryState::Read | DeliveryState::Played => "read",
-                            _ => "sent",
-                        };
-                        if target != "failed" && matches!(row.status.as_str(), "queued" | "sending")
-                        {
-                            // Meta had it: settled as sent, never sent again.
-                            let fed = super::send::sent_in(
-                                tx,
-                                &campaign,
-                                &ws,
-                                &channel,
-                                &row,
-                                &message_id,
-                                &body,
-                                now,
-                            )
-                            .await?;
-                            appended.extend(fed);
-                        }
-                        let Some(mut row) = store::recipient_in(tx, &campaign, &customer).await?
-                        else {
-                            continue;
-                        };
-                        let forward = if target == "failed" {
-                            rank(&row.status) < rank("replied")
-                        } else {
-                            rank(target) > rank(&row.status) && rank(&row.status) != u8::MAX
-                        };
-                        if forward {
-                            row.status = target.into();
-                            if target == "failed" {
-                                row.error = error;
-                            }
-                            row.message_id.get_or_insert(message_id);
-                            row.updated_at = now;
-                            store::update_recipient_in(tx, &row).await?;
-                        }
+                        appended.extend(apply_status(tx, &ws, status, now).await?);
                     }
                 }
             }
@@ -277,6 +242,70 @@ async fn apply(
         .write_in_commit(vec![workspace.to_string()], writes)
         .await?;
     Ok(())
+}
+
+/// A status naming a recipient, as read from the log.
+struct Named {
+    campaign: String,
+    customer: String,
+    state: DeliveryState,
+    message_id: String,
+    error: Option<String>,
+    body: String,
+}
+
+/// Inside `tx`: a status naming a recipient moves it forward (only ever forward; `failed` from
+/// anything short of `replied`); one naming a recipient still `queued` or `sending` first settles
+/// it as sent, with its `message.sent` event. The events appended.
+async fn apply_status(
+    tx: &mut store::WriteTx,
+    ws: &str,
+    status: Named,
+    now: i64,
+) -> Result<Vec<(String, crate::automation::feed::FedEvent)>, store::StoreError> {
+    let mut appended = Vec::new();
+    let Named {
+        campaign,
+        customer,
+        state,
+        message_id,
+        error,
+        body,
+    } = status;
+    let Some(row) = store::recipient_in(tx, &campaign, &customer).await? else {
+        return Ok(appended);
+    };
+    let channel = channel_of(tx, ws, &campaign).await?;
+    let target = match state {
+        DeliveryState::Failed => "failed",
+        DeliveryState::Delivered => "delivered",
+        DeliveryState::Read | DeliveryState::Played => "read",
+        _ => "sent",
+    };
+    if target != "failed" && matches!(row.status.as_str(), "queued" | "sending") {
+        // Meta had it: settled as sent, never sent again.
+        let fed = super::send::sent_in(tx, &campaign, ws, &channel, &row, &message_id, &body, now)
+            .await?;
+        appended.extend(fed);
+    }
+    let Some(mut row) = store::recipient_in(tx, &campaign, &customer).await? else {
+        return Ok(appended);
+    };
+    let forward = if target == "failed" {
+        rank(&row.status) < rank("replied")
+    } else {
+        rank(target) > rank(&row.status) && rank(&row.status) != u8::MAX
+    };
+    if forward {
+        row.status = target.into();
+        if target == "failed" {
+            row.error = error;
+        }
+        row.message_id.get_or_insert(message_id);
+        row.updated_at = now;
+        store::update_recipient_in(tx, &row).await?;
+    }
+    Ok(appended)
 }
 
 /// The number a campaign sends from, inside `tx`.

@@ -83,7 +83,7 @@ pub async fn slot(
             return Ok(0);
         }
     };
-    let size = (campaign.per_second.max(1)).min(MOST_PER_SLOT).min(room);
+    let size = campaign.per_second.clamp(1, MOST_PER_SLOT).min(room);
     let due = state
         .store
         .campaign_recipients_in(&campaign.id, "queued", now, size)

@@ -111,23 +111,7 @@ pub async fn create(
         input,
         "{name, channel_id, template_name, template_language, audience, per_second}",
     )?;
-    let name = new.name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME {
-        return Err(ApiError::BadRequest(format!(
-            "a campaign's name has 1 to {MAX_NAME} characters"
-        )));
-    }
-    if new.audience.chars().count() > MAX_AUDIENCE {
-        return Err(ApiError::BadRequest(format!(
-            "the audience's description has at most {MAX_AUDIENCE} characters"
-        )));
-    }
-    let per_second = new.per_second.unwrap_or(DEFAULT_PER_SECOND);
-    if !(1..=MAX_PER_SECOND).contains(&per_second) {
-        return Err(ApiError::BadRequest(format!(
-            "per_second is 1 to {MAX_PER_SECOND} (Meta's highest throughput per number)"
-        )));
-    }
+    let (name, per_second) = checked(&new)?;
     let channel = state
         .store
         .channel_by_external_id(ChannelKind::Whatsapp, &new.channel_id)
@@ -156,10 +140,10 @@ pub async fn create(
             ),
         })?;
     let now = now_ms();
-    let mut row = CampaignRow {
+    let row = CampaignRow {
         id: format!("c_{}", random_id()),
         workspace_id: auth.0.workspace_id.clone(),
-        name: name.to_string(),
+        name,
         channel_id: new.channel_id.clone(),
         template_name: template.name.clone(),
         template_language: template.language.clone(),
@@ -187,8 +171,29 @@ pub async fn create(
         Some(&actor(&auth)),
     )
     .await?;
-    row.state = "draft".into();
     Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// A new campaign's name (trimmed) and pace, once within their bounds.
+fn checked(new: &NewCampaign) -> Result<(String, u32), ApiError> {
+    let name = new.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME {
+        return Err(ApiError::BadRequest(format!(
+            "a campaign's name has 1 to {MAX_NAME} characters"
+        )));
+    }
+    if new.audience.chars().count() > MAX_AUDIENCE {
+        return Err(ApiError::BadRequest(format!(
+            "the audience's description has at most {MAX_AUDIENCE} characters"
+        )));
+    }
+    let per_second = new.per_second.unwrap_or(DEFAULT_PER_SECOND);
+    if !(1..=MAX_PER_SECOND).contains(&per_second) {
+        return Err(ApiError::BadRequest(format!(
+            "per_second is 1 to {MAX_PER_SECOND} (Meta's highest throughput per number)"
+        )));
+    }
+    Ok((name.to_string(), per_second))
 }
 
 /// The body of `POST /v1/campaigns/{id}/recipients`.
@@ -206,6 +211,7 @@ pub async fn add_recipients(
     input: Body<NewRecipients>,
 ) -> Result<Json<Campaign>, ApiError> {
     auth.require(CHANGE)?;
+    let row = campaign_of(&state, &auth, &id).await?;
     let new = body(input, "{recipients: [{customer_id, name}]}")?;
     if new.recipients.len() > MAX_RECIPIENTS_PER_CALL {
         return Err(ApiError::BadRequest(format!(
@@ -227,7 +233,6 @@ pub async fn add_recipients(
             )));
         }
     }
-    let row = campaign_of(&state, &auth, &id).await?;
     if row.state != "draft" {
         return Err(conflict(format!(
             "recipients are added to a draft; this campaign is {}",
@@ -270,8 +275,8 @@ pub async fn start(
     input: Body<CampaignStart>,
 ) -> Result<Json<Campaign>, ApiError> {
     auth.require(CHANGE)?;
-    let start = body(input, "{send_at}")?;
     let mut row = campaign_of(&state, &auth, &id).await?;
+    let start = body(input, "{send_at}")?;
     if row.state != "draft" {
         return Err(conflict(format!(
             "only a draft starts; this campaign is {}",
