@@ -997,3 +997,46 @@ async fn a_campaign_to_1000_reaches_the_985_allowed_exactly_once_through_a_kill_
     relay.kill().unwrap();
     relay.wait().unwrap();
 }
+
+#[tokio::test]
+async fn an_erased_customer_leaves_every_campaign_and_is_never_sent_to_again() {
+    let w = workspace().await;
+    let customers: Vec<Customer> = (80..82).map(customer).collect();
+    consent(&w, &customers, true).await;
+    let first = started(&w, &customers, 10).await;
+    until_state(&w, &first, "completed", 30).await;
+    let salt = "5".repeat(32);
+    let hash = zentro_events::erasure_hash(&salt, &format!("whatsapp:{NUMBER}"), &customers[0].id);
+    let erasure = json!({ "identifiers": [customers[0].id], "salt": salt, "hash": hash });
+    let (status, body) = w
+        .relay
+        .call(&w.owner, "POST", "/v1/erasures", erasure)
+        .await;
+    assert!(status == 200 || status == 201, "{status} {body}");
+    // P14: the relay keeps nothing of them in its campaigns.
+    let o = outcomes(&w, &first).await;
+    assert!(!o.contains_key(&customers[0].id), "{o:?}");
+    assert!(o.contains_key(&customers[1].id));
+    let received = w
+        .relay
+        .get_json(
+            &w.owner,
+            &format!(
+                "/v1/campaigns/received?channel_id={NUMBER}&customer_id={}",
+                customers[0].id
+            ),
+        )
+        .await;
+    assert_eq!(received["campaigns"], json!([]));
+    // A desk that has not heard yet lists them again: skipped as erased.
+    let second = started(&w, &customers, 10).await;
+    until_state(&w, &second, "completed", 30).await;
+    let o = outcomes(&w, &second).await;
+    assert_eq!(o[&customers[0].id]["skip_reason"], "erased");
+    assert_eq!(
+        sends_to(&w.sim, &customers[0]),
+        1,
+        "only the first campaign reached them"
+    );
+    assert_eq!(sends_to(&w.sim, &customers[1]), 2);
+}
