@@ -151,7 +151,7 @@ async fn read(
                     state: status.state.clone(),
                     message_id: status.message_id.clone(),
                     error,
-                    body: format!("[template {}]", row.template_name),
+                    body: body_of(state, row, customer).await?,
                 });
             }
             Event::Message(message)
@@ -168,6 +168,34 @@ async fn read(
         }
     }
     Ok(())
+}
+
+/// The text desks show for a campaign's message to `customer`, for the `message.sent` event of
+/// one a status settles: the template's body filled as it was sent, when the recipient still
+/// waits for it (otherwise the event exists already and this is not used).
+async fn body_of(
+    state: &AppState,
+    campaign: &CampaignRow,
+    customer: &str,
+) -> Result<String, CampaignError> {
+    let fallback = format!("[template {}]", campaign.template_name);
+    let Some(recipient) = state
+        .store
+        .campaign_recipient(&campaign.id, customer)
+        .await?
+    else {
+        return Ok(fallback);
+    };
+    if !matches!(recipient.status.as_str(), "queued" | "sending") {
+        return Ok(fallback);
+    }
+    let template = state
+        .store
+        .templates(&campaign.workspace_id)
+        .await?
+        .into_iter()
+        .find(|t| t.name == campaign.template_name && t.language == campaign.template_language);
+    Ok(super::send::template_send(campaign, template.as_ref(), &recipient).1)
 }
 
 /// Position in the forward-only order of a recipient's statuses.

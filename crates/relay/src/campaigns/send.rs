@@ -329,7 +329,7 @@ async fn check(
 
 /// The template send to one recipient (its variables filled from what the desk knew of them,
 /// with their fallbacks) and its text as desks show it.
-fn template_send(
+pub(crate) fn template_send(
     campaign: &CampaignRow,
     template: Option<&TemplateRow>,
     recipient: &RecipientRow,

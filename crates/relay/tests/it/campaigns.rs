@@ -985,6 +985,11 @@ async fn a_campaign_to_1000_reaches_the_985_allowed_exactly_once_through_a_kill_
         };
         for e in events.iter().filter(|e| e["kind"] == "message.sent") {
             assert_eq!(e["author"], format!("campaign:{id}"));
+            // Settled by Meta's status or by its answer, desks show what the customer got.
+            assert_eq!(
+                e["payload"]["body"],
+                "Hi Customer, our spring sale starts now!"
+            );
             *announced
                 .entry(e["payload"]["customer_id"].as_str().unwrap().to_string())
                 .or_default() += 1;
