@@ -279,6 +279,8 @@ mod tests {
         assert!(written_by_relay(Some(RELAY_AUTHOR)));
         assert!(!written_by_relay(Some("m_0123456789abcdef")));
         assert!(written_by_relay(Some(&automation_author("menu"))));
+        assert!(written_by_relay(Some(&campaigns::campaign_author("c_1"))));
+        assert_eq!(writer_of(WORKSPACE_CAMPAIGN), Some(Writer::Relay));
         assert_eq!(automation_rule(Some("automation:away")), Some("away"));
         assert_eq!(automation_rule(Some("m_0123456789abcdef")), None);
     }
