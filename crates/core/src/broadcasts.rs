@@ -330,6 +330,11 @@ pub async fn create(
     }
     let name = check_draft(draft)?;
     let channel = channel(cache, &draft.audience.channel_id).await?;
+    // No one even for a utility template (the widest audience): say so before asking the relay.
+    let widest = audience::evaluate(cache, &draft.audience, false, fallback_zone, now).await?;
+    if widest.eligible == 0 {
+        return Err(BroadcastError::NoRecipients);
+    }
     let templates = relay.templates(token).await?;
     let template = approved(
         &templates,
@@ -473,6 +478,56 @@ pub async fn received_in_conversation(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn template(account: &str, name: &str, status: &str) -> WorkspaceTemplate {
+        WorkspaceTemplate {
+            account_id: account.into(),
+            name: name.into(),
+            language: "en_US".into(),
+            id: format!("t_{name}"),
+            category: "MARKETING".into(),
+            status: status.into(),
+            quality: "GREEN".into(),
+            reason: None,
+            components: serde_json::json!([]),
+            variables: Vec::new(),
+            stands_in_for: None,
+        }
+    }
+
+    #[test]
+    fn only_an_approved_template_of_the_numbers_account_is_sent() {
+        let channel = BroadcastChannel {
+            id: "whatsapp:P1".into(),
+            external_id: "P1".into(),
+            display_name: "Shop".into(),
+            account_id: Some("W1".into()),
+        };
+        let templates = [
+            template("W1", "restock", "APPROVED"),
+            template("W1", "sale", "PAUSED"),
+            template("W2", "welcome", "APPROVED"),
+        ];
+        assert_eq!(
+            approved(&templates, &channel, "restock", "en_US")
+                .unwrap()
+                .name,
+            "restock"
+        );
+        assert!(matches!(
+            approved(&templates, &channel, "sale", "en_US"),
+            Err(BroadcastError::TemplateNotApproved { status, .. }) if status == "PAUSED"
+        ));
+        // Another account's template, or another language: not this number's.
+        assert!(matches!(
+            approved(&templates, &channel, "welcome", "en_US"),
+            Err(BroadcastError::Invalid(_))
+        ));
+        assert!(matches!(
+            approved(&templates, &channel, "restock", "pt_BR"),
+            Err(BroadcastError::Invalid(_))
+        ));
+    }
 
     #[test]
     fn csv_cells_are_quoted_and_formulas_defused() {

@@ -302,3 +302,93 @@ async fn a_filter_that_cannot_be_used_says_why() {
         );
     }
 }
+
+mod creating {
+    use super::*;
+    use zentro_core::broadcasts::{self, BroadcastDraft, BroadcastError};
+    use zentro_core::members::{Member, Role};
+    use zentro_core::relay_client::{RelayClient, SyncError};
+    use zentro_core::vault::Secret;
+
+    fn member(role: Role) -> Member {
+        Member {
+            id: "m_1".into(),
+            email: "ana@example.com".into(),
+            display_name: "Ana".into(),
+            role,
+        }
+    }
+
+    fn draft(audience: AudienceFilter) -> BroadcastDraft {
+        BroadcastDraft {
+            name: "Spring restock".into(),
+            template_name: "restock".into(),
+            template_language: "en_US".into(),
+            audience,
+            per_second: Some(20),
+            send_at: None,
+        }
+    }
+
+    /// A relay address where nothing listens (a port just released).
+    fn unreachable_relay() -> RelayClient {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        RelayClient::new(&format!("http://127.0.0.1:{port}")).unwrap()
+    }
+
+    async fn create(
+        cache: &Cache,
+        role: Role,
+        draft: &BroadcastDraft,
+    ) -> Result<zentro_events::campaigns::Campaign, BroadcastError> {
+        broadcasts::create(
+            cache,
+            &unreachable_relay(),
+            &Secret::new("device-token"),
+            &member(role),
+            draft,
+            "UTC",
+            NOW,
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn only_admins_create_and_bad_drafts_no_one_or_no_relay_say_why() {
+        let (_dir, cache) = shop().await;
+        let espresso = draft(labelled(&["espresso"], LabelMatch::Any));
+        assert!(matches!(
+            create(&cache, Role::Agent, &espresso).await,
+            Err(BroadcastError::NotAdmin)
+        ));
+        let unnamed = BroadcastDraft {
+            name: "  ".into(),
+            ..espresso.clone()
+        };
+        assert!(matches!(
+            create(&cache, Role::Admin, &unnamed).await,
+            Err(BroadcastError::Invalid(_))
+        ));
+        let too_fast = BroadcastDraft {
+            per_second: Some(0),
+            ..espresso.clone()
+        };
+        assert!(matches!(
+            create(&cache, Role::Owner, &too_fast).await,
+            Err(BroadcastError::Invalid(_))
+        ));
+        let decaf = draft(labelled(&["decaf"], LabelMatch::Any));
+        assert!(matches!(
+            create(&cache, Role::Admin, &decaf).await,
+            Err(BroadcastError::NoRecipients)
+        ));
+        // Everything checks out on the desk: the relay can't be reached, nothing was created.
+        let answer = create(&cache, Role::Admin, &espresso).await;
+        assert!(
+            matches!(answer, Err(BroadcastError::Relay(SyncError::Network(_)))),
+            "{answer:?}"
+        );
+    }
+}
