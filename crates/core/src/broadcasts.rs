@@ -390,6 +390,38 @@ pub async fn create(
     }
 }
 
+/// What an admin does to a campaign once it exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub enum CampaignAction {
+    /// Stop sending for now (scheduled or running).
+    Pause,
+    /// Go on from where it stopped (the relay refuses while Meta's cause of a pause remains).
+    Resume,
+    /// Stop for good: recipients not reached stay `cancelled`.
+    Cancel,
+}
+
+/// Pauses, resumes or cancels campaign `id` as `member` (admins and owners; the relay checks
+/// again). Answers the campaign as it is now.
+pub async fn steer(
+    relay: &RelayClient,
+    token: &Secret,
+    member: &Member,
+    id: &str,
+    action: CampaignAction,
+) -> Result<Campaign, BroadcastError> {
+    if !may_manage(member) {
+        return Err(BroadcastError::NotAdmin);
+    }
+    Ok(match action {
+        CampaignAction::Pause => relay.pause_campaign(token, id).await?,
+        CampaignAction::Resume => relay.resume_campaign(token, id).await?,
+        CampaignAction::Cancel => relay.cancel_campaign(token, id).await?,
+    })
+}
+
 /// Every recipient of campaign `id` with their outcome, as CSV (one row each, in the order they
 /// were added): `customer_id,name,status,skip_reason,error,message_id,updated_at` (UTC ISO 8601).
 /// Cells that a spreadsheet would run as a formula are quoted with a leading `'`.
