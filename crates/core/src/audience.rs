@@ -265,20 +265,20 @@ async fn members(
 }
 
 /// The `WITH` clause every audience query starts with: the channel's customers the filter chose
-/// (`?1` the channel, `?2` marketing), each with why they are left out (`NULL`: they are not).
+/// (`?1` the channel, `?2` marketing), each with why they are left out (`NULL`: they are not) —
+/// restricted first, then an opt-out as their latest consent record, then (marketing) none at
+/// all; their consent is read once, through `consent_records_by_contact`.
 fn classified(query: &Query) -> String {
     format!(
-        "WITH chosen AS (
-            SELECT k.id, k.external_id, k.display_name, k.phone, k.restricted,
-                   (SELECT r.opted_in FROM consent_records r WHERE r.contact_id = k.id
-                    ORDER BY r.seq DESC LIMIT 1) AS consent
+        "WITH classified AS (
+            SELECT k.id, k.external_id, k.display_name, k.phone,
+                   nullif(CASE WHEN k.restricted <> 0 THEN 'restricted'
+                          ELSE coalesce((SELECT CASE WHEN r.opted_in = 0 THEN 'opted_out' ELSE '' END
+                                         FROM consent_records r WHERE r.contact_id = k.id
+                                         ORDER BY r.seq DESC LIMIT 1),
+                                        CASE WHEN ?2 THEN 'no_consent' ELSE '' END) END, '') AS excluded
             FROM contacts k
             WHERE k.channel_id = ?1{}
-        ), classified AS (
-            SELECT *, CASE WHEN restricted <> 0 THEN 'restricted'
-                           WHEN consent = 0 THEN 'opted_out'
-                           WHEN ?2 AND consent IS NULL THEN 'no_consent' END AS excluded
-            FROM chosen
         )",
         query.conditions
     )
