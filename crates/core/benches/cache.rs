@@ -305,6 +305,7 @@ async fn bench_audience(dir: &std::path::Path) {
     let now = BASE + 36 * 86_400_000;
     for (name, filter) in &filters {
         let mut samples = Vec::new();
+        let cpu_before = cpu_time();
         for _ in 0..20 {
             let started = Instant::now();
             let found = audience::evaluate(&cache, filter, true, "Europe/Berlin", now)
@@ -313,7 +314,15 @@ async fn bench_audience(dir: &std::path::Path) {
             samples.push(started.elapsed());
             assert!(found.eligible > 0);
         }
+        let cpu = cpu_time().zip(cpu_before).map(|(a, b)| a - b);
         summary(name, samples);
+        if let Some(cpu) = cpu {
+            println!(
+                "{:<44} CPU {:.1} ms per count (mean of 20)",
+                "",
+                cpu.as_secs_f64() * 1000.0 / 20.0
+            );
+        }
     }
     let mut samples = Vec::new();
     for _ in 0..10 {
