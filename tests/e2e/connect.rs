@@ -58,7 +58,7 @@ async fn a_number_connected_by_embedded_signup_answers_customers_until_meta_revo
         &identity,
         &sim.base_url(),
         laptop.path(),
-        &vault,
+        Some(&vault),
     )
     .await;
 

@@ -2,6 +2,7 @@
 //! desktop cores with their own cache files.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+mod auto_labels;
 mod automation;
 mod channel_access;
 mod connect;

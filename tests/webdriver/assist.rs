@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 use zentro_assist_sim::{AssistSim, AssistSimConfig};
+use zentro_tests::webdriver::AppSession;
 
 use crate::ui::{
     click, count, fill, sandbox_session, screenshot, text, wait_for, wait_for_count,
@@ -84,16 +85,15 @@ async fn turn_ai_on(client: &Client, sim: &AssistSim) {
     .await;
 }
 
-async fn open(client: &Client, name: &str) {
-    crate::ui::open_row_named(client, name).await;
-    wait_for("the conversation to open", || async {
-        text(client, "[data-testid=conversation-title]").await == name
-    })
-    .await;
+/// A sandbox desk (its relay and meta-sim inside the app) whose owner turned AI on with the
+/// stand-in; the AI indicator was off before.
+struct SandboxWithAi {
+    sim: AssistSim,
+    session: AppSession,
+    _data: tempfile::TempDir,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_owner_turns_ai_on_and_an_agent_sends_a_streamed_draft() {
+async fn sandbox_with_ai_on() -> SandboxWithAi {
     let sim = AssistSim::start(AssistSimConfig::default()).await.unwrap();
     let data = tempfile::tempdir().unwrap();
     let session = sandbox_session(data.path(), &[]).await;
@@ -105,8 +105,24 @@ async fn an_owner_turns_ai_on_and_an_agent_sends_a_streamed_draft() {
         "off until an owner turns it on"
     );
     turn_ai_on(client, &sim).await;
+    SandboxWithAi {
+        sim,
+        session,
+        _data: data,
+    }
+}
 
-    open(client, "Ana Souza").await;
+async fn open(client: &Client, name: &str) {
+    crate::ui::open_row_named(client, name).await;
+    wait_for("the conversation to open", || async {
+        text(client, "[data-testid=conversation-title]").await == name
+    })
+    .await;
+}
+
+/// Opens `name`'s conversation and waits for its Draft reply button.
+async fn open_with_draft_button(client: &Client, name: &str) {
+    open(client, name).await;
     wait_for_count(
         client,
         "the Draft reply button",
@@ -114,6 +130,13 @@ async fn an_owner_turns_ai_on_and_an_agent_sends_a_streamed_draft() {
         1,
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_turns_ai_on_and_an_agent_sends_a_streamed_draft() {
+    let SandboxWithAi { sim, session, .. } = sandbox_with_ai_on().await;
+    let client = &session.client;
+    open_with_draft_button(client, "Ana Souza").await;
     // Slow enough that the window shows the draft growing.
     let draft = "Hi Ana, your order 4821 left our warehouse and arrives on Friday.";
     sim.set_token_delay(Duration::from_millis(120));
@@ -171,13 +194,8 @@ async fn an_owner_turns_ai_on_and_an_agent_sends_a_streamed_draft() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restricted_customers_conversation_is_refused_on_the_desk() {
-    let sim = AssistSim::start(AssistSimConfig::default()).await.unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let session = sandbox_session(data.path(), &[]).await;
+    let SandboxWithAi { sim, session, .. } = sandbox_with_ai_on().await;
     let client = &session.client;
-    wait_for_live_sync(client, "sync to be live").await;
-    turn_ai_on(client, &sim).await;
-
     open(client, "Eli Marsh").await;
     click(client, "[data-testid=restrict-toggle]").await;
     wait_for_count(
@@ -241,20 +259,9 @@ async fn a_restricted_customers_conversation_is_refused_on_the_desk() {
 async fn bench_first_draft_token_in_the_composer() {
     const WARM_UP: usize = 5;
     const RUNS: usize = 40;
-    let sim = AssistSim::start(AssistSimConfig::default()).await.unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let session = sandbox_session(data.path(), &[]).await;
+    let SandboxWithAi { sim, session, .. } = sandbox_with_ai_on().await;
     let client = &session.client;
-    wait_for_live_sync(client, "sync to be live").await;
-    turn_ai_on(client, &sim).await;
-    open(client, "Ana Souza").await;
-    wait_for_count(
-        client,
-        "the Draft reply button",
-        "[data-testid=ai-draft]",
-        1,
-    )
-    .await;
+    open_with_draft_button(client, "Ana Souza").await;
     let http = reqwest::Client::new();
     let script = "const done = arguments[arguments.length - 1];
         const box = document.querySelector('[data-testid=composer-input]');

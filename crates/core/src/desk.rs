@@ -128,6 +128,9 @@ struct KeptTokens {
     retention_checked_at: std::sync::atomic::AtomicI64,
 }
 
+/// How often the desk looks for new customer messages to label automatically.
+const AUTO_LABELS_EVERY: Duration = Duration::from_secs(2);
+
 /// How often retention periods are enforced.
 const RETENTION_EVERY_MS: i64 = 10 * 60 * 1000;
 
@@ -179,6 +182,7 @@ impl Desk {
         };
         desk.spawn_sync();
         desk.spawn_senders();
+        desk.spawn_auto_labels();
         desk
     }
 
@@ -456,6 +460,37 @@ impl Desk {
                     _ = stop.cancelled() => return,
                     _ = nudge.notified() => {}
                     _ = tokio::time::sleep(Duration::from_secs(3)) => {}
+                }
+            }
+        });
+    }
+
+    /// Labels new customer messages in the background when an owner turned automatic labels on
+    /// ([`crate::auto_labels`]): a round every [`AUTO_LABELS_EVERY`]; what it queues goes out with
+    /// the next team events (nudged).
+    fn spawn_auto_labels(&self) {
+        let (config, stop, nudge) = (self.config.clone(), self.stop.clone(), self.nudge.clone());
+        self.tasks.spawn(async move {
+            loop {
+                let access = crate::assist_requests::AssistAccess {
+                    relay: &config.relay,
+                    token: &config.token,
+                    workspace_id: &config.workspace_id,
+                    cache: &config.cache,
+                    keychain: config.channel_keychain.as_ref(),
+                };
+                let round = tokio::select! {
+                    _ = stop.cancelled() => return,
+                    round = crate::auto_labels::label_new_messages(&access, &config.member.id, now_ms()) => round,
+                };
+                match round {
+                    Ok(round) if round.labelled > 0 => nudge.notify_one(),
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "automatic labels could not run; will retry"),
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(AUTO_LABELS_EVERY) => {}
                 }
             }
         });

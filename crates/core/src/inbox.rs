@@ -96,11 +96,12 @@ pub struct MessageView {
     pub edited_at: Option<i64>,
     /// Why it failed (outbound).
     pub error_message: Option<String>,
-    /// The member who wrote it (outbound from this app); `None` when the automation did (see
-    /// [`Self::author_label`]).
+    /// The member who wrote it (outbound from this app); `None` when the automation or a
+    /// campaign did (see [`Self::author_label`]).
     pub author_member_id: Option<String>,
     /// Who wrote it when that was the workspace's automation: `Automation (<rule>)`, e.g.
-    /// `Automation (greeting)` ([`crate::teams::automation_label`]); `None` for a member's.
+    /// `Automation (greeting)` ([`crate::teams::automation_label`]); or a broadcast campaign:
+    /// `Campaign (<its name>)`; `None` for a member's.
     pub author_label: Option<String>,
     /// The id a device gave it (outbound from this app): what a retry names.
     pub client_id: Option<String>,
@@ -221,14 +222,21 @@ pub async fn conversations_at(
 /// A message as it is shown: its file name is the one the desk gives the file
 /// ([`crate::customer_files::shown_name`]: no invisible or reordering characters, the extension
 /// of its MIME type), never the customer's as sent; one the automation wrote names its rule,
-/// not a member.
+/// and one a broadcast campaign sent names the campaign, not a member.
 fn as_shown(mut message: MessageView) -> MessageView {
     message.file_name = crate::customer_files::shown_name(
         message.file_name.as_deref(),
         message.media_mime.as_deref(),
         message.id,
     );
-    message.author_label = crate::teams::automation_label(message.author_member_id.as_deref());
+    if let Some(automation) = crate::teams::automation_label(message.author_member_id.as_deref()) {
+        message.author_label = Some(automation);
+    } else if zentro_events::campaigns::campaign_of(message.author_member_id.as_deref()).is_some()
+        && message.author_label.is_none()
+    {
+        // A campaign this desk has not heard of yet (its announcement is on the way).
+        message.author_label = Some("Campaign".to_string());
+    }
     if message.author_label.is_some() {
         message.author_member_id = None;
     }
@@ -248,7 +256,10 @@ macro_rules! message_page {
                   (SELECT emoji FROM reactions r WHERE r.message_external_id = m.external_id AND r.reactor = 'customer') AS "reaction?: String",
                   m.deleted_at IS NOT NULL AS "deleted!: bool", m.file_name, m.media_mime, m.media_url,
                   m.media_path IS NOT NULL AS "media_stored!: bool", m.quoted_external_id, m.edited_at, m.error_message,
-                  m.author_member_id, NULL AS "author_label?: String", m.client_id
+                  m.author_member_id,
+                  (SELECT 'Campaign (' || c.name || ')' FROM campaigns c
+                   WHERE m.author_member_id = 'campaign:' || c.id) AS "author_label?: String",
+                  m.client_id
            FROM messages m WHERE m.conversation_id = ?1 AND "#
                 + $page,
             $conversation_id,

@@ -39,6 +39,7 @@ pub mod apply;
 pub mod assist;
 pub mod assist_requests;
 pub mod audience;
+pub mod auto_labels;
 pub mod automation_preview;
 pub mod broadcasts;
 pub mod cache;

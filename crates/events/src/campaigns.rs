@@ -236,6 +236,13 @@ pub fn campaign_author(campaign_id: &str) -> String {
 /// Prefix of a campaign's author.
 pub const CAMPAIGN_AUTHOR_PREFIX: &str = "campaign:";
 
+/// The campaign that sent a message, if its author is one (`campaign:<id>`).
+pub fn campaign_of(author: Option<&str>) -> Option<&str> {
+    author?
+        .strip_prefix(CAMPAIGN_AUTHOR_PREFIX)
+        .filter(|id| !id.is_empty())
+}
+
 /// The `biz_opaque_callback_data` a campaign's message carries, which Meta's status webhooks
 /// return: how the relay settles a message whose answer it never got (ADR 0021).
 pub fn callback_data(campaign_id: &str, customer_id: &str) -> String {
@@ -259,6 +266,15 @@ mod tests {
         assert_eq!(parse_callback_data(&data), Some(("c_1", "4915112345678")));
         assert_eq!(parse_callback_data("outbox:7"), None);
         assert_eq!(parse_callback_data("campaign::1"), None);
+    }
+
+    #[test]
+    fn a_campaign_author_names_its_campaign() {
+        assert_eq!(campaign_of(Some(&campaign_author("c_9"))), Some("c_9"));
+        assert_eq!(campaign_of(Some("automation:greeting")), None);
+        assert_eq!(campaign_of(Some("campaign:")), None);
+        assert_eq!(campaign_of(None), None);
+        assert!(crate::written_by_relay(Some("campaign:c_9")));
     }
 
     #[test]

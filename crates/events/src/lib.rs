@@ -62,6 +62,12 @@ pub const WORKSPACE_ASSIST: &str = "workspace.assist";
 /// every template as `GET /v1/templates` lists it).
 pub const WORKSPACE_TEMPLATES: &str = "workspace.templates";
 
+/// The relay's event saying a broadcast campaign was created or changed state: started,
+/// scheduled, paused (by an admin or by Meta, with the reason), resumed, cancelled, completed
+/// (issue 24, ADR 0021; payload: the campaign as [`campaigns::Campaign`], without recipients).
+/// Desks keep each campaign's latest, so a campaign's messages name it in the inbox.
+pub const WORKSPACE_CAMPAIGN: &str = "workspace.campaign";
+
 /// The salted hash naming an erased customer in a `contact.erased` event: SHA-256 over a domain
 /// tag, the salt, the channel (`kind:external id`) and the customer's id on it. Devices and the
 /// relay's automation recognise the customer by it; nobody else can read who it was.
@@ -108,9 +114,14 @@ pub fn writer_of(kind: &str) -> Option<Writer> {
 }
 
 /// Whether an event with this `author` was written by the relay itself (its routes stamp
-/// [`RELAY_AUTHOR`]; Meta's webhooks carry none). A device's event always carries its member.
+/// [`RELAY_AUTHOR`], its automation `automation:<rule>`, its campaigns `campaign:<id>`; Meta's
+/// webhooks carry none). A device's event always carries its member.
 pub fn written_by_relay(author: Option<&str>) -> bool {
-    author.is_none_or(|a| a == RELAY_AUTHOR || a.starts_with(AUTOMATION_AUTHOR_PREFIX))
+    author.is_none_or(|a| {
+        a == RELAY_AUTHOR
+            || a.starts_with(AUTOMATION_AUTHOR_PREFIX)
+            || a.starts_with(campaigns::CAMPAIGN_AUTHOR_PREFIX)
+    })
 }
 
 /// The `message.sent` event: a reply Meta accepted, for every device to show.

@@ -67,6 +67,23 @@ struct Channel<'a> {
     name: &'a str,
 }
 
+/// Sets up a relay to seal channel tokens (with a new key) and talk to `sim` as Meta.
+fn talking_to(sim: &MetaSim) -> impl FnOnce(&mut Config) + use<> {
+    let graph_url = sim.base_url();
+    move |relay_config| {
+        relay_config.token_keys = Some(zentro_relay::sealing::TokenKeys {
+            current: zentro_relay::sealing::TokenKey::parse(
+                &zentro_relay::sealing::TokenKey::generate(),
+            )
+            .unwrap(),
+            previous: None,
+        });
+        let mut app = zentro_relay::config::MetaApp::new(SimConfig::default().app_id, "5566");
+        app.graph_url = graph_url;
+        relay_config.meta_app = Some(app);
+    }
+}
+
 /// A relay on a free loopback port, running until the test ends, on a store in `dir`/relay that
 /// holds the workspace `workspace` owned by `email` (`owner`, with [`PASSWORD`]) and `channel`;
 /// `adjust` changes its settings. Returns its URL.
@@ -425,18 +442,7 @@ async fn channels_are_checked_at_meta_and_disconnected_from_the_command_line() {
             name: "Support",
         }),
         SimConfig::default().app_secret,
-        |relay_config| {
-            relay_config.token_keys = Some(zentro_relay::sealing::TokenKeys {
-                current: zentro_relay::sealing::TokenKey::parse(
-                    &zentro_relay::sealing::TokenKey::generate(),
-                )
-                .unwrap(),
-                previous: None,
-            });
-            let mut app = zentro_relay::config::MetaApp::new(SimConfig::default().app_id, "5566");
-            app.graph_url = sim.base_url();
-            relay_config.meta_app = Some(app);
-        },
+        talking_to(&sim),
     )
     .await;
     let owner = dir.path().join("owner");

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use zentro_meta_sim::{MetaSim, SimConfig};
 
-use super::{Channel, exit, json, login, serve_relay};
+use super::{Channel, exit, json, login, serve_relay, talking_to};
 use crate::support::{stderr, zentro};
 
 const WABA: &str = "102290129340888";
@@ -32,18 +32,7 @@ async fn templates_are_listed_refreshed_and_created_from_the_command_line() {
             name: "Support",
         }),
         SimConfig::default().app_secret,
-        |relay_config| {
-            relay_config.token_keys = Some(zentro_relay::sealing::TokenKeys {
-                current: zentro_relay::sealing::TokenKey::parse(
-                    &zentro_relay::sealing::TokenKey::generate(),
-                )
-                .unwrap(),
-                previous: None,
-            });
-            let mut app = zentro_relay::config::MetaApp::new(SimConfig::default().app_id, "5566");
-            app.graph_url = sim.base_url();
-            relay_config.meta_app = Some(app);
-        },
+        talking_to(&sim),
     )
     .await;
     sim.set_webhook_url(format!("{relay}/webhooks/meta"));

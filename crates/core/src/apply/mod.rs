@@ -162,6 +162,7 @@ async fn apply_event(tx: &mut Tx, runs: &mut Runs, event: &RelayEvent) -> Result
         zentro_events::WORKSPACE_AUTOMATION => relay::apply_automation_setup(tx, runs, event).await,
         zentro_events::WORKSPACE_PRESENCE => relay::apply_presence(tx, runs, event).await,
         zentro_events::WORKSPACE_ASSIST => relay::apply_assist_settings(tx, runs, event).await,
+        zentro_events::WORKSPACE_CAMPAIGN => relay::apply_campaign(tx, runs, event).await,
         kind if kind.starts_with(crate::actions::KIND_PREFIX) => team::apply(tx, runs, event).await,
         _ => Ok(false),
     }

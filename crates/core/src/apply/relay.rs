@@ -138,6 +138,53 @@ pub(super) async fn apply_presence(
     Ok(true)
 }
 
+/// A broadcast campaign created or changed (`workspace.campaign`, issue 24): its latest kept, so
+/// its messages name it; `false` when the payload does not parse.
+pub(super) async fn apply_campaign(
+    tx: &mut Tx,
+    runs: &mut Runs,
+    event: &RelayEvent,
+) -> Result<bool, CacheError> {
+    let Ok(campaign) =
+        serde_json::from_value::<zentro_events::campaigns::Campaign>(event.payload.clone())
+    else {
+        tracing::warn!(seq = event.seq, "ignored: a campaign this desk cannot read");
+        return Ok(false);
+    };
+    if campaign.id.is_empty() {
+        return Ok(false);
+    }
+    runs.flush(tx).await?;
+    let state = serde_json::to_value(campaign.state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let kept = event.payload.to_string();
+    sqlx::query!(
+        r#"
+        INSERT INTO campaigns (id, name, template_name, state, paused_reason, campaign, announced_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (id) DO UPDATE SET
+            name = excluded.name,
+            template_name = excluded.template_name,
+            state = excluded.state,
+            paused_reason = excluded.paused_reason,
+            campaign = excluded.campaign,
+            announced_at = excluded.announced_at
+        "#,
+        campaign.id,
+        campaign.name,
+        campaign.template_name,
+        state,
+        campaign.paused_reason,
+        kept,
+        event.at
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(true)
+}
+
 /// Whether announced retention periods are ones the relay allows ([`crate::rights::RETENTION_DAYS`],
 /// or kept): a desk never deletes on a period below a day, whatever reaches it.
 fn retention_in_range(retention: &Retention) -> bool {

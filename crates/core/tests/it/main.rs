@@ -5,6 +5,7 @@ mod apply;
 mod assist_settings;
 mod audience;
 mod cache;
+mod campaigns;
 mod consent;
 mod crash;
 mod customer_files;

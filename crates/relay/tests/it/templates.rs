@@ -8,10 +8,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use zentro_meta_sim::MetaSim;
 use zentro_relay::Store;
-use zentro_relay::sealing::TokenKey;
 use zentro_relay::store::ChannelKind;
 
-use crate::support::{Joined, PASSWORD, ServedRelay, meta_app_of, new_token_keys, start_meta_sim};
+use crate::support::{Joined, Number, PASSWORD, ServedRelay, relay_with_a_connected_number};
 
 const OWNER: &str = "owner@acme.test";
 const NUMBER: &str = "106540352242924";
@@ -28,27 +27,25 @@ struct Workspace {
 }
 
 async fn workspace() -> Workspace {
-    let sim = start_meta_sim().await;
-    let token = sim.add_whatsapp_number(WABA, NUMBER, "+1 555 0102");
+    let number = Number {
+        waba: WABA,
+        id: NUMBER,
+        display: "+1 555 0102",
+    };
+    let (sim, relay) = relay_with_a_connected_number(OWNER, number, async |store| {
+        let hash = zentro_relay::credentials::hash_password(PASSWORD);
+        store
+            .create_workspace("Globex", OTHER_OWNER, "Owner", &hash)
+            .await
+            .unwrap();
+    })
+    .await;
     sim.state().add_template_text(
         "order_ready",
         "en_US",
         "Hi {{1}}, your order is ready.",
         "APPROVED",
     );
-    let keys = new_token_keys();
-    let sealing = keys.current.clone();
-    let meta_app = meta_app_of(&sim);
-    let relay = ServedRelay::start_on(
-        |c| {
-            c.token_keys = Some(keys);
-            c.meta_app = Some(meta_app);
-            c.automation_interval = Duration::from_millis(100);
-        },
-        async |store| acme_and_globex(store, &sealing, token.expose()).await,
-    )
-    .await;
-    sim.set_webhook_url(format!("{}/webhooks/meta", relay.base));
     let owner = relay.sign_in(OWNER).await;
     let agent = relay.join(&owner, "ana@acme.test", "agent", "ana").await;
     let admin = relay.join(&owner, "al@acme.test", "admin", "al").await;
@@ -61,26 +58,6 @@ async fn workspace() -> Workspace {
         admin,
         other_owner,
     }
-}
-
-async fn acme_and_globex(store: &Store, key: &TokenKey, token: &str) {
-    let hash = zentro_relay::credentials::hash_password(PASSWORD);
-    let ws = store
-        .create_workspace("Acme", OWNER, "Owner", &hash)
-        .await
-        .unwrap();
-    let (channel, _) = store
-        .add_channel(&ws.id, ChannelKind::Whatsapp, NUMBER, Some(WABA), "")
-        .await
-        .unwrap();
-    store
-        .set_channel_token(&channel.id, &key.seal(&channel.id, token), None)
-        .await
-        .unwrap();
-    store
-        .create_workspace("Globex", OTHER_OWNER, "Owner", &hash)
-        .await
-        .unwrap();
 }
 
 fn restock() -> Value {
