@@ -2105,13 +2105,14 @@ export type MessageView_Deserialize = {
 	/**  Why it failed (outbound). */
 	error_message?: string | null,
 	/**
-	 *  The member who wrote it (outbound from this app); `None` when the automation did (see
-	 *  [`Self::author_label`]).
+	 *  The member who wrote it (outbound from this app); `None` when the automation or a
+	 *  campaign did (see [`Self::author_label`]).
 	 */
 	author_member_id?: string | null,
 	/**
 	 *  Who wrote it when that was the workspace's automation: `Automation (<rule>)`, e.g.
-	 *  `Automation (greeting)` ([`crate::teams::automation_label`]); `None` for a member's.
+	 *  `Automation (greeting)` ([`crate::teams::automation_label`]); or a broadcast campaign:
+	 *  `Campaign (<its name>)`; `None` for a member's.
 	 */
 	author_label?: string | null,
 	/**  The id a device gave it (outbound from this app): what a retry names. */
@@ -2158,13 +2159,14 @@ export type MessageView_Serialize = {
 	/**  Why it failed (outbound). */
 	error_message: string | null,
 	/**
-	 *  The member who wrote it (outbound from this app); `None` when the automation did (see
-	 *  [`Self::author_label`]).
+	 *  The member who wrote it (outbound from this app); `None` when the automation or a
+	 *  campaign did (see [`Self::author_label`]).
 	 */
 	author_member_id: string | null,
 	/**
 	 *  Who wrote it when that was the workspace's automation: `Automation (<rule>)`, e.g.
-	 *  `Automation (greeting)` ([`crate::teams::automation_label`]); `None` for a member's.
+	 *  `Automation (greeting)` ([`crate::teams::automation_label`]); or a broadcast campaign:
+	 *  `Campaign (<its name>)`; `None` for a member's.
 	 */
 	author_label: string | null,
 	/**  The id a device gave it (outbound from this app): what a retry names. */
