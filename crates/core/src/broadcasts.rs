@@ -206,15 +206,21 @@ pub async fn workspace_time_zone(
 }
 
 /// The approved templates channel `channel_id` may send (its Business Account's, or every
-/// account's while the number's account is not known), as the relay last read them from Meta.
+/// account's while the number's account is not known), as the relay last read them from Meta;
+/// with `refresh`, the relay reads them from Meta first (admins; the relay refuses agents).
 pub async fn approved_templates(
     cache: &Cache,
     relay: &RelayClient,
     token: &Secret,
     channel_id: &str,
+    refresh: bool,
 ) -> Result<Vec<BroadcastTemplate>, BroadcastError> {
     let channel = channel(cache, channel_id).await?;
-    let templates = relay.templates(token).await?;
+    let templates = if refresh {
+        relay.refresh_templates(token).await?
+    } else {
+        relay.templates(token).await?
+    };
     Ok(templates
         .iter()
         .filter(|t| t.status == "APPROVED" && of_account(t, &channel))

@@ -172,17 +172,20 @@ pub async fn broadcast_options(
     Ok(broadcasts::options(desk.cache(), relay, token, desk.member(), &desk_time_zone()).await?)
 }
 
-/// The approved templates WhatsApp number `channel_id` may send.
+/// The approved templates WhatsApp number `channel_id` may send; with `refresh`, read from Meta
+/// again first (admins).
 #[tauri::command]
 #[specta::specta]
-#[tracing::instrument(skip_all, fields(channel_id = %channel_id), err(Display, level = "warn"))]
+#[tracing::instrument(skip_all, fields(channel_id = %channel_id, refresh = refresh), err(Display, level = "warn"))]
 pub async fn broadcast_templates(
     state: State<'_, AppState>,
     channel_id: String,
+    refresh: bool,
 ) -> Result<Vec<BroadcastTemplate>, CommandError> {
     let desk = state.running_desk().await?;
     let (relay, token) = desk.relay_access();
-    Ok(broadcasts::approved_templates(desk.cache(), relay, token, &channel_id).await?)
+    let cache = desk.cache();
+    Ok(broadcasts::approved_templates(cache, relay, token, &channel_id, refresh).await?)
 }
 
 /// How many customers `filter` chooses for a marketing (or other) template, the first of them

@@ -127,6 +127,11 @@ describe('Broadcasts', () => {
     await openForm();
     const categories = await screen.findAllByTestId('template-category');
     expect(categories.map((c) => c.textContent)).toEqual(['marketing', 'utility']);
+    expect(called(calls, 'broadcast_templates')[0].args).toEqual({ channelId: 'whatsapp:P1', refresh: false });
+    // An admin can have the relay read them from Meta again.
+    await fireEvent.click(screen.getByTestId('refresh-templates'));
+    await waitFor(() => expect(called(calls, 'broadcast_templates')[1]?.args).toEqual({ channelId: 'whatsapp:P1', refresh: true }));
+    await screen.findAllByTestId('template-category');
     // The first count, before anything is chosen: everyone on the number.
     await waitFor(() => expect(screen.getByTestId('audience-count').textContent).toBe('985'));
     expect(screen.getByTestId('audience-excluded').textContent).toMatch(/5 without consent · 10 opted out · 5 restricted/);

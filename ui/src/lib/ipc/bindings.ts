@@ -232,8 +232,11 @@ export const commands = {
 	 *  member may manage campaigns.
 	 */
 	broadcastOptions: () => typedError<BroadcastOptions_Serialize, CommandError>(__TAURI_INVOKE("broadcast_options")),
-	/**  The approved templates WhatsApp number `channel_id` may send. */
-	broadcastTemplates: (channelId: string) => typedError<BroadcastTemplate[], CommandError>(__TAURI_INVOKE("broadcast_templates", { channelId })),
+	/**
+	 *  The approved templates WhatsApp number `channel_id` may send; with `refresh`, read from Meta
+	 *  again first (admins).
+	 */
+	broadcastTemplates: (channelId: string, refresh: boolean) => typedError<BroadcastTemplate[], CommandError>(__TAURI_INVOKE("broadcast_templates", { channelId, refresh })),
 	/**
 	 *  How many customers `filter` chooses for a marketing (or other) template, the first of them
 	 *  and those left out by reason; days in `time_zone`. Counted on this desk's cache only.

@@ -666,9 +666,9 @@ export function broadcastOptions(): Promise<BroadcastOptions> {
   return unwrap(() => commands.broadcastOptions());
 }
 
-/** The approved templates a WhatsApp number may send, with their category. */
-export function broadcastTemplates(channelId: string): Promise<BroadcastTemplate[]> {
-  return unwrap(() => commands.broadcastTemplates(channelId));
+/** The approved templates a WhatsApp number may send, with their category; `refresh` reads them from Meta first (admins). */
+export function broadcastTemplates(channelId: string, refresh = false): Promise<BroadcastTemplate[]> {
+  return unwrap(() => commands.broadcastTemplates(channelId, refresh));
 }
 
 /** How many customers `filter` chooses, the first of them and those left out by reason (on this desk's cache). */

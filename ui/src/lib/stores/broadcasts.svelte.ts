@@ -261,13 +261,13 @@ export class BroadcastsState {
     void this.refresh();
   }
 
-  /** The approved templates of the chosen number. */
-  async loadTemplates(): Promise<void> {
+  /** The approved templates of the chosen number; `refresh` asks the relay to read them from Meta first. */
+  async loadTemplates(refresh = false): Promise<void> {
     this.templates = [];
     this.templatesProblem = null;
     if (!this.form.channelId) return;
     try {
-      this.templates = await broadcastTemplates(this.form.channelId);
+      this.templates = await broadcastTemplates(this.form.channelId, refresh);
       if (!this.template) this.form.template = '';
     } catch (raw) {
       this.templatesProblem = IpcError.from(raw).message;
