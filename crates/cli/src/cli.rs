@@ -109,6 +109,11 @@ pub enum Command {
     /// one for Meta's review (admins).
     #[command(subcommand)]
     Templates(TemplatesCommand),
+    /// Broadcast campaigns: a WhatsApp template sent by the relay to a list of customers, paced,
+    /// exactly once each (reading: any member; creating, starting, pausing, resuming,
+    /// cancelling: admins).
+    #[command(subcommand)]
+    Broadcasts(BroadcastsCommand),
     /// Export a customer's data (or everyone's, `--all`) to a ZIP archive: JSON, CSV, readable
     /// transcripts and media (admins; recorded in the audit log).
     Export {
@@ -407,6 +412,98 @@ pub enum TemplatesCommand {
         /// The WhatsApp channel whose account gets it (when the workspace has several).
         #[arg(long)]
         channel: Option<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `zentro broadcasts …`: the workspace's broadcast campaigns.
+#[derive(Subcommand)]
+pub enum BroadcastsCommand {
+    /// The campaigns, newest first, with their state and counts.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One campaign: its state, why it is paused, and its recipients counted by outcome.
+    Show {
+        /// The campaign's id.
+        id: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a draft (admins), with its recipients from a file.
+    Create {
+        /// What the team calls it.
+        #[arg(long)]
+        name: String,
+        /// The WhatsApp number (its phone number id) it is sent from.
+        #[arg(long)]
+        channel: String,
+        /// The template's name (from `zentro templates list`).
+        #[arg(long)]
+        template: String,
+        /// The template's language.
+        #[arg(long, default_value = "en_US")]
+        language: String,
+        /// How the audience was chosen, for the record.
+        #[arg(long, default_value = "")]
+        audience: String,
+        /// Most messages per second (the relay's default when absent).
+        #[arg(long)]
+        per_second: Option<u32>,
+        /// The recipients: one `customer_id[,name]` a line (`-`: standard input).
+        #[arg(long)]
+        recipients: Option<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A campaign's recipients with their outcomes, or (`--add FILE`) add recipients to a draft.
+    Recipients {
+        /// The campaign's id.
+        id: String,
+        /// Recipients to add: one `customer_id[,name]` a line (`-`: standard input).
+        #[arg(long)]
+        add: Option<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start a draft now, or at a time (admins).
+    Start {
+        /// The campaign's id.
+        id: String,
+        /// When, in milliseconds since the epoch (now when absent).
+        #[arg(long)]
+        at: Option<i64>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause a scheduled or running campaign (admins).
+    Pause {
+        /// The campaign's id.
+        id: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resume a paused campaign (admins).
+    Resume {
+        /// The campaign's id.
+        id: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a campaign for good (admins).
+    Cancel {
+        /// The campaign's id.
+        id: String,
         /// JSON output.
         #[arg(long)]
         json: bool,

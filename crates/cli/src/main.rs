@@ -15,6 +15,7 @@
 mod account;
 mod assist;
 mod automation;
+mod broadcasts;
 mod channels;
 mod cli;
 mod consent;
@@ -67,6 +68,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Contacts { json } => rights::contacts(&ctx, json).await,
         Command::Consent(command) => consent::consent(&ctx, command).await,
         Command::Templates(command) => templates::templates(&ctx, command).await,
+        Command::Broadcasts(command) => broadcasts::broadcasts(&ctx, command).await,
         Command::Export { contact, all, out } => rights::export(&ctx, contact, all, &out).await,
         Command::Erase { contact, yes } => rights::erase(&ctx, contact, yes).await,
         Command::Sync { follow } => inbox::sync(&ctx, follow).await,

@@ -62,10 +62,9 @@ pub const WORKSPACE_ASSIST: &str = "workspace.assist";
 /// every template as `GET /v1/templates` lists it).
 pub const WORKSPACE_TEMPLATES: &str = "workspace.templates";
 
-/// The relay's event saying a broadcast campaign was created or changed state: started,
-/// scheduled, paused (by an admin or by Meta, with the reason), resumed, cancelled, completed
-/// (issue 24, ADR 0021; payload: the campaign as [`campaigns::Campaign`], without recipients).
-/// Desks keep each campaign's latest, so a campaign's messages name it in the inbox.
+/// The relay's event saying a broadcast campaign changed: created, started, paused (with its
+/// reason), resumed, cancelled or completed (issue 24, ADR 0021; payload: `{change, campaign}`,
+/// `campaign` as [`campaigns::Campaign`], never its recipients).
 pub const WORKSPACE_CAMPAIGN: &str = "workspace.campaign";
 
 /// The salted hash naming an erased customer in a `contact.erased` event: SHA-256 over a domain
@@ -280,6 +279,8 @@ mod tests {
         assert!(written_by_relay(Some(RELAY_AUTHOR)));
         assert!(!written_by_relay(Some("m_0123456789abcdef")));
         assert!(written_by_relay(Some(&automation_author("menu"))));
+        assert!(written_by_relay(Some(&campaigns::campaign_author("c_1"))));
+        assert_eq!(writer_of(WORKSPACE_CAMPAIGN), Some(Writer::Relay));
         assert_eq!(automation_rule(Some("automation:away")), Some("away"));
         assert_eq!(automation_rule(Some("m_0123456789abcdef")), None);
     }

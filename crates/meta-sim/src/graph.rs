@@ -724,8 +724,8 @@ fn accounts(state: &Shared, token: Option<String>) -> Response {
         .into_response()
 }
 
-fn number_json(id: &str, number: &crate::state::Number) -> Value {
-    json!({ "id": id, "display_phone_number": format!("+{}", number.display), "verified_name": "Sandbox Coffee Co.",
+fn number_json(id: &str, number: &crate::state::Number, tier: &str) -> Value {
+    json!({ "whatsapp_business_manager_messaging_limit": tier, "id": id, "display_phone_number": format!("+{}", number.display), "verified_name": "Sandbox Coffee Co.",
             "quality_rating": number.quality, "code_verification_status": "VERIFIED",
             "platform_type": if number.registered { "CLOUD_API" } else { "NOT_APPLICABLE" } })
 }
@@ -739,7 +739,7 @@ fn phone_number(state: &Shared, id: &str, token: Option<String>) -> Response {
     };
     match state.numbers.get(id) {
         Some(n) if grant.wabas.contains(&n.waba_id) => {
-            axum::Json(number_json(id, n)).into_response()
+            axum::Json(number_json(id, n, &state.messaging_limit(&n.waba_id))).into_response()
         }
         _ => unsupported(&Method::GET, id),
     }
@@ -755,7 +755,7 @@ fn phone_numbers(state: &Shared, waba_id: &str, token: Option<String>) -> Respon
         .numbers
         .iter()
         .filter(|(_, n)| n.waba_id == waba_id)
-        .map(|(id, n)| number_json(id, n))
+        .map(|(id, n)| number_json(id, n, &state.messaging_limit(&n.waba_id)))
         .collect();
     data.sort_by_key(|n| n["id"].as_str().unwrap_or_default().to_string());
     axum::Json(json!({ "data": data })).into_response()

@@ -16,12 +16,15 @@
 //!   (reply buttons, list rows, quick replies), the sends of which it checks against Meta's
 //!   limits and records readably ([`SentMessage::kind`], [`SentMessage::options`]);
 //! - the Embedded Signup dialog page ([`signup`]);
+//! - bulk sending as Meta limits it ([`limits`]): the portfolio's messaging limit, the number's
+//!   throughput (130429), the pair rate (131056), numbers that cannot be reached (131026);
 //! - message templates ([`templates`]): created and checked as Meta checks them, reviewed as a
 //!   test decides, paused or disabled, each change a signed `message_template_status_update`.
 //!
 //! Production code never depends on this crate.
 
 pub mod graph;
+pub mod limits;
 pub mod signup;
 mod state;
 pub mod templates;

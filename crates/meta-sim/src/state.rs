@@ -258,6 +258,8 @@ pub struct SimState {
     pub(crate) profiles: HashMap<String, (String, Customer)>,
     /// Every accepted send, in order.
     pub sent: Vec<SentMessage>,
+    /// Bulk-sending limits per account and number ([`crate::limits`]).
+    pub(crate) limits: crate::limits::Limits,
     clock_offset: chrono::Duration,
     counter: u64,
 }
@@ -283,6 +285,7 @@ impl SimState {
             failing_downloads: 0,
             profiles: HashMap::new(),
             sent: Vec::new(),
+            limits: crate::limits::Limits::default(),
             clock_offset: chrono::Duration::zero(),
             counter: 0,
         }

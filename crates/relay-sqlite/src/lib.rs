@@ -10,6 +10,7 @@
 pub mod access;
 pub mod assist;
 pub mod automation;
+pub mod campaigns;
 pub mod channels;
 pub mod connections;
 pub mod consent;

@@ -70,6 +70,10 @@ pub struct Config {
     /// How often the workspaces' automation decides on new events and sends what is due
     /// (`ZENTRO_RELAY_AUTOMATION_INTERVAL_MS`).
     pub automation_interval: Duration,
+    /// How long Meta's status webhooks of a number must keep flowing, none naming a campaign's
+    /// message left `sending`, before it is taken as never sent and sent again (ADR 0021;
+    /// `ZENTRO_RELAY_CAMPAIGN_SETTLE_MS`).
+    pub campaign_settle: Duration,
     /// How long a signup window's link stays valid.
     pub signup_ttl: Duration,
     /// Shared files a workspace may keep at once (`ZENTRO_RELAY_SHARED_FILES_PER_WORKSPACE`).
@@ -158,6 +162,7 @@ impl Config {
             meta_app: None,
             channel_check_interval: Duration::from_secs(30 * 60),
             automation_interval: Duration::from_millis(500),
+            campaign_settle: Duration::from_secs(10 * 60),
             signup_ttl: Duration::from_secs(15 * 60),
             shared_files_per_workspace: 200,
             shared_bytes_per_workspace: 500 * 1024 * 1024,
@@ -390,6 +395,14 @@ pub struct MetaAppArgs {
         default_value_t = 500
     )]
     pub automation_interval_ms: u64,
+    /// Milliseconds Meta's status webhooks of a number must keep flowing, none naming a campaign
+    /// message whose answer never came, before it is sent again (ADR 0021).
+    #[arg(
+        long,
+        env = "ZENTRO_RELAY_CAMPAIGN_SETTLE_MS",
+        default_value_t = 600_000
+    )]
+    pub campaign_settle_ms: u64,
 }
 
 impl MetaAppArgs {
@@ -559,6 +572,12 @@ impl ServeArgs {
             );
         }
         config.automation_interval = Duration::from_millis(self.meta_app.automation_interval_ms);
+        if self.meta_app.campaign_settle_ms < 1_000 {
+            anyhow::bail!(
+                "campaign messages settle after at least 1000 ms (ZENTRO_RELAY_CAMPAIGN_SETTLE_MS)"
+            );
+        }
+        config.campaign_settle = Duration::from_millis(self.meta_app.campaign_settle_ms);
         config.meta_app = self.meta_app.into_meta_app()?;
         config.shared_files_per_workspace = self.shared_files_per_workspace;
         config.shared_bytes_per_workspace =

@@ -20,7 +20,8 @@
 //!   channel health, erasure, shared files, `/healthz` and `/metrics`; one error type
 //!   (`http::error`).
 //! - **Working while desks are closed**: [`automation`] (the workspace's automation and its
-//!   outbox), [`consent`] (stop and start keywords honoured at once, consent kept for campaigns).
+//!   outbox), [`consent`] (stop and start keywords honoured at once, consent kept for campaigns),
+//!   [`campaigns`] (broadcast campaigns sent paced, exactly once each).
 //! - **Who may do what and secrets**: [`roles`] (roles and permissions, shared with desks),
 //!   [`credentials`] (passwords and device tokens), [`sealing`] (channel tokens at rest),
 //!   [`ratelimit`] (attempt counters and the client's address).
@@ -30,6 +31,7 @@
 #![deny(missing_docs)]
 
 pub mod automation;
+pub mod campaigns;
 pub mod config;
 pub mod consent;
 pub mod credentials;
@@ -79,6 +81,7 @@ pub async fn run(
     let presence = tokio::spawn(http::automation::sweep_presence_periodically(state.clone()));
     let automation = tokio::spawn(automation::run_periodically(state.clone()));
     let consent = tokio::spawn(consent::run_periodically(state.clone()));
+    let campaigns = tokio::spawn(campaigns::run_periodically(state.clone()));
     http::shared_files::sweep_periodically(&state);
     let pruner = tokio::spawn(prune_periodically(
         store.clone(),
@@ -116,6 +119,7 @@ pub async fn run(
     let _ = presence.await;
     let _ = automation.await;
     let _ = consent.await;
+    let _ = campaigns.await;
     if let Some(wakeups) = wakeups {
         let _ = wakeups.await;
     }

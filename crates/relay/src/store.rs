@@ -22,6 +22,7 @@ use zentro_events::clock::{now_ms, random_id};
 mod access;
 mod assist;
 mod automation;
+mod campaigns;
 mod channels;
 mod connections;
 mod consent;
@@ -46,6 +47,10 @@ pub(crate) use automation::{
     set_automated_messages_state_in,
 };
 // The consent worker composes these into its own transactions; erasures remove consent.
+pub(crate) use campaigns::{
+    erase_recipients_of_in, mark_replied_in, recipient_in, save_campaign_cursor_in,
+    see_statuses_in, update_recipient_in,
+};
 pub use channels::{ChannelView, SealedToken};
 pub use connections::{ChannelHealth, Signup, SignupRefusal, SignupState};
 pub(crate) use consent::{erase_consent_of_in, save_consent_cursor_in, save_consents_in};
@@ -55,6 +60,7 @@ pub use shared_files::{SharedFile, SharedUsage};
 pub use signup_pages::SignupPage;
 pub use team::{AuditEntry, Device, NewAuditEntry};
 pub use templates::TemplateRow;
+pub use zentro_relay_store::campaigns::{CampaignRow, ReceivedRow, RecipientRow};
 pub use zentro_relay_store::consent::{ConsentRow, NewConsent};
 pub use zentro_relay_store::{
     Channel, ChannelKind, Credentials, Member, MemberSummary, NewEvent, QuarantineEntry,

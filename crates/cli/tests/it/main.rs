@@ -17,6 +17,7 @@ mod support;
 
 mod assist;
 mod automation;
+mod broadcasts;
 mod templates;
 
 use support::{closed_port, stderr, zentro, zentro_with};

@@ -145,8 +145,10 @@ pub(super) async fn apply_campaign(
     runs: &mut Runs,
     event: &RelayEvent,
 ) -> Result<bool, CacheError> {
+    // The relay sends `{change, campaign}`; a bare campaign is read too.
+    let payload = event.payload.get("campaign").unwrap_or(&event.payload);
     let Ok(campaign) =
-        serde_json::from_value::<zentro_events::campaigns::Campaign>(event.payload.clone())
+        serde_json::from_value::<zentro_events::campaigns::Campaign>(payload.clone())
     else {
         tracing::warn!(seq = event.seq, "ignored: a campaign this desk cannot read");
         return Ok(false);

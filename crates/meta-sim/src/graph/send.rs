@@ -13,6 +13,7 @@ use super::{
     Ctx, authorize, graph_error, graph_error_with, invalid_parameter, lock, no_permission, required,
 };
 use crate::SimState;
+use crate::limits::{Fate, Refusal};
 use crate::state::{Number, SentMessage};
 
 /// A message the stand-in accepted, as its webhooks describe it.
@@ -134,6 +135,24 @@ pub(super) fn whatsapp_send(
     if outside_window && state.config.reject_outside_window {
         return re_engagement_required();
     }
+    if let Err(refusal) = state.check_rate(phone_number_id, &customer, now) {
+        return rate_refusal(refusal);
+    }
+    // A template to a customer whose window is closed is business-initiated: it counts against
+    // the portfolio's messaging limit.
+    let business_initiated = kind == "template"
+        && !window_open(
+            &state,
+            phone_number_id,
+            &customer,
+            platform::WHATSAPP_SERVICE_WINDOW,
+            now,
+        );
+    let fate = if outside_window {
+        Fate::Delivered
+    } else {
+        state.fate(&number.waba_id, &customer, business_initiated, now)
+    };
     let sent = record_sent(
         &mut state,
         "wamid.OUT",
@@ -142,8 +161,30 @@ pub(super) fn whatsapp_send(
         &body,
         now,
     );
-    schedule_whatsapp_statuses(ctx, &state, &number, &sent, outside_window);
+    schedule_whatsapp_statuses(ctx, &state, &number, &sent, outside_window, fate);
     whatsapp_accepted(&sent)
+}
+
+/// The 130429 of a number past its throughput, or the 131056 of a customer messaged too often.
+fn rate_refusal(refusal: Refusal) -> Response {
+    match refusal {
+        Refusal::Throughput => graph_error_with(
+            StatusCode::BAD_REQUEST,
+            130429,
+            None,
+            "(#130429) Rate limit hit",
+            Some("Cloud API message throughput has been reached."),
+        ),
+        Refusal::PairRate => graph_error_with(
+            StatusCode::BAD_REQUEST,
+            131056,
+            None,
+            "(#131056) (Business Account, Consumer Account) pair rate limit hit",
+            Some(
+                "Too many messages sent from the sender phone number to the same recipient phone number in a short period of time.",
+            ),
+        ),
+    }
 }
 
 /// The phone number a WhatsApp send comes from, once the token may send from it.
@@ -495,9 +536,10 @@ fn schedule_whatsapp_statuses(
     number: &Number,
     sent: &Accepted<'_>,
     outside_window: bool,
+    fate: Fate,
 ) {
     let step = state.config.status_delay;
-    let states: &[&str] = if outside_window {
+    let states: &[&str] = if outside_window || fate != Fate::Delivered {
         &["failed"]
     } else if state.config.customers_read_messages {
         &["sent", "delivered", "read"]
@@ -505,7 +547,10 @@ fn schedule_whatsapp_statuses(
         &["sent"]
     };
     for (i, s) in states.iter().enumerate() {
-        let status = status_json(sent, s, sent.at + chrono::Duration::seconds(i as i64));
+        let mut status = status_json(sent, s, sent.at + chrono::Duration::seconds(i as i64));
+        if *s == "failed" && !outside_window {
+            status["errors"] = fate_errors(fate, &state.messaging_limit(&number.waba_id));
+        }
         let payload = json!({ "object": "whatsapp_business_account", "entry": [{ "id": number.waba_id, "changes": [{ "field": "messages", "value": {
             "messaging_product": "whatsapp",
             "metadata": { "display_phone_number": number.display, "phone_number_id": sent.channel_id },
@@ -534,6 +579,19 @@ fn status_json(sent: &Accepted<'_>, status: &str, at: DateTime<Utc>) -> Value {
             "error_data": { "details": "Message failed to send because more than 24 hours have passed since the customer last replied to this number." } }]);
     }
     s
+}
+
+/// The errors of a message that failed after it was accepted: undeliverable (131026), or past
+/// the portfolio's messaging limit (Meta documents no code of its own for it).
+fn fate_errors(fate: Fate, tier: &str) -> Value {
+    match fate {
+        Fate::Undeliverable => json!([{ "code": 131026, "title": "Message undeliverable",
+            "message": "Message undeliverable",
+            "error_data": { "details": "Message Undeliverable." } }]),
+        _ => json!([{ "code": 131000, "title": "Something went wrong",
+            "message": "Something went wrong",
+            "error_data": { "details": format!("The business portfolio reached its messaging limit ({tier}) of unique customers in 24 hours.") } }]),
+    }
 }
 
 /// The answer to an accepted WhatsApp send: the contact and the wamid.

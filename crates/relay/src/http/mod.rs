@@ -2,6 +2,7 @@
 
 mod assist;
 pub mod automation;
+pub mod campaigns;
 pub mod channel_health;
 mod channels;
 mod error;
@@ -266,6 +267,24 @@ fn automation_routes() -> Router<AppState> {
         )
         .route("/v1/templates/refresh", post(templates::refresh))
         .route("/v1/templates/uses", put(templates::set_uses))
+        .route(
+            "/v1/campaigns",
+            get(campaigns::list).post(campaigns::create),
+        )
+        .route("/v1/campaigns/received", get(campaigns::received))
+        .route("/v1/campaigns/{id}", get(campaigns::show))
+        .route(
+            "/v1/campaigns/{id}/recipients",
+            get(campaigns::recipients).post(campaigns::add_recipients),
+        )
+        .route(
+            "/v1/campaigns/{id}/recipients.csv",
+            get(campaigns::recipients_csv),
+        )
+        .route("/v1/campaigns/{id}/start", post(campaigns::start))
+        .route("/v1/campaigns/{id}/pause", post(campaigns::pause))
+        .route("/v1/campaigns/{id}/resume", post(campaigns::resume))
+        .route("/v1/campaigns/{id}/cancel", post(campaigns::cancel))
         .layer(DefaultBodyLimit::max(API_MAX_BODY_BYTES))
 }
 

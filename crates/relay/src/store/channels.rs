@@ -197,7 +197,8 @@ impl Store {
 
     /// Deletes, in one transaction, the events after `head` and the quarantined webhooks after
     /// `last_quarantined` that name one of the `identifiers`, and what the automation keeps of
-    /// those customers (conversation states, automated replies) and their consent; returns how
+    /// those customers (conversation states, automated replies), their consent and their
+    /// campaign recipient rows; returns how
     /// many events and quarantined webhooks went.
     async fn purge_recent_mentions(
         &self,
@@ -211,6 +212,7 @@ impl Store {
         for identifier in identifiers {
             super::erase_automation_of_in(&mut tx, workspace_id, identifier).await?;
             super::erase_consent_of_in(&mut tx, workspace_id, identifier).await?;
+            super::erase_recipients_of_in(&mut tx, workspace_id, identifier).await?;
             let identifier = &format!("\"{identifier}\"");
             events += sql!(
                 tx.conn(),

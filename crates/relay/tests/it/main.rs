@@ -7,6 +7,7 @@ mod assist;
 mod audit_sends;
 mod automation;
 mod automation_routes;
+mod campaigns;
 mod consent;
 mod crash;
 mod database;

@@ -119,6 +119,7 @@ impl Tenants {
             "/v1/events?after=0&limit=1000",
             "/v1/audit?limit=1000",
             "/v1/workspace/retention",
+            "/v1/campaigns",
         ] {
             snapshot[path] = self.ok("GET", path, token, None).await;
         }
@@ -347,6 +348,18 @@ async fn every_route_with_an_id_answers_404_to_another_workspaces_ids_and_change
         )
         .await;
     let signup = signup["signup"]["id"].as_str().unwrap().to_string();
+    // A campaign of Globex's (a draft, as an admin of Globex would leave it).
+    let db = t.database().await;
+    db.execute(
+        "INSERT INTO campaigns (id, workspace_id, name, channel_id, template_name,
+            template_language, category, audience, state, per_second, created_by, created_at)
+         SELECT 'c_globex', id, 'Theirs', 'PG', 'sale', 'en_US', 'MARKETING', '', 'draft', 20,
+            'owner', 0 FROM workspaces WHERE name = 'Globex'",
+        &[],
+    )
+    .await;
+    db.close().await;
+    let campaign = "c_globex".to_string();
     // Which of Globex's ids each route's parameter names, by the route's collection.
     let id_for = |path: &str| -> String {
         let collection = path.trim_start_matches("/v1/").split('/').next().unwrap();
@@ -355,6 +368,7 @@ async fn every_route_with_an_id_answers_404_to_another_workspaces_ids_and_change
             "channels" => channel.clone(),
             "devices" => device.clone(),
             "signups" => signup.clone(),
+            "campaigns" => campaign.clone(),
             other => panic!("no id of another workspace for /v1/{other}/…: add one to this test"),
         }
     };
@@ -409,6 +423,11 @@ async fn every_route_with_an_id_answers_404_to_another_workspaces_ids_and_change
         "POST /v1/channels/{id}/check",
         "POST /v1/channels/{id}/disconnect",
         "GET /v1/signups/{id}",
+        "GET /v1/campaigns/{id}",
+        "POST /v1/campaigns/{id}/recipients",
+        "GET /v1/campaigns/{id}/recipients.csv",
+        "POST /v1/campaigns/{id}/start",
+        "POST /v1/campaigns/{id}/cancel",
     ] {
         assert!(
             answered.iter().any(|a| a == expected),
