@@ -77,6 +77,16 @@ fn main() {
             "assist_preview",
             "assist_stream",
             "assist_labels",
+            "broadcast_options",
+            "broadcast_templates",
+            "broadcast_audience",
+            "create_broadcast",
+            "broadcasts",
+            "broadcast",
+            "broadcast_recipients",
+            "steer_broadcast",
+            "save_broadcast_csv",
+            "campaigns_received",
         ]),
     ))
     .expect("failed to read the Tauri configuration");

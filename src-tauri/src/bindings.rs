@@ -86,6 +86,16 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::assist::assist_preview,
             commands::assist::assist_stream,
             commands::assist::assist_labels,
+            commands::broadcasts::broadcast_options,
+            commands::broadcasts::broadcast_templates,
+            commands::broadcasts::broadcast_audience,
+            commands::broadcasts::create_broadcast,
+            commands::broadcasts::broadcasts,
+            commands::broadcasts::broadcast,
+            commands::broadcasts::broadcast_recipients,
+            commands::broadcasts::steer_broadcast,
+            commands::broadcasts::save_broadcast_csv,
+            commands::broadcasts::campaigns_received,
         ])
         .events(tauri_specta::collect_events![
             crate::desk_runner::DeskStatusChanged,

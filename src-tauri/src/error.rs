@@ -145,6 +145,41 @@ impl From<zentro_core::relay_client::automation::SaveAutomationError> for Comman
     }
 }
 
+impl From<zentro_core::broadcasts::BroadcastError> for CommandError {
+    fn from(error: zentro_core::broadcasts::BroadcastError) -> Self {
+        use zentro_core::broadcasts::BroadcastError;
+        match error {
+            BroadcastError::NotAdmin => Self::new(
+                ErrorCode::Forbidden,
+                "Only admins and owners create, pause, resume and cancel campaigns.",
+            ),
+            BroadcastError::TemplateNotApproved { .. }
+            | BroadcastError::NoRecipients
+            | BroadcastError::Invalid(_) => Self::new(ErrorCode::Invalid, error.to_string()),
+            BroadcastError::Relay(zentro_core::relay_client::SyncError::Network(reason)) => {
+                Self::new(
+                    ErrorCode::Offline,
+                    format!(
+                        "The relay could not be reached ({reason}); nothing was sent. Check the network and try again."
+                    ),
+                )
+            }
+            BroadcastError::Relay(error) => error.into(),
+            BroadcastError::Cache(error) => error.into(),
+        }
+    }
+}
+
+impl From<zentro_core::audience::AudienceError> for CommandError {
+    fn from(error: zentro_core::audience::AudienceError) -> Self {
+        use zentro_core::audience::AudienceError;
+        match error {
+            AudienceError::Invalid(message) => Self::new(ErrorCode::Invalid, message),
+            AudienceError::Cache(error) => error.into(),
+        }
+    }
+}
+
 impl From<zentro_core::account::SignInError> for CommandError {
     fn from(error: zentro_core::account::SignInError) -> Self {
         use zentro_core::account::SignInError;

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod assist;
+mod broadcasts;
 mod inbox;
 mod links;
 mod notifications;

@@ -184,6 +184,10 @@ async fn main() {
         apply_rounds(&dir).await;
         return;
     }
+    if only == "audience" {
+        bench_audience(&dir).await;
+        return;
+    }
 
     // Open: migrations check + the first inbox page, as the app does at start.
     let mut opens = Vec::new();
@@ -239,7 +243,99 @@ async fn main() {
 
     bench_reports(&cache).await;
     cache.close().await;
+    bench_audience(&dir).await;
     apply_rounds(&dir).await;
+}
+
+/// A broadcast campaign's audience (issue 24) over the 50,000 customers of the generated cache,
+/// on a copy given labels (`espresso` on every 3rd conversation, `beans` on every 5th, one on
+/// the customer for every 7th), consent records (5 in 6 opted in, 1 in 50 opted out later) and 1 % of customers restricted: the count, sample and exclusions the page asks for
+/// on every change of a filter, and the full recipient list a campaign hands the relay.
+async fn bench_audience(dir: &std::path::Path) {
+    use zentro_core::audience::{self, AttributeEquals, AudienceFilter, LabelMatch, LastActivity};
+    let scratch = dir.join("audience");
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).unwrap();
+    std::fs::copy(dir.join("cache.sqlite"), scratch.join("cache.sqlite")).unwrap();
+    let cache = Cache::open_in(&scratch).await.unwrap();
+    for sql in [
+        "INSERT INTO labels (id, name) VALUES (1, 'espresso'), (2, 'beans')",
+        "INSERT INTO conversation_labels (conversation_id, label_id) SELECT id, 1 FROM conversations WHERE id % 3 = 0",
+        "INSERT INTO conversation_labels (conversation_id, label_id) SELECT id, 2 FROM conversations WHERE id % 5 = 0",
+        "INSERT INTO contact_labels (contact_id, label_id) SELECT id, 1 FROM contacts WHERE id % 7 = 0",
+        "INSERT INTO consent_records (seq, contact_id, opted_in, source, at) SELECT id, id, 1, 'form', 0 FROM contacts WHERE id % 6 <> 0",
+        "INSERT INTO consent_records (seq, contact_id, opted_in, source, at) SELECT 100000 + id, id, 0, 'keyword', 0 FROM contacts WHERE id % 50 = 1",
+        "UPDATE contacts SET restricted = 1 WHERE id % 100 = 7",
+        "UPDATE contacts SET attributes = json_object('city', CASE WHEN id % 4 = 0 THEN 'Lisbon' ELSE 'Porto' END)",
+        "ANALYZE",
+    ] {
+        sqlx::query(sql).execute(cache.pool()).await.unwrap();
+    }
+    let everyone = AudienceFilter {
+        channel_id: "whatsapp:P1".into(),
+        labels: Vec::new(),
+        label_match: LabelMatch::Any,
+        attributes: Vec::new(),
+        last_activity: None,
+    };
+    let filters = [
+        ("audience: everyone (50,000)", everyone.clone()),
+        (
+            "audience: espresso or beans",
+            AudienceFilter {
+                labels: vec!["espresso".into(), "beans".into()],
+                ..everyone.clone()
+            },
+        ),
+        (
+            "audience: espresso and beans, city, 30 days",
+            AudienceFilter {
+                labels: vec!["espresso".into(), "beans".into()],
+                label_match: LabelMatch::All,
+                attributes: vec![AttributeEquals {
+                    key: "city".into(),
+                    value: "Lisbon".into(),
+                }],
+                last_activity: Some(LastActivity::WithinDays { days: 30 }),
+                ..everyone.clone()
+            },
+        ),
+    ];
+    // The generated history ends 35 days after BASE; "now" is the day after it.
+    let now = BASE + 36 * 86_400_000;
+    for (name, filter) in &filters {
+        let mut samples = Vec::new();
+        let cpu_before = cpu_time();
+        for _ in 0..20 {
+            let started = Instant::now();
+            let found = audience::evaluate(&cache, filter, true, "Europe/Berlin", now)
+                .await
+                .unwrap();
+            samples.push(started.elapsed());
+            assert!(found.eligible > 0);
+        }
+        let cpu = cpu_time().zip(cpu_before).map(|(a, b)| a - b);
+        summary(name, samples);
+        if let Some(cpu) = cpu {
+            println!(
+                "{:<44} CPU {:.1} ms per count (mean of 20)",
+                "",
+                cpu.as_secs_f64() * 1000.0 / 20.0
+            );
+        }
+    }
+    let mut samples = Vec::new();
+    for _ in 0..10 {
+        let started = Instant::now();
+        let recipients = audience::recipients(&cache, &everyone, true, "Europe/Berlin", now)
+            .await
+            .unwrap();
+        samples.push(started.elapsed());
+        assert!(recipients.len() > 30_000);
+    }
+    summary("audience: every recipient (marketing)", samples);
+    cache.close().await;
+    let _ = std::fs::remove_dir_all(&scratch);
 }
 
 /// Reports (issue 23) over the whole generated history (it spans 35 days from BASE), read from

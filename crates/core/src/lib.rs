@@ -20,7 +20,8 @@
 //!   log carried them), [`automation_preview`] (a setup replayed over the last week of the
 //!   cache, before it is saved), [`assist`] and [`assist_requests`] (AI assist: the
 //!   conversation as it is sent, the workspace's settings as the relay announced them, and one
-//!   request from building it to recording its usage).
+//!   request from building it to recording its usage), [`broadcasts`] and [`audience`]
+//!   (broadcast campaigns: the audience chosen on the cache, created and steered on the relay).
 //! - **Customers' content and rights**: [`media`] and [`customer_files`] (files kept, shown and
 //!   opened safely), [`profiles`] (customer names), [`export`] and [`rights`] (export, erasure,
 //!   retention, restriction), [`consent`] (customers' consent to marketing messages), [`notices`] (what deserves an OS notification), [`links`]
@@ -37,8 +38,10 @@ pub mod actions;
 pub mod apply;
 pub mod assist;
 pub mod assist_requests;
+pub mod audience;
 pub mod auto_labels;
 pub mod automation_preview;
+pub mod broadcasts;
 pub mod cache;
 pub mod channel_access;
 pub mod channel_tokens;

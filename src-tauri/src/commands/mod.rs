@@ -4,6 +4,7 @@ pub mod about;
 pub mod account;
 pub mod assist;
 pub mod automation;
+pub mod broadcasts;
 pub mod cache;
 pub mod channels;
 pub mod conversations;

@@ -63,12 +63,19 @@ pub fn save_report_csv(
     name: String,
     csv: String,
 ) -> Result<String, CommandError> {
+    save_csv(&state, &name, &csv)
+}
+
+/// Saves `csv` to the Downloads folder as `zentro-report-<name>-<today>.csv` (never over an
+/// earlier file) and shows it in the file manager; where it went. Also the Broadcasts page's
+/// recipients and outcomes.
+pub(crate) fn save_csv(state: &AppState, name: &str, csv: &str) -> Result<String, CommandError> {
     let folder = if state.downloads.is_dir() {
         state.downloads.clone()
     } else {
         state.data_dir.join("exports")
     };
-    let path = write_csv(&folder, &name, &csv, &today())?;
+    let path = write_csv(&folder, name, csv, &today())?;
     if let Err(error) = tauri_plugin_opener::reveal_item_in_dir(&path) {
         tracing::warn!(%error, "a saved report could not be shown in the file manager");
     }

@@ -108,3 +108,31 @@ async fn a_campaigns_message_names_the_campaign_the_relay_announced() {
         )
     );
 }
+
+/// The relay announces `{change, campaign}` (crates/relay/src/campaigns/mod.rs): a desk keeps
+/// the campaign inside it.
+#[tokio::test]
+async fn the_relays_announcement_with_its_change_is_kept() {
+    let (_dir, cache) = crate::support::cache_with(&[crate::support::wa_text(
+        1, "US.1", "Ana", "wamid.1", "hello", T0_SECS,
+    )])
+    .await;
+    let mut event = announced(2, "relay", "Spring restock", "paused");
+    event.payload = json!({ "change": "paused", "campaign": event.payload });
+    event.payload["campaign"]["paused_reason"] = Value::from("Paused by an admin");
+    crate::support::apply(&cache, &[event, sent(3, "campaign:c_spring", "wamid.out1")]).await;
+    let kept: (String, String, Option<String>) =
+        sqlx::query_as("SELECT name, state, paused_reason FROM campaigns")
+            .fetch_one(cache.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        kept,
+        (
+            "Spring restock".into(),
+            "paused".into(),
+            Some("Paused by an admin".into())
+        )
+    );
+    assert_eq!(authors(&cache).await, [label("Campaign (Spring restock)")]);
+}

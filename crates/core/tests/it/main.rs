@@ -3,6 +3,7 @@
 
 mod apply;
 mod assist_settings;
+mod audience;
 mod cache;
 mod campaigns;
 mod consent;

@@ -227,6 +227,41 @@ export const commands = {
 	 *  (not applied: the agent applies them, or the workspace's automatic labels do).
 	 */
 	assistLabels: (conversationId: number) => typedError<LabelSuggestion, CommandError>(__TAURI_INVOKE("assist_labels", { conversationId })),
+	/**
+	 *  The workspace's WhatsApp numbers, labels, attribute names and time zone, and whether this
+	 *  member may manage campaigns.
+	 */
+	broadcastOptions: () => typedError<BroadcastOptions_Serialize, CommandError>(__TAURI_INVOKE("broadcast_options")),
+	/**
+	 *  The approved templates WhatsApp number `channel_id` may send; with `refresh`, read from Meta
+	 *  again first (admins).
+	 */
+	broadcastTemplates: (channelId: string, refresh: boolean) => typedError<BroadcastTemplate[], CommandError>(__TAURI_INVOKE("broadcast_templates", { channelId, refresh })),
+	/**
+	 *  How many customers `filter` chooses for a marketing (or other) template, the first of them
+	 *  and those left out by reason; days in `time_zone`. Counted on this desk's cache only.
+	 */
+	broadcastAudience: (filter: AudienceFilter_Deserialize, marketing: boolean, timeZone: string) => typedError<Audience_Serialize, CommandError>(__TAURI_INVOKE("broadcast_audience", { filter, marketing, timeZone })),
+	/**
+	 *  Creates campaign `draft` (admins): the eligible recipients handed to the relay, started now
+	 *  or at its time in the workspace's time zone.
+	 */
+	createBroadcast: (draft: BroadcastDraft_Deserialize) => typedError<CampaignView_Serialize, CommandError>(__TAURI_INVOKE("create_broadcast", { draft })),
+	/**  The workspace's campaigns, newest first. */
+	broadcasts: () => typedError<CampaignView_Serialize[], CommandError>(__TAURI_INVOKE("broadcasts")),
+	/**  One campaign with its counts. */
+	broadcast: (id: string) => typedError<CampaignView_Serialize, CommandError>(__TAURI_INVOKE("broadcast", { id })),
+	/**  A page of a campaign's recipients with their outcomes, after cursor `after`. */
+	broadcastRecipients: (id: string, after: string | null) => typedError<RecipientsPage_Serialize, CommandError>(__TAURI_INVOKE("broadcast_recipients", { id, after })),
+	/**  Pauses, resumes or cancels a campaign (admins). */
+	steerBroadcast: (id: string, action: CampaignAction) => typedError<CampaignView_Serialize, CommandError>(__TAURI_INVOKE("steer_broadcast", { id, action })),
+	/**
+	 *  Saves every recipient of a campaign with their outcome as CSV in the Downloads folder, named
+	 *  after `name`; where it went.
+	 */
+	saveBroadcastCsv: (id: string, name: string) => typedError<string, CommandError>(__TAURI_INVOKE("save_broadcast_csv", { id, name })),
+	/**  The campaigns the customer of a conversation received on its WhatsApp number, newest first. */
+	campaignsReceived: (conversationId: number) => typedError<ReceivedView[], CommandError>(__TAURI_INVOKE("campaigns_received", { conversationId })),
 };
 
 /** Events */
@@ -500,6 +535,114 @@ export type AssistSettings_Serialize = {
 	version: number,
 };
 
+/**  A contact attribute the customer must have with exactly this value (`city` = `Lisbon`). */
+export type AttributeEquals = {
+	/**  The attribute's name, as the contact panel shows it. */
+	key: string,
+	/**  The value it must have (compared exactly, spaces around trimmed). */
+	value: string,
+};
+
+/**
+ *  What a filter chooses: how many will receive the campaign, who the first of them are, and who
+ *  is left out and why.
+ */
+export type Audience = Audience_Serialize | Audience_Deserialize;
+
+/**  Which customers a campaign goes to. */
+export type AudienceFilter = AudienceFilter_Serialize | AudienceFilter_Deserialize;
+
+/**  Which customers a campaign goes to. */
+export type AudienceFilter_Deserialize = {
+	/**
+	 *  The WhatsApp number's channel (the cache's and relay's id, `whatsapp:<phone number id>`):
+	 *  its customers are the candidates.
+	 */
+	channel_id: string,
+	/**  Labels (names); none: no condition on labels. */
+	labels: string[],
+	/**  Whether the customer needs any or all of `labels`. */
+	label_match: LabelMatch,
+	/**  Attributes the customer must have, all of them. */
+	attributes: AttributeEquals[],
+	/**  When they last wrote (`None`: no condition). */
+	last_activity?: LastActivity | null,
+};
+
+/**  Which customers a campaign goes to. */
+export type AudienceFilter_Serialize = {
+	/**
+	 *  The WhatsApp number's channel (the cache's and relay's id, `whatsapp:<phone number id>`):
+	 *  its customers are the candidates.
+	 */
+	channel_id: string,
+	/**  Labels (names); none: no condition on labels. */
+	labels: string[],
+	/**  Whether the customer needs any or all of `labels`. */
+	label_match: LabelMatch,
+	/**  Attributes the customer must have, all of them. */
+	attributes: AttributeEquals[],
+	/**  When they last wrote (`None`: no condition). */
+	last_activity: LastActivity | null,
+};
+
+/**  One customer who will receive the campaign, as the sample shows them. */
+export type AudienceMember = AudienceMember_Serialize | AudienceMember_Deserialize;
+
+/**  One customer who will receive the campaign, as the sample shows them. */
+export type AudienceMember_Deserialize = {
+	/**  The contact in this cache. */
+	contact_id: number,
+	/**  Their WhatsApp id (`wa_id`). */
+	customer_id: string,
+	/**  Their name as the desk knows it (empty when unknown). */
+	name: string,
+	/**  Their phone number, when WhatsApp gave it. */
+	phone?: string | null,
+};
+
+/**  One customer who will receive the campaign, as the sample shows them. */
+export type AudienceMember_Serialize = {
+	/**  The contact in this cache. */
+	contact_id: number,
+	/**  Their WhatsApp id (`wa_id`). */
+	customer_id: string,
+	/**  Their name as the desk knows it (empty when unknown). */
+	name: string,
+	/**  Their phone number, when WhatsApp gave it. */
+	phone: string | null,
+};
+
+/**
+ *  What a filter chooses: how many will receive the campaign, who the first of them are, and who
+ *  is left out and why.
+ */
+export type Audience_Deserialize = {
+	/**  Customers who will receive it. */
+	eligible: number,
+	/**  The first [`SAMPLE`] of them, in the order they are handed to the relay. */
+	sample: AudienceMember_Deserialize[],
+	/**  Customers the filter chose who are left out, by reason. */
+	excluded: ExcludedCounts,
+	/**  The filter in words, kept with the campaign (`NewCampaign::audience`). */
+	description: string,
+};
+
+/**
+ *  What a filter chooses: how many will receive the campaign, who the first of them are, and who
+ *  is left out and why.
+ */
+export type Audience_Serialize = {
+	/**  Customers who will receive it. */
+	eligible: number,
+	/**  The first [`SAMPLE`] of them, in the order they are handed to the relay. */
+	sample: AudienceMember_Serialize[],
+	/**  Customers the filter chose who are left out, by reason. */
+	excluded: ExcludedCounts,
+	/**  The filter in words, kept with the campaign (`NewCampaign::audience`). */
+	description: string,
+};
+
 /**  One line of the audit log. */
 export type AuditEntry = AuditEntry_Serialize | AuditEntry_Deserialize;
 
@@ -626,6 +769,113 @@ export type AutomationSetup_Serialize = {
 	saved_by: string | null,
 };
 
+/**  A WhatsApp number a campaign can be sent from. */
+export type BroadcastChannel = BroadcastChannel_Serialize | BroadcastChannel_Deserialize;
+
+/**  A WhatsApp number a campaign can be sent from. */
+export type BroadcastChannel_Deserialize = {
+	/**  The cache's and relay's id (`whatsapp:<phone number id>`). */
+	id: string,
+	/**  Meta's phone number id (what the relay's campaign names). */
+	external_id: string,
+	/**  Its name in the workspace. */
+	display_name: string,
+	/**  Its WhatsApp Business Account, which holds its templates (`None` until a webhook told). */
+	account_id?: string | null,
+};
+
+/**  A WhatsApp number a campaign can be sent from. */
+export type BroadcastChannel_Serialize = {
+	/**  The cache's and relay's id (`whatsapp:<phone number id>`). */
+	id: string,
+	/**  Meta's phone number id (what the relay's campaign names). */
+	external_id: string,
+	/**  Its name in the workspace. */
+	display_name: string,
+	/**  Its WhatsApp Business Account, which holds its templates (`None` until a webhook told). */
+	account_id: string | null,
+};
+
+/**  A campaign an admin asks for. */
+export type BroadcastDraft = BroadcastDraft_Serialize | BroadcastDraft_Deserialize;
+
+/**  A campaign an admin asks for. */
+export type BroadcastDraft_Deserialize = {
+	/**  What the team calls it. */
+	name: string,
+	/**  The approved template's name. */
+	template_name: string,
+	/**  Its language. */
+	template_language: string,
+	/**  Who it goes to. */
+	audience: AudienceFilter_Deserialize,
+	/**  Most messages a second (`None`: the relay's default). */
+	per_second?: number | null,
+	/**  When to start, `YYYY-MM-DDTHH:MM` in the workspace's time zone; `None`: now. */
+	send_at?: string | null,
+};
+
+/**  A campaign an admin asks for. */
+export type BroadcastDraft_Serialize = {
+	/**  What the team calls it. */
+	name: string,
+	/**  The approved template's name. */
+	template_name: string,
+	/**  Its language. */
+	template_language: string,
+	/**  Who it goes to. */
+	audience: AudienceFilter_Serialize,
+	/**  Most messages a second (`None`: the relay's default). */
+	per_second: number | null,
+	/**  When to start, `YYYY-MM-DDTHH:MM` in the workspace's time zone; `None`: now. */
+	send_at: string | null,
+};
+
+/**  What the Broadcasts page offers to choose from. */
+export type BroadcastOptions = BroadcastOptions_Serialize | BroadcastOptions_Deserialize;
+
+/**  What the Broadcasts page offers to choose from. */
+export type BroadcastOptions_Deserialize = {
+	/**  The workspace's WhatsApp numbers this desk knows. */
+	channels: BroadcastChannel_Deserialize[],
+	/**  Every label in the cache. */
+	labels: string[],
+	/**  Every contact attribute name in the cache. */
+	attribute_keys: string[],
+	/**  The workspace's IANA time zone (its business hours'), else this computer's. */
+	time_zone: string,
+	/**  Whether this member may create, pause, resume and cancel campaigns (admins and owners). */
+	can_manage: boolean,
+};
+
+/**  What the Broadcasts page offers to choose from. */
+export type BroadcastOptions_Serialize = {
+	/**  The workspace's WhatsApp numbers this desk knows. */
+	channels: BroadcastChannel_Serialize[],
+	/**  Every label in the cache. */
+	labels: string[],
+	/**  Every contact attribute name in the cache. */
+	attribute_keys: string[],
+	/**  The workspace's IANA time zone (its business hours'), else this computer's. */
+	time_zone: string,
+	/**  Whether this member may create, pause, resume and cancel campaigns (admins and owners). */
+	can_manage: boolean,
+};
+
+/**  An approved template a campaign can send. */
+export type BroadcastTemplate = {
+	/**  Its name. */
+	name: string,
+	/**  Its language code. */
+	language: string,
+	/**  MARKETING (only to opted-in customers), UTILITY or AUTHENTICATION. */
+	category: string,
+	/**  The body with `{{1}}`… where the variables go. */
+	body: string,
+	/**  GREEN, YELLOW, RED or UNKNOWN: Meta's rating of it. */
+	quality: string,
+};
+
 /**  How many rows the cache holds, by kind. */
 export type CacheCounts = {
 	/**  Connected channels (WhatsApp numbers, Pages, Instagram accounts). */
@@ -650,6 +900,127 @@ export type CacheStatus = {
 	writtenByNewerApp: boolean,
 	/**  Row counts. */
 	counts: CacheCounts,
+};
+
+/**  What an admin does to a campaign once it exists. */
+export type CampaignAction = 
+/**  Stop sending for now (scheduled or running). */
+"pause" | 
+/**  Go on from where it stopped (the relay refuses while Meta's cause of a pause remains). */
+"resume" | 
+/**  Stop for good: recipients not reached stay `cancelled`. */
+"cancel";
+
+/**  Recipients by outcome. */
+export type CampaignCounts = {
+	/**  Waiting for their turn. */
+	queued: number,
+	/**  In flight or waiting for Meta to settle them. */
+	sending: number,
+	/**  Accepted by Meta, not yet delivered. */
+	sent: number,
+	/**  Delivered, not read. */
+	delivered: number,
+	/**  Read, no answer. */
+	read: number,
+	/**  Answered. */
+	replied: number,
+	/**  Refused or undeliverable. */
+	failed: number,
+	/**  Not sent on purpose. */
+	skipped: number,
+	/**  Not reached before a cancel. */
+	cancelled: number,
+};
+
+/**  Where a campaign is in its life. */
+export type CampaignState = 
+/**  Created; recipients may still be added; nothing goes out. */
+"draft" | 
+/**  Waiting for its time (`send_at`). */
+"scheduled" | 
+/**  Sending, at the pace allowed. */
+"running" | 
+/**  Stopped by an admin or by Meta (`paused_reason` says which); resumable. */
+"paused" | 
+/**  Stopped for good by an admin; recipients not reached stay `cancelled`. */
+"cancelled" | 
+/**  Every recipient has an outcome. */
+"completed";
+
+/**  A campaign as the page shows it (the relay's, with times as numbers). */
+export type CampaignView = CampaignView_Serialize | CampaignView_Deserialize;
+
+/**  A campaign as the page shows it (the relay's, with times as numbers). */
+export type CampaignView_Deserialize = {
+	/**  The relay's id for it. */
+	id: string,
+	/**  What the team calls it. */
+	name: string,
+	/**  The WhatsApp number (phone number id) it is sent from. */
+	channel_id: string,
+	/**  The template's name. */
+	template_name: string,
+	/**  The template's language. */
+	template_language: string,
+	/**  The template's category when created. */
+	category: string,
+	/**  How the audience was chosen, in words. */
+	audience: string,
+	/**  Where it is. */
+	state: CampaignState,
+	/**  Why it is paused: an admin, or Meta's code and words, or the messaging limit. */
+	paused_reason?: string | null,
+	/**  Most messages a second. */
+	per_second: number,
+	/**  When it is due (UTC ms). */
+	send_at?: number | null,
+	/**  Who created it (member id). */
+	created_by: string,
+	/**  When (UTC ms). */
+	created_at: number,
+	/**  When its first message went (UTC ms). */
+	started_at?: number | null,
+	/**  When its last recipient got an outcome (UTC ms). */
+	finished_at?: number | null,
+	/**  Recipients by outcome. */
+	counts: CampaignCounts,
+};
+
+/**  A campaign as the page shows it (the relay's, with times as numbers). */
+export type CampaignView_Serialize = {
+	/**  The relay's id for it. */
+	id: string,
+	/**  What the team calls it. */
+	name: string,
+	/**  The WhatsApp number (phone number id) it is sent from. */
+	channel_id: string,
+	/**  The template's name. */
+	template_name: string,
+	/**  The template's language. */
+	template_language: string,
+	/**  The template's category when created. */
+	category: string,
+	/**  How the audience was chosen, in words. */
+	audience: string,
+	/**  Where it is. */
+	state: CampaignState,
+	/**  Why it is paused: an admin, or Meta's code and words, or the messaging limit. */
+	paused_reason: string | null,
+	/**  Most messages a second. */
+	per_second: number,
+	/**  When it is due (UTC ms). */
+	send_at: number | null,
+	/**  Who created it (member id). */
+	created_by: string,
+	/**  When (UTC ms). */
+	created_at: number,
+	/**  When its first message went (UTC ms). */
+	started_at: number | null,
+	/**  When its last recipient got an outcome (UTC ms). */
+	finished_at: number | null,
+	/**  Recipients by outcome. */
+	counts: CampaignCounts,
 };
 
 /**  A canned reply. */
@@ -1417,6 +1788,16 @@ export type ErrorCode =
 /**  Something unexpected; the UI shows the message. */
 "internal";
 
+/**  Customers the filter chose who will not receive the campaign, by reason. */
+export type ExcludedCounts = {
+	/**  A marketing template, and the customer never opted in. */
+	no_consent: number,
+	/**  The customer's latest consent record is an opt-out. */
+	opted_out: number,
+	/**  The customer's processing is restricted (P14): kept, never messaged. */
+	restricted: number,
+};
+
 /**  How far the running export is. */
 export type ExportProgressed = {
 	/**  Contacts written whole to the archive so far. */
@@ -1535,6 +1916,13 @@ export type Invitation_Serialize = {
 	expires_at: number | null,
 };
 
+/**  How several labels combine. */
+export type LabelMatch = 
+/**  The customer has at least one of them. */
+"any" | 
+/**  The customer has every one of them. */
+"all";
+
 /**  Suggested intent and sentiment labels for the customer's latest message. */
 export type LabelSuggestion = {
 	/**  The intent (`order_status`, `refund`, …). */
@@ -1544,6 +1932,22 @@ export type LabelSuggestion = {
 	/**  The two labels as the team's label list shows them (`intent:refund`, `sentiment:negative`). */
 	labels: string[],
 };
+
+/**  When the customer last wrote. */
+export type LastActivity = 
+/**  Their last message is at most this many days old. */
+{ kind: "within_days"; 
+/**  Days back from now (1 or more). */
+days: number } | 
+/**
+ *  Their last message is on one of these days (both included, `YYYY-MM-DD`, in the
+ *  workspace's time zone).
+ */
+{ kind: "between"; 
+/**  The first day. */
+since: string; 
+/**  The last day. */
+until: string };
 
 /**  A link was opened: the UI takes it with the `take_link` command. */
 export type LinkOpened = null;
@@ -1704,13 +2108,14 @@ export type MessageView_Deserialize = {
 	/**  Why it failed (outbound). */
 	error_message?: string | null,
 	/**
-	 *  The member who wrote it (outbound from this app); `None` when the automation did (see
-	 *  [`Self::author_label`]).
+	 *  The member who wrote it (outbound from this app); `None` when the automation or a
+	 *  campaign did (see [`Self::author_label`]).
 	 */
 	author_member_id?: string | null,
 	/**
 	 *  Who wrote it when that was the workspace's automation: `Automation (<rule>)`, e.g.
-	 *  `Automation (greeting)` ([`crate::teams::automation_label`]); `None` for a member's.
+	 *  `Automation (greeting)` ([`crate::teams::automation_label`]); or a broadcast campaign:
+	 *  `Campaign (<its name>)`; `None` for a member's.
 	 */
 	author_label?: string | null,
 	/**  The id a device gave it (outbound from this app): what a retry names. */
@@ -1757,13 +2162,14 @@ export type MessageView_Serialize = {
 	/**  Why it failed (outbound). */
 	error_message: string | null,
 	/**
-	 *  The member who wrote it (outbound from this app); `None` when the automation did (see
-	 *  [`Self::author_label`]).
+	 *  The member who wrote it (outbound from this app); `None` when the automation or a
+	 *  campaign did (see [`Self::author_label`]).
 	 */
 	author_member_id: string | null,
 	/**
 	 *  Who wrote it when that was the workspace's automation: `Automation (<rule>)`, e.g.
-	 *  `Automation (greeting)` ([`crate::teams::automation_label`]); `None` for a member's.
+	 *  `Automation (greeting)` ([`crate::teams::automation_label`]); or a broadcast campaign:
+	 *  `Campaign (<its name>)`; `None` for a member's.
 	 */
 	author_label: string | null,
 	/**  The id a device gave it (outbound from this app): what a retry names. */
@@ -1936,6 +2342,101 @@ export type RatingComment_Serialize = {
 	team_id: string | null,
 	/**  The conversation rated (to open it). */
 	conversation_id: number | null,
+};
+
+/**  A campaign a customer received, as the contact panel lists it. */
+export type ReceivedView = {
+	/**  The campaign's id. */
+	campaign_id: string,
+	/**  Its name. */
+	name: string,
+	/**  The template sent. */
+	template_name: string,
+	/**  What happened to this customer's message. */
+	status: RecipientStatus,
+	/**  When its status last changed (UTC ms). */
+	updated_at: number,
+};
+
+/**
+ *  What happened to one recipient. `sent`, `delivered`, `read` and `replied` follow each other
+ *  as Meta's status webhooks and the customer's answer arrive; the others are final.
+ */
+export type RecipientStatus = 
+/**  Waiting for its turn. */
+"queued" | 
+/**
+ *  The request to Meta left and no answer came yet (or the relay stopped meanwhile); never
+ *  sent again until Meta's webhooks settle it (ADR 0021).
+ */
+"sending" | 
+/**  Meta accepted it. */
+"sent" | 
+/**  Meta delivered it to the customer's phone. */
+"delivered" | 
+/**  The customer read it. */
+"read" | 
+/**  The customer wrote back after it. */
+"replied" | 
+/**  Meta refused it or could not deliver it (`reason` has Meta's code and words). */
+"failed" | 
+/**  Not sent on purpose (`reason`: see [`SkipReason`]). */
+"skipped" | 
+/**  The campaign was cancelled before its turn. */
+"cancelled";
+
+/**  One recipient's outcome, as the recipients table shows it. */
+export type RecipientView = RecipientView_Serialize | RecipientView_Deserialize;
+
+/**  One recipient's outcome, as the recipients table shows it. */
+export type RecipientView_Deserialize = {
+	/**  Their WhatsApp id. */
+	customer_id: string,
+	/**  Their name as the desk gave it. */
+	name?: string | null,
+	/**  Where they are. */
+	status: RecipientStatus,
+	/**  Why they were skipped. */
+	skip_reason?: SkipReason | null,
+	/**  Meta's code and words, when it failed. */
+	error?: string | null,
+	/**  When the status last changed (UTC ms). */
+	updated_at: number,
+};
+
+/**  One recipient's outcome, as the recipients table shows it. */
+export type RecipientView_Serialize = {
+	/**  Their WhatsApp id. */
+	customer_id: string,
+	/**  Their name as the desk gave it. */
+	name: string | null,
+	/**  Where they are. */
+	status: RecipientStatus,
+	/**  Why they were skipped. */
+	skip_reason: SkipReason | null,
+	/**  Meta's code and words, when it failed. */
+	error: string | null,
+	/**  When the status last changed (UTC ms). */
+	updated_at: number,
+};
+
+/**  A page of recipients. */
+export type RecipientsPage = RecipientsPage_Serialize | RecipientsPage_Deserialize;
+
+/**  A page of recipients. */
+export type RecipientsPage_Deserialize = {
+	/**  This page, in the order they were added. */
+	recipients: RecipientView_Deserialize[],
+	/**  The cursor of the next page; `None` at the end. */
+	next?: string | null,
+};
+
+/**  A page of recipients. */
+export type RecipientsPage_Serialize = {
+	/**  This page, in the order they were added. */
+	recipients: RecipientView_Serialize[],
+	/**  The cursor of the next page; `None` at the end. */
+	next: string | null,
 };
 
 /**
@@ -2305,6 +2806,19 @@ export type SignupOutcome_Serialize = {
 	/**  The connected channel's relay id. */
 	channel_id: string | null,
 };
+
+/**  Why a recipient was not sent to. */
+export type SkipReason = 
+/**  A marketing template, and the customer never opted in. */
+"no_consent" | 
+/**  The customer opted out (a stop keyword, or an agent recorded it). */
+"opted_out" | 
+/**  The customer's processing is restricted (P14). */
+"restricted" | 
+/**  The customer's data was erased. */
+"erased" | 
+/**  Listed twice in one campaign: the first entry is the one sent. */
+"duplicate";
 
 /**  First responses against their team's target, once any team has one. */
 export type SlaFigures = {

@@ -66,6 +66,17 @@ import {
   type Ask,
   type LabelSuggestion,
   type RewriteAs,
+  type Audience_Serialize,
+  type AudienceFilter_Deserialize,
+  type BroadcastDraft_Deserialize,
+  type BroadcastOptions_Serialize,
+  type BroadcastTemplate,
+  type CampaignAction,
+  type CampaignCounts,
+  type CampaignView_Serialize,
+  type ReceivedView,
+  type RecipientsPage_Serialize,
+  type RecipientView_Serialize,
 } from './bindings';
 export type { AssistPreview, AssistOutcome, Ask, LabelSuggestion, RewriteAs };
 /** AI assist as the relay announced it to every desk (never the key). */
@@ -126,6 +137,21 @@ export type { ChannelFigures, DayFigures };
 export type ChannelConsent = ChannelConsent_Serialize;
 /** One consent record: opted in or out, when, how and by whom. */
 export type ConsentRecord = ConsentRecord_Serialize;
+/** What the Broadcasts page offers: WhatsApp numbers, labels, attribute names, the workspace's time zone, who may manage. */
+export type BroadcastOptions = BroadcastOptions_Serialize;
+/** Which customers a campaign goes to (a number, labels, attributes, last message). */
+export type AudienceFilter = AudienceFilter_Deserialize;
+/** What a filter chooses: the count, the first customers and those left out by reason. */
+export type Audience = Audience_Serialize;
+/** A campaign an admin asks for. */
+export type BroadcastDraft = BroadcastDraft_Deserialize;
+/** A campaign as the relay reports it, with its counts. */
+export type CampaignView = CampaignView_Serialize;
+/** A page of a campaign's recipients. */
+export type RecipientsPage = RecipientsPage_Serialize;
+/** One recipient's outcome. */
+export type RecipientView = RecipientView_Serialize;
+export type { BroadcastTemplate, CampaignAction, CampaignCounts, ReceivedView };
 /** What a member may set as their own status. */
 export type PresenceStatus = 'available' | 'away';
 
@@ -633,4 +659,54 @@ export function assistStream(conversationId: number, ask: Ask, onPiece: (piece: 
 /** Suggested intent and sentiment labels for the customer's latest message (not applied). */
 export function assistLabels(conversationId: number): Promise<LabelSuggestion> {
   return unwrap(() => commands.assistLabels(conversationId));
+}
+
+/** What the Broadcasts page offers: WhatsApp numbers, labels, attribute names, the workspace's time zone, whether this member manages campaigns. */
+export function broadcastOptions(): Promise<BroadcastOptions> {
+  return unwrap(() => commands.broadcastOptions());
+}
+
+/** The approved templates a WhatsApp number may send, with their category; `refresh` reads them from Meta first (admins). */
+export function broadcastTemplates(channelId: string, refresh = false): Promise<BroadcastTemplate[]> {
+  return unwrap(() => commands.broadcastTemplates(channelId, refresh));
+}
+
+/** How many customers `filter` chooses, the first of them and those left out by reason (on this desk's cache). */
+export function broadcastAudience(filter: AudienceFilter, marketing: boolean, timeZone: string): Promise<Audience> {
+  return unwrap(() => commands.broadcastAudience(filter, marketing, timeZone));
+}
+
+/** Creates and starts a campaign (admins): the eligible recipients handed to the relay. */
+export function createBroadcast(draft: BroadcastDraft): Promise<CampaignView> {
+  return unwrap(() => commands.createBroadcast(draft));
+}
+
+/** The workspace's campaigns, newest first (from the relay). */
+export function broadcasts(): Promise<CampaignView[]> {
+  return unwrap(() => commands.broadcasts());
+}
+
+/** One campaign with its counts (from the relay). */
+export function broadcast(id: string): Promise<CampaignView> {
+  return unwrap(() => commands.broadcast(id));
+}
+
+/** A page of a campaign's recipients with their outcomes, after cursor `after`. */
+export function broadcastRecipients(id: string, after: string | null): Promise<RecipientsPage> {
+  return unwrap(() => commands.broadcastRecipients(id, after));
+}
+
+/** Pauses, resumes or cancels a campaign (admins); the campaign as it is now. */
+export function steerBroadcast(id: string, action: CampaignAction): Promise<CampaignView> {
+  return unwrap(() => commands.steerBroadcast(id, action));
+}
+
+/** Saves a campaign's recipients and outcomes as CSV in the Downloads folder; where it went. */
+export function saveBroadcastCsv(id: string, name: string): Promise<string> {
+  return unwrap(() => commands.saveBroadcastCsv(id, name));
+}
+
+/** The campaigns the customer of a conversation received, newest first (from the relay). */
+export function campaignsReceived(conversationId: number): Promise<ReceivedView[]> {
+  return unwrap(() => commands.campaignsReceived(conversationId));
 }

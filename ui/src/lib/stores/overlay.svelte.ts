@@ -2,14 +2,14 @@
 // No DOM: App renders the overlay `current` names; each dialog closes through `close`.
 
 /** The overlays over the inbox; 'none' shows the inbox alone. */
-export type Overlay = 'none' | 'welcome' | 'search' | 'help' | 'about' | 'canned' | 'team' | 'reports' | 'signIn';
+export type Overlay = 'none' | 'welcome' | 'search' | 'help' | 'about' | 'canned' | 'team' | 'reports' | 'broadcasts' | 'signIn';
 /** The Team dialog's tabs. */
 export type TeamSection = 'members' | 'devices' | 'channels' | 'audit' | 'data' | 'automation' | 'workspace';
 /** A `zentro://invite` link's relay and code, for the sign-in dialog's join form. */
 export type InvitationLink = { relay: string; code: string };
 
 /** Overlays a `zentro://conversation` link closes to show the conversation. */
-const CLOSED_BY_A_LINK: readonly Overlay[] = ['search', 'about', 'team', 'reports'];
+const CLOSED_BY_A_LINK: readonly Overlay[] = ['search', 'about', 'team', 'reports', 'broadcasts'];
 
 export class Overlays {
   current = $state<Overlay>('none');
