@@ -183,6 +183,7 @@ const answers = {
   actOnConversation: (): Out<'actOnConversation'> => null,
   consent: (): Out<'consent'> => [],
   recordConsent: (): Out<'recordConsent'> => null,
+  campaignsReceived: (): Out<'campaignsReceived'> => [],
   setViewing: () => null, // Rust's `()` arrives as null (the binding says void)
   inboxPainted: () => null,
   templates: (): Out<'templates'> => [],

@@ -35,6 +35,7 @@ function backend(overrides: Record<string, (args: Record<string, unknown>) => un
     canned_replies: () => [],
     save_canned_reply: () => null,
     delete_canned_reply: () => null,
+    campaigns_received: () => [],
     ...overrides,
   };
   mockIPC((cmd, args) => {

@@ -3,7 +3,7 @@ import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-li
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import Broadcasts from './Broadcasts.svelte';
 import { BroadcastsState } from '../stores/broadcasts.svelte';
-import type { Audience, AudienceFilter, BroadcastDraft, CampaignCounts, CampaignView } from '../ipc';
+import type { Audience, AudienceFilter, BroadcastDraft, CampaignCounts, Campaign } from '../ipc';
 
 afterEach(() => {
   cleanup();
@@ -18,7 +18,7 @@ function counts(overrides: Partial<CampaignCounts> = {}): CampaignCounts {
   return { queued: 0, sending: 0, sent: 0, delivered: 0, read: 0, replied: 0, failed: 0, skipped: 0, cancelled: 0, ...overrides };
 }
 
-function campaign(overrides: Partial<CampaignView> = {}): CampaignView {
+function campaign(overrides: Partial<Campaign> = {}): Campaign {
   return {
     id: 'c_1',
     name: 'Spring restock',
@@ -54,7 +54,7 @@ function audienceFor(filter: AudienceFilter, marketing: boolean): Audience {
   };
 }
 
-function backend(options: { canManage?: boolean; list?: CampaignView[]; fresh?: () => CampaignView } = {}): Calls {
+function backend(options: { canManage?: boolean; list?: Campaign[]; fresh?: () => Campaign } = {}): Calls {
   const calls: Calls = [];
   mockIPC((cmd, raw) => {
     const args = (raw ?? {}) as Record<string, unknown>;

@@ -246,22 +246,22 @@ export const commands = {
 	 *  Creates campaign `draft` (admins): the eligible recipients handed to the relay, started now
 	 *  or at its time in the workspace's time zone.
 	 */
-	createBroadcast: (draft: BroadcastDraft_Deserialize) => typedError<CampaignView_Serialize, CommandError>(__TAURI_INVOKE("create_broadcast", { draft })),
+	createBroadcast: (draft: BroadcastDraft_Deserialize) => typedError<Campaign_Serialize, CommandError>(__TAURI_INVOKE("create_broadcast", { draft })),
 	/**  The workspace's campaigns, newest first. */
-	broadcasts: () => typedError<CampaignView_Serialize[], CommandError>(__TAURI_INVOKE("broadcasts")),
+	broadcasts: () => typedError<Campaign_Serialize[], CommandError>(__TAURI_INVOKE("broadcasts")),
 	/**  One campaign with its counts. */
-	broadcast: (id: string) => typedError<CampaignView_Serialize, CommandError>(__TAURI_INVOKE("broadcast", { id })),
+	broadcast: (id: string) => typedError<Campaign_Serialize, CommandError>(__TAURI_INVOKE("broadcast", { id })),
 	/**  A page of a campaign's recipients with their outcomes, after cursor `after`. */
-	broadcastRecipients: (id: string, after: string | null) => typedError<RecipientsPage_Serialize, CommandError>(__TAURI_INVOKE("broadcast_recipients", { id, after })),
+	broadcastRecipients: (id: string, after: string | null) => typedError<RecipientPage_Serialize, CommandError>(__TAURI_INVOKE("broadcast_recipients", { id, after })),
 	/**  Pauses, resumes or cancels a campaign (admins). */
-	steerBroadcast: (id: string, action: CampaignAction) => typedError<CampaignView_Serialize, CommandError>(__TAURI_INVOKE("steer_broadcast", { id, action })),
+	steerBroadcast: (id: string, action: CampaignAction) => typedError<Campaign_Serialize, CommandError>(__TAURI_INVOKE("steer_broadcast", { id, action })),
 	/**
 	 *  Saves every recipient of a campaign with their outcome as CSV in the Downloads folder, named
 	 *  after `name`; where it went.
 	 */
 	saveBroadcastCsv: (id: string, name: string) => typedError<string, CommandError>(__TAURI_INVOKE("save_broadcast_csv", { id, name })),
 	/**  The campaigns the customer of a conversation received on its WhatsApp number, newest first. */
-	campaignsReceived: (conversationId: number) => typedError<ReceivedView[], CommandError>(__TAURI_INVOKE("campaigns_received", { conversationId })),
+	campaignsReceived: (conversationId: number) => typedError<ReceivedCampaign[], CommandError>(__TAURI_INVOKE("campaigns_received", { conversationId })),
 };
 
 /** Events */
@@ -902,6 +902,9 @@ export type CacheStatus = {
 	counts: CacheCounts,
 };
 
+/**  A campaign as the relay reports it (`GET /v1/campaigns`, `GET /v1/campaigns/{id}`). */
+export type Campaign = Campaign_Serialize | Campaign_Deserialize;
+
 /**  What an admin does to a campaign once it exists. */
 export type CampaignAction = 
 /**  Stop sending for now (scheduled or running). */
@@ -933,6 +936,45 @@ export type CampaignCounts = {
 	cancelled: number,
 };
 
+/**  One recipient's outcome (`GET /v1/campaigns/{id}/recipients`). */
+export type CampaignRecipient = CampaignRecipient_Serialize | CampaignRecipient_Deserialize;
+
+/**  One recipient's outcome (`GET /v1/campaigns/{id}/recipients`). */
+export type CampaignRecipient_Deserialize = {
+	/**  The customer's WhatsApp id. */
+	customer_id: string,
+	/**  Their name as the desk gave it. */
+	name?: string | null,
+	/**  Where they are. */
+	status: RecipientStatus,
+	/**  Why it was skipped, when it was. */
+	skip_reason?: SkipReason | null,
+	/**  Meta's code and words, when it failed. */
+	error?: string | null,
+	/**  Meta's message id, once accepted. */
+	message_id?: string | null,
+	/**  When its status last changed, ms. */
+	updated_at: number,
+};
+
+/**  One recipient's outcome (`GET /v1/campaigns/{id}/recipients`). */
+export type CampaignRecipient_Serialize = {
+	/**  The customer's WhatsApp id. */
+	customer_id: string,
+	/**  Their name as the desk gave it. */
+	name: string | null,
+	/**  Where they are. */
+	status: RecipientStatus,
+	/**  Why it was skipped, when it was. */
+	skip_reason: SkipReason | null,
+	/**  Meta's code and words, when it failed. */
+	error: string | null,
+	/**  Meta's message id, once accepted. */
+	message_id: string | null,
+	/**  When its status last changed, ms. */
+	updated_at: number,
+};
+
 /**  Where a campaign is in its life. */
 export type CampaignState = 
 /**  Created; recipients may still be added; nothing goes out. */
@@ -948,76 +990,79 @@ export type CampaignState =
 /**  Every recipient has an outcome. */
 "completed";
 
-/**  A campaign as the page shows it (the relay's, with times as numbers). */
-export type CampaignView = CampaignView_Serialize | CampaignView_Deserialize;
-
-/**  A campaign as the page shows it (the relay's, with times as numbers). */
-export type CampaignView_Deserialize = {
+/**  A campaign as the relay reports it (`GET /v1/campaigns`, `GET /v1/campaigns/{id}`). */
+export type Campaign_Deserialize = {
 	/**  The relay's id for it. */
 	id: string,
 	/**  What the team calls it. */
 	name: string,
-	/**  The WhatsApp number (phone number id) it is sent from. */
+	/**  The channel it is sent from. */
 	channel_id: string,
 	/**  The template's name. */
 	template_name: string,
 	/**  The template's language. */
 	template_language: string,
-	/**  The template's category when created. */
+	/**  The template's category when created (MARKETING needs consent). */
 	category: string,
-	/**  How the audience was chosen, in words. */
+	/**  How the audience was chosen. */
 	audience: string,
 	/**  Where it is. */
 	state: CampaignState,
-	/**  Why it is paused: an admin, or Meta's code and words, or the messaging limit. */
+	/**
+	 *  Why it is paused: an admin's pause, or Meta's code and words (a paused template, a
+	 *  quality limit), or the messaging limit until a time.
+	 */
 	paused_reason?: string | null,
-	/**  Most messages a second. */
+	/**  Most messages per second. */
 	per_second: number,
-	/**  When it is due (UTC ms). */
+	/**  When it is due, in ms since the epoch. */
 	send_at?: number | null,
 	/**  Who created it (member id). */
 	created_by: string,
-	/**  When (UTC ms). */
+	/**  When, ms. */
 	created_at: number,
-	/**  When its first message went (UTC ms). */
+	/**  When its first message went, ms. */
 	started_at?: number | null,
-	/**  When its last recipient got an outcome (UTC ms). */
+	/**  When its last recipient got an outcome, ms. */
 	finished_at?: number | null,
 	/**  Recipients by outcome. */
 	counts: CampaignCounts,
 };
 
-/**  A campaign as the page shows it (the relay's, with times as numbers). */
-export type CampaignView_Serialize = {
+/**  A campaign as the relay reports it (`GET /v1/campaigns`, `GET /v1/campaigns/{id}`). */
+export type Campaign_Serialize = {
 	/**  The relay's id for it. */
 	id: string,
 	/**  What the team calls it. */
 	name: string,
-	/**  The WhatsApp number (phone number id) it is sent from. */
+	/**  The channel it is sent from. */
 	channel_id: string,
 	/**  The template's name. */
 	template_name: string,
 	/**  The template's language. */
 	template_language: string,
-	/**  The template's category when created. */
+	/**  The template's category when created (MARKETING needs consent). */
 	category: string,
-	/**  How the audience was chosen, in words. */
+	/**  How the audience was chosen. */
 	audience: string,
 	/**  Where it is. */
 	state: CampaignState,
-	/**  Why it is paused: an admin, or Meta's code and words, or the messaging limit. */
+	/**
+	 *  Why it is paused: an admin's pause, or Meta's code and words (a paused template, a
+	 *  quality limit), or the messaging limit until a time.
+	 */
 	paused_reason: string | null,
-	/**  Most messages a second. */
+	/**  Most messages per second. */
 	per_second: number,
-	/**  When it is due (UTC ms). */
+	/**  When it is due, in ms since the epoch. */
 	send_at: number | null,
 	/**  Who created it (member id). */
 	created_by: string,
-	/**  When (UTC ms). */
+	/**  When, ms. */
 	created_at: number,
-	/**  When its first message went (UTC ms). */
+	/**  When its first message went, ms. */
 	started_at: number | null,
-	/**  When its last recipient got an outcome (UTC ms). */
+	/**  When its last recipient got an outcome, ms. */
 	finished_at: number | null,
 	/**  Recipients by outcome. */
 	counts: CampaignCounts,
@@ -2344,8 +2389,11 @@ export type RatingComment_Serialize = {
 	conversation_id: number | null,
 };
 
-/**  A campaign a customer received, as the contact panel lists it. */
-export type ReceivedView = {
+/**
+ *  A campaign a customer received (`GET /v1/campaigns/received?channel_id=&customer_id=`): what the
+ *  contact panel shows.
+ */
+export type ReceivedCampaign = {
 	/**  The campaign's id. */
 	campaign_id: string,
 	/**  Its name. */
@@ -2354,8 +2402,27 @@ export type ReceivedView = {
 	template_name: string,
 	/**  What happened to this customer's message. */
 	status: RecipientStatus,
-	/**  When its status last changed (UTC ms). */
+	/**  When its status last changed, ms. */
 	updated_at: number,
+};
+
+/**  A page of recipients, in the order they were added. */
+export type RecipientPage = RecipientPage_Serialize | RecipientPage_Deserialize;
+
+/**  A page of recipients, in the order they were added. */
+export type RecipientPage_Deserialize = {
+	/**  This page. */
+	recipients: CampaignRecipient_Deserialize[],
+	/**  Pass as `after` for the next page; `None` at the end. */
+	next?: string | null,
+};
+
+/**  A page of recipients, in the order they were added. */
+export type RecipientPage_Serialize = {
+	/**  This page. */
+	recipients: CampaignRecipient_Serialize[],
+	/**  Pass as `after` for the next page; `None` at the end. */
+	next: string | null,
 };
 
 /**
@@ -2384,60 +2451,6 @@ export type RecipientStatus =
 "skipped" | 
 /**  The campaign was cancelled before its turn. */
 "cancelled";
-
-/**  One recipient's outcome, as the recipients table shows it. */
-export type RecipientView = RecipientView_Serialize | RecipientView_Deserialize;
-
-/**  One recipient's outcome, as the recipients table shows it. */
-export type RecipientView_Deserialize = {
-	/**  Their WhatsApp id. */
-	customer_id: string,
-	/**  Their name as the desk gave it. */
-	name?: string | null,
-	/**  Where they are. */
-	status: RecipientStatus,
-	/**  Why they were skipped. */
-	skip_reason?: SkipReason | null,
-	/**  Meta's code and words, when it failed. */
-	error?: string | null,
-	/**  When the status last changed (UTC ms). */
-	updated_at: number,
-};
-
-/**  One recipient's outcome, as the recipients table shows it. */
-export type RecipientView_Serialize = {
-	/**  Their WhatsApp id. */
-	customer_id: string,
-	/**  Their name as the desk gave it. */
-	name: string | null,
-	/**  Where they are. */
-	status: RecipientStatus,
-	/**  Why they were skipped. */
-	skip_reason: SkipReason | null,
-	/**  Meta's code and words, when it failed. */
-	error: string | null,
-	/**  When the status last changed (UTC ms). */
-	updated_at: number,
-};
-
-/**  A page of recipients. */
-export type RecipientsPage = RecipientsPage_Serialize | RecipientsPage_Deserialize;
-
-/**  A page of recipients. */
-export type RecipientsPage_Deserialize = {
-	/**  This page, in the order they were added. */
-	recipients: RecipientView_Deserialize[],
-	/**  The cursor of the next page; `None` at the end. */
-	next?: string | null,
-};
-
-/**  A page of recipients. */
-export type RecipientsPage_Serialize = {
-	/**  This page, in the order they were added. */
-	recipients: RecipientView_Serialize[],
-	/**  The cursor of the next page; `None` at the end. */
-	next: string | null,
-};
 
 /**
  *  What the sign-in screen remembers across sign-outs: the last relay and email, and whether the

@@ -73,10 +73,10 @@ import {
   type BroadcastTemplate,
   type CampaignAction,
   type CampaignCounts,
-  type CampaignView_Serialize,
-  type ReceivedView,
-  type RecipientsPage_Serialize,
-  type RecipientView_Serialize,
+  type Campaign_Serialize,
+  type ReceivedCampaign,
+  type RecipientPage_Serialize,
+  type CampaignRecipient_Serialize,
 } from './bindings';
 export type { AssistPreview, AssistOutcome, Ask, LabelSuggestion, RewriteAs };
 /** AI assist as the relay announced it to every desk (never the key). */
@@ -146,12 +146,12 @@ export type Audience = Audience_Serialize;
 /** A campaign an admin asks for. */
 export type BroadcastDraft = BroadcastDraft_Deserialize;
 /** A campaign as the relay reports it, with its counts. */
-export type CampaignView = CampaignView_Serialize;
+export type Campaign = Campaign_Serialize;
 /** A page of a campaign's recipients. */
-export type RecipientsPage = RecipientsPage_Serialize;
+export type RecipientPage = RecipientPage_Serialize;
 /** One recipient's outcome. */
-export type RecipientView = RecipientView_Serialize;
-export type { BroadcastTemplate, CampaignAction, CampaignCounts, ReceivedView };
+export type CampaignRecipient = CampaignRecipient_Serialize;
+export type { BroadcastTemplate, CampaignAction, CampaignCounts, ReceivedCampaign };
 /** What a member may set as their own status. */
 export type PresenceStatus = 'available' | 'away';
 
@@ -677,27 +677,27 @@ export function broadcastAudience(filter: AudienceFilter, marketing: boolean, ti
 }
 
 /** Creates and starts a campaign (admins): the eligible recipients handed to the relay. */
-export function createBroadcast(draft: BroadcastDraft): Promise<CampaignView> {
+export function createBroadcast(draft: BroadcastDraft): Promise<Campaign> {
   return unwrap(() => commands.createBroadcast(draft));
 }
 
 /** The workspace's campaigns, newest first (from the relay). */
-export function broadcasts(): Promise<CampaignView[]> {
+export function broadcasts(): Promise<Campaign[]> {
   return unwrap(() => commands.broadcasts());
 }
 
 /** One campaign with its counts (from the relay). */
-export function broadcast(id: string): Promise<CampaignView> {
+export function broadcast(id: string): Promise<Campaign> {
   return unwrap(() => commands.broadcast(id));
 }
 
 /** A page of a campaign's recipients with their outcomes, after cursor `after`. */
-export function broadcastRecipients(id: string, after: string | null): Promise<RecipientsPage> {
+export function broadcastRecipients(id: string, after: string | null): Promise<RecipientPage> {
   return unwrap(() => commands.broadcastRecipients(id, after));
 }
 
 /** Pauses, resumes or cancels a campaign (admins); the campaign as it is now. */
-export function steerBroadcast(id: string, action: CampaignAction): Promise<CampaignView> {
+export function steerBroadcast(id: string, action: CampaignAction): Promise<Campaign> {
   return unwrap(() => commands.steerBroadcast(id, action));
 }
 
@@ -707,6 +707,6 @@ export function saveBroadcastCsv(id: string, name: string): Promise<string> {
 }
 
 /** The campaigns the customer of a conversation received, newest first (from the relay). */
-export function campaignsReceived(conversationId: number): Promise<ReceivedView[]> {
+export function campaignsReceived(conversationId: number): Promise<ReceivedCampaign[]> {
   return unwrap(() => commands.campaignsReceived(conversationId));
 }

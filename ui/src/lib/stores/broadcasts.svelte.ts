@@ -21,8 +21,8 @@ import {
   type BroadcastTemplate,
   type CampaignAction,
   type CampaignCounts,
-  type CampaignView,
-  type RecipientView,
+  type Campaign,
+  type CampaignRecipient,
 } from '../ipc';
 
 /** How often an open campaign is read again from the relay. */
@@ -46,7 +46,7 @@ export const OUTCOMES: readonly { key: keyof CampaignCounts; label: string }[] =
 ];
 
 /** A campaign's state in words. */
-export function stateLabel(state: CampaignView['state']): string {
+export function stateLabel(state: Campaign['state']): string {
   return { draft: 'Draft', scheduled: 'Scheduled', running: 'Sending', paused: 'Paused', cancelled: 'Cancelled', completed: 'Completed' }[state];
 }
 
@@ -66,7 +66,7 @@ export function settled(counts: CampaignCounts): number {
 }
 
 /** Which actions an admin may take on a campaign in `state`. */
-export function actionsFor(state: CampaignView['state']): CampaignAction[] {
+export function actionsFor(state: Campaign['state']): CampaignAction[] {
   switch (state) {
     case 'scheduled':
     case 'running':
@@ -146,7 +146,7 @@ export type Saved = { path: string } | { problem: string };
 
 export class BroadcastsState {
   options = $state<BroadcastOptions | null>(null);
-  campaigns = $state<CampaignView[]>([]);
+  campaigns = $state<Campaign[]>([]);
   problem = $state<string | null>(null);
   loading = $state(false);
 
@@ -164,9 +164,9 @@ export class BroadcastsState {
   creating = $state(false);
   createProblem = $state<string | null>(null);
 
-  campaign = $state<CampaignView | null>(null);
+  campaign = $state<Campaign | null>(null);
   samples = $state<Sample[]>([]);
-  recipients = $state<RecipientView[]>([]);
+  recipients = $state<CampaignRecipient[]>([]);
   nextRecipients = $state<string | null>(null);
   campaignProblem = $state<string | null>(null);
   steering = $state(false);
@@ -343,7 +343,7 @@ export class BroadcastsState {
   }
 
   /** Shows one campaign and polls it while it is open. */
-  async open(campaign: CampaignView): Promise<void> {
+  async open(campaign: Campaign): Promise<void> {
     this.#stopPolling();
     this.view = 'campaign';
     this.campaign = campaign;
