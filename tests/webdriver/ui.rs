@@ -75,15 +75,25 @@ pub async fn screenshot(client: &Client, name: &str) {
     eprintln!("screenshot: {}", file.display());
 }
 
-/// Clicks the element `css` names (it must be there).
+/// Clicks the element `css` names (it must be there), scrolled into view first as a person
+/// would scroll to it: WebKit's driver does not scroll inside a panel that scrolls on its own
+/// (the contact panel), and refuses an element outside the window as not interactable.
 pub async fn click(client: &Client, css: &str) {
-    client
+    let element = client
         .find(Locator::Css(css))
         .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    client
+        .execute(
+            "arguments[0].scrollIntoView({ block: 'center', inline: 'nearest' })",
+            vec![serde_json::to_value(&element).unwrap()],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("scrolling to {css}: {e}"));
+    element
         .click()
         .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
 }
 
 /// Which row of the conversation list to open.

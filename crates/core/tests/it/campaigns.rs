@@ -118,7 +118,7 @@ async fn the_relays_announcement_with_its_change_is_kept() {
     )])
     .await;
     let mut event = announced(2, "relay", "Spring restock", "paused");
-    event.payload = json!({ "change": "paused", "campaign": event.payload });
+    event.payload["change"] = Value::from("paused");
     event.payload["campaign"]["paused_reason"] = Value::from("Paused by an admin");
     crate::support::apply(&cache, &[event, sent(3, "campaign:c_spring", "wamid.out1")]).await;
     let kept: (String, String, Option<String>) =
