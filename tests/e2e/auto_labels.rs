@@ -15,8 +15,9 @@ use zentro_relay::sealing::{TokenKey, TokenKeys};
 use crate::support::{PASSWORD, customer, wait_for, world_with};
 use crate::team::keychain_desk;
 
-/// A number no other test uses.
+/// Numbers no other test uses.
 const PHONE: &str = "106540350009025";
+const PHONE_FAILING: &str = "106540350009026";
 
 /// The labels of the cache's only conversation.
 async fn labels(cache: &Cache) -> Vec<String> {
@@ -45,13 +46,21 @@ async fn available(cache: &Cache) -> usize {
         .count()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_open_desk_labels_each_new_customer_message_and_every_desk_shows_it() {
+/// Two open desks (the owner's and an agent's) of a workspace whose owner turned automatic labels
+/// on with the provider's stand-in; Ana wrote once before (never labelled).
+struct LabellingTeam {
+    w: crate::support::World,
+    ai: AssistSim,
+    ana: zentro_meta_sim::Customer,
+    desks: [(zentro_core::desk::Desk, Cache, tempfile::TempDir); 2],
+}
+
+async fn labelling_team(phone: &str) -> LabellingTeam {
     let keys = TokenKeys {
         current: TokenKey::parse(&TokenKey::generate()).unwrap(),
         previous: None,
     };
-    let w = world_with(SimConfig::default(), PHONE, |c| c.token_keys = Some(keys)).await;
+    let w = world_with(SimConfig::default(), phone, |c| c.token_keys = Some(keys)).await;
     let ai = AssistSim::start(AssistSimConfig::default()).await.unwrap();
     let ana = customer(25);
     // Written before automatic labels were on: never labelled.
@@ -126,7 +135,21 @@ async fn one_open_desk_labels_each_new_customer_message_and_every_desk_shows_it(
                 .unwrap())
     })
     .await;
+    LabellingTeam {
+        w,
+        ai,
+        ana,
+        desks: [
+            (owner_desk, owner_cache, owner_dir),
+            (agent_desk, agent_cache, agent_dir),
+        ],
+    }
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_open_desk_labels_each_new_customer_message_and_every_desk_shows_it() {
+    let LabellingTeam { w, ai, ana, desks } = labelling_team(PHONE).await;
+    let [(owner_desk, owner_cache, _o), (agent_desk, agent_cache, _a)] = desks;
     ai.answer_next("intent: refund\nsentiment: negative");
     w.text_from(&ana, "The blender arrived broken. I want my money back.")
         .await;
@@ -150,4 +173,28 @@ async fn one_open_desk_labels_each_new_customer_message_and_every_desk_shows_it(
     );
     owner_desk.stop().await;
     agent_desk.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_is_labelled_once_the_provider_answers_again_after_failing_for_now() {
+    let LabellingTeam { w, ai, ana, desks } = labelling_team(PHONE_FAILING).await;
+    let [(owner_desk, owner_cache, _o), (agent_desk, _, _a)] = desks;
+    // Only the owner's desk stays open: no other desk covers for it.
+    agent_desk.stop().await;
+    // The provider is busy once (429, retry after 2 s), then answers.
+    ai.fail_next(zentro_assist_sim::Fault::RateLimited {
+        retry_after_secs: 2,
+    });
+    ai.answer_next("intent: delivery\nsentiment: neutral");
+    w.text_from(&ana, "Where is my order? It was due yesterday.")
+        .await;
+    let expected = ["intent:delivery", "sentiment:neutral"].map(String::from);
+    wait_for("the labels after the provider's refusal", || async {
+        labels(&owner_cache).await == expected
+    })
+    .await;
+    let requests = ai.requests();
+    assert_eq!(requests.len(), 2, "refused once, asked again once");
+    assert!(requests.iter().all(|r| r.text().contains("due yesterday")));
+    owner_desk.stop().await;
 }

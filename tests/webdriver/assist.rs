@@ -1,18 +1,25 @@
-//! AI assist in the real window (issue 25): an owner turns it on in Team → Workspace, naming the
-//! stand-in provider (assist-sim on loopback); every desk's status bar then names where text goes;
-//! an agent drafts a reply, watches it stream into the composer, and sends it — it reaches Meta's
-//! stand-in only then. A restricted customer's conversation is refused on the desk, and the
-//! provider never hears of it. The sandbox runs a real relay and meta-sim inside the app.
+//! AI assist in the real window (issue 25): an owner turns it on in Team → Workspace on her desk,
+//! naming the stand-in provider (assist-sim on loopback), and invites an agent; the agent's desk,
+//! on its own computer, then names where text goes; he drafts a reply, watches it stream into the
+//! composer, and sends it — it reaches Meta's stand-in only then, and the owner's audit names his
+//! request without its content. A team relay on loopback and meta-sim stand behind both desks.
+//! In the sandbox (a real relay and meta-sim inside the app), a restricted customer's
+//! conversation is refused on the desk, and the provider never hears of it.
 
 use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 use zentro_assist_sim::{AssistSim, AssistSimConfig};
+use zentro_core::relay_client::RelayClient;
+use zentro_core::vault::{Secret, Vault};
+use zentro_meta_sim::{Customer, Inbound, MetaSim, SimConfig};
+use zentro_relay::sealing::{TokenKey, TokenKeys};
+use zentro_relay::store::ChannelKind;
 use zentro_tests::webdriver::AppSession;
 
 use crate::ui::{
-    click, count, fill, sandbox_session, screenshot, text, wait_for, wait_for_count,
-    wait_for_live_sync, wait_for_text,
+    TeamRelay, click, count, fill, sandbox_session, screenshot, start_app, text, wait_for,
+    wait_for_count, wait_for_live_sync, wait_for_team_workspace, wait_for_text,
 };
 
 /// What the composer's text box holds.
@@ -132,15 +139,161 @@ async fn open_with_draft_button(client: &Client, name: &str) {
     .await;
 }
 
+/// A number no other test uses (keychain entries are shared by the tests of one session).
+const PHONE: &str = "106540350025001";
+const WABA: &str = "102290129340425";
+
+/// A team as it runs for real: its relay on loopback (sealing keys on, so channel tokens and the
+/// provider's key can be kept), Meta's stand-in with the team's WhatsApp number (its token stored
+/// on the relay by the owner), and the provider's stand-in.
+struct Team {
+    relay: TeamRelay,
+    meta: MetaSim,
+    assist: AssistSim,
+}
+
+async fn team() -> Team {
+    let meta_config = SimConfig::default();
+    let app_secret = meta_config.app_secret.clone();
+    let relay = TeamRelay::start(
+        |store, workspace| async move {
+            store
+                .add_channel(
+                    &workspace,
+                    ChannelKind::Whatsapp,
+                    PHONE,
+                    Some(WABA),
+                    "Support",
+                )
+                .await
+                .unwrap();
+            store
+        },
+        |config| {
+            config.app_secret = app_secret;
+            config.token_keys = Some(TokenKeys {
+                current: TokenKey::parse(&TokenKey::generate()).unwrap(),
+                previous: None,
+            });
+        },
+    )
+    .await;
+    let meta = MetaSim::start(meta_config).await.unwrap();
+    meta.set_webhook_url(format!("{}/webhooks/meta", relay.url));
+    let channel_token = meta.add_whatsapp_number(WABA, PHONE, "15550783881");
+    let owner = RelayClient::new(&relay.url).unwrap();
+    let (token, _) = owner
+        .sign_in("ana@acme.test", &Secret::new(TeamRelay::PASSWORD), "setup")
+        .await
+        .unwrap();
+    let channel = owner.channels(&token).await.unwrap().remove(0);
+    owner
+        .set_channel_token(&token, &channel.id, &Secret::new(channel_token.expose()))
+        .await
+        .unwrap();
+    let assist = AssistSim::start(AssistSimConfig::default()).await.unwrap();
+    Team {
+        relay,
+        meta,
+        assist,
+    }
+}
+
+/// The owner's desk (signed in as `zentro login` does): turns AI on, invites Bo as an agent;
+/// returns Bo's invitation code.
+async fn owner_turns_ai_on_and_invites_an_agent(team: &Team) -> String {
+    let data = tempfile::tempdir().unwrap();
+    zentro_core::account::sign_in(
+        data.path(),
+        Vault::system(),
+        &team.relay.url,
+        "ana@acme.test",
+        &Secret::new(TeamRelay::PASSWORD),
+        "Ana's desk",
+    )
+    .await
+    .unwrap();
+    let graph = team.meta.base_url();
+    let session = start_app(data.path(), &[("ZENTRO_GRAPH_URL", graph.as_str())]).await;
+    let client = &session.client;
+    wait_for_team_workspace(client).await;
+    assert_eq!(
+        count(client, "[data-testid=ai-indicator]").await,
+        0,
+        "off until an owner turns it on"
+    );
+    turn_ai_on(client, &team.assist).await;
+    click(client, "[data-testid=open-team]").await;
+    click(client, "[data-testid=team-tab-members]").await;
+    fill(client, "[data-testid=invite-email]", "bo@acme.test").await;
+    click(client, "[data-testid=invite-submit]").await;
+    wait_for("Bo's invitation code", || async {
+        text(client, "[data-testid=invitation-code]").await.len() == 24
+    })
+    .await;
+    let code = text(client, "[data-testid=invitation-code]").await;
+    session.close().await.unwrap();
+    code
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_turns_ai_on_and_an_agent_sends_a_streamed_draft() {
-    let SandboxWithAi { sim, session, .. } = sandbox_with_ai_on().await;
+    let team = team().await;
+    let ana = Customer {
+        id: "US.25001".into(),
+        phone: Some("16505552501".into()),
+        name: "Ana Souza".into(),
+    };
+    team.meta
+        .customer_writes(
+            PHONE,
+            &ana,
+            Inbound::Text("Hi! Where is my order #4821?".into()),
+        )
+        .await;
+    let code = owner_turns_ai_on_and_invites_an_agent(&team).await;
+
+    // Bo, an agent, joins on his own computer with the code (as `zentro join` does: the device
+    // token into the keychain); his desk shows where text goes, and the AI settings are not his
+    // to change.
+    let data = tempfile::tempdir().unwrap();
+    zentro_core::account::join(
+        data.path(),
+        Vault::system(),
+        &team.relay.url,
+        &code,
+        &Secret::new("bo's own long password"),
+        "Bo's laptop",
+    )
+    .await
+    .unwrap();
+    let graph = team.meta.base_url();
+    let session = start_app(data.path(), &[("ZENTRO_GRAPH_URL", graph.as_str())]).await;
     let client = &session.client;
+    wait_for_team_workspace(client).await;
+    let host = team.assist.base_url();
+    let host = host.trim_start_matches("http://").trim_end_matches("/v1");
+    wait_for_text(
+        client,
+        "the AI indicator on the agent's desk",
+        "[data-testid=ai-indicator]",
+        &format!("text goes to {host} (sim-small)"),
+    )
+    .await;
+    click(client, "[data-testid=open-team]").await;
+    wait_for_text(client, "the team", "[data-testid=team-me]", "(agent)").await;
+    assert_eq!(
+        count(client, "[data-testid=team-tab-workspace]").await,
+        0,
+        "an agent cannot reach the AI settings"
+    );
+    click(client, "[data-testid=team] header button[aria-label=Close]").await;
+
     open_with_draft_button(client, "Ana Souza").await;
     // Slow enough that the window shows the draft growing.
     let draft = "Hi Ana, your order 4821 left our warehouse and arrives on Friday.";
-    sim.set_token_delay(Duration::from_millis(120));
-    sim.answer_next(draft);
+    team.assist.set_token_delay(Duration::from_millis(120));
+    team.assist.answer_next(draft);
     click(client, "[data-testid=ai-draft]").await;
     wait_for("part of the draft in the composer", || async {
         let shown = composer(client).await;
@@ -152,10 +305,14 @@ async fn an_owner_turns_ai_on_and_an_agent_sends_a_streamed_draft() {
         composer(client).await == draft
     })
     .await;
-    // What went to the provider: one streamed draft request, with the stand-in's key.
-    let requests = sim.requests();
+    // What went to the provider: one streamed draft request, with the key the owner gave (it
+    // reached Bo's desk sealed through the relay), and the thread.
+    let requests = team.assist.requests();
     assert_eq!(requests.len(), 1, "one request");
-    assert_eq!(requests[0].bearer.as_deref(), Some(sim.api_key().as_str()));
+    assert_eq!(
+        requests[0].bearer.as_deref(),
+        Some(team.assist.api_key().as_str())
+    );
     assert_eq!(requests[0].body["stream"], true);
     assert!(
         requests[0].text().contains("order #4821"),
@@ -163,9 +320,8 @@ async fn an_owner_turns_ai_on_and_an_agent_sends_a_streamed_draft() {
     );
     // Nothing is sent without the agent (P2).
     assert!(
-        !text(client, "[data-testid=messages]")
-            .await
-            .contains("arrives on Friday")
+        team.meta.state().sent.is_empty(),
+        "nothing reached Meta yet"
     );
 
     click(client, "[data-testid=send]").await;
@@ -183,6 +339,17 @@ async fn an_owner_turns_ai_on_and_an_agent_sends_a_streamed_draft() {
         status.as_str() == Some("read")
     })
     .await;
+    let sent: Vec<(String, Option<String>)> = team
+        .meta
+        .state()
+        .sent
+        .iter()
+        .map(|m| (m.to.clone(), m.text()))
+        .collect();
+    assert_eq!(
+        sent,
+        vec![(ana.phone.clone().unwrap(), Some(draft.to_string()))]
+    );
     assert_eq!(
         composer(client).await,
         "",
@@ -190,6 +357,23 @@ async fn an_owner_turns_ai_on_and_an_agent_sends_a_streamed_draft() {
     );
     screenshot(client, "assist-draft-sent.png").await;
     session.close().await.unwrap();
+
+    // The owner's audit names Bo's request, without its content.
+    let owner = RelayClient::new(&team.relay.url).unwrap();
+    let (token, _) = owner
+        .sign_in("ana@acme.test", &Secret::new(TeamRelay::PASSWORD), "audit")
+        .await
+        .unwrap();
+    let audit = owner.audit(&token, None, 100).await.unwrap().entries;
+    let used: Vec<_> = audit.iter().filter(|e| e.action == "assist.used").collect();
+    assert_eq!(used.len(), 1, "one audited request: {audit:?}");
+    assert_eq!(used[0].actor_email.as_deref(), Some("bo@acme.test"));
+    assert!(
+        !used[0].details.contains("4821") && !used[0].details.contains("Friday"),
+        "no content in the audit: {}",
+        used[0].details
+    );
+    team.relay.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

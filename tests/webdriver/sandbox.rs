@@ -4,8 +4,8 @@
 use fantoccini::{Client, Locator, key::Key};
 
 use crate::ui::{
-    click, count, fill, screenshot, send_reply, start_app, text, wait_for, wait_for_count,
-    wait_for_live_sync, wait_for_text,
+    TeamRelay, click, count, fill, screenshot, send_reply, sign_in_from_welcome, start_app, text,
+    wait_for, wait_for_count, wait_for_live_sync, wait_for_team_workspace, wait_for_text,
 };
 
 async fn open_conversation(client: &Client, name: &str) {
@@ -312,29 +312,8 @@ async fn the_sandbox_inbox_is_drawn_light_or_dark_with_the_system_theme() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_click_leaves_the_sandbox_for_a_team_relay() {
     // A team's relay on loopback, with one workspace.
-    let relay_dir = tempfile::tempdir().unwrap();
-    let store = zentro_relay::Store::open(relay_dir.path()).await.unwrap();
-    store
-        .create_workspace(
-            "Acme Support",
-            "ana@acme.test",
-            "Ana",
-            &zentro_relay::credentials::hash_password("correct horse battery"),
-        )
-        .await
-        .unwrap();
-    store.close().await;
-    let config = zentro_relay::Config::new(
-        relay_dir.path().to_path_buf(),
-        zentro_meta::AppSecret::new("app-secret"),
-        zentro_relay::config::VerifyToken::new("verify"),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let relay_url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(zentro_relay::run(config, listener, async {
-        let _ = stopped.await;
-    }));
+    let relay = TeamRelay::start(|store, _| async { store }, |_| {}).await;
+    let relay_url = relay.url.clone();
 
     let data = tempfile::tempdir().unwrap();
     let session = start_app(
@@ -344,13 +323,7 @@ async fn one_click_leaves_the_sandbox_for_a_team_relay() {
     .await;
     let client = &session.client;
     // The first-run welcome offers the team's relay right away.
-    wait_for_count(client, "the welcome", "[data-testid=welcome-sign-in]", 1).await;
-    click(client, "[data-testid=welcome-sign-in]").await;
-
-    fill(client, "[data-testid=sign-in-relay]", &relay_url).await;
-    fill(client, "[data-testid=sign-in-email]", "ana@acme.test").await;
-    fill(client, "[data-testid=sign-in-password]", "not the password").await;
-    click(client, "[data-testid=sign-in-submit]").await;
+    sign_in_from_welcome(client, &relay_url, "ana@acme.test", "not the password").await;
     wait_for_text(
         client,
         "the refusal",
@@ -362,17 +335,12 @@ async fn one_click_leaves_the_sandbox_for_a_team_relay() {
     fill(
         client,
         "[data-testid=sign-in-password]",
-        "correct horse battery",
+        TeamRelay::PASSWORD,
     )
     .await;
     click(client, "[data-testid=sign-in-submit]").await;
     // The sandbox is gone; the team's (empty) inbox syncs live.
-    wait_for("the team's workspace", || async {
-        count(client, "[data-testid=sandbox-banner]").await == 0
-            && text(client, ".workspace").await == "Acme Support"
-    })
-    .await;
-    wait_for_live_sync(client, "live sync with the team's relay").await;
+    wait_for_team_workspace(client).await;
     assert!(count(client, "[data-testid=conversation-list-empty]").await == 1);
     let account = std::fs::read_to_string(data.path().join("account.json")).unwrap();
     assert!(account.contains("ana@acme.test"));
@@ -418,6 +386,5 @@ async fn one_click_leaves_the_sandbox_for_a_team_relay() {
     screenshot(client, "team-audit-log.png").await;
 
     session.close().await.unwrap();
-    stop.send(()).unwrap();
-    let _ = server.await;
+    relay.stop().await;
 }

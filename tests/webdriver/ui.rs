@@ -163,11 +163,20 @@ pub async fn open_row_other_than(client: &Client, name: &str) -> String {
         .unwrap_or_else(|| panic!("only {name}'s conversation is listed"))
 }
 
-/// Fills the field `css` names (it must be there) with `value`, replacing what it held.
+/// Fills the field `css` names (it must be there) with `value`, replacing what it held. Typed
+/// again if the field does not hold exactly `value` afterwards (keys typed while a dialog was
+/// still opening can be lost, or land beside what the page filled in meanwhile).
 pub async fn fill(client: &Client, css: &str, value: &str) {
-    let field = client.find(Locator::Css(css)).await.unwrap();
-    field.clear().await.unwrap();
-    field.send_keys(value).await.unwrap();
+    for _ in 0..3 {
+        let field = client.find(Locator::Css(css)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(value).await.unwrap();
+        if field.prop("value").await.unwrap().as_deref() == Some(value) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("{css} would not hold what was typed into it");
 }
 
 /// Types `keys` into the element `css` names (it must be there), after what it holds.
@@ -230,4 +239,92 @@ pub async fn sandbox_session(data_dir: &Path, extra: &[(&str, &str)]) -> AppSess
     })
     .await;
     session
+}
+
+/// A team's relay on a loopback port, with the workspace "Acme Support" owned by Ana
+/// (`ana@acme.test`, password [`TeamRelay::PASSWORD`]); it serves until dropped or stopped.
+pub struct TeamRelay {
+    /// Where desks reach it (`http://127.0.0.1:PORT`).
+    pub url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TeamRelay {
+    /// The owner's password.
+    pub const PASSWORD: &str = "correct horse battery";
+
+    /// Starts the relay; `prepare` adds to its store (channels…) and `adjust` to its settings
+    /// (Meta's app secret, token keys…) before it serves.
+    pub async fn start<F>(
+        prepare: impl FnOnce(zentro_relay::Store, String) -> F,
+        adjust: impl FnOnce(&mut zentro_relay::Config),
+    ) -> Self
+    where
+        F: std::future::Future<Output = zentro_relay::Store>,
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let store = zentro_relay::Store::open(dir.path()).await.unwrap();
+        let workspace = store
+            .create_workspace(
+                "Acme Support",
+                "ana@acme.test",
+                "Ana",
+                &zentro_relay::credentials::hash_password(Self::PASSWORD),
+            )
+            .await
+            .unwrap()
+            .id;
+        prepare(store, workspace).await.close().await;
+        let mut config = zentro_relay::Config::new(
+            dir.path().to_path_buf(),
+            zentro_meta::AppSecret::new("app-secret"),
+            zentro_relay::config::VerifyToken::new("verify"),
+        );
+        adjust(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(zentro_relay::run(config, listener, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            url,
+            stop: Some(stop),
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
+    /// Stops serving and waits until the relay has shut down.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+}
+
+/// Signs the desk in `client` in from its first-run welcome: `relay`, `email`, `password`.
+pub async fn sign_in_from_welcome(client: &Client, relay: &str, email: &str, password: &str) {
+    wait_for_count(client, "the welcome", "[data-testid=welcome-sign-in]", 1).await;
+    click(client, "[data-testid=welcome-sign-in]").await;
+    fill(client, "[data-testid=sign-in-relay]", relay).await;
+    fill(client, "[data-testid=sign-in-email]", email).await;
+    fill(client, "[data-testid=sign-in-password]", password).await;
+    click(client, "[data-testid=sign-in-submit]").await;
+}
+
+/// Waits until the desk left the sandbox for the team relay's workspace ("Acme Support") and
+/// syncs with it live.
+pub async fn wait_for_team_workspace(client: &Client) {
+    wait_for("the team's workspace", || async {
+        count(client, "[data-testid=sandbox-banner]").await == 0
+            && text(client, ".workspace").await == "Acme Support"
+    })
+    .await;
+    wait_for_live_sync(client, "live sync with the team's relay").await;
 }

@@ -14,14 +14,17 @@
 //!   that both label (a presence they saw differently) still add each label once.
 //!
 //! The labels are published as this desk's member's (a device cannot write in the automation's
-//! name). Restricted customers (P14) are never sent; a budget that is spent or a provider that
-//! fails skips the message (logged), and nothing else stops.
+//! name). Restricted customers (P14) are never sent. A provider that fails for now (unreachable,
+//! too slow, 429, 5xx) pauses this desk's requests ([`ProviderPause`]: its `retry-after`, else 15 s
+//! doubling to 10 minutes) and the message waits for the next try, here or on the next desk in its
+//! order, while it is fresh; a budget that is spent or a refusal skips the message (logged), and
+//! nothing else stops.
 
 use sha2::{Digest, Sha256};
 use zentro_events::{ContactRef, TeamEvent};
 
 use crate::actions::TeamError;
-use crate::assist_requests::{AssistAccess, AssistRequestError};
+use crate::assist_requests::{AssistAccess, AssistError, AssistRequestError};
 use crate::cache::{Cache, CacheError};
 
 /// Why one message was not labelled.
@@ -43,6 +46,36 @@ pub const FRESH_FOR_MS: i64 = 60 * 60 * 1000;
 /// Most messages labelled in one round (each is a request to the provider).
 const PER_ROUND: usize = 20;
 
+/// The first pause after a temporary provider failure, when the provider did not say how long.
+const FIRST_PAUSE_MS: i64 = 15_000;
+
+/// The longest pause between tries while the provider keeps failing.
+const LONGEST_PAUSE_MS: i64 = 10 * 60 * 1000;
+
+/// Until when this desk asks the provider nothing, after temporary failures (kept in memory by the
+/// desk's loop: a restarted desk tries at once).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProviderPause {
+    /// UTC ms before which no request is made.
+    pub until: i64,
+    /// Temporary failures in a row.
+    pub failures: u32,
+}
+
+impl ProviderPause {
+    /// Records a temporary failure at `now`: the provider's `retry_after`, else 15 s doubling with
+    /// each failure in a row, up to 10 minutes.
+    fn failed(&mut self, now: i64, retry_after: Option<std::time::Duration>) {
+        self.failures = self.failures.saturating_add(1);
+        let doubling = FIRST_PAUSE_MS.saturating_mul(1 << self.failures.min(16).saturating_sub(1));
+        let wait = retry_after
+            .map(|after| i64::try_from(after.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(doubling)
+            .clamp(1_000, LONGEST_PAUSE_MS);
+        self.until = now.saturating_add(wait);
+    }
+}
+
 /// What one round did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Round {
@@ -63,11 +96,13 @@ struct Candidate {
 }
 
 /// One round: labels the new customer messages whose turn on this desk has come. `me` is this
-/// desk's member; `now` is UTC ms. With automatic labels off, only moves past what arrived.
+/// desk's member; `now` is UTC ms; `pause` carries temporary provider failures from one round to
+/// the next. With automatic labels off, only moves past what arrived.
 pub async fn label_new_messages(
     access: &AssistAccess<'_>,
     me: &str,
     now: i64,
+    pause: &mut ProviderPause,
 ) -> Result<Round, CacheError> {
     let cache = access.cache;
     let newest = newest_message(cache).await?;
@@ -100,7 +135,7 @@ pub async fn label_new_messages(
             continue;
         }
         let turn = candidate.sent_at + rank(&desks, me, &candidate.external_id) * STAGGER_MS;
-        if now < turn {
+        if now < turn.max(pause.until) {
             round.waiting += 1;
             done_up_to = done_up_to.min(candidate.message_id - 1);
             continue;
@@ -110,7 +145,21 @@ pub async fn label_new_messages(
             continue;
         }
         match label(access, &candidate, now).await {
-            Ok(()) => round.labelled += 1,
+            Ok(()) => {
+                round.labelled += 1;
+                *pause = ProviderPause::default();
+            }
+            Err(LabelError::Assist(AssistRequestError::Assist(error))) if error.is_transient() => {
+                let retry_after = match &error {
+                    AssistError::RateLimited { retry_after } => *retry_after,
+                    _ => None,
+                };
+                pause.failed(now, retry_after);
+                tracing::warn!(%error, failures = pause.failures, retry_in_ms = pause.until - now,
+                    "automatic labels: the provider failed for now; the message waits");
+                round.waiting += 1;
+                done_up_to = done_up_to.min(candidate.message_id - 1);
+            }
             Err(error) => {
                 tracing::warn!(%error, "automatic labels: a message was not labelled");
                 round.skipped += 1;
@@ -283,6 +332,31 @@ async fn save_progress(cache: &Cache, last_message_id: i64) -> Result<(), CacheE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failing_provider_is_asked_again_after_its_retry_after_else_after_doubling_pauses() {
+        let mut pause = ProviderPause::default();
+        pause.failed(1_000_000, Some(std::time::Duration::from_secs(7)));
+        assert_eq!(pause.until, 1_007_000, "the provider's retry-after");
+        let waits: Vec<i64> = (0..8)
+            .map(|_| {
+                pause.failed(0, None);
+                pause.until
+            })
+            .collect();
+        assert_eq!(
+            waits,
+            [
+                30_000, 60_000, 120_000, 240_000, 480_000, 600_000, 600_000, 600_000
+            ],
+            "15 s doubling per failure in a row, at most 10 minutes"
+        );
+        pause.failed(0, Some(std::time::Duration::from_secs(3600)));
+        assert_eq!(
+            pause.until, LONGEST_PAUSE_MS,
+            "a day-long retry-after is capped"
+        );
+    }
 
     #[test]
     fn every_desk_computes_the_same_order_and_each_message_has_one_first() {

@@ -471,6 +471,7 @@ impl Desk {
     fn spawn_auto_labels(&self) {
         let (config, stop, nudge) = (self.config.clone(), self.stop.clone(), self.nudge.clone());
         self.tasks.spawn(async move {
+            let mut pause = crate::auto_labels::ProviderPause::default();
             loop {
                 let access = crate::assist_requests::AssistAccess {
                     relay: &config.relay,
@@ -481,7 +482,7 @@ impl Desk {
                 };
                 let round = tokio::select! {
                     _ = stop.cancelled() => return,
-                    round = crate::auto_labels::label_new_messages(&access, &config.member.id, now_ms()) => round,
+                    round = crate::auto_labels::label_new_messages(&access, &config.member.id, now_ms(), &mut pause) => round,
                 };
                 match round {
                     Ok(round) if round.labelled > 0 => nudge.notify_one(),
