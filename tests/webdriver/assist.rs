@@ -199,6 +199,17 @@ async fn team() -> Team {
     }
 }
 
+impl Team {
+    /// The app on `data_dir`, signed in there to the team's relay, Meta's API at the stand-in,
+    /// once it syncs live with the team's workspace.
+    async fn desk(&self, data_dir: &std::path::Path) -> AppSession {
+        let graph = self.meta.base_url();
+        let session = start_app(data_dir, &[("ZENTRO_GRAPH_URL", graph.as_str())]).await;
+        wait_for_team_workspace(&session.client).await;
+        session
+    }
+}
+
 /// The owner's desk (signed in as `zentro login` does): turns AI on, invites Bo as an agent;
 /// returns Bo's invitation code.
 async fn owner_turns_ai_on_and_invites_an_agent(team: &Team) -> String {
@@ -213,10 +224,8 @@ async fn owner_turns_ai_on_and_invites_an_agent(team: &Team) -> String {
     )
     .await
     .unwrap();
-    let graph = team.meta.base_url();
-    let session = start_app(data.path(), &[("ZENTRO_GRAPH_URL", graph.as_str())]).await;
+    let session = team.desk(data.path()).await;
     let client = &session.client;
-    wait_for_team_workspace(client).await;
     assert_eq!(
         count(client, "[data-testid=ai-indicator]").await,
         0,
@@ -267,10 +276,8 @@ async fn an_owner_turns_ai_on_and_an_agent_sends_a_streamed_draft() {
     )
     .await
     .unwrap();
-    let graph = team.meta.base_url();
-    let session = start_app(data.path(), &[("ZENTRO_GRAPH_URL", graph.as_str())]).await;
+    let session = team.desk(data.path()).await;
     let client = &session.client;
-    wait_for_team_workspace(client).await;
     let host = team.assist.base_url();
     let host = host.trim_start_matches("http://").trim_end_matches("/v1");
     wait_for_text(
