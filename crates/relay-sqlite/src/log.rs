@@ -405,7 +405,7 @@ pub async fn insert_events(
         let (chunk, tail) = rest.split_at(size);
         rest = tail;
         let mut query = sqlx::QueryBuilder::<Sqlite>::new(
-            "INSERT INTO events (workspace_id, seq, kind, at, dedup_key, author, payload) ",
+            "INSERT INTO events (workspace_id, seq, kind, at, dedup_key, author, payload, channel_id) ",
         );
         query.push_values(chunk, |mut row, e| {
             row.push_bind(workspace_id)
@@ -414,7 +414,8 @@ pub async fn insert_events(
                 .push_bind(e.at)
                 .push_bind(e.dedup_key)
                 .push_bind(e.author)
-                .push_bind(e.payload);
+                .push_bind(e.payload)
+                .push_bind(e.channel_id);
         });
         query.build().persistent(true).execute(&mut *conn).await?;
     }
