@@ -11,6 +11,26 @@ use zentro_relay_store::{
 /// prepared-statement cache instead of preparing a new one for each batch size.
 const BUCKETS: [usize; 4] = [1, 8, 64, 256];
 
+/// `rows` in chunks of the [`BUCKETS`] sizes, largest first: for multi-row statements whose
+/// shapes stay few.
+pub(crate) fn in_buckets<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = BUCKETS
+            .iter()
+            .rev()
+            .copied()
+            .find(|b| *b <= rest.len())
+            .unwrap_or(1);
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        Some(chunk)
+    })
+}
+
 // ----- workspaces, members, sessions -----
 
 /// Inserts a workspace (its log empty).
@@ -710,4 +730,21 @@ pub async fn quarantined(conn: &mut SqliteConnection) -> Result<Vec<QuarantineEn
     )
     .fetch_all(conn)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows go in the bucket sizes, largest first, every row once and in order: 300 rows are
+    /// one statement of 256, five of 8 and four of 1.
+    #[test]
+    fn rows_go_in_bucket_sizes_in_order() {
+        let rows: Vec<usize> = (0..300).collect();
+        let chunks: Vec<&[usize]> = in_buckets(&rows).collect();
+        let sizes: Vec<usize> = chunks.iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, [256, 8, 8, 8, 8, 8, 1, 1, 1, 1]);
+        assert_eq!(chunks.concat(), rows);
+        assert_eq!(in_buckets::<usize>(&[]).count(), 0);
+    }
 }
