@@ -7,6 +7,7 @@
 //! data): one function per statement, of the same name and signature in both, which this module
 //! calls through [`sql!`](crate::sql) and composes (transactions, audit entries, routing).
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -711,12 +712,12 @@ pub(crate) async fn append_many_in(
     }
     let mut channel_ids: HashMap<(&str, &str), Option<String>> = HashMap::new();
     for &(kind, external_id) in channels {
-        if !channel_ids.contains_key(&(kind, external_id)) {
+        if let Entry::Vacant(entry) = channel_ids.entry((kind, external_id)) {
             let id = sql!(
                 tx.conn(),
                 access::channel_id_of(workspace_id, kind, external_id)
             )?;
-            channel_ids.insert((kind, external_id), id);
+            entry.insert(id);
         }
     }
     let channel_of = |i: usize| -> Option<&str> {
