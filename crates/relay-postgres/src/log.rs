@@ -403,16 +403,18 @@ pub async fn insert_events(
     let keys: Vec<&str> = rows.iter().map(|e| e.dedup_key).collect();
     let authors: Vec<Option<&str>> = rows.iter().map(|e| e.author).collect();
     let payloads: Vec<&str> = rows.iter().map(|e| e.payload).collect();
+    let channels: Vec<Option<&str>> = rows.iter().map(|e| e.channel_id).collect();
     sqlx::query!(
-        "INSERT INTO events (workspace_id, seq, kind, at, dedup_key, author, payload)
-         SELECT $1::text, u.* FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[]) AS u",
+        "INSERT INTO events (workspace_id, seq, kind, at, dedup_key, author, payload, channel_id)
+         SELECT $1::text, u.* FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[]) AS u",
         workspace_id,
         &seqs,
         &kinds as &[&str],
         &ats,
         &keys as &[&str],
         &authors as &[Option<&str>],
-        &payloads as &[&str]
+        &payloads as &[&str],
+        &channels as &[Option<&str>]
     )
     .execute(conn)
     .await?;

@@ -1,7 +1,7 @@
 //! The workspace's automation: its saved setup, the worker's progress and conversation states,
 //! the outbox of automated replies, and members' presence.
 
-use sqlx::SqliteConnection;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use zentro_relay_store::automation::{AutomatedMessage, MessageStateChange, PresenceInput};
 
 // ----- the setup -----
@@ -175,104 +175,131 @@ pub async fn delete_conversations_of_customer(
 }
 
 // ----- many rows in one statement (the worker's rounds: one statement per table, not per row) -----
+//
+// Each is a multi-row statement whose values are bound, split into the log's bucket sizes (few
+// shapes, all kept prepared: [`crate::log::in_buckets`]). Not `json_each` over one JSON array: SQLite turns each row's
+// object back into text and parses it again for every `->>`, sixteen times a queued reply.
 
-/// Sets many automated replies' state, attempts, next attempt and error at `now`, in one
-/// statement.
+/// Sets many automated replies' state, attempts, next attempt and error at `now`, a statement
+/// per bucket of rows.
+///
+/// Runtime SQL: the `VALUES` list's length follows the round (split into bucket sizes).
 pub async fn set_messages_state(
     conn: &mut SqliteConnection,
     changes: &[MessageStateChange],
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    if changes.is_empty() {
-        return Ok(());
+    for chunk in crate::log::in_buckets(changes) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "UPDATE automated_messages SET state = v.column2, attempts = v.column3,
+                next_attempt_at = v.column4, error = v.column5, updated_at = ",
+        );
+        query.push_bind(now).push(" FROM (");
+        query.push_values(chunk, |mut row, c| {
+            row.push_bind(&c.id)
+                .push_bind(&c.state)
+                .push_bind(c.attempts)
+                .push_bind(c.next_attempt_at)
+                .push_bind(&c.error);
+        });
+        query.push(") AS v WHERE automated_messages.id = v.column1");
+        query.build().persistent(true).execute(&mut *conn).await?;
     }
-    let changes = serde_json::to_string(changes).map_err(|e| sqlx::Error::Encode(e.into()))?;
-    sqlx::query(
-        "UPDATE automated_messages SET state = json_extract(j.value, '$.state'),
-            attempts = json_extract(j.value, '$.attempts'),
-            next_attempt_at = json_extract(j.value, '$.next_attempt_at'),
-            error = json_extract(j.value, '$.error'), updated_at = ?2
-         FROM json_each(?1) AS j WHERE automated_messages.id = json_extract(j.value, '$.id')",
-    )
-    .bind(changes)
-    .bind(now)
-    .execute(conn)
-    .await?;
     Ok(())
 }
 
 /// Marks automated replies sent with Meta's ids (`(id, Meta's id)`), unless they already were;
 /// returns the ids it marked (the others were sent already, or are gone: erased).
+///
+/// Runtime SQL: the `VALUES` list's length follows the round (split into bucket sizes).
 pub async fn finish_messages(
     conn: &mut SqliteConnection,
     sent: &[(String, String)],
     now: i64,
 ) -> Result<Vec<String>, sqlx::Error> {
-    if sent.is_empty() {
-        return Ok(Vec::new());
+    let mut finished = Vec::with_capacity(sent.len());
+    for chunk in crate::log::in_buckets(sent) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "UPDATE automated_messages SET state = 'sent', external_id = v.column2, error = NULL,
+                updated_at = ",
+        );
+        query.push_bind(now).push(" FROM (");
+        query.push_values(chunk, |mut row, (id, external_id)| {
+            row.push_bind(id).push_bind(external_id);
+        });
+        query.push(
+            ") AS v WHERE automated_messages.id = v.column1 AND automated_messages.state <> 'sent'
+             RETURNING automated_messages.id",
+        );
+        let ids: Vec<String> = query
+            .build_query_scalar()
+            .persistent(true)
+            .fetch_all(&mut *conn)
+            .await?;
+        finished.extend(ids);
     }
-    let sent = serde_json::to_string(sent).map_err(|e| sqlx::Error::Encode(e.into()))?;
-    sqlx::query_scalar(
-        "UPDATE automated_messages SET state = 'sent', external_id = j.value ->> 1, error = NULL,
-            updated_at = ?2
-         FROM json_each(?1) AS j
-         WHERE automated_messages.id = j.value ->> 0 AND automated_messages.state <> 'sent'
-         RETURNING automated_messages.id",
-    )
-    .bind(sent)
-    .bind(now)
-    .fetch_all(conn)
-    .await
+    Ok(finished)
 }
 
-/// Queues automated replies in one statement; an id already there is left as it is.
+/// Queues automated replies, a statement per bucket of rows; an id already there is left as it
+/// is.
+///
+/// Runtime SQL: the `VALUES` list's length follows the batch (split into bucket sizes).
 pub async fn queue_messages(
     conn: &mut SqliteConnection,
     messages: &[AutomatedMessage],
 ) -> Result<(), sqlx::Error> {
-    if messages.is_empty() {
-        return Ok(());
+    for chunk in crate::log::in_buckets(messages) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO automated_messages (id, workspace_id, channel_kind, channel_external_id,
+                customer_id, rule, message, body, window_opened_at, state, attempts,
+                next_attempt_at, decided_at, external_id, error, updated_at) ",
+        );
+        query.push_values(chunk, |mut row, m| {
+            row.push_bind(&m.id)
+                .push_bind(&m.workspace_id)
+                .push_bind(&m.channel_kind)
+                .push_bind(&m.channel_external_id)
+                .push_bind(&m.customer_id)
+                .push_bind(&m.rule)
+                .push_bind(&m.message)
+                .push_bind(&m.body)
+                .push_bind(m.window_opened_at)
+                .push_bind(&m.state)
+                .push_bind(m.attempts)
+                .push_bind(m.next_attempt_at)
+                .push_bind(m.decided_at)
+                .push_bind(&m.external_id)
+                .push_bind(&m.error)
+                .push_bind(m.decided_at);
+        });
+        query.push(" ON CONFLICT (id) DO NOTHING");
+        query.build().persistent(true).execute(&mut *conn).await?;
     }
-    let messages = serde_json::to_string(messages).map_err(|e| sqlx::Error::Encode(e.into()))?;
-    sqlx::query(
-        "INSERT INTO automated_messages (id, workspace_id, channel_kind, channel_external_id,
-            customer_id, rule, message, body, window_opened_at, state, attempts, next_attempt_at,
-            decided_at, external_id, error, updated_at)
-         SELECT j.value ->> 'id', j.value ->> 'workspace_id', j.value ->> 'channel_kind',
-            j.value ->> 'channel_external_id', j.value ->> 'customer_id', j.value ->> 'rule',
-            j.value ->> 'message', j.value ->> 'body', j.value ->> 'window_opened_at',
-            j.value ->> 'state', j.value ->> 'attempts', j.value ->> 'next_attempt_at',
-            j.value ->> 'decided_at', j.value ->> 'external_id', j.value ->> 'error',
-            j.value ->> 'decided_at'
-         FROM json_each(?1) AS j WHERE true
-         ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(messages)
-    .execute(conn)
-    .await?;
     Ok(())
 }
 
-/// Stores (or replaces) many conversations' states (`(contact key, state JSON)`) in one
-/// statement.
+/// Stores (or replaces) many conversations' states (`(contact key, state JSON)`), a statement
+/// per bucket of rows.
+///
+/// Runtime SQL: the `VALUES` list's length follows the batch (split into bucket sizes).
 pub async fn save_conversations(
     conn: &mut SqliteConnection,
     workspace_id: &str,
     states: &[(&str, &str)],
 ) -> Result<(), sqlx::Error> {
-    if states.is_empty() {
-        return Ok(());
+    for chunk in crate::log::in_buckets(states) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO automation_conversations (workspace_id, contact_key, state) ",
+        );
+        query.push_values(chunk, |mut row, (key, state)| {
+            row.push_bind(workspace_id)
+                .push_bind(*key)
+                .push_bind(*state);
+        });
+        query.push(" ON CONFLICT (workspace_id, contact_key) DO UPDATE SET state = excluded.state");
+        query.build().persistent(true).execute(&mut *conn).await?;
     }
-    let states = serde_json::to_string(states).map_err(|e| sqlx::Error::Encode(e.into()))?;
-    sqlx::query(
-        "INSERT INTO automation_conversations (workspace_id, contact_key, state)
-         SELECT ?1, j.value ->> 0, j.value ->> 1 FROM json_each(?2) AS j WHERE true
-         ON CONFLICT (workspace_id, contact_key) DO UPDATE SET state = excluded.state",
-    )
-    .bind(workspace_id)
-    .bind(states)
-    .execute(conn)
-    .await?;
     Ok(())
 }
 

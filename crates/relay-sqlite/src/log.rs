@@ -11,6 +11,26 @@ use zentro_relay_store::{
 /// prepared-statement cache instead of preparing a new one for each batch size.
 const BUCKETS: [usize; 4] = [1, 8, 64, 256];
 
+/// `rows` in chunks of the [`BUCKETS`] sizes, largest first: for multi-row statements whose
+/// shapes stay few.
+pub(crate) fn in_buckets<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = BUCKETS
+            .iter()
+            .rev()
+            .copied()
+            .find(|b| *b <= rest.len())
+            .unwrap_or(1);
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        Some(chunk)
+    })
+}
+
 // ----- workspaces, members, sessions -----
 
 /// Inserts a workspace (its log empty).
@@ -405,7 +425,7 @@ pub async fn insert_events(
         let (chunk, tail) = rest.split_at(size);
         rest = tail;
         let mut query = sqlx::QueryBuilder::<Sqlite>::new(
-            "INSERT INTO events (workspace_id, seq, kind, at, dedup_key, author, payload) ",
+            "INSERT INTO events (workspace_id, seq, kind, at, dedup_key, author, payload, channel_id) ",
         );
         query.push_values(chunk, |mut row, e| {
             row.push_bind(workspace_id)
@@ -414,7 +434,8 @@ pub async fn insert_events(
                 .push_bind(e.at)
                 .push_bind(e.dedup_key)
                 .push_bind(e.author)
-                .push_bind(e.payload);
+                .push_bind(e.payload)
+                .push_bind(e.channel_id);
         });
         query.build().persistent(true).execute(&mut *conn).await?;
     }
@@ -709,4 +730,21 @@ pub async fn quarantined(conn: &mut SqliteConnection) -> Result<Vec<QuarantineEn
     )
     .fetch_all(conn)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows go in the bucket sizes, largest first, every row once and in order: 300 rows are
+    /// one statement of 256, five of 8 and four of 1.
+    #[test]
+    fn rows_go_in_bucket_sizes_in_order() {
+        let rows: Vec<usize> = (0..300).collect();
+        let chunks: Vec<&[usize]> = in_buckets(&rows).collect();
+        let sizes: Vec<usize> = chunks.iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, [256, 8, 8, 8, 8, 8, 1, 1, 1, 1]);
+        assert_eq!(chunks.concat(), rows);
+        assert_eq!(in_buckets::<usize>(&[]).count(), 0);
+    }
 }

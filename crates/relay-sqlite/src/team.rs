@@ -315,27 +315,33 @@ pub async fn record(
     Ok(())
 }
 
-/// Appends many entries to the audit log in one statement, all dated `at` (the entries travel
-/// as [`NewAuditEntry::rows_json`]).
+/// Appends many entries to the audit log, all dated `at`: a multi-row statement per bucket of
+/// entries, their values bound (not `json_each` over one JSON array, which SQLite turns back
+/// into text and parses again for every `->>`).
+///
+/// Runtime SQL: the `VALUES` list's length follows the entries (split into bucket sizes).
 pub async fn record_many(
     conn: &mut SqliteConnection,
     entries: &[NewAuditEntry<'_>],
     at: i64,
 ) -> Result<(), sqlx::Error> {
-    if entries.is_empty() {
-        return Ok(());
+    for chunk in crate::log::in_buckets(entries) {
+        let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO audit_log (workspace_id, at, actor_id, actor_email, device, action, subject,
+                details) ",
+        );
+        query.push_values(chunk, |mut row, e| {
+            row.push_bind(e.workspace_id)
+                .push_bind(at)
+                .push_bind(e.actor_id)
+                .push_bind(e.actor_email)
+                .push_bind(e.device)
+                .push_bind(e.action)
+                .push_bind(e.subject)
+                .push_bind(e.details.to_string());
+        });
+        query.build().persistent(true).execute(&mut *conn).await?;
     }
-    let rows = NewAuditEntry::rows_json(entries).map_err(|e| sqlx::Error::Encode(e.into()))?;
-    sqlx::query(
-        "INSERT INTO audit_log (workspace_id, at, actor_id, actor_email, device, action, subject, details)
-         SELECT j.value ->> 0, ?2, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4,
-            j.value ->> 5, j.value ->> 6
-         FROM json_each(?1) AS j",
-    )
-    .bind(rows)
-    .bind(at)
-    .execute(conn)
-    .await?;
     Ok(())
 }
 

@@ -212,6 +212,10 @@ pub struct NewEvent<'a> {
     pub author: Option<&'a str>,
     /// The event's JSON, as devices receive it.
     pub payload: &'a str,
+    /// The channel it concerns, when the appender knows it (the automation's events: their
+    /// conversation's channel, looked up in the same transaction). `None`: the database's
+    /// `events_channel` trigger works it out from the payload, as for every other event.
+    pub channel_id: Option<&'a str>,
 }
 
 /// A token as stored: which key, the nonce, the ciphertext with its tag.

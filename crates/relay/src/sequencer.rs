@@ -878,6 +878,7 @@ async fn append_webhooks(
                 dedup_key: &item.key,
                 author: None,
                 payload: &item.envelope,
+                channel_id: None,
             })
             .collect();
         for (i, item) in fresh.iter().enumerate() {
@@ -1029,6 +1030,7 @@ async fn append_team_event(
         dedup_key: key,
         author: Some(author),
         payload: &payload,
+        channel_id: None,
     };
     store::insert_events(tx, workspace_id, std::slice::from_ref(&row)).await?;
     tally.appended += 1;
@@ -1124,6 +1126,93 @@ mod tests {
             }
         ));
     }
+    /// The channel of each of a workspace's events (the first ten), in seq order.
+    async fn channel_ids(store: &Store, ws: &str) -> Result<Vec<Option<String>>, StoreError> {
+        let rows = crate::read!(store, access::events_after(ws, 0, 10))?;
+        Ok(rows.into_iter().map(|(_, channel)| channel).collect())
+    }
+
+    /// The automation's events name their conversation's channel themselves: the same channel
+    /// the `events_channel` trigger finds (and none for a channel the workspace does not have),
+    /// written with the row, so the trigger need not run (seen with the trigger dropped).
+    #[tokio::test]
+    async fn appends_naming_their_channel_get_the_id_the_trigger_would_give() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let ws = store
+            .create_workspace("Acme", "owner@acme.test", "Owner", "hash")
+            .await
+            .unwrap()
+            .id;
+        let (channel, _) = store
+            .add_channel(&ws, ChannelKind::Whatsapp, NUMBER, None, "")
+            .await
+            .unwrap();
+        let sequencer = Sequencer::start(store.clone(), Notifier::default(), Arc::default());
+        let routed = |key: &'static str, number: &'static str, named: bool| {
+            let ws = ws.clone();
+            in_commit(move |tx| {
+                Box::pin(async move {
+                    let payload = serde_json::json!({ "type": "routed", "team": "sales",
+                        "conversation": { "channel_kind": "whatsapp",
+                            "channel_external_id": number, "customer_id": "34600000001" } });
+                    let events = [store::NewAppend {
+                        kind: "team.routed",
+                        dedup_key: key,
+                        author: Some("automation:menu"),
+                        payload: payload.to_string(),
+                    }];
+                    let channels = [("whatsapp", number)];
+                    let channels: &[(&str, &str)] = if named { &channels } else { &[] };
+                    let feed = crate::automation::feed::append_on_channels_in;
+                    let (_, appended) = feed(tx, &ws, &events, channels).await?;
+                    Ok(appended)
+                })
+            })
+        };
+        for (key, number, named) in [
+            ("by-trigger", NUMBER, false),
+            ("named", NUMBER, true),
+            ("by-trigger-elsewhere", "999", false),
+            ("named-elsewhere", "999", true),
+        ] {
+            let writes = routed(key, number, named);
+            sequencer
+                .write_in_commit(vec![ws.clone()], writes)
+                .await
+                .unwrap();
+        }
+        let id = Some(channel.id.clone());
+        assert_eq!(
+            channel_ids(&store, &ws).await.unwrap(),
+            [id.clone(), id.clone(), None, None]
+        );
+        // Without the trigger, only the events that named their channel have it.
+        let drop_trigger = in_commit(|tx| {
+            Box::pin(async move {
+                let crate::store::Connection::Sqlite(conn) = tx.conn() else {
+                    unreachable!("the unit tests run on SQLite")
+                };
+                sqlx::query("DROP TRIGGER events_channel")
+                    .execute(conn)
+                    .await?;
+                Ok(Vec::new())
+            })
+        });
+        sequencer
+            .write_in_commit(Vec::new(), drop_trigger)
+            .await
+            .unwrap();
+        for (key, named) in [("not-named", false), ("named-again", true)] {
+            let writes = routed(key, NUMBER, named);
+            sequencer
+                .write_in_commit(vec![ws.clone()], writes)
+                .await
+                .unwrap();
+        }
+        assert_eq!(channel_ids(&store, &ws).await.unwrap()[4..], [None, id]);
+    }
+
     /// What writes in a group commit append reaches every feed following the workspace (the
     /// decider and the consent worker need not read it back from the log), with the seq and time
     /// the log has; what a failing write appended never does.

@@ -7,7 +7,8 @@
 //! data): one function per statement, of the same name and signature in both, which this module
 //! calls through [`sql!`](crate::sql) and composes (transactions, audit entries, routing).
 
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -671,6 +672,7 @@ pub(crate) async fn append_in(
         dedup_key,
         author,
         payload: &payload,
+        channel_id: None,
     };
     insert_events(tx, workspace_id, std::slice::from_ref(&row)).await?;
     Ok(Some(seq))
@@ -691,15 +693,37 @@ pub(crate) struct NewAppend<'a> {
 /// Appends events to a workspace's log inside `tx`, in order, with one lock, one look-up of the
 /// keys and one seq allocation for all of them: each one's seq, `None` for a key the log
 /// already has (appended before: a replay), and the time they were appended at.
+///
+/// `channels` names, for each event (or for none: empty), the channel of the conversation it
+/// concerns, `(kind, external id)`: its id is looked up once per channel in `tx` and written
+/// with the event, as the `events_channel` trigger would have written it (the same look-up),
+/// so the trigger does not run for it — no JSON read back from the payload, no `UPDATE` of the
+/// row just inserted. A channel the workspace does not have is left to the trigger (which
+/// finds none either).
 pub(crate) async fn append_many_in(
     tx: &mut WriteTx,
     workspace_id: &str,
     events: &[NewAppend<'_>],
+    channels: &[(&str, &str)],
 ) -> Result<(Vec<Option<i64>>, i64)> {
     let at = now_ms();
     if events.is_empty() {
         return Ok((Vec::new(), at));
     }
+    let mut channel_ids: HashMap<(&str, &str), Option<String>> = HashMap::new();
+    for &(kind, external_id) in channels {
+        if let Entry::Vacant(entry) = channel_ids.entry((kind, external_id)) {
+            let id = sql!(
+                tx.conn(),
+                access::channel_id_of(workspace_id, kind, external_id)
+            )?;
+            entry.insert(id);
+        }
+    }
+    let channel_of = |i: usize| -> Option<&str> {
+        let route = channels.get(i)?;
+        channel_ids.get(route)?.as_deref()
+    };
     lock_workspaces(tx, &[workspace_id]).await?;
     let keys: Vec<&str> = events.iter().map(|e| e.dedup_key).collect();
     let known = existing_keys(tx, workspace_id, &keys).await?;
@@ -716,7 +740,7 @@ pub(crate) async fn append_many_in(
     let mut seqs = Vec::with_capacity(events.len());
     let mut rows = Vec::with_capacity(count as usize);
     let mut next = first;
-    for (event, fresh) in events.iter().zip(fresh) {
+    for (i, (event, fresh)) in events.iter().zip(fresh).enumerate() {
         if !fresh {
             seqs.push(None);
             continue;
@@ -729,6 +753,7 @@ pub(crate) async fn append_many_in(
             dedup_key: event.dedup_key,
             author: event.author,
             payload: &event.payload,
+            channel_id: channel_of(i),
         });
         next += 1;
     }

@@ -290,7 +290,19 @@ pub(crate) async fn append_in(
     workspace: &str,
     events: &[NewAppend<'_>],
 ) -> Result<(Vec<Option<i64>>, Vec<(String, FedEvent)>), StoreError> {
-    let (seqs, at) = store::append_many_in(tx, workspace, events).await?;
+    append_on_channels_in(tx, workspace, events, &[]).await
+}
+
+/// [`append_in`], each event naming its conversation's channel `(kind, external id)` in
+/// `channels` (one per event), written with it instead of by the database's trigger
+/// ([`store::append_many_in`]).
+pub(crate) async fn append_on_channels_in(
+    tx: &mut WriteTx,
+    workspace: &str,
+    events: &[NewAppend<'_>],
+    channels: &[(&str, &str)],
+) -> Result<(Vec<Option<i64>>, Vec<(String, FedEvent)>), StoreError> {
+    let (seqs, at) = store::append_many_in(tx, workspace, events, channels).await?;
     let fed = events
         .iter()
         .zip(&seqs)

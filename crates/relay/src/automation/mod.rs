@@ -304,16 +304,25 @@ async fn commit(
     }
     let now = now_ms();
     let mut messages = Vec::new();
-    // (kind, dedup key, author, payload) of each team event decided, in order.
+    // (kind, dedup key, author, payload) of each team event decided, in order, and the channel
+    // of its conversation (kind, external id).
     let mut appended: Vec<(&'static str, String, String, String)> = Vec::new();
+    let mut channels: Vec<(String, String)> = Vec::new();
     for (key, action) in decided {
         match team_event(&action.effect) {
-            Some(event) => appended.push((
-                event.kind(),
-                format!("automation:{key}"),
-                automation_author(&action.rule),
-                serde_json::to_string(&event).unwrap_or_default(),
-            )),
+            Some(event) => {
+                let contact = effect_contact(&action.effect);
+                channels.push((
+                    contact.channel_kind.clone(),
+                    contact.channel_external_id.clone(),
+                ));
+                appended.push((
+                    event.kind(),
+                    format!("automation:{key}"),
+                    automation_author(&action.rule),
+                    serde_json::to_string(&event).unwrap_or_default(),
+                ));
+            }
             None => messages.extend(queued(workspace, key, action, now)),
         }
     }
@@ -338,7 +347,11 @@ async fn commit(
                     payload: payload.clone(),
                 })
                 .collect();
-            let (_, appended) = feed::append_in(tx, &ws, &events).await?;
+            let channels: Vec<(&str, &str)> = channels
+                .iter()
+                .map(|(kind, id)| (kind.as_str(), id.as_str()))
+                .collect();
+            let (_, appended) = feed::append_on_channels_in(tx, &ws, &events, &channels).await?;
             store::queue_automated_messages_in(tx, &messages).await?;
             if let Some((cursor, changes, engine)) = &saved {
                 store::save_automation_conversations_in(tx, &ws, changes).await?;
@@ -349,6 +362,16 @@ async fn commit(
     });
     let workspaces = vec![workspace.to_string()];
     Ok(state.sequencer.write_in_commit(workspaces, writes).await?)
+}
+
+/// The conversation an action concerns (the channel its team event names).
+fn effect_contact(effect: &Effect) -> &ContactRef {
+    match effect {
+        Effect::Route { contact, .. }
+        | Effect::Assign { contact, .. }
+        | Effect::Rate { contact, .. }
+        | Effect::Send { contact, .. } => contact,
+    }
 }
 
 /// The team event an action writes to the log, if it writes one.

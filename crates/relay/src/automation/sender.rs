@@ -494,7 +494,12 @@ async fn sent_in(
                 payload: sent_payload(message, external_id, author),
             })
             .collect();
-        let (seqs, fed) = super::feed::append_in(tx, workspace, &events).await?;
+        let channels: Vec<(&str, &str)> = messages
+            .iter()
+            .map(|(m, _)| (m.channel_kind.as_str(), m.channel_external_id.as_str()))
+            .collect();
+        let (seqs, fed) =
+            super::feed::append_on_channels_in(tx, workspace, &events, &channels).await?;
         let mut entries = Vec::with_capacity(messages.len());
         for (((message, external_id), author), seq) in messages.iter().zip(&authors).zip(&seqs) {
             if let Some(seq) = seq {
