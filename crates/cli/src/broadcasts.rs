@@ -8,6 +8,8 @@ use zentro_events::campaigns::{
     Campaign, CampaignRecipient, CampaignStart, NewCampaign, NewRecipient,
 };
 
+use zentro_core::broadcasts::recipients_csv;
+
 use crate::cli::BroadcastsCommand;
 use crate::context::Context;
 use crate::exit::{Exit, Failure, fail};
@@ -46,10 +48,15 @@ pub async fn broadcasts(ctx: &Context, command: BroadcastsCommand) -> Result<(),
             }
             one(&campaign, json)
         }
+        BroadcastsCommand::Recipients { id, csv: true, .. } => {
+            print!("{}", recipients_csv(&client, &token, &id).await?);
+            Ok(())
+        }
         BroadcastsCommand::Recipients {
             id,
             add: Some(path),
             json,
+            ..
         } => {
             let recipients = read_recipients(&path)?;
             let campaign = client
@@ -61,6 +68,7 @@ pub async fn broadcasts(ctx: &Context, command: BroadcastsCommand) -> Result<(),
             id,
             add: None,
             json,
+            ..
         } => {
             let mut all = Vec::new();
             let mut after = None;

@@ -674,8 +674,29 @@ async fn complete_if_done(
 
 /// `YYYY-MM-DD HH:MM UTC` of a time in UTC ms (the messaging limit's "until").
 pub fn utc_minute(ms: i64) -> String {
-    let minutes = ms.div_euclid(60_000);
-    let (days, minute) = (minutes.div_euclid(1440), minutes.rem_euclid(1440));
+    let (year, month, day, second) = utc_civil(ms);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        second / 3600,
+        second % 3600 / 60
+    )
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` (ISO 8601, UTC) of a time in UTC ms (the recipients' CSV).
+pub fn utc_iso(ms: i64) -> String {
+    let (year, month, day, second) = utc_civil(ms);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        second / 3600,
+        second % 3600 / 60,
+        second % 60
+    )
+}
+
+/// The UTC year, month, day and second of the day of a time in UTC ms.
+fn utc_civil(ms: i64) -> (i64, i64, i64, i64) {
+    let seconds = ms.div_euclid(1000);
+    let (days, second) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
     // Howard Hinnant's days-to-civil.
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -686,11 +707,7 @@ pub fn utc_minute(ms: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        minute / 60,
-        minute % 60
-    )
+    (year, month, day, second)
 }
 
 #[cfg(test)]
@@ -702,5 +719,7 @@ mod tests {
         assert_eq!(utc_minute(0), "1970-01-01 00:00 UTC");
         assert_eq!(utc_minute(1_796_601_600_000), "2026-12-07 00:00 UTC");
         assert_eq!(utc_minute(951_782_400_000 + 61_000), "2000-02-29 00:01 UTC");
+        assert_eq!(utc_iso(951_782_400_000 + 61_999), "2000-02-29T00:01:01Z");
+        assert_eq!(utc_iso(1_796_634_300_000), "2026-12-07T09:05:00Z");
     }
 }
