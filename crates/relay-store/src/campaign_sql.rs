@@ -34,7 +34,7 @@ const CAMPAIGN_COLUMNS: &str =
     created_at, started_at, finished_at, statuses_seen_at";
 
 const RECIPIENT_COLUMNS: &str = "campaign_id, workspace_id, ordinal, customer_id, name, status,
-    skip_reason, error, message_id, sending_at, sent_at, next_attempt_at, updated_at";
+    skip_reason, error, message_id, sending_at, sent_at, next_attempt_at, updated_at, attempts";
 
 /// The campaign statements on backend `B`: one associated function per statement, taking the
 /// connection it runs on (a pooled one or the writer's transaction) and returning sqlx's error.
@@ -88,6 +88,7 @@ where
             sent_at: row.try_get("sent_at")?,
             next_attempt_at: row.try_get("next_attempt_at")?,
             updated_at: row.try_get("updated_at")?,
+            attempts: row.try_get("attempts")?,
         })
     }
 
@@ -220,7 +221,7 @@ where
     pub async fn add_recipient(conn: &mut Conn<B>, r: &RecipientRow) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(&format!(
             "INSERT INTO campaign_recipients ({RECIPIENT_COLUMNS})
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
              ON CONFLICT (campaign_id, customer_id) DO NOTHING"
         ))
         .bind(r.campaign_id.as_str())
@@ -236,6 +237,7 @@ where
         .bind(r.sent_at)
         .bind(r.next_attempt_at)
         .bind(r.updated_at)
+        .bind(r.attempts)
         .execute(conn)
         .await?;
         Ok(B::rows_affected(&done) == 1)
@@ -245,7 +247,8 @@ where
     pub async fn update_recipient(conn: &mut Conn<B>, r: &RecipientRow) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE campaign_recipients SET status = $3, skip_reason = $4, error = $5,
-                message_id = $6, sending_at = $7, sent_at = $8, next_attempt_at = $9, updated_at = $10
+                message_id = $6, sending_at = $7, sent_at = $8, next_attempt_at = $9, updated_at = $10,
+                attempts = $11
              WHERE campaign_id = $1 AND customer_id = $2",
         )
         .bind(r.campaign_id.as_str())
@@ -258,6 +261,7 @@ where
         .bind(r.sent_at)
         .bind(r.next_attempt_at)
         .bind(r.updated_at)
+        .bind(r.attempts)
         .execute(conn)
         .await?;
         Ok(())

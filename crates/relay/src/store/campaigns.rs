@@ -72,6 +72,7 @@ impl Store {
                 sent_at: None,
                 next_attempt_at: 0,
                 updated_at: now,
+                attempts: 0,
             };
             if sql!(tx.conn(), Campaigns::add_recipient(&row))? {
                 added += 1;
