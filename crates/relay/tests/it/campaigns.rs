@@ -12,8 +12,8 @@ use zentro_meta_sim::{Customer, Inbound, MetaSim};
 use zentro_relay::Store;
 
 use crate::support::{
-    Bind, Joined, Number, PASSWORD, RawDatabase, ServedRelay, relay_with_a_connected_number,
-    wait_until,
+    Bind, Joined, Number, PASSWORD, RawDatabase, ServedRelay, call_at,
+    relay_with_a_connected_number, wait_until,
 };
 
 const OWNER: &str = "owner@acme.test";
@@ -138,49 +138,70 @@ async fn restrict(w: &Workspace, c: &Customer) {
 
 /// Creates a campaign as `token`: (status, answer).
 async fn create(w: &Workspace, token: &str, per_second: u32) -> (u16, Value) {
-    w.relay
-        .call(
-            token,
-            "POST",
-            "/v1/campaigns",
-            json!({ "name": "Spring restock", "channel_id": NUMBER, "template_name": TEMPLATE,
-                "template_language": LANGUAGE, "audience": "label: espresso",
-                "per_second": per_second }),
-        )
-        .await
+    create_at(&w.relay.base, token, per_second).await
+}
+
+/// Creates a campaign on the relay at `base` as `token`: (status, answer).
+async fn create_at(base: &str, token: &str, per_second: u32) -> (u16, Value) {
+    call_at(
+        base,
+        Some(token),
+        "POST",
+        "/v1/campaigns",
+        json!({ "name": "Spring restock", "channel_id": NUMBER, "template_name": TEMPLATE,
+            "template_language": LANGUAGE, "audience": "label: espresso",
+            "per_second": per_second }),
+    )
+    .await
 }
 
 /// A draft with these recipients, started now; its id.
 async fn started(w: &Workspace, customers: &[Customer], per_second: u32) -> String {
-    let (status, created) = create(w, &w.owner, per_second).await;
+    started_at(&w.relay.base, &w.owner, customers, per_second).await
+}
+
+/// On the relay at `base`, as the admin holding `token`: a draft with these recipients, started
+/// now; its id.
+async fn started_at(base: &str, token: &str, customers: &[Customer], per_second: u32) -> String {
+    let (status, created) = create_at(base, token, per_second).await;
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap().to_string();
-    add_recipients(w, &id, customers).await;
-    let (status, body) = w
-        .relay
-        .call(
-            &w.owner,
-            "POST",
-            &format!("/v1/campaigns/{id}/start"),
-            json!({ "send_at": null }),
-        )
-        .await;
+    let added = add_recipients_at(base, token, &id, customers).await;
+    assert_eq!(added["counts"]["queued"], customers.len(), "{added}");
+    let (status, body) = call_at(
+        base,
+        Some(token),
+        "POST",
+        &format!("/v1/campaigns/{id}/start"),
+        json!({ "send_at": null }),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     id
 }
 
 /// The owner adds these customers to draft `id`.
 async fn add_recipients(w: &Workspace, id: &str, customers: &[Customer]) {
+    add_recipients_at(&w.relay.base, &w.owner, id, customers).await;
+}
+
+/// On the relay at `base`, as `token`: adds these customers to draft `id`; the campaign after.
+async fn add_recipients_at(base: &str, token: &str, id: &str, customers: &[Customer]) -> Value {
     let recipients: Vec<Value> = customers
         .iter()
         .map(|c| json!({ "customer_id": c.id, "name": c.name }))
         .collect();
     let path = format!("/v1/campaigns/{id}/recipients");
-    let (status, body) = w
-        .relay
-        .call(&w.owner, "POST", &path, json!({ "recipients": recipients }))
-        .await;
+    let (status, body) = call_at(
+        base,
+        Some(token),
+        "POST",
+        &path,
+        json!({ "recipients": recipients }),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
+    body
 }
 
 async fn campaign(w: &Workspace, id: &str) -> Value {
@@ -885,28 +906,17 @@ async fn a_campaign_to_1000_reaches_the_985_allowed_exactly_once_through_a_kill_
     )
     .await;
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::crash::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let serve = || {
-        let mut command = crate::crash::relay_command(dir.path(), database_url.as_deref());
-        command
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env("ZENTRO_RELAY_META_APP_SECRET", crate::support::SECRET)
-            .env("ZENTRO_RELAY_META_VERIFY_TOKEN", crate::support::VERIFY)
-            .env("ZENTRO_RELAY_META_APP_ID", sim.state().app_id())
-            .env("ZENTRO_RELAY_META_SIGNUP_CONFIG_ID", "778899001122")
-            .env("ZENTRO_RELAY_META_GRAPH_URL", sim.base_url())
-            .env("ZENTRO_RELAY_TOKEN_KEY", &key_text)
-            .env("ZENTRO_RELAY_AUTOMATION_INTERVAL_MS", "100")
-            .env("ZENTRO_RELAY_CAMPAIGN_SETTLE_MS", "3000")
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        command.spawn().unwrap()
+        crate::crash::serve_with_meta_app(
+            dir.path(),
+            database_url.as_deref(),
+            port,
+            &sim,
+            &key_text,
+            &[("ZENTRO_RELAY_CAMPAIGN_SETTLE_MS", "3000")],
+        )
     };
     let mut relay = serve();
     crate::crash::wait_healthy(&base).await;
@@ -956,41 +966,7 @@ async fn a_campaign_to_1000_reaches_the_985_allowed_exactly_once_through_a_kill_
     )
     .await;
 
-    let (status, created) = crate::support::call_at(
-        &base,
-        Some(&owner),
-        "POST",
-        "/v1/campaigns",
-        json!({ "name": "Spring restock", "channel_id": NUMBER, "template_name": TEMPLATE,
-            "template_language": LANGUAGE, "audience": "label: espresso", "per_second": PER_SECOND }),
-    )
-    .await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["id"].as_str().unwrap().to_string();
-    let recipients: Vec<Value> = customers
-        .iter()
-        .map(|c| json!({ "customer_id": c.id, "name": c.name }))
-        .collect();
-    let path = format!("/v1/campaigns/{id}/recipients");
-    let (status, body) = crate::support::call_at(
-        &base,
-        Some(&owner),
-        "POST",
-        &path,
-        json!({ "recipients": recipients }),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["counts"]["queued"], 1000);
-    let (status, body) = crate::support::call_at(
-        &base,
-        Some(&owner),
-        "POST",
-        &format!("/v1/campaigns/{id}/start"),
-        json!({ "send_at": null }),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    let id = started_at(&base, &owner, &customers, PER_SECOND as u32).await;
 
     // Midway: SIGKILL, no shutdown, no flush — requests may be in flight.
     wait_until(60, "a third sent", || sim.state().sent.len() >= 330).await;
