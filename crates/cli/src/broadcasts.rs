@@ -8,6 +8,8 @@ use zentro_events::campaigns::{
     Campaign, CampaignRecipient, CampaignStart, NewCampaign, NewRecipient,
 };
 
+use zentro_core::broadcasts::recipients_csv;
+
 use crate::cli::BroadcastsCommand;
 use crate::context::Context;
 use crate::exit::{Exit, Failure, fail};
@@ -46,10 +48,15 @@ pub async fn broadcasts(ctx: &Context, command: BroadcastsCommand) -> Result<(),
             }
             one(&campaign, json)
         }
+        BroadcastsCommand::Recipients { id, csv: true, .. } => {
+            print!("{}", recipients_csv(&client, &token, &id).await?);
+            Ok(())
+        }
         BroadcastsCommand::Recipients {
             id,
             add: Some(path),
             json,
+            ..
         } => {
             let recipients = read_recipients(&path)?;
             let campaign = client
@@ -61,21 +68,8 @@ pub async fn broadcasts(ctx: &Context, command: BroadcastsCommand) -> Result<(),
             id,
             add: None,
             json,
-        } => {
-            let mut all = Vec::new();
-            let mut after = None;
-            loop {
-                let page = client
-                    .campaign_recipients(&token, &id, after.as_deref())
-                    .await?;
-                all.extend(page.recipients);
-                match page.next {
-                    Some(next) => after = Some(next),
-                    None => break,
-                }
-            }
-            recipients(all, json)
-        }
+            ..
+        } => recipients(&client, &token, &id, json).await,
         BroadcastsCommand::Start { id, at, json } => {
             let start = CampaignStart { send_at: at };
             one(&client.start_campaign(&token, &id, &start).await?, json)
@@ -193,8 +187,30 @@ fn one(c: &Campaign, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Every recipient of campaign `id` with their outcome, as a table or JSON.
+async fn recipients(
+    client: &zentro_core::relay_client::RelayClient,
+    token: &zentro_core::vault::Secret,
+    id: &str,
+    json: bool,
+) -> Result<(), Failure> {
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let page = client
+            .campaign_recipients(token, id, after.as_deref())
+            .await?;
+        all.extend(page.recipients);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    print_recipients(all, json)
+}
+
 /// Recipients as a table, or JSON.
-fn recipients(list: Vec<CampaignRecipient>, json: bool) -> Result<(), Failure> {
+fn print_recipients(list: Vec<CampaignRecipient>, json: bool) -> Result<(), Failure> {
     print_rows(list, json, "CUSTOMER            STATUS     DETAIL", |r| {
         let status = serde_json::to_value(r.status)
             .ok()

@@ -472,6 +472,9 @@ pub enum BroadcastsCommand {
         /// JSON output.
         #[arg(long)]
         json: bool,
+        /// Every recipient with their outcome as the relay's CSV (the desk's download).
+        #[arg(long, conflicts_with_all = ["add", "json"])]
+        csv: bool,
     },
     /// Start a draft now, or at a time (admins).
     Start {

@@ -428,62 +428,15 @@ pub async fn steer(
     })
 }
 
-/// Every recipient of campaign `id` with their outcome, as CSV (one row each, in the order they
-/// were added): `customer_id,name,status,skip_reason,error,message_id,updated_at` (UTC ISO 8601).
-/// Cells that a spreadsheet would run as a formula are quoted with a leading `'`.
+/// Every recipient of campaign `id` with their outcome, as the relay's CSV (one row each, in the
+/// order they were added): `customer_id,name,status,skip_reason,error,message_id,updated_at` (UTC
+/// ISO 8601). Cells that a spreadsheet would run as a formula are neutralised by the relay.
 pub async fn recipients_csv(
     relay: &RelayClient,
     token: &Secret,
     id: &str,
 ) -> Result<String, SyncError> {
-    let mut csv = String::from("customer_id,name,status,skip_reason,error,message_id,updated_at\n");
-    let mut after: Option<String> = None;
-    loop {
-        let page = relay
-            .campaign_recipients(token, id, after.as_deref())
-            .await?;
-        for r in &page.recipients {
-            let cells = [
-                r.customer_id.clone(),
-                r.name.clone().unwrap_or_default(),
-                wire_name(&r.status),
-                r.skip_reason.as_ref().map(wire_name).unwrap_or_default(),
-                r.error.clone().unwrap_or_default(),
-                r.message_id.clone().unwrap_or_default(),
-                crate::utc::UtcTime::from_ms(r.updated_at).iso(),
-            ];
-            let row: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
-            csv.push_str(&row.join(","));
-            csv.push('\n');
-        }
-        match page.next {
-            Some(next) if !page.recipients.is_empty() => after = Some(next),
-            _ => return Ok(csv),
-        }
-    }
-}
-
-/// The snake_case name a status or reason travels under.
-fn wire_name<T: Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
-/// One CSV cell: quoted when it holds a comma, quote or line break; a leading `= + - @` gets a
-/// `'` so a spreadsheet shows a customer's name rather than running it.
-fn csv_cell(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_string()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
+    relay.campaign_recipients_csv(token, id).await
 }
 
 /// The campaigns the customer of conversation `conversation_id` received on its WhatsApp number,
@@ -565,13 +518,5 @@ mod tests {
             approved(&templates, &channel, "restock", "pt_BR"),
             Err(BroadcastError::Invalid(_))
         ));
-    }
-
-    #[test]
-    fn csv_cells_are_quoted_and_formulas_defused() {
-        assert_eq!(csv_cell("Ana"), "Ana");
-        assert_eq!(csv_cell("Silva, Ana"), "\"Silva, Ana\"");
-        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_cell("+351"), "'+351");
     }
 }

@@ -412,6 +412,11 @@ impl SimState {
         self.injected.extend_from_slice(errors);
     }
 
+    /// How many injected send failures have not been answered yet.
+    pub fn injected_send_errors_left(&self) -> usize {
+        self.injected.len()
+    }
+
     /// Opens (or refreshes) the window of `customer_id` on `channel_id` at `at`.
     pub fn open_window(&mut self, channel_id: &str, customer_id: &str, at: DateTime<Utc>) {
         self.windows

@@ -6,11 +6,12 @@
 //! the writer's transaction) and returns sqlx's error: what it means is decided by the caller.
 //! Queries are compile-checked (`query!`, `query_as!`, `query_scalar!`) against this
 //! backend's schema, with offline data committed in `.sqlx` (`scripts/sqlx-prepare.sh`).
+//! Campaigns' statements are not twins: they are written once, checked at run time, in
+//! `zentro_relay_store::campaign_sql`, and run here as [`Campaigns`].
 
 pub mod access;
 pub mod assist;
 pub mod automation;
-pub mod campaigns;
 pub mod channels;
 pub mod connections;
 pub mod consent;
@@ -26,3 +27,17 @@ pub mod wakeups;
 
 /// This backend's migrations, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// SQLite as a backend of the SQL both backends share (`zentro_relay_store::campaign_sql`).
+#[derive(Debug)]
+pub struct SqliteBackend;
+
+impl zentro_relay_store::campaign_sql::Backend for SqliteBackend {
+    type Db = sqlx::Sqlite;
+    fn rows_affected(done: &sqlx::sqlite::SqliteQueryResult) -> u64 {
+        done.rows_affected()
+    }
+}
+
+/// The campaign statements (shared with the other backend) on SQLite.
+pub type Campaigns = zentro_relay_store::campaign_sql::CampaignSql<SqliteBackend>;

@@ -71,6 +71,8 @@ pub struct RecipientRow {
     pub sent_at: Option<i64>,
     /// Not tried again before (UTC ms).
     pub next_attempt_at: i64,
+    /// Meta's temporary failures (5xx, network) so far; rate-limit waits do not count.
+    pub attempts: i64,
     /// When its status last changed (UTC ms).
     pub updated_at: i64,
 }

@@ -3,10 +3,13 @@
 //! picks a backend and keeps the logic the two share: transactions, audit entries, routing).
 //!
 //! Rows are plain data with no driver in them: each backend reads its own rows into these types.
+//! The one exception is [`campaign_sql`], SQL written once and run by both backends through sqlx's
+//! generic traits.
 
 pub mod access;
 pub mod assist;
 pub mod automation;
+pub mod campaign_sql;
 pub mod campaigns;
 pub mod channels;
 pub mod connections;

@@ -1,7 +1,9 @@
 //! Broadcast campaigns on the relay against meta-sim, with the pace lifted (issue 24): how fast
 //! the relay queues recipients (`POST /v1/campaigns/{id}/recipients`, 2,000 a call) and sends
 //! them (from `start` until meta-sim accepted the last one, then until the campaign is
-//! `completed`), on SQLite or, with `ZENTRO_BENCH_POSTGRES_URL`, on PostgreSQL.
+//! `completed`), on SQLite and, with `ZENTRO_BENCH_POSTGRES_URL` (a server; each run gets a
+//! fresh database on it), on PostgreSQL too, the backends' runs taking turns so that both see the
+//! same load.
 //!
 //! `cargo bench -p zentro-relay --bench campaigns` (`ZENTRO_BENCH_RECIPIENTS`, default 5,000;
 //! `ZENTRO_BENCH_RUNS`, default 3). meta-sim runs in the same process and checks every send as
@@ -203,28 +205,53 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
     let postgres = std::env::var("ZENTRO_BENCH_POSTGRES_URL").ok();
-    let backend = if postgres.is_some() {
-        "postgres"
-    } else {
-        "sqlite"
-    };
-    let (mut queued, mut sent, mut completed) = (Vec::new(), Vec::new(), Vec::new());
-    for n in 1..=runs {
-        let f = run(recipients, postgres.clone()).await;
-        println!(
-            "run {n} ({backend}, {recipients} recipients): queued {:.0}/s, sent {:.0}/s, completed after {:.2} s",
-            f.queued_per_second,
-            f.sent_per_second,
-            f.completed_after.as_secs_f64()
-        );
-        queued.push(f.queued_per_second);
-        sent.push(f.sent_per_second);
-        completed.push(f.completed_after.as_secs_f64());
+    let mut backends = vec!["sqlite"];
+    if postgres.is_some() {
+        backends.push("postgres");
     }
-    println!(
-        "median ({backend}): queued {:.0}/s, sent {:.0}/s, completed after {:.2} s",
-        median(queued),
-        median(sent),
-        median(completed)
-    );
+    let mut figures: Vec<Vec<Figures>> = backends.iter().map(|_| Vec::new()).collect();
+    for n in 1..=runs {
+        for (b, backend) in backends.iter().enumerate() {
+            let database_url = match (*backend, &postgres) {
+                ("postgres", Some(server)) => Some(fresh_database(server).await),
+                _ => None,
+            };
+            let f = run(recipients, database_url).await;
+            println!(
+                "run {n} ({backend}, {recipients} recipients): queued {:.0}/s, sent {:.0}/s, completed after {:.2} s",
+                f.queued_per_second,
+                f.sent_per_second,
+                f.completed_after.as_secs_f64()
+            );
+            figures[b].push(f);
+        }
+    }
+    for (backend, figures) in backends.iter().zip(figures) {
+        println!(
+            "median ({backend}): queued {:.0}/s, sent {:.0}/s, completed after {:.2} s",
+            median(figures.iter().map(|f| f.queued_per_second).collect()),
+            median(figures.iter().map(|f| f.sent_per_second).collect()),
+            median(
+                figures
+                    .iter()
+                    .map(|f| f.completed_after.as_secs_f64())
+                    .collect()
+            )
+        );
+    }
+}
+
+/// A new empty database on the PostgreSQL server at `server`; its URL.
+async fn fresh_database(server: &str) -> String {
+    use sqlx::Connection;
+    let name = format!("bench_{}", zentro_events::clock::random_id().to_lowercase());
+    let mut admin = sqlx::PgConnection::connect(server).await.unwrap();
+    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    let mut url = url::Url::parse(server).unwrap();
+    url.set_path(&format!("/{name}"));
+    url.to_string()
 }

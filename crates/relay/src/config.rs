@@ -74,6 +74,15 @@ pub struct Config {
     /// message left `sending`, before it is taken as never sent and sent again (ADR 0021;
     /// `ZENTRO_RELAY_CAMPAIGN_SETTLE_MS`).
     pub campaign_settle: Duration,
+    /// How long after its request left a campaign message left `sending`, that no status webhook
+    /// named (its number sends no more), is given up on: `failed` with an unknown outcome, never
+    /// sent again, so its campaign completes (ADR 0021; `ZENTRO_RELAY_CAMPAIGN_UNKNOWN_AFTER_MS`).
+    pub campaign_unknown_after: Duration,
+    /// The wait after a campaign recipient's first temporary failure at Meta (5xx, network); it
+    /// doubles with each next one, up to [`Self::campaign_retry_most`] (ADR 0021).
+    pub campaign_retry_first: Duration,
+    /// The longest wait between a campaign recipient's temporary failures.
+    pub campaign_retry_most: Duration,
     /// How long a signup window's link stays valid.
     pub signup_ttl: Duration,
     /// Shared files a workspace may keep at once (`ZENTRO_RELAY_SHARED_FILES_PER_WORKSPACE`).
@@ -163,6 +172,9 @@ impl Config {
             channel_check_interval: Duration::from_secs(30 * 60),
             automation_interval: Duration::from_millis(500),
             campaign_settle: Duration::from_secs(10 * 60),
+            campaign_unknown_after: Duration::from_secs(60 * 60),
+            campaign_retry_first: Duration::from_secs(5),
+            campaign_retry_most: Duration::from_secs(15 * 60),
             signup_ttl: Duration::from_secs(15 * 60),
             shared_files_per_workspace: 200,
             shared_bytes_per_workspace: 500 * 1024 * 1024,
@@ -403,6 +415,14 @@ pub struct MetaAppArgs {
         default_value_t = 600_000
     )]
     pub campaign_settle_ms: u64,
+    /// Milliseconds after which a campaign message whose answer never came, and that no status
+    /// webhook named, is given up on as unknown and never sent again (ADR 0021).
+    #[arg(
+        long,
+        env = "ZENTRO_RELAY_CAMPAIGN_UNKNOWN_AFTER_MS",
+        default_value_t = 3_600_000
+    )]
+    pub campaign_unknown_after_ms: u64,
 }
 
 impl MetaAppArgs {
@@ -578,6 +598,13 @@ impl ServeArgs {
             );
         }
         config.campaign_settle = Duration::from_millis(self.meta_app.campaign_settle_ms);
+        if self.meta_app.campaign_unknown_after_ms < 1_000 {
+            anyhow::bail!(
+                "campaign messages are given up on after at least 1000 ms (ZENTRO_RELAY_CAMPAIGN_UNKNOWN_AFTER_MS)"
+            );
+        }
+        config.campaign_unknown_after =
+            Duration::from_millis(self.meta_app.campaign_unknown_after_ms);
         config.meta_app = self.meta_app.into_meta_app()?;
         config.shared_files_per_workspace = self.shared_files_per_workspace;
         config.shared_bytes_per_workspace =

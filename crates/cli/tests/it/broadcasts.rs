@@ -1,6 +1,6 @@
 //! `zentro broadcasts …` against a real relay and the Meta stand-in: an owner creates a campaign
 //! with its recipients from a file, starts it, follows it to its end and reads every recipient's
-//! outcome; a campaign that ended cannot be paused.
+//! outcome, as a list and as the relay's CSV; a campaign that ended cannot be paused.
 
 use std::time::Duration;
 
@@ -115,6 +115,23 @@ async fn a_campaign_is_created_started_and_followed_from_the_command_line() {
     assert!(
         outcomes.iter().all(|r| r["message_id"].is_string()),
         "{outcomes:?}"
+    );
+    // The desk's download: the relay's CSV, each recipient once with the outcome Meta gave.
+    let csv = zentro(&owner, &["broadcasts", "recipients", &id, "--csv"], None);
+    assert!(csv.status.success(), "{}", stderr(&csv));
+    let csv = String::from_utf8(csv.stdout).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0], "customer_id,name,status,skip_reason,error,message_id,updated_at",
+        "{csv}"
+    );
+    assert_eq!(lines.len(), 4, "a header and three rows: {csv}");
+    assert!(lines[1].starts_with("15550001001,Ana Lima,"), "{csv}");
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.contains(",wamid.") && l.ends_with('Z')),
+        "{csv}"
     );
     let table = zentro(&owner, &["broadcasts", "list"], None);
     assert!(String::from_utf8_lossy(&table.stdout).contains("Orders ready"));

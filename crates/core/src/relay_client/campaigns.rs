@@ -9,8 +9,11 @@ use zentro_events::campaigns::{
     RecipientPage,
 };
 
-use super::{RelayClient, SyncError};
+use super::{RelayClient, SyncError, network, send};
 use crate::vault::Secret;
+
+/// How long the relay may take to write a campaign's CSV (every recipient, paged on its side).
+const CSV_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 #[derive(Deserialize)]
 struct CampaignList {
@@ -60,7 +63,7 @@ impl RelayClient {
         id: &str,
         recipients: &[NewRecipient],
     ) -> Result<Campaign, SyncError> {
-        let path = format!("/v1/campaigns/{}/recipients", encode(id));
+        let path = format!("/v1/campaigns/{}/recipients.csv", encode(id));
         let mut campaign = None;
         for chunk in recipients.chunks(MAX_RECIPIENTS_PER_CALL) {
             let body = json!({ "recipients": chunk });
@@ -109,11 +112,27 @@ impl RelayClient {
         id: &str,
         after: Option<&str>,
     ) -> Result<RecipientPage, SyncError> {
-        let mut path = format!("/v1/campaigns/{}/recipients", encode(id));
+        let mut path = format!("/v1/campaigns/{}/recipients.csv", encode(id));
         if let Some(after) = after {
             path.push_str(&format!("?after={}", encode(after)));
         }
         self.get(&path, token).await
+    }
+
+    /// Every recipient of a campaign with their outcome, as the relay writes it
+    /// (`GET /v1/campaigns/{id}/recipients.csv`): one row each in the order they were added,
+    /// `customer_id,name,status,skip_reason,error,message_id,updated_at` (UTC ISO 8601), cells a
+    /// spreadsheet would run as a formula neutralised with a leading `'`.
+    pub async fn campaign_recipients_csv(
+        &self,
+        token: &Secret,
+        id: &str,
+    ) -> Result<String, SyncError> {
+        let path = format!("/v1/campaigns/{}/recipients.csv", encode(id));
+        let request = self
+            .request(reqwest::Method::GET, &path, Some(token))
+            .timeout(CSV_TIMEOUT);
+        send(request).await?.text().await.map_err(network)
     }
 
     /// The campaigns a customer received on a channel, newest first (the contact panel).

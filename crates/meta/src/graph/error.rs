@@ -85,6 +85,8 @@ pub enum GraphError {
         code: Option<i64>,
         /// HTTP status.
         status: u16,
+        /// Meta's words (with its details), or the HTTP status when it said none.
+        message: String,
     },
     /// Meta could not be reached; nothing was sent. Retry when the network is back.
     #[error("Meta could not be reached ({0}); nothing was sent")]
@@ -144,7 +146,11 @@ impl GraphError {
         };
         let Some(code) = code else {
             return if status >= 500 {
-                Self::Transient { code: None, status }
+                Self::Transient {
+                    code: None,
+                    status,
+                    message: full,
+                }
             } else {
                 Self::Rejected {
                     code: i64::from(status),
@@ -177,10 +183,12 @@ impl GraphError {
             | codes::NUMBER_MAINTENANCE => Self::Transient {
                 code: Some(code),
                 status,
+                message: full,
             },
             _ if status >= 500 => Self::Transient {
                 code: Some(code),
                 status,
+                message: full,
             },
             _ => Self::Rejected {
                 code,

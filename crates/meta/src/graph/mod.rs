@@ -495,6 +495,7 @@ impl GraphClient {
             return Err(GraphError::Transient {
                 code: None,
                 status: status.as_u16(),
+                message: format!("HTTP {status}"),
             });
         }
         let mut data = Vec::new();

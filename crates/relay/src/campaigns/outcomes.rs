@@ -343,7 +343,7 @@ async fn channel_of(
     campaign: &str,
 ) -> Result<String, store::StoreError> {
     Ok(
-        crate::sql!(tx.conn(), campaigns::campaign(workspace, campaign))?
+        crate::sql!(tx.conn(), Campaigns::campaign(workspace, campaign))?
             .map(|c| c.channel_id)
             .unwrap_or_default(),
     )

@@ -3,10 +3,12 @@
 //! restriction, erasure), marked `sending` in one commit before the requests leave, sent to Meta
 //! concurrently, and what Meta answered recorded in one commit (`sent` with its `message.sent`
 //! event, authored `campaign:<id>`, or the failure). Meta's "slow down" codes queue the recipient
-//! again for as long as Meta says; its "stop" codes pause the whole campaign with Meta's code and
-//! words. A recipient left `sending` (no answer, or the relay stopped) is never sent blindly:
+//! again for as long as Meta says; a temporary failure (5xx, network) queues it again after a
+//! doubling wait, [`MOST_ATTEMPTS`] times at most, then fails it with Meta's last code and words;
+//! its "stop" codes pause the whole campaign with Meta's code and words. A recipient left `sending` (no answer, or the relay stopped) is never sent blindly:
 //! Meta's status webhooks settle it ([`super::outcomes`]), or, once the number's webhooks kept
-//! flowing for `campaign_settle` and none named it, it is queued again.
+//! flowing for `campaign_settle` and none named it, it is queued again; nothing heard of it for
+//! `campaign_unknown_after`, it is `failed` with an unknown outcome, never sent again.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -41,8 +43,10 @@ const MOST_PER_SLOT: i64 = 500;
 /// How long a number's messaging limit, as Meta said it, is believed.
 const LIMIT_FRESH: Duration = Duration::from_secs(60);
 
-/// How long a recipient waits after Meta could not be reached or failed temporarily.
-const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
+/// Meta's temporary failures (5xx, network) a recipient gets before it is `failed` with the last
+/// one's code and words. The waits between them double from `campaign_retry_first` up to
+/// `campaign_retry_most`: by default 5 s, 10 s, … 640 s, 900 s, about 36 minutes in all.
+pub const MOST_ATTEMPTS: i64 = 10;
 
 /// The moving window of the messaging limit.
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -103,36 +107,59 @@ pub async fn slot(
     Ok(tried)
 }
 
-/// Recipients left `sending` whose request never reached Meta, as far as anyone can tell: the
-/// number's status webhooks kept flowing for the settle time since, and none named them.
-/// Queued again.
+/// What a recipient given up on says (its `error`; its status is `failed`).
+pub const OUTCOME_UNKNOWN: &str = "unknown";
+
+/// Recipients left `sending` (the relay stopped, or Meta never answered) that Meta's status
+/// webhooks did not settle. Those whose request never reached Meta, as far as anyone can tell (the
+/// number's status webhooks kept flowing for the settle time since, and none named them), are
+/// queued again. Those of whom nothing was heard for `campaign_unknown_after` since their request
+/// left (the number sends no more webhooks) are given up on: `failed` with an unknown outcome,
+/// never sent again (exactly once wins over at least once), so the campaign can complete.
 async fn requeue_unsettled(state: &AppState, campaign: &CampaignRow) -> Result<(), CampaignError> {
     let settle = state.config.campaign_settle.as_millis() as i64;
+    let give_up = state.config.campaign_unknown_after.as_millis() as i64;
+    let now = now_ms();
     let waiting = state
         .store
         .campaign_recipients_in(&campaign.id, "sending", i64::MAX, MOST_PER_SLOT)
         .await?;
-    let unsettled: Vec<RecipientRow> = waiting
-        .into_iter()
-        .filter(|r| {
-            r.sending_at
-                .is_some_and(|at| at + settle <= campaign.statuses_seen_at)
-        })
-        .map(|mut r| {
+    let mut requeued = 0;
+    let mut unknown = 0;
+    let mut changed = Vec::new();
+    for mut r in waiting {
+        let Some(at) = r.sending_at else { continue };
+        if at + settle <= campaign.statuses_seen_at {
             r.status = "queued".into();
             r.sending_at = None;
             r.next_attempt_at = 0;
-            r.updated_at = now_ms();
-            r
-        })
-        .collect();
-    if unsettled.is_empty() {
+            requeued += 1;
+        } else if at + give_up <= now {
+            r.status = "failed".into();
+            r.error = Some(format!(
+                "{OUTCOME_UNKNOWN}: the relay stopped while this message was being sent and no \
+                 status from Meta named it within {} minutes; not sent again",
+                give_up / 60_000
+            ));
+            unknown += 1;
+        } else {
+            continue;
+        }
+        r.updated_at = now;
+        changed.push(r);
+    }
+    if changed.is_empty() {
         return Ok(());
     }
-    tracing::warn!(campaign = %campaign.id, recipients = unsettled.len(), "no status from Meta named these messages while its webhooks kept flowing: sent again");
+    if requeued > 0 {
+        tracing::warn!(campaign = %campaign.id, recipients = requeued, "no status from Meta named these messages while its webhooks kept flowing: sent again");
+    }
+    if unknown > 0 {
+        tracing::warn!(campaign = %campaign.id, recipients = unknown, "no status from Meta named these messages in time: their outcome is unknown, not sent again");
+    }
     let writes = in_commit(move |tx| {
         Box::pin(async move {
-            for r in &unsettled {
+            for r in &changed {
                 store::update_recipient_in(tx, r).await?;
             }
             Ok(Vec::new())
@@ -451,8 +478,10 @@ async fn send_one<'a>(
 
 /// What a refusal means for the recipient and the campaign.
 enum After {
-    /// Queued again, not before this time.
-    Retry(i64),
+    /// Meta asked to slow down: queued again, not before this time (not an attempt).
+    Wait(i64),
+    /// A temporary failure (Meta's code and words): tried again later, a bounded number of times.
+    Temporary(String),
     /// Failed for good, with Meta's words.
     Fail(String),
     /// No answer: stays `sending` until Meta's webhooks settle it.
@@ -467,10 +496,16 @@ fn after(error: &GraphError, now: i64) -> After {
     match error {
         GraphError::PairRateLimited { retry_after }
         | GraphError::ThroughputLimited { retry_after }
-        | GraphError::Throttled { retry_after, .. } => After::Retry(wait(*retry_after)),
-        GraphError::Unreachable(_) | GraphError::Transient { .. } => {
-            After::Retry(wait(RETRY_AFTER_FAILURE))
-        }
+        | GraphError::Throttled { retry_after, .. } => After::Wait(wait(*retry_after)),
+        GraphError::Transient {
+            code,
+            status,
+            message,
+        } => After::Temporary(match code {
+            Some(code) => format!("{code}: {message}"),
+            None => format!("HTTP {status}: {message}"),
+        }),
+        GraphError::Unreachable(_) => After::Temporary(error.to_string()),
         GraphError::Ambiguous(_) => After::Unknown,
         GraphError::Template { code, message } | GraphError::QualityLimited { code, message } => {
             After::Stop(format!("Meta {code}: {message}"))
@@ -486,6 +521,62 @@ fn after(error: &GraphError, now: i64) -> After {
         GraphError::Rejected { code, message } => After::Fail(format!("{code}: {message}")),
         other => After::Fail(other.to_string()),
     }
+}
+
+/// How long a recipient waits after its `attempts`-th temporary failure (ms): the first wait,
+/// doubled each time, never more than the most.
+fn retry_wait(config: &crate::config::Config, attempts: i64) -> i64 {
+    let first = config.campaign_retry_first.as_millis() as i64;
+    let most = config.campaign_retry_most.as_millis() as i64;
+    let doublings = attempts.clamp(1, 32) - 1;
+    first.saturating_mul(1 << doublings).min(most)
+}
+
+/// The recipient as Meta's refusal `error` leaves it, or `None` when it stays `sending` (no
+/// answer: Meta's webhooks will tell); `stop` gets why the campaign stops, when Meta says so.
+fn refused(
+    state: &AppState,
+    campaign: &CampaignRow,
+    mut r: RecipientRow,
+    error: &GraphError,
+    now: i64,
+    stop: &mut Option<String>,
+) -> Option<RecipientRow> {
+    match after(error, now) {
+        After::Wait(at) => {
+            r.status = "queued".into();
+            r.sending_at = None;
+            r.next_attempt_at = at;
+        }
+        After::Temporary(why) => {
+            r.attempts += 1;
+            r.sending_at = None;
+            if r.attempts >= MOST_ATTEMPTS {
+                r.status = "failed".into();
+                r.error = Some(format!(
+                    "{why} (gave up after {} temporary failures)",
+                    r.attempts
+                ));
+            } else {
+                r.status = "queued".into();
+                r.next_attempt_at = now + retry_wait(&state.config, r.attempts);
+            }
+        }
+        After::Fail(why) => {
+            r.status = "failed".into();
+            r.error = Some(why);
+        }
+        After::Unknown => {
+            tracing::warn!(campaign = %campaign.id, %error, "no answer from Meta: its status webhooks will tell");
+            return None;
+        }
+        After::Stop(why) => {
+            r.status = "queued".into();
+            r.sending_at = None;
+            stop.get_or_insert(why);
+        }
+    }
+    Some(r)
 }
 
 /// In one commit: what Meta answered for each message of the slot. Returns why the campaign
@@ -507,28 +598,11 @@ async fn record(
                 accepted.push((r, answer.message_id, planned.body.clone()));
                 continue;
             }
-            Err(error) => match after(&error, now) {
-                After::Retry(at) => {
-                    r.status = "queued".into();
-                    r.sending_at = None;
-                    r.next_attempt_at = at;
-                }
-                After::Fail(why) => {
-                    r.status = "failed".into();
-                    r.error = Some(why);
-                }
-                After::Unknown => {
-                    tracing::warn!(campaign = %campaign.id, %error, "no answer from Meta: its status webhooks will tell");
-                    continue;
-                }
-                After::Stop(why) => {
-                    r.status = "queued".into();
-                    r.sending_at = None;
-                    stop.get_or_insert(why);
-                }
+            Err(error) => match refused(state, campaign, r, &error, now, &mut stop) {
+                Some(r) => changed.push(r),
+                None => continue,
             },
         }
-        changed.push(r);
     }
     let campaign_id = campaign.id.clone();
     let workspace = campaign.workspace_id.clone();
@@ -674,8 +748,29 @@ async fn complete_if_done(
 
 /// `YYYY-MM-DD HH:MM UTC` of a time in UTC ms (the messaging limit's "until").
 pub fn utc_minute(ms: i64) -> String {
-    let minutes = ms.div_euclid(60_000);
-    let (days, minute) = (minutes.div_euclid(1440), minutes.rem_euclid(1440));
+    let (year, month, day, second) = utc_civil(ms);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        second / 3600,
+        second % 3600 / 60
+    )
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` (ISO 8601, UTC) of a time in UTC ms (the recipients' CSV).
+pub fn utc_iso(ms: i64) -> String {
+    let (year, month, day, second) = utc_civil(ms);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        second / 3600,
+        second % 3600 / 60,
+        second % 60
+    )
+}
+
+/// The UTC year, month, day and second of the day of a time in UTC ms.
+fn utc_civil(ms: i64) -> (i64, i64, i64, i64) {
+    let seconds = ms.div_euclid(1000);
+    let (days, second) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
     // Howard Hinnant's days-to-civil.
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -686,11 +781,7 @@ pub fn utc_minute(ms: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        minute / 60,
-        minute % 60
-    )
+    (year, month, day, second)
 }
 
 #[cfg(test)]
@@ -702,5 +793,7 @@ mod tests {
         assert_eq!(utc_minute(0), "1970-01-01 00:00 UTC");
         assert_eq!(utc_minute(1_796_601_600_000), "2026-12-07 00:00 UTC");
         assert_eq!(utc_minute(951_782_400_000 + 61_000), "2000-02-29 00:01 UTC");
+        assert_eq!(utc_iso(951_782_400_000 + 61_999), "2000-02-29T00:01:01Z");
+        assert_eq!(utc_iso(1_796_634_300_000), "2026-12-07T09:05:00Z");
     }
 }

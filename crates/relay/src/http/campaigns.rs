@@ -492,7 +492,7 @@ pub async fn recipients_csv(
                 r.skip_reason.clone().unwrap_or_default(),
                 r.error.clone().unwrap_or_default(),
                 r.message_id.clone().unwrap_or_default(),
-                r.updated_at.to_string(),
+                crate::campaigns::send::utc_iso(r.updated_at),
             ];
             let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
             csv.push_str(&line.join(","));
@@ -522,10 +522,10 @@ pub async fn recipients_csv(
         .into_response())
 }
 
-/// One CSV field, quoted when it must be; a leading `=`, `+`, `-` or `@` is neutralised so a
-/// spreadsheet never runs a customer's name as a formula.
+/// One CSV field, quoted when it must be; a leading `=`, `+`, `-`, `@`, tab or carriage return is
+/// neutralised so a spreadsheet never runs a customer's name as a formula.
 fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {
         value.to_string()
@@ -583,5 +583,7 @@ mod tests {
         assert_eq!(csv_field("Doe, Jane"), "\"Doe, Jane\"");
         assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("+351"), "'+351");
+        assert_eq!(csv_field("\t=1+1"), "'\t=1+1");
     }
 }

@@ -10,38 +10,38 @@ impl Store {
     /// cursor already saved stays).
     pub async fn insert_campaign(&self, campaign: &CampaignRow, head: i64) -> Result<()> {
         let mut tx = self.begin().await?;
-        sql!(tx.conn(), campaigns::insert_campaign(campaign))?;
+        sql!(tx.conn(), Campaigns::insert_campaign(campaign))?;
         sql!(
             tx.conn(),
-            campaigns::save_cursor(&campaign.workspace_id, head, true)
+            Campaigns::save_cursor(&campaign.workspace_id, head, true)
         )?;
         tx.commit().await
     }
 
     /// A workspace's campaign.
     pub async fn campaign(&self, workspace_id: &str, id: &str) -> Result<Option<CampaignRow>> {
-        Ok(read!(self, campaigns::campaign(workspace_id, id))?)
+        Ok(read!(self, Campaigns::campaign(workspace_id, id))?)
     }
 
     /// A workspace's campaigns, newest first.
     pub async fn campaigns(&self, workspace_id: &str) -> Result<Vec<CampaignRow>> {
-        Ok(read!(self, campaigns::campaigns(workspace_id))?)
+        Ok(read!(self, Campaigns::campaigns(workspace_id))?)
     }
 
     /// The campaigns the worker looks after: scheduled, running or paused.
     pub async fn live_campaigns(&self) -> Result<Vec<CampaignRow>> {
-        Ok(read!(self, campaigns::live_campaigns())?)
+        Ok(read!(self, Campaigns::live_campaigns())?)
     }
 
     /// Saves a campaign's state, pause, pace and times if it is still in state `from` (a route
     /// and the worker may change it at once); whether it was.
     pub async fn update_campaign(&self, campaign: &CampaignRow, from: &str) -> Result<bool> {
-        Ok(read!(self, campaigns::update_campaign(campaign, from))?)
+        Ok(read!(self, Campaigns::update_campaign(campaign, from))?)
     }
 
     /// A campaign's recipients by status.
     pub async fn campaign_counts(&self, campaign_id: &str) -> Result<Vec<(String, i64)>> {
-        Ok(read!(self, campaigns::counts(campaign_id))?)
+        Ok(read!(self, Campaigns::counts(campaign_id))?)
     }
 
     /// Adds recipients (queued, in order) to a campaign in one transaction; customers already on
@@ -54,7 +54,7 @@ impl Store {
         now: i64,
     ) -> Result<usize> {
         let mut tx = self.begin().await?;
-        let mut ordinal = sql!(tx.conn(), campaigns::last_ordinal(campaign_id))?;
+        let mut ordinal = sql!(tx.conn(), Campaigns::last_ordinal(campaign_id))?;
         let mut added = 0;
         for (customer_id, name) in recipients {
             ordinal += 1;
@@ -72,8 +72,9 @@ impl Store {
                 sent_at: None,
                 next_attempt_at: 0,
                 updated_at: now,
+                attempts: 0,
             };
-            if sql!(tx.conn(), campaigns::add_recipient(&row))? {
+            if sql!(tx.conn(), Campaigns::add_recipient(&row))? {
                 added += 1;
             }
         }
@@ -87,7 +88,7 @@ impl Store {
         campaign_id: &str,
         customer_id: &str,
     ) -> Result<Option<RecipientRow>> {
-        Ok(read!(self, campaigns::recipient(campaign_id, customer_id))?)
+        Ok(read!(self, Campaigns::recipient(campaign_id, customer_id))?)
     }
 
     /// Recipients of `status`, in order, due by `now`: at most `limit`.
@@ -100,7 +101,7 @@ impl Store {
     ) -> Result<Vec<RecipientRow>> {
         Ok(read!(
             self,
-            campaigns::recipients_in(campaign_id, status, now, limit)
+            Campaigns::recipients_in(campaign_id, status, now, limit)
         )?)
     }
 
@@ -113,7 +114,7 @@ impl Store {
     ) -> Result<Vec<RecipientRow>> {
         Ok(read!(
             self,
-            campaigns::recipients_after(campaign_id, after, limit)
+            Campaigns::recipients_after(campaign_id, after, limit)
         )?)
     }
 
@@ -126,7 +127,7 @@ impl Store {
     ) -> Result<Vec<ReceivedRow>> {
         Ok(read!(
             self,
-            campaigns::received(workspace_id, channel_id, customer_id)
+            Campaigns::received(workspace_id, channel_id, customer_id)
         )?)
     }
 
@@ -136,33 +137,33 @@ impl Store {
         channel_id: &str,
         since: i64,
     ) -> Result<(i64, Option<i64>)> {
-        Ok(read!(self, campaigns::reached_since(channel_id, since))?)
+        Ok(read!(self, Campaigns::reached_since(channel_id, since))?)
     }
 
     /// Workspaces with campaigns, whose logs the campaign worker follows.
     pub async fn campaign_workspaces(&self) -> Result<Vec<String>> {
-        Ok(read!(self, campaigns::followed_workspaces())?)
+        Ok(read!(self, Campaigns::followed_workspaces())?)
     }
 
     /// Where the campaign worker is in a workspace's log.
     pub async fn campaign_cursor(&self, workspace_id: &str) -> Result<Option<i64>> {
-        Ok(read!(self, campaigns::cursor(workspace_id))?)
+        Ok(read!(self, Campaigns::cursor(workspace_id))?)
     }
 
     /// Customers of a workspace whose processing is restricted (P14).
     pub async fn restricted_customers(&self, workspace_id: &str) -> Result<Vec<String>> {
-        Ok(read!(self, campaigns::restricted_customers(workspace_id))?)
+        Ok(read!(self, Campaigns::restricted_customers(workspace_id))?)
     }
 
     /// The recipients of a campaign not reached become `cancelled`.
     pub async fn cancel_queued_recipients(&self, campaign_id: &str, now: i64) -> Result<u64> {
-        Ok(read!(self, campaigns::cancel_queued(campaign_id, now))?)
+        Ok(read!(self, Campaigns::cancel_queued(campaign_id, now))?)
     }
 }
 
 /// Saves a recipient's outcome inside `tx`.
 pub(crate) async fn update_recipient_in(tx: &mut WriteTx, recipient: &RecipientRow) -> Result<()> {
-    Ok(sql!(tx.conn(), campaigns::update_recipient(recipient))?)
+    Ok(sql!(tx.conn(), Campaigns::update_recipient(recipient))?)
 }
 
 /// A recipient inside `tx` (read before changing it).
@@ -173,7 +174,7 @@ pub(crate) async fn recipient_in(
 ) -> Result<Option<RecipientRow>> {
     Ok(sql!(
         tx.conn(),
-        campaigns::recipient(campaign_id, customer_id)
+        Campaigns::recipient(campaign_id, customer_id)
     )?)
 }
 
@@ -189,7 +190,7 @@ pub(crate) async fn mark_replied_in(
 ) -> Result<u64> {
     Ok(sql!(
         tx.conn(),
-        campaigns::mark_replied(workspace_id, channel_id, customer_id, at, now)
+        Campaigns::mark_replied(workspace_id, channel_id, customer_id, at, now)
     )?)
 }
 
@@ -202,7 +203,7 @@ pub(crate) async fn see_statuses_in(
 ) -> Result<()> {
     Ok(sql!(
         tx.conn(),
-        campaigns::see_statuses(workspace_id, channel_id, at)
+        Campaigns::see_statuses(workspace_id, channel_id, at)
     )?)
 }
 
@@ -214,7 +215,7 @@ pub(crate) async fn save_campaign_cursor_in(
 ) -> Result<()> {
     Ok(sql!(
         tx.conn(),
-        campaigns::save_cursor(workspace_id, cursor, false)
+        Campaigns::save_cursor(workspace_id, cursor, false)
     )?)
 }
 
@@ -227,6 +228,6 @@ pub(crate) async fn erase_recipients_of_in(
 ) -> Result<u64> {
     Ok(sql!(
         tx.conn(),
-        campaigns::delete_recipients_of_customer(workspace_id, identifier)
+        Campaigns::delete_recipients_of_customer(workspace_id, identifier)
     )?)
 }

@@ -430,27 +430,17 @@ async fn a_kill_9_between_deciding_and_sending_neither_loses_nor_doubles() {
     let store = zentro_relay::Store::open_at(&location).await.unwrap();
     acme_with_a_connected_number(&store, &key, token.expose()).await;
     store.close().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::crash::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let serve = || {
-        let mut command = crate::crash::relay_command(dir.path(), database_url.as_deref());
-        command
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env("ZENTRO_RELAY_META_APP_SECRET", crate::support::SECRET)
-            .env("ZENTRO_RELAY_META_VERIFY_TOKEN", crate::support::VERIFY)
-            .env("ZENTRO_RELAY_META_APP_ID", sim.state().app_id())
-            .env("ZENTRO_RELAY_META_SIGNUP_CONFIG_ID", "778899001122")
-            .env("ZENTRO_RELAY_META_GRAPH_URL", sim.base_url())
-            .env("ZENTRO_RELAY_TOKEN_KEY", &key_text)
-            .env("ZENTRO_RELAY_AUTOMATION_INTERVAL_MS", "100")
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        command.spawn().unwrap()
+        crate::crash::serve_with_meta_app(
+            dir.path(),
+            database_url.as_deref(),
+            port,
+            &sim,
+            &key_text,
+            &[],
+        )
     };
     let mut relay = serve();
     crate::crash::wait_healthy(&base).await;

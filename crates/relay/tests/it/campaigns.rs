@@ -12,7 +12,8 @@ use zentro_meta_sim::{Customer, Inbound, MetaSim};
 use zentro_relay::Store;
 
 use crate::support::{
-    Joined, Number, PASSWORD, RawDatabase, ServedRelay, relay_with_a_connected_number, wait_until,
+    Bind, Joined, Number, PASSWORD, RawDatabase, ServedRelay, call_at,
+    relay_with_a_connected_number, wait_until,
 };
 
 const OWNER: &str = "owner@acme.test";
@@ -137,44 +138,70 @@ async fn restrict(w: &Workspace, c: &Customer) {
 
 /// Creates a campaign as `token`: (status, answer).
 async fn create(w: &Workspace, token: &str, per_second: u32) -> (u16, Value) {
-    w.relay
-        .call(
-            token,
-            "POST",
-            "/v1/campaigns",
-            json!({ "name": "Spring restock", "channel_id": NUMBER, "template_name": TEMPLATE,
-                "template_language": LANGUAGE, "audience": "label: espresso",
-                "per_second": per_second }),
-        )
-        .await
+    create_at(&w.relay.base, token, per_second).await
+}
+
+/// Creates a campaign on the relay at `base` as `token`: (status, answer).
+async fn create_at(base: &str, token: &str, per_second: u32) -> (u16, Value) {
+    call_at(
+        base,
+        Some(token),
+        "POST",
+        "/v1/campaigns",
+        json!({ "name": "Spring restock", "channel_id": NUMBER, "template_name": TEMPLATE,
+            "template_language": LANGUAGE, "audience": "label: espresso",
+            "per_second": per_second }),
+    )
+    .await
 }
 
 /// A draft with these recipients, started now; its id.
 async fn started(w: &Workspace, customers: &[Customer], per_second: u32) -> String {
-    let (status, created) = create(w, &w.owner, per_second).await;
+    started_at(&w.relay.base, &w.owner, customers, per_second).await
+}
+
+/// On the relay at `base`, as the admin holding `token`: a draft with these recipients, started
+/// now; its id.
+async fn started_at(base: &str, token: &str, customers: &[Customer], per_second: u32) -> String {
+    let (status, created) = create_at(base, token, per_second).await;
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap().to_string();
+    let added = add_recipients_at(base, token, &id, customers).await;
+    assert_eq!(added["counts"]["queued"], customers.len(), "{added}");
+    let (status, body) = call_at(
+        base,
+        Some(token),
+        "POST",
+        &format!("/v1/campaigns/{id}/start"),
+        json!({ "send_at": null }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    id
+}
+
+/// The owner adds these customers to draft `id`.
+async fn add_recipients(w: &Workspace, id: &str, customers: &[Customer]) {
+    add_recipients_at(&w.relay.base, &w.owner, id, customers).await;
+}
+
+/// On the relay at `base`, as `token`: adds these customers to draft `id`; the campaign after.
+async fn add_recipients_at(base: &str, token: &str, id: &str, customers: &[Customer]) -> Value {
     let recipients: Vec<Value> = customers
         .iter()
         .map(|c| json!({ "customer_id": c.id, "name": c.name }))
         .collect();
     let path = format!("/v1/campaigns/{id}/recipients");
-    let (status, body) = w
-        .relay
-        .call(&w.owner, "POST", &path, json!({ "recipients": recipients }))
-        .await;
+    let (status, body) = call_at(
+        base,
+        Some(token),
+        "POST",
+        &path,
+        json!({ "recipients": recipients }),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = w
-        .relay
-        .call(
-            &w.owner,
-            "POST",
-            &format!("/v1/campaigns/{id}/start"),
-            json!({ "send_at": null }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    id
+    body
 }
 
 async fn campaign(w: &Workspace, id: &str) -> Value {
@@ -666,6 +693,96 @@ async fn meta_refusing_the_template_mid_send_pauses_the_campaign_with_its_code()
     assert_eq!(paused["counts"]["queued"], 6, "nobody lost: {paused}");
 }
 
+/// Meta failing temporarily (HTTP 500, code 131000) is tried again with a growing wait, but only
+/// `MOST_ATTEMPTS` times: then the recipient is `failed` with Meta's last code and words, and
+/// the campaign completes. Meta's "slow down" (130429) before them is a wait, not an attempt.
+#[tokio::test]
+async fn a_temporary_failure_is_tried_a_bounded_number_of_times_then_fails_with_metas_words() {
+    use zentro_relay::campaigns::send::MOST_ATTEMPTS;
+    let w = workspace().await;
+    let customers = [customer(80)];
+    consent(&w, &customers, true).await;
+    let most = MOST_ATTEMPTS as usize;
+    let mut errors = vec![(400, 130_429); 3];
+    errors.extend(vec![(500, 131_000); most + 5]);
+    w.sim.state().inject_send_errors(&errors);
+    let id = started(&w, &customers, 10).await;
+    let done = until_state(&w, &id, "completed", 60).await;
+    assert_eq!(done["counts"]["failed"], 1, "{done}");
+    let outcome = &outcomes(&w, &id).await[&customers[0].id];
+    assert_eq!(outcome["status"], "failed", "{outcome}");
+    let error = outcome["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("131000: Injected failure")
+            && error.contains(&format!("after {most} temporary failures")),
+        "{error}"
+    );
+    // Meta was asked 3 + MOST_ATTEMPTS times, never more, and sent nothing.
+    assert_eq!(w.sim.state().injected_send_errors_left(), 5);
+    assert_eq!(sends_to(&w.sim, &customers[0]), 0);
+}
+
+/// The relay stopped while a campaign's last messages were `sending`, and their number sends no
+/// more webhooks: once `campaign_unknown_after` (1 hour) passed since a request left, that
+/// recipient is `failed` with an unknown outcome, never sent again, and the campaign completes;
+/// one whose request left 10 minutes ago still waits for Meta's word.
+#[tokio::test]
+async fn messages_left_sending_that_no_webhook_names_are_given_up_as_unknown_within_a_bound() {
+    let w = workspace().await;
+    let customers = [customer(90), customer(91)];
+    consent(&w, &customers, true).await;
+    let (status, created) = create(&w, &w.owner, 10).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    add_recipients(&w, &id, &customers).await;
+    // What a crash leaves behind: running, both requests left, no answer recorded.
+    let now = zentro_events::clock::now_ms();
+    let db = RawDatabase::open(&w.relay.database).await;
+    db.execute(
+        "UPDATE campaigns SET state = 'running', started_at = $2 WHERE id = $1",
+        &[Bind::Text(Some(&id)), Bind::Int(now - 7_200_000)],
+    )
+    .await;
+    for (customer, left) in [(&customers[0], 3_601_000), (&customers[1], 600_000)] {
+        db.execute(
+            "UPDATE campaign_recipients SET status = 'sending', sending_at = $3
+             WHERE campaign_id = $1 AND customer_id = $2",
+            &[
+                Bind::Text(Some(&id)),
+                Bind::Text(Some(&customer.id)),
+                Bind::Int(now - left),
+            ],
+        )
+        .await;
+    }
+    let given_up = "SELECT COUNT(*) FROM campaign_recipients WHERE status = 'failed'";
+    until_count(
+        &db,
+        given_up,
+        1,
+        "the message sent over an hour ago given up",
+    )
+    .await;
+    let outcome = &outcomes(&w, &id).await;
+    let old = &outcome[&customers[0].id];
+    assert!(
+        old["error"].as_str().unwrap().starts_with("unknown: "),
+        "{old}"
+    );
+    assert_eq!(outcome[&customers[1].id]["status"], "sending");
+    assert_eq!(campaign(&w, &id).await["state"], "running");
+    // An hour after the second request left, the campaign completes: nobody was sent again.
+    db.execute(
+        "UPDATE campaign_recipients SET sending_at = $2 WHERE campaign_id = $1 AND status = 'sending'",
+        &[Bind::Text(Some(&id)), Bind::Int(now - 3_601_000)],
+    )
+    .await;
+    let done = until_state(&w, &id, "completed", 30).await;
+    assert_eq!(done["counts"]["failed"], 2, "{done}");
+    db.close().await;
+    assert!(w.sim.state().sent.is_empty(), "never sent again");
+}
+
 #[tokio::test]
 async fn the_messaging_limit_pauses_a_campaign_until_the_window_frees() {
     let w = workspace().await;
@@ -789,28 +906,17 @@ async fn a_campaign_to_1000_reaches_the_985_allowed_exactly_once_through_a_kill_
     )
     .await;
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::crash::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let serve = || {
-        let mut command = crate::crash::relay_command(dir.path(), database_url.as_deref());
-        command
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env("ZENTRO_RELAY_META_APP_SECRET", crate::support::SECRET)
-            .env("ZENTRO_RELAY_META_VERIFY_TOKEN", crate::support::VERIFY)
-            .env("ZENTRO_RELAY_META_APP_ID", sim.state().app_id())
-            .env("ZENTRO_RELAY_META_SIGNUP_CONFIG_ID", "778899001122")
-            .env("ZENTRO_RELAY_META_GRAPH_URL", sim.base_url())
-            .env("ZENTRO_RELAY_TOKEN_KEY", &key_text)
-            .env("ZENTRO_RELAY_AUTOMATION_INTERVAL_MS", "100")
-            .env("ZENTRO_RELAY_CAMPAIGN_SETTLE_MS", "3000")
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        command.spawn().unwrap()
+        crate::crash::serve_with_meta_app(
+            dir.path(),
+            database_url.as_deref(),
+            port,
+            &sim,
+            &key_text,
+            &[("ZENTRO_RELAY_CAMPAIGN_SETTLE_MS", "3000")],
+        )
     };
     let mut relay = serve();
     crate::crash::wait_healthy(&base).await;
@@ -860,41 +966,7 @@ async fn a_campaign_to_1000_reaches_the_985_allowed_exactly_once_through_a_kill_
     )
     .await;
 
-    let (status, created) = crate::support::call_at(
-        &base,
-        Some(&owner),
-        "POST",
-        "/v1/campaigns",
-        json!({ "name": "Spring restock", "channel_id": NUMBER, "template_name": TEMPLATE,
-            "template_language": LANGUAGE, "audience": "label: espresso", "per_second": PER_SECOND }),
-    )
-    .await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["id"].as_str().unwrap().to_string();
-    let recipients: Vec<Value> = customers
-        .iter()
-        .map(|c| json!({ "customer_id": c.id, "name": c.name }))
-        .collect();
-    let path = format!("/v1/campaigns/{id}/recipients");
-    let (status, body) = crate::support::call_at(
-        &base,
-        Some(&owner),
-        "POST",
-        &path,
-        json!({ "recipients": recipients }),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["counts"]["queued"], 1000);
-    let (status, body) = crate::support::call_at(
-        &base,
-        Some(&owner),
-        "POST",
-        &format!("/v1/campaigns/{id}/start"),
-        json!({ "send_at": null }),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    let id = started_at(&base, &owner, &customers, PER_SECOND as u32).await;
 
     // Midway: SIGKILL, no shutdown, no flush — requests may be in flight.
     wait_until(60, "a third sent", || sim.state().sent.len() >= 330).await;

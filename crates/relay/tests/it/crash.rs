@@ -25,6 +25,43 @@ pub fn relay_command(dir: &std::path::Path, database_url: Option<&str>) -> Comma
     command
 }
 
+/// A port on loopback nothing listens on (just released), for a relay process to serve on.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `zentro-relay serve` on `port` as an operator runs it with a Meta app: meta-sim's app id and
+/// Graph API, channels' tokens sealed with `token_key`, automation every 100 ms, and `env` on
+/// top; its output discarded. Started again on the same database after a kill -9.
+pub fn serve_with_meta_app(
+    dir: &std::path::Path,
+    database_url: Option<&str>,
+    port: u16,
+    sim: &zentro_meta_sim::MetaSim,
+    token_key: &str,
+    env: &[(&str, &str)],
+) -> Child {
+    let mut command = relay_command(dir, database_url);
+    command
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("ZENTRO_RELAY_META_APP_SECRET", SECRET)
+        .env("ZENTRO_RELAY_META_VERIFY_TOKEN", VERIFY)
+        .env("ZENTRO_RELAY_META_APP_ID", sim.state().app_id())
+        .env("ZENTRO_RELAY_META_SIGNUP_CONFIG_ID", "778899001122")
+        .env("ZENTRO_RELAY_META_GRAPH_URL", sim.base_url())
+        .env("ZENTRO_RELAY_TOKEN_KEY", token_key)
+        .env("ZENTRO_RELAY_AUTOMATION_INTERVAL_MS", "100")
+        .envs(env.iter().copied())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    command.spawn().unwrap()
+}
+
 pub fn cli(
     dir: &std::path::Path,
     database_url: Option<&str>,

@@ -628,6 +628,9 @@ pub async fn relay_with_a_connected_number(
             c.token_keys = Some(keys);
             c.meta_app = Some(meta_app);
             c.automation_interval = std::time::Duration::from_millis(100);
+            // A campaign's temporary failures retried within a second, not half an hour.
+            c.campaign_retry_first = std::time::Duration::from_millis(20);
+            c.campaign_retry_most = std::time::Duration::from_millis(160);
         },
         async |store| {
             let hash = hash_password(PASSWORD);
