@@ -63,7 +63,7 @@ impl RelayClient {
         id: &str,
         recipients: &[NewRecipient],
     ) -> Result<Campaign, SyncError> {
-        let path = format!("/v1/campaigns/{}/recipients.csv", encode(id));
+        let path = format!("/v1/campaigns/{}/recipients", encode(id));
         let mut campaign = None;
         for chunk in recipients.chunks(MAX_RECIPIENTS_PER_CALL) {
             let body = json!({ "recipients": chunk });
@@ -112,7 +112,7 @@ impl RelayClient {
         id: &str,
         after: Option<&str>,
     ) -> Result<RecipientPage, SyncError> {
-        let mut path = format!("/v1/campaigns/{}/recipients.csv", encode(id));
+        let mut path = format!("/v1/campaigns/{}/recipients", encode(id));
         if let Some(after) = after {
             path.push_str(&format!("?after={}", encode(after)));
         }
