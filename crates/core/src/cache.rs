@@ -158,9 +158,10 @@ async fn checkpoint_continuously(pool: SqlitePool, wake: Arc<Notify>, wal_frames
 pub const PAGE_CACHE_ENV: &str = "ZENTRO_CACHE_PAGE_CACHE_KIB";
 
 /// Each connection's SQLite page cache, in KiB: 8 MiB. Over a million-message cache the four
-/// connections filled 32 MiB each within seconds of start (~92 MiB more of the app's memory idle,
-/// ~100 MiB after a day); pages beyond come from the operating system's file cache, which is
-/// shared and not the app's (ADR 0017, docs/benchmarks.md "Footprint", run 4).
+/// connections filled 32 MiB each within seconds of start (~95 MiB more of the app's memory idle,
+/// ~107 MiB more of the desk's after a simulated day); pages beyond come from the operating
+/// system's file cache, which is shared and not the app's (ADR 0017, docs/benchmarks.md
+/// "Footprint", run 4).
 pub const PAGE_CACHE_KIB: u32 = 8 * 1024;
 
 /// The `cache_size` pragma's value: negative, so SQLite reads it as KiB.
