@@ -4,7 +4,8 @@
 //! What ships (measured before and after with `scripts/bench-footprint.sh`; figures in
 //! docs/benchmarks.md, reasons in docs/adr/0017-desk-footprint.md): glibc's allocator gives freed
 //! memory back to the system above 128 KiB instead of keeping what start-up allocated (~19 MiB),
-//! and on a computer without a GPU WebKitGTK's DMA-BUF renderer is off
+//! it keeps at most two heaps (arenas) and is asked every half-minute to return whole free pages
+//! (`malloc_trim`), and on a computer without a GPU WebKitGTK's DMA-BUF renderer is off
 //! (`WEBKIT_DISABLE_DMABUF_RENDERER=1`, unless the environment already says): ~80 MiB less in
 //! the web process.
 //!
@@ -28,6 +29,41 @@ pub const FOOTPRINT_CUTS_ENV: &str = "ZENTRO_FOOTPRINT_CUTS";
 /// grows with the largest block freed, so start-up's large temporary allocations stay resident).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const MALLOC_TRIM_THRESHOLD_BYTES: libc::c_int = 128 * 1024;
+
+/// Environment variable naming shipped cuts to leave out, comma-separated (`arenas`, `trim`), for
+/// the footprint benchmark's variants (each cut measured against the same binary without it).
+pub const FOOTPRINT_SKIP_ENV: &str = "ZENTRO_FOOTPRINT_SKIP";
+
+/// At most this many glibc heaps (arenas): glibc's default is 8 per core, each holding its own
+/// freed memory, for an app whose threads mostly wait (the desk, its SQLite connections, the
+/// sandbox's relay).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const MALLOC_ARENAS: libc::c_int = 2;
+
+/// How long after start the allocator is first asked to give back every free page, then how
+/// often after that (start-up, each sync burst and each conversation opened free memory in the
+/// middle of the heaps, which the trim threshold alone never returns).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const TRIM_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Whether `cut` is left out ([`FOOTPRINT_SKIP_ENV`], or every cut with [`FOOTPRINT_CUTS_ENV`]).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn skipped(cut: &str) -> bool {
+    left_out(
+        cut,
+        std::env::var(FOOTPRINT_CUTS_ENV).ok().as_deref(),
+        std::env::var(FOOTPRINT_SKIP_ENV).ok().as_deref(),
+    )
+}
+
+/// Whether `cut` is left out, given the values of [`FOOTPRINT_CUTS_ENV`] (`0`: every cut) and
+/// [`FOOTPRINT_SKIP_ENV`] (a comma-separated list of cuts).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn left_out(cut: &str, cuts: Option<&str>, skip: Option<&str>) -> bool {
+    cuts == Some("0") || skip.is_some_and(|list| list.split(',').any(|name| name.trim() == cut))
+}
 
 /// When `run` began, for platforms without `/proc`.
 static LAUNCHED: OnceLock<Instant> = OnceLock::new();
@@ -85,15 +121,48 @@ pub fn before_webviews() {
         return;
     }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes glibc's allocator parameters; called once, at start.
+    // SAFETY: mallopt only changes glibc's allocator parameters; called once, at start, before
+    // any thread exists (the arena limit applies to the heaps threads get from then on).
     unsafe {
         libc::mallopt(libc::M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD_BYTES);
+        // A limit already in the environment (glibc's MALLOC_ARENA_MAX) is the user's choice.
+        if !skipped("arenas") && std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+            libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS);
+        }
     }
     #[cfg(target_os = "linux")]
     if dmabuf_renderer_wasted(std::env::var_os(DMABUF_ENV).is_some(), has_render_node()) {
         // SAFETY: called first thing in `run`, before the app starts any thread, so nothing
         // reads the environment concurrently.
         unsafe { std::env::set_var(DMABUF_ENV, "1") };
+    }
+}
+
+/// Gives free memory in the middle of the allocator's heaps back to the system, [`TRIM_AFTER`]
+/// after start and every [`TRIM_EVERY`] after that (a millisecond or so each, on the async
+/// runtime). Nothing where the allocator is not glibc's, or with the `trim` cut left out.
+pub fn trim_periodically() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if !skipped("trim") {
+        tauri::async_runtime::spawn(async {
+            tokio::time::sleep(TRIM_AFTER).await;
+            let mut every = tokio::time::interval(TRIM_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                trim();
+            }
+        });
+    }
+}
+
+/// glibc's `malloc_trim(0)`: every whole free page of every heap goes back to the system.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn trim() {
+    // SAFETY: malloc_trim only returns free pages to the system; safe to call from any thread.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -231,6 +300,21 @@ mod tests {
         );
         assert_eq!(FootprintSettings::parse("0"), FootprintSettings::default());
         assert_eq!(FootprintSettings::parse(""), FootprintSettings::default());
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn a_cut_is_left_out_when_named_or_when_every_cut_is() {
+        use super::left_out;
+        assert!(!left_out("arenas", None, None), "shipped: every cut");
+        assert!(left_out("arenas", None, Some("trim, arenas")));
+        assert!(!left_out("arenas", None, Some("trim")));
+        assert!(!left_out("trim", None, Some("trimmed")), "whole names only");
+        assert!(
+            left_out("trim", Some("0"), None),
+            "ZENTRO_FOOTPRINT_CUTS=0: none"
+        );
+        assert!(!left_out("trim", Some("1"), Some("")));
     }
 
     #[cfg(target_os = "linux")]

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
+import { emit } from '@tauri-apps/api/event';
 import App from './App.svelte';
 import type { AutomationSetup, MemberPresence, Permission } from './lib/ipc';
 import { emptySetup } from './lib/stores/automation.svelte';
@@ -80,6 +81,49 @@ describe('App', () => {
     expect(screen.getByRole('navigation', { name: 'Conversations' })).toBeTruthy();
     expect(screen.getByRole('main', { name: 'Conversation' })).toBeTruthy();
     expect(screen.getByRole('complementary', { name: 'Contact' })).toBeTruthy();
+  });
+
+  it('marks the first inbox page painted once, when the list first shows conversations, whichever load brought them', async () => {
+    // As at a connected start over a big cache: the first list load fails (the cache is busy
+    // while the desk opens it), the next one (after the desk's first change notice) is empty, and
+    // only the one after that has rows. The mark waits for the rows, and comes once.
+    const answers: (() => unknown)[] = [
+      () => {
+        throw { code: 'cache_unavailable', message: 'database is locked' };
+      },
+      () => [],
+      () => [ANA],
+    ];
+    const calls: Calls = [];
+    mockIPC(
+      (cmd, args) => {
+        calls.push({ cmd, args: (args ?? {}) as Record<string, unknown> });
+        if (cmd === 'conversations') return (answers.shift() ?? (() => [ANA]))();
+        if (cmd === 'desk_status') return DESK;
+        if (cmd === 'cache_status') return STATUS;
+        return undefined;
+      },
+      { shouldMockEvents: true },
+    );
+    performance.clearMarks('zentro:inbox-painted');
+    const painted = () => calls.filter((c) => c.cmd === 'inbox_painted');
+    render(App);
+    await waitFor(() => expect(calls.filter((c) => c.cmd === 'conversations')).toHaveLength(1));
+    await emit('inbox-changed');
+    await waitFor(() => expect(calls.filter((c) => c.cmd === 'conversations')).toHaveLength(2));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(painted()).toHaveLength(0);
+
+    await emit('inbox-changed');
+    await screen.findByText(ANA.contact_name);
+    await waitFor(() => expect(painted()).toHaveLength(1));
+    expect(painted()[0].args).toEqual({ rows: 1 });
+    expect(performance.getEntriesByName('zentro:inbox-painted')).toHaveLength(1);
+
+    await emit('inbox-changed');
+    await waitFor(() => expect(calls.filter((c) => c.cmd === 'conversations')).toHaveLength(4));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(painted()).toHaveLength(1);
   });
 
   it('shows the cache status returned by Rust in the status bar', async () => {

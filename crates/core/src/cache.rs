@@ -157,10 +157,12 @@ async fn checkpoint_continuously(pool: SqlitePool, wake: Arc<Notify>, wal_frames
 /// sizes with it; the default is [`PAGE_CACHE_KIB`]).
 pub const PAGE_CACHE_ENV: &str = "ZENTRO_CACHE_PAGE_CACHE_KIB";
 
-/// Each connection's SQLite page cache, in KiB: 32 MiB keeps a million-message cache's indexes
-/// warm. (Smaller caches are for the footprint benchmark to compare, ADR 0017; none is shipped
-/// before it is measured.)
-pub const PAGE_CACHE_KIB: u32 = 32 * 1024;
+/// Each connection's SQLite page cache, in KiB: 8 MiB. Over a million-message cache the four
+/// connections filled 32 MiB each within seconds of start (~95 MiB more of the app's memory idle,
+/// ~107 MiB more of the desk's after a simulated day); pages beyond come from the operating
+/// system's file cache, which is shared and not the app's (ADR 0017, docs/benchmarks.md
+/// "Footprint", run 4).
+pub const PAGE_CACHE_KIB: u32 = 8 * 1024;
 
 /// The `cache_size` pragma's value: negative, so SQLite reads it as KiB.
 fn page_cache_size() -> String {
