@@ -81,9 +81,11 @@ impl ProviderPause {
 pub struct Round {
     /// Messages labelled by this desk.
     pub labelled: usize,
-    /// Messages another desk labelled, too old, or whose request failed: not labelled here.
+    /// Messages another desk labelled, too old, or whose request was refused for good (budget
+    /// spent, restricted, key rejected, an unreadable answer): not labelled here.
     pub skipped: usize,
-    /// Messages whose turn on this desk has not come yet.
+    /// Messages whose turn on this desk has not come yet, or waiting out a provider that failed for
+    /// now.
     pub waiting: usize,
 }
 

@@ -414,16 +414,7 @@ pub async fn insert_events(
     workspace_id: &str,
     rows: &[NewEvent<'_>],
 ) -> Result<(), sqlx::Error> {
-    let mut rest = rows;
-    while !rest.is_empty() {
-        let size = BUCKETS
-            .iter()
-            .rev()
-            .copied()
-            .find(|b| *b <= rest.len())
-            .unwrap_or(1);
-        let (chunk, tail) = rest.split_at(size);
-        rest = tail;
+    for chunk in in_buckets(rows) {
         let mut query = sqlx::QueryBuilder::<Sqlite>::new(
             "INSERT INTO events (workspace_id, seq, kind, at, dedup_key, author, payload, channel_id) ",
         );

@@ -1065,12 +1065,9 @@ mod tests {
         zentro_meta::webhook::parse_value(&body).unwrap()
     }
 
-    /// Writes handed to the writer run inside its group commit under a savepoint: writes that
-    /// fail are undone alone (their caller is told; the webhooks committed with them stay), and
-    /// writes that succeed commit with the batch. The feed gets the webhooks of a followed
-    /// workspace, parsed, with the seq and time the log has.
-    #[tokio::test]
-    async fn writes_in_a_group_commit_that_fail_are_undone_alone() {
+    /// A store in a new folder (kept while the returned dir lives) with the workspace "Acme";
+    /// returns its id.
+    async fn acme() -> (tempfile::TempDir, Store, String) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).await.unwrap();
         let ws = store
@@ -1078,6 +1075,16 @@ mod tests {
             .await
             .unwrap()
             .id;
+        (dir, store, ws)
+    }
+
+    /// Writes handed to the writer run inside its group commit under a savepoint: writes that
+    /// fail are undone alone (their caller is told; the webhooks committed with them stay), and
+    /// writes that succeed commit with the batch. The feed gets the webhooks of a followed
+    /// workspace, parsed, with the seq and time the log has.
+    #[tokio::test]
+    async fn writes_in_a_group_commit_that_fail_are_undone_alone() {
+        let (_dir, store, ws) = acme().await;
         store
             .add_channel(&ws, ChannelKind::Whatsapp, NUMBER, None, "")
             .await
@@ -1126,6 +1133,7 @@ mod tests {
             }
         ));
     }
+
     /// The channel of each of a workspace's events (the first ten), in seq order.
     async fn channel_ids(store: &Store, ws: &str) -> Result<Vec<Option<String>>, StoreError> {
         let rows = crate::read!(store, access::events_after(ws, 0, 10))?;
@@ -1137,13 +1145,7 @@ mod tests {
     /// written with the row, so the trigger need not run (seen with the trigger dropped).
     #[tokio::test]
     async fn appends_naming_their_channel_get_the_id_the_trigger_would_give() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
-        let ws = store
-            .create_workspace("Acme", "owner@acme.test", "Owner", "hash")
-            .await
-            .unwrap()
-            .id;
+        let (_dir, store, ws) = acme().await;
         let (channel, _) = store
             .add_channel(&ws, ChannelKind::Whatsapp, NUMBER, None, "")
             .await
@@ -1218,13 +1220,7 @@ mod tests {
     /// the log has; what a failing write appended never does.
     #[tokio::test]
     async fn what_writes_append_reaches_the_feeds_and_what_they_undo_does_not() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
-        let ws = store
-            .create_workspace("Acme", "owner@acme.test", "Owner", "hash")
-            .await
-            .unwrap()
-            .id;
+        let (_dir, store, ws) = acme().await;
         let sequencer = Sequencer::start(store.clone(), Notifier::default(), Arc::default());
         sequencer.feed().follow(&ws);
         sequencer.consent_feed().follow(&ws);

@@ -446,11 +446,9 @@ mod tests {
         }
     }
 
-    /// The outbox is read earliest due first: a message waiting for a retry comes after one
-    /// decided later but due sooner, so that the read follows the due index (a round reads about
-    /// its limit, however long the queue).
-    #[tokio::test]
-    async fn due_messages_come_earliest_due_first() {
+    /// A store in a new folder (kept while the returned dir lives) with the workspace "Acme";
+    /// returns its id.
+    async fn acme() -> (tempfile::TempDir, Store, String) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).await.unwrap();
         let ws = store
@@ -458,6 +456,15 @@ mod tests {
             .await
             .unwrap()
             .id;
+        (dir, store, ws)
+    }
+
+    /// The outbox is read earliest due first: a message waiting for a retry comes after one
+    /// decided later but due sooner, so that the read follows the due index (a round reads about
+    /// its limit, however long the queue).
+    #[tokio::test]
+    async fn due_messages_come_earliest_due_first() {
+        let (_dir, store, ws) = acme().await;
         let mut retried = reply("r", &ws, "351911", 10);
         retried.next_attempt_at = 30;
         let fresh = reply("f", &ws, "351922", 20);
@@ -480,13 +487,7 @@ mod tests {
     /// removes of a customer.
     #[tokio::test]
     async fn the_workers_state_round_trips_and_an_erasure_removes_the_customers_part() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
-        let ws = store
-            .create_workspace("Acme", "owner@acme.test", "Owner", "x")
-            .await
-            .unwrap()
-            .id;
+        let (_dir, store, ws) = acme().await;
         let mut tx = store.begin().await.unwrap();
         save_automation_progress_in(&mut tx, &ws, 7, r#"{"rr":1}"#, 100)
             .await
