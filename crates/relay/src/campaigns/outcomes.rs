@@ -4,8 +4,8 @@
 //! - a WhatsApp status naming a campaign's recipient (`biz_opaque_callback_data` =
 //!   `campaign:<id>:<customer>`) moves it forward: sent, delivered, read, or failed with Meta's
 //!   code and words. One naming a recipient still `sending` (the relay stopped before Meta's
-//!   answer, or the answer never came) settles it as sent, with its `message.sent` event: Meta
-//!   had it, so it is never sent again;
+//!   answer, or the answer never came), or given up on as unknown since, settles it as sent,
+//!   with its `message.sent` event: Meta had it, so it is never sent again;
 //! - any status of a number is evidence its webhooks keep flowing (`statuses_seen_at`), which
 //!   is what lets a recipient no status named be queued again after the settle time;
 //! - a customer's message marks their campaign messages sent before it `replied`.
@@ -186,7 +186,7 @@ async fn body_of(
     else {
         return Ok(fallback);
     };
-    if !matches!(recipient.status.as_str(), "queued" | "sending") {
+    if !super::send::awaits_metas_word(&recipient) {
         return Ok(fallback);
     }
     let template = state
@@ -283,8 +283,8 @@ struct Named {
 }
 
 /// Inside `tx`: a status naming a recipient moves it forward (only ever forward; `failed` from
-/// anything short of `replied`); one naming a recipient still `queued` or `sending` first settles
-/// it as sent, with its `message.sent` event. The events appended.
+/// anything short of `replied`); one naming a recipient still `queued` or `sending`, or given up
+/// on as unknown, first settles it as sent, with its `message.sent` event. The events appended.
 async fn apply_status(
     tx: &mut store::WriteTx,
     ws: &str,
@@ -310,7 +310,7 @@ async fn apply_status(
         DeliveryState::Read | DeliveryState::Played => "read",
         _ => "sent",
     };
-    if target != "failed" && matches!(row.status.as_str(), "queued" | "sending") {
+    if target != "failed" && super::send::awaits_metas_word(&row) {
         // Meta had it: settled as sent, never sent again.
         let fed = super::send::sent_in(tx, &campaign, ws, &channel, &row, &message_id, &body, now)
             .await?;
@@ -320,7 +320,7 @@ async fn apply_status(
         return Ok(appended);
     };
     let forward = if target == "failed" {
-        rank(&row.status) < rank("replied")
+        rank(&row.status) < rank("replied") || super::send::awaits_metas_word(&row)
     } else {
         rank(target) > rank(&row.status) && rank(&row.status) != u8::MAX
     };

@@ -110,6 +110,20 @@ pub async fn slot(
 /// What a recipient given up on says (its `error`; its status is `failed`).
 pub const OUTCOME_UNKNOWN: &str = "unknown";
 
+/// Whether Meta's word on `recipient` is still awaited: not yet sent (`queued`), its request
+/// left without an answer (`sending`), or given up on as unknown, which a late status from Meta
+/// still settles as sent.
+pub(crate) fn awaits_metas_word(recipient: &RecipientRow) -> bool {
+    match recipient.status.as_str() {
+        "queued" | "sending" => true,
+        "failed" => recipient
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with(&format!("{OUTCOME_UNKNOWN}: "))),
+        _ => false,
+    }
+}
+
 /// Recipients left `sending` (the relay stopped, or Meta never answered) that Meta's status
 /// webhooks did not settle. Those whose request never reached Meta, as far as anyone can tell (the
 /// number's status webhooks kept flowing for the settle time since, and none named them), are
@@ -656,8 +670,9 @@ pub(crate) async fn sent_in(
         // Erased meanwhile: nothing of the customer is kept.
         return Ok(Vec::new());
     };
-    if matches!(current.status.as_str(), "queued" | "sending") {
+    if awaits_metas_word(&current) {
         current.status = "sent".into();
+        current.error = None;
     }
     current
         .message_id

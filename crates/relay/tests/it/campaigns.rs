@@ -730,31 +730,8 @@ async fn a_temporary_failure_is_tried_a_bounded_number_of_times_then_fails_with_
 async fn messages_left_sending_that_no_webhook_names_are_given_up_as_unknown_within_a_bound() {
     let w = workspace().await;
     let customers = [customer(90), customer(91)];
-    consent(&w, &customers, true).await;
-    let (status, created) = create(&w, &w.owner, 10).await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["id"].as_str().unwrap().to_string();
-    add_recipients(&w, &id, &customers).await;
-    // What a crash leaves behind: running, both requests left, no answer recorded.
     let now = zentro_events::clock::now_ms();
-    let db = RawDatabase::open(&w.relay.database).await;
-    db.execute(
-        "UPDATE campaigns SET state = 'running', started_at = $2 WHERE id = $1",
-        &[Bind::Text(Some(&id)), Bind::Int(now - 7_200_000)],
-    )
-    .await;
-    for (customer, left) in [(&customers[0], 3_601_000), (&customers[1], 600_000)] {
-        db.execute(
-            "UPDATE campaign_recipients SET status = 'sending', sending_at = $3
-             WHERE campaign_id = $1 AND customer_id = $2",
-            &[
-                Bind::Text(Some(&id)),
-                Bind::Text(Some(&customer.id)),
-                Bind::Int(now - left),
-            ],
-        )
-        .await;
-    }
+    let (id, db) = left_sending(&w, &[(&customers[0], 3_601_000), (&customers[1], 600_000)]).await;
     let given_up = "SELECT COUNT(*) FROM campaign_recipients WHERE status = 'failed'";
     until_count(
         &db,
@@ -780,6 +757,113 @@ async fn messages_left_sending_that_no_webhook_names_are_given_up_as_unknown_wit
     let done = until_state(&w, &id, "completed", 30).await;
     assert_eq!(done["counts"]["failed"], 2, "{done}");
     db.close().await;
+    assert!(w.sim.state().sent.is_empty(), "never sent again");
+}
+
+/// What a crash leaves behind: a running campaign to `customers` (who consented), each one's
+/// request left the given milliseconds ago and no answer recorded. The campaign's id and the
+/// relay's database.
+async fn left_sending(w: &Workspace, customers: &[(&Customer, i64)]) -> (String, RawDatabase) {
+    let all: Vec<Customer> = customers.iter().map(|(c, _)| (*c).clone()).collect();
+    consent(w, &all, true).await;
+    let (status, created) = create(w, &w.owner, 10).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    add_recipients(w, &id, &all).await;
+    let now = zentro_events::clock::now_ms();
+    let db = RawDatabase::open(&w.relay.database).await;
+    db.execute(
+        "UPDATE campaigns SET state = 'running', started_at = $2 WHERE id = $1",
+        &[Bind::Text(Some(&id)), Bind::Int(now - 7_200_000)],
+    )
+    .await;
+    for (customer, left) in customers {
+        db.execute(
+            "UPDATE campaign_recipients SET status = 'sending', sending_at = $3
+             WHERE campaign_id = $1 AND customer_id = $2",
+            &[
+                Bind::Text(Some(&id)),
+                Bind::Text(Some(&customer.id)),
+                Bind::Int(now - left),
+            ],
+        )
+        .await;
+    }
+    (id, db)
+}
+
+/// A WhatsApp status webhook from the campaign's number for its message to `c`, as Meta sends
+/// it (`errors` for a failure).
+fn campaign_status(id: &str, c: &Customer, wamid: &str, status: &str, errors: Value) -> Value {
+    let mut s = json!({ "id": wamid, "status": status, "recipient_id": c.id,
+        "timestamp": (zentro_events::clock::now_ms() / 1000).to_string(),
+        "biz_opaque_callback_data": zentro_events::campaigns::callback_data(id, &c.id) });
+    if !errors.is_null() {
+        s["errors"] = errors;
+    }
+    json!({ "object": "whatsapp_business_account", "entry": [{ "id": WABA, "changes": [{ "field": "messages", "value": {
+        "messaging_product": "whatsapp",
+        "metadata": { "display_phone_number": "15550177", "phone_number_id": NUMBER },
+        "statuses": [s] }}]}]})
+}
+
+/// Meta's status for a message given up on as unknown comes after all (Meta had it; its webhooks
+/// were late): the recipient is settled by what Meta said — delivered, with its `message.sent`
+/// event once, or failed with Meta's code and words — and nothing is sent again.
+#[tokio::test]
+async fn a_late_status_from_meta_settles_a_message_given_up_as_unknown() {
+    let w = workspace().await;
+    let customers = [customer(92), customer(93)];
+    let (id, db) = left_sending(
+        &w,
+        &[(&customers[0], 3_601_000), (&customers[1], 3_601_000)],
+    )
+    .await;
+    let done = until_state(&w, &id, "completed", 30).await;
+    assert_eq!(done["counts"]["failed"], 2, "both given up: {done}");
+    db.close().await;
+    crate::support::post_webhook(
+        &w.relay.base,
+        &campaign_status(&id, &customers[0], "wamid.late92", "delivered", Value::Null),
+    )
+    .await;
+    let errors = json!([{ "code": 131026, "title": "Message undeliverable",
+        "message": "Message undeliverable", "error_data": { "details": "Message Undeliverable." } }]);
+    crate::support::post_webhook(
+        &w.relay.base,
+        &campaign_status(&id, &customers[1], "wamid.late93", "failed", errors),
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let o = loop {
+        let o = outcomes(&w, &id).await;
+        if o[&customers[0].id]["status"] == "delivered"
+            && o[&customers[1].id]["error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("131026"))
+        {
+            break o;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "settled: {o:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let delivered = &o[&customers[0].id];
+    assert_eq!(delivered["error"], Value::Null, "{delivered}");
+    assert_eq!(delivered["message_id"], "wamid.late92");
+    assert_eq!(o[&customers[1].id]["status"], "failed");
+    let counts = &campaign(&w, &id).await["counts"];
+    assert_eq!(
+        (&counts["delivered"], &counts["failed"]),
+        (&json!(1), &json!(1)),
+        "{counts}"
+    );
+    let sent = events_of(&w, "message.sent").await;
+    assert_eq!(
+        sent.len(),
+        1,
+        "desks learn of the delivered one once: {sent:?}"
+    );
+    assert_eq!(sent[0]["payload"]["customer_id"], customers[0].id.as_str());
     assert!(w.sim.state().sent.is_empty(), "never sent again");
 }
 
