@@ -161,6 +161,8 @@ fn publish<R: Runtime>(app: &AppHandle<R>, change: impl FnOnce(&mut DeskStatus))
 /// the local cache is shown read-only.
 pub fn launch<R: Runtime>(app: &AppHandle<R>, kind: DeskKind) {
     let app = app.clone();
+    // Numbered now, so a launch asked for later (a sign-in) wins whichever finishes first.
+    let launch = app.state::<AppState>().begin_launch();
     tauri::async_runtime::spawn(async move {
         let data_dir = app.state::<AppState>().data_dir.clone();
         let started = match kind {
@@ -172,17 +174,28 @@ pub fn launch<R: Runtime>(app: &AppHandle<R>, kind: DeskKind) {
                 let desk = running.desk.clone();
                 let member = desk.member().clone();
                 let workspace = running.workspace_name.clone();
-                *app.state::<AppState>().desk.write().await = Some(running);
-                publish(&app, |s| {
-                    s.mode = mode;
-                    s.member_id = Some(member.id.clone());
-                    s.member_name = Some(member.display_name.clone());
-                    s.member_role = Some(member.role);
-                    s.workspace_name = Some(workspace);
-                    apply_sync(s, &desk.sync_state());
-                });
+                let announce = || {
+                    publish(&app, |s| {
+                        s.mode = mode;
+                        s.member_id = Some(member.id.clone());
+                        s.member_name = Some(member.display_name.clone());
+                        s.member_role = Some(member.role);
+                        s.workspace_name = Some(workspace);
+                        apply_sync(s, &desk.sync_state());
+                    });
+                };
+                let state = app.state::<AppState>();
+                if let Err(outdated) = state.install_desk(launch, running, announce).await {
+                    tracing::info!(?kind, "desk started after a newer one: stopped");
+                    outdated.stop().await;
+                    return;
+                }
+                tracing::info!(?kind, "desk started");
                 let _ = InboxChanged.emit(&app);
                 forward(app, desk).await;
+            }
+            Err(detail) if !app.state::<AppState>().is_latest(launch) => {
+                tracing::info!(?kind, %detail, "desk not started, and a newer one replaced it");
             }
             Err(detail) => {
                 tracing::warn!(%detail, "no desk: showing the local cache only");

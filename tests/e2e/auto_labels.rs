@@ -66,7 +66,7 @@ async fn labelling_team(phone: &str) -> LabellingTeam {
     // Written before automatic labels were on: never labelled.
     w.text_from(&ana, "Hello, are you open on Sundays?").await;
 
-    let relay = RelayClient::new(&w.relay_url).unwrap();
+    let relay = RelayClient::new(&w.relay.url).unwrap();
     let (owner_token, owner) = relay
         .sign_in("owner@acme.test", &Secret::new(PASSWORD), "owner laptop")
         .await

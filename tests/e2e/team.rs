@@ -17,7 +17,7 @@ use zentro_meta_sim::SimConfig;
 use zentro_relay::sealing::{TokenKey, TokenKeys};
 
 use crate::support::{
-    PASSWORD, answer_the_first_customer, contains, customer, files_holding, finished, keychain,
+    PASSWORD, answer_the_first_customer, contains, customer, files_holding, keychain, shut_down,
     wait_for, world_with,
 };
 
@@ -103,7 +103,7 @@ async fn a_channel_token_reaches_allowed_devices_keychains_only_and_is_dropped_w
     let entry = Vault::channel_entry(&format!("whatsapp:{PHONE}"));
 
     // The owner stores the channel's token on the relay from one device…
-    let admin = RelayClient::new(&w.relay_url).unwrap();
+    let admin = RelayClient::new(&w.relay.url).unwrap();
     let (admin_token, _) = admin
         .sign_in("owner@acme.test", &Secret::new(PASSWORD), "admin desk")
         .await
@@ -121,7 +121,7 @@ async fn a_channel_token_reaches_allowed_devices_keychains_only_and_is_dropped_w
         .await
         .unwrap();
     let laptop_dir = tempfile::tempdir().unwrap();
-    let relay = RelayClient::new(&w.relay_url).unwrap();
+    let relay = RelayClient::new(&w.relay.url).unwrap();
     let (token, identity) = relay
         .accept_invitation(&invitation.code, &Secret::new(PASSWORD), "agent laptop")
         .await
@@ -222,9 +222,8 @@ async fn a_channel_token_reaches_allowed_devices_keychains_only_and_is_dropped_w
         .count();
     assert_eq!(issued, 2, "fetched once per version: {:?}", audit.entries);
     assert!(!format!("{audit:?}").contains(&planted));
-    w.stop.send(()).unwrap();
-    finished(w.server).await;
-    let relay_files = files_holding(w._dir.path(), &planted);
+    shut_down(&w).await;
+    let relay_files = files_holding(w.relay.dir.path(), &planted);
     assert!(
         relay_files.is_empty(),
         "the token in clear in {relay_files:?}"
