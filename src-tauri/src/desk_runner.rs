@@ -172,6 +172,9 @@ pub fn launch<R: Runtime>(app: &AppHandle<R>, kind: DeskKind) {
         match started {
             Ok((running, mode)) => {
                 let desk = running.desk.clone();
+                // Listening before the status is announced: a sync state reached in between
+                // (live, say) is not lost.
+                let events = desk.subscribe();
                 let member = desk.member().clone();
                 let workspace = running.workspace_name.clone();
                 let announce = || {
@@ -192,7 +195,7 @@ pub fn launch<R: Runtime>(app: &AppHandle<R>, kind: DeskKind) {
                 }
                 tracing::info!(?kind, "desk started");
                 let _ = InboxChanged.emit(&app);
-                forward(app, desk).await;
+                forward(app, desk, events).await;
             }
             Err(detail) if !app.state::<AppState>().is_latest(launch) => {
                 tracing::info!(?kind, %detail, "desk not started, and a newer one replaced it");
@@ -210,6 +213,14 @@ pub fn launch<R: Runtime>(app: &AppHandle<R>, kind: DeskKind) {
 }
 
 async fn start_sandbox(data_dir: &std::path::Path) -> Result<(RunningDesk, DeskMode), String> {
+    // A slow computer's first start (`ZENTRO_SANDBOX_START_DELAY`, seconds before the sandbox
+    // starts): tests sign in from the welcome while it is still starting.
+    if let Some(delay) = std::env::var("ZENTRO_SANDBOX_START_DELAY")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        tokio::time::sleep(Duration::from_secs(delay)).await;
+    }
     let sandbox = zentro_sandbox::Sandbox::start(&data_dir.join("sandbox"))
         .await
         .map_err(|e| format!("The sandbox could not start: {e:#}"))?;
@@ -258,10 +269,14 @@ async fn start_signed_in(data_dir: &std::path::Path) -> Result<(RunningDesk, Des
         Err(error) => Err(format!("Zentro Desk could not start syncing: {error}.")),
     }
 }
-/// Relays the desk's events to the UI until it stops. Change notices are coalesced (at most a few
-/// per second), so a catch-up of thousands of events does not flood the UI.
-async fn forward<R: Runtime>(app: AppHandle<R>, desk: Arc<zentro_core::desk::Desk>) {
-    let mut events = desk.subscribe();
+/// Relays the desk's `events` (subscribed to before its status was announced) to the UI until
+/// it stops. Change notices are coalesced (at most a few per second), so a catch-up of thousands
+/// of events does not flood the UI.
+async fn forward<R: Runtime>(
+    app: AppHandle<R>,
+    desk: Arc<zentro_core::desk::Desk>,
+    mut events: tokio::sync::broadcast::Receiver<zentro_core::desk::DeskEvent>,
+) {
     let mut pending_change = false;
     let mut cursor = notices::cursor_now(desk.cache()).await.unwrap_or_default();
     crate::notifications::notify(&app, &desk, &mut cursor).await;

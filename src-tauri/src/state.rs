@@ -176,7 +176,11 @@ impl AppState {
 
     /// The sandbox behind the running desk, when it is the sandbox's.
     pub async fn sandbox(&self) -> Option<Arc<zentro_sandbox::Sandbox>> {
-        self.desk.read().await.as_ref().and_then(|r| r.sandbox.clone())
+        self.desk
+            .read()
+            .await
+            .as_ref()
+            .and_then(|r| r.sandbox.clone())
     }
 
     /// The running desk, or `signed_out` for a command that needs one.

@@ -11,8 +11,7 @@ use zentro_core::automation_preview::{AutomationPreview, preview};
 use zentro_core::members::Role;
 use zentro_core::vault::Secret;
 use zentro_meta_sim::{Customer, Inbound, MetaSim, SimConfig};
-use zentro_relay::config::MetaApp;
-use zentro_relay::sealing::{TokenKey, TokenKeys};
+use zentro_tests::team::{fresh_token_keys, meta_app};
 
 use crate::support::{Device, PASSWORD, PHONE, World, adjusted_world, device};
 
@@ -20,17 +19,8 @@ use crate::support::{Device, PASSWORD, PHONE, World, adjusted_world, device};
 /// the token key and Meta app set; the token itself is stored (sealed) by the owner later.
 async fn automated_world() -> World {
     adjusted_world(SimConfig::default(), PHONE, |config, sim| {
-        config.token_keys = Some(TokenKeys {
-            current: TokenKey::parse(&TokenKey::generate()).unwrap(),
-            previous: None,
-        });
-        config.meta_app = Some(MetaApp {
-            app_id: SimConfig::default().app_id,
-            signup_config_id: "5566778899".into(),
-            login_config_id: None,
-            graph_url: sim.base_url(),
-            sdk_url: format!("{}/sim/sdk.js", sim.base_url()),
-        });
+        config.token_keys = Some(fresh_token_keys());
+        config.meta_app = Some(meta_app(sim, None));
         config.automation_interval = Duration::from_millis(100);
     })
     .await

@@ -14,7 +14,7 @@ use zentro_core::relay_client::RelayClient;
 use zentro_core::vault::{Secret, Vault};
 use zentro_meta::graph::{GraphClient, MediaHostPolicy};
 use zentro_meta_sim::SimConfig;
-use zentro_relay::sealing::{TokenKey, TokenKeys};
+use zentro_tests::team::fresh_token_keys;
 
 use crate::support::{
     PASSWORD, answer_the_first_customer, contains, customer, files_holding, keychain, shut_down,
@@ -93,10 +93,7 @@ async fn a_channel_token_reaches_allowed_devices_keychains_only_and_is_dropped_w
         .with_writer(move || writer.clone())
         .try_init();
 
-    let key = TokenKeys {
-        current: TokenKey::parse(&TokenKey::generate()).unwrap(),
-        previous: None,
-    };
+    let key = fresh_token_keys();
     let w = world_with(SimConfig::default(), PHONE, |c| c.token_keys = Some(key)).await;
     let planted = w.channel_token.expose().to_string();
     let vault = Vault::system();

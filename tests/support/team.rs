@@ -9,8 +9,9 @@ use std::sync::Mutex;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use zentro_meta_sim::{MetaSim, SimConfig};
-use zentro_relay::config::VerifyToken;
+use zentro_relay::config::{MetaApp, VerifyToken};
 use zentro_relay::credentials::hash_password;
+use zentro_relay::sealing::{TokenKey, TokenKeys};
 use zentro_relay::store::ChannelKind;
 use zentro_relay::{Config, Store};
 
@@ -41,6 +42,26 @@ pub const ACME_SUPPORT: Owner = Owner {
     email: "ana@acme.test",
     name: "Ana",
 };
+
+/// Sealing keys with one fresh key: the relay can keep channel tokens and the AI provider's key.
+pub fn fresh_token_keys() -> TokenKeys {
+    TokenKeys {
+        current: TokenKey::parse(&TokenKey::generate()).unwrap(),
+        previous: None,
+    }
+}
+
+/// Meta's app as a relay connecting channels through the stand-in `sim` knows it (its Graph API
+/// and SDK), with `login_config_id` for Facebook Login for Business.
+pub fn meta_app(sim: &MetaSim, login_config_id: Option<&str>) -> MetaApp {
+    MetaApp {
+        app_id: SimConfig::default().app_id,
+        signup_config_id: "5566778899".into(),
+        login_config_id: login_config_id.map(str::to_string),
+        graph_url: sim.base_url(),
+        sdk_url: format!("{}/sim/sdk.js", sim.base_url()),
+    }
+}
 
 /// A relay store in `dir` with `owner`'s workspace; returns the store, still open, and the
 /// workspace's id.

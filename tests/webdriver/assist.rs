@@ -13,14 +13,13 @@ use zentro_assist_sim::{AssistSim, AssistSimConfig};
 use zentro_core::relay_client::RelayClient;
 use zentro_core::vault::{Secret, Vault};
 use zentro_meta_sim::{Customer, Inbound, SimConfig};
-use zentro_relay::sealing::{TokenKey, TokenKeys};
 use zentro_tests::webdriver::AppSession;
 
-use zentro_tests::team::{ACME_SUPPORT, PASSWORD, World};
+use zentro_tests::team::{ACME_SUPPORT, PASSWORD, World, fresh_token_keys};
 
 use crate::ui::{
-    click, count, fill, sandbox_session, screenshot, start_app, text, wait_for, wait_for_count,
-    wait_for_live_sync, wait_for_team_workspace, wait_for_text,
+    click, count, fill, invite, sandbox_session, screenshot, start_app, text, wait_for,
+    wait_for_count, wait_for_live_sync, wait_for_team_workspace, wait_for_text,
 };
 
 /// What the composer's text box holds.
@@ -159,10 +158,7 @@ async fn team() -> Team {
         PHONE,
         WABA,
         |config, _| {
-            config.token_keys = Some(TokenKeys {
-                current: TokenKey::parse(&TokenKey::generate()).unwrap(),
-                previous: None,
-            });
+            config.token_keys = Some(fresh_token_keys());
         },
     )
     .await;
@@ -219,13 +215,7 @@ async fn owner_turns_ai_on_and_invites_an_agent(team: &Team) -> String {
     turn_ai_on(client, &team.assist).await;
     click(client, "[data-testid=open-team]").await;
     click(client, "[data-testid=team-tab-members]").await;
-    fill(client, "[data-testid=invite-email]", "bo@acme.test").await;
-    click(client, "[data-testid=invite-submit]").await;
-    wait_for("Bo's invitation code", || async {
-        text(client, "[data-testid=invitation-code]").await.len() == 24
-    })
-    .await;
-    let code = text(client, "[data-testid=invitation-code]").await;
+    let code = invite(client, "bo@acme.test").await;
     session.close().await.unwrap();
     code
 }

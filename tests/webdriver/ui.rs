@@ -251,6 +251,17 @@ pub async fn sign_in_from_welcome(client: &Client, relay: &str, email: &str, pas
     click(client, "[data-testid=sign-in-submit]").await;
 }
 
+/// Invites `email` from the Team page's member list (open): returns the one-time code it shows.
+pub async fn invite(client: &Client, email: &str) -> String {
+    fill(client, "[data-testid=invite-email]", email).await;
+    click(client, "[data-testid=invite-submit]").await;
+    wait_for("the invitation code", || async {
+        text(client, "[data-testid=invitation-code]").await.len() == 24
+    })
+    .await;
+    text(client, "[data-testid=invitation-code]").await
+}
+
 /// Waits until the desk left the sandbox for the team relay's workspace ("Acme Support") and
 /// syncs with it live.
 pub async fn wait_for_team_workspace(client: &Client) {
