@@ -161,6 +161,8 @@ fn publish<R: Runtime>(app: &AppHandle<R>, change: impl FnOnce(&mut DeskStatus))
 /// the local cache is shown read-only.
 pub fn launch<R: Runtime>(app: &AppHandle<R>, kind: DeskKind) {
     let app = app.clone();
+    // Numbered now, so a launch asked for later (a sign-in) wins whichever finishes first.
+    let launch = app.state::<AppState>().begin_launch();
     tauri::async_runtime::spawn(async move {
         let data_dir = app.state::<AppState>().data_dir.clone();
         let started = match kind {
@@ -170,19 +172,33 @@ pub fn launch<R: Runtime>(app: &AppHandle<R>, kind: DeskKind) {
         match started {
             Ok((running, mode)) => {
                 let desk = running.desk.clone();
+                // Listening before the status is announced: a sync state reached in between
+                // (live, say) is not lost.
+                let events = desk.subscribe();
                 let member = desk.member().clone();
                 let workspace = running.workspace_name.clone();
-                *app.state::<AppState>().desk.write().await = Some(running);
-                publish(&app, |s| {
-                    s.mode = mode;
-                    s.member_id = Some(member.id.clone());
-                    s.member_name = Some(member.display_name.clone());
-                    s.member_role = Some(member.role);
-                    s.workspace_name = Some(workspace);
-                    apply_sync(s, &desk.sync_state());
-                });
+                let announce = || {
+                    publish(&app, |s| {
+                        s.mode = mode;
+                        s.member_id = Some(member.id.clone());
+                        s.member_name = Some(member.display_name.clone());
+                        s.member_role = Some(member.role);
+                        s.workspace_name = Some(workspace);
+                        apply_sync(s, &desk.sync_state());
+                    });
+                };
+                let state = app.state::<AppState>();
+                if let Err(outdated) = state.install_desk(launch, running, announce).await {
+                    tracing::info!(?kind, "desk started after a newer one: stopped");
+                    outdated.stop().await;
+                    return;
+                }
+                tracing::info!(?kind, "desk started");
                 let _ = InboxChanged.emit(&app);
-                forward(app, desk).await;
+                forward(app, desk, events).await;
+            }
+            Err(detail) if !app.state::<AppState>().is_latest(launch) => {
+                tracing::info!(?kind, %detail, "desk not started, and a newer one replaced it");
             }
             Err(detail) => {
                 tracing::warn!(%detail, "no desk: showing the local cache only");
@@ -197,6 +213,14 @@ pub fn launch<R: Runtime>(app: &AppHandle<R>, kind: DeskKind) {
 }
 
 async fn start_sandbox(data_dir: &std::path::Path) -> Result<(RunningDesk, DeskMode), String> {
+    // A slow computer's first start (`ZENTRO_SANDBOX_START_DELAY`, seconds before the sandbox
+    // starts): tests sign in from the welcome while it is still starting.
+    if let Some(delay) = std::env::var("ZENTRO_SANDBOX_START_DELAY")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        tokio::time::sleep(Duration::from_secs(delay)).await;
+    }
     let sandbox = zentro_sandbox::Sandbox::start(&data_dir.join("sandbox"))
         .await
         .map_err(|e| format!("The sandbox could not start: {e:#}"))?;
@@ -245,10 +269,14 @@ async fn start_signed_in(data_dir: &std::path::Path) -> Result<(RunningDesk, Des
         Err(error) => Err(format!("Zentro Desk could not start syncing: {error}.")),
     }
 }
-/// Relays the desk's events to the UI until it stops. Change notices are coalesced (at most a few
-/// per second), so a catch-up of thousands of events does not flood the UI.
-async fn forward<R: Runtime>(app: AppHandle<R>, desk: Arc<zentro_core::desk::Desk>) {
-    let mut events = desk.subscribe();
+/// Relays the desk's `events` (subscribed to before its status was announced) to the UI until
+/// it stops. Change notices are coalesced (at most a few per second), so a catch-up of thousands
+/// of events does not flood the UI.
+async fn forward<R: Runtime>(
+    app: AppHandle<R>,
+    desk: Arc<zentro_core::desk::Desk>,
+    mut events: tokio::sync::broadcast::Receiver<zentro_core::desk::DeskEvent>,
+) {
     let mut pending_change = false;
     let mut cursor = notices::cursor_now(desk.cache()).await.unwrap_or_default();
     crate::notifications::notify(&app, &desk, &mut cursor).await;

@@ -1,6 +1,7 @@
 //! The state every command can reach.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::RwLock;
@@ -31,6 +32,20 @@ pub struct RunningDesk {
     pub workspace_name: String,
 }
 
+impl RunningDesk {
+    /// Stops the desk, then its sandbox.
+    pub async fn stop(self) {
+        self.desk.stop().await;
+        if let Some(sandbox) = self.sandbox {
+            sandbox.stop().await;
+        }
+    }
+}
+
+/// One desk launch, numbered in the order launches began ([`AppState::begin_launch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Launch(u64);
+
 /// Shared app state, managed once at start-up.
 pub struct AppState {
     /// The app's data directory.
@@ -38,8 +53,11 @@ pub struct AppState {
     /// The signed-in member's cache, opened on first use (also when no desk runs: the inbox is
     /// readable offline and signed out).
     cache: Mutex<Arc<LazyCache>>,
-    /// The running desk, once started.
-    pub desk: RwLock<Option<RunningDesk>>,
+    /// The running desk, once started ([`AppState::install_desk`], [`AppState::stop_desk`]).
+    desk: RwLock<Option<RunningDesk>>,
+    /// How many desk launches began, and stops happened: a launch installs its desk only while
+    /// nothing newer began ([`AppState::begin_launch`]).
+    launches: AtomicU64,
     /// What the status bar shows ([`AppState::status`], [`AppState::update_status`]).
     status: Mutex<DeskStatus>,
     /// The conversation on screen (0: none): it gets no notifications.
@@ -75,6 +93,7 @@ impl AppState {
             data_dir: data_dir.to_path_buf(),
             cache: Mutex::new(Arc::new(LazyCache::in_dir(data_dir))),
             desk: RwLock::new(None),
+            launches: AtomicU64::new(0),
             status: Mutex::new(DeskStatus::starting()),
             viewing: std::sync::atomic::AtomicI64::new(0),
             downloads: data_dir.join("exports"),
@@ -107,19 +126,61 @@ impl AppState {
         old.close().await;
     }
 
-    /// Stops the running desk (and its sandbox) and forgets it.
+    /// Stops the running desk (and its sandbox) and forgets it. A launch still under way
+    /// (the first-run sandbox starting in the background) will not install its desk afterwards.
     pub async fn stop_desk(&self) {
-        if let Some(running) = self.desk.write().await.take() {
-            running.desk.stop().await;
-            if let Some(sandbox) = running.sandbox {
-                sandbox.stop().await;
-            }
+        let running = {
+            let mut desk = self.desk.write().await;
+            self.launches.fetch_add(1, Ordering::SeqCst);
+            desk.take()
+        };
+        if let Some(running) = running {
+            running.stop().await;
         }
+    }
+
+    /// Marks the start of a desk launch; its desk is installed with the number returned.
+    pub fn begin_launch(&self) -> Launch {
+        Launch(self.launches.fetch_add(1, Ordering::SeqCst) + 1)
+    }
+
+    /// Whether `launch` is still the latest: no other launch began and the desk was not stopped
+    /// since.
+    pub fn is_latest(&self, launch: Launch) -> bool {
+        self.launches.load(Ordering::SeqCst) == launch.0
+    }
+
+    /// Makes `running` the desk and then calls `announce` (before anything can stop it), if
+    /// `launch` is still the latest; otherwise hands it back, for the caller to stop: a desk that
+    /// finished starting after a sign-in (the first-run sandbox, slower than the join that
+    /// followed) must not replace the one signed in.
+    pub async fn install_desk(
+        &self,
+        launch: Launch,
+        running: RunningDesk,
+        announce: impl FnOnce(),
+    ) -> Result<(), RunningDesk> {
+        let mut desk = self.desk.write().await;
+        if !self.is_latest(launch) {
+            return Err(running);
+        }
+        *desk = Some(running);
+        announce();
+        Ok(())
     }
 
     /// The running desk, if any.
     pub async fn desk(&self) -> Option<Arc<Desk>> {
         self.desk.read().await.as_ref().map(|r| r.desk.clone())
+    }
+
+    /// The sandbox behind the running desk, when it is the sandbox's.
+    pub async fn sandbox(&self) -> Option<Arc<zentro_sandbox::Sandbox>> {
+        self.desk
+            .read()
+            .await
+            .as_ref()
+            .and_then(|r| r.sandbox.clone())
     }
 
     /// The running desk, or `signed_out` for a command that needs one.
@@ -173,5 +234,55 @@ impl AppState {
     /// The link opened last, if the UI has not taken it yet.
     pub fn take_link(&self) -> Option<OpenedLink> {
         lock(&self.opened_link).take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests fail loudly by design
+    use super::*;
+
+    /// A real desk, running: the sandbox's, in `dir`.
+    async fn sandbox_desk(dir: &Path) -> RunningDesk {
+        let sandbox = zentro_sandbox::Sandbox::start(dir).await.unwrap();
+        let desk = sandbox.start_desk().await.unwrap();
+        RunningDesk {
+            desk: Arc::new(desk),
+            sandbox: Some(Arc::new(sandbox)),
+            workspace_name: "Sandbox Coffee Co.".into(),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_desk_that_finishes_starting_after_a_sign_in_does_not_replace_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (relaunch, _relaunches) = tokio::sync::mpsc::unbounded_channel();
+        let state = AppState::new(dir.path(), relaunch);
+        // The first run's sandbox begins starting. A join succeeds meanwhile: the desk stops
+        // (none runs yet) and the signed-in desk's launch begins, and finishes first.
+        let first_run = state.begin_launch();
+        state.stop_desk().await;
+        let after_join = state.begin_launch();
+        let joined = sandbox_desk(&dir.path().join("joined")).await;
+        let joined_desk = joined.desk.clone();
+        state
+            .install_desk(after_join, joined, || {})
+            .await
+            .unwrap_or_else(|_| panic!("the latest launch installs its desk"));
+        // The sandbox finishes starting last: handed back to be stopped, never announced.
+        let late = sandbox_desk(&dir.path().join("sandbox")).await;
+        let mut announced = false;
+        let Err(late) = state
+            .install_desk(first_run, late, || announced = true)
+            .await
+        else {
+            panic!("the sandbox replaced the desk the join started");
+        };
+        late.stop().await;
+        assert!(!announced, "the outdated desk was announced");
+        let running = state.desk().await.unwrap();
+        assert!(Arc::ptr_eq(&running, &joined_desk), "the joined desk runs");
+        state.stop_desk().await;
+        assert!(state.desk().await.is_none());
     }
 }

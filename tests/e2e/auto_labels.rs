@@ -10,7 +10,7 @@ use zentro_core::relay_client::{AssistChange, RelayClient};
 use zentro_core::vault::Secret;
 use zentro_core::{Cache, inbox};
 use zentro_meta_sim::SimConfig;
-use zentro_relay::sealing::{TokenKey, TokenKeys};
+use zentro_tests::team::fresh_token_keys;
 
 use crate::support::{PASSWORD, customer, wait_for, world_with};
 use crate::team::keychain_desk;
@@ -56,17 +56,14 @@ struct LabellingTeam {
 }
 
 async fn labelling_team(phone: &str) -> LabellingTeam {
-    let keys = TokenKeys {
-        current: TokenKey::parse(&TokenKey::generate()).unwrap(),
-        previous: None,
-    };
+    let keys = fresh_token_keys();
     let w = world_with(SimConfig::default(), phone, |c| c.token_keys = Some(keys)).await;
     let ai = AssistSim::start(AssistSimConfig::default()).await.unwrap();
     let ana = customer(25);
     // Written before automatic labels were on: never labelled.
     w.text_from(&ana, "Hello, are you open on Sundays?").await;
 
-    let relay = RelayClient::new(&w.relay_url).unwrap();
+    let relay = RelayClient::new(&w.relay.url).unwrap();
     let (owner_token, owner) = relay
         .sign_in("owner@acme.test", &Secret::new(PASSWORD), "owner laptop")
         .await

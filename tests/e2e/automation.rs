@@ -11,62 +11,19 @@ use zentro_core::automation_preview::{AutomationPreview, preview};
 use zentro_core::members::Role;
 use zentro_core::vault::Secret;
 use zentro_meta_sim::{Customer, Inbound, MetaSim, SimConfig};
-use zentro_relay::Config;
-use zentro_relay::config::{MetaApp, VerifyToken};
-use zentro_relay::sealing::{TokenKey, TokenKeys};
-use zentro_relay::store::ChannelKind;
+use zentro_tests::team::{fresh_token_keys, meta_app};
 
-use crate::support::{Device, PASSWORD, PHONE, World, acme_store, device, serve_relay};
-
-const WABA: &str = "102290129340398";
+use crate::support::{Device, PASSWORD, PHONE, World, adjusted_world, device};
 
 /// A world whose relay runs the automation (every 100 ms) and can send with the channel's token:
 /// the token key and Meta app set; the token itself is stored (sealed) by the owner later.
 async fn automated_world() -> World {
-    let sim = MetaSim::start(SimConfig::default()).await.unwrap();
-    let channel_token = sim.add_whatsapp_number(WABA, PHONE, "15550783881");
-    let dir = tempfile::tempdir().unwrap();
-    let (store, workspace) = acme_store(&dir.path().join("relay")).await;
-    store
-        .add_channel(
-            &workspace,
-            ChannelKind::Whatsapp,
-            PHONE,
-            Some(WABA),
-            "Support",
-        )
-        .await
-        .unwrap();
-    store.close().await;
-    let mut config = Config::new(
-        dir.path().join("relay"),
-        SimConfig::default().app_secret,
-        VerifyToken::new("verify"),
-    );
-    config.token_keys = Some(TokenKeys {
-        current: TokenKey::parse(&TokenKey::generate()).unwrap(),
-        previous: None,
-    });
-    config.meta_app = Some(MetaApp {
-        app_id: SimConfig::default().app_id,
-        signup_config_id: "5566778899".into(),
-        login_config_id: None,
-        graph_url: sim.base_url(),
-        sdk_url: format!("{}/sim/sdk.js", sim.base_url()),
-    });
-    config.automation_interval = Duration::from_millis(100);
-    let relay = serve_relay(config).await;
-    sim.set_webhook_url(format!("{}/webhooks/meta", relay.url));
-    World {
-        sim,
-        channel_token,
-        relay_url: relay.url,
-        workspace,
-        phone: PHONE.to_string(),
-        _dir: dir,
-        stop: relay.stop,
-        server: relay.server,
-    }
+    adjusted_world(SimConfig::default(), PHONE, |config, sim| {
+        config.token_keys = Some(fresh_token_keys());
+        config.meta_app = Some(meta_app(sim, None));
+        config.automation_interval = Duration::from_millis(100);
+    })
+    .await
 }
 
 /// An agent the owner invited, signed in on their own session and available; their member id.
@@ -152,7 +109,7 @@ struct Outcome {
 /// The whole log, as the owner's device reads it.
 async fn log(w: &World, owner: &Device) -> Vec<Value> {
     let page: Value = reqwest::Client::new()
-        .get(format!("{}/v1/events?after=0&limit=1000", w.relay_url))
+        .get(format!("{}/v1/events?after=0&limit=1000", w.relay.url))
         .bearer_auth(owner.token.expose())
         .send()
         .await
@@ -395,7 +352,7 @@ async fn preview_matches_the_relay(restriction: Restriction) {
 
     // And the desk's own view of the conversations agrees with both.
     assert_desk_shows(&owner, &relay).await;
-    let _ = w.stop.send(());
+    w.relay.signal_stop();
 }
 
 /// Automated messages the relay sent in all.

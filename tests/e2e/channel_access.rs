@@ -43,20 +43,20 @@ async fn has(cache: &Cache, who: &Customer) -> bool {
 async fn agent(w: &World, owner: &Device) -> Device {
     let http = reqwest::Client::new();
     let invited: Value = answer_json(
-        http.post(format!("{}/v1/members", w.relay_url))
+        http.post(format!("{}/v1/members", w.relay.url))
             .bearer_auth(owner.token.expose())
             .json(&json!({ "email": "ann@acme.test", "role": "agent" })),
     )
     .await;
     let joined: Value = answer_json(
-        http.post(format!("{}/v1/invitations/accept", w.relay_url))
+        http.post(format!("{}/v1/invitations/accept", w.relay.url))
             .json(&json!({ "code": invited["code"], "password": PASSWORD, "device_name": "ann" })),
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
     Device {
         cache: Cache::open_in(dir.path()).await.unwrap(),
-        client: RelayClient::new(&w.relay_url).unwrap(),
+        client: RelayClient::new(&w.relay.url).unwrap(),
         token: Secret::new(joined["token"].as_str().unwrap()),
         member_id: joined["member"]["id"].as_str().unwrap().to_string(),
         _dir: dir,
@@ -65,7 +65,7 @@ async fn agent(w: &World, owner: &Device) -> Device {
 
 async fn allow_on_b(w: &World, owner: &Device, channel_b: &str, agents: &[&str]) {
     let response = reqwest::Client::new()
-        .put(format!("{}/v1/channels/{channel_b}/access", w.relay_url))
+        .put(format!("{}/v1/channels/{channel_b}/access", w.relay.url))
         .bearer_auth(owner.token.expose())
         .json(&json!({ "agents": agents }))
         .send()
@@ -77,10 +77,10 @@ async fn allow_on_b(w: &World, owner: &Device, channel_b: &str, agents: &[&str])
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_loses_a_channel_its_data_goes_from_the_desk_and_comes_back_with_access() {
     let w = world(SimConfig::default()).await;
-    let store = Store::open(&w._dir.path().join("relay")).await.unwrap();
+    let store = Store::open(&w.relay.data_dir()).await.unwrap();
     let (b, _) = store
         .add_channel(
-            &w.workspace,
+            &w.relay.workspace,
             ChannelKind::Whatsapp,
             PHONE_B,
             Some("102290129340398"),
@@ -128,7 +128,7 @@ async fn an_agent_loses_a_channel_its_data_goes_from_the_desk_and_comes_back_wit
 
     // B becomes the owner's alone: Ann's desk deletes B's customer and says so.
     allow_on_b(&w, &owner, &b.id, &[&owner.member_id]).await;
-    let change = reconcile(&ann.cache, &ann.client, &ann.token, &w.workspace)
+    let change = reconcile(&ann.cache, &ann.client, &ann.token, &w.relay.workspace)
         .await
         .unwrap();
     assert_eq!(change.lost, ["Second line"], "{change:?}");
@@ -163,19 +163,19 @@ async fn an_agent_loses_a_channel_its_data_goes_from_the_desk_and_comes_back_wit
     assert_eq!(found(&ann.cache, "PLUGH").await, 0);
     assert!(has(&ann.cache, &customer(2)).await);
     assert_eq!(found(&owner.cache, "PLUGH").await, 1);
-    let again = reconcile(&ann.cache, &ann.client, &ann.token, &w.workspace)
+    let again = reconcile(&ann.cache, &ann.client, &ann.token, &w.relay.workspace)
         .await
         .unwrap();
     assert!(again.is_empty(), "{again:?}");
 
     // Given back: the history the relay holds arrives, both messages.
     allow_on_b(&w, &owner, &b.id, &[]).await;
-    let change = reconcile(&ann.cache, &ann.client, &ann.token, &w.workspace)
+    let change = reconcile(&ann.cache, &ann.client, &ann.token, &w.relay.workspace)
         .await
         .unwrap();
     assert_eq!(change.gained, ["Second line"], "{change:?}");
     assert!(has(&ann.cache, &bea()).await);
     assert_eq!(found(&ann.cache, "XYZZY").await, 1);
     assert_eq!(found(&ann.cache, "PLUGH").await, 1);
-    w.stop.send(()).unwrap();
+    w.relay.signal_stop();
 }

@@ -9,8 +9,8 @@ use zentro_core::relay_client::RelayClient;
 use zentro_core::vault::{Secret, Vault};
 use zentro_meta_sim::{Inbound, MetaSim, SimConfig};
 use zentro_relay::Config;
-use zentro_relay::config::{MetaApp, VerifyToken};
-use zentro_relay::sealing::{TokenKey, TokenKeys};
+use zentro_relay::config::VerifyToken;
+use zentro_tests::team::{fresh_token_keys, meta_app};
 
 use crate::support::{
     PASSWORD, acme_store, answer_json, answer_the_first_customer, customer, keychain, serve_relay,
@@ -29,17 +29,8 @@ async fn a_number_connected_by_embedded_signup_answers_customers_until_meta_revo
         SimConfig::default().app_secret,
         VerifyToken::new("verify"),
     );
-    config.token_keys = Some(TokenKeys {
-        current: TokenKey::parse(&TokenKey::generate()).unwrap(),
-        previous: None,
-    });
-    config.meta_app = Some(MetaApp {
-        app_id: SimConfig::default().app_id,
-        signup_config_id: "5566778899".into(),
-        login_config_id: Some("880011223344".into()),
-        graph_url: sim.base_url(),
-        sdk_url: format!("{}/sim/sdk.js", sim.base_url()),
-    });
+    config.token_keys = Some(fresh_token_keys());
+    config.meta_app = Some(meta_app(&sim, Some("880011223344")));
     let served = serve_relay(config).await;
     let relay_url = served.url.clone();
     sim.set_webhook_url(format!("{relay_url}/webhooks/meta"));

@@ -21,9 +21,13 @@ const DAY: Duration = Duration::from_secs(24 * 3600);
 /// Catches `d` up, collecting the gaps it resynced.
 async fn resync(w: &World, d: &Device) -> Vec<zentro_core::gaps::Resync> {
     let mut resynced = Vec::new();
-    catch_up(&d.cache, &d.client, &d.token, &w.workspace, &mut |p| {
-        resynced.extend(p.resynced)
-    })
+    catch_up(
+        &d.cache,
+        &d.client,
+        &d.token,
+        &w.relay.workspace,
+        &mut |p| resynced.extend(p.resynced),
+    )
     .await
     .unwrap();
     resynced
@@ -40,7 +44,7 @@ async fn a_desk_away_past_the_pruning_applies_the_remembered_erasure_and_catches
     w.sync(&admin).await;
     w.sync(&away).await;
     assert!(contact_of(&away.cache, &zoe()).await.is_some());
-    let away_cursor = cursor(&away.cache, &w.workspace).await.unwrap();
+    let away_cursor = cursor(&away.cache, &w.relay.workspace).await.unwrap();
 
     // The laptop is away while the admin erases Zoe and customers keep writing.
     let on_admin = contact_of(&admin.cache, &zoe()).await.unwrap();
@@ -57,20 +61,23 @@ async fn a_desk_away_past_the_pruning_applies_the_remembered_erasure_and_catches
 
     // A month on, the relay prunes what is past its retention, delivered to the laptop or not:
     // the erasure's own event goes too.
-    let store = Store::open(&w._dir.path().join("relay")).await.unwrap();
+    let store = Store::open(&w.relay.data_dir()).await.unwrap();
     let pruned = store
         .prune(cut + 30 * 86_400_000, HOUR, 30 * DAY)
         .await
         .unwrap();
     assert!(pruned >= 1);
-    let kept = store.events_after(&w.workspace, 0, 1000).await.unwrap();
+    let kept = store
+        .events_after(&w.relay.workspace, 0, 1000)
+        .await
+        .unwrap();
     assert!(!kept.is_empty(), "the new customer's message stays");
     assert!(kept.iter().all(|e| e.kind != "contact.erased"), "{kept:?}");
     assert!(
         kept[0].seq > away_cursor + 1,
         "the laptop's next events are gone"
     );
-    let head = store.last_seq(&w.workspace).await.unwrap();
+    let head = store.last_seq(&w.relay.workspace).await.unwrap();
     store.close().await;
 
     // The laptop comes back.
@@ -88,7 +95,7 @@ async fn a_desk_away_past_the_pruning_applies_the_remembered_erasure_and_catches
         contact_of(&away.cache, &customer(2)).await.is_some(),
         "what remains is synced"
     );
-    assert_eq!(cursor(&away.cache, &w.workspace).await.unwrap(), head);
+    assert_eq!(cursor(&away.cache, &w.relay.workspace).await.unwrap(), head);
     assert_eq!(resynced.len(), 1, "{resynced:?}");
     assert_eq!(resynced[0].from, away_cursor + 1);
     assert_eq!(resynced[0].to, kept[0].seq - 1);
@@ -97,7 +104,7 @@ async fn a_desk_away_past_the_pruning_applies_the_remembered_erasure_and_catches
     // Caught up: no gap any more.
     let again = resync(&w, &away).await;
     assert!(again.is_empty(), "{again:?}");
-    w.stop.send(()).unwrap();
+    w.relay.signal_stop();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,7 +114,7 @@ async fn a_desk_whose_token_was_idle_past_the_limit_must_sign_in_again() {
     w.sync(&laptop).await;
     let pool = sqlx::SqlitePool::connect(&format!(
         "sqlite://{}",
-        w._dir.path().join("relay/relay.sqlite").display()
+        w.relay.data_dir().join("relay.sqlite").display()
     ))
     .await
     .unwrap();
@@ -121,11 +128,11 @@ async fn a_desk_whose_token_was_idle_past_the_limit_must_sign_in_again() {
         &laptop.cache,
         &laptop.client,
         &laptop.token,
-        &w.workspace,
+        &w.relay.workspace,
         &mut |_| {},
     )
     .await
     .unwrap_err();
     assert!(matches!(refused, SyncError::Unauthorized), "{refused:?}");
-    w.stop.send(()).unwrap();
+    w.relay.signal_stop();
 }

@@ -73,7 +73,7 @@ async fn an_erased_customer_leaves_no_byte_on_any_device_or_the_relay() {
         "the photo was stored on A"
     );
     // The search below can find them: before the erasure every place holds them.
-    let relay_dir = w._dir.path().to_path_buf();
+    let relay_dir = w.relay.dir.path().to_path_buf();
     for dir in [a._dir.path(), b._dir.path(), relay_dir.as_path()] {
         for needle in [NAME, PHONE_NUMBER, "XYZZY"] {
             assert!(
@@ -142,7 +142,7 @@ async fn an_erased_customer_leaves_no_byte_on_any_device_or_the_relay() {
     let again = zoe_contact(&a.cache).await.expect("a new contact");
     assert_ne!(again, on_a);
     assert_eq!(rights::preview(&a.cache, again).await.unwrap().messages, 1);
-    w.stop.send(()).unwrap();
+    w.relay.signal_stop();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -180,7 +180,7 @@ async fn an_agent_cannot_erase_and_nothing_is_deleted() {
     assert!(refused.to_string().contains("nothing was deleted"));
     assert!(zoe_contact(&owner.cache).await.is_some());
     assert_eq!(found(&owner.cache, "XYZZY").await, 1);
-    w.stop.send(()).unwrap();
+    w.relay.signal_stop();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -214,7 +214,7 @@ async fn terminating_the_workspace_deletes_its_data_on_the_relay_and_every_devic
         .await
         .unwrap();
     assert!(
-        files_holding(w._dir.path(), NAME).is_empty(),
+        files_holding(w.relay.dir.path(), NAME).is_empty(),
         "the relay deleted the workspace's data at once"
     );
 
@@ -224,7 +224,7 @@ async fn terminating_the_workspace_deletes_its_data_on_the_relay_and_every_devic
         cache: laptop.cache.clone(),
         relay: laptop.client.clone(),
         token: laptop.token.clone(),
-        workspace_id: w.workspace.clone(),
+        workspace_id: w.relay.workspace.clone(),
         member: zentro_core::members::Member {
             id: laptop.member_id.clone(),
             email: "owner@acme.test".into(),
@@ -264,5 +264,5 @@ async fn terminating_the_workspace_deletes_its_data_on_the_relay_and_every_devic
         assert!(found.is_empty(), "{needle:?} is still in {found:?}");
     }
     desk.stop().await;
-    w.stop.send(()).unwrap();
+    w.relay.signal_stop();
 }

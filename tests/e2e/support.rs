@@ -10,53 +10,31 @@ use zentro_core::vault::{Secret, Vault};
 use zentro_core::{Cache, inbox};
 use zentro_meta::graph::{GraphClient, MediaHostPolicy};
 use zentro_meta_sim::{Customer, Inbound, MetaSim, SimConfig};
-use zentro_relay::config::VerifyToken;
-use zentro_relay::credentials::hash_password;
-use zentro_relay::store::ChannelKind;
 use zentro_relay::{Config, Store};
 
-pub(crate) const PASSWORD: &str = "correct horse battery";
+use zentro_tests::team::{ACME, workspace_store};
+pub(crate) use zentro_tests::team::{PASSWORD, serve_relay};
+
 pub(crate) const PHONE: &str = "106540352242922";
-
-/// A relay serving on a loopback port until `stop` is sent.
-pub(crate) struct Served {
-    pub(crate) url: String,
-    pub(crate) stop: tokio::sync::oneshot::Sender<()>,
-    pub(crate) server: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-/// Runs a relay with `config` on a free loopback port.
-pub(crate) async fn serve_relay(config: Config) -> Served {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(zentro_relay::run(config, listener, async {
-        let _ = stopped.await;
-    }));
-    Served { url, stop, server }
-}
+/// The WhatsApp business account of the worlds' number.
+pub(crate) const WABA: &str = "102290129340398";
 
 /// A relay store in `dir` with the workspace "Acme", owned by `owner@acme.test` (password
 /// [`PASSWORD`]); returns the store, still open, and the workspace's id.
 pub(crate) async fn acme_store(dir: &std::path::Path) -> (Store, String) {
-    let store = Store::open(dir).await.unwrap();
-    let ws = store
-        .create_workspace("Acme", "owner@acme.test", "Owner", &hash_password(PASSWORD))
-        .await
-        .unwrap();
-    (store, ws.id)
+    workspace_store(dir, &ACME).await
 }
 
-pub(crate) struct World {
-    pub(crate) sim: MetaSim,
-    pub(crate) channel_token: zentro_meta::AccessToken,
-    pub(crate) relay_url: String,
-    pub(crate) workspace: String,
-    /// The WhatsApp number customers write to.
-    pub(crate) phone: String,
-    pub(crate) _dir: tempfile::TempDir,
-    pub(crate) stop: tokio::sync::oneshot::Sender<()>,
-    pub(crate) server: tokio::task::JoinHandle<anyhow::Result<()>>,
+/// The shared world ([`zentro_tests::team::World`]) with the workspace "Acme", and what the
+/// end-to-end tests do in it.
+pub(crate) struct World(zentro_tests::team::World);
+
+impl std::ops::Deref for World {
+    type Target = zentro_tests::team::World;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 pub(crate) async fn world(config: SimConfig) -> World {
@@ -69,38 +47,17 @@ pub(crate) async fn world_with(
     phone: &str,
     adjust: impl FnOnce(&mut Config),
 ) -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, workspace) = acme_store(&dir.path().join("relay")).await;
-    store
-        .add_channel(
-            &workspace,
-            ChannelKind::Whatsapp,
-            phone,
-            Some("102290129340398"),
-            "Support",
-        )
-        .await
-        .unwrap();
-    let mut relay_config = Config::new(
-        dir.path().join("relay"),
-        config.app_secret.clone(),
-        VerifyToken::new("verify"),
-    );
-    adjust(&mut relay_config);
-    let relay = serve_relay(relay_config).await;
-    let sim = MetaSim::start(config).await.unwrap();
-    sim.set_webhook_url(format!("{}/webhooks/meta", relay.url));
-    let channel_token = sim.add_whatsapp_number("102290129340398", phone, "15550783881");
-    World {
-        sim,
-        channel_token,
-        relay_url: relay.url,
-        workspace,
-        phone: phone.to_string(),
-        _dir: dir,
-        stop: relay.stop,
-        server: relay.server,
-    }
+    adjusted_world(config, phone, |c, _| adjust(c)).await
+}
+
+/// A world whose WhatsApp number is `phone` and whose relay settings `adjust` changes, seeing
+/// Meta's stand-in.
+pub(crate) async fn adjusted_world(
+    config: SimConfig,
+    phone: &str,
+    adjust: impl FnOnce(&mut Config, &MetaSim),
+) -> World {
+    World(zentro_tests::team::World::start(&ACME, config, phone, WABA, adjust).await)
 }
 
 impl World {
@@ -113,9 +70,15 @@ impl World {
 
     /// Brings `d` up to date with the relay (once).
     pub(crate) async fn sync(&self, d: &Device) {
-        catch_up(&d.cache, &d.client, &d.token, &self.workspace, &mut |_| {})
-            .await
-            .unwrap();
+        catch_up(
+            &d.cache,
+            &d.client,
+            &d.token,
+            &self.relay.workspace,
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
     }
 
     /// Downloads the media due on `d` (as its media loop does), with `token` for every channel.
@@ -150,12 +113,12 @@ pub(crate) struct Device {
 pub(crate) async fn device(world: &World, name: &str) -> Device {
     let dir = tempfile::tempdir().unwrap();
     let cache = Cache::open_in(dir.path()).await.unwrap();
-    let client = RelayClient::new(&world.relay_url).unwrap();
+    let client = RelayClient::new(&world.relay.url).unwrap();
     let (token, identity) = client
         .sign_in("owner@acme.test", &Secret::new(PASSWORD), name)
         .await
         .unwrap();
-    assert_eq!(identity.workspace.id, world.workspace);
+    assert_eq!(identity.workspace.id, world.relay.workspace);
     Device {
         cache,
         client,
@@ -195,6 +158,14 @@ pub(crate) async fn contact_of(cache: &Cache, who: &Customer) -> Option<i64> {
 /// Sends `request` and reads the answer as JSON.
 pub(crate) async fn answer_json(request: reqwest::RequestBuilder) -> serde_json::Value {
     request.send().await.unwrap().json().await.unwrap()
+}
+
+/// Stops the world's relay and waits (up to 10 s) until it shut down, without an error.
+pub(crate) async fn shut_down(w: &World) {
+    tokio::time::timeout(Duration::from_secs(10), w.relay.shut_down())
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 /// Waits (up to 10 s) for `task` to end, which it must do without an error; returns its value.

@@ -11,7 +11,7 @@ use zentro_core::vault::Secret;
 use zentro_meta::AppSecret;
 use zentro_meta_sim::{Inbound, SimConfig};
 
-use crate::support::{PHONE, customer, device, finished, wait_for, world};
+use crate::support::{PHONE, customer, device, finished, shut_down, wait_for, world};
 
 async fn message_count(cache: &Cache) -> u32 {
     cache.status().await.unwrap().counts.messages
@@ -35,7 +35,7 @@ async fn a_customer_message_reaches_both_devices_and_an_offline_device_catches_u
             a.cache.clone(),
             a.client.clone(),
             a.token.clone(),
-            w.workspace.clone(),
+            w.relay.workspace.clone(),
             stop.clone(),
         );
         tokio::spawn(async move { follow(&cache, &client, &token, &ws, &stop, &mut |_| {}).await })
@@ -72,7 +72,7 @@ async fn a_customer_message_reaches_both_devices_and_an_offline_device_catches_u
     // behind it still is.
     let mut updates = Vec::new();
     let paged = b.client.clone().with_page_size(5);
-    let report = catch_up(&b.cache, &paged, &b.token, &w.workspace, &mut |p| {
+    let report = catch_up(&b.cache, &paged, &b.token, &w.relay.workspace, &mut |p| {
         updates.push(p)
     })
     .await
@@ -87,7 +87,10 @@ async fn a_customer_message_reaches_both_devices_and_an_offline_device_catches_u
         "behind only shrinks: {behind:?}"
     );
     assert!(updates.iter().all(|u| u.rate > 0.0));
-    assert_eq!(report.cursor, cursor(&a.cache, &w.workspace).await.unwrap());
+    assert_eq!(
+        report.cursor,
+        cursor(&a.cache, &w.relay.workspace).await.unwrap()
+    );
     assert_eq!(
         b.cache.status().await.unwrap().counts,
         a.cache.status().await.unwrap().counts
@@ -109,8 +112,7 @@ async fn a_customer_message_reaches_both_devices_and_an_offline_device_catches_u
 
     stop.cancel();
     finished(follower).await;
-    w.stop.send(()).unwrap();
-    finished(w.server).await;
+    shut_down(&w).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,9 +120,15 @@ async fn a_revoked_device_is_told_to_sign_in_again() {
     let w = world(SimConfig::default()).await;
     let a = device(&w, "laptop A").await;
     a.client.sign_out(&a.token).await.unwrap();
-    let error = catch_up(&a.cache, &a.client, &a.token, &w.workspace, &mut |_| {})
-        .await
-        .unwrap_err();
+    let error = catch_up(
+        &a.cache,
+        &a.client,
+        &a.token,
+        &w.relay.workspace,
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(error, SyncError::Unauthorized), "{error:?}");
     let wrong = a
         .client
@@ -130,7 +138,7 @@ async fn a_revoked_device_is_told_to_sign_in_again() {
     assert!(matches!(wrong, SyncError::Unauthorized));
     assert!(!format!("{wrong} {wrong:?}").contains("wrong password!"));
     let _ = AppSecret::new("unused");
-    w.stop.send(()).unwrap();
+    w.relay.signal_stop();
 }
 
 async fn status_of(cache: &Cache, client_id: &str) -> Option<String> {
@@ -259,7 +267,7 @@ async fn a_reply_is_sent_once_even_offline_and_both_devices_see_it_delivered_and
     .unwrap();
     assert_eq!(on_b[0].body.as_deref(), Some("Yes, within 30 days."));
     assert_eq!(on_b[0].direction, "outbound");
-    w.stop.send(()).unwrap();
+    w.relay.signal_stop();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -344,5 +352,5 @@ async fn team_events_written_offline_reach_every_device_once_in_the_relays_order
             "the relay names the author"
         );
     }
-    w.stop.send(()).unwrap();
+    w.relay.signal_stop();
 }

@@ -14,10 +14,10 @@ use zentro_core::relay_client::RelayClient;
 use zentro_core::vault::{Secret, Vault};
 use zentro_meta::graph::{GraphClient, MediaHostPolicy};
 use zentro_meta_sim::SimConfig;
-use zentro_relay::sealing::{TokenKey, TokenKeys};
+use zentro_tests::team::fresh_token_keys;
 
 use crate::support::{
-    PASSWORD, answer_the_first_customer, contains, customer, files_holding, finished, keychain,
+    PASSWORD, answer_the_first_customer, contains, customer, files_holding, keychain, shut_down,
     wait_for, world_with,
 };
 
@@ -93,17 +93,14 @@ async fn a_channel_token_reaches_allowed_devices_keychains_only_and_is_dropped_w
         .with_writer(move || writer.clone())
         .try_init();
 
-    let key = TokenKeys {
-        current: TokenKey::parse(&TokenKey::generate()).unwrap(),
-        previous: None,
-    };
+    let key = fresh_token_keys();
     let w = world_with(SimConfig::default(), PHONE, |c| c.token_keys = Some(key)).await;
     let planted = w.channel_token.expose().to_string();
     let vault = Vault::system();
     let entry = Vault::channel_entry(&format!("whatsapp:{PHONE}"));
 
     // The owner stores the channel's token on the relay from one device…
-    let admin = RelayClient::new(&w.relay_url).unwrap();
+    let admin = RelayClient::new(&w.relay.url).unwrap();
     let (admin_token, _) = admin
         .sign_in("owner@acme.test", &Secret::new(PASSWORD), "admin desk")
         .await
@@ -121,7 +118,7 @@ async fn a_channel_token_reaches_allowed_devices_keychains_only_and_is_dropped_w
         .await
         .unwrap();
     let laptop_dir = tempfile::tempdir().unwrap();
-    let relay = RelayClient::new(&w.relay_url).unwrap();
+    let relay = RelayClient::new(&w.relay.url).unwrap();
     let (token, identity) = relay
         .accept_invitation(&invitation.code, &Secret::new(PASSWORD), "agent laptop")
         .await
@@ -222,9 +219,8 @@ async fn a_channel_token_reaches_allowed_devices_keychains_only_and_is_dropped_w
         .count();
     assert_eq!(issued, 2, "fetched once per version: {:?}", audit.entries);
     assert!(!format!("{audit:?}").contains(&planted));
-    w.stop.send(()).unwrap();
-    finished(w.server).await;
-    let relay_files = files_holding(w._dir.path(), &planted);
+    shut_down(&w).await;
+    let relay_files = files_holding(w.relay.dir.path(), &planted);
     assert!(
         relay_files.is_empty(),
         "the token in clear in {relay_files:?}"

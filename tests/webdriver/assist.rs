@@ -12,13 +12,13 @@ use fantoccini::{Client, Locator};
 use zentro_assist_sim::{AssistSim, AssistSimConfig};
 use zentro_core::relay_client::RelayClient;
 use zentro_core::vault::{Secret, Vault};
-use zentro_meta_sim::{Customer, Inbound, MetaSim, SimConfig};
-use zentro_relay::sealing::{TokenKey, TokenKeys};
-use zentro_relay::store::ChannelKind;
+use zentro_meta_sim::{Customer, Inbound, SimConfig};
 use zentro_tests::webdriver::AppSession;
 
+use zentro_tests::team::{ACME_SUPPORT, PASSWORD, World, fresh_token_keys};
+
 use crate::ui::{
-    TeamRelay, click, count, fill, sandbox_session, screenshot, start_app, text, wait_for,
+    click, count, fill, invite, sandbox_session, screenshot, start_app, text, wait_for,
     wait_for_count, wait_for_live_sync, wait_for_team_workspace, wait_for_text,
 };
 
@@ -144,66 +144,47 @@ const PHONE: &str = "106540350025001";
 const WABA: &str = "102290129340425";
 
 /// A team as it runs for real: its relay on loopback (sealing keys on, so channel tokens and the
-/// provider's key can be kept), Meta's stand-in with the team's WhatsApp number (its token stored
-/// on the relay by the owner), and the provider's stand-in.
+/// provider's key can be kept) and Meta's stand-in with the team's WhatsApp number (its token
+/// stored on the relay by the owner), and the provider's stand-in.
 struct Team {
-    relay: TeamRelay,
-    meta: MetaSim,
+    world: World,
     assist: AssistSim,
 }
 
 async fn team() -> Team {
-    let meta_config = SimConfig::default();
-    let app_secret = meta_config.app_secret.clone();
-    let relay = TeamRelay::start(
-        |store, workspace| async move {
-            store
-                .add_channel(
-                    &workspace,
-                    ChannelKind::Whatsapp,
-                    PHONE,
-                    Some(WABA),
-                    "Support",
-                )
-                .await
-                .unwrap();
-            store
-        },
-        |config| {
-            config.app_secret = app_secret;
-            config.token_keys = Some(TokenKeys {
-                current: TokenKey::parse(&TokenKey::generate()).unwrap(),
-                previous: None,
-            });
+    let world = World::start(
+        &ACME_SUPPORT,
+        SimConfig::default(),
+        PHONE,
+        WABA,
+        |config, _| {
+            config.token_keys = Some(fresh_token_keys());
         },
     )
     .await;
-    let meta = MetaSim::start(meta_config).await.unwrap();
-    meta.set_webhook_url(format!("{}/webhooks/meta", relay.url));
-    let channel_token = meta.add_whatsapp_number(WABA, PHONE, "15550783881");
-    let owner = RelayClient::new(&relay.url).unwrap();
+    let owner = RelayClient::new(&world.relay.url).unwrap();
     let (token, _) = owner
-        .sign_in("ana@acme.test", &Secret::new(TeamRelay::PASSWORD), "setup")
+        .sign_in("ana@acme.test", &Secret::new(PASSWORD), "setup")
         .await
         .unwrap();
     let channel = owner.channels(&token).await.unwrap().remove(0);
     owner
-        .set_channel_token(&token, &channel.id, &Secret::new(channel_token.expose()))
+        .set_channel_token(
+            &token,
+            &channel.id,
+            &Secret::new(world.channel_token.expose()),
+        )
         .await
         .unwrap();
     let assist = AssistSim::start(AssistSimConfig::default()).await.unwrap();
-    Team {
-        relay,
-        meta,
-        assist,
-    }
+    Team { world, assist }
 }
 
 impl Team {
     /// The app on `data_dir`, signed in there to the team's relay, Meta's API at the stand-in,
     /// once it syncs live with the team's workspace.
     async fn desk(&self, data_dir: &std::path::Path) -> AppSession {
-        let graph = self.meta.base_url();
+        let graph = self.world.sim.base_url();
         let session = start_app(data_dir, &[("ZENTRO_GRAPH_URL", graph.as_str())]).await;
         wait_for_team_workspace(&session.client).await;
         session
@@ -217,9 +198,9 @@ async fn owner_turns_ai_on_and_invites_an_agent(team: &Team) -> String {
     zentro_core::account::sign_in(
         data.path(),
         Vault::system(),
-        &team.relay.url,
+        &team.world.relay.url,
         "ana@acme.test",
-        &Secret::new(TeamRelay::PASSWORD),
+        &Secret::new(PASSWORD),
         "Ana's desk",
     )
     .await
@@ -234,13 +215,7 @@ async fn owner_turns_ai_on_and_invites_an_agent(team: &Team) -> String {
     turn_ai_on(client, &team.assist).await;
     click(client, "[data-testid=open-team]").await;
     click(client, "[data-testid=team-tab-members]").await;
-    fill(client, "[data-testid=invite-email]", "bo@acme.test").await;
-    click(client, "[data-testid=invite-submit]").await;
-    wait_for("Bo's invitation code", || async {
-        text(client, "[data-testid=invitation-code]").await.len() == 24
-    })
-    .await;
-    let code = text(client, "[data-testid=invitation-code]").await;
+    let code = invite(client, "bo@acme.test").await;
     session.close().await.unwrap();
     code
 }
@@ -253,7 +228,8 @@ async fn an_owner_turns_ai_on_and_an_agent_sends_a_streamed_draft() {
         phone: Some("16505552501".into()),
         name: "Ana Souza".into(),
     };
-    team.meta
+    team.world
+        .sim
         .customer_writes(
             PHONE,
             &ana,
@@ -269,7 +245,7 @@ async fn an_owner_turns_ai_on_and_an_agent_sends_a_streamed_draft() {
     zentro_core::account::join(
         data.path(),
         Vault::system(),
-        &team.relay.url,
+        &team.world.relay.url,
         &code,
         &Secret::new("bo's own long password"),
         "Bo's laptop",
@@ -327,7 +303,7 @@ async fn an_owner_turns_ai_on_and_an_agent_sends_a_streamed_draft() {
     );
     // Nothing is sent without the agent (P2).
     assert!(
-        team.meta.state().sent.is_empty(),
+        team.world.sim.state().sent.is_empty(),
         "nothing reached Meta yet"
     );
 
@@ -347,7 +323,8 @@ async fn an_owner_turns_ai_on_and_an_agent_sends_a_streamed_draft() {
     })
     .await;
     let sent: Vec<(String, Option<String>)> = team
-        .meta
+        .world
+        .sim
         .state()
         .sent
         .iter()
@@ -366,9 +343,9 @@ async fn an_owner_turns_ai_on_and_an_agent_sends_a_streamed_draft() {
     session.close().await.unwrap();
 
     // The owner's audit names Bo's request, without its content.
-    let owner = RelayClient::new(&team.relay.url).unwrap();
+    let owner = RelayClient::new(&team.world.relay.url).unwrap();
     let (token, _) = owner
-        .sign_in("ana@acme.test", &Secret::new(TeamRelay::PASSWORD), "audit")
+        .sign_in("ana@acme.test", &Secret::new(PASSWORD), "audit")
         .await
         .unwrap();
     let audit = owner.audit(&token, None, 100).await.unwrap().entries;
@@ -380,7 +357,7 @@ async fn an_owner_turns_ai_on_and_an_agent_sends_a_streamed_draft() {
         "no content in the audit: {}",
         used[0].details
     );
-    team.relay.stop().await;
+    team.world.relay.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

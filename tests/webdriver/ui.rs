@@ -241,73 +241,6 @@ pub async fn sandbox_session(data_dir: &Path, extra: &[(&str, &str)]) -> AppSess
     session
 }
 
-/// A team's relay on a loopback port, with the workspace "Acme Support" owned by Ana
-/// (`ana@acme.test`, password [`TeamRelay::PASSWORD`]); it serves until dropped or stopped.
-pub struct TeamRelay {
-    /// Where desks reach it (`http://127.0.0.1:PORT`).
-    pub url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    _dir: tempfile::TempDir,
-}
-
-impl TeamRelay {
-    /// The owner's password.
-    pub const PASSWORD: &str = "correct horse battery";
-
-    /// Starts the relay; `prepare` adds to its store (channels…) and `adjust` to its settings
-    /// (Meta's app secret, token keys…) before it serves.
-    pub async fn start<F>(
-        prepare: impl FnOnce(zentro_relay::Store, String) -> F,
-        adjust: impl FnOnce(&mut zentro_relay::Config),
-    ) -> Self
-    where
-        F: std::future::Future<Output = zentro_relay::Store>,
-    {
-        let dir = tempfile::tempdir().unwrap();
-        let store = zentro_relay::Store::open(dir.path()).await.unwrap();
-        let workspace = store
-            .create_workspace(
-                "Acme Support",
-                "ana@acme.test",
-                "Ana",
-                &zentro_relay::credentials::hash_password(Self::PASSWORD),
-            )
-            .await
-            .unwrap()
-            .id;
-        prepare(store, workspace).await.close().await;
-        let mut config = zentro_relay::Config::new(
-            dir.path().to_path_buf(),
-            zentro_meta::AppSecret::new("app-secret"),
-            zentro_relay::config::VerifyToken::new("verify"),
-        );
-        adjust(&mut config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(zentro_relay::run(config, listener, async {
-            let _ = stopped.await;
-        }));
-        Self {
-            url,
-            stop: Some(stop),
-            server: Some(server),
-            _dir: dir,
-        }
-    }
-
-    /// Stops serving and waits until the relay has shut down.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            let _ = server.await;
-        }
-    }
-}
-
 /// Signs the desk in `client` in from its first-run welcome: `relay`, `email`, `password`.
 pub async fn sign_in_from_welcome(client: &Client, relay: &str, email: &str, password: &str) {
     wait_for_count(client, "the welcome", "[data-testid=welcome-sign-in]", 1).await;
@@ -316,6 +249,17 @@ pub async fn sign_in_from_welcome(client: &Client, relay: &str, email: &str, pas
     fill(client, "[data-testid=sign-in-email]", email).await;
     fill(client, "[data-testid=sign-in-password]", password).await;
     click(client, "[data-testid=sign-in-submit]").await;
+}
+
+/// Invites `email` from the Team page's member list (open): returns the one-time code it shows.
+pub async fn invite(client: &Client, email: &str) -> String {
+    fill(client, "[data-testid=invite-email]", email).await;
+    click(client, "[data-testid=invite-submit]").await;
+    wait_for("the invitation code", || async {
+        text(client, "[data-testid=invitation-code]").await.len() == 24
+    })
+    .await;
+    text(client, "[data-testid=invitation-code]").await
 }
 
 /// Waits until the desk left the sandbox for the team relay's workspace ("Acme Support") and

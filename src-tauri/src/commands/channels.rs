@@ -100,13 +100,7 @@ pub async fn connect_channels(
 
 /// When the desk is the sandbox's, hands it the newly connected channel's token.
 async fn adopt_channel_tokens_in_sandbox(state: &AppState) {
-    let sandbox = state
-        .desk
-        .read()
-        .await
-        .as_ref()
-        .and_then(|r| r.sandbox.clone());
-    if let Some(sandbox) = sandbox
+    if let Some(sandbox) = state.sandbox().await
         && let Err(error) = sandbox.adopt_channel_tokens().await
     {
         tracing::warn!(%error, "the sandbox could not take the new channel's token");
