@@ -24,7 +24,7 @@
 # ZENTRO_BENCH_RUNS (default 3) app runs per variant and mode, medians reported;
 # ZENTRO_BENCH_VARIANTS (default "shipped before-cuts") which settings to run, alternately, in the
 # same run: `shipped` as the app ships (glibc's allocator trimming above 128 KiB, at most two heaps
-# and a malloc_trim every 30 s; an 8 MiB SQLite page cache per cache connection; without a GPU,
+# and a malloc_trim every 10 s, when the idle cache connections also give back their page caches; an 8 MiB SQLite page cache per cache connection; without a GPU,
 # WebKit's DMA-BUF renderer off), `before-cuts` without either (ZENTRO_FOOTPRINT_CUTS=0),
 # `webkit-dmabuf` shipped but the DMA-BUF renderer on (WEBKIT_DISABLE_DMABUF_RENDERER=0, the
 # environment's choice the app keeps: ~80 MiB more without a GPU, ADR 0017), `webkit-footprint` shipped plus
@@ -36,10 +36,11 @@
 # neither (what shipped in run 3), `softpipe` shipped with Mesa's softpipe instead of llvmpipe
 # (GALLIUM_DRIVER=softpipe: no LLVM code generator in the app and web process; Mesa still loads
 # libLLVM, whose ~19 MiB per process stay), `no-sqlite-release` shipped but the idle cache
-# connections keep their page caches (=sqlite), `no-jit-cut` shipped but JavaScriptCore's
-# optimizing compilers on (=jit), `run4` neither (what shipped in run 4), `jsc-no-jit` /
-# `jsc-baseline-jit` JavaScriptCore's JIT off / only its baseline JIT; VARIANT@before runs VARIANT
-# on the build ZENTRO_BENCH_BEFORE_APP (a cut in code, against the build without it);
+# connections keep their page caches (=sqlite: what shipped in run 4), `jsc-no-jit` /
+# `jsc-baseline-jit` JavaScriptCore's JIT off / only its baseline JIT (JSC_useJIT,
+# JSC_useDFGJIT and JSC_useFTLJIT, which the web process inherits); VARIANT@before runs VARIANT
+# on the build ZENTRO_BENCH_BEFORE_APP (a cut in code, against the build without it; name the copy
+# zentro-desk, in a folder of its own, so the summary finds its process);
 # ZENTRO_BENCH_MODES (default "connected sandbox") which app modes to run;
 # ZENTRO_BENCH_BIN=DIR runs the binaries in DIR instead of building; ZENTRO_BENCH_CACHE=FILE uses a
 # cache the generator made before instead of generating one; ZENTRO_BENCH_KEEP_LOGS=DIR keeps each
@@ -234,8 +235,6 @@ variant_env() {
   run3) echo ZENTRO_FOOTPRINT_SKIP=arenas,trim ;;
   softpipe) echo GALLIUM_DRIVER=softpipe ;;
   no-sqlite-release) echo ZENTRO_FOOTPRINT_SKIP=sqlite ;;
-  no-jit-cut) echo ZENTRO_FOOTPRINT_SKIP=jit ;;
-  run4) echo ZENTRO_FOOTPRINT_SKIP=sqlite,jit ;;
   jsc-no-jit) echo JSC_useJIT=false ;;
   jsc-baseline-jit) echo JSC_useDFGJIT=false JSC_useFTLJIT=false ;;
   *) echo "unknown variant $1" >&2; exit 2 ;;

@@ -8,8 +8,7 @@
 //! (`malloc_trim`), and on a computer without a GPU WebKitGTK's DMA-BUF renderer is off
 //! (`WEBKIT_DISABLE_DMABUF_RENDERER=1`, unless the environment already says): ~80 MiB less in
 //! the web process. Since run 5, the cache connections no one is using give back their SQLite
-//! page caches at each trim, and JavaScriptCore's optimizing compilers are off in the web process
-//! (`JSC_useDFGJIT`, `JSC_useFTLJIT`, unless the environment already says).
+//! page caches at each trim.
 //!
 //! The web view's own settings (cache model, page cache, no GL) apply only when asked for with
 //! [`WEBKIT_FOOTPRINT_ENV`]: two changed nothing measurable, and the third stops the web process.
@@ -132,13 +131,6 @@ pub fn before_webviews() {
             libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS);
         }
     }
-    if !skipped("jit") {
-        for (option, value) in optimizing_jits_off(|name| std::env::var_os(name).is_some()) {
-            // SAFETY: called first thing in `run`, before the app starts any thread, so nothing
-            // reads the environment concurrently.
-            unsafe { std::env::set_var(option, value) };
-        }
-    }
     #[cfg(target_os = "linux")]
     if dmabuf_renderer_wasted(std::env::var_os(DMABUF_ENV).is_some(), has_render_node()) {
         // SAFETY: called first thing in `run`, before the app starts any thread, so nothing
@@ -192,21 +184,6 @@ fn trim() {
 /// Nothing to trim where the allocator is not glibc's.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn trim() {}
-
-/// JavaScriptCore's optimizing compilers (DFG and FTL), which the web process inherits the
-/// switches of from the app's environment: off, the UI's code runs in the interpreter and the
-/// baseline JIT only (~6 MiB less in the web process, docs/benchmarks.md "Footprint", run 5).
-const OPTIMIZING_JITS: [&str; 2] = ["JSC_useDFGJIT", "JSC_useFTLJIT"];
-
-/// The JavaScriptCore options to set to turn its optimizing compilers off: those the environment
-/// does not already set (`is_set`), whose choice is the user's.
-fn optimizing_jits_off(is_set: impl Fn(&str) -> bool) -> Vec<(&'static str, &'static str)> {
-    OPTIMIZING_JITS
-        .into_iter()
-        .filter(|option| !is_set(option))
-        .map(|option| (option, "false"))
-        .collect()
-}
 
 /// WebKitGTK's switch for its DMA-BUF renderer.
 #[cfg(target_os = "linux")]
@@ -357,20 +334,6 @@ mod tests {
             "ZENTRO_FOOTPRINT_CUTS=0: none"
         );
         assert!(!left_out("trim", Some("1"), Some("")));
-    }
-
-    #[test]
-    fn the_optimizing_jits_go_off_unless_the_environment_chose() {
-        use super::optimizing_jits_off;
-        assert_eq!(
-            optimizing_jits_off(|_| false),
-            vec![("JSC_useDFGJIT", "false"), ("JSC_useFTLJIT", "false")]
-        );
-        assert_eq!(
-            optimizing_jits_off(|name| name == "JSC_useFTLJIT"),
-            vec![("JSC_useDFGJIT", "false")],
-            "the environment's choice stands"
-        );
     }
 
     #[cfg(target_os = "linux")]

@@ -138,34 +138,6 @@ describe('App', () => {
     expect(screen.getByTestId('sandbox-banner').textContent).toContain('nothing reaches Meta');
   });
 
-  it('asks for the cache status (a count of every message) only once the first list page answered', async () => {
-    let answerList: (rows: unknown[]) => void = () => {};
-    const calls = backend({ conversations: () => new Promise((resolve) => (answerList = resolve)) });
-    render(App);
-    await waitFor(() => expect(calls.some((c) => c.cmd === 'conversations')).toBe(true));
-    await new Promise((r) => setTimeout(r, 50));
-    expect(calls.some((c) => c.cmd === 'cache_status')).toBe(false);
-
-    answerList([ANA]);
-    expect(await screen.findByTestId('cache-status')).toBeTruthy();
-    expect(await screen.findByText(ANA.contact_name)).toBeTruthy();
-  });
-
-  it('shows a first list that fails, and the cache status after "Try again"', async () => {
-    const calls = backend({
-      conversations: () => {
-        throw { code: 'cache_unavailable', message: 'the cache is busy' };
-      },
-    });
-    render(App);
-    const alert = await screen.findByRole('alert');
-    expect(alert.textContent).toContain('the cache is busy');
-    expect(calls.some((c) => c.cmd === 'cache_status')).toBe(false);
-
-    await fireEvent.click(screen.getByRole('button', { name: 'Try again' }));
-    expect(await screen.findByTestId('cache-status')).toBeTruthy();
-  });
-
   it('offers to try again when the cache is unavailable, and recovers', async () => {
     let attempts = 0;
     backend({
