@@ -24,7 +24,7 @@
 # ZENTRO_BENCH_RUNS (default 3) app runs per variant and mode, medians reported;
 # ZENTRO_BENCH_VARIANTS (default "shipped before-cuts") which settings to run, alternately, in the
 # same run: `shipped` as the app ships (glibc's allocator trimming above 128 KiB, at most two heaps
-# and a malloc_trim every 30 s; an 8 MiB SQLite page cache per cache connection; without a GPU,
+# and a malloc_trim every 10 s, when the idle cache connections also give back their page caches; an 8 MiB SQLite page cache per cache connection; without a GPU,
 # WebKit's DMA-BUF renderer off), `before-cuts` without either (ZENTRO_FOOTPRINT_CUTS=0),
 # `webkit-dmabuf` shipped but the DMA-BUF renderer on (WEBKIT_DISABLE_DMABUF_RENDERER=0, the
 # environment's choice the app keeps: ~80 MiB more without a GPU, ADR 0017), `webkit-footprint` shipped plus
@@ -34,9 +34,17 @@
 # 32 MiB that shipped before; `no-arenas` shipped but glibc's default number of heaps
 # (ZENTRO_FOOTPRINT_SKIP=arenas), `no-trim` shipped but no periodic malloc_trim (=trim), `run3`
 # neither (what shipped in run 3), `softpipe` shipped with Mesa's softpipe instead of llvmpipe
-# (GALLIUM_DRIVER=softpipe: no LLVM code generator in the app and web process);
+# (GALLIUM_DRIVER=softpipe: no LLVM code generator in the app and web process; Mesa still loads
+# libLLVM, whose ~19 MiB per process stay), `no-sqlite-release` shipped but the idle cache
+# connections keep their page caches (=sqlite: what shipped in run 4), `jsc-no-jit` /
+# `jsc-baseline-jit` JavaScriptCore's JIT off / only its baseline JIT (JSC_useJIT,
+# JSC_useDFGJIT and JSC_useFTLJIT, which the web process inherits); VARIANT@before runs VARIANT
+# on the build ZENTRO_BENCH_BEFORE_APP (a cut in code, against the build without it; name the copy
+# zentro-desk, in a folder of its own, so the summary finds its process);
 # ZENTRO_BENCH_MODES (default "connected sandbox") which app modes to run;
-# ZENTRO_BENCH_BIN=DIR runs the binaries in DIR instead of building; ZENTRO_BENCH_IDLE_SECONDS
+# ZENTRO_BENCH_BIN=DIR runs the binaries in DIR instead of building; ZENTRO_BENCH_CACHE=FILE uses a
+# cache the generator made before instead of generating one; ZENTRO_BENCH_KEEP_LOGS=DIR keeps each
+# app run's log there (ZENTRO_BENCH_RUST_LOG, default info, its filter); ZENTRO_BENCH_IDLE_SECONDS
 # (default 10) the pause before idle is looked for.
 set -Eeuo pipefail
 trap 'echo "bench-footprint.sh: stopped at line $LINENO (exit $?)" >&2' ERR
@@ -187,9 +195,14 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && 
 TEMPLATE="$WORK/connected-template"
 printf '%s' "$PASSWORD" | ZENTRO_DATA_DIR="$TEMPLATE" "$BIN/zentro" login --relay "http://127.0.0.1:$PORT" \
   --email agent@bench.test --device-name "footprint bench" >/dev/null
-say "generating the desk cache of 1,000,000 messages (about a minute)"
 rm -f "$TEMPLATE"/cache.sqlite*
-ZENTRO_BENCH_CACHE_DIR="$TEMPLATE" ZENTRO_BENCH_GENERATE_ONLY=1 "$GENERATOR" --bench >/dev/null 2>&1
+if [ -n "${ZENTRO_BENCH_CACHE:-}" ]; then
+  # A cache the generator made before (a whole file, no log beside it): the same million messages.
+  cp "$ZENTRO_BENCH_CACHE" "$TEMPLATE/cache.sqlite"
+else
+  say "generating the desk cache of 1,000,000 messages (about a minute)"
+  ZENTRO_BENCH_CACHE_DIR="$TEMPLATE" ZENTRO_BENCH_GENERATE_ONLY=1 "$GENERATOR" --bench >/dev/null 2>&1
+fi
 # The generator may leave committed pages in the write-ahead log (its connections close together,
 # so none is the last one that would checkpoint): fold them into the database file, which must
 # then be whole. (Deleting the log instead, as runs 1-3 did, left a malformed cache the app could
@@ -221,6 +234,9 @@ variant_env() {
   no-trim) echo ZENTRO_FOOTPRINT_SKIP=trim ;;
   run3) echo ZENTRO_FOOTPRINT_SKIP=arenas,trim ;;
   softpipe) echo GALLIUM_DRIVER=softpipe ;;
+  no-sqlite-release) echo ZENTRO_FOOTPRINT_SKIP=sqlite ;;
+  jsc-no-jit) echo JSC_useJIT=false ;;
+  jsc-baseline-jit) echo JSC_useDFGJIT=false JSC_useFTLJIT=false ;;
   *) echo "unknown variant $1" >&2; exit 2 ;;
   esac
 }
@@ -228,13 +244,17 @@ variant_env() {
 # One app run: MODE (sandbox|connected), VARIANT; prints a JSON line.
 run_app() {
   local mode="$1" variant="$2" data="$WORK/run-$RANDOM$RANDOM" sandbox painted idle day=null
+  # VARIANT@before: the settings VARIANT on another build of the app, ZENTRO_BENCH_BEFORE_APP (a
+  # cut that is code, not a setting, measured against the build without it in the same run).
+  local app="$APP" settings="$variant"
+  case "$variant" in *@before) app="$ZENTRO_BENCH_BEFORE_APP" settings="${variant%@before}" ;; esac
   case "$mode" in
   sandbox) sandbox=1; mkdir -p "$data" ;;
   connected) sandbox=0; cp -r "$TEMPLATE" "$data" ;;
   esac
   # shellcheck disable=SC2046
-  env $(variant_env "$variant") ZENTRO_DATA_DIR="$data" ZENTRO_SANDBOX="$sandbox" RUST_LOG=info \
-    "$APP" >"$data/app.out" 2>&1 &
+  env $(variant_env "$settings") ZENTRO_DATA_DIR="$data" ZENTRO_SANDBOX="$sandbox" RUST_LOG="${ZENTRO_BENCH_RUST_LOG:-info}" \
+    "$app" >"$data/app.out" 2>&1 &
   APP_PID="$!"
   painted=""
   for _ in $(seq 600); do
@@ -277,6 +297,10 @@ run_app() {
   wait "$APP_PID" 2>/dev/null || true
   APP_PID=""
   echo "{\"what\": \"app\", \"mode\": \"$mode\", \"variant\": \"$variant\", \"painted_ms\": ${painted:-null}, \"idle\": $idle, \"day\": $day}"
+  if [ -n "${ZENTRO_BENCH_KEEP_LOGS:-}" ]; then
+    mkdir -p "$ZENTRO_BENCH_KEEP_LOGS"
+    cp "$data/app.out" "$ZENTRO_BENCH_KEEP_LOGS/$mode-$variant-$(date +%H%M%S).log"
+  fi
   rm -rf "$data"
 }
 

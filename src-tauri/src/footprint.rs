@@ -4,16 +4,19 @@
 //! What ships (measured before and after with `scripts/bench-footprint.sh`; figures in
 //! docs/benchmarks.md, reasons in docs/adr/0017-desk-footprint.md): glibc's allocator gives freed
 //! memory back to the system above 128 KiB instead of keeping what start-up allocated (~19 MiB),
-//! it keeps at most two heaps (arenas) and is asked every half-minute to return whole free pages
+//! it keeps at most two heaps (arenas) and is asked every 10 s to return whole free pages
 //! (`malloc_trim`), and on a computer without a GPU WebKitGTK's DMA-BUF renderer is off
 //! (`WEBKIT_DISABLE_DMABUF_RENDERER=1`, unless the environment already says): ~80 MiB less in
-//! the web process.
+//! the web process. Since run 5, the cache connections no one is using give back their SQLite
+//! page caches at each trim.
 //!
 //! The web view's own settings (cache model, page cache, no GL) apply only when asked for with
 //! [`WEBKIT_FOOTPRINT_ENV`]: two changed nothing measurable, and the third stops the web process.
 
 use std::sync::OnceLock;
 use std::time::Instant;
+
+use tauri::Manager;
 
 /// Environment variable that applies the web view's footprint settings, for measuring them (`1`
 /// for all, or a list: see [`FootprintSettings::parse`]). Off by default: on WebKitGTK 2.50.6
@@ -42,14 +45,13 @@ const MALLOC_ARENAS: libc::c_int = 2;
 
 /// How long after start the allocator is first asked to give back every free page, then how
 /// often after that (start-up, each sync burst and each conversation opened free memory in the
-/// middle of the heaps, which the trim threshold alone never returns).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+/// middle of the heaps, which the trim threshold alone never returns). Every 10 s rather than
+/// every 30 s (run 4) since the idle cache connections give back their page caches at the same
+/// moment: a desk left alone is light within 10 s, not half a minute (run 5).
 const TRIM_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Whether `cut` is left out ([`FOOTPRINT_SKIP_ENV`], or every cut with [`FOOTPRINT_CUTS_ENV`]).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn skipped(cut: &str) -> bool {
     left_out(
         cut,
@@ -60,7 +62,6 @@ fn skipped(cut: &str) -> bool {
 
 /// Whether `cut` is left out, given the values of [`FOOTPRINT_CUTS_ENV`] (`0`: every cut) and
 /// [`FOOTPRINT_SKIP_ENV`] (a comma-separated list of cuts).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn left_out(cut: &str, cuts: Option<&str>, skip: Option<&str>) -> bool {
     cuts == Some("0") || skip.is_some_and(|list| list.split(',').any(|name| name.trim() == cut))
 }
@@ -138,22 +139,36 @@ pub fn before_webviews() {
     }
 }
 
-/// Gives free memory in the middle of the allocator's heaps back to the system, [`TRIM_AFTER`]
-/// after start and every [`TRIM_EVERY`] after that (a millisecond or so each, on the async
-/// runtime). Nothing where the allocator is not glibc's, or with the `trim` cut left out.
-pub fn trim_periodically() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if !skipped("trim") {
-        tauri::async_runtime::spawn(async {
-            tokio::time::sleep(TRIM_AFTER).await;
-            let mut every = tokio::time::interval(TRIM_EVERY);
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                every.tick().await;
+/// Every [`TRIM_EVERY`] (first [`TRIM_AFTER`] after start), on the async runtime: the idle
+/// connections of the open caches give back their SQLite page caches (up to 8 MiB each, filled
+/// within seconds over a large cache; the `sqlite` cut), then the allocator gives free memory in
+/// the middle of its heaps back to the system (the `trim` cut; glibc only). A millisecond or so
+/// each; a released connection's next read comes from the operating system's file cache.
+pub fn trim_periodically<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
+    let release_sqlite = !skipped("sqlite");
+    let trim_heaps = !skipped("trim") && cfg!(all(target_os = "linux", target_env = "gnu"));
+    if !release_sqlite && !trim_heaps {
+        return;
+    }
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(TRIM_AFTER).await;
+        let mut every = tokio::time::interval(TRIM_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            if release_sqlite {
+                let released = app
+                    .state::<crate::state::AppState>()
+                    .release_cache_memory()
+                    .await;
+                tracing::trace!(released, "cache connections released their page caches");
+            }
+            if trim_heaps {
                 trim();
             }
-        });
-    }
+        }
+    });
 }
 
 /// glibc's `malloc_trim(0)`: every whole free page of every heap goes back to the system.
@@ -165,6 +180,10 @@ fn trim() {
         libc::malloc_trim(0);
     }
 }
+
+/// Nothing to trim where the allocator is not glibc's.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trim() {}
 
 /// WebKitGTK's switch for its DMA-BUF renderer.
 #[cfg(target_os = "linux")]

@@ -121,7 +121,7 @@ pub fn build_app<R: Runtime>(
     // there before any window can call a command, on every runtime.
     let (self_update, relaunches) = manage_state(&app, &folders);
     deep_links::listen(app.handle());
-    footprint::trim_periodically();
+    footprint::trim_periodically(app.handle());
     if start_desk {
         let kind = first_desk(config.sandbox, &folders.data);
         start_desk_and_tray(app.handle(), kind, relaunches);

@@ -113,6 +113,20 @@ impl AppState {
         lazy.get().await.cloned()
     }
 
+    /// Gives back the page caches of the open caches' idle connections (the running desk's, and
+    /// the signed-out cache if it was opened); returns how many connections were released.
+    pub async fn release_cache_memory(&self) -> usize {
+        let mut released = 0;
+        if let Some(desk) = self.desk().await {
+            released += desk.cache().release_memory().await;
+        }
+        let lazy = self.lazy_cache();
+        if let Some(cache) = lazy.opened() {
+            released += cache.release_memory().await;
+        }
+        released
+    }
+
     fn lazy_cache(&self) -> Arc<LazyCache> {
         lock(&self.cache).clone()
     }
@@ -284,5 +298,91 @@ mod tests {
         assert!(Arc::ptr_eq(&running, &joined_desk), "the joined desk runs");
         state.stop_desk().await;
         assert!(state.desk().await.is_none());
+    }
+
+    /// Bytes of page cache each of the cache's connections holds (SQLite's
+    /// `SQLITE_DBSTATUS_CACHE_USED`), all four held at once so each is read.
+    // The test's only unsafe code: reading SQLite's own counter through its C API.
+    #[allow(unsafe_code)]
+    async fn page_cache_bytes(cache: &Cache) -> Vec<i32> {
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            held.push(cache.pool().acquire().await.expect("a connection"));
+        }
+        let mut used = Vec::new();
+        for connection in &mut held {
+            let mut handle = connection.lock_handle().await.expect("the handle");
+            let (mut current, mut highest) = (0, 0);
+            // SAFETY: the handle is a live connection, locked for this call; SQLite writes two
+            // ints it was given.
+            let rc = unsafe {
+                libsqlite3_sys::sqlite3_db_status(
+                    handle.as_raw_handle().as_ptr(),
+                    libsqlite3_sys::SQLITE_DBSTATUS_CACHE_USED,
+                    &mut current,
+                    &mut highest,
+                    0,
+                )
+            };
+            assert_eq!(rc, libsqlite3_sys::SQLITE_OK);
+            used.push(current);
+        }
+        used
+    }
+
+    /// Waits until the pool took all four connections back (a dropped connection returns to the
+    /// pool on a task of its own).
+    async fn all_idle(cache: &Cache) {
+        for _ in 0..500 {
+            if cache.pool().num_idle() == 4 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the pool never had its four connections back");
+    }
+
+    #[tokio::test]
+    async fn idle_cache_connections_give_back_their_page_caches() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let (relaunch, _) = tokio::sync::mpsc::unbounded_channel();
+        let state = AppState::new(dir.path(), relaunch);
+        let cache = state.cache().await.expect("the cache");
+        // ~4 MiB of pages (one 4,000-byte row a page), read by each of the four connections.
+        sqlx::query("CREATE TABLE filler (x BLOB)")
+            .execute(cache.pool())
+            .await
+            .expect("a table");
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
+             INSERT INTO filler SELECT randomblob(4000) FROM n",
+        )
+        .execute(cache.pool())
+        .await
+        .expect("rows");
+        let mut readers = Vec::new();
+        for _ in 0..4 {
+            let mut connection = cache.pool().acquire().await.expect("a connection");
+            sqlx::query("SELECT sum(length(x)) FROM filler")
+                .execute(&mut *connection)
+                .await
+                .expect("a read");
+            readers.push(connection);
+        }
+        drop(readers);
+        let filled = page_cache_bytes(&cache).await;
+        all_idle(&cache).await;
+        assert!(
+            filled.iter().all(|&bytes| bytes > 3 << 20),
+            "each connection cached the table: {filled:?}"
+        );
+
+        assert_eq!(state.release_cache_memory().await, 4, "all four were idle");
+
+        let released = page_cache_bytes(&cache).await;
+        assert!(
+            released.iter().all(|&bytes| bytes < 256 << 10),
+            "each connection gave its page cache back: {released:?}"
+        );
     }
 }

@@ -272,6 +272,31 @@ impl Cache {
         self.checkpointer.wake.notify_one();
     }
 
+    /// Gives back the page cache of every connection no one is using (`PRAGMA shrink_memory`):
+    /// over a large cache each of the four fills its [`PAGE_CACHE_KIB`] within seconds, and keeps
+    /// it while the desk sits idle (docs/benchmarks.md "Footprint", run 5). A connection in use is
+    /// left alone; the next read of a released one comes from the operating system's file cache.
+    /// Returns how many connections were released.
+    pub async fn release_memory(&self) -> usize {
+        // Every idle connection at once (held, so the pool cannot hand the same one back twice);
+        // `try_acquire` opens none and waits for none.
+        let mut idle = Vec::new();
+        while let Some(connection) = self.pool.try_acquire() {
+            idle.push(connection);
+        }
+        let mut released = 0;
+        for connection in &mut idle {
+            match sqlx::query("PRAGMA shrink_memory")
+                .execute(&mut **connection)
+                .await
+            {
+                Ok(_) => released += 1,
+                Err(error) => tracing::debug!(%error, "a cache connection kept its page cache"),
+            }
+        }
+        released
+    }
+
     /// Where the cache file lives.
     pub fn path(&self) -> &Path {
         &self.path
@@ -344,6 +369,11 @@ impl LazyCache {
     /// The open cache, opening it now if this is the first use or the last attempt failed.
     pub async fn get(&self) -> Result<&Cache> {
         self.cell.get_or_try_init(|| Cache::open(&self.path)).await
+    }
+
+    /// The cache, if it has been opened.
+    pub fn opened(&self) -> Option<&Cache> {
+        self.cell.get()
     }
 
     /// Closes the cache if it was opened (before its files are deleted).
