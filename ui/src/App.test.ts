@@ -138,6 +138,33 @@ describe('App', () => {
     expect(screen.getByTestId('sandbox-banner').textContent).toContain('nothing reaches Meta');
   });
 
+  it('counts the cache again after changes at most every 10 s, while the list follows each change', async () => {
+    const calls: Calls = [];
+    mockIPC(
+      (cmd, args) => {
+        calls.push({ cmd, args: (args ?? {}) as Record<string, unknown> });
+        if (cmd === 'conversations') return [ANA];
+        if (cmd === 'desk_status') return DESK;
+        if (cmd === 'cache_status') return STATUS;
+        return undefined;
+      },
+      { shouldMockEvents: true },
+    );
+    render(App);
+    await screen.findByTestId('cache-status');
+    const counted = () => calls.filter((c) => c.cmd === 'cache_status').length;
+    const listed = () => calls.filter((c) => c.cmd === 'conversations').length;
+    await waitFor(() => expect(listed()).toBeGreaterThanOrEqual(1));
+    const [countedBefore, listedBefore] = [counted(), listed()];
+    for (let i = 0; i < 5; i++) {
+      await emit('inbox-changed');
+      await waitFor(() => expect(listed()).toBe(listedBefore + i + 1));
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    // The first change counts at once; the rest of the burst waits for the window's end.
+    expect(counted()).toBe(countedBefore + 1);
+  });
+
   it('offers to try again when the cache is unavailable, and recovers', async () => {
     let attempts = 0;
     backend({
