@@ -298,7 +298,7 @@ async fn forward<R: Runtime>(
             _ = desk.stopped() => {
                 let sync = desk.sync_state();
                 if matches!(sync, SyncState::Terminated { .. }) {
-                    terminated(&app, &sync).await;
+                    terminated(&app, &desk, &sync).await;
                 }
                 return;
             }
@@ -319,7 +319,7 @@ async fn forward<R: Runtime>(
         match event {
             Ok(DeskEvent::Changed) => pending_change = true,
             Ok(DeskEvent::Sync(sync @ SyncState::Terminated { .. })) => {
-                terminated(&app, &sync).await;
+                terminated(&app, &desk, &sync).await;
                 return;
             }
             Ok(DeskEvent::Sync(sync)) => publish(&app, |s| apply_sync(s, &sync)),
@@ -329,11 +329,18 @@ async fn forward<R: Runtime>(
     }
 }
 
-/// The workspace was terminated and the desk deleted its data: forget the desk and the cache,
-/// and say what happened.
-async fn terminated<R: Runtime>(app: &AppHandle<R>, sync: &SyncState) {
+/// The workspace was terminated and `desk` deleted its data: forget the desk and the cache, and
+/// say what happened — unless another desk replaced it meanwhile (a sign-in), which stays.
+async fn terminated<R: Runtime>(
+    app: &AppHandle<R>,
+    desk: &Arc<zentro_core::desk::Desk>,
+    sync: &SyncState,
+) {
     let state = app.state::<AppState>();
-    state.stop_desk().await;
+    if !state.stop_desk_if(desk).await {
+        tracing::info!("a replaced desk's workspace was terminated: the running desk stays");
+        return;
+    }
     state.reset_cache().await;
     publish(app, |s| apply_sync(s, sync));
     let _ = InboxChanged.emit(app);

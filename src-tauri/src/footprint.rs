@@ -24,8 +24,9 @@ use tauri::Manager;
 /// window's web process never comes up (docs/adr/0017-desk-footprint.md).
 pub const WEBKIT_FOOTPRINT_ENV: &str = "ZENTRO_WEBKIT_FOOTPRINT";
 
-/// Environment variable that, set to `0`, leaves the allocator at its defaults, as before the
-/// cut (for the footprint benchmark's "before" in the same run).
+/// Environment variable that, set to `0`, leaves out every shipped cut (the allocator at its
+/// defaults, no periodic trim, no release of the cache's page caches), as before the cuts (for
+/// the footprint benchmark's "before" in the same run).
 pub const FOOTPRINT_CUTS_ENV: &str = "ZENTRO_FOOTPRINT_CUTS";
 
 /// Above this much free memory at the top of a heap, glibc gives it back (its default threshold
@@ -33,8 +34,9 @@ pub const FOOTPRINT_CUTS_ENV: &str = "ZENTRO_FOOTPRINT_CUTS";
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const MALLOC_TRIM_THRESHOLD_BYTES: libc::c_int = 128 * 1024;
 
-/// Environment variable naming shipped cuts to leave out, comma-separated (`arenas`, `trim`), for
-/// the footprint benchmark's variants (each cut measured against the same binary without it).
+/// Environment variable naming shipped cuts to leave out, comma-separated (`arenas`, `trim`,
+/// `sqlite`: the idle cache connections' page caches kept), for the footprint benchmark's
+/// variants (each cut measured against the same binary without it).
 pub const FOOTPRINT_SKIP_ENV: &str = "ZENTRO_FOOTPRINT_SKIP";
 
 /// At most this many glibc heaps (arenas): glibc's default is 8 per core, each holding its own
@@ -114,7 +116,7 @@ impl FootprintSettings {
 
 /// Notes the launch (the origin of [`since_process_start`] where there is no `/proc`), and sets
 /// the allocator's trim threshold before any thread exists. Call it first thing in `run`.
-// The shell's only unsafe code (src-tauri/Cargo.toml): an FFI call into glibc.
+// Unsafe code, allowed here and named in src-tauri/Cargo.toml: an FFI call into glibc.
 #[allow(unsafe_code)]
 pub fn before_webviews() {
     let _ = LAUNCHED.set(Instant::now());

@@ -143,13 +143,33 @@ impl AppState {
     /// Stops the running desk (and its sandbox) and forgets it. A launch still under way
     /// (the first-run sandbox starting in the background) will not install its desk afterwards.
     pub async fn stop_desk(&self) {
+        self.stop_desk_where(|_| true).await;
+    }
+
+    /// Stops the running desk and forgets it, if it is `desk`: a desk reporting its own end (its
+    /// workspace terminated) must not stop the one that replaced it. Whether it was.
+    pub async fn stop_desk_if(&self, desk: &Arc<Desk>) -> bool {
+        self.stop_desk_where(|running| Arc::ptr_eq(&running.desk, desk))
+            .await
+    }
+
+    /// Stops the running desk if `which` says so (no desk: nothing to stop, but launches under
+    /// way are outdated all the same); whether one was stopped.
+    async fn stop_desk_where(&self, which: impl FnOnce(&RunningDesk) -> bool) -> bool {
         let running = {
             let mut desk = self.desk.write().await;
+            if desk.as_ref().is_some_and(|running| !which(running)) {
+                return false;
+            }
             self.launches.fetch_add(1, Ordering::SeqCst);
             desk.take()
         };
-        if let Some(running) = running {
-            running.stop().await;
+        match running {
+            Some(running) => {
+                running.stop().await;
+                true
+            }
+            None => false,
         }
     }
 
@@ -178,8 +198,15 @@ impl AppState {
         if !self.is_latest(launch) {
             return Err(running);
         }
-        *desk = Some(running);
+        // Every launch follows a stop today; should one not, the desk it replaces is stopped
+        // rather than left running unseen.
+        let replaced = desk.replace(running);
         announce();
+        drop(desk);
+        if let Some(replaced) = replaced {
+            tracing::warn!("a desk was started over a running one: the older one is stopped");
+            replaced.stop().await;
+        }
         Ok(())
     }
 
@@ -300,6 +327,29 @@ mod tests {
         assert!(state.desk().await.is_none());
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_replaced_desk_reporting_its_end_does_not_stop_the_desk_that_replaced_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (relaunch, _relaunches) = tokio::sync::mpsc::unbounded_channel();
+        let state = AppState::new(dir.path(), relaunch);
+        let first = sandbox_desk(&dir.path().join("first")).await;
+        let first_desk = first.desk.clone();
+        let launch = state.begin_launch();
+        assert!(state.install_desk(launch, first, || {}).await.is_ok());
+        // A sign-in: the first desk stops, the second is installed.
+        state.stop_desk().await;
+        let second = sandbox_desk(&dir.path().join("second")).await;
+        let second_desk = second.desk.clone();
+        let launch = state.begin_launch();
+        assert!(state.install_desk(launch, second, || {}).await.is_ok());
+        // The first desk's workspace ends (its own report, late): the second stays.
+        assert!(!state.stop_desk_if(&first_desk).await);
+        let running = state.desk().await.unwrap();
+        assert!(Arc::ptr_eq(&running, &second_desk), "the second desk runs");
+        assert!(state.stop_desk_if(&second_desk).await);
+        assert!(state.desk().await.is_none());
+    }
+
     /// Bytes of page cache each of the cache's connections holds (SQLite's
     /// `SQLITE_DBSTATUS_CACHE_USED`), all four held at once so each is read.
     // The test's only unsafe code: reading SQLite's own counter through its C API.
@@ -377,9 +427,17 @@ mod tests {
             "each connection cached the table: {filled:?}"
         );
 
-        assert_eq!(state.release_cache_memory().await, 4, "all four were idle");
-
-        let released = page_cache_bytes(&cache).await;
+        // The cache's checkpointer borrows a connection every second: a release that finds it
+        // borrowed leaves that one, and the next release takes it.
+        let mut released = Vec::new();
+        for _ in 0..20 {
+            state.release_cache_memory().await;
+            released = page_cache_bytes(&cache).await;
+            if released.iter().all(|&bytes| bytes < 256 << 10) {
+                break;
+            }
+            all_idle(&cache).await;
+        }
         assert!(
             released.iter().all(|&bytes| bytes < 256 << 10),
             "each connection gave its page cache back: {released:?}"

@@ -285,9 +285,10 @@ impl Cache {
             idle.push(connection);
         }
         let mut released = 0;
-        for connection in &mut idle {
+        // Each goes back to the pool as soon as it shrank, for a query waiting for one.
+        for mut connection in idle {
             match sqlx::query("PRAGMA shrink_memory")
-                .execute(&mut **connection)
+                .execute(&mut *connection)
                 .await
             {
                 Ok(_) => released += 1,

@@ -22,4 +22,14 @@ describe('throttled', () => {
     ask();
     expect(run).toHaveBeenCalledTimes(3);
   });
+
+  it('drops a run still waiting when cancelled', () => {
+    const run = vi.fn();
+    const ask = throttled(run, 10_000);
+    ask();
+    ask();
+    ask.cancel();
+    vi.advanceTimersByTime(20_000);
+    expect(run).toHaveBeenCalledTimes(1);
+  });
 });

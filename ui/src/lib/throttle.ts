@@ -4,7 +4,7 @@
  * For work that reads the whole cache (the status bar's counts over a million messages), asked
  * for on every change, where a busy inbox changes many times a second.
  */
-export function throttled(run: () => unknown, everyMs: number): () => void {
+export function throttled(run: () => unknown, everyMs: number): Throttled {
   let last = -Infinity;
   let pending: ReturnType<typeof setTimeout> | null = null;
   const fire = () => {
@@ -12,10 +12,18 @@ export function throttled(run: () => unknown, everyMs: number): () => void {
     last = Date.now();
     run();
   };
-  return () => {
+  const ask = () => {
     if (pending) return;
     const wait = last + everyMs - Date.now();
     if (wait <= 0) fire();
     else pending = setTimeout(fire, wait);
   };
+  ask.cancel = () => {
+    if (pending) clearTimeout(pending);
+    pending = null;
+  };
+  return ask;
 }
+
+/** A throttled call; `cancel` drops a run still waiting for its window (on unmount). */
+export type Throttled = (() => void) & { cancel: () => void };

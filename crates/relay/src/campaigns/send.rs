@@ -670,6 +670,12 @@ pub(crate) async fn sent_in(
         // Erased meanwhile: nothing of the customer is kept.
         return Ok(Vec::new());
     };
+    // One given up on is settled long after its request left: it was sent then, not now, so
+    // desks place it before what the customer wrote since.
+    let sent_at = match current.status.as_str() {
+        "failed" => current.sending_at.unwrap_or(now),
+        _ => now,
+    };
     if awaits_metas_word(&current) {
         current.status = "sent".into();
         current.error = None;
@@ -677,7 +683,7 @@ pub(crate) async fn sent_in(
     current
         .message_id
         .get_or_insert_with(|| message_id.to_string());
-    current.sent_at.get_or_insert(now);
+    current.sent_at.get_or_insert(sent_at);
     current.updated_at = now;
     store::update_recipient_in(tx, &current).await?;
     let author = campaign_author(campaign_id);
@@ -690,7 +696,7 @@ pub(crate) async fn sent_in(
         customer_id: recipient.customer_id.clone(),
         body: body.to_string(),
         reply_to: None,
-        sent_at: now,
+        sent_at,
         author_member_id: author.clone(),
     };
     let key = format!("campaign-sent:{campaign_id}:{}", recipient.customer_id);

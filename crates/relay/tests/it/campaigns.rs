@@ -864,6 +864,12 @@ async fn a_late_status_from_meta_settles_a_message_given_up_as_unknown() {
         "desks learn of the delivered one once: {sent:?}"
     );
     assert_eq!(sent[0]["payload"]["customer_id"], customers[0].id.as_str());
+    // Sent when its request left, an hour ago, not when Meta's word came.
+    let sent_at = sent[0]["payload"]["sent_at"].as_i64().unwrap();
+    assert!(
+        sent_at <= zentro_events::clock::now_ms() - 3_600_000,
+        "sent at {sent_at}"
+    );
     assert!(w.sim.state().sent.is_empty(), "never sent again");
 }
 
