@@ -184,7 +184,15 @@ async fn stop_opts_out_at_once_confirms_once_and_start_opts_back_in_without_any_
     let states: Vec<&Value> = recorded.iter().map(|e| &e["payload"]["opted_in"]).collect();
     assert_eq!(states, [false, true]);
     // Every desk learns what was sent, in the consent rule's name, and it is audited (P2, P8).
-    let sent = events_of(&w, &w.owner, "message.sent").await;
+    // The relay records a send once Meta answered it, a moment after meta-sim counted it.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let sent = loop {
+        let sent = events_of(&w, &w.owner, "message.sent").await;
+        if sent.len() >= 2 || tokio::time::Instant::now() >= deadline {
+            break sent;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     let authors: Vec<&str> = sent.iter().map(|e| str_of(&e["author"])).collect();
     assert_eq!(authors, ["automation:consent", "automation:consent"]);
     let audit = consent_audit(&w).await;
