@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The desk's memory footprint and cold start, against the same UI in Debian's Chromium, in one run
-# (docs/benchmarks.md, "Footprint"). Builds the release app (as `tauri build` does: the UI embedded,
-# tauri's custom-protocol feature), the relay, the CLI and the cache benchmark's generator, then
+# (docs/benchmarks.md, "Footprint"). Builds the release app (as scripts/build-deb.sh does: the UI
+# embedded, tauri's custom-protocol feature, built for size with DESK_RELEASE_PROFILE from
+# scripts/setup.sh), the relay, the CLI and the cache benchmark's generator, then
 # under Xvfb and a private D-Bus session with an unlocked gnome-keyring:
 #   connected  a relay on loopback (its own SQLite data directory, one workspace, one WhatsApp
 #              channel); the app signed in to it (`zentro login`) with a desk cache of 1,000,000
@@ -36,7 +37,10 @@
 # neither (what shipped in run 3), `softpipe` shipped with Mesa's softpipe instead of llvmpipe
 # (GALLIUM_DRIVER=softpipe: no LLVM code generator in the app and web process; Mesa still loads
 # libLLVM, whose ~19 MiB per process stay), `no-sqlite-release` shipped but the idle cache
-# connections keep their page caches (=sqlite: what shipped in run 4), `jsc-no-jit` /
+# connections keep their page caches (=sqlite: what shipped in run 4), `no-mesa-cut` shipped but
+# the app process's GL left on without a GPU (=mesa: Mesa and its LLVM loaded in the app process,
+# as up to run 5), `mesa-cut-env` the same cut through the environment (GDK_GL=disable and a
+# render node named for the web process), for a build from before it, `jsc-no-jit` /
 # `jsc-baseline-jit` JavaScriptCore's JIT off / only its baseline JIT (JSC_useJIT,
 # JSC_useDFGJIT and JSC_useFTLJIT, which the web process inherits); VARIANT@before runs VARIANT
 # on the build ZENTRO_BENCH_BEFORE_APP (a cut in code, against the build without it; name the copy
@@ -67,7 +71,7 @@ if [ -z "${ZENTRO_FOOTPRINT_INSIDE:-}" ]; then
   if [ -z "${ZENTRO_BENCH_BIN:-}" ]; then
     say "building the UI and the release binaries (the app takes ~10 minutes on a clean target/)"
     npm --prefix ui run build --silent >/dev/null
-    cargo build --release --locked --quiet -p zentro-desk --features tauri/custom-protocol
+    cargo build --release --locked --quiet -p zentro-desk --features tauri/custom-protocol "${DESK_RELEASE_PROFILE[@]}"
     cargo build --release --locked --quiet -p zentro-relay -p zentro-cli
     cargo build --release --locked --quiet -p zentro-core --bench cache
   fi
@@ -235,6 +239,8 @@ variant_env() {
   run3) echo ZENTRO_FOOTPRINT_SKIP=arenas,trim ;;
   softpipe) echo GALLIUM_DRIVER=softpipe ;;
   no-sqlite-release) echo ZENTRO_FOOTPRINT_SKIP=sqlite ;;
+  no-mesa-cut) echo ZENTRO_FOOTPRINT_SKIP=mesa ;;
+  mesa-cut-env) echo GDK_GL=disable WEBKIT_WEB_RENDER_DEVICE_FILE=/dev/null ;;
   jsc-no-jit) echo JSC_useJIT=false ;;
   jsc-baseline-jit) echo JSC_useDFGJIT=false JSC_useFTLJIT=false ;;
   *) echo "unknown variant $1" >&2; exit 2 ;;

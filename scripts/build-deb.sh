@@ -42,8 +42,8 @@ fi
 say "building the web UI"
 npm --prefix ui run build --silent >/dev/null
 
-say "building the release binary and the .deb (about 9 minutes on a clean target/)"
-TAURI_APP_PATH=src-tauri ui/node_modules/.bin/tauri build --ci --bundles deb "${overrides[@]}"
+say "building the release binary (for size: DESK_RELEASE_PROFILE) and the .deb (about 9 minutes on a clean target/)"
+TAURI_APP_PATH=src-tauri ui/node_modules/.bin/tauri build --ci --bundles deb "${overrides[@]}" -- "${DESK_RELEASE_PROFILE[@]}"
 
 version="$(python3 -c 'import json; print(json.load(open("tauri.conf.json"))["version"])')"
 out=target/release/bundle/deb

@@ -14,6 +14,14 @@ BUILD_PACKAGES=(build-essential pkg-config file libwebkit2gtk-4.1-dev libgtk-3-d
 # Secret Service (gnome-keyring), the kernel keyring tools.
 TEST_PACKAGES=(python3 chromium xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring libsecret-tools keyutils postgresql)
 
+# How the desk's release binary is built (scripts/build-deb.sh, scripts/bench-footprint.sh): for
+# size, with link-time optimisation across every crate (29 MB instead of 53 MB; its pages are most
+# of the app process's memory: docs/adr/0017-desk-footprint.md, run 6). SQLite's C code stays
+# optimised for speed: the desk's searches run in it. The relay and the CLI keep the workspace's
+# release profile (speed).
+DESK_RELEASE_PROFILE=(--config 'profile.release.opt-level="s"' --config 'profile.release.lto="fat"'
+  --config 'profile.release.codegen-units=1' --config 'profile.release.package.libsqlite3-sys.opt-level=3')
+
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 as_root() {

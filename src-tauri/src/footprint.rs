@@ -8,7 +8,8 @@
 //! (`malloc_trim`), and on a computer without a GPU WebKitGTK's DMA-BUF renderer is off
 //! (`WEBKIT_DISABLE_DMABUF_RENDERER=1`, unless the environment already says): ~80 MiB less in
 //! the web process. Since run 5, the cache connections no one is using give back their SQLite
-//! page caches at each trim.
+//! page caches at each trim. Since run 6, without a GPU the app process loads no Mesa: GTK's GL
+//! probe is off and WebKit is told the web process's render node ([`software_rendering`]).
 //!
 //! The web view's own settings (cache model, page cache, no GL) apply only when asked for with
 //! [`WEBKIT_FOOTPRINT_ENV`]: two changed nothing measurable, and the third stops the web process.
@@ -35,8 +36,9 @@ pub const FOOTPRINT_CUTS_ENV: &str = "ZENTRO_FOOTPRINT_CUTS";
 const MALLOC_TRIM_THRESHOLD_BYTES: libc::c_int = 128 * 1024;
 
 /// Environment variable naming shipped cuts to leave out, comma-separated (`arenas`, `trim`,
-/// `sqlite`: the idle cache connections' page caches kept), for the footprint benchmark's
-/// variants (each cut measured against the same binary without it).
+/// `sqlite`: the idle cache connections' page caches kept, `mesa`: the app process's GL left on
+/// without a GPU), for the footprint benchmark's variants (each cut measured against the same
+/// binary without it).
 pub const FOOTPRINT_SKIP_ENV: &str = "ZENTRO_FOOTPRINT_SKIP";
 
 /// At most this many glibc heaps (arenas): glibc's default is 8 per core, each holding its own
@@ -134,10 +136,14 @@ pub fn before_webviews() {
         }
     }
     #[cfg(target_os = "linux")]
-    if dmabuf_renderer_wasted(std::env::var_os(DMABUF_ENV).is_some(), has_render_node()) {
-        // SAFETY: called first thing in `run`, before the app starts any thread, so nothing
-        // reads the environment concurrently.
-        unsafe { std::env::set_var(DMABUF_ENV, "1") };
+    {
+        let environment = |name: &str| std::env::var(name).ok();
+        let settings = software_rendering(&environment, has_render_node(), !skipped("mesa"));
+        for (name, value) in settings {
+            // SAFETY: called first thing in `run`, before the app starts any thread, so nothing
+            // reads the environment concurrently.
+            unsafe { std::env::set_var(name, value) };
+        }
     }
 }
 
@@ -191,12 +197,57 @@ fn trim() {}
 #[cfg(target_os = "linux")]
 const DMABUF_ENV: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
 
-/// Whether the DMA-BUF renderer should be turned off: on a computer without a GPU (no DRM
-/// render node) it renders through Mesa's software GL and keeps ~80 MiB of buffers in the web
-/// process for nothing; a choice already made in the environment is the user's.
+/// GTK's switch for its own GL: when GTK opens the X display it probes GLX, which loads Mesa's
+/// driver and its LLVM in the app process (~20 MiB, relocated data and static constructors).
 #[cfg(target_os = "linux")]
-fn dmabuf_renderer_wasted(chosen_in_environment: bool, gpu: bool) -> bool {
-    !chosen_in_environment && !gpu
+const GDK_GL_ENV: &str = "GDK_GL";
+
+/// The render node WebKit gives its web process. Unset, the app process opens an EGL display
+/// (Mesa again) only to look one up; only the app process reads it.
+#[cfg(target_os = "linux")]
+const RENDER_DEVICE_ENV: &str = "WEBKIT_WEB_RENDER_DEVICE_FILE";
+
+/// The render node named on a computer without a GPU: a path that is no DRM node. WebKit only
+/// compares it with the DRM devices' nodes (there are none) and never opens it, so the web
+/// process has no render device, as when the app process looked one up and found none.
+#[cfg(target_os = "linux")]
+const NO_RENDER_NODE: &str = "/dev/null";
+
+/// The environment the web engine should start with (names and values to set), given what the
+/// environment already says (`environment`), whether there is a GPU (a DRM render node), and
+/// whether the app process may go without Mesa (the `mesa` cut).
+///
+/// Without a GPU, WebKit renders through Mesa's software GL. Its DMA-BUF renderer then keeps
+/// ~80 MiB of buffers in the web process for nothing, so it goes off. With it off, the app process
+/// needs no GL at all: GTK's GL probe goes off and the web process's render node is named, so
+/// the app process never loads Mesa (~20 MiB); the web process still paints through its own EGL
+/// display. A choice already made in the environment is the user's, and with the DMA-BUF renderer
+/// on (the user's choice) the app process keeps its GL, which that renderer draws with. With a
+/// GPU, WebKit's and GTK's defaults stand.
+#[cfg(target_os = "linux")]
+fn software_rendering(
+    environment: &dyn Fn(&str) -> Option<String>,
+    gpu: bool,
+    app_without_mesa: bool,
+) -> Vec<(&'static str, &'static str)> {
+    let mut settings = Vec::new();
+    if gpu {
+        return settings;
+    }
+    let dmabuf = environment(DMABUF_ENV);
+    if dmabuf.is_none() {
+        settings.push((DMABUF_ENV, "1"));
+    }
+    // WebKit reads any value but `0` as "off".
+    let dmabuf_off = dmabuf.is_none_or(|value| value != "0");
+    if dmabuf_off && app_without_mesa {
+        for (name, value) in [(GDK_GL_ENV, "disable"), (RENDER_DEVICE_ENV, NO_RENDER_NODE)] {
+            if environment(name).is_none() {
+                settings.push((name, value));
+            }
+        }
+    }
+    settings
 }
 
 /// Applies the memory settings to the web view of `window` (its cache model and, on a computer
@@ -340,16 +391,41 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[test]
-    fn the_dmabuf_renderer_goes_off_only_without_a_gpu_and_unless_the_user_chose() {
-        use super::dmabuf_renderer_wasted;
-        assert!(dmabuf_renderer_wasted(false, false), "no GPU: off");
+    fn without_a_gpu_the_dmabuf_renderer_and_the_app_processs_gl_go_off_unless_the_user_chose() {
+        use super::software_rendering;
+        let empty = |_: &str| None;
+        let no_gpu = [
+            ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
+            ("GDK_GL", "disable"),
+            ("WEBKIT_WEB_RENDER_DEVICE_FILE", "/dev/null"),
+        ];
+        assert_eq!(software_rendering(&empty, false, true), no_gpu, "no GPU");
         assert!(
-            !dmabuf_renderer_wasted(false, true),
-            "a GPU: WebKit's default"
+            software_rendering(&empty, true, true).is_empty(),
+            "a GPU: WebKit's and GTK's defaults"
         );
+        assert_eq!(
+            software_rendering(&empty, false, false),
+            no_gpu[..1],
+            "the mesa cut left out: the DMA-BUF renderer still goes off"
+        );
+
+        let renderer_on =
+            |name: &str| (name == "WEBKIT_DISABLE_DMABUF_RENDERER").then(|| "0".into());
         assert!(
-            !dmabuf_renderer_wasted(true, false),
-            "the environment's choice stands"
+            software_rendering(&renderer_on, false, true).is_empty(),
+            "the user turned the DMA-BUF renderer on: the app process keeps the GL it draws with"
+        );
+        let renderer_off =
+            |name: &str| (name == "WEBKIT_DISABLE_DMABUF_RENDERER").then(|| "1".into());
+        assert_eq!(software_rendering(&renderer_off, false, true), no_gpu[1..]);
+        let own_node = |name: &str| {
+            (name == "WEBKIT_WEB_RENDER_DEVICE_FILE").then(|| "/dev/dri/renderD129".into())
+        };
+        assert_eq!(
+            software_rendering(&own_node, false, true),
+            no_gpu[..2],
+            "the environment's render node stands"
         );
     }
 }

@@ -30,6 +30,18 @@ pub fn current_display() -> Option<String> {
 
 /// The whole screen of `display` as a PNG.
 pub fn capture(display: &str) -> anyhow::Result<Vec<u8>> {
+    let (width, height, rgb) = pixels(display)?;
+    let mut png = Vec::new();
+    let mut encoder = png::Encoder::new(&mut png, u32::from(width), u32::from(height));
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.write_header()?.write_image_data(&rgb)?;
+    Ok(png)
+}
+
+/// The whole screen of `display`: its width, its height and its pixels, row by row, three bytes
+/// each (red, green, blue).
+pub fn pixels(display: &str) -> anyhow::Result<(u16, u16, Vec<u8>)> {
     let (connection, screen) = x11rb::connect(Some(display))?;
     let root = &connection.setup().roots[screen];
     let (width, height) = (root.width_in_pixels, root.height_in_pixels);
@@ -52,10 +64,5 @@ pub fn capture(display: &str) -> anyhow::Result<Vec<u8>> {
     for pixel in image.data.chunks_exact(4).take(pixels) {
         rgb.extend_from_slice(&[pixel[2], pixel[1], pixel[0]]);
     }
-    let mut png = Vec::new();
-    let mut encoder = png::Encoder::new(&mut png, u32::from(width), u32::from(height));
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    encoder.write_header()?.write_image_data(&rgb)?;
-    Ok(png)
+    Ok((width, height, rgb))
 }

@@ -4,6 +4,7 @@
 
 mod assist;
 mod broadcasts;
+mod footprint;
 mod inbox;
 mod links;
 mod notifications;

@@ -1,0 +1,88 @@
+//! Without a GPU the app process loads no Mesa (GTK's GL probe off, the web process's render
+//! node named: ADR 0017, run 6), and the window still paints.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use crate::ui::sandbox_session;
+
+/// The app's own process on `display` (the one WebKitWebDriver started): a `zentro-desk`
+/// executable whose environment names that display.
+fn app_process(display: &str) -> Option<u32> {
+    let wanted = format!("DISPLAY={display}");
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let exe = std::fs::read_link(entry.path().join("exe")).ok()?;
+            let name = exe.file_name()?.to_string_lossy().into_owned();
+            let environ = std::fs::read(entry.path().join("environ")).ok()?;
+            let on_display = environ
+                .split(|b| *b == 0)
+                .any(|var| var == wanted.as_bytes());
+            (name.starts_with("zentro-desk") && on_display).then_some(pid)
+        })
+}
+
+/// The files `pid` has mapped (its libraries), by file name.
+fn mapped_files(pid: u32) -> HashSet<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(5))
+        .filter_map(|path| Path::new(path).file_name())
+        .map(|name| name.to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Whether this computer has a GPU (a DRM render node), as the app decides it.
+fn has_render_node() -> bool {
+    std::fs::read_dir("/dev/dri").is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_gpu_the_app_process_loads_no_mesa_and_the_window_still_paints() {
+    if has_render_node() {
+        eprintln!("this computer has a GPU: WebKit's and GTK's defaults stand, nothing to check");
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let session = sandbox_session(data.path(), &[]).await;
+    crate::ui::screenshot(&session.client, "footprint-no-mesa.png").await;
+
+    let app = app_process(session.display()).expect("the app's process on the test's display");
+    let mesa: Vec<String> = mapped_files(app)
+        .into_iter()
+        .filter(|name| {
+            [
+                "libLLVM",
+                "swrast_dri",
+                "libgallium",
+                "libEGL_mesa",
+                "libGLX_mesa",
+            ]
+            .iter()
+            .any(|lib| name.starts_with(lib))
+        })
+        .collect();
+    assert!(
+        mesa.is_empty(),
+        "the app process loaded Mesa (~20 MiB) without a GPU: {mesa:?}"
+    );
+
+    // The window shows the inbox: text is drawn in many shades; a window that never painted is
+    // one colour.
+    let (_, _, rgb) = zentro_tests::screen::pixels(session.display()).unwrap();
+    let colours: HashSet<&[u8]> = rgb.chunks_exact(3).collect();
+    assert!(
+        colours.len() >= 100,
+        "the screen holds {} colours: the window did not paint",
+        colours.len()
+    );
+    session.close().await.unwrap();
+}
