@@ -48,7 +48,8 @@
 # ZENTRO_BENCH_MODES (default "connected sandbox") which app modes to run;
 # ZENTRO_BENCH_BIN=DIR runs the binaries in DIR instead of building; ZENTRO_BENCH_CACHE=FILE uses a
 # cache the generator made before instead of generating one; ZENTRO_BENCH_KEEP_LOGS=DIR keeps each
-# app run's log there (ZENTRO_BENCH_RUST_LOG, default info, its filter); ZENTRO_BENCH_IDLE_SECONDS
+# app run's log there (ZENTRO_BENCH_RUST_LOG, default info, its filter); ZENTRO_BENCH_SMAPS=DIR
+# keeps each process's /proc/PID/smaps at the idle point there; ZENTRO_BENCH_IDLE_SECONDS
 # (default 10) the pause before idle is looked for.
 set -Eeuo pipefail
 trap 'echo "bench-footprint.sh: stopped at line $LINENO (exit $?)" >&2' ERR
@@ -133,6 +134,16 @@ while stack:
     parts[name] = parts.get(name, 0) + pss
 print(json.dumps({"total": sum(parts.values()), "parts": parts}))
 PY
+}
+
+# Saves /proc/PID/smaps of PID and each of its descendants in DIR (one file per process, named
+# after it), for a breakdown by mapping.
+save_smaps() {
+  mkdir -p "$2"
+  local pid
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    cp "/proc/$pid/smaps" "$2/$(cat "/proc/$pid/comm" 2>/dev/null || echo "$pid").smaps" 2>/dev/null || true
+  done
 }
 
 # CPU ticks (user + system) of PID's tree.
@@ -281,6 +292,7 @@ run_app() {
   type_keys j
   wait_idle "$APP_PID"
   idle="$(tree_pss "$APP_PID")"
+  [ -z "${ZENTRO_BENCH_SMAPS:-}" ] || save_smaps "$APP_PID" "$ZENTRO_BENCH_SMAPS/$mode-$variant-$(date +%H%M%S)"
   if [ "$mode" = connected ]; then
     "$BIN/zentro-relay-load" --url "http://127.0.0.1:$PORT/webhooks/meta" --phone-number-id BENCH-PHONE \
       --rate 50 --duration 20 --json >"$data/load.json" 2>/dev/null &
