@@ -136,13 +136,13 @@ print(json.dumps({"total": sum(parts.values()), "parts": parts}))
 PY
 }
 
-# Saves /proc/PID/smaps of PID and each of its descendants in DIR (one file per process, named
-# after it), for a breakdown by mapping.
+# Saves /proc/PID/smaps of PID and each of its children (WebKit's processes) in DIR, one file
+# per process named after it and its PID, for a breakdown by mapping.
 save_smaps() {
   mkdir -p "$2"
   local pid
   for pid in "$1" $(pgrep -P "$1" || true); do
-    cp "/proc/$pid/smaps" "$2/$(cat "/proc/$pid/comm" 2>/dev/null || echo "$pid").smaps" 2>/dev/null || true
+    cp "/proc/$pid/smaps" "$2/$(cat "/proc/$pid/comm" 2>/dev/null || echo process)-$pid.smaps" 2>/dev/null || true
   done
 }
 

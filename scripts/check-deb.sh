@@ -28,7 +28,7 @@ contents="$(dpkg-deb --fsys-tarfile "$deb" | tar -t | sed 's|^\./||')"
 grep -qx 'usr/bin/zentro-desk' <<<"$contents" || fail "no /usr/bin/zentro-desk"
 # Built for size (DESK_RELEASE_PROFILE in scripts/setup.sh): the binary's pages are most of the
 # app process's memory (ADR 0017, run 6). ~29 MB so built; ~53 MB with the relay's speed profile.
-binary_bytes="$(dpkg-deb --fsys-tarfile "$deb" | tar -tv | awk '$6 ~ /usr\/bin\/zentro-desk$/ {print $3}')"
+binary_bytes="$(dpkg-deb --fsys-tarfile "$deb" | tar -tv | awk '$6 ~ /(^|\/)usr\/bin\/zentro-desk$/ {print $3; exit}')"
 [ -n "$binary_bytes" ] && [ "$binary_bytes" -le $((36 * 1000 * 1000)) ] \
   || fail "usr/bin/zentro-desk is ${binary_bytes:-?} bytes, over 36 MB: not built for size (DESK_RELEASE_PROFILE, scripts/setup.sh)"
 for size in 16x16 24x24 32x32 48x48 64x64 128x128 256x256 256x256@2 512x512; do

@@ -9,7 +9,8 @@
 //! (`WEBKIT_DISABLE_DMABUF_RENDERER=1`, unless the environment already says): ~80 MiB less in
 //! the web process. Since run 5, the cache connections no one is using give back their SQLite
 //! page caches at each trim. Since run 6, without a GPU the app process loads no Mesa: GTK's GL
-//! probe is off and WebKit is told the web process's render node ([`software_rendering`]).
+//! probe is off and WebKit is told the web process's render node (`software_rendering`); programs
+//! the desk starts do not inherit these ([`crate::launch`]).
 //!
 //! The web view's own settings (cache model, page cache, no GL) apply only when asked for with
 //! [`WEBKIT_FOOTPRINT_ENV`]: two changed nothing measurable, and the third stops the web process.
@@ -137,14 +138,33 @@ pub fn before_webviews() {
     }
     #[cfg(target_os = "linux")]
     {
-        let environment = |name: &str| std::env::var(name).ok();
+        let environment = |name: &str| {
+            // An empty value is no choice (WebKit ignores an empty render node).
+            std::env::var_os(name)
+                .filter(|value| !value.is_empty())
+                .map(|value| value.to_string_lossy().into_owned())
+        };
         let settings = software_rendering(&environment, has_render_node(), !skipped("mesa"));
+        let _ = ENGINE_ENVIRONMENT.set(settings.iter().map(|(name, _)| *name).collect());
         for (name, value) in settings {
             // SAFETY: called first thing in `run`, before the app starts any thread, so nothing
             // reads the environment concurrently.
             unsafe { std::env::set_var(name, value) };
         }
     }
+}
+
+/// The variables [`before_webviews`] set for the web engine, which programs the desk starts must
+/// not inherit ([`crate::launch`]).
+static ENGINE_ENVIRONMENT: OnceLock<Vec<&'static str>> = OnceLock::new();
+
+/// The names of the variables the shell set for its own web engine (none before
+/// [`before_webviews`], or with a GPU).
+pub fn engine_environment() -> &'static [&'static str] {
+    ENGINE_ENVIRONMENT
+        .get()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
 }
 
 /// Every [`TRIM_EVERY`] (first [`TRIM_AFTER`] after start), on the async runtime: the idle
@@ -221,11 +241,11 @@ const NO_RENDER_NODE: &str = "/dev/null";
 /// ~80 MiB of buffers in the web process for nothing, so it goes off. With it off, the app process
 /// needs no GL at all: GTK's GL probe goes off and the web process's render node is named, so
 /// the app process never loads Mesa (~20 MiB); the web process still paints through its own EGL
-/// display. A choice already made in the environment is the user's, and with the DMA-BUF renderer
-/// on (the user's choice) the app process keeps its GL, which that renderer draws with. With a
-/// GPU, WebKit's and GTK's defaults stand.
+/// display. A choice already made in the environment is the user's; with the DMA-BUF renderer on
+/// (the user's choice) nothing more is set, since a named render node would then count as a
+/// device WebKit may allocate its buffers on. With a GPU, WebKit's and GTK's defaults stand.
 #[cfg(target_os = "linux")]
-fn software_rendering(
+pub(crate) fn software_rendering(
     environment: &dyn Fn(&str) -> Option<String>,
     gpu: bool,
     app_without_mesa: bool,

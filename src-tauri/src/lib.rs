@@ -24,6 +24,7 @@ pub mod deep_links;
 pub mod desk_runner;
 pub mod error;
 pub mod footprint;
+pub mod launch;
 pub mod logs;
 mod notifications;
 pub mod self_update;

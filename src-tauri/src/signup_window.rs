@@ -178,7 +178,7 @@ impl<R: Runtime> Signup<R> {
 
 /// Opens a link from the signup pages in the default browser.
 fn open_in_browser(url: &Url) {
-    if let Err(error) = tauri_plugin_opener::open_url(url.as_str(), None::<&str>) {
+    if let Err(error) = crate::launch::open(url.as_str()) {
         tracing::warn!(%error, "a link from the signup window could not be opened");
     }
 }

@@ -6,10 +6,10 @@ use std::path::Path;
 
 use crate::ui::sandbox_session;
 
-/// The app's own process on `display` (the one WebKitWebDriver started): a `zentro-desk`
-/// executable whose environment names that display.
-fn app_process(display: &str) -> Option<u32> {
-    let wanted = format!("DISPLAY={display}");
+/// The app's own process for the test's data folder (the one WebKitWebDriver started): a
+/// `zentro-desk` executable whose environment names that folder.
+fn app_process(data_dir: &Path) -> Option<u32> {
+    let wanted = format!("ZENTRO_DATA_DIR={}", data_dir.display());
     std::fs::read_dir("/proc")
         .ok()?
         .flatten()
@@ -18,10 +18,10 @@ fn app_process(display: &str) -> Option<u32> {
             let exe = std::fs::read_link(entry.path().join("exe")).ok()?;
             let name = exe.file_name()?.to_string_lossy().into_owned();
             let environ = std::fs::read(entry.path().join("environ")).ok()?;
-            let on_display = environ
+            let ours = environ
                 .split(|b| *b == 0)
                 .any(|var| var == wanted.as_bytes());
-            (name.starts_with("zentro-desk") && on_display).then_some(pid)
+            (name.starts_with("zentro-desk") && ours).then_some(pid)
         })
 }
 
@@ -55,7 +55,7 @@ async fn without_a_gpu_the_app_process_loads_no_mesa_and_the_window_still_paints
     let session = sandbox_session(data.path(), &[]).await;
     crate::ui::screenshot(&session.client, "footprint-no-mesa.png").await;
 
-    let app = app_process(session.display()).expect("the app's process on the test's display");
+    let app = app_process(data.path()).expect("the app's process for the test's data folder");
     let mesa: Vec<String> = mapped_files(app)
         .into_iter()
         .filter(|name| {

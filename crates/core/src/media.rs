@@ -62,10 +62,19 @@ pub async fn download_due(
     now: i64,
     limit: i64,
 ) -> Result<MediaReport, CacheError> {
-    let due = sqlx::query!(r#"SELECT d.message_id AS "message_id!", d.attempts, m.media_id, ch.id AS channel_id
-         FROM media_downloads d JOIN messages m ON m.id = d.message_id JOIN conversations c ON c.id = m.conversation_id
-         JOIN contacts k ON k.id = c.contact_id JOIN channels ch ON ch.id = k.channel_id
-         WHERE d.next_attempt_at <= ? ORDER BY d.next_attempt_at LIMIT ?"#, now, limit)
+    // CROSS JOIN keeps SQLite's join order: the few due downloads first (their index), then one
+    // lookup each. With plain joins the planner walked channels → contacts → conversations →
+    // every message and probed the queue for each: ~60-80 ms over a million messages every few
+    // seconds on an idle desk, refilling a connection's page cache each time (footprint run 6).
+    let due = sqlx::query!(
+        r#"SELECT d.message_id AS "message_id!", d.attempts, m.media_id, ch.id AS channel_id
+         FROM media_downloads d CROSS JOIN messages m ON m.id = d.message_id
+         CROSS JOIN conversations c ON c.id = m.conversation_id
+         CROSS JOIN contacts k ON k.id = c.contact_id CROSS JOIN channels ch ON ch.id = k.channel_id
+         WHERE d.next_attempt_at <= ? ORDER BY d.next_attempt_at LIMIT ?"#,
+        now,
+        limit
+    )
     .fetch_all(cache.pool())
     .await?;
     let mut report = MediaReport::default();

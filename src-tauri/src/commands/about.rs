@@ -47,7 +47,7 @@ pub fn open_logs_folder(state: State<'_, AppState>) -> Result<(), CommandError> 
             format!("The log folder could not be created: {e}"),
         )
     })?;
-    tauri_plugin_opener::open_path(&state.logs, None::<&str>).map_err(|e| {
+    crate::launch::open(&state.logs).map_err(|e| {
         CommandError::new(
             ErrorCode::Internal,
             format!(
