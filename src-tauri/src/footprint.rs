@@ -138,28 +138,62 @@ pub fn before_webviews() {
     }
     #[cfg(target_os = "linux")]
     {
+        // What a desk before this one set (an in-app update restarts the desk with its
+        // environment) is not the user's choice: decided again, like the rest.
+        let inherited = set_by_a_desk(std::env::var(SET_BY_DESK_ENV).ok().as_deref());
         let environment = |name: &str| {
             // An empty value is no choice (WebKit ignores an empty render node).
             std::env::var_os(name)
-                .filter(|value| !value.is_empty())
+                .filter(|value| !value.is_empty() && !inherited.contains(&name))
                 .map(|value| value.to_string_lossy().into_owned())
         };
         let settings = software_rendering(&environment, has_render_node(), !skipped("mesa"));
-        let _ = ENGINE_ENVIRONMENT.set(settings.iter().map(|(name, _)| *name).collect());
+        let names: Vec<&'static str> = settings.iter().map(|(name, _)| *name).collect();
+        // SAFETY (every call below): called first thing in `run`, before the app starts any
+        // thread, so nothing reads the environment concurrently.
+        for name in inherited.iter().filter(|name| !names.contains(name)) {
+            unsafe { std::env::remove_var(name) };
+        }
         for (name, value) in settings {
-            // SAFETY: called first thing in `run`, before the app starts any thread, so nothing
-            // reads the environment concurrently.
             unsafe { std::env::set_var(name, value) };
         }
+        if names.is_empty() {
+            unsafe { std::env::remove_var(SET_BY_DESK_ENV) };
+        } else {
+            unsafe { std::env::set_var(SET_BY_DESK_ENV, names.join(",")) };
+        }
+        let mut scrubbed = names;
+        scrubbed.push(SET_BY_DESK_ENV);
+        let _ = ENGINE_ENVIRONMENT.set(scrubbed);
     }
+}
+
+/// Names the variables the desk set for its web engine, for a desk started with this environment
+/// (an in-app update restarts the desk with it), which must tell them from the user's own.
+#[cfg(target_os = "linux")]
+const SET_BY_DESK_ENV: &str = "ZENTRO_ENGINE_ENVIRONMENT";
+
+/// The engine variables a desk before this one set, from [`SET_BY_DESK_ENV`]'s value (names
+/// other than the ones the desk sets are ignored).
+#[cfg(target_os = "linux")]
+fn set_by_a_desk(value: Option<&str>) -> Vec<&'static str> {
+    let listed: Vec<&str> = value
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .collect();
+    [DMABUF_ENV, GDK_GL_ENV, RENDER_DEVICE_ENV]
+        .into_iter()
+        .filter(|name| listed.contains(name))
+        .collect()
 }
 
 /// The variables [`before_webviews`] set for the web engine, which programs the desk starts must
 /// not inherit ([`crate::launch`]).
 static ENGINE_ENVIRONMENT: OnceLock<Vec<&'static str>> = OnceLock::new();
 
-/// The names of the variables the shell set for its own web engine (none before
-/// [`before_webviews`], or with a GPU).
+/// The names of the variables the shell set for its own web engine, and the variable that lists
+/// them (none before [`before_webviews`] or off Linux).
 pub fn engine_environment() -> &'static [&'static str] {
     ENGINE_ENVIRONMENT
         .get()
@@ -447,5 +481,27 @@ mod tests {
             no_gpu[..2],
             "the environment's render node stands"
         );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_desk_restarted_with_its_own_settings_knows_them_from_the_users() {
+        use super::set_by_a_desk;
+        assert_eq!(
+            set_by_a_desk(Some(
+                "WEBKIT_DISABLE_DMABUF_RENDERER,GDK_GL,WEBKIT_WEB_RENDER_DEVICE_FILE"
+            )),
+            [
+                "WEBKIT_DISABLE_DMABUF_RENDERER",
+                "GDK_GL",
+                "WEBKIT_WEB_RENDER_DEVICE_FILE"
+            ]
+        );
+        assert_eq!(
+            set_by_a_desk(Some("GDK_GL, PATH")),
+            ["GDK_GL"],
+            "only the desk's own"
+        );
+        assert!(set_by_a_desk(None).is_empty());
     }
 }

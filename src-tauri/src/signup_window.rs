@@ -176,9 +176,13 @@ impl<R: Runtime> Signup<R> {
     }
 }
 
-/// Opens a link from the signup pages in the default browser.
+/// Opens a link from the signup pages in the default browser, on a blocking thread (this runs in
+/// the web view's callback, on the main thread).
 fn open_in_browser(url: &Url) {
-    if let Err(error) = crate::launch::open(url.as_str()) {
-        tracing::warn!(%error, "a link from the signup window could not be opened");
-    }
+    let url = url.to_string();
+    tauri::async_runtime::spawn_blocking(move || {
+        if let Err(error) = crate::launch::open(&url) {
+            tracing::warn!(%error, "a link from the signup window could not be opened");
+        }
+    });
 }

@@ -313,7 +313,10 @@ struct DueEntry {
 
 /// The queued entries due at `now`, oldest first.
 async fn due_entries(cache: &Cache, now: i64) -> Result<Vec<DueEntry>, OutboxError> {
-    let due = sqlx::query!("SELECT client_id, conversation_id, actor_member_id, payload, attempts, created_at FROM outbox WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY created_at", now)
+    // `state IN ('queued', 'sending')` word for word, so SQLite can use the partial index
+    // `outbox_due` (it matches only its exact terms): sent entries stay in the outbox, and this
+    // runs every few seconds.
+    let due = sqlx::query!("SELECT client_id, conversation_id, actor_member_id, payload, attempts, created_at FROM outbox WHERE state IN ('queued', 'sending') AND state = 'queued' AND next_attempt_at <= ? ORDER BY created_at", now)
         .fetch_all(cache.pool())
         .await?;
     Ok(due

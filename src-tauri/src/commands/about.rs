@@ -40,22 +40,24 @@ pub fn about(state: State<'_, AppState>) -> About {
 #[tauri::command]
 #[specta::specta]
 #[tracing::instrument(skip_all, err(Display, level = "warn"))]
-pub fn open_logs_folder(state: State<'_, AppState>) -> Result<(), CommandError> {
+pub async fn open_logs_folder(state: State<'_, AppState>) -> Result<(), CommandError> {
     std::fs::create_dir_all(&state.logs).map_err(|e| {
         CommandError::new(
             ErrorCode::Internal,
             format!("The log folder could not be created: {e}"),
         )
     })?;
-    crate::launch::open(&state.logs).map_err(|e| {
-        CommandError::new(
-            ErrorCode::Internal,
-            format!(
-                "The log folder could not be opened ({e}); it is {}",
-                state.logs.display()
-            ),
-        )
-    })
+    crate::launch::open_in_background(state.logs.clone())
+        .await
+        .map_err(|e| {
+            CommandError::new(
+                ErrorCode::Internal,
+                format!(
+                    "The log folder could not be opened ({e}); it is {}",
+                    state.logs.display()
+                ),
+            )
+        })
 }
 
 /// Starts the app hidden in the tray (`true`) or with its window (`false`), from the next start.

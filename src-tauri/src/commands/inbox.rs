@@ -143,7 +143,7 @@ pub async fn open_media(state: State<'_, AppState>, message_id: u32) -> Result<(
     let path = zentro_core::customer_files::open_copy(&cache, message_id.into())
         .await
         .map_err(file_error)?;
-    crate::launch::open(&path).map_err(|e| {
+    crate::launch::open_in_background(path).await.map_err(|e| {
         CommandError::new(
             ErrorCode::Internal,
             format!("No application could open the file: {e}"),
