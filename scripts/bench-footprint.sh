@@ -37,9 +37,11 @@
 # neither (what shipped in run 3), `softpipe` shipped with Mesa's softpipe instead of llvmpipe
 # (GALLIUM_DRIVER=softpipe: no LLVM code generator in the app and web process; Mesa still loads
 # libLLVM, whose ~19 MiB per process stay), `no-sqlite-release` shipped but the idle cache
-# connections keep their page caches (=sqlite: what shipped in run 4), `no-mesa-cut` shipped but
-# the app process's GL left on without a GPU (=mesa: Mesa and its LLVM loaded in the app process,
-# as up to run 5), `mesa-cut-env` the same cut through the environment (GDK_GL=disable and a
+# connections keep their page caches (=sqlite: what shipped in run 4), `mesa-cut` shipped plus
+# the held-back cut that keeps Mesa and its LLVM out of the app process without a GPU
+# (ZENTRO_FOOTPRINT_NO_MESA=1: it loses the system's dark theme, ADR 0017 run 6; `no-mesa-cut`,
+# run 6's name for the build with it on by default, is now what ships), `mesa-cut-env` the same
+# cut through the environment (GDK_GL=disable and a
 # render node named for the web process), for a build from before it, `jsc-no-jit` /
 # `jsc-baseline-jit` JavaScriptCore's JIT off / only its baseline JIT (JSC_useJIT,
 # JSC_useDFGJIT and JSC_useFTLJIT, which the web process inherits); VARIANT@before runs VARIANT
@@ -250,6 +252,7 @@ variant_env() {
   run3) echo ZENTRO_FOOTPRINT_SKIP=arenas,trim ;;
   softpipe) echo GALLIUM_DRIVER=softpipe ;;
   no-sqlite-release) echo ZENTRO_FOOTPRINT_SKIP=sqlite ;;
+  mesa-cut) echo ZENTRO_FOOTPRINT_NO_MESA=1 ;;
   no-mesa-cut) echo ZENTRO_FOOTPRINT_SKIP=mesa ;;
   mesa-cut-env) echo GDK_GL=disable WEBKIT_WEB_RENDER_DEVICE_FILE=/dev/null ;;
   jsc-no-jit) echo JSC_useJIT=false ;;
