@@ -37,12 +37,12 @@
 # neither (what shipped in run 3), `softpipe` shipped with Mesa's softpipe instead of llvmpipe
 # (GALLIUM_DRIVER=softpipe: no LLVM code generator in the app and web process; Mesa still loads
 # libLLVM, whose ~19 MiB per process stay), `no-sqlite-release` shipped but the idle cache
-# connections keep their page caches (=sqlite: what shipped in run 4), `mesa-cut` shipped plus
-# the held-back cut that keeps Mesa and its LLVM out of the app process without a GPU
-# (ZENTRO_FOOTPRINT_NO_MESA=1: it loses the system's dark theme, ADR 0017 run 6; `no-mesa-cut`,
-# run 6's name for the build with it on by default, is now what ships), `mesa-cut-env` the same
-# cut through the environment (GDK_GL=disable and a
-# render node named for the web process), for a build from before it, `jsc-no-jit` /
+# connections keep their page caches (=sqlite: what shipped in run 4), `no-mesa-cut` shipped but
+# with Mesa and its LLVM loaded in the app process without a GPU (=mesa: GTK's GL probe on, EGL
+# there with its drivers; shipped since run 7), `mesa-cut` what asked for run 6's held-back cut
+# (ZENTRO_FOOTPRINT_NO_MESA=1, for a build of run 6), `mesa-cut-env` run 6's cut through the
+# environment (GDK_GL=disable and a render node named for the web process, which loses the
+# system's dark theme: ADR 0017), for a build from before it, `jsc-no-jit` /
 # `jsc-baseline-jit` JavaScriptCore's JIT off / only its baseline JIT (JSC_useJIT,
 # JSC_useDFGJIT and JSC_useFTLJIT, which the web process inherits); VARIANT@before runs VARIANT
 # on the build ZENTRO_BENCH_BEFORE_APP (a cut in code, against the build without it; name the copy

@@ -8,10 +8,9 @@
 //! (`malloc_trim`), and on a computer without a GPU WebKitGTK's DMA-BUF renderer is off
 //! (`WEBKIT_DISABLE_DMABUF_RENDERER=1`, unless the environment already says): ~80 MiB less in
 //! the web process. Since run 5, the cache connections no one is using give back their SQLite
-//! page caches at each trim. Run 6 found how to keep Mesa out of the app process without a GPU
-//! (GTK's GL probe off, WebKit told the web process's render node: `software_rendering`), held
-//! back behind [`MESA_CUT_ENV`] because the page then loses the system's dark theme; programs the
-//! desk starts do not inherit the shell's engine variables ([`crate::launch`]).
+//! page caches at each trim. Without a GPU the app process loads no Mesa (~20 MiB: GTK's GL probe
+//! off, EGL loaded there without a driver: `software_rendering`, `egl_without_drivers`); programs
+//! the desk starts do not inherit the shell's engine variables ([`crate::launch`]).
 //!
 //! The web view's own settings (cache model, page cache, no GL) apply only when asked for with
 //! [`WEBKIT_FOOTPRINT_ENV`]: two changed nothing measurable, and the third stops the web process.
@@ -149,14 +148,17 @@ pub fn before_webviews() {
                 .map(|value| value.to_string_lossy().into_owned())
         };
         let settings = software_rendering(&environment, has_render_node(), mesa_cut_asked());
-        let names: Vec<&'static str> = settings.iter().map(|(name, _)| *name).collect();
+        let names: Vec<&'static str> = settings.environment.iter().map(|(name, _)| *name).collect();
         // SAFETY (every call below): called first thing in `run`, before the app starts any
         // thread, so nothing reads the environment concurrently.
         for name in inherited.iter().filter(|name| !names.contains(name)) {
             unsafe { std::env::remove_var(name) };
         }
-        for (name, value) in settings {
+        for (name, value) in settings.environment {
             unsafe { std::env::set_var(name, value) };
+        }
+        if settings.app_without_egl && !egl_without_drivers() {
+            tracing::debug!("no EGL to keep out of the app process");
         }
         if names.is_empty() {
             unsafe { std::env::remove_var(SET_BY_DESK_ENV) };
@@ -169,17 +171,11 @@ pub fn before_webviews() {
     }
 }
 
-/// Environment variable that, set to `1`, keeps Mesa out of the app process without a GPU (see
-/// `software_rendering`). **Held back**: ~18 MiB lighter, but with it WebKit no longer reports
-/// the system's dark theme to the page (the WebDriver test
-/// `sandbox::the_sandbox_inbox_is_drawn_light_or_dark_with_the_system_theme` fails), for a cause
-/// not found yet (docs/adr/0017-desk-footprint.md, run 6).
-pub const MESA_CUT_ENV: &str = "ZENTRO_FOOTPRINT_NO_MESA";
-
-/// Whether the held-back Mesa cut was asked for ([`MESA_CUT_ENV`]), and not left out.
+/// Whether the Mesa cut applies (not left out with `ZENTRO_FOOTPRINT_SKIP=mesa`): without a GPU,
+/// the app process loads no Mesa (see `software_rendering`).
 #[cfg(target_os = "linux")]
 fn mesa_cut_asked() -> bool {
-    std::env::var(MESA_CUT_ENV).is_ok_and(|v| v == "1") && !skipped("mesa")
+    !skipped("mesa")
 }
 
 /// Names the variables the desk set for its web engine, for a desk started with this environment
@@ -270,52 +266,108 @@ const DMABUF_ENV: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
 #[cfg(target_os = "linux")]
 const GDK_GL_ENV: &str = "GDK_GL";
 
-/// The render node WebKit gives its web process. Unset, the app process opens an EGL display
-/// (Mesa again) only to look one up; only the app process reads it.
+/// The render node WebKit gives its web process: a choice the environment made (the desk no
+/// longer sets it; a desk of run 6 with the held-back cut did, so a restarted desk still clears
+/// it). Setting it skips WebKit's lookup of its app-process display, which is also where WebKit
+/// starts following GTK's settings (the dark theme among them), so the desk does not.
 #[cfg(target_os = "linux")]
 const RENDER_DEVICE_ENV: &str = "WEBKIT_WEB_RENDER_DEVICE_FILE";
 
-/// The render node named on a computer without a GPU: a path that is no DRM node. WebKit only
-/// compares it with the DRM devices' nodes (there are none) and never opens it, so the web
-/// process has no render device, as when the app process looked one up and found none.
+/// glvnd's EGL driver (vendor) files, and the folders it looks for them in: the user's choice
+/// when set, and the way the desk keeps EGL's drivers out of the app process otherwise
+/// ([`egl_without_drivers`]).
 #[cfg(target_os = "linux")]
-const NO_RENDER_NODE: &str = "/dev/null";
+const EGL_VENDOR_FILES_ENV: &str = "__EGL_VENDOR_LIBRARY_FILENAMES";
+#[cfg(target_os = "linux")]
+const EGL_VENDOR_DIRS_ENV: &str = "__EGL_VENDOR_LIBRARY_DIRS";
 
-/// The environment the web engine should start with (names and values to set), given what the
-/// environment already says (`environment`), whether there is a GPU (a DRM render node), and
-/// whether the app process may go without Mesa (the `mesa` cut).
+/// What the web engine should start with without a GPU: the variables to set, and whether the
+/// app process goes without EGL's drivers ([`egl_without_drivers`]).
+#[cfg(target_os = "linux")]
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct SoftwareRendering {
+    /// Names and values to set in the environment (inherited by the web process).
+    pub(crate) environment: Vec<(&'static str, &'static str)>,
+    /// Whether EGL in the app process is to find no driver.
+    pub(crate) app_without_egl: bool,
+}
+
+/// The environment the web engine should start with, given what the environment already says
+/// (`environment`), whether there is a GPU (a DRM render node), and whether the app process may
+/// go without Mesa (the `mesa` cut).
 ///
 /// Without a GPU, WebKit renders through Mesa's software GL. Its DMA-BUF renderer then keeps
 /// ~80 MiB of buffers in the web process for nothing, so it goes off. With it off, the app process
-/// needs no GL at all: GTK's GL probe goes off and the web process's render node is named, so
-/// the app process never loads Mesa (~20 MiB); the web process still paints through its own EGL
-/// display. A choice already made in the environment is the user's; with the DMA-BUF renderer on
-/// (the user's choice) nothing more is set, since a named render node would then count as a
-/// device WebKit may allocate its buffers on. With a GPU, WebKit's and GTK's defaults stand.
+/// needs no GL at all: GTK's GL probe goes off, and EGL in the app process finds no driver, so
+/// WebKit's look-up of a render node for the web process (the only use it then has for EGL there)
+/// finds none, as Mesa's software driver would, without loading Mesa (~20 MiB); the web process
+/// still paints through its own EGL display. A choice already made in the environment is the
+/// user's; with the DMA-BUF renderer on (the user's choice) nothing more is done, since the app
+/// process then draws its buffers with GL. With a GPU, WebKit's and GTK's defaults stand.
 #[cfg(target_os = "linux")]
 pub(crate) fn software_rendering(
     environment: &dyn Fn(&str) -> Option<String>,
     gpu: bool,
     app_without_mesa: bool,
-) -> Vec<(&'static str, &'static str)> {
-    let mut settings = Vec::new();
+) -> SoftwareRendering {
+    let mut settings = SoftwareRendering::default();
     if gpu {
         return settings;
     }
     let dmabuf = environment(DMABUF_ENV);
     if dmabuf.is_none() {
-        settings.push((DMABUF_ENV, "1"));
+        settings.environment.push((DMABUF_ENV, "1"));
     }
     // WebKit reads any value but `0` as "off".
     let dmabuf_off = dmabuf.is_none_or(|value| value != "0");
     if dmabuf_off && app_without_mesa {
-        for (name, value) in [(GDK_GL_ENV, "disable"), (RENDER_DEVICE_ENV, NO_RENDER_NODE)] {
-            if environment(name).is_none() {
-                settings.push((name, value));
-            }
+        if environment(GDK_GL_ENV).is_none() {
+            settings.environment.push((GDK_GL_ENV, "disable"));
         }
+        settings.app_without_egl = [RENDER_DEVICE_ENV, EGL_VENDOR_FILES_ENV, EGL_VENDOR_DIRS_ENV]
+            .into_iter()
+            .all(|name| environment(name).is_none());
     }
     settings
+}
+
+/// A vendor file glvnd cannot read: EGL loaded with it has no driver.
+#[cfg(target_os = "linux")]
+const NO_EGL_VENDOR: &str = "/dev/null";
+
+/// Loads EGL (glvnd's `libEGL.so.1`) into this process with no driver, before anything else
+/// does: glvnd reads its driver list once per process, at its first display, so WebKit's EGL in
+/// this process later finds no display and loads no Mesa. The environment is as before when it
+/// returns, so the web process (and any program the desk starts) loads EGL's drivers as usual.
+/// Whether EGL was there to load.
+// Unsafe code, allowed here and named in src-tauri/Cargo.toml: dlopen/dlsym and one EGL call.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn egl_without_drivers() -> bool {
+    // SAFETY (the environment): called from `before_webviews`, before any thread exists.
+    unsafe { std::env::set_var(EGL_VENDOR_FILES_ENV, NO_EGL_VENDOR) };
+    // SAFETY: dlopen and dlsym with constant, NUL-terminated names; `eglGetDisplay` has the C
+    // signature below (EGLDisplay eglGetDisplay(EGLNativeDisplayType)), and EGL_DEFAULT_DISPLAY
+    // (null) is a valid argument. The library stays loaded, as WebKit's would.
+    let loaded = unsafe {
+        let library = libc::dlopen(c"libEGL.so.1".as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL);
+        let symbol = if library.is_null() {
+            std::ptr::null_mut()
+        } else {
+            libc::dlsym(library, c"eglGetDisplay".as_ptr())
+        };
+        if symbol.is_null() {
+            false
+        } else {
+            let get_display: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void =
+                std::mem::transmute(symbol);
+            get_display(std::ptr::null_mut());
+            true
+        }
+    };
+    // SAFETY: as above.
+    unsafe { std::env::remove_var(EGL_VENDOR_FILES_ENV) };
+    loaded
 }
 
 /// Applies the memory settings to the web view of `window` (its cache model and, on a computer
@@ -460,41 +512,103 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn without_a_gpu_the_dmabuf_renderer_and_the_app_processs_gl_go_off_unless_the_user_chose() {
-        use super::software_rendering;
+        use super::{SoftwareRendering, software_rendering};
+        let rendering =
+            |environment: &[(&'static str, &'static str)], app_without_egl| SoftwareRendering {
+                environment: environment.to_vec(),
+                app_without_egl,
+            };
         let empty = |_: &str| None;
         let no_gpu = [
             ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
             ("GDK_GL", "disable"),
-            ("WEBKIT_WEB_RENDER_DEVICE_FILE", "/dev/null"),
         ];
-        assert_eq!(software_rendering(&empty, false, true), no_gpu, "no GPU");
-        assert!(
-            software_rendering(&empty, true, true).is_empty(),
+        assert_eq!(
+            software_rendering(&empty, false, true),
+            rendering(&no_gpu, true),
+            "no GPU"
+        );
+        assert_eq!(
+            software_rendering(&empty, true, true),
+            rendering(&[], false),
             "a GPU: WebKit's and GTK's defaults"
         );
         assert_eq!(
             software_rendering(&empty, false, false),
-            no_gpu[..1],
+            rendering(&no_gpu[..1], false),
             "the mesa cut left out: the DMA-BUF renderer still goes off"
         );
 
         let renderer_on =
             |name: &str| (name == "WEBKIT_DISABLE_DMABUF_RENDERER").then(|| "0".into());
-        assert!(
-            software_rendering(&renderer_on, false, true).is_empty(),
+        assert_eq!(
+            software_rendering(&renderer_on, false, true),
+            rendering(&[], false),
             "the user turned the DMA-BUF renderer on: the app process keeps the GL it draws with"
         );
         let renderer_off =
             |name: &str| (name == "WEBKIT_DISABLE_DMABUF_RENDERER").then(|| "1".into());
-        assert_eq!(software_rendering(&renderer_off, false, true), no_gpu[1..]);
-        let own_node = |name: &str| {
-            (name == "WEBKIT_WEB_RENDER_DEVICE_FILE").then(|| "/dev/dri/renderD129".into())
-        };
         assert_eq!(
-            software_rendering(&own_node, false, true),
-            no_gpu[..2],
-            "the environment's render node stands"
+            software_rendering(&renderer_off, false, true),
+            rendering(&no_gpu[1..], true)
         );
+        let own_gl = |name: &str| (name == "GDK_GL").then(|| "gles".into());
+        assert_eq!(
+            software_rendering(&own_gl, false, true),
+            rendering(&no_gpu[..1], true),
+            "the environment's GDK_GL stands"
+        );
+        for own in [
+            "WEBKIT_WEB_RENDER_DEVICE_FILE",
+            "__EGL_VENDOR_LIBRARY_FILENAMES",
+            "__EGL_VENDOR_LIBRARY_DIRS",
+        ] {
+            let chosen = |name: &str| (name == own).then(|| "/somewhere".into());
+            assert_eq!(
+                software_rendering(&chosen, false, true),
+                rendering(&no_gpu, false),
+                "the environment's {own} stands: EGL keeps its drivers"
+            );
+        }
+    }
+
+    /// EGL loaded by `egl_without_drivers` has no driver for the rest of the process (WebKit's
+    /// display then loads no Mesa), and the environment is as it was (the web process, started
+    /// later, loads its drivers). Alone in its process under nextest, as it changes the
+    /// environment and loads EGL for the whole process.
+    #[cfg(target_os = "linux")]
+    #[test]
+    #[allow(unsafe_code)]
+    fn egl_loaded_without_drivers_finds_no_display_and_leaves_the_environment_as_it_was() {
+        let mapped_drivers = || {
+            std::fs::read_to_string("/proc/self/maps")
+                .unwrap()
+                .lines()
+                .filter(|line| {
+                    ["libEGL_mesa", "swrast_dri", "libgallium"]
+                        .iter()
+                        .any(|d| line.contains(d))
+                })
+                .count()
+        };
+        assert_eq!(mapped_drivers(), 0, "no driver before");
+        assert!(
+            super::egl_without_drivers(),
+            "libEGL.so.1 (WebKitGTK needs it) is installed"
+        );
+        assert!(std::env::var_os("__EGL_VENDOR_LIBRARY_FILENAMES").is_none());
+        // SAFETY: the library is loaded (above); the same C signature as in egl_without_drivers;
+        // EGL_DEFAULT_DISPLAY is null.
+        let display = unsafe {
+            let library = libc::dlopen(c"libEGL.so.1".as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD);
+            assert!(!library.is_null());
+            let symbol = libc::dlsym(library, c"eglGetDisplay".as_ptr());
+            let get_display: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void =
+                std::mem::transmute(symbol);
+            get_display(std::ptr::null_mut())
+        };
+        assert!(display.is_null(), "EGL found a display: it has a driver");
+        assert_eq!(mapped_drivers(), 0, "a driver was loaded");
     }
 
     #[cfg(target_os = "linux")]

@@ -1,6 +1,6 @@
-//! Without a GPU, with the held-back Mesa cut asked for (`ZENTRO_FOOTPRINT_NO_MESA=1`), the app
-//! process loads no Mesa (GTK's GL probe off, the web process's render node named: ADR 0017,
-//! run 6), and the window still paints.
+//! Without a GPU the app process loads no Mesa (GTK's GL probe off, EGL loaded there without a
+//! driver: ADR 0017), and the window still paints. That the page still follows the system's
+//! dark theme with it is `sandbox::the_sandbox_inbox_is_drawn_light_or_dark_with_the_system_theme`.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -53,8 +53,7 @@ async fn without_a_gpu_the_app_process_loads_no_mesa_and_the_window_still_paints
         return;
     }
     let data = tempfile::tempdir().unwrap();
-    // Held back (ADR 0017, run 6): asked for here, to keep the mechanism proven.
-    let session = sandbox_session(data.path(), &[("ZENTRO_FOOTPRINT_NO_MESA", "1")]).await;
+    let session = sandbox_session(data.path(), &[]).await;
     crate::ui::screenshot(&session.client, "footprint-no-mesa.png").await;
 
     let app = app_process(data.path()).expect("the app's process for the test's data folder");
