@@ -40,6 +40,15 @@ ensure_cargo_tool tauri-driver tauri-driver
 ensure_cargo_tool cargo-fuzz cargo-fuzz
 
 cd "$ROOT"
+# A whole run writes about 18 GB into the clone (the debug and release builds, the fuzzers' own
+# build, the .deb). Short of space it fails late, in whichever stage fills the disk, with "No space
+# left on device" (a run with 14 GB free failed in the fuzz stage after 27 minutes): say so first.
+free_gb=$(df -P --block-size=1G "$ROOT" | awk 'NR == 2 { print $4 }')
+if [ -z "$only" ] && [ "${free_gb:-0}" -lt "${ZENTRO_TEST_MIN_FREE_GB:-16}" ]; then
+  echo "error: ${free_gb:-?} GB free where the tests build ($ROOT); a whole run writes about 18 GB." >&2
+  echo "Free some space (old target/ folders, /tmp), or set ZENTRO_TEST_MIN_FREE_GB to run anyway." >&2
+  exit 1
+fi
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # Compile-checked queries build from the committed offline data (crates/core/.sqlx), never a live DB.
 export SQLX_OFFLINE=true

@@ -9,8 +9,9 @@
 //! (`WEBKIT_DISABLE_DMABUF_RENDERER=1`, unless the environment already says): ~80 MiB less in
 //! the web process. Since run 5, the cache connections no one is using give back their SQLite
 //! page caches at each trim. Without a GPU the app process loads no Mesa (~20 MiB: GTK's GL probe
-//! off, EGL loaded there without a driver: `software_rendering`, `egl_without_drivers`); programs
-//! the desk starts do not inherit the shell's engine variables ([`crate::launch`]).
+//! off, EGL loaded there without a driver: [`egl_without_drivers`]); programs the desk starts do
+//! not inherit the shell's engine variables ([`crate::launch`]). What applies is decided in
+//! [`zentro_core::footprint`]; this module applies it to the process.
 //!
 //! The web view's own settings (cache model, page cache, no GL) apply only when asked for with
 //! [`WEBKIT_FOOTPRINT_ENV`]: two changed nothing measurable, and the third stops the web process.
@@ -19,28 +20,16 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use tauri::Manager;
-
-/// Environment variable that applies the web view's footprint settings, for measuring them (`1`
-/// for all, or a list: see [`FootprintSettings::parse`]). Off by default: on WebKitGTK 2.50.6
-/// without a GPU, `cache-model` and `no-page-cache` measured no change, and with `no-gl` the
-/// window's web process never comes up (docs/adr/0017-desk-footprint.md).
-pub const WEBKIT_FOOTPRINT_ENV: &str = "ZENTRO_WEBKIT_FOOTPRINT";
-
-/// Environment variable that, set to `0`, leaves out every shipped cut (the allocator at its
-/// defaults, no periodic trim, no release of the cache's page caches), as before the cuts (for
-/// the footprint benchmark's "before" in the same run).
-pub const FOOTPRINT_CUTS_ENV: &str = "ZENTRO_FOOTPRINT_CUTS";
+use zentro_core::footprint::{
+    self, FOOTPRINT_CUTS_ENV, FOOTPRINT_SKIP_ENV, WEBKIT_FOOTPRINT_ENV, WebViewSettings,
+};
+#[cfg(target_os = "linux")]
+use zentro_core::footprint::{EGL_VENDOR_FILES_ENV, SET_BY_DESK_ENV};
 
 /// Above this much free memory at the top of a heap, glibc gives it back (its default threshold
 /// grows with the largest block freed, so start-up's large temporary allocations stay resident).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const MALLOC_TRIM_THRESHOLD_BYTES: libc::c_int = 128 * 1024;
-
-/// Environment variable naming shipped cuts to leave out, comma-separated (`arenas`, `trim`,
-/// `sqlite`: the idle cache connections' page caches kept, `mesa`: the app process's GL left on
-/// without a GPU), for the footprint benchmark's variants (each cut measured against the same
-/// binary without it).
-pub const FOOTPRINT_SKIP_ENV: &str = "ZENTRO_FOOTPRINT_SKIP";
 
 /// At most this many glibc heaps (arenas): glibc's default is 8 per core, each holding its own
 /// freed memory, for an app whose threads mostly wait (the desk, its SQLite connections, the
@@ -58,64 +47,15 @@ const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Whether `cut` is left out ([`FOOTPRINT_SKIP_ENV`], or every cut with [`FOOTPRINT_CUTS_ENV`]).
 fn skipped(cut: &str) -> bool {
-    left_out(
+    footprint::left_out(
         cut,
         std::env::var(FOOTPRINT_CUTS_ENV).ok().as_deref(),
         std::env::var(FOOTPRINT_SKIP_ENV).ok().as_deref(),
     )
 }
 
-/// Whether `cut` is left out, given the values of [`FOOTPRINT_CUTS_ENV`] (`0`: every cut) and
-/// [`FOOTPRINT_SKIP_ENV`] (a comma-separated list of cuts).
-fn left_out(cut: &str, cuts: Option<&str>, skip: Option<&str>) -> bool {
-    cuts == Some("0") || skip.is_some_and(|list| list.split(',').any(|name| name.trim() == cut))
-}
-
 /// When `run` began, for platforms without `/proc`.
 static LAUNCHED: OnceLock<Instant> = OnceLock::new();
-
-/// The footprint settings asked for in [`WEBKIT_FOOTPRINT_ENV`]: `1` for all of them, or a
-/// comma-separated list of `cache-model`, `no-page-cache`, `no-gl` (to measure or rule out one).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct FootprintSettings {
-    /// WebKit's cache model `DocumentViewer` instead of `WebBrowser`.
-    cache_model: bool,
-    /// WebKit's back/forward page cache off.
-    no_page_cache: bool,
-    /// Hardware acceleration `Never` on a computer without a GPU.
-    no_gl: bool,
-}
-
-impl FootprintSettings {
-    /// The settings `value` names; unknown names are ignored (and logged).
-    fn parse(value: &str) -> Self {
-        if value.trim() == "1" {
-            return Self {
-                cache_model: true,
-                no_page_cache: true,
-                no_gl: true,
-            };
-        }
-        let mut settings = Self::default();
-        let names = value.split(',').map(str::trim);
-        for name in names.filter(|n| !n.is_empty() && *n != "0") {
-            match name {
-                "cache-model" => settings.cache_model = true,
-                "no-page-cache" => settings.no_page_cache = true,
-                "no-gl" => settings.no_gl = true,
-                other => tracing::warn!(setting = other, "unknown {WEBKIT_FOOTPRINT_ENV} setting"),
-            }
-        }
-        settings
-    }
-
-    /// The settings asked for in the environment (none when it is unset).
-    fn from_env() -> Self {
-        std::env::var(WEBKIT_FOOTPRINT_ENV)
-            .map(|v| Self::parse(&v))
-            .unwrap_or_default()
-    }
-}
 
 /// Notes the launch (the origin of [`since_process_start`] where there is no `/proc`), and sets
 /// the allocator's trim threshold before any thread exists. Call it first thing in `run`.
@@ -140,14 +80,15 @@ pub fn before_webviews() {
     {
         // What a desk before this one set (an in-app update restarts the desk with its
         // environment) is not the user's choice: decided again, like the rest.
-        let inherited = set_by_a_desk(std::env::var(SET_BY_DESK_ENV).ok().as_deref());
+        let inherited = footprint::set_by_a_desk(std::env::var(SET_BY_DESK_ENV).ok().as_deref());
         let environment = |name: &str| {
             // An empty value is no choice (WebKit ignores an empty render node).
             std::env::var_os(name)
                 .filter(|value| !value.is_empty() && !inherited.contains(&name))
                 .map(|value| value.to_string_lossy().into_owned())
         };
-        let settings = software_rendering(&environment, has_render_node(), mesa_cut_asked());
+        let settings =
+            footprint::software_rendering(&environment, has_render_node(), mesa_cut_asked());
         let names: Vec<&'static str> = settings.environment.iter().map(|(name, _)| *name).collect();
         // SAFETY (every call below): called first thing in `run`, before the app starts any
         // thread, so nothing reads the environment concurrently.
@@ -172,30 +113,10 @@ pub fn before_webviews() {
 }
 
 /// Whether the Mesa cut applies (not left out with `ZENTRO_FOOTPRINT_SKIP=mesa`): without a GPU,
-/// the app process loads no Mesa (see `software_rendering`).
+/// the app process loads no Mesa ([`footprint::software_rendering`]).
 #[cfg(target_os = "linux")]
 fn mesa_cut_asked() -> bool {
     !skipped("mesa")
-}
-
-/// Names the variables the desk set for its web engine, for a desk started with this environment
-/// (an in-app update restarts the desk with it), which must tell them from the user's own.
-#[cfg(target_os = "linux")]
-const SET_BY_DESK_ENV: &str = "ZENTRO_ENGINE_ENVIRONMENT";
-
-/// The engine variables a desk before this one set, from [`SET_BY_DESK_ENV`]'s value (names
-/// other than the ones the desk sets are ignored).
-#[cfg(target_os = "linux")]
-fn set_by_a_desk(value: Option<&str>) -> Vec<&'static str> {
-    let listed: Vec<&str> = value
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .collect();
-    [DMABUF_ENV, GDK_GL_ENV, RENDER_DEVICE_ENV]
-        .into_iter()
-        .filter(|name| listed.contains(name))
-        .collect()
 }
 
 /// The variables [`before_webviews`] set for the web engine, which programs the desk starts must
@@ -257,80 +178,6 @@ fn trim() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn trim() {}
 
-/// WebKitGTK's switch for its DMA-BUF renderer.
-#[cfg(target_os = "linux")]
-const DMABUF_ENV: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
-
-/// GTK's switch for its own GL: when GTK opens the X display it probes GLX, which loads Mesa's
-/// driver and its LLVM in the app process (~20 MiB, relocated data and static constructors).
-#[cfg(target_os = "linux")]
-const GDK_GL_ENV: &str = "GDK_GL";
-
-/// The render node WebKit gives its web process: a choice the environment made (the desk no
-/// longer sets it; a desk of run 6 with the held-back cut did, so a restarted desk still clears
-/// it). Setting it skips WebKit's lookup of its app-process display, which is also where WebKit
-/// starts following GTK's settings (the dark theme among them), so the desk does not.
-#[cfg(target_os = "linux")]
-const RENDER_DEVICE_ENV: &str = "WEBKIT_WEB_RENDER_DEVICE_FILE";
-
-/// glvnd's EGL driver (vendor) files, and the folders it looks for them in: the user's choice
-/// when set, and the way the desk keeps EGL's drivers out of the app process otherwise
-/// ([`egl_without_drivers`]).
-#[cfg(target_os = "linux")]
-const EGL_VENDOR_FILES_ENV: &str = "__EGL_VENDOR_LIBRARY_FILENAMES";
-#[cfg(target_os = "linux")]
-const EGL_VENDOR_DIRS_ENV: &str = "__EGL_VENDOR_LIBRARY_DIRS";
-
-/// What the web engine should start with without a GPU: the variables to set, and whether the
-/// app process goes without EGL's drivers ([`egl_without_drivers`]).
-#[cfg(target_os = "linux")]
-#[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct SoftwareRendering {
-    /// Names and values to set in the environment (inherited by the web process).
-    pub(crate) environment: Vec<(&'static str, &'static str)>,
-    /// Whether EGL in the app process is to find no driver.
-    pub(crate) app_without_egl: bool,
-}
-
-/// The environment the web engine should start with, given what the environment already says
-/// (`environment`), whether there is a GPU (a DRM render node), and whether the app process may
-/// go without Mesa (the `mesa` cut).
-///
-/// Without a GPU, WebKit renders through Mesa's software GL. Its DMA-BUF renderer then keeps
-/// ~80 MiB of buffers in the web process for nothing, so it goes off. With it off, the app process
-/// needs no GL at all: GTK's GL probe goes off, and EGL in the app process finds no driver, so
-/// WebKit's look-up of a render node for the web process (the only use it then has for EGL there)
-/// finds none, as Mesa's software driver would, without loading Mesa (~20 MiB); the web process
-/// still paints through its own EGL display. A choice already made in the environment is the
-/// user's; with the DMA-BUF renderer on (the user's choice) nothing more is done, since the app
-/// process then draws its buffers with GL. With a GPU, WebKit's and GTK's defaults stand.
-#[cfg(target_os = "linux")]
-pub(crate) fn software_rendering(
-    environment: &dyn Fn(&str) -> Option<String>,
-    gpu: bool,
-    app_without_mesa: bool,
-) -> SoftwareRendering {
-    let mut settings = SoftwareRendering::default();
-    if gpu {
-        return settings;
-    }
-    let dmabuf = environment(DMABUF_ENV);
-    if dmabuf.is_none() {
-        settings.environment.push((DMABUF_ENV, "1"));
-    }
-    // WebKit reads any value but `0` as "off".
-    let dmabuf_off = dmabuf.is_none_or(|value| value != "0");
-    if dmabuf_off && app_without_mesa {
-        if environment(GDK_GL_ENV).is_none() {
-            settings.environment.push((GDK_GL_ENV, "disable"));
-        }
-        settings.app_without_egl = [RENDER_DEVICE_ENV, EGL_VENDOR_FILES_ENV, EGL_VENDOR_DIRS_ENV]
-            .into_iter()
-            .all(|name| environment(name).is_none());
-    }
-    settings
-}
-
 /// A vendor file glvnd cannot read: EGL loaded with it has no driver.
 #[cfg(target_os = "linux")]
 const NO_EGL_VENDOR: &str = "/dev/null";
@@ -373,8 +220,10 @@ fn egl_without_drivers() -> bool {
 /// Applies the memory settings to the web view of `window` (its cache model and, on a computer
 /// without a GPU, software rendering without a GL context).
 pub fn tune<R: tauri::Runtime>(window: &tauri::WebviewWindow<R>) {
-    let settings = FootprintSettings::from_env();
-    if settings == FootprintSettings::default() {
+    let settings = std::env::var(WEBKIT_FOOTPRINT_ENV)
+        .map(|value| WebViewSettings::parse(&value))
+        .unwrap_or_default();
+    if settings == WebViewSettings::default() {
         tracing::debug!("web engine left at its defaults ({WEBKIT_FOOTPRINT_ENV} unset)");
         return;
     }
@@ -412,13 +261,8 @@ fn since_process_start() -> std::time::Duration {
 #[cfg(target_os = "linux")]
 fn linux_process_age() -> Option<std::time::Duration> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The command name may hold spaces and parentheses: fields are counted after its last ')'.
-    let after_name = stat.get(stat.rfind(')')? + 2..)?;
-    let start_ticks: f64 = after_name.split(' ').nth(19)?.parse().ok()?;
     let uptime = std::fs::read_to_string("/proc/uptime").ok()?;
-    let uptime_s: f64 = uptime.split(' ').next()?.parse().ok()?;
-    let age = uptime_s - start_ticks / 100.0;
-    (age >= 0.0).then(|| std::time::Duration::from_secs_f64(age))
+    footprint::process_age(&stat, &uptime)
 }
 
 /// Whether this computer has a GPU the web engine could render with (a DRM render node).
@@ -439,7 +283,7 @@ mod webkit {
     /// A document viewer's caches (the app is one page, loaded once from inside the binary), and
     /// no GL context when there is no GPU to back it (software GL costs memory and is slower than
     /// WebKit's own software rendering).
-    pub(super) fn tune(webview: tauri::webview::PlatformWebview, asked: super::FootprintSettings) {
+    pub(super) fn tune(webview: tauri::webview::PlatformWebview, asked: super::WebViewSettings) {
         let view = webview.inner();
         if asked.cache_model
             && let Some(context) = view.context()
@@ -465,113 +309,6 @@ mod webkit {
 
 #[cfg(test)]
 mod tests {
-    use super::FootprintSettings;
-
-    #[test]
-    fn one_asks_for_every_setting_and_a_list_for_those_it_names() {
-        let all = FootprintSettings {
-            cache_model: true,
-            no_page_cache: true,
-            no_gl: true,
-        };
-        assert_eq!(FootprintSettings::parse("1"), all);
-        assert_eq!(
-            FootprintSettings::parse("no-gl, cache-model"),
-            FootprintSettings {
-                cache_model: true,
-                no_page_cache: false,
-                no_gl: true
-            }
-        );
-        assert_eq!(
-            FootprintSettings::parse("no-page-cache"),
-            FootprintSettings {
-                no_page_cache: true,
-                ..FootprintSettings::default()
-            }
-        );
-        assert_eq!(FootprintSettings::parse("0"), FootprintSettings::default());
-        assert_eq!(FootprintSettings::parse(""), FootprintSettings::default());
-    }
-
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    #[test]
-    fn a_cut_is_left_out_when_named_or_when_every_cut_is() {
-        use super::left_out;
-        assert!(!left_out("arenas", None, None), "shipped: every cut");
-        assert!(left_out("arenas", None, Some("trim, arenas")));
-        assert!(!left_out("arenas", None, Some("trim")));
-        assert!(!left_out("trim", None, Some("trimmed")), "whole names only");
-        assert!(
-            left_out("trim", Some("0"), None),
-            "ZENTRO_FOOTPRINT_CUTS=0: none"
-        );
-        assert!(!left_out("trim", Some("1"), Some("")));
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn without_a_gpu_the_dmabuf_renderer_and_the_app_processs_gl_go_off_unless_the_user_chose() {
-        use super::{SoftwareRendering, software_rendering};
-        let rendering =
-            |environment: &[(&'static str, &'static str)], app_without_egl| SoftwareRendering {
-                environment: environment.to_vec(),
-                app_without_egl,
-            };
-        let empty = |_: &str| None;
-        let no_gpu = [
-            ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
-            ("GDK_GL", "disable"),
-        ];
-        assert_eq!(
-            software_rendering(&empty, false, true),
-            rendering(&no_gpu, true),
-            "no GPU"
-        );
-        assert_eq!(
-            software_rendering(&empty, true, true),
-            rendering(&[], false),
-            "a GPU: WebKit's and GTK's defaults"
-        );
-        assert_eq!(
-            software_rendering(&empty, false, false),
-            rendering(&no_gpu[..1], false),
-            "the mesa cut left out: the DMA-BUF renderer still goes off"
-        );
-
-        let renderer_on =
-            |name: &str| (name == "WEBKIT_DISABLE_DMABUF_RENDERER").then(|| "0".into());
-        assert_eq!(
-            software_rendering(&renderer_on, false, true),
-            rendering(&[], false),
-            "the user turned the DMA-BUF renderer on: the app process keeps the GL it draws with"
-        );
-        let renderer_off =
-            |name: &str| (name == "WEBKIT_DISABLE_DMABUF_RENDERER").then(|| "1".into());
-        assert_eq!(
-            software_rendering(&renderer_off, false, true),
-            rendering(&no_gpu[1..], true)
-        );
-        let own_gl = |name: &str| (name == "GDK_GL").then(|| "gles".into());
-        assert_eq!(
-            software_rendering(&own_gl, false, true),
-            rendering(&no_gpu[..1], true),
-            "the environment's GDK_GL stands"
-        );
-        for own in [
-            "WEBKIT_WEB_RENDER_DEVICE_FILE",
-            "__EGL_VENDOR_LIBRARY_FILENAMES",
-            "__EGL_VENDOR_LIBRARY_DIRS",
-        ] {
-            let chosen = |name: &str| (name == own).then(|| "/somewhere".into());
-            assert_eq!(
-                software_rendering(&chosen, false, true),
-                rendering(&no_gpu, false),
-                "the environment's {own} stands: EGL keeps its drivers"
-            );
-        }
-    }
-
     /// EGL loaded by `egl_without_drivers` has no driver for the rest of the process (WebKit's
     /// display then loads no Mesa), and the environment is as it was (the web process, started
     /// later, loads its drivers). Alone in its process under nextest, as it changes the
@@ -609,27 +346,5 @@ mod tests {
         };
         assert!(display.is_null(), "EGL found a display: it has a driver");
         assert_eq!(mapped_drivers(), 0, "a driver was loaded");
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn a_desk_restarted_with_its_own_settings_knows_them_from_the_users() {
-        use super::set_by_a_desk;
-        assert_eq!(
-            set_by_a_desk(Some(
-                "WEBKIT_DISABLE_DMABUF_RENDERER,GDK_GL,WEBKIT_WEB_RENDER_DEVICE_FILE"
-            )),
-            [
-                "WEBKIT_DISABLE_DMABUF_RENDERER",
-                "GDK_GL",
-                "WEBKIT_WEB_RENDER_DEVICE_FILE"
-            ]
-        );
-        assert_eq!(
-            set_by_a_desk(Some("GDK_GL, PATH")),
-            ["GDK_GL"],
-            "only the desk's own"
-        );
-        assert!(set_by_a_desk(None).is_empty());
     }
 }

@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn a_launched_program_gets_none_of_the_variables_the_shell_sets_without_a_gpu() {
-        let set: Vec<&str> = crate::footprint::software_rendering(&|_| None, false, true)
+        let set: Vec<&str> = zentro_core::footprint::software_rendering(&|_| None, false, true)
             .environment
             .into_iter()
             .map(|(name, _)| name)

@@ -26,7 +26,8 @@
 //!   opened safely), [`profiles`] (customer names), [`export`] and [`rights`] (export, erasure,
 //!   retention, restriction), [`consent`] (customers' consent to marketing messages), [`notices`] (what deserves an OS notification), [`links`]
 //!   (`zentro://` links).
-//! - **This installation**: [`vault`] (the OS keychain), [`preferences`], [`updates`], [`utc`].
+//! - **This installation**: [`vault`] (the OS keychain), [`preferences`], [`updates`], [`utc`],
+//!   [`footprint`] (what keeps the desk's process light, decided; the shell applies it).
 //!
 //! Invariants kept here:
 //! - the cache schema comes only from the migrations in the repository's `migrations/` folder;
@@ -50,6 +51,7 @@ pub mod consent;
 pub mod customer_files;
 pub mod desk;
 pub mod export;
+pub mod footprint;
 pub mod gaps;
 pub mod inbox;
 pub mod links;
