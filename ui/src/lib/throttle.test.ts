@@ -32,4 +32,21 @@ describe('throttled', () => {
     vi.advanceTimersByTime(20_000);
     expect(run).toHaveBeenCalledTimes(1);
   });
+
+  it('asks a window given as a function at each call, so it can follow what the work costs', () => {
+    const run = vi.fn();
+    let windowMs = 1_000;
+    const ask = throttled(run, () => windowMs);
+    ask();
+    ask();
+    vi.advanceTimersByTime(1_000);
+    expect(run).toHaveBeenCalledTimes(2);
+    // The work grew costly: the next window is longer.
+    windowMs = 8_000;
+    ask();
+    vi.advanceTimersByTime(7_999);
+    expect(run).toHaveBeenCalledTimes(2);
+    vi.advanceTimersByTime(1);
+    expect(run).toHaveBeenCalledTimes(3);
+  });
 });

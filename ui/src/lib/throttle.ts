@@ -2,9 +2,10 @@
  * `run` at most once every `everyMs`: the first call runs at once; calls within the window after
  * it are folded into one more run at the window's end, so the last change is never missed.
  * For work that reads the whole cache (the status bar's counts over a million messages), asked
- * for on every change, where a busy inbox changes many times a second.
+ * for on every change, where a busy inbox changes many times a second. `everyMs` may be a
+ * function, asked at each call: a window that follows what the work last cost.
  */
-export function throttled(run: () => unknown, everyMs: number): Throttled {
+export function throttled(run: () => unknown, everyMs: number | (() => number)): Throttled {
   let last = -Infinity;
   let pending: ReturnType<typeof setTimeout> | null = null;
   const fire = () => {
@@ -14,7 +15,8 @@ export function throttled(run: () => unknown, everyMs: number): Throttled {
   };
   const ask = () => {
     if (pending) return;
-    const wait = last + everyMs - Date.now();
+    const windowMs = typeof everyMs === 'function' ? everyMs() : everyMs;
+    const wait = last + windowMs - Date.now();
     if (wait <= 0) fire();
     else pending = setTimeout(fire, wait);
   };
