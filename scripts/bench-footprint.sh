@@ -39,7 +39,10 @@
 # libLLVM, whose ~19 MiB per process stay), `no-sqlite-release` shipped but the idle cache
 # connections keep their page caches (=sqlite: what shipped in run 4), `no-mesa-cut` shipped but
 # with Mesa and its LLVM loaded in the app process without a GPU (=mesa: GTK's GL probe on, EGL
-# there with its drivers; shipped since run 7), `mesa-cut` what asked for run 6's held-back cut
+# there with its drivers; shipped since run 7), `no-engine-heaps` shipped but glibc's defaults in
+# the web and network processes (=engine-heaps: no GLIBC_TUNABLES from the desk; shipped since
+# run 7), `jsc-small-ram` JavaScriptCore sizing its heap for 512 MiB of RAM (JSC_forceRAMSize),
+# `mesa-cut` what asked for run 6's held-back cut
 # (ZENTRO_FOOTPRINT_NO_MESA=1, for a build of run 6), `mesa-cut-env` run 6's cut through the
 # environment (GDK_GL=disable and a render node named for the web process, which loses the
 # system's dark theme: ADR 0017), for a build from before it, `jsc-no-jit` /
@@ -51,7 +54,7 @@
 # ZENTRO_BENCH_BIN=DIR runs the binaries in DIR instead of building; ZENTRO_BENCH_CACHE=FILE uses a
 # cache the generator made before instead of generating one; ZENTRO_BENCH_KEEP_LOGS=DIR keeps each
 # app run's log there (ZENTRO_BENCH_RUST_LOG, default info, its filter); ZENTRO_BENCH_SMAPS=DIR
-# keeps each process's /proc/PID/smaps at the idle point there; ZENTRO_BENCH_IDLE_SECONDS
+# keeps each process's /proc/PID/smaps at the idle point and after the day there; ZENTRO_BENCH_IDLE_SECONDS
 # (default 10) the pause before idle is looked for.
 set -Eeuo pipefail
 trap 'echo "bench-footprint.sh: stopped at line $LINENO (exit $?)" >&2' ERR
@@ -254,6 +257,8 @@ variant_env() {
   no-sqlite-release) echo ZENTRO_FOOTPRINT_SKIP=sqlite ;;
   mesa-cut) echo ZENTRO_FOOTPRINT_NO_MESA=1 ;;
   no-mesa-cut) echo ZENTRO_FOOTPRINT_SKIP=mesa ;;
+  no-engine-heaps) echo ZENTRO_FOOTPRINT_SKIP=engine-heaps ;;
+  jsc-small-ram) echo JSC_forceRAMSize=536870912 ;;
   mesa-cut-env) echo GDK_GL=disable WEBKIT_WEB_RENDER_DEVICE_FILE=/dev/null ;;
   jsc-no-jit) echo JSC_useJIT=false ;;
   jsc-baseline-jit) echo JSC_useDFGJIT=false JSC_useFTLJIT=false ;;
@@ -313,6 +318,7 @@ run_app() {
     wait "$load" || true
     wait_idle "$APP_PID"
     day="$(tree_pss "$APP_PID")"
+    [ -z "${ZENTRO_BENCH_SMAPS:-}" ] || save_smaps "$APP_PID" "$ZENTRO_BENCH_SMAPS/day-$mode-$variant-$(date +%H%M%S)"
   fi
   kill "$APP_PID" 2>/dev/null || true
   wait "$APP_PID" 2>/dev/null || true

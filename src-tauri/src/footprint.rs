@@ -26,17 +26,6 @@ use zentro_core::footprint::{
 #[cfg(target_os = "linux")]
 use zentro_core::footprint::{EGL_VENDOR_FILES_ENV, SET_BY_DESK_ENV};
 
-/// Above this much free memory at the top of a heap, glibc gives it back (its default threshold
-/// grows with the largest block freed, so start-up's large temporary allocations stay resident).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-const MALLOC_TRIM_THRESHOLD_BYTES: libc::c_int = 128 * 1024;
-
-/// At most this many glibc heaps (arenas): glibc's default is 8 per core, each holding its own
-/// freed memory, for an app whose threads mostly wait (the desk, its SQLite connections, the
-/// sandbox's relay).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-const MALLOC_ARENAS: libc::c_int = 2;
-
 /// How long after start the allocator is first asked to give back every free page, then how
 /// often after that (start-up, each sync burst and each conversation opened free memory in the
 /// middle of the heaps, which the trim threshold alone never returns). Every 10 s rather than
@@ -57,8 +46,10 @@ fn skipped(cut: &str) -> bool {
 /// When `run` began, for platforms without `/proc`.
 static LAUNCHED: OnceLock<Instant> = OnceLock::new();
 
-/// Notes the launch (the origin of [`since_process_start`] where there is no `/proc`), and sets
-/// the allocator's trim threshold before any thread exists. Call it first thing in `run`.
+/// Notes the launch (the origin of [`since_process_start`] where there is no `/proc`), sets the
+/// allocator's trim threshold and number of heaps before any thread exists, and the web engine's
+/// environment (its processes' allocator, software rendering without a GPU). Call it first thing
+/// in `run`.
 // Unsafe code, allowed here and named in src-tauri/Cargo.toml: an FFI call into glibc.
 #[allow(unsafe_code)]
 pub fn before_webviews() {
@@ -70,10 +61,16 @@ pub fn before_webviews() {
     // SAFETY: mallopt only changes glibc's allocator parameters; called once, at start, before
     // any thread exists (the arena limit applies to the heaps threads get from then on).
     unsafe {
-        libc::mallopt(libc::M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD_BYTES);
+        // Start-up's large temporary allocations would otherwise stay resident (glibc's
+        // threshold grows with the largest block freed); the desk, its SQLite connections and the
+        // sandbox's relay mostly wait, so two heaps serve them.
+        libc::mallopt(
+            libc::M_TRIM_THRESHOLD,
+            footprint::MALLOC_TRIM_THRESHOLD_BYTES as libc::c_int,
+        );
         // A limit already in the environment (glibc's MALLOC_ARENA_MAX) is the user's choice.
-        if !skipped("arenas") && std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-            libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS);
+        if !skipped("arenas") && std::env::var_os(footprint::MALLOC_ARENA_MAX_ENV).is_none() {
+            libc::mallopt(libc::M_ARENA_MAX, footprint::MALLOC_ARENAS as libc::c_int);
         }
     }
     #[cfg(target_os = "linux")]
@@ -89,13 +86,29 @@ pub fn before_webviews() {
         };
         let settings =
             footprint::software_rendering(&environment, has_render_node(), mesa_cut_asked());
-        let names: Vec<&'static str> = settings.environment.iter().map(|(name, _)| *name).collect();
+        let mut to_set: Vec<(&'static str, String)> = (settings.environment.iter())
+            .map(|(name, value)| (*name, value.to_string()))
+            .collect();
+        // The web and network processes inherit this environment: glibc's tunables give them
+        // the allocator settings the desk gave itself above.
+        #[cfg(target_env = "gnu")]
+        if !skipped("engine-heaps") {
+            let arenas =
+                !skipped("arenas") && environment(footprint::MALLOC_ARENA_MAX_ENV).is_none();
+            let existing = environment(footprint::GLIBC_TUNABLES_ENV);
+            if let Some(tunables) =
+                footprint::engine_allocator_tunables(existing.as_deref(), arenas)
+            {
+                to_set.push((footprint::GLIBC_TUNABLES_ENV, tunables));
+            }
+        }
+        let names: Vec<&'static str> = to_set.iter().map(|(name, _)| *name).collect();
         // SAFETY (every call below): called first thing in `run`, before the app starts any
         // thread, so nothing reads the environment concurrently.
         for name in inherited.iter().filter(|name| !names.contains(name)) {
             unsafe { std::env::remove_var(name) };
         }
-        for (name, value) in settings.environment {
+        for (name, value) in to_set {
             unsafe { std::env::set_var(name, value) };
         }
         if settings.app_without_egl && !egl_without_drivers() {

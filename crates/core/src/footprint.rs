@@ -17,7 +17,8 @@ pub const FOOTPRINT_CUTS_ENV: &str = "ZENTRO_FOOTPRINT_CUTS";
 
 /// Environment variable naming shipped cuts to leave out, comma-separated (`arenas`, `trim`,
 /// `sqlite`: the idle cache connections' page caches kept, `mesa`: the app process's GL left on
-/// without a GPU), for the footprint benchmark's variants (each cut measured against the same
+/// without a GPU, `engine-heaps`: glibc's defaults in the web engine's processes), for the
+/// footprint benchmark's variants (each cut measured against the same
 /// binary without it).
 pub const FOOTPRINT_SKIP_ENV: &str = "ZENTRO_FOOTPRINT_SKIP";
 
@@ -143,10 +144,50 @@ pub fn set_by_a_desk(value: Option<&str>) -> Vec<&'static str> {
         .split(',')
         .map(str::trim)
         .collect();
-    [DMABUF_ENV, GDK_GL_ENV, RENDER_DEVICE_ENV]
-        .into_iter()
-        .filter(|name| listed.contains(name))
-        .collect()
+    [
+        DMABUF_ENV,
+        GDK_GL_ENV,
+        RENDER_DEVICE_ENV,
+        GLIBC_TUNABLES_ENV,
+    ]
+    .into_iter()
+    .filter(|name| listed.contains(name))
+    .collect()
+}
+
+/// glibc's tunables, read by each process as it starts: how the desk gives the web engine's
+/// processes (the web and network processes, which inherit the desk's environment) the
+/// allocator settings the desk gives itself with `mallopt`.
+pub const GLIBC_TUNABLES_ENV: &str = "GLIBC_TUNABLES";
+
+/// glibc's own variable for its number of heaps: the user's choice when set.
+pub const MALLOC_ARENA_MAX_ENV: &str = "MALLOC_ARENA_MAX";
+
+/// Above this much free memory at the top of a heap glibc gives it back, and from this size on
+/// an allocation gets pages of its own (given back when freed). Fixed: glibc's defaults grow
+/// both with the largest block freed (up to 32 MiB), so memory a busy moment used stays.
+pub const MALLOC_TRIM_THRESHOLD_BYTES: u32 = 128 * 1024;
+
+/// At most this many glibc heaps (arenas) per process: glibc's default is 8 per core, each
+/// holding its own freed memory, for processes whose threads mostly wait.
+pub const MALLOC_ARENAS: u32 = 2;
+
+/// The `GLIBC_TUNABLES` value for the web engine's processes: the trim and mmap thresholds fixed
+/// at [`MALLOC_TRIM_THRESHOLD_BYTES`] and, unless `arenas` is false (the `arenas` cut left out, or
+/// `MALLOC_ARENA_MAX` set by the user), at most [`MALLOC_ARENAS`] heaps. None when the
+/// environment already has tunables (`existing`: the user's, which glibc would otherwise lose).
+pub fn engine_allocator_tunables(existing: Option<&str>, arenas: bool) -> Option<String> {
+    if existing.is_some_and(|value| !value.is_empty()) {
+        return None;
+    }
+    let mut tunables = format!(
+        "glibc.malloc.trim_threshold={MALLOC_TRIM_THRESHOLD_BYTES}:\
+         glibc.malloc.mmap_threshold={MALLOC_TRIM_THRESHOLD_BYTES}"
+    );
+    if arenas {
+        tunables.push_str(&format!(":glibc.malloc.arena_max={MALLOC_ARENAS}"));
+    }
+    Some(tunables)
 }
 
 /// A process's age from Linux's `/proc/PID/stat` (its start time in clock ticks since boot, at the
@@ -284,6 +325,32 @@ mod tests {
             "only the desk's own"
         );
         assert!(set_by_a_desk(None).is_empty());
+    }
+
+    #[test]
+    fn the_web_engines_processes_get_the_desks_allocator_settings_unless_the_user_chose() {
+        assert_eq!(
+            engine_allocator_tunables(None, true).as_deref(),
+            Some(
+                "glibc.malloc.trim_threshold=131072:glibc.malloc.mmap_threshold=131072:\
+                 glibc.malloc.arena_max=2"
+            )
+        );
+        assert_eq!(
+            engine_allocator_tunables(Some(""), false).as_deref(),
+            Some("glibc.malloc.trim_threshold=131072:glibc.malloc.mmap_threshold=131072"),
+            "arenas left out, or the user's MALLOC_ARENA_MAX: glibc's number of heaps"
+        );
+        assert_eq!(
+            engine_allocator_tunables(Some("glibc.malloc.tcache_count=0"), true),
+            None,
+            "the user's own tunables stand"
+        );
+        assert_eq!(
+            set_by_a_desk(Some("GLIBC_TUNABLES")),
+            ["GLIBC_TUNABLES"],
+            "a restarted desk recognises its own"
+        );
     }
 
     #[test]
