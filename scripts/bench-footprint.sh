@@ -268,7 +268,7 @@ variant_env() {
 
 # One app run: MODE (sandbox|connected), VARIANT; prints a JSON line.
 run_app() {
-  local mode="$1" variant="$2" data="$WORK/run-$RANDOM$RANDOM" sandbox painted idle day=null
+  local mode="$1" variant="$2" data="$WORK/run-$RANDOM$RANDOM" sandbox painted idle day=null day_cpu_s=null
   # VARIANT@before: the settings VARIANT on another build of the app, ZENTRO_BENCH_BEFORE_APP (a
   # cut that is code, not a setting, measured against the build without it in the same run).
   local app="$APP" settings="$variant"
@@ -302,6 +302,8 @@ run_app() {
   idle="$(tree_pss "$APP_PID")"
   [ -z "${ZENTRO_BENCH_SMAPS:-}" ] || save_smaps "$APP_PID" "$ZENTRO_BENCH_SMAPS/$mode-$variant-$(date +%H%M%S)"
   if [ "$mode" = connected ]; then
+    local ticks_before
+    ticks_before="$(tree_ticks "$APP_PID")"
     "$BIN/zentro-relay-load" --url "http://127.0.0.1:$PORT/webhooks/meta" --phone-number-id BENCH-PHONE \
       --rate 50 --duration 20 --json >"$data/load.json" 2>/dev/null &
     local load="$!" i
@@ -318,12 +320,15 @@ run_app() {
     wait "$load" || true
     wait_idle "$APP_PID"
     day="$(tree_pss "$APP_PID")"
+    # CPU the tree spent on the day, up to idle again (ticks of 10 ms).
+    day_cpu_s="$(( $(tree_ticks "$APP_PID") - ticks_before ))"
+    day_cpu_s="$((day_cpu_s / 100)).$(printf %02d $((day_cpu_s % 100)))"
     [ -z "${ZENTRO_BENCH_SMAPS:-}" ] || save_smaps "$APP_PID" "$ZENTRO_BENCH_SMAPS/day-$mode-$variant-$(date +%H%M%S)"
   fi
   kill "$APP_PID" 2>/dev/null || true
   wait "$APP_PID" 2>/dev/null || true
   APP_PID=""
-  echo "{\"what\": \"app\", \"mode\": \"$mode\", \"variant\": \"$variant\", \"painted_ms\": ${painted:-null}, \"idle\": $idle, \"day\": $day}"
+  echo "{\"what\": \"app\", \"mode\": \"$mode\", \"variant\": \"$variant\", \"painted_ms\": ${painted:-null}, \"idle\": $idle, \"day\": $day, \"day_cpu_s\": $day_cpu_s}"
   if [ -n "${ZENTRO_BENCH_KEEP_LOGS:-}" ]; then
     mkdir -p "$ZENTRO_BENCH_KEEP_LOGS"
     cp "$data/app.out" "$ZENTRO_BENCH_KEEP_LOGS/$mode-$variant-$(date +%H%M%S).log"

@@ -27,6 +27,7 @@ fn main() {
             "inbox_painted",
             "media",
             "open_media",
+            "open_web_link",
             "save_media",
             "team",
             "invite_member",

@@ -36,6 +36,7 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::inbox::inbox_painted,
             commands::inbox::media,
             commands::inbox::open_media,
+            commands::inbox::open_web_link,
             commands::inbox::save_media,
             commands::workspace::team,
             commands::workspace::invite_member,

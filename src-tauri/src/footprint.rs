@@ -8,7 +8,8 @@
 //! (`malloc_trim`), and on a computer without a GPU WebKitGTK's DMA-BUF renderer is off
 //! (`WEBKIT_DISABLE_DMABUF_RENDERER=1`, unless the environment already says): ~80 MiB less in
 //! the web process. Since run 5, the cache connections no one is using give back their SQLite
-//! page caches at each trim. Without a GPU the app process loads no Mesa (~20 MiB: GTK's GL probe
+//! page caches at each trim. The web engine's processes get the same allocator settings through
+//! glibc's tunables (`GLIBC_TUNABLES`, run 7). Without a GPU the app process loads no Mesa (~20 MiB: GTK's GL probe
 //! off, EGL loaded there without a driver: [`egl_without_drivers`]); programs the desk starts do
 //! not inherit the shell's engine variables ([`crate::launch`]). What applies is decided in
 //! [`zentro_core::footprint`]; this module applies it to the process.
@@ -92,15 +93,11 @@ pub fn before_webviews() {
         // The web and network processes inherit this environment: glibc's tunables give them
         // the allocator settings the desk gave itself above.
         #[cfg(target_env = "gnu")]
-        if !skipped("engine-heaps") {
-            let arenas =
-                !skipped("arenas") && environment(footprint::MALLOC_ARENA_MAX_ENV).is_none();
-            let existing = environment(footprint::GLIBC_TUNABLES_ENV);
-            if let Some(tunables) =
-                footprint::engine_allocator_tunables(existing.as_deref(), arenas)
-            {
-                to_set.push((footprint::GLIBC_TUNABLES_ENV, tunables));
-            }
+        if !skipped("engine-heaps")
+            && let Some(tunables) =
+                footprint::engine_allocator_tunables(&environment, !skipped("arenas"))
+        {
+            to_set.push((footprint::GLIBC_TUNABLES_ENV, tunables));
         }
         let names: Vec<&'static str> = to_set.iter().map(|(name, _)| *name).collect();
         // SAFETY (every call below): called first thing in `run`, before the app starts any
@@ -111,8 +108,8 @@ pub fn before_webviews() {
         for (name, value) in to_set {
             unsafe { std::env::set_var(name, value) };
         }
-        if settings.app_without_egl && !egl_without_drivers() {
-            tracing::debug!("no EGL to keep out of the app process");
+        if settings.app_without_egl {
+            let _ = EGL_WITHOUT_DRIVERS.set(egl_without_drivers());
         }
         if names.is_empty() {
             unsafe { std::env::remove_var(SET_BY_DESK_ENV) };
@@ -130,6 +127,21 @@ pub fn before_webviews() {
 #[cfg(target_os = "linux")]
 fn mesa_cut_asked() -> bool {
     !skipped("mesa")
+}
+
+/// Whether [`before_webviews`] loaded EGL without drivers (unset: it was not asked to).
+#[cfg(target_os = "linux")]
+static EGL_WITHOUT_DRIVERS: OnceLock<bool> = OnceLock::new();
+
+/// Logs what [`before_webviews`] decided for the web engine (once the log is set up): the
+/// variables it set, and whether EGL in this process was left without drivers.
+pub fn log_engine_environment() {
+    #[cfg(target_os = "linux")]
+    tracing::info!(
+        set = ?engine_environment(),
+        egl_without_drivers = ?EGL_WITHOUT_DRIVERS.get(),
+        "web engine environment"
+    );
 }
 
 /// The variables [`before_webviews`] set for the web engine, which programs the desk starts must
@@ -210,7 +222,7 @@ fn egl_without_drivers() -> bool {
     // signature below (EGLDisplay eglGetDisplay(EGLNativeDisplayType)), and EGL_DEFAULT_DISPLAY
     // (null) is a valid argument. The library stays loaded, as WebKit's would.
     let loaded = unsafe {
-        let library = libc::dlopen(c"libEGL.so.1".as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL);
+        let library = libc::dlopen(c"libEGL.so.1".as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
         let symbol = if library.is_null() {
             std::ptr::null_mut()
         } else {
@@ -330,6 +342,12 @@ mod tests {
     #[test]
     #[allow(unsafe_code)]
     fn egl_loaded_without_drivers_finds_no_display_and_leaves_the_environment_as_it_was() {
+        // Only where the test has its process to itself (nextest's default): it changes the
+        // environment, and EGL without drivers would stay so for every later test in the process.
+        if std::env::var("NEXTEST_EXECUTION_MODE").as_deref() != Ok("process-per-test") {
+            eprintln!("not run: needs a process of its own (cargo nextest)");
+            return;
+        }
         let mapped_drivers = || {
             std::fs::read_to_string("/proc/self/maps")
                 .unwrap()
@@ -353,6 +371,7 @@ mod tests {
             let library = libc::dlopen(c"libEGL.so.1".as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD);
             assert!(!library.is_null());
             let symbol = libc::dlsym(library, c"eglGetDisplay".as_ptr());
+            assert!(!symbol.is_null());
             let get_display: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void =
                 std::mem::transmute(symbol);
             get_display(std::ptr::null_mut())

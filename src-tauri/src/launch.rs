@@ -1,7 +1,8 @@
 //! Opening files, folders and links in the user's own applications, without the desk's web-engine
-//! settings: the variables the shell set for itself without a GPU (`GDK_GL=disable` among them,
-//! [`crate::footprint`]) would otherwise pass to every program it starts, and a GTK program that
-//! draws with GL (a video player) would fail to. Linux only; elsewhere the shell sets nothing and
+//! settings: the variables the shell set for itself (`GDK_GL=disable` without a GPU, glibc's
+//! tunables for the engine's processes, [`crate::footprint`]) would otherwise pass to every
+//! program it starts, the user's browser among them, and a GTK program that draws with GL (a
+//! video player) would fail to. Linux only; elsewhere the shell sets nothing and
 //! the system's own way of opening is used, as tauri's opener does.
 
 use std::ffi::OsStr;
@@ -22,7 +23,7 @@ pub fn open(target: impl AsRef<OsStr>) -> io::Result<()> {
 }
 
 /// [`open`] on a blocking thread of the async runtime, for a command that reports the outcome.
-pub async fn open_in_background(target: std::path::PathBuf) -> io::Result<()> {
+pub async fn open_in_background(target: impl AsRef<OsStr> + Send + 'static) -> io::Result<()> {
     tauri::async_runtime::spawn_blocking(move || open(target))
         .await
         .map_err(|e| io::Error::other(format!("the launcher's thread failed: {e}")))?

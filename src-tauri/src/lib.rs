@@ -101,7 +101,6 @@ pub fn build_app<R: Runtime>(
         // After single-instance: a second launch's `zentro://` argument reaches this app's
         // deep-link handler.
         .plugin(tauri_plugin_deep_link::init())
-        .plugin(tauri_plugin_shell::init())
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_updater::Builder::new().build())
         .invoke_handler(commands.invoke_handler())
@@ -280,6 +279,7 @@ fn updates_for<R: Runtime>(
 pub fn run() {
     footprint::before_webviews();
     logs::init();
+    footprint::log_engine_environment();
     match build_app(tauri::Builder::default(), AppConfig::from_env()) {
         Ok(app) => app.run(|_, _| {}),
         Err(error) => {

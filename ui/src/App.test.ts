@@ -138,7 +138,7 @@ describe('App', () => {
     expect(screen.getByTestId('sandbox-banner').textContent).toContain('nothing reaches Meta');
   });
 
-  it('counts the cache again after changes at most every 10 s, while the list follows each change', async () => {
+  it('counts the cache again after changes at most once a window (1–10 s, by what a count costs), while the list follows each change', async () => {
     const calls: Calls = [];
     mockIPC(
       (cmd, args) => {
@@ -505,6 +505,28 @@ describe('App', () => {
     await fireEvent.click(await screen.findByText('Ana Souza'));
     await fireEvent.click(await screen.findByTestId('open-file'));
     await waitFor(() => expect(calls.find((c) => c.cmd === 'open_media')?.args).toEqual({ messageId: 9 }));
+  });
+
+  it("opens a link in a customer's message through the app's web-link command, and says when it could not", async () => {
+    const text = message(9, 'inbound', 'Track it at https://parcel.example/track?id=42 please');
+    let fail = false;
+    const calls = backend({
+      conversations: () => [ANA],
+      messages: () => [text],
+      open_web_link: () => {
+        if (fail) throw { code: 'internal', message: 'No browser could open the link: xdg-open not found' };
+        return null;
+      },
+    });
+    render(App);
+    await fireEvent.click(await screen.findByText('Ana Souza'));
+    const link = await screen.findByText('https://parcel.example/track?id=42');
+    await fireEvent.click(link);
+    await waitFor(() => expect(calls.find((c) => c.cmd === 'open_web_link')?.args).toEqual({ url: 'https://parcel.example/track?id=42' }));
+    expect(screen.queryByTestId('link-problem')).toBeNull();
+    fail = true;
+    await fireEvent.click(link);
+    expect((await screen.findByTestId('link-problem')).textContent).toContain('No browser could open the link');
   });
 
   it('warns instead of opening a program a customer sent, and offers to save it', async () => {

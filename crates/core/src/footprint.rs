@@ -11,7 +11,8 @@
 pub const WEBKIT_FOOTPRINT_ENV: &str = "ZENTRO_WEBKIT_FOOTPRINT";
 
 /// Environment variable that, set to `0`, leaves out every shipped cut (the allocator at its
-/// defaults, no periodic trim, no release of the cache's page caches, Mesa in the app process),
+/// defaults in every process, no periodic trim, no release of the cache's page caches, Mesa in
+/// the app process),
 /// as before the cuts (for the footprint benchmark's "before" in the same run).
 pub const FOOTPRINT_CUTS_ENV: &str = "ZENTRO_FOOTPRINT_CUTS";
 
@@ -126,12 +127,16 @@ pub fn software_rendering(
     // WebKit reads any value but `0` as "off".
     let dmabuf_off = dmabuf.is_none_or(|value| value != "0");
     if dmabuf_off && app_without_mesa {
-        if environment(GDK_GL_ENV).is_none() {
+        let gdk_gl = environment(GDK_GL_ENV);
+        if gdk_gl.is_none() {
             settings.environment.push((GDK_GL_ENV, "disable"));
         }
-        settings.app_without_egl = [RENDER_DEVICE_ENV, EGL_VENDOR_FILES_ENV, EGL_VENDOR_DIRS_ENV]
-            .into_iter()
-            .all(|name| environment(name).is_none());
+        // GTK's GL, when the user turned it on (`GDK_GL=gles`, say), may draw through EGL.
+        let gtk_without_gl = gdk_gl.is_none_or(|value| value == "disable");
+        settings.app_without_egl = gtk_without_gl
+            && [RENDER_DEVICE_ENV, EGL_VENDOR_FILES_ENV, EGL_VENDOR_DIRS_ENV]
+                .into_iter()
+                .all(|name| environment(name).is_none());
     }
     settings
 }
@@ -172,14 +177,29 @@ pub const MALLOC_TRIM_THRESHOLD_BYTES: u32 = 128 * 1024;
 /// holding its own freed memory, for processes whose threads mostly wait.
 pub const MALLOC_ARENAS: u32 = 2;
 
-/// The `GLIBC_TUNABLES` value for the web engine's processes: the trim and mmap thresholds fixed
-/// at [`MALLOC_TRIM_THRESHOLD_BYTES`] and, unless `arenas` is false (the `arenas` cut left out, or
-/// `MALLOC_ARENA_MAX` set by the user), at most [`MALLOC_ARENAS`] heaps. None when the
-/// environment already has tunables (`existing`: the user's, which glibc would otherwise lose).
-pub fn engine_allocator_tunables(existing: Option<&str>, arenas: bool) -> Option<String> {
-    if existing.is_some_and(|value| !value.is_empty()) {
+/// glibc's older variables for the settings the tunables carry: set by the user, they stand (the
+/// tunables would override them).
+pub const MALLOC_SETTINGS_ENV: [&str; 4] = [
+    "MALLOC_TRIM_THRESHOLD_",
+    "MALLOC_MMAP_THRESHOLD_",
+    "MALLOC_TOP_PAD_",
+    "MALLOC_MMAP_MAX_",
+];
+
+/// The `GLIBC_TUNABLES` value for the web engine's processes, given what the environment already
+/// says (`environment`) and whether the `arenas` cut applies: the trim and mmap thresholds fixed
+/// at [`MALLOC_TRIM_THRESHOLD_BYTES`] and, with `arenas` and no `MALLOC_ARENA_MAX`, at most
+/// [`MALLOC_ARENAS`] heaps. None when the user tuned glibc already (`GLIBC_TUNABLES`, which
+/// glibc would otherwise lose, or one of its older variables, [`MALLOC_SETTINGS_ENV`]).
+pub fn engine_allocator_tunables(
+    environment: &dyn Fn(&str) -> Option<String>,
+    arenas: bool,
+) -> Option<String> {
+    let tuned = std::iter::once(GLIBC_TUNABLES_ENV).chain(MALLOC_SETTINGS_ENV);
+    if tuned.into_iter().any(|name| environment(name).is_some()) {
         return None;
     }
+    let arenas = arenas && environment(MALLOC_ARENA_MAX_ENV).is_none();
     let mut tunables = format!(
         "glibc.malloc.trim_threshold={MALLOC_TRIM_THRESHOLD_BYTES}:\
          glibc.malloc.mmap_threshold={MALLOC_TRIM_THRESHOLD_BYTES}"
@@ -290,8 +310,14 @@ mod tests {
         let own_gl = |name: &str| (name == "GDK_GL").then(|| "gles".into());
         assert_eq!(
             software_rendering(&own_gl, false, true),
+            rendering(&no_gpu[..1], false),
+            "the environment's GDK_GL stands, and GTK may draw with EGL"
+        );
+        let gl_off = |name: &str| (name == "GDK_GL").then(|| "disable".into());
+        assert_eq!(
+            software_rendering(&gl_off, false, true),
             rendering(&no_gpu[..1], true),
-            "the environment's GDK_GL stands"
+            "the user's own GDK_GL=disable: EGL's drivers go too"
         );
         for own in [
             "WEBKIT_WEB_RENDER_DEVICE_FILE",
@@ -329,23 +355,37 @@ mod tests {
 
     #[test]
     fn the_web_engines_processes_get_the_desks_allocator_settings_unless_the_user_chose() {
+        let empty = |_: &str| None;
+        let only = |set: &'static str| move |name: &str| (name == set).then(|| "1".to_string());
         assert_eq!(
-            engine_allocator_tunables(None, true).as_deref(),
+            engine_allocator_tunables(&empty, true).as_deref(),
             Some(
                 "glibc.malloc.trim_threshold=131072:glibc.malloc.mmap_threshold=131072:\
                  glibc.malloc.arena_max=2"
             )
         );
+        let thresholds = "glibc.malloc.trim_threshold=131072:glibc.malloc.mmap_threshold=131072";
         assert_eq!(
-            engine_allocator_tunables(Some(""), false).as_deref(),
-            Some("glibc.malloc.trim_threshold=131072:glibc.malloc.mmap_threshold=131072"),
-            "arenas left out, or the user's MALLOC_ARENA_MAX: glibc's number of heaps"
+            engine_allocator_tunables(&empty, false).as_deref(),
+            Some(thresholds),
+            "arenas left out: glibc's number of heaps"
         );
         assert_eq!(
-            engine_allocator_tunables(Some("glibc.malloc.tcache_count=0"), true),
-            None,
-            "the user's own tunables stand"
+            engine_allocator_tunables(&only("MALLOC_ARENA_MAX"), true).as_deref(),
+            Some(thresholds),
+            "the user's MALLOC_ARENA_MAX stands"
         );
+        for tuned in [
+            "GLIBC_TUNABLES",
+            "MALLOC_TRIM_THRESHOLD_",
+            "MALLOC_MMAP_MAX_",
+        ] {
+            assert_eq!(
+                engine_allocator_tunables(&only(tuned), true),
+                None,
+                "the user's own {tuned} stands"
+            );
+        }
         assert_eq!(
             set_by_a_desk(Some("GLIBC_TUNABLES")),
             ["GLIBC_TUNABLES"],

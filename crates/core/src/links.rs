@@ -107,6 +107,30 @@ pub fn parse(link: &str) -> Result<DeepLink, LinkError> {
     }
 }
 
+/// Why a link from a message is not opened in the browser.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebLinkError {
+    /// Not an absolute `http://` or `https://` address with a host (a file, a program, a script).
+    #[error("Only web links (http:// or https://) open in the browser; this one was not opened.")]
+    NotWeb,
+}
+
+/// A link from a message that may open in the user's browser: an absolute `http` or `https`
+/// address with a host, at most 2,048 characters. Anything else (`file:`, `javascript:`, `zentro:`,
+/// a path, a program) is refused, so a customer's text never reaches another program to run.
+pub fn web_link(link: &str) -> Result<Url, WebLinkError> {
+    if link.len() > MAX_LEN || link.trim() != link {
+        return Err(WebLinkError::NotWeb);
+    }
+    let url = Url::parse(link).map_err(|_| WebLinkError::NotWeb)?;
+    let web = matches!(url.scheme(), "http" | "https") && url.host().is_some();
+    if web {
+        Ok(url)
+    } else {
+        Err(WebLinkError::NotWeb)
+    }
+}
+
 /// The link to the conversation with `contact` on `channel_id`.
 pub fn conversation_link(channel_id: &str, contact: &str) -> String {
     let mut url = Url::parse("zentro://conversation").expect("a constant URL");
@@ -119,6 +143,32 @@ pub fn conversation_link(channel_id: &str, contact: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_web_addresses_open_in_the_browser() {
+        for ok in [
+            "https://example.com/a?b=c#d",
+            "http://shop.test:8080/x",
+            "HTTPS://Example.com",
+        ] {
+            assert!(web_link(ok).is_ok(), "{ok}");
+        }
+        for refused in [
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+            "zentro://conversation?channel=a&contact=b",
+            "/usr/bin/xterm",
+            "--help",
+            "https:",
+            " https://example.com",
+            "data:text/html,hi",
+            "smb://server/share",
+        ] {
+            assert_eq!(web_link(refused), Err(WebLinkError::NotWeb), "{refused}");
+        }
+        let long = format!("https://example.com/{}", "a".repeat(MAX_LEN));
+        assert_eq!(web_link(&long), Err(WebLinkError::NotWeb));
+    }
 
     #[test]
     fn conversation_links_round_trip_whatever_the_ids_contain() {

@@ -151,6 +151,25 @@ pub async fn open_media(state: State<'_, AppState>, message_id: u32) -> Result<(
     })
 }
 
+/// Opens a web link from a message in the default browser. Only `http` and `https` addresses
+/// (`invalid` otherwise: a path, a program, `file:` or a script never reach another program), and
+/// through the system's launchers without the desk's engine settings ([`crate::launch`]).
+#[tauri::command]
+#[specta::specta]
+#[tracing::instrument(skip_all, err(Display, level = "warn"))]
+pub async fn open_web_link(url: String) -> Result<(), CommandError> {
+    let link = zentro_core::links::web_link(&url)
+        .map_err(|e| CommandError::new(ErrorCode::Invalid, e.to_string()))?;
+    crate::launch::open_in_background(link.to_string())
+        .await
+        .map_err(|e| {
+            CommandError::new(
+                ErrorCode::Internal,
+                format!("No browser could open the link: {e}"),
+            )
+        })
+}
+
 /// Saves a message's file to the Downloads folder (not executable) and shows it in the file
 /// manager: what the UI offers, with a warning, for a file it may not open. Returns where.
 #[tauri::command]

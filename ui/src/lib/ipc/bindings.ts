@@ -73,6 +73,12 @@ export const commands = {
 	 */
 	openMedia: (messageId: number) => typedError<null, CommandError>(__TAURI_INVOKE("open_media", { messageId })),
 	/**
+	 *  Opens a web link from a message in the default browser. Only `http` and `https` addresses
+	 *  (`invalid` otherwise: a path, a program, `file:` or a script never reach another program), and
+	 *  through the system's launchers without the desk's engine settings ([`crate::launch`]).
+	 */
+	openWebLink: (url: string) => typedError<null, CommandError>(__TAURI_INVOKE("open_web_link", { url })),
+	/**
 	 *  Saves a message's file to the Downloads folder (not executable) and shows it in the file
 	 *  manager: what the UI offers, with a warning, for a file it may not open. Returns where.
 	 */

@@ -1,7 +1,6 @@
 // The UI's one gateway to Rust. Components import from here, never from `@tauri-apps/api`
 // or from the generated bindings directly.
 import { Channel } from '@tauri-apps/api/core';
-import { open as shellOpen } from '@tauri-apps/plugin-shell';
 import {
   commands,
   events,
@@ -571,10 +570,10 @@ export function onDeskStatus(callback: (status: DeskStatus) => void): Promise<()
   return events.deskStatusChanged.listen((event) => callback(event.payload as DeskStatus));
 }
 
-/** Opens a web link in the default browser (the only thing the shell plugin may do). */
+/** Opens a web link (http or https) in the default browser; anything else is refused in Rust. */
 export function openExternal(url: string): Promise<void> {
   if (!/^https?:\/\//i.test(url)) return Promise.resolve();
-  return shellOpen(url);
+  return unwrap(() => commands.openWebLink(url)).then(() => undefined);
 }
 
 /** The workspace's automation setup, its version and who saved it last (any member). */
