@@ -322,6 +322,8 @@ run_app() {
     day="$(tree_pss "$APP_PID")"
     # CPU the tree spent on the day, up to idle again (ticks of 10 ms).
     day_cpu_s="$(( $(tree_ticks "$APP_PID") - ticks_before ))"
+    # A process of the tree that ended meanwhile takes its ticks with it: never below 0.
+    [ "$day_cpu_s" -ge 0 ] || day_cpu_s=0
     day_cpu_s="$((day_cpu_s / 100)).$(printf %02d $((day_cpu_s % 100)))"
     [ -z "${ZENTRO_BENCH_SMAPS:-}" ] || save_smaps "$APP_PID" "$ZENTRO_BENCH_SMAPS/day-$mode-$variant-$(date +%H%M%S)"
   fi

@@ -36,24 +36,27 @@ esac
 # build, the .deb). Short of space it fails late, in whichever stage fills the disk, with "No space
 # left on device" (a run with 14 GB free failed in the fuzz stage after 27 minutes): say so first.
 min_free_gb="${ZENTRO_TEST_MIN_FREE_GB:-16}"
-if ! [[ "$min_free_gb" =~ ^[0-9]+$ ]]; then
+if ! [[ "$min_free_gb" =~ ^[0-9]{1,6}$ ]]; then
   echo "error: ZENTRO_TEST_MIN_FREE_GB must be a whole number of GB, not '$min_free_gb'" >&2
   exit 2
 fi
-if ! free_kb=$(df -Pk "$ROOT" | awk 'NR == 2 { print $4 }') || ! [[ "$free_kb" =~ ^[0-9]+$ ]]; then
-  echo "error: could not tell how much disk is free where the tests build ($ROOT): df failed" >&2
-  exit 1
-fi
-if [ -z "$only" ] && [ "$free_kb" -lt $((min_free_gb * 1024 * 1024)) ]; then
-  echo "error: $((free_kb / 1024 / 1024)) GB free where the tests build ($ROOT); a whole run writes about 18 GB." >&2
-  echo "Free some space (old target/ folders, /tmp), or set ZENTRO_TEST_MIN_FREE_GB to run anyway." >&2
-  exit 1
+if [ -z "$only" ]; then
+  if ! free_kb=$(df -Pk "$ROOT" | awk 'NR == 2 { print $4 }') || ! [[ "$free_kb" =~ ^[0-9]+$ ]]; then
+    echo "error: could not tell how much disk is free where the tests build ($ROOT): df failed" >&2
+    exit 1
+  fi
+  if [ "$free_kb" -lt $((10#$min_free_gb * 1024 * 1024)) ]; then
+    echo "error: $((free_kb / 1024 / 1024)) GB free where the tests build ($ROOT); a whole run writes about 18 GB." >&2
+    echo "Free some space (old target/ folders, /tmp), or set ZENTRO_TEST_MIN_FREE_GB to run anyway." >&2
+    exit 1
+  fi
 fi
 
 ensure_apt_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 ensure_rust
 ensure_node
 ensure_node_modules
+ensure_cargo_tool cargo-nextest cargo-nextest
 ensure_cargo_tool tauri-driver tauri-driver
 ensure_cargo_tool cargo-fuzz cargo-fuzz
 

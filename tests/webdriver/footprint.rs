@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use crate::ui::sandbox_session;
+use zentro_core::footprint;
 
 /// The app's own process for the test's data folder (the one WebKitWebDriver started): a
 /// `zentro-desk` executable whose environment names that folder.
@@ -129,30 +130,48 @@ fn started_with_tunables(pid: u32) -> Option<String> {
 async fn the_web_engines_processes_start_with_the_desks_allocator_settings() {
     // glibc's defaults in the web process let its heap keep what a busy moment used (ADR 0017,
     // run 7): the desk hands its own settings on through glibc's tunables.
-    let chosen = [
-        "GLIBC_TUNABLES",
-        "MALLOC_ARENA_MAX",
-        "ZENTRO_FOOTPRINT_SKIP",
-    ];
-    if let Some(name) = chosen.iter().find(|name| std::env::var_os(name).is_some()) {
-        eprintln!("{name} is set here: the desk keeps the environment's choice, nothing to check");
-        return;
+    // What the desk sets for its engine given this environment (the user's own choices stand),
+    // and what its engine's processes then start with: that, or the environment's own tunables.
+    let environment = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    let (cuts, skip) = (
+        environment("ZENTRO_FOOTPRINT_CUTS"),
+        environment("ZENTRO_FOOTPRINT_SKIP"),
+    );
+    let left_out = |cut: &str| footprint::left_out(cut, cuts.as_deref(), skip.as_deref());
+    let from_desk = (!left_out("engine-heaps"))
+        .then(|| footprint::engine_allocator_tunables(&environment, !left_out("arenas")))
+        .flatten();
+    let expected = from_desk.clone().or_else(|| environment("GLIBC_TUNABLES"));
+    let glibc_untouched = ["GLIBC_TUNABLES", "MALLOC_ARENA_MAX"]
+        .into_iter()
+        .chain(footprint::MALLOC_SETTINGS_ENV)
+        .all(|name| environment(name).is_none());
+    if glibc_untouched && cuts.is_none() && skip.is_none() {
+        // As the desk ships, in words: the thresholds fixed at 128 KiB, two heaps.
+        assert_eq!(
+            expected.as_deref(),
+            Some(
+                "glibc.malloc.trim_threshold=131072:glibc.malloc.mmap_threshold=131072:\
+                 glibc.malloc.arena_max=2"
+            )
+        );
     }
     let data = tempfile::tempdir().unwrap();
     let session = sandbox_session(data.path(), &[]).await;
     let app = app_process(data.path()).expect("the app's process for the test's data folder");
     let engine = children(app);
+    if from_desk.is_none() {
+        eprintln!("the desk's tunables are left out here: checking that none are added");
+    }
     for wanted in ["WebKitWebProcess", "WebKitNetworkProcess"] {
         let (pid, _) = engine
             .iter()
             .find(|(_, name)| name == wanted)
             .unwrap_or_else(|| panic!("no {wanted} among the app's processes: {engine:?}"));
-        let tunables = started_with_tunables(*pid).unwrap_or_default();
         assert_eq!(
-            tunables,
-            "glibc.malloc.trim_threshold=131072:glibc.malloc.mmap_threshold=131072:\
-             glibc.malloc.arena_max=2",
-            "{wanted} did not start with the desk's allocator settings"
+            started_with_tunables(*pid),
+            expected,
+            "{wanted} did not start with the allocator settings the desk gives it"
         );
     }
     session.close().await.unwrap();

@@ -110,20 +110,32 @@ pub fn parse(link: &str) -> Result<DeepLink, LinkError> {
 /// Why a link from a message is not opened in the browser.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WebLinkError {
-    /// Not an absolute `http://` or `https://` address with a host (a file, a program, a script).
-    #[error("Only web links (http:// or https://) open in the browser; this one was not opened.")]
+    /// Not an absolute `http://` or `https://` address with a host (a file, a program, a script),
+    /// or one that reads otherwise than where it goes.
+    #[error(
+        "Only plain web links (http:// or https://) open in the browser; this one was not opened."
+    )]
     NotWeb,
 }
 
 /// A link from a message that may open in the user's browser: an absolute `http` or `https`
-/// address with a host, at most 2,048 characters. Anything else (`file:`, `javascript:`, `zentro:`,
-/// a path, a program) is refused, so a customer's text never reaches another program to run.
+/// address with a host, at most 2,048 bytes. Anything else (`file:`, `javascript:`, `zentro:`, a
+/// path, a program) is refused, so a customer's text never reaches another program to run; so is
+/// a link that would go elsewhere than it reads: a user name before the host
+/// (`https://bank.example@evil.test/`) or characters that are not shown as written (bidi
+/// controls, zero-width and other invisible characters).
 pub fn web_link(link: &str) -> Result<Url, WebLinkError> {
-    if link.len() > MAX_LEN || link.trim() != link {
+    if link.len() > MAX_LEN
+        || link.trim() != link
+        || crate::customer_files::visible_text(link) != link
+    {
         return Err(WebLinkError::NotWeb);
     }
     let url = Url::parse(link).map_err(|_| WebLinkError::NotWeb)?;
-    let web = matches!(url.scheme(), "http" | "https") && url.host().is_some();
+    let web = matches!(url.scheme(), "http" | "https")
+        && url.host().is_some()
+        && url.username().is_empty()
+        && url.password().is_none();
     if web {
         Ok(url)
     } else {
@@ -163,6 +175,10 @@ mod tests {
             " https://example.com",
             "data:text/html,hi",
             "smb://server/share",
+            "https://bank.example@evil.test/",
+            "https://user:pass@example.com/",
+            "https://example.com/\u{202E}fdp.exe",
+            "https://exa\u{200B}mple.com/",
         ] {
             assert_eq!(web_link(refused), Err(WebLinkError::NotWeb), "{refused}");
         }

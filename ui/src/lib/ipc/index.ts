@@ -570,9 +570,8 @@ export function onDeskStatus(callback: (status: DeskStatus) => void): Promise<()
   return events.deskStatusChanged.listen((event) => callback(event.payload as DeskStatus));
 }
 
-/** Opens a web link (http or https) in the default browser; anything else is refused in Rust. */
+/** Opens a web link (http or https) in the default browser; Rust refuses anything else (`invalid`). */
 export function openExternal(url: string): Promise<void> {
-  if (!/^https?:\/\//i.test(url)) return Promise.resolve();
   return unwrap(() => commands.openWebLink(url)).then(() => undefined);
 }
 
