@@ -9,10 +9,10 @@
 //! (`WEBKIT_DISABLE_DMABUF_RENDERER=1`, unless the environment already says): ~80 MiB less in
 //! the web process. Since run 5, the cache connections no one is using give back their SQLite
 //! page caches at each trim. The web engine's processes get the same allocator settings through
-//! glibc's tunables (`GLIBC_TUNABLES`, run 7). Without a GPU the app process loads no Mesa (~20 MiB: GTK's GL probe
-//! off, EGL loaded there without a driver: [`egl_without_drivers`]); programs the desk starts do
-//! not inherit the shell's engine variables ([`crate::launch`]). What applies is decided in
-//! [`zentro_core::footprint`]; this module applies it to the process.
+//! glibc's tunables (`GLIBC_TUNABLES`, run 7). Without a GPU the app process loads no Mesa
+//! (~20 MiB: GTK's GL probe off, EGL loaded there without a driver: [`egl_without_drivers`]);
+//! programs the desk starts do not inherit the shell's engine variables ([`crate::launch`]). What
+//! applies is decided in [`zentro_core::footprint`]; this module applies it to the process.
 //!
 //! The web view's own settings (cache model, page cache, no GL) apply only when asked for with
 //! [`WEBKIT_FOOTPRINT_ENV`]: two changed nothing measurable, and the third stops the web process.
@@ -85,8 +85,11 @@ pub fn before_webviews() {
                 .filter(|value| !value.is_empty() && !inherited.contains(&name))
                 .map(|value| value.to_string_lossy().into_owned())
         };
-        let settings =
-            footprint::software_rendering(&environment, has_render_node(), mesa_cut_asked());
+        let settings = footprint::software_rendering(
+            &environment,
+            footprint::has_render_node(),
+            mesa_cut_asked(),
+        );
         let mut to_set: Vec<(&'static str, String)> = (settings.environment.iter())
             .map(|(name, value)| (*name, value.to_string()))
             .collect();
@@ -290,15 +293,6 @@ fn linux_process_age() -> Option<std::time::Duration> {
     footprint::process_age(&stat, &uptime)
 }
 
-/// Whether this computer has a GPU the web engine could render with (a DRM render node).
-pub fn has_render_node() -> bool {
-    std::fs::read_dir("/dev/dri").is_ok_and(|entries| {
-        entries
-            .flatten()
-            .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
-    })
-}
-
 #[cfg(target_os = "linux")]
 mod webkit {
     use webkit2gtk::{
@@ -320,12 +314,12 @@ mod webkit {
             if asked.no_page_cache {
                 settings.set_enable_page_cache(false);
             }
-            if asked.no_gl && !super::has_render_node() {
+            if asked.no_gl && !zentro_core::footprint::has_render_node() {
                 settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
             }
         }
         tracing::info!(
-            gpu = super::has_render_node(),
+            gpu = zentro_core::footprint::has_render_node(),
             ?asked,
             "web engine tuned for a small footprint"
         );

@@ -38,18 +38,9 @@ fn mapped_files(pid: u32) -> HashSet<String> {
         .collect()
 }
 
-/// Whether this computer has a GPU (a DRM render node), as the app decides it.
-fn has_render_node() -> bool {
-    std::fs::read_dir("/dev/dri").is_ok_and(|entries| {
-        entries
-            .flatten()
-            .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_gpu_the_app_process_loads_no_mesa_and_the_window_still_paints() {
-    if has_render_node() {
+    if footprint::has_render_node() {
         eprintln!("this computer has a GPU: WebKit's and GTK's defaults stand, nothing to check");
         return;
     }

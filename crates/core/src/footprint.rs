@@ -89,6 +89,16 @@ pub const EGL_VENDOR_DIRS_ENV: &str = "__EGL_VENDOR_LIBRARY_DIRS";
 /// (an in-app update restarts the desk with it), which must tell them from the user's own.
 pub const SET_BY_DESK_ENV: &str = "ZENTRO_ENGINE_ENVIRONMENT";
 
+/// Whether this computer has a GPU the web engine could render with (a DRM render node,
+/// `/dev/dri/renderD*`).
+pub fn has_render_node() -> bool {
+    std::fs::read_dir("/dev/dri").is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+    })
+}
+
 /// What the web engine should start with without a GPU: the variables to set, and whether the
 /// app process goes without EGL's drivers.
 #[derive(Debug, Default, PartialEq, Eq)]
