@@ -38,7 +38,7 @@ use zentro_events::{
 use crate::automation::AutomationError;
 use crate::automation::feed::{self, Fed, FedEvent};
 use crate::http::AppState;
-use crate::sequencer::in_commit;
+use crate::sequencer::{Lane, in_commit};
 use crate::store::{self, AutomatedMessage, NewAuditEntry, NewConsent, StoreError};
 
 /// Name of the consent worker's lease (see [`crate::Store::take_lease`]).
@@ -418,7 +418,10 @@ async fn commit(
     });
     // The writer notifies the streams of the workspace if it grew.
     let workspaces = vec![workspace.to_string()];
-    Ok(state.sequencer.write_in_commit(workspaces, writes).await?)
+    Ok(state
+        .sequencer
+        .write_in_commit(Lane::Prompt, workspaces, writes)
+        .await?)
 }
 
 /// The `team.consent_recorded` event of a customer's keyword.

@@ -20,6 +20,9 @@ pub struct Metrics {
     pub webhooks_quarantined: AtomicU64,
     /// Events appended to any log.
     pub events_appended: AtomicU64,
+    /// Times a background write (the automation's, a campaign's) was passed over by a group
+    /// commit because webhooks had the writer (see [`crate::sequencer::Lane`]).
+    pub background_writes_passed_over: AtomicU64,
     /// Open event streams.
     pub stream_clients: AtomicI64,
     alarm: Mutex<SignatureAlarm>,
@@ -116,6 +119,12 @@ impl Metrics {
             "zentro_events_appended_total",
             "Events appended to workspace logs.",
             self.events_appended.load(Ordering::Relaxed),
+        );
+        counter(
+            out,
+            "zentro_background_writes_passed_over_total",
+            "Times a background write (automation, campaigns) waited for a later group commit because webhooks had the writer.",
+            self.background_writes_passed_over.load(Ordering::Relaxed),
         );
     }
 }

@@ -6,8 +6,11 @@
 //! webhook is acknowledged to Meta only once it is durable. After each commit it wakes the streams
 //! of the workspaces that received events.
 
+mod lane;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -18,6 +21,8 @@ use crate::automation::feed::{Fed, FedEvent, Feed};
 use crate::metrics::Metrics;
 use crate::routing::{WEBHOOK_EVENT_KIND, route_key};
 use crate::store::{self, Store, StoreError};
+use lane::BackgroundLane;
+pub use lane::{BACKGROUND_SHARE, Lane};
 
 /// Most jobs committed in one transaction.
 const MAX_BATCH: usize = 1024;
@@ -92,6 +97,13 @@ struct Writes {
     writes: InCommit,
 }
 
+/// Writes waiting for a commit, with their lane and where their answer goes.
+struct PendingWrites {
+    lane: Lane,
+    writes: Writes,
+    reply: Reply<()>,
+}
+
 /// A device's cursor to record.
 struct Cursor {
     workspace_id: String,
@@ -121,10 +133,7 @@ enum Job {
     Probe {
         reply: Reply<()>,
     },
-    Writes {
-        writes: Writes,
-        reply: Reply<()>,
-    },
+    Writes(PendingWrites),
 }
 
 /// A job's work without its reply, in arrival order within a batch.
@@ -151,12 +160,14 @@ struct Answers {
     published: Vec<Published>,
     acknowledged: Vec<Option<i64>>,
     written: Vec<Result<(), SequencerError>>,
+    /// How long each of `written` took, in the same order.
+    written_took: Vec<Duration>,
 }
 
 impl Replies {
-    /// Splits jobs into their work (in arrival order), the writes to run in the commit, and
-    /// their replies.
-    fn split(batch: Vec<Job>) -> (Vec<Work>, Vec<Writes>, Self) {
+    /// Splits jobs into their work (in arrival order), the writes handed in (their replies not
+    /// yet among these: which of them run in this commit is decided after), and the replies.
+    fn split(batch: Vec<Job>) -> (Vec<Work>, Vec<PendingWrites>, Self) {
         let mut replies = Self::default();
         let mut writes = Vec::new();
         let work = batch
@@ -187,9 +198,8 @@ impl Replies {
                         replies.stored.push(reply);
                         Work::Probe
                     }
-                    Job::Writes { writes: w, reply } => {
-                        writes.push(w);
-                        replies.written.push(reply);
+                    Job::Writes(pending) => {
+                        writes.push(pending);
                         return None;
                     }
                 })
@@ -423,20 +433,23 @@ impl Sequencer {
         answer.await.map_err(|_| SequencerError::Stopped)?
     }
 
-    /// Runs `writes` inside the next group commit, under a savepoint of their own (see
-    /// [`InCommit`]); `workspaces`: those they may append to. `Ok` once committed: a writer of
-    /// its own would have to win SQLite's write lock from a writer that commits back to back,
-    /// and each commit of its own costs a wait for the disk.
+    /// Runs `writes` inside a group commit, under a savepoint of their own (see [`InCommit`]);
+    /// `workspaces`: those they may append to. `Ok` once committed: a writer of its own would
+    /// have to win SQLite's write lock from a writer that commits back to back, and each commit
+    /// of its own costs a wait for the disk. [`Lane::Prompt`] writes go in the next commit;
+    /// [`Lane::Background`] ones yield to webhooks while the writer is saturated (see [`lane`]).
     pub async fn write_in_commit(
         &self,
+        lane: Lane,
         workspaces: Vec<String>,
         writes: InCommit,
     ) -> Result<(), SequencerError> {
         let (reply, rx) = oneshot::channel();
-        let job = Job::Writes {
+        let job = Job::Writes(PendingWrites {
+            lane,
             writes: Writes { workspaces, writes },
             reply,
-        };
+        });
         self.submit(job, rx).await
     }
 
@@ -524,15 +537,24 @@ async fn writer(state: WriterState, mut rx: mpsc::Receiver<Job>) {
     } = state;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut route_cache = RouteCache::default();
-    while let Some(first) = rx.recv().await {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
+    let mut background = BackgroundLane::default();
+    while let Some(idle) = gather(&mut rx, &mut batch, background.patience()).await {
+        let (work, pending, mut replies) = Replies::split(std::mem::take(&mut batch));
+        let (prompt, behind): (Vec<_>, Vec<_>) =
+            pending.into_iter().partition(|p| p.lane == Lane::Prompt);
+        background.hold(behind);
+        let alone = work.is_empty() && prompt.is_empty();
+        let admitted = background.admit(alone);
+        let admitted_count = admitted.len();
+        metrics
+            .background_writes_passed_over
+            .fetch_add(background.held() as u64, Relaxed);
+        let mut writes = Vec::with_capacity(admitted_count + prompt.len());
+        for p in admitted.into_iter().chain(prompt) {
+            writes.push(p.writes);
+            replies.written.push(p.reply);
         }
-        let (work, writes, replies) = Replies::split(std::mem::take(&mut batch));
+        let started = Instant::now();
         let mut grown: HashMap<String, i64> = HashMap::new();
         let only_probes = work.iter().all(|w| matches!(w, Work::Probe));
         let mut fed = Followed::new(&feeds);
@@ -544,6 +566,11 @@ async fn writer(state: WriterState, mut rx: mpsc::Receiver<Job>) {
             fed: &mut fed,
         };
         let outcome = commit(&store, &metrics, &mut batch_work).await;
+        let took = match &outcome {
+            Ok(answers) => answers.written_took[..admitted_count].iter().sum(),
+            Err(_) => Duration::ZERO,
+        };
+        background.settle(idle, started.elapsed(), took, admitted_count, alone);
         match outcome {
             Ok(answers) => {
                 if !only_probes {
@@ -562,6 +589,34 @@ async fn writer(state: WriterState, mut rx: mpsc::Receiver<Job>) {
             }
         }
     }
+}
+
+/// Gathers the next batch's jobs into `batch`: waits for the first one at most `patience` (for
+/// ever without: see [`BackgroundLane::patience`]; with background writes held, a batch without
+/// jobs runs them, as when the relay stops), then takes whatever else has queued up. How long
+/// it waited; `None` once the relay stops with nothing left to write.
+async fn gather(
+    rx: &mut mpsc::Receiver<Job>,
+    batch: &mut Vec<Job>,
+    patience: Option<Duration>,
+) -> Option<Duration> {
+    let waiting = Instant::now();
+    match patience {
+        None => batch.push(rx.recv().await?),
+        Some(patience) => {
+            if let Ok(Some(job)) = tokio::time::timeout(patience, rx.recv()).await {
+                batch.push(job);
+            }
+        }
+    }
+    let idle = waiting.elapsed();
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+    Some(idle)
 }
 
 /// What a batch did, counted for the metrics once it has committed.
@@ -704,7 +759,8 @@ async fn commit(
     lock_appended_workspaces(&mut tx, &per_workspace, work, &written_to).await?;
     append_webhooks(&mut tx, &per_workspace, now, grown, &mut tally, fed).await?;
     let mut answers = write_the_rest(&mut tx, work, now, grown, &mut tally, fed).await?;
-    answers.written = run_writes(&mut tx, std::mem::take(writes), grown, fed).await?;
+    (answers.written, answers.written_took) =
+        run_writes(&mut tx, std::mem::take(writes), grown, fed).await?;
     for (workspace, seq) in grown.iter() {
         store::notify_appended(&mut tx, workspace, *seq).await?;
     }
@@ -946,15 +1002,18 @@ async fn write_the_rest(
 
 /// Runs the writes handed in, each under a savepoint: one that fails is undone alone, and its
 /// caller told. The workspaces they appended to grow, and the feeds following them get what
-/// they appended (as the ingest's events, once the batch has committed).
+/// they appended (as the ingest's events, once the batch has committed). Each one's outcome,
+/// and how long each took.
 async fn run_writes(
     tx: &mut Tx,
     writes: Vec<Writes>,
     grown: &mut HashMap<String, i64>,
     fed: &mut Followed<'_>,
-) -> Result<Vec<Result<(), SequencerError>>, StoreError> {
+) -> Result<(Vec<Result<(), SequencerError>>, Vec<Duration>), StoreError> {
     let mut results = Vec::with_capacity(writes.len());
+    let mut took = Vec::with_capacity(writes.len());
     for Writes { writes, .. } in writes {
+        let started = Instant::now();
         store::savepoint_in(tx, store::Savepoint::Begin).await?;
         match writes(tx).await {
             Ok(appended) => {
@@ -971,8 +1030,9 @@ async fn run_writes(
                 results.push(Err(SequencerError::Store(Arc::new(error))));
             }
         }
+        took.push(started.elapsed());
     }
-    Ok(results)
+    Ok((results, took))
 }
 
 /// Records the cursors, in session order rather than arrival order, so that two instances'
@@ -1104,7 +1164,7 @@ mod tests {
             })
         };
         let (failed, webhook) = tokio::join!(
-            sequencer.write_in_commit(vec![ws.clone()], progress(-1)),
+            sequencer.write_in_commit(Lane::Prompt, vec![ws.clone()], progress(-1)),
             sequencer.webhook(a_text("wamid.1")),
         );
         assert!(failed.is_err(), "the caller of failing writes is told");
@@ -1117,7 +1177,7 @@ mod tests {
             "what the failing writes wrote was undone"
         );
         sequencer
-            .write_in_commit(vec![ws.clone()], progress(42))
+            .write_in_commit(Lane::Prompt, vec![ws.clone()], progress(42))
             .await
             .unwrap();
         let saved = store.automation_progress(&ws).await.unwrap();
@@ -1132,6 +1192,77 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// Background writes yield to webhooks while the writer is saturated, and are never starved:
+    /// under a flood of webhooks group commits pass them over, and still every one commits
+    /// while the flood goes on, in the order handed in. With the writer idle, one goes in the
+    /// next commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn background_writes_yield_to_a_flood_of_webhooks_but_all_go_in_order() {
+        use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+        let (_dir, store, ws) = acme().await;
+        store
+            .add_channel(&ws, ChannelKind::Whatsapp, NUMBER, None, "")
+            .await
+            .unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let sequencer = Sequencer::start(store.clone(), Notifier::default(), metrics.clone());
+        let flooding = Arc::new(AtomicBool::new(true));
+        let flood: Vec<_> = (0..64)
+            .map(|task| {
+                let (sequencer, flooding) = (sequencer.clone(), flooding.clone());
+                tokio::spawn(async move {
+                    let mut n = 0;
+                    while flooding.load(Relaxed) {
+                        let wamid = format!("wamid.{task}.{n}");
+                        sequencer.webhook(a_text(&wamid)).await.unwrap();
+                        n += 1;
+                    }
+                })
+            })
+            .collect();
+        let progress = |cursor: i64| {
+            let ws = ws.clone();
+            in_commit(move |tx| {
+                Box::pin(async move {
+                    store::save_automation_progress_in(tx, &ws, cursor, "{}", 1).await?;
+                    Ok(Vec::new())
+                })
+            })
+        };
+        // Give the flood time to fill the writer's queue.
+        while store.events_after(&ws, 0, 200).await.unwrap().len() < 200 {
+            tokio::task::yield_now().await;
+        }
+        let writes = (1..=40).map(|cursor| {
+            sequencer.write_in_commit(Lane::Background, vec![ws.clone()], progress(cursor))
+        });
+        let all = futures_util::future::join_all(writes);
+        let written = tokio::time::timeout(Duration::from_secs(120), all)
+            .await
+            .expect("background writes were starved by the flood");
+        let passed_over = metrics.background_writes_passed_over.load(Relaxed);
+        flooding.store(false, Relaxed);
+        for task in flood {
+            task.await.unwrap();
+        }
+        assert!(written.iter().all(Result::is_ok));
+        assert!(
+            passed_over > 0,
+            "no background write yielded to the webhooks"
+        );
+        let saved = store.automation_progress(&ws).await.unwrap();
+        assert_eq!(saved.map(|(cursor, _)| cursor), Some(40), "out of order");
+        sequencer
+            .write_in_commit(Lane::Background, vec![ws.clone()], progress(41))
+            .await
+            .unwrap();
+        assert_eq!(
+            metrics.background_writes_passed_over.load(Relaxed),
+            passed_over,
+            "a background write waited with the writer idle"
+        );
     }
 
     /// The channel of each of a workspace's events (the first ten), in seq order.
@@ -1180,7 +1311,7 @@ mod tests {
         ] {
             let writes = routed(key, number, named);
             sequencer
-                .write_in_commit(vec![ws.clone()], writes)
+                .write_in_commit(Lane::Prompt, vec![ws.clone()], writes)
                 .await
                 .unwrap();
         }
@@ -1202,13 +1333,13 @@ mod tests {
             })
         });
         sequencer
-            .write_in_commit(Vec::new(), drop_trigger)
+            .write_in_commit(Lane::Prompt, Vec::new(), drop_trigger)
             .await
             .unwrap();
         for (key, named) in [("not-named", false), ("named-again", true)] {
             let writes = routed(key, NUMBER, named);
             sequencer
-                .write_in_commit(vec![ws.clone()], writes)
+                .write_in_commit(Lane::Prompt, vec![ws.clone()], writes)
                 .await
                 .unwrap();
         }
@@ -1243,10 +1374,10 @@ mod tests {
                 })
             })
         };
-        let failed = sequencer.write_in_commit(vec![ws.clone()], note("a", true));
+        let failed = sequencer.write_in_commit(Lane::Prompt, vec![ws.clone()], note("a", true));
         assert!(failed.await.is_err());
         sequencer
-            .write_in_commit(vec![ws.clone()], note("b", false))
+            .write_in_commit(Lane::Prompt, vec![ws.clone()], note("b", false))
             .await
             .unwrap();
         let stored = store.events_after(&ws, 0, 10).await.unwrap();

@@ -29,7 +29,7 @@ use zentro_events::{ContactRef, TeamEvent, automation_author};
 
 use self::feed::{Fed, FedEvent};
 use crate::http::AppState;
-use crate::sequencer::{SequencerError, in_commit};
+use crate::sequencer::{Lane, SequencerError, in_commit};
 use crate::store::{self, AutomatedMessage, StoreError};
 
 /// Name of the automation's lease (see [`crate::Store::take_lease`]).
@@ -361,7 +361,10 @@ async fn commit(
         })
     });
     let workspaces = vec![workspace.to_string()];
-    Ok(state.sequencer.write_in_commit(workspaces, writes).await?)
+    Ok(state
+        .sequencer
+        .write_in_commit(Lane::Background, workspaces, writes)
+        .await?)
 }
 
 /// The conversation an action concerns (the channel its team event names).

@@ -30,7 +30,7 @@ use zentro_meta::webhook::Platform;
 use super::Engines;
 use super::feed::FedEvent;
 use crate::http::AppState;
-use crate::sequencer::{SequencerError, in_commit};
+use crate::sequencer::{Lane, SequencerError, in_commit};
 use crate::stand_ins::StandIn;
 use crate::store::{
     self, AutomatedMessage, ChannelKind, MessageStateChange, NewAuditEntry, StoreError,
@@ -277,7 +277,10 @@ async fn mark_sending(
             Ok(Vec::new())
         })
     });
-    state.sequencer.write_in_commit(Vec::new(), writes).await
+    state
+        .sequencer
+        .write_in_commit(Lane::Background, Vec::new(), writes)
+        .await
 }
 
 /// Sends one message to Meta.
@@ -384,7 +387,10 @@ async fn record(
         })
     });
     // The writer notifies the streams of the workspaces that grew.
-    state.sequencer.write_in_commit(workspaces, writes).await
+    state
+        .sequencer
+        .write_in_commit(Lane::Background, workspaces, writes)
+        .await
 }
 
 /// After this instance took the automation over: messages left `sending` by an instance that

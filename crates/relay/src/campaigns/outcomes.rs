@@ -19,7 +19,7 @@ use zentro_meta::webhook::{DeliveryState, Direction, Event, Platform, Route};
 use super::CampaignError;
 use crate::http::AppState;
 use crate::routing::WEBHOOK_EVENT_KIND;
-use crate::sequencer::in_commit;
+use crate::sequencer::{Lane, in_commit};
 use crate::store::{self, CampaignRow, StoredEvent};
 
 /// Most events of one workspace read at once.
@@ -267,7 +267,7 @@ async fn apply(
     });
     state
         .sequencer
-        .write_in_commit(vec![workspace.to_string()], writes)
+        .write_in_commit(Lane::Background, vec![workspace.to_string()], writes)
         .await?;
     Ok(())
 }

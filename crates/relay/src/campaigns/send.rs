@@ -29,7 +29,7 @@ use zentro_meta::graph::{
 use super::{CampaignError, Worker, change};
 use crate::automation::feed::{self, FedEvent};
 use crate::http::AppState;
-use crate::sequencer::in_commit;
+use crate::sequencer::{Lane, in_commit};
 use crate::store::{
     self, CampaignRow, Channel, ChannelKind, NewAuditEntry, RecipientRow, StoreError, TemplateRow,
 };
@@ -181,7 +181,7 @@ async fn requeue_unsettled(state: &AppState, campaign: &CampaignRow) -> Result<(
     });
     state
         .sequencer
-        .write_in_commit(Vec::new(), writes)
+        .write_in_commit(Lane::Background, Vec::new(), writes)
         .await
         .map_err(CampaignError::from)
 }
@@ -452,7 +452,7 @@ async fn mark_sending(
     });
     state
         .sequencer
-        .write_in_commit(Vec::new(), writes)
+        .write_in_commit(Lane::Background, Vec::new(), writes)
         .await
         .map_err(CampaignError::from)
 }
@@ -646,7 +646,11 @@ async fn record(
     });
     state
         .sequencer
-        .write_in_commit(vec![campaign.workspace_id.clone()], writes)
+        .write_in_commit(
+            Lane::Background,
+            vec![campaign.workspace_id.clone()],
+            writes,
+        )
         .await?;
     Ok(stop)
 }
