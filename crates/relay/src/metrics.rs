@@ -20,9 +20,9 @@ pub struct Metrics {
     pub webhooks_quarantined: AtomicU64,
     /// Events appended to any log.
     pub events_appended: AtomicU64,
-    /// Times a background write (the automation's, a campaign's) was passed over by a group
-    /// commit because webhooks had the writer (see [`crate::sequencer::Lane`]).
-    pub background_writes_passed_over: AtomicU64,
+    /// Group commits that ran while background writes (the automation's, campaigns') waited for
+    /// their turn (see [`crate::sequencer::Lane`]).
+    pub commits_ahead_of_background: AtomicU64,
     /// Open event streams.
     pub stream_clients: AtomicI64,
     alarm: Mutex<SignatureAlarm>,
@@ -122,9 +122,9 @@ impl Metrics {
         );
         counter(
             out,
-            "zentro_background_writes_passed_over_total",
-            "Times a background write (automation, campaigns) waited for a later group commit because webhooks had the writer.",
-            self.background_writes_passed_over.load(Ordering::Relaxed),
+            "zentro_commits_ahead_of_background_writes_total",
+            "Group commits that ran while background writes (automation, campaigns) waited for their turn at the writer.",
+            self.commits_ahead_of_background.load(Ordering::Relaxed),
         );
     }
 }

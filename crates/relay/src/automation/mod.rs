@@ -290,7 +290,8 @@ async fn load(state: &AppState, workspace: &str) -> Result<(i64, Engine), Automa
     Ok((cursor, Engine::restore(&saved, conversations)?))
 }
 
-/// In the sequencer's next group commit ([`crate::sequencer::Sequencer::write_in_commit`]):
+/// In a group commit of the sequencer ([`crate::sequencer::Sequencer::write_in_commit`], the
+/// background lane):
 /// the decided team events appended, the messages queued, and with `save`, the engine's state
 /// saved and its cursor moved. Nothing to write: nothing handed over.
 async fn commit(

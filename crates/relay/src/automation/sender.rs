@@ -247,8 +247,10 @@ fn plan(
     }
 }
 
-/// In the sequencer's next group commit: the messages about to be sent become `sending` (a crash
-/// from here on leaves them `unknown`, never sent twice), the others get their final state.
+/// In the sequencer's next group commit (the prompt lane: the checks made just before, the
+/// switch and a restriction, stay as fresh as before the lanes, and the lease cannot lapse while
+/// it waits): the messages about to be sent become `sending` (a crash from here on leaves them
+/// `unknown`, never sent twice), the others get their final state.
 async fn mark_sending(
     state: &AppState,
     plans: &[(AutomatedMessage, Plan)],
@@ -279,7 +281,7 @@ async fn mark_sending(
     });
     state
         .sequencer
-        .write_in_commit(Lane::Background, Vec::new(), writes)
+        .write_in_commit(Lane::Prompt, Vec::new(), writes)
         .await
 }
 
@@ -332,7 +334,8 @@ async fn send_stand_in(
         .await
 }
 
-/// In the sequencer's next group commit: what Meta answered, for every message sent this round.
+/// In a group commit (the background lane: see [`crate::sequencer::Lane`]): what Meta answered,
+/// for every message sent this round.
 async fn record(
     state: &AppState,
     outcomes: &[(&AutomatedMessage, Outcome)],

@@ -212,7 +212,8 @@ fn rank(status: &str) -> u8 {
     }
 }
 
-/// In the writer's next commit: the outcomes applied and the cursor moved to `last`.
+/// In a writer's commit (the background lane): the outcomes applied and the cursor moved to
+/// `last`.
 async fn apply(
     state: &AppState,
     workspace: &str,

@@ -419,8 +419,9 @@ pub(crate) fn template_send(
     (send, text)
 }
 
-/// In one commit: the recipients about to be sent become `sending` (from here on they are
-/// never sent blindly again), the skipped ones get their outcome.
+/// In one commit, the next (the prompt lane, so consent, a restriction and a cancellation read
+/// just before still hold when it commits): the recipients about to be sent become `sending`
+/// (from here on they are never sent blindly again), the skipped ones get their outcome.
 async fn mark_sending(
     state: &AppState,
     planned: &[Planned],
@@ -452,7 +453,7 @@ async fn mark_sending(
     });
     state
         .sequencer
-        .write_in_commit(Lane::Background, Vec::new(), writes)
+        .write_in_commit(Lane::Prompt, Vec::new(), writes)
         .await
         .map_err(CampaignError::from)
 }

@@ -7,11 +7,11 @@
 //! of webhooks), such writes are held and let into a commit only as far as their **credit**
 //! allows: they earn [`BACKGROUND_SHARE`] of the time the writer spends on everything else, and
 //! all of the time it spends waiting for work (capacity nobody wanted), and spend what they
-//! take. With writes held and no credit the writer looks for other work for [`IDLE_PROBE`]
-//! before it takes an empty queue for idleness. So under a flood webhooks keep about
-//! 1 − [`BACKGROUND_SHARE`] of the writer, the background is never starved, and with the writer
-//! not saturated it runs at once. Held writes keep their order; a batch with nothing else to do
-//! takes all of them.
+//! take (a debt is paid in full: one long write waits that much longer for the next). With
+//! writes held and no credit the writer looks for other work for [`IDLE_PROBE`] before it takes
+//! an empty queue for idleness. So under a flood webhooks keep about 1 − [`BACKGROUND_SHARE`] of
+//! the writer, the background is never starved, and with the writer not saturated it runs at
+//! once. Held writes keep their order; a batch with nothing else to do takes all of them.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -20,17 +20,20 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lane {
     /// In the next group commit, whatever waits: what must take effect at once (a customer's
-    /// stop keyword honoured, P14).
+    /// stop keyword honoured, issue 24), and the `sending` marks that must commit right after
+    /// the checks made before a send (consent, restriction, cancellation, the switch).
     Prompt,
-    /// Yields to webhooks while the writer is saturated (the automation, campaigns): at least
-    /// [`BACKGROUND_SHARE`] of the writer's time then, all of it otherwise.
+    /// Yields to webhooks while the writer is saturated (the automation's decisions and
+    /// outcomes, campaigns' outcomes): then about [`BACKGROUND_SHARE`] of the writer's busy time
+    /// plus the time it would have spent waiting; at once when it is not saturated.
     Background,
 }
 
 /// The share of the writer's busy time background writes may take while it is saturated.
 pub const BACKGROUND_SHARE: f64 = 0.02;
 
-/// Most credit the background lane keeps (earned while the writer waited), and most debt.
+/// Most credit the background lane keeps (earned while the writer waited): what a flood's first
+/// commits may give it at once.
 const CREDIT_LIMIT: Duration = Duration::from_millis(100);
 
 /// What one background write is expected to take before any was measured.
@@ -63,8 +66,9 @@ impl<W> Default for BackgroundLane<W> {
 }
 
 impl<W> BackgroundLane<W> {
-    /// How long the writer waits for its next job: for ever with nothing held; not at all when
-    /// held writes have credit (they go now if nothing else waits); [`IDLE_PROBE`] otherwise.
+    /// How long the writer waits for its next job: for ever with nothing held; only for what has
+    /// already queued when held writes have credit (they go now if nothing else waits);
+    /// [`IDLE_PROBE`] otherwise.
     pub fn patience(&self) -> Option<Duration> {
         if self.held.is_empty() {
             None
@@ -124,8 +128,7 @@ impl<W> BackgroundLane<W> {
         }
         let others = micros(busy.saturating_sub(background));
         let earned = micros(idle) + BACKGROUND_SHARE * others;
-        let limit = micros(CREDIT_LIMIT);
-        self.credit_us = (self.credit_us + earned - micros(background)).clamp(-limit, limit);
+        self.credit_us = (self.credit_us + earned - micros(background)).min(micros(CREDIT_LIMIT));
     }
 }
 
@@ -171,6 +174,26 @@ mod tests {
             (share - BACKGROUND_SHARE).abs() < BACKGROUND_SHARE / 4.0,
             "background took {:.1} % of the writer",
             share * 100.0
+        );
+    }
+
+    #[test]
+    fn a_long_write_is_paid_for_in_full_before_the_next_goes_beside_webhooks() {
+        let mut lane = BackgroundLane::default();
+        lane.settle(Duration::ZERO, 10 * MS, Duration::ZERO, 0, false);
+        lane.hold([1, 2]);
+        assert_eq!(lane.admit(false), vec![1]);
+        // It took a second: the next waits for 1 s / share of webhook work.
+        lane.settle(Duration::ZERO, 1006 * MS, 1000 * MS, 1, false);
+        let mut webhooks = Duration::ZERO;
+        while lane.admit(false).is_empty() {
+            lane.settle(Duration::ZERO, 6 * MS, Duration::ZERO, 0, false);
+            webhooks += 6 * MS;
+        }
+        let owed = 1.0 / BACKGROUND_SHARE;
+        assert!(
+            webhooks.as_secs_f64() >= owed * 0.99,
+            "the next write went after {webhooks:?} of webhooks, owed {owed} s"
         );
     }
 
