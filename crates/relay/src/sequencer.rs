@@ -603,11 +603,6 @@ async fn gather(
     let waiting = Instant::now();
     match patience {
         None => batch.push(rx.recv().await?),
-        Some(Duration::ZERO) => {
-            if let Ok(job) = rx.try_recv() {
-                batch.push(job);
-            }
-        }
         Some(patience) => {
             if let Ok(Some(job)) = tokio::time::timeout(patience, rx.recv()).await {
                 batch.push(job);
@@ -1227,15 +1222,16 @@ mod tests {
                 })
             })
             .collect();
-        // Each write takes 5 ms of the writer and notes its turn: 30 of them are half again
-        // what the lane may bank, so some must wait behind webhooks.
+        // Each write takes 2 ms of the writer and notes its turn: 80 of them are more than the
+        // lane may bank or admit at once (100 ms at an estimate of 2 ms each), so some must wait
+        // behind webhooks.
         let ran = Arc::new(Mutex::new(Vec::new()));
         let write = |n: usize| {
             let (ws, ran) = (ws.clone(), ran.clone());
             in_commit(move |tx| {
                 Box::pin(async move {
                     store::save_automation_progress_in(tx, &ws, n as i64, "{}", 1).await?;
-                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
                     ran.lock().unwrap().push(n);
                     Ok(Vec::new())
                 })
@@ -1245,7 +1241,7 @@ mod tests {
             tokio::task::yield_now().await;
         }
         let before = metrics.commits_ahead_of_background.load(Relaxed);
-        let writes = (1..=30)
+        let writes = (1..=80)
             .map(|n| sequencer.write_in_commit(Lane::Background, vec![ws.clone()], write(n)));
         let all = futures_util::future::join_all(writes);
         let written = tokio::time::timeout(Duration::from_secs(120), all)
@@ -1260,14 +1256,14 @@ mod tests {
         assert!(ahead > 0, "no background write waited behind the webhooks");
         assert_eq!(
             *ran.lock().unwrap(),
-            (1..=30).collect::<Vec<_>>(),
+            (1..=80).collect::<Vec<_>>(),
             "out of order"
         );
         let saved = store.automation_progress(&ws).await.unwrap();
-        assert_eq!(saved.map(|(cursor, _)| cursor), Some(30));
+        assert_eq!(saved.map(|(cursor, _)| cursor), Some(80));
         let idle = metrics.commits_ahead_of_background.load(Relaxed);
         sequencer
-            .write_in_commit(Lane::Background, vec![ws.clone()], write(31))
+            .write_in_commit(Lane::Background, vec![ws.clone()], write(81))
             .await
             .unwrap();
         assert_eq!(

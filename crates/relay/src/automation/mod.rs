@@ -76,7 +76,7 @@ impl Engines {
 /// holder, decides on what the logs gained and sends what is due.
 pub async fn run_periodically(state: AppState) {
     let every = state.config.automation_interval;
-    let lease = (3 * every).max(Duration::from_secs(10));
+    let lease = lease_length(&state);
     let mut engines = Engines::default();
     let mut held = false;
     let mut behind = false;
@@ -158,8 +158,28 @@ pub async fn run_once(state: &AppState, engines: &mut Engines) -> bool {
         }
         Err(error) => tracing::error!(%error, "could not list the automated workspaces"),
     }
+    // The decider's writes may have waited behind webhooks (ADR 0013 §9): the lease is renewed
+    // before anything is sent, so no other instance can take it while this round's `sending`
+    // marks (prompt) commit, and a lease lost meanwhile sends nothing.
+    match state
+        .store
+        .take_lease(AUTOMATION_LEASE, &state.instance_id, lease_length(state))
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return false,
+        Err(error) => {
+            tracing::error!(%error, "could not renew the automation lease before sending");
+            return behind;
+        }
+    }
     let sent_a_full_round = sender::send_due(state, engines).await;
     behind || sent_a_full_round
+}
+
+/// How long the automation's lease lasts: three rounds, at least 10 s.
+fn lease_length(state: &AppState) -> Duration {
+    (3 * state.config.automation_interval).max(Duration::from_secs(10))
 }
 
 /// Why the automation could not decide for a workspace this round (it tries again the next).

@@ -67,7 +67,7 @@ pub struct Worker {
 /// Runs the campaign worker until the relay stops.
 pub async fn run_periodically(state: AppState) {
     let every = state.config.automation_interval;
-    let lease = (3 * every).max(Duration::from_secs(10));
+    let lease = lease_length(&state);
     let mut worker = Worker::default();
     let mut pause = every;
     loop {
@@ -93,6 +93,11 @@ pub async fn run_periodically(state: AppState) {
             Err(error) => tracing::error!(%error, "could not take the campaign lease"),
         }
     }
+}
+
+/// How long the campaign worker's lease lasts: three rounds, at least 10 s.
+fn lease_length(state: &AppState) -> Duration {
+    (3 * state.config.automation_interval).max(Duration::from_secs(10))
 }
 
 /// One round: outcomes read from the logs, then every live campaign driven. When the next slot
@@ -162,6 +167,16 @@ async fn drive(
         .unwrap_or_else(Instant::now);
     if slot > Instant::now() {
         return Ok(Some(slot));
+    }
+    // The round's writes may have waited behind webhooks (ADR 0013 §9): the lease is renewed
+    // before the slot sends, so no other instance can take it while the slot's `sending` marks
+    // (prompt) commit.
+    if !state
+        .store
+        .take_lease(CAMPAIGN_LEASE, &state.instance_id, lease_length(state))
+        .await?
+    {
+        return Ok(None);
     }
     let sent = send::slot(state, worker, &mut campaign).await?;
     if campaign.state != "running" {

@@ -8,8 +8,8 @@
 //! allows: they earn [`BACKGROUND_SHARE`] of the time the writer spends on everything else, and
 //! all of the time it spends waiting for work (capacity nobody wanted), and spend what they
 //! take (a debt is paid in full: one long write waits that much longer for the next). With
-//! writes held and no credit the writer looks for other work for [`IDLE_PROBE`] before it takes
-//! an empty queue for idleness. So under a flood webhooks keep about 1 − [`BACKGROUND_SHARE`] of
+//! writes held the writer looks for other work for [`IDLE_PROBE`] before it takes an empty queue
+//! for idleness (under a flood the queue is empty for instants between commits). So under a flood webhooks keep about 1 − [`BACKGROUND_SHARE`] of
 //! the writer, the background is never starved, and with the writer not saturated it runs at
 //! once. Held writes keep their order; a batch with nothing else to do takes all of them.
 
@@ -39,8 +39,8 @@ const CREDIT_LIMIT: Duration = Duration::from_millis(100);
 /// What one background write is expected to take before any was measured.
 const FIRST_ESTIMATE: Duration = Duration::from_millis(2);
 
-/// How long the writer, with writes held and no credit left, waits for other work before it
-/// takes the queue's pause for idleness and runs them: under a flood the next webhook comes
+/// How long the writer, with writes held, waits for other work before it takes the queue's pause
+/// for idleness and runs them all: under a flood the next webhook comes
 /// within microseconds, so a queue empty for an instant is no sign the writer is free.
 pub(super) const IDLE_PROBE: Duration = Duration::from_millis(2);
 
@@ -66,17 +66,10 @@ impl<W> Default for BackgroundLane<W> {
 }
 
 impl<W> BackgroundLane<W> {
-    /// How long the writer waits for its next job: for ever with nothing held; only for what has
-    /// already queued when held writes have credit (they go now if nothing else waits);
-    /// [`IDLE_PROBE`] otherwise.
+    /// How long the writer waits for its next job: for ever with nothing held, [`IDLE_PROBE`]
+    /// otherwise (then held writes run if nothing came: the writer is free).
     pub fn patience(&self) -> Option<Duration> {
-        if self.held.is_empty() {
-            None
-        } else if self.credit_us > 0.0 {
-            Some(Duration::ZERO)
-        } else {
-            Some(IDLE_PROBE)
-        }
+        (!self.held.is_empty()).then_some(IDLE_PROBE)
     }
 
     /// How many writes wait for their turn.
@@ -212,20 +205,13 @@ mod tests {
     }
 
     #[test]
-    fn with_writes_held_the_writer_waits_for_other_work_only_when_they_have_no_credit() {
+    fn with_writes_held_the_writer_looks_for_other_work_before_it_counts_itself_free() {
         let mut lane = BackgroundLane::default();
+        assert_eq!(lane.patience(), None, "nothing held: wait for work");
         lane.hold([1]);
-        assert_eq!(
-            lane.patience(),
-            Some(IDLE_PROBE),
-            "no credit: look for webhooks first"
-        );
+        assert_eq!(lane.patience(), Some(IDLE_PROBE), "look for webhooks first");
         lane.settle(Duration::ZERO, 10 * MS, Duration::ZERO, 0, false);
-        assert_eq!(
-            lane.patience(),
-            Some(Duration::ZERO),
-            "credit: go if nothing waits"
-        );
+        assert_eq!(lane.patience(), Some(IDLE_PROBE), "with credit too");
     }
 
     #[test]
